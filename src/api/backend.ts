@@ -1,0 +1,141 @@
+/**
+ * What the API routes need from the engine. `api/` calls only these interfaces; `daemon/`
+ * implements them (as Docker's routers call a Backend). Errors are thrown as EngineError
+ * (lib/errors.ts) and mapped to status codes by api/errors.ts.
+ */
+import type { Readable, Writable } from 'node:stream';
+import type {
+  ContainerCreateBody,
+  ContainerCreateResponse,
+  ContainerInspect,
+  ContainerSummary,
+  ContainerTop,
+  Filters,
+  ImageDeleteItem,
+  ImageHistoryItem,
+  ImageInspect,
+  ImageSummary,
+  ProgressMessage,
+  PruneReport,
+  SystemInfo,
+  VersionInfo,
+  WaitResponse,
+} from './types.js';
+
+export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+
+export interface WaitHandle {
+  /** Settles when the condition is met. The waiter is registered before the handle is returned. */
+  result: Promise<WaitResponse>;
+}
+
+export interface AttachOptions {
+  stream: boolean;
+  logs: boolean;
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  detachKeys?: string;
+}
+
+/** Streams the route hands to an attach session once the connection is hijacked. */
+export interface AttachIO {
+  /** Client's input; null when stdin was not requested. */
+  stdin: Readable | null;
+  /** Where container stdout goes (already demultiplexing-aware: the route frames it). */
+  stdout: Writable;
+  stderr: Writable;
+}
+
+export interface AttachSession {
+  /** Whether the container has a TTY: decides raw versus stdcopy framing. */
+  tty: boolean;
+  /** Runs the session; resolves when the container's output ends or the client detaches. */
+  run(io: AttachIO): Promise<void>;
+}
+
+export interface LogsOptions {
+  follow: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  /** Unix seconds (fractional) or undefined. */
+  since?: number;
+  until?: number;
+  timestamps: boolean;
+  /** Number of lines from the end, or undefined for all. */
+  tail?: number;
+}
+
+export interface LogEntry {
+  stream: 'stdout' | 'stderr';
+  /** The line's bytes, including its trailing newline when it had one. */
+  data: Buffer;
+  /** RFC3339Nano timestamp as recorded. */
+  time: string;
+}
+
+export interface LogsResult {
+  tty: boolean;
+  entries: AsyncIterable<LogEntry>;
+  /** Stops a follow stream (client went away). */
+  close(): void;
+}
+
+export interface ContainerListOptions {
+  all: boolean;
+  limit?: number;
+  size: boolean;
+  filters: Filters;
+}
+
+export interface ContainerBackend {
+  create(name: string | undefined, body: ContainerCreateBody, platform?: string): Promise<ContainerCreateResponse>;
+  start(ref: string): Promise<void>;
+  stop(ref: string, opts: { signal?: string; timeout?: number }): Promise<void>;
+  restart(ref: string, opts: { signal?: string; timeout?: number }): Promise<void>;
+  kill(ref: string, signal?: string): Promise<void>;
+  remove(ref: string, opts: { force: boolean; volumes: boolean; link: boolean }): Promise<void>;
+  rename(ref: string, newName: string): Promise<void>;
+  inspect(ref: string, opts: { size: boolean }): Promise<ContainerInspect>;
+  list(opts: ContainerListOptions): Promise<ContainerSummary[]>;
+  wait(ref: string, condition: WaitCondition): Promise<WaitHandle>;
+  attach(ref: string, opts: AttachOptions): Promise<AttachSession>;
+  logs(ref: string, opts: LogsOptions): Promise<LogsResult>;
+  top(ref: string, psArgs?: string): Promise<ContainerTop>;
+  resize(ref: string, height: number, width: number): Promise<void>;
+  prune(filters: Filters): Promise<PruneReport>;
+}
+
+export interface ImageImportOptions {
+  repo?: string;
+  tag?: string;
+  changes: string[];
+  message?: string;
+  platform?: string;
+}
+
+export interface ImageBackend {
+  /** POST /images/create?fromSrc=- : a rootfs tarball (optionally compressed) becomes an image. */
+  importImage(src: Readable, opts: ImageImportOptions): AsyncIterable<ProgressMessage>;
+  /** POST /images/load : a docker-archive tarball. Yields `Loaded image: …` stream messages. */
+  load(src: Readable, opts: { quiet: boolean }): AsyncIterable<ProgressMessage>;
+  /** GET /images/get : a docker-archive tarball of the named images. */
+  save(names: string[], out: Writable): Promise<void>;
+  list(opts: { all: boolean; filters: Filters; digests: boolean }): Promise<ImageSummary[]>;
+  inspect(ref: string): Promise<ImageInspect>;
+  history(ref: string): Promise<ImageHistoryItem[]>;
+  remove(ref: string, opts: { force: boolean; noprune: boolean }): Promise<ImageDeleteItem[]>;
+  tag(ref: string, repo: string, tag?: string): Promise<void>;
+  prune(filters: Filters): Promise<PruneReport>;
+}
+
+export interface SystemBackend {
+  version(): Promise<VersionInfo>;
+  info(): Promise<SystemInfo>;
+}
+
+export interface Backend {
+  containers: ContainerBackend;
+  images: ImageBackend;
+  system: SystemBackend;
+}

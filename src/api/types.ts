@@ -1,0 +1,409 @@
+/**
+ * Docker Engine API shapes, spelled as Docker spells them at the API boundary.
+ * Only the fields Wharf reads or writes are typed; unknown fields pass through untouched.
+ */
+
+export type Labels = Record<string, string>;
+export type PortSet = Record<string, Record<string, never>>;
+
+export interface HealthConfig {
+  Test?: string[];
+  Interval?: number;
+  Timeout?: number;
+  StartPeriod?: number;
+  StartInterval?: number;
+  Retries?: number;
+}
+
+/** Container (and image) Config. */
+export interface ContainerConfig {
+  Hostname?: string;
+  Domainname?: string;
+  User?: string;
+  AttachStdin?: boolean;
+  AttachStdout?: boolean;
+  AttachStderr?: boolean;
+  ExposedPorts?: PortSet | null;
+  Tty?: boolean;
+  OpenStdin?: boolean;
+  StdinOnce?: boolean;
+  Env?: string[] | null;
+  Cmd?: string[] | null;
+  Healthcheck?: HealthConfig | null;
+  ArgsEscaped?: boolean;
+  Image?: string;
+  Volumes?: PortSet | null;
+  WorkingDir?: string;
+  Entrypoint?: string[] | null;
+  NetworkDisabled?: boolean;
+  OnBuild?: string[] | null;
+  Labels?: Labels | null;
+  StopSignal?: string;
+  StopTimeout?: number | null;
+  Shell?: string[] | null;
+}
+
+export interface RestartPolicy {
+  Name?: '' | 'no' | 'always' | 'unless-stopped' | 'on-failure';
+  MaximumRetryCount?: number;
+}
+
+export interface Ulimit {
+  Name: string;
+  Soft: number;
+  Hard: number;
+}
+
+export interface MountSpec {
+  Type: 'bind' | 'volume' | 'tmpfs' | 'npipe' | 'cluster';
+  Source?: string;
+  Target: string;
+  ReadOnly?: boolean;
+  Consistency?: string;
+  BindOptions?: { Propagation?: string; NonRecursive?: boolean };
+  VolumeOptions?: { NoCopy?: boolean; Labels?: Labels; DriverConfig?: { Name?: string; Options?: Record<string, string> } };
+  TmpfsOptions?: { SizeBytes?: number; Mode?: number };
+}
+
+export interface PortBinding {
+  HostIp?: string;
+  HostPort?: string;
+}
+
+export interface LogConfig {
+  Type?: string;
+  Config?: Record<string, string>;
+}
+
+export interface HostConfig {
+  Binds?: string[] | null;
+  ContainerIDFile?: string;
+  LogConfig?: LogConfig;
+  NetworkMode?: string;
+  PortBindings?: Record<string, PortBinding[] | null> | null;
+  RestartPolicy?: RestartPolicy;
+  AutoRemove?: boolean;
+  VolumeDriver?: string;
+  VolumesFrom?: string[] | null;
+  Mounts?: MountSpec[] | null;
+  ConsoleSize?: [number, number] | null;
+  Annotations?: Record<string, string> | null;
+  CapAdd?: string[] | null;
+  CapDrop?: string[] | null;
+  CgroupnsMode?: '' | 'private' | 'host';
+  Dns?: string[] | null;
+  DnsOptions?: string[] | null;
+  DnsSearch?: string[] | null;
+  ExtraHosts?: string[] | null;
+  GroupAdd?: string[] | null;
+  IpcMode?: string;
+  Cgroup?: string;
+  Links?: string[] | null;
+  OomScoreAdj?: number;
+  PidMode?: string;
+  Privileged?: boolean;
+  PublishAllPorts?: boolean;
+  ReadonlyRootfs?: boolean;
+  SecurityOpt?: string[] | null;
+  StorageOpt?: Record<string, string> | null;
+  Tmpfs?: Record<string, string> | null;
+  UTSMode?: string;
+  UsernsMode?: string;
+  ShmSize?: number;
+  Sysctls?: Record<string, string> | null;
+  Runtime?: string;
+  Isolation?: string;
+  // Resources
+  CpuShares?: number;
+  Memory?: number;
+  NanoCpus?: number;
+  CgroupParent?: string;
+  BlkioWeight?: number;
+  CpuPeriod?: number;
+  CpuQuota?: number;
+  CpuRealtimePeriod?: number;
+  CpuRealtimeRuntime?: number;
+  CpusetCpus?: string;
+  CpusetMems?: string;
+  Devices?: Array<{ PathOnHost: string; PathInContainer: string; CgroupPermissions: string }> | null;
+  DeviceCgroupRules?: string[] | null;
+  KernelMemory?: number;
+  MemoryReservation?: number;
+  MemorySwap?: number;
+  MemorySwappiness?: number | null;
+  OomKillDisable?: boolean | null;
+  PidsLimit?: number | null;
+  Ulimits?: Ulimit[] | null;
+  Init?: boolean | null;
+  MaskedPaths?: string[] | null;
+  ReadonlyPaths?: string[] | null;
+}
+
+export interface EndpointSettings {
+  IPAMConfig?: { IPv4Address?: string; IPv6Address?: string } | null;
+  Links?: string[] | null;
+  Aliases?: string[] | null;
+  MacAddress?: string;
+  NetworkID?: string;
+  EndpointID?: string;
+  Gateway?: string;
+  IPAddress?: string;
+  IPPrefixLen?: number;
+  IPv6Gateway?: string;
+  GlobalIPv6Address?: string;
+  GlobalIPv6PrefixLen?: number;
+  DriverOpts?: Record<string, string> | null;
+  DNSNames?: string[] | null;
+}
+
+export interface NetworkingConfig {
+  EndpointsConfig?: Record<string, EndpointSettings> | null;
+}
+
+/** Body of POST /containers/create. */
+export interface ContainerCreateBody extends ContainerConfig {
+  HostConfig?: HostConfig;
+  NetworkingConfig?: NetworkingConfig;
+}
+
+export interface ContainerCreateResponse {
+  Id: string;
+  Warnings: string[];
+}
+
+export interface ContainerStateJSON {
+  Status: 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+  Running: boolean;
+  Paused: boolean;
+  Restarting: boolean;
+  OOMKilled: boolean;
+  Dead: boolean;
+  Pid: number;
+  ExitCode: number;
+  Error: string;
+  StartedAt: string;
+  FinishedAt: string;
+  Health?: unknown;
+}
+
+export interface MountPoint {
+  Type: string;
+  Name?: string;
+  Source: string;
+  Destination: string;
+  Driver?: string;
+  Mode: string;
+  RW: boolean;
+  Propagation: string;
+}
+
+export interface NetworkSettings {
+  Bridge: string;
+  SandboxID: string;
+  SandboxKey: string;
+  Ports: Record<string, PortBinding[] | null>;
+  HairpinMode?: boolean;
+  LinkLocalIPv6Address?: string;
+  LinkLocalIPv6PrefixLen?: number;
+  SecondaryIPAddresses?: unknown;
+  SecondaryIPv6Addresses?: unknown;
+  EndpointID?: string;
+  Gateway?: string;
+  GlobalIPv6Address?: string;
+  GlobalIPv6PrefixLen?: number;
+  IPAddress?: string;
+  IPPrefixLen?: number;
+  IPv6Gateway?: string;
+  MacAddress?: string;
+  Networks: Record<string, EndpointSettings>;
+}
+
+/** GET /containers/{id}/json */
+export interface ContainerInspect {
+  Id: string;
+  Created: string;
+  Path: string;
+  Args: string[];
+  State: ContainerStateJSON;
+  Image: string;
+  ResolvConfPath: string;
+  HostnamePath: string;
+  HostsPath: string;
+  LogPath: string;
+  Name: string;
+  RestartCount: number;
+  Driver: string;
+  Platform: string;
+  MountLabel: string;
+  ProcessLabel: string;
+  AppArmorProfile: string;
+  ExecIDs: string[] | null;
+  HostConfig: HostConfig;
+  GraphDriver: { Name: string; Data: Record<string, string> | null };
+  SizeRw?: number;
+  SizeRootFs?: number;
+  Mounts: MountPoint[];
+  Config: ContainerConfig;
+  NetworkSettings: NetworkSettings;
+}
+
+export interface PortSummary {
+  IP?: string;
+  PrivatePort: number;
+  PublicPort?: number;
+  Type: string;
+}
+
+/** An item of GET /containers/json */
+export interface ContainerSummary {
+  Id: string;
+  Names: string[];
+  Image: string;
+  ImageID: string;
+  Command: string;
+  Created: number;
+  Ports: PortSummary[];
+  SizeRw?: number;
+  SizeRootFs?: number;
+  Labels: Labels;
+  State: string;
+  Status: string;
+  HostConfig: { NetworkMode: string };
+  NetworkSettings: { Networks: Record<string, EndpointSettings> };
+  Mounts: MountPoint[];
+}
+
+export interface WaitResponse {
+  StatusCode: number;
+  Error?: { Message: string } | null;
+}
+
+export interface ContainerTop {
+  Titles: string[];
+  Processes: string[][];
+}
+
+export interface PruneReport {
+  ContainersDeleted?: string[] | null;
+  ImagesDeleted?: ImageDeleteItem[] | null;
+  SpaceReclaimed: number;
+}
+
+/** Image config file (the JSON whose sha256 is the image ID). */
+export interface ImageConfigFile {
+  architecture: string;
+  os: string;
+  variant?: string;
+  created?: string;
+  author?: string;
+  comment?: string;
+  config?: ContainerConfig;
+  container?: string;
+  container_config?: ContainerConfig;
+  docker_version?: string;
+  rootfs: { type: 'layers'; diff_ids: string[] };
+  history?: Array<{ created?: string; created_by?: string; author?: string; comment?: string; empty_layer?: boolean }>;
+}
+
+/** GET /images/json item */
+export interface ImageSummary {
+  Id: string;
+  ParentId: string;
+  RepoTags: string[];
+  RepoDigests: string[];
+  Created: number;
+  Size: number;
+  SharedSize: number;
+  VirtualSize?: number;
+  Labels: Labels;
+  Containers: number;
+}
+
+/** GET /images/{name}/json */
+export interface ImageInspect {
+  Id: string;
+  RepoTags: string[];
+  RepoDigests: string[];
+  Parent: string;
+  Comment: string;
+  Created: string;
+  DockerVersion: string;
+  Author: string;
+  Config: ContainerConfig;
+  Architecture: string;
+  Variant?: string;
+  Os: string;
+  Size: number;
+  VirtualSize?: number;
+  GraphDriver: { Name: string; Data: Record<string, string> | null };
+  RootFS: { Type: string; Layers: string[] };
+  Metadata: { LastTagTime: string };
+}
+
+export interface ImageDeleteItem {
+  Untagged?: string;
+  Deleted?: string;
+}
+
+export interface ImageHistoryItem {
+  Id: string;
+  Created: number;
+  CreatedBy: string;
+  Tags: string[] | null;
+  Size: number;
+  Comment: string;
+}
+
+/** One message of a JSON progress stream (pull, import, load). */
+export interface ProgressMessage {
+  status?: string;
+  id?: string;
+  progress?: string;
+  progressDetail?: { current?: number; total?: number };
+  stream?: string;
+  error?: string;
+  errorDetail?: { message: string };
+  aux?: unknown;
+}
+
+export interface VersionInfo {
+  Platform: { Name: string };
+  Components: Array<{ Name: string; Version: string; Details?: Record<string, string> }>;
+  Version: string;
+  ApiVersion: string;
+  MinAPIVersion: string;
+  GitCommit: string;
+  GoVersion: string;
+  Os: string;
+  Arch: string;
+  KernelVersion: string;
+  BuildTime: string;
+  Experimental?: boolean;
+}
+
+/** GET /info (the fields Wharf fills; Docker's clients tolerate the rest missing). */
+export type SystemInfo = Record<string, unknown> & {
+  ID: string;
+  Containers: number;
+  ContainersRunning: number;
+  ContainersPaused: number;
+  ContainersStopped: number;
+  Images: number;
+  Driver: string;
+  DockerRootDir: string;
+  ServerVersion: string;
+  OperatingSystem: string;
+  OSType: string;
+  Architecture: string;
+  NCPU: number;
+  MemTotal: number;
+  Name: string;
+  KernelVersion: string;
+  CgroupDriver: string;
+  CgroupVersion: string;
+  DefaultRuntime: string;
+  Runtimes: Record<string, { path: string; runtimeArgs?: string[] }>;
+  LiveRestoreEnabled: boolean;
+};
+
+export type Filters = Record<string, string[]>;

@@ -1,0 +1,95 @@
+/**
+ * The OCI runtime behind one interface, so that crun or a containerd backend can be added
+ * without touching the rest. The implementation here is conmon + runc (runtime/conmon.ts).
+ *
+ * conmon supervises each container (it, not the daemon, is the container's parent), so
+ * containers survive a daemon restart; the daemon finds them again with `state`/`list` and
+ * learns of exits from conmon's exit files.
+ */
+import type { EventEmitter } from 'node:events';
+import type { OciSpec } from './oci-spec.js';
+
+export interface RuntimeCreateOptions {
+  id: string;
+  /** Directory that will hold config.json (written by the runtime from `spec`). */
+  bundleDir: string;
+  spec: OciSpec;
+  tty: boolean;
+  /** Keep stdin open for attach (`-i`). */
+  openStdin: boolean;
+  /** Close the container's stdin when the first attached client detaches (`StdinOnce`). */
+  stdinOnce: boolean;
+  /** Container log, written by conmon in the CRI format. */
+  logPath: string;
+}
+
+export type ProcessStatus = 'created' | 'running' | 'paused' | 'stopped';
+
+export interface ProcessState {
+  id: string;
+  status: ProcessStatus;
+  /** Init process PID on the host; 0 when stopped. */
+  pid: number;
+}
+
+/** The container's stdio as conmon relays it. */
+export interface AttachStream extends EventEmitter {
+  /** 'data' (stream: 'stdout' | 'stderr', chunk: Buffer), 'end' when the container's output closes. */
+  on(event: 'data', listener: (stream: 'stdout' | 'stderr', chunk: Buffer) => void): this;
+  on(event: 'end', listener: () => void): this;
+  on(event: 'error', listener: (err: Error) => void): this;
+  writeStdin(chunk: Buffer): void;
+  /** Half-closes the container's stdin (EOF). */
+  closeStdin(): void;
+  /** Disconnects this client only; the container keeps running. */
+  close(): void;
+}
+
+export interface ExitInfo {
+  id: string;
+  exitCode: number;
+  /** When conmon recorded the exit. */
+  finishedAt: Date;
+  /** Killed by the OOM killer, when the runtime can tell. */
+  oomKilled: boolean;
+}
+
+/** Error thrown when the runtime cannot create or start the process; `message` is runc's. */
+export class RuntimeStartError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RuntimeStartError';
+  }
+}
+
+export interface Runtime {
+  readonly name: string;
+  /**
+   * Starts conmon, which runs `<runtime> create`. Resolves with the init PID once the
+   * container is created and not yet started. Throws RuntimeStartError with the runtime's
+   * message on failure (e.g. `exec: "x": executable file not found in $PATH`), after cleaning
+   * up everything it made.
+   */
+  create(opts: RuntimeCreateOptions): Promise<{ pid: number }>;
+  /** `<runtime> start`: runs the user process. */
+  start(id: string): Promise<void>;
+  /** Sends a signal (number or name, e.g. 'SIGTERM' / 'TERM' / 9) to the init process, or all with `all`. */
+  kill(id: string, signal: string | number, all?: boolean): Promise<void>;
+  pause(id: string): Promise<void>;
+  resume(id: string): Promise<void>;
+  /** undefined when the runtime does not know the container. */
+  state(id: string): Promise<ProcessState | undefined>;
+  list(): Promise<ProcessState[]>;
+  /** Removes the runtime's record, conmon's files and the bundle's runtime state. */
+  delete(id: string, force?: boolean): Promise<void>;
+  /** Connects to the container's stdio (conmon attach socket). Only while conmon runs. */
+  attach(id: string): Promise<AttachStream>;
+  /** Sets the TTY size. */
+  resize(id: string, height: number, width: number): Promise<void>;
+  /** The exit recorded by conmon, if the container has exited. */
+  exitInfo(id: string): Promise<ExitInfo | undefined>;
+  /** Called for each container exit seen after `watchExits` was called. */
+  watchExits(listener: (exit: ExitInfo) => void): void;
+  /** Stops watching (daemon shutdown); containers keep running. */
+  close(): Promise<void>;
+}
