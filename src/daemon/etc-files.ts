@@ -1,0 +1,107 @@
+/**
+ * The per-container /etc/hostname, /etc/hosts and /etc/resolv.conf that Docker bind-mounts
+ * into every container. Builders are pure; writeEtcFiles puts them in the container dir.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { hostname as osHostname } from 'node:os';
+
+
+export function hostsFile(opts: { hostname: string; domainname?: string; ip?: string; extraHosts?: string[] }): string {
+  const lines = [
+    '127.0.0.1\tlocalhost',
+    '::1\tlocalhost ip6-localhost ip6-loopback',
+    'fe00::\tip6-localnet',
+    'ff00::\tip6-mcastprefix',
+    'ff02::1\tip6-allnodes',
+    'ff02::2\tip6-allrouters',
+  ];
+  for (const h of opts.extraHosts ?? []) {
+    const i = h.indexOf(':');
+    if (i > 0) lines.push(`${h.slice(i + 1)}\t${h.slice(0, i)}`);
+  }
+  if (opts.ip) {
+    const fqdn = opts.domainname ? `${opts.hostname}.${opts.domainname} ${opts.hostname}` : opts.hostname;
+    lines.push(`${opts.ip}\t${fqdn}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+const DEFAULT_NAMESERVERS = ['8.8.8.8', '8.8.4.4'];
+const isLoopback = (ip: string) => /^127\./.test(ip) || ip === '::1';
+
+/**
+ * Docker's resolv.conf for a container that has its own network namespace: the host's file,
+ * minus loopback nameservers (they cannot be reached from the container); Google's public
+ * resolvers when none remain. --dns / --dns-search / --dns-option replace the host's values.
+ */
+export function containerResolvConf(
+  hostResolv: string,
+  overrides: { dns?: string[]; dnsSearch?: string[]; dnsOptions?: string[] } = {},
+): string {
+  const lines = hostResolv.split('\n');
+  const ns: string[] = [];
+  const search: string[] = [];
+  const options: string[] = [];
+  for (const raw of lines) {
+    const line = raw.trim();
+    if (line.startsWith('#') || line.startsWith(';')) continue;
+    const [key, ...rest] = line.split(/\s+/);
+    if (key === 'nameserver' && rest[0]) ns.push(rest[0]);
+    else if (key === 'search' || key === 'domain') search.splice(0, search.length, ...rest);
+    else if (key === 'options') options.push(...rest);
+  }
+  let servers = overrides.dns?.length ? overrides.dns : ns.filter((s) => !isLoopback(s));
+  if (servers.length === 0) servers = DEFAULT_NAMESERVERS;
+  const searchList = overrides.dnsSearch?.length ? overrides.dnsSearch.filter((s) => s !== '.') : search;
+  const opts = overrides.dnsOptions?.length ? overrides.dnsOptions : options;
+  const out = servers.map((s) => `nameserver ${s}`);
+  if (searchList.length) out.push(`search ${searchList.join(' ')}`);
+  if (opts.length) out.push(`options ${opts.join(' ')}`);
+  return out.join('\n') + '\n';
+}
+
+export interface EtcPaths {
+  hostname: string;
+  hosts: string;
+  resolvConf: string;
+}
+
+export function etcPaths(containerDir: string): EtcPaths {
+  return {
+    hostname: join(containerDir, 'hostname'),
+    hosts: join(containerDir, 'hosts'),
+    resolvConf: join(containerDir, 'resolv.conf'),
+  };
+}
+
+/**
+ * Writes the three files. With the host network the host's own hosts and resolv.conf are used.
+ * They are regenerated at every start, so a plain write (no fsync) is enough.
+ */
+export async function writeEtcFiles(
+  paths: EtcPaths,
+  opts: {
+    hostname: string;
+    domainname?: string;
+    hostNetwork: boolean;
+    extraHosts?: string[];
+    dns?: string[];
+    dnsSearch?: string[];
+    dnsOptions?: string[];
+  },
+): Promise<void> {
+  const hostResolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+  const hostname = opts.hostNetwork ? osHostname() : opts.hostname;
+  const hosts = opts.hostNetwork
+    ? await readFile('/etc/hosts', 'utf8').catch(() => hostsFile({ hostname }))
+    : hostsFile({ hostname, domainname: opts.domainname, extraHosts: opts.extraHosts });
+  const resolv = opts.hostNetwork && !opts.dns?.length && !opts.dnsSearch?.length && !opts.dnsOptions?.length
+    ? hostResolv
+    : containerResolvConf(hostResolv, opts);
+  await Promise.all([
+    writeFile(paths.hostname, hostname + '\n'),
+    writeFile(paths.hosts, hosts),
+    writeFile(paths.resolvConf, resolv),
+  ]);
+}

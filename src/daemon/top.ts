@@ -1,0 +1,51 @@
+/**
+ * `docker top`: runs the host's ps with the user's options and keeps the rows whose PID
+ * belongs to the container (same PID namespace as its init process).
+ */
+import { execFile } from 'node:child_process';
+import { readdir, readlink } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import type { ContainerTop } from '../api/types.js';
+import { invalidParameter, systemError } from '../lib/errors.js';
+
+const run = promisify(execFile);
+
+async function pidsInNamespaceOf(initPid: number): Promise<Set<number>> {
+  const ns = await readlink(`/proc/${initPid}/ns/pid`);
+  const pids = new Set<number>();
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const other = await readlink(`/proc/${name}/ns/pid`).catch(() => undefined);
+    if (other === ns) pids.add(Number(name));
+  }
+  return pids;
+}
+
+/** Splits ps output into Titles and Processes; the last column may contain spaces. */
+export function parsePsOutput(output: string, pids: Set<number>): ContainerTop {
+  const lines = output.split('\n').filter((l) => l.trim() !== '');
+  const titles = lines[0]?.trim().split(/\s+/) ?? [];
+  const pidCol = titles.indexOf('PID');
+  if (pidCol < 0) throw invalidParameter(`Couldn't find PID field in ps output`);
+  const processes: string[][] = [];
+  for (const line of lines.slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    const row = [...fields.slice(0, titles.length - 1), fields.slice(titles.length - 1).join(' ')];
+    const pid = Number(row[pidCol]);
+    if (Number.isNaN(pid)) throw invalidParameter(`Unexpected pid '${row[pidCol]}': not a number`);
+    if (pids.has(pid)) processes.push(row);
+  }
+  return { Titles: titles, Processes: processes };
+}
+
+export async function runTop(initPid: number, psArgs = '-ef'): Promise<ContainerTop> {
+  const pids = await pidsInNamespaceOf(initPid);
+  let stdout: string;
+  try {
+    ({ stdout } = await run('ps', psArgs.split(/\s+/).filter(Boolean), { maxBuffer: 16 << 20 }));
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw systemError(`ps: ${(e.stderr || e.message).trim()}`);
+  }
+  return parsePsOutput(stdout, pids);
+}

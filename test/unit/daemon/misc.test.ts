@@ -1,0 +1,88 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { EventEmitter } from 'node:events';
+import { parseSignal } from '../../../src/lib/signals.js';
+import { parseDetachKeys, pipeAttach } from '../../../src/daemon/attach-session.js';
+import { parsePsOutput } from '../../../src/daemon/top.js';
+import type { AttachStream } from '../../../src/runtime/runtime.js';
+
+test('signals parse as Docker accepts them', () => {
+  assert.equal(parseSignal('KILL'), 9);
+  assert.equal(parseSignal('sigterm'), 15);
+  assert.equal(parseSignal('9'), 9);
+  assert.equal(parseSignal('SIGRTMIN+1'), 35);
+  assert.throws(() => parseSignal('NOPE'), /Invalid signal: NOPE/);
+  assert.throws(() => parseSignal('0'), /Invalid signal: 0/);
+});
+
+test('detach keys parse as Docker does', () => {
+  assert.deepEqual([...parseDetachKeys(undefined)], [16, 17]);
+  assert.deepEqual([...parseDetachKeys('ctrl-a,x')], [1, 120]);
+  assert.throws(() => parseDetachKeys('ctrl-'), /Invalid detach keys/);
+});
+
+class FakeStream extends EventEmitter {
+  stdin: Buffer[] = [];
+  stdinClosed = false;
+  closed = false;
+  writeStdin(b: Buffer) {
+    this.stdin.push(Buffer.from(b));
+  }
+  closeStdin() {
+    this.stdinClosed = true;
+  }
+  close() {
+    this.closed = true;
+  }
+}
+
+test('attach: stdin passes through, detach keys end the session without closing stdin', async () => {
+  const s = new FakeStream();
+  const stdin = new PassThrough();
+  const stdout = new PassThrough();
+  const done = pipeAttach(s as unknown as AttachStream, { stdin, stdout, stderr: new PassThrough() }, {
+    tty: true,
+    stdinOnce: true,
+    detachKeys: parseDetachKeys(undefined),
+    wantStdout: true,
+    wantStderr: true,
+  });
+  stdin.write(Buffer.from('ab\x10c'));
+  stdin.write(Buffer.from('\x10'));
+  stdin.write(Buffer.from('\x11'));
+  await done;
+  assert.equal(Buffer.concat(s.stdin).toString(), 'ab\x10c');
+  assert.equal(s.stdinClosed, false);
+  assert.equal(s.closed, true);
+});
+
+test('attach: output is routed per stream and stdin EOF closes stdin with StdinOnce', async () => {
+  const s = new FakeStream();
+  const stdin = new PassThrough();
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const done = pipeAttach(s as unknown as AttachStream, { stdin, stdout, stderr }, {
+    tty: false,
+    stdinOnce: true,
+    detachKeys: parseDetachKeys(undefined),
+    wantStdout: true,
+    wantStderr: false,
+  });
+  s.emit('data', 'stdout', Buffer.from('out'));
+  s.emit('data', 'stderr', Buffer.from('err'));
+  stdin.end('hi');
+  await new Promise((r) => setImmediate(r));
+  assert.equal(s.stdinClosed, true);
+  s.emit('end');
+  await done;
+  assert.equal(stdout.read()?.toString(), 'out');
+  assert.equal(stderr.read(), null);
+});
+
+test('ps output is filtered to the container pids', () => {
+  const out = 'UID PID PPID C STIME TTY TIME CMD\nroot 10 1 0 08:00 ? 00:00:00 sleep 100\nroot 11 1 0 08:00 ? 00:00:00 other thing\n';
+  const top = parsePsOutput(out, new Set([10]));
+  assert.deepEqual(top.Titles, ['UID', 'PID', 'PPID', 'C', 'STIME', 'TTY', 'TIME', 'CMD']);
+  assert.deepEqual(top.Processes, [['root', '10', '1', '0', '08:00', '?', '00:00:00', 'sleep 100']]);
+});
