@@ -1,0 +1,429 @@
+/**
+ * The layer store: read-only image layers keyed by chain ID and read-write container layers,
+ * in Docker's layout (layerdb under <data-root>/image/overlay2, driver dirs under
+ * <data-root>/overlay2):
+ *   layerdb/sha256/<chain hex>/ diff size cache-id parent tar-split.json.gz
+ *   layerdb/mounts/<container id>/ mount-id init-id parent
+ * A layer becomes visible only when its layerdb directory is renamed into place, after its
+ * content is fully extracted and its digest known; on any error everything made is removed.
+ * Layers are shared by chain ID; which ones are in use is decided by the caller (the image
+ * service knows the images) through gc().
+ *
+ * applyLayer() takes any Readable of a (compressed) layer tar, so a registry pull can stream
+ * blobs straight into it; the result stays pinned (safe from gc) until unpin().
+ */
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { writeFileAtomic } from '../lib/atomic-file.js';
+import { generateId } from '../lib/ids.js';
+import { notFound, systemError } from '../lib/errors.js';
+import { KeyedMutex } from '../lib/mutex.js';
+import { chainIdOf, hexOf } from './chain-id.js';
+import { decompressed } from './decompress.js';
+import { LayerExtractor, layerRelativePathOrNull } from './extract.js';
+import { Overlay2 } from './overlay2.js';
+import { TarReader } from './tar-reader.js';
+import { assembleTar, tarSplitSize, TarSplitWriter } from './tar-split.js';
+
+export interface LayerInfo {
+  chainId: string;
+  diffId: string;
+  /** Uncompressed content size of this layer alone. */
+  size: number;
+  cacheId: string;
+  parent: string | null;
+}
+
+export interface AppliedLayer {
+  chainId: string;
+  diffId: string;
+  size: number;
+}
+
+export interface RWLayerRecord {
+  mountId: string;
+  initId: string;
+  /** Chain ID of the image's top layer, or null. */
+  parent: string | null;
+}
+
+const TAR_SPLIT = 'tar-split.json.gz';
+
+async function readText(path: string): Promise<string | null> {
+  try {
+    return (await readFile(path, 'utf8')).trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/** Docker's init layer: what every container's rootfs gets before its own changes. */
+const INIT_LAYER: Array<[string, 'dir' | 'file' | string]> = [
+  ['dev/pts', 'dir'],
+  ['dev/shm', 'dir'],
+  ['proc', 'dir'],
+  ['sys', 'dir'],
+  ['.dockerenv', 'file'],
+  ['etc/resolv.conf', 'file'],
+  ['etc/hosts', 'file'],
+  ['etc/hostname', 'file'],
+  ['dev/console', 'file'],
+  ['etc/mtab', '/proc/mounts'],
+];
+
+export class LayerStore {
+  readonly driver: Overlay2;
+  private readonly layerdb: string;
+  private readonly pins = new Map<string, number>();
+  private readonly infoCache = new Map<string, LayerInfo>();
+  private readonly rwLock = new KeyedMutex();
+
+  /** `imageRoot` is <data-root>/image/overlay2; `driverHome` is <data-root>/overlay2. */
+  constructor(imageRoot: string, driverHome: string) {
+    this.layerdb = join(imageRoot, 'layerdb');
+    this.driver = new Overlay2(driverHome);
+  }
+
+  static forDataRoot(dataRoot: string): LayerStore {
+    return new LayerStore(join(dataRoot, 'image', 'overlay2'), join(dataRoot, 'overlay2'));
+  }
+
+  async init(): Promise<void> {
+    await mkdir(join(this.layerdb, 'sha256'), { recursive: true, mode: 0o700 });
+    await mkdir(join(this.layerdb, 'mounts'), { recursive: true, mode: 0o700 });
+    // Half-made layers of a crashed apply; their driver dirs are found by cleanupOrphans().
+    await rm(join(this.layerdb, 'tmp'), { recursive: true, force: true });
+    await mkdir(join(this.layerdb, 'tmp'), { recursive: true, mode: 0o700 });
+    await this.driver.init();
+  }
+
+  private layerDir(chainId: string): string {
+    return join(this.layerdb, 'sha256', hexOf(chainId));
+  }
+  private mountDir(containerId: string): string {
+    return join(this.layerdb, 'mounts', containerId);
+  }
+  private tmpDir(): string {
+    return join(this.layerdb, 'tmp', `write-set-${randomBytes(8).toString('hex')}`);
+  }
+
+  async get(chainId: string): Promise<LayerInfo | null> {
+    const cached = this.infoCache.get(chainId);
+    if (cached) return cached;
+    const dir = this.layerDir(chainId);
+    const [diffId, size, cacheId, parent] = await Promise.all(
+      ['diff', 'size', 'cache-id', 'parent'].map((f) => readText(join(dir, f))),
+    );
+    if (diffId === null || cacheId === null) return null;
+    const info: LayerInfo = { chainId, diffId, size: Number(size ?? 0), cacheId, parent: parent || null };
+    this.infoCache.set(chainId, info);
+    return info;
+  }
+
+  private async mustGet(chainId: string): Promise<LayerInfo> {
+    const info = await this.get(chainId);
+    if (!info) throw notFound(`layer does not exist: ${chainId}`);
+    return info;
+  }
+
+  async has(chainId: string): Promise<boolean> {
+    return (await this.get(chainId)) !== null;
+  }
+
+  /** The chain from the base layer up to `chainId`. */
+  async chain(chainId: string | null): Promise<LayerInfo[]> {
+    const out: LayerInfo[] = [];
+    for (let c = chainId; c !== null; ) {
+      const info = await this.mustGet(c);
+      out.unshift(info);
+      c = info.parent;
+    }
+    return out;
+  }
+
+  /** Total content size of a layer and all its ancestors. */
+  async chainSize(chainId: string | null): Promise<number> {
+    return (await this.chain(chainId)).reduce((n, l) => n + l.size, 0);
+  }
+
+  pin(chainId: string): void {
+    this.pins.set(chainId, (this.pins.get(chainId) ?? 0) + 1);
+  }
+  unpin(chainId: string): void {
+    const n = (this.pins.get(chainId) ?? 0) - 1;
+    if (n > 0) this.pins.set(chainId, n);
+    else this.pins.delete(chainId);
+  }
+
+  /**
+   * Streams a (possibly gzip/zstd compressed) layer tar on top of `parent` and registers it.
+   * The result is pinned; call unpin() once an image references it.
+   */
+  async applyLayer(parent: string | null, src: Readable): Promise<AppliedLayer> {
+    const parentInfo = parent === null ? null : await this.mustGet(parent);
+    if (parent !== null) this.pin(parent);
+    const cacheId = generateId();
+    const tmp = this.tmpDir();
+    let tarSplit: TarSplitWriter | null = null;
+    let driverMade = false;
+    let pinned: string | null = null;
+    try {
+      await mkdir(tmp, { recursive: true, mode: 0o700 });
+      await this.driver.create(cacheId, parentInfo?.cacheId ?? null);
+      driverMade = true;
+      const { stream } = await decompressed(src);
+      tarSplit = new TarSplitWriter(join(tmp, TAR_SPLIT), layerRelativePathOrNull);
+      const reader = new TarReader(stream, tarSplit);
+      const { size } = await new LayerExtractor(this.driver.diffDir(cacheId)).extract(reader);
+      await tarSplit.close();
+      tarSplit = null;
+      const diffId = reader.digest();
+      const chainId = chainIdOf(parent, diffId);
+      this.pin(chainId);
+      pinned = chainId;
+      if (await this.has(chainId)) {
+        // Same content already registered (another image or a concurrent apply): keep that one.
+        await this.driver.remove(cacheId);
+        await rm(tmp, { recursive: true, force: true });
+        return { chainId, diffId, size: (await this.mustGet(chainId)).size };
+      }
+      // fsync'ed files, then one rename: the layer appears complete or not at all.
+      await writeFileAtomic(join(tmp, 'diff'), diffId);
+      await writeFileAtomic(join(tmp, 'size'), String(size));
+      await writeFileAtomic(join(tmp, 'cache-id'), cacheId);
+      if (parent !== null) await writeFileAtomic(join(tmp, 'parent'), parent);
+      try {
+        await rename(tmp, this.layerDir(chainId));
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if ((code === 'ENOTEMPTY' || code === 'EEXIST') && (await this.has(chainId))) {
+          await this.driver.remove(cacheId);
+          await rm(tmp, { recursive: true, force: true });
+          return { chainId, diffId, size: (await this.mustGet(chainId)).size };
+        }
+        throw err;
+      }
+      return { chainId, diffId, size };
+    } catch (err) {
+      if (pinned !== null) this.unpin(pinned);
+      tarSplit?.abort();
+      src.destroy();
+      if (driverMade) await this.driver.remove(cacheId).catch(() => {});
+      await rm(tmp, { recursive: true, force: true }).catch(() => {});
+      throw err;
+    } finally {
+      if (parent !== null) this.unpin(parent);
+    }
+  }
+
+  /** The layer's exact tar (whose sha256 is its diffID), rebuilt from tar-split + diff dir. */
+  async tarStream(chainId: string): Promise<Readable> {
+    const info = await this.mustGet(chainId);
+    const split = join(this.layerDir(chainId), TAR_SPLIT);
+    try {
+      await lstat(split);
+    } catch {
+      throw systemError(`layer ${chainId} has no tar-split record; cannot export it`);
+    }
+    return assembleTar(split, this.driver.diffDir(info.cacheId));
+  }
+
+  /** Byte length of tarStream(chainId), computed from the tar-split record. */
+  async tarSize(chainId: string): Promise<number> {
+    await this.mustGet(chainId);
+    return tarSplitSize(join(this.layerDir(chainId), TAR_SPLIT));
+  }
+
+  /** Docker's image GraphDriver.Data for an image whose top layer is `chainId`. */
+  async graphDriverData(chainId: string): Promise<Record<string, string>> {
+    const info = await this.mustGet(chainId);
+    const data: Record<string, string> = {};
+    const lowers = await this.driver.lowerDirs(info.cacheId);
+    if (lowers.length) data.LowerDir = lowers.join(':');
+    data.MergedDir = this.driver.mergedDir(info.cacheId);
+    data.UpperDir = this.driver.diffDir(info.cacheId);
+    data.WorkDir = this.driver.workDir(info.cacheId);
+    return data;
+  }
+
+  /** All registered chain IDs. */
+  async list(): Promise<string[]> {
+    const names = await readdir(join(this.layerdb, 'sha256')).catch(() => [] as string[]);
+    return names.filter((n) => /^[a-f0-9]{64}$/.test(n)).map((n) => `sha256:${n}`);
+  }
+
+  /**
+   * Removes the layers among `candidates` (and their ancestors) that are not an ancestor-or-self
+   * of any chain in `keepTops`, not pinned, and not under a container's RW layer.
+   * Returns the chain IDs removed and the bytes reclaimed.
+   */
+  async gc(candidates: Iterable<string>, keepTops: Iterable<string>): Promise<{ removed: string[]; reclaimed: number }> {
+    const keep = new Set<string>();
+    const tops = [...keepTops, ...this.pins.keys(), ...(await this.rwParents())];
+    for (const top of tops) {
+      for (let c: string | null = top; c !== null && !keep.has(c); ) {
+        keep.add(c);
+        c = (await this.get(c))?.parent ?? null;
+      }
+    }
+    const toRemove = new Set<string>();
+    for (const cand of candidates) {
+      for (let c: string | null = cand; c !== null && !keep.has(c) && !toRemove.has(c); ) {
+        const info: LayerInfo | null = await this.get(c);
+        if (!info) break;
+        toRemove.add(c);
+        c = info.parent;
+      }
+    }
+    let reclaimed = 0;
+    const removed: string[] = [];
+    for (const c of toRemove) {
+      const info = await this.get(c);
+      if (!info) continue;
+      // Make the record disappear atomically first, then free the content.
+      const trash = this.tmpDir();
+      await rename(this.layerDir(c), trash);
+      this.infoCache.delete(c);
+      await this.driver.remove(info.cacheId);
+      await rm(trash, { recursive: true, force: true });
+      reclaimed += info.size;
+      removed.push(c);
+    }
+    return { removed, reclaimed };
+  }
+
+  // ---- container (read-write) layers ----
+
+  async rwRecord(containerId: string): Promise<RWLayerRecord | null> {
+    const dir = this.mountDir(containerId);
+    const [mountId, initId, parent] = await Promise.all(['mount-id', 'init-id', 'parent'].map((f) => readText(join(dir, f))));
+    if (mountId === null) return null;
+    return { mountId, initId: initId ?? `${mountId}-init`, parent: parent || null };
+  }
+
+  private async mustRW(containerId: string): Promise<RWLayerRecord> {
+    const rec = await this.rwRecord(containerId);
+    if (!rec) throw notFound(`RWLayer of container ${containerId} is unexpectedly nil`);
+    return rec;
+  }
+
+  /** Chain IDs that container RW layers sit on. */
+  async rwParents(): Promise<string[]> {
+    const ids = await readdir(join(this.layerdb, 'mounts')).catch(() => [] as string[]);
+    const out: string[] = [];
+    for (const id of ids) {
+      const p = await readText(join(this.mountDir(id), 'parent'));
+      if (p) out.push(p);
+    }
+    return out;
+  }
+
+  /** Makes the container's `<mount-id>-init` and `<mount-id>` layers on top of `parentChainId`. */
+  async createRWLayer(containerId: string, parentChainId: string | null): Promise<void> {
+    await this.rwLock.run(containerId, async () => {
+      if (await this.rwRecord(containerId)) throw systemError(`RW layer for container ${containerId} already exists`);
+      const parent = parentChainId === null ? null : await this.mustGet(parentChainId);
+      const mountId = generateId();
+      const initId = `${mountId}-init`;
+      const tmp = this.tmpDir();
+      let initMade = false;
+      let mountMade = false;
+      try {
+        await this.driver.create(initId, parent?.cacheId ?? null);
+        initMade = true;
+        await populateInitLayer(this.driver.diffDir(initId));
+        await this.driver.create(mountId, initId);
+        mountMade = true;
+        await mkdir(tmp, { recursive: true, mode: 0o700 });
+        await writeFile(join(tmp, 'mount-id'), mountId);
+        await writeFile(join(tmp, 'init-id'), initId);
+        if (parentChainId !== null) await writeFile(join(tmp, 'parent'), parentChainId);
+        await rename(tmp, this.mountDir(containerId));
+      } catch (err) {
+        if (mountMade) await this.driver.remove(mountId).catch(() => {});
+        if (initMade) await this.driver.remove(initId).catch(() => {});
+        await rm(tmp, { recursive: true, force: true }).catch(() => {});
+        throw err;
+      }
+    });
+  }
+
+  /** Mounts the container's rootfs (overlay) and returns the merged path. Idempotent. */
+  async mountRW(containerId: string): Promise<string> {
+    return this.rwLock.run(containerId, async () => this.driver.mount((await this.mustRW(containerId)).mountId));
+  }
+
+  async unmountRW(containerId: string): Promise<void> {
+    await this.rwLock.run(containerId, async () => {
+      const rec = await this.rwRecord(containerId);
+      if (rec) await this.driver.unmount(rec.mountId);
+    });
+  }
+
+  /** Unmounts if needed and removes both driver dirs and the mounts record. Idempotent. */
+  async removeRWLayer(containerId: string): Promise<void> {
+    await this.rwLock.run(containerId, async () => {
+      const rec = await this.rwRecord(containerId);
+      if (!rec) return;
+      await this.driver.unmount(rec.mountId);
+      await this.driver.remove(rec.mountId);
+      await this.driver.remove(rec.initId);
+      await rm(this.mountDir(containerId), { recursive: true, force: true });
+    });
+  }
+
+  /** GraphDriver.Data of a container, as `docker inspect` shows it. */
+  async rwGraphDriverData(containerId: string): Promise<Record<string, string>> {
+    const rec = await this.mustRW(containerId);
+    const lowers = await this.driver.lowerDirs(rec.mountId);
+    return {
+      LowerDir: lowers.join(':'),
+      MergedDir: this.driver.mergedDir(rec.mountId),
+      UpperDir: this.driver.diffDir(rec.mountId),
+      WorkDir: this.driver.workDir(rec.mountId),
+    };
+  }
+
+  /** Bytes of the container's own changes (its upper dir), hardlinks counted once. */
+  async rwSize(containerId: string): Promise<number> {
+    const rec = await this.mustRW(containerId);
+    return dirSize(this.driver.diffDir(rec.mountId));
+  }
+}
+
+export async function dirSize(root: string): Promise<number> {
+  const seen = new Set<number>();
+  let total = 0;
+  const walk = async (dir: string): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      const p = join(dir, e.name);
+      const st = await lstat(p).catch(() => null);
+      if (!st) continue;
+      if (st.isDirectory()) {
+        await walk(p);
+        continue;
+      }
+      if (st.nlink > 1) {
+        if (seen.has(st.ino)) continue;
+        seen.add(st.ino);
+      }
+      total += st.size;
+    }
+  };
+  await walk(root);
+  return total;
+}
+
+async function populateInitLayer(diff: string): Promise<void> {
+  for (const [rel, kind] of INIT_LAYER) {
+    const p = join(diff, rel);
+    await mkdir(join(p, '..'), { recursive: true, mode: 0o755 });
+    if (kind === 'dir') await mkdir(p, { recursive: true, mode: 0o755 });
+    else if (kind === 'file') await writeFile(p, '', { mode: 0o755 }); // Docker's mode for these
+    else await symlink(kind, p);
+  }
+}

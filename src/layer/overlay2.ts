@@ -1,0 +1,174 @@
+/**
+ * The overlay2 graph driver's on-disk layout, as Docker's overlay2 driver writes it:
+ *   <home>/<id>/diff        the layer's content
+ *   <home>/<id>/link        its 26-character short name
+ *   <home>/<id>/lower       `l/<parent short>:l/<grandparent short>…` (only with a parent)
+ *   <home>/<id>/work        overlay's workdir (only with a parent)
+ *   <home>/<id>/merged      mount point (created on first mount)
+ *   <home>/l/<short>        -> ../<id>/diff
+ * Mounts are made with cwd = <home> and relative l/ paths, so long lower chains fit in a page.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, readlink, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { systemError } from '../lib/errors.js';
+
+const LINK_DIR = 'l';
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+/** 26 base32 characters from 16 random bytes, like Docker's overlay2 link names. */
+export function generateLinkId(): string {
+  const bytes = randomBytes(17);
+  let out = '';
+  let bits = 0;
+  let value = 0;
+  for (const b of bytes) {
+    value = (value << 8) | b;
+    bits += 8;
+    while (bits >= 5 && out.length < 26) {
+      out += BASE32[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    value &= (1 << bits) - 1;
+  }
+  return out;
+}
+
+function run(cmd: string, args: string[], cwd?: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(systemError(`${cmd} ${args.join(' ')}: ${err.trim() || `exit ${code}`}`))));
+  });
+}
+
+/** Decodes the octal escapes /proc/self/mountinfo uses for spaces and such. */
+function unescapeMountPath(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+export async function isMountPoint(path: string): Promise<boolean> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8');
+  for (const line of info.split('\n')) {
+    const f = line.split(' ');
+    if (f.length > 4 && unescapeMountPath(f[4]) === path) return true;
+  }
+  return false;
+}
+
+export class Overlay2 {
+  /** Mount points this process knows are mounted (saves a mountinfo read on repeat calls). */
+  private readonly mounted = new Set<string>();
+
+  constructor(readonly home: string) {}
+
+  async init(): Promise<void> {
+    await mkdir(join(this.home, LINK_DIR), { recursive: true, mode: 0o700 });
+  }
+
+  dir(id: string): string {
+    return join(this.home, id);
+  }
+  diffDir(id: string): string {
+    return join(this.home, id, 'diff');
+  }
+  mergedDir(id: string): string {
+    return join(this.home, id, 'merged');
+  }
+  workDir(id: string): string {
+    return join(this.home, id, 'work');
+  }
+
+  /** Creates the driver directory for `id` on top of `parent` (a driver id) or as a base layer. */
+  async create(id: string, parent: string | null): Promise<void> {
+    const dir = this.dir(id);
+    await mkdir(dir, { mode: 0o710 });
+    try {
+      await mkdir(join(dir, 'diff'), { mode: 0o755 });
+      const linkId = generateLinkId();
+      await symlink(join('..', id, 'diff'), join(this.home, LINK_DIR, linkId));
+      await writeFile(join(dir, 'link'), linkId, { mode: 0o644 });
+      if (parent !== null) {
+        await mkdir(join(dir, 'work'), { mode: 0o700 });
+        await writeFile(join(dir, 'lower'), await this.lowerFor(parent), { mode: 0o644 });
+      }
+    } catch (err) {
+      await this.remove(id).catch(() => {});
+      throw err;
+    }
+  }
+
+  /** The `lower` content of a layer whose parent is `parent`. */
+  private async lowerFor(parent: string): Promise<string> {
+    const parentLink = (await readFile(join(this.dir(parent), 'link'), 'utf8')).trim();
+    const parentLower = await this.lower(parent);
+    return parentLower ? `${LINK_DIR}/${parentLink}:${parentLower}` : `${LINK_DIR}/${parentLink}`;
+  }
+
+  async lower(id: string): Promise<string> {
+    try {
+      return (await readFile(join(this.dir(id), 'lower'), 'utf8')).trim();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
+      throw err;
+    }
+  }
+
+  /** Absolute lower diff dirs of `id`, nearest first (resolved through the l/ links). */
+  async lowerDirs(id: string): Promise<string[]> {
+    const lower = await this.lower(id);
+    if (!lower) return [];
+    const out: string[] = [];
+    for (const rel of lower.split(':')) {
+      const target = await readlink(join(this.home, rel));
+      out.push(join(this.home, LINK_DIR, target));
+    }
+    return out;
+  }
+
+  /** Removes the driver directory and its short link. Idempotent. */
+  async remove(id: string): Promise<void> {
+    const dir = this.dir(id);
+    const linkId = await readFile(join(dir, 'link'), 'utf8').catch(() => '');
+    if (linkId.trim()) await unlink(join(this.home, LINK_DIR, linkId.trim())).catch(() => {});
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  /** Mounts `id` (which must have a parent) at <id>/merged; idempotent. Returns the merged path. */
+  async mount(id: string): Promise<string> {
+    const merged = this.mergedDir(id);
+    if (this.mounted.has(merged)) return merged;
+    if (existsSync(merged) && (await isMountPoint(merged))) {
+      this.mounted.add(merged);
+      return merged;
+    }
+    const lower = await this.lower(id);
+    if (!lower) throw systemError(`overlay2: layer ${id} has no lower layers to mount`);
+    await mkdir(merged, { recursive: true, mode: 0o700 });
+    const opts = [`lowerdir=${lower}`, `upperdir=${id}/diff`, `workdir=${id}/work`];
+    if (existsSync('/sys/module/overlay/parameters/index')) opts.push('index=off');
+    await run('mount', ['-t', 'overlay', 'overlay', '-o', opts.join(','), merged], this.home);
+    this.mounted.add(merged);
+    return merged;
+  }
+
+  /** Unmounts <id>/merged if mounted; idempotent. */
+  async unmount(id: string): Promise<void> {
+    const merged = this.mergedDir(id);
+    this.mounted.delete(merged);
+    if (!existsSync(merged) || !(await isMountPoint(merged))) return;
+    try {
+      await run('umount', [merged]);
+    } catch (err) {
+      // Busy (a process still has it open): detach it so it cannot leak past the container.
+      if (!(await isMountPoint(merged))) return;
+      await run('umount', ['-l', merged]).catch(() => {
+        throw err;
+      });
+    }
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * tar-split: the record that lets a layer's exact tar bytes be rebuilt from its extracted diff
+ * directory (so a saved layer hashes to its diffID again). Stored gzip-compressed as JSON lines
+ * in layerdb/sha256/<chain>/tar-split.json.gz, in the shape Docker's tar-split package writes:
+ * `{"type":2,"payload":"<base64 raw bytes>","position":n}` for headers/padding and
+ * `{"type":1,"name":"<path in the layer>","size":n,"position":n}` for file payloads.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { createGunzip, createGzip } from 'node:zlib';
+import type { TarRecorder } from './tar-reader.js';
+import { systemError } from '../lib/errors.js';
+
+type Line = { type: 1; name: string; size: number; position: number } | { type: 2; payload: string; position: number };
+
+export class TarSplitWriter implements TarRecorder {
+  private readonly gz = createGzip();
+  private readonly done: Promise<void>;
+  private position = 0;
+
+  /** `nameOf` maps a tar entry name to its path relative to the diff dir (the extractor's rule). */
+  constructor(
+    path: string,
+    private readonly nameOf: (tarName: string) => string | null,
+  ) {
+    const out = createWriteStream(path, { mode: 0o600 });
+    this.gz.pipe(out);
+    this.done = finished(out);
+  }
+
+  private line(l: Line): void {
+    this.gz.write(JSON.stringify(l) + '\n');
+  }
+
+  segment(bytes: Buffer): void {
+    this.line({ type: 2, payload: bytes.toString('base64'), position: this.position++ });
+  }
+
+  payload(name: string, size: number): void {
+    this.line({ type: 1, name: this.nameOf(name) ?? name, size, position: this.position++ });
+  }
+
+  async close(): Promise<void> {
+    this.gz.end();
+    await this.done;
+  }
+
+  abort(): void {
+    this.gz.destroy();
+  }
+}
+
+/** Rebuilds the original tar stream from the tar-split record and the diff directory. */
+export function assembleTar(tarSplitPath: string, diffDir: string): Readable {
+  async function* gen(): AsyncGenerator<Buffer> {
+    const rl = createInterface({ input: createReadStream(tarSplitPath).pipe(createGunzip()), crlfDelay: Infinity });
+    for await (const text of rl) {
+      if (!text) continue;
+      const l = JSON.parse(text) as Line;
+      if (l.type === 2) {
+        yield Buffer.from(l.payload, 'base64');
+        continue;
+      }
+      if (l.size === 0) continue;
+      const fh = await open(join(diffDir, l.name), 'r');
+      try {
+        let left = l.size;
+        const buf = Buffer.alloc(Math.min(left, 1 << 20));
+        while (left > 0) {
+          const { bytesRead } = await fh.read(buf, 0, Math.min(left, buf.length), null);
+          if (bytesRead === 0) throw systemError(`layer file ${l.name} is shorter than recorded`);
+          left -= bytesRead;
+          yield Buffer.from(buf.subarray(0, bytesRead));
+        }
+      } finally {
+        await fh.close();
+      }
+    }
+  }
+  return Readable.from(gen());
+}
+
+/** Length of the tar that assembleTar() would produce. */
+export async function tarSplitSize(tarSplitPath: string): Promise<number> {
+  const rl = createInterface({ input: createReadStream(tarSplitPath).pipe(createGunzip()), crlfDelay: Infinity });
+  let total = 0;
+  for await (const text of rl) {
+    if (!text) continue;
+    const l = JSON.parse(text) as Line;
+    total += l.type === 2 ? Buffer.byteLength(l.payload, 'base64') : l.size;
+  }
+  return total;
+}

@@ -1,0 +1,183 @@
+/**
+ * Layer store against the real kernel (root): overlay mounts, whiteouts, device nodes,
+ * xattrs, and malicious tars that must never write outside the layer.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { isMountPoint } from '../../src/layer/overlay2.js';
+import { LayerStore } from '../../src/layer/layer-store.js';
+import { buildTar } from '../fixtures/docker-archive.js';
+
+let root: string;
+let store: LayerStore;
+const containers: string[] = [];
+
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'wharf-layers-'));
+  store = LayerStore.forDataRoot(join(root, 'data'));
+  await store.init();
+});
+
+after(async () => {
+  for (const c of containers) await store.removeRWLayer(c).catch(() => {});
+  // Belt and braces: nothing of ours may stay mounted.
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(root));
+  for (const l of mounts) execFileSync('umount', ['-l', l.split(' ')[4]]);
+  await rm(root, { recursive: true, force: true });
+});
+
+const apply = async (parent: string | null, tar: Buffer) => store.applyLayer(parent, Readable.from([tar]));
+
+test('whiteouts and opaque dirs are honoured in the merged view', async () => {
+  const base = await apply(
+    null,
+    gzipSync(
+      await buildTar([
+        { name: 'etc/', type: 'directory' },
+        { name: 'etc/gone', content: 'old' },
+        { name: 'etc/kept', content: 'kept' },
+        { name: 'opq/', type: 'directory' },
+        { name: 'opq/hidden', content: 'lower' },
+        { name: 'bin/su', content: 'x', mode: 0o4755, uid: 1, gid: 2 },
+        { name: 'tmp/', type: 'directory', mode: 0o1777 },
+        { name: 'dev/null', type: 'character-device', devmajor: 1, devminor: 3, mode: 0o666 },
+        { name: 'fifo', type: 'fifo' },
+        { name: 'ping', content: 'p', pax: { 'SCHILY.xattr.user.note': 'hello' } },
+      ]),
+    ),
+  );
+  store.unpin(base.chainId);
+  const top = await apply(
+    base.chainId,
+    await buildTar([
+      { name: 'etc/.wh.gone', content: '' },
+      { name: 'opq/.wh..wh..opq', content: '' },
+      { name: 'opq/new', content: 'upper' },
+    ]),
+  );
+  store.unpin(top.chainId);
+  assert.notEqual(base.chainId, top.chainId);
+  assert.equal(top.chainId, 'sha256:' + createHash('sha256').update(`${base.chainId} ${top.diffId}`).digest('hex'));
+
+  containers.push('c-whiteout');
+  await store.createRWLayer('c-whiteout', top.chainId);
+  const merged = await store.mountRW('c-whiteout');
+  assert.equal(await store.mountRW('c-whiteout'), merged, 'mountRW is idempotent');
+  assert.ok(await isMountPoint(merged));
+  assert.ok(!existsSync(join(merged, 'etc/gone')), 'whited-out file is gone');
+  assert.equal(readFileSync(join(merged, 'etc/kept'), 'utf8'), 'kept');
+  assert.deepEqual(readdirSync(join(merged, 'opq')), ['new'], 'opaque dir hides lower content');
+  const su = lstatSync(join(merged, 'bin/su'));
+  assert.equal(su.mode & 0o7777, 0o4755);
+  assert.equal(su.uid, 1);
+  assert.equal(su.gid, 2);
+  assert.equal(lstatSync(join(merged, 'tmp')).mode & 0o7777, 0o1777);
+  const dev = lstatSync(join(merged, 'dev/null'));
+  assert.ok(dev.isCharacterDevice());
+  assert.equal(dev.rdev, (1 << 8) | 3);
+  assert.ok(lstatSync(join(merged, 'fifo')).isFIFO());
+  assert.equal(execFileSync('getfattr', ['--absolute-names', '--only-values', '-n', 'user.note', join(merged, 'ping')]).toString(), 'hello');
+  // Docker's init layer is under the container layer.
+  assert.ok(existsSync(join(merged, '.dockerenv')));
+  assert.equal(readlinkSync(join(merged, 'etc/mtab')), '/proc/mounts');
+
+  const gd = await store.rwGraphDriverData('c-whiteout');
+  assert.equal(gd.MergedDir, merged);
+  assert.equal(gd.LowerDir.split(':').length, 3);
+  assert.ok(gd.LowerDir.split(':')[0].endsWith('-init/diff'));
+
+  await import('node:fs/promises').then((fs) => fs.writeFile(join(merged, 'newfile'), '12345'));
+  assert.ok((await store.rwSize('c-whiteout')) >= 5);
+
+  await store.unmountRW('c-whiteout');
+  assert.ok(!(await isMountPoint(merged)));
+  await store.unmountRW('c-whiteout');
+  await store.removeRWLayer('c-whiteout');
+  assert.ok(!existsSync(gd.UpperDir));
+  assert.equal(await store.rwRecord('c-whiteout'), null);
+});
+
+test('the saved tar of a layer hashes to its diffID', async () => {
+  const tar = await buildTar([
+    { name: 'a/', type: 'directory' },
+    { name: 'a/b', content: 'y'.repeat(3000) },
+    { name: 'a/.wh.c', content: '' },
+    { name: 'l', type: 'symlink', linkname: 'a/b' },
+  ]);
+  const l = await apply(null, tar);
+  store.unpin(l.chainId);
+  const h = createHash('sha256');
+  for await (const c of await store.tarStream(l.chainId)) h.update(c);
+  assert.equal(`sha256:${h.digest('hex')}`, l.diffId);
+  assert.equal(await store.tarSize(l.chainId), tar.length);
+});
+
+test('malicious tars never write outside the layer', async () => {
+  const outside = await mkdtemp(join(tmpdir(), 'wharf-outside-'));
+  try {
+    const cases: Array<[string, Buffer]> = [
+      ['dotdot', await buildTar([{ name: '../evil', content: 'x' }])],
+      ['dotdot-deep', await buildTar([{ name: 'a/../../evil', content: 'x' }])],
+      ['symlink-parent', await buildTar([{ name: 'link', type: 'symlink', linkname: '/' }, { name: 'link/tmp/evil-symlink-parent', content: 'x' }])],
+      ['symlink-parent-rel', await buildTar([{ name: 'up', type: 'symlink', linkname: '../../../../../../../..' + outside }, { name: 'up/evil', content: 'x' }])],
+      ['hardlink-out', await buildTar([{ name: 'hl', type: 'link', linkname: '../../outside' }])],
+      ['hardlink-abs', await buildTar([{ name: 'hl', type: 'link', linkname: '/etc/passwd' }])],
+    ];
+    for (const [name, tar] of cases) {
+      const before = readdirSync(join(root, 'data', 'overlay2')).sort();
+      await assert.rejects(apply(null, tar), (e: Error & { kind?: string }) => e.kind === 'InvalidParameter', name);
+      assert.deepEqual(readdirSync(join(root, 'data', 'overlay2')).sort(), before, `${name}: nothing left behind`);
+    }
+    assert.ok(!existsSync(join(root, 'data', 'overlay2', 'evil')));
+    assert.ok(!existsSync(join(root, 'evil')));
+    assert.ok(!existsSync('/tmp/evil-symlink-parent'));
+    assert.ok(!existsSync(join(outside, 'evil')));
+    assert.ok(!existsSync(join(root, 'outside')));
+    // An absolute entry name is made relative to the layer (as Docker does), never written to /.
+    const abs = await apply(null, await buildTar([{ name: '/etc/wharf-evil-abs', content: 'x' }]));
+    store.unpin(abs.chainId);
+    assert.ok(!existsSync('/etc/wharf-evil-abs'));
+    const info = await store.get(abs.chainId);
+    assert.equal(await readFile(join(store.driver.diffDir(info!.cacheId), 'etc/wharf-evil-abs'), 'utf8'), 'x');
+    // A hardlink to a file inside the layer is fine.
+    const ok = await apply(null, await buildTar([{ name: 'f', content: 'z' }, { name: 'g', type: 'link', linkname: 'f' }]));
+    store.unpin(ok.chainId);
+    const okInfo = await store.get(ok.chainId);
+    assert.equal(lstatSync(join(store.driver.diffDir(okInfo!.cacheId), 'g')).nlink, 2);
+  } finally {
+    await rm(outside, { recursive: true, force: true });
+  }
+});
+
+test('a truncated layer leaves nothing behind', async () => {
+  const tar = await buildTar([{ name: 'big', content: 'q'.repeat(5000) }]);
+  const before = readdirSync(join(root, 'data', 'overlay2')).sort();
+  const layersBefore = (await store.list()).sort();
+  await assert.rejects(apply(null, tar.subarray(0, 2000)));
+  assert.deepEqual(readdirSync(join(root, 'data', 'overlay2')).sort(), before);
+  assert.deepEqual((await store.list()).sort(), layersBefore);
+});
+
+test('gc removes only layers nothing uses', async () => {
+  const a = await apply(null, await buildTar([{ name: 'gc-a', content: 'a' }]));
+  const b = await apply(a.chainId, await buildTar([{ name: 'gc-b', content: 'b' }]));
+  store.unpin(a.chainId);
+  store.unpin(b.chainId);
+  containers.push('c-gc');
+  await store.createRWLayer('c-gc', a.chainId);
+  const res = await store.gc([b.chainId], []);
+  assert.deepEqual(res.removed, [b.chainId], 'a is kept: a container sits on it');
+  assert.equal(await store.has(a.chainId), true);
+  await store.removeRWLayer('c-gc');
+  const res2 = await store.gc([a.chainId], []);
+  assert.deepEqual(res2.removed, [a.chainId]);
+  assert.equal(await store.has(a.chainId), false);
+});
