@@ -1,0 +1,236 @@
+/**
+ * `--change` instructions of `docker import` (and commit): a subset of Dockerfile instructions
+ * applied to an image config. Anything else is rejected with Docker's
+ * `<INSTR> is not a valid change command`.
+ */
+import type { ContainerConfig, HealthConfig } from '../api/types.js';
+import { invalidParameter } from '../lib/errors.js';
+
+const VALID = new Set(['cmd', 'entrypoint', 'healthcheck', 'env', 'expose', 'label', 'onbuild', 'stopsignal', 'user', 'volume', 'workdir']);
+
+/** Joins continuation lines and drops blanks/comments, as the Dockerfile parser does. */
+function logicalLines(text: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/\r$/, '');
+    if (cur === '' && (/^\s*#/.test(line) || line.trim() === '')) continue;
+    if (/\\\s*$/.test(line)) {
+      cur += line.replace(/\\\s*$/, '');
+      continue;
+    }
+    cur += line;
+    out.push(cur.trim());
+    cur = '';
+  }
+  if (cur.trim()) out.push(cur.trim());
+  return out;
+}
+
+/** A JSON array of strings, or null when `s` is not one (then it is shell form). */
+function jsonArray(s: string): string[] | null {
+  const t = s.trim();
+  if (!t.startsWith('[')) return null;
+  try {
+    const v: unknown = JSON.parse(t);
+    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
+  } catch {
+    /* shell form */
+  }
+  return null;
+}
+
+/** Splits words honouring single/double quotes and backslash escapes; quotes are removed. */
+export function splitWords(s: string): string[] {
+  const words: string[] = [];
+  let cur = '';
+  let inWord = false;
+  let quote: '"' | "'" | null = null;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (quote) {
+      if (c === quote) quote = null;
+      else if (c === '\\' && quote === '"' && i + 1 < s.length) cur += s[++i];
+      else cur += c;
+      continue;
+    }
+    if (c === '"' || c === "'") {
+      quote = c;
+      inWord = true;
+    } else if (c === '\\' && i + 1 < s.length) {
+      cur += s[++i];
+      inWord = true;
+    } else if (/\s/.test(c)) {
+      if (inWord) words.push(cur);
+      cur = '';
+      inWord = false;
+    } else {
+      cur += c;
+      inWord = true;
+    }
+  }
+  if (quote) throw invalidParameter(`unexpected end of statement while looking for matching ${quote}`);
+  if (inWord) words.push(cur);
+  return words;
+}
+
+/** `k=v k2="v 2"` or the legacy `k v with spaces` form (ENV and LABEL). */
+function keyValues(instr: string, rest: string): Array<[string, string]> {
+  const words = splitWords(rest);
+  if (words.length === 0) throw invalidParameter(`${instr} requires at least one argument`);
+  if (!words[0].includes('=')) {
+    const m = /^(\S+)\s+([\s\S]*)$/.exec(rest.trim());
+    if (!m) throw invalidParameter(`${instr} must have two arguments`);
+    return [[m[1], splitWords(m[2]).join(' ') || m[2].trim()]];
+  }
+  return words.map((w) => {
+    const eq = w.indexOf('=');
+    if (eq <= 0) throw invalidParameter(`${instr} names can not be blank`);
+    return [w.slice(0, eq), w.slice(eq + 1)];
+  });
+}
+
+function parseDuration(s: string, flag: string): number {
+  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g;
+  const units: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+  if (s === '0') return 0;
+  let total = 0;
+  let consumed = 0;
+  for (const m of s.matchAll(re)) {
+    total += parseFloat(m[1]) * units[m[2]];
+    consumed += m[0].length;
+  }
+  if (consumed !== s.length || consumed === 0) throw invalidParameter(`time: invalid duration "${s}" for --${flag}`);
+  return Math.round(total);
+}
+
+function expandPorts(spec: string): string[] {
+  const [ports, proto = 'tcp'] = spec.split('/');
+  const m = /^(\d+)(?:-(\d+))?$/.exec(ports);
+  if (!m) throw invalidParameter(`invalid containerPort: ${ports}`);
+  const start = Number(m[1]);
+  const end = m[2] === undefined ? start : Number(m[2]);
+  if (end < start) throw invalidParameter(`invalid range specified for container port: ${ports}`);
+  const out: string[] = [];
+  for (let p = start; p <= end; p++) out.push(`${p}/${proto.toLowerCase()}`);
+  return out;
+}
+
+function healthcheck(rest: string): HealthConfig {
+  let s = rest.trim();
+  const hc: HealthConfig = {};
+  for (;;) {
+    const m = /^--([a-z-]+)=(\S+)\s*/.exec(s);
+    if (!m) break;
+    s = s.slice(m[0].length);
+    const [, flag, value] = m;
+    if (flag === 'interval') hc.Interval = parseDuration(value, flag);
+    else if (flag === 'timeout') hc.Timeout = parseDuration(value, flag);
+    else if (flag === 'start-period') hc.StartPeriod = parseDuration(value, flag);
+    else if (flag === 'start-interval') hc.StartInterval = parseDuration(value, flag);
+    else if (flag === 'retries') hc.Retries = Number(value);
+    else throw invalidParameter(`Unknown flag: ${flag}`);
+  }
+  const m = /^(\S+)\s*([\s\S]*)$/.exec(s);
+  const kind = m?.[1].toUpperCase();
+  if (kind === 'NONE') {
+    if (m![2].trim()) throw invalidParameter('HEALTHCHECK NONE takes no arguments');
+    return { Test: ['NONE'] };
+  }
+  if (kind !== 'CMD') throw invalidParameter(`Unknown type "${m?.[1] ?? ''}" in HEALTHCHECK (try CMD)`);
+  const arr = jsonArray(m![2]);
+  hc.Test = arr ? ['CMD', ...arr] : ['CMD-SHELL', m![2].trim()];
+  return hc;
+}
+
+/**
+ * Applies `changes` (each element may hold several lines) to a copy of `base`.
+ * Throws InvalidParameter with Docker's texts.
+ */
+export function applyChanges(changes: string[], base: ContainerConfig = {}): ContainerConfig {
+  const cfg: ContainerConfig = structuredClone(base);
+  let cmdSet = false;
+  for (const line of logicalLines(changes.join('\n'))) {
+    const m = /^(\S+)\s*([\s\S]*)$/.exec(line);
+    if (!m) continue;
+    const [, instr, rest] = m;
+    const lower = instr.toLowerCase();
+    if (!VALID.has(lower)) throw invalidParameter(`${instr} is not a valid change command`);
+    switch (lower) {
+      case 'cmd': {
+        cfg.Cmd = jsonArray(rest) ?? ['/bin/sh', '-c', rest.trim()];
+        cmdSet = true;
+        break;
+      }
+      case 'entrypoint': {
+        const arr = jsonArray(rest);
+        cfg.Entrypoint = arr ?? (rest.trim() === '' ? ['/bin/sh', '-c'] : ['/bin/sh', '-c', rest.trim()]);
+        // As in a Dockerfile: ENTRYPOINT resets a CMD inherited from before.
+        if (!cmdSet) cfg.Cmd = null;
+        break;
+      }
+      case 'env': {
+        const env = [...(cfg.Env ?? [])];
+        for (const [k, v] of keyValues('ENV', rest)) {
+          const i = env.findIndex((e) => e.split('=')[0] === k);
+          if (i >= 0) env[i] = `${k}=${v}`;
+          else env.push(`${k}=${v}`);
+        }
+        cfg.Env = env;
+        break;
+      }
+      case 'label': {
+        const labels = { ...(cfg.Labels ?? {}) };
+        for (const [k, v] of keyValues('LABEL', rest)) labels[k] = v;
+        cfg.Labels = labels;
+        break;
+      }
+      case 'expose': {
+        const words = splitWords(rest);
+        if (words.length === 0) throw invalidParameter('EXPOSE requires at least one argument');
+        const ports = { ...(cfg.ExposedPorts ?? {}) };
+        for (const w of words) for (const p of expandPorts(w)) ports[p] = {};
+        cfg.ExposedPorts = ports;
+        break;
+      }
+      case 'volume': {
+        const vols = jsonArray(rest) ?? splitWords(rest);
+        if (vols.length === 0) throw invalidParameter('VOLUME requires at least one argument');
+        const set = { ...(cfg.Volumes ?? {}) };
+        for (const v of vols) {
+          if (!v.trim()) throw invalidParameter('VOLUME specified can not be an empty string');
+          set[v.trim()] = {};
+        }
+        cfg.Volumes = set;
+        break;
+      }
+      case 'workdir': {
+        const dir = rest.trim();
+        if (!dir) throw invalidParameter('WORKDIR requires exactly one argument');
+        cfg.WorkingDir = dir.startsWith('/') ? dir : `${(cfg.WorkingDir || '/').replace(/\/$/, '')}/${dir}`;
+        break;
+      }
+      case 'user':
+        if (!rest.trim()) throw invalidParameter('USER requires exactly one argument');
+        cfg.User = rest.trim();
+        break;
+      case 'stopsignal':
+        if (!rest.trim()) throw invalidParameter('STOPSIGNAL requires exactly one argument');
+        cfg.StopSignal = rest.trim();
+        break;
+      case 'onbuild': {
+        const trigger = rest.trim();
+        const t = trigger.split(/\s/)[0]?.toUpperCase();
+        if (!t) throw invalidParameter('ONBUILD requires at least one argument');
+        if (t === 'ONBUILD') throw invalidParameter("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
+        if (t === 'FROM' || t === 'MAINTAINER') throw invalidParameter(`${t} isn't allowed as an ONBUILD trigger`);
+        cfg.OnBuild = [...(cfg.OnBuild ?? []), trigger];
+        break;
+      }
+      case 'healthcheck':
+        cfg.Healthcheck = healthcheck(rest);
+        break;
+    }
+  }
+  return cfg;
+}
