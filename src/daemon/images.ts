@@ -123,6 +123,13 @@ export class ImageService implements ImageBackend {
     await this.layers.init();
     await this.images.init();
     await this.refs.load();
+    // Leftovers of a crash mid-apply; not awaited so that startup stays fast.
+    this.layers.removeOrphans().catch(() => {});
+  }
+
+  /** Number of images, for GET /info. */
+  count(): number {
+    return this.images.count();
   }
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {

@@ -34,6 +34,12 @@ export class ImageStore {
   async init(): Promise<void> {
     await mkdir(this.contentDir, { recursive: true, mode: 0o700 });
     await mkdir(this.metadataDir, { recursive: true, mode: 0o700 });
+    await this.idSet();
+  }
+
+  /** Number of images (the ID list is read by init()). */
+  count(): number {
+    return this.ids?.size ?? 0;
   }
 
   /** All image IDs (sha256:…). */

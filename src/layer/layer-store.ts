@@ -13,7 +13,7 @@
  * blobs straight into it; the result stays pinned (safe from gc) until unpin().
  */
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { writeFileAtomic } from '../lib/atomic-file.js';
@@ -80,6 +80,9 @@ export class LayerStore {
   private readonly pins = new Map<string, number>();
   private readonly infoCache = new Map<string, LayerInfo>();
   private readonly rwLock = new KeyedMutex();
+  /** Driver dirs being filled right now (not yet in layerdb); removeOrphans() leaves them alone. */
+  private readonly inFlight = new Set<string>();
+  private readonly inFlightRW = new Set<string>();
 
   /** `imageRoot` is <data-root>/image/overlay2; `driverHome` is <data-root>/overlay2. */
   constructor(imageRoot: string, driverHome: string) {
@@ -170,6 +173,7 @@ export class LayerStore {
     let tarSplit: TarSplitWriter | null = null;
     let driverMade = false;
     let pinned: string | null = null;
+    this.inFlight.add(cacheId);
     try {
       await mkdir(tmp, { recursive: true, mode: 0o700 });
       await this.driver.create(cacheId, parentInfo?.cacheId ?? null);
@@ -215,8 +219,40 @@ export class LayerStore {
       await rm(tmp, { recursive: true, force: true }).catch(() => {});
       throw err;
     } finally {
+      this.inFlight.delete(cacheId);
       if (parent !== null) this.unpin(parent);
     }
+  }
+
+  /**
+   * Removes driver directories no layer or container record refers to (a crash between
+   * extracting and registering leaves one) and dangling l/ links.
+   */
+  async removeOrphans(): Promise<string[]> {
+    const candidates: string[] = [];
+    let known = await this.knownDriverIds();
+    for (const name of await readdir(this.driver.home).catch(() => [] as string[])) {
+      if (!/^[a-f0-9]{64}(-init)?$/.test(name) || known.has(name)) continue;
+      if (this.inFlight.has(name) || this.inFlightRW.has(name)) continue;
+      candidates.push(name);
+    }
+    const removed: string[] = [];
+    if (candidates.length) {
+      // Re-read after the in-flight check: an apply that finished meanwhile is registered now.
+      known = await this.knownDriverIds();
+      for (const name of candidates) {
+        if (known.has(name)) continue;
+        await this.driver.unmount(name).catch(() => {});
+        await this.driver.remove(name);
+        removed.push(name);
+      }
+    }
+    const linkDir = join(this.driver.home, 'l');
+    for (const link of await readdir(linkDir).catch(() => [] as string[])) {
+      const st = await stat(join(linkDir, link)).catch(() => null);
+      if (!st) await rm(join(linkDir, link), { force: true });
+    }
+    return removed;
   }
 
   /** The layer's exact tar (whose sha256 is its diffID), rebuilt from tar-split + diff dir. */
@@ -229,6 +265,22 @@ export class LayerStore {
       throw systemError(`layer ${chainId} has no tar-split record; cannot export it`);
     }
     return assembleTar(split, this.driver.diffDir(info.cacheId));
+  }
+
+  private async knownDriverIds(): Promise<Set<string>> {
+    const known = new Set<string>();
+    for (const chain of await this.list()) {
+      const info = await this.get(chain);
+      if (info) known.add(info.cacheId);
+    }
+    for (const id of await readdir(join(this.layerdb, 'mounts')).catch(() => [] as string[])) {
+      const rec = await this.rwRecord(id);
+      if (rec) {
+        known.add(rec.mountId);
+        known.add(rec.initId);
+      }
+    }
+    return known;
   }
 
   /** Byte length of tarStream(chainId), computed from the tar-split record. */
@@ -328,6 +380,7 @@ export class LayerStore {
       const parent = parentChainId === null ? null : await this.mustGet(parentChainId);
       const mountId = generateId();
       const initId = `${mountId}-init`;
+      this.inFlightRW.add(mountId).add(initId);
       const tmp = this.tmpDir();
       let initMade = false;
       let mountMade = false;
@@ -347,6 +400,9 @@ export class LayerStore {
         if (initMade) await this.driver.remove(initId).catch(() => {});
         await rm(tmp, { recursive: true, force: true }).catch(() => {});
         throw err;
+      } finally {
+        this.inFlightRW.delete(mountId);
+        this.inFlightRW.delete(initId);
       }
     });
   }

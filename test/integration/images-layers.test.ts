@@ -181,3 +181,18 @@ test('gc removes only layers nothing uses', async () => {
   assert.deepEqual(res2.removed, [a.chainId]);
   assert.equal(await store.has(a.chainId), false);
 });
+
+test('removeOrphans clears driver dirs no record refers to, and keeps registered ones', async () => {
+  const kept = await apply(null, await buildTar([{ name: 'kept', content: 'k' }]));
+  store.unpin(kept.chainId);
+  const orphan = 'f'.repeat(64);
+  await store.driver.create(orphan, null);
+  const removed = await store.removeOrphans();
+  assert.deepEqual(removed, [orphan]);
+  assert.ok(!existsSync(store.driver.dir(orphan)));
+  const info = await store.get(kept.chainId);
+  assert.ok(existsSync(store.driver.diffDir(info!.cacheId)));
+  for (const l of readdirSync(join(root, 'data', 'overlay2', 'l'))) {
+    assert.ok(existsSync(join(root, 'data', 'overlay2', 'l', l)), `l/${l} resolves`);
+  }
+});
