@@ -83,6 +83,7 @@ export class LayerStore {
   /** Driver dirs being filled right now (not yet in layerdb); removeOrphans() leaves them alone. */
   private readonly inFlight = new Set<string>();
   private readonly inFlightRW = new Set<string>();
+  private readonly createdAt = Date.now();
 
   /** `imageRoot` is <data-root>/image/overlay2; `driverHome` is <data-root>/overlay2. */
   constructor(imageRoot: string, driverHome: string) {
@@ -234,6 +235,9 @@ export class LayerStore {
     for (const name of await readdir(this.driver.home).catch(() => [] as string[])) {
       if (!/^[a-f0-9]{64}(-init)?$/.test(name) || known.has(name)) continue;
       if (this.inFlight.has(name) || this.inFlightRW.has(name)) continue;
+      // Only what predates this store can be a crash's leftover (another process may be mid-apply).
+      const st = await lstat(this.driver.dir(name)).catch(() => null);
+      if (!st || st.mtimeMs >= this.createdAt - 1000) continue;
       candidates.push(name);
     }
     const removed: string[] = [];

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -187,9 +187,15 @@ test('removeOrphans clears driver dirs no record refers to, and keeps registered
   store.unpin(kept.chainId);
   const orphan = 'f'.repeat(64);
   await store.driver.create(orphan, null);
+  const recent = 'e'.repeat(64);
+  await store.driver.create(recent, null);
+  // A crash's leftover predates the store; a dir made since may be another process's apply.
+  await utimes(store.driver.dir(orphan), new Date(2020, 0, 1), new Date(2020, 0, 1));
   const removed = await store.removeOrphans();
   assert.deepEqual(removed, [orphan]);
   assert.ok(!existsSync(store.driver.dir(orphan)));
+  assert.ok(existsSync(store.driver.dir(recent)));
+  await store.driver.remove(recent);
   const info = await store.get(kept.chainId);
   assert.ok(existsSync(store.driver.diffDir(info!.cacheId)));
   for (const l of readdirSync(join(root, 'data', 'overlay2', 'l'))) {

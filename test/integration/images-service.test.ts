@@ -273,3 +273,22 @@ test('a fresh service on the same data root sees the same images', async () => {
   assert.equal(r.id, (await svc.resolve('fixture:28')).id);
   assert.deepEqual(r.references, ['fixture:28']);
 });
+
+test('removing by ID with one tag and a stopped container needs force; a zstd rootfs imports', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const zst = execFileSync('zstd', ['-c', '-q'], { input: await buildTar([{ name: 'z', content: 'zstd!' }]) });
+  const msgs = await collect(svc.importImage(Readable.from([zst]), { repo: 'single', tag: '1', changes: [] }));
+  const id = msgs[0].status!;
+  const ins = await svc.inspect('single:1');
+  assert.equal(readFileSync(join(ins.GraphDriver.Data!.UpperDir, 'z'), 'utf8'), 'zstd!');
+  users.set(id, [{ id: 'f'.repeat(64), running: false }]);
+  await assert.rejects(svc.remove(id.slice(7, 15), { force: false, noprune: false }), {
+    message: `conflict: unable to delete ${id.slice(7, 19)} (must be forced) - image is being used by stopped container ffffffffffff`,
+  });
+  assert.deepEqual(await svc.remove('single:1', { force: true, noprune: false }), [
+    { Untagged: 'single:1' },
+    { Deleted: id },
+    { Deleted: ins.RootFS.Layers[0] },
+  ]);
+  users.delete(id);
+});
