@@ -114,7 +114,31 @@ export interface ImageImportOptions {
   platform?: string;
 }
 
+/** Credentials from the X-Registry-Auth header (base64url JSON), as Docker's AuthConfig spells them. */
+export interface RegistryAuth {
+  username?: string;
+  password?: string;
+  auth?: string;
+  email?: string;
+  serveraddress?: string;
+  identitytoken?: string;
+  registrytoken?: string;
+}
+
+export interface ImagePullOptions {
+  /** `os[/arch[/variant]]` from ?platform=, or undefined. */
+  platform?: string;
+  /** X-Meta-* request headers, passed to the registry as Docker does. */
+  metaHeaders?: Record<string, string[]>;
+}
+
 export interface ImageBackend {
+  /**
+   * POST /images/create?fromImage= : pulls `ref` (tag or digest in `tag` when given separately).
+   * Optional until distribution/ exists; the route answers 500 "pull is not supported yet" without it.
+   * Throwing before the first message gives an HTTP error status; later, an in-stream error.
+   */
+  pull?(ref: string, tag: string | undefined, opts: ImagePullOptions, auth: RegistryAuth | undefined): AsyncIterable<ProgressMessage>;
   /** POST /images/create?fromSrc=- : a rootfs tarball (optionally compressed) becomes an image. */
   importImage(src: Readable, opts: ImageImportOptions): AsyncIterable<ProgressMessage>;
   /** POST /images/load : a docker-archive tarball. Yields `Loaded image: …` stream messages. */

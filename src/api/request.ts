@@ -1,0 +1,108 @@
+/** Request parsing shared by the routes: query values as Docker's httputils reads them, bodies, filters. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { invalidParameter } from '../lib/errors.js';
+import type { Filters } from './types.js';
+
+/** Docker's BoolValue: "", "0", "no", "false", "none" (any case, trimmed) are false, anything else true. */
+export function boolValue(q: URLSearchParams, key: string): boolean {
+  const v = (q.get(key) ?? '').trim().toLowerCase();
+  return !(v === '' || v === '0' || v === 'no' || v === 'false' || v === 'none');
+}
+
+/** Docker's BoolValueOrDefault: the default when the key is absent. */
+export function boolValueOrDefault(q: URLSearchParams, key: string, dflt: boolean): boolean {
+  return q.has(key) ? boolValue(q, key) : dflt;
+}
+
+/** Go's strconv.Atoi, with its error text; undefined when the parameter is absent or empty. */
+export function intValue(q: URLSearchParams, key: string): number | undefined {
+  const raw = q.get(key);
+  if (raw === null || raw === '') return undefined;
+  if (!/^[+-]?\d+$/.test(raw)) throw invalidParameter(`strconv.Atoi: parsing ${JSON.stringify(raw)}: invalid syntax`);
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n)) throw invalidParameter(`strconv.Atoi: parsing ${JSON.stringify(raw)}: value out of range`);
+  return n;
+}
+
+/** Parses `filters`: JSON `map[string][]string`, or the `map[string]map[string]bool` form. */
+export function parseFilters(raw: string | null): Filters {
+  const out: Filters = {};
+  if (raw === null || raw === '') return out;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw invalidParameter('invalid filter');
+  }
+  if (parsed === null) return out;
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw invalidParameter('invalid filter');
+  for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
+    if (value === null) {
+      out[key] = [];
+    } else if (Array.isArray(value) && value.every((v) => typeof v === 'string')) {
+      out[key] = [...new Set(value as string[])];
+    } else if (typeof value === 'object' && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'boolean')) {
+      out[key] = Object.keys(value);
+    } else {
+      throw invalidParameter('invalid filter');
+    }
+  }
+  return out;
+}
+
+/** Reads the whole request body. */
+export async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
+/** Docker's CheckForJSON: a body needs `Content-Type: application/json` (no header is fine without a body). */
+export function checkForJSON(req: IncomingMessage): void {
+  const ct = req.headers['content-type'];
+  const len = req.headers['content-length'];
+  const hasBody = req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
+  if (!ct && !hasBody) return;
+  const mediaType = (ct ?? '').split(';')[0]!.trim().toLowerCase();
+  if (mediaType !== 'application/json') {
+    throw invalidParameter(`unsupported Content-Type header (${ct ?? ''}): must be 'application/json'`);
+  }
+}
+
+/** Parses a JSON body; undefined when the body is empty. */
+export async function readJSONBody(req: IncomingMessage): Promise<unknown> {
+  const body = await readBody(req);
+  const text = body.toString('utf8');
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw invalidParameter(`invalid JSON: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+export function sendJSON(res: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value) + '\n';
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+export function sendEmpty(res: ServerResponse, status: number): void {
+  if (status === 204 || status === 304) res.writeHead(status);
+  else res.writeHead(status, { 'Content-Length': 0 });
+  res.end();
+}
+
+/** Waits until everything written so far is flushed, or the peer went away. */
+export function drain(res: ServerResponse): Promise<void> {
+  if (!res.writableNeedDrain) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}

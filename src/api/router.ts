@@ -1,0 +1,141 @@
+/**
+ * Routing: `/v1.NN/...` and unversioned paths, API version checks, the headers every response
+ * carries, and errors mapped to statuses. Routes are compiled to regular expressions once.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { invalidParameter, notFound } from '../lib/errors.js';
+import type { Backend } from './backend.js';
+import { sendError } from './errors.js';
+import { API_VERSION, MIN_API_VERSION, SERVER_VERSION, compareVersions } from './version.js';
+
+export interface RequestContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  /** Path parameters, URL-decoded. */
+  params: Record<string, string>;
+  query: URLSearchParams;
+  /** The API version of the request: from the path, or API_VERSION for unversioned paths. */
+  version: string;
+  backend: Backend;
+  /** Set when the request came in through the server's 'upgrade' event (`Connection: Upgrade`). */
+  upgrade: { socket: Duplex; head: Buffer } | null;
+  /** Registers a hijacked connection so that closing the server ends it. */
+  trackHijacked(socket: Duplex): void;
+  log(msg: string): void;
+}
+
+export type Handler = (ctx: RequestContext) => Promise<void> | void;
+
+interface Route {
+  method: string;
+  regex: RegExp;
+  keys: string[];
+  handler: Handler;
+}
+
+/** Headers on every response, as Docker's version middleware sets them. */
+export const COMMON_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'Api-Version': API_VERSION,
+  'Docker-Experimental': 'false',
+  Ostype: 'linux',
+  Server: `Wharf/${SERVER_VERSION} (linux)`,
+});
+
+const VERSIONED = /^\/v([0-9.]+)(\/.*)$/;
+
+function compile(pattern: string): { regex: RegExp; keys: string[] } {
+  const keys: string[] = [];
+  const src = pattern
+    .split(/(\{[^}]+\})/)
+    .map((part) => {
+      const m = /^\{(\w+)(?::(.*))?\}$/.exec(part);
+      if (!m) return part.replace(/[.*+?^$()|[\]\\]/g, '\\$&');
+      keys.push(m[1]!);
+      return m[2] === '.*' ? '(.+)' : '([^/]+)';
+    })
+    .join('');
+  return { regex: new RegExp(`^${src}$`), keys };
+}
+
+export class Router {
+  private readonly routes: Route[] = [];
+
+  /** `{name}` matches one path segment; `{name:.*}` may contain slashes (image names). */
+  add(method: string, pattern: string, handler: Handler): this {
+    const { regex, keys } = compile(pattern);
+    this.routes.push({ method, regex, keys, handler });
+    return this;
+  }
+
+  get(pattern: string, handler: Handler): this {
+    return this.add('GET', pattern, handler);
+  }
+  post(pattern: string, handler: Handler): this {
+    return this.add('POST', pattern, handler);
+  }
+  delete(pattern: string, handler: Handler): this {
+    return this.add('DELETE', pattern, handler);
+  }
+  head(pattern: string, handler: Handler): this {
+    return this.add('HEAD', pattern, handler);
+  }
+
+  /** The first route whose method and path match, in registration order. */
+  match(method: string, path: string): { handler: Handler; params: Record<string, string> } | undefined {
+    for (const r of this.routes) {
+      if (r.method !== method) continue;
+      const m = r.regex.exec(path);
+      if (!m) continue;
+      const params: Record<string, string> = {};
+      r.keys.forEach((k, i) => {
+        params[k] = m[i + 1]!;
+      });
+      return { handler: r.handler, params };
+    }
+    return undefined;
+  }
+
+  /** Serves one request; never throws. */
+  async dispatch(base: Omit<RequestContext, 'params' | 'query' | 'version'>): Promise<void> {
+    const { req, res } = base;
+    for (const [k, v] of Object.entries(COMMON_HEADERS)) res.setHeader(k, v);
+    try {
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      let path: string;
+      try {
+        path = decodeURIComponent(q < 0 ? url : url.slice(0, q));
+      } catch {
+        throw invalidParameter(`invalid URL escape in ${JSON.stringify(url)}`);
+      }
+      const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+      let version = API_VERSION;
+      let versioned = false;
+      const vm = VERSIONED.exec(path);
+      if (vm) {
+        version = vm[1]!;
+        path = vm[2]!;
+        versioned = true;
+      }
+      const found = this.match(req.method ?? 'GET', path);
+      // Docker answers unknown paths and wrong methods alike.
+      if (!found) throw notFound('page not found');
+      if (versioned) {
+        if (compareVersions(version, MIN_API_VERSION) < 0) {
+          throw invalidParameter(
+            `client version ${version} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`,
+          );
+        }
+        if (compareVersions(version, API_VERSION) > 0) {
+          throw invalidParameter(`client version ${version} is too new. Maximum supported API version is ${API_VERSION}`);
+        }
+      }
+      await found.handler({ ...base, params: found.params, query, version });
+    } catch (err) {
+      if (!(err instanceof Error && 'kind' in err)) base.log(`${req.method} ${req.url}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+      if (base.upgrade && res.headersSent === false) res.shouldKeepAlive = false;
+      sendError(res, err);
+    }
+  }
+}

@@ -1,0 +1,132 @@
+/** Image routes: Docker's paths, query parameters and status codes over ImageBackend. */
+import { Writable } from 'node:stream';
+import { invalidParameter, systemError } from '../../lib/errors.js';
+import type { RegistryAuth } from '../backend.js';
+import { boolValue, boolValueOrDefault, parseFilters, sendEmpty, sendJSON } from '../request.js';
+import { formatError, writeProgressStream } from '../progress.js';
+import type { RequestContext, Router } from '../router.js';
+import { versionAtLeast } from '../version.js';
+
+/** X-Registry-Auth: base64url-encoded JSON AuthConfig; undecodable values count as no auth, as in Docker. */
+export function decodeRegistryAuth(header: string | string[] | undefined): RegistryAuth | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (!value) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(value, 'base64').toString('utf8'));
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as RegistryAuth) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function metaHeaders(ctx: RequestContext): Record<string, string[]> | undefined {
+  let out: Record<string, string[]> | undefined;
+  for (let i = 0; i < ctx.req.rawHeaders.length; i += 2) {
+    const k = ctx.req.rawHeaders[i]!;
+    if (!/^x-meta-/i.test(k)) continue;
+    out ??= {};
+    (out[k] ??= []).push(ctx.req.rawHeaders[i + 1]!);
+  }
+  return out;
+}
+
+async function createImage(ctx: RequestContext): Promise<void> {
+  const { query, req, res } = ctx;
+  const images = ctx.backend.images;
+  const platform = (versionAtLeast(ctx.version, '1.32') && query.get('platform')) || undefined;
+  const fromImage = query.get('fromImage');
+  if (fromImage) {
+    if (!images.pull) throw systemError('pull is not supported yet');
+    // "pull -a" may send the name with a trailing ':'.
+    const ref = fromImage.replace(/:$/, '');
+    const tag = query.get('tag') || undefined;
+    const meta = metaHeaders(ctx);
+    const stream = images.pull(ref, tag, { ...(platform ? { platform } : {}), ...(meta ? { metaHeaders: meta } : {}) }, decodeRegistryAuth(req.headers['x-registry-auth']));
+    await writeProgressStream(res, stream, { errorStatusBeforeFirst: true });
+    return;
+  }
+  const fromSrc = query.get('fromSrc');
+  if (fromSrc === null || fromSrc === '') throw invalidParameter('either fromImage or fromSrc is required');
+  if (fromSrc !== '-') throw systemError('importing from a URL is not supported; send the tarball as the request body (fromSrc=-)');
+  const stream = images.importImage(req, {
+    ...(query.get('repo') ? { repo: query.get('repo')! } : {}),
+    ...(query.get('tag') ? { tag: query.get('tag')! } : {}),
+    changes: query.getAll('changes'),
+    ...(query.get('message') ? { message: query.get('message')! } : {}),
+    ...(platform ? { platform } : {}),
+  });
+  await writeProgressStream(res, stream, { errorStatusBeforeFirst: true });
+}
+
+/** GET /images/get and /images/{name}/get: a tarball; errors before the first byte get a status. */
+async function save(ctx: RequestContext, names: string[]): Promise<void> {
+  const { res } = ctx;
+  let started = false;
+  const start = () => {
+    if (started) return;
+    started = true;
+    res.writeHead(200, { 'Content-Type': 'application/x-tar' });
+  };
+  const out = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      start();
+      if (res.destroyed) return cb(new Error('client went away'));
+      if (res.write(chunk)) return cb();
+      const done = () => {
+        res.off('drain', done);
+        res.off('close', done);
+        cb();
+      };
+      res.on('drain', done);
+      res.on('close', done);
+    },
+  });
+  const finished = new Promise<void>((resolve) => {
+    out.once('finish', resolve);
+    out.once('close', resolve);
+  });
+  try {
+    await ctx.backend.images.save(names, out);
+    if (!out.writableEnded) out.end();
+    await finished;
+  } catch (err) {
+    if (!started) throw err;
+    res.write(formatError(err));
+  }
+  start();
+  res.end();
+}
+
+export function imageRoutes(router: Router): void {
+  const img = (ctx: RequestContext) => ctx.backend.images;
+  const name = (ctx: RequestContext) => {
+    const n = ctx.params.name!;
+    if (n.trim() === '') throw invalidParameter('image name cannot be blank');
+    return n;
+  };
+
+  router.get('/images/json', async (ctx) => {
+    const filters = parseFilters(ctx.query.get('filters'));
+    const legacy = ctx.query.get('filter');
+    if (legacy && !versionAtLeast(ctx.version, '1.41')) (filters['reference'] ??= []).push(legacy);
+    sendJSON(ctx.res, 200, await img(ctx).list({ all: boolValue(ctx.query, 'all'), filters, digests: boolValue(ctx.query, 'digests') }));
+  });
+  router.post('/images/create', createImage);
+  router.post('/images/load', async (ctx) => {
+    const stream = img(ctx).load(ctx.req, { quiet: boolValueOrDefault(ctx.query, 'quiet', true) });
+    await writeProgressStream(ctx.res, stream, { errorStatusBeforeFirst: false });
+  });
+  router.get('/images/get', (ctx) => save(ctx, ctx.query.getAll('names')));
+  router.post('/images/prune', async (ctx) => sendJSON(ctx.res, 200, await img(ctx).prune(parseFilters(ctx.query.get('filters')))));
+  router.get('/images/{name:.*}/json', async (ctx) => sendJSON(ctx.res, 200, await img(ctx).inspect(name(ctx))));
+  router.get('/images/{name:.*}/history', async (ctx) => sendJSON(ctx.res, 200, await img(ctx).history(name(ctx))));
+  router.get('/images/{name:.*}/get', (ctx) => save(ctx, [name(ctx)]));
+  router.post('/images/{name:.*}/tag', async (ctx) => {
+    await img(ctx).tag(name(ctx), ctx.query.get('repo') ?? '', ctx.query.get('tag') || undefined);
+    sendEmpty(ctx.res, 201);
+  });
+  router.delete('/images/{name:.*}', async (ctx) => {
+    const deleted = await img(ctx).remove(name(ctx), { force: boolValue(ctx.query, 'force'), noprune: boolValue(ctx.query, 'noprune') });
+    sendJSON(ctx.res, 200, deleted);
+  });
+}

@@ -1,0 +1,31 @@
+/** System routes: /_ping, /version, /info. */
+import type { RequestContext, Router } from '../router.js';
+import { sendJSON } from '../request.js';
+
+/** The classic builder; Wharf has no BuildKit, so clients must not expect one. */
+export const BUILDER_VERSION = '1';
+
+function ping(ctx: RequestContext): void {
+  const { req, res } = ctx;
+  res.setHeader('Cache-Control', 'no-cache, no-store, must-revalidate');
+  res.setHeader('Pragma', 'no-cache');
+  res.setHeader('Builder-Version', BUILDER_VERSION);
+  res.setHeader('Swarm', 'inactive');
+  res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+  if (req.method === 'HEAD') {
+    res.setHeader('Content-Length', '0');
+    res.writeHead(200);
+    res.end();
+    return;
+  }
+  res.setHeader('Content-Length', '2');
+  res.writeHead(200);
+  res.end('OK');
+}
+
+export function systemRoutes(router: Router): void {
+  router.get('/_ping', ping);
+  router.head('/_ping', ping);
+  router.get('/version', async (ctx) => sendJSON(ctx.res, 200, await ctx.backend.system.version()));
+  router.get('/info', async (ctx) => sendJSON(ctx.res, 200, await ctx.backend.system.info()));
+}

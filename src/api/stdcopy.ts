@@ -1,0 +1,58 @@
+/**
+ * Docker's stdcopy framing for multiplexed streams: each frame is an 8-byte header
+ * (stream id, three zero bytes, big-endian uint32 payload length) followed by the payload.
+ */
+import { Writable } from 'node:stream';
+
+export const STDIN = 0;
+export const STDOUT = 1;
+export const STDERR = 2;
+/** Daemon-side errors in a multiplexed stream. */
+export const SYSTEMERR = 3;
+export type StdStreamId = typeof STDIN | typeof STDOUT | typeof STDERR | typeof SYSTEMERR;
+
+export const STDCOPY_HEADER_LEN = 8;
+
+export function frameHeader(stream: StdStreamId, length: number): Buffer {
+  const h = Buffer.alloc(STDCOPY_HEADER_LEN);
+  h[0] = stream;
+  h.writeUInt32BE(length, 4);
+  return h;
+}
+
+/** One complete frame (header + payload). */
+export function frame(stream: StdStreamId, data: Buffer): Buffer {
+  return Buffer.concat([frameHeader(stream, data.length), data]);
+}
+
+/**
+ * A Writable that forwards into `dest`, framing each chunk for `stream` (or passing it raw when
+ * `stream` is null, for TTY sessions). Ending or destroying it never ends `dest`: several
+ * writers share one connection.
+ */
+export function streamWriter(dest: Writable, stream: StdStreamId | null): Writable {
+  return new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      if (dest.destroyed || dest.writableEnded) {
+        cb();
+        return;
+      }
+      if (chunk.length === 0) {
+        cb();
+        return;
+      }
+      const ok = dest.write(stream === null ? chunk : frame(stream, chunk));
+      if (ok) {
+        cb();
+        return;
+      }
+      const done = () => {
+        dest.off('drain', done);
+        dest.off('close', done);
+        cb();
+      };
+      dest.on('drain', done);
+      dest.on('close', done);
+    },
+  });
+}
