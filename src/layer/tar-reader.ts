@@ -179,7 +179,6 @@ export interface TarEntry {
 export class TarReader {
   private readonly src: ByteSource;
   private pending: Buffer[] = [];
-  private sawEnd = false;
 
   constructor(
     input: AsyncIterable<unknown>,
@@ -219,10 +218,7 @@ export class TarReader {
         if (h.length === 0) break;
         throw invalidParameter('unexpected EOF in tar stream');
       }
-      if (h.every((x) => x === 0)) {
-        this.sawEnd = true;
-        break;
-      }
+      if (h.every((x) => x === 0)) break;
       if (!checksumOk(h)) throw invalidParameter('archive/tar: invalid tar header');
       first = false;
       const kind = typeOf(h[156]);
@@ -301,7 +297,6 @@ export class TarReader {
     }
     // Drain the trailer (second zero block, record padding) so the digest covers the whole stream.
     for await (const chunk of this.src.rest()) if (this.recorder) this.pending.push(Buffer.from(chunk));
-    void this.sawEnd;
     this.flushSegment();
   }
 }
