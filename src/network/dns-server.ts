@@ -1,0 +1,213 @@
+/**
+ * The embedded DNS server of user-defined networks. The daemon listens on each such network's
+ * gateway address (UDP and TCP, one port per network, persisted so that it survives a daemon
+ * restart); inside every container, 127.0.0.11:53 is redirected there by a DNAT rule in the
+ * container's own namespace (links.ts). Names on the network (container names, aliases, short
+ * IDs) are answered here; everything else is relayed to the upstream resolvers.
+ */
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
+import { formatIp, parseIp } from './ipv4.js';
+import {
+  buildResponse,
+  parseQuery,
+  CLASS_IN,
+  RCODE_NOERROR,
+  RCODE_SERVFAIL,
+  TYPE_A,
+  TYPE_AAAA,
+  TYPE_PTR,
+  type Answer,
+} from './dns-message.js';
+
+export interface DnsEndpoint {
+  ip: number;
+  /** Lower-case names answered with `ip`. */
+  names: string[];
+  /** The container's --dns servers, used instead of the defaults for its queries. */
+  upstreams?: string[];
+}
+
+interface Listener {
+  udp: UdpSocket;
+  tcp: Server;
+  port: number;
+  endpoints: Map<string, DnsEndpoint>;
+  conns: Set<Socket>;
+}
+
+export interface EmbeddedDnsOptions {
+  /** `ip` or `ip:port`; default: the host's /etc/resolv.conf nameservers. */
+  upstreams?: string[];
+  resolvConfPath?: string;
+  timeoutMs?: number;
+  log?: (msg: string) => void;
+}
+
+function bindUdp(ip: string, port: number): Promise<UdpSocket> {
+  return new Promise((resolve, reject) => {
+    const s = createSocket({ type: 'udp4' });
+    s.once('error', (e) => {
+      s.close();
+      reject(e);
+    });
+    s.bind({ address: ip, port, exclusive: true }, () => resolve(s));
+  });
+}
+
+function listenTcp(ip: string, port: number, onConn: (c: Socket) => void): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer(onConn);
+    srv.once('error', reject);
+    srv.listen({ host: ip, port, exclusive: true }, () => resolve(srv));
+  });
+}
+
+function splitHostPort(s: string): { host: string; port: number } {
+  const m = /^(.*):(\d+)$/.exec(s);
+  return m && !m[1]!.includes(':') ? { host: m[1]!, port: Number(m[2]) } : { host: s, port: 53 };
+}
+
+export class EmbeddedDns {
+  private readonly listeners = new Map<string, Listener>();
+  private hostUpstreams: { at: number; list: string[] } | undefined;
+
+  constructor(private readonly opts: EmbeddedDnsOptions = {}) {}
+
+  /** Listens for network `id` on `ip`; port 0 picks one. Returns the port. */
+  async listen(id: string, ip: string, port: number): Promise<number> {
+    const existing = this.listeners.get(id);
+    if (existing) return existing.port;
+    for (let attempt = 0; ; attempt++) {
+      const udp = await bindUdp(ip, port);
+      const chosen = udp.address().port;
+      const l: Listener = { udp, tcp: undefined as unknown as Server, port: chosen, endpoints: new Map(), conns: new Set() };
+      try {
+        l.tcp = await listenTcp(ip, chosen, (c) => this.serveTcp(l, c));
+      } catch (err) {
+        udp.close();
+        if (port === 0 && attempt < 10) continue;
+        throw err;
+      }
+      udp.on('message', (msg, rinfo) => {
+        void this.answer(l, msg, rinfo.address).then((resp) => {
+          if (resp) udp.send(resp, rinfo.port, rinfo.address);
+        });
+      });
+      udp.on('error', (e) => this.opts.log?.(`dns ${id}: ${e.message}`));
+      this.listeners.set(id, l);
+      return chosen;
+    }
+  }
+
+  async close(id: string): Promise<void> {
+    const l = this.listeners.get(id);
+    if (!l) return;
+    this.listeners.delete(id);
+    for (const c of l.conns) c.destroy();
+    await Promise.all([new Promise<void>((r) => l.udp.close(() => r())), new Promise<void>((r) => l.tcp.close(() => r()))]);
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.listeners.keys()].map((id) => this.close(id)));
+  }
+
+  setEndpoint(networkId: string, containerId: string, ep: DnsEndpoint): void {
+    this.listeners.get(networkId)?.endpoints.set(containerId, { ...ep, names: ep.names.map((n) => n.toLowerCase()) });
+  }
+
+  removeEndpoint(networkId: string, containerId: string): void {
+    this.listeners.get(networkId)?.endpoints.delete(containerId);
+  }
+
+  private serveTcp(l: Listener, c: Socket): void {
+    l.conns.add(c);
+    c.on('close', () => l.conns.delete(c));
+    c.on('error', () => c.destroy());
+    c.setTimeout(10_000, () => c.destroy());
+    let buf = Buffer.alloc(0);
+    c.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        const msg = buf.subarray(2, 2 + buf.readUInt16BE(0));
+        buf = buf.subarray(2 + msg.length);
+        void this.answer(l, Buffer.from(msg), c.remoteAddress?.replace(/^::ffff:/, '') ?? '').then((resp) => {
+          if (!resp || c.destroyed) return;
+          const len = Buffer.alloc(2);
+          len.writeUInt16BE(resp.length);
+          c.write(Buffer.concat([len, resp]));
+        });
+      }
+    });
+  }
+
+  private lookup(l: Listener, name: string): number[] {
+    const out: number[] = [];
+    for (const ep of l.endpoints.values()) if (ep.names.includes(name)) out.push(ep.ip);
+    return out;
+  }
+
+  private async answer(l: Listener, msg: Buffer, from: string): Promise<Buffer | undefined> {
+    const q = parseQuery(msg);
+    if (!q) return undefined;
+    const name = q.name.replace(/\.$/, '');
+    if (q.cls === CLASS_IN && (q.type === TYPE_A || q.type === TYPE_AAAA)) {
+      const ips = this.lookup(l, name);
+      if (ips.length) {
+        const answers: Answer[] = q.type === TYPE_A ? ips.map((ip) => ({ type: TYPE_A, ip })) : [];
+        return buildResponse(msg, q, RCODE_NOERROR, answers);
+      }
+    }
+    if (q.cls === CLASS_IN && q.type === TYPE_PTR) {
+      const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\.in-addr\.arpa$/.exec(name);
+      const ip = m ? parseIp(`${m[4]}.${m[3]}.${m[2]}.${m[1]}`) : undefined;
+      const ep = ip === undefined ? undefined : [...l.endpoints.values()].find((e) => e.ip === ip);
+      if (ep?.names[0]) return buildResponse(msg, q, RCODE_NOERROR, [{ type: TYPE_PTR, name: ep.names[0] }]);
+    }
+    const fromIp = parseIp(from);
+    const ep = fromIp === undefined ? undefined : [...l.endpoints.values()].find((e) => e.ip === fromIp);
+    const upstreams = ep?.upstreams?.length ? ep.upstreams : await this.defaultUpstreams();
+    const resp = await this.forward(msg, upstreams);
+    return resp ?? buildResponse(msg, q, RCODE_SERVFAIL, []);
+  }
+
+  private async defaultUpstreams(): Promise<string[]> {
+    if (this.opts.upstreams) return this.opts.upstreams;
+    const now = Date.now();
+    if (this.hostUpstreams && now - this.hostUpstreams.at < 5000) return this.hostUpstreams.list;
+    const text = await readFile(this.opts.resolvConfPath ?? '/etc/resolv.conf', 'utf8').catch(() => '');
+    const list = text
+      .split('\n')
+      .map((l) => /^\s*nameserver\s+(\S+)/.exec(l)?.[1])
+      .filter((s): s is string => !!s && s !== '127.0.0.11' && parseIp(s) !== undefined);
+    this.hostUpstreams = { at: now, list };
+    return list;
+  }
+
+  /** Relays the query to each upstream in turn over UDP; the first answer wins. */
+  private async forward(msg: Buffer, upstreams: string[]): Promise<Buffer | undefined> {
+    for (const u of upstreams) {
+      const { host, port } = splitHostPort(u);
+      if (host === '127.0.0.11' || parseIp(host) === undefined) continue;
+      const resp = await new Promise<Buffer | undefined>((resolve) => {
+        const s = createSocket('udp4');
+        const done = (b: Buffer | undefined) => {
+          clearTimeout(timer);
+          s.close();
+          resolve(b);
+        };
+        const timer = setTimeout(() => done(undefined), this.opts.timeoutMs ?? 3000);
+        s.on('error', () => done(undefined));
+        s.on('message', (b) => {
+          if (b.length >= 2 && b.readUInt16BE(0) === msg.readUInt16BE(0)) done(b);
+        });
+        s.send(msg, port, host);
+      });
+      if (resp) return resp;
+    }
+    return undefined;
+  }
+}
+
+export { formatIp };

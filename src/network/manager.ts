@@ -1,0 +1,853 @@
+/**
+ * NetworkManager: the networks (default `bridge`, `host`, `none`, user-defined bridges), their
+ * address leases, and each running container's endpoints, ports and DNS names. State lives under
+ * <data-root>/network/ (networks/<id>.json, endpoints/<container-id>.json, written atomically);
+ * the endpoint record is written before anything is created on the host, so that after a crash
+ * `restore` knows what to remove. Firewall chains are rebuilt from that state at `restore`.
+ */
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ContainerConfig, EndpointSettings, HostConfig, NetworkSettings, PortBinding } from '../api/types.js';
+import { readJsonIfExists, writeJsonAtomic } from '../lib/atomic-file.js';
+import { conflict, forbidden, invalidParameter, notFound, systemError } from '../lib/errors.js';
+import { generateId, shortId } from '../lib/ids.js';
+import { KeyedMutex } from '../lib/mutex.js';
+import { EmbeddedDns } from './dns-server.js';
+import { Firewall, networkRules, portRules, type Rule } from './iptables.js';
+import {
+  allocateIp,
+  checkRequestedIp,
+  DEFAULT_ADDRESS_POOLS,
+  hostRoutes,
+  pickSubnet,
+  subnetSpec,
+  type AddressPool,
+  type SubnetSpec,
+} from './ipam.js';
+import { formatCidr, formatIp, macForIp, overlaps, parseCidr, parseIp, type Cidr } from './ipv4.js';
+import { addVeth, deleteLink, ensureBridge, linkExists, removeDnsRedirect } from './links.js';
+import {
+  ephemeralRange,
+  portRequests,
+  portsMap,
+  PortInUseError,
+  PortTable,
+  reservePort,
+  type PortMapping,
+  type Reservation,
+} from './ports.js';
+import type { EndpointRecord, NetworkCreateRequest, NetworkRecord, NetworkResource, SandboxRecord } from './types.js';
+import { randomBytes } from 'node:crypto';
+
+export interface NetworkManagerOptions {
+  dataRoot: string;
+  /** daemon.json "bip": gateway address and prefix of the default bridge, e.g. "172.26.0.1/16". */
+  bip?: string;
+  /** daemon.json "default-address-pools". */
+  defaultAddressPools?: AddressPool[];
+  /** daemon.json "mtu" (default 1500). */
+  mtu?: number;
+  /** Default bridge device (default "wharf0"). */
+  bridgeName?: string;
+  /** Prefix of our iptables chains (default "WHARF"); tests use their own. */
+  chainPrefix?: string;
+  /** Prefix of user-defined bridge devices (default "wh-"), followed by 12 hex digits of the ID. */
+  userBridgePrefix?: string;
+  /** Upstream resolvers of the embedded DNS (`ip` or `ip:port`); default: the host's resolv.conf. */
+  dnsUpstreams?: string[];
+  log?: (msg: string) => void;
+}
+
+export interface AttachRequest {
+  containerId: string;
+  /** Without the leading slash. */
+  containerName: string;
+  /** The container's network namespace, e.g. /proc/<pid>/ns/net between runc create and start. */
+  netnsPath: string;
+  hostConfig: HostConfig;
+  /** Config.ExposedPorts (for -P and NetworkSettings.Ports). */
+  exposedPorts?: ContainerConfig['ExposedPorts'];
+  /** NetworkingConfig.EndpointsConfig from create (plus later connects while stopped). */
+  endpointsConfig?: Record<string, EndpointSettings> | null;
+}
+
+/** What the lead needs for /etc/hosts and /etc/resolv.conf. */
+export interface EtcInputs {
+  /** The container's address on its first network ('' for none/host). */
+  ip: string;
+  /** ['127.0.0.11'] on user-defined networks (the embedded DNS), otherwise undefined (use --dns / the host's). */
+  nameservers?: string[];
+  /** Address for `--add-host name:host-gateway`. */
+  hostGateway: string;
+}
+
+export interface AttachResult {
+  settings: NetworkSettings;
+  etc: EtcInputs;
+}
+
+const PREDEFINED = new Set(['bridge', 'host', 'none']);
+const ACTIVE_ENDPOINTS = (n: NetworkRecord) => `error while removing network: network ${n.Name} id ${n.Id} has active endpoints`;
+
+function nowRFC3339(): string {
+  return new Date().toISOString().replace('Z', '000000Z');
+}
+
+export class NetworkManager {
+  private readonly dir: string;
+  private readonly networks = new Map<string, NetworkRecord>();
+  private readonly sandboxes = new Map<string, SandboxRecord>();
+  private readonly reservations = new Map<string, Reservation[]>();
+  private readonly leases = new Map<string, Set<number>>();
+  private readonly portTable = new PortTable();
+  private readonly firewall: Firewall;
+  private readonly dns: EmbeddedDns;
+  private readonly lock = new KeyedMutex();
+  private readonly mtu: number;
+  private portCursor = 0;
+  private restored = false;
+
+  constructor(private readonly opts: NetworkManagerOptions) {
+    this.dir = join(opts.dataRoot, 'network');
+    this.firewall = new Firewall(opts.chainPrefix ?? 'WHARF');
+    this.dns = new EmbeddedDns({ upstreams: opts.dnsUpstreams, log: opts.log });
+    this.mtu = opts.mtu ?? 1500;
+  }
+
+  private log(msg: string): void {
+    this.opts.log?.(msg);
+  }
+
+  // ---- persistence -------------------------------------------------------------------
+
+  private netPath(id: string): string {
+    return join(this.dir, 'networks', `${id}.json`);
+  }
+  private sandboxPath(id: string): string {
+    return join(this.dir, 'endpoints', `${id}.json`);
+  }
+
+  private async loadDir<T>(sub: string): Promise<T[]> {
+    const d = join(this.dir, sub);
+    const names = await readdir(d).catch(() => [] as string[]);
+    const out: T[] = [];
+    for (const n of names) {
+      if (!n.endsWith('.json') || n.startsWith('.')) continue;
+      const v = await readJsonIfExists<T>(join(d, n)).catch(() => undefined);
+      if (v) out.push(v);
+    }
+    return out;
+  }
+
+  // ---- start-up ----------------------------------------------------------------------
+
+  /**
+   * Loads the state, creates the predefined networks, and reconciles with the containers that are
+   * still running (`running`: their IDs). Endpoints of any other container are torn down; the
+   * firewall chains are rebuilt from what remains. Call once at daemon start, before any attach.
+   */
+  async restore(running: Iterable<string>): Promise<void> {
+    const keep = new Set(running);
+    for (const n of await this.loadDir<NetworkRecord>('networks')) this.networks.set(n.Id, n);
+    await this.ensurePredefined();
+    for (const n of this.networks.values()) {
+      if (n.Driver !== 'bridge') continue;
+      const spec = this.spec(n);
+      await ensureBridge(n.bridge!, `${formatIp(spec.gateway)}/${spec.cidr.bits}`, n.mtu ?? this.mtu);
+      if (!this.isDefaultBridge(n)) await this.startDns(n);
+    }
+    for (const sb of await this.loadDir<SandboxRecord>('endpoints')) {
+      if (keep.has(sb.containerId)) {
+        this.sandboxes.set(sb.containerId, sb);
+        this.claim(sb);
+        const res: Reservation[] = [];
+        for (const m of sb.ports) {
+          try {
+            res.push(await reservePort(m));
+          } catch (err) {
+            this.log(`network: cannot re-reserve ${m.hostIp}:${m.hostPort}/${m.proto} of ${sb.containerId}: ${(err as Error).message}`);
+          }
+        }
+        this.reservations.set(sb.containerId, res);
+        this.registerDns(sb);
+      } else {
+        for (const ep of sb.endpoints) if (ep.hostVeth) await deleteLink(ep.hostVeth);
+        await rm(this.sandboxPath(sb.containerId), { force: true });
+      }
+    }
+    await this.firewall.rebuild(this.allRules());
+    this.restored = true;
+  }
+
+  /** Closes the DNS listeners and port reservations (the daemon is exiting; containers keep running). */
+  async close(): Promise<void> {
+    await this.dns.closeAll();
+    for (const list of this.reservations.values()) for (const r of list) r.close();
+    this.reservations.clear();
+  }
+
+  private isDefaultBridge(n: NetworkRecord): boolean {
+    return n.Name === 'bridge';
+  }
+
+  private async ensurePredefined(): Promise<void> {
+    const byName = (name: string) => [...this.networks.values()].find((n) => n.Name === name);
+    for (const [name, driver] of [['host', 'host'], ['none', 'null']] as const) {
+      if (byName(name)) continue;
+      const rec = this.newRecord(name, driver, { Config: [] }, {}, {}, false);
+      this.networks.set(rec.Id, rec);
+      await writeJsonAtomic(this.netPath(rec.Id), rec);
+    }
+    let bridge = byName('bridge');
+    const bridgeName = this.opts.bridgeName ?? 'wharf0';
+    if (bridge && this.opts.bip) {
+      const cfg = bridge.IPAM.Config?.[0];
+      const want = parseCidr(this.opts.bip);
+      if (!want || cfg?.Gateway !== formatIp(want.ip) || cfg?.Subnet !== formatCidr(want.cidr)) {
+        this.networks.delete(bridge.Id);
+        await rm(this.netPath(bridge.Id), { force: true });
+        bridge = undefined;
+      }
+    }
+    if (bridge) return;
+    let subnet: Cidr;
+    let gateway: number;
+    if (this.opts.bip) {
+      const p = parseCidr(this.opts.bip);
+      if (!p) throw invalidParameter(`invalid bip ${this.opts.bip}`);
+      subnet = p.cidr;
+      gateway = p.ip === p.cidr.base ? p.cidr.base + 1 : p.ip;
+    } else {
+      const inUse = await this.usedSubnets(bridgeName);
+      const c = pickSubnet(this.opts.defaultAddressPools ?? DEFAULT_ADDRESS_POOLS, inUse);
+      if (!c) throw systemError('could not find a free address pool for the default bridge network');
+      subnet = c;
+      gateway = c.base + 1;
+    }
+    const rec = this.newRecord(
+      'bridge',
+      'bridge',
+      { Config: [{ Subnet: formatCidr(subnet), Gateway: formatIp(gateway >>> 0) }] },
+      {
+        'com.docker.network.bridge.default_bridge': 'true',
+        'com.docker.network.bridge.enable_icc': 'true',
+        'com.docker.network.bridge.enable_ip_masquerade': 'true',
+        'com.docker.network.bridge.host_binding_ipv4': '0.0.0.0',
+        'com.docker.network.bridge.name': bridgeName,
+        'com.docker.network.driver.mtu': String(this.mtu),
+      },
+      {},
+      false,
+    );
+    rec.bridge = bridgeName;
+    this.networks.set(rec.Id, rec);
+    await writeJsonAtomic(this.netPath(rec.Id), rec);
+  }
+
+  /** Subnets taken on the host (routes, except those of `ownBridge`) and by our networks. */
+  private async usedSubnets(ownBridge?: string): Promise<Cidr[]> {
+    const routes = (await hostRoutes()).filter((r) => r.iface !== ownBridge).map((r) => r.cidr);
+    const nets = [...this.networks.values()].flatMap((n) => (n.IPAM.Config ?? []).map((c) => parseCidr(c.Subnet)?.cidr).filter((c): c is Cidr => !!c));
+    return [...routes, ...nets];
+  }
+
+  private newRecord(
+    name: string,
+    driver: string,
+    ipam: { Config: NetworkRecord['IPAM']['Config'] },
+    options: Record<string, string>,
+    labels: Record<string, string>,
+    internal: boolean,
+  ): NetworkRecord {
+    return {
+      Name: name,
+      Id: generateId(),
+      Created: nowRFC3339(),
+      Scope: 'local',
+      Driver: driver,
+      EnableIPv4: true,
+      EnableIPv6: false,
+      IPAM: { Driver: 'default', Options: null, Config: ipam.Config },
+      Internal: internal,
+      Attachable: false,
+      Ingress: false,
+      ConfigFrom: { Network: '' },
+      ConfigOnly: false,
+      Options: options,
+      Labels: labels,
+    };
+  }
+
+  private spec(n: NetworkRecord): SubnetSpec {
+    const c = n.IPAM.Config?.[0];
+    if (!c) throw systemError(`network ${n.Name} has no IPv4 subnet`);
+    return subnetSpec(c.Subnet, c.Gateway, c.IPRange);
+  }
+
+  private async startDns(n: NetworkRecord): Promise<void> {
+    const gw = formatIp(this.spec(n).gateway);
+    try {
+      const port = await this.dns.listen(n.Id, gw, n.dnsPort ?? 0);
+      if (port !== n.dnsPort) {
+        n.dnsPort = port;
+        await writeJsonAtomic(this.netPath(n.Id), n);
+      }
+    } catch (err) {
+      this.log(`network ${n.Name}: embedded DNS cannot listen on ${gw}:${n.dnsPort}: ${(err as Error).message}`);
+    }
+  }
+
+  // ---- rules and leases ---------------------------------------------------------------
+
+  private netRules(n: NetworkRecord): Rule[] {
+    if (n.Driver !== 'bridge') return [];
+    return networkRules(this.firewall.chains, { bridge: n.bridge!, subnet: formatCidr(this.spec(n).cidr), internal: n.Internal });
+  }
+
+  private sandboxRules(sb: SandboxRecord): Rule[] {
+    const ep = sb.endpoints.find((e) => e.ip);
+    if (!ep) return [];
+    return sb.ports.flatMap((p) =>
+      portRules(this.firewall.chains, { proto: p.proto, hostIp: p.hostIp, hostPort: p.hostPort, containerIp: ep.ip, containerPort: p.containerPort }),
+    );
+  }
+
+  private allRules(): Rule[] {
+    return [...[...this.networks.values()].flatMap((n) => this.netRules(n)), ...[...this.sandboxes.values()].flatMap((s) => this.sandboxRules(s))];
+  }
+
+  private leaseSet(networkId: string): Set<number> {
+    let s = this.leases.get(networkId);
+    if (!s) this.leases.set(networkId, (s = new Set()));
+    return s;
+  }
+
+  private claim(sb: SandboxRecord): void {
+    for (const ep of sb.endpoints) if (ep.ip) this.leaseSet(ep.networkId).add(parseIp(ep.ip)!);
+    for (const p of sb.ports) this.portTable.take(p, sb.containerId);
+  }
+
+  private releaseEndpoint(ep: EndpointRecord): void {
+    if (ep.ip) this.leases.get(ep.networkId)?.delete(parseIp(ep.ip)!);
+  }
+
+  private registerDns(sb: SandboxRecord): void {
+    for (const ep of sb.endpoints) {
+      if (!ep.ip || !ep.dnsNames.length) continue;
+      this.dns.setEndpoint(ep.networkId, sb.containerId, { ip: parseIp(ep.ip)!, names: ep.dnsNames, upstreams: sb.dns });
+    }
+  }
+
+  /** Number of leased addresses per network ID (tests prove nothing leaks). */
+  leaseCounts(): Record<string, number> {
+    return Object.fromEntries([...this.leases].map(([k, v]) => [k, v.size]));
+  }
+
+  mappedPortCount(): number {
+    return this.portTable.size();
+  }
+
+  // ---- lookups ------------------------------------------------------------------------
+
+  /** By full name, full ID or unique ID prefix, as Docker resolves network references. */
+  find(ref: string): NetworkRecord | undefined {
+    const all = [...this.networks.values()];
+    const byId = all.find((n) => n.Id === ref);
+    if (byId) return byId;
+    const byName = all.find((n) => n.Name === ref);
+    if (byName) return byName;
+    const byPrefix = all.filter((n) => n.Id.startsWith(ref));
+    return byPrefix.length === 1 ? byPrefix[0] : undefined;
+  }
+
+  get(ref: string): NetworkRecord {
+    const n = this.find(ref);
+    if (!n) throw notFound(`network ${ref} not found`);
+    return n;
+  }
+
+  all(): NetworkRecord[] {
+    return [...this.networks.values()];
+  }
+
+  /** The default bridge's gateway: what `--add-host x:host-gateway` resolves to. */
+  hostGatewayIp(): string {
+    const b = [...this.networks.values()].find((n) => n.Name === 'bridge');
+    return b ? formatIp(this.spec(b).gateway) : '';
+  }
+
+  /** Create-time check of NetworkMode and EndpointsConfig, with Docker's texts. */
+  validate(hostConfig: HostConfig, endpointsConfig?: Record<string, EndpointSettings> | null): void {
+    const mode = hostConfig.NetworkMode || 'bridge';
+    if (mode.startsWith('container:')) return;
+    const primary = mode === 'default' ? 'bridge' : mode;
+    const net = this.get(primary);
+    for (const [name, ep] of Object.entries(endpointsConfig ?? {})) {
+      const other = this.get(name);
+      if ((net.Driver === 'host' || net.Driver === 'null') && other.Id !== net.Id) {
+        throw invalidParameter(`container cannot be connected to multiple networks with one of the networks in private (none) mode`);
+      }
+      this.checkEndpointConfig(other, ep);
+    }
+  }
+
+  private checkEndpointConfig(n: NetworkRecord, ep: EndpointSettings | undefined): void {
+    const ip = ep?.IPAMConfig?.IPv4Address;
+    if (this.isDefaultBridge(n) || n.Driver !== 'bridge') {
+      if (ip) throw invalidParameter('user specified IP address is supported on user defined networks only');
+      if (ep?.Aliases?.length) throw invalidParameter('network-scoped alias is supported only for containers in user defined networks');
+    }
+    if (ip && parseIp(ip) === undefined) throw invalidParameter(`invalid IPv4 address: ${ip}`);
+    if (ip && !n.IPAM.Config?.some((c) => c.Subnet)) throw invalidParameter('user specified IP address is supported only when connecting to networks with user configured subnets');
+  }
+
+  // ---- attach / detach ----------------------------------------------------------------
+
+  /**
+   * Gives a created-but-not-started container its networking: endpoints on its networks (veth,
+   * address, route, MTU; embedded DNS on user networks), published ports (reserved host ports and
+   * DNAT rules). On failure nothing of it remains.
+   */
+  async attach(req: AttachRequest): Promise<AttachResult> {
+    if (!this.restored) throw systemError('network manager used before restore()');
+    return this.lock.run(req.containerId, async () => {
+      if (this.sandboxes.has(req.containerId)) await this.detachLocked(req.containerId);
+      const hc = req.hostConfig;
+      const mode = hc.NetworkMode || 'bridge';
+      const emptySettings = (networks: NetworkSettings['Networks']): AttachResult => ({
+        settings: { Bridge: '', SandboxID: '', SandboxKey: '', Ports: {}, Networks: networks },
+        etc: { ip: '', hostGateway: this.hostGatewayIp() },
+      });
+      if (mode.startsWith('container:')) return emptySettings({});
+      const primary = this.get(mode === 'default' ? 'bridge' : mode);
+      if (primary.Driver === 'host' || primary.Driver === 'null') {
+        const epId = generateId();
+        const set: EndpointSettings = { ...this.endpointSettings(primary, undefined, req.endpointsConfig?.[primary.Name]), EndpointID: epId };
+        return emptySettings({ [primary.Name]: set });
+      }
+      const cfgs = req.endpointsConfig ?? {};
+      const order: Array<{ net: NetworkRecord; cfg?: EndpointSettings }> = [{ net: primary, cfg: this.cfgFor(cfgs, primary) }];
+      for (const name of Object.keys(cfgs)) {
+        const n = this.get(name);
+        if (n.Id !== primary.Id && !order.some((o) => o.net.Id === n.Id)) order.push({ net: n, cfg: cfgs[name] });
+      }
+      const sb: SandboxRecord = {
+        containerId: req.containerId,
+        containerName: req.containerName,
+        sandboxId: generateId(),
+        netnsPath: req.netnsPath,
+        endpoints: [],
+        ports: [],
+        portKeys: [...new Set([...Object.keys(req.exposedPorts ?? {}), ...Object.keys(hc.PortBindings ?? {})])],
+        dns: hc.Dns ?? [],
+      };
+      const reservations: Reservation[] = [];
+      let persisted = false;
+      let rulesAdded: Rule[] = [];
+      try {
+        for (const [i, o] of order.entries()) sb.endpoints.push(this.allocateEndpoint(sb, o.net, o.cfg, `eth${i}`));
+        if (!primary.Internal) sb.ports = await this.allocatePorts(sb, req, reservations);
+        this.sandboxes.set(sb.containerId, sb);
+        await writeJsonAtomic(this.sandboxPath(sb.containerId), sb);
+        persisted = true;
+        for (const [i, ep] of sb.endpoints.entries()) await this.plumb(sb, ep, i === 0);
+        rulesAdded = this.sandboxRules(sb);
+        await this.firewall.add(rulesAdded);
+      } catch (err) {
+        for (const r of reservations) r.close();
+        for (const p of sb.ports) this.portTable.release(p);
+        for (const ep of sb.endpoints) {
+          this.releaseEndpoint(ep);
+          if (ep.hostVeth) await deleteLink(ep.hostVeth);
+        }
+        this.sandboxes.delete(sb.containerId);
+        if (persisted) await rm(this.sandboxPath(sb.containerId), { force: true });
+        throw err instanceof PortInUseError ? this.portError(sb, err.mapping, 'bind') : err;
+      }
+      this.reservations.set(sb.containerId, reservations);
+      this.registerDns(sb);
+      return { settings: this.settingsOf(sb), etc: this.etcOf(sb) };
+    });
+  }
+
+  private cfgFor(cfgs: Record<string, EndpointSettings>, n: NetworkRecord): EndpointSettings | undefined {
+    for (const [k, v] of Object.entries(cfgs)) if (this.find(k)?.Id === n.Id) return v;
+    return undefined;
+  }
+
+  private portError(sb: SandboxRecord, m: PortMapping, why: 'allocated' | 'bind'): Error {
+    const ep = sb.endpoints[0];
+    const prefix = `failed to set up container networking: driver failed programming external connectivity on endpoint ${sb.containerName} (${ep?.endpointId ?? ''}): `;
+    if (why === 'allocated') return conflict(`${prefix}Bind for ${m.hostIp}:${m.hostPort} failed: port is already allocated`);
+    return conflict(`${prefix}failed to bind host port for ${m.hostIp}:${m.hostPort}:${ep?.ip ?? ''}:${m.containerPort}/${m.proto}: address already in use`);
+  }
+
+  /** Picks the address and names of an endpoint and records the lease (synchronously: no races). */
+  private allocateEndpoint(sb: SandboxRecord, n: NetworkRecord, cfg: EndpointSettings | undefined, ifname: string): EndpointRecord {
+    this.checkEndpointConfig(n, cfg);
+    const spec = this.spec(n);
+    const leased = this.leaseSet(n.Id);
+    let ip: number | undefined;
+    const want = cfg?.IPAMConfig?.IPv4Address;
+    if (want) {
+      ip = parseIp(want)!;
+      checkRequestedIp(spec, ip, leased, want);
+    } else {
+      ip = allocateIp(spec, leased);
+      if (ip === undefined) throw systemError(`no available IPv4 addresses on this network's address pools: ${n.Name} (${n.Id})`);
+    }
+    leased.add(ip);
+    const user = !this.isDefaultBridge(n);
+    const aliases = [...new Set(cfg?.Aliases ?? [])];
+    const dnsNames = user ? [...new Set([sb.containerName, shortId(sb.containerId), ...aliases])] : [];
+    const ep: EndpointRecord = {
+      networkId: n.Id,
+      networkName: n.Name,
+      endpointId: generateId(),
+      ip: formatIp(ip),
+      prefixLen: spec.cidr.bits,
+      gateway: formatIp(spec.gateway),
+      mac: cfg?.MacAddress || macForIp(ip),
+      ifname,
+      hostVeth: `veth${randomBytes(4).toString('hex').slice(0, 7)}`,
+      aliases,
+      dnsNames,
+      requestedIp: want || undefined,
+    };
+    const dnsHolder = sb.endpoints.find((e) => e.dns);
+    if (user && n.dnsPort && !dnsHolder) {
+      ep.dns = { containerIp: ep.ip, serverIp: ep.gateway, udpPort: n.dnsPort, tcpPort: n.dnsPort };
+    }
+    return ep;
+  }
+
+  private async plumb(sb: SandboxRecord, ep: EndpointRecord, first: boolean): Promise<void> {
+    const n = this.networks.get(ep.networkId)!;
+    await addVeth({
+      netnsPath: sb.netnsPath,
+      hostVeth: ep.hostVeth,
+      bridge: n.bridge!,
+      ifname: ep.ifname,
+      address: `${ep.ip}/${ep.prefixLen}`,
+      mac: ep.mac,
+      mtu: n.mtu ?? this.mtu,
+      defaultGateway: first && !n.Internal ? ep.gateway : undefined,
+      dns: ep.dns,
+    });
+  }
+
+  private async allocatePorts(sb: SandboxRecord, req: AttachRequest, reservations: Reservation[]): Promise<PortMapping[]> {
+    const hc = req.hostConfig;
+    const requests = portRequests(hc.PortBindings, req.exposedPorts, !!hc.PublishAllPorts);
+    const out: PortMapping[] = [];
+    let eph: [number, number] | undefined;
+    for (const r of requests) {
+      let [lo, hi] = r.hostPorts;
+      const ephemeral = lo === 0;
+      if (ephemeral) [lo, hi] = eph ??= await ephemeralRange();
+      const span = hi - lo + 1;
+      const start = ephemeral ? Math.max(0, Math.min(this.portCursor - lo, span - 1)) : 0;
+      let done = false;
+      let lastErr: PortInUseError | undefined;
+      for (let k = 0; k < span && !done; k++) {
+        const port = lo + ((start + k) % span);
+        const m: PortMapping = { proto: r.proto, containerPort: r.containerPort, hostIp: r.hostIp, hostPort: port };
+        if (!this.portTable.isFree(m.proto, m.hostIp, port)) {
+          if (span === 1) throw this.portError(sb, m, 'allocated');
+          continue;
+        }
+        this.portTable.take(m, sb.containerId);
+        out.push(m);
+        try {
+          reservations.push(await reservePort(m));
+          done = true;
+          if (ephemeral) this.portCursor = port + 1;
+        } catch (err) {
+          out.pop();
+          this.portTable.release(m);
+          if (!(err instanceof PortInUseError)) throw err;
+          lastErr = err;
+          if (span === 1) break;
+        }
+      }
+      if (!done) {
+        for (const m of out) this.portTable.release(m);
+        if (lastErr && span === 1) throw lastErr;
+        const m: PortMapping = { proto: r.proto, containerPort: r.containerPort, hostIp: r.hostIp, hostPort: lo };
+        throw ephemeral ? systemError(`failed to allocate a free port in ${lo}-${hi}`) : this.portError(sb, m, 'allocated');
+      }
+    }
+    return out;
+  }
+
+  /** Tears down everything `attach`/`connect` made for the container (no error when nothing is there). */
+  async detach(containerId: string): Promise<void> {
+    await this.lock.run(containerId, () => this.detachLocked(containerId));
+  }
+
+  private async detachLocked(containerId: string): Promise<void> {
+    const sb = this.sandboxes.get(containerId);
+    if (!sb) {
+      await rm(this.sandboxPath(containerId), { force: true });
+      return;
+    }
+    await this.firewall.remove(this.sandboxRules(sb));
+    for (const r of this.reservations.get(containerId) ?? []) r.close();
+    this.reservations.delete(containerId);
+    for (const p of sb.ports) this.portTable.release(p);
+    for (const ep of sb.endpoints) {
+      this.dns.removeEndpoint(ep.networkId, containerId);
+      if (ep.hostVeth) await deleteLink(ep.hostVeth);
+      this.releaseEndpoint(ep);
+    }
+    this.sandboxes.delete(containerId);
+    await rm(this.sandboxPath(containerId), { force: true });
+  }
+
+  /** Connects a running container (attached before) to one more network. */
+  async connect(containerId: string, networkRef: string, cfg?: EndpointSettings): Promise<EndpointSettings> {
+    const n = this.get(networkRef);
+    return this.lock.run(containerId, async () => {
+      const sb = this.sandboxes.get(containerId);
+      if (!sb) throw conflict(`container ${containerId} is not running with its own network namespace`);
+      if (n.Driver !== 'bridge') throw forbidden(`container cannot be disconnected from host network or connected to host network`);
+      if (sb.endpoints.some((e) => e.networkId === n.Id)) {
+        throw forbidden(`endpoint with name ${sb.containerName} already exists in network ${n.Name}`);
+      }
+      const used = new Set(sb.endpoints.map((e) => e.ifname));
+      let i = 0;
+      while (used.has(`eth${i}`)) i++;
+      const ep = this.allocateEndpoint(sb, n, cfg, `eth${i}`);
+      sb.endpoints.push(ep);
+      try {
+        await writeJsonAtomic(this.sandboxPath(containerId), sb);
+        await this.plumb(sb, ep, !sb.endpoints.some((e) => e !== ep && e.ip));
+      } catch (err) {
+        sb.endpoints.pop();
+        this.releaseEndpoint(ep);
+        await deleteLink(ep.hostVeth);
+        await writeJsonAtomic(this.sandboxPath(containerId), sb).catch(() => {});
+        throw err;
+      }
+      this.registerDns(sb);
+      return this.epSettings(ep, n);
+    });
+  }
+
+  /** Disconnects a running container from one network. */
+  async disconnect(containerId: string, networkRef: string): Promise<void> {
+    const n = this.get(networkRef);
+    await this.lock.run(containerId, async () => {
+      const sb = this.sandboxes.get(containerId);
+      const ep = sb?.endpoints.find((e) => e.networkId === n.Id);
+      if (!sb || !ep) throw forbidden(`container ${containerId} is not connected to network ${n.Name}`);
+      const primaryPorts = sb.endpoints[0] === ep && sb.ports.length ? this.sandboxRules(sb) : [];
+      await this.firewall.remove(primaryPorts);
+      this.dns.removeEndpoint(n.Id, containerId);
+      if (ep.dns) await removeDnsRedirect(sb.netnsPath, ep.dns).catch(() => {});
+      await deleteLink(ep.hostVeth);
+      this.releaseEndpoint(ep);
+      sb.endpoints = sb.endpoints.filter((e) => e !== ep);
+      if (primaryPorts.length) {
+        for (const r of this.reservations.get(containerId) ?? []) r.close();
+        this.reservations.delete(containerId);
+        for (const p of sb.ports) this.portTable.release(p);
+        sb.ports = [];
+      }
+      await writeJsonAtomic(this.sandboxPath(containerId), sb);
+    });
+  }
+
+  // ---- NetworkSettings -----------------------------------------------------------------
+
+  private endpointSettings(n: NetworkRecord, ep: EndpointRecord | undefined, cfg?: EndpointSettings): EndpointSettings {
+    return {
+      IPAMConfig: cfg?.IPAMConfig ?? (ep?.requestedIp ? { IPv4Address: ep.requestedIp } : null),
+      Links: null,
+      Aliases: ep?.aliases.length ? ep.aliases : cfg?.Aliases?.length ? cfg.Aliases : null,
+      MacAddress: ep?.mac ?? '',
+      DriverOpts: null,
+      NetworkID: n.Id,
+      EndpointID: ep?.endpointId ?? '',
+      Gateway: ep?.gateway ?? '',
+      IPAddress: ep?.ip ?? '',
+      IPPrefixLen: ep?.prefixLen ?? 0,
+      IPv6Gateway: '',
+      GlobalIPv6Address: '',
+      GlobalIPv6PrefixLen: 0,
+      DNSNames: ep?.dnsNames.length ? ep.dnsNames : null,
+    };
+  }
+
+  private epSettings(ep: EndpointRecord, n = this.networks.get(ep.networkId)!): EndpointSettings {
+    return this.endpointSettings(n, ep);
+  }
+
+  private settingsOf(sb: SandboxRecord): NetworkSettings {
+    const networks: Record<string, EndpointSettings> = {};
+    for (const ep of sb.endpoints) networks[this.networks.get(ep.networkId)?.Name ?? ep.networkName] = this.epSettings(ep);
+    const bridgeEp = sb.endpoints.find((e) => this.networks.get(e.networkId) && this.isDefaultBridge(this.networks.get(e.networkId)!));
+    const ports: Record<string, PortBinding[] | null> = portsMap(Object.fromEntries(sb.portKeys.map((k) => [k, {}])), null, sb.ports);
+    return {
+      Bridge: '',
+      SandboxID: sb.sandboxId,
+      SandboxKey: sb.netnsPath,
+      Ports: ports,
+      HairpinMode: false,
+      LinkLocalIPv6Address: '',
+      LinkLocalIPv6PrefixLen: 0,
+      SecondaryIPAddresses: null,
+      SecondaryIPv6Addresses: null,
+      EndpointID: bridgeEp?.endpointId ?? '',
+      Gateway: bridgeEp?.gateway ?? '',
+      GlobalIPv6Address: '',
+      GlobalIPv6PrefixLen: 0,
+      IPAddress: bridgeEp?.ip ?? '',
+      IPPrefixLen: bridgeEp?.prefixLen ?? 0,
+      IPv6Gateway: '',
+      MacAddress: bridgeEp?.mac ?? '',
+      Networks: networks,
+    };
+  }
+
+  private etcOf(sb: SandboxRecord): EtcInputs {
+    const first = sb.endpoints[0];
+    const user = sb.endpoints.some((e) => e.dns);
+    return { ip: first?.ip ?? '', nameservers: user ? ['127.0.0.11'] : undefined, hostGateway: this.hostGatewayIp() };
+  }
+
+  /** The current NetworkSettings of a running container; undefined when it has none here. */
+  settings(containerId: string): NetworkSettings | undefined {
+    const sb = this.sandboxes.get(containerId);
+    return sb && this.settingsOf(sb);
+  }
+
+  // ---- networks CRUD -------------------------------------------------------------------
+
+  async create(req: NetworkCreateRequest): Promise<{ Id: string; Warning: string }> {
+    return this.lock.run('\0networks', async () => {
+      const name = req.Name ?? '';
+      if (!name) throw invalidParameter('network name must not be empty');
+      if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw invalidParameter(`invalid network name "${name}"`);
+      if (PREDEFINED.has(name)) throw forbidden(`${name} is a pre-defined network and cannot be created`);
+      if ([...this.networks.values()].some((n) => n.Name === name)) throw conflict(`network with name ${name} already exists`);
+      const driver = req.Driver || 'bridge';
+      if (driver !== 'bridge') throw notFound(`could not find plugin ${driver} in v1 plugin registry: plugin not found`);
+      if (req.EnableIPv6) throw invalidParameter('IPv6 networks are not supported by this engine');
+      const options = { ...(req.Options ?? {}) };
+      const bridgeName = options['com.docker.network.bridge.name'];
+      const id = generateId();
+      const cfgIn = (req.IPAM?.Config ?? []).filter((c) => !c.Subnet?.includes(':'));
+      let config: NetworkRecord['IPAM']['Config'];
+      if (cfgIn.length) {
+        if (cfgIn.length > 1) throw invalidParameter('only one IPv4 subnet per network is supported');
+        const c = cfgIn[0]!;
+        if (!c.Subnet) throw invalidParameter('ipam config requires a subnet');
+        const spec = subnetSpec(c.Subnet, c.Gateway, c.IPRange);
+        for (const other of this.networks.values()) {
+          for (const oc of other.IPAM.Config ?? []) {
+            const o = parseCidr(oc.Subnet)?.cidr;
+            if (o && overlaps(o, spec.cidr)) throw forbidden('invalid pool request: Pool overlaps with other one on this address space');
+          }
+        }
+        config = [{ Subnet: formatCidr(spec.cidr), Gateway: formatIp(spec.gateway), ...(c.IPRange ? { IPRange: c.IPRange } : {}) }];
+      } else {
+        const c = pickSubnet(this.opts.defaultAddressPools ?? DEFAULT_ADDRESS_POOLS, await this.usedSubnets());
+        if (!c) throw forbidden('all predefined address pools have been fully subnetted');
+        config = [{ Subnet: formatCidr(c), Gateway: formatIp((c.base + 1) >>> 0) }];
+      }
+      const mtuOpt = options['com.docker.network.driver.mtu'];
+      const rec = this.newRecord(name, 'bridge', { Config: config }, options, { ...(req.Labels ?? {}) }, !!req.Internal);
+      rec.Id = id;
+      rec.Attachable = !!req.Attachable;
+      rec.bridge = bridgeName || `${this.opts.userBridgePrefix ?? 'wh-'}${id.slice(0, 12)}`;
+      if (rec.bridge.length > 15) throw invalidParameter(`bridge name ${rec.bridge} is longer than 15 characters`);
+      if (bridgeName && (await linkExists(bridgeName))) throw conflict(`bridge ${bridgeName} already exists on the host`);
+      if (mtuOpt) {
+        const m = Number(mtuOpt);
+        if (!Number.isInteger(m) || m < 68) throw invalidParameter(`invalid MTU number: ${mtuOpt}`);
+        rec.mtu = m;
+      }
+      const spec = this.spec(rec);
+      await writeJsonAtomic(this.netPath(id), rec);
+      this.networks.set(id, rec);
+      try {
+        await ensureBridge(rec.bridge, `${formatIp(spec.gateway)}/${spec.cidr.bits}`, rec.mtu ?? this.mtu);
+        await this.firewall.add(this.netRules(rec));
+        await this.startDns(rec);
+      } catch (err) {
+        await this.destroyNetwork(rec).catch(() => {});
+        throw err;
+      }
+      return { Id: id, Warning: '' };
+    });
+  }
+
+  private activeEndpoints(n: NetworkRecord): Array<{ sb: SandboxRecord; ep: EndpointRecord }> {
+    const out: Array<{ sb: SandboxRecord; ep: EndpointRecord }> = [];
+    for (const sb of this.sandboxes.values()) for (const ep of sb.endpoints) if (ep.networkId === n.Id) out.push({ sb, ep });
+    return out;
+  }
+
+  async remove(ref: string): Promise<void> {
+    await this.lock.run('\0networks', async () => {
+      const n = this.get(ref);
+      if (PREDEFINED.has(n.Name)) throw forbidden(`${n.Name} is a pre-defined network and cannot be removed`);
+      if (this.activeEndpoints(n).length) throw forbidden(ACTIVE_ENDPOINTS(n));
+      await this.destroyNetwork(n);
+    });
+  }
+
+  private async destroyNetwork(n: NetworkRecord): Promise<void> {
+    await this.dns.close(n.Id);
+    await this.firewall.remove(this.netRules(n));
+    if (n.bridge) await deleteLink(n.bridge);
+    this.networks.delete(n.Id);
+    this.leases.delete(n.Id);
+    await rm(this.netPath(n.Id), { force: true });
+  }
+
+  /** Removes user-defined networks without endpoints, filtered (`until`, `label`, `label!`). */
+  async prune(keep: (n: NetworkRecord) => boolean = () => false): Promise<string[]> {
+    const deleted: string[] = [];
+    for (const n of [...this.networks.values()]) {
+      if (PREDEFINED.has(n.Name) || keep(n) || this.activeEndpoints(n).length) continue;
+      await this.remove(n.Id).then(
+        () => deleted.push(n.Name),
+        () => {},
+      );
+    }
+    return deleted;
+  }
+
+  /** Docker's NetworkResource; `Containers` is filled when `withContainers` (inspect). */
+  resource(n: NetworkRecord, withContainers: boolean): NetworkResource {
+    const { bridge: _b, mtu: _m, dnsPort: _d, ...pub } = n;
+    const containers: NetworkResource['Containers'] = {};
+    if (withContainers) {
+      for (const { sb, ep } of this.activeEndpoints(n)) {
+        containers[sb.containerId] = {
+          Name: sb.containerName,
+          EndpointID: ep.endpointId,
+          MacAddress: ep.mac,
+          IPv4Address: ep.ip ? `${ep.ip}/${ep.prefixLen}` : '',
+          IPv6Address: '',
+        };
+      }
+    }
+    return { ...pub, Containers: containers };
+  }
+
+  /** Removes our chains and the predefined bridge (tests; `wharfd --cleanup`). Containers must be detached. */
+  async destroyAll(): Promise<void> {
+    for (const id of [...this.sandboxes.keys()]) await this.detach(id);
+    await this.dns.closeAll();
+    for (const n of this.networks.values()) if (n.bridge) await deleteLink(n.bridge);
+    await this.firewall.destroy();
+  }
+
+  /** Our rules as `iptables -S` lines (tests count them). */
+  firewallRules(): Promise<string[]> {
+    return this.firewall.list();
+  }
+}

@@ -1,0 +1,301 @@
+/**
+ * Real namespaces, veths, bridges and iptables: `ip netns add` stands in for a container's
+ * namespace. Traffic only to 127.0.0.1 and to the addresses of the bridges/namespaces made here.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
+import { createServer, connect } from 'node:net';
+import { createSocket } from 'node:dgram';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import { NetworkManager, type NetworkManagerOptions } from '../../src/network/manager.js';
+import { bridgePorts } from '../../src/network/links.js';
+import { buildResponse, parseQuery, TYPE_A } from '../../src/network/dns-message.js';
+import { isEngineError } from '../../src/lib/errors.js';
+
+const exec = promisify(execFile);
+const sh = async (cmd: string, ...args: string[]) => (await exec(cmd, args)).stdout;
+const tag = randomBytes(3).toString('hex');
+const ns = (x: string) => `wt${tag}${x}`;
+const octet = 100 + (parseInt(tag, 16) % 100);
+const BIP = `10.213.${octet}.1/24`;
+const USER_SUBNET = `10.214.${octet}.0/24`;
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const p = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return p;
+}
+
+async function waitFor(cond: () => Promise<boolean>, what: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await cond()) return;
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function httpGet(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = connect(port, '127.0.0.1');
+    let data = '';
+    c.on('connect', () => c.write('GET /index.html HTTP/1.0\r\n\r\n'));
+    c.on('data', (d) => (data += d.toString()));
+    c.on('end', () => resolve(data));
+    c.on('error', reject);
+    c.setTimeout(2000, () => c.destroy(new Error('timeout')));
+  });
+}
+
+async function vethCount(): Promise<number> {
+  const out = await sh('ip', '-o', 'link', 'show', 'type', 'veth');
+  return out.split('\n').filter((l) => l.trim()).length;
+}
+
+describe('network manager (real netns, bridges, iptables)', () => {
+  let dataRoot: string;
+  let mgr: NetworkManager;
+  let opts: NetworkManagerOptions;
+  const namespaces: string[] = [];
+  const children: ChildProcess[] = [];
+  let upstream: ReturnType<typeof createSocket>;
+  let upstreamPort = 0;
+  let baselineVeths = 0;
+
+  const addNs = async (x: string) => {
+    await sh('ip', 'netns', 'add', ns(x));
+    namespaces.push(ns(x));
+    return `/run/netns/${ns(x)}`;
+  };
+  const inNs = (x: string, ...cmd: string[]) => sh('ip', 'netns', 'exec', ns(x), ...cmd);
+
+  before(async () => {
+    dataRoot = await mkdtemp(join(tmpdir(), 'wharf-net-'));
+    // A fake upstream resolver on loopback: answers every A query with 10.9.9.9.
+    upstream = createSocket('udp4');
+    upstream.on('message', (msg, r) => {
+      const q = parseQuery(msg);
+      if (q) upstream.send(buildResponse(msg, q, 0, [{ type: TYPE_A, ip: (10 << 24) | (9 << 16) | (9 << 8) | 9 }]), r.port, r.address);
+    });
+    await new Promise<void>((r) => upstream.bind(0, '127.0.0.1', () => r()));
+    upstreamPort = upstream.address().port;
+    baselineVeths = await vethCount();
+    opts = {
+      dataRoot,
+      bip: BIP,
+      bridgeName: ns('b0'),
+      chainPrefix: `WT${tag.toUpperCase()}`,
+      userBridgePrefix: 'wu-',
+      dnsUpstreams: [`127.0.0.1:${upstreamPort}`],
+    };
+    mgr = new NetworkManager(opts);
+    await mgr.restore([]);
+  });
+
+  after(async () => {
+    for (const c of children) c.kill('SIGKILL');
+    await mgr.destroyAll().catch(() => {});
+    for (const n of mgr.all()) if (n.bridge) await sh('ip', 'link', 'del', n.bridge).catch(() => {});
+    for (const n of namespaces) await sh('ip', 'netns', 'del', n).catch(() => {});
+    upstream.close();
+    await rm(dataRoot, { recursive: true, force: true });
+  });
+
+  it('creates the default bridge from bip, with its rules in our chains only', async () => {
+    const addr = await sh('ip', '-4', '-o', 'addr', 'show', 'dev', ns('b0'));
+    assert.match(addr, new RegExp(BIP.replace(/\./g, '\\.')));
+    const rules = await mgr.firewallRules();
+    assert.ok(rules.some((r) => r.includes(`-s 10.213.${octet}.0/24 ! -o ${ns('b0')} -j MASQUERADE`)), rules.join('\n'));
+    const bridge = mgr.get('bridge');
+    assert.equal(mgr.resource(bridge, false).IPAM.Config?.[0]?.Gateway, `10.213.${octet}.1`);
+    assert.ok(mgr.get('host') && mgr.get('none'));
+  });
+
+  it('attaches two namespaces to the default bridge: eth0, route, MTU; they ping each other', async () => {
+    const a = await addNs('a');
+    const b = await addNs('b');
+    const ra = await mgr.attach({ containerId: 'a'.repeat(64), containerName: 'ca', netnsPath: a, hostConfig: { NetworkMode: 'bridge' } });
+    const rb = await mgr.attach({ containerId: 'b'.repeat(64), containerName: 'cb', netnsPath: b, hostConfig: { NetworkMode: 'default' } });
+    assert.equal(ra.settings.IPAddress, `10.213.${octet}.2`);
+    assert.equal(rb.settings.IPAddress, `10.213.${octet}.3`);
+    assert.equal(ra.settings.Gateway, `10.213.${octet}.1`);
+    assert.equal(ra.settings.IPPrefixLen, 24);
+    assert.equal(ra.settings.Networks.bridge?.IPAddress, ra.settings.IPAddress);
+    assert.equal(ra.settings.MacAddress, `02:42:0a:d5:${octet.toString(16)}:02`);
+    assert.equal(ra.etc.ip, ra.settings.IPAddress);
+    assert.equal(ra.etc.nameservers, undefined);
+    const link = await inNs('a', 'ip', '-o', 'addr', 'show', 'dev', 'eth0');
+    assert.match(link, new RegExp(`inet 10\\.213\\.${octet}\\.2/24`));
+    assert.match(await inNs('a', 'ip', 'link', 'show', 'eth0'), /mtu 1500/);
+    assert.match(await inNs('a', 'ip', 'route'), new RegExp(`default via 10\\.213\\.${octet}\\.1 dev eth0`));
+    const ping = await inNs('a', 'busybox', 'ping', '-c', '1', '-W', '2', rb.settings.IPAddress!);
+    assert.match(ping, /1 packets received/);
+    assert.equal((await bridgePorts(ns('b0'))).length, 2);
+  });
+
+  it('publishes a port on 127.0.0.1 to a server in the namespace; a taken port fails cleanly', async () => {
+    const c = await addNs('c');
+    const www = join(dataRoot, 'www');
+    await mkdir(www, { recursive: true });
+    await writeFile(join(www, 'index.html'), 'hello from the namespace\n');
+    const hostPort = await freePort();
+    const r = await mgr.attach({
+      containerId: 'c'.repeat(64),
+      containerName: 'cc',
+      netnsPath: c,
+      hostConfig: { NetworkMode: 'bridge', PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: String(hostPort) }] } },
+      exposedPorts: { '80/tcp': {}, '443/tcp': {} },
+    });
+    assert.deepEqual(r.settings.Ports, { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: String(hostPort) }], '443/tcp': null });
+    const httpd = spawn('ip', ['netns', 'exec', ns('c'), 'busybox', 'httpd', '-f', '-p', '80', '-h', www], { stdio: 'ignore' });
+    children.push(httpd);
+    await waitFor(async () => (await inNs('c', 'busybox', 'netstat', '-ltn')).includes(':80 '), 'httpd to listen');
+    const body = await httpGet(hostPort);
+    assert.match(body, /hello from the namespace/);
+
+    // Same host port again: Docker's message, and nothing of the second container remains.
+    const d = await addNs('d');
+    const veths = await vethCount();
+    const leases = { ...mgr.leaseCounts() };
+    const rules = (await mgr.firewallRules()).length;
+    await assert.rejects(
+      mgr.attach({
+        containerId: 'd'.repeat(64),
+        containerName: 'cd',
+        netnsPath: d,
+        hostConfig: { NetworkMode: 'bridge', PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: String(hostPort) }] } },
+      }),
+      (err: Error) => isEngineError(err, 'Conflict') && err.message.endsWith(`Bind for 127.0.0.1:${hostPort} failed: port is already allocated`),
+    );
+    // A port held by another process on the host.
+    const holder = createServer();
+    await new Promise<void>((res) => holder.listen(0, '127.0.0.1', () => res()));
+    const held = (holder.address() as { port: number }).port;
+    await assert.rejects(
+      mgr.attach({
+        containerId: 'd'.repeat(64),
+        containerName: 'cd',
+        netnsPath: d,
+        hostConfig: { NetworkMode: 'bridge', PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: String(held) }] } },
+      }),
+      /failed to bind host port for 127\.0\.0\.1:\d+:10\.213\.\d+\.\d+:80\/tcp: address already in use/,
+    );
+    holder.close();
+    assert.equal(await vethCount(), veths);
+    assert.deepEqual(mgr.leaseCounts(), leases);
+    assert.equal((await mgr.firewallRules()).length, rules);
+    assert.equal((await inNs('d', 'ip', '-o', 'link')).includes('eth0'), false);
+
+    // -P: an ephemeral port from ip_local_port_range.
+    const p = await mgr.attach({
+      containerId: 'd'.repeat(64),
+      containerName: 'cd',
+      netnsPath: d,
+      hostConfig: { NetworkMode: 'bridge', PublishAllPorts: true },
+      exposedPorts: { '8080/tcp': {}, '53/udp': {} },
+    });
+    const [lo, hi] = (await sh('cat', '/proc/sys/net/ipv4/ip_local_port_range')).trim().split(/\s+/).map(Number);
+    for (const key of ['8080/tcp', '53/udp']) {
+      const hp = Number(p.settings.Ports[key]?.[0]?.HostPort);
+      assert.ok(hp >= lo! && hp <= hi!, `${key} -> ${hp}`);
+    }
+    await mgr.detach('d'.repeat(64));
+  });
+
+  it('user-defined network: subnet, aliases, embedded DNS at 127.0.0.11 with forwarding', async () => {
+    const { Id } = await mgr.create({ Name: `net${tag}`, IPAM: { Config: [{ Subnet: USER_SUBNET, IPRange: `10.214.${octet}.128/25` }] }, Labels: { a: 'b' } });
+    const n = mgr.resource(mgr.get(Id), true);
+    assert.equal(n.IPAM.Config?.[0]?.Gateway, `10.214.${octet}.1`);
+    assert.deepEqual(n.Labels, { a: 'b' });
+    const e = await addNs('e');
+    const f = await addNs('f');
+    const re = await mgr.attach({
+      containerId: 'e'.repeat(64),
+      containerName: 'web',
+      netnsPath: e,
+      hostConfig: { NetworkMode: `net${tag}` },
+      endpointsConfig: { [`net${tag}`]: { Aliases: ['frontend'] } },
+    });
+    const rf = await mgr.attach({
+      containerId: 'f'.repeat(64),
+      containerName: 'client',
+      netnsPath: f,
+      hostConfig: { NetworkMode: `net${tag}` },
+      endpointsConfig: { [`net${tag}`]: { IPAMConfig: { IPv4Address: `10.214.${octet}.200` } } },
+    });
+    const webIp = re.settings.Networks[`net${tag}`]!.IPAddress!;
+    assert.equal(webIp, `10.214.${octet}.128`);
+    assert.equal(rf.settings.Networks[`net${tag}`]!.IPAddress, `10.214.${octet}.200`);
+    assert.deepEqual(re.settings.Networks[`net${tag}`]!.DNSNames, ['web', 'eeeeeeeeeeee', 'frontend']);
+    assert.deepEqual(rf.etc.nameservers, ['127.0.0.11']);
+    assert.equal(re.settings.IPAddress, ''); // top-level fields are the default bridge's only
+    assert.equal(Object.keys(mgr.resource(mgr.get(Id), true).Containers).length, 2);
+    for (const name of ['web', 'frontend', 'eeeeeeeeeeee']) {
+      const out = await inNs('f', 'busybox', 'nslookup', name, '127.0.0.11');
+      assert.match(out, new RegExp(`Address:\\s+${webIp.replace(/\./g, '\\.')}`), out);
+    }
+    const fwd = await inNs('f', 'busybox', 'nslookup', 'elsewhere.example', '127.0.0.11');
+    assert.match(fwd, /Address:\s+10\.9\.9\.9/, fwd);
+    const ping = await inNs('f', 'busybox', 'ping', '-c', '1', '-W', '2', webIp);
+    assert.match(ping, /1 packets received/);
+
+    // Removing it while endpoints are active: Docker's error.
+    await assert.rejects(mgr.remove(`net${tag}`), (err: Error) =>
+      isEngineError(err, 'Forbidden') && err.message === `error while removing network: network net${tag} id ${Id} has active endpoints`);
+  });
+
+  it('rejects bad input with Docker texts', async () => {
+    await assert.rejects(mgr.create({ Name: `ov${tag}`, IPAM: { Config: [{ Subnet: `10.214.${octet}.0/25` }] } }), /Pool overlaps with other one on this address space/);
+    await assert.rejects(mgr.create({ Name: `bad${tag}`, IPAM: { Config: [{ Subnet: '10.300.0.0/16' }] } }), /invalid CIDR address: 10\.300\.0\.0\/16/);
+    await assert.rejects(mgr.create({ Name: `net${tag}` }), /network with name net.* already exists/);
+    await assert.rejects(mgr.remove('bridge'), /bridge is a pre-defined network and cannot be removed/);
+    assert.throws(() => mgr.validate({ NetworkMode: 'nosuchnet' }), /network nosuchnet not found/);
+    assert.throws(() => mgr.validate({ NetworkMode: 'bridge' }, { bridge: { IPAMConfig: { IPv4Address: '10.0.0.5' } } }), /user specified IP address is supported on user defined networks only/);
+  });
+
+  it('restore after a daemon crash keeps running containers and removes the rest', async () => {
+    // Simulate kill -9: a second manager over the same data root, containers a and c still "running".
+    await mgr.close();
+    const beforeRules = await mgr.firewallRules();
+    const mgr2 = new NetworkManager(opts);
+    await mgr2.restore(['a'.repeat(64), 'c'.repeat(64)]);
+    mgr = mgr2;
+    const ports = await bridgePorts(ns('b0'));
+    assert.equal(ports.length, 2, 'a and c keep their veths on the default bridge; b is gone');
+    assert.equal((await inNs('b', 'ip', '-o', 'link')).includes('eth0'), false);
+    const userBridge = mgr.get(`net${tag}`).bridge!;
+    assert.equal((await bridgePorts(userBridge)).length, 0);
+    const after = await mgr.firewallRules();
+    assert.ok(after.length < beforeRules.length || after.length === beforeRules.length);
+    assert.ok(after.some((r) => r.includes('-j DNAT')), 'the port of c survives');
+    const files = await readdir(join(dataRoot, 'network', 'endpoints'));
+    assert.deepEqual(files.sort(), ['a'.repeat(64) + '.json', 'c'.repeat(64) + '.json']);
+    const leases = mgr.leaseCounts();
+    assert.equal(leases[mgr.get('bridge').Id], 2);
+    assert.equal(leases[mgr.get(`net${tag}`).Id] ?? 0, 0);
+  });
+
+  it('detach leaves nothing: veths, rules, leases, ports, records', async () => {
+    const netRulesOnly = async () => (await mgr.firewallRules()).filter((r) => !r.includes('-j DNAT'));
+    const baseRules = await netRulesOnly();
+    await mgr.detach('a'.repeat(64));
+    await mgr.detach('c'.repeat(64));
+    await mgr.detach('c'.repeat(64)); // idempotent
+    assert.equal(await vethCount(), baselineVeths);
+    assert.deepEqual(await mgr.firewallRules(), baseRules);
+    assert.ok(Object.values(mgr.leaseCounts()).every((v) => v === 0));
+    assert.equal(mgr.mappedPortCount(), 0);
+    assert.deepEqual(await readdir(join(dataRoot, 'network', 'endpoints')), []);
+    await mgr.remove(`net${tag}`);
+    assert.equal((await mgr.firewallRules()).some((r) => r.includes('wu-')), false);
+    await assert.rejects(sh('ip', 'link', 'show', 'wu-' + 'x'), /./);
+  });
+});
