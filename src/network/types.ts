@@ -1,51 +1,8 @@
 /** Network shapes: Docker's NetworkResource at the API, and the records persisted under <data-root>/network/. */
-import type { Labels } from '../api/types.js';
 import type { PortMapping } from './ports.js';
 
-export interface IpamConfig {
-  Subnet: string;
-  Gateway?: string;
-  IPRange?: string;
-  AuxiliaryAddresses?: Record<string, string>;
-}
-
-/** GET /networks/{id} (Containers filled in for inspect, {} in lists). */
-export interface NetworkResource {
-  Name: string;
-  Id: string;
-  Created: string;
-  Scope: 'local';
-  Driver: string;
-  EnableIPv4: boolean;
-  EnableIPv6: boolean;
-  IPAM: { Driver: string; Options: Record<string, string> | null; Config: IpamConfig[] | null };
-  Internal: boolean;
-  Attachable: boolean;
-  Ingress: boolean;
-  ConfigFrom: { Network: string };
-  ConfigOnly: boolean;
-  Containers: Record<string, { Name: string; EndpointID: string; MacAddress: string; IPv4Address: string; IPv6Address: string }>;
-  Options: Record<string, string>;
-  Labels: Labels;
-}
-
-/** POST /networks/create body. */
-export interface NetworkCreateRequest {
-  Name: string;
-  CheckDuplicate?: boolean;
-  Driver?: string;
-  Scope?: string;
-  Internal?: boolean;
-  Attachable?: boolean;
-  Ingress?: boolean;
-  ConfigOnly?: boolean;
-  ConfigFrom?: { Network: string } | null;
-  EnableIPv4?: boolean;
-  EnableIPv6?: boolean;
-  IPAM?: { Driver?: string; Options?: Record<string, string> | null; Config?: IpamConfig[] | null } | null;
-  Options?: Record<string, string> | null;
-  Labels?: Labels | null;
-}
+export type { NetworkIpamConfig as IpamConfig, NetworkResource, NetworkCreateRequest } from '../api/types.js';
+import type { NetworkResource } from '../api/types.js';
 
 /** A persisted network (network/networks/<id>.json). */
 export interface NetworkRecord extends Omit<NetworkResource, 'Containers'> {

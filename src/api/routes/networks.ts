@@ -1,0 +1,59 @@
+/** Network routes: /networks list, inspect, create, delete, connect, disconnect, prune. */
+import type { NetworkBackend } from '../backend.js';
+import type { RequestContext, Router } from '../router.js';
+import { boolValue, checkForJSON, parseFilters, readJSONBody, sendEmpty, sendJSON } from '../request.js';
+import type { EndpointSettings, NetworkCreateRequest } from '../types.js';
+import { invalidParameter, unavailable } from '../../lib/errors.js';
+
+function backend(ctx: RequestContext): NetworkBackend {
+  const n = ctx.backend.networks;
+  if (!n) throw unavailable('networking is not available in this engine');
+  return n;
+}
+
+async function jsonObject(ctx: RequestContext): Promise<Record<string, unknown>> {
+  checkForJSON(ctx.req);
+  const body = await readJSONBody(ctx.req);
+  if (body === undefined || body === null) return {};
+  if (typeof body !== 'object' || Array.isArray(body)) throw invalidParameter('invalid JSON: body must be an object');
+  return body as Record<string, unknown>;
+}
+
+export function networkRoutes(router: Router): void {
+  router.get('/networks', async (ctx) => {
+    sendJSON(ctx.res, 200, await backend(ctx).list(parseFilters(ctx.query.get('filters'))));
+  });
+  router.get('/networks/', async (ctx) => {
+    sendJSON(ctx.res, 200, await backend(ctx).list(parseFilters(ctx.query.get('filters'))));
+  });
+  router.post('/networks/create', async (ctx) => {
+    const body = (await jsonObject(ctx)) as unknown as NetworkCreateRequest;
+    if (typeof body.Name !== 'string') throw invalidParameter('network name must not be empty');
+    sendJSON(ctx.res, 201, await backend(ctx).create(body));
+  });
+  router.post('/networks/prune', async (ctx) => {
+    sendJSON(ctx.res, 200, await backend(ctx).prune(parseFilters(ctx.query.get('filters'))));
+  });
+  router.get('/networks/{id}', async (ctx) => {
+    const scope = ctx.query.get('scope') || undefined;
+    sendJSON(ctx.res, 200, await backend(ctx).inspect(ctx.params.id!, { verbose: boolValue(ctx.query, 'verbose'), scope }));
+  });
+  router.delete('/networks/{id}', async (ctx) => {
+    await backend(ctx).remove(ctx.params.id!);
+    sendEmpty(ctx.res, 204);
+  });
+  router.post('/networks/{id}/connect', async (ctx) => {
+    const body = await jsonObject(ctx);
+    const container = body.Container;
+    if (typeof container !== 'string' || !container) throw invalidParameter('no container specified');
+    await backend(ctx).connect(ctx.params.id!, container, (body.EndpointConfig ?? undefined) as EndpointSettings | undefined);
+    sendEmpty(ctx.res, 200);
+  });
+  router.post('/networks/{id}/disconnect', async (ctx) => {
+    const body = await jsonObject(ctx);
+    const container = body.Container;
+    if (typeof container !== 'string' || !container) throw invalidParameter('no container specified');
+    await backend(ctx).disconnect(ctx.params.id!, container, body.Force === true);
+    sendEmpty(ctx.res, 200);
+  });
+}

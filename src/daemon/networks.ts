@@ -1,0 +1,87 @@
+/**
+ * NetworkBackend over the NetworkManager: the /networks endpoints. Containers are reached through
+ * hooks the container service provides, so that connect/disconnect of a stopped container is
+ * recorded in its own record (applied at its next start) and that of a running one is applied now.
+ */
+import type { NetworkBackend } from '../api/backend.js';
+import type { EndpointSettings, Filters, NetworkCreateRequest, NetworkResource, NetworkSettings } from '../api/types.js';
+import { forbidden, notFound } from '../lib/errors.js';
+import { listFilter, pruneKeep } from '../network/filters.js';
+import type { NetworkManager } from '../network/manager.js';
+
+export interface NetworkContainerHooks {
+  /** Resolves a container reference (name, ID, ID prefix); throws `No such container: x`. */
+  resolve(ref: string): { id: string; name: string; running: boolean; networkMode: string };
+  /**
+   * Records a connect (cfg) or disconnect (null) in the container's NetworkingConfig so that its
+   * next start attaches accordingly; `settings` is the new NetworkSettings when it is running.
+   */
+  recordEndpoint(id: string, network: string, cfg: EndpointSettings | null, settings?: NetworkSettings): Promise<void>;
+}
+
+export class NetworkService implements NetworkBackend {
+  constructor(
+    private readonly mgr: NetworkManager,
+    private readonly containers: NetworkContainerHooks,
+  ) {}
+
+  private endpointsOf(id: string): number {
+    return Object.keys(this.mgr.resource(this.mgr.get(id), true).Containers).length;
+  }
+
+  async list(filters: Filters): Promise<NetworkResource[]> {
+    const match = listFilter(filters);
+    return this.mgr
+      .all()
+      .filter((n) => match(n, this.endpointsOf(n.Id)))
+      .map((n) => this.mgr.resource(n, false));
+  }
+
+  async inspect(ref: string, opts: { verbose: boolean; scope?: string }): Promise<NetworkResource> {
+    const n = this.mgr.find(ref);
+    if (!n || (opts.scope && opts.scope !== 'local')) throw notFound(`network ${ref} not found`);
+    return this.mgr.resource(n, true);
+  }
+
+  create(body: NetworkCreateRequest): Promise<{ Id: string; Warning: string }> {
+    return this.mgr.create(body);
+  }
+
+  remove(ref: string): Promise<void> {
+    return this.mgr.remove(ref);
+  }
+
+  async connect(ref: string, container: string, endpointConfig?: EndpointSettings): Promise<void> {
+    const n = this.mgr.get(ref);
+    const c = this.containers.resolve(container);
+    const mode = c.networkMode || 'bridge';
+    if (mode === 'host' || n.Driver === 'host') throw forbidden('container cannot be disconnected from host network or connected to host network');
+    if (mode === 'none' || n.Driver === 'null') {
+      throw forbidden('container cannot be connected to multiple networks with one of the networks in private (none) mode');
+    }
+    if (mode.startsWith('container:')) throw forbidden(`conflicting options: container type network can't be used with other networks`);
+    if (c.running) {
+      await this.mgr.connect(c.id, n.Id, endpointConfig);
+      await this.containers.recordEndpoint(c.id, n.Name, endpointConfig ?? {}, this.mgr.settings(c.id));
+    } else {
+      this.mgr.validate({ NetworkMode: n.Name }, { [n.Name]: endpointConfig ?? {} });
+      await this.containers.recordEndpoint(c.id, n.Name, endpointConfig ?? {});
+    }
+  }
+
+  async disconnect(ref: string, container: string, _force: boolean): Promise<void> {
+    const n = this.mgr.get(ref);
+    const c = this.containers.resolve(container);
+    if (n.Driver === 'host') throw forbidden('container cannot be disconnected from host network or connected to host network');
+    if (c.running) {
+      await this.mgr.disconnect(c.id, n.Id);
+      await this.containers.recordEndpoint(c.id, n.Name, null, this.mgr.settings(c.id));
+    } else {
+      await this.containers.recordEndpoint(c.id, n.Name, null);
+    }
+  }
+
+  async prune(filters: Filters): Promise<{ NetworksDeleted: string[] }> {
+    return { NetworksDeleted: await this.mgr.prune(pruneKeep(filters)) };
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * /etc/resolv.conf of a container on a user-defined network: the embedded DNS at 127.0.0.11,
+ * the search domains and options of the host (or --dns-search / --dns-option), `ndots:0` unless
+ * set, as Docker writes it. The real upstreams (--dns, else the host's) are where the embedded
+ * DNS forwards; they are noted in a comment like Docker's "ExtServers".
+ */
+export function embeddedResolvConf(
+  hostResolv: string,
+  overrides: { dns?: string[]; dnsSearch?: string[]; dnsOptions?: string[] } = {},
+): string {
+  const search: string[] = [];
+  const options: string[] = [];
+  const hostServers: string[] = [];
+  for (const raw of hostResolv.split('\n')) {
+    const [key, ...rest] = raw.trim().split(/\s+/);
+    if (key === 'search' || key === 'domain') search.splice(0, search.length, ...rest);
+    else if (key === 'options') options.push(...rest);
+    else if (key === 'nameserver' && rest[0]) hostServers.push(rest[0]);
+  }
+  const searchList = overrides.dnsSearch?.length ? overrides.dnsSearch.filter((s) => s !== '.') : search;
+  const opts = overrides.dnsOptions?.length ? [...overrides.dnsOptions] : options;
+  if (!opts.some((o) => o.startsWith('ndots:'))) opts.push('ndots:0');
+  const ext = overrides.dns?.length ? overrides.dns : hostServers;
+  const out = ['nameserver 127.0.0.11'];
+  if (searchList.length) out.push(`search ${searchList.join(' ')}`);
+  out.push(`options ${opts.join(' ')}`);
+  out.push('', `# ExtServers: [${ext.join(' ')}]`);
+  return out.join('\n') + '\n';
+}

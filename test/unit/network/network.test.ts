@@ -1,0 +1,126 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatCidr, formatIp, macForIp, overlaps, parseCidr, parseIp } from '../../../src/network/ipv4.js';
+import { allocateIp, checkRequestedIp, pickSubnet, subnetSpec, DEFAULT_ADDRESS_POOLS } from '../../../src/network/ipam.js';
+import { portRequests, portsMap, PortTable } from '../../../src/network/ports.js';
+import { buildQuery, buildResponse, parseQuery, parseResponse, TYPE_A } from '../../../src/network/dns-message.js';
+import { listFilter, pruneKeep } from '../../../src/network/filters.js';
+import { embeddedResolvConf } from '../../../src/network/resolv.js';
+import { networkRules, portRules, chainNames } from '../../../src/network/iptables.js';
+import type { NetworkRecord } from '../../../src/network/types.js';
+
+describe('ipv4 and ipam', () => {
+  it('parses, formats and compares prefixes', () => {
+    assert.equal(formatIp(parseIp('172.17.0.1')!), '172.17.0.1');
+    assert.equal(parseIp('1.2.3.256'), undefined);
+    assert.equal(formatCidr(parseCidr('10.1.2.3/16')!.cidr), '10.1.0.0/16');
+    assert.ok(overlaps(parseCidr('10.0.0.0/8')!.cidr, parseCidr('10.5.0.0/16')!.cidr));
+    assert.ok(!overlaps(parseCidr('10.0.0.0/16')!.cidr, parseCidr('10.1.0.0/16')!.cidr));
+    assert.equal(macForIp(parseIp('172.17.0.2')!), '02:42:ac:11:00:02');
+  });
+
+  it('picks 172.17.0.0/16 unless taken, then the next pool, as Docker does', () => {
+    assert.equal(formatCidr(pickSubnet(DEFAULT_ADDRESS_POOLS, [])!), '172.17.0.0/16');
+    const docker0 = parseCidr('172.17.0.0/16')!.cidr;
+    assert.equal(formatCidr(pickSubnet(DEFAULT_ADDRESS_POOLS, [docker0])!), '172.18.0.0/16');
+    const wide = parseCidr('172.16.0.0/12')!.cidr;
+    assert.equal(formatCidr(pickSubnet(DEFAULT_ADDRESS_POOLS, [wide])!), '192.168.0.0/20');
+    assert.equal(pickSubnet([{ base: '10.0.0.0/30', size: 30 }], [parseCidr('10.0.0.0/8')!.cidr]), undefined);
+  });
+
+  it('allocates the lowest free address, skipping gateway and leases, inside the ip-range', () => {
+    const spec = subnetSpec('10.9.0.0/24', undefined, '10.9.0.128/25');
+    assert.equal(formatIp(spec.gateway), '10.9.0.1');
+    const leased = new Set<number>([parseIp('10.9.0.128')!]);
+    assert.equal(formatIp(allocateIp(spec, leased)!), '10.9.0.129');
+    const tiny = subnetSpec('10.9.1.0/30');
+    assert.equal(formatIp(allocateIp(tiny, new Set())!), '10.9.1.2');
+    assert.equal(allocateIp(tiny, new Set([parseIp('10.9.1.2')!])), undefined);
+    assert.throws(() => checkRequestedIp(spec, parseIp('10.8.0.5')!, leased, '10.8.0.5'), /no configured subnet or ip-range contain the IP address 10\.8\.0\.5/);
+    assert.throws(() => checkRequestedIp(spec, parseIp('10.9.0.128')!, leased, '10.9.0.128'), /Address already in use/);
+  });
+
+  it('rejects bad subnets, gateways and ranges', () => {
+    assert.throws(() => subnetSpec('10.0.0.0/33'), /invalid CIDR address: 10\.0\.0\.0\/33/);
+    assert.throws(() => subnetSpec('10.0.0.0/24', '10.0.1.1'), /no matching subnet for gateway 10\.0\.1\.1/);
+    assert.throws(() => subnetSpec('10.0.0.0/24', undefined, '10.1.0.0/25'), /Invalid range/);
+  });
+});
+
+describe('ports', () => {
+  it('turns PortBindings and -P into requests', () => {
+    const r = portRequests(
+      { '80/tcp': [{ HostIp: '', HostPort: '8080' }], '53/udp': [{ HostPort: '' }], '90': [{ HostIp: '127.0.0.1', HostPort: '9000-9010' }] },
+      { '80/tcp': {}, '443/tcp': {} },
+      true,
+    );
+    assert.deepEqual(r, [
+      // '90' is an integer-like key: JavaScript enumerates it first.
+      { proto: 'tcp', containerPort: 90, hostIp: '127.0.0.1', hostPorts: [9000, 9010] },
+      { proto: 'tcp', containerPort: 80, hostIp: '0.0.0.0', hostPorts: [8080, 8080] },
+      { proto: 'udp', containerPort: 53, hostIp: '0.0.0.0', hostPorts: [0, 0] },
+      { proto: 'tcp', containerPort: 443, hostIp: '0.0.0.0', hostPorts: [0, 0] },
+    ]);
+    assert.throws(() => portRequests({ '70000/tcp': [] }, null, false), /invalid port specification/);
+  });
+
+  it('builds NetworkSettings.Ports with null for unpublished ports', () => {
+    const m = portsMap({ '80/tcp': {}, '443/tcp': {} }, null, [{ proto: 'tcp', containerPort: 80, hostIp: '0.0.0.0', hostPort: 8080 }]);
+    assert.deepEqual(m, { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '8080' }], '443/tcp': null });
+  });
+
+  it('0.0.0.0 conflicts with any address of the same port and protocol', () => {
+    const t = new PortTable();
+    t.take({ proto: 'tcp', containerPort: 80, hostIp: '127.0.0.1', hostPort: 8080 }, 'a');
+    assert.equal(t.isFree('tcp', '0.0.0.0', 8080), false);
+    assert.equal(t.isFree('udp', '0.0.0.0', 8080), true);
+    assert.equal(t.isFree('tcp', '127.0.0.2', 8080), true);
+    t.take({ proto: 'udp', containerPort: 53, hostIp: '0.0.0.0', hostPort: 53 }, 'b');
+    assert.equal(t.isFree('udp', '127.0.0.1', 53), false);
+  });
+});
+
+describe('dns messages', () => {
+  it('round-trips a query and an A answer', () => {
+    const q = buildQuery(0x1234, 'Web.Example', TYPE_A);
+    const parsed = parseQuery(q)!;
+    assert.equal(parsed.name, 'web.example');
+    assert.equal(parsed.type, TYPE_A);
+    const resp = buildResponse(q, parsed, 0, [{ type: TYPE_A, ip: parseIp('10.1.2.3')! }]);
+    assert.deepEqual(parseResponse(resp), { id: 0x1234, rcode: 0, addresses: ['10.1.2.3'] });
+    assert.equal(parseQuery(resp), undefined, 'responses are not queries');
+    assert.equal(parseQuery(Buffer.alloc(5)), undefined);
+  });
+});
+
+describe('filters, rules, resolv.conf', () => {
+  const net = (name: string, labels: Record<string, string> = {}, created = '2020-01-01T00:00:00Z') =>
+    ({ Name: name, Id: name.padEnd(64, '0'), Driver: name === 'host' ? 'host' : 'bridge', Scope: 'local', Labels: labels, Created: created }) as unknown as NetworkRecord;
+
+  it('filters networks like network ls', () => {
+    const f = listFilter({ type: ['custom'], label: ['env=prod'] });
+    assert.equal(f(net('bridge'), 0), false);
+    assert.equal(f(net('app', { env: 'prod' }), 0), true);
+    assert.equal(f(net('app', { env: 'dev' }), 0), false);
+    assert.equal(listFilter({ dangling: ['true'] })(net('app'), 1), false);
+    assert.equal(listFilter({ name: ['ap'] })(net('app'), 1), true);
+    assert.throws(() => listFilter({ bogus: ['x'] }), /invalid filter 'bogus'/);
+    const keep = pruneKeep({ until: ['1h'] }, Date.parse('2020-01-01T00:30:00Z'));
+    assert.equal(keep(net('young')), true);
+    assert.equal(pruneKeep({ until: ['1h'] }, Date.parse('2020-01-02T00:00:00Z'))(net('old')), false);
+  });
+
+  it('writes rules only in our chains', () => {
+    const c = chainNames('WHARF');
+    const rules = [...networkRules(c, { bridge: 'wharf0', subnet: '172.17.0.0/16', internal: false }), ...portRules(c, { proto: 'tcp', hostIp: '0.0.0.0', hostPort: 8080, containerIp: '172.17.0.2', containerPort: 80 })];
+    assert.ok(rules.every((r) => r.chain.startsWith('WHARF')));
+    assert.ok(rules.some((r) => r.args === '-p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80'));
+    const internal = networkRules(c, { bridge: 'wh-x', subnet: '10.0.0.0/24', internal: true });
+    assert.equal(internal.some((r) => r.args.includes('! -o wh-x -j MASQUERADE')), false);
+  });
+
+  it('points resolv.conf at the embedded DNS with Docker options', () => {
+    const text = embeddedResolvConf('nameserver 10.0.0.53\nsearch corp.example\n', { dns: ['1.1.1.1'] });
+    assert.equal(text, 'nameserver 127.0.0.11\nsearch corp.example\noptions ndots:0\n\n# ExtServers: [1.1.1.1]\n');
+  });
+});
