@@ -15,6 +15,9 @@ import type {
   ImageHistoryItem,
   ImageInspect,
   ImageSummary,
+  EndpointSettings,
+  NetworkCreateRequest,
+  NetworkResource,
   ProgressMessage,
   PruneReport,
   SystemInfo,
@@ -139,6 +142,13 @@ export interface ImageBackend {
    * Throwing before the first message gives an HTTP error status; later, an in-stream error.
    */
   pull?(ref: string, tag: string | undefined, opts: ImagePullOptions, auth: RegistryAuth | undefined): AsyncIterable<ProgressMessage>;
+  /**
+   * POST /images/{name}/push : pushes `name` (all its tags when neither `name` nor `tag` has one).
+   * Optional; the route answers 500 without it.
+   */
+  push?(name: string, tag: string | undefined, auth: RegistryAuth | undefined): AsyncIterable<ProgressMessage>;
+  /** POST /auth : checks credentials against the registry. Throws an error with `unauthorized: true` for bad ones. */
+  login?(auth: RegistryAuth): Promise<{ Status: string; IdentityToken: string }>;
   /** POST /images/create?fromSrc=- : a rootfs tarball (optionally compressed) becomes an image. */
   importImage(src: Readable, opts: ImageImportOptions): AsyncIterable<ProgressMessage>;
   /** POST /images/load : a docker-archive tarball. Yields `Loaded image: …` stream messages. */
@@ -158,8 +168,21 @@ export interface SystemBackend {
   info(): Promise<SystemInfo>;
 }
 
+/** The /networks endpoints. References are names, IDs or unique ID prefixes. */
+export interface NetworkBackend {
+  list(filters: Filters): Promise<NetworkResource[]>;
+  inspect(ref: string, opts: { verbose: boolean; scope?: string }): Promise<NetworkResource>;
+  create(body: NetworkCreateRequest): Promise<{ Id: string; Warning: string }>;
+  remove(ref: string): Promise<void>;
+  connect(ref: string, container: string, endpointConfig?: EndpointSettings): Promise<void>;
+  disconnect(ref: string, container: string, force: boolean): Promise<void>;
+  prune(filters: Filters): Promise<{ NetworksDeleted: string[] }>;
+}
+
 export interface Backend {
   containers: ContainerBackend;
   images: ImageBackend;
   system: SystemBackend;
+  /** Optional until networking is wired; the /networks routes answer 503 without it. */
+  networks?: NetworkBackend;
 }

@@ -10,6 +10,7 @@ import type { Backend } from './backend.js';
 import { Router, type RequestContext } from './router.js';
 import { containerRoutes } from './routes/containers.js';
 import { imageRoutes } from './routes/images.js';
+import { networkRoutes } from './routes/networks.js';
 import { systemRoutes } from './routes/system.js';
 
 export const DEFAULT_UNIX_SOCKET = '/run/wharf.sock';
@@ -53,6 +54,7 @@ export function buildRouter(): Router {
   systemRoutes(router);
   containerRoutes(router);
   imageRoutes(router);
+  networkRoutes(router);
   return router;
 }
 

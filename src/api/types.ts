@@ -407,3 +407,48 @@ export type SystemInfo = Record<string, unknown> & {
 };
 
 export type Filters = Record<string, string[]>;
+
+export interface NetworkIpamConfig {
+  Subnet: string;
+  Gateway?: string;
+  IPRange?: string;
+  AuxiliaryAddresses?: Record<string, string>;
+}
+
+/** GET /networks/{id} (Containers filled for inspect, {} in lists). */
+export interface NetworkResource {
+  Name: string;
+  Id: string;
+  Created: string;
+  Scope: 'local';
+  Driver: string;
+  EnableIPv4: boolean;
+  EnableIPv6: boolean;
+  IPAM: { Driver: string; Options: Record<string, string> | null; Config: NetworkIpamConfig[] | null };
+  Internal: boolean;
+  Attachable: boolean;
+  Ingress: boolean;
+  ConfigFrom: { Network: string };
+  ConfigOnly: boolean;
+  Containers: Record<string, { Name: string; EndpointID: string; MacAddress: string; IPv4Address: string; IPv6Address: string }>;
+  Options: Record<string, string>;
+  Labels: Labels;
+}
+
+/** POST /networks/create body. */
+export interface NetworkCreateRequest {
+  Name: string;
+  CheckDuplicate?: boolean;
+  Driver?: string;
+  Scope?: string;
+  Internal?: boolean;
+  Attachable?: boolean;
+  Ingress?: boolean;
+  ConfigOnly?: boolean;
+  ConfigFrom?: { Network: string } | null;
+  EnableIPv4?: boolean;
+  EnableIPv6?: boolean;
+  IPAM?: { Driver?: string; Options?: Record<string, string> | null; Config?: NetworkIpamConfig[] | null } | null;
+  Options?: Record<string, string> | null;
+  Labels?: Labels | null;
+}
