@@ -21,6 +21,24 @@ export interface ContainerState {
   /** RFC3339Nano; Docker's zero time "0001-01-01T00:00:00Z" when never set. */
   StartedAt: string;
   FinishedAt: string;
+  /** Present only for containers with a healthcheck (Docker omits it otherwise). */
+  Health?: HealthState | null;
+}
+
+export type HealthStatus = 'starting' | 'healthy' | 'unhealthy';
+
+export interface HealthcheckResult {
+  Start: string;
+  End: string;
+  ExitCode: number;
+  Output: string;
+}
+
+export interface HealthState {
+  Status: HealthStatus;
+  FailingStreak: number;
+  /** The last few probe results, oldest first. */
+  Log: HealthcheckResult[];
 }
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';

@@ -1,0 +1,139 @@
+/**
+ * The on-disk container store: <data-root>/containers/<id>/config.v2.json (the record without
+ * HostConfig) and hostconfig.json, as Docker lays them out. Writes are atomic and, per
+ * container, applied in call order; the store also owns the name/ID index.
+ */
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readJson, readJsonIfExists, writeFileAtomic } from '../lib/atomic-file.js';
+import type { HostConfig } from '../api/types.js';
+import { initialState, type ContainerRecord } from './container.js';
+import { NameIndex } from './name-index.js';
+
+export const CONFIG_FILE = 'config.v2.json';
+export const HOSTCONFIG_FILE = 'hostconfig.json';
+
+export interface ContainerStoreOptions {
+  /** Where "skipped a broken container dir" goes; stderr by default. */
+  log?: (msg: string) => void;
+}
+
+const ID_RE = /^[0-9a-f]{64}$/;
+
+export class ContainerStore {
+  readonly root: string;
+  readonly names = new NameIndex();
+  private readonly records = new Map<string, ContainerRecord>();
+  /** Per-ID tail of the write queue, so that a later save never lands before an earlier one. */
+  private readonly writes = new Map<string, Promise<void>>();
+  private readonly log: (msg: string) => void;
+
+  constructor(dataRoot: string, opts: ContainerStoreOptions = {}) {
+    this.root = join(dataRoot, 'containers');
+    this.log = opts.log ?? ((msg) => process.stderr.write(`${msg}\n`));
+  }
+
+  dir(id: string): string {
+    return join(this.root, id);
+  }
+
+  get(id: string): ContainerRecord | undefined {
+    return this.records.get(id);
+  }
+
+  all(): ContainerRecord[] {
+    return [...this.records.values()];
+  }
+
+  /**
+   * Reads every container directory (daemon start). A directory that cannot be read or parsed
+   * is logged and skipped, never fatal. Names are reserved in `names` (duplicates logged).
+   */
+  async load(): Promise<ContainerRecord[]> {
+    let entries: string[];
+    try {
+      entries = await readdir(this.root);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const loaded = await Promise.all(entries.map((id) => this.loadOne(id)));
+    const out: ContainerRecord[] = [];
+    for (const rec of loaded) {
+      if (!rec) continue;
+      try {
+        this.names.reserve(rec.Name, rec.ID);
+      } catch (err) {
+        this.log(`container store: ${rec.ID}: name ${rec.Name} not reserved: ${(err as Error).message}`);
+      }
+      this.records.set(rec.ID, rec);
+      out.push(rec);
+    }
+    return out;
+  }
+
+  private async loadOne(id: string): Promise<ContainerRecord | undefined> {
+    if (!ID_RE.test(id)) {
+      this.log(`container store: skipping ${join(this.root, id)}: not a container ID`);
+      return undefined;
+    }
+    const dir = this.dir(id);
+    try {
+      const rec = await readJson<ContainerRecord>(join(dir, CONFIG_FILE));
+      if (!rec || typeof rec !== 'object' || typeof rec.ID !== 'string') throw new Error(`${CONFIG_FILE} is not a container record`);
+      if (rec.ID !== id) throw new Error(`container ${rec.ID} is stored at ${id}`);
+      rec.HostConfig = (await readJsonIfExists<HostConfig>(join(dir, HOSTCONFIG_FILE))) ?? {};
+      return normalize(rec);
+    } catch (err) {
+      this.log(`container store: skipping ${dir}: ${err instanceof Error ? err.message : String(err)}`);
+      return undefined;
+    }
+  }
+
+  /**
+   * Writes config.v2.json and hostconfig.json atomically (each file is old or new after a
+   * crash) and records the container as known. The record is serialised at call time.
+   */
+  save(record: ContainerRecord): Promise<void> {
+    const { HostConfig, ...config } = record;
+    const configJson = JSON.stringify(config);
+    const hostConfigJson = JSON.stringify(HostConfig ?? {});
+    const dir = this.dir(record.ID);
+    this.records.set(record.ID, record);
+    const prev = this.writes.get(record.ID) ?? Promise.resolve();
+    const next = prev
+      .catch(() => {})
+      .then(async () => {
+        await writeFileAtomic(join(dir, CONFIG_FILE), configJson, 0o600);
+        await writeFileAtomic(join(dir, HOSTCONFIG_FILE), hostConfigJson, 0o600);
+      });
+    this.writes.set(record.ID, next);
+    void next.finally(() => {
+      if (this.writes.get(record.ID) === next) this.writes.delete(record.ID);
+    }).catch(() => {});
+    return next;
+  }
+
+  /** Deletes the container directory (after pending writes) and forgets the record. Names are the caller's. */
+  async remove(id: string): Promise<void> {
+    if (!ID_RE.test(id)) throw new Error(`refusing to remove ${id}: not a container ID`);
+    await (this.writes.get(id) ?? Promise.resolve()).catch(() => {});
+    this.records.delete(id);
+    await rm(this.dir(id), { recursive: true, force: true });
+  }
+}
+
+/** Fills fields a record written by an older Wharf may lack, so the rest of the engine can rely on them. */
+function normalize(rec: ContainerRecord): ContainerRecord {
+  rec.State = { ...initialState(), ...(rec.State ?? {}) };
+  rec.Args ??= [];
+  rec.Config ??= {};
+  rec.MountPoints ??= {};
+  rec.NetworkSettings ??= { Bridge: '', SandboxID: '', SandboxKey: '', Ports: {}, Networks: {} };
+  rec.NetworkSettings.Ports ??= {};
+  rec.NetworkSettings.Networks ??= {};
+  rec.RestartCount ??= 0;
+  rec.HasBeenManuallyStopped ??= false;
+  rec.HasBeenStartedBefore ??= false;
+  return rec;
+}
