@@ -28,13 +28,19 @@ export interface ListResolvers {
   imageDescendants?(imageId: string): Promise<string[]>;
 }
 
+/** A Go regexp as JS: Go's leading `(?i)` (and other leading flag groups of i/s/m) become JS flags. */
+function goRegExp(pattern: string): RegExp {
+  const m = /^\(\?([ism]+)\)/.exec(pattern);
+  return m ? new RegExp(pattern.slice(m[0].length), m[1]) : new RegExp(pattern);
+}
+
 /** Docker's filters.Args.Match: no values = match; any value equal or matching as a regexp. */
 function matches(values: string[] | undefined, source: string): boolean {
   if (!values || values.length === 0) return true;
   for (const v of values) {
     if (v === source) return true;
     try {
-      if (new RegExp(v).test(source)) return true;
+      if (goRegExp(v).test(source)) return true;
     } catch {
       // Docker skips values that are not valid regexps.
     }

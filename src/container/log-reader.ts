@@ -233,6 +233,7 @@ export async function readLogs(path: string, opts: LogsOptions, follow: FollowCo
     let untilTimer: NodeJS.Timeout | undefined;
     const reader = new ForwardReader(path, 0);
     try {
+      if (closed) return;
       if (following) {
         const base = basename(path);
         try {

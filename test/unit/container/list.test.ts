@@ -109,6 +109,7 @@ describe('container list filters', () => {
     assert.deepEqual(await names(recs, { all: true, filters: { name: ['/created-one'] } }), ['created-one']);
     assert.deepEqual(await names(recs, { all: true, filters: { name: ['^/web-1$', 'zero'] } }), ['web-1', 'exited-zero']);
     assert.deepEqual(await names(recs, { all: true, filters: { name: ['('] } }), [], 'an invalid regexp matches nothing');
+    assert.deepEqual(await names(recs, { all: true, filters: { name: ['(?i)^WEB-1$'] } }), ['web-1'], "Go's (?i)");
   });
 
   it('id: unique prefixes; ambiguous or unknown match nothing', async () => {
