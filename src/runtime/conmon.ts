@@ -1,0 +1,516 @@
+/**
+ * The Runtime implementation: conmon supervises each container and runs runc.
+ *
+ * conmon (2.1.x, --api-version 1) is started without --sync, so it forks itself away and
+ * its parent exits at once: the daemon is never the parent of conmon nor of the container.
+ * It reports back through the sync pipe (`_OCI_SYNCPIPE`, fd 3) one JSON line:
+ * `{"data": <pid>}` after `runc create` succeeded, or `{"data": -1, "message": <runc stderr>}`.
+ * Files conmon keeps for a container <id> (cuuid = id):
+ *   <execRoot>/exits/<id>            exit code, written when the container exits (128+n for signal n)
+ *   <execRoot>/sockets/<id>          symlink to the bundle, where conmon puts:
+ *       attach  SOCK_SEQPACKET; frames read are [stream byte 2|3][data], writes go to stdin,
+ *               a half-close (SHUT_WR) closes the container's stdin unless --leave-stdin-open
+ *       ctl     fifo; `1 <height> <width>\n` resizes the tty
+ *       oom     created when the container hit its memory limit
+ *   <execRoot>/conmon/<id>.pid       conmon's pid;  <execRoot>/conmon/<id>.bundle -> bundle dir
+ */
+import { execFile, spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { accessSync, constants as fsConstants, mkdirSync, watch, type FSWatcher } from 'node:fs';
+import { lstat, mkdir, open, readdir, readFile, readlink, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { SeqpacketSocket } from 'node-unix-socket';
+import { invalidParameter, systemError } from '../lib/errors.js';
+import {
+  RuntimeStartError,
+  type AttachStream,
+  type ExitInfo,
+  type ProcessState,
+  type ProcessStatus,
+  type Runtime,
+  type RuntimeCreateOptions,
+} from './runtime.js';
+
+export interface ConmonRuntimeOptions {
+  /** runc (or a runc-compatible runtime); looked up in PATH. Default 'runc'. */
+  runtimePath?: string;
+  /** Name reported by `name`; default 'runc'. */
+  runtimeName?: string;
+  /** Extra global arguments for the runtime (before the subcommand). */
+  runtimeArgs?: string[];
+  /** Default 'conmon'. */
+  conmonPath?: string;
+  /** runc's --root. */
+  stateRoot: string;
+  /** Directory for conmon's exit files, attach socket links and pid files. */
+  execRoot: string;
+  /** Use systemd cgroups (runc --systemd-cgroup, conmon -s). */
+  systemdCgroup?: boolean;
+  /** conmon --log-size-max (bytes); unlimited when unset. */
+  logSizeMax?: number;
+  /** Let conmon fsync the log at exit (slower exits); default false. */
+  syncLogs?: boolean;
+  /** How long create waits for conmon's report; default 60 s. */
+  createTimeoutMs?: number;
+}
+
+/** conmon reads at most this much per packet from an attach client. */
+const STDIN_CHUNK = 16 * 1024;
+const SUN_PATH_MAX = 107;
+
+export class ConmonRuntime implements Runtime {
+  readonly name: string;
+  private readonly runtimePath: string;
+  private readonly conmonPath: string;
+  private readonly globalArgs: string[];
+  private readonly exitDir: string;
+  private readonly socketDir: string;
+  private readonly conmonDir: string;
+  private readonly listeners: Array<(exit: ExitInfo) => void> = [];
+  private watcher?: FSWatcher;
+  /** Exit files already reported, by id -> mtime. */
+  private readonly reported = new Map<string, number>();
+
+  constructor(private readonly opts: ConmonRuntimeOptions) {
+    this.name = opts.runtimeName ?? 'runc';
+    this.runtimePath = lookPath(opts.runtimePath ?? 'runc');
+    this.conmonPath = opts.conmonPath ?? 'conmon';
+    this.globalArgs = ['--root', opts.stateRoot, ...(opts.systemdCgroup ? ['--systemd-cgroup'] : []), ...(opts.runtimeArgs ?? [])];
+    this.exitDir = join(opts.execRoot, 'exits');
+    this.socketDir = join(opts.execRoot, 'sockets');
+    this.conmonDir = join(opts.execRoot, 'conmon');
+    for (const d of [opts.stateRoot, this.exitDir, this.socketDir, this.conmonDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
+  }
+
+  // ---- create / start -------------------------------------------------------------------
+
+  async create(o: RuntimeCreateOptions): Promise<{ pid: number }> {
+    const { id, bundleDir } = o;
+    await mkdir(bundleDir, { recursive: true, mode: 0o700 });
+    await writeFile(join(bundleDir, 'config.json'), JSON.stringify(o.spec));
+    const bundleLink = join(this.conmonDir, `${id}.bundle`);
+    await unlink(bundleLink).catch(() => {});
+    await unlink(join(this.exitDir, id)).catch(() => {});
+    this.reported.delete(id);
+    await symlink(bundleDir, bundleLink);
+
+    const args = [
+      '--api-version', '1',
+      '-c', id,
+      '-u', id,
+      '-n', id,
+      '-r', this.runtimePath,
+      '-b', bundleDir,
+      '-p', join(bundleDir, 'pidfile'),
+      '-P', join(this.conmonDir, `${id}.pid`),
+      '--exit-dir', this.exitDir,
+      '--socket-dir-path', this.socketDir,
+      '-l', `k8s-file:${o.logPath}`,
+      '--log-level', 'error',
+    ];
+    for (const a of this.globalArgs) args.push('--runtime-arg', a);
+    if (this.opts.systemdCgroup) args.push('-s');
+    if (o.tty) args.push('-t');
+    if (o.openStdin) {
+      args.push('-i');
+      if (!o.stdinOnce) args.push('--leave-stdin-open');
+    }
+    if (this.opts.logSizeMax && this.opts.logSizeMax > 0) args.push('--log-size-max', String(this.opts.logSizeMax));
+    if (!this.opts.syncLogs) args.push('--no-sync-log');
+
+    try {
+      return { pid: await this.spawnConmon(args, bundleDir) };
+    } catch (err) {
+      if (await pathExists(join(this.opts.stateRoot, id))) await this.runc(['delete', '--force', id]).catch(() => {});
+      await this.cleanup(id, bundleDir, true);
+      throw err;
+    }
+  }
+
+  /** Starts conmon, waits for its report on the sync pipe; resolves with the container's pid. */
+  private spawnConmon(args: string[], cwd: string): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      const child = spawn(this.conmonPath, args, {
+        cwd,
+        detached: true,
+        stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+        env: { PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3' },
+      });
+      const sync = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void; unref?: () => void };
+      const errOut = child.stdio[2] as NodeJS.ReadableStream & { destroy(): void; unref?: () => void };
+      let syncBuf = '';
+      let stderr = '';
+      let done = false;
+      const finish = (err: Error | undefined, pid?: number) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        sync.destroy();
+        errOut.destroy();
+        child.unref();
+        if (err) reject(err);
+        else resolve(pid!);
+      };
+      const timer = setTimeout(
+        () => finish(new RuntimeStartError(`timeout waiting for conmon to create the container`)),
+        this.opts.createTimeoutMs ?? 60_000,
+      );
+      child.on('error', (err) => finish(systemError(`starting conmon: ${err.message}`, err)));
+      errOut.on('data', (d: Buffer) => {
+        if (stderr.length < 8192) stderr += d.toString();
+      });
+      sync.on('data', (d: Buffer) => {
+        syncBuf += d.toString();
+        const nl = syncBuf.indexOf('\n');
+        if (nl < 0) return;
+        let msg: { data?: number; message?: string };
+        try {
+          msg = JSON.parse(syncBuf.slice(0, nl));
+        } catch {
+          finish(new RuntimeStartError(`bad message from conmon: ${syncBuf.slice(0, nl)}`));
+          return;
+        }
+        if (typeof msg.data === 'number' && msg.data > 0) finish(undefined, msg.data);
+        else finish(new RuntimeStartError(runtimeErrorMessage(msg.message ?? '') || 'container create failed'));
+      });
+      sync.on('end', () => {
+        const detail = stderr.trim();
+        finish(new RuntimeStartError(detail ? `conmon failed: ${detail}` : 'conmon exited without reporting the container'));
+      });
+      sync.on('error', () => {});
+      errOut.on('error', () => {});
+    });
+  }
+
+  async start(id: string): Promise<void> {
+    try {
+      await this.runc(['start', id]);
+    } catch (err) {
+      throw new RuntimeStartError((err as Error).message);
+    }
+  }
+
+  // ---- signals and state ----------------------------------------------------------------
+
+  async kill(id: string, signal: string | number, all?: boolean): Promise<void> {
+    const sig = normalizeSignal(signal);
+    await this.runc(['kill', ...(all ? ['--all'] : []), id, sig]);
+  }
+
+  async pause(id: string): Promise<void> {
+    await this.runc(['pause', id]);
+  }
+
+  async resume(id: string): Promise<void> {
+    await this.runc(['resume', id]);
+  }
+
+  async state(id: string): Promise<ProcessState | undefined> {
+    try {
+      const out = await this.runc(['state', id]);
+      return toState(JSON.parse(out));
+    } catch (err) {
+      if (/does not exist|not exist/.test((err as Error).message)) return undefined;
+      throw err;
+    }
+  }
+
+  async list(): Promise<ProcessState[]> {
+    const out = await this.runc(['list', '--format', 'json']);
+    const arr = JSON.parse(out.trim() || 'null') as Array<Record<string, unknown>> | null;
+    return (arr ?? []).map(toState);
+  }
+
+  async delete(id: string, force?: boolean): Promise<void> {
+    const bundleDir = await readlink(join(this.conmonDir, `${id}.bundle`)).catch(() => undefined);
+    if (await pathExists(join(this.opts.stateRoot, id))) {
+      await this.runc(['delete', ...(force ? ['--force'] : []), id]).catch((err: Error) => {
+        if (!/does not exist/.test(err.message)) throw err;
+      });
+    }
+    await this.cleanup(id, bundleDir, force ?? false);
+  }
+
+  /** Waits for (or, when forced, ends) conmon, then removes every file kept for `id`. */
+  private async cleanup(id: string, bundleDir: string | undefined, force: boolean): Promise<void> {
+    const pidFile = join(this.conmonDir, `${id}.pid`);
+    const conmonPid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+    if (conmonPid > 0 && (await isConmon(conmonPid, id))) {
+      // conmon exits by itself once the container is gone; it writes the exit file just before.
+      if (!(await waitGone(conmonPid, force ? 2000 : 5000))) {
+        try {
+          process.kill(conmonPid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+        await waitGone(conmonPid, 1000);
+      }
+    }
+    await Promise.all([
+      rm(pidFile, { force: true }),
+      rm(join(this.conmonDir, `${id}.bundle`), { force: true }),
+      rm(join(this.exitDir, id), { force: true }),
+      rm(join(this.socketDir, id), { force: true }),
+      bundleDir ? rm(bundleDir, { recursive: true, force: true }) : undefined,
+    ]);
+    this.reported.delete(id);
+  }
+
+  // ---- stdio --------------------------------------------------------------------------------
+
+  async attach(id: string): Promise<AttachStream> {
+    const dir = join(this.socketDir, id);
+    let path = join(dir, 'attach');
+    let dirFd: Awaited<ReturnType<typeof open>> | undefined;
+    if (path.length > SUN_PATH_MAX) {
+      dirFd = await open(dir, 'r');
+      path = `/proc/self/fd/${dirFd.fd}/attach`;
+    }
+    try {
+      const sock = new SeqpacketSocket();
+      await new Promise<void>((resolve, reject) => {
+        const onError = (err: Error) => reject(new Error(`cannot attach to container ${id}: ${err.message}`));
+        sock.once('error', onError);
+        try {
+          sock.connect(path, () => {
+            sock.off('error', onError);
+            resolve();
+          });
+        } catch (err) {
+          reject(new Error(`cannot attach to container ${id}: ${(err as Error).message}`));
+        }
+      });
+      return new ConmonAttachStream(sock);
+    } finally {
+      await dirFd?.close();
+    }
+  }
+
+  async resize(id: string, height: number, width: number): Promise<void> {
+    let fh;
+    try {
+      // Non-blocking: fails with ENXIO instead of hanging when conmon is gone.
+      fh = await open(join(this.socketDir, id, 'ctl'), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+    } catch (err) {
+      throw systemError(`cannot resize container ${id}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENXIO' ? 'container is not running' : (err as Error).message}`);
+    }
+    try {
+      await fh.write(`1 ${Math.max(0, Math.floor(height))} ${Math.max(0, Math.floor(width))}\n`);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  // ---- exits --------------------------------------------------------------------------------
+
+  async exitInfo(id: string): Promise<ExitInfo | undefined> {
+    const file = join(this.exitDir, id);
+    let text: string;
+    let mtime: Date;
+    try {
+      [text, mtime] = await Promise.all([readFile(file, 'utf8'), stat(file).then((s) => s.mtime)]);
+    } catch {
+      return undefined;
+    }
+    const code = Number.parseInt(text.trim(), 10);
+    const bundleDir = await readlink(join(this.conmonDir, `${id}.bundle`)).catch(() => undefined);
+    const oomKilled = bundleDir ? await pathExists(join(bundleDir, 'oom')) : false;
+    return { id, exitCode: Number.isNaN(code) ? 255 : code < 0 ? 255 : code, finishedAt: mtime, oomKilled };
+  }
+
+  watchExits(listener: (exit: ExitInfo) => void): void {
+    this.listeners.push(listener);
+    if (this.watcher) return;
+    this.watcher = watch(this.exitDir, (_event, filename) => {
+      if (filename && !filename.includes('.')) void this.checkExit(filename.toString());
+    });
+    this.watcher.on('error', () => {});
+    // Exits that happened before the watch began.
+    void readdir(this.exitDir).then((names) => {
+      for (const n of names) if (!n.includes('.')) void this.checkExit(n);
+    });
+  }
+
+  private async checkExit(id: string): Promise<void> {
+    const info = await this.exitInfo(id);
+    if (!info) return;
+    const key = info.finishedAt.getTime();
+    if (this.reported.get(id) === key) return;
+    this.reported.set(id, key);
+    for (const l of this.listeners) l(info);
+  }
+
+  async close(): Promise<void> {
+    this.watcher?.close();
+    this.watcher = undefined;
+    this.listeners.length = 0;
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------
+
+  private runc(args: string[]): Promise<string> {
+    return new Promise((resolve, reject) => {
+      execFile(this.runtimePath, [...this.globalArgs, ...args], { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+        if (err) reject(new Error(runtimeErrorMessage(stderr) || err.message));
+        else resolve(stdout);
+      });
+    });
+  }
+}
+
+/** conmon's view of the container's stdio over its attach socket. */
+class ConmonAttachStream extends EventEmitter implements AttachStream {
+  private ended = false;
+
+  constructor(private readonly sock: SeqpacketSocket) {
+    super();
+    sock.on('data', (buf: Buffer) => {
+      if (buf.length < 1) return;
+      const stream = buf[0] === 3 ? 'stderr' : buf[0] === 2 ? 'stdout' : undefined;
+      if (stream && buf.length > 1) this.emit('data', stream, buf.subarray(1));
+    });
+    sock.on('end', () => this.finish());
+    sock.on('close', () => this.finish());
+    sock.on('error', (err: Error) => {
+      if (this.listenerCount('error')) this.emit('error', err);
+      this.finish();
+    });
+  }
+
+  private finish(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.emit('end');
+  }
+
+  writeStdin(chunk: Buffer): void {
+    if (this.ended) return;
+    try {
+      for (let off = 0; off < chunk.length; off += STDIN_CHUNK) {
+        const part = chunk.subarray(off, off + STDIN_CHUNK);
+        this.sock.write(part, 0, part.length);
+      }
+    } catch (err) {
+      this.emit('error', err as Error);
+    }
+  }
+
+  closeStdin(): void {
+    if (this.ended) return;
+    try {
+      this.sock.end();
+    } catch {
+      /* already closed */
+    }
+  }
+
+  close(): void {
+    try {
+      this.sock.destroy();
+    } catch {
+      /* already closed */
+    }
+    this.finish();
+  }
+}
+
+/** runc prints logrus lines (`time=... level=error msg="..."`); the last msg is the error. */
+export function runtimeErrorMessage(stderr: string): string {
+  const lines = stderr.trim().split('\n').filter(Boolean);
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = lines[i];
+    if (line.startsWith('{')) {
+      try {
+        const j = JSON.parse(line) as { msg?: string; level?: string };
+        if (j.msg) return j.msg;
+      } catch {
+        /* not JSON */
+      }
+    }
+    const m = /\bmsg="((?:[^"\\]|\\.)*)"/.exec(line);
+    if (m) {
+      try {
+        return JSON.parse(`"${m[1]}"`) as string;
+      } catch {
+        return m[1];
+      }
+    }
+  }
+  return lines.join('\n').trim();
+}
+
+/** 'KILL' / 'SIGKILL' / 'sigkill' / 9 / '9' -> what runc accepts ('KILL' or '9'). */
+export function normalizeSignal(signal: string | number): string {
+  if (typeof signal === 'number' || /^[0-9]+$/.test(String(signal))) {
+    const n = Number(signal);
+    if (!Number.isInteger(n) || n <= 0 || n > 64) throw invalidParameter(`Invalid signal: ${signal}`);
+    return String(n);
+  }
+  let name = String(signal).trim().toUpperCase();
+  if (name.startsWith('SIG')) name = name.slice(3);
+  const sigs = osConstants.signals as Record<string, number>;
+  if (sigs[`SIG${name}`] !== undefined) return String(sigs[`SIG${name}`]);
+  const rt = /^RTMIN(\+([0-9]+))?$/.exec(name) ?? /^RTMAX(-([0-9]+))?$/.exec(name);
+  if (rt) {
+    const n = name.startsWith('RTMIN') ? 34 + Number(rt[2] ?? 0) : 64 - Number(rt[2] ?? 0);
+    if (n >= 34 && n <= 64) return String(n);
+  }
+  throw invalidParameter(`Invalid signal: ${signal}`);
+}
+
+function toState(j: Record<string, unknown>): ProcessState {
+  const status = String(j.status) as ProcessStatus;
+  return {
+    id: String(j.id),
+    status: (['created', 'running', 'paused', 'stopped'] as const).includes(status as never) ? status : 'stopped',
+    pid: status === 'stopped' ? 0 : Number(j.pid ?? 0),
+  };
+}
+
+function lookPath(cmd: string): string {
+  if (cmd.includes('/')) return cmd;
+  for (const dir of (process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter)) {
+    const p = join(dir || '.', cmd);
+    try {
+      accessSync(p, fsConstants.X_OK);
+      return p;
+    } catch {
+      /* next */
+    }
+  }
+  return cmd;
+}
+
+async function pathExists(p: string): Promise<boolean> {
+  try {
+    await lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The process is conmon for this container (not a reused pid). */
+async function isConmon(pid: number, id: string): Promise<boolean> {
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  return cmdline.includes('conmon') && cmdline.split('\0').includes(id);
+}
+
+async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 1;
+  for (;;) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return true;
+    }
+    // A zombie (reaped by init soon) counts as gone.
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    if (!stat || /\) Z /.test(stat)) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 50);
+  }
+}

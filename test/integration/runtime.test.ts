@@ -1,0 +1,316 @@
+/**
+ * ConmonRuntime against real conmon + runc, with a busybox rootfs built from busybox-static.
+ * Run as root: node --test dist/test/integration/runtime.test.js
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConmonRuntime } from '../../src/runtime/conmon.js';
+import { RuntimeStartError, type AttachStream, type ExitInfo } from '../../src/runtime/runtime.js';
+import { buildSpec, detectCgroupVersion, findInitBinary } from '../../src/runtime/spec.js';
+import { resolveUser } from '../../src/runtime/user.js';
+import type { HostConfig } from '../../src/api/types.js';
+
+const APPLETS = ['sh', 'echo', 'cat', 'sleep', 'true', 'false', 'id', 'ls', 'stty', 'ps', 'grep', 'wc', 'head'];
+
+export async function makeBusyboxRootfs(dir: string): Promise<string> {
+  const rootfs = join(dir, 'rootfs');
+  for (const d of ['bin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'root', 'home/nobody']) await mkdir(join(rootfs, d), { recursive: true });
+  await copyFile('/usr/bin/busybox', join(rootfs, 'bin/busybox'));
+  execFileSync('chmod', ['755', join(rootfs, 'bin/busybox')]);
+  for (const a of APPLETS) await symlink('busybox', join(rootfs, 'bin', a));
+  await writeFile(join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home/nobody:/bin/false\n');
+  await writeFile(join(rootfs, 'etc/group'), 'root:x:0:\nnogroup:x:65534:\nstaff:x:50:nobody\n');
+  return rootfs;
+}
+
+describe('ConmonRuntime (conmon + runc)', { concurrency: false }, () => {
+  let dir: string;
+  let rootfs: string;
+  let runtime: ConmonRuntime;
+  let stateRoot: string;
+  let execRoot: string;
+  let cgroupVersion: '1' | '2';
+  const exits = new Map<string, ExitInfo>();
+  const exitWaiters = new Map<string, (e: ExitInfo) => void>();
+  const ids: string[] = [];
+  let seq = 0;
+
+  function newId(): string {
+    const id = `wharfrt${process.pid}x${Date.now().toString(36)}x${seq++}`;
+    ids.push(id);
+    return id;
+  }
+
+  function waitExit(id: string): Promise<ExitInfo> {
+    const seen = exits.get(id);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve) => exitWaiters.set(id, resolve));
+  }
+
+  async function create(
+    id: string,
+    args: string[],
+    opts: { tty?: boolean; openStdin?: boolean; stdinOnce?: boolean; hostConfig?: HostConfig; user?: string; init?: boolean } = {},
+  ) {
+    const user = await resolveUser(rootfs, opts.user);
+    const hostConfig = opts.hostConfig ?? {};
+    const spec = buildSpec({
+      id,
+      rootfs,
+      config: { Tty: !!opts.tty },
+      hostConfig,
+      args,
+      env: ['PATH=/bin', `HOME=${user.home}`],
+      cwd: '/',
+      hostname: id.slice(0, 12),
+      user,
+      network: { kind: 'new' },
+      cgroupParent: `/wharf-test-${process.pid}`,
+      cgroupVersion,
+      initPath: opts.init ? await findInitBinary() : undefined,
+    });
+    return runtime.create({
+      id,
+      bundleDir: join(execRoot, 'bundles', id),
+      spec,
+      tty: !!opts.tty,
+      openStdin: !!opts.openStdin,
+      stdinOnce: !!opts.stdinOnce,
+      logPath: join(dir, `${id}.log`),
+    });
+  }
+
+  function collect(stream: AttachStream): Promise<{ stdout: string; stderr: string }> {
+    let stdout = '';
+    let stderr = '';
+    return new Promise((resolve) => {
+      stream.on('data', (s, chunk) => {
+        if (s === 'stdout') stdout += chunk.toString();
+        else stderr += chunk.toString();
+      });
+      stream.on('end', () => resolve({ stdout, stderr }));
+    });
+  }
+
+  async function runToExit(args: string[], opts: Parameters<typeof create>[2] = {}) {
+    const id = newId();
+    await create(id, args, opts);
+    const stream = await runtime.attach(id);
+    const out = collect(stream);
+    await runtime.start(id);
+    const exit = await waitExit(id);
+    const io = await out;
+    await runtime.delete(id);
+    return { id, exit, ...io };
+  }
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'wharf-rt-'));
+    rootfs = await makeBusyboxRootfs(dir);
+    stateRoot = join(dir, 'runc');
+    execRoot = join(dir, 'exec');
+    cgroupVersion = await detectCgroupVersion();
+    runtime = new ConmonRuntime({ stateRoot, execRoot });
+    runtime.watchExits((e) => {
+      exits.set(e.id, e);
+      exitWaiters.get(e.id)?.(e);
+    });
+  });
+
+  after(async () => {
+    for (const id of ids) await runtime.delete(id, true).catch(() => {});
+    await runtime.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('echo hello: output on stdout (stream byte 2), exit 0 via watchExits and exitInfo', async () => {
+    const id = newId();
+    const { pid } = await create(id, ['echo', 'hello']);
+    assert.ok(pid > 0);
+    assert.equal((await runtime.state(id))?.status, 'created');
+    const stream = await runtime.attach(id);
+    const out = collect(stream);
+    await runtime.start(id);
+    const exit = await waitExit(id);
+    assert.equal(exit.exitCode, 0);
+    const io = await out;
+    assert.equal(io.stdout, 'hello\n');
+    assert.equal(io.stderr, '');
+    const info = await runtime.exitInfo(id);
+    assert.equal(info?.exitCode, 0);
+    assert.ok(info!.finishedAt.getTime() <= Date.now() && info!.finishedAt.getTime() > Date.now() - 60_000);
+    const log = await readFile(join(dir, `${id}.log`), 'utf8');
+    assert.match(log, /^\S+ stdout F hello$/m);
+    await runtime.delete(id);
+    assert.equal(await runtime.exitInfo(id), undefined);
+  });
+
+  test('exit code 3 and stderr on stream 3', async () => {
+    const r = await runToExit(['sh', '-c', 'echo oops >&2; exit 3']);
+    assert.equal(r.exit.exitCode, 3);
+    assert.equal(r.stderr, 'oops\n');
+    assert.equal(r.stdout, '');
+  });
+
+  test('stdin piped to cat, then EOF ends it', async () => {
+    const id = newId();
+    await create(id, ['cat'], { openStdin: true, stdinOnce: true });
+    const stream = await runtime.attach(id);
+    const out = collect(stream);
+    await runtime.start(id);
+    stream.writeStdin(Buffer.from('hi\n'));
+    const big = Buffer.alloc(100_000, 'x');
+    stream.writeStdin(big);
+    stream.closeStdin();
+    const exit = await waitExit(id);
+    assert.equal(exit.exitCode, 0);
+    const io = await out;
+    assert.equal(io.stdout, 'hi\n' + big.toString());
+    await runtime.delete(id);
+  });
+
+  test('tty container echoes input; resize applies to the pty', async () => {
+    const id = newId();
+    // The shell waits (bounded) until the size set through conmon's ctl fifo shows on its tty.
+    const script = 'read line; i=0; while [ "$(stty size)" != "33 111" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done; stty size; echo got:$line';
+    await create(id, ['sh', '-c', script], {
+      tty: true,
+      openStdin: true,
+      stdinOnce: true,
+    });
+    const stream = await runtime.attach(id);
+    const out = collect(stream);
+    await runtime.start(id);
+    await runtime.resize(id, 33, 111);
+    stream.writeStdin(Buffer.from('abc\r'));
+    const exit = await waitExit(id);
+    const io = await out;
+    assert.equal(exit.exitCode, 0);
+    assert.match(io.stdout, /abc/); // echoed by the tty
+    assert.match(io.stdout, /33 111/);
+    assert.match(io.stdout, /got:abc/);
+    assert.equal(io.stderr, '');
+    await runtime.delete(id);
+  });
+
+  test('kill SIGKILL of sleep gives 137; state/list see it running first', async () => {
+    const id = newId();
+    const { pid } = await create(id, ['sleep', '100']);
+    await runtime.start(id);
+    const st = await runtime.state(id);
+    assert.deepEqual(st, { id, status: 'running', pid });
+    const listed = await runtime.list();
+    assert.ok(listed.some((s) => s.id === id && s.status === 'running'));
+    await runtime.kill(id, 'SIGKILL');
+    const exit = await waitExit(id);
+    assert.equal(exit.exitCode, 137);
+    await runtime.delete(id);
+    assert.equal(await runtime.state(id), undefined);
+  });
+
+  test('kill by number; TERM reaches sleep through --init; pause/resume', async () => {
+    const id = newId();
+    await create(id, ['sleep', '100']);
+    await runtime.start(id);
+    await runtime.pause(id);
+    assert.equal((await runtime.state(id))?.status, 'paused');
+    await runtime.resume(id);
+    assert.equal((await runtime.state(id))?.status, 'running');
+    await runtime.kill(id, 9);
+    assert.equal((await waitExit(id)).exitCode, 137);
+    await runtime.delete(id);
+
+    // As PID 1, sleep would ignore SIGTERM; the init forwards it and reports the signal.
+    const id2 = newId();
+    await create(id2, ['sleep', '100'], { init: true });
+    await runtime.start(id2);
+    await runtime.kill(id2, 'TERM');
+    assert.equal((await waitExit(id2)).exitCode, 143);
+    await runtime.delete(id2);
+  });
+
+  test('missing command: create throws RuntimeStartError and leaves nothing behind', async () => {
+    const id = newId();
+    await assert.rejects(create(id, ['nosuchcmd']), (err: Error) => {
+      assert.ok(err instanceof RuntimeStartError, String(err));
+      assert.match(err.message, /exec: "nosuchcmd": executable file not found in \$PATH/);
+      return true;
+    });
+    assert.equal(await runtime.state(id), undefined);
+    await assert.rejects(readdir(join(execRoot, 'bundles', id)));
+    assert.ok(!(await readdir(join(execRoot, 'conmon'))).some((f) => f.startsWith(id)));
+    assert.ok(!(await readdir(join(execRoot, 'sockets'))).includes(id));
+  });
+
+  test('user, groups, --init, read-only rootfs and tmpfs are applied', async () => {
+    const r = await runToExit(['sh', '-c', 'id; ps -o pid,comm | grep -c docker-init; touch /x 2>&1; touch /run/ok && echo tmpfs-ok'], {
+      user: 'nobody',
+      init: true,
+      hostConfig: { ReadonlyRootfs: true, Tmpfs: { '/run': 'size=1m' } },
+    });
+    assert.equal(r.exit.exitCode, 0, r.stderr);
+    assert.match(r.stdout, /uid=65534\(nobody\) gid=65534\(nogroup\) groups=50\(staff\)/);
+    assert.match(r.stdout, /^1$/m);
+    assert.match(r.stdout, /Read-only file system/);
+    assert.match(r.stdout, /tmpfs-ok/);
+  });
+
+  test('privileged container runs with all capabilities', async () => {
+    const r = await runToExit(['sh', '-c', 'grep CapEff /proc/self/status'], { hostConfig: { Privileged: true } });
+    assert.equal(r.exit.exitCode, 0, r.stderr);
+    const own = /CapBnd:\s+([0-9a-f]+)/.exec(await readFile('/proc/self/status', 'utf8'))![1];
+    assert.match(r.stdout, new RegExp(`CapEff:\\s+${own}`));
+  });
+
+  test('default: Docker capability set and seccomp filter; seccomp=unconfined drops the filter', async () => {
+    const r = await runToExit(['sh', '-c', 'grep -E "CapEff|Seccomp:" /proc/self/status']);
+    assert.match(r.stdout, /CapEff:\s+00000000a80425fb/);
+    assert.match(r.stdout, /Seccomp:\s+2/);
+    const u = await runToExit(['sh', '-c', 'grep -E "Seccomp:" /proc/self/status'], {
+      hostConfig: { SecurityOpt: ['seccomp=unconfined'], CapAdd: ['sys_admin'] },
+    });
+    assert.match(u.stdout, /Seccomp:\s+0/);
+    // With CAP_SYS_ADMIN the default profile opens unshare; without it the call is refused.
+    const a = await runToExit(['sh', '-c', 'busybox unshare -u true; echo rc=$?'], { hostConfig: { CapAdd: ['SYS_ADMIN'] } });
+    assert.match(a.stdout, /rc=0/);
+    const d = await runToExit(['sh', '-c', 'busybox unshare -u true 2>/dev/null; echo rc=$?']);
+    assert.match(d.stdout, /rc=[1-9]/);
+  });
+
+  test('a second runtime instance (daemon restart) sees the container and still gets its exit', async () => {
+    const id = newId();
+    await create(id, ['sh', '-c', 'read x; exit 7'], { openStdin: true, stdinOnce: true });
+    await runtime.start(id);
+    const second = new ConmonRuntime({ stateRoot, execRoot });
+    try {
+      assert.equal((await second.state(id))?.status, 'running');
+      const got = new Promise<ExitInfo>((resolve) =>
+        second.watchExits((e) => {
+          if (e.id === id) resolve(e);
+        }),
+      );
+      const stream = await second.attach(id);
+      stream.writeStdin(Buffer.from('go\n'));
+      const exit = await got;
+      assert.equal(exit.exitCode, 7);
+      assert.equal((await second.exitInfo(id))?.exitCode, 7);
+      await second.delete(id);
+    } finally {
+      await second.close();
+    }
+  });
+
+  test('nothing left behind: runc list empty, no conmon for our ids', async () => {
+    for (const id of ids) await runtime.delete(id, true).catch(() => {});
+    assert.deepEqual(await runtime.list(), []);
+    const ps = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
+    for (const id of ids) assert.ok(!ps.includes(id), `process left for ${id}`);
+    assert.deepEqual(await readdir(join(execRoot, 'exits')), []);
+    assert.deepEqual(await readdir(join(execRoot, 'sockets')), []);
+    assert.deepEqual(await readdir(join(execRoot, 'conmon')), []);
+  });
+});
