@@ -1,0 +1,519 @@
+/**
+ * Integration-test harness: runs the real wharfd (dist/src/daemon/main.js) as root on fresh
+ * temp dirs on the host filesystem, drives it with the real `wharf` CLI or Docker CLI, and
+ * cleans up everything it made (daemon, conmon, runc containers, mounts, cgroups, dirs).
+ *
+ *   const d = await startDaemon();
+ *   await loadBusybox(d);
+ *   const r = await d.wharf(['run', '--rm', 'busybox', 'echo', 'hi']);   // {code, stdout, stderr}
+ *   assert.deepEqual(await countLeaks(d), {...});
+ *   await d.cleanup();
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, watch, type FSWatcher } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, rmdir, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BUSYBOX_IMAGE_CHANGES, buildBusyboxRootfsBuffer } from '../fixtures/busybox.js';
+
+/** The repository root (this file runs from dist/test/integration/). */
+export const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
+/** WHARFD_MAIN overrides the daemon entry point (e.g. to test another build). */
+export const DAEMON_MAIN = process.env.WHARFD_MAIN ?? join(REPO_ROOT, 'dist/src/daemon/main.js');
+export const CLI_MAIN = join(REPO_ROOT, 'dist/src/cli/main.js');
+export const DOCKER_CLI = '/usr/local/bin/docker';
+/** Temp dirs go on the host filesystem (ext4 here): overlay cannot use tmpfs-on-overlay. Kept short for unix socket paths. */
+const TMP_BASE = process.env.WHARF_TEST_TMP ?? '/tmp';
+const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  input?: string | Buffer;
+  env?: Record<string, string | undefined>;
+  /** Kill the command and fail after this long (default 60 s). */
+  timeoutMs?: number;
+  cwd?: string;
+}
+
+export interface StartOptions {
+  /** Extra wharfd flags. */
+  args?: string[];
+  /** Contents of the daemon.json passed with --config-file (default `{}`, so the host's /etc/wharf is never read). */
+  config?: Record<string, unknown>;
+  env?: Record<string, string>;
+  /** How long to wait for /_ping (default 30 s). */
+  readyTimeoutMs?: number;
+}
+
+export interface Daemon {
+  /** Temp dir holding everything below. */
+  root: string;
+  socket: string;
+  /** `unix://<socket>` */
+  host: string;
+  dataRoot: string;
+  execRoot: string;
+  pidfile: string;
+  configFile: string;
+  /** wharfd's stderr (appended across restarts). */
+  logFile: string;
+  /** Current daemon pid (changes on restart); 0 when not running. */
+  pid: number;
+  wharf(args: string[], opts?: RunOptions): Promise<RunResult>;
+  docker(args: string[], opts?: RunOptions): Promise<RunResult>;
+  /** SIGKILL the daemon and wait for it to exit (containers keep running). */
+  kill9(): Promise<void>;
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<void>;
+  /** Stop if running, start again on the same dirs, wait until it answers. */
+  restart(): Promise<void>;
+  /** Every container ID this daemon ever created (seen in its containers/ dir). */
+  containerIds(): Set<string>;
+  /** The log so far (for failure messages). */
+  log(): string;
+  cleanup(): Promise<void>;
+}
+
+/** Polls `cond` until it returns truthy; throws naming `what` after `timeoutMs` (default 10 s). */
+export async function waitFor<T>(
+  cond: () => T | Promise<T>,
+  opts: { timeoutMs?: number; what?: string; intervalMs?: number } = {},
+): Promise<NonNullable<T>> {
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const interval = opts.intervalMs ?? 20;
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      const v = await cond();
+      if (v) return v as NonNullable<T>;
+    } catch (err) {
+      lastErr = err;
+    }
+    if (Date.now() >= deadline) {
+      const why = lastErr instanceof Error ? ` (last error: ${lastErr.message})` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${opts.what ?? 'condition'}${why}`);
+    }
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}
+
+/** Runs a command, collecting its output; rejects on timeout or spawn failure. */
+export function runCommand(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, args, {
+      env: { ...process.env, ...opts.env },
+      cwd: opts.cwd,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    const timeoutMs = opts.timeoutMs ?? 60_000;
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(
+        new Error(
+          `${cmd} ${args.join(' ')}: timed out after ${timeoutMs} ms\nstdout: ${Buffer.concat(out)}\nstderr: ${Buffer.concat(err)}`,
+        ),
+      );
+    }, timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise({
+        code: code ?? 128 + (signal ? signalNumber(signal) : 0),
+        stdout: Buffer.concat(out).toString(),
+        stderr: Buffer.concat(err).toString(),
+      });
+    });
+    child.stdin.on('error', () => {}); // the command may exit without reading its input
+    if (opts.input !== undefined) child.stdin.end(opts.input);
+    else child.stdin.end();
+  });
+}
+
+function signalNumber(signal: NodeJS.Signals): number {
+  const table: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
+  return table[signal] ?? 0;
+}
+
+/** GET /_ping on a unix socket; true on 200. */
+export function ping(socket: string, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolvePromise) => {
+    const req = request({ socketPath: socket, path: '/_ping', method: 'GET', timeout: timeoutMs }, (res) => {
+      res.resume();
+      res.on('end', () => resolvePromise(res.statusCode === 200));
+      res.on('error', () => resolvePromise(false));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolvePromise(false));
+    req.end();
+  });
+}
+
+const alive = (pid: number) => pid > 0 && existsSync(`/proc/${pid}`) && !isZombie(pid);
+
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return false;
+  }
+}
+
+/** Daemons not yet cleaned up; SIGKILLed if the test process exits without cleanup(). */
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
+export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
+  if (process.getuid?.() !== 0) throw new Error('integration tests must run as root');
+  if (!existsSync(DAEMON_MAIN)) throw new Error(`${DAEMON_MAIN} missing: build first (npx tsc -p .)`);
+  await mkdir(TMP_BASE, { recursive: true });
+  const root = await mkdtemp(join(TMP_BASE, 'wharf-it-'));
+  const dataRoot = join(root, 'data');
+  const execRoot = join(root, 'exec');
+  const socket = join(root, 'wharf.sock');
+  const pidfile = join(root, 'wharf.pid');
+  const configFile = join(root, 'daemon.json');
+  const logFile = join(root, 'wharfd.log');
+  const dockerConfig = join(root, 'docker-config');
+  await mkdir(join(dataRoot, 'containers'), { recursive: true, mode: 0o711 });
+  await mkdir(dockerConfig, { recursive: true });
+  await writeFile(configFile, JSON.stringify(opts.config ?? {}));
+
+  // Remember every container ID the daemon creates, so cgroup leaks of removed containers are found.
+  const ids = new Set<string>();
+  const containersDir = join(dataRoot, 'containers');
+  const noteIds = async () => {
+    for (const name of await readdir(containersDir).catch(() => [] as string[])) if (/^[0-9a-f]{64}$/.test(name)) ids.add(name);
+  };
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(containersDir, (_event, name) => {
+      if (name && /^[0-9a-f]{64}$/.test(String(name))) ids.add(String(name));
+    });
+    watcher.on('error', () => {});
+  } catch {
+    watcher = undefined;
+  }
+
+  const host = `unix://${socket}`;
+  const env = { ...process.env, PATH: `${SYSTEM_PATH}:${process.env.PATH ?? ''}`, ...opts.env };
+  const args = [
+    DAEMON_MAIN,
+    '--config-file', configFile,
+    '--data-root', dataRoot,
+    '--exec-root', execRoot,
+    '-H', host,
+    '--pidfile', pidfile,
+    ...(opts.args ?? []),
+  ];
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+
+  const readLog = () => {
+    try {
+      return readFileSync(logFile, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const logTail = () => readLog().split('\n').slice(-40).join('\n');
+
+  async function launch(): Promise<void> {
+    const fd = openSync(logFile, 'a');
+    try {
+      child = spawn(process.execPath, args, { env, stdio: ['ignore', fd, fd] });
+    } finally {
+      closeSync(fd);
+    }
+    const c = child;
+    live.add(c);
+    let gone = false;
+    exited = new Promise<void>((res) => {
+      c.on('exit', () => {
+        gone = true;
+        live.delete(c);
+        res();
+      });
+    });
+    c.on('error', () => {});
+    await waitFor(
+      async () => {
+        if (gone) throw new Error(`wharfd exited during startup (code ${c.exitCode}):\n${logTail()}`);
+        return ping(socket);
+      },
+      { timeoutMs: opts.readyTimeoutMs ?? 30_000, what: `wharfd to answer /_ping on ${socket}` },
+    ).catch(async (err: Error) => {
+      if (!gone) {
+        c.kill('SIGKILL');
+        await exited;
+      }
+      throw new Error(`${err.message}\n--- wharfd log ---\n${logTail()}`);
+    });
+    d.pid = c.pid ?? 0;
+  }
+
+  async function signalAndWait(signal: NodeJS.Signals, timeoutMs: number): Promise<boolean> {
+    const c = child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return true;
+    c.kill(signal);
+    const done = await Promise.race([exited.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), timeoutMs))]);
+    return done;
+  }
+
+  const cliEnv = (extra?: Record<string, string | undefined>) => ({
+    DOCKER_HOST: host,
+    WHARF_HOST: host,
+    DOCKER_CONFIG: dockerConfig,
+    PATH: env.PATH,
+    ...extra,
+  });
+
+  let cleaned = false;
+  const d: Daemon = {
+    root,
+    socket,
+    host,
+    dataRoot,
+    execRoot,
+    pidfile,
+    configFile,
+    logFile,
+    pid: 0,
+    wharf: (a, o = {}) => runCommand(process.execPath, [CLI_MAIN, ...a], { ...o, env: cliEnv(o.env) }),
+    docker: (a, o = {}) => runCommand(DOCKER_CLI, a, { ...o, env: cliEnv(o.env) }),
+    async kill9() {
+      await signalAndWait('SIGKILL', 10_000);
+      d.pid = 0;
+    },
+    async stop() {
+      if (!(await signalAndWait('SIGTERM', 30_000))) {
+        await signalAndWait('SIGKILL', 10_000);
+        throw new Error(`wharfd did not exit within 30 s of SIGTERM:\n${logTail()}`);
+      }
+      d.pid = 0;
+    },
+    async restart() {
+      await d.stop();
+      await launch();
+    },
+    containerIds: () => ids,
+    log: readLog,
+    async cleanup() {
+      if (cleaned) return;
+      cleaned = true;
+      await noteIds();
+      if (!(await signalAndWait('SIGTERM', 15_000))) await signalAndWait('SIGKILL', 10_000);
+      d.pid = 0;
+      watcher?.close();
+      await cleanupLeftovers(d, ids);
+    },
+  };
+
+  try {
+    await launch();
+  } catch (err) {
+    watcher?.close();
+    await cleanupLeftovers(d, ids).catch(() => {});
+    throw err;
+  }
+  return d;
+}
+
+/** Imports the busybox fixture as busybox:latest through the wharf CLI. */
+export async function loadBusybox(d: Pick<Daemon, 'wharf'>, ref = 'busybox:latest'): Promise<void> {
+  const tarball = await buildBusyboxRootfsBuffer();
+  const changes = BUSYBOX_IMAGE_CHANGES.flatMap((c) => ['--change', c]);
+  const r = await d.wharf(['import', ...changes, '-', ref], { input: tarball, timeoutMs: 60_000 });
+  if (r.code !== 0) throw new Error(`wharf import ${ref} failed (${r.code}): ${r.stderr}${r.stdout}`);
+}
+
+// ---- leak accounting and cleanup --------------------------------------------------------------
+
+interface MountEntry {
+  mountPoint: string;
+  fsType: string;
+}
+
+function unescapeMount(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+async function mounts(): Promise<MountEntry[]> {
+  const text = await readFile('/proc/self/mountinfo', 'utf8');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const f = line.split(' ');
+      const sep = f.indexOf('-');
+      return { mountPoint: unescapeMount(f[4]), fsType: f[sep + 1] ?? '' };
+    });
+}
+
+const under = (path: string, dir: string) => path === dir || path.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
+
+async function mountsUnder(dir: string): Promise<string[]> {
+  return (await mounts()).map((m) => m.mountPoint).filter((p) => under(p, dir));
+}
+
+/** Pids whose command line mentions `needle`, optionally only those whose argv[0] basename is `comm`. */
+async function processesMentioning(needle: string, comm?: string): Promise<number[]> {
+  const out: number[] = [];
+  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === process.pid) continue;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (!cmdline.includes(needle)) continue;
+    if (comm) {
+      const argv0 = cmdline.split('\0')[0] ?? '';
+      const exe = await readlink(`/proc/${pid}/exe`).catch(() => '');
+      if (!argv0.endsWith(`/${comm}`) && argv0 !== comm && !exe.endsWith(`/${comm}`)) continue;
+    }
+    if (isZombie(pid)) continue;
+    out.push(pid);
+  }
+  return out;
+}
+
+const runcRoot = (d: Pick<Daemon, 'execRoot'>) => join(d.execRoot, 'runc');
+
+async function runcContainers(d: Pick<Daemon, 'execRoot'>): Promise<string[]> {
+  if (!existsSync(runcRoot(d))) return [];
+  const r = await runCommand('runc', ['--root', runcRoot(d), 'list', '-q'], { env: { PATH: SYSTEM_PATH }, timeoutMs: 20_000 });
+  if (r.code !== 0) return [];
+  return r.stdout.split('\n').map((s) => s.trim()).filter(Boolean);
+}
+
+/** Cgroup directories (v1: every hierarchy's wharf/, v2: wharf/) whose name contains one of `ids`. */
+async function cgroupDirs(ids: Set<string>): Promise<string[]> {
+  if (ids.size === 0) return [];
+  const parents: string[] = [];
+  const base = '/sys/fs/cgroup';
+  if (existsSync(join(base, 'cgroup.controllers'))) {
+    parents.push(join(base, 'wharf'));
+  } else {
+    for (const ctrl of await readdir(base).catch(() => [] as string[])) parents.push(join(base, ctrl, 'wharf'));
+  }
+  const found: string[] = [];
+  for (const parent of parents) {
+    for (const name of await readdir(parent).catch(() => [] as string[])) {
+      for (const id of ids) {
+        if (name.includes(id)) {
+          found.push(join(parent, name));
+          break;
+        }
+      }
+    }
+  }
+  return found;
+}
+
+export interface Leaks {
+  /** Mount points under the data root. */
+  mounts: number;
+  /** conmon processes of this daemon's exec root. */
+  conmon: number;
+  /** Cgroup dirs named after this daemon's containers. */
+  cgroups: number;
+  /** Containers runc still knows in <exec-root>/runc. */
+  runc: number;
+  details: { mounts: string[]; conmon: number[]; cgroups: string[]; runc: string[] };
+}
+
+export async function countLeaks(d: Daemon): Promise<Leaks> {
+  const ids = d.containerIds();
+  for (const name of await readdir(join(d.dataRoot, 'containers')).catch(() => [] as string[])) {
+    if (/^[0-9a-f]{64}$/.test(name)) ids.add(name);
+  }
+  const runc = await runcContainers(d);
+  for (const id of runc) ids.add(id);
+  const details = {
+    mounts: await mountsUnder(d.dataRoot),
+    conmon: await processesMentioning(d.execRoot, 'conmon'),
+    cgroups: await cgroupDirs(ids),
+    runc,
+  };
+  return {
+    mounts: details.mounts.length,
+    conmon: details.conmon.length,
+    cgroups: details.cgroups.length,
+    runc: details.runc.length,
+    details,
+  };
+}
+
+/** Removes every trace of a daemon: runc containers, conmon, stray processes, mounts, cgroups, dirs. */
+async function cleanupLeftovers(d: Pick<Daemon, 'root' | 'execRoot' | 'dataRoot'>, ids: Set<string>): Promise<void> {
+  const problems: string[] = [];
+  const env = { PATH: SYSTEM_PATH };
+  for (const id of await runcContainers(d)) {
+    ids.add(id);
+    const r = await runCommand('runc', ['--root', runcRoot(d), 'delete', '--force', id], { env, timeoutMs: 20_000 });
+    if (r.code !== 0 && !/does not exist|not found/.test(r.stderr)) problems.push(`runc delete ${id}: ${r.stderr.trim()}`);
+  }
+  // conmon first, then anything else still referring to the temp dir (e.g. a container's init).
+  for (const pid of await processesMentioning(d.execRoot, 'conmon')) killQuietly(pid);
+  for (const pid of await processesMentioning(d.root)) killQuietly(pid);
+  await waitFor(async () => (await processesMentioning(d.root)).length === 0, { timeoutMs: 10_000, what: 'leftover processes to exit' }).catch(
+    (err: Error) => problems.push(err.message),
+  );
+
+  const points = (await mountsUnder(d.root)).sort((a, b) => b.split('/').length - a.split('/').length || b.length - a.length);
+  for (const p of points) {
+    const r = await runCommand('umount', [p], { env, timeoutMs: 20_000 });
+    if (r.code !== 0) {
+      const lazy = await runCommand('umount', ['-l', p], { env, timeoutMs: 20_000 });
+      if (lazy.code !== 0 && (await mountsUnder(p)).includes(p)) problems.push(`umount ${p}: ${lazy.stderr.trim()}`);
+    }
+  }
+
+  for (const dir of (await cgroupDirs(ids)).sort((a, b) => b.length - a.length)) {
+    await removeCgroup(dir).catch((err: Error) => problems.push(`rmdir ${dir}: ${err.message}`));
+  }
+
+  await rm(d.root, { recursive: true, force: true }).catch((err: Error) => problems.push(`rm ${d.root}: ${err.message}`));
+  if (problems.length) throw new Error(`cleanup of ${d.root} left things behind:\n${problems.join('\n')}`);
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+/** rmdir a cgroup, its children first (cgroup dirs hold only virtual files, so rmdir, not rm -r). */
+async function removeCgroup(dir: string): Promise<void> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const e of entries) if (e.isDirectory()) await removeCgroup(join(dir, e.name));
+  await waitFor(
+    async () => {
+      try {
+        await rmdir(dir);
+        return true;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true;
+        throw err;
+      }
+    },
+    { timeoutMs: 5_000, what: `cgroup ${dir} to empty` },
+  );
+}
