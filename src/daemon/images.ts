@@ -34,8 +34,15 @@ import {
   withDefaultTag,
   type Reference,
 } from '../image/reference.js';
-import { chainIdOf, chainIds, topChainId } from '../layer/chain-id.js';
+import { chainIdOf, chainIds, sha256Digest, topChainId } from '../layer/chain-id.js';
 import { LayerStore } from '../layer/layer-store.js';
+import { credentialsOf } from '../distribution/auth-config.js';
+import { RegistryClient, type ClientOptions } from '../distribution/client.js';
+import { login } from '../distribution/login.js';
+import { DistributionMetadata } from '../distribution/metadata.js';
+import { listTags, pullImage, type PullContext } from '../distribution/pull.js';
+import { pushImage } from '../distribution/push.js';
+import type { ImagePullOptions, RegistryAuth } from '../api/backend.js';
 
 /** A container using an image, as the container daemon reports it. */
 export interface ImageUser {
@@ -62,6 +69,17 @@ export interface ImageServiceOptions {
   containersUsingImage: ContainersUsingImage;
   /** A layer store to share (the daemon passes the same one to the container lifecycle). */
   layers?: LayerStore;
+  /**
+   * Registry settings from daemon.json: insecure-registries, registry-mirrors,
+   * max-concurrent-downloads (default 3), max-concurrent-uploads (default 5), and the
+   * certs.d root (default /etc/wharf/certs.d).
+   */
+  registry?: RegistryServiceOptions;
+}
+
+export interface RegistryServiceOptions extends ClientOptions {
+  maxConcurrentDownloads?: number;
+  maxConcurrentUploads?: number;
 }
 
 const GO_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
@@ -109,6 +127,9 @@ export class ImageService implements ImageBackend {
   private readonly lock = new KeyedMutex();
   private readonly imageRoot: string;
   private readonly containersUsingImage: ContainersUsingImage;
+  /** Registry client (tokens are cached here across pulls and pushes). */
+  readonly registry: RegistryClient;
+  readonly distribution: DistributionMetadata;
 
   constructor(private readonly opts: ImageServiceOptions) {
     this.imageRoot = join(opts.dataRoot, 'image', 'overlay2');
@@ -116,6 +137,8 @@ export class ImageService implements ImageBackend {
     this.images = new ImageStore(this.imageRoot);
     this.refs = new ReferenceStore(this.imageRoot);
     this.containersUsingImage = opts.containersUsingImage;
+    this.registry = new RegistryClient(opts.registry);
+    this.distribution = new DistributionMetadata(this.imageRoot);
   }
 
   /** Creates the directories and reads repositories.json (configs are read lazily). */
@@ -123,8 +146,13 @@ export class ImageService implements ImageBackend {
     await this.layers.init();
     await this.images.init();
     await this.refs.load();
+    await mkdir(this.tmpRoot, { recursive: true, mode: 0o700 });
     // Leftovers of a crash mid-apply; not awaited so that startup stays fast.
     this.layers.removeOrphans().catch(() => {});
+  }
+
+  private get tmpRoot(): string {
+    return join(this.opts.dataRoot, 'tmp');
   }
 
   /** Number of images, for GET /info. */
@@ -218,6 +246,122 @@ export class ImageService implements ImageBackend {
       // Images a moved tag left without references stay (dangling), as Docker does.
       return { id, moved };
     });
+  }
+
+  /** Removes those of `chains` (and their ancestors) that no image, container or pin uses. */
+  async releaseLayers(chains: string[]): Promise<void> {
+    if (chains.length === 0) return;
+    await this.exclusive(async () => {
+      const keep: string[] = [];
+      for (const other of await this.images.list()) {
+        const cfg = (await this.images.get(other))?.config;
+        const top = cfg ? topChainId(cfg.rootfs?.diff_ids ?? []) : null;
+        if (top) keep.push(top);
+      }
+      await this.layers.gc(chains, keep);
+    });
+  }
+
+  // ---- registries ----
+
+  private pullContext(): PullContext {
+    const r = this.opts.registry ?? {};
+    return {
+      client: this.registry,
+      metadata: this.distribution,
+      maxConcurrentDownloads: Math.max(1, r.maxConcurrentDownloads ?? 3),
+      hostPlatform: { os: 'linux', architecture: hostArch(), ...(hostArch() === 'arm64' ? { variant: 'v8' } : {}) },
+      sink: {
+        layers: this.layers,
+        referenceTarget: (ref) => this.refs.get(ref),
+        hasImage: (id) => this.images.has(id),
+        registerImage: (raw, refs) => this.registerImage(raw, refs.filter((r) => r.digest === undefined || !this.refs.get(r) || this.refs.get(r) === sha256Of(raw))),
+        releaseLayers: (chains) => this.releaseLayers(chains),
+        tmpRoot: this.tmpRoot,
+      },
+    };
+  }
+
+  /**
+   * POST /images/create?fromImage= : Docker's pull. `tag` may be a tag or a digest; without
+   * one (and none in `ref`) every tag of the repository is pulled.
+   */
+  async *pull(ref: string, tag: string | undefined, opts: ImagePullOptions, auth: RegistryAuth | undefined): AsyncIterable<ProgressMessage> {
+    let named = parseNormalizedNamed(ref);
+    if (tag) {
+      if (/^[a-z0-9]+:[a-f0-9]{32,}$/i.test(tag)) {
+        if (!/^sha256:[a-f0-9]{64}$/.test(tag)) throw invalidParameter('invalid digest format');
+        named = { ...named, digest: tag };
+      } else {
+        if (!isValidTag(tag)) throw invalidParameter('invalid tag format');
+        named = { ...named, tag };
+      }
+    }
+    const creds = credentialsOf(auth);
+    const ctx = this.pullContext();
+    if (named.tag !== undefined || named.digest !== undefined) {
+      yield* pullImage(ctx, { ref: named, ...(opts.platform ? { platform: opts.platform } : {}), ...(creds ? { creds } : {}) });
+      return;
+    }
+    // All tags: one pull per tag, then Docker's summary line for the repository.
+    const tags = await listTags(ctx, named, creds);
+    let newer = false;
+    for (const t of tags) {
+      for await (const m of pullImage(ctx, { ref: { ...named, tag: t }, ...(opts.platform ? { platform: opts.platform } : {}), ...(creds ? { creds } : {}) })) {
+        if (m.status?.startsWith('Status: ')) {
+          newer ||= m.status.startsWith('Status: Downloaded newer image');
+          continue;
+        }
+        yield m;
+      }
+    }
+    yield { status: newer ? `Status: Downloaded newer image for ${familiarName(named)}` : `Status: Image is up to date for ${familiarName(named)}` };
+  }
+
+  /** POST /images/{name}/push : pushes a tag, or every tag of the repository when none is given. */
+  async *push(name: string, tag: string | undefined, auth: RegistryAuth | undefined): AsyncIterable<ProgressMessage> {
+    let named = parseNormalizedNamed(name);
+    if (named.digest !== undefined) throw invalidParameter('cannot push a digest reference');
+    if (tag) {
+      if (!isValidTag(tag)) throw invalidParameter('invalid tag format');
+      named = { ...named, tag };
+    }
+    const repo: Reference = { domain: named.domain, path: named.path };
+    const resolveTags = async (): Promise<Array<{ tag: string; id: string }>> => {
+      if (named.tag !== undefined) {
+        const id = this.refs.get(named);
+        if (!id) throw notFound(`An image does not exist locally with the tag: ${familiarString(named)}`);
+        return [{ tag: named.tag, id }];
+      }
+      const all = this.refs
+        .all()
+        .filter((a) => a.ref.tag !== undefined && a.ref.digest === undefined && a.ref.domain === repo.domain && a.ref.path === repo.path)
+        .sort((a, b) => (a.ref.tag! < b.ref.tag! ? -1 : 1));
+      if (all.length === 0) throw notFound(`An image does not exist locally with the tag: ${familiarName(repo)}`);
+      return all.map((a) => ({ tag: a.ref.tag!, id: a.id }));
+    };
+    yield* pushImage(
+      {
+        client: this.registry,
+        metadata: this.distribution,
+        maxConcurrentUploads: Math.max(1, this.opts.registry?.maxConcurrentUploads ?? 5),
+        source: {
+          layers: this.layers,
+          rawConfig: (id) => this.images.raw(id),
+          addReference: async (ref, id) => {
+            await this.exclusive(() => this.refs.add(ref, id, true));
+          },
+        },
+      },
+      repo,
+      resolveTags,
+      credentialsOf(auth),
+    );
+  }
+
+  /** POST /auth */
+  async login(auth: RegistryAuth): Promise<{ Status: string; IdentityToken: string }> {
+    return login(this.registry, auth);
   }
 
   // ---- ImageBackend ----
@@ -626,6 +770,10 @@ export class ImageService implements ImageBackend {
       return { ImagesDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed };
     });
   }
+}
+
+function sha256Of(raw: Buffer): string {
+  return sha256Digest(raw);
 }
 
 const RUNNING = 1;

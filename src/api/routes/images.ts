@@ -2,22 +2,16 @@
 import { Writable } from 'node:stream';
 import { invalidParameter, systemError } from '../../lib/errors.js';
 import type { RegistryAuth } from '../backend.js';
+import { decodeRegistryAuth } from '../../distribution/auth-config.js';
+import { readBody } from '../request.js';
+import { errorBody } from '../errors.js';
 import { boolValue, boolValueOrDefault, parseFilters, sendEmpty, sendJSON } from '../request.js';
 import { formatError, writeProgressStream } from '../progress.js';
 import type { RequestContext, Router } from '../router.js';
 import { versionAtLeast } from '../version.js';
 
 /** X-Registry-Auth: base64url-encoded JSON AuthConfig; undecodable values count as no auth, as in Docker. */
-export function decodeRegistryAuth(header: string | string[] | undefined): RegistryAuth | undefined {
-  const value = Array.isArray(header) ? header[0] : header;
-  if (!value) return undefined;
-  try {
-    const parsed: unknown = JSON.parse(Buffer.from(value, 'base64').toString('utf8'));
-    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as RegistryAuth) : undefined;
-  } catch {
-    return undefined;
-  }
-}
+export { decodeRegistryAuth };
 
 function metaHeaders(ctx: RequestContext): Record<string, string[]> | undefined {
   let out: Record<string, string[]> | undefined;
@@ -124,6 +118,30 @@ export function imageRoutes(router: Router): void {
   router.post('/images/{name:.*}/tag', async (ctx) => {
     await img(ctx).tag(name(ctx), ctx.query.get('repo') ?? '', ctx.query.get('tag') || undefined);
     sendEmpty(ctx.res, 201);
+  });
+  router.post('/images/{name:.*}/push', async (ctx) => {
+    const images = img(ctx);
+    if (!images.push) throw systemError('push is not supported yet');
+    const stream = images.push(name(ctx), ctx.query.get('tag') || undefined, decodeRegistryAuth(ctx.req.headers['x-registry-auth']));
+    await writeProgressStream(ctx.res, stream, { errorStatusBeforeFirst: true });
+  });
+  router.post('/auth', async (ctx) => {
+    const images = img(ctx);
+    if (!images.login) throw systemError('login is not supported yet');
+    let auth: RegistryAuth;
+    try {
+      const raw = await readBody(ctx.req);
+      auth = raw.length ? (JSON.parse(raw.toString('utf8')) as RegistryAuth) : {};
+    } catch (err) {
+      throw invalidParameter(`Error parsing auth config: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    try {
+      sendJSON(ctx.res, 200, await images.login(auth));
+    } catch (err) {
+      if (!(err as { unauthorized?: boolean }).unauthorized) throw err;
+      ctx.res.writeHead(401, { 'Content-Type': 'application/json' });
+      ctx.res.end(errorBody(err));
+    }
   });
   router.delete('/images/{name:.*}', async (ctx) => {
     const deleted = await img(ctx).remove(name(ctx), { force: boolValue(ctx.query, 'force'), noprune: boolValue(ctx.query, 'noprune') });

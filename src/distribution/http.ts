@@ -1,0 +1,159 @@
+/**
+ * One HTTP exchange with a registry (node:http/https, keep-alive agents per TLS setting),
+ * redirects followed (Authorization dropped when the host changes), and transport errors
+ * worded as Go's net/http words them, because clients and users compare them with Docker's:
+ *   Get "http://127.0.0.1:5999/v2/": dial tcp 127.0.0.1:5999: connect: connection refused
+ */
+import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import type { Readable } from 'node:stream';
+import { systemError } from '../lib/errors.js';
+import type { TlsSettings } from './endpoints.js';
+
+export interface HttpResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: IncomingMessage;
+  /** The final URL, after redirects. */
+  url: URL;
+}
+
+export interface HttpRequestOptions {
+  headers?: Record<string, string>;
+  body?: Buffer | Readable;
+  tls?: TlsSettings | null;
+  /** Follow redirects (GET/HEAD). Default true. */
+  followRedirects?: boolean;
+  /** Socket idle timeout. */
+  timeoutMs?: number;
+}
+
+const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+const httpsAgents = new Map<string, https.Agent>();
+
+function agentFor(url: URL, tls: TlsSettings | null | undefined): http.Agent {
+  if (url.protocol === 'http:') return httpAgent;
+  const key = tls ? JSON.stringify([tls.rejectUnauthorized, tls.ca?.map((c) => c.toString('base64')), tls.cert?.toString('base64')]) : 'default';
+  let agent = httpsAgents.get(key);
+  if (!agent) {
+    agent = new https.Agent({
+      keepAlive: true,
+      maxSockets: 16,
+      rejectUnauthorized: tls?.rejectUnauthorized ?? true,
+      ...(tls?.ca ? { ca: tls.ca } : {}),
+      ...(tls?.cert ? { cert: tls.cert, key: tls.key } : {}),
+    });
+    httpsAgents.set(key, agent);
+  }
+  return agent;
+}
+
+/** Go's method spelling in url.Error: `Get`, `Head`, `Put`... */
+export function goMethod(method: string): string {
+  return method.charAt(0) + method.slice(1).toLowerCase();
+}
+
+function hostPortOf(url: URL): string {
+  return url.port ? url.host : `${url.hostname}:${url.protocol === 'https:' ? 443 : 80}`;
+}
+
+/** The Go-like text of a Node transport error. */
+export function transportErrorText(err: NodeJS.ErrnoException, url: URL): string {
+  const hp = hostPortOf(url);
+  switch (err.code) {
+    case 'ECONNREFUSED':
+      return `dial tcp ${hp}: connect: connection refused`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `dial tcp: lookup ${url.hostname}: no such host`;
+    case 'ECONNRESET':
+      return `read tcp ${hp}: read: connection reset by peer`;
+    case 'ETIMEDOUT':
+      return `dial tcp ${hp}: i/o timeout`;
+    case 'EHOSTUNREACH':
+      return `dial tcp ${hp}: connect: no route to host`;
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+      return 'tls: failed to verify certificate: x509: certificate signed by unknown authority';
+    case 'ERR_TLS_CERT_ALTNAME_INVALID':
+      return `tls: failed to verify certificate: x509: certificate is valid for other names, not ${url.hostname}`;
+    case 'CERT_HAS_EXPIRED':
+      return 'tls: failed to verify certificate: x509: certificate has expired or is not yet valid';
+    case 'EPROTO':
+      return 'http: server gave HTTP response to HTTPS client';
+    default:
+      return err.message;
+  }
+}
+
+/** A transport-level failure (no HTTP status): connection refused, reset, TLS, truncated body. */
+export class TransportError extends Error {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+  ) {
+    super(message);
+  }
+}
+
+export function isTransportError(err: unknown): err is TransportError {
+  return err instanceof TransportError;
+}
+
+function once(method: string, url: URL, opts: HttpRequestOptions): Promise<HttpResponse> {
+  return new Promise((resolve, reject) => {
+    const mod = url.protocol === 'https:' ? https : http;
+    const req = mod.request(url, { method, headers: opts.headers ?? {}, agent: agentFor(url, opts.tls) }, (res) => {
+      resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res, url });
+    });
+    req.setTimeout(opts.timeoutMs ?? 60_000, () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      reject(new TransportError(`${goMethod(method)} "${url.href}": ${transportErrorText(err, url)}`, err.code));
+    });
+    const body = opts.body;
+    if (body === undefined) req.end();
+    else if (Buffer.isBuffer(body)) req.end(body);
+    else {
+      body.on('error', (err) => req.destroy(err));
+      body.pipe(req);
+    }
+  });
+}
+
+/** Sends a request; follows up to 10 redirects for GET/HEAD. */
+export async function httpRequest(method: string, url: URL, opts: HttpRequestOptions = {}): Promise<HttpResponse> {
+  let current = url;
+  let headers = { ...(opts.headers ?? {}) };
+  for (let hop = 0; ; hop++) {
+    const res = await once(method, current, { ...opts, headers });
+    const loc = res.headers.location;
+    const redirect = [301, 302, 303, 307, 308].includes(res.status) && loc && (method === 'GET' || method === 'HEAD') && opts.followRedirects !== false;
+    if (!redirect) return res;
+    res.body.resume();
+    if (hop >= 10) throw systemError(`${goMethod(method)} "${current.href}": stopped after 10 redirects`);
+    const next = new URL(loc, current);
+    if (next.host !== current.host) {
+      // Credentials for the registry must not go to a storage backend (S3, CDN).
+      const { Authorization: _a, authorization: _b, ...rest } = headers;
+      headers = rest;
+    }
+    current = next;
+  }
+}
+
+/** Reads a whole (small) body. */
+export async function readBody(res: HttpResponse, limit = 64 << 20): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of res.body) {
+    n += (c as Buffer).length;
+    if (n > limit) {
+      res.body.destroy();
+      throw systemError(`response from ${res.url.href} is too large`);
+    }
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks);
+}

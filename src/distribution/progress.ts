@@ -1,0 +1,95 @@
+/**
+ * Docker's JSON progress messages: the progress bar string dockerd puts in `progress`
+ * (jsonmessage.JSONProgress at its 200-column default width), and a queue that lets
+ * concurrent transfers report into one ordered stream.
+ */
+import type { ProgressMessage } from '../api/types.js';
+
+const UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB', 'ZB', 'YB'];
+
+/** go-units HumanSize: decimal units, 4 significant digits (`15.96kB`, `1.469MB`, `500B`). */
+export function humanSize(n: number): string {
+  let size = n;
+  let i = 0;
+  while (size >= 1000 && i < UNITS.length - 1) {
+    size /= 1000;
+    i++;
+  }
+  return `${Number(size.toPrecision(4))}${UNITS[i]}`;
+}
+
+/** JSONProgress.String() for byte counts without a start time. */
+export function progressBar(current: number, total: number): string {
+  if (current <= 0 && total <= 0) return '';
+  if (total <= 0) return humanSize(current).padStart(8);
+  const pct = Math.min(Math.floor(Math.floor((current / total) * 100) / 2), 50);
+  const bar = `[${'='.repeat(pct)}>${' '.repeat(Math.max(50 - pct, 0))}] `;
+  const numbers = current > total ? humanSize(current).padStart(8) : `${humanSize(current).padStart(8)}/${humanSize(total)}`;
+  return bar + numbers;
+}
+
+export function statusMessage(id: string, status: string): ProgressMessage {
+  return { status, progressDetail: {}, id };
+}
+
+export function progressMessage(id: string, status: string, current: number, total: number): ProgressMessage {
+  return { status, progressDetail: { current, total }, progress: progressBar(current, total), id };
+}
+
+/** Emits byte progress at most every `everyBytes` or `everyMs`, and always at the end. */
+export class ProgressThrottle {
+  private lastBytes = 0;
+  private lastTime = 0;
+  constructor(
+    private readonly emit: (current: number) => void,
+    private readonly everyBytes = 512 * 1024,
+    private readonly everyMs = 100,
+  ) {}
+  update(current: number, final = false): void {
+    const now = Date.now();
+    if (final || current - this.lastBytes >= this.everyBytes || now - this.lastTime >= this.everyMs) {
+      if (current === this.lastBytes && !final && this.lastTime !== 0) return;
+      this.lastBytes = current;
+      this.lastTime = now;
+      this.emit(current);
+    }
+  }
+}
+
+/** Many producers, one consumer: `for await (const m of queue)` until end()/fail(). */
+export class MessageQueue implements AsyncIterable<ProgressMessage> {
+  private readonly items: ProgressMessage[] = [];
+  private waiter: (() => void) | null = null;
+  private done = false;
+  private error: unknown = null;
+
+  push(m: ProgressMessage): void {
+    if (this.done) return;
+    this.items.push(m);
+    this.wake();
+  }
+  end(): void {
+    this.done = true;
+    this.wake();
+  }
+  fail(err: unknown): void {
+    this.error = err;
+    this.done = true;
+    this.wake();
+  }
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = null;
+    w?.();
+  }
+  async *[Symbol.asyncIterator](): AsyncIterator<ProgressMessage> {
+    for (;;) {
+      while (this.items.length) yield this.items.shift()!;
+      if (this.done) {
+        if (this.error) throw this.error;
+        return;
+      }
+      await new Promise<void>((r) => (this.waiter = r));
+    }
+  }
+}
