@@ -1,0 +1,66 @@
+/**
+ * What the container lifecycle needs from the stores beside it. The daemon wiring
+ * (daemon/daemon.ts) hands in the real image service, layer store, container store and
+ * runtime; keeping the needs narrow here keeps the lifecycle independent of their internals.
+ */
+import type { ContainerConfig, ImageConfigFile } from '../api/types.js';
+import type { ContainerRecord } from '../container/container.js';
+import type { Runtime } from '../runtime/runtime.js';
+
+export interface ResolvedImage {
+  /** sha256:… */
+  id: string;
+  config: ImageConfigFile;
+  /** Chain ID of the top layer, or null for an image without layers. */
+  topChainId: string | null;
+}
+
+export interface ImageResolver {
+  resolve(ref: string): Promise<ResolvedImage>;
+}
+
+export interface RWLayers {
+  createRWLayer(containerId: string, parentChainId: string | null): Promise<void>;
+  mountRW(containerId: string): Promise<string>;
+  unmountRW(containerId: string): Promise<void>;
+  removeRWLayer(containerId: string): Promise<void>;
+  rwGraphDriverData(containerId: string): Promise<Record<string, string>>;
+  rwSize(containerId: string): Promise<number>;
+}
+
+export interface RecordStore {
+  save(record: ContainerRecord): Promise<void>;
+  remove(id: string): Promise<void>;
+  dir(id: string): string;
+}
+
+export interface NameRegistry {
+  /** Reserves `name` (no leading slash) for `id`; Conflict with Docker's text when taken. */
+  reserve(name: string, id: string): void;
+  release(name: string): void;
+  /** A free random name. */
+  generate(): string;
+  /** Full ID for a full ID, a name, or a unique ID prefix; NotFound `No such container: ref` otherwise. */
+  resolve(ref: string): string;
+}
+
+export interface LifecycleSettings {
+  execRoot: string;
+  cgroupParent?: string;
+  cgroupVersion: '1' | '2';
+  /** Static init binary for `--init`, when one is installed. */
+  initPath?: string;
+  ncpu: number;
+}
+
+export interface ContainerDeps {
+  images: ImageResolver;
+  layers: RWLayers;
+  store: RecordStore;
+  names: NameRegistry;
+  runtime: Runtime;
+  settings: LifecycleSettings;
+  log: (msg: string) => void;
+}
+
+export type { ContainerConfig };

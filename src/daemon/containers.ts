@@ -1,0 +1,809 @@
+/**
+ * The container lifecycle: create, start, stop, kill, restart, remove, rename, wait, attach,
+ * and what happens when a container exits (restart policies, --rm). Implements the API's
+ * ContainerBackend over the stores and the runtime in ContainerDeps.
+ */
+import { EventEmitter } from 'node:events';
+import { mkdir, readlink, stat, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type {
+  AttachOptions,
+  AttachSession,
+  ContainerBackend,
+  ContainerListOptions,
+  LogsOptions,
+  LogsResult,
+  WaitCondition,
+  WaitHandle,
+} from '../api/backend.js';
+import type {
+  ContainerCreateBody,
+  ContainerCreateResponse,
+  ContainerInspect,
+  ContainerSummary,
+  ContainerTop,
+  Filters,
+  HostConfig,
+  PruneReport,
+  WaitResponse,
+} from '../api/types.js';
+import { initialState, type ContainerRecord } from '../container/container.js';
+import { toInspect } from '../container/inspect.js';
+import { filterContainers, toSummary } from '../container/list.js';
+import { readLogs } from '../container/log-reader.js';
+import {
+  EngineError,
+  conflict,
+  invalidParameter,
+  isEngineError,
+  noSuchContainer,
+  notModified,
+  systemError,
+} from '../lib/errors.js';
+import { generateId, shortId } from '../lib/ids.js';
+import { KeyedMutex } from '../lib/mutex.js';
+import { parseSignal } from '../lib/signals.js';
+import { RuntimeStartError, type ExitInfo } from '../runtime/runtime.js';
+import { buildSpec } from '../runtime/spec.js';
+import { resolveUser } from '../runtime/user.js';
+import { DEFAULT_DETACH_KEYS, parseDetachKeys, pipeAttach } from './attach-session.js';
+import { commandOf, effectiveNetworkMode, mergeImageConfig, validateHostConfig } from './container-config.js';
+import type { ContainerDeps } from './container-deps.js';
+import { etcPaths, writeEtcFiles } from './etc-files.js';
+import { RestartManager, policyWantsRestart } from './restart-manager.js';
+import { runTop } from './top.js';
+
+const DEFAULT_STOP_TIMEOUT_S = 10;
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** An attach made before start: it joins between runtime create and start. */
+interface PendingAttach {
+  connect(): Promise<void>;
+  /** The start failed or the container went away: end the session. */
+  cancel(): void;
+}
+
+export const nowRFC3339 = () => new Date().toISOString().replace(/(\.\d{3})Z$/, '$1000000Z');
+
+export class ContainerService implements ContainerBackend {
+  private readonly records = new Map<string, ContainerRecord>();
+  private readonly lock = new KeyedMutex();
+  /** 'exit:<id>' (exit code), 'removed:<id>', 'started:<id>'. */
+  private readonly events = new EventEmitter();
+  private readonly pendingAttach = new Map<string, Set<PendingAttach>>();
+  private readonly restartManagers = new Map<string, RestartManager>();
+  private readonly restartTimers = new Map<string, NodeJS.Timeout>();
+  private closed = false;
+
+  constructor(private readonly deps: ContainerDeps) {
+    this.events.setMaxListeners(0);
+  }
+
+  // ---- lookups ------------------------------------------------------------------------
+
+  all(): ContainerRecord[] {
+    return [...this.records.values()];
+  }
+
+  private get(ref: string): ContainerRecord {
+    let id: string;
+    try {
+      id = this.deps.names.resolve(ref);
+    } catch (err) {
+      if (isEngineError(err, 'NotFound')) throw noSuchContainer(ref);
+      throw err;
+    }
+    const rec = this.records.get(id);
+    if (!rec) throw noSuchContainer(ref);
+    return rec;
+  }
+
+  private manager(rec: ContainerRecord): RestartManager {
+    let m = this.restartManagers.get(rec.ID);
+    if (!m) {
+      m = new RestartManager(rec.HostConfig.RestartPolicy ?? {});
+      this.restartManagers.set(rec.ID, m);
+    }
+    return m;
+  }
+
+  /** IDs of the containers made from an image, and whether each is running. */
+  usingImage(imageId: string): Array<{ id: string; running: boolean }> {
+    return this.all()
+      .filter((r) => r.Image === imageId)
+      .map((r) => ({ id: r.ID, running: r.State.Running }));
+  }
+
+  // ---- create -------------------------------------------------------------------------
+
+  async create(name: string | undefined, body: ContainerCreateBody, _platform?: string): Promise<ContainerCreateResponse> {
+    const { HostConfig: hostConfigIn, NetworkingConfig: _net, ...userConfig } = body;
+    const hostConfig: HostConfig = { ...(hostConfigIn ?? {}) };
+    if (!userConfig.Image) throw invalidParameter('Config cannot be empty in order to create a container');
+    validateHostConfig(hostConfig, this.deps.settings.ncpu);
+    const image = await this.deps.images.resolve(userConfig.Image);
+    const config = mergeImageConfig(userConfig, image.config.config);
+    const { path, args } = commandOf(config);
+    hostConfig.NetworkMode = effectiveNetworkMode(hostConfig);
+    if (hostConfig.NetworkMode.startsWith('container:')) this.get(hostConfig.NetworkMode.slice(10));
+    hostConfig.RestartPolicy ??= { Name: 'no', MaximumRetryCount: 0 };
+    if (!hostConfig.RestartPolicy.Name) hostConfig.RestartPolicy = { Name: 'no', MaximumRetryCount: 0 };
+    hostConfig.LogConfig ??= { Type: 'k8s-file', Config: {} };
+
+    const id = generateId();
+    const containerName = name ? name.replace(/^\//, '') : this.deps.names.generate();
+    this.deps.names.reserve(containerName, id);
+    const dir = this.deps.store.dir(id);
+    let layerMade = false;
+    try {
+      if (!config.Hostname) config.Hostname = hostConfig.NetworkMode === 'host' ? '' : shortId(id);
+      config.Image = userConfig.Image;
+      await mkdir(dir, { recursive: true, mode: 0o710 });
+      await this.deps.layers.createRWLayer(id, image.topChainId);
+      layerMade = true;
+      const etc = etcPaths(dir);
+      const rec: ContainerRecord = {
+        ID: id,
+        Name: '/' + containerName,
+        Created: nowRFC3339(),
+        Path: path,
+        Args: args,
+        Config: config,
+        Image: image.id,
+        State: initialState(),
+        NetworkSettings: {
+          Bridge: '',
+          SandboxID: '',
+          SandboxKey: '',
+          Ports: {},
+          Networks: {},
+        },
+        MountPoints: {},
+        LogPath: join(dir, `${id}-json.log`),
+        ResolvConfPath: etc.resolvConf,
+        HostnamePath: etc.hostname,
+        HostsPath: etc.hosts,
+        RestartCount: 0,
+        HasBeenManuallyStopped: false,
+        HasBeenStartedBefore: false,
+        Driver: 'overlay2',
+        Platform: 'linux',
+        HostConfig: hostConfig,
+      };
+      await this.deps.store.save(rec);
+      this.records.set(id, rec);
+    } catch (err) {
+      this.deps.names.release(containerName);
+      if (layerMade) await this.deps.layers.removeRWLayer(id).catch(() => {});
+      await rm(dir, { recursive: true, force: true }).catch(() => {});
+      throw err;
+    }
+    return { Id: id, Warnings: [] };
+  }
+
+  // ---- start --------------------------------------------------------------------------
+
+  async start(ref: string): Promise<void> {
+    const rec = this.get(ref);
+    await this.lock.run(rec.ID, async () => {
+      if (rec.State.Paused) throw conflict('cannot start a paused container, try unpause instead');
+      if (rec.State.Running) throw notModified();
+      if (rec.State.RemovalInProgress || rec.State.Dead) {
+        throw conflict('container is marked for removal and cannot be started');
+      }
+      this.cancelRestartTimer(rec.ID);
+      rec.HasBeenManuallyStopped = false;
+      this.manager(rec).reset();
+      await this.startLocked(rec);
+    });
+  }
+
+  /** Starts a container; the caller holds its lock. On failure nothing stays mounted or running. */
+  private async startLocked(rec: ContainerRecord): Promise<void> {
+    const { layers, runtime, settings } = this.deps;
+    const id = rec.ID;
+    let mounted = false;
+    let created = false;
+    try {
+      const rootfs = await layers.mountRW(id);
+      mounted = true;
+      const hc = rec.HostConfig;
+      const hostNetwork = hc.NetworkMode === 'host';
+      await writeEtcFiles(etcPaths(this.deps.store.dir(id)), {
+        hostname: rec.Config.Hostname ?? shortId(id),
+        domainname: rec.Config.Domainname,
+        hostNetwork,
+        extraHosts: hc.ExtraHosts ?? undefined,
+        dns: hc.Dns ?? undefined,
+        dnsSearch: hc.DnsSearch ?? undefined,
+        dnsOptions: hc.DnsOptions ?? undefined,
+      });
+      const user = await resolveUser(rootfs, rec.Config.User || undefined, hc.GroupAdd ?? undefined);
+      const env = containerEnv(rec, user.home);
+      const cwd = rec.Config.WorkingDir || '/';
+      await ensureWorkingDir(rootfs, cwd);
+      const spec = buildSpec({
+        id,
+        rootfs,
+        config: rec.Config,
+        hostConfig: hc,
+        args: [rec.Path, ...rec.Args],
+        env,
+        cwd,
+        hostname: hostNetwork ? undefined : rec.Config.Hostname,
+        domainname: rec.Config.Domainname || undefined,
+        user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+        etcFiles: { hostname: rec.HostnamePath, hosts: rec.HostsPath, resolvConf: rec.ResolvConfPath },
+        network: this.networkNamespace(hc),
+        cgroupParent: hc.CgroupParent || settings.cgroupParent,
+        cgroupVersion: settings.cgroupVersion,
+        initPath: hc.Init ? settings.initPath : undefined,
+      });
+      if (hc.Init && !settings.initPath) throw systemError('--init requested but no init binary (tini or catatonit) is installed');
+      const bundleDir = join(settings.execRoot, 'bundles', id);
+      const { pid } = await runtime.create({
+        id,
+        bundleDir,
+        spec,
+        tty: !!rec.Config.Tty,
+        openStdin: !!rec.Config.OpenStdin,
+        stdinOnce: !!rec.Config.StdinOnce,
+        logPath: rec.LogPath,
+      });
+      created = true;
+      await this.connectPendingAttaches(id);
+      await runtime.start(id);
+      rec.State = {
+        ...rec.State,
+        Status: 'running',
+        Running: true,
+        Paused: false,
+        Restarting: false,
+        OOMKilled: false,
+        Dead: false,
+        Pid: pid,
+        ExitCode: 0,
+        Error: '',
+        StartedAt: nowRFC3339(),
+      };
+      rec.HasBeenStartedBefore = true;
+      await this.deps.store.save(rec);
+      this.events.emit(`started:${id}`);
+    } catch (err) {
+      if (created) await runtime.delete(id, true).catch(() => {});
+      if (mounted) await layers.unmountRW(id).catch(() => {});
+      const engineErr = startError(err);
+      rec.State = {
+        ...rec.State,
+        Status: rec.HasBeenStartedBefore ? 'exited' : 'created',
+        Running: false,
+        Restarting: false,
+        Pid: 0,
+        ExitCode: engineErr.exitCode,
+        Error: engineErr.error.message,
+        FinishedAt: rec.HasBeenStartedBefore ? nowRFC3339() : rec.State.FinishedAt,
+      };
+      await this.deps.store.save(rec).catch(() => {});
+      this.failPendingAttaches(id);
+      this.events.emit(`exit:${id}`, { StatusCode: engineErr.exitCode, Error: { Message: engineErr.error.message } });
+      if (rec.HostConfig.AutoRemove) await this.removeLocked(rec).catch(() => {});
+      throw engineErr.error;
+    }
+  }
+
+  private networkNamespace(hc: HostConfig): { kind: 'new' } | { kind: 'host' } | { kind: 'path'; path: string } {
+    const mode = hc.NetworkMode ?? 'bridge';
+    if (mode === 'host') return { kind: 'host' };
+    if (mode.startsWith('container:')) {
+      const other = this.get(mode.slice(10));
+      if (!other.State.Running) {
+        throw conflict(`cannot join network namespace of a non running container: container ${other.ID} is not running`);
+      }
+      return { kind: 'path', path: `/proc/${other.State.Pid}/ns/net` };
+    }
+    // `none`, and `bridge` until networking lands: a private namespace with loopback only.
+    return { kind: 'new' };
+  }
+
+  // ---- exits --------------------------------------------------------------------------
+
+  /** Called by the runtime's exit watcher (and by restore for exits seen while down). */
+  async handleExit(exit: ExitInfo): Promise<void> {
+    const rec = this.records.get(exit.id);
+    if (!rec) {
+      await this.deps.runtime.delete(exit.id, true).catch(() => {});
+      return;
+    }
+    await this.lock.run(rec.ID, () => this.handleExitLocked(rec, exit));
+  }
+
+  private async handleExitLocked(rec: ContainerRecord, exit: ExitInfo): Promise<void> {
+    if (!rec.State.Running && !rec.State.Paused) return;
+    const id = rec.ID;
+    await this.deps.runtime.delete(id, true).catch((err) => this.deps.log(`runtime delete ${id}: ${err}`));
+    await this.deps.layers.unmountRW(id).catch((err) => this.deps.log(`unmount ${id}: ${err}`));
+    const finishedAt = exit.finishedAt.toISOString().replace(/(\.\d{3})Z$/, '$1000000Z');
+    const ranMs = exit.finishedAt.getTime() - Date.parse(rec.State.StartedAt);
+    const decision = this.closed
+      ? { restart: false, delayMs: 0 }
+      : this.manager(rec).shouldRestart(exit.exitCode, rec.HasBeenManuallyStopped, ranMs);
+    rec.State = {
+      ...rec.State,
+      Status: decision.restart ? 'restarting' : 'exited',
+      Running: false,
+      Paused: false,
+      Restarting: decision.restart,
+      OOMKilled: exit.oomKilled,
+      Pid: 0,
+      ExitCode: exit.exitCode,
+      FinishedAt: finishedAt,
+    };
+    await this.deps.store.save(rec);
+    this.events.emit(`exit:${id}`, { StatusCode: exit.exitCode, Error: null } satisfies WaitResponse);
+    if (decision.restart) {
+      this.scheduleRestart(rec, decision.delayMs);
+    } else if (rec.HostConfig.AutoRemove && !this.closed) {
+      await this.removeLocked(rec).catch((err) => this.deps.log(`auto-remove ${id}: ${err}`));
+    }
+  }
+
+  private scheduleRestart(rec: ContainerRecord, delayMs: number): void {
+    const timer = setTimeout(() => {
+      this.restartTimers.delete(rec.ID);
+      void this.lock
+        .run(rec.ID, async () => {
+          if (!rec.State.Restarting || !this.records.has(rec.ID)) return;
+          rec.RestartCount++;
+          await this.startLocked(rec);
+        })
+        .catch((err) => this.deps.log(`restart ${rec.ID}: ${err instanceof Error ? err.message : err}`));
+    }, delayMs);
+    timer.unref();
+    this.restartTimers.set(rec.ID, timer);
+  }
+
+  private cancelRestartTimer(id: string): boolean {
+    const t = this.restartTimers.get(id);
+    if (!t) return false;
+    clearTimeout(t);
+    this.restartTimers.delete(id);
+    return true;
+  }
+
+  /** Resolves with the next exit of the container (registered synchronously). */
+  private nextExit(id: string): Promise<WaitResponse> {
+    return new Promise((resolve) => this.events.once(`exit:${id}`, resolve));
+  }
+
+  // ---- stop / kill / restart ------------------------------------------------------------
+
+  async stop(ref: string, opts: { signal?: string; timeout?: number }): Promise<void> {
+    const rec = this.get(ref);
+    this.manager(rec).cancel();
+    if (rec.State.Restarting && this.cancelRestartTimer(rec.ID)) {
+      await this.lock.run(rec.ID, async () => {
+        rec.HasBeenManuallyStopped = true;
+        rec.State = { ...rec.State, Status: 'exited', Restarting: false };
+        await this.deps.store.save(rec);
+      });
+      return;
+    }
+    if (!rec.State.Running) throw notModified();
+    rec.HasBeenManuallyStopped = true;
+    await this.stopRunning(rec, opts);
+  }
+
+  private async stopRunning(rec: ContainerRecord, opts: { signal?: string; timeout?: number }): Promise<void> {
+    const signal = parseSignal(opts.signal || rec.Config.StopSignal || 'SIGTERM');
+    const timeoutS = opts.timeout ?? rec.Config.StopTimeout ?? DEFAULT_STOP_TIMEOUT_S;
+    const exited = this.nextExit(rec.ID);
+    if (rec.State.Paused) await this.deps.runtime.resume(rec.ID).catch(() => {});
+    if (timeoutS !== 0) {
+      await this.signal(rec, signal);
+      if (timeoutS < 0 || (await within(exited, timeoutS * 1000))) return void (await exited);
+    }
+    await this.signal(rec, 9);
+    await exited;
+  }
+
+  private async signal(rec: ContainerRecord, signal: number): Promise<void> {
+    try {
+      await this.deps.runtime.kill(rec.ID, signal);
+    } catch (err) {
+      // The process may have exited between the check and the signal.
+      const st = await this.deps.runtime.state(rec.ID).catch(() => undefined);
+      if (st && st.status !== 'stopped') throw err;
+    }
+  }
+
+  async kill(ref: string, signalName?: string): Promise<void> {
+    const rec = this.get(ref);
+    const signal = parseSignal(signalName || 'SIGKILL');
+    if (!rec.State.Running) {
+      throw conflict(`cannot kill container: ${ref}: container ${rec.ID} is not running`);
+    }
+    if (rec.State.Paused && signal !== 9) {
+      throw conflict(`cannot kill container: ${ref}: container ${rec.ID} is paused. Unpause the container before stopping or killing`);
+    }
+    await this.signal(rec, signal);
+  }
+
+  async restart(ref: string, opts: { signal?: string; timeout?: number }): Promise<void> {
+    const rec = this.get(ref);
+    this.manager(rec).cancel();
+    this.cancelRestartTimer(rec.ID);
+    if (rec.State.Running) await this.stopRunning(rec, opts);
+    await this.lock.run(rec.ID, async () => {
+      if (rec.State.Running) return;
+      rec.HasBeenManuallyStopped = false;
+      this.manager(rec).reset();
+      await this.startLocked(rec);
+    });
+  }
+
+  // ---- remove / rename ----------------------------------------------------------------
+
+  async remove(ref: string, opts: { force: boolean; volumes: boolean; link: boolean }): Promise<void> {
+    const rec = this.get(ref);
+    if (opts.link) throw invalidParameter('Conflict, cannot remove the default link name of the container');
+    if (rec.State.RemovalInProgress) throw conflict(`removal of container ${ref} is already in progress`);
+    if (rec.State.Running || rec.State.Restarting) {
+      if (!opts.force) {
+        const what = rec.State.Paused ? 'container is paused' : rec.State.Restarting ? 'container is restarting' : 'container is running';
+        throw conflict(`cannot remove container "${rec.Name}": ${what}: stop the container before removing or force remove`);
+      }
+      this.manager(rec).cancel();
+      this.cancelRestartTimer(rec.ID);
+      if (rec.State.Running) {
+        const exited = this.nextExit(rec.ID);
+        if (rec.State.Paused) await this.deps.runtime.resume(rec.ID).catch(() => {});
+        await this.signal(rec, 9);
+        await exited;
+      }
+    }
+    await this.lock.run(rec.ID, () => this.removeLocked(rec));
+  }
+
+  private async removeLocked(rec: ContainerRecord): Promise<void> {
+    if (!this.records.has(rec.ID)) return;
+    const id = rec.ID;
+    rec.State = { ...rec.State, RemovalInProgress: true, Status: 'removing' };
+    this.manager(rec).cancel();
+    this.cancelRestartTimer(id);
+    try {
+      await this.deps.runtime.delete(id, true).catch(() => {});
+      await this.deps.layers.removeRWLayer(id);
+      await this.deps.store.remove(id);
+    } catch (err) {
+      rec.State = { ...rec.State, RemovalInProgress: false, Dead: true, Status: 'dead' };
+      await this.deps.store.save(rec).catch(() => {});
+      throw systemError(`unable to remove container ${id}: ${err instanceof Error ? err.message : err}`, err);
+    }
+    this.records.delete(id);
+    this.restartManagers.delete(id);
+    this.deps.names.release(rec.Name.slice(1));
+    this.events.emit(`removed:${id}`, { StatusCode: rec.State.ExitCode, Error: null } satisfies WaitResponse);
+  }
+
+  async rename(ref: string, newName: string): Promise<void> {
+    const rec = this.get(ref);
+    const name = newName.replace(/^\//, '');
+    if (!name) throw invalidParameter('Neither old nor new names may be empty');
+    if ('/' + name === rec.Name) throw invalidParameter('Renaming a container with the same name as its current name');
+    await this.lock.run(rec.ID, async () => {
+      const old = rec.Name.slice(1);
+      this.deps.names.reserve(name, rec.ID);
+      rec.Name = '/' + name;
+      try {
+        await this.deps.store.save(rec);
+      } catch (err) {
+        rec.Name = '/' + old;
+        this.deps.names.release(name);
+        throw err;
+      }
+      this.deps.names.release(old);
+    });
+  }
+
+  // ---- inspect / list -----------------------------------------------------------------
+
+  async inspect(ref: string, opts: { size: boolean }): Promise<ContainerInspect> {
+    const rec = this.get(ref);
+    const graphDriverData = await this.deps.layers.rwGraphDriverData(rec.ID);
+    const sizeRw = opts.size ? await this.deps.layers.rwSize(rec.ID) : undefined;
+    return toInspect(rec, { graphDriverData, sizeRw });
+  }
+
+  async list(opts: ContainerListOptions): Promise<ContainerSummary[]> {
+    const chosen = filterContainers(this.all(), opts, {
+      resolveContainer: (ref: string) => this.get(ref),
+      resolveImage: async (ref: string) => (await this.deps.images.resolve(ref)).id,
+    });
+    const out: ContainerSummary[] = [];
+    for (const rec of await chosen) {
+      const sizeRw = opts.size ? await this.deps.layers.rwSize(rec.ID).catch(() => 0) : undefined;
+      out.push(toSummary(rec, { sizeRw }));
+    }
+    return out;
+  }
+
+  // ---- wait / attach / logs -----------------------------------------------------------
+
+  async wait(ref: string, condition: WaitCondition): Promise<WaitHandle> {
+    const rec = this.get(ref);
+    const current = (): WaitResponse => ({ StatusCode: rec.State.ExitCode, Error: null });
+    switch (condition) {
+      case 'not-running':
+        if (!rec.State.Running && !rec.State.Restarting) return { result: Promise.resolve(current()) };
+        return { result: this.nextExit(rec.ID) };
+      case 'next-exit':
+        return { result: this.nextExit(rec.ID) };
+      case 'removed':
+        return { result: new Promise((resolve) => this.events.once(`removed:${rec.ID}`, resolve)) };
+      default:
+        throw invalidParameter(`invalid condition: "${condition as string}"`);
+    }
+  }
+
+  async attach(ref: string, opts: AttachOptions): Promise<AttachSession> {
+    const rec = this.get(ref);
+    const detachKeys = opts.detachKeys ? parseDetachKeys(opts.detachKeys) : DEFAULT_DETACH_KEYS;
+    const tty = !!rec.Config.Tty;
+    return {
+      tty,
+      run: async (io) => {
+        if (opts.logs) {
+          const logs = await readLogs(rec.LogPath, { follow: false, stdout: opts.stdout, stderr: opts.stderr, timestamps: false }, this.followControl(rec));
+          for await (const e of logs.entries) (e.stream === 'stderr' && !tty ? io.stderr : io.stdout).write(e.data);
+        }
+        if (!opts.stream) return;
+        const pipeOpts = {
+          tty,
+          stdinOnce: !!rec.Config.StdinOnce,
+          detachKeys,
+          wantStdout: opts.stdout,
+          wantStderr: opts.stderr,
+        };
+        const stdin = opts.stdin ? io.stdin : null;
+        if (rec.State.Running) {
+          const stream = await this.deps.runtime.attach(rec.ID);
+          await pipeAttach(stream, { ...io, stdin }, pipeOpts);
+          return;
+        }
+        // Not running yet: join at the next start, between runtime create and start, so no output is missed.
+        await new Promise<void>((resolve) => {
+          const set = this.pendingAttach.get(rec.ID) ?? new Set<PendingAttach>();
+          this.pendingAttach.set(rec.ID, set);
+          const entry: PendingAttach = {
+            connect: async () => {
+              set.delete(entry);
+              const stream = await this.deps.runtime.attach(rec.ID);
+              void pipeAttach(stream, { ...io, stdin }, pipeOpts).then(resolve);
+            },
+            cancel: resolve,
+          };
+          set.add(entry);
+          const gone = () => {
+            if (set.delete(entry)) resolve();
+          };
+          io.stdout.once('close', gone);
+          this.events.once(`removed:${rec.ID}`, gone);
+        });
+      },
+    };
+  }
+
+  private async connectPendingAttaches(id: string): Promise<void> {
+    const set = this.pendingAttach.get(id);
+    if (!set?.size) return;
+    await Promise.all([...set].map((p) => p.connect().catch((err) => this.deps.log(`attach ${id}: ${err}`))));
+  }
+
+  private failPendingAttaches(id: string): void {
+    const set = this.pendingAttach.get(id);
+    if (!set) return;
+    for (const p of set) p.cancel();
+    set.clear();
+  }
+
+  private followControl(rec: ContainerRecord) {
+    return {
+      isRunning: () => rec.State.Running,
+      onStop: (cb: () => void) => {
+        this.events.once(`exit:${rec.ID}`, () => cb());
+      },
+    };
+  }
+
+  async logs(ref: string, opts: LogsOptions): Promise<LogsResult> {
+    const rec = this.get(ref);
+    const logType = rec.HostConfig.LogConfig?.Type;
+    if (logType === 'none') throw invalidParameter('configured logging driver does not support reading');
+    const res = await readLogs(rec.LogPath, opts, this.followControl(rec));
+    return { ...res, tty: !!rec.Config.Tty };
+  }
+
+  // ---- top / resize / prune -----------------------------------------------------------
+
+  async top(ref: string, psArgs?: string): Promise<ContainerTop> {
+    const rec = this.get(ref);
+    if (!rec.State.Running) throw conflict(`container ${rec.ID} is not running`);
+    if (rec.State.Restarting) throw conflict(`Container ${rec.ID} is restarting, wait until the container is running`);
+    return runTop(rec.State.Pid, psArgs);
+  }
+
+  async resize(ref: string, height: number, width: number): Promise<void> {
+    const rec = this.get(ref);
+    if (!rec.State.Running) throw conflict(`cannot resize a stopped container: container ${rec.ID} is not running`);
+    await this.deps.runtime.resize(rec.ID, height, width);
+  }
+
+  async prune(filters: Filters): Promise<PruneReport> {
+    const until = filters.until?.[0];
+    const untilMs = until ? parseUntil(until) : undefined;
+    const labelFilters = filters.label ?? [];
+    const labelNotFilters = filters['label!'] ?? [];
+    for (const k of Object.keys(filters)) {
+      if (!['until', 'label', 'label!'].includes(k)) throw invalidParameter(`invalid filter '${k}'`);
+    }
+    const deleted: string[] = [];
+    let reclaimed = 0;
+    for (const rec of this.all()) {
+      if (rec.State.Running || rec.State.Restarting || rec.State.Paused) continue;
+      if (untilMs !== undefined && Date.parse(rec.Created) >= untilMs) continue;
+      if (!labelFilters.every((f) => labelMatches(rec.Config.Labels ?? {}, f))) continue;
+      if (labelNotFilters.some((f) => labelMatches(rec.Config.Labels ?? {}, f))) continue;
+      const size = await this.deps.layers.rwSize(rec.ID).catch(() => 0);
+      try {
+        await this.lock.run(rec.ID, () => this.removeLocked(rec));
+        deleted.push(rec.ID);
+        reclaimed += size;
+      } catch (err) {
+        this.deps.log(`prune ${rec.ID}: ${err}`);
+      }
+    }
+    return { ContainersDeleted: deleted, SpaceReclaimed: reclaimed };
+  }
+
+  // ---- daemon start / stop ------------------------------------------------------------
+
+  /**
+   * Takes the records found on disk, reconciles them with the runtime (containers keep
+   * running while the daemon is down) and applies restart policies as Docker does at start.
+   */
+  async restore(records: ContainerRecord[]): Promise<void> {
+    for (const rec of records) {
+      this.records.set(rec.ID, rec);
+      try {
+        this.deps.names.reserve(rec.Name.slice(1), rec.ID);
+      } catch {
+        this.deps.log(`restore: duplicate name ${rec.Name} for ${rec.ID}`);
+      }
+    }
+    const toRestart: ContainerRecord[] = [];
+    await Promise.all(
+      records.map(async (rec) => {
+        const id = rec.ID;
+        if (rec.State.RemovalInProgress || rec.State.Dead) {
+          await this.lock.run(id, () => this.removeLocked(rec)).catch((err) => this.deps.log(`restore: remove ${id}: ${err}`));
+          return;
+        }
+        if (rec.State.Running || rec.State.Paused) {
+          const state = await this.deps.runtime.state(id).catch(() => undefined);
+          const alive = state && (state.status === 'running' || state.status === 'paused');
+          if (alive) {
+            rec.State.Pid = state.pid;
+            rec.State.Paused = state.status === 'paused';
+            rec.State.Status = state.status === 'paused' ? 'paused' : 'running';
+            return;
+          }
+          const exit = (await this.deps.runtime.exitInfo(id).catch(() => undefined)) ?? {
+            id,
+            exitCode: 255,
+            finishedAt: new Date(),
+            oomKilled: false,
+          };
+          await this.lock.run(id, () => this.handleExitLocked(rec, exit)).catch((err) => this.deps.log(`restore: exit ${id}: ${err}`));
+          return;
+        }
+        if (rec.State.Restarting) {
+          rec.State = { ...rec.State, Restarting: false, Status: 'exited' };
+        }
+        if (
+          rec.HasBeenStartedBefore &&
+          policyWantsRestart(rec.HostConfig.RestartPolicy ?? {}, rec.State.ExitCode, rec.HasBeenManuallyStopped, 0)
+        ) {
+          toRestart.push(rec);
+        } else if (rec.HostConfig.AutoRemove && rec.HasBeenStartedBefore) {
+          await this.lock.run(id, () => this.removeLocked(rec)).catch(() => {});
+        }
+      }),
+    );
+    for (const rec of toRestart) {
+      await this.lock
+        .run(rec.ID, () => this.startLocked(rec))
+        .catch((err) => this.deps.log(`restore: restart ${rec.ID}: ${err instanceof Error ? err.message : err}`));
+    }
+  }
+
+  /** Daemon shutdown: containers keep running; pending restarts are dropped. */
+  close(): void {
+    this.closed = true;
+    for (const t of this.restartTimers.values()) clearTimeout(t);
+    this.restartTimers.clear();
+  }
+}
+
+// ---- helpers ----------------------------------------------------------------------------
+
+function within<T>(p: Promise<T>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(false), ms);
+    void p.then(() => {
+      clearTimeout(t);
+      resolve(true);
+    });
+  });
+}
+
+/** The environment Docker gives the process: PATH, HOSTNAME, TERM with a tty, then Config.Env, HOME if unset. */
+export function containerEnv(rec: ContainerRecord, home: string | undefined): string[] {
+  const env = new Map<string, string>();
+  env.set('PATH', `PATH=${DEFAULT_PATH}`);
+  env.set('HOSTNAME', `HOSTNAME=${rec.HostConfig.NetworkMode === 'host' ? '' : rec.Config.Hostname ?? ''}`);
+  if (rec.HostConfig.NetworkMode === 'host') env.delete('HOSTNAME');
+  if (rec.Config.Tty) env.set('TERM', 'TERM=xterm');
+  for (const kv of rec.Config.Env ?? []) {
+    const key = kv.split('=', 1)[0];
+    if (kv.includes('=')) env.set(key, kv);
+  }
+  if (!env.has('HOME')) env.set('HOME', `HOME=${home || '/'}`);
+  return [...env.values()];
+}
+
+async function ensureWorkingDir(rootfs: string, cwd: string): Promise<void> {
+  if (cwd === '/') return;
+  if (!cwd.startsWith('/')) throw invalidParameter(`the working directory '${cwd}' is invalid, it needs to be an absolute path`);
+  // A symlink inside the container must not lead the mkdir outside its root.
+  let cur = rootfs;
+  for (const part of cwd.split('/').filter(Boolean)) {
+    if (part === '..') throw invalidParameter(`the working directory '${cwd}' is invalid`);
+    cur = join(cur, part);
+    const st = await stat(cur).catch(() => undefined);
+    if (!st) await mkdir(cur, { mode: 0o755 });
+    else if (!st.isDirectory()) throw invalidParameter(`cannot use ${cwd} as working directory: not a directory`);
+    const link = await readlink(cur).catch(() => undefined);
+    if (link !== undefined) return; // the runtime resolves symlinks inside the rootfs itself
+  }
+}
+
+/** Docker's exit codes and messages for a failed start. */
+function startError(err: unknown): { exitCode: number; error: EngineError } {
+  if (err instanceof EngineError) return { exitCode: 128, error: err };
+  if (err instanceof RuntimeStartError) {
+    const msg = `failed to create task for container: OCI runtime create failed: ${err.message}: unknown`;
+    if (/executable file not found|no such file or directory/.test(err.message)) {
+      return { exitCode: 127, error: new EngineError('InvalidParameter', msg) };
+    }
+    if (/permission denied/.test(err.message)) return { exitCode: 126, error: new EngineError('InvalidParameter', msg) };
+    return { exitCode: 128, error: systemError(msg, err) };
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return { exitCode: 128, error: systemError(message, err) };
+}
+
+function parseUntil(v: string): number {
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
+  const d = /^(\d+)(s|m|h)$/.exec(v);
+  if (d) return Date.now() - Number(d[1]) * { s: 1e3, m: 6e4, h: 36e5 }[d[2] as 's' | 'm' | 'h'];
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw invalidParameter(`failed to parse value ${v} of filter until`);
+  return t;
+}
+
+function labelMatches(labels: Record<string, string>, f: string): boolean {
+  const i = f.indexOf('=');
+  if (i < 0) return f in labels;
+  return labels[f.slice(0, i)] === f.slice(i + 1);
+}
+

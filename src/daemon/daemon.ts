@@ -1,0 +1,100 @@
+/**
+ * Wiring: builds the stores, the runtime and the services from the daemon config, restores
+ * what was on disk, and serves the API. The only module that knows every part.
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { startApiServer } from '../api/server.js';
+import { ContainerStore } from '../container/store.js';
+import { writeFileAtomic } from '../lib/atomic-file.js';
+import { generateId } from '../lib/ids.js';
+import { ConmonRuntime } from '../runtime/conmon.js';
+import { detectCgroupVersion, findInitBinary } from '../runtime/spec.js';
+import type { DaemonConfig } from './config.js';
+import { ContainerService } from './containers.js';
+import { ImageService } from './images.js';
+import { SystemService } from './system.js';
+
+export interface RunningDaemon {
+  shutdown(): Promise<void>;
+}
+
+async function engineId(dataRoot: string): Promise<string> {
+  const path = join(dataRoot, 'engine-id');
+  const existing = await readFile(path, 'utf8').catch(() => '');
+  if (existing.trim()) return existing.trim();
+  const id = generateId();
+  await writeFileAtomic(path, id);
+  return id;
+}
+
+export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void): Promise<RunningDaemon> {
+  await mkdir(cfg.dataRoot, { recursive: true, mode: 0o711 });
+  await mkdir(cfg.execRoot, { recursive: true, mode: 0o700 });
+  const cgroupVersion = await detectCgroupVersion();
+  const runtimeName = cfg.defaultRuntime;
+  const runtimeEntry = cfg.runtimes[runtimeName] ?? { path: runtimeName };
+  const runtime = new ConmonRuntime({
+    runtimeName,
+    runtimePath: runtimeEntry.path,
+    runtimeArgs: runtimeEntry.runtimeArgs,
+    stateRoot: join(cfg.execRoot, 'runc'),
+    execRoot: cfg.execRoot,
+  });
+
+  const containerStore = new ContainerStore(cfg.dataRoot);
+  let containers!: ContainerService;
+  const images = new ImageService({
+    dataRoot: cfg.dataRoot,
+    containersUsingImage: (imageId: string) => containers.usingImage(imageId),
+  });
+  await images.init();
+  containers = new ContainerService({
+    images,
+    layers: images.layers,
+    store: containerStore,
+    names: containerStore.names,
+    runtime,
+    settings: {
+      execRoot: cfg.execRoot,
+      cgroupParent: cfg.cgroupParent,
+      cgroupVersion,
+      initPath: await findInitBinary(),
+      ncpu: cpus().length,
+    },
+    log,
+  });
+
+  await containers.restore(await containerStore.load());
+  runtime.watchExits((exit) => {
+    containers.handleExit(exit).catch((err) => log(`exit ${exit.id}: ${err instanceof Error ? err.message : err}`));
+  });
+
+  const system = new SystemService({
+    id: await engineId(cfg.dataRoot),
+    dataRoot: cfg.dataRoot,
+    defaultRuntime: runtimeName,
+    runtimes: { runc: { path: 'runc' }, ...cfg.runtimes },
+    liveRestore: cfg.liveRestore,
+    debug: cfg.debug,
+    cgroupVersion,
+    counts: () => {
+      const all = containers.all();
+      const running = all.filter((c) => c.State.Running && !c.State.Paused).length;
+      const paused = all.filter((c) => c.State.Paused).length;
+      return { containers: all.length, running, paused, stopped: all.length - running - paused, images: images.count() };
+    },
+  });
+
+  const server = await startApiServer({ containers, images, system }, { hosts: cfg.hosts, debug: cfg.debug, log });
+  log(`wharfd ready on ${cfg.hosts.join(', ')}`);
+
+  return {
+    async shutdown() {
+      await server.close();
+      containers.close();
+      await runtime.close();
+    },
+  };
+}

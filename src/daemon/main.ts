@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+/**
+ * wharfd: loads the config, takes the pid file, starts the daemon, and on SIGTERM/SIGINT shuts
+ * down cleanly. Containers keep running across a shutdown (conmon supervises them).
+ */
+import { readFile, unlink, mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { loadDaemonConfig } from './config.js';
+import { startDaemon } from './daemon.js';
+import { writeFileAtomic } from '../lib/atomic-file.js';
+
+const log = (msg: string) => process.stderr.write(`${new Date().toISOString()} wharfd: ${msg}\n`);
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function takePidfile(path: string): Promise<void> {
+  const existing = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+  if (existing && existing !== process.pid && alive(existing)) {
+    throw new Error(`pid file found, ensure wharfd is not running or delete ${path}`);
+  }
+  await mkdir(dirname(path), { recursive: true });
+  await writeFileAtomic(path, String(process.pid));
+}
+
+async function main(): Promise<void> {
+  let cfg;
+  try {
+    cfg = await loadDaemonConfig(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`unable to configure the wharf daemon: ${err instanceof Error ? err.message : err}\n`);
+    process.exit(1);
+  }
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('wharfd needs to be started with root privileges\n');
+    process.exit(1);
+  }
+  await takePidfile(cfg.pidfile);
+  const daemon = await startDaemon(cfg, log);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`received ${signal}, shutting down (containers keep running)`);
+    await daemon.shutdown().catch((err) => log(`shutdown: ${err}`));
+    await unlink(cfg.pidfile).catch(() => {});
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`wharfd: ${err instanceof Error ? err.stack ?? err.message : err}\n`);
+  process.exit(1);
+});
