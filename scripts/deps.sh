@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Wharf and its tests need. Idempotent and fast when everything is
+# present: only missing packages are installed, and `apt-get update` runs only if one is missing.
+set -euo pipefail
+
+PACKAGES=(
+  runc conmon tini catatonit      # OCI runtime, supervisor, init for --init
+  busybox-static                  # the test image is built from /usr/bin/busybox
+  iproute2 iptables util-linux    # networking (ip, iptables, nsenter), mount/umount
+  attr procps                     # setfattr/getfattr (xattrs), ps (top)
+  zstd openssl bsdutils           # zstd layers, registry TLS certs, `script` (tty tests)
+  docker-registry                 # local registry for pull/push tests (127.0.0.1 only)
+  ca-certificates
+)
+
+if [ "$(id -u)" != 0 ]; then
+  echo "scripts/deps.sh: must run as root to install packages" >&2
+  exit 1
+fi
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$pkg")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "scripts/deps.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+
+# The Debian docker-registry package starts a registry on :5000 by default; tests run their own.
+if [[ " ${missing[*]} " == *" docker-registry "* ]] && command -v systemctl >/dev/null 2>&1; then
+  systemctl disable --now docker-registry >/dev/null 2>&1 || true
+fi

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Quick start: installs what Wharf needs, builds it, starts wharfd in the background (if it is
+# not already running), makes the busybox image, and runs a first container.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+
+SOCKET=/run/wharf.sock
+PIDFILE=/run/wharf.pid
+LOG=/var/log/wharfd.log
+
+if [ "$(id -u)" != 0 ]; then
+  echo "scripts/setup.sh: must run as root (wharfd manages mounts, namespaces and cgroups)" >&2
+  exit 1
+fi
+
+bash scripts/deps.sh
+npm ci --no-audit --no-fund
+npx tsc -p .
+
+# `wharf` and `wharfd` on PATH (small wrappers around this checkout's build).
+for cmd in wharf:cli wharfd:daemon; do
+  name=${cmd%%:*}
+  dir=${cmd##*:}
+  printf '#!/bin/sh\nexec node %s/dist/src/%s/main.js "$@"\n' "$ROOT" "$dir" >/usr/local/bin/"$name"
+  chmod 755 /usr/local/bin/"$name"
+done
+
+getent group wharf >/dev/null || groupadd --system wharf
+
+ping_daemon() {
+  curl -sf --max-time 2 --unix-socket "$SOCKET" http://localhost/_ping >/dev/null 2>&1
+}
+
+if ping_daemon; then
+  echo "setup: wharfd already running on $SOCKET"
+else
+  if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+    echo "setup: wharfd (pid $(cat "$PIDFILE")) is running but does not answer on $SOCKET; see $LOG" >&2
+    exit 1
+  fi
+  echo "setup: starting wharfd (log: $LOG)"
+  setsid nohup node "$ROOT/dist/src/daemon/main.js" >>"$LOG" 2>&1 </dev/null &
+  deadline=$((SECONDS + 30))
+  until ping_daemon; do
+    if [ $SECONDS -ge $deadline ]; then
+      echo "setup: wharfd did not answer on $SOCKET within 30 s; last log lines:" >&2
+      tail -n 20 "$LOG" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+fi
+
+bash scripts/make-busybox-image.sh
+wharf run --rm busybox echo hello
