@@ -1,0 +1,84 @@
+/** What every command needs: the client, the binary name, output streams and exit statuses. */
+import { EngineClient } from '../client/engine-client.js';
+
+export const BIN = 'wharf';
+
+/** An error carrying an exit status (Docker's cli.StatusError); `message` may be empty. */
+export class StatusError extends Error {
+  constructor(
+    readonly status: number,
+    message = '',
+  ) {
+    super(message);
+  }
+}
+
+export interface CliContext {
+  client(): EngineClient;
+  out: NodeJS.WriteStream;
+  err: NodeJS.WriteStream;
+}
+
+let sharedClient: EngineClient | undefined;
+
+export function createContext(getHost: () => string | undefined): CliContext {
+  return {
+    client() {
+      sharedClient ??= new EngineClient({ host: getHost(), apiVersion: process.env.DOCKER_API_VERSION || undefined });
+      return sharedClient;
+    },
+    out: process.stdout,
+    err: process.stderr,
+  };
+}
+
+export function closeSharedClient(): void {
+  sharedClient?.close();
+}
+
+/** Collects repeated `-f key=value` flags into a Filters map (Docker's filter opt). */
+export function parseFilters(values: string[] | undefined): Record<string, string[]> {
+  const f: Record<string, string[]> = {};
+  for (const v of values ?? []) {
+    const eq = v.indexOf('=');
+    if (eq <= 0) throw new Error(`bad format of filter (expected name=value)`);
+    const k = v.slice(0, eq).trim().toLowerCase();
+    (f[k] ??= []).push(v.slice(eq + 1).trim());
+  }
+  return f;
+}
+
+export const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
+
+/** Runs `fn` for each argument, printing errors as Docker does and failing at the end. */
+export async function forEachArg(
+  ctx: CliContext,
+  args: string[],
+  fn: (arg: string) => Promise<void>,
+): Promise<void> {
+  const errors: string[] = [];
+  for (const a of args) {
+    try {
+      await fn(a);
+    } catch (err) {
+      errors.push(describeError(err));
+    }
+  }
+  if (errors.length) throw new StatusError(1, errors.join('\n'));
+}
+
+/** `Error response from daemon: …` for API errors, the plain message otherwise. */
+export function describeError(err: unknown): string {
+  if (err && typeof err === 'object' && (err as { name?: string }).name === 'ApiError') {
+    return `Error response from daemon: ${(err as Error).message}`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Docker-style usage lines (`run [OPTIONS] IMAGE [COMMAND] [ARG...]`) by command, for error messages. */
+export const USAGES = new Map<import('commander').Command, string>();
+
+export function usage(cmd: import('commander').Command, text: string): import('commander').Command {
+  USAGES.set(cmd, text);
+  return cmd.usage(text.replace(/^\S+ ?/, ''));
+}

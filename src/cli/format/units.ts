@@ -1,0 +1,166 @@
+/** Docker's go-units wording and parsing: HumanDuration, HumanSizeWithPrecision, RAMInBytes. */
+
+/** Go's units.HumanDuration, `ms` being the elapsed time in milliseconds. */
+export function humanDuration(ms: number): string {
+  const seconds = Math.trunc(ms / 1000);
+  if (seconds < 1) return 'Less than a second';
+  if (seconds === 1) return '1 second';
+  if (seconds < 60) return `${seconds} seconds`;
+  const minutes = Math.trunc(ms / 60_000);
+  if (minutes === 1) return 'About a minute';
+  if (minutes < 60) return `${minutes} minutes`;
+  const hours = Math.trunc(ms / 3_600_000 + 0.5);
+  if (hours === 1) return 'About an hour';
+  if (hours < 48) return `${hours} hours`;
+  if (hours < 24 * 7 * 2) return `${Math.trunc(hours / 24)} days`;
+  if (hours < 24 * 30 * 2) return `${Math.trunc(hours / 24 / 7)} weeks`;
+  if (hours < 24 * 365 * 2) return `${Math.trunc(hours / 24 / 30)} months`;
+  return `${Math.trunc(Math.trunc(ms / 3_600_000) / 24 / 365)} years`;
+}
+
+const DECIMAL_ABBRS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB', 'ZB', 'YB'];
+
+/** Go's `%.*g` for positive numbers: `precision` significant digits, trailing zeros removed. */
+export function formatG(value: number, precision: number): string {
+  if (value === 0) return '0';
+  const exp = Math.floor(Math.log10(Math.abs(value)));
+  let s: string;
+  const rounded = Number(value.toPrecision(precision));
+  const rexp = Math.floor(Math.log10(Math.abs(rounded)));
+  if (rexp < -4 || rexp >= precision) {
+    s = rounded.toExponential(precision - 1);
+    let [mant, e] = s.split('e');
+    if (mant.includes('.')) mant = mant.replace(/0+$/, '').replace(/\.$/, '');
+    const en = Number(e);
+    s = `${mant}e${en < 0 ? '-' : '+'}${String(Math.abs(en)).padStart(2, '0')}`;
+  } else {
+    s = rounded.toFixed(Math.max(0, precision - 1 - rexp));
+    if (s.includes('.')) s = s.replace(/0+$/, '').replace(/\.$/, '');
+  }
+  void exp;
+  return s;
+}
+
+/** units.HumanSizeWithPrecision: decimal (1000-based) units, e.g. `4.26MB`. */
+export function humanSizeWithPrecision(size: number, precision: number): string {
+  let i = 0;
+  while (size >= 1000 && i < DECIMAL_ABBRS.length - 1) {
+    size /= 1000;
+    i++;
+  }
+  return `${formatG(size, precision)}${DECIMAL_ABBRS[i]}`;
+}
+
+/** units.HumanSize (4 significant digits). */
+export function humanSize(size: number): string {
+  return humanSizeWithPrecision(size, 4);
+}
+
+const BINARY_ABBRS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB', 'ZiB', 'YiB'];
+
+/** units.BytesSize: binary (1024-based) units with 4 significant digits, e.g. `1.952GiB`. */
+export function bytesSize(size: number): string {
+  let i = 0;
+  while (size >= 1024 && i < BINARY_ABBRS.length - 1) {
+    size /= 1024;
+    i++;
+  }
+  return `${formatG(size, 4)}${BINARY_ABBRS[i]}`;
+}
+
+function parseSize(sizeStr: string, base: 1000 | 1024): number {
+  let sep = -1;
+  for (let i = sizeStr.length - 1; i >= 0; i--) {
+    if ('01234567890. '.includes(sizeStr[i])) {
+      sep = i;
+      break;
+    }
+  }
+  if (sep === -1) throw new Error(`invalid size: '${sizeStr}'`);
+  let num: string;
+  let sfx: string;
+  if (sizeStr[sep] !== ' ') {
+    num = sizeStr.slice(0, sep + 1);
+    sfx = sizeStr.slice(sep + 1);
+  } else {
+    num = sizeStr.slice(0, sep);
+    sfx = sizeStr.slice(sep + 1);
+  }
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(num)) {
+    throw new Error(`strconv.ParseFloat: parsing "${num}": invalid syntax`);
+  }
+  let size = Number(num);
+  if (size < 0) throw new Error(`invalid size: '${sizeStr}'`);
+  if (sfx.length === 0) return Math.trunc(size);
+  const bad = () => new Error(`invalid suffix: '${sfx}'`);
+  if (sfx.length > 3) throw bad();
+  sfx = sfx.toLowerCase();
+  if (sfx[0] === 'b') {
+    if (sfx.length > 1) throw bad();
+    return Math.trunc(size);
+  }
+  const power = 'kmgtp'.indexOf(sfx[0]);
+  if (power === -1) throw bad();
+  size *= base ** (power + 1);
+  if (sfx.length === 2 && sfx[1] !== 'b') throw bad();
+  if (sfx.length === 3 && sfx.slice(1) !== 'ib') throw bad();
+  return Math.trunc(size);
+}
+
+/** units.RAMInBytes: `512m`, `1g`, `1.5GiB` -> bytes (binary multipliers). */
+export function ramInBytes(s: string): number {
+  return parseSize(s, 1024);
+}
+
+/** units.FromHumanSize (decimal multipliers). */
+export function fromHumanSize(s: string): number {
+  return parseSize(s, 1000);
+}
+
+/** stringid.TruncateID: drops an algorithm prefix and keeps 12 characters. */
+export function truncateId(id: string): string {
+  const i = id.indexOf(':');
+  if (i >= 0) id = id.slice(i + 1);
+  return id.length > 12 ? id.slice(0, 12) : id;
+}
+
+/** Display width of one code point (East Asian wide/fullwidth count 2). */
+function charWidth(cp: number): number {
+  if (
+    (cp >= 0x1100 && cp <= 0x115f) ||
+    (cp >= 0x2e80 && cp <= 0xa4cf) ||
+    (cp >= 0xac00 && cp <= 0xd7a3) ||
+    (cp >= 0xf900 && cp <= 0xfaff) ||
+    (cp >= 0xfe30 && cp <= 0xfe4f) ||
+    (cp >= 0xff00 && cp <= 0xff60) ||
+    (cp >= 0xffe0 && cp <= 0xffe6) ||
+    (cp >= 0x1f300 && cp <= 0x1faff) ||
+    (cp >= 0x20000 && cp <= 0x3fffd)
+  ) {
+    return 2;
+  }
+  return 1;
+}
+
+export function displayWidth(s: string): number {
+  let w = 0;
+  for (const ch of s) w += charWidth(ch.codePointAt(0)!);
+  return w;
+}
+
+/** formatter.Ellipsis: cut to `max` display columns, the last one being `…`. */
+export function ellipsis(s: string, max: number): string {
+  if (max <= 0) return '';
+  const rs = [...s];
+  if (max === 1) return rs[0] ?? '';
+  if (displayWidth(s) <= max) return s;
+  let out = '';
+  let w = 0;
+  for (const r of rs) {
+    const cw = charWidth(r.codePointAt(0)!);
+    if (w + cw > max - 1) break;
+    out += r;
+    w += cw;
+  }
+  return `${out}…`;
+}

@@ -1,0 +1,197 @@
+#!/usr/bin/env node
+/**
+ * `wharf`: the Docker-compatible CLI. Global flags come before the command (as with docker);
+ * errors, usage messages and exit codes follow the Docker CLI.
+ */
+import { Command, CommanderError } from 'commander';
+import { ApiError, ConnectionError } from '../client/api-error.js';
+import { BIN, StatusError, USAGES, closeSharedClient, createContext, describeError } from './cli-context.js';
+import { RUN_LIKE, preprocessRunArgv, registerContainerCommands } from './containers.js';
+import { registerImageCommands } from './images.js';
+import { FlagError } from './run-options.js';
+import { CLI_VERSION, registerSystemCommands } from './system.js';
+
+function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+function usageLine(cmd: Command): string {
+  const u = USAGES.get(cmd);
+  const parentPath = cmd.parent ? commandPath(cmd.parent) : '';
+  return u ? `${parentPath} ${u}`.trim() : `${commandPath(cmd)} [OPTIONS]`;
+}
+
+/** Docker's flag error text (exit 125). */
+function flagErrorText(cmd: Command, message: string): string {
+  return `${message}\n\nUsage:  ${usageLine(cmd)}\n\nRun '${commandPath(cmd)} --help' for more information`;
+}
+
+/** Turns commander's messages into pflag/cobra wording. */
+function translateCommanderError(cmd: Command, err: CommanderError): StatusError | null {
+  const m = err.message.replace(/^error: /, '');
+  switch (err.code) {
+    case 'commander.helpDisplayed':
+    case 'commander.help':
+    case 'commander.version':
+      return new StatusError(0);
+    case 'commander.unknownOption': {
+      const opt = /'([^']+)'/.exec(m)?.[1] ?? m;
+      const text = opt.startsWith('--') ? `unknown flag: ${opt}` : `unknown shorthand flag: '${opt.slice(1, 2)}' in ${opt}`;
+      return new StatusError(125, flagErrorText(cmd, text));
+    }
+    case 'commander.optionMissingArgument': {
+      const flags = /'([^']+)'/.exec(m)?.[1] ?? '';
+      const long = /--[\w-]+/.exec(flags)?.[0];
+      const short = /(^|\s)-(\w)\b/.exec(flags)?.[2];
+      const text = short ? `flag needs an argument: '${short}' in -${short}` : `flag needs an argument: ${long ?? flags}`;
+      return new StatusError(125, flagErrorText(cmd, text));
+    }
+    case 'commander.missingArgument': {
+      const min = cmd.registeredArguments.filter((a) => a.required).length;
+      return new StatusError(
+        1,
+        `${BIN}: '${commandPath(cmd)}' requires at least ${min} argument${min === 1 ? '' : 's'}\n\nUsage:  ${usageLine(cmd)}\n\nSee '${commandPath(cmd)} --help' for more information`,
+      );
+    }
+    case 'commander.excessArguments': {
+      const max = cmd.registeredArguments.length;
+      const what = max === 0 ? 'accepts no arguments' : `requires at most ${max} argument${max === 1 ? '' : 's'}`;
+      return new StatusError(1, `${BIN}: '${commandPath(cmd)}' ${what}\n\nUsage:  ${usageLine(cmd)}\n\nSee '${commandPath(cmd)} --help' for more information`);
+    }
+    case 'commander.unknownCommand': {
+      const name = /'([^']+)'/.exec(m)?.[1] ?? m;
+      return new StatusError(1, `${BIN}: unknown command: ${commandPath(cmd)} ${name}\n\nRun '${commandPath(cmd)} --help' for more information`);
+    }
+    default:
+      return new StatusError(err.exitCode === 0 ? 0 : 125, flagErrorText(cmd, m));
+  }
+}
+
+function buildProgram(): Command {
+  const program = new Command(BIN);
+  const ctx = createContext(() => program.opts().host as string | undefined);
+  program
+    .description('A self-sufficient runtime for containers')
+    .usage('[OPTIONS] COMMAND')
+    .enablePositionalOptions()
+    .option('--config <string>', 'Location of client config files')
+    .option('-c, --context <string>', 'Name of the context to use to connect to the daemon')
+    .option('-D, --debug', 'Enable debug mode')
+    .option('-H, --host <string>', 'Daemon socket to connect to')
+    .option('-l, --log-level <string>', 'Set the logging level ("debug", "info", "warn", "error", "fatal")')
+    .version(`${BIN} version ${CLI_VERSION}`, '-v, --version', 'Print version information and quit')
+    .helpCommand(false);
+
+  registerContainerCommands(program, ctx);
+  registerImageCommands(program, ctx);
+  const container = program.commands.find((c) => c.name() === 'container')!;
+  const image = program.commands.find((c) => c.name() === 'image')!;
+  registerSystemCommands(program, ctx, { container, image });
+
+  const configure = (cmd: Command) => {
+    cmd.exitOverride((err) => {
+      throw translateCommanderError(cmd, err) ?? err;
+    });
+    cmd.configureOutput({
+      writeErr: (s) => {
+        // commander's own error lines are replaced by Docker-style ones; help goes to stdout
+        if (!s.startsWith('error:')) process.stderr.write(s);
+      },
+    });
+    if (!RUN_LIKE.has(cmd) && cmd !== program) cmd.helpOption('--help', 'Print usage');
+    cmd.commands.forEach(configure);
+  };
+  configure(program);
+  return program;
+}
+
+/** Finds `run`/`create` in argv (after global flags) and normalises its pflag-style booleans. */
+function preprocess(program: Command, argv: string[]): string[] {
+  let i = 0;
+  const globalsWithValue = new Set(['-H', '--host', '--config', '-c', '--context', '-l', '--log-level']);
+  while (i < argv.length && argv[i].startsWith('-')) {
+    if (globalsWithValue.has(argv[i])) i++;
+    i++;
+  }
+  let cmds = program.commands;
+  for (; i < argv.length; i++) {
+    const c = cmds.find((x) => x.name() === argv[i] || x.aliases().includes(argv[i]));
+    if (!c) break;
+    if (RUN_LIKE.has(c)) {
+      return [...argv.slice(0, i + 1), ...preprocessRunArgv(c, argv.slice(i + 1))];
+    }
+    cmds = c.commands;
+    if (cmds.length === 0) break;
+  }
+  return argv;
+}
+
+function writeAndExit(code: number): void {
+  closeSharedClient();
+  let pending = 2;
+  const done = () => {
+    if (--pending === 0) process.exit(code);
+  };
+  process.stdout.write('', done);
+  process.stderr.write('', done);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let program: Command;
+  try {
+    program = buildProgram();
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    return 1;
+  }
+  try {
+    const args = preprocess(program, argv);
+    if (args.length === 0) {
+      program.outputHelp();
+      return 0;
+    }
+    await program.parseAsync(args, { from: 'user' });
+    return 0;
+  } catch (err) {
+    let e = err;
+    if (err instanceof FlagError) {
+      const cmd = findRunCommand(program, argv);
+      e = new StatusError(125, cmd ? flagErrorText(cmd, err.message) : err.message);
+    }
+    if (e instanceof StatusError) {
+      if (e.message) process.stderr.write(`${e.message}\n`);
+      return e.status;
+    }
+    if (e instanceof ConnectionError) {
+      process.stderr.write(`${e.message}\n`);
+      return 1;
+    }
+    if (e instanceof ApiError) {
+      process.stderr.write(`${describeError(e)}\n`);
+      return 1;
+    }
+    if (e instanceof CommanderError) {
+      process.stderr.write(`${e.message}\n`);
+      return e.exitCode;
+    }
+    process.stderr.write(`${(e as Error)?.message ?? String(e)}\n`);
+    return 1;
+  }
+}
+
+function findRunCommand(program: Command, argv: string[]): Command | undefined {
+  for (const c of RUN_LIKE) {
+    const path = commandPath(c).split(' ').slice(1);
+    for (let i = 0; i + path.length <= argv.length; i++) {
+      if (path.every((p, j) => argv[i + j] === p)) return c;
+    }
+  }
+  return undefined;
+}
+
+main(process.argv.slice(2)).then(writeAndExit, (err) => {
+  process.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
+  writeAndExit(1);
+});

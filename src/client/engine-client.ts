@@ -1,0 +1,479 @@
+/**
+ * Typed Docker Engine API client (the library API behind the `wharf` CLI): unix or tcp transport,
+ * API version negotiation as the Docker CLI does it, JSON requests, JSON progress streams and
+ * hijacked (attach) connections.
+ */
+import http from 'node:http';
+import type { Duplex, Readable } from 'node:stream';
+import { PassThrough, Duplex as DuplexStream } from 'node:stream';
+import type {
+  ContainerCreateBody,
+  ContainerCreateResponse,
+  ContainerInspect,
+  ContainerSummary,
+  ContainerTop,
+  Filters,
+  ImageDeleteItem,
+  ImageInspect,
+  ImageSummary,
+  ProgressMessage,
+  SystemInfo,
+  VersionInfo,
+  WaitResponse,
+} from '../api/types.js';
+import { ApiError, ConnectionError } from './api-error.js';
+import { parseHost, resolveHost, type DaemonAddress } from './host.js';
+import { decodeJsonStream } from './json-stream.js';
+
+/** Highest API version this client speaks. */
+export const CLIENT_MAX_API_VERSION = '1.50';
+/** Used when the daemon does not announce one. */
+export const FALLBACK_API_VERSION = '1.24';
+
+export type Query = Record<string, string | number | boolean | string[] | undefined | null>;
+
+export interface RequestOptions {
+  query?: Query;
+  body?: unknown;
+  /** A raw request body (tar archive...), sent as-is. */
+  stream?: Readable;
+  headers?: Record<string, string>;
+  /** Do not prefix the path with /vX.Y. */
+  unversioned?: boolean;
+}
+
+export interface PingResult {
+  apiVersion: string | undefined;
+  osType: string | undefined;
+  experimental: boolean;
+}
+
+export interface ClientOptions {
+  /** -H value; falls back to WHARF_HOST, DOCKER_HOST, unix:///run/wharf.sock. */
+  host?: string;
+  /** Pin the API version (skips negotiation), like DOCKER_API_VERSION. */
+  apiVersion?: string;
+}
+
+export interface AttachOptions {
+  stream?: boolean;
+  logs?: boolean;
+  stdin?: boolean;
+  stdout?: boolean;
+  stderr?: boolean;
+  detachKeys?: string;
+}
+
+export interface LogsOptions {
+  follow?: boolean;
+  stdout?: boolean;
+  stderr?: boolean;
+  since?: string;
+  until?: string;
+  timestamps?: boolean;
+  tail?: string;
+}
+
+export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+
+export interface PendingWait {
+  /** Settles with the wait result once the condition is met. */
+  result: Promise<WaitResponse>;
+}
+
+/** Hijacked connection: read the container's output from it, write stdin to it. */
+export interface HijackedConnection {
+  socket: Duplex;
+  /** True when the daemon answered 101 (the connection is a raw socket). */
+  upgraded: boolean;
+  /** Half-closes the write side (stdin EOF) while output keeps flowing. */
+  closeWrite(): void;
+  close(): void;
+}
+
+export function compareApiVersions(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d < 0 ? -1 : 1;
+  }
+  return 0;
+}
+
+export function encodeQuery(query: Query | undefined): string {
+  if (!query) return '';
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(query)) {
+    if (v === undefined || v === null) continue;
+    const values = Array.isArray(v) ? v : [typeof v === 'boolean' ? (v ? '1' : '0') : String(v)];
+    for (const item of values) parts.push(`${encodeURIComponent(k)}=${encodeURIComponent(item)}`);
+  }
+  return parts.length ? `?${parts.join('&')}` : '';
+}
+
+function filtersParam(filters: Filters | undefined): string | undefined {
+  if (!filters || Object.keys(filters).length === 0) return undefined;
+  // Docker's wire form: {"key":{"value":true}}
+  const wire: Record<string, Record<string, boolean>> = {};
+  for (const [k, vs] of Object.entries(filters)) {
+    wire[k] = {};
+    for (const v of vs) wire[k][v] = true;
+  }
+  return JSON.stringify(wire);
+}
+
+async function readBody(res: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of res) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+function errorFromBody(status: number, body: Buffer): ApiError {
+  const text = body.toString('utf8').trim();
+  let message = text;
+  try {
+    const parsed = JSON.parse(text) as { message?: string };
+    if (parsed && typeof parsed.message === 'string') message = parsed.message;
+  } catch {
+    // not JSON: Docker shows the raw text
+  }
+  if (!message) message = `${status} ${http.STATUS_CODES[status] ?? ''}`.trim();
+  return new ApiError(status, message);
+}
+
+function isConnectError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EACCES' || code === 'ENOTSOCK' || code === 'EHOSTUNREACH';
+}
+
+export class EngineClient {
+  readonly host: string;
+  private readonly address: DaemonAddress;
+  private readonly agent: http.Agent;
+  private apiVersion: string | undefined;
+  private negotiation: Promise<string> | undefined;
+
+  constructor(opts: ClientOptions = {}) {
+    this.host = resolveHost(opts.host);
+    this.address = parseHost(this.host);
+    this.agent = new http.Agent({ keepAlive: true });
+    this.apiVersion = opts.apiVersion;
+  }
+
+  /** Closes idle keep-alive connections so the process can exit promptly. */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  // ---- transport ----
+
+  private baseOptions(method: string, path: string, headers: Record<string, string>): http.RequestOptions {
+    const common = { method, path, headers: { Host: 'docker', 'User-Agent': 'wharf-cli', ...headers } };
+    if (this.address.kind === 'unix') return { ...common, socketPath: this.address.socketPath };
+    return { ...common, host: this.address.host, port: this.address.port };
+  }
+
+  /** The negotiated version: min(daemon's Api-Version, client max). */
+  async negotiatedVersion(): Promise<string> {
+    if (this.apiVersion) return this.apiVersion;
+    this.negotiation ??= this.ping()
+      .then((p) => {
+        const server = p.apiVersion ?? FALLBACK_API_VERSION;
+        this.apiVersion = compareApiVersions(server, CLIENT_MAX_API_VERSION) < 0 ? server : CLIENT_MAX_API_VERSION;
+        return this.apiVersion;
+      })
+      .catch((err) => {
+        this.negotiation = undefined;
+        throw err;
+      });
+    return this.negotiation;
+  }
+
+  private async fullPath(path: string, opts: RequestOptions): Promise<string> {
+    const q = encodeQuery(opts.query);
+    if (opts.unversioned) return path + q;
+    return `/v${await this.negotiatedVersion()}${path}${q}`;
+  }
+
+  /** Sends a request; resolves with the response once headers arrive. Non-2xx become ApiError. */
+  async request(method: string, path: string, opts: RequestOptions = {}): Promise<http.IncomingMessage> {
+    const fullPath = await this.fullPath(path, opts);
+    const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+    let payload: Buffer | undefined;
+    if (opts.body !== undefined) {
+      payload = Buffer.from(JSON.stringify(opts.body));
+      headers['Content-Type'] = 'application/json';
+      headers['Content-Length'] = String(payload.length);
+    } else if (opts.stream) {
+      headers['Content-Type'] ??= 'application/x-tar';
+    } else if (method === 'POST' || method === 'PUT') {
+      headers['Content-Length'] = '0';
+    }
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      const req = http.request({ ...this.baseOptions(method, fullPath, headers), agent: this.agent }, resolve);
+      req.on('error', (err) => reject(isConnectError(err) ? new ConnectionError(this.host, err) : err));
+      if (opts.stream) {
+        opts.stream.on('error', (err) => req.destroy(err));
+        opts.stream.pipe(req);
+      } else {
+        req.end(payload);
+      }
+    });
+    const status = res.statusCode ?? 0;
+    if (status >= 400) throw errorFromBody(status, await readBody(res));
+    return res;
+  }
+
+  /** A request whose JSON body is returned (undefined for empty bodies). */
+  async json<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    const res = await this.request(method, path, opts);
+    const body = await readBody(res);
+    if (body.length === 0) return undefined as T;
+    return JSON.parse(body.toString('utf8')) as T;
+  }
+
+  /** A request answered with a JSON-lines stream (pull, import, load). Errors in-stream are yielded as they come. */
+  async jsonStream(method: string, path: string, opts: RequestOptions = {}): Promise<AsyncGenerator<ProgressMessage>> {
+    const res = await this.request(method, path, opts);
+    return decodeJsonStream<ProgressMessage>(res);
+  }
+
+  /**
+   * Hijacks a connection (attach/exec start): `Connection: Upgrade`, `Upgrade: tcp`, expects 101;
+   * a plain 200 answer is accepted too (then the response body is the output).
+   */
+  async hijack(path: string, opts: RequestOptions = {}): Promise<HijackedConnection> {
+    const fullPath = await this.fullPath(path, opts);
+    const headers: Record<string, string> = {
+      Connection: 'Upgrade',
+      Upgrade: 'tcp',
+      'Content-Type': 'text/plain',
+      'Content-Length': '0',
+      ...(opts.headers ?? {}),
+    };
+    return new Promise<HijackedConnection>((resolve, reject) => {
+      const req = http.request({ ...this.baseOptions('POST', fullPath, headers), agent: false });
+      req.on('error', (err) => reject(isConnectError(err) ? new ConnectionError(this.host, err) : err));
+      req.on('upgrade', (_res, socket, head) => {
+        if (head && head.length > 0) socket.unshift(head);
+        resolve({
+          socket,
+          upgraded: true,
+          closeWrite: () => socket.end(),
+          close: () => socket.destroy(),
+        });
+      });
+      req.on('response', (res) => {
+        const status = res.statusCode ?? 0;
+        if (status >= 400) {
+          readBody(res).then((b) => reject(errorFromBody(status, b)), reject);
+          return;
+        }
+        // Fallback: the body carries the output; stdin goes straight to the socket.
+        const sock = res.socket;
+        const duplex = DuplexStream.from({ readable: res, writable: sock ?? new PassThrough() });
+        resolve({
+          socket: duplex,
+          upgraded: false,
+          closeWrite: () => sock?.end(),
+          close: () => {
+            res.destroy();
+            sock?.destroy();
+          },
+        });
+      });
+      req.end();
+    });
+  }
+
+  // ---- system ----
+
+  async ping(): Promise<PingResult> {
+    const res = await this.request('GET', '/_ping', { unversioned: true });
+    await readBody(res);
+    const h = res.headers;
+    return {
+      apiVersion: typeof h['api-version'] === 'string' ? h['api-version'] : undefined,
+      osType: typeof h['ostype'] === 'string' ? h['ostype'] : undefined,
+      experimental: h['docker-experimental'] === 'true',
+    };
+  }
+
+  version(): Promise<VersionInfo> {
+    return this.json('GET', '/version');
+  }
+
+  info(): Promise<SystemInfo> {
+    return this.json('GET', '/info');
+  }
+
+  // ---- containers ----
+
+  containerCreate(
+    body: ContainerCreateBody,
+    opts: { name?: string; platform?: string } = {},
+  ): Promise<ContainerCreateResponse> {
+    return this.json('POST', '/containers/create', {
+      query: { name: opts.name || undefined, platform: opts.platform || undefined },
+      body,
+    });
+  }
+
+  async containerStart(id: string, opts: { detachKeys?: string } = {}): Promise<void> {
+    await this.json('POST', `/containers/${encodeURIComponent(id)}/start`, {
+      query: { detachKeys: opts.detachKeys || undefined },
+    });
+  }
+
+  containerAttach(id: string, opts: AttachOptions): Promise<HijackedConnection> {
+    return this.hijack(`/containers/${encodeURIComponent(id)}/attach`, {
+      query: {
+        stream: opts.stream ?? true,
+        logs: opts.logs || undefined,
+        stdin: opts.stdin || undefined,
+        stdout: opts.stdout || undefined,
+        stderr: opts.stderr || undefined,
+        detachKeys: opts.detachKeys || undefined,
+      },
+    });
+  }
+
+  /**
+   * Registers a wait: resolves once the daemon has answered the request headers (the waiter is
+   * registered then), so a start issued afterwards cannot be missed.
+   */
+  async containerWait(id: string, condition: WaitCondition = 'not-running'): Promise<PendingWait> {
+    const res = await this.request('POST', `/containers/${encodeURIComponent(id)}/wait`, { query: { condition } });
+    const result = readBody(res).then((b) => {
+      const text = b.toString('utf8').trim();
+      if (!text) throw new ApiError(500, 'wait: empty response from daemon');
+      return JSON.parse(text) as WaitResponse;
+    });
+    result.catch(() => undefined);
+    return { result };
+  }
+
+  async containerLogs(id: string, opts: LogsOptions): Promise<Readable> {
+    return this.request('GET', `/containers/${encodeURIComponent(id)}/logs`, {
+      query: {
+        stdout: opts.stdout ?? true,
+        stderr: opts.stderr ?? true,
+        follow: opts.follow || undefined,
+        since: opts.since || undefined,
+        until: opts.until || undefined,
+        timestamps: opts.timestamps || undefined,
+        tail: opts.tail || undefined,
+      },
+    });
+  }
+
+  containerList(opts: { all?: boolean; limit?: number; size?: boolean; filters?: Filters } = {}): Promise<ContainerSummary[]> {
+    return this.json('GET', '/containers/json', {
+      query: {
+        all: opts.all || undefined,
+        limit: opts.limit && opts.limit > 0 ? opts.limit : undefined,
+        size: opts.size || undefined,
+        filters: filtersParam(opts.filters),
+      },
+    });
+  }
+
+  containerInspect(id: string, opts: { size?: boolean } = {}): Promise<ContainerInspect> {
+    return this.json('GET', `/containers/${encodeURIComponent(id)}/json`, { query: { size: opts.size || undefined } });
+  }
+
+  async containerStop(id: string, opts: { signal?: string; timeout?: number } = {}): Promise<void> {
+    await this.json('POST', `/containers/${encodeURIComponent(id)}/stop`, {
+      query: { signal: opts.signal || undefined, t: opts.timeout },
+    });
+  }
+
+  async containerRestart(id: string, opts: { signal?: string; timeout?: number } = {}): Promise<void> {
+    await this.json('POST', `/containers/${encodeURIComponent(id)}/restart`, {
+      query: { signal: opts.signal || undefined, t: opts.timeout },
+    });
+  }
+
+  async containerKill(id: string, signal?: string): Promise<void> {
+    await this.json('POST', `/containers/${encodeURIComponent(id)}/kill`, { query: { signal: signal || undefined } });
+  }
+
+  async containerRemove(id: string, opts: { force?: boolean; volumes?: boolean; link?: boolean } = {}): Promise<void> {
+    await this.json('DELETE', `/containers/${encodeURIComponent(id)}`, {
+      query: { force: opts.force || undefined, v: opts.volumes || undefined, link: opts.link || undefined },
+    });
+  }
+
+  async containerRename(id: string, newName: string): Promise<void> {
+    await this.json('POST', `/containers/${encodeURIComponent(id)}/rename`, { query: { name: newName } });
+  }
+
+  containerTop(id: string, psArgs?: string): Promise<ContainerTop> {
+    return this.json('GET', `/containers/${encodeURIComponent(id)}/top`, { query: { ps_args: psArgs || undefined } });
+  }
+
+  async containerResize(id: string, height: number, width: number): Promise<void> {
+    await this.json('POST', `/containers/${encodeURIComponent(id)}/resize`, { query: { h: height, w: width } });
+  }
+
+  // ---- images ----
+
+  imageList(opts: { all?: boolean; filters?: Filters; digests?: boolean } = {}): Promise<ImageSummary[]> {
+    return this.json('GET', '/images/json', {
+      query: { all: opts.all || undefined, filters: filtersParam(opts.filters), digests: opts.digests || undefined },
+    });
+  }
+
+  imageInspect(ref: string): Promise<ImageInspect> {
+    return this.json('GET', `/images/${encodeURIComponent(ref)}/json`);
+  }
+
+  imageRemove(ref: string, opts: { force?: boolean; noprune?: boolean } = {}): Promise<ImageDeleteItem[]> {
+    return this.json('DELETE', `/images/${encodeURIComponent(ref)}`, {
+      query: { force: opts.force || undefined, noprune: opts.noprune || undefined },
+    });
+  }
+
+  async imageTag(source: string, repo: string, tag?: string): Promise<void> {
+    await this.json('POST', `/images/${encodeURIComponent(source)}/tag`, { query: { repo, tag: tag || undefined } });
+  }
+
+  /** POST /images/create?fromImage=&tag= ; `auth` is the base64url X-Registry-Auth value. */
+  imagePull(
+    fromImage: string,
+    opts: { tag?: string; platform?: string; auth?: string } = {},
+  ): Promise<AsyncGenerator<ProgressMessage>> {
+    return this.jsonStream('POST', '/images/create', {
+      query: { fromImage, tag: opts.tag || undefined, platform: opts.platform || undefined },
+      headers: { 'X-Registry-Auth': opts.auth ?? 'e30=' },
+    });
+  }
+
+  /** POST /images/create?fromSrc=- with a tarball body. */
+  imageImport(
+    source: Readable,
+    opts: { repo?: string; tag?: string; changes?: string[]; message?: string; platform?: string } = {},
+  ): Promise<AsyncGenerator<ProgressMessage>> {
+    return this.jsonStream('POST', '/images/create', {
+      query: {
+        fromSrc: '-',
+        repo: opts.repo || undefined,
+        tag: opts.tag || undefined,
+        changes: opts.changes && opts.changes.length ? opts.changes : undefined,
+        message: opts.message || undefined,
+        platform: opts.platform || undefined,
+      },
+      stream: source,
+    });
+  }
+
+  imageLoad(source: Readable, opts: { quiet?: boolean } = {}): Promise<AsyncGenerator<ProgressMessage>> {
+    return this.jsonStream('POST', '/images/load', { query: { quiet: opts.quiet || undefined }, stream: source });
+  }
+
+  /** GET /images/get?names=… : a docker-archive tar stream. */
+  imageSave(names: string[]): Promise<Readable> {
+    return this.request('GET', '/images/get', { query: { names } });
+  }
+}
