@@ -3,6 +3,7 @@
  * asks (anonymous, basic, bearer tokens from the WWW-Authenticate realm — reused until they
  * expire), and retries with back-off on 5xx, 429 and cut connections.
  */
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { systemError } from '../lib/errors.js';
@@ -103,14 +104,15 @@ export class RegistryClient {
   // ---- tokens ----
 
   /** A bearer token for the challenge's realm/service and `scopes`, from the cache while it is valid. */
-  async token(challenge: Challenge, creds: Credentials | undefined, scopes: string[], tls: Endpoint['tls']): Promise<string> {
+  async token(challenge: Challenge, creds: Credentials | undefined, scopes: string[], tls: Endpoint['tls'], fresh = false): Promise<string> {
     if (creds?.registryToken) return creds.registryToken;
     const realm = challenge.params.realm;
     if (!realm) throw systemError('bearer auth challenge without realm');
     const service = challenge.params.service ?? '';
-    const key = JSON.stringify([realm, service, [...scopes].sort(), creds?.username ?? '', creds?.identityToken ? 'id' : '']);
+    const secret = createHash('sha256').update(`${creds?.password ?? ''}\0${creds?.identityToken ?? ''}`).digest('hex');
+    const key = JSON.stringify([realm, service, [...scopes].sort(), creds?.username ?? '', secret]);
     const cached = this.tokens.get(key);
-    if (cached && cached.expires > Date.now() + 1000) return cached.token;
+    if (!fresh && cached && cached.expires > Date.now() + 1000) return cached.token;
     const url = new URL(realm);
     let res: HttpResponse;
     const headers: Record<string, string> = { 'User-Agent': this.userAgent };

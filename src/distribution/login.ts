@@ -34,7 +34,7 @@ export async function login(client: RegistryClient, auth: RegistryAuth): Promise
   const url = new URL('/v2/', ping.endpoint.base);
   if (bearer) {
     try {
-      await client.token(bearer, creds, [], ping.endpoint.tls);
+      await client.token(bearer, creds, [], ping.endpoint.tls, true);
     } catch (err) {
       if ((err as { unauthorized?: boolean }).unauthorized) throw new LoginError(err instanceof Error ? err.message : String(err));
       throw err;

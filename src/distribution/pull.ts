@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import type { ProgressMessage, ImageConfigFile } from '../api/types.js';
 import { invalidParameter, systemError } from '../lib/errors.js';
-import { familiarName, familiarString, type Reference } from '../image/reference.js';
+import { familiarString, type Reference } from '../image/reference.js';
 import { chainIds, sha256Digest } from '../layer/chain-id.js';
 import type { LayerStore } from '../layer/layer-store.js';
 import type { Credentials } from './auth-config.js';
@@ -131,7 +131,8 @@ export async function* pullImage(ctx: PullContext, req: PullRequest): AsyncGener
   const { session, manifest, digest } = await resolve(ctx, req);
   const repo = ref.path;
   const tagOrDigest = ref.digest ?? ref.tag ?? 'latest';
-  yield { status: `Pulling from ${familiarName(ref)}`, id: tagOrDigest };
+  // Docker names the repository as the registry knows it (`library/nginx`, no host).
+  yield { status: `Pulling from ${ref.path}`, id: tagOrDigest };
 
   let configRaw: Buffer;
   try {

@@ -9,7 +9,7 @@ import { Transform } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import type { ImageConfigFile, ProgressMessage } from '../api/types.js';
 import { systemError } from '../lib/errors.js';
-import { familiarName, fullName, type Reference } from '../image/reference.js';
+import { fullName, type Reference } from '../image/reference.js';
 import { chainIds, sha256Digest } from '../layer/chain-id.js';
 import type { LayerStore } from '../layer/layer-store.js';
 import type { Credentials } from './auth-config.js';
@@ -181,7 +181,7 @@ async function pushLayer(ctx: PushContext, s: RegistrySession, repo: Reference, 
       { repo: from, actions: ['pull'] },
     ]);
     if (status === 201) {
-      queue.push(statusMessage(id, `Mounted from ${familiarName({ domain: repo.domain, path: from })}`));
+      queue.push(statusMessage(id, `Mounted from ${from}`));
       await ctx.metadata.add(diffId, { ...src, SourceRepository: full }).catch(() => {});
       return { digest: src.Digest, size: src.Size ?? (await blobExists(s, repo.path, src.Digest)) ?? 0, mediaType: mediaOf(src) };
     }

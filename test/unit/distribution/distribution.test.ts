@@ -1,0 +1,135 @@
+/** Pure parts of distribution/: auth challenges, X-Registry-Auth, manifests and platforms, progress text, endpoints. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, mkdir, writeFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseChallenges } from '../../../src/distribution/challenge.js';
+import { credentialsOf, decodeRegistryAuth, encodeRegistryAuth } from '../../../src/distribution/auth-config.js';
+import {
+  MEDIA_DOCKER_LIST,
+  MEDIA_DOCKER_MANIFEST,
+  parseManifest,
+  parsePlatform,
+  selectPlatform,
+  type ManifestIndex,
+} from '../../../src/distribution/manifest.js';
+import { humanSize, progressBar } from '../../../src/distribution/progress.js';
+import { EndpointResolver } from '../../../src/distribution/endpoints.js';
+import { registryErrorOf, translatePullError } from '../../../src/distribution/errors.js';
+import { registryDomainOf } from '../../../src/distribution/login.js';
+import { parseNormalizedNamed } from '../../../src/image/reference.js';
+
+const D = (c: string) => `sha256:${c.repeat(64)}`;
+
+test('WWW-Authenticate: bearer with quoted params, basic, several challenges', () => {
+  assert.deepEqual(parseChallenges('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull"'), [
+    { scheme: 'bearer', params: { realm: 'https://auth.docker.io/token', service: 'registry.docker.io', scope: 'repository:library/nginx:pull' } },
+  ]);
+  assert.deepEqual(parseChallenges('Basic realm="basic-realm"'), [{ scheme: 'basic', params: { realm: 'basic-realm' } }]);
+  assert.deepEqual(parseChallenges(['Basic realm=x', 'Bearer realm="r",error="insufficient_scope",scope="repository:a:pull,push"']), [
+    { scheme: 'basic', params: { realm: 'x' } },
+    { scheme: 'bearer', params: { realm: 'r', error: 'insufficient_scope', scope: 'repository:a:pull,push' } },
+  ]);
+  assert.deepEqual(parseChallenges(undefined), []);
+});
+
+test('X-Registry-Auth: base64url with or without padding, plain base64, garbage', () => {
+  const auth = { username: 'alice', password: 'p>?s~s', serveraddress: 'localhost:5000' };
+  const enc = encodeRegistryAuth(auth);
+  assert.ok(!enc.includes('+') && !enc.includes('/'));
+  assert.deepEqual(decodeRegistryAuth(enc), auth);
+  assert.deepEqual(decodeRegistryAuth(enc + '=='.slice(0, (4 - (enc.length % 4)) % 4)), auth);
+  assert.deepEqual(decodeRegistryAuth(Buffer.from(JSON.stringify(auth)).toString('base64')), auth);
+  assert.equal(decodeRegistryAuth('!!!notbase64'), undefined);
+  assert.equal(decodeRegistryAuth(Buffer.from('[1,2]').toString('base64url')), undefined);
+  assert.equal(decodeRegistryAuth(undefined), undefined);
+  assert.deepEqual(credentialsOf({ auth: Buffer.from('bob:pa:ss').toString('base64') }), { username: 'bob', password: 'pa:ss' });
+  assert.deepEqual(credentialsOf({ identitytoken: 'tok' }), { identityToken: 'tok' });
+  assert.equal(credentialsOf({}), undefined);
+});
+
+test('manifests: schema2, OCI without mediaType, index; schema1 and bad layers refused', () => {
+  const cfg = { mediaType: 'application/vnd.docker.container.image.v1+json', size: 10, digest: D('a') };
+  const layer = { mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: 5, digest: D('b') };
+  const m = parseManifest(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_DOCKER_MANIFEST, config: cfg, layers: [layer] })), undefined);
+  assert.equal(m.kind, 'manifest');
+  const oci = parseManifest(Buffer.from(JSON.stringify({ schemaVersion: 2, config: cfg, layers: [{ ...layer, mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd' }] })), 'application/vnd.oci.image.manifest.v1+json');
+  assert.equal(oci.mediaType, 'application/vnd.oci.image.manifest.v1+json');
+  const idx = parseManifest(Buffer.from(JSON.stringify({ schemaVersion: 2, manifests: [] })), undefined);
+  assert.equal(idx.kind, 'index');
+  assert.throws(() => parseManifest(Buffer.from(JSON.stringify({ schemaVersion: 1, name: 'x' })), undefined), /Schema 1 is no longer supported/);
+  assert.throws(() => parseManifest(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_DOCKER_MANIFEST, config: cfg, layers: [{ ...layer, digest: 'md5:x' }] })), undefined), /invalid layer descriptor/);
+  assert.throws(() => parseManifest(Buffer.from('{'), undefined), /not JSON/);
+});
+
+test('platform selection: host default, arm64 variant implied, variants, no match', () => {
+  const host = { os: 'linux', architecture: 'amd64' };
+  const entry = (digest: string, architecture: string, variant?: string) => ({
+    mediaType: MEDIA_DOCKER_MANIFEST,
+    size: 1,
+    digest,
+    platform: { os: 'linux', architecture, ...(variant ? { variant } : {}) },
+  });
+  const index: ManifestIndex = {
+    kind: 'index',
+    mediaType: MEDIA_DOCKER_LIST,
+    manifests: [entry(D('1'), 'arm', 'v6'), entry(D('2'), 'arm', 'v7'), entry(D('3'), 'amd64'), entry(D('4'), 'arm64', 'v8'), { ...entry(D('5'), 'amd64'), platform: { os: 'windows', architecture: 'amd64' } }],
+  };
+  assert.equal(selectPlatform(index, parsePlatform(undefined, host)).digest, D('3'));
+  assert.equal(selectPlatform(index, parsePlatform('linux/arm64', host)).digest, D('4'));
+  assert.equal(selectPlatform(index, parsePlatform('linux/aarch64', host)).digest, D('4'));
+  assert.equal(selectPlatform(index, parsePlatform('linux/arm/v6', host)).digest, D('1'));
+  assert.equal(selectPlatform(index, parsePlatform('linux/arm', host)).digest, D('2'));
+  assert.equal(selectPlatform(index, parsePlatform('linux/x86_64', host)).digest, D('3'));
+  assert.throws(() => selectPlatform(index, parsePlatform('linux/s390x', host)), { message: 'no matching manifest for linux/s390x in the manifest list entries' });
+  assert.throws(() => parsePlatform('linux//', host), /unknown operating system or architecture/);
+});
+
+test('progress text as dockerd renders it', () => {
+  assert.equal(humanSize(500), '500B');
+  assert.equal(humanSize(15963), '15.96kB');
+  assert.equal(humanSize(1469213), '1.469MB');
+  assert.equal(humanSize(32768), '32.77kB');
+  assert.equal(humanSize(1000), '1kB');
+  assert.equal(progressBar(15963, 1469213), `[>${' '.repeat(50)}]  15.96kB/1.469MB`);
+  assert.equal(progressBar(1469213, 1469213), `[${'='.repeat(50)}>]  1.469MB/1.469MB`);
+  assert.equal(progressBar(734606, 1469213), `[${'='.repeat(24)}>${' '.repeat(26)}]  734.6kB/1.469MB`);
+});
+
+test('endpoints: loopback and listed registries are insecure (https then http); certs.d is read', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'wharf-certsd-'));
+  try {
+    await mkdir(join(dir, 'reg.example:5000'));
+    await writeFile(join(dir, 'reg.example:5000', 'ca.crt'), 'CA');
+    const r = new EndpointResolver({ certsDir: dir, insecureRegistries: ['10.1.0.0/16', 'my.reg:443'], registryMirrors: ['https://mirror.example/'] });
+    assert.equal(r.isInsecure('127.0.0.1:5000'), true);
+    assert.equal(r.isInsecure('localhost:5000'), true);
+    assert.equal(r.isInsecure('10.1.2.3:5000'), true);
+    assert.equal(r.isInsecure('my.reg:443'), true);
+    assert.equal(r.isInsecure('reg.example:5000'), false);
+    const local = await r.endpoints('127.0.0.1:5000');
+    assert.deepEqual(local.map((e) => e.base), ['https://127.0.0.1:5000', 'http://127.0.0.1:5000']);
+    assert.equal(local[0]!.tls!.rejectUnauthorized, false);
+    const secure = await r.endpoints('reg.example:5000');
+    assert.deepEqual(secure.map((e) => e.base), ['https://reg.example:5000']);
+    assert.deepEqual(secure[0]!.tls!.ca, [Buffer.from('CA')]);
+    const hub = await r.endpoints('docker.io');
+    assert.deepEqual(hub.map((e) => [e.base, e.mirror]), [['https://mirror.example', true], ['https://registry-1.docker.io', false]]);
+    assert.equal(new EndpointResolver({ insecureLoopback: false }).isInsecure('127.0.0.1:5000'), false);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('registry errors and their pull translations', () => {
+  const ref = parseNormalizedNamed('nginx:1.0');
+  const unknown = registryErrorOf(404, Buffer.from(JSON.stringify({ errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] })));
+  assert.equal(translatePullError(unknown, ref).message, 'manifest for nginx:1.0 not found: manifest unknown: manifest unknown');
+  const denied = registryErrorOf(403, Buffer.alloc(0));
+  assert.equal(translatePullError(denied, ref).message, "pull access denied for nginx, repository does not exist or may require 'docker login': denied: requested access to the resource is denied");
+  assert.equal(registryErrorOf(502, Buffer.from('<html>')).message, 'received unexpected HTTP status: 502 Bad Gateway');
+  assert.equal(registryDomainOf('https://index.docker.io/v1/'), 'docker.io');
+  assert.equal(registryDomainOf('http://127.0.0.1:5000/'), '127.0.0.1:5000');
+  assert.equal(registryDomainOf(undefined), 'docker.io');
+});
