@@ -13,7 +13,10 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { Command } from 'commander';
 import type { Backend } from '../../src/api/backend.js';
+import { registerRegistryCommands } from '../../src/cli/registry-commands.js';
+import { EngineClient } from '../../src/client/engine-client.js';
 import { startApiServer } from '../../src/api/server.js';
 import type { ProgressMessage } from '../../src/api/types.js';
 import { ImageService, type RegistryServiceOptions } from '../../src/daemon/images.js';
@@ -314,6 +317,33 @@ describe('through the API server', () => {
       });
       assert.equal(push.status, 200);
       assert.match(push.body, /"status":"v1: digest: sha256:[a-f0-9]{64} size: \d+"/);
+
+      // The CLI's registry commands against the same server.
+      process.env.WHARF_CONFIG = join(root, 'cli-config');
+      const out: string[] = [];
+      const sink = { write: (s: string) => (out.push(s), true), isTTY: false } as unknown as NodeJS.WriteStream;
+      const client = new EngineClient({ host: `unix://${sock}` });
+      const cli = (...args: string[]) => {
+        const program = new Command('wharf').exitOverride();
+        registerRegistryCommands(program, { client: () => client, out: sink, err: sink });
+        return program.parseAsync(['node', 'wharf', ...args]);
+      };
+      try {
+        await assert.rejects(cli('login', '-u', 'alice', '-p', 'bad', basic.host), /401 Unauthorized/);
+        await cli('login', '-u', 'alice', '-p', 'secret', basic.host);
+        assert.ok(out.includes('Login Succeeded\n'));
+        const cfg = JSON.parse(readFileSync(join(root, 'cli-config', 'config.json'), 'utf8'));
+        assert.deepEqual(cfg.auths[basic.host], { auth: Buffer.from('alice:secret').toString('base64') });
+        await svc.tag(`${basic.host}/busybox:latest`, `${basic.host}/cli/bb`, 'v3');
+        await cli('push', '-q', `${basic.host}/cli/bb:v3`);
+        assert.equal(out.at(-1), `${basic.host}/cli/bb:v3\n`);
+        await cli('logout', basic.host);
+        assert.equal(out.at(-1), `Removing login credentials for ${basic.host}\n`);
+        await assert.rejects(cli('push', '-q', `${basic.host}/cli/bb:v3`), /no basic auth credentials/);
+      } finally {
+        client.close();
+        delete process.env.WHARF_CONFIG;
+      }
     } finally {
       await server.close();
     }

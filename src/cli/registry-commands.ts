@@ -1,0 +1,166 @@
+/**
+ * Registry commands: login, logout, push (and `image push`). Credentials live in Docker's
+ * config.json format — {"auths":{"<server>":{"auth":"base64(user:pass)"}}} — in $WHARF_CONFIG,
+ * $DOCKER_CONFIG or ~/.docker, and go to the daemon as X-Registry-Auth, as the Docker CLI sends them.
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import { Command } from 'commander';
+import { writeJsonAtomic } from '../lib/atomic-file.js';
+import { DEFAULT_DOMAIN, familiarName, familiarString, parseNormalizedNamed, withDefaultTag, type Reference } from '../image/reference.js';
+import { usage, type CliContext } from './cli-context.js';
+import { displayProgress } from './progress.js';
+
+const HUB_KEY = 'https://index.docker.io/v1/';
+
+interface ConfigFile {
+  auths?: Record<string, { auth?: string; identitytoken?: string }>;
+  [k: string]: unknown;
+}
+
+export function configDir(): string {
+  return process.env.WHARF_CONFIG || process.env.DOCKER_CONFIG || join(homedir(), '.docker');
+}
+
+async function loadConfig(): Promise<ConfigFile> {
+  try {
+    return JSON.parse(await readFile(join(configDir(), 'config.json'), 'utf8')) as ConfigFile;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw err;
+  }
+}
+
+async function saveConfig(cfg: ConfigFile): Promise<void> {
+  await mkdir(configDir(), { recursive: true, mode: 0o700 });
+  await writeJsonAtomic(join(configDir(), 'config.json'), cfg, 0o600);
+}
+
+/** The key Docker stores a registry's credentials under. */
+export function serverKey(server: string | undefined): string {
+  if (!server) return HUB_KEY;
+  const host = server.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
+  if (host === DEFAULT_DOMAIN || host === 'index.docker.io' || host === 'registry-1.docker.io') return HUB_KEY;
+  return host;
+}
+
+/** X-Registry-Auth for a reference from the stored credentials (`e30=`, i.e. `{}`, when there are none). */
+export async function registryAuthFor(ref: Reference): Promise<string> {
+  const key = ref.domain === DEFAULT_DOMAIN ? HUB_KEY : ref.domain;
+  const entry = (await loadConfig()).auths?.[key];
+  if (!entry?.auth && !entry?.identitytoken) return 'e30=';
+  const out: Record<string, string> = { serveraddress: key };
+  if (entry.auth) {
+    const plain = Buffer.from(entry.auth, 'base64').toString('utf8');
+    const colon = plain.indexOf(':');
+    out.username = plain.slice(0, colon);
+    out.password = plain.slice(colon + 1);
+  }
+  if (entry.identitytoken) out.identitytoken = entry.identitytoken;
+  return Buffer.from(JSON.stringify(out)).toString('base64url');
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+function defineLogin(program: Command, ctx: CliContext): void {
+  const cmd = new Command('login');
+  program.addCommand(cmd);
+  usage(cmd, 'login [OPTIONS] [SERVER]')
+    .description('Authenticate to a registry')
+    .argument('[server]')
+    .option('-u, --username <string>', 'Username')
+    .option('-p, --password <string>', 'Password or Personal Access Token (PAT)')
+    .option('--password-stdin', 'Take the Password or Personal Access Token (PAT) from stdin')
+    .action(async (server: string | undefined, o: { username?: string; password?: string; passwordStdin?: boolean }) => {
+      let { username, password } = o;
+      if (o.password && o.passwordStdin) throw new Error('--password and --password-stdin are mutually exclusive');
+      if (o.passwordStdin) {
+        if (!username) throw new Error('Must provide --username with --password-stdin');
+        password = await readStdin();
+      } else if (password) {
+        ctx.err.write('WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n');
+      }
+      if (!username || !password) {
+        if (!process.stdin.isTTY) throw new Error('Error: Cannot perform an interactive login from a non TTY device');
+        const rl = createInterface({ input: process.stdin, output: ctx.out });
+        try {
+          username ||= (await rl.question('Username: ')).trim();
+          password ||= await rl.question('Password: ');
+        } finally {
+          rl.close();
+        }
+      }
+      const key = serverKey(server);
+      const res = await ctx.client().json<{ Status: string; IdentityToken?: string }>('POST', '/auth', {
+        body: { username, password, serveraddress: key },
+      });
+      const cfg = await loadConfig();
+      cfg.auths ??= {};
+      cfg.auths[key] = res?.IdentityToken
+        ? { auth: Buffer.from(`${username}:`).toString('base64'), identitytoken: res.IdentityToken }
+        : { auth: Buffer.from(`${username}:${password}`).toString('base64') };
+      await saveConfig(cfg);
+      ctx.out.write(`${res?.Status || 'Login Succeeded'}\n`);
+    });
+}
+
+function defineLogout(program: Command, ctx: CliContext): void {
+  const cmd = new Command('logout');
+  program.addCommand(cmd);
+  usage(cmd, 'logout [SERVER]')
+    .description('Log out from a registry')
+    .argument('[server]')
+    .action(async (server: string | undefined) => {
+      const key = serverKey(server);
+      const cfg = await loadConfig();
+      if (!cfg.auths?.[key]) {
+        ctx.out.write(`Not logged in to ${key}\n`);
+        return;
+      }
+      ctx.out.write(`Removing login credentials for ${key}\n`);
+      delete cfg.auths[key];
+      await saveConfig(cfg);
+    });
+}
+
+function definePush(parent: Command, ctx: CliContext): void {
+  const cmd = new Command('push');
+  parent.addCommand(cmd);
+  usage(cmd, 'push [OPTIONS] NAME[:TAG]')
+    .description('Upload an image to a registry')
+    .argument('<name>')
+    .option('-a, --all-tags', 'Push all tags of an image to the repository')
+    .option('-q, --quiet', 'Suppress verbose output')
+    .action(async (name: string, o: { allTags?: boolean; quiet?: boolean }) => {
+      const parsed = parseNormalizedNamed(name);
+      if (o.allTags && (parsed.tag || parsed.digest)) throw new Error('tag can\'t be used with --all-tags/-a');
+      if (parsed.digest) throw new Error('cannot push a digest reference');
+      const ref = o.allTags ? parsed : withDefaultTag(parsed);
+      if (!o.allTags && parsed.tag === undefined && !o.quiet) ctx.out.write('Using default tag: latest\n');
+      const stream = await ctx.client().jsonStream('POST', `/images/${familiarName(ref)}/push`, {
+        query: { tag: ref.tag || undefined },
+        headers: { 'X-Registry-Auth': await registryAuthFor(ref) },
+      });
+      if (o.quiet) {
+        for await (const m of stream) if (m.error || m.errorDetail) throw new Error(m.errorDetail?.message ?? m.error);
+        ctx.out.write(`${familiarString(ref)}\n`);
+        return;
+      }
+      await displayProgress(stream, ctx.out);
+    });
+}
+
+/** Adds login, logout, push, and `image push` to the program (call after registerImageCommands). */
+export function registerRegistryCommands(program: Command, ctx: CliContext): void {
+  defineLogin(program, ctx);
+  defineLogout(program, ctx);
+  definePush(program, ctx);
+  const image = program.commands.find((c) => c.name() === 'image');
+  if (image) definePush(image, ctx);
+}
