@@ -48,10 +48,23 @@ type Token =
   | { t: 'number'; v: number }
   | { t: 'punct'; v: '(' | ')' | '|' | ':=' | '=' | ',' };
 
+/** Whether a token directly follows the previous one (no space): `.A.B` is one chain, `.A .B` two operands. */
+const glued = new WeakSet<Token>();
+
 function tokenizeAction(src: string): Token[] {
   const toks: Token[] = [];
   let i = 0;
+  let prevEnd = -1;
+  let count = 0;
+  let start = 0;
   while (i < src.length) {
+    if (toks.length > count) {
+      // the previous iteration produced a token ending at i
+      if (start === prevEnd) glued.add(toks[toks.length - 1]);
+      prevEnd = i;
+      count = toks.length;
+    }
+    start = i;
     const c = src[i];
     if (/\s/.test(c)) {
       i++;
@@ -137,6 +150,7 @@ function tokenizeAction(src: string): Token[] {
     }
     throw new TemplateError(`unexpected "${c}" in command`);
   }
+  if (toks.length > count && start === prevEnd) glued.add(toks[toks.length - 1]);
   return toks;
 }
 
@@ -197,14 +211,19 @@ class ActionParser {
     return ops;
   }
 
-  private chainAfter(): string[] {
+  private chainAfterGlued(): string[] {
     const chain: string[] = [];
-    while (this.toks[this.pos]?.t === 'field' && (this.toks[this.pos].v as string).length > 1) {
+    while (
+      this.toks[this.pos]?.t === 'field' &&
+      (this.toks[this.pos].v as string).length > 1 &&
+      glued.has(this.toks[this.pos])
+    ) {
       chain.push((this.toks[this.pos].v as string).slice(1));
       this.pos++;
     }
     return chain;
   }
+
 
   private operand(): Operand {
     const tok = this.toks[this.pos++];
@@ -212,10 +231,11 @@ class ActionParser {
       case 'field': {
         if (tok.v === '.') return { kind: 'field', chain: [] };
         this.pos--;
-        return { kind: 'field', chain: this.chainAfter() };
+        const first = (this.toks[this.pos++].v as string).slice(1);
+        return { kind: 'field', chain: [first, ...this.chainAfterGlued()] };
       }
       case 'var':
-        return { kind: 'var', name: tok.v, chain: this.chainAfter() };
+        return { kind: 'var', name: tok.v, chain: this.chainAfterGlued() };
       case 'string':
         return { kind: 'string', value: tok.v };
       case 'number':
@@ -230,7 +250,7 @@ class ActionParser {
           const pipe = this.pipeline(true);
           const close = this.toks[this.pos++];
           if (!(close?.t === 'punct' && close.v === ')')) throw new TemplateError('unclosed left paren');
-          return { kind: 'pipe', pipe, chain: this.chainAfter() };
+          return { kind: 'pipe', pipe, chain: this.chainAfterGlued() };
         }
         throw new TemplateError(`unexpected "${tok.v}" in operand`);
     }
