@@ -8,6 +8,7 @@ import { ApiError, ConnectionError } from '../client/api-error.js';
 import { BIN, StatusError, USAGES, closeSharedClient, createContext, describeError } from './cli-context.js';
 import { RUN_LIKE, preprocessRunArgv, registerContainerCommands } from './containers.js';
 import { registerImageCommands } from './images.js';
+import { registerRegistryCommands } from './registry-commands.js';
 import { FlagError } from './run-options.js';
 import { CLI_VERSION, registerSystemCommands } from './system.js';
 
@@ -89,6 +90,7 @@ function buildProgram(): Command {
   const container = program.commands.find((c) => c.name() === 'container')!;
   const image = program.commands.find((c) => c.name() === 'image')!;
   registerSystemCommands(program, ctx, { container, image });
+  registerRegistryCommands(program, ctx);
 
   const configure = (cmd: Command) => {
     cmd.exitOverride((err) => {
