@@ -9,6 +9,7 @@ import { invalidParameter } from '../lib/errors.js';
 export interface ResolvedUser {
   uid: number;
   gid: number;
+  /** The primary gid first, then the user's groups from /etc/group, then GroupAdd. */
   additionalGids: number[];
   /** The user's home from passwd; "/" when unknown. */
   home: string;
@@ -36,8 +37,7 @@ export async function resolveUser(rootfs: string, user: string | undefined, grou
   const groupArg = colon >= 0 ? spec.slice(colon + 1) : '';
 
   const passwd = parsePasswd(await readInRoot(rootfs, '/etc/passwd'));
-  const needGroups = groupArg !== '' || userArg !== '' || (groupAdd?.length ?? 0) > 0;
-  const groups = needGroups ? parseGroup(await readInRoot(rootfs, '/etc/group')) : [];
+  const groups = parseGroup(await readInRoot(rootfs, '/etc/group'));
 
   const out: ResolvedUser = { uid: 0, gid: 0, additionalGids: [], home: '/' };
   let userName: string | undefined;
@@ -69,7 +69,7 @@ export async function resolveUser(rootfs: string, user: string | undefined, grou
     if (entry) out.gid = entry.gid;
     else if (gidNum !== undefined) out.gid = checkRange(gidNum, groupArg);
     else throw invalidParameter(`unable to find group ${groupArg}: no matching entries in group file`);
-  } else if (userName !== undefined && userArg !== '') {
+  } else if (userName !== undefined) {
     for (const g of groups) {
       if (g.members.includes(userName) && !out.additionalGids.includes(g.gid)) out.additionalGids.push(g.gid);
     }
@@ -84,6 +84,8 @@ export async function resolveUser(rootfs: string, user: string | undefined, grou
     else throw invalidParameter(`Unable to find group ${ag}: no matching entries in group file`);
     if (!out.additionalGids.includes(gid)) out.additionalGids.push(gid);
   }
+  // As Docker (since the CVE-2022-36109 fix): the primary group is also a supplementary group.
+  out.additionalGids = [out.gid, ...out.additionalGids.filter((g) => g !== out.gid)];
   return out;
 }
 

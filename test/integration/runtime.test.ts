@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConmonRuntime } from '../../src/runtime/conmon.js';
@@ -13,19 +13,7 @@ import { RuntimeStartError, type AttachStream, type ExitInfo } from '../../src/r
 import { buildSpec, detectCgroupVersion, findInitBinary } from '../../src/runtime/spec.js';
 import { resolveUser } from '../../src/runtime/user.js';
 import type { HostConfig } from '../../src/api/types.js';
-
-const APPLETS = ['sh', 'echo', 'cat', 'sleep', 'true', 'false', 'id', 'ls', 'stty', 'ps', 'grep', 'wc', 'head'];
-
-export async function makeBusyboxRootfs(dir: string): Promise<string> {
-  const rootfs = join(dir, 'rootfs');
-  for (const d of ['bin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'root', 'home/nobody']) await mkdir(join(rootfs, d), { recursive: true });
-  await copyFile('/usr/bin/busybox', join(rootfs, 'bin/busybox'));
-  execFileSync('chmod', ['755', join(rootfs, 'bin/busybox')]);
-  for (const a of APPLETS) await symlink('busybox', join(rootfs, 'bin', a));
-  await writeFile(join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home/nobody:/bin/false\n');
-  await writeFile(join(rootfs, 'etc/group'), 'root:x:0:\nnogroup:x:65534:\nstaff:x:50:nobody\n');
-  return rootfs;
-}
+import { makeBusyboxRootfs } from './runtime-rootfs.js';
 
 describe('ConmonRuntime (conmon + runc)', { concurrency: false }, () => {
   let dir: string;
@@ -132,6 +120,10 @@ describe('ConmonRuntime (conmon + runc)', { concurrency: false }, () => {
     const { pid } = await create(id, ['echo', 'hello']);
     assert.ok(pid > 0);
     assert.equal((await runtime.state(id))?.status, 'created');
+    // conmon detached itself: it is not this process's child, so it outlives the daemon.
+    const conmonPid = Number(await readFile(join(execRoot, 'conmon', `${id}.pid`), 'utf8'));
+    const ppid = Number((await readFile(`/proc/${conmonPid}/stat`, 'utf8')).split(') ')[1].split(' ')[1]);
+    assert.notEqual(ppid, process.pid);
     const stream = await runtime.attach(id);
     const out = collect(stream);
     await runtime.start(id);
@@ -253,7 +245,7 @@ describe('ConmonRuntime (conmon + runc)', { concurrency: false }, () => {
       hostConfig: { ReadonlyRootfs: true, Tmpfs: { '/run': 'size=1m' } },
     });
     assert.equal(r.exit.exitCode, 0, r.stderr);
-    assert.match(r.stdout, /uid=65534\(nobody\) gid=65534\(nogroup\) groups=50\(staff\)/);
+    assert.match(r.stdout, /uid=65534\(nobody\) gid=65534\(nogroup\) groups=50\(staff\),65534\(nogroup\)\n/);
     assert.match(r.stdout, /^1$/m);
     assert.match(r.stdout, /Read-only file system/);
     assert.match(r.stdout, /tmpfs-ok/);
