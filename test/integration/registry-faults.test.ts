@@ -123,3 +123,16 @@ test('unknown tag: Docker error text with 404 kind', async () => {
     return true;
   });
 });
+
+test('blob redirects are followed; max-concurrent-downloads queues layers as Waiting', async () => {
+  const img = await image('redirected');
+  serve('ok/redirect', 'latest', img, 'redirect');
+  const one = new ImageService({ dataRoot: join(root, 'data-one'), containersUsingImage: () => [], registry: { maxConcurrentDownloads: 1, backoffMs: 10 } });
+  await one.init();
+  fake.log.length = 0;
+  const msgs = await collect(one.pull(`${fake.host}/ok/redirect:latest`, undefined, {}, undefined));
+  assert.ok(fake.log.includes(`GET /storage/${img.layers[1]!.digest}`), fake.log.join('\n'));
+  assert.equal((await one.inspect(`${fake.host}/ok/redirect:latest`)).Id, img.id);
+  const second = msgs.filter((m) => m.id === img.layers[1]!.digest.slice(7, 19)).map((m) => m.status);
+  assert.deepEqual(second.slice(0, 2), ['Pulling fs layer', 'Waiting']);
+});
