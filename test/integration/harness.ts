@@ -11,7 +11,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, watch, type FSWatcher } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, readlink, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, rmdir, statfs, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,8 +23,17 @@ export const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '
 export const DAEMON_MAIN = process.env.WHARFD_MAIN ?? join(REPO_ROOT, 'dist/src/daemon/main.js');
 export const CLI_MAIN = join(REPO_ROOT, 'dist/src/cli/main.js');
 export const DOCKER_CLI = '/usr/local/bin/docker';
-/** Temp dirs go on the host filesystem (ext4 here): overlay cannot use tmpfs-on-overlay. Kept short for unix socket paths. */
-const TMP_BASE = process.env.WHARF_TEST_TMP ?? '/tmp';
+const OVERLAYFS_MAGIC = 0x794c7630;
+
+/**
+ * Temp dirs go on a real host filesystem (ext4 here): an overlay upper dir cannot live on
+ * overlayfs, so /var/tmp is used if /tmp is one. Kept short for unix socket path limits.
+ */
+async function tmpBase(): Promise<string> {
+  if (process.env.WHARF_TEST_TMP) return process.env.WHARF_TEST_TMP;
+  const tmp = await statfs('/tmp').catch(() => null);
+  return tmp && tmp.type !== OVERLAYFS_MAGIC ? '/tmp' : '/var/tmp';
+}
 const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export interface RunResult {
@@ -182,8 +191,9 @@ process.on('exit', () => {
 export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
   if (process.getuid?.() !== 0) throw new Error('integration tests must run as root');
   if (!existsSync(DAEMON_MAIN)) throw new Error(`${DAEMON_MAIN} missing: build first (npx tsc -p .)`);
-  await mkdir(TMP_BASE, { recursive: true });
-  const root = await mkdtemp(join(TMP_BASE, 'wharf-it-'));
+  const base = await tmpBase();
+  await mkdir(base, { recursive: true });
+  const root = await mkdtemp(join(base, 'wharf-it-'));
   const dataRoot = join(root, 'data');
   const execRoot = join(root, 'exec');
   const socket = join(root, 'wharf.sock');
