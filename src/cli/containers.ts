@@ -10,6 +10,7 @@ import { forwardSignals, monitorTtySize, streamAttach } from './attach-io.js';
 import { BIN, StatusError, collect, describeError, forEachArg, parseFilters, usage, type CliContext } from './cli-context.js';
 import { ContainerRow, CONTAINER_HEADERS, DEFAULT_CONTAINER_TABLE, renderRows } from './format/formatter.js';
 import { tabwrite } from './format/tabwriter.js';
+import { humanSize } from './format/units.js';
 import { TemplateError } from './format/template.js';
 import { pullImage } from './images.js';
 import { addContainerFlags, applyFalsified, buildContainerSpec, FlagError, normalizePflagArgv, type ContainerSpec } from './run-options.js';
@@ -516,6 +517,33 @@ function defineRename(parent: Command, ctx: CliContext): void {
     });
 }
 
+function definePrune(parent: Command, ctx: CliContext): void {
+  const cmd = new Command('prune');
+  parent.addCommand(cmd);
+  usage(cmd, 'container prune [OPTIONS]')
+    .description('Remove all stopped containers')
+    .option('--filter <filter>', 'Provide filter values (e.g. "until=<timestamp>")', collect)
+    .option('-f, --force', 'Do not prompt for confirmation')
+    .action(async (o: { filter?: string[]; force?: boolean }) => {
+      if (!o.force && !(await confirm(ctx, 'WARNING! This will remove all stopped containers.\nAre you sure you want to continue?'))) return;
+      const report = await ctx.client().containerPrune(parseFilters(o.filter));
+      const deleted = report.ContainersDeleted ?? [];
+      if (deleted.length) ctx.out.write(`Deleted Containers:\n${deleted.map((id) => `${id}\n`).join('')}\n`);
+      ctx.out.write(`Total reclaimed space: ${humanSize(report.SpaceReclaimed)}\n`);
+    });
+}
+
+/** Docker's y/N prompt; without a terminal on stdin the answer is no. */
+async function confirm(ctx: CliContext, question: string): Promise<boolean> {
+  ctx.out.write(`${question} [y/N] `);
+  const answer = await new Promise<string>((resolve) => {
+    process.stdin.once('data', (d) => resolve(String(d)));
+    process.stdin.once('end', () => resolve(''));
+  });
+  process.stdin.pause();
+  return /^y(es)?$/i.test(answer.trim());
+}
+
 function defineAttach(parent: Command, ctx: CliContext): void {
   const cmd = new Command('attach');
   parent.addCommand(cmd);
@@ -579,6 +607,7 @@ export function registerContainerCommands(program: Command, ctx: CliContext): vo
   defineStopLike(group, ctx, 'restart');
   defineKill(group, ctx);
   defineRm(group, ctx).alias('remove');
+  definePrune(group, ctx);
   definePs(group, ctx, 'ls', ['list', 'ps']);
   defineLogs(group, ctx);
   defineWait(group, ctx);

@@ -17,6 +17,7 @@ import type {
   ImageInspect,
   ImageSummary,
   ProgressMessage,
+  PruneReport,
   SystemInfo,
   VersionInfo,
   WaitResponse,
@@ -407,6 +408,10 @@ export class EngineClient {
 
   async containerRename(id: string, newName: string): Promise<void> {
     await this.json('POST', `/containers/${encodeURIComponent(id)}/rename`, { query: { name: newName } });
+  }
+
+  containerPrune(filters?: Filters): Promise<PruneReport> {
+    return this.json('POST', '/containers/prune', { query: { filters: filtersParam(filters) } });
   }
 
   containerTop(id: string, psArgs?: string): Promise<ContainerTop> {
