@@ -1,0 +1,156 @@
+/**
+ * Container lifecycle through `wharf` against a real wharfd: detached runs, logs, ps, inspect,
+ * stop/kill/restart/rm/rename/top/wait, restart policies, and live restore across a daemon
+ * kill -9 and a SIGTERM shutdown.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { countLeaks, loadBusybox, startDaemon, waitFor, type Daemon } from './harness.js';
+
+let d: Daemon;
+
+before(async () => {
+  d = await startDaemon();
+  await loadBusybox(d);
+});
+after(async () => {
+  await d?.cleanup();
+});
+
+async function ok(args: string[]): Promise<string> {
+  const r = await d.wharf(args);
+  assert.equal(r.code, 0, `wharf ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+const inspect = async (ref: string, fmt: string) => (await ok(['inspect', '-f', fmt, ref])).trim();
+const alive = (pid: number) => existsSync(`/proc/${pid}`);
+
+describe('lifecycle', () => {
+  test('run -d, logs, ps, inspect, stop, rm', async () => {
+    const id = (await ok(['run', '-d', '--name', 'web', '-l', 'role=test', 'busybox', 'sh', '-c', 'trap "echo bye; exit 0" TERM; echo started; echo oops >&2; while true; do sleep 0.1; done'])).trim();
+    assert.match(id, /^[0-9a-f]{64}$/);
+    await waitFor(async () => (await d.wharf(['logs', 'web'])).stdout === 'started\n', { what: 'log line' });
+    const logs = await d.wharf(['logs', 'web']);
+    assert.equal(logs.stderr, 'oops\n');
+    // The last line is the stderr one; -t prefixes Docker's RFC3339Nano time.
+    const ts = await d.wharf(['logs', '-t', '--tail', '1', 'web']);
+    assert.equal(ts.stdout, '');
+    assert.match(ts.stderr, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z oops\n$/);
+    const ps = await ok(['ps', '--format', '{{.Names}} {{.Status}} {{.Label "role"}}']);
+    assert.match(ps, /^web Up (Less than a second|\d+ seconds?) test$/m);
+    assert.equal(await inspect('web', '{{.State.Status}} {{.Config.Labels.role}} {{.Name}}'), 'running test /web');
+    assert.equal(await inspect(id.slice(0, 8), '{{.Id}}'), id, 'lookup by unique ID prefix');
+    const pid = Number(await inspect('web', '{{.State.Pid}}'));
+    assert.ok(alive(pid));
+    await ok(['stop', 'web']);
+    assert.equal(await inspect('web', '{{.State.Status}} {{.State.ExitCode}}'), 'exited 0');
+    assert.equal((await d.wharf(['logs', 'web'])).stdout, 'started\nbye\n', 'SIGTERM reached the process');
+    assert.ok(!alive(pid));
+    assert.equal(await ok(['ps', '-q']), '');
+    assert.match(await ok(['ps', '-a', '--filter', 'status=exited', '--format', '{{.Names}}']), /^web$/m);
+    await ok(['rm', 'web']);
+    const gone = await d.wharf(['inspect', 'web']);
+    assert.equal(gone.code, 1);
+    assert.match(gone.stderr, /No such object: web|No such container: web/);
+  });
+
+  test("stop uses the image's StopSignal / --stop-signal, then SIGKILL after the timeout", async () => {
+    await ok(['run', '-d', '--name', 'trap', 'busybox', 'sh', '-c', 'trap "exit 42" USR1; while true; do sleep 0.1; done']);
+    await ok(['stop', '--signal', 'USR1', 'trap']);
+    assert.equal(await inspect('trap', '{{.State.ExitCode}}'), '42');
+    await ok(['run', '-d', '--name', 'stubborn', '--stop-signal', 'USR2', 'busybox', 'sh', '-c', 'trap "" USR2 TERM; while true; do sleep 0.1; done']);
+    const started = Date.now();
+    await ok(['stop', '-t', '1', 'stubborn']);
+    assert.equal(await inspect('stubborn', '{{.State.ExitCode}}'), '137');
+    assert.ok(Date.now() - started >= 900, 'waited for the timeout before SIGKILL');
+    await ok(['rm', 'trap', 'stubborn']);
+  });
+
+  test('kill sends any signal; killing a stopped container is a conflict', async () => {
+    await ok(['run', '-d', '--name', 'killme', 'busybox', 'sh', '-c', 'trap "exit 7" HUP; while true; do sleep 0.1; done']);
+    await ok(['kill', '-s', 'HUP', 'killme']);
+    assert.equal((await ok(['wait', 'killme'])).trim(), '7');
+    const r = await d.wharf(['kill', 'killme']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /is not running/);
+    await ok(['rm', 'killme']);
+  });
+
+  test('restart, rename, top, rm -f', async () => {
+    await ok(['run', '-d', '--name', 'r1', 'busybox', 'sleep', '100']);
+    const pid1 = await inspect('r1', '{{.State.Pid}}');
+    await ok(['restart', '-t', '0', 'r1']);
+    const pid2 = await inspect('r1', '{{.State.Pid}}');
+    assert.notEqual(pid1, pid2);
+    assert.equal(await inspect('r1', '{{.State.Running}}'), 'true');
+    await ok(['rename', 'r1', 'r2']);
+    assert.equal(await inspect('r2', '{{.Name}}'), '/r2');
+    const top = await ok(['top', 'r2']);
+    assert.match(top, /PID/);
+    assert.match(top, /sleep 100/);
+    const rm = await d.wharf(['rm', 'r2']);
+    assert.equal(rm.code, 1);
+    assert.match(rm.stderr, /container is running: stop the container before removing or force remove/);
+    await ok(['rm', '-f', 'r2']);
+    assert.ok(!alive(Number(pid2)));
+  });
+
+  test('restart policy on-failure:2 retries twice with back-off, then stays exited', async () => {
+    await ok(['run', '-d', '--name', 'flaky', '--restart', 'on-failure:2', 'busybox', 'sh', '-c', 'exit 5']);
+    await waitFor(async () => (await inspect('flaky', '{{.RestartCount}} {{.State.Status}}')) === '2 exited', { what: 'two restarts', timeoutMs: 15_000 });
+    assert.equal(await inspect('flaky', '{{.State.ExitCode}}'), '5');
+    await ok(['rm', 'flaky']);
+  });
+
+  test('restart policy always restarts after the process dies; stop ends it', async () => {
+    await ok(['run', '-d', '--name', 'always', '--restart', 'always', 'busybox', 'sleep', '100']);
+    const pid = Number(await inspect('always', '{{.State.Pid}}'));
+    process.kill(pid, 'SIGKILL');
+    await waitFor(async () => {
+      const [count, running, p] = (await inspect('always', '{{.RestartCount}} {{.State.Running}} {{.State.Pid}}')).split(' ');
+      return count === '1' && running === 'true' && Number(p) !== pid;
+    }, { what: 'restart after kill', timeoutMs: 10_000 });
+    await ok(['stop', '-t', '0', 'always']);
+    assert.equal(await inspect('always', '{{.State.Status}}'), 'exited');
+    await ok(['rm', 'always']);
+  });
+
+  test('live restore: kill -9 the daemon, containers keep running and their exits are seen', async () => {
+    await ok(['run', '-d', '--name', 'survivor', 'busybox', 'sh', '-c', 'echo up; exec sleep 100']);
+    await ok(['run', '-d', '--name', 'dies', 'busybox', 'sh', '-c', 'while [ ! -e /tmp/go ]; do sleep 0.05; done; exit 7']);
+    const survivorPid = Number(await inspect('survivor', '{{.State.Pid}}'));
+    const diesPid = Number(await inspect('dies', '{{.State.Pid}}'));
+    const merged = await inspect('dies', '{{.GraphDriver.Data.MergedDir}}');
+    await d.kill9();
+    await writeFile(join(merged, 'tmp/go'), '');
+    await waitFor(async () => !alive(diesPid), { what: 'container exit while the daemon is down' });
+    assert.ok(alive(survivorPid), 'container survives the daemon');
+    await d.restart();
+    assert.equal(await inspect('survivor', '{{.State.Status}} {{.State.Pid}}'), `running ${survivorPid}`);
+    assert.equal(await inspect('dies', '{{.State.Status}} {{.State.ExitCode}}'), 'exited 7');
+    assert.match(await ok(['logs', 'survivor']), /^up\n$/);
+    await ok(['kill', 'survivor']);
+    assert.equal((await ok(['wait', 'survivor'])).trim(), '137');
+    await ok(['rm', 'survivor', 'dies']);
+  });
+
+  test('SIGTERM shuts the daemon down and leaves containers running', async () => {
+    await ok(['run', '-d', '--name', 'keep', 'busybox', 'sleep', '100']);
+    const pid = Number(await inspect('keep', '{{.State.Pid}}'));
+    await d.stop();
+    assert.ok(alive(pid));
+    await d.restart();
+    assert.equal(await inspect('keep', '{{.State.Running}}'), 'true');
+    await ok(['rm', '-f', 'keep']);
+  });
+
+  test('after everything, nothing leaks', async () => {
+    await ok(['container', 'prune', '-f']);
+    const leaks = await countLeaks(d);
+    assert.deepEqual({ mounts: leaks.mounts, conmon: leaks.conmon, runc: leaks.runc, cgroups: leaks.cgroups }, { mounts: 0, conmon: 0, runc: 0, cgroups: 0 }, JSON.stringify(leaks.details));
+  });
+});

@@ -1,0 +1,138 @@
+/**
+ * The backbone through the `wharf` CLI against a real wharfd with real conmon, runc and
+ * overlay mounts: run and its exit codes, streams, stdin, users, env, the runtime flags.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, readlink } from 'node:fs/promises';
+import { countLeaks, loadBusybox, startDaemon, type Daemon } from './harness.js';
+
+let d: Daemon;
+
+before(async () => {
+  d = await startDaemon();
+  await loadBusybox(d);
+});
+after(async () => {
+  await d?.cleanup();
+});
+
+const run = (args: string[], input?: string) => d.wharf(['run', '--rm', ...args], { input });
+
+describe('run', () => {
+  test('prints the output and exits 0, leaving nothing behind', async () => {
+    const r = await run(['busybox', 'echo', 'hello']);
+    assert.equal(r.stdout, 'hello\n');
+    assert.equal(r.code, 0, r.stderr);
+    const ps = await d.wharf(['ps', '-aq']);
+    assert.equal(ps.stdout, '');
+    const leaks = await countLeaks(d);
+    assert.equal(leaks.mounts, 0);
+    assert.equal(leaks.conmon, 0);
+  });
+
+  test("exits with the container's code and keeps stdout and stderr apart", async () => {
+    const r = await run(['busybox', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
+    assert.equal(r.code, 3);
+    assert.equal(r.stdout, 'out\n');
+    assert.equal(r.stderr, 'err\n');
+  });
+
+  test('a missing command exits 127 and a non-executable 126, with the runtime message', async () => {
+    const a = await run(['busybox', 'nosuchcmd']);
+    assert.equal(a.code, 127);
+    assert.match(a.stderr, /executable file not found in \$PATH/);
+    const b = await run(['busybox', '/etc']);
+    assert.equal(b.code, 126);
+    assert.match(b.stderr, /permission denied/);
+    const leaks = await countLeaks(d);
+    assert.equal(leaks.mounts, 0, 'no overlay mount left');
+    assert.equal(leaks.conmon, 0, 'no conmon left');
+    assert.equal(leaks.runc, 0, 'no runc container left');
+    assert.equal((await d.wharf(['ps', '-aq'])).stdout, '', '--rm removed the failed container');
+  });
+
+  test('an unknown image is an engine error (125)', async () => {
+    const r = await d.wharf(['run', '--rm', '--pull', 'never', 'nosuchimage:1', 'true']);
+    assert.equal(r.code, 125);
+    assert.match(r.stderr, /No such image: nosuchimage:1/);
+  });
+
+  test('stdin reaches the container with -i', async () => {
+    const r = await run(['-i', 'busybox', 'cat'], 'hi\n');
+    assert.equal(r.stdout, 'hi\n');
+    assert.equal(r.code, 0);
+  });
+
+  test('env, working dir, hostname and the image default env', async () => {
+    const r = await run(['-e', 'FOO=bar', '-w', '/work/dir', '-h', 'myhost', 'busybox', 'sh', '-c', 'echo $FOO; pwd; hostname; echo $PATH; echo $HOME']);
+    assert.equal(r.stdout, 'bar\n/work/dir\nmyhost\n/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n/root\n');
+  });
+
+  test('-u resolves names from the image passwd and group files', async () => {
+    assert.equal((await run(['-u', 'wharfuser', 'busybox', 'id'])).stdout.trim(), 'uid=1000(wharfuser) gid=1000(wharfuser) groups=1000(wharfuser),1001(wharfgroup)');
+    assert.equal((await run(['-u', '1234:5678', 'busybox', 'sh', '-c', 'id -u; id -g'])).stdout, '1234\n5678\n');
+    const bad = await run(['-u', 'nosuchuser', 'busybox', 'true']);
+    assert.equal(bad.code, 125);
+    assert.match(bad.stderr, /unable to find user nosuchuser: no matching entries in passwd file/);
+  });
+
+  test("Docker's default capabilities, --cap-drop/--cap-add and --privileged", async () => {
+    const caps = async (...flags: string[]) =>
+      (await run([...flags, 'busybox', 'sh', '-c', 'grep CapEff /proc/self/status'])).stdout.trim().split(/\s+/)[1];
+    assert.equal(await caps(), '00000000a80425fb');
+    assert.equal(await caps('--cap-drop', 'ALL'), '0000000000000000');
+    assert.equal(await caps('--cap-drop', 'ALL', '--cap-add', 'NET_ADMIN'), '0000000000001000');
+    assert.notEqual(await caps('--privileged'), '00000000a80425fb');
+  });
+
+  test('masked and read-only paths, --read-only and --tmpfs', async () => {
+    const masked = await run(['busybox', 'sh', '-c', 'cat /proc/kcore | head -c 1 | wc -c; touch /proc/sys/kernel/x 2>&1 || echo ro']);
+    assert.match(masked.stdout, /^0\n/);
+    const ro = await run(['--read-only', 'busybox', 'sh', '-c', 'touch /x 2>/dev/null && echo writable || echo readonly']);
+    assert.equal(ro.stdout, 'readonly\n');
+    const tmpfs = await run(['--read-only', '--tmpfs', '/data', 'busybox', 'sh', '-c', 'touch /data/x && grep " /data " /proc/mounts']);
+    assert.match(tmpfs.stdout, /^tmpfs \/data tmpfs .*noexec/);
+  });
+
+  test('seccomp blocks what Docker blocks; no-new-privileges is set on request', async () => {
+    const r = await run(['busybox', 'sh', '-c', 'grep Seccomp: /proc/self/status; unshare -U true 2>/dev/null && echo allowed || echo denied']);
+    assert.match(r.stdout, /Seccomp:\s+2/);
+    const nnp = await run(['--security-opt', 'no-new-privileges', 'busybox', 'grep', 'NoNewPrivs', '/proc/self/status']);
+    assert.match(nnp.stdout, /NoNewPrivs:\s+1/);
+    const unconfined = await run(['--security-opt', 'seccomp=unconfined', 'busybox', 'grep', 'Seccomp:', '/proc/self/status']);
+    assert.match(unconfined.stdout, /Seccomp:\s+0/);
+  });
+
+  test('memory, cpu and pids limits land in the cgroup', async () => {
+    const r = await run(['-m', '64m', '--cpus', '0.5', '--pids-limit', '50', 'busybox', 'sh', '-c',
+      'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max 2>/dev/null; cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu.max 2>/dev/null; cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/pids.max 2>/dev/null']);
+    const out = r.stdout.split('\n');
+    assert.equal(out[0], '67108864');
+    assert.match(out[1], /^50000/);
+    assert.equal(out[2], '50');
+  });
+
+  test('--init runs the init binary as PID 1', async () => {
+    const r = await run(['--init', 'busybox', 'sh', '-c', 'cat /proc/1/cmdline | tr "\\0" " "']);
+    assert.match(r.stdout, /^\/sbin\/docker-init -- sh -c/);
+  });
+
+  test('--network none gives loopback only; --network host shares the host namespace', async () => {
+    const none = await run(['--network', 'none', 'busybox', 'sh', '-c', 'ls /sys/class/net | tr "\\n" " "']);
+    assert.equal(none.stdout.trim(), 'lo');
+    const host = await run(['--network', 'host', 'busybox', 'readlink', '/proc/self/ns/net']);
+    assert.equal(host.stdout.trim(), await readlink('/proc/self/ns/net'));
+  });
+
+  test('--cidfile gets the ID; a used name is a 409 conflict', async () => {
+    const cidfile = `${d.dataRoot}/../cid-${process.pid}`;
+    const a = await d.wharf(['run', '-d', '--name', 'taken', '--cidfile', cidfile, 'busybox', 'sleep', '100']);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal((await readFile(cidfile, 'utf8')).trim(), a.stdout.trim());
+    const b = await d.wharf(['run', '--name', 'taken', 'busybox', 'true']);
+    assert.equal(b.code, 125);
+    assert.match(b.stderr, /Conflict\. The container name "\/taken" is already in use by container "[0-9a-f]{64}"\. You have to remove \(or rename\) that container to be able to reuse that name\./);
+    assert.equal((await d.wharf(['rm', '-f', 'taken'])).code, 0);
+  });
+});
