@@ -215,13 +215,8 @@ function defineRunLike(parent: Command, ctx: CliContext, mode: 'run' | 'create',
     // Docker pings first: version negotiation and a daemon connection error before anything else.
     await ctx.client().negotiatedVersion();
     if (mode === 'create') {
-      let id: string;
-      try {
-        id = await createContainer(ctx, spec);
-      } catch (err) {
-        throw toStatusError(err, 'create');
-      }
-      ctx.out.write(`${id}\n`);
+      // Docker's create reports daemon errors plainly (exit 1); only flag errors are 125.
+      ctx.out.write(`${await createContainer(ctx, spec)}\n`);
       return;
     }
     const status = await runContainer(ctx, spec, Array.isArray(opts.attach) && opts.attach.length > 0);

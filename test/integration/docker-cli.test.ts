@@ -1,0 +1,125 @@
+/**
+ * The real Docker CLI (/usr/local/bin/docker, 28.x) against wharfd: the same output shapes and
+ * exit codes as against Docker's own engine.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadBusybox, startDaemon, type Daemon } from './harness.js';
+import { buildBusyboxRootfsTar } from '../fixtures/busybox.js';
+import { buildDockerArchive } from '../fixtures/docker-archive.js';
+import { readFile } from 'node:fs/promises';
+
+let d: Daemon;
+
+before(async () => {
+  d = await startDaemon();
+  await loadBusybox(d);
+});
+after(async () => {
+  await d?.cleanup();
+});
+
+async function ok(args: string[], input?: string): Promise<string> {
+  const r = await d.docker(args, { input });
+  assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+describe('docker CLI against wharfd', () => {
+  test('version negotiates the API', async () => {
+    const out = await ok(['version', '--format', '{{.Server.APIVersion}} {{.Client.APIVersion}}']);
+    assert.equal(out.trim(), '1.50 1.50');
+  });
+
+  test('run --rm echo hi', async () => {
+    assert.equal(await ok(['run', '--rm', 'busybox', 'echo', 'hi']), 'hi\n');
+    assert.equal(await ok(['ps', '-aq']), '');
+  });
+
+  test('exit codes: container code, 125, 126, 127', async () => {
+    assert.equal((await d.docker(['run', '--rm', 'busybox', 'sh', '-c', 'exit 4'])).code, 4);
+    const nf = await d.docker(['run', '--rm', 'busybox', 'nosuchcmd']);
+    assert.equal(nf.code, 127);
+    assert.match(nf.stderr, /^docker: Error response from daemon: .*exec: "nosuchcmd": executable file not found in \$PATH/m);
+    assert.equal((await d.docker(['run', '--rm', 'busybox', '/etc'])).code, 126);
+    const img = await d.docker(['run', '--rm', '--pull', 'never', 'nosuchimage', 'true']);
+    assert.equal(img.code, 125);
+    assert.match(img.stderr, /No such image: nosuchimage:latest/);
+  });
+
+  test('stdin with -i', async () => {
+    assert.equal(await ok(['run', '--rm', '-i', 'busybox', 'cat'], 'piped\n'), 'piped\n');
+  });
+
+  test('run -it under a pty', async () => {
+    // `script` gives the CLI a real terminal; the container sees a tty of the right size.
+    const out = execFileSync('script', ['-qec', `stty cols 91 rows 27; ${'/usr/local/bin/docker'} run --rm -it busybox sh -c 'tty; stty size'`, '/dev/null'], {
+      env: { ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.root, 'docker-config') },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.match(out, /\/dev\/pts\/\d+/);
+    assert.match(out, /27 91/);
+  });
+
+  test('run -d, ps -a, logs, inspect -f, stop, rm -f', async () => {
+    const id = (await ok(['run', '-d', '--name', 'dk', 'busybox', 'sh', '-c', 'echo hello from dk; exec sleep 100'])).trim();
+    assert.match(id, /^[0-9a-f]{64}$/);
+    const ps = await ok(['ps', '-a']);
+    const [header, row] = ps.split('\n');
+    assert.match(header, /^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$/);
+    assert.match(row, new RegExp(`^${id.slice(0, 12)}\\s+busybox\\s+"sh -c 'echo hello f…"\\s+.+ago\\s+Up .+\\s+dk$`));
+    let logs = '';
+    for (let i = 0; i < 100 && logs === ''; i++) logs = await ok(['logs', 'dk']);
+    assert.equal(logs, 'hello from dk\n');
+    assert.equal((await ok(['inspect', '-f', '{{.State.Running}} {{.Config.Image}}', 'dk'])).trim(), 'true busybox');
+    assert.equal((await ok(['stop', '-t', '1', 'dk'])).trim(), 'dk');
+    assert.equal((await ok(['inspect', '-f', '{{.State.Status}}', 'dk'])).trim(), 'exited');
+    assert.equal((await ok(['rm', '-f', 'dk'])).trim(), 'dk');
+    const gone = await d.docker(['inspect', 'dk']);
+    assert.equal(gone.code, 1);
+    assert.match(gone.stderr, /No such object: dk/);
+  });
+
+  test('images and load of a docker-save archive', async () => {
+    const images = await ok(['images']);
+    assert.match(images.split('\n')[0], /^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE$/);
+    assert.match(images, /^busybox\s+latest\s+[0-9a-f]{12}\s+/m);
+    const dir = await mkdtemp(join(tmpdir(), 'wharf-load-'));
+    try {
+      const rootfs = join(dir, 'rootfs.tar');
+      await buildBusyboxRootfsTar(rootfs);
+      const { archive } = await buildDockerArchive({
+        layers: [await readFile(rootfs)],
+        repoTags: ['loaded:v1'],
+        config: { config: { Cmd: ['echo', 'from loaded'] } },
+        format: 'docker28',
+      });
+      const tar = join(dir, 'image.tar');
+      await writeFile(tar, archive);
+      assert.match(await ok(['load', '-i', tar]), /Loaded image: loaded:v1/);
+      assert.equal(await ok(['run', '--rm', 'loaded:v1']), 'from loaded\n');
+      await ok(['rmi', 'loaded:v1']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('errors for unknown containers and name conflicts', async () => {
+    const a = await d.docker(['logs', 'nosuch']);
+    assert.equal(a.code, 1);
+    assert.match(a.stderr, /Error response from daemon: No such container: nosuch/);
+    await ok(['create', '--name', 'dup', 'busybox', 'true']);
+    const b = await d.docker(['create', '--name', 'dup', 'busybox', 'true']);
+    assert.equal(b.code, 1, 'docker create reports daemon errors with exit 1');
+    const w = await d.wharf(['create', '--name', 'dup', 'busybox', 'true']);
+    assert.equal(w.code, 1);
+    assert.equal(w.stderr, b.stderr, 'wharf prints what docker prints');
+    assert.match(b.stderr, /Conflict\. The container name "\/dup" is already in use/);
+    await ok(['rm', 'dup']);
+  });
+});
