@@ -8,6 +8,7 @@
  *   raw    <P>-PREROUTING   drops 127/8 destinations arriving on a bridge (route_localnet is on)
  * Changes go through one `iptables-restore --noflush` per batch.
  */
+import { createHash } from 'node:crypto';
 import { run, CommandError } from './exec.js';
 
 export interface Rule {
@@ -23,6 +24,16 @@ export interface Chains {
   iso1: string;
   iso2: string;
   raw: string;
+}
+
+/**
+ * The chain prefix of a daemon whose default bridge is `bridge`: WHARF for the standard wharf0,
+ * otherwise one derived from the name, so that daemons with different bridges (tests beside a
+ * running wharfd) never share chains. Short enough for iptables' 28-character chain names.
+ */
+export function chainPrefixForBridge(bridge: string): string {
+  if (bridge === 'wharf0') return 'WHARF';
+  return `WH${createHash('sha256').update(bridge).digest('hex').slice(0, 8).toUpperCase()}`;
 }
 
 export function chainNames(prefix: string): Chains {

@@ -219,7 +219,7 @@ export class NetworkManager {
       gateway = p.ip === p.cidr.base ? p.cidr.base + 1 : p.ip;
     } else {
       const inUse = await this.usedSubnets(bridgeName);
-      const c = pickSubnet(this.opts.defaultAddressPools ?? DEFAULT_ADDRESS_POOLS, inUse);
+      const c = pickSubnet(this.opts.defaultAddressPools?.length ? this.opts.defaultAddressPools : DEFAULT_ADDRESS_POOLS, inUse);
       if (!c) throw systemError('could not find a free address pool for the default bridge network');
       subnet = c;
       gateway = c.base + 1;
@@ -752,7 +752,7 @@ export class NetworkManager {
         }
         config = [{ Subnet: formatCidr(spec.cidr), Gateway: formatIp(spec.gateway), ...(c.IPRange ? { IPRange: c.IPRange } : {}) }];
       } else {
-        const c = pickSubnet(this.opts.defaultAddressPools ?? DEFAULT_ADDRESS_POOLS, await this.usedSubnets());
+        const c = pickSubnet(this.opts.defaultAddressPools?.length ? this.opts.defaultAddressPools : DEFAULT_ADDRESS_POOLS, await this.usedSubnets());
         if (!c) throw forbidden('all predefined address pools have been fully subnetted');
         config = [{ Subnet: formatCidr(c), Gateway: formatIp((c.base + 1) >>> 0) }];
       }
