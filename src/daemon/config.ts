@@ -43,6 +43,8 @@ export interface DaemonConfig {
   cgroupDriver: 'cgroupfs' | 'systemd';
   // Accepted and kept for later parts of the engine.
   bip?: string;
+  /** Device name of the default bridge (Docker's -b/--bridge); also names this daemon's iptables chains. */
+  bridge: string;
   defaultAddressPools: AddressPool[];
   insecureRegistries: string[];
   registryMirrors: string[];
@@ -86,6 +88,7 @@ const OPTIONS: OptionSpec[] = [
   { key: 'cgroup-parent', attr: 'cgroupParent', kind: 'string' },
   { key: 'exec-opts', attr: 'execOpt', kind: 'strings' },
   { key: 'bip', attr: 'bip', kind: 'string' },
+  { key: 'bridge', attr: 'bridge', kind: 'string' },
   { key: 'default-address-pools', attr: 'defaultAddressPool', kind: 'pools' },
   { key: 'insecure-registries', attr: 'insecureRegistry', kind: 'strings' },
   { key: 'registry-mirrors', attr: 'registryMirror', kind: 'strings' },
@@ -117,6 +120,7 @@ function buildProgram(): Command {
     .option('--cgroup-parent <parent>', 'Set parent cgroup for all containers')
     .option('--exec-opt <opt>', 'Runtime execution options (repeatable)', collect, [])
     .option('--bip <cidr>', 'IPv4 address and prefix of the default bridge')
+    .option('-b, --bridge <name>', 'Device name of the default bridge network', 'wharf0')
     .option('--default-address-pool <base=cidr,size=n>', 'Default address pools for local networks (repeatable)', collect, [])
     .option('--insecure-registry <registry>', 'Enable insecure registry communication (repeatable)', collect, [])
     .option('--registry-mirror <url>', 'Preferred registry mirror (repeatable)', collect, [])
@@ -351,6 +355,8 @@ export async function loadDaemonConfig(argv: string[]): Promise<DaemonConfig> {
   }
 
   const bip = pick<string | undefined>('bip');
+  const bridgeName = pick<string>('bridge');
+  if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(bridgeName)) throw new Error(`invalid value for "bridge": ${bridgeName} is not a valid interface name`);
   if (bip !== undefined && !parseCidr(bip)) throw new Error(`invalid value for "bip": ${bip} is not a CIDR address`);
 
   const defaultAddressPools = fileValues.has('default-address-pools')
@@ -391,6 +397,7 @@ export async function loadDaemonConfig(argv: string[]): Promise<DaemonConfig> {
     execOpts,
     cgroupDriver,
     ...(bip !== undefined ? { bip } : {}),
+    bridge: bridgeName,
     defaultAddressPools,
     insecureRegistries: pick<string[]>('insecure-registries'),
     registryMirrors: pick<string[]>('registry-mirrors'),
