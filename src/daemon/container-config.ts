@@ -80,8 +80,6 @@ function validateRestartPolicy(p: RestartPolicy | undefined, autoRemove: boolean
   }
 }
 
-const NETWORK_MODES = /^(|default|bridge|none|host|container:.+)$/;
-
 /** Docker's create-time checks on HostConfig; `ncpu` is the host's CPU count. */
 export function validateHostConfig(h: HostConfig, ncpu = cpus().length): void {
   validateRestartPolicy(h.RestartPolicy, !!h.AutoRemove);
@@ -106,8 +104,6 @@ export function validateHostConfig(h: HostConfig, ncpu = cpus().length): void {
   if (h.OomScoreAdj !== undefined && (h.OomScoreAdj < -1000 || h.OomScoreAdj > 1000)) {
     throw invalidParameter('Invalid value ' + h.OomScoreAdj + ', range for oom score adj is [-1000, 1000]');
   }
-  const mode = h.NetworkMode ?? '';
-  if (!NETWORK_MODES.test(mode)) throw invalidParameter(`network ${mode} not found`);
 }
 
 /** The network mode as Docker records it: "" and "default" become "bridge". */

@@ -3,7 +3,7 @@
  * (daemon/daemon.ts) hands in the real image service, layer store, container store and
  * runtime; keeping the needs narrow here keeps the lifecycle independent of their internals.
  */
-import type { ContainerConfig, ImageConfigFile } from '../api/types.js';
+import type { ContainerConfig, EndpointSettings, HostConfig, ImageConfigFile, NetworkSettings } from '../api/types.js';
 import type { ContainerRecord } from '../container/container.js';
 import type { Runtime } from '../runtime/runtime.js';
 
@@ -44,6 +44,22 @@ export interface NameRegistry {
   resolve(ref: string): string;
 }
 
+/** The network manager as the lifecycle uses it (network/manager.ts). */
+export interface NetworkLink {
+  validate(hostConfig: HostConfig, endpointsConfig?: Record<string, EndpointSettings> | null): void;
+  attach(req: {
+    containerId: string;
+    containerName: string;
+    netnsPath: string;
+    hostConfig: HostConfig;
+    exposedPorts?: ContainerConfig['ExposedPorts'];
+    endpointsConfig?: Record<string, EndpointSettings> | null;
+  }): Promise<{ settings: NetworkSettings; etc: { ip: string; nameservers?: string[]; hostGateway: string } }>;
+  detach(containerId: string): Promise<void>;
+  /** Called once at daemon start with the containers still running, before any attach. */
+  restore(running: Iterable<string>): Promise<void>;
+}
+
 export interface LifecycleSettings {
   execRoot: string;
   cgroupParent?: string;
@@ -59,6 +75,7 @@ export interface ContainerDeps {
   store: RecordStore;
   names: NameRegistry;
   runtime: Runtime;
+  network: NetworkLink;
   settings: LifecycleSettings;
   log: (msg: string) => void;
 }

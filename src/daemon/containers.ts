@@ -22,6 +22,7 @@ import type {
   ContainerInspect,
   ContainerSummary,
   ContainerTop,
+  EndpointSettings,
   Filters,
   HostConfig,
   PruneReport,
@@ -49,6 +50,7 @@ import { resolveUser } from '../runtime/user.js';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys, pipeAttach } from './attach-session.js';
 import { commandOf, effectiveNetworkMode, mergeImageConfig, validateHostConfig } from './container-config.js';
 import type { ContainerDeps } from './container-deps.js';
+import type { NetworkContainerHooks } from './networks.js';
 import { etcPaths, writeEtcFiles } from './etc-files.js';
 import { RestartManager, policyWantsRestart } from './restart-manager.js';
 import { runTop } from './top.js';
@@ -118,6 +120,7 @@ export class ContainerService implements ContainerBackend {
 
   async create(name: string | undefined, body: ContainerCreateBody, _platform?: string): Promise<ContainerCreateResponse> {
     const { HostConfig: hostConfigIn, NetworkingConfig: _net, ...userConfig } = body;
+    void _net;
     const hostConfig: HostConfig = { ...(hostConfigIn ?? {}) };
     if (!userConfig.Image) throw invalidParameter('Config cannot be empty in order to create a container');
     validateHostConfig(hostConfig, this.deps.settings.ncpu);
@@ -126,6 +129,8 @@ export class ContainerService implements ContainerBackend {
     const { path, args } = commandOf(config);
     hostConfig.NetworkMode = effectiveNetworkMode(hostConfig);
     if (hostConfig.NetworkMode.startsWith('container:')) this.get(hostConfig.NetworkMode.slice(10));
+    const endpoints = initialEndpoints(hostConfig.NetworkMode, body.NetworkingConfig?.EndpointsConfig);
+    this.deps.network.validate(hostConfig, endpoints);
     hostConfig.RestartPolicy ??= { Name: 'no', MaximumRetryCount: 0 };
     if (!hostConfig.RestartPolicy.Name) hostConfig.RestartPolicy = { Name: 'no', MaximumRetryCount: 0 };
     hostConfig.LogConfig ??= { Type: 'k8s-file', Config: {} };
@@ -156,7 +161,7 @@ export class ContainerService implements ContainerBackend {
           SandboxID: '',
           SandboxKey: '',
           Ports: {},
-          Networks: {},
+          Networks: endpoints,
         },
         MountPoints: {},
         LogPath: join(dir, `${id}-json.log`),
@@ -204,12 +209,13 @@ export class ContainerService implements ContainerBackend {
     const id = rec.ID;
     let mounted = false;
     let created = false;
+    let attached = false;
     try {
       const rootfs = await layers.mountRW(id);
       mounted = true;
       const hc = rec.HostConfig;
       const hostNetwork = hc.NetworkMode === 'host';
-      await writeEtcFiles(etcPaths(this.deps.store.dir(id)), {
+      const etcOptions = {
         hostname: rec.Config.Hostname ?? shortId(id),
         domainname: rec.Config.Domainname,
         hostNetwork,
@@ -217,7 +223,9 @@ export class ContainerService implements ContainerBackend {
         dns: hc.Dns ?? undefined,
         dnsSearch: hc.DnsSearch ?? undefined,
         dnsOptions: hc.DnsOptions ?? undefined,
-      });
+      };
+      const etc = etcPaths(this.deps.store.dir(id));
+      await writeEtcFiles(etc, etcOptions);
       const user = await resolveUser(rootfs, rec.Config.User || undefined, hc.GroupAdd ?? undefined);
       const env = containerEnv(rec, user.home);
       const cwd = rec.Config.WorkingDir || '/';
@@ -251,6 +259,20 @@ export class ContainerService implements ContainerBackend {
         logPath: rec.LogPath,
       });
       created = true;
+      attached = true;
+      const net = await this.deps.network.attach({
+        containerId: id,
+        containerName: rec.Name.slice(1),
+        netnsPath: `/proc/${pid}/ns/net`,
+        hostConfig: hc,
+        exposedPorts: rec.Config.ExposedPorts,
+        endpointsConfig: rec.NetworkSettings.Networks,
+      });
+      rec.NetworkSettings = net.settings;
+      if (net.etc.ip || net.etc.nameservers?.length || hc.ExtraHosts?.length) {
+        // Same files, rewritten in place: the bind mounts already point at them.
+        await writeEtcFiles(etc, { ...etcOptions, ...net.etc });
+      }
       await this.connectPendingAttaches(id);
       await runtime.start(id);
       rec.State = {
@@ -271,6 +293,7 @@ export class ContainerService implements ContainerBackend {
       this.events.emit(`started:${id}`);
     } catch (err) {
       if (created) await runtime.delete(id, true).catch(() => {});
+      if (attached) await this.releaseNetwork(rec);
       if (mounted) await layers.unmountRW(id).catch(() => {});
       const engineErr = startError(err);
       rec.State = {
@@ -321,6 +344,7 @@ export class ContainerService implements ContainerBackend {
     if (!rec.State.Running && !rec.State.Paused) return;
     const id = rec.ID;
     await this.deps.runtime.delete(id, true).catch((err) => this.deps.log(`runtime delete ${id}: ${err}`));
+    await this.releaseNetwork(rec);
     await this.deps.layers.unmountRW(id).catch((err) => this.deps.log(`unmount ${id}: ${err}`));
     const finishedAt = exit.finishedAt.toISOString().replace(/(\.\d{3})Z$/, '$1000000Z');
     const ranMs = exit.finishedAt.getTime() - Date.parse(rec.State.StartedAt);
@@ -368,6 +392,16 @@ export class ContainerService implements ContainerBackend {
     clearTimeout(t);
     this.restartTimers.delete(id);
     return true;
+  }
+
+  /** Tears down the container's networking and keeps only the endpoint configs, as Docker shows a stopped container. */
+  private async releaseNetwork(rec: ContainerRecord): Promise<void> {
+    await this.deps.network.detach(rec.ID).catch((err) => this.deps.log(`network detach ${rec.ID}: ${err}`));
+    const networks: Record<string, EndpointSettings> = {};
+    for (const [name, ep] of Object.entries(rec.NetworkSettings.Networks ?? {})) {
+      networks[name] = { IPAMConfig: ep.IPAMConfig ?? null, Links: ep.Links ?? null, Aliases: ep.Aliases ?? null, NetworkID: ep.NetworkID ?? '', DriverOpts: ep.DriverOpts ?? null };
+    }
+    rec.NetworkSettings = { Bridge: '', SandboxID: '', SandboxKey: '', Ports: {}, Networks: networks };
   }
 
   /** Resolves with the next exit of the container (registered synchronously). */
@@ -472,6 +506,7 @@ export class ContainerService implements ContainerBackend {
     this.cancelRestartTimer(id);
     try {
       await this.deps.runtime.delete(id, true).catch(() => {});
+      await this.deps.network.detach(id);
       await this.deps.layers.removeRWLayer(id);
       await this.deps.store.remove(id);
     } catch (err) {
@@ -665,6 +700,32 @@ export class ContainerService implements ContainerBackend {
     return { ContainersDeleted: deleted, SpaceReclaimed: reclaimed };
   }
 
+  // ---- networks -----------------------------------------------------------------------
+
+  /** What the /networks endpoints need of containers (daemon/networks.ts). */
+  networkHooks(): NetworkContainerHooks {
+    return {
+      resolve: (ref) => {
+        const rec = this.get(ref);
+        return { id: rec.ID, name: rec.Name.slice(1), running: rec.State.Running, networkMode: rec.HostConfig.NetworkMode ?? 'bridge' };
+      },
+      recordEndpoint: async (id, network, cfg, settings) => {
+        const rec = this.records.get(id);
+        if (!rec) return;
+        await this.lock.run(id, async () => {
+          if (settings) rec.NetworkSettings = settings;
+          else if (cfg) rec.NetworkSettings.Networks = { ...rec.NetworkSettings.Networks, [network]: cfg };
+          else {
+            const { [network]: _gone, ...rest } = rec.NetworkSettings.Networks;
+            void _gone;
+            rec.NetworkSettings.Networks = rest;
+          }
+          await this.deps.store.save(rec);
+        });
+      },
+    };
+  }
+
   // ---- daemon start / stop ------------------------------------------------------------
 
   /**
@@ -719,6 +780,7 @@ export class ContainerService implements ContainerBackend {
         }
       }),
     );
+    await this.deps.network.restore(this.all().filter((r) => r.State.Running).map((r) => r.ID));
     for (const rec of toRestart) {
       await this.lock
         .run(rec.ID, () => this.startLocked(rec))
@@ -735,6 +797,14 @@ export class ContainerService implements ContainerBackend {
 }
 
 // ---- helpers ----------------------------------------------------------------------------
+
+/** NetworkSettings.Networks of a new container: its primary network plus the create request's endpoints. */
+function initialEndpoints(mode: string, requested: Record<string, EndpointSettings> | null | undefined): Record<string, EndpointSettings> {
+  const out: Record<string, EndpointSettings> = {};
+  if (!mode.startsWith('container:')) out[mode] = {};
+  for (const [name, ep] of Object.entries(requested ?? {})) out[name === 'default' ? mode : name] = { ...(ep ?? {}) };
+  return out;
+}
 
 function within<T>(p: Promise<T>, ms: number): Promise<boolean> {
   return new Promise((resolve) => {

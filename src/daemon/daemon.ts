@@ -14,6 +14,9 @@ import { detectCgroupVersion, findInitBinary } from '../runtime/spec.js';
 import type { DaemonConfig } from './config.js';
 import { ContainerService } from './containers.js';
 import { ImageService } from './images.js';
+import { NetworkService } from './networks.js';
+import { NetworkManager } from '../network/manager.js';
+import { chainPrefixForBridge } from '../network/iptables.js';
 import { SystemService } from './system.js';
 
 export interface RunningDaemon {
@@ -44,10 +47,24 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void)
   });
 
   const containerStore = new ContainerStore(cfg.dataRoot);
+  const network = new NetworkManager({
+    dataRoot: cfg.dataRoot,
+    bip: cfg.bip,
+    bridgeName: cfg.bridge,
+    chainPrefix: chainPrefixForBridge(cfg.bridge),
+    defaultAddressPools: cfg.defaultAddressPools,
+    dnsUpstreams: cfg.dns.length ? cfg.dns : undefined,
+    log,
+  });
   let containers!: ContainerService;
   const images = new ImageService({
     dataRoot: cfg.dataRoot,
     containersUsingImage: (imageId: string) => containers.usingImage(imageId),
+    registry: {
+      insecureRegistries: cfg.insecureRegistries,
+      registryMirrors: cfg.registryMirrors,
+      maxConcurrentDownloads: cfg.maxConcurrentDownloads,
+    },
   });
   await images.init();
   containers = new ContainerService({
@@ -56,6 +73,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void)
     store: containerStore,
     names: containerStore.names,
     runtime,
+    network,
     settings: {
       execRoot: cfg.execRoot,
       cgroupParent: cfg.cgroupParent,
@@ -87,7 +105,8 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void)
     },
   });
 
-  const server = await startApiServer({ containers, images, system }, { hosts: cfg.hosts, debug: cfg.debug, log });
+  const networks = new NetworkService(network, containers.networkHooks());
+  const server = await startApiServer({ containers, images, system, networks }, { hosts: cfg.hosts, debug: cfg.debug, log });
   log(`wharfd ready on ${cfg.hosts.join(', ')}`);
 
   return {
@@ -95,6 +114,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void)
       await server.close();
       containers.close();
       await runtime.close();
+      await network.close();
     },
   };
 }

@@ -5,6 +5,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hostname as osHostname } from 'node:os';
+import { embeddedResolvConf } from '../network/resolv.js';
 
 
 export function hostsFile(opts: { hostname: string; domainname?: string; ip?: string; extraHosts?: string[] }): string {
@@ -89,16 +90,27 @@ export async function writeEtcFiles(
     dns?: string[];
     dnsSearch?: string[];
     dnsOptions?: string[];
+    /** The container's address on its first network, once networking is attached. */
+    ip?: string;
+    /** The embedded DNS on user-defined networks. */
+    nameservers?: string[];
+    /** What `--add-host name:host-gateway` resolves to. */
+    hostGateway?: string;
   },
 ): Promise<void> {
   const hostResolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
   const hostname = opts.hostNetwork ? osHostname() : opts.hostname;
+  const extraHosts = opts.extraHosts?.map((h) =>
+    opts.hostGateway && h.endsWith(':host-gateway') ? h.replace(/host-gateway$/, opts.hostGateway) : h,
+  );
   const hosts = opts.hostNetwork
     ? await readFile('/etc/hosts', 'utf8').catch(() => hostsFile({ hostname }))
-    : hostsFile({ hostname, domainname: opts.domainname, extraHosts: opts.extraHosts });
-  const resolv = opts.hostNetwork && !opts.dns?.length && !opts.dnsSearch?.length && !opts.dnsOptions?.length
-    ? hostResolv
-    : containerResolvConf(hostResolv, opts);
+    : hostsFile({ hostname, domainname: opts.domainname, extraHosts, ip: opts.ip || undefined });
+  const resolv = opts.nameservers?.length
+    ? embeddedResolvConf(hostResolv, opts)
+    : opts.hostNetwork && !opts.dns?.length && !opts.dnsSearch?.length && !opts.dnsOptions?.length
+      ? hostResolv
+      : containerResolvConf(hostResolv, opts);
   await Promise.all([
     writeFile(paths.hostname, hostname + '\n'),
     writeFile(paths.hosts, hosts),
