@@ -16,6 +16,8 @@ import { request } from 'node:http';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BUSYBOX_IMAGE_CHANGES, buildBusyboxRootfsBuffer } from '../fixtures/busybox.js';
+import { Firewall, chainPrefixForBridge } from '../../src/network/iptables.js';
+import { randomBytes } from 'node:crypto';
 
 /** The repository root (this file runs from dist/test/integration/). */
 export const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
@@ -203,7 +205,10 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
   const dockerConfig = join(root, 'docker-config');
   await mkdir(join(dataRoot, 'containers'), { recursive: true, mode: 0o711 });
   await mkdir(dockerConfig, { recursive: true });
-  await writeFile(configFile, JSON.stringify(opts.config ?? {}));
+  // Each daemon gets its own default bridge (and so its own iptables chains): test daemons never
+  // touch a wharfd running on the host, nor each other.
+  const bridge = `wt${randomBytes(4).toString('hex')}`;
+  await writeFile(configFile, JSON.stringify({ bridge, ...(opts.config ?? {}) }));
 
   // Remember every container ID the daemon creates, so cgroup leaks of removed containers are found.
   const ids = new Set<string>();
@@ -331,6 +336,7 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
       if (!(await signalAndWait('SIGTERM', 15_000))) await signalAndWait('SIGKILL', 10_000);
       d.pid = 0;
       watcher?.close();
+      await cleanupNetworks(d.dataRoot);
       await cleanupLeftovers(d, ids);
     },
   };
@@ -339,6 +345,7 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
     await launch();
   } catch (err) {
     watcher?.close();
+    await cleanupNetworks(dataRoot).catch(() => {});
     await cleanupLeftovers(d, ids).catch(() => {});
     throw err;
   }
@@ -354,6 +361,19 @@ export async function loadBusybox(d: Pick<Daemon, 'wharf'>, ref = 'busybox:lates
 }
 
 // ---- leak accounting and cleanup --------------------------------------------------------------
+
+/** Removes the bridges and iptables chains of a stopped daemon (they outlive it on purpose). */
+async function cleanupNetworks(dataRoot: string): Promise<void> {
+  const dir = join(dataRoot, 'network', 'networks');
+  let defaultBridge: string | undefined;
+  for (const f of await readdir(dir).catch(() => [] as string[])) {
+    const rec = JSON.parse(await readFile(join(dir, f), 'utf8')) as { Name: string; Driver: string; bridge?: string };
+    if (rec.Driver !== 'bridge' || !rec.bridge) continue;
+    if (rec.Name === 'bridge') defaultBridge = rec.bridge;
+    await runCommand('ip', ['link', 'del', rec.bridge]);
+  }
+  if (defaultBridge) await new Firewall(chainPrefixForBridge(defaultBridge)).destroy();
+}
 
 interface MountEntry {
   mountPoint: string;
