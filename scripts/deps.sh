@@ -9,7 +9,8 @@ PACKAGES=(
   iproute2 iptables util-linux    # networking (ip, iptables, nsenter), mount/umount
   attr procps                     # setfattr/getfattr (xattrs), ps (top)
   zstd openssl bsdutils           # zstd layers, registry TLS certs, `script` (tty tests)
-  docker-registry                 # local registry for pull/push tests (127.0.0.1 only)
+  docker-registry apache2-utils   # local registry for pull/push tests (127.0.0.1 only), htpasswd
+  curl                            # setup.sh pings the socket
   ca-certificates
 )
 

@@ -52,4 +52,5 @@ count() { grep -E "^# $1 [0-9]+$" "$tap" | tail -1 | awk '{print $3}'; }
 tests=$(count tests); pass=$(count pass); fail=$(count fail); skipped=$(count skipped); todo=$(count todo); cancelled=$(count cancelled)
 line="${tests:-?} tests, ${pass:-?} passed, ${fail:-?} failed, ${cancelled:-0} cancelled, ${skipped:-0} skipped, ${todo:-0} todo"
 if [ $rc -eq 0 ]; then summary "PASS: $line"; else summary "FAIL (exit $rc): $line"; fi
+echo "wharf: ${pass:-0} passed, ${fail:-0} failed"
 exit $rc
