@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { countLeaks, loadBusybox, startDaemon, waitFor, type Daemon } from './harness.js';
+import { spawn } from 'node:child_process';
+import { CLI_MAIN, countLeaks, loadBusybox, startDaemon, waitFor, type Daemon } from './harness.js';
 
 let d: Daemon;
 
@@ -136,6 +137,42 @@ describe('lifecycle', () => {
     await ok(['kill', 'survivor']);
     assert.equal((await ok(['wait', 'survivor'])).trim(), '137');
     await ok(['rm', 'survivor', 'dies']);
+  });
+
+  test('at daemon start, always restarts a container that died while the daemon was down; no does not', async () => {
+    await ok(['run', '-d', '--name', 'phoenix', '--restart', 'always', 'busybox', 'sleep', '100']);
+    await ok(['run', '-d', '--name', 'mortal', 'busybox', 'sleep', '100']);
+    const pids = [Number(await inspect('phoenix', '{{.State.Pid}}')), Number(await inspect('mortal', '{{.State.Pid}}'))];
+    await d.kill9();
+    for (const pid of pids) process.kill(pid, 'SIGKILL');
+    await waitFor(() => pids.every((p) => !alive(p)), { what: 'both containers dead' });
+    await d.restart();
+    const [running, pid] = (await inspect('phoenix', '{{.State.Running}} {{.State.Pid}}')).split(' ');
+    assert.equal(running, 'true');
+    assert.notEqual(Number(pid), pids[0]);
+    assert.equal(await inspect('mortal', '{{.State.Status}} {{.State.ExitCode}}'), 'exited 137');
+    await ok(['rm', '-f', 'phoenix', 'mortal']);
+  });
+
+  test('Ctrl-C on an attached run is forwarded to the container (sig-proxy)', async () => {
+    const child = spawn(process.execPath, [CLI_MAIN, 'run', '--rm', '--name', 'proxied', 'busybox', 'sh', '-c', 'trap "echo got INT; exit 5" INT; echo ready; while true; do sleep 0.1; done'], {
+      env: { ...process.env, WHARF_HOST: d.host },
+    });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    await waitFor(() => out.includes('ready'), { what: 'container ready' });
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    assert.equal(code, 5);
+    assert.match(out, /got INT/);
+  });
+
+  test('start -a attaches and returns the exit code', async () => {
+    await ok(['create', '--name', 'later', 'busybox', 'sh', '-c', 'echo attached; exit 6']);
+    const r = await d.wharf(['start', '-a', 'later']);
+    assert.equal(r.stdout, 'attached\n');
+    assert.equal(r.code, 6);
+    await ok(['rm', 'later']);
   });
 
   test('SIGTERM shuts the daemon down and leaves containers running', async () => {

@@ -1,0 +1,87 @@
+/**
+ * Bad input against a real wharfd over its socket: Docker's status codes and texts, and a failed
+ * create leaves nothing behind.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { countLeaks, loadBusybox, startDaemon, type Daemon } from './harness.js';
+
+let d: Daemon;
+before(async () => {
+  d = await startDaemon();
+  await loadBusybox(d);
+});
+after(async () => {
+  await d?.cleanup();
+});
+
+function call(method: string, path: string, body?: string): Promise<{ status: number; json: { message?: string } & Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: d.socket, method, path, headers: body !== undefined ? { 'Content-Type': 'application/json' } : {} }, (res) => {
+      let data = '';
+      res.on('data', (c) => (data += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: data ? JSON.parse(data) : {} }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('malformed JSON and wrong types are 400 with a message', async () => {
+  const bad = await call('POST', '/v1.50/containers/create', '{"Image": "busybox",');
+  assert.equal(bad.status, 400);
+  assert.match(bad.json.message ?? '', /invalid JSON|unexpected end/i);
+  const wrongType = await call('POST', '/v1.50/containers/create', JSON.stringify({ Image: 'busybox', Env: 'FOO=1' }));
+  assert.equal(wrongType.status, 400);
+  assert.match(wrongType.json.message ?? '', /Env/);
+  const cpus = await call('POST', '/v1.50/containers/create', JSON.stringify({ Image: 'busybox', Cmd: ['true'], HostConfig: { Memory: 'lots' } }));
+  assert.equal(cpus.status, 400);
+});
+
+test("unknown containers and images are 404 with Docker's text", async () => {
+  const c = await call('GET', '/v1.50/containers/nosuch/json');
+  assert.equal(c.status, 404);
+  assert.equal(c.json.message, 'No such container: nosuch');
+  const i = await call('POST', '/v1.50/containers/create', JSON.stringify({ Image: 'nosuch:1', Cmd: ['true'] }));
+  assert.equal(i.status, 404);
+  assert.equal(i.json.message, 'No such image: nosuch:1');
+  const s = await call('POST', '/v1.50/containers/nosuch/start');
+  assert.equal(s.status, 404);
+});
+
+test('a name in use is 409; invalid HostConfig is 400; neither leaves anything behind', async () => {
+  const before = await readdir(join(d.dataRoot, 'containers'));
+  const ok = await call('POST', '/v1.50/containers/create?name=taken', JSON.stringify({ Image: 'busybox', Cmd: ['true'] }));
+  assert.equal(ok.status, 201);
+  const dup = await call('POST', '/v1.50/containers/create?name=taken', JSON.stringify({ Image: 'busybox', Cmd: ['true'] }));
+  assert.equal(dup.status, 409);
+  assert.match(dup.json.message ?? '', /^Conflict\. The container name "\/taken" is already in use by container "[0-9a-f]{64}"/);
+  const badName = await call('POST', '/v1.50/containers/create?name=-x', JSON.stringify({ Image: 'busybox', Cmd: ['true'] }));
+  assert.equal(badName.status, 400);
+  assert.match(badName.json.message ?? '', /Invalid container name \(-x\)/);
+  const mem = await call('POST', '/v1.50/containers/create', JSON.stringify({ Image: 'busybox', Cmd: ['true'], HostConfig: { Memory: 1024 } }));
+  assert.equal(mem.status, 400);
+  assert.match(mem.json.message ?? '', /Minimum memory limit allowed is 6MB/);
+  const noCmd = await call('POST', '/v1.50/containers/create', JSON.stringify({ Image: 'busybox', Entrypoint: [''] }));
+  assert.equal(noCmd.status, 400);
+  assert.match(noCmd.json.message ?? '', /No command specified/);
+  const after = await readdir(join(d.dataRoot, 'containers'));
+  assert.equal(after.length, before.length + 1, 'only the one good container exists');
+  assert.equal((await call('DELETE', `/v1.50/containers/${ok.json.Id as string}`)).status, 204);
+  const leaks = await countLeaks(d);
+  assert.equal(leaks.mounts, 0);
+});
+
+test('starting a running container is 304; an unknown API version is 400', async () => {
+  const c = await call('POST', '/v1.50/containers/create', JSON.stringify({ Image: 'busybox', Cmd: ['sleep', '100'] }));
+  const id = c.json.Id as string;
+  assert.equal((await call('POST', `/v1.50/containers/${id}/start`)).status, 204);
+  assert.equal((await call('POST', `/v1.50/containers/${id}/start`)).status, 304);
+  assert.equal((await call('DELETE', `/v1.50/containers/${id}?force=1`)).status, 204);
+  const v = await call('GET', '/v1.99/version');
+  assert.equal(v.status, 400);
+  assert.equal(v.json.message, 'client version 1.99 is too new. Maximum supported API version is 1.50');
+});
