@@ -55,9 +55,11 @@ async function httpGet(port: number): Promise<string> {
   });
 }
 
+/** Veths on this test's bridges only: other daemons on the host may have their own. */
 async function vethCount(): Promise<number> {
   const out = await sh('ip', '-o', 'link', 'show', 'type', 'veth');
-  return out.split('\n').filter((l) => l.trim()).length;
+  const ours = new RegExp(` master (${ns('b0')}|wu-[0-9a-f]+) `);
+  return out.split('\n').filter((l) => ours.test(l)).length;
 }
 
 describe('network manager (real netns, bridges, iptables)', () => {
