@@ -143,9 +143,10 @@ export class ContainerService implements ContainerBackend {
     try {
       if (!config.Hostname) config.Hostname = hostConfig.NetworkMode === 'host' ? '' : shortId(id);
       config.Image = userConfig.Image;
-      await mkdir(dir, { recursive: true, mode: 0o710 });
-      await this.deps.layers.createRWLayer(id, image.topChainId);
-      layerMade = true;
+      await Promise.all([
+        mkdir(dir, { recursive: true, mode: 0o710 }),
+        this.deps.layers.createRWLayer(id, image.topChainId).then(() => (layerMade = true)),
+      ]);
       const etc = etcPaths(dir);
       const rec: ContainerRecord = {
         ID: id,
@@ -343,9 +344,12 @@ export class ContainerService implements ContainerBackend {
   private async handleExitLocked(rec: ContainerRecord, exit: ExitInfo): Promise<void> {
     if (!rec.State.Running && !rec.State.Paused) return;
     const id = rec.ID;
-    await this.deps.runtime.delete(id, true).catch((err) => this.deps.log(`runtime delete ${id}: ${err}`));
-    await this.releaseNetwork(rec);
-    await this.deps.layers.unmountRW(id).catch((err) => this.deps.log(`unmount ${id}: ${err}`));
+    // The processes are gone: runtime state, network and mount can be released side by side.
+    await Promise.all([
+      this.deps.runtime.delete(id, true).catch((err) => this.deps.log(`runtime delete ${id}: ${err}`)),
+      this.releaseNetwork(rec),
+      this.deps.layers.unmountRW(id).catch((err) => this.deps.log(`unmount ${id}: ${err}`)),
+    ]);
     const finishedAt = exit.finishedAt.toISOString().replace(/(\.\d{3})Z$/, '$1000000Z');
     const ranMs = exit.finishedAt.getTime() - Date.parse(rec.State.StartedAt);
     const decision = this.closed
@@ -505,8 +509,8 @@ export class ContainerService implements ContainerBackend {
     this.manager(rec).cancel();
     this.cancelRestartTimer(id);
     try {
-      await this.deps.runtime.delete(id, true).catch(() => {});
-      await this.deps.network.detach(id);
+      await Promise.all([this.deps.runtime.delete(id, true).catch(() => {}), this.deps.network.detach(id)]);
+      // Layer first: a failure leaves the record, so the container stays visible (Dead) and removable.
       await this.deps.layers.removeRWLayer(id);
       await this.deps.store.remove(id);
     } catch (err) {
