@@ -3,6 +3,7 @@
  * place and keep `Status` in step with the flags; the predicates and texts read the flags the
  * way Docker does (`Status` is derived, never trusted on its own).
  */
+import { humanDuration } from '../lib/human-duration.js';
 import { ZERO_TIME, type ContainerState, type ContainerStatus } from './container.js';
 
 // ---- time -------------------------------------------------------------------------------
@@ -42,23 +43,7 @@ export function parseRFC3339Ms(time: string): number {
   return parseRFC3339Seconds(time) * 1000;
 }
 
-/** Docker's units.HumanDuration (go-units): the wording of `Up 3 seconds`, `Exited (0) 5 minutes ago`. */
-export function humanDuration(ms: number): string {
-  const seconds = Math.trunc(ms / 1000);
-  if (seconds < 1) return 'Less than a second';
-  if (seconds === 1) return '1 second';
-  if (seconds < 60) return `${seconds} seconds`;
-  const minutes = Math.trunc(ms / 60_000);
-  if (minutes === 1) return 'About a minute';
-  if (minutes < 60) return `${minutes} minutes`;
-  const hours = Math.trunc(ms / 3_600_000 + 0.5);
-  if (hours === 1) return 'About an hour';
-  if (hours < 48) return `${hours} hours`;
-  if (hours < 24 * 7 * 2) return `${Math.trunc(hours / 24)} days`;
-  if (hours < 24 * 30 * 2) return `${Math.trunc(hours / 24 / 7)} weeks`;
-  if (hours < 24 * 365 * 2) return `${Math.trunc(hours / 24 / 30)} months`;
-  return `${Math.trunc(Math.trunc(ms / 3_600_000) / 24 / 365)} years`;
-}
+export { humanDuration };
 
 // ---- derived status -----------------------------------------------------------------------
 

@@ -3,9 +3,10 @@
  * (daemon/daemon.ts) hands in the real image service, layer store, container store and
  * runtime; keeping the needs narrow here keeps the lifecycle independent of their internals.
  */
-import type { ContainerConfig, EndpointSettings, HostConfig, ImageConfigFile, NetworkSettings } from '../api/types.js';
+import type { ContainerConfig, EndpointSettings, HostConfig, ImageConfigFile } from '../api/types.js';
 import type { ContainerRecord } from '../container/container.js';
 import type { Runtime } from '../runtime/runtime.js';
+import type { AttachRequest, AttachResult } from '../network/manager.js';
 
 export interface ResolvedImage {
   /** sha256:… */
@@ -47,14 +48,7 @@ export interface NameRegistry {
 /** The network manager as the lifecycle uses it (network/manager.ts). */
 export interface NetworkLink {
   validate(hostConfig: HostConfig, endpointsConfig?: Record<string, EndpointSettings> | null): void;
-  attach(req: {
-    containerId: string;
-    containerName: string;
-    netnsPath: string;
-    hostConfig: HostConfig;
-    exposedPorts?: ContainerConfig['ExposedPorts'];
-    endpointsConfig?: Record<string, EndpointSettings> | null;
-  }): Promise<{ settings: NetworkSettings; etc: { ip: string; nameservers?: string[]; hostGateway: string } }>;
+  attach(req: AttachRequest): Promise<AttachResult>;
   detach(containerId: string): Promise<void>;
   /** Called once at daemon start with the containers still running, before any attach. */
   restore(running: Iterable<string>): Promise<void>;

@@ -30,6 +30,7 @@ import type {
 } from '../api/types.js';
 import { initialState, type ContainerRecord } from '../container/container.js';
 import { toInspect } from '../container/inspect.js';
+import { formatRFC3339Nano, nowRFC3339Nano } from '../container/state.js';
 import { filterContainers, toSummary } from '../container/list.js';
 import { readLogs } from '../container/log-reader.js';
 import {
@@ -64,8 +65,6 @@ interface PendingAttach {
   /** The start failed or the container went away: end the session. */
   cancel(): void;
 }
-
-export const nowRFC3339 = () => new Date().toISOString().replace(/(\.\d{3})Z$/, '$1000000Z');
 
 export class ContainerService implements ContainerBackend {
   private readonly records = new Map<string, ContainerRecord>();
@@ -151,7 +150,7 @@ export class ContainerService implements ContainerBackend {
       const rec: ContainerRecord = {
         ID: id,
         Name: '/' + containerName,
-        Created: nowRFC3339(),
+        Created: nowRFC3339Nano(),
         Path: path,
         Args: args,
         Config: config,
@@ -287,7 +286,7 @@ export class ContainerService implements ContainerBackend {
         Pid: pid,
         ExitCode: 0,
         Error: '',
-        StartedAt: nowRFC3339(),
+        StartedAt: nowRFC3339Nano(),
       };
       rec.HasBeenStartedBefore = true;
       await this.deps.store.save(rec);
@@ -305,7 +304,7 @@ export class ContainerService implements ContainerBackend {
         Pid: 0,
         ExitCode: engineErr.exitCode,
         Error: engineErr.error.message,
-        FinishedAt: rec.HasBeenStartedBefore ? nowRFC3339() : rec.State.FinishedAt,
+        FinishedAt: rec.HasBeenStartedBefore ? nowRFC3339Nano() : rec.State.FinishedAt,
       };
       await this.deps.store.save(rec).catch(() => {});
       this.failPendingAttaches(id);
@@ -350,7 +349,7 @@ export class ContainerService implements ContainerBackend {
       this.releaseNetwork(rec),
       this.deps.layers.unmountRW(id).catch((err) => this.deps.log(`unmount ${id}: ${err}`)),
     ]);
-    const finishedAt = exit.finishedAt.toISOString().replace(/(\.\d{3})Z$/, '$1000000Z');
+    const finishedAt = formatRFC3339Nano(exit.finishedAt);
     const ranMs = exit.finishedAt.getTime() - Date.parse(rec.State.StartedAt);
     const decision = this.closed
       ? { restart: false, delayMs: 0 }
