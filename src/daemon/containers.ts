@@ -57,6 +57,7 @@ import { RestartManager, policyWantsRestart } from './restart-manager.js';
 import { runTop } from './top.js';
 
 const DEFAULT_STOP_TIMEOUT_S = 10;
+const KILL_WAIT_MS = 30_000;
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** An attach made before start: it joins between runtime create and start. */
@@ -439,8 +440,15 @@ export class ContainerService implements ContainerBackend {
       await this.signal(rec, signal);
       if (timeoutS < 0 || (await within(exited, timeoutS * 1000))) return void (await exited);
     }
+    await this.killAndWait(rec, exited);
+  }
+
+  /** SIGKILL, then the exit; a process the kernel cannot kill (D state) is an error, not a hang. */
+  private async killAndWait(rec: ContainerRecord, exited: Promise<WaitResponse>): Promise<void> {
     await this.signal(rec, 9);
-    await exited;
+    if (!(await within(exited, KILL_WAIT_MS))) {
+      throw systemError(`container ${rec.ID} did not exit within ${KILL_WAIT_MS / 1000} seconds of SIGKILL`);
+    }
   }
 
   private async signal(rec: ContainerRecord, signal: number): Promise<void> {
@@ -494,8 +502,7 @@ export class ContainerService implements ContainerBackend {
       if (rec.State.Running) {
         const exited = this.nextExit(rec.ID);
         if (rec.State.Paused) await this.deps.runtime.resume(rec.ID).catch(() => {});
-        await this.signal(rec, 9);
-        await exited;
+        await this.killAndWait(rec, exited);
       }
     }
     await this.lock.run(rec.ID, () => this.removeLocked(rec));
