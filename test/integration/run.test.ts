@@ -113,6 +113,15 @@ describe('run', () => {
     assert.equal(out[2], '50');
   });
 
+  test('--memory-swap and --cpu-shares land in the cgroup', async () => {
+    const r = await run(['-m', '64m', '--memory-swap', '128m', '--cpu-shares', '512', 'busybox', 'sh', '-c',
+      'cat /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes 2>/dev/null || echo $(( $(cat /sys/fs/cgroup/memory.swap.max) + 67108864 )); cat /sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/cpu.weight 2>/dev/null']);
+    const [swap, shares] = r.stdout.split('\n');
+    assert.equal(swap, '134217728');
+    // v1 takes the shares as they are; v2 maps 512 shares to weight 20.
+    assert.ok(shares === '512' || shares === '20', shares);
+  });
+
   test('--init runs the init binary as PID 1', async () => {
     const r = await run(['--init', 'busybox', 'sh', '-c', 'cat /proc/1/cmdline | tr "\\0" " "']);
     assert.match(r.stdout, /^\/sbin\/docker-init -- sh -c/);
