@@ -12,10 +12,13 @@ import type {
   ContainerInspect,
   ContainerSummary,
   ContainerTop,
+  EndpointSettings,
   Filters,
   ImageDeleteItem,
   ImageInspect,
   ImageSummary,
+  NetworkCreateRequest,
+  NetworkResource,
   ProgressMessage,
   PruneReport,
   SystemInfo,
@@ -480,5 +483,37 @@ export class EngineClient {
   /** GET /images/get?names=… : a docker-archive tar stream. */
   imageSave(names: string[]): Promise<Readable> {
     return this.request('GET', '/images/get', { query: { names } });
+  }
+
+  // ---- networks ----
+
+  networkList(opts: { filters?: Filters } = {}): Promise<NetworkResource[]> {
+    return this.json('GET', '/networks', { query: { filters: filtersParam(opts.filters) } });
+  }
+
+  networkInspect(ref: string, opts: { verbose?: boolean; scope?: string } = {}): Promise<NetworkResource> {
+    return this.json('GET', `/networks/${encodeURIComponent(ref)}`, {
+      query: { verbose: opts.verbose || undefined, scope: opts.scope || undefined },
+    });
+  }
+
+  networkCreate(body: NetworkCreateRequest): Promise<{ Id: string; Warning?: string }> {
+    return this.json('POST', '/networks/create', { body });
+  }
+
+  async networkRemove(ref: string): Promise<void> {
+    await this.json('DELETE', `/networks/${encodeURIComponent(ref)}`);
+  }
+
+  async networkConnect(ref: string, container: string, endpointConfig?: EndpointSettings): Promise<void> {
+    await this.json('POST', `/networks/${encodeURIComponent(ref)}/connect`, { body: { Container: container, EndpointConfig: endpointConfig } });
+  }
+
+  async networkDisconnect(ref: string, container: string, force = false): Promise<void> {
+    await this.json('POST', `/networks/${encodeURIComponent(ref)}/disconnect`, { body: { Container: container, Force: force } });
+  }
+
+  networkPrune(filters?: Filters): Promise<{ NetworksDeleted: string[] | null }> {
+    return this.json('POST', '/networks/prune', { query: { filters: filtersParam(filters) } });
   }
 }
