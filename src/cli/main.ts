@@ -9,6 +9,7 @@ import { BIN, StatusError, USAGES, closeSharedClient, createContext, describeErr
 import { RUN_LIKE, preprocessRunArgv, registerContainerCommands } from './containers.js';
 import { registerImageCommands } from './images.js';
 import { registerRegistryCommands } from './registry-commands.js';
+import { registerNetworkCommands } from './networks.js';
 import { FlagError } from './run-options.js';
 import { CLI_VERSION, registerSystemCommands } from './system.js';
 
@@ -91,6 +92,7 @@ function buildProgram(): Command {
   const image = program.commands.find((c) => c.name() === 'image')!;
   registerSystemCommands(program, ctx, { container, image });
   registerRegistryCommands(program, ctx);
+  registerNetworkCommands(program, ctx);
 
   const configure = (cmd: Command) => {
     cmd.exitOverride((err) => {

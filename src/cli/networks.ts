@@ -1,0 +1,280 @@
+/** `wharf network create|ls|inspect|rm|prune|connect|disconnect` and `wharf port`, as the Docker CLI has them. */
+import { Command } from 'commander';
+import { ApiError } from '../client/api-error.js';
+import type { EndpointSettings, NetworkResource } from '../api/types.js';
+import { StatusError, collect, describeError, parseFilters, usage, type CliContext } from './cli-context.js';
+import { renderRows } from './format/formatter.js';
+import { DEFAULT_NETWORK_TABLE, NETWORK_HEADERS, NetworkRow, consolidateIpam, naturalCompare, portLines } from './format/network-format.js';
+import { Template, TemplateError, templateSource } from './format/template.js';
+
+/** `key=value` list flags (-o, --label, --aux-address) into a map; a bare key maps to ''. */
+function keyValues(values: string[] | undefined): Record<string, string> {
+  const m: Record<string, string> = {};
+  for (const v of values ?? []) {
+    const eq = v.indexOf('=');
+    if (eq < 0) m[v] = '';
+    else m[v.slice(0, eq)] = v.slice(eq + 1);
+  }
+  return m;
+}
+
+interface CreateOpts {
+  driver: string;
+  opt?: string[];
+  label?: string[];
+  internal?: boolean;
+  attachable?: boolean;
+  ingress?: boolean;
+  scope?: string;
+  ipv4?: boolean;
+  ipv6?: boolean;
+  subnet?: string[];
+  ipRange?: string[];
+  gateway?: string[];
+  auxAddress?: string[];
+  ipamDriver: string;
+  ipamOpt?: string[];
+  configOnly?: boolean;
+  configFrom?: string;
+}
+
+function defineCreate(parent: Command, ctx: CliContext): void {
+  const cmd = new Command('create');
+  parent.addCommand(cmd);
+  usage(cmd, 'network create [OPTIONS] NETWORK')
+    .description('Create a network')
+    .argument('<network>')
+    .option('-d, --driver <string>', 'Driver to manage the Network', 'bridge')
+    .option('-o, --opt <map>', 'Set driver specific options', collect)
+    .option('--label <list>', 'Set metadata on a network', collect)
+    .option('--internal', 'Restrict external access to the network')
+    .option('--attachable', 'Enable manual container attachment')
+    .option('--ingress', 'Create swarm routing-mesh network')
+    .option('--scope <string>', "Control the network's scope")
+    .option('--ipv4', 'Enable or disable IPv4 address assignment')
+    .option('--ipv6', 'Enable or disable IPv6 address assignment')
+    .option('--subnet <strings>', 'Subnet in CIDR format that represents a network segment', collect)
+    .option('--ip-range <strings>', 'Allocate container ip from a sub-range', collect)
+    .option('--gateway <strings>', 'IPv4 or IPv6 Gateway for the master subnet', collect)
+    .option('--aux-address <map>', 'Auxiliary IPv4 or IPv6 addresses used by Network driver', collect)
+    .option('--ipam-driver <string>', 'IP Address Management Driver', 'default')
+    .option('--ipam-opt <map>', 'Set IPAM driver specific options', collect)
+    .option('--config-only', 'Create a configuration only network')
+    .option('--config-from <string>', 'The network from which to copy the configuration')
+    .action(async (name: string, o: CreateOpts) => {
+      const config = consolidateIpam(o.subnet ?? [], o.ipRange ?? [], o.gateway ?? [], keyValues(o.auxAddress));
+      const res = await ctx.client().networkCreate({
+        Name: name,
+        Driver: o.driver,
+        Options: keyValues(o.opt),
+        IPAM: { Driver: o.ipamDriver, Config: config, Options: keyValues(o.ipamOpt) },
+        Internal: !!o.internal,
+        Attachable: !!o.attachable,
+        Ingress: !!o.ingress,
+        ...(o.scope ? { Scope: o.scope } : {}),
+        ...(o.ipv4 !== undefined ? { EnableIPv4: o.ipv4 } : {}),
+        ...(o.ipv6 !== undefined ? { EnableIPv6: o.ipv6 } : {}),
+        ConfigOnly: !!o.configOnly,
+        ...(o.configFrom ? { ConfigFrom: { Network: o.configFrom } } : {}),
+        Labels: keyValues(o.label),
+      });
+      if (res.Warning) ctx.err.write(`${res.Warning}\n`);
+      ctx.out.write(`${res.Id}\n`);
+    });
+}
+
+function defineLs(parent: Command, ctx: CliContext): void {
+  const cmd = new Command('ls');
+  parent.addCommand(cmd);
+  cmd.alias('list');
+  usage(cmd, 'network ls [OPTIONS]')
+    .description('List networks')
+    .option('-f, --filter <filter>', 'Provide filter values (e.g. "driver=bridge")', collect)
+    .option('--format <string>', 'Format output using a custom template')
+    .option('--no-trunc', 'Do not truncate the output')
+    .option('-q, --quiet', 'Only display network IDs')
+    .action(async (o: { filter?: string[]; format?: string; trunc?: boolean; quiet?: boolean }) => {
+      const filters = parseFilters(o.filter);
+      let format = o.format ?? '';
+      if (o.quiet) format = '{{.ID}}';
+      else if (format === '' || format === 'table') format = DEFAULT_NETWORK_TABLE;
+      const list = await ctx.client().networkList({ filters });
+      list.sort((a, b) => naturalCompare(a.Name, b.Name));
+      try {
+        ctx.out.write(renderRows(format, list.map((n) => new NetworkRow(n, o.trunc !== false)), NETWORK_HEADERS));
+      } catch (err) {
+        if (err instanceof TemplateError) throw new Error(`template parsing error: ${err.message}`);
+        throw err;
+      }
+    });
+}
+
+function defineInspect(parent: Command, ctx: CliContext): void {
+  const cmd = new Command('inspect');
+  parent.addCommand(cmd);
+  usage(cmd, 'network inspect [OPTIONS] NETWORK [NETWORK...]')
+    .description('Display detailed information on one or more networks')
+    .argument('<network...>')
+    .option('-f, --format <string>', 'Format output using a custom template')
+    .option('-v, --verbose', 'Verbose output for diagnostics')
+    .action(async (refs: string[], o: { format?: string; verbose?: boolean }) => {
+      const found: NetworkResource[] = [];
+      const errors: string[] = [];
+      for (const ref of refs) {
+        try {
+          found.push(await ctx.client().networkInspect(ref, { verbose: o.verbose }));
+        } catch (err) {
+          if (!(err instanceof ApiError)) throw err;
+          errors.push(describeError(err));
+        }
+      }
+      if (o.format && o.format !== 'json') {
+        const tmpl = new Template(templateSource(o.format));
+        let text = '';
+        for (const n of found) {
+          try {
+            text += `${tmpl.execute(n)}\n`;
+          } catch (err) {
+            if (err instanceof TemplateError) throw new StatusError(1, `template parsing error: ${err.message}`);
+            throw err;
+          }
+        }
+        ctx.out.write(text);
+      } else if (o.format === 'json') {
+        ctx.out.write(found.map((n) => `${JSON.stringify(n)}\n`).join(''));
+      } else {
+        ctx.out.write(found.length ? `${JSON.stringify(found, null, 4)}\n` : '[]\n');
+      }
+      if (errors.length) throw new StatusError(1, errors.join('\n'));
+    });
+}
+
+function defineRm(parent: Command, ctx: CliContext): void {
+  const cmd = new Command('rm');
+  parent.addCommand(cmd);
+  cmd.alias('remove');
+  usage(cmd, 'network rm NETWORK [NETWORK...]')
+    .description('Remove one or more networks')
+    .argument('<network...>')
+    .option('-f, --force', 'Do not error if the network does not exist')
+    .action(async (refs: string[], o: { force?: boolean }) => {
+      let status = 0;
+      for (const ref of refs) {
+        try {
+          await ctx.client().networkRemove(ref);
+        } catch (err) {
+          if (o.force && err instanceof ApiError && err.statusCode === 404) continue;
+          ctx.err.write(`${describeError(err)}\n`);
+          status = 1;
+          continue;
+        }
+        ctx.out.write(`${ref}\n`);
+      }
+      if (status) throw new StatusError(status);
+    });
+}
+
+async function confirm(ctx: CliContext, question: string): Promise<boolean> {
+  ctx.out.write(`${question} [y/N] `);
+  const answer = await new Promise<string>((resolve) => {
+    process.stdin.once('data', (d) => resolve(String(d)));
+    process.stdin.once('end', () => resolve(''));
+  });
+  process.stdin.pause();
+  return /^y(es)?$/i.test(answer.trim());
+}
+
+function definePrune(parent: Command, ctx: CliContext): void {
+  const cmd = new Command('prune');
+  parent.addCommand(cmd);
+  usage(cmd, 'network prune [OPTIONS]')
+    .description('Remove all unused networks')
+    .option('--filter <filter>', 'Provide filter values (e.g. "until=<timestamp>")', collect)
+    .option('-f, --force', 'Do not prompt for confirmation')
+    .action(async (o: { filter?: string[]; force?: boolean }) => {
+      const question = 'WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue?';
+      if (!o.force && !(await confirm(ctx, question))) return;
+      const report = await ctx.client().networkPrune(parseFilters(o.filter));
+      const deleted = report.NetworksDeleted ?? [];
+      const text = deleted.length ? `Deleted Networks:\n${deleted.map((n) => `${n}\n`).join('')}` : '';
+      ctx.out.write(`${text}\n`);
+    });
+}
+
+function defineConnect(parent: Command, ctx: CliContext): void {
+  const cmd = new Command('connect');
+  parent.addCommand(cmd);
+  usage(cmd, 'network connect [OPTIONS] NETWORK CONTAINER')
+    .description('Connect a container to a network')
+    .argument('<network>')
+    .argument('<container>')
+    .option('--alias <strings>', 'Add network-scoped alias for the container', collect)
+    .option('--ip <string>', 'IPv4 address (e.g., "172.30.100.104")')
+    .option('--ip6 <string>', 'IPv6 address (e.g., "2001:db8::33")')
+    .option('--link <list>', 'Add link to another container', collect)
+    .option('--link-local-ip <strings>', 'Add a link-local address for the container', collect)
+    .option('--driver-opt <strings>', 'driver options for the network', collect)
+    .action(
+      async (
+        network: string,
+        container: string,
+        o: { alias?: string[]; ip?: string; ip6?: string; link?: string[]; linkLocalIp?: string[]; driverOpt?: string[] },
+      ) => {
+        const cfg: EndpointSettings = {
+          IPAMConfig: {
+            ...(o.ip ? { IPv4Address: o.ip } : {}),
+            ...(o.ip6 ? { IPv6Address: o.ip6 } : {}),
+            ...(o.linkLocalIp?.length ? { LinkLocalIPs: o.linkLocalIp } : {}),
+          },
+          Links: o.link ?? null,
+          Aliases: o.alias ?? null,
+          ...(o.driverOpt?.length ? { DriverOpts: keyValues(o.driverOpt) } : {}),
+        };
+        await ctx.client().networkConnect(network, container, cfg);
+      },
+    );
+}
+
+function defineDisconnect(parent: Command, ctx: CliContext): void {
+  const cmd = new Command('disconnect');
+  parent.addCommand(cmd);
+  usage(cmd, 'network disconnect [OPTIONS] NETWORK CONTAINER')
+    .description('Disconnect a container from a network')
+    .argument('<network>')
+    .argument('<container>')
+    .option('-f, --force', 'Force the container to disconnect from a network')
+    .action(async (network: string, container: string, o: { force?: boolean }) => {
+      await ctx.client().networkDisconnect(network, container, !!o.force);
+    });
+}
+
+function definePort(parent: Command, ctx: CliContext): void {
+  const cmd = new Command('port');
+  parent.addCommand(cmd);
+  usage(cmd, 'port CONTAINER [PRIVATE_PORT[/PROTO]]')
+    .description('List port mappings or a specific mapping for the container')
+    .argument('<container>')
+    .argument('[privatePort]')
+    .action(async (container: string, privatePort: string | undefined) => {
+      const c = await ctx.client().containerInspect(container);
+      const lines = portLines(c.NetworkSettings?.Ports, container, privatePort);
+      if (lines.length) ctx.out.write(`${lines.join('\n')}\n`);
+    });
+}
+
+export function registerNetworkCommands(program: Command, ctx: CliContext): void {
+  const group = new Command('network').description('Manage networks');
+  program.addCommand(group);
+  usage(group, 'network COMMAND');
+  defineCreate(group, ctx);
+  defineLs(group, ctx);
+  defineInspect(group, ctx);
+  defineRm(group, ctx);
+  definePrune(group, ctx);
+  defineConnect(group, ctx);
+  defineDisconnect(group, ctx);
+
+  definePort(program, ctx);
+  const container = program.commands.find((c) => c.name() === 'container');
+  if (container) definePort(container, ctx);
+}
