@@ -1,0 +1,287 @@
+/**
+ * Networking end to end against a real wharfd, through `wharf` and the real Docker CLI: the default
+ * bridge, published ports, user-defined networks with the embedded DNS, shared netns, /etc files,
+ * and no veths, leases or iptables rules left behind. Traffic only to 127.0.0.1 and to the
+ * containers' own addresses.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { createServer } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { chainPrefixForBridge } from '../../src/network/iptables.js';
+import { countLeaks, loadBusybox, runCommand, startDaemon, waitFor, type Daemon } from './harness.js';
+
+let d: Daemon;
+let bridge: string;
+let chainPrefix: string;
+const octet = 100 + (randomBytes(1)[0] % 100);
+const USER_SUBNET = `10.213.${octet}.0/24`;
+const NET = `wn${randomBytes(3).toString('hex')}`;
+const HTTPD = 'mkdir -p /www && echo hello-wharf > /www/index.html && exec httpd -f -p 80 -h /www';
+
+async function ok(args: string[]): Promise<string> {
+  const r = await d.wharf(args);
+  assert.equal(r.code, 0, `wharf ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+const inspect = async (ref: string, fmt: string) => (await ok(['inspect', '-f', fmt, ref])).trim();
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const p = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return p;
+}
+
+function httpGet(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/index.html', timeout: 2000, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve(body));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+const served = (port: number) => async () => (await httpGet(port).catch(() => '')) === 'hello-wharf\n';
+
+/** The wharf bridges (default and user networks) of this daemon, from its network records. */
+async function daemonBridges(): Promise<string[]> {
+  const dir = join(d.dataRoot, 'network', 'networks');
+  const out: string[] = [];
+  for (const f of await readdir(dir).catch(() => [] as string[])) {
+    const rec = JSON.parse(await readFile(join(dir, f), 'utf8')) as { bridge?: string };
+    if (rec.bridge) out.push(rec.bridge);
+  }
+  return out;
+}
+
+async function vethsOnOurBridges(bridges: string[]): Promise<number> {
+  const r = await runCommand('ip', ['-o', 'link', 'show', 'type', 'veth']);
+  return r.stdout.split('\n').filter((l) => bridges.some((b) => l.includes(` master ${b} `))).length;
+}
+
+/** Leases are persisted one endpoint record per leased address. */
+const leaseCount = async () => (await readdir(join(d.dataRoot, 'network', 'endpoints')).catch(() => [] as string[])).length;
+
+async function ruleCount(): Promise<number> {
+  const r = await runCommand('iptables-save', []);
+  return r.stdout.split('\n').filter((l) => l.includes(chainPrefix)).length;
+}
+
+before(async () => {
+  d = await startDaemon();
+  await loadBusybox(d);
+  bridge = (JSON.parse(await readFile(d.configFile, 'utf8')) as { bridge: string }).bridge;
+  chainPrefix = chainPrefixForBridge(bridge);
+});
+after(async () => {
+  await d?.cleanup();
+});
+
+describe('networking', () => {
+  let baseVeths = 0;
+  let baseLeases = 0;
+  let baseRules = 0;
+  let allBridges: string[] = [];
+
+  test('default bridge: eth0 in the bridge subnet with a default route, as inspect says', async () => {
+    baseVeths = await vethsOnOurBridges([bridge]);
+    baseLeases = await leaseCount();
+    baseRules = await ruleCount();
+    await ok(['run', '-d', '--name', 'b1', 'busybox', 'sh', '-c', 'ip -4 -o addr show dev eth0; ip route; ip link show eth0; echo done; exec sleep 1000']);
+    await waitFor(async () => (await d.wharf(['logs', 'b1'])).stdout.includes('done\n'), { what: 'b1 output' });
+    const logs = (await d.wharf(['logs', 'b1'])).stdout;
+    const ip = await inspect('b1', '{{.NetworkSettings.IPAddress}}');
+    const gw = await inspect('b1', '{{.NetworkSettings.Gateway}}');
+    const subnet = (await ok(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Subnet}}', 'bridge'])).trim();
+    assert.match(ip, /^\d+\.\d+\.\d+\.\d+$/);
+    assert.match(logs, new RegExp(`inet ${ip.replace(/\./g, '\\.')}/(\\d+)`));
+    assert.match(logs, new RegExp(`default via ${gw.replace(/\./g, '\\.')} dev eth0`));
+    assert.match(logs, /mtu \d+/);
+    // the address is inside the bridge subnet
+    const [net, bits] = subnet.split('/');
+    const toInt = (s: string) => s.split('.').reduce((a, o) => (a << 8) + Number(o), 0) >>> 0;
+    const mask = (0xffffffff << (32 - Number(bits))) >>> 0;
+    assert.equal((toInt(ip) & mask) >>> 0, toInt(net), `${ip} in ${subnet}`);
+    assert.equal(await inspect('b1', '{{.NetworkSettings.Networks.bridge.IPAddress}}'), ip);
+    assert.equal(await vethsOnOurBridges([bridge]), baseVeths + 1);
+  });
+
+  test('-p 127.0.0.1:port:80 serves from the container; wharf port shows it; a taken port fails cleanly', async () => {
+    const port = await freePort();
+    await ok(['run', '-d', '--name', 'web', '-p', `127.0.0.1:${port}:80`, 'busybox', 'sh', '-c', HTTPD]);
+    await waitFor(served(port), { what: 'httpd through the published port' });
+    assert.equal(await httpGet(port), 'hello-wharf\n');
+    assert.equal(await ok(['port', 'web']), `80/tcp -> 127.0.0.1:${port}\n`);
+    assert.equal(await ok(['port', 'web', '80']), `127.0.0.1:${port}\n`);
+    assert.equal(await ok(['container', 'port', 'web', '80/tcp']), `127.0.0.1:${port}\n`);
+    const none = await d.wharf(['port', 'web', '81']);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /No public port '81' published for web/);
+    assert.match(await ok(['ps', '--format', '{{.Ports}}', '-f', 'name=web']), new RegExp(`127\\.0\\.0\\.1:${port}->80/tcp`));
+
+    const rulesBefore = await ruleCount();
+    assert.ok(rulesBefore > 0, `rules of ${chainPrefix} exist`);
+    const vethsBefore = await vethsOnOurBridges([bridge]);
+    const leasesBefore = await leaseCount();
+    const dup = await d.wharf(['run', '-d', '--name', 'web2', '-p', `127.0.0.1:${port}:80`, 'busybox', 'sh', '-c', HTTPD]);
+    assert.equal(dup.code, 125, dup.stderr);
+    assert.match(dup.stderr, new RegExp(`Bind for 127\\.0\\.0\\.1:${port} failed: port is already allocated`));
+    assert.notEqual(await inspect('web2', '{{.State.Status}}'), 'running');
+    assert.equal(await inspect('web2', '{{.State.Running}}'), 'false');
+    assert.equal(await ruleCount(), rulesBefore, 'no extra iptables rules');
+    assert.equal(await vethsOnOurBridges([bridge]), vethsBefore, 'no extra veth');
+    assert.equal(await leaseCount(), leasesBefore, 'no extra lease');
+    assert.equal(await httpGet(port), 'hello-wharf\n', 'the first container still serves');
+    await ok(['rm', '-f', 'web2']);
+  });
+
+  test('user network: create/ls/inspect; containers resolve each other by name and alias; rm with endpoints fails', async () => {
+    const id = (await ok(['network', 'create', '--subnet', USER_SUBNET, '--label', 'purpose=test', NET])).trim();
+    assert.match(id, /^[0-9a-f]{64}$/);
+    const ls = await ok(['network', 'ls']);
+    assert.match(ls.split('\n')[0], /^NETWORK ID\s+NAME\s+DRIVER\s+SCOPE$/);
+    assert.match(ls, new RegExp(`^${id.slice(0, 12)}\\s+${NET}\\s+bridge\\s+local$`, 'm'));
+    assert.match(ls, /^\w{12}\s+bridge\s+bridge\s+local$/m);
+    assert.equal(await ok(['network', 'ls', '-q', '--no-trunc', '-f', `name=${NET}`]), `${id}\n`);
+    assert.equal(await ok(['network', 'ls', '-f', 'label=purpose=test', '--format', '{{.Name}} {{.Driver}} {{.Label "purpose"}}']), `${NET} bridge test\n`);
+    assert.equal((await ok(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Subnet}} {{.Internal}}', NET])).trim(), `${USER_SUBNET} false`);
+
+    await ok(['run', '-d', '--name', 'n1', '--network', NET, '--network-alias', 'svc', 'busybox', 'sleep', '1000']);
+    await ok(['run', '-d', '--name', 'n2', '--network', NET, 'busybox', 'sleep', '1000']);
+    const ip1 = await inspect('n1', `{{(index .NetworkSettings.Networks "${NET}").IPAddress}}`);
+    assert.ok(ip1.startsWith(`10.213.${octet}.`), ip1);
+    const members = (await ok(['network', 'inspect', '-f', '{{range .Containers}}{{.Name}} {{end}}', NET])).trim().split(' ').sort();
+    assert.deepEqual(members, ['n1', 'n2']);
+
+    const r = await d.wharf(['run', '--rm', '--network', NET, 'busybox', 'sh', '-c', 'nslookup n1 && nslookup svc && ping -c1 -W2 n1 && ping -c1 -W2 svc']);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const ipRe = ip1.replace(/\./g, '\\.');
+    assert.match(r.stdout, new RegExp(`Name:\\s+n1[\\s\\S]*Address:\\s+${ipRe}`));
+    assert.match(r.stdout, new RegExp(`Name:\\s+svc[\\s\\S]*Address:\\s+${ipRe}`));
+    assert.match(r.stdout, new RegExp(`PING n1 \\(${ipRe}\\)[\\s\\S]*1 packets received`));
+    assert.match(r.stdout, new RegExp(`PING svc \\(${ipRe}\\)`));
+
+    const rm = await d.wharf(['network', 'rm', NET]);
+    assert.equal(rm.code, 1);
+    assert.match(rm.stderr, new RegExp(`Error response from daemon: error while removing network: network ${NET} id ${id} has active endpoints`));
+    assert.equal(rm.stdout, '');
+  });
+
+  test('connect --alias / disconnect on a running container', async () => {
+    await ok(['network', 'connect', '--alias', 'extra', NET, 'b1']);
+    const ip = await inspect('b1', `{{(index .NetworkSettings.Networks "${NET}").IPAddress}}`);
+    assert.ok(ip.startsWith(`10.213.${octet}.`), ip);
+    const r = await d.wharf(['run', '--rm', '--network', NET, 'busybox', 'ping', '-c1', '-W2', 'extra']);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, new RegExp(`PING extra \\(${ip.replace(/\./g, '\\.')}\\)`));
+    await ok(['network', 'disconnect', NET, 'b1']);
+    assert.equal(await inspect('b1', `{{if index .NetworkSettings.Networks "${NET}"}}yes{{else}}no{{end}}`), 'no');
+  });
+
+  test('--network container:<id> shares the netns', async () => {
+    const id = await inspect('n1', '{{.Id}}');
+    const ip = await inspect('n1', `{{(index .NetworkSettings.Networks "${NET}").IPAddress}}`);
+    const out = await ok(['run', '--rm', '--network', `container:${id}`, 'busybox', 'ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0']);
+    assert.match(out, new RegExp(`inet ${ip.replace(/\./g, '\\.')}/24`));
+  });
+
+  test('--add-host host-gateway and --dns reach /etc/hosts and /etc/resolv.conf', async () => {
+    const gw = (await ok(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Gateway}}', 'bridge'])).trim();
+    const out = await ok(['run', '--rm', '--add-host', 'h:host-gateway', '--add-host', 'other:10.1.2.3', '--dns', '10.0.0.53', 'busybox', 'sh', '-c', 'cat /etc/hosts; echo ---; cat /etc/resolv.conf']);
+    const [hosts, resolv] = out.split('---\n');
+    assert.match(hosts, new RegExp(`^${gw.replace(/\./g, '\\.')}\\s+h$`, 'm'));
+    assert.match(hosts, /^10\.1\.2\.3\s+other$/m);
+    assert.match(resolv, /^nameserver 10\.0\.0\.53$/m);
+    assert.doesNotMatch(resolv, /^nameserver (?!10\.0\.0\.53)/m);
+  });
+
+  test("bad input gets Docker's errors", async () => {
+    const overlap = await d.wharf(['network', 'create', '--subnet', `10.213.${octet}.128/25`, `${NET}o`]);
+    assert.equal(overlap.code, 1);
+    assert.match(overlap.stderr, /^Error response from daemon: .*overlap/m);
+    const bad = await d.wharf(['network', 'create', '--subnet', '10.300.0.0/24', `${NET}b`]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /invalid/i);
+    const gw = await d.wharf(['network', 'create', '--gateway', '10.9.0.1', `${NET}g`]);
+    assert.equal(gw.code, 1);
+    assert.equal(gw.stderr, 'every ip-range or gateway must have a corresponding subnet\n');
+    const missing = await d.wharf(['network', 'connect', 'nosuchnet', 'n1']);
+    assert.equal(missing.code, 1);
+    assert.equal(missing.stderr, 'Error response from daemon: network nosuchnet not found\n');
+    const mode = await d.wharf(['run', '--rm', '--pull', 'never', '--network', 'nosuchnet', 'busybox', 'true']);
+    assert.equal(mode.code, 125);
+    assert.match(mode.stderr, /network nosuchnet not found/);
+    const rmf = await d.wharf(['network', 'rm', '-f', 'nosuchnet']);
+    assert.deepEqual([rmf.code, rmf.stdout, rmf.stderr], [0, '', '']);
+    const rm = await d.wharf(['network', 'rm', 'nosuchnet', 'nosuch2']);
+    assert.equal(rm.code, 1);
+    assert.equal(rm.stderr, 'Error response from daemon: network nosuchnet not found\nError response from daemon: network nosuch2 not found\n');
+    const ls = (await ok(['network', 'ls', '--format', '{{.Name}}'])).split('\n');
+    assert.ok(!ls.some((n) => n.startsWith(`${NET}o`) || n.startsWith(`${NET}b`) || n.startsWith(`${NET}g`)), 'nothing half-created');
+  });
+
+  test('after rm -f and network rm: no veth on our bridges, leases and rules back', async () => {
+    allBridges = await daemonBridges();
+    assert.ok(allBridges.length >= 2, allBridges.join(','));
+    await ok(['rm', '-f', 'b1', 'web', 'n1', 'n2']);
+    assert.equal(await ok(['network', 'rm', NET]), `${NET}\n`);
+    assert.equal(await vethsOnOurBridges(allBridges), baseVeths);
+    assert.equal(await leaseCount(), baseLeases);
+    const links = await runCommand('ip', ['-o', 'link', 'show']);
+    for (const b of allBridges.filter((b) => b !== bridge)) assert.ok(!links.stdout.includes(` ${b}:`), `bridge ${b} removed`);
+    const rules = await runCommand('iptables-save', []);
+    assert.ok(!rules.stdout.includes(USER_SUBNET), 'no rule of the user network left');
+    assert.equal(await ruleCount(), baseRules, 'iptables rules of our chains back to the start');
+    const leaks = await countLeaks(d);
+    assert.deepEqual([leaks.mounts, leaks.conmon, leaks.runc], [0, 0, 0], JSON.stringify(leaks.details));
+    const gone = await d.wharf(['network', 'inspect', NET]);
+    assert.equal(gone.code, 1);
+    assert.match(gone.stderr, new RegExp(`network ${NET} not found`));
+  });
+
+  test('network prune removes unused user networks', async () => {
+    await ok(['network', 'create', `${NET}p`]);
+    assert.equal(await ok(['network', 'prune', '-f']), `Deleted Networks:\n${NET}p\n\n`);
+    assert.equal(await ok(['network', 'prune', '-f']), '\n');
+  });
+});
+
+describe('networking through the Docker CLI', () => {
+  test('docker run -d -p 127.0.0.1:port:80 busybox httpd is reachable', async () => {
+    const port = await freePort();
+    const r = await d.docker(['run', '-d', '--name', 'dweb', '-p', `127.0.0.1:${port}:80`, 'busybox', 'sh', '-c', HTTPD]);
+    assert.equal(r.code, 0, r.stderr);
+    await waitFor(served(port), { what: 'httpd through the Docker CLI port' });
+    const p = await d.docker(['port', 'dweb']);
+    assert.equal(p.stdout, `80/tcp -> 127.0.0.1:${port}\n`);
+    assert.equal((await d.docker(['rm', '-f', 'dweb'])).code, 0);
+  });
+
+  test('docker network create + two containers reaching each other by name', async () => {
+    const name = `${NET}d`;
+    const c = await d.docker(['network', 'create', name]);
+    assert.equal(c.code, 0, c.stderr);
+    assert.match(c.stdout, /^[0-9a-f]{64}\n$/);
+    const ls = await d.docker(['network', 'ls', '--format', '{{.Name}}']);
+    assert.match(ls.stdout, new RegExp(`^${name}$`, 'm'));
+    const r1 = await d.docker(['run', '-d', '--name', 'dc1', '--network', name, 'busybox', 'sleep', '1000']);
+    assert.equal(r1.code, 0, r1.stderr);
+    const r2 = await d.docker(['run', '--rm', '--network', name, 'busybox', 'ping', '-c1', '-W2', 'dc1']);
+    assert.equal(r2.code, 0, r2.stderr + r2.stdout);
+    assert.match(r2.stdout, /1 packets received/);
+    assert.equal((await d.docker(['rm', '-f', 'dc1'])).code, 0);
+    const rm = await d.docker(['network', 'rm', name]);
+    assert.equal(rm.code, 0, rm.stderr);
+    assert.equal(rm.stdout, `${name}\n`);
+  });
+});
