@@ -185,6 +185,12 @@ describe('networking', () => {
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.match(r.stdout, new RegExp(`PING extra \\(${ip.replace(/\./g, '\\.')}\\)`));
     await ok(['network', 'disconnect', NET, 'b1']);
+    await ok(['network', 'connect', '--ip', `10.213.${octet}.200`, NET, 'b1']);
+    assert.equal(await inspect('b1', `{{(index .NetworkSettings.Networks "${NET}").IPAddress}}`), `10.213.${octet}.200`);
+    const taken = await d.wharf(['run', '--rm', '--network', NET, '--ip', `10.213.${octet}.200`, 'busybox', 'true']);
+    assert.equal(taken.code, 125);
+    assert.match(taken.stderr, /Address already in use/);
+    await ok(['network', 'disconnect', NET, 'b1']);
     assert.equal(await inspect('b1', `{{if index .NetworkSettings.Networks "${NET}"}}yes{{else}}no{{end}}`), 'no');
   });
 
@@ -283,5 +289,35 @@ describe('networking through the Docker CLI', () => {
     const rm = await d.docker(['network', 'rm', name]);
     assert.equal(rm.code, 0, rm.stderr);
     assert.equal(rm.stdout, `${name}\n`);
+  });
+});
+
+describe('published ports across stop, start and a daemon kill -9', () => {
+  test('stop frees the port for another container; the first cannot start while it is taken; kill -9 keeps the mapping', async () => {
+    const port = await freePort();
+    await ok(['run', '-d', '--name', 'pa', '-p', `127.0.0.1:${port}:80`, 'busybox', 'sh', '-c', HTTPD]);
+    await waitFor(served(port), { what: 'pa serving' });
+    await ok(['stop', '-t', '1', 'pa']);
+    assert.equal(await ok(['port', 'pa']), '');
+    assert.equal(await inspect('pa', '{{json .NetworkSettings.Ports}}'), '{}');
+    await ok(['run', '-d', '--name', 'pb', '-p', `127.0.0.1:${port}:80`, 'busybox', 'sh', '-c', HTTPD]);
+    await waitFor(served(port), { what: 'pb serving on the freed port' });
+    const busy = await d.wharf(['start', 'pa']);
+    assert.equal(busy.code, 1);
+    assert.match(busy.stderr, new RegExp(`Bind for 127\\.0\\.0\\.1:${port} failed: port is already allocated`));
+    assert.match(busy.stderr, /Error: failed to start containers: pa/);
+    await ok(['rm', '-f', 'pb']);
+    await ok(['start', 'pa']);
+    await waitFor(served(port), { what: 'pa serving again' });
+    await d.kill9();
+    assert.equal(await httpGet(port), 'hello-wharf\n', 'the mapping outlives the daemon');
+    await d.restart();
+    assert.equal(await httpGet(port), 'hello-wharf\n');
+    assert.equal(await ok(['port', 'pa']), `80/tcp -> 127.0.0.1:${port}\n`);
+    const again = await d.wharf(['run', '-d', '--name', 'pc', '-p', `127.0.0.1:${port}:80`, 'busybox', 'true']);
+    assert.equal(again.code, 125);
+    assert.match(again.stderr, /port is already allocated/);
+    await ok(['rm', '-f', 'pa', 'pc']);
+    await waitFor(async () => (await httpGet(port).catch(() => 'gone')) === 'gone', { what: 'port closed after rm' });
   });
 });
