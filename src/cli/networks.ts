@@ -41,7 +41,7 @@ interface CreateOpts {
 function defineCreate(parent: Command, ctx: CliContext): void {
   const cmd = new Command('create');
   parent.addCommand(cmd);
-  usage(cmd, 'network create [OPTIONS] NETWORK')
+  usage(cmd, 'create [OPTIONS] NETWORK')
     .description('Create a network')
     .argument('<network>')
     .option('-d, --driver <string>', 'Driver to manage the Network', 'bridge')
@@ -87,7 +87,7 @@ function defineLs(parent: Command, ctx: CliContext): void {
   const cmd = new Command('ls');
   parent.addCommand(cmd);
   cmd.alias('list');
-  usage(cmd, 'network ls [OPTIONS]')
+  usage(cmd, 'ls [OPTIONS]')
     .description('List networks')
     .option('-f, --filter <filter>', 'Provide filter values (e.g. "driver=bridge")', collect)
     .option('--format <string>', 'Format output using a custom template')
@@ -112,7 +112,7 @@ function defineLs(parent: Command, ctx: CliContext): void {
 function defineInspect(parent: Command, ctx: CliContext): void {
   const cmd = new Command('inspect');
   parent.addCommand(cmd);
-  usage(cmd, 'network inspect [OPTIONS] NETWORK [NETWORK...]')
+  usage(cmd, 'inspect [OPTIONS] NETWORK [NETWORK...]')
     .description('Display detailed information on one or more networks')
     .argument('<network...>')
     .option('-f, --format <string>', 'Format output using a custom template')
@@ -153,7 +153,7 @@ function defineRm(parent: Command, ctx: CliContext): void {
   const cmd = new Command('rm');
   parent.addCommand(cmd);
   cmd.alias('remove');
-  usage(cmd, 'network rm NETWORK [NETWORK...]')
+  usage(cmd, 'rm NETWORK [NETWORK...]')
     .description('Remove one or more networks')
     .argument('<network...>')
     .option('-f, --force', 'Do not error if the network does not exist')
@@ -170,7 +170,8 @@ function defineRm(parent: Command, ctx: CliContext): void {
         }
         ctx.out.write(`${ref}\n`);
       }
-      if (status) throw new StatusError(status);
+      // the Docker CLI reports a bare StatusError this way
+      if (status) throw new StatusError(status, `exit status ${status}`);
     });
 }
 
@@ -187,7 +188,7 @@ async function confirm(ctx: CliContext, question: string): Promise<boolean> {
 function definePrune(parent: Command, ctx: CliContext): void {
   const cmd = new Command('prune');
   parent.addCommand(cmd);
-  usage(cmd, 'network prune [OPTIONS]')
+  usage(cmd, 'prune [OPTIONS]')
     .description('Remove all unused networks')
     .option('--filter <filter>', 'Provide filter values (e.g. "until=<timestamp>")', collect)
     .option('-f, --force', 'Do not prompt for confirmation')
@@ -196,15 +197,14 @@ function definePrune(parent: Command, ctx: CliContext): void {
       if (!o.force && !(await confirm(ctx, question))) return;
       const report = await ctx.client().networkPrune(parseFilters(o.filter));
       const deleted = report.NetworksDeleted ?? [];
-      const text = deleted.length ? `Deleted Networks:\n${deleted.map((n) => `${n}\n`).join('')}` : '';
-      ctx.out.write(`${text}\n`);
+      if (deleted.length) ctx.out.write(`Deleted Networks:\n${deleted.map((n) => `${n}\n`).join('')}\n`);
     });
 }
 
 function defineConnect(parent: Command, ctx: CliContext): void {
   const cmd = new Command('connect');
   parent.addCommand(cmd);
-  usage(cmd, 'network connect [OPTIONS] NETWORK CONTAINER')
+  usage(cmd, 'connect [OPTIONS] NETWORK CONTAINER')
     .description('Connect a container to a network')
     .argument('<network>')
     .argument('<container>')
@@ -238,7 +238,7 @@ function defineConnect(parent: Command, ctx: CliContext): void {
 function defineDisconnect(parent: Command, ctx: CliContext): void {
   const cmd = new Command('disconnect');
   parent.addCommand(cmd);
-  usage(cmd, 'network disconnect [OPTIONS] NETWORK CONTAINER')
+  usage(cmd, 'disconnect [OPTIONS] NETWORK CONTAINER')
     .description('Disconnect a container from a network')
     .argument('<network>')
     .argument('<container>')

