@@ -515,7 +515,7 @@ function defineRename(parent: Command, ctx: CliContext): void {
 function definePrune(parent: Command, ctx: CliContext): void {
   const cmd = new Command('prune');
   parent.addCommand(cmd);
-  usage(cmd, 'container prune [OPTIONS]')
+  usage(cmd, 'prune [OPTIONS]')
     .description('Remove all stopped containers')
     .option('--filter <filter>', 'Provide filter values (e.g. "until=<timestamp>")', collect)
     .option('-f, --force', 'Do not prompt for confirmation')
