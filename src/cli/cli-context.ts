@@ -82,3 +82,14 @@ export function usage(cmd: import('commander').Command, text: string): import('c
   USAGES.set(cmd, text);
   return cmd.usage(text.replace(/^\S+ ?/, ''));
 }
+
+/** Docker's y/N prompt; without a terminal on stdin the answer is no. */
+export async function confirm(ctx: CliContext, question: string): Promise<boolean> {
+  ctx.out.write(`${question} [y/N] `);
+  const answer = await new Promise<string>((resolve) => {
+    process.stdin.once('data', (d) => resolve(String(d)));
+    process.stdin.once('end', () => resolve(''));
+  });
+  process.stdin.pause();
+  return /^y(es)?$/i.test(answer.trim());
+}

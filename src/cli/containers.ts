@@ -7,7 +7,7 @@ import type { EngineClient } from '../client/engine-client.js';
 import { demuxStream } from '../client/stdcopy.js';
 import { familiarString, parseNormalizedNamed, withDefaultTag } from '../image/reference.js';
 import { forwardSignals, monitorTtySize, streamAttach } from './attach-io.js';
-import { BIN, StatusError, collect, describeError, forEachArg, parseFilters, usage, type CliContext } from './cli-context.js';
+import { BIN, StatusError, collect, confirm, describeError, forEachArg, parseFilters, usage, type CliContext } from './cli-context.js';
 import { ContainerRow, CONTAINER_HEADERS, DEFAULT_CONTAINER_TABLE, renderRows } from './format/formatter.js';
 import { tabwrite } from './format/tabwriter.js';
 import { humanSize } from './format/units.js';
@@ -526,17 +526,6 @@ function definePrune(parent: Command, ctx: CliContext): void {
       if (deleted.length) ctx.out.write(`Deleted Containers:\n${deleted.map((id) => `${id}\n`).join('')}\n`);
       ctx.out.write(`Total reclaimed space: ${humanSize(report.SpaceReclaimed)}\n`);
     });
-}
-
-/** Docker's y/N prompt; without a terminal on stdin the answer is no. */
-async function confirm(ctx: CliContext, question: string): Promise<boolean> {
-  ctx.out.write(`${question} [y/N] `);
-  const answer = await new Promise<string>((resolve) => {
-    process.stdin.once('data', (d) => resolve(String(d)));
-    process.stdin.once('end', () => resolve(''));
-  });
-  process.stdin.pause();
-  return /^y(es)?$/i.test(answer.trim());
 }
 
 function defineAttach(parent: Command, ctx: CliContext): void {

@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { ApiError } from '../client/api-error.js';
 import type { EndpointSettings, NetworkResource } from '../api/types.js';
-import { StatusError, collect, describeError, parseFilters, usage, type CliContext } from './cli-context.js';
+import { StatusError, collect, confirm, describeError, parseFilters, usage, type CliContext } from './cli-context.js';
 import { renderRows } from './format/formatter.js';
 import { DEFAULT_NETWORK_TABLE, NETWORK_HEADERS, NetworkRow, consolidateIpam, naturalCompare, portLines } from './format/network-format.js';
 import { Template, TemplateError, templateSource } from './format/template.js';
@@ -173,16 +173,6 @@ function defineRm(parent: Command, ctx: CliContext): void {
       // the Docker CLI reports a bare StatusError this way
       if (status) throw new StatusError(status, `exit status ${status}`);
     });
-}
-
-async function confirm(ctx: CliContext, question: string): Promise<boolean> {
-  ctx.out.write(`${question} [y/N] `);
-  const answer = await new Promise<string>((resolve) => {
-    process.stdin.once('data', (d) => resolve(String(d)));
-    process.stdin.once('end', () => resolve(''));
-  });
-  process.stdin.pause();
-  return /^y(es)?$/i.test(answer.trim());
 }
 
 function definePrune(parent: Command, ctx: CliContext): void {
