@@ -4,6 +4,7 @@
  * `before`/`since` walk that order, a status filter or a limit implies `all`, and
  * name/id/status filters are regular expressions (an exact value matches too).
  */
+import { labelMatches } from '../lib/filters.js';
 import type { ContainerListOptions } from '../api/backend.js';
 import type { EndpointSettings, Filters, MountPoint, PortSummary, ContainerSummary } from '../api/types.js';
 import { invalidParameter } from '../lib/errors.js';
@@ -50,16 +51,7 @@ function matches(values: string[] | undefined, source: string): boolean {
 
 /** Docker's MatchKVList: every `key` / `key=value` must be present. */
 export function labelsMatch(values: string[] | undefined, labels: Record<string, string> | null | undefined): boolean {
-  if (!values || values.length === 0) return true;
-  const l = labels ?? {};
-  if (Object.keys(l).length === 0) return false;
-  for (const v of values) {
-    const eq = v.indexOf('=');
-    const key = eq < 0 ? v : v.slice(0, eq);
-    if (!Object.hasOwn(l, key)) return false;
-    if (eq >= 0 && l[key] !== v.slice(eq + 1)) return false;
-  }
-  return true;
+  return !values || values.every((v) => labelMatches(labels, v));
 }
 
 /** `80`, `80/udp`, `8000-8010/tcp` to the set of `port/proto` strings. */

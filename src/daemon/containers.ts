@@ -43,6 +43,7 @@ import {
   systemError,
 } from '../lib/errors.js';
 import { generateId, shortId } from '../lib/ids.js';
+import { labelMatches, parseFilterTime } from '../lib/filters.js';
 import { KeyedMutex } from '../lib/mutex.js';
 import { parseSignal } from '../lib/signals.js';
 import { RuntimeStartError, type ExitInfo } from '../runtime/runtime.js';
@@ -685,7 +686,7 @@ export class ContainerService implements ContainerBackend {
 
   async prune(filters: Filters): Promise<PruneReport> {
     const until = filters.until?.[0];
-    const untilMs = until ? parseUntil(until) : undefined;
+    const untilMs = until ? parseFilterTime(until) * 1000 : undefined;
     const labelFilters = filters.label ?? [];
     const labelNotFilters = filters['label!'] ?? [];
     for (const k of Object.keys(filters)) {
@@ -696,8 +697,8 @@ export class ContainerService implements ContainerBackend {
     for (const rec of this.all()) {
       if (rec.State.Running || rec.State.Restarting || rec.State.Paused) continue;
       if (untilMs !== undefined && Date.parse(rec.Created) >= untilMs) continue;
-      if (!labelFilters.every((f) => labelMatches(rec.Config.Labels ?? {}, f))) continue;
-      if (labelNotFilters.some((f) => labelMatches(rec.Config.Labels ?? {}, f))) continue;
+      if (!labelFilters.every((f) => labelMatches(rec.Config.Labels, f))) continue;
+      if (labelNotFilters.some((f) => labelMatches(rec.Config.Labels, f))) continue;
       const size = await this.deps.layers.rwSize(rec.ID).catch(() => 0);
       try {
         await this.lock.run(rec.ID, () => this.removeLocked(rec));
@@ -870,20 +871,5 @@ function startError(err: unknown): { exitCode: number; error: EngineError } {
   }
   const message = err instanceof Error ? err.message : String(err);
   return { exitCode: 128, error: systemError(message, err) };
-}
-
-function parseUntil(v: string): number {
-  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
-  const d = /^(\d+)(s|m|h)$/.exec(v);
-  if (d) return Date.now() - Number(d[1]) * { s: 1e3, m: 6e4, h: 36e5 }[d[2] as 's' | 'm' | 'h'];
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw invalidParameter(`failed to parse value ${v} of filter until`);
-  return t;
-}
-
-function labelMatches(labels: Record<string, string>, f: string): boolean {
-  const i = f.indexOf('=');
-  if (i < 0) return f in labels;
-  return labels[f.slice(0, i)] === f.slice(i + 1);
 }
 

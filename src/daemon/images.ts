@@ -4,6 +4,7 @@
  * resolve() for the container daemon. Registry pull/push live in distribution/ and use
  * layers.applyLayer() and registerImage().
  */
+import { labelMatches, parseFilterTime } from '../lib/filters.js';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -113,12 +114,6 @@ function unixSeconds(created: string | undefined): number {
   return isNaN(t) ? 0 : Math.floor(t / 1000);
 }
 
-function labelsMatch(labels: Record<string, string>, wanted: string[]): boolean {
-  return wanted.every((w) => {
-    const eq = w.indexOf('=');
-    return eq === -1 ? w in labels : labels[w.slice(0, eq)] === w.slice(eq + 1);
-  });
-}
 
 export class ImageService implements ImageBackend {
   readonly layers: LayerStore;
@@ -544,7 +539,7 @@ export class ImageService implements ImageBackend {
     for (const b of f.before ?? []) beforeTime = Math.min(beforeTime, unixSeconds((await this.configOf(await this.lookup(b))).created));
     for (const s of f.since ?? []) sinceTime = Math.max(sinceTime, unixSeconds((await this.configOf(await this.lookup(s))).created));
     let untilTime = Infinity;
-    for (const u of f.until ?? []) untilTime = Math.min(untilTime, parseTimestamp(u));
+    for (const u of f.until ?? []) untilTime = Math.min(untilTime, parseFilterTime(u));
 
     const out: ImageSummary[] = [];
     for (const id of await this.images.list()) {
@@ -552,7 +547,7 @@ export class ImageService implements ImageBackend {
       const created = unixSeconds(config.created);
       if (!(created < beforeTime && created > sinceTime && created < untilTime)) continue;
       const labels = config.config?.Labels ?? {};
-      if (f.label?.length && !labelsMatch(labels, f.label)) continue;
+      if (f.label?.length && !f.label.every((l) => labelMatches(labels, l))) continue;
       const repoTags: string[] = [];
       const repoDigests: string[] = [];
       for (const ref of this.refs.references(id)) {
@@ -748,7 +743,7 @@ export class ImageService implements ImageBackend {
     }
     const danglingOnly = f.dangling?.length ? isTruthy(f.dangling[0]) : true;
     let untilTime = Infinity;
-    for (const u of f.until ?? []) untilTime = Math.min(untilTime, parseTimestamp(u));
+    for (const u of f.until ?? []) untilTime = Math.min(untilTime, parseFilterTime(u));
     return this.exclusive(async () => {
       const deleted: ImageDeleteItem[] = [];
       let reclaimed = 0;
@@ -757,8 +752,8 @@ export class ImageService implements ImageBackend {
         const config = await this.configOf(id);
         if (unixSeconds(config.created) >= untilTime) continue;
         const labels = config.config?.Labels ?? {};
-        if (f.label?.length && !labelsMatch(labels, f.label)) continue;
-        if (f['label!']?.length && f['label!'].some((l) => labelsMatch(labels, [l]))) continue;
+        if (f.label?.length && !f.label.every((l) => labelMatches(labels, l))) continue;
+        if (f['label!']?.length && f['label!'].some((l) => labelMatches(labels, l))) continue;
         const tags = this.refs.references(id).filter((r) => r.digest === undefined);
         if (danglingOnly && tags.length > 0) continue;
         try {
@@ -802,11 +797,3 @@ function isSingleReference(refs: Reference[]): boolean {
 }
 
 /** Filter timestamps: unix seconds (fractional), RFC 3339, or a Go duration ago (`10m`, `24h`). */
-function parseTimestamp(v: string): number {
-  if (/^\d+(\.\d+)?$/.test(v)) return Number(v);
-  const d = /^(\d+(?:\.\d+)?)(s|m|h)$/.exec(v);
-  if (d) return Date.now() / 1000 - Number(d[1]) * { s: 1, m: 60, h: 3600 }[d[2] as 's' | 'm' | 'h'];
-  const t = Date.parse(v);
-  if (isNaN(t)) throw invalidParameter(`failed to parse value as time or duration: "${v}"`);
-  return t / 1000;
-}
