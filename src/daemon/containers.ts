@@ -53,7 +53,7 @@ import { DEFAULT_DETACH_KEYS, parseDetachKeys, pipeAttach } from './attach-sessi
 import { commandOf, effectiveNetworkMode, mergeImageConfig, validateHostConfig } from './container-config.js';
 import type { ContainerDeps } from './container-deps.js';
 import type { NetworkContainerHooks } from './networks.js';
-import { etcPaths, writeEtcFiles } from './etc-files.js';
+import { etcPaths, touchEtcFiles, writeEtcFiles } from './etc-files.js';
 import { RestartManager, policyWantsRestart } from './restart-manager.js';
 import { runTop } from './top.js';
 
@@ -120,8 +120,7 @@ export class ContainerService implements ContainerBackend {
   // ---- create -------------------------------------------------------------------------
 
   async create(name: string | undefined, body: ContainerCreateBody, _platform?: string): Promise<ContainerCreateResponse> {
-    const { HostConfig: hostConfigIn, NetworkingConfig: _net, ...userConfig } = body;
-    void _net;
+    const { HostConfig: hostConfigIn, NetworkingConfig: networkingConfig, ...userConfig } = body;
     const hostConfig: HostConfig = { ...(hostConfigIn ?? {}) };
     if (!userConfig.Image) throw invalidParameter('Config cannot be empty in order to create a container');
     validateHostConfig(hostConfig, this.deps.settings.ncpu);
@@ -130,7 +129,7 @@ export class ContainerService implements ContainerBackend {
     const { path, args } = commandOf(config);
     hostConfig.NetworkMode = effectiveNetworkMode(hostConfig);
     if (hostConfig.NetworkMode.startsWith('container:')) this.get(hostConfig.NetworkMode.slice(10));
-    const endpoints = initialEndpoints(hostConfig.NetworkMode, body.NetworkingConfig?.EndpointsConfig);
+    const endpoints = initialEndpoints(hostConfig.NetworkMode, networkingConfig?.EndpointsConfig);
     this.deps.network.validate(hostConfig, endpoints);
     hostConfig.RestartPolicy ??= { Name: 'no', MaximumRetryCount: 0 };
     if (!hostConfig.RestartPolicy.Name) hostConfig.RestartPolicy = { Name: 'no', MaximumRetryCount: 0 };
@@ -144,10 +143,14 @@ export class ContainerService implements ContainerBackend {
     try {
       if (!config.Hostname) config.Hostname = hostConfig.NetworkMode === 'host' ? '' : shortId(id);
       config.Image = userConfig.Image;
-      await Promise.all([
+      // Both settle before any cleanup, so a failed mkdir cannot race a layer still being made.
+      const [dirMade, layer] = await Promise.allSettled([
         mkdir(dir, { recursive: true, mode: 0o710 }),
-        this.deps.layers.createRWLayer(id, image.topChainId).then(() => (layerMade = true)),
+        this.deps.layers.createRWLayer(id, image.topChainId),
       ]);
+      layerMade = layer.status === 'fulfilled';
+      if (dirMade.status === 'rejected') throw dirMade.reason;
+      if (layer.status === 'rejected') throw layer.reason;
       const etc = etcPaths(dir);
       const rec: ContainerRecord = {
         ID: id,
@@ -166,7 +169,8 @@ export class ContainerService implements ContainerBackend {
           Networks: endpoints,
         },
         MountPoints: {},
-        LogPath: join(dir, `${id}-json.log`),
+        // conmon writes it in the CRI format (k8s-file), not Docker's json-file: named for what it is.
+        LogPath: join(dir, `${id}.log`),
         ResolvConfPath: etc.resolvConf,
         HostnamePath: etc.hostname,
         HostsPath: etc.hosts,
@@ -227,7 +231,11 @@ export class ContainerService implements ContainerBackend {
         dnsOptions: hc.DnsOptions ?? undefined,
       };
       const etc = etcPaths(this.deps.store.dir(id));
-      await writeEtcFiles(etc, etcOptions);
+      // With an address (or host-gateway) to come from the network, the content is written once,
+      // after attach; the runtime only needs the files to exist for its bind mounts.
+      const mode = hc.NetworkMode ?? 'bridge';
+      const contentAfterAttach = (!['host', 'none'].includes(mode) && !mode.startsWith('container:')) || !!hc.ExtraHosts?.length;
+      await (contentAfterAttach ? touchEtcFiles(etc) : writeEtcFiles(etc, etcOptions));
       const user = await resolveUser(rootfs, rec.Config.User || undefined, hc.GroupAdd ?? undefined);
       const env = containerEnv(rec, user.home);
       const cwd = rec.Config.WorkingDir || '/';
@@ -271,10 +279,8 @@ export class ContainerService implements ContainerBackend {
         endpointsConfig: rec.NetworkSettings.Networks,
       });
       rec.NetworkSettings = net.settings;
-      if (net.etc.ip || net.etc.nameservers?.length || hc.ExtraHosts?.length) {
-        // Same files, rewritten in place: the bind mounts already point at them.
-        await writeEtcFiles(etc, { ...etcOptions, ...net.etc });
-      }
+      // Written in place: the bind mounts already point at these files.
+      if (contentAfterAttach) await writeEtcFiles(etc, { ...etcOptions, ...net.etc });
       await this.connectPendingAttaches(id);
       await runtime.start(id);
       rec.State = {

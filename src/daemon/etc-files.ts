@@ -76,6 +76,11 @@ export function etcPaths(containerDir: string): EtcPaths {
   };
 }
 
+/** Makes sure the three files exist (bind-mount sources) without writing their content yet. */
+export async function touchEtcFiles(paths: EtcPaths): Promise<void> {
+  await Promise.all([paths.hostname, paths.hosts, paths.resolvConf].map((p) => writeFile(p, '', { flag: 'a' })));
+}
+
 /**
  * Writes the three files. With the host network the host's own hosts and resolv.conf are used.
  * They are regenerated at every start, so a plain write (no fsync) is enough.
