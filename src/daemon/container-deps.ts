@@ -7,6 +7,7 @@ import type { ContainerConfig, EndpointSettings, HostConfig, ImageConfigFile } f
 import type { ContainerRecord } from '../container/container.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { AttachRequest, AttachResult } from '../network/manager.js';
+import type { EventSink } from './events.js';
 
 export interface ResolvedImage {
   /** sha256:… */
@@ -72,6 +73,8 @@ export interface ContainerDeps {
   network: NetworkLink;
   settings: LifecycleSettings;
   log: (msg: string) => void;
+  /** Where lifecycle actions are reported (GET /events). */
+  events: EventSink;
 }
 
 export type { ContainerConfig };

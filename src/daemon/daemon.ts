@@ -18,6 +18,7 @@ import { NetworkService } from './networks.js';
 import { NetworkManager } from '../network/manager.js';
 import { chainPrefixForBridge } from '../network/iptables.js';
 import { SystemService } from './system.js';
+import { EventBus } from './events.js';
 
 export interface RunningDaemon {
   shutdown(): Promise<void>;
@@ -46,6 +47,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void)
     execRoot: cfg.execRoot,
   });
 
+  const events = new EventBus();
   const containerStore = new ContainerStore(cfg.dataRoot);
   const network = new NetworkManager({
     dataRoot: cfg.dataRoot,
@@ -82,6 +84,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void)
       ncpu: cpus().length,
     },
     log,
+    events,
   });
 
   await containers.restore(await containerStore.load());
