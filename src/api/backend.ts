@@ -24,6 +24,7 @@ import type {
   VersionInfo,
   WaitResponse,
 } from './types.js';
+import type { StatsOptions, StatsStream } from './stats-types.js';
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 
@@ -107,6 +108,8 @@ export interface ContainerBackend {
   top(ref: string, psArgs?: string): Promise<ContainerTop>;
   resize(ref: string, height: number, width: number): Promise<void>;
   prune(filters: Filters): Promise<PruneReport>;
+  /** GET /containers/{id}/stats. Optional; the route answers 503 without it. */
+  stats?(ref: string, opts: StatsOptions): Promise<StatsStream>;
 }
 
 export interface ImageImportOptions {
@@ -185,4 +188,39 @@ export interface Backend {
   system: SystemBackend;
   /** Optional until networking is wired; the /networks routes answer 503 without it. */
   networks?: NetworkBackend;
+  /** GET /events; optional, the route answers 503 without it. */
+  events?: EventsBackend;
+}
+
+/** Docker's events.Message; status/id/from are the pre-1.22 fields Docker still fills for containers and images. */
+export interface EventMessage {
+  status?: string;
+  id?: string;
+  from?: string;
+  Type: 'container' | 'image' | 'network' | 'volume' | 'daemon' | 'builder' | 'plugin';
+  Action: string;
+  Actor: { ID: string; Attributes: Record<string, string> };
+  scope: 'local' | 'swarm';
+  time: number;
+  /** Nanoseconds; always an integer the double represents exactly. */
+  timeNano: number;
+}
+
+export interface EventsQuery {
+  /** Unix nanoseconds; undefined = not given. */
+  sinceNs?: bigint;
+  untilNs?: bigint;
+  filters: Filters;
+}
+
+export interface EventSubscription {
+  /** Kept events within since/until that match, oldest first. */
+  buffered: EventMessage[];
+  /** Stops the delivery of new events. */
+  close(): void;
+}
+
+export interface EventsBackend {
+  /** Replays kept events and calls `onEvent` for each new matching one until closed. */
+  events(query: EventsQuery, onEvent: (event: EventMessage) => void): EventSubscription;
 }

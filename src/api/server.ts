@@ -12,6 +12,8 @@ import { containerRoutes } from './routes/containers.js';
 import { imageRoutes } from './routes/images.js';
 import { networkRoutes } from './routes/networks.js';
 import { systemRoutes } from './routes/system.js';
+import { eventRoutes } from './routes/events.js';
+import { statsRoutes } from './routes/stats.js';
 
 export const DEFAULT_UNIX_SOCKET = '/run/wharf.sock';
 export const DEFAULT_HOST = `unix://${DEFAULT_UNIX_SOCKET}`;
@@ -55,6 +57,8 @@ export function buildRouter(): Router {
   containerRoutes(router);
   imageRoutes(router);
   networkRoutes(router);
+  eventRoutes(router);
+  statsRoutes(router);
   return router;
 }
 

@@ -109,7 +109,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void)
   });
 
   const networks = new NetworkService(network, containers.networkHooks());
-  const server = await startApiServer({ containers, images, system, networks }, { hosts: cfg.hosts, debug: cfg.debug, log });
+  const server = await startApiServer({ containers, images, system, networks, events }, { hosts: cfg.hosts, debug: cfg.debug, log });
   log(`wharfd ready on ${cfg.hosts.join(', ')}`);
 
   return {

@@ -4,6 +4,8 @@
  * memory only, the last EVENTS_KEPT of them, as Docker does.
  */
 import { EventEmitter } from 'node:events';
+import type { EventMessage, EventSubscription, EventsBackend, EventsQuery } from '../api/backend.js';
+import { eventFilter } from './event-filter.js';
 
 export type EventType = 'container' | 'image' | 'network' | 'volume' | 'daemon' | 'builder' | 'plugin';
 
@@ -13,17 +15,7 @@ export interface EventActor {
 }
 
 /** Docker's events.Message; status/id/from are the pre-1.22 fields Docker still fills for containers and images. */
-export interface EngineEvent {
-  status?: string;
-  id?: string;
-  from?: string;
-  Type: EventType;
-  Action: string;
-  Actor: EventActor;
-  scope: 'local' | 'swarm';
-  time: number;
-  timeNano: number;
-}
+export type EngineEvent = EventMessage;
 
 export const EVENTS_KEPT = 256;
 
@@ -32,16 +24,35 @@ export interface EventSink {
   log(type: EventType, action: string, actor: EventActor): void;
 }
 
-export class EventBus implements EventSink {
+/**
+ * Event times in nanoseconds, strictly increasing, and each one a multiple of 256 so that it is
+ * exactly representable as a double (2^60 < now in ns < 2^61): clients and filters see one value.
+ */
+class EventClock {
+  private readonly baseNs = BigInt(Date.now()) * 1_000_000n;
+  private readonly baseHr = process.hrtime.bigint();
+  private last = 0n;
+
+  nowNs(): bigint {
+    let ns = this.baseNs + (process.hrtime.bigint() - this.baseHr);
+    ns -= ns % 256n;
+    if (ns <= this.last) ns = this.last + 256n;
+    this.last = ns;
+    return ns;
+  }
+}
+
+export class EventBus implements EventSink, EventsBackend {
   private readonly recent: EngineEvent[] = [];
   private readonly emitter = new EventEmitter();
+  private readonly clock = new EventClock();
 
   constructor() {
     this.emitter.setMaxListeners(0);
   }
 
   log(type: EventType, action: string, actor: EventActor): void {
-    const nowNs = BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
+    const nowNs = this.clock.nowNs();
     const event: EngineEvent = {
       Type: type,
       Action: action,
@@ -51,11 +62,18 @@ export class EventBus implements EventSink {
       timeNano: Number(nowNs),
     };
     if (type === 'container' || type === 'image') {
-      event.status = action;
-      event.id = actor.ID;
-      const from = actor.Attributes['image'];
-      if (type === 'container' && from !== undefined) event.from = from;
+      // Field order as Docker encodes them: status, id, from first.
+      const from = type === 'container' ? actor.Attributes['image'] : undefined;
+      const legacy: Partial<EngineEvent> = { status: action, id: actor.ID };
+      if (from !== undefined) legacy.from = from;
+      Object.assign(legacy, event);
+      this.push(legacy as EngineEvent);
+      return;
     }
+    this.push(event);
+  }
+
+  private push(event: EngineEvent): void {
     this.recent.push(event);
     if (this.recent.length > EVENTS_KEPT) this.recent.shift();
     this.emitter.emit('event', event);
@@ -71,4 +89,29 @@ export class EventBus implements EventSink {
     this.emitter.on('event', listener);
     return () => this.emitter.off('event', listener);
   }
+
+  /**
+   * GET /events: the kept events between since and until that pass the filters (none when
+   * neither bound is given, as Docker), then every new matching one. Replay and subscription
+   * happen in the same tick, so no event falls between them.
+   */
+  events(query: EventsQuery, onEvent: (event: EngineEvent) => void): EventSubscription {
+    const include = eventFilter(query.filters);
+    const buffered: EngineEvent[] = [];
+    if (query.sinceNs !== undefined || query.untilNs !== undefined) {
+      const since = query.sinceNs ?? 0n;
+      for (const ev of this.recent) {
+        const t = BigInt(ev.timeNano);
+        if (t < since) continue;
+        if (query.untilNs !== undefined && query.untilNs > 0n && t > query.untilNs) continue;
+        if (include(ev)) buffered.push(ev);
+      }
+    }
+    const listener = (ev: EngineEvent) => {
+      if (include(ev)) onEvent(ev);
+    };
+    const unsubscribe = this.subscribe(listener);
+    return { buffered, close: unsubscribe };
+  }
 }
+

@@ -1,0 +1,92 @@
+/** GET /events: Docker's event stream (newline-delimited JSON), with since/until and filters. */
+import { invalidParameter, unavailable } from '../../lib/errors.js';
+import type { EventMessage, EventsBackend } from '../backend.js';
+import { parseFilters } from '../request.js';
+import type { RequestContext, Router } from '../router.js';
+
+const GO_DURATION_NS: Record<string, bigint> = { ns: 1n, us: 1000n, µs: 1000n, ms: 1_000_000n, s: 1_000_000_000n, m: 60_000_000_000n, h: 3_600_000_000_000n };
+
+/**
+ * since/until as unix nanoseconds. The CLI sends `seconds[.nanos]`; RFC3339 times and Go
+ * durations (before now) are taken too. Empty = not given.
+ */
+export function parseEventTime(raw: string | null, name: string, nowMs = Date.now()): bigint | undefined {
+  if (raw === null || raw === '') return undefined;
+  const unix = /^(-?\d+)(?:\.(\d{1,9}))?$/.exec(raw);
+  if (unix) {
+    const secs = BigInt(unix[1]!);
+    const nanos = BigInt((unix[2] ?? '').padEnd(9, '0') || '0');
+    return secs * 1_000_000_000n + (secs < 0n ? -nanos : nanos);
+  }
+  const dur = /^(\d+)(ns|us|µs|ms|s|m|h)$/.exec(raw);
+  if (dur) return BigInt(nowMs) * 1_000_000n - BigInt(dur[1]!) * GO_DURATION_NS[dur[2]!]!;
+  const rfc = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/i.exec(raw);
+  if (rfc) {
+    const ms = Date.parse(`${rfc[1]}${rfc[3]!.toUpperCase()}`);
+    if (!Number.isNaN(ms)) return BigInt(ms) * 1_000_000n + BigInt((rfc[2] ?? '').padEnd(9, '0') || '0');
+  }
+  throw invalidParameter(`invalid value for "${name}": strconv.ParseInt: parsing ${JSON.stringify(raw)}: invalid syntax`);
+}
+
+/**
+ * One event as Docker's JSON encoder writes it: timeNano as its exact integer (JSON.stringify
+ * would print the double's shortest form, which is another integer).
+ */
+export function encodeEvent(ev: EventMessage): string {
+  const text = JSON.stringify({ ...ev, timeNano: 0 });
+  return `${text.slice(0, -'0}'.length)}${BigInt(ev.timeNano).toString()}}\n`;
+}
+
+function backend(ctx: RequestContext): EventsBackend {
+  const e = ctx.backend.events;
+  if (!e) throw unavailable('events are not available in this engine');
+  return e;
+}
+
+async function getEvents(ctx: RequestContext): Promise<void> {
+  const { query, res } = ctx;
+  const sinceRaw = query.get('since');
+  const untilRaw = query.get('until');
+  const nowMs = Date.now();
+  const sinceNs = parseEventTime(sinceRaw, 'since', nowMs);
+  const untilNs = parseEventTime(untilRaw, 'until', nowMs);
+  if (untilNs !== undefined && untilNs !== 0n && sinceNs !== undefined && untilNs < sinceNs) {
+    throw invalidParameter(`\`since\` time (${sinceRaw}) cannot be after \`until\` time (${untilRaw})`);
+  }
+  const filters = parseFilters(query.get('filters'));
+  const events = backend(ctx);
+
+  res.writeHead(200, { 'Content-Type': 'application/json' });
+  res.flushHeaders();
+  const nowNs = BigInt(nowMs) * 1_000_000n;
+  const onlyPast = untilNs !== undefined && untilNs !== 0n && untilNs < nowNs;
+  let ended = false;
+  let timer: NodeJS.Timeout | undefined;
+  const sub = events.events({ sinceNs, untilNs: untilNs === 0n ? undefined : untilNs, filters }, (ev) => {
+    if (!ended) res.write(encodeEvent(ev));
+  });
+  const finish = () => {
+    if (ended) return;
+    ended = true;
+    sub.close();
+    if (timer) clearTimeout(timer);
+    if (!res.destroyed) res.end();
+  };
+  for (const ev of sub.buffered) res.write(encodeEvent(ev));
+  if (onlyPast) return finish();
+  res.once('close', finish);
+  if (untilNs !== undefined && untilNs !== 0n) {
+    const delayMs = Number((untilNs - nowNs) / 1_000_000n) + 1;
+    // Beyond setTimeout's range (about 24 days) the stream simply follows until the client leaves.
+    if (delayMs < 2 ** 31 - 1) timer = setTimeout(finish, delayMs);
+  }
+  await new Promise<void>((resolve) => {
+    if (ended) return resolve();
+    res.once('close', resolve);
+    res.once('finish', resolve);
+  });
+}
+
+export function eventRoutes(router: Router): void {
+  router.get('/events', getEvents);
+}
