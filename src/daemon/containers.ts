@@ -54,6 +54,7 @@ import { commandOf, effectiveNetworkMode, mergeImageConfig, validateHostConfig }
 import type { ContainerDeps } from './container-deps.js';
 import type { NetworkContainerHooks } from './networks.js';
 import { etcPaths, touchEtcFiles, writeEtcFiles } from './etc-files.js';
+import { containerActor, execDuration } from './container-events.js';
 import { RestartManager, policyWantsRestart } from './restart-manager.js';
 import { runTop } from './top.js';
 
@@ -183,6 +184,7 @@ export class ContainerService implements ContainerBackend {
       };
       await this.deps.store.save(rec);
       this.records.set(id, rec);
+      this.deps.events.log('container', 'create', containerActor(rec));
     } catch (err) {
       this.deps.names.release(containerName);
       if (layerMade) await this.deps.layers.removeRWLayer(id).catch(() => {});
@@ -299,6 +301,7 @@ export class ContainerService implements ContainerBackend {
       rec.HasBeenStartedBefore = true;
       await this.deps.store.save(rec);
       this.events.emit(`started:${id}`);
+      this.deps.events.log('container', 'start', containerActor(rec));
     } catch (err) {
       if (created) await runtime.delete(id, true).catch(() => {});
       if (attached) await this.releaseNetwork(rec);
@@ -358,6 +361,7 @@ export class ContainerService implements ContainerBackend {
       this.deps.layers.unmountRW(id).catch((err) => this.deps.log(`unmount ${id}: ${err}`)),
     ]);
     const finishedAt = formatRFC3339Nano(exit.finishedAt);
+    const ranFor = execDuration(rec.State.StartedAt, exit.finishedAt);
     const ranMs = exit.finishedAt.getTime() - Date.parse(rec.State.StartedAt);
     const decision = this.closed
       ? { restart: false, delayMs: 0 }
@@ -374,6 +378,8 @@ export class ContainerService implements ContainerBackend {
       FinishedAt: finishedAt,
     };
     await this.deps.store.save(rec);
+    if (exit.oomKilled) this.deps.events.log('container', 'oom', containerActor(rec));
+    this.deps.events.log('container', 'die', containerActor(rec, { exitCode: String(exit.exitCode), execDuration: ranFor }));
     this.events.emit(`exit:${id}`, { StatusCode: exit.exitCode, Error: null } satisfies WaitResponse);
     if (decision.restart) {
       this.scheduleRestart(rec, decision.delayMs);
@@ -436,6 +442,7 @@ export class ContainerService implements ContainerBackend {
     if (!rec.State.Running) throw notModified();
     rec.HasBeenManuallyStopped = true;
     await this.stopRunning(rec, opts);
+    this.deps.events.log('container', 'stop', containerActor(rec));
   }
 
   private async stopRunning(rec: ContainerRecord, opts: { signal?: string; timeout?: number }): Promise<void> {
@@ -461,6 +468,7 @@ export class ContainerService implements ContainerBackend {
   private async signal(rec: ContainerRecord, signal: number): Promise<void> {
     try {
       await this.deps.runtime.kill(rec.ID, signal);
+      this.deps.events.log('container', 'kill', containerActor(rec, { signal: String(signal) }));
     } catch (err) {
       // The process may have exited between the check and the signal.
       const st = await this.deps.runtime.state(rec.ID).catch(() => undefined);
@@ -484,12 +492,16 @@ export class ContainerService implements ContainerBackend {
     const rec = this.get(ref);
     this.manager(rec).cancel();
     this.cancelRestartTimer(rec.ID);
-    if (rec.State.Running) await this.stopRunning(rec, opts);
+    if (rec.State.Running) {
+      await this.stopRunning(rec, opts);
+      this.deps.events.log('container', 'stop', containerActor(rec));
+    }
     await this.lock.run(rec.ID, async () => {
       if (rec.State.Running) return;
       rec.HasBeenManuallyStopped = false;
       this.manager(rec).reset();
       await this.startLocked(rec);
+      this.deps.events.log('container', 'restart', containerActor(rec));
     });
   }
 
@@ -533,6 +545,7 @@ export class ContainerService implements ContainerBackend {
     }
     this.records.delete(id);
     this.restartManagers.delete(id);
+    this.deps.events.log('container', 'destroy', containerActor(rec));
     this.deps.names.release(rec.Name.slice(1));
     this.events.emit(`removed:${id}`, { StatusCode: rec.State.ExitCode, Error: null } satisfies WaitResponse);
   }
@@ -554,6 +567,7 @@ export class ContainerService implements ContainerBackend {
         throw err;
       }
       this.deps.names.release(old);
+      this.deps.events.log('container', 'rename', containerActor(rec, { oldName: '/' + old }));
     });
   }
 
@@ -600,6 +614,7 @@ export class ContainerService implements ContainerBackend {
   async attach(ref: string, opts: AttachOptions): Promise<AttachSession> {
     const rec = this.get(ref);
     const detachKeys = opts.detachKeys ? parseDetachKeys(opts.detachKeys) : DEFAULT_DETACH_KEYS;
+    this.deps.events.log('container', 'attach', containerActor(rec));
     const tty = !!rec.Config.Tty;
     return {
       tty,
@@ -688,6 +703,7 @@ export class ContainerService implements ContainerBackend {
     const rec = this.get(ref);
     if (!rec.State.Running) throw conflict(`cannot resize a stopped container: container ${rec.ID} is not running`);
     await this.deps.runtime.resize(rec.ID, height, width);
+    this.deps.events.log('container', 'resize', containerActor(rec, { height: String(height), width: String(width) }));
   }
 
   async prune(filters: Filters): Promise<PruneReport> {
