@@ -22,9 +22,13 @@ import { constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { SeqpacketSocket } from 'node-unix-socket';
 import { invalidParameter, systemError } from '../lib/errors.js';
+import { conmonExec } from './conmon-exec.js';
+import type { OciSpec } from './oci-spec.js';
 import {
   RuntimeStartError,
   type AttachStream,
+  type ExecProcess,
+  type RuntimeExecOptions,
   type ExitInfo,
   type ProcessState,
   type ProcessStatus,
@@ -302,6 +306,19 @@ export class ConmonRuntime implements Runtime {
     }
   }
 
+  // ---- exec ---------------------------------------------------------------------------------
+
+  async spec(id: string): Promise<OciSpec | undefined> {
+    const bundleDir = await readlink(join(this.conmonDir, `${id}.bundle`)).catch(() => undefined);
+    if (!bundleDir) return undefined;
+    return JSON.parse(await readFile(join(bundleDir, 'config.json'), 'utf8')) as OciSpec;
+  }
+
+  exec(o: RuntimeExecOptions): Promise<ExecProcess> {
+    const cfg = { conmonPath: this.conmonPath, runtimePath: this.runtimePath, runtimeArgs: this.globalArgs, execDir: join(this.opts.execRoot, 'exec') };
+    return conmonExec(cfg, o);
+  }
+
   // ---- exits --------------------------------------------------------------------------------
 
   async exitInfo(id: string): Promise<ExitInfo | undefined> {
@@ -360,7 +377,7 @@ export class ConmonRuntime implements Runtime {
 }
 
 /** conmon's view of the container's stdio over its attach socket. */
-class ConmonAttachStream extends EventEmitter implements AttachStream {
+export class ConmonAttachStream extends EventEmitter implements AttachStream {
   private ended = false;
 
   constructor(private readonly sock: SeqpacketSocket) {

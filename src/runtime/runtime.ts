@@ -54,6 +54,34 @@ export interface ExitInfo {
   oomKilled: boolean;
 }
 
+/** One process run inside a running container (`docker exec`). */
+export interface RuntimeExecOptions {
+  /** The container. */
+  id: string;
+  /** Names this exec session (Docker's exec ID); its files are kept under it until it ends. */
+  execId: string;
+  /** The complete OCI process to run (args, env, cwd, user, terminal, capabilities...). */
+  process: OciSpec['process'];
+  /** Relay the client's input to the process's stdin (`-i`). */
+  openStdin: boolean;
+  /** Connect the process's stdio before it starts (false for a detached exec: output is discarded). */
+  attach: boolean;
+}
+
+/** A started exec process. */
+export interface ExecProcess {
+  /** Host PID of the process. */
+  pid: number;
+  /** Its stdio, when started with `attach`. */
+  stdio?: AttachStream;
+  /** Settles with the exit code (128+n for signal n) once the process has exited. */
+  exited: Promise<number>;
+  /** Sets its TTY size. */
+  resize(height: number, width: number): Promise<void>;
+  /** Signals the process (e.g. a health probe past its timeout). */
+  kill(signal: NodeJS.Signals | number): void;
+}
+
 /** Error thrown when the runtime cannot create or start the process; `message` is runc's. */
 export class RuntimeStartError extends Error {
   constructor(message: string) {
@@ -92,4 +120,11 @@ export interface Runtime {
   watchExits(listener: (exit: ExitInfo) => void): void;
   /** Stops watching (daemon shutdown); containers keep running. */
   close(): Promise<void>;
+  /** The spec the running container was created with (exec inherits its process settings). */
+  spec?(id: string): Promise<OciSpec | undefined>;
+  /**
+   * Runs a process in the running container. Resolves once it runs; throws RuntimeStartError
+   * with the runtime's message when it cannot start (e.g. `exec: "x": executable file not found in $PATH`).
+   */
+  exec?(opts: RuntimeExecOptions): Promise<ExecProcess>;
 }

@@ -1,0 +1,286 @@
+/**
+ * Runs a process in a running container with conmon in exec mode (`conmon -e`), as podman does:
+ * conmon runs `runc exec --detach --process <spec>` and supervises the process, so the daemon is
+ * not its parent either.
+ *
+ * Per exec session, <execDir>/<execId>/ holds process.json (the OCI process), conmon's pid file
+ * for the process, the attach socket and ctl fifo (`--full-attach`: in the dir itself), and the
+ * exit file `<containerId>` (`--exit-dir` is the session dir, so the container's exit watcher
+ * never sees exec exits). The dir is removed when conmon is done.
+ *
+ * Pipes handed to conmon (socketpairs, which conmon reads and writes like pipes):
+ *   fd 3 _OCI_SYNCPIPE    conmon -> daemon: `{"data": pid}` once runc exec succeeded (or
+ *                         `{"data": -1|-status, "message": <runc stderr>}`), then `{"data": exitCode}`
+ *   fd 4 _OCI_STARTPIPE   daemon -> conmon: one byte lets conmon begin; with --exec-attach a
+ *                         second byte lets it run runc exec, after the daemon attached
+ *   fd 5 _OCI_ATTACHPIPE  conmon -> daemon: `{"data": 0}` once the attach socket listens
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { constants as fsConstants } from 'node:fs';
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { SeqpacketSocket } from 'node-unix-socket';
+import { systemError } from '../lib/errors.js';
+import { ConmonAttachStream, runtimeErrorMessage } from './conmon.js';
+import { RuntimeStartError, type ExecProcess, type RuntimeExecOptions } from './runtime.js';
+
+export interface ConmonExecConfig {
+  conmonPath: string;
+  runtimePath: string;
+  /** The runtime's global arguments (e.g. `--root`), as the container's conmon got them. */
+  runtimeArgs: string[];
+  /** Parent of the per-session directories. */
+  execDir: string;
+  /** How long to wait for the process to start; default 60 s. */
+  startTimeoutMs?: number;
+}
+
+interface SyncMessage {
+  data: number;
+  message?: string;
+}
+
+const SUN_PATH_MAX = 107;
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Starts the process; resolves once it runs (with its stdio connected when `attach`). */
+export async function conmonExec(cfg: ConmonExecConfig, o: RuntimeExecOptions): Promise<ExecProcess> {
+  if (!/^[A-Za-z0-9_.-]+$/.test(o.execId)) throw systemError(`invalid exec id ${o.execId}`);
+  const dir = join(cfg.execDir, o.execId);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const specPath = join(dir, 'process.json');
+  await writeFile(specPath, JSON.stringify(o.process), { mode: 0o600 });
+
+  const args = [
+    '--api-version', '1',
+    '-c', o.id,
+    '-u', o.execId,
+    '-n', o.id,
+    '-r', cfg.runtimePath,
+    '-b', dir,
+    '-p', join(dir, 'pid'),
+    '--exit-dir', dir,
+    '--full-attach',
+    '-l', 'none',
+    '--log-level', 'error',
+  ];
+  for (const a of cfg.runtimeArgs) args.push('--runtime-arg', a);
+  if (o.process.terminal) args.push('-t');
+  if (o.openStdin) args.push('-i');
+  args.push('-e');
+  if (o.attach) args.push('--exec-attach');
+  args.push('--exec-process-spec', specPath);
+
+  let child: ChildProcess;
+  try {
+    child = spawn(cfg.conmonPath, args, {
+      cwd: dir,
+      detached: true,
+      stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
+      env: {
+        PATH: process.env.PATH ?? DEFAULT_PATH,
+        _OCI_SYNCPIPE: '3',
+        _OCI_STARTPIPE: '4',
+        ...(o.attach ? { _OCI_ATTACHPIPE: '5' } : {}),
+      },
+    });
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw systemError(`starting conmon: ${(err as Error).message}`, err);
+  }
+  const fds = child.stdio as unknown as Array<Readable & Writable>;
+  const stderrOut: Readable = fds[2];
+  const sync = new MessageReader(fds[3]);
+  const start: Writable = fds[4];
+  const attachPipe = new MessageReader(fds[5]);
+  let stderr = '';
+  stderrOut.on('data', (d: Buffer) => {
+    if (stderr.length < 8192) stderr += d.toString();
+  });
+  stderrOut.on('error', () => {});
+  start.on('error', () => {});
+  child.on('error', () => {});
+  child.unref();
+
+  let stdio: ConmonAttachStream | undefined;
+  const fail = async (err: Error): Promise<never> => {
+    stdio?.close();
+    start.destroy();
+    sync.destroy();
+    attachPipe.destroy();
+    stderrOut.destroy();
+    await rm(dir, { recursive: true, force: true }).catch(() => {});
+    throw err;
+  };
+  const conmonFailed = () => {
+    const detail = stderr.trim();
+    return new RuntimeStartError(detail ? `conmon failed: ${detail}` : 'conmon exited before the exec process started');
+  };
+
+  const timeoutMs = cfg.startTimeoutMs ?? 60_000;
+  let pid: number;
+  try {
+    // First byte: conmon may go on (podman moves it into a cgroup before this).
+    start.write(Buffer.from([0]));
+    if (o.attach) {
+      const ready = await withTimeout(attachPipe.next(), timeoutMs);
+      if (!ready || ready.data < 0) throw ready?.message ? new RuntimeStartError(runtimeErrorMessage(ready.message)) : conmonFailed();
+      stdio = await connectAttach(dir);
+      // Second byte: run the process now that no output can be missed.
+      start.write(Buffer.from([0]));
+    }
+    const started = await withTimeout(sync.next(), timeoutMs);
+    if (!started) throw conmonFailed();
+    if (started.data <= 0) {
+      throw new RuntimeStartError(runtimeErrorMessage(started.message ?? '') || 'exec failed: unknown error');
+    }
+    pid = started.data;
+  } catch (err) {
+    return fail(err as Error);
+  }
+  start.destroy();
+  attachPipe.destroy();
+
+  const exited = (async () => {
+    const msg = await sync.next();
+    // The sync pipe ends when conmon exits; by then it wrote the exit file too.
+    if (msg) await sync.next();
+    sync.destroy();
+    let code = msg?.data;
+    if (code === undefined) {
+      const text = await readFile(join(dir, o.id), 'utf8').catch(() => '');
+      const n = Number.parseInt(text.trim(), 10);
+      code = Number.isNaN(n) ? 255 : n;
+    }
+    stderrOut.destroy();
+    await rm(dir, { recursive: true, force: true }).catch(() => {});
+    return code < 0 ? 255 : code;
+  })();
+
+  return {
+    pid,
+    stdio,
+    exited,
+    resize: (height, width) => resizeExec(dir, height, width),
+    kill: (signal) => {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        /* already gone */
+      }
+    },
+  };
+}
+
+async function connectAttach(dir: string): Promise<ConmonAttachStream> {
+  let path = join(dir, 'attach');
+  let dirFd: Awaited<ReturnType<typeof open>> | undefined;
+  if (path.length > SUN_PATH_MAX) {
+    dirFd = await open(dir, 'r');
+    path = `/proc/self/fd/${dirFd.fd}/attach`;
+  }
+  try {
+    const sock = new SeqpacketSocket();
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error) => reject(new RuntimeStartError(`cannot attach to the exec session: ${err.message}`));
+      sock.once('error', onError);
+      try {
+        sock.connect(path, () => {
+          sock.off('error', onError);
+          resolve();
+        });
+      } catch (err) {
+        reject(new RuntimeStartError(`cannot attach to the exec session: ${(err as Error).message}`));
+      }
+    });
+    return new ConmonAttachStream(sock);
+  } finally {
+    await dirFd?.close();
+  }
+}
+
+async function resizeExec(dir: string, height: number, width: number): Promise<void> {
+  let fh;
+  try {
+    fh = await open(join(dir, 'ctl'), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw systemError(`cannot resize exec session: ${code === 'ENOENT' || code === 'ENXIO' ? 'process is not running' : (err as Error).message}`);
+  }
+  try {
+    await fh.write(`1 ${Math.max(0, Math.floor(height))} ${Math.max(0, Math.floor(width))}\n`);
+  } finally {
+    await fh.close();
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new RuntimeStartError('timeout waiting for conmon to start the exec process')), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}
+
+/** Newline-separated JSON messages from one of conmon's pipes, in order; null at EOF. */
+class MessageReader {
+  private buf = '';
+  private readonly queue: Array<SyncMessage | null> = [];
+  private readonly waiters: Array<(m: SyncMessage | null) => void> = [];
+  private ended = false;
+
+  constructor(private readonly stream: Readable) {
+    stream.on('data', (d: Buffer) => {
+      this.buf += d.toString();
+      let nl: number;
+      while ((nl = this.buf.indexOf('\n')) >= 0) {
+        const line = this.buf.slice(0, nl).trim();
+        this.buf = this.buf.slice(nl + 1);
+        if (!line) continue;
+        try {
+          const m = JSON.parse(line) as SyncMessage;
+          this.push({ data: Number(m.data), message: m.message });
+        } catch {
+          this.push({ data: -1, message: line });
+        }
+      }
+    });
+    const end = () => {
+      if (this.ended) return;
+      this.ended = true;
+      this.push(null);
+    };
+    stream.on('end', end);
+    stream.on('close', end);
+    stream.on('error', end);
+  }
+
+  private push(m: SyncMessage | null): void {
+    const w = this.waiters.shift();
+    if (w) w(m);
+    else this.queue.push(m);
+  }
+
+  next(): Promise<SyncMessage | null> {
+    if (this.queue.length) {
+      const m = this.queue.shift()!;
+      // EOF stays EOF for later readers.
+      if (m === null) this.queue.unshift(null);
+      return Promise.resolve(m);
+    }
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  destroy(): void {
+    this.stream.destroy();
+  }
+}
