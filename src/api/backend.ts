@@ -25,6 +25,7 @@ import type {
   WaitResponse,
 } from './types.js';
 import type { StatsOptions, StatsStream } from './stats-types.js';
+import type { ExecBackend } from './exec-types.js';
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 
@@ -190,6 +191,8 @@ export interface Backend {
   networks?: NetworkBackend;
   /** GET /events; optional, the route answers 503 without it. */
   events?: EventsBackend;
+  /** The /exec endpoints; optional, the routes answer 503 without it. */
+  exec?: ExecBackend;
 }
 
 /** Docker's events.Message; status/id/from are the pre-1.22 fields Docker still fills for containers and images. */
