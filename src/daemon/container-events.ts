@@ -17,3 +17,15 @@ export function execDuration(startedAt: string, finishedAt: Date): string {
   const ms = finishedAt.getTime() - Date.parse(startedAt);
   return String(Number.isFinite(ms) && ms > 0 ? Math.floor(ms / 1000) : 0);
 }
+
+/** Docker's driver names of the built-in networks; user networks are bridges here. */
+function driverOf(network: string): string {
+  return network === 'host' ? 'host' : network === 'none' ? 'null' : 'bridge';
+}
+
+/** The actors of the network connect/disconnect events of a container's attached networks. */
+export function networkActors(rec: ContainerRecord): EventActor[] {
+  return Object.entries(rec.NetworkSettings.Networks ?? {})
+    .filter(([, ep]) => !!ep?.NetworkID)
+    .map(([name, ep]) => ({ ID: ep.NetworkID!, Attributes: { container: rec.ID, name, type: driverOf(name) } }));
+}

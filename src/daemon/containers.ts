@@ -54,7 +54,7 @@ import { commandOf, effectiveNetworkMode, mergeImageConfig, validateHostConfig }
 import type { ContainerDeps } from './container-deps.js';
 import type { NetworkContainerHooks } from './networks.js';
 import { etcPaths, touchEtcFiles, writeEtcFiles } from './etc-files.js';
-import { containerActor, execDuration } from './container-events.js';
+import { containerActor, execDuration, networkActors } from './container-events.js';
 import { RestartManager, policyWantsRestart } from './restart-manager.js';
 import { runTop } from './top.js';
 
@@ -281,6 +281,7 @@ export class ContainerService implements ContainerBackend {
         endpointsConfig: rec.NetworkSettings.Networks,
       });
       rec.NetworkSettings = net.settings;
+      for (const actor of networkActors(rec)) this.deps.events.log('network', 'connect', actor);
       // Written in place: the bind mounts already point at these files.
       if (contentAfterAttach) await writeEtcFiles(etc, { ...etcOptions, ...net.etc });
       await this.connectPendingAttaches(id);
@@ -354,6 +355,7 @@ export class ContainerService implements ContainerBackend {
   private async handleExitLocked(rec: ContainerRecord, exit: ExitInfo): Promise<void> {
     if (!rec.State.Running && !rec.State.Paused) return;
     const id = rec.ID;
+    const attachedNetworks = networkActors(rec);
     // The processes are gone: runtime state, network and mount can be released side by side.
     await Promise.all([
       this.deps.runtime.delete(id, true).catch((err) => this.deps.log(`runtime delete ${id}: ${err}`)),
@@ -380,6 +382,7 @@ export class ContainerService implements ContainerBackend {
     await this.deps.store.save(rec);
     if (exit.oomKilled) this.deps.events.log('container', 'oom', containerActor(rec));
     this.deps.events.log('container', 'die', containerActor(rec, { exitCode: String(exit.exitCode), execDuration: ranFor }));
+    for (const actor of attachedNetworks) this.deps.events.log('network', 'disconnect', actor);
     this.events.emit(`exit:${id}`, { StatusCode: exit.exitCode, Error: null } satisfies WaitResponse);
     if (decision.restart) {
       this.scheduleRestart(rec, decision.delayMs);

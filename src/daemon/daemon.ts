@@ -18,6 +18,7 @@ import { NetworkService } from './networks.js';
 import { NetworkManager } from '../network/manager.js';
 import { chainPrefixForBridge } from '../network/iptables.js';
 import { SystemService } from './system.js';
+import { VolumeService } from './volumes.js';
 import { EventBus } from './events.js';
 
 export interface RunningDaemon {
@@ -69,6 +70,8 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void)
     },
   });
   await images.init();
+  const volumes = new VolumeService(cfg.dataRoot, events, log);
+  await volumes.init();
   containers = new ContainerService({
     images,
     layers: images.layers,
@@ -85,6 +88,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void)
     },
     log,
     events,
+    volumes,
   });
 
   await containers.restore(await containerStore.load());
@@ -108,8 +112,8 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void)
     },
   });
 
-  const networks = new NetworkService(network, containers.networkHooks());
-  const server = await startApiServer({ containers, images, system, networks, events }, { hosts: cfg.hosts, debug: cfg.debug, log });
+  const networks = new NetworkService(network, containers.networkHooks(), events);
+  const server = await startApiServer({ containers, images, system, networks, events, volumes }, { hosts: cfg.hosts, debug: cfg.debug, log });
   log(`wharfd ready on ${cfg.hosts.join(', ')}`);
 
   return {

@@ -8,6 +8,7 @@ import type { EndpointSettings, Filters, NetworkCreateRequest, NetworkResource, 
 import { forbidden, notFound } from '../lib/errors.js';
 import { listFilter, pruneKeep } from '../network/filters.js';
 import type { NetworkManager } from '../network/manager.js';
+import type { EventSink } from './events.js';
 
 export interface NetworkContainerHooks {
   /** Resolves a container reference (name, ID, ID prefix); throws `No such container: x`. */
@@ -23,7 +24,14 @@ export class NetworkService implements NetworkBackend {
   constructor(
     private readonly mgr: NetworkManager,
     private readonly containers: NetworkContainerHooks,
+    private readonly events?: EventSink,
   ) {}
+
+  private emit(action: string, n: { Id: string; Name: string; Driver: string }, container?: string): void {
+    const attrs: Record<string, string> = { name: n.Name, type: n.Driver };
+    if (container) attrs.container = container;
+    this.events?.log('network', action, { ID: n.Id, Attributes: attrs });
+  }
 
   private endpointsOf(id: string): number {
     return Object.keys(this.mgr.resource(this.mgr.get(id), true).Containers).length;
@@ -43,12 +51,17 @@ export class NetworkService implements NetworkBackend {
     return this.mgr.resource(n, true);
   }
 
-  create(body: NetworkCreateRequest): Promise<{ Id: string; Warning: string }> {
-    return this.mgr.create(body);
+  async create(body: NetworkCreateRequest): Promise<{ Id: string; Warning: string }> {
+    const created = await this.mgr.create(body);
+    const n = this.mgr.find(created.Id);
+    if (n) this.emit('create', n);
+    return created;
   }
 
-  remove(ref: string): Promise<void> {
-    return this.mgr.remove(ref);
+  async remove(ref: string): Promise<void> {
+    const n = this.mgr.find(ref);
+    await this.mgr.remove(ref);
+    if (n) this.emit('destroy', n);
   }
 
   async connect(ref: string, container: string, endpointConfig?: EndpointSettings): Promise<void> {
@@ -63,6 +76,7 @@ export class NetworkService implements NetworkBackend {
     if (c.running) {
       await this.mgr.connect(c.id, n.Id, endpointConfig);
       await this.containers.recordEndpoint(c.id, n.Name, endpointConfig ?? {}, this.mgr.settings(c.id));
+      this.emit('connect', n, c.id);
     } else {
       this.mgr.validate({ NetworkMode: n.Name }, { [n.Name]: endpointConfig ?? {} });
       await this.containers.recordEndpoint(c.id, n.Name, endpointConfig ?? {});
@@ -76,12 +90,19 @@ export class NetworkService implements NetworkBackend {
     if (c.running) {
       await this.mgr.disconnect(c.id, n.Id);
       await this.containers.recordEndpoint(c.id, n.Name, null, this.mgr.settings(c.id));
+      this.emit('disconnect', n, c.id);
     } else {
       await this.containers.recordEndpoint(c.id, n.Name, null);
     }
   }
 
   async prune(filters: Filters): Promise<{ NetworksDeleted: string[] }> {
-    return { NetworksDeleted: await this.mgr.prune(pruneKeep(filters)) };
+    const before = new Map(this.mgr.all().map((n) => [n.Id, n]));
+    const deleted = await this.mgr.prune(pruneKeep(filters));
+    for (const id of deleted) {
+      const n = before.get(id);
+      if (n) this.emit('destroy', n);
+    }
+    return { NetworksDeleted: deleted };
   }
 }
