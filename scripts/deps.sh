@@ -10,6 +10,7 @@ PACKAGES=(
   attr procps                     # setfattr/getfattr (xattrs), ps (top)
   zstd openssl bsdutils           # zstd layers, registry TLS certs, `script` (tty tests)
   docker-registry apache2-utils   # local registry for pull/push tests (127.0.0.1 only), htpasswd
+  debootstrap skopeo              # Debian base + nginx test images; skopeo compat tests
   curl                            # setup.sh pings the socket
   docker-compose                  # compose v1 compatibility test (test/integration/compose.test.ts)
   ca-certificates
