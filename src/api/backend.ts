@@ -22,6 +22,10 @@ import type {
   PruneReport,
   SystemInfo,
   VersionInfo,
+  Volume,
+  VolumeCreateRequest,
+  VolumeListResponse,
+  VolumePruneReport,
   WaitResponse,
 } from './types.js';
 import type { StatsOptions, StatsStream } from './stats-types.js';
@@ -183,6 +187,18 @@ export interface NetworkBackend {
   prune(filters: Filters): Promise<{ NetworksDeleted: string[] }>;
 }
 
+/** The /volumes endpoints. */
+export interface VolumeBackend {
+  list(filters: Filters): Promise<VolumeListResponse>;
+  /** Returns the existing volume for a name already taken with the same driver. */
+  create(body: VolumeCreateRequest): Promise<Volume>;
+  inspect(name: string): Promise<Volume>;
+  /** Conflict `remove <name>: volume is in use - [<ids>]` while containers use it; `force` ignores a missing volume. */
+  remove(name: string, opts: { force: boolean }): Promise<void>;
+  /** Unused local volumes without driver options: anonymous ones only unless filters has `all=true`. */
+  prune(filters: Filters): Promise<VolumePruneReport>;
+}
+
 export interface Backend {
   containers: ContainerBackend;
   images: ImageBackend;
@@ -193,6 +209,8 @@ export interface Backend {
   events?: EventsBackend;
   /** The /exec endpoints; optional, the routes answer 503 without it. */
   exec?: ExecBackend;
+  /** The /volumes endpoints; optional, the routes answer 503 without it. */
+  volumes?: VolumeBackend;
 }
 
 /** Docker's events.Message; status/id/from are the pre-1.22 fields Docker still fills for containers and images. */

@@ -11,6 +11,7 @@ import { Router, type RequestContext } from './router.js';
 import { containerRoutes } from './routes/containers.js';
 import { imageRoutes } from './routes/images.js';
 import { networkRoutes } from './routes/networks.js';
+import { volumeRoutes } from './routes/volumes.js';
 import { systemRoutes } from './routes/system.js';
 import { eventRoutes } from './routes/events.js';
 import { statsRoutes } from './routes/stats.js';
@@ -57,6 +58,7 @@ export function buildRouter(): Router {
   containerRoutes(router);
   imageRoutes(router);
   networkRoutes(router);
+  volumeRoutes(router);
   eventRoutes(router);
   statsRoutes(router);
   return router;

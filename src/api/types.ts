@@ -452,3 +452,34 @@ export interface NetworkCreateRequest {
   Options?: Record<string, string> | null;
   Labels?: Labels | null;
 }
+
+/** A volume as GET /volumes/{name} returns it (Docker's volume.Volume, field order kept). */
+export interface Volume {
+  CreatedAt?: string;
+  Driver: string;
+  Labels: Labels | null;
+  Mountpoint: string;
+  Name: string;
+  Options: Record<string, string> | null;
+  Scope: string;
+  Status?: Record<string, unknown>;
+  UsageData?: { RefCount: number; Size: number } | null;
+}
+
+/** POST /volumes/create body. */
+export interface VolumeCreateRequest {
+  Name?: string;
+  Driver?: string;
+  DriverOpts?: Record<string, string> | null;
+  Labels?: Labels | null;
+}
+
+export interface VolumeListResponse {
+  Volumes: Volume[];
+  Warnings: string[] | null;
+}
+
+export interface VolumePruneReport {
+  VolumesDeleted: string[] | null;
+  SpaceReclaimed: number;
+}

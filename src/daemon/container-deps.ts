@@ -6,6 +6,7 @@
 import type { ContainerConfig, EndpointSettings, HostConfig, ImageConfigFile } from '../api/types.js';
 import type { ContainerRecord } from '../container/container.js';
 import type { Runtime } from '../runtime/runtime.js';
+import type { OciMount } from '../runtime/oci-spec.js';
 import type { AttachRequest, AttachResult } from '../network/manager.js';
 import type { EventSink } from './events.js';
 
@@ -55,6 +56,20 @@ export interface NetworkLink {
   restore(running: Iterable<string>): Promise<void>;
 }
 
+/** The volume service as the lifecycle uses it (daemon/volumes.ts). */
+export interface VolumeLink {
+  /** Create: binds, --mount, --volumes-from and Config.Volumes into mount points; volumes are created and referenced. */
+  register(id: string, config: ContainerConfig, hostConfig: HostConfig, lookup: (ref: string) => ContainerRecord): Promise<ContainerRecord['MountPoints']>;
+  /** Start, rootfs mounted: mounts volumes, makes missing `-v` bind sources, copies image content into new volumes. */
+  setup(rec: ContainerRecord, rootfs: string): Promise<{ mounts: OciMount[]; rootfsPropagation?: string }>;
+  /** Exit or failed start: the container stops using its volumes (the last user unmounts). */
+  teardown(rec: ContainerRecord): Promise<void>;
+  /** Remove: drops the container's references; with removeAnonymous its anonymous volumes go too. */
+  release(rec: ContainerRecord, removeAnonymous: boolean): Promise<void>;
+  /** Daemon start, before exits are reconciled: references of all containers, mounts of the running ones. */
+  restore(records: ContainerRecord[]): Promise<void>;
+}
+
 export interface LifecycleSettings {
   execRoot: string;
   cgroupParent?: string;
@@ -75,6 +90,8 @@ export interface ContainerDeps {
   log: (msg: string) => void;
   /** Where lifecycle actions are reported (GET /events). */
   events: EventSink;
+  /** Volumes and mounts; without it containers get no binds or volumes. */
+  volumes?: VolumeLink;
 }
 
 export type { ContainerConfig };

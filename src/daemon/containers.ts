@@ -141,7 +141,9 @@ export class ContainerService implements ContainerBackend {
     this.deps.names.reserve(containerName, id);
     const dir = this.deps.store.dir(id);
     let layerMade = false;
+    let mountPoints: ContainerRecord['MountPoints'] | undefined;
     try {
+      mountPoints = this.deps.volumes ? await this.deps.volumes.register(id, config, hostConfig, (ref) => this.get(ref)) : {};
       if (!config.Hostname) config.Hostname = hostConfig.NetworkMode === 'host' ? '' : shortId(id);
       config.Image = userConfig.Image;
       // Both settle before any cleanup, so a failed mkdir cannot race a layer still being made.
@@ -169,7 +171,7 @@ export class ContainerService implements ContainerBackend {
           Ports: {},
           Networks: endpoints,
         },
-        MountPoints: {},
+        MountPoints: mountPoints,
         // conmon writes it in the CRI format (k8s-file), not Docker's json-file: named for what it is.
         LogPath: join(dir, `${id}.log`),
         ResolvConfPath: etc.resolvConf,
@@ -187,6 +189,7 @@ export class ContainerService implements ContainerBackend {
       this.deps.events.log('container', 'create', containerActor(rec));
     } catch (err) {
       this.deps.names.release(containerName);
+      if (mountPoints) await this.deps.volumes?.release({ ID: id, MountPoints: mountPoints } as ContainerRecord, true).catch(() => {});
       if (layerMade) await this.deps.layers.removeRWLayer(id).catch(() => {});
       await rm(dir, { recursive: true, force: true }).catch(() => {});
       throw err;
@@ -216,11 +219,14 @@ export class ContainerService implements ContainerBackend {
     const { layers, runtime, settings } = this.deps;
     const id = rec.ID;
     let mounted = false;
+    let volumesUp = false;
     let created = false;
     let attached = false;
     try {
       const rootfs = await layers.mountRW(id);
       mounted = true;
+      const volumeMounts = await this.deps.volumes?.setup(rec, rootfs);
+      volumesUp = !!volumeMounts;
       const hc = rec.HostConfig;
       const hostNetwork = hc.NetworkMode === 'host';
       const etcOptions = {
@@ -258,7 +264,9 @@ export class ContainerService implements ContainerBackend {
         cgroupParent: hc.CgroupParent || settings.cgroupParent,
         cgroupVersion: settings.cgroupVersion,
         initPath: hc.Init ? settings.initPath : undefined,
+        mounts: volumeMounts?.mounts,
       });
+      if (volumeMounts?.rootfsPropagation) spec.linux.rootfsPropagation = volumeMounts.rootfsPropagation;
       if (hc.Init && !settings.initPath) throw systemError('--init requested but no init binary (tini or catatonit) is installed');
       const bundleDir = join(settings.execRoot, 'bundles', id);
       const { pid } = await runtime.create({
@@ -306,6 +314,7 @@ export class ContainerService implements ContainerBackend {
     } catch (err) {
       if (created) await runtime.delete(id, true).catch(() => {});
       if (attached) await this.releaseNetwork(rec);
+      if (volumesUp) await this.deps.volumes?.teardown(rec).catch(() => {});
       if (mounted) await layers.unmountRW(id).catch(() => {});
       const engineErr = startError(err);
       rec.State = {
@@ -361,6 +370,7 @@ export class ContainerService implements ContainerBackend {
       this.deps.runtime.delete(id, true).catch((err) => this.deps.log(`runtime delete ${id}: ${err}`)),
       this.releaseNetwork(rec),
       this.deps.layers.unmountRW(id).catch((err) => this.deps.log(`unmount ${id}: ${err}`)),
+      this.deps.volumes?.teardown(rec),
     ]);
     const finishedAt = formatRFC3339Nano(exit.finishedAt);
     const ranFor = execDuration(rec.State.StartedAt, exit.finishedAt);
@@ -527,10 +537,11 @@ export class ContainerService implements ContainerBackend {
         await this.killAndWait(rec, exited);
       }
     }
-    await this.lock.run(rec.ID, () => this.removeLocked(rec));
+    await this.lock.run(rec.ID, () => this.removeLocked(rec, opts.volumes));
   }
 
-  private async removeLocked(rec: ContainerRecord): Promise<void> {
+  /** `removeVolumes` (rm -v; --rm by default) removes the container's anonymous volumes too. */
+  private async removeLocked(rec: ContainerRecord, removeVolumes = !!rec.HostConfig.AutoRemove): Promise<void> {
     if (!this.records.has(rec.ID)) return;
     const id = rec.ID;
     rec.State = { ...rec.State, RemovalInProgress: true, Status: 'removing' };
@@ -548,6 +559,7 @@ export class ContainerService implements ContainerBackend {
     }
     this.records.delete(id);
     this.restartManagers.delete(id);
+    await this.deps.volumes?.release(rec, removeVolumes || !!rec.HostConfig.AutoRemove);
     this.deps.events.log('container', 'destroy', containerActor(rec));
     this.deps.names.release(rec.Name.slice(1));
     this.events.emit(`removed:${id}`, { StatusCode: rec.State.ExitCode, Error: null } satisfies WaitResponse);
@@ -769,6 +781,7 @@ export class ContainerService implements ContainerBackend {
    * running while the daemon is down) and applies restart policies as Docker does at start.
    */
   async restore(records: ContainerRecord[]): Promise<void> {
+    await this.deps.volumes?.restore(records);
     for (const rec of records) {
       this.records.set(rec.ID, rec);
       try {

@@ -1,0 +1,38 @@
+/** Volume routes: /volumes list, create, inspect, delete, prune. */
+import type { VolumeBackend } from '../backend.js';
+import type { RequestContext, Router } from '../router.js';
+import { boolValue, checkForJSON, parseFilters, readJSONBody, sendEmpty, sendJSON } from '../request.js';
+import type { VolumeCreateRequest } from '../types.js';
+import { compareVersions } from '../version.js';
+import { invalidParameter, unavailable } from '../../lib/errors.js';
+
+function backend(ctx: RequestContext): VolumeBackend {
+  const v = ctx.backend.volumes;
+  if (!v) throw unavailable('volumes are not available in this engine');
+  return v;
+}
+
+export function volumeRoutes(router: Router): void {
+  router.get('/volumes', async (ctx) => {
+    sendJSON(ctx.res, 200, await backend(ctx).list(parseFilters(ctx.query.get('filters'))));
+  });
+  router.post('/volumes/create', async (ctx) => {
+    checkForJSON(ctx.req);
+    const body = (await readJSONBody(ctx.req)) ?? {};
+    if (typeof body !== 'object' || Array.isArray(body)) throw invalidParameter('invalid JSON: body must be an object');
+    sendJSON(ctx.res, 201, await backend(ctx).create(body as VolumeCreateRequest));
+  });
+  router.post('/volumes/prune', async (ctx) => {
+    const filters = parseFilters(ctx.query.get('filters'));
+    // Before API 1.42 prune took every unused local volume, not only anonymous ones.
+    if (compareVersions(ctx.version, '1.42') < 0) filters.all = ['true'];
+    sendJSON(ctx.res, 200, await backend(ctx).prune(filters));
+  });
+  router.get('/volumes/{name}', async (ctx) => {
+    sendJSON(ctx.res, 200, await backend(ctx).inspect(ctx.params.name!));
+  });
+  router.delete('/volumes/{name}', async (ctx) => {
+    await backend(ctx).remove(ctx.params.name!, { force: boolValue(ctx.query, 'force') });
+    sendEmpty(ctx.res, 204);
+  });
+}

@@ -1,0 +1,240 @@
+/**
+ * The volume service: the /volumes endpoints (VolumeBackend) over the volume store, and the
+ * container lifecycle's volume needs (VolumeLink): mount points at create, mounts at start,
+ * unmounts at exit, references dropped (anonymous volumes removed) at remove.
+ */
+import { lstat, mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { VolumeBackend } from '../api/backend.js';
+import type { ContainerConfig, Filters, HostConfig, Volume, VolumeCreateRequest, VolumeListResponse, VolumePruneReport } from '../api/types.js';
+import type { ContainerRecord } from '../container/container.js';
+import { invalidParameter, isEngineError } from '../lib/errors.js';
+import { labelMatches } from '../lib/filters.js';
+import { copyUp } from '../volume/copy-up.js';
+import { registerMountPoints, type StoredMountPoint } from '../volume/mount-points.js';
+import { ociMounts } from '../volume/oci-mounts.js';
+import { ANONYMOUS_LABEL, DEFAULT_DRIVER, VolumeStore, type VolumeRecord } from '../volume/store.js';
+import type { VolumeLink } from './container-deps.js';
+import type { EventSink } from './events.js';
+
+const LIST_FILTERS = new Set(['dangling', 'name', 'driver', 'label']);
+const PRUNE_FILTERS = new Set(['label', 'label!', 'all']);
+
+function parseBool(key: string, v: string): boolean {
+  if (/^(1|t|T|true|TRUE|True)$/.test(v)) return true;
+  if (/^(0|f|F|false|FALSE|False)$/.test(v)) return false;
+  throw invalidParameter(`invalid filter '${key}=${v}'`);
+}
+
+/** Docker's filters.Match: an exact value or an (unanchored) regular expression. */
+function nameMatches(values: string[], name: string): boolean {
+  return values.some((v) => {
+    if (v === name) return true;
+    try {
+      return new RegExp(v).test(name);
+    } catch {
+      return false;
+    }
+  });
+}
+
+async function dirSize(path: string, seen = new Set<string>()): Promise<number> {
+  let total = 0;
+  for (const e of await readdir(path, { withFileTypes: true }).catch(() => [])) {
+    const p = join(path, e.name);
+    const st = await lstat(p).catch(() => undefined);
+    if (!st) continue;
+    if (st.isDirectory()) total += await dirSize(p, seen);
+    else {
+      const key = `${st.dev}:${st.ino}`;
+      if (!seen.has(key)) total += st.size;
+      seen.add(key);
+    }
+  }
+  return total;
+}
+
+const mountPointsOf = (rec: ContainerRecord) => Object.values(rec.MountPoints ?? {}) as StoredMountPoint[];
+
+export class VolumeService implements VolumeBackend, VolumeLink {
+  readonly store: VolumeStore;
+
+  constructor(
+    dataRoot: string,
+    private readonly events: EventSink,
+    private readonly log: (msg: string) => void = () => {},
+  ) {
+    this.store = new VolumeStore(dataRoot, {
+      created: (v) => events.log('volume', 'create', { ID: v.Name, Attributes: { driver: v.Driver } }),
+      removed: (v) => events.log('volume', 'destroy', { ID: v.Name, Attributes: { driver: v.Driver } }),
+      log,
+    });
+  }
+
+  init(): Promise<void> {
+    return this.store.load();
+  }
+
+  private toApi(v: VolumeRecord): Volume {
+    return {
+      CreatedAt: v.CreatedAt,
+      Driver: v.Driver,
+      Labels: v.Labels,
+      Mountpoint: this.store.dataPath(v.Name),
+      Name: v.Name,
+      Options: v.Options,
+      Scope: 'local',
+    };
+  }
+
+  // ---- VolumeBackend ------------------------------------------------------------------
+
+  async list(filters: Filters): Promise<VolumeListResponse> {
+    for (const k of Object.keys(filters)) if (!LIST_FILTERS.has(k)) throw invalidParameter(`invalid filter '${k}'`);
+    const dangling = filters.dangling?.length ? parseBool('dangling', filters.dangling[filters.dangling.length - 1]) : undefined;
+    const out = this.store.list().filter((v) => {
+      if (filters.driver?.length && !filters.driver.includes(v.Driver)) return false;
+      if (filters.name?.length && !nameMatches(filters.name, v.Name)) return false;
+      if (filters.label?.length && !filters.label.every((l) => labelMatches(v.Labels, l))) return false;
+      if (dangling !== undefined && (this.store.references(v.Name).length === 0) !== dangling) return false;
+      return true;
+    });
+    return { Volumes: out.map((v) => this.toApi(v)), Warnings: null };
+  }
+
+  async create(body: VolumeCreateRequest): Promise<Volume> {
+    const { volume } = await this.store.create(body.Name ?? '', {
+      driver: body.Driver || undefined,
+      labels: body.Labels ?? undefined,
+      options: body.DriverOpts ?? undefined,
+    });
+    return this.toApi(volume);
+  }
+
+  async inspect(name: string): Promise<Volume> {
+    return this.toApi(this.store.mustGet(name));
+  }
+
+  async remove(name: string, opts: { force: boolean }): Promise<void> {
+    await this.store.remove(name, { purgeOnError: opts.force });
+  }
+
+  async prune(filters: Filters): Promise<VolumePruneReport> {
+    for (const k of Object.keys(filters)) if (!PRUNE_FILTERS.has(k)) throw invalidParameter(`invalid filter '${k}'`);
+    const all = filters.all ?? [];
+    if (all.length > 1) throw invalidParameter(`invalid filter 'all=${all.join(',')}': only one value is expected`);
+    let pruneAll = false;
+    if (all.length === 1) {
+      try {
+        pruneAll = parseBool('all', all[0]);
+      } catch {
+        throw invalidParameter(`invalid filter 'all': strconv.ParseBool: parsing "${all[0]}": invalid syntax`);
+      }
+    }
+    const labels = [...(filters.label ?? []), ...(pruneAll ? [] : [ANONYMOUS_LABEL])];
+    const notLabels = filters['label!'] ?? [];
+    const deleted: string[] = [];
+    let reclaimed = 0;
+    for (const v of this.store.list()) {
+      if (v.Driver !== DEFAULT_DRIVER || (v.Options && Object.keys(v.Options).length)) continue;
+      if (this.store.references(v.Name).length) continue;
+      if (!labels.every((l) => labelMatches(v.Labels, l))) continue;
+      if (notLabels.some((l) => labelMatches(v.Labels, l))) continue;
+      const size = await dirSize(this.store.dataPath(v.Name));
+      try {
+        await this.store.remove(v.Name);
+      } catch (err) {
+        this.log(`volume prune ${v.Name}: ${err instanceof Error ? err.message : err}`);
+        continue;
+      }
+      deleted.push(v.Name);
+      reclaimed += size;
+    }
+    this.events.log('volume', 'prune', { ID: '', Attributes: { reclaimed: String(reclaimed) } });
+    return { VolumesDeleted: deleted, SpaceReclaimed: reclaimed };
+  }
+
+  // ---- VolumeLink ---------------------------------------------------------------------
+
+  register(id: string, config: ContainerConfig, hostConfig: HostConfig, lookup: (ref: string) => ContainerRecord): Promise<Record<string, StoredMountPoint>> {
+    return registerMountPoints(this.store, {
+      containerId: id,
+      config,
+      hostConfig,
+      mountPointsOf: (ref) => lookup(ref).MountPoints as Record<string, StoredMountPoint>,
+    });
+  }
+
+  async setup(rec: ContainerRecord, rootfs: string): Promise<{ mounts: ReturnType<typeof ociMounts>['mounts']; rootfsPropagation?: string }> {
+    const points = mountPointsOf(rec);
+    const mounted: StoredMountPoint[] = [];
+    try {
+      for (const m of points) {
+        if (m.Type === 'volume' && m.Name) {
+          const path = await this.store.mount(m.Name, rec.ID);
+          mounted.push(m);
+          m.Source = path;
+          if (m.CopyData) {
+            await copyUp(rootfs, m.Destination, path);
+            m.CopyData = false;
+          }
+          this.events.log('volume', 'mount', {
+            ID: m.Name,
+            Attributes: {
+              driver: m.Driver ?? DEFAULT_DRIVER,
+              container: rec.ID,
+              destination: m.Destination,
+              'read/write': String(m.RW),
+              propagation: m.Propagation ?? '',
+            },
+          });
+        } else if (m.Type === 'bind' && !m.SkipMountpointCreation) {
+          // `-v /host:/ctr` makes a missing host path, `--mount type=bind` does not.
+          await mkdir(m.Source, { recursive: true, mode: 0o755 }).catch((err: NodeJS.ErrnoException) => {
+            if (err.code !== 'EEXIST' && err.code !== 'ENOTDIR') throw err;
+          });
+        }
+      }
+    } catch (err) {
+      for (const m of mounted) await this.store.unmount(m.Name!, rec.ID).catch(() => {});
+      throw err;
+    }
+    return ociMounts(points);
+  }
+
+  async teardown(rec: ContainerRecord): Promise<void> {
+    for (const m of mountPointsOf(rec)) {
+      if (m.Type !== 'volume' || !m.Name) continue;
+      try {
+        await this.store.unmount(m.Name, rec.ID);
+      } catch (err) {
+        this.log(`unmount volume ${m.Name} of ${rec.ID}: ${err instanceof Error ? err.message : err}`);
+        continue;
+      }
+      this.events.log('volume', 'unmount', { ID: m.Name, Attributes: { driver: m.Driver ?? DEFAULT_DRIVER, container: rec.ID } });
+    }
+  }
+
+  async release(rec: ContainerRecord, removeAnonymous: boolean): Promise<void> {
+    for (const m of mountPointsOf(rec)) {
+      if (m.Type !== 'volume' || !m.Name) continue;
+      this.store.release(m.Name, rec.ID);
+      // Named mounts (`-v name:/x`, `--mount source=name`) stay; anonymous ones go with -v / --rm.
+      if (!removeAnonymous || m.Spec?.Source) continue;
+      await this.store.remove(m.Name, { purgeOnError: true }).catch((err) => {
+        if (!isEngineError(err, 'Conflict')) this.log(`remove volume ${m.Name} of ${rec.ID}: ${err instanceof Error ? err.message : err}`);
+      });
+    }
+  }
+
+  async restore(records: ContainerRecord[]): Promise<void> {
+    for (const rec of records) {
+      for (const m of mountPointsOf(rec)) {
+        if (m.Type !== 'volume' || !m.Name) continue;
+        this.store.addReference(m.Name, rec.ID);
+        if (rec.State.Running || rec.State.Paused) this.store.restoreActive(m.Name, rec.ID);
+      }
+    }
+    await this.store.unmountUnused();
+  }
+}

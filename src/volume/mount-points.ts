@@ -1,0 +1,178 @@
+/**
+ * A container's mount points, decided at create as Docker's registerMountPoints does:
+ * `--volumes-from` first, then `-v` binds and volumes, then `--mount`, then the anonymous volumes
+ * of Config.Volumes (the image's VOLUME and `-v /path`) where nothing is mounted yet.
+ * Volumes are created (or found) here and referenced by the container.
+ */
+import { existsSync } from 'node:fs';
+import { posix } from 'node:path';
+import type { ContainerConfig, HostConfig, MountPoint, MountSpec } from '../api/types.js';
+import { EngineError, invalidParameter, isEngineError } from '../lib/errors.js';
+import { MountConfigError, parseBind, parseMountSpec, parseVolumesFrom, readWrite, type ParsedMount } from './mount-parser.js';
+import type { VolumeStore } from './store.js';
+
+/** What config.v2.json keeps per mount point: Docker's MountPoint plus what start needs. */
+export interface StoredMountPoint extends MountPoint {
+  Spec?: MountSpec;
+  /** Copy the image's content into the volume at the next start (cleared once done). */
+  CopyData?: boolean;
+  /** `--mount type=bind`: a missing host path is an error, not made as for `-v`. */
+  SkipMountpointCreation?: boolean;
+}
+
+export interface RegisterInput {
+  containerId: string;
+  config: Pick<ContainerConfig, 'Volumes'>;
+  hostConfig: Pick<HostConfig, 'Binds' | 'Mounts' | 'VolumesFrom' | 'Tmpfs' | 'VolumeDriver'>;
+  /** Mount points of another container (`--volumes-from`); throws `No such container: x`. */
+  mountPointsOf(ref: string): Record<string, StoredMountPoint>;
+  /** Bind-source existence probe (for `--mount type=bind`); fs by default. */
+  exists?: (path: string) => boolean;
+}
+
+const duplicate = (dest: string) => invalidParameter(`Duplicate mount point: ${dest}`);
+
+function asEngineError(err: unknown): unknown {
+  return err instanceof MountConfigError ? invalidParameter(err.message) : err;
+}
+
+export async function registerMountPoints(store: VolumeStore, input: RegisterInput): Promise<Record<string, StoredMountPoint>> {
+  const { containerId: id, hostConfig: hc } = input;
+  const points: Record<string, StoredMountPoint> = {};
+  const binds = new Set<string>();
+  const taken: string[] = [];
+  const createdAnonymous: string[] = [];
+
+  const volume = async (mp: ParsedMount, opts: { labels?: Record<string, string>; options?: Record<string, string> } = {}) => {
+    const { volume: v, created } = await store.create(mp.Name, { driver: mp.Driver || undefined, reference: id, ...opts });
+    taken.push(v.Name);
+    if (created && !mp.Name) createdAnonymous.push(v.Name);
+    return v;
+  };
+  const put = (mp: StoredMountPoint) => {
+    const old = points[mp.Destination];
+    if (old?.Type === 'volume' && old.Name && old.Name !== mp.Name) store.release(old.Name, id);
+    points[mp.Destination] = mp;
+  };
+
+  try {
+    for (const spec of hc.VolumesFrom ?? []) {
+      let ref: string;
+      let mode: string;
+      try {
+        [ref, mode] = parseVolumesFrom(spec);
+      } catch (err) {
+        throw asEngineError(err);
+      }
+      let others: Record<string, StoredMountPoint>;
+      try {
+        others = input.mountPointsOf(ref);
+      } catch (err) {
+        throw isEngineError(err) ? new EngineError('InvalidParameter', err.message) : err;
+      }
+      for (const m of Object.values(others)) {
+        const cp: StoredMountPoint = {
+          Type: m.Type,
+          Name: m.Name,
+          Source: m.Source,
+          Destination: m.Destination,
+          Driver: m.Driver,
+          Mode: '',
+          RW: m.RW && readWrite(mode),
+          Propagation: m.Propagation,
+          Spec: m.Spec,
+          CopyData: false,
+        };
+        if (cp.Type === 'volume' && cp.Name) {
+          store.mustGet(cp.Name);
+          store.addReference(cp.Name, id);
+          taken.push(cp.Name);
+        }
+        put(cp);
+      }
+    }
+
+    for (const raw of hc.Binds ?? []) {
+      let mp: ParsedMount;
+      try {
+        mp = parseBind(raw, hc.VolumeDriver ?? '');
+      } catch (err) {
+        throw asEngineError(err);
+      }
+      if (binds.has(mp.Destination) || Object.hasOwn(hc.Tmpfs ?? {}, mp.Destination)) throw duplicate(mp.Destination);
+      const point: StoredMountPoint = toStored(mp);
+      if (mp.Type === 'volume') {
+        const v = await volume(mp);
+        point.Name = v.Name;
+        point.Driver = v.Driver;
+        point.Source = store.dataPath(v.Name);
+        if (!point.Mode) point.Mode = 'z';
+      }
+      binds.add(mp.Destination);
+      put(point);
+    }
+
+    for (const cfg of hc.Mounts ?? []) {
+      let mp: ParsedMount;
+      try {
+        mp = parseMountSpec(cfg, input.exists ?? existsSync);
+      } catch (err) {
+        throw asEngineError(err);
+      }
+      if (binds.has(mp.Destination)) throw duplicate(cfg.Target);
+      const point = toStored(mp);
+      if (mp.Type === 'bind') point.SkipMountpointCreation = true;
+      if (mp.Type === 'volume') {
+        const v = await volume(mp, {
+          labels: cfg.VolumeOptions?.Labels ?? undefined,
+          options: cfg.VolumeOptions?.DriverConfig?.Options ?? undefined,
+        });
+        point.Name = v.Name;
+        point.Driver = v.Driver;
+        point.Source = store.dataPath(v.Name);
+        if (!point.Mode) point.Mode = 'z';
+      }
+      binds.add(mp.Destination);
+      put(point);
+    }
+
+    for (const spec of Object.keys(input.config.Volumes ?? {})) {
+      const dest = posix.normalize(spec);
+      if (points[dest] || Object.hasOwn(hc.Tmpfs ?? {}, dest)) continue;
+      if (!posix.isAbsolute(dest)) throw invalidParameter(`invalid mount config for type "volume": invalid mount path: '${spec}' mount path must be absolute`);
+      const v = await volume({ Name: '', Driver: hc.VolumeDriver ?? '' } as ParsedMount);
+      put({
+        Type: 'volume',
+        Name: v.Name,
+        Source: store.dataPath(v.Name),
+        Destination: dest,
+        Driver: v.Driver,
+        Mode: '',
+        RW: true,
+        Propagation: '',
+        Spec: { Type: 'volume', Target: dest },
+        CopyData: true,
+      });
+    }
+  } catch (err) {
+    for (const name of taken) store.release(name, id);
+    for (const name of createdAnonymous) await store.remove(name, { purgeOnError: true }).catch(() => {});
+    throw err;
+  }
+  return points;
+}
+
+function toStored(mp: ParsedMount): StoredMountPoint {
+  return {
+    Type: mp.Type,
+    Name: mp.Name || undefined,
+    Source: mp.Source,
+    Destination: mp.Destination,
+    Driver: mp.Driver || undefined,
+    Mode: mp.Mode,
+    RW: mp.RW,
+    Propagation: mp.Propagation,
+    Spec: mp.Spec,
+    CopyData: mp.Type === 'volume' && mp.CopyData,
+  };
+}

@@ -1,0 +1,39 @@
+/**
+ * A container's mount points as OCI mounts (Docker's setupMounts + WithMounts): binds and
+ * volumes as recursive binds with rw/ro and propagation, --mount tmpfs as tmpfs with Docker's
+ * default flags. Shared or slave propagation needs the rootfs to propagate likewise.
+ */
+import type { OciMount } from '../runtime/oci-spec.js';
+import { tmpfsOptions } from '../runtime/spec.js';
+import { DEFAULT_PROPAGATION, tmpfsData } from './mount-parser.js';
+import type { StoredMountPoint } from './mount-points.js';
+
+export interface OciMountSet {
+  mounts: OciMount[];
+  /** Set when a mount needs shared or slave propagation from the rootfs. */
+  rootfsPropagation?: string;
+}
+
+export function ociMounts(points: Iterable<StoredMountPoint>): OciMountSet {
+  const mounts: OciMount[] = [];
+  let rootfsPropagation: string | undefined;
+  for (const m of points) {
+    if (m.Type === 'tmpfs') {
+      const data = tmpfsData(m.Spec?.TmpfsOptions, !m.RW);
+      mounts.push({ destination: m.Destination, type: 'tmpfs', source: 'tmpfs', options: tmpfsOptions(data) });
+      continue;
+    }
+    if (m.Type !== 'bind' && m.Type !== 'volume') continue;
+    const propagation = m.Propagation || DEFAULT_PROPAGATION;
+    const recursive = !m.Spec?.BindOptions?.NonRecursive;
+    mounts.push({
+      destination: m.Destination,
+      type: 'bind',
+      source: m.Source,
+      options: [recursive ? 'rbind' : 'bind', m.RW ? 'rw' : 'ro', propagation],
+    });
+    if (propagation === 'shared' || propagation === 'rshared') rootfsPropagation = 'shared';
+    else if ((propagation === 'slave' || propagation === 'rslave') && rootfsPropagation !== 'shared') rootfsPropagation = 'rslave';
+  }
+  return { mounts, rootfsPropagation };
+}
