@@ -63,6 +63,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void)
   const images = new ImageService({
     dataRoot: cfg.dataRoot,
     containersUsingImage: (imageId: string) => containers.usingImage(imageId),
+    events,
     registry: {
       insecureRegistries: cfg.insecureRegistries,
       registryMirrors: cfg.registryMirrors,

@@ -44,6 +44,7 @@ import { DistributionMetadata } from '../distribution/metadata.js';
 import { listTags, pullImage, type PullContext } from '../distribution/pull.js';
 import { pushImage } from '../distribution/push.js';
 import type { ImagePullOptions, RegistryAuth } from '../api/backend.js';
+import type { EventSink } from './events.js';
 
 /** A container using an image, as the container daemon reports it. */
 export interface ImageUser {
@@ -76,6 +77,8 @@ export interface ImageServiceOptions {
    * certs.d root (default /etc/wharf/certs.d).
    */
   registry?: RegistryServiceOptions;
+  /** Where image actions are reported (GET /events). */
+  events?: EventSink;
 }
 
 export interface RegistryServiceOptions extends ClientOptions {
@@ -296,6 +299,7 @@ export class ImageService implements ImageBackend {
     const ctx = this.pullContext();
     if (named.tag !== undefined || named.digest !== undefined) {
       yield* pullImage(ctx, { ref: named, ...(opts.platform ? { platform: opts.platform } : {}), ...(creds ? { creds } : {}) });
+      this.opts.events?.log('image', 'pull', { ID: familiarString(named), Attributes: { name: familiarString(named) } });
       return;
     }
     // All tags: one pull per tag, then Docker's summary line for the repository.
@@ -309,6 +313,7 @@ export class ImageService implements ImageBackend {
         }
         yield m;
       }
+      this.opts.events?.log('image', 'pull', { ID: familiarString({ ...named, tag: t }), Attributes: { name: familiarString({ ...named, tag: t }) } });
     }
     yield { status: newer ? `Status: Downloaded newer image for ${familiarName(named)}` : `Status: Image is up to date for ${familiarName(named)}` };
   }
@@ -352,6 +357,7 @@ export class ImageService implements ImageBackend {
       resolveTags,
       credentialsOf(auth),
     );
+    this.opts.events?.log('image', 'push', { ID: familiarString(named), Attributes: { name: familiarString(named) } });
   }
 
   /** POST /auth */
@@ -401,6 +407,7 @@ export class ImageService implements ImageBackend {
     } finally {
       this.layers.unpin(layer.chainId);
     }
+    this.opts.events?.log('image', 'import', { ID: id, Attributes: { name: id } });
     yield { status: id };
   }
 
@@ -464,6 +471,7 @@ export class ImageService implements ImageBackend {
         } finally {
           for (const c of pinned) this.layers.unpin(c);
         }
+        this.opts.events?.log('image', 'load', { ID: id, Attributes: { name: id } });
         for (const m of messages) yield m;
         if (refs.length) for (const r of refs) yield { stream: `Loaded image: ${familiarString(r)}\n` };
         else yield { stream: `Loaded image ID: ${id}\n` };
@@ -523,6 +531,7 @@ export class ImageService implements ImageBackend {
       });
     }
     await writeArchive(images, out);
+    for (const img of images) this.opts.events?.log('image', 'save', { ID: img.id, Attributes: { name: img.id } });
   }
 
   async list(opts: { all: boolean; filters: Filters; digests: boolean }): Promise<ImageSummary[]> {
@@ -638,11 +647,15 @@ export class ImageService implements ImageBackend {
       const id = await this.lookup(ref);
       await this.refs.add(target, id, true);
       await this.images.setLastUpdated(id);
+      this.opts.events?.log('image', 'tag', { ID: id, Attributes: { name: familiarString(target) } });
     });
   }
 
   async remove(ref: string, opts: { force: boolean; noprune: boolean }): Promise<ImageDeleteItem[]> {
-    return this.exclusive(() => this.removeLocked(ref, opts.force));
+    const id = await this.lookup(ref).catch(() => undefined);
+    const records = await this.exclusive(() => this.removeLocked(ref, opts.force));
+    for (const r of records) if (id && (r.Untagged || r.Deleted === id)) this.opts.events?.log('image', r.Untagged ? 'untag' : 'delete', { ID: id, Attributes: { name: id } });
+    return records;
   }
 
   /** Docker's ImageDelete: untag when a reference was given, delete when the last one goes. */
