@@ -52,9 +52,11 @@ import { resolveUser } from '../runtime/user.js';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys, pipeAttach } from './attach-session.js';
 import { commandOf, effectiveNetworkMode, mergeImageConfig, validateHostConfig } from './container-config.js';
 import type { ContainerDeps } from './container-deps.js';
+import type { ContainerAccess } from './container-access.js';
 import type { NetworkContainerHooks } from './networks.js';
 import { etcPaths, touchEtcFiles, writeEtcFiles } from './etc-files.js';
 import { containerActor, execDuration, networkActors } from './container-events.js';
+import { isContainerMode, shareNetworkIdentity, validateContainerNetworkMode } from './network-mode.js';
 import { RestartManager, policyWantsRestart } from './restart-manager.js';
 import { runTop } from './top.js';
 
@@ -129,6 +131,7 @@ export class ContainerService implements ContainerBackend {
     const config = mergeImageConfig(userConfig, image.config.config);
     const { path, args } = commandOf(config);
     hostConfig.NetworkMode = effectiveNetworkMode(hostConfig);
+    validateContainerNetworkMode(userConfig, hostConfig);
     if (hostConfig.NetworkMode.startsWith('container:')) this.get(hostConfig.NetworkMode.slice(10));
     const endpoints = initialEndpoints(hostConfig.NetworkMode, networkingConfig?.EndpointsConfig);
     this.deps.network.validate(hostConfig, endpoints);
@@ -228,6 +231,8 @@ export class ContainerService implements ContainerBackend {
       const volumeMounts = await this.deps.volumes?.setup(rec, rootfs);
       volumesUp = !!volumeMounts;
       const hc = rec.HostConfig;
+      const joined = isContainerMode(hc.NetworkMode) ? this.get(hc.NetworkMode!.slice(10)) : undefined;
+      if (joined) shareNetworkIdentity(rec, joined);
       const hostNetwork = hc.NetworkMode === 'host';
       const etcOptions = {
         hostname: rec.Config.Hostname ?? shortId(id),
@@ -243,7 +248,8 @@ export class ContainerService implements ContainerBackend {
       // after attach; the runtime only needs the files to exist for its bind mounts.
       const mode = hc.NetworkMode ?? 'bridge';
       const contentAfterAttach = (!['host', 'none'].includes(mode) && !mode.startsWith('container:')) || !!hc.ExtraHosts?.length;
-      await (contentAfterAttach ? touchEtcFiles(etc) : writeEtcFiles(etc, etcOptions));
+      // container:<id> mounts the joined container's files (shareNetworkIdentity), written by it.
+      if (!joined) await (contentAfterAttach ? touchEtcFiles(etc) : writeEtcFiles(etc, etcOptions));
       const user = await resolveUser(rootfs, rec.Config.User || undefined, hc.GroupAdd ?? undefined);
       const env = containerEnv(rec, user.home);
       const cwd = rec.Config.WorkingDir || '/';
@@ -308,6 +314,7 @@ export class ContainerService implements ContainerBackend {
         StartedAt: nowRFC3339Nano(),
       };
       rec.HasBeenStartedBefore = true;
+      for (const o of this.deps.observers ?? []) o.started(rec, false);
       await this.deps.store.save(rec);
       this.events.emit(`started:${id}`);
       this.deps.events.log('container', 'start', containerActor(rec));
@@ -363,6 +370,7 @@ export class ContainerService implements ContainerBackend {
 
   private async handleExitLocked(rec: ContainerRecord, exit: ExitInfo): Promise<void> {
     if (!rec.State.Running && !rec.State.Paused) return;
+    for (const o of this.deps.observers ?? []) o.stopped(rec);
     const id = rec.ID;
     const attachedNetworks = networkActors(rec);
     // The processes are gone: runtime state, network and mount can be released side by side.
@@ -495,10 +503,13 @@ export class ContainerService implements ContainerBackend {
     if (!rec.State.Running) {
       throw conflict(`cannot kill container: ${ref}: container ${rec.ID} is not running`);
     }
-    if (rec.State.Paused && signal !== 9) {
-      throw conflict(`cannot kill container: ${ref}: container ${rec.ID} is paused. Unpause the container before stopping or killing`);
-    }
     await this.signal(rec, signal);
+    // Docker thaws a paused container after a stopping signal so that it is delivered.
+    const stopSignal = rec.Config.StopSignal ? parseSignal(rec.Config.StopSignal) : undefined;
+    if (rec.State.Paused && (signal === 9 || stopSignal === undefined || stopSignal === signal)) {
+      await this.deps.runtime.resume(rec.ID).catch((err) => this.deps.log(`resume ${rec.ID}: ${err}`));
+      if (rec.State.Running && rec.State.Paused) rec.State = { ...rec.State, Paused: false, Status: 'running' };
+    }
   }
 
   async restart(ref: string, opts: { signal?: string; timeout?: number }): Promise<void> {
@@ -592,7 +603,7 @@ export class ContainerService implements ContainerBackend {
     const rec = this.get(ref);
     const graphDriverData = await this.deps.layers.rwGraphDriverData(rec.ID);
     const sizeRw = opts.size ? await this.deps.layers.rwSize(rec.ID) : undefined;
-    return toInspect(rec, { graphDriverData, sizeRw });
+    return toInspect(rec, { graphDriverData, sizeRw, execIds: this.deps.execIds?.(rec.ID) });
   }
 
   async list(opts: ContainerListOptions): Promise<ContainerSummary[]> {
@@ -750,6 +761,17 @@ export class ContainerService implements ContainerBackend {
 
   // ---- networks -----------------------------------------------------------------------
 
+  /** What the services beside the lifecycle (archive, commit, pause, update) need of it. */
+  access(): ContainerAccess {
+    return {
+      get: (ref) => this.get(ref),
+      locked: (id, fn) => this.lock.run(id, fn),
+      save: (rec) => this.deps.store.save(rec),
+      restartPolicyChanged: (rec) => this.restartManagers.delete(rec.ID),
+      deps: this.deps,
+    };
+  }
+
   /** What the /networks endpoints need of containers (daemon/networks.ts). */
   networkHooks(): NetworkContainerHooks {
     return {
@@ -772,6 +794,17 @@ export class ContainerService implements ContainerBackend {
         });
       },
     };
+  }
+
+  /** Changes a container's record under its lock and saves it (health results); a no-op once it is gone. */
+  async updateRecord(id: string, change: (rec: ContainerRecord) => void): Promise<void> {
+    const rec = this.records.get(id);
+    if (!rec) return;
+    await this.lock.run(id, async () => {
+      if (!this.records.has(id)) return;
+      change(rec);
+      await this.deps.store.save(rec);
+    });
   }
 
   // ---- daemon start / stop ------------------------------------------------------------
@@ -805,6 +838,7 @@ export class ContainerService implements ContainerBackend {
             rec.State.Pid = state.pid;
             rec.State.Paused = state.status === 'paused';
             rec.State.Status = state.status === 'paused' ? 'paused' : 'running';
+            for (const o of this.deps.observers ?? []) o.started(rec, true);
             return;
           }
           const exit = (await this.deps.runtime.exitInfo(id).catch(() => undefined)) ?? {
