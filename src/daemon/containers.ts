@@ -52,7 +52,6 @@ import { resolveUser } from '../runtime/user.js';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys, pipeAttach } from './attach-session.js';
 import { commandOf, effectiveNetworkMode, mergeImageConfig, validateHostConfig } from './container-config.js';
 import type { ContainerDeps } from './container-deps.js';
-import type { ContainerAccess } from './container-access.js';
 import type { NetworkContainerHooks } from './networks.js';
 import { etcPaths, touchEtcFiles, writeEtcFiles } from './etc-files.js';
 import { containerActor, execDuration, networkActors } from './container-events.js';
@@ -314,7 +313,6 @@ export class ContainerService implements ContainerBackend {
         StartedAt: nowRFC3339Nano(),
       };
       rec.HasBeenStartedBefore = true;
-      for (const o of this.deps.observers ?? []) o.started(rec, false);
       await this.deps.store.save(rec);
       this.events.emit(`started:${id}`);
       this.deps.events.log('container', 'start', containerActor(rec));
@@ -370,7 +368,6 @@ export class ContainerService implements ContainerBackend {
 
   private async handleExitLocked(rec: ContainerRecord, exit: ExitInfo): Promise<void> {
     if (!rec.State.Running && !rec.State.Paused) return;
-    for (const o of this.deps.observers ?? []) o.stopped(rec);
     const id = rec.ID;
     const attachedNetworks = networkActors(rec);
     // The processes are gone: runtime state, network and mount can be released side by side.
@@ -503,13 +500,10 @@ export class ContainerService implements ContainerBackend {
     if (!rec.State.Running) {
       throw conflict(`cannot kill container: ${ref}: container ${rec.ID} is not running`);
     }
-    await this.signal(rec, signal);
-    // Docker thaws a paused container after a stopping signal so that it is delivered.
-    const stopSignal = rec.Config.StopSignal ? parseSignal(rec.Config.StopSignal) : undefined;
-    if (rec.State.Paused && (signal === 9 || stopSignal === undefined || stopSignal === signal)) {
-      await this.deps.runtime.resume(rec.ID).catch((err) => this.deps.log(`resume ${rec.ID}: ${err}`));
-      if (rec.State.Running && rec.State.Paused) rec.State = { ...rec.State, Paused: false, Status: 'running' };
+    if (rec.State.Paused && signal !== 9) {
+      throw conflict(`cannot kill container: ${ref}: container ${rec.ID} is paused. Unpause the container before stopping or killing`);
     }
+    await this.signal(rec, signal);
   }
 
   async restart(ref: string, opts: { signal?: string; timeout?: number }): Promise<void> {
@@ -603,7 +597,7 @@ export class ContainerService implements ContainerBackend {
     const rec = this.get(ref);
     const graphDriverData = await this.deps.layers.rwGraphDriverData(rec.ID);
     const sizeRw = opts.size ? await this.deps.layers.rwSize(rec.ID) : undefined;
-    return toInspect(rec, { graphDriverData, sizeRw, execIds: this.deps.execIds?.(rec.ID) });
+    return toInspect(rec, { graphDriverData, sizeRw });
   }
 
   async list(opts: ContainerListOptions): Promise<ContainerSummary[]> {
@@ -761,17 +755,6 @@ export class ContainerService implements ContainerBackend {
 
   // ---- networks -----------------------------------------------------------------------
 
-  /** What the services beside the lifecycle (archive, commit, pause, update) need of it. */
-  access(): ContainerAccess {
-    return {
-      get: (ref) => this.get(ref),
-      locked: (id, fn) => this.lock.run(id, fn),
-      save: (rec) => this.deps.store.save(rec),
-      restartPolicyChanged: (rec) => this.restartManagers.delete(rec.ID),
-      deps: this.deps,
-    };
-  }
-
   /** What the /networks endpoints need of containers (daemon/networks.ts). */
   networkHooks(): NetworkContainerHooks {
     return {
@@ -794,17 +777,6 @@ export class ContainerService implements ContainerBackend {
         });
       },
     };
-  }
-
-  /** Changes a container's record under its lock and saves it (health results); a no-op once it is gone. */
-  async updateRecord(id: string, change: (rec: ContainerRecord) => void): Promise<void> {
-    const rec = this.records.get(id);
-    if (!rec) return;
-    await this.lock.run(id, async () => {
-      if (!this.records.has(id)) return;
-      change(rec);
-      await this.deps.store.save(rec);
-    });
   }
 
   // ---- daemon start / stop ------------------------------------------------------------
@@ -838,7 +810,6 @@ export class ContainerService implements ContainerBackend {
             rec.State.Pid = state.pid;
             rec.State.Paused = state.status === 'paused';
             rec.State.Status = state.status === 'paused' ? 'paused' : 'running';
-            for (const o of this.deps.observers ?? []) o.started(rec, true);
             return;
           }
           const exit = (await this.deps.runtime.exitInfo(id).catch(() => undefined)) ?? {
