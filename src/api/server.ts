@@ -15,6 +15,7 @@ import { volumeRoutes } from './routes/volumes.js';
 import { systemRoutes } from './routes/system.js';
 import { eventRoutes } from './routes/events.js';
 import { statsRoutes } from './routes/stats.js';
+import { execRoutes } from './routes/exec.js';
 
 export const DEFAULT_UNIX_SOCKET = '/run/wharf.sock';
 export const DEFAULT_HOST = `unix://${DEFAULT_UNIX_SOCKET}`;
@@ -61,6 +62,7 @@ export function buildRouter(): Router {
   volumeRoutes(router);
   eventRoutes(router);
   statsRoutes(router);
+  execRoutes(router);
   return router;
 }
 

@@ -70,6 +70,14 @@ export interface VolumeLink {
   restore(records: ContainerRecord[]): Promise<void>;
 }
 
+/** Told when containers start and stop running. Called with the container's lock held: must not block. */
+export interface ContainerObserver {
+  /** It runs now (`restored`: found running at daemon start); called before its state is saved. */
+  started(rec: ContainerRecord, restored: boolean): void;
+  /** It stopped running; called before its exit is saved. */
+  stopped(rec: ContainerRecord): void;
+}
+
 export interface LifecycleSettings {
   execRoot: string;
   cgroupParent?: string;
@@ -92,6 +100,10 @@ export interface ContainerDeps {
   events: EventSink;
   /** Volumes and mounts; without it containers get no binds or volumes. */
   volumes?: VolumeLink;
+  /** Told of starts and exits (health monitors). */
+  observers?: ContainerObserver[];
+  /** The container's live exec instances, for inspect's ExecIDs. */
+  execIds?: (containerId: string) => string[];
 }
 
 export type { ContainerConfig };

@@ -9,6 +9,7 @@ import { startApiServer } from '../api/server.js';
 import { ContainerStore } from '../container/store.js';
 import { writeFileAtomic } from '../lib/atomic-file.js';
 import { generateId } from '../lib/ids.js';
+import { noSuchContainer } from '../lib/errors.js';
 import { ConmonRuntime } from '../runtime/conmon.js';
 import { detectCgroupVersion, findInitBinary } from '../runtime/spec.js';
 import type { DaemonConfig } from './config.js';
@@ -20,6 +21,8 @@ import { chainPrefixForBridge } from '../network/iptables.js';
 import { SystemService } from './system.js';
 import { VolumeService } from './volumes.js';
 import { EventBus } from './events.js';
+import { ExecService } from './exec.js';
+import { HealthMonitor } from './health.js';
 
 export interface RunningDaemon {
   shutdown(): Promise<void>;
@@ -73,6 +76,19 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void)
   await images.init();
   const volumes = new VolumeService(cfg.dataRoot, events, log);
   await volumes.init();
+  const execs = new ExecService({
+    container: (ref) => {
+      const id = containerStore.names.resolve(ref);
+      const rec = containers.all().find((r) => r.ID === id);
+      if (!rec) throw noSuchContainer(ref);
+      return rec;
+    },
+    containerById: (id) => containers.all().find((r) => r.ID === id),
+    runtime,
+    events,
+    log,
+  });
+  const health = new HealthMonitor({ exec: execs, events, update: (id, change) => containers.updateRecord(id, change), log });
   containers = new ContainerService({
     images,
     layers: images.layers,
@@ -90,6 +106,8 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void)
     log,
     events,
     volumes,
+    observers: [health],
+    execIds: (id) => execs.idsFor(id),
   });
 
   await containers.restore(await containerStore.load());
@@ -114,13 +132,15 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void)
   });
 
   const networks = new NetworkService(network, containers.networkHooks(), events);
-  const server = await startApiServer({ containers, images, system, networks, events, volumes }, { hosts: cfg.hosts, debug: cfg.debug, log });
+  const server = await startApiServer({ containers, images, system, networks, events, volumes, exec: execs }, { hosts: cfg.hosts, debug: cfg.debug, log });
   log(`wharfd ready on ${cfg.hosts.join(', ')}`);
 
   return {
     async shutdown() {
       await server.close();
       containers.close();
+      health.close();
+      execs.close();
       await runtime.close();
       await network.close();
     },

@@ -1,0 +1,122 @@
+/** Exec routes: POST /containers/{name}/exec, POST /exec/{id}/start|resize, GET /exec/{id}/json. */
+import { invalidParameter, unavailable } from '../../lib/errors.js';
+import type { ExecBackend, ExecCreateRequest, ExecStartRequest } from '../exec-types.js';
+import { errorMessage } from '../errors.js';
+import { hijack } from '../hijack.js';
+import { checkForJSON, intValue, readJSONBody, sendEmpty, sendJSON } from '../request.js';
+import type { RequestContext, Router } from '../router.js';
+import { versionAtLeast } from '../version.js';
+
+function backend(ctx: RequestContext): ExecBackend {
+  if (!ctx.backend.exec) throw unavailable('exec is not supported by this daemon');
+  return ctx.backend.exec;
+}
+
+function asObject(v: unknown): Record<string, unknown> {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw invalidParameter('invalid JSON: expected an object');
+  return v as Record<string, unknown>;
+}
+
+function consoleSize(v: unknown): [number, number] | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v) || v.length !== 2 || !v.every((n) => Number.isInteger(n) && n >= 0)) {
+    throw invalidParameter('invalid ConsoleSize: expected [height, width]');
+  }
+  return [v[0] as number, v[1] as number];
+}
+
+async function create(ctx: RequestContext): Promise<void> {
+  checkForJSON(ctx.req);
+  const body = asObject(await readJSONBody(ctx.req)) as ExecCreateRequest;
+  const req: ExecCreateRequest = { ...body };
+  // ConsoleSize is API 1.42+.
+  req.ConsoleSize = versionAtLeast(ctx.version, '1.42') ? consoleSize(body.ConsoleSize) : undefined;
+  if (req.Cmd !== undefined && req.Cmd !== null && (!Array.isArray(req.Cmd) || !req.Cmd.every((s) => typeof s === 'string'))) {
+    throw invalidParameter('invalid Cmd: expected an array of strings');
+  }
+  const created = await backend(ctx).create(ctx.params.name!, req);
+  sendJSON(ctx.res, 201, { Id: created.Id });
+}
+
+/**
+ * The start request's JSON body. On an upgraded connection Node hands the bytes after the
+ * headers over as `head` + socket data; the body is taken from there and the rest left as stdin.
+ */
+async function startBody(ctx: RequestContext): Promise<unknown> {
+  if (!ctx.upgrade) return readJSONBody(ctx.req);
+  const len = Number(ctx.req.headers['content-length'] ?? 0);
+  if (!Number.isInteger(len) || len <= 0) return undefined;
+  const { socket } = ctx.upgrade;
+  let buf = ctx.upgrade.head;
+  if (buf.length < len) {
+    buf = await new Promise<Buffer>((resolve, reject) => {
+      const parts = [buf];
+      let have = buf.length;
+      const onData = (d: Buffer) => {
+        parts.push(d);
+        have += d.length;
+        if (have >= len) {
+          cleanup();
+          socket.pause();
+          resolve(Buffer.concat(parts));
+        }
+      };
+      const onEnd = () => {
+        cleanup();
+        reject(invalidParameter('unexpected end of the request body'));
+      };
+      const cleanup = () => {
+        socket.off('data', onData);
+        socket.off('end', onEnd);
+        socket.off('error', onEnd);
+      };
+      socket.on('data', onData);
+      socket.once('end', onEnd);
+      socket.once('error', onEnd);
+    });
+  }
+  ctx.upgrade = { socket, head: buf.subarray(len) };
+  const text = buf.subarray(0, len).toString('utf8');
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw invalidParameter(`invalid JSON: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+async function start(ctx: RequestContext): Promise<void> {
+  checkForJSON(ctx.req);
+  const body = asObject(await startBody(ctx)) as ExecStartRequest;
+  let size = versionAtLeast(ctx.version, '1.42') ? consoleSize(body.ConsoleSize) : undefined;
+  if (!body.Tty) size = undefined;
+  const id = ctx.params.id!;
+  const session = await backend(ctx).start(id, { detach: !!body.Detach, consoleSize: size });
+  if (!session) return sendEmpty(ctx.res, 200);
+  const conn = hijack(ctx, { tty: session.tty });
+  if (!session.stdin) conn.stdin.resume();
+  try {
+    await session.run({ stdin: session.stdin ? conn.stdin : null, stdout: conn.stdout, stderr: conn.stderr });
+  } catch (err) {
+    // As Docker: once hijacked, the error is written into the output stream.
+    if (!conn.stdout.destroyed) conn.stdout.write(Buffer.from(`${errorMessage(err)}\r\n`));
+    ctx.log(`exec ${id}: ${errorMessage(err)}`);
+  } finally {
+    conn.end();
+  }
+}
+
+export function execRoutes(router: Router): void {
+  router.post('/containers/{name}/exec', create);
+  router.post('/exec/{id}/start', start);
+  router.post('/exec/{id}/resize', async (ctx) => {
+    const h = intValue(ctx.query, 'h');
+    const w = intValue(ctx.query, 'w');
+    if (h === undefined || h < 0) throw invalidParameter(`invalid resize height ${JSON.stringify(ctx.query.get('h') ?? '')}`);
+    if (w === undefined || w < 0) throw invalidParameter(`invalid resize width ${JSON.stringify(ctx.query.get('w') ?? '')}`);
+    await backend(ctx).resize(ctx.params.id!, h, w);
+    sendEmpty(ctx.res, 200);
+  });
+  router.get('/exec/{id}/json', async (ctx) => sendJSON(ctx.res, 200, await backend(ctx).inspect(ctx.params.id!)));
+}
