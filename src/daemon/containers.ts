@@ -55,6 +55,9 @@ import type { ContainerDeps } from './container-deps.js';
 import type { NetworkContainerHooks } from './networks.js';
 import { etcPaths, touchEtcFiles, writeEtcFiles } from './etc-files.js';
 import { containerActor, execDuration, networkActors } from './container-events.js';
+import type { StatsOptions, StatsStream } from '../api/stats-types.js';
+import { openStatsStream } from './stats/collector.js';
+import { containerStatsTarget } from './stats/target.js';
 import { isContainerMode, shareNetworkIdentity, validateContainerNetworkMode } from './network-mode.js';
 import { RestartManager, policyWantsRestart } from './restart-manager.js';
 import { runTop } from './top.js';
@@ -313,7 +316,6 @@ export class ContainerService implements ContainerBackend {
         StartedAt: nowRFC3339Nano(),
       };
       rec.HasBeenStartedBefore = true;
-      for (const o of this.deps.observers ?? []) o.started(rec, false);
       await this.deps.store.save(rec);
       this.events.emit(`started:${id}`);
       this.deps.events.log('container', 'start', containerActor(rec));
@@ -369,7 +371,6 @@ export class ContainerService implements ContainerBackend {
 
   private async handleExitLocked(rec: ContainerRecord, exit: ExitInfo): Promise<void> {
     if (!rec.State.Running && !rec.State.Paused) return;
-    for (const o of this.deps.observers ?? []) o.stopped(rec);
     const id = rec.ID;
     const attachedNetworks = networkActors(rec);
     // The processes are gone: runtime state, network and mount can be released side by side.
@@ -599,7 +600,7 @@ export class ContainerService implements ContainerBackend {
     const rec = this.get(ref);
     const graphDriverData = await this.deps.layers.rwGraphDriverData(rec.ID);
     const sizeRw = opts.size ? await this.deps.layers.rwSize(rec.ID) : undefined;
-    return toInspect(rec, { graphDriverData, sizeRw, execIds: this.deps.execIds?.(rec.ID) });
+    return toInspect(rec, { graphDriverData, sizeRw });
   }
 
   async list(opts: ContainerListOptions): Promise<ContainerSummary[]> {
@@ -714,6 +715,12 @@ export class ContainerService implements ContainerBackend {
 
   // ---- top / resize / prune -----------------------------------------------------------
 
+  async stats(ref: string, opts: StatsOptions): Promise<StatsStream> {
+    const rec = this.get(ref);
+    const target = containerStatsTarget(rec, () => this.records.get(rec.ID) === rec);
+    return openStatsStream(target, opts, { cgroupVersion: this.deps.settings.cgroupVersion });
+  }
+
   async top(ref: string, psArgs?: string): Promise<ContainerTop> {
     const rec = this.get(ref);
     if (!rec.State.Running) throw conflict(`container ${rec.ID} is not running`);
@@ -781,17 +788,6 @@ export class ContainerService implements ContainerBackend {
     };
   }
 
-  /** Changes a container's record under its lock and saves it (health results); a no-op once it is gone. */
-  async updateRecord(id: string, change: (rec: ContainerRecord) => void): Promise<void> {
-    const rec = this.records.get(id);
-    if (!rec) return;
-    await this.lock.run(id, async () => {
-      if (!this.records.has(id)) return;
-      change(rec);
-      await this.deps.store.save(rec);
-    });
-  }
-
   // ---- daemon start / stop ------------------------------------------------------------
 
   /**
@@ -823,7 +819,6 @@ export class ContainerService implements ContainerBackend {
             rec.State.Pid = state.pid;
             rec.State.Paused = state.status === 'paused';
             rec.State.Status = state.status === 'paused' ? 'paused' : 'running';
-            for (const o of this.deps.observers ?? []) o.started(rec, true);
             return;
           }
           const exit = (await this.deps.runtime.exitInfo(id).catch(() => undefined)) ?? {
