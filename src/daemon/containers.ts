@@ -316,6 +316,7 @@ export class ContainerService implements ContainerBackend {
         StartedAt: nowRFC3339Nano(),
       };
       rec.HasBeenStartedBefore = true;
+      for (const o of this.deps.observers ?? []) o.started(rec, false);
       await this.deps.store.save(rec);
       this.events.emit(`started:${id}`);
       this.deps.events.log('container', 'start', containerActor(rec));
@@ -371,6 +372,7 @@ export class ContainerService implements ContainerBackend {
 
   private async handleExitLocked(rec: ContainerRecord, exit: ExitInfo): Promise<void> {
     if (!rec.State.Running && !rec.State.Paused) return;
+    for (const o of this.deps.observers ?? []) o.stopped(rec);
     const id = rec.ID;
     const attachedNetworks = networkActors(rec);
     // The processes are gone: runtime state, network and mount can be released side by side.
@@ -600,7 +602,7 @@ export class ContainerService implements ContainerBackend {
     const rec = this.get(ref);
     const graphDriverData = await this.deps.layers.rwGraphDriverData(rec.ID);
     const sizeRw = opts.size ? await this.deps.layers.rwSize(rec.ID) : undefined;
-    return toInspect(rec, { graphDriverData, sizeRw });
+    return toInspect(rec, { graphDriverData, sizeRw, execIds: this.deps.execIds?.(rec.ID) });
   }
 
   async list(opts: ContainerListOptions): Promise<ContainerSummary[]> {
@@ -788,6 +790,17 @@ export class ContainerService implements ContainerBackend {
     };
   }
 
+  /** Changes a container's record under its lock and saves it (health results); a no-op once it is gone. */
+  async updateRecord(id: string, change: (rec: ContainerRecord) => void): Promise<void> {
+    const rec = this.records.get(id);
+    if (!rec) return;
+    await this.lock.run(id, async () => {
+      if (!this.records.has(id)) return;
+      change(rec);
+      await this.deps.store.save(rec);
+    });
+  }
+
   // ---- daemon start / stop ------------------------------------------------------------
 
   /**
@@ -819,6 +832,7 @@ export class ContainerService implements ContainerBackend {
             rec.State.Pid = state.pid;
             rec.State.Paused = state.status === 'paused';
             rec.State.Status = state.status === 'paused' ? 'paused' : 'running';
+            for (const o of this.deps.observers ?? []) o.started(rec, true);
             return;
           }
           const exit = (await this.deps.runtime.exitInfo(id).catch(() => undefined)) ?? {
