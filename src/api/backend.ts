@@ -5,11 +5,13 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import type {
+  ContainerConfig,
   ContainerCreateBody,
   ContainerCreateResponse,
   ContainerInspect,
   ContainerSummary,
   ContainerTop,
+  HostConfig,
   Filters,
   ImageDeleteItem,
   ImageHistoryItem,
@@ -211,6 +213,57 @@ export interface Backend {
   exec?: ExecBackend;
   /** The /volumes endpoints; optional, the routes answer 503 without it. */
   volumes?: VolumeBackend;
+  /** /archive, /changes, /export and /commit; optional, the routes answer 503 without it. */
+  files?: ContainerFilesBackend;
+  /** /pause, /unpause and /update; optional, the routes answer 503 without it. */
+  control?: ContainerControlBackend;
+}
+
+/** Docker's ContainerPathStat (X-Docker-Container-Path-Stat); `mode` holds Go's os.FileMode bits. */
+export interface ContainerPathStat {
+  name: string;
+  size: number;
+  mode: number;
+  mtime: string;
+  linkTarget: string;
+}
+
+/** Docker's FilesystemChange: Kind 0 modified, 1 added, 2 deleted. */
+export interface FilesystemChange {
+  Path: string;
+  Kind: number;
+}
+
+export interface CommitOptions {
+  repo?: string;
+  tag?: string;
+  comment?: string;
+  author?: string;
+  /** Pause the container while its changes are read (Docker's default). */
+  pause: boolean;
+  /** Dockerfile instructions (--change). */
+  changes: string[];
+  /** The request body: a container config the image config starts from. */
+  config?: ContainerConfig;
+}
+
+/** A container's files: docker cp, diff, export, commit. */
+export interface ContainerFilesBackend {
+  statPath(ref: string, path: string): Promise<ContainerPathStat>;
+  /** The stat and a tar of the resource; the tar must be read to the end or destroyed. */
+  archivePath(ref: string, path: string): Promise<{ stat: ContainerPathStat; stream: Readable }>;
+  extractToDir(ref: string, path: string, content: Readable, opts: { noOverwriteDirNonDir: boolean; copyUIDGID: boolean }): Promise<void>;
+  changes(ref: string): Promise<FilesystemChange[]>;
+  export(ref: string): Promise<Readable>;
+  commit(ref: string, opts: CommitOptions): Promise<{ Id: string }>;
+}
+
+/** docker pause, unpause, update. */
+export interface ContainerControlBackend {
+  pause(ref: string): Promise<void>;
+  unpause(ref: string): Promise<void>;
+  /** The body of POST /containers/{id}/update: Resources and RestartPolicy. */
+  update(ref: string, body: Partial<HostConfig>): Promise<{ Warnings: string[] }>;
 }
 
 /** Docker's events.Message; status/id/from are the pre-1.22 fields Docker still fills for containers and images. */

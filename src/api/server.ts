@@ -16,6 +16,7 @@ import { systemRoutes } from './routes/system.js';
 import { eventRoutes } from './routes/events.js';
 import { statsRoutes } from './routes/stats.js';
 import { execRoutes } from './routes/exec.js';
+import { containerFileRoutes } from './routes/container-files.js';
 
 export const DEFAULT_UNIX_SOCKET = '/run/wharf.sock';
 export const DEFAULT_HOST = `unix://${DEFAULT_UNIX_SOCKET}`;
@@ -63,6 +64,7 @@ export function buildRouter(): Router {
   eventRoutes(router);
   statsRoutes(router);
   execRoutes(router);
+  containerFileRoutes(router);
   return router;
 }
 

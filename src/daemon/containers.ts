@@ -52,6 +52,7 @@ import { resolveUser } from '../runtime/user.js';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys, pipeAttach } from './attach-session.js';
 import { commandOf, effectiveNetworkMode, mergeImageConfig, validateHostConfig } from './container-config.js';
 import type { ContainerDeps } from './container-deps.js';
+import type { ContainerAccess } from './container-access.js';
 import type { NetworkContainerHooks } from './networks.js';
 import { etcPaths, touchEtcFiles, writeEtcFiles } from './etc-files.js';
 import { containerActor, execDuration, networkActors } from './container-events.js';
@@ -505,10 +506,13 @@ export class ContainerService implements ContainerBackend {
     if (!rec.State.Running) {
       throw conflict(`cannot kill container: ${ref}: container ${rec.ID} is not running`);
     }
-    if (rec.State.Paused && signal !== 9) {
-      throw conflict(`cannot kill container: ${ref}: container ${rec.ID} is paused. Unpause the container before stopping or killing`);
-    }
     await this.signal(rec, signal);
+    // Docker thaws a paused container after a stopping signal so that it is delivered.
+    const stopSignal = rec.Config.StopSignal ? parseSignal(rec.Config.StopSignal) : undefined;
+    if (rec.State.Paused && (signal === 9 || stopSignal === undefined || stopSignal === signal)) {
+      await this.deps.runtime.resume(rec.ID).catch((err) => this.deps.log(`resume ${rec.ID}: ${err}`));
+      if (rec.State.Running && rec.State.Paused) rec.State = { ...rec.State, Paused: false, Status: 'running' };
+    }
   }
 
   async restart(ref: string, opts: { signal?: string; timeout?: number }): Promise<void> {
@@ -765,6 +769,17 @@ export class ContainerService implements ContainerBackend {
   }
 
   // ---- networks -----------------------------------------------------------------------
+
+  /** What the services beside the lifecycle (archive, commit, pause, update) need of it. */
+  access(): ContainerAccess {
+    return {
+      get: (ref) => this.get(ref),
+      locked: (id, fn) => this.lock.run(id, fn),
+      save: (rec) => this.deps.store.save(rec),
+      restartPolicyChanged: (rec) => this.restartManagers.delete(rec.ID),
+      deps: this.deps,
+    };
+  }
 
   /** What the /networks endpoints need of containers (daemon/networks.ts). */
   networkHooks(): NetworkContainerHooks {

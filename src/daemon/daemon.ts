@@ -14,6 +14,7 @@ import { ConmonRuntime } from '../runtime/conmon.js';
 import { detectCgroupVersion, findInitBinary } from '../runtime/spec.js';
 import type { DaemonConfig } from './config.js';
 import { ContainerService } from './containers.js';
+import { containerFileServices } from './container-files.js';
 import { ImageService } from './images.js';
 import { NetworkService } from './networks.js';
 import { NetworkManager } from '../network/manager.js';
@@ -132,7 +133,8 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void)
   });
 
   const networks = new NetworkService(network, containers.networkHooks(), events);
-  const server = await startApiServer({ containers, images, system, networks, events, volumes, exec: execs }, { hosts: cfg.hosts, debug: cfg.debug, log });
+  const { files, control } = containerFileServices(containers.access(), images);
+  const server = await startApiServer({ containers, images, system, networks, events, volumes, exec: execs, files, control }, { hosts: cfg.hosts, debug: cfg.debug, log });
   log(`wharfd ready on ${cfg.hosts.join(', ')}`);
 
   return {

@@ -23,7 +23,8 @@ import { delimiter, join } from 'node:path';
 import { SeqpacketSocket } from 'node-unix-socket';
 import { invalidParameter, systemError } from '../lib/errors.js';
 import { conmonExec } from './conmon-exec.js';
-import type { OciSpec } from './oci-spec.js';
+import type { OciLinuxResources, OciSpec } from './oci-spec.js';
+import { runcUpdateFlags } from './runc-update.js';
 import {
   RuntimeStartError,
   type AttachStream,
@@ -208,6 +209,10 @@ export class ConmonRuntime implements Runtime {
 
   async resume(id: string): Promise<void> {
     await this.runc(['resume', id]);
+  }
+
+  async update(id: string, resources: OciLinuxResources): Promise<void> {
+    await this.runc(['update', ...runcUpdateFlags(resources), id]);
   }
 
   async state(id: string): Promise<ProcessState | undefined> {

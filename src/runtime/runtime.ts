@@ -7,7 +7,7 @@
  * learns of exits from conmon's exit files.
  */
 import type { EventEmitter } from 'node:events';
-import type { OciSpec } from './oci-spec.js';
+import type { OciLinuxResources, OciSpec } from './oci-spec.js';
 
 export interface RuntimeCreateOptions {
   id: string;
@@ -105,6 +105,8 @@ export interface Runtime {
   kill(id: string, signal: string | number, all?: boolean): Promise<void>;
   pause(id: string): Promise<void>;
   resume(id: string): Promise<void>;
+  /** Applies new cgroup limits to a running container (`runc update`). Optional: not every runtime can. */
+  update?(id: string, resources: OciLinuxResources): Promise<void>;
   /** undefined when the runtime does not know the container. */
   state(id: string): Promise<ProcessState | undefined>;
   list(): Promise<ProcessState[]>;

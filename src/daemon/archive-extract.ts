@@ -1,0 +1,229 @@
+/**
+ * Extracts a tar into a directory of a container (PUT /containers/{id}/archive), as Docker's
+ * Untar does inside the container's chroot, without a chroot:
+ *  - entry names are cleaned; one that climbs out of the destination with `..` is refused,
+ *    an absolute one is taken relative to the destination (layerRelativePath, shared with the
+ *    layer extractor);
+ *  - parents are resolved inside the container root (symlinks followed there, never out of it;
+ *    missing ones made 0755), every write goes through an open directory fd (container-root.ts),
+ *    new files are created O_EXCL|O_NOFOLLOW, and metadata is set through an O_PATH fd of the
+ *    entry, so a symlink the container swaps in meanwhile is never followed;
+ *  - symlinks whose target lexically leaves the destination and hardlinks to outside it are
+ *    refused, as Docker refuses them (breakout);
+ *  - owners and modes of the entries are kept, or all chowned to `chown` (copyUIDGID).
+ */
+import { spawn } from 'node:child_process';
+import { constants as fsc } from 'node:fs';
+import { chmod, chown, lchown, link, lstat, lutimes, mkdir, open, readdir, rmdir, symlink, unlink, utimes, type FileHandle } from 'node:fs/promises';
+import { posix } from 'node:path';
+import type { Readable } from 'node:stream';
+import { invalidParameter, systemError } from '../lib/errors.js';
+import { decompressed } from '../layer/decompress.js';
+import { layerRelativePath } from '../layer/extract.js';
+import { TarReader, type TarHeader } from '../layer/tar-reader.js';
+import { fdPath, O_PATH, type ContainerRoot } from './container-root.js';
+
+export interface ExtractOptions {
+  /** Refuse to replace a directory with a non-directory and the reverse (noOverwriteDirNonDir). */
+  noOverwriteDirNonDir: boolean;
+  /** Owner for every entry instead of the tar's (copyUIDGID with a container user). */
+  chown?: { uid: number; gid: number };
+}
+
+const DIR_CACHE = 32;
+
+function run(cmd: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(systemError(`${cmd}: ${err.trim() || `exit ${code}`}`))));
+  });
+}
+
+/** Removes `name` in directory `dir` and everything below it, never following a symlink. */
+export async function removeAllAt(dir: FileHandle, name: string): Promise<void> {
+  const at = fdPath(dir, name);
+  const st = await lstat(at).catch(() => null);
+  if (!st) return;
+  if (!st.isDirectory()) {
+    await unlink(at);
+    return;
+  }
+  const sub = await open(at, fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
+  try {
+    for (const child of await readdir(fdPath(sub))) await removeAllAt(sub, child);
+  } finally {
+    await sub.close();
+  }
+  await rmdir(at);
+}
+
+export class ContainerExtractor {
+  /** Directory fds by path relative to the destination. */
+  private readonly dirs = new Map<string, FileHandle>();
+  private readonly dirTimes: Array<[string, number]> = [];
+
+  constructor(
+    private readonly root: ContainerRoot,
+    /** The destination directory, resolved, as an absolute container path. */
+    private readonly dest: string,
+    private readonly opts: ExtractOptions,
+  ) {}
+
+  /** The directory `rel` below the destination (made if missing), as an fd. */
+  private async dir(rel: string): Promise<FileHandle> {
+    const cached = this.dirs.get(rel);
+    if (cached) return cached;
+    const r = await this.root.resolve(posix.join(this.dest, rel), { followFinal: true, createDirs: true });
+    let fh: FileHandle;
+    try {
+      const at = r.at();
+      if (r.name !== '') {
+        const st = await lstat(at).catch(() => null);
+        if (!st) await mkdir(at, { mode: 0o755 });
+        else if (!st.isDirectory()) throw invalidParameter(`cannot extract into ${posix.join(this.dest, rel)}: not a directory`);
+      }
+      fh = await open(at, O_PATH | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
+    } finally {
+      await r.close();
+    }
+    if (this.dirs.size >= DIR_CACHE) await this.dropDirs();
+    this.dirs.set(rel, fh);
+    return fh;
+  }
+
+  private async dropDirs(): Promise<void> {
+    const all = [...this.dirs.values()];
+    this.dirs.clear();
+    await Promise.all(all.map((f) => f.close().catch(() => {})));
+  }
+
+  async extract(src: Readable): Promise<void> {
+    const { stream } = await decompressed(src);
+    const reader = new TarReader(stream);
+    try {
+      for await (const entry of reader.entries()) {
+        await this.entry(entry.header, entry.body);
+      }
+      for (let i = this.dirTimes.length - 1; i >= 0; i--) {
+        const [rel, mtime] = this.dirTimes[i]!;
+        const r = await this.root.resolve(posix.join(this.dest, rel), { followFinal: false }).catch(() => null);
+        if (!r) continue;
+        try {
+          await this.setDirTimes(r.at(), mtime);
+        } finally {
+          await r.close();
+        }
+      }
+    } finally {
+      await this.dropDirs();
+    }
+  }
+
+  private async entry(h: TarHeader, body: () => AsyncGenerator<Buffer>): Promise<void> {
+    const rel = layerRelativePath(h.name);
+    if (rel === '') return; // the destination itself ("./"): Docker leaves it as it is
+    const slash = rel.lastIndexOf('/');
+    const parentRel = slash < 0 ? '' : rel.slice(0, slash);
+    const base = rel.slice(slash + 1);
+    const parent = await this.dir(parentRel);
+    const at = fdPath(parent, base);
+    const isDir = h.type === 'directory';
+
+    const existing = await lstat(at).catch(() => null);
+    if (existing) {
+      const dst = posix.join(this.dest, rel);
+      if (this.opts.noOverwriteDirNonDir && existing.isDirectory() && !isDir) {
+        throw invalidParameter(`cannot overwrite directory "${dst}" with non-directory "${h.name}"`);
+      }
+      if (this.opts.noOverwriteDirNonDir && !existing.isDirectory() && isDir) {
+        throw invalidParameter(`cannot overwrite non-directory "${dst}" with directory "${h.name}"`);
+      }
+      if (!(existing.isDirectory() && isDir)) {
+        if (existing.isDirectory()) await this.dropDirs();
+        await removeAllAt(parent, base);
+      }
+    }
+
+    switch (h.type) {
+      case 'directory':
+        if (!existing?.isDirectory()) await mkdir(at, { mode: 0o700 });
+        break;
+      case 'file':
+      case 'other': {
+        const fh = await open(at, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+        try {
+          for await (const chunk of body()) await fh.write(chunk);
+        } finally {
+          await fh.close();
+        }
+        break;
+      }
+      case 'symlink': {
+        // Docker's breakout rule: the target, taken from the link's directory, stays in the destination.
+        if (!h.linkname.startsWith('/') && posix.normalize(posix.join(parentRel || '.', h.linkname)).split('/')[0] === '..') {
+          throw invalidParameter(`invalid symlink "${h.name}" -> "${h.linkname}": outside of the destination`);
+        }
+        await symlink(h.linkname, at);
+        await lchown(at, this.opts.chown?.uid ?? h.uid, this.opts.chown?.gid ?? h.gid);
+        await lutimes(at, h.mtime, h.mtime).catch(() => {});
+        return;
+      }
+      case 'link': {
+        const target = layerRelativePath(h.linkname);
+        if (target === '') throw invalidParameter(`invalid hardlink "${h.name}" -> "${h.linkname}"`);
+        const ts = target.lastIndexOf('/');
+        const tdir = await this.dir(ts < 0 ? '' : target.slice(0, ts));
+        await link(fdPath(tdir, target.slice(ts + 1)), at);
+        return; // shares the target's inode and metadata
+      }
+      case 'char':
+      case 'block':
+      case 'fifo': {
+        const path = `/proc/${process.pid}/fd/${parent.fd}/${base}`;
+        const args = h.type === 'fifo' ? [path, 'p'] : [path, h.type === 'char' ? 'c' : 'b', String(h.devmajor), String(h.devminor)];
+        await run('mknod', args);
+        break;
+      }
+    }
+    await this.setMeta(at, h, rel);
+  }
+
+  /** Owner, mode and mtime through an O_PATH fd of the entry: never through a symlink put in its place. */
+  private async setMeta(at: string, h: TarHeader, rel: string): Promise<void> {
+    const fh = await open(at, O_PATH | fsc.O_NOFOLLOW);
+    try {
+      const st = await lstat(fdPath(fh));
+      if (st.isSymbolicLink()) return;
+      const p = fdPath(fh);
+      await chown(p, this.opts.chown?.uid ?? h.uid, this.opts.chown?.gid ?? h.gid);
+      await chmod(p, h.mode & 0o7777);
+      if (h.xattrs.size) await this.setXattrs(`/proc/${process.pid}/fd/${fh.fd}`, h.xattrs);
+      if (h.type === 'directory') {
+        this.dirTimes.push([rel, h.mtime]);
+      } else {
+        await utimes(p, h.mtime, h.mtime);
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+
+  private async setDirTimes(at: string, mtime: number): Promise<void> {
+    const fh = await open(at, O_PATH | fsc.O_NOFOLLOW).catch(() => null);
+    if (!fh) return;
+    try {
+      if ((await lstat(fdPath(fh))).isDirectory()) await utimes(fdPath(fh), mtime, mtime);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  private async setXattrs(path: string, xattrs: Map<string, Buffer>): Promise<void> {
+    for (const [name, value] of xattrs) {
+      await run('setfattr', ['-n', name, '-v', `0x${value.toString('hex')}`, path]).catch(() => {});
+    }
+  }
+}

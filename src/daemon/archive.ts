@@ -1,0 +1,262 @@
+/**
+ * Files of a container through the API: stat (HEAD /archive), archive (GET /archive), extract
+ * (PUT /archive) and export, on running and stopped containers alike. A stopped container's
+ * rootfs is mounted for the operation and unmounted after; the container's lock is held
+ * throughout (until the archive stream ends), so it cannot start or exit half-way.
+ *
+ * Paths are resolved inside the container root only (container-root.ts). Volumes and bind
+ * mounts of a running container live in its mount namespace and are not seen here: what is
+ * copied is the container's own filesystem.
+ */
+import type { Stats } from 'node:fs';
+import { lstat } from 'node:fs/promises';
+import { posix } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { ContainerPathStat } from '../api/backend.js';
+import type { ContainerRecord } from '../container/container.js';
+import { invalidParameter, notFound, systemError } from '../lib/errors.js';
+import { TarWriter } from '../lib/tar-writer.js';
+import { resolveUser } from '../runtime/user.js';
+import { ContainerExtractor } from './archive-extract.js';
+import { TarWalker } from './archive-walk.js';
+import type { ContainerAccess } from './container-access.js';
+import { containerActor } from './container-events.js';
+import { ContainerRoot, RootPathError, isNotFound } from './container-root.js';
+
+/** Docker's ContainerPathStat (the X-Docker-Container-Path-Stat header, base64 JSON). */
+export type PathStat = ContainerPathStat;
+
+const GO_MODE = {
+  dir: 2 ** 31,
+  symlink: 2 ** 27,
+  device: 2 ** 26,
+  namedPipe: 2 ** 25,
+  socket: 2 ** 24,
+  setuid: 2 ** 23,
+  setgid: 2 ** 22,
+  charDevice: 2 ** 21,
+  sticky: 2 ** 20,
+};
+
+/** A Unix st_mode as Go's os.FileMode (what Docker puts in PathStat.mode). */
+export function goFileMode(mode: number): number {
+  let m = mode & 0o777;
+  switch (mode & 0o170000) {
+    case 0o040000:
+      m += GO_MODE.dir;
+      break;
+    case 0o120000:
+      m += GO_MODE.symlink;
+      break;
+    case 0o020000:
+      m += GO_MODE.device + GO_MODE.charDevice;
+      break;
+    case 0o060000:
+      m += GO_MODE.device;
+      break;
+    case 0o010000:
+      m += GO_MODE.namedPipe;
+      break;
+    case 0o140000:
+      m += GO_MODE.socket;
+      break;
+  }
+  if (mode & 0o4000) m += GO_MODE.setuid;
+  if (mode & 0o2000) m += GO_MODE.setgid;
+  if (mode & 0o1000) m += GO_MODE.sticky;
+  return m;
+}
+
+/** Go's time.Time JSON (RFC 3339 with up to nine fraction digits, trailing zeros dropped). */
+export function rfc3339NanoFromNs(ns: bigint): string {
+  const secs = ns / 1_000_000_000n;
+  const frac = ns % 1_000_000_000n;
+  const base = new Date(Number(secs) * 1000).toISOString().replace(/\.\d{3}Z$/, '');
+  const digits = frac === 0n ? '' : '.' + frac.toString().padStart(9, '0').replace(/0+$/, '');
+  return `${base}${digits}Z`;
+}
+
+/** Docker's PreserveTrailingDotOrSeparator(filepath.Join("/", path), path). */
+export function containerAbsPath(path: string): string {
+  let abs = posix.join('/', path);
+  if (path.endsWith('/.') || path === '.') {
+    if (!abs.endsWith('/')) abs += '/';
+    abs += '.';
+  } else if (path.endsWith('/') && !abs.endsWith('/')) {
+    abs += '/';
+  }
+  return abs;
+}
+
+/** filepath.Base as Go defines it ("/" for the root). */
+function goBase(p: string): string {
+  const trimmed = p.replace(/\/+$/, '');
+  if (trimmed === '') return '/';
+  return trimmed.slice(trimmed.lastIndexOf('/') + 1);
+}
+
+/** A path whose last element must be looked up through a symlink (trailing `/` or `/.`). */
+function followsFinal(abs: string): boolean {
+  return abs.endsWith('/') || abs.endsWith('/.');
+}
+
+export interface ExtractRequest {
+  noOverwriteDirNonDir: boolean;
+  copyUIDGID: boolean;
+}
+
+export class ContainerArchive {
+  constructor(private readonly c: ContainerAccess) {}
+
+  /** Runs `fn` with the container's root open, mounting a stopped container's rootfs for the time. */
+  private mounted<T>(rec: ContainerRecord, fn: (root: ContainerRoot) => Promise<T>): Promise<T> {
+    const { layers, log } = this.c.deps;
+    return this.c.locked(rec.ID, async () => {
+      if (rec.State.RemovalInProgress || rec.State.Dead) throw invalidParameter(`container ${rec.ID} is marked for removal`);
+      const wasMounted = rec.State.Running || rec.State.Paused;
+      const hostRoot = await layers.mountRW(rec.ID);
+      let root: ContainerRoot | undefined;
+      try {
+        root = await ContainerRoot.open(hostRoot);
+        return await fn(root);
+      } finally {
+        await root?.close();
+        if (!wasMounted && !rec.State.Running) await layers.unmountRW(rec.ID).catch((err) => log(`unmount ${rec.ID}: ${err}`));
+      }
+    });
+  }
+
+  private fileNotFound(path: string, ref: string) {
+    return notFound(`Could not find the file ${path} in container ${ref}`);
+  }
+
+  /** lstat of `abs` as Docker's containerFSView.Stat sees it, with the entry's resolved location. */
+  private async statIn(root: ContainerRoot, abs: string): Promise<{ stat: PathStat; st: Stats }> {
+    const r = await root.resolve(abs, { followFinal: followsFinal(abs) });
+    try {
+      const st = await lstat(r.at());
+      const big = await lstat(r.at(), { bigint: true });
+      let linkTarget = '';
+      if (st.isSymbolicLink()) {
+        const t = await root.resolve(abs, { followFinal: true });
+        linkTarget = t.containerPath;
+        await t.close();
+      }
+      const stat: PathStat = { name: goBase(abs), size: st.size, mode: goFileMode(st.mode), mtime: rfc3339NanoFromNs(big.mtimeNs), linkTarget };
+      return { stat, st };
+    } finally {
+      await r.close();
+    }
+  }
+
+  private mapError(err: unknown, path: string, ref: string): unknown {
+    if (err instanceof RootPathError && err.code === 'ELOOP') return systemError(`too many levels of symbolic links: ${path}`);
+    if (err instanceof RootPathError || isNotFound(err)) return this.fileNotFound(path, ref);
+    return err;
+  }
+
+  /** HEAD /containers/{id}/archive */
+  async stat(ref: string, path: string): Promise<PathStat> {
+    const rec = this.c.get(ref);
+    try {
+      return await this.mounted(rec, async (root) => (await this.statIn(root, containerAbsPath(path))).stat);
+    } catch (err) {
+      throw this.mapError(err, path, ref);
+    }
+  }
+
+  /** GET /containers/{id}/archive: the stat and a tar of the resource, named as Docker rebases it. */
+  async archive(ref: string, path: string): Promise<{ stat: PathStat; stream: Readable }> {
+    const rec = this.c.get(ref);
+    const abs = containerAbsPath(path);
+    return new Promise((resolve, reject) => {
+      let handedOut = false;
+      this.mounted(rec, async (root) => {
+        const { stat, st } = await this.statIn(root, abs);
+        const out = new TarWriter();
+        const ended = new Promise<void>((done) => {
+          out.once('close', done);
+          out.once('end', done);
+        });
+        handedOut = true;
+        resolve({ stat, stream: out });
+        this.c.deps.events.log('container', 'archive-path', containerActor(rec));
+        const rebase = goBase(abs) === '/' ? '' : goBase(abs);
+        try {
+          // A directory is walked from itself (its symlinks followed when the path says so);
+          // anything else is archived as the entry it is, symlinks included.
+          const r = await root.resolve(abs, { followFinal: st.isDirectory() });
+          try {
+            await new TarWalker(out).add(r.at(), rebase);
+          } finally {
+            await r.close();
+          }
+          out.finish();
+        } catch (err) {
+          out.destroy(err as Error);
+        }
+        await ended;
+      }).catch((err) => {
+        if (!handedOut) reject(this.mapError(err, path, ref));
+        else this.c.deps.log(`archive ${rec.ID} ${path}: ${err}`);
+      });
+    });
+  }
+
+  /** PUT /containers/{id}/archive: extracts a (possibly compressed) tar into the directory `path`. */
+  async extract(ref: string, path: string, src: Readable, req: ExtractRequest): Promise<void> {
+    const rec = this.c.get(ref);
+    if (rec.HostConfig.ReadonlyRootfs) throw invalidParameter('container rootfs is marked read-only');
+    try {
+      await this.mounted(rec, async (root) => {
+        const r = await root.resolve(posix.join('/', path), { followFinal: true });
+        let dest: string;
+        try {
+          const st = await lstat(r.at());
+          if (!st.isDirectory()) throw invalidParameter('extraction point is not a directory');
+          dest = r.containerPath;
+        } finally {
+          await r.close();
+        }
+        let chown: { uid: number; gid: number } | undefined;
+        if (req.copyUIDGID && rec.Config.User) {
+          const u = await resolveUser(root.hostPath, rec.Config.User);
+          chown = { uid: u.uid, gid: u.gid };
+        }
+        await new ContainerExtractor(root, dest, { noOverwriteDirNonDir: req.noOverwriteDirNonDir, ...(chown ? { chown } : {}) }).extract(src);
+      });
+    } catch (err) {
+      src.resume();
+      throw this.mapError(err, path, ref);
+    }
+    this.c.deps.events.log('container', 'extract-to-dir', containerActor(rec));
+  }
+
+  /** GET /containers/{id}/export: the whole filesystem as a tar. */
+  async export(ref: string): Promise<Readable> {
+    const rec = this.c.get(ref);
+    return new Promise((resolve, reject) => {
+      let handedOut = false;
+      this.mounted(rec, async (root) => {
+        const out = new TarWriter();
+        const ended = new Promise<void>((done) => {
+          out.once('close', done);
+          out.once('end', done);
+        });
+        handedOut = true;
+        resolve(out);
+        this.c.deps.events.log('container', 'export', containerActor(rec));
+        try {
+          await new TarWalker(out).addChildren(root.fh, '');
+          out.finish();
+        } catch (err) {
+          out.destroy(err as Error);
+        }
+        await ended;
+      }).catch((err) => {
+        if (!handedOut) reject(err);
+        else this.c.deps.log(`export ${rec.ID}: ${err}`);
+      });
+    });
+  }
+}

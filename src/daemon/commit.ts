@@ -1,0 +1,181 @@
+/**
+ * POST /commit (`docker commit`): a new image whose top layer is the container's changes.
+ * The container's overlay upper dir is archived with whiteouts turned back into `.wh.` entries
+ * (archive-walk.ts) and streamed straight into the layer store on top of the image's layers;
+ * the config is the request's config with the --change instructions applied, completed from
+ * the container's (Docker's merge), and a history entry is appended. The container is paused
+ * for the time unless `pause=0`. An empty diff adds no layer (an empty_layer history entry).
+ */
+import { open } from 'node:fs/promises';
+import { constants as fsc } from 'node:fs';
+import type { ContainerConfig, ImageConfigFile } from '../api/types.js';
+import type { ContainerRecord } from '../container/container.js';
+import { applyChanges } from '../image/changes.js';
+import { parseNormalizedNamed, familiarString, isValidTag, withDefaultTag, type Reference } from '../image/reference.js';
+import type { AppliedLayer } from '../layer/layer-store.js';
+import { conflict, invalidParameter } from '../lib/errors.js';
+import { TarWriter } from '../lib/tar-writer.js';
+import type { Readable } from 'node:stream';
+import { readOverlayXattrs, TarWalker } from './archive-walk.js';
+import type { ContainerAccess } from './container-access.js';
+import { containerActor } from './container-events.js';
+import { O_PATH } from './container-root.js';
+import type { ContainerPause } from './pause.js';
+
+/** sha256 of an empty tar (1024 zero bytes): Docker's DigestSHA256EmptyTar. */
+export const EMPTY_TAR_DIFF_ID = 'sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef';
+
+/** What commit needs of the image service (daemon/images.ts). */
+export interface CommitImages {
+  resolve(ref: string): Promise<{ id: string; config: ImageConfigFile; topChainId: string | null }>;
+  registerImage(raw: Buffer, refs: Reference[]): Promise<{ id: string }>;
+  releaseLayers(chains: string[]): Promise<void>;
+  layers: { applyLayer(parent: string | null, src: Readable): Promise<AppliedLayer>; unpin(chainId: string): void };
+  images: { setParent(id: string, parent: string): Promise<void> };
+}
+
+export interface CommitRequest {
+  repo?: string;
+  tag?: string;
+  comment?: string;
+  author?: string;
+  pause: boolean;
+  changes: string[];
+  /** The request body: a container config to start from. */
+  config?: ContainerConfig;
+}
+
+const GO_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
+
+/** Docker's commit merge: what the user's config leaves unset comes from the container's. */
+export function mergeCommitConfig(user: ContainerConfig, container: ContainerConfig): ContainerConfig {
+  const out: ContainerConfig = { ...user };
+  if (!out.User) out.User = container.User;
+  if (!out.ExposedPorts || Object.keys(out.ExposedPorts).length === 0) out.ExposedPorts = container.ExposedPorts;
+  else out.ExposedPorts = { ...(container.ExposedPorts ?? {}), ...out.ExposedPorts };
+  if (!out.Env?.length) out.Env = container.Env;
+  else {
+    const keys = new Set(out.Env.map((e) => e.split('=', 1)[0]));
+    out.Env = [...(container.Env ?? []).filter((e) => !keys.has(e.split('=', 1)[0])), ...out.Env];
+  }
+  out.Labels = { ...(container.Labels ?? {}), ...(out.Labels ?? {}) };
+  if (!out.Entrypoint?.length) {
+    if (!out.Cmd?.length) out.Cmd = container.Cmd;
+    out.Entrypoint = container.Entrypoint;
+  }
+  if (!out.Healthcheck) out.Healthcheck = container.Healthcheck;
+  if (!out.WorkingDir) out.WorkingDir = container.WorkingDir;
+  if (!out.Volumes || Object.keys(out.Volumes).length === 0) out.Volumes = container.Volumes;
+  else out.Volumes = { ...(container.Volumes ?? {}), ...out.Volumes };
+  if (!out.StopSignal) out.StopSignal = container.StopSignal;
+  if (!out.Shell?.length && container.Shell) out.Shell = container.Shell;
+  if (out.OnBuild === undefined && container.OnBuild) out.OnBuild = container.OnBuild;
+  for (const k of ['Hostname', 'Domainname', 'AttachStdin', 'AttachStdout', 'AttachStderr', 'Tty', 'OpenStdin', 'StdinOnce', 'Image'] as const) {
+    if (out[k] === undefined && container[k] !== undefined) (out as Record<string, unknown>)[k] = container[k];
+  }
+  return out;
+}
+
+function parseTarget(repo: string | undefined, tag: string | undefined): Reference | null {
+  if (!repo) {
+    if (tag) throw invalidParameter('refusing to create a tag with no reference');
+    return null;
+  }
+  let ref: Reference;
+  try {
+    ref = parseNormalizedNamed(repo);
+  } catch (err) {
+    throw invalidParameter(err instanceof Error ? err.message : String(err));
+  }
+  if (ref.digest !== undefined) throw invalidParameter('cannot commit to digest reference');
+  if (tag) {
+    if (!isValidTag(tag)) throw invalidParameter(`invalid tag format`);
+    ref = { ...ref, tag };
+  }
+  return withDefaultTag(ref);
+}
+
+export class ContainerCommit {
+  constructor(
+    private readonly c: ContainerAccess,
+    private readonly images: CommitImages,
+    private readonly pauser: ContainerPause,
+  ) {}
+
+  async commit(ref: string, req: CommitRequest): Promise<{ Id: string }> {
+    const rec = this.c.get(ref);
+    const target = parseTarget(req.repo, req.tag);
+    if (rec.State.RemovalInProgress || rec.State.Dead) throw conflict(`You cannot commit container ${rec.ID} which is being removed`);
+    const config = mergeCommitConfig(applyChanges(req.changes, req.config ?? {}), rec.Config);
+    const image = await this.images.resolve(rec.Image);
+
+    const pause = req.pause && rec.State.Running && !rec.State.Paused;
+    if (pause) await this.pauser.pause(rec.ID);
+    let layer: AppliedLayer;
+    try {
+      layer = await this.diffLayer(rec, image.topChainId);
+    } finally {
+      if (pause) await this.pauser.unpause(rec.ID).catch((err) => this.c.deps.log(`unpause ${rec.ID} after commit: ${err}`));
+    }
+
+    let id: string;
+    const empty = layer.diffId === EMPTY_TAR_DIFF_ID;
+    try {
+      const created = new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z');
+      const history = [...(image.config.history ?? [])];
+      const entry: NonNullable<ImageConfigFile['history']>[number] = { created, created_by: (rec.Config.Cmd ?? []).join(' ') };
+      if (req.author) entry.author = req.author;
+      if (req.comment) entry.comment = req.comment;
+      if (empty) entry.empty_layer = true;
+      history.push(entry);
+      const file: ImageConfigFile = {
+        architecture: image.config.architecture || GO_ARCH[process.arch] || process.arch,
+        ...(image.config.variant ? { variant: image.config.variant } : {}),
+        os: image.config.os || 'linux',
+        config,
+        container: rec.ID,
+        created,
+        docker_version: image.config.docker_version ?? '',
+        ...(req.author ? { author: req.author } : {}),
+        ...(req.comment ? { comment: req.comment } : {}),
+        history,
+        rootfs: { type: 'layers', diff_ids: [...(image.config.rootfs?.diff_ids ?? []), ...(empty ? [] : [layer.diffId])] },
+      };
+      ({ id } = await this.images.registerImage(Buffer.from(JSON.stringify(file)), target ? [target] : []));
+      await this.images.images.setParent(id, image.id);
+    } finally {
+      this.images.layers.unpin(layer.chainId);
+    }
+    if (empty) await this.images.releaseLayers([layer.chainId]).catch(() => {});
+
+    const events = this.c.deps.events;
+    events.log('container', 'commit', containerActor(rec, { comment: req.comment ?? '', imageID: id, imageRef: target ? familiarString(target) : '' }));
+    if (target) events.log('image', 'tag', { ID: id, Attributes: { name: familiarString(target) } });
+    return { Id: id };
+  }
+
+  /** The container's upper dir as a layer on top of `parent`. */
+  private async diffLayer(rec: ContainerRecord, parent: string | null): Promise<AppliedLayer> {
+    const data = await this.c.deps.layers.rwGraphDriverData(rec.ID);
+    const upper = data.UpperDir!;
+    const { opaque, xattrs } = await readOverlayXattrs(upper);
+    const out = new TarWriter();
+    const root = await open(upper, O_PATH | fsc.O_DIRECTORY);
+    const walked = (async () => {
+      try {
+        await new TarWalker(out, { whiteouts: true, opaqueDirs: opaque, xattrs }).addChildren(root, '');
+        out.finish();
+      } catch (err) {
+        out.destroy(err as Error);
+      } finally {
+        await root.close();
+      }
+    })();
+    try {
+      return await this.images.layers.applyLayer(parent, out);
+    } finally {
+      out.destroy();
+      await walked;
+    }
+  }
+}

@@ -1,0 +1,20 @@
+/**
+ * What the services beside the lifecycle (archive, changes, export, commit, pause, update) need
+ * of ContainerService: a record by reference, its lock, persistence and the shared deps.
+ * ContainerService.access() hands it out, so those services live in their own modules.
+ */
+import type { ContainerRecord } from '../container/container.js';
+import type { ContainerDeps } from './container-deps.js';
+
+export interface ContainerAccess {
+  /** The record for a name, full ID or unique ID prefix; NotFound `No such container: ref`. */
+  get(ref: string): ContainerRecord;
+  /** Runs `fn` holding the container's lock (the lifecycle's start/stop/exit take it too). */
+  locked<T>(id: string, fn: () => Promise<T>): Promise<T>;
+  /** Persists config.v2.json / hostconfig.json. */
+  save(rec: ContainerRecord): Promise<void>;
+  /** Tells the lifecycle the restart policy changed (update --restart). */
+  restartPolicyChanged(rec: ContainerRecord): void;
+  deps: ContainerDeps;
+}
+

@@ -1,0 +1,54 @@
+/**
+ * POST /containers/{id}/pause and /unpause: the runtime freezes and thaws the container's
+ * cgroup (freezer). State.Paused/Status "paused" are persisted; `pause` and `unpause` events.
+ * Errors and their statuses are Docker's (daemon/pause.go, unpause.go).
+ */
+import { conflict, systemError } from '../lib/errors.js';
+import type { ContainerRecord } from '../container/container.js';
+import type { ContainerAccess } from './container-access.js';
+import { containerActor } from './container-events.js';
+
+const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+export class ContainerPause {
+  constructor(private readonly c: ContainerAccess) {}
+
+  async pause(ref: string): Promise<void> {
+    const rec = this.c.get(ref);
+    await this.c.locked(rec.ID, () => this.pauseLocked(rec));
+  }
+
+  async unpause(ref: string): Promise<void> {
+    const rec = this.c.get(ref);
+    await this.c.locked(rec.ID, () => this.unpauseLocked(rec));
+  }
+
+  /** For callers that already hold the container's lock (commit). */
+  async pauseLocked(rec: ContainerRecord): Promise<void> {
+    if (!rec.State.Running) throw conflict(`container ${rec.ID} is not running`);
+    if (rec.State.Paused) throw conflict(`container ${rec.ID} is already paused`);
+    if (rec.State.Restarting) throw conflict(`Container ${rec.ID} is restarting, wait until the container is running`);
+    try {
+      await this.c.deps.runtime.pause(rec.ID);
+    } catch (err) {
+      throw systemError(`cannot pause container ${rec.ID}: ${message(err)}`, err);
+    }
+    rec.State = { ...rec.State, Paused: true, Status: 'paused' };
+    this.c.deps.events.log('container', 'pause', containerActor(rec));
+    await this.c.save(rec).catch((err) => this.c.deps.log(`could not save container to disk: ${err}`));
+  }
+
+  async unpauseLocked(rec: ContainerRecord): Promise<void> {
+    // Docker's text and status (a plain error: 500).
+    if (!rec.State.Paused) throw systemError(`Container ${rec.ID} is not paused`);
+    if (!rec.State.Running) throw conflict(`container ${rec.ID} is not running`);
+    try {
+      await this.c.deps.runtime.resume(rec.ID);
+    } catch (err) {
+      throw systemError(`Cannot unpause container ${rec.ID}: ${message(err)}`, err);
+    }
+    rec.State = { ...rec.State, Paused: false, Status: 'running' };
+    this.c.deps.events.log('container', 'unpause', containerActor(rec));
+    await this.c.save(rec).catch((err) => this.c.deps.log(`could not save container to disk: ${err}`));
+  }
+}
