@@ -249,11 +249,13 @@ export class EngineClient {
    */
   async hijack(path: string, opts: RequestOptions = {}): Promise<HijackedConnection> {
     const fullPath = await this.fullPath(path, opts);
+    // exec start sends its options as a JSON body on the hijacked request.
+    const payload = opts.body !== undefined ? Buffer.from(JSON.stringify(opts.body)) : undefined;
     const headers: Record<string, string> = {
       Connection: 'Upgrade',
       Upgrade: 'tcp',
-      'Content-Type': 'text/plain',
-      'Content-Length': '0',
+      'Content-Type': payload ? 'application/json' : 'text/plain',
+      'Content-Length': String(payload?.length ?? 0),
       ...(opts.headers ?? {}),
     };
     return new Promise<HijackedConnection>((resolve, reject) => {
@@ -287,7 +289,7 @@ export class EngineClient {
           },
         });
       });
-      req.end();
+      req.end(payload);
     });
   }
 
@@ -425,6 +427,30 @@ export class EngineClient {
     await this.json('POST', `/containers/${encodeURIComponent(id)}/resize`, { query: { h: height, w: width } });
   }
 
+  // ---- exec ----
+
+  execCreate(container: string, body: import('../api/exec-types.js').ExecCreateRequest): Promise<{ Id: string }> {
+    return this.json('POST', `/containers/${encodeURIComponent(container)}/exec`, { body });
+  }
+
+  /** Detached start: returns once the process runs. */
+  async execStartDetached(id: string, body: { Tty?: boolean; ConsoleSize?: [number, number] } = {}): Promise<void> {
+    await this.json('POST', `/exec/${encodeURIComponent(id)}/start`, { body: { ...body, Detach: true } });
+  }
+
+  /** Attached start: the hijacked connection carries the process's stdio. */
+  execAttach(id: string, body: { Tty?: boolean; ConsoleSize?: [number, number] } = {}): Promise<HijackedConnection> {
+    return this.hijack(`/exec/${encodeURIComponent(id)}/start`, { body: { ...body, Detach: false } });
+  }
+
+  execInspect(id: string): Promise<import('../api/exec-types.js').ExecInspect> {
+    return this.json('GET', `/exec/${encodeURIComponent(id)}/json`);
+  }
+
+  async execResize(id: string, height: number, width: number): Promise<void> {
+    await this.json('POST', `/exec/${encodeURIComponent(id)}/resize`, { query: { h: height, w: width } });
+  }
+
   // ---- images ----
 
   imageList(opts: { all?: boolean; filters?: Filters; digests?: boolean } = {}): Promise<ImageSummary[]> {
@@ -515,5 +541,27 @@ export class EngineClient {
 
   networkPrune(filters?: Filters): Promise<{ NetworksDeleted: string[] | null }> {
     return this.json('POST', '/networks/prune', { query: { filters: filtersParam(filters) } });
+  }
+
+  // ---- volumes ----
+
+  volumeList(filters?: Filters): Promise<import('../api/types.js').VolumeListResponse> {
+    return this.json('GET', '/volumes', { query: { filters: filtersParam(filters) } });
+  }
+
+  volumeCreate(body: import('../api/types.js').VolumeCreateRequest): Promise<import('../api/types.js').Volume> {
+    return this.json('POST', '/volumes/create', { body });
+  }
+
+  volumeInspect(name: string): Promise<import('../api/types.js').Volume> {
+    return this.json('GET', `/volumes/${encodeURIComponent(name)}`);
+  }
+
+  async volumeRemove(name: string, force = false): Promise<void> {
+    await this.json('DELETE', `/volumes/${encodeURIComponent(name)}`, { query: { force: force ? '1' : undefined } });
+  }
+
+  volumePrune(filters?: Filters): Promise<import('../api/types.js').VolumePruneReport> {
+    return this.json('POST', '/volumes/prune', { query: { filters: filtersParam(filters) } });
   }
 }

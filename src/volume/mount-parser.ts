@@ -32,6 +32,12 @@ const CONSISTENCY_MODES = new Set(['consistent', 'cached', 'delegated']);
 const COPY_MODES = new Set(['nocopy']);
 export const DEFAULT_PROPAGATION = 'rprivate';
 
+/** Go's path.Clean: normalised, no trailing slash but for the root. */
+export function cleanPath(p: string): string {
+  const n = posix.normalize(p);
+  return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
+}
+
 const mountConfigError = (type: string, msg: string) => new MountConfigError(`invalid mount config for type "${type}": ${msg}`);
 const invalidSpec = (raw: string) => `invalid volume specification: '${raw}'`;
 export const invalidMode = (mode: string) => new MountConfigError(`invalid mode: ${mode}`);
@@ -114,7 +120,7 @@ export function parseMountSpec(cfg: MountSpec, exists?: (path: string) => boolea
     Type: 'volume',
     Name: '',
     Source: '',
-    Destination: posix.normalize(cfg.Target),
+    Destination: cleanPath(cfg.Target),
     Driver: '',
     Mode: '',
     RW: !cfg.ReadOnly,
@@ -131,7 +137,7 @@ export function parseMountSpec(cfg: MountSpec, exists?: (path: string) => boolea
       if (srcAbs) throw mountConfigError(type, srcAbs);
       if (exists && !exists(cfg.Source)) throw mountConfigError(type, `bind source path does not exist: ${cfg.Source}`);
       mp.Type = 'bind';
-      mp.Source = posix.normalize(cfg.Source);
+      mp.Source = cleanPath(cfg.Source);
       mp.Propagation = prop || DEFAULT_PROPAGATION;
       mp.CopyData = false;
       break;

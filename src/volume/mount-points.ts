@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { ContainerConfig, HostConfig, MountPoint, MountSpec } from '../api/types.js';
 import { EngineError, invalidParameter, isEngineError } from '../lib/errors.js';
-import { MountConfigError, parseBind, parseMountSpec, parseVolumesFrom, readWrite, type ParsedMount } from './mount-parser.js';
+import { MountConfigError, cleanPath, parseBind, parseMountSpec, parseVolumesFrom, readWrite, type ParsedMount } from './mount-parser.js';
 import type { VolumeStore } from './store.js';
 
 /** What config.v2.json keeps per mount point: Docker's MountPoint plus what start needs. */
@@ -137,7 +137,7 @@ export async function registerMountPoints(store: VolumeStore, input: RegisterInp
     }
 
     for (const spec of Object.keys(input.config.Volumes ?? {})) {
-      const dest = posix.normalize(spec);
+      const dest = cleanPath(spec);
       if (points[dest] || Object.hasOwn(hc.Tmpfs ?? {}, dest)) continue;
       if (!posix.isAbsolute(dest)) throw invalidParameter(`invalid mount config for type "volume": invalid mount path: '${spec}' mount path must be absolute`);
       const v = await volume({ Name: '', Driver: hc.VolumeDriver ?? '' } as ParsedMount);
