@@ -10,6 +10,7 @@ import { RUN_LIKE, preprocessRunArgv, registerContainerCommands } from './contai
 import { registerImageCommands } from './images.js';
 import { registerRegistryCommands } from './registry-commands.js';
 import { registerNetworkCommands } from './networks.js';
+import { registerExecCommands } from './exec.js';
 import { registerVolumeCommands } from './volumes.js';
 import { FlagError } from './run-options.js';
 import { CLI_VERSION, registerSystemCommands } from './system.js';
@@ -94,6 +95,7 @@ function buildProgram(): Command {
   registerSystemCommands(program, ctx, { container, image });
   registerRegistryCommands(program, ctx);
   registerNetworkCommands(program, ctx);
+  registerExecCommands(program, ctx, container);
   registerVolumeCommands(program, ctx);
 
   const configure = (cmd: Command) => {

@@ -249,11 +249,13 @@ export class EngineClient {
    */
   async hijack(path: string, opts: RequestOptions = {}): Promise<HijackedConnection> {
     const fullPath = await this.fullPath(path, opts);
+    // exec start sends its options as a JSON body on the hijacked request.
+    const payload = opts.body !== undefined ? Buffer.from(JSON.stringify(opts.body)) : undefined;
     const headers: Record<string, string> = {
       Connection: 'Upgrade',
       Upgrade: 'tcp',
-      'Content-Type': 'text/plain',
-      'Content-Length': '0',
+      'Content-Type': payload ? 'application/json' : 'text/plain',
+      'Content-Length': String(payload?.length ?? 0),
       ...(opts.headers ?? {}),
     };
     return new Promise<HijackedConnection>((resolve, reject) => {
@@ -287,7 +289,7 @@ export class EngineClient {
           },
         });
       });
-      req.end();
+      req.end(payload);
     });
   }
 
@@ -423,6 +425,30 @@ export class EngineClient {
 
   async containerResize(id: string, height: number, width: number): Promise<void> {
     await this.json('POST', `/containers/${encodeURIComponent(id)}/resize`, { query: { h: height, w: width } });
+  }
+
+  // ---- exec ----
+
+  execCreate(container: string, body: import('../api/exec-types.js').ExecCreateRequest): Promise<{ Id: string }> {
+    return this.json('POST', `/containers/${encodeURIComponent(container)}/exec`, { body });
+  }
+
+  /** Detached start: returns once the process runs. */
+  async execStartDetached(id: string, body: { Tty?: boolean; ConsoleSize?: [number, number] } = {}): Promise<void> {
+    await this.json('POST', `/exec/${encodeURIComponent(id)}/start`, { body: { ...body, Detach: true } });
+  }
+
+  /** Attached start: the hijacked connection carries the process's stdio. */
+  execAttach(id: string, body: { Tty?: boolean; ConsoleSize?: [number, number] } = {}): Promise<HijackedConnection> {
+    return this.hijack(`/exec/${encodeURIComponent(id)}/start`, { body: { ...body, Detach: false } });
+  }
+
+  execInspect(id: string): Promise<import('../api/exec-types.js').ExecInspect> {
+    return this.json('GET', `/exec/${encodeURIComponent(id)}/json`);
+  }
+
+  async execResize(id: string, height: number, width: number): Promise<void> {
+    await this.json('POST', `/exec/${encodeURIComponent(id)}/resize`, { query: { h: height, w: width } });
   }
 
   // ---- images ----
