@@ -10,6 +10,8 @@ import { RUN_LIKE, preprocessRunArgv, registerContainerCommands } from './contai
 import { registerImageCommands } from './images.js';
 import { registerRegistryCommands } from './registry-commands.js';
 import { registerNetworkCommands } from './networks.js';
+import { registerEventCommands } from './events.js';
+import { registerStatsCommands } from './stats.js';
 import { registerExecCommands } from './exec.js';
 import { registerVolumeCommands } from './volumes.js';
 import { FlagError } from './run-options.js';
@@ -95,6 +97,8 @@ function buildProgram(): Command {
   registerSystemCommands(program, ctx, { container, image });
   registerRegistryCommands(program, ctx);
   registerNetworkCommands(program, ctx);
+  registerEventCommands(program, ctx);
+  registerStatsCommands(program, ctx);
   registerExecCommands(program, ctx, container);
   registerVolumeCommands(program, ctx);
 
