@@ -134,7 +134,12 @@ export class Firewall {
   async rebuild(rules: Rule[]): Promise<void> {
     const c = this.chains;
     const declare = { nat: [c.dnat, c.post], filter: [c.forward, c.iso1, c.iso2], raw: [c.raw] };
-    const first: Rule[] = [{ table: 'filter', chain: c.forward, args: `-j ${c.iso1}` }];
+    const first: Rule[] = [
+      { table: 'filter', chain: c.forward, args: `-j ${c.iso1}` },
+      // Published ports are for every container, whatever its network (Docker's userland proxy
+      // gives that): a DNATed connection, both ways, is exempt from the isolation between bridges.
+      { table: 'filter', chain: c.iso1, args: '-m conntrack --ctstate DNAT -j RETURN' },
+    ];
     await run('iptables-restore', ['--noflush'], restoreText([...first, ...rules], '-A', declare));
     for (const j of jumps(c)) {
       const spec = j.args.split(' ');
