@@ -1,0 +1,170 @@
+/**
+ * Networking through the real Docker CLI against wharfd (issue 4, compatibility): the nginx image
+ * published with `-p 8080:80` (all host addresses) serves its test page on 127.0.0.1; containers on
+ * a user network reach each other by name and alias over HTTP (busybox wget; its -T option
+ * segfaults in Debian's 1.35, hence `timeout`, run by sh: pid 1 ignores its signal); `--network container:<id>` shares
+ * the other container's /etc/hostname, /etc/hosts and /etc/resolv.conf, and Docker's conflicting
+ * options are refused. Traffic only to 127.0.0.1 and the daemon's own bridges.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { createServer } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { buildNginxArchive, NGINX_TEST_PAGE_MARKER } from '../fixtures/debian-images.js';
+import { loadBusybox, startDaemon, waitFor, type Daemon } from './harness.js';
+
+let d: Daemon;
+const NET = `wc${randomBytes(3).toString('hex')}`;
+const HTTPD = 'mkdir -p /www && echo hello-by-name > /www/index.html && exec httpd -f -p 80 -h /www';
+
+async function docker(args: string[], timeoutMs?: number): Promise<string> {
+  const r = await d.docker(args, { timeoutMs });
+  assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+/** 8080 as in Docker's documentation when it is free here, otherwise any free port. */
+async function hostPort(preferred: number): Promise<number> {
+  const tryListen = (port: number) =>
+    new Promise<number | undefined>((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(undefined));
+      s.listen(port, '0.0.0.0', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+  return (await tryListen(preferred)) ?? (await tryListen(0))!;
+}
+
+function httpGet(port: number, path = '/'): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path, timeout: 2000, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+before(async () => {
+  d = await startDaemon();
+  await loadBusybox(d);
+});
+after(async () => {
+  await d?.cleanup();
+});
+
+describe('Docker CLI networking compatibility', () => {
+  test('docker run -d -p 8080:80 nginx serves the test page on 127.0.0.1', { timeout: 900_000 }, async () => {
+    const archive = await buildNginxArchive();
+    assert.match(await docker(['load', '-i', archive], 120_000), /Loaded image: nginx:latest/);
+    const port = await hostPort(8080);
+    const id = (await docker(['run', '-d', '--name', 'nginx1', '-p', `${port}:80`, 'nginx'])).trim();
+    assert.match(id, /^[0-9a-f]{64}$/);
+    const page = await waitFor(
+      async () => {
+        const r = await httpGet(port).catch(() => undefined);
+        return r?.status === 200 ? r.body : undefined;
+      },
+      { timeoutMs: 30_000, what: `nginx on 127.0.0.1:${port}` },
+    );
+    assert.ok(page.includes(NGINX_TEST_PAGE_MARKER), page);
+    assert.equal(await docker(['port', 'nginx1', '80']), `0.0.0.0:${port}\n`);
+    const ps = await docker(['ps', '--filter', 'name=nginx1', '--format', '{{.Ports}}']);
+    assert.equal(ps.trim(), `0.0.0.0:${port}->80/tcp`);
+    const missing = await httpGet(port, '/no-such-page').catch(() => undefined);
+    assert.equal(missing?.status, 404, 'nginx itself answers, not something else on the port');
+    await docker(['rm', '-f', 'nginx1']);
+    await waitFor(async () => !(await httpGet(port).catch(() => undefined)), { what: 'the port to close after rm' });
+  });
+
+  test('two containers on a user network reach each other by name and alias (wget, ping)', async () => {
+    await docker(['network', 'create', NET]);
+    await docker(['run', '-d', '--name', `${NET}-srv`, '--network', NET, '--network-alias', 'web', 'busybox', 'sh', '-c', HTTPD]);
+    for (const host of [`${NET}-srv`, 'web']) {
+      const out = await waitFor(
+        async () => {
+          const r = await d.docker(['run', '--rm', '--network', NET, 'busybox', 'sh', '-c', `timeout 5 wget -qO- http://${host}/`]);
+          return r.code === 0 ? r.stdout : undefined;
+        },
+        { timeoutMs: 20_000, what: `wget http://${host}/ from a second container` },
+      );
+      assert.equal(out, 'hello-by-name\n');
+    }
+    const ping = await docker(['run', '--rm', '--network', NET, 'busybox', 'ping', '-c', '1', '-W', '2', `${NET}-srv`]);
+    assert.match(ping, /1 packets received/);
+    const other = await d.docker(['run', '--rm', 'busybox', 'sh', '-c', `timeout 5 wget -qO- http://${NET}-srv/`]);
+    assert.notEqual(other.code, 0, 'the name is not known on the default bridge');
+    await docker(['rm', '-f', `${NET}-srv`]);
+    await docker(['network', 'rm', NET]);
+  });
+
+  test("a published port is reachable from another network's container through the host's addresses", async () => {
+    const net = `${NET}x`;
+    await docker(['network', 'create', net]);
+    const port = await hostPort(0);
+    await docker(['run', '-d', '--name', 'pub', '-p', `${port}:80`, 'busybox', 'sh', '-c', HTTPD]);
+    const gateway = async (n: string) => (await docker(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Gateway}}', n])).trim();
+    for (const addr of [await gateway('bridge'), await gateway(net)]) {
+      const out = await waitFor(
+        async () => {
+          const r = await d.docker(['run', '--rm', '--network', net, 'busybox', 'sh', '-c', `timeout 5 wget -qO- http://${addr}:${port}/`]);
+          return r.code === 0 ? r.stdout : undefined;
+        },
+        { timeoutMs: 20_000, what: `${addr}:${port} from a container on ${net}` },
+      );
+      assert.equal(out, 'hello-by-name\n');
+    }
+    const pubIp = (await docker(['inspect', '-f', '{{.NetworkSettings.IPAddress}}', 'pub'])).trim();
+    const direct = await d.docker(['run', '--rm', '--network', net, 'busybox', 'ping', '-c', '1', '-W', '1', pubIp]);
+    assert.match(direct.stdout, /0 packets received/, 'apart from published ports the networks stay isolated');
+    assert.match(direct.stdout, /0 packets received/, 'without the published port the networks stay isolated');
+    await docker(['rm', '-f', 'pub']);
+    await docker(['network', 'rm', net]);
+  });
+
+  test('--network container:<id> shares /etc/hostname, /etc/hosts and /etc/resolv.conf', async () => {
+    await docker([
+      'run', '-d', '--name', 'owner', '--hostname', 'owner-host', '--add-host', 'extra.example:10.1.2.3', '--dns', '10.0.0.53',
+      'busybox', 'sleep', '1000',
+    ]);
+    const paths = JSON.parse(await docker(['inspect', '-f', '{{json .}}', 'owner'])) as { HostsPath: string; ResolvConfPath: string; HostnamePath: string };
+    const out = await docker(['run', '--name', 'joiner', '--network', 'container:owner', 'busybox', 'sh', '-c', 'hostname; echo ---; cat /etc/hosts; echo ---; cat /etc/resolv.conf']);
+    const [hostname, hosts, resolv] = out.split('---\n');
+    assert.equal(hostname, 'owner-host\n');
+    assert.equal(hosts, await readFile(paths.HostsPath, 'utf8'));
+    assert.match(hosts!, /^10\.1\.2\.3\s+extra\.example$/m);
+    assert.equal(resolv, await readFile(paths.ResolvConfPath, 'utf8'));
+    assert.match(resolv!, /^nameserver 10\.0\.0\.53$/m);
+    const joined = JSON.parse(await docker(['inspect', '-f', '{{json .}}', 'joiner'])) as typeof paths & { Config: { Hostname: string } };
+    assert.deepEqual(
+      [joined.HostsPath, joined.ResolvConfPath, joined.HostnamePath, joined.Config.Hostname],
+      [paths.HostsPath, paths.ResolvConfPath, paths.HostnamePath, 'owner-host'],
+    );
+    await docker(['rm', 'joiner']);
+  });
+
+  test("--network container:<id> with options that need an own network: Docker's errors", async () => {
+    const cases: Array<[string[], string]> = [
+      [['--hostname', 'x'], 'conflicting options: hostname and the network mode'],
+      [['--dns', '10.0.0.1'], 'conflicting options: dns and the network mode'],
+      [['--add-host', 'a:10.0.0.1'], 'conflicting options: custom host-to-IP mapping and the network mode'],
+      [['-p', '80'], 'conflicting options: port publishing and the container type network mode'],
+      [['--expose', '80'], 'conflicting options: port exposing and the container type network mode'],
+    ];
+    for (const [flags, message] of cases) {
+      const r = await d.docker(['run', '--network', 'container:owner', ...flags, 'busybox', 'true']);
+      assert.equal(r.code, 125, `${flags.join(' ')}: ${r.stderr}`);
+      assert.ok(r.stderr.includes(message), `${flags.join(' ')}: ${r.stderr}`);
+    }
+    const names = await docker(['ps', '-a', '--format', '{{.Names}}']);
+    assert.deepEqual(names.trim().split('\n'), ['owner'], 'nothing half-created');
+    await docker(['rm', '-f', 'owner']);
+  });
+});
