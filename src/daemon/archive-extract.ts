@@ -195,7 +195,7 @@ export class ContainerExtractor {
   private async setMeta(at: string, h: TarHeader, rel: string): Promise<void> {
     const fh = await open(at, O_PATH | fsc.O_NOFOLLOW);
     try {
-      const st = await lstat(fdPath(fh));
+      const st = await fh.stat(); // fstat of the O_PATH fd: the entry itself
       if (st.isSymbolicLink()) return;
       const p = fdPath(fh);
       await chown(p, this.opts.chown?.uid ?? h.uid, this.opts.chown?.gid ?? h.gid);
@@ -215,7 +215,7 @@ export class ContainerExtractor {
     const fh = await open(at, O_PATH | fsc.O_NOFOLLOW).catch(() => null);
     if (!fh) return;
     try {
-      if ((await lstat(fdPath(fh))).isDirectory()) await utimes(fdPath(fh), mtime, mtime);
+      if ((await fh.stat()).isDirectory()) await utimes(fdPath(fh), mtime, mtime);
     } finally {
       await fh.close();
     }

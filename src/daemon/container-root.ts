@@ -57,7 +57,8 @@ export class ResolvedPath {
 
   /** A path that reaches the entry without re-resolving anything (openat-like). */
   at(): string {
-    return fdPath(this.dir, this.name || undefined);
+    // `/proc/self/fd/N` alone is the magic link (lstat sees a symlink); `N/.` is the directory.
+    return this.name ? fdPath(this.dir, this.name) : `${fdPath(this.dir)}/.`;
   }
 
   async lstat(): Promise<Stats> {

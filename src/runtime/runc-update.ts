@@ -9,7 +9,7 @@ export function runcUpdateFlags(r: OciLinuxResources): string[] {
   add('memory', r.memory?.limit);
   add('memory-reservation', r.memory?.reservation);
   add('memory-swap', r.memory?.swap);
-  add('cpu-shares', r.cpu?.shares);
+  add('cpu-share', r.cpu?.shares);
   add('cpu-period', r.cpu?.period);
   add('cpu-quota', r.cpu?.quota);
   add('cpuset-cpus', r.cpu?.cpus);
