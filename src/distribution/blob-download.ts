@@ -60,12 +60,22 @@ async function writeAll(fh: FileHandle, chunk: Buffer, offset: number): Promise<
   }
 }
 
-interface Sink {
+/** Where a blob's bytes go, in order; reset() means "start over from byte 0". */
+export interface BlobSink {
   reset(): Promise<void>;
   write(chunk: Buffer, offset: number): Promise<void>;
 }
 
-async function fetchInto(s: RegistrySession, repo: string, desc: Descriptor, opts: DownloadOptions, sink: Sink): Promise<void> {
+/**
+ * Feeds the blob to `sink` as it arrives (resumed parts continue where the cut left off);
+ * resolves once its size and digest are verified, which is only known at end of stream.
+ * An error the sink throws that is also what `opts.cancelled()` returns ends the download.
+ */
+export async function streamBlob(s: RegistrySession, repo: string, desc: Descriptor, sink: BlobSink, opts: DownloadOptions = {}): Promise<void> {
+  await fetchInto(s, repo, desc, opts, sink);
+}
+
+async function fetchInto(s: RegistrySession, repo: string, desc: Descriptor, opts: DownloadOptions, sink: BlobSink): Promise<void> {
   const path = `/v2/${repo}/blobs/${desc.digest}`;
   let hash: Hash = createHash('sha256');
   let got = 0;

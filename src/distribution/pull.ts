@@ -1,21 +1,18 @@
 /**
  * Pulling an image: manifest (schema2, OCI, or an index resolved to the wanted platform),
- * config, then the layers that are not present (by chain ID) — downloaded concurrently into
- * verified temp files and applied in order as soon as each one and its parent are ready —
+ * config, then the layers that are not present (by chain ID) — downloaded concurrently, each
+ * extracted into a staging directory as its bytes arrive, and registered in order once its
+ * digest verified and its parent is registered —
  * and finally the image and its references. Progress goes out as dockerd words it. Any failure
  * removes what this pull added, so the store is as it was.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
-import { join } from 'node:path';
-import { Transform } from 'node:stream';
 import type { ProgressMessage, ImageConfigFile } from '../api/types.js';
 import { invalidParameter, systemError } from '../lib/errors.js';
 import { familiarString, type Reference } from '../image/reference.js';
 import { chainIds, sha256Digest } from '../layer/chain-id.js';
-import type { LayerStore } from '../layer/layer-store.js';
+import type { LayerStore, StagedLayer } from '../layer/layer-store.js';
 import type { Credentials } from './auth-config.js';
-import { downloadBlob, fetchBlobBuffer } from './blob-download.js';
+import { fetchBlobBuffer } from './blob-download.js';
 import type { RegistryClient, RegistrySession } from './client.js';
 import { RegistryError, translatePullError } from './errors.js';
 import { readBody } from './http.js';
@@ -29,6 +26,7 @@ import {
   type Manifest,
   type Platform,
 } from './manifest.js';
+import { streamLayer } from './layer-stream.js';
 import type { DistributionMetadata } from './metadata.js';
 import { MessageQueue, ProgressThrottle, progressMessage, statusMessage } from './progress.js';
 
@@ -109,18 +107,6 @@ async function resolve(ctx: PullContext, req: PullRequest): Promise<Resolved> {
   throw translatePullError(lastErr, ref);
 }
 
-/** Counts bytes flowing to the extractor, for `Extracting` progress. */
-function counter(onBytes: (n: number) => void): Transform {
-  let n = 0;
-  return new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      n += chunk.length;
-      onBytes(n);
-      cb(null, chunk);
-    },
-  });
-}
-
 export function shortDigest(d: string): string {
   return d.replace(/^sha256:/, '').slice(0, 12);
 }
@@ -196,8 +182,10 @@ function referencesToSet(ref: Reference, manifestDigest: string): Reference[] {
 }
 
 /**
- * Downloads what is missing (at most `maxConcurrentDownloads` at once) and applies the layers
- * in order. Resolves with the chains it pinned and those it created; on failure releases everything it added.
+ * Downloads what is missing (at most `maxConcurrentDownloads` at once), each layer extracted
+ * into a staging directory while it downloads, and registers the staged layers in order as
+ * each one and its parent are ready. Resolves with the chains it pinned and those it created;
+ * on failure removes everything it added (staged or registered).
  */
 async function fetchLayers(
   ctx: PullContext,
@@ -213,9 +201,8 @@ async function fetchLayers(
   const created: string[] = [];
   let failure: unknown = null;
   const cancelled = () => failure;
-  const tmp = await mkdtemp(join(ctx.sink.tmpRoot, 'pull-'));
-  const downloads = new Map<string, Promise<string>>();
-  const present: boolean[] = [];
+  const stages: Array<Promise<StagedLayer>> = [];
+  const committed = new Set<number>();
   try {
     // Which layers are here already (a present chain implies its parents).
     let firstMissing = descs.length;
@@ -224,15 +211,14 @@ async function fetchLayers(
       firstMissing = i;
     }
     for (let i = 0; i < descs.length; i++) {
-      present[i] = i < firstMissing;
       const id = shortDigest(descs[i]!.digest);
-      if (present[i]) {
+      if (i < firstMissing) {
         layers.pin(chains[i]!);
         pinned.push(chains[i]!);
         queue.push(statusMessage(id, 'Already exists'));
       } else queue.push(statusMessage(id, 'Pulling fs layer'));
     }
-    // Download slots.
+    // Download slots (a slot covers the download and the extraction fed by it).
     let active = 0;
     const waiting: Array<() => void> = [];
     const acquire = async (id: string) => {
@@ -246,60 +232,68 @@ async function fetchLayers(
       active--;
       waiting.shift()?.();
     };
-    const download = (desc: Descriptor): Promise<string> => {
-      let p = downloads.get(desc.digest);
-      if (p) return p;
-      p = (async () => {
-        const id = shortDigest(desc.digest);
-        await acquire(id);
-        try {
-          const cut = cancelled();
-          if (cut) throw cut;
-          const file = join(tmp, desc.digest.slice(7));
-          const throttle = new ProgressThrottle((n) => queue.push(progressMessage(id, 'Downloading', n, desc.size)));
-          await downloadBlob(session, repo, desc, file, { onProgress: (n) => throttle.update(n), cancelled });
-          queue.push(statusMessage(id, 'Verifying Checksum'));
-          queue.push(statusMessage(id, 'Download complete'));
-          return file;
-        } finally {
-          release();
-        }
-      })();
+    const stage = async (desc: Descriptor): Promise<StagedLayer> => {
+      const id = shortDigest(desc.digest);
+      await acquire(id);
+      try {
+        const cut = cancelled();
+        if (cut) throw cut;
+        const throttle = new ProgressThrottle((n) => queue.push(progressMessage(id, 'Downloading', n, desc.size)));
+        const staged = await streamLayer(session, repo, desc, layers, { onProgress: (n) => throttle.update(n), cancelled });
+        queue.push(statusMessage(id, 'Verifying Checksum'));
+        queue.push(statusMessage(id, 'Download complete'));
+        return staged;
+      } finally {
+        release();
+      }
+    };
+    // Start every layer in order (the slots decide what runs), then register in order.
+    for (let i = firstMissing; i < descs.length; i++) {
+      const p = stage(descs[i]!);
       p.catch((err) => {
         failure ??= err;
       });
-      downloads.set(desc.digest, p);
-      return p;
-    };
-    // Queue every download in order (the slots decide what runs), then apply in order.
-    for (let i = 0; i < descs.length; i++) if (!present[i]) void download(descs[i]!).catch(() => {});
+      stages[i] = p;
+    }
     let parent: string | null = firstMissing > 0 ? chains[firstMissing - 1]! : null;
     for (let i = firstMissing; i < descs.length; i++) {
       const desc = descs[i]!;
       const id = shortDigest(desc.digest);
-      const file = await download(desc);
+      const staged = await stages[i]!;
+      committed.add(i);
+      if (staged.diffId !== diffIds[i]) {
+        await layers.discardStaged(staged);
+        throw invalidParameter(`failed to register layer: layer ${i} of the manifest has diffID ${staged.diffId}, the image configuration says ${diffIds[i]}`);
+      }
+      // The content is on disk already; Docker's CLI still expects the Extracting step.
+      queue.push(progressMessage(id, 'Extracting', desc.size, desc.size));
       const existed = await layers.has(chains[i]!);
-      const throttle = new ProgressThrottle((n) => queue.push(progressMessage(id, 'Extracting', n, desc.size)));
-      const src = createReadStream(file).pipe(counter((n) => throttle.update(n)));
-      const applied = await layers.applyLayer(parent, src);
+      let applied;
+      try {
+        applied = await layers.commitStaged(staged, parent);
+      } catch (err) {
+        await layers.discardStaged(staged);
+        throw err;
+      }
       pinned.push(applied.chainId);
       if (!existed) created.push(applied.chainId);
-      if (applied.diffId !== diffIds[i]) {
-        throw invalidParameter(`failed to register layer: layer ${i} of the manifest has diffID ${applied.diffId}, the image configuration says ${diffIds[i]}`);
-      }
       queue.push(statusMessage(id, 'Pull complete'));
       parent = applied.chainId;
     }
     return { pinned, created };
   } catch (err) {
     failure ??= err;
-    await Promise.allSettled(downloads.values());
+    // Staged layers that will never be registered go; so does what this pull registered.
+    const settled = await Promise.allSettled(stages.filter(Boolean));
+    let k = 0;
+    for (let i = 0; i < stages.length; i++) {
+      if (!stages[i]) continue;
+      const r = settled[k++]!;
+      if (r.status === 'fulfilled' && !committed.has(i)) await layers.discardStaged(r.value).catch(() => {});
+    }
     for (const c of pinned) layers.unpin(c);
     await ctx.sink.releaseLayers(created).catch(() => {});
     throw err;
-  } finally {
-    await Promise.allSettled(downloads.values());
-    await rm(tmp, { recursive: true, force: true });
   }
 }
 

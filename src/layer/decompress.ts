@@ -56,7 +56,7 @@ export async function decompressed(src: Readable): Promise<{ stream: Readable; c
   const compression = detectCompression(head);
   if (compression === 'none') return { stream, compression };
   if (compression === 'gzip') {
-    const gunzip = createGunzip();
+    const gunzip = createGunzip({ chunkSize: 128 * 1024 });
     stream.on('error', (err) => gunzip.destroy(err));
     return { stream: stream.pipe(gunzip), compression };
   }

@@ -9,10 +9,31 @@
  *  - hardlink targets are resolved by the same rules, so they are always inside the layer.
  * Metadata: lchown, then chmod (chown clears setuid/setgid), then xattrs (chown also clears
  * security.capability), then mtimes; directory mtimes last, after their contents.
+ *
+ * The file system calls are synchronous: an entry costs several calls and a round trip through
+ * libuv's thread pool for each one cost more than the calls themselves. The extractor yields to
+ * the event loop every few milliseconds so the daemon stays responsive during a long layer.
  */
 import { spawn } from 'node:child_process';
-import { constants as fsc } from 'node:fs';
-import { chmod, lchown, link, lstat, lutimes, mkdir, open, rm, symlink } from 'node:fs/promises';
+import {
+  closeSync,
+  constants as fsc,
+  chmodSync,
+  fchmodSync,
+  fchownSync,
+  futimesSync,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  rmSync,
+  symlinkSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { join } from 'node:path';
 import { invalidParameter, systemError } from '../lib/errors.js';
 import type { TarHeader, TarReader } from './tar-reader.js';
@@ -79,9 +100,28 @@ function escapeDumpPath(p: string): string {
   return s;
 }
 
+/** How long the extractor may keep the event loop before it yields. */
+const SLICE_MS = 4;
+
+function lstatOrNull(p: string): Stats | null {
+  try {
+    return lstatSync(p);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+/** Extracts into an empty directory (a fresh layer's diff dir). */
 export class LayerExtractor {
   /** Directories known to be real directories inside the layer (relative paths). */
   private readonly dirs = new Set<string>(['']);
+  /**
+   * Every path this extraction created. The root started empty, so a path not in here does
+   * not exist and needs no lstat before it is created (a tar rarely repeats a name).
+   */
+  private readonly made = new Set<string>();
+  private sliceStart = performance.now();
   private readonly dirTimes: Array<[string, number]> = [];
   private readonly xattrs = new Map<string, Map<string, Buffer>>();
   private size = 0;
@@ -93,18 +133,16 @@ export class LayerExtractor {
   }
 
   /** Makes sure every parent of `rel` is a real directory inside the layer; never follows a symlink. */
-  private async ensureParents(rel: string): Promise<void> {
+  private ensureParents(rel: string): void {
     const parts = rel.split('/');
     let cur = '';
     for (let i = 0; i < parts.length - 1; i++) {
       cur = cur ? `${cur}/${parts[i]}` : parts[i];
       if (this.dirs.has(cur)) continue;
-      const st = await lstat(this.abs(cur)).catch((e: NodeJS.ErrnoException) => {
-        if (e.code === 'ENOENT') return null;
-        throw e;
-      });
+      const st = this.made.has(cur) ? lstatOrNull(this.abs(cur)) : null;
       if (st === null) {
-        await mkdir(this.abs(cur), { mode: 0o755 });
+        mkdirSync(this.abs(cur), { mode: 0o755 });
+        this.made.add(cur);
       } else if (st.isSymbolicLink()) {
         throw invalidParameter(`invalid tar entry: parent ${JSON.stringify(cur)} of ${JSON.stringify(rel)} is a symlink`);
       } else if (!st.isDirectory()) {
@@ -115,11 +153,12 @@ export class LayerExtractor {
   }
 
   /** Removes whatever is at `rel` (unless both it and the new entry are directories). */
-  private async clear(rel: string, keepDir: boolean): Promise<boolean> {
-    const st = await lstat(this.abs(rel)).catch(() => null);
+  private clear(rel: string, keepDir: boolean): boolean {
+    if (!this.made.has(rel)) return false;
+    const st = lstatOrNull(this.abs(rel));
     if (!st) return false;
     if (keepDir && st.isDirectory()) return true;
-    await rm(this.abs(rel), { recursive: true, force: true });
+    rmSync(this.abs(rel), { recursive: true, force: true });
     this.xattrs.delete(rel);
     if (st.isDirectory()) {
       for (const d of this.dirs) if (d === rel || d.startsWith(rel + '/')) this.dirs.delete(d);
@@ -131,17 +170,43 @@ export class LayerExtractor {
   private async mknod(rel: string, type: 'c' | 'b' | 'p', major = 0, minor = 0): Promise<void> {
     const args = type === 'p' ? [this.abs(rel), 'p'] : [this.abs(rel), type, String(major), String(minor)];
     await run('mknod', args);
+    this.made.add(rel);
   }
 
-  private async setMeta(rel: string, h: TarHeader, isSymlink: boolean): Promise<void> {
+  private setMeta(rel: string, h: TarHeader, isSymlink: boolean): void {
     const p = this.abs(rel);
-    await lchown(p, h.uid, h.gid);
-    if (!isSymlink) await chmod(p, h.mode);
+    lchownSync(p, h.uid, h.gid);
+    if (!isSymlink) chmodSync(p, h.mode);
     if (h.xattrs.size) this.xattrs.set(rel, new Map(h.xattrs));
+  }
+
+  /** Writes a regular file's payload and metadata through one descriptor. */
+  private async writeFile(rel: string, h: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
+    const fd = openSync(this.abs(rel), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+    this.made.add(rel);
+    try {
+      for await (const chunk of body) {
+        for (let done = 0; done < chunk.length; ) done += writeSync(fd, chunk, done, chunk.length - done);
+        this.size += chunk.length;
+      }
+      fchownSync(fd, h.uid, h.gid);
+      fchmodSync(fd, h.mode);
+      if (h.xattrs.size) this.xattrs.set(rel, new Map(h.xattrs));
+      futimesSync(fd, h.mtime, h.mtime);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private async maybeYield(): Promise<void> {
+    if (performance.now() - this.sliceStart < SLICE_MS) return;
+    await yieldToLoop();
+    this.sliceStart = performance.now();
   }
 
   async extract(reader: TarReader): Promise<ExtractResult> {
     for await (const entry of reader.entries()) {
+      await this.maybeYield();
       const h = entry.header;
       const rel = layerRelativePath(h.name);
       const base = rel.slice(rel.lastIndexOf('/') + 1);
@@ -149,14 +214,14 @@ export class LayerExtractor {
 
       if (base.startsWith(WHITEOUT_PREFIX)) {
         await entry.skip();
-        await this.ensureParents(rel);
+        this.ensureParents(rel);
         if (base === WHITEOUT_OPAQUE) {
           this.addXattr(parent, 'trusted.overlay.opaque', Buffer.from('y'));
         } else if (!base.startsWith(WHITEOUT_META_PREFIX)) {
           const target = parent ? `${parent}/${base.slice(WHITEOUT_PREFIX.length)}` : base.slice(WHITEOUT_PREFIX.length);
-          await this.clear(target, false);
+          this.clear(target, false);
           await this.mknod(target, 'c', 0, 0);
-          await lchown(this.abs(target), h.uid, h.gid);
+          lchownSync(this.abs(target), h.uid, h.gid);
         }
         continue;
       }
@@ -165,52 +230,46 @@ export class LayerExtractor {
         // The layer root itself ("./"): keep the directory, take its metadata.
         await entry.skip();
         if (h.type === 'directory') {
-          await this.setMeta('', h, false);
+          this.setMeta('', h, false);
           this.dirTimes.push(['', h.mtime]);
         }
         continue;
       }
 
-      await this.ensureParents(rel);
-      const keptDir = await this.clear(rel, h.type === 'directory');
+      this.ensureParents(rel);
+      const keptDir = this.clear(rel, h.type === 'directory');
       const p = this.abs(rel);
       switch (h.type) {
         case 'directory':
-          if (!keptDir) await mkdir(p, { mode: 0o700 });
+          if (!keptDir) mkdirSync(p, { mode: 0o700 });
+          this.made.add(rel);
           this.dirs.add(rel);
           await entry.skip();
-          await this.setMeta(rel, h, false);
+          this.setMeta(rel, h, false);
           this.dirTimes.push([rel, h.mtime]);
           continue;
         case 'file':
-        case 'other': {
-          const fh = await open(p, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
-          try {
-            for await (const chunk of entry.body()) {
-              await fh.write(chunk);
-              this.size += chunk.length;
-            }
-          } finally {
-            await fh.close();
-          }
-          break;
-        }
+        case 'other':
+          await this.writeFile(rel, h, entry.body());
+          continue;
         case 'symlink':
           await entry.skip();
-          await symlink(h.linkname, p);
-          await this.setMeta(rel, h, true);
-          await lutimes(p, h.mtime, h.mtime);
+          symlinkSync(h.linkname, p);
+          this.made.add(rel);
+          this.setMeta(rel, h, true);
+          lutimesSync(p, h.mtime, h.mtime);
           continue;
         case 'link': {
           await entry.skip();
           const target = layerRelativePath(h.linkname);
           if (target === '') throw invalidParameter(`invalid hardlink ${JSON.stringify(h.name)} -> ${JSON.stringify(h.linkname)}`);
-          await this.ensureParents(target);
-          const st = await lstat(this.abs(target)).catch(() => null);
+          this.ensureParents(target);
+          const st = lstatOrNull(this.abs(target));
           if (!st || st.isDirectory()) {
             throw invalidParameter(`invalid hardlink ${JSON.stringify(h.name)} -> ${JSON.stringify(h.linkname)}: target is not in the layer`);
           }
-          await link(this.abs(target), p);
+          linkSync(this.abs(target), p);
+          this.made.add(rel);
           // A hardlink shares the target's inode: its metadata is the target's.
           continue;
         }
@@ -224,13 +283,19 @@ export class LayerExtractor {
           await this.mknod(rel, 'p');
           break;
       }
-      await this.setMeta(rel, h, false);
-      await lutimes(p, h.mtime, h.mtime);
+      this.setMeta(rel, h, false);
+      lutimesSync(p, h.mtime, h.mtime);
     }
     await this.applyXattrs();
     for (let i = this.dirTimes.length - 1; i >= 0; i--) {
       const [rel, mtime] = this.dirTimes[i];
-      if (this.dirs.has(rel)) await lutimes(this.abs(rel), mtime, mtime).catch(() => {});
+      if (!this.dirs.has(rel)) continue;
+      try {
+        lutimesSync(this.abs(rel), mtime, mtime);
+      } catch {
+        // removed by a later entry
+      }
+      if (i % 256 === 0) await this.maybeYield();
     }
     return { size: this.size };
   }

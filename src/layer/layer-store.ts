@@ -10,7 +10,9 @@
  * service knows the images) through gc().
  *
  * applyLayer() takes any Readable of a (compressed) layer tar, so a registry pull can stream
- * blobs straight into it; the result stays pinned (safe from gc) until unpin().
+ * blobs straight into it; the result stays pinned (safe from gc) until unpin(). A pull uses its
+ * two halves, stageLayer() and commitStaged(), to extract layers concurrently as they download
+ * and register them in order once each blob's digest is verified.
  */
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
@@ -40,6 +42,15 @@ export interface AppliedLayer {
   chainId: string;
   diffId: string;
   size: number;
+}
+
+/** A layer extracted into its driver directory but not registered (see stageLayer()). */
+export interface StagedLayer {
+  readonly cacheId: string;
+  /** Its layerdb directory in the making (tar-split record so far). */
+  readonly tmp: string;
+  readonly diffId: string;
+  readonly size: number;
 }
 
 export interface RWLayerRecord {
@@ -167,17 +178,31 @@ export class LayerStore {
    * The result is pinned; call unpin() once an image references it.
    */
   async applyLayer(parent: string | null, src: Readable): Promise<AppliedLayer> {
-    const parentInfo = parent === null ? null : await this.mustGet(parent);
-    if (parent !== null) this.pin(parent);
+    if (parent !== null) await this.mustGet(parent);
+    const staged = await this.stageLayer(src);
+    try {
+      return await this.commitStaged(staged, parent);
+    } catch (err) {
+      await this.discardStaged(staged);
+      throw err;
+    }
+  }
+
+  /**
+   * Extracts a (possibly compressed) layer tar into a new, parentless driver directory that is
+   * not registered yet, so layers can be extracted before their parents are. The staged layer
+   * becomes visible only through commitStaged(); discardStaged() removes it without a trace.
+   * On error (including `src` failing) nothing is left behind.
+   */
+  async stageLayer(src: Readable): Promise<StagedLayer> {
     const cacheId = generateId();
     const tmp = this.tmpDir();
     let tarSplit: TarSplitWriter | null = null;
     let driverMade = false;
-    let pinned: string | null = null;
     this.inFlight.add(cacheId);
     try {
       await mkdir(tmp, { recursive: true, mode: 0o700 });
-      await this.driver.create(cacheId, parentInfo?.cacheId ?? null);
+      await this.driver.create(cacheId, null);
       driverMade = true;
       const { stream } = await decompressed(src);
       tarSplit = new TarSplitWriter(join(tmp, TAR_SPLIT), layerRelativePathOrNull);
@@ -185,16 +210,45 @@ export class LayerStore {
       const { size } = await new LayerExtractor(this.driver.diffDir(cacheId)).extract(reader);
       await tarSplit.close();
       tarSplit = null;
-      const diffId = reader.digest();
-      const chainId = chainIdOf(parent, diffId);
-      this.pin(chainId);
-      pinned = chainId;
+      return { cacheId, tmp, diffId: reader.digest(), size };
+    } catch (err) {
+      tarSplit?.abort();
+      src.destroy();
+      if (driverMade) await this.driver.remove(cacheId).catch(() => {});
+      await rm(tmp, { recursive: true, force: true }).catch(() => {});
+      this.inFlight.delete(cacheId);
+      throw err;
+    }
+  }
+
+  /** Removes a staged layer that will not be committed. Idempotent. */
+  async discardStaged(staged: StagedLayer): Promise<void> {
+    try {
+      await this.driver.remove(staged.cacheId);
+      await rm(staged.tmp, { recursive: true, force: true });
+    } finally {
+      this.inFlight.delete(staged.cacheId);
+    }
+  }
+
+  /**
+   * Registers a staged layer on top of `parent` under its chain ID (or, when that chain exists
+   * already, discards it and returns the existing one). The result is pinned; on error the
+   * staged layer is left for the caller to discard.
+   */
+  async commitStaged(staged: StagedLayer, parent: string | null): Promise<AppliedLayer> {
+    const parentInfo = parent === null ? null : await this.mustGet(parent);
+    if (parent !== null) this.pin(parent);
+    const { cacheId, tmp, diffId, size } = staged;
+    const chainId = chainIdOf(parent, diffId);
+    this.pin(chainId);
+    try {
       if (await this.has(chainId)) {
         // Same content already registered (another image or a concurrent apply): keep that one.
-        await this.driver.remove(cacheId);
-        await rm(tmp, { recursive: true, force: true });
+        await this.discardStaged(staged);
         return { chainId, diffId, size: (await this.mustGet(chainId)).size };
       }
+      if (parentInfo) await this.driver.setParent(cacheId, parentInfo.cacheId);
       // fsync'ed files, then one rename: the layer appears complete or not at all.
       await writeFileAtomic(join(tmp, 'diff'), diffId);
       await writeFileAtomic(join(tmp, 'size'), String(size));
@@ -205,22 +259,17 @@ export class LayerStore {
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if ((code === 'ENOTEMPTY' || code === 'EEXIST') && (await this.has(chainId))) {
-          await this.driver.remove(cacheId);
-          await rm(tmp, { recursive: true, force: true });
+          await this.discardStaged(staged);
           return { chainId, diffId, size: (await this.mustGet(chainId)).size };
         }
         throw err;
       }
+      this.inFlight.delete(cacheId);
       return { chainId, diffId, size };
     } catch (err) {
-      if (pinned !== null) this.unpin(pinned);
-      tarSplit?.abort();
-      src.destroy();
-      if (driverMade) await this.driver.remove(cacheId).catch(() => {});
-      await rm(tmp, { recursive: true, force: true }).catch(() => {});
+      this.unpin(chainId);
       throw err;
     } finally {
-      this.inFlight.delete(cacheId);
       if (parent !== null) this.unpin(parent);
     }
   }

@@ -102,6 +102,18 @@ export class Overlay2 {
     }
   }
 
+  /**
+   * Puts a parentless driver directory (made by create(id, null), e.g. while its content was
+   * extracted before the parent existed) on top of `parent`: its work dir and lower chain.
+   */
+  async setParent(id: string, parent: string): Promise<void> {
+    const dir = this.dir(id);
+    await mkdir(join(dir, 'work'), { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+    await writeFile(join(dir, 'lower'), await this.lowerFor(parent), { mode: 0o644 });
+  }
+
   /** The `lower` content of a layer whose parent is `parent`. */
   private async lowerFor(parent: string): Promise<string> {
     const parentLink = (await readFile(join(this.dir(parent), 'link'), 'utf8')).trim();

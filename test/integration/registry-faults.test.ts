@@ -5,11 +5,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, lstat, rm } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ProgressMessage } from '../../src/api/types.js';
 import { ImageService } from '../../src/daemon/images.js';
-import { freePort, startFakeRegistry, type FakeRegistry, type FakeBlob } from '../fixtures/registry.js';
+import { freePort, sha256, startFakeRegistry, type FakeRegistry, type FakeBlob } from '../fixtures/registry.js';
 import { buildImage, busyboxTar, extraLayerTar, type BuiltImage } from '../fixtures/registry-images.js';
 
 let root: string;
@@ -135,4 +136,71 @@ test('blob redirects are followed; max-concurrent-downloads queues layers as Wai
   assert.equal((await one.inspect(`${fake.host}/ok/redirect:latest`)).Id, img.id);
   const second = msgs.filter((m) => m.id === img.layers[1]!.digest.slice(7, 19)).map((m) => m.status);
   assert.deepEqual(second.slice(0, 2), ['Pulling fs layer', 'Waiting']);
+});
+
+test('a layer that is not a tar fails while streaming and leaves the store as it was', async () => {
+  const img = await image('not-a-tar');
+  const { gzipSync } = await import('node:zlib');
+  // Right digest and size for what is served, but the content is no tar: the extractor fails.
+  const garbage = gzipSync(Buffer.alloc(4096, 0x41));
+  img.layers[1] = { ...img.layers[1]!, blob: garbage, digest: sha256(garbage) };
+  serve('bad/notar', 'latest', img);
+  await assertFailsCleanly(`${fake.host}/bad/notar:latest`, /invalid tar header/);
+});
+
+test('a registry that answers a Range retry with the whole blob: extraction restarts cleanly and the pull succeeds', async () => {
+  const img = await image('restarted');
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+      config: { mediaType: 'application/vnd.docker.container.image.v1+json', size: img.config.length, digest: img.id },
+      layers: img.layers.map((l) => ({ mediaType: l.mediaType, size: l.blob.length, digest: l.digest })),
+    }),
+  );
+  const blobs = new Map<string, Buffer>([[img.id, img.config], ...img.layers.map((l) => [l.digest, l.blob] as [string, Buffer])]);
+  const seen = new Map<string, number>();
+  const ranges: string[] = [];
+  // First GET of each layer is cut in the middle; later GETs ignore Range and send everything.
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const path = req.url ?? '/';
+    if (path === '/v2/') return void res.end('{}');
+    if (path.endsWith('/manifests/latest')) {
+      res.writeHead(200, { 'Content-Type': 'application/vnd.docker.distribution.manifest.v2+json', 'Content-Length': manifest.length });
+      return void res.end(manifest);
+    }
+    const digest = /blobs\/(sha256:[a-f0-9]{64})$/.exec(path)?.[1] ?? '';
+    const data = blobs.get(digest);
+    if (!data) {
+      res.writeHead(404);
+      return void res.end();
+    }
+    if (req.headers.range) ranges.push(`${digest} ${req.headers.range}`);
+    const n = (seen.get(digest) ?? 0) + 1;
+    seen.set(digest, n);
+    res.writeHead(200, { 'Content-Length': data.length });
+    if (n === 1 && digest !== img.id) res.write(data.subarray(0, Math.floor(data.length / 2)), () => res.socket?.destroy());
+    else res.end(data);
+  });
+  const port = await freePort();
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  try {
+    const ref = `127.0.0.1:${port}/ok/restart:latest`;
+    await collect(svc.pull(ref, undefined, {}, undefined));
+    // Both layers were cut, resumed with Range, and restarted from byte 0.
+    assert.equal(ranges.length, img.layers.length, ranges.join('\n'));
+    const inspect = await svc.inspect(ref);
+    assert.equal(inspect.Id, img.id);
+    assert.deepEqual(inspect.RootFS.Layers, img.layers.map((l) => l.diffId));
+    const { readFileSync } = await import('node:fs');
+    assert.equal(readFileSync(join(inspect.GraphDriver.Data!.UpperDir!, 'etc/marker'), 'utf8'), 'restarted\n');
+    // No staging directory of the abandoned extractions is left.
+    const tmp = await readdir(join(root, 'data', 'image', 'overlay2', 'layerdb', 'tmp'));
+    assert.deepEqual(tmp, []);
+    await svc.remove(ref, { force: false, noprune: false });
+    assert.deepEqual(await readdir(join(root, 'data', 'overlay2')), ['l']);
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
 });
