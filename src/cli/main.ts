@@ -14,6 +14,7 @@ import { registerEventCommands } from './events.js';
 import { registerStatsCommands } from './stats.js';
 import { registerExecCommands } from './exec.js';
 import { registerVolumeCommands } from './volumes.js';
+import { registerContainerFileCommands } from './container-files.js';
 import { FlagError } from './run-options.js';
 import { CLI_VERSION, registerSystemCommands } from './system.js';
 
@@ -101,6 +102,7 @@ function buildProgram(): Command {
   registerStatsCommands(program, ctx);
   registerExecCommands(program, ctx, container);
   registerVolumeCommands(program, ctx);
+  registerContainerFileCommands(program, ctx);
 
   const configure = (cmd: Command) => {
     cmd.exitOverride((err) => {

@@ -7,7 +7,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -311,3 +311,49 @@ describe('pause, unpause, update', () => {
     await ok('docker', ['rm', '-f', 'up']);
   });
 });
+
+describe('wharf CLI', () => {
+  test('cp both ways with directory rules and -, diff, export -o, commit, pause/unpause, update', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wharf-cli-cp-'));
+    try {
+      await ok('wharf', ['run', '-d', '--name', 'cli', 'busybox', 'sh', '-c', 'mkdir -p /src/sub && echo one > /src/a && echo two > /src/sub/b && chmod 600 /src/a && sleep 1000']);
+      await waitFor(async () => (await d.wharf(['cp', 'cli:/src/sub/b', '-'])).code === 0, { what: 'setup' });
+      await ok('wharf', ['cp', 'cli:/src', join(dir, 'copy')]);
+      assert.equal(readFileSync(join(dir, 'copy', 'sub', 'b'), 'utf8'), 'two\n');
+      assert.equal(statMode(join(dir, 'copy', 'a')), 0o600);
+      await ok('wharf', ['cp', 'cli:/src', dir]);
+      assert.equal(readFileSync(join(dir, 'src', 'a'), 'utf8'), 'one\n');
+      await ok('wharf', ['cp', 'cli:/src/.', join(dir, 'copy')]);
+      assert.ok(existsSync(join(dir, 'copy', 'a')) && !existsSync(join(dir, 'copy', 'src')));
+      const tarOut = await d.wharf(['cp', 'cli:/src/a', '-']);
+      assert.match(tarOut.stdout, /one/);
+      await writeFile(join(dir, 'up.txt'), 'uploaded');
+      await ok('wharf', ['cp', join(dir, 'up.txt'), 'cli:/src/']);
+      await ok('wharf', ['cp', join(dir, 'up.txt'), 'cli:/renamed.txt']);
+      await ok('wharf', ['cp', join(dir, 'copy'), 'cli:/newdir']);
+      const seen = await ok('docker', ['exec', 'cli', 'sh', '-c', 'cat /src/up.txt /renamed.txt /newdir/sub/b']);
+      assert.equal(seen, 'uploadeduploadedtwo\n');
+      assert.match(await ok('wharf', ['diff', 'cli']), /^A \/renamed.txt$/m);
+      await ok('wharf', ['export', '-o', join(dir, 'e.tar'), 'cli']);
+      assert.ok((await tarEntries(await readFile(join(dir, 'e.tar')))).has('renamed.txt'));
+      const id = (await ok('wharf', ['commit', '-m', 'cli commit', '-c', 'ENV X=1', 'cli', 'clicommit:1'])).trim();
+      assert.match(id, /^sha256:/);
+      await ok('wharf', ['pause', 'cli']);
+      assert.match(await ok('wharf', ['ps', '--format', '{{.Status}}', '--filter', 'name=cli']), /\(Paused\)/);
+      await ok('wharf', ['unpause', 'cli']);
+      await ok('wharf', ['update', '--pids-limit', '33', '--restart', 'always', 'cli']);
+      assert.equal((await ok('wharf', ['inspect', '-f', '{{.HostConfig.PidsLimit}} {{.HostConfig.RestartPolicy.Name}}', 'cli'])).trim(), '33 always');
+      const bad = await d.wharf(['unpause', 'cli']);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /is not paused/);
+      await ok('wharf', ['rm', '-f', 'cli']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+function statMode(p: string): number {
+  return statSync(p).mode & 0o7777;
+}
+

@@ -1,0 +1,322 @@
+/**
+ * `wharf cp`, `diff`, `export`, `commit`, `pause`, `unpause`, `update` (top level and under
+ * `container`), with the Docker CLI's flags, output and errors. cp follows docker cp's rules:
+ * `-` is a tar on stdin/stdout; a source directory ending in `/.` copies its contents; a
+ * destination that exists as a directory receives the source inside it, otherwise the source
+ * takes the destination's name; a trailing `/` on a destination asks for a directory.
+ */
+import { createWriteStream, existsSync, statSync } from 'node:fs';
+import { lstat, mkdir, realpath } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Command } from 'commander';
+import tar from 'tar-stream';
+import type { EngineClient } from '../client/engine-client.js';
+import { TarWalker } from '../daemon/archive-walk.js';
+import { TarWriter } from '../lib/tar-writer.js';
+import { collect, forEachArg, usage, type CliContext } from './cli-context.js';
+import { ramInBytes } from './format/units.js';
+import { parseCpus, parseRestartPolicy } from './run-options.js';
+
+interface PathStat {
+  name: string;
+  size: number;
+  mode: number;
+  mtime: string;
+  linkTarget: string;
+}
+
+const isDirMode = (mode: number): boolean => Math.floor(mode / 2 ** 31) % 2 === 1;
+const isLinkMode = (mode: number): boolean => Math.floor(mode / 2 ** 27) % 2 === 1;
+
+async function statPath(client: EngineClient, container: string, path: string): Promise<PathStat | null> {
+  try {
+    const res = await client.request('HEAD', `/containers/${encodeURIComponent(container)}/archive`, { query: { path } });
+    res.resume();
+    return JSON.parse(Buffer.from(String(res.headers['x-docker-container-path-stat'] ?? ''), 'base64').toString()) as PathStat;
+  } catch {
+    return null;
+  }
+}
+
+/** `container:path` or a local path (Docker: a colon before any slash names a container). */
+function splitCpArg(arg: string): { container?: string; path: string } {
+  if (arg.startsWith('/') || arg.startsWith('.')) return { path: arg };
+  const i = arg.indexOf(':');
+  if (i <= 0) return { path: arg };
+  return { container: arg.slice(0, i), path: arg.slice(i + 1) };
+}
+
+/** Renames the leading `from` component of every entry to `to` (archive.RebaseArchiveEntries). */
+function rebase(src: Readable, from: string, to: string): Readable {
+  const extract = tar.extract();
+  const pack = tar.pack();
+  extract.on('entry', (h, stream, next) => {
+    if (h.name === from || h.name === `${from}/` || h.name.startsWith(`${from}/`)) h.name = to + h.name.slice(from.length);
+    stream.pipe(pack.entry(h, next));
+  });
+  extract.on('finish', () => pack.finalize());
+  extract.on('error', (err) => pack.destroy(err));
+  src.pipe(extract);
+  return pack as unknown as Readable;
+}
+
+/** Extracts a tar into a local directory, keeping modes (and owners when root). */
+async function untarLocal(src: Readable, dest: string): Promise<void> {
+  const extract = tar.extract();
+  const done = new Promise<void>((res, rej) => {
+    extract.on('finish', res);
+    extract.on('error', rej);
+  });
+  const { chown, chmod, symlink, writeFile, utimes, rm, link } = await import('node:fs/promises');
+  extract.on('entry', (h, stream, next) => {
+    void (async () => {
+      const rel = h.name.split('/').filter((p) => p && p !== '.');
+      if (rel.includes('..')) throw new Error(`invalid tar entry ${h.name}`);
+      const target = join(dest, ...rel);
+      const chunks: Buffer[] = [];
+      for await (const c of stream) chunks.push(c as Buffer);
+      await mkdir(dirname(target), { recursive: true });
+      if (h.type === 'directory') await mkdir(target, { recursive: true });
+      else {
+        await rm(target, { force: true, recursive: true });
+        if (h.type === 'symlink') await symlink(h.linkname ?? '', target);
+        else if (h.type === 'link') await link(join(dest, ...(h.linkname ?? '').split('/').filter((p) => p && p !== '.')), target);
+        else await writeFile(target, Buffer.concat(chunks));
+      }
+      if (h.type !== 'symlink' && h.type !== 'link') {
+        if (process.getuid?.() === 0) await chown(target, h.uid ?? 0, h.gid ?? 0).catch(() => {});
+        await chmod(target, (h.mode ?? 0o644) & 0o7777);
+        if (h.mtime) await utimes(target, h.mtime, h.mtime).catch(() => {});
+      }
+    })().then(() => next(), (err: Error) => extract.destroy(err));
+  });
+  src.pipe(extract);
+  await done;
+}
+
+async function copyFromContainer(ctx: CliContext, container: string, srcPath: string, dst: string, followLink: boolean): Promise<void> {
+  const client = ctx.client();
+  let path = srcPath;
+  let rebaseName = '';
+  if (followLink) {
+    const st = await statPath(client, container, srcPath);
+    if (st && isLinkMode(st.mode)) {
+      path = st.linkTarget;
+      rebaseName = basename(srcPath.replace(/\/+$/, '')) || '/';
+    }
+  }
+  const res = await client.request('GET', `/containers/${encodeURIComponent(container)}/archive`, { query: { path } });
+  const stat = JSON.parse(Buffer.from(String(res.headers['x-docker-container-path-stat'] ?? ''), 'base64').toString()) as PathStat;
+  if (dst === '-') {
+    await pipeline(res, ctx.out as unknown as NodeJS.WritableStream);
+    return;
+  }
+  let content: Readable = res;
+  const srcBase = path.endsWith('/.') ? '.' : basename(path.replace(/\/+$/, '')) || '/';
+  if (rebaseName) content = rebase(content, srcBase, rebaseName);
+  const effectiveBase = rebaseName || srcBase;
+  const dstPath = resolve(dst);
+  const dstExists = existsSync(dstPath);
+  const srcIsDir = isDirMode(stat.mode);
+  if (dstExists && statSync(dstPath).isDirectory()) return untarLocal(content, dstPath);
+  if (dstExists && srcIsDir) throw new Error('cannot copy a directory to a file');
+  if (!dstExists && dst.endsWith('/')) throw new Error(`no such directory`);
+  if (!existsSync(dirname(dstPath))) throw new Error(`no such file or directory`);
+  // The source takes the destination's name.
+  await untarLocal(rebase(content, effectiveBase, basename(dstPath)), dirname(dstPath));
+}
+
+async function copyToContainer(ctx: CliContext, src: string, container: string, dstPath: string, followLink: boolean, copyUIDGID: boolean): Promise<void> {
+  const client = ctx.client();
+  let dstInfo = await statPath(client, container, dstPath);
+  let dst = dstPath;
+  if (dstInfo && isLinkMode(dstInfo.mode)) {
+    dst = dstInfo.linkTarget;
+    dstInfo = await statPath(client, container, dst);
+  }
+  const put = async (dir: string, content: Readable) => {
+    const res = await client.request('PUT', `/containers/${encodeURIComponent(container)}/archive`, {
+      query: { path: dir, noOverwriteDirNonDir: true, copyUIDGID: copyUIDGID || undefined },
+      stream: content,
+    });
+    res.resume();
+  };
+  if (src === '-') {
+    if (!dstInfo || !isDirMode(dstInfo.mode)) throw new Error(`destination "${container}:${dstPath}" must be a directory`);
+    await put(dst, process.stdin);
+    return;
+  }
+  let local = resolve(src);
+  const st = await lstat(local);
+  if (followLink && st.isSymbolicLink()) local = await realpath(local);
+  const srcIsDir = (await lstat(local)).isDirectory();
+  const contentsOnly = src.endsWith('/.');
+  const out = new TarWriter();
+  const dstIsDir = !!dstInfo && isDirMode(dstInfo.mode);
+  let targetDir: string;
+  let name: string;
+  if (dstIsDir) {
+    targetDir = dst;
+    name = contentsOnly ? '.' : basename(local);
+  } else if (dstInfo && srcIsDir) {
+    throw new Error('cannot copy a directory to a file');
+  } else {
+    if (!dstInfo && dst.endsWith('/') && !srcIsDir) throw new Error(`destination "${container}:${dstPath}" must be a directory`);
+    targetDir = dirname(dst.replace(/\/+$/, '')) || '/';
+    name = basename(dst.replace(/\/+$/, ''));
+  }
+  const walked = (async () => {
+    try {
+      await new TarWalker(out).add(local, name);
+      out.finish();
+    } catch (err) {
+      out.destroy(err as Error);
+    }
+  })();
+  await put(targetDir, out);
+  await walked;
+}
+
+const CHANGE_KIND = ['C', 'A', 'D'];
+
+function defineCommands(parent: Command, ctx: CliContext): void {
+  const cp = new Command('cp');
+  parent.addCommand(cp);
+  usage(cp, 'cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-')
+    .description('Copy files/folders between a container and the local filesystem')
+    .option('-a, --archive', 'Archive mode (copy all uid/gid information)')
+    .option('-L, --follow-link', 'Always follow symbol link in SRC_PATH')
+    .option('-q, --quiet', 'Suppress progress output during copy')
+    .argument('<src>')
+    .argument('<dst>')
+    .action(async (srcArg: string, dstArg: string, o: { archive?: boolean; followLink?: boolean }) => {
+      const src = splitCpArg(srcArg);
+      const dst = splitCpArg(dstArg);
+      if (src.container && dst.container) throw new Error('copying between containers is not supported');
+      if (!src.container && !dst.container) throw new Error('must specify at least one container source');
+      if (src.container) await copyFromContainer(ctx, src.container, src.path, dst.path, !!o.followLink);
+      else await copyToContainer(ctx, src.path, dst.container!, dst.path, !!o.followLink, !!o.archive);
+    });
+
+  const diff = new Command('diff');
+  parent.addCommand(diff);
+  usage(diff, 'diff CONTAINER')
+    .description("Inspect changes to files or directories on a container's filesystem")
+    .argument('<container>')
+    .action(async (container: string) => {
+      const changes = await ctx.client().json<Array<{ Path: string; Kind: number }> | null>('GET', `/containers/${encodeURIComponent(container)}/changes`);
+      for (const c of changes ?? []) ctx.out.write(`${CHANGE_KIND[c.Kind] ?? '?'} ${c.Path}\n`);
+    });
+
+  const exp = new Command('export');
+  parent.addCommand(exp);
+  usage(exp, 'export [OPTIONS] CONTAINER')
+    .description("Export a container's filesystem as a tar archive")
+    .option('-o, --output <string>', 'Write to a file, instead of STDOUT')
+    .argument('<container>')
+    .action(async (container: string, o: { output?: string }) => {
+      if (!o.output && ctx.out.isTTY) throw new Error('cowardly refusing to save to a terminal. Use the -o flag or redirect');
+      const res = await ctx.client().request('GET', `/containers/${encodeURIComponent(container)}/export`);
+      await pipeline(res, o.output ? createWriteStream(o.output) : (ctx.out as unknown as NodeJS.WritableStream));
+    });
+
+  const commit = new Command('commit');
+  parent.addCommand(commit);
+  usage(commit, 'commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]')
+    .description("Create a new image from a container's changes")
+    .option('-a, --author <string>', 'Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")')
+    .option('-c, --change <list>', 'Apply Dockerfile instruction to the created image', collect)
+    .option('-m, --message <string>', 'Commit message')
+    .option('-p, --pause [bool]', 'Pause container during commit', true)
+    .argument('<container>')
+    .argument('[reference]')
+    .action(async (container: string, reference: string | undefined, o: { author?: string; change?: string[]; message?: string; pause?: boolean | string }) => {
+      // `-p CONTAINER`: commander took the container as the flag's optional value (pflag would not).
+      if (typeof o.pause === 'string' && !/^(true|false|0|1)$/.test(o.pause)) {
+        reference = container;
+        container = o.pause;
+        o.pause = true;
+      }
+      let repo: string | undefined;
+      let tag: string | undefined;
+      if (reference) {
+        const at = reference.lastIndexOf(':');
+        if (at > reference.lastIndexOf('/')) {
+          repo = reference.slice(0, at);
+          tag = reference.slice(at + 1);
+        } else repo = reference;
+      }
+      const pause = !(o.pause === false || o.pause === 'false' || o.pause === '0');
+      const r = await ctx.client().json<{ Id: string }>('POST', '/commit', {
+        query: { container, repo, tag, comment: o.message, author: o.author, pause, changes: o.change },
+        body: {},
+      });
+      ctx.out.write(`${r.Id}\n`);
+    });
+
+  for (const action of ['pause', 'unpause'] as const) {
+    const cmd = new Command(action);
+    parent.addCommand(cmd);
+    usage(cmd, `${action} CONTAINER [CONTAINER...]`)
+      .description(action === 'pause' ? 'Pause all processes within one or more containers' : 'Unpause all processes within one or more containers')
+      .argument('<containers...>')
+      .action(async (containers: string[]) => {
+        await forEachArg(ctx, containers, async (c) => {
+          const res = await ctx.client().request('POST', `/containers/${encodeURIComponent(c)}/${action}`);
+          res.resume();
+          ctx.out.write(`${c}\n`);
+        });
+      });
+  }
+
+  const update = new Command('update');
+  parent.addCommand(update);
+  usage(update, 'update [OPTIONS] CONTAINER [CONTAINER...]')
+    .description('Update configuration of one or more containers')
+    .option('--blkio-weight <uint16>', 'Block IO (relative weight), between 10 and 1000, or 0 to disable')
+    .option('--cpu-period <int>', 'Limit CPU CFS (Completely Fair Scheduler) period')
+    .option('--cpu-quota <int>', 'Limit CPU CFS (Completely Fair Scheduler) quota')
+    .option('--cpus <decimal>', 'Number of CPUs')
+    .option('--cpuset-cpus <string>', 'CPUs in which to allow execution (0-3, 0,1)')
+    .option('--cpuset-mems <string>', 'MEMs in which to allow execution (0-3, 0,1)')
+    .option('-c, --cpu-shares <int>', 'CPU shares (relative weight)')
+    .option('-m, --memory <bytes>', 'Memory limit')
+    .option('--memory-reservation <bytes>', 'Memory soft limit')
+    .option('--memory-swap <bytes>', 'Swap limit equal to memory plus swap: -1 to enable unlimited swap')
+    .option('--pids-limit <int>', 'Tune container pids limit (set -1 for unlimited)')
+    .option('--restart <string>', 'Restart policy to apply when a container exits')
+    .argument('<containers...>')
+    .action(async (containers: string[], o: Record<string, string | undefined>) => {
+      const body: Record<string, unknown> = {};
+      const int = (v: string | undefined) => (v === undefined ? undefined : Number.parseInt(v, 10));
+      const bytes = (v: string | undefined) => (v === undefined ? undefined : v === '-1' ? -1 : ramInBytes(v));
+      if (o.blkioWeight) body.BlkioWeight = int(o.blkioWeight);
+      if (o.cpuPeriod) body.CpuPeriod = int(o.cpuPeriod);
+      if (o.cpuQuota) body.CpuQuota = int(o.cpuQuota);
+      if (o.cpus) body.NanoCpus = parseCpus(o.cpus);
+      if (o.cpusetCpus) body.CpusetCpus = o.cpusetCpus;
+      if (o.cpusetMems) body.CpusetMems = o.cpusetMems;
+      if (o.cpuShares) body.CpuShares = int(o.cpuShares);
+      if (o.memory) body.Memory = bytes(o.memory);
+      if (o.memoryReservation) body.MemoryReservation = bytes(o.memoryReservation);
+      if (o.memorySwap) body.MemorySwap = bytes(o.memorySwap);
+      if (o.pidsLimit !== undefined) body.PidsLimit = int(o.pidsLimit);
+      if (o.restart) body.RestartPolicy = parseRestartPolicy(o.restart);
+      if (Object.keys(body).length === 0) throw new Error('you must provide one or more flags when using this command');
+      await forEachArg(ctx, containers, async (c) => {
+        const r = await ctx.client().json<{ Warnings?: string[] | null }>('POST', `/containers/${encodeURIComponent(c)}/update`, { body });
+        for (const w of r?.Warnings ?? []) ctx.err.write(`${w}\n`);
+        ctx.out.write(`${c}\n`);
+      });
+    });
+}
+
+/** Registers the commands at top level and under `container`. */
+export function registerContainerFileCommands(program: Command, ctx: CliContext): void {
+  defineCommands(program, ctx);
+  const group = program.commands.find((c) => c.name() === 'container');
+  if (group) defineCommands(group, ctx);
+}
+
