@@ -8,6 +8,7 @@
  */
 import { open } from 'node:fs/promises';
 import { constants as fsc } from 'node:fs';
+import type { CommitOptions } from '../api/backend.js';
 import type { ContainerConfig, ImageConfigFile } from '../api/types.js';
 import type { ContainerRecord } from '../container/container.js';
 import { applyChanges } from '../image/changes.js';
@@ -20,6 +21,7 @@ import { readOverlayXattrs, TarWalker } from './archive-walk.js';
 import type { ContainerAccess } from './container-access.js';
 import { containerActor } from './container-events.js';
 import { O_PATH } from './container-root.js';
+import { hostArch } from './images.js';
 import type { ContainerPause } from './pause.js';
 
 /** sha256 of an empty tar (1024 zero bytes): Docker's DigestSHA256EmptyTar. */
@@ -34,18 +36,8 @@ export interface CommitImages {
   images: { setParent(id: string, parent: string): Promise<void> };
 }
 
-export interface CommitRequest {
-  repo?: string;
-  tag?: string;
-  comment?: string;
-  author?: string;
-  pause: boolean;
-  changes: string[];
-  /** The request body: a container config to start from. */
-  config?: ContainerConfig;
-}
+export type CommitRequest = CommitOptions;
 
-const GO_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
 
 /** Docker's commit merge: what the user's config leaves unset comes from the container's. */
 export function mergeCommitConfig(user: ContainerConfig, container: ContainerConfig): ContainerConfig {
@@ -129,7 +121,7 @@ export class ContainerCommit {
       if (empty) entry.empty_layer = true;
       history.push(entry);
       const file: ImageConfigFile = {
-        architecture: image.config.architecture || GO_ARCH[process.arch] || process.arch,
+        architecture: image.config.architecture || hostArch(),
         ...(image.config.variant ? { variant: image.config.variant } : {}),
         os: image.config.os || 'linux',
         config,
