@@ -338,6 +338,9 @@ export interface ImageInspect {
   GraphDriver: { Name: string; Data: Record<string, string> | null };
   RootFS: { Type: string; Layers: string[] };
   Metadata: { LastTagTime: string };
+  /** API < 1.45 only (removed in 1.45; docker-compose v1 reads ContainerConfig.Volumes). */
+  Container?: string;
+  ContainerConfig?: ContainerConfig;
 }
 
 export interface ImageDeleteItem {

@@ -90,6 +90,12 @@ const GO_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'ar
 export const hostArch = (): string => GO_ARCH[process.arch] ?? process.arch;
 
 const NEVER = '0001-01-01T00:00:00Z';
+/** What Docker showed as ContainerConfig for an image without one (a zero-valued Go struct). */
+const EMPTY_CONTAINER_CONFIG = {
+  Hostname: '', Domainname: '', User: '', AttachStdin: false, AttachStdout: false, AttachStderr: false, Tty: false,
+  OpenStdin: false, StdinOnce: false, Env: null, Cmd: null, Image: '', Volumes: null, WorkingDir: '', Entrypoint: null,
+  OnBuild: null, Labels: null,
+};
 const IMAGE_FILTERS = new Set(['dangling', 'label', 'before', 'since', 'reference', 'until']);
 
 function globToRegExp(glob: string): RegExp {
@@ -606,6 +612,8 @@ export class ImageService implements ImageBackend {
       Metadata: { LastTagTime: (await this.images.lastUpdated(id)) ?? NEVER },
     };
     if (config.variant) inspect.Variant = config.variant;
+    inspect.Container = config.container ?? '';
+    inspect.ContainerConfig = config.container_config ?? EMPTY_CONTAINER_CONFIG;
     return inspect;
   }
 

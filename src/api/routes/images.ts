@@ -112,7 +112,15 @@ export function imageRoutes(router: Router): void {
   });
   router.get('/images/get', (ctx) => save(ctx, ctx.query.getAll('names')));
   router.post('/images/prune', async (ctx) => sendJSON(ctx.res, 200, await img(ctx).prune(parseFilters(ctx.query.get('filters')))));
-  router.get('/images/{name:.*}/json', async (ctx) => sendJSON(ctx.res, 200, await img(ctx).inspect(name(ctx))));
+  router.get('/images/{name:.*}/json', async (ctx) => {
+    const inspect = await img(ctx).inspect(name(ctx));
+    // API 1.45 removed Container and ContainerConfig.
+    if (versionAtLeast(ctx.version, '1.45')) {
+      delete inspect.Container;
+      delete inspect.ContainerConfig;
+    }
+    sendJSON(ctx.res, 200, inspect);
+  });
   router.get('/images/{name:.*}/history', async (ctx) => sendJSON(ctx.res, 200, await img(ctx).history(name(ctx))));
   router.get('/images/{name:.*}/get', (ctx) => save(ctx, [name(ctx)]));
   router.post('/images/{name:.*}/tag', async (ctx) => {
