@@ -32,6 +32,7 @@ import type {
 } from './types.js';
 import type { StatsOptions, StatsStream } from './stats-types.js';
 import type { ExecBackend } from './exec-types.js';
+import type { DiskUsageBackend } from './disk-usage-types.js';
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 
@@ -217,6 +218,8 @@ export interface Backend {
   files?: ContainerFilesBackend;
   /** /pause, /unpause and /update; optional, the routes answer 503 without it. */
   control?: ContainerControlBackend;
+  /** GET /system/df; optional, the route answers 503 without it. */
+  diskUsage?: DiskUsageBackend;
 }
 
 /** Docker's ContainerPathStat (X-Docker-Container-Path-Stat); `mode` holds Go's os.FileMode bits. */

@@ -16,6 +16,7 @@ import type { DaemonConfig } from './config.js';
 import { ContainerService } from './containers.js';
 import { containerFileServices } from './container-files.js';
 import { ImageService } from './images.js';
+import { DiskUsageService } from './disk-usage.js';
 import { NetworkService } from './networks.js';
 import { NetworkManager } from '../network/manager.js';
 import { chainPrefixForBridge } from '../network/iptables.js';
@@ -134,7 +135,8 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void)
 
   const networks = new NetworkService(network, containers.networkHooks(), events);
   const { files, control } = containerFileServices(containers.access(), images);
-  const server = await startApiServer({ containers, images, system, networks, events, volumes, exec: execs, files, control }, { hosts: cfg.hosts, debug: cfg.debug, log });
+  const diskUsage = new DiskUsageService({ layers: images.layers, images, containers, volumes });
+  const server = await startApiServer({ containers, images, system, networks, events, volumes, exec: execs, files, control, diskUsage }, { hosts: cfg.hosts, debug: cfg.debug, log });
   log(`wharfd ready on ${cfg.hosts.join(', ')}`);
 
   return {

@@ -1,6 +1,9 @@
-/** System routes: /_ping, /version, /info. */
+/** System routes: /_ping, /version, /info, /system/df. */
 import type { RequestContext, Router } from '../router.js';
 import { sendJSON } from '../request.js';
+import { parseDiskUsageTypes } from '../disk-usage-types.js';
+import { unavailable } from '../../lib/errors.js';
+import { versionAtLeast } from '../version.js';
 
 /** The classic builder; Wharf has no BuildKit, so clients must not expect one. */
 export const BUILDER_VERSION = '1';
@@ -28,4 +31,9 @@ export function systemRoutes(router: Router): void {
   router.head('/_ping', ping);
   router.get('/version', async (ctx) => sendJSON(ctx.res, 200, await ctx.backend.system.version()));
   router.get('/info', async (ctx) => sendJSON(ctx.res, 200, await ctx.backend.system.info()));
+  router.get('/system/df', async (ctx) => {
+    if (!ctx.backend.diskUsage) throw unavailable('disk usage is not available');
+    const types = parseDiskUsageTypes(ctx.query.getAll('type'), versionAtLeast(ctx.version, '1.42'));
+    sendJSON(ctx.res, 200, await ctx.backend.diskUsage.usage(types));
+  });
 }
