@@ -5,6 +5,7 @@ import { familiarString, fullName, parseNormalizedNamed, withDefaultTag } from '
 import { StatusError, collect, forEachArg, parseFilters, usage, type CliContext } from './cli-context.js';
 import { DEFAULT_IMAGE_TABLE, DEFAULT_IMAGE_TABLE_DIGEST, IMAGE_HEADERS, imageRows, renderRows } from './format/formatter.js';
 import { TemplateError } from './format/template.js';
+import { registryAuthFor } from './docker-config.js';
 import { displayProgress } from './progress.js';
 
 
@@ -15,7 +16,8 @@ export async function pullImage(
   opts: { quiet?: boolean; platform?: string; out: NodeJS.WriteStream },
 ): Promise<void> {
   const ref = withDefaultTag(parseNormalizedNamed(image));
-  const stream = await ctx.client().imagePull(fullName(ref), { tag: ref.digest ?? ref.tag, platform: opts.platform });
+  const auth = await registryAuthFor(ref);
+  const stream = await ctx.client().imagePull(fullName(ref), { tag: ref.digest ?? ref.tag, platform: opts.platform, auth });
   if (opts.quiet) {
     for await (const m of stream) {
       if (m.error || m.errorDetail) throw new Error(m.errorDetail?.message ?? m.error);
@@ -77,7 +79,8 @@ function definePull(parent: Command, ctx: CliContext): void {
       if (!o.allTags && parsed.tag === undefined && parsed.digest === undefined && !o.quiet) {
         ctx.out.write('Using default tag: latest\n');
       }
-      const stream = await ctx.client().imagePull(fullName(ref), { tag: ref.digest ?? ref.tag, platform: o.platform });
+      const auth = await registryAuthFor(ref);
+      const stream = await ctx.client().imagePull(fullName(ref), { tag: ref.digest ?? ref.tag, platform: o.platform, auth });
       if (o.quiet) {
         for await (const m of stream) if (m.error || m.errorDetail) throw new Error(m.errorDetail?.message ?? m.error);
       } else {

@@ -1,66 +1,16 @@
 /**
  * Registry commands: login, logout, push (and `image push`). Credentials live in Docker's
- * config.json format — {"auths":{"<server>":{"auth":"base64(user:pass)"}}} — in $WHARF_CONFIG,
- * $DOCKER_CONFIG or ~/.docker, and go to the daemon as X-Registry-Auth, as the Docker CLI sends them.
+ * config.json (see docker-config.ts) and go to the daemon as X-Registry-Auth, as the Docker CLI
+ * sends them.
  */
-import { mkdir, readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { Command } from 'commander';
-import { writeJsonAtomic } from '../lib/atomic-file.js';
-import { DEFAULT_DOMAIN, familiarName, familiarString, parseNormalizedNamed, withDefaultTag, type Reference } from '../image/reference.js';
+import { familiarName, familiarString, parseNormalizedNamed, withDefaultTag } from '../image/reference.js';
 import { usage, type CliContext } from './cli-context.js';
+import { configDir, loadConfig, registryAuthFor, saveConfig, serverKey } from './docker-config.js';
 import { displayProgress } from './progress.js';
 
-const HUB_KEY = 'https://index.docker.io/v1/';
-
-interface ConfigFile {
-  auths?: Record<string, { auth?: string; identitytoken?: string }>;
-  [k: string]: unknown;
-}
-
-export function configDir(): string {
-  return process.env.WHARF_CONFIG || process.env.DOCKER_CONFIG || join(homedir(), '.docker');
-}
-
-async function loadConfig(): Promise<ConfigFile> {
-  try {
-    return JSON.parse(await readFile(join(configDir(), 'config.json'), 'utf8')) as ConfigFile;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw err;
-  }
-}
-
-async function saveConfig(cfg: ConfigFile): Promise<void> {
-  await mkdir(configDir(), { recursive: true, mode: 0o700 });
-  await writeJsonAtomic(join(configDir(), 'config.json'), cfg, 0o600);
-}
-
-/** The key Docker stores a registry's credentials under. */
-export function serverKey(server: string | undefined): string {
-  if (!server) return HUB_KEY;
-  const host = server.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
-  if (host === DEFAULT_DOMAIN || host === 'index.docker.io' || host === 'registry-1.docker.io') return HUB_KEY;
-  return host;
-}
-
-/** X-Registry-Auth for a reference from the stored credentials (`e30=`, i.e. `{}`, when there are none). */
-export async function registryAuthFor(ref: Reference): Promise<string> {
-  const key = ref.domain === DEFAULT_DOMAIN ? HUB_KEY : ref.domain;
-  const entry = (await loadConfig()).auths?.[key];
-  if (!entry?.auth && !entry?.identitytoken) return 'e30=';
-  const out: Record<string, string> = { serveraddress: key };
-  if (entry.auth) {
-    const plain = Buffer.from(entry.auth, 'base64').toString('utf8');
-    const colon = plain.indexOf(':');
-    out.username = plain.slice(0, colon);
-    out.password = plain.slice(colon + 1);
-  }
-  if (entry.identitytoken) out.identitytoken = entry.identitytoken;
-  return Buffer.from(JSON.stringify(out)).toString('base64url');
-}
+export { configDir, registryAuthFor, serverKey };
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
