@@ -5,6 +5,7 @@ import { CLIENT_MAX_API_VERSION } from '../client/engine-client.js';
 import { StatusError, describeError, usage, type CliContext } from './cli-context.js';
 import { Template, TemplateError, templateSource } from './format/template.js';
 import { bytesSize } from './format/units.js';
+import { defineSystemDf } from './system-df.js';
 
 export const CLI_VERSION = '0.1.0';
 
@@ -196,4 +197,5 @@ export function registerSystemCommands(program: Command, ctx: CliContext, groups
   program.addCommand(system);
   usage(system, 'system COMMAND');
   defineInfo(system, ctx);
+  defineSystemDf(system, ctx);
 }
