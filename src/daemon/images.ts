@@ -557,7 +557,11 @@ export class ImageService implements ImageBackend {
     for (const u of f.until ?? []) untilTime = Math.min(untilTime, parseFilterTime(u));
 
     const out: ImageSummary[] = [];
-    for (const id of await this.images.list()) {
+    const ids = await this.images.list();
+    // Untagged images that are another image's parent are intermediate: shown only with `all`.
+    const parents = new Set<string>();
+    if (!opts.all) for (const id of ids) parents.add(await this.images.parent(id));
+    for (const id of ids) {
       const config = await this.configOf(id);
       const created = unixSeconds(config.created);
       if (!(created < beforeTime && created > sinceTime && created < untilTime)) continue;
@@ -571,6 +575,7 @@ export class ImageService implements ImageBackend {
         else repoTags.push(familiarString(ref));
       }
       if (repoTags.length === 0 && repoDigests.length === 0) {
+        if (parents.has(id)) continue;
         if (f.dangling?.length && !danglingOnly) continue;
         if (f.reference?.length) continue;
       } else if (danglingOnly && repoTags.length > 0) continue;

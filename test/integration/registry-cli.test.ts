@@ -94,6 +94,28 @@ test('images --digests and --format .Digest show the repository digest (wharf an
   assert.equal(docker.stdout, list.stdout);
 });
 
+test('images -a shows intermediate images (untagged parents of other images); without -a they are hidden', async () => {
+  const ok = async (args: string[]) => {
+    const r = await d.wharf(args);
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+  await ok(['create', '--name', 'inter1', image, 'true']);
+  const middle = await ok(['commit', 'inter1']);
+  await ok(['create', '--name', 'inter2', middle, 'true']);
+  const child = await ok(['commit', 'inter2', 'child:v1']);
+  try {
+    const ids = async (args: string[]) => (await ok(['images', '-q', '--no-trunc', ...args])).split('\n');
+    assert.ok(!(await ids([])).includes(middle), 'intermediate image hidden without -a');
+    assert.ok((await ids(['-a'])).includes(middle), 'intermediate image listed with -a');
+    assert.ok((await ids([])).includes(child));
+  } finally {
+    await d.wharf(['rm', '-f', 'inter1', 'inter2']);
+    await d.wharf(['rmi', 'child:v1']);
+    await d.wharf(['rmi', middle]);
+  }
+});
+
 test('system df: Docker\'s tables, the same through wharf and the Docker CLI; ?type= filters', async () => {
   const df = await d.wharf(['system', 'df']);
   assert.equal(df.code, 0, df.stderr);
