@@ -166,7 +166,8 @@ export class ExecService implements ExecBackend {
     stdio.on('end', () => (outputEnded = true));
     await pipeAttach(stdio, { ...io, stdin: ex.openStdin ? io.stdin : null }, {
       tty: ex.tty,
-      stdinOnce: true,
+      // With a tty conmon's stdin is the terminal itself: closing it would cut the output too.
+      stdinOnce: !ex.tty,
       detachKeys: ex.detachKeys.length ? ex.detachKeys : parseDetachKeys(undefined),
       wantStdout: ex.openStdout,
       wantStderr: ex.openStderr,

@@ -16,6 +16,7 @@
  *   fd 5 _OCI_ATTACHPIPE  conmon -> daemon: `{"data": 0}` once the attach socket listens
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { constants as fsConstants } from 'node:fs';
 import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -23,7 +24,7 @@ import type { Readable, Writable } from 'node:stream';
 import { SeqpacketSocket } from 'node-unix-socket';
 import { systemError } from '../lib/errors.js';
 import { ConmonAttachStream, runtimeErrorMessage } from './conmon.js';
-import { RuntimeStartError, type ExecProcess, type RuntimeExecOptions } from './runtime.js';
+import { RuntimeStartError, type AttachStream, type ExecProcess, type RuntimeExecOptions } from './runtime.js';
 
 export interface ConmonExecConfig {
   conmonPath: string;
@@ -160,7 +161,7 @@ export async function conmonExec(cfg: ConmonExecConfig, o: RuntimeExecOptions): 
 
   return {
     pid,
-    stdio,
+    stdio: stdio ? new HeldOutput(stdio) : undefined,
     exited,
     resize: (height, width) => resizeExec(dir, height, width),
     kill: (signal) => {
@@ -229,6 +230,51 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
       },
     );
   });
+}
+
+/**
+ * The process runs (and may be done) before the caller gets to listen: its output is held
+ * until the first 'data' listener comes, then replayed on the next tick (after the caller's
+ * other listeners are in place).
+ */
+class HeldOutput extends EventEmitter implements AttachStream {
+  private held: Array<['data', 'stdout' | 'stderr', Buffer] | ['end'] | ['error', Error]> | null = [];
+
+  constructor(private readonly inner: ConmonAttachStream) {
+    super();
+    const relay = (ev: ['data', 'stdout' | 'stderr', Buffer] | ['end'] | ['error', Error]) => {
+      if (this.held) this.held.push(ev);
+      else this.emitEvent(ev);
+    };
+    inner.on('data', (stream: 'stdout' | 'stderr', chunk: Buffer) => relay(['data', stream, chunk]));
+    inner.on('end', () => relay(['end']));
+    inner.on('error', (err: Error) => relay(['error', err]));
+    this.on('newListener', (event: string) => {
+      if (event !== 'data' || !this.held) return;
+      process.nextTick(() => {
+        const held = this.held ?? [];
+        this.held = null;
+        for (const ev of held) this.emitEvent(ev);
+      });
+    });
+  }
+
+  private emitEvent(ev: ['data', 'stdout' | 'stderr', Buffer] | ['end'] | ['error', Error]): void {
+    if (ev[0] === 'error' && !this.listenerCount('error')) return;
+    this.emit(...(ev as [string, ...unknown[]]));
+  }
+
+  writeStdin(chunk: Buffer): void {
+    this.inner.writeStdin(chunk);
+  }
+
+  closeStdin(): void {
+    this.inner.closeStdin();
+  }
+
+  close(): void {
+    this.inner.close();
+  }
 }
 
 /** Newline-separated JSON messages from one of conmon's pipes, in order; null at EOF. */
