@@ -2,8 +2,9 @@
  * docker-compose (Debian's v1, docker-py underneath) against wharfd (issue 5, ecosystem): a
  * two-service project — a busybox httpd "web" with a named volume and a "client" that depends on
  * it and fetches http://web/ by its service name over the project's default network — through
- * `up -d`, `ps`, `logs`, `exec`, a recreate that keeps the volume's data, and `down -v`, after
- * which no container, network or volume of the project remains.
+ * `up -d`, `ps`, `logs`, `exec`, `run --rm`, a recreate that keeps the volume's data, and `down -v`, after
+ * which no container, network or volume of the project remains. `run` and `exec` go through the
+ * Docker CLI as compose does by default (COMPOSE_INTERACTIVE_NO_CLI unset).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -35,7 +36,7 @@ volumes:
 function compose(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
   return runCommand('docker-compose', ['--ansi', 'never', '-p', PROJECT, ...args], {
     cwd: dir,
-    env: { DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.root, 'docker-config'), COMPOSE_INTERACTIVE_NO_CLI: '1', ...env },
+    env: { DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.root, 'docker-config'), ...env },
     timeoutMs: 120_000,
   });
 }
@@ -107,6 +108,12 @@ describe('docker-compose v1 against wharfd', () => {
     assert.equal(client.stdout, 'hello-from-web\n');
     const code = await compose(['exec', '-T', 'client', 'sh', '-c', 'exit 3']);
     assert.equal(code.code, 3, code.stderr);
+  });
+
+  test('run --rm: a one-off container on the project network, removed afterwards', async () => {
+    const run = await ok(['run', '--rm', '-T', 'client', 'wget', '-qO-', 'http://web/']);
+    assert.equal(run.stdout, 'hello-from-web\n');
+    assert.deepEqual(lines(await docker(['ps', '-a', '--format', '{{.Names}}'])), [`${PROJECT}_client_1`, `${PROJECT}_web_1`]);
   });
 
   // Recreating reads the image's ContainerConfig, which API 1.45 removed: compose v1 fails there
