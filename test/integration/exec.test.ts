@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { join } from 'node:path';
@@ -65,7 +65,6 @@ describe('docker exec', () => {
   });
 
   test('-t under a pty: a terminal of the client size, TERM set', async () => {
-    // -it with a command that exits at once loses its output now and then (see the report); -t alone does not.
     const out = execFileSync('script', ['-qec', `stty cols 93 rows 29; ${DOCKER_CLI} exec -t ex sh -c 'tty; stty size; echo $TERM; exit 5'; echo "rc=$?"`, '/dev/null'], {
       env: { ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.root, 'docker-config') },
       encoding: 'utf8',
@@ -75,6 +74,24 @@ describe('docker exec', () => {
     assert.match(out, /29 93/);
     assert.match(out, /xterm/);
     assert.match(out, /rc=5/);
+  });
+
+  test('-it under a pty whose input stays open, as a terminal keeps it', async () => {
+    // script's stdin is a pipe held open until the command is done: with stdin at EOF, script
+    // hangs up the terminal and the CLI can no longer write the output (Docker's too).
+    for (let i = 0; i < 5; i++) {
+      const child = spawn('script', ['-qec', `${DOCKER_CLI} exec -it ex sh -c 'echo hi-$((40 + 2)); exit 4'; echo "rc=$?"`, '/dev/null'], {
+        env: { ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.root, 'docker-config') },
+        stdio: ['pipe', 'pipe', 'inherit'],
+      });
+      let out = '';
+      child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      child.stdin.end();
+      assert.equal(code, 0);
+      assert.match(out, /hi-42\r?\n/);
+      assert.match(out, /rc=4/);
+    }
   });
 
   test('-u, -w, -e', async () => {
