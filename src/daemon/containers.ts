@@ -339,7 +339,7 @@ export class ContainerService implements ContainerBackend {
       };
       await this.deps.store.save(rec).catch(() => {});
       this.failPendingAttaches(id);
-      this.events.emit(`exit:${id}`, { StatusCode: engineErr.exitCode, Error: { Message: engineErr.error.message } });
+      // No exit to report: next-exit waiters keep waiting (the client got the start error), as in Docker.
       if (rec.HostConfig.AutoRemove) await this.removeLocked(rec).catch(() => {});
       throw engineErr.error;
     }

@@ -46,6 +46,12 @@ describe('docker CLI against wharfd', () => {
     assert.equal(nf.code, 127);
     assert.match(nf.stderr, /^docker: Error response from daemon: .*exec: "nosuchcmd": executable file not found in \$PATH/m);
     assert.equal((await d.docker(['run', '--rm', 'busybox', '/etc'])).code, 126);
+    // A failed start is not an exit: the CLI's pending wait gets no answer to complain about.
+    const kept = await d.docker(['run', '--name', 'nostart', 'busybox', 'nosuchcmd']);
+    assert.equal(kept.code, 127);
+    assert.doesNotMatch(kept.stderr, /Error waiting for container/);
+    assert.equal((await d.docker(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'nostart'])).stdout, 'created 127\n');
+    assert.equal((await d.docker(['rm', 'nostart'])).code, 0);
     const img = await d.docker(['run', '--rm', '--pull', 'never', 'nosuchimage', 'true']);
     assert.equal(img.code, 125);
     assert.match(img.stderr, /No such image: nosuchimage:latest/);
