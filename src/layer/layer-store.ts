@@ -212,7 +212,7 @@ export class LayerStore {
       tarSplit = null;
       return { cacheId, tmp, diffId: reader.digest(), size };
     } catch (err) {
-      tarSplit?.abort();
+      await tarSplit?.abort();
       src.destroy();
       if (driverMade) await this.driver.remove(cacheId).catch(() => {});
       await rm(tmp, { recursive: true, force: true }).catch(() => {});

@@ -5,7 +5,7 @@
  * `{"type":2,"payload":"<base64 raw bytes>","position":n}` for headers/padding and
  * `{"type":1,"name":"<path in the layer>","size":n,"position":n}` for file payloads.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -19,6 +19,7 @@ type Line = { type: 1; name: string; size: number; position: number } | { type: 
 
 export class TarSplitWriter implements TarRecorder {
   private readonly gz = createGzip();
+  private readonly out: WriteStream;
   private readonly done: Promise<void>;
   private position = 0;
 
@@ -27,9 +28,10 @@ export class TarSplitWriter implements TarRecorder {
     path: string,
     private readonly nameOf: (tarName: string) => string | null,
   ) {
-    const out = createWriteStream(path, { mode: 0o600 });
-    this.gz.pipe(out);
-    this.done = finished(out);
+    this.out = createWriteStream(path, { mode: 0o600 });
+    this.gz.pipe(this.out);
+    this.done = finished(this.out);
+    this.done.catch(() => {});
   }
 
   private line(l: Line): void {
@@ -49,8 +51,14 @@ export class TarSplitWriter implements TarRecorder {
     await this.done;
   }
 
-  abort(): void {
+  /** Drops the record; resolves once its file is closed (a failed pull leaves no open file behind). */
+  async abort(): Promise<void> {
     this.gz.destroy();
+    if (!this.out.closed) {
+      const closed = new Promise<void>((resolve) => this.out.once('close', () => resolve()));
+      this.out.destroy();
+      await closed;
+    }
   }
 }
 

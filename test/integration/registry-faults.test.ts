@@ -4,7 +4,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, lstat, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, lstat, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,9 @@ import type { ProgressMessage } from '../../src/api/types.js';
 import { ImageService } from '../../src/daemon/images.js';
 import { freePort, sha256, startFakeRegistry, type FakeRegistry, type FakeBlob } from '../fixtures/registry.js';
 import { buildImage, busyboxTar, extraLayerTar, type BuiltImage } from '../fixtures/registry-images.js';
+import { buildTar } from '../fixtures/docker-archive.js';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 
 let root: string;
 let fake: FakeRegistry;
@@ -202,5 +205,25 @@ test('a registry that answers a Range retry with the whole blob: extraction rest
   } finally {
     server.closeAllConnections();
     await new Promise<void>((r) => server.close(() => r()));
+  }
+});
+
+test('disk full while extracting fails the pull and leaves the store as it was', async () => {
+  // A data root on a 6 MiB tmpfs: busybox fits, an incompressible 8 MiB layer does not.
+  const small = join(root, 'small');
+  await mkdir(small);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', small]);
+  try {
+    const full = new ImageService({ dataRoot: join(small, 'data'), containersUsingImage: () => [], registry: { backoffMs: 10, attempts: 2 } });
+    await full.init();
+    const img = buildImage([await busyboxTar(), await buildTar([{ name: 'big.bin', content: randomBytes(8 << 20) }])]);
+    serve('disk/full', 'latest', img);
+    const before = await tree(join(small, 'data'));
+    await assert.rejects(collect(full.pull(`${fake.host}/disk/full:latest`, undefined, {}, undefined)), /no space left on device/);
+    assert.deepEqual(await tree(join(small, 'data')), before);
+    assert.equal(full.count(), 0);
+  } finally {
+    // Fails with "target is busy" if the failed pull left a file open there.
+    execFileSync('umount', [small]);
   }
 });
