@@ -5,7 +5,8 @@ import type { EndpointSettings, NetworkResource } from '../api/types.js';
 import { StatusError, collect, confirm, describeError, parseFilters, usage, type CliContext } from './cli-context.js';
 import { renderRows } from './format/formatter.js';
 import { DEFAULT_NETWORK_TABLE, NETWORK_HEADERS, NetworkRow, consolidateIpam, naturalCompare, portLines } from './format/network-format.js';
-import { Template, TemplateError, templateSource } from './format/template.js';
+import { TemplateError } from './format/template.js';
+import { inspectOutput } from './format/inspect-output.js';
 
 /** `key=value` list flags (-o, --label, --aux-address) into a map; a bare key maps to ''. */
 function keyValues(values: string[] | undefined): Record<string, string> {
@@ -128,23 +129,7 @@ function defineInspect(parent: Command, ctx: CliContext): void {
           errors.push(describeError(err));
         }
       }
-      if (o.format && o.format !== 'json') {
-        const tmpl = new Template(templateSource(o.format));
-        let text = '';
-        for (const n of found) {
-          try {
-            text += `${tmpl.execute(n)}\n`;
-          } catch (err) {
-            if (err instanceof TemplateError) throw new StatusError(1, `template parsing error: ${err.message}`);
-            throw err;
-          }
-        }
-        ctx.out.write(text);
-      } else if (o.format === 'json') {
-        ctx.out.write(found.map((n) => `${JSON.stringify(n)}\n`).join(''));
-      } else {
-        ctx.out.write(found.length ? `${JSON.stringify(found, null, 4)}\n` : '[]\n');
-      }
+      ctx.out.write(inspectOutput(found, o.format));
       if (errors.length) throw new StatusError(1, errors.join('\n'));
     });
 }

@@ -4,6 +4,7 @@ import { ApiError } from '../client/api-error.js';
 import { CLIENT_MAX_API_VERSION } from '../client/engine-client.js';
 import { StatusError, describeError, usage, type CliContext } from './cli-context.js';
 import { Template, TemplateError, templateSource } from './format/template.js';
+import { inspectOutput } from './format/inspect-output.js';
 import { bytesSize } from './format/units.js';
 import { defineSystemDf } from './system-df.js';
 
@@ -167,21 +168,7 @@ function defineInspect(parent: Command, ctx: CliContext, name: string, fixedType
           else errors.push(`Error: ${(err as Error).message}`);
         }
       }
-      if (o.format) {
-        const tmpl = new Template(templateSource(o.format));
-        let text = '';
-        for (const f of found) {
-          try {
-            text += `${tmpl.execute(f)}\n`;
-          } catch (err) {
-            if (err instanceof TemplateError) throw new StatusError(1, `template parsing error: ${err.message}`);
-            throw err;
-          }
-        }
-        ctx.out.write(text);
-      } else {
-        ctx.out.write(found.length ? `${JSON.stringify(found, null, 4)}\n` : '[]\n');
-      }
+      ctx.out.write(inspectOutput(found, o.format));
       if (errors.length) throw new StatusError(1, errors.join('\n'));
     });
   if (!fixedType) cmd.option('--type <string>', 'Only inspect objects of the given type');

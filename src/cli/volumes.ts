@@ -5,7 +5,8 @@ import { ApiError } from '../client/api-error.js';
 import { StatusError, collect, confirm, describeError, parseFilters, usage, type CliContext } from './cli-context.js';
 import { renderRows } from './format/formatter.js';
 import { naturalCompare } from './format/network-format.js';
-import { Template, TemplateError, templateSource, type TemplateStruct } from './format/template.js';
+import { TemplateError, type TemplateStruct } from './format/template.js';
+import { inspectOutput } from './format/inspect-output.js';
 import { humanSize } from './format/units.js';
 
 const VOLUME_HEADERS: Record<string, string> = {
@@ -148,20 +149,7 @@ function defineInspect(parent: Command, ctx: CliContext): void {
           errors.push(describeError(err));
         }
       }
-      if (o.format && o.format !== 'json') {
-        const tmpl = new Template(templateSource(o.format));
-        let text = '';
-        try {
-          for (const v of found) text += `${tmpl.execute(v)}\n`;
-        } catch (err) {
-          templateError(err);
-        }
-        ctx.out.write(text);
-      } else if (o.format === 'json') {
-        ctx.out.write(found.map((v) => `${JSON.stringify(v)}\n`).join(''));
-      } else {
-        ctx.out.write(found.length ? `${JSON.stringify(found, null, 4)}\n` : '[]\n');
-      }
+      ctx.out.write(inspectOutput(found, o.format));
       if (errors.length) throw new StatusError(1, errors.join('\n'));
     });
 }
