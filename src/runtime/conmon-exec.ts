@@ -17,13 +17,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { constants as fsConstants } from 'node:fs';
-import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { SeqpacketSocket } from 'node-unix-socket';
 import { systemError } from '../lib/errors.js';
-import { ConmonAttachStream, runtimeErrorMessage } from './conmon.js';
+import { ConmonAttachStream, connectAttachSocket, runtimeErrorMessage, writeTerminalSize } from './conmon.js';
 import { RuntimeStartError, type AttachStream, type ExecProcess, type RuntimeExecOptions } from './runtime.js';
 
 export interface ConmonExecConfig {
@@ -42,7 +40,6 @@ interface SyncMessage {
   message?: string;
 }
 
-const SUN_PATH_MAX = 107;
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** Starts the process; resolves once it runs (with its stdio connected when `attach`). */
@@ -127,7 +124,7 @@ export async function conmonExec(cfg: ConmonExecConfig, o: RuntimeExecOptions): 
     if (o.attach) {
       const ready = await withTimeout(attachPipe.next(), timeoutMs);
       if (!ready || ready.data < 0) throw ready?.message ? new RuntimeStartError(runtimeErrorMessage(ready.message)) : conmonFailed();
-      stdio = await connectAttach(dir);
+      stdio = await connectAttachSocket(dir, (msg) => new RuntimeStartError(`cannot attach to the exec session: ${msg}`));
       // Second byte: run the process now that no output can be missed.
       start.write(Buffer.from([0]));
     }
@@ -163,7 +160,7 @@ export async function conmonExec(cfg: ConmonExecConfig, o: RuntimeExecOptions): 
     pid,
     stdio: stdio ? new HeldOutput(stdio) : undefined,
     exited,
-    resize: (height, width) => resizeExec(dir, height, width),
+    resize: (height, width) => writeTerminalSize(dir, height, width, (msg) => `cannot resize exec session: ${msg === 'gone' ? 'process is not running' : msg}`),
     kill: (signal) => {
       try {
         process.kill(pid, signal);
@@ -172,48 +169,6 @@ export async function conmonExec(cfg: ConmonExecConfig, o: RuntimeExecOptions): 
       }
     },
   };
-}
-
-async function connectAttach(dir: string): Promise<ConmonAttachStream> {
-  let path = join(dir, 'attach');
-  let dirFd: Awaited<ReturnType<typeof open>> | undefined;
-  if (path.length > SUN_PATH_MAX) {
-    dirFd = await open(dir, 'r');
-    path = `/proc/self/fd/${dirFd.fd}/attach`;
-  }
-  try {
-    const sock = new SeqpacketSocket();
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error) => reject(new RuntimeStartError(`cannot attach to the exec session: ${err.message}`));
-      sock.once('error', onError);
-      try {
-        sock.connect(path, () => {
-          sock.off('error', onError);
-          resolve();
-        });
-      } catch (err) {
-        reject(new RuntimeStartError(`cannot attach to the exec session: ${(err as Error).message}`));
-      }
-    });
-    return new ConmonAttachStream(sock);
-  } finally {
-    await dirFd?.close();
-  }
-}
-
-async function resizeExec(dir: string, height: number, width: number): Promise<void> {
-  let fh;
-  try {
-    fh = await open(join(dir, 'ctl'), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw systemError(`cannot resize exec session: ${code === 'ENOENT' || code === 'ENXIO' ? 'process is not running' : (err as Error).message}`);
-  }
-  try {
-    await fh.write(`1 ${Math.max(0, Math.floor(height))} ${Math.max(0, Math.floor(width))}\n`);
-  } finally {
-    await fh.close();
-  }
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

@@ -269,46 +269,11 @@ export class ConmonRuntime implements Runtime {
   // ---- stdio --------------------------------------------------------------------------------
 
   async attach(id: string): Promise<AttachStream> {
-    const dir = join(this.socketDir, id);
-    let path = join(dir, 'attach');
-    let dirFd: Awaited<ReturnType<typeof open>> | undefined;
-    if (path.length > SUN_PATH_MAX) {
-      dirFd = await open(dir, 'r');
-      path = `/proc/self/fd/${dirFd.fd}/attach`;
-    }
-    try {
-      const sock = new SeqpacketSocket();
-      await new Promise<void>((resolve, reject) => {
-        const onError = (err: Error) => reject(new Error(`cannot attach to container ${id}: ${err.message}`));
-        sock.once('error', onError);
-        try {
-          sock.connect(path, () => {
-            sock.off('error', onError);
-            resolve();
-          });
-        } catch (err) {
-          reject(new Error(`cannot attach to container ${id}: ${(err as Error).message}`));
-        }
-      });
-      return new ConmonAttachStream(sock);
-    } finally {
-      await dirFd?.close();
-    }
+    return connectAttachSocket(join(this.socketDir, id), (msg) => new Error(`cannot attach to container ${id}: ${msg}`));
   }
 
   async resize(id: string, height: number, width: number): Promise<void> {
-    let fh;
-    try {
-      // Non-blocking: fails with ENXIO instead of hanging when conmon is gone.
-      fh = await open(join(this.socketDir, id, 'ctl'), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
-    } catch (err) {
-      throw systemError(`cannot resize container ${id}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENXIO' ? 'container is not running' : (err as Error).message}`);
-    }
-    try {
-      await fh.write(`1 ${Math.max(0, Math.floor(height))} ${Math.max(0, Math.floor(width))}\n`);
-    } finally {
-      await fh.close();
-    }
+    await writeTerminalSize(join(this.socketDir, id), height, width, (msg) => `cannot resize container ${id}: ${msg === 'gone' ? 'container is not running' : msg}`);
   }
 
   // ---- exec ---------------------------------------------------------------------------------
@@ -534,5 +499,50 @@ async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
     if (Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(delay * 2, 50);
+  }
+}
+
+/** Connects to conmon's attach socket in `dir` (through /proc/self/fd when the path is too long for sun_path). */
+export async function connectAttachSocket(dir: string, error: (msg: string) => Error): Promise<ConmonAttachStream> {
+  let path = join(dir, 'attach');
+  let dirFd: Awaited<ReturnType<typeof open>> | undefined;
+  if (path.length > SUN_PATH_MAX) {
+    dirFd = await open(dir, 'r');
+    path = `/proc/self/fd/${dirFd.fd}/attach`;
+  }
+  try {
+    const sock = new SeqpacketSocket();
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error) => reject(error(err.message));
+      sock.once('error', onError);
+      try {
+        sock.connect(path, () => {
+          sock.off('error', onError);
+          resolve();
+        });
+      } catch (err) {
+        reject(error((err as Error).message));
+      }
+    });
+    return new ConmonAttachStream(sock);
+  } finally {
+    await dirFd?.close();
+  }
+}
+
+/** Sets the terminal size through conmon's ctl fifo in `dir`; `message('gone')` when conmon is not there. */
+export async function writeTerminalSize(dir: string, height: number, width: number, message: (msg: string) => string): Promise<void> {
+  let fh;
+  try {
+    // Non-blocking: fails with ENXIO instead of hanging when conmon is gone.
+    fh = await open(join(dir, 'ctl'), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw systemError(message(code === 'ENOENT' || code === 'ENXIO' ? 'gone' : (err as Error).message));
+  }
+  try {
+    await fh.write(`1 ${Math.max(0, Math.floor(height))} ${Math.max(0, Math.floor(width))}\n`);
+  } finally {
+    await fh.close();
   }
 }
