@@ -58,7 +58,8 @@ export async function cgroupDirsOf(pid: number, version: '1' | '2', procRoot = '
   return { version: 1, dirs };
 }
 
-const emptyBlkio = (): BlkioStats => ({
+/** Docker's blkio_stats with no data: every list null. */
+export const emptyBlkio = (): BlkioStats => ({
   io_service_bytes_recursive: null,
   io_serviced_recursive: null,
   io_queue_recursive: null,

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import type { CPUStats, ContainerStatsResponse, StatsOptions, StatsStream } from '../../api/stats-types.js';
-import { cgroupDirsOf, readCgroupV1, readCgroupV2 } from './cgroup-read.js';
+import { cgroupDirsOf, emptyBlkio, readCgroupV1, readCgroupV2 } from './cgroup-read.js';
 import { parseNetDev, parseProcStat } from './parse.js';
 
 /** What the collector needs to know of a container, read live at every sample. */
@@ -42,16 +42,7 @@ export function zeroStats(name: string, id: string): ContainerStatsResponse {
     read: ZERO_TIME,
     preread: ZERO_TIME,
     pids_stats: {},
-    blkio_stats: {
-      io_service_bytes_recursive: null,
-      io_serviced_recursive: null,
-      io_queue_recursive: null,
-      io_service_time_recursive: null,
-      io_wait_time_recursive: null,
-      io_merged_recursive: null,
-      io_time_recursive: null,
-      sectors_recursive: null,
-    },
+    blkio_stats: emptyBlkio(),
     num_procs: 0,
     storage_stats: {},
     cpu_stats: zeroCpu(),
