@@ -10,7 +10,11 @@
  *    entry, so a symlink the container swaps in meanwhile is never followed;
  *  - symlinks whose target lexically leaves the destination and hardlinks to outside it are
  *    refused, as Docker refuses them (breakout);
- *  - owners and modes of the entries are kept, or all chowned to `chown` (copyUIDGID).
+ *  - owners and modes of the entries are kept, or all chowned to `chown` (copyUIDGID);
+ *  - the container's volumes and binds are written through (container-root.ts lays them over the
+ *    root); nothing is written where the root says it is read-only (a `:ro` mount, a read-only
+ *    rootfs), a mount point is never replaced (EBUSY, as unlinking a mount point is), and a
+ *    hardlink never joins two mounts (EXDEV, as the kernel refuses it in the container).
  */
 import { spawn } from 'node:child_process';
 import { constants as fsc } from 'node:fs';
@@ -60,9 +64,13 @@ export async function removeAllAt(dir: FileHandle, name: string): Promise<void> 
   await rmdir(at);
 }
 
+function readOnly(op: string, path: string) {
+  return systemError(`${op} ${path}: read-only file system`);
+}
+
 export class ContainerExtractor {
-  /** Directory fds by path relative to the destination. */
-  private readonly dirs = new Map<string, FileHandle>();
+  /** Directory fds, and where they are in the container, by path relative to the destination. */
+  private readonly dirs = new Map<string, { fh: FileHandle; path: string }>();
   private readonly dirTimes: Array<[string, number]> = [];
 
   constructor(
@@ -72,8 +80,8 @@ export class ContainerExtractor {
     private readonly opts: ExtractOptions,
   ) {}
 
-  /** The directory `rel` below the destination (made if missing), as an fd. */
-  private async dir(rel: string): Promise<FileHandle> {
+  /** The directory `rel` below the destination (made if missing), as an fd and its resolved container path. */
+  private async dir(rel: string): Promise<{ fh: FileHandle; path: string }> {
     const cached = this.dirs.get(rel);
     if (cached) return cached;
     const r = await this.root.resolve(posix.join(this.dest, rel), { followFinal: true, createDirs: true });
@@ -82,6 +90,7 @@ export class ContainerExtractor {
       const at = r.at();
       if (r.name !== '') {
         const st = await lstat(at).catch(() => null);
+        if (!st && !this.root.writable(r.containerPath)) throw readOnly('mkdir', r.containerPath);
         if (!st) await mkdir(at, { mode: 0o755 });
         else if (!st.isDirectory()) throw invalidParameter(`cannot extract into ${posix.join(this.dest, rel)}: not a directory`);
       }
@@ -89,15 +98,19 @@ export class ContainerExtractor {
     } finally {
       await r.close();
     }
-    if (this.dirs.size >= DIR_CACHE) await this.dropDirs();
-    this.dirs.set(rel, fh);
-    return fh;
+    const entry = { fh, path: r.containerPath };
+    this.dirs.set(rel, entry);
+    return entry;
   }
 
-  private async dropDirs(): Promise<void> {
-    const all = [...this.dirs.values()];
+  /** Closes the cached directory fds, but `keep` (still in use by the entry at hand). */
+  private async dropDirs(keep?: FileHandle): Promise<void> {
+    const all = [...this.dirs.entries()];
     this.dirs.clear();
-    await Promise.all(all.map((f) => f.close().catch(() => {})));
+    for (const [rel, d] of all) {
+      if (d.fh === keep) this.dirs.set(rel, d);
+      else await d.fh.close().catch(() => {});
+    }
   }
 
   async extract(src: Readable): Promise<void> {
@@ -128,9 +141,21 @@ export class ContainerExtractor {
     const slash = rel.lastIndexOf('/');
     const parentRel = slash < 0 ? '' : rel.slice(0, slash);
     const base = rel.slice(slash + 1);
-    const parent = await this.dir(parentRel);
-    const at = fdPath(parent, base);
+    // Evicted between entries only: an entry holds at most its parent's and a link target's fds.
+    if (this.dirs.size >= DIR_CACHE) await this.dropDirs();
+    const { fh: parent, path: parentPath } = await this.dir(parentRel);
+    const entryPath = posix.join(parentPath, base);
     const isDir = h.type === 'directory';
+    if (!this.root.writable(entryPath)) throw readOnly('open', entryPath);
+    const mountAt = this.root.mountAt(entryPath);
+    if (mountAt !== undefined) {
+      // The top of a volume or bind: a directory entry sets its metadata, anything else would replace it.
+      const st = await lstat(mountAt);
+      if (!isDir || !st.isDirectory()) throw systemError(`unlinkat ${entryPath}: device or resource busy`);
+      await this.setMeta(mountAt, h, rel);
+      return;
+    }
+    const at = fdPath(parent, base);
 
     const existing = await lstat(at).catch(() => null);
     if (existing) {
@@ -142,7 +167,8 @@ export class ContainerExtractor {
         throw invalidParameter(`cannot overwrite non-directory "${dst}" with directory "${h.name}"`);
       }
       if (!(existing.isDirectory() && isDir)) {
-        if (existing.isDirectory()) await this.dropDirs();
+        if (existing.isDirectory() && this.root.hasMountsBelow(entryPath)) throw systemError(`unlinkat ${entryPath}: device or resource busy`);
+        if (existing.isDirectory()) await this.dropDirs(parent);
         await removeAllAt(parent, base);
       }
     }
@@ -176,7 +202,13 @@ export class ContainerExtractor {
         if (target === '') throw invalidParameter(`invalid hardlink "${h.name}" -> "${h.linkname}"`);
         const ts = target.lastIndexOf('/');
         const tdir = await this.dir(ts < 0 ? '' : target.slice(0, ts));
-        await link(fdPath(tdir, target.slice(ts + 1)), at);
+        const tname = target.slice(ts + 1);
+        const tpath = posix.join(tdir.path, tname);
+        // On the host two binds may share a filesystem; in the container they are two mounts.
+        if (this.root.mountOf(tpath) !== this.root.mountOf(entryPath) || this.root.mountAt(tpath) !== undefined) {
+          throw systemError(`link ${tpath} ${entryPath}: invalid cross-device link`);
+        }
+        await link(fdPath(tdir.fh, tname), at);
         return; // shares the target's inode and metadata
       }
       case 'char':

@@ -21,6 +21,8 @@ export interface WalkOptions {
   opaqueDirs?: Set<string>;
   /** xattrs to record by relative path (security.capability). */
   xattrs?: Map<string, Map<string, Buffer>>;
+  /** The source mounted over the entry named `tarName`, as an fd path, if one is (cp of a tree holding volumes). */
+  mountAt?: (tarName: string) => string | undefined;
 }
 
 const CHUNK = 256 * 1024;
@@ -76,7 +78,7 @@ export class TarWalker {
   async addChildren(dir: FileHandle, prefix: string): Promise<void> {
     const names = (await readdir(fdPath(dir)).catch(() => [] as string[])).sort();
     for (const child of names) {
-      const at = fdPath(dir, child);
+      const at = this.opts.mountAt?.(prefix + child) ?? fdPath(dir, child);
       const st = await lstat(at).catch(() => null);
       if (st) await this.entry(at, st, prefix + child);
     }

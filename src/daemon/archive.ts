@@ -4,9 +4,10 @@
  * rootfs is mounted for the operation and unmounted after; the container's lock is held
  * throughout (until the archive stream ends), so it cannot start or exit half-way.
  *
- * Paths are resolved inside the container root only (container-root.ts). Volumes and bind
- * mounts of a running container live in its mount namespace and are not seen here: what is
- * copied is the container's own filesystem.
+ * Paths are resolved inside the container root only (container-root.ts), with the container's
+ * volumes and binds laid over it (container-mounts.ts) as Docker mounts them into its view for cp:
+ * a path inside a volume reads and writes the volume, `:ro` mounts refuse writes with Docker's
+ * message. Export is the rootfs alone, as Docker's is.
  */
 import type { Stats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
@@ -21,6 +22,7 @@ import { ContainerExtractor } from './archive-extract.js';
 import { TarWalker } from './archive-walk.js';
 import type { ContainerAccess } from './container-access.js';
 import { containerActor } from './container-events.js';
+import { rootMounts } from './container-mounts.js';
 import { ContainerRoot, RootPathError, isNotFound } from './container-root.js';
 
 /** Docker's ContainerPathStat (the X-Docker-Container-Path-Stat header, base64 JSON). */
@@ -109,7 +111,7 @@ export class ContainerArchive {
   constructor(private readonly c: ContainerAccess) {}
 
   /** Runs `fn` with the container's root open, mounting a stopped container's rootfs for the time. */
-  private mounted<T>(rec: ContainerRecord, fn: (root: ContainerRoot) => Promise<T>): Promise<T> {
+  private mounted<T>(rec: ContainerRecord, fn: (root: ContainerRoot) => Promise<T>, withMounts = true): Promise<T> {
     const { layers, log } = this.c.deps;
     return this.c.locked(rec.ID, async () => {
       if (rec.State.RemovalInProgress || rec.State.Dead) throw invalidParameter(`container ${rec.ID} is marked for removal`);
@@ -117,7 +119,7 @@ export class ContainerArchive {
       const hostRoot = await layers.mountRW(rec.ID);
       let root: ContainerRoot | undefined;
       try {
-        root = await ContainerRoot.open(hostRoot);
+        root = await ContainerRoot.open(hostRoot, withMounts ? { mounts: rootMounts(rec), readonlyRootfs: !!rec.HostConfig.ReadonlyRootfs } : {});
         return await fn(root);
       } finally {
         await root?.close();
@@ -151,6 +153,7 @@ export class ContainerArchive {
 
   private mapError(err: unknown, path: string, ref: string): unknown {
     if (err instanceof RootPathError && err.code === 'ELOOP') return systemError(`too many levels of symbolic links: ${path}`);
+    if (err instanceof RootPathError && err.code === 'EROFS') return systemError(`mkdir ${path}: read-only file system`);
     if (err instanceof RootPathError || isNotFound(err)) return this.fileNotFound(path, ref);
     return err;
   }
@@ -187,7 +190,9 @@ export class ContainerArchive {
           // anything else is archived as the entry it is, symlinks included.
           const r = await root.resolve(abs, { followFinal: st.isDirectory() });
           try {
-            await new TarWalker(out).add(r.at(), rebase);
+            // Volumes below the path are archived from their sources (tar names map back to container paths).
+            const mountAt = (tarName: string) => root.mountAt(posix.join(r.containerPath, tarName.slice(rebase.length)));
+            await new TarWalker(out, { mountAt }).add(r.at(), rebase);
           } finally {
             await r.close();
           }
@@ -206,7 +211,6 @@ export class ContainerArchive {
   /** PUT /containers/{id}/archive: extracts a (possibly compressed) tar into the directory `path`. */
   async extract(ref: string, path: string, src: Readable, req: ExtractRequest): Promise<void> {
     const rec = this.c.get(ref);
-    if (rec.HostConfig.ReadonlyRootfs) throw invalidParameter('container rootfs is marked read-only');
     try {
       await this.mounted(rec, async (root) => {
         const r = await root.resolve(posix.join('/', path), { followFinal: true });
@@ -215,6 +219,10 @@ export class ContainerArchive {
           const st = await lstat(r.at());
           if (!st.isDirectory()) throw invalidParameter('extraction point is not a directory');
           dest = r.containerPath;
+          // Docker's checkWritablePath, on the resolved destination.
+          if (!root.writable(dest)) {
+            throw invalidParameter(root.mountOf(dest) ? 'mounted volume is marked read-only' : 'container rootfs is marked read-only');
+          }
         } finally {
           await r.close();
         }
@@ -253,7 +261,7 @@ export class ContainerArchive {
           out.destroy(err as Error);
         }
         await ended;
-      }).catch((err) => {
+      }, false).catch((err) => {
         if (!handedOut) reject(err);
         else this.c.deps.log(`export ${rec.ID}: ${err}`);
       });

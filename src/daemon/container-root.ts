@@ -8,10 +8,19 @@
  * openat(dirfd, name) does (the magic link jumps to the directory itself; only `name` is looked
  * up, and its last component is not followed with O_NOFOLLOW / lstat). Symlink contents are
  * interpreted here, relative to the directory they sit in, and `..` never climbs above the root.
+ *
+ * The container's volumes and bind mounts can be laid over the root (`RootMount`), as Docker
+ * mounts them into its private view of the rootfs for cp: a lookup that reaches a mount point's
+ * (resolved) destination continues in the mount's source, and everything else stays as it is —
+ * symlinks inside a volume are still interpreted against the container root and `..` from the
+ * volume's top climbs to the mount point's parent in the container, never to the source's parent
+ * on the host. The host is not touched: no mount is made. Read-only mounts and a read-only rootfs
+ * are enforced here (`writable`), since the sources themselves are writable on the host.
  */
 import { constants as fsc } from 'node:fs';
-import { lstat, mkdir, open, readlink, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
+import { posix } from 'node:path';
 
 /** O_PATH (Linux): an fd that names a directory without opening it for reading. */
 export const O_PATH = 0o10000000;
@@ -20,7 +29,7 @@ const MAX_SYMLINKS = 40;
 /** An errno-style failure of a lookup inside the root (ENOENT, ENOTDIR, ELOOP). */
 export class RootPathError extends Error {
   constructor(
-    readonly code: 'ENOENT' | 'ENOTDIR' | 'ELOOP',
+    readonly code: 'ENOENT' | 'ENOTDIR' | 'ELOOP' | 'EROFS',
     readonly path: string,
   ) {
     super(`${code}: ${path}`);
@@ -77,19 +86,112 @@ export interface ResolveOptions {
   createDirs?: boolean;
 }
 
+/** A volume or bind mount laid over the root for the lookups. */
+export interface RootMount {
+  /** Where it is mounted in the container (resolved inside the root when the root is opened). */
+  destination: string;
+  /** The host path mounted there (a directory or a file). */
+  source: string;
+  readOnly: boolean;
+}
+
+export interface RootOptions {
+  /** Laid over the root in this order's depth (parents first), as the runtime mounts them. */
+  mounts?: RootMount[];
+  /** The root itself refuses writes (HostConfig.ReadonlyRootfs). */
+  readonlyRootfs?: boolean;
+}
+
+/** A mount point, opened: the source as `name` in the host directory `parent`. */
+interface OpenMount {
+  parent: FileHandle;
+  name: string;
+  isDir: boolean;
+  readOnly: boolean;
+}
+
+const depth = (p: string) => pathParts(p).length;
+
 /** An open container root. All lookups below it stay below it. */
 export class ContainerRoot {
+  /** Mounts by resolved container path. */
+  private readonly mounts = new Map<string, OpenMount>();
+  private readonlyRootfs = false;
+
   private constructor(
     readonly hostPath: string,
     readonly fh: FileHandle,
   ) {}
 
-  static async open(hostPath: string): Promise<ContainerRoot> {
-    return new ContainerRoot(hostPath, await open(hostPath, O_PATH | fsc.O_DIRECTORY));
+  static async open(hostPath: string, opts: RootOptions = {}): Promise<ContainerRoot> {
+    const root = new ContainerRoot(hostPath, await open(hostPath, O_PATH | fsc.O_DIRECTORY));
+    root.readonlyRootfs = !!opts.readonlyRootfs;
+    try {
+      const sorted = [...(opts.mounts ?? [])].sort((a, b) => depth(a.destination) - depth(b.destination));
+      for (const m of sorted) await root.addMount(m);
+    } catch (err) {
+      await root.close();
+      throw err;
+    }
+    return root;
+  }
+
+  /**
+   * Lays `m` over the root. Its destination is resolved as the runtime resolves it (through the
+   * container's symlinks and the mounts laid so far); a source missing on the host is left out,
+   * as nothing would be mounted there either.
+   */
+  private async addMount(m: RootMount): Promise<void> {
+    const source = await realpath(m.source).catch(() => null);
+    if (source === null) return;
+    const st = await stat(source);
+    const parent = await open(posix.dirname(source), O_PATH | fsc.O_DIRECTORY);
+    let key = posix.normalize(posix.join('/', m.destination));
+    try {
+      const r = await this.resolve(key, { followFinal: true });
+      key = r.containerPath;
+      await r.close();
+    } catch {
+      // A missing directory on the way: the runtime would make it; the lexical path stands.
+    }
+    const old = this.mounts.get(key);
+    if (old) await old.parent.close().catch(() => {});
+    this.mounts.set(key, { parent, name: source === '/' ? '' : posix.basename(source), isDir: st.isDirectory(), readOnly: m.readOnly });
   }
 
   async close(): Promise<void> {
+    for (const m of this.mounts.values()) await m.parent.close().catch(() => {});
+    this.mounts.clear();
     await this.fh.close().catch(() => {});
+  }
+
+  /** An fd path (see `ResolvedPath.at`) of the source mounted at the resolved container path `p`, if one is. */
+  mountAt(p: string): string | undefined {
+    const m = this.mounts.get(p);
+    if (!m) return undefined;
+    return m.name ? fdPath(m.parent, m.name) : `${fdPath(m.parent)}/.`;
+  }
+
+  /** The destination of the innermost mount holding the resolved container path `p`; '' for the root's own filesystem. */
+  mountOf(p: string): string {
+    let best = '';
+    for (const dest of this.mounts.keys()) {
+      if ((p === dest || p.startsWith(dest + '/')) && dest.length > best.length) best = dest;
+    }
+    return best;
+  }
+
+  /** Whether a mount point lies below the resolved container path `p` (it cannot be removed then). */
+  hasMountsBelow(p: string): boolean {
+    const prefix = p === '/' ? '/' : p + '/';
+    for (const dest of this.mounts.keys()) if (dest.startsWith(prefix)) return true;
+    return false;
+  }
+
+  /** Whether the resolved container path `p` may be written (its mount, or the rootfs, is not read-only). */
+  writable(p: string): boolean {
+    const dest = this.mountOf(p);
+    return dest === '' ? !this.readonlyRootfs : !this.mounts.get(dest)!.readOnly;
   }
 
   /**
@@ -119,6 +221,15 @@ export class ContainerRoot {
         }
         const last = queue.length === 0;
         const dir = stack[stack.length - 1]!;
+        const mount = this.mounts.get('/' + [...names, part].join('/'));
+        if (mount) {
+          // A mount point: the lookup goes on in the source, the container path stays as it is.
+          if (last) return new ResolvedPath(mount.parent, mount.name, '/' + [...names, part].join('/'), stack.slice(1));
+          if (!mount.isDir) throw new RootPathError('ENOTDIR', path);
+          stack.push(await open(mount.name ? fdPath(mount.parent, mount.name) : fdPath(mount.parent), O_PATH | fsc.O_DIRECTORY));
+          names.push(part);
+          continue;
+        }
         const at = fdPath(dir, part);
         let st: Stats | null;
         try {
@@ -140,6 +251,7 @@ export class ContainerRoot {
         }
         if (st === null) {
           if (!opts.createDirs) throw new RootPathError('ENOENT', path);
+          if (!this.writable('/' + [...names, part].join('/'))) throw new RootPathError('EROFS', path);
           await mkdir(at, { mode: 0o755 }).catch((err: NodeJS.ErrnoException) => {
             if (err.code !== 'EEXIST') throw err;
           });
