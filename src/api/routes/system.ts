@@ -31,6 +31,8 @@ export function systemRoutes(router: Router): void {
   router.head('/_ping', ping);
   router.get('/version', async (ctx) => sendJSON(ctx.res, 200, await ctx.backend.system.version()));
   router.get('/info', async (ctx) => sendJSON(ctx.res, 200, await ctx.backend.system.info()));
+  // There is no builder, so there is never a build cache to prune; `docker system prune` asks anyway.
+  router.post('/build/prune', (ctx) => sendJSON(ctx.res, 200, { CachesDeleted: [], SpaceReclaimed: 0 }));
   router.get('/system/df', async (ctx) => {
     if (!ctx.backend.diskUsage) throw unavailable('disk usage is not available');
     const types = parseDiskUsageTypes(ctx.query.getAll('type'), versionAtLeast(ctx.version, '1.42'));
