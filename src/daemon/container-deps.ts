@@ -29,6 +29,7 @@ export interface RWLayers {
   removeRWLayer(containerId: string): Promise<void>;
   rwGraphDriverData(containerId: string): Promise<Record<string, string>>;
   rwSize(containerId: string): Promise<number>;
+  rwSizes(containerId: string): Promise<{ sizeRw: number; sizeRootFs: number }>;
 }
 
 export interface RecordStore {

@@ -47,7 +47,7 @@ import { labelMatches, parseFilterTime } from '../lib/filters.js';
 import { KeyedMutex } from '../lib/mutex.js';
 import { parseSignal } from '../lib/signals.js';
 import { RuntimeStartError, type ExitInfo } from '../runtime/runtime.js';
-import { buildSpec } from '../runtime/spec.js';
+import { DEFAULT_SHM_SIZE, buildSpec } from '../runtime/spec.js';
 import { resolveUser } from '../runtime/user.js';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys, pipeAttach } from './attach-session.js';
 import { commandOf, effectiveNetworkMode, mergeImageConfig, validateHostConfig } from './container-config.js';
@@ -134,6 +134,8 @@ export class ContainerService implements ContainerBackend {
     const config = mergeImageConfig(userConfig, image.config.config);
     const { path, args } = commandOf(config);
     hostConfig.NetworkMode = effectiveNetworkMode(hostConfig);
+    // Docker records the /dev/shm size it will use (64 MiB unless given).
+    if (!hostConfig.ShmSize) hostConfig.ShmSize = DEFAULT_SHM_SIZE;
     validateContainerNetworkMode(userConfig, hostConfig);
     if (hostConfig.NetworkMode.startsWith('container:')) this.get(hostConfig.NetworkMode.slice(10));
     const endpoints = initialEndpoints(hostConfig.NetworkMode, networkingConfig?.EndpointsConfig);
@@ -605,8 +607,8 @@ export class ContainerService implements ContainerBackend {
   async inspect(ref: string, opts: { size: boolean }): Promise<ContainerInspect> {
     const rec = this.get(ref);
     const graphDriverData = await this.deps.layers.rwGraphDriverData(rec.ID);
-    const sizeRw = opts.size ? await this.deps.layers.rwSize(rec.ID) : undefined;
-    return toInspect(rec, { graphDriverData, sizeRw, execIds: this.deps.execIds?.(rec.ID) });
+    const sizes = opts.size ? await this.deps.layers.rwSizes(rec.ID) : undefined;
+    return toInspect(rec, { graphDriverData, ...sizes, execIds: this.deps.execIds?.(rec.ID) });
   }
 
   async list(opts: ContainerListOptions): Promise<ContainerSummary[]> {
@@ -616,8 +618,8 @@ export class ContainerService implements ContainerBackend {
     });
     const out: ContainerSummary[] = [];
     for (const rec of await chosen) {
-      const sizeRw = opts.size ? await this.deps.layers.rwSize(rec.ID).catch(() => 0) : undefined;
-      out.push(toSummary(rec, { sizeRw }));
+      const sizes = opts.size ? await this.deps.layers.rwSizes(rec.ID).catch(() => undefined) : undefined;
+      out.push(toSummary(rec, { ...sizes }));
     }
     return out;
   }

@@ -501,6 +501,13 @@ export class LayerStore {
     const rec = await this.mustRW(containerId);
     return dirSize(this.driver.diffDir(rec.mountId));
   }
+
+  /** SizeRw and SizeRootFs as Docker reports them: the container's changes, and those plus its image's layers. */
+  async rwSizes(containerId: string): Promise<{ sizeRw: number; sizeRootFs: number }> {
+    const rec = await this.mustRW(containerId);
+    const sizeRw = await dirSize(this.driver.diffDir(rec.mountId));
+    return { sizeRw, sizeRootFs: sizeRw + (await this.chainSize(rec.parent)) };
+  }
 }
 
 export async function dirSize(root: string): Promise<number> {

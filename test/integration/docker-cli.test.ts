@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadBusybox, startDaemon, type Daemon } from './harness.js';
+import { loadBusybox, startDaemon, waitFor, type Daemon } from './harness.js';
 import { buildBusyboxRootfsTar } from '../fixtures/busybox.js';
 import { buildDockerArchive } from '../fixtures/docker-archive.js';
 import { readFile } from 'node:fs/promises';
@@ -127,5 +127,30 @@ describe('docker CLI against wharfd', () => {
     assert.equal(w.stderr, b.stderr, 'wharf prints what docker prints');
     assert.match(b.stderr, /Conflict\. The container name "\/dup" is already in use/);
     await ok(['rm', 'dup']);
+  });
+
+  test('ps -s and inspect -s: the container layer and, virtual, the image under it', async () => {
+    await ok(['run', '-d', '--name', 'sized', 'busybox', 'sh', '-c', 'head -c 5000 /dev/zero > /big; exec sleep 100']);
+    const imageSize = Number(await ok(['image', 'inspect', '-f', '{{.Size}}', 'busybox']));
+    const sizes = await waitFor(
+      async () => {
+        const [rw, root] = (await ok(['inspect', '-s', '-f', '{{.SizeRw}} {{.SizeRootFs}}', 'sized'])).trim().split(' ').map(Number);
+        return rw === 5000 ? { rw, root: root! } : undefined;
+      },
+      { what: 'the 5000-byte file in the container layer' },
+    );
+    assert.equal(sizes.root, sizes.rw + imageSize);
+    assert.match(await ok(['ps', '-s', '--filter', 'name=sized']), /\s5kB \(virtual 1\.9\dMB\)\n$/);
+    await ok(['rm', '-f', 'sized']);
+  });
+
+  test('system prune: stopped containers go, running ones and their image stay, no build cache to prune', async () => {
+    await ok(['run', '-d', '--name', 'keep', 'busybox', 'sleep', '100']);
+    await ok(['run', '--name', 'gone', 'busybox', 'true']);
+    const out = await ok(['system', 'prune', '-f']);
+    assert.match(out, /^Deleted Containers:\n[0-9a-f]{64}\n/);
+    assert.match(out, /Total reclaimed space: /);
+    assert.equal((await ok(['ps', '-a', '--format', '{{.Names}}'])).trim(), 'keep');
+    await ok(['rm', '-f', 'keep']);
   });
 });

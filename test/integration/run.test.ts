@@ -95,6 +95,17 @@ describe('run', () => {
     assert.match(tmpfs.stdout, /^tmpfs \/data tmpfs .*noexec/);
   });
 
+  test('/dev/shm is 64 MiB unless --shm-size says otherwise, and inspect records the size', async () => {
+    const def = await run(['busybox', 'sh', '-c', "grep ' /dev/shm ' /proc/mounts"]);
+    assert.match(def.stdout, /size=65536k/);
+    const small = await run(['--shm-size', '8m', 'busybox', 'sh', '-c', "grep ' /dev/shm ' /proc/mounts"]);
+    assert.match(small.stdout, /size=8192k/);
+    const created = await d.wharf(['create', 'busybox', 'true']);
+    const id = created.stdout.trim();
+    assert.equal((await d.wharf(['inspect', '-f', '{{.HostConfig.ShmSize}}', id])).stdout, '67108864\n');
+    await d.wharf(['rm', id]);
+  });
+
   test('seccomp blocks what Docker blocks; no-new-privileges is set on request', async () => {
     const r = await run(['busybox', 'sh', '-c', 'grep Seccomp: /proc/self/status; unshare -U true 2>/dev/null && echo allowed || echo denied']);
     assert.match(r.stdout, /Seccomp:\s+2/);
