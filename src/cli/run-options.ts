@@ -136,7 +136,9 @@ const RUN_ONLY_FLAGS: FlagDef[] = [
 export function addContainerFlags(cmd: Command, mode: 'run' | 'create'): Command {
   cmd.helpOption('--help', 'Print usage');
   const defs = mode === 'run' ? [...CONTAINER_FLAGS, ...RUN_ONLY_FLAGS] : CONTAINER_FLAGS;
-  for (const d of [...defs].sort((a, b) => longName(a.flags).localeCompare(longName(b.flags)))) {
+  // Byte order, as Go's sort of flag names (and localeCompare's ICU set-up costs ~10 ms at every CLI start).
+  const byName = (a: FlagDef, b: FlagDef) => (longName(a.flags) < longName(b.flags) ? -1 : longName(a.flags) > longName(b.flags) ? 1 : 0);
+  for (const d of [...defs].sort(byName)) {
     if (d.list) cmd.option(d.flags, d.desc, collect);
     else if (d.def !== undefined) cmd.option(d.flags, d.desc, d.def as string | boolean);
     else cmd.option(d.flags, d.desc);
