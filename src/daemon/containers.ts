@@ -48,6 +48,7 @@ import { KeyedMutex } from '../lib/mutex.js';
 import { parseSignal } from '../lib/signals.js';
 import { RuntimeStartError, type ExitInfo } from '../runtime/runtime.js';
 import { DEFAULT_SHM_SIZE, buildSpec } from '../runtime/spec.js';
+import { logSizeMax, validateLogConfig } from './log-config.js';
 import { resolveUser } from '../runtime/user.js';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys, pipeAttach } from './attach-session.js';
 import { commandOf, effectiveNetworkMode, mergeImageConfig, validateHostConfig } from './container-config.js';
@@ -142,6 +143,7 @@ export class ContainerService implements ContainerBackend {
     this.deps.network.validate(hostConfig, endpoints);
     hostConfig.RestartPolicy ??= { Name: 'no', MaximumRetryCount: 0 };
     if (!hostConfig.RestartPolicy.Name) hostConfig.RestartPolicy = { Name: 'no', MaximumRetryCount: 0 };
+    validateLogConfig(hostConfig.LogConfig);
     hostConfig.LogConfig ??= { Type: 'k8s-file', Config: {} };
 
     const id = generateId();
@@ -288,6 +290,7 @@ export class ContainerService implements ContainerBackend {
         openStdin: !!rec.Config.OpenStdin,
         stdinOnce: !!rec.Config.StdinOnce,
         logPath: rec.LogPath,
+        logSizeMax: logSizeMax(rec.HostConfig.LogConfig),
       });
       created = true;
       attached = true;

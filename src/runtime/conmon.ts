@@ -121,7 +121,8 @@ export class ConmonRuntime implements Runtime {
       args.push('-i');
       if (!o.stdinOnce) args.push('--leave-stdin-open');
     }
-    if (this.opts.logSizeMax && this.opts.logSizeMax > 0) args.push('--log-size-max', String(this.opts.logSizeMax));
+    const logSizeMax = o.logSizeMax ?? this.opts.logSizeMax;
+    if (logSizeMax && logSizeMax > 0) args.push('--log-size-max', String(logSizeMax));
     if (!this.opts.syncLogs) args.push('--no-sync-log');
 
     try {

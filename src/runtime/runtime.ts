@@ -21,6 +21,8 @@ export interface RuntimeCreateOptions {
   stdinOnce: boolean;
   /** Container log, written by conmon in the CRI format. */
   logPath: string;
+  /** Size in bytes past which the log starts over; unlimited when unset. */
+  logSizeMax?: number;
 }
 
 export type ProcessStatus = 'created' | 'running' | 'paused' | 'stopped';

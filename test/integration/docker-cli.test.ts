@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadBusybox, startDaemon, waitFor, type Daemon } from './harness.js';
@@ -142,6 +142,29 @@ describe('docker CLI against wharfd', () => {
     assert.equal(sizes.root, sizes.rw + imageSize);
     assert.match(await ok(['ps', '-s', '--filter', 'name=sized']), /\s5kB \(virtual 1\.9\dMB\)\n$/);
     await ok(['rm', '-f', 'sized']);
+  });
+
+  test('--log-opt max-size keeps the log under its limit; unknown drivers and options are refused', async () => {
+    const id = (await ok(['run', '-d', '--log-opt', 'max-size=2k', 'busybox', 'sh', '-c', 'i=0; while [ $i -lt 300 ]; do echo line-$i-padding-padding; i=$((i+1)); done; exec sleep 100'])).trim();
+    const logs = await waitFor(
+      async () => {
+        const out = await ok(['logs', id]);
+        return out.includes('line-299-') ? out : undefined;
+      },
+      { what: 'the last line in the log' },
+    );
+    assert.doesNotMatch(logs, /^line-0-/m, 'the start of the output is gone');
+    assert.ok(Buffer.byteLength(logs) < 2048, `${Buffer.byteLength(logs)} bytes of log`);
+    const { size } = await stat((await ok(['inspect', '-f', '{{.LogPath}}', id])).trim());
+    assert.ok(size <= 2048, `log file of ${size} bytes`);
+    await ok(['rm', '-f', id]);
+    const syslog = await d.docker(['run', '--rm', '--log-driver', 'syslog', 'busybox', 'true']);
+    assert.equal(syslog.code, 125);
+    assert.match(syslog.stderr, /Error response from daemon: logger: no log driver named 'syslog' is registered/);
+    const opt = await d.docker(['run', '--rm', '--log-opt', 'foo=bar', 'busybox', 'true']);
+    assert.equal(opt.code, 125);
+    assert.match(opt.stderr, /unknown log opt 'foo' for json-file log driver/);
+    assert.equal(await ok(['ps', '-aq']), '', 'a refused create leaves no container');
   });
 
   test('system prune: stopped containers go, running ones and their image stay, no build cache to prune', async () => {

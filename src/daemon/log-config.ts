@@ -1,0 +1,54 @@
+/**
+ * A container's LogConfig: which drivers exist here and what their options mean. Every driver
+ * that keeps a readable log (json-file, local, k8s-file) is served by conmon's CRI log file;
+ * `max-size` becomes conmon's --log-size-max (the file starts over when it would exceed it).
+ */
+import { invalidParameter } from '../lib/errors.js';
+
+const READABLE_DRIVER_OPTS: Record<string, readonly string[]> = {
+  'json-file': ['max-file', 'max-size', 'compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag'],
+  local: ['max-file', 'max-size', 'compress'],
+  'k8s-file': ['max-file', 'max-size', 'compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag'],
+};
+
+export interface LogConfigLike {
+  Type?: string;
+  Config?: Record<string, string> | null;
+}
+
+/** go-units' RAMInBytes: a number with an optional binary unit (k, m, g, t, p; "kb", "KiB" too). */
+export function parseRamSize(value: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?\s*$/i.exec(value);
+  if (!m) throw invalidParameter(`invalid size: '${value}'`);
+  const power = ' kmgtp'.indexOf((m[2] || ' ').toLowerCase());
+  return Math.floor(Number(m[1]) * 1024 ** power);
+}
+
+/** Throws Docker's errors for an unknown driver, an option the driver does not take, or a bad value. */
+export function validateLogConfig(lc: LogConfigLike | undefined): void {
+  const type = lc?.Type || 'json-file';
+  const opts = lc?.Config ?? {};
+  if (type === 'none') {
+    for (const key of Object.keys(opts)) throw invalidParameter(`unknown log opt '${key}' for none log driver`);
+    return;
+  }
+  const allowed = READABLE_DRIVER_OPTS[type];
+  if (!allowed) throw invalidParameter(`logger: no log driver named '${type}' is registered`);
+  for (const key of Object.keys(opts)) {
+    if (!allowed.includes(key)) throw invalidParameter(`unknown log opt '${key}' for ${type} log driver`);
+  }
+  if (opts['max-size'] !== undefined && opts['max-size'] !== '-1') parseRamSize(opts['max-size']);
+  if (opts['max-file'] !== undefined) {
+    const n = Number(opts['max-file']);
+    if (!Number.isInteger(n)) throw invalidParameter(`strconv.Atoi: parsing "${opts['max-file']}": invalid syntax`);
+    if (n < 1) throw invalidParameter('max-file cannot be less than 1');
+  }
+}
+
+/** The log file's size limit in bytes, or undefined for unlimited. */
+export function logSizeMax(lc: LogConfigLike | undefined): number | undefined {
+  const v = lc?.Config?.['max-size'];
+  if (v === undefined || v === '-1') return undefined;
+  const n = parseRamSize(v);
+  return n > 0 ? n : undefined;
+}

@@ -1,0 +1,32 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { logSizeMax, parseRamSize, validateLogConfig } from '../../../src/daemon/log-config.js';
+
+test('sizes in go-units RAMInBytes form', () => {
+  assert.equal(parseRamSize('2k'), 2048);
+  assert.equal(parseRamSize('10m'), 10 * 1024 * 1024);
+  assert.equal(parseRamSize('1.5g'), 1.5 * 1024 ** 3);
+  assert.equal(parseRamSize('512'), 512);
+  assert.equal(parseRamSize('3KiB'), 3072);
+  assert.throws(() => parseRamSize('abc'), /invalid size: 'abc'/);
+});
+
+test("Docker's drivers and options; others refused with Docker's texts", () => {
+  validateLogConfig(undefined);
+  validateLogConfig({ Type: '', Config: {} });
+  validateLogConfig({ Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3', tag: 'x' } });
+  validateLogConfig({ Type: 'local', Config: { 'max-size': '1m' } });
+  validateLogConfig({ Type: 'none' });
+  assert.throws(() => validateLogConfig({ Type: 'syslog' }), (err: Error) => err.message === "logger: no log driver named 'syslog' is registered");
+  assert.throws(() => validateLogConfig({ Type: '', Config: { foo: 'bar' } }), /unknown log opt 'foo' for json-file log driver/);
+  assert.throws(() => validateLogConfig({ Type: 'local', Config: { tag: 'x' } }), /unknown log opt 'tag' for local log driver/);
+  assert.throws(() => validateLogConfig({ Config: { 'max-size': '1x' } }), /invalid size: '1x'/);
+  assert.throws(() => validateLogConfig({ Config: { 'max-file': '0' } }), /max-file cannot be less than 1/);
+});
+
+test('max-size is the log file limit; -1 or none means unlimited', () => {
+  assert.equal(logSizeMax({ Config: { 'max-size': '2k' } }), 2048);
+  assert.equal(logSizeMax({ Config: { 'max-size': '-1' } }), undefined);
+  assert.equal(logSizeMax({ Config: {} }), undefined);
+  assert.equal(logSizeMax(undefined), undefined);
+});
