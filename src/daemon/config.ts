@@ -4,6 +4,7 @@
  * a flag (Docker refuses rather than guessing which wins), unknown keys are rejected, and
  * values are type-checked with errors that name the key.
  */
+import { validateLogConfig } from './log-config.js';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
@@ -51,6 +52,9 @@ export interface DaemonConfig {
   maxConcurrentDownloads: number;
   dns: string[];
   storageDriver: 'overlay2';
+  /** Containers' default LogConfig (`log-driver`, `log-opts`). */
+  logDriver: string;
+  logOpts: Record<string, string>;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'fatal';
@@ -65,7 +69,7 @@ export const DEFAULT_RUNTIME = 'runc';
 const BUILTIN_RUNTIMES: Record<string, RuntimeEntry> = { runc: { path: 'runc' } };
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'fatal'];
 
-type Kind = 'string' | 'bool' | 'number' | 'strings' | 'runtimes' | 'pools';
+type Kind = 'string' | 'bool' | 'number' | 'strings' | 'stringMap' | 'runtimes' | 'pools';
 
 /** One configuration option: its daemon.json key, its commander attribute, its value kind. */
 interface OptionSpec {
@@ -95,6 +99,8 @@ const OPTIONS: OptionSpec[] = [
   { key: 'max-concurrent-downloads', attr: 'maxConcurrentDownloads', kind: 'number' },
   { key: 'dns', attr: 'dns', kind: 'strings' },
   { key: 'storage-driver', attr: 'storageDriver', kind: 'string' },
+  { key: 'log-driver', attr: 'logDriver', kind: 'string' },
+  { key: 'log-opts', attr: 'logOpt', kind: 'stringMap' },
 ];
 
 /** Keys that may come from both places: the flag values are added to the file's (as Docker does for runtimes). */
@@ -127,6 +133,8 @@ function buildProgram(): Command {
     .option('--max-concurrent-downloads <n>', 'Maximum concurrent downloads for each pull', '3')
     .option('--dns <ip>', 'DNS server to use (repeatable)', collect, [])
     .option('-s, --storage-driver <driver>', 'Storage driver to use', 'overlay2')
+    .option('--log-driver <driver>', 'Default driver for container logs', 'json-file')
+    .option('--log-opt <key=value>', 'Default log driver options for containers (repeatable)', collect, [])
     .allowExcessArguments(false)
     .exitOverride()
     .configureOutput({ writeErr: () => {}, outputError: () => {} });
@@ -166,6 +174,11 @@ function checkFileValue(spec: OptionSpec, v: unknown): unknown {
       return v;
     case 'strings':
       if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw typeError(key, 'an array of strings', v);
+      return v;
+    case 'stringMap':
+      if (!v || typeof v !== 'object' || Array.isArray(v) || Object.values(v).some((x) => typeof x !== 'string')) {
+        throw typeError(key, 'an object of strings', v);
+      }
       return v;
     case 'runtimes': {
       if (!v || typeof v !== 'object' || Array.isArray(v)) throw typeError(key, 'an object of {"name": {"path": ...}}', v);
@@ -370,6 +383,10 @@ export async function loadDaemonConfig(argv: string[]): Promise<DaemonConfig> {
   const dns = pick<string[]>('dns');
   for (const ip of dns) if (!isIP(ip)) throw new Error(`${ip} is not an ip address`);
 
+  const logDriver = pick<string>('log-driver');
+  const logOpts = fileValues.has('log-opts') ? (fileValues.get('log-opts') as Record<string, string>) : parseLogOptFlags(flags.logOpt as string[]);
+  validateLogConfig({ Type: logDriver, Config: logOpts });
+
   const execOpts = pick<string[]>('exec-opts');
   const cgroupDriver = cgroupDriverOf(execOpts);
 
@@ -404,5 +421,17 @@ export async function loadDaemonConfig(argv: string[]): Promise<DaemonConfig> {
     maxConcurrentDownloads,
     dns,
     storageDriver: 'overlay2',
+    logDriver,
+    logOpts,
   };
+}
+
+function parseLogOptFlags(values: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const val of values) {
+    const eq = val.indexOf('=');
+    if (eq <= 0) throw new Error(`invalid key-value pair "${val}"`);
+    out[val.slice(0, eq)] = val.slice(eq + 1);
+  }
+  return out;
 }

@@ -86,6 +86,8 @@ export interface LifecycleSettings {
   /** Static init binary for `--init`, when one is installed. */
   initPath?: string;
   ncpu: number;
+  /** The daemon's `log-driver` and `log-opts`, merged into each new container's LogConfig. */
+  logDefaults?: { Type: string; Config: Record<string, string> };
 }
 
 export interface ContainerDeps {

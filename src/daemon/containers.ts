@@ -48,7 +48,7 @@ import { KeyedMutex } from '../lib/mutex.js';
 import { parseSignal } from '../lib/signals.js';
 import { RuntimeStartError, type ExitInfo } from '../runtime/runtime.js';
 import { DEFAULT_SHM_SIZE, buildSpec } from '../runtime/spec.js';
-import { logSizeMax, validateLogConfig } from './log-config.js';
+import { logSizeMax, validateLogConfig, withDaemonLogDefaults } from './log-config.js';
 import { resolveUser } from '../runtime/user.js';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys, pipeAttach } from './attach-session.js';
 import { commandOf, effectiveNetworkMode, mergeImageConfig, validateHostConfig } from './container-config.js';
@@ -143,8 +143,8 @@ export class ContainerService implements ContainerBackend {
     this.deps.network.validate(hostConfig, endpoints);
     hostConfig.RestartPolicy ??= { Name: 'no', MaximumRetryCount: 0 };
     if (!hostConfig.RestartPolicy.Name) hostConfig.RestartPolicy = { Name: 'no', MaximumRetryCount: 0 };
+    hostConfig.LogConfig = withDaemonLogDefaults(hostConfig.LogConfig, this.deps.settings.logDefaults ?? { Type: 'json-file', Config: {} });
     validateLogConfig(hostConfig.LogConfig);
-    hostConfig.LogConfig ??= { Type: 'k8s-file', Config: {} };
 
     const id = generateId();
     const containerName = name ? name.replace(/^\//, '') : this.deps.names.generate();

@@ -104,6 +104,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void)
       cgroupVersion,
       initPath: await findInitBinary(),
       ncpu: cpus().length,
+      logDefaults: { Type: cfg.logDriver, Config: cfg.logOpts },
     },
     log,
     events,
@@ -123,6 +124,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void)
     defaultRuntime: runtimeName,
     runtimes: { runc: { path: 'runc' }, ...cfg.runtimes },
     liveRestore: cfg.liveRestore,
+    logDriver: cfg.logDriver,
     debug: cfg.debug,
     cgroupVersion,
     counts: () => {

@@ -45,6 +45,18 @@ export function validateLogConfig(lc: LogConfigLike | undefined): void {
   }
 }
 
+/**
+ * The container's LogConfig with the daemon's defaults, as Docker merges them: an empty Type
+ * takes the daemon's driver, and a container on the daemon's driver inherits the daemon's
+ * options it does not set itself.
+ */
+export function withDaemonLogDefaults(lc: LogConfigLike | undefined, daemon: { Type: string; Config: Record<string, string> }): { Type: string; Config: Record<string, string> } {
+  const type = lc?.Type || daemon.Type;
+  const config = { ...(lc?.Config ?? {}) };
+  if (type === daemon.Type) for (const [k, v] of Object.entries(daemon.Config)) if (!(k in config)) config[k] = v;
+  return { Type: type, Config: config };
+}
+
 /** The log file's size limit in bytes, or undefined for unlimited. */
 export function logSizeMax(lc: LogConfigLike | undefined): number | undefined {
   const v = lc?.Config?.['max-size'];

@@ -27,6 +27,8 @@ export interface SystemFacts {
   defaultRuntime: string;
   runtimes: Record<string, { path: string; runtimeArgs?: string[] }>;
   liveRestore: boolean;
+  /** The daemon's default log driver. */
+  logDriver: string;
   debug: boolean;
   cgroupVersion: '1' | '2';
   counts(): { containers: number; running: number; paused: number; stopped: number; images: number };
@@ -83,7 +85,7 @@ export class SystemService implements SystemBackend {
         ['Using metacopy', 'false'],
         ['Native Overlay Diff', 'true'],
       ],
-      Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'none'], Authorization: null, Log: ['k8s-file'] },
+      Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'none'], Authorization: null, Log: ['json-file', 'k8s-file', 'local', 'none'] },
       MemoryLimit: true,
       SwapLimit: true,
       CpuCfsPeriod: true,
@@ -96,7 +98,7 @@ export class SystemService implements SystemBackend {
       NFd: 0,
       NGoroutines: 0,
       SystemTime: new Date().toISOString(),
-      LoggingDriver: 'k8s-file',
+      LoggingDriver: this.facts.logDriver,
       CgroupDriver: 'cgroupfs',
       CgroupVersion: this.facts.cgroupVersion,
       NEventsListener: 0,

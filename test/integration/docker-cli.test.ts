@@ -167,6 +167,23 @@ describe('docker CLI against wharfd', () => {
     assert.equal(await ok(['ps', '-aq']), '', 'a refused create leaves no container');
   });
 
+  test("the daemon's log-opts from daemon.json apply to containers that set none", async () => {
+    const d2 = await startDaemon({ config: { 'log-opts': { 'max-size': '2k' } } });
+    try {
+      await loadBusybox(d2);
+      const info = await d2.docker(['info', '-f', '{{.LoggingDriver}}']);
+      assert.equal(info.stdout, 'json-file\n');
+      const id = (await d2.docker(['create', 'busybox', 'true'])).stdout.trim();
+      const lc = await d2.docker(['inspect', '-f', '{{json .HostConfig.LogConfig}}', id]);
+      assert.deepEqual(JSON.parse(lc.stdout), { Type: 'json-file', Config: { 'max-size': '2k' } });
+      const own = (await d2.docker(['create', '--log-opt', 'max-size=1m', 'busybox', 'true'])).stdout.trim();
+      const lc2 = await d2.docker(['inspect', '-f', '{{json .HostConfig.LogConfig}}', own]);
+      assert.deepEqual(JSON.parse(lc2.stdout), { Type: 'json-file', Config: { 'max-size': '1m' } });
+    } finally {
+      await d2.cleanup();
+    }
+  });
+
   test('system prune: stopped containers go, running ones and their image stay, no build cache to prune', async () => {
     await ok(['run', '-d', '--name', 'keep', 'busybox', 'sleep', '100']);
     await ok(['run', '--name', 'gone', 'busybox', 'true']);

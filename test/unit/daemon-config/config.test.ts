@@ -129,6 +129,20 @@ describe('loadDaemonConfig', () => {
     assert.deepEqual(cfg.dns, ['9.9.9.9']);
   });
 
+  test('log-driver and log-opts: defaults, file, flags, and Docker\'s errors', async () => {
+    const def = await loadDaemonConfig(['--config-file', await configFile('')]);
+    assert.equal(def.logDriver, 'json-file');
+    assert.deepEqual(def.logOpts, {});
+    const file = await loadDaemonConfig(['--config-file', await configFile({ 'log-driver': 'local', 'log-opts': { 'max-size': '10m', 'max-file': '3' } })]);
+    assert.equal(file.logDriver, 'local');
+    assert.deepEqual(file.logOpts, { 'max-size': '10m', 'max-file': '3' });
+    const flags = await loadDaemonConfig(['--config-file', await configFile(''), '--log-opt', 'max-size=2k', '--log-opt', 'tag=x']);
+    assert.deepEqual(flags.logOpts, { 'max-size': '2k', tag: 'x' });
+    await assert.rejects(loadDaemonConfig(['--config-file', await configFile({ 'log-driver': 'gelf' })]), /logger: no log driver named 'gelf' is registered/);
+    await assert.rejects(loadDaemonConfig(['--config-file', await configFile({ 'log-opts': { 'max-size': 10 } })]), /invalid value for "log-opts".*expected an object of strings/);
+    await assert.rejects(loadDaemonConfig(['--config-file', await configFile(''), '--log-opt', 'max-size=big']), /invalid size: 'big'/);
+  });
+
   test('flags and the file combine when they set different keys', async () => {
     const path = await configFile({ debug: true, 'data-root': '/srv/data' });
     const cfg = await loadDaemonConfig(['--config-file', path, '--exec-root', '/srv/exec', '-H', 'unix:///srv/s.sock']);

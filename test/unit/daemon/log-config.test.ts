@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { logSizeMax, parseRamSize, validateLogConfig } from '../../../src/daemon/log-config.js';
+import { logSizeMax, parseRamSize, validateLogConfig, withDaemonLogDefaults } from '../../../src/daemon/log-config.js';
 
 test('sizes in go-units RAMInBytes form', () => {
   assert.equal(parseRamSize('2k'), 2048);
@@ -29,4 +29,12 @@ test('max-size is the log file limit; -1 or none means unlimited', () => {
   assert.equal(logSizeMax({ Config: { 'max-size': '-1' } }), undefined);
   assert.equal(logSizeMax({ Config: {} }), undefined);
   assert.equal(logSizeMax(undefined), undefined);
+});
+
+test("the daemon's log-driver and log-opts merge into a container's as Docker merges them", () => {
+  const daemon = { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } };
+  assert.deepEqual(withDaemonLogDefaults(undefined, daemon), { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } });
+  assert.deepEqual(withDaemonLogDefaults({ Type: '', Config: { 'max-size': '1m' } }, daemon), { Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '3' } });
+  assert.deepEqual(withDaemonLogDefaults({ Type: 'local', Config: {} }, daemon), { Type: 'local', Config: {} }, 'another driver takes none of them');
+  assert.deepEqual(withDaemonLogDefaults({ Type: 'none' }, daemon), { Type: 'none', Config: {} });
 });
