@@ -1,12 +1,12 @@
 /** `wharf network create|ls|inspect|rm|prune|connect|disconnect` and `wharf port`, as the Docker CLI has them. */
 import { Command } from 'commander';
 import { ApiError } from '../client/api-error.js';
-import type { EndpointSettings, NetworkResource } from '../api/types.js';
+import type { EndpointSettings } from '../api/types.js';
 import { StatusError, collect, confirm, describeError, parseFilters, usage, type CliContext } from './cli-context.js';
 import { renderRows } from './format/formatter.js';
 import { DEFAULT_NETWORK_TABLE, NETWORK_HEADERS, NetworkRow, consolidateIpam, naturalCompare, portLines } from './format/network-format.js';
 import { TemplateError } from './format/template.js';
-import { inspectOutput } from './format/inspect-output.js';
+import { writeInspected } from './format/inspect-output.js';
 
 /** `key=value` list flags (-o, --label, --aux-address) into a map; a bare key maps to ''. */
 function keyValues(values: string[] | undefined): Record<string, string> {
@@ -119,18 +119,7 @@ function defineInspect(parent: Command, ctx: CliContext): void {
     .option('-f, --format <string>', 'Format output using a custom template')
     .option('-v, --verbose', 'Verbose output for diagnostics')
     .action(async (refs: string[], o: { format?: string; verbose?: boolean }) => {
-      const found: NetworkResource[] = [];
-      const errors: string[] = [];
-      for (const ref of refs) {
-        try {
-          found.push(await ctx.client().networkInspect(ref, { verbose: o.verbose }));
-        } catch (err) {
-          if (!(err instanceof ApiError)) throw err;
-          errors.push(describeError(err));
-        }
-      }
-      ctx.out.write(inspectOutput(found, o.format));
-      if (errors.length) throw new StatusError(1, errors.join('\n'));
+      await writeInspected(ctx, refs, (ref) => ctx.client().networkInspect(ref, { verbose: o.verbose }), o.format);
     });
 }
 

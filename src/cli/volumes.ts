@@ -1,12 +1,11 @@
 /** `wharf volume create|ls|inspect|rm|prune`, as the Docker CLI has them. */
 import { Command } from 'commander';
 import type { Volume } from '../api/types.js';
-import { ApiError } from '../client/api-error.js';
 import { StatusError, collect, confirm, describeError, parseFilters, usage, type CliContext } from './cli-context.js';
 import { renderRows } from './format/formatter.js';
 import { naturalCompare } from './format/network-format.js';
 import { TemplateError, type TemplateStruct } from './format/template.js';
-import { inspectOutput } from './format/inspect-output.js';
+import { writeInspected } from './format/inspect-output.js';
 import { humanSize } from './format/units.js';
 
 const VOLUME_HEADERS: Record<string, string> = {
@@ -139,18 +138,7 @@ function defineInspect(parent: Command, ctx: CliContext): void {
     .argument('<volume...>')
     .option('-f, --format <string>', 'Format output using a custom template')
     .action(async (names: string[], o: { format?: string }) => {
-      const found: Volume[] = [];
-      const errors: string[] = [];
-      for (const name of names) {
-        try {
-          found.push(await ctx.client().volumeInspect(name));
-        } catch (err) {
-          if (!(err instanceof ApiError)) throw err;
-          errors.push(describeError(err));
-        }
-      }
-      ctx.out.write(inspectOutput(found, o.format));
-      if (errors.length) throw new StatusError(1, errors.join('\n'));
+      await writeInspected(ctx, names, (name) => ctx.client().volumeInspect(name), o.format);
     });
 }
 
