@@ -93,3 +93,14 @@ export async function confirm(ctx: CliContext, question: string): Promise<boolea
   process.stdin.pause();
   return /^y(es)?$/i.test(answer.trim());
 }
+
+/** `key=value` list flags (--label, -o, --opt, --aux-address) into a map, as Docker's MapOpts; a bare key maps to ''. */
+export function keyValues(values: string[] | undefined): Record<string, string> {
+  const m: Record<string, string> = {};
+  for (const v of values ?? []) {
+    const eq = v.indexOf('=');
+    if (eq < 0) m[v] = '';
+    else m[v.slice(0, eq)] = v.slice(eq + 1);
+  }
+  return m;
+}

@@ -2,22 +2,11 @@
 import { Command } from 'commander';
 import { ApiError } from '../client/api-error.js';
 import type { EndpointSettings } from '../api/types.js';
-import { StatusError, collect, confirm, describeError, parseFilters, usage, type CliContext } from './cli-context.js';
+import { StatusError, collect, confirm, describeError, keyValues, parseFilters, usage, type CliContext } from './cli-context.js';
 import { renderRows } from './format/formatter.js';
 import { DEFAULT_NETWORK_TABLE, NETWORK_HEADERS, NetworkRow, consolidateIpam, naturalCompare, portLines } from './format/network-format.js';
 import { TemplateError } from './format/template.js';
 import { writeInspected } from './format/inspect-output.js';
-
-/** `key=value` list flags (-o, --label, --aux-address) into a map; a bare key maps to ''. */
-function keyValues(values: string[] | undefined): Record<string, string> {
-  const m: Record<string, string> = {};
-  for (const v of values ?? []) {
-    const eq = v.indexOf('=');
-    if (eq < 0) m[v] = '';
-    else m[v.slice(0, eq)] = v.slice(eq + 1);
-  }
-  return m;
-}
 
 interface CreateOpts {
   driver: string;

@@ -1,7 +1,7 @@
 /** `wharf volume create|ls|inspect|rm|prune`, as the Docker CLI has them. */
 import { Command } from 'commander';
 import type { Volume } from '../api/types.js';
-import { StatusError, collect, confirm, describeError, parseFilters, usage, type CliContext } from './cli-context.js';
+import { StatusError, collect, confirm, describeError, keyValues, parseFilters, usage, type CliContext } from './cli-context.js';
 import { renderRows } from './format/formatter.js';
 import { naturalCompare } from './format/network-format.js';
 import { TemplateError, type TemplateStruct } from './format/template.js';
@@ -64,17 +64,6 @@ export class VolumeRow implements TemplateStruct {
   Status(): string {
     return 'N/A';
   }
-}
-
-/** `key=value` flags into a map (Docker's MapOpts); a bare key maps to ''. */
-function keyValues(values: string[] | undefined): Record<string, string> {
-  const m: Record<string, string> = {};
-  for (const v of values ?? []) {
-    const eq = v.indexOf('=');
-    if (eq < 0) m[v] = '';
-    else m[v.slice(0, eq)] = v.slice(eq + 1);
-  }
-  return m;
 }
 
 function templateError(err: unknown): never {
