@@ -9,6 +9,7 @@ const STATUS: Record<ErrorKind, number> = {
   NotModified: 304,
   Forbidden: 403,
   Unavailable: 503,
+  NotImplemented: 501,
   System: 500,
 };
 

@@ -10,6 +10,7 @@ export type ErrorKind =
   | 'NotModified'
   | 'Forbidden'
   | 'Unavailable'
+  | 'NotImplemented'
   | 'System';
 
 export class EngineError extends Error {
@@ -29,6 +30,7 @@ export const conflict = (msg: string) => new EngineError('Conflict', msg);
 export const notModified = (msg = '') => new EngineError('NotModified', msg);
 export const forbidden = (msg: string) => new EngineError('Forbidden', msg);
 export const unavailable = (msg: string) => new EngineError('Unavailable', msg);
+export const notImplemented = (msg: string) => new EngineError('NotImplemented', msg);
 export const systemError = (msg: string, cause?: unknown) => new EngineError('System', msg, { cause });
 
 export function isEngineError(err: unknown, kind?: ErrorKind): err is EngineError {
