@@ -17,6 +17,8 @@ import { eventRoutes } from './routes/events.js';
 import { statsRoutes } from './routes/stats.js';
 import { execRoutes } from './routes/exec.js';
 import { containerFileRoutes } from './routes/container-files.js';
+import { swarmRoutes } from './routes/swarm.js';
+import { pluginRoutes } from './routes/plugins.js';
 
 export const DEFAULT_UNIX_SOCKET = '/run/wharf.sock';
 export const DEFAULT_HOST = `unix://${DEFAULT_UNIX_SOCKET}`;
@@ -65,6 +67,8 @@ export function buildRouter(): Router {
   statsRoutes(router);
   execRoutes(router);
   containerFileRoutes(router);
+  swarmRoutes(router);
+  pluginRoutes(router);
   return router;
 }
 
