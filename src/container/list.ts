@@ -4,7 +4,7 @@
  * `before`/`since` walk that order, a status filter or a limit implies `all`, and
  * name/id/status filters are regular expressions (an exact value matches too).
  */
-import { labelMatches } from '../lib/filters.js';
+import { filterMatches as matches, labelMatches } from '../lib/filters.js';
 import type { ContainerListOptions } from '../api/backend.js';
 import type { EndpointSettings, Filters, MountPoint, PortSummary, ContainerSummary } from '../api/types.js';
 import { invalidParameter } from '../lib/errors.js';
@@ -27,26 +27,6 @@ export interface ListResolvers {
   resolveImage?(ref: string): Promise<string>;
   /** IDs of the images built on top of `imageId` (any depth), so `ancestor` also matches them. */
   imageDescendants?(imageId: string): Promise<string[]>;
-}
-
-/** A Go regexp as JS: Go's leading `(?i)` (and other leading flag groups of i/s/m) become JS flags. */
-function goRegExp(pattern: string): RegExp {
-  const m = /^\(\?([ism]+)\)/.exec(pattern);
-  return m ? new RegExp(pattern.slice(m[0].length), m[1]) : new RegExp(pattern);
-}
-
-/** Docker's filters.Args.Match: no values = match; any value equal or matching as a regexp. */
-function matches(values: string[] | undefined, source: string): boolean {
-  if (!values || values.length === 0) return true;
-  for (const v of values) {
-    if (v === source) return true;
-    try {
-      if (goRegExp(v).test(source)) return true;
-    } catch {
-      // Docker skips values that are not valid regexps.
-    }
-  }
-  return false;
 }
 
 /** Docker's MatchKVList: every `key` / `key=value` must be present. */

@@ -9,7 +9,7 @@ import type { VolumeBackend } from '../api/backend.js';
 import type { ContainerConfig, Filters, HostConfig, Volume, VolumeCreateRequest, VolumeListResponse, VolumePruneReport } from '../api/types.js';
 import type { ContainerRecord } from '../container/container.js';
 import { invalidParameter, isEngineError } from '../lib/errors.js';
-import { labelMatches } from '../lib/filters.js';
+import { filterMatches, labelMatches } from '../lib/filters.js';
 import { copyUp } from '../volume/copy-up.js';
 import { registerMountPoints, type StoredMountPoint } from '../volume/mount-points.js';
 import { ociMounts } from '../volume/oci-mounts.js';
@@ -24,18 +24,6 @@ function parseBool(key: string, v: string): boolean {
   if (/^(1|t|T|true|TRUE|True)$/.test(v)) return true;
   if (/^(0|f|F|false|FALSE|False)$/.test(v)) return false;
   throw invalidParameter(`invalid filter '${key}=${v}'`);
-}
-
-/** Docker's filters.Match: an exact value or an (unanchored) regular expression. */
-function nameMatches(values: string[], name: string): boolean {
-  return values.some((v) => {
-    if (v === name) return true;
-    try {
-      return new RegExp(v).test(name);
-    } catch {
-      return false;
-    }
-  });
 }
 
 async function dirSize(path: string, seen = new Set<string>()): Promise<number> {
@@ -94,7 +82,7 @@ export class VolumeService implements VolumeBackend, VolumeLink {
     const dangling = filters.dangling?.length ? parseBool('dangling', filters.dangling[filters.dangling.length - 1]) : undefined;
     const out = this.store.list().filter((v) => {
       if (filters.driver?.length && !filters.driver.includes(v.Driver)) return false;
-      if (filters.name?.length && !nameMatches(filters.name, v.Name)) return false;
+      if (filters.name?.length && !filterMatches(filters.name, v.Name)) return false;
       if (filters.label?.length && !filters.label.every((l) => labelMatches(v.Labels, l))) return false;
       if (dangling !== undefined && (this.store.references(v.Name).length === 0) !== dangling) return false;
       return true;

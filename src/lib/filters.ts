@@ -10,6 +10,29 @@ export function labelMatches(labels: Record<string, string> | null | undefined, 
   return Object.hasOwn(l, key) && l[key] === spec.slice(i + 1);
 }
 
+/** A Go regexp as JS: Go's leading `(?i)` (and other leading flag groups of i/s/m) become JS flags. */
+function goRegExp(pattern: string): RegExp {
+  const m = /^\(\?([ism]+)\)/.exec(pattern);
+  return m ? new RegExp(pattern.slice(m[0].length), m[1]) : new RegExp(pattern);
+}
+
+/**
+ * Docker's filters.Args.Match: no values matches everything; otherwise any value equal to the
+ * source or matching it as an unanchored regular expression (`^name$` for an exact name).
+ */
+export function filterMatches(values: readonly string[] | undefined, source: string): boolean {
+  if (!values || values.length === 0) return true;
+  for (const v of values) {
+    if (v === source) return true;
+    try {
+      if (goRegExp(v).test(source)) return true;
+    } catch {
+      // Docker skips values that are not valid regexps.
+    }
+  }
+  return false;
+}
+
 const GO_DURATION_SECONDS: Record<string, number> = { ns: 1e-9, us: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
 
 /**

@@ -1,5 +1,5 @@
 /** `network ls` and `network prune` filters, as Docker applies them. */
-import { labelMatches, parseFilterTime } from '../lib/filters.js';
+import { filterMatches, labelMatches, parseFilterTime } from '../lib/filters.js';
 import type { Filters } from '../api/types.js';
 import { invalidParameter } from '../lib/errors.js';
 import type { NetworkRecord } from './types.js';
@@ -11,15 +11,19 @@ const PREDEFINED = new Set(['bridge', 'host', 'none']);
 export function listFilter(filters: Filters): (n: NetworkRecord, endpoints: number) => boolean {
   for (const k of Object.keys(filters)) if (!LIST_KEYS.has(k)) throw invalidParameter(`invalid filter '${k}'`);
   for (const t of filters.type ?? []) if (t !== 'custom' && t !== 'builtin') throw invalidParameter(`invalid filter: 'type'='${t}'`);
-  for (const d of filters.dangling ?? []) {
-    if (!['true', 'false', '1', '0'].includes(d)) throw invalidParameter(`invalid filter 'dangling=${d}'`);
+  const dangling = filters.dangling ?? [];
+  if (dangling.length > 1) throw invalidParameter(`got more than one value for filter key "dangling"`);
+  for (const d of dangling) {
+    if (!['true', 'false', '1', '0'].includes(d)) {
+      throw invalidParameter(`invalid value for filter 'dangling', must be "true" (or "1"), or "false" (or "0")`);
+    }
   }
   return (n, endpoints) => {
     const any = (key: string, pred: (v: string) => boolean) => !filters[key]?.length || filters[key]!.some(pred);
     return (
       any('driver', (v) => n.Driver === v) &&
-      any('id', (v) => n.Id.startsWith(v) || n.Id.includes(v)) &&
-      any('name', (v) => n.Name.includes(v)) &&
+      filterMatches(filters.id, n.Id) &&
+      filterMatches(filters.name, n.Name) &&
       any('scope', (v) => v === n.Scope) &&
       any('type', (v) => (v === 'builtin') === PREDEFINED.has(n.Name)) &&
       any('dangling', (v) => (v === 'true' || v === '1') === (endpoints === 0 && !PREDEFINED.has(n.Name))) &&

@@ -19,3 +19,15 @@ test('filter times: Go durations, unix seconds, RFC3339', () => {
   assert.equal(parseFilterTime('2025-12-31T23:00:00Z', now), now / 1000 - 3600);
   assert.throws(() => parseFilterTime('yesterday', now), /failed to parse value as time or duration: "yesterday"/);
 });
+
+test("filterMatches is Docker's Args.Match: exact, unanchored regexp, Go's (?i), bad patterns skipped", async () => {
+  const { filterMatches } = await import('../../../src/lib/filters.js');
+  assert.equal(filterMatches(undefined, 'x'), true);
+  assert.equal(filterMatches([], 'x'), true);
+  assert.equal(filterMatches(['net'], 'mynet2'), true);
+  assert.equal(filterMatches(['^mynet$'], 'mynet2'), false);
+  assert.equal(filterMatches(['^mynet$'], 'mynet'), true);
+  assert.equal(filterMatches(['(?i)^MY'], 'mynet'), true);
+  assert.equal(filterMatches(['[', 'zzz'], 'a[b'), false);
+  assert.equal(filterMatches(['a[b'], 'a[b'), true);
+});
