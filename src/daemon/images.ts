@@ -679,7 +679,8 @@ export class ImageService implements ImageBackend {
     const users = this.containersUsingImage(id);
     let quiet = false;
     if (!isImageIdPrefix(id, ref)) {
-      if (!force && users.length) {
+      // Untagging one of several references leaves the image tagged, so only the last one needs force.
+      if (!force && users.length && isSingleReference(repoRefs)) {
         throw conflict(
           `conflict: unable to remove repository reference "${ref}" (must force) - container ${shortId(users[0].id)} is using its referenced image ${shortId(id)}`,
         );
