@@ -13,6 +13,7 @@ import type {
   ContainerTop,
   HostConfig,
   Filters,
+  ImageSearchResult,
   ImageDeleteItem,
   ImageHistoryItem,
   ImageInspect,
@@ -172,11 +173,14 @@ export interface ImageBackend {
   remove(ref: string, opts: { force: boolean; noprune: boolean }): Promise<ImageDeleteItem[]>;
   tag(ref: string, repo: string, tag?: string): Promise<void>;
   prune(filters: Filters): Promise<PruneReport>;
+  /** GET /images/search : the v1 search of the index the term names (Docker Hub by default). */
+  search(term: string, opts: { limit?: number; filters: Filters; auth?: RegistryAuth; signal?: AbortSignal }): Promise<ImageSearchResult[]>;
 }
 
 export interface SystemBackend {
   version(): Promise<VersionInfo>;
-  info(): Promise<SystemInfo>;
+  /** GET /info, shaped for the request's API version. */
+  info(apiVersion: string): Promise<SystemInfo>;
 }
 
 /** The /networks endpoints. References are names, IDs or unique ID prefixes. */

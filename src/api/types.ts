@@ -411,6 +411,16 @@ export type SystemInfo = Record<string, unknown> & {
 
 export type Filters = Record<string, string[]>;
 
+/** One entry of GET /images/search. */
+export interface ImageSearchResult {
+  star_count: number;
+  is_official: boolean;
+  name: string;
+  /** Deprecated by Docker and always false. */
+  is_automated: boolean;
+  description: string;
+}
+
 export interface NetworkIpamConfig {
   Subnet: string;
   Gateway?: string;

@@ -11,6 +11,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { ImageBackend, ImageImportOptions } from '../api/backend.js';
 import type {
   Filters,
+  ImageSearchResult,
   ImageConfigFile,
   ImageDeleteItem,
   ImageHistoryItem,
@@ -40,6 +41,7 @@ import { LayerStore } from '../layer/layer-store.js';
 import { credentialsOf } from '../distribution/auth-config.js';
 import { RegistryClient, type ClientOptions } from '../distribution/client.js';
 import { login } from '../distribution/login.js';
+import { searchRegistry } from '../distribution/search.js';
 import { DistributionMetadata } from '../distribution/metadata.js';
 import { listTags, pullImage, type PullContext } from '../distribution/pull.js';
 import { pushImage } from '../distribution/push.js';
@@ -364,6 +366,10 @@ export class ImageService implements ImageBackend {
       credentialsOf(auth),
     );
     this.opts.events?.log('image', 'push', { ID: familiarString(named), Attributes: { name: familiarString(named) } });
+  }
+
+  async search(term: string, opts: { limit?: number; filters: Filters; auth?: RegistryAuth; signal?: AbortSignal }): Promise<ImageSearchResult[]> {
+    return searchRegistry(this.registry.resolver, term, { ...opts, userAgent: this.registry.userAgent });
   }
 
   /** POST /auth */

@@ -5,7 +5,7 @@ import type { RegistryAuth } from '../backend.js';
 import { decodeRegistryAuth } from '../../distribution/auth-config.js';
 import { readBody } from '../request.js';
 import { errorBody } from '../errors.js';
-import { boolValue, boolValueOrDefault, parseFilters, sendEmpty, sendJSON } from '../request.js';
+import { boolValue, boolValueOrDefault, intValue, parseFilters, sendEmpty, sendJSON } from '../request.js';
 import { formatError, writeProgressStream } from '../progress.js';
 import type { RequestContext, Router } from '../router.js';
 import { versionAtLeast } from '../version.js';
@@ -106,6 +106,18 @@ export function imageRoutes(router: Router): void {
     sendJSON(ctx.res, 200, await img(ctx).list({ all: boolValue(ctx.query, 'all'), filters, digests: boolValue(ctx.query, 'digests') }));
   });
   router.post('/images/create', createImage);
+  router.get('/images/search', async (ctx) => {
+    const aborted = new AbortController();
+    ctx.res.on('close', () => aborted.abort());
+    const results = await img(ctx).search(ctx.query.get('term') ?? '', {
+      limit: intValue(ctx.query, 'limit'),
+      filters: parseFilters(ctx.query.get('filters')),
+      // A search without (valid) credentials is anonymous, as in Docker.
+      auth: decodeRegistryAuth(ctx.req.headers['x-registry-auth']),
+      signal: aborted.signal,
+    });
+    sendJSON(ctx.res, 200, results);
+  });
   router.post('/images/load', async (ctx) => {
     const stream = img(ctx).load(ctx.req, { quiet: boolValueOrDefault(ctx.query, 'quiet', true) });
     await writeProgressStream(ctx.res, stream, { errorStatusBeforeFirst: false });

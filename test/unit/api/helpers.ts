@@ -64,6 +64,7 @@ export function stubBackend(calls: Call[], o: Overrides = {}): Backend {
     remove: async () => [],
     tag: async () => {},
     prune: async () => ({ ImagesDeleted: [], SpaceReclaimed: 0 }),
+    search: async () => [],
   };
   const system: SystemBackend = {
     version: async () => ({ Version: '0.1.0' }) as never,
