@@ -21,6 +21,7 @@ import { NetworkService } from './networks.js';
 import { NetworkManager } from '../network/manager.js';
 import { chainPrefixForBridge } from '../network/iptables.js';
 import { SystemService } from './system.js';
+import { ComponentVersions } from './component-versions.js';
 import { VolumeService } from './volumes.js';
 import { EventBus } from './events.js';
 import { ExecService } from './exec.js';
@@ -53,6 +54,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void)
     execRoot: cfg.execRoot,
   });
 
+  const initBinary = await findInitBinary();
   const events = new EventBus();
   const containerStore = new ContainerStore(cfg.dataRoot);
   const network = new NetworkManager({
@@ -102,7 +104,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void)
       execRoot: cfg.execRoot,
       cgroupParent: cfg.cgroupParent,
       cgroupVersion,
-      initPath: await findInitBinary(),
+      initPath: initBinary,
       ncpu: cpus().length,
       logDefaults: { Type: cfg.logDriver, Config: cfg.logOpts },
     },
@@ -127,6 +129,9 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void)
     logDriver: cfg.logDriver,
     debug: cfg.debug,
     cgroupVersion,
+    registry: { insecureRegistries: cfg.insecureRegistries, registryMirrors: cfg.registryMirrors },
+    defaultAddressPools: cfg.defaultAddressPools,
+    components: new ComponentVersions({ runtime: runtimeEntry.path, conmon: 'conmon', init: initBinary }),
     counts: () => {
       const all = containers.all();
       const running = all.filter((c) => c.State.Running && !c.State.Paused).length;

@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { cpus, hostname, release, totalmem, arch } from 'node:os';
 import type { SystemBackend } from '../api/backend.js';
 import type { SystemInfo, VersionInfo } from '../api/types.js';
-import { API_VERSION, MIN_API_VERSION } from '../api/version.js';
+import { API_VERSION, MIN_API_VERSION, versionAtLeast } from '../api/version.js';
+import { registryServiceConfig } from '../distribution/service-config.js';
+import type { ComponentVersions } from './component-versions.js';
 
 export const WHARF_VERSION = '0.1.0';
 
@@ -31,13 +33,31 @@ export interface SystemFacts {
   logDriver: string;
   debug: boolean;
   cgroupVersion: '1' | '2';
+  registry: { insecureRegistries: readonly string[]; registryMirrors: readonly string[] };
+  defaultAddressPools: ReadonlyArray<{ base: string; size: number }>;
+  components: ComponentVersions;
   counts(): { containers: number; running: number; paused: number; stopped: number; images: number };
+}
+
+/** A proxy setting from the daemon's environment, credentials masked as Docker masks them. */
+export function proxyFromEnv(env: NodeJS.ProcessEnv, name: string): string {
+  const raw = env[name.toUpperCase()] ?? env[name.toLowerCase()] ?? '';
+  try {
+    const u = new URL(raw);
+    if (!u.username && !u.password) return raw;
+    u.username = 'xxxxx';
+    u.password = 'xxxxx';
+    return u.href.replace(/\/$/, raw.endsWith('/') ? '/' : '');
+  } catch {
+    return raw;
+  }
 }
 
 export class SystemService implements SystemBackend {
   constructor(private readonly facts: SystemFacts) {}
 
   async version(): Promise<VersionInfo> {
+    const others = (await this.facts.components.all()).map((c) => ({ Name: c.name, Version: c.version, Details: { GitCommit: c.commit } }));
     return {
       Platform: { Name: 'Wharf Engine' },
       Components: [
@@ -56,6 +76,7 @@ export class SystemService implements SystemBackend {
             Os: 'linux',
           },
         },
+        ...others,
       ],
       Version: WHARF_VERSION,
       ApiVersion: API_VERSION,
@@ -69,9 +90,15 @@ export class SystemService implements SystemBackend {
     };
   }
 
-  async info(): Promise<SystemInfo> {
+  /** GET /info as Docker answers the request's API version (fields added or dropped over versions). */
+  async info(apiVersion: string = API_VERSION): Promise<SystemInfo> {
     const c = this.facts.counts();
-    return {
+    const components = await this.facts.components.all();
+    const commit = (name: string) => components.find((x) => x.name === name)?.commit ?? '';
+    const runtimeCommit = commit(this.facts.defaultRuntime);
+    const initCommit = commit('docker-init');
+    const v1 = this.facts.cgroupVersion === '1';
+    const info: SystemInfo = {
       ID: this.facts.id,
       Containers: c.containers,
       ContainersRunning: c.running,
@@ -88,11 +115,14 @@ export class SystemService implements SystemBackend {
       Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'none'], Authorization: null, Log: ['json-file', 'k8s-file', 'local', 'none'] },
       MemoryLimit: true,
       SwapLimit: true,
+      KernelMemoryTCP: true,
       CpuCfsPeriod: true,
       CpuCfsQuota: true,
       CPUShares: true,
       CPUSet: true,
       PidsLimit: true,
+      // memory.oom_control exists on cgroup v1 only.
+      OomKillDisable: v1,
       IPv4Forwarding: true,
       Debug: this.facts.debug,
       NFd: 0,
@@ -108,10 +138,14 @@ export class SystemService implements SystemBackend {
       OSType: 'linux',
       Architecture: arch() === 'x64' ? 'x86_64' : arch(),
       IndexServerAddress: 'https://index.docker.io/v1/',
-      RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: ['127.0.0.0/8'], Mirrors: [] },
+      RegistryConfig: registryServiceConfig(this.facts.registry.insecureRegistries, this.facts.registry.registryMirrors),
+      GenericResources: null,
       NCPU: cpus().length,
       MemTotal: totalmem(),
       DockerRootDir: this.facts.dataRoot,
+      HttpProxy: proxyFromEnv(process.env, 'http_proxy'),
+      HttpsProxy: proxyFromEnv(process.env, 'https_proxy'),
+      NoProxy: proxyFromEnv(process.env, 'no_proxy'),
       Name: hostname(),
       Labels: [],
       ExperimentalBuild: false,
@@ -122,8 +156,30 @@ export class SystemService implements SystemBackend {
       LiveRestoreEnabled: this.facts.liveRestore,
       Isolation: '',
       InitBinary: 'docker-init',
+      ContainerdCommit: { ID: '' },
+      RuncCommit: { ID: runtimeCommit },
+      InitCommit: { ID: initCommit },
       SecurityOptions: ['name=seccomp,profile=builtin', ...(this.facts.cgroupVersion === '2' ? ['name=cgroupns'] : [])],
+      DefaultAddressPools: this.facts.defaultAddressPools.length
+        ? this.facts.defaultAddressPools.map((p) => ({ Base: p.base, Size: p.size }))
+        : undefined,
+      FirewallBackend: { Driver: 'iptables' },
+      CDISpecDirs: [],
       Warnings: [],
     };
+    if (!versionAtLeast(apiVersion, '1.49')) {
+      delete info.FirewallBackend;
+      info.ContainerdCommit = { ID: '', Expected: '' };
+      info.RuncCommit = { ID: runtimeCommit, Expected: runtimeCommit };
+      info.InitCommit = { ID: initCommit, Expected: initCommit };
+    }
+    if (!versionAtLeast(apiVersion, '1.50')) {
+      info.BridgeNfIptables = false;
+      info.BridgeNfIp6tables = false;
+    }
+    if (!versionAtLeast(apiVersion, '1.47')) {
+      info.RegistryConfig = { AllowNondistributableArtifactsCIDRs: null, AllowNondistributableArtifactsHostnames: null, ...(info.RegistryConfig as object) };
+    }
+    return info;
   }
 }

@@ -1,0 +1,182 @@
+/**
+ * What the real Docker CLI finds when it asks the engine about things Wharf has no backend for,
+ * and where Docker's matching rules are easy to get wrong: swarm and plugin routes answered as
+ * an engine outside a swarm answers them, network filters as regular expressions, rmi's
+ * single-reference rule, image search against a v1 index and a v2-only registry, and /info and
+ * /version reporting the daemon's real registry configuration and components.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadBusybox, startDaemon, type Daemon } from './harness.js';
+import { freePort, startRegistry, type RegistryProcess } from '../fixtures/registry.js';
+
+let root: string;
+let d: Daemon;
+let registry: RegistryProcess;
+let index: Server;
+let indexHost: string;
+const searches: URLSearchParams[] = [];
+
+/**
+ * A v1 search index on loopback (Docker Hub's protocol: /v1/_ping, /v1/search?q=&n=). No
+ * registry package serves v1 search, so the test serves the documented JSON itself.
+ */
+async function startSearchIndex(): Promise<void> {
+  const port = await freePort();
+  index = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname === '/v1/_ping') {
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end('true');
+    } else if (url.pathname === '/v1/search') {
+      searches.push(url.searchParams);
+      const results = [
+        { name: 'tools/alpha', description: 'first', star_count: 10, is_official: true, is_automated: true },
+        { name: 'tools/beta', description: 'second', star_count: 2, is_official: false, is_automated: false },
+        { name: 'tools/gamma', description: 'third', star_count: 5, is_official: false, is_automated: false },
+      ];
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ num_results: results.length, query: url.searchParams.get('q'), results }));
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve) => index.listen(port, '127.0.0.1', resolve));
+  indexHost = `127.0.0.1:${port}`;
+}
+
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'wharf-compat-engine-'));
+  const storage = join(root, 'storage');
+  await mkdir(storage);
+  registry = await startRegistry({ dir: root, storage });
+  await startSearchIndex();
+  d = await startDaemon({
+    config: { 'insecure-registries': ['myregistry.test:5000', '10.99.1.7/16'], 'registry-mirrors': ['http://127.0.0.1:1'] },
+    env: { HTTP_PROXY: 'http://alice:secret@proxy.test:3128', NO_PROXY: 'localhost' },
+  });
+  await loadBusybox(d);
+});
+
+after(async () => {
+  await d?.cleanup();
+  await registry?.stop();
+  index?.close();
+  if (root) await rm(root, { recursive: true, force: true });
+});
+
+test('swarm commands get the answers of an engine that is not in a swarm', async () => {
+  const leave = await d.docker(['swarm', 'leave']);
+  assert.equal(leave.code, 1);
+  assert.match(leave.stderr, /Error response from daemon: This node is not part of a swarm/);
+  for (const args of [['node', 'ls'], ['service', 'ls'], ['secret', 'ls'], ['config', 'ls'], ['swarm', 'unlock-key']]) {
+    const r = await d.docker(args);
+    assert.equal(r.code, 1, args.join(' '));
+    assert.match(r.stderr, /This node is not a swarm manager\. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again\./, args.join(' '));
+  }
+  const init = await d.docker(['swarm', 'init']);
+  assert.equal(init.code, 1);
+  assert.match(init.stderr, /swarm mode is not supported/);
+  // /info still says the node is outside a swarm.
+  const state = await d.docker(['info', '--format', '{{.Swarm.LocalNodeState}}']);
+  assert.equal(state.stdout.trim(), 'inactive');
+});
+
+test('plugins: none listed, lookups are not found, installs are refused', async () => {
+  const ls = await d.docker(['plugin', 'ls']);
+  assert.equal(ls.code, 0, ls.stderr);
+  assert.deepEqual(ls.stdout.trim().split('\n'), [ls.stdout.trim().split('\n')[0]]);
+  assert.match(ls.stdout, /^ID\s+NAME\s+DESCRIPTION\s+ENABLED/);
+  const bad = await d.docker(['plugin', 'ls', '--filter', 'enabled=maybe']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /invalid value for filter 'enabled'/);
+  const inspect = await d.docker(['plugin', 'inspect', 'vieux/sshfs']);
+  assert.equal(inspect.code, 1);
+  assert.match(inspect.stderr, /plugin "vieux\/sshfs" not found|No such plugin: vieux\/sshfs/);
+  const rm1 = await d.docker(['plugin', 'rm', 'vieux/sshfs']);
+  assert.equal(rm1.code, 1);
+  assert.match(rm1.stderr, /plugin "vieux\/sshfs" not found/);
+});
+
+test('network name and id filters are regular expressions, as in Docker', async () => {
+  for (const n of ['mynet', 'mynet2', 'other-mynet']) assert.equal((await d.docker(['network', 'create', n])).code, 0);
+  try {
+    const exact = await d.docker(['network', 'ls', '--filter', 'name=^mynet$', '--format', '{{.Name}}']);
+    assert.equal(exact.code, 0, exact.stderr);
+    assert.deepEqual(exact.stdout.trim().split('\n'), ['mynet']);
+    const sub = await d.docker(['network', 'ls', '--filter', 'name=mynet', '--format', '{{.Name}}']);
+    assert.deepEqual(sub.stdout.trim().split('\n').sort(), ['mynet', 'mynet2', 'other-mynet']);
+    const anchored = await d.docker(['network', 'ls', '--filter', 'name=^mynet', '--format', '{{.Name}}']);
+    assert.deepEqual(anchored.stdout.trim().split('\n').sort(), ['mynet', 'mynet2']);
+    const id = (await d.docker(['network', 'inspect', '-f', '{{.Id}}', 'mynet2'])).stdout.trim();
+    const byId = await d.docker(['network', 'ls', '--filter', `id=^${id.slice(0, 12)}`, '--format', '{{.Name}}']);
+    assert.equal(byId.stdout.trim(), 'mynet2');
+    const dangling = await d.docker(['network', 'ls', '--filter', 'dangling=yes']);
+    assert.equal(dangling.code, 1);
+    assert.match(dangling.stderr, /invalid value for filter 'dangling', must be "true" \(or "1"\), or "false" \(or "0"\)/);
+  } finally {
+    await d.docker(['network', 'rm', 'mynet', 'mynet2', 'other-mynet']);
+  }
+});
+
+test('rmi of one of several tags untags it even while a container uses the image', async () => {
+  assert.equal((await d.docker(['tag', 'busybox', 'busybox:second'])).code, 0);
+  const c = await d.docker(['create', 'busybox:second', 'true']);
+  assert.equal(c.code, 0, c.stderr);
+  try {
+    const untag = await d.docker(['rmi', 'busybox:second']);
+    assert.equal(untag.code, 0, untag.stderr);
+    assert.equal(untag.stdout.trim(), 'Untagged: busybox:second');
+    // The last tag of an image a container uses still needs force.
+    const last = await d.docker(['rmi', 'busybox']);
+    assert.equal(last.code, 1);
+    assert.match(last.stderr, /conflict: unable to remove repository reference "busybox" \(must force\) - container [0-9a-f]{12} is using its referenced image [0-9a-f]{12}/);
+  } finally {
+    await d.docker(['rm', '-f', c.stdout.trim()]);
+  }
+});
+
+test('search asks the v1 index the term names and applies Docker filters', async () => {
+  const r = await d.docker(['search', '--limit', '7', '--filter', 'stars=3', `${indexHost}/tools`]);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  assert.match(lines[0]!, /^NAME\s+DESCRIPTION\s+STARS\s+OFFICIAL/);
+  assert.deepEqual(
+    lines.slice(1).map((l) => l.split(/\s+/)[0]),
+    ['tools/alpha', 'tools/gamma'],
+  );
+  const q = searches.at(-1)!;
+  assert.equal(q.get('q'), 'tools');
+  assert.equal(q.get('n'), '7');
+  const official = await d.docker(['search', '--filter', 'is-official=true', '--format', '{{.Name}}', `${indexHost}/tools`]);
+  assert.equal(official.stdout.trim(), 'tools/alpha');
+  const limit = await d.docker(['search', '--limit', '101', `${indexHost}/tools`]);
+  assert.equal(limit.code, 1);
+  assert.match(limit.stderr, /limit 101 is outside the range of \[1, 100\]/);
+});
+
+test('search of a v2-only registry reports its 404 as Docker does', async () => {
+  const r = await d.docker(['search', `${registry.host}/busybox`]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /Error response from daemon: unexpected status code 404/);
+});
+
+test('info reports the registry configuration and proxies; version lists the runtime components', async () => {
+  const reg = JSON.parse((await d.docker(['info', '--format', '{{json .RegistryConfig}}'])).stdout);
+  assert.deepEqual(reg.Mirrors, ['http://127.0.0.1:1/']);
+  assert.deepEqual(reg.IndexConfigs['docker.io'], { Name: 'docker.io', Mirrors: ['http://127.0.0.1:1/'], Secure: true, Official: true });
+  assert.deepEqual(reg.IndexConfigs['myregistry.test:5000'], { Name: 'myregistry.test:5000', Mirrors: [], Secure: false, Official: false });
+  assert.deepEqual([...reg.InsecureRegistryCIDRs].sort(), ['10.99.0.0/16', '127.0.0.0/8', '::1/128']);
+  const proxy = await d.docker(['info', '--format', '{{.HTTPProxy}}|{{.NoProxy}}']);
+  assert.equal(proxy.stdout.trim(), 'http://xxxxx:xxxxx@proxy.test:3128|localhost');
+  const components = JSON.parse((await d.docker(['version', '--format', '{{json .Server.Components}}'])).stdout) as Array<{ Name: string; Version: string }>;
+  const names = components.map((c) => c.Name);
+  assert.equal(names[0], 'Engine');
+  assert.ok(names.includes('runc') && names.includes('conmon'), names.join(','));
+  assert.match(components.find((c) => c.Name === 'runc')!.Version, /^\d+\.\d+\.\d+/);
+  const commit = await d.docker(['info', '--format', '{{.RuncCommit.ID}}']);
+  assert.notEqual(commit.stdout.trim(), '');
+});
