@@ -6,6 +6,7 @@ import type { ContainerInspect, ContainerStateJSON, EndpointSettings, NetworkSet
 import type { ContainerRecord } from './container.js';
 import { endpointSettings, mountPointList } from './list.js';
 import { stateStatus } from './state.js';
+import { configJSON, hostConfigJSON } from './config-shape.js';
 
 export interface InspectExtras {
   /** The RW layer's GraphDriver.Data (LowerDir, MergedDir, UpperDir, WorkDir); null when unknown. */
@@ -90,10 +91,10 @@ export function toInspect(rec: ContainerRecord, extras: InspectExtras): Containe
     ProcessLabel: '',
     AppArmorProfile: extras.appArmorProfile ?? '',
     ExecIDs: extras.execIds && extras.execIds.length > 0 ? [...extras.execIds] : null,
-    HostConfig: rec.HostConfig ?? {},
+    HostConfig: hostConfigJSON(rec.HostConfig),
     GraphDriver: { Data: extras.graphDriverData, Name: rec.Driver ?? '' },
     Mounts: mountPointList(rec),
-    Config: rec.Config ?? {},
+    Config: configJSON(rec.Config),
     NetworkSettings: networkSettingsJSON(rec),
   };
   if (extras.sizeRw === undefined && extras.sizeRootFs === undefined) return out;

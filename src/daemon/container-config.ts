@@ -6,6 +6,7 @@
 import { cpus } from 'node:os';
 import type { ContainerConfig, HostConfig, RestartPolicy } from '../api/types.js';
 import { invalidParameter } from '../lib/errors.js';
+import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, DEFAULT_SHM_SIZE } from '../runtime/spec.js';
 
 const envKey = (kv: string) => kv.split('=', 1)[0];
 
@@ -103,6 +104,36 @@ export function validateHostConfig(h: HostConfig, ncpu = cpus().length): void {
   if (h.ShmSize !== undefined && h.ShmSize < 0) throw invalidParameter('SHM size can not be less than 0');
   if (h.OomScoreAdj !== undefined && (h.OomScoreAdj < -1000 || h.OomScoreAdj > 1000)) {
     throw invalidParameter('Invalid value ' + h.OomScoreAdj + ', range for oom score adj is [-1000, 1000]');
+  }
+}
+
+export interface HostConfigDefaults {
+  cgroupVersion: '1' | '2';
+  defaultRuntime: string;
+  runtimes: readonly string[];
+}
+
+/**
+ * What Docker's create records in HostConfig beyond what the client sent (moby's
+ * adaptContainerSettings and createContainerOSSpecificSettings), so inspect shows the values
+ * the container really runs with.
+ */
+export function adaptHostConfig(h: HostConfig, d: HostConfigDefaults): void {
+  if (h.Runtime && h.Runtime !== d.defaultRuntime) {
+    if (!d.runtimes.includes(h.Runtime)) throw invalidParameter(`Unknown runtime specified ${h.Runtime}`);
+    throw invalidParameter(`runtime ${JSON.stringify(h.Runtime)} is configured, but wharfd runs every container with its default runtime ${JSON.stringify(d.defaultRuntime)}`);
+  }
+  h.Runtime = d.defaultRuntime;
+  // Swap defaults to twice the memory limit.
+  if (h.Memory && h.Memory > 0 && !h.MemorySwap) h.MemorySwap = h.Memory * 2;
+  if (!h.ShmSize) h.ShmSize = DEFAULT_SHM_SIZE;
+  if (!h.IpcMode) h.IpcMode = 'private';
+  // cgroup v2 unshares the cgroup namespace (privileged containers too); v1 keeps the host's.
+  if (!h.CgroupnsMode) h.CgroupnsMode = d.cgroupVersion === '2' ? 'private' : 'host';
+  h.OomKillDisable ??= false;
+  if (!h.Privileged) {
+    h.MaskedPaths ??= [...DEFAULT_MASKED_PATHS];
+    h.ReadonlyPaths ??= [...DEFAULT_READONLY_PATHS];
   }
 }
 

@@ -88,6 +88,9 @@ export interface LifecycleSettings {
   ncpu: number;
   /** The daemon's `log-driver` and `log-opts`, merged into each new container's LogConfig. */
   logDefaults?: { Type: string; Config: Record<string, string> };
+  /** The runtime every container runs with (recorded as HostConfig.Runtime), and the configured names. */
+  defaultRuntime?: string;
+  runtimes?: string[];
 }
 
 export interface ContainerDeps {

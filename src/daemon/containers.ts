@@ -47,11 +47,11 @@ import { labelMatches, parseFilterTime } from '../lib/filters.js';
 import { KeyedMutex } from '../lib/mutex.js';
 import { parseSignal } from '../lib/signals.js';
 import { RuntimeStartError, type ExitInfo } from '../runtime/runtime.js';
-import { DEFAULT_SHM_SIZE, buildSpec } from '../runtime/spec.js';
+import { buildSpec } from '../runtime/spec.js';
 import { logSizeMax, validateLogConfig, withDaemonLogDefaults } from './log-config.js';
 import { resolveUser } from '../runtime/user.js';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys, pipeAttach } from './attach-session.js';
-import { commandOf, effectiveNetworkMode, mergeImageConfig, validateHostConfig } from './container-config.js';
+import { adaptHostConfig, commandOf, effectiveNetworkMode, mergeImageConfig, validateHostConfig } from './container-config.js';
 import type { ContainerDeps } from './container-deps.js';
 import type { ContainerAccess } from './container-access.js';
 import type { NetworkContainerHooks } from './networks.js';
@@ -135,8 +135,9 @@ export class ContainerService implements ContainerBackend {
     const config = mergeImageConfig(userConfig, image.config.config);
     const { path, args } = commandOf(config);
     hostConfig.NetworkMode = effectiveNetworkMode(hostConfig);
-    // Docker records the /dev/shm size it will use (64 MiB unless given).
-    if (!hostConfig.ShmSize) hostConfig.ShmSize = DEFAULT_SHM_SIZE;
+    const settings = this.deps.settings;
+    const defaultRuntime = settings.defaultRuntime ?? 'runc';
+    adaptHostConfig(hostConfig, { cgroupVersion: settings.cgroupVersion, defaultRuntime, runtimes: settings.runtimes ?? [defaultRuntime] });
     validateContainerNetworkMode(userConfig, hostConfig);
     if (hostConfig.NetworkMode.startsWith('container:')) this.get(hostConfig.NetworkMode.slice(10));
     const endpoints = initialEndpoints(hostConfig.NetworkMode, networkingConfig?.EndpointsConfig);

@@ -107,6 +107,8 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void)
       initPath: initBinary,
       ncpu: cpus().length,
       logDefaults: { Type: cfg.logDriver, Config: cfg.logOpts },
+      defaultRuntime: runtimeName,
+      runtimes: ['runc', ...Object.keys(cfg.runtimes)],
     },
     log,
     events,

@@ -11,6 +11,8 @@ import { createServer, type Server } from 'node:http';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { statfs } from 'node:fs/promises';
+import Docker from 'dockerode';
 import { loadBusybox, startDaemon, type Daemon } from './harness.js';
 import { freePort, startRegistry, type RegistryProcess } from '../fixtures/registry.js';
 
@@ -179,4 +181,53 @@ test('info reports the registry configuration and proxies; version lists the run
   assert.match(components.find((c) => c.Name === 'runc')!.Version, /^\d+\.\d+\.\d+/);
   const commit = await d.docker(['info', '--format', '{{.RuncCommit.ID}}']);
   assert.notEqual(commit.stdout.trim(), '');
+});
+
+test('inspect fills what Docker fills for a minimal create (dockerode) and adapts to old API versions', async () => {
+  const docker = new Docker({ socketPath: d.socket });
+  const c = await docker.createContainer({ Image: 'busybox', Cmd: ['true'], HostConfig: { Memory: 64 << 20 } });
+  try {
+    const info = await c.inspect();
+    const hc = info.HostConfig as unknown as Record<string, unknown>;
+    const keys = Object.keys(hc);
+    assert.deepEqual(keys.slice(0, 6), ['Binds', 'ContainerIDFile', 'LogConfig', 'NetworkMode', 'PortBindings', 'RestartPolicy']);
+    assert.ok(keys.indexOf('Isolation') < keys.indexOf('CpuShares') && keys.indexOf('IOMaximumBandwidth') < keys.indexOf('MaskedPaths'));
+    assert.equal(hc.Runtime, 'runc');
+    assert.equal(hc.MemorySwap, 2 * (64 << 20));
+    assert.equal(hc.IpcMode, 'private');
+    const v2 = (await statfs('/sys/fs/cgroup')).type === 0x63677270;
+    assert.equal(hc.CgroupnsMode, v2 ? 'private' : 'host');
+    assert.equal(hc.MemorySwappiness, null);
+    assert.equal(hc.OomKillDisable, false);
+    assert.equal(hc.PidsLimit, null);
+    assert.ok((hc.MaskedPaths as string[]).includes('/proc/kcore'));
+    assert.ok((hc.ReadonlyPaths as string[]).includes('/proc/sys'));
+    assert.equal((info.Config as unknown as Record<string, unknown>).Volumes, null);
+    assert.ok(!('Tmpfs' in hc) && !('Sysctls' in hc), 'omitempty fields stay out');
+  } finally {
+    await c.remove({ force: true });
+  }
+  const priv = await d.docker(['create', '--privileged', 'busybox', 'true']);
+  const privHc = JSON.parse((await d.docker(['inspect', '-f', '{{json .HostConfig}}', priv.stdout.trim()])).stdout);
+  assert.equal(privHc.MaskedPaths, null);
+  await d.docker(['rm', priv.stdout.trim()]);
+
+  const unknown = await d.docker(['run', '--rm', '--runtime', 'nope', 'busybox', 'true']);
+  assert.equal(unknown.code, 125);
+  assert.match(unknown.stderr, /Unknown runtime specified nope/);
+
+  assert.equal((await d.docker(['network', 'create', 'aliasnet'])).code, 0);
+  const run = await d.docker(['run', '-d', '--network', 'aliasnet', '--network-alias', 'web', '--hostname', 'hn', 'busybox', 'sleep', '60']);
+  assert.equal(run.code, 0, run.stderr);
+  const id = run.stdout.trim();
+  try {
+    const old = await docker.getContainer(id).inspect();
+    assert.deepEqual(old.NetworkSettings.Networks.aliasnet!.Aliases, ['web']);
+    const v144 = new Docker({ socketPath: d.socket, version: 'v1.44' });
+    const legacy = await v144.getContainer(id).inspect();
+    assert.deepEqual(legacy.NetworkSettings.Networks.aliasnet!.Aliases, ['web', id.slice(0, 12), 'hn']);
+  } finally {
+    await d.docker(['rm', '-f', id]);
+    await d.docker(['network', 'rm', 'aliasnet']);
+  }
 });

@@ -16,7 +16,7 @@ import {
 } from '../request.js';
 import type { RequestContext, Router } from '../router.js';
 import { frame, STDERR, STDOUT } from '../stdcopy.js';
-import type { WaitResponse } from '../types.js';
+import type { ContainerInspect, WaitResponse } from '../types.js';
 import { versionAtLeast } from '../version.js';
 import { parseLogTime, parseTail, rfc3339NanoFixed } from './logs-format.js';
 
@@ -157,6 +157,17 @@ async function logs(ctx: RequestContext): Promise<void> {
   }
 }
 
+const BUILTIN_NETWORKS = new Set(['bridge', 'host', 'none', 'default']);
+
+/** Below API 1.45 Docker listed the short ID and the hostname among a user-defined network's aliases. */
+export function addLegacyAliases(inspect: ContainerInspect): void {
+  const extra = [inspect.Id.slice(0, 12), inspect.Config.Hostname ?? ''];
+  for (const [network, ep] of Object.entries(inspect.NetworkSettings.Networks ?? {})) {
+    if (!ep || BUILTIN_NETWORKS.has(network) || network.startsWith('container:')) continue;
+    ep.Aliases = [...new Set([...(ep.Aliases ?? []), ...extra])];
+  }
+}
+
 export function containerRoutes(router: Router): void {
   const c = (ctx: RequestContext) => ctx.backend.containers;
   const name = (ctx: RequestContext) => ctx.params.name!;
@@ -166,9 +177,11 @@ export function containerRoutes(router: Router): void {
   router.post('/containers/prune', async (ctx) =>
     sendJSON(ctx.res, 200, await c(ctx).prune(parseFilters(ctx.query.get('filters')))),
   );
-  router.get('/containers/{name}/json', async (ctx) =>
-    sendJSON(ctx.res, 200, await c(ctx).inspect(name(ctx), { size: boolValue(ctx.query, 'size') })),
-  );
+  router.get('/containers/{name}/json', async (ctx) => {
+    const inspect = await c(ctx).inspect(name(ctx), { size: boolValue(ctx.query, 'size') });
+    if (!versionAtLeast(ctx.version, '1.45')) addLegacyAliases(inspect);
+    sendJSON(ctx.res, 200, inspect);
+  });
   router.get('/containers/{name}/top', async (ctx) =>
     sendJSON(ctx.res, 200, await c(ctx).top(name(ctx), ctx.query.get('ps_args') || undefined)),
   );
