@@ -75,6 +75,12 @@ export interface LogConfig {
   Config?: Record<string, string>;
 }
 
+/** A block device's throughput limit (bytes or operations per second). */
+export interface ThrottleDevice {
+  Path: string;
+  Rate: number;
+}
+
 export interface HostConfig {
   Binds?: string[] | null;
   ContainerIDFile?: string;
@@ -119,6 +125,11 @@ export interface HostConfig {
   NanoCpus?: number;
   CgroupParent?: string;
   BlkioWeight?: number;
+  BlkioWeightDevice?: Array<{ Path: string; Weight: number }> | null;
+  BlkioDeviceReadBps?: ThrottleDevice[] | null;
+  BlkioDeviceWriteBps?: ThrottleDevice[] | null;
+  BlkioDeviceReadIOps?: ThrottleDevice[] | null;
+  BlkioDeviceWriteIOps?: ThrottleDevice[] | null;
   CpuPeriod?: number;
   CpuQuota?: number;
   CpuRealtimePeriod?: number;
@@ -134,6 +145,10 @@ export interface HostConfig {
   OomKillDisable?: boolean | null;
   PidsLimit?: number | null;
   Ulimits?: Ulimit[] | null;
+  CpuCount?: number;
+  CpuPercent?: number;
+  IOMaximumIOps?: number;
+  IOMaximumBandwidth?: number;
   Init?: boolean | null;
   MaskedPaths?: string[] | null;
   ReadonlyPaths?: string[] | null;

@@ -7,6 +7,7 @@ import { cpus } from 'node:os';
 import type { ContainerConfig, HostConfig, RestartPolicy } from '../api/types.js';
 import { invalidParameter } from '../lib/errors.js';
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, DEFAULT_SHM_SIZE } from '../runtime/spec.js';
+import { parseCpuList, type SysInfo } from './sysinfo.js';
 
 const envKey = (kv: string) => kv.split('=', 1)[0];
 
@@ -81,30 +82,163 @@ function validateRestartPolicy(p: RestartPolicy | undefined, autoRemove: boolean
   }
 }
 
-/** Docker's create-time checks on HostConfig; `ncpu` is the host's CPU count. */
-export function validateHostConfig(h: HostConfig, ncpu = cpus().length): void {
-  validateRestartPolicy(h.RestartPolicy, !!h.AutoRemove);
-  if (h.Memory && h.Memory > 0 && h.Memory < MIN_MEMORY) {
-    throw invalidParameter('Minimum memory limit allowed is 6MB');
+/** Every limit supported: what validation assumes when the host was not asked. */
+export const ALL_SUPPORTED: SysInfo = {
+  memoryLimit: true, swapLimit: true, memoryReservation: true, oomKillDisable: true, memorySwappiness: true,
+  kernelMemory: true, cpuShares: true, cpuCfs: true, cpuset: true, cpus: '', mems: '', pidsLimit: true,
+  blkioWeight: true, blkioWeightDevice: true, blkioReadBpsDevice: true, blkioWriteBpsDevice: true,
+  blkioReadIOpsDevice: true, blkioWriteIOpsDevice: true,
+};
+
+/** A cpuset list must parse and name only what the host has (an empty host list is unknown: anything goes). */
+function checkCpuset(kind: 'cpus' | 'mems', requested: string | undefined, available: string): void {
+  if (!requested) return;
+  let want: Set<number>;
+  try {
+    want = parseCpuList(requested);
+  } catch (err) {
+    throw invalidParameter(`Invalid value ${requested} for cpuset ${kind}: ${(err as Error).message}`);
   }
-  if (h.MemorySwap && h.MemorySwap > 0) {
-    if (!h.Memory) throw invalidParameter('You should always set the Memory limit when using Memoryswap limit, see usage');
-    if (h.MemorySwap < h.Memory) throw invalidParameter('Minimum memoryswap limit should be larger than memory limit, see usage');
-  }
-  if (h.MemoryReservation && h.Memory && h.Memory > 0 && h.MemoryReservation > h.Memory) {
-    throw invalidParameter('Minimum memory limit can not be less than memory reservation limit, see usage');
-  }
-  if (h.NanoCpus) {
-    if (h.CpuQuota || h.CpuPeriod) throw invalidParameter('Conflicting options: Nano CPUs and CPU Period cannot both be set');
-    if (h.NanoCpus < 0 || h.NanoCpus > ncpu * 1e9) {
-      throw invalidParameter(`Range of CPUs is from 0.01 to ${ncpu.toFixed(2)}, as there are only ${ncpu} CPUs available`);
+  if (!available) return;
+  const have = parseCpuList(available);
+  for (const n of want) {
+    if (!have.has(n)) {
+      throw invalidParameter(
+        kind === 'cpus'
+          ? `Requested CPUs are not available - requested ${requested}, available: ${available}`
+          : `Requested memory nodes are not available - requested ${requested}, available: ${available}`,
+      );
     }
   }
-  if (h.CpuShares !== undefined && h.CpuShares < 0) throw invalidParameter('invalid CPU shares: must be a positive integer');
-  if (h.ShmSize !== undefined && h.ShmSize < 0) throw invalidParameter('SHM size can not be less than 0');
-  if (h.OomScoreAdj !== undefined && (h.OomScoreAdj < -1000 || h.OomScoreAdj > 1000)) {
-    throw invalidParameter('Invalid value ' + h.OomScoreAdj + ', range for oom score adj is [-1000, 1000]');
+}
+
+/**
+ * Docker's create (and update) checks on HostConfig (moby's verifyContainerSettings and
+ * verifyPlatformContainerResources), in Docker's order and with its texts. Limits the host
+ * cannot apply are discarded from `h` with Docker's warnings, which are returned.
+ */
+export function validateHostConfig(h: HostConfig, ncpu = cpus().length, sys: SysInfo = ALL_SUPPORTED, update = false): string[] {
+  const warnings: string[] = [];
+  validateRestartPolicy(h.RestartPolicy, !update && !!h.AutoRemove);
+  if (h.MemorySwappiness === -1) h.MemorySwappiness = null;
+  if (h.Memory && h.Memory !== 0 && h.Memory < MIN_MEMORY) throw invalidParameter('Minimum memory limit allowed is 6MB');
+  if (h.Memory && h.Memory > 0 && !sys.memoryLimit) {
+    warnings.push('Your kernel does not support memory limit capabilities or the cgroup is not mounted. Limitation discarded.');
+    h.Memory = 0;
+    h.MemorySwap = -1;
   }
+  if (h.Memory && h.Memory > 0 && h.MemorySwap !== -1 && !sys.swapLimit) {
+    warnings.push('Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.');
+    h.MemorySwap = -1;
+  }
+  if (h.Memory && h.Memory > 0 && h.MemorySwap && h.MemorySwap > 0 && h.MemorySwap < h.Memory) {
+    throw invalidParameter('Minimum memoryswap limit should be larger than memory limit, see usage');
+  }
+  if (!h.Memory && h.MemorySwap && h.MemorySwap > 0 && !update) {
+    throw invalidParameter('You should always set the Memory limit when using Memoryswap limit, see usage');
+  }
+  if (h.MemorySwappiness !== undefined && h.MemorySwappiness !== null && !sys.memorySwappiness) {
+    warnings.push('Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory swappiness discarded.');
+    h.MemorySwappiness = null;
+  }
+  if (h.MemorySwappiness !== undefined && h.MemorySwappiness !== null && (h.MemorySwappiness < 0 || h.MemorySwappiness > 100)) {
+    throw invalidParameter(`Invalid value: ${h.MemorySwappiness}, valid memory swappiness range is 0-100`);
+  }
+  if (h.MemoryReservation && h.MemoryReservation > 0 && !sys.memoryReservation) {
+    warnings.push('Your kernel does not support memory soft limit capabilities or the cgroup is not mounted. Limitation discarded.');
+    h.MemoryReservation = 0;
+  }
+  if (h.MemoryReservation && h.MemoryReservation > 0 && h.MemoryReservation < MIN_MEMORY) {
+    throw invalidParameter('Minimum memory reservation allowed is 6MB');
+  }
+  if (h.Memory && h.Memory > 0 && h.MemoryReservation && h.MemoryReservation > 0 && h.Memory < h.MemoryReservation) {
+    throw invalidParameter('Minimum memory limit can not be less than memory reservation limit, see usage');
+  }
+  const hk = h as HostConfig & { KernelMemory?: number };
+  if (hk.KernelMemory && hk.KernelMemory > 0) {
+    // The kernel deprecated kmem limits (5.4) and cgroup v2 never had them; wharfd never applies them.
+    warnings.push('Your kernel does not support kernel memory limit capabilities or the cgroup is not mounted. Limitation discarded.');
+    hk.KernelMemory = 0;
+  }
+  if (h.OomKillDisable !== undefined && h.OomKillDisable !== null && !sys.oomKillDisable) {
+    if (h.OomKillDisable) warnings.push('Your kernel does not support OomKillDisable. OomKillDisable discarded.');
+    h.OomKillDisable = undefined;
+  }
+  if (h.OomKillDisable && !h.Memory) {
+    warnings.push('OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.');
+  }
+  if (h.PidsLimit !== undefined && h.PidsLimit !== null && !sys.pidsLimit) {
+    if (h.PidsLimit > 0) warnings.push('Your kernel does not support PIDs limit capabilities or the cgroup is not mounted. PIDs limit discarded.');
+    h.PidsLimit = null;
+  }
+  if (h.NanoCpus && h.NanoCpus > 0 && h.CpuPeriod && h.CpuPeriod > 0) {
+    throw invalidParameter('Conflicting options: Nano CPUs and CPU Period cannot both be set');
+  }
+  if (h.NanoCpus && h.NanoCpus > 0 && h.CpuQuota && h.CpuQuota > 0) {
+    throw invalidParameter('Conflicting options: Nano CPUs and CPU Quota cannot both be set');
+  }
+  if (h.NanoCpus && h.NanoCpus > 0 && !sys.cpuCfs) {
+    throw invalidParameter('NanoCPUs can not be set, as your kernel does not support CPU CFS scheduler or the cgroup is not mounted');
+  }
+  if (h.NanoCpus && (h.NanoCpus < 0 || h.NanoCpus > ncpu * 1e9)) {
+    throw invalidParameter(`range of CPUs is from 0.01 to ${ncpu}.00, as there are only ${ncpu} CPUs available`);
+  }
+  if (h.CpuShares !== undefined && h.CpuShares < 0) throw invalidParameter('invalid CPU shares: must be a positive integer');
+  if (h.CpuShares && h.CpuShares > 0 && !sys.cpuShares) {
+    warnings.push('Your kernel does not support CPU shares or the cgroup is not mounted. Shares discarded.');
+    h.CpuShares = 0;
+  }
+  if ((h.CpuPeriod || h.CpuQuota) && !sys.cpuCfs) {
+    warnings.push('Your kernel does not support CPU CFS scheduler. CPU period/quota discarded.');
+    h.CpuPeriod = 0;
+    h.CpuQuota = 0;
+  }
+  if (h.CpuPeriod && (h.CpuPeriod < 1000 || h.CpuPeriod > 1000000)) {
+    throw invalidParameter('CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)');
+  }
+  if (h.CpuQuota && h.CpuQuota > 0 && h.CpuQuota < 1000) throw invalidParameter('CPU cfs quota can not be less than 1ms (i.e. 1000)');
+  if (h.CpuPercent && h.CpuPercent > 0) {
+    warnings.push('linux does not support CPU percent. Percent discarded.');
+    h.CpuPercent = 0;
+  }
+  if ((h.CpusetCpus || h.CpusetMems) && !sys.cpuset) {
+    warnings.push('Your kernel does not support cpuset or the cgroup is not mounted. Cpuset discarded.');
+    h.CpusetCpus = '';
+    h.CpusetMems = '';
+  }
+  checkCpuset('cpus', h.CpusetCpus, sys.cpus);
+  checkCpuset('mems', h.CpusetMems, sys.mems);
+  if (h.BlkioWeight && h.BlkioWeight > 0 && !sys.blkioWeight) {
+    warnings.push('Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.');
+    h.BlkioWeight = 0;
+  }
+  if (h.BlkioWeight && h.BlkioWeight > 0 && (h.BlkioWeight < 10 || h.BlkioWeight > 1000)) {
+    throw invalidParameter('Range of blkio weight is from 10 to 1000');
+  }
+  if (h.IOMaximumBandwidth || h.IOMaximumIOps) {
+    throw invalidParameter('Invalid QoS settings: linux does not support Maximum IO Bandwidth or Maximum IO IOps');
+  }
+  const blkioDevices: Array<[keyof HostConfig, boolean, string]> = [
+    ['BlkioWeightDevice', sys.blkioWeightDevice, 'Your kernel does not support Block I/O weight_device or the cgroup is not mounted. Weight-device discarded.'],
+    ['BlkioDeviceReadBps', sys.blkioReadBpsDevice, 'Your kernel does not support BPS Block I/O read limit or the cgroup is not mounted. Block I/O BPS read limit discarded.'],
+    ['BlkioDeviceWriteBps', sys.blkioWriteBpsDevice, 'Your kernel does not support BPS Block I/O write limit or the cgroup is not mounted. Block I/O BPS write limit discarded.'],
+    ['BlkioDeviceReadIOps', sys.blkioReadIOpsDevice, 'Your kernel does not support IOPS Block read limit or the cgroup is not mounted. Block I/O IOPS read limit discarded.'],
+    ['BlkioDeviceWriteIOps', sys.blkioWriteIOpsDevice, 'Your kernel does not support IOPS Block write limit or the cgroup is not mounted. Block I/O IOPS write limit discarded.'],
+  ];
+  for (const [key, supported, warning] of blkioDevices) {
+    const list = h[key] as unknown[] | null | undefined;
+    if (list && list.length > 0 && !supported) {
+      warnings.push(warning);
+      (h as Record<string, unknown>)[key] = [];
+    }
+  }
+  if (!update) {
+    if (h.ShmSize !== undefined && h.ShmSize < 0) throw invalidParameter('SHM size can not be less than 0');
+    if (h.OomScoreAdj !== undefined && (h.OomScoreAdj < -1000 || h.OomScoreAdj > 1000)) {
+      throw invalidParameter('Invalid value ' + h.OomScoreAdj + ', range for oom score adj is [-1000, 1000]');
+    }
+  }
+  return warnings;
 }
 
 export interface HostConfigDefaults {

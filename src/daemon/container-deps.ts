@@ -3,6 +3,7 @@
  * (daemon/daemon.ts) hands in the real image service, layer store, container store and
  * runtime; keeping the needs narrow here keeps the lifecycle independent of their internals.
  */
+import type { SysInfo } from './sysinfo.js';
 import type { ContainerConfig, EndpointSettings, HostConfig, ImageConfigFile } from '../api/types.js';
 import type { ContainerRecord } from '../container/container.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -91,6 +92,8 @@ export interface LifecycleSettings {
   /** The runtime every container runs with (recorded as HostConfig.Runtime), and the configured names. */
   defaultRuntime?: string;
   runtimes?: string[];
+  /** What the host's cgroups can limit; everything when absent. */
+  sysInfo?: SysInfo;
 }
 
 export interface ContainerDeps {

@@ -130,7 +130,7 @@ export class ContainerService implements ContainerBackend {
     const { HostConfig: hostConfigIn, NetworkingConfig: networkingConfig, ...userConfig } = body;
     const hostConfig: HostConfig = { ...(hostConfigIn ?? {}) };
     if (!userConfig.Image) throw invalidParameter('Config cannot be empty in order to create a container');
-    validateHostConfig(hostConfig, this.deps.settings.ncpu);
+    const warnings = validateHostConfig(hostConfig, this.deps.settings.ncpu, this.deps.settings.sysInfo);
     const image = await this.deps.images.resolve(userConfig.Image);
     const config = mergeImageConfig(userConfig, image.config.config);
     const { path, args } = commandOf(config);
@@ -205,7 +205,7 @@ export class ContainerService implements ContainerBackend {
       await rm(dir, { recursive: true, force: true }).catch(() => {});
       throw err;
     }
-    return { Id: id, Warnings: [] };
+    return { Id: id, Warnings: warnings };
   }
 
   // ---- start --------------------------------------------------------------------------

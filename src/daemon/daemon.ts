@@ -22,6 +22,7 @@ import { NetworkManager } from '../network/manager.js';
 import { chainPrefixForBridge } from '../network/iptables.js';
 import { SystemService } from './system.js';
 import { ComponentVersions } from './component-versions.js';
+import { detectSysInfo } from './sysinfo.js';
 import { VolumeService } from './volumes.js';
 import { EventBus } from './events.js';
 import { ExecService } from './exec.js';
@@ -108,6 +109,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void)
       ncpu: cpus().length,
       logDefaults: { Type: cfg.logDriver, Config: cfg.logOpts },
       defaultRuntime: runtimeName,
+      sysInfo: await detectSysInfo(cgroupVersion),
       runtimes: ['runc', ...Object.keys(cfg.runtimes)],
     },
     log,

@@ -96,10 +96,12 @@ export class ContainerUpdate {
   async update(ref: string, u: UpdateConfig): Promise<{ Warnings: string[] }> {
     const rec = this.c.get(ref);
     // Docker validates the request itself first (verifyContainerSettings): 400 with its text.
-    validateHostConfig({ ...u, AutoRemove: false } as HostConfig, this.c.deps.settings.ncpu);
-    await this.c.locked(rec.ID, () => this.updateLocked(rec, u));
+    const checked = { ...u } as HostConfig;
+    const warnings = validateHostConfig(checked, this.c.deps.settings.ncpu, this.c.deps.settings.sysInfo, true);
+    const { RestartPolicy: _policy, ...resources } = checked;
+    await this.c.locked(rec.ID, () => this.updateLocked(rec, { ...u, ...(resources as UpdateConfig) }));
     this.c.deps.events.log('container', 'update', containerActor(rec));
-    return { Warnings: [] };
+    return { Warnings: warnings };
   }
 
   private async updateLocked(rec: ContainerRecord, u: UpdateConfig): Promise<void> {

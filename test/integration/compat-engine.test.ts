@@ -231,3 +231,17 @@ test('inspect fills what Docker fills for a minimal create (dockerode) and adapt
     await d.docker(['network', 'rm', 'aliasnet']);
   }
 });
+
+test('create discards limits the kernel lacks with Docker warnings and checks cpusets against the host', async () => {
+  const { detectSysInfo } = await import('../../src/daemon/sysinfo.js');
+  const v2 = (await statfs('/sys/fs/cgroup')).type === 0x63677270;
+  const sys = await detectSysInfo(v2 ? '2' : '1');
+  const blkio = await d.docker(['run', '--rm', '--blkio-weight', '300', 'busybox', 'true']);
+  assert.equal(blkio.code, 0, blkio.stderr);
+  const warned = /WARNING: Your kernel does not support Block I\/O weight or the cgroup is not mounted\. Weight discarded\./.test(blkio.stderr);
+  assert.equal(warned, !sys.blkioWeight, blkio.stderr);
+  const beyond = Math.max(...[...sys.cpus.matchAll(/\d+/g)].map((m) => Number(m[0]))) + 3;
+  const cpuset = await d.docker(['run', '--rm', '--cpuset-cpus', String(beyond), 'busybox', 'true']);
+  assert.equal(cpuset.code, 125);
+  assert.ok(cpuset.stderr.includes(`Requested CPUs are not available - requested ${beyond}, available: ${sys.cpus}`), cpuset.stderr);
+});

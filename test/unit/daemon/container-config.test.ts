@@ -59,8 +59,14 @@ const rejects = (h: object, re: RegExp) =>
 test('host config validation matches Docker', () => {
   rejects({ Memory: 1024 }, /Minimum memory limit allowed is 6MB/);
   rejects({ Memory: 10 << 20, MemorySwap: 5 << 20 }, /Minimum memoryswap limit should be larger than memory limit/);
-  rejects({ NanoCpus: 3e9 }, /Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available/);
-  rejects({ NanoCpus: 1e9, CpuQuota: 1000 }, /Conflicting options: Nano CPUs and CPU Period cannot both be set/);
+  rejects({ NanoCpus: 3e9 }, /range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available/);
+  rejects({ NanoCpus: 1e9, CpuQuota: 1000 }, /Conflicting options: Nano CPUs and CPU Quota cannot both be set/);
+  rejects({ NanoCpus: 1e9, CpuPeriod: 1000 }, /Conflicting options: Nano CPUs and CPU Period cannot both be set/);
+  rejects({ MemorySwappiness: 101 }, /Invalid value: 101, valid memory swappiness range is 0-100/);
+  rejects({ CpuPeriod: 10 }, /CPU cfs period can not be less than 1ms/);
+  rejects({ BlkioWeight: 5 }, /Range of blkio weight is from 10 to 1000/);
+  rejects({ IOMaximumIOps: 5 }, /Invalid QoS settings: linux does not support Maximum IO Bandwidth or Maximum IO IOps/);
+  rejects({ CpusetCpus: '0-x' }, /Invalid value 0-x for cpuset cpus/);
   rejects({ RestartPolicy: { Name: 'sometimes' } }, /unknown policy 'sometimes'/);
   rejects({ RestartPolicy: { Name: 'always', MaximumRetryCount: 3 } }, /maximum retry count can only be used with 'on-failure'/);
   rejects({ RestartPolicy: { Name: 'on-failure', MaximumRetryCount: -1 } }, /cannot be negative/);
@@ -72,4 +78,22 @@ test('effective network mode defaults to bridge', () => {
   assert.equal(effectiveNetworkMode({}), 'bridge');
   assert.equal(effectiveNetworkMode({ NetworkMode: 'default' }), 'bridge');
   assert.equal(effectiveNetworkMode({ NetworkMode: 'none' }), 'none');
+});
+
+test('limits the host cannot apply are discarded with Docker warnings; cpusets are checked against the host', async () => {
+  const { ALL_SUPPORTED } = await import('../../../src/daemon/container-config.js');
+  const host = { ...ALL_SUPPORTED, blkioWeight: false, swapLimit: false, cpus: '0-1', mems: '0' };
+  const h: Record<string, unknown> = { Memory: 64 << 20, BlkioWeight: 300, CpusetCpus: '1', OomKillDisable: true };
+  const warnings = validateHostConfig(h, 2, host);
+  assert.deepEqual(warnings, [
+    'Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.',
+    'Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.',
+  ]);
+  assert.equal(h.BlkioWeight, 0);
+  assert.equal(h.MemorySwap, -1);
+  assert.throws(() => validateHostConfig({ CpusetCpus: '5' }, 2, host), /Requested CPUs are not available - requested 5, available: 0-1/);
+  assert.throws(() => validateHostConfig({ CpusetMems: '1' }, 2, host), /Requested memory nodes are not available - requested 1, available: 0/);
+  assert.deepEqual(validateHostConfig({ OomKillDisable: true }, 2, host), [
+    'OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.',
+  ]);
 });
