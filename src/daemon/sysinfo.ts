@@ -71,22 +71,24 @@ export async function detectSysInfo(cgroupVersion: '1' | '2', mountinfoPath = '/
   }
   const dirOf = (controller: string) =>
     mounts.find((m) => m.version === 1 && m.controllers.includes(controller))?.mountPoint ?? join('/sys/fs/cgroup', controller);
+  // A controller counts when its hierarchy is mounted (the root cgroup lacks files such as pids.max).
+  const mounted = (controller: string) => exists(join(dirOf(controller), 'cgroup.procs'));
   const has = (controller: string, file: string) => exists(join(dirOf(controller), file));
-  const [memory, cpu, blkio, cpuset, pids] = ['memory', 'cpu', 'blkio', 'cpuset', 'pids'].map(dirOf) as [string, string, string, string, string];
+  const cpuset = dirOf('cpuset');
   return {
-    memoryLimit: await exists(join(memory, 'memory.limit_in_bytes')),
+    memoryLimit: await mounted('memory'),
     swapLimit: await has('memory', 'memory.memsw.limit_in_bytes'),
     memoryReservation: await has('memory', 'memory.soft_limit_in_bytes'),
     oomKillDisable: await has('memory', 'memory.oom_control'),
     memorySwappiness: await has('memory', 'memory.swappiness'),
     kernelMemory: await has('memory', 'memory.kmem.limit_in_bytes'),
-    cpuShares: await exists(join(cpu, 'cpu.shares')),
+    cpuShares: await has('cpu', 'cpu.shares'),
     cpuCfs: await has('cpu', 'cpu.cfs_quota_us'),
-    cpuset: await exists(join(cpuset, 'cpuset.cpus')),
+    cpuset: await mounted('cpuset'),
     cpus: await readTrimmed(join(cpuset, 'cpuset.cpus')),
     mems: await readTrimmed(join(cpuset, 'cpuset.mems')),
-    pidsLimit: await exists(join(pids, 'pids.max')),
-    blkioWeight: await exists(join(blkio, 'blkio.weight')),
+    pidsLimit: await mounted('pids'),
+    blkioWeight: await has('blkio', 'blkio.weight'),
     blkioWeightDevice: await has('blkio', 'blkio.weight_device'),
     blkioReadBpsDevice: await has('blkio', 'blkio.throttle.read_bps_device'),
     blkioWriteBpsDevice: await has('blkio', 'blkio.throttle.write_bps_device'),
