@@ -233,6 +233,14 @@ export function validateHostConfig(h: HostConfig, ncpu = cpus().length, sys: Sys
     }
   }
   if (!update) {
+    if (h.Isolation && h.Isolation !== 'default') throw invalidParameter(`invalid isolation '${h.Isolation}' on linux`);
+    for (const key of Object.keys(h.Annotations ?? {})) {
+      if (key === '') throw invalidParameter('invalid Annotations: the empty string is not permitted as an annotation key');
+    }
+    const storageOpts = Object.keys(h.StorageOpt ?? {});
+    // overlay2 takes only `size`, and only over xfs with project quotas, which wharfd does not set up.
+    if (storageOpts.includes('size')) throw invalidParameter("--storage-opt is supported only for overlay over xfs with 'pquota' mount option");
+    if (storageOpts.length) throw invalidParameter(`Unknown option ${storageOpts[0]}`);
     if (h.ShmSize !== undefined && h.ShmSize < 0) throw invalidParameter('SHM size can not be less than 0');
     if (h.OomScoreAdj !== undefined && (h.OomScoreAdj < -1000 || h.OomScoreAdj > 1000)) {
       throw invalidParameter('Invalid value ' + h.OomScoreAdj + ', range for oom score adj is [-1000, 1000]');

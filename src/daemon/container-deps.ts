@@ -20,7 +20,8 @@ export interface ResolvedImage {
 }
 
 export interface ImageResolver {
-  resolve(ref: string): Promise<ResolvedImage>;
+  /** The image `ref` names; with `platform`, Docker's NotFound when the image is for another one. */
+  resolve(ref: string, platform?: string): Promise<ResolvedImage>;
 }
 
 export interface RWLayers {

@@ -126,12 +126,12 @@ export class ContainerService implements ContainerBackend {
 
   // ---- create -------------------------------------------------------------------------
 
-  async create(name: string | undefined, body: ContainerCreateBody, _platform?: string): Promise<ContainerCreateResponse> {
+  async create(name: string | undefined, body: ContainerCreateBody, platform?: string): Promise<ContainerCreateResponse> {
     const { HostConfig: hostConfigIn, NetworkingConfig: networkingConfig, ...userConfig } = body;
     const hostConfig: HostConfig = { ...(hostConfigIn ?? {}) };
     if (!userConfig.Image) throw invalidParameter('Config cannot be empty in order to create a container');
     const warnings = validateHostConfig(hostConfig, this.deps.settings.ncpu, this.deps.settings.sysInfo);
-    const image = await this.deps.images.resolve(userConfig.Image);
+    const image = await this.deps.images.resolve(userConfig.Image, platform);
     const config = mergeImageConfig(userConfig, image.config.config);
     const { path, args } = commandOf(config);
     hostConfig.NetworkMode = effectiveNetworkMode(hostConfig);

@@ -42,6 +42,7 @@ import { credentialsOf } from '../distribution/auth-config.js';
 import { RegistryClient, type ClientOptions } from '../distribution/client.js';
 import { login } from '../distribution/login.js';
 import { searchRegistry } from '../distribution/search.js';
+import { formatPlatform, normalizePlatform, parsePlatform, platformMatches, type Platform } from '../distribution/manifest.js';
 import { DistributionMetadata } from '../distribution/metadata.js';
 import { listTags, pullImage, type PullContext } from '../distribution/pull.js';
 import { pushImage } from '../distribution/push.js';
@@ -202,9 +203,18 @@ export class ImageService implements ImageBackend {
   }
 
   /** For the container daemon. Throws NotFound `No such image: <ref>`. */
-  async resolve(ref: string): Promise<ResolvedImage> {
+  async resolve(ref: string, platform?: string): Promise<ResolvedImage> {
     const id = await this.lookup(ref);
     const config = await this.configOf(id);
+    if (platform) {
+      const want = parsePlatform(platform, this.hostPlatform());
+      const have: Platform = { os: config.os || 'linux', architecture: config.architecture || hostArch(), ...(config.variant ? { variant: config.variant } : {}) };
+      if (!platformMatches(want, have)) {
+        throw notFound(
+          `image with reference ${ref} was found but its platform (${formatPlatform(normalizePlatform(have))}) does not match the specified platform (${formatPlatform(want)})`,
+        );
+      }
+    }
     return {
       id,
       config,
@@ -270,13 +280,17 @@ export class ImageService implements ImageBackend {
 
   // ---- registries ----
 
+  private hostPlatform(): Platform {
+    return { os: 'linux', architecture: hostArch(), ...(hostArch() === 'arm64' ? { variant: 'v8' } : {}) };
+  }
+
   private pullContext(): PullContext {
     const r = this.opts.registry ?? {};
     return {
       client: this.registry,
       metadata: this.distribution,
       maxConcurrentDownloads: Math.max(1, r.maxConcurrentDownloads ?? 3),
-      hostPlatform: { os: 'linux', architecture: hostArch(), ...(hostArch() === 'arm64' ? { variant: 'v8' } : {}) },
+      hostPlatform: this.hostPlatform(),
       sink: {
         layers: this.layers,
         referenceTarget: (ref) => this.refs.get(ref),

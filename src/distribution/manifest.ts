@@ -133,6 +133,13 @@ export function formatPlatform(p: Platform): string {
   return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
 }
 
+/** Same OS and architecture, and the same variant when both name one (arm64's v8 is implied). */
+export function platformMatches(want: Platform, have: Platform): boolean {
+  const w = normalizePlatform(want);
+  const p = normalizePlatform(have);
+  return p.os === w.os && p.architecture === w.architecture && (!w.variant || !p.variant || p.variant === w.variant);
+}
+
 /**
  * The index entry for `want`: same OS and architecture, and the same variant when both name
  * one (arm64's v8 is implied). Docker's error when none matches.
@@ -142,8 +149,7 @@ export function selectPlatform(index: ManifestIndex, want: Platform): Descriptor
   const candidates = index.manifests.filter((m) => {
     if (!m.platform) return false;
     if (m.mediaType !== MEDIA_DOCKER_MANIFEST && m.mediaType !== MEDIA_OCI_MANIFEST) return false;
-    const p = normalizePlatform(m.platform);
-    return p.os === w.os && p.architecture === w.architecture && (!w.variant || !p.variant || p.variant === w.variant);
+    return platformMatches(w, m.platform);
   });
   // An exact variant match is preferred over an entry without one.
   const exact = candidates.find((m) => normalizePlatform(m.platform!).variant === w.variant);

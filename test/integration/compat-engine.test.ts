@@ -245,3 +245,23 @@ test('create discards limits the kernel lacks with Docker warnings and checks cp
   assert.equal(cpuset.code, 125);
   assert.ok(cpuset.stderr.includes(`Requested CPUs are not available - requested ${beyond}, available: ${sys.cpus}`), cpuset.stderr);
 });
+
+test('create checks --platform against the image and refuses storage options and isolation Docker refuses', async () => {
+  const arch = process.arch === 'arm64' ? 'arm64' : 'amd64';
+  const other = arch === 'amd64' ? 'arm64' : 'amd64';
+  const same = await d.docker(['run', '--rm', '--pull', 'never', '--platform', `linux/${arch}`, 'busybox', 'true']);
+  assert.equal(same.code, 0, same.stderr);
+  const wrong = await d.docker(['run', '--rm', '--pull', 'never', '--platform', `linux/${other}`, 'busybox', 'true']);
+  assert.equal(wrong.code, 125);
+  assert.match(
+    wrong.stderr,
+    new RegExp(`image with reference busybox was found but its platform \\(linux/${arch}\\) does not match the specified platform \\(linux/${other}(/v8)?\\)`),
+  );
+  // docker create exits 1 on a daemon error (run exits 125).
+  const size = await d.docker(['create', '--storage-opt', 'size=1G', 'busybox', 'true']);
+  assert.equal(size.code, 1, size.stderr);
+  assert.match(size.stderr, /--storage-opt is supported only for overlay over xfs with 'pquota' mount option/);
+  const iso = await d.docker(['run', '--rm', '--isolation', 'hyperv', 'busybox', 'true']);
+  assert.equal(iso.code, 125);
+  assert.match(iso.stderr, /invalid isolation 'hyperv' on linux/);
+});

@@ -67,6 +67,10 @@ test('host config validation matches Docker', () => {
   rejects({ BlkioWeight: 5 }, /Range of blkio weight is from 10 to 1000/);
   rejects({ IOMaximumIOps: 5 }, /Invalid QoS settings: linux does not support Maximum IO Bandwidth or Maximum IO IOps/);
   rejects({ CpusetCpus: '0-x' }, /Invalid value 0-x for cpuset cpus/);
+  rejects({ Isolation: 'hyperv' }, /invalid isolation 'hyperv' on linux/);
+  rejects({ StorageOpt: { size: '1G' } }, /--storage-opt is supported only for overlay over xfs with 'pquota' mount option/);
+  rejects({ StorageOpt: { foo: 'x' } }, /Unknown option foo/);
+  rejects({ Annotations: { '': 'x' } }, /the empty string is not permitted as an annotation key/);
   rejects({ RestartPolicy: { Name: 'sometimes' } }, /unknown policy 'sometimes'/);
   rejects({ RestartPolicy: { Name: 'always', MaximumRetryCount: 3 } }, /maximum retry count can only be used with 'on-failure'/);
   rejects({ RestartPolicy: { Name: 'on-failure', MaximumRetryCount: -1 } }, /cannot be negative/);
