@@ -89,6 +89,8 @@ export interface LogEntry {
 
 export interface LogsResult {
   tty: boolean;
+  /** The attributes `details` puts before each line (log-opt labels/env), when the driver has any. */
+  attributes?: Record<string, string>;
   entries: AsyncIterable<LogEntry>;
   /** Stops a follow stream (client went away). */
   close(): void;

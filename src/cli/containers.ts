@@ -433,7 +433,7 @@ function defineLogs(parent: Command, ctx: CliContext): void {
     .option('-n, --tail <string>', 'Number of lines to show from the end of the logs', 'all')
     .option('-t, --timestamps', 'Show timestamps')
     .option('--until <string>', 'Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)')
-    .action(async (container: string, o: { follow?: boolean; since?: string; until?: string; tail?: string; timestamps?: boolean }) => {
+    .action(async (container: string, o: { details?: boolean; follow?: boolean; since?: string; until?: string; tail?: string; timestamps?: boolean }) => {
       const client = ctx.client();
       const c = await client.containerInspect(container);
       const now = Date.now();
@@ -447,6 +447,7 @@ function defineLogs(parent: Command, ctx: CliContext): void {
         until,
         timestamps: o.timestamps,
         tail: o.tail,
+        details: o.details,
       });
       if (c.Config.Tty) {
         await new Promise<void>((resolve, reject) => {

@@ -76,6 +76,7 @@ export interface LogsOptions {
   until?: string;
   timestamps?: boolean;
   tail?: string;
+  details?: boolean;
 }
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
@@ -370,6 +371,7 @@ export class EngineClient {
         until: opts.until || undefined,
         timestamps: opts.timestamps || undefined,
         tail: opts.tail || undefined,
+        details: opts.details || undefined,
       },
     });
   }

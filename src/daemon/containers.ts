@@ -48,7 +48,7 @@ import { KeyedMutex } from '../lib/mutex.js';
 import { parseSignal } from '../lib/signals.js';
 import { RuntimeStartError, type ExitInfo } from '../runtime/runtime.js';
 import { buildSpec } from '../runtime/spec.js';
-import { logSizeMax, validateLogConfig, withDaemonLogDefaults } from './log-config.js';
+import { logAttributes, logSizeMax, validateLogConfig, withDaemonLogDefaults } from './log-config.js';
 import { resolveUser } from '../runtime/user.js';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys, pipeAttach } from './attach-session.js';
 import { adaptHostConfig, commandOf, effectiveNetworkMode, mergeImageConfig, validateHostConfig } from './container-config.js';
@@ -722,7 +722,7 @@ export class ContainerService implements ContainerBackend {
     const logType = rec.HostConfig.LogConfig?.Type;
     if (logType === 'none') throw invalidParameter('configured logging driver does not support reading');
     const res = await readLogs(rec.LogPath, opts, this.followControl(rec));
-    return { ...res, tty: !!rec.Config.Tty };
+    return { ...res, tty: !!rec.Config.Tty, attributes: logAttributes(rec.HostConfig.LogConfig, rec.Config.Labels, rec.Config.Env) };
   }
 
   // ---- top / resize / prune -----------------------------------------------------------

@@ -64,3 +64,32 @@ export function logSizeMax(lc: LogConfigLike | undefined): number | undefined {
   const n = parseRamSize(v);
   return n > 0 ? n : undefined;
 }
+
+/**
+ * The attributes Docker's json-file driver attaches to every line (`docker logs --details`):
+ * the container labels named by the `labels` option or matching `labels-regex`, and the
+ * environment variables named by `env` or matching `env-regex`.
+ */
+export function logAttributes(lc: LogConfigLike | undefined, labels: Record<string, string> | null | undefined, env: string[] | null | undefined): Record<string, string> {
+  const opts = lc?.Config ?? {};
+  const out: Record<string, string> = {};
+  const pick = (source: Record<string, string>, names: string | undefined, pattern: string | undefined) => {
+    for (const name of names ? names.split(',') : []) if (Object.hasOwn(source, name)) out[name] = source[name]!;
+    if (!pattern) return;
+    let re: RegExp;
+    try {
+      re = new RegExp(pattern);
+    } catch {
+      return;
+    }
+    for (const [k, v] of Object.entries(source)) if (re.test(k)) out[k] = v;
+  };
+  pick(labels ?? {}, opts.labels, opts['labels-regex']);
+  const envMap: Record<string, string> = {};
+  for (const e of env ?? []) {
+    const i = e.indexOf('=');
+    if (i > 0) envMap[e.slice(0, i)] = e.slice(i + 1);
+  }
+  pick(envMap, opts.env, opts['env-regex']);
+  return out;
+}

@@ -265,3 +265,25 @@ test('create checks --platform against the image and refuses storage options and
   assert.equal(iso.code, 125);
   assert.match(iso.stderr, /invalid isolation 'hyperv' on linux/);
 });
+
+test('logs --details prefixes the log-opt labels and env attributes, as Docker does', async () => {
+  const run = await d.docker([
+    'run', '--name', 'detailed', '--label', 'team=a b', '--label', 'other=x', '-e', 'STAGE=prod',
+    '--log-opt', 'labels=team', '--log-opt', 'env=STAGE', 'busybox', 'echo', 'hello',
+  ]);
+  assert.equal(run.code, 0, run.stderr);
+  try {
+    for (const cli of [d.docker.bind(d), d.wharf.bind(d)]) {
+      const details = await cli(['logs', '--details', 'detailed']);
+      assert.equal(details.stdout, 'STAGE=prod,team=a+b hello\n');
+      const plain = await cli(['logs', 'detailed']);
+      assert.equal(plain.stdout, 'hello\n');
+    }
+  } finally {
+    await d.docker(['rm', '-f', 'detailed']);
+  }
+  const none = await d.docker(['run', '--name', 'nodetails', 'busybox', 'echo', 'x']);
+  assert.equal(none.code, 0);
+  assert.equal((await d.docker(['logs', '--details', 'nodetails'])).stdout, ' x\n');
+  await d.docker(['rm', 'nodetails']);
+});

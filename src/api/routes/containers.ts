@@ -18,7 +18,7 @@ import type { RequestContext, Router } from '../router.js';
 import { frame, STDERR, STDOUT } from '../stdcopy.js';
 import type { ContainerInspect, WaitResponse } from '../types.js';
 import { versionAtLeast } from '../version.js';
-import { parseLogTime, parseTail, rfc3339NanoFixed } from './logs-format.js';
+import { detailsPrefix, parseLogTime, parseTail, rfc3339NanoFixed } from './logs-format.js';
 
 const WAIT_CONDITIONS: readonly WaitCondition[] = ['not-running', 'next-exit', 'removed'];
 
@@ -129,6 +129,7 @@ async function logs(ctx: RequestContext): Promise<void> {
     ...(tail !== undefined ? { tail } : {}),
   });
   const mux = !result.tty;
+  const details = boolValue(query, 'details') ? detailsPrefix(result.attributes ?? {}) : '';
   const contentType = mux && versionAtLeast(ctx.version, '1.42') ? MULTIPLEXED_STREAM : RAW_STREAM;
   res.writeHead(200, { 'Content-Type': contentType });
   res.flushHeaders();
@@ -141,7 +142,8 @@ async function logs(ctx: RequestContext): Promise<void> {
   try {
     for await (const entry of result.entries) {
       if (closed) break;
-      const data = timestamps ? Buffer.concat([Buffer.from(rfc3339NanoFixed(entry.time) + ' '), entry.data]) : entry.data;
+      const prefix = (timestamps ? rfc3339NanoFixed(entry.time) + ' ' : '') + details;
+      const data = prefix ? Buffer.concat([Buffer.from(prefix), entry.data]) : entry.data;
       res.write(mux ? frame(entry.stream === 'stderr' ? STDERR : STDOUT, data) : data);
       await drain(res);
     }

@@ -38,3 +38,23 @@ export function parseTail(raw: string | null): number | undefined {
   if (!/^\d+$/.test(raw)) return undefined;
   return Number(raw);
 }
+
+/** Go's url.QueryEscape: unreserved bytes kept, space as '+', everything else %XX. */
+function goQueryEscape(s: string): string {
+  let out = '';
+  for (const b of Buffer.from(s, 'utf8')) {
+    const c = String.fromCharCode(b);
+    if (/[A-Za-z0-9\-_.~]/.test(c)) out += c;
+    else if (c === ' ') out += '+';
+    else out += '%' + b.toString(16).toUpperCase().padStart(2, '0');
+  }
+  return out;
+}
+
+/** The `--details` prefix of a log line: `k=v,k2=v2 ` (keys sorted, escaped as Docker escapes them). */
+export function detailsPrefix(attrs: Record<string, string>): string {
+  const pairs = Object.keys(attrs)
+    .sort()
+    .map((k) => `${goQueryEscape(k)}=${goQueryEscape(attrs[k]!)}`);
+  return pairs.join(',') + ' ';
+}
