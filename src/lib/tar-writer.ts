@@ -1,7 +1,8 @@
 /**
  * A streaming tar writer (ustar headers, PAX records for what ustar cannot hold: long names and
  * link targets, large ids and sizes, binary xattrs). Unlike tar-stream's packer it writes mode 0
- * as 0 and xattr values as raw bytes, which a filesystem export needs. Reading side is a
+ * as 0 and xattr values as raw bytes, which a filesystem export needs, and it sets the file
+ * type bits in the mode (040755, 0100644) as Docker's archive package does. Reading side is a
  * Readable with backpressure: add() resolves once the consumer has taken the bytes.
  */
 import { Readable } from 'node:stream';
@@ -28,6 +29,16 @@ export interface TarWriteHeader {
 
 const BLOCK = 512;
 const TYPEFLAG: Record<TarWriteType, string> = { file: '0', link: '1', symlink: '2', char: '3', block: '4', directory: '5', fifo: '6' };
+/** Go's c_IS* file type bits, which Docker's archive package puts in every header's mode. */
+const TYPE_BITS: Record<TarWriteType, number> = {
+  file: 0o100000,
+  link: 0o100000,
+  symlink: 0o120000,
+  char: 0o020000,
+  block: 0o060000,
+  directory: 0o040000,
+  fifo: 0o010000,
+};
 const MAX_OCTAL_7 = 0o7777777;
 const MAX_OCTAL_11 = 0o77777777777;
 
@@ -45,7 +56,7 @@ function paxRecord(key: string, value: Buffer): Buffer {
 function header(h: TarWriteHeader, name: string, linkname: string, size: number, typeflag: string): Buffer {
   const b = Buffer.alloc(BLOCK);
   b.write(name, 0, 100, 'utf8');
-  octal(b, 100, 8, h.mode & 0o7777);
+  octal(b, 100, 8, (h.mode & 0o7777) | (typeflag === 'x' ? 0 : TYPE_BITS[h.type]));
   octal(b, 108, 8, Math.min(h.uid, MAX_OCTAL_7));
   octal(b, 116, 8, Math.min(h.gid, MAX_OCTAL_7));
   octal(b, 124, 12, Math.min(size, MAX_OCTAL_11));
