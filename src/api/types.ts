@@ -36,6 +36,8 @@ export interface ContainerConfig {
   WorkingDir?: string;
   Entrypoint?: string[] | null;
   NetworkDisabled?: boolean;
+  /** Deprecated in API 1.44: moved to the main network's endpoint at create. */
+  MacAddress?: string;
   OnBuild?: string[] | null;
   Labels?: Labels | null;
   StopSignal?: string;

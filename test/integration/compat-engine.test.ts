@@ -287,3 +287,18 @@ test('logs --details prefixes the log-opt labels and env attributes, as Docker d
   assert.equal((await d.docker(['logs', '--details', 'nodetails'])).stdout, ' x\n');
   await d.docker(['rm', 'nodetails']);
 });
+
+test('an API 1.43 client\'s container-wide MacAddress is the MAC of eth0', async () => {
+  const old = new Docker({ socketPath: d.socket, version: 'v1.43' });
+  const mac = '02:42:ac:11:00:99';
+  const c = await old.createContainer({ Image: 'busybox', Cmd: ['sleep', '60'], MacAddress: mac } as Docker.ContainerCreateOptions);
+  try {
+    await c.start();
+    const inside = await d.docker(['exec', c.id, 'cat', '/sys/class/net/eth0/address']);
+    assert.equal(inside.stdout.trim(), mac);
+    const modern = await new Docker({ socketPath: d.socket }).getContainer(c.id).inspect();
+    assert.equal(modern.NetworkSettings.Networks.bridge!.MacAddress, mac);
+  } finally {
+    await c.remove({ force: true });
+  }
+});

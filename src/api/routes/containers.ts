@@ -2,6 +2,7 @@
 import { invalidParameter, isEngineError } from '../../lib/errors.js';
 import type { AttachOptions, WaitCondition } from '../backend.js';
 import { decodeCreateBody } from '../create-body.js';
+import { adaptCreateBody } from '../create-compat.js';
 import { errorMessage } from '../errors.js';
 import { hijack, MULTIPLEXED_STREAM, RAW_STREAM } from '../hijack.js';
 import {
@@ -27,8 +28,9 @@ async function create(ctx: RequestContext): Promise<void> {
   const body = decodeCreateBody(await readJSONBody(ctx.req));
   const name = ctx.query.get('name') || undefined;
   const platform = ctx.query.get('platform') || undefined;
+  const warnings = adaptCreateBody(body, ctx.version);
   const created = await ctx.backend.containers.create(name, body, platform);
-  sendJSON(ctx.res, 201, { Id: created.Id, Warnings: created.Warnings ?? [] });
+  sendJSON(ctx.res, 201, { Id: created.Id, Warnings: [...warnings, ...(created.Warnings ?? [])] });
 }
 
 async function list(ctx: RequestContext): Promise<void> {
