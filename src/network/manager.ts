@@ -24,7 +24,7 @@ import {
   type AddressPool,
   type SubnetSpec,
 } from './ipam.js';
-import { formatCidr, formatIp, macForIp, overlaps, parseCidr, parseIp, type Cidr } from './ipv4.js';
+import { contains, formatCidr, formatIp, macForIp, overlaps, parseCidr, parseIp, type Cidr } from './ipv4.js';
 import { addVeth, deleteLink, ensureBridge, linkExists, removeDnsRedirect } from './links.js';
 import {
   ephemeralRange,
@@ -316,9 +316,18 @@ export class NetworkManager {
     return [...[...this.networks.values()].flatMap((n) => this.netRules(n)), ...[...this.sandboxes.values()].flatMap((s) => this.sandboxRules(s))];
   }
 
+  /** The addresses taken on a network: endpoints' leases and the IPAM auxiliary addresses. */
   private leaseSet(networkId: string): Set<number> {
     let s = this.leases.get(networkId);
-    if (!s) this.leases.set(networkId, (s = new Set()));
+    if (!s) {
+      this.leases.set(networkId, (s = new Set()));
+      for (const c of this.networks.get(networkId)?.IPAM.Config ?? []) {
+        for (const a of Object.values(c.AuxiliaryAddresses ?? {})) {
+          const ip = parseIp(a);
+          if (ip !== undefined) s.add(ip);
+        }
+      }
+    }
     return s;
   }
 
@@ -513,6 +522,9 @@ export class NetworkManager {
       aliases,
       dnsNames,
       requestedIp: want || undefined,
+      ...(cfg?.IPAMConfig ? { ipamConfig: cfg.IPAMConfig } : {}),
+      ...(cfg?.DriverOpts && Object.keys(cfg.DriverOpts).length ? { driverOpts: { ...cfg.DriverOpts } } : {}),
+      ...(cfg?.Links?.length ? { links: [...cfg.Links] } : {}),
     };
     const dnsHolder = sb.endpoints.find((e) => e.dns);
     if (user && n.dnsPort && !dnsHolder) {
@@ -662,11 +674,11 @@ export class NetworkManager {
 
   private endpointSettings(n: NetworkRecord, ep: EndpointRecord | undefined, cfg?: EndpointSettings): EndpointSettings {
     return {
-      IPAMConfig: cfg?.IPAMConfig ?? (ep?.requestedIp ? { IPv4Address: ep.requestedIp } : null),
-      Links: null,
+      IPAMConfig: cfg?.IPAMConfig ?? ep?.ipamConfig ?? (ep?.requestedIp ? { IPv4Address: ep.requestedIp } : null),
+      Links: cfg?.Links?.length ? cfg.Links : (ep?.links ?? null),
       Aliases: ep?.aliases.length ? ep.aliases : cfg?.Aliases?.length ? cfg.Aliases : null,
-      MacAddress: ep?.mac ?? '',
-      DriverOpts: null,
+      MacAddress: ep?.mac ?? cfg?.MacAddress ?? '',
+      DriverOpts: cfg?.DriverOpts && Object.keys(cfg.DriverOpts).length ? cfg.DriverOpts : (ep?.driverOpts ?? null),
       NetworkID: n.Id,
       EndpointID: ep?.endpointId ?? '',
       Gateway: ep?.gateway ?? '',
@@ -728,7 +740,8 @@ export class NetworkManager {
     return this.lock.run('\0networks', async () => {
       const name = req.Name ?? '';
       if (!name) throw invalidParameter('network name must not be empty');
-      if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw invalidParameter(`invalid network name "${name}"`);
+      // Docker takes any name; control characters are refused because names reach logs and CLI tables.
+      if (/[\x00-\x1f\x7f]/.test(name)) throw invalidParameter(`invalid network name ${JSON.stringify(name)}: control characters are not allowed`);
       if (PREDEFINED.has(name)) throw forbidden(`${name} is a pre-defined network and cannot be created`);
       if ([...this.networks.values()].some((n) => n.Name === name)) throw conflict(`network with name ${name} already exists`);
       const driver = req.Driver || 'bridge';
@@ -750,7 +763,21 @@ export class NetworkManager {
             if (o && overlaps(o, spec.cidr)) throw forbidden('invalid pool request: Pool overlaps with other one on this address space');
           }
         }
-        config = [{ Subnet: formatCidr(spec.cidr), Gateway: formatIp(spec.gateway), ...(c.IPRange ? { IPRange: c.IPRange } : {}) }];
+        const aux = c.AuxiliaryAddresses ?? {};
+        for (const [key, addr] of Object.entries(aux)) {
+          const ip = parseIp(addr);
+          if (ip === undefined || !contains(spec.cidr, ip)) {
+            throw forbidden(`auxiliary address: (${key}:${addr}) must belong to the master pool: ${formatCidr(spec.cidr)}`);
+          }
+        }
+        config = [
+          {
+            Subnet: formatCidr(spec.cidr),
+            Gateway: formatIp(spec.gateway),
+            ...(c.IPRange ? { IPRange: c.IPRange } : {}),
+            ...(Object.keys(aux).length ? { AuxiliaryAddresses: { ...aux } } : {}),
+          },
+        ];
       } else {
         const c = pickSubnet(this.opts.defaultAddressPools?.length ? this.opts.defaultAddressPools : DEFAULT_ADDRESS_POOLS, await this.usedSubnets());
         if (!c) throw forbidden('all predefined address pools have been fully subnetted');

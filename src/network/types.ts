@@ -2,7 +2,7 @@
 import type { PortMapping } from './ports.js';
 
 export type { NetworkIpamConfig as IpamConfig, NetworkResource, NetworkCreateRequest } from '../api/types.js';
-import type { NetworkResource } from '../api/types.js';
+import type { EndpointSettings, NetworkResource } from '../api/types.js';
 
 /** A persisted network (network/networks/<id>.json). */
 export interface NetworkRecord extends Omit<NetworkResource, 'Containers'> {
@@ -27,6 +27,10 @@ export interface EndpointRecord {
   aliases: string[];
   dnsNames: string[];
   requestedIp?: string;
+  /** What the client asked for that inspect reports back as given. */
+  ipamConfig?: EndpointSettings['IPAMConfig'];
+  driverOpts?: Record<string, string>;
+  links?: string[];
   dns?: { containerIp: string; serverIp: string; udpPort: number; tcpPort: number };
 }
 

@@ -302,3 +302,31 @@ test('an API 1.43 client\'s container-wide MacAddress is the MAC of eth0', async
     await c.remove({ force: true });
   }
 });
+
+test('networks keep names with spaces, auxiliary addresses, endpoint driver options and link-local IPs', async () => {
+  const create = await d.docker(['network', 'create', '--subnet', '10.231.7.0/24', '--aux-address', 'router=10.231.7.2', 'my net']);
+  assert.equal(create.code, 0, create.stderr);
+  try {
+    const ipam = JSON.parse((await d.docker(['network', 'inspect', '-f', '{{json .IPAM.Config}}', 'my net'])).stdout);
+    assert.deepEqual(ipam[0].AuxiliaryAddresses, { router: '10.231.7.2' });
+    const run = await d.docker([
+      'run', '-d', '--name', 'auxuser', '--network', 'name=my net,driver-opt=com.example.opt=1', '--link-local-ip', '169.254.10.10',
+      'busybox', 'sleep', '60',
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const ep = JSON.parse((await d.docker(['inspect', '-f', '{{json (index .NetworkSettings.Networks "my net")}}', 'auxuser'])).stdout);
+    assert.equal(ep.IPAddress, '10.231.7.3', 'the auxiliary address is never leased');
+    assert.deepEqual(ep.DriverOpts, { 'com.example.opt': '1' });
+    assert.deepEqual(ep.IPAMConfig.LinkLocalIPs, ['169.254.10.10']);
+  } finally {
+    await d.docker(['rm', '-f', 'auxuser']);
+    await d.docker(['network', 'rm', 'my net']);
+  }
+  // The Docker CLI checks this itself; the engine must too, for API clients.
+  const docker = new Docker({ socketPath: d.socket });
+  await assert.rejects(
+    docker.createNetwork({ Name: 'auxbad', IPAM: { Config: [{ Subnet: '10.231.8.0/24', AuxiliaryAddresses: { x: '10.9.9.9' } }] } }),
+    (err: { statusCode?: number; message: string }) =>
+      err.statusCode === 403 && /auxiliary address: \(x:10\.9\.9\.9\) must belong to the master pool: 10\.231\.8\.0\/24/.test(err.message),
+  );
+});
