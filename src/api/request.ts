@@ -1,5 +1,6 @@
 /** Request parsing shared by the routes: query values as Docker's httputils reads them, bodies, filters. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PassThrough, type Readable } from 'node:stream';
 import { invalidParameter } from '../lib/errors.js';
 import type { Filters } from './types.js';
 
@@ -55,6 +56,24 @@ export async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
+/**
+ * The request body as a stream the backend may destroy when it stops reading (bad input):
+ * destroying the request itself would cut the connection before the error is answered, and the
+ * client, still sending, would see a broken pipe. The unread rest of the body is discarded
+ * instead, so the client finishes sending and reads the answer (as Go's server does).
+ */
+export function detachedBody(req: IncomingMessage): Readable {
+  const body = new PassThrough();
+  req.on('error', (err) => body.destroy(err));
+  body.once('close', () => {
+    if (req.complete) return;
+    req.unpipe(body);
+    req.resume();
+  });
+  req.pipe(body);
+  return body;
 }
 
 /** Docker's CheckForJSON: a body needs `Content-Type: application/json` (no header is fine without a body). */

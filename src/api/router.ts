@@ -18,6 +18,8 @@ export interface RequestContext {
   /** The API version of the request: from the path, or API_VERSION for unversioned paths. */
   version: string;
   backend: Backend;
+  /** Aborted when the client goes away before the response is complete: long work stops with it. */
+  signal: AbortSignal;
   /** Set when the request came in through the server's 'upgrade' event (`Connection: Upgrade`). */
   upgrade: { socket: Duplex; head: Buffer } | null;
   /** Registers a hijacked connection so that closing the server ends it. */
@@ -97,8 +99,12 @@ export class Router {
   }
 
   /** Serves one request; never throws. */
-  async dispatch(base: Omit<RequestContext, 'params' | 'query' | 'version'>): Promise<void> {
+  async dispatch(base: Omit<RequestContext, 'params' | 'query' | 'version' | 'signal'>): Promise<void> {
     const { req, res } = base;
+    const gone = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) gone.abort(new Error(`client went away during ${req.method} ${req.url}`));
+    });
     for (const [k, v] of Object.entries(COMMON_HEADERS)) res.setHeader(k, v);
     try {
       const url = req.url ?? '/';
@@ -131,7 +137,7 @@ export class Router {
           throw invalidParameter(`client version ${version} is too new. Maximum supported API version is ${API_VERSION}`);
         }
       }
-      await found.handler({ ...base, params: found.params, query, version });
+      await found.handler({ ...base, params: found.params, query, version, signal: gone.signal });
     } catch (err) {
       if (!(err instanceof Error && 'kind' in err)) base.log(`${req.method} ${req.url}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
       if (base.upgrade && res.headersSent === false) res.shouldKeepAlive = false;

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { invalidParameter, systemError } from '../../lib/errors.js';
 import type { RegistryAuth } from '../backend.js';
 import { decodeRegistryAuth } from '../../distribution/auth-config.js';
-import { readBody } from '../request.js';
+import { detachedBody, readBody } from '../request.js';
 import { errorBody } from '../errors.js';
 import { boolValue, boolValueOrDefault, parseFilters, sendEmpty, sendJSON } from '../request.js';
 import { formatError, writeProgressStream } from '../progress.js';
@@ -42,7 +42,7 @@ async function createImage(ctx: RequestContext): Promise<void> {
   const fromSrc = query.get('fromSrc');
   if (fromSrc === null || fromSrc === '') throw invalidParameter('either fromImage or fromSrc is required');
   if (fromSrc !== '-') throw systemError('importing from a URL is not supported; send the tarball as the request body (fromSrc=-)');
-  const stream = images.importImage(req, {
+  const stream = images.importImage(detachedBody(req), {
     ...(query.get('repo') ? { repo: query.get('repo')! } : {}),
     ...(query.get('tag') ? { tag: query.get('tag')! } : {}),
     changes: query.getAll('changes'),
@@ -79,12 +79,18 @@ async function save(ctx: RequestContext, names: string[]): Promise<void> {
     out.once('finish', resolve);
     out.once('close', resolve);
   });
+  // A client that hangs up ends the archive writer (its layer reads stop with it).
+  res.once('close', () => {
+    if (!res.writableFinished) out.destroy();
+  });
   try {
     await ctx.backend.images.save(names, out);
     if (!out.writableEnded) out.end();
     await finished;
   } catch (err) {
     if (!started) throw err;
+    if (res.destroyed) return;
+    ctx.log(`${ctx.req.method} ${ctx.req.url}: ${err instanceof Error ? err.message : String(err)}`);
     res.write(formatError(err));
   }
   start();
@@ -107,7 +113,7 @@ export function imageRoutes(router: Router): void {
   });
   router.post('/images/create', createImage);
   router.post('/images/load', async (ctx) => {
-    const stream = img(ctx).load(ctx.req, { quiet: boolValueOrDefault(ctx.query, 'quiet', true) });
+    const stream = img(ctx).load(detachedBody(ctx.req), { quiet: boolValueOrDefault(ctx.query, 'quiet', true), signal: ctx.signal });
     await writeProgressStream(ctx.res, stream, { errorStatusBeforeFirst: false });
   });
   router.get('/images/get', (ctx) => save(ctx, ctx.query.getAll('names')));

@@ -1,0 +1,171 @@
+/**
+ * Requests that used to end the wharfd process (issue 9 §2, §3, §6), each driven through the real
+ * Docker CLI against one real daemon: the client gets Docker's error, the daemon stays the same
+ * process and answers /_ping, nothing is half-registered, and no error escaped to the process
+ * level (the safety net logs such an error as "BUG:").
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ping, runCommand, startDaemon, loadBusybox, type Daemon } from './harness.js';
+import { buildTar, type TarEntrySpec } from '../fixtures/docker-archive.js';
+
+let d: Daemon;
+let pid: number;
+
+before(async () => {
+  d = await startDaemon();
+  await loadBusybox(d);
+  pid = d.pid;
+});
+
+after(async () => {
+  await d?.cleanup();
+});
+
+const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+/** Images and layers the daemon has, to show that a refused request registered nothing. */
+async function registered(): Promise<{ images: string; layers: string[] }> {
+  const r = await d.docker(['images', '-aq', '--no-trunc']);
+  assert.equal(r.code, 0, r.stderr);
+  const layers = await readdir(join(d.dataRoot, 'image/overlay2/layerdb/sha256')).catch(() => [] as string[]);
+  return { images: r.stdout.split('\n').sort().join('\n'), layers: layers.sort() };
+}
+
+/** The same daemon process answers, and nothing reached the process-level safety net. */
+async function assertAlive(what: string): Promise<void> {
+  assert.equal(d.pid, pid, `${what}: the daemon was restarted`);
+  assert.ok(await ping(d.socket), `${what}: /_ping does not answer\n${d.log().slice(-3000)}`);
+  assert.doesNotMatch(d.log(), /BUG:/, `${what}: an error escaped its request`);
+}
+
+async function loadArchive(name: string, entries: TarEntrySpec[]): Promise<{ code: number; out: string }> {
+  const file = join(d.root, `${name}.tar`);
+  await writeFile(file, await buildTar(entries));
+  const r = await d.docker(['load', '-i', file], { timeoutMs: 60_000 });
+  return { code: r.code, out: r.stdout + r.stderr };
+}
+
+test('docker load of a manifest naming a layer outside the archive, missing, or linked to a host path is refused', async () => {
+  const before = await registered();
+  const config = JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [`sha256:${'a'.repeat(64)}`] } });
+  const cases: Array<[string, string, TarEntrySpec[], RegExp]> = [
+    ['dotdot', '../../etc/passwd', [], /outside|not found/],
+    ['absolute', '/etc/passwd', [], /not found/],
+    ['missing', 'nope/layer.tar', [], /nope\/layer\.tar not found/],
+    ['symlink', 'l.tar', [{ name: 'l.tar', type: 'symlink', linkname: '/etc/passwd' }], /l\.tar not found/],
+    ['hardlink', 'l.tar', [{ name: 'l.tar', type: 'link', linkname: '/etc/passwd' }], /l\.tar not found/],
+    ['dir', 'd', [{ name: 'd/x', content: 'x' }], /d is not a regular file/],
+  ];
+  for (const [name, layer, extra, message] of cases) {
+    const manifest = JSON.stringify([{ Config: 'c.json', RepoTags: [`hostile-${name}:1`], Layers: [layer] }]);
+    const r = await loadArchive(name, [{ name: 'manifest.json', content: manifest }, { name: 'c.json', content: config }, ...extra]);
+    assert.equal(r.code, 1, `${name}: ${r.out}`);
+    assert.match(r.out, message, name);
+    await assertAlive(`load ${name}`);
+  }
+  // Wrong shapes in manifest.json are bad input too, not TypeErrors.
+  for (const [name, manifest] of [
+    ['layers-object', [{ Config: 'c.json', Layers: { a: 1 } }]],
+    ['config-number', [{ Config: 7, Layers: [] }]],
+    ['not-a-list', { Config: 'c.json' }],
+  ] as const) {
+    const r = await loadArchive(name, [{ name: 'manifest.json', content: JSON.stringify(manifest) }, { name: 'c.json', content: config }]);
+    assert.equal(r.code, 1, `${name}: ${r.out}`);
+    assert.match(r.out, /invalid archive/, name);
+    assert.doesNotMatch(r.out, /TypeError|Cannot read/, name);
+  }
+  await assertAlive('load with bad manifest shapes');
+  assert.deepEqual(await registered(), before);
+  assert.deepEqual(await readdir(join(d.dataRoot, 'tmp')), [], 'unpack dirs are removed');
+});
+
+/** An OCI layout whose index.json points at `top`; `blobs` are stored under their given digests. */
+function ociLayout(top: string, blobs: Map<string, string>): TarEntrySpec[] {
+  const entries: TarEntrySpec[] = [{ name: 'oci-layout', content: '{"imageLayoutVersion":"1.0.0"}' }];
+  for (const [hex, body] of blobs) entries.push({ name: `blobs/sha256/${hex}`, content: body });
+  const index = { schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: `sha256:${top}`, size: 1 }] };
+  entries.push({ name: 'index.json', content: JSON.stringify(index) });
+  return entries;
+}
+
+test('a small OCI layout fanning out into nested indexes, or containing itself, is refused at once', async () => {
+  const before = await registered();
+  // Ten levels, each index listing the next one 60 times: 60^10 paths in a few KB.
+  const blobs = new Map<string, string>();
+  let next = sha256('leaf');
+  blobs.set(next, JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { digest: `sha256:${'b'.repeat(64)}` }, layers: [] }));
+  for (let level = 0; level < 10; level++) {
+    const desc = { mediaType: 'application/vnd.oci.image.index.v1+json', digest: `sha256:${next}`, size: 1 };
+    const body = JSON.stringify({ schemaVersion: 2, manifests: Array.from({ length: 60 }, () => desc) });
+    next = sha256(body);
+    blobs.set(next, body);
+  }
+  const deep = await loadArchive('fanout', ociLayout(next, blobs));
+  assert.equal(deep.code, 1, deep.out);
+  assert.match(deep.out, /invalid OCI layout: indexes nested deeper than 8/);
+  await assertAlive('fan-out');
+
+  // Three levels of 100: shallow, but a million descriptors.
+  const wide = new Map<string, string>();
+  let w = sha256('leaf');
+  wide.set(w, blobs.get(sha256('leaf'))!);
+  for (let level = 0; level < 3; level++) {
+    const desc = { mediaType: 'application/vnd.oci.image.index.v1+json', digest: `sha256:${w}`, size: 1 };
+    const body = JSON.stringify({ schemaVersion: 2, manifests: Array.from({ length: 100 }, () => desc) });
+    w = sha256(body);
+    wide.set(w, body);
+  }
+  const broad = await loadArchive('wide', ociLayout(w, wide));
+  assert.equal(broad.code, 1, broad.out);
+  assert.match(broad.out, /invalid OCI layout: more than 10000 descriptors/);
+
+  // Blob names are not checked against their content, so an index can name itself.
+  const self = 'c'.repeat(64);
+  const loop = new Map([[self, JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: `sha256:${self}`, size: 1 }] })]]);
+  const cyc = await loadArchive('cycle', ociLayout(self, loop));
+  assert.equal(cyc.code, 1, cyc.out);
+  assert.match(cyc.out, /contains itself/);
+  await assertAlive('cycle');
+  assert.deepEqual(await registered(), before);
+});
+
+test('a client hanging up during docker save ends only that request', async () => {
+  for (let i = 0; i < 3; i++) {
+    const r = await runCommand('sh', ['-c', 'docker save busybox | head -c 1000 | wc -c'], { env: { DOCKER_HOST: d.host }, timeoutMs: 60_000 });
+    assert.equal(r.stdout.trim(), '1000', r.stderr);
+  }
+  await assertAlive('save | head');
+  // The next save is whole.
+  const file = join(d.root, 'busybox.tar');
+  const r = await d.docker(['save', '-o', file, 'busybox']);
+  assert.equal(r.code, 0, r.stderr);
+  const list = await runCommand('tar', ['-tf', file]);
+  assert.match(list.stdout, /^manifest\.json$/m);
+});
+
+test('a failed import whose body was not read is answered, not cut', async () => {
+  const before = await registered();
+  const file = join(d.root, 'garbage.bin');
+  await writeFile(file, randomBytes(16 * 1024 * 1024));
+  const r = await d.docker(['import', file, 'garbage:1'], { timeoutMs: 60_000 });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /Error response from daemon: archive\/tar: invalid tar header/);
+  assert.doesNotMatch(r.stderr, /broken pipe/);
+  await assertAlive('import garbage');
+  assert.deepEqual(await registered(), before);
+});
+
+test('unpack dirs of a load interrupted by a crash are removed at start', async () => {
+  const stale = join(d.dataRoot, 'tmp', 'docker-import-123456');
+  await mkdir(join(stale, 'blobs/sha256'), { recursive: true });
+  await writeFile(join(stale, 'blobs/sha256', 'a'.repeat(64)), 'half a layer');
+  await d.kill9();
+  await d.restart();
+  assert.deepEqual(await readdir(join(d.dataRoot, 'tmp')), []);
+  pid = d.pid;
+  await assertAlive('restart');
+});
