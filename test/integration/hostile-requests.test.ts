@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { request } from 'node:http';
 import { ping, runCommand, startDaemon, loadBusybox, type Daemon } from './harness.js';
 import { buildTar, type TarEntrySpec } from '../fixtures/docker-archive.js';
 
@@ -40,6 +41,33 @@ async function assertAlive(what: string): Promise<void> {
   assert.equal(d.pid, pid, `${what}: the daemon was restarted`);
   assert.ok(await ping(d.socket), `${what}: /_ping does not answer\n${d.log().slice(-3000)}`);
   assert.doesNotMatch(d.log(), /BUG:/, `${what}: an error escaped its request`);
+}
+
+/** One API request on the daemon's socket: status and parsed JSON body (or text). */
+function api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+    const req = request(
+      { socketPath: d.socket, method, path, headers: { ...(data ? { 'Content-Type': 'application/json', 'Content-Length': data.length } : {}), ...headers } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString();
+          let parsed: unknown = text;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            /* not JSON */
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(data);
+  });
 }
 
 async function loadArchive(name: string, entries: TarEntrySpec[]): Promise<{ code: number; out: string }> {
@@ -168,4 +196,28 @@ test('unpack dirs of a load interrupted by a crash are removed at start', async 
   assert.deepEqual(await readdir(join(d.dataRoot, 'tmp')), []);
   pid = d.pid;
   await assertAlive('restart');
+});
+
+test('--security-opt seccomp=<path>: the daemon never opens the path; the CLIs send the file content', async () => {
+  const secret = join(d.root, 'secret.json');
+  // A file that is even a valid profile: the daemon still must not read it.
+  await writeFile(secret, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', note: 'TOP-SECRET-LINE' }));
+  for (const path of ['/etc/shadow', secret]) {
+    const c = await api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { SecurityOpt: [`seccomp=${path}`] } });
+    assert.equal(c.status, 201, JSON.stringify(c.body));
+    const s = await api('POST', `/containers/${c.body.Id}/start`);
+    assert.equal(s.status, 400, JSON.stringify(s.body));
+    assert.match(s.body.message, /^Decoding seccomp profile failed: /);
+    assert.doesNotMatch(s.body.message, /TOP-SECRET|root:/);
+    assert.equal((await api('DELETE', `/containers/${c.body.Id}?force=1`)).status, 204);
+  }
+  // Both CLIs read the profile file themselves: mkdir is refused by it, everything else allowed.
+  const profile = join(d.root, 'no-mkdir.json');
+  await writeFile(profile, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO' }] }));
+  for (const cli of [d.wharf, d.docker]) {
+    const r = await cli(['run', '--rm', '--security-opt', `seccomp=${profile}`, 'busybox', 'sh', '-c', 'mkdir /x && echo made || echo refused']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'refused');
+  }
+  await assertAlive('seccomp');
 });
