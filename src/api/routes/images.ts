@@ -3,7 +3,9 @@ import { Writable } from 'node:stream';
 import { invalidParameter, systemError } from '../../lib/errors.js';
 import type { RegistryAuth } from '../backend.js';
 import { decodeRegistryAuth } from '../../distribution/auth-config.js';
-import { detachedBody, readBody } from '../request.js';
+import { detachedBody } from '../request.js';
+import { readJSON } from '../json-body.js';
+import { AUTH_CONFIG } from '../body-shapes.js';
 import { errorBody } from '../errors.js';
 import { boolValue, boolValueOrDefault, parseFilters, sendEmpty, sendJSON } from '../request.js';
 import { formatError, writeProgressStream } from '../progress.js';
@@ -142,13 +144,7 @@ export function imageRoutes(router: Router): void {
   router.post('/auth', async (ctx) => {
     const images = img(ctx);
     if (!images.login) throw systemError('login is not supported yet');
-    let auth: RegistryAuth;
-    try {
-      const raw = await readBody(ctx.req);
-      auth = raw.length ? (JSON.parse(raw.toString('utf8')) as RegistryAuth) : {};
-    } catch (err) {
-      throw invalidParameter(`Error parsing auth config: ${err instanceof Error ? err.message : String(err)}`);
-    }
+    const auth = (await readJSON<RegistryAuth>(ctx.req, AUTH_CONFIG)) ?? {};
     try {
       sendJSON(ctx.res, 200, await images.login(auth));
     } catch (err) {
