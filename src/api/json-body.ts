@@ -113,7 +113,7 @@ class Decoder {
     const obj = value as Record<string, unknown>;
     if ('map' in shape) {
       const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(obj)) out[k] = this.check(v, shape.map, path);
+      for (const [k, v] of Object.entries(obj)) if (k !== '__proto__') out[k] = this.check(v, shape.map, path);
       return out;
     }
     return this.struct(obj, shape, path);
@@ -124,9 +124,10 @@ class Decoder {
     const names = Object.keys(shape.fields);
     for (const [key, v] of Object.entries(obj)) {
       // encoding/json: the exact name, else the first that equals it ignoring case; later keys win.
-      const field = key in shape.fields ? key : names.find((n) => n.toLowerCase() === key.toLowerCase());
+      const field = Object.hasOwn(shape.fields, key) ? key : names.find((n) => n.toLowerCase() === key.toLowerCase());
       if (field === undefined) {
-        if (!(key in out)) out[key] = v;
+        // Assigning a JSON "__proto__" key would set the object's prototype (and so fields).
+        if (key !== '__proto__' && !Object.hasOwn(out, key)) out[key] = v;
         continue;
       }
       out[field] = this.check(v, shape.fields[field]!, path ? `${path}.${field}` : field);

@@ -66,7 +66,11 @@ export async function readBody(req: IncomingMessage): Promise<Buffer> {
  */
 export function detachedBody(req: IncomingMessage): Readable {
   const body = new PassThrough();
-  req.on('error', (err) => body.destroy(err));
+  // The reader sees a failure through its read; once it stopped reading, nobody needs to.
+  body.on('error', () => {});
+  req.on('error', (err) => {
+    if (!body.destroyed) body.destroy(err);
+  });
   body.once('close', () => {
     if (req.complete) return;
     req.unpipe(body);

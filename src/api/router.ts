@@ -31,6 +31,7 @@ export type Handler = (ctx: RequestContext) => Promise<void> | void;
 
 interface Route {
   method: string;
+  pattern: string;
   regex: RegExp;
   keys: string[];
   handler: Handler;
@@ -66,8 +67,13 @@ export class Router {
   /** `{name}` matches one path segment; `{name:.*}` may contain slashes (image names). */
   add(method: string, pattern: string, handler: Handler): this {
     const { regex, keys } = compile(pattern);
-    this.routes.push({ method, regex, keys, handler });
+    this.routes.push({ method, pattern, regex, keys, handler });
     return this;
+  }
+
+  /** The registered routes, in order (for tests that cover every route). */
+  table(): Array<{ method: string; pattern: string }> {
+    return this.routes.map(({ method, pattern }) => ({ method, pattern }));
   }
 
   get(pattern: string, handler: Handler): this {
@@ -101,6 +107,9 @@ export class Router {
   /** Serves one request; never throws. */
   async dispatch(base: Omit<RequestContext, 'params' | 'query' | 'version' | 'signal'>): Promise<void> {
     const { req, res } = base;
+    // A client that hangs up mid-body makes the request emit 'aborted' errors; whoever reads the
+    // body sees them through its read, and an unread body must not take the process down.
+    req.on('error', () => {});
     const gone = new AbortController();
     res.once('close', () => {
       if (!res.writableFinished) gone.abort(new Error(`client went away during ${req.method} ${req.url}`));

@@ -43,7 +43,7 @@ async function createImage(ctx: RequestContext): Promise<void> {
   }
   const fromSrc = query.get('fromSrc');
   if (fromSrc === null || fromSrc === '') throw invalidParameter('either fromImage or fromSrc is required');
-  if (fromSrc !== '-') throw systemError('importing from a URL is not supported; send the tarball as the request body (fromSrc=-)');
+  if (fromSrc !== '-') throw invalidParameter('importing from a URL is not supported; send the tarball as the request body (fromSrc=-)');
   const stream = images.importImage(detachedBody(req), {
     ...(query.get('repo') ? { repo: query.get('repo')! } : {}),
     ...(query.get('tag') ? { tag: query.get('tag')! } : {}),

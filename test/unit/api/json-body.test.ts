@@ -39,6 +39,10 @@ test('type mismatches are 400s in Go wording, with the field path', () => {
   refused(() => decodeCreateBody({ Image: 'x', HostConfig: { CpuShares: 1.5 } }), 'invalid JSON: json: cannot unmarshal number 1.5 into Go struct field CreateRequest.HostConfig.CpuShares of type int64');
   refused(() => decodeCreateBody({ Image: 'x', StopTimeout: 1e300 }), 'invalid JSON: json: cannot unmarshal number 1e+300 into Go struct field CreateRequest.StopTimeout of type int');
   refused(() => decodeJSON({ ConsoleSize: [1, 2, 3] }, EXEC_CREATE), 'invalid JSON: ConsoleSize takes at most 2 values');
+  // Names of Object.prototype's members are not fields; "__proto__" sets no prototype.
+  assert.deepEqual(decodeJSON(JSON.parse('{"toString":{"a":1},"constructor":1}'), VOLUME_CREATE), { toString: { a: 1 }, constructor: 1 });
+  const proto = decodeJSON<Record<string, unknown>>(JSON.parse('{"__proto__":{"Name":"x"}}'), NETWORK_CREATE)!;
+  assert.equal(proto.Name, undefined);
 });
 
 test('null leaves a field unset; no body stays undefined; strslice takes a string', () => {
