@@ -81,9 +81,18 @@ export class UnpackedArchive {
     return archive;
   }
 
+  /** `path` relative to the archive root; refused when `..` would leave it. */
+  private inside(path: string, asked: string): string {
+    try {
+      return layerRelativePath(path);
+    } catch {
+      throw invalidParameter(`invalid archive: ${asked} is outside the archive`);
+    }
+  }
+
   /** Resolves `rel` through the archive's symlinks (never leaving the archive). */
   resolve(rel: string): string {
-    let parts = layerRelativePath(rel).split('/');
+    let parts = this.inside(rel, rel).split('/');
     for (let hops = 0; hops < 40; hops++) {
       let changed = false;
       for (let i = 1; i <= parts.length; i++) {
@@ -91,7 +100,7 @@ export class UnpackedArchive {
         const target = this.links.get(prefix);
         if (target === undefined) continue;
         const base = target.startsWith('/') ? target : posix.join(posix.dirname(prefix), target);
-        parts = [...layerRelativePath(base).split('/'), ...parts.slice(i)].filter(Boolean);
+        parts = [...this.inside(base, rel).split('/'), ...parts.slice(i)].filter(Boolean);
         changed = true;
         break;
       }

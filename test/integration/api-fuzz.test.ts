@@ -209,6 +209,11 @@ test(`every route survives ${COUNT} malformed requests (seed ${SEED})`, async ()
   assert.ok(await ping(d.socket), `/_ping does not answer after the fuzz\n${d.log().slice(-3000)}`);
   assert.doesNotMatch(d.log(), /BUG:/, 'an error escaped its request');
   assert.deepEqual(failures, [], `statuses: ${JSON.stringify(Object.fromEntries(statuses))}\n${d.log().slice(-3000)}`);
+  // Nothing was created but (anonymous) volumes in the daemon's own data root.
+  const list = async (args: string[]) => (await d.docker(args)).stdout.split('\n').filter(Boolean).sort();
+  assert.deepEqual(await list(['ps', '-aq']), []);
+  assert.deepEqual(await list(['images', '-aq']), []);
+  assert.deepEqual(await list(['network', 'ls', '--format', '{{.Name}}']), ['bridge', 'host', 'none']);
   // It really reached the handlers, not only the router's 404.
   assert.ok([...statuses.keys()].some((s) => s === 400), 'no request got a 400');
   assert.ok([...statuses.keys()].some((s) => s >= 200 && s < 300), 'no request succeeded');

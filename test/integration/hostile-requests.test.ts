@@ -81,12 +81,13 @@ test('docker load of a manifest naming a layer outside the archive, missing, or 
   const before = await registered();
   const config = JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [`sha256:${'a'.repeat(64)}`] } });
   const cases: Array<[string, string, TarEntrySpec[], RegExp]> = [
-    ['dotdot', '../../etc/passwd', [], /outside|not found/],
+    ['dotdot', '../../etc/passwd', [], /invalid archive: \.\.\/\.\.\/etc\/passwd is outside the archive/],
     ['absolute', '/etc/passwd', [], /not found/],
     ['missing', 'nope/layer.tar', [], /nope\/layer\.tar not found/],
     ['symlink', 'l.tar', [{ name: 'l.tar', type: 'symlink', linkname: '/etc/passwd' }], /l\.tar not found/],
     ['hardlink', 'l.tar', [{ name: 'l.tar', type: 'link', linkname: '/etc/passwd' }], /l\.tar not found/],
     ['dir', 'd', [{ name: 'd/x', content: 'x' }], /d is not a regular file/],
+    ['symlink-up', 'l.tar', [{ name: 'l.tar', type: 'symlink', linkname: '../../../etc/passwd' }], /l\.tar is outside the archive/],
   ];
   for (const [name, layer, extra, message] of cases) {
     const manifest = JSON.stringify([{ Config: 'c.json', RepoTags: [`hostile-${name}:1`], Layers: [layer] }]);
