@@ -162,12 +162,25 @@ test('a small OCI layout fanning out into nested indexes, or containing itself, 
   assert.deepEqual(await registered(), before);
 });
 
-test('a client hanging up during docker save ends only that request', async () => {
+test('a client hanging up during docker save, export or cp ends only that request', async () => {
   for (let i = 0; i < 3; i++) {
     const r = await runCommand('sh', ['-c', 'docker save busybox | head -c 1000 | wc -c'], { env: { DOCKER_HOST: d.host }, timeoutMs: 60_000 });
     assert.equal(r.stdout.trim(), '1000', r.stderr);
   }
   await assertAlive('save | head');
+  // The other tar streams: export and cp out of a container.
+  const c = await d.docker(['create', 'busybox', 'true']);
+  assert.equal(c.code, 0, c.stderr);
+  const id = c.stdout.trim();
+  try {
+    for (const cmd of [`docker export ${id}`, `docker cp ${id}:/ -`]) {
+      const r = await runCommand('sh', ['-c', `${cmd} | head -c 1000 | wc -c`], { env: { DOCKER_HOST: d.host }, timeoutMs: 60_000 });
+      assert.equal(r.stdout.trim(), '1000', `${cmd}: ${r.stderr}`);
+    }
+  } finally {
+    await d.docker(['rm', '-f', id]);
+  }
+  await assertAlive('export/cp | head');
   // The next save is whole.
   const file = join(d.root, 'busybox.tar');
   const r = await d.docker(['save', '-o', file, 'busybox']);
@@ -221,4 +234,51 @@ test('--security-opt seccomp=<path>: the daemon never opens the path; the CLIs s
     assert.equal(r.stdout.trim(), 'refused');
   }
   await assertAlive('seccomp');
+});
+
+test('bodies decode as Docker decodes them: any field-name case, wrong types are 400s', async () => {
+  // Wrong JSON types: 400 with Go's wording, never a 500 TypeError.
+  const cases: Array<[string, string, unknown, RegExp]> = [
+    ['POST', '/containers/create', { Image: 'busybox', Env: [{}] }, /cannot unmarshal object into Go struct field CreateRequest\.Env of type string/],
+    ['POST', '/containers/create', { Image: 'busybox', HostConfig: { Memory: '1g' } }, /cannot unmarshal string into Go struct field CreateRequest\.HostConfig\.Memory of type int64/],
+    ['POST', '/networks/create', { Name: 'n1', Labels: 'x' }, /cannot unmarshal string into Go struct field CreateRequest\.Labels of type map\[string\]string/],
+    ['POST', '/networks/create', { Name: 'n1', IPAM: { Config: { Subnet: '10.9.0.0/16' } } }, /cannot unmarshal object into Go struct field CreateRequest\.IPAM\.Config of type \[\]network\.IPAMConfig/],
+    ['POST', '/volumes/create', { Name: ['v'] }, /cannot unmarshal array into Go struct field CreateOptions\.Name of type string/],
+    ['POST', '/volumes/create', [], /cannot unmarshal array into Go value of type volume\.CreateOptions/],
+    ['POST', '/auth', { username: 5 }, /cannot unmarshal number 5 into Go struct field AuthConfig\.username of type string/],
+    ['POST', '/networks/bridge/connect', { Container: { Id: 'x' } }, /cannot unmarshal object into Go struct field ConnectOptions\.Container of type string/],
+    ['POST', '/containers/create', { Image: 'busybox', toString: 1, __proto__: { Cmd: 5 } }, /./],
+  ];
+  for (const [method, path, body, message] of cases) {
+    const r = await api(method, path, JSON.stringify(body));
+    if (path === '/containers/create' && message.source === '.') {
+      // Object.prototype member names are plain unknown fields.
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      await api('DELETE', `/containers/${r.body.Id}?force=1`);
+      continue;
+    }
+    assert.equal(r.status, 400, `${method} ${path}: ${JSON.stringify(r.body)}`);
+    assert.match(r.body.message, /^invalid JSON: json: /);
+    assert.match(r.body.message, message);
+  }
+  // Field names in any case, as encoding/json matches them.
+  const v = await api('POST', '/volumes/create', { name: 'lowercase-vol', labels: { a: 'b' } });
+  assert.equal(v.status, 201, JSON.stringify(v.body));
+  assert.equal(v.body.Name, 'lowercase-vol');
+  assert.deepEqual(v.body.Labels, { a: 'b' });
+  const run = await d.docker(['run', '-d', 'busybox', 'sleep', '60']);
+  assert.equal(run.code, 0, run.stderr);
+  const id = run.stdout.trim();
+  try {
+    const e = await api('POST', `/containers/${id}/exec`, { cmd: ['true'], detachKeys: 'ctrl-x,x', attachStdout: true });
+    assert.equal(e.status, 201, JSON.stringify(e.body));
+    const inspect = await api('GET', `/exec/${e.body.Id}/json`);
+    // Docker shows the parsed keys as bytes (base64 in JSON): ctrl-x, x.
+    assert.deepEqual([...Buffer.from(inspect.body.DetachKeys, 'base64')], [0x18, 0x78]);
+    assert.equal(inspect.body.ProcessConfig.entrypoint, 'true');
+  } finally {
+    await d.docker(['rm', '-f', id]);
+    await d.docker(['volume', 'rm', 'lowercase-vol']);
+  }
+  await assertAlive('json shapes');
 });
