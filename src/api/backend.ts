@@ -144,6 +144,8 @@ export interface ImagePullOptions {
   platform?: string;
   /** X-Meta-* request headers, passed to the registry as Docker does. */
   metaHeaders?: Record<string, string[]>;
+  /** Aborted when the client goes away: downloads stop and nothing is registered. */
+  signal?: AbortSignal;
 }
 
 export interface ImageBackend {

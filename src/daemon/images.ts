@@ -315,7 +315,7 @@ export class ImageService implements ImageBackend {
     const creds = credentialsOf(auth);
     const ctx = this.pullContext();
     if (named.tag !== undefined || named.digest !== undefined) {
-      yield* pullImage(ctx, { ref: named, ...(opts.platform ? { platform: opts.platform } : {}), ...(creds ? { creds } : {}) });
+      yield* pullImage(ctx, { ref: named, ...(opts.platform ? { platform: opts.platform } : {}), ...(creds ? { creds } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
       this.opts.events?.log('image', 'pull', { ID: familiarString(named), Attributes: { name: familiarString(named) } });
       return;
     }
@@ -323,7 +323,8 @@ export class ImageService implements ImageBackend {
     const tags = await listTags(ctx, named, creds);
     let newer = false;
     for (const t of tags) {
-      for await (const m of pullImage(ctx, { ref: { ...named, tag: t }, ...(opts.platform ? { platform: opts.platform } : {}), ...(creds ? { creds } : {}) })) {
+      opts.signal?.throwIfAborted();
+      for await (const m of pullImage(ctx, { ref: { ...named, tag: t }, ...(opts.platform ? { platform: opts.platform } : {}), ...(creds ? { creds } : {}), ...(opts.signal ? { signal: opts.signal } : {}) })) {
         if (m.status?.startsWith('Status: ')) {
           newer ||= m.status.startsWith('Status: Downloaded newer image');
           continue;

@@ -37,7 +37,12 @@ async function createImage(ctx: RequestContext): Promise<void> {
     const ref = fromImage.replace(/:$/, '');
     const tag = query.get('tag') || undefined;
     const meta = metaHeaders(ctx);
-    const stream = images.pull(ref, tag, { ...(platform ? { platform } : {}), ...(meta ? { metaHeaders: meta } : {}) }, decodeRegistryAuth(req.headers['x-registry-auth']));
+    const stream = images.pull(
+      ref,
+      tag,
+      { ...(platform ? { platform } : {}), ...(meta ? { metaHeaders: meta } : {}), signal: ctx.signal },
+      decodeRegistryAuth(req.headers['x-registry-auth']),
+    );
     await writeProgressStream(res, stream, { errorStatusBeforeFirst: true });
     return;
   }
