@@ -51,10 +51,23 @@ export function parseFilters(raw: string | null): Filters {
   return out;
 }
 
-/** Reads the whole request body. */
-export async function readBody(req: IncomingMessage): Promise<Buffer> {
+/**
+ * Most bytes a JSON request body may have: far above any real one (a create body with an inline
+ * seccomp profile is under 100 KiB), far below what would strain the daemon's memory.
+ */
+export const MAX_JSON_BODY = 32 * 1024 * 1024;
+
+/** Reads the whole request body, refusing one larger than `limit` bytes. */
+export async function readBody(req: IncomingMessage, limit = MAX_JSON_BODY): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) throw invalidParameter(`request body too large: more than ${limit} bytes`);
   const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw invalidParameter(`request body too large: more than ${limit} bytes`);
+    chunks.push(chunk as Buffer);
+  }
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
 }
 

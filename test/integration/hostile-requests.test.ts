@@ -10,7 +10,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'node:http';
-import { ping, runCommand, startDaemon, loadBusybox, type Daemon } from './harness.js';
+import { connect } from 'node:net';
+import { ping, runCommand, startDaemon, loadBusybox, waitFor, type Daemon } from './harness.js';
 import { buildTar, type TarEntrySpec } from '../fixtures/docker-archive.js';
 
 let d: Daemon;
@@ -281,4 +282,30 @@ test('bodies decode as Docker decodes them: any field-name case, wrong types are
     await d.docker(['volume', 'rm', 'lowercase-vol']);
   }
   await assertAlive('json shapes');
+});
+
+test('an import whose client hangs up mid-body, and an oversized JSON body, leave nothing', async () => {
+  const before = await registered();
+  const overlay = async () => (await readdir(join(d.dataRoot, 'overlay2'))).sort();
+  const dirs = await overlay();
+  // Half of a tar whose one file is announced at 8 MiB, then the client is gone.
+  const tar = await buildTar([{ name: 'big', content: randomBytes(8 * 1024 * 1024) }]);
+  await new Promise<void>((resolve) => {
+    const sock = connect(d.socket);
+    sock.on('error', () => {});
+    sock.write(`POST /images/create?fromSrc=-&repo=halfway&tag=1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-tar\r\nContent-Length: ${tar.length}\r\n\r\n`);
+    sock.write(tar.subarray(0, 4 * 1024 * 1024), () => {
+      sock.destroy();
+      resolve();
+    });
+  });
+  await waitFor(async () => JSON.stringify(await overlay()) === JSON.stringify(dirs), { timeoutMs: 30_000, what: 'the staged layer to be removed' });
+  assert.deepEqual(await registered(), before);
+
+  // 40 MiB of JSON: refused (400) by its declared size, the body not buffered.
+  const huge = JSON.stringify({ Name: 'x', Labels: { a: 'b'.repeat(40 * 1024 * 1024) } });
+  const r = await api('POST', '/volumes/create', huge);
+  assert.equal(r.status, 400);
+  assert.match(r.body.message, /request body too large/);
+  await assertAlive('half import and huge body');
 });
