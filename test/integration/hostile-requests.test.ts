@@ -122,34 +122,30 @@ function ociLayout(top: string, blobs: Map<string, string>): TarEntrySpec[] {
   return entries;
 }
 
-test('a small OCI layout fanning out into nested indexes, or containing itself, is refused at once', async () => {
-  const before = await registered();
-  // Ten levels, each index listing the next one 60 times: 60^10 paths in a few KB.
+/** `levels` indexes, each listing the next one `fanout` times, over one image manifest. */
+function nestedIndexes(levels: number, fanout: number): TarEntrySpec[] {
   const blobs = new Map<string, string>();
   let next = sha256('leaf');
   blobs.set(next, JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { digest: `sha256:${'b'.repeat(64)}` }, layers: [] }));
-  for (let level = 0; level < 10; level++) {
+  for (let level = 0; level < levels; level++) {
     const desc = { mediaType: 'application/vnd.oci.image.index.v1+json', digest: `sha256:${next}`, size: 1 };
-    const body = JSON.stringify({ schemaVersion: 2, manifests: Array.from({ length: 60 }, () => desc) });
+    const body = JSON.stringify({ schemaVersion: 2, manifests: Array.from({ length: fanout }, () => desc) });
     next = sha256(body);
     blobs.set(next, body);
   }
-  const deep = await loadArchive('fanout', ociLayout(next, blobs));
+  return ociLayout(next, blobs);
+}
+
+test('a small OCI layout fanning out into nested indexes, or containing itself, is refused at once', async () => {
+  const before = await registered();
+  // Ten levels of 60: 60^10 paths in a few KB.
+  const deep = await loadArchive('fanout', nestedIndexes(10, 60));
   assert.equal(deep.code, 1, deep.out);
   assert.match(deep.out, /invalid OCI layout: indexes nested deeper than 8/);
   await assertAlive('fan-out');
 
   // Three levels of 100: shallow, but a million descriptors.
-  const wide = new Map<string, string>();
-  let w = sha256('leaf');
-  wide.set(w, blobs.get(sha256('leaf'))!);
-  for (let level = 0; level < 3; level++) {
-    const desc = { mediaType: 'application/vnd.oci.image.index.v1+json', digest: `sha256:${w}`, size: 1 };
-    const body = JSON.stringify({ schemaVersion: 2, manifests: Array.from({ length: 100 }, () => desc) });
-    w = sha256(body);
-    wide.set(w, body);
-  }
-  const broad = await loadArchive('wide', ociLayout(w, wide));
+  const broad = await loadArchive('wide', nestedIndexes(3, 100));
   assert.equal(broad.code, 1, broad.out);
   assert.match(broad.out, /invalid OCI layout: more than 10000 descriptors/);
 
