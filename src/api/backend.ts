@@ -147,6 +147,8 @@ export interface ImagePullOptions {
   platform?: string;
   /** X-Meta-* request headers, passed to the registry as Docker does. */
   metaHeaders?: Record<string, string[]>;
+  /** Aborted when the client goes away: downloads stop and nothing is registered. */
+  signal?: AbortSignal;
 }
 
 export interface ImageBackend {
@@ -166,7 +168,7 @@ export interface ImageBackend {
   /** POST /images/create?fromSrc=- : a rootfs tarball (optionally compressed) becomes an image. */
   importImage(src: Readable, opts: ImageImportOptions): AsyncIterable<ProgressMessage>;
   /** POST /images/load : a docker-archive tarball. Yields `Loaded image: …` stream messages. */
-  load(src: Readable, opts: { quiet: boolean }): AsyncIterable<ProgressMessage>;
+  load(src: Readable, opts: { quiet: boolean; signal?: AbortSignal }): AsyncIterable<ProgressMessage>;
   /** GET /images/get : a docker-archive tarball of the named images. */
   save(names: string[], out: Writable): Promise<void>;
   list(opts: { all: boolean; filters: Filters; digests: boolean }): Promise<ImageSummary[]>;

@@ -1,5 +1,6 @@
 /** Request parsing shared by the routes: query values as Docker's httputils reads them, bodies, filters. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PassThrough, type Readable } from 'node:stream';
 import { invalidParameter } from '../lib/errors.js';
 import type { Filters } from './types.js';
 
@@ -50,11 +51,46 @@ export function parseFilters(raw: string | null): Filters {
   return out;
 }
 
-/** Reads the whole request body. */
-export async function readBody(req: IncomingMessage): Promise<Buffer> {
+/**
+ * Most bytes a JSON request body may have: far above any real one (a create body with an inline
+ * seccomp profile is under 100 KiB), far below what would strain the daemon's memory.
+ */
+export const MAX_JSON_BODY = 32 * 1024 * 1024;
+
+/** Reads the whole request body, refusing one larger than `limit` bytes. */
+export async function readBody(req: IncomingMessage, limit = MAX_JSON_BODY): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) throw invalidParameter(`request body too large: more than ${limit} bytes`);
   const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw invalidParameter(`request body too large: more than ${limit} bytes`);
+    chunks.push(chunk as Buffer);
+  }
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
+/**
+ * The request body as a stream the backend may destroy when it stops reading (bad input):
+ * destroying the request itself would cut the connection before the error is answered, and the
+ * client, still sending, would see a broken pipe. The unread rest of the body is discarded
+ * instead, so the client finishes sending and reads the answer (as Go's server does).
+ */
+export function detachedBody(req: IncomingMessage): Readable {
+  const body = new PassThrough();
+  // The reader sees a failure through its read; once it stopped reading, nobody needs to.
+  body.on('error', () => {});
+  req.on('error', (err) => {
+    if (!body.destroyed) body.destroy(err);
+  });
+  body.once('close', () => {
+    if (req.complete) return;
+    req.unpipe(body);
+    req.resume();
+  });
+  req.pipe(body);
+  return body;
 }
 
 /** Docker's CheckForJSON: a body needs `Content-Type: application/json` (no header is fine without a body). */

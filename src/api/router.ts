@@ -18,6 +18,8 @@ export interface RequestContext {
   /** The API version of the request: from the path, or API_VERSION for unversioned paths. */
   version: string;
   backend: Backend;
+  /** Aborted when the client goes away before the response is complete: long work stops with it. */
+  signal: AbortSignal;
   /** Set when the request came in through the server's 'upgrade' event (`Connection: Upgrade`). */
   upgrade: { socket: Duplex; head: Buffer } | null;
   /** Registers a hijacked connection so that closing the server ends it. */
@@ -29,6 +31,7 @@ export type Handler = (ctx: RequestContext) => Promise<void> | void;
 
 interface Route {
   method: string;
+  pattern: string;
   regex: RegExp;
   keys: string[];
   handler: Handler;
@@ -64,8 +67,13 @@ export class Router {
   /** `{name}` matches one path segment; `{name:.*}` may contain slashes (image names). */
   add(method: string, pattern: string, handler: Handler): this {
     const { regex, keys } = compile(pattern);
-    this.routes.push({ method, regex, keys, handler });
+    this.routes.push({ method, pattern, regex, keys, handler });
     return this;
+  }
+
+  /** The registered routes, in order (for tests that cover every route). */
+  table(): Array<{ method: string; pattern: string }> {
+    return this.routes.map(({ method, pattern }) => ({ method, pattern }));
   }
 
   get(pattern: string, handler: Handler): this {
@@ -97,8 +105,15 @@ export class Router {
   }
 
   /** Serves one request; never throws. */
-  async dispatch(base: Omit<RequestContext, 'params' | 'query' | 'version'>): Promise<void> {
+  async dispatch(base: Omit<RequestContext, 'params' | 'query' | 'version' | 'signal'>): Promise<void> {
     const { req, res } = base;
+    // A client that hangs up mid-body makes the request emit 'aborted' errors; whoever reads the
+    // body sees them through its read, and an unread body must not take the process down.
+    req.on('error', () => {});
+    const gone = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) gone.abort(new Error(`client went away during ${req.method} ${req.url}`));
+    });
     for (const [k, v] of Object.entries(COMMON_HEADERS)) res.setHeader(k, v);
     try {
       const url = req.url ?? '/';
@@ -131,7 +146,7 @@ export class Router {
           throw invalidParameter(`client version ${version} is too new. Maximum supported API version is ${API_VERSION}`);
         }
       }
-      await found.handler({ ...base, params: found.params, query, version });
+      await found.handler({ ...base, params: found.params, query, version, signal: gone.signal });
     } catch (err) {
       if (!(err instanceof Error && 'kind' in err)) base.log(`${req.method} ${req.url}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
       if (base.upgrade && res.headersSent === false) res.shouldKeepAlive = false;

@@ -5,7 +5,7 @@
  * layers.applyLayer() and registerImage().
  */
 import { labelMatches, parseFilterTime } from '../lib/filters.js';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { ImageBackend, ImageImportOptions } from '../api/backend.js';
@@ -154,8 +154,19 @@ export class ImageService implements ImageBackend {
     await this.images.init();
     await this.refs.load();
     await mkdir(this.tmpRoot, { recursive: true, mode: 0o700 });
+    await this.removeStaleLoadDirs();
     // Leftovers of a crash mid-apply; not awaited so that startup stays fast.
     this.layers.removeOrphans().catch(() => {});
+  }
+
+  /**
+   * Empties <data-root>/tmp, as dockerd does at start: what is there belongs to loads that a
+   * crash or SIGTERM interrupted (no request runs yet).
+   */
+  private async removeStaleLoadDirs(): Promise<void> {
+    for (const name of await readdir(this.tmpRoot).catch(() => [] as string[])) {
+      await rm(join(this.tmpRoot, name), { recursive: true, force: true }).catch(() => {});
+    }
   }
 
   private get tmpRoot(): string {
@@ -320,7 +331,7 @@ export class ImageService implements ImageBackend {
     const creds = credentialsOf(auth);
     const ctx = this.pullContext();
     if (named.tag !== undefined || named.digest !== undefined) {
-      yield* pullImage(ctx, { ref: named, ...(opts.platform ? { platform: opts.platform } : {}), ...(creds ? { creds } : {}) });
+      yield* pullImage(ctx, { ref: named, ...(opts.platform ? { platform: opts.platform } : {}), ...(creds ? { creds } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
       this.opts.events?.log('image', 'pull', { ID: familiarString(named), Attributes: { name: familiarString(named) } });
       return;
     }
@@ -328,7 +339,8 @@ export class ImageService implements ImageBackend {
     const tags = await listTags(ctx, named, creds);
     let newer = false;
     for (const t of tags) {
-      for await (const m of pullImage(ctx, { ref: { ...named, tag: t }, ...(opts.platform ? { platform: opts.platform } : {}), ...(creds ? { creds } : {}) })) {
+      opts.signal?.throwIfAborted();
+      for await (const m of pullImage(ctx, { ref: { ...named, tag: t }, ...(opts.platform ? { platform: opts.platform } : {}), ...(creds ? { creds } : {}), ...(opts.signal ? { signal: opts.signal } : {}) })) {
         if (m.status?.startsWith('Status: ')) {
           newer ||= m.status.startsWith('Status: Downloaded newer image');
           continue;
@@ -437,14 +449,15 @@ export class ImageService implements ImageBackend {
     yield { status: id };
   }
 
-  async *load(src: Readable, _opts: { quiet: boolean }): AsyncIterable<ProgressMessage> {
-    const tmpRoot = join(this.opts.dataRoot, 'tmp');
-    await mkdir(tmpRoot, { recursive: true, mode: 0o700 });
-    const tmp = await mkdtemp(join(tmpRoot, 'docker-import-'));
+  async *load(src: Readable, opts: { quiet: boolean; signal?: AbortSignal }): AsyncIterable<ProgressMessage> {
+    const signal = opts.signal;
+    await mkdir(this.tmpRoot, { recursive: true, mode: 0o700 });
+    const tmp = await mkdtemp(join(this.tmpRoot, LOAD_TMP_PREFIX));
     try {
-      const archive = await UnpackedArchive.unpack(src, tmp);
-      const items = await archive.manifest();
+      const archive = await UnpackedArchive.unpack(src, tmp, signal);
+      const items = await archive.manifest(signal);
       for (const item of items) {
+        signal?.throwIfAborted();
         const raw = await archive.read(item.Config);
         let config: ImageConfigFile;
         try {
@@ -452,7 +465,7 @@ export class ImageService implements ImageBackend {
         } catch {
           throw invalidParameter(`invalid image config ${item.Config}`);
         }
-        const diffIds = config.rootfs?.diff_ids ?? [];
+        const diffIds = diffIdsOf(config, item.Config);
         if (diffIds.length !== item.Layers.length) {
           throw invalidParameter(`invalid manifest, layers length mismatch: expected ${diffIds.length}, got ${item.Layers.length}`);
         }
@@ -475,7 +488,8 @@ export class ImageService implements ImageBackend {
               parent = chain;
               continue;
             }
-            const applied = await this.layers.applyLayer(parent, archive.stream(item.Layers[i]));
+            signal?.throwIfAborted();
+            const applied = await this.layers.applyLayer(parent, await archive.open(item.Layers[i]!));
             pinned.push(applied.chainId);
             if (applied.diffId !== diffIds[i]) {
               throw invalidParameter(`invalid diffID for layer ${i}: expected "${diffIds[i]}", got "${applied.diffId}"`);
@@ -812,6 +826,19 @@ export class ImageService implements ImageBackend {
       return { ImagesDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed };
     });
   }
+}
+
+/** Prefix of the private dir a load unpacks its archive into, below <data-root>/tmp. */
+const LOAD_TMP_PREFIX = 'docker-import-';
+
+/** rootfs.diff_ids of a loaded config, checked to be a list of sha256 digests. */
+function diffIdsOf(config: ImageConfigFile, where: string): string[] {
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) throw invalidParameter(`invalid image config ${where}`);
+  const ids: unknown = config.rootfs?.diff_ids ?? [];
+  if (!Array.isArray(ids) || !ids.every((d) => typeof d === 'string' && /^sha256:[a-f0-9]{64}$/.test(d))) {
+    throw invalidParameter(`invalid image config ${where}: rootfs.diff_ids must be a list of sha256 digests`);
+  }
+  return ids as string[];
 }
 
 function sha256Of(raw: Buffer): string {

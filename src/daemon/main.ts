@@ -29,6 +29,18 @@ async function takePidfile(path: string): Promise<void> {
   await writeFileAtomic(path, String(process.pid));
 }
 
+/**
+ * Last-resort safety net, not error handling: every request and stream handles its own errors,
+ * and one that escapes is a bug. It is logged loudly (tests look for "BUG:") and the daemon goes
+ * on serving its other clients, as Go's http server survives a handler's panic.
+ */
+function installSafetyNet(): void {
+  const report = (what: string, err: unknown) =>
+    log(`BUG: ${what} (the daemon goes on): ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+  process.on('unhandledRejection', (reason) => report('unhandled promise rejection', reason));
+  process.on('uncaughtException', (err) => report('uncaught exception', err));
+}
+
 async function main(): Promise<void> {
   let cfg;
   try {
@@ -42,6 +54,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   await takePidfile(cfg.pidfile);
+  installSafetyNet();
   const daemon = await startDaemon(cfg, log);
   let stopping = false;
   const stop = async (signal: string) => {

@@ -56,6 +56,8 @@ export interface PullRequest {
   ref: Reference;
   platform?: string;
   creds?: Credentials;
+  /** The client went away: downloads stop, staged layers go, nothing is registered. */
+  signal?: AbortSignal;
 }
 
 interface Resolved {
@@ -143,10 +145,11 @@ export async function* pullImage(ctx: PullContext, req: PullRequest): AsyncGener
   const upToDate = (await ctx.sink.hasImage(imageId)) && (chains.length === 0 || (await layers.has(chains[chains.length - 1]!)));
   if (!upToDate) {
     const queue = new MessageQueue();
-    const work = fetchLayers(ctx, session, repo, manifest.layers, diffIds, chains, queue);
+    const work = fetchLayers(ctx, session, repo, manifest.layers, diffIds, chains, queue, req.signal);
     const driven = work.then(
       async ({ pinned, created }) => {
         try {
+          req.signal?.throwIfAborted();
           await ctx.sink.registerImage(configRaw, refs);
         } catch (err) {
           for (const c of pinned) layers.unpin(c);
@@ -195,12 +198,16 @@ async function fetchLayers(
   diffIds: string[],
   chains: string[],
   queue: MessageQueue,
+  signal?: AbortSignal,
 ): Promise<{ pinned: string[]; created: string[] }> {
   const { layers } = ctx.sink;
   const pinned: string[] = [];
   const created: string[] = [];
   let failure: unknown = null;
-  const cancelled = () => failure;
+  const cancelled = () => {
+    if (failure === null && signal?.aborted) failure = signal.reason ?? new Error('pull cancelled: the client went away');
+    return failure;
+  };
   const stages: Array<Promise<StagedLayer>> = [];
   const committed = new Set<number>();
   try {
@@ -261,6 +268,11 @@ async function fetchLayers(
       const id = shortDigest(desc.digest);
       const staged = await stages[i]!;
       committed.add(i);
+      const cut = cancelled();
+      if (cut) {
+        await layers.discardStaged(staged);
+        throw cut;
+      }
       if (staged.diffId !== diffIds[i]) {
         await layers.discardStaged(staged);
         throw invalidParameter(`failed to register layer: layer ${i} of the manifest has diffID ${staged.diffId}, the image configuration says ${diffIds[i]}`);

@@ -10,7 +10,6 @@
  *
  * Writing produces Docker 28's layout so the real `docker load` accepts it.
  */
-import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -42,11 +41,12 @@ export class UnpackedArchive {
 
   constructor(readonly dir: string) {}
 
-  static async unpack(src: Readable, dir: string): Promise<UnpackedArchive> {
+  static async unpack(src: Readable, dir: string, signal?: AbortSignal): Promise<UnpackedArchive> {
     const archive = new UnpackedArchive(dir);
     const { stream } = await decompressed(src);
     const reader = new TarReader(stream);
     for await (const entry of reader.entries()) {
+      signal?.throwIfAborted();
       const h = entry.header;
       const rel = layerRelativePath(h.name);
       if (rel === '') {
@@ -81,9 +81,18 @@ export class UnpackedArchive {
     return archive;
   }
 
+  /** `path` relative to the archive root; refused when `..` would leave it. */
+  private inside(path: string, asked: string): string {
+    try {
+      return layerRelativePath(path);
+    } catch {
+      throw invalidParameter(`invalid archive: ${asked} is outside the archive`);
+    }
+  }
+
   /** Resolves `rel` through the archive's symlinks (never leaving the archive). */
   resolve(rel: string): string {
-    let parts = layerRelativePath(rel).split('/');
+    let parts = this.inside(rel, rel).split('/');
     for (let hops = 0; hops < 40; hops++) {
       let changed = false;
       for (let i = 1; i <= parts.length; i++) {
@@ -91,7 +100,7 @@ export class UnpackedArchive {
         const target = this.links.get(prefix);
         if (target === undefined) continue;
         const base = target.startsWith('/') ? target : posix.join(posix.dirname(prefix), target);
-        parts = [...layerRelativePath(base).split('/'), ...parts.slice(i)].filter(Boolean);
+        parts = [...this.inside(base, rel).split('/'), ...parts.slice(i)].filter(Boolean);
         changed = true;
         break;
       }
@@ -117,18 +126,29 @@ export class UnpackedArchive {
     }
   }
 
-  stream(rel: string): Readable {
-    return createReadStream(this.resolve(rel));
+  /**
+   * Opens a regular file of the archive for reading. The file is opened before the stream is
+   * made, so a missing or odd path is this call's error instead of an 'error' event that nobody
+   * listens to yet.
+   */
+  async open(rel: string): Promise<Readable> {
+    const fh = await open(this.resolve(rel), 'r').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') throw invalidParameter(`invalid archive: ${rel} not found`);
+      throw err;
+    });
+    try {
+      if (!(await fh.stat()).isFile()) throw invalidParameter(`invalid archive: ${rel} is not a regular file`);
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+    return fh.createReadStream();
   }
 
   /** manifest.json, or one synthesised from index.json for a plain OCI layout. */
-  async manifest(): Promise<ArchiveManifestItem[]> {
-    if (await this.exists('manifest.json')) {
-      const items = JSON.parse((await this.read('manifest.json')).toString('utf8')) as ArchiveManifestItem[];
-      if (!Array.isArray(items)) throw invalidParameter('invalid archive: manifest.json is not a list');
-      return items;
-    }
-    if (await this.exists('index.json')) return this.manifestFromOci();
+  async manifest(signal?: AbortSignal): Promise<ArchiveManifestItem[]> {
+    if (await this.exists('manifest.json')) return checkManifest(parseJSON(await this.read('manifest.json'), 'manifest.json'));
+    if (await this.exists('index.json')) return this.manifestFromOci(signal);
     throw invalidParameter('invalid archive: no manifest.json (legacy v1 archives are not supported)');
   }
 
@@ -138,34 +158,47 @@ export class UnpackedArchive {
     return `blobs/sha256/${hex}`;
   }
 
-  private async manifestFromOci(): Promise<ArchiveManifestItem[]> {
-    interface Desc {
-      mediaType?: string;
-      digest: string;
-      annotations?: Record<string, string>;
-      platform?: { os?: string; architecture?: string };
-    }
+  /**
+   * Walks index.json down to the image manifests. The walk is bounded: nesting deeper than
+   * MAX_INDEX_DEPTH, more than MAX_DESCRIPTORS descriptors in all, or an index that contains
+   * itself refuse the archive (a few KB of nested indexes would otherwise fan out without end).
+   */
+  private async manifestFromOci(signal?: AbortSignal): Promise<ArchiveManifestItem[]> {
     const out = new Map<string, ArchiveManifestItem>();
-    const visit = async (descs: Desc[], inherited: string[]): Promise<void> => {
-      for (const d of descs) {
+    let visited = 0;
+    const parsed = new Map<string, unknown>();
+    const visit = async (descs: unknown, inherited: string[], path: string[]): Promise<void> => {
+      if (descs === undefined || descs === null) return;
+      if (!Array.isArray(descs)) throw invalidParameter('invalid OCI layout: manifests is not a list');
+      if (path.length > MAX_INDEX_DEPTH) throw invalidParameter(`invalid OCI layout: indexes nested deeper than ${MAX_INDEX_DEPTH}`);
+      for (const raw of descs) {
+        signal?.throwIfAborted();
+        if (++visited > MAX_DESCRIPTORS) throw invalidParameter(`invalid OCI layout: more than ${MAX_DESCRIPTORS} descriptors`);
+        const d = checkDescriptor(raw);
+        if (path.includes(d.digest)) throw invalidParameter(`invalid OCI layout: index ${d.digest} contains itself`);
         const name = d.annotations?.['io.containerd.image.name'] ?? d.annotations?.['org.opencontainers.image.ref.name'];
         const tags = [...inherited];
-        if (name && parseNameOrNull(name)) tags.push(name);
-        const body = JSON.parse((await this.read(this.blobPath(d.digest))).toString('utf8')) as {
-          mediaType?: string;
-          manifests?: Desc[];
-          config?: Desc;
-          layers?: Desc[];
-        };
-        const mt = d.mediaType ?? body.mediaType;
-        if (mt === MEDIA_OCI_INDEX || mt === MEDIA_DOCKER_LIST || body.manifests) {
-          await visit(body.manifests ?? [], tags);
+        if (typeof name === 'string' && parseNameOrNull(name)) tags.push(name);
+        let body = parsed.get(d.digest);
+        if (body === undefined) {
+          body = parseJSON(await this.read(this.blobPath(d.digest)), d.digest);
+          parsed.set(d.digest, body);
+        }
+        if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalidParameter(`invalid OCI layout: ${d.digest} is not a JSON object`);
+        const b = body as { mediaType?: unknown; manifests?: unknown; config?: unknown; layers?: unknown };
+        const mt = d.mediaType ?? b.mediaType;
+        if (mt === MEDIA_OCI_INDEX || mt === MEDIA_DOCKER_LIST || b.manifests) {
+          await visit(b.manifests, tags, [...path, d.digest]);
           continue;
         }
-        if (mt !== MEDIA_OCI_MANIFEST && mt !== MEDIA_DOCKER_MANIFEST && !body.config) continue;
-        if (!body.config || !(await this.exists(this.blobPath(body.config.digest)))) continue;
-        const key = body.config.digest;
-        const item = out.get(key) ?? { Config: this.blobPath(key), RepoTags: [], Layers: (body.layers ?? []).map((l) => this.blobPath(l.digest)) };
+        if (mt !== MEDIA_OCI_MANIFEST && mt !== MEDIA_DOCKER_MANIFEST && !b.config) continue;
+        if (!b.config) continue;
+        const config = checkDescriptor(b.config);
+        if (!(await this.exists(this.blobPath(config.digest)))) continue;
+        if (b.layers !== undefined && b.layers !== null && !Array.isArray(b.layers)) throw invalidParameter(`invalid OCI layout: layers of ${d.digest} is not a list`);
+        const key = config.digest;
+        const layers = ((b.layers ?? []) as unknown[]).map((l) => this.blobPath(checkDescriptor(l).digest));
+        const item = out.get(key) ?? { Config: this.blobPath(key), RepoTags: [], Layers: layers };
         for (const t of tags) {
           const f = familiarString(parseNormalizedNamed(t));
           if (!item.RepoTags!.includes(f)) item.RepoTags!.push(f);
@@ -173,10 +206,55 @@ export class UnpackedArchive {
         out.set(key, item);
       }
     };
-    const index = JSON.parse((await this.read('index.json')).toString('utf8')) as { manifests?: Desc[] };
-    await visit(index.manifests ?? [], []);
+    const index = parseJSON(await this.read('index.json'), 'index.json');
+    if (typeof index !== 'object' || index === null || Array.isArray(index)) throw invalidParameter('invalid OCI layout: index.json is not a JSON object');
+    await visit((index as { manifests?: unknown }).manifests, [], []);
     return [...out.values()];
   }
+}
+
+/** Limits of the OCI index walk (Docker's own archives have depth 1 and one descriptor per tag). */
+export const MAX_INDEX_DEPTH = 8;
+export const MAX_DESCRIPTORS = 10_000;
+
+interface Descriptor {
+  mediaType?: string;
+  digest: string;
+  annotations?: Record<string, unknown>;
+}
+
+function checkDescriptor(raw: unknown): Descriptor {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalidParameter('invalid OCI layout: a descriptor is not a JSON object');
+  const d = raw as Record<string, unknown>;
+  if (typeof d.digest !== 'string') throw invalidParameter('invalid OCI layout: a descriptor has no digest');
+  if (d.mediaType !== undefined && typeof d.mediaType !== 'string') throw invalidParameter('invalid OCI layout: mediaType is not a string');
+  if (d.annotations !== undefined && (typeof d.annotations !== 'object' || d.annotations === null || Array.isArray(d.annotations))) {
+    throw invalidParameter('invalid OCI layout: annotations is not an object');
+  }
+  return d as unknown as Descriptor;
+}
+
+function parseJSON(raw: Buffer, what: string): unknown {
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch (err) {
+    throw invalidParameter(`invalid archive: ${what}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/** manifest.json must be a list of {Config: string, RepoTags: [string]|null, Layers: [string]}. */
+function checkManifest(parsed: unknown): ArchiveManifestItem[] {
+  if (!Array.isArray(parsed)) throw invalidParameter('invalid archive: manifest.json is not a list');
+  const strings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string');
+  for (const item of parsed) {
+    const i = item as Record<string, unknown> | null;
+    if (typeof i !== 'object' || i === null || Array.isArray(i)) throw invalidParameter('invalid archive: a manifest.json entry is not an object');
+    if (typeof i.Config !== 'string') throw invalidParameter('invalid archive: manifest.json entry without a Config path');
+    if (i.Layers === null || i.Layers === undefined) i.Layers = [];
+    if (!strings(i.Layers)) throw invalidParameter('invalid archive: Layers in manifest.json is not a list of paths');
+    if (i.RepoTags !== null && i.RepoTags !== undefined && !strings(i.RepoTags)) throw invalidParameter('invalid archive: RepoTags in manifest.json is not a list of names');
+  }
+  return parsed as ArchiveManifestItem[];
 }
 
 function parseNameOrNull(s: string): Reference | null {
@@ -209,9 +287,13 @@ export interface ArchiveImage {
 export async function writeArchive(images: ArchiveImage[], out: Writable): Promise<void> {
   const pack = tar.pack();
   const done = pipeline(pack, out);
+  // When `out` fails (the client hung up), `done` rejects while an entry is being written; the
+  // rejection is taken at the end, and every wait below also ends on it.
+  done.catch(() => {});
+  const orEnd = <T>(p: Promise<T>): Promise<T> => Promise.race([p, done.then(() => Promise.reject(new Error('archive stream closed early')))]);
   const epoch = new Date(0);
   const add = (name: string, data: Buffer | string, mtime = epoch) =>
-    new Promise<void>((resolve, reject) => pack.entry({ name, mode: 0o644, mtime }, data, (err) => (err ? reject(err) : resolve())));
+    orEnd(new Promise<void>((resolve, reject) => pack.entry({ name, mode: 0o644, mtime }, data, (err) => (err ? reject(err) : resolve()))));
   const manifest: Array<Record<string, unknown>> = [];
   const indexDescs: Array<Record<string, unknown>> = [];
   const repositories: Record<string, Record<string, string>> = {};
@@ -266,15 +348,23 @@ export async function writeArchive(images: ArchiveImage[], out: Writable): Promi
         continue;
       }
       const layer = b.layer!;
-      const src = await layer.open();
-      await new Promise<void>((resolve, reject) => {
-        const sink = pack.entry({ name, mode: 0o644, size: layer.size, mtime: b.mtime }, (err) => (err ? reject(err) : resolve()));
-        src.on('error', (err) => {
-          sink.destroy(err);
-          reject(err);
-        });
-        src.pipe(sink);
-      });
+      const src = await orEnd(layer.open());
+      try {
+        await orEnd(
+          new Promise<void>((resolve, reject) => {
+            const sink = pack.entry({ name, mode: 0o644, size: layer.size, mtime: b.mtime }, (err) => (err ? reject(err) : resolve()));
+            // Either side may fail: the layer read, or the entry when the pack is torn down.
+            sink.on('error', reject);
+            src.on('error', (err) => {
+              sink.destroy(err);
+              reject(err);
+            });
+            src.pipe(sink);
+          }),
+        );
+      } finally {
+        src.destroy();
+      }
     }
     await add('index.json', JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_OCI_INDEX, manifests: indexDescs }));
     await add('manifest.json', JSON.stringify(manifest) + '\n');

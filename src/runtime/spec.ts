@@ -3,7 +3,7 @@
  * daemon/oci_linux.go): namespaces, capabilities, seccomp, masked/readonly paths, mounts,
  * device cgroup rules, resources, rlimits, user, env, cwd, hostname.
  *
- * buildSpec is pure except for reading a seccomp profile given by path.
+ * buildSpec reads no file a client names: a seccomp profile comes as JSON in SecurityOpt.
  */
 import { readFileSync } from 'node:fs';
 import { access, readFile, statfs, constants as fsConstants } from 'node:fs/promises';
@@ -225,7 +225,11 @@ function parseSecurityOpts(opts: string[]): SecurityOptions {
       case 'apparmor':
         break; // no SELinux / AppArmor on this engine; accepted as Docker accepts them without the LSM
       case 'seccomp':
-        out.seccomp = parseSeccompOpt(value, opt);
+        {
+          const profile = parseSeccompOpt(value, opt);
+          if (profile === undefined) delete out.seccomp;
+          else out.seccomp = profile;
+        }
         break;
       case 'no-new-privileges':
         if (/^(1|t|T|TRUE|true|True)$/.test(value)) out.noNewPrivileges = true;
@@ -242,24 +246,21 @@ function parseSecurityOpts(opts: string[]): SecurityOptions {
   return out;
 }
 
-/** `unconfined`, the profile JSON itself (what the Docker CLI sends), or a path to it. */
-function parseSeccompOpt(value: string, opt: string): SeccompProfile | 'unconfined' {
+/**
+ * `unconfined`, `builtin`, or the profile JSON itself: the client reads a profile file and sends
+ * its content (as the Docker CLI does). The daemon never opens a path named here — that would
+ * let any API client read root's files through the error message.
+ */
+function parseSeccompOpt(value: string, opt: string): SeccompProfile | 'unconfined' | undefined {
   if (value === 'unconfined') return 'unconfined';
-  let text = value.trim();
-  if (!text.startsWith('{')) {
-    try {
-      text = readFileSync(value, 'utf8');
-    } catch (err) {
-      throw invalidParameter(`opening seccomp profile (${value}) failed: ${(err as Error).message}`);
-    }
-  }
+  if (value === 'builtin') return undefined;
   let profile: SeccompProfile;
   try {
-    profile = JSON.parse(text) as SeccompProfile;
+    profile = JSON.parse(value) as SeccompProfile;
   } catch (err) {
     throw invalidParameter(`Decoding seccomp profile failed: ${(err as Error).message}`);
   }
-  if (!profile || typeof profile.defaultAction !== 'string') {
+  if (!profile || typeof profile !== 'object' || typeof profile.defaultAction !== 'string') {
     throw invalidParameter(`invalid --security-opt 2: "${opt.length > 80 ? opt.slice(0, 80) + '...' : opt}"`);
   }
   return profile;

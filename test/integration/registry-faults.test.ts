@@ -1,6 +1,7 @@
 /**
  * Pull faults against a tiny fake registry: digest mismatch, truncated blob (with and without
- * Range resume), 5xx retried, registry down. A failed pull leaves the data root exactly as it was.
+ * Range resume), 5xx retried, registry down, a client that goes away. A failed pull leaves the
+ * data root exactly as it was.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +16,7 @@ import { buildImage, busyboxTar, extraLayerTar, type BuiltImage } from '../fixtu
 import { buildTar } from '../fixtures/docker-archive.js';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { waitFor } from './harness.js';
 
 let root: string;
 let fake: FakeRegistry;
@@ -226,4 +228,26 @@ test('disk full while extracting fails the pull and leaves the store as it was',
     // Fails with "target is busy" if the failed pull left a file open there.
     execFileSync('umount', [small]);
   }
+});
+
+test('a pull stops when its client goes away: download dropped, nothing registered', async () => {
+  // 4 MiB of incompressible content, served slowly (16 KiB per 20 ms, about 5 s).
+  const img = buildImage([await busyboxTar(), await buildTar([{ name: 'noise', content: randomBytes(4 * 1024 * 1024) }])], { compression: 'none' });
+  serve('slow/img', 'latest', img, 'slow');
+  const before = await tree(join(root, 'data'));
+  const gone = new AbortController();
+  const slow = img.layers[1]!.digest;
+  // The client reads progress until the slow layer downloads, then leaves (as the route does:
+  // its signal aborts and it stops reading).
+  for await (const m of svc.pull(`${fake.host}/slow/img:latest`, undefined, { signal: gone.signal }, undefined)) {
+    if (m.status === 'Downloading' && slow.includes(`${m.id}`)) {
+      gone.abort(new Error('client went away'));
+      break;
+    }
+  }
+  await waitFor(() => fake.log.includes(`abandoned ${slow}`) || fake.log.includes(`served ${slow}`), { timeoutMs: 30_000, what: 'the slow blob to end' });
+  assert.ok(fake.log.includes(`abandoned ${slow}`), `the download went on: ${fake.log.join(', ')}`);
+  // The staged layer and the base layer the pull registered are released; no image appears.
+  await waitFor(async () => JSON.stringify(await tree(join(root, 'data'))) === JSON.stringify(before), { timeoutMs: 30_000, what: 'the data root to be as before' });
+  assert.equal(svc.count(), 0);
 });

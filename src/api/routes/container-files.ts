@@ -5,7 +5,9 @@
 import type { Readable } from 'node:stream';
 import { invalidParameter, unavailable } from '../../lib/errors.js';
 import type { ContainerControlBackend, ContainerFilesBackend, ContainerPathStat } from '../backend.js';
-import { boolValue, checkForJSON, readJSONBody, sendEmpty, sendJSON } from '../request.js';
+import { boolValue, sendEmpty, sendJSON } from '../request.js';
+import { readJSON } from '../json-body.js';
+import { COMMIT_CONFIG, UPDATE_CONFIG } from '../create-body.js';
 import type { RequestContext, Router } from '../router.js';
 import type { ContainerConfig, HostConfig } from '../types.js';
 import { versionAtLeast } from '../version.js';
@@ -81,8 +83,7 @@ export function containerFileRoutes(router: Router): void {
     await sendTar(ctx, await files(ctx).export(name(ctx)));
   });
   router.post('/commit', async (ctx) => {
-    checkForJSON(ctx.req);
-    const body = (await readJSONBody(ctx.req)) as ContainerConfig | null | undefined;
+    const body = await readJSON<ContainerConfig>(ctx.req, COMMIT_CONFIG);
     const q = ctx.query;
     const container = q.get('container') ?? '';
     const result = await files(ctx).commit(container, {
@@ -105,9 +106,7 @@ export function containerFileRoutes(router: Router): void {
     sendEmpty(ctx.res, 204);
   });
   router.post('/containers/{name}/update', async (ctx) => {
-    checkForJSON(ctx.req);
-    const body = ((await readJSONBody(ctx.req)) ?? {}) as Partial<HostConfig>;
-    if (typeof body !== 'object' || Array.isArray(body)) throw invalidParameter('invalid JSON body');
+    const body = (await readJSON<Partial<HostConfig>>(ctx.req, UPDATE_CONFIG)) ?? {};
     const update: Partial<HostConfig> = { ...body };
     if (!versionAtLeast(ctx.version, '1.40')) delete update.PidsLimit;
     // 0 and -1 both mean "unlimited" when updating.

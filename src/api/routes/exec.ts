@@ -4,18 +4,14 @@ import type { ExecBackend, ExecCreateRequest, ExecStartRequest } from '../exec-t
 import { errorMessage } from '../errors.js';
 import { hijack } from '../hijack.js';
 import { checkForJSON, intValue, readJSONBody, sendEmpty, sendJSON } from '../request.js';
+import { decodeJSON, readJSON } from '../json-body.js';
+import { EXEC_CREATE, EXEC_START } from '../body-shapes.js';
 import type { RequestContext, Router } from '../router.js';
 import { versionAtLeast } from '../version.js';
 
 function backend(ctx: RequestContext): ExecBackend {
   if (!ctx.backend.exec) throw unavailable('exec is not supported by this daemon');
   return ctx.backend.exec;
-}
-
-function asObject(v: unknown): Record<string, unknown> {
-  if (v === undefined || v === null) return {};
-  if (typeof v !== 'object' || Array.isArray(v)) throw invalidParameter('invalid JSON: expected an object');
-  return v as Record<string, unknown>;
 }
 
 function consoleSize(v: unknown): [number, number] | undefined {
@@ -27,14 +23,10 @@ function consoleSize(v: unknown): [number, number] | undefined {
 }
 
 async function create(ctx: RequestContext): Promise<void> {
-  checkForJSON(ctx.req);
-  const body = asObject(await readJSONBody(ctx.req)) as ExecCreateRequest;
+  const body = (await readJSON<ExecCreateRequest>(ctx.req, EXEC_CREATE)) ?? {};
   const req: ExecCreateRequest = { ...body };
   // ConsoleSize is API 1.42+.
   req.ConsoleSize = versionAtLeast(ctx.version, '1.42') ? consoleSize(body.ConsoleSize) : undefined;
-  if (req.Cmd !== undefined && req.Cmd !== null && (!Array.isArray(req.Cmd) || !req.Cmd.every((s) => typeof s === 'string'))) {
-    throw invalidParameter('invalid Cmd: expected an array of strings');
-  }
   const created = await backend(ctx).create(ctx.params.name!, req);
   sendJSON(ctx.res, 201, { Id: created.Id });
 }
@@ -88,7 +80,7 @@ async function startBody(ctx: RequestContext): Promise<unknown> {
 
 async function start(ctx: RequestContext): Promise<void> {
   checkForJSON(ctx.req);
-  const body = asObject(await startBody(ctx)) as ExecStartRequest;
+  const body = decodeJSON<ExecStartRequest>(await startBody(ctx), EXEC_START) ?? {};
   let size = versionAtLeast(ctx.version, '1.42') ? consoleSize(body.ConsoleSize) : undefined;
   if (!body.Tty) size = undefined;
   const id = ctx.params.id!;

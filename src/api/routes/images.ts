@@ -3,7 +3,9 @@ import { Writable } from 'node:stream';
 import { invalidParameter, systemError } from '../../lib/errors.js';
 import type { RegistryAuth } from '../backend.js';
 import { decodeRegistryAuth } from '../../distribution/auth-config.js';
-import { readBody } from '../request.js';
+import { detachedBody } from '../request.js';
+import { readJSON } from '../json-body.js';
+import { AUTH_CONFIG } from '../body-shapes.js';
 import { errorBody } from '../errors.js';
 import { boolValue, boolValueOrDefault, intValue, parseFilters, sendEmpty, sendJSON } from '../request.js';
 import { formatError, writeProgressStream } from '../progress.js';
@@ -35,14 +37,19 @@ async function createImage(ctx: RequestContext): Promise<void> {
     const ref = fromImage.replace(/:$/, '');
     const tag = query.get('tag') || undefined;
     const meta = metaHeaders(ctx);
-    const stream = images.pull(ref, tag, { ...(platform ? { platform } : {}), ...(meta ? { metaHeaders: meta } : {}) }, decodeRegistryAuth(req.headers['x-registry-auth']));
+    const stream = images.pull(
+      ref,
+      tag,
+      { ...(platform ? { platform } : {}), ...(meta ? { metaHeaders: meta } : {}), signal: ctx.signal },
+      decodeRegistryAuth(req.headers['x-registry-auth']),
+    );
     await writeProgressStream(res, stream, { errorStatusBeforeFirst: true });
     return;
   }
   const fromSrc = query.get('fromSrc');
   if (fromSrc === null || fromSrc === '') throw invalidParameter('either fromImage or fromSrc is required');
-  if (fromSrc !== '-') throw systemError('importing from a URL is not supported; send the tarball as the request body (fromSrc=-)');
-  const stream = images.importImage(req, {
+  if (fromSrc !== '-') throw invalidParameter('importing from a URL is not supported; send the tarball as the request body (fromSrc=-)');
+  const stream = images.importImage(detachedBody(req), {
     ...(query.get('repo') ? { repo: query.get('repo')! } : {}),
     ...(query.get('tag') ? { tag: query.get('tag')! } : {}),
     changes: query.getAll('changes'),
@@ -79,12 +86,18 @@ async function save(ctx: RequestContext, names: string[]): Promise<void> {
     out.once('finish', resolve);
     out.once('close', resolve);
   });
+  // A client that hangs up ends the archive writer (its layer reads stop with it).
+  res.once('close', () => {
+    if (!res.writableFinished) out.destroy();
+  });
   try {
     await ctx.backend.images.save(names, out);
     if (!out.writableEnded) out.end();
     await finished;
   } catch (err) {
     if (!started) throw err;
+    if (res.destroyed) return;
+    ctx.log(`${ctx.req.method} ${ctx.req.url}: ${err instanceof Error ? err.message : String(err)}`);
     res.write(formatError(err));
   }
   start();
@@ -119,7 +132,7 @@ export function imageRoutes(router: Router): void {
     sendJSON(ctx.res, 200, results);
   });
   router.post('/images/load', async (ctx) => {
-    const stream = img(ctx).load(ctx.req, { quiet: boolValueOrDefault(ctx.query, 'quiet', true) });
+    const stream = img(ctx).load(detachedBody(ctx.req), { quiet: boolValueOrDefault(ctx.query, 'quiet', true), signal: ctx.signal });
     await writeProgressStream(ctx.res, stream, { errorStatusBeforeFirst: false });
   });
   router.get('/images/get', (ctx) => save(ctx, ctx.query.getAll('names')));
@@ -148,13 +161,7 @@ export function imageRoutes(router: Router): void {
   router.post('/auth', async (ctx) => {
     const images = img(ctx);
     if (!images.login) throw systemError('login is not supported yet');
-    let auth: RegistryAuth;
-    try {
-      const raw = await readBody(ctx.req);
-      auth = raw.length ? (JSON.parse(raw.toString('utf8')) as RegistryAuth) : {};
-    } catch (err) {
-      throw invalidParameter(`Error parsing auth config: ${err instanceof Error ? err.message : String(err)}`);
-    }
+    const auth = (await readJSON<RegistryAuth>(ctx.req, AUTH_CONFIG)) ?? {};
     try {
       sendJSON(ctx.res, 200, await images.login(auth));
     } catch (err) {

@@ -1,7 +1,9 @@
 /** Network routes: /networks list, inspect, create, delete, connect, disconnect, prune. */
 import type { NetworkBackend } from '../backend.js';
 import type { RequestContext, Router } from '../router.js';
-import { boolValue, checkForJSON, parseFilters, readJSONBody, sendEmpty, sendJSON } from '../request.js';
+import { boolValue, parseFilters, sendEmpty, sendJSON } from '../request.js';
+import { readJSON, type StructShape } from '../json-body.js';
+import { NETWORK_CONNECT, NETWORK_CREATE, NETWORK_DISCONNECT } from '../body-shapes.js';
 import type { EndpointSettings, NetworkCreateRequest } from '../types.js';
 import { invalidParameter, unavailable } from '../../lib/errors.js';
 
@@ -11,12 +13,8 @@ function backend(ctx: RequestContext): NetworkBackend {
   return n;
 }
 
-async function jsonObject(ctx: RequestContext): Promise<Record<string, unknown>> {
-  checkForJSON(ctx.req);
-  const body = await readJSONBody(ctx.req);
-  if (body === undefined || body === null) return {};
-  if (typeof body !== 'object' || Array.isArray(body)) throw invalidParameter('invalid JSON: body must be an object');
-  return body as Record<string, unknown>;
+async function jsonObject(ctx: RequestContext, shape: StructShape): Promise<Record<string, unknown>> {
+  return (await readJSON<Record<string, unknown>>(ctx.req, shape)) ?? {};
 }
 
 export function networkRoutes(router: Router): void {
@@ -27,7 +25,7 @@ export function networkRoutes(router: Router): void {
     sendJSON(ctx.res, 200, await backend(ctx).list(parseFilters(ctx.query.get('filters'))));
   });
   router.post('/networks/create', async (ctx) => {
-    const body = (await jsonObject(ctx)) as unknown as NetworkCreateRequest;
+    const body = (await jsonObject(ctx, NETWORK_CREATE)) as unknown as NetworkCreateRequest;
     if (typeof body.Name !== 'string') throw invalidParameter('network name must not be empty');
     sendJSON(ctx.res, 201, await backend(ctx).create(body));
   });
@@ -43,14 +41,14 @@ export function networkRoutes(router: Router): void {
     sendEmpty(ctx.res, 204);
   });
   router.post('/networks/{id}/connect', async (ctx) => {
-    const body = await jsonObject(ctx);
+    const body = await jsonObject(ctx, NETWORK_CONNECT);
     const container = body.Container;
     if (typeof container !== 'string' || !container) throw invalidParameter('no container specified');
     await backend(ctx).connect(ctx.params.id!, container, (body.EndpointConfig ?? undefined) as EndpointSettings | undefined);
     sendEmpty(ctx.res, 200);
   });
   router.post('/networks/{id}/disconnect', async (ctx) => {
-    const body = await jsonObject(ctx);
+    const body = await jsonObject(ctx, NETWORK_DISCONNECT);
     const container = body.Container;
     if (typeof container !== 'string' || !container) throw invalidParameter('no container specified');
     await backend(ctx).disconnect(ctx.params.id!, container, body.Force === true);

@@ -1,10 +1,12 @@
 /** Volume routes: /volumes list, create, inspect, delete, prune. */
 import type { VolumeBackend } from '../backend.js';
 import type { RequestContext, Router } from '../router.js';
-import { boolValue, checkForJSON, parseFilters, readJSONBody, sendEmpty, sendJSON } from '../request.js';
+import { boolValue, parseFilters, sendEmpty, sendJSON } from '../request.js';
+import { readJSON } from '../json-body.js';
+import { VOLUME_CREATE } from '../body-shapes.js';
 import type { VolumeCreateRequest } from '../types.js';
 import { compareVersions } from '../version.js';
-import { invalidParameter, unavailable } from '../../lib/errors.js';
+import { unavailable } from '../../lib/errors.js';
 
 function backend(ctx: RequestContext): VolumeBackend {
   const v = ctx.backend.volumes;
@@ -17,10 +19,8 @@ export function volumeRoutes(router: Router): void {
     sendJSON(ctx.res, 200, await backend(ctx).list(parseFilters(ctx.query.get('filters'))));
   });
   router.post('/volumes/create', async (ctx) => {
-    checkForJSON(ctx.req);
-    const body = (await readJSONBody(ctx.req)) ?? {};
-    if (typeof body !== 'object' || Array.isArray(body)) throw invalidParameter('invalid JSON: body must be an object');
-    sendJSON(ctx.res, 201, await backend(ctx).create(body as VolumeCreateRequest));
+    const body = (await readJSON<VolumeCreateRequest>(ctx.req, VOLUME_CREATE)) ?? {};
+    sendJSON(ctx.res, 201, await backend(ctx).create(body));
   });
   router.post('/volumes/prune', async (ctx) => {
     const filters = parseFilters(ctx.query.get('filters'));

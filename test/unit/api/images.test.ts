@@ -95,7 +95,7 @@ describe('image routes', () => {
     const r = await request(srv.sock, 'POST', '/images/load?quiet=0', { body: 'x' });
     assert.equal(r.status, 200);
     assert.deepEqual(lines(r.text), [{ errorDetail: { message: 'not a docker archive' }, error: 'not a docker archive' }]);
-    assert.deepEqual(last('images.load')!.args[1], { quiet: false });
+    assert.equal((last('images.load')!.args[1] as { quiet: boolean }).quiet, false);
   });
 
   it('pull answers 500 when the backend has no pull', async () => {
@@ -122,7 +122,9 @@ describe('image routes', () => {
       });
       assert.equal(r.status, 200);
       assert.deepEqual(lines(r.text), [{ status: 'Pulling from library/busybox', id: 'latest' }]);
-      assert.deepEqual(seen, ['localhost:5000/busybox', '1.36', { platform: 'linux/amd64' }, { username: 'u', password: 'p', serveraddress: 'localhost:5000' }]);
+      const { signal, ...opts } = seen[2] as { signal?: unknown };
+      assert.ok(signal instanceof AbortSignal, 'the request signal reaches the pull');
+      assert.deepEqual([seen[0], seen[1], opts, seen[3]], ['localhost:5000/busybox', '1.36', { platform: 'linux/amd64' }, { username: 'u', password: 'p', serveraddress: 'localhost:5000' }]);
     } finally {
       await srv2.close();
     }

@@ -243,18 +243,24 @@ test('ulimits become rlimits; sysctls, annotations, tty and console size', () =>
   assert.deepEqual(s.annotations, { a: 'b' });
 });
 
-test('security opts: no-new-privileges forms, seccomp unconfined/json/path, errors', async () => {
+test('security opts: no-new-privileges forms, seccomp unconfined/builtin/json, never a path, errors', async () => {
   assert.equal(build({ hostConfig: { SecurityOpt: ['no-new-privileges'] } }).process.noNewPrivileges, true);
   assert.equal(build({ hostConfig: { SecurityOpt: ['no-new-privileges:true'] } }).process.noNewPrivileges, true);
   assert.equal(build({ hostConfig: { SecurityOpt: ['no-new-privileges=false'] } }).process.noNewPrivileges, false);
   assert.equal(build({ hostConfig: { SecurityOpt: ['seccomp=unconfined'] } }).linux.seccomp, undefined);
+  assert.equal(build({ hostConfig: { SecurityOpt: ['seccomp=builtin'] } }).linux.seccomp!.defaultAction, 'SCMP_ACT_ERRNO');
   const custom = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }] };
   const j = build({ hostConfig: { SecurityOpt: [`seccomp=${JSON.stringify(custom)}`] } });
   assert.deepEqual(j.linux.seccomp, { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }] });
   const dir = await mkdtemp(join(tmpdir(), 'wharf-spec-'));
   try {
-    await writeFile(join(dir, 'p.json'), JSON.stringify(custom));
-    assert.equal(build({ hostConfig: { SecurityOpt: [`seccomp=${join(dir, 'p.json')}`] } }).linux.seccomp!.defaultAction, 'SCMP_ACT_ALLOW');
+    // A path is never opened by the daemon (the client sends the content): a valid profile file
+    // there is refused like any non-JSON value, and nothing of the file shows in the error.
+    await writeFile(join(dir, 'p.json'), JSON.stringify({ ...custom, secret: 'root:x:0' }));
+    assert.throws(
+      () => buildSpec(input({ hostConfig: { SecurityOpt: [`seccomp=${join(dir, 'p.json')}`] } })),
+      (err: unknown) => isEngineError(err, 'InvalidParameter') && /^Decoding seccomp profile failed: /.test(err.message) && !err.message.includes('root:x'),
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -1,0 +1,307 @@
+/**
+ * Requests that used to end the wharfd process (issue 9 §2, §3, §6), each driven through the real
+ * Docker CLI against one real daemon: the client gets Docker's error, the daemon stays the same
+ * process and answers /_ping, nothing is half-registered, and no error escaped to the process
+ * level (the safety net logs such an error as "BUG:").
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { request } from 'node:http';
+import { connect } from 'node:net';
+import { ping, runCommand, startDaemon, loadBusybox, waitFor, type Daemon } from './harness.js';
+import { buildTar, type TarEntrySpec } from '../fixtures/docker-archive.js';
+
+let d: Daemon;
+let pid: number;
+
+before(async () => {
+  d = await startDaemon();
+  await loadBusybox(d);
+  pid = d.pid;
+});
+
+after(async () => {
+  await d?.cleanup();
+});
+
+const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+/** Images and layers the daemon has, to show that a refused request registered nothing. */
+async function registered(): Promise<{ images: string; layers: string[] }> {
+  const r = await d.docker(['images', '-aq', '--no-trunc']);
+  assert.equal(r.code, 0, r.stderr);
+  const layers = await readdir(join(d.dataRoot, 'image/overlay2/layerdb/sha256')).catch(() => [] as string[]);
+  return { images: r.stdout.split('\n').sort().join('\n'), layers: layers.sort() };
+}
+
+/** The same daemon process answers, and nothing reached the process-level safety net. */
+async function assertAlive(what: string): Promise<void> {
+  assert.equal(d.pid, pid, `${what}: the daemon was restarted`);
+  assert.ok(await ping(d.socket), `${what}: /_ping does not answer\n${d.log().slice(-3000)}`);
+  assert.doesNotMatch(d.log(), /BUG:/, `${what}: an error escaped its request`);
+}
+
+/** One API request on the daemon's socket: status and parsed JSON body (or text). */
+function api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+    const req = request(
+      { socketPath: d.socket, method, path, headers: { ...(data ? { 'Content-Type': 'application/json', 'Content-Length': data.length } : {}), ...headers } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString();
+          let parsed: unknown = text;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            /* not JSON */
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+async function loadArchive(name: string, entries: TarEntrySpec[]): Promise<{ code: number; out: string }> {
+  const file = join(d.root, `${name}.tar`);
+  await writeFile(file, await buildTar(entries));
+  const r = await d.docker(['load', '-i', file], { timeoutMs: 60_000 });
+  return { code: r.code, out: r.stdout + r.stderr };
+}
+
+test('docker load of a manifest naming a layer outside the archive, missing, or linked to a host path is refused', async () => {
+  const before = await registered();
+  const config = JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [`sha256:${'a'.repeat(64)}`] } });
+  const cases: Array<[string, string, TarEntrySpec[], RegExp]> = [
+    ['dotdot', '../../etc/passwd', [], /invalid archive: \.\.\/\.\.\/etc\/passwd is outside the archive/],
+    ['absolute', '/etc/passwd', [], /not found/],
+    ['missing', 'nope/layer.tar', [], /nope\/layer\.tar not found/],
+    ['symlink', 'l.tar', [{ name: 'l.tar', type: 'symlink', linkname: '/etc/passwd' }], /l\.tar not found/],
+    ['hardlink', 'l.tar', [{ name: 'l.tar', type: 'link', linkname: '/etc/passwd' }], /l\.tar not found/],
+    ['dir', 'd', [{ name: 'd/x', content: 'x' }], /d is not a regular file/],
+    ['symlink-up', 'l.tar', [{ name: 'l.tar', type: 'symlink', linkname: '../../../etc/passwd' }], /l\.tar is outside the archive/],
+  ];
+  for (const [name, layer, extra, message] of cases) {
+    const manifest = JSON.stringify([{ Config: 'c.json', RepoTags: [`hostile-${name}:1`], Layers: [layer] }]);
+    const r = await loadArchive(name, [{ name: 'manifest.json', content: manifest }, { name: 'c.json', content: config }, ...extra]);
+    assert.equal(r.code, 1, `${name}: ${r.out}`);
+    assert.match(r.out, message, name);
+    await assertAlive(`load ${name}`);
+  }
+  // Wrong shapes in manifest.json are bad input too, not TypeErrors.
+  for (const [name, manifest] of [
+    ['layers-object', [{ Config: 'c.json', Layers: { a: 1 } }]],
+    ['config-number', [{ Config: 7, Layers: [] }]],
+    ['not-a-list', { Config: 'c.json' }],
+  ] as const) {
+    const r = await loadArchive(name, [{ name: 'manifest.json', content: JSON.stringify(manifest) }, { name: 'c.json', content: config }]);
+    assert.equal(r.code, 1, `${name}: ${r.out}`);
+    assert.match(r.out, /invalid archive/, name);
+    assert.doesNotMatch(r.out, /TypeError|Cannot read/, name);
+  }
+  await assertAlive('load with bad manifest shapes');
+  assert.deepEqual(await registered(), before);
+  assert.deepEqual(await readdir(join(d.dataRoot, 'tmp')), [], 'unpack dirs are removed');
+});
+
+/** An OCI layout whose index.json points at `top`; `blobs` are stored under their given digests. */
+function ociLayout(top: string, blobs: Map<string, string>): TarEntrySpec[] {
+  const entries: TarEntrySpec[] = [{ name: 'oci-layout', content: '{"imageLayoutVersion":"1.0.0"}' }];
+  for (const [hex, body] of blobs) entries.push({ name: `blobs/sha256/${hex}`, content: body });
+  const index = { schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: `sha256:${top}`, size: 1 }] };
+  entries.push({ name: 'index.json', content: JSON.stringify(index) });
+  return entries;
+}
+
+/** `levels` indexes, each listing the next one `fanout` times, over one image manifest. */
+function nestedIndexes(levels: number, fanout: number): TarEntrySpec[] {
+  const blobs = new Map<string, string>();
+  let next = sha256('leaf');
+  blobs.set(next, JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { digest: `sha256:${'b'.repeat(64)}` }, layers: [] }));
+  for (let level = 0; level < levels; level++) {
+    const desc = { mediaType: 'application/vnd.oci.image.index.v1+json', digest: `sha256:${next}`, size: 1 };
+    const body = JSON.stringify({ schemaVersion: 2, manifests: Array.from({ length: fanout }, () => desc) });
+    next = sha256(body);
+    blobs.set(next, body);
+  }
+  return ociLayout(next, blobs);
+}
+
+test('a small OCI layout fanning out into nested indexes, or containing itself, is refused at once', async () => {
+  const before = await registered();
+  // Ten levels of 60: 60^10 paths in a few KB.
+  const deep = await loadArchive('fanout', nestedIndexes(10, 60));
+  assert.equal(deep.code, 1, deep.out);
+  assert.match(deep.out, /invalid OCI layout: indexes nested deeper than 8/);
+  await assertAlive('fan-out');
+
+  // Three levels of 100: shallow, but a million descriptors.
+  const broad = await loadArchive('wide', nestedIndexes(3, 100));
+  assert.equal(broad.code, 1, broad.out);
+  assert.match(broad.out, /invalid OCI layout: more than 10000 descriptors/);
+
+  // Blob names are not checked against their content, so an index can name itself.
+  const self = 'c'.repeat(64);
+  const loop = new Map([[self, JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: `sha256:${self}`, size: 1 }] })]]);
+  const cyc = await loadArchive('cycle', ociLayout(self, loop));
+  assert.equal(cyc.code, 1, cyc.out);
+  assert.match(cyc.out, /contains itself/);
+  await assertAlive('cycle');
+  assert.deepEqual(await registered(), before);
+});
+
+test('a client hanging up during docker save, export or cp ends only that request', async () => {
+  for (let i = 0; i < 3; i++) {
+    const r = await runCommand('sh', ['-c', 'docker save busybox | head -c 1000 | wc -c'], { env: { DOCKER_HOST: d.host }, timeoutMs: 60_000 });
+    assert.equal(r.stdout.trim(), '1000', r.stderr);
+  }
+  await assertAlive('save | head');
+  // The other tar streams: export and cp out of a container.
+  const c = await d.docker(['create', 'busybox', 'true']);
+  assert.equal(c.code, 0, c.stderr);
+  const id = c.stdout.trim();
+  try {
+    for (const cmd of [`docker export ${id}`, `docker cp ${id}:/ -`]) {
+      const r = await runCommand('sh', ['-c', `${cmd} | head -c 1000 | wc -c`], { env: { DOCKER_HOST: d.host }, timeoutMs: 60_000 });
+      assert.equal(r.stdout.trim(), '1000', `${cmd}: ${r.stderr}`);
+    }
+  } finally {
+    await d.docker(['rm', '-f', id]);
+  }
+  await assertAlive('export/cp | head');
+  // The next save is whole.
+  const file = join(d.root, 'busybox.tar');
+  const r = await d.docker(['save', '-o', file, 'busybox']);
+  assert.equal(r.code, 0, r.stderr);
+  const list = await runCommand('tar', ['-tf', file]);
+  assert.match(list.stdout, /^manifest\.json$/m);
+});
+
+test('a failed import whose body was not read is answered, not cut', async () => {
+  const before = await registered();
+  const file = join(d.root, 'garbage.bin');
+  await writeFile(file, randomBytes(16 * 1024 * 1024));
+  const r = await d.docker(['import', file, 'garbage:1'], { timeoutMs: 60_000 });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /Error response from daemon: archive\/tar: invalid tar header/);
+  assert.doesNotMatch(r.stderr, /broken pipe/);
+  await assertAlive('import garbage');
+  assert.deepEqual(await registered(), before);
+});
+
+test('unpack dirs of a load interrupted by a crash are removed at start', async () => {
+  const stale = join(d.dataRoot, 'tmp', 'docker-import-123456');
+  await mkdir(join(stale, 'blobs/sha256'), { recursive: true });
+  await writeFile(join(stale, 'blobs/sha256', 'a'.repeat(64)), 'half a layer');
+  await d.kill9();
+  await d.restart();
+  assert.deepEqual(await readdir(join(d.dataRoot, 'tmp')), []);
+  pid = d.pid;
+  await assertAlive('restart');
+});
+
+test('--security-opt seccomp=<path>: the daemon never opens the path; the CLIs send the file content', async () => {
+  const secret = join(d.root, 'secret.json');
+  // A file that is even a valid profile: the daemon still must not read it.
+  await writeFile(secret, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', note: 'TOP-SECRET-LINE' }));
+  for (const path of ['/etc/shadow', secret]) {
+    const c = await api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { SecurityOpt: [`seccomp=${path}`] } });
+    assert.equal(c.status, 201, JSON.stringify(c.body));
+    const s = await api('POST', `/containers/${c.body.Id}/start`);
+    assert.equal(s.status, 400, JSON.stringify(s.body));
+    assert.match(s.body.message, /^Decoding seccomp profile failed: /);
+    assert.doesNotMatch(s.body.message, /TOP-SECRET|root:/);
+    assert.equal((await api('DELETE', `/containers/${c.body.Id}?force=1`)).status, 204);
+  }
+  // Both CLIs read the profile file themselves: mkdir is refused by it, everything else allowed.
+  const profile = join(d.root, 'no-mkdir.json');
+  await writeFile(profile, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO' }] }));
+  for (const cli of [d.wharf, d.docker]) {
+    const r = await cli(['run', '--rm', '--security-opt', `seccomp=${profile}`, 'busybox', 'sh', '-c', 'mkdir /x && echo made || echo refused']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'refused');
+  }
+  await assertAlive('seccomp');
+});
+
+test('bodies decode as Docker decodes them: any field-name case, wrong types are 400s', async () => {
+  // Wrong JSON types: 400 with Go's wording, never a 500 TypeError.
+  const cases: Array<[string, string, unknown, RegExp]> = [
+    ['POST', '/containers/create', { Image: 'busybox', Env: [{}] }, /cannot unmarshal object into Go struct field CreateRequest\.Env of type string/],
+    ['POST', '/containers/create', { Image: 'busybox', HostConfig: { Memory: '1g' } }, /cannot unmarshal string into Go struct field CreateRequest\.HostConfig\.Memory of type int64/],
+    ['POST', '/networks/create', { Name: 'n1', Labels: 'x' }, /cannot unmarshal string into Go struct field CreateRequest\.Labels of type map\[string\]string/],
+    ['POST', '/networks/create', { Name: 'n1', IPAM: { Config: { Subnet: '10.9.0.0/16' } } }, /cannot unmarshal object into Go struct field CreateRequest\.IPAM\.Config of type \[\]network\.IPAMConfig/],
+    ['POST', '/volumes/create', { Name: ['v'] }, /cannot unmarshal array into Go struct field CreateOptions\.Name of type string/],
+    ['POST', '/volumes/create', [], /cannot unmarshal array into Go value of type volume\.CreateOptions/],
+    ['POST', '/auth', { username: 5 }, /cannot unmarshal number 5 into Go struct field AuthConfig\.username of type string/],
+    ['POST', '/networks/bridge/connect', { Container: { Id: 'x' } }, /cannot unmarshal object into Go struct field ConnectOptions\.Container of type string/],
+    ['POST', '/containers/create', { Image: 'busybox', toString: 1, __proto__: { Cmd: 5 } }, /./],
+  ];
+  for (const [method, path, body, message] of cases) {
+    const r = await api(method, path, JSON.stringify(body));
+    if (path === '/containers/create' && message.source === '.') {
+      // Object.prototype member names are plain unknown fields.
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      await api('DELETE', `/containers/${r.body.Id}?force=1`);
+      continue;
+    }
+    assert.equal(r.status, 400, `${method} ${path}: ${JSON.stringify(r.body)}`);
+    assert.match(r.body.message, /^invalid JSON: json: /);
+    assert.match(r.body.message, message);
+  }
+  // Field names in any case, as encoding/json matches them.
+  const v = await api('POST', '/volumes/create', { name: 'lowercase-vol', labels: { a: 'b' } });
+  assert.equal(v.status, 201, JSON.stringify(v.body));
+  assert.equal(v.body.Name, 'lowercase-vol');
+  assert.deepEqual(v.body.Labels, { a: 'b' });
+  const run = await d.docker(['run', '-d', 'busybox', 'sleep', '60']);
+  assert.equal(run.code, 0, run.stderr);
+  const id = run.stdout.trim();
+  try {
+    const e = await api('POST', `/containers/${id}/exec`, { cmd: ['true'], detachKeys: 'ctrl-x,x', attachStdout: true });
+    assert.equal(e.status, 201, JSON.stringify(e.body));
+    const inspect = await api('GET', `/exec/${e.body.Id}/json`);
+    // Docker shows the parsed keys as bytes (base64 in JSON): ctrl-x, x.
+    assert.deepEqual([...Buffer.from(inspect.body.DetachKeys, 'base64')], [0x18, 0x78]);
+    assert.equal(inspect.body.ProcessConfig.entrypoint, 'true');
+  } finally {
+    await d.docker(['rm', '-f', id]);
+    await d.docker(['volume', 'rm', 'lowercase-vol']);
+  }
+  await assertAlive('json shapes');
+});
+
+test('an import whose client hangs up mid-body, and an oversized JSON body, leave nothing', async () => {
+  const before = await registered();
+  const overlay = async () => (await readdir(join(d.dataRoot, 'overlay2'))).sort();
+  const dirs = await overlay();
+  // Half of a tar whose one file is announced at 8 MiB, then the client is gone.
+  const tar = await buildTar([{ name: 'big', content: randomBytes(8 * 1024 * 1024) }]);
+  await new Promise<void>((resolve) => {
+    const sock = connect(d.socket);
+    sock.on('error', () => {});
+    sock.write(`POST /images/create?fromSrc=-&repo=halfway&tag=1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-tar\r\nContent-Length: ${tar.length}\r\n\r\n`);
+    sock.write(tar.subarray(0, 4 * 1024 * 1024), () => {
+      sock.destroy();
+      resolve();
+    });
+  });
+  await waitFor(async () => JSON.stringify(await overlay()) === JSON.stringify(dirs), { timeoutMs: 30_000, what: 'the staged layer to be removed' });
+  assert.deepEqual(await registered(), before);
+
+  // 40 MiB of JSON: refused (400) by its declared size, the body not buffered.
+  const huge = JSON.stringify({ Name: 'x', Labels: { a: 'b'.repeat(40 * 1024 * 1024) } });
+  const r = await api('POST', '/volumes/create', huge);
+  assert.equal(r.status, 400);
+  assert.match(r.body.message, /request body too large/);
+  await assertAlive('half import and huge body');
+});
