@@ -48,6 +48,7 @@ import { KeyedMutex } from '../lib/mutex.js';
 import { parseSignal } from '../lib/signals.js';
 import { RuntimeStartError, type ExitInfo } from '../runtime/runtime.js';
 import { DEFAULT_SHM_SIZE, buildSpec } from '../runtime/spec.js';
+import { resolveDevices } from '../runtime/devices.js';
 import { logSizeMax, validateLogConfig, withDaemonLogDefaults } from './log-config.js';
 import { resolveUser } from '../runtime/user.js';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys, pipeAttach } from './attach-session.js';
@@ -261,6 +262,7 @@ export class ContainerService implements ContainerBackend {
       const env = containerEnv(rec, user.home);
       const cwd = rec.Config.WorkingDir || '/';
       await ensureWorkingDir(rootfs, cwd);
+      const devs = await resolveDevices(hc);
       const spec = buildSpec({
         id,
         rootfs,
@@ -278,6 +280,8 @@ export class ContainerService implements ContainerBackend {
         cgroupVersion: settings.cgroupVersion,
         initPath: hc.Init ? settings.initPath : undefined,
         mounts: volumeMounts?.mounts,
+        devices: devs.devices,
+        deviceRules: devs.rules,
       });
       if (volumeMounts?.rootfsPropagation) spec.linux.rootfsPropagation = volumeMounts.rootfsPropagation;
       if (hc.Init && !settings.initPath) throw systemError('--init requested but no init binary (tini or catatonit) is installed');
