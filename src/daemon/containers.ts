@@ -49,6 +49,7 @@ import { parseSignal } from '../lib/signals.js';
 import { RuntimeStartError, type ExitInfo } from '../runtime/runtime.js';
 import { DEFAULT_SHM_SIZE, buildSpec } from '../runtime/spec.js';
 import { resolveDevices } from '../runtime/devices.js';
+import { validateCreateStrings } from './create-strings.js';
 import { logSizeMax, validateLogConfig, withDaemonLogDefaults } from './log-config.js';
 import { resolveUser } from '../runtime/user.js';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys, pipeAttach } from './attach-session.js';
@@ -136,6 +137,7 @@ export class ContainerService implements ContainerBackend {
     const config = mergeImageConfig(userConfig, image.config.config);
     const { path, args } = commandOf(config);
     hostConfig.NetworkMode = effectiveNetworkMode(hostConfig);
+    validateCreateStrings(userConfig, hostConfig);
     // Docker records the /dev/shm size it will use (64 MiB unless given).
     if (!hostConfig.ShmSize) hostConfig.ShmSize = DEFAULT_SHM_SIZE;
     validateContainerNetworkMode(userConfig, hostConfig);

@@ -397,7 +397,10 @@ export class NetworkManager {
       if (ip) throw invalidParameter('user specified IP address is supported on user defined networks only');
       if (ep?.Aliases?.length) throw invalidParameter('network-scoped alias is supported only for containers in user defined networks');
     }
-    if (ip && parseIp(ip) === undefined) throw invalidParameter(`invalid IPv4 address: ${ip}`);
+    if (ip && (parseIp(ip) === undefined || ip !== ip.trim())) throw invalidParameter(`invalid IPv4 address: ${ip}`);
+    // It becomes an argument in an `ip -batch` line: one MAC-48 address and nothing else.
+    const mac = ep?.MacAddress;
+    if (mac && !/^[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}$/.test(mac)) throw invalidParameter(`invalid MAC address ${mac}`);
     if (ip && !n.IPAM.Config?.some((c) => c.Subnet)) throw invalidParameter('user specified IP address is supported only when connecting to networks with user configured subnets');
   }
 
@@ -736,6 +739,10 @@ export class NetworkManager {
       if (req.EnableIPv6) throw invalidParameter('IPv6 networks are not supported by this engine');
       const options = { ...(req.Options ?? {}) };
       const bridgeName = options['com.docker.network.bridge.name'];
+      // An interface name: it goes into `ip -batch` and iptables-restore lines.
+      if (bridgeName !== undefined && (!/^[a-zA-Z0-9_.-]+$/.test(bridgeName) || bridgeName === '.' || bridgeName === '..')) {
+        throw invalidParameter(`invalid bridge name ${JSON.stringify(bridgeName)}`);
+      }
       const id = generateId();
       const cfgIn = (req.IPAM?.Config ?? []).filter((c) => !c.Subnet?.includes(':'));
       let config: NetworkRecord['IPAM']['Config'];

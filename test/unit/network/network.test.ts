@@ -64,6 +64,13 @@ describe('ports', () => {
     assert.throws(() => portRequests({ '70000/tcp': [] }, null, false), /invalid port specification/);
   });
 
+  it('a host IP goes into iptables-restore only as exactly an address', () => {
+    assert.throws(() => portRequests({ '80/tcp': [{ HostIp: '127.0.0.1\n', HostPort: '8080' }] }, null, false), /invalid host IP address: 127\.0\.0\.1\n$/);
+    assert.throws(() => portRequests({ '80/tcp': [{ HostIp: ' 127.0.0.1', HostPort: '8080' }] }, null, false), /invalid host IP address/);
+    assert.throws(() => portRequests({ '80/tcp': [{ HostIp: 'a:b -j ACCEPT', HostPort: '8080' }] }, null, false), /invalid host IP address/);
+    assert.deepEqual(portRequests({ '80/tcp': [{ HostIp: '::1', HostPort: '8080' }] }, null, false), []);
+  });
+
   it('builds NetworkSettings.Ports with null for unpublished ports', () => {
     const m = portsMap({ '80/tcp': {}, '443/tcp': {} }, null, [{ proto: 'tcp', containerPort: 80, hostIp: '0.0.0.0', hostPort: 8080 }]);
     assert.deepEqual(m, { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '8080' }], '443/tcp': null });
