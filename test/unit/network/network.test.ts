@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { formatCidr, formatIp, macForIp, overlaps, parseCidr, parseIp } from '../../../src/network/ipv4.js';
 import { allocateIp, checkRequestedIp, pickSubnet, subnetSpec, DEFAULT_ADDRESS_POOLS } from '../../../src/network/ipam.js';
 import { portRequests, portsMap, PortTable } from '../../../src/network/ports.js';
-import { buildQuery, buildResponse, parseQuery, parseResponse, TYPE_A } from '../../../src/network/dns-message.js';
+import { buildQuery, buildResponse, encodableName, parseQuery, parseResponse, TYPE_A, TYPE_PTR } from '../../../src/network/dns-message.js';
 import { listFilter, pruneKeep } from '../../../src/network/filters.js';
 import { embeddedResolvConf } from '../../../src/network/resolv.js';
 import { networkRules, portRules, chainNames } from '../../../src/network/iptables.js';
@@ -97,6 +97,15 @@ describe('dns messages', () => {
     assert.deepEqual(parseResponse(resp), { id: 0x1234, rcode: 0, addresses: ['10.1.2.3'] });
     assert.equal(parseQuery(resp), undefined, 'responses are not queries');
     assert.equal(parseQuery(Buffer.alloc(5)), undefined);
+  });
+
+  it('never writes a name whose label length does not fit its byte (a long container name)', () => {
+    const q = buildQuery(1, '2.0.17.172.in-addr.arpa', TYPE_PTR);
+    const parsed = parseQuery(q)!;
+    assert.equal(encodableName('web.example'), true);
+    assert.equal(encodableName('a'.repeat(64)), false);
+    assert.equal(encodableName(Array(130).fill('ab').join('.')), false);
+    assert.throws(() => buildResponse(q, parsed, 0, [{ type: TYPE_PTR, name: 'a'.repeat(300) }]), RangeError);
   });
 });
 
