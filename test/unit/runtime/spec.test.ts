@@ -182,6 +182,9 @@ test('cgroupsPath: /wharf/<id> by default, CgroupParent respected, systemd form'
   assert.equal(build().linux.cgroupsPath, `/wharf/${ID}`);
   assert.equal(build({ cgroupParent: 'mygroup' }).linux.cgroupsPath, `/mygroup/${ID}`);
   assert.equal(build({ cgroupParent: '/a/b' }).linux.cgroupsPath, `/a/b/${ID}`);
+  // `..` cannot climb above the hierarchy's root (runc joins the path under each mount).
+  assert.equal(build({ cgroupParent: '../../../sys/x' }).linux.cgroupsPath, `/sys/x/${ID}`);
+  assert.equal(build({ cgroupParent: '/a/../../..' }).linux.cgroupsPath, `/${ID}`);
   assert.equal(build({ cgroupDriver: 'systemd' }).linux.cgroupsPath, `system.slice:wharf:${ID}`);
   assert.equal(build({ cgroupDriver: 'systemd', cgroupParent: 'my.slice' }).linux.cgroupsPath, `my.slice:wharf:${ID}`);
 });
