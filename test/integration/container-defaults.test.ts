@@ -98,8 +98,10 @@ describe('devices', () => {
     // runc makes /dev/ptmx a symlink to pts/ptmx in every container, privileged or not.
     const missing = host.filter((h) => !inside.has(h) && !h.startsWith('/dev/ptmx '));
     assert.deepEqual(missing, []);
-    // The ones the issue names are among them (so in the container too).
+    // The ones the issue names are among them (so in the container too), and they open.
     for (const name of ['/dev/fuse ', '/dev/net/tun ', '/dev/loop-control ']) assert.ok(host.some((h) => h.startsWith(name)), name);
+    const kvm = host.some((h) => h.startsWith('/dev/kvm ')) ? ' 6<>/dev/kvm' : '';
+    assert.equal(await ok(['run', '--rm', '--privileged', 'busybox', 'sh', '-c', `exec 3<>/dev/fuse 4<>/dev/net/tun 5<>/dev/loop-control${kvm} && echo opened`]), 'opened\n');
   });
 });
 
@@ -154,6 +156,9 @@ describe('strings that reach files', () => {
       NetworkingConfig: { EndpointsConfig: { bridge: { MacAddress: '02:42:ac:11:00:02\nlink set lo down' } } },
     });
     assert.deepEqual(mac, { status: 400, message: 'invalid MAC address 02:42:ac:11:00:02\nlink set lo down' });
+    const bridge = await d.docker(['network', 'create', '-o', 'com.docker.network.bridge.name=x\nlink del lo', 'badbridge']);
+    assert.equal(bridge.code, 1);
+    assert.match(bridge.stderr, /invalid bridge name "x\\nlink del lo"/);
     const dns = await createRaw({ Image: 'busybox', HostConfig: { DnsSearch: ['a.test\nnameserver 6.6.6.6'] } });
     assert.deepEqual(dns, { status: 400, message: 'a.test\nnameserver 6.6.6.6 is not a valid domain' });
   });
