@@ -164,8 +164,9 @@ try {
   await runCycles(WARMUP);
   const before = await measure(d, fw, cgroupParent);
   failures.length = 0;
+  const rssMiB = async () => (Number(/^VmRSS:\s+(\d+) kB$/m.exec(await readFile(`/proc/${d.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024).toFixed(1);
   const ms = await runCycles(CYCLES, (n) => {
-    if (n % 100 === 0) process.stderr.write(`soak: ${n}/${CYCLES} cycles\n`);
+    if (n % 100 === 0) void rssMiB().then((r) => process.stderr.write(`soak: ${n}/${CYCLES} cycles, daemon RSS ${r} MiB\n`));
   });
   // `run --rm` returns once the container is removed; anything still going away gets a moment.
   let after = await measure(d, fw, cgroupParent);
