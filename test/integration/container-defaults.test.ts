@@ -149,6 +149,15 @@ describe('strings that reach files', () => {
     assert.match(m.stderr, /invalid mount config for type "tmpfs": invalid mount path: 'run' mount path must be absolute/);
   });
 
+  test('a local volume\'s device is never read by mount(8) as an option', async () => {
+    await ok(['volume', 'create', '-o', 'type=none', '-o', 'o=bind', '-o', 'device=--version', 'dashvol']);
+    // Read as an option, `mount --version` succeeds and the volume would seem mounted.
+    const r = await d.docker(['run', '--rm', '-v', 'dashvol:/x', 'busybox', 'true']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /failed to mount local volume: .*--version/);
+    await ok(['volume', 'rm', 'dashvol']);
+  });
+
   test('a MAC address or a DNS search domain with a newline is refused', async () => {
     const mac = await createRaw({
       Image: 'busybox',
