@@ -10,6 +10,7 @@ import type { ContainerConfig, HostConfig } from '../api/types.js';
 import { invalidParameter } from '../lib/errors.js';
 import { parseDeviceCgroupRule, validateDeviceMappings } from '../runtime/devices.js';
 import { cleanPath } from '../volume/mount-parser.js';
+import { normalizeMac } from '../network/ipv4.js';
 
 /** Whitespace or a control character: what may end a line, a field or a list item. */
 const SEPARATOR = /[\s\x00-\x1f\x7f]/;
@@ -82,11 +83,9 @@ function validateTmpfs(tmpfs: Record<string, string>): void {
   }
 }
 
-const MAC = /^[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}$/;
-
-/** A MAC address for `ip link … address` (the IEEE 802 MAC-48 forms Go's ParseMAC takes with colons). */
+/** A MAC address for `ip link … address` (network/ipv4.ts normalizeMac). */
 export function validateMacAddress(mac: string | undefined): void {
-  if (mac && !MAC.test(mac)) throw invalidParameter(`invalid MAC address ${mac}`);
+  if (mac && !normalizeMac(mac)) throw invalidParameter(`invalid MAC address ${mac}`);
 }
 
 /** Every check above over one create request (Config + HostConfig). */

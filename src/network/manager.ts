@@ -24,7 +24,7 @@ import {
   type AddressPool,
   type SubnetSpec,
 } from './ipam.js';
-import { formatCidr, formatIp, macForIp, overlaps, parseCidr, parseIp, type Cidr } from './ipv4.js';
+import { formatCidr, formatIp, macForIp, normalizeMac, overlaps, parseCidr, parseIp, type Cidr } from './ipv4.js';
 import { addVeth, deleteLink, ensureBridge, linkExists, removeDnsRedirect } from './links.js';
 import {
   ephemeralRange,
@@ -398,9 +398,8 @@ export class NetworkManager {
       if (ep?.Aliases?.length) throw invalidParameter('network-scoped alias is supported only for containers in user defined networks');
     }
     if (ip && (parseIp(ip) === undefined || ip !== ip.trim())) throw invalidParameter(`invalid IPv4 address: ${ip}`);
-    // It becomes an argument in an `ip -batch` line: one MAC-48 address and nothing else.
     const mac = ep?.MacAddress;
-    if (mac && !/^[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}$/.test(mac)) throw invalidParameter(`invalid MAC address ${mac}`);
+    if (mac && !normalizeMac(mac)) throw invalidParameter(`invalid MAC address ${mac}`);
     if (ip && !n.IPAM.Config?.some((c) => c.Subnet)) throw invalidParameter('user specified IP address is supported only when connecting to networks with user configured subnets');
   }
 
@@ -510,7 +509,7 @@ export class NetworkManager {
       ip: formatIp(ip),
       prefixLen: spec.cidr.bits,
       gateway: formatIp(spec.gateway),
-      mac: cfg?.MacAddress || macForIp(ip),
+      mac: (cfg?.MacAddress && normalizeMac(cfg.MacAddress)) || macForIp(ip),
       ifname,
       hostVeth: `veth${randomBytes(4).toString('hex').slice(0, 7)}`,
       aliases,

@@ -165,6 +165,8 @@ describe('strings that reach files', () => {
       NetworkingConfig: { EndpointsConfig: { bridge: { MacAddress: '02:42:ac:11:00:02\nlink set lo down' } } },
     });
     assert.deepEqual(mac, { status: 400, message: 'invalid MAC address 02:42:ac:11:00:02\nlink set lo down' });
+    // Go's ParseMAC also takes dashes (and the CLI sends it as typed); ip link gets colons.
+    assert.equal(await ok(['run', '--rm', '--mac-address', '02-42-AC-11-00-99', 'busybox', 'cat', '/sys/class/net/eth0/address']), '02:42:ac:11:00:99\n');
     const bridge = await d.docker(['network', 'create', '-o', 'com.docker.network.bridge.name=x\nlink del lo', 'badbridge']);
     assert.equal(bridge.code, 1);
     assert.match(bridge.stderr, /invalid bridge name "x\\nlink del lo"/);

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatCidr, formatIp, macForIp, overlaps, parseCidr, parseIp } from '../../../src/network/ipv4.js';
+import { formatCidr, formatIp, macForIp, normalizeMac, overlaps, parseCidr, parseIp } from '../../../src/network/ipv4.js';
 import { allocateIp, checkRequestedIp, pickSubnet, subnetSpec, DEFAULT_ADDRESS_POOLS } from '../../../src/network/ipam.js';
 import { portRequests, portsMap, PortTable } from '../../../src/network/ports.js';
 import { buildQuery, buildResponse, encodableName, parseQuery, parseResponse, TYPE_A, TYPE_PTR } from '../../../src/network/dns-message.js';
@@ -62,6 +62,12 @@ describe('ports', () => {
       { proto: 'tcp', containerPort: 443, hostIp: '0.0.0.0', hostPorts: [0, 0] },
     ]);
     assert.throws(() => portRequests({ '70000/tcp': [] }, null, false), /invalid port specification/);
+  });
+
+  it('a MAC address goes into ip -batch only as one colon-separated MAC-48', () => {
+    assert.equal(normalizeMac('02:42:AC:11:00:02'), '02:42:ac:11:00:02');
+    assert.equal(normalizeMac('02-42-ac-11-00-02'), '02:42:ac:11:00:02');
+    for (const bad of ['02:42:ac:11:00:02\nlink del eth0', '02:42:ac-11:00:02', '02:42:ac:11:00', 'x']) assert.equal(normalizeMac(bad), undefined, bad);
   });
 
   it('a host IP goes into iptables-restore only as exactly an address', () => {
