@@ -133,11 +133,11 @@ export class ContainerService implements ContainerBackend {
     const hostConfig: HostConfig = { ...(hostConfigIn ?? {}) };
     if (!userConfig.Image) throw invalidParameter('Config cannot be empty in order to create a container');
     validateHostConfig(hostConfig, this.deps.settings.ncpu);
+    validateCreateStrings(userConfig, hostConfig);
     const image = await this.deps.images.resolve(userConfig.Image);
     const config = mergeImageConfig(userConfig, image.config.config);
     const { path, args } = commandOf(config);
     hostConfig.NetworkMode = effectiveNetworkMode(hostConfig);
-    validateCreateStrings(userConfig, hostConfig);
     // Docker records the /dev/shm size it will use (64 MiB unless given).
     if (!hostConfig.ShmSize) hostConfig.ShmSize = DEFAULT_SHM_SIZE;
     validateContainerNetworkMode(userConfig, hostConfig);

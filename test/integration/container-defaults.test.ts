@@ -136,6 +136,8 @@ describe('strings that reach files', () => {
     assert.match(r.stderr, /bad format for add-host: "a\\n6\.6\.6\.6 bank\.example:10\.0\.0\.9"/);
     const api = await createRaw({ Image: 'busybox', HostConfig: { ExtraHosts: ['db:10.0.0.9\n6.6.6.6 bank.example'] } });
     assert.deepEqual(api, { status: 400, message: 'invalid IP address in add-host: "10.0.0.9\\n6.6.6.6 bank.example"' });
+    // As Docker, the settings are checked before the image is looked up.
+    assert.equal((await createRaw({ Image: 'nosuchimage', HostConfig: { ExtraHosts: ['x:y'] } })).status, 400);
     assert.match(await ok(['run', '--rm', '--add-host', 'db:10.0.0.9', 'busybox', 'cat', '/etc/hosts']), /^10\.0\.0\.9\tdb$/m);
     assert.equal(await ok(['ps', '-aq']), '');
   });
