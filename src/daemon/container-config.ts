@@ -234,9 +234,6 @@ export function validateHostConfig(h: HostConfig, ncpu = cpus().length, sys: Sys
   }
   if (!update) {
     if (h.Isolation && h.Isolation !== 'default') throw invalidParameter(`invalid isolation '${h.Isolation}' on linux`);
-    for (const key of Object.keys(h.Annotations ?? {})) {
-      if (key === '') throw invalidParameter('invalid Annotations: the empty string is not permitted as an annotation key');
-    }
     const storageOpts = Object.keys(h.StorageOpt ?? {});
     // overlay2 takes only `size`, and only over xfs with project quotas, which wharfd does not set up.
     if (storageOpts.includes('size')) throw invalidParameter("--storage-opt is supported only for overlay over xfs with 'pquota' mount option");

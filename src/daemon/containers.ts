@@ -48,6 +48,8 @@ import { KeyedMutex } from '../lib/mutex.js';
 import { parseSignal } from '../lib/signals.js';
 import { RuntimeStartError, type ExitInfo } from '../runtime/runtime.js';
 import { buildSpec } from '../runtime/spec.js';
+import { resolveDevices } from '../runtime/devices.js';
+import { validateCreateStrings } from './create-strings.js';
 import { logAttributes, logSizeMax, validateLogConfig, withDaemonLogDefaults } from './log-config.js';
 import { resolveUser } from '../runtime/user.js';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys, pipeAttach } from './attach-session.js';
@@ -131,6 +133,7 @@ export class ContainerService implements ContainerBackend {
     const hostConfig: HostConfig = { ...(hostConfigIn ?? {}) };
     if (!userConfig.Image) throw invalidParameter('Config cannot be empty in order to create a container');
     const warnings = validateHostConfig(hostConfig, this.deps.settings.ncpu, this.deps.settings.sysInfo);
+    validateCreateStrings(userConfig, hostConfig);
     const image = await this.deps.images.resolve(userConfig.Image, platform);
     const config = mergeImageConfig(userConfig, image.config.config);
     const { path, args } = commandOf(config);
@@ -262,6 +265,7 @@ export class ContainerService implements ContainerBackend {
       const env = containerEnv(rec, user.home);
       const cwd = rec.Config.WorkingDir || '/';
       await ensureWorkingDir(rootfs, cwd);
+      const devs = await resolveDevices(hc);
       const spec = buildSpec({
         id,
         rootfs,
@@ -279,6 +283,8 @@ export class ContainerService implements ContainerBackend {
         cgroupVersion: settings.cgroupVersion,
         initPath: hc.Init ? settings.initPath : undefined,
         mounts: volumeMounts?.mounts,
+        devices: devs.devices,
+        deviceRules: devs.rules,
       });
       if (volumeMounts?.rootfsPropagation) spec.linux.rootfsPropagation = volumeMounts.rootfsPropagation;
       if (hc.Init && !settings.initPath) throw systemError('--init requested but no init binary (tini or catatonit) is installed');

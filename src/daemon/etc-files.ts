@@ -7,6 +7,11 @@ import { join } from 'node:path';
 import { hostname as osHostname } from 'node:os';
 import { embeddedResolvConf } from '../network/resolv.js';
 
+/**
+ * Whether a string can be one field of these files: create refuses the others
+ * (daemon/create-strings.ts); records written before that check are skipped here, never written.
+ */
+const oneField = (s: string) => s !== '' && !/[\s\x00-\x1f\x7f]/.test(s);
 
 export function hostsFile(opts: { hostname: string; domainname?: string; ip?: string; extraHosts?: string[] }): string {
   const lines = [
@@ -19,9 +24,9 @@ export function hostsFile(opts: { hostname: string; domainname?: string; ip?: st
   ];
   for (const h of opts.extraHosts ?? []) {
     const i = h.indexOf(':');
-    if (i > 0) lines.push(`${h.slice(i + 1)}\t${h.slice(0, i)}`);
+    if (i > 0 && oneField(h.slice(0, i)) && oneField(h.slice(i + 1))) lines.push(`${h.slice(i + 1)}\t${h.slice(0, i)}`);
   }
-  if (opts.ip) {
+  if (opts.ip && oneField(opts.hostname) && (!opts.domainname || oneField(opts.domainname))) {
     const fqdn = opts.domainname ? `${opts.hostname}.${opts.domainname} ${opts.hostname}` : opts.hostname;
     lines.push(`${opts.ip}\t${fqdn}`);
   }
@@ -52,10 +57,10 @@ export function containerResolvConf(
     else if (key === 'search' || key === 'domain') search.splice(0, search.length, ...rest);
     else if (key === 'options') options.push(...rest);
   }
-  let servers = overrides.dns?.length ? overrides.dns : ns.filter((s) => !isLoopback(s));
+  let servers = overrides.dns?.length ? overrides.dns.filter(oneField) : ns.filter((s) => !isLoopback(s));
   if (servers.length === 0) servers = DEFAULT_NAMESERVERS;
-  const searchList = overrides.dnsSearch?.length ? overrides.dnsSearch.filter((s) => s !== '.') : search;
-  const opts = overrides.dnsOptions?.length ? overrides.dnsOptions : options;
+  const searchList = overrides.dnsSearch?.length ? overrides.dnsSearch.filter((s) => s !== '.' && oneField(s)) : search;
+  const opts = overrides.dnsOptions?.length ? overrides.dnsOptions.filter(oneField) : options;
   const out = servers.map((s) => `nameserver ${s}`);
   if (searchList.length) out.push(`search ${searchList.join(' ')}`);
   if (opts.length) out.push(`options ${opts.join(' ')}`);
@@ -117,7 +122,7 @@ export async function writeEtcFiles(
       ? hostResolv
       : containerResolvConf(hostResolv, opts);
   await Promise.all([
-    writeFile(paths.hostname, hostname + '\n'),
+    writeFile(paths.hostname, (oneField(hostname) ? hostname : '') + '\n'),
     writeFile(paths.hosts, hosts),
     writeFile(paths.resolvConf, resolv),
   ]);

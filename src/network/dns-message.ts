@@ -48,7 +48,15 @@ export function parseQuery(buf: Buffer): Question | undefined {
   };
 }
 
+/** Whether `name` fits the wire format (labels of 1–63 bytes, 255 in all): a container name may not. */
+export function encodableName(name: string): boolean {
+  const labels = name.split('.').filter(Boolean);
+  return labels.every((l) => Buffer.byteLength(l, 'latin1') <= 63) && labels.reduce((n, l) => n + l.length + 1, 1) <= 255;
+}
+
 function encodeName(name: string): Buffer {
+  // A longer label's length would not fit its byte and the rest would be read as records.
+  if (!encodableName(name)) throw new RangeError(`name does not fit in a DNS message: ${name.slice(0, 80)}`);
   const parts = name.split('.').filter(Boolean).map((l) => {
     const b = Buffer.from(l, 'latin1');
     return Buffer.concat([Buffer.from([b.length]), b]);

@@ -11,6 +11,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { formatIp, parseIp } from './ipv4.js';
 import {
   buildResponse,
+  encodableName,
   parseQuery,
   CLASS_IN,
   RCODE_NOERROR,
@@ -163,7 +164,7 @@ export class EmbeddedDns {
       const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\.in-addr\.arpa$/.exec(name);
       const ip = m ? parseIp(`${m[4]}.${m[3]}.${m[2]}.${m[1]}`) : undefined;
       const ep = ip === undefined ? undefined : [...l.endpoints.values()].find((e) => e.ip === ip);
-      if (ep?.names[0]) return buildResponse(msg, q, RCODE_NOERROR, [{ type: TYPE_PTR, name: ep.names[0] }]);
+      if (ep?.names[0] && encodableName(ep.names[0])) return buildResponse(msg, q, RCODE_NOERROR, [{ type: TYPE_PTR, name: ep.names[0] }]);
     }
     const fromIp = parseIp(from);
     const ep = fromIp === undefined ? undefined : [...l.endpoints.values()].find((e) => e.ip === fromIp);

@@ -62,3 +62,12 @@ export function macForIp(ip: number): string {
   const bytes = [0x02, 0x42, ip >>> 24, (ip >>> 16) & 255, (ip >>> 8) & 255, ip & 255];
   return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
+
+/**
+ * A MAC-48 address as `ip link` takes it (lower case, colons), from the colon or dash form Go's
+ * ParseMAC accepts; undefined for anything else, since it is written into an `ip -batch` line.
+ */
+export function normalizeMac(s: string): string | undefined {
+  if (!/^[0-9a-fA-F]{2}([:-])[0-9a-fA-F]{2}(?:\1[0-9a-fA-F]{2}){4}$/.test(s)) return undefined;
+  return s.toLowerCase().replaceAll('-', ':');
+}

@@ -24,7 +24,7 @@ import {
   type AddressPool,
   type SubnetSpec,
 } from './ipam.js';
-import { contains, formatCidr, formatIp, macForIp, overlaps, parseCidr, parseIp, type Cidr } from './ipv4.js';
+import { contains, formatCidr, formatIp, macForIp, normalizeMac, overlaps, parseCidr, parseIp, type Cidr } from './ipv4.js';
 import { addVeth, deleteLink, ensureBridge, linkExists, removeDnsRedirect } from './links.js';
 import {
   ephemeralRange,
@@ -406,7 +406,9 @@ export class NetworkManager {
       if (ip) throw invalidParameter('user specified IP address is supported on user defined networks only');
       if (ep?.Aliases?.length) throw invalidParameter('network-scoped alias is supported only for containers in user defined networks');
     }
-    if (ip && parseIp(ip) === undefined) throw invalidParameter(`invalid IPv4 address: ${ip}`);
+    if (ip && (parseIp(ip) === undefined || ip !== ip.trim())) throw invalidParameter(`invalid IPv4 address: ${ip}`);
+    const mac = ep?.MacAddress;
+    if (mac && !normalizeMac(mac)) throw invalidParameter(`invalid MAC address ${mac}`);
     if (ip && !n.IPAM.Config?.some((c) => c.Subnet)) throw invalidParameter('user specified IP address is supported only when connecting to networks with user configured subnets');
   }
 
@@ -516,7 +518,7 @@ export class NetworkManager {
       ip: formatIp(ip),
       prefixLen: spec.cidr.bits,
       gateway: formatIp(spec.gateway),
-      mac: cfg?.MacAddress || macForIp(ip),
+      mac: (cfg?.MacAddress && normalizeMac(cfg.MacAddress)) || macForIp(ip),
       ifname,
       hostVeth: `veth${randomBytes(4).toString('hex').slice(0, 7)}`,
       aliases,
@@ -749,6 +751,10 @@ export class NetworkManager {
       if (req.EnableIPv6) throw invalidParameter('IPv6 networks are not supported by this engine');
       const options = { ...(req.Options ?? {}) };
       const bridgeName = options['com.docker.network.bridge.name'];
+      // An interface name: it goes into `ip -batch` and iptables-restore lines.
+      if (bridgeName !== undefined && (!/^[a-zA-Z0-9_.-]+$/.test(bridgeName) || bridgeName === '.' || bridgeName === '..')) {
+        throw invalidParameter(`invalid bridge name ${JSON.stringify(bridgeName)}`);
+      }
       const id = generateId();
       const cfgIn = (req.IPAM?.Config ?? []).filter((c) => !c.Subnet?.includes(':'));
       let config: NetworkRecord['IPAM']['Config'];

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { createServer, type Server } from 'node:net';
+import { createServer, isIP, type Server } from 'node:net';
 import type { PortBinding, PortSet } from '../api/types.js';
 import { invalidParameter } from '../lib/errors.js';
 import { parseIp } from './ipv4.js';
@@ -54,8 +54,9 @@ export function portRequests(
     seen.add(`${port}/${proto}`);
     for (const b of list ?? []) {
       const hostIp = b.HostIp || '0.0.0.0';
-      if (parseIp(hostIp) === undefined) {
-        if (hostIp.includes(':')) continue; // IPv6 bindings: IPv4-only engine, skip as Docker does without ip6tables
+      // Written into iptables-restore lines: exactly an address, no padding.
+      if (parseIp(hostIp) === undefined || hostIp !== hostIp.trim()) {
+        if (isIP(hostIp) === 6) continue; // IPv6 bindings: IPv4-only engine, skip as Docker does without ip6tables
         throw invalidParameter(`invalid host IP address: ${hostIp}`);
       }
       out.push({ proto, containerPort: port, hostIp, hostPorts: parseHostPorts(b.HostPort) });

@@ -17,10 +17,12 @@ export function embeddedResolvConf(
     else if (key === 'options') options.push(...rest);
     else if (key === 'nameserver' && rest[0]) hostServers.push(rest[0]);
   }
-  const searchList = overrides.dnsSearch?.length ? overrides.dnsSearch.filter((s) => s !== '.') : search;
-  const opts = overrides.dnsOptions?.length ? [...overrides.dnsOptions] : options;
+  // One field each (create refuses the others; an older record's are dropped, never written).
+  const oneField = (s: string) => s !== '' && !/[\s\x00-\x1f\x7f]/.test(s);
+  const searchList = overrides.dnsSearch?.length ? overrides.dnsSearch.filter((s) => s !== '.' && oneField(s)) : search;
+  const opts = overrides.dnsOptions?.length ? overrides.dnsOptions.filter(oneField) : options;
   if (!opts.some((o) => o.startsWith('ndots:'))) opts.push('ndots:0');
-  const ext = overrides.dns?.length ? overrides.dns : hostServers;
+  const ext = overrides.dns?.length ? overrides.dns.filter(oneField) : hostServers;
   const out = ['nameserver 127.0.0.11'];
   if (searchList.length) out.push(`search ${searchList.join(' ')}`);
   out.push(`options ${opts.join(' ')}`);

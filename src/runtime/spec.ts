@@ -5,12 +5,13 @@
  *
  * buildSpec reads no file a client names: a seccomp profile comes as JSON in SecurityOpt.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { access, readFile, statfs, constants as fsConstants } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { ContainerConfig, HostConfig } from '../api/types.js';
 import { invalidParameter } from '../lib/errors.js';
 import type { OciLinuxResources, OciMount, OciSpec } from './oci-spec.js';
+import { parseDeviceCgroupRule, type DeviceCgroupRule, type OciDevice } from './devices.js';
 import { DEFAULT_SECCOMP_PROFILE, seccompToOci, type SeccompProfile } from './seccomp-default.js';
 
 export type NetworkNamespace = { kind: 'new' } | { kind: 'host' } | { kind: 'path'; path: string };
@@ -47,8 +48,14 @@ export interface SpecInput {
   /** Namespaces to join for `--pid container:x` / `--ipc container:x` (e.g. /proc/<pid>/ns/pid). */
   pidNamespacePath?: string;
   ipcNamespacePath?: string;
-  /** Host devices the daemon resolved for HostConfig.Devices (stat of PathOnHost). */
-  devices?: NonNullable<OciSpec['linux']['devices']>;
+  /** Device nodes the daemon resolved (runtime/devices.ts): HostConfig.Devices, or the host's /dev when privileged. */
+  devices?: OciDevice[];
+  /** The cgroup rules of HostConfig.Devices (before the --device-cgroup-rule ones). */
+  deviceRules?: DeviceCgroupRule[];
+  /** Whether a sysctl exists on this host (Docker sets its defaults only then); default: looks in /proc/sys. */
+  sysctlExists?: (name: string) => boolean;
+  /** The daemon runs in a user namespace (no ping_group_range then, as in Docker); default: from /proc/self/uid_map. */
+  inUserNamespace?: boolean;
   /** memory.memsw is available (cgroup v1 swap accounting); default true. */
   swapAccounting?: boolean;
   /** Host arch as Node's process.arch (seccomp architectures); default process.arch. */
@@ -131,7 +138,7 @@ export function buildSpec(input: SpecInput): OciSpec {
     mounts: buildMounts(input, privileged),
     linux: {
       namespaces: buildNamespaces(input),
-      resources: buildResources(hc, privileged, input.swapAccounting ?? true, input.devices ?? []),
+      resources: buildResources(hc, privileged, input.swapAccounting ?? true, input.deviceRules ?? []),
       cgroupsPath: cgroupsPath(input),
       maskedPaths: privileged ? [] : (hc.MaskedPaths ?? DEFAULT_MASKED_PATHS),
       readonlyPaths: privileged ? [] : (hc.ReadonlyPaths ?? DEFAULT_READONLY_PATHS),
@@ -139,7 +146,8 @@ export function buildSpec(input: SpecInput): OciSpec {
   };
   if (input.hostname !== undefined && hc.UTSMode !== 'host') spec.hostname = input.hostname;
   if (input.domainname && hc.UTSMode !== 'host') spec.domainname = input.domainname;
-  if (hc.Sysctls && Object.keys(hc.Sysctls).length) spec.linux.sysctl = { ...hc.Sysctls };
+  const sysctl = { ...defaultSysctls(input), ...(hc.Sysctls ?? {}) };
+  if (Object.keys(sysctl).length) spec.linux.sysctl = sysctl;
   if (hc.Annotations && Object.keys(hc.Annotations).length) spec.annotations = { ...hc.Annotations };
   if (input.devices?.length) spec.linux.devices = input.devices;
 
@@ -266,6 +274,36 @@ function parseSeccompOpt(value: string, opt: string): SeccompProfile | 'unconfin
   return profile;
 }
 
+// ---- sysctls ------------------------------------------------------------------------------
+
+/**
+ * Docker's default sysctls for a container with a network namespace of its own (not host, not
+ * container:<id>): any user may bind ports below 1024 and open ICMP echo sockets. --sysctl wins.
+ */
+function defaultSysctls(input: SpecInput): Record<string, string> {
+  if (input.network.kind !== 'new') return {};
+  const exists = input.sysctlExists ?? ((name: string) => existsSync(`/proc/sys/${name.replaceAll('.', '/')}`));
+  const out: Record<string, string> = {};
+  if (!(input.inUserNamespace ?? runningInUserNamespace()) && exists('net.ipv4.ping_group_range')) {
+    out['net.ipv4.ping_group_range'] = '0 2147483647';
+  }
+  if (exists('net.ipv4.ip_unprivileged_port_start')) out['net.ipv4.ip_unprivileged_port_start'] = '0';
+  return out;
+}
+
+let inUserNs: boolean | undefined;
+
+/** Whether this process runs in a user namespace (its uid map is not the whole range). */
+export function runningInUserNamespace(): boolean {
+  if (inUserNs !== undefined) return inUserNs;
+  try {
+    inUserNs = !/^\s*0\s+0\s+4294967295\s*$/.test(readFileSync('/proc/self/uid_map', 'utf8'));
+  } catch {
+    inUserNs = false;
+  }
+  return inUserNs;
+}
+
 // ---- namespaces and cgroups ---------------------------------------------------------------
 
 function buildNamespaces(input: SpecInput): OciSpec['linux']['namespaces'] {
@@ -292,19 +330,13 @@ function cgroupsPath(input: SpecInput): string {
   return posix.join(parent.startsWith('/') ? parent : `/${parent}`, input.id);
 }
 
-function buildResources(
-  hc: HostConfig,
-  privileged: boolean,
-  swapAccounting: boolean,
-  devices: NonNullable<OciSpec['linux']['devices']>,
-): OciLinuxResources {
+function buildResources(hc: HostConfig, privileged: boolean, swapAccounting: boolean, deviceRules: DeviceCgroupRule[]): OciLinuxResources {
   const r: OciLinuxResources = {};
   if (privileged) {
     r.devices = [{ allow: true, access: 'rwm' }];
   } else {
-    r.devices = [{ allow: false, access: 'rwm' }, ...DEFAULT_DEVICE_RULES];
+    r.devices = [{ allow: false, access: 'rwm' }, ...DEFAULT_DEVICE_RULES, ...deviceRules];
     for (const rule of hc.DeviceCgroupRules ?? []) r.devices.push(parseDeviceCgroupRule(rule));
-    for (const d of devices) r.devices.push({ allow: true, type: d.type, major: d.major, minor: d.minor, access: 'rwm' });
   }
 
   const memory: NonNullable<OciLinuxResources['memory']> = {};
@@ -337,16 +369,6 @@ function buildResources(
   if (hc.PidsLimit && hc.PidsLimit > 0) r.pids = { limit: hc.PidsLimit };
   if (hc.BlkioWeight && hc.BlkioWeight > 0) r.blockIO = { weight: hc.BlkioWeight };
   return r;
-}
-
-/** `c 1:3 rwm`, `b *:* m`, `a` (Docker's --device-cgroup-rule). */
-function parseDeviceCgroupRule(rule: string): NonNullable<OciLinuxResources['devices']>[number] {
-  const m = /^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$/.exec(rule.trim());
-  if (!m) throw invalidParameter(`invalid device cgroup format '${rule}'`);
-  const out: NonNullable<OciLinuxResources['devices']>[number] = { allow: true, type: m[1], access: m[4] };
-  if (m[2] !== '*') out.major = Number(m[2]);
-  if (m[3] !== '*') out.minor = Number(m[3]);
-  return out;
 }
 
 // ---- mounts -------------------------------------------------------------------------------

@@ -51,7 +51,8 @@ export async function mountLocal(opts: Record<string, string>, target: string): 
   if (!opts.device) throw systemError('missing device in volume options');
   const args = ['-t', opts.type || 'none'];
   if (opts.o) args.push('-o', opts.o);
-  args.push(opts.device, target);
+  // `--`: a device such as `-a` or `--bind` is a device to mount(8), never an option.
+  args.push('--', opts.device, target);
   const r = await run('mount', args);
   if (r.code !== 0) {
     let msg = r.stderr.trim();

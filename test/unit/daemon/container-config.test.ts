@@ -70,7 +70,6 @@ test('host config validation matches Docker', () => {
   rejects({ Isolation: 'hyperv' }, /invalid isolation 'hyperv' on linux/);
   rejects({ StorageOpt: { size: '1G' } }, /--storage-opt is supported only for overlay over xfs with 'pquota' mount option/);
   rejects({ StorageOpt: { foo: 'x' } }, /Unknown option foo/);
-  rejects({ Annotations: { '': 'x' } }, /the empty string is not permitted as an annotation key/);
   rejects({ RestartPolicy: { Name: 'sometimes' } }, /unknown policy 'sometimes'/);
   rejects({ RestartPolicy: { Name: 'always', MaximumRetryCount: 3 } }, /maximum retry count can only be used with 'on-failure'/);
   rejects({ RestartPolicy: { Name: 'on-failure', MaximumRetryCount: -1 } }, /cannot be negative/);

@@ -22,3 +22,12 @@ test('hosts file has localhost, extra hosts and the container entry', () => {
   assert.match(h, /^10\.1\.0\.9\tdb$/m);
   assert.match(h, /^10\.1\.0\.2\tabc$/m);
 });
+
+test('a field with a newline or blank is never written (records from before create refused them)', () => {
+  const h = hostsFile({ hostname: 'abc', ip: '10.1.0.2', extraHosts: ['evil\n6.6.6.6 bank.example:10.1.0.9', 'ok:10.1.0.8', 'x:1.2.3.4\n6.6.6.6 y'] });
+  assert.doesNotMatch(h, /6\.6\.6\.6/);
+  assert.match(h, /^10\.1\.0\.8\tok$/m);
+  assert.equal(h.split('\n').filter((l) => l.includes('10.1.0.2')).length, 1);
+  const r = containerResolvConf('', { dns: ['1.1.1.1\nnameserver 6.6.6.6'], dnsSearch: ['a.test\nnameserver 6.6.6.6'], dnsOptions: ['ndots:1\nnameserver 6.6.6.6'] });
+  assert.doesNotMatch(r, /6\.6\.6\.6/);
+});

@@ -1,9 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatCidr, formatIp, macForIp, overlaps, parseCidr, parseIp } from '../../../src/network/ipv4.js';
+import { formatCidr, formatIp, macForIp, normalizeMac, overlaps, parseCidr, parseIp } from '../../../src/network/ipv4.js';
 import { allocateIp, checkRequestedIp, pickSubnet, subnetSpec, DEFAULT_ADDRESS_POOLS } from '../../../src/network/ipam.js';
 import { portRequests, portsMap, PortTable } from '../../../src/network/ports.js';
-import { buildQuery, buildResponse, parseQuery, parseResponse, TYPE_A } from '../../../src/network/dns-message.js';
+import { buildQuery, buildResponse, encodableName, parseQuery, parseResponse, TYPE_A, TYPE_PTR } from '../../../src/network/dns-message.js';
 import { listFilter, pruneKeep } from '../../../src/network/filters.js';
 import { embeddedResolvConf } from '../../../src/network/resolv.js';
 import { networkRules, portRules, chainNames } from '../../../src/network/iptables.js';
@@ -64,6 +64,19 @@ describe('ports', () => {
     assert.throws(() => portRequests({ '70000/tcp': [] }, null, false), /invalid port specification/);
   });
 
+  it('a MAC address goes into ip -batch only as one colon-separated MAC-48', () => {
+    assert.equal(normalizeMac('02:42:AC:11:00:02'), '02:42:ac:11:00:02');
+    assert.equal(normalizeMac('02-42-ac-11-00-02'), '02:42:ac:11:00:02');
+    for (const bad of ['02:42:ac:11:00:02\nlink del eth0', '02:42:ac-11:00:02', '02:42:ac:11:00', 'x']) assert.equal(normalizeMac(bad), undefined, bad);
+  });
+
+  it('a host IP goes into iptables-restore only as exactly an address', () => {
+    assert.throws(() => portRequests({ '80/tcp': [{ HostIp: '127.0.0.1\n', HostPort: '8080' }] }, null, false), /invalid host IP address: 127\.0\.0\.1\n$/);
+    assert.throws(() => portRequests({ '80/tcp': [{ HostIp: ' 127.0.0.1', HostPort: '8080' }] }, null, false), /invalid host IP address/);
+    assert.throws(() => portRequests({ '80/tcp': [{ HostIp: 'a:b -j ACCEPT', HostPort: '8080' }] }, null, false), /invalid host IP address/);
+    assert.deepEqual(portRequests({ '80/tcp': [{ HostIp: '::1', HostPort: '8080' }] }, null, false), []);
+  });
+
   it('builds NetworkSettings.Ports with null for unpublished ports', () => {
     const m = portsMap({ '80/tcp': {}, '443/tcp': {} }, null, [{ proto: 'tcp', containerPort: 80, hostIp: '0.0.0.0', hostPort: 8080 }]);
     assert.deepEqual(m, { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '8080' }], '443/tcp': null });
@@ -90,6 +103,15 @@ describe('dns messages', () => {
     assert.deepEqual(parseResponse(resp), { id: 0x1234, rcode: 0, addresses: ['10.1.2.3'] });
     assert.equal(parseQuery(resp), undefined, 'responses are not queries');
     assert.equal(parseQuery(Buffer.alloc(5)), undefined);
+  });
+
+  it('never writes a name whose label length does not fit its byte (a long container name)', () => {
+    const q = buildQuery(1, '2.0.17.172.in-addr.arpa', TYPE_PTR);
+    const parsed = parseQuery(q)!;
+    assert.equal(encodableName('web.example'), true);
+    assert.equal(encodableName('a'.repeat(64)), false);
+    assert.equal(encodableName(Array(130).fill('ab').join('.')), false);
+    assert.throws(() => buildResponse(q, parsed, 0, [{ type: TYPE_PTR, name: 'a'.repeat(300) }]), RangeError);
   });
 });
 

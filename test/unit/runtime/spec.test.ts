@@ -182,6 +182,9 @@ test('cgroupsPath: /wharf/<id> by default, CgroupParent respected, systemd form'
   assert.equal(build().linux.cgroupsPath, `/wharf/${ID}`);
   assert.equal(build({ cgroupParent: 'mygroup' }).linux.cgroupsPath, `/mygroup/${ID}`);
   assert.equal(build({ cgroupParent: '/a/b' }).linux.cgroupsPath, `/a/b/${ID}`);
+  // `..` cannot climb above the hierarchy's root (runc joins the path under each mount).
+  assert.equal(build({ cgroupParent: '../../../sys/x' }).linux.cgroupsPath, `/sys/x/${ID}`);
+  assert.equal(build({ cgroupParent: '/a/../../..' }).linux.cgroupsPath, `/${ID}`);
   assert.equal(build({ cgroupDriver: 'systemd' }).linux.cgroupsPath, `system.slice:wharf:${ID}`);
   assert.equal(build({ cgroupDriver: 'systemd', cgroupParent: 'my.slice' }).linux.cgroupsPath, `my.slice:wharf:${ID}`);
 });
@@ -221,7 +224,7 @@ test('device cgroup: deny all, then Docker defaults; custom rules', () => {
     d.some((r) => r.allow && r.type === type && r.major === major && r.minor === minor);
   assert.ok(has('c', 1, 3) && has('c', 1, 5) && has('c', 1, 7) && has('c', 1, 8) && has('c', 1, 9) && has('c', 5, 0));
   assert.ok(has('c', 136, undefined) && has('c', 5, 2) && has('c', 42, undefined));
-  assert.throws(() => build({ hostConfig: { DeviceCgroupRules: ['x 1:1 r'] } }), /invalid device cgroup format/);
+  assert.throws(() => build({ hostConfig: { DeviceCgroupRules: ['x 1:1 r'] } }), /invalid device cgroup rule format: 'x 1:1 r'/);
 });
 
 test('ulimits become rlimits; sysctls, annotations, tty and console size', () => {
@@ -236,7 +239,7 @@ test('ulimits become rlimits; sysctls, annotations, tty and console size', () =>
     },
   });
   assert.deepEqual(s.process.rlimits, [{ type: 'RLIMIT_NOFILE', hard: 2048, soft: 1024 }]);
-  assert.deepEqual(s.linux.sysctl, { 'net.ipv4.ip_forward': '1' });
+  assert.equal(s.linux.sysctl!['net.ipv4.ip_forward'], '1');
   assert.equal(s.process.terminal, true);
   assert.deepEqual(s.process.consoleSize, { height: 40, width: 120 });
   assert.equal(s.process.oomScoreAdj, 500);
@@ -305,4 +308,36 @@ test('detectCgroupVersion and findInitBinary on this host', async () => {
   if (init) assert.ok(await isStaticElf(init), `${init} should be static`);
   assert.equal(await isStaticElf('/bin/sh'), false);
   assert.equal(await findInitBinary(['/nonexistent/tini']), undefined);
+});
+
+test('default sysctls: only with a network namespace of its own, where they exist; --sysctl wins', () => {
+  const all = () => true;
+  const defaults = { 'net.ipv4.ping_group_range': '0 2147483647', 'net.ipv4.ip_unprivileged_port_start': '0' };
+  assert.deepEqual(build({ sysctlExists: all, inUserNamespace: false }).linux.sysctl, defaults);
+  assert.equal(build({ network: { kind: 'host' }, sysctlExists: all, inUserNamespace: false }).linux.sysctl, undefined);
+  assert.equal(build({ network: { kind: 'path', path: '/proc/1/ns/net' }, sysctlExists: all, inUserNamespace: false }).linux.sysctl, undefined);
+  const user = build({ sysctlExists: all, inUserNamespace: false, hostConfig: { Sysctls: { 'net.ipv4.ip_unprivileged_port_start': '1024' } } });
+  assert.deepEqual(user.linux.sysctl, { ...defaults, 'net.ipv4.ip_unprivileged_port_start': '1024' });
+  // No ICMP sockets from a user namespace; nothing the kernel lacks.
+  assert.deepEqual(build({ sysctlExists: all, inUserNamespace: true }).linux.sysctl, { 'net.ipv4.ip_unprivileged_port_start': '0' });
+  assert.equal(build({ sysctlExists: () => false, inUserNamespace: false }).linux.sysctl, undefined);
+});
+
+test('devices: nodes in linux.devices, their rules after the defaults, before --device-cgroup-rule', () => {
+  const tun = { type: 'c', path: '/dev/net/tun', major: 10, minor: 200, fileMode: 0o666, uid: 0, gid: 0 };
+  const s = build({
+    devices: [tun],
+    deviceRules: [{ allow: true, type: 'c', major: 10, minor: 200, access: 'rw' }],
+    hostConfig: { DeviceCgroupRules: ['b 7:* rwm'] },
+  });
+  assert.deepEqual(s.linux.devices, [tun]);
+  const rules = s.linux.resources!.devices!;
+  assert.deepEqual(rules[0], { allow: false, access: 'rwm' });
+  assert.deepEqual(rules.slice(-2), [
+    { allow: true, type: 'c', major: 10, minor: 200, access: 'rw' },
+    { allow: true, type: 'b', major: 7, access: 'rwm' },
+  ]);
+  const priv = build({ devices: [tun], deviceRules: [], hostConfig: { Privileged: true } });
+  assert.deepEqual(priv.linux.devices, [tun]);
+  assert.deepEqual(priv.linux.resources!.devices, [{ allow: true, access: 'rwm' }]);
 });
