@@ -8,6 +8,7 @@
 import type { AttachIO } from '../api/backend.js';
 import type { ExecBackend, ExecCreateRequest, ExecInspect, ExecSession, ExecStartOptions } from '../api/exec-types.js';
 import type { ContainerRecord } from '../container/container.js';
+import { hasProcess } from '../container/state.js';
 import { EngineError, conflict, invalidParameter, isEngineError, notFound, systemError } from '../lib/errors.js';
 import { generateId } from '../lib/ids.js';
 import type { OciSpec } from '../runtime/oci-spec.js';
@@ -153,7 +154,7 @@ export class ExecService implements ExecBackend {
       return undefined;
     }
     return {
-      tty: ex.tty,
+      tty: opts.tty,
       stdin: ex.openStdin,
       run: (io) => this.runAttached(ex, io, consoleSize),
     };
@@ -186,7 +187,7 @@ export class ExecService implements ExecBackend {
     if (rec) this.deps.events.log('container', `exec_start: ${commandLine(ex)}`, containerActor(rec, { execID: ex.id }));
     let proc: ExecProcess;
     try {
-      if (!rec || !rec.State.Running) throw conflict(`container ${ex.containerId} is not running`);
+      if (!rec || !hasProcess(rec.State)) throw conflict(`container ${ex.containerId} is not running`);
       const { runtime } = this.deps;
       if (!runtime.exec || !runtime.spec) throw systemError(`the ${runtime.name} runtime cannot exec`);
       const spec = await runtime.spec(rec.ID);
@@ -366,7 +367,7 @@ export class ExecService implements ExecBackend {
         continue;
       }
       const rec = this.deps.containerById(ex.containerId);
-      const live = rec && ex.exitCode === null && ex.containerRun === rec.State.StartedAt && rec.State.Running;
+      const live = rec && ex.exitCode === null && ex.containerRun === rec.State.StartedAt && hasProcess(rec.State);
       if (!live) ex.canRemove = true;
     }
   }
