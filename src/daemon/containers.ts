@@ -745,7 +745,7 @@ export class ContainerService implements ContainerBackend {
               leave();
               try {
                 const stream = await this.deps.runtime.attach(rec.ID);
-                void pipeAttach(stream, { ...io, stdin }, pipeOpts).then(resolve);
+                void pipeAttach(stream, { ...io, stdin }, pipeOpts).then(() => resolve());
               } catch (err) {
                 resolve();
                 throw err;

@@ -163,9 +163,7 @@ export class ExecService implements ExecBackend {
   private async runAttached(ex: ExecRecord, io: AttachIO, consoleSize: [number, number] | undefined): Promise<void> {
     const proc = await this.launch(ex, true, consoleSize);
     const stdio = proc.stdio!;
-    let outputEnded = false;
-    stdio.on('end', () => (outputEnded = true));
-    await pipeAttach(stdio, { ...io, stdin: ex.openStdin ? io.stdin : null }, {
+    const how = await pipeAttach(stdio, { ...io, stdin: ex.openStdin ? io.stdin : null }, {
       tty: ex.tty,
       // With a tty conmon's stdin is the terminal itself: closing it would cut the output too.
       stdinOnce: !ex.tty,
@@ -173,8 +171,9 @@ export class ExecService implements ExecBackend {
       wantStdout: ex.openStdout,
       wantStderr: ex.openStderr,
     });
-    // The client reads ExitCode right after the stream ends: record it first.
-    if (outputEnded) await ex.done;
+    // The client reads ExitCode right after the stream ends: record it first. A detached or
+    // departed client does not wait for the process.
+    if (how === 'output-ended') await ex.done;
   }
 
   /** Runs the process; throws Docker's errors (and records 126/127) when it cannot start. */

@@ -9,8 +9,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, readdir } from 'node:fs/promises';
 import { request, type IncomingMessage } from 'node:http';
+import { spawn } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
-import { countLeaks, loadBusybox, startDaemon, waitFor, type Daemon } from './harness.js';
+import { CLI_MAIN, DOCKER_CLI, countLeaks, loadBusybox, startDaemon, waitFor, type Daemon } from './harness.js';
 
 let d: Daemon;
 
@@ -56,6 +58,73 @@ function openRequest(method: string, path: string): Promise<{ res: IncomingMessa
       if (!req.destroyed) reject(err);
     });
     req.end();
+  });
+}
+
+/** POST with a JSON body and an upgrade to a raw stream (attach, exec start); resolves with the socket. */
+function hijackRaw(path: string, body: unknown): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const data = Buffer.from(JSON.stringify(body));
+    const req = request({
+      socketPath: d.socket,
+      method: 'POST',
+      path,
+      headers: { 'Content-Type': 'application/json', 'Content-Length': data.length, Connection: 'Upgrade', Upgrade: 'tcp' },
+    });
+    req.on('upgrade', (_res, socket: Socket, head: Buffer) => {
+      if (head.length) socket.unshift(head);
+      resolve(socket);
+    });
+    req.on('response', (res) => reject(new Error(`no upgrade: ${res.statusCode}`)));
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+/**
+ * Runs a command under a pty (script), as a user at a terminal: `input` is typed once `ready`
+ * shows in the output. Resolves with the output and exit code (rejects past the deadline).
+ */
+function underPty(
+  command: string,
+  opts: { steps?: Array<{ ready?: RegExp; input: string }>; nudge?: { input: string; until: RegExp }; stdinEof?: boolean; timeoutMs?: number } = {},
+): Promise<{ out: string; code: number | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-qec', command, '/dev/null'], {
+      env: { ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.root, 'docker-config') },
+      // stdinEof: /dev/null, at EOF from the start.
+      stdio: [opts.stdinEof ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const steps = [...(opts.steps ?? [])];
+    // Each step's input is typed once its `ready` shows in the output that followed the last step.
+    let since = 0;
+    const type = () => {
+      while (steps.length && (!steps[0]!.ready || steps[0]!.ready.test(out.slice(since)))) {
+        since = out.length;
+        child.stdin!.write(steps.shift()!.input);
+      }
+    };
+    // Typed again and again until `until` shows (input sent before the client reads may be dropped).
+    const nudge = opts.nudge;
+    const nudger = nudge ? setInterval(() => (nudge.until.test(out) ? clearInterval(nudger) : child.stdin!.write(nudge.input)), 200) : undefined;
+    const onOutput = (b: Buffer) => {
+      out += b.toString();
+      type();
+    };
+    type();
+    child.stdout!.on('data', onOutput);
+    child.stderr!.on('data', onOutput);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${command}: no exit within ${opts.timeoutMs ?? 15_000} ms; output: ${JSON.stringify(out)}`));
+    }, opts.timeoutMs ?? 15_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      clearInterval(nudger);
+      child.stdin?.destroy();
+      resolve({ out, code });
+    });
   });
 }
 
@@ -222,4 +291,62 @@ describe('core races', () => {
     await docker(['rm', '-f', running, created]);
   });
 
+
+  test('exec output is framed by the start request\'s Tty, as Docker does', async () => {
+    const id = await docker(['run', '-d', 'busybox', 'sleep', '1000']);
+    const c = await api('POST', `/containers/${id}/exec`, { Cmd: ['echo', 'framed'], AttachStdout: true, Tty: false });
+    const { Id } = JSON.parse(c.body) as { Id: string };
+    const sock = await hijackRaw(`/exec/${Id}/start`, { Detach: false, Tty: true });
+    const parts: Buffer[] = [];
+    sock.on('data', (b: Buffer) => parts.push(b));
+    await new Promise((r) => sock.on('close', r));
+    // Raw, not a stdcopy frame (which would start with 1 0 0 0).
+    assert.equal(Buffer.concat(parts).toString(), 'framed\n');
+    await docker(['rm', '-f', id]);
+  });
+
+  test('exec detach (ctrl-p ctrl-q) ends the hijacked connection while the process runs on', async () => {
+    const id = await docker(['run', '-d', 'busybox', 'sleep', '1000']);
+    const c = await api('POST', `/containers/${id}/exec`, { Cmd: ['sh', '-c', 'echo ready; exec sleep 1000'], AttachStdin: true, AttachStdout: true, Tty: true });
+    const { Id } = JSON.parse(c.body) as { Id: string };
+    const sock = await hijackRaw(`/exec/${Id}/start`, { Detach: false, Tty: true });
+    let out = '';
+    sock.on('data', (b: Buffer) => (out += b.toString()));
+    await waitFor(() => out.includes('ready'), { what: 'exec output' });
+    const closed = new Promise((r) => sock.on('close', r));
+    sock.write(Buffer.from([0x10, 0x11]));
+    await waitFor(() => sock.destroyed || sock.readableEnded, { timeoutMs: 5000, what: 'the connection to end on detach' });
+    sock.destroy();
+    await closed;
+    const ex = JSON.parse((await api('GET', `/exec/${Id}/json`)).body) as { Running: boolean };
+    assert.equal(ex.Running, true);
+    await docker(['rm', '-f', id]);
+  });
+
+  test('docker exec -it keeps the output when input arrives as it ends (pty, stdin at EOF)', async () => {
+    const id = await docker(['run', '-d', 'busybox', 'sleep', '1000']);
+    for (let i = 0; i < 5; i++) {
+      const r = await underPty(`${DOCKER_CLI} exec -it ${id} sh -c 'sleep 0.2; echo out-$((40 + 2))'`, { stdinEof: true });
+      assert.match(r.out, /out-42/, `try ${i}: ${JSON.stringify(r.out)}`);
+    }
+    await docker(['rm', '-f', id]);
+  });
+
+  test('wharf run -it / attach / exec -it: ctrl-p ctrl-q detaches at once; the container runs on', async () => {
+    const wharf = `node ${CLI_MAIN} -H ${d.host}`;
+    // ctrl-q is flow control on a cooked terminal: the keys go once the shell's prompt shows (raw mode is on).
+    const detach = { steps: [{ ready: /# /, input: '\x10\x11' }] };
+    const run = await underPty(`${wharf} run -it --name detach-run busybox sh; echo "rc=$?"`, detach);
+    assert.match(run.out, /rc=0/);
+    assert.equal((await state('detach-run')).Running, true);
+    // attach: Docker's message and status 1.
+    const att = await underPty(`${wharf} attach detach-run; echo "rc=$?"`, { ...detach, nudge: { input: '\r', until: /# / } });
+    assert.match(att.out, /read escape sequence\r?\n/);
+    assert.match(att.out, /rc=1/);
+    const ex = await underPty(`${wharf} exec -it detach-run sh; echo "rc=$?"`, detach);
+    assert.match(ex.out, /read escape sequence\r?\n/);
+    assert.match(ex.out, /rc=1/);
+    assert.equal((await state('detach-run')).Running, true);
+    await docker(['rm', '-f', 'detach-run']);
+  });
 });
