@@ -639,6 +639,8 @@ export class ContainerService implements ContainerBackend {
     this.deps.names.release(rec.Name.slice(1));
     this.failPendingAttaches(id);
     this.pendingAttach.delete(id);
+    // Gone, so not running: exit waiters (a restarting container's) are told too.
+    this.exits.emit(id, { StatusCode: rec.State.ExitCode, Error: null });
     this.removals.emit(id, { StatusCode: rec.State.ExitCode, Error: null });
   }
 

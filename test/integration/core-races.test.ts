@@ -349,4 +349,22 @@ describe('core races', () => {
     assert.equal((await state('detach-run')).Running, true);
     await docker(['rm', '-f', 'detach-run']);
   });
+
+  test('exec output is never dropped by input written as the process ends', async () => {
+    const id = await docker(['run', '-d', 'busybox', 'sleep', '1000']);
+    for (let i = 0; i < 10; i++) {
+      const c = await api('POST', `/containers/${id}/exec`, { Cmd: ['sh', '-c', 'sleep 0.1; echo out-42'], AttachStdin: true, AttachStdout: true });
+      const { Id } = JSON.parse(c.body) as { Id: string };
+      const sock = await hijackRaw(`/exec/${Id}/start`, { Detach: false, Tty: false });
+      const parts: Buffer[] = [];
+      sock.on('data', (b: Buffer) => parts.push(b));
+      sock.on('error', () => {});
+      // Input the process never reads, written until the connection ends.
+      const typing = setInterval(() => sock.writable && sock.write('x\n'), 2);
+      await new Promise((r) => sock.on('close', r));
+      clearInterval(typing);
+      assert.match(Buffer.concat(parts).toString('latin1'), /out-42/, `try ${i}`);
+    }
+    await docker(['rm', '-f', id]);
+  });
 });
