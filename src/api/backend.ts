@@ -40,6 +40,8 @@ export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 export interface WaitHandle {
   /** Settles when the condition is met. The waiter is registered before the handle is returned. */
   result: Promise<WaitResponse>;
+  /** The client went away: drops the waiter (the result then never settles). */
+  cancel(): void;
 }
 
 export interface AttachOptions {

@@ -53,6 +53,8 @@ export interface ExecInspect {
 
 export interface ExecStartOptions {
   detach: boolean;
+  /** The start request's Tty: raw output (true) or stdcopy framing, whatever the exec was created with (Docker). */
+  tty: boolean;
   /** [height, width] for a TTY, from the start request (or, unset, the create request). */
   consoleSize?: [number, number];
 }

@@ -1,38 +1,71 @@
 /**
  * Streams a hijacked attach connection to the terminal as Docker's hijackedIOStreamer does:
  * output demultiplexed (unless tty), stdin piped in and half-closed at EOF, raw terminal mode
- * with a tty, resize on start and on SIGWINCH.
+ * with a tty, resize on start and on SIGWINCH. With a tty the input is watched for the detach
+ * keys as Docker's CLI does: on them the CLI detaches at once (the keys never reach the daemon).
  */
 import type { EngineClient, HijackedConnection } from '../client/engine-client.js';
 import { StdcopyDemuxer } from '../client/stdcopy.js';
+import { DEFAULT_DETACH_KEYS, DetachKeyScanner, parseDetachKeys } from '../lib/detach-keys.js';
 
 export interface StreamOptions {
   tty: boolean;
   stdin: NodeJS.ReadStream | null;
   stdout: NodeJS.WritableStream | null;
   stderr: NodeJS.WritableStream | null;
+  /** --detach-keys (Docker's default ctrl-p,ctrl-q when unset). */
+  detachKeys?: string;
 }
 
-/** Resolves when the container's output ends (or the connection closes). */
-export function streamAttach(conn: HijackedConnection, opts: StreamOptions): { done: Promise<void>; restore: () => void } {
+/** The --detach-keys sequence; an invalid one is the daemon's to refuse. */
+function detachSequence(spec: string | undefined): Buffer {
+  try {
+    return parseDetachKeys(spec);
+  } catch {
+    return DEFAULT_DETACH_KEYS;
+  }
+}
+
+/**
+ * Resolves when the container's output ends, the connection closes, or (tty) the user typed the
+ * detach keys: `detached()` then says so.
+ */
+export function streamAttach(
+  conn: HijackedConnection,
+  opts: StreamOptions,
+): { done: Promise<void>; restore: () => void; detached: () => boolean } {
   const { socket } = conn;
   let restored = false;
+  let detached = false;
+  let onDetach = () => {};
   const stdin = opts.stdin;
   const rawMode = opts.tty && stdin?.isTTY === true;
   if (rawMode) stdin!.setRawMode(true);
+  const scanner = opts.tty && stdin ? new DetachKeyScanner(detachSequence(opts.detachKeys)) : undefined;
+  const onInput = (chunk: Buffer) => {
+    if (detached) return;
+    const { pass, detached: now } = scanner!.scan(chunk);
+    if (pass.length) socket.write(pass);
+    if (now) {
+      detached = true;
+      onDetach();
+    }
+  };
   const restore = () => {
     if (restored) return;
     restored = true;
     if (rawMode) stdin!.setRawMode(false);
     if (stdin) {
-      stdin.unpipe(socket);
+      if (scanner) stdin.off('data', onInput);
+      else stdin.unpipe(socket);
       stdin.pause();
     }
   };
 
   if (stdin) {
     stdin.on('end', () => conn.closeWrite());
-    stdin.pipe(socket, { end: false });
+    if (scanner) stdin.on('data', onInput);
+    else stdin.pipe(socket, { end: false });
   }
 
   const done = new Promise<void>((resolve, reject) => {
@@ -43,6 +76,10 @@ export function streamAttach(conn: HijackedConnection, opts: StreamOptions): { d
       restore();
       if (err) reject(err);
       else resolve();
+    };
+    onDetach = () => {
+      finish();
+      conn.close();
     };
     if (opts.tty) {
       socket.on('data', (chunk: Buffer) => opts.stdout?.write(chunk));
@@ -59,7 +96,7 @@ export function streamAttach(conn: HijackedConnection, opts: StreamOptions): { d
       else finish(err);
     });
   });
-  return { done, restore };
+  return { done, restore, detached: () => detached };
 }
 
 /** Sends the local terminal size now and whenever it changes; returns a stop function. */

@@ -149,6 +149,7 @@ export async function runContainer(ctx: CliContext, spec: ContainerSpec, attachG
         stdin: config.AttachStdin ? process.stdin : null,
         stdout: config.AttachStdout ? ctx.out : null,
         stderr: config.AttachStderr ? (config.Tty ? ctx.out : ctx.err) : null,
+        detachKeys: spec.detachKeys,
       });
     }
     try {
@@ -175,6 +176,8 @@ export async function runContainer(ctx: CliContext, spec: ContainerSpec, attachG
         statusP.then(() => 'status' as const),
       ]);
       if (first instanceof Error) throw first;
+      // Detached (ctrl-p ctrl-q): the container goes on; Docker's run returns 0 at once.
+      if (first === 'stream' && streaming!.detached()) return 0;
       if (first === 'status' && !config.AttachStdout && !config.AttachStderr) {
         conn!.close();
       }
@@ -269,6 +272,7 @@ function defineStart(parent: Command, ctx: CliContext): void {
             stdin: withStdin ? process.stdin : null,
             stdout: ctx.out,
             stderr: tty ? ctx.out : ctx.err,
+            detachKeys: o.detachKeys,
           });
           try {
             await client.containerStart(c.Id, { detachKeys: o.detachKeys });
@@ -285,7 +289,9 @@ function defineStart(parent: Command, ctx: CliContext): void {
             await streaming.done;
           } finally {
             stopResize();
+            streaming.restore();
           }
+          if (streaming.detached()) return;
           const status = await waitStatus(wait.result, ctx);
           if (status !== 0) throw new StatusError(status);
         } finally {
@@ -550,14 +556,23 @@ function defineAttach(parent: Command, ctx: CliContext): void {
       const stopSignals = o.sigProxy !== false && !tty ? forwardSignals(client, c.Id) : () => undefined;
       try {
         const conn = await client.containerAttach(c.Id, { stream: true, stdin: withStdin, stdout: true, stderr: true, detachKeys: o.detachKeys });
-        const streaming = streamAttach(conn, { tty, stdin: withStdin ? process.stdin : null, stdout: ctx.out, stderr: tty ? ctx.out : ctx.err });
+        const streaming = streamAttach(conn, {
+          tty,
+          stdin: withStdin ? process.stdin : null,
+          stdout: ctx.out,
+          stderr: tty ? ctx.out : ctx.err,
+          detachKeys: o.detachKeys,
+        });
         let stopResize = () => undefined as void;
         if (tty && ctx.out.isTTY) stopResize = monitorTtySize(client, c.Id, ctx.out);
         try {
           await streaming.done;
         } finally {
           stopResize();
+          streaming.restore();
         }
+        // As Docker's CLI: detaching is reported, with status 1.
+        if (streaming.detached()) throw new Error('read escape sequence');
         const after = await client.containerInspect(c.Id).catch(() => undefined);
         if (after && !after.State.Running && after.State.ExitCode !== 0) throw new StatusError(after.State.ExitCode);
       } finally {

@@ -80,7 +80,7 @@ async function runExec(ctx: CliContext, container: string, cmd: string[], o: Exe
   }
   const conn = await client.execAttach(execId, { Tty: !!o.tty, ConsoleSize: size });
   const stdin = req.AttachStdin ? process.stdin : null;
-  const streaming = streamAttach(conn, { tty: !!o.tty, stdin, stdout: ctx.out, stderr: o.tty ? ctx.out : ctx.err });
+  const streaming = streamAttach(conn, { tty: !!o.tty, stdin, stdout: ctx.out, stderr: o.tty ? ctx.out : ctx.err, detachKeys: o.detachKeys });
   const stopResize = o.tty && ctx.out.isTTY ? monitorExecTtySize(client, execId, ctx.out) : () => undefined;
   try {
     await streaming.done;
@@ -88,6 +88,7 @@ async function runExec(ctx: CliContext, container: string, cmd: string[], o: Exe
     stopResize();
     streaming.restore();
   }
+  if (streaming.detached()) throw new Error('read escape sequence');
   const status = await client.execInspect(execId);
   if (status.ExitCode !== null && status.ExitCode !== 0) throw new StatusError(status.ExitCode);
 }

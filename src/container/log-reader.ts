@@ -28,8 +28,11 @@ export interface CriRecord {
 
 export interface FollowControl {
   isRunning(): boolean;
-  /** Called once when the container stops; the reader then drains what is left and ends. */
-  onStop(cb: () => void): void;
+  /**
+   * Calls `cb` once when the container stops (the reader then drains what is left and ends);
+   * the returned function drops the subscription (a client that goes away leaves nothing behind).
+   */
+  onStop(cb: () => void): (() => void) | void;
 }
 
 /** One CRI record line (without its newline); undefined when the line is not one. */
@@ -220,12 +223,12 @@ export async function readLogs(path: string, opts: LogsOptions, follow: FollowCo
     wake = undefined;
     w?.();
   };
-  if (following) {
-    follow.onStop(() => {
-      stopped = true;
-      signal();
-    });
-  }
+  const unsubscribe = following
+    ? follow.onStop(() => {
+        stopped = true;
+        signal();
+      })
+    : undefined;
 
   async function* entries(): AsyncGenerator<LogEntry> {
     let watcher: FSWatcher | undefined;
@@ -300,6 +303,7 @@ export async function readLogs(path: string, opts: LogsOptions, follow: FollowCo
         if (closed) return;
       }
     } finally {
+      unsubscribe?.();
       watcher?.close();
       if (poll) clearInterval(poll);
       if (untilTimer) clearTimeout(untilTimer);
@@ -312,6 +316,7 @@ export async function readLogs(path: string, opts: LogsOptions, follow: FollowCo
     entries: entries(),
     close() {
       closed = true;
+      unsubscribe?.();
       signal();
     },
   };

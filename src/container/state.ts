@@ -94,6 +94,8 @@ export const isDead = (s: ContainerState): boolean => s.Dead;
 /** Not running and not waiting for a restart. */
 export const isStopped = (s: ContainerState): boolean => !s.Running && !s.Paused && !s.Restarting;
 export const hasBeenStarted = (s: ContainerState): boolean => !isZeroTime(s.StartedAt);
+/** A process exists (running or paused): Running without a pending restart. */
+export const hasProcess = (s: ContainerState): boolean => s.Running && !s.Restarting;
 
 // ---- transitions ------------------------------------------------------------------------------
 
@@ -139,6 +141,21 @@ export function setRestarting(s: ContainerState, exitCode: number, now: Date = n
   s.ExitCode = exitCode;
   s.OOMKilled = oomKilled;
   s.FinishedAt = formatRFC3339Nano(now);
+  return sync(s);
+}
+
+/**
+ * A start failed (Docker's start defer: SetError, a non-zero exit code): no process, not
+ * restarting; a container that ran before gets a new FinishedAt, a new one stays `created`.
+ */
+export function setStartFailed(s: ContainerState, exitCode: number, err: unknown, now: Date = new Date()): ContainerState {
+  s.Running = false;
+  s.Paused = false;
+  s.Restarting = false;
+  s.Pid = 0;
+  s.ExitCode = exitCode;
+  setError(s, err);
+  if (hasBeenStarted(s)) s.FinishedAt = formatRFC3339Nano(now);
   return sync(s);
 }
 

@@ -1,8 +1,8 @@
 /**
  * Files of a container through the API: stat (HEAD /archive), archive (GET /archive), extract
- * (PUT /archive) and export, on running and stopped containers alike. A stopped container's
- * rootfs is mounted for the operation and unmounted after; the container's lock is held
- * throughout (until the archive stream ends), so it cannot start or exit half-way.
+ * (PUT /archive) and export, on running and stopped containers alike. The rootfs stays mounted
+ * by a reference each operation holds until its stream ends (rootfs-mounts.ts); the container's
+ * lock is taken only to check and take it, so a slow client holds up no exit, stop or rm.
  *
  * Paths are resolved inside the container root only (container-root.ts), with the container's
  * volumes and binds laid over it (container-mounts.ts) as Docker mounts them into its view for cp:
@@ -110,22 +110,24 @@ export interface ExtractRequest {
 export class ContainerArchive {
   constructor(private readonly c: ContainerAccess) {}
 
-  /** Runs `fn` with the container's root open, mounting a stopped container's rootfs for the time. */
-  private mounted<T>(rec: ContainerRecord, fn: (root: ContainerRoot) => Promise<T>, withMounts = true): Promise<T> {
-    const { layers, log } = this.c.deps;
-    return this.c.locked(rec.ID, async () => {
+  /**
+   * Runs `fn` with the container's root open. The rootfs stays mounted by a reference held for
+   * the time (rootfs-mounts.ts), not by the container's lock: a client that reads slowly must not
+   * hold up exit handling, stop or rm.
+   */
+  private async mounted<T>(rec: ContainerRecord, fn: (root: ContainerRoot) => Promise<T>, withMounts = true): Promise<T> {
+    const hostRoot = await this.c.locked(rec.ID, async () => {
       if (rec.State.RemovalInProgress || rec.State.Dead) throw invalidParameter(`container ${rec.ID} is marked for removal`);
-      const wasMounted = rec.State.Running || rec.State.Paused;
-      const hostRoot = await layers.mountRW(rec.ID);
-      let root: ContainerRoot | undefined;
-      try {
-        root = await ContainerRoot.open(hostRoot, withMounts ? { mounts: rootMounts(rec), readonlyRootfs: !!rec.HostConfig.ReadonlyRootfs } : {});
-        return await fn(root);
-      } finally {
-        await root?.close();
-        if (!wasMounted && !rec.State.Running) await layers.unmountRW(rec.ID).catch((err) => log(`unmount ${rec.ID}: ${err}`));
-      }
+      return this.c.rootfs.acquire(rec.ID);
     });
+    let root: ContainerRoot | undefined;
+    try {
+      root = await ContainerRoot.open(hostRoot, withMounts ? { mounts: rootMounts(rec), readonlyRootfs: !!rec.HostConfig.ReadonlyRootfs } : {});
+      return await fn(root);
+    } finally {
+      await root?.close();
+      await this.c.rootfs.release(rec.ID).catch((err) => this.c.deps.log(`unmount ${rec.ID}: ${err}`));
+    }
   }
 
   private fileNotFound(path: string, ref: string) {

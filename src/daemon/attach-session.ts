@@ -3,25 +3,9 @@
  */
 import type { AttachIO } from '../api/backend.js';
 import type { AttachStream } from '../runtime/runtime.js';
-import { invalidParameter } from '../lib/errors.js';
+import { DEFAULT_DETACH_KEYS, DetachKeyScanner, parseDetachKeys } from '../lib/detach-keys.js';
 
-/** Docker's default detach sequence: ctrl-p, ctrl-q. */
-export const DEFAULT_DETACH_KEYS = Buffer.from([0x10, 0x11]);
-
-/** Parses `ctrl-p,ctrl-q` / `a,ctrl-@` style detach keys as Docker does. */
-export function parseDetachKeys(spec: string | undefined): Buffer {
-  if (!spec) return DEFAULT_DETACH_KEYS;
-  const out: number[] = [];
-  for (const key of spec.split(',')) {
-    const k = key.trim();
-    if (k.length === 1) out.push(k.charCodeAt(0));
-    else if (/^ctrl-[a-z@\[\\\]^_]$/i.test(k)) {
-      const c = k.slice(5).toLowerCase();
-      out.push(c >= 'a' && c <= 'z' ? c.charCodeAt(0) - 96 : '@[\\]^_'.indexOf(c));
-    } else throw invalidParameter(`Invalid detach keys (${spec}) provided`);
-  }
-  return Buffer.from(out);
-}
+export { DEFAULT_DETACH_KEYS, parseDetachKeys };
 
 export interface PipeOptions {
   tty: boolean;
@@ -36,54 +20,46 @@ export interface PipeOptions {
  * Pipes until the container's output ends, the client goes away, or (with a TTY and stdin) the
  * client types the detach keys. Resolves in every case; never closes the container.
  */
-export function pipeAttach(stream: AttachStream, io: AttachIO, opts: PipeOptions): Promise<void> {
-  return new Promise<void>((resolve) => {
+/** How a piping ended: the container's output ended, the client went away, or it detached. */
+export type PipeEnd = 'output-ended' | 'client-gone' | 'detached';
+
+export function pipeAttach(stream: AttachStream, io: AttachIO, opts: PipeOptions): Promise<PipeEnd> {
+  return new Promise<PipeEnd>((resolve) => {
     let done = false;
-    const finish = () => {
+    const finish = (how: PipeEnd) => {
       if (done) return;
       done = true;
       stream.close();
       io.stdin?.removeListener('data', onStdin);
       io.stdin?.removeListener('end', onStdinEnd);
-      resolve();
+      io.stdout.removeListener('close', onClientGone);
+      io.stdout.removeListener('error', onClientGone);
+      resolve(how);
     };
+    const onClientGone = () => finish('client-gone');
     stream.on('data', (which, chunk) => {
       if (which === 'stdout' && opts.wantStdout) io.stdout.write(chunk);
       else if (which === 'stderr' && opts.wantStderr) (opts.tty ? io.stdout : io.stderr).write(chunk);
     });
-    stream.on('end', finish);
-    stream.on('error', finish);
-    io.stdout.once('close', finish);
-    io.stdout.once('error', finish);
+    stream.on('end', () => finish('output-ended'));
+    stream.on('error', () => finish('output-ended'));
+    io.stdout.once('close', onClientGone);
+    io.stdout.once('error', onClientGone);
 
-    const keys = opts.detachKeys;
-    let matched = 0;
+    const scanner = new DetachKeyScanner(opts.detachKeys);
     const onStdin = (chunk: Buffer) => {
-      if (!opts.tty || keys.length === 0) {
+      if (!opts.tty) {
         stream.writeStdin(chunk);
         return;
       }
-      // Hold back a possible detach sequence until it completes or breaks.
-      const out: number[] = [];
-      for (const b of chunk) {
-        if (b === keys[matched]) {
-          matched++;
-          if (matched === keys.length) {
-            if (out.length) stream.writeStdin(Buffer.from(out));
-            finish();
-            return;
-          }
-          continue;
-        }
-        if (matched) out.push(...keys.subarray(0, matched));
-        matched = b === keys[0] ? 1 : 0;
-        if (!matched) out.push(b);
-      }
-      if (out.length) stream.writeStdin(Buffer.from(out));
+      const { pass, detached } = scanner.scan(chunk);
+      if (pass.length) stream.writeStdin(pass);
+      if (detached) finish('detached');
     };
     const onStdinEnd = () => {
-      if (opts.stdinOnce) stream.closeStdin();
-      if (!opts.wantStdout && !opts.wantStderr) finish();
+      // As Docker: a terminal's input is never closed by a client's EOF (it detached or went away).
+      if (opts.stdinOnce && !opts.tty) stream.closeStdin();
+      if (!opts.wantStdout && !opts.wantStderr) finish('client-gone');
     };
     if (io.stdin) {
       io.stdin.on('data', onStdin);

@@ -101,8 +101,8 @@ export class ContainerCommit {
     const config = mergeCommitConfig(applyChanges(req.changes, req.config ?? {}), rec.Config);
     const image = await this.images.resolve(rec.Image);
 
-    const pause = req.pause && rec.State.Running && !rec.State.Paused;
-    if (pause) await this.pauser.pause(rec.ID);
+    // As Docker: a container that exits meanwhile (or fails to pause) is committed as it is.
+    const pause = req.pause && (await this.pauser.pauseIfRunning(rec.ID));
     let layer: AppliedLayer;
     try {
       layer = await this.diffLayer(rec, image.topChainId);

@@ -5,6 +5,7 @@
  */
 import type { ContainerRecord } from '../container/container.js';
 import type { ContainerDeps } from './container-deps.js';
+import type { RootfsMounts } from './rootfs-mounts.js';
 
 export interface ContainerAccess {
   /** The record for a name, full ID or unique ID prefix; NotFound `No such container: ref`. */
@@ -15,6 +16,8 @@ export interface ContainerAccess {
   save(rec: ContainerRecord): Promise<void>;
   /** Tells the lifecycle the restart policy changed (update --restart). */
   restartPolicyChanged(rec: ContainerRecord): void;
+  /** The rootfs mount by reference count: take one for as long as the rootfs is read or written. */
+  rootfs: RootfsMounts;
   deps: ContainerDeps;
 }
 

@@ -3,7 +3,6 @@
  * and what happens when a container exits (restart policies, --rm). Implements the API's
  * ContainerBackend over the stores and the runtime in ContainerDeps.
  */
-import { EventEmitter } from 'node:events';
 import { mkdir, readlink, stat, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type {
@@ -30,7 +29,21 @@ import type {
 } from '../api/types.js';
 import { initialState, type ContainerRecord } from '../container/container.js';
 import { toInspect } from '../container/inspect.js';
-import { formatRFC3339Nano, nowRFC3339Nano } from '../container/state.js';
+import {
+  cancelRestarting,
+  hasProcess,
+  isRunning,
+  nowRFC3339Nano,
+  setDead,
+  setRemoving,
+  setRestarting,
+  setRunning,
+  setStartFailed,
+  setStopped,
+  setPaused,
+  setUnpaused,
+} from '../container/state.js';
+import { KeyedSignal } from '../lib/keyed-signal.js';
 import { filterContainers, toSummary } from '../container/list.js';
 import { readLogs } from '../container/log-reader.js';
 import {
@@ -64,10 +77,13 @@ import { openStatsStream } from './stats/collector.js';
 import { containerStatsTarget } from './stats/target.js';
 import { isContainerMode, shareNetworkIdentity, validateContainerNetworkMode } from './network-mode.js';
 import { RestartManager, policyWantsRestart } from './restart-manager.js';
+import { RootfsMounts } from './rootfs-mounts.js';
 import { runTop } from './top.js';
 
 const DEFAULT_STOP_TIMEOUT_S = 10;
-const KILL_WAIT_MS = 30_000;
+/** Docker's Kill: how long to wait for the exit after SIGKILL through the runtime, then after a direct SIGKILL. */
+const KILL_WAIT_MS = 10_000;
+const DIRECT_KILL_WAIT_MS = 2_000;
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** An attach made before start: it joins between runtime create and start. */
@@ -80,15 +96,25 @@ interface PendingAttach {
 export class ContainerService implements ContainerBackend {
   private readonly records = new Map<string, ContainerRecord>();
   private readonly lock = new KeyedMutex();
-  /** 'exit:<id>' (exit code), 'removed:<id>', 'started:<id>'. */
-  private readonly events = new EventEmitter();
+  /** Waiters for a container's next exit (Docker's stop waiters: notified on stop and on restarting). */
+  private readonly exits = new KeyedSignal<WaitResponse>();
+  private readonly removals = new KeyedSignal<WaitResponse>();
   private readonly pendingAttach = new Map<string, Set<PendingAttach>>();
   private readonly restartManagers = new Map<string, RestartManager>();
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
   private closed = false;
 
+  private readonly rootfs: RootfsMounts;
+
   constructor(private readonly deps: ContainerDeps) {
-    this.events.setMaxListeners(0);
+    this.rootfs = new RootfsMounts(deps.layers);
+  }
+
+  /** Waiters and pending attaches held for clients (the daemon's state dump; zero when idle). */
+  listenerCounts(): { exitWaiters: number; removalWaiters: number; pendingAttaches: number } {
+    let pendingAttaches = 0;
+    for (const set of this.pendingAttach.values()) pendingAttaches += set.size;
+    return { exitWaiters: this.exits.size(), removalWaiters: this.removals.size(), pendingAttaches };
   }
 
   // ---- lookups ------------------------------------------------------------------------
@@ -123,7 +149,7 @@ export class ContainerService implements ContainerBackend {
   usingImage(imageId: string): Array<{ id: string; running: boolean }> {
     return this.all()
       .filter((r) => r.Image === imageId)
-      .map((r) => ({ id: r.ID, running: r.State.Running }));
+      .map((r) => ({ id: r.ID, running: isRunning(r.State) }));
   }
 
   // ---- create -------------------------------------------------------------------------
@@ -216,8 +242,10 @@ export class ContainerService implements ContainerBackend {
   async start(ref: string): Promise<void> {
     const rec = this.get(ref);
     await this.lock.run(rec.ID, async () => {
+      // Removed (rm -f) while this start waited for the lock.
+      if (this.records.get(rec.ID) !== rec) throw noSuchContainer(ref);
       if (rec.State.Paused) throw conflict('cannot start a paused container, try unpause instead');
-      if (rec.State.Running) throw notModified();
+      if (isRunning(rec.State)) throw notModified();
       if (rec.State.RemovalInProgress || rec.State.Dead) {
         throw conflict('container is marked for removal and cannot be started');
       }
@@ -237,7 +265,7 @@ export class ContainerService implements ContainerBackend {
     let created = false;
     let attached = false;
     try {
-      const rootfs = await layers.mountRW(id);
+      const rootfs = await this.rootfs.acquire(id);
       mounted = true;
       const volumeMounts = await this.deps.volumes?.setup(rec, rootfs);
       volumesUp = !!volumeMounts;
@@ -315,41 +343,19 @@ export class ContainerService implements ContainerBackend {
       if (contentAfterAttach) await writeEtcFiles(etc, { ...etcOptions, ...net.etc });
       await this.connectPendingAttaches(id);
       await runtime.start(id);
-      rec.State = {
-        ...rec.State,
-        Status: 'running',
-        Running: true,
-        Paused: false,
-        Restarting: false,
-        OOMKilled: false,
-        Dead: false,
-        Pid: pid,
-        ExitCode: 0,
-        Error: '',
-        StartedAt: nowRFC3339Nano(),
-      };
+      setRunning(rec.State, pid);
       rec.HasBeenStartedBefore = true;
       for (const o of this.deps.observers ?? []) o.started(rec, false);
-      await this.deps.store.save(rec);
-      this.events.emit(`started:${id}`);
+      await this.save(rec);
       this.deps.events.log('container', 'start', containerActor(rec));
     } catch (err) {
       if (created) await runtime.delete(id, true).catch(() => {});
       if (attached) await this.releaseNetwork(rec);
       if (volumesUp) await this.deps.volumes?.teardown(rec).catch(() => {});
-      if (mounted) await layers.unmountRW(id).catch(() => {});
+      if (mounted) await this.rootfs.release(id).catch((unmountErr) => this.deps.log(`unmount ${id}: ${unmountErr}`));
       const engineErr = startError(err);
-      rec.State = {
-        ...rec.State,
-        Status: rec.HasBeenStartedBefore ? 'exited' : 'created',
-        Running: false,
-        Restarting: false,
-        Pid: 0,
-        ExitCode: engineErr.exitCode,
-        Error: engineErr.error.message,
-        FinishedAt: rec.HasBeenStartedBefore ? nowRFC3339Nano() : rec.State.FinishedAt,
-      };
-      await this.deps.store.save(rec).catch(() => {});
+      setStartFailed(rec.State, engineErr.exitCode, engineErr.error);
+      await this.save(rec).catch((saveErr) => this.deps.log(`save ${id}: ${saveErr}`));
       this.failPendingAttaches(id);
       // No exit to report: next-exit waiters keep waiting (the client got the start error), as in Docker.
       if (rec.HostConfig.AutoRemove) await this.removeLocked(rec).catch(() => {});
@@ -362,7 +368,7 @@ export class ContainerService implements ContainerBackend {
     if (mode === 'host') return { kind: 'host' };
     if (mode.startsWith('container:')) {
       const other = this.get(mode.slice(10));
-      if (!other.State.Running) {
+      if (!hasProcess(other.State)) {
         throw conflict(`cannot join network namespace of a non running container: container ${other.ID} is not running`);
       }
       return { kind: 'path', path: `/proc/${other.State.Pid}/ns/net` };
@@ -384,7 +390,8 @@ export class ContainerService implements ContainerBackend {
   }
 
   private async handleExitLocked(rec: ContainerRecord, exit: ExitInfo): Promise<void> {
-    if (!rec.State.Running && !rec.State.Paused) return;
+    // Removed while this exit waited for the lock, or an exit already handled.
+    if (this.records.get(rec.ID) !== rec || !hasProcess(rec.State)) return;
     for (const o of this.deps.observers ?? []) o.stopped(rec);
     const id = rec.ID;
     const attachedNetworks = networkActors(rec);
@@ -392,31 +399,21 @@ export class ContainerService implements ContainerBackend {
     await Promise.all([
       this.deps.runtime.delete(id, true).catch((err) => this.deps.log(`runtime delete ${id}: ${err}`)),
       this.releaseNetwork(rec),
-      this.deps.layers.unmountRW(id).catch((err) => this.deps.log(`unmount ${id}: ${err}`)),
+      this.rootfs.release(id).catch((err) => this.deps.log(`unmount ${id}: ${err}`)),
       this.deps.volumes?.teardown(rec),
     ]);
-    const finishedAt = formatRFC3339Nano(exit.finishedAt);
     const ranFor = execDuration(rec.State.StartedAt, exit.finishedAt);
     const ranMs = exit.finishedAt.getTime() - Date.parse(rec.State.StartedAt);
     const decision = this.closed
       ? { restart: false, delayMs: 0 }
       : this.manager(rec).shouldRestart(exit.exitCode, rec.HasBeenManuallyStopped, ranMs);
-    rec.State = {
-      ...rec.State,
-      Status: decision.restart ? 'restarting' : 'exited',
-      Running: false,
-      Paused: false,
-      Restarting: decision.restart,
-      OOMKilled: exit.oomKilled,
-      Pid: 0,
-      ExitCode: exit.exitCode,
-      FinishedAt: finishedAt,
-    };
-    await this.deps.store.save(rec);
+    if (decision.restart) setRestarting(rec.State, exit.exitCode, exit.finishedAt, exit.oomKilled);
+    else setStopped(rec.State, exit.exitCode, exit.finishedAt, exit.oomKilled);
+    await this.save(rec);
     if (exit.oomKilled) this.deps.events.log('container', 'oom', containerActor(rec));
     this.deps.events.log('container', 'die', containerActor(rec, { exitCode: String(exit.exitCode), execDuration: ranFor }));
     for (const actor of attachedNetworks) this.deps.events.log('network', 'disconnect', actor);
-    this.events.emit(`exit:${id}`, { StatusCode: exit.exitCode, Error: null } satisfies WaitResponse);
+    this.exits.emit(id, { StatusCode: exit.exitCode, Error: null });
     if (decision.restart) {
       this.scheduleRestart(rec, decision.delayMs);
     } else if (rec.HostConfig.AutoRemove && !this.closed) {
@@ -429,7 +426,8 @@ export class ContainerService implements ContainerBackend {
       this.restartTimers.delete(rec.ID);
       void this.lock
         .run(rec.ID, async () => {
-          if (!rec.State.Restarting || !this.records.has(rec.ID)) return;
+          // A stop, kill or remove cancelled it while this waited for the lock.
+          if (!rec.State.Restarting || this.records.get(rec.ID) !== rec || this.manager(rec).isCanceled) return;
           rec.RestartCount++;
           await this.startLocked(rec);
         })
@@ -457,48 +455,82 @@ export class ContainerService implements ContainerBackend {
     rec.NetworkSettings = { Bridge: '', SandboxID: '', SandboxKey: '', Ports: {}, Networks: networks };
   }
 
-  /** Resolves with the next exit of the container (registered synchronously). */
-  private nextExit(id: string): Promise<WaitResponse> {
-    return new Promise((resolve) => this.events.once(`exit:${id}`, resolve));
+  /**
+   * Settles at the container's next exit (at once when it has no process). The waiter is
+   * registered synchronously, so an exit handled after this call is never missed; cancel()
+   * drops it when the caller stops waiting.
+   */
+  private untilExit(rec: ContainerRecord): { promise: Promise<WaitResponse>; cancel: () => void } {
+    if (!hasProcess(rec.State)) return { promise: Promise.resolve({ StatusCode: rec.State.ExitCode, Error: null }), cancel: () => {} };
+    return this.exits.next(rec.ID);
+  }
+
+  /** Persists a record that is still the container's: a removed container never comes back on disk. */
+  private async save(rec: ContainerRecord): Promise<void> {
+    if (this.records.get(rec.ID) !== rec) return;
+    await this.deps.store.save(rec);
+  }
+
+  /**
+   * Docker's ExitOnNext: no more restarts. A pending restart is cancelled under the lock, so a
+   * restart already starting is waited for (and then has a process to stop); a container that
+   * was waiting for its restart is plainly exited, and its stop waiters are told.
+   */
+  private async endRestarts(rec: ContainerRecord): Promise<void> {
+    this.manager(rec).cancel();
+    this.cancelRestartTimer(rec.ID);
+    await this.lock.run(rec.ID, async () => {
+      rec.HasBeenManuallyStopped = true;
+      if (rec.State.Restarting) {
+        cancelRestarting(rec.State);
+        this.exits.emit(rec.ID, { StatusCode: rec.State.ExitCode, Error: null });
+      }
+      await this.save(rec);
+    });
   }
 
   // ---- stop / kill / restart ------------------------------------------------------------
 
   async stop(ref: string, opts: { signal?: string; timeout?: number }): Promise<void> {
     const rec = this.get(ref);
-    this.manager(rec).cancel();
-    if (rec.State.Restarting && this.cancelRestartTimer(rec.ID)) {
-      await this.lock.run(rec.ID, async () => {
-        rec.HasBeenManuallyStopped = true;
-        rec.State = { ...rec.State, Status: 'exited', Restarting: false };
-        await this.deps.store.save(rec);
-      });
-      return;
-    }
-    if (!rec.State.Running) throw notModified();
-    rec.HasBeenManuallyStopped = true;
-    await this.stopRunning(rec, opts);
+    if (!isRunning(rec.State)) throw notModified();
+    await this.endRestarts(rec);
+    if (hasProcess(rec.State)) await this.stopRunning(rec, opts);
     this.deps.events.log('container', 'stop', containerActor(rec));
   }
 
   private async stopRunning(rec: ContainerRecord, opts: { signal?: string; timeout?: number }): Promise<void> {
     const signal = parseSignal(opts.signal || rec.Config.StopSignal || 'SIGTERM');
     const timeoutS = opts.timeout ?? rec.Config.StopTimeout ?? DEFAULT_STOP_TIMEOUT_S;
-    const exited = this.nextExit(rec.ID);
-    if (rec.State.Paused) await this.deps.runtime.resume(rec.ID).catch(() => {});
-    if (timeoutS !== 0) {
-      await this.signal(rec, signal);
-      if (timeoutS < 0 || (await within(exited, timeoutS * 1000))) return void (await exited);
+    const exited = this.untilExit(rec);
+    try {
+      if (rec.State.Paused) await this.deps.runtime.resume(rec.ID).catch((err) => this.deps.log(`resume ${rec.ID}: ${err}`));
+      if (timeoutS !== 0) {
+        await this.signal(rec, signal);
+        if (timeoutS < 0 || (await within(exited.promise, timeoutS * 1000))) return void (await exited.promise);
+      }
+      await this.killAndWait(rec, exited.promise);
+    } finally {
+      exited.cancel();
     }
-    await this.killAndWait(rec, exited);
   }
 
-  /** SIGKILL, then the exit; a process the kernel cannot kill (D state) is an error, not a hang. */
+  /**
+   * Docker's Kill: SIGKILL through the runtime and wait for the exit; a process still there after
+   * 10 s is killed directly, and one that outlives that by 2 s is an error, not a hang.
+   */
   private async killAndWait(rec: ContainerRecord, exited: Promise<WaitResponse>): Promise<void> {
     await this.signal(rec, 9);
-    if (!(await within(exited, KILL_WAIT_MS))) {
-      throw systemError(`container ${rec.ID} did not exit within ${KILL_WAIT_MS / 1000} seconds of SIGKILL`);
+    if (await within(exited, KILL_WAIT_MS)) return;
+    this.deps.log(`container ${rec.ID} did not exit within ${KILL_WAIT_MS / 1000} s of SIGKILL: killing its process directly`);
+    if (rec.State.Pid > 0) {
+      try {
+        process.kill(rec.State.Pid, 'SIGKILL');
+      } catch (err) {
+        this.deps.log(`kill ${rec.State.Pid}: ${err}`);
+      }
     }
+    if (!(await within(exited, DIRECT_KILL_WAIT_MS))) throw systemError('tried to kill container, but did not receive an exit event');
   }
 
   private async signal(rec: ContainerRecord, signal: number): Promise<void> {
@@ -512,31 +544,43 @@ export class ContainerService implements ContainerBackend {
     }
   }
 
+  /** Docker's ContainerKill: SIGKILL waits for the exit; other signals are sent and return. */
   async kill(ref: string, signalName?: string): Promise<void> {
     const rec = this.get(ref);
     const signal = parseSignal(signalName || 'SIGKILL');
-    if (!rec.State.Running) {
+    if (!isRunning(rec.State)) {
       throw conflict(`cannot kill container: ${ref}: container ${rec.ID} is not running`);
     }
-    await this.signal(rec, signal);
-    // Docker thaws a paused container after a stopping signal so that it is delivered.
+    // SIGKILL, the configured stop signal, or any signal when none is configured ends the restart policy.
     const stopSignal = rec.Config.StopSignal ? parseSignal(rec.Config.StopSignal) : undefined;
-    if (rec.State.Paused && (signal === 9 || stopSignal === undefined || stopSignal === signal)) {
-      await this.deps.runtime.resume(rec.ID).catch((err) => this.deps.log(`resume ${rec.ID}: ${err}`));
-      if (rec.State.Running && rec.State.Paused) rec.State = { ...rec.State, Paused: false, Status: 'running' };
+    const stops = signal === 9 || stopSignal === undefined || stopSignal === signal;
+    if (stops) await this.endRestarts(rec);
+    else if (rec.State.Restarting) return;
+    if (!hasProcess(rec.State)) return;
+    const exited = signal === 9 ? this.untilExit(rec) : undefined;
+    try {
+      await this.signal(rec, signal);
+      // Docker thaws a paused container after a stopping signal so that it is delivered.
+      if (rec.State.Paused && stops) {
+        await this.deps.runtime.resume(rec.ID).catch((err) => this.deps.log(`resume ${rec.ID}: ${err}`));
+        if (hasProcess(rec.State) && rec.State.Paused) setUnpaused(rec.State);
+      }
+      if (exited) await this.killAndWait(rec, exited.promise);
+    } finally {
+      exited?.cancel();
     }
   }
 
   async restart(ref: string, opts: { signal?: string; timeout?: number }): Promise<void> {
     const rec = this.get(ref);
-    this.manager(rec).cancel();
-    this.cancelRestartTimer(rec.ID);
-    if (rec.State.Running) {
-      await this.stopRunning(rec, opts);
+    if (isRunning(rec.State)) {
+      await this.endRestarts(rec);
+      if (hasProcess(rec.State)) await this.stopRunning(rec, opts);
       this.deps.events.log('container', 'stop', containerActor(rec));
     }
     await this.lock.run(rec.ID, async () => {
-      if (rec.State.Running) return;
+      if (this.records.get(rec.ID) !== rec) throw noSuchContainer(ref);
+      if (isRunning(rec.State)) return;
       rec.HasBeenManuallyStopped = false;
       this.manager(rec).reset();
       await this.startLocked(rec);
@@ -550,27 +594,39 @@ export class ContainerService implements ContainerBackend {
     const rec = this.get(ref);
     if (opts.link) throw invalidParameter('Conflict, cannot remove the default link name of the container');
     if (rec.State.RemovalInProgress) throw conflict(`removal of container ${ref} is already in progress`);
-    if (rec.State.Running || rec.State.Restarting) {
-      if (!opts.force) {
-        const what = rec.State.Paused ? 'container is paused' : rec.State.Restarting ? 'container is restarting' : 'container is running';
-        throw conflict(`cannot remove container "${rec.Name}": ${what}: stop the container before removing or force remove`);
+    for (;;) {
+      if (isRunning(rec.State)) {
+        if (!opts.force) {
+          const what = rec.State.Paused ? 'container is paused' : rec.State.Restarting ? 'container is restarting' : 'container is running';
+          throw conflict(`cannot remove container "${rec.Name}": ${what}: stop the container before removing or force remove`);
+        }
+        this.manager(rec).cancel();
+        this.cancelRestartTimer(rec.ID);
+        if (hasProcess(rec.State)) {
+          const exited = this.untilExit(rec);
+          try {
+            if (rec.State.Paused) await this.deps.runtime.resume(rec.ID).catch((err) => this.deps.log(`resume ${rec.ID}: ${err}`));
+            await this.killAndWait(rec, exited.promise);
+          } finally {
+            exited.cancel();
+          }
+        }
       }
-      this.manager(rec).cancel();
-      this.cancelRestartTimer(rec.ID);
-      if (rec.State.Running) {
-        const exited = this.nextExit(rec.ID);
-        if (rec.State.Paused) await this.deps.runtime.resume(rec.ID).catch(() => {});
-        await this.killAndWait(rec, exited);
-      }
+      // A start that held the lock meanwhile leaves a process: kill it too before removing.
+      const removed = await this.lock.run(rec.ID, async () => {
+        if (hasProcess(rec.State)) return false;
+        await this.removeLocked(rec, opts.volumes);
+        return true;
+      });
+      if (removed) return;
     }
-    await this.lock.run(rec.ID, () => this.removeLocked(rec, opts.volumes));
   }
 
   /** `removeVolumes` (rm -v; --rm by default) removes the container's anonymous volumes too. */
   private async removeLocked(rec: ContainerRecord, removeVolumes = !!rec.HostConfig.AutoRemove): Promise<void> {
-    if (!this.records.has(rec.ID)) return;
+    if (this.records.get(rec.ID) !== rec) return;
     const id = rec.ID;
-    rec.State = { ...rec.State, RemovalInProgress: true, Status: 'removing' };
+    setRemoving(rec.State);
     this.manager(rec).cancel();
     this.cancelRestartTimer(id);
     try {
@@ -579,8 +635,8 @@ export class ContainerService implements ContainerBackend {
       await this.deps.layers.removeRWLayer(id);
       await this.deps.store.remove(id);
     } catch (err) {
-      rec.State = { ...rec.State, RemovalInProgress: false, Dead: true, Status: 'dead' };
-      await this.deps.store.save(rec).catch(() => {});
+      setDead(rec.State);
+      await this.deps.store.save(rec).catch((saveErr) => this.deps.log(`save ${id}: ${saveErr}`));
       throw systemError(`unable to remove container ${id}: ${err instanceof Error ? err.message : err}`, err);
     }
     this.records.delete(id);
@@ -588,7 +644,11 @@ export class ContainerService implements ContainerBackend {
     await this.deps.volumes?.release(rec, removeVolumes || !!rec.HostConfig.AutoRemove);
     this.deps.events.log('container', 'destroy', containerActor(rec));
     this.deps.names.release(rec.Name.slice(1));
-    this.events.emit(`removed:${id}`, { StatusCode: rec.State.ExitCode, Error: null } satisfies WaitResponse);
+    this.failPendingAttaches(id);
+    this.pendingAttach.delete(id);
+    // Gone, so not running: exit waiters (a restarting container's) are told too.
+    this.exits.emit(id, { StatusCode: rec.State.ExitCode, Error: null });
+    this.removals.emit(id, { StatusCode: rec.State.ExitCode, Error: null });
   }
 
   async rename(ref: string, newName: string): Promise<void> {
@@ -638,15 +698,16 @@ export class ContainerService implements ContainerBackend {
 
   async wait(ref: string, condition: WaitCondition): Promise<WaitHandle> {
     const rec = this.get(ref);
+    const handle = (w: { promise: Promise<WaitResponse>; cancel: () => void }): WaitHandle => ({ result: w.promise, cancel: w.cancel });
     const current = (): WaitResponse => ({ StatusCode: rec.State.ExitCode, Error: null });
     switch (condition) {
       case 'not-running':
-        if (!rec.State.Running && !rec.State.Restarting) return { result: Promise.resolve(current()) };
-        return { result: this.nextExit(rec.ID) };
+        if (!isRunning(rec.State)) return { result: Promise.resolve(current()), cancel: () => {} };
+        return handle(this.exits.next(rec.ID));
       case 'next-exit':
-        return { result: this.nextExit(rec.ID) };
+        return handle(this.exits.next(rec.ID));
       case 'removed':
-        return { result: new Promise((resolve) => this.events.once(`removed:${rec.ID}`, resolve)) };
+        return handle(this.removals.next(rec.ID));
       default:
         throw invalidParameter(`invalid condition: "${condition as string}"`);
     }
@@ -673,29 +734,39 @@ export class ContainerService implements ContainerBackend {
           wantStderr: opts.stderr,
         };
         const stdin = opts.stdin ? io.stdin : null;
-        if (rec.State.Running) {
+        if (hasProcess(rec.State)) {
           const stream = await this.deps.runtime.attach(rec.ID);
           await pipeAttach(stream, { ...io, stdin }, pipeOpts);
           return;
         }
-        // Not running yet: join at the next start, between runtime create and start, so no output is missed.
+        // Not running yet: join at the next start, between runtime create and start, so no output is
+        // missed. Removal cancels it (removeLocked); a client that goes away drops it.
         await new Promise<void>((resolve) => {
           const set = this.pendingAttach.get(rec.ID) ?? new Set<PendingAttach>();
           this.pendingAttach.set(rec.ID, set);
+          const leave = () => {
+            set.delete(entry);
+            if (set.size === 0 && this.pendingAttach.get(rec.ID) === set) this.pendingAttach.delete(rec.ID);
+            io.stdout.off('close', leave);
+          };
           const entry: PendingAttach = {
             connect: async () => {
-              set.delete(entry);
-              const stream = await this.deps.runtime.attach(rec.ID);
-              void pipeAttach(stream, { ...io, stdin }, pipeOpts).then(resolve);
+              leave();
+              try {
+                const stream = await this.deps.runtime.attach(rec.ID);
+                void pipeAttach(stream, { ...io, stdin }, pipeOpts).then(() => resolve());
+              } catch (err) {
+                resolve();
+                throw err;
+              }
             },
-            cancel: resolve,
+            cancel: () => {
+              leave();
+              resolve();
+            },
           };
           set.add(entry);
-          const gone = () => {
-            if (set.delete(entry)) resolve();
-          };
-          io.stdout.once('close', gone);
-          this.events.once(`removed:${rec.ID}`, gone);
+          io.stdout.once('close', entry.cancel);
         });
       },
     };
@@ -710,16 +781,14 @@ export class ContainerService implements ContainerBackend {
   private failPendingAttaches(id: string): void {
     const set = this.pendingAttach.get(id);
     if (!set) return;
-    for (const p of set) p.cancel();
-    set.clear();
+    for (const p of [...set]) p.cancel();
+    this.pendingAttach.delete(id);
   }
 
   private followControl(rec: ContainerRecord) {
     return {
-      isRunning: () => rec.State.Running,
-      onStop: (cb: () => void) => {
-        this.events.once(`exit:${rec.ID}`, () => cb());
-      },
+      isRunning: () => hasProcess(rec.State),
+      onStop: (cb: () => void) => this.exits.once(rec.ID, () => cb()),
     };
   }
 
@@ -748,7 +817,7 @@ export class ContainerService implements ContainerBackend {
 
   async resize(ref: string, height: number, width: number): Promise<void> {
     const rec = this.get(ref);
-    if (!rec.State.Running) throw conflict(`cannot resize a stopped container: container ${rec.ID} is not running`);
+    if (!hasProcess(rec.State)) throw conflict(`cannot resize a stopped container: container ${rec.ID} is not running`);
     await this.deps.runtime.resize(rec.ID, height, width);
     this.deps.events.log('container', 'resize', containerActor(rec, { height: String(height), width: String(width) }));
   }
@@ -764,7 +833,7 @@ export class ContainerService implements ContainerBackend {
     const deleted: string[] = [];
     let reclaimed = 0;
     for (const rec of this.all()) {
-      if (rec.State.Running || rec.State.Restarting || rec.State.Paused) continue;
+      if (isRunning(rec.State)) continue;
       if (untilMs !== undefined && Date.parse(rec.Created) >= untilMs) continue;
       if (!labelFilters.every((f) => labelMatches(rec.Config.Labels, f))) continue;
       if (labelNotFilters.some((f) => labelMatches(rec.Config.Labels, f))) continue;
@@ -787,8 +856,9 @@ export class ContainerService implements ContainerBackend {
     return {
       get: (ref) => this.get(ref),
       locked: (id, fn) => this.lock.run(id, fn),
-      save: (rec) => this.deps.store.save(rec),
+      save: (rec) => this.save(rec),
       restartPolicyChanged: (rec) => this.restartManagers.delete(rec.ID),
+      rootfs: this.rootfs,
       deps: this.deps,
     };
   }
@@ -798,7 +868,7 @@ export class ContainerService implements ContainerBackend {
     return {
       resolve: (ref) => {
         const rec = this.get(ref);
-        return { id: rec.ID, name: rec.Name.slice(1), running: rec.State.Running, networkMode: rec.HostConfig.NetworkMode ?? 'bridge' };
+        return { id: rec.ID, name: rec.Name.slice(1), running: hasProcess(rec.State), networkMode: rec.HostConfig.NetworkMode ?? 'bridge' };
       },
       recordEndpoint: async (id, network, cfg, settings) => {
         const rec = this.records.get(id);
@@ -811,7 +881,7 @@ export class ContainerService implements ContainerBackend {
             void _gone;
             rec.NetworkSettings.Networks = rest;
           }
-          await this.deps.store.save(rec);
+          await this.save(rec);
         });
       },
     };
@@ -852,13 +922,17 @@ export class ContainerService implements ContainerBackend {
           await this.lock.run(id, () => this.removeLocked(rec)).catch((err) => this.deps.log(`restore: remove ${id}: ${err}`));
           return;
         }
-        if (rec.State.Running || rec.State.Paused) {
+        // Waiting for a restart when the daemon went down: exited, and the policy decides below.
+        if (rec.State.Restarting) cancelRestarting(rec.State);
+        if (hasProcess(rec.State)) {
           const state = await this.deps.runtime.state(id).catch(() => undefined);
           const alive = state && (state.status === 'running' || state.status === 'paused');
           if (alive) {
+            // The lifecycle's reference to the rootfs, mounted since its start.
+            await this.rootfs.acquire(id).catch((err) => this.deps.log(`restore: mount ${id}: ${err}`));
             rec.State.Pid = state.pid;
-            rec.State.Paused = state.status === 'paused';
-            rec.State.Status = state.status === 'paused' ? 'paused' : 'running';
+            if (state.status === 'paused') setPaused(rec.State);
+            else setUnpaused(rec.State);
             for (const o of this.deps.observers ?? []) o.started(rec, true);
             return;
           }
@@ -871,9 +945,6 @@ export class ContainerService implements ContainerBackend {
           await this.lock.run(id, () => this.handleExitLocked(rec, exit)).catch((err) => this.deps.log(`restore: exit ${id}: ${err}`));
           return;
         }
-        if (rec.State.Restarting) {
-          rec.State = { ...rec.State, Restarting: false, Status: 'exited' };
-        }
         if (
           rec.HasBeenStartedBefore &&
           policyWantsRestart(rec.HostConfig.RestartPolicy ?? {}, rec.State.ExitCode, rec.HasBeenManuallyStopped, 0)
@@ -884,7 +955,7 @@ export class ContainerService implements ContainerBackend {
         }
       }),
     );
-    await this.deps.network.restore(this.all().filter((r) => r.State.Running).map((r) => r.ID));
+    await this.deps.network.restore(this.all().filter((r) => hasProcess(r.State)).map((r) => r.ID));
     for (const rec of toRestart) {
       await this.lock
         .run(rec.ID, () => this.startLocked(rec))

@@ -30,6 +30,8 @@ import { HealthMonitor } from './health.js';
 
 export interface RunningDaemon {
   shutdown(): Promise<void>;
+  /** What the daemon holds for clients (SIGUSR2 logs it, as dockerd dumps its goroutines): leaks show here. */
+  stateDump(): Record<string, unknown>;
 }
 
 async function engineId(dataRoot: string): Promise<string> {
@@ -53,6 +55,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void)
     runtimeArgs: runtimeEntry.runtimeArgs,
     stateRoot: join(cfg.execRoot, 'runc'),
     execRoot: cfg.execRoot,
+    log,
   });
 
   const initBinary = await findInitBinary();
@@ -151,6 +154,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void)
   log(`wharfd ready on ${cfg.hosts.join(', ')}`);
 
   return {
+    stateDump: () => ({ containers: containers.listenerCounts() }),
     async shutdown() {
       await server.close();
       containers.close();

@@ -8,6 +8,7 @@
 import type { AttachIO } from '../api/backend.js';
 import type { ExecBackend, ExecCreateRequest, ExecInspect, ExecSession, ExecStartOptions } from '../api/exec-types.js';
 import type { ContainerRecord } from '../container/container.js';
+import { hasProcess } from '../container/state.js';
 import { EngineError, conflict, invalidParameter, isEngineError, notFound, systemError } from '../lib/errors.js';
 import { generateId } from '../lib/ids.js';
 import type { OciSpec } from '../runtime/oci-spec.js';
@@ -153,7 +154,7 @@ export class ExecService implements ExecBackend {
       return undefined;
     }
     return {
-      tty: ex.tty,
+      tty: opts.tty,
       stdin: ex.openStdin,
       run: (io) => this.runAttached(ex, io, consoleSize),
     };
@@ -162,9 +163,7 @@ export class ExecService implements ExecBackend {
   private async runAttached(ex: ExecRecord, io: AttachIO, consoleSize: [number, number] | undefined): Promise<void> {
     const proc = await this.launch(ex, true, consoleSize);
     const stdio = proc.stdio!;
-    let outputEnded = false;
-    stdio.on('end', () => (outputEnded = true));
-    await pipeAttach(stdio, { ...io, stdin: ex.openStdin ? io.stdin : null }, {
+    const how = await pipeAttach(stdio, { ...io, stdin: ex.openStdin ? io.stdin : null }, {
       tty: ex.tty,
       // With a tty conmon's stdin is the terminal itself: closing it would cut the output too.
       stdinOnce: !ex.tty,
@@ -172,8 +171,9 @@ export class ExecService implements ExecBackend {
       wantStdout: ex.openStdout,
       wantStderr: ex.openStderr,
     });
-    // The client reads ExitCode right after the stream ends: record it first.
-    if (outputEnded) await ex.done;
+    // The client reads ExitCode right after the stream ends: record it first. A detached or
+    // departed client does not wait for the process.
+    if (how === 'output-ended') await ex.done;
   }
 
   /** Runs the process; throws Docker's errors (and records 126/127) when it cannot start. */
@@ -186,7 +186,7 @@ export class ExecService implements ExecBackend {
     if (rec) this.deps.events.log('container', `exec_start: ${commandLine(ex)}`, containerActor(rec, { execID: ex.id }));
     let proc: ExecProcess;
     try {
-      if (!rec || !rec.State.Running) throw conflict(`container ${ex.containerId} is not running`);
+      if (!rec || !hasProcess(rec.State)) throw conflict(`container ${ex.containerId} is not running`);
       const { runtime } = this.deps;
       if (!runtime.exec || !runtime.spec) throw systemError(`the ${runtime.name} runtime cannot exec`);
       const spec = await runtime.spec(rec.ID);
@@ -366,7 +366,7 @@ export class ExecService implements ExecBackend {
         continue;
       }
       const rec = this.deps.containerById(ex.containerId);
-      const live = rec && ex.exitCode === null && ex.containerRun === rec.State.StartedAt && rec.State.Running;
+      const live = rec && ex.exitCode === null && ex.containerRun === rec.State.StartedAt && hasProcess(rec.State);
       if (!live) ex.canRemove = true;
     }
   }

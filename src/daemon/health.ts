@@ -7,7 +7,7 @@
  */
 import type { HealthConfig } from '../api/types.js';
 import type { ContainerRecord, HealthcheckResult, HealthState } from '../container/container.js';
-import { formatRFC3339Nano } from '../container/state.js';
+import { formatRFC3339Nano, hasProcess } from '../container/state.js';
 import { containerActor } from './container-events.js';
 import type { ContainerObserver } from './container-deps.js';
 import type { EventSink } from './events.js';
@@ -177,7 +177,7 @@ export class HealthMonitor implements ContainerObserver {
   private async runProbe(rec: ContainerRecord, m: Monitor): Promise<void> {
     if (m.stopped) return;
     const cmd = probeCommand(rec);
-    if (!cmd || rec.State.Paused || !rec.State.Running) return this.schedule(rec, m);
+    if (!cmd || rec.State.Paused || !hasProcess(rec.State)) return this.schedule(rec, m);
     const t = healthTimings(rec.Config.Healthcheck);
     const start = new Date();
     const out = new LimitedOutput();

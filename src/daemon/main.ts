@@ -65,6 +65,7 @@ async function main(): Promise<void> {
     await unlink(cfg.pidfile).catch(() => {});
     process.exit(0);
   };
+  process.on('SIGUSR2', () => log(`state dump: ${JSON.stringify(daemon.stateDump())}`));
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
 }

@@ -5,6 +5,7 @@
  */
 import { conflict, systemError } from '../lib/errors.js';
 import type { ContainerRecord } from '../container/container.js';
+import { hasProcess, setPaused, setUnpaused } from '../container/state.js';
 import type { ContainerAccess } from './container-access.js';
 import { containerActor } from './container-events.js';
 
@@ -23,7 +24,25 @@ export class ContainerPause {
     await this.c.locked(rec.ID, () => this.unpauseLocked(rec));
   }
 
-  /** For callers that already hold the container's lock (commit). */
+  /**
+   * Commit's pause (Docker's commit ignores its errors): pauses a container that is running and
+   * not paused, under the lock; false when there was nothing to pause (it exited meanwhile).
+   */
+  async pauseIfRunning(ref: string): Promise<boolean> {
+    const rec = this.c.get(ref);
+    return this.c.locked(rec.ID, async () => {
+      if (!hasProcess(rec.State) || rec.State.Paused) return false;
+      try {
+        await this.pauseLocked(rec);
+        return true;
+      } catch (err) {
+        this.c.deps.log(`commit: pause ${rec.ID}: ${message(err)}`);
+        return false;
+      }
+    });
+  }
+
+  /** For callers that already hold the container's lock. */
   async pauseLocked(rec: ContainerRecord): Promise<void> {
     if (!rec.State.Running) throw conflict(`container ${rec.ID} is not running`);
     if (rec.State.Paused) throw conflict(`container ${rec.ID} is already paused`);
@@ -33,7 +52,7 @@ export class ContainerPause {
     } catch (err) {
       throw systemError(`cannot pause container ${rec.ID}: ${message(err)}`, err);
     }
-    rec.State = { ...rec.State, Paused: true, Status: 'paused' };
+    setPaused(rec.State);
     this.c.deps.events.log('container', 'pause', containerActor(rec));
     await this.c.save(rec).catch((err) => this.c.deps.log(`could not save container to disk: ${err}`));
   }
@@ -41,13 +60,13 @@ export class ContainerPause {
   async unpauseLocked(rec: ContainerRecord): Promise<void> {
     // Docker's text and status (a plain error: 500).
     if (!rec.State.Paused) throw systemError(`Container ${rec.ID} is not paused`);
-    if (!rec.State.Running) throw conflict(`container ${rec.ID} is not running`);
+    if (!hasProcess(rec.State)) throw conflict(`container ${rec.ID} is not running`);
     try {
       await this.c.deps.runtime.resume(rec.ID);
     } catch (err) {
       throw systemError(`Cannot unpause container ${rec.ID}: ${message(err)}`, err);
     }
-    rec.State = { ...rec.State, Paused: false, Status: 'running' };
+    setUnpaused(rec.State);
     this.c.deps.events.log('container', 'unpause', containerActor(rec));
     await this.c.save(rec).catch((err) => this.c.deps.log(`could not save container to disk: ${err}`));
   }

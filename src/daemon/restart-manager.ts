@@ -31,6 +31,10 @@ export class RestartManager {
     this.restartCount = 0;
   }
 
+  get isCanceled(): boolean {
+    return this.canceled;
+  }
+
   get count(): number {
     return this.restartCount;
   }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { VolumeBackend } from '../api/backend.js';
 import type { ContainerConfig, Filters, HostConfig, Volume, VolumeCreateRequest, VolumeListResponse, VolumePruneReport } from '../api/types.js';
 import type { ContainerRecord } from '../container/container.js';
+import { hasProcess } from '../container/state.js';
 import { invalidParameter, isEngineError } from '../lib/errors.js';
 import { filterMatches, labelMatches } from '../lib/filters.js';
 import { copyUp } from '../volume/copy-up.js';
@@ -220,7 +221,7 @@ export class VolumeService implements VolumeBackend, VolumeLink {
       for (const m of mountPointsOf(rec)) {
         if (m.Type !== 'volume' || !m.Name) continue;
         this.store.addReference(m.Name, rec.ID);
-        if (rec.State.Running || rec.State.Paused) this.store.restoreActive(m.Name, rec.ID);
+        if (hasProcess(rec.State)) this.store.restoreActive(m.Name, rec.ID);
       }
     }
     await this.store.unmountUnused();

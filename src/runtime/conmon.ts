@@ -13,16 +13,19 @@
  *       ctl     fifo; `1 <height> <width>\n` resizes the tty
  *       oom     created when the container hit its memory limit
  *   <execRoot>/conmon/<id>.pid       conmon's pid;  <execRoot>/conmon/<id>.bundle -> bundle dir
+ * conmon keeps the sync socket open while it lives: the daemon keeps its end to notice conmon's
+ * death (conmon-supervision.ts), then kills what remains of the container and reports exit 137.
  */
 import { execFile, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { accessSync, constants as fsConstants, mkdirSync, watch, type FSWatcher } from 'node:fs';
-import { lstat, mkdir, open, readdir, readFile, readlink, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, readFile, readlink, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { SeqpacketSocket } from 'node-unix-socket';
 import { invalidParameter, systemError } from '../lib/errors.js';
 import { conmonExec } from './conmon-exec.js';
+import { SupervisorWatch, isConmonOf } from './conmon-supervision.js';
 import type { OciLinuxResources, OciSpec } from './oci-spec.js';
 import { runcUpdateFlags } from './runc-update.js';
 import {
@@ -58,7 +61,13 @@ export interface ConmonRuntimeOptions {
   syncLogs?: boolean;
   /** How long create waits for conmon's report; default 60 s. */
   createTimeoutMs?: number;
+  /** Where to report what the runtime did on its own (a container settled after conmon died). */
+  log?: (msg: string) => void;
 }
+
+/** The exit code reported for a container whose conmon died: it is killed (128 + SIGKILL). */
+const SUPERVISOR_GONE_EXIT_CODE = 137;
+const SETTLE_TIMEOUT_MS = 5000;
 
 /** conmon reads at most this much per packet from an attach client. */
 const STDIN_CHUNK = 16 * 1024;
@@ -76,6 +85,9 @@ export class ConmonRuntime implements Runtime {
   private watcher?: FSWatcher;
   /** Exit files already reported, by id -> mtime. */
   private readonly reported = new Map<string, number>();
+  /** Containers being deleted on purpose: their conmon's end is expected. */
+  private readonly deleting = new Set<string>();
+  private readonly supervision = new SupervisorWatch((id) => void this.supervisorGone(id));
 
   constructor(private readonly opts: ConmonRuntimeOptions) {
     this.name = opts.runtimeName ?? 'runc';
@@ -126,7 +138,7 @@ export class ConmonRuntime implements Runtime {
     if (!this.opts.syncLogs) args.push('--no-sync-log');
 
     try {
-      return { pid: await this.spawnConmon(args, bundleDir) };
+      return { pid: await this.spawnConmon(id, args, bundleDir) };
     } catch (err) {
       if (await pathExists(join(this.opts.stateRoot, id))) await this.runc(['delete', '--force', id]).catch(() => {});
       await this.cleanup(id, bundleDir, true);
@@ -135,7 +147,7 @@ export class ConmonRuntime implements Runtime {
   }
 
   /** Starts conmon, waits for its report on the sync pipe; resolves with the container's pid. */
-  private spawnConmon(args: string[], cwd: string): Promise<number> {
+  private spawnConmon(id: string, args: string[], cwd: string): Promise<number> {
     return new Promise<number>((resolve, reject) => {
       const child = spawn(this.conmonPath, args, {
         cwd,
@@ -152,11 +164,15 @@ export class ConmonRuntime implements Runtime {
         if (done) return;
         done = true;
         clearTimeout(timer);
-        sync.destroy();
         errOut.destroy();
         child.unref();
-        if (err) reject(err);
-        else resolve(pid!);
+        if (err) {
+          sync.destroy();
+          reject(err);
+        } else {
+          this.supervision.watchSocket(id, sync as never);
+          resolve(pid!);
+        }
       };
       const timer = setTimeout(
         () => finish(new RuntimeStartError(`timeout waiting for conmon to create the container`)),
@@ -167,6 +183,7 @@ export class ConmonRuntime implements Runtime {
         if (stderr.length < 8192) stderr += d.toString();
       });
       sync.on('data', (d: Buffer) => {
+        if (done) return;
         syncBuf += d.toString();
         const nl = syncBuf.indexOf('\n');
         if (nl < 0) return;
@@ -233,20 +250,50 @@ export class ConmonRuntime implements Runtime {
   }
 
   async delete(id: string, force?: boolean): Promise<void> {
-    const bundleDir = await readlink(join(this.conmonDir, `${id}.bundle`)).catch(() => undefined);
-    if (await pathExists(join(this.opts.stateRoot, id))) {
-      await this.runc(['delete', ...(force ? ['--force'] : []), id]).catch((err: Error) => {
-        if (!/does not exist/.test(err.message)) throw err;
-      });
+    this.deleting.add(id);
+    this.supervision.forget(id);
+    try {
+      const bundleDir = await readlink(join(this.conmonDir, `${id}.bundle`)).catch(() => undefined);
+      if (await pathExists(join(this.opts.stateRoot, id))) {
+        await this.runc(['delete', ...(force ? ['--force'] : []), id]).catch((err: Error) => {
+          if (!/does not exist/.test(err.message)) throw err;
+        });
+      }
+      await this.cleanup(id, bundleDir, force ?? false);
+    } finally {
+      this.deleting.delete(id);
     }
-    await this.cleanup(id, bundleDir, force ?? false);
+  }
+
+  /**
+   * conmon of `id` is gone. If it reported an exit, that is handled as usual; otherwise the
+   * container lost its supervisor: kill what remains of it and write the exit file conmon would
+   * have written (137), so the exit is handled (and survives a daemon restart) like any other.
+   */
+  private async supervisorGone(id: string): Promise<void> {
+    const exitFile = join(this.exitDir, id);
+    if (this.deleting.has(id) || (await pathExists(exitFile))) return;
+    if (!(await pathExists(join(this.opts.stateRoot, id)))) return;
+    this.opts.log?.(`conmon of container ${id} is gone: killing the container`);
+    await this.runc(['kill', '--all', id, 'KILL']).catch(() => this.runc(['kill', id, 'KILL'])).catch(() => undefined);
+    const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+    for (let delay = 5; Date.now() < deadline; delay = Math.min(delay * 2, 100)) {
+      const st = await this.state(id).catch(() => undefined);
+      if (!st || st.status === 'stopped') break;
+      await new Promise((r) => setTimeout(r, delay));
+    }
+    if (this.deleting.has(id) || (await pathExists(exitFile))) return;
+    // Written aside and renamed in, as conmon does: the exit watcher ignores names with a dot.
+    const tmp = `${exitFile}.supervisor`;
+    await writeFile(tmp, String(SUPERVISOR_GONE_EXIT_CODE));
+    await rename(tmp, exitFile);
   }
 
   /** Waits for (or, when forced, ends) conmon, then removes every file kept for `id`. */
   private async cleanup(id: string, bundleDir: string | undefined, force: boolean): Promise<void> {
     const pidFile = join(this.conmonDir, `${id}.pid`);
     const conmonPid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
-    if (conmonPid > 0 && (await isConmon(conmonPid, id))) {
+    if (await isConmonOf(conmonPid, id)) {
       // conmon exits by itself once the container is gone; it writes the exit file just before.
       if (!(await waitGone(conmonPid, force ? 2000 : 5000))) {
         try {
@@ -318,6 +365,20 @@ export class ConmonRuntime implements Runtime {
     void readdir(this.exitDir).then((names) => {
       for (const n of names) if (!n.includes('.')) void this.checkExit(n);
     });
+    void this.superviseRestored();
+  }
+
+  /** conmons started by an earlier daemon: polled (no socket left to watch); dead ones settled now. */
+  private async superviseRestored(): Promise<void> {
+    const names = await readdir(this.conmonDir).catch(() => [] as string[]);
+    for (const name of names) {
+      if (!name.endsWith('.pid')) continue;
+      const id = name.slice(0, -4);
+      if (await pathExists(join(this.exitDir, id))) continue;
+      const pid = Number((await readFile(join(this.conmonDir, name), 'utf8').catch(() => '')).trim());
+      if (await isConmonOf(pid, id)) this.supervision.watchPid(id, pid);
+      else await this.supervisorGone(id);
+    }
   }
 
   private async checkExit(id: string): Promise<void> {
@@ -330,6 +391,7 @@ export class ConmonRuntime implements Runtime {
   }
 
   async close(): Promise<void> {
+    this.supervision.close();
     this.watcher?.close();
     this.watcher = undefined;
     this.listeners.length = 0;
@@ -350,9 +412,25 @@ export class ConmonRuntime implements Runtime {
 /** conmon's view of the container's stdio over its attach socket. */
 export class ConmonAttachStream extends EventEmitter implements AttachStream {
   private ended = false;
+  /** A stdin write failed (the process's end is closed): input is dropped from then on. */
+  private stdinBroken = false;
 
   constructor(private readonly sock: SeqpacketSocket) {
     super();
+    // node-unix-socket destroys the socket on any error, a failed write included. A stdin write
+    // that fails because the process has ended (EPIPE) must not: output conmon still has for us
+    // would be lost. The socket then ends as usual, after the last output.
+    sock.removeAllListeners('_error');
+    sock.on('_error', (err: Error) => {
+      if (isBrokenPipe(err)) {
+        this.stdinBroken = true;
+        return;
+      }
+      process.nextTick(() => {
+        sock.emit('error', err);
+        sock.destroy();
+      });
+    });
     sock.on('data', (buf: Buffer) => {
       if (buf.length < 1) return;
       const stream = buf[0] === 3 ? 'stderr' : buf[0] === 2 ? 'stdout' : undefined;
@@ -372,15 +450,16 @@ export class ConmonAttachStream extends EventEmitter implements AttachStream {
     this.emit('end');
   }
 
+  /** Input for the process. A failed write drops input, never output: the stream goes on to its end. */
   writeStdin(chunk: Buffer): void {
-    if (this.ended) return;
+    if (this.ended || this.stdinBroken) return;
     try {
       for (let off = 0; off < chunk.length; off += STDIN_CHUNK) {
         const part = chunk.subarray(off, off + STDIN_CHUNK);
         this.sock.write(part, 0, part.length);
       }
-    } catch (err) {
-      this.emit('error', err as Error);
+    } catch {
+      this.stdinBroken = true;
     }
   }
 
@@ -401,6 +480,11 @@ export class ConmonAttachStream extends EventEmitter implements AttachStream {
     }
     this.finish();
   }
+}
+
+function isBrokenPipe(err: Error): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'EPIPE' || /EPIPE|broken pipe|os error 32\b/i.test(err.message);
 }
 
 /** runc prints logrus lines (`time=... level=error msg="..."`); the last msg is the error. */
@@ -477,12 +561,6 @@ async function pathExists(p: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/** The process is conmon for this container (not a reused pid). */
-async function isConmon(pid: number, id: string): Promise<boolean> {
-  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-  return cmdline.includes('conmon') && cmdline.split('\0').includes(id);
 }
 
 async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {

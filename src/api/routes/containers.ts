@@ -76,12 +76,21 @@ async function wait(ctx: RequestContext): Promise<void> {
   // Docker sends the status line at once, so the client knows the waiter is in place.
   res.writeHead(200, { 'Content-Type': 'application/json' });
   res.flushHeaders();
-  let result: WaitResponse;
+  // A client that goes away drops its waiter.
+  let onClose!: () => void;
+  const gone = new Promise<undefined>((resolve) => {
+    onClose = () => resolve(undefined);
+    res.once('close', onClose);
+  });
+  let result: WaitResponse | undefined;
   try {
-    result = await handle.result;
+    result = await Promise.race([handle.result, gone]);
   } catch (err) {
     result = { StatusCode: -1, Error: { Message: errorMessage(err) } };
+  } finally {
+    res.off('close', onClose);
   }
+  if (!result) return handle.cancel();
   // Docker omits a null Error (omitempty).
   const out: WaitResponse = { StatusCode: result.StatusCode };
   if (result.Error) out.Error = { Message: result.Error.Message };

@@ -84,7 +84,7 @@ async function start(ctx: RequestContext): Promise<void> {
   let size = versionAtLeast(ctx.version, '1.42') ? consoleSize(body.ConsoleSize) : undefined;
   if (!body.Tty) size = undefined;
   const id = ctx.params.id!;
-  const session = await backend(ctx).start(id, { detach: !!body.Detach, consoleSize: size });
+  const session = await backend(ctx).start(id, { detach: !!body.Detach, tty: !!body.Tty, consoleSize: size });
   if (!session) return sendEmpty(ctx.res, 200);
   const conn = hijack(ctx, { tty: session.tty });
   if (!session.stdin) conn.stdin.resume();

@@ -18,7 +18,7 @@ describe('container routes', () => {
       containers: {
         wait: async (ref): Promise<WaitHandle> => {
           if (ref === 'missing') throw noSuchContainer(ref);
-          return { result: new Promise((resolve) => (releaseWait = resolve)) };
+          return { result: new Promise((resolve) => (releaseWait = resolve)), cancel: () => {} };
         },
         logs: async () => ({
           tty: logTty,

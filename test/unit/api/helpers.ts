@@ -45,7 +45,7 @@ export function stubBackend(calls: Call[], o: Overrides = {}): Backend {
     rename: async () => {},
     inspect: async (ref) => ({ Id: ref }) as never,
     list: async () => [],
-    wait: async () => ({ result: Promise.resolve({ StatusCode: 0 }) }),
+    wait: async () => ({ result: Promise.resolve({ StatusCode: 0 }), cancel: () => {} }),
     attach: async () => ({ tty: false, run: async () => {} }),
     logs: async () => ({ tty: false, entries: noMessages() as never, close() {} }),
     top: async () => ({ Titles: ['PID'], Processes: [['1']] }),

@@ -14,6 +14,7 @@ import {
   setRemoving,
   setRestarting,
   setRunning,
+  setStartFailed,
   setStopped,
   setUnpaused,
   stateStatus,
@@ -98,5 +99,19 @@ describe('container state', () => {
     const never = initialState();
     never.StartedAt = '2026-01-01T00:00:00Z';
     assert.equal(statusText(never), '', 'started but never finished and not running: empty, as Docker');
+  });
+  it('a failed start: not running, the exit code and error kept; FinishedAt only for a container that ran', () => {
+    const fresh = initialState();
+    setStartFailed(fresh, 127, new Error('exec: not found'), at(1000));
+    assert.equal(stateStatus(fresh), 'created');
+    assert.equal(fresh.ExitCode, 127);
+    assert.equal(fresh.Error, 'exec: not found');
+    assert.equal(fresh.FinishedAt, initialState().FinishedAt);
+    const ran = setRunning(initialState(), 42, at(0));
+    setRestarting(ran, 1, at(500));
+    assert.equal(isRunning(ran), true);
+    setStartFailed(ran, 128, 'boom', at(2000));
+    assert.deepEqual([ran.Status, ran.Running, ran.Restarting, ran.Pid], ['exited', false, false, 0]);
+    assert.equal(ran.FinishedAt, formatRFC3339Nano(at(2000)));
   });
 });

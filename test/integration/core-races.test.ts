@@ -1,0 +1,370 @@
+/**
+ * The container core under races, against one real wharfd: every state change goes through the
+ * state machine, and what a user sees from outside (Docker CLI, raw API) is Docker's whatever
+ * the timing: stop during a restart back-off, kill that waits for the exit, a supervisor (conmon)
+ * that dies, commit of a container that just exited, a stalled archive client, clients that go
+ * away, rm -f racing start.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, readdir } from 'node:fs/promises';
+import { request, type IncomingMessage } from 'node:http';
+import { spawn } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { join } from 'node:path';
+import { CLI_MAIN, DOCKER_CLI, countLeaks, loadBusybox, startDaemon, waitFor, type Daemon } from './harness.js';
+
+let d: Daemon;
+
+before(async () => {
+  d = await startDaemon();
+  await loadBusybox(d);
+});
+after(async () => {
+  await d?.cleanup();
+});
+
+interface ApiResult {
+  status: number;
+  body: string;
+}
+
+/** One API call on the daemon's socket, the body read whole. */
+function api(method: string, path: string, body?: unknown): Promise<ApiResult> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const req = request(
+      { socketPath: d.socket, method, path, headers: data ? { 'Content-Type': 'application/json', 'Content-Length': data.length } : {} },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts).toString() }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+/** A request whose response is left unread (a stalled or abandoned client); abort() drops it. */
+function openRequest(method: string, path: string): Promise<{ res: IncomingMessage; abort: () => void }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: d.socket, method, path }, (res) => {
+      res.pause();
+      resolve({ res, abort: () => req.destroy() });
+    });
+    req.on('error', (err) => {
+      if (!req.destroyed) reject(err);
+    });
+    req.end();
+  });
+}
+
+/** POST with a JSON body and an upgrade to a raw stream (attach, exec start); resolves with the socket. */
+function hijackRaw(path: string, body: unknown): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const data = Buffer.from(JSON.stringify(body));
+    const req = request({
+      socketPath: d.socket,
+      method: 'POST',
+      path,
+      headers: { 'Content-Type': 'application/json', 'Content-Length': data.length, Connection: 'Upgrade', Upgrade: 'tcp' },
+    });
+    req.on('upgrade', (_res, socket: Socket, head: Buffer) => {
+      if (head.length) socket.unshift(head);
+      resolve(socket);
+    });
+    req.on('response', (res) => reject(new Error(`no upgrade: ${res.statusCode}`)));
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+/**
+ * Runs a command under a pty (script), as a user at a terminal: `input` is typed once `ready`
+ * shows in the output. Resolves with the output and exit code (rejects past the deadline).
+ */
+function underPty(
+  command: string,
+  opts: { steps?: Array<{ ready?: RegExp; input: string }>; nudge?: { input: string; until: RegExp }; stdinEof?: boolean; timeoutMs?: number } = {},
+): Promise<{ out: string; code: number | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-qec', command, '/dev/null'], {
+      env: { ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.root, 'docker-config') },
+      // stdinEof: /dev/null, at EOF from the start.
+      stdio: [opts.stdinEof ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const steps = [...(opts.steps ?? [])];
+    // Each step's input is typed once its `ready` shows in the output that followed the last step.
+    let since = 0;
+    const type = () => {
+      while (steps.length && (!steps[0]!.ready || steps[0]!.ready.test(out.slice(since)))) {
+        since = out.length;
+        child.stdin!.write(steps.shift()!.input);
+      }
+    };
+    // Typed again and again until `until` shows (input sent before the client reads may be dropped).
+    const nudge = opts.nudge;
+    const nudger = nudge ? setInterval(() => (nudge.until.test(out) ? clearInterval(nudger) : child.stdin!.write(nudge.input)), 200) : undefined;
+    const onOutput = (b: Buffer) => {
+      out += b.toString();
+      type();
+    };
+    type();
+    child.stdout!.on('data', onOutput);
+    child.stderr!.on('data', onOutput);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${command}: no exit within ${opts.timeoutMs ?? 15_000} ms; output: ${JSON.stringify(out)}`));
+    }, opts.timeoutMs ?? 15_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      clearInterval(nudger);
+      child.stdin?.destroy();
+      resolve({ out, code });
+    });
+  });
+}
+
+async function docker(args: string[], timeoutMs = 60_000): Promise<string> {
+  const r = await d.docker(args, { timeoutMs });
+  assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+interface State {
+  Status: string;
+  Running: boolean;
+  Restarting: boolean;
+  ExitCode: number;
+  Pid: number;
+}
+
+async function state(ref: string): Promise<State> {
+  const r = await api('GET', `/containers/${ref}/json`);
+  assert.equal(r.status, 200, r.body);
+  return (JSON.parse(r.body) as { State: State }).State;
+}
+
+async function conmonPid(id: string): Promise<number> {
+  return Number((await readFile(join(d.execRoot, 'conmon', `${id}.pid`), 'utf8')).trim());
+}
+
+describe('core races', () => {
+  test('docker kill returns once the container is dead: exited (137) at once, rm works', async () => {
+    for (let i = 0; i < 3; i++) {
+      const id = await docker(['run', '-d', 'busybox', 'sleep', '1000']);
+      await docker(['kill', id]);
+      const s = await state(id);
+      assert.equal(s.Status, 'exited');
+      assert.equal(s.Running, false);
+      assert.equal(s.ExitCode, 137);
+      await docker(['rm', id]);
+    }
+  });
+
+  test('docker stop during the restart back-off cancels the restart: it stays exited', async () => {
+    // Several tries, each stopping at a different point of the back-off / restart.
+    for (let i = 0; i < 8; i++) {
+      // Exits once, then (restarted) runs on: a restart that slips through shows as running.
+      // Published ports make the start (iptables) long enough for the stop to land in it too.
+      const ports = Array.from({ length: 8 }, (_, n) => ['-p', `127.0.0.1::${8000 + n}`]).flat();
+      const id = await docker(['run', '-d', '--restart', 'always', ...ports, 'busybox', 'sh', '-c', 'test -e /ran && exec sleep 1000; touch /ran; exit 3']);
+      const restarting = await waitFor(async () => {
+        const s = await state(id);
+        return s.Status === 'restarting' ? s : undefined;
+      }, { what: 'restarting' });
+      // Docker's state machine: restarting is of the running family.
+      assert.equal(restarting.Running, true);
+      assert.equal(restarting.Restarting, true);
+      await docker(['stop', '-t', '1', id]);
+      const s = await state(id);
+      assert.equal(s.Status, 'exited', `try ${i}: right after stop`);
+      assert.equal(s.Running, false);
+      // Nothing may start it again: watch for longer than any back-off this early.
+      const until = Date.now() + 1000;
+      while (Date.now() < until) {
+        const now = await state(id);
+        assert.equal(now.Status, 'exited', `try ${i}: restarted after stop`);
+      }
+      await docker(['rm', id]);
+    }
+  });
+
+  test('conmon killed with -9: the container settles as Exited (137), stop/rm work', async () => {
+    const id = await docker(['run', '-d', 'busybox', 'sleep', '1000']);
+    const pid = await conmonPid(id);
+    process.kill(pid, 'SIGKILL');
+    await waitFor(async () => (await state(id)).Status === 'exited', { timeoutMs: 5000, what: 'exited after conmon died' });
+    assert.equal((await state(id)).ExitCode, 137);
+    await docker(['rm', '-f', id], 20_000);
+  });
+
+  test('commit of a container that has just exited goes on', async () => {
+    for (let i = 0; i < 8; i++) {
+      const id = await docker(['run', '-d', 'busybox', 'sh', '-c', 'echo x > /marker']);
+      const r = await api('POST', `/commit?container=${id}&repo=justexited&tag=t${i}`, {});
+      assert.equal(r.status, 201, `try ${i}: ${r.body}`);
+      await docker(['rm', '-f', id]);
+      await docker(['rmi', `justexited:t${i}`]);
+    }
+  });
+
+  test('a stalled archive or export client holds up no exit, stop or start', async () => {
+    const id = await docker(['run', '-d', 'busybox', 'sleep', '1000']);
+    await docker(['exec', id, 'dd', 'if=/dev/zero', 'of=/big', 'bs=1M', 'count=16']);
+    const stalled = await openRequest('GET', `/containers/${id}/archive?path=/big`);
+    assert.equal(stalled.res.statusCode, 200);
+    // stop must not wait for the archive client (it did: 30 s, then an error).
+    await docker(['stop', '-t', '1', id], 20_000);
+    assert.equal((await state(id)).Status, 'exited');
+    // The stream is still whole: read it now.
+    const parts: Buffer[] = [];
+    stalled.res.on('data', (c: Buffer) => parts.push(c));
+    stalled.res.resume();
+    await new Promise((r) => stalled.res.on('end', r));
+    assert.ok(Buffer.concat(parts).length > 16 * 1024 * 1024);
+
+    // Export of the stopped container, stalled: start and stop go on.
+    const exp = await openRequest('GET', `/containers/${id}/export`);
+    await docker(['start', id], 20_000);
+    await docker(['stop', '-t', '1', id], 20_000);
+    exp.abort();
+    await docker(['rm', id]);
+    await waitFor(async () => (await countLeaks(d)).mounts === 0, { what: 'rootfs unmounted after the streams ended' });
+  });
+
+  test('rm -f racing start leaves no container record behind', async () => {
+    const before = new Set(await readdir(join(d.dataRoot, 'containers')));
+    for (let i = 0; i < 30; i++) {
+      const c = await api('POST', '/containers/create', { Image: 'busybox', Cmd: ['sleep', '1000'] });
+      assert.equal(c.status, 201, c.body);
+      const { Id } = JSON.parse(c.body) as { Id: string };
+      await Promise.all([api('POST', `/containers/${Id}/start`), api('DELETE', `/containers/${Id}?force=1`)]);
+      const again = await api('DELETE', `/containers/${Id}?force=1`);
+      assert.ok(again.status === 404 || again.status === 204, again.body);
+    }
+    const left = (await readdir(join(d.dataRoot, 'containers'))).filter((n) => !before.has(n));
+    assert.deepEqual(left, []);
+    const leaks = await countLeaks(d);
+    assert.equal(leaks.mounts, 0, JSON.stringify(leaks.details));
+  });
+
+  test('conmon killed while the daemon was away (restored container): settled too', async () => {
+    const id = await docker(['run', '-d', 'busybox', 'sleep', '1000']);
+    await d.restart();
+    process.kill(await conmonPid(id), 'SIGKILL');
+    await waitFor(async () => (await state(id)).Status === 'exited', { timeoutMs: 5000, what: 'exited after conmon died' });
+    assert.equal((await state(id)).ExitCode, 137);
+    await docker(['rm', id]);
+  });
+  test('abandoned wait, attach and logs -f requests leave nothing behind', async () => {
+    const running = await docker(['run', '-d', 'busybox', 'sleep', '1000']);
+    const created = await docker(['create', '-i', 'busybox', 'cat']);
+    const abandoned = [];
+    for (let i = 0; i < 12; i++) {
+      abandoned.push(await openRequest('POST', `/containers/${running}/wait`));
+      abandoned.push(await openRequest('POST', `/containers/${running}/wait?condition=removed`));
+      abandoned.push(await openRequest('GET', `/containers/${running}/logs?follow=1&stdout=1`));
+    }
+    for (let i = 0; i < 3; i++) {
+      abandoned.push(await openRequest('POST', `/containers/${created}/attach?stream=1&stdout=1`));
+    }
+    const dump = async () => {
+      const before = d.log().length;
+      process.kill(d.pid, 'SIGUSR2');
+      return waitFor(() => /state dump: (.*)\n/.exec(d.log().slice(before))?.[1], { what: 'state dump' });
+    };
+    const held = JSON.parse(await dump()) as { containers: Record<string, number> };
+    assert.ok(held.containers.exitWaiters >= 24, JSON.stringify(held));
+    assert.equal(held.containers.pendingAttaches, 3);
+    for (const a of abandoned) a.abort();
+    await waitFor(
+      async () => {
+        const c = (JSON.parse(await dump()) as { containers: Record<string, number> }).containers;
+        return c.exitWaiters === 0 && c.removalWaiters === 0 && c.pendingAttaches === 0;
+      },
+      { what: 'every waiter released' },
+    );
+    await docker(['rm', '-f', running, created]);
+  });
+
+
+  test('exec output is framed by the start request\'s Tty, as Docker does', async () => {
+    const id = await docker(['run', '-d', 'busybox', 'sleep', '1000']);
+    const c = await api('POST', `/containers/${id}/exec`, { Cmd: ['echo', 'framed'], AttachStdout: true, Tty: false });
+    const { Id } = JSON.parse(c.body) as { Id: string };
+    const sock = await hijackRaw(`/exec/${Id}/start`, { Detach: false, Tty: true });
+    const parts: Buffer[] = [];
+    sock.on('data', (b: Buffer) => parts.push(b));
+    await new Promise((r) => sock.on('close', r));
+    // Raw, not a stdcopy frame (which would start with 1 0 0 0).
+    assert.equal(Buffer.concat(parts).toString(), 'framed\n');
+    await docker(['rm', '-f', id]);
+  });
+
+  test('exec detach (ctrl-p ctrl-q) ends the hijacked connection while the process runs on', async () => {
+    const id = await docker(['run', '-d', 'busybox', 'sleep', '1000']);
+    const c = await api('POST', `/containers/${id}/exec`, { Cmd: ['sh', '-c', 'echo ready; exec sleep 1000'], AttachStdin: true, AttachStdout: true, Tty: true });
+    const { Id } = JSON.parse(c.body) as { Id: string };
+    const sock = await hijackRaw(`/exec/${Id}/start`, { Detach: false, Tty: true });
+    let out = '';
+    sock.on('data', (b: Buffer) => (out += b.toString()));
+    await waitFor(() => out.includes('ready'), { what: 'exec output' });
+    const closed = new Promise((r) => sock.on('close', r));
+    sock.write(Buffer.from([0x10, 0x11]));
+    await waitFor(() => sock.destroyed || sock.readableEnded, { timeoutMs: 5000, what: 'the connection to end on detach' });
+    sock.destroy();
+    await closed;
+    const ex = JSON.parse((await api('GET', `/exec/${Id}/json`)).body) as { Running: boolean };
+    assert.equal(ex.Running, true);
+    await docker(['rm', '-f', id]);
+  });
+
+  test('docker exec -it keeps the output when input arrives as it ends (pty, stdin at EOF)', async () => {
+    const id = await docker(['run', '-d', 'busybox', 'sleep', '1000']);
+    for (let i = 0; i < 5; i++) {
+      const r = await underPty(`${DOCKER_CLI} exec -it ${id} sh -c 'sleep 0.2; echo out-$((40 + 2))'`, { stdinEof: true });
+      assert.match(r.out, /out-42/, `try ${i}: ${JSON.stringify(r.out)}`);
+    }
+    await docker(['rm', '-f', id]);
+  });
+
+  test('wharf run -it / attach / exec -it: ctrl-p ctrl-q detaches at once; the container runs on', async () => {
+    const wharf = `node ${CLI_MAIN} -H ${d.host}`;
+    // ctrl-q is flow control on a cooked terminal: the keys go once the shell's prompt shows (raw mode is on).
+    const detach = { steps: [{ ready: /# /, input: '\x10\x11' }] };
+    const run = await underPty(`${wharf} run -it --name detach-run busybox sh; echo "rc=$?"`, detach);
+    assert.match(run.out, /rc=0/);
+    assert.equal((await state('detach-run')).Running, true);
+    // attach: Docker's message and status 1.
+    const att = await underPty(`${wharf} attach detach-run; echo "rc=$?"`, { ...detach, nudge: { input: '\r', until: /# / } });
+    assert.match(att.out, /read escape sequence\r?\n/);
+    assert.match(att.out, /rc=1/);
+    const ex = await underPty(`${wharf} exec -it detach-run sh; echo "rc=$?"`, detach);
+    assert.match(ex.out, /read escape sequence\r?\n/);
+    assert.match(ex.out, /rc=1/);
+    assert.equal((await state('detach-run')).Running, true);
+    await docker(['rm', '-f', 'detach-run']);
+  });
+
+  test('exec output is never dropped by input written as the process ends', async () => {
+    const id = await docker(['run', '-d', 'busybox', 'sleep', '1000']);
+    for (let i = 0; i < 10; i++) {
+      const c = await api('POST', `/containers/${id}/exec`, { Cmd: ['sh', '-c', 'sleep 0.1; echo out-42'], AttachStdin: true, AttachStdout: true });
+      const { Id } = JSON.parse(c.body) as { Id: string };
+      const sock = await hijackRaw(`/exec/${Id}/start`, { Detach: false, Tty: false });
+      const parts: Buffer[] = [];
+      sock.on('data', (b: Buffer) => parts.push(b));
+      sock.on('error', () => {});
+      // Input the process never reads, written until the connection ends.
+      const typing = setInterval(() => sock.writable && sock.write('x\n'), 2);
+      await new Promise((r) => sock.on('close', r));
+      clearInterval(typing);
+      assert.match(Buffer.concat(parts).toString('latin1'), /out-42/, `try ${i}`);
+    }
+    await docker(['rm', '-f', id]);
+  });
+});
