@@ -25,6 +25,7 @@ import { invalidParameter, systemError } from '../lib/errors.js';
 import { decompressed } from '../layer/decompress.js';
 import { layerRelativePath } from '../layer/extract.js';
 import { TarReader, type TarHeader } from '../layer/tar-reader.js';
+import { checkWritableXattr, lsetxattr, xattrRefusedByKernel } from '../layer/xattr.js';
 import { fdPath, O_PATH, type ContainerRoot } from './container-root.js';
 
 export interface ExtractOptions {
@@ -232,7 +233,8 @@ export class ContainerExtractor {
       const p = fdPath(fh);
       await chown(p, this.opts.chown?.uid ?? h.uid, this.opts.chown?.gid ?? h.gid);
       await chmod(p, h.mode & 0o7777);
-      if (h.xattrs.size) await this.setXattrs(`/proc/${process.pid}/fd/${fh.fd}`, h.xattrs);
+      // `at` names the entry through its parent's fd; lsetxattr does not follow it if it was swapped for a symlink.
+      this.setXattrs(at, h);
       if (h.type === 'directory') {
         this.dirTimes.push([rel, h.mtime]);
       } else {
@@ -253,9 +255,15 @@ export class ContainerExtractor {
     }
   }
 
-  private async setXattrs(path: string, xattrs: Map<string, Buffer>): Promise<void> {
-    for (const [name, value] of xattrs) {
-      await run('setfattr', ['-n', name, '-v', `0x${value.toString('hex')}`, path]).catch(() => {});
+  /** Best effort for what the kernel refuses (as for a file system without user xattrs); invalid or overlay-private names refuse the archive. */
+  private setXattrs(at: string, h: TarHeader): void {
+    for (const [name, value] of h.xattrs) {
+      checkWritableXattr(h.name, name);
+      try {
+        lsetxattr(at, name, value);
+      } catch (err) {
+        if (!xattrRefusedByKernel(err)) throw err;
+      }
     }
   }
 }
