@@ -154,6 +154,15 @@ describe('hostile archives', () => {
     }
   });
 
+  test('POST /images/load of the hostile tar itself as the image archive', async () => {
+    for (const c of cases) {
+      const a = await call('POST', '/images/load?quiet=1', c.tar);
+      // No manifest in any of them: refused, whatever else the tar holds.
+      assertOutcome(c, 'load (outer)', 'refused', a);
+      await assertHostAndDaemon(c, 'load (outer)', true);
+    }
+  });
+
   test('POST /images/create?fromSrc=- (import)', async () => {
     for (const [i, c] of cases.entries()) {
       const a = await call('POST', `/images/create?fromSrc=-&repo=hostile-import/c${i}&tag=v1`, c.tar);
