@@ -38,7 +38,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { join } from 'node:path';
 import { invalidParameter, systemError } from '../lib/errors.js';
 import type { TarHeader, TarReader } from './tar-reader.js';
-import { checkWritableXattr, lsetxattr } from './xattr.js';
+import { checkWritableXattr, lsetxattr, xattrNotPermitted } from './xattr.js';
 
 /** Linux's limits for a path and for one of its components. */
 const PATH_MAX = 4096;
@@ -172,10 +172,15 @@ export class LayerExtractor {
     this.setXattrs(rel, h);
   }
 
+  /** As Docker does, an attribute the kernel does not permit on this file (EPERM) is skipped; other failures refuse the layer. */
   private setXattrs(rel: string, h: TarHeader): void {
     for (const [name, value] of h.xattrs) {
       checkWritableXattr(h.name, name);
-      lsetxattr(this.abs(rel), name, value);
+      try {
+        lsetxattr(this.abs(rel), name, value);
+      } catch (err) {
+        if (!xattrNotPermitted(err)) throw err;
+      }
     }
   }
 

@@ -49,8 +49,23 @@ export function lsetxattr(path: string, name: string, value: Buffer): void {
   }
 }
 
-/** True when lsetxattr failed because the file system or the file type does not take the attribute (EPERM, ENOTSUP). */
-export function xattrRefusedByKernel(err: unknown): boolean {
+const EPERM = 1;
+const ENOTSUP = 95;
+
+/** The errno of a failed lsetxattr(), or null. */
+function errnoOf(err: unknown): number | null {
   const cause = (err as { cause?: unknown } | null)?.cause;
-  return cause instanceof Error && /\(os error (1|95)\)$/.test(cause.message);
+  const m = cause instanceof Error ? /\(os error (\d+)\)$/.exec(cause.message) : null;
+  return m ? Number(m[1]) : null;
+}
+
+/** EPERM: the kernel does not allow the attribute on this file (user.* on a symlink); Docker skips these. */
+export function xattrNotPermitted(err: unknown): boolean {
+  return errnoOf(err) === EPERM;
+}
+
+/** EPERM or ENOTSUP: the file or the file system does not take the attribute. */
+export function xattrRefusedByKernel(err: unknown): boolean {
+  const errno = errnoOf(err);
+  return errno === EPERM || errno === ENOTSUP;
 }
