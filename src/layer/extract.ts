@@ -111,13 +111,16 @@ function lstatOrNull(p: string): Stats | null {
 export class LayerExtractor {
   /** Directories known to be real directories inside the layer (relative paths). */
   private readonly dirs = new Set<string>(['']);
+  /** The known subdirectories of each directory in `dirs`, so removing a tree costs its size, not the layer's. */
+  private readonly subdirs = new Map<string, string[]>();
   /**
    * Every path this extraction created. The root started empty, so a path not in here does
    * not exist and needs no lstat before it is created (a tar rarely repeats a name).
    */
   private readonly made = new Set<string>();
   private sliceStart = performance.now();
-  private readonly dirTimes: Array<[string, number]> = [];
+  /** Directory mtimes, set once all content is written; a repeated directory entry keeps one (the last). */
+  private readonly dirTimes = new Map<string, number>();
   private size = 0;
 
   constructor(private readonly root: string) {}
@@ -126,8 +129,33 @@ export class LayerExtractor {
     return rel === '' ? this.root : join(this.root, rel);
   }
 
+  private addDir(rel: string): void {
+    if (this.dirs.has(rel)) return;
+    this.dirs.add(rel);
+    const parent = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
+    const list = this.subdirs.get(parent);
+    if (list) list.push(rel);
+    else this.subdirs.set(parent, [rel]);
+  }
+
+  /** Forgets `rel` and every directory below it (they were removed with it). */
+  private dropDir(rel: string): void {
+    const stack = [rel];
+    while (stack.length) {
+      const d = stack.pop()!;
+      if (!this.dirs.delete(d)) continue;
+      const below = this.subdirs.get(d);
+      if (below) {
+        this.subdirs.delete(d);
+        for (const b of below) stack.push(b);
+      }
+    }
+  }
+
   /** Makes sure every parent of `rel` is a real directory inside the layer; never follows a symlink. */
   private ensureParents(rel: string): void {
+    // Every directory in `dirs` has its parent there too (added top-down, dropped with its subtree).
+    if (this.dirs.has(rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '')) return;
     const parts = rel.split('/');
     let cur = '';
     for (let i = 0; i < parts.length - 1; i++) {
@@ -142,7 +170,7 @@ export class LayerExtractor {
       } else if (!st.isDirectory()) {
         throw invalidParameter(`invalid tar entry: parent ${JSON.stringify(cur)} of ${JSON.stringify(rel)} is not a directory`);
       }
-      this.dirs.add(cur);
+      this.addDir(cur);
     }
   }
 
@@ -154,7 +182,7 @@ export class LayerExtractor {
     if (keepDir && st.isDirectory()) return true;
     rmSync(this.abs(rel), { recursive: true, force: true });
     if (st.isDirectory()) {
-      for (const d of this.dirs) if (d === rel || d.startsWith(rel + '/')) this.dirs.delete(d);
+      this.dropDir(rel);
     }
     return false;
   }
@@ -238,7 +266,7 @@ export class LayerExtractor {
         await entry.skip();
         if (h.type === 'directory') {
           this.setMeta('', h, false);
-          this.dirTimes.push(['', h.mtime]);
+          this.dirTimes.set('', h.mtime);
         }
         continue;
       }
@@ -250,10 +278,10 @@ export class LayerExtractor {
         case 'directory':
           if (!keptDir) mkdirSync(p, { mode: 0o700 });
           this.made.add(rel);
-          this.dirs.add(rel);
+          this.addDir(rel);
           await entry.skip();
           this.setMeta(rel, h, false);
-          this.dirTimes.push([rel, h.mtime]);
+          this.dirTimes.set(rel, h.mtime);
           continue;
         case 'file':
         case 'other':
@@ -294,15 +322,15 @@ export class LayerExtractor {
       this.setMeta(rel, h, false);
       lutimesSync(p, h.mtime, h.mtime);
     }
-    for (let i = this.dirTimes.length - 1; i >= 0; i--) {
-      const [rel, mtime] = this.dirTimes[i];
+    // Setting a directory's times changes no other directory's, so the order does not matter.
+    for (const [rel, mtime] of this.dirTimes) {
       if (!this.dirs.has(rel)) continue;
       try {
         lutimesSync(this.abs(rel), mtime, mtime);
       } catch {
         // removed by a later entry
       }
-      if (i % 256 === 0) await this.maybeYield();
+      await this.maybeYield();
     }
     return { size: this.size };
   }
