@@ -26,7 +26,7 @@ import { decompressed } from '../layer/decompress.js';
 import { layerRelativePath } from '../layer/extract.js';
 import { TarReader, type TarHeader } from '../layer/tar-reader.js';
 import { checkWritableXattr, lsetxattr, xattrRefusedByKernel } from '../layer/xattr.js';
-import { fdPath, O_PATH, type ContainerRoot } from './container-root.js';
+import { fdPath, O_PATH, RootPathError, type ContainerRoot } from './container-root.js';
 
 export interface ExtractOptions {
   /** Refuse to replace a directory with a non-directory and the reverse (noOverwriteDirNonDir). */
@@ -81,11 +81,11 @@ export class ContainerExtractor {
     private readonly opts: ExtractOptions,
   ) {}
 
-  /** The directory `rel` below the destination (made if missing), as an fd and its resolved container path. */
-  private async dir(rel: string): Promise<{ fh: FileHandle; path: string }> {
+  /** The directory `rel` below the destination (made if missing, unless `create` is false), as an fd and its resolved container path. */
+  private async dir(rel: string, create = true): Promise<{ fh: FileHandle; path: string }> {
     const cached = this.dirs.get(rel);
     if (cached) return cached;
-    const r = await this.root.resolve(posix.join(this.dest, rel), { followFinal: true, createDirs: true });
+    const r = await this.root.resolve(posix.join(this.dest, rel), { followFinal: true, createDirs: create });
     let fh: FileHandle;
     try {
       const at = r.at();
@@ -202,8 +202,13 @@ export class ContainerExtractor {
         const target = layerRelativePath(h.linkname);
         if (target === '') throw invalidParameter(`invalid hardlink "${h.name}" -> "${h.linkname}"`);
         const ts = target.lastIndexOf('/');
-        const tdir = await this.dir(ts < 0 ? '' : target.slice(0, ts));
+        const missing = () => invalidParameter(`invalid hardlink "${h.name}" -> "${h.linkname}": target does not exist`);
+        // The target's directory must exist: a link makes no directories.
+        const tdir = await this.dir(ts < 0 ? '' : target.slice(0, ts), false).catch((err: unknown) => {
+          throw err instanceof RootPathError && err.code === 'ENOENT' ? missing() : err;
+        });
         const tname = target.slice(ts + 1);
+        if (!(await lstat(fdPath(tdir.fh, tname)).catch(() => null))) throw missing();
         const tpath = posix.join(tdir.path, tname);
         // On the host two binds may share a filesystem; in the container they are two mounts.
         if (this.root.mountOf(tpath) !== this.root.mountOf(entryPath) || this.root.mountAt(tpath) !== undefined) {
