@@ -393,8 +393,13 @@ export class TarReader {
       yield entry;
       if (!consumed) await entry.skip();
     }
-    // Drain the trailer (second zero block, record padding) so the digest covers the whole stream.
-    for await (const chunk of this.src.rest()) if (this.recorder) this.pending.push(Buffer.from(chunk));
+    // Drain the trailer (second zero block, record padding, anything after) so the digest covers
+    // the whole stream; recorded chunk by chunk, so whatever follows is never held in memory.
     this.flushSegment();
+    for await (const chunk of this.src.rest()) {
+      if (!this.recorder) continue;
+      this.recorder.segment(Buffer.from(chunk));
+      await this.recorder.drain?.();
+    }
   }
 }

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { isEngineError } from '../../../src/lib/errors.js';
 import { LayerExtractor, layerRelativePathOrNull } from '../../../src/layer/extract.js';
 import { TarReader } from '../../../src/layer/tar-reader.js';
@@ -126,4 +127,23 @@ test('layer: consecutive header records are limited one by one, not only in sum'
   const { dir, err } = await extract(rawTar([...records, { name: 'a', body: 'x' }]));
   await rm(dir, { recursive: true, force: true });
   assert.equal(err, undefined, String(err));
+});
+
+test('layer: data after the end of the archive is hashed and recorded piece by piece, never held whole', async () => {
+  const tar = Buffer.concat([rawTar([{ name: 'a', body: 'x' }]), Buffer.alloc(8 << 20, 0x7a)]);
+  const parts: Buffer[] = [];
+  let largest = 0;
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < tar.length; i += 65536) chunks.push(tar.subarray(i, i + 65536));
+  const reader = new TarReader(Readable.from(chunks), {
+    segment: (b) => {
+      largest = Math.max(largest, b.length);
+      parts.push(Buffer.from(b));
+    },
+    payload: (_n, size) => parts.push(Buffer.from('x'.repeat(size))),
+  });
+  for await (const e of reader.entries()) await e.skip();
+  assert.ok(Buffer.concat(parts).equals(tar), 'the record does not rebuild the stream');
+  assert.ok(largest <= 65536, `a segment of ${largest} bytes`);
+  assert.equal(reader.digest(), `sha256:${createHash('sha256').update(tar).digest('hex')}`);
 });
