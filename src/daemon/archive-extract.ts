@@ -25,7 +25,8 @@ import { invalidParameter, systemError } from '../lib/errors.js';
 import { decompressed } from '../layer/decompress.js';
 import { layerRelativePath } from '../layer/extract.js';
 import { TarReader, type TarHeader } from '../layer/tar-reader.js';
-import { fdPath, O_PATH, type ContainerRoot } from './container-root.js';
+import { checkWritableXattr, lsetxattr, xattrRefusedByKernel } from '../layer/xattr.js';
+import { fdPath, O_PATH, RootPathError, type ContainerRoot } from './container-root.js';
 
 export interface ExtractOptions {
   /** Refuse to replace a directory with a non-directory and the reverse (noOverwriteDirNonDir). */
@@ -80,11 +81,11 @@ export class ContainerExtractor {
     private readonly opts: ExtractOptions,
   ) {}
 
-  /** The directory `rel` below the destination (made if missing), as an fd and its resolved container path. */
-  private async dir(rel: string): Promise<{ fh: FileHandle; path: string }> {
+  /** The directory `rel` below the destination (made if missing, unless `create` is false), as an fd and its resolved container path. */
+  private async dir(rel: string, create = true): Promise<{ fh: FileHandle; path: string }> {
     const cached = this.dirs.get(rel);
     if (cached) return cached;
-    const r = await this.root.resolve(posix.join(this.dest, rel), { followFinal: true, createDirs: true });
+    const r = await this.root.resolve(posix.join(this.dest, rel), { followFinal: true, createDirs: create });
     let fh: FileHandle;
     try {
       const at = r.at();
@@ -201,8 +202,13 @@ export class ContainerExtractor {
         const target = layerRelativePath(h.linkname);
         if (target === '') throw invalidParameter(`invalid hardlink "${h.name}" -> "${h.linkname}"`);
         const ts = target.lastIndexOf('/');
-        const tdir = await this.dir(ts < 0 ? '' : target.slice(0, ts));
+        const missing = () => invalidParameter(`invalid hardlink "${h.name}" -> "${h.linkname}": target does not exist`);
+        // The target's directory must exist: a link makes no directories.
+        const tdir = await this.dir(ts < 0 ? '' : target.slice(0, ts), false).catch((err: unknown) => {
+          throw err instanceof RootPathError && err.code === 'ENOENT' ? missing() : err;
+        });
         const tname = target.slice(ts + 1);
+        if (!(await lstat(fdPath(tdir.fh, tname)).catch(() => null))) throw missing();
         const tpath = posix.join(tdir.path, tname);
         // On the host two binds may share a filesystem; in the container they are two mounts.
         if (this.root.mountOf(tpath) !== this.root.mountOf(entryPath) || this.root.mountAt(tpath) !== undefined) {
@@ -232,7 +238,8 @@ export class ContainerExtractor {
       const p = fdPath(fh);
       await chown(p, this.opts.chown?.uid ?? h.uid, this.opts.chown?.gid ?? h.gid);
       await chmod(p, h.mode & 0o7777);
-      if (h.xattrs.size) await this.setXattrs(`/proc/${process.pid}/fd/${fh.fd}`, h.xattrs);
+      // `at` names the entry through its parent's fd; lsetxattr does not follow it if it was swapped for a symlink.
+      this.setXattrs(at, h);
       if (h.type === 'directory') {
         this.dirTimes.push([rel, h.mtime]);
       } else {
@@ -253,9 +260,15 @@ export class ContainerExtractor {
     }
   }
 
-  private async setXattrs(path: string, xattrs: Map<string, Buffer>): Promise<void> {
-    for (const [name, value] of xattrs) {
-      await run('setfattr', ['-n', name, '-v', `0x${value.toString('hex')}`, path]).catch(() => {});
+  /** Best effort for what the kernel refuses (as for a file system without user xattrs); invalid or overlay-private names refuse the archive. */
+  private setXattrs(at: string, h: TarHeader): void {
+    for (const [name, value] of h.xattrs) {
+      checkWritableXattr(h.name, name);
+      try {
+        lsetxattr(at, name, value);
+      } catch (err) {
+        if (!xattrRefusedByKernel(err)) throw err;
+      }
     }
   }
 }

@@ -8,7 +8,8 @@
  *  - files are opened with O_EXCL|O_NOFOLLOW after removing what was there;
  *  - hardlink targets are resolved by the same rules, so they are always inside the layer.
  * Metadata: lchown, then chmod (chown clears setuid/setgid), then xattrs (chown also clears
- * security.capability), then mtimes; directory mtimes last, after their contents.
+ * security.capability), then mtimes; directory mtimes last, after their contents. Attributes are
+ * checked (xattr.ts) and set one lsetxattr call each: a layer may not set overlay's own.
  *
  * The file system calls are synchronous: an entry costs several calls and a round trip through
  * libuv's thread pool for each one cost more than the calls themselves. The extractor yields to
@@ -37,6 +38,11 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { join } from 'node:path';
 import { invalidParameter, systemError } from '../lib/errors.js';
 import type { TarHeader, TarReader } from './tar-reader.js';
+import { checkWritableXattr, lsetxattr, xattrNotPermitted } from './xattr.js';
+
+/** Linux's limits for a path and for one of its components. */
+const PATH_MAX = 4096;
+const NAME_MAX = 255;
 
 const WHITEOUT_PREFIX = '.wh.';
 const WHITEOUT_META_PREFIX = '.wh..wh.';
@@ -47,9 +53,12 @@ const WHITEOUT_OPAQUE = '.wh..wh..opq';
  * Throws InvalidParameter when the name escapes the layer.
  */
 export function layerRelativePath(name: string): string {
+  // Nothing longer can be created (ENAMETOOLONG), and a bound keeps the per-component work linear.
+  if (Buffer.byteLength(name, 'utf8') > PATH_MAX) throw invalidParameter(`invalid tar entry ${JSON.stringify(name.slice(0, 64))}…: name is longer than ${PATH_MAX} bytes`);
   const out: string[] = [];
   for (const part of name.split('/')) {
     if (part === '' || part === '.') continue;
+    if (Buffer.byteLength(part, 'utf8') > NAME_MAX) throw invalidParameter(`invalid tar entry ${JSON.stringify(name)}: a name component is longer than ${NAME_MAX} bytes`);
     if (part === '..') {
       if (out.length === 0) throw invalidParameter(`invalid tar entry ${JSON.stringify(name)}: path is outside of the layer`);
       out.pop();
@@ -74,30 +83,16 @@ export interface ExtractResult {
   size: number;
 }
 
-function run(cmd: string, args: string[], input?: string): Promise<void> {
+function run(cmd: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'ignore', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', (e: NodeJS.ErrnoException) =>
       reject(e.code === 'ENOENT' ? systemError(`${cmd} is not installed (needed to extract this layer)`) : e),
     );
     child.on('close', (code) => (code === 0 ? resolve() : reject(systemError(`${cmd} ${args.join(' ')}: ${err.trim() || `exit ${code}`}`))));
-    if (input !== undefined) {
-      child.stdin!.on('error', () => {});
-      child.stdin!.end(input);
-    }
   });
-}
-
-/** getfattr's dump-format escaping for a path (octal escapes for unsafe bytes). */
-function escapeDumpPath(p: string): string {
-  let s = '';
-  for (const byte of Buffer.from(p, 'utf8')) {
-    if (byte <= 0x20 || byte >= 0x7f || byte === 0x5c || byte === 0x3d) s += '\\' + byte.toString(8).padStart(3, '0');
-    else s += String.fromCharCode(byte);
-  }
-  return s;
 }
 
 /** How long the extractor may keep the event loop before it yields. */
@@ -116,14 +111,16 @@ function lstatOrNull(p: string): Stats | null {
 export class LayerExtractor {
   /** Directories known to be real directories inside the layer (relative paths). */
   private readonly dirs = new Set<string>(['']);
+  /** The known subdirectories of each directory in `dirs`, so removing a tree costs its size, not the layer's. */
+  private readonly subdirs = new Map<string, string[]>();
   /**
    * Every path this extraction created. The root started empty, so a path not in here does
    * not exist and needs no lstat before it is created (a tar rarely repeats a name).
    */
   private readonly made = new Set<string>();
   private sliceStart = performance.now();
-  private readonly dirTimes: Array<[string, number]> = [];
-  private readonly xattrs = new Map<string, Map<string, Buffer>>();
+  /** Directory mtimes, set once all content is written; a repeated directory entry keeps one (the last). */
+  private readonly dirTimes = new Map<string, number>();
   private size = 0;
 
   constructor(private readonly root: string) {}
@@ -132,8 +129,33 @@ export class LayerExtractor {
     return rel === '' ? this.root : join(this.root, rel);
   }
 
+  private addDir(rel: string): void {
+    if (this.dirs.has(rel)) return;
+    this.dirs.add(rel);
+    const parent = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
+    const list = this.subdirs.get(parent);
+    if (list) list.push(rel);
+    else this.subdirs.set(parent, [rel]);
+  }
+
+  /** Forgets `rel` and every directory below it (they were removed with it). */
+  private dropDir(rel: string): void {
+    const stack = [rel];
+    while (stack.length) {
+      const d = stack.pop()!;
+      if (!this.dirs.delete(d)) continue;
+      const below = this.subdirs.get(d);
+      if (below) {
+        this.subdirs.delete(d);
+        for (const b of below) stack.push(b);
+      }
+    }
+  }
+
   /** Makes sure every parent of `rel` is a real directory inside the layer; never follows a symlink. */
   private ensureParents(rel: string): void {
+    // Every directory in `dirs` has its parent there too (added top-down, dropped with its subtree).
+    if (this.dirs.has(rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '')) return;
     const parts = rel.split('/');
     let cur = '';
     for (let i = 0; i < parts.length - 1; i++) {
@@ -148,7 +170,7 @@ export class LayerExtractor {
       } else if (!st.isDirectory()) {
         throw invalidParameter(`invalid tar entry: parent ${JSON.stringify(cur)} of ${JSON.stringify(rel)} is not a directory`);
       }
-      this.dirs.add(cur);
+      this.addDir(cur);
     }
   }
 
@@ -159,10 +181,8 @@ export class LayerExtractor {
     if (!st) return false;
     if (keepDir && st.isDirectory()) return true;
     rmSync(this.abs(rel), { recursive: true, force: true });
-    this.xattrs.delete(rel);
     if (st.isDirectory()) {
-      for (const d of this.dirs) if (d === rel || d.startsWith(rel + '/')) this.dirs.delete(d);
-      for (const x of this.xattrs.keys()) if (x === rel || x.startsWith(rel + '/')) this.xattrs.delete(x);
+      this.dropDir(rel);
     }
     return false;
   }
@@ -177,7 +197,19 @@ export class LayerExtractor {
     const p = this.abs(rel);
     lchownSync(p, h.uid, h.gid);
     if (!isSymlink) chmodSync(p, h.mode);
-    if (h.xattrs.size) this.xattrs.set(rel, new Map(h.xattrs));
+    this.setXattrs(rel, h);
+  }
+
+  /** As Docker does, an attribute the kernel does not permit on this file (EPERM) is skipped; other failures refuse the layer. */
+  private setXattrs(rel: string, h: TarHeader): void {
+    for (const [name, value] of h.xattrs) {
+      checkWritableXattr(h.name, name);
+      try {
+        lsetxattr(this.abs(rel), name, value);
+      } catch (err) {
+        if (!xattrNotPermitted(err)) throw err;
+      }
+    }
   }
 
   /** Writes a regular file's payload and metadata through one descriptor. */
@@ -191,7 +223,7 @@ export class LayerExtractor {
       }
       fchownSync(fd, h.uid, h.gid);
       fchmodSync(fd, h.mode);
-      if (h.xattrs.size) this.xattrs.set(rel, new Map(h.xattrs));
+      this.setXattrs(rel, h);
       futimesSync(fd, h.mtime, h.mtime);
     } finally {
       closeSync(fd);
@@ -216,9 +248,12 @@ export class LayerExtractor {
         await entry.skip();
         this.ensureParents(rel);
         if (base === WHITEOUT_OPAQUE) {
-          this.addXattr(parent, 'trusted.overlay.opaque', Buffer.from('y'));
+          lsetxattr(this.abs(parent), 'trusted.overlay.opaque', Buffer.from('y'));
         } else if (!base.startsWith(WHITEOUT_META_PREFIX)) {
-          const target = parent ? `${parent}/${base.slice(WHITEOUT_PREFIX.length)}` : base.slice(WHITEOUT_PREFIX.length);
+          const hidden = base.slice(WHITEOUT_PREFIX.length);
+          // `.wh.`, `.wh..` and `.wh...` would name the directory itself or its parent.
+          if (hidden === '' || hidden === '.' || hidden === '..') throw invalidParameter(`invalid whiteout ${JSON.stringify(h.name)}`);
+          const target = parent ? `${parent}/${hidden}` : hidden;
           this.clear(target, false);
           await this.mknod(target, 'c', 0, 0);
           lchownSync(this.abs(target), h.uid, h.gid);
@@ -231,7 +266,7 @@ export class LayerExtractor {
         await entry.skip();
         if (h.type === 'directory') {
           this.setMeta('', h, false);
-          this.dirTimes.push(['', h.mtime]);
+          this.dirTimes.set('', h.mtime);
         }
         continue;
       }
@@ -243,10 +278,10 @@ export class LayerExtractor {
         case 'directory':
           if (!keptDir) mkdirSync(p, { mode: 0o700 });
           this.made.add(rel);
-          this.dirs.add(rel);
+          this.addDir(rel);
           await entry.skip();
           this.setMeta(rel, h, false);
-          this.dirTimes.push([rel, h.mtime]);
+          this.dirTimes.set(rel, h.mtime);
           continue;
         case 'file':
         case 'other':
@@ -254,6 +289,7 @@ export class LayerExtractor {
           continue;
         case 'symlink':
           await entry.skip();
+          if (h.linkname === '' || Buffer.byteLength(h.linkname) >= PATH_MAX) throw invalidParameter(`invalid symlink ${JSON.stringify(h.name)}: bad target length`);
           symlinkSync(h.linkname, p);
           this.made.add(rel);
           this.setMeta(rel, h, true);
@@ -286,35 +322,16 @@ export class LayerExtractor {
       this.setMeta(rel, h, false);
       lutimesSync(p, h.mtime, h.mtime);
     }
-    await this.applyXattrs();
-    for (let i = this.dirTimes.length - 1; i >= 0; i--) {
-      const [rel, mtime] = this.dirTimes[i];
+    // Setting a directory's times changes no other directory's, so the order does not matter.
+    for (const [rel, mtime] of this.dirTimes) {
       if (!this.dirs.has(rel)) continue;
       try {
         lutimesSync(this.abs(rel), mtime, mtime);
       } catch {
         // removed by a later entry
       }
-      if (i % 256 === 0) await this.maybeYield();
+      await this.maybeYield();
     }
     return { size: this.size };
-  }
-
-  private addXattr(rel: string, name: string, value: Buffer): void {
-    let m = this.xattrs.get(rel);
-    if (!m) this.xattrs.set(rel, (m = new Map()));
-    m.set(name, value);
-  }
-
-  /** One `setfattr --restore` for the whole layer instead of a spawn per attribute. */
-  private async applyXattrs(): Promise<void> {
-    if (this.xattrs.size === 0) return;
-    let dump = '';
-    for (const [rel, attrs] of this.xattrs) {
-      dump += `# file: ${escapeDumpPath(this.abs(rel))}\n`;
-      for (const [name, value] of attrs) dump += `${name}=0x${value.toString('hex')}\n`;
-      dump += '\n';
-    }
-    await run('setfattr', ['-h', '--restore=-'], dump);
   }
 }

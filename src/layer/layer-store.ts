@@ -16,6 +16,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { writeFileAtomic } from '../lib/atomic-file.js';
@@ -61,6 +62,16 @@ export interface RWLayerRecord {
 }
 
 const TAR_SPLIT = 'tar-split.json.gz';
+
+/**
+ * Stops the producer of a layer that failed. A client's request body (import) is not destroyed:
+ * that would close the connection before the API answers on it, so the client would see a broken
+ * pipe instead of the error; the HTTP server deals with the unread rest.
+ */
+function abandonSource(src: Readable): void {
+  if (src instanceof IncomingMessage && src.method) return;
+  src.destroy();
+}
 
 async function readText(path: string): Promise<string | null> {
   try {
@@ -213,7 +224,7 @@ export class LayerStore {
       return { cacheId, tmp, diffId: reader.digest(), size };
     } catch (err) {
       await tarSplit?.abort();
-      src.destroy();
+      abandonSource(src);
       if (driverMade) await this.driver.remove(cacheId).catch(() => {});
       await rm(tmp, { recursive: true, force: true }).catch(() => {});
       this.inFlight.delete(cacheId);

@@ -1,13 +1,17 @@
 /**
- * A streaming tar reader (ustar, GNU long names, PAX incl. global headers) that keeps what a
- * layer store needs and general-purpose readers drop:
+ * A streaming tar reader (ustar, GNU long names, PAX; global PAX headers are ignored, as Docker
+ * ignores them) that keeps what a layer store needs and general-purpose readers drop:
  *  - xattr values from `SCHILY.xattr.*` PAX records as raw bytes (security.capability is binary);
  *  - the sha256 of every byte read (the layer's diffID), including the end-of-archive padding;
  *  - a hook that sees every non-payload byte range, so the exact tar can be reassembled later
  *    from the extracted files (tar-split), which is how `save` reproduces the diffID.
+ * The input is untrusted: header records (PAX, GNU long names) are limited to 1 MiB as in Go's
+ * archive/tar, every byte is looked at a bounded number of times, xattr names and values are
+ * checked (xattr.ts), and malformed numbers or records refuse the archive.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { invalidParameter } from '../lib/errors.js';
+import { checkXattr } from './xattr.js';
 
 export type TarEntryType = 'file' | 'link' | 'symlink' | 'char' | 'block' | 'directory' | 'fifo' | 'other';
 
@@ -31,13 +35,28 @@ export interface TarRecorder {
   segment(bytes: Buffer): void;
   /** A file payload of `size` bytes belonging to the entry named `name`. */
   payload(name: string, size: number): void;
+  /** Resolves when the recorder can take more (backpressure); awaited once per entry. */
+  drain?(): Promise<void>;
 }
 
 const BLOCK = 512;
 
-/** Pulls exact byte counts from an async chunk source, hashing everything it hands out. */
+/**
+ * The largest PAX extended header or GNU long name/link record accepted, as Go's archive/tar
+ * (and so Docker) limits them: such a record is held in memory whole.
+ */
+export const MAX_HEADER_RECORD = 1 << 20;
+
+/**
+ * Pulls exact byte counts from an async chunk source, hashing everything it hands out. Chunks
+ * are queued, not concatenated, so reading n bytes costs O(n) however the input was split.
+ */
 class ByteSource {
-  private buf: Buffer = Buffer.alloc(0);
+  private readonly queue: Buffer[] = [];
+  /** Index of the first unread chunk in `queue`, and the offset into it. */
+  private head = 0;
+  private off = 0;
+  private avail = 0;
   private ended = false;
   readonly hash: Hash = createHash('sha256');
   private readonly it: AsyncIterator<unknown>;
@@ -47,7 +66,7 @@ class ByteSource {
   }
 
   private async fill(n: number): Promise<void> {
-    while (this.buf.length < n && !this.ended) {
+    while (this.avail < n && !this.ended) {
       const r = await this.it.next();
       if (r.done) {
         this.ended = true;
@@ -55,30 +74,50 @@ class ByteSource {
       }
       const v = r.value as Buffer | string;
       const chunk = Buffer.isBuffer(v) ? v : Buffer.from(v);
-      this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+      if (chunk.length === 0) continue;
+      if (this.head > 64 && this.head * 2 > this.queue.length) {
+        this.queue.splice(0, this.head);
+        this.head = 0;
+      }
+      this.queue.push(chunk);
+      this.avail += chunk.length;
     }
   }
 
-  private take(n: number): Buffer {
-    const out = this.buf.subarray(0, n);
-    this.buf = this.buf.subarray(n);
+  /** Up to `max` bytes from the front of the first chunk (no copy). */
+  private takeFront(max: number): Buffer {
+    const c = this.queue[this.head]!;
+    const n = Math.min(max, c.length - this.off);
+    const out = c.subarray(this.off, this.off + n);
+    this.off += n;
+    this.avail -= n;
+    if (this.off === c.length) {
+      this.queue[this.head++] = EMPTY;
+      this.off = 0;
+    }
     this.hash.update(out);
     return out;
   }
 
-  /** Exactly n bytes, or fewer only at end of stream. */
+  /** Exactly n bytes (a copy), or fewer only at end of stream. */
   async read(n: number): Promise<Buffer> {
     await this.fill(n);
-    return Buffer.from(this.take(Math.min(n, this.buf.length)));
+    const out = Buffer.allocUnsafe(Math.min(n, this.avail));
+    for (let w = 0; w < out.length; ) {
+      const part = this.takeFront(out.length - w);
+      part.copy(out, w);
+      w += part.length;
+    }
+    return out;
   }
 
   /** Streams exactly n bytes as chunks; throws on a truncated stream. */
   async *chunks(n: number): AsyncGenerator<Buffer> {
     let left = n;
     while (left > 0) {
-      if (this.buf.length === 0) await this.fill(1);
-      if (this.buf.length === 0) throw invalidParameter('unexpected EOF in tar stream');
-      const part = this.take(Math.min(left, this.buf.length));
+      if (this.avail === 0) await this.fill(1);
+      if (this.avail === 0) throw invalidParameter('unexpected EOF in tar stream');
+      const part = this.takeFront(left);
       left -= part.length;
       yield part;
     }
@@ -87,12 +126,14 @@ class ByteSource {
   /** Everything left (e.g. zero padding after the end-of-archive marker). */
   async *rest(): AsyncGenerator<Buffer> {
     for (;;) {
-      if (this.buf.length === 0) await this.fill(1);
-      if (this.buf.length === 0) return;
-      yield this.take(this.buf.length);
+      if (this.avail === 0) await this.fill(1);
+      if (this.avail === 0) return;
+      yield this.takeFront(this.avail);
     }
   }
 }
+
+const EMPTY = Buffer.alloc(0);
 
 function cstr(b: Buffer, off: number, len: number): string {
   const s = b.subarray(off, off + len);
@@ -100,16 +141,19 @@ function cstr(b: Buffer, off: number, len: number): string {
   return (z === -1 ? s : s.subarray(0, z)).toString('utf8');
 }
 
+/** A numeric header field (octal, or GNU base-256); -1 when it is not a valid non-negative number. */
 function num(b: Buffer, off: number, len: number): number {
   const f = b.subarray(off, off + len);
-  if (f[0] & 0x80) {
-    // base-256 (GNU): big-endian two's complement with the top bit as marker
-    let v = f[0] & 0x7f;
-    for (let i = 1; i < f.length; i++) v = v * 256 + f[i];
-    return v;
+  if (f[0]! & 0x80) {
+    // base-256 (GNU): big-endian two's complement with the top bit as marker; negative is invalid
+    if (f[0]! & 0x40) return -1;
+    let v = f[0]! & 0x3f;
+    for (let i = 1; i < f.length; i++) v = v * 256 + f[i]!;
+    return Number.isSafeInteger(v) ? v : -1;
   }
   const s = cstr(b, off, len).replace(/ /g, '').trim();
-  return s ? parseInt(s, 8) : 0;
+  if (s === '') return 0;
+  return /^[0-7]+$/.test(s) ? parseInt(s, 8) : -1;
 }
 
 function checksumOk(h: Buffer): boolean {
@@ -150,21 +194,71 @@ function typeOf(flag: number): TarEntryType | 'pax' | 'paxg' | 'longname' | 'lon
   }
 }
 
-/** PAX records keep raw value bytes; keys are UTF-8. */
+const badHeader = (why: string) => invalidParameter(`archive/tar: invalid tar header: ${why}`);
+
+/**
+ * PAX records (`<len> <key>=<value>\n`) keep raw value bytes; keys are UTF-8. One pass over the
+ * record; a malformed record refuses the archive, as Go's reader does.
+ */
 function parsePax(buf: Buffer): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
   let off = 0;
   while (off < buf.length) {
-    const sp = buf.indexOf(0x20, off);
-    if (sp === -1) break;
-    const len = parseInt(buf.subarray(off, sp).toString('ascii'), 10);
-    if (!len || off + len > buf.length) break;
-    const rec = buf.subarray(sp + 1, off + len - 1); // drop trailing \n
+    let sp = off;
+    while (sp < buf.length && sp - off < 20 && buf[sp]! >= 0x30 && buf[sp]! <= 0x39) sp++;
+    const len = sp > off && buf[sp] === 0x20 ? parseInt(buf.subarray(off, sp).toString('latin1'), 10) : NaN;
+    if (!(len > sp - off + 1) || off + len > buf.length || buf[off + len - 1] !== 0x0a) throw badHeader('malformed PAX record');
+    const rec = buf.subarray(sp + 1, off + len - 1);
     const eq = rec.indexOf(0x3d);
-    if (eq !== -1) out.set(rec.subarray(0, eq).toString('utf8'), Buffer.from(rec.subarray(eq + 1)));
+    if (eq <= 0) throw badHeader('malformed PAX record');
+    const key = rec.subarray(0, eq);
+    const value = rec.subarray(eq + 1);
+    if (key.includes(0)) throw badHeader('PAX record key contains a NUL');
+    out.set(key.toString('utf8'), Buffer.from(value));
     off += len;
   }
   return out;
+}
+
+/** Types that never carry a payload, whatever their size field says (Go's isHeaderOnlyType). */
+const HEADER_ONLY = new Set<TarEntryType>(['link', 'symlink', 'char', 'block', 'directory', 'fifo']);
+
+const RECORD_NAMES = { pax: 'PAX extended header', paxg: 'PAX global header', longname: 'GNU long name', longlink: 'GNU long link' } as const;
+
+/** Applies one PAX record to the header it precedes. */
+function applyPax(header: TarHeader, key: string, v: Buffer): void {
+  const text = () => v.toString('utf8');
+  const int = () => {
+    const s = v.toString('latin1');
+    if (!/^[0-9]{1,15}$/.test(s)) throw badHeader(`PAX ${key} ${JSON.stringify(s)} is not a valid number`);
+    return parseInt(s, 10);
+  };
+  if (key === 'path' || key === 'linkpath') {
+    if (v.includes(0)) throw badHeader(`PAX ${key} contains a NUL`);
+    if (key === 'path') header.name = text();
+    else header.linkname = text();
+  } else if (key === 'size') header.size = int();
+  else if (key === 'uid') header.uid = int();
+  else if (key === 'gid') header.gid = int();
+  else if (key === 'mtime') {
+    const s = v.toString('latin1');
+    if (!/^-?[0-9]{1,15}(\.[0-9]*)?$/.test(s)) throw badHeader(`PAX mtime ${JSON.stringify(s)} is not a valid time`);
+    header.mtime = parseFloat(s);
+  } else if (key.startsWith('SCHILY.xattr.')) {
+    const name = key.slice('SCHILY.xattr.'.length);
+    checkXattr(header.name, name, v);
+    header.xattrs.set(name, v);
+  } else if (key.startsWith('LIBARCHIVE.xattr.')) {
+    let name: string;
+    try {
+      name = decodeURIComponent(key.slice('LIBARCHIVE.xattr.'.length));
+    } catch {
+      throw badHeader(`PAX record ${JSON.stringify(key)} has an invalid xattr name encoding`);
+    }
+    const value = Buffer.from(v.toString('latin1'), 'base64');
+    checkXattr(header.name, name, value);
+    header.xattrs.set(name, value);
+  }
 }
 
 const padOf = (size: number) => (BLOCK - (size % BLOCK)) % BLOCK;
@@ -206,7 +300,6 @@ export class TarReader {
   }
 
   async *entries(): AsyncGenerator<TarEntry> {
-    let globalPax = new Map<string, Buffer>();
     let pax: Map<string, Buffer> | null = null;
     let longName: string | null = null;
     let longLink: string | null = null;
@@ -221,20 +314,27 @@ export class TarReader {
       if (h.every((x) => x === 0)) break;
       if (!checksumOk(h)) throw invalidParameter('archive/tar: invalid tar header');
       first = false;
-      const kind = typeOf(h[156]);
+      const kind = typeOf(h[156]!);
       const size = num(h, 124, 12);
+      if (size < 0) throw badHeader('invalid size field');
       if (kind === 'pax' || kind === 'paxg' || kind === 'longname' || kind === 'longlink') {
+        if (size > MAX_HEADER_RECORD) {
+          throw invalidParameter(
+            `archive/tar: header field too long: a ${RECORD_NAMES[kind]} record of ${size} bytes (at most ${MAX_HEADER_RECORD} are accepted)`,
+          );
+        }
         const data = await this.readRecorded(size + padOf(size));
         if (data.length < size + padOf(size)) throw invalidParameter('unexpected EOF in tar stream');
+        // Consecutive records must not pile up in memory before the entry they belong to.
+        this.flushSegment();
         const body = data.subarray(0, size);
         if (kind === 'pax') pax = parsePax(body);
-        else if (kind === 'paxg') globalPax = new Map([...globalPax, ...parsePax(body)]);
+        // Global headers are ignored, as Docker ignores them (Go's reader hands them over as entries).
+        else if (kind === 'paxg') parsePax(body);
         else if (kind === 'longname') longName = cstr(body, 0, body.length);
         else longLink = cstr(body, 0, body.length);
         continue;
       }
-      const rec = new Map([...globalPax, ...(pax ?? [])]);
-      pax = null;
       let name = cstr(h, 0, 100);
       const magic = h.subarray(257, 263).toString('latin1');
       if (magic === 'ustar\0') {
@@ -248,7 +348,7 @@ export class TarReader {
       const header: TarHeader = {
         name,
         type: kind,
-        mode: num(h, 100, 8) & 0o7777,
+        mode: num(h, 100, 8),
         uid: num(h, 108, 8),
         gid: num(h, 116, 8),
         size,
@@ -258,32 +358,30 @@ export class TarReader {
         devminor: num(h, 337, 8),
         xattrs: new Map(),
       };
-      for (const [k, v] of rec) {
-        if (k === 'path') header.name = v.toString('utf8');
-        else if (k === 'linkpath') header.linkname = v.toString('utf8');
-        else if (k === 'size') header.size = parseInt(v.toString(), 10);
-        else if (k === 'uid') header.uid = parseInt(v.toString(), 10);
-        else if (k === 'gid') header.gid = parseInt(v.toString(), 10);
-        else if (k === 'mtime') header.mtime = parseFloat(v.toString());
-        else if (k.startsWith('SCHILY.xattr.')) header.xattrs.set(k.slice('SCHILY.xattr.'.length), v);
-        else if (k.startsWith('LIBARCHIVE.xattr.')) {
-          header.xattrs.set(decodeURIComponent(k.slice('LIBARCHIVE.xattr.'.length)), Buffer.from(v.toString(), 'base64'));
-        }
+      for (const f of ['mode', 'uid', 'gid', 'mtime', 'devmajor', 'devminor'] as const) {
+        if (header[f] < 0) throw badHeader(`invalid ${f} field of ${JSON.stringify(header.name)}`);
       }
-      // Only regular files carry a payload that tar-split stores by reference.
-      const payloadSize = header.type === 'file' || header.type === 'other' ? header.size : 0;
-      const extra = header.type === 'file' || header.type === 'other' ? 0 : header.size;
+      header.mode &= 0o7777;
+      // The path first: xattr errors name the entry.
+      const path = pax?.get('path');
+      if (path) applyPax(header, 'path', path);
+      for (const [k, v] of pax ?? []) if (k !== 'path') applyPax(header, k, v);
+      pax = null;
+      if (header.uid > 0xffffffff || header.gid > 0xffffffff) throw badHeader(`uid/gid of ${JSON.stringify(header.name)} out of range`);
+      if (header.name.includes('\0')) throw badHeader('name contains a NUL');
+      // Only regular files (and unknown types, as files) carry a payload; tar-split stores it by reference.
+      const payloadSize = HEADER_ONLY.has(header.type) ? 0 : header.size;
       this.flushSegment();
       if (payloadSize > 0 || header.type === 'file') this.recorder?.payload(header.name, payloadSize);
+      await this.recorder?.drain?.();
       let consumed = false;
       const self = this;
       const body = async function* (): AsyncGenerator<Buffer> {
         if (consumed) return;
         consumed = true;
         yield* self.src.chunks(payloadSize);
-        // Payload of types that should have none (rare) and the block padding are raw bytes.
-        const tail = await self.readRecorded(extra + padOf(extra) + padOf(payloadSize));
-        if (tail.length < extra + padOf(extra) + padOf(payloadSize)) throw invalidParameter('unexpected EOF in tar stream');
+        const tail = await self.readRecorded(padOf(payloadSize));
+        if (tail.length < padOf(payloadSize)) throw invalidParameter('unexpected EOF in tar stream');
       };
       const entry: TarEntry = {
         header,
@@ -295,8 +393,13 @@ export class TarReader {
       yield entry;
       if (!consumed) await entry.skip();
     }
-    // Drain the trailer (second zero block, record padding) so the digest covers the whole stream.
-    for await (const chunk of this.src.rest()) if (this.recorder) this.pending.push(Buffer.from(chunk));
+    // Drain the trailer (second zero block, record padding, anything after) so the digest covers
+    // the whole stream; recorded chunk by chunk, so whatever follows is never held in memory.
     this.flushSegment();
+    for await (const chunk of this.src.rest()) {
+      if (!this.recorder) continue;
+      this.recorder.segment(Buffer.from(chunk));
+      await this.recorder.drain?.();
+    }
   }
 }

@@ -15,6 +15,8 @@ import { createGunzip, createGzip } from 'node:zlib';
 import type { TarRecorder } from './tar-reader.js';
 import { systemError } from '../lib/errors.js';
 
+const BATCH = 64 * 1024;
+
 type Line = { type: 1; name: string; size: number; position: number } | { type: 2; payload: string; position: number };
 
 export class TarSplitWriter implements TarRecorder {
@@ -34,8 +36,39 @@ export class TarSplitWriter implements TarRecorder {
     this.done.catch(() => {});
   }
 
+  /** Lines not yet handed to gzip, joined into one write (a write per line costs a zlib job each). */
+  private batch: string[] = [];
+  private batchLength = 0;
+
   private line(l: Line): void {
-    this.gz.write(JSON.stringify(l) + '\n');
+    const text = JSON.stringify(l) + '\n';
+    this.batch.push(text);
+    this.batchLength += text.length;
+    if (this.batchLength >= BATCH) this.flush();
+  }
+
+  private flush(): void {
+    if (this.batch.length === 0) return;
+    this.gz.write(this.batch.join(''));
+    this.batch = [];
+    this.batchLength = 0;
+  }
+
+  /**
+   * Waits while gzip or the file lag behind: the reader calls this once per entry, so a layer of
+   * many small files never queues its whole record in memory.
+   */
+  async drain(): Promise<void> {
+    if (!this.gz.writableNeedDrain) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        this.gz.off('drain', done);
+        this.gz.off('close', done);
+        resolve();
+      };
+      this.gz.on('drain', done);
+      this.gz.on('close', done);
+    });
   }
 
   segment(bytes: Buffer): void {
@@ -47,6 +80,7 @@ export class TarSplitWriter implements TarRecorder {
   }
 
   async close(): Promise<void> {
+    this.flush();
     this.gz.end();
     await this.done;
   }
