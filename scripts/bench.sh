@@ -6,6 +6,6 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "scripts/bench.sh: must run as root" >&2; exit 1; }
 bash scripts/deps.sh
 [ -d node_modules ] || npm ci --no-audit --no-fund
-npx tsc -p .
+npm run build
 node dist/bench/run-bench.js "$@"
 node dist/bench/pull-bench.js   # cold pull of the nginx test image vs gzip -dc | tar -x (BENCH_PULL_N)

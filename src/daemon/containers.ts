@@ -838,6 +838,10 @@ export class ContainerService implements ContainerBackend {
       }
     }
     const toRestart: ContainerRecord[] = [];
+    // One `runc list` answers for every container; a `runc state` each made start-up grow with them.
+    const listed = records.some((r) => r.State.Running || r.State.Paused)
+      ? await this.deps.runtime.list().then((all) => new Map(all.map((st) => [st.id, st]))).catch(() => undefined)
+      : undefined;
     await Promise.all(
       records.map(async (rec) => {
         const id = rec.ID;
@@ -846,7 +850,7 @@ export class ContainerService implements ContainerBackend {
           return;
         }
         if (rec.State.Running || rec.State.Paused) {
-          const state = await this.deps.runtime.state(id).catch(() => undefined);
+          const state = listed ? listed.get(id) : await this.deps.runtime.state(id).catch(() => undefined);
           const alive = state && (state.status === 'running' || state.status === 'paused');
           if (alive) {
             rec.State.Pid = state.pid;

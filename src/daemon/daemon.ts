@@ -27,6 +27,8 @@ import { ExecService } from './exec.js';
 import { HealthMonitor } from './health.js';
 
 export interface RunningDaemon {
+  /** Settles when the containers found on disk are restored (the API answers meanwhile; see startApiServer). */
+  restored: Promise<void>;
   shutdown(): Promise<void>;
 }
 
@@ -113,10 +115,16 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void)
     execIds: (id) => execs.idsFor(id),
   });
 
-  await containers.restore(await containerStore.load());
-  runtime.watchExits((exit) => {
-    containers.handleExit(exit).catch((err) => log(`exit ${exit.id}: ${err instanceof Error ? err.message : err}`));
-  });
+  // Restore runs while the API starts, so /_ping answers at once however many containers there are.
+  const restored = containerStore
+    .load()
+    .then((records) => containers.restore(records))
+    .then(() => {
+      runtime.watchExits((exit) => {
+        containers.handleExit(exit).catch((err) => log(`exit ${exit.id}: ${err instanceof Error ? err.message : err}`));
+      });
+    });
+  restored.catch(() => {}); // the caller handles it through RunningDaemon.restored
 
   const system = new SystemService({
     id: await engineId(cfg.dataRoot),
@@ -138,10 +146,11 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void)
   const networks = new NetworkService(network, containers.networkHooks(), events);
   const { files, control } = containerFileServices(containers.access(), images);
   const diskUsage = new DiskUsageService({ layers: images.layers, images, containers, volumes });
-  const server = await startApiServer({ containers, images, system, networks, events, volumes, exec: execs, files, control, diskUsage }, { hosts: cfg.hosts, debug: cfg.debug, log });
+  const server = await startApiServer({ containers, images, system, networks, events, volumes, exec: execs, files, control, diskUsage }, { hosts: cfg.hosts, debug: cfg.debug, log, ready: restored });
   log(`wharfd ready on ${cfg.hosts.join(', ')}`);
 
   return {
+    restored,
     async shutdown() {
       await server.close();
       containers.close();
