@@ -866,6 +866,8 @@ export class ContainerService implements ContainerBackend {
             oomKilled: false,
           };
           await this.lock.run(id, () => this.handleExitLocked(rec, exit)).catch((err) => this.deps.log(`restore: exit ${id}: ${err}`));
+          // As Docker, a restart due at daemon start happens during restore, not after the back-off.
+          if (rec.State.Restarting && this.cancelRestartTimer(id)) toRestart.push(rec);
           return;
         }
         if (rec.State.Restarting) {

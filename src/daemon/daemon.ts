@@ -115,9 +115,11 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void)
     execIds: (id) => execs.idsFor(id),
   });
 
-  // Restore runs while the API starts, so /_ping answers at once however many containers there are.
-  const restored = containerStore
-    .load()
+  // Restore begins once the API listens (requests other than /_ping wait for it), so the time until
+  // the daemon answers does not grow with the number of containers.
+  let listening!: () => void;
+  const restored = new Promise<void>((resolve) => (listening = resolve))
+    .then(() => containerStore.load())
     .then((records) => containers.restore(records))
     .then(() => {
       runtime.watchExits((exit) => {
@@ -147,6 +149,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void)
   const { files, control } = containerFileServices(containers.access(), images);
   const diskUsage = new DiskUsageService({ layers: images.layers, images, containers, volumes });
   const server = await startApiServer({ containers, images, system, networks, events, volumes, exec: execs, files, control, diskUsage }, { hosts: cfg.hosts, debug: cfg.debug, log, ready: restored });
+  listening();
   log(`wharfd ready on ${cfg.hosts.join(', ')}`);
 
   return {
