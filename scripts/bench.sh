@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "scripts/bench.sh: must run as root" >&2; exit 1; }
 bash scripts/deps.sh
-[ -d node_modules ] || npm ci --no-audit --no-fund
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund; fi
 npm run build
 node dist/bench/run-bench.js "$@"
 node dist/bench/pull-bench.js   # cold pull of the nginx test image vs gzip -dc | tar -x (BENCH_PULL_N)

@@ -14,7 +14,8 @@ summary() { echo "test.sh: $1 ($(($(date +%s) - started)) s)"; }
 
 bash scripts/deps.sh || { summary "FAILED: installing system dependencies (scripts/deps.sh)"; exit 1; }
 
-if [ ! -d node_modules ]; then
+# Also when package-lock.json changed since (e.g. a new dev dependency such as esbuild).
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund || { summary "FAILED: npm ci"; exit 1; }
 fi
 
