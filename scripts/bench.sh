@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# `npm run bench`: builds, then times run --rm against wharfd beside the runc floor (bench/run-bench.ts)
-# and a cold registry pull beside gzip -dc | tar -x on the same blobs (bench/pull-bench.ts).
+# `npm run bench`: builds, then times run --rm against wharfd beside the runc floor (bench/run-bench.ts),
+# a cold registry pull beside gzip -dc | tar -x on the same blobs (bench/pull-bench.ts), the CLI's
+# start-up beside the Docker CLI's (bench/cli-bench.ts) and a daemon restart with N running
+# containers (bench/restart-bench.ts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "scripts/bench.sh: must run as root" >&2; exit 1; }
 bash scripts/deps.sh
-[ -d node_modules ] || npm ci --no-audit --no-fund
-npx tsc -p .
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund; fi
+npm run build
 node dist/bench/run-bench.js "$@"
 node dist/bench/pull-bench.js   # cold pull of the nginx test image vs gzip -dc | tar -x (BENCH_PULL_N)
+node dist/bench/cli-bench.js    # wharf version / ps vs docker version / ps on the same daemon (BENCH_CLI_N)
+node dist/bench/restart-bench.js   # daemon restart with N running containers until /_ping (BENCH_RESTART_N, _R)

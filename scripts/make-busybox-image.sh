@@ -4,7 +4,7 @@
 # Uses WHARF_HOST / DOCKER_HOST like the wharf CLI; WHARF overrides the CLI command.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-WHARF=${WHARF:-"node $ROOT/dist/src/cli/main.js"}
+WHARF=${WHARF:-"node $ROOT/bin/wharf.cjs"}
 REF=${1:-busybox:latest}
 
 if $WHARF image inspect "$REF" >/dev/null 2>&1; then

@@ -16,13 +16,12 @@ fi
 
 bash scripts/deps.sh
 npm ci --no-audit --no-fund
-npx tsc -p .
+npm run build
 
-# `wharf` and `wharfd` on PATH (small wrappers around this checkout's build).
-for cmd in wharf:cli wharfd:daemon; do
+# `wharf` and `wharfd` on PATH (small wrappers around this checkout's build; wharf is the bundled CLI).
+for cmd in wharf:bin/wharf.cjs wharfd:dist/src/daemon/main.js; do
   name=${cmd%%:*}
-  dir=${cmd##*:}
-  printf '#!/bin/sh\nexec node %s/dist/src/%s/main.js "$@"\n' "$ROOT" "$dir" >/usr/local/bin/"$name"
+  printf '#!/bin/sh\nexec node %s/%s "$@"\n' "$ROOT" "${cmd#*:}" >/usr/local/bin/"$name"
   chmod 755 /usr/local/bin/"$name"
 done
 

@@ -14,13 +14,17 @@ summary() { echo "test.sh: $1 ($(($(date +%s) - started)) s)"; }
 
 bash scripts/deps.sh || { summary "FAILED: installing system dependencies (scripts/deps.sh)"; exit 1; }
 
-# Also after package-lock.json changed (a merged branch may add a dependency).
+# Also after package-lock.json changed (a merged branch may add a dependency, e.g. esbuild).
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund || { summary "FAILED: npm ci"; exit 1; }
 fi
 
 if ! npx tsc -p .; then
   summary "FAILED: type errors (npx tsc -p .)"
+  exit 1
+fi
+if ! node scripts/bundle-cli.mjs; then
+  summary "FAILED: bundling the CLI (scripts/bundle-cli.mjs)"
   exit 1
 fi
 

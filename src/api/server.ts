@@ -93,7 +93,13 @@ function listen(server: Server, addr: ListenAddress): Promise<void> {
 
 export async function startApiServer(
   backend: Backend,
-  opts: { hosts: string[]; debug?: boolean; log?: (msg: string) => void },
+  opts: {
+    hosts: string[];
+    debug?: boolean;
+    log?: (msg: string) => void;
+    /** Settles once the containers are restored: until then only /_ping and /version answer, the rest wait. */
+    ready?: Promise<unknown>;
+  },
 ): Promise<{ close(): Promise<void> }> {
   const log = opts.log ?? (() => {});
   const router = buildRouter();
@@ -104,9 +110,19 @@ export async function startApiServer(
   };
   const trace = opts.debug ? (req: IncomingMessage) => log(`Calling ${req.method} ${req.url}`) : undefined;
 
+  let restoring: Promise<void> | undefined = opts.ready?.then(
+    () => void (restoring = undefined),
+    () => void (restoring = undefined),
+  );
+  /** Runs `dispatch` now, or after restore for requests that depend on the containers' state. */
+  const whenReady = (req: IncomingMessage, dispatch: () => void) => {
+    if (restoring && !/^(?:\/v[\d.]+)?\/(?:_ping|version)(?:\?|$)/.test(req.url ?? '')) void restoring.then(dispatch);
+    else dispatch();
+  };
+
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     trace?.(req);
-    void router.dispatch({ req, res, backend, upgrade: null, trackHijacked, log });
+    whenReady(req, () => void router.dispatch({ req, res, backend, upgrade: null, trackHijacked, log }));
   };
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     trace?.(req);
@@ -117,7 +133,7 @@ export async function startApiServer(
     res.shouldKeepAlive = false;
     res.once('finish', () => socket.end());
     socket.on('error', () => socket.destroy());
-    void router.dispatch({ req, res, backend, upgrade: { socket, head }, trackHijacked, log });
+    whenReady(req, () => void router.dispatch({ req, res, backend, upgrade: { socket, head }, trackHijacked, log }));
   };
 
   const addrs = (opts.hosts.length ? opts.hosts : [DEFAULT_HOST]).map(parseHost);

@@ -1,7 +1,9 @@
 /** What every command needs: the client, the binary name, output streams and exit statuses. */
+import type { Command } from 'commander';
 import { EngineClient } from '../client/engine-client.js';
 
 export const BIN = 'wharf';
+export const CLI_VERSION = '0.1.0';
 
 /** An error carrying an exit status (Docker's cli.StatusError); `message` may be empty. */
 export class StatusError extends Error {
@@ -12,6 +14,9 @@ export class StatusError extends Error {
     super(message);
   }
 }
+
+/** A usage error: Docker prints it with the command's usage and exits 125. */
+export class FlagError extends Error {}
 
 export interface CliContext {
   client(): EngineClient;
@@ -75,10 +80,19 @@ export function describeError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Docker-style usage lines (`run [OPTIONS] IMAGE [COMMAND] [ARG...]`) by command, for error messages. */
-export const USAGES = new Map<import('commander').Command, string>();
+/**
+ * Defines the command `name` on `parent` (adding it there) and returns it. Modules export these;
+ * commands.ts says which one each command name loads. A define that serves one name ignores `name`.
+ */
+export type DefineCommand = (parent: Command, ctx: CliContext, name: string) => Command;
 
-export function usage(cmd: import('commander').Command, text: string): import('commander').Command {
+/** `run` and `create` (top level and under `container`): main rewrites their pflag-style booleans first. */
+export const RUN_LIKE = new Set<Command>();
+
+/** Docker-style usage lines (`run [OPTIONS] IMAGE [COMMAND] [ARG...]`) by command, for error messages. */
+export const USAGES = new Map<Command, string>();
+
+export function usage(cmd: Command, text: string): Command {
   USAGES.set(cmd, text);
   return cmd.usage(text.replace(/^\S+ ?/, ''));
 }

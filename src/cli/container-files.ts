@@ -15,7 +15,7 @@ import tar from 'tar-stream';
 import type { EngineClient } from '../client/engine-client.js';
 import { TarWalker } from '../daemon/archive-walk.js';
 import { TarWriter } from '../lib/tar-writer.js';
-import { collect, forEachArg, usage, type CliContext } from './cli-context.js';
+import { collect, forEachArg, usage, type CliContext, type DefineCommand } from './cli-context.js';
 import { ramInBytes } from './format/units.js';
 import { parseCpus, parseRestartPolicy } from './run-options.js';
 
@@ -181,7 +181,7 @@ async function copyToContainer(ctx: CliContext, src: string, container: string, 
 
 const CHANGE_KIND = ['C', 'A', 'D'];
 
-function defineCommands(parent: Command, ctx: CliContext): void {
+export function defineCp(parent: Command, ctx: CliContext): Command {
   const cp = new Command('cp');
   parent.addCommand(cp);
   usage(cp, 'cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-')
@@ -199,7 +199,10 @@ function defineCommands(parent: Command, ctx: CliContext): void {
       if (src.container) await copyFromContainer(ctx, src.container, src.path, dst.path, !!o.followLink);
       else await copyToContainer(ctx, src.path, dst.container!, dst.path, !!o.followLink, !!o.archive);
     });
+  return cp;
+}
 
+export function defineDiff(parent: Command, ctx: CliContext): Command {
   const diff = new Command('diff');
   parent.addCommand(diff);
   usage(diff, 'diff CONTAINER')
@@ -209,7 +212,10 @@ function defineCommands(parent: Command, ctx: CliContext): void {
       const changes = await ctx.client().json<Array<{ Path: string; Kind: number }> | null>('GET', `/containers/${encodeURIComponent(container)}/changes`);
       for (const c of changes ?? []) ctx.out.write(`${CHANGE_KIND[c.Kind] ?? '?'} ${c.Path}\n`);
     });
+  return diff;
+}
 
+export function defineExport(parent: Command, ctx: CliContext): Command {
   const exp = new Command('export');
   parent.addCommand(exp);
   usage(exp, 'export [OPTIONS] CONTAINER')
@@ -221,7 +227,10 @@ function defineCommands(parent: Command, ctx: CliContext): void {
       const res = await ctx.client().request('GET', `/containers/${encodeURIComponent(container)}/export`);
       await pipeline(res, o.output ? createWriteStream(o.output) : (ctx.out as unknown as NodeJS.WritableStream));
     });
+  return exp;
+}
 
+export function defineCommit(parent: Command, ctx: CliContext): Command {
   const commit = new Command('commit');
   parent.addCommand(commit);
   usage(commit, 'commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]')
@@ -255,22 +264,29 @@ function defineCommands(parent: Command, ctx: CliContext): void {
       });
       ctx.out.write(`${r.Id}\n`);
     });
+  return commit;
+}
 
-  for (const action of ['pause', 'unpause'] as const) {
-    const cmd = new Command(action);
-    parent.addCommand(cmd);
-    usage(cmd, `${action} CONTAINER [CONTAINER...]`)
-      .description(action === 'pause' ? 'Pause all processes within one or more containers' : 'Unpause all processes within one or more containers')
-      .argument('<containers...>')
-      .action(async (containers: string[]) => {
-        await forEachArg(ctx, containers, async (c) => {
-          const res = await ctx.client().request('POST', `/containers/${encodeURIComponent(c)}/${action}`);
-          res.resume();
-          ctx.out.write(`${c}\n`);
-        });
+function definePauseLike(parent: Command, ctx: CliContext, action: 'pause' | 'unpause'): Command {
+  const cmd = new Command(action);
+  parent.addCommand(cmd);
+  usage(cmd, `${action} CONTAINER [CONTAINER...]`)
+    .description(action === 'pause' ? 'Pause all processes within one or more containers' : 'Unpause all processes within one or more containers')
+    .argument('<containers...>')
+    .action(async (containers: string[]) => {
+      await forEachArg(ctx, containers, async (c) => {
+        const res = await ctx.client().request('POST', `/containers/${encodeURIComponent(c)}/${action}`);
+        res.resume();
+        ctx.out.write(`${c}\n`);
       });
-  }
+    });
+  return cmd;
+}
 
+export const definePause: DefineCommand = (parent, ctx) => definePauseLike(parent, ctx, 'pause');
+export const defineUnpause: DefineCommand = (parent, ctx) => definePauseLike(parent, ctx, 'unpause');
+
+export function defineUpdate(parent: Command, ctx: CliContext): Command {
   const update = new Command('update');
   parent.addCommand(update);
   usage(update, 'update [OPTIONS] CONTAINER [CONTAINER...]')
@@ -311,12 +327,5 @@ function defineCommands(parent: Command, ctx: CliContext): void {
         ctx.out.write(`${c}\n`);
       });
     });
+  return update;
 }
-
-/** Registers the commands at top level and under `container`. */
-export function registerContainerFileCommands(program: Command, ctx: CliContext): void {
-  defineCommands(program, ctx);
-  const group = program.commands.find((c) => c.name() === 'container');
-  if (group) defineCommands(group, ctx);
-}
-

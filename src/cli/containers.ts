@@ -7,7 +7,7 @@ import type { EngineClient } from '../client/engine-client.js';
 import { demuxStream } from '../client/stdcopy.js';
 import { familiarString, parseNormalizedNamed, withDefaultTag } from '../image/reference.js';
 import { forwardSignals, monitorTtySize, streamAttach } from './attach-io.js';
-import { BIN, StatusError, collect, confirm, describeError, forEachArg, parseFilters, usage, type CliContext } from './cli-context.js';
+import { BIN, RUN_LIKE, StatusError, collect, confirm, describeError, forEachArg, parseFilters, usage, type CliContext, type DefineCommand } from './cli-context.js';
 import { ContainerRow, CONTAINER_HEADERS, DEFAULT_CONTAINER_TABLE, renderRows } from './format/formatter.js';
 import { tabwrite } from './format/tabwriter.js';
 import { humanSize } from './format/units.js';
@@ -197,6 +197,7 @@ export async function runContainer(ctx: CliContext, spec: ContainerSpec, attachG
 function defineRunLike(parent: Command, ctx: CliContext, mode: 'run' | 'create', name = mode): Command {
   const cmd = new Command(name);
   parent.addCommand(cmd);
+  RUN_LIKE.add(cmd);
   cmd
     .description(mode === 'run' ? 'Create and run a new container from an image' : 'Create a new container')
     .argument('<image>')
@@ -235,9 +236,10 @@ export function preprocessRunArgv(cmd: Command, argv: string[]): string[] {
   return out;
 }
 
-export const RUN_LIKE = new Set<Command>();
+export const defineRun: DefineCommand = (parent, ctx) => defineRunLike(parent, ctx, 'run');
+export const defineCreate: DefineCommand = (parent, ctx) => defineRunLike(parent, ctx, 'create');
 
-function defineStart(parent: Command, ctx: CliContext): void {
+export function defineStart(parent: Command, ctx: CliContext): Command {
   const cmd = new Command('start');
   parent.addCommand(cmd);
   usage(cmd, 'start [OPTIONS] CONTAINER [CONTAINER...]')
@@ -315,6 +317,7 @@ function defineStart(parent: Command, ctx: CliContext): void {
         throw new StatusError(1, errors.join('\n'));
       }
     });
+  return cmd;
 }
 
 function intOpt(v: string | undefined, flag: string): number | undefined {
@@ -323,7 +326,7 @@ function intOpt(v: string | undefined, flag: string): number | undefined {
   return Number(v);
 }
 
-function defineStopLike(parent: Command, ctx: CliContext, name: 'stop' | 'restart'): void {
+function defineStopLike(parent: Command, ctx: CliContext, name: 'stop' | 'restart'): Command {
   const cmd = new Command(name);
   parent.addCommand(cmd);
   usage(cmd, `${name} [OPTIONS] CONTAINER [CONTAINER...]`)
@@ -341,9 +344,10 @@ function defineStopLike(parent: Command, ctx: CliContext, name: 'stop' | 'restar
         ctx.out.write(`${c}\n`);
       });
     });
+  return cmd;
 }
 
-function defineKill(parent: Command, ctx: CliContext): void {
+export function defineKill(parent: Command, ctx: CliContext): Command {
   const cmd = new Command('kill');
   parent.addCommand(cmd);
   usage(cmd, 'kill [OPTIONS] CONTAINER [CONTAINER...]')
@@ -357,12 +361,13 @@ function defineKill(parent: Command, ctx: CliContext): void {
         ctx.out.write(`${c}\n`);
       });
     });
+  return cmd;
 }
 
-function defineRm(parent: Command, ctx: CliContext, name = 'rm'): Command {
-  const cmd = new Command(name);
+export function defineRm(parent: Command, ctx: CliContext): Command {
+  const cmd = new Command('rm');
   parent.addCommand(cmd);
-  usage(cmd, `${name} [OPTIONS] CONTAINER [CONTAINER...]`)
+  usage(cmd, 'rm [OPTIONS] CONTAINER [CONTAINER...]')
     .description('Remove one or more containers')
     .argument('<containers...>')
     .option('-f, --force', 'Force the removal of a running container (uses SIGKILL)')
@@ -391,10 +396,10 @@ interface PsOpts {
   filter?: string[];
 }
 
-function definePs(parent: Command, ctx: CliContext, name: string, aliases: string[]): void {
+/** `ps`, and `ls` under `container`. */
+export function definePs(parent: Command, ctx: CliContext, name: string): Command {
   const cmd = new Command(name);
   parent.addCommand(cmd);
-  for (const a of aliases) cmd.alias(a);
   usage(cmd, `${name} [OPTIONS]`)
     .description('List containers')
     .option('-a, --all', 'Show all containers (default shows just running)')
@@ -425,9 +430,10 @@ function definePs(parent: Command, ctx: CliContext, name: string, aliases: strin
         throw err;
       }
     });
+  return cmd;
 }
 
-function defineLogs(parent: Command, ctx: CliContext): void {
+export function defineLogs(parent: Command, ctx: CliContext): Command {
   const cmd = new Command('logs');
   parent.addCommand(cmd);
   usage(cmd, 'logs [OPTIONS] CONTAINER')
@@ -465,9 +471,10 @@ function defineLogs(parent: Command, ctx: CliContext): void {
         await demuxStream(body, ctx.out, ctx.err);
       }
     });
+  return cmd;
 }
 
-function defineWait(parent: Command, ctx: CliContext): void {
+export function defineWait(parent: Command, ctx: CliContext): Command {
   const cmd = new Command('wait');
   parent.addCommand(cmd);
   usage(cmd, 'wait CONTAINER [CONTAINER...]')
@@ -482,9 +489,10 @@ function defineWait(parent: Command, ctx: CliContext): void {
         ctx.out.write(`${r.StatusCode}\n`);
       });
     });
+  return cmd;
 }
 
-function defineTop(parent: Command, ctx: CliContext): void {
+export function defineTop(parent: Command, ctx: CliContext): Command {
   const cmd = new Command('top');
   parent.addCommand(cmd);
   usage(cmd, 'top CONTAINER [ps OPTIONS]')
@@ -498,9 +506,10 @@ function defineTop(parent: Command, ctx: CliContext): void {
       for (const p of top.Processes ?? []) text += `${p.join('\t')}\n`;
       ctx.out.write(tabwrite(text, { minwidth: 20, padding: 3, padchar: ' ' }));
     });
+  return cmd;
 }
 
-function defineRename(parent: Command, ctx: CliContext): void {
+export function defineRename(parent: Command, ctx: CliContext): Command {
   const cmd = new Command('rename');
   parent.addCommand(cmd);
   usage(cmd, 'rename CONTAINER NEW_NAME')
@@ -517,9 +526,10 @@ function defineRename(parent: Command, ctx: CliContext): void {
         throw new Error(`${describeError(err)}\nError: failed to rename container named ${oldName}`);
       }
     });
+  return cmd;
 }
 
-function definePrune(parent: Command, ctx: CliContext): void {
+export function definePrune(parent: Command, ctx: CliContext): Command {
   const cmd = new Command('prune');
   parent.addCommand(cmd);
   usage(cmd, 'prune [OPTIONS]')
@@ -533,9 +543,10 @@ function definePrune(parent: Command, ctx: CliContext): void {
       if (deleted.length) ctx.out.write(`Deleted Containers:\n${deleted.map((id) => `${id}\n`).join('')}\n`);
       ctx.out.write(`Total reclaimed space: ${humanSize(report.SpaceReclaimed)}\n`);
     });
+  return cmd;
 }
 
-function defineAttach(parent: Command, ctx: CliContext): void {
+export function defineAttach(parent: Command, ctx: CliContext): Command {
   const cmd = new Command('attach');
   parent.addCommand(cmd);
   usage(cmd, 'attach [OPTIONS] CONTAINER')
@@ -579,39 +590,8 @@ function defineAttach(parent: Command, ctx: CliContext): void {
         stopSignals();
       }
     });
+  return cmd;
 }
 
-/** Registers container commands on `parent` (top level) and the `container` management group. */
-export function registerContainerCommands(program: Command, ctx: CliContext): void {
-  RUN_LIKE.add(defineRunLike(program, ctx, 'run'));
-  RUN_LIKE.add(defineRunLike(program, ctx, 'create'));
-  defineStart(program, ctx);
-  defineStopLike(program, ctx, 'stop');
-  defineStopLike(program, ctx, 'restart');
-  defineKill(program, ctx);
-  defineRm(program, ctx);
-  definePs(program, ctx, 'ps', []);
-  defineLogs(program, ctx);
-  defineWait(program, ctx);
-  defineTop(program, ctx);
-  defineRename(program, ctx);
-  defineAttach(program, ctx);
-
-  const group = new Command('container').description('Manage containers').enablePositionalOptions();
-  program.addCommand(group);
-  usage(group, 'container COMMAND');
-  RUN_LIKE.add(defineRunLike(group, ctx, 'run'));
-  RUN_LIKE.add(defineRunLike(group, ctx, 'create'));
-  defineStart(group, ctx);
-  defineStopLike(group, ctx, 'stop');
-  defineStopLike(group, ctx, 'restart');
-  defineKill(group, ctx);
-  defineRm(group, ctx).alias('remove');
-  definePrune(group, ctx);
-  definePs(group, ctx, 'ls', ['list', 'ps']);
-  defineLogs(group, ctx);
-  defineWait(group, ctx);
-  defineTop(group, ctx);
-  defineRename(group, ctx);
-  defineAttach(group, ctx);
-}
+export const defineStop: DefineCommand = (parent, ctx) => defineStopLike(parent, ctx, 'stop');
+export const defineRestart: DefineCommand = (parent, ctx) => defineStopLike(parent, ctx, 'restart');

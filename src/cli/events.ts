@@ -80,7 +80,8 @@ async function forEachLine(src: AsyncIterable<unknown>, onLine: (line: string) =
   if (buf.trim()) onLine(buf.trim());
 }
 
-export function registerEventsCommand(parent: Command, ctx: CliContext, name = 'events'): Command {
+/** `events` and `system events`. */
+export function defineEvents(parent: Command, ctx: CliContext, name = 'events'): Command {
   const cmd = new Command(name)
     .description('Get real time events from the server')
     .option('-f, --filter <filter>', 'Filter output based on conditions provided', collect)
@@ -126,11 +127,4 @@ export function registerEventsCommand(parent: Command, ctx: CliContext, name = '
   parent.addCommand(cmd);
   usage(cmd, `${name} [OPTIONS]`);
   return cmd;
-}
-
-/** `events` and `system events`. */
-export function registerEventCommands(program: Command, ctx: CliContext): void {
-  registerEventsCommand(program, ctx);
-  const system = program.commands.find((c) => c.name() === 'system');
-  if (system && !system.commands.some((c) => c.name() === 'events')) registerEventsCommand(system, ctx);
 }

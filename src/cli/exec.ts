@@ -93,7 +93,7 @@ async function runExec(ctx: CliContext, container: string, cmd: string[], o: Exe
   if (status.ExitCode !== null && status.ExitCode !== 0) throw new StatusError(status.ExitCode);
 }
 
-function defineExec(parent: Command, ctx: CliContext): Command {
+export function defineExec(parent: Command, ctx: CliContext): Command {
   const cmd = new Command('exec');
   parent.addCommand(cmd);
   usage(cmd, 'exec [OPTIONS] CONTAINER COMMAND [ARG...]')
@@ -112,10 +112,4 @@ function defineExec(parent: Command, ctx: CliContext): Command {
     .option('-w, --workdir <string>', 'Working directory inside the container')
     .action(async (container: string, command: string[], o: ExecOpts) => runExec(ctx, container, command, o));
   return cmd;
-}
-
-/** `exec` at the top level and under `container`. */
-export function registerExecCommands(program: Command, ctx: CliContext, containerGroup?: Command): void {
-  defineExec(program, ctx);
-  if (containerGroup) defineExec(containerGroup, ctx);
 }

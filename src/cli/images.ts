@@ -27,10 +27,9 @@ export async function pullImage(
   await displayProgress(stream, opts.out);
 }
 
-function defineImages(parent: Command, ctx: CliContext, name: string, aliases: string[]): void {
+export function defineImages(parent: Command, ctx: CliContext, name: string): Command {
   const cmd = new Command(name);
   parent.addCommand(cmd);
-  for (const a of aliases) cmd.alias(a);
   usage(cmd, `${name} [OPTIONS] [REPOSITORY[:TAG]]`)
     .description('List images')
     .argument('[repository]')
@@ -61,9 +60,10 @@ function defineImages(parent: Command, ctx: CliContext, name: string, aliases: s
       }
       ctx.out.write(out);
     });
+  return cmd;
 }
 
-function definePull(parent: Command, ctx: CliContext): void {
+export function definePull(parent: Command, ctx: CliContext): Command {
   const cmd = new Command('pull');
   parent.addCommand(cmd);
   usage(cmd, 'pull [OPTIONS] NAME[:TAG|@DIGEST]')
@@ -88,9 +88,10 @@ function definePull(parent: Command, ctx: CliContext): void {
       }
       ctx.out.write(`${o.allTags ? fullName(ref) : `${fullName(ref)}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`}\n`);
     });
+  return cmd;
 }
 
-function defineImport(parent: Command, ctx: CliContext): void {
+export function defineImport(parent: Command, ctx: CliContext): Command {
   const cmd = new Command('import');
   parent.addCommand(cmd);
   usage(cmd, 'import [OPTIONS] file|URL|- [REPOSITORY[:TAG]]')
@@ -121,9 +122,10 @@ function defineImport(parent: Command, ctx: CliContext): void {
       const stream = await ctx.client().imageImport(input, { repo, tag, changes: o.change, message: o.message, platform: o.platform });
       await displayProgress(stream, ctx.out);
     });
+  return cmd;
 }
 
-function defineLoad(parent: Command, ctx: CliContext): void {
+export function defineLoad(parent: Command, ctx: CliContext): Command {
   const cmd = new Command('load');
   parent.addCommand(cmd);
   usage(cmd, 'load [OPTIONS]')
@@ -150,9 +152,10 @@ function defineLoad(parent: Command, ctx: CliContext): void {
       const stream = await ctx.client().imageLoad(input as import('node:stream').Readable, { quiet });
       await displayProgress(stream, ctx.out);
     });
+  return cmd;
 }
 
-function defineSave(parent: Command, ctx: CliContext): void {
+export function defineSave(parent: Command, ctx: CliContext): Command {
   const cmd = new Command('save');
   parent.addCommand(cmd);
   usage(cmd, 'save [OPTIONS] IMAGE [IMAGE...]')
@@ -178,12 +181,12 @@ function defineSave(parent: Command, ctx: CliContext): void {
         }
       });
     });
+  return cmd;
 }
 
-function defineRmi(parent: Command, ctx: CliContext, name: string, aliases: string[]): void {
+export function defineRmi(parent: Command, ctx: CliContext, name: string): Command {
   const cmd = new Command(name);
   parent.addCommand(cmd);
-  for (const a of aliases) cmd.alias(a);
   usage(cmd, `${name} [OPTIONS] IMAGE [IMAGE...]`)
     .description('Remove one or more images')
     .argument('<images...>')
@@ -199,9 +202,10 @@ function defineRmi(parent: Command, ctx: CliContext, name: string, aliases: stri
         }
       });
     });
+  return cmd;
 }
 
-function defineTag(parent: Command, ctx: CliContext): void {
+export function defineTag(parent: Command, ctx: CliContext): Command {
   const cmd = new Command('tag');
   parent.addCommand(cmd);
   usage(cmd, 'tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]')
@@ -213,27 +217,7 @@ function defineTag(parent: Command, ctx: CliContext): void {
       if (ref.digest) throw new Error('refusing to create a tag with a digest reference');
       await ctx.client().imageTag(source, fullName(ref), ref.tag ?? 'latest');
     });
-}
-
-export function registerImageCommands(program: Command, ctx: CliContext): void {
-  defineImages(program, ctx, 'images', []);
-  definePull(program, ctx);
-  defineImport(program, ctx);
-  defineLoad(program, ctx);
-  defineSave(program, ctx);
-  defineRmi(program, ctx, 'rmi', []);
-  defineTag(program, ctx);
-
-  const group = new Command('image').description('Manage images').enablePositionalOptions();
-  program.addCommand(group);
-  usage(group, 'image COMMAND');
-  defineImages(group, ctx, 'ls', ['list']);
-  definePull(group, ctx);
-  defineImport(group, ctx);
-  defineLoad(group, ctx);
-  defineSave(group, ctx);
-  defineRmi(group, ctx, 'rm', ['remove']);
-  defineTag(group, ctx);
+  return cmd;
 }
 
 export { StatusError };

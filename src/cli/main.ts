@@ -5,18 +5,8 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ApiError, ConnectionError } from '../client/api-error.js';
-import { BIN, StatusError, USAGES, closeSharedClient, createContext, describeError } from './cli-context.js';
-import { RUN_LIKE, preprocessRunArgv, registerContainerCommands } from './containers.js';
-import { registerImageCommands } from './images.js';
-import { registerRegistryCommands } from './registry-commands.js';
-import { registerNetworkCommands } from './networks.js';
-import { registerEventCommands } from './events.js';
-import { registerStatsCommands } from './stats.js';
-import { registerExecCommands } from './exec.js';
-import { registerVolumeCommands } from './volumes.js';
-import { registerContainerFileCommands } from './container-files.js';
-import { FlagError } from './run-options.js';
-import { CLI_VERSION, registerSystemCommands } from './system.js';
+import { BIN, CLI_VERSION, FlagError, RUN_LIKE, StatusError, USAGES, closeSharedClient, createContext, describeError, usage, type CliContext } from './cli-context.js';
+import { commandIndex, rowsFor, splitPath, type CommandRow } from './commands.js';
 
 function commandPath(cmd: Command): string {
   const names: string[] = [];
@@ -76,7 +66,35 @@ function translateCommanderError(cmd: Command, err: CommanderError): StatusError
   }
 }
 
-function buildProgram(): Command {
+/** The program's flags that take a value (`-H`, `--host`, …). */
+function valueFlags(program: Command): Set<string> {
+  return new Set(program.options.filter((o) => o.required || o.optional).flatMap((o) => [o.short, o.long].filter((f): f is string => !!f)));
+}
+
+/** Defines `rows` in order, loading their modules in parallel. */
+async function registerRows(program: Command, ctx: CliContext, rows: readonly CommandRow[]): Promise<void> {
+  const defines = await Promise.all(rows.map(([, what]) => (typeof what === 'function' ? what() : undefined)));
+  const groups = new Map<string, Command>();
+  rows.forEach(([path, what], n) => {
+    const { group, name, aliases } = splitPath(path);
+    const parent = group ? groups.get(group) : program;
+    if (!parent) throw new Error(`commands.ts: ${path} comes before its group`);
+    let cmd: Command;
+    if (typeof what === 'function') {
+      cmd = defines[n]!(parent, ctx, name);
+      if (cmd.name() !== name) throw new Error(`commands.ts: ${path} defines ${cmd.name()}`);
+    } else {
+      cmd = new Command(name).description(what.description);
+      if (what.positionalOptions) cmd.enablePositionalOptions();
+      parent.addCommand(cmd);
+      usage(cmd, `${name} COMMAND`);
+      groups.set(name, cmd);
+    }
+    for (const a of aliases) cmd.alias(a);
+  });
+}
+
+async function buildProgram(argv: string[]): Promise<Command> {
   const program = new Command(BIN);
   const ctx = createContext(() => program.opts().host as string | undefined);
   program
@@ -91,18 +109,7 @@ function buildProgram(): Command {
     .version(`${BIN} version ${CLI_VERSION}`, '-v, --version', 'Print version information and quit')
     .helpCommand(false);
 
-  registerContainerCommands(program, ctx);
-  registerImageCommands(program, ctx);
-  const container = program.commands.find((c) => c.name() === 'container')!;
-  const image = program.commands.find((c) => c.name() === 'image')!;
-  registerSystemCommands(program, ctx, { container, image });
-  registerRegistryCommands(program, ctx);
-  registerNetworkCommands(program, ctx);
-  registerEventCommands(program, ctx);
-  registerStatsCommands(program, ctx);
-  registerExecCommands(program, ctx, container);
-  registerVolumeCommands(program, ctx);
-  registerContainerFileCommands(program, ctx);
+  await registerRows(program, ctx, rowsFor(argv, valueFlags(program)));
 
   const configure = (cmd: Command) => {
     cmd.exitOverride((err) => {
@@ -122,18 +129,13 @@ function buildProgram(): Command {
 }
 
 /** Finds `run`/`create` in argv (after global flags) and normalises its pflag-style booleans. */
-function preprocess(program: Command, argv: string[]): string[] {
-  let i = 0;
-  const globalsWithValue = new Set(['-H', '--host', '--config', '-c', '--context', '-l', '--log-level']);
-  while (i < argv.length && argv[i].startsWith('-')) {
-    if (globalsWithValue.has(argv[i])) i++;
-    i++;
-  }
+async function preprocess(program: Command, argv: string[]): Promise<string[]> {
   let cmds = program.commands;
-  for (; i < argv.length; i++) {
+  for (let i = commandIndex(argv, valueFlags(program)); i < argv.length; i++) {
     const c = cmds.find((x) => x.name() === argv[i] || x.aliases().includes(argv[i]));
     if (!c) break;
     if (RUN_LIKE.has(c)) {
+      const { preprocessRunArgv } = await import('./containers.js');
       return [...argv.slice(0, i + 1), ...preprocessRunArgv(c, argv.slice(i + 1))];
     }
     cmds = c.commands;
@@ -155,13 +157,13 @@ function writeAndExit(code: number): void {
 export async function main(argv: string[]): Promise<number> {
   let program: Command;
   try {
-    program = buildProgram();
+    program = await buildProgram(argv);
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
     return 1;
   }
   try {
-    const args = preprocess(program, argv);
+    const args = await preprocess(program, argv);
     if (args.length === 0) {
       program.outputHelp();
       return 0;

@@ -28,7 +28,7 @@ interface CreateOpts {
   configFrom?: string;
 }
 
-function defineCreate(parent: Command, ctx: CliContext): void {
+export function defineCreate(parent: Command, ctx: CliContext): Command {
   const cmd = new Command('create');
   parent.addCommand(cmd);
   usage(cmd, 'create [OPTIONS] NETWORK')
@@ -71,12 +71,12 @@ function defineCreate(parent: Command, ctx: CliContext): void {
       if (res.Warning) ctx.err.write(`${res.Warning}\n`);
       ctx.out.write(`${res.Id}\n`);
     });
+  return cmd;
 }
 
-function defineLs(parent: Command, ctx: CliContext): void {
+export function defineLs(parent: Command, ctx: CliContext): Command {
   const cmd = new Command('ls');
   parent.addCommand(cmd);
-  cmd.alias('list');
   usage(cmd, 'ls [OPTIONS]')
     .description('List networks')
     .option('-f, --filter <filter>', 'Provide filter values (e.g. "driver=bridge")', collect)
@@ -97,9 +97,10 @@ function defineLs(parent: Command, ctx: CliContext): void {
         throw err;
       }
     });
+  return cmd;
 }
 
-function defineInspect(parent: Command, ctx: CliContext): void {
+export function defineInspect(parent: Command, ctx: CliContext): Command {
   const cmd = new Command('inspect');
   parent.addCommand(cmd);
   usage(cmd, 'inspect [OPTIONS] NETWORK [NETWORK...]')
@@ -110,12 +111,12 @@ function defineInspect(parent: Command, ctx: CliContext): void {
     .action(async (refs: string[], o: { format?: string; verbose?: boolean }) => {
       await writeInspected(ctx, refs, (ref) => ctx.client().networkInspect(ref, { verbose: o.verbose }), o.format);
     });
+  return cmd;
 }
 
-function defineRm(parent: Command, ctx: CliContext): void {
+export function defineRm(parent: Command, ctx: CliContext): Command {
   const cmd = new Command('rm');
   parent.addCommand(cmd);
-  cmd.alias('remove');
   usage(cmd, 'rm NETWORK [NETWORK...]')
     .description('Remove one or more networks')
     .argument('<network...>')
@@ -136,9 +137,10 @@ function defineRm(parent: Command, ctx: CliContext): void {
       // the Docker CLI reports a bare StatusError this way
       if (status) throw new StatusError(status, `exit status ${status}`);
     });
+  return cmd;
 }
 
-function definePrune(parent: Command, ctx: CliContext): void {
+export function definePrune(parent: Command, ctx: CliContext): Command {
   const cmd = new Command('prune');
   parent.addCommand(cmd);
   usage(cmd, 'prune [OPTIONS]')
@@ -152,9 +154,10 @@ function definePrune(parent: Command, ctx: CliContext): void {
       const deleted = report.NetworksDeleted ?? [];
       if (deleted.length) ctx.out.write(`Deleted Networks:\n${deleted.map((n) => `${n}\n`).join('')}\n`);
     });
+  return cmd;
 }
 
-function defineConnect(parent: Command, ctx: CliContext): void {
+export function defineConnect(parent: Command, ctx: CliContext): Command {
   const cmd = new Command('connect');
   parent.addCommand(cmd);
   usage(cmd, 'connect [OPTIONS] NETWORK CONTAINER')
@@ -186,9 +189,10 @@ function defineConnect(parent: Command, ctx: CliContext): void {
         await ctx.client().networkConnect(network, container, cfg);
       },
     );
+  return cmd;
 }
 
-function defineDisconnect(parent: Command, ctx: CliContext): void {
+export function defineDisconnect(parent: Command, ctx: CliContext): Command {
   const cmd = new Command('disconnect');
   parent.addCommand(cmd);
   usage(cmd, 'disconnect [OPTIONS] NETWORK CONTAINER')
@@ -199,9 +203,10 @@ function defineDisconnect(parent: Command, ctx: CliContext): void {
     .action(async (network: string, container: string, o: { force?: boolean }) => {
       await ctx.client().networkDisconnect(network, container, !!o.force);
     });
+  return cmd;
 }
 
-function definePort(parent: Command, ctx: CliContext): void {
+export function definePort(parent: Command, ctx: CliContext): Command {
   const cmd = new Command('port');
   parent.addCommand(cmd);
   usage(cmd, 'port CONTAINER [PRIVATE_PORT[/PROTO]]')
@@ -213,21 +218,5 @@ function definePort(parent: Command, ctx: CliContext): void {
       const lines = portLines(c.NetworkSettings?.Ports, container, privatePort);
       if (lines.length) ctx.out.write(`${lines.join('\n')}\n`);
     });
-}
-
-export function registerNetworkCommands(program: Command, ctx: CliContext): void {
-  const group = new Command('network').description('Manage networks');
-  program.addCommand(group);
-  usage(group, 'network COMMAND');
-  defineCreate(group, ctx);
-  defineLs(group, ctx);
-  defineInspect(group, ctx);
-  defineRm(group, ctx);
-  definePrune(group, ctx);
-  defineConnect(group, ctx);
-  defineDisconnect(group, ctx);
-
-  definePort(program, ctx);
-  const container = program.commands.find((c) => c.name() === 'container');
-  if (container) definePort(container, ctx);
+  return cmd;
 }

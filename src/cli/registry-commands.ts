@@ -18,7 +18,7 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
 }
 
-function defineLogin(program: Command, ctx: CliContext): void {
+export function defineLogin(program: Command, ctx: CliContext): Command {
   const cmd = new Command('login');
   program.addCommand(cmd);
   usage(cmd, 'login [OPTIONS] [SERVER]')
@@ -58,9 +58,10 @@ function defineLogin(program: Command, ctx: CliContext): void {
       await saveConfig(cfg);
       ctx.out.write(`${res?.Status || 'Login Succeeded'}\n`);
     });
+  return cmd;
 }
 
-function defineLogout(program: Command, ctx: CliContext): void {
+export function defineLogout(program: Command, ctx: CliContext): Command {
   const cmd = new Command('logout');
   program.addCommand(cmd);
   usage(cmd, 'logout [SERVER]')
@@ -77,9 +78,10 @@ function defineLogout(program: Command, ctx: CliContext): void {
       delete cfg.auths[key];
       await saveConfig(cfg);
     });
+  return cmd;
 }
 
-function definePush(parent: Command, ctx: CliContext): void {
+export function definePush(parent: Command, ctx: CliContext): Command {
   const cmd = new Command('push');
   parent.addCommand(cmd);
   usage(cmd, 'push [OPTIONS] NAME[:TAG]')
@@ -104,13 +106,5 @@ function definePush(parent: Command, ctx: CliContext): void {
       }
       await displayProgress(stream, ctx.out);
     });
-}
-
-/** Adds login, logout, push, and `image push` to the program (call after registerImageCommands). */
-export function registerRegistryCommands(program: Command, ctx: CliContext): void {
-  defineLogin(program, ctx);
-  defineLogout(program, ctx);
-  definePush(program, ctx);
-  const image = program.commands.find((c) => c.name() === 'image');
-  if (image) definePush(image, ctx);
+  return cmd;
 }

@@ -18,9 +18,9 @@ import type {
 } from '../api/types.js';
 import { parseGoDuration } from './time-opts.js';
 import { ramInBytes } from './format/units.js';
+import { FlagError } from './cli-context.js';
 
-/** A usage error: Docker prints it with the command's usage and exits 125. */
-export class FlagError extends Error {}
+export { FlagError };
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
 

@@ -262,20 +262,15 @@ async function runStats(ctx: CliContext, names: string[], opts: StatsOpts): Prom
   }
 }
 
-export function registerStatsCommands(program: Command, ctx: CliContext): void {
-  const define = (parent: Command) => {
-    const cmd = new Command('stats')
-      .description('Display a live stream of container(s) resource usage statistics')
-      .argument('[containers...]')
-      .option('-a, --all', 'Show all containers (default shows just running)')
-      .option('--format <string>', 'Format output using a custom template')
-      .option('--no-stream', 'Disable streaming stats and only pull the first result')
-      .option('--no-trunc', 'Do not truncate output')
-      .action((containers: string[], opts: StatsOpts) => runStats(ctx, containers, opts));
-    parent.addCommand(cmd);
-    usage(cmd, 'stats [OPTIONS] [CONTAINER...]');
-  };
-  define(program);
-  const container = program.commands.find((c) => c.name() === 'container');
-  if (container) define(container);
+export function defineStats(parent: Command, ctx: CliContext): Command {
+  const cmd = new Command('stats')
+    .description('Display a live stream of container(s) resource usage statistics')
+    .argument('[containers...]')
+    .option('-a, --all', 'Show all containers (default shows just running)')
+    .option('--format <string>', 'Format output using a custom template')
+    .option('--no-stream', 'Disable streaming stats and only pull the first result')
+    .option('--no-trunc', 'Do not truncate output')
+    .action((containers: string[], opts: StatsOpts) => runStats(ctx, containers, opts));
+  parent.addCommand(cmd);
+  return usage(cmd, 'stats [OPTIONS] [CONTAINER...]');
 }

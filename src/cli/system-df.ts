@@ -159,7 +159,7 @@ export function renderDiskUsage(du: DiskUsage, opts: { verbose: boolean; format:
 }
 
 /** Adds `df` to the `system` command group. */
-export function defineSystemDf(system: Command, ctx: CliContext): void {
+export function defineSystemDf(system: Command, ctx: CliContext): Command {
   const cmd = new Command('df');
   system.addCommand(cmd);
   usage(cmd, 'df [OPTIONS]')
@@ -170,4 +170,5 @@ export function defineSystemDf(system: Command, ctx: CliContext): void {
       const du = await ctx.client().json<DiskUsage>('GET', '/system/df');
       ctx.out.write(renderDiskUsage(du, { verbose: !!o.verbose, format: o.format ?? '' }));
     });
+  return cmd;
 }

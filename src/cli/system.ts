@@ -2,13 +2,12 @@
 import { Command } from 'commander';
 import { ApiError } from '../client/api-error.js';
 import { CLIENT_MAX_API_VERSION } from '../client/engine-client.js';
-import { StatusError, describeError, usage, type CliContext } from './cli-context.js';
+import { CLI_VERSION, StatusError, describeError, usage, type CliContext, type DefineCommand } from './cli-context.js';
 import { Template, TemplateError, templateSource } from './format/template.js';
 import { inspectOutput } from './format/inspect-output.js';
 import { bytesSize } from './format/units.js';
-import { defineSystemDf } from './system-df.js';
 
-export const CLI_VERSION = '0.1.0';
+export { CLI_VERSION };
 
 function renderTemplate(format: string, data: unknown): string {
   try {
@@ -19,7 +18,7 @@ function renderTemplate(format: string, data: unknown): string {
   }
 }
 
-function defineVersion(parent: Command, ctx: CliContext): void {
+export function defineVersion(parent: Command, ctx: CliContext): Command {
   const cmd = new Command('version');
   parent.addCommand(cmd);
   usage(cmd, 'version [OPTIONS]')
@@ -81,9 +80,10 @@ function defineVersion(parent: Command, ctx: CliContext): void {
       ctx.out.write(text);
       if (serverErr) throw serverErr;
     });
+  return cmd;
 }
 
-function defineInfo(parent: Command, ctx: CliContext): void {
+export function defineInfo(parent: Command, ctx: CliContext): Command {
   const cmd = new Command('info');
   parent.addCommand(cmd);
   usage(cmd, 'info [OPTIONS]')
@@ -124,11 +124,12 @@ function defineInfo(parent: Command, ctx: CliContext): void {
       ctx.out.write(text);
       for (const w of (i.Warnings as string[] | null | undefined) ?? []) ctx.err.write(`${w}\n`);
     });
+  return cmd;
 }
 
 type InspectType = 'container' | 'image';
 
-function defineInspect(parent: Command, ctx: CliContext, name: string, fixedType?: InspectType): void {
+function defineInspectLike(parent: Command, ctx: CliContext, name: string, fixedType?: InspectType): Command {
   const cmd = new Command(name);
   parent.addCommand(cmd);
   const what = fixedType === 'container' ? 'CONTAINER [CONTAINER...]' : fixedType === 'image' ? 'IMAGE [IMAGE...]' : 'NAME|ID [NAME|ID...]';
@@ -172,17 +173,9 @@ function defineInspect(parent: Command, ctx: CliContext, name: string, fixedType
       if (errors.length) throw new StatusError(1, errors.join('\n'));
     });
   if (!fixedType) cmd.option('--type <string>', 'Only inspect objects of the given type');
+  return cmd;
 }
 
-export function registerSystemCommands(program: Command, ctx: CliContext, groups: { container: Command; image: Command }): void {
-  defineVersion(program, ctx);
-  defineInfo(program, ctx);
-  defineInspect(program, ctx, 'inspect');
-  defineInspect(groups.container, ctx, 'inspect', 'container');
-  defineInspect(groups.image, ctx, 'inspect', 'image');
-  const system = new Command('system').description('Manage Docker');
-  program.addCommand(system);
-  usage(system, 'system COMMAND');
-  defineInfo(system, ctx);
-  defineSystemDf(system, ctx);
-}
+export const defineInspect: DefineCommand = (parent, ctx) => defineInspectLike(parent, ctx, 'inspect');
+export const defineContainerInspect: DefineCommand = (parent, ctx) => defineInspectLike(parent, ctx, 'inspect', 'container');
+export const defineImageInspect: DefineCommand = (parent, ctx) => defineInspectLike(parent, ctx, 'inspect', 'image');

@@ -71,7 +71,7 @@ function templateError(err: unknown): never {
   throw err;
 }
 
-function defineCreate(parent: Command, ctx: CliContext): void {
+export function defineCreate(parent: Command, ctx: CliContext): Command {
   const cmd = new Command('create');
   parent.addCommand(cmd);
   usage(cmd, 'create [OPTIONS] [VOLUME]')
@@ -93,12 +93,12 @@ function defineCreate(parent: Command, ctx: CliContext): void {
       });
       ctx.out.write(`${v.Name}\n`);
     });
+  return cmd;
 }
 
-function defineLs(parent: Command, ctx: CliContext): void {
+export function defineLs(parent: Command, ctx: CliContext): Command {
   const cmd = new Command('ls');
   parent.addCommand(cmd);
-  cmd.alias('list');
   usage(cmd, 'ls [OPTIONS]')
     .description('List volumes')
     .option('-f, --filter <filter>', 'Provide filter values (e.g. "dangling=true")', collect)
@@ -117,9 +117,10 @@ function defineLs(parent: Command, ctx: CliContext): void {
       }
       for (const w of res.Warnings ?? []) ctx.err.write(`${w}\n`);
     });
+  return cmd;
 }
 
-function defineInspect(parent: Command, ctx: CliContext): void {
+export function defineInspect(parent: Command, ctx: CliContext): Command {
   const cmd = new Command('inspect');
   parent.addCommand(cmd);
   usage(cmd, 'inspect [OPTIONS] VOLUME [VOLUME...]')
@@ -129,12 +130,12 @@ function defineInspect(parent: Command, ctx: CliContext): void {
     .action(async (names: string[], o: { format?: string }) => {
       await writeInspected(ctx, names, (name) => ctx.client().volumeInspect(name), o.format);
     });
+  return cmd;
 }
 
-function defineRm(parent: Command, ctx: CliContext): void {
+export function defineRm(parent: Command, ctx: CliContext): Command {
   const cmd = new Command('rm');
   parent.addCommand(cmd);
-  cmd.alias('remove');
   usage(cmd, 'rm [OPTIONS] VOLUME [VOLUME...]')
     .description('Remove one or more volumes')
     .argument('<volume...>')
@@ -152,9 +153,10 @@ function defineRm(parent: Command, ctx: CliContext): void {
       }
       if (errors.length) throw new StatusError(1, errors.join('\n'));
     });
+  return cmd;
 }
 
-function definePrune(parent: Command, ctx: CliContext): void {
+export function definePrune(parent: Command, ctx: CliContext): Command {
   const cmd = new Command('prune');
   parent.addCommand(cmd);
   usage(cmd, 'prune [OPTIONS]')
@@ -176,15 +178,5 @@ function definePrune(parent: Command, ctx: CliContext): void {
       if (deleted.length) ctx.out.write(`Deleted Volumes:\n${deleted.map((n) => `${n}\n`).join('')}\n`);
       ctx.out.write(`Total reclaimed space: ${humanSize(deleted.length ? report.SpaceReclaimed : 0)}\n`);
     });
-}
-
-export function registerVolumeCommands(program: Command, ctx: CliContext): void {
-  const group = new Command('volume').description('Manage volumes');
-  program.addCommand(group);
-  usage(group, 'volume COMMAND');
-  defineCreate(group, ctx);
-  defineLs(group, ctx);
-  defineInspect(group, ctx);
-  defineRm(group, ctx);
-  definePrune(group, ctx);
+  return cmd;
 }

@@ -915,6 +915,10 @@ export class ContainerService implements ContainerBackend {
       }
     }
     const toRestart: ContainerRecord[] = [];
+    // One `runc list` answers for every container; a `runc state` each made start-up grow with them.
+    const listed = records.some((r) => r.State.Running || r.State.Paused)
+      ? await this.deps.runtime.list().then((all) => new Map(all.map((st) => [st.id, st]))).catch(() => undefined)
+      : undefined;
     await Promise.all(
       records.map(async (rec) => {
         const id = rec.ID;
@@ -925,7 +929,7 @@ export class ContainerService implements ContainerBackend {
         // Waiting for a restart when the daemon went down: exited, and the policy decides below.
         if (rec.State.Restarting) cancelRestarting(rec.State);
         if (hasProcess(rec.State)) {
-          const state = await this.deps.runtime.state(id).catch(() => undefined);
+          const state = listed ? listed.get(id) : await this.deps.runtime.state(id).catch(() => undefined);
           const alive = state && (state.status === 'running' || state.status === 'paused');
           if (alive) {
             // The lifecycle's reference to the rootfs, mounted since its start.
@@ -943,6 +947,8 @@ export class ContainerService implements ContainerBackend {
             oomKilled: false,
           };
           await this.lock.run(id, () => this.handleExitLocked(rec, exit)).catch((err) => this.deps.log(`restore: exit ${id}: ${err}`));
+          // As Docker, a restart due at daemon start happens during restore, not after the back-off.
+          if (rec.State.Restarting && this.cancelRestartTimer(id)) toRestart.push(rec);
           return;
         }
         if (

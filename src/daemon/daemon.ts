@@ -29,6 +29,8 @@ import { ExecService } from './exec.js';
 import { HealthMonitor } from './health.js';
 
 export interface RunningDaemon {
+  /** Settles when the containers found on disk are restored (the API answers meanwhile; see startApiServer). */
+  restored: Promise<void>;
   shutdown(): Promise<void>;
   /** What the daemon holds for clients (SIGUSR2 logs it, as dockerd dumps its goroutines): leaks show here. */
   stateDump(): Record<string, unknown>;
@@ -122,10 +124,18 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void)
     execIds: (id) => execs.idsFor(id),
   });
 
-  await containers.restore(await containerStore.load());
-  runtime.watchExits((exit) => {
-    containers.handleExit(exit).catch((err) => log(`exit ${exit.id}: ${err instanceof Error ? err.message : err}`));
-  });
+  // Restore begins once the API listens (requests other than /_ping wait for it), so the time until
+  // the daemon answers does not grow with the number of containers.
+  let listening!: () => void;
+  const restored = new Promise<void>((resolve) => (listening = resolve))
+    .then(() => containerStore.load())
+    .then((records) => containers.restore(records))
+    .then(() => {
+      runtime.watchExits((exit) => {
+        containers.handleExit(exit).catch((err) => log(`exit ${exit.id}: ${err instanceof Error ? err.message : err}`));
+      });
+    });
+  restored.catch(() => {}); // the caller handles it through RunningDaemon.restored
 
   const system = new SystemService({
     id: await engineId(cfg.dataRoot),
@@ -150,11 +160,13 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void)
   const networks = new NetworkService(network, containers.networkHooks(), events);
   const { files, control } = containerFileServices(containers.access(), images);
   const diskUsage = new DiskUsageService({ layers: images.layers, images, containers, volumes });
-  const server = await startApiServer({ containers, images, system, networks, events, volumes, exec: execs, files, control, diskUsage }, { hosts: cfg.hosts, debug: cfg.debug, log });
+  const server = await startApiServer({ containers, images, system, networks, events, volumes, exec: execs, files, control, diskUsage }, { hosts: cfg.hosts, debug: cfg.debug, log, ready: restored });
+  listening();
   log(`wharfd ready on ${cfg.hosts.join(', ')}`);
 
   return {
     stateDump: () => ({ containers: containers.listenerCounts() }),
+    restored,
     async shutdown() {
       await server.close();
       containers.close();

@@ -68,6 +68,11 @@ async function main(): Promise<void> {
   process.on('SIGUSR2', () => log(`state dump: ${JSON.stringify(daemon.stateDump())}`));
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  daemon.restored.catch(async (err) => {
+    log(`restoring containers failed: ${err instanceof Error ? err.stack ?? err.message : err}`);
+    await daemon.shutdown().catch(() => {});
+    process.exit(1);
+  });
 }
 
 main().catch((err) => {

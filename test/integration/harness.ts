@@ -9,8 +9,8 @@
  *   assert.deepEqual(await countLeaks(d), {...});
  *   await d.cleanup();
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, watch, type FSWatcher } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, readlink, rm, rmdir, statfs, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join, resolve } from 'node:path';
@@ -23,9 +23,18 @@ import { randomBytes } from 'node:crypto';
 export const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 /** WHARFD_MAIN overrides the daemon entry point (e.g. to test another build). */
 export const DAEMON_MAIN = process.env.WHARFD_MAIN ?? join(REPO_ROOT, 'dist/src/daemon/main.js');
-export const CLI_MAIN = join(REPO_ROOT, 'dist/src/cli/main.js');
+/** The CLI as users run it: the bundle (dist/cli/wharf.cjs) through its launcher. */
+export const CLI_MAIN = join(REPO_ROOT, 'bin/wharf.cjs');
 export const DOCKER_CLI = '/usr/local/bin/docker';
 const OVERLAYFS_MAGIC = 0x794c7630;
+
+/** Re-bundles the CLI when tsc has built since (`npx tsc -p .` alone leaves the bundle stale). */
+function ensureCliBundle(): void {
+  const mtime = (p: string) => statSync(join(REPO_ROOT, p), { throwIfNoEntry: false })?.mtimeMs ?? 0;
+  if (mtime('dist/cli/wharf.cjs') >= mtime('dist/src/cli/main.js')) return;
+  execFileSync(process.execPath, [join(REPO_ROOT, 'scripts/bundle-cli.mjs')], { stdio: 'inherit' });
+}
+ensureCliBundle();
 
 /**
  * Temp dirs go on a real host filesystem (ext4 here): an overlay upper dir cannot live on

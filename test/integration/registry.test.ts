@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Command } from 'commander';
 import type { Backend } from '../../src/api/backend.js';
-import { registerRegistryCommands } from '../../src/cli/registry-commands.js';
+import { defineLogin, defineLogout, definePush } from '../../src/cli/registry-commands.js';
 import { EngineClient } from '../../src/client/engine-client.js';
 import { startApiServer } from '../../src/api/server.js';
 import type { ProgressMessage } from '../../src/api/types.js';
@@ -325,7 +325,8 @@ describe('through the API server', () => {
       const client = new EngineClient({ host: `unix://${sock}` });
       const cli = (...args: string[]) => {
         const program = new Command('wharf').exitOverride();
-        registerRegistryCommands(program, { client: () => client, out: sink, err: sink });
+        const ctx = { client: () => client, out: sink, err: sink };
+        for (const define of [defineLogin, defineLogout, definePush]) define(program, ctx);
         return program.parseAsync(['node', 'wharf', ...args]);
       };
       try {
