@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ApiError, ConnectionError } from '../client/api-error.js';
-import { BIN, StatusError, USAGES, closeSharedClient, createContext, describeError } from './cli-context.js';
+import { BIN, StatusError, USAGES, closeSharedClient, createContext, describeError, type ConnectionFlags } from './cli-context.js';
 import { RUN_LIKE, preprocessRunArgv, registerContainerCommands } from './containers.js';
 import { registerImageCommands } from './images.js';
 import { registerRegistryCommands } from './registry-commands.js';
@@ -78,7 +78,7 @@ function translateCommanderError(cmd: Command, err: CommanderError): StatusError
 
 function buildProgram(): Command {
   const program = new Command(BIN);
-  const ctx = createContext(() => program.opts().host as string | undefined);
+  const ctx = createContext(() => program.opts<ConnectionFlags>());
   program
     .description('A self-sufficient runtime for containers')
     .usage('[OPTIONS] COMMAND')
@@ -88,6 +88,11 @@ function buildProgram(): Command {
     .option('-D, --debug', 'Enable debug mode')
     .option('-H, --host <string>', 'Daemon socket to connect to')
     .option('-l, --log-level <string>', 'Set the logging level ("debug", "info", "warn", "error", "fatal")')
+    .option('--tls', 'Use TLS; implied by --tlsverify')
+    .option('--tlscacert <string>', 'Trust certs signed only by this CA')
+    .option('--tlscert <string>', 'Path to TLS certificate file')
+    .option('--tlskey <string>', 'Path to TLS key file')
+    .option('--tlsverify', 'Use TLS and verify the remote')
     .version(`${BIN} version ${CLI_VERSION}`, '-v, --version', 'Print version information and quit')
     .helpCommand(false);
 
@@ -124,7 +129,7 @@ function buildProgram(): Command {
 /** Finds `run`/`create` in argv (after global flags) and normalises its pflag-style booleans. */
 function preprocess(program: Command, argv: string[]): string[] {
   let i = 0;
-  const globalsWithValue = new Set(['-H', '--host', '--config', '-c', '--context', '-l', '--log-level']);
+  const globalsWithValue = new Set(['-H', '--host', '--config', '-c', '--context', '-l', '--log-level', '--tlscacert', '--tlscert', '--tlskey']);
   while (i < argv.length && argv[i].startsWith('-')) {
     if (globalsWithValue.has(argv[i])) i++;
     i++;
