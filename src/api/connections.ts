@@ -6,24 +6,48 @@
  * complete request head within `firstRequestTimeoutMs` (slow or silent clients, unfinished TLS
  * handshakes) or stays idle for `idleTimeoutMs` between requests is closed.
  */
-import { readFileSync } from 'node:fs';
+import { openSync, readSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
-/** The soft RLIMIT_NOFILE of this process (Node raises it to the hard limit at start). */
-export function openFileLimit(limitsFile = '/proc/self/limits'): number {
+let limitsFd: number | undefined;
+let lastLimit = 1024;
+
+/**
+ * The soft RLIMIT_NOFILE of this process (Node raises it to the hard limit at start). The limits
+ * file stays open and is re-read in place: when the limit has been exhausted, opening a file is
+ * exactly what fails.
+ */
+export function openFileLimit(): number {
   try {
-    const line = readFileSync(limitsFile, 'utf8')
+    limitsFd ??= openSync('/proc/self/limits', 'r');
+    const buf = Buffer.alloc(4096);
+    const n = readSync(limitsFd, buf, 0, buf.length, 0);
+    const line = buf
+      .subarray(0, n)
+      .toString('utf8')
       .split('\n')
       .find((l) => l.startsWith('Max open files'));
     const soft = line?.split(/\s{2,}/)[1];
-    if (soft === 'unlimited') return Number.MAX_SAFE_INTEGER;
-    const n = Number(soft);
-    if (Number.isInteger(n) && n > 0) return n;
+    const value = soft === 'unlimited' ? Number.MAX_SAFE_INTEGER : Number(soft);
+    if (Number.isInteger(value) && value > 0) lastLimit = value;
   } catch {
-    // not Linux, or /proc unavailable: use a conservative default
+    // no /proc (or no descriptor left to open it): keep the last value
   }
-  return 1024;
+  return lastLimit;
+}
+
+/** openFileLimit(), read again at most once a second (prlimit can change it while running). */
+export function cachedOpenFileLimit(read: () => number = openFileLimit, ttlMs = 1000): () => number {
+  let value = read();
+  let at = Date.now();
+  return () => {
+    if (Date.now() - at >= ttlMs) {
+      value = read();
+      at = Date.now();
+    }
+    return value;
+  };
 }
 
 /**
@@ -47,7 +71,8 @@ interface Conn {
 }
 
 export interface ConnectionLimits {
-  cap: number;
+  /** A number, or a function read on each new connection (the fd limit can change at run time). */
+  cap: number | (() => number);
   firstRequestTimeoutMs: number;
   idleTimeoutMs: number;
 }
@@ -71,12 +96,13 @@ export class ConnectionPool {
 
   /** Takes a new connection; false (and the socket destroyed) when it cannot be served. */
   admit(raw: Socket): boolean {
-    if (this.conns.size >= this.limits.cap) {
+    const cap = typeof this.limits.cap === 'function' ? this.limits.cap() : this.limits.cap;
+    while (this.conns.size >= cap) {
       const oldest = this.idle.values().next().value as Conn | undefined;
       this.warn(
         oldest
-          ? `${this.name}: ${this.limits.cap} connections open (the limit); closing the longest idle one`
-          : `${this.name}: ${this.limits.cap} connections open (the limit), all busy; refusing a new connection`,
+          ? `${this.name}: ${cap} connections open (the limit); closing the longest idle one`
+          : `${this.name}: ${cap} connections open (the limit), all busy; refusing a new connection`,
       );
       if (!oldest) {
         raw.destroy();
@@ -123,6 +149,18 @@ export class ConnectionPool {
     conn.hijacked = true;
     this.idle.delete(conn);
     this.clearTimer(conn);
+  }
+
+  /**
+   * Closes idle connections, longest idle first, until at most `cap` remain. Run periodically:
+   * when the fd limit drops below what is open, accept() fails (libuv closes such connections
+   * unseen), so a new connection cannot be the trigger.
+   */
+  trim(cap: number): void {
+    for (const conn of this.idle) {
+      if (this.conns.size <= cap) return;
+      this.drop(conn);
+    }
   }
 
   /** Closes every connection (shutdown). */

@@ -19,7 +19,7 @@ import { eventRoutes } from './routes/events.js';
 import { statsRoutes } from './routes/stats.js';
 import { execRoutes } from './routes/exec.js';
 import { containerFileRoutes } from './routes/container-files.js';
-import { ConnectionPool, connectionCap, openFileLimit } from './connections.js';
+import { ConnectionPool, cachedOpenFileLimit, connectionCap } from './connections.js';
 
 export const DEFAULT_UNIX_SOCKET = '/run/wharf.sock';
 export const DEFAULT_HOST = `unix://${DEFAULT_UNIX_SOCKET}`;
@@ -163,7 +163,8 @@ export async function startApiServer(
   const trace = opts.debug ? (req: IncomingMessage) => log(`Calling ${req.method} ${req.url}`) : undefined;
 
   const addrs = (opts.hosts.length ? opts.hosts : [DEFAULT_HOST]).map(parseHost);
-  const cap = connectionCap(opts.fdLimit ?? openFileLimit(), addrs.length);
+  const fdLimit = opts.fdLimit !== undefined ? () => opts.fdLimit! : cachedOpenFileLimit();
+  const cap = () => connectionCap(fdLimit(), addrs.length);
   const listeners: Array<{ server: NetServer; http: Server; pool: ConnectionPool; addr: ListenAddress }> = [];
   const closeAll = () => Promise.all(listeners.map(({ server }) => new Promise<void>((r) => server.close(() => r()))));
   try {
@@ -202,10 +203,16 @@ export async function startApiServer(
     throw err;
   }
 
+  const trimmer = setInterval(() => {
+    for (const { pool } of listeners) pool.trim(cap());
+  }, 1000);
+  trimmer.unref();
+
   let closing: Promise<void> | undefined;
   return {
     close() {
       closing ??= (async () => {
+        clearInterval(trimmer);
         const closed = closeAll();
         const endings = [...hijacked].map(
           (socket) =>

@@ -217,3 +217,31 @@ describe('held connections', () => {
     assert.match(d.log(), /connections open \(the limit\)/);
   });
 });
+
+describe('a descriptor limit lowered while running', () => {
+  test('idle connections are trimmed to the new limit, so new clients are accepted again', async () => {
+    const d = await daemon();
+    const held: Socket[] = [];
+    let closedByDaemon = 0;
+    cleanups.push(async () => {
+      for (const s of held) s.destroy();
+    });
+    for (let i = 0; i < 300; i++) {
+      const s = connect(d.socket);
+      s.on('error', () => {});
+      s.on('close', () => closedByDaemon++);
+      s.resume();
+      held.push(s);
+    }
+    await waitFor(() => held.every((s) => !s.connecting), { what: 'the held connections to connect', timeoutMs: 20_000 });
+    const fds = () => Number(execFileSync('sh', ['-c', `ls /proc/${d.pid}/fd | wc -l`]).toString());
+    await waitFor(() => fds() >= 300, { what: 'wharfd to accept the held connections', timeoutMs: 20_000 });
+    // 300 connections are open; with a limit of 256, accept() fails until some are closed.
+    execFileSync('prlimit', ['--pid', String(d.pid), '--nofile=256:256']);
+    await waitFor(() => fds() < 256, { what: 'wharfd to close idle connections down to the new limit', timeoutMs: 20_000 });
+    await waitFor(() => ping(d.socket, 2000), { what: '/_ping after the limit was lowered', timeoutMs: 20_000 });
+    await waitFor(() => closedByDaemon >= 300 - 64, { what: 'the held connections to see the close' });
+    const ps = await d.wharf(['ps']);
+    assert.equal(ps.code, 0, ps.stderr);
+  });
+});

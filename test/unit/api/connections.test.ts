@@ -56,3 +56,13 @@ test('a connection that never sends a request is closed after the first-request 
   assert.ok(!busy.destroyed, 'a connection with a request in flight is not timed out');
   pool.destroyAll();
 });
+
+test('trim closes idle connections, longest idle first, down to a lowered cap', () => {
+  const pool = new ConnectionPool('t', { cap: 10, firstRequestTimeoutMs: 60_000, idleTimeoutMs: 60_000 }, () => {});
+  const socks = [sock(), sock(), sock(), sock()];
+  for (const s of socks) pool.admit(s);
+  pool.requestStarted(socks[0]);
+  pool.trim(2);
+  assert.deepEqual(socks.map((s) => s.destroyed), [false, true, true, false]);
+  pool.destroyAll();
+});
