@@ -124,7 +124,7 @@ function listen(server: NetServer, addr: ListenAddress): Promise<void> {
   });
 }
 
-function describe(addr: ListenAddress): string {
+function addressName(addr: ListenAddress): string {
   return addr.kind === 'unix' ? addr.path : `${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}`;
 }
 
@@ -169,7 +169,7 @@ export async function startApiServer(
   const closeAll = () => Promise.all(listeners.map(({ server }) => new Promise<void>((r) => server.close(() => r()))));
   try {
     for (const addr of addrs) {
-      const pool = new ConnectionPool(describe(addr), { cap, firstRequestTimeoutMs: FIRST_REQUEST_TIMEOUT_MS, idleTimeoutMs: KEEP_ALIVE_TIMEOUT_MS }, log);
+      const pool = new ConnectionPool(addressName(addr), { cap, firstRequestTimeoutMs: FIRST_REQUEST_TIMEOUT_MS, idleTimeoutMs: KEEP_ALIVE_TIMEOUT_MS }, log);
       const http = createHttpServer(router, backend, pool, { trackHijacked, trace, log });
       const useTls = addr.kind === 'tcp' && opts.tls !== undefined;
       const acceptTls = useTls ? tlsAcceptor(opts.tls!, pool, http) : undefined;
@@ -182,9 +182,6 @@ export async function startApiServer(
         if (acceptTls) acceptTls(raw);
         else http.emit('connection', raw);
       });
-      // An accept error (EMFILE that libuv could not absorb, ...) must not end the process;
-      // the listener keeps accepting.
-      server.on('error', (err) => log(`API listener ${describe(addr)}: ${(err as Error).message}`));
       if (addr.kind === 'unix') {
         const gid = opts.socketGid ?? (await resolveSocketGid(SOCKET_GROUP, log, addr.path));
         await mkdir(dirname(addr.path), { recursive: true });
@@ -195,7 +192,10 @@ export async function startApiServer(
       } else {
         await listen(server, addr);
       }
-      log(`API listen on ${describe(addr)}${useTls ? ` (TLS${opts.tls!.verifyClients ? ', client certificates verified' : ''})` : ''}`);
+      // An accept error (EMFILE that libuv could not absorb, ...) must not end the process;
+      // the listener keeps accepting.
+      server.on('error', (err) => log(`API listener ${addressName(addr)}: ${(err as Error).message}`));
+      log(`API listen on ${addressName(addr)}${useTls ? ` (TLS${opts.tls!.verifyClients ? ', client certificates verified' : ''})` : ''}`);
       listeners.push({ server, http, pool, addr });
     }
   } catch (err) {

@@ -39,7 +39,8 @@ async function resolvesToLoopback(host: string): Promise<boolean> {
 function tcpHostOf(spec: string): string {
   const rest = spec.slice('tcp://'.length).replace(/\/+$/, '');
   const m = /^(?:\[([^\]]*)\]|([^:]*)):\d+$/.exec(rest);
-  return m ? (m[1] ?? m[2] ?? '') : rest;
+  // An empty host is dockerd's default, localhost (the listener binds 127.0.0.1).
+  return (m ? (m[1] ?? m[2]) : rest) || 'localhost';
 }
 
 /** The warnings (and start-up pause) for each TCP host that is served without verified clients. */

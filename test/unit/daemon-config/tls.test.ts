@@ -85,7 +85,7 @@ describe('plain TCP listeners: dockerd 27/28 warnings and start-up pause', () =>
   });
 
   test('loopback, localhost, or an explicit --tls=false / --tlsverify=false: three warnings and 1 s', async () => {
-    for (const host of ['tcp://127.0.0.1:2375', 'tcp://localhost:2375', 'tcp://[::1]:2375']) {
+    for (const host of ['tcp://127.0.0.1:2375', 'tcp://localhost:2375', 'tcp://[::1]:2375', 'tcp://:2375']) {
       const [w] = await insecureTcpWarnings({ ...base, hosts: [host] });
       assert.deepEqual([w.lines.length, w.delayMs], [3, 1000], host);
     }
