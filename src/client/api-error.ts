@@ -31,7 +31,7 @@ export class ConnectionError extends Error {
     } else if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'ENOTSOCK' || code === undefined) {
       message = `Cannot connect to the Docker daemon at ${host}. Is the docker daemon running?`;
     } else {
-      message = `error during connect: ${request}${(cause as Error).message}`;
+      message = `error during connect: ${request}${goTlsReason(cause as NodeJS.ErrnoException) ?? (cause as Error).message}`;
     }
     super(message);
     this.name = 'ConnectionError';
@@ -39,6 +39,21 @@ export class ConnectionError extends Error {
     this.cause = cause;
     this.permissionDenied = permissionDenied;
   }
+}
+
+const UNKNOWN_AUTHORITY = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+]);
+
+/** Go's words for OpenSSL's TLS failures (`remote error: tls: certificate required`, …). */
+function goTlsReason(err: NodeJS.ErrnoException): string | undefined {
+  if (UNKNOWN_AUTHORITY.has(err.code ?? '')) return 'tls: failed to verify certificate: x509: certificate signed by unknown authority';
+  const alert = /(?:sslv3|tlsv1[0-3]?) alert ([a-z ]+)/.exec(err.message);
+  return alert ? `remote error: tls: ${alert[1]}` : undefined;
 }
 
 export function isNotFound(err: unknown): boolean {

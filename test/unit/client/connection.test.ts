@@ -51,8 +51,14 @@ test("connection errors carry the Docker CLI's wording", () => {
   for (const code of ['ENOENT', 'ECONNREFUSED']) {
     assert.equal(new ConnectionError('unix:///x', err(code), where).message, 'Cannot connect to the Docker daemon at unix:///x. Is the docker daemon running?');
   }
+  const tcp = { request: 'Get "https://h:2376/_ping"' };
   assert.equal(
-    new ConnectionError('tcp://h:2376', err('ERR_SSL_X', 'tls: bad certificate'), { request: 'Get "https://h:2376/_ping"' }).message,
-    'error during connect: Get "https://h:2376/_ping": tls: bad certificate',
+    new ConnectionError('tcp://h:2376', err('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', '80:error:0A00045C:SSL routines:ssl3_read_bytes:tlsv13 alert certificate required:rec_layer_s3.c:1601:SSL alert number 116'), tcp).message,
+    'error during connect: Get "https://h:2376/_ping": remote error: tls: certificate required',
   );
+  assert.equal(
+    new ConnectionError('tcp://h:2376', err('UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'unable to verify the first certificate'), tcp).message,
+    'error during connect: Get "https://h:2376/_ping": tls: failed to verify certificate: x509: certificate signed by unknown authority',
+  );
+  assert.equal(new ConnectionError('tcp://h:2376', err('ECONNRESET', 'socket hang up'), tcp).message, 'error during connect: Get "https://h:2376/_ping": socket hang up');
 });
