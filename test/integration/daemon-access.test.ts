@@ -6,6 +6,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { chmod, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -185,24 +186,32 @@ describe('the unix socket\'s group and who may use it', () => {
   });
 });
 
+/** Opens `n` connections that send nothing and stay open until the test ends. */
+async function holdConnections(socket: string, n: number): Promise<{ held: Socket[]; closedByDaemon: () => number }> {
+  const held: Socket[] = [];
+  let closed = 0;
+  cleanups.push(async () => {
+    for (const s of held) s.destroy();
+  });
+  for (let i = 0; i < n; i++) {
+    const s = connect(socket);
+    s.on('error', () => {});
+    s.on('close', () => closed++);
+    s.resume();
+    held.push(s);
+  }
+  await waitFor(() => held.every((s) => !s.connecting), { what: 'the held connections to connect', timeoutMs: 20_000 });
+  return { held, closedByDaemon: () => closed };
+}
+
+const fdCount = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
+
 describe('held connections', () => {
   test('hundreds of idle connections over the fd limit: /_ping, new clients and commands still work', async () => {
     // A low descriptor limit so that a few hundred connections would exhaust it.
     const d = await daemon({ prefix: ['prlimit', '--nofile=256:256'] });
     await loadBusybox(d);
-    const held: Socket[] = [];
-    let closedByDaemon = 0;
-    cleanups.push(async () => {
-      for (const s of held) s.destroy();
-    });
-    for (let i = 0; i < 400; i++) {
-      const s = connect(d.socket);
-      s.on('error', () => {});
-      s.on('close', () => closedByDaemon++);
-      s.resume();
-      held.push(s);
-    }
-    await waitFor(() => held.every((s) => !s.connecting), { what: 'the held connections to connect', timeoutMs: 20_000 });
+    const { held, closedByDaemon } = await holdConnections(d.socket, 400);
     // Some partly sent requests, too (a request head that never ends).
     for (const s of held.slice(0, 50)) s.write('GET /_ping HTTP/1.1\r\nHost: x\r\n');
     await waitFor(() => ping(d.socket, 2000), { what: '/_ping while connections are held', timeoutMs: 20_000 });
@@ -211,9 +220,9 @@ describe('held connections', () => {
     const echo = await d.docker(['run', '--rm', 'busybox', 'echo', 'still here']);
     assert.equal(echo.code, 0, echo.stderr);
     assert.equal(echo.stdout, 'still here\n');
-    assert.ok(closedByDaemon > 0, 'the oldest idle connections were closed');
-    const fds = Number(execFileSync('sh', ['-c', `ls /proc/${d.pid}/fd | wc -l`]).toString());
-    assert.ok(fds < 256, `wharfd holds ${fds} descriptors`);
+    assert.ok(closedByDaemon() > 0, 'the oldest idle connections were closed');
+    const open = fdCount(d.pid);
+    assert.ok(open < 256, `wharfd holds ${open} descriptors`);
     assert.match(d.log(), /connections open \(the limit\)/);
   });
 });
@@ -221,26 +230,14 @@ describe('held connections', () => {
 describe('a descriptor limit lowered while running', () => {
   test('idle connections are trimmed to the new limit, so new clients are accepted again', async () => {
     const d = await daemon();
-    const held: Socket[] = [];
-    let closedByDaemon = 0;
-    cleanups.push(async () => {
-      for (const s of held) s.destroy();
-    });
-    for (let i = 0; i < 300; i++) {
-      const s = connect(d.socket);
-      s.on('error', () => {});
-      s.on('close', () => closedByDaemon++);
-      s.resume();
-      held.push(s);
-    }
-    await waitFor(() => held.every((s) => !s.connecting), { what: 'the held connections to connect', timeoutMs: 20_000 });
-    const fds = () => Number(execFileSync('sh', ['-c', `ls /proc/${d.pid}/fd | wc -l`]).toString());
+    const { closedByDaemon } = await holdConnections(d.socket, 300);
+    const fds = () => fdCount(d.pid);
     await waitFor(() => fds() >= 300, { what: 'wharfd to accept the held connections', timeoutMs: 20_000 });
     // 300 connections are open; with a limit of 256, accept() fails until some are closed.
     execFileSync('prlimit', ['--pid', String(d.pid), '--nofile=256:256']);
     await waitFor(() => fds() < 256, { what: 'wharfd to close idle connections down to the new limit', timeoutMs: 20_000 });
     await waitFor(() => ping(d.socket, 2000), { what: '/_ping after the limit was lowered', timeoutMs: 20_000 });
-    await waitFor(() => closedByDaemon >= 300 - 64, { what: 'the held connections to see the close' });
+    await waitFor(() => closedByDaemon() >= 300 - 64, { what: 'the held connections to see the close' });
     const ps = await d.wharf(['ps']);
     assert.equal(ps.code, 0, ps.stderr);
   });
