@@ -1,6 +1,8 @@
 /** What every command needs: the client, the binary name, output streams and exit statuses. */
 import type { Command } from 'commander';
 import { EngineClient } from '../client/engine-client.js';
+import { resolveClientTls, type TlsFlags } from '../client/host.js';
+import { configDir } from './docker-config.js';
 
 export const BIN = 'wharf';
 export const CLI_VERSION = '0.1.0';
@@ -26,10 +28,19 @@ export interface CliContext {
 
 let sharedClient: EngineClient | undefined;
 
-export function createContext(getHost: () => string | undefined): CliContext {
+/** The global connection flags: -H and the TLS ones. */
+export interface ConnectionFlags extends TlsFlags {
+  host?: string;
+}
+
+export function createContext(getFlags: () => ConnectionFlags): CliContext {
   return {
     client() {
-      sharedClient ??= new EngineClient({ host: getHost(), apiVersion: process.env.DOCKER_API_VERSION || undefined });
+      if (!sharedClient) {
+        const flags = getFlags();
+        const tls = resolveClientTls(flags, process.env, configDir());
+        sharedClient = new EngineClient({ host: flags.host, apiVersion: process.env.DOCKER_API_VERSION || undefined, ...(tls ? { tls } : {}) });
+      }
       return sharedClient;
     },
     out: process.stdout,

@@ -2,7 +2,7 @@
 import { closeSync, existsSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { Command } from 'commander';
 import type { ContainerCreateResponse } from '../api/types.js';
-import { ApiError } from '../client/api-error.js';
+import { ApiError, ConnectionError } from '../client/api-error.js';
 import type { EngineClient } from '../client/engine-client.js';
 import { demuxStream } from '../client/stdcopy.js';
 import { familiarString, parseNormalizedNamed, withDefaultTag } from '../image/reference.js';
@@ -216,8 +216,14 @@ function defineRunLike(parent: Command, ctx: CliContext, mode: 'run' | 'create',
       if (err instanceof FlagError) throw err;
       throw new StatusError(125, withHelp((err as Error).message, mode));
     }
-    // Docker pings first: version negotiation and a daemon connection error before anything else.
-    await ctx.client().negotiatedVersion();
+    // Docker pings first: version negotiation and a daemon connection error before anything else
+    // (for run, an unreachable daemon is a run failure: 125, or 126 for permission denied).
+    await ctx
+      .client()
+      .negotiatedVersion()
+      .catch((err: unknown) => {
+        throw mode === 'run' && err instanceof ConnectionError ? toStatusError(err) : err;
+      });
     if (mode === 'create') {
       // Docker's create reports daemon errors plainly (exit 1); only flag errors are 125.
       ctx.out.write(`${await createContainer(ctx, spec)}\n`);

@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ApiError, ConnectionError } from '../client/api-error.js';
-import { BIN, CLI_VERSION, FlagError, RUN_LIKE, StatusError, USAGES, closeSharedClient, createContext, describeError, usage, type CliContext } from './cli-context.js';
+import { BIN, CLI_VERSION, FlagError, RUN_LIKE, StatusError, USAGES, closeSharedClient, createContext, describeError, usage, type CliContext, type ConnectionFlags } from './cli-context.js';
 import { commandIndex, rowsFor, splitPath, type CommandRow } from './commands.js';
 
 function commandPath(cmd: Command): string {
@@ -96,7 +96,7 @@ async function registerRows(program: Command, ctx: CliContext, rows: readonly Co
 
 async function buildProgram(argv: string[]): Promise<Command> {
   const program = new Command(BIN);
-  const ctx = createContext(() => program.opts().host as string | undefined);
+  const ctx = createContext(() => program.opts<ConnectionFlags>());
   program
     .description('A self-sufficient runtime for containers')
     .usage('[OPTIONS] COMMAND')
@@ -106,6 +106,11 @@ async function buildProgram(argv: string[]): Promise<Command> {
     .option('-D, --debug', 'Enable debug mode')
     .option('-H, --host <string>', 'Daemon socket to connect to')
     .option('-l, --log-level <string>', 'Set the logging level ("debug", "info", "warn", "error", "fatal")')
+    .option('--tls', 'Use TLS; implied by --tlsverify')
+    .option('--tlscacert <string>', 'Trust certs signed only by this CA')
+    .option('--tlscert <string>', 'Path to TLS certificate file')
+    .option('--tlskey <string>', 'Path to TLS key file')
+    .option('--tlsverify', 'Use TLS and verify the remote')
     .version(`${BIN} version ${CLI_VERSION}`, '-v, --version', 'Print version information and quit')
     .helpCommand(false);
 

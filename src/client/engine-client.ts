@@ -4,6 +4,9 @@
  * hijacked (attach) connections.
  */
 import http from 'node:http';
+import https from 'node:https';
+import { isIP } from 'node:net';
+import { checkServerIdentity } from 'node:tls';
 import type { Duplex, Readable } from 'node:stream';
 import { PassThrough, Duplex as DuplexStream } from 'node:stream';
 import type {
@@ -26,7 +29,7 @@ import type {
   WaitResponse,
 } from '../api/types.js';
 import { ApiError, ConnectionError } from './api-error.js';
-import { parseHost, resolveHost, type DaemonAddress } from './host.js';
+import { parseHost, resolveHost, type ClientTls, type DaemonAddress } from './host.js';
 import { decodeJsonStream } from './json-stream.js';
 
 /** Highest API version this client speaks. */
@@ -57,6 +60,8 @@ export interface ClientOptions {
   host?: string;
   /** Pin the API version (skips negotiation), like DOCKER_API_VERSION. */
   apiVersion?: string;
+  /** TLS for tcp:// hosts (see resolveClientTls). */
+  tls?: ClientTls;
 }
 
 export interface AttachOptions {
@@ -147,23 +152,63 @@ function errorFromBody(status: number, body: Buffer): ApiError {
   return new ApiError(status, message);
 }
 
+/** Errors that mean the daemon was not reached (or the TLS handshake with it failed). */
 function isConnectError(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException)?.code;
-  return code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EACCES' || code === 'ENOTSOCK' || code === 'EHOSTUNREACH';
+  const code = (err as NodeJS.ErrnoException)?.code ?? '';
+  return (
+    ['ENOENT', 'ECONNREFUSED', 'EACCES', 'EPERM', 'ENOTSOCK', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPROTO', 'ECONNRESET'].includes(code) ||
+    /^(ERR_SSL_|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_)/.test(code)
+  );
+}
+
+/**
+ * TLS options for a tcp:// daemon. The certificate is checked against the address's host (the
+ * requests' Host header is `docker`), and SNI carries the name only for host names.
+ */
+function tlsRequestOptions(host: string, tls: ClientTls): https.AgentOptions {
+  return {
+    ca: tls.ca,
+    cert: tls.cert,
+    key: tls.key,
+    rejectUnauthorized: tls.verify,
+    minVersion: 'TLSv1.2',
+    servername: isIP(host) ? '' : host,
+    checkServerIdentity: (_name, cert) => checkServerIdentity(host, cert),
+  };
 }
 
 export class EngineClient {
   readonly host: string;
   private readonly address: DaemonAddress;
   private readonly agent: http.Agent;
+  /** TLS options for tcp:// when TLS is on (dockerd never serves TLS on its unix socket). */
+  private readonly tls: https.AgentOptions | undefined;
   private apiVersion: string | undefined;
   private negotiation: Promise<string> | undefined;
 
   constructor(opts: ClientOptions = {}) {
-    this.host = resolveHost(opts.host);
+    this.host = resolveHost(opts.host, process.env, opts.tls !== undefined);
     this.address = parseHost(this.host);
-    this.agent = new http.Agent({ keepAlive: true });
+    this.tls =
+      opts.tls && this.address.kind === 'tcp'
+        ? tlsRequestOptions(this.address.host, opts.tls)
+        : undefined;
+    this.agent = this.tls ? new https.Agent({ keepAlive: true, ...this.tls }) : new http.Agent({ keepAlive: true });
     this.apiVersion = opts.apiVersion;
+  }
+
+  /** http.request or https.request, as the transport needs. */
+  private send(options: http.RequestOptions, onResponse?: (res: http.IncomingMessage) => void): http.ClientRequest {
+    if (this.tls) return https.request({ ...options, ...this.tls }, onResponse);
+    return http.request(options, onResponse);
+  }
+
+  /** The URL Go's client would show in a connection error (`Get "http://%2Frun%2Fwharf.sock/v1.50/version"`). */
+  private connectError(method: string, path: string, err: unknown): ConnectionError {
+    const a = this.address;
+    const base = a.kind === 'unix' ? `http://${encodeURIComponent(a.socketPath)}` : `${this.tls ? 'https' : 'http'}://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+    const verb = method.charAt(0) + method.slice(1).toLowerCase();
+    return new ConnectionError(this.host, err, { request: `${verb} "${base}${path}"`, socketPath: a.kind === 'unix' ? a.socketPath : undefined });
   }
 
   /** Closes idle keep-alive connections so the process can exit promptly. */
@@ -218,8 +263,8 @@ export class EngineClient {
       headers['Content-Length'] = '0';
     }
     const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
-      const req = http.request({ ...this.baseOptions(method, fullPath, headers), agent: this.agent }, resolve);
-      req.on('error', (err) => reject(isConnectError(err) ? new ConnectionError(this.host, err) : err));
+      const req = this.send({ ...this.baseOptions(method, fullPath, headers), agent: this.agent }, resolve);
+      req.on('error', (err) => reject(isConnectError(err) ? this.connectError(method, fullPath, err) : err));
       if (opts.stream) {
         opts.stream.on('error', (err) => req.destroy(err));
         opts.stream.pipe(req);
@@ -262,8 +307,8 @@ export class EngineClient {
       ...(opts.headers ?? {}),
     };
     return new Promise<HijackedConnection>((resolve, reject) => {
-      const req = http.request({ ...this.baseOptions('POST', fullPath, headers), agent: false });
-      req.on('error', (err) => reject(isConnectError(err) ? new ConnectionError(this.host, err) : err));
+      const req = this.send({ ...this.baseOptions('POST', fullPath, headers), agent: false });
+      req.on('error', (err) => reject(isConnectError(err) ? this.connectError('POST', fullPath, err) : err));
       req.on('upgrade', (_res, socket, head) => {
         if (head && head.length > 0) socket.unshift(head);
         resolve({

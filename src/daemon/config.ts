@@ -5,9 +5,11 @@
  * values are type-checked with errors that name the key.
  */
 import { validateLogConfig } from './log-config.js';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 
 export interface RuntimeEntry {
@@ -55,6 +57,16 @@ export interface DaemonConfig {
   /** Containers' default LogConfig (`log-driver`, `log-opts`). */
   logDriver: string;
   logOpts: Record<string, string>;
+  /**
+   * `tls`/`tlsverify` as the user set them (flag or file; undefined when unset), after
+   * dockerd's rules: setting tlsverify at all turns tls on, and tlsverify follows tls when unset.
+   */
+  tls?: boolean;
+  tlsVerify?: boolean;
+  /** Certificate files for the TCP listeners (used when tls is on). */
+  tlsCaCert: string;
+  tlsCert: string;
+  tlsKey: string;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'fatal';
@@ -66,8 +78,18 @@ export const DEFAULT_HOST = 'unix:///run/wharf.sock';
 export const DEFAULT_PIDFILE = '/run/wharf.pid';
 export const DEFAULT_GROUP = 'wharf';
 export const DEFAULT_RUNTIME = 'runc';
+/** dockerd's address when TLS is on and no -H is given (DefaultTLSHost). */
+export const DEFAULT_TLS_HOST = 'tcp://localhost:2376';
 const BUILTIN_RUNTIMES: Record<string, RuntimeEntry> = { runc: { path: 'runc' } };
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'fatal'];
+
+/**
+ * Where dockerd looks for ca.pem, cert.pem and key.pem by default: $DOCKER_CERT_PATH, else
+ * $DOCKER_CONFIG, else ~/.docker (dockerd's own defaults, kept for wharfd).
+ */
+export function defaultCertDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.DOCKER_CERT_PATH || env.DOCKER_CONFIG || join(homedir(), '.docker');
+}
 
 type Kind = 'string' | 'bool' | 'number' | 'strings' | 'stringMap' | 'runtimes' | 'pools';
 
@@ -101,6 +123,11 @@ const OPTIONS: OptionSpec[] = [
   { key: 'storage-driver', attr: 'storageDriver', kind: 'string' },
   { key: 'log-driver', attr: 'logDriver', kind: 'string' },
   { key: 'log-opts', attr: 'logOpt', kind: 'stringMap' },
+  { key: 'tls', attr: 'tls', kind: 'bool' },
+  { key: 'tlsverify', attr: 'tlsverify', kind: 'bool' },
+  { key: 'tlscacert', attr: 'tlscacert', kind: 'string' },
+  { key: 'tlscert', attr: 'tlscert', kind: 'string' },
+  { key: 'tlskey', attr: 'tlskey', kind: 'string' },
 ];
 
 /** Keys that may come from both places: the flag values are added to the file's (as Docker does for runtimes). */
@@ -109,6 +136,7 @@ const MERGED_KEYS = new Set(['runtimes']);
 const collect = (value: string, previous: string[]) => [...previous, value];
 
 function buildProgram(): Command {
+  const certDir = defaultCertDir();
   return new Command('wharfd')
     .description('A self-sufficient runtime for containers (Docker Engine API compatible)')
     .helpOption('--help', 'Print usage')
@@ -135,9 +163,32 @@ function buildProgram(): Command {
     .option('-s, --storage-driver <driver>', 'Storage driver to use', 'overlay2')
     .option('--log-driver <driver>', 'Default driver for container logs', 'json-file')
     .option('--log-opt <key=value>', 'Default log driver options for containers (repeatable)', collect, [])
+    .option('--tls', 'Use TLS; implied by --tlsverify')
+    .addOption(new Option('--no-tls').hideHelp())
+    .option('--tlsverify', 'Use TLS and verify the remote')
+    .addOption(new Option('--no-tlsverify').hideHelp())
+    .option('--tlscacert <path>', 'Trust certs signed only by this CA', join(certDir, 'ca.pem'))
+    .option('--tlscert <path>', 'Path to TLS certificate file', join(certDir, 'cert.pem'))
+    .option('--tlskey <path>', 'Path to TLS key file', join(certDir, 'key.pem'))
     .allowExcessArguments(false)
     .exitOverride()
     .configureOutput({ writeErr: () => {}, outputError: () => {} });
+}
+
+const GO_TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
+const GO_FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
+/** Boolean flags that take pflag's `--flag=false` form (the documented way to opt out of TLS). */
+const BOOL_VALUE_FLAGS = new Set(['tls', 'tlsverify']);
+
+/** `--tls=false` -> `--no-tls`, `--tlsverify=true` -> `--tlsverify`; pflag's bool syntax. */
+function normalizeBoolFlags(argv: string[]): string[] {
+  return argv.map((arg) => {
+    const m = /^--([a-z-]+)=(.*)$/s.exec(arg);
+    if (!m || !BOOL_VALUE_FLAGS.has(m[1])) return arg;
+    if (GO_TRUE.has(m[2])) return `--${m[1]}`;
+    if (GO_FALSE.has(m[2])) return `--no-${m[1]}`;
+    throw new Error(`invalid argument "${m[2]}" for "--${m[1]}" flag: strconv.ParseBool: parsing ${JSON.stringify(m[2])}: invalid syntax`);
+  });
 }
 
 /** Go's %v rendering of a value, as Docker prints conflicts: `[a b]`, `map[k:v]`, `true`. */
@@ -301,7 +352,7 @@ async function readConfigFile(path: string, explicit: boolean): Promise<Record<s
 export async function loadDaemonConfig(argv: string[]): Promise<DaemonConfig> {
   const program = buildProgram();
   try {
-    program.parse(argv, { from: 'user' });
+    program.parse(normalizeBoolFlags(argv), { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError && err.code === 'commander.helpDisplayed') process.exit(0);
     if (err instanceof CommanderError) throw new Error(err.message.replace(/^error: /, ''));
@@ -336,8 +387,21 @@ export async function loadDaemonConfig(argv: string[]): Promise<DaemonConfig> {
     return (fileValues.has(key) ? fileValues.get(key) : flags[spec.attr]) as T;
   };
 
-  const hostList = pick<string[]>('hosts');
-  const hosts = [...new Set((hostList.length ? hostList : [DEFAULT_HOST]).map(validateHost))];
+  // dockerd: setting tlsverify at all (even to false) turns tls on; unset tlsverify follows tls.
+  let tls = pick<boolean | undefined>('tls');
+  let tlsVerify = pick<boolean | undefined>('tlsverify');
+  if (tlsVerify !== undefined) tls = true;
+  if (tlsVerify === undefined && tls !== undefined) tlsVerify = tls;
+  // Unset cert/key paths whose default file does not exist are dropped, as dockerd does (the
+  // TLS setup then reports the missing key pair); the CA path is kept.
+  const tlsPath = (key: 'tlscacert' | 'tlscert' | 'tlskey'): string => {
+    const value = pick<string>(key);
+    const set = fileValues.has(key) || fromCli(specByKey.get(key)!.attr);
+    return key === 'tlscacert' || set || existsSync(value) ? value : '';
+  };
+
+  const hostList = pick<string[]>('hosts').filter((h) => h.trim() !== '');
+  const hosts = [...new Set((hostList.length ? hostList : [tls ? DEFAULT_TLS_HOST : DEFAULT_HOST]).map(validateHost))];
 
   const flagRuntimes = parseAddRuntime(flags.addRuntime as string[]);
   const fileRuntimes = (fileValues.get('runtimes') ?? {}) as Record<string, RuntimeEntry>;
@@ -423,6 +487,11 @@ export async function loadDaemonConfig(argv: string[]): Promise<DaemonConfig> {
     storageDriver: 'overlay2',
     logDriver,
     logOpts,
+    ...(tls !== undefined ? { tls } : {}),
+    ...(tlsVerify !== undefined ? { tlsVerify } : {}),
+    tlsCaCert: tlsPath('tlscacert'),
+    tlsCert: tlsPath('tlscert'),
+    tlsKey: tlsPath('tlskey'),
   };
 }
 

@@ -5,7 +5,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { startApiServer } from '../api/server.js';
+import { startApiServer, type ApiTls } from '../api/server.js';
 import { ContainerStore } from '../container/store.js';
 import { writeFileAtomic } from '../lib/atomic-file.js';
 import { generateId } from '../lib/ids.js';
@@ -45,7 +45,7 @@ async function engineId(dataRoot: string): Promise<string> {
   return id;
 }
 
-export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void): Promise<RunningDaemon> {
+export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void, opts: { apiTls?: ApiTls; socketGid?: number } = {}): Promise<RunningDaemon> {
   await mkdir(cfg.dataRoot, { recursive: true, mode: 0o711 });
   await mkdir(cfg.execRoot, { recursive: true, mode: 0o700 });
   const cgroupVersion = await detectCgroupVersion();
@@ -160,7 +160,14 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void)
   const networks = new NetworkService(network, containers.networkHooks(), events);
   const { files, control } = containerFileServices(containers.access(), images);
   const diskUsage = new DiskUsageService({ layers: images.layers, images, containers, volumes });
-  const server = await startApiServer({ containers, images, system, networks, events, volumes, exec: execs, files, control, diskUsage }, { hosts: cfg.hosts, debug: cfg.debug, log, ready: restored });
+  const server = await startApiServer({ containers, images, system, networks, events, volumes, exec: execs, files, control, diskUsage }, {
+    hosts: cfg.hosts,
+    debug: cfg.debug,
+    log,
+    ready: restored,
+    socketGid: opts.socketGid,
+    tls: opts.apiTls,
+  });
   listening();
   log(`wharfd ready on ${cfg.hosts.join(', ')}`);
 

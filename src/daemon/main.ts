@@ -5,7 +5,11 @@
  */
 import { readFile, unlink, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { resolveSocketGid, type ApiTls } from '../api/server.js';
+import { loadApiTls } from './api-tls.js';
 import { loadDaemonConfig } from './config.js';
+import { insecureTcpWarnings } from './tcp-policy.js';
 import { startDaemon } from './daemon.js';
 import { writeFileAtomic } from '../lib/atomic-file.js';
 
@@ -43,8 +47,10 @@ function installSafetyNet(): void {
 
 async function main(): Promise<void> {
   let cfg;
+  let apiTls: ApiTls | undefined;
   try {
     cfg = await loadDaemonConfig(process.argv.slice(2));
+    apiTls = await loadApiTls(cfg);
   } catch (err) {
     process.stderr.write(`unable to configure the wharf daemon: ${err instanceof Error ? err.message : err}\n`);
     process.exit(1);
@@ -53,9 +59,24 @@ async function main(): Promise<void> {
     process.stderr.write('wharfd needs to be started with root privileges\n');
     process.exit(1);
   }
+  // Listener settings are checked before anything starts (dockerd's loadListeners).
+  const firstSocket = cfg.hosts.find((h) => h.startsWith('unix://'))?.slice('unix://'.length);
+  let socketGid: number | undefined;
+  try {
+    if (firstSocket) socketGid = await resolveSocketGid(cfg.group, log, firstSocket);
+  } catch (err) {
+    process.stderr.write(`failed to load listeners: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
   await takePidfile(cfg.pidfile);
   installSafetyNet();
-  const daemon = await startDaemon(cfg, log);
+  // As dockerd: a TCP listener without verified client certificates is served, after warnings
+  // and a deliberate pause at start-up.
+  for (const warning of await insecureTcpWarnings(cfg)) {
+    for (const line of warning.lines) log(`level=warning msg=${JSON.stringify(line)} host=${JSON.stringify(warning.host)}`);
+    await sleep(warning.delayMs);
+  }
+  const daemon = await startDaemon(cfg, log, { apiTls, socketGid });
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

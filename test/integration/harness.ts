@@ -69,6 +69,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** How long to wait for /_ping (default 30 s). */
   readyTimeoutMs?: number;
+  /** A command that execs wharfd (e.g. `['prlimit', '--nofile=256:256']`); the pid stays wharfd's. */
+  prefix?: string[];
 }
 
 export interface Daemon {
@@ -261,7 +263,8 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
   async function launch(): Promise<void> {
     const fd = openSync(logFile, 'a');
     try {
-      child = spawn(process.execPath, args, { env, stdio: ['ignore', fd, fd] });
+      const [cmd, ...argv] = [...(opts.prefix ?? []), process.execPath, ...args];
+      child = spawn(cmd, argv, { env, stdio: ['ignore', fd, fd] });
     } finally {
       closeSync(fd);
     }
