@@ -149,7 +149,8 @@ export async function startApiServer(
   backend: Backend,
   opts: {
     hosts: string[];
-    debug?: boolean;
+    /** Whether to log every request; asked per request, since a reload (SIGHUP) may change it. */
+    debug?: () => boolean;
     log?: (msg: string) => void;
     /** Settles once the containers are restored: until then only /_ping and /version answer, the rest wait. */
     ready?: Promise<unknown>;
@@ -166,7 +167,10 @@ export async function startApiServer(
     hijacked.add(socket);
     socket.once('close', () => hijacked.delete(socket));
   };
-  const trace = opts.debug ? (req: IncomingMessage) => log(`Calling ${req.method} ${req.url}`) : undefined;
+  const isDebug = opts.debug ?? (() => false);
+  const trace = (req: IncomingMessage) => {
+    if (isDebug()) log(`Calling ${req.method} ${req.url}`);
+  };
 
   let restoring: Promise<void> | undefined = opts.ready?.then(
     () => void (restoring = undefined),

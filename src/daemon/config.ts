@@ -52,6 +52,9 @@ export interface DaemonConfig {
   insecureRegistries: string[];
   registryMirrors: string[];
   maxConcurrentDownloads: number;
+  maxConcurrentUploads: number;
+  /** Daemon labels (`--label`, "labels"), shown in /info. */
+  labels: string[];
   dns: string[];
   storageDriver: 'overlay2';
   /** Containers' default LogConfig (`log-driver`, `log-opts`). */
@@ -119,6 +122,8 @@ const OPTIONS: OptionSpec[] = [
   { key: 'insecure-registries', attr: 'insecureRegistry', kind: 'strings' },
   { key: 'registry-mirrors', attr: 'registryMirror', kind: 'strings' },
   { key: 'max-concurrent-downloads', attr: 'maxConcurrentDownloads', kind: 'number' },
+  { key: 'max-concurrent-uploads', attr: 'maxConcurrentUploads', kind: 'number' },
+  { key: 'labels', attr: 'label', kind: 'strings' },
   { key: 'dns', attr: 'dns', kind: 'strings' },
   { key: 'storage-driver', attr: 'storageDriver', kind: 'string' },
   { key: 'log-driver', attr: 'logDriver', kind: 'string' },
@@ -159,6 +164,8 @@ function buildProgram(): Command {
     .option('--insecure-registry <registry>', 'Enable insecure registry communication (repeatable)', collect, [])
     .option('--registry-mirror <url>', 'Preferred registry mirror (repeatable)', collect, [])
     .option('--max-concurrent-downloads <n>', 'Maximum concurrent downloads for each pull', '3')
+    .option('--max-concurrent-uploads <n>', 'Maximum concurrent uploads for each push', '5')
+    .option('--label <key=value>', 'Set key=value labels to the daemon (repeatable)', collect, [])
     .option('--dns <ip>', 'DNS server to use (repeatable)', collect, [])
     .option('-s, --storage-driver <driver>', 'Storage driver to use', 'overlay2')
     .option('--log-driver <driver>', 'Default driver for container logs', 'json-file')
@@ -426,6 +433,15 @@ export async function loadDaemonConfig(argv: string[]): Promise<DaemonConfig> {
     throw new Error(`invalid max concurrent downloads: ${pick('max-concurrent-downloads')}`);
   }
 
+  const maxConcurrentUploads = Number(pick<string | number>('max-concurrent-uploads'));
+  if (!Number.isInteger(maxConcurrentUploads) || maxConcurrentUploads < 0) {
+    throw new Error(`invalid max concurrent uploads: ${pick('max-concurrent-uploads')}`);
+  }
+  const labels = pick<string[]>('labels');
+  for (const l of labels) {
+    if (!/^[^=\s]+=/.test(l) || /[\x00-\x1f]/.test(l)) throw new Error(`bad attribute format: ${l}`);
+  }
+
   const storageDriver = pick<string>('storage-driver');
   if (storageDriver !== 'overlay2') {
     throw new Error(`error initializing graphdriver: driver not supported: ${storageDriver} (wharf supports overlay2 only)`);
@@ -483,6 +499,8 @@ export async function loadDaemonConfig(argv: string[]): Promise<DaemonConfig> {
     insecureRegistries: pick<string[]>('insecure-registries'),
     registryMirrors: pick<string[]>('registry-mirrors'),
     maxConcurrentDownloads,
+    maxConcurrentUploads,
+    labels,
     dns,
     storageDriver: 'overlay2',
     logDriver,

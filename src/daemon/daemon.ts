@@ -15,12 +15,12 @@ import { detectCgroupVersion, findInitBinary } from '../runtime/spec.js';
 import type { DaemonConfig } from './config.js';
 import { ContainerService } from './containers.js';
 import { containerFileServices } from './container-files.js';
-import { ImageService } from './images.js';
+import { ImageService, type RegistryServiceOptions } from './images.js';
 import { DiskUsageService } from './disk-usage.js';
 import { NetworkService } from './networks.js';
 import { NetworkManager } from '../network/manager.js';
 import { chainPrefixForBridge } from '../network/iptables.js';
-import { SystemService } from './system.js';
+import { SystemService, type SystemFacts } from './system.js';
 import { ComponentVersions } from './component-versions.js';
 import { detectSysInfo } from './sysinfo.js';
 import { VolumeService } from './volumes.js';
@@ -28,7 +28,18 @@ import { EventBus } from './events.js';
 import { ExecService } from './exec.js';
 import { HealthMonitor } from './health.js';
 
+function registryOptions(cfg: DaemonConfig): RegistryServiceOptions {
+  return {
+    insecureRegistries: cfg.insecureRegistries,
+    registryMirrors: cfg.registryMirrors,
+    maxConcurrentDownloads: cfg.maxConcurrentDownloads,
+    maxConcurrentUploads: cfg.maxConcurrentUploads,
+  };
+}
+
 export interface RunningDaemon {
+  /** Applies the reloadable keys of a new configuration (SIGHUP); returns what is now in force. */
+  reload(next: DaemonConfig): Record<string, unknown>;
   /** Settles when the containers found on disk are restored (the API answers meanwhile; see startApiServer). */
   restored: Promise<void>;
   shutdown(): Promise<void>;
@@ -77,11 +88,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
     dataRoot: cfg.dataRoot,
     containersUsingImage: (imageId: string) => containers.usingImage(imageId),
     events,
-    registry: {
-      insecureRegistries: cfg.insecureRegistries,
-      registryMirrors: cfg.registryMirrors,
-      maxConcurrentDownloads: cfg.maxConcurrentDownloads,
-    },
+    registry: registryOptions(cfg),
   });
   await images.init();
   const volumes = new VolumeService(cfg.dataRoot, events, log);
@@ -137,8 +144,9 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
     });
   restored.catch(() => {}); // the caller handles it through RunningDaemon.restored
 
-  const system = new SystemService({
+  const facts: SystemFacts = {
     id: await engineId(cfg.dataRoot),
+    labels: [...cfg.labels],
     dataRoot: cfg.dataRoot,
     defaultRuntime: runtimeName,
     runtimes: { runc: { path: 'runc' }, ...cfg.runtimes },
@@ -155,14 +163,15 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
       const paused = all.filter((c) => c.State.Paused).length;
       return { containers: all.length, running, paused, stopped: all.length - running - paused, images: images.count() };
     },
-  });
+  };
+  const system = new SystemService(facts);
 
   const networks = new NetworkService(network, containers.networkHooks(), events);
   const { files, control } = containerFileServices(containers.access(), images);
   const diskUsage = new DiskUsageService({ layers: images.layers, images, containers, volumes });
   const server = await startApiServer({ containers, images, system, networks, events, volumes, exec: execs, files, control, diskUsage }, {
     hosts: cfg.hosts,
-    debug: cfg.debug,
+    debug: () => facts.debug,
     log,
     ready: restored,
     socketGid: opts.socketGid,
@@ -172,6 +181,23 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
   log(`wharfd ready on ${cfg.hosts.join(', ')}`);
 
   return {
+    reload(next: DaemonConfig): Record<string, unknown> {
+      // Docker's reloadable keys that mean something here; the rest need a restart.
+      facts.debug = next.debug;
+      facts.labels = [...next.labels];
+      facts.liveRestore = next.liveRestore;
+      facts.registry = { insecureRegistries: next.insecureRegistries, registryMirrors: next.registryMirrors };
+      images.reconfigureRegistry(registryOptions(next));
+      return {
+        debug: next.debug,
+        labels: next.labels,
+        'live-restore': next.liveRestore,
+        'insecure-registries': next.insecureRegistries,
+        'registry-mirrors': next.registryMirrors,
+        'max-concurrent-downloads': next.maxConcurrentDownloads,
+        'max-concurrent-uploads': next.maxConcurrentUploads,
+      };
+    },
     stateDump: () => ({ containers: containers.listenerCounts() }),
     restored,
     async shutdown() {

@@ -134,8 +134,8 @@ export class ImageService implements ImageBackend {
   private readonly lock = new KeyedMutex();
   private readonly imageRoot: string;
   private readonly containersUsingImage: ContainersUsingImage;
-  /** Registry client (tokens are cached here across pulls and pushes). */
-  readonly registry: RegistryClient;
+  /** Registry client (tokens are cached here across pulls and pushes); replaced by a reload. */
+  registry: RegistryClient;
   readonly distribution: DistributionMetadata;
 
   constructor(private readonly opts: ImageServiceOptions) {
@@ -149,6 +149,12 @@ export class ImageService implements ImageBackend {
   }
 
   /** Creates the directories and reads repositories.json (configs are read lazily). */
+  /** New registry settings (a SIGHUP reload): pulls and pushes that start later use them. */
+  reconfigureRegistry(registry: RegistryServiceOptions): void {
+    this.opts.registry = registry;
+    this.registry = new RegistryClient(registry);
+  }
+
   async init(): Promise<void> {
     await this.layers.init();
     await this.images.init();

@@ -46,6 +46,8 @@ function installSafetyNet(): void {
 }
 
 async function main(): Promise<void> {
+  // Until the daemon is up, a SIGHUP has nothing to reload (and must not end the process).
+  process.on('SIGHUP', () => log('SIGHUP ignored: the daemon is still starting'));
   let cfg;
   let apiTls: ApiTls | undefined;
   try {
@@ -87,6 +89,20 @@ async function main(): Promise<void> {
     process.exit(0);
   };
   process.on('SIGUSR2', () => log(`state dump: ${JSON.stringify(daemon.stateDump())}`));
+  // As dockerd: SIGHUP reads daemon.json (and the flags) again and applies the reloadable keys;
+  // a bad file keeps the configuration in force and says why.
+  let reloading = Promise.resolve();
+  process.removeAllListeners('SIGHUP');
+  process.on('SIGHUP', () => {
+    reloading = reloading.then(async () => {
+      try {
+        const next = await loadDaemonConfig(process.argv.slice(2));
+        log(`Reloaded configuration: ${JSON.stringify(daemon.reload(next))}`);
+      } catch (err) {
+        log(`Error reconfiguring the daemon: unable to configure the wharf daemon with file ${cfg.configFile}: ${err instanceof Error ? err.message : err}`);
+      }
+    });
+  });
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   daemon.restored.catch(async (err) => {

@@ -32,6 +32,8 @@ export interface SystemFacts {
   /** The daemon's default log driver. */
   logDriver: string;
   debug: boolean;
+  /** The daemon's labels (`key=value`). */
+  labels: readonly string[];
   cgroupVersion: '1' | '2';
   registry: { insecureRegistries: readonly string[]; registryMirrors: readonly string[] };
   defaultAddressPools: ReadonlyArray<{ base: string; size: number }>;
@@ -54,6 +56,7 @@ export function proxyFromEnv(env: NodeJS.ProcessEnv, name: string): string {
 }
 
 export class SystemService implements SystemBackend {
+  /** `facts` is read at every request: a configuration reload (SIGHUP) changes it in place. */
   constructor(private readonly facts: SystemFacts) {}
 
   async version(): Promise<VersionInfo> {
@@ -147,7 +150,7 @@ export class SystemService implements SystemBackend {
       HttpsProxy: proxyFromEnv(process.env, 'https_proxy'),
       NoProxy: proxyFromEnv(process.env, 'no_proxy'),
       Name: hostname(),
-      Labels: [],
+      Labels: [...this.facts.labels],
       ExperimentalBuild: false,
       ServerVersion: WHARF_VERSION,
       Runtimes: this.facts.runtimes,
