@@ -15,8 +15,13 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 bash scripts/deps.sh
-npm ci --no-audit --no-fund
-npm run build
+# Re-running setup rebuilds nothing that is up to date.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+if [ ! -f dist/cli/wharf.cjs ] || [ -n "$(find src scripts/bundle-cli.mjs package.json tsconfig.json -newer dist/cli/wharf.cjs -print -quit)" ]; then
+  npm run build
+fi
 
 # `wharf` and `wharfd` on PATH (small wrappers around this checkout's build; wharf is the bundled CLI).
 for cmd in wharf:bin/wharf.cjs wharfd:dist/src/daemon/main.js; do
@@ -31,8 +36,32 @@ ping_daemon() {
   curl -sf --max-time 2 --unix-socket "$SOCKET" http://localhost/_ping >/dev/null 2>&1
 }
 
+# Where systemd runs, wharfd is a service that comes back after a reboot (contrib/systemd).
+UNIT=/etc/systemd/system/wharfd.service
+if [ -d /run/systemd/system ]; then
+  sed -e "s|@NODE@|$(command -v node)|" -e "s|@ROOT@|$ROOT|" contrib/systemd/wharfd.service.in >"$UNIT.new"
+  if ! cmp -s "$UNIT.new" "$UNIT"; then
+    mv "$UNIT.new" "$UNIT"
+    systemctl daemon-reload
+  else
+    rm -f "$UNIT.new"
+  fi
+  systemctl enable wharfd.service >/dev/null 2>&1
+fi
+
 if ping_daemon; then
   echo "setup: wharfd already running on $SOCKET"
+elif [ -d /run/systemd/system ]; then
+  echo "setup: starting wharfd.service (logs: journalctl -u wharfd)"
+  systemctl start wharfd.service
+  deadline=$((SECONDS + 30))
+  until ping_daemon; do
+    if [ $SECONDS -ge $deadline ]; then
+      echo "setup: wharfd did not answer on $SOCKET within 30 s; see journalctl -u wharfd" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
 else
   if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
     echo "setup: wharfd (pid $(cat "$PIDFILE")) is running but does not answer on $SOCKET; see $LOG" >&2
