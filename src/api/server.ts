@@ -17,6 +17,7 @@ import { eventRoutes } from './routes/events.js';
 import { statsRoutes } from './routes/stats.js';
 import { execRoutes } from './routes/exec.js';
 import { containerFileRoutes } from './routes/container-files.js';
+import { buildRoutes } from './routes/build.js';
 
 export const DEFAULT_UNIX_SOCKET = '/run/wharf.sock';
 export const DEFAULT_HOST = `unix://${DEFAULT_UNIX_SOCKET}`;
@@ -65,6 +66,7 @@ export function buildRouter(): Router {
   statsRoutes(router);
   execRoutes(router);
   containerFileRoutes(router);
+  buildRoutes(router);
   return router;
 }
 

@@ -25,6 +25,7 @@ import { VolumeService } from './volumes.js';
 import { EventBus } from './events.js';
 import { ExecService } from './exec.js';
 import { HealthMonitor } from './health.js';
+import { BuildService } from './build.js';
 
 export interface RunningDaemon {
   shutdown(): Promise<void>;
@@ -138,7 +139,8 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void)
   const networks = new NetworkService(network, containers.networkHooks(), events);
   const { files, control } = containerFileServices(containers.access(), images);
   const diskUsage = new DiskUsageService({ layers: images.layers, images, containers, volumes });
-  const server = await startApiServer({ containers, images, system, networks, events, volumes, exec: execs, files, control, diskUsage }, { hosts: cfg.hosts, debug: cfg.debug, log });
+  const build = new BuildService({ images, containers, events, tmpRoot: join(cfg.dataRoot, 'tmp'), log });
+  const server = await startApiServer({ containers, images, system, networks, events, volumes, exec: execs, files, control, diskUsage, build }, { hosts: cfg.hosts, debug: cfg.debug, log });
   log(`wharfd ready on ${cfg.hosts.join(', ')}`);
 
   return {

@@ -1,0 +1,232 @@
+/**
+ * Image builds (the classic builder) driven by the real Docker CLI with DOCKER_BUILDKIT=0, over
+ * real Dockerfiles on the busybox fixture image: every instruction, multi-stage with --target,
+ * .dockerignore, the cache, build args, a failing RUN, a cancelled build.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { countLeaks, loadBusybox, startDaemon, waitFor, type Daemon } from './harness.js';
+
+let d: Daemon;
+let work: string;
+
+before(async () => {
+  d = await startDaemon();
+  await loadBusybox(d);
+  work = await mkdtemp(join(tmpdir(), 'wharf-build-'));
+});
+after(async () => {
+  await d?.cleanup();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+const ENV = { DOCKER_BUILDKIT: '0' };
+
+async function context(name: string, files: Record<string, string>): Promise<string> {
+  const dir = join(work, name);
+  for (const [p, content] of Object.entries(files)) {
+    await mkdir(join(dir, p, '..'), { recursive: true });
+    await writeFile(join(dir, p), content);
+  }
+  return dir;
+}
+
+async function build(args: string[], opts: { input?: string } = {}) {
+  return d.docker(['build', ...args], { env: ENV, timeoutMs: 120_000, ...(opts.input !== undefined ? { input: opts.input } : {}) });
+}
+
+async function inspect(ref: string, format: string): Promise<string> {
+  const r = await d.docker(['image', 'inspect', '-f', format, ref]);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout.trim();
+}
+
+async function run(image: string, ...cmd: string[]): Promise<string> {
+  const r = await d.docker(['run', '--rm', image, ...cmd]);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout;
+}
+
+describe('docker build (classic builder)', () => {
+  test('every metadata instruction, RUN, COPY, ADD, WORKDIR; Docker\'s output and image config', async () => {
+    const dir = await context('all', {
+      'Dockerfile': [
+        '# escape=\\',
+        'FROM busybox AS base',
+        'MAINTAINER someone@example.com',
+        'ENV GREETING="hello world" \\',
+        '    OTHER=${GREETING:-none}',
+        'LABEL com.example.a="A b" com.example.b=${OTHER}',
+        'WORKDIR /app',
+        'COPY hello.txt sub/ ./',
+        'ADD archive.tar /unpacked/',
+        'RUN echo "$GREETING" > greeting && echo built',
+        'USER 1000:1000',
+        'EXPOSE 80 53/udp',
+        'VOLUME ["/data"]',
+        'STOPSIGNAL SIGQUIT',
+        'HEALTHCHECK --interval=5s --retries=2 CMD true',
+        'SHELL ["/bin/sh", "-ec"]',
+        'ONBUILD RUN echo child',
+        'ENTRYPOINT ["/bin/echo"]',
+        'CMD ["x"]',
+        '',
+      ].join('\n'),
+      'hello.txt': 'hi there\n',
+      'sub/inner.txt': 'inner\n',
+    });
+    // A tar for ADD to unpack.
+    const tar = spawn('tar', ['-C', join(dir, 'sub'), '-cf', join(dir, 'archive.tar'), 'inner.txt']);
+    await new Promise((r) => tar.on('close', r));
+    const r = await build(['-t', 'all:1', dir]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^Step 1\/17 : FROM busybox AS base\n ---> [0-9a-f]{12}\n/m);
+    assert.match(r.stdout, /Step 8\/17 : RUN echo "\$GREETING" > greeting && echo built\n ---> Running in [0-9a-f]{12}\nbuilt\n ---> Removed intermediate container [0-9a-f]{12}\n ---> [0-9a-f]{12}\n/);
+    assert.match(r.stdout, /Successfully built [0-9a-f]{12}\nSuccessfully tagged all:1\n/);
+    const cfg = JSON.parse(await inspect('all:1', '{{json .Config}}'));
+    assert.ok(cfg.Env.includes('GREETING=hello world'));
+    // Docker expands all of an ENV line with the environment from before it.
+    assert.ok(cfg.Env.includes('OTHER=none'));
+    assert.deepEqual(cfg.Labels, { 'com.example.a': 'A b', 'com.example.b': 'none' });
+    assert.equal(cfg.WorkingDir, '/app');
+    assert.equal(cfg.User, '1000:1000');
+    assert.deepEqual(cfg.ExposedPorts, { '80/tcp': {}, '53/udp': {} });
+    assert.deepEqual(cfg.Volumes, { '/data': {} });
+    assert.equal(cfg.StopSignal, 'SIGQUIT');
+    assert.deepEqual(cfg.Healthcheck, { Test: ['CMD-SHELL', 'true'], Interval: 5e9, Retries: 2 });
+    assert.deepEqual(cfg.Shell, ['/bin/sh', '-ec']);
+    assert.deepEqual(cfg.OnBuild, ['RUN echo child']);
+    assert.deepEqual(cfg.Entrypoint, ['/bin/echo']);
+    assert.deepEqual(cfg.Cmd, ['x']);
+    assert.equal(await inspect('all:1', '{{.Author}}'), 'someone@example.com');
+    // History as Docker's classic builder writes it.
+    const hist = await d.docker(['history', '--no-trunc', '--format', '{{.CreatedBy}}', 'all:1']);
+    const lines = hist.stdout.trim().split('\n');
+    assert.equal(lines[0], '/bin/sh -ec #(nop)  CMD ["x"]');
+    assert.ok(lines.includes('/bin/sh -c echo "$GREETING" > greeting && echo built'), hist.stdout);
+    assert.ok(lines.some((l) => /^\/bin\/sh -c #\(nop\) COPY multi:[0-9a-f]{64} in \.\/ $/.test(l)), hist.stdout);
+    // The files.
+    assert.equal(await run('--entrypoint', 'cat', 'all:1', '/app/hello.txt', '/app/inner.txt', '/app/greeting', '/unpacked/inner.txt'), 'hi there\ninner\nhello world\ninner\n');
+    const owners = await d.docker(['run', '--rm', '--entrypoint', 'stat', 'all:1', '-c', '%u:%g %a', '/app/hello.txt']);
+    assert.equal(owners.stdout, '0:0 644\n');
+    // The ONBUILD trigger runs in a child.
+    const child = await context('child', { Dockerfile: 'FROM all:1\n' });
+    const c = await build(['-t', 'child:1', child]);
+    assert.equal(c.code, 0, c.stdout + c.stderr);
+    assert.match(c.stdout, /# Executing 1 build trigger\n ---> Running in [0-9a-f]{12}\nchild\n/);
+    assert.deepEqual(JSON.parse(await inspect('child:1', '{{json .Config.OnBuild}}')), null);
+  });
+
+  test('cache: a rebuild uses it, a changed file misses from its COPY on; --no-cache builds all', async () => {
+    const dir = await context('cache', {
+      Dockerfile: 'FROM busybox\nRUN echo one > /one\nCOPY f.txt /f.txt\nRUN cat /f.txt\n',
+      'f.txt': 'v1\n',
+    });
+    const first = await build(['-t', 'cache:1', dir]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.doesNotMatch(first.stdout, /Using cache/);
+    const again = await build(['-t', 'cache:1', dir]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stdout.match(/ ---> Using cache/g)?.length, 3, again.stdout);
+    assert.doesNotMatch(again.stdout, /Running in/);
+    assert.equal(await inspect('cache:1', '{{.Id}}'), await inspect('cache:1', '{{.Id}}'));
+    const firstId = /Successfully built (\w+)/.exec(first.stdout)![1];
+    assert.equal(/Successfully built (\w+)/.exec(again.stdout)![1], firstId);
+    await writeFile(join(dir, 'f.txt'), 'v2\n');
+    const changed = await build(['-t', 'cache:2', dir]);
+    assert.equal(changed.code, 0, changed.stderr);
+    assert.equal(changed.stdout.match(/ ---> Using cache/g)?.length, 1, changed.stdout);
+    assert.match(changed.stdout, /Running in \w+\nv2\n/);
+    const nocache = await build(['--no-cache', '-q', dir]);
+    assert.equal(nocache.code, 0, nocache.stderr);
+    assert.match(nocache.stdout, /^sha256:[0-9a-f]{64}\n$/);
+  });
+
+  test('multi-stage with --target, COPY --from, build args and the unconsumed warning', async () => {
+    const dir = await context('multi', {
+      Dockerfile: [
+        'ARG BASE=busybox',
+        'FROM ${BASE} AS builder',
+        'ARG MSG=default',
+        'RUN mkdir /out && echo "$MSG" > /out/msg',
+        'FROM busybox AS final',
+        'COPY --from=builder /out/msg /msg',
+        'CMD ["cat", "/msg"]',
+        'FROM final AS extra',
+        'RUN false',
+        '',
+      ].join('\n'),
+    });
+    const r = await build(['--target', 'final', '--build-arg', 'MSG=from-arg', '--build-arg', 'UNUSED=1', '-t', 'multi:1', dir]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /\[Warning\] One or more build-args \[UNUSED\] were not consumed/);
+    assert.equal(await run('multi:1'), 'from-arg\n');
+    const hist = await d.docker(['history', '--no-trunc', '--format', '{{.CreatedBy}}', 'multi:1']);
+    assert.doesNotMatch(hist.stdout, /MSG/);
+    const bad = await build(['--target', 'nosuch', dir]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /target stage "nosuch" could not be found/);
+  });
+
+  test('a failing RUN: Docker\'s message and exit code; the container stays without --force-rm', async () => {
+    const dir = await context('fail', { Dockerfile: 'FROM busybox\nRUN echo before\nRUN exit 3\n' });
+    const before = (await d.docker(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean).length;
+    const r = await build([dir]);
+    assert.equal(r.code, 3, r.stdout + r.stderr);
+    assert.match(r.stderr, /The command '\/bin\/sh -c exit 3' returned a non-zero code: 3/);
+    const kept = (await d.docker(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean).length;
+    assert.equal(kept, before + 1);
+    await d.docker(['container', 'prune', '-f']);
+    const forced = await build(['--force-rm', dir]);
+    assert.equal(forced.code, 3);
+    assert.equal((await d.docker(['ps', '-aq'])).stdout.trim(), '');
+  });
+
+  test('.dockerignore, a Dockerfile from stdin, -f, parse errors', async () => {
+    const dir = await context('ignore', {
+      'build/Dockerfile.custom': 'FROM busybox\nCOPY . /ctx/\nRUN find /ctx -type f | sort\n',
+      '.dockerignore': '# comment\n*.log\n**/secret\n!keep.log\nbuild\n',
+      'a.txt': 'a',
+      'x.log': 'x',
+      'keep.log': 'k',
+      'deep/er/secret': 's',
+      'deep/er/fine': 'f',
+    });
+    const r = await build(['-f', join(dir, 'build/Dockerfile.custom'), '-t', 'ign:1', dir]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const files = (await run('ign:1', 'find', '/ctx', '-type', 'f')).trim().split('\n').sort();
+    assert.deepEqual(files, ['/ctx/.dockerignore', '/ctx/a.txt', '/ctx/deep/er/fine', '/ctx/keep.log']);
+    const stdin = await build(['-t', 'stdin:1', '-'], { input: 'FROM busybox\nENV FROM_STDIN=1\n' });
+    assert.equal(stdin.code, 0, stdin.stderr);
+    assert.match(await inspect('stdin:1', '{{json .Config.Env}}'), /FROM_STDIN=1/);
+    const bad = await build(['-'], { input: 'FROM busybox\nFOO bar\n' });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /dockerfile parse error on line 2: unknown instruction: FOO/);
+  });
+
+  test('a cancelled build leaves no container, mount or layer behind', async () => {
+    const dir = await context('cancel', { Dockerfile: 'FROM busybox\nRUN echo started; sleep 600\n' });
+    const layersBefore = (await readdir(join(d.dataRoot, 'overlay2'))).length;
+    const child = spawn('/usr/local/bin/docker', ['-H', d.host, 'build', dir], { env: { ...process.env, ...ENV } });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    await waitFor(() => /^started$/m.test(out), { timeoutMs: 60_000, what: 'the RUN step to start' });
+    child.kill('SIGINT');
+    await new Promise((r) => child.on('close', r));
+    await waitFor(async () => (await d.docker(['ps', '-aq'])).stdout.trim() === '', { timeoutMs: 20_000, what: 'the build container to go' }).catch((err: Error) => {
+      throw new Error(`${err.message}\n${d.log().slice(-3000)}`);
+    });
+    await waitFor(async () => (await readdir(join(d.dataRoot, 'overlay2'))).length === layersBefore, { timeoutMs: 20_000, what: 'layers to go' }).catch(async (err: Error) => {
+      const mounts = await readdir(join(d.dataRoot, 'image/overlay2/layerdb/mounts')).catch(() => []);
+      throw new Error(`${err.message}: ${(await readdir(join(d.dataRoot, 'overlay2'))).join(' ')} mounts=${mounts.join(' ')} ids=${[...d.containerIds()].join(' ')} containers=${(await readdir(join(d.dataRoot, 'containers'))).join(' ')} ps=${(await d.docker(['ps', '-a'])).stdout} leaks=${JSON.stringify(await countLeaks(d))}\n${d.log().slice(-3000)}`);
+    });
+    const leaks = await countLeaks(d);
+    assert.equal(leaks.mounts, 0, JSON.stringify(leaks.details));
+    assert.equal(leaks.conmon, 0, JSON.stringify(leaks.details));
+    assert.deepEqual(await readdir(join(d.dataRoot, 'tmp')).then((l) => l.filter((n) => n.startsWith('docker-builder'))), []);
+  });
+});
