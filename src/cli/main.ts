@@ -8,6 +8,7 @@ import { ApiError, ConnectionError } from '../client/api-error.js';
 import { BIN, StatusError, USAGES, closeSharedClient, createContext, describeError } from './cli-context.js';
 import { RUN_LIKE, preprocessRunArgv, registerContainerCommands } from './containers.js';
 import { registerImageCommands } from './images.js';
+import { registerBuildCommand } from './build.js';
 import { registerRegistryCommands } from './registry-commands.js';
 import { registerNetworkCommands } from './networks.js';
 import { registerEventCommands } from './events.js';
@@ -96,6 +97,7 @@ function buildProgram(): Command {
   const container = program.commands.find((c) => c.name() === 'container')!;
   const image = program.commands.find((c) => c.name() === 'image')!;
   registerSystemCommands(program, ctx, { container, image });
+  registerBuildCommand(program, ctx, image);
   registerRegistryCommands(program, ctx);
   registerNetworkCommands(program, ctx);
   registerEventCommands(program, ctx);

@@ -6,10 +6,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { countLeaks, loadBusybox, startDaemon, waitFor, type Daemon } from './harness.js';
+import Docker from 'dockerode';
+import { countLeaks, loadBusybox, runCommand, startDaemon, waitFor, type Daemon } from './harness.js';
 
 let d: Daemon;
 let work: string;
@@ -228,5 +229,67 @@ describe('docker build (classic builder)', () => {
     assert.equal(leaks.mounts, 0, JSON.stringify(leaks.details));
     assert.equal(leaks.conmon, 0, JSON.stringify(leaks.details));
     assert.deepEqual(await readdir(join(d.dataRoot, 'tmp')).then((l) => l.filter((n) => n.startsWith('docker-builder'))), []);
+  });
+
+  test('wharf build: flags, .dockerignore before sending, tarball and stdin contexts, exit code', async () => {
+    const dir = await context('wharf', {
+      Dockerfile: 'FROM busybox\nARG FROM_ENV\nARG GIVEN\nRUN echo "$FROM_ENV $GIVEN" > /args && ls /sys/class/net > /nets\nCOPY . /ctx/\n',
+      '.dockerignore': 'big\n',
+      'big/blob': 'x'.repeat(1 << 20),
+      'small.txt': 's',
+    });
+    const iid = join(work, 'iid');
+    const r = await d.wharf(['build', '-t', 'w:1', '--build-arg', 'FROM_ENV', '--build-arg', 'GIVEN=g', '--label', 'a=b', '--network', 'none', '--iidfile', iid, dir], {
+      env: { FROM_ENV: 'from-env' },
+      timeoutMs: 120_000,
+    });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /Step 1\/6 : FROM busybox\n/);
+    assert.match(r.stdout, /Step 6\/6 : LABEL "a"="b"\n/);
+    assert.match(r.stdout, /Successfully tagged w:1\n/);
+    const id = await inspect('w:1', '{{.Id}}');
+    assert.equal(await readFile(iid, 'utf8'), id);
+    assert.equal(await inspect('w:1', '{{index .Config.Labels "a"}}'), 'b');
+    assert.equal(await run('w:1', 'cat', '/args', '/nets'), 'from-env g\nlo\n');
+    assert.deepEqual((await run('w:1', 'find', '/ctx', '-type', 'f')).trim().split('\n').sort(), ['/ctx/.dockerignore', '/ctx/Dockerfile', '/ctx/small.txt']);
+    // -q prints only the ID; a tarball context; a Dockerfile on stdin.
+    const q = await d.wharf(['build', '-q', dir], { timeoutMs: 120_000 });
+    assert.match(q.stdout, /^sha256:[0-9a-f]{64}\n$/);
+    const tarball = join(work, 'ctx.tar.gz');
+    const tr = await runCommand('tar', ['-C', dir, '-czf', tarball, 'Dockerfile', 'small.txt']);
+    assert.equal(tr.code, 0, tr.stderr);
+    const fromTar = await d.wharf(['build', '-t', 'w:tar', tarball], { timeoutMs: 120_000 });
+    assert.equal(fromTar.code, 0, fromTar.stderr);
+    assert.equal(await run('w:tar', 'cat', '/ctx/small.txt'), 's');
+    const fromStdin = await d.wharf(['build', '-t', 'w:stdin', '-'], { input: 'FROM busybox\nCMD ["echo", "stdin"]\n', timeoutMs: 120_000 });
+    assert.equal(fromStdin.code, 0, fromStdin.stderr);
+    assert.equal(await run('w:stdin'), 'stdin\n');
+    const failing = await d.wharf(['build', '-'], { input: 'FROM busybox\nRUN exit 7\n', timeoutMs: 120_000 });
+    assert.equal(failing.code, 7);
+    assert.match(failing.stderr, /The command '\/bin\/sh -c exit 7' returned a non-zero code: 7/);
+    await d.docker(['container', 'prune', '-f']);
+  });
+
+  test('dockerode buildImage and docker-compose build', async () => {
+    const docker = new Docker({ socketPath: d.socket });
+    const dir = await context('dockerode', { Dockerfile: 'FROM busybox\nCOPY f /f\n', f: 'dockerode\n' });
+    const stream = await docker.buildImage({ context: dir, src: ['Dockerfile', 'f'] }, { t: 'dode:1' });
+    const result = await new Promise<Array<{ stream?: string; error?: string; aux?: { ID: string } }>>((res, rej) =>
+      docker.modem.followProgress(stream, (err: Error | null, out: Array<{ stream?: string }>) => (err ? rej(err) : res(out))),
+    );
+    assert.ok(result.some((m) => m.aux?.ID?.startsWith('sha256:')), JSON.stringify(result));
+    assert.equal(await run('dode:1', 'cat', '/f'), 'dockerode\n');
+
+    const proj = await context('compose', {
+      'docker-compose.yml': 'version: "2.4"\nservices:\n  app:\n    build:\n      context: .\n      args:\n        WHO: compose\n    image: composed:1\n',
+      Dockerfile: 'FROM busybox\nARG WHO\nRUN echo "built by $WHO" > /who\n',
+    });
+    const c = await runCommand('docker-compose', ['--ansi', 'never', '-p', 'buildtest', 'build'], {
+      cwd: proj,
+      env: { DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.root, 'docker-config'), DOCKER_BUILDKIT: '0', COMPOSE_DOCKER_CLI_BUILD: '0' },
+      timeoutMs: 120_000,
+    });
+    assert.equal(c.code, 0, c.stdout + c.stderr);
+    assert.equal(await run('composed:1', 'cat', '/who'), 'built by compose\n');
   });
 });
