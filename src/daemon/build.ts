@@ -312,9 +312,10 @@ class BuildRun {
     }
   }
 
-  private async lookupImage(name: string, ch: string | undefined): Promise<string> {
+  /** A base or --from image: local, or pulled when missing (always with `pull`, as Docker's --pull). */
+  private async lookupImage(name: string): Promise<string> {
     try {
-      if (this.opts.pull && ch === undefined) throw Object.assign(new Error('pull'), { pull: true });
+      if (this.opts.pull) throw Object.assign(new Error('pull'), { pull: true });
       return await this.deps.images.lookup(name);
     } catch (err) {
       if (!(isEngineError(err, 'NotFound') || (err as { pull?: boolean }).pull)) throw err;
@@ -344,7 +345,7 @@ class BuildRun {
     if (prev) {
       imageId = prev.imageId;
     } else if (name !== 'scratch') {
-      imageId = await this.lookupImage(name, prev);
+      imageId = await this.lookupImage(name);
     }
     if (imageId) image = (await this.deps.images.resolve(imageId)).config;
     const config = copyConfig(image.config ?? {});
@@ -685,7 +686,7 @@ class BuildRun {
       if (i > this.stageResults.length) throw invalidParameter(`invalid from flag value ${from}: index out of bounds`);
       imageId = this.stageResults[i]!.imageId;
     }
-    if (imageId === undefined) imageId = await this.lookupImage(from, undefined);
+    if (imageId === undefined) imageId = await this.lookupImage(from);
     const layers = this.deps.images.layers;
     const id = generateId();
     const chain = imageId ? (await this.deps.images.resolve(imageId)).topChainId : null;

@@ -142,7 +142,8 @@ describe('docker build (classic builder)', () => {
     assert.equal(changed.code, 0, changed.stderr);
     assert.equal(changed.stdout.match(/ ---> Using cache/g)?.length, 1, changed.stdout);
     assert.match(changed.stdout, /Running in \w+\nv2\n/);
-    const nocache = await build(['--no-cache', '-q', dir]);
+    // Without DOCKER_BUILDKIT and without buildx the CLI picks the classic builder from /_ping's Builder-Version: 1.
+    const nocache = await d.docker(['build', '--no-cache', '-q', dir], { env: { DOCKER_BUILDKIT: undefined }, timeoutMs: 120_000 });
     assert.equal(nocache.code, 0, nocache.stderr);
     assert.match(nocache.stdout, /^sha256:[0-9a-f]{64}\n$/);
   });
@@ -291,5 +292,26 @@ describe('docker build (classic builder)', () => {
     });
     assert.equal(c.code, 0, c.stdout + c.stderr);
     assert.equal(await run('composed:1', 'cat', '/who'), 'built by compose\n');
+  });
+
+  test('POST /build refuses what it does not do with Docker\'s messages and statuses', async () => {
+    const post = async (query: string, body = '') => {
+      const r = await runCommand('curl', ['-s', '-o', '-', '-w', '\n%{http_code}', '--unix-socket', d.socket, '-X', 'POST', '--data-binary', body, `http://localhost/v1.41/build?${query}`]);
+      const lines = r.stdout.trimEnd().split('\n');
+      return { status: Number(lines.pop()), body: lines.join('\n') };
+    };
+    const squash = await post('squash=1');
+    assert.equal(squash.status, 400);
+    assert.match(squash.body, /squash is only supported with experimental mode/);
+    assert.equal((await post('buildargs=notjson')).status, 400);
+    const missing = await post('dockerfile=nope', '');
+    assert.equal(missing.status, 400, missing.body);
+    assert.match(missing.body, /Cannot locate specified Dockerfile: nope/);
+    const badTag = await post('t=Bad:Tag:x', 'FROM busybox\n');
+    assert.equal(badTag.status, 400);
+    // A parse error before any output is an HTTP error, as Docker answers it.
+    const parse = await post('', 'FROM busybox\nRUN\n');
+    assert.equal(parse.status, 400);
+    assert.match(parse.body, /dockerfile parse error on line 2: RUN requires at least one argument/);
   });
 });
