@@ -11,7 +11,8 @@
  *    extractor, and commit its upper dir.
  * The output is Docker's text (`Step 1/5 : …`, ` ---> Running in …`, ` ---> Using cache`…).
  */
-import { posix } from 'node:path';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Writable } from 'node:stream';
 import type { ContainerBackend } from '../api/backend.js';
@@ -146,8 +147,38 @@ class Channel {
   }
 }
 
+/** Marker files naming the temporary RW layers a build holds, so a crashed daemon's are removed at start. */
+export class BuildLayerMarks {
+  constructor(private readonly dir: string) {}
+  async add(id: string): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await writeFile(join(this.dir, id), '');
+  }
+  async remove(id: string): Promise<void> {
+    await rm(join(this.dir, id), { force: true });
+  }
+  async list(): Promise<string[]> {
+    return (await readdir(this.dir).catch(() => [] as string[])).filter((n) => /^[0-9a-f]{64}$/.test(n));
+  }
+}
+
 export class BuildService implements BuildBackend {
-  constructor(private readonly deps: BuildServiceDeps) {}
+  private readonly marks: BuildLayerMarks;
+
+  constructor(private readonly deps: BuildServiceDeps) {
+    this.marks = new BuildLayerMarks(join(deps.tmpRoot, 'build-layers'));
+  }
+
+  /** Removes what builds cut short by a crash left: temporary RW layers and context directories. */
+  async init(): Promise<void> {
+    for (const id of await this.marks.list()) {
+      await this.deps.images.layers.removeRWLayer(id).catch((err) => this.deps.log(`build: leftover layer ${id}: ${err}`));
+      await this.marks.remove(id);
+    }
+    for (const name of await readdir(this.deps.tmpRoot).catch(() => [] as string[])) {
+      if (name.startsWith('docker-builder')) await rm(join(this.deps.tmpRoot, name), { recursive: true, force: true });
+    }
+  }
 
   build(context: Readable, opts: BuildOptions, signal: AbortSignal): AsyncIterable<ProgressMessage> {
     const ch = new Channel();
@@ -160,7 +191,7 @@ export class BuildService implements BuildBackend {
         throw invalidParameter(`invalid tag ${JSON.stringify(t)}: invalid reference format`);
       }
     });
-    const run = new BuildRun(this.deps, opts, tags, signal, (m) => ch.push(m));
+    const run = new BuildRun(this.deps, this.marks, opts, tags, signal, (m) => ch.push(m));
     run
       .run(context)
       .then(() => ch.end(), (err) => ch.end(err));
@@ -180,6 +211,7 @@ class BuildRun {
 
   constructor(
     private readonly deps: BuildServiceDeps,
+    private readonly marks: BuildLayerMarks,
     private readonly opts: BuildOptions,
     private readonly tags: Reference[],
     private readonly signal: AbortSignal,
@@ -596,7 +628,11 @@ class BuildRun {
     const layers = this.deps.images.layers;
     const id = generateId();
     const parent = await this.topChain(state);
-    await layers.createRWLayer(id, parent);
+    await this.marks.add(id);
+    await layers.createRWLayer(id, parent).catch(async (err) => {
+      await this.marks.remove(id);
+      throw err;
+    });
     let applied: AppliedLayer;
     try {
       const merged = await layers.mountRW(id);
@@ -610,7 +646,7 @@ class BuildRun {
       const data = await layers.rwGraphDriverData(id);
       applied = await upperDirLayer(data.UpperDir!, parent, (p, src) => layers.applyLayer(p, src));
     } finally {
-      await layers.removeRWLayer(id).catch((err) => this.deps.log(`build: remove layer ${id}: ${err}`));
+      await this.releaseLayer(id);
     }
     await this.newImage(state, containerConfig, applied, '');
   }
@@ -625,10 +661,7 @@ class BuildRun {
       const r = await root.resolve(c.WorkingDir!, { followFinal: true, createDirs: true });
       try {
         const st = await r.lstat().catch(() => null);
-        if (!st) {
-          const { mkdir } = await import('node:fs/promises');
-          await mkdir(r.at(), { mode: 0o755 });
-        } else if (!st.isDirectory()) throw invalidParameter(`mkdir ${c.WorkingDir}: not a directory`);
+        if (!st) await mkdir(r.at(), { mode: 0o755 }); else if (!st.isDirectory()) throw invalidParameter(`mkdir ${c.WorkingDir}: not a directory`);
       } finally {
         await r.close();
       }
@@ -690,7 +723,11 @@ class BuildRun {
     const layers = this.deps.images.layers;
     const id = generateId();
     const chain = imageId ? (await this.deps.images.resolve(imageId)).topChainId : null;
-    await layers.createRWLayer(id, chain);
+    await this.marks.add(id);
+    await layers.createRWLayer(id, chain).catch(async (err) => {
+      await this.marks.remove(id);
+      throw err;
+    });
     try {
       const merged = await layers.mountRW(id);
       const root = await ContainerRoot.open(merged, { readonlyRootfs: true });
@@ -698,12 +735,22 @@ class BuildRun {
         root,
         cleanup: async () => {
           await root.close();
-          await layers.removeRWLayer(id).catch((err) => this.deps.log(`build: remove layer ${id}: ${err}`));
+          await this.releaseLayer(id);
         },
       };
     } catch (err) {
-      await layers.removeRWLayer(id).catch(() => {});
+      await this.releaseLayer(id);
       throw err;
+    }
+  }
+
+  /** Removes a temporary RW layer; its marker stays when that fails, for the next start to retry. */
+  private async releaseLayer(id: string): Promise<void> {
+    try {
+      await this.deps.images.layers.removeRWLayer(id);
+      await this.marks.remove(id);
+    } catch (err) {
+      this.deps.log(`build: remove layer ${id}: ${err}`);
     }
   }
 

@@ -140,6 +140,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void)
   const { files, control } = containerFileServices(containers.access(), images);
   const diskUsage = new DiskUsageService({ layers: images.layers, images, containers, volumes });
   const build = new BuildService({ images, containers, events, tmpRoot: join(cfg.dataRoot, 'tmp'), log });
+  await build.init();
   const server = await startApiServer({ containers, images, system, networks, events, volumes, exec: execs, files, control, diskUsage, build }, { hosts: cfg.hosts, debug: cfg.debug, log });
   log(`wharfd ready on ${cfg.hosts.join(', ')}`);
 

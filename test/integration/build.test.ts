@@ -314,4 +314,16 @@ describe('docker build (classic builder)', () => {
     assert.equal(parse.status, 400);
     assert.match(parse.body, /dockerfile parse error on line 2: RUN requires at least one argument/);
   });
+
+  test('leftovers of a build cut short by a crash are removed at daemon start', async () => {
+    await d.stop();
+    const tmp = join(d.dataRoot, 'tmp');
+    await mkdir(join(tmp, 'docker-builderLEFT', 'sub'), { recursive: true });
+    await mkdir(join(tmp, 'build-layers'), { recursive: true });
+    const mark = join(tmp, 'build-layers', 'a'.repeat(64));
+    await writeFile(mark, '');
+    await d.restart();
+    assert.deepEqual((await readdir(tmp)).filter((n) => n.startsWith('docker-builder')), []);
+    assert.deepEqual(await readdir(join(tmp, 'build-layers')), []);
+  });
 });
