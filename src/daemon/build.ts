@@ -15,6 +15,7 @@ import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Writable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import type { ContainerBackend } from '../api/backend.js';
 import type { BuildBackend, BuildOptions, BuildStepError } from '../api/build-types.js';
 import type { ContainerConfig, HostConfig, ImageConfigFile, ProgressMessage } from '../api/types.js';
@@ -36,6 +37,8 @@ import type { EventSink } from './events.js';
 import { hostArch, type ImageService } from './images.js';
 
 const DEFAULT_SHELL = ['/bin/sh', '-c'];
+/** Characters of output kept for a failing quiet (-q) build. */
+const QUIET_KEEP = 1 << 20;
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export interface BuildServiceDeps {
@@ -123,6 +126,19 @@ function created(): string {
 class Channel {
   private readonly items: ProgressMessage[] = [];
   private wake: (() => void) | null = null;
+  private roomWaiters: Array<() => void> = [];
+  /** Messages kept before a producer that asks for room waits (a client that reads slowly or never). */
+  static readonly HIGH_WATER = 256;
+  /** Resolves once the consumer has taken messages below the high-water mark (or stopped). */
+  room(): Promise<void> {
+    if (this.items.length < Channel.HIGH_WATER || this.done) return Promise.resolve();
+    return new Promise((r) => this.roomWaiters.push(r));
+  }
+  private freeRoom(): void {
+    const w = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const r of w) r();
+  }
   private done = false;
   private error: unknown = null;
   push(m: ProgressMessage): void {
@@ -131,12 +147,27 @@ class Channel {
   }
   end(err?: unknown): void {
     this.done = true;
+    this.freeRoom();
     if (err !== undefined) this.error = err;
     this.wake?.();
   }
   async *[Symbol.asyncIterator](): AsyncGenerator<ProgressMessage> {
+    try {
+      yield* this.drain();
+    } finally {
+      // The consumer stopped: producers must not wait for room any more.
+      this.done = true;
+      this.freeRoom();
+    }
+  }
+
+  private async *drain(): AsyncGenerator<ProgressMessage> {
     for (;;) {
-      while (this.items.length) yield this.items.shift()!;
+      while (this.items.length) {
+        const m = this.items.shift()!;
+        if (this.items.length < Channel.HIGH_WATER / 2) this.freeRoom();
+        yield m;
+      }
       if (this.done) {
         if (this.error !== null) throw this.error;
         return;
@@ -191,7 +222,7 @@ export class BuildService implements BuildBackend {
         throw invalidParameter(`invalid tag ${JSON.stringify(t)}: invalid reference format`);
       }
     });
-    const run = new BuildRun(this.deps, this.marks, opts, tags, signal, (m) => ch.push(m));
+    const run = new BuildRun(this.deps, this.marks, opts, tags, signal, (m) => ch.push(m), () => ch.room());
     run
       .run(context)
       .then(() => ch.end(), (err) => ch.end(err));
@@ -208,6 +239,7 @@ class BuildRun {
   private readonly stageResults: Array<{ name: string; imageId: string; config: ContainerConfig }> = [];
   private ctx: BuildContext | null = null;
   private readonly quietBuffer: string[] = [];
+  private quietBytes = 0;
 
   constructor(
     private readonly deps: BuildServiceDeps,
@@ -216,13 +248,21 @@ class BuildRun {
     private readonly tags: Reference[],
     private readonly signal: AbortSignal,
     private readonly emit: (m: ProgressMessage) => void,
+    /** Waits while the client has not read what was sent (backpressure on RUN output). */
+    private readonly room: () => Promise<void>,
   ) {
     this.args = new BuildArgs(opts.buildArgs);
   }
 
   private out(text: string): void {
-    if (this.opts.quiet) this.quietBuffer.push(text);
-    else this.emit({ stream: text });
+    if (!this.opts.quiet) {
+      this.emit({ stream: text });
+      return;
+    }
+    // -q shows the output only when the build fails; its tail is enough and memory stays bounded.
+    this.quietBuffer.push(text);
+    this.quietBytes += text.length;
+    while (this.quietBytes > QUIET_KEEP && this.quietBuffer.length > 1) this.quietBytes -= this.quietBuffer.shift()!.length;
   }
 
   private checkCancelled(): void {
@@ -797,13 +837,21 @@ class BuildRun {
     for (const w of created.Warnings ?? []) this.out(` ---> [Warning] ${w}\n`);
     this.out(` ---> Running in ${shortId(id)}\n`);
     const session = await containers.attach(id, { stream: true, logs: false, stdin: false, stdout: true, stderr: true });
-    const sink = () =>
-      new Writable({
+    const sink = () => {
+      const dec = new StringDecoder('utf8');
+      return new Writable({
         write: (chunk: Buffer, _e, cb) => {
-          this.out(chunk.toString('utf8'));
+          const text = dec.write(chunk);
+          if (text) this.out(text);
+          this.room().then(() => cb(), cb);
+        },
+        final: (cb) => {
+          const rest = dec.end();
+          if (rest) this.out(rest);
           cb();
         },
       });
+    };
     const waiter = await containers.wait(id, 'next-exit');
     const attached = session.run({ stdin: null, stdout: sink(), stderr: sink() });
     const onAbort = () => {
