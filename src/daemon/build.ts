@@ -23,6 +23,7 @@ import { BuildArgs, prependEnvOnCmd } from '../build/build-args.js';
 import { parseStages, parseInstruction, stageIndex, type Instruction, type Stage } from '../build/instructions.js';
 import { DockerfileParseError, parseLine } from '../build/parser.js';
 import { envMap, processWord, processWords } from '../build/shell-lex.js';
+import { hasIndependentStages, stageDependencies } from '../build/stage-graph.js';
 import { familiarString, parseNormalizedNamed, withDefaultTag, type Reference } from '../image/reference.js';
 import type { AppliedLayer } from '../layer/layer-store.js';
 import { generateId, shortId } from '../lib/ids.js';
@@ -58,6 +59,14 @@ interface StageState {
   cmdSet: boolean;
   args: BuildArgs;
   name: string;
+  /** Index of the stage in the Dockerfile. */
+  index: number;
+  /** After the first cache miss the stage's later steps are not looked up (moby's imageProber). */
+  cacheBusted: boolean;
+  /** Containers of this stage's current step, removed after it (rm/forcerm). */
+  containers: Set<string>;
+  /** The stage's output (prefixed with its name when stages run side by side). */
+  out: (text: string) => void;
 }
 
 class StepError extends Error implements BuildStepError {
@@ -232,11 +241,14 @@ export class BuildService implements BuildBackend {
 
 class BuildRun {
   private readonly args: BuildArgs;
-  private cacheBusted = false;
   private children: Map<string, string[]> | null = null;
   /** Containers this build made and has not removed yet. */
   private readonly tmpContainers = new Set<string>();
-  private readonly stageResults: Array<{ name: string; imageId: string; config: ContainerConfig }> = [];
+  /** Finished stages, by index (stages may finish out of order). */
+  private readonly stageResults: Array<{ name: string; imageId: string; config: ContainerConfig } | undefined> = [];
+  /** Aborted by the client going away, or by a failing stage stopping the others. */
+  private readonly signal: AbortSignal;
+  private readonly stopStages = new AbortController();
   private ctx: BuildContext | null = null;
   private readonly quietBuffer: string[] = [];
   private quietBytes = 0;
@@ -246,12 +258,13 @@ class BuildRun {
     private readonly marks: BuildLayerMarks,
     private readonly opts: BuildOptions,
     private readonly tags: Reference[],
-    private readonly signal: AbortSignal,
+    private readonly clientSignal: AbortSignal,
     private readonly emit: (m: ProgressMessage) => void,
     /** Waits while the client has not read what was sent (backpressure on RUN output). */
     private readonly room: () => Promise<void>,
   ) {
     this.args = new BuildArgs(opts.buildArgs);
+    this.signal = AbortSignal.any([clientSignal, this.stopStages.signal]);
   }
 
   private out(text: string): void {
@@ -284,26 +297,52 @@ class BuildRun {
       throw err;
     } finally {
       // A failed step's container stays unless forcerm (Docker's behaviour); a cancelled build leaves nothing.
-      await this.removeContainers(this.signal.aborted || this.opts.forceRm, false);
+      await this.removeContainers(this.tmpContainers, this.clientSignal.aborted || this.opts.forceRm, null);
       await this.ctx?.close().catch((err) => this.deps.log(`build context cleanup: ${err}`));
     }
   }
 
-  private async removeContainers(really: boolean, report: boolean): Promise<void> {
+  /** Removes the containers of `set` (reporting them on `out` when given, as after a step). */
+  private async removeContainers(set: Set<string>, really: boolean, out: ((t: string) => void) | null): Promise<void> {
     if (!really) return;
-    for (const id of [...this.tmpContainers]) {
+    for (const id of [...set]) {
       try {
         await this.deps.containers.remove(id, { force: true, volumes: true, link: false });
+        set.delete(id);
         this.tmpContainers.delete(id);
-        if (report) this.out(` ---> Removed intermediate container ${shortId(id)}\n`);
+        out?.(` ---> Removed intermediate container ${shortId(id)}\n`);
       } catch (err) {
-        if (isEngineError(err, 'NotFound')) this.tmpContainers.delete(id);
-        else {
+        if (isEngineError(err, 'NotFound')) {
+          set.delete(id);
+          this.tmpContainers.delete(id);
+        } else {
           this.deps.log(`build: remove container ${id}: ${(err as Error).message}`);
-          this.out(`Removing intermediate container ${shortId(id)}: ${(err as Error).message}\n`);
+          (out ?? ((t: string) => this.out(t)))(`Removing intermediate container ${shortId(id)}: ${(err as Error).message}\n`);
         }
       }
     }
+  }
+
+  /** Output of one stage: as is, or each line prefixed (`[name] `) when stages run side by side. */
+  private stageOut(prefix: string | null): { out: (t: string) => void; flush: () => void } {
+    if (prefix === null) return { out: (t) => this.out(t), flush: () => {} };
+    let partial = '';
+    return {
+      out: (t) => {
+        const text = partial + t;
+        const end = text.lastIndexOf('\n');
+        if (end < 0) {
+          partial = text;
+          return;
+        }
+        partial = text.slice(end + 1);
+        this.out(text.slice(0, end + 1).replace(/^(?=.)/gm, prefix));
+      },
+      flush: () => {
+        if (partial) this.out(`${prefix}${partial}\n`);
+        partial = '';
+      },
+    };
   }
 
   private async buildAll(): Promise<string> {
@@ -343,26 +382,66 @@ class BuildRun {
         this.args.addMetaArg(a.key, v);
       }
     }
-    let state: StageState | null = null;
-    for (const stage of stages) {
-      this.checkCancelled();
-      if (stage.name && this.stageResults.some((r) => r.name === stage.name)) throw invalidParameter(`${stage.name} stage name already used`);
-      this.out(`Step ${step++}/${total} : ${stage.text}\n`);
-      state = await this.initStage(stage, escape);
-      this.out(` ---> ${shortId(state.imageId)}\n`);
-      for (const inst of stage.commands) {
-        this.checkCancelled();
-        this.out(`Step ${step++}/${total} : ${inst.text}\n`);
-        await this.dispatchStep(state, inst, escape);
-        this.out(` ---> ${shortId(state.imageId)}\n`);
-      }
-      if (state.imageId) this.emit({ aux: { ID: state.imageId } });
-      this.stageResults.push({ name: stage.name, imageId: state.imageId, config: state.config });
+    const seen = new Set<string>();
+    for (const st of stages) {
+      if (st.name && seen.has(st.name)) throw invalidParameter(`${st.name} stage name already used`);
+      if (st.name) seen.add(st.name);
     }
+    const meta = this.args.allMeta();
+    const bases = stages.map((st) => this.expand(st.baseName, meta, escape));
+    const deps = stageDependencies(stages, bases);
+    const parallel = hasIndependentStages(deps);
+    const firstStep: number[] = [];
+    for (const st of stages) {
+      firstStep.push(step);
+      step += 1 + st.commands.length;
+    }
+    const last = stages.length - 1;
+    let firstError: unknown = null;
+    const runs: Array<Promise<StageState | null>> = [];
+    stages.forEach((stage, i) => {
+      runs.push(
+        Promise.all(deps[i]!.map((j) => runs[j]!)).then(async (needed) => {
+          if (needed.some((n) => n === null)) return null;
+          const { out, flush } = this.stageOut(parallel ? `[${stage.name || `stage-${i}`}] ` : null);
+          try {
+            const state = await this.buildStage(stage, i, bases[i]!, firstStep[i]!, total, escape, out);
+            this.stageResults[i] = { name: stage.name, imageId: state.imageId, config: state.config };
+            if (state.imageId && i !== last) this.emit({ aux: { ID: state.imageId } });
+            return state;
+          } catch (err) {
+            firstError ??= err;
+            // A failing stage stops those running beside it.
+            this.stopStages.abort();
+            return null;
+          } finally {
+            flush();
+          }
+        }),
+      );
+    });
+    const states = await Promise.all(runs);
+    if (firstError !== null) throw firstError;
+    const state = states[last];
+    if (state?.imageId) this.emit({ aux: { ID: state.imageId } });
     const unused = this.args.unconsumed();
     if (unused.length) this.out(`[Warning] One or more build-args ${goList(unused)} were not consumed\n`);
     if (!state?.imageId) throw invalidParameter('No image was generated. Is your Dockerfile empty?');
     return state.imageId;
+  }
+
+  private async buildStage(stage: Stage, index: number, base: string, step: number, total: number, escape: string, out: (t: string) => void): Promise<StageState> {
+    this.checkCancelled();
+    out(`Step ${step++}/${total} : ${stage.text}\n`);
+    const state = await this.initStage(stage, index, base, escape, out);
+    out(` ---> ${shortId(state.imageId)}\n`);
+    for (const inst of stage.commands) {
+      this.checkCancelled();
+      out(`Step ${step++}/${total} : ${inst.text}\n`);
+      await this.dispatchStep(state, inst, escape);
+      out(` ---> ${shortId(state.imageId)}\n`);
+    }
+    return state;
   }
 
   private expand(word: string, env: ReadonlyMap<string, string>, escape: string): string {
@@ -380,7 +459,7 @@ class BuildRun {
       await this.dispatch(state, inst, escape);
       ok = true;
     } finally {
-      if (this.opts.forceRm || (this.opts.rm && ok)) await this.removeContainers(true, true);
+      await this.removeContainers(state.containers, this.opts.forceRm || (this.opts.rm && ok), state.out);
     }
   }
 
@@ -406,14 +485,12 @@ class BuildRun {
     }
   }
 
-  private async initStage(stage: Stage, escape: string): Promise<StageState> {
-    this.cacheBusted = false;
+  private async initStage(stage: Stage, index: number, name: string, escape: string, out: (t: string) => void): Promise<StageState> {
     const args = this.args.forStage();
-    const name = this.expand(stage.baseName, this.args.allMeta(), escape);
     if (name === '') throw invalidParameter(`base name (${stage.baseName}) should not be blank`);
     let imageId = '';
     let image: ImageConfigFile = { architecture: hostArch(), os: 'linux', rootfs: { type: 'layers', diff_ids: [] } };
-    const prev = this.stageResults.find((r) => r.name === name.toLowerCase() && r.name !== '');
+    const prev = this.stageResults.slice(0, index).find((r) => r !== undefined && r.name === name.toLowerCase() && r.name !== '');
     if (prev) {
       imageId = prev.imageId;
     } else if (name !== 'scratch') {
@@ -424,11 +501,11 @@ class BuildRun {
     if (!(config.Env ?? []).some((e) => e.startsWith('PATH='))) config.Env = [...(config.Env ?? []), `PATH=${DEFAULT_PATH}`];
     config.OpenStdin = false;
     config.StdinOnce = false;
-    const state: StageState = { imageId, image, config, maintainer: '', cmdSet: false, args, name: stage.name };
+    const state: StageState = { imageId, image, config, maintainer: '', cmdSet: false, args, name: stage.name, index, cacheBusted: false, containers: new Set(), out };
     const triggers = config.OnBuild ?? [];
     if (triggers.length) {
       state.config.OnBuild = null;
-      this.out(`# Executing ${triggers.length} build trigger${triggers.length > 1 ? 's' : ''}\n`);
+      out(`# Executing ${triggers.length} build trigger${triggers.length > 1 ? 's' : ''}\n`);
       for (const t of triggers) {
         let inst: Instruction;
         try {
@@ -559,7 +636,7 @@ class BuildRun {
         return this.commitNop(state, `ONBUILD ${inst.expression}`);
       case 'healthcheck': {
         const old = c.Healthcheck?.Test;
-        if (old?.length && old[0] !== 'NONE') this.out(`Note: overriding previous HEALTHCHECK: ${goList(old)}\n`);
+        if (old?.length && old[0] !== 'NONE') state.out(`Note: overriding previous HEALTHCHECK: ${goList(old)}\n`);
         c.Healthcheck = inst.health;
         const h = inst.health;
         return this.commitNop(
@@ -594,7 +671,7 @@ class BuildRun {
   }
 
   private async probeCache(state: StageState, containerConfig: ContainerConfig): Promise<boolean> {
-    if (this.opts.noCache || this.cacheBusted) return false;
+    if (this.opts.noCache || state.cacheBusted) return false;
     const key = cacheKey(containerConfig);
     const candidates = (await this.childIndex()).get(state.imageId) ?? [];
     let best: { id: string; created: string; config: ImageConfigFile } | null = null;
@@ -608,10 +685,10 @@ class BuildRun {
       if (!best || at > best.created) best = { id, created: at, config: img.config };
     }
     if (!best) {
-      this.cacheBusted = true;
+      state.cacheBusted = true;
       return false;
     }
-    this.out(' ---> Using cache\n');
+    state.out(' ---> Using cache\n');
     state.imageId = best.id;
     state.image = best.config;
     return true;
@@ -721,7 +798,7 @@ class BuildRun {
     let cleanup: (() => Promise<void>) | null = null;
     const from = inst.kind === 'copy' && inst.from !== undefined ? x(inst.from) : undefined;
     try {
-      if (from !== undefined) ({ root: srcRoot, cleanup } = await this.mountFrom(from));
+      if (from !== undefined) ({ root: srcRoot, cleanup } = await this.mountFrom(from, state.index));
       const infos = await resolveSources(srcRoot, sources, cmdName, from === undefined);
       if ((infos.length > 1 || sources.some((s) => /[*?[]/.test(s)) && infos.length > 1) && !dest.endsWith('/')) {
         throw invalidParameter(`When using ${cmdName} with more than one source file, the destination must be a directory and end with a /`);
@@ -751,13 +828,15 @@ class BuildRun {
   }
 
   /** COPY --from: a previous stage (name or index) or an image, mounted read-only for the copy. */
-  private async mountFrom(from: string): Promise<{ root: ContainerRoot; cleanup: () => Promise<void> }> {
-    let imageId: string | undefined = this.stageResults.find((r) => r.name !== '' && r.name === from.toLowerCase())?.imageId;
+  private async mountFrom(from: string, current: number): Promise<{ root: ContainerRoot; cleanup: () => Promise<void> }> {
+    const earlier = this.stageResults.slice(0, current);
+    let imageId: string | undefined = earlier.find((r) => r !== undefined && r.name !== '' && r.name === from.toLowerCase())?.imageId;
     if (imageId === undefined && /^\d+$/.test(from)) {
       const i = Number(from);
-      if (i === this.stageResults.length) throw invalidParameter(`invalid from flag value ${from}: refers to current build stage`);
-      if (i > this.stageResults.length) throw invalidParameter(`invalid from flag value ${from}: index out of bounds`);
-      imageId = this.stageResults[i]!.imageId;
+      if (i === current) throw invalidParameter(`invalid from flag value ${from}: refers to current build stage`);
+      if (i > current) throw invalidParameter(`invalid from flag value ${from}: index out of bounds`);
+      imageId = earlier[i]?.imageId;
+      if (imageId === undefined) throw invalidParameter(`invalid from flag value ${from}: stage ${i} was not built`);
     }
     if (imageId === undefined) imageId = await this.lookupImage(from);
     const layers = this.deps.images.layers;
@@ -834,20 +913,21 @@ class BuildRun {
     const created = await containers.create(undefined, { ...runConfig, HostConfig: this.hostConfig() });
     const id = created.Id;
     this.tmpContainers.add(id);
-    for (const w of created.Warnings ?? []) this.out(` ---> [Warning] ${w}\n`);
-    this.out(` ---> Running in ${shortId(id)}\n`);
+    state.containers.add(id);
+    for (const w of created.Warnings ?? []) state.out(` ---> [Warning] ${w}\n`);
+    state.out(` ---> Running in ${shortId(id)}\n`);
     const session = await containers.attach(id, { stream: true, logs: false, stdin: false, stdout: true, stderr: true });
     const sink = () => {
       const dec = new StringDecoder('utf8');
       return new Writable({
         write: (chunk: Buffer, _e, cb) => {
           const text = dec.write(chunk);
-          if (text) this.out(text);
+          if (text) state.out(text);
           this.room().then(() => cb(), cb);
         },
         final: (cb) => {
           const rest = dec.end();
-          if (rest) this.out(rest);
+          if (rest) state.out(rest);
           cb();
         },
       });

@@ -326,4 +326,39 @@ describe('docker build (classic builder)', () => {
     assert.deepEqual((await readdir(tmp)).filter((n) => n.startsWith('docker-builder')), []);
     assert.deepEqual(await readdir(join(tmp, 'build-layers')), []);
   });
+
+  test('independent stages build side by side, their lines prefixed; a failing one stops the other', async () => {
+    const dir = await context('parallel', {
+      Dockerfile: [
+        'FROM busybox AS one',
+        'RUN echo one > /one && sleep 1',
+        'FROM busybox AS two',
+        'RUN echo two > /two && sleep 1',
+        'FROM busybox',
+        'COPY --from=one /one /one',
+        'COPY --from=1 /two /two',
+        '',
+      ].join('\n'),
+    });
+    const r = await build(['-t', 'par:1', dir]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^\[one\] Step 1\/7 : FROM busybox AS one$/m);
+    assert.match(r.stdout, /^\[two\] Step 3\/7 : FROM busybox AS two$/m);
+    assert.match(r.stdout, /^\[stage-2\] Step 7\/7 : COPY --from=1 \/two \/two$/m);
+    // Both RUN steps were under way before either finished.
+    const lines = r.stdout.split('\n');
+    const started = (s: string) => lines.findIndex((l) => l.startsWith(`[${s}]  ---> Running in`));
+    const finished = (s: string) => lines.findIndex((l) => l.startsWith(`[${s}]  ---> Removed intermediate container`));
+    assert.ok(started('one') >= 0 && started('two') >= 0, r.stdout);
+    assert.ok(started('one') < finished('two') && started('two') < finished('one'), r.stdout);
+    assert.equal(await run('par:1', 'cat', '/one', '/two'), 'one\ntwo\n');
+
+    const failing = await context('parallel-fail', {
+      Dockerfile: 'FROM busybox AS slow\nRUN echo slow-started; sleep 600\nFROM busybox AS bad\nRUN sleep 1; exit 5\nFROM busybox\nCOPY --from=slow /etc/hostname /x\nCOPY --from=bad /etc/hostname /y\n',
+    });
+    const f = await build(['--force-rm', failing]);
+    assert.equal(f.code, 5, f.stdout + f.stderr);
+    assert.match(f.stderr, /The command '\/bin\/sh -c sleep 1; exit 5' returned a non-zero code: 5/);
+    await waitFor(async () => (await d.docker(['ps', '-aq'])).stdout.trim() === '', { timeoutMs: 20_000, what: 'the slow stage\'s container to go' });
+  });
 });
