@@ -497,6 +497,15 @@ class BuildRun {
       imageId = await this.lookupImage(name);
     }
     if (imageId) image = (await this.deps.images.resolve(imageId)).config;
+    const platform = stage.platform ? this.expand(stage.platform, this.args.allMeta(), escape) : this.opts.platform;
+    if (platform && imageId) {
+      // There is no emulation here: the image must be the platform asked for.
+      const [os, arch, variant] = platform.toLowerCase().split('/');
+      const matches = os === (image.os || 'linux') && (!arch || arch === image.architecture) && (!variant || variant === (image.variant ?? ''));
+      if (!matches) {
+        throw invalidParameter(`image with reference ${name} was found but does not match the specified platform: wanted ${platform}, actual: ${image.os}/${image.architecture}${image.variant ? `/${image.variant}` : ''}`);
+      }
+    }
     const config = copyConfig(image.config ?? {});
     if (!(config.Env ?? []).some((e) => e.startsWith('PATH='))) config.Env = [...(config.Env ?? []), `PATH=${DEFAULT_PATH}`];
     config.OpenStdin = false;

@@ -56,19 +56,11 @@ export function parseBuildOptions(q: URLSearchParams): BuildOptions {
     platform: q.get('platform') ?? '',
     cacheFrom: jsonParam(q, 'cachefrom', isStringList, 'cachefrom') ?? [],
   };
-  const num = (k: string) => intValue(q, k);
-  const shm = num('shmsize');
-  if (shm !== undefined) opts.shmSize = shm;
-  const mem = num('memory');
-  if (mem !== undefined) opts.memory = mem;
-  const swap = num('memswap');
-  if (swap !== undefined) opts.memorySwap = swap;
-  const shares = num('cpushares');
-  if (shares !== undefined) opts.cpuShares = shares;
-  const period = num('cpuperiod');
-  if (period !== undefined) opts.cpuPeriod = period;
-  const quota = num('cpuquota');
-  if (quota !== undefined) opts.cpuQuota = quota;
+  const numbers = { shmsize: 'shmSize', memory: 'memory', memswap: 'memorySwap', cpushares: 'cpuShares', cpuperiod: 'cpuPeriod', cpuquota: 'cpuQuota' } as const;
+  for (const [key, field] of Object.entries(numbers)) {
+    const v = intValue(q, key);
+    if (v !== undefined) opts[field] = v;
+  }
   const cpus = q.get('cpusetcpus');
   if (cpus) opts.cpuSetCpus = cpus;
   const ulimits = jsonParam(q, 'ulimits', isUlimits, 'ulimits');
