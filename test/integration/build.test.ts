@@ -127,6 +127,8 @@ describe('docker build (classic builder)', () => {
       Dockerfile: 'FROM busybox\nRUN echo one > /one\nCOPY f.txt /f.txt\nRUN cat /f.txt\n',
       'f.txt': 'v1\n',
     });
+    const imagesBefore = (await d.docker(['images', '-aq'])).stdout.trim().split('\n').length;
+    const busyboxId = await inspect('busybox', '{{.Id}}');
     const first = await build(['-t', 'cache:1', dir]);
     assert.equal(first.code, 0, first.stderr);
     assert.doesNotMatch(first.stdout, /Using cache/);
@@ -146,6 +148,16 @@ describe('docker build (classic builder)', () => {
     const nocache = await d.docker(['build', '--no-cache', '-q', dir], { env: { DOCKER_BUILDKIT: undefined }, timeoutMs: 120_000 });
     assert.equal(nocache.code, 0, nocache.stderr);
     assert.match(nocache.stdout, /^sha256:[0-9a-f]{64}\n$/);
+    // rmi removes a built image's intermediate images too, as Docker does, but not those another
+    // image still needs; once all three are gone, so is every intermediate image.
+    const rm2 = await d.docker(['rmi', 'cache:2']);
+    assert.equal(rm2.code, 0, rm2.stderr);
+    assert.equal(rm2.stdout.match(/^Deleted: /gm)?.length, 3, rm2.stdout);
+    assert.equal(await run('cache:1', 'cat', '/f.txt'), 'v1\n');
+    assert.equal((await d.docker(['rmi', 'cache:1'])).code, 0);
+    assert.equal((await d.docker(['rmi', nocache.stdout.trim()])).code, 0);
+    assert.equal((await d.docker(['images', '-aq'])).stdout.trim().split('\n').length, imagesBefore);
+    assert.equal(await inspect('busybox', '{{.Id}}'), busyboxId);
   });
 
   test('multi-stage with --target, COPY --from, build args and the unconsumed warning', async () => {
