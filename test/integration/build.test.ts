@@ -65,6 +65,7 @@ describe('docker build (classic builder)', () => {
         'WORKDIR /app',
         'COPY hello.txt sub/ ./',
         'ADD archive.tar /unpacked/',
+        'COPY --chown=wharfuser:wharfgroup --chmod=600 hello.txt /owned/',
         'RUN echo "$GREETING" > greeting && echo built',
         'USER 1000:1000',
         'EXPOSE 80 53/udp',
@@ -85,8 +86,8 @@ describe('docker build (classic builder)', () => {
     await new Promise((r) => tar.on('close', r));
     const r = await build(['-t', 'all:1', dir]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /^Step 1\/17 : FROM busybox AS base\n ---> [0-9a-f]{12}\n/m);
-    assert.match(r.stdout, /Step 8\/17 : RUN echo "\$GREETING" > greeting && echo built\n ---> Running in [0-9a-f]{12}\nbuilt\n ---> Removed intermediate container [0-9a-f]{12}\n ---> [0-9a-f]{12}\n/);
+    assert.match(r.stdout, /^Step 1\/18 : FROM busybox AS base\n ---> [0-9a-f]{12}\n/m);
+    assert.match(r.stdout, /Step 9\/18 : RUN echo "\$GREETING" > greeting && echo built\n ---> Running in [0-9a-f]{12}\nbuilt\n ---> Removed intermediate container [0-9a-f]{12}\n ---> [0-9a-f]{12}\n/);
     assert.match(r.stdout, /Successfully built [0-9a-f]{12}\nSuccessfully tagged all:1\n/);
     const cfg = JSON.parse(await inspect('all:1', '{{json .Config}}'));
     assert.ok(cfg.Env.includes('GREETING=hello world'));
@@ -114,6 +115,8 @@ describe('docker build (classic builder)', () => {
     assert.equal(await run('--entrypoint', 'cat', 'all:1', '/app/hello.txt', '/app/inner.txt', '/app/greeting', '/unpacked/inner.txt'), 'hi there\ninner\nhello world\ninner\n');
     const owners = await d.docker(['run', '--rm', '--entrypoint', 'stat', 'all:1', '-c', '%u:%g %a', '/app/hello.txt']);
     assert.equal(owners.stdout, '0:0 644\n');
+    const chowned = await d.docker(['run', '--rm', '--entrypoint', 'stat', 'all:1', '-c', '%u:%g %a', '/owned/hello.txt']);
+    assert.equal(chowned.stdout, '1000:1001 600\n');
     // The ONBUILD trigger runs in a child.
     const child = await context('child', { Dockerfile: 'FROM all:1\n' });
     const c = await build(['-t', 'child:1', child]);
