@@ -11,7 +11,7 @@
  *    extractor, and commit its upper dir.
  * The output is Docker's text (`Step 1/5 : …`, ` ---> Running in …`, ` ---> Using cache`…).
  */
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Writable } from 'node:stream';
@@ -31,7 +31,8 @@ import { invalidParameter, isEngineError } from '../lib/errors.js';
 import { parseSignal } from '../lib/signals.js';
 import { resolveUser } from '../runtime/user.js';
 import { BuildContext } from './build-context.js';
-import { copySources, parseChmod, resolveSources, sourcesHash } from './build-copy.js';
+import { copySources, parseChmod, resolveSources, sourcesHash, type CopySource } from './build-copy.js';
+import { downloadSources, isRemoteURL } from './build-download.js';
 import { EMPTY_TAR_DIFF_ID, upperDirLayer } from './commit.js';
 import { ContainerRoot } from './container-root.js';
 import type { EventSink } from './events.js';
@@ -801,18 +802,34 @@ class BuildRun {
     const chown = inst.chown ? x(inst.chown) : '';
     const chmod = inst.chmod ? parseChmod(x(inst.chmod)) : undefined;
     if (inst.kind === 'add') {
-      for (const s of sources) if (/^https?:\/\//i.test(s) || /^git@/.test(s)) throw invalidParameter(`ADD from a URL (${s}) is not supported by this builder yet`);
+      for (const s of sources) if (/^git@|^git:\/\//.test(s)) throw invalidParameter(`ADD from a git repository (${s}) is not supported by this builder yet`);
     }
+    const urls = inst.kind === 'add' ? sources.filter(isRemoteURL) : [];
+    const local = sources.filter((s) => !urls.includes(s));
     let srcRoot: ContainerRoot = this.ctx!.root;
-    let cleanup: (() => Promise<void>) | null = null;
+    const cleanups: Array<() => Promise<void>> = [];
     const from = inst.kind === 'copy' && inst.from !== undefined ? x(inst.from) : undefined;
     try {
-      if (from !== undefined) ({ root: srcRoot, cleanup } = await this.mountFrom(from, state.index));
-      const infos = await resolveSources(srcRoot, sources, cmdName, from === undefined);
-      if ((infos.length > 1 || sources.some((s) => /[*?[]/.test(s)) && infos.length > 1) && !dest.endsWith('/')) {
+      if (from !== undefined) {
+        const mounted = await this.mountFrom(from, state.index);
+        srcRoot = mounted.root;
+        cleanups.push(mounted.cleanup);
+      }
+      const infos = local.length ? await resolveSources(srcRoot, local, cmdName, from === undefined) : [];
+      let remote: { root: ContainerRoot; infos: CopySource[] } | null = null;
+      if (urls.length) {
+        const dir = await mkdtemp(join(this.deps.tmpRoot, 'docker-builder-url'));
+        cleanups.push(() => rm(dir, { recursive: true, force: true }));
+        const names = await downloadSources(urls, dir, this.signal);
+        const root = await ContainerRoot.open(dir);
+        cleanups.push(() => root.close());
+        remote = { root, infos: await resolveSources(root, names, cmdName, false) };
+      }
+      const all = [...infos, ...(remote?.infos ?? [])];
+      if (all.length > 1 && !dest.endsWith('/')) {
         throw invalidParameter(`When using ${cmdName} with more than one source file, the destination must be a directory and end with a /`);
       }
-      const hash = sourcesHash(infos);
+      const hash = sourcesHash(all);
       const comment = `${cmdName} ${chown ? `--chown=${chown} ` : ''}${hash} in ${dest} `;
       const containerConfig = copyConfig(state.config, { Cmd: [...this.shell(state), `#(nop) ${comment}`] });
       if (await this.probeCache(state, containerConfig)) return;
@@ -829,10 +846,13 @@ class BuildRun {
             throw invalidParameter(`unable to convert uid/gid chown string to host mapping: ${(err as Error).message}`);
           }
         } else if (from !== undefined) owner = undefined;
-        await copySources(srcRoot, infos, root, destPath, { ...(owner ? { chown: owner } : {}), ...(chmod !== undefined ? { chmod } : {}), decompress: inst.kind === 'add' });
+        const opts = { ...(owner ? { chown: owner } : {}), ...(chmod !== undefined ? { chmod } : {}) };
+        if (infos.length) await copySources(srcRoot, infos, root, destPath, { ...opts, decompress: inst.kind === 'add' });
+        // A remote archive is copied as it is, never unpacked.
+        if (remote) await copySources(remote.root, remote.infos, root, destPath, { ...opts, decompress: false });
       });
     } finally {
-      await cleanup?.();
+      for (const c of cleanups.reverse()) await c().catch(() => {});
     }
   }
 

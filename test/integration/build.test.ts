@@ -6,6 +6,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -380,5 +382,30 @@ describe('docker build (classic builder)', () => {
     assert.equal(f.code, 5, f.stdout + f.stderr);
     assert.match(f.stderr, /The command '\/bin\/sh -c sleep 1; exit 5' returned a non-zero code: 5/);
     await waitFor(async () => (await d.docker(['ps', '-aq'])).stdout.trim() === '', { timeoutMs: 20_000, what: 'the slow stage\'s container to go' });
+  });
+
+  test('ADD from a URL (a local HTTP server): name, mode 0600, Last-Modified, not unpacked; a 404 fails', async () => {
+    const server = createServer((req, res) => {
+      if (req.url === '/files/data.txt') {
+        res.writeHead(200, { 'Last-Modified': 'Wed, 01 Jan 2020 00:00:00 GMT' });
+        res.end('remote data\n');
+      } else {
+        res.writeHead(404);
+        res.end();
+      }
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const ok = await build(['-t', 'url:1', '-'], { input: `FROM busybox\nADD ${base}/files/data.txt /d/\n` });
+      assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+      assert.equal(await run('url:1', 'stat', '-c', '%a %Y %u', '/d/data.txt'), `600 ${Date.UTC(2020, 0, 1) / 1000} 0\n`);
+      assert.equal(await run('url:1', 'cat', '/d/data.txt'), 'remote data\n');
+      const missing = await build(['-'], { input: `FROM busybox\nADD ${base}/nope /x\n` });
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /failed to GET http:\/\/127\.0\.0\.1:\d+\/nope with status 404/);
+    } finally {
+      server.close();
+    }
   });
 });
