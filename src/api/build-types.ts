@@ -21,6 +21,8 @@ export interface BuildOptions {
   quiet: boolean;
   platform: string;
   cacheFrom: string[];
+  /** An http(s) URL of the context (a tar, possibly compressed, or a Dockerfile); the body is then unused. */
+  remote?: string;
   shmSize?: number;
   memory?: number;
   memorySwap?: number;

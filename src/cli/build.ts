@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat, readFile, readdir, readlink, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { Command } from 'commander';
 import { PatternMatcher, readDockerignore } from '../build/dockerignore.js';
 import { TarWriter } from '../lib/tar-writer.js';
@@ -114,8 +114,13 @@ async function buildAction(ctx: CliContext, pathArg: string, o: BuildFlags): Pro
   if (pathArg === '-') {
     if (o.file && o.file !== '-') query.dockerfile = o.file;
     body = process.stdin;
-  } else if (/^(https?|git):\/\/|^git@|^github\.com\//.test(pathArg)) {
-    throw new StatusError(1, `${pathArg}: building from a remote URL is not supported yet`);
+  } else if (/^https?:\/\//i.test(pathArg)) {
+    // The daemon fetches the context (a tar or a Dockerfile), as Docker's does.
+    query.remote = pathArg;
+    if (o.file) query.dockerfile = o.file;
+    body = Readable.from([]);
+  } else if (/^git:\/\/|^git@|^github\.com\//.test(pathArg)) {
+    throw new StatusError(1, `${pathArg}: building from a git repository is not supported yet`);
   } else {
     const st = await stat(pathArg).catch(() => null);
     if (!st) throw new StatusError(1, `unable to prepare context: path "${pathArg}" not found`);

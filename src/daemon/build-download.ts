@@ -51,3 +51,18 @@ export async function downloadSources(urls: string[], dir: string, signal: Abort
   }
   return out;
 }
+
+/** `remote=<url>`: the context (a tar or a Dockerfile) streamed from an http(s) URL. */
+export async function fetchContext(url: string, signal: AbortSignal): Promise<Readable> {
+  let res: Response;
+  try {
+    res = await fetch(url, { signal, redirect: 'follow' });
+  } catch (err) {
+    throw invalidParameter(`unable to fetch the build context from ${url}: ${(err as Error).message}`);
+  }
+  if (!res.ok || !res.body) {
+    await res.body?.cancel().catch(() => {});
+    throw invalidParameter(`unable to fetch the build context from ${url}: status ${res.status} ${res.statusText}`);
+  }
+  return Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
+}

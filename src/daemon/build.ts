@@ -32,7 +32,7 @@ import { parseSignal } from '../lib/signals.js';
 import { resolveUser } from '../runtime/user.js';
 import { BuildContext } from './build-context.js';
 import { copySources, parseChmod, resolveSources, sourcesHash, type CopySource } from './build-copy.js';
-import { downloadSources, isRemoteURL } from './build-download.js';
+import { downloadSources, fetchContext, isRemoteURL } from './build-download.js';
 import { EMPTY_TAR_DIFF_ID, upperDirLayer } from './commit.js';
 import { ContainerRoot } from './container-root.js';
 import type { EventSink } from './events.js';
@@ -285,7 +285,12 @@ class BuildRun {
 
   async run(body: Readable): Promise<void> {
     try {
-      this.ctx = await BuildContext.fromBody(body, this.deps.tmpRoot, this.opts.dockerfile);
+      let source = body;
+      if (this.opts.remote) {
+        body.resume();
+        source = await fetchContext(this.opts.remote, this.signal);
+      }
+      this.ctx = await BuildContext.fromBody(source, this.deps.tmpRoot, this.opts.dockerfile);
       const id = await this.buildAll();
       this.out(`Successfully built ${shortId(id)}\n`);
       for (const t of this.tags) {

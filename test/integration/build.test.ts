@@ -384,9 +384,17 @@ describe('docker build (classic builder)', () => {
     await waitFor(async () => (await d.docker(['ps', '-aq'])).stdout.trim() === '', { timeoutMs: 20_000, what: 'the slow stage\'s container to go' });
   });
 
-  test('ADD from a URL (a local HTTP server): name, mode 0600, Last-Modified, not unpacked; a 404 fails', async () => {
+  test('ADD from a URL and remote contexts (a local HTTP server): name, mode 0600, Last-Modified; a 404 fails', async () => {
+    const rdir = await context('remote-ctx', { Dockerfile: 'FROM busybox\nCOPY r.txt /r.txt\n', 'r.txt': 'from remote tar\n' });
+    const tarFile = join(work, 'remote.tar');
+    assert.equal((await runCommand('tar', ['-C', rdir, '-cf', tarFile, 'Dockerfile', 'r.txt'])).code, 0);
+    const remoteTar = await readFile(tarFile);
     const server = createServer((req, res) => {
-      if (req.url === '/files/data.txt') {
+      if (req.url === '/Dockerfile') {
+        res.end('FROM busybox\nCMD ["echo", "remote dockerfile"]\n');
+      } else if (req.url === '/ctx.tar') {
+        res.end(remoteTar);
+      } else if (req.url === '/files/data.txt') {
         res.writeHead(200, { 'Last-Modified': 'Wed, 01 Jan 2020 00:00:00 GMT' });
         res.end('remote data\n');
       } else {
@@ -401,6 +409,12 @@ describe('docker build (classic builder)', () => {
       assert.equal(ok.code, 0, ok.stdout + ok.stderr);
       assert.equal(await run('url:1', 'stat', '-c', '%a %Y %u', '/d/data.txt'), `600 ${Date.UTC(2020, 0, 1) / 1000} 0\n`);
       assert.equal(await run('url:1', 'cat', '/d/data.txt'), 'remote data\n');
+      const rd = await d.wharf(['build', '-t', 'remote:df', `${base}/Dockerfile`], { timeoutMs: 120_000 });
+      assert.equal(rd.code, 0, rd.stdout + rd.stderr);
+      assert.equal(await run('remote:df'), 'remote dockerfile\n');
+      const rt = await d.wharf(['build', '-t', 'remote:tar', `${base}/ctx.tar`], { timeoutMs: 120_000 });
+      assert.equal(rt.code, 0, rt.stdout + rt.stderr);
+      assert.equal(await run('remote:tar', 'cat', '/r.txt'), 'from remote tar\n');
       const missing = await build(['-'], { input: `FROM busybox\nADD ${base}/nope /x\n` });
       assert.equal(missing.code, 1);
       assert.match(missing.stderr, /failed to GET http:\/\/127\.0\.0\.1:\d+\/nope with status 404/);

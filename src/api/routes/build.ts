@@ -35,8 +35,10 @@ const isUlimits = (v: unknown): v is Array<{ Name: string; Soft: number; Hard: n
 export function parseBuildOptions(q: URLSearchParams): BuildOptions {
   if (q.get('version') === '2') throw invalidParameter('buildkit not supported by daemon');
   if (boolValue(q, 'squash')) throw invalidParameter('squash is only supported with experimental mode');
-  const remote = q.get('remote');
-  if (remote) throw invalidParameter('remote build contexts (a URL or git repository) are not supported yet; send the context as the request body');
+  const remote = q.get('remote') ?? '';
+  if (remote && !/^https?:\/\//i.test(remote)) {
+    throw invalidParameter(`remote build contexts other than http(s) URLs (${remote}) are not supported yet`);
+  }
   const buildArgs = new Map<string, string | null>(Object.entries(jsonParam(q, 'buildargs', isStringMap(true), 'buildargs') ?? {}));
   const labels = jsonParam(q, 'labels', isStringMap(false), 'labels') as Record<string, string> | undefined;
   const extraHosts = q.getAll('extrahosts').flatMap((h) => h.split(',')).filter((h) => h !== '');
@@ -55,6 +57,7 @@ export function parseBuildOptions(q: URLSearchParams): BuildOptions {
     quiet: boolValue(q, 'q'),
     platform: q.get('platform') ?? '',
     cacheFrom: jsonParam(q, 'cachefrom', isStringList, 'cachefrom') ?? [],
+    ...(remote ? { remote } : {}),
   };
   const numbers = { shmsize: 'shmSize', memory: 'memory', memswap: 'memorySwap', cpushares: 'cpuShares', cpuperiod: 'cpuPeriod', cpuquota: 'cpuQuota' } as const;
   for (const [key, field] of Object.entries(numbers)) {
