@@ -34,6 +34,8 @@ import { BuildContext } from './build-context.js';
 import { copySources, parseChmod, resolveSources, sourcesHash, type CopySource } from './build-copy.js';
 import { downloadSources, fetchContext, isRemoteURL } from './build-download.js';
 import { EMPTY_TAR_DIFF_ID, upperDirLayer } from './commit.js';
+import { cacheKey, copyConfig, created, goDuration, goList, goQuoteList } from './build-config.js';
+import { Channel } from './build-channel.js';
 import { ContainerRoot } from './container-root.js';
 import type { EventSink } from './events.js';
 import { hostArch, type ImageService } from './images.js';
@@ -76,115 +78,6 @@ class StepError extends Error implements BuildStepError {
     readonly code?: number,
   ) {
     super(message);
-  }
-}
-
-/** Go's %q of a []string: `["a" "b"]`. */
-const goQuoteList = (l: readonly string[] | null | undefined) => `[${(l ?? []).map((s) => JSON.stringify(s)).join(' ')}]`;
-/** Go's %v of a []string: `[a b]`. */
-const goList = (l: readonly string[]) => `[${l.join(' ')}]`;
-
-function goDuration(ns: number | undefined): string {
-  const n = ns ?? 0;
-  if (n === 0) return '0s';
-  if (n < 1e3) return `${n}ns`;
-  if (n < 1e6) return `${n / 1e3}µs`;
-  if (n < 1e9) return `${n / 1e6}ms`;
-  let s = n / 1e9;
-  let out = '';
-  const h = Math.floor(s / 3600);
-  if (h) out += `${h}h`;
-  s -= h * 3600;
-  const m = Math.floor(s / 60);
-  if (h || m) out += `${m}m`;
-  s -= m * 60;
-  return out + `${Number(s.toFixed(9))}s`;
-}
-
-function copyConfig(c: ContainerConfig, over: Partial<ContainerConfig> = {}): ContainerConfig {
-  const out: ContainerConfig = JSON.parse(JSON.stringify(c)) as ContainerConfig;
-  return Object.assign(out, over);
-}
-
-/** The parts of a config the cache compares (moby's image/cache compare). */
-function cacheKey(c: ContainerConfig): string {
-  const sortObj = (o: Record<string, unknown> | null | undefined) => (o ? Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b))) : {});
-  return JSON.stringify([
-    c.Cmd ?? [],
-    c.Entrypoint ?? [],
-    c.Env ?? [],
-    sortObj(c.Labels),
-    sortObj(c.ExposedPorts),
-    sortObj(c.Volumes),
-    c.User ?? '',
-    c.WorkingDir ?? '',
-    c.OnBuild ?? [],
-    c.Shell ?? [],
-    c.StopSignal ?? '',
-    c.Healthcheck ?? null,
-    c.Hostname ?? '',
-    c.Domainname ?? '',
-    !!c.OpenStdin,
-  ]);
-}
-
-function created(): string {
-  return new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z');
-}
-
-/** A queue of messages the build produces and the route consumes. */
-class Channel {
-  private readonly items: ProgressMessage[] = [];
-  private wake: (() => void) | null = null;
-  private roomWaiters: Array<() => void> = [];
-  /** Messages kept before a producer that asks for room waits (a client that reads slowly or never). */
-  static readonly HIGH_WATER = 256;
-  /** Resolves once the consumer has taken messages below the high-water mark (or stopped). */
-  room(): Promise<void> {
-    if (this.items.length < Channel.HIGH_WATER || this.done) return Promise.resolve();
-    return new Promise((r) => this.roomWaiters.push(r));
-  }
-  private freeRoom(): void {
-    const w = this.roomWaiters;
-    this.roomWaiters = [];
-    for (const r of w) r();
-  }
-  private done = false;
-  private error: unknown = null;
-  push(m: ProgressMessage): void {
-    this.items.push(m);
-    this.wake?.();
-  }
-  end(err?: unknown): void {
-    this.done = true;
-    this.freeRoom();
-    if (err !== undefined) this.error = err;
-    this.wake?.();
-  }
-  async *[Symbol.asyncIterator](): AsyncGenerator<ProgressMessage> {
-    try {
-      yield* this.drain();
-    } finally {
-      // The consumer stopped: producers must not wait for room any more.
-      this.done = true;
-      this.freeRoom();
-    }
-  }
-
-  private async *drain(): AsyncGenerator<ProgressMessage> {
-    for (;;) {
-      while (this.items.length) {
-        const m = this.items.shift()!;
-        if (this.items.length < Channel.HIGH_WATER / 2) this.freeRoom();
-        yield m;
-      }
-      if (this.done) {
-        if (this.error !== null) throw this.error;
-        return;
-      }
-      await new Promise<void>((r) => (this.wake = r));
-      this.wake = null;
-    }
   }
 }
 
