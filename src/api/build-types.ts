@@ -1,5 +1,6 @@
 /** POST /build: what the route hands to the build backend (daemon/build.ts implements it). */
 import type { Readable } from 'node:stream';
+import type { RegistryAuth } from './backend.js';
 import type { ProgressMessage } from './types.js';
 
 export interface BuildOptions {
@@ -23,6 +24,8 @@ export interface BuildOptions {
   cacheFrom: string[];
   /** An http(s) URL of the context (a tar, possibly compressed, or a Dockerfile); the body is then unused. */
   remote?: string;
+  /** X-Registry-Config: credentials by registry, for pulling base images. */
+  registryConfig?: Record<string, RegistryAuth>;
   shmSize?: number;
   memory?: number;
   memorySwap?: number;

@@ -34,6 +34,7 @@ import { BuildContext } from './build-context.js';
 import { copySources, parseChmod, resolveSources, sourcesHash, type CopySource } from './build-copy.js';
 import { downloadSources, fetchContext, isRemoteURL } from './build-download.js';
 import { EMPTY_TAR_DIFF_ID, upperDirLayer } from './commit.js';
+import { authForDomain } from '../distribution/auth-config.js';
 import { cacheKey, copyConfig, created, goDuration, goList, goQuoteList } from './build-config.js';
 import { Channel } from './build-channel.js';
 import { ContainerRoot } from './container-root.js';
@@ -376,7 +377,8 @@ class BuildRun {
       } catch {
         throw err;
       }
-      for await (const m of this.deps.images.pull(familiarString(ref), undefined, this.opts.platform ? { platform: this.opts.platform } : {}, undefined)) {
+      const auth = authForDomain(this.opts.registryConfig ?? {}, ref.domain);
+      for await (const m of this.deps.images.pull(familiarString(ref), undefined, this.opts.platform ? { platform: this.opts.platform } : {}, auth)) {
         this.checkCancelled();
         if (!this.opts.quiet) this.emit(m);
       }

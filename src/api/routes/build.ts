@@ -6,6 +6,7 @@
  * CLI exits with. A client that goes away aborts the build.
  */
 import { invalidParameter, unavailable } from '../../lib/errors.js';
+import { decodeRegistryConfig } from '../../distribution/auth-config.js';
 import type { BuildOptions, BuildStepError } from '../build-types.js';
 import { errorMessage } from '../errors.js';
 import { boolValue, boolValueOrDefault, drain, intValue } from '../request.js';
@@ -84,6 +85,7 @@ async function build(ctx: RequestContext): Promise<void> {
   const backend = ctx.backend.build;
   if (!backend) throw unavailable('the builder is not available');
   const opts = parseBuildOptions(ctx.query);
+  opts.registryConfig = decodeRegistryConfig(req.headers['x-registry-config']);
   const abort = new AbortController();
   const onClose = () => {
     if (!res.writableFinished) abort.abort();
