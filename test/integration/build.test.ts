@@ -13,6 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { countLeaks, loadBusybox, runCommand, startDaemon, waitFor, type Daemon } from './harness.js';
+import { startRegistry } from '../fixtures/registry.js';
+import { buildImage, busyboxTar, publishImage } from '../fixtures/registry-images.js';
+import { execFileSync } from 'node:child_process';
 
 let d: Daemon;
 let work: string;
@@ -420,6 +423,30 @@ describe('docker build (classic builder)', () => {
       assert.match(missing.stderr, /failed to GET http:\/\/127\.0\.0\.1:\d+\/nope with status 404/);
     } finally {
       server.close();
+    }
+  });
+
+  test('a missing base image is pulled with the credentials the Docker CLI sends (X-Registry-Config)', async () => {
+    const storage = join(work, 'reg-storage');
+    await mkdir(storage, { recursive: true });
+    const anon = await startRegistry({ dir: work, storage });
+    const htpasswd = join(work, 'htpasswd');
+    execFileSync('sh', ['-c', `htpasswd -Bbn alice secret > ${htpasswd}`]);
+    const basic = await startRegistry({ dir: work, storage, htpasswd });
+    try {
+      await publishImage(`http://${anon.host}`, 'private/base', 'latest', buildImage([await busyboxTar()], { cmd: ['sh'] }));
+      const df = `FROM ${basic.host}/private/base\nRUN echo pulled-base > /p\n`;
+      const denied = await build(['-'], { input: df });
+      assert.equal(denied.code, 1, denied.stdout);
+      assert.match(denied.stderr, /no basic auth credentials/);
+      const login = await d.docker(['login', '-u', 'alice', '--password-stdin', basic.host], { input: 'secret\n' });
+      assert.equal(login.code, 0, login.stderr);
+      const r = await build(['-t', 'pulled:1', '-'], { input: df });
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.equal(await run('pulled:1', 'cat', '/p'), 'pulled-base\n');
+    } finally {
+      await d.docker(['logout', basic.host]);
+      await Promise.all([anon.stop(), basic.stop()]);
     }
   });
 });
