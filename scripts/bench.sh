@@ -13,3 +13,4 @@ node dist/bench/run-bench.js "$@"
 node dist/bench/pull-bench.js   # cold pull of the nginx test image vs gzip -dc | tar -x (BENCH_PULL_N)
 node dist/bench/cli-bench.js    # wharf version / ps vs docker version / ps on the same daemon (BENCH_CLI_N)
 node dist/bench/restart-bench.js   # daemon restart with N running containers until /_ping (BENCH_RESTART_N, _R)
+node dist/bench/build-bench.js  # docker build cold and cached (BENCH_BUILD_N, BENCH_DOCKER_HOST to compare)

@@ -34,6 +34,7 @@ import type {
 import type { StatsOptions, StatsStream } from './stats-types.js';
 import type { ExecBackend } from './exec-types.js';
 import type { DiskUsageBackend } from './disk-usage-types.js';
+import type { BuildBackend } from './build-types.js';
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 
@@ -230,6 +231,8 @@ export interface Backend {
   control?: ContainerControlBackend;
   /** GET /system/df; optional, the route answers 503 without it. */
   diskUsage?: DiskUsageBackend;
+  /** POST /build (the classic builder); optional, the route answers 503 without it. */
+  build?: BuildBackend;
 }
 
 /** Docker's ContainerPathStat (X-Docker-Container-Path-Stat); `mode` holds Go's os.FileMode bits. */

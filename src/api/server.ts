@@ -22,6 +22,7 @@ import { containerFileRoutes } from './routes/container-files.js';
 import { swarmRoutes } from './routes/swarm.js';
 import { pluginRoutes } from './routes/plugins.js';
 import { ConnectionPool, cachedOpenFileLimit, connectionCap } from './connections.js';
+import { buildRoutes } from './routes/build.js';
 
 export const DEFAULT_UNIX_SOCKET = '/run/wharf.sock';
 export const DEFAULT_HOST = `unix://${DEFAULT_UNIX_SOCKET}`;
@@ -72,6 +73,7 @@ export function buildRouter(): Router {
   containerFileRoutes(router);
   swarmRoutes(router);
   pluginRoutes(router);
+  buildRoutes(router);
   return router;
 }
 

@@ -27,6 +27,7 @@ const files = () => import('./container-files.js');
 const exec = () => import('./exec.js');
 const stats = () => import('./stats.js');
 const events = () => import('./events.js');
+const build = () => import('./build.js');
 
 export const COMMANDS: readonly CommandRow[] = [
   ['run', () => containers().then((m) => m.defineRun)],
@@ -84,6 +85,7 @@ export const COMMANDS: readonly CommandRow[] = [
   ['image rm|remove', () => images().then((m) => m.defineRmi)],
   ['image tag', () => images().then((m) => m.defineTag)],
   ['image inspect', () => system().then((m) => m.defineImageInspect)],
+  ['image build', () => build().then((m) => m.defineBuild)],
   ['image push', () => registry().then((m) => m.definePush)],
   ['version', () => system().then((m) => m.defineVersion)],
   ['info', () => system().then((m) => m.defineInfo)],
@@ -92,6 +94,7 @@ export const COMMANDS: readonly CommandRow[] = [
   ['system info', () => system().then((m) => m.defineInfo)],
   ['system df', () => import('./system-df.js').then((m) => m.defineSystemDf)],
   ['system events', () => events().then((m) => m.defineEvents)],
+  ['build', () => build().then((m) => m.defineBuild)],
   ['login', () => registry().then((m) => m.defineLogin)],
   ['logout', () => registry().then((m) => m.defineLogout)],
   ['push', () => registry().then((m) => m.definePush)],

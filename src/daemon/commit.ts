@@ -149,25 +149,33 @@ export class ContainerCommit {
   /** The container's upper dir as a layer on top of `parent`. */
   private async diffLayer(rec: ContainerRecord, parent: string | null): Promise<AppliedLayer> {
     const data = await this.c.deps.layers.rwGraphDriverData(rec.ID);
-    const upper = data.UpperDir!;
-    const { opaque, xattrs } = await readOverlayXattrs(upper);
-    const out = new TarWriter();
-    const root = await open(upper, O_PATH | fsc.O_DIRECTORY);
-    const walked = (async () => {
-      try {
-        await new TarWalker(out, { whiteouts: true, opaqueDirs: opaque, xattrs }).addChildren(root, '');
-        out.finish();
-      } catch (err) {
-        out.destroy(err as Error);
-      } finally {
-        await root.close();
-      }
-    })();
+    return upperDirLayer(data.UpperDir!, parent, (p, src) => this.images.layers.applyLayer(p, src));
+  }
+}
+
+/** An overlay upper dir, whiteouts turned back into `.wh.` entries, applied as a layer on `parent` (commit and build). */
+export async function upperDirLayer(
+  upper: string,
+  parent: string | null,
+  apply: (parent: string | null, src: Readable) => Promise<AppliedLayer>,
+): Promise<AppliedLayer> {
+  const { opaque, xattrs } = await readOverlayXattrs(upper);
+  const out = new TarWriter();
+  const root = await open(upper, O_PATH | fsc.O_DIRECTORY);
+  const walked = (async () => {
     try {
-      return await this.images.layers.applyLayer(parent, out);
+      await new TarWalker(out, { whiteouts: true, opaqueDirs: opaque, xattrs }).addChildren(root, '');
+      out.finish();
+    } catch (err) {
+      out.destroy(err as Error);
     } finally {
-      out.destroy();
-      await walked;
+      await root.close();
     }
+  })();
+  try {
+    return await apply(parent, out);
+  } finally {
+    out.destroy();
+    await walked;
   }
 }

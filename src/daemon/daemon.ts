@@ -27,6 +27,7 @@ import { VolumeService } from './volumes.js';
 import { EventBus } from './events.js';
 import { ExecService } from './exec.js';
 import { HealthMonitor } from './health.js';
+import { BuildService } from './build.js';
 
 function registryOptions(cfg: DaemonConfig): RegistryServiceOptions {
   return {
@@ -169,7 +170,9 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
   const networks = new NetworkService(network, containers.networkHooks(), events);
   const { files, control } = containerFileServices(containers.access(), images);
   const diskUsage = new DiskUsageService({ layers: images.layers, images, containers, volumes });
-  const server = await startApiServer({ containers, images, system, networks, events, volumes, exec: execs, files, control, diskUsage }, {
+  const build = new BuildService({ images, containers, events, tmpRoot: join(cfg.dataRoot, 'tmp'), log });
+  await build.init();
+  const server = await startApiServer({ containers, images, system, networks, events, volumes, exec: execs, files, control, diskUsage, build }, {
     hosts: cfg.hosts,
     debug: () => facts.debug,
     log,

@@ -706,9 +706,34 @@ export class ImageService implements ImageBackend {
 
   async remove(ref: string, opts: { force: boolean; noprune: boolean }): Promise<ImageDeleteItem[]> {
     const id = await this.lookup(ref).catch(() => undefined);
-    const records = await this.exclusive(() => this.removeLocked(ref, opts.force));
+    const records = await this.exclusive(async () => {
+      // Read before the delete drops the image's metadata.
+      const parent = id ? await this.images.parent(id) : '';
+      const out = await this.removeLocked(ref, opts.force);
+      if (id && parent && !opts.noprune && out.some((r) => r.Deleted === id)) await this.pruneParents(parent, out);
+      return out;
+    });
     for (const r of records) if (id && (r.Untagged || r.Deleted === id)) this.opts.events?.log('image', r.Untagged ? 'untag' : 'delete', { ID: id, Attributes: { name: id } });
     return records;
+  }
+
+  /**
+   * Docker's parent pruning after a delete: the deleted image's parents (a build's intermediate
+   * images, a commit's base) go too while they are untagged, unused by containers and have no
+   * other child. Called with the images lock held, with the deleted image's parent.
+   */
+  private async pruneParents(first: string, records: ImageDeleteItem[]): Promise<void> {
+    let parent = first;
+    while (parent && (await this.images.has(parent))) {
+      if (this.refs.references(parent).length > 0 || this.containersUsingImage(parent).length > 0) return;
+      for (const other of await this.images.list()) {
+        if (other !== parent && (await this.images.parent(other)) === parent) return;
+      }
+      const next = await this.images.parent(parent);
+      await this.deleteImage(parent, records);
+      this.opts.events?.log('image', 'delete', { ID: parent, Attributes: { name: parent } });
+      parent = next;
+    }
   }
 
   /** Docker's ImageDelete: untag when a reference was given, delete when the last one goes. */

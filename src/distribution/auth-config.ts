@@ -16,6 +16,25 @@ export function decodeRegistryAuth(header: string | string[] | undefined): Regis
   }
 }
 
+/** X-Registry-Config of POST /build: base64url JSON of registry host -> AuthConfig. Undecodable -> {}. */
+export function decodeRegistryConfig(header: string | string[] | undefined): Record<string, RegistryAuth> {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (!value) return {};
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(value.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8'));
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, RegistryAuth>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** The credentials of a registry config for `domain` (Docker Hub is keyed by its v1 index URL). */
+export function authForDomain(config: Record<string, RegistryAuth>, domain: string): RegistryAuth | undefined {
+  const keys = domain === 'docker.io' ? ['https://index.docker.io/v1/', 'index.docker.io', 'docker.io'] : [domain, `https://${domain}`, `http://${domain}`];
+  for (const k of keys) if (config[k]) return config[k];
+  return undefined;
+}
+
 /** The base64url encoding clients send (Docker's registry.EncodeAuthConfig). */
 export function encodeRegistryAuth(auth: RegistryAuth): string {
   return Buffer.from(JSON.stringify(auth)).toString('base64url');

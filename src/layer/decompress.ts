@@ -22,7 +22,7 @@ export function detectCompression(head: Uint8Array): Compression {
 const TOOLS: Record<Exclude<Compression, 'none' | 'gzip'>, string> = { zstd: 'zstd', xz: 'xz', bzip2: 'bzip2' };
 
 /** Reads up to `n` leading bytes, then returns them with a stream that replays them first. */
-async function peek(src: Readable, n: number): Promise<{ head: Buffer; stream: Readable }> {
+export async function peek(src: Readable, n: number): Promise<{ head: Buffer; stream: Readable }> {
   const it = src[Symbol.asyncIterator]();
   const parts: Buffer[] = [];
   let len = 0;

@@ -1,0 +1,306 @@
+/**
+ * Parsed Dockerfile nodes to typed instructions and stages, with Docker's messages for bad
+ * arguments (BuildKit's frontend/dockerfile/instructions, which the classic builder uses).
+ * Variable substitution happens later, at dispatch, with the stage's environment.
+ */
+import { DockerfileParseError, goQuote, parseDockerfile, type Node } from './parser.js';
+
+export interface KeyValue {
+  key: string;
+  value: string;
+  /** Legacy `ENV key value` form. */
+  noDelim: boolean;
+}
+
+export interface HealthConfig {
+  Test: string[];
+  Interval?: number;
+  Timeout?: number;
+  StartPeriod?: number;
+  StartInterval?: number;
+  Retries?: number;
+}
+
+/** A command line in exec (JSON) or shell form. */
+export interface CmdLine {
+  args: string[];
+  json: boolean;
+}
+
+export type Instruction =
+  | { kind: 'env'; text: string; env: KeyValue[] }
+  | { kind: 'label'; text: string; labels: KeyValue[] }
+  | { kind: 'maintainer'; text: string; maintainer: string }
+  | { kind: 'run'; text: string; cmd: CmdLine }
+  | { kind: 'cmd'; text: string; cmd: CmdLine }
+  | { kind: 'entrypoint'; text: string; cmd: CmdLine }
+  | { kind: 'shell'; text: string; shell: string[] }
+  | { kind: 'expose'; text: string; ports: string[] }
+  | { kind: 'user'; text: string; user: string }
+  | { kind: 'workdir'; text: string; path: string }
+  | { kind: 'volume'; text: string; volumes: string[] }
+  | { kind: 'stopsignal'; text: string; signal: string }
+  | { kind: 'arg'; text: string; args: Array<{ key: string; value?: string }> }
+  | { kind: 'onbuild'; text: string; expression: string }
+  | { kind: 'healthcheck'; text: string; health: HealthConfig }
+  | { kind: 'copy' | 'add'; text: string; sources: string[]; dest: string; from?: string; chown?: string; chmod?: string };
+
+export interface Stage {
+  /** The FROM line as written. */
+  text: string;
+  baseName: string;
+  /** Lowercased `AS name`, or ''. */
+  name: string;
+  platform: string;
+  commands: Instruction[];
+}
+
+export interface Dockerfile {
+  metaArgs: Array<Extract<Instruction, { kind: 'arg' }>>;
+  stages: Stage[];
+  escapeToken: string;
+  warnings: string[];
+}
+
+const atLeastOne = (c: string) => new DockerfileParseError(`${c} requires at least one argument`);
+const exactlyOne = (c: string) => new DockerfileParseError(`${c} requires exactly one argument`);
+const atLeastTwo = (c: string) =>
+  new DockerfileParseError(`${c} requires at least two arguments, but only one was provided. Destination could not be determined`);
+
+/** BuildKit's BFlags: `--name=value` for the flags an instruction accepts. */
+function parseFlags(node: Node, allowed: Record<string, 'string' | 'bool'>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const raw of node.flags) {
+    const body = raw.replace(/^--/, '');
+    const eq = body.indexOf('=');
+    const name = eq < 0 ? body : body.slice(0, eq);
+    const type = allowed[name];
+    if (!type) {
+      if (node.cmd === 'run' && (name === 'mount' || name === 'network' || name === 'security')) {
+        throw new DockerfileParseError(`the --${name} option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled`);
+      }
+      throw new DockerfileParseError(`Unknown flag: ${name}`);
+    }
+    if (name in out) throw new DockerfileParseError(`Duplicate flag specified: ${name}`);
+    if (eq < 0) {
+      if (type === 'string') throw new DockerfileParseError(`Missing a value on flag: ${name}`);
+      out[name] = 'true';
+    } else out[name] = body.slice(eq + 1);
+  }
+  return out;
+}
+
+function kvps(args: string[], cmd: string): KeyValue[] {
+  if (args.length === 0) throw atLeastOne(cmd);
+  const out: KeyValue[] = [];
+  for (let i = 0; i < args.length; i += 3) {
+    if (args[i] === '') throw new DockerfileParseError(`${cmd} names can not be blank`);
+    out.push({ key: args[i]!, value: args[i + 1]!, noDelim: args[i + 2] === '' });
+  }
+  return out;
+}
+
+/** Go's time.ParseDuration for the units HEALTHCHECK options use; nanoseconds. */
+export function parseGoDuration(s: string): number {
+  if (s === '0') return 0;
+  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/y;
+  const unit: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+  let total = 0;
+  let pos = 0;
+  if (s === '') throw new Error('time: invalid duration ""');
+  while (pos < s.length) {
+    re.lastIndex = pos;
+    const m = re.exec(s);
+    if (!m) throw new Error(`time: invalid duration ${goQuote(s)}`);
+    total += parseFloat(m[1]!) * unit[m[2]!]!;
+    pos = re.lastIndex;
+  }
+  return Math.round(total);
+}
+
+function healthcheck(node: Node): HealthConfig {
+  const flags = parseFlags(node, { interval: 'string', timeout: 'string', 'start-period': 'string', 'start-interval': 'string', retries: 'string' });
+  if (node.args.length === 0) throw atLeastOne('HEALTHCHECK');
+  const typ = node.args[0]!.toUpperCase();
+  if (typ === 'NONE') {
+    if (node.args.length > 1) throw new DockerfileParseError('HEALTHCHECK NONE takes no arguments');
+    return { Test: ['NONE'] };
+  }
+  if (typ !== 'CMD') throw new DockerfileParseError(`Unknown type ${goQuote(node.args[0]!)} in HEALTHCHECK (try CMD)`);
+  const cmd = node.args.slice(1);
+  if (cmd.length === 0 || (cmd.length === 1 && cmd[0] === '')) throw new DockerfileParseError('Missing command after HEALTHCHECK CMD');
+  const h: HealthConfig = { Test: node.json ? ['CMD', ...cmd] : ['CMD-SHELL', cmd[0]!] };
+  const dur = (name: string): number | undefined => {
+    const v = flags[name];
+    if (v === undefined || v === '') return undefined;
+    let d: number;
+    try {
+      d = parseGoDuration(v);
+    } catch (err) {
+      throw new DockerfileParseError((err as Error).message);
+    }
+    if (d !== 0 && d < 1e6) throw new DockerfileParseError(`Interval ${goQuote(name)} cannot be less than 1ms`);
+    return d;
+  };
+  const interval = dur('interval');
+  const timeout = dur('timeout');
+  const startPeriod = dur('start-period');
+  const startInterval = dur('start-interval');
+  if (interval !== undefined) h.Interval = interval;
+  if (timeout !== undefined) h.Timeout = timeout;
+  if (startPeriod !== undefined) h.StartPeriod = startPeriod;
+  if (startInterval !== undefined) h.StartInterval = startInterval;
+  if (flags.retries !== undefined && flags.retries !== '') {
+    if (!/^-?\d+$/.test(flags.retries)) throw new DockerfileParseError(`strconv.ParseInt: parsing ${goQuote(flags.retries)}: invalid syntax`);
+    const r = Number(flags.retries);
+    if (r < 0) throw new DockerfileParseError(`--retries cannot be negative (${r})`);
+    h.Retries = r;
+  } else h.Retries = 0;
+  return h;
+}
+
+/** One node to an instruction; FROM is handled by the caller. */
+export function parseInstruction(node: Node): Instruction {
+  const text = node.original;
+  const noFlags = () => parseFlags(node, {});
+  switch (node.cmd) {
+    case 'env':
+      noFlags();
+      return { kind: 'env', text, env: kvps(node.args, 'ENV') };
+    case 'label':
+      noFlags();
+      return { kind: 'label', text, labels: kvps(node.args, 'LABEL') };
+    case 'maintainer':
+      noFlags();
+      if (node.args.length !== 1) throw exactlyOne('MAINTAINER');
+      return { kind: 'maintainer', text, maintainer: node.args[0]! };
+    case 'run':
+    case 'cmd':
+    case 'entrypoint': {
+      noFlags();
+      if (node.cmd === 'run' && node.args.length === 0) throw atLeastOne('RUN');
+      return { kind: node.cmd, text, cmd: { args: node.args, json: node.json } };
+    }
+    case 'shell':
+      noFlags();
+      if (node.args.length === 0) throw atLeastOne('SHELL');
+      if (!node.json) throw new DockerfileParseError('SHELL requires the arguments to be in JSON form');
+      return { kind: 'shell', text, shell: node.args };
+    case 'expose':
+      noFlags();
+      if (node.args.length === 0) throw atLeastOne('EXPOSE');
+      return { kind: 'expose', text, ports: node.args };
+    case 'user':
+      noFlags();
+      if (node.args.length !== 1) throw exactlyOne('USER');
+      return { kind: 'user', text, user: node.args[0]! };
+    case 'workdir':
+      noFlags();
+      if (node.args.length !== 1) throw exactlyOne('WORKDIR');
+      return { kind: 'workdir', text, path: node.args[0]! };
+    case 'volume': {
+      noFlags();
+      if (node.args.length === 0) throw atLeastOne('VOLUME');
+      for (const v of node.args) if (v.trim() === '') throw new DockerfileParseError('VOLUME specified can not be an empty string');
+      return { kind: 'volume', text, volumes: node.args };
+    }
+    case 'stopsignal':
+      noFlags();
+      if (node.args.length !== 1) throw exactlyOne('STOPSIGNAL');
+      return { kind: 'stopsignal', text, signal: node.args[0]! };
+    case 'arg': {
+      noFlags();
+      if (node.args.length === 0) throw atLeastOne('ARG');
+      return {
+        kind: 'arg',
+        text,
+        args: node.args.map((w) => {
+          const i = w.indexOf('=');
+          return i < 0 ? { key: w } : { key: w.slice(0, i), value: w.slice(i + 1) };
+        }),
+      };
+    }
+    case 'onbuild': {
+      noFlags();
+      if (node.args.length === 0 || !node.sub) throw atLeastOne('ONBUILD');
+      const trigger = node.sub.word.toUpperCase();
+      if (trigger === 'ONBUILD') throw new DockerfileParseError('Chaining ONBUILD via `ONBUILD ONBUILD` isn\'t allowed');
+      if (trigger === 'MAINTAINER' || trigger === 'FROM') throw new DockerfileParseError(`${trigger} isn't allowed as an ONBUILD trigger`);
+      parseInstruction(node.sub);
+      return { kind: 'onbuild', text, expression: text.replace(/^\s*ONBUILD\s*/i, '') };
+    }
+    case 'healthcheck':
+      return { kind: 'healthcheck', text, health: healthcheck(node) };
+    case 'copy':
+    case 'add': {
+      const flags = parseFlags(node, node.cmd === 'copy' ? { from: 'string', chown: 'string', chmod: 'string', link: 'bool', parents: 'bool', exclude: 'string' } : { chown: 'string', chmod: 'string', link: 'bool', checksum: 'string', 'keep-git-dir': 'bool', exclude: 'string' });
+      for (const bk of ['link', 'parents', 'exclude', 'checksum', 'keep-git-dir']) {
+        if (bk in flags) throw new DockerfileParseError(`the --${bk} option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled`);
+      }
+      const cmdName = node.cmd.toUpperCase();
+      if (node.args.length < 2) throw atLeastTwo(cmdName);
+      return {
+        kind: node.cmd,
+        text,
+        sources: node.args.slice(0, -1),
+        dest: node.args[node.args.length - 1]!,
+        ...(flags.from !== undefined ? { from: flags.from } : {}),
+        ...(flags.chown ? { chown: flags.chown } : {}),
+        ...(flags.chmod ? { chmod: flags.chmod } : {}),
+      };
+    }
+    default:
+      throw new DockerfileParseError(`unknown instruction: ${node.word}`);
+  }
+}
+
+const STAGE_NAME = /^[a-z][a-z0-9-_.]*$/;
+
+function parseFrom(node: Node): Stage {
+  const flags = parseFlags(node, { platform: 'string' });
+  const args = node.args;
+  let name = '';
+  if (args.length === 3 && args[1]!.toLowerCase() === 'as') {
+    name = args[2]!.toLowerCase();
+    if (!STAGE_NAME.test(name)) throw new DockerfileParseError(`invalid name for build stage: ${goQuote(args[2]!)}, name can't start with a number or contain symbols`);
+  } else if (args.length !== 1) {
+    throw new DockerfileParseError('FROM requires either one or three arguments');
+  }
+  return { text: node.original, baseName: args[0]!, name, platform: flags.platform ?? '', commands: [] };
+}
+
+/** Parses a whole Dockerfile into meta ARGs and stages. Throws DockerfileParseError with Docker's text. */
+export function parseStages(text: string): Dockerfile {
+  const parsed = parseDockerfile(text);
+  const metaArgs: Dockerfile['metaArgs'] = [];
+  const stages: Stage[] = [];
+  for (const node of parsed.nodes) {
+    try {
+      if (node.cmd === 'from') {
+        stages.push(parseFrom(node));
+        continue;
+      }
+      const inst = parseInstruction(node);
+      if (stages.length === 0) {
+        if (inst.kind === 'arg') {
+          metaArgs.push(inst);
+          continue;
+        }
+        throw new DockerfileParseError('no build stage in current context');
+      }
+      stages[stages.length - 1]!.commands.push(inst);
+    } catch (err) {
+      if (err instanceof DockerfileParseError && !err.message.startsWith('dockerfile parse error')) {
+        throw new DockerfileParseError(`dockerfile parse error on line ${node.startLine}: ${err.message}`);
+      }
+      throw err;
+    }
+  }
+  return { metaArgs, stages, escapeToken: parsed.escapeToken, warnings: parsed.warnings };
+}
+
+/** The index of the stage named `target` (case-insensitive), or -1. */
+export function stageIndex(stages: Stage[], target: string): number {
+  const t = target.toLowerCase();
+  return stages.findIndex((s) => s.name === t);
+}

@@ -1,0 +1,213 @@
+/**
+ * Variable substitution in Dockerfile words, as the Dockerfile reference defines it (and
+ * BuildKit's shell lexer, which Docker's classic builder also uses, implements it):
+ * `$VAR`, `${VAR}`, `${VAR:-word}` / `${VAR-word}`, `${VAR:+word}` / `${VAR+word}`,
+ * `${VAR:?msg}` / `${VAR?msg}`; single quotes are literal, double quotes expand, the escape
+ * token (`\` or `` ` ``) escapes the next character (inside double quotes only `"`, `$` and
+ * itself). Quotes and escapes are removed from the result.
+ */
+
+export type Env = ReadonlyMap<string, string>;
+
+/** `KEY=value` lines (later ones win) to a lookup map. */
+export function envMap(lines: readonly string[]): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const l of lines) {
+    const i = l.indexOf('=');
+    if (i < 0) m.set(l, '');
+    else m.set(l.slice(0, i), l.slice(i + 1));
+  }
+  return m;
+}
+
+class Scanner {
+  pos = 0;
+  constructor(readonly src: string) {}
+  peek(): string | undefined {
+    return this.pos < this.src.length ? this.src[this.pos] : undefined;
+  }
+  next(): string | undefined {
+    return this.pos < this.src.length ? this.src[this.pos++] : undefined;
+  }
+}
+
+const isNameStart = (c: string) => /[A-Za-z_]/.test(c);
+const isNameChar = (c: string) => /[A-Za-z0-9_]/.test(c);
+
+class Lexer {
+  private readonly s: Scanner;
+  /** Words found so far (ProcessWords) and whether the current word has content. */
+  private readonly words: string[] = [];
+  private word = '';
+  private inWord = false;
+
+  constructor(
+    src: string,
+    private readonly env: Env,
+    private readonly escape: string,
+    private readonly split: boolean,
+  ) {
+    this.s = new Scanner(src);
+  }
+
+  run(): { word: string; words: string[] } {
+    let out = '';
+    for (;;) {
+      const ch = this.s.peek();
+      if (ch === undefined) break;
+      if (this.split && /\s/.test(ch)) {
+        this.s.next();
+        if (this.inWord) this.flush();
+        continue;
+      }
+      let piece: string;
+      if (ch === "'") piece = this.single();
+      else if (ch === '"') piece = this.double();
+      else if (ch === '$') piece = this.dollar();
+      else if (ch === this.escape) {
+        this.s.next();
+        const n = this.s.next();
+        piece = n ?? '';
+      } else {
+        this.s.next();
+        piece = ch;
+      }
+      this.word += piece;
+      this.inWord = true;
+      out += piece;
+    }
+    if (this.inWord) this.flush();
+    return { word: out, words: this.words };
+  }
+
+  private flush(): void {
+    this.words.push(this.word);
+    this.word = '';
+    this.inWord = false;
+  }
+
+  private single(): string {
+    this.s.next();
+    let out = '';
+    for (;;) {
+      const ch = this.s.next();
+      if (ch === undefined) throw new Error('unexpected end of statement while looking for matching single-quote');
+      if (ch === "'") return out;
+      out += ch;
+    }
+  }
+
+  private double(): string {
+    this.s.next();
+    let out = '';
+    for (;;) {
+      const ch = this.s.peek();
+      if (ch === undefined) throw new Error('unexpected end of statement while looking for matching double-quote');
+      if (ch === '"') {
+        this.s.next();
+        return out;
+      }
+      if (ch === '$') {
+        out += this.dollar();
+        continue;
+      }
+      this.s.next();
+      if (ch === this.escape) {
+        const n = this.s.peek();
+        if (n === '"' || n === '$' || n === this.escape) {
+          out += this.s.next();
+          continue;
+        }
+      }
+      out += ch;
+    }
+  }
+
+  private name(): string {
+    let name = '';
+    const first = this.s.peek();
+    if (first !== undefined && /[0-9]/.test(first)) {
+      while (this.s.peek() !== undefined && /[0-9]/.test(this.s.peek()!)) name += this.s.next();
+      return name;
+    }
+    while (this.s.peek() !== undefined && isNameChar(this.s.peek()!)) name += this.s.next();
+    return name;
+  }
+
+  private lookup(name: string): string | undefined {
+    return this.env.get(name);
+  }
+
+  private dollar(): string {
+    this.s.next(); // '$'
+    const ch = this.s.peek();
+    if (ch === undefined) return '$';
+    if (ch !== '{') {
+      if (!isNameStart(ch) && !/[0-9]/.test(ch)) return '$';
+      return this.lookup(this.name()) ?? '';
+    }
+    this.s.next(); // '{'
+    const name = this.name();
+    if (name === '') throw new Error('bad substitution');
+    const c = this.s.peek();
+    if (c === undefined) throw new Error("missing '}'");
+    if (c === '}') {
+      this.s.next();
+      return this.lookup(name) ?? '';
+    }
+    let colon = false;
+    let mod = this.s.next()!;
+    if (mod === ':') {
+      colon = true;
+      const m = this.s.next();
+      if (m === undefined) throw new Error("missing '}'");
+      mod = m;
+    }
+    if (mod !== '-' && mod !== '+' && mod !== '?') throw new Error(`unsupported modifier (${colon ? ':' : ''}${mod}) in substitution`);
+    const word = this.until('}');
+    const value = this.lookup(name);
+    const set = colon ? value !== undefined && value !== '' : value !== undefined;
+    switch (mod) {
+      case '-':
+        return set ? value! : word;
+      case '+':
+        return set ? word : '';
+      default:
+        if (!set) throw new Error(`${name}: ${word || 'is not allowed to be unset'}`);
+        return value!;
+    }
+  }
+
+  /** The word of a `${VAR:-word}` modifier, itself expanded, up to the closing brace. */
+  private until(stop: string): string {
+    let out = '';
+    for (;;) {
+      const ch = this.s.peek();
+      if (ch === undefined) throw new Error(`missing '${stop}'`);
+      if (ch === stop) {
+        this.s.next();
+        return out;
+      }
+      if (ch === "'") out += this.single();
+      else if (ch === '"') out += this.double();
+      else if (ch === '$') out += this.dollar();
+      else if (ch === this.escape) {
+        this.s.next();
+        out += this.s.next() ?? '';
+      } else {
+        this.s.next();
+        out += ch;
+      }
+    }
+  }
+}
+
+/** Expands one word, keeping its whitespace (ENV values, COPY paths, WORKDIR …). */
+export function processWord(word: string, env: Env, escape = '\\'): string {
+  return new Lexer(word, env, escape, false).run().word;
+}
+
+/** Expands and splits on unquoted whitespace (EXPOSE, …). */
+export function processWords(word: string, env: Env, escape = '\\'): string[] {
+  return new Lexer(word, env, escape, true).run().words;
+}

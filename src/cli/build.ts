@@ -1,0 +1,204 @@
+/**
+ * `wharf build`: Docker's flags, the context from a directory (walked with .dockerignore applied
+ * before anything is sent; the Dockerfile and .dockerignore always go, as the Docker CLI sends
+ * them), a tarball, or stdin (`-`: a tar or a Dockerfile alone), streamed to POST /build as a tar;
+ * the output is the builder's stream, and a failing RUN's exit code is the CLI's.
+ */
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { lstat, readFile, readdir, readlink, stat, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { Readable } from 'node:stream';
+import { Command } from 'commander';
+import { PatternMatcher, readDockerignore } from '../build/dockerignore.js';
+import { TarWriter } from '../lib/tar-writer.js';
+import { StatusError, collect, usage, type CliContext, type DefineCommand } from './cli-context.js';
+
+interface BuildFlags {
+  tag?: string[];
+  file?: string;
+  buildArg?: string[];
+  target?: string;
+  cache?: boolean;
+  pull?: boolean;
+  quiet?: boolean;
+  iidfile?: string;
+  label?: string[];
+  network?: string;
+  addHost?: string[];
+  platform?: string;
+  cacheFrom?: string[];
+  rm?: boolean;
+  forceRm?: boolean;
+}
+
+/** `--build-arg K=V`, or `K` taking the value from the environment (null when unset). */
+export function buildArgsFromFlags(values: string[] | undefined, env: NodeJS.ProcessEnv): Record<string, string | null> {
+  const out: Record<string, string | null> = {};
+  for (const v of values ?? []) {
+    const i = v.indexOf('=');
+    if (i >= 0) out[v.slice(0, i)] = v.slice(i + 1);
+    else out[v] = env[v] ?? null;
+  }
+  return out;
+}
+
+async function* walk(root: string, rel: string, matcher: PatternMatcher): AsyncGenerator<string> {
+  const names = (await readdir(join(root, rel))).sort();
+  for (const n of names) {
+    const r = rel ? `${rel}/${n}` : n;
+    const st = await lstat(join(root, r));
+    const ignored = !matcher.empty && matcher.matches(r);
+    if (st.isDirectory()) {
+      if (ignored && matcher.canSkipDir(r)) continue;
+      if (!ignored) yield r;
+      yield* walk(root, r, matcher);
+      continue;
+    }
+    if (!ignored) yield r;
+  }
+}
+
+/** A tar of `dir` with .dockerignore applied; owners 0:0 as the Docker CLI sends them. */
+export async function contextTar(dir: string, dockerfileRel: string, extra?: { name: string; data: Buffer }): Promise<Readable> {
+  const ignoreText = await readFile(join(dir, '.dockerignore'), 'utf8').catch(() => '');
+  const patterns = readDockerignore(ignoreText);
+  if (patterns.length) patterns.push(`!${dockerfileRel}`, '!.dockerignore');
+  const matcher = new PatternMatcher(patterns);
+  const out = new TarWriter();
+  (async () => {
+    try {
+      for await (const rel of walk(dir, '', matcher)) {
+        const p = join(dir, rel);
+        const st = await lstat(p);
+        const base = { mode: st.mode & 0o7777, uid: 0, gid: 0, mtime: Math.floor(st.mtimeMs / 1000) };
+        if (st.isDirectory()) await out.add({ ...base, name: `${rel}/`, type: 'directory' });
+        else if (st.isSymbolicLink()) await out.add({ ...base, name: rel, type: 'symlink', linkname: await readlink(p) });
+        else if (st.isFile()) await out.add({ ...base, name: rel, type: 'file', size: st.size }, createReadStream(p));
+      }
+      if (extra) await out.add({ name: extra.name, type: 'file', mode: 0o600, uid: 0, gid: 0, mtime: Math.floor(Date.now() / 1000), size: extra.data.length }, extra.data);
+      out.finish();
+    } catch (err) {
+      out.destroy(err as Error);
+    }
+  })();
+  return out;
+}
+
+async function buildAction(ctx: CliContext, pathArg: string, o: BuildFlags): Promise<void> {
+  const query: Record<string, string | string[] | boolean | undefined> = {
+    t: o.tag ?? [],
+    target: o.target || undefined,
+    nocache: o.cache === false || undefined,
+    pull: o.pull || undefined,
+    q: o.quiet || undefined,
+    rm: o.rm === false ? false : true,
+    forcerm: o.forceRm || undefined,
+    networkmode: o.network || undefined,
+    platform: o.platform || undefined,
+  };
+  const args = buildArgsFromFlags(o.buildArg, process.env);
+  if (Object.keys(args).length) query.buildargs = JSON.stringify(args);
+  if (o.label?.length) {
+    const labels: Record<string, string> = {};
+    for (const l of o.label) {
+      const i = l.indexOf('=');
+      labels[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1);
+    }
+    query.labels = JSON.stringify(labels);
+  }
+  if (o.addHost?.length) query.extrahosts = o.addHost.join(',');
+  if (o.cacheFrom?.length) query.cachefrom = JSON.stringify(o.cacheFrom);
+
+  let body: Readable;
+  if (pathArg === '-') {
+    if (o.file && o.file !== '-') query.dockerfile = o.file;
+    body = process.stdin;
+  } else if (/^https?:\/\//i.test(pathArg)) {
+    // The daemon fetches the context (a tar or a Dockerfile), as Docker's does.
+    query.remote = pathArg;
+    if (o.file) query.dockerfile = o.file;
+    body = Readable.from([]);
+  } else if (/^git:\/\/|^git@|^github\.com\//.test(pathArg)) {
+    throw new StatusError(1, `${pathArg}: building from a git repository is not supported yet`);
+  } else {
+    const st = await stat(pathArg).catch(() => null);
+    if (!st) throw new StatusError(1, `unable to prepare context: path "${pathArg}" not found`);
+    if (st.isFile()) {
+      if (o.file) query.dockerfile = o.file;
+      body = createReadStream(pathArg);
+    } else {
+      const dir = resolve(pathArg);
+      let extra: { name: string; data: Buffer } | undefined;
+      let dockerfileRel = 'Dockerfile';
+      if (o.file === '-') {
+        dockerfileRel = `.dockerfile.${randomBytes(10).toString('hex')}`;
+        const chunks: Buffer[] = [];
+        for await (const c of process.stdin) chunks.push(c as Buffer);
+        extra = { name: dockerfileRel, data: Buffer.concat(chunks) };
+      } else if (o.file) {
+        const abs = isAbsolute(o.file) ? o.file : resolve(o.file);
+        const rel = relative(dir, abs);
+        if (rel.startsWith('..') || isAbsolute(rel)) {
+          // Outside the context: sent under a private name, as the Docker CLI does.
+          dockerfileRel = `.dockerfile.${randomBytes(10).toString('hex')}`;
+          const data = await readFile(abs).catch(() => {
+            throw new StatusError(1, `unable to prepare context: the Dockerfile (${o.file}) cannot be found`);
+          });
+          extra = { name: dockerfileRel, data };
+        } else dockerfileRel = rel.split(sep).join('/');
+      } else {
+        const found = await stat(join(dir, 'Dockerfile')).catch(() => stat(join(dir, 'dockerfile')).catch(() => null));
+        if (!found) throw new StatusError(1, `unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat ${join(dir, 'Dockerfile')}: no such file or directory`);
+      }
+      query.dockerfile = dockerfileRel;
+      body = await contextTar(dir, dockerfileRel, extra);
+    }
+  }
+
+  const stream = await ctx.client().jsonStream('POST', '/build', { query, stream: body, headers: { 'Content-Type': 'application/x-tar' } });
+  let imageId = '';
+  for await (const m of stream) {
+    if (m.error || m.errorDetail) {
+      const detail = m.errorDetail as { message?: string; code?: number } | undefined;
+      throw new StatusError(detail?.code || 1, detail?.message ?? m.error ?? 'unknown error');
+    }
+    if (m.aux !== undefined) {
+      const id = (m.aux as { ID?: string }).ID;
+      if (id) imageId = id;
+      continue;
+    }
+    if (o.quiet) continue;
+    if (m.stream !== undefined) ctx.out.write(m.stream);
+    else if (m.status !== undefined) ctx.out.write(`${m.id ? `${m.id}: ` : ''}${m.status}\n`);
+  }
+  if (o.quiet) ctx.out.write(`${imageId}\n`);
+  if (o.iidfile) await writeFile(o.iidfile, imageId);
+}
+
+/** `build` and `image build` (commands.ts). */
+export const defineBuild: DefineCommand = (parent, ctx, name) => {
+    const cmd = new Command(name);
+    parent.addCommand(cmd);
+    usage(cmd, `${name} [OPTIONS] PATH | URL | -`)
+      .description('Build an image from a Dockerfile')
+      .argument('<path>')
+      .option('-t, --tag <name>', 'Name and optionally a tag in the "name:tag" format', collect)
+      .option('-f, --file <string>', "Name of the Dockerfile (Default is 'PATH/Dockerfile')")
+      .option('--build-arg <list>', 'Set build-time variables', collect)
+      .option('--target <string>', 'Set the target build stage to build.')
+      .option('--no-cache', 'Do not use cache when building the image')
+      .option('--pull', 'Always attempt to pull a newer version of the image')
+      .option('-q, --quiet', 'Suppress the build output and print image ID on success')
+      .option('--iidfile <string>', 'Write the image ID to the file')
+      .option('--label <list>', 'Set metadata for an image', collect)
+      .option('--network <string>', 'Set the networking mode for the RUN instructions during build', 'default')
+      .option('--add-host <list>', 'Add a custom host-to-IP mapping ("host:ip")', collect)
+      .option('--platform <string>', 'Set platform if server is multi-platform capable')
+      .option('--cache-from <strings>', 'Images to consider as cache sources', collect)
+      .option('--rm', 'Remove intermediate containers after a successful build (default true)')
+      .option('--no-rm', 'Keep intermediate containers after a successful build')
+      .option('--force-rm', 'Always remove intermediate containers')
+      .action((path: string, o: BuildFlags) => buildAction(ctx, path, o));
+    return cmd;
+};

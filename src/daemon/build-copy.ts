@@ -1,0 +1,246 @@
+/**
+ * COPY and ADD sources: resolving them in the build context (or another stage's / image's
+ * rootfs for `--from`) without leaving it, Go filepath.Match wildcards, the content hash the
+ * classic builder puts in the step's command (`file:<sha256>`, `dir:…`, `multi:…`: names,
+ * modes, owners, types, link targets and contents — not mtimes, as Docker's tarsum), and the
+ * copy itself: a tar of the sources streamed into the layer's root through the container
+ * extractor (owners set to the --chown identity, --chmod applied, local tar archives unpacked
+ * by ADD).
+ */
+import { createHash } from 'node:crypto';
+import { constants as fsc, type Stats } from 'node:fs';
+import { lstat, open, readdir, readlink, type FileHandle } from 'node:fs/promises';
+import { posix } from 'node:path';
+import { invalidParameter } from '../lib/errors.js';
+import { TarWriter, type TarWriteHeader } from '../lib/tar-writer.js';
+import { detectCompression } from '../layer/decompress.js';
+import { ContainerExtractor } from './archive-extract.js';
+import { TarWalker } from './archive-walk.js';
+import { fdPath, O_PATH, type ContainerRoot } from './container-root.js';
+
+export interface CopySource {
+  /** Absolute path in the source root, resolved (symlinks followed). */
+  path: string;
+  /** The name as the user wrote or the wildcard matched (its basename names a copied file). */
+  name: string;
+  isDir: boolean;
+  hash: string;
+}
+
+const hasWildcard = (s: string) => /[*?[]/.test(s);
+
+/** Go's filepath.Match pattern as a regular expression (for one path, `/` never matched by wildcards). */
+export function goMatchRegex(pattern: string): RegExp {
+  let re = '^';
+  for (let i = 0; i < pattern.length; i++) {
+    const ch = pattern[i]!;
+    if (ch === '*') re += '[^/]*';
+    else if (ch === '?') re += '[^/]';
+    else if (ch === '[') {
+      const end = pattern.indexOf(']', i + 1);
+      if (end < 0) throw invalidParameter('syntax error in pattern');
+      let cls = pattern.slice(i + 1, end);
+      if (cls.startsWith('^')) cls = '^' + cls.slice(1).replace(/\\/g, '\\\\');
+      else cls = cls.replace(/\\/g, '\\\\');
+      re += `[${cls}]`;
+      i = end;
+    } else if (ch === '\\' && i + 1 < pattern.length) re += '\\' + pattern[++i];
+    else re += ch.replace(/[.+()|{}^$\]]/g, '\\$&');
+  }
+  return new RegExp(re + '$', 's');
+}
+
+async function walkNames(root: ContainerRoot, dir: string, out: string[]): Promise<void> {
+  const r = await root.resolve(dir, { followFinal: true });
+  try {
+    const names = (await readdir(r.at()).catch(() => [] as string[])).sort();
+    for (const n of names) {
+      const p = posix.join(dir, n);
+      out.push(p);
+      const st = await lstat(fdPath(r.dir, r.name ? posix.join(r.name, n) : n)).catch(() => null);
+      if (st?.isDirectory()) await walkNames(root, p, out);
+    }
+  } finally {
+    await r.close();
+  }
+}
+
+/** Hashes one entry tree as Docker's tarsum would (headers without mtime, then contents). */
+async function hashTree(at: string, name: string, st: Stats, h: ReturnType<typeof createHash>): Promise<void> {
+  const type = st.isDirectory() ? 'd' : st.isSymbolicLink() ? 'l' : st.isFile() ? 'f' : 'o';
+  h.update(`${name}\0${type}\0${(st.mode & 0o7777).toString(8)}\0${st.uid}\0${st.gid}\0`);
+  if (type === 'l') h.update(await readlink(at));
+  else if (type === 'f') {
+    h.update(`${st.size}\0`);
+    const fh = await open(at, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+    try {
+      const buf = Buffer.allocUnsafe(256 * 1024);
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+        if (bytesRead === 0) break;
+        h.update(buf.subarray(0, bytesRead));
+      }
+    } finally {
+      await fh.close();
+    }
+  } else if (type === 'd') {
+    const dir = await open(at, O_PATH | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
+    try {
+      for (const n of (await readdir(fdPath(dir))).sort()) {
+        const cat = fdPath(dir, n);
+        const cst = await lstat(cat).catch(() => null);
+        if (cst) await hashTree(cat, `${name}/${n}`, cst, h);
+      }
+    } finally {
+      await dir.close();
+    }
+  }
+  h.update('\n');
+}
+
+/** Resolves the sources of one COPY/ADD in `root`. Docker's messages for missing and outside paths. */
+export async function resolveSources(root: ContainerRoot, sources: string[], cmdName: string, fromContext: boolean): Promise<CopySource[]> {
+  const out: CopySource[] = [];
+  let all: string[] | null = null;
+  for (const src of sources) {
+    const clean = posix.normalize(src);
+    if (fromContext && (clean === '..' || clean.startsWith('../'))) throw invalidParameter(`Forbidden path outside the build context: ${src} ()`);
+    const abs = posix.normalize('/' + clean);
+    let paths: string[];
+    if (hasWildcard(abs)) {
+      if (all === null) {
+        all = [];
+        await walkNames(root, '/', all);
+      }
+      const re = goMatchRegex(abs);
+      paths = all.filter((p) => re.test(p));
+      if (paths.length === 0) throw invalidParameter(`${cmdName} failed: no source files were specified`);
+    } else paths = [abs];
+    for (const p of paths) {
+      const r = await root.resolve(p, { followFinal: true }).catch(() => null);
+      const st = r ? await r.lstat().catch(() => null) : null;
+      try {
+        if (!r || !st) {
+          throw invalidParameter(
+            fromContext
+              ? `${cmdName} failed: file not found in build context or excluded by .dockerignore: stat ${clean}: file does not exist`
+              : `${cmdName} failed: stat ${p}: file does not exist`,
+          );
+        }
+        const h = createHash('sha256');
+        await hashTree(r.at(), '', st, h);
+        const isDir = st.isDirectory();
+        out.push({ path: r.containerPath, name: p, isDir, hash: `${isDir ? 'dir' : 'file'}:${h.digest('hex')}` });
+      } finally {
+        await r?.close();
+      }
+    }
+  }
+  return out;
+}
+
+/** Docker's getSourceHashFromInfos. */
+export function sourcesHash(sources: CopySource[]): string {
+  if (sources.length === 1) return sources[0]!.hash;
+  return 'multi:' + createHash('sha256').update(sources.map((s) => s.hash).join(',')).digest('hex');
+}
+
+/** A TarWriter that rewrites modes (--chmod) of the entries it is given. */
+class ModeTarWriter extends TarWriter {
+  constructor(private readonly chmod: number | undefined) {
+    super();
+  }
+  override add(h: TarWriteHeader, body?: AsyncIterable<Buffer> | Buffer): Promise<void> {
+    if (this.chmod === undefined) return super.add(h, body);
+    return super.add({ ...h, mode: (h.mode & ~0o7777) | this.chmod }, body);
+  }
+}
+
+export interface CopyOptions {
+  /** Owner of everything copied; undefined keeps the source's (COPY --from without --chown). */
+  chown?: { uid: number; gid: number };
+  chmod?: number;
+  /** ADD: a local tar archive is unpacked into the destination. */
+  decompress: boolean;
+}
+
+/** Parses --chmod (octal only, as Docker's classic builder and BuildKit without labs). */
+export function parseChmod(v: string): number {
+  if (!/^[0-7]{3,4}$/.test(v)) throw invalidParameter(`invalid chmod parameter: ${v}`);
+  return parseInt(v, 8);
+}
+
+async function isArchive(at: string): Promise<boolean> {
+  const fh = await open(at, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+  try {
+    const head = Buffer.alloc(512);
+    const { bytesRead } = await fh.read(head, 0, 512, 0);
+    if (detectCompression(head.subarray(0, bytesRead)) !== 'none') return true;
+    return bytesRead >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar';
+  } finally {
+    await fh.close();
+  }
+}
+
+async function pipeInto(dest: ContainerRoot, destDir: string, opts: CopyOptions, fill: (w: TarWriter) => Promise<void>): Promise<void> {
+  const w = new ModeTarWriter(opts.chmod);
+  const filled = (async () => {
+    try {
+      await fill(w);
+      w.finish();
+    } catch (err) {
+      w.destroy(err as Error);
+    }
+  })();
+  try {
+    await new ContainerExtractor(dest, destDir, { noOverwriteDirNonDir: false, ...(opts.chown ? { chown: opts.chown } : {}) }).extract(w);
+  } finally {
+    w.destroy();
+    await filled;
+  }
+}
+
+/** Copies `sources` from `src` to `dest` (absolute, a trailing `/` meaning a directory) in `layer`. */
+export async function copySources(src: ContainerRoot, sources: CopySource[], layer: ContainerRoot, dest: string, opts: CopyOptions): Promise<void> {
+  const destIsDir = dest.endsWith('/') || sources.length > 1;
+  for (const s of sources) {
+    const r = await src.resolve(s.path, { followFinal: false });
+    try {
+      if (s.isDir) {
+        const dir = await open(r.at(), O_PATH | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
+        try {
+          await pipeInto(layer, dest, opts, (w) => new TarWalker(w).addChildren(dir, ''));
+        } finally {
+          await dir.close();
+        }
+        continue;
+      }
+      if (opts.decompress && (await isArchive(r.at()))) {
+        const fh = await open(r.at(), fsc.O_RDONLY | fsc.O_NOFOLLOW);
+        try {
+          await new ContainerExtractor(layer, dest, { noOverwriteDirNonDir: false }).extract(fh.createReadStream({ autoClose: false }));
+        } finally {
+          await fh.close();
+        }
+        continue;
+      }
+      let target = dest;
+      if (destIsDir) target = posix.join(dest, posix.basename(s.name));
+      else {
+        const existing = await layer.resolve(dest, { followFinal: true }).catch(() => null);
+        if (existing) {
+          const st = await existing.lstat().catch(() => null);
+          await existing.close();
+          if (st?.isDirectory()) target = posix.join(dest, posix.basename(s.name));
+        }
+      }
+      const at = r.at();
+      await pipeInto(layer, posix.dirname(target), opts, (w) => new TarWalker(w).add(at, posix.basename(target)));
+    } finally {
+      await r.close();
+    }
+  }
+}
+
+export { hasWildcard };
+export type { FileHandle };

@@ -1,0 +1,892 @@
+/**
+ * Docker's classic builder (moby's builder/dockerfile): the Dockerfile's stages run one
+ * instruction at a time, each committing an image in the image store whose parent is the
+ * previous step's image, so that the next build finds it again (the cache: a child of the same
+ * parent whose container_config — the step's command and config — is the same).
+ *  - metadata instructions (ENV, CMD, LABEL…) commit an image with an empty layer; unlike
+ *    Docker no (never started) container is created for them, so no "Running in" line;
+ *  - RUN creates a container on this engine (the container service: create, attach, start,
+ *    wait), commits its upper dir as a layer, and removes it (`rm`, `forcerm` as Docker);
+ *  - COPY/ADD/WORKDIR write into a fresh RW layer (not a container) through the container
+ *    extractor, and commit its upper dir.
+ * The output is Docker's text (`Step 1/5 : …`, ` ---> Running in …`, ` ---> Using cache`…).
+ */
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import type { Readable } from 'node:stream';
+import { Writable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import type { ContainerBackend } from '../api/backend.js';
+import type { BuildBackend, BuildOptions, BuildStepError } from '../api/build-types.js';
+import type { ContainerConfig, HostConfig, ImageConfigFile, ProgressMessage } from '../api/types.js';
+import { BuildArgs, prependEnvOnCmd } from '../build/build-args.js';
+import { parseStages, parseInstruction, stageIndex, type Instruction, type Stage } from '../build/instructions.js';
+import { DockerfileParseError, parseLine } from '../build/parser.js';
+import { envMap, processWord, processWords } from '../build/shell-lex.js';
+import { hasIndependentStages, stageDependencies } from '../build/stage-graph.js';
+import { familiarString, parseNormalizedNamed, withDefaultTag, type Reference } from '../image/reference.js';
+import type { AppliedLayer } from '../layer/layer-store.js';
+import { generateId, shortId } from '../lib/ids.js';
+import { invalidParameter, isEngineError } from '../lib/errors.js';
+import { parseSignal } from '../lib/signals.js';
+import { resolveUser } from '../runtime/user.js';
+import { BuildContext } from './build-context.js';
+import { copySources, parseChmod, resolveSources, sourcesHash, type CopySource } from './build-copy.js';
+import { downloadSources, fetchContext, isRemoteURL } from './build-download.js';
+import { EMPTY_TAR_DIFF_ID, upperDirLayer } from './commit.js';
+import { authForDomain } from '../distribution/auth-config.js';
+import { cacheKey, copyConfig, created, goDuration, goList, goQuoteList } from './build-config.js';
+import { Channel } from './build-channel.js';
+import { ContainerRoot } from './container-root.js';
+import type { EventSink } from './events.js';
+import { hostArch, type ImageService } from './images.js';
+
+const DEFAULT_SHELL = ['/bin/sh', '-c'];
+/** Characters of output kept for a failing quiet (-q) build. */
+const QUIET_KEEP = 1 << 20;
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export interface BuildServiceDeps {
+  images: ImageService;
+  containers: ContainerBackend;
+  events: EventSink;
+  tmpRoot: string;
+  log(msg: string): void;
+}
+
+/** Where a stage's instructions stand. */
+interface StageState {
+  imageId: string;
+  image: ImageConfigFile;
+  config: ContainerConfig;
+  maintainer: string;
+  cmdSet: boolean;
+  args: BuildArgs;
+  name: string;
+  /** Index of the stage in the Dockerfile. */
+  index: number;
+  /** After the first cache miss the stage's later steps are not looked up (moby's imageProber). */
+  cacheBusted: boolean;
+  /** Containers of this stage's current step, removed after it (rm/forcerm). */
+  containers: Set<string>;
+  /** The stage's output (prefixed with its name when stages run side by side). */
+  out: (text: string) => void;
+}
+
+class StepError extends Error implements BuildStepError {
+  constructor(
+    message: string,
+    readonly code?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Marker files naming the temporary RW layers a build holds, so a crashed daemon's are removed at start. */
+export class BuildLayerMarks {
+  constructor(private readonly dir: string) {}
+  async add(id: string): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await writeFile(join(this.dir, id), '');
+  }
+  async remove(id: string): Promise<void> {
+    await rm(join(this.dir, id), { force: true });
+  }
+  async list(): Promise<string[]> {
+    return (await readdir(this.dir).catch(() => [] as string[])).filter((n) => /^[0-9a-f]{64}$/.test(n));
+  }
+}
+
+export class BuildService implements BuildBackend {
+  private readonly marks: BuildLayerMarks;
+
+  constructor(private readonly deps: BuildServiceDeps) {
+    this.marks = new BuildLayerMarks(join(deps.tmpRoot, 'build-layers'));
+  }
+
+  /** Removes what builds cut short by a crash left: temporary RW layers and context directories. */
+  async init(): Promise<void> {
+    for (const id of await this.marks.list()) {
+      await this.deps.images.layers.removeRWLayer(id).catch((err) => this.deps.log(`build: leftover layer ${id}: ${err}`));
+      await this.marks.remove(id);
+    }
+    for (const name of await readdir(this.deps.tmpRoot).catch(() => [] as string[])) {
+      if (name.startsWith('docker-builder')) await rm(join(this.deps.tmpRoot, name), { recursive: true, force: true });
+    }
+  }
+
+  build(context: Readable, opts: BuildOptions, signal: AbortSignal): AsyncIterable<ProgressMessage> {
+    const ch = new Channel();
+    const tags = opts.tags.map((t) => {
+      try {
+        const ref = parseNormalizedNamed(t);
+        if (ref.digest !== undefined) throw new Error('invalid reference format');
+        return withDefaultTag(ref);
+      } catch {
+        throw invalidParameter(`invalid tag ${JSON.stringify(t)}: invalid reference format`);
+      }
+    });
+    const run = new BuildRun(this.deps, this.marks, opts, tags, signal, (m) => ch.push(m), () => ch.room());
+    run
+      .run(context)
+      .then(() => ch.end(), (err) => ch.end(err));
+    return ch;
+  }
+}
+
+class BuildRun {
+  private readonly args: BuildArgs;
+  private children: Map<string, string[]> | null = null;
+  /** Containers this build made and has not removed yet. */
+  private readonly tmpContainers = new Set<string>();
+  /** Finished stages, by index (stages may finish out of order). */
+  private readonly stageResults: Array<{ name: string; imageId: string; config: ContainerConfig } | undefined> = [];
+  /** Aborted by the client going away, or by a failing stage stopping the others. */
+  private readonly signal: AbortSignal;
+  private readonly stopStages = new AbortController();
+  private ctx: BuildContext | null = null;
+  private readonly quietBuffer: string[] = [];
+  private quietBytes = 0;
+
+  constructor(
+    private readonly deps: BuildServiceDeps,
+    private readonly marks: BuildLayerMarks,
+    private readonly opts: BuildOptions,
+    private readonly tags: Reference[],
+    private readonly clientSignal: AbortSignal,
+    private readonly emit: (m: ProgressMessage) => void,
+    /** Waits while the client has not read what was sent (backpressure on RUN output). */
+    private readonly room: () => Promise<void>,
+  ) {
+    this.args = new BuildArgs(opts.buildArgs);
+    this.signal = AbortSignal.any([clientSignal, this.stopStages.signal]);
+  }
+
+  private out(text: string): void {
+    if (!this.opts.quiet) {
+      this.emit({ stream: text });
+      return;
+    }
+    // -q shows the output only when the build fails; its tail is enough and memory stays bounded.
+    this.quietBuffer.push(text);
+    this.quietBytes += text.length;
+    while (this.quietBytes > QUIET_KEEP && this.quietBuffer.length > 1) this.quietBytes -= this.quietBuffer.shift()!.length;
+  }
+
+  private checkCancelled(): void {
+    if (this.signal.aborted) throw new StepError('Build cancelled');
+  }
+
+  async run(body: Readable): Promise<void> {
+    try {
+      let source = body;
+      if (this.opts.remote) {
+        body.resume();
+        source = await fetchContext(this.opts.remote, this.signal);
+      }
+      this.ctx = await BuildContext.fromBody(source, this.deps.tmpRoot, this.opts.dockerfile);
+      const id = await this.buildAll();
+      this.out(`Successfully built ${shortId(id)}\n`);
+      for (const t of this.tags) {
+        await this.deps.images.tag(id, familiarString(t));
+        this.out(`Successfully tagged ${familiarString(t)}\n`);
+      }
+      if (this.opts.quiet) this.emit({ stream: `${id}\n` });
+    } catch (err) {
+      if (this.opts.quiet && this.quietBuffer.length) this.emit({ stream: this.quietBuffer.join('') });
+      throw err;
+    } finally {
+      // A failed step's container stays unless forcerm (Docker's behaviour); a cancelled build leaves nothing.
+      await this.removeContainers(this.tmpContainers, this.clientSignal.aborted || this.opts.forceRm, null);
+      await this.ctx?.close().catch((err) => this.deps.log(`build context cleanup: ${err}`));
+    }
+  }
+
+  /** Removes the containers of `set` (reporting them on `out` when given, as after a step). */
+  private async removeContainers(set: Set<string>, really: boolean, out: ((t: string) => void) | null): Promise<void> {
+    if (!really) return;
+    for (const id of [...set]) {
+      try {
+        await this.deps.containers.remove(id, { force: true, volumes: true, link: false });
+        set.delete(id);
+        this.tmpContainers.delete(id);
+        out?.(` ---> Removed intermediate container ${shortId(id)}\n`);
+      } catch (err) {
+        if (isEngineError(err, 'NotFound')) {
+          set.delete(id);
+          this.tmpContainers.delete(id);
+        } else {
+          this.deps.log(`build: remove container ${id}: ${(err as Error).message}`);
+          (out ?? ((t: string) => this.out(t)))(`Removing intermediate container ${shortId(id)}: ${(err as Error).message}\n`);
+        }
+      }
+    }
+  }
+
+  /** Output of one stage: as is, or each line prefixed (`[name] `) when stages run side by side. */
+  private stageOut(prefix: string | null): { out: (t: string) => void; flush: () => void } {
+    if (prefix === null) return { out: (t) => this.out(t), flush: () => {} };
+    let partial = '';
+    return {
+      out: (t) => {
+        const text = partial + t;
+        const end = text.lastIndexOf('\n');
+        if (end < 0) {
+          partial = text;
+          return;
+        }
+        partial = text.slice(end + 1);
+        this.out(text.slice(0, end + 1).replace(/^(?=.)/gm, prefix));
+      },
+      flush: () => {
+        if (partial) this.out(`${prefix}${partial}\n`);
+        partial = '';
+      },
+    };
+  }
+
+  private async buildAll(): Promise<string> {
+    let df;
+    try {
+      df = parseStages(this.ctx!.dockerfile);
+    } catch (err) {
+      if (err instanceof DockerfileParseError) throw invalidParameter(err.message);
+      throw err;
+    }
+    let stages = df.stages;
+    if (stages.length === 0) throw invalidParameter('dockerfile parse error: no build stage in current context');
+    if (this.opts.target) {
+      const i = stageIndex(stages, this.opts.target);
+      if (i < 0) throw invalidParameter(`target stage ${JSON.stringify(this.opts.target)} could not be found`);
+      stages = stages.slice(0, i + 1);
+    }
+    // --label values become a LABEL of the last stage.
+    const labelKeys = Object.keys(this.opts.labels).sort();
+    if (labelKeys.length) {
+      const labels = labelKeys.map((k) => ({ key: k, value: this.opts.labels[k]!, noDelim: false }));
+      const text = 'LABEL ' + labels.map((l) => `${JSON.stringify(l.key)}=${JSON.stringify(l.value)}`).join(' ');
+      stages[stages.length - 1]!.commands.push({ kind: 'label', text, labels: labels.map((l) => ({ ...l, key: JSON.stringify(l.key), value: JSON.stringify(l.value) })) });
+    }
+    for (const w of df.warnings) this.out(`[WARNING]: ${w}\n`);
+    if (df.warnings.length) this.out('[WARNING]: Empty continuation lines will become errors in a future release.\n');
+
+    const total = df.metaArgs.length + stages.length + stages.reduce((n, s) => n + s.commands.length, 0);
+    let step = 1;
+    const escape = df.escapeToken;
+    for (const meta of df.metaArgs) {
+      this.out(`Step ${step++}/${total} : ${meta.text}\n`);
+      const env = this.args.allMeta();
+      for (const a of meta.args) {
+        const v = a.value === undefined ? undefined : this.expand(a.value, env, escape);
+        this.args.addArg(a.key, v);
+        this.args.addMetaArg(a.key, v);
+      }
+    }
+    const seen = new Set<string>();
+    for (const st of stages) {
+      if (st.name && seen.has(st.name)) throw invalidParameter(`${st.name} stage name already used`);
+      if (st.name) seen.add(st.name);
+    }
+    const meta = this.args.allMeta();
+    const bases = stages.map((st) => this.expand(st.baseName, meta, escape));
+    const deps = stageDependencies(stages, bases);
+    const parallel = hasIndependentStages(deps);
+    const firstStep: number[] = [];
+    for (const st of stages) {
+      firstStep.push(step);
+      step += 1 + st.commands.length;
+    }
+    const last = stages.length - 1;
+    let firstError: unknown = null;
+    const runs: Array<Promise<StageState | null>> = [];
+    stages.forEach((stage, i) => {
+      runs.push(
+        Promise.all(deps[i]!.map((j) => runs[j]!)).then(async (needed) => {
+          if (needed.some((n) => n === null)) return null;
+          const { out, flush } = this.stageOut(parallel ? `[${stage.name || `stage-${i}`}] ` : null);
+          try {
+            const state = await this.buildStage(stage, i, bases[i]!, firstStep[i]!, total, escape, out);
+            this.stageResults[i] = { name: stage.name, imageId: state.imageId, config: state.config };
+            if (state.imageId && i !== last) this.emit({ aux: { ID: state.imageId } });
+            return state;
+          } catch (err) {
+            firstError ??= err;
+            // A failing stage stops those running beside it.
+            this.stopStages.abort();
+            return null;
+          } finally {
+            flush();
+          }
+        }),
+      );
+    });
+    const states = await Promise.all(runs);
+    if (firstError !== null) throw firstError;
+    const state = states[last];
+    if (state?.imageId) this.emit({ aux: { ID: state.imageId } });
+    const unused = this.args.unconsumed();
+    if (unused.length) this.out(`[Warning] One or more build-args ${goList(unused)} were not consumed\n`);
+    if (!state?.imageId) throw invalidParameter('No image was generated. Is your Dockerfile empty?');
+    return state.imageId;
+  }
+
+  private async buildStage(stage: Stage, index: number, base: string, step: number, total: number, escape: string, out: (t: string) => void): Promise<StageState> {
+    this.checkCancelled();
+    out(`Step ${step++}/${total} : ${stage.text}\n`);
+    const state = await this.initStage(stage, index, base, escape, out);
+    out(` ---> ${shortId(state.imageId)}\n`);
+    for (const inst of stage.commands) {
+      this.checkCancelled();
+      out(`Step ${step++}/${total} : ${inst.text}\n`);
+      await this.dispatchStep(state, inst, escape);
+      out(` ---> ${shortId(state.imageId)}\n`);
+    }
+    return state;
+  }
+
+  private expand(word: string, env: ReadonlyMap<string, string>, escape: string): string {
+    try {
+      return processWord(word, env, escape);
+    } catch (err) {
+      throw invalidParameter((err as Error).message);
+    }
+  }
+
+  /** One instruction with Docker's rm/forcerm handling of the containers it made. */
+  private async dispatchStep(state: StageState, inst: Instruction, escape: string): Promise<void> {
+    let ok = false;
+    try {
+      await this.dispatch(state, inst, escape);
+      ok = true;
+    } finally {
+      await this.removeContainers(state.containers, this.opts.forceRm || (this.opts.rm && ok), state.out);
+    }
+  }
+
+  /** A base or --from image: local, or pulled when missing (always with `pull`, as Docker's --pull). */
+  private async lookupImage(name: string): Promise<string> {
+    try {
+      if (this.opts.pull) throw Object.assign(new Error('pull'), { pull: true });
+      return await this.deps.images.lookup(name);
+    } catch (err) {
+      if (!(isEngineError(err, 'NotFound') || (err as { pull?: boolean }).pull)) throw err;
+      if (!this.deps.images.pull) throw err;
+      let ref: Reference;
+      try {
+        ref = withDefaultTag(parseNormalizedNamed(name));
+      } catch {
+        throw err;
+      }
+      const auth = authForDomain(this.opts.registryConfig ?? {}, ref.domain);
+      for await (const m of this.deps.images.pull(familiarString(ref), undefined, this.opts.platform ? { platform: this.opts.platform } : {}, auth)) {
+        this.checkCancelled();
+        if (!this.opts.quiet) this.emit(m);
+      }
+      return this.deps.images.lookup(familiarString(ref));
+    }
+  }
+
+  private async initStage(stage: Stage, index: number, name: string, escape: string, out: (t: string) => void): Promise<StageState> {
+    const args = this.args.forStage();
+    if (name === '') throw invalidParameter(`base name (${stage.baseName}) should not be blank`);
+    let imageId = '';
+    let image: ImageConfigFile = { architecture: hostArch(), os: 'linux', rootfs: { type: 'layers', diff_ids: [] } };
+    const prev = this.stageResults.slice(0, index).find((r) => r !== undefined && r.name === name.toLowerCase() && r.name !== '');
+    if (prev) {
+      imageId = prev.imageId;
+    } else if (name !== 'scratch') {
+      imageId = await this.lookupImage(name);
+    }
+    if (imageId) image = (await this.deps.images.resolve(imageId)).config;
+    const platform = stage.platform ? this.expand(stage.platform, this.args.allMeta(), escape) : this.opts.platform;
+    if (platform && imageId) {
+      // There is no emulation here: the image must be the platform asked for.
+      const [os, arch, variant] = platform.toLowerCase().split('/');
+      const matches = os === (image.os || 'linux') && (!arch || arch === image.architecture) && (!variant || variant === (image.variant ?? ''));
+      if (!matches) {
+        throw invalidParameter(`image with reference ${name} was found but does not match the specified platform: wanted ${platform}, actual: ${image.os}/${image.architecture}${image.variant ? `/${image.variant}` : ''}`);
+      }
+    }
+    const config = copyConfig(image.config ?? {});
+    if (!(config.Env ?? []).some((e) => e.startsWith('PATH='))) config.Env = [...(config.Env ?? []), `PATH=${DEFAULT_PATH}`];
+    config.OpenStdin = false;
+    config.StdinOnce = false;
+    const state: StageState = { imageId, image, config, maintainer: '', cmdSet: false, args, name: stage.name, index, cacheBusted: false, containers: new Set(), out };
+    const triggers = config.OnBuild ?? [];
+    if (triggers.length) {
+      state.config.OnBuild = null;
+      out(`# Executing ${triggers.length} build trigger${triggers.length > 1 ? 's' : ''}\n`);
+      for (const t of triggers) {
+        let inst: Instruction;
+        try {
+          inst = parseInstruction(parseLine(t));
+        } catch (err) {
+          throw invalidParameter((err as Error).message);
+        }
+        await this.dispatchStep(state, inst, escape);
+      }
+    }
+    return state;
+  }
+
+  private envFor(state: StageState): Map<string, string> {
+    const env = state.config.Env ?? [];
+    return envMap([...env, ...state.args.filterAllowed(env)]);
+  }
+
+  private shell(state: StageState): string[] {
+    return state.config.Shell?.length ? [...state.config.Shell] : [...DEFAULT_SHELL];
+  }
+
+  private async dispatch(state: StageState, inst: Instruction, escape: string): Promise<void> {
+    state.config.Image = state.imageId;
+    const env = this.envFor(state);
+    const x = (w: string) => this.expand(w, env, escape);
+    const c = state.config;
+    switch (inst.kind) {
+      case 'env': {
+        let msg = 'ENV';
+        for (const kv of inst.env) {
+          const key = x(kv.key);
+          const value = x(kv.value);
+          const line = `${key}=${value}`;
+          msg += ` ${line}`;
+          const list = c.Env ?? [];
+          const i = list.findIndex((e) => e.split('=', 1)[0] === key);
+          if (i >= 0) list[i] = line;
+          else list.push(line);
+          c.Env = list;
+        }
+        return this.commitNop(state, msg);
+      }
+      case 'label': {
+        let msg = 'LABEL';
+        c.Labels ??= {};
+        for (const kv of inst.labels) {
+          const key = x(kv.key);
+          const value = x(kv.value);
+          c.Labels[key] = value;
+          msg += ` ${key}=${value}`;
+        }
+        return this.commitNop(state, msg);
+      }
+      case 'maintainer':
+        state.maintainer = inst.maintainer;
+        return this.commitNop(state, `MAINTAINER ${inst.maintainer}`);
+      case 'cmd': {
+        c.Cmd = inst.cmd.json ? inst.cmd.args : [...this.shell(state), ...inst.cmd.args];
+        c.ArgsEscaped = false;
+        await this.commitNop(state, `CMD ${goQuoteList(c.Cmd)}`);
+        if (inst.cmd.args.length) state.cmdSet = true;
+        return;
+      }
+      case 'entrypoint': {
+        c.Entrypoint = inst.cmd.json ? inst.cmd.args : inst.cmd.args.length ? [...this.shell(state), ...inst.cmd.args] : null;
+        c.ArgsEscaped = false;
+        if (!state.cmdSet) c.Cmd = null;
+        return this.commitNop(state, `ENTRYPOINT ${goQuoteList(c.Entrypoint)}`);
+      }
+      case 'shell':
+        c.Shell = inst.shell;
+        return this.commitNop(state, `SHELL ${goList(inst.shell)}`);
+      case 'expose': {
+        const ports: string[] = [];
+        for (const p of inst.ports) {
+          try {
+            ports.push(...processWords(p, env, escape));
+          } catch (err) {
+            throw invalidParameter((err as Error).message);
+          }
+        }
+        c.ExposedPorts ??= {};
+        for (const p of ports) {
+          const m = /^(?:(.*):)?(?:([0-9-]*):)?([0-9]+(?:-[0-9]+)?)(?:\/(\w+))?$/.exec(p);
+          if (!m) throw invalidParameter(`invalid containerPort: ${p}`);
+          const proto = (m[4] ?? 'tcp').toLowerCase();
+          if (!['tcp', 'udp', 'sctp'].includes(proto)) throw invalidParameter(`invalid proto: ${proto}`);
+          const [a, b] = m[3]!.split('-').map(Number) as [number, number | undefined];
+          for (let port = a; port <= (b ?? a); port++) c.ExposedPorts[`${port}/${proto}`] = {};
+        }
+        return this.commitNop(state, `EXPOSE ${ports.join(' ')}`);
+      }
+      case 'user':
+        c.User = x(inst.user);
+        return this.commitNop(state, `USER ${c.User}`);
+      case 'volume': {
+        c.Volumes ??= {};
+        const vols = inst.volumes.map(x);
+        for (const v of vols) {
+          if (v === '') throw invalidParameter('VOLUME specified can not be an empty string');
+          c.Volumes[v] = {};
+        }
+        return this.commitNop(state, `VOLUME ${goList(vols)}`);
+      }
+      case 'stopsignal': {
+        const sig = x(inst.signal);
+        try {
+          parseSignal(sig);
+        } catch (err) {
+          throw invalidParameter((err as Error).message);
+        }
+        c.StopSignal = sig;
+        return this.commitNop(state, `STOPSIGNAL ${sig}`);
+      }
+      case 'arg': {
+        let msg = 'ARG ';
+        inst.args.forEach((a, i) => {
+          const v = a.value === undefined ? undefined : x(a.value);
+          if (i > 0) msg += ' ';
+          msg += a.key + (v !== undefined ? `=${v}` : '');
+          state.args.addArg(a.key, v);
+        });
+        return this.commitNop(state, msg);
+      }
+      case 'onbuild':
+        c.OnBuild = [...(c.OnBuild ?? []), inst.expression];
+        return this.commitNop(state, `ONBUILD ${inst.expression}`);
+      case 'healthcheck': {
+        const old = c.Healthcheck?.Test;
+        if (old?.length && old[0] !== 'NONE') state.out(`Note: overriding previous HEALTHCHECK: ${goList(old)}\n`);
+        c.Healthcheck = inst.health;
+        const h = inst.health;
+        return this.commitNop(
+          state,
+          `HEALTHCHECK &{Test:${goList(h.Test)} Interval:${goDuration(h.Interval)} Timeout:${goDuration(h.Timeout)} StartPeriod:${goDuration(h.StartPeriod)} StartInterval:${goDuration(h.StartInterval)} Retries:${h.Retries ?? 0}}`,
+        );
+      }
+      case 'workdir':
+        return this.workdir(state, x(inst.path));
+      case 'run':
+        return this.runStep(state, inst.cmd);
+      case 'copy':
+      case 'add':
+        return this.copyStep(state, inst, x);
+    }
+  }
+
+  // ---- cache ----
+
+  private async childIndex(): Promise<Map<string, string[]>> {
+    if (this.children) return this.children;
+    const m = new Map<string, string[]>();
+    const store = this.deps.images.images;
+    for (const id of await store.list()) {
+      const parent = await store.parent(id);
+      const list = m.get(parent) ?? [];
+      list.push(id);
+      m.set(parent, list);
+    }
+    this.children = m;
+    return m;
+  }
+
+  private async probeCache(state: StageState, containerConfig: ContainerConfig): Promise<boolean> {
+    if (this.opts.noCache || state.cacheBusted) return false;
+    const key = cacheKey(containerConfig);
+    const candidates = (await this.childIndex()).get(state.imageId) ?? [];
+    let best: { id: string; created: string; config: ImageConfigFile } | null = null;
+    for (const id of candidates) {
+      const img = await this.deps.images.images.get(id);
+      const cc = img?.config.container_config;
+      if (!img || !cc) continue;
+      if (state.imageId === '' && (img.config.history?.length ?? 0) > 1) continue;
+      if (cacheKey(cc) !== key) continue;
+      const at = img.config.created ?? '';
+      if (!best || at > best.created) best = { id, created: at, config: img.config };
+    }
+    if (!best) {
+      state.cacheBusted = true;
+      return false;
+    }
+    state.out(' ---> Using cache\n');
+    state.imageId = best.id;
+    state.image = best.config;
+    return true;
+  }
+
+  // ---- commits ----
+
+  private async commitNop(state: StageState, comment: string): Promise<void> {
+    const containerConfig = copyConfig(state.config, { Cmd: [...this.shell(state), '#(nop) ', comment] });
+    if (await this.probeCache(state, containerConfig)) return;
+    await this.newImage(state, containerConfig, null, '');
+  }
+
+  private async newImage(state: StageState, containerConfig: ContainerConfig, layer: AppliedLayer | null, containerId: string): Promise<void> {
+    const parent = state.image;
+    const empty = layer === null || layer.diffId === EMPTY_TAR_DIFF_ID;
+    const when = created();
+    const entry: NonNullable<ImageConfigFile['history']>[number] = { created: when, created_by: (containerConfig.Cmd ?? []).join(' ') };
+    if (state.maintainer) entry.author = state.maintainer;
+    if (empty) entry.empty_layer = true;
+    const file: ImageConfigFile = {
+      architecture: parent.architecture || hostArch(),
+      ...(parent.variant ? { variant: parent.variant } : {}),
+      os: parent.os || 'linux',
+      ...(state.maintainer ? { author: state.maintainer } : {}),
+      config: copyConfig(state.config),
+      container: containerId,
+      container_config: containerConfig,
+      created: when,
+      docker_version: '',
+      history: [...(parent.history ?? []), entry],
+      rootfs: { type: 'layers', diff_ids: [...(parent.rootfs?.diff_ids ?? []), ...(empty ? [] : [layer.diffId])] },
+    };
+    let id: string;
+    try {
+      ({ id } = await this.deps.images.registerImage(Buffer.from(JSON.stringify(file)), []));
+      if (state.imageId) await this.deps.images.images.setParent(id, state.imageId);
+    } finally {
+      if (layer) this.deps.images.layers.unpin(layer.chainId);
+    }
+    if (layer && empty) await this.deps.images.releaseLayers([layer.chainId]).catch(() => {});
+    const siblings = this.children?.get(state.imageId);
+    if (siblings) siblings.push(id);
+    state.imageId = id;
+    state.image = file;
+  }
+
+  private topChain(state: StageState): Promise<string | null> {
+    return state.imageId ? this.deps.images.resolve(state.imageId).then((r) => r.topChainId) : Promise.resolve(null);
+  }
+
+  /** A fresh RW layer on the stage's image, mounted, for `fn`; its changes become the step's layer. */
+  private async withLayer(state: StageState, containerConfig: ContainerConfig, fn: (root: ContainerRoot) => Promise<void>): Promise<void> {
+    const layers = this.deps.images.layers;
+    const id = generateId();
+    const parent = await this.topChain(state);
+    await this.marks.add(id);
+    await layers.createRWLayer(id, parent).catch(async (err) => {
+      await this.marks.remove(id);
+      throw err;
+    });
+    let applied: AppliedLayer;
+    try {
+      const merged = await layers.mountRW(id);
+      const root = await ContainerRoot.open(merged);
+      try {
+        await fn(root);
+      } finally {
+        await root.close();
+      }
+      await layers.unmountRW(id);
+      const data = await layers.rwGraphDriverData(id);
+      applied = await upperDirLayer(data.UpperDir!, parent, (p, src) => layers.applyLayer(p, src));
+    } finally {
+      await this.releaseLayer(id);
+    }
+    await this.newImage(state, containerConfig, applied, '');
+  }
+
+  private async workdir(state: StageState, path: string): Promise<void> {
+    const c = state.config;
+    c.WorkingDir = posix.isAbsolute(path) ? posix.normalize(path) : posix.join(c.WorkingDir || '/', path);
+    if (c.WorkingDir.length > 1 && c.WorkingDir.endsWith('/')) c.WorkingDir = c.WorkingDir.slice(0, -1);
+    const containerConfig = copyConfig(c, { Cmd: [...this.shell(state), `#(nop) WORKDIR ${c.WorkingDir}`] });
+    if (await this.probeCache(state, containerConfig)) return;
+    await this.withLayer(state, containerConfig, async (root) => {
+      const r = await root.resolve(c.WorkingDir!, { followFinal: true, createDirs: true });
+      try {
+        const st = await r.lstat().catch(() => null);
+        if (!st) await mkdir(r.at(), { mode: 0o755 }); else if (!st.isDirectory()) throw invalidParameter(`mkdir ${c.WorkingDir}: not a directory`);
+      } finally {
+        await r.close();
+      }
+    });
+  }
+
+  private async copyStep(state: StageState, inst: Extract<Instruction, { kind: 'copy' | 'add' }>, x: (w: string) => string): Promise<void> {
+    const cmdName = inst.kind.toUpperCase();
+    const sources = inst.sources.map(x);
+    const dest = x(inst.dest);
+    const chown = inst.chown ? x(inst.chown) : '';
+    const chmod = inst.chmod ? parseChmod(x(inst.chmod)) : undefined;
+    if (inst.kind === 'add') {
+      for (const s of sources) if (/^git@|^git:\/\//.test(s)) throw invalidParameter(`ADD from a git repository (${s}) is not supported by this builder yet`);
+    }
+    const urls = inst.kind === 'add' ? sources.filter(isRemoteURL) : [];
+    const local = sources.filter((s) => !urls.includes(s));
+    let srcRoot: ContainerRoot = this.ctx!.root;
+    const cleanups: Array<() => Promise<void>> = [];
+    const from = inst.kind === 'copy' && inst.from !== undefined ? x(inst.from) : undefined;
+    try {
+      if (from !== undefined) {
+        const mounted = await this.mountFrom(from, state.index);
+        srcRoot = mounted.root;
+        cleanups.push(mounted.cleanup);
+      }
+      const infos = local.length ? await resolveSources(srcRoot, local, cmdName, from === undefined) : [];
+      let remote: { root: ContainerRoot; infos: CopySource[] } | null = null;
+      if (urls.length) {
+        const dir = await mkdtemp(join(this.deps.tmpRoot, 'docker-builder-url'));
+        cleanups.push(() => rm(dir, { recursive: true, force: true }));
+        const names = await downloadSources(urls, dir, this.signal);
+        const root = await ContainerRoot.open(dir);
+        cleanups.push(() => root.close());
+        remote = { root, infos: await resolveSources(root, names, cmdName, false) };
+      }
+      const all = [...infos, ...(remote?.infos ?? [])];
+      if (all.length > 1 && !dest.endsWith('/')) {
+        throw invalidParameter(`When using ${cmdName} with more than one source file, the destination must be a directory and end with a /`);
+      }
+      const hash = sourcesHash(all);
+      const comment = `${cmdName} ${chown ? `--chown=${chown} ` : ''}${hash} in ${dest} `;
+      const containerConfig = copyConfig(state.config, { Cmd: [...this.shell(state), `#(nop) ${comment}`] });
+      if (await this.probeCache(state, containerConfig)) return;
+      let destPath = dest;
+      if (!posix.isAbsolute(destPath)) destPath = posix.join(state.config.WorkingDir || '/', destPath) + (dest.endsWith('/') || dest === '.' ? '/' : '');
+      await this.withLayer(state, containerConfig, async (root) => {
+        let owner: { uid: number; gid: number } | undefined = { uid: 0, gid: 0 };
+        if (chown) {
+          const spec = chown.includes(':') ? chown : `${chown}:${chown}`;
+          try {
+            const u = await resolveUser(root.hostPath, spec);
+            owner = { uid: u.uid, gid: u.gid };
+          } catch (err) {
+            throw invalidParameter(`unable to convert uid/gid chown string to host mapping: ${(err as Error).message}`);
+          }
+        } else if (from !== undefined) owner = undefined;
+        const opts = { ...(owner ? { chown: owner } : {}), ...(chmod !== undefined ? { chmod } : {}) };
+        if (infos.length) await copySources(srcRoot, infos, root, destPath, { ...opts, decompress: inst.kind === 'add' });
+        // A remote archive is copied as it is, never unpacked.
+        if (remote) await copySources(remote.root, remote.infos, root, destPath, { ...opts, decompress: false });
+      });
+    } finally {
+      for (const c of cleanups.reverse()) await c().catch(() => {});
+    }
+  }
+
+  /** COPY --from: a previous stage (name or index) or an image, mounted read-only for the copy. */
+  private async mountFrom(from: string, current: number): Promise<{ root: ContainerRoot; cleanup: () => Promise<void> }> {
+    const earlier = this.stageResults.slice(0, current);
+    let imageId: string | undefined = earlier.find((r) => r !== undefined && r.name !== '' && r.name === from.toLowerCase())?.imageId;
+    if (imageId === undefined && /^\d+$/.test(from)) {
+      const i = Number(from);
+      if (i === current) throw invalidParameter(`invalid from flag value ${from}: refers to current build stage`);
+      if (i > current) throw invalidParameter(`invalid from flag value ${from}: index out of bounds`);
+      imageId = earlier[i]?.imageId;
+      if (imageId === undefined) throw invalidParameter(`invalid from flag value ${from}: stage ${i} was not built`);
+    }
+    if (imageId === undefined) imageId = await this.lookupImage(from);
+    const layers = this.deps.images.layers;
+    const id = generateId();
+    const chain = imageId ? (await this.deps.images.resolve(imageId)).topChainId : null;
+    await this.marks.add(id);
+    await layers.createRWLayer(id, chain).catch(async (err) => {
+      await this.marks.remove(id);
+      throw err;
+    });
+    try {
+      const merged = await layers.mountRW(id);
+      const root = await ContainerRoot.open(merged, { readonlyRootfs: true });
+      return {
+        root,
+        cleanup: async () => {
+          await root.close();
+          await this.releaseLayer(id);
+        },
+      };
+    } catch (err) {
+      await this.releaseLayer(id);
+      throw err;
+    }
+  }
+
+  /** Removes a temporary RW layer; its marker stays when that fails, for the next start to retry. */
+  private async releaseLayer(id: string): Promise<void> {
+    try {
+      await this.deps.images.layers.removeRWLayer(id);
+      await this.marks.remove(id);
+    } catch (err) {
+      this.deps.log(`build: remove layer ${id}: ${err}`);
+    }
+  }
+
+  private hostConfig(): HostConfig {
+    const o = this.opts;
+    const hc: HostConfig = {
+      NetworkMode: !o.networkMode || o.networkMode === 'default' ? 'bridge' : o.networkMode,
+      ...(o.extraHosts.length ? { ExtraHosts: o.extraHosts } : {}),
+      ...(o.shmSize ? { ShmSize: o.shmSize } : {}),
+      ...(o.memory ? { Memory: o.memory } : {}),
+      ...(o.memorySwap ? { MemorySwap: o.memorySwap } : {}),
+      ...(o.cpuShares ? { CpuShares: o.cpuShares } : {}),
+      ...(o.cpuSetCpus ? { CpusetCpus: o.cpuSetCpus } : {}),
+      ...(o.cpuPeriod ? { CpuPeriod: o.cpuPeriod } : {}),
+      ...(o.cpuQuota ? { CpuQuota: o.cpuQuota } : {}),
+      ...(o.ulimits?.length ? { Ulimits: o.ulimits } : {}),
+    } as HostConfig;
+    return hc;
+  }
+
+  private async runStep(state: StageState, cmd: { args: string[]; json: boolean }): Promise<void> {
+    const c = state.config;
+    const cmdFromArgs = cmd.json ? cmd.args : [...this.shell(state), ...cmd.args];
+    const buildArgs = state.args.filterAllowed(c.Env ?? []);
+    const saveCmd = buildArgs.length ? prependEnvOnCmd(state.args, buildArgs, cmdFromArgs) : cmdFromArgs;
+    const probeConfig = copyConfig(c, { Cmd: saveCmd, ArgsEscaped: false, ...(saveCmd.length ? { Entrypoint: null } : {}) });
+    if (await this.probeCache(state, probeConfig)) return;
+    const runConfig = copyConfig(c, {
+      Cmd: cmdFromArgs,
+      ArgsEscaped: false,
+      Env: [...(c.Env ?? []), ...buildArgs],
+      Entrypoint: [''],
+      Healthcheck: { Test: ['NONE'] },
+      Image: state.imageId,
+      AttachStdout: true,
+      AttachStderr: true,
+    });
+    if (!state.imageId) throw invalidParameter('Please provide a source image with `from` prior to run');
+    const containers = this.deps.containers;
+    this.checkCancelled();
+    const created = await containers.create(undefined, { ...runConfig, HostConfig: this.hostConfig() });
+    const id = created.Id;
+    this.tmpContainers.add(id);
+    state.containers.add(id);
+    for (const w of created.Warnings ?? []) state.out(` ---> [Warning] ${w}\n`);
+    state.out(` ---> Running in ${shortId(id)}\n`);
+    const session = await containers.attach(id, { stream: true, logs: false, stdin: false, stdout: true, stderr: true });
+    const sink = () => {
+      const dec = new StringDecoder('utf8');
+      return new Writable({
+        write: (chunk: Buffer, _e, cb) => {
+          const text = dec.write(chunk);
+          if (text) state.out(text);
+          this.room().then(() => cb(), cb);
+        },
+        final: (cb) => {
+          const rest = dec.end();
+          if (rest) state.out(rest);
+          cb();
+        },
+      });
+    };
+    const waiter = await containers.wait(id, 'next-exit');
+    const attached = session.run({ stdin: null, stdout: sink(), stderr: sink() });
+    const onAbort = () => {
+      containers.remove(id, { force: true, volumes: true, link: false }).catch((err) => this.deps.log(`build cancelled: remove ${id}: ${err instanceof Error ? err.message : err}`));
+    };
+    this.signal.addEventListener('abort', onAbort, { once: true });
+    // Aborted while the container was being made: the listener would never fire.
+    if (this.signal.aborted) onAbort();
+    let status: { StatusCode: number; Error?: { Message: string } | null };
+    try {
+      await containers.start(id);
+      await attached;
+      status = await waiter.result;
+    } finally {
+      this.signal.removeEventListener('abort', onAbort);
+    }
+    this.checkCancelled();
+    if (status.StatusCode !== 0) {
+      let msg = `The command '${runConfig.Cmd!.join(' ')}' returned a non-zero code: ${status.StatusCode}`;
+      if (status.Error?.Message) msg += `: ${status.Error.Message}`;
+      throw new StepError(msg, status.StatusCode);
+    }
+    const data = await this.deps.images.layers.rwGraphDriverData(id);
+    const parent = await this.topChain(state);
+    const layers = this.deps.images.layers;
+    const applied = await upperDirLayer(data.UpperDir!, parent, (p, src) => layers.applyLayer(p, src));
+    await this.newImage(state, probeConfig, applied, id);
+  }
+}

@@ -1,0 +1,452 @@
+/**
+ * Image builds (the classic builder) driven by the real Docker CLI with DOCKER_BUILDKIT=0, over
+ * real Dockerfiles on the busybox fixture image: every instruction, multi-stage with --target,
+ * .dockerignore, the cache, build args, a failing RUN, a cancelled build.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import { countLeaks, loadBusybox, runCommand, startDaemon, waitFor, type Daemon } from './harness.js';
+import { startRegistry } from '../fixtures/registry.js';
+import { buildImage, busyboxTar, publishImage } from '../fixtures/registry-images.js';
+import { execFileSync } from 'node:child_process';
+
+let d: Daemon;
+let work: string;
+
+before(async () => {
+  d = await startDaemon();
+  await loadBusybox(d);
+  work = await mkdtemp(join(tmpdir(), 'wharf-build-'));
+});
+after(async () => {
+  await d?.cleanup();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+const ENV = { DOCKER_BUILDKIT: '0' };
+
+async function context(name: string, files: Record<string, string>): Promise<string> {
+  const dir = join(work, name);
+  for (const [p, content] of Object.entries(files)) {
+    await mkdir(join(dir, p, '..'), { recursive: true });
+    await writeFile(join(dir, p), content);
+  }
+  return dir;
+}
+
+async function build(args: string[], opts: { input?: string } = {}) {
+  return d.docker(['build', ...args], { env: ENV, timeoutMs: 120_000, ...(opts.input !== undefined ? { input: opts.input } : {}) });
+}
+
+async function inspect(ref: string, format: string): Promise<string> {
+  const r = await d.docker(['image', 'inspect', '-f', format, ref]);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout.trim();
+}
+
+async function run(image: string, ...cmd: string[]): Promise<string> {
+  const r = await d.docker(['run', '--rm', image, ...cmd]);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout;
+}
+
+describe('docker build (classic builder)', () => {
+  test('every metadata instruction, RUN, COPY, ADD, WORKDIR; Docker\'s output and image config', async () => {
+    const dir = await context('all', {
+      'Dockerfile': [
+        '# escape=\\',
+        'FROM busybox AS base',
+        'MAINTAINER someone@example.com',
+        'ENV GREETING="hello world" \\',
+        '    OTHER=${GREETING:-none}',
+        'LABEL com.example.a="A b" com.example.b=${OTHER}',
+        'WORKDIR /app',
+        'COPY hello.txt sub/ ./',
+        'ADD archive.tar /unpacked/',
+        'COPY --chown=wharfuser:wharfgroup --chmod=600 hello.txt /owned/',
+        'RUN echo "$GREETING" > greeting && echo built',
+        'USER 1000:1000',
+        'EXPOSE 80 53/udp',
+        'VOLUME ["/data"]',
+        'STOPSIGNAL SIGQUIT',
+        'HEALTHCHECK --interval=5s --retries=2 CMD true',
+        'SHELL ["/bin/sh", "-ec"]',
+        'ONBUILD RUN echo child',
+        'ENTRYPOINT ["/bin/echo"]',
+        'CMD ["x"]',
+        '',
+      ].join('\n'),
+      'hello.txt': 'hi there\n',
+      'sub/inner.txt': 'inner\n',
+    });
+    // A tar for ADD to unpack.
+    const tar = spawn('tar', ['-C', join(dir, 'sub'), '-cf', join(dir, 'archive.tar'), 'inner.txt']);
+    await new Promise((r) => tar.on('close', r));
+    const r = await build(['-t', 'all:1', dir]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^Step 1\/18 : FROM busybox AS base\n ---> [0-9a-f]{12}\n/m);
+    assert.match(r.stdout, /Step 9\/18 : RUN echo "\$GREETING" > greeting && echo built\n ---> Running in [0-9a-f]{12}\nbuilt\n ---> Removed intermediate container [0-9a-f]{12}\n ---> [0-9a-f]{12}\n/);
+    assert.match(r.stdout, /Successfully built [0-9a-f]{12}\nSuccessfully tagged all:1\n/);
+    const cfg = JSON.parse(await inspect('all:1', '{{json .Config}}'));
+    assert.ok(cfg.Env.includes('GREETING=hello world'));
+    // Docker expands all of an ENV line with the environment from before it.
+    assert.ok(cfg.Env.includes('OTHER=none'));
+    assert.deepEqual(cfg.Labels, { 'com.example.a': 'A b', 'com.example.b': 'none' });
+    assert.equal(cfg.WorkingDir, '/app');
+    assert.equal(cfg.User, '1000:1000');
+    assert.deepEqual(cfg.ExposedPorts, { '80/tcp': {}, '53/udp': {} });
+    assert.deepEqual(cfg.Volumes, { '/data': {} });
+    assert.equal(cfg.StopSignal, 'SIGQUIT');
+    assert.deepEqual(cfg.Healthcheck, { Test: ['CMD-SHELL', 'true'], Interval: 5e9, Retries: 2 });
+    assert.deepEqual(cfg.Shell, ['/bin/sh', '-ec']);
+    assert.deepEqual(cfg.OnBuild, ['RUN echo child']);
+    assert.deepEqual(cfg.Entrypoint, ['/bin/echo']);
+    assert.deepEqual(cfg.Cmd, ['x']);
+    assert.equal(await inspect('all:1', '{{.Author}}'), 'someone@example.com');
+    // History as Docker's classic builder writes it.
+    const hist = await d.docker(['history', '--no-trunc', '--format', '{{.CreatedBy}}', 'all:1']);
+    const lines = hist.stdout.trim().split('\n');
+    assert.equal(lines[0], '/bin/sh -ec #(nop)  CMD ["x"]');
+    assert.ok(lines.includes('/bin/sh -c echo "$GREETING" > greeting && echo built'), hist.stdout);
+    assert.ok(lines.some((l) => /^\/bin\/sh -c #\(nop\) COPY multi:[0-9a-f]{64} in \.\/ $/.test(l)), hist.stdout);
+    // The files.
+    assert.equal(await run('--entrypoint', 'cat', 'all:1', '/app/hello.txt', '/app/inner.txt', '/app/greeting', '/unpacked/inner.txt'), 'hi there\ninner\nhello world\ninner\n');
+    const owners = await d.docker(['run', '--rm', '--entrypoint', 'stat', 'all:1', '-c', '%u:%g %a', '/app/hello.txt']);
+    assert.equal(owners.stdout, '0:0 644\n');
+    const chowned = await d.docker(['run', '--rm', '--entrypoint', 'stat', 'all:1', '-c', '%u:%g %a', '/owned/hello.txt']);
+    assert.equal(chowned.stdout, '1000:1001 600\n');
+    // The ONBUILD trigger runs in a child.
+    const child = await context('child', { Dockerfile: 'FROM all:1\n' });
+    const c = await build(['-t', 'child:1', child]);
+    assert.equal(c.code, 0, c.stdout + c.stderr);
+    assert.match(c.stdout, /# Executing 1 build trigger\n ---> Running in [0-9a-f]{12}\nchild\n/);
+    assert.deepEqual(JSON.parse(await inspect('child:1', '{{json .Config.OnBuild}}')), null);
+  });
+
+  test('cache: a rebuild uses it, a changed file misses from its COPY on; --no-cache builds all', async () => {
+    const dir = await context('cache', {
+      Dockerfile: 'FROM busybox\nRUN echo one > /one\nCOPY f.txt /f.txt\nRUN cat /f.txt\n',
+      'f.txt': 'v1\n',
+    });
+    const imagesBefore = (await d.docker(['images', '-aq'])).stdout.trim().split('\n').length;
+    const busyboxId = await inspect('busybox', '{{.Id}}');
+    const first = await build(['-t', 'cache:1', dir]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.doesNotMatch(first.stdout, /Using cache/);
+    const again = await build(['-t', 'cache:1', dir]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stdout.match(/ ---> Using cache/g)?.length, 3, again.stdout);
+    assert.doesNotMatch(again.stdout, /Running in/);
+    assert.equal(await inspect('cache:1', '{{.Id}}'), await inspect('cache:1', '{{.Id}}'));
+    const firstId = /Successfully built (\w+)/.exec(first.stdout)![1];
+    assert.equal(/Successfully built (\w+)/.exec(again.stdout)![1], firstId);
+    await writeFile(join(dir, 'f.txt'), 'v2\n');
+    const changed = await build(['-t', 'cache:2', dir]);
+    assert.equal(changed.code, 0, changed.stderr);
+    assert.equal(changed.stdout.match(/ ---> Using cache/g)?.length, 1, changed.stdout);
+    assert.match(changed.stdout, /Running in \w+\nv2\n/);
+    // Without DOCKER_BUILDKIT and without buildx the CLI picks the classic builder from /_ping's Builder-Version: 1.
+    const nocache = await d.docker(['build', '--no-cache', '-q', dir], { env: { DOCKER_BUILDKIT: undefined }, timeoutMs: 120_000 });
+    assert.equal(nocache.code, 0, nocache.stderr);
+    assert.match(nocache.stdout, /^sha256:[0-9a-f]{64}\n$/);
+    // rmi removes a built image's intermediate images too, as Docker does, but not those another
+    // image still needs; once all three are gone, so is every intermediate image.
+    const rm2 = await d.docker(['rmi', 'cache:2']);
+    assert.equal(rm2.code, 0, rm2.stderr);
+    assert.equal(rm2.stdout.match(/^Deleted: /gm)?.length, 3, rm2.stdout);
+    assert.equal(await run('cache:1', 'cat', '/f.txt'), 'v1\n');
+    assert.equal((await d.docker(['rmi', 'cache:1'])).code, 0);
+    assert.equal((await d.docker(['rmi', nocache.stdout.trim()])).code, 0);
+    assert.equal((await d.docker(['images', '-aq'])).stdout.trim().split('\n').length, imagesBefore);
+    assert.equal(await inspect('busybox', '{{.Id}}'), busyboxId);
+  });
+
+  test('multi-stage with --target, COPY --from, build args and the unconsumed warning', async () => {
+    const dir = await context('multi', {
+      Dockerfile: [
+        'ARG BASE=busybox',
+        'FROM ${BASE} AS builder',
+        'ARG MSG=default',
+        'RUN mkdir /out && echo "$MSG" > /out/msg',
+        'FROM busybox AS final',
+        'COPY --from=builder /out/msg /msg',
+        'CMD ["cat", "/msg"]',
+        'FROM final AS extra',
+        'RUN false',
+        '',
+      ].join('\n'),
+    });
+    const r = await build(['--target', 'final', '--build-arg', 'MSG=from-arg', '--build-arg', 'UNUSED=1', '-t', 'multi:1', dir]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /\[Warning\] One or more build-args \[UNUSED\] were not consumed/);
+    assert.equal(await run('multi:1'), 'from-arg\n');
+    const hist = await d.docker(['history', '--no-trunc', '--format', '{{.CreatedBy}}', 'multi:1']);
+    assert.doesNotMatch(hist.stdout, /MSG/);
+    const arch = await inspect('busybox', '{{.Architecture}}');
+    const plat = await build(['-'], { input: `ARG P=linux/${arch}\nFROM --platform=$P busybox AS a\nFROM --platform=linux/s390x a\n` });
+    assert.equal(plat.code, 1, plat.stdout);
+    assert.match(plat.stderr, /image with reference a was found but does not match the specified platform: wanted linux\/s390x, actual: linux\//);
+    assert.match(plat.stdout, /Step 2\/3 : FROM --platform=\$P busybox AS a\n ---> \w{12}\n/);
+    const bad = await build(['--target', 'nosuch', dir]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /target stage "nosuch" could not be found/);
+  });
+
+  test('a failing RUN: Docker\'s message and exit code; the container stays without --force-rm', async () => {
+    const dir = await context('fail', { Dockerfile: 'FROM busybox\nRUN echo before\nRUN exit 3\n' });
+    const before = (await d.docker(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean).length;
+    const r = await build([dir]);
+    assert.equal(r.code, 3, r.stdout + r.stderr);
+    assert.match(r.stderr, /The command '\/bin\/sh -c exit 3' returned a non-zero code: 3/);
+    const kept = (await d.docker(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean).length;
+    assert.equal(kept, before + 1);
+    await d.docker(['container', 'prune', '-f']);
+    const forced = await build(['--force-rm', dir]);
+    assert.equal(forced.code, 3);
+    assert.equal((await d.docker(['ps', '-aq'])).stdout.trim(), '');
+  });
+
+  test('.dockerignore, a Dockerfile from stdin, -f, parse errors', async () => {
+    const dir = await context('ignore', {
+      'build/Dockerfile.custom': 'FROM busybox\nCOPY . /ctx/\nRUN find /ctx -type f | sort\n',
+      '.dockerignore': '# comment\n*.log\n**/secret\n!keep.log\nbuild\n',
+      'a.txt': 'a',
+      'x.log': 'x',
+      'keep.log': 'k',
+      'deep/er/secret': 's',
+      'deep/er/fine': 'f',
+    });
+    const r = await build(['-f', join(dir, 'build/Dockerfile.custom'), '-t', 'ign:1', dir]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const files = (await run('ign:1', 'find', '/ctx', '-type', 'f')).trim().split('\n').sort();
+    assert.deepEqual(files, ['/ctx/.dockerignore', '/ctx/a.txt', '/ctx/deep/er/fine', '/ctx/keep.log']);
+    const stdin = await build(['-t', 'stdin:1', '-'], { input: 'FROM busybox\nENV FROM_STDIN=1\n' });
+    assert.equal(stdin.code, 0, stdin.stderr);
+    assert.match(await inspect('stdin:1', '{{json .Config.Env}}'), /FROM_STDIN=1/);
+    const bad = await build(['-'], { input: 'FROM busybox\nFOO bar\n' });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /dockerfile parse error on line 2: unknown instruction: FOO/);
+  });
+
+  test('a cancelled build leaves no container, mount or layer behind', async () => {
+    const dir = await context('cancel', { Dockerfile: 'FROM busybox\nRUN echo started; sleep 600\n' });
+    const layersBefore = (await readdir(join(d.dataRoot, 'overlay2'))).length;
+    const child = spawn('/usr/local/bin/docker', ['-H', d.host, 'build', dir], { env: { ...process.env, ...ENV } });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    await waitFor(() => /^started$/m.test(out), { timeoutMs: 60_000, what: 'the RUN step to start' });
+    child.kill('SIGINT');
+    await new Promise((r) => child.on('close', r));
+    await waitFor(async () => (await d.docker(['ps', '-aq'])).stdout.trim() === '', { timeoutMs: 20_000, what: 'the build container to go' }).catch((err: Error) => {
+      throw new Error(`${err.message}\n${d.log().slice(-3000)}`);
+    });
+    await waitFor(async () => (await readdir(join(d.dataRoot, 'overlay2'))).length === layersBefore, { timeoutMs: 20_000, what: 'layers to go' }).catch(async (err: Error) => {
+      const mounts = await readdir(join(d.dataRoot, 'image/overlay2/layerdb/mounts')).catch(() => []);
+      throw new Error(`${err.message}: ${(await readdir(join(d.dataRoot, 'overlay2'))).join(' ')} mounts=${mounts.join(' ')} ids=${[...d.containerIds()].join(' ')} containers=${(await readdir(join(d.dataRoot, 'containers'))).join(' ')} ps=${(await d.docker(['ps', '-a'])).stdout} leaks=${JSON.stringify(await countLeaks(d))}\n${d.log().slice(-3000)}`);
+    });
+    const leaks = await countLeaks(d);
+    assert.equal(leaks.mounts, 0, JSON.stringify(leaks.details));
+    assert.equal(leaks.conmon, 0, JSON.stringify(leaks.details));
+    assert.deepEqual(await readdir(join(d.dataRoot, 'tmp')).then((l) => l.filter((n) => n.startsWith('docker-builder'))), []);
+  });
+
+  test('wharf build: flags, .dockerignore before sending, tarball and stdin contexts, exit code', async () => {
+    const dir = await context('wharf', {
+      Dockerfile: 'FROM busybox\nARG FROM_ENV\nARG GIVEN\nRUN echo "$FROM_ENV $GIVEN" > /args && ls /sys/class/net > /nets\nCOPY . /ctx/\n',
+      '.dockerignore': 'big\n',
+      'big/blob': 'x'.repeat(1 << 20),
+      'small.txt': 's',
+    });
+    const iid = join(work, 'iid');
+    const r = await d.wharf(['build', '-t', 'w:1', '--build-arg', 'FROM_ENV', '--build-arg', 'GIVEN=g', '--label', 'a=b', '--network', 'none', '--iidfile', iid, dir], {
+      env: { FROM_ENV: 'from-env' },
+      timeoutMs: 120_000,
+    });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /Step 1\/6 : FROM busybox\n/);
+    assert.match(r.stdout, /Step 6\/6 : LABEL "a"="b"\n/);
+    assert.match(r.stdout, /Successfully tagged w:1\n/);
+    const id = await inspect('w:1', '{{.Id}}');
+    assert.equal(await readFile(iid, 'utf8'), id);
+    assert.equal(await inspect('w:1', '{{index .Config.Labels "a"}}'), 'b');
+    assert.equal(await run('w:1', 'cat', '/args', '/nets'), 'from-env g\nlo\n');
+    assert.deepEqual((await run('w:1', 'find', '/ctx', '-type', 'f')).trim().split('\n').sort(), ['/ctx/.dockerignore', '/ctx/Dockerfile', '/ctx/small.txt']);
+    // -q prints only the ID; a tarball context; a Dockerfile on stdin.
+    const q = await d.wharf(['build', '-q', dir], { timeoutMs: 120_000 });
+    assert.match(q.stdout, /^sha256:[0-9a-f]{64}\n$/);
+    const tarball = join(work, 'ctx.tar.gz');
+    const tr = await runCommand('tar', ['-C', dir, '-czf', tarball, 'Dockerfile', 'small.txt']);
+    assert.equal(tr.code, 0, tr.stderr);
+    const fromTar = await d.wharf(['build', '-t', 'w:tar', tarball], { timeoutMs: 120_000 });
+    assert.equal(fromTar.code, 0, fromTar.stderr);
+    assert.equal(await run('w:tar', 'cat', '/ctx/small.txt'), 's');
+    const fromStdin = await d.wharf(['build', '-t', 'w:stdin', '-'], { input: 'FROM busybox\nCMD ["echo", "stdin"]\n', timeoutMs: 120_000 });
+    assert.equal(fromStdin.code, 0, fromStdin.stderr);
+    assert.equal(await run('w:stdin'), 'stdin\n');
+    const failing = await d.wharf(['build', '-'], { input: 'FROM busybox\nRUN exit 7\n', timeoutMs: 120_000 });
+    assert.equal(failing.code, 7);
+    assert.match(failing.stderr, /The command '\/bin\/sh -c exit 7' returned a non-zero code: 7/);
+    await d.docker(['container', 'prune', '-f']);
+  });
+
+  test('dockerode buildImage and docker-compose build', async () => {
+    const docker = new Docker({ socketPath: d.socket });
+    const dir = await context('dockerode', { Dockerfile: 'FROM busybox\nCOPY f /f\n', f: 'dockerode\n' });
+    const stream = await docker.buildImage({ context: dir, src: ['Dockerfile', 'f'] }, { t: 'dode:1' });
+    const result = await new Promise<Array<{ stream?: string; error?: string; aux?: { ID: string } }>>((res, rej) =>
+      docker.modem.followProgress(stream, (err: Error | null, out: Array<{ stream?: string }>) => (err ? rej(err) : res(out))),
+    );
+    assert.ok(result.some((m) => m.aux?.ID?.startsWith('sha256:')), JSON.stringify(result));
+    assert.equal(await run('dode:1', 'cat', '/f'), 'dockerode\n');
+
+    const proj = await context('compose', {
+      'docker-compose.yml': 'version: "2.4"\nservices:\n  app:\n    build:\n      context: .\n      args:\n        WHO: compose\n    image: composed:1\n',
+      Dockerfile: 'FROM busybox\nARG WHO\nRUN echo "built by $WHO" > /who\n',
+    });
+    const c = await runCommand('docker-compose', ['--ansi', 'never', '-p', 'buildtest', 'build'], {
+      cwd: proj,
+      env: { DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.root, 'docker-config'), DOCKER_BUILDKIT: '0', COMPOSE_DOCKER_CLI_BUILD: '0' },
+      timeoutMs: 120_000,
+    });
+    assert.equal(c.code, 0, c.stdout + c.stderr);
+    assert.equal(await run('composed:1', 'cat', '/who'), 'built by compose\n');
+  });
+
+  test('POST /build refuses what it does not do with Docker\'s messages and statuses', async () => {
+    const post = async (query: string, body = '') => {
+      const r = await runCommand('curl', ['-s', '-o', '-', '-w', '\n%{http_code}', '--unix-socket', d.socket, '-X', 'POST', '--data-binary', body, `http://localhost/v1.41/build?${query}`]);
+      const lines = r.stdout.trimEnd().split('\n');
+      return { status: Number(lines.pop()), body: lines.join('\n') };
+    };
+    const squash = await post('squash=1');
+    assert.equal(squash.status, 400);
+    assert.match(squash.body, /squash is only supported with experimental mode/);
+    assert.equal((await post('buildargs=notjson')).status, 400);
+    const missing = await post('dockerfile=nope', '');
+    assert.equal(missing.status, 400, missing.body);
+    assert.match(missing.body, /Cannot locate specified Dockerfile: nope/);
+    const badTag = await post('t=Bad:Tag:x', 'FROM busybox\n');
+    assert.equal(badTag.status, 400);
+    // A parse error before any output is an HTTP error, as Docker answers it.
+    const parse = await post('', 'FROM busybox\nRUN\n');
+    assert.equal(parse.status, 400);
+    assert.match(parse.body, /dockerfile parse error on line 2: RUN requires at least one argument/);
+  });
+
+  test('leftovers of a build cut short by a crash are removed at daemon start', async () => {
+    await d.stop();
+    const tmp = join(d.dataRoot, 'tmp');
+    await mkdir(join(tmp, 'docker-builderLEFT', 'sub'), { recursive: true });
+    await mkdir(join(tmp, 'build-layers'), { recursive: true });
+    const mark = join(tmp, 'build-layers', 'a'.repeat(64));
+    await writeFile(mark, '');
+    await d.restart();
+    assert.deepEqual((await readdir(tmp)).filter((n) => n.startsWith('docker-builder')), []);
+    assert.deepEqual(await readdir(join(tmp, 'build-layers')), []);
+  });
+
+  test('independent stages build side by side, their lines prefixed; a failing one stops the other', async () => {
+    const dir = await context('parallel', {
+      Dockerfile: [
+        'FROM busybox AS one',
+        'RUN echo one > /one && sleep 1',
+        'FROM busybox AS two',
+        'RUN echo two > /two && sleep 1',
+        'FROM busybox',
+        'COPY --from=one /one /one',
+        'COPY --from=1 /two /two',
+        '',
+      ].join('\n'),
+    });
+    const r = await build(['-t', 'par:1', dir]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^\[one\] Step 1\/7 : FROM busybox AS one$/m);
+    assert.match(r.stdout, /^\[two\] Step 3\/7 : FROM busybox AS two$/m);
+    assert.match(r.stdout, /^\[stage-2\] Step 7\/7 : COPY --from=1 \/two \/two$/m);
+    // Both RUN steps were under way before either finished.
+    const lines = r.stdout.split('\n');
+    const started = (s: string) => lines.findIndex((l) => l.startsWith(`[${s}]  ---> Running in`));
+    const finished = (s: string) => lines.findIndex((l) => l.startsWith(`[${s}]  ---> Removed intermediate container`));
+    assert.ok(started('one') >= 0 && started('two') >= 0, r.stdout);
+    assert.ok(started('one') < finished('two') && started('two') < finished('one'), r.stdout);
+    assert.equal(await run('par:1', 'cat', '/one', '/two'), 'one\ntwo\n');
+
+    const failing = await context('parallel-fail', {
+      Dockerfile: 'FROM busybox AS slow\nRUN echo slow-started; sleep 600\nFROM busybox AS bad\nRUN sleep 1; exit 5\nFROM busybox\nCOPY --from=slow /etc/hostname /x\nCOPY --from=bad /etc/hostname /y\n',
+    });
+    const f = await build(['--force-rm', failing]);
+    assert.equal(f.code, 5, f.stdout + f.stderr);
+    assert.match(f.stderr, /The command '\/bin\/sh -c sleep 1; exit 5' returned a non-zero code: 5/);
+    await waitFor(async () => (await d.docker(['ps', '-aq'])).stdout.trim() === '', { timeoutMs: 20_000, what: 'the slow stage\'s container to go' });
+  });
+
+  test('ADD from a URL and remote contexts (a local HTTP server): name, mode 0600, Last-Modified; a 404 fails', async () => {
+    const rdir = await context('remote-ctx', { Dockerfile: 'FROM busybox\nCOPY r.txt /r.txt\n', 'r.txt': 'from remote tar\n' });
+    const tarFile = join(work, 'remote.tar');
+    assert.equal((await runCommand('tar', ['-C', rdir, '-cf', tarFile, 'Dockerfile', 'r.txt'])).code, 0);
+    const remoteTar = await readFile(tarFile);
+    const server = createServer((req, res) => {
+      if (req.url === '/Dockerfile') {
+        res.end('FROM busybox\nCMD ["echo", "remote dockerfile"]\n');
+      } else if (req.url === '/ctx.tar') {
+        res.end(remoteTar);
+      } else if (req.url === '/files/data.txt') {
+        res.writeHead(200, { 'Last-Modified': 'Wed, 01 Jan 2020 00:00:00 GMT' });
+        res.end('remote data\n');
+      } else {
+        res.writeHead(404);
+        res.end();
+      }
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const ok = await build(['-t', 'url:1', '-'], { input: `FROM busybox\nADD ${base}/files/data.txt /d/\n` });
+      assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+      assert.equal(await run('url:1', 'stat', '-c', '%a %Y %u', '/d/data.txt'), `600 ${Date.UTC(2020, 0, 1) / 1000} 0\n`);
+      assert.equal(await run('url:1', 'cat', '/d/data.txt'), 'remote data\n');
+      const rd = await d.wharf(['build', '-t', 'remote:df', `${base}/Dockerfile`], { timeoutMs: 120_000 });
+      assert.equal(rd.code, 0, rd.stdout + rd.stderr);
+      assert.equal(await run('remote:df'), 'remote dockerfile\n');
+      const rt = await d.wharf(['build', '-t', 'remote:tar', `${base}/ctx.tar`], { timeoutMs: 120_000 });
+      assert.equal(rt.code, 0, rt.stdout + rt.stderr);
+      assert.equal(await run('remote:tar', 'cat', '/r.txt'), 'from remote tar\n');
+      const missing = await build(['-'], { input: `FROM busybox\nADD ${base}/nope /x\n` });
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /failed to GET http:\/\/127\.0\.0\.1:\d+\/nope with status 404/);
+    } finally {
+      server.close();
+    }
+  });
+
+  test('a missing base image is pulled with the credentials the Docker CLI sends (X-Registry-Config)', async () => {
+    const storage = join(work, 'reg-storage');
+    await mkdir(storage, { recursive: true });
+    const anon = await startRegistry({ dir: work, storage });
+    const htpasswd = join(work, 'htpasswd');
+    execFileSync('sh', ['-c', `htpasswd -Bbn alice secret > ${htpasswd}`]);
+    const basic = await startRegistry({ dir: work, storage, htpasswd });
+    try {
+      await publishImage(`http://${anon.host}`, 'private/base', 'latest', buildImage([await busyboxTar()], { cmd: ['sh'] }));
+      const df = `FROM ${basic.host}/private/base\nRUN echo pulled-base > /p\n`;
+      const denied = await build(['-'], { input: df });
+      assert.equal(denied.code, 1, denied.stdout);
+      assert.match(denied.stderr, /no basic auth credentials/);
+      const login = await d.docker(['login', '-u', 'alice', '--password-stdin', basic.host], { input: 'secret\n' });
+      assert.equal(login.code, 0, login.stderr);
+      const r = await build(['-t', 'pulled:1', '-'], { input: df });
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.equal(await run('pulled:1', 'cat', '/p'), 'pulled-base\n');
+    } finally {
+      await d.docker(['logout', basic.host]);
+      await Promise.all([anon.stop(), basic.stop()]);
+    }
+  });
+});

@@ -1,0 +1,48 @@
+/** Variable substitution, against the Dockerfile reference's examples and BuildKit's lexer rules. */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { envMap, processWord, processWords } from '../../../src/build/shell-lex.js';
+
+const env = envMap(['FOO=/bar', 'EMPTY=', 'abc=hello', 'X=a b']);
+
+describe('processWord', () => {
+  test('$VAR and ${VAR}', () => {
+    assert.equal(processWord('$FOO', env), '/bar');
+    assert.equal(processWord('${FOO}/x', env), '/bar/x');
+    assert.equal(processWord('$FOO_x', env), '');
+    assert.equal(processWord('${FOO}_x', env), '/bar_x');
+    assert.equal(processWord('$UNSET-x', env), '-x');
+  });
+  test('modifiers :- and :+ (and the unset-only forms)', () => {
+    assert.equal(processWord('${UNSET:-word}', env), 'word');
+    assert.equal(processWord('${EMPTY:-word}', env), 'word');
+    assert.equal(processWord('${EMPTY-word}', env), '');
+    assert.equal(processWord('${FOO:-word}', env), '/bar');
+    assert.equal(processWord('${FOO:+word}', env), 'word');
+    assert.equal(processWord('${UNSET:+word}', env), '');
+    assert.equal(processWord('${EMPTY+word}', env), 'word');
+    assert.equal(processWord('${UNSET:-$FOO}', env), '/bar');
+    assert.throws(() => processWord('${UNSET:?is required}', env), /UNSET: is required/);
+  });
+  test('escapes and quotes (the reference: \\$foo is literal)', () => {
+    assert.equal(processWord('\\$FOO', env), '$FOO');
+    assert.equal(processWord('\\${FOO}', env), '${FOO}');
+    assert.equal(processWord("'$FOO'", env), '$FOO');
+    assert.equal(processWord('"$FOO and \\"q\\""', env), '/bar and "q"');
+    assert.equal(processWord('"a\\b"', env), 'a\\b');
+    assert.equal(processWord('hello\\ world', env), 'hello world');
+    assert.equal(processWord('`$FOO', env, '`'), '$FOO');
+    assert.equal(processWord('c:\\dir', env, '`'), 'c:\\dir');
+  });
+  test('a lone $ and errors', () => {
+    assert.equal(processWord('a$', env), 'a$');
+    assert.equal(processWord('$ x', env), '$ x');
+    assert.throws(() => processWord('${FOO', env), /missing '}'/);
+    assert.throws(() => processWord('${FOO%x}', env), /unsupported modifier/);
+    assert.throws(() => processWord('"open', env), /double-quote/);
+  });
+  test('whitespace is kept by processWord, split by processWords', () => {
+    assert.equal(processWord('  $X  ', env), '  a b  ');
+    assert.deepEqual(processWords('80 "8080 8081" $FOO', env), ['80', '8080 8081', '/bar']);
+  });
+});
