@@ -63,10 +63,17 @@ export async function readBody(req: IncomingMessage, limit = MAX_JSON_BODY): Pro
   if (declared > limit) throw invalidParameter(`request body too large: more than ${limit} bytes`);
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw invalidParameter(`request body too large: more than ${limit} bytes`);
-    chunks.push(chunk as Buffer);
+  try {
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > limit) throw invalidParameter(`request body too large: more than ${limit} bytes`);
+      chunks.push(chunk as Buffer);
+    }
+  } catch (err) {
+    // A body cut short (the client closed its side before Content-Length bytes): Go's reader
+    // reports unexpected EOF, and Docker answers 400.
+    if ((err as NodeJS.ErrnoException).code === 'ECONNRESET') throw invalidParameter('unexpected EOF');
+    throw err;
   }
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
 }

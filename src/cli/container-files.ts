@@ -6,7 +6,7 @@
  * takes the destination's name; a trailing `/` on a destination asks for a directory.
  */
 import { createWriteStream, existsSync, statSync } from 'node:fs';
-import { lstat, mkdir, realpath } from 'node:fs/promises';
+import { chmod, chown, link, lstat, mkdir, realpath, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -69,7 +69,6 @@ async function untarLocal(src: Readable, dest: string): Promise<void> {
     extract.on('finish', res);
     extract.on('error', rej);
   });
-  const { chown, chmod, symlink, writeFile, utimes, rm, link } = await import('node:fs/promises');
   extract.on('entry', (h, stream, next) => {
     void (async () => {
       const rel = h.name.split('/').filter((p) => p && p !== '.');

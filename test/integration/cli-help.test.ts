@@ -94,3 +94,11 @@ test('a command runs from its row alone: flag and argument errors keep Docker’
   const version = await wharf(['-v']);
   assert.equal(version.stdout, 'wharf version 0.1.0\n');
 });
+
+test('the bundled CLI has no dynamic import() left (its vm.Script host cannot load one)', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const { REPO_ROOT } = await import('./harness.js');
+  const bundle = await readFile(join(REPO_ROOT, 'dist/cli/wharf.cjs'), 'utf8');
+  assert.deepEqual(bundle.match(/[^\w$.]import\(\s*["'`][^"'`]+["'`]\s*\)/g) ?? [], []);
+});

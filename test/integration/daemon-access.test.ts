@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeTlsFiles, type TlsFiles } from '../fixtures/tls-certs.js';
 import { freePort } from '../fixtures/registry.js';
-import { CLI_MAIN, DOCKER_CLI, loadBusybox, ping, runCommand, startDaemon, waitFor, type Daemon } from './harness.js';
+import { CLI_MAIN, DAEMON_MAIN, DOCKER_CLI, loadBusybox, ping, runCommand, startDaemon, waitFor, type Daemon } from './harness.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 after(async () => {
@@ -98,7 +98,7 @@ describe('TLS on the TCP listener (--tlsverify)', () => {
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     await writeFile(join(dir, 'daemon.json'), '{}');
     const r = await runCommand(process.execPath, [
-      join(CLI_MAIN, '../../daemon/main.js'),
+      DAEMON_MAIN,
       '--config-file', join(dir, 'daemon.json'),
       '--tlsverify', '--tlscert', join(dir, 'cert.pem'), '--tlskey', join(dir, 'key.pem'),
       '-H', 'tcp://127.0.0.1:1',
@@ -161,7 +161,7 @@ describe('the unix socket\'s group and who may use it', () => {
 
     // A group that does not exist is an error (only the default group falls back with a warning).
     const r = await runCommand(process.execPath, [
-      join(CLI_MAIN, '../../daemon/main.js'),
+      DAEMON_MAIN,
       '--config-file', join(d.root, 'daemon.json'),
       '--data-root', join(d.root, 'data2'),
       '--exec-root', join(d.root, 'exec2'),
