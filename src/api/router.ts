@@ -147,7 +147,10 @@ export class Router {
         }
       }
       await found.handler({ ...base, params: found.params, query, version, signal: gone.signal });
-    } catch (err) {
+    } catch (caught) {
+      // A request body cut short by its client (it closed its side early) surfaces as Node's
+      // 'aborted'; Go's reader calls it unexpected EOF, and Docker answers 400 whichever route read it.
+      const err = (caught as NodeJS.ErrnoException)?.code === 'ECONNRESET' && req.readableAborted ? invalidParameter('unexpected EOF') : caught;
       if (!(err instanceof Error && 'kind' in err)) base.log(`${req.method} ${req.url}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
       if (base.upgrade && res.headersSent === false) res.shouldKeepAlive = false;
       sendError(res, err);

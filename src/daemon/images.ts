@@ -170,8 +170,10 @@ export class ImageService implements ImageBackend {
    * crash or SIGTERM interrupted (no request runs yet).
    */
   private async removeStaleLoadDirs(): Promise<void> {
+    // Only the load dirs: the builder keeps its own leftovers' marks here and removes them itself.
     for (const name of await readdir(this.tmpRoot).catch(() => [] as string[])) {
-      await rm(join(this.tmpRoot, name), { recursive: true, force: true }).catch(() => {});
+      if (!name.startsWith(LOAD_TMP_PREFIX)) continue;
+      await rm(join(this.tmpRoot, name), { recursive: true, force: true }).catch(() => {}); // best effort: the next start tries again
     }
   }
 
