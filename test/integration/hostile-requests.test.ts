@@ -67,6 +67,9 @@ function api(method: string, path: string, body?: unknown, headers: Record<strin
       },
     );
     req.on('error', reject);
+    // The daemon may answer (a 400 for a huge body) and close while the body is still being
+    // written: the socket's late EPIPE comes after the answer and means nothing here.
+    req.on('socket', (socket) => socket.on('error', () => {}));
     req.end(data);
   });
 }
