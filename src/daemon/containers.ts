@@ -658,7 +658,12 @@ export class ContainerService implements ContainerBackend {
     if ('/' + name === rec.Name) throw invalidParameter('Renaming a container with the same name as its current name');
     await this.lock.run(rec.ID, async () => {
       const old = rec.Name.slice(1);
-      this.deps.names.reserve(name, rec.ID);
+      try {
+        this.deps.names.reserve(name, rec.ID);
+      } catch (err) {
+        if (isEngineError(err)) throw new EngineError(err.kind, `Error when allocating new name: ${err.message}`);
+        throw err;
+      }
       rec.Name = '/' + name;
       try {
         await this.deps.store.save(rec);

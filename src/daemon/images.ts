@@ -372,7 +372,11 @@ export class ImageService implements ImageBackend {
     const resolveTags = async (): Promise<Array<{ tag: string; id: string }>> => {
       if (named.tag !== undefined) {
         const id = this.refs.get(named);
-        if (!id) throw notFound(`An image does not exist locally with the tag: ${familiarString(named)}`);
+        if (!id) {
+          // As Docker: a repository with no local tag at all, else the one tag that is missing.
+          const known = this.refs.all().some((a) => a.ref.domain === repo.domain && a.ref.path === repo.path);
+          throw notFound(known ? `tag does not exist: ${familiarString(named)}` : `An image does not exist locally with the tag: ${familiarName(repo)}`);
+        }
         return [{ tag: named.tag, id }];
       }
       const all = this.refs

@@ -11,6 +11,9 @@ const READABLE_DRIVER_OPTS: Record<string, readonly string[]> = {
   'k8s-file': ['max-file', 'max-size', 'compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag'],
 };
 
+/** Log drivers built into dockerd; the rest of the names are plugins. */
+const DOCKER_BUILTIN_DRIVERS = new Set(['syslog', 'journald', 'gelf', 'fluentd', 'awslogs', 'splunk', 'etwlogs', 'gcplogs', 'logentries']);
+
 export interface LogConfigLike {
   Type?: string;
   Config?: Record<string, string> | null;
@@ -33,7 +36,12 @@ export function validateLogConfig(lc: LogConfigLike | undefined): void {
     return;
   }
   const allowed = READABLE_DRIVER_OPTS[type];
-  if (!allowed) throw invalidParameter(`logger: no log driver named '${type}' is registered`);
+  if (!allowed) {
+    // Docker's own drivers that wharfd lacks are "not registered"; any other name is looked up
+    // as a logging plugin, and there are none.
+    if (DOCKER_BUILTIN_DRIVERS.has(type)) throw invalidParameter(`logger: no log driver named '${type}' is registered`);
+    throw invalidParameter(`error looking up logging plugin ${type}: plugin ${JSON.stringify(type)} not found`);
+  }
   for (const key of Object.keys(opts)) {
     if (!allowed.includes(key)) throw invalidParameter(`unknown log opt '${key}' for ${type} log driver`);
   }

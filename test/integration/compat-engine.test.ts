@@ -330,3 +330,16 @@ test('networks keep names with spaces, auxiliary addresses, endpoint driver opti
       err.statusCode === 403 && /auxiliary address: \(x:10\.9\.9\.9\) must belong to the master pool: 10\.231\.8\.0\/24/.test(err.message),
   );
 });
+
+test('rename onto a used name says Docker\'s "Error when allocating new name"', async () => {
+  const a = await d.docker(['create', '--name', 'rn-a', 'busybox', 'true']);
+  const b = await d.docker(['create', '--name', 'rn-b', 'busybox', 'true']);
+  assert.equal(a.code + b.code, 0);
+  try {
+    const r = await d.docker(['rename', 'rn-a', 'rn-b']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /Error response from daemon: Error when allocating new name: Conflict\. The container name "\/rn-b" is already in use by container "[0-9a-f]{64}"/);
+  } finally {
+    await d.docker(['rm', 'rn-a', 'rn-b']);
+  }
+});

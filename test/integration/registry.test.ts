@@ -216,8 +216,12 @@ describe('anonymous registry', () => {
     assert.equal((await other.inspect(`${anon.host}/pushed/local:v2`)).Id, localId);
     assert.equal(readFileSync(join((await other.inspect(localId)).GraphDriver.Data!.UpperDir!, 'etc/local'), 'utf8'), 'made here\n');
 
+    // Docker's texts: a repository with no local tag at all, then a missing tag of a known one.
     await assert.rejects(collect(svc.push(`${anon.host}/nothing/here`, 'v1', undefined)), {
-      message: `An image does not exist locally with the tag: ${anon.host}/nothing/here:v1`,
+      message: `An image does not exist locally with the tag: ${anon.host}/nothing/here`,
+    });
+    await assert.rejects(collect(svc.push(`${anon.host}/pushed/busybox`, 'nope', undefined)), {
+      message: `tag does not exist: ${anon.host}/pushed/busybox:nope`,
     });
   });
 });

@@ -18,6 +18,7 @@ test("Docker's drivers and options; others refused with Docker's texts", () => {
   validateLogConfig({ Type: 'local', Config: { 'max-size': '1m' } });
   validateLogConfig({ Type: 'none' });
   assert.throws(() => validateLogConfig({ Type: 'syslog' }), (err: Error) => err.message === "logger: no log driver named 'syslog' is registered");
+  assert.throws(() => validateLogConfig({ Type: 'nosuch' }), (err: Error) => err.message === 'error looking up logging plugin nosuch: plugin "nosuch" not found');
   assert.throws(() => validateLogConfig({ Type: '', Config: { foo: 'bar' } }), /unknown log opt 'foo' for json-file log driver/);
   assert.throws(() => validateLogConfig({ Type: 'local', Config: { tag: 'x' } }), /unknown log opt 'tag' for local log driver/);
   assert.throws(() => validateLogConfig({ Config: { 'max-size': '1x' } }), /invalid size: '1x'/);
