@@ -748,6 +748,7 @@ export class ImageService implements ImageBackend {
     const records: ImageDeleteItem[] = [];
     let repoRefs = this.refs.references(id);
     const users = this.containersUsingImage(id);
+    const hasChildren = await this.hasChildren(id);
     let quiet = false;
     if (!isImageIdPrefix(id, ref)) {
       // Untagging one of several references leaves the image tagged, so only the last one needs force.
@@ -776,24 +777,33 @@ export class ImageService implements ImageBackend {
       if (repoRefs.length > 0) return records;
       quiet = true;
     } else if (isSingleReference(repoRefs)) {
-      const c = this.conflictOf(id, users, repoRefs, force ? HARD : HARD | STOPPED);
+      const c = this.conflictOf(id, users, hasChildren, repoRefs, force ? HARD : HARD | STOPPED);
       if (c) throw c;
       for (const r of repoRefs) {
         await this.refs.delete(r);
         records.push({ Untagged: familiarString(r) });
       }
     }
-    const c = this.conflictOf(id, users, this.refs.references(id), force ? HARD : HARD | SOFT);
+    const c = this.conflictOf(id, users, hasChildren, this.refs.references(id), force ? HARD : HARD | SOFT);
     if (c) {
       // After an untag, a remaining conflict only means the image stays (Docker's quiet mode).
-      if (quiet && users.length > 0) return records;
+      if (quiet && (users.length > 0 || hasChildren)) return records;
       throw c;
     }
     await this.deleteImage(id, records);
     return records;
   }
 
-  private conflictOf(id: string, users: ImageUser[], refs: Reference[], mask: number): Error | null {
+  /** Whether another image names `id` as its parent (a build's steps, a commit's base). */
+  private async hasChildren(id: string): Promise<boolean> {
+    for (const other of await this.images.list()) if (other !== id && (await this.images.parent(other)) === id) return true;
+    return false;
+  }
+
+  private conflictOf(id: string, users: ImageUser[], hasChildren: boolean, refs: Reference[], mask: number): Error | null {
+    if (mask & DEPENDENT_CHILD && hasChildren) {
+      return conflict(`conflict: unable to delete ${shortId(id)} (cannot be forced) - image has dependent child images`);
+    }
     const running = users.find((u) => u.running);
     if (mask & RUNNING && running) {
       return conflict(`conflict: unable to delete ${shortId(id)} (cannot be forced) - image is being used by running container ${shortId(running.id)}`);

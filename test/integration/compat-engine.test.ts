@@ -8,7 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { statfs } from 'node:fs/promises';
@@ -341,5 +341,24 @@ test('rename onto a used name says Docker\'s "Error when allocating new name"', 
     assert.match(r.stderr, /Error response from daemon: Error when allocating new name: Conflict\. The container name "\/rn-b" is already in use by container "[0-9a-f]{64}"/);
   } finally {
     await d.docker(['rm', 'rn-a', 'rn-b']);
+  }
+});
+
+test('rmi of an image other images are built on is refused, even forced, as Docker does', async () => {
+  const ctx = await mkdtemp(join(tmpdir(), 'wharf-kid-'));
+  try {
+    await writeFile(join(ctx, 'Dockerfile'), 'FROM busybox\nRUN touch /a\nRUN touch /b\n');
+    const built = await d.docker(['build', '-q', '-t', 'kid', ctx], { env: { DOCKER_BUILDKIT: '0' } });
+    assert.equal(built.code, 0, built.stderr);
+    const parent = (await d.docker(['inspect', '-f', '{{.Parent}}', 'kid'])).stdout.trim();
+    assert.match(parent, /^sha256:[0-9a-f]{64}$/);
+    for (const args of [['rmi', parent], ['rmi', '-f', parent]]) {
+      const r = await d.docker(args);
+      assert.equal(r.code, 1, args.join(' '));
+      assert.match(r.stderr, new RegExp(`conflict: unable to delete ${parent.slice(7, 19)} \\(cannot be forced\\) - image has dependent child images`));
+    }
+    assert.equal((await d.docker(['rmi', 'kid'])).code, 0);
+  } finally {
+    await rm(ctx, { recursive: true, force: true });
   }
 });
