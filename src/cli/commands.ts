@@ -27,6 +27,7 @@ const files = () => import('./container-files.js');
 const exec = () => import('./exec.js');
 const stats = () => import('./stats.js');
 const events = () => import('./events.js');
+const history = () => import('./history.js');
 
 export const COMMANDS: readonly CommandRow[] = [
   ['run', () => containers().then((m) => m.defineRun)],
@@ -75,6 +76,7 @@ export const COMMANDS: readonly CommandRow[] = [
   ['save', () => images().then((m) => m.defineSave)],
   ['rmi', () => images().then((m) => m.defineRmi)],
   ['tag', () => images().then((m) => m.defineTag)],
+  ['history', () => history().then((m) => m.defineHistory)],
   ['image', { description: 'Manage images', positionalOptions: true }],
   ['image ls|list', () => images().then((m) => m.defineImages)],
   ['image pull', () => images().then((m) => m.definePull)],
@@ -85,6 +87,7 @@ export const COMMANDS: readonly CommandRow[] = [
   ['image tag', () => images().then((m) => m.defineTag)],
   ['image inspect', () => system().then((m) => m.defineImageInspect)],
   ['image push', () => registry().then((m) => m.definePush)],
+  ['image history', () => history().then((m) => m.defineHistory)],
   ['version', () => system().then((m) => m.defineVersion)],
   ['info', () => system().then((m) => m.defineInfo)],
   ['inspect', () => system().then((m) => m.defineInspect)],
