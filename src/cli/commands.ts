@@ -28,6 +28,7 @@ const exec = () => import('./exec.js');
 const stats = () => import('./stats.js');
 const events = () => import('./events.js');
 const history = () => import('./history.js');
+const prune = () => import('./prune.js');
 
 export const COMMANDS: readonly CommandRow[] = [
   ['run', () => containers().then((m) => m.defineRun)],
@@ -88,6 +89,7 @@ export const COMMANDS: readonly CommandRow[] = [
   ['image inspect', () => system().then((m) => m.defineImageInspect)],
   ['image push', () => registry().then((m) => m.definePush)],
   ['image history', () => history().then((m) => m.defineHistory)],
+  ['image prune', () => prune().then((m) => m.defineImagePrune)],
   ['version', () => system().then((m) => m.defineVersion)],
   ['info', () => system().then((m) => m.defineInfo)],
   ['inspect', () => system().then((m) => m.defineInspect)],
@@ -95,6 +97,9 @@ export const COMMANDS: readonly CommandRow[] = [
   ['system info', () => system().then((m) => m.defineInfo)],
   ['system df', () => import('./system-df.js').then((m) => m.defineSystemDf)],
   ['system events', () => events().then((m) => m.defineEvents)],
+  ['system prune', () => prune().then((m) => m.defineSystemPrune)],
+  ['builder', { description: 'Manage builds' }],
+  ['builder prune', () => prune().then((m) => m.defineBuilderPrune)],
   ['login', () => registry().then((m) => m.defineLogin)],
   ['logout', () => registry().then((m) => m.defineLogout)],
   ['push', () => registry().then((m) => m.definePush)],

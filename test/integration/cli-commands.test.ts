@@ -74,3 +74,56 @@ describe('history', () => {
     assert.equal((await same(['image', 'history', 'a', 'b'])).code, 1);
   });
 });
+
+describe('prune', () => {
+  test('prompts as Docker words them; no answer cancels and removes nothing', async () => {
+    const dangling = (await ok(d.docker(['commit', (await ok(d.docker(['create', 'busybox']))).trim()]))).trim();
+    for (const args of [
+      ['image', 'prune'],
+      ['image', 'prune', '-a'],
+      ['system', 'prune'],
+      ['system', 'prune', '-a', '--volumes', '--filter', 'label=x', '--filter', 'label=y'],
+      ['system', 'prune', '--filter', 'until=1h'],
+    ]) {
+      const r = await same(args, { input: 'n\n' });
+      assert.equal(r.code, 0);
+      assert.match(r.stdout, /Are you sure you want to continue\? \[y\/N\] $/);
+    }
+    const builder = await d.wharf(['builder', 'prune', '-a'], { input: 'n\n' });
+    assert.equal(builder.stdout, (await d.docker(['builder', 'prune', '-a'], { input: 'n\n' })).stdout);
+    assert.equal(builder.stdout, 'WARNING! This will remove all build cache. Are you sure you want to continue? [y/N] ');
+    assert.equal((await same(['system', 'prune', '--volumes', '--filter', 'until=1h'])).code, 1);
+    assert.equal((await ok(d.docker(['image', 'inspect', '-f', '{{.Id}}', dangling]))).trim(), dangling);
+    await ok(d.docker(['container', 'prune', '-f']));
+    await ok(d.docker(['rmi', dangling]));
+  });
+
+  test('image prune removes dangling images, -a unused ones', async () => {
+    const dangling = (await ok(d.docker(['commit', (await ok(d.docker(['create', 'busybox']))).trim()]))).trim();
+    await ok(d.docker(['container', 'prune', '-f']));
+    const out = await ok(d.wharf(['image', 'prune'], { input: 'y\n' }));
+    assert.match(out, new RegExp(`^WARNING! This will remove all dangling images.\nAre you sure you want to continue\\? \\[y/N\\] Deleted Images:\ndeleted: ${dangling}\n\nTotal reclaimed space: \\S+B\n$`));
+    assert.equal(await ok(d.wharf(['image', 'prune', '-f'])), 'Total reclaimed space: 0B\n');
+    await ok(d.docker(['tag', 'busybox', 'unused:1']));
+    const all = await ok(d.wharf(['image', 'prune', '-a', '-f', '--filter', 'label=nosuch']));
+    assert.equal(all, 'Total reclaimed space: 0B\n');
+    await ok(d.docker(['rmi', 'unused:1']));
+  });
+
+  test('system prune: sections in Docker order and the total; builder prune', async () => {
+    const container = (await ok(d.docker(['create', '--label', 'p=1', 'busybox']))).trim();
+    await ok(d.docker(['network', 'create', '--label', 'p=1', 'prunenet']));
+    await ok(d.docker(['volume', 'create', '--label', 'p=1', 'prunevol']));
+    const image = (await ok(d.docker(['commit', '-c', 'LABEL p=1', container]))).trim();
+    const out = await ok(d.wharf(['system', 'prune', '-f', '--volumes', '--filter', 'label=p=1']));
+    assert.equal(
+      out.replace(/Total reclaimed space: \S+\n$/, 'TOTAL'),
+      `Deleted Containers:\n${container}\n\nDeleted Networks:\nprunenet\n\nDeleted Images:\ndeleted: ${image}\n\nTOTAL`,
+    );
+    // volumes are anonymous-only in system prune: the named one stays
+    assert.equal((await d.docker(['volume', 'inspect', 'prunevol'])).code, 0);
+    assert.equal(await ok(d.wharf(['system', 'prune', '-f'])), 'Total reclaimed space: 0B\n');
+    assert.equal(await ok(d.wharf(['builder', 'prune', '-f', '-a', '--filter', 'until=1h'])), (await ok(d.docker(['builder', 'prune', '-f', '-a', '--filter', 'until=1h']))));
+    await ok(d.docker(['volume', 'rm', 'prunevol']));
+  });
+});

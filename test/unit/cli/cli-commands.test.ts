@@ -28,3 +28,16 @@ test('history formats and pflag booleans', () => {
 test('json output escapes HTML characters as Go does', () => {
   assert.equal(goJson({ a: '<x> & y' }), '{"a":"\\u003cx\\u003e \\u0026 y"}');
 });
+
+test('system prune warning lists what goes, and the filters', async () => {
+  const { systemPruneWarning, imageLines, section } = await import('../../../src/cli/prune.js');
+  assert.equal(
+    systemPruneWarning({ volumes: true, filter: ['label=a'] }),
+    'WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n' +
+      '  - all anonymous volumes not used by at least one container\n  - all dangling images\n  - unused build cache\n\n' +
+      '  Items to be pruned will be filtered with:\n  - label=a\n\nAre you sure you want to continue?',
+  );
+  assert.match(systemPruneWarning({ all: true }), /all images without at least one container associated to them\n {2}- all build cache\n\nAre/);
+  assert.deepEqual(imageLines([{ Untagged: 'a:1' }, { Deleted: 'sha256:x' }]), ['untagged: a:1', 'deleted: sha256:x']);
+  assert.equal(section('T:', []), '');
+});
