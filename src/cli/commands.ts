@@ -29,6 +29,7 @@ const stats = () => import('./stats.js');
 const events = () => import('./events.js');
 const history = () => import('./history.js');
 const prune = () => import('./prune.js');
+const plugins = () => import('./plugins.js');
 
 export const COMMANDS: readonly CommandRow[] = [
   ['run', () => containers().then((m) => m.defineRun)],
@@ -78,6 +79,7 @@ export const COMMANDS: readonly CommandRow[] = [
   ['rmi', () => images().then((m) => m.defineRmi)],
   ['tag', () => images().then((m) => m.defineTag)],
   ['history', () => history().then((m) => m.defineHistory)],
+  ['search', () => import('./search.js').then((m) => m.defineSearch)],
   ['image', { description: 'Manage images', positionalOptions: true }],
   ['image ls|list', () => images().then((m) => m.defineImages)],
   ['image pull', () => images().then((m) => m.definePull)],
@@ -100,6 +102,9 @@ export const COMMANDS: readonly CommandRow[] = [
   ['system prune', () => prune().then((m) => m.defineSystemPrune)],
   ['builder', { description: 'Manage builds' }],
   ['builder prune', () => prune().then((m) => m.defineBuilderPrune)],
+  ['plugin', { description: 'Manage plugins' }],
+  ['plugin ls|list', () => plugins().then((m) => m.definePluginLs)],
+  ['plugin inspect', () => plugins().then((m) => m.definePluginInspect)],
   ['login', () => registry().then((m) => m.defineLogin)],
   ['logout', () => registry().then((m) => m.defineLogout)],
   ['push', () => registry().then((m) => m.definePush)],

@@ -4,16 +4,44 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { loadBusybox, startDaemon, type Daemon, type RunOptions, type RunResult } from './harness.js';
 
 let d: Daemon;
+let index: Server;
+let indexHost: string;
+
+/** A v1 search index on loopback (Docker Hub's /v1/_ping and /v1/search?q=&n=), as in compat-engine.test. */
+async function startSearchIndex(): Promise<void> {
+  index = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname === '/v1/_ping') {
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end('true');
+    } else if (url.pathname === '/v1/search') {
+      const results = [
+        { name: 'tools/alpha', description: 'first <one>\nwith a description that is longer than forty-five', star_count: 10, is_official: true, is_automated: true },
+        { name: 'tools/beta', description: 'second', star_count: 2, is_official: false, is_automated: false },
+        { name: 'tools/gamma', description: '', star_count: 5, is_official: false, is_automated: false },
+      ].slice(0, Number(url.searchParams.get('n') ?? 25));
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ num_results: results.length, query: url.searchParams.get('q'), results }));
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve) => index.listen(0, '127.0.0.1', resolve));
+  indexHost = `127.0.0.1:${(index.address() as AddressInfo).port}`;
+}
 
 before(async () => {
+  await startSearchIndex();
   d = await startDaemon();
   await loadBusybox(d);
 });
 after(async () => {
   await d?.cleanup();
+  index?.close();
 });
 
 /** Docker's output with its binary name replaced by wharf's, for comparison. */
@@ -125,5 +153,36 @@ describe('prune', () => {
     assert.equal(await ok(d.wharf(['system', 'prune', '-f'])), 'Total reclaimed space: 0B\n');
     assert.equal(await ok(d.wharf(['builder', 'prune', '-f', '-a', '--filter', 'until=1h'])), (await ok(d.docker(['builder', 'prune', '-f', '-a', '--filter', 'until=1h']))));
     await ok(d.docker(['volume', 'rm', 'prunevol']));
+  });
+});
+
+describe('search and plugins', () => {
+  test('search prints Docker\'s table, formats, limits and filters', async () => {
+    const table = await same(['search', `${indexHost}/tools`]);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /^NAME +DESCRIPTION +STARS +OFFICIAL\ntools\/alpha +first <one> with a description that is longe… +10 +\[OK\]\n/);
+    await same(['search', '--no-trunc', `${indexHost}/tools`]);
+    await same(['search', '--limit', '2', '--filter', 'stars=3', `${indexHost}/tools`]);
+    await same(['search', '--filter', 'is-official=true', '--format', '{{.Name}}:{{.StarCount}}:{{.IsOfficial}}', `${indexHost}/tools`]);
+    // CLI 28's search rows have no IsAutomated (the template error's position prefix is not reproduced)
+    const automated = await d.wharf(['search', '--format', '{{.IsAutomated}}', `${indexHost}/tools`]);
+    assert.equal(automated.code, 1);
+    assert.match(automated.stderr, /can't evaluate field IsAutomated in type \*registry.searchContext\n$/);
+    await same(['search', '--format', 'json', `${indexHost}/tools`]);
+    await same(['search', '--format', 'table {{.Name}}\t{{.IsOfficial}}', `${indexHost}/tools`]);
+    assert.equal((await same(['search', '--limit', '101', `${indexHost}/tools`])).code, 1);
+    assert.equal((await same(['search', '--limit', 'x', `${indexHost}/tools`])).code, 125);
+    assert.equal((await same(['search', '127.0.0.1:1/nothing'])).code, 1);
+  });
+
+  test('plugin ls and inspect answer as Docker\'s CLI does', async () => {
+    assert.equal((await same(['plugin', 'ls'])).stdout, 'ID        NAME      DESCRIPTION   ENABLED\n');
+    await same(['plugin', 'list', '-q']);
+    await same(['plugin', 'ls', '--no-trunc', '--filter', 'enabled=true']);
+    await same(['plugin', 'ls', '--format', 'json']);
+    assert.equal((await same(['plugin', 'ls', '--filter', 'foo=bar'])).code, 1);
+    const missing = await same(['plugin', 'inspect', 'x', 'y']);
+    assert.equal(missing.code, 1);
+    assert.equal(missing.stderr, 'Error response from daemon: plugin "x" not found\nError response from daemon: plugin "y" not found\n');
   });
 });
