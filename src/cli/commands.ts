@@ -30,6 +30,7 @@ const events = () => import('./events.js');
 const history = () => import('./history.js');
 const prune = () => import('./prune.js');
 const plugins = () => import('./plugins.js');
+const completion = () => import('./completion.js');
 
 export const COMMANDS: readonly CommandRow[] = [
   ['run', () => containers().then((m) => m.defineRun)],
@@ -133,6 +134,10 @@ export const COMMANDS: readonly CommandRow[] = [
   ['pause', () => files().then((m) => m.definePause)],
   ['unpause', () => files().then((m) => m.defineUnpause)],
   ['update', () => files().then((m) => m.defineUpdate)],
+  ['completion', { description: 'Generate the autocompletion script for the specified shell' }],
+  ['completion bash', () => completion().then((m) => m.defineCompletionShell)],
+  ['completion fish', () => completion().then((m) => m.defineCompletionShell)],
+  ['completion zsh', () => completion().then((m) => m.defineCompletionShell)],
 ];
 
 /** A row's path split up: the group (if any), the command's name and its aliases. */

@@ -6,7 +6,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { loadBusybox, startDaemon, type Daemon, type RunOptions, type RunResult } from './harness.js';
+import { CLI_MAIN, loadBusybox, runCommand, startDaemon, type Daemon, type RunOptions, type RunResult } from './harness.js';
+import { COMMANDS } from '../../src/cli/commands.js';
 
 let d: Daemon;
 let index: Server;
@@ -186,3 +187,38 @@ describe('search and plugins', () => {
     assert.equal(missing.stderr, 'Error response from daemon: plugin "x" not found\nError response from daemon: plugin "y" not found\n');
   });
 });
+
+describe('completion', () => {
+  /** Runs `bash -c script` with `wharf` on PATH as the CLI under test. */
+  const bash = async (script: string) => {
+    const r = await runCommand('bash', ['-c', `wharf() { "${process.execPath}" "${CLI_MAIN}" "$@"; }\n${script}`]);
+    assert.equal(r.stderr, '');
+    return r;
+  };
+  const complete = (words: string[]) =>
+    `source <(wharf completion bash); COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; __wharf_complete; echo "\${COMPREPLY[*]}"`;
+
+  test('bash: the script registers itself and completes commands, sub-commands and flags from the table', async () => {
+    assert.equal((await bash('source <(wharf completion bash); complete -p wharf')).stdout, 'complete -o default -F __wharf_complete wharf\n');
+    assert.equal((await bash(complete(['wharf', 'cont']))).stdout, 'container context\n'.replace(' context', contextRowPresent() ? ' context' : ''));
+    assert.equal((await bash(complete(['wharf', '-H', 'unix:///x', 'image', 'hi']))).stdout, 'history\n');
+    assert.equal((await bash(complete(['wharf', 'image', 'history', '--no-']))).stdout, '--no-trunc\n');
+    assert.equal((await bash(complete(['wharf', 'system', 'prune', '--v']))).stdout, '--volumes\n');
+    assert.equal((await bash(complete(['wharf', 'completion', '']))).stdout, 'bash fish zsh\n');
+  });
+
+  test('zsh and fish scripts; an unknown shell is refused', async () => {
+    const zsh = await ok(d.wharf(['completion', 'zsh']));
+    assert.match(zsh, /^#compdef wharf\n/);
+    assert.match(zsh, /bashcompinit/);
+    const fish = await ok(d.wharf(['completion', 'fish']));
+    assert.match(fish, /^complete -c wharf -n '__fish_seen_subcommand_from image; and __fish_seen_subcommand_from history' -l no-trunc$/m);
+    assert.match(fish, /^complete -c wharf -n __fish_use_subcommand -a '.*\bsearch\b.*'$/m);
+    const bad = await d.wharf(['completion', 'tcsh']);
+    assert.equal(bad.code, 1);
+  });
+});
+
+function contextRowPresent(): boolean {
+  return COMMANDS.some(([p]) => p === 'context');
+}
