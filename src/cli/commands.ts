@@ -31,6 +31,7 @@ const history = () => import('./history.js');
 const prune = () => import('./prune.js');
 const plugins = () => import('./plugins.js');
 const completion = () => import('./completion.js');
+const contexts = () => import('./contexts.js');
 
 export const COMMANDS: readonly CommandRow[] = [
   ['run', () => containers().then((m) => m.defineRun)],
@@ -134,6 +135,13 @@ export const COMMANDS: readonly CommandRow[] = [
   ['pause', () => files().then((m) => m.definePause)],
   ['unpause', () => files().then((m) => m.defineUnpause)],
   ['update', () => files().then((m) => m.defineUpdate)],
+  ['context', { description: 'Manage contexts' }],
+  ['context create', () => contexts().then((m) => m.defineContextCreate)],
+  ['context inspect', () => contexts().then((m) => m.defineContextInspect)],
+  ['context ls|list', () => contexts().then((m) => m.defineContextLs)],
+  ['context rm|remove', () => contexts().then((m) => m.defineContextRm)],
+  ['context show', () => contexts().then((m) => m.defineContextShow)],
+  ['context use', () => contexts().then((m) => m.defineContextUse)],
   ['completion', { description: 'Generate the autocompletion script for the specified shell' }],
   ['completion bash', () => completion().then((m) => m.defineCompletionShell)],
   ['completion fish', () => completion().then((m) => m.defineCompletionShell)],

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CLI_MAIN, loadBusybox, runCommand, startDaemon, type Daemon, type RunOptions, type RunResult } from './harness.js';
-import { COMMANDS } from '../../src/cli/commands.js';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 let d: Daemon;
 let index: Server;
@@ -200,7 +202,7 @@ describe('completion', () => {
 
   test('bash: the script registers itself and completes commands, sub-commands and flags from the table', async () => {
     assert.equal((await bash('source <(wharf completion bash); complete -p wharf')).stdout, 'complete -o default -F __wharf_complete wharf\n');
-    assert.equal((await bash(complete(['wharf', 'cont']))).stdout, 'container context\n'.replace(' context', contextRowPresent() ? ' context' : ''));
+    assert.equal((await bash(complete(['wharf', 'cont']))).stdout, 'container context\n');
     assert.equal((await bash(complete(['wharf', '-H', 'unix:///x', 'image', 'hi']))).stdout, 'history\n');
     assert.equal((await bash(complete(['wharf', 'image', 'history', '--no-']))).stdout, '--no-trunc\n');
     assert.equal((await bash(complete(['wharf', 'system', 'prune', '--v']))).stdout, '--volumes\n');
@@ -219,6 +221,85 @@ describe('completion', () => {
   });
 });
 
-function contextRowPresent(): boolean {
-  return COMMANDS.some(([p]) => p === 'context');
-}
+describe('context', () => {
+  let home: string;
+  /** Both CLIs on a temp HOME and config dir, with no DOCKER_HOST: the context decides. */
+  let env: Record<string, string | undefined>;
+  before(async () => {
+    home = await mkdtemp(join(tmpdir(), 'wharf-ctx-'));
+    env = { HOME: home, DOCKER_CONFIG: join(home, '.docker'), DOCKER_HOST: undefined, WHARF_HOST: undefined };
+  });
+  after(async () => {
+    await rm(home, { recursive: true, force: true });
+  });
+  const wharf = (args: string[], extra: Record<string, string> = {}) => d.wharf(args, { env: { ...env, ...extra } });
+  const docker = (args: string[], extra: Record<string, string> = {}) => d.docker(args, { env: { ...env, ...extra } });
+  const both = async (args: string[], extra: Record<string, string> = {}) => {
+    // only the binary's name in usage texts differs; the store's "docker" endpoint key does not
+    const r = await docker(args, extra);
+    const rename = (t: string) => t.replace(/(^|[ '])docker (?=[a-z])/gm, '$1wharf ');
+    const want = { ...r, stdout: rename(r.stdout), stderr: rename(r.stderr) };
+    const got = await wharf(args, extra);
+    assert.deepEqual(got, want, `wharf ${args.join(' ')}`);
+    return got;
+  };
+
+  test('an unknown context fails every command as Docker does', async () => {
+    for (const [args, extra] of [
+      [['-c', 'nosuchctx', 'ps'], {}],
+      [['ps'], { DOCKER_CONTEXT: 'nosuchctx' }],
+    ] as const) {
+      const want = await docker([...args], extra);
+      const got = await wharf([...args], extra);
+      assert.equal(got.code, 1);
+      assert.equal(got.code, want.code);
+      assert.equal(got.stderr, want.stderr);
+      assert.match(got.stderr, /^Failed to initialize: unable to resolve docker endpoint: context "nosuchctx": context not found: open .*\/contexts\/meta\/[0-9a-f]{64}\/meta.json: no such file or directory\n$/);
+    }
+    const conflict = await both(['-H', d.host, '-c', 'x', 'ps']);
+    assert.equal(conflict.code, 1);
+    assert.equal(conflict.stderr, 'conflicting options: cannot specify both --host and --context\n');
+  });
+
+  test('create, ls, inspect, use, show and rm share Docker\'s store', async () => {
+    const created = await wharf(['context', 'create', 'wctx', '--description', 'made by wharf', '--docker', `host=${d.host}`]);
+    assert.deepEqual([created.code, created.stdout, created.stderr], [0, 'wctx\n', 'Successfully created context "wctx"\n']);
+    assert.equal((await docker(['context', 'create', 'dctx', '--docker', `host=${d.host}`])).code, 0);
+    assert.equal((await both(['context', 'create', 'dctx', '--docker', `host=${d.host}`])).code, 1);
+    assert.equal((await both(['context', 'create', 'default'])).code, 1);
+    assert.equal((await both(['context', 'create', 'b@d'])).code, 1);
+    // each CLI reaches the daemon through the other's context
+    assert.equal((await docker(['-c', 'wctx', 'ps', '-q'])).code, 0);
+    assert.equal((await wharf(['-c', 'dctx', 'ps', '-q'])).code, 0);
+    const ls = await both(['-H', d.host, 'context', 'ls']);
+    assert.match(ls.stdout, /^NAME +DESCRIPTION +DOCKER ENDPOINT +ERROR\ndctx +unix:\/\/.*\ndefault \* +Current DOCKER_HOST based configuration +unix:.*\nwctx +made by wharf +unix:/);
+    await both(['context', 'ls', '-q']);
+    await both(['context', 'ls', '--format', '{{.Name}}|{{.Current}}|{{.Description}}']);
+    await both(['context', 'inspect', 'wctx', 'dctx']);
+    assert.equal((await both(['context', 'inspect', 'nosuch'])).code, 1);
+    await both(['context', 'show']);
+
+    const use = await wharf(['context', 'use', 'dctx']);
+    assert.deepEqual([use.code, use.stdout, use.stderr], [0, 'dctx\n', 'Current context is now "dctx"\n']);
+    assert.equal((await docker(['context', 'show'])).stdout, 'dctx\n');
+    assert.equal(JSON.parse(await readFile(join(home, '.docker', 'config.json'), 'utf8')).currentContext, 'dctx');
+    assert.equal((await wharf(['version', '--format', '{{.Server.APIVersion}}'])).code, 0);
+    assert.equal((await wharf(['context', 'show'], { DOCKER_CONTEXT: 'wctx' })).stdout, 'wctx\n');
+    assert.equal((await docker(['context', 'use', 'wctx'])).code, 0);
+    assert.equal((await wharf(['context', 'show'])).stdout, 'wctx\n');
+    // (the default context's endpoint is each CLI's own default socket)
+    await both(['context', 'ls', '--format', '{{.Name}}|{{.Current}}|{{.Error}}']);
+    const json = (await wharf(['context', 'ls', '--format', 'json'])).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(json.map((c) => [c.Name, c.Current]), [['dctx', false], ['default', false], ['wctx', true]]);
+    assert.deepEqual(Object.keys(json[0]), ['Current', 'Description', 'DockerEndpoint', 'Error', 'Name']);
+
+    const inUse = await both(['context', 'rm', 'wctx']);
+    assert.equal(inUse.code, 1);
+    assert.equal((await both(['context', 'rm', 'nosuch'])).code, 1);
+    assert.equal((await wharf(['context', 'rm', '-f', 'wctx'])).stdout, 'wctx\n');
+    await both(['context', 'rm', '-f', 'wctx']);
+    assert.equal((await docker(['context', 'show'])).stdout, 'default\n');
+    assert.equal((await wharf(['context', 'rm', 'dctx'])).stdout, 'dctx\n');
+    assert.equal((await docker(['context', 'ls', '-q'])).stdout, 'default\n');
+  });
+});
