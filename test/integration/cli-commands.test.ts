@@ -303,3 +303,45 @@ describe('context', () => {
     assert.equal((await docker(['context', 'ls', '-q'])).stdout, 'default\n');
   });
 });
+
+describe('run flags', () => {
+  const flagNames = (help: string) => [...help.matchAll(/^\s+(?:-\w, )?--([a-z0-9-]+)/gm)].map((m) => m[1]).sort();
+
+  test('run --help lists Docker\'s run flags, each default once', async () => {
+    const mine = await ok(d.wharf(['run', '--help']));
+    const theirs = await ok(d.docker(['run', '--help']));
+    // --use-api-socket (Docker 28's experimental socket forwarding) is not wharf's
+    const missing = flagNames(theirs).filter((f) => !flagNames(mine).includes(f) && f !== 'use-api-socket');
+    assert.deepEqual(missing, []);
+    assert.doesNotMatch(mine, /\(default: /);
+    assert.match(mine, /--sig-proxy +Proxy received signals to the process\s+\(default true\)\n/);
+  });
+
+  test('per-device block IO flags reach HostConfig; bad values and --gpus are refused', async () => {
+    const flags = ['--device-read-bps', '/dev/sda:1mb', '--device-write-bps', '/dev/sda:2kb', '--device-read-iops', '/dev/sda:20', '--device-write-iops', '/dev/sda:30', '--blkio-weight-device', '/dev/sda:200'];
+    const blkio = async (cli: 'wharf' | 'docker') => {
+      const r = await d[cli](['create', ...flags, 'busybox', 'true']);
+      assert.equal(r.code, 0, r.stderr);
+      const id = r.stdout.trim().split('\n').at(-1)!;
+      const hc = JSON.parse(await ok(d.docker(['inspect', '-f', '{{json .HostConfig}}', id])));
+      await ok(d.docker(['rm', id]));
+      const keys = ['BlkioDeviceReadBps', 'BlkioDeviceWriteBps', 'BlkioDeviceReadIOps', 'BlkioDeviceWriteIOps', 'BlkioWeightDevice'];
+      return { fields: Object.fromEntries(keys.map((k) => [k, hc[k]])), stderr: r.stderr };
+    };
+    const mine = await blkio('wharf');
+    assert.deepEqual(mine.fields.BlkioDeviceReadBps, [{ Path: '/dev/sda', Rate: 1048576 }]);
+    assert.deepEqual(mine.fields.BlkioDeviceWriteBps, [{ Path: '/dev/sda', Rate: 2048 }]);
+    assert.deepEqual(mine.fields.BlkioDeviceReadIOps, [{ Path: '/dev/sda', Rate: 20 }]);
+    assert.deepEqual(mine.fields.BlkioDeviceWriteIOps, [{ Path: '/dev/sda', Rate: 30 }]);
+    // what the daemon keeps (a kernel without weight_device discards it with a warning) is as for Docker's CLI
+    const theirs = await blkio('docker');
+    assert.deepEqual(mine, { ...theirs, stderr: theirs.stderr.replaceAll('docker', 'wharf') });
+    for (const bad of [['--device-read-bps', 'sda:1'], ['--device-read-bps', '/dev/sda:x'], ['--device-write-iops', '/dev/sda:1k'], ['--blkio-weight-device', '/dev/sda:5']]) {
+      assert.equal((await same(['run', ...bad, 'busybox', 'true'])).code, 125);
+    }
+    const gpus = await d.wharf(['run', '--gpus', 'all', 'busybox', 'true']);
+    assert.equal(gpus.code, 125);
+    assert.match(gpus.stderr, /--gpus is not supported/);
+    assert.equal(await ok(d.docker(['ps', '-aq'])), '');
+  });
+});
