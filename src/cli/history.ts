@@ -1,19 +1,13 @@
 /** `history` / `image history`: an image's layers as Docker's history table. */
 import { Command } from 'commander';
+import type { ImageHistoryItem } from '../api/types.js';
 import { BIN, StatusError, usage, type CliContext } from './cli-context.js';
 import { renderRows } from './format/formatter.js';
 import { TemplateError, type TemplateStruct } from './format/template.js';
 import { ellipsis, humanDuration, humanSizeWithPrecision, truncateId } from './format/units.js';
 
 /** One entry of GET /images/{name}/history. */
-export interface HistoryItem {
-  Id: string;
-  Created: number;
-  CreatedBy: string;
-  Tags: string[] | null;
-  Size: number;
-  Comment: string;
-}
+export type HistoryItem = ImageHistoryItem;
 
 export const HISTORY_HEADERS: Record<string, string> = {
   ID: 'IMAGE',
