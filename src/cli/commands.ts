@@ -28,6 +28,11 @@ const exec = () => import('./exec.js');
 const stats = () => import('./stats.js');
 const events = () => import('./events.js');
 const build = () => import('./build.js');
+const history = () => import('./history.js');
+const prune = () => import('./prune.js');
+const plugins = () => import('./plugins.js');
+const completion = () => import('./completion.js');
+const contexts = () => import('./contexts.js');
 
 export const COMMANDS: readonly CommandRow[] = [
   ['run', () => containers().then((m) => m.defineRun)],
@@ -76,6 +81,8 @@ export const COMMANDS: readonly CommandRow[] = [
   ['save', () => images().then((m) => m.defineSave)],
   ['rmi', () => images().then((m) => m.defineRmi)],
   ['tag', () => images().then((m) => m.defineTag)],
+  ['history', () => history().then((m) => m.defineHistory)],
+  ['search', () => import('./search.js').then((m) => m.defineSearch)],
   ['image', { description: 'Manage images', positionalOptions: true }],
   ['image ls|list', () => images().then((m) => m.defineImages)],
   ['image pull', () => images().then((m) => m.definePull)],
@@ -87,6 +94,8 @@ export const COMMANDS: readonly CommandRow[] = [
   ['image inspect', () => system().then((m) => m.defineImageInspect)],
   ['image build', () => build().then((m) => m.defineBuild)],
   ['image push', () => registry().then((m) => m.definePush)],
+  ['image history', () => history().then((m) => m.defineHistory)],
+  ['image prune', () => prune().then((m) => m.defineImagePrune)],
   ['version', () => system().then((m) => m.defineVersion)],
   ['info', () => system().then((m) => m.defineInfo)],
   ['inspect', () => system().then((m) => m.defineInspect)],
@@ -95,6 +104,12 @@ export const COMMANDS: readonly CommandRow[] = [
   ['system df', () => import('./system-df.js').then((m) => m.defineSystemDf)],
   ['system events', () => events().then((m) => m.defineEvents)],
   ['build', () => build().then((m) => m.defineBuild)],
+  ['system prune', () => prune().then((m) => m.defineSystemPrune)],
+  ['builder', { description: 'Manage builds' }],
+  ['builder prune', () => prune().then((m) => m.defineBuilderPrune)],
+  ['plugin', { description: 'Manage plugins' }],
+  ['plugin ls|list', () => plugins().then((m) => m.definePluginLs)],
+  ['plugin inspect', () => plugins().then((m) => m.definePluginInspect)],
   ['login', () => registry().then((m) => m.defineLogin)],
   ['logout', () => registry().then((m) => m.defineLogout)],
   ['push', () => registry().then((m) => m.definePush)],
@@ -123,6 +138,17 @@ export const COMMANDS: readonly CommandRow[] = [
   ['pause', () => files().then((m) => m.definePause)],
   ['unpause', () => files().then((m) => m.defineUnpause)],
   ['update', () => files().then((m) => m.defineUpdate)],
+  ['context', { description: 'Manage contexts' }],
+  ['context create', () => contexts().then((m) => m.defineContextCreate)],
+  ['context inspect', () => contexts().then((m) => m.defineContextInspect)],
+  ['context ls|list', () => contexts().then((m) => m.defineContextLs)],
+  ['context rm|remove', () => contexts().then((m) => m.defineContextRm)],
+  ['context show', () => contexts().then((m) => m.defineContextShow)],
+  ['context use', () => contexts().then((m) => m.defineContextUse)],
+  ['completion', { description: 'Generate the autocompletion script for the specified shell' }],
+  ['completion bash', () => completion().then((m) => m.defineCompletionShell)],
+  ['completion fish', () => completion().then((m) => m.defineCompletionShell)],
+  ['completion zsh', () => completion().then((m) => m.defineCompletionShell)],
 ];
 
 /** A row's path split up: the group (if any), the command's name and its aliases. */

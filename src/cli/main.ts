@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { ApiError, ConnectionError } from '../client/api-error.js';
 import { BIN, CLI_VERSION, FlagError, RUN_LIKE, StatusError, USAGES, closeSharedClient, createContext, describeError, usage, type CliContext, type ConnectionFlags } from './cli-context.js';
 import { commandIndex, rowsFor, splitPath, type CommandRow } from './commands.js';
+import { resolveDaemonHost } from './context-store.js';
 
 function commandPath(cmd: Command): string {
   const names: string[] = [];
@@ -96,7 +97,11 @@ async function registerRows(program: Command, ctx: CliContext, rows: readonly Co
 
 async function buildProgram(argv: string[]): Promise<Command> {
   const program = new Command(BIN);
-  const ctx = createContext(() => program.opts<ConnectionFlags>());
+  // The daemon as Docker picks it: -c, then -H / DOCKER_HOST, DOCKER_CONTEXT, currentContext.
+  const ctx = createContext(() => {
+    const flags = program.opts<ConnectionFlags & { context?: string }>();
+    return { ...flags, host: resolveDaemonHost(flags) };
+  });
   program
     .description('A self-sufficient runtime for containers')
     .usage('[OPTIONS] COMMAND')

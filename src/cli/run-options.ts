@@ -19,6 +19,7 @@ import type {
 import { parseGoDuration } from './time-opts.js';
 import { ramInBytes } from './format/units.js';
 import { FlagError } from './cli-context.js';
+import { bpsDevices, iopsDevices, weightDevices } from './blkio-options.js';
 
 export { FlagError };
 
@@ -37,6 +38,16 @@ const CONTAINER_FLAGS: FlagDef[] = [
   { flags: '--annotation <list>', desc: 'Add an annotation to the container (passed through to the OCI runtime)', list: true },
   { flags: '-a, --attach <list>', desc: 'Attach to STDIN, STDOUT or STDERR', list: true },
   { flags: '--blkio-weight <uint16>', desc: 'Block IO (relative weight), between 10 and 1000, or 0 to disable' },
+  { flags: '--blkio-weight-device <list>', desc: 'Block IO weight (relative device weight)', list: true },
+  { flags: '--cpu-count <int>', desc: 'CPU count (Windows only)' },
+  { flags: '--cpu-percent <int>', desc: 'CPU percent (Windows only)' },
+  { flags: '--device-read-bps <list>', desc: 'Limit read rate (bytes per second) from a device', list: true },
+  { flags: '--device-read-iops <list>', desc: 'Limit read rate (IO per second) from a device', list: true },
+  { flags: '--device-write-bps <list>', desc: 'Limit write rate (bytes per second) to a device', list: true },
+  { flags: '--device-write-iops <list>', desc: 'Limit write rate (IO per second) to a device', list: true },
+  { flags: '--gpus <gpu-request>', desc: 'GPU devices to add to the container (\'all\' to pass all GPUs); not supported by wharf' },
+  { flags: '--io-maxbandwidth <bytes>', desc: 'Maximum IO bandwidth limit for the system drive (Windows only)' },
+  { flags: '--io-maxiops <uint>', desc: 'Maximum IOps limit for the system drive (Windows only)' },
   { flags: '--cap-add <list>', desc: 'Add Linux capabilities', list: true },
   { flags: '--cap-drop <list>', desc: 'Drop Linux capabilities', list: true },
   { flags: '--cgroup-parent <string>', desc: 'Optional parent cgroup for the container' },
@@ -129,12 +140,16 @@ const CONTAINER_FLAGS: FlagDef[] = [
 const RUN_ONLY_FLAGS: FlagDef[] = [
   { flags: '-d, --detach', desc: 'Run container in background and print container ID' },
   { flags: '--detach-keys <string>', desc: 'Override the key sequence for detaching a container' },
-  { flags: '--sig-proxy', desc: 'Proxy received signals to the process (default true)', def: true },
+  { flags: '--sig-proxy', desc: 'Proxy received signals to the process', def: true },
 ];
 
 /** Adds Docker's container flags to a commander command (and run-only ones when `run`). */
 export function addContainerFlags(cmd: Command, mode: 'run' | 'create'): Command {
   cmd.helpOption('--help', 'Print usage');
+  // Defaults as pflag prints them, `(default "missing")` / `(default true)`, once.
+  cmd.configureHelp({
+    optionDescription: (opt) => (opt.defaultValue === undefined ? opt.description : `${opt.description} (default ${typeof opt.defaultValue === 'string' ? JSON.stringify(opt.defaultValue) : String(opt.defaultValue)})`),
+  });
   const defs = mode === 'run' ? [...CONTAINER_FLAGS, ...RUN_ONLY_FLAGS] : CONTAINER_FLAGS;
   // Byte order, as Go's sort of flag names (and localeCompare's ICU set-up costs ~10 ms at every CLI start).
   const byName = (a: FlagDef, b: FlagDef) => (longName(a.flags) < longName(b.flags) ? -1 : longName(a.flags) > longName(b.flags) ? 1 : 0);
@@ -559,6 +574,8 @@ const VALID_ATTACH = new Set(['stdin', 'stdout', 'stderr']);
  * Throws plain Errors with Docker's messages; flag value errors are FlagError.
  */
 export function buildContainerSpec(o: Opts, image: string, cmdArgs: string[], env: NodeJS.ProcessEnv = process.env): ContainerSpec {
+  // wharfd has no GPU device driver (Docker's --gpus needs the NVIDIA container toolkit's)
+  if (o.gpus !== undefined) throw new Error('--gpus is not supported: wharf has no GPU device driver');
   const attach = list(o, 'attach').map((a) => {
     const lower = a.toLowerCase();
     if (!VALID_ATTACH.has(lower)) throw new Error('valid streams are STDIN, STDOUT and STDERR');
@@ -827,6 +844,15 @@ export function buildContainerSpec(o: Opts, image: string, cmdArgs: string[], en
     NanoCpus: nanoCpus ?? 0,
     CgroupParent: str(o, 'cgroupParent'),
     BlkioWeight: intFlag(o, 'blkioWeight', '--blkio-weight') ?? 0,
+    BlkioWeightDevice: weightDevices(list(o, 'blkioWeightDevice')),
+    BlkioDeviceReadBps: bpsDevices('--device-read-bps', list(o, 'deviceReadBps')),
+    BlkioDeviceWriteBps: bpsDevices('--device-write-bps', list(o, 'deviceWriteBps')),
+    BlkioDeviceReadIOps: iopsDevices('--device-read-iops', list(o, 'deviceReadIops')),
+    BlkioDeviceWriteIOps: iopsDevices('--device-write-iops', list(o, 'deviceWriteIops')),
+    CpuCount: intFlag(o, 'cpuCount', '--cpu-count') ?? 0,
+    CpuPercent: intFlag(o, 'cpuPercent', '--cpu-percent') ?? 0,
+    IOMaximumIOps: intFlag(o, 'ioMaxiops', '--io-maxiops') ?? 0,
+    IOMaximumBandwidth: bytesFlag(o, 'ioMaxbandwidth', '--io-maxbandwidth') ?? 0,
     CpuPeriod: intFlag(o, 'cpuPeriod', '--cpu-period') ?? 0,
     CpuQuota: intFlag(o, 'cpuQuota', '--cpu-quota') ?? 0,
     CpuRealtimePeriod: intFlag(o, 'cpuRtPeriod', '--cpu-rt-period') ?? 0,

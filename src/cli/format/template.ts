@@ -418,7 +418,13 @@ function truthy(v: unknown): boolean {
 /** Go's encoding/json of a value, HTML escaping off (as Docker's `json` function). */
 export function goJson(v: unknown): string {
   const s = JSON.stringify(v === undefined || v === NO_VALUE ? null : v);
-  return (s ?? 'null').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  // Go's json.Marshal escapes HTML-significant characters too.
+  return (s ?? 'null')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029')
+    .replace(/</g, '\\u003c')
+    .replace(/>/g, '\\u003e')
+    .replace(/&/g, '\\u0026');
 }
 
 function lengthOf(v: unknown): number {

@@ -1,0 +1,123 @@
+/**
+ * Docker's context store, shared with the Docker CLI: contexts/meta/<sha256 of name>/meta.json
+ * under the config dir, the current one in config.json's `currentContext`. Also how a command
+ * picks its daemon (Docker's resolveContextName): --context, then --host / DOCKER_HOST (the
+ * `default` context), then DOCKER_CONTEXT, then currentContext.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeJsonAtomic } from '../lib/atomic-file.js';
+import { resolveHost } from '../client/host.js';
+import { StatusError } from './cli-context.js';
+import { configDir } from './docker-config.js';
+
+export const DEFAULT_CONTEXT = 'default';
+export const DEFAULT_DESCRIPTION = 'Current DOCKER_HOST based configuration';
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.+-]+$/;
+
+export interface ContextMeta {
+  Name: string;
+  Metadata: { Description?: string; [k: string]: unknown };
+  Endpoints: { docker?: { Host?: string; SkipTLSVerify?: boolean; [k: string]: unknown }; [k: string]: unknown };
+}
+
+const hashOf = (name: string) => createHash('sha256').update(name).digest('hex');
+export const metaDir = (name: string) => join(configDir(), 'contexts', 'meta', hashOf(name));
+export const tlsDir = (name: string) => join(configDir(), 'contexts', 'tls', hashOf(name));
+const metaFile = (name: string) => join(metaDir(name), 'meta.json');
+
+function readConfigSync(): Record<string, unknown> {
+  try {
+    return JSON.parse(readFileSync(join(configDir(), 'config.json'), 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw err;
+  }
+}
+
+/** The `default` context: the host of --host, DOCKER_HOST or the built-in default. */
+export function defaultContext(hostFlag?: string): ContextMeta {
+  return { Name: DEFAULT_CONTEXT, Metadata: { Description: DEFAULT_DESCRIPTION }, Endpoints: { docker: { Host: resolveHost(hostFlag), SkipTLSVerify: false } } };
+}
+
+export function readContext(name: string, hostFlag?: string): ContextMeta {
+  if (name === DEFAULT_CONTEXT) return defaultContext(hostFlag);
+  try {
+    return JSON.parse(readFileSync(metaFile(name), 'utf8')) as ContextMeta;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ContextNotFound(name, `open ${metaFile(name)}: no such file or directory`);
+    throw err;
+  }
+}
+
+export class ContextNotFound extends Error {
+  constructor(
+    readonly contextName: string,
+    readonly detail: string,
+  ) {
+    super(`context "${contextName}": context not found: ${detail}`);
+  }
+}
+
+export const contextExists = (name: string) => name === DEFAULT_CONTEXT || existsSync(metaFile(name));
+
+/** Every stored context plus `default`, sorted by name. */
+export function listContexts(hostFlag?: string): ContextMeta[] {
+  const dir = join(configDir(), 'contexts', 'meta');
+  const stored: ContextMeta[] = [];
+  for (const h of existsSync(dir) ? readdirSync(dir) : []) {
+    try {
+      stored.push(JSON.parse(readFileSync(join(dir, h, 'meta.json'), 'utf8')) as ContextMeta);
+    } catch {
+      // a half-written or foreign entry is not a context
+    }
+  }
+  return [defaultContext(hostFlag), ...stored.filter((c) => c.Name !== DEFAULT_CONTEXT)].sort((a, b) => (a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0));
+}
+
+export function validateName(name: string): void {
+  if (name === DEFAULT_CONTEXT) throw new StatusError(1, `"${DEFAULT_CONTEXT}" is a reserved context name`);
+  if (!NAME_RE.test(name)) throw new StatusError(1, `context name "${name}" is invalid, names are validated against regexp "${NAME_RE.source}"`);
+}
+
+export async function writeContext(meta: ContextMeta): Promise<void> {
+  await mkdir(metaDir(meta.Name), { recursive: true, mode: 0o755 });
+  await writeJsonAtomic(metaFile(meta.Name), meta, 0o644);
+}
+
+export async function removeContext(name: string): Promise<void> {
+  await rm(metaDir(name), { recursive: true, force: true });
+  await rm(tlsDir(name), { recursive: true, force: true });
+}
+
+/** config.json's currentContext ('' when unset). */
+export function storedCurrentContext(): string {
+  const c = readConfigSync().currentContext;
+  return typeof c === 'string' ? c : '';
+}
+
+const envHost = () => process.env.WHARF_HOST || process.env.DOCKER_HOST;
+
+/** The context a command uses (Docker's resolveContextName). */
+export function resolveContextName(flags: { context?: string; host?: string }): string {
+  if (flags.context && flags.host) throw new StatusError(1, 'conflicting options: cannot specify both --host and --context');
+  if (flags.context) return flags.context;
+  if (flags.host || envHost()) return DEFAULT_CONTEXT;
+  return process.env.DOCKER_CONTEXT || storedCurrentContext() || DEFAULT_CONTEXT;
+}
+
+/** The daemon address for the global flags, from the context they select. */
+export function resolveDaemonHost(flags: { context?: string; host?: string }): string | undefined {
+  const name = resolveContextName(flags);
+  // The default context is -H / DOCKER_HOST / the default socket (or tcp://localhost:2376 with
+  // TLS), which the client resolves itself.
+  if (name === DEFAULT_CONTEXT) return flags.host;
+  try {
+    return readContext(name).Endpoints.docker?.Host || resolveHost();
+  } catch (err) {
+    if (err instanceof ContextNotFound) throw new StatusError(1, `Failed to initialize: unable to resolve docker endpoint: ${err.message}`);
+    throw err;
+  }
+}
