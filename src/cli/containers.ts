@@ -3,7 +3,7 @@ import { closeSync, existsSync, openSync, unlinkSync, writeSync } from 'node:fs'
 import { Command } from 'commander';
 import type { ContainerCreateResponse } from '../api/types.js';
 import { ApiError, ConnectionError } from '../client/api-error.js';
-import type { EngineClient } from '../client/engine-client.js';
+import type { EngineClient, HijackedConnection } from '../client/engine-client.js';
 import { demuxStream } from '../client/stdcopy.js';
 import { familiarString, parseNormalizedNamed, withDefaultTag } from '../image/reference.js';
 import { forwardSignals, monitorTtySize, streamAttach } from './attach-io.js';
@@ -94,6 +94,30 @@ async function createContainer(ctx: CliContext, spec: ContainerSpec): Promise<st
     return res.Id;
   } finally {
     cid.close();
+  }
+}
+
+type AttachStreaming = ReturnType<typeof streamAttach>;
+
+/** The container's streams on this terminal: stdin when attached, stderr into stdout under a TTY. */
+function attachTerminal(ctx: CliContext, conn: HijackedConnection, o: { tty: boolean; withStdin: boolean; detachKeys?: string }): AttachStreaming {
+  return streamAttach(conn, {
+    tty: o.tty,
+    stdin: o.withStdin ? process.stdin : null,
+    stdout: ctx.out,
+    stderr: o.tty ? ctx.out : ctx.err,
+    detachKeys: o.detachKeys,
+  });
+}
+
+/** Waits for the streams to end (or a detach), keeping the container's TTY the terminal's size. */
+async function followTerminal(ctx: CliContext, client: EngineClient, id: string, tty: boolean, streaming: AttachStreaming): Promise<void> {
+  const stopResize = tty && ctx.out.isTTY ? monitorTtySize(client, id, ctx.out) : () => undefined;
+  try {
+    await streaming.done;
+  } finally {
+    stopResize();
+    streaming.restore();
   }
 }
 
@@ -275,13 +299,7 @@ export function defineStart(parent: Command, ctx: CliContext): Command {
             detachKeys: o.detachKeys,
           });
           const wait = await client.containerWait(c.Id, c.HostConfig.AutoRemove ? 'removed' : 'next-exit');
-          const streaming = streamAttach(conn, {
-            tty,
-            stdin: withStdin ? process.stdin : null,
-            stdout: ctx.out,
-            stderr: tty ? ctx.out : ctx.err,
-            detachKeys: o.detachKeys,
-          });
+          const streaming = attachTerminal(ctx, conn, { tty, withStdin, detachKeys: o.detachKeys });
           try {
             await client.containerStart(c.Id, { detachKeys: o.detachKeys });
           } catch (err) {
@@ -291,14 +309,7 @@ export function defineStart(parent: Command, ctx: CliContext): Command {
             if (c.HostConfig.AutoRemove) await wait.result.catch(() => undefined);
             throw err;
           }
-          let stopResize = () => undefined as void;
-          if (tty && ctx.out.isTTY) stopResize = monitorTtySize(client, c.Id, ctx.out);
-          try {
-            await streaming.done;
-          } finally {
-            stopResize();
-            streaming.restore();
-          }
+          await followTerminal(ctx, client, c.Id, tty, streaming);
           if (streaming.detached()) return;
           const status = await waitStatus(wait.result, ctx);
           if (status !== 0) throw new StatusError(status);
@@ -573,21 +584,8 @@ export function defineAttach(parent: Command, ctx: CliContext): Command {
       const stopSignals = o.sigProxy !== false && !tty ? forwardSignals(client, c.Id) : () => undefined;
       try {
         const conn = await client.containerAttach(c.Id, { stream: true, stdin: withStdin, stdout: true, stderr: true, detachKeys: o.detachKeys });
-        const streaming = streamAttach(conn, {
-          tty,
-          stdin: withStdin ? process.stdin : null,
-          stdout: ctx.out,
-          stderr: tty ? ctx.out : ctx.err,
-          detachKeys: o.detachKeys,
-        });
-        let stopResize = () => undefined as void;
-        if (tty && ctx.out.isTTY) stopResize = monitorTtySize(client, c.Id, ctx.out);
-        try {
-          await streaming.done;
-        } finally {
-          stopResize();
-          streaming.restore();
-        }
+        const streaming = attachTerminal(ctx, conn, { tty, withStdin, detachKeys: o.detachKeys });
+        await followTerminal(ctx, client, c.Id, tty, streaming);
         // As Docker's CLI: detaching is reported, with status 1.
         if (streaming.detached()) throw new Error('read escape sequence');
         const after = await client.containerInspect(c.Id).catch(() => undefined);
