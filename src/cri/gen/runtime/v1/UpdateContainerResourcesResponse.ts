@@ -1,0 +1,8 @@
+// Original file: proto/k8s.io/cri-api/pkg/apis/runtime/v1/api.proto
+
+
+export interface UpdateContainerResourcesResponse {
+}
+
+export interface UpdateContainerResourcesResponse__Output {
+}
