@@ -27,6 +27,8 @@ export interface DaemonConfig {
   configFile: string;
   dataRoot: string;
   execRoot: string;
+  /** Unix socket of the Kubernetes CRI endpoint (`--cri-socket`, "cri-socket"); no CRI when unset. */
+  criSocket?: string;
   /** Listen addresses, e.g. `unix:///run/wharf.sock`, `tcp://127.0.0.1:2375`. */
   hosts: string[];
   debug: boolean;
@@ -133,6 +135,7 @@ const OPTIONS: OptionSpec[] = [
   { key: 'tlscacert', attr: 'tlscacert', kind: 'string' },
   { key: 'tlscert', attr: 'tlscert', kind: 'string' },
   { key: 'tlskey', attr: 'tlskey', kind: 'string' },
+  { key: 'cri-socket', attr: 'criSocket', kind: 'string' },
 ];
 
 /** Keys that may come from both places: the flag values are added to the file's (as Docker does for runtimes). */
@@ -177,6 +180,7 @@ function buildProgram(): Command {
     .option('--tlscacert <path>', 'Trust certs signed only by this CA', join(certDir, 'ca.pem'))
     .option('--tlscert <path>', 'Path to TLS certificate file', join(certDir, 'cert.pem'))
     .option('--tlskey <path>', 'Path to TLS key file', join(certDir, 'key.pem'))
+    .option('--cri-socket <path>', 'Also serve the Kubernetes CRI (runtime.v1) on this unix socket')
     .allowExcessArguments(false)
     .exitOverride()
     .configureOutput({ writeErr: () => {}, outputError: () => {} });
@@ -474,6 +478,7 @@ export async function loadDaemonConfig(argv: string[]): Promise<DaemonConfig> {
   const dataRoot = pick<string>('data-root');
   const execRoot = pick<string>('exec-root');
   const pidfile = pick<string>('pidfile');
+  const criSocket = pick<string | undefined>('cri-socket');
   for (const [key, v] of [['data-root', dataRoot], ['exec-root', execRoot], ['pidfile', pidfile]] as const) {
     if (!v) throw new Error(`invalid value for "${key}": must not be empty`);
   }
@@ -510,6 +515,7 @@ export async function loadDaemonConfig(argv: string[]): Promise<DaemonConfig> {
     tlsCaCert: tlsPath('tlscacert'),
     tlsCert: tlsPath('tlscert'),
     tlsKey: tlsPath('tlskey'),
+    ...(criSocket ? { criSocket: resolve(criSocket) } : {}),
   };
 }
 

@@ -28,6 +28,7 @@ import { EventBus } from './events.js';
 import { ExecService } from './exec.js';
 import { HealthMonitor } from './health.js';
 import { BuildService } from './build.js';
+import { startCri } from './cri/index.js';
 
 function registryOptions(cfg: DaemonConfig): RegistryServiceOptions {
   return {
@@ -181,6 +182,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
     tls: opts.apiTls,
   });
   listening();
+  const cri = cfg.criSocket ? await startCri({ socketPath: cfg.criSocket, log }) : undefined;
   log(`wharfd ready on ${cfg.hosts.join(', ')}`);
 
   return {
@@ -204,6 +206,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
     stateDump: () => ({ containers: containers.listenerCounts() }),
     restored,
     async shutdown() {
+      await cri?.close();
       await server.close();
       containers.close();
       health.close();
