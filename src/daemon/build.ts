@@ -3,12 +3,12 @@
  * instruction at a time, each committing an image in the image store whose parent is the
  * previous step's image, so that the next build finds it again (the cache: a child of the same
  * parent whose container_config — the step's command and config — is the same).
- *  - metadata instructions (ENV, CMD, LABEL…) commit an image with an empty layer; unlike
- *    Docker no (never started) container is created for them, so no "Running in" line;
+ *  - metadata instructions (ENV, CMD, LABEL…) commit an image with an empty layer, through a
+ *    container created but never started, as Docker does (" ---> Running in …");
  *  - RUN creates a container on this engine (the container service: create, attach, start,
  *    wait), commits its upper dir as a layer, and removes it (`rm`, `forcerm` as Docker);
- *  - COPY/ADD/WORKDIR write into a fresh RW layer (not a container) through the container
- *    extractor, and commit its upper dir.
+ *  - COPY/ADD write into a fresh RW layer (not a container) through the container extractor,
+ *    WORKDIR into its step container's, and commit the upper dir.
  * The output is Docker's text (`Step 1/5 : …`, ` ---> Running in …`, ` ---> Using cache`…).
  */
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
@@ -609,7 +609,24 @@ class BuildRun {
   private async commitNop(state: StageState, comment: string): Promise<void> {
     const containerConfig = copyConfig(state.config, { Cmd: [...this.shell(state), '#(nop) ', comment] });
     if (await this.probeCache(state, containerConfig)) return;
-    await this.newImage(state, containerConfig, null, '');
+    const id = await this.createStepContainer(state, containerConfig);
+    await this.newImage(state, containerConfig, null, id ?? '');
+  }
+
+  /**
+   * Docker's classic builder commits every non-RUN step through a container it creates but never
+   * starts (" ---> Running in …", removed after the step as RUN's are); the container's ID is
+   * the image's `container`. FROM scratch has no image to create one from: none, as nothing runs.
+   */
+  private async createStepContainer(state: StageState, containerConfig: ContainerConfig): Promise<string | null> {
+    if (!state.imageId) return null;
+    this.checkCancelled();
+    const created = await this.deps.containers.create(undefined, { ...copyConfig(containerConfig, { Image: state.imageId }), HostConfig: this.hostConfig() });
+    this.tmpContainers.add(created.Id);
+    state.containers.add(created.Id);
+    for (const w of created.Warnings ?? []) state.out(` ---> [Warning] ${w}\n`);
+    state.out(` ---> Running in ${shortId(created.Id)}\n`);
+    return created.Id;
   }
 
   private async newImage(state: StageState, containerConfig: ContainerConfig, layer: AppliedLayer | null, containerId: string): Promise<void> {
@@ -678,13 +695,33 @@ class BuildRun {
     await this.newImage(state, containerConfig, applied, '');
   }
 
+  /** `fn` on the mounted rootfs of a created (never started) step container; its upper dir becomes the layer. */
+  private async inContainerLayer(state: StageState, containerConfig: ContainerConfig, id: string, fn: (root: ContainerRoot) => Promise<void>): Promise<void> {
+    const layers = this.deps.images.layers;
+    const merged = await layers.mountRW(id);
+    try {
+      const root = await ContainerRoot.open(merged);
+      try {
+        await fn(root);
+      } finally {
+        await root.close();
+      }
+    } finally {
+      await layers.unmountRW(id);
+    }
+    const data = await layers.rwGraphDriverData(id);
+    const parent = await this.topChain(state);
+    const applied = await upperDirLayer(data.UpperDir!, parent, (p, src) => layers.applyLayer(p, src));
+    await this.newImage(state, containerConfig, applied, id);
+  }
+
   private async workdir(state: StageState, path: string): Promise<void> {
     const c = state.config;
     c.WorkingDir = posix.isAbsolute(path) ? posix.normalize(path) : posix.join(c.WorkingDir || '/', path);
     if (c.WorkingDir.length > 1 && c.WorkingDir.endsWith('/')) c.WorkingDir = c.WorkingDir.slice(0, -1);
     const containerConfig = copyConfig(c, { Cmd: [...this.shell(state), `#(nop) WORKDIR ${c.WorkingDir}`] });
     if (await this.probeCache(state, containerConfig)) return;
-    await this.withLayer(state, containerConfig, async (root) => {
+    const mkdirWorkdir = async (root: ContainerRoot) => {
       const r = await root.resolve(c.WorkingDir!, { followFinal: true, createDirs: true });
       try {
         const st = await r.lstat().catch(() => null);
@@ -692,7 +729,11 @@ class BuildRun {
       } finally {
         await r.close();
       }
-    });
+    };
+    // Docker makes the directory in the step container's rootfs (ContainerCreateWorkdir).
+    const container = await this.createStepContainer(state, containerConfig);
+    if (container) await this.inContainerLayer(state, containerConfig, container, mkdirWorkdir);
+    else await this.withLayer(state, containerConfig, mkdirWorkdir);
   }
 
   private async copyStep(state: StageState, inst: Extract<Instruction, { kind: 'copy' | 'add' }>, x: (w: string) => string): Promise<void> {

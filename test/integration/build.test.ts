@@ -94,6 +94,13 @@ describe('docker build (classic builder)', () => {
     assert.match(r.stdout, /^Step 1\/18 : FROM busybox AS base\n ---> [0-9a-f]{12}\n/m);
     assert.match(r.stdout, /Step 9\/18 : RUN echo "\$GREETING" > greeting && echo built\n ---> Running in [0-9a-f]{12}\nbuilt\n ---> Removed intermediate container [0-9a-f]{12}\n ---> [0-9a-f]{12}\n/);
     assert.match(r.stdout, /Successfully built [0-9a-f]{12}\nSuccessfully tagged all:1\n/);
+    // Metadata steps and WORKDIR go through a container that is created, never started, and removed;
+    // COPY and ADD through none (Docker's classic builder).
+    const step = (n: number) => r.stdout.slice(r.stdout.indexOf(`Step ${n}/18 :`), r.stdout.indexOf(`Step ${n + 1}/18 :`));
+    for (const n of [2, 3, 4, 5, 10, 17]) {
+      assert.match(step(n), /\n ---> Running in ([0-9a-f]{12})\n ---> Removed intermediate container \1\n ---> [0-9a-f]{12}\n$/, step(n));
+    }
+    for (const n of [6, 7, 8]) assert.doesNotMatch(step(n), /Running in|intermediate/, step(n));
     const cfg = JSON.parse(await inspect('all:1', '{{json .Config}}'));
     assert.ok(cfg.Env.includes('GREETING=hello world'));
     // Docker expands all of an ENV line with the environment from before it.
