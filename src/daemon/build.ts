@@ -16,6 +16,7 @@ import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
+import { isDeepStrictEqual } from 'node:util';
 import type { ContainerBackend } from '../api/backend.js';
 import type { BuildBackend, BuildOptions, BuildStepError } from '../api/build-types.js';
 import type { ContainerConfig, HostConfig, ImageConfigFile, ProgressMessage } from '../api/types.js';
@@ -582,6 +583,19 @@ class BuildRun {
 
   private async probeCache(state: StageState, containerConfig: ContainerConfig): Promise<boolean> {
     if (this.opts.noCache || state.cacheBusted) return false;
+    const hit = this.opts.cacheFrom.length ? await this.cacheFromHit(state, containerConfig) : await this.localHit(state, containerConfig);
+    if (!hit) {
+      state.cacheBusted = true;
+      return false;
+    }
+    state.out(' ---> Using cache\n');
+    state.imageId = hit.id;
+    state.image = hit.config;
+    return true;
+  }
+
+  /** The newest image built here on the stage's image by the same step (moby's LocalImageCache). */
+  private async localHit(state: StageState, containerConfig: ContainerConfig): Promise<{ id: string; config: ImageConfigFile } | null> {
     const key = cacheKey(containerConfig);
     const candidates = (await this.childIndex()).get(state.imageId) ?? [];
     let best: { id: string; created: string; config: ImageConfigFile } | null = null;
@@ -594,14 +608,90 @@ class BuildRun {
       const at = img.config.created ?? '';
       if (!best || at > best.created) best = { id, created: at, config: img.config };
     }
-    if (!best) {
-      state.cacheBusted = true;
-      return false;
+    return best;
+  }
+
+  /**
+   * With --cache-from, moby's ImageCache: a local hit counts only when a source image descends
+   * from it; otherwise a source image (typically pulled, so without parent links) whose history
+   * starts with the stage image's and whose next entry is this step gives the step's image: the
+   * source itself when that entry is its last, else an image restored from its history and layers.
+   */
+  private async cacheFromHit(state: StageState, containerConfig: ContainerConfig): Promise<{ id: string; config: ImageConfigFile } | null> {
+    const sources = await this.cacheSources();
+    const local = await this.localHit(state, containerConfig);
+    if (local) {
+      for (const s of sources) if (await this.descendsFrom(s.id, local.id)) return local;
     }
-    state.out(' ---> Using cache\n');
-    state.imageId = best.id;
-    state.image = best.config;
-    return true;
+    const parent = state.imageId ? state.image : null;
+    const depth = parent?.history?.length ?? 0;
+    const createdBy = (containerConfig.Cmd ?? []).join(' ');
+    for (const target of sources) {
+      const history = target.config.history ?? [];
+      if (!historyExtends(target.config, parent) || history[depth]?.created_by !== createdBy) continue;
+      if (history.length - 1 === depth) {
+        if (state.imageId) await this.deps.images.images.setParent(target.id, state.imageId);
+        return target;
+      }
+      const restored = await this.restoreCachedImage(state, target.config, depth, containerConfig);
+      this.sources = [target]; // stay on one source from here, as moby does
+      return restored;
+    }
+    return null;
+  }
+
+  private sources: Array<{ id: string; config: ImageConfigFile }> | null = null;
+
+  private async cacheSources(): Promise<Array<{ id: string; config: ImageConfigFile }>> {
+    if (this.sources) return this.sources;
+    const found: Array<{ id: string; config: ImageConfigFile }> = [];
+    for (const ref of this.opts.cacheFrom) {
+      try {
+        const { id, config } = await this.deps.images.resolve(ref);
+        found.push({ id, config });
+      } catch (err) {
+        // Docker only logs it: a cache source that is not there is not an error.
+        this.deps.log(`build: could not look up ${ref} for cache resolution, skipping: ${(err as Error).message}`);
+      }
+    }
+    this.sources = found;
+    return found;
+  }
+
+  private async descendsFrom(id: string, ancestor: string): Promise<boolean> {
+    const seen = new Set<string>();
+    for (let cur = await this.deps.images.images.parent(id); cur && !seen.has(cur); cur = await this.deps.images.images.parent(cur)) {
+      if (cur === ancestor) return true;
+      seen.add(cur);
+    }
+    return false;
+  }
+
+  /** The image of history entry `depth` of `target` on the stage's image (moby's restoreCachedImage). */
+  private async restoreCachedImage(state: StageState, target: ImageConfigFile, depth: number, containerConfig: ContainerConfig): Promise<{ id: string; config: ImageConfigFile }> {
+    const parent = state.imageId ? state.image : null;
+    const entry = target.history![depth]!;
+    const diffIds = [...(parent?.rootfs?.diff_ids ?? [])];
+    if (!entry.empty_layer) {
+      const layerIndex = (target.history ?? []).slice(0, depth).filter((h) => !h.empty_layer).length;
+      const diff = target.rootfs?.diff_ids?.[layerIndex];
+      if (!diff) throw invalidParameter('failed to restore cached image: the cache source has fewer layers than its history says');
+      diffIds.push(diff);
+    }
+    const file: ImageConfigFile = {
+      architecture: target.architecture,
+      ...(target.variant ? { variant: target.variant } : {}),
+      os: target.os,
+      ...(target.author ? { author: target.author } : {}),
+      config: copyConfig(containerConfig),
+      created: entry.created,
+      docker_version: '',
+      history: [...(parent?.history ?? []), entry],
+      rootfs: { type: 'layers', diff_ids: diffIds },
+    };
+    const { id } = await this.deps.images.registerImage(Buffer.from(JSON.stringify(file)), []);
+    if (state.imageId) await this.deps.images.images.setParent(id, state.imageId);
+    return { id, config: file };
   }
 
   // ---- commits ----
@@ -930,4 +1020,16 @@ class BuildRun {
     const applied = await upperDirLayer(data.UpperDir!, parent, (p, src) => layers.applyLayer(p, src));
     await this.newImage(state, probeConfig, applied, id);
   }
+}
+
+/** moby's isValidParent: `img`'s history and layers start with all of `parent`'s. */
+function historyExtends(img: ImageConfigFile, parent: ImageConfigFile | null): boolean {
+  const history = img.history ?? [];
+  if (history.length === 0) return false;
+  const parentHistory = parent?.history ?? [];
+  const parentDiffs = parent?.rootfs?.diff_ids ?? [];
+  if (!parent || (parentHistory.length === 0 && parentDiffs.length === 0)) return true;
+  const diffs = img.rootfs?.diff_ids ?? [];
+  if (parentHistory.length >= history.length || parentDiffs.length > diffs.length) return false;
+  return parentHistory.every((h, i) => isDeepStrictEqual(h, history[i])) && parentDiffs.every((d, i) => d === diffs[i]);
 }

@@ -175,6 +175,38 @@ describe('docker build (classic builder)', () => {
     assert.equal(await inspect('busybox', '{{.Id}}'), busyboxId);
   });
 
+  test('--cache-from: a saved and reloaded image (no parent links) gives the cache, step by step', async () => {
+    const dir = await context('cachefrom', {
+      Dockerfile: 'FROM busybox\nENV A=1\nRUN echo one > /one\nCOPY f.txt /f.txt\nLABEL l=v\n',
+      'f.txt': 'v1\n',
+    });
+    const first = await build(['-t', 'cf:1', dir]);
+    assert.equal(first.code, 0, first.stderr);
+    const id = await inspect('cf:1', '{{.Id}}');
+    const tar = join(work, 'cf.tar');
+    assert.equal((await d.docker(['save', '-o', tar, 'cf:1'])).code, 0);
+    // Dropping the built image drops its intermediate images: the local cache is gone.
+    assert.equal((await d.docker(['rmi', 'cf:1'])).code, 0);
+    assert.equal((await d.docker(['load', '-i', tar])).code, 0);
+    const plain = await build(['-t', 'cf:plain', dir]);
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.doesNotMatch(plain.stdout, /Using cache/, 'a loaded image is no local cache');
+    assert.equal((await d.docker(['rmi', 'cf:plain'])).code, 0);
+    const cached = await build(['--cache-from', 'cf:1', '--cache-from', 'no-such-image:x', '-t', 'cf:2', dir]);
+    assert.equal(cached.code, 0, cached.stderr);
+    assert.equal(cached.stdout.match(/ ---> Using cache/g)?.length, 4, cached.stdout);
+    assert.doesNotMatch(cached.stdout, /Running in/);
+    assert.equal(await inspect('cf:2', '{{.Id}}'), id, 'the last step reuses the source image itself');
+    assert.equal(await run('cf:2', 'cat', '/one', '/f.txt'), 'one\nv1\n');
+    // A changed file misses from its COPY on, the steps before still come from the source.
+    await writeFile(join(dir, 'f.txt'), 'v2\n');
+    const changed = await build(['--cache-from', 'cf:1', '-t', 'cf:3', dir]);
+    assert.equal(changed.code, 0, changed.stderr);
+    assert.equal(changed.stdout.match(/ ---> Using cache/g)?.length, 2, changed.stdout);
+    assert.equal(await run('cf:3', 'cat', '/one', '/f.txt'), 'one\nv2\n');
+    for (const t of ['cf:1', 'cf:3']) assert.equal((await d.docker(['rmi', t])).code, 0);
+  });
+
   test('multi-stage with --target, COPY --from, build args and the unconsumed warning', async () => {
     const dir = await context('multi', {
       Dockerfile: [
