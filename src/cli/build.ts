@@ -6,11 +6,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, readFile, readdir, readlink, stat, writeFile } from 'node:fs/promises';
+import { lstat, readFile, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { Command } from 'commander';
 import { PatternMatcher, readDockerignore } from '../build/dockerignore.js';
+import { cloneGitContext, isGitUrl } from '../build/git-context.js';
 import { TarWriter } from '../lib/tar-writer.js';
 import { StatusError, collect, usage, type CliContext, type DefineCommand } from './cli-context.js';
 
@@ -85,7 +87,27 @@ export async function contextTar(dir: string, dockerfileRel: string, extra?: { n
   return out;
 }
 
+/**
+ * A git URL is cloned here and built as a local directory, as the Docker CLI does (with the
+ * user's git, not the daemon's); `-f` is then relative to the checkout.
+ */
 async function buildAction(ctx: CliContext, pathArg: string, o: BuildFlags): Promise<void> {
+  if (pathArg === '-' || !isGitUrl(pathArg) || (await stat(pathArg).then((s) => s.isDirectory(), () => false))) return buildContext(ctx, pathArg, o);
+  let checkout: { dir: string; context: string };
+  try {
+    checkout = await cloneGitContext(pathArg, tmpdir());
+  } catch (err) {
+    throw new StatusError(1, `unable to prepare context: ${(err as Error).message}`);
+  }
+  try {
+    const file = o.file && o.file !== '-' && !isAbsolute(o.file) ? join(checkout.context, o.file) : o.file;
+    await buildContext(ctx, checkout.context, { ...o, ...(file !== undefined ? { file } : {}) });
+  } finally {
+    await rm(checkout.dir, { recursive: true, force: true });
+  }
+}
+
+async function buildContext(ctx: CliContext, pathArg: string, o: BuildFlags): Promise<void> {
   const query: Record<string, string | string[] | boolean | undefined> = {
     t: o.tag ?? [],
     target: o.target || undefined,
@@ -119,8 +141,6 @@ async function buildAction(ctx: CliContext, pathArg: string, o: BuildFlags): Pro
     query.remote = pathArg;
     if (o.file) query.dockerfile = o.file;
     body = Readable.from([]);
-  } else if (/^git:\/\/|^git@|^github\.com\//.test(pathArg)) {
-    throw new StatusError(1, `${pathArg}: building from a git repository is not supported yet`);
   } else {
     const st = await stat(pathArg).catch(() => null);
     if (!st) throw new StatusError(1, `unable to prepare context: path "${pathArg}" not found`);

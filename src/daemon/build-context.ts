@@ -63,6 +63,21 @@ export class BuildContext {
     }
   }
 
+  /** A context already on disk (a git checkout under `dir`, owned from now on): reads the Dockerfile in `contextDir`. */
+  static async fromCheckout(dir: string, contextDir: string, dockerfilePath: string): Promise<BuildContext> {
+    let root: ContainerRoot | null = null;
+    try {
+      root = await ContainerRoot.open(contextDir);
+      const dockerfile = await readDockerfile(root, dockerfilePath);
+      await dropIgnoredBuildFiles(root, dockerfilePath);
+      return new BuildContext(dir, root, dockerfile);
+    } catch (err) {
+      await root?.close();
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
   async close(): Promise<void> {
     await this.root.close();
     await rm(this.dir, { recursive: true, force: true });

@@ -28,7 +28,8 @@ import { hasIndependentStages, stageDependencies } from '../build/stage-graph.js
 import { familiarString, parseNormalizedNamed, withDefaultTag, type Reference } from '../image/reference.js';
 import type { AppliedLayer } from '../layer/layer-store.js';
 import { generateId, shortId } from '../lib/ids.js';
-import { invalidParameter, isEngineError } from '../lib/errors.js';
+import { invalidParameter, isEngineError, systemError } from '../lib/errors.js';
+import { cloneGitContext, GitContextError, isGitUrl } from '../build/git-context.js';
 import { parseSignal } from '../lib/signals.js';
 import { resolveUser } from '../runtime/user.js';
 import { BuildContext } from './build-context.js';
@@ -174,18 +175,31 @@ class BuildRun {
     while (this.quietBytes > QUIET_KEEP && this.quietBuffer.length > 1) this.quietBytes -= this.quietBuffer.shift()!.length;
   }
 
+  /** The request body, or what `remote` names: a git repository or an http(s) tar/Dockerfile (moby's detect.go). */
+  private async openContext(body: Readable): Promise<BuildContext> {
+    const remote = this.opts.remote;
+    if (!remote) return BuildContext.fromBody(body, this.deps.tmpRoot, this.opts.dockerfile);
+    body.resume();
+    if (isGitUrl(remote)) {
+      let checkout: { dir: string; context: string };
+      try {
+        checkout = await cloneGitContext(remote, this.deps.tmpRoot, this.signal);
+      } catch (err) {
+        throw err instanceof GitContextError ? systemError(err.message) : err;
+      }
+      return BuildContext.fromCheckout(checkout.dir, checkout.context, this.opts.dockerfile);
+    }
+    if (!/^https?:\/\//i.test(remote)) throw systemError(`remoteURL (${remote}) could not be recognized as URL`);
+    return BuildContext.fromBody(await fetchContext(remote, this.signal), this.deps.tmpRoot, this.opts.dockerfile);
+  }
+
   private checkCancelled(): void {
     if (this.signal.aborted) throw new StepError('Build cancelled');
   }
 
   async run(body: Readable): Promise<void> {
     try {
-      let source = body;
-      if (this.opts.remote) {
-        body.resume();
-        source = await fetchContext(this.opts.remote, this.signal);
-      }
-      this.ctx = await BuildContext.fromBody(source, this.deps.tmpRoot, this.opts.dockerfile);
+      this.ctx = await this.openContext(body);
       const id = await this.buildAll();
       this.out(`Successfully built ${shortId(id)}\n`);
       for (const t of this.tags) {

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { countLeaks, loadBusybox, runCommand, startDaemon, waitFor, type Daemon } from './harness.js';
 import { startRegistry } from '../fixtures/registry.js';
@@ -462,6 +463,86 @@ describe('docker build (classic builder)', () => {
       assert.match(missing.stderr, /failed to GET http:\/\/127\.0\.0\.1:\d+\/nope with status 404/);
     } finally {
       server.close();
+    }
+  });
+
+  test('git contexts: remote= on the API and wharf build <git url>, #ref:subdir; hostile refs, subdirs and submodules refused', async () => {
+    const repos = join(work, 'git');
+    const repo = join(repos, 'app.git');
+    const src = join(work, 'git-src');
+    const g = async (cwd: string, ...args: string[]) => {
+      const r = await runCommand('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', '-c', 'init.defaultBranch=master', ...args], { cwd });
+      assert.equal(r.code, 0, `git ${args.join(' ')}: ${r.stderr}`);
+    };
+    await mkdir(join(src, 'sub'), { recursive: true });
+    await writeFile(join(src, 'Dockerfile'), 'FROM busybox\nCOPY top.txt /top.txt\n');
+    await writeFile(join(src, 'top.txt'), 'from master\n');
+    await writeFile(join(src, 'sub', 'Dockerfile'), 'FROM busybox\nCOPY s.txt /s.txt\n');
+    await writeFile(join(src, 'sub', 'other.Dockerfile'), 'FROM busybox\nCOPY s.txt /other.txt\n');
+    await writeFile(join(src, 'sub', 's.txt'), 'from sub\n');
+    await runCommand('ln', ['-s', '/etc', join(src, 'escape')]);
+    await g(src, 'init', '-q');
+    await g(src, 'add', '-A');
+    await g(src, 'commit', '-qm', 'one');
+    await g(src, 'checkout', '-qb', 'feature');
+    await writeFile(join(src, 'sub', 's.txt'), 'from feature\n');
+    await g(src, 'commit', '-qam', 'two');
+    await mkdir(repos, { recursive: true });
+    await g(repos, 'clone', '-q', '--bare', src, repo);
+    // A repository whose submodule points at a host path: git must refuse the file transport.
+    const evil = join(work, 'git-evil');
+    await mkdir(evil, { recursive: true });
+    await writeFile(join(evil, 'Dockerfile'), 'FROM busybox\n');
+    await g(evil, 'init', '-q');
+    await g(evil, '-c', 'protocol.file.allow=always', 'submodule', 'add', '-q', src, 'hostrepo');
+    await g(evil, 'add', '-A');
+    await g(evil, 'commit', '-qm', 'evil');
+    await g(repos, 'clone', '-q', '--bare', evil, join(repos, 'evil.git'));
+
+    const port = await new Promise<number>((res) => {
+      const srv = createServer();
+      srv.listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as AddressInfo).port;
+        srv.close(() => res(p));
+      });
+    });
+    const daemon = spawn('git', ['daemon', '--export-all', '--reuseaddr', `--base-path=${repos}`, '--listen=127.0.0.1', `--port=${port}`, repos], { stdio: 'ignore' });
+    const base = `git://127.0.0.1:${port}`;
+    try {
+      await waitFor(async () => (await runCommand('git', ['ls-remote', `${base}/app.git`])).code === 0, { what: 'git daemon' });
+      const docker = new Docker({ socketPath: d.socket });
+      const apiBuild = async (remote: string, extra: Record<string, string> = {}) => {
+        const stream = await docker.buildImage(Readable.from([]), { remote, ...extra } as Docker.ImageBuildOptions).catch((err: Error) => err);
+        if (stream instanceof Error) return { error: stream.message };
+        const out = await new Promise<unknown[]>((res, rej) => docker.modem.followProgress(stream, (err: Error | null, r: unknown[]) => (err ? rej(err) : res(r))));
+        const failed = out.find((m) => (m as { error?: string }).error) as { error?: string } | undefined;
+        return failed ? { error: failed.error! } : {};
+      };
+      // Default ref (master), top-level Dockerfile.
+      assert.deepEqual(await apiBuild(`${base}/app.git`, { t: 'git:master' }), {});
+      assert.equal(await run('git:master', 'cat', '/top.txt'), 'from master\n');
+      // A branch and a subdirectory as the context.
+      assert.deepEqual(await apiBuild(`${base}/app.git#feature:sub`, { t: 'git:feature' }), {});
+      assert.equal(await run('git:feature', 'cat', '/s.txt'), 'from feature\n');
+      // wharf build clones on the client, as the Docker CLI does; -f is relative to the checkout.
+      const w = await d.wharf(['build', '-t', 'git:cli', '-f', 'other.Dockerfile', `${base}/app.git#master:sub`], { timeoutMs: 120_000 });
+      assert.equal(w.code, 0, w.stdout + w.stderr);
+      assert.equal(await run('git:cli', 'cat', '/other.txt'), 'from sub\n');
+      // Hostile input.
+      assert.match((await apiBuild(`${base}/app.git#--upload-pack=touch /tmp/x:sub`)).error ?? '', /invalid refspec: --upload-pack=touch \/tmp\/x/);
+      assert.match((await apiBuild(`${base}/app.git#master:escape`)).error ?? '', /error setting git context, "escape" not within git root/);
+      assert.match((await apiBuild(`${base}/app.git#master:../..`)).error ?? '', /not within git root/);
+      assert.match((await apiBuild(`${base}/evil.git`)).error ?? '', /error initializing submodules: .*(transport 'file' not allowed|not allowed)/s);
+      assert.match((await apiBuild('ext::sh -c touch% /tmp/wharf-ext-pwned')).error ?? '', /remoteURL \(ext::sh -c touch% \/tmp\/wharf-ext-pwned\) could not be recognized as URL/);
+      assert.equal(await readFile('/tmp/wharf-ext-pwned').then(() => true, () => false), false);
+      const cliBad = await d.wharf(['build', `${base}/nope.git`], { timeoutMs: 60_000 });
+      assert.equal(cliBad.code, 1);
+      assert.match(cliBad.stderr, /unable to prepare context: error fetching: /);
+      // Nothing of the clones is left in the daemon's tmp.
+      assert.deepEqual((await readdir(join(d.dataRoot, 'tmp'))).filter((n) => n.startsWith('docker-builder-git')), []);
+      for (const t of ['git:master', 'git:feature', 'git:cli']) assert.equal((await d.docker(['rmi', t])).code, 0);
+    } finally {
+      daemon.kill();
     }
   });
 

@@ -37,9 +37,6 @@ export function parseBuildOptions(q: URLSearchParams): BuildOptions {
   if (q.get('version') === '2') throw invalidParameter('buildkit not supported by daemon');
   if (boolValue(q, 'squash')) throw invalidParameter('squash is only supported with experimental mode');
   const remote = q.get('remote') ?? '';
-  if (remote && !/^https?:\/\//i.test(remote)) {
-    throw invalidParameter(`remote build contexts other than http(s) URLs (${remote}) are not supported yet`);
-  }
   const buildArgs = new Map<string, string | null>(Object.entries(jsonParam(q, 'buildargs', isStringMap(true), 'buildargs') ?? {}));
   const labels = jsonParam(q, 'labels', isStringMap(false), 'labels') as Record<string, string> | undefined;
   const extraHosts = q.getAll('extrahosts').flatMap((h) => h.split(',')).filter((h) => h !== '');

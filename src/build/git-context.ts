@@ -1,0 +1,111 @@
+/**
+ * Git build contexts, as Docker's classic builder and CLI take them: `git://…`, `git@…`,
+ * `github.com/…` or an http(s) URL ending in `.git`, with an optional `#ref:subdir` fragment.
+ * The repository is fetched with the `git` command (as moby does) into a temporary directory.
+ * URLs and refs come from clients: they go to git as separate arguments after `--`, refs may not
+ * look like options, and git may not read the host's or root's configuration nor use the `file`
+ * and `ext` transports (a hostile repository's submodules could otherwise read host paths or run
+ * commands).
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, realpath, rm, stat } from 'node:fs/promises';
+import { join, sep } from 'node:path';
+
+/** moby's urlutil.IsGitURL. */
+export function isGitUrl(s: string): boolean {
+  if (/^https?:\/\//i.test(s) && /\.git(?:#.+)?$/.test(s)) return true;
+  return ['git://', 'github.com/', 'git@'].some((p) => s.startsWith(p));
+}
+
+export interface GitRemote {
+  remote: string;
+  ref: string;
+  subdir: string;
+}
+
+export class GitContextError extends Error {}
+
+export function parseGitUrl(url: string): GitRemote {
+  let full = url;
+  if (!/^(?:https?|git):\/\//i.test(full) && !full.startsWith('git@')) full = `https://${full}`;
+  let remote: string;
+  let fragment = '';
+  if (full.startsWith('git@')) {
+    const i = full.indexOf('#');
+    remote = i < 0 ? full : full.slice(0, i);
+    fragment = i < 0 ? '' : full.slice(i + 1);
+  } else {
+    let u: URL;
+    try {
+      u = new URL(full);
+    } catch {
+      throw new GitContextError(`parse "${url}": invalid URL`);
+    }
+    fragment = decodeURIComponent(u.hash.replace(/^#/, ''));
+    u.hash = '';
+    remote = u.toString();
+  }
+  const colon = fragment.indexOf(':');
+  const ref = (colon < 0 ? fragment : fragment.slice(0, colon)) || 'master';
+  const subdir = colon < 0 ? '' : fragment.slice(colon + 1);
+  if (ref.startsWith('-')) throw new GitContextError(`invalid refspec: ${ref}`);
+  return { remote, ref, subdir };
+}
+
+const GIT_ENV = {
+  PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+  GIT_CONFIG_NOSYSTEM: '1',
+  HOME: '/dev/null',
+  GIT_TERMINAL_PROMPT: '0',
+  GIT_PROTOCOL_FROM_USER: '0',
+  // Only network transports, for the repository and every submodule.
+  GIT_ALLOW_PROTOCOL: 'http:https:git:ssh',
+};
+
+function git(dir: string, args: string[], signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile('git', ['-c', 'protocol.file.allow=never', ...args], { cwd: dir, env: GIT_ENV, signal, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(new GitContextError(`${(stderr || stdout || err.message).trim()}`));
+      else resolve();
+    });
+  });
+}
+
+/**
+ * Fetches `url` into a new directory under `tmpRoot`; returns it and the context directory in
+ * it (the subdir). The caller removes `dir`.
+ */
+export async function cloneGitContext(url: string, tmpRoot: string, signal?: AbortSignal): Promise<{ dir: string; context: string }> {
+  const repo = parseGitUrl(url);
+  const dir = await mkdtemp(join(tmpRoot, 'docker-builder-git'));
+  try {
+    await git(dir, ['init', '-q']);
+    await git(dir, ['remote', 'add', 'origin', '--', repo.remote]).catch((err: Error) => {
+      throw new GitContextError(`failed add origin repo at ${repo.remote}: ${err.message}`);
+    });
+    await git(dir, ['fetch', '-q', '--depth', '1', 'origin', '--', repo.ref], signal).catch((err: Error) => {
+      throw new GitContextError(`error fetching: ${err.message}`);
+    });
+    await git(dir, ['checkout', '-q', 'FETCH_HEAD']).catch((err: Error) => {
+      throw new GitContextError(`error checking out ${repo.ref}: ${err.message}`);
+    });
+    await git(dir, ['submodule', 'update', '-q', '--init', '--recursive', '--depth=1'], signal).catch((err: Error) => {
+      throw new GitContextError(`error initializing submodules: ${err.message}`);
+    });
+    let context = dir;
+    if (repo.subdir) {
+      // The checkout is ours and no longer changes, so resolving then checking is not racy.
+      const real = await realpath(join(dir, repo.subdir)).catch(() => null);
+      const top = await realpath(dir);
+      if (!real || (real !== top && !real.startsWith(top + sep))) {
+        throw new GitContextError(`error setting git context, "${repo.subdir}" not within git root`);
+      }
+      if (!(await stat(real)).isDirectory()) throw new GitContextError(`error setting git context, not a directory: ${real}`);
+      context = real;
+    }
+    return { dir, context };
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
