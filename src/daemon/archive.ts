@@ -20,8 +20,8 @@ import { TarWriter } from '../lib/tar-writer.js';
 import { resolveUser } from '../runtime/user.js';
 import { ContainerExtractor } from './archive-extract.js';
 import { TarWalker } from './archive-walk.js';
-import type { ContainerAccess } from './container-access.js';
-import { containerActor } from './container-events.js';
+import type { ContainerAccess } from './containers/access.js';
+import { containerActor } from './containers/events.js';
 import { rootMounts } from './container-mounts.js';
 import { ContainerRoot, RootPathError, isNotFound } from './container-root.js';
 

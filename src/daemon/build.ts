@@ -35,13 +35,14 @@ import { resolveUser } from '../runtime/user.js';
 import { BuildContext } from './build-context.js';
 import { copySources, parseChmod, resolveSources, sourcesHash, type CopySource } from './build-copy.js';
 import { downloadSources, fetchContext, isRemoteURL } from './build-download.js';
-import { EMPTY_TAR_DIFF_ID, upperDirLayer } from './commit.js';
+import { EMPTY_TAR_DIFF_ID, upperDirLayer } from './containers/commit.js';
 import { authForDomain } from '../distribution/auth-config.js';
 import { cacheKey, copyConfig, created, goDuration, goList, goQuoteList } from './build-config.js';
 import { Channel } from './build-channel.js';
 import { ContainerRoot } from './container-root.js';
 import type { EventSink } from './events.js';
-import { hostArch, type ImageService } from './images.js';
+import { hostArch } from './images/platform.js';
+import type { ImageService } from './images/service.js';
 
 const DEFAULT_SHELL = ['/bin/sh', '-c'];
 /** Characters of output kept for a failing quiet (-q) build. */

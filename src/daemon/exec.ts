@@ -16,8 +16,8 @@ import { RuntimeStartError, type ExecProcess, type Runtime } from '../runtime/ru
 import { hostCapabilities } from '../runtime/spec.js';
 import { resolveUser, type ResolvedUser } from '../runtime/user.js';
 import { parseDetachKeys, pipeAttach } from './attach-session.js';
-import { containerActor } from './container-events.js';
-import { containerEnv } from './containers.js';
+import { containerActor } from './containers/events.js';
+import { containerEnv } from './containers/env.js';
 import type { EventSink } from './events.js';
 
 export interface ExecDeps {

@@ -8,8 +8,8 @@
 import type { HealthConfig } from '../api/types.js';
 import type { ContainerRecord, HealthcheckResult, HealthState } from '../container/container.js';
 import { formatRFC3339Nano, hasProcess } from '../container/state.js';
-import { containerActor } from './container-events.js';
-import type { ContainerObserver } from './container-deps.js';
+import { containerActor } from './containers/events.js';
+import type { ContainerObserver } from './containers/deps.js';
 import type { EventSink } from './events.js';
 import type { ExecService } from './exec.js';
 

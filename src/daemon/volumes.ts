@@ -15,7 +15,7 @@ import { copyUp } from '../volume/copy-up.js';
 import { registerMountPoints, type StoredMountPoint } from '../volume/mount-points.js';
 import { ociMounts } from '../volume/oci-mounts.js';
 import { ANONYMOUS_LABEL, DEFAULT_DRIVER, VolumeStore, type VolumeRecord } from '../volume/store.js';
-import type { VolumeLink } from './container-deps.js';
+import type { VolumeLink } from './containers/deps.js';
 import type { EventSink } from './events.js';
 
 const LIST_FILTERS = new Set(['dangling', 'name', 'driver', 'label']);

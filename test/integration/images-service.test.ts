@@ -13,7 +13,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 import type { ProgressMessage } from '../../src/api/types.js';
-import { ImageService, type ImageUser } from '../../src/daemon/images.js';
+import { ImageService, type ImageUser } from '../../src/daemon/images/service.js';
 import { buildDockerArchive, buildTar } from '../fixtures/docker-archive.js';
 
 let root: string;

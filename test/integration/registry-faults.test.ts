@@ -10,7 +10,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ProgressMessage } from '../../src/api/types.js';
-import { ImageService } from '../../src/daemon/images.js';
+import { ImageService } from '../../src/daemon/images/service.js';
 import { freePort, sha256, startFakeRegistry, type FakeRegistry, type FakeBlob } from '../fixtures/registry.js';
 import { buildImage, busyboxTar, extraLayerTar, type BuiltImage } from '../fixtures/registry-images.js';
 import { buildTar } from '../fixtures/docker-archive.js';

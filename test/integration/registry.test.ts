@@ -19,7 +19,7 @@ import { defineLogin, defineLogout, definePush } from '../../src/cli/registry-co
 import { EngineClient } from '../../src/client/engine-client.js';
 import { startApiServer } from '../../src/api/server.js';
 import type { ProgressMessage } from '../../src/api/types.js';
-import { ImageService, type RegistryServiceOptions } from '../../src/daemon/images.js';
+import { ImageService, type RegistryServiceOptions } from '../../src/daemon/images/service.js';
 import { encodeRegistryAuth } from '../../src/distribution/auth-config.js';
 import { makeCerts, startRegistry, startTokenServer, type Certs, type RegistryProcess, type TokenServer } from '../fixtures/registry.js';
 import { buildImage, busyboxTar, extraLayerTar, publishImage, publishIndex, type BuiltImage } from '../fixtures/registry-images.js';

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
-import { buildBusyboxRootfsBuffer, busyboxApplets } from '../../../test/fixtures/busybox.js';
+import { buildBusyboxRootfsBuffer, busyboxApplets } from '../../fixtures/busybox.js';
 
 interface Seen {
   type: string;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { commandOf, effectiveNetworkMode, mergeImageConfig, validateHostConfig } from '../../../src/daemon/container-config.js';
+import { commandOf, effectiveNetworkMode, mergeImageConfig, validateHostConfig } from '../../../src/daemon/containers/config.js';
 import { isEngineError } from '../../../src/lib/errors.js';
 
 const image = {
@@ -84,7 +84,7 @@ test('effective network mode defaults to bridge', () => {
 });
 
 test('limits the host cannot apply are discarded with Docker warnings; cpusets are checked against the host', async () => {
-  const { ALL_SUPPORTED } = await import('../../../src/daemon/container-config.js');
+  const { ALL_SUPPORTED } = await import('../../../src/daemon/containers/config.js');
   const host = { ...ALL_SUPPORTED, blkioWeight: false, swapLimit: false, cpus: '0-1', mems: '0' };
   const h: Record<string, unknown> = { Memory: 64 << 20, BlkioWeight: 300, CpusetCpus: '1', OomKillDisable: true };
   const warnings = validateHostConfig(h, 2, host);

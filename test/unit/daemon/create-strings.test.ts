@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { validateCreateStrings } from '../../../src/daemon/create-strings.js';
+import { validateCreateStrings } from '../../../src/daemon/containers/create-strings.js';
 import type { ContainerConfig, HostConfig } from '../../../src/api/types.js';
 import { isEngineError } from '../../../src/lib/errors.js';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { containerResolvConf, hostsFile } from '../../../src/daemon/etc-files.js';
+import { containerResolvConf, hostsFile } from '../../../src/daemon/containers/etc-files.js';
 
 test('loopback nameservers are dropped; public defaults when none remain', () => {
   const host = '# comment\nnameserver 127.0.0.53\noptions edns0 trust-ad\nsearch example.internal\n';

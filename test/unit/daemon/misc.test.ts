@@ -4,7 +4,7 @@ import { PassThrough } from 'node:stream';
 import { EventEmitter } from 'node:events';
 import { parseSignal } from '../../../src/lib/signals.js';
 import { parseDetachKeys, pipeAttach } from '../../../src/daemon/attach-session.js';
-import { parsePsOutput } from '../../../src/daemon/top.js';
+import { parsePsOutput } from '../../../src/daemon/containers/top.js';
 import type { AttachStream } from '../../../src/runtime/runtime.js';
 
 test('signals parse as Docker accepts them', () => {

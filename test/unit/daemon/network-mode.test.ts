@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ContainerRecord } from '../../../src/container/container.js';
-import { isContainerMode, shareNetworkIdentity, validateContainerNetworkMode } from '../../../src/daemon/network-mode.js';
+import { isContainerMode, shareNetworkIdentity, validateContainerNetworkMode } from '../../../src/daemon/containers/network-mode.js';
 import { isEngineError } from '../../../src/lib/errors.js';
 
 const invalid = (message: string) => (err: unknown) => {

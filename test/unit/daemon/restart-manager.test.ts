@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RestartManager, policyWantsRestart } from '../../../src/daemon/restart-manager.js';
+import { RestartManager, policyWantsRestart } from '../../../src/daemon/containers/restart-manager.js';
 
 test('back-off doubles from 100 ms and caps at one minute', () => {
   const m = new RestartManager({ Name: 'always' });

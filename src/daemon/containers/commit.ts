@@ -8,20 +8,20 @@
  */
 import { open } from 'node:fs/promises';
 import { constants as fsc } from 'node:fs';
-import type { CommitOptions } from '../api/backend.js';
-import type { ContainerConfig, ImageConfigFile } from '../api/types.js';
-import type { ContainerRecord } from '../container/container.js';
-import { applyChanges } from '../image/changes.js';
-import { parseNormalizedNamed, familiarString, isValidTag, withDefaultTag, type Reference } from '../image/reference.js';
-import type { AppliedLayer } from '../layer/layer-store.js';
-import { conflict, invalidParameter } from '../lib/errors.js';
-import { TarWriter } from '../lib/tar-writer.js';
+import type { CommitOptions } from '../../api/backend.js';
+import type { ContainerConfig, ImageConfigFile } from '../../api/types.js';
+import type { ContainerRecord } from '../../container/container.js';
+import { applyChanges } from '../../image/changes.js';
+import { parseNormalizedNamed, familiarString, isValidTag, withDefaultTag, type Reference } from '../../image/reference.js';
+import type { AppliedLayer } from '../../layer/layer-store.js';
+import { conflict, invalidParameter } from '../../lib/errors.js';
+import { TarWriter } from '../../lib/tar-writer.js';
 import type { Readable } from 'node:stream';
-import { readOverlayXattrs, TarWalker } from './archive-walk.js';
-import type { ContainerAccess } from './container-access.js';
-import { containerActor } from './container-events.js';
-import { O_PATH } from './container-root.js';
-import { hostArch } from './images.js';
+import { readOverlayXattrs, TarWalker } from '../archive-walk.js';
+import type { ContainerAccess } from './access.js';
+import { containerActor } from './events.js';
+import { O_PATH } from '../container-root.js';
+import { hostArch } from '../images/platform.js';
 import type { ContainerPause } from './pause.js';
 
 /** sha256 of an empty tar (1024 zero bytes): Docker's DigestSHA256EmptyTar. */

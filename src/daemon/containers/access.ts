@@ -3,8 +3,8 @@
  * of ContainerService: a record by reference, its lock, persistence and the shared deps.
  * ContainerService.access() hands it out, so those services live in their own modules.
  */
-import type { ContainerRecord } from '../container/container.js';
-import type { ContainerDeps } from './container-deps.js';
+import type { ContainerRecord } from '../../container/container.js';
+import type { ContainerDeps } from './deps.js';
 import type { RootfsMounts } from './rootfs-mounts.js';
 
 export interface ContainerAccess {

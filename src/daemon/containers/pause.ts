@@ -3,11 +3,11 @@
  * cgroup (freezer). State.Paused/Status "paused" are persisted; `pause` and `unpause` events.
  * Errors and their statuses are Docker's (daemon/pause.go, unpause.go).
  */
-import { conflict, systemError } from '../lib/errors.js';
-import type { ContainerRecord } from '../container/container.js';
-import { hasProcess, setPaused, setUnpaused } from '../container/state.js';
-import type { ContainerAccess } from './container-access.js';
-import { containerActor } from './container-events.js';
+import { conflict, systemError } from '../../lib/errors.js';
+import type { ContainerRecord } from '../../container/container.js';
+import { hasProcess, setPaused, setUnpaused } from '../../container/state.js';
+import type { ContainerAccess } from './access.js';
+import { containerActor } from './events.js';
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 

@@ -3,13 +3,13 @@
  * (daemon/daemon.ts) hands in the real image service, layer store, container store and
  * runtime; keeping the needs narrow here keeps the lifecycle independent of their internals.
  */
-import type { SysInfo } from './sysinfo.js';
-import type { ContainerConfig, EndpointSettings, HostConfig, ImageConfigFile } from '../api/types.js';
-import type { ContainerRecord } from '../container/container.js';
-import type { Runtime } from '../runtime/runtime.js';
-import type { OciMount } from '../runtime/oci-spec.js';
-import type { AttachRequest, AttachResult } from '../network/manager.js';
-import type { EventSink } from './events.js';
+import type { SysInfo } from '../sysinfo.js';
+import type { ContainerConfig, EndpointSettings, HostConfig, ImageConfigFile } from '../../api/types.js';
+import type { ContainerRecord } from '../../container/container.js';
+import type { Runtime } from '../../runtime/runtime.js';
+import type { OciMount } from '../../runtime/oci-spec.js';
+import type { AttachRequest, AttachResult } from '../../network/manager.js';
+import type { EventSink } from '../events.js';
 
 export interface ResolvedImage {
   /** sha256:… */

@@ -2,7 +2,7 @@
  * Docker's restart-policy decision with its back-off: the delay starts at 100 ms, doubles on
  * each restart up to one minute, and resets when the container ran for 10 s or more.
  */
-import type { RestartPolicy } from '../api/types.js';
+import type { RestartPolicy } from '../../api/types.js';
 
 const FIRST_DELAY_MS = 100;
 const MAX_DELAY_MS = 60_000;

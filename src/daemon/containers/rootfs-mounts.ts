@@ -4,7 +4,7 @@
  * gone). So a stream that a slow client reads never holds the container's lock, and exit
  * handling, stop and rm go on while it lasts; the last release unmounts.
  */
-import { KeyedMutex } from '../lib/mutex.js';
+import { KeyedMutex } from '../../lib/mutex.js';
 
 export interface RWMounter {
   /** Mounts (idempotent) and returns the merged path. */

@@ -5,8 +5,9 @@
 import { execFile } from 'node:child_process';
 import { readdir, readlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import type { ContainerTop } from '../api/types.js';
-import { invalidParameter, systemError } from '../lib/errors.js';
+import type { ContainerTop } from '../../api/types.js';
+import { conflict, invalidParameter, systemError } from '../../lib/errors.js';
+import type { ContainerCore } from './core.js';
 
 const run = promisify(execFile);
 
@@ -48,4 +49,12 @@ export async function runTop(initPid: number, psArgs = '-ef'): Promise<Container
     throw systemError(`ps: ${(e.stderr || e.message).trim()}`);
   }
   return parsePsOutput(stdout, pids);
+}
+
+/** GET /containers/{id}/top: Docker's checks, then runTop. */
+export async function topContainer(c: ContainerCore, ref: string, psArgs?: string): Promise<ContainerTop> {
+  const rec = c.get(ref);
+  if (!rec.State.Running) throw conflict(`container ${rec.ID} is not running`);
+  if (rec.State.Restarting) throw conflict(`Container ${rec.ID} is restarting, wait until the container is running`);
+  return runTop(rec.State.Pid, psArgs);
 }

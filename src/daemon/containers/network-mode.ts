@@ -3,9 +3,9 @@
  * another's network namespace, and what it takes over from that container at start (its
  * /etc/hostname, /etc/hosts and /etc/resolv.conf, and its hostname and domain name).
  */
-import type { ContainerConfig, HostConfig } from '../api/types.js';
-import type { ContainerRecord } from '../container/container.js';
-import { invalidParameter } from '../lib/errors.js';
+import type { ContainerConfig, HostConfig } from '../../api/types.js';
+import type { ContainerRecord } from '../../container/container.js';
+import { invalidParameter } from '../../lib/errors.js';
 
 export const isContainerMode = (mode: string | undefined): boolean => !!mode?.startsWith('container:');
 

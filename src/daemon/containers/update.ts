@@ -5,13 +5,13 @@
  * or paused container through the runtime (`runc update`, cgroup v1 or v2). A failure restores
  * the previous HostConfig: `Cannot update container <id>: <why>`.
  */
-import type { HostConfig } from '../api/types.js';
-import type { ContainerRecord } from '../container/container.js';
-import { invalidParameter, isEngineError, systemError } from '../lib/errors.js';
-import type { OciLinuxResources } from '../runtime/oci-spec.js';
-import type { ContainerAccess } from './container-access.js';
-import { validateHostConfig } from './container-config.js';
-import { containerActor } from './container-events.js';
+import type { HostConfig } from '../../api/types.js';
+import type { ContainerRecord } from '../../container/container.js';
+import { invalidParameter, isEngineError, systemError } from '../../lib/errors.js';
+import type { OciLinuxResources } from '../../runtime/oci-spec.js';
+import type { ContainerAccess } from './access.js';
+import { validateHostConfig } from './config.js';
+import { containerActor } from './events.js';
 
 const CPU_PERIOD = 100_000;
 

@@ -4,10 +4,10 @@
  * Pure: no disk, no processes.
  */
 import { cpus } from 'node:os';
-import type { ContainerConfig, HostConfig, RestartPolicy } from '../api/types.js';
-import { invalidParameter } from '../lib/errors.js';
-import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, DEFAULT_SHM_SIZE } from '../runtime/spec.js';
-import { parseCpuList, type SysInfo } from './sysinfo.js';
+import type { ContainerConfig, HostConfig, RestartPolicy } from '../../api/types.js';
+import { invalidParameter } from '../../lib/errors.js';
+import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, DEFAULT_SHM_SIZE } from '../../runtime/spec.js';
+import { parseCpuList, type SysInfo } from '../sysinfo.js';
 
 const envKey = (kv: string) => kv.split('=', 1)[0];
 

@@ -5,7 +5,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hostname as osHostname } from 'node:os';
-import { embeddedResolvConf } from '../network/resolv.js';
+import { embeddedResolvConf } from '../../network/resolv.js';
 
 /**
  * Whether a string can be one field of these files: create refuses the others

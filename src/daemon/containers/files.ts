@@ -9,12 +9,12 @@ import type {
   ContainerFilesBackend,
   ContainerPathStat,
   FilesystemChange,
-} from '../api/backend.js';
-import type { HostConfig } from '../api/types.js';
-import { ContainerArchive } from './archive.js';
-import { containerChanges } from './changes.js';
+} from '../../api/backend.js';
+import type { HostConfig } from '../../api/types.js';
+import { ContainerArchive } from '../archive.js';
+import { containerChanges } from '../changes.js';
 import { ContainerCommit, type CommitImages } from './commit.js';
-import type { ContainerAccess } from './container-access.js';
+import type { ContainerAccess } from './access.js';
 import { ContainerPause } from './pause.js';
 import { ContainerUpdate } from './update.js';
 

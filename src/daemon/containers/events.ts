@@ -2,8 +2,8 @@
  * The actor of a container event as Docker reports it: the container's labels, then `image`
  * (as the user named it) and `name`, plus the action's own attributes (exitCode, signal, ...).
  */
-import type { ContainerRecord } from '../container/container.js';
-import type { EventActor } from './events.js';
+import type { ContainerRecord } from '../../container/container.js';
+import type { EventActor } from '../events.js';
 
 export function containerActor(rec: ContainerRecord, extra: Record<string, string> = {}): EventActor {
   return {

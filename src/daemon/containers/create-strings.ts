@@ -6,11 +6,11 @@
  * so that an API client cannot slip past what the CLI refuses. Pure: no disk, no processes.
  */
 import { isIP } from 'node:net';
-import type { ContainerConfig, HostConfig } from '../api/types.js';
-import { invalidParameter } from '../lib/errors.js';
-import { parseDeviceCgroupRule, validateDeviceMappings } from '../runtime/devices.js';
-import { cleanPath } from '../volume/mount-parser.js';
-import { normalizeMac } from '../network/ipv4.js';
+import type { ContainerConfig, HostConfig } from '../../api/types.js';
+import { invalidParameter } from '../../lib/errors.js';
+import { parseDeviceCgroupRule, validateDeviceMappings } from '../../runtime/devices.js';
+import { cleanPath } from '../../volume/mount-parser.js';
+import { normalizeMac } from '../../network/ipv4.js';
 
 /** Whitespace or a control character: what may end a line, a field or a list item. */
 const SEPARATOR = /[\s\x00-\x1f\x7f]/;

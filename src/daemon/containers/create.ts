@@ -1,0 +1,111 @@
+/** POST /containers/create: merges the image's config, names the container, makes its RW layer and record. */
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ContainerCreateBody, ContainerCreateResponse, EndpointSettings, HostConfig } from '../../api/types.js';
+import { initialState, type ContainerRecord } from '../../container/container.js';
+import { nowRFC3339Nano } from '../../container/state.js';
+import { invalidParameter } from '../../lib/errors.js';
+import { generateId, shortId } from '../../lib/ids.js';
+import { validateLogConfig, withDaemonLogDefaults } from '../log-config.js';
+import { adaptHostConfig, commandOf, effectiveNetworkMode, mergeImageConfig, validateHostConfig } from './config.js';
+import type { ContainerCore } from './core.js';
+import { validateCreateStrings } from './create-strings.js';
+import { etcPaths } from './etc-files.js';
+import { containerActor } from './events.js';
+import { validateContainerNetworkMode } from './network-mode.js';
+
+export async function createContainer(
+  c: ContainerCore,
+  name: string | undefined,
+  body: ContainerCreateBody,
+  platform?: string,
+): Promise<ContainerCreateResponse> {
+  const { HostConfig: hostConfigIn, NetworkingConfig: networkingConfig, ...userConfig } = body;
+  const hostConfig: HostConfig = { ...(hostConfigIn ?? {}) };
+  if (!userConfig.Image) throw invalidParameter('Config cannot be empty in order to create a container');
+  const warnings = validateHostConfig(hostConfig, c.deps.settings.ncpu, c.deps.settings.sysInfo);
+  validateCreateStrings(userConfig, hostConfig);
+  const image = await c.deps.images.resolve(userConfig.Image, platform);
+  const config = mergeImageConfig(userConfig, image.config.config);
+  const { path, args } = commandOf(config);
+  hostConfig.NetworkMode = effectiveNetworkMode(hostConfig);
+  const settings = c.deps.settings;
+  const defaultRuntime = settings.defaultRuntime ?? 'runc';
+  adaptHostConfig(hostConfig, { cgroupVersion: settings.cgroupVersion, defaultRuntime, runtimes: settings.runtimes ?? [defaultRuntime] });
+  validateContainerNetworkMode(userConfig, hostConfig);
+  if (hostConfig.NetworkMode.startsWith('container:')) c.get(hostConfig.NetworkMode.slice(10));
+  const endpoints = initialEndpoints(hostConfig.NetworkMode, networkingConfig?.EndpointsConfig);
+  c.deps.network.validate(hostConfig, endpoints);
+  hostConfig.RestartPolicy ??= { Name: 'no', MaximumRetryCount: 0 };
+  if (!hostConfig.RestartPolicy.Name) hostConfig.RestartPolicy = { Name: 'no', MaximumRetryCount: 0 };
+  hostConfig.LogConfig = withDaemonLogDefaults(hostConfig.LogConfig, c.deps.settings.logDefaults ?? { Type: 'json-file', Config: {} });
+  validateLogConfig(hostConfig.LogConfig);
+
+  const id = generateId();
+  const containerName = name ? name.replace(/^\//, '') : c.deps.names.generate();
+  c.deps.names.reserve(containerName, id);
+  const dir = c.deps.store.dir(id);
+  let layerMade = false;
+  let mountPoints: ContainerRecord['MountPoints'] | undefined;
+  try {
+    mountPoints = c.deps.volumes ? await c.deps.volumes.register(id, config, hostConfig, (ref) => c.get(ref)) : {};
+    if (!config.Hostname) config.Hostname = hostConfig.NetworkMode === 'host' ? '' : shortId(id);
+    config.Image = userConfig.Image;
+    // Both settle before any cleanup, so a failed mkdir cannot race a layer still being made.
+    const [dirMade, layer] = await Promise.allSettled([
+      mkdir(dir, { recursive: true, mode: 0o710 }),
+      c.deps.layers.createRWLayer(id, image.topChainId),
+    ]);
+    layerMade = layer.status === 'fulfilled';
+    if (dirMade.status === 'rejected') throw dirMade.reason;
+    if (layer.status === 'rejected') throw layer.reason;
+    const etc = etcPaths(dir);
+    const rec: ContainerRecord = {
+      ID: id,
+      Name: '/' + containerName,
+      Created: nowRFC3339Nano(),
+      Path: path,
+      Args: args,
+      Config: config,
+      Image: image.id,
+      State: initialState(),
+      NetworkSettings: {
+        Bridge: '',
+        SandboxID: '',
+        SandboxKey: '',
+        Ports: {},
+        Networks: endpoints,
+      },
+      MountPoints: mountPoints,
+      // conmon writes it in the CRI format (k8s-file), not Docker's json-file: named for what it is.
+      LogPath: join(dir, `${id}.log`),
+      ResolvConfPath: etc.resolvConf,
+      HostnamePath: etc.hostname,
+      HostsPath: etc.hosts,
+      RestartCount: 0,
+      HasBeenManuallyStopped: false,
+      HasBeenStartedBefore: false,
+      Driver: 'overlay2',
+      Platform: 'linux',
+      HostConfig: hostConfig,
+    };
+    await c.deps.store.save(rec);
+    c.records.set(id, rec);
+    c.deps.events.log('container', 'create', containerActor(rec));
+  } catch (err) {
+    c.deps.names.release(containerName);
+    if (mountPoints) await c.deps.volumes?.release({ ID: id, MountPoints: mountPoints } as ContainerRecord, true).catch(() => {});
+    if (layerMade) await c.deps.layers.removeRWLayer(id).catch(() => {});
+    await rm(dir, { recursive: true, force: true }).catch(() => {});
+    throw err;
+  }
+  return { Id: id, Warnings: warnings };
+}
+
+/** NetworkSettings.Networks of a new container: its primary network plus the create request's endpoints. */
+function initialEndpoints(mode: string, requested: Record<string, EndpointSettings> | null | undefined): Record<string, EndpointSettings> {
+  const out: Record<string, EndpointSettings> = {};
+  if (!mode.startsWith('container:')) out[mode] = {};
+  for (const [name, ep] of Object.entries(requested ?? {})) out[name === 'default' ? mode : name] = { ...(ep ?? {}) };
+  return out;
+}

@@ -1,0 +1,62 @@
+/**
+ * What happens when a container's process exits (the runtime's exit watcher, or restore for
+ * exits seen while the daemon was down): release what it held, record the exit, then restart
+ * it by its policy (restart-manager.ts) or remove it for --rm.
+ */
+import type { ContainerRecord } from '../../container/container.js';
+import { hasProcess, setRestarting, setStopped } from '../../container/state.js';
+import type { ExitInfo } from '../../runtime/runtime.js';
+import { ALL_HELD, releaseHeld } from './cleanup.js';
+import type { ContainerCore } from './core.js';
+import { containerActor, execDuration, networkActors } from './events.js';
+import { removeLocked } from './remove.js';
+import { startLocked } from './start.js';
+
+export async function handleExit(c: ContainerCore, exit: ExitInfo): Promise<void> {
+  const rec = c.records.get(exit.id);
+  if (!rec) {
+    await c.deps.runtime.delete(exit.id, true).catch(() => {});
+    return;
+  }
+  await c.lock.run(rec.ID, () => handleExitLocked(c, rec, exit));
+}
+
+export async function handleExitLocked(c: ContainerCore, rec: ContainerRecord, exit: ExitInfo): Promise<void> {
+  // Removed while this exit waited for the lock, or an exit already handled.
+  if (c.records.get(rec.ID) !== rec || !hasProcess(rec.State)) return;
+  for (const o of c.deps.observers ?? []) o.stopped(rec);
+  const id = rec.ID;
+  const attachedNetworks = networkActors(rec);
+  await releaseHeld(c, rec, ALL_HELD);
+  const ranFor = execDuration(rec.State.StartedAt, exit.finishedAt);
+  const ranMs = exit.finishedAt.getTime() - Date.parse(rec.State.StartedAt);
+  const decision = c.closed ? { restart: false, delayMs: 0 } : c.manager(rec).shouldRestart(exit.exitCode, rec.HasBeenManuallyStopped, ranMs);
+  if (decision.restart) setRestarting(rec.State, exit.exitCode, exit.finishedAt, exit.oomKilled);
+  else setStopped(rec.State, exit.exitCode, exit.finishedAt, exit.oomKilled);
+  await c.save(rec);
+  if (exit.oomKilled) c.deps.events.log('container', 'oom', containerActor(rec));
+  c.deps.events.log('container', 'die', containerActor(rec, { exitCode: String(exit.exitCode), execDuration: ranFor }));
+  for (const actor of attachedNetworks) c.deps.events.log('network', 'disconnect', actor);
+  c.exits.emit(id, { StatusCode: exit.exitCode, Error: null });
+  if (decision.restart) {
+    scheduleRestart(c, rec, decision.delayMs);
+  } else if (rec.HostConfig.AutoRemove && !c.closed) {
+    await removeLocked(c, rec).catch((err) => c.deps.log(`auto-remove ${id}: ${err}`));
+  }
+}
+
+function scheduleRestart(c: ContainerCore, rec: ContainerRecord, delayMs: number): void {
+  const timer = setTimeout(() => {
+    c.restartTimers.delete(rec.ID);
+    void c.lock
+      .run(rec.ID, async () => {
+        // A stop, kill or remove cancelled it while this waited for the lock.
+        if (!rec.State.Restarting || c.records.get(rec.ID) !== rec || c.manager(rec).isCanceled) return;
+        rec.RestartCount++;
+        await startLocked(c, rec);
+      })
+      .catch((err) => c.deps.log(`restart ${rec.ID}: ${err instanceof Error ? err.message : err}`));
+  }, delayMs);
+  timer.unref();
+  c.restartTimers.set(rec.ID, timer);
+}

@@ -1,0 +1,26 @@
+/** GET /containers/{id}/json and /containers/json. */
+import type { ContainerListOptions } from '../../api/backend.js';
+import type { ContainerInspect, ContainerSummary } from '../../api/types.js';
+import { toInspect } from '../../container/inspect.js';
+import { filterContainers, toSummary } from '../../container/list.js';
+import type { ContainerCore } from './core.js';
+
+export async function inspectContainer(c: ContainerCore, ref: string, opts: { size: boolean }): Promise<ContainerInspect> {
+  const rec = c.get(ref);
+  const graphDriverData = await c.deps.layers.rwGraphDriverData(rec.ID);
+  const sizes = opts.size ? await c.deps.layers.rwSizes(rec.ID) : undefined;
+  return toInspect(rec, { graphDriverData, ...sizes, execIds: c.deps.execIds?.(rec.ID) });
+}
+
+export async function listContainers(c: ContainerCore, opts: ContainerListOptions): Promise<ContainerSummary[]> {
+  const chosen = filterContainers(c.all(), opts, {
+    resolveContainer: (ref: string) => c.get(ref),
+    resolveImage: async (ref: string) => (await c.deps.images.resolve(ref)).id,
+  });
+  const out: ContainerSummary[] = [];
+  for (const rec of await chosen) {
+    const sizes = opts.size ? await c.deps.layers.rwSizes(rec.ID).catch(() => undefined) : undefined;
+    out.push(toSummary(rec, { ...sizes }));
+  }
+  return out;
+}

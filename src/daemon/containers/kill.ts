@@ -1,0 +1,49 @@
+/** Signals to a container's process, and Docker's Kill that waits for the exit (stop, kill, rm -f). */
+import type { WaitResponse } from '../../api/types.js';
+import type { ContainerRecord } from '../../container/container.js';
+import { systemError } from '../../lib/errors.js';
+import type { ContainerCore } from './core.js';
+import { containerActor } from './events.js';
+
+/** Docker's Kill: how long to wait for the exit after SIGKILL through the runtime, then after a direct SIGKILL. */
+const KILL_WAIT_MS = 10_000;
+const DIRECT_KILL_WAIT_MS = 2_000;
+
+/**
+ * Docker's Kill: SIGKILL through the runtime and wait for the exit; a process still there after
+ * 10 s is killed directly, and one that outlives that by 2 s is an error, not a hang.
+ */
+export async function killAndWait(c: ContainerCore, rec: ContainerRecord, exited: Promise<WaitResponse>): Promise<void> {
+  await sendSignal(c, rec, 9);
+  if (await within(exited, KILL_WAIT_MS)) return;
+  c.deps.log(`container ${rec.ID} did not exit within ${KILL_WAIT_MS / 1000} s of SIGKILL: killing its process directly`);
+  if (rec.State.Pid > 0) {
+    try {
+      process.kill(rec.State.Pid, 'SIGKILL');
+    } catch (err) {
+      c.deps.log(`kill ${rec.State.Pid}: ${err}`);
+    }
+  }
+  if (!(await within(exited, DIRECT_KILL_WAIT_MS))) throw systemError('tried to kill container, but did not receive an exit event');
+}
+
+export async function sendSignal(c: ContainerCore, rec: ContainerRecord, signal: number): Promise<void> {
+  try {
+    await c.deps.runtime.kill(rec.ID, signal);
+    c.deps.events.log('container', 'kill', containerActor(rec, { signal: String(signal) }));
+  } catch (err) {
+    // The process may have exited between the check and the signal.
+    const st = await c.deps.runtime.state(rec.ID).catch(() => undefined);
+    if (st && st.status !== 'stopped') throw err;
+  }
+}
+
+export function within<T>(p: Promise<T>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(false), ms);
+    void p.then(() => {
+      clearTimeout(t);
+      resolve(true);
+    });
+  });
+}

@@ -1,0 +1,106 @@
+/** DELETE /containers/{id} and POST /containers/prune: kill (with force), release, then the layer, record, name and volumes. */
+import type { Filters, PruneReport } from '../../api/types.js';
+import type { ContainerRecord } from '../../container/container.js';
+import { hasProcess, isRunning, setDead, setRemoving } from '../../container/state.js';
+import { conflict, invalidParameter, systemError } from '../../lib/errors.js';
+import { labelMatches, parseFilterTime } from '../../lib/filters.js';
+import { failPendingAttaches } from './attach.js';
+import { releaseHeld } from './cleanup.js';
+import type { ContainerCore } from './core.js';
+import { containerActor } from './events.js';
+import { killAndWait } from './kill.js';
+
+export interface RemoveOptions {
+  force: boolean;
+  volumes: boolean;
+  link: boolean;
+}
+
+export async function removeContainer(c: ContainerCore, ref: string, opts: RemoveOptions): Promise<void> {
+  const rec = c.get(ref);
+  if (opts.link) throw invalidParameter('Conflict, cannot remove the default link name of the container');
+  if (rec.State.RemovalInProgress) throw conflict(`removal of container ${ref} is already in progress`);
+  for (;;) {
+    if (isRunning(rec.State)) {
+      if (!opts.force) {
+        const what = rec.State.Paused ? 'container is paused' : rec.State.Restarting ? 'container is restarting' : 'container is running';
+        throw conflict(`cannot remove container "${rec.Name}": ${what}: stop the container before removing or force remove`);
+      }
+      c.manager(rec).cancel();
+      c.cancelRestartTimer(rec.ID);
+      if (hasProcess(rec.State)) {
+        const exited = c.untilExit(rec);
+        try {
+          if (rec.State.Paused) await c.deps.runtime.resume(rec.ID).catch((err) => c.deps.log(`resume ${rec.ID}: ${err}`));
+          await killAndWait(c, rec, exited.promise);
+        } finally {
+          exited.cancel();
+        }
+      }
+    }
+    // A start that held the lock meanwhile leaves a process: kill it too before removing.
+    const removed = await c.lock.run(rec.ID, async () => {
+      if (hasProcess(rec.State)) return false;
+      await removeLocked(c, rec, opts.volumes);
+      return true;
+    });
+    if (removed) return;
+  }
+}
+
+/** `removeVolumes` (rm -v; --rm by default) removes the container's anonymous volumes too. */
+export async function removeLocked(c: ContainerCore, rec: ContainerRecord, removeVolumes = !!rec.HostConfig.AutoRemove): Promise<void> {
+  if (c.records.get(rec.ID) !== rec) return;
+  const id = rec.ID;
+  setRemoving(rec.State);
+  c.manager(rec).cancel();
+  c.cancelRestartTimer(id);
+  try {
+    // Exit handling released the rest; runtime state and network are released again in case it did not run.
+    await releaseHeld(c, rec, { runtime: true, network: true, volumes: false, rootfs: false });
+    // Layer first: a failure leaves the record, so the container stays visible (Dead) and removable.
+    await c.deps.layers.removeRWLayer(id);
+    await c.deps.store.remove(id);
+  } catch (err) {
+    setDead(rec.State);
+    await c.deps.store.save(rec).catch((saveErr) => c.deps.log(`save ${id}: ${saveErr}`));
+    throw systemError(`unable to remove container ${id}: ${err instanceof Error ? err.message : err}`, err);
+  }
+  c.records.delete(id);
+  c.restartManagers.delete(id);
+  await c.deps.volumes?.release(rec, removeVolumes || !!rec.HostConfig.AutoRemove);
+  c.deps.events.log('container', 'destroy', containerActor(rec));
+  c.deps.names.release(rec.Name.slice(1));
+  failPendingAttaches(c, id);
+  c.pendingAttach.delete(id);
+  // Gone, so not running: exit waiters (a restarting container's) are told too.
+  c.exits.emit(id, { StatusCode: rec.State.ExitCode, Error: null });
+  c.removals.emit(id, { StatusCode: rec.State.ExitCode, Error: null });
+}
+
+export async function pruneContainers(c: ContainerCore, filters: Filters): Promise<PruneReport> {
+  const until = filters.until?.[0];
+  const untilMs = until ? parseFilterTime(until) * 1000 : undefined;
+  const labelFilters = filters.label ?? [];
+  const labelNotFilters = filters['label!'] ?? [];
+  for (const k of Object.keys(filters)) {
+    if (!['until', 'label', 'label!'].includes(k)) throw invalidParameter(`invalid filter '${k}'`);
+  }
+  const deleted: string[] = [];
+  let reclaimed = 0;
+  for (const rec of c.all()) {
+    if (isRunning(rec.State)) continue;
+    if (untilMs !== undefined && Date.parse(rec.Created) >= untilMs) continue;
+    if (!labelFilters.every((f) => labelMatches(rec.Config.Labels, f))) continue;
+    if (labelNotFilters.some((f) => labelMatches(rec.Config.Labels, f))) continue;
+    const size = await c.deps.layers.rwSize(rec.ID).catch(() => 0);
+    try {
+      await c.lock.run(rec.ID, () => removeLocked(c, rec));
+      deleted.push(rec.ID);
+      reclaimed += size;
+    } catch (err) {
+      c.deps.log(`prune ${rec.ID}: ${err}`);
+    }
+  }
+  return { ContainersDeleted: deleted, SpaceReclaimed: reclaimed };
+}

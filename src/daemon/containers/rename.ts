@@ -1,0 +1,30 @@
+/** POST /containers/{id}/rename. */
+import { EngineError, invalidParameter, isEngineError } from '../../lib/errors.js';
+import type { ContainerCore } from './core.js';
+import { containerActor } from './events.js';
+
+export async function renameContainer(c: ContainerCore, ref: string, newName: string): Promise<void> {
+  const rec = c.get(ref);
+  const name = newName.replace(/^\//, '');
+  if (!name) throw invalidParameter('Neither old nor new names may be empty');
+  if ('/' + name === rec.Name) throw invalidParameter('Renaming a container with the same name as its current name');
+  await c.lock.run(rec.ID, async () => {
+    const old = rec.Name.slice(1);
+    try {
+      c.deps.names.reserve(name, rec.ID);
+    } catch (err) {
+      if (isEngineError(err)) throw new EngineError(err.kind, `Error when allocating new name: ${err.message}`);
+      throw err;
+    }
+    rec.Name = '/' + name;
+    try {
+      await c.deps.store.save(rec);
+    } catch (err) {
+      rec.Name = '/' + old;
+      c.deps.names.release(name);
+      throw err;
+    }
+    c.deps.names.release(old);
+    c.deps.events.log('container', 'rename', containerActor(rec, { oldName: '/' + old }));
+  });
+}

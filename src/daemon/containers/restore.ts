@@ -1,0 +1,71 @@
+/**
+ * Daemon start: takes the records found on disk, reconciles them with the runtime (containers
+ * keep running while the daemon is down) and applies restart policies as Docker does at start.
+ */
+import type { ContainerRecord } from '../../container/container.js';
+import { cancelRestarting, hasProcess, setPaused, setUnpaused } from '../../container/state.js';
+import type { ContainerCore } from './core.js';
+import { handleExitLocked } from './exit.js';
+import { removeLocked } from './remove.js';
+import { policyWantsRestart } from './restart-manager.js';
+import { startLocked } from './start.js';
+
+export async function restoreContainers(c: ContainerCore, records: ContainerRecord[]): Promise<void> {
+  await c.deps.volumes?.restore(records);
+  for (const rec of records) {
+    c.records.set(rec.ID, rec);
+    try {
+      c.deps.names.reserve(rec.Name.slice(1), rec.ID);
+    } catch {
+      c.deps.log(`restore: duplicate name ${rec.Name} for ${rec.ID}`);
+    }
+  }
+  const toRestart: ContainerRecord[] = [];
+  // One `runc list` answers for every container; a `runc state` each made start-up grow with them.
+  const listed = records.some((r) => r.State.Running || r.State.Paused)
+    ? await c.deps.runtime.list().then((all) => new Map(all.map((st) => [st.id, st]))).catch(() => undefined)
+    : undefined;
+  await Promise.all(
+    records.map(async (rec) => {
+      const id = rec.ID;
+      if (rec.State.RemovalInProgress || rec.State.Dead) {
+        await c.lock.run(id, () => removeLocked(c, rec)).catch((err) => c.deps.log(`restore: remove ${id}: ${err}`));
+        return;
+      }
+      // Waiting for a restart when the daemon went down: exited, and the policy decides below.
+      if (rec.State.Restarting) cancelRestarting(rec.State);
+      if (hasProcess(rec.State)) {
+        const state = listed ? listed.get(id) : await c.deps.runtime.state(id).catch(() => undefined);
+        const alive = state && (state.status === 'running' || state.status === 'paused');
+        if (alive) {
+          // The lifecycle's reference to the rootfs, mounted since its start.
+          await c.rootfs.acquire(id).catch((err) => c.deps.log(`restore: mount ${id}: ${err}`));
+          rec.State.Pid = state.pid;
+          if (state.status === 'paused') setPaused(rec.State);
+          else setUnpaused(rec.State);
+          for (const o of c.deps.observers ?? []) o.started(rec, true);
+          return;
+        }
+        const exit = (await c.deps.runtime.exitInfo(id).catch(() => undefined)) ?? {
+          id,
+          exitCode: 255,
+          finishedAt: new Date(),
+          oomKilled: false,
+        };
+        await c.lock.run(id, () => handleExitLocked(c, rec, exit)).catch((err) => c.deps.log(`restore: exit ${id}: ${err}`));
+        // As Docker, a restart due at daemon start happens during restore, not after the back-off.
+        if (rec.State.Restarting && c.cancelRestartTimer(id)) toRestart.push(rec);
+        return;
+      }
+      if (rec.HasBeenStartedBefore && policyWantsRestart(rec.HostConfig.RestartPolicy ?? {}, rec.State.ExitCode, rec.HasBeenManuallyStopped, 0)) {
+        toRestart.push(rec);
+      } else if (rec.HostConfig.AutoRemove && rec.HasBeenStartedBefore) {
+        await c.lock.run(id, () => removeLocked(c, rec)).catch(() => {});
+      }
+    }),
+  );
+  await c.deps.network.restore(c.all().filter((r) => hasProcess(r.State)).map((r) => r.ID));
+  for (const rec of toRestart) {
+    await c.lock.run(rec.ID, () => startLocked(c, rec)).catch((err) => c.deps.log(`restore: restart ${rec.ID}: ${err instanceof Error ? err.message : err}`));
+  }
+}

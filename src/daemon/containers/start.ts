@@ -1,0 +1,188 @@
+/**
+ * POST /containers/{id}/start: mount, etc files, user, OCI spec, runtime create -> pending
+ * attaches join -> runtime start. A failure undoes what was done (releaseHeld) and records
+ * Docker's exit code and message.
+ */
+import { mkdir, readlink, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { HostConfig } from '../../api/types.js';
+import type { ContainerRecord } from '../../container/container.js';
+import { hasProcess, isRunning, setRunning, setStartFailed } from '../../container/state.js';
+import { EngineError, conflict, invalidParameter, noSuchContainer, notModified, systemError } from '../../lib/errors.js';
+import { shortId } from '../../lib/ids.js';
+import { resolveDevices } from '../../runtime/devices.js';
+import { RuntimeStartError } from '../../runtime/runtime.js';
+import { buildSpec } from '../../runtime/spec.js';
+import { resolveUser } from '../../runtime/user.js';
+import { logSizeMax } from '../log-config.js';
+import { connectPendingAttaches, failPendingAttaches } from './attach.js';
+import { releaseHeld } from './cleanup.js';
+import type { ContainerCore } from './core.js';
+import { containerEnv } from './env.js';
+import { etcPaths, touchEtcFiles, writeEtcFiles } from './etc-files.js';
+import { containerActor, networkActors } from './events.js';
+import { isContainerMode, shareNetworkIdentity } from './network-mode.js';
+import { removeLocked } from './remove.js';
+
+export async function startContainer(c: ContainerCore, ref: string): Promise<void> {
+  const rec = c.get(ref);
+  await c.lock.run(rec.ID, async () => {
+    // Removed (rm -f) while this start waited for the lock.
+    if (c.records.get(rec.ID) !== rec) throw noSuchContainer(ref);
+    if (rec.State.Paused) throw conflict('cannot start a paused container, try unpause instead');
+    if (isRunning(rec.State)) throw notModified();
+    if (rec.State.RemovalInProgress || rec.State.Dead) {
+      throw conflict('container is marked for removal and cannot be started');
+    }
+    c.cancelRestartTimer(rec.ID);
+    rec.HasBeenManuallyStopped = false;
+    c.manager(rec).reset();
+    await startLocked(c, rec);
+  });
+}
+
+/** Starts a container; the caller holds its lock. On failure nothing stays mounted or running. */
+export async function startLocked(c: ContainerCore, rec: ContainerRecord): Promise<void> {
+  const { runtime, settings } = c.deps;
+  const id = rec.ID;
+  const held = { rootfs: false, volumes: false, runtime: false, network: false };
+  try {
+    const rootfs = await c.rootfs.acquire(id);
+    held.rootfs = true;
+    const volumeMounts = await c.deps.volumes?.setup(rec, rootfs);
+    held.volumes = !!volumeMounts;
+    const hc = rec.HostConfig;
+    const joined = isContainerMode(hc.NetworkMode) ? c.get(hc.NetworkMode!.slice(10)) : undefined;
+    if (joined) shareNetworkIdentity(rec, joined);
+    const hostNetwork = hc.NetworkMode === 'host';
+    const etcOptions = {
+      hostname: rec.Config.Hostname ?? shortId(id),
+      domainname: rec.Config.Domainname,
+      hostNetwork,
+      extraHosts: hc.ExtraHosts ?? undefined,
+      dns: hc.Dns ?? undefined,
+      dnsSearch: hc.DnsSearch ?? undefined,
+      dnsOptions: hc.DnsOptions ?? undefined,
+    };
+    const etc = etcPaths(c.deps.store.dir(id));
+    // With an address (or host-gateway) to come from the network, the content is written once,
+    // after attach; the runtime only needs the files to exist for its bind mounts.
+    const mode = hc.NetworkMode ?? 'bridge';
+    const contentAfterAttach = (!['host', 'none'].includes(mode) && !mode.startsWith('container:')) || !!hc.ExtraHosts?.length;
+    // container:<id> mounts the joined container's files (shareNetworkIdentity), written by it.
+    if (!joined) await (contentAfterAttach ? touchEtcFiles(etc) : writeEtcFiles(etc, etcOptions));
+    const user = await resolveUser(rootfs, rec.Config.User || undefined, hc.GroupAdd ?? undefined);
+    const env = containerEnv(rec, user.home);
+    const cwd = rec.Config.WorkingDir || '/';
+    await ensureWorkingDir(rootfs, cwd);
+    const devs = await resolveDevices(hc);
+    const spec = buildSpec({
+      id,
+      rootfs,
+      config: rec.Config,
+      hostConfig: hc,
+      args: [rec.Path, ...rec.Args],
+      env,
+      cwd,
+      hostname: hostNetwork ? undefined : rec.Config.Hostname,
+      domainname: rec.Config.Domainname || undefined,
+      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+      etcFiles: { hostname: rec.HostnamePath, hosts: rec.HostsPath, resolvConf: rec.ResolvConfPath },
+      network: networkNamespace(c, hc),
+      cgroupParent: hc.CgroupParent || settings.cgroupParent,
+      cgroupVersion: settings.cgroupVersion,
+      initPath: hc.Init ? settings.initPath : undefined,
+      mounts: volumeMounts?.mounts,
+      devices: devs.devices,
+      deviceRules: devs.rules,
+    });
+    if (volumeMounts?.rootfsPropagation) spec.linux.rootfsPropagation = volumeMounts.rootfsPropagation;
+    if (hc.Init && !settings.initPath) throw systemError('--init requested but no init binary (tini or catatonit) is installed');
+    const bundleDir = join(settings.execRoot, 'bundles', id);
+    const { pid } = await runtime.create({
+      id,
+      bundleDir,
+      spec,
+      tty: !!rec.Config.Tty,
+      openStdin: !!rec.Config.OpenStdin,
+      stdinOnce: !!rec.Config.StdinOnce,
+      logPath: rec.LogPath,
+      logSizeMax: logSizeMax(rec.HostConfig.LogConfig),
+    });
+    held.runtime = true;
+    held.network = true;
+    const net = await c.deps.network.attach({
+      containerId: id,
+      containerName: rec.Name.slice(1),
+      netnsPath: `/proc/${pid}/ns/net`,
+      hostConfig: hc,
+      exposedPorts: rec.Config.ExposedPorts,
+      endpointsConfig: rec.NetworkSettings.Networks,
+    });
+    rec.NetworkSettings = net.settings;
+    for (const actor of networkActors(rec)) c.deps.events.log('network', 'connect', actor);
+    // Written in place: the bind mounts already point at these files.
+    if (contentAfterAttach) await writeEtcFiles(etc, { ...etcOptions, ...net.etc });
+    await connectPendingAttaches(c, id);
+    await runtime.start(id);
+    setRunning(rec.State, pid);
+    rec.HasBeenStartedBefore = true;
+    for (const o of c.deps.observers ?? []) o.started(rec, false);
+    await c.save(rec);
+    c.deps.events.log('container', 'start', containerActor(rec));
+  } catch (err) {
+    await releaseHeld(c, rec, held);
+    const engineErr = startError(err);
+    setStartFailed(rec.State, engineErr.exitCode, engineErr.error);
+    await c.save(rec).catch((saveErr) => c.deps.log(`save ${id}: ${saveErr}`));
+    failPendingAttaches(c, id);
+    // No exit to report: next-exit waiters keep waiting (the client got the start error), as in Docker.
+    if (rec.HostConfig.AutoRemove) await removeLocked(c, rec).catch(() => {});
+    throw engineErr.error;
+  }
+}
+
+function networkNamespace(c: ContainerCore, hc: HostConfig): { kind: 'new' } | { kind: 'host' } | { kind: 'path'; path: string } {
+  const mode = hc.NetworkMode ?? 'bridge';
+  if (mode === 'host') return { kind: 'host' };
+  if (mode.startsWith('container:')) {
+    const other = c.get(mode.slice(10));
+    if (!hasProcess(other.State)) {
+      throw conflict(`cannot join network namespace of a non running container: container ${other.ID} is not running`);
+    }
+    return { kind: 'path', path: `/proc/${other.State.Pid}/ns/net` };
+  }
+  // `none`, and `bridge` until networking lands: a private namespace with loopback only.
+  return { kind: 'new' };
+}
+
+async function ensureWorkingDir(rootfs: string, cwd: string): Promise<void> {
+  if (cwd === '/') return;
+  if (!cwd.startsWith('/')) throw invalidParameter(`the working directory '${cwd}' is invalid, it needs to be an absolute path`);
+  // A symlink inside the container must not lead the mkdir outside its root.
+  let cur = rootfs;
+  for (const part of cwd.split('/').filter(Boolean)) {
+    if (part === '..') throw invalidParameter(`the working directory '${cwd}' is invalid`);
+    cur = join(cur, part);
+    const st = await stat(cur).catch(() => undefined);
+    if (!st) await mkdir(cur, { mode: 0o755 });
+    else if (!st.isDirectory()) throw invalidParameter(`cannot use ${cwd} as working directory: not a directory`);
+    const link = await readlink(cur).catch(() => undefined);
+    if (link !== undefined) return; // the runtime resolves symlinks inside the rootfs itself
+  }
+}
+
+/** Docker's exit codes and messages for a failed start. */
+function startError(err: unknown): { exitCode: number; error: EngineError } {
+  if (err instanceof EngineError) return { exitCode: 128, error: err };
+  if (err instanceof RuntimeStartError) {
+    const msg = `failed to create task for container: OCI runtime create failed: ${err.message}: unknown`;
+    if (/executable file not found|no such file or directory/.test(err.message)) {
+      return { exitCode: 127, error: new EngineError('InvalidParameter', msg) };
+    }
+    if (/permission denied/.test(err.message)) return { exitCode: 126, error: new EngineError('InvalidParameter', msg) };
+    return { exitCode: 128, error: systemError(msg, err) };
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return { exitCode: 128, error: systemError(message, err) };
+}

@@ -1,0 +1,102 @@
+/** stop, kill and restart, with Docker's ExitOnNext (a manual stop ends the restart policy) and Kill's waits. */
+import type { ContainerRecord } from '../../container/container.js';
+import { cancelRestarting, hasProcess, isRunning, setUnpaused } from '../../container/state.js';
+import { conflict, noSuchContainer, notModified } from '../../lib/errors.js';
+import { parseSignal } from '../../lib/signals.js';
+import type { ContainerCore } from './core.js';
+import { containerActor } from './events.js';
+import { killAndWait, sendSignal, within } from './kill.js';
+import { startLocked } from './start.js';
+
+const DEFAULT_STOP_TIMEOUT_S = 10;
+
+export interface StopOptions {
+  signal?: string;
+  timeout?: number;
+}
+
+/**
+ * Docker's ExitOnNext: no more restarts. A pending restart is cancelled under the lock, so a
+ * restart already starting is waited for (and then has a process to stop); a container that
+ * was waiting for its restart is plainly exited, and its stop waiters are told.
+ */
+async function endRestarts(c: ContainerCore, rec: ContainerRecord): Promise<void> {
+  c.manager(rec).cancel();
+  c.cancelRestartTimer(rec.ID);
+  await c.lock.run(rec.ID, async () => {
+    rec.HasBeenManuallyStopped = true;
+    if (rec.State.Restarting) {
+      cancelRestarting(rec.State);
+      c.exits.emit(rec.ID, { StatusCode: rec.State.ExitCode, Error: null });
+    }
+    await c.save(rec);
+  });
+}
+
+export async function stopContainer(c: ContainerCore, ref: string, opts: StopOptions): Promise<void> {
+  const rec = c.get(ref);
+  if (!isRunning(rec.State)) throw notModified();
+  await endRestarts(c, rec);
+  if (hasProcess(rec.State)) await stopRunning(c, rec, opts);
+  c.deps.events.log('container', 'stop', containerActor(rec));
+}
+
+async function stopRunning(c: ContainerCore, rec: ContainerRecord, opts: StopOptions): Promise<void> {
+  const signal = parseSignal(opts.signal || rec.Config.StopSignal || 'SIGTERM');
+  const timeoutS = opts.timeout ?? rec.Config.StopTimeout ?? DEFAULT_STOP_TIMEOUT_S;
+  const exited = c.untilExit(rec);
+  try {
+    if (rec.State.Paused) await c.deps.runtime.resume(rec.ID).catch((err) => c.deps.log(`resume ${rec.ID}: ${err}`));
+    if (timeoutS !== 0) {
+      await sendSignal(c, rec, signal);
+      if (timeoutS < 0 || (await within(exited.promise, timeoutS * 1000))) return void (await exited.promise);
+    }
+    await killAndWait(c, rec, exited.promise);
+  } finally {
+    exited.cancel();
+  }
+}
+
+/** Docker's ContainerKill: SIGKILL waits for the exit; other signals are sent and return. */
+export async function killContainer(c: ContainerCore, ref: string, signalName?: string): Promise<void> {
+  const rec = c.get(ref);
+  const signal = parseSignal(signalName || 'SIGKILL');
+  if (!isRunning(rec.State)) {
+    throw conflict(`cannot kill container: ${ref}: container ${rec.ID} is not running`);
+  }
+  // SIGKILL, the configured stop signal, or any signal when none is configured ends the restart policy.
+  const stopSignal = rec.Config.StopSignal ? parseSignal(rec.Config.StopSignal) : undefined;
+  const stops = signal === 9 || stopSignal === undefined || stopSignal === signal;
+  if (stops) await endRestarts(c, rec);
+  else if (rec.State.Restarting) return;
+  if (!hasProcess(rec.State)) return;
+  const exited = signal === 9 ? c.untilExit(rec) : undefined;
+  try {
+    await sendSignal(c, rec, signal);
+    // Docker thaws a paused container after a stopping signal so that it is delivered.
+    if (rec.State.Paused && stops) {
+      await c.deps.runtime.resume(rec.ID).catch((err) => c.deps.log(`resume ${rec.ID}: ${err}`));
+      if (hasProcess(rec.State) && rec.State.Paused) setUnpaused(rec.State);
+    }
+    if (exited) await killAndWait(c, rec, exited.promise);
+  } finally {
+    exited?.cancel();
+  }
+}
+
+export async function restartContainer(c: ContainerCore, ref: string, opts: StopOptions): Promise<void> {
+  const rec = c.get(ref);
+  if (isRunning(rec.State)) {
+    await endRestarts(c, rec);
+    if (hasProcess(rec.State)) await stopRunning(c, rec, opts);
+    c.deps.events.log('container', 'stop', containerActor(rec));
+  }
+  await c.lock.run(rec.ID, async () => {
+    if (c.records.get(rec.ID) !== rec) throw noSuchContainer(ref);
+    if (isRunning(rec.State)) return;
+    rec.HasBeenManuallyStopped = false;
+    c.manager(rec).reset();
+    await startLocked(c, rec);
+    c.deps.events.log('container', 'restart', containerActor(rec));
+  });
+}

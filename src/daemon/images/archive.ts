@@ -1,0 +1,211 @@
+/**
+ * Images in and out as archives: POST /images/create?fromSrc= (import), POST /images/load and
+ * GET /images/get (save), as docker-archive tars (image/docker-archive.ts).
+ */
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import type { ImageImportOptions } from '../../api/backend.js';
+import type { ImageConfigFile, ProgressMessage } from '../../api/types.js';
+import { applyChanges } from '../../image/changes.js';
+import { UnpackedArchive, writeArchive, type ArchiveImage } from '../../image/docker-archive.js';
+import { familiarName, familiarString, isFullImageId, isValidTag, parseNormalizedNamed, withDefaultTag, type Reference } from '../../image/reference.js';
+import { chainIdOf, chainIds } from '../../layer/chain-id.js';
+import { invalidParameter } from '../../lib/errors.js';
+import type { ImageCore } from './core.js';
+import { hostArch } from './platform.js';
+
+/** Prefix of the private dir a load unpacks its archive into, below <data-root>/tmp. */
+const LOAD_TMP_PREFIX = 'docker-import-';
+
+/**
+ * Empties <data-root>/tmp, as dockerd does at start: what is there belongs to loads that a
+ * crash or SIGTERM interrupted (no request runs yet).
+ */
+export async function removeStaleLoadDirs(c: ImageCore): Promise<void> {
+  // Only the load dirs: the builder keeps its own leftovers' marks here and removes them itself.
+  for (const name of await readdir(c.tmpRoot).catch(() => [] as string[])) {
+    if (!name.startsWith(LOAD_TMP_PREFIX)) continue;
+    await rm(join(c.tmpRoot, name), { recursive: true, force: true }).catch(() => {}); // best effort: the next start tries again
+  }
+}
+
+
+export async function* importImage(c: ImageCore, src: Readable, opts: ImageImportOptions): AsyncIterable<ProgressMessage> {
+  let ref: Reference | null = null;
+  if (opts.repo) {
+    ref = parseNormalizedNamed(opts.repo);
+    if (ref.digest !== undefined) throw invalidParameter('cannot import digest reference');
+    if (opts.tag) {
+      if (!isValidTag(opts.tag)) throw invalidParameter('invalid tag format');
+      ref = { ...ref, tag: opts.tag };
+    }
+    ref = withDefaultTag(ref);
+  }
+  const containerConfig = applyChanges(opts.changes);
+  let os = 'linux';
+  let architecture = hostArch();
+  let variant: string | undefined;
+  if (opts.platform) {
+    const [pOs, pArch, pVariant] = opts.platform.split('/');
+    if (pOs && pOs !== 'linux') throw invalidParameter(`operating system is not supported: ${pOs}`);
+    if (pArch) architecture = pArch;
+    variant = pVariant;
+  }
+  const layer = await c.layers.applyLayer(null, src);
+  let id: string;
+  try {
+    const created = new Date().toISOString();
+    const msg = opts.message || 'Imported from -';
+    const config: ImageConfigFile = {
+      architecture,
+      comment: msg,
+      config: containerConfig,
+      created,
+      history: [{ created, comment: msg }],
+      os,
+      rootfs: { type: 'layers', diff_ids: [layer.diffId] },
+    };
+    if (variant) config.variant = variant;
+    ({ id } = await c.registerImage(Buffer.from(JSON.stringify(config)), ref ? [ref] : []));
+  } finally {
+    c.layers.unpin(layer.chainId);
+  }
+  c.opts.events?.log('image', 'import', { ID: id, Attributes: { name: id } });
+  yield { status: id };
+}
+
+export async function* loadImages(c: ImageCore, src: Readable, opts: { quiet: boolean; signal?: AbortSignal }): AsyncIterable<ProgressMessage> {
+  const signal = opts.signal;
+  await mkdir(c.tmpRoot, { recursive: true, mode: 0o700 });
+  const tmp = await mkdtemp(join(c.tmpRoot, LOAD_TMP_PREFIX));
+  try {
+    const archive = await UnpackedArchive.unpack(src, tmp, signal);
+    const items = await archive.manifest(signal);
+    for (const item of items) {
+      signal?.throwIfAborted();
+      const raw = await archive.read(item.Config);
+      let config: ImageConfigFile;
+      try {
+        config = JSON.parse(raw.toString('utf8')) as ImageConfigFile;
+      } catch {
+        throw invalidParameter(`invalid image config ${item.Config}`);
+      }
+      const diffIds = diffIdsOf(config, item.Config);
+      if (diffIds.length !== item.Layers.length) {
+        throw invalidParameter(`invalid manifest, layers length mismatch: expected ${diffIds.length}, got ${item.Layers.length}`);
+      }
+      const refs: Reference[] = [];
+      for (const tag of item.RepoTags ?? []) {
+        const r = parseNormalizedNamed(tag);
+        if (r.tag === undefined || r.digest !== undefined) throw invalidParameter(`invalid tag ${JSON.stringify(tag)}`);
+        refs.push(r);
+      }
+      const pinned: string[] = [];
+      const messages: ProgressMessage[] = [];
+      let id: string;
+      try {
+        let parent: string | null = null;
+        for (let i = 0; i < diffIds.length; i++) {
+          const chain = chainIdOf(parent, diffIds[i]);
+          if (await c.layers.has(chain)) {
+            c.layers.pin(chain);
+            pinned.push(chain);
+            parent = chain;
+            continue;
+          }
+          signal?.throwIfAborted();
+          const applied = await c.layers.applyLayer(parent, await archive.open(item.Layers[i]!));
+          pinned.push(applied.chainId);
+          if (applied.diffId !== diffIds[i]) {
+            throw invalidParameter(`invalid diffID for layer ${i}: expected "${diffIds[i]}", got "${applied.diffId}"`);
+          }
+          parent = applied.chainId;
+        }
+        const res = await c.registerImage(raw, refs);
+        id = res.id;
+        for (const m of res.moved) {
+          messages.push({
+            stream: `The image ${familiarString(m.ref)} already exists, renaming the old one with ID ${m.previous} to empty string\n`,
+          });
+        }
+      } catch (err) {
+        for (const chain of pinned) c.layers.unpin(chain);
+        pinned.length = 0;
+        await c.exclusive(() => c.gcLayers(chainIds(diffIds))).catch(() => {});
+        throw err;
+      } finally {
+        for (const chain of pinned) c.layers.unpin(chain);
+      }
+      c.opts.events?.log('image', 'load', { ID: id, Attributes: { name: id } });
+      for (const m of messages) yield m;
+      if (refs.length) for (const r of refs) yield { stream: `Loaded image: ${familiarString(r)}\n` };
+      else yield { stream: `Loaded image ID: ${id}\n` };
+    }
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+export async function saveImages(c: ImageCore, names: string[], out: Writable): Promise<void> {
+  // Resolve everything first, so errors surface before any byte is written.
+  const wanted = new Map<string, Reference[]>();
+  const addAssoc = (id: string, ref: Reference | null) => {
+    const list = wanted.get(id) ?? [];
+    if (ref && ref.tag !== undefined && ref.digest === undefined && !list.some((r) => familiarString(r) === familiarString(ref))) list.push(ref);
+    wanted.set(id, list);
+  };
+  for (const name of names) {
+    if (isFullImageId(name)) {
+      addAssoc(await c.lookup(name), null);
+      continue;
+    }
+    let named: Reference | null = null;
+    try {
+      named = parseNormalizedNamed(name);
+    } catch {
+      named = null;
+    }
+    if (named && named.tag === undefined && named.digest === undefined) {
+      const assocs = c.refs.all().filter((a) => familiarName(a.ref) === familiarName(named!) && a.ref.tag !== undefined);
+      for (const a of assocs) addAssoc(a.id, a.ref);
+      if (assocs.length === 0) addAssoc(await c.lookup(name), null);
+      continue;
+    }
+    const id = await c.lookup(name);
+    addAssoc(id, named && c.refs.get(named) === id ? withDefaultTag(named) : null);
+  }
+  const images: ArchiveImage[] = [];
+  for (const [id, refs] of wanted) {
+    const config = await c.configOf(id);
+    const diffIds = config.rootfs?.diff_ids ?? [];
+    if (diffIds.length === 0) throw invalidParameter('empty export - not implemented');
+    const chains = chainIds(diffIds);
+    const layers = [];
+    for (let i = 0; i < diffIds.length; i++) {
+      const chain = chains[i];
+      layers.push({ diffId: diffIds[i], size: await c.layers.tarSize(chain), open: () => c.layers.tarStream(chain) });
+    }
+    images.push({
+      id,
+      config: await c.images.raw(id),
+      refs,
+      layers,
+      os: config.os,
+      architecture: config.architecture,
+      variant: config.variant,
+    });
+  }
+  await writeArchive(images, out);
+  for (const img of images) c.opts.events?.log('image', 'save', { ID: img.id, Attributes: { name: img.id } });
+}
+
+/** rootfs.diff_ids of a loaded config, checked to be a list of sha256 digests. */
+function diffIdsOf(config: ImageConfigFile, where: string): string[] {
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) throw invalidParameter(`invalid image config ${where}`);
+  const ids: unknown = config.rootfs?.diff_ids ?? [];
+  if (!Array.isArray(ids) || !ids.every((d) => typeof d === 'string' && /^sha256:[a-f0-9]{64}$/.test(d))) {
+    throw invalidParameter(`invalid image config ${where}: rootfs.diff_ids must be a list of sha256 digests`);
+  }
+  return ids as string[];
+}

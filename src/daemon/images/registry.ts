@@ -1,0 +1,125 @@
+/** Registries: pull, push, search and login over distribution/ (POST /images/create?fromImage=, /images/{name}/push, /images/search, /auth). */
+import type { ImagePullOptions, RegistryAuth } from '../../api/backend.js';
+import type { Filters, ImageSearchResult, ProgressMessage } from '../../api/types.js';
+import { credentialsOf } from '../../distribution/auth-config.js';
+import { login } from '../../distribution/login.js';
+import { listTags, pullImage, type PullContext } from '../../distribution/pull.js';
+import { pushImage } from '../../distribution/push.js';
+import { searchRegistry } from '../../distribution/search.js';
+import { familiarName, familiarString, isValidTag, parseNormalizedNamed, type Reference } from '../../image/reference.js';
+import { sha256Digest } from '../../layer/chain-id.js';
+import { invalidParameter, notFound } from '../../lib/errors.js';
+import type { ImageCore } from './core.js';
+import { hostPlatform } from './platform.js';
+
+function pullContext(c: ImageCore): PullContext {
+  const r = c.opts.registry ?? {};
+  return {
+    client: c.registry,
+    metadata: c.distribution,
+    maxConcurrentDownloads: Math.max(1, r.maxConcurrentDownloads ?? 3),
+    hostPlatform: hostPlatform(),
+    sink: {
+      layers: c.layers,
+      referenceTarget: (ref) => c.refs.get(ref),
+      hasImage: (id) => c.images.has(id),
+      registerImage: (raw, refs) => c.registerImage(raw, refs.filter((r) => r.digest === undefined || !c.refs.get(r) || c.refs.get(r) === sha256Digest(raw))),
+      releaseLayers: (chains) => c.releaseLayers(chains),
+      tmpRoot: c.tmpRoot,
+    },
+  };
+}
+
+/**
+ * POST /images/create?fromImage= : Docker's pull. `tag` may be a tag or a digest; without
+ * one (and none in `ref`) every tag of the repository is pulled.
+ */
+export async function* pullImages(c: ImageCore, ref: string, tag: string | undefined, opts: ImagePullOptions, auth: RegistryAuth | undefined): AsyncIterable<ProgressMessage> {
+  let named = parseNormalizedNamed(ref);
+  if (tag) {
+    if (/^[a-z0-9]+:[a-f0-9]{32,}$/i.test(tag)) {
+      if (!/^sha256:[a-f0-9]{64}$/.test(tag)) throw invalidParameter('invalid digest format');
+      named = { ...named, digest: tag };
+    } else {
+      if (!isValidTag(tag)) throw invalidParameter('invalid tag format');
+      named = { ...named, tag };
+    }
+  }
+  const creds = credentialsOf(auth);
+  const ctx = pullContext(c);
+  if (named.tag !== undefined || named.digest !== undefined) {
+    yield* pullImage(ctx, { ref: named, ...(opts.platform ? { platform: opts.platform } : {}), ...(creds ? { creds } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
+    c.opts.events?.log('image', 'pull', { ID: familiarString(named), Attributes: { name: familiarString(named) } });
+    return;
+  }
+  // All tags: one pull per tag, then Docker's summary line for the repository.
+  const tags = await listTags(ctx, named, creds);
+  let newer = false;
+  for (const t of tags) {
+    opts.signal?.throwIfAborted();
+    for await (const m of pullImage(ctx, { ref: { ...named, tag: t }, ...(opts.platform ? { platform: opts.platform } : {}), ...(creds ? { creds } : {}), ...(opts.signal ? { signal: opts.signal } : {}) })) {
+      if (m.status?.startsWith('Status: ')) {
+        newer ||= m.status.startsWith('Status: Downloaded newer image');
+        continue;
+      }
+      yield m;
+    }
+    c.opts.events?.log('image', 'pull', { ID: familiarString({ ...named, tag: t }), Attributes: { name: familiarString({ ...named, tag: t }) } });
+  }
+  yield { status: newer ? `Status: Downloaded newer image for ${familiarName(named)}` : `Status: Image is up to date for ${familiarName(named)}` };
+}
+
+/** POST /images/{name}/push : pushes a tag, or every tag of the repository when none is given. */
+export async function* pushImages(c: ImageCore, name: string, tag: string | undefined, auth: RegistryAuth | undefined): AsyncIterable<ProgressMessage> {
+  let named = parseNormalizedNamed(name);
+  if (named.digest !== undefined) throw invalidParameter('cannot push a digest reference');
+  if (tag) {
+    if (!isValidTag(tag)) throw invalidParameter('invalid tag format');
+    named = { ...named, tag };
+  }
+  const repo: Reference = { domain: named.domain, path: named.path };
+  const resolveTags = async (): Promise<Array<{ tag: string; id: string }>> => {
+    if (named.tag !== undefined) {
+      const id = c.refs.get(named);
+      if (!id) {
+        // As Docker: a repository with no local tag at all, else the one tag that is missing.
+        const known = c.refs.all().some((a) => a.ref.domain === repo.domain && a.ref.path === repo.path);
+        throw notFound(known ? `tag does not exist: ${familiarString(named)}` : `An image does not exist locally with the tag: ${familiarName(repo)}`);
+      }
+      return [{ tag: named.tag, id }];
+    }
+    const all = c.refs
+      .all()
+      .filter((a) => a.ref.tag !== undefined && a.ref.digest === undefined && a.ref.domain === repo.domain && a.ref.path === repo.path)
+      .sort((a, b) => (a.ref.tag! < b.ref.tag! ? -1 : 1));
+    if (all.length === 0) throw notFound(`An image does not exist locally with the tag: ${familiarName(repo)}`);
+    return all.map((a) => ({ tag: a.ref.tag!, id: a.id }));
+  };
+  yield* pushImage(
+    {
+      client: c.registry,
+      metadata: c.distribution,
+      maxConcurrentUploads: Math.max(1, c.opts.registry?.maxConcurrentUploads ?? 5),
+      source: {
+        layers: c.layers,
+        rawConfig: (id) => c.images.raw(id),
+        addReference: async (ref, id) => {
+          await c.exclusive(() => c.refs.add(ref, id, true));
+        },
+      },
+    },
+    repo,
+    resolveTags,
+    credentialsOf(auth),
+  );
+  c.opts.events?.log('image', 'push', { ID: familiarString(named), Attributes: { name: familiarString(named) } });
+}
+
+export async function searchImages(c: ImageCore, term: string, opts: { limit?: number; filters: Filters; auth?: RegistryAuth; signal?: AbortSignal }): Promise<ImageSearchResult[]> {
+  return searchRegistry(c.registry.resolver, term, { ...opts, userAgent: c.registry.userAgent });
+}
+
+/** POST /auth */
+export async function loginRegistry(c: ImageCore, auth: RegistryAuth): Promise<{ Status: string; IdentityToken: string }> {
+  return login(c.registry, auth);
+}
