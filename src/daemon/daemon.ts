@@ -187,6 +187,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
         socketPath: cfg.criSocket,
         log,
         execRoot: cfg.execRoot,
+        cgroupDriver: cfg.cgroupDriver,
         pauseImage: cfg.criPauseImage,
         engine: { containers, control, images, networks, exec: execs, dataRoot: cfg.dataRoot, log },
       })

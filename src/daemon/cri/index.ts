@@ -22,6 +22,8 @@ export interface CriDeps {
   log: (msg: string) => void;
   engine: CriEngine;
   execRoot: string;
+  /** The daemon's cgroup driver (native.cgroupdriver), which kubelet must match. */
+  cgroupDriver: 'cgroupfs' | 'systemd';
   /** daemon.json `cri-pause-image`; default: wharf/pause built from catatonit. */
   pauseImage?: string;
 }
@@ -44,6 +46,9 @@ function runtimeBackend(deps: CriDeps): CriRuntimeBackend {
       ];
       const info: Record<string, string> = req.verbose ? { config: JSON.stringify({ podNetwork: POD_NETWORK, pauseImage: deps.pauseImage ?? 'wharf/pause' }) } : {};
       return { status: { conditions }, info };
+    },
+    async RuntimeConfig() {
+      return { linux: { cgroup_driver: deps.cgroupDriver === 'systemd' ? 'SYSTEMD' : 'CGROUPFS' } };
     },
     async UpdateRuntimeConfig(req) {
       await network.setPodCidr(req.runtime_config?.network_config?.pod_cidr ?? '');

@@ -136,7 +136,8 @@ export class PodSandboxes {
 
   /** Stops the pod's containers, then its infra container (which releases the pod's address). */
   async stop(id: string): Promise<void> {
-    const sb = this.get(id);
+    const sb = this.find(id);
+    if (!sb) return; // idempotent: nothing left to stop (the CRI asks runtimes not to fail here)
     await Promise.all(this.containersOf(sb.rec.ID).map((c) => stopQuietly(this.engine, c.ID, 0)));
     await stopQuietly(this.engine, sb.rec.ID, 0);
   }
