@@ -107,7 +107,8 @@ test('crictl: pods with IPs, a host port, CRI logs at kubelet\'s path, docker ps
   const files: Record<string, unknown> = {
     'web-pod.json': webPod,
     'client-pod.json': clientPod,
-    'web.json': { metadata: { name: 'nginx' }, image: { image: CRI_WEB_IMAGE }, log_path: 'nginx/0.log', linux: {} },
+    // kubelet asks for negative scores (-998 for critical pods); lowering one needs CAP_SYS_RESOURCE.
+    'web.json': { metadata: { name: 'nginx' }, image: { image: CRI_WEB_IMAGE }, log_path: 'nginx/0.log', linux: { resources: { oom_score_adj: -998 } } },
     'client.json': {
       metadata: { name: 'shell' },
       image: { image: CRI_TEST_IMAGE },
@@ -150,6 +151,10 @@ test('crictl: pods with IPs, a host port, CRI logs at kubelet\'s path, docker ps
   assert.match(resolv, /^search svc\.cri\.test$/m);
   assert.match(resolv, /^options ndots:3$/m);
   assert.equal(await crictlOk(['exec', '-s', web, 'cat', '/etc/hostname']), 'web-host');
+
+  // restrict_oom_score_adj: the score is raised to wharfd's own (inherited from this process).
+  const ownOom = (await readFile('/proc/self/oom_score_adj', 'utf8')).trim();
+  assert.equal(await crictlOk(['exec', '-s', web, 'cat', '/proc/1/oom_score_adj']), String(Math.max(-998, Number(ownOom))));
 
   // The host port on 127.0.0.1 reaches the web server.
   assert.match(await httpGet(`http://127.0.0.1:${hostPort}/`), new RegExp(NGINX_TEST_PAGE_MARKER));
@@ -217,7 +222,7 @@ test('crictl: pods with IPs, a host port, CRI logs at kubelet\'s path, docker ps
   await assert.rejects(httpGet(`http://127.0.0.1:${hostPort}/`));
 
   const leaks = await countLeaks(d);
-  assert.deepEqual({ mounts: leaks.mounts, conmon: leaks.conmon, runc: leaks.runc }, { mounts: 0, conmon: 0, runc: 0 }, JSON.stringify(leaks.details));
+  assert.deepEqual({ mounts: leaks.mounts, conmon: leaks.conmon, runc: leaks.runc, cgroups: leaks.cgroups }, { mounts: 0, conmon: 0, runc: 0, cgroups: 0 }, JSON.stringify(leaks.details));
   assert.deepEqual(await readdir(join(logDir, 'client', 'shell')), ['0.log']); // kubelet's to remove, as with containerd
 });
 

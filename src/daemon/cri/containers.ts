@@ -274,7 +274,7 @@ function resourcesOf(res: LinuxContainerResources__Output | null | undefined): P
 }
 
 /** `uid[:gid]` or `name[:gid]`; a group without a user is refused, as containerd does. */
-function userOf(config: ContainerConfig__Output): string {
+export function userOf(config: ContainerConfig__Output): string {
   const sc = config.linux?.security_context;
   const user = sc?.run_as_user ? String(sc.run_as_user.value) : sc?.run_as_username || '';
   const group = sc?.run_as_group ? String(sc.run_as_group.value) : '';
@@ -283,7 +283,7 @@ function userOf(config: ContainerConfig__Output): string {
 }
 
 /** kubelet's log path: the sandbox's log directory joined with the container's relative log path. */
-function containerLogPath(dir: string, rel: string): string {
+export function containerLogPath(dir: string, rel: string): string {
   if (!dir || !rel) return '';
   if (!isAbsolute(dir)) throw invalidParameter(`log directory ${JSON.stringify(dir)} must be absolute`);
   const path = join(dir, rel);

@@ -224,7 +224,7 @@ function portBindings(config: PodSandboxConfig__Output): Record<string, PortBind
 
 const RESOLV_LINE_SAFE = /^[^\n\r\0]*$/;
 
-function resolvConf(dns: { servers: string[]; searches: string[]; options: string[] }): string {
+export function resolvConf(dns: { servers: string[]; searches: string[]; options: string[] }): string {
   for (const v of [...dns.servers, ...dns.searches, ...dns.options]) {
     if (!RESOLV_LINE_SAFE.test(v) || /\s/.test(v)) throw invalidParameter(`invalid DNS config value ${JSON.stringify(v)}`);
   }
