@@ -76,7 +76,7 @@ import type { StatsOptions, StatsStream } from '../api/stats-types.js';
 import { openStatsStream } from './stats/collector.js';
 import { containerStatsTarget } from './stats/target.js';
 import { isContainerMode, shareNetworkIdentity, validateContainerNetworkMode } from './network-mode.js';
-import { checkJoinedNamespaces, joinedNamespacePaths } from './namespace-join.js';
+import { joinedNamespacePaths } from './namespace-join.js';
 import { RestartManager, policyWantsRestart } from './restart-manager.js';
 import { RootfsMounts } from './rootfs-mounts.js';
 import { runTop } from './top.js';
@@ -170,7 +170,6 @@ export class ContainerService implements ContainerBackend {
     adaptHostConfig(hostConfig, { cgroupVersion: settings.cgroupVersion, defaultRuntime, runtimes: settings.runtimes ?? [defaultRuntime] });
     validateContainerNetworkMode(userConfig, hostConfig);
     if (hostConfig.NetworkMode.startsWith('container:')) this.get(hostConfig.NetworkMode.slice(10));
-    checkJoinedNamespaces(hostConfig, (ref) => this.get(ref));
     const endpoints = initialEndpoints(hostConfig.NetworkMode, networkingConfig?.EndpointsConfig);
     this.deps.network.validate(hostConfig, endpoints);
     hostConfig.RestartPolicy ??= { Name: 'no', MaximumRetryCount: 0 };

@@ -10,15 +10,10 @@ import { conflict } from '../lib/errors.js';
 
 const joinedId = (mode: string | undefined): string | undefined => (mode?.startsWith('container:') ? mode.slice(10) : undefined);
 
-/** Create-time check: the containers named by IpcMode/PidMode exist (`get` throws `No such container`). */
-export function checkJoinedNamespaces(hc: HostConfig, get: (ref: string) => ContainerRecord): void {
-  for (const mode of [hc.IpcMode, hc.PidMode]) {
-    const ref = joinedId(mode);
-    if (ref !== undefined) get(ref);
-  }
-}
-
-/** Start-time: the namespace paths of the joined containers, which must be running. */
+/**
+ * The namespace paths of the joined containers, which must exist and run. Checked at start, as
+ * moby does (a create-time 404 would read as a missing image to the Docker CLI).
+ */
 export function joinedNamespacePaths(hc: HostConfig, get: (ref: string) => ContainerRecord): { ipcNamespacePath?: string; pidNamespacePath?: string } {
   const out: { ipcNamespacePath?: string; pidNamespacePath?: string } = {};
   const ipc = joinedId(hc.IpcMode);

@@ -252,6 +252,30 @@ test('a pod in the host IPC namespace sees the host\'s SysV segments; a pod of i
   }
 });
 
+test('docker run --pid/--ipc container:<id> join another container\'s namespaces (what pods use)', async () => {
+  const holder = await d.docker(['run', '-d', '--ipc', 'shareable', CRI_TEST_IMAGE, 'sleep', '3600']);
+  assert.equal(holder.code, 0, holder.stderr);
+  const id = holder.stdout.trim();
+  try {
+    const ps = await d.docker(['run', '--rm', '--pid', `container:${id}`, CRI_TEST_IMAGE, 'ps', '-o', 'pid,comm']);
+    assert.equal(ps.code, 0, ps.stderr);
+    assert.match(ps.stdout, /^\s*1 sleep$/m);
+    const ipcOf = async (args: string[]) => {
+      const r = await d.docker(['run', '--rm', ...args, CRI_TEST_IMAGE, 'readlink', '/proc/self/ns/ipc']);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout.trim();
+    };
+    const holderIpc = (await d.docker(['exec', id, 'readlink', '/proc/1/ns/ipc'])).stdout.trim();
+    assert.equal(await ipcOf(['--ipc', `container:${id}`]), holderIpc);
+    assert.notEqual(await ipcOf([]), holderIpc);
+    const missing = await d.docker(['run', '--rm', '--pid', 'container:no-such-container', CRI_TEST_IMAGE, 'true']);
+    assert.equal(missing.code, 125);
+    assert.match(missing.stderr, /No such container: no-such-container/);
+  } finally {
+    await d.docker(['rm', '-f', id]);
+  }
+});
+
 test('crictl: pull from a registry, images, inspecti, rmi on the store docker pull uses', async () => {
   const ref = `${registry.host}/cri/bb:1`;
   await crictlOk(['pull', ref]);
