@@ -7,7 +7,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -17,6 +17,8 @@ import { startRegistry, freePort, type RegistryProcess } from '../fixtures/regis
 import { buildImage, busyboxTar, publishImage } from '../fixtures/registry-images.js';
 import { CRI_TEST_IMAGE, CRI_WEB_IMAGE, loadCriImages, writeTestImagesFile } from '../fixtures/cri-images.js';
 import { NGINX_TEST_PAGE_MARKER } from '../fixtures/debian-images.js';
+import * as grpc from '@grpc/grpc-js';
+import { criProto } from '../../src/cri/proto.js';
 
 const REPO_ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 
@@ -55,6 +57,19 @@ async function crictlOk(args: string[]): Promise<string> {
   const r = await crictl(args);
   assert.equal(r.code, 0, `crictl ${args.join(' ')}: ${r.stderr}${r.stdout}\n--- wharfd ---\n${d.log().slice(-3000)}`);
   return r.stdout.trim();
+}
+
+/** One unary RuntimeService call straight over gRPC (for RPCs crictl has no command for). */
+function runtimeCall(method: string, req: Record<string, unknown>): Promise<unknown> {
+  const Client = criProto().runtime.v1.RuntimeService;
+  const client = new Client(`unix://${criSocket}`, grpc.credentials.createInsecure()) as unknown as Record<string, (r: unknown, cb: (err: Error | null, res: unknown) => void) => void>;
+  return new Promise((resolvePromise, reject) => {
+    client[method]!(req, (err, res) => {
+      (client as unknown as grpc.Client).close();
+      if (err) reject(err);
+      else resolvePromise(res);
+    });
+  });
 }
 
 function httpGet(url: string): Promise<string> {
@@ -176,6 +191,10 @@ test('crictl: pods with IPs, a host port, CRI logs at kubelet\'s path, docker ps
   assert.equal(logs.stderr.trim(), 'to-stderr');
   const status = JSON.parse(await crictlOk(['inspect', shell])) as { status: { logPath: string; state: string } };
   assert.equal(status.status.logPath, logFile);
+  // kubelet's rotation: rename, ReopenContainerLog, and the file is back when the call returns.
+  await rename(logFile, `${logFile}.1`);
+  await runtimeCall('ReopenContainerLog', { container_id: shell });
+  assert.equal((await stat(logFile)).isFile(), true);
 
   const stats = JSON.parse(await crictlOk(['stats', '-o', 'json'])) as { stats: Array<{ attributes: { id: string }; memory: { workingSetBytes: { value: string } } }> };
   const shellStats = stats.stats.find((s) => s.attributes.id === shell);
@@ -223,7 +242,7 @@ test('crictl: pods with IPs, a host port, CRI logs at kubelet\'s path, docker ps
 
   const leaks = await countLeaks(d);
   assert.deepEqual({ mounts: leaks.mounts, conmon: leaks.conmon, runc: leaks.runc, cgroups: leaks.cgroups }, { mounts: 0, conmon: 0, runc: 0, cgroups: 0 }, JSON.stringify(leaks.details));
-  assert.deepEqual(await readdir(join(logDir, 'client', 'shell')), ['0.log']); // kubelet's to remove, as with containerd
+  assert.deepEqual((await readdir(join(logDir, 'client', 'shell'))).sort(), ['0.log', '0.log.1']); // kubelet's to remove, as with containerd
 });
 
 test('a pod in the host IPC namespace sees the host\'s SysV segments; a pod of its own does not', async () => {

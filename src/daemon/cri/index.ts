@@ -101,7 +101,7 @@ function runtimeBackend(deps: CriDeps): CriRuntimeBackend {
     async ReopenContainerLog(req) {
       const c = containers.get(req.container_id);
       if (!c.meta.logPath) throw invalidParameter(`container ${c.rec.ID} has no CRI log path`);
-      await reopenConmonLog(deps.execRoot, c.rec.ID);
+      await reopenConmonLog(deps.execRoot, c.rec.ID, c.meta.logPath);
       return {};
     },
     async ExecSync(req) {
