@@ -182,7 +182,16 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
     tls: opts.apiTls,
   });
   listening();
-  const cri = cfg.criSocket ? await startCri({ socketPath: cfg.criSocket, log }) : undefined;
+  const cri = cfg.criSocket
+    ? await startCri({
+        socketPath: cfg.criSocket,
+        log,
+        execRoot: cfg.execRoot,
+        cgroupDriver: cfg.cgroupDriver,
+        pauseImage: cfg.criPauseImage,
+        engine: { containers, control, images, networks, exec: execs, dataRoot: cfg.dataRoot, log },
+      })
+    : undefined;
   log(`wharfd ready on ${cfg.hosts.join(', ')}`);
 
   return {

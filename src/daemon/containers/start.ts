@@ -22,6 +22,7 @@ import { containerEnv } from './env.js';
 import { etcPaths, touchEtcFiles, writeEtcFiles } from './etc-files.js';
 import { containerActor, networkActors } from './events.js';
 import { isContainerMode, shareNetworkIdentity } from './network-mode.js';
+import { joinedNamespacePaths } from '../namespace-join.js';
 import { removeLocked } from './remove.js';
 
 export async function startContainer(c: ContainerCore, ref: string): Promise<void> {
@@ -89,6 +90,7 @@ export async function startLocked(c: ContainerCore, rec: ContainerRecord): Promi
       user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
       etcFiles: { hostname: rec.HostnamePath, hosts: rec.HostsPath, resolvConf: rec.ResolvConfPath },
       network: networkNamespace(c, hc),
+      ...joinedNamespacePaths(hc, (ref) => c.get(ref)),
       cgroupParent: hc.CgroupParent || settings.cgroupParent,
       cgroupVersion: settings.cgroupVersion,
       initPath: hc.Init ? settings.initPath : undefined,
