@@ -9,6 +9,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { formatIp, parseIp } from './ipv4.js';
+import { ip6Bytes } from './ipv6.js';
 import {
   buildResponse,
   encodableName,
@@ -24,6 +25,8 @@ import {
 
 export interface DnsEndpoint {
   ip: number;
+  /** The endpoint's IPv6 address on an IPv6 network: answered to AAAA queries. */
+  ip6?: bigint;
   /** Lower-case names answered with `ip`. */
   names: string[];
   /** The container's --dns servers, used instead of the defaults for its queries. */
@@ -143,10 +146,8 @@ export class EmbeddedDns {
     });
   }
 
-  private lookup(l: Listener, name: string): number[] {
-    const out: number[] = [];
-    for (const ep of l.endpoints.values()) if (ep.names.includes(name)) out.push(ep.ip);
-    return out;
+  private lookup(l: Listener, name: string): DnsEndpoint[] {
+    return [...l.endpoints.values()].filter((ep) => ep.names.includes(name));
   }
 
   private async answer(l: Listener, msg: Buffer, from: string): Promise<Buffer | undefined> {
@@ -154,9 +155,13 @@ export class EmbeddedDns {
     if (!q) return undefined;
     const name = q.name.replace(/\.$/, '');
     if (q.cls === CLASS_IN && (q.type === TYPE_A || q.type === TYPE_AAAA)) {
-      const ips = this.lookup(l, name);
-      if (ips.length) {
-        const answers: Answer[] = q.type === TYPE_A ? ips.map((ip) => ({ type: TYPE_A, ip })) : [];
+      const eps = this.lookup(l, name);
+      if (eps.length) {
+        // A name on the network is answered here, with no records for a family it lacks.
+        const answers: Answer[] =
+          q.type === TYPE_A
+            ? eps.map((ep) => ({ type: TYPE_A, ip: ep.ip }))
+            : eps.flatMap((ep) => (ep.ip6 === undefined ? [] : [{ type: TYPE_AAAA, ip6: ip6Bytes(ep.ip6) } as const]));
         return buildResponse(msg, q, RCODE_NOERROR, answers);
       }
     }

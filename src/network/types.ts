@@ -27,6 +27,10 @@ export interface EndpointRecord {
   aliases: string[];
   dnsNames: string[];
   requestedIp?: string;
+  /** IPv6 address, prefix length and gateway on an IPv6 network. */
+  ip6?: string;
+  prefixLen6?: number;
+  gateway6?: string;
   /** What the client asked for that inspect reports back as given. */
   ipamConfig?: EndpointSettings['IPAMConfig'];
   driverOpts?: Record<string, string>;
