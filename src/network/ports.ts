@@ -91,7 +91,34 @@ export function portRequests(
       out.push({ proto, containerPort: port, hostIps: any, hostPorts: [0, 0] });
     }
   }
-  return out;
+  return out.sort(comparePortRequests);
+}
+
+const PROTO_ORDER = { tcp: 0, udp: 1, sctp: 2 } as const;
+
+/**
+ * Docker's order of port bindings (cmpPortBinding), which is also inspect's: exact host ports
+ * before ranges, then by container port, protocol, host port(s) and host address (IPv4 first).
+ */
+function comparePortRequests(a: PortRequest, b: PortRequest): number {
+  const range = (r: PortRequest) => r.hostPorts[0] === 0 || r.hostPorts[0] !== r.hostPorts[1];
+  if (range(a) !== range(b)) return range(a) ? 1 : -1;
+  return (
+    a.containerPort - b.containerPort ||
+    PROTO_ORDER[a.proto] - PROTO_ORDER[b.proto] ||
+    a.hostPorts[0] - b.hostPorts[0] ||
+    a.hostPorts[1] - b.hostPorts[1] ||
+    addressOrder(a.hostIps[0]!, b.hostIps[0]!)
+  );
+}
+
+function addressOrder(a: string, b: string): number {
+  const v6a = a.includes(':');
+  if (v6a !== b.includes(':')) return v6a ? 1 : -1;
+  const n = (s: string) => (v6a ? parseIp6(s)! : BigInt(parseIp(s)!));
+  const x = n(a);
+  const y = n(b);
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 /** NetworkSettings.Ports: every exposed or bound port; null when not published. */

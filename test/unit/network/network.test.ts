@@ -55,10 +55,10 @@ describe('ports', () => {
       true,
     );
     assert.deepEqual(r, [
-      // '90' is an integer-like key: JavaScript enumerates it first.
-      { proto: 'tcp', containerPort: 90, hostIps: ['127.0.0.1'], hostPorts: [9000, 9010] },
+      // Docker's order: exact host ports first, then by container port.
       { proto: 'tcp', containerPort: 80, hostIps: ['0.0.0.0'], hostPorts: [8080, 8080] },
       { proto: 'udp', containerPort: 53, hostIps: ['0.0.0.0'], hostPorts: [0, 0] },
+      { proto: 'tcp', containerPort: 90, hostIps: ['127.0.0.1'], hostPorts: [9000, 9010] },
       { proto: 'tcp', containerPort: 443, hostIps: ['0.0.0.0'], hostPorts: [0, 0] },
     ]);
     assert.throws(() => portRequests({ '70000/tcp': [] }, null, false), /invalid port specification/);
