@@ -102,8 +102,13 @@ describe('IPv6', () => {
     // The Docker CLI checks the gateway itself; the API's own check answers as Docker's ValidateIPAM.
     const gw = await d.docker(['network', 'create', '--ipv6', '--subnet', `${P}:2::/64`, '--gateway', `${P}:3::1`, 'bad']);
     assert.match(gw.stderr, new RegExp(`no matching subnet for gateway ${P}:3::1`));
-    const api = await d.docker(['network', 'create', '--ipv6', '--subnet', `${P}:2::/64`, '--ip-range', `${P}:3::/80`, 'bad']);
-    assert.match(api.stderr, new RegExp(`invalid ip-range ${P}:3::/80: parent subnet ${P}:2::/64 doesn't contain ip-range`));
+    const body = { Name: 'bad', EnableIPv6: true, IPAM: { Config: [{ Subnet: `${P}:2::/64`, Gateway: `${P}:3::1`, IPRange: `${P}:3::/80` }] } };
+    const api = await runCommand('curl', ['-s', '-w', '\n%{http_code}', '--unix-socket', d.socket, '-H', 'Content-Type: application/json', '-d', JSON.stringify(body), 'http://d/v1.48/networks/create']);
+    const cut = api.stdout.lastIndexOf('\n');
+    assert.equal(api.stdout.slice(cut + 1), '400');
+    assert.deepEqual(JSON.parse(api.stdout.slice(0, cut)), {
+      message: `invalid network config:\n* invalid ip-range ${P}:3::/80: parent subnet ${P}:2::/64 doesn't contain ip-range\n* invalid gateway ${P}:3::1: parent subnet ${P}:2::/64 doesn't contain this address`,
+    });
     const overlap = await d.docker(['network', 'create', '--ipv6', '--subnet', `${P}:1::/80`, 'bad']);
     assert.match(overlap.stderr, /Pool overlaps with other one on this address space/);
     assert.equal((await d.docker(['network', 'inspect', 'bad'])).code, 1);
