@@ -15,12 +15,27 @@ export interface ProxyTarget {
 }
 
 const UDP_IDLE_MS = 90_000;
+/**
+ * Proxied TCP connections and UDP flows at once, over all ports (each holds two descriptors of
+ * the daemon): past it, new ones are refused, so a flood at a published port cannot take the
+ * descriptors the daemon needs for its API. docker-proxy, a process per port, has no such cap.
+ */
+export const MAX_PROXIED = 2048;
+let proxied = 0;
+
+/** Flows open now (tests). */
+export function proxiedCount(): number {
+  return proxied;
+}
 
 /** Makes `server` (listening on the host port) relay each connection to `target`. */
 export function proxyTcp(server: Server, target: ProxyTarget): () => void {
   const open = new Set<Socket>();
   server.on('connection', (client) => {
+    if (proxied >= MAX_PROXIED) return void client.destroy();
+    proxied++;
     const upstream = connect({ host: target.ip, port: target.port });
+    upstream.once('close', () => proxied--);
     for (const s of [client, upstream]) {
       open.add(s);
       s.on('close', () => open.delete(s));
@@ -45,6 +60,7 @@ export function proxyUdp(socket: UdpSocket, target: ProxyTarget): () => void {
     const f = flows.get(key);
     if (!f) return;
     flows.delete(key);
+    proxied--;
     clearTimeout(f.timer);
     f.up.close();
   };
@@ -52,6 +68,8 @@ export function proxyUdp(socket: UdpSocket, target: ProxyTarget): () => void {
     const key = `${from.address}|${from.port}`;
     let f = flows.get(key);
     if (!f) {
+      if (proxied >= MAX_PROXIED) return;
+      proxied++;
       const up = createSocket(family);
       up.on('error', () => drop(key));
       up.on('message', (answer) => {
