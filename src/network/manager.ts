@@ -419,29 +419,23 @@ export class NetworkManager {
     return [...[...this.networks.values()].flatMap((n) => this.netRules(n)), ...[...this.sandboxes.values()].flatMap((s) => this.sandboxRules(s))];
   }
 
-  /** The addresses taken on a network: endpoints' leases and the IPAM auxiliary addresses. */
+  /** The IPv4 addresses taken on a network: endpoints' leases and the IPAM auxiliary addresses. */
   private leaseSet(networkId: string): Set<number> {
-    let s = this.leases.get(networkId);
-    if (!s) {
-      this.leases.set(networkId, (s = new Set()));
-      for (const c of this.networks.get(networkId)?.IPAM.Config ?? []) {
-        for (const a of Object.values(c.AuxiliaryAddresses ?? {})) {
-          const ip = parseIp(a);
-          if (ip !== undefined) s.add(ip);
-        }
-      }
-    }
-    return s;
+    return this.leasesOf(this.leases, networkId, parseIp);
   }
 
-  /** The IPv6 addresses taken on a network: endpoints' leases and the IPAM auxiliary addresses. */
+  /** The same for IPv6. */
   private leaseSet6(networkId: string): Set<bigint> {
-    let s = this.leases6.get(networkId);
+    return this.leasesOf(this.leases6, networkId, parseIp6);
+  }
+
+  private leasesOf<T>(map: Map<string, Set<T>>, networkId: string, parse: (a: string) => T | undefined): Set<T> {
+    let s = map.get(networkId);
     if (!s) {
-      this.leases6.set(networkId, (s = new Set()));
+      map.set(networkId, (s = new Set()));
       for (const c of this.networks.get(networkId)?.IPAM.Config ?? []) {
         for (const a of Object.values(c.AuxiliaryAddresses ?? {})) {
-          const ip = parseIp6(a);
+          const ip = parse(a);
           if (ip !== undefined) s.add(ip);
         }
       }
