@@ -34,7 +34,7 @@ import {
   type SubnetSpec,
   type SubnetSpec6,
 } from './ipam.js';
-import { formatCidr6, formatIp6, joinHostPort, overlaps6, parseCidr6, parseIp6, type Cidr6 } from './ipv6.js';
+import { contains6, formatCidr6, formatIp6, joinHostPort, overlaps6, parseCidr6, parseIp6, type Cidr6 } from './ipv6.js';
 import { contains, formatCidr, formatIp, macForIp, normalizeMac, overlaps, parseCidr, parseIp, type Cidr } from './ipv4.js';
 import { addVeth, deleteLink, ensureBridge, linkExists, removeDnsRedirect } from './links.js';
 import {
@@ -531,7 +531,9 @@ export class NetworkManager {
     const mac = ep?.MacAddress;
     if (mac && !normalizeMac(mac)) throw invalidParameter(`invalid MAC address ${mac}`);
     if (ip && !this.config4(n)) throw invalidParameter('user specified IP address is supported only when connecting to networks with user configured subnets');
-    if (ip6 && !this.config6(n)) throw invalidParameter('user specified IP address is supported only when connecting to networks with user configured subnets');
+    if (ip6 && (!this.config6(n) || n.ipv6Auto)) throw invalidParameter('user specified IP address is supported only when connecting to networks with user configured subnets');
+    const spec6 = ip6 ? this.spec6(n) : undefined;
+    if (spec6 && !contains6(spec6.cidr, parseIp6(ip6!)!)) throw invalidParameter(`no configured subnet or ip-range contain the IP address ${ip6}`);
   }
 
   // ---- attach / detach ----------------------------------------------------------------
@@ -953,11 +955,13 @@ export class NetworkManager {
         if (!c) throw forbidden('all predefined address pools have been fully subnetted');
         config = [{ Subnet: formatCidr(c), Gateway: formatIp((c.base + 1) >>> 0) }];
       }
-      if (ipv6) config.push(await this.ipamConfig6(req));
+      const config6 = ipv6 ? await this.ipamConfig6(req) : undefined;
+      if (config6) config.push(config6);
       const mtuOpt = options['com.docker.network.driver.mtu'];
       const rec = this.newRecord(name, 'bridge', { Config: config }, options, { ...(req.Labels ?? {}) }, !!req.Internal);
       rec.Id = id;
       rec.EnableIPv6 = ipv6;
+      if (config6 && !(req.IPAM?.Config ?? []).some((c) => c.Subnet?.includes(':'))) rec.ipv6Auto = true;
       rec.Attachable = !!req.Attachable;
       rec.bridge = bridgeName || `${this.opts.userBridgePrefix ?? 'wh-'}${id.slice(0, 12)}`;
       if (rec.bridge.length > 15) throw invalidParameter(`bridge name ${rec.bridge} is longer than 15 characters`);
@@ -1054,7 +1058,7 @@ export class NetworkManager {
 
   /** Docker's NetworkResource; `Containers` is filled when `withContainers` (inspect). */
   resource(n: NetworkRecord, withContainers: boolean): NetworkResource {
-    const { bridge: _b, mtu: _m, dnsPort: _d, ...pub } = n;
+    const { bridge: _b, mtu: _m, dnsPort: _d, ipv6Auto: _a, ...pub } = n;
     const containers: NetworkResource['Containers'] = {};
     if (withContainers) {
       for (const { sb, ep } of this.activeEndpoints(n)) {

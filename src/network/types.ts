@@ -11,6 +11,8 @@ export interface NetworkRecord extends Omit<NetworkResource, 'Containers'> {
   mtu?: number;
   /** Port of the embedded DNS on the gateway (user-defined bridge networks). */
   dnsPort?: number;
+  /** The IPv6 subnet came from the pools: no static --ip6 on it (Docker's IsStatic). */
+  ipv6Auto?: boolean;
 }
 
 export interface EndpointRecord {

@@ -122,6 +122,13 @@ describe('IPv6', () => {
     const subnet = (await ok(['network', 'inspect', '-f', '{{(index .IPAM.Config 1).Subnet}}', 'n2'])).trim();
     assert.equal(subnet, expected);
     assert.equal((await ok(['network', 'inspect', '-f', '{{(index .IPAM.Config 1).Gateway}}', 'n2'])).trim(), expected.replace('::/64', '::1'));
+    // As in Docker, a static address needs a subnet the user configured.
+    const fixed = await d.docker(['run', '--rm', '--network', 'n2', '--ip6', expected.replace('::/64', '::9'), 'busybox', 'true']);
+    assert.equal(fixed.code, 125);
+    assert.match(fixed.stderr, /user specified IP address is supported only when connecting to networks with user configured subnets/);
+    const outside = await d.docker(['create', '--network', 'n1', '--ip6', `${P}:9::9`, 'busybox', 'true']);
+    assert.equal(outside.code, 1, 'refused at create, as Docker does');
+    assert.match(outside.stderr, new RegExp(`no configured subnet or ip-range contain the IP address ${P}:9::9`));
   });
 
   test('containers get --ip6 or the first address of the ip-range, the IPv6 route, AAAA answers and hosts entries', async () => {
