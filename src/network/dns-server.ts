@@ -150,6 +150,19 @@ export class EmbeddedDns {
     return [...l.endpoints.values()].filter((ep) => ep.names.includes(name));
   }
 
+  /** The endpoint of an in-addr.arpa or ip6.arpa (32 nibbles) name. */
+  private reverse(l: Listener, name: string): DnsEndpoint | undefined {
+    const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\.in-addr\.arpa$/.exec(name);
+    if (m) {
+      const ip = parseIp(`${m[4]}.${m[3]}.${m[2]}.${m[1]}`);
+      return ip === undefined ? undefined : [...l.endpoints.values()].find((e) => e.ip === ip);
+    }
+    const m6 = /^((?:[0-9a-f]\.){32})ip6\.arpa$/.exec(name);
+    if (!m6) return undefined;
+    const ip6 = BigInt(`0x${m6[1]!.split('.').reverse().join('')}`);
+    return [...l.endpoints.values()].find((e) => e.ip6 === ip6);
+  }
+
   private async answer(l: Listener, msg: Buffer, from: string): Promise<Buffer | undefined> {
     const q = parseQuery(msg);
     if (!q) return undefined;
@@ -166,9 +179,7 @@ export class EmbeddedDns {
       }
     }
     if (q.cls === CLASS_IN && q.type === TYPE_PTR) {
-      const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\.in-addr\.arpa$/.exec(name);
-      const ip = m ? parseIp(`${m[4]}.${m[3]}.${m[2]}.${m[1]}`) : undefined;
-      const ep = ip === undefined ? undefined : [...l.endpoints.values()].find((e) => e.ip === ip);
+      const ep = this.reverse(l, name);
       if (ep?.names[0] && encodableName(ep.names[0])) return buildResponse(msg, q, RCODE_NOERROR, [{ type: TYPE_PTR, name: ep.names[0] }]);
     }
     const fromIp = parseIp(from);

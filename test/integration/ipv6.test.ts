@@ -147,6 +147,8 @@ describe('IPv6', () => {
     await waitFor(async () => (await d.docker(['exec', 'c2', 'wget', '-qO-', `http://[${P}:1::50]/i`])).stdout === 'six\n', { what: 'c2 reaches c1 over IPv6' });
     const aaaa = await ok(['exec', 'c2', 'nslookup', '-type=AAAA', 'c1']);
     assert.match(aaaa, new RegExp(`Address:\\s+${P}:1::50`));
+    const ptr = await ok(['exec', 'c2', 'nslookup', `${P}:1::50`]);
+    assert.match(ptr, /name = c1\b/);
     const hosts = await ok(['exec', 'c1', 'cat', '/etc/hosts']);
     assert.match(hosts, new RegExp(`^${P}:1::50\\t`, 'm'));
   });
