@@ -182,6 +182,14 @@ describe('IPv6', () => {
     await assert.rejects(get('::1', only4), /ECONNREFUSED/);
     assert.equal((await ok(['exec', 'c4', 'cat', '/proc/sys/net/ipv6/conf/eth0/disable_ipv6'])).trim(), '1');
     assert.equal(await inspect('c4', '{{.NetworkSettings.Networks.n4.GlobalIPv6Address}}'), '');
+
+    // Connected to an IPv6 network while running: an address there and the IPv6 default route.
+    await ok(['network', 'connect', '--ip6', `${P}:1::77`, 'n1', 'c4']);
+    assert.equal(await inspect('c4', '{{.NetworkSettings.Networks.n1.GlobalIPv6Address}}'), `${P}:1::77`);
+    assert.match(await ok(['exec', 'c4', 'ip', '-6', 'route', 'show', 'default']), new RegExp(`default via ${P}:1::fe dev eth1`));
+    await waitFor(async () => (await d.docker(['exec', 'c4', 'wget', '-qO-', `http://[${P}:1::50]/i`])).stdout === 'six\n', { what: 'c4 reaches c1 over IPv6' });
+    await ok(['network', 'disconnect', 'n1', 'c4']);
+    assert.equal((await ok(['exec', 'c4', 'ip', '-6', 'route', 'show', 'default'])).trim(), '');
   });
 
   test('the default bridge takes fixed-cidr-v6; IPv6 networks are isolated from each other', async () => {
