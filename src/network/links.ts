@@ -38,6 +38,11 @@ export async function ensureBridge(name: string, gatewayCidr: string, mtu: numbe
   await sysctl('/proc/sys/net/ipv4/ip_forward', '1');
 }
 
+/** Removes a device's global IPv6 addresses (its IPv6 configuration changed). */
+export async function flushIpv6Addresses(name: string): Promise<void> {
+  if (await linkExists(name)) await run('ip', ['-6', 'addr', 'flush', 'dev', name, 'scope', 'global']).catch(() => {});
+}
+
 export async function deleteLink(name: string): Promise<void> {
   if (await linkExists(name)) await run('ip', ['link', 'del', name]).catch(() => {});
 }

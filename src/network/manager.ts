@@ -36,7 +36,7 @@ import {
 } from './ipam.js';
 import { contains6, formatCidr6, formatIp6, joinHostPort, overlaps6, parseCidr6, parseIp6, type Cidr6 } from './ipv6.js';
 import { contains, formatCidr, formatIp, macForIp, normalizeMac, overlaps, parseCidr, parseIp, type Cidr } from './ipv4.js';
-import { addVeth, deleteLink, ensureBridge, linkExists, removeDnsRedirect } from './links.js';
+import { addVeth, deleteLink, ensureBridge, flushIpv6Addresses, linkExists, removeDnsRedirect } from './links.js';
 import {
   ephemeralRange,
   ipv6Listenable,
@@ -241,12 +241,14 @@ export class NetworkManager {
     const cfg4 = bridge ? this.config4(bridge) : undefined;
     const want = this.opts.bip ? parseCidr(this.opts.bip) : undefined;
     const bipChanged = !!this.opts.bip && (!want || cfg4?.Gateway !== formatIp(want.ip) || cfg4?.Subnet !== formatCidr(want.cidr));
-    const v6Changed = !!bridge && (bridge.EnableIPv6 !== !!this.opts.ipv6 || (!!this.opts.fixedCidrV6 && this.config6(bridge)?.Subnet !== this.fixedCidrV6()));
+    // fixed-cidr-v6 counts only with ipv6 on, as in Docker.
+    const v6Changed =
+      !!bridge && (bridge.EnableIPv6 !== !!this.opts.ipv6 || (!!this.opts.ipv6 && !!this.opts.fixedCidrV6 && this.config6(bridge)?.Subnet !== this.fixedCidrV6()));
     if (bridge && (bipChanged || v6Changed)) {
       this.networks.delete(bridge.Id);
       await rm(this.netPath(bridge.Id), { force: true });
-      // An address of the old configuration would stay on the device.
-      if (v6Changed && bridge.bridge) await deleteLink(bridge.bridge);
+      // The old IPv6 gateway would stay on the device (containers on it keep their veths).
+      if (v6Changed && bridge.bridge) await flushIpv6Addresses(bridge.bridge);
       bridge = undefined;
     }
     if (bridge) return;

@@ -220,4 +220,16 @@ describe('IPv6', () => {
     await ok(['network', 'rm', 'n1', 'n2', 'n4']);
     assert.deepEqual((await ip6Rules()).sort(), baseRules.sort());
   });
+
+  test('turning the daemon\'s ipv6 off makes the default bridge IPv4-only again', async () => {
+    const cfg = JSON.parse(await readFile(d.configFile, 'utf8')) as Record<string, unknown>;
+    const bridge = cfg.bridge as string;
+    delete cfg.ipv6;
+    await writeFile(d.configFile, JSON.stringify(cfg));
+    await d.restart();
+    assert.equal((await ok(['network', 'inspect', '-f', '{{.EnableIPv6}} {{len .IPAM.Config}}', 'bridge'])).trim(), 'false 1');
+    const addr = await runCommand('ip', ['-6', '-o', 'addr', 'show', 'dev', bridge, 'scope', 'global']);
+    assert.equal(addr.stdout.trim(), '', 'the old IPv6 gateway is gone from the bridge');
+    await ok(['run', '--rm', 'busybox', 'true']);
+  });
 });
