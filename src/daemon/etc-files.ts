@@ -109,12 +109,16 @@ export async function writeEtcFiles(
     nameservers?: string[];
     /** What `--add-host name:host-gateway` resolves to. */
     hostGateway?: string;
+    /** The default bridge's IPv6 gateway, when it has IPv6. */
+    hostGateway6?: string;
   },
 ): Promise<void> {
   const hostResolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
   const hostname = opts.hostNetwork ? osHostname() : opts.hostname;
-  const extraHosts = opts.extraHosts?.map((h) =>
-    opts.hostGateway && h.endsWith(':host-gateway') ? h.replace(/host-gateway$/, opts.hostGateway) : h,
+  // host-gateway is every gateway of the default bridge: IPv4, and IPv6 when it has IPv6 (Docker 28).
+  const gateways = [opts.hostGateway, opts.hostGateway6].filter((g): g is string => !!g);
+  const extraHosts = opts.extraHosts?.flatMap((h) =>
+    gateways.length && h.endsWith(':host-gateway') ? gateways.map((g) => h.replace(/host-gateway$/, g)) : [h],
   );
   const hosts = opts.hostNetwork
     ? await readFile('/etc/hosts', 'utf8').catch(() => hostsFile({ hostname }))

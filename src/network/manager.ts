@@ -99,6 +99,8 @@ export interface EtcInputs {
   nameservers?: string[];
   /** Address for `--add-host name:host-gateway`. */
   hostGateway: string;
+  /** The default bridge's IPv6 gateway, when it has IPv6: host-gateway also names it. */
+  hostGateway6?: string;
 }
 
 export interface AttachResult {
@@ -501,6 +503,17 @@ export class NetworkManager {
   }
 
   /** The default bridge's gateway: what `--add-host x:host-gateway` resolves to. */
+  private hostGateways(): Pick<EtcInputs, 'hostGateway' | 'hostGateway6'> {
+    const v6 = this.hostGatewayIp6();
+    return { hostGateway: this.hostGatewayIp(), ...(v6 ? { hostGateway6: v6 } : {}) };
+  }
+
+  hostGatewayIp6(): string | undefined {
+    const b = [...this.networks.values()].find((n) => n.Name === 'bridge');
+    const spec6 = b && this.spec6(b);
+    return spec6 && formatIp6(spec6.gateway);
+  }
+
   hostGatewayIp(): string {
     const b = [...this.networks.values()].find((n) => n.Name === 'bridge');
     return b ? formatIp(this.spec(b).gateway) : '';
@@ -553,7 +566,7 @@ export class NetworkManager {
       const mode = hc.NetworkMode || 'bridge';
       const emptySettings = (networks: NetworkSettings['Networks']): AttachResult => ({
         settings: { Bridge: '', SandboxID: '', SandboxKey: '', Ports: {}, Networks: networks },
-        etc: { ip: '', hostGateway: this.hostGatewayIp() },
+        etc: { ip: '', ...this.hostGateways() },
       });
       if (mode.startsWith('container:')) return emptySettings({});
       const primary = this.get(mode === 'default' ? 'bridge' : mode);
@@ -893,7 +906,7 @@ export class NetworkManager {
   private etcOf(sb: SandboxRecord): EtcInputs {
     const first = sb.endpoints[0];
     const user = sb.endpoints.some((e) => e.dns);
-    return { ip: first?.ip ?? '', ...(first?.ip6 ? { ip6: first.ip6 } : {}), nameservers: user ? ['127.0.0.11'] : undefined, hostGateway: this.hostGatewayIp() };
+    return { ip: first?.ip ?? '', ...(first?.ip6 ? { ip6: first.ip6 } : {}), nameservers: user ? ['127.0.0.11'] : undefined, ...this.hostGateways() };
   }
 
   /** The current NetworkSettings of a running container; undefined when it has none here. */

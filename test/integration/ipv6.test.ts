@@ -193,7 +193,10 @@ describe('IPv6', () => {
   });
 
   test('the default bridge takes fixed-cidr-v6; IPv6 networks are isolated from each other', async () => {
-    await ok(['run', '-d', '--name', 'cb', 'busybox', 'sleep', '1000']);
+    await ok(['run', '-d', '--name', 'cb', '--add-host', 'gw:host-gateway', 'busybox', 'sleep', '1000']);
+    const gwLines = (await ok(['exec', 'cb', 'cat', '/etc/hosts'])).split('\n').filter((l) => /\tgw$/.test(l));
+    assert.equal(gwLines.length, 2, 'host-gateway names both gateways of an IPv6 default bridge');
+    assert.equal(gwLines[1], `${P}:b::1\tgw`);
     assert.equal(await inspect('cb', '{{.NetworkSettings.GlobalIPv6Address}}'), `${P}:b::2`);
     assert.equal(await inspect('cb', '{{.NetworkSettings.IPv6Gateway}}'), `${P}:b::1`);
     assert.equal((await ok(['network', 'inspect', '-f', '{{.EnableIPv6}} {{(index .IPAM.Config 1).Subnet}}', 'bridge'])).trim(), `true ${BRIDGE6}`);
