@@ -930,6 +930,8 @@ export class NetworkManager {
       if (driver !== 'bridge') throw notFound(`could not find plugin ${driver} in v1 plugin registry: plugin not found`);
       const ipv6 = req.EnableIPv6 ?? (options['com.docker.network.enable_ipv6'] !== undefined ? parseGoBool(options['com.docker.network.enable_ipv6']) : false);
       if (ipv6 === undefined) throw invalidParameter(`driver-opt "com.docker.network.enable_ipv6" is not a valid bool`);
+      // EnableIPv6 wins over the driver option, which Docker then drops from Options.
+      if (req.EnableIPv6 !== undefined && req.EnableIPv6 !== null) delete options['com.docker.network.enable_ipv6'];
       if (req.EnableIPv4 === false) throw invalidParameter('IPv6-only networks are not supported by this engine: IPv4 must be enabled');
       const bridgeName = options['com.docker.network.bridge.name'];
       // An interface name: it goes into `ip -batch` and iptables-restore lines.
@@ -1023,6 +1025,8 @@ export class NetworkManager {
     const errs = ipamErrors6(c);
     if (errs.length) throw invalidParameter(ipamConfigError(errs));
     const spec = subnetSpec6(c.Subnet!, c.Gateway, c.IPRange);
+    // The bridge driver's check: a ::/0 route on the bridge would take the host's IPv6 traffic.
+    if (spec.cidr.bits === 0) throw invalidParameter('ipv6 pool is empty');
     if (spec.cidr.bits > 126) throw invalidParameter(`invalid subnet ${c.Subnet}: it leaves no room for addresses`);
     if (this.subnets6().some((o) => overlaps6(o, spec.cidr))) throw forbidden('invalid pool request: Pool overlaps with other one on this address space');
     return {

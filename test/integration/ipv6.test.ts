@@ -111,6 +111,8 @@ describe('IPv6', () => {
     });
     const overlap = await d.docker(['network', 'create', '--ipv6', '--subnet', `${P}:1::/80`, 'bad']);
     assert.match(overlap.stderr, /Pool overlaps with other one on this address space/);
+    const all = await d.docker(['network', 'create', '--ipv6', '--subnet', '::/0', 'bad']);
+    assert.match(all.stderr, /ipv6 pool is empty/);
     assert.equal((await d.docker(['network', 'inspect', 'bad'])).code, 1);
   });
 
