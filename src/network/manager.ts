@@ -502,7 +502,7 @@ export class NetworkManager {
     return [...this.networks.values()];
   }
 
-  /** The default bridge's gateway: what `--add-host x:host-gateway` resolves to. */
+  /** What `--add-host x:host-gateway` resolves to: the default bridge's gateways. */
   private hostGateways(): Pick<EtcInputs, 'hostGateway' | 'hostGateway6'> {
     const v6 = this.hostGatewayIp6();
     return { hostGateway: this.hostGatewayIp(), ...(v6 ? { hostGateway6: v6 } : {}) };
@@ -514,6 +514,7 @@ export class NetworkManager {
     return spec6 && formatIp6(spec6.gateway);
   }
 
+  /** The default bridge's IPv4 gateway. */
   hostGatewayIp(): string {
     const b = [...this.networks.values()].find((n) => n.Name === 'bridge');
     return b ? formatIp(this.spec(b).gateway) : '';
@@ -542,13 +543,15 @@ export class NetworkManager {
       if (ep?.Aliases?.length) throw invalidParameter('network-scoped alias is supported only for containers in user defined networks');
     }
     if (ip && (parseIp(ip) === undefined || ip !== ip.trim())) throw invalidParameter(`invalid IPv4 address: ${ip}`);
-    if (ip6 && parseIp6(ip6) === undefined) throw invalidParameter(`invalid IPv6 address: ${ip6}`);
+    const ip6Value = ip6 ? parseIp6(ip6) : undefined;
+    // Go's rules: an IPv4(-mapped) or the unspecified address is no IPv6 address either.
+    if (ip6 && (ip6Value === undefined || ip6Value === 0n || ip6Value >> 32n === 0xffffn)) throw invalidParameter(`invalid IPv6 address: ${ip6}`);
     const mac = ep?.MacAddress;
     if (mac && !normalizeMac(mac)) throw invalidParameter(`invalid MAC address ${mac}`);
     if (ip && !this.config4(n)) throw invalidParameter('user specified IP address is supported only when connecting to networks with user configured subnets');
     if (ip6 && (!this.config6(n) || n.ipv6Auto)) throw invalidParameter('user specified IP address is supported only when connecting to networks with user configured subnets');
     const spec6 = ip6 ? this.spec6(n) : undefined;
-    if (spec6 && !contains6(spec6.cidr, parseIp6(ip6!)!)) throw invalidParameter(`no configured subnet or ip-range contain the IP address ${ip6}`);
+    if (spec6 && ip6Value !== undefined && !contains6(spec6.cidr, ip6Value)) throw invalidParameter(`no configured subnet or ip-range contain the IP address ${ip6}`);
   }
 
   // ---- attach / detach ----------------------------------------------------------------
