@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   runc conmon tini catatonit      # OCI runtime, supervisor, init for --init
   busybox-static                  # the test image is built from /usr/bin/busybox
-  iproute2 iptables util-linux    # networking (ip, iptables, nsenter), mount/umount
+  iproute2 iptables util-linux    # networking (ip, iptables and ip6tables, nsenter), mount/umount
   attr procps                     # getfattr (cp/commit read xattrs; layers set them with lsetxattr), ps (top)
   zstd openssl bsdutils           # zstd layers, registry TLS certs, `script` (tty tests)
   docker-registry apache2-utils   # local registry for pull/push tests (127.0.0.1 only), htpasswd

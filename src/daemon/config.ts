@@ -5,6 +5,7 @@
  * values are type-checked with errors that name the key.
  */
 import { validateLogConfig } from './log-config.js';
+import { overlaps6, parseCidr6 } from '../network/ipv6.js';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
@@ -52,6 +53,9 @@ export interface DaemonConfig {
   bip?: string;
   /** Device name of the default bridge (Docker's -b/--bridge); also names this daemon's iptables chains. */
   bridge: string;
+  /** IPv6 on the default bridge (`ipv6`), and its subnet (`fixed-cidr-v6`; else one from the pools). */
+  ipv6: boolean;
+  fixedCidrV6?: string;
   defaultAddressPools: AddressPool[];
   insecureRegistries: string[];
   registryMirrors: string[];
@@ -122,6 +126,8 @@ const OPTIONS: OptionSpec[] = [
   { key: 'exec-opts', attr: 'execOpt', kind: 'strings' },
   { key: 'bip', attr: 'bip', kind: 'string' },
   { key: 'bridge', attr: 'bridge', kind: 'string' },
+  { key: 'ipv6', attr: 'ipv6', kind: 'bool' },
+  { key: 'fixed-cidr-v6', attr: 'fixedCidrV6', kind: 'string' },
   { key: 'default-address-pools', attr: 'defaultAddressPool', kind: 'pools' },
   { key: 'insecure-registries', attr: 'insecureRegistry', kind: 'strings' },
   { key: 'registry-mirrors', attr: 'registryMirror', kind: 'strings' },
@@ -166,6 +172,8 @@ function buildProgram(): Command {
     .option('--exec-opt <opt>', 'Runtime execution options (repeatable)', collect, [])
     .option('--bip <cidr>', 'IPv4 address and prefix of the default bridge')
     .option('-b, --bridge <name>', 'Device name of the default bridge network', 'wharf0')
+    .option('--ipv6', 'Enable IPv6 networking on the default bridge')
+    .option('--fixed-cidr-v6 <cidr>', 'IPv6 subnet for the default bridge network')
     .option('--default-address-pool <base=cidr,size=n>', 'Default address pools for local networks (repeatable)', collect, [])
     .option('--insecure-registry <registry>', 'Enable insecure registry communication (repeatable)', collect, [])
     .option('--registry-mirror <url>', 'Preferred registry mirror (repeatable)', collect, [])
@@ -460,6 +468,14 @@ export async function loadDaemonConfig(argv: string[]): Promise<DaemonConfig> {
   if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(bridgeName)) throw new Error(`invalid value for "bridge": ${bridgeName} is not a valid interface name`);
   if (bip !== undefined && !parseCidr(bip)) throw new Error(`invalid value for "bip": ${bip} is not a CIDR address`);
 
+  const ipv6 = pick<boolean | undefined>('ipv6') ?? false;
+  const fixedCidrV6 = pick<string | undefined>('fixed-cidr-v6');
+  if (fixedCidrV6) {
+    const err = fixedCidrV6Error(fixedCidrV6);
+    // dockerd wraps the bridge driver's error once more when validating the platform config.
+    if (err) throw new Error(`invalid fixed-cidr-v6: invalid fixed-cidr-v6: ${err}`);
+  }
+
   const defaultAddressPools = fileValues.has('default-address-pools')
     ? (fileValues.get('default-address-pools') as AddressPool[])
     : (flags.defaultAddressPool as string[]).map(parsePoolFlag);
@@ -505,6 +521,8 @@ export async function loadDaemonConfig(argv: string[]): Promise<DaemonConfig> {
     cgroupDriver,
     ...(bip !== undefined ? { bip } : {}),
     bridge: bridgeName,
+    ipv6,
+    ...(fixedCidrV6 ? { fixedCidrV6 } : {}),
     defaultAddressPools,
     insecureRegistries: pick<string[]>('insecure-registries'),
     registryMirrors: pick<string[]>('registry-mirrors'),
@@ -523,6 +541,27 @@ export async function loadDaemonConfig(argv: string[]): Promise<DaemonConfig> {
     ...(criSocket ? { criSocket: resolve(criSocket) } : {}),
     ...(criPauseImage ? { criPauseImage } : {}),
   };
+}
+
+/** The bridge driver's ValidateFixedCIDRV6: Go's netip.ParsePrefix errors, then the subnet rules. */
+function fixedCidrV6Error(v: string): string | undefined {
+  const slash = v.lastIndexOf('/');
+  const at = `netip.ParsePrefix(${JSON.stringify(v)})`;
+  if (slash < 0) return `${at}: no '/'`;
+  const addr = v.slice(0, slash);
+  const bitsText = v.slice(slash + 1);
+  if (!isIP(addr)) return `${at}: ParseAddr(${JSON.stringify(addr)}): unable to parse IP`;
+  if (!/^(0|[1-9]\d{0,2})$/.test(bitsText)) return `${at}: bad bits after slash: ${JSON.stringify(bitsText)}`;
+  const bits = Number(bitsText);
+  if (bits > (isIP(addr) === 6 ? 128 : 32)) return `${at}: prefix length out of range`;
+  const p = parseCidr6(v);
+  if (!p || p.ip >> 32n === 0xffffn) return `'${v}' is not a valid IPv6 subnet`;
+  if (p.ip >> 120n === 0xffn) return `multicast subnet '${v}' is not allowed`;
+  const linkLocal = { base: 0xfe80n << 112n, bits: 64 };
+  if (!(p.cidr.base === linkLocal.base && p.cidr.bits === 64) && overlaps6(linkLocal, p.cidr)) {
+    return `'${v}' clashes with the Link-Local prefix 'fe80::/64'`;
+  }
+  return undefined;
 }
 
 function parseLogOptFlags(values: string[]): Record<string, string> {

@@ -76,9 +76,13 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
   const initBinary = await findInitBinary();
   const events = new EventBus();
   const containerStore = new ContainerStore(cfg.dataRoot);
+  const hostId = await engineId(cfg.dataRoot);
   const network = new NetworkManager({
     dataRoot: cfg.dataRoot,
     bip: cfg.bip,
+    ipv6: cfg.ipv6,
+    fixedCidrV6: cfg.fixedCidrV6,
+    hostId,
     bridgeName: cfg.bridge,
     chainPrefix: chainPrefixForBridge(cfg.bridge),
     defaultAddressPools: cfg.defaultAddressPools,
@@ -147,7 +151,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
   restored.catch(() => {}); // the caller handles it through RunningDaemon.restored
 
   const facts: SystemFacts = {
-    id: await engineId(cfg.dataRoot),
+    id: hostId,
     labels: [...cfg.labels],
     dataRoot: cfg.dataRoot,
     defaultRuntime: runtimeName,

@@ -1,4 +1,5 @@
 /** The small part of the DNS wire format (RFC 1035) the embedded server needs. */
+import { formatIp6 } from './ipv6.js';
 
 export const TYPE_A = 1;
 export const TYPE_PTR = 12;
@@ -64,7 +65,13 @@ function encodeName(name: string): Buffer {
   return Buffer.concat([...parts, Buffer.from([0])]);
 }
 
-export type Answer = { type: typeof TYPE_A; ip: number } | { type: typeof TYPE_PTR; name: string };
+export type Answer = { type: typeof TYPE_A; ip: number } | { type: typeof TYPE_AAAA; ip6: Buffer } | { type: typeof TYPE_PTR; name: string };
+
+function rdataOf(a: Answer): Buffer {
+  if (a.type === TYPE_A) return Buffer.from([a.ip >>> 24, (a.ip >>> 16) & 255, (a.ip >>> 8) & 255, a.ip & 255]);
+  if (a.type === TYPE_AAAA) return a.ip6;
+  return encodeName(a.name);
+}
 
 /** A response to `q` (question copied from the query) with the given answers and rcode. */
 export function buildResponse(query: Buffer, q: Question, rcode: number, answers: Answer[], ttl = 600): Buffer {
@@ -76,7 +83,7 @@ export function buildResponse(query: Buffer, q: Question, rcode: number, answers
   header.writeUInt16BE(answers.length, 6);
   const parts: Buffer[] = [header, query.subarray(12, q.questionEnd)];
   for (const a of answers) {
-    const rdata = a.type === TYPE_A ? Buffer.from([a.ip >>> 24, (a.ip >>> 16) & 255, (a.ip >>> 8) & 255, a.ip & 255]) : encodeName(a.name);
+    const rdata = rdataOf(a);
     const rr = Buffer.alloc(12);
     rr.writeUInt16BE(0xc00c, 0); // pointer to the question's name
     rr.writeUInt16BE(a.type, 2);
@@ -100,7 +107,7 @@ export function buildQuery(id: number, name: string, type: number): Buffer {
   return Buffer.concat([header, encodeName(name), tail]);
 }
 
-/** The rcode and A-record addresses of a response (answers must use name pointers or names). */
+/** The rcode and A/AAAA-record addresses of a response (answers must use name pointers or names). */
 export function parseResponse(buf: Buffer): { id: number; rcode: number; addresses: string[] } {
   const id = buf.readUInt16BE(0);
   const rcode = buf.readUInt16BE(2) & 0xf;
@@ -125,6 +132,10 @@ export function parseResponse(buf: Buffer): { id: number; rcode: number; address
     const type = buf.readUInt16BE(off);
     const len = buf.readUInt16BE(off + 8);
     if (type === TYPE_A && len === 4) addresses.push([...buf.subarray(off + 10, off + 14)].join('.'));
+    if (type === TYPE_AAAA && len === 16) {
+      const hex = buf.subarray(off + 10, off + 26).toString('hex');
+      addresses.push(formatIp6(BigInt(`0x${hex}`)));
+    }
     off += 10 + len;
   }
   return { id, rcode, addresses };

@@ -9,6 +9,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { formatIp, parseIp } from './ipv4.js';
+import { ip6Bytes } from './ipv6.js';
 import {
   buildResponse,
   encodableName,
@@ -24,6 +25,8 @@ import {
 
 export interface DnsEndpoint {
   ip: number;
+  /** The endpoint's IPv6 address on an IPv6 network: answered to AAAA queries. */
+  ip6?: bigint;
   /** Lower-case names answered with `ip`. */
   names: string[];
   /** The container's --dns servers, used instead of the defaults for its queries. */
@@ -143,10 +146,21 @@ export class EmbeddedDns {
     });
   }
 
-  private lookup(l: Listener, name: string): number[] {
-    const out: number[] = [];
-    for (const ep of l.endpoints.values()) if (ep.names.includes(name)) out.push(ep.ip);
-    return out;
+  private lookup(l: Listener, name: string): DnsEndpoint[] {
+    return [...l.endpoints.values()].filter((ep) => ep.names.includes(name));
+  }
+
+  /** The endpoint of an in-addr.arpa or ip6.arpa (32 nibbles) name. */
+  private reverse(l: Listener, name: string): DnsEndpoint | undefined {
+    const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\.in-addr\.arpa$/.exec(name);
+    if (m) {
+      const ip = parseIp(`${m[4]}.${m[3]}.${m[2]}.${m[1]}`);
+      return ip === undefined ? undefined : [...l.endpoints.values()].find((e) => e.ip === ip);
+    }
+    const m6 = /^((?:[0-9a-f]\.){32})ip6\.arpa$/.exec(name);
+    if (!m6) return undefined;
+    const ip6 = BigInt(`0x${m6[1]!.split('.').reverse().join('')}`);
+    return [...l.endpoints.values()].find((e) => e.ip6 === ip6);
   }
 
   private async answer(l: Listener, msg: Buffer, from: string): Promise<Buffer | undefined> {
@@ -154,16 +168,18 @@ export class EmbeddedDns {
     if (!q) return undefined;
     const name = q.name.replace(/\.$/, '');
     if (q.cls === CLASS_IN && (q.type === TYPE_A || q.type === TYPE_AAAA)) {
-      const ips = this.lookup(l, name);
-      if (ips.length) {
-        const answers: Answer[] = q.type === TYPE_A ? ips.map((ip) => ({ type: TYPE_A, ip })) : [];
+      const eps = this.lookup(l, name);
+      if (eps.length) {
+        // A name on the network is answered here, with no records for a family it lacks.
+        const answers: Answer[] =
+          q.type === TYPE_A
+            ? eps.map((ep) => ({ type: TYPE_A, ip: ep.ip }))
+            : eps.flatMap((ep) => (ep.ip6 === undefined ? [] : [{ type: TYPE_AAAA, ip6: ip6Bytes(ep.ip6) } as const]));
         return buildResponse(msg, q, RCODE_NOERROR, answers);
       }
     }
     if (q.cls === CLASS_IN && q.type === TYPE_PTR) {
-      const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\.in-addr\.arpa$/.exec(name);
-      const ip = m ? parseIp(`${m[4]}.${m[3]}.${m[2]}.${m[1]}`) : undefined;
-      const ep = ip === undefined ? undefined : [...l.endpoints.values()].find((e) => e.ip === ip);
+      const ep = this.reverse(l, name);
       if (ep?.names[0] && encodableName(ep.names[0])) return buildResponse(msg, q, RCODE_NOERROR, [{ type: TYPE_PTR, name: ep.names[0] }]);
     }
     const fromIp = parseIp(from);

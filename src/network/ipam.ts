@@ -2,9 +2,11 @@
  * Address management: choosing a subnet for a new network from the address pools (skipping what
  * the host and other networks already use, as Docker does) and leasing addresses inside it.
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { invalidParameter } from '../lib/errors.js';
 import { contains, formatCidr, lastIp, maskOf, overlaps, parseCidr, parseIp, size, type Cidr } from './ipv4.js';
+import { contains6, formatCidr6, formatIp6, lastIp6, overlaps6, parseCidr6, parseIp6, type Cidr6 } from './ipv6.js';
 
 export interface AddressPool {
   /** e.g. "172.17.0.0/16" */
@@ -27,6 +29,7 @@ export const DEFAULT_ADDRESS_POOLS: AddressPool[] = [
 /** Every subnet the pools offer, in order. */
 export function* poolSubnets(pools: AddressPool[]): Generator<Cidr> {
   for (const p of pools) {
+    if (isV6Pool(p)) continue;
     const parsed = parseCidr(p.base);
     if (!parsed || p.size < parsed.cidr.bits || p.size > 30) throw invalidParameter(`invalid address pool ${p.base} with size ${p.size}`);
     const step = 2 ** (32 - p.size);
@@ -119,3 +122,121 @@ export function checkRequestedIp(spec: SubnetSpec, ip: number, leased: Set<numbe
 }
 
 export { formatCidr };
+
+// ---- IPv6 ------------------------------------------------------------------------------
+
+export interface SubnetSpec6 {
+  cidr: Cidr6;
+  gateway: bigint;
+  range: Cidr6;
+}
+
+/**
+ * Docker's ValidateIPAM for one IPv6 IPAMConfig (subnet in canonical form, ip-range and gateway
+ * inside it); the messages are joined as Docker joins them by `ipamConfigError`.
+ */
+export function ipamErrors6(c: { Subnet?: string; IPRange?: string; Gateway?: string; AuxiliaryAddresses?: Record<string, string> }): string[] {
+  const subnet = c.Subnet ?? '';
+  const s = parseCidr6(subnet);
+  if (!s) return [`invalid subnet ${subnet}: invalid CIDR block notation`];
+  const errs: string[] = [];
+  const shown = `${formatIp6(s.ip)}/${s.cidr.bits}`;
+  if (s.ip !== s.cidr.base) errs.push(`invalid subnet ${shown}: it should be ${formatCidr6(s.cidr)}`);
+  if (c.IPRange) {
+    const r = parseCidr6(c.IPRange);
+    if (!r) {
+      errs.push(parseCidr(c.IPRange) ? `invalid ip-range ${c.IPRange}: parent subnet is an IPv6 block` : `invalid ip-range ${c.IPRange}: invalid CIDR block notation`);
+    } else {
+      if (r.cidr.bits < s.cidr.bits) errs.push(`invalid ip-range ${c.IPRange}: CIDR block is bigger than its parent subnet ${shown}`);
+      if (r.ip !== r.cidr.base) errs.push(`invalid ip-range ${formatIp6(r.ip)}/${r.cidr.bits}: it should be ${formatCidr6(r.cidr)}`);
+      if (!overlaps6(r.cidr, s.cidr)) errs.push(`invalid ip-range ${c.IPRange}: parent subnet ${shown} doesn't contain ip-range`);
+    }
+  }
+  const addrErr = (a: string): string | undefined => {
+    const ip = parseIp6(a);
+    if (ip === undefined) return parseIp(a) === undefined ? 'invalid address' : 'parent subnet is an IPv6 block';
+    return contains6(s.cidr, ip) ? undefined : `parent subnet ${shown} doesn't contain this address`;
+  };
+  if (c.Gateway) {
+    const e = addrErr(c.Gateway);
+    if (e) errs.push(`invalid gateway ${c.Gateway}: ${e}`);
+  }
+  for (const [name, a] of Object.entries(c.AuxiliaryAddresses ?? {})) {
+    const e = addrErr(a);
+    if (e) errs.push(`invalid auxiliary address ${name}: ${e}`);
+  }
+  return errs;
+}
+
+/** Docker's joinError under "invalid network config:". */
+export function ipamConfigError(errs: string[]): string {
+  return `invalid network config:\n${errs.length === 1 ? errs[0] : errs.map((e) => `* ${e}`).join('\n')}`;
+}
+
+/** A validated IPv6 IPAMConfig (see ipamErrors6); the gateway defaults to the subnet's first address. */
+export function subnetSpec6(subnet: string, gateway?: string, ipRange?: string): SubnetSpec6 {
+  const s = parseCidr6(subnet);
+  if (!s) throw invalidParameter(`invalid subnet ${subnet}: invalid CIDR block notation`);
+  const range = ipRange ? parseCidr6(ipRange)?.cidr ?? s.cidr : s.cidr;
+  const gw = gateway ? parseIp6(gateway) : undefined;
+  return { cidr: s.cidr, gateway: gw ?? s.cidr.base + 1n, range };
+}
+
+/** Lowest free address of the range: not the subnet's first (anycast) address, not the gateway, not leased. */
+export function allocateIp6(spec: SubnetSpec6, leased: Set<bigint>): bigint | undefined {
+  const first = spec.range.base > spec.cidr.base ? spec.range.base : spec.cidr.base + 1n;
+  const endRange = lastIp6(spec.range);
+  const endSubnet = lastIp6(spec.cidr);
+  const last = endRange < endSubnet ? endRange : endSubnet;
+  // Leases are few: at most leased.size + 2 candidates are ever looked at.
+  for (let ip = first; ip <= last; ip++) if (ip !== spec.gateway && !leased.has(ip)) return ip;
+  return undefined;
+}
+
+export function checkRequestedIp6(spec: SubnetSpec6, ip: bigint, leased: Set<bigint>, text: string): void {
+  if (!contains6(spec.cidr, ip) || ip === spec.cidr.base) throw invalidParameter(`no configured subnet or ip-range contain the IP address ${text}`);
+  if (ip === spec.gateway || leased.has(ip)) throw invalidParameter(`Address already in use`);
+}
+
+export function isV6Pool(p: AddressPool): boolean {
+  return p.base.includes(':');
+}
+
+/**
+ * Docker's per-host ULA pool, added when no IPv6 pool is configured: fd00::/8 with 40 bits of
+ * sha256(engine ID) as Global ID (RFC 4193 §3.2.2, loosely), a /48 split into /64s.
+ */
+export function ulaPool(hostId: string): AddressPool {
+  const sha = createHash('sha256').update(hostId).digest();
+  const gid = sha.readBigUInt64BE(0) & ((1n << 40n) - 1n);
+  return { base: formatCidr6({ base: (0xfdn << 120n) | (gid << 80n), bits: 48 }), size: 64 };
+}
+
+/** The first IPv6 pool subnet overlapping nothing in `inUse`. */
+export function pickSubnet6(pools: AddressPool[], inUse: Cidr6[]): Cidr6 | undefined {
+  for (const p of pools) {
+    const parsed = parseCidr6(p.base);
+    if (!parsed || p.size < parsed.cidr.bits || p.size > 128) throw invalidParameter(`invalid address pool ${p.base} with size ${p.size}`);
+    const step = 1n << BigInt(128 - p.size);
+    const end = lastIp6(parsed.cidr);
+    for (let n = parsed.cidr.base; n <= end; n += step) {
+      const c = { base: n, bits: p.size };
+      // A pool of 2^64 subnets: skip past a whole overlapping block instead of walking it.
+      const hit = inUse.find((u) => overlaps6(u, c));
+      if (!hit) return c;
+      if (hit.bits < p.size) n = lastIp6(hit) + 1n - step;
+    }
+  }
+  return undefined;
+}
+
+/** IPv6 nameservers of the host's resolv.conf: what Docker keeps IPv6 pools away from. */
+export async function hostNameservers6(path = '/etc/resolv.conf'): Promise<Cidr6[]> {
+  const text = await readFile(path, 'utf8').catch(() => '');
+  const out: Cidr6[] = [];
+  for (const line of text.split('\n')) {
+    const ip = parseIp6(/^\s*nameserver\s+([0-9a-fA-F:.]+)/.exec(line)?.[1] ?? '');
+    if (ip !== undefined) out.push({ base: ip, bits: 128 });
+  }
+  return out;
+}

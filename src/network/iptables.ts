@@ -6,16 +6,27 @@
  *   filter <P>-FORWARD      accept/drop per bridge (from FORWARD, inserted first)
  *   filter <P>-ISOLATION-1/2  no traffic between different bridges
  *   raw    <P>-PREROUTING   drops 127/8 destinations arriving on a bridge (route_localnet is on)
- * Changes go through one `iptables-restore --noflush` per batch.
+ * IPv6 networks and published ports get the same chains in ip6tables (no raw chain: IPv6 never
+ * routes ::1, so nothing needs dropping there), with the nat OUTPUT jump skipping ::1, which the
+ * daemon's port proxy serves (ports.ts), as Docker's docker-proxy does.
+ * Changes go through one `iptables-restore --noflush` (and `ip6tables-restore`) per batch.
  */
 import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 import { run, CommandError } from './exec.js';
 
 export interface Rule {
   table: 'nat' | 'filter' | 'raw';
   chain: string;
   args: string;
+  /** An ip6tables rule. */
+  v6?: boolean;
 }
+
+const TOOL = { 4: 'iptables', 6: 'ip6tables' } as const;
+const RESTORE = { 4: 'iptables-restore', 6: 'ip6tables-restore' } as const;
+type Family = 4 | 6;
+const familyOf = (r: Rule): Family => (r.v6 ? 6 : 4);
 
 export interface Chains {
   dnat: string;
@@ -48,7 +59,15 @@ export function chainNames(prefix: string): Chains {
 }
 
 /** Jumps from the built-in chains into ours. */
-function jumps(c: Chains): Array<Rule & { insert: boolean }> {
+function jumps(c: Chains, family: Family): Array<Rule & { insert: boolean }> {
+  if (family === 6) {
+    return [
+      { table: 'nat', chain: 'PREROUTING', args: `-m addrtype --dst-type LOCAL -j ${c.dnat}`, insert: false },
+      { table: 'nat', chain: 'OUTPUT', args: `! -d ::1/128 -m addrtype --dst-type LOCAL -j ${c.dnat}`, insert: false },
+      { table: 'nat', chain: 'POSTROUTING', args: `-j ${c.post}`, insert: false },
+      { table: 'filter', chain: 'FORWARD', args: `-j ${c.forward}`, insert: true },
+    ];
+  }
   return [
     { table: 'nat', chain: 'PREROUTING', args: `-m addrtype --dst-type LOCAL -j ${c.dnat}`, insert: false },
     { table: 'nat', chain: 'OUTPUT', args: `-m addrtype --dst-type LOCAL -j ${c.dnat}`, insert: false },
@@ -58,13 +77,31 @@ function jumps(c: Chains): Array<Rule & { insert: boolean }> {
   ];
 }
 
+/** Our chains of one family, as [table, chain] pairs. */
+function chainPairs(c: Chains, family: Family): Array<['nat' | 'filter' | 'raw', string]> {
+  const pairs: Array<['nat' | 'filter' | 'raw', string]> = [['nat', c.dnat], ['nat', c.post], ['filter', c.forward], ['filter', c.iso1], ['filter', c.iso2]];
+  return family === 4 ? [...pairs, ['raw', c.raw]] : pairs;
+}
+
 export interface BridgeNet {
   bridge: string;
   subnet: string;
   internal: boolean;
+  /** The IPv6 subnet of an IPv6 network: the same rules in ip6tables. */
+  subnet6?: string;
 }
 
 export function networkRules(c: Chains, n: BridgeNet): Rule[] {
+  const v4 = networkRules4(c, n);
+  if (!n.subnet6) return v4;
+  // The same policy for IPv6, less what only IPv4's route_localnet needs.
+  const v6 = networkRules4(c, { ...n, subnet: n.subnet6 })
+    .filter((r) => r.table !== 'raw' && !r.args.startsWith('-s 127.0.0.0/8'))
+    .map((r) => ({ ...r, v6: true }));
+  return [...v4, ...v6];
+}
+
+function networkRules4(c: Chains, n: BridgeNet): Rule[] {
   const br = n.bridge;
   const r: Rule[] = [];
   if (!n.internal) r.push({ table: 'nat', chain: c.post, args: `-s ${n.subnet} ! -o ${br} -j MASQUERADE` });
@@ -94,7 +131,15 @@ export interface PortRule {
   containerPort: number;
 }
 
+/** The DNAT of a published port; a v6 host address with a v6 container address gives an ip6tables rule. */
 export function portRules(c: Chains, p: PortRule): Rule[] {
+  const v6 = p.hostIp.includes(':');
+  if (v6 !== p.containerIp.includes(':')) return []; // across families: the port proxy's job
+  if (v6) {
+    const dst = p.hostIp !== '::' ? `-d ${p.hostIp}/128 ` : '';
+    const args = `${dst}-p ${p.proto} -m ${p.proto} --dport ${p.hostPort} -j DNAT --to-destination [${p.containerIp}]:${p.containerPort}`;
+    return [{ table: 'nat', chain: c.dnat, args, v6: true }];
+  }
   const dst = p.hostIp && p.hostIp !== '0.0.0.0' ? `-d ${p.hostIp}/32 ` : '';
   return [
     {
@@ -122,74 +167,120 @@ function restoreText(rules: Rule[], op: '-A' | '-D', declare: Record<string, str
 
 export class Firewall {
   readonly chains: Chains;
+  /** Whether ip6tables works here; when not, IPv6 networks are refused (see requireV6). */
+  private v6 = true;
 
   constructor(prefix: string) {
     this.chains = chainNames(prefix);
   }
 
+  get v6Available(): boolean {
+    return this.v6;
+  }
+
   /**
    * Creates (flushing) our chains with exactly `rules` in them, and the jumps into them when
-   * missing. Used at daemon start: the chains are rebuilt from the persisted state.
+   * missing, in iptables and ip6tables. Used at daemon start: the chains are rebuilt from the
+   * persisted state. Without a working ip6tables only IPv4 is set up (and `rules` must have no
+   * IPv6 rule).
    */
-  async rebuild(rules: Rule[]): Promise<void> {
+  async rebuild(rules: Rule[], log?: (msg: string) => void): Promise<void> {
+    await this.rebuildFamily(4, rules.filter((r) => !r.v6));
+    try {
+      await this.rebuildFamily(6, rules.filter((r) => r.v6));
+      this.v6 = true;
+    } catch (err) {
+      if (rules.some((r) => r.v6)) throw err;
+      this.v6 = false;
+      log?.(`network: ip6tables unavailable, IPv6 networks are disabled: ${(err as Error).message}`);
+    }
+  }
+
+  private async rebuildFamily(family: Family, rules: Rule[]): Promise<void> {
     const c = this.chains;
-    const declare = { nat: [c.dnat, c.post], filter: [c.forward, c.iso1, c.iso2], raw: [c.raw] };
+    const declare: Record<string, string[]> = { nat: [c.dnat, c.post], filter: [c.forward, c.iso1, c.iso2] };
+    if (family === 4) declare.raw = [c.raw];
     const first: Rule[] = [
       { table: 'filter', chain: c.forward, args: `-j ${c.iso1}` },
       // Published ports are for every container, whatever its network (Docker's userland proxy
       // gives that): a DNATed connection, both ways, is exempt from the isolation between bridges.
       { table: 'filter', chain: c.iso1, args: '-m conntrack --ctstate DNAT -j RETURN' },
     ];
-    await run('iptables-restore', ['--noflush'], restoreText([...first, ...rules], '-A', declare));
-    for (const j of jumps(c)) {
+    await run(RESTORE[family], ['--noflush'], restoreText([...first, ...rules], '-A', declare));
+    for (const j of jumps(c, family)) {
       const spec = j.args.split(' ');
       try {
-        await run('iptables', ['-w', '-t', j.table, '-C', j.chain, ...spec]);
+        await run(TOOL[family], ['-w', '-t', j.table, '-C', j.chain, ...spec]);
       } catch (err) {
         if (!(err instanceof CommandError)) throw err;
-        await run('iptables', ['-w', '-t', j.table, j.insert ? '-I' : '-A', j.chain, ...(j.insert ? ['1'] : []), ...spec]);
+        await run(TOOL[family], ['-w', '-t', j.table, j.insert ? '-I' : '-A', j.chain, ...(j.insert ? ['1'] : []), ...spec]);
       }
     }
   }
 
   async add(rules: Rule[]): Promise<void> {
-    if (rules.length) await run('iptables-restore', ['--noflush'], restoreText(rules, '-A'));
+    for (const family of [4, 6] as const) {
+      const rs = rules.filter((r) => familyOf(r) === family);
+      if (rs.length) await run(RESTORE[family], ['--noflush'], restoreText(rs, '-A'));
+    }
   }
 
   /** Deletes rules; one missing rule does not keep the others. */
   async remove(rules: Rule[]): Promise<void> {
-    if (!rules.length) return;
-    try {
-      await run('iptables-restore', ['--noflush'], restoreText(rules, '-D'));
-    } catch {
-      for (const r of rules) await run('iptables', ['-w', '-t', r.table, '-D', r.chain, ...r.args.split(' ')]).catch(() => {});
+    for (const family of [4, 6] as const) {
+      const rs = rules.filter((r) => familyOf(r) === family);
+      if (!rs.length) continue;
+      try {
+        await run(RESTORE[family], ['--noflush'], restoreText(rs, '-D'));
+      } catch {
+        for (const r of rs) await run(TOOL[family], ['-w', '-t', r.table, '-D', r.chain, ...r.args.split(' ')]).catch(() => {});
+      }
     }
   }
 
-  /** Rules currently in our chains, as `iptables -S` prints them (without the -N lines). */
+  /**
+   * Rules currently in our chains, as `iptables -S` prints them (without the -N lines), each
+   * prefixed with its table; ip6tables rules with `ip6 ` before the table.
+   */
   async list(): Promise<string[]> {
-    const c = this.chains;
     const out: string[] = [];
-    const pairs: Array<[string, string]> = [
-      ['nat', c.dnat], ['nat', c.post], ['filter', c.forward], ['filter', c.iso1], ['filter', c.iso2], ['raw', c.raw],
-    ];
-    for (const [t, ch] of pairs) {
-      const text = await run('iptables', ['-w', '-t', t, '-S', ch]).catch(() => '');
-      out.push(...text.split('\n').filter((l) => l.startsWith('-A ')).map((l) => `${t} ${l}`));
+    for (const family of [4, 6] as const) {
+      for (const [t, ch] of chainPairs(this.chains, family)) {
+        const text = await run(TOOL[family], ['-w', '-t', t, '-S', ch]).catch(() => '');
+        const prefix = family === 6 ? `ip6 ${t}` : t;
+        out.push(...text.split('\n').filter((l) => l.startsWith('-A ')).map((l) => `${prefix} ${l}`));
+      }
     }
     return out;
   }
 
-  /** Removes the jumps and the chains (tests, uninstall). */
+  /** Removes the jumps and the chains of both families (tests, uninstall). */
   async destroy(): Promise<void> {
     const c = this.chains;
-    for (const j of jumps(c)) {
-      await run('iptables', ['-w', '-t', j.table, '-D', j.chain, ...j.args.split(' ')]).catch(() => {});
+    for (const family of [4, 6] as const) {
+      const tool = TOOL[family];
+      for (const j of jumps(c, family)) {
+        await run(tool, ['-w', '-t', j.table, '-D', j.chain, ...j.args.split(' ')]).catch(() => {});
+      }
+      const pairs = chainPairs(c, family);
+      for (const [t, ch] of pairs) await run(tool, ['-w', '-t', t, '-F', ch]).catch(() => {});
+      for (const [t, ch] of pairs) await run(tool, ['-w', '-t', t, '-X', ch]).catch(() => {});
     }
-    const pairs: Array<[string, string]> = [
-      ['nat', c.dnat], ['nat', c.post], ['filter', c.forward], ['filter', c.iso1], ['filter', c.iso2], ['raw', c.raw],
-    ];
-    for (const [t, ch] of pairs) await run('iptables', ['-w', '-t', t, '-F', ch]).catch(() => {});
-    for (const [t, ch] of pairs) await run('iptables', ['-w', '-t', t, '-X', ch]).catch(() => {});
   }
+}
+
+/**
+ * IPv6 forwarding on, as Docker turns it on for an IPv6 network; when this changes it, the
+ * ip6tables FORWARD policy becomes DROP (Docker's FilterForwardDrop), so the host forwards only
+ * what our FORWARD chain accepts.
+ */
+export async function enableIpv6Forwarding(): Promise<void> {
+  let changed = false;
+  for (const p of ['/proc/sys/net/ipv6/conf/default/forwarding', '/proc/sys/net/ipv6/conf/all/forwarding']) {
+    const cur = (await readFile(p, 'utf8').catch(() => '')).trim();
+    if (cur === '1') continue;
+    await writeFile(p, '1\n');
+    changed = true;
+  }
+  if (changed) await run('ip6tables', ['-w', '-P', 'FORWARD', 'DROP']);
 }

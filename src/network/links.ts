@@ -17,14 +17,30 @@ async function sysctl(path: string, value: string): Promise<void> {
   await writeFile(path, value).catch(() => {});
 }
 
-/** Creates the bridge when missing, with the gateway address, up; route_localnet for 127.0.0.1 ports. */
-export async function ensureBridge(name: string, gatewayCidr: string, mtu: number): Promise<void> {
-  const lines: string[] = [];
+/**
+ * Creates the bridge when missing, with the gateway address, up; route_localnet for 127.0.0.1
+ * ports. With `gateway6Cidr` (an IPv6 network) IPv6 is enabled on it and the IPv6 gateway added
+ * without duplicate address detection (Docker's NODAD: usable at once, e.g. by the DNS server).
+ */
+export async function ensureBridge(name: string, gatewayCidr: string, mtu: number, gateway6Cidr?: string): Promise<void> {
+  let lines: string[] = [];
   if (!(await linkExists(name))) lines.push(`link add name ${name} mtu ${mtu} type bridge`);
-  lines.push(`addr replace ${gatewayCidr} dev ${name}`, `link set ${name} up`);
+  if (gateway6Cidr) {
+    // The bridge's IPv6 switch exists once the bridge does.
+    if (lines.length) await ipBatch(lines);
+    await writeFile(`/proc/sys/net/ipv6/conf/${name}/disable_ipv6`, '0\n');
+    lines = [`addr replace ${gateway6Cidr} dev ${name} nodad`];
+  }
+  lines.push(`addr replace ${gatewayCidr} dev ${name}`);
+  lines.push(`link set ${name} up`);
   await ipBatch(lines);
   await sysctl(`/proc/sys/net/ipv4/conf/${name}/route_localnet`, '1');
   await sysctl('/proc/sys/net/ipv4/ip_forward', '1');
+}
+
+/** Removes a device's global IPv6 addresses (its IPv6 configuration changed). */
+export async function flushIpv6Addresses(name: string): Promise<void> {
+  if (await linkExists(name)) await run('ip', ['-6', 'addr', 'flush', 'dev', name, 'scope', 'global']).catch(() => {});
 }
 
 export async function deleteLink(name: string): Promise<void> {
@@ -39,6 +55,10 @@ export interface VethSpec {
   ifname: string;
   /** a.b.c.d/len */
   address: string;
+  /** IPv6 address/len on an IPv6 network; without it IPv6 is disabled on the interface, as Docker does. */
+  address6?: string;
+  /** IPv6 default route through this gateway (the container's first IPv6 network). */
+  defaultGateway6?: string;
   mac: string;
   mtu: number;
   /** Default route through this gateway (the container's first network). */
@@ -63,24 +83,27 @@ function dnsRedirect(d: NonNullable<VethSpec['dns']>): string {
  * the host end. On failure the pair is gone.
  */
 export async function addVeth(v: VethSpec): Promise<void> {
-  const inner = [
-    `link add ${v.ifname} mtu ${v.mtu} address ${v.mac} type veth peer name ${v.hostVeth} mtu ${v.mtu} netns ${process.pid}`,
-    `addr add ${v.address} dev ${v.ifname}`,
-    'link set lo up',
-    `link set ${v.ifname} up`,
-  ];
+  const create = `ip link add ${v.ifname} mtu ${v.mtu} address ${v.mac} type veth peer name ${v.hostVeth} mtu ${v.mtu} netns ${process.pid}`;
+  const inner = [`addr add ${v.address} dev ${v.ifname}`];
+  if (v.address6) inner.push(`addr add ${v.address6} dev ${v.ifname} nodad`);
+  inner.push('link set lo up', `link set ${v.ifname} up`);
   if (v.defaultGateway) inner.push(`route replace default via ${v.defaultGateway} dev ${v.ifname}`);
+  if (v.defaultGateway6) inner.push(`route replace default via ${v.defaultGateway6} dev ${v.ifname}`);
+  // The interface's IPv6 switch is set before it goes up (no link-local address, no multicast
+  // groups on an IPv4-only network). Skipped when the kernel has no IPv6.
+  const ipv6Sysctl = `/proc/sys/net/ipv6/conf/${v.ifname}/disable_ipv6`;
   try {
+    // One process for the whole container side: ip, the IPv6 switch, then the DNS redirect.
+    let script =
+      create + '\n' +
+      `if [ -w ${ipv6Sysctl} ]; then echo ${v.address6 ? 0 : 1} > ${ipv6Sysctl}; fi\n` +
+      'ip -batch - <<"WHARF_IP"\n' + inner.join('\n') + '\nWHARF_IP\n';
     if (v.dns) {
-      // One process for the whole container side: ip, then the DNS redirect.
-      const script =
-        'ip -batch - <<"WHARF_IP"\n' + inner.join('\n') + '\nWHARF_IP\n' +
+      script +=
         'echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet\n' +
         'iptables-restore --noflush <<"WHARF_NAT"\n' + dnsRedirect(v.dns) + '\nWHARF_NAT\n';
-      await run('nsenter', [`--net=${v.netnsPath}`, '--', 'sh', '-e', '-c', script]);
-    } else {
-      await ipBatch(inner, { netns: v.netnsPath });
     }
+    await run('nsenter', [`--net=${v.netnsPath}`, '--', 'sh', '-e', '-c', script]);
     await ipBatch([`link set ${v.hostVeth} master ${v.bridge} up`]);
   } catch (err) {
     await deleteLink(v.hostVeth);

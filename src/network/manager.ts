@@ -13,21 +13,33 @@ import { conflict, forbidden, invalidParameter, notFound, systemError } from '..
 import { generateId, shortId } from '../lib/ids.js';
 import { KeyedMutex } from '../lib/mutex.js';
 import { EmbeddedDns } from './dns-server.js';
-import { Firewall, networkRules, portRules, type Rule } from './iptables.js';
+import { enableIpv6Forwarding, Firewall, networkRules, portRules, type Rule } from './iptables.js';
 import {
   allocateIp,
+  allocateIp6,
   checkRequestedIp,
+  checkRequestedIp6,
   DEFAULT_ADDRESS_POOLS,
+  hostNameservers6,
   hostRoutes,
+  ipamConfigError,
+  ipamErrors6,
+  isV6Pool,
   pickSubnet,
+  pickSubnet6,
   subnetSpec,
+  subnetSpec6,
+  ulaPool,
   type AddressPool,
   type SubnetSpec,
+  type SubnetSpec6,
 } from './ipam.js';
+import { contains6, formatCidr6, formatIp6, joinHostPort, overlaps6, parseCidr6, parseIp6, type Cidr6 } from './ipv6.js';
 import { contains, formatCidr, formatIp, macForIp, normalizeMac, overlaps, parseCidr, parseIp, type Cidr } from './ipv4.js';
-import { addVeth, deleteLink, ensureBridge, linkExists, removeDnsRedirect } from './links.js';
+import { addVeth, deleteLink, ensureBridge, flushIpv6Addresses, linkExists, removeDnsRedirect } from './links.js';
 import {
   ephemeralRange,
+  ipv6Listenable,
   portRequests,
   portsMap,
   PortInUseError,
@@ -55,6 +67,12 @@ export interface NetworkManagerOptions {
   userBridgePrefix?: string;
   /** Upstream resolvers of the embedded DNS (`ip` or `ip:port`); default: the host's resolv.conf. */
   dnsUpstreams?: string[];
+  /** daemon.json "ipv6": IPv6 on the default bridge. */
+  ipv6?: boolean;
+  /** daemon.json "fixed-cidr-v6": the default bridge's IPv6 subnet (else one from the pools). */
+  fixedCidrV6?: string;
+  /** The engine ID: Docker derives the host's ULA pool from it (used when no IPv6 pool is configured). */
+  hostId?: string;
   log?: (msg: string) => void;
 }
 
@@ -75,10 +93,14 @@ export interface AttachRequest {
 export interface EtcInputs {
   /** The container's address on its first network ('' for none/host). */
   ip: string;
+  /** Its IPv6 address there, on an IPv6 network. */
+  ip6?: string;
   /** ['127.0.0.11'] on user-defined networks (the embedded DNS), otherwise undefined (use --dns / the host's). */
   nameservers?: string[];
   /** Address for `--add-host name:host-gateway`. */
   hostGateway: string;
+  /** The default bridge's IPv6 gateway, when it has IPv6: host-gateway also names it. */
+  hostGateway6?: string;
 }
 
 export interface AttachResult {
@@ -88,6 +110,13 @@ export interface AttachResult {
 
 const PREDEFINED = new Set(['bridge', 'host', 'none']);
 const ACTIVE_ENDPOINTS = (n: NetworkRecord) => `error while removing network: network ${n.Name} id ${n.Id} has active endpoints`;
+
+/** Go's strconv.ParseBool; undefined for anything else. */
+function parseGoBool(v: string): boolean | undefined {
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false;
+  return undefined;
+}
 
 function nowRFC3339(): string {
   return new Date().toISOString().replace('Z', '000000Z');
@@ -99,6 +128,9 @@ export class NetworkManager {
   private readonly sandboxes = new Map<string, SandboxRecord>();
   private readonly reservations = new Map<string, Reservation[]>();
   private readonly leases = new Map<string, Set<number>>();
+  private readonly leases6 = new Map<string, Set<bigint>>();
+  /** Whether the host can listen on IPv6: published ports then also bind [::]. */
+  private v6Ports = false;
   private readonly portTable = new PortTable();
   private readonly firewall: Firewall;
   private readonly dns: EmbeddedDns;
@@ -149,11 +181,11 @@ export class NetworkManager {
   async restore(running: Iterable<string>): Promise<void> {
     const keep = new Set(running);
     for (const n of await this.loadDir<NetworkRecord>('networks')) this.networks.set(n.Id, n);
+    this.v6Ports = await ipv6Listenable();
     await this.ensurePredefined();
     for (const n of this.networks.values()) {
       if (n.Driver !== 'bridge') continue;
-      const spec = this.spec(n);
-      await ensureBridge(n.bridge!, `${formatIp(spec.gateway)}/${spec.cidr.bits}`, n.mtu ?? this.mtu);
+      await this.setUpBridge(n);
       if (!this.isDefaultBridge(n)) await this.startDns(n);
     }
     for (const sb of await this.loadDir<SandboxRecord>('endpoints')) {
@@ -163,7 +195,7 @@ export class NetworkManager {
         const res: Reservation[] = [];
         for (const m of sb.ports) {
           try {
-            res.push(await reservePort(m));
+            res.push(await reservePort(m, this.proxyTarget(sb, m)));
           } catch (err) {
             this.log(`network: cannot re-reserve ${m.hostIp}:${m.hostPort}/${m.proto} of ${sb.containerId}: ${(err as Error).message}`);
           }
@@ -175,8 +207,16 @@ export class NetworkManager {
         await rm(this.sandboxPath(sb.containerId), { force: true });
       }
     }
-    await this.firewall.rebuild(this.allRules());
+    await this.firewall.rebuild(this.allRules(), (msg) => this.log(msg));
     this.restored = true;
+  }
+
+  /** The bridge device of a network with its gateways; IPv6 forwarding for an IPv6 network. */
+  private async setUpBridge(n: NetworkRecord): Promise<void> {
+    const spec = this.spec(n);
+    const spec6 = this.spec6(n);
+    await ensureBridge(n.bridge!, `${formatIp(spec.gateway)}/${spec.cidr.bits}`, n.mtu ?? this.mtu, spec6 && `${formatIp6(spec6.gateway)}/${spec6.cidr.bits}`);
+    if (spec6) await enableIpv6Forwarding();
   }
 
   /** Closes the DNS listeners and port reservations (the daemon is exiting; containers keep running). */
@@ -200,14 +240,18 @@ export class NetworkManager {
     }
     let bridge = byName('bridge');
     const bridgeName = this.opts.bridgeName ?? 'wharf0';
-    if (bridge && this.opts.bip) {
-      const cfg = bridge.IPAM.Config?.[0];
-      const want = parseCidr(this.opts.bip);
-      if (!want || cfg?.Gateway !== formatIp(want.ip) || cfg?.Subnet !== formatCidr(want.cidr)) {
-        this.networks.delete(bridge.Id);
-        await rm(this.netPath(bridge.Id), { force: true });
-        bridge = undefined;
-      }
+    const cfg4 = bridge ? this.config4(bridge) : undefined;
+    const want = this.opts.bip ? parseCidr(this.opts.bip) : undefined;
+    const bipChanged = !!this.opts.bip && (!want || cfg4?.Gateway !== formatIp(want.ip) || cfg4?.Subnet !== formatCidr(want.cidr));
+    // fixed-cidr-v6 counts only with ipv6 on, as in Docker.
+    const v6Changed =
+      !!bridge && (bridge.EnableIPv6 !== !!this.opts.ipv6 || (!!this.opts.ipv6 && !!this.opts.fixedCidrV6 && this.config6(bridge)?.Subnet !== this.fixedCidrV6()));
+    if (bridge && (bipChanged || v6Changed)) {
+      this.networks.delete(bridge.Id);
+      await rm(this.netPath(bridge.Id), { force: true });
+      // The old IPv6 gateway would stay on the device (containers on it keep their veths).
+      if (v6Changed && bridge.bridge) await flushIpv6Addresses(bridge.bridge);
+      bridge = undefined;
     }
     if (bridge) return;
     let subnet: Cidr;
@@ -224,10 +268,17 @@ export class NetworkManager {
       subnet = c;
       gateway = c.base + 1;
     }
+    const config: NetworkRecord['IPAM']['Config'] = [{ Subnet: formatCidr(subnet), Gateway: formatIp(gateway >>> 0) }];
+    if (this.opts.ipv6) {
+      const fixed = this.opts.fixedCidrV6 ? parseCidr6(this.opts.fixedCidrV6) : undefined;
+      const c6 = fixed ? fixed.cidr : await this.pickPool6();
+      if (!c6) throw systemError('could not find a free IPv6 address pool for the default bridge network');
+      config.push({ Subnet: formatCidr6(c6), Gateway: formatIp6(c6.base + 1n) });
+    }
     const rec = this.newRecord(
       'bridge',
       'bridge',
-      { Config: [{ Subnet: formatCidr(subnet), Gateway: formatIp(gateway >>> 0) }] },
+      { Config: config },
       {
         'com.docker.network.bridge.default_bridge': 'true',
         'com.docker.network.bridge.enable_icc': 'true',
@@ -240,8 +291,31 @@ export class NetworkManager {
       false,
     );
     rec.bridge = bridgeName;
+    rec.EnableIPv6 = !!this.opts.ipv6;
     this.networks.set(rec.Id, rec);
     await writeJsonAtomic(this.netPath(rec.Id), rec);
+  }
+
+  /** fixed-cidr-v6 in canonical form (host bits cleared). */
+  private fixedCidrV6(): string | undefined {
+    const p = this.opts.fixedCidrV6 ? parseCidr6(this.opts.fixedCidrV6) : undefined;
+    return p && formatCidr6(p.cidr);
+  }
+
+  /** An IPv6 /64 from the configured IPv6 pools, or the host's ULA pool when none is configured. */
+  private async pickPool6(): Promise<Cidr6 | undefined> {
+    const configured = (this.opts.defaultAddressPools ?? []).filter(isV6Pool);
+    const pools = configured.length ? configured : [ulaPool(this.opts.hostId ?? '')];
+    const inUse = [...(await hostNameservers6()), ...this.subnets6()];
+    return pickSubnet6(pools, inUse);
+  }
+
+  private subnets6(): Cidr6[] {
+    return [...this.networks.values()].flatMap((n) => {
+      const c = this.config6(n);
+      const p = c && parseCidr6(c.Subnet);
+      return p ? [p.cidr] : [];
+    });
   }
 
   /** Subnets taken on the host (routes, except those of `ownBridge`) and by our networks. */
@@ -278,10 +352,24 @@ export class NetworkManager {
     };
   }
 
+  private config4(n: NetworkRecord): NonNullable<NetworkRecord['IPAM']['Config']>[number] | undefined {
+    return n.IPAM.Config?.find((c) => !c.Subnet.includes(':'));
+  }
+
+  private config6(n: NetworkRecord): NonNullable<NetworkRecord['IPAM']['Config']>[number] | undefined {
+    return n.EnableIPv6 ? n.IPAM.Config?.find((c) => c.Subnet.includes(':')) : undefined;
+  }
+
   private spec(n: NetworkRecord): SubnetSpec {
-    const c = n.IPAM.Config?.[0];
+    const c = this.config4(n);
     if (!c) throw systemError(`network ${n.Name} has no IPv4 subnet`);
     return subnetSpec(c.Subnet, c.Gateway, c.IPRange);
+  }
+
+  /** The IPv6 subnet of an IPv6 network; undefined for IPv4-only networks. */
+  private spec6(n: NetworkRecord): SubnetSpec6 | undefined {
+    const c = this.config6(n);
+    return c && subnetSpec6(c.Subnet, c.Gateway, c.IPRange);
   }
 
   private async startDns(n: NetworkRecord): Promise<void> {
@@ -301,29 +389,57 @@ export class NetworkManager {
 
   private netRules(n: NetworkRecord): Rule[] {
     if (n.Driver !== 'bridge') return [];
-    return networkRules(this.firewall.chains, { bridge: n.bridge!, subnet: formatCidr(this.spec(n).cidr), internal: n.Internal });
+    const spec6 = this.spec6(n);
+    return networkRules(this.firewall.chains, {
+      bridge: n.bridge!,
+      subnet: formatCidr(this.spec(n).cidr),
+      internal: n.Internal,
+      ...(spec6 ? { subnet6: formatCidr6(spec6.cidr) } : {}),
+    });
+  }
+
+  /** The container address a published port goes to: its IPv6 address for an IPv6 host binding when it has one. */
+  private portTarget(sb: SandboxRecord, m: PortMapping): string | undefined {
+    const ep = sb.endpoints.find((e) => e.ip);
+    if (!ep) return undefined;
+    return m.hostIp.includes(':') && ep.ip6 ? ep.ip6 : ep.ip;
+  }
+
+  /** IPv6 host bindings are served by the daemon's proxy (for [::1], and for IPv4-only containers). */
+  private proxyTarget(sb: SandboxRecord, m: PortMapping): { ip: string; port: number } | undefined {
+    const ip = m.hostIp.includes(':') ? this.portTarget(sb, m) : undefined;
+    return ip ? { ip, port: m.containerPort } : undefined;
   }
 
   private sandboxRules(sb: SandboxRecord): Rule[] {
-    const ep = sb.endpoints.find((e) => e.ip);
-    if (!ep) return [];
-    return sb.ports.flatMap((p) =>
-      portRules(this.firewall.chains, { proto: p.proto, hostIp: p.hostIp, hostPort: p.hostPort, containerIp: ep.ip, containerPort: p.containerPort }),
-    );
+    return sb.ports.flatMap((p) => {
+      const containerIp = this.portTarget(sb, p);
+      if (!containerIp) return [];
+      return portRules(this.firewall.chains, { proto: p.proto, hostIp: p.hostIp, hostPort: p.hostPort, containerIp, containerPort: p.containerPort });
+    });
   }
 
   private allRules(): Rule[] {
     return [...[...this.networks.values()].flatMap((n) => this.netRules(n)), ...[...this.sandboxes.values()].flatMap((s) => this.sandboxRules(s))];
   }
 
-  /** The addresses taken on a network: endpoints' leases and the IPAM auxiliary addresses. */
+  /** The IPv4 addresses taken on a network: endpoints' leases and the IPAM auxiliary addresses. */
   private leaseSet(networkId: string): Set<number> {
-    let s = this.leases.get(networkId);
+    return this.leasesOf(this.leases, networkId, parseIp);
+  }
+
+  /** The same for IPv6. */
+  private leaseSet6(networkId: string): Set<bigint> {
+    return this.leasesOf(this.leases6, networkId, parseIp6);
+  }
+
+  private leasesOf<T>(map: Map<string, Set<T>>, networkId: string, parse: (a: string) => T | undefined): Set<T> {
+    let s = map.get(networkId);
     if (!s) {
-      this.leases.set(networkId, (s = new Set()));
+      map.set(networkId, (s = new Set()));
       for (const c of this.networks.get(networkId)?.IPAM.Config ?? []) {
         for (const a of Object.values(c.AuxiliaryAddresses ?? {})) {
-          const ip = parseIp(a);
+          const ip = parse(a);
           if (ip !== undefined) s.add(ip);
         }
       }
@@ -332,24 +448,31 @@ export class NetworkManager {
   }
 
   private claim(sb: SandboxRecord): void {
-    for (const ep of sb.endpoints) if (ep.ip) this.leaseSet(ep.networkId).add(parseIp(ep.ip)!);
+    for (const ep of sb.endpoints) {
+      if (ep.ip) this.leaseSet(ep.networkId).add(parseIp(ep.ip)!);
+      if (ep.ip6) this.leaseSet6(ep.networkId).add(parseIp6(ep.ip6)!);
+    }
     for (const p of sb.ports) this.portTable.take(p, sb.containerId);
   }
 
   private releaseEndpoint(ep: EndpointRecord): void {
     if (ep.ip) this.leases.get(ep.networkId)?.delete(parseIp(ep.ip)!);
+    if (ep.ip6) this.leases6.get(ep.networkId)?.delete(parseIp6(ep.ip6)!);
   }
 
   private registerDns(sb: SandboxRecord): void {
     for (const ep of sb.endpoints) {
       if (!ep.ip || !ep.dnsNames.length) continue;
-      this.dns.setEndpoint(ep.networkId, sb.containerId, { ip: parseIp(ep.ip)!, names: ep.dnsNames, upstreams: sb.dns });
+      const ip6 = ep.ip6 ? parseIp6(ep.ip6) : undefined;
+      this.dns.setEndpoint(ep.networkId, sb.containerId, { ip: parseIp(ep.ip)!, ...(ip6 !== undefined ? { ip6 } : {}), names: ep.dnsNames, upstreams: sb.dns });
     }
   }
 
-  /** Number of leased addresses per network ID (tests prove nothing leaks). */
+  /** Number of leased addresses (IPv4 and IPv6) per network ID (tests prove nothing leaks). */
   leaseCounts(): Record<string, number> {
-    return Object.fromEntries([...this.leases].map(([k, v]) => [k, v.size]));
+    const out: Record<string, number> = Object.fromEntries([...this.leases].map(([k, v]) => [k, v.size]));
+    for (const [k, v] of this.leases6) out[k] = (out[k] ?? 0) + v.size;
+    return out;
   }
 
   mappedPortCount(): number {
@@ -379,7 +502,19 @@ export class NetworkManager {
     return [...this.networks.values()];
   }
 
-  /** The default bridge's gateway: what `--add-host x:host-gateway` resolves to. */
+  /** What `--add-host x:host-gateway` resolves to: the default bridge's gateways. */
+  private hostGateways(): Pick<EtcInputs, 'hostGateway' | 'hostGateway6'> {
+    const v6 = this.hostGatewayIp6();
+    return { hostGateway: this.hostGatewayIp(), ...(v6 ? { hostGateway6: v6 } : {}) };
+  }
+
+  hostGatewayIp6(): string | undefined {
+    const b = [...this.networks.values()].find((n) => n.Name === 'bridge');
+    const spec6 = b && this.spec6(b);
+    return spec6 && formatIp6(spec6.gateway);
+  }
+
+  /** The default bridge's IPv4 gateway. */
   hostGatewayIp(): string {
     const b = [...this.networks.values()].find((n) => n.Name === 'bridge');
     return b ? formatIp(this.spec(b).gateway) : '';
@@ -402,14 +537,21 @@ export class NetworkManager {
 
   private checkEndpointConfig(n: NetworkRecord, ep: EndpointSettings | undefined): void {
     const ip = ep?.IPAMConfig?.IPv4Address;
+    const ip6 = ep?.IPAMConfig?.IPv6Address;
     if (this.isDefaultBridge(n) || n.Driver !== 'bridge') {
-      if (ip) throw invalidParameter('user specified IP address is supported on user defined networks only');
+      if (ip || ip6) throw invalidParameter('user specified IP address is supported on user defined networks only');
       if (ep?.Aliases?.length) throw invalidParameter('network-scoped alias is supported only for containers in user defined networks');
     }
     if (ip && (parseIp(ip) === undefined || ip !== ip.trim())) throw invalidParameter(`invalid IPv4 address: ${ip}`);
+    const ip6Value = ip6 ? parseIp6(ip6) : undefined;
+    // Go's rules: an IPv4(-mapped) or the unspecified address is no IPv6 address either.
+    if (ip6 && (ip6Value === undefined || ip6Value === 0n || ip6Value >> 32n === 0xffffn)) throw invalidParameter(`invalid IPv6 address: ${ip6}`);
     const mac = ep?.MacAddress;
     if (mac && !normalizeMac(mac)) throw invalidParameter(`invalid MAC address ${mac}`);
-    if (ip && !n.IPAM.Config?.some((c) => c.Subnet)) throw invalidParameter('user specified IP address is supported only when connecting to networks with user configured subnets');
+    if (ip && !this.config4(n)) throw invalidParameter('user specified IP address is supported only when connecting to networks with user configured subnets');
+    if (ip6 && (!this.config6(n) || n.ipv6Auto)) throw invalidParameter('user specified IP address is supported only when connecting to networks with user configured subnets');
+    const spec6 = ip6 ? this.spec6(n) : undefined;
+    if (spec6 && ip6Value !== undefined && !contains6(spec6.cidr, ip6Value)) throw invalidParameter(`no configured subnet or ip-range contain the IP address ${ip6}`);
   }
 
   // ---- attach / detach ----------------------------------------------------------------
@@ -427,7 +569,7 @@ export class NetworkManager {
       const mode = hc.NetworkMode || 'bridge';
       const emptySettings = (networks: NetworkSettings['Networks']): AttachResult => ({
         settings: { Bridge: '', SandboxID: '', SandboxKey: '', Ports: {}, Networks: networks },
-        etc: { ip: '', hostGateway: this.hostGatewayIp() },
+        etc: { ip: '', ...this.hostGateways() },
       });
       if (mode.startsWith('container:')) return emptySettings({});
       const primary = this.get(mode === 'default' ? 'bridge' : mode);
@@ -489,8 +631,10 @@ export class NetworkManager {
   private portError(sb: SandboxRecord, m: PortMapping, why: 'allocated' | 'bind'): Error {
     const ep = sb.endpoints[0];
     const prefix = `failed to set up container networking: driver failed programming external connectivity on endpoint ${sb.containerName} (${ep?.endpointId ?? ''}): `;
+    // Docker's portallocator prints the address bare (`Bind for :::8080`), the binding in brackets.
     if (why === 'allocated') return conflict(`${prefix}Bind for ${m.hostIp}:${m.hostPort} failed: port is already allocated`);
-    return conflict(`${prefix}failed to bind host port for ${m.hostIp}:${m.hostPort}:${ep?.ip ?? ''}:${m.containerPort}/${m.proto}: address already in use`);
+    const target = (m.hostIp.includes(':') && ep?.ip6) || ep?.ip || '';
+    return conflict(`${prefix}failed to bind host port for ${joinHostPort(m.hostIp, m.hostPort)}:${joinHostPort(target, m.containerPort)}/${m.proto}: address already in use`);
   }
 
   /** Picks the address and names of an endpoint and records the lease (synchronously: no races). */
@@ -511,6 +655,7 @@ export class NetworkManager {
     const user = !this.isDefaultBridge(n);
     const aliases = [...new Set(cfg?.Aliases ?? [])];
     const dnsNames = user ? [...new Set([sb.containerName, shortId(sb.containerId), ...aliases])] : [];
+    const v6 = this.allocateIp6(n, cfg, leased, ip);
     const ep: EndpointRecord = {
       networkId: n.Id,
       networkName: n.Name,
@@ -518,6 +663,7 @@ export class NetworkManager {
       ip: formatIp(ip),
       prefixLen: spec.cidr.bits,
       gateway: formatIp(spec.gateway),
+      ...v6,
       mac: (cfg?.MacAddress && normalizeMac(cfg.MacAddress)) || macForIp(ip),
       ifname,
       hostVeth: `veth${randomBytes(4).toString('hex').slice(0, 7)}`,
@@ -535,24 +681,54 @@ export class NetworkManager {
     return ep;
   }
 
+  /**
+   * The IPv6 address of an endpoint on an IPv6 network (leased here; `ip4` is given back when
+   * this fails, so the caller leaks nothing); nothing on an IPv4-only network.
+   */
+  private allocateIp6(n: NetworkRecord, cfg: EndpointSettings | undefined, leased4: Set<number>, ip4: number): Partial<EndpointRecord> {
+    const spec6 = this.spec6(n);
+    if (!spec6) return {};
+    const leased = this.leaseSet6(n.Id);
+    const want = cfg?.IPAMConfig?.IPv6Address;
+    let ip: bigint | undefined;
+    try {
+      if (want) {
+        ip = parseIp6(want)!;
+        checkRequestedIp6(spec6, ip, leased, want);
+      } else {
+        ip = allocateIp6(spec6, leased);
+        if (ip === undefined) throw systemError(`no available IPv6 addresses on this network's address pools: ${n.Name} (${n.Id})`);
+      }
+    } catch (err) {
+      leased4.delete(ip4);
+      throw err;
+    }
+    leased.add(ip);
+    return { ip6: formatIp6(ip), prefixLen6: spec6.cidr.bits, gateway6: formatIp6(spec6.gateway) };
+  }
+
   private async plumb(sb: SandboxRecord, ep: EndpointRecord, first: boolean): Promise<void> {
     const n = this.networks.get(ep.networkId)!;
+    // The IPv6 default route goes through the first IPv6 network the container is on.
+    const firstV6 = sb.endpoints.find((e) => e.ip6) === ep;
     await addVeth({
       netnsPath: sb.netnsPath,
       hostVeth: ep.hostVeth,
       bridge: n.bridge!,
       ifname: ep.ifname,
       address: `${ep.ip}/${ep.prefixLen}`,
+      ...(ep.ip6 ? { address6: `${ep.ip6}/${ep.prefixLen6}` } : {}),
       mac: ep.mac,
       mtu: n.mtu ?? this.mtu,
       defaultGateway: first && !n.Internal ? ep.gateway : undefined,
+      defaultGateway6: ep.ip6 && firstV6 && !n.Internal ? ep.gateway6 : undefined,
       dns: ep.dns,
     });
   }
 
   private async allocatePorts(sb: SandboxRecord, req: AttachRequest, reservations: Reservation[]): Promise<PortMapping[]> {
     const hc = req.hostConfig;
-    const requests = portRequests(hc.PortBindings, req.exposedPorts, !!hc.PublishAllPorts);
+    const requests = portRequests(hc.PortBindings, req.exposedPorts, !!hc.PublishAllPorts, this.v6Ports);
     const out: PortMapping[] = [];
     let eph: [number, number] | undefined;
     for (const r of requests) {
@@ -565,20 +741,26 @@ export class NetworkManager {
       let lastErr: PortInUseError | undefined;
       for (let k = 0; k < span && !done; k++) {
         const port = lo + ((start + k) % span);
-        const m: PortMapping = { proto: r.proto, containerPort: r.containerPort, hostIp: r.hostIp, hostPort: port };
-        if (!this.portTable.isFree(m.proto, m.hostIp, port)) {
-          if (span === 1) throw this.portError(sb, m, 'allocated');
+        // Every address of the request (0.0.0.0 and ::) gets the same port, as in Docker.
+        const group: PortMapping[] = r.hostIps.map((hostIp) => ({ proto: r.proto, containerPort: r.containerPort, hostIp, hostPort: port }));
+        const taken = group.find((m) => !this.portTable.isFree(m.proto, m.hostIp, port));
+        if (taken) {
+          if (span === 1) throw this.portError(sb, taken, 'allocated');
           continue;
         }
-        this.portTable.take(m, sb.containerId);
-        out.push(m);
+        const held: Reservation[] = [];
         try {
-          reservations.push(await reservePort(m));
+          for (const m of group) {
+            this.portTable.take(m, sb.containerId);
+            held.push(await reservePort(m, this.proxyTarget(sb, m)));
+          }
+          out.push(...group);
+          reservations.push(...held);
           done = true;
           if (ephemeral) this.portCursor = port + 1;
         } catch (err) {
-          out.pop();
-          this.portTable.release(m);
+          for (const h of held) h.close();
+          for (const m of group) this.portTable.release(m);
           if (!(err instanceof PortInUseError)) throw err;
           lastErr = err;
           if (span === 1) break;
@@ -587,7 +769,7 @@ export class NetworkManager {
       if (!done) {
         for (const m of out) this.portTable.release(m);
         if (lastErr && span === 1) throw lastErr;
-        const m: PortMapping = { proto: r.proto, containerPort: r.containerPort, hostIp: r.hostIp, hostPort: lo };
+        const m: PortMapping = { proto: r.proto, containerPort: r.containerPort, hostIp: r.hostIps[0]!, hostPort: lo };
         throw ephemeral ? systemError(`failed to allocate a free port in ${lo}-${hi}`) : this.portError(sb, m, 'allocated');
       }
     }
@@ -686,9 +868,9 @@ export class NetworkManager {
       Gateway: ep?.gateway ?? '',
       IPAddress: ep?.ip ?? '',
       IPPrefixLen: ep?.prefixLen ?? 0,
-      IPv6Gateway: '',
-      GlobalIPv6Address: '',
-      GlobalIPv6PrefixLen: 0,
+      IPv6Gateway: ep?.gateway6 ?? '',
+      GlobalIPv6Address: ep?.ip6 ?? '',
+      GlobalIPv6PrefixLen: ep?.prefixLen6 ?? 0,
       DNSNames: ep?.dnsNames.length ? ep.dnsNames : null,
     };
   }
@@ -714,11 +896,11 @@ export class NetworkManager {
       SecondaryIPv6Addresses: null,
       EndpointID: bridgeEp?.endpointId ?? '',
       Gateway: bridgeEp?.gateway ?? '',
-      GlobalIPv6Address: '',
-      GlobalIPv6PrefixLen: 0,
+      GlobalIPv6Address: bridgeEp?.ip6 ?? '',
+      GlobalIPv6PrefixLen: bridgeEp?.prefixLen6 ?? 0,
       IPAddress: bridgeEp?.ip ?? '',
       IPPrefixLen: bridgeEp?.prefixLen ?? 0,
-      IPv6Gateway: '',
+      IPv6Gateway: bridgeEp?.gateway6 ?? '',
       MacAddress: bridgeEp?.mac ?? '',
       Networks: networks,
     };
@@ -727,7 +909,7 @@ export class NetworkManager {
   private etcOf(sb: SandboxRecord): EtcInputs {
     const first = sb.endpoints[0];
     const user = sb.endpoints.some((e) => e.dns);
-    return { ip: first?.ip ?? '', nameservers: user ? ['127.0.0.11'] : undefined, hostGateway: this.hostGatewayIp() };
+    return { ip: first?.ip ?? '', ...(first?.ip6 ? { ip6: first.ip6 } : {}), nameservers: user ? ['127.0.0.11'] : undefined, ...this.hostGateways() };
   }
 
   /** The current NetworkSettings of a running container; undefined when it has none here. */
@@ -747,9 +929,13 @@ export class NetworkManager {
       if (PREDEFINED.has(name)) throw forbidden(`${name} is a pre-defined network and cannot be created`);
       if ([...this.networks.values()].some((n) => n.Name === name)) throw conflict(`network with name ${name} already exists`);
       const driver = req.Driver || 'bridge';
-      if (driver !== 'bridge') throw notFound(`could not find plugin ${driver} in v1 plugin registry: plugin not found`);
-      if (req.EnableIPv6) throw invalidParameter('IPv6 networks are not supported by this engine');
       const options = { ...(req.Options ?? {}) };
+      if (driver !== 'bridge') throw notFound(`could not find plugin ${driver} in v1 plugin registry: plugin not found`);
+      const ipv6 = req.EnableIPv6 ?? (options['com.docker.network.enable_ipv6'] !== undefined ? parseGoBool(options['com.docker.network.enable_ipv6']) : false);
+      if (ipv6 === undefined) throw invalidParameter(`driver-opt "com.docker.network.enable_ipv6" is not a valid bool`);
+      // EnableIPv6 wins over the driver option, which Docker then drops from Options.
+      if (req.EnableIPv6 !== undefined && req.EnableIPv6 !== null) delete options['com.docker.network.enable_ipv6'];
+      if (req.EnableIPv4 === false) throw invalidParameter('IPv6-only networks are not supported by this engine: IPv4 must be enabled');
       const bridgeName = options['com.docker.network.bridge.name'];
       // An interface name: it goes into `ip -batch` and iptables-restore lines.
       if (bridgeName !== undefined && (!/^[a-zA-Z0-9_.-]+$/.test(bridgeName) || bridgeName === '.' || bridgeName === '..')) {
@@ -785,13 +971,17 @@ export class NetworkManager {
           },
         ];
       } else {
-        const c = pickSubnet(this.opts.defaultAddressPools?.length ? this.opts.defaultAddressPools : DEFAULT_ADDRESS_POOLS, await this.usedSubnets());
+        const c = pickSubnet(this.pools4(), await this.usedSubnets());
         if (!c) throw forbidden('all predefined address pools have been fully subnetted');
         config = [{ Subnet: formatCidr(c), Gateway: formatIp((c.base + 1) >>> 0) }];
       }
+      const config6 = ipv6 ? await this.ipamConfig6(req) : undefined;
+      if (config6) config.push(config6);
       const mtuOpt = options['com.docker.network.driver.mtu'];
       const rec = this.newRecord(name, 'bridge', { Config: config }, options, { ...(req.Labels ?? {}) }, !!req.Internal);
       rec.Id = id;
+      rec.EnableIPv6 = ipv6;
+      if (config6 && !(req.IPAM?.Config ?? []).some((c) => c.Subnet?.includes(':'))) rec.ipv6Auto = true;
       rec.Attachable = !!req.Attachable;
       rec.bridge = bridgeName || `${this.opts.userBridgePrefix ?? 'wh-'}${id.slice(0, 12)}`;
       if (rec.bridge.length > 15) throw invalidParameter(`bridge name ${rec.bridge} is longer than 15 characters`);
@@ -801,11 +991,10 @@ export class NetworkManager {
         if (!Number.isInteger(m) || m < 68) throw invalidParameter(`invalid MTU number: ${mtuOpt}`);
         rec.mtu = m;
       }
-      const spec = this.spec(rec);
       await writeJsonAtomic(this.netPath(id), rec);
       this.networks.set(id, rec);
       try {
-        await ensureBridge(rec.bridge, `${formatIp(spec.gateway)}/${spec.cidr.bits}`, rec.mtu ?? this.mtu);
+        await this.setUpBridge(rec);
         await this.firewall.add(this.netRules(rec));
         await this.startDns(rec);
       } catch (err) {
@@ -814,6 +1003,41 @@ export class NetworkManager {
       }
       return { Id: id, Warning: '' };
     });
+  }
+
+  /** IPv4 pools: the configured ones (IPv6 pools aside), else Docker's. */
+  private pools4(): AddressPool[] {
+    const configured = (this.opts.defaultAddressPools ?? []).filter((p) => !isV6Pool(p));
+    return configured.length ? configured : DEFAULT_ADDRESS_POOLS;
+  }
+
+  /**
+   * The IPv6 IPAMConfig of a new IPv6 network: the request's (checked as Docker's ValidateIPAM
+   * does, and against the other networks' subnets), or a /64 from the pools.
+   */
+  private async ipamConfig6(req: NetworkCreateRequest): Promise<NonNullable<NetworkRecord['IPAM']['Config']>[number]> {
+    if (!this.firewall.v6Available) throw invalidParameter('IPv6 networks are not available: ip6tables does not work on this host');
+    const given = (req.IPAM?.Config ?? []).filter((c) => c.Subnet?.includes(':'));
+    if (given.length > 1) throw invalidParameter('only one IPv6 subnet per network is supported');
+    const c = given[0];
+    if (!c) {
+      const sub = await this.pickPool6();
+      if (!sub) throw forbidden('all predefined address pools have been fully subnetted');
+      return { Subnet: formatCidr6(sub), Gateway: formatIp6(sub.base + 1n) };
+    }
+    const errs = ipamErrors6(c);
+    if (errs.length) throw invalidParameter(ipamConfigError(errs));
+    const spec = subnetSpec6(c.Subnet!, c.Gateway, c.IPRange);
+    // The bridge driver's check: a ::/0 route on the bridge would take the host's IPv6 traffic.
+    if (spec.cidr.bits === 0) throw invalidParameter('ipv6 pool is empty');
+    if (spec.cidr.bits > 126) throw invalidParameter(`invalid subnet ${c.Subnet}: it leaves no room for addresses`);
+    if (this.subnets6().some((o) => overlaps6(o, spec.cidr))) throw forbidden('invalid pool request: Pool overlaps with other one on this address space');
+    return {
+      Subnet: formatCidr6(spec.cidr),
+      Gateway: formatIp6(spec.gateway),
+      ...(c.IPRange ? { IPRange: formatCidr6(parseCidr6(c.IPRange)!.cidr) } : {}),
+      ...(c.AuxiliaryAddresses && Object.keys(c.AuxiliaryAddresses).length ? { AuxiliaryAddresses: { ...c.AuxiliaryAddresses } } : {}),
+    };
   }
 
   private activeEndpoints(n: NetworkRecord): Array<{ sb: SandboxRecord; ep: EndpointRecord }> {
@@ -837,6 +1061,7 @@ export class NetworkManager {
     if (n.bridge) await deleteLink(n.bridge);
     this.networks.delete(n.Id);
     this.leases.delete(n.Id);
+    this.leases6.delete(n.Id);
     await rm(this.netPath(n.Id), { force: true });
   }
 
@@ -855,7 +1080,7 @@ export class NetworkManager {
 
   /** Docker's NetworkResource; `Containers` is filled when `withContainers` (inspect). */
   resource(n: NetworkRecord, withContainers: boolean): NetworkResource {
-    const { bridge: _b, mtu: _m, dnsPort: _d, ...pub } = n;
+    const { bridge: _b, mtu: _m, dnsPort: _d, ipv6Auto: _a, ...pub } = n;
     const containers: NetworkResource['Containers'] = {};
     if (withContainers) {
       for (const { sb, ep } of this.activeEndpoints(n)) {
@@ -864,7 +1089,7 @@ export class NetworkManager {
           EndpointID: ep.endpointId,
           MacAddress: ep.mac,
           IPv4Address: ep.ip ? `${ep.ip}/${ep.prefixLen}` : '',
-          IPv6Address: '',
+          IPv6Address: ep.ip6 ? `${ep.ip6}/${ep.prefixLen6}` : '',
         };
       }
     }

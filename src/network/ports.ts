@@ -1,19 +1,23 @@
 /**
  * Published ports: PortBindings/-P resolved to concrete host ports, and the daemon-side
  * reservation of each host port (a socket bound to it, held while the mapping exists) so that a
- * port taken by another process fails the start instead of silently shadowing it.
+ * port taken by another process fails the start instead of silently shadowing it. As in Docker
+ * 28, a binding without a host address is published on 0.0.0.0 and on [::] (same port) when the
+ * host can listen on IPv6; the IPv6 socket is a proxy to the container (port-proxy.ts).
  */
 import { readFile } from 'node:fs/promises';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { createServer, isIP, type Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import type { PortBinding, PortSet } from '../api/types.js';
 import { invalidParameter } from '../lib/errors.js';
 import { parseIp } from './ipv4.js';
+import { formatIp6, parseIp6 } from './ipv6.js';
+import { proxyTcp, proxyUdp, type ProxyTarget } from './port-proxy.js';
 
 export interface PortMapping {
   proto: 'tcp' | 'udp' | 'sctp';
   containerPort: number;
-  /** "0.0.0.0" for all addresses. */
+  /** "0.0.0.0" for all IPv4 addresses, "::" for all IPv6 addresses. */
   hostIp: string;
   hostPort: number;
 }
@@ -21,9 +25,20 @@ export interface PortMapping {
 export interface PortRequest {
   proto: PortMapping['proto'];
   containerPort: number;
-  hostIp: string;
+  /** One address, or 0.0.0.0 and :: for a binding without one: they get the same host port. */
+  hostIps: string[];
   /** Inclusive range; [0, 0] = any ephemeral port. */
   hostPorts: [number, number];
+}
+
+/** A HostIp as it goes into iptables lines: exactly an address (IPv6 in canonical form). */
+function hostAddress(hostIp: string): string | undefined {
+  if (parseIp(hostIp) !== undefined && hostIp === hostIp.trim()) return hostIp;
+  const v6 = parseIp6(hostIp);
+  if (v6 === undefined) return undefined;
+  // An IPv4-mapped address is the IPv4 address (Go's Unmap).
+  if (v6 >> 32n === 0xffffn) return [24n, 16n, 8n, 0n].map((s) => String((v6 >> s) & 255n)).join('.');
+  return formatIp6(v6);
 }
 
 function parsePortKey(key: string): { port: number; proto: PortMapping['proto'] } {
@@ -41,35 +56,69 @@ function parseHostPorts(s: string | undefined): [number, number] {
   return [lo, hi];
 }
 
-/** The requests of HostConfig.PortBindings, plus every ExposedPort with -P (PublishAllPorts). */
+/**
+ * The requests of HostConfig.PortBindings, plus every ExposedPort with -P (PublishAllPorts).
+ * `ipv6`: the host can listen on IPv6, so a binding without an address also gets [::]; an
+ * explicit IPv6 address is dropped without it, as Docker does.
+ */
 export function portRequests(
   bindings: Record<string, PortBinding[] | null> | null | undefined,
   exposed: PortSet | null | undefined,
   publishAll: boolean,
+  ipv6 = false,
 ): PortRequest[] {
   const out: PortRequest[] = [];
   const seen = new Set<string>();
+  const any = ipv6 ? ['0.0.0.0', '::'] : ['0.0.0.0'];
   for (const [key, list] of Object.entries(bindings ?? {})) {
     const { port, proto } = parsePortKey(key);
     seen.add(`${port}/${proto}`);
     for (const b of list ?? []) {
-      const hostIp = b.HostIp || '0.0.0.0';
-      // Written into iptables-restore lines: exactly an address, no padding.
-      if (parseIp(hostIp) === undefined || hostIp !== hostIp.trim()) {
-        if (isIP(hostIp) === 6) continue; // IPv6 bindings: IPv4-only engine, skip as Docker does without ip6tables
-        throw invalidParameter(`invalid host IP address: ${hostIp}`);
+      if (!b.HostIp) {
+        out.push({ proto, containerPort: port, hostIps: any, hostPorts: parseHostPorts(b.HostPort) });
+        continue;
       }
-      out.push({ proto, containerPort: port, hostIp, hostPorts: parseHostPorts(b.HostPort) });
+      const hostIp = hostAddress(b.HostIp);
+      if (hostIp === undefined) throw invalidParameter(`invalid host IP address: ${b.HostIp}`);
+      if (hostIp.includes(':') && !ipv6) continue;
+      out.push({ proto, containerPort: port, hostIps: [hostIp], hostPorts: parseHostPorts(b.HostPort) });
     }
   }
   if (publishAll) {
     for (const key of Object.keys(exposed ?? {})) {
       const { port, proto } = parsePortKey(key);
       if (seen.has(`${port}/${proto}`)) continue;
-      out.push({ proto, containerPort: port, hostIp: '0.0.0.0', hostPorts: [0, 0] });
+      out.push({ proto, containerPort: port, hostIps: any, hostPorts: [0, 0] });
     }
   }
-  return out;
+  return out.sort(comparePortRequests);
+}
+
+const PROTO_ORDER = { tcp: 0, udp: 1, sctp: 2 } as const;
+
+/**
+ * Docker's order of port bindings (cmpPortBinding), which is also inspect's: exact host ports
+ * before ranges, then by container port, protocol, host port(s) and host address (IPv4 first).
+ */
+function comparePortRequests(a: PortRequest, b: PortRequest): number {
+  const range = (r: PortRequest) => r.hostPorts[0] === 0 || r.hostPorts[0] !== r.hostPorts[1];
+  if (range(a) !== range(b)) return range(a) ? 1 : -1;
+  return (
+    a.containerPort - b.containerPort ||
+    PROTO_ORDER[a.proto] - PROTO_ORDER[b.proto] ||
+    a.hostPorts[0] - b.hostPorts[0] ||
+    a.hostPorts[1] - b.hostPorts[1] ||
+    addressOrder(a.hostIps[0]!, b.hostIps[0]!)
+  );
+}
+
+function addressOrder(a: string, b: string): number {
+  const v6a = a.includes(':');
+  if (v6a !== b.includes(':')) return v6a ? 1 : -1;
+  const n = (s: string) => (v6a ? parseIp6(s)! : BigInt(parseIp(s)!));
+  const x = n(a);
+  const y = n(b);
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 /** NetworkSettings.Ports: every exposed or bound port; null when not published. */
@@ -106,29 +155,60 @@ export class PortInUseError extends Error {
 
 export type Reservation = { close(): void };
 
-/** Binds the host port (TCP: listen; UDP: bind) so no other process can take it. */
-export function reservePort(m: PortMapping): Promise<Reservation> {
+/**
+ * Binds the host port (TCP: listen; UDP: bind) so no other process can take it. With `proxyTo`
+ * (IPv6 host addresses) the socket relays to the container; IPv6 sockets are IPv6-only, so [::]
+ * and 0.0.0.0 are separate bindings as in Docker.
+ */
+export function reservePort(m: PortMapping, proxyTo?: ProxyTarget): Promise<Reservation> {
+  const v6 = m.hostIp.includes(':');
   return new Promise((resolve, reject) => {
     if (m.proto === 'udp') {
-      const s: UdpSocket = createSocket({ type: 'udp4' });
+      const s: UdpSocket = createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6 });
       s.once('error', (err: NodeJS.ErrnoException) => {
         s.close();
         reject(err.code === 'EADDRINUSE' ? new PortInUseError(m) : err);
       });
-      s.bind({ port: m.hostPort, address: m.hostIp, exclusive: true }, () => resolve({ close: () => s.close() }));
+      s.bind({ port: m.hostPort, address: m.hostIp, exclusive: true }, () => {
+        const stop = proxyTo ? proxyUdp(s, proxyTo) : () => {};
+        resolve({
+          close: () => {
+            stop();
+            s.close();
+          },
+        });
+      });
       return;
     }
     if (m.proto === 'sctp') return resolve({ close() {} });
-    const srv: Server = createServer((c) => c.destroy());
+    const srv: Server = proxyTo ? createServer() : createServer((c) => c.destroy());
+    const stop = proxyTo ? proxyTcp(srv, proxyTo) : () => {};
     srv.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? new PortInUseError(m) : err));
-    srv.listen({ port: m.hostPort, host: m.hostIp, exclusive: true, backlog: 1 }, () => {
+    srv.listen({ port: m.hostPort, host: m.hostIp, exclusive: true, ipv6Only: v6, backlog: proxyTo ? 511 : 1 }, () => {
       srv.unref();
-      resolve({ close: () => srv.close() });
+      resolve({
+        close: () => {
+          srv.close();
+          stop();
+        },
+      });
     });
   });
 }
 
-/** In-memory table of the host ports mapped by containers: 0.0.0.0 conflicts with every address. */
+/** Whether the host can listen on IPv6 (Docker's IsV6Listenable: a socket on [::1]). */
+export function ipv6Listenable(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen({ port: 0, host: '::1', ipv6Only: true }, () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * In-memory table of the host ports mapped by containers: 0.0.0.0 conflicts with every IPv4
+ * address, :: with every IPv6 address.
+ */
 export class PortTable {
   private readonly used = new Map<string, string>();
 
@@ -138,11 +218,16 @@ export class PortTable {
 
   isFree(proto: string, ip: string, port: number): boolean {
     if (this.used.has(this.key(proto, ip, port))) return false;
-    if (ip === '0.0.0.0') {
-      for (const k of this.used.keys()) if (k.startsWith(`${proto}/`) && k.endsWith(`/${port}`)) return false;
+    const v6 = ip.includes(':');
+    const wildcard = v6 ? '::' : '0.0.0.0';
+    if (ip === wildcard) {
+      for (const k of this.used.keys()) {
+        const [p, addr, n] = k.split('/');
+        if (p === proto && n === String(port) && addr!.includes(':') === v6) return false;
+      }
       return true;
     }
-    return !this.used.has(this.key(proto, '0.0.0.0', port));
+    return !this.used.has(this.key(proto, wildcard, port));
   }
 
   take(m: PortMapping, owner: string): void {

@@ -11,6 +11,8 @@ export interface NetworkRecord extends Omit<NetworkResource, 'Containers'> {
   mtu?: number;
   /** Port of the embedded DNS on the gateway (user-defined bridge networks). */
   dnsPort?: number;
+  /** The IPv6 subnet came from the pools: no static --ip6 on it (Docker's IsStatic). */
+  ipv6Auto?: boolean;
 }
 
 export interface EndpointRecord {
@@ -27,6 +29,10 @@ export interface EndpointRecord {
   aliases: string[];
   dnsNames: string[];
   requestedIp?: string;
+  /** IPv6 address, prefix length and gateway on an IPv6 network. */
+  ip6?: string;
+  prefixLen6?: number;
+  gateway6?: string;
   /** What the client asked for that inspect reports back as given. */
   ipamConfig?: EndpointSettings['IPAMConfig'];
   driverOpts?: Record<string, string>;

@@ -75,9 +75,10 @@ describe('Docker CLI networking compatibility', () => {
       { timeoutMs: 30_000, what: `nginx on 127.0.0.1:${port}` },
     );
     assert.ok(page.includes(NGINX_TEST_PAGE_MARKER), page);
-    assert.equal(await docker(['port', 'nginx1', '80']), `0.0.0.0:${port}\n`);
+    // Docker 28 publishes a port without a host address on 0.0.0.0 and [::].
+    assert.equal(await docker(['port', 'nginx1', '80']), `0.0.0.0:${port}\n[::]:${port}\n`);
     const ps = await docker(['ps', '--filter', 'name=nginx1', '--format', '{{.Ports}}']);
-    assert.equal(ps.trim(), `0.0.0.0:${port}->80/tcp`);
+    assert.equal(ps.trim(), `0.0.0.0:${port}->80/tcp, [::]:${port}->80/tcp`);
     const missing = await httpGet(port, '/no-such-page').catch(() => undefined);
     assert.equal(missing?.status, 404, 'nginx itself answers, not something else on the port');
     await docker(['rm', '-f', 'nginx1']);

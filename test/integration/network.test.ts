@@ -263,6 +263,37 @@ describe('network manager (real netns, bridges, iptables)', () => {
     assert.throws(() => mgr.validate({ NetworkMode: 'bridge' }, { bridge: { IPAMConfig: { IPv4Address: '10.0.0.5' } } }), /user specified IP address is supported on user defined networks only/);
   });
 
+  it('an IPv4-only endpoint\'s UDP port is published on [::] too and reached on [::1] through the proxy', async () => {
+    const u = await addNs('u');
+    const hostPort = await freePort();
+    const r = await mgr.attach({
+      containerId: 'e'.repeat(64),
+      containerName: 'cu',
+      netnsPath: u,
+      hostConfig: { NetworkMode: 'bridge', PortBindings: { '53/udp': [{ HostIp: '', HostPort: String(hostPort) }] } },
+    });
+    assert.deepEqual(r.settings.Ports, { '53/udp': [{ HostIp: '0.0.0.0', HostPort: String(hostPort) }, { HostIp: '::', HostPort: String(hostPort) }] });
+    const echo = "const s=require('dgram').createSocket('udp4');s.on('message',(m,r)=>s.send(Buffer.concat([Buffer.from('echo:'),m]),r.port,r.address));s.bind(53)";
+    children.push(spawn('ip', ['netns', 'exec', ns('u'), process.execPath, '-e', echo], { stdio: 'ignore' }));
+    const ask = (host: string) =>
+      new Promise<string>((resolve) => {
+        const sock = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+        const timer = setTimeout(() => done(''), 300);
+        const done = (v: string) => {
+          clearTimeout(timer);
+          sock.close();
+          resolve(v);
+        };
+        sock.on('message', (m) => done(m.toString()));
+        sock.send('hi', hostPort, host);
+      });
+    await waitFor(async () => (await ask('::1')) === 'echo:hi', 'the echo server through the [::1] proxy');
+    assert.equal(await ask('127.0.0.1'), 'echo:hi');
+    assert.equal((await mgr.firewallRules()).some((l) => l.startsWith('ip6 ') && l.includes(`--dport ${hostPort}`)), false, 'no ip6tables DNAT to an IPv4 address');
+    await mgr.detach('e'.repeat(64));
+    assert.equal(await ask('::1'), '', 'the proxy is gone with the endpoint');
+  });
+
   it('restore after a daemon crash keeps running containers and removes the rest', async () => {
     // Simulate kill -9: a second manager over the same data root, containers a and c still "running".
     await mgr.close();

@@ -72,9 +72,14 @@ async function vethsOnOurBridges(bridges: string[]): Promise<number> {
 /** Leases are persisted one endpoint record per leased address. */
 const leaseCount = async () => (await readdir(join(d.dataRoot, 'network', 'endpoints')).catch(() => [] as string[])).length;
 
+/** This daemon's rules in iptables and ip6tables. */
 async function ruleCount(): Promise<number> {
-  const r = await runCommand('iptables-save', []);
-  return r.stdout.split('\n').filter((l) => l.includes(chainPrefix)).length;
+  let n = 0;
+  for (const tool of ['iptables-save', 'ip6tables-save']) {
+    const r = await runCommand(tool, []);
+    n += r.stdout.split('\n').filter((l) => l.includes(chainPrefix)).length;
+  }
+  return n;
 }
 
 before(async () => {

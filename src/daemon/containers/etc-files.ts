@@ -13,7 +13,7 @@ import { embeddedResolvConf } from '../../network/resolv.js';
  */
 const oneField = (s: string) => s !== '' && !/[\s\x00-\x1f\x7f]/.test(s);
 
-export function hostsFile(opts: { hostname: string; domainname?: string; ip?: string; extraHosts?: string[] }): string {
+export function hostsFile(opts: { hostname: string; domainname?: string; ip?: string; ip6?: string; extraHosts?: string[] }): string {
   const lines = [
     '127.0.0.1\tlocalhost',
     '::1\tlocalhost ip6-localhost ip6-loopback',
@@ -29,6 +29,7 @@ export function hostsFile(opts: { hostname: string; domainname?: string; ip?: st
   if (opts.ip && oneField(opts.hostname) && (!opts.domainname || oneField(opts.domainname))) {
     const fqdn = opts.domainname ? `${opts.hostname}.${opts.domainname} ${opts.hostname}` : opts.hostname;
     lines.push(`${opts.ip}\t${fqdn}`);
+    if (opts.ip6) lines.push(`${opts.ip6}\t${fqdn}`);
   }
   return lines.join('\n') + '\n';
 }
@@ -102,20 +103,26 @@ export async function writeEtcFiles(
     dnsOptions?: string[];
     /** The container's address on its first network, once networking is attached. */
     ip?: string;
+    /** Its IPv6 address there, on an IPv6 network. */
+    ip6?: string;
     /** The embedded DNS on user-defined networks. */
     nameservers?: string[];
     /** What `--add-host name:host-gateway` resolves to. */
     hostGateway?: string;
+    /** The default bridge's IPv6 gateway, when it has IPv6. */
+    hostGateway6?: string;
   },
 ): Promise<void> {
   const hostResolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
   const hostname = opts.hostNetwork ? osHostname() : opts.hostname;
-  const extraHosts = opts.extraHosts?.map((h) =>
-    opts.hostGateway && h.endsWith(':host-gateway') ? h.replace(/host-gateway$/, opts.hostGateway) : h,
+  // host-gateway is every gateway of the default bridge: IPv4, and IPv6 when it has IPv6 (Docker 28).
+  const gateways = [opts.hostGateway, opts.hostGateway6].filter((g): g is string => !!g);
+  const extraHosts = opts.extraHosts?.flatMap((h) =>
+    gateways.length && h.endsWith(':host-gateway') ? gateways.map((g) => h.replace(/host-gateway$/, g)) : [h],
   );
   const hosts = opts.hostNetwork
     ? await readFile('/etc/hosts', 'utf8').catch(() => hostsFile({ hostname }))
-    : hostsFile({ hostname, domainname: opts.domainname, extraHosts, ip: opts.ip || undefined });
+    : hostsFile({ hostname, domainname: opts.domainname, extraHosts, ip: opts.ip || undefined, ip6: opts.ip6 || undefined });
   const resolv = opts.nameservers?.length
     ? embeddedResolvConf(hostResolv, opts)
     : opts.hostNetwork && !opts.dns?.length && !opts.dnsSearch?.length && !opts.dnsOptions?.length

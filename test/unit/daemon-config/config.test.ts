@@ -211,6 +211,33 @@ describe('loadDaemonConfig', () => {
     await assert.rejects(loadDaemonConfig(['--config-file', f, 'extra']), /too many arguments|excess/i);
   });
 
+  test('ipv6 and fixed-cidr-v6, from flags or the file, with dockerd\'s validation texts', async () => {
+    const f = await configFile({});
+    const off = await loadDaemonConfig(['--config-file', f]);
+    assert.equal(off.ipv6, false);
+    assert.equal(off.fixedCidrV6, undefined);
+    const flags = await loadDaemonConfig(['--config-file', f, '--ipv6', '--fixed-cidr-v6', 'fd00:1:2::/64']);
+    assert.equal(flags.ipv6, true);
+    assert.equal(flags.fixedCidrV6, 'fd00:1:2::/64');
+    const file = await loadDaemonConfig(['--config-file', await configFile({ ipv6: true, 'fixed-cidr-v6': 'fd00:3::/64' })]);
+    assert.equal(file.ipv6, true);
+    assert.equal(file.fixedCidrV6, 'fd00:3::/64');
+    const bad: Array<[string, string]> = [
+      ['10.0.0.0/24', "invalid fixed-cidr-v6: invalid fixed-cidr-v6: '10.0.0.0/24' is not a valid IPv6 subnet"],
+      ['fd00::', `invalid fixed-cidr-v6: invalid fixed-cidr-v6: netip.ParsePrefix("fd00::"): no '/'`],
+      ['fd00::/200', `invalid fixed-cidr-v6: invalid fixed-cidr-v6: netip.ParsePrefix("fd00::/200"): prefix length out of range`],
+      ['ff02::/64', "invalid fixed-cidr-v6: invalid fixed-cidr-v6: multicast subnet 'ff02::/64' is not allowed"],
+      ['fe80::/80', "invalid fixed-cidr-v6: invalid fixed-cidr-v6: 'fe80::/80' clashes with the Link-Local prefix 'fe80::/64'"],
+    ];
+    for (const [v, msg] of bad) await assert.rejects(loadDaemonConfig(['--config-file', f, '--fixed-cidr-v6', v]), { message: msg }, v);
+    await loadDaemonConfig(['--config-file', f, '--fixed-cidr-v6', 'fe80::/64']);
+    await assert.rejects(loadDaemonConfig(['--config-file', await configFile({ ipv6: 'yes' })]), /invalid value for "ipv6"/);
+    await assert.rejects(
+      loadDaemonConfig(['--config-file', await configFile({ ipv6: true }), '--ipv6']),
+      /the following directives are specified both as a flag and in the configuration file: ipv6/,
+    );
+  });
+
   test('a bare socket path becomes unix://; duplicates collapse', async () => {
     const cfg = await loadDaemonConfig(['--config-file', await configFile({}), '-H', '/tmp/w.sock', '-H', 'unix:///tmp/w.sock']);
     assert.deepEqual(cfg.hosts, ['unix:///tmp/w.sock']);

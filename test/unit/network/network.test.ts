@@ -55,11 +55,11 @@ describe('ports', () => {
       true,
     );
     assert.deepEqual(r, [
-      // '90' is an integer-like key: JavaScript enumerates it first.
-      { proto: 'tcp', containerPort: 90, hostIp: '127.0.0.1', hostPorts: [9000, 9010] },
-      { proto: 'tcp', containerPort: 80, hostIp: '0.0.0.0', hostPorts: [8080, 8080] },
-      { proto: 'udp', containerPort: 53, hostIp: '0.0.0.0', hostPorts: [0, 0] },
-      { proto: 'tcp', containerPort: 443, hostIp: '0.0.0.0', hostPorts: [0, 0] },
+      // Docker's order: exact host ports first, then by container port.
+      { proto: 'tcp', containerPort: 80, hostIps: ['0.0.0.0'], hostPorts: [8080, 8080] },
+      { proto: 'udp', containerPort: 53, hostIps: ['0.0.0.0'], hostPorts: [0, 0] },
+      { proto: 'tcp', containerPort: 90, hostIps: ['127.0.0.1'], hostPorts: [9000, 9010] },
+      { proto: 'tcp', containerPort: 443, hostIps: ['0.0.0.0'], hostPorts: [0, 0] },
     ]);
     assert.throws(() => portRequests({ '70000/tcp': [] }, null, false), /invalid port specification/);
   });
@@ -75,6 +75,32 @@ describe('ports', () => {
     assert.throws(() => portRequests({ '80/tcp': [{ HostIp: ' 127.0.0.1', HostPort: '8080' }] }, null, false), /invalid host IP address/);
     assert.throws(() => portRequests({ '80/tcp': [{ HostIp: 'a:b -j ACCEPT', HostPort: '8080' }] }, null, false), /invalid host IP address/);
     assert.deepEqual(portRequests({ '80/tcp': [{ HostIp: '::1', HostPort: '8080' }] }, null, false), []);
+    assert.throws(() => portRequests({ '80/tcp': [{ HostIp: '::1 -j ACCEPT', HostPort: '8080' }] }, null, false, true), /invalid host IP address/);
+  });
+
+  it('on an IPv6-capable host a binding without an address is 0.0.0.0 and [::]; an address binds only its family', () => {
+    const r = portRequests(
+      { '80/tcp': [{ HostIp: '', HostPort: '8080' }, { HostIp: '0:0:0:0:0:0:0:1', HostPort: '8081' }, { HostIp: '0.0.0.0', HostPort: '8082' }, { HostIp: '::ffff:127.0.0.1', HostPort: '8083' }] },
+      { '443/tcp': {} },
+      true,
+      true,
+    );
+    assert.deepEqual(r, [
+      { proto: 'tcp', containerPort: 80, hostIps: ['0.0.0.0', '::'], hostPorts: [8080, 8080] },
+      { proto: 'tcp', containerPort: 80, hostIps: ['::1'], hostPorts: [8081, 8081] },
+      { proto: 'tcp', containerPort: 80, hostIps: ['0.0.0.0'], hostPorts: [8082, 8082] },
+      { proto: 'tcp', containerPort: 80, hostIps: ['127.0.0.1'], hostPorts: [8083, 8083] },
+      { proto: 'tcp', containerPort: 443, hostIps: ['0.0.0.0', '::'], hostPorts: [0, 0] },
+    ]);
+  });
+
+  it(':: conflicts with any IPv6 address of the port, never with IPv4 ones', () => {
+    const t = new PortTable();
+    t.take({ proto: 'tcp', containerPort: 80, hostIp: '0.0.0.0', hostPort: 8080 }, 'a');
+    assert.equal(t.isFree('tcp', '::', 8080), true);
+    t.take({ proto: 'tcp', containerPort: 80, hostIp: '::1', hostPort: 8080 }, 'b');
+    assert.equal(t.isFree('tcp', '::', 8080), false);
+    assert.equal(t.isFree('tcp', 'fd00::5', 8080), true);
   });
 
   it('builds NetworkSettings.Ports with null for unpublished ports', () => {

@@ -1,0 +1,89 @@
+/**
+ * The daemon's port proxy for IPv6 host bindings, doing what Docker's docker-proxy does for them:
+ * connections to `[::1]:P` (which IPv6 never routes out of lo, so DNAT cannot serve them) and, for
+ * a container without an IPv6 address, every IPv6 connection to the port, are relayed to the
+ * container's address. TCP streams are piped with backpressure; UDP flows get one upstream
+ * socket per client, closed after 90 s idle (docker-proxy's UDP timeout). The proxy lives in the
+ * daemon: a daemon restart drops proxied connections (not DNATed ones) and `restore` listens again.
+ */
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { connect, type Server, type Socket } from 'node:net';
+
+export interface ProxyTarget {
+  ip: string;
+  port: number;
+}
+
+const UDP_IDLE_MS = 90_000;
+/**
+ * Proxied TCP connections and UDP flows at once, over all ports (each holds two descriptors of
+ * the daemon): past it, new ones are refused, so a flood at a published port cannot take the
+ * descriptors the daemon needs for its API. docker-proxy, a process per port, has no such cap.
+ */
+export const MAX_PROXIED = 2048;
+let proxied = 0;
+
+/** Flows open now (tests). */
+export function proxiedCount(): number {
+  return proxied;
+}
+
+/** Makes `server` (listening on the host port) relay each connection to `target`. */
+export function proxyTcp(server: Server, target: ProxyTarget): () => void {
+  const open = new Set<Socket>();
+  server.on('connection', (client) => {
+    if (proxied >= MAX_PROXIED) return void client.destroy();
+    proxied++;
+    const upstream = connect({ host: target.ip, port: target.port });
+    upstream.once('close', () => proxied--);
+    for (const s of [client, upstream]) {
+      open.add(s);
+      s.on('close', () => open.delete(s));
+      s.setNoDelay(true);
+    }
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+    // A half-close is passed on, as docker-proxy does with CloseWrite.
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  return () => {
+    for (const s of open) s.destroy();
+  };
+}
+
+/** Makes the bound UDP socket relay datagrams to `target` and the answers back to each client. */
+export function proxyUdp(socket: UdpSocket, target: ProxyTarget): () => void {
+  const flows = new Map<string, { up: UdpSocket; timer: NodeJS.Timeout }>();
+  const family = target.ip.includes(':') ? 'udp6' : 'udp4';
+  const drop = (key: string) => {
+    const f = flows.get(key);
+    if (!f) return;
+    flows.delete(key);
+    proxied--;
+    clearTimeout(f.timer);
+    f.up.close();
+  };
+  socket.on('message', (msg, from) => {
+    const key = `${from.address}|${from.port}`;
+    let f = flows.get(key);
+    if (!f) {
+      if (proxied >= MAX_PROXIED) return;
+      proxied++;
+      const up = createSocket(family);
+      up.on('error', () => drop(key));
+      up.on('message', (answer) => {
+        socket.send(answer, from.port, from.address);
+        const g = flows.get(key);
+        if (g) g.timer.refresh();
+      });
+      f = { up, timer: setTimeout(() => drop(key), UDP_IDLE_MS).unref() };
+      flows.set(key, f);
+    }
+    f.timer.refresh();
+    f.up.send(msg, target.port, target.ip);
+  });
+  return () => {
+    for (const key of [...flows.keys()]) drop(key);
+  };
+}
