@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { Command } from 'commander';
 import tar from 'tar-stream';
 import type { EngineClient } from '../client/engine-client.js';
-import { TarWalker } from '../daemon/archive-walk.js';
+import { TarWalker } from '../containerfs/walk.js';
 import { TarWriter } from '../lib/tar-writer.js';
 import { collect, forEachArg, usage, type CliContext, type DefineCommand } from './cli-context.js';
 import { ramInBytes } from './format/units.js';

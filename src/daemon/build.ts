@@ -37,7 +37,7 @@ import { EMPTY_TAR_DIFF_ID, upperDirLayer } from './containers/commit.js';
 import { authForDomain } from '../distribution/auth-config.js';
 import { cacheKey, copyConfig, created, goDuration, goList, goQuoteList } from './build-config.js';
 import { Channel } from './build-channel.js';
-import { ContainerRoot } from './container-root.js';
+import { ContainerRoot } from '../containerfs/root.js';
 import type { EventSink } from './events.js';
 import { hostArch } from './images/platform.js';
 import type { ImageService } from './images/service.js';

@@ -12,7 +12,7 @@ import type {
 } from '../../api/backend.js';
 import type { HostConfig } from '../../api/types.js';
 import { ContainerArchive } from '../archive.js';
-import { containerChanges } from '../changes.js';
+import { containerChanges } from '../../containerfs/diff.js';
 import { ContainerCommit, type CommitImages } from './commit.js';
 import type { ContainerAccess } from './access.js';
 import { ContainerPause } from './pause.js';

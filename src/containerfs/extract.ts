@@ -5,13 +5,13 @@
  *    an absolute one is taken relative to the destination (layerRelativePath, shared with the
  *    layer extractor);
  *  - parents are resolved inside the container root (symlinks followed there, never out of it;
- *    missing ones made 0755), every write goes through an open directory fd (container-root.ts),
+ *    missing ones made 0755), every write goes through an open directory fd (root.ts),
  *    new files are created O_EXCL|O_NOFOLLOW, and metadata is set through an O_PATH fd of the
  *    entry, so a symlink the container swaps in meanwhile is never followed;
  *  - symlinks whose target lexically leaves the destination and hardlinks to outside it are
  *    refused, as Docker refuses them (breakout);
  *  - owners and modes of the entries are kept, or all chowned to `chown` (copyUIDGID);
- *  - the container's volumes and binds are written through (container-root.ts lays them over the
+ *  - the container's volumes and binds are written through (root.ts lays them over the
  *    root); nothing is written where the root says it is read-only (a `:ro` mount, a read-only
  *    rootfs), a mount point is never replaced (EBUSY, as unlinking a mount point is), and a
  *    hardlink never joins two mounts (EXDEV, as the kernel refuses it in the container).
@@ -26,7 +26,7 @@ import { decompressed } from '../layer/decompress.js';
 import { layerRelativePath } from '../layer/extract.js';
 import { TarReader, type TarHeader } from '../layer/tar-reader.js';
 import { checkWritableXattr, lsetxattr, xattrRefusedByKernel } from '../layer/xattr.js';
-import { fdPath, O_PATH, RootPathError, type ContainerRoot } from './container-root.js';
+import { fdPath, O_PATH, RootPathError, type ContainerRoot } from './root.js';
 
 export interface ExtractOptions {
   /** Refuse to replace a directory with a non-directory and the reverse (noOverwriteDirNonDir). */
