@@ -33,6 +33,8 @@ export interface ExtractOptions {
   noOverwriteDirNonDir: boolean;
   /** Owner for every entry instead of the tar's (copyUIDGID with a container user). */
   chown?: { uid: number; gid: number };
+  /** Renames entries (and hardlink targets) before they are extracted: the CLI's rebase of `cp`. */
+  rename?: (name: string) => string;
 }
 
 const DIR_CACHE = 32;
@@ -136,7 +138,9 @@ export class ContainerExtractor {
     }
   }
 
-  private async entry(h: TarHeader, body: () => AsyncGenerator<Buffer>): Promise<void> {
+  private async entry(header: TarHeader, body: () => AsyncGenerator<Buffer>): Promise<void> {
+    const rename = this.opts.rename;
+    const h = rename ? { ...header, name: rename(header.name), linkname: header.type === 'link' ? rename(header.linkname) : header.linkname } : header;
     const rel = layerRelativePath(h.name);
     if (rel === '') return; // the destination itself ("./"): Docker leaves it as it is
     const slash = rel.lastIndexOf('/');
