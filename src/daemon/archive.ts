@@ -13,7 +13,6 @@ import type { Stats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { ContainerPathStat } from '../api/backend.js';
 import type { ContainerRecord } from '../container/container.js';
 import { invalidParameter, notFound, systemError } from '../lib/errors.js';
 import { TarWriter } from '../lib/tar-writer.js';
@@ -24,6 +23,7 @@ import type { ContainerAccess } from './containers/access.js';
 import { containerActor } from './containers/events.js';
 import { rootMounts } from '../containerfs/mounts.js';
 import { ContainerRoot, RootPathError, isNotFound } from '../containerfs/root.js';
+import type { ContainerPathStat } from '../api/types.js';
 
 /** Docker's ContainerPathStat (the X-Docker-Container-Path-Stat header, base64 JSON). */
 export type PathStat = ContainerPathStat;

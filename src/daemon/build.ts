@@ -17,7 +17,6 @@ import type { Readable } from 'node:stream';
 import { Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { ContainerBackend } from '../api/backend.js';
-import type { BuildBackend, BuildOptions, BuildStepError } from '../api/build-types.js';
 import type { ContainerConfig, HostConfig, ImageConfigFile, ProgressMessage } from '../api/types.js';
 import { BuildArgs, prependEnvOnCmd } from '../build/build-args.js';
 import { parseStages, parseInstruction, stageIndex, type Instruction, type Stage } from '../build/instructions.js';
@@ -41,6 +40,7 @@ import { ContainerRoot } from '../containerfs/root.js';
 import type { EventSink } from './events.js';
 import { hostArch } from './images/platform.js';
 import type { ImageService } from './images/service.js';
+import type { BuildBackend, BuildOptions, BuildStepError } from '../api/backend.js';
 
 const DEFAULT_SHELL = ['/bin/sh', '-c'];
 /** Characters of output kept for a failing quiet (-q) build. */

@@ -32,7 +32,6 @@ async function createImage(ctx: RequestContext): Promise<void> {
   const platform = (versionAtLeast(ctx.version, '1.32') && query.get('platform')) || undefined;
   const fromImage = query.get('fromImage');
   if (fromImage) {
-    if (!images.pull) throw systemError('pull is not supported yet');
     // "pull -a" may send the name with a trailing ':'.
     const ref = fromImage.replace(/:$/, '');
     const tag = query.get('tag') || undefined;
@@ -154,13 +153,11 @@ export function imageRoutes(router: Router): void {
   });
   router.post('/images/{name:.*}/push', async (ctx) => {
     const images = img(ctx);
-    if (!images.push) throw systemError('push is not supported yet');
     const stream = images.push(name(ctx), ctx.query.get('tag') || undefined, decodeRegistryAuth(ctx.req.headers['x-registry-auth']));
     await writeProgressStream(ctx.res, stream, { errorStatusBeforeFirst: true });
   });
   router.post('/auth', async (ctx) => {
     const images = img(ctx);
-    if (!images.login) throw systemError('login is not supported yet');
     const auth = (await readJSON<RegistryAuth>(ctx.req, AUTH_CONFIG)) ?? {};
     try {
       sendJSON(ctx.res, 200, await images.login(auth));

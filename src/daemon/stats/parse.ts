@@ -1,9 +1,9 @@
+import type { BlkioStatEntry, NetworkStats } from '../../api/types.js';
 /**
  * Parsers of the kernel files container stats come from: cgroup v1 and v2 controller files,
  * /proc/stat and /proc/<pid>/net/dev. Pure functions over file text, so they are tested on
  * sample files of either cgroup version whatever the host runs.
  */
-import type { BlkioStatEntry, NetworkStats } from '../../api/stats-types.js';
 
 /** A single number file (`memory.usage_in_bytes`, `pids.current`); `max` and garbage are undefined. */
 export function parseUint(text: string | undefined): number | undefined {
