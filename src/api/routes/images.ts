@@ -1,6 +1,6 @@
 /** Image routes: Docker's paths, query parameters and status codes over ImageBackend. */
 import { Writable } from 'node:stream';
-import { invalidParameter, systemError } from '../../lib/errors.js';
+import { invalidParameter } from '../../lib/errors.js';
 import type { RegistryAuth } from '../backend.js';
 import { decodeRegistryAuth } from '../../distribution/auth-config.js';
 import { detachedBody } from '../request.js';
