@@ -169,7 +169,7 @@ export interface ImageBackend {
    * POST /images/{name}/push : pushes `name` (all its tags when neither `name` nor `tag` has one).
    */
   push(name: string, tag: string | undefined, auth: RegistryAuth | undefined): AsyncIterable<ProgressMessage>;
-  /** POST /auth : checks credentials against the registry. Throws an error with `unauthorized: true` for bad ones. */
+  /** POST /auth : checks credentials against the registry. Throws an Unauthorized EngineError (401) for bad ones. */
   login(auth: RegistryAuth): Promise<{ Status: string; IdentityToken: string }>;
   /** POST /images/create?fromSrc=- : a rootfs tarball (optionally compressed) becomes an image. */
   importImage(src: Readable, opts: ImageImportOptions): AsyncIterable<ProgressMessage>;

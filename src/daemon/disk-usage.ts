@@ -7,7 +7,8 @@
  */
 import type { ContainerBackend, VolumeBackend } from '../api/backend.js';
 import type { ContainerSummary, ImageSummary, Volume } from '../api/types.js';
-import { dirSize, type LayerStore } from '../layer/layer-store.js';
+import { dirSize } from '../lib/dir-size.js';
+import type { LayerStore } from '../layer/layer-store.js';
 import type { DiskUsage, DiskUsageType } from '../api/types.js';
 import type { DiskUsageBackend } from '../api/backend.js';
 

@@ -14,6 +14,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, readlink, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { systemError } from '../lib/errors.js';
+import { isMountPoint } from '../lib/mountinfo.js';
 
 const LINK_DIR = 'l';
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
@@ -44,20 +45,6 @@ function run(cmd: string, args: string[], cwd?: string): Promise<void> {
     child.on('error', reject);
     child.on('close', (code) => (code === 0 ? resolve() : reject(systemError(`${cmd} ${args.join(' ')}: ${err.trim() || `exit ${code}`}`))));
   });
-}
-
-/** Decodes the octal escapes /proc/self/mountinfo uses for spaces and such. */
-function unescapeMountPath(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-}
-
-export async function isMountPoint(path: string): Promise<boolean> {
-  const info = await readFile('/proc/self/mountinfo', 'utf8');
-  for (const line of info.split('\n')) {
-    const f = line.split(' ');
-    if (f.length > 4 && unescapeMountPath(f[4]) === path) return true;
-  }
-  return false;
 }
 
 export class Overlay2 {

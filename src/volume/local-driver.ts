@@ -4,8 +4,8 @@
  * and undone when the last user stops. Without options a volume is a plain directory.
  */
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { invalidParameter, systemError } from '../lib/errors.js';
+import { isMountPoint } from '../lib/mountinfo.js';
 
 const VALID_OPTS = new Set(['type', 'o', 'device', 'size']);
 const MANDATORY: Record<string, string[]> = { device: ['type'], type: ['device'], o: ['device', 'type'] };
@@ -68,14 +68,3 @@ export async function unmountLocal(target: string): Promise<void> {
   if (r.code !== 0 && (await isMountPoint(target))) throw systemError(`failed to unmount ${target}: ${r.stderr.trim()}`);
 }
 
-/** Whether `path` is a mount point, from /proc/self/mountinfo (octal escapes decoded). */
-export async function isMountPoint(path: string): Promise<boolean> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
-  for (const line of text.split('\n')) {
-    const f = line.split(' ');
-    if (f.length < 5) continue;
-    const mp = f[4].replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
-    if (mp === path) return true;
-  }
-  return false;
-}

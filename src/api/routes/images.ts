@@ -6,7 +6,6 @@ import { decodeRegistryAuth } from '../../distribution/auth-config.js';
 import { detachedBody } from '../request.js';
 import { readJSON } from '../json-body.js';
 import { AUTH_CONFIG } from '../body-shapes.js';
-import { errorBody } from '../errors.js';
 import { boolValue, boolValueOrDefault, intValue, parseFilters, sendEmpty, sendJSON } from '../request.js';
 import { formatError, writeProgressStream } from '../progress.js';
 import type { RequestContext, Router } from '../router.js';
@@ -159,13 +158,8 @@ export function imageRoutes(router: Router): void {
   router.post('/auth', async (ctx) => {
     const images = img(ctx);
     const auth = (await readJSON<RegistryAuth>(ctx.req, AUTH_CONFIG)) ?? {};
-    try {
-      sendJSON(ctx.res, 200, await images.login(auth));
-    } catch (err) {
-      if (!(err as { unauthorized?: boolean }).unauthorized) throw err;
-      ctx.res.writeHead(401, { 'Content-Type': 'application/json' });
-      ctx.res.end(errorBody(err));
-    }
+    // Bad credentials are an Unauthorized error: 401 with Docker's message.
+    sendJSON(ctx.res, 200, await images.login(auth));
   });
   router.delete('/images/{name:.*}', async (ctx) => {
     const deleted = await img(ctx).remove(name(ctx), { force: boolValue(ctx.query, 'force'), noprune: boolValue(ctx.query, 'noprune') });
