@@ -16,12 +16,12 @@
  *    rootfs), a mount point is never replaced (EBUSY, as unlinking a mount point is), and a
  *    hardlink never joins two mounts (EXDEV, as the kernel refuses it in the container).
  */
-import { spawn } from 'node:child_process';
 import { constants as fsc } from 'node:fs';
 import { chmod, chown, lchown, link, lstat, lutimes, mkdir, open, readdir, rmdir, symlink, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { invalidParameter, systemError } from '../lib/errors.js';
+import { run } from '../lib/run.js';
 import { decompressed } from '../layer/decompress.js';
 import { layerRelativePath } from '../layer/extract.js';
 import { TarReader, type TarHeader } from '../layer/tar-reader.js';
@@ -38,16 +38,6 @@ export interface ExtractOptions {
 }
 
 const DIR_CACHE = 32;
-
-function run(cmd: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(systemError(`${cmd}: ${err.trim() || `exit ${code}`}`))));
-  });
-}
 
 /** Removes `name` in directory `dir` and everything below it, never following a symlink. */
 export async function removeAllAt(dir: FileHandle, name: string): Promise<void> {

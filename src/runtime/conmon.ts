@@ -16,12 +16,13 @@
  * conmon keeps the sync socket open while it lives: the daemon keeps its end to notice conmon's
  * death (conmon-supervision.ts), then kills what remains of the container and reports exit 137.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { accessSync, constants as fsConstants, mkdirSync, watch, type FSWatcher } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { invalidParameter, systemError } from '../lib/errors.js';
+import { run, type CommandError } from '../lib/run.js';
 import { conmonExec } from './conmon-exec.js';
 import { connectAttachSocket, runtimeErrorMessage, writeTerminalSize } from './conmon-io.js';
 import { SupervisorWatch, isConmonOf } from './conmon-supervision.js';
@@ -396,11 +397,8 @@ export class ConmonRuntime implements Runtime {
   // ---- helpers ------------------------------------------------------------------------------
 
   private runc(args: string[]): Promise<string> {
-    return new Promise((resolve, reject) => {
-      execFile(this.runtimePath, [...this.globalArgs, ...args], { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-        if (err) reject(new Error(runtimeErrorMessage(stderr) || err.message));
-        else resolve(stdout);
-      });
+    return run(this.runtimePath, [...this.globalArgs, ...args]).catch((err: CommandError) => {
+      throw new Error(runtimeErrorMessage(err.stderr) || err.message);
     });
   }
 }

@@ -4,18 +4,14 @@
  * mode, as Docker's copyExistingContents does. The directory is resolved and opened inside the
  * container root (containerfs), so a symlink in the image cannot make the copy read from the host.
  */
-import { spawn } from 'node:child_process';
 import { chmod, chown, readdir } from 'node:fs/promises';
 import { fdPath, openDirInRoot } from '../containerfs/root.js';
 import { systemError } from '../lib/errors.js';
+import { run, type CommandError } from '../lib/run.js';
 
-function cpArchive(src: string, dst: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('cp', ['-a', '--', `${src}/.`, `${dst}/`], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += String(d)));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(systemError(`failed to populate volume: ${stderr.trim()}`))));
+async function cpArchive(src: string, dst: string): Promise<void> {
+  await run('cp', ['-a', '--', `${src}/.`, `${dst}/`]).catch((err: CommandError) => {
+    throw systemError(`failed to populate volume: ${err.stderr.trim() || err.message}`);
   });
 }
 

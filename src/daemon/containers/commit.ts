@@ -138,7 +138,7 @@ export class ContainerCommit {
     } finally {
       this.images.layers.unpin(layer.chainId);
     }
-    if (empty) await this.images.releaseLayers([layer.chainId]).catch(() => {});
+    if (empty) await this.images.releaseLayers([layer.chainId]).catch((err) => this.c.deps.log(`commit ${rec.ID}: releasing the empty layer: ${err}`));
 
     const events = this.c.deps.events;
     events.log('container', 'commit', containerActor(rec, { comment: req.comment ?? '', imageID: id, imageRef: target ? familiarString(target) : '' }));

@@ -137,7 +137,7 @@ export async function startLocked(c: ContainerCore, rec: ContainerRecord): Promi
     await c.save(rec).catch((saveErr) => c.deps.log(`save ${id}: ${saveErr}`));
     failPendingAttaches(c, id);
     // No exit to report: next-exit waiters keep waiting (the client got the start error), as in Docker.
-    if (rec.HostConfig.AutoRemove) await removeLocked(c, rec).catch(() => {});
+    if (rec.HostConfig.AutoRemove) await removeLocked(c, rec).catch((rmErr) => c.deps.log(`auto-remove ${id} after a failed start: ${rmErr}`));
     throw engineErr.error;
   }
 }
