@@ -22,6 +22,8 @@ const result = await build({
   target: 'node20',
   write: false,
   outfile: out,
+  // A native addon (cp's extractor sets xattrs with it): loaded from node_modules at run time.
+  external: ['@napi-rs/xattr'],
   logLevel: 'warning',
 });
 mkdirSync(dirname(out), { recursive: true });

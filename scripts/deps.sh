@@ -13,6 +13,7 @@ PACKAGES=(
   debootstrap skopeo              # Debian base + nginx test images; skopeo compat tests
   curl                            # setup.sh pings the socket
   git                             # git build contexts (remote=git://…, wharf build <git url>)
+  time                            # GNU time: a test measures wharf cp's peak memory
   docker-compose                  # compose v1 compatibility test (test/integration/compose.test.ts)
   ca-certificates
 )

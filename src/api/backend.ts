@@ -1,16 +1,25 @@
 /**
  * What the API routes need from the engine. `api/` calls only these interfaces; `daemon/`
  * implements them (as Docker's routers call a Backend). Errors are thrown as EngineError
- * (lib/errors.ts) and mapped to status codes by api/errors.ts.
+ * (lib/errors.ts) and mapped to status codes by api/errors.ts. Interfaces and the options they
+ * take only: the wire types (request and response bodies) are in api/types.ts.
  */
 import type { Readable, Writable } from 'node:stream';
 import type {
   ContainerConfig,
   ContainerCreateBody,
+  ContainerPathStat,
+  ContainerStatsResponse,
   ContainerCreateResponse,
   ContainerInspect,
   ContainerSummary,
   ContainerTop,
+  DiskUsage,
+  DiskUsageType,
+  EventMessage,
+  ExecCreateRequest,
+  ExecInspect,
+  FilesystemChange,
   HostConfig,
   Filters,
   ImageSearchResult,
@@ -31,10 +40,6 @@ import type {
   VolumePruneReport,
   WaitResponse,
 } from './types.js';
-import type { StatsOptions, StatsStream } from './stats-types.js';
-import type { ExecBackend } from './exec-types.js';
-import type { DiskUsageBackend } from './disk-usage-types.js';
-import type { BuildBackend } from './build-types.js';
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 
@@ -122,8 +127,8 @@ export interface ContainerBackend {
   top(ref: string, psArgs?: string): Promise<ContainerTop>;
   resize(ref: string, height: number, width: number): Promise<void>;
   prune(filters: Filters): Promise<PruneReport>;
-  /** GET /containers/{id}/stats. Optional; the route answers 503 without it. */
-  stats?(ref: string, opts: StatsOptions): Promise<StatsStream>;
+  /** GET /containers/{id}/stats. */
+  stats(ref: string, opts: StatsOptions): Promise<StatsStream>;
 }
 
 export interface ImageImportOptions {
@@ -157,17 +162,15 @@ export interface ImagePullOptions {
 export interface ImageBackend {
   /**
    * POST /images/create?fromImage= : pulls `ref` (tag or digest in `tag` when given separately).
-   * Optional until distribution/ exists; the route answers 500 "pull is not supported yet" without it.
    * Throwing before the first message gives an HTTP error status; later, an in-stream error.
    */
-  pull?(ref: string, tag: string | undefined, opts: ImagePullOptions, auth: RegistryAuth | undefined): AsyncIterable<ProgressMessage>;
+  pull(ref: string, tag: string | undefined, opts: ImagePullOptions, auth: RegistryAuth | undefined): AsyncIterable<ProgressMessage>;
   /**
    * POST /images/{name}/push : pushes `name` (all its tags when neither `name` nor `tag` has one).
-   * Optional; the route answers 500 without it.
    */
-  push?(name: string, tag: string | undefined, auth: RegistryAuth | undefined): AsyncIterable<ProgressMessage>;
-  /** POST /auth : checks credentials against the registry. Throws an error with `unauthorized: true` for bad ones. */
-  login?(auth: RegistryAuth): Promise<{ Status: string; IdentityToken: string }>;
+  push(name: string, tag: string | undefined, auth: RegistryAuth | undefined): AsyncIterable<ProgressMessage>;
+  /** POST /auth : checks credentials against the registry. Throws an Unauthorized EngineError (401) for bad ones. */
+  login(auth: RegistryAuth): Promise<{ Status: string; IdentityToken: string }>;
   /** POST /images/create?fromSrc=- : a rootfs tarball (optionally compressed) becomes an image. */
   importImage(src: Readable, opts: ImageImportOptions): AsyncIterable<ProgressMessage>;
   /** POST /images/load : a docker-archive tarball. Yields `Loaded image: …` stream messages. */
@@ -217,37 +220,20 @@ export interface Backend {
   containers: ContainerBackend;
   images: ImageBackend;
   system: SystemBackend;
-  /** Optional until networking is wired; the /networks routes answer 503 without it. */
-  networks?: NetworkBackend;
-  /** GET /events; optional, the route answers 503 without it. */
-  events?: EventsBackend;
-  /** The /exec endpoints; optional, the routes answer 503 without it. */
-  exec?: ExecBackend;
-  /** The /volumes endpoints; optional, the routes answer 503 without it. */
-  volumes?: VolumeBackend;
-  /** /archive, /changes, /export and /commit; optional, the routes answer 503 without it. */
-  files?: ContainerFilesBackend;
-  /** /pause, /unpause and /update; optional, the routes answer 503 without it. */
-  control?: ContainerControlBackend;
-  /** GET /system/df; optional, the route answers 503 without it. */
-  diskUsage?: DiskUsageBackend;
-  /** POST /build (the classic builder); optional, the route answers 503 without it. */
-  build?: BuildBackend;
-}
-
-/** Docker's ContainerPathStat (X-Docker-Container-Path-Stat); `mode` holds Go's os.FileMode bits. */
-export interface ContainerPathStat {
-  name: string;
-  size: number;
-  mode: number;
-  mtime: string;
-  linkTarget: string;
-}
-
-/** Docker's FilesystemChange: Kind 0 modified, 1 added, 2 deleted. */
-export interface FilesystemChange {
-  Path: string;
-  Kind: number;
+  networks: NetworkBackend;
+  /** GET /events */
+  events: EventsBackend;
+  /** The /exec endpoints */
+  exec: ExecBackend;
+  volumes: VolumeBackend;
+  /** /archive, /changes, /export and /commit */
+  files: ContainerFilesBackend;
+  /** /pause, /unpause and /update */
+  control: ContainerControlBackend;
+  /** GET /system/df */
+  diskUsage: DiskUsageBackend;
+  /** POST /build (the classic builder) */
+  build: BuildBackend;
 }
 
 export interface CommitOptions {
@@ -282,20 +268,6 @@ export interface ContainerControlBackend {
   update(ref: string, body: Partial<HostConfig>): Promise<{ Warnings: string[] }>;
 }
 
-/** Docker's events.Message; status/id/from are the pre-1.22 fields Docker still fills for containers and images. */
-export interface EventMessage {
-  status?: string;
-  id?: string;
-  from?: string;
-  Type: 'container' | 'image' | 'network' | 'volume' | 'daemon' | 'builder' | 'plugin';
-  Action: string;
-  Actor: { ID: string; Attributes: Record<string, string> };
-  scope: 'local' | 'swarm';
-  time: number;
-  /** Nanoseconds; always an integer the double represents exactly. */
-  timeNano: number;
-}
-
 export interface EventsQuery {
   /** Unix nanoseconds; undefined = not given. */
   sinceNs?: bigint;
@@ -313,4 +285,105 @@ export interface EventSubscription {
 export interface EventsBackend {
   /** Replays kept events and calls `onEvent` for each new matching one until closed. */
   events(query: EventsQuery, onEvent: (event: EventMessage) => void): EventSubscription;
+}
+
+export interface ExecStartOptions {
+  detach: boolean;
+  /** The start request's Tty: raw output (true) or stdcopy framing, whatever the exec was created with (Docker). */
+  tty: boolean;
+  /** [height, width] for a TTY, from the start request (or, unset, the create request). */
+  consoleSize?: [number, number];
+}
+
+/** A started-on-run exec session on a hijacked connection. */
+export interface ExecSession {
+  /** Raw stream (true) or stdcopy framing. */
+  tty: boolean;
+  /** Whether the client's input is relayed; otherwise the route drains it. */
+  stdin: boolean;
+  /**
+   * Runs the process and relays its stdio; resolves when its output ends (its exit code is
+   * recorded by then), the client detaches or goes away. Errors are Docker's texts for the
+   * route to write into the stream.
+   */
+  run(io: AttachIO): Promise<void>;
+}
+
+export interface ExecBackend {
+  /** Conflict `container <id> is not running` / `Container <ref> is paused, unpause the container before exec`. */
+  create(container: string, req: ExecCreateRequest): Promise<{ Id: string }>;
+  /**
+   * Checks the exec and its container (HTTP errors). Detached: starts it and resolves with
+   * undefined once it runs. Otherwise resolves with the session to run on the hijacked connection.
+   */
+  start(id: string, opts: ExecStartOptions): Promise<ExecSession | undefined>;
+  resize(id: string, height: number, width: number): Promise<void>;
+  inspect(id: string): Promise<ExecInspect>;
+  /** IDs of the container's exec instances that have not ended (Docker's ExecIDs). */
+  idsFor(containerId: string): string[];
+}
+
+export interface StatsOptions {
+  /** One object per second until the client goes away (default). */
+  stream: boolean;
+  /** With stream=false: answer at once, without waiting for a second sample for precpu_stats. */
+  oneShot: boolean;
+}
+
+export interface StatsStream {
+  samples: AsyncIterable<ContainerStatsResponse>;
+  /** Stops the stream (client went away). */
+  close(): void;
+}
+
+/** GET /system/df; `types` null means every part. */
+export interface DiskUsageBackend {
+  usage(types: DiskUsageType[] | null): Promise<DiskUsage>;
+}
+
+export interface BuildOptions {
+  /** Path of the Dockerfile inside the context ('' = Dockerfile). */
+  dockerfile: string;
+  tags: string[];
+  /** `--build-arg`; null = declared without a value. */
+  buildArgs: Map<string, string | null>;
+  target: string;
+  noCache: boolean;
+  pull: boolean;
+  /** Remove intermediate containers after a successful step (Docker's default). */
+  rm: boolean;
+  /** Remove them always, also after a failed step. */
+  forceRm: boolean;
+  labels: Record<string, string>;
+  networkMode: string;
+  extraHosts: string[];
+  quiet: boolean;
+  platform: string;
+  cacheFrom: string[];
+  /** An http(s) URL of the context (a tar, possibly compressed, or a Dockerfile); the body is then unused. */
+  remote?: string;
+  /** X-Registry-Config: credentials by registry, for pulling base images. */
+  registryConfig?: Record<string, RegistryAuth>;
+  shmSize?: number;
+  memory?: number;
+  memorySwap?: number;
+  cpuShares?: number;
+  cpuSetCpus?: string;
+  cpuPeriod?: number;
+  cpuQuota?: number;
+  ulimits?: Array<{ Name: string; Soft: number; Hard: number }>;
+}
+
+/** A build error the stream reports with a code (a failing RUN's exit status). */
+export interface BuildStepError extends Error {
+  code?: number;
+}
+
+export interface BuildBackend {
+  /**
+   * Builds from `context` (a tar, possibly compressed, or a Dockerfile alone). Messages are
+   * Docker's: `stream` lines, `aux` {ID}, `status` of pulls. Aborting `signal` (the client went
+   * away) stops the build and removes what it made. Errors are thrown (with `code` for RUN).
+   */
+  build(context: Readable, opts: BuildOptions, signal: AbortSignal): AsyncIterable<ProgressMessage>;
 }

@@ -8,6 +8,7 @@ const STATUS: Record<ErrorKind, number> = {
   Conflict: 409,
   NotModified: 304,
   Forbidden: 403,
+  Unauthorized: 401,
   Unavailable: 503,
   NotImplemented: 501,
   System: 500,

@@ -513,3 +513,184 @@ export interface VolumePruneReport {
   VolumesDeleted: string[] | null;
   SpaceReclaimed: number;
 }
+
+/** POST /containers/{id}/exec body. */
+export interface ExecCreateRequest {
+  User?: string;
+  Privileged?: boolean;
+  Tty?: boolean;
+  ConsoleSize?: [number, number] | null;
+  AttachStdin?: boolean;
+  AttachStderr?: boolean;
+  AttachStdout?: boolean;
+  /** Docker accepts and ignores it (the client acts on it). */
+  Detach?: boolean;
+  DetachKeys?: string;
+  Env?: string[] | null;
+  WorkingDir?: string;
+  Cmd?: string[] | null;
+}
+
+/** POST /exec/{id}/start body. */
+export interface ExecStartRequest {
+  Detach?: boolean;
+  Tty?: boolean;
+  ConsoleSize?: [number, number] | null;
+}
+
+/** GET /exec/{id}/json, fields in Docker's order. */
+export interface ExecInspect {
+  ID: string;
+  Running: boolean;
+  /** null until the process has exited. */
+  ExitCode: number | null;
+  ProcessConfig: {
+    tty: boolean;
+    entrypoint: string;
+    arguments: string[];
+    privileged: boolean;
+    user?: string;
+  };
+  OpenStdin: boolean;
+  OpenStderr: boolean;
+  OpenStdout: boolean;
+  CanRemove: boolean;
+  ContainerID: string;
+  /** The detach keys as bytes, base64 (Go's encoding of []byte). */
+  DetachKeys: string;
+  Pid: number;
+}
+
+export interface ThrottlingData {
+  periods: number;
+  throttled_periods: number;
+  throttled_time: number;
+}
+
+export interface CPUUsage {
+  total_usage: number;
+  /** cgroup v1 only. */
+  percpu_usage?: number[];
+  usage_in_kernelmode: number;
+  usage_in_usermode: number;
+}
+
+export interface CPUStats {
+  cpu_usage: CPUUsage;
+  system_cpu_usage?: number;
+  online_cpus?: number;
+  throttling_data: ThrottlingData;
+}
+
+export interface MemoryStats {
+  usage?: number;
+  /** cgroup v1 only. */
+  max_usage?: number;
+  stats?: Record<string, number>;
+  failcnt?: number;
+  limit?: number;
+}
+
+export interface BlkioStatEntry {
+  major: number;
+  minor: number;
+  op: string;
+  value: number;
+}
+
+export interface BlkioStats {
+  io_service_bytes_recursive: BlkioStatEntry[] | null;
+  io_serviced_recursive: BlkioStatEntry[] | null;
+  io_queue_recursive: BlkioStatEntry[] | null;
+  io_service_time_recursive: BlkioStatEntry[] | null;
+  io_wait_time_recursive: BlkioStatEntry[] | null;
+  io_merged_recursive: BlkioStatEntry[] | null;
+  io_time_recursive: BlkioStatEntry[] | null;
+  sectors_recursive: BlkioStatEntry[] | null;
+}
+
+export interface PidsStats {
+  current?: number;
+  limit?: number;
+}
+
+export interface NetworkStats {
+  rx_bytes: number;
+  rx_packets: number;
+  rx_errors: number;
+  rx_dropped: number;
+  tx_bytes: number;
+  tx_packets: number;
+  tx_errors: number;
+  tx_dropped: number;
+}
+
+export interface ContainerStatsResponse {
+  /** RFC3339Nano; Go's zero time `0001-01-01T00:00:00Z` when there is no sample. */
+  read: string;
+  preread: string;
+  pids_stats: PidsStats;
+  blkio_stats: BlkioStats;
+  num_procs: number;
+  storage_stats: Record<string, never>;
+  cpu_stats: CPUStats;
+  precpu_stats: CPUStats;
+  memory_stats: MemoryStats;
+  name?: string;
+  id?: string;
+  networks?: Record<string, NetworkStats>;
+}
+
+export type DiskUsageType = 'container' | 'image' | 'volume' | 'build-cache';
+
+/** Docker's build.CacheRecord; always an empty list here (no BuildKit). */
+export interface BuildCacheRecord {
+  ID: string;
+  Parents?: string[] | null;
+  Type: string;
+  Description: string;
+  InUse: boolean;
+  Shared: boolean;
+  Size: number;
+  CreatedAt: string;
+  LastUsedAt: string | null;
+  UsageCount: number;
+}
+
+/** Parts not asked for with `?type=` are null, as dockerd leaves them. */
+export interface DiskUsage {
+  LayersSize: number;
+  Images: ImageSummary[] | null;
+  Containers: ContainerSummary[] | null;
+  Volumes: Volume[] | null;
+  BuildCache: BuildCacheRecord[] | null;
+}
+
+/** Docker's ContainerPathStat (X-Docker-Container-Path-Stat); `mode` holds Go's os.FileMode bits. */
+export interface ContainerPathStat {
+  name: string;
+  size: number;
+  mode: number;
+  mtime: string;
+  linkTarget: string;
+}
+
+/** Docker's FilesystemChange: Kind 0 modified, 1 added, 2 deleted. */
+export interface FilesystemChange {
+  Path: string;
+  Kind: number;
+}
+
+/** Docker's events.Message; status/id/from are the pre-1.22 fields Docker still fills for containers and images. */
+export interface EventMessage {
+  status?: string;
+  id?: string;
+  from?: string;
+  Type: 'container' | 'image' | 'network' | 'volume' | 'daemon' | 'builder' | 'plugin';
+  Action: string;
+  Actor: { ID: string; Attributes: Record<string, string> };
+  scope: 'local' | 'swarm';
+  time: number;
+  /** Nanoseconds; always an integer the double represents exactly. */
+  timeNano: number;
+}

@@ -6,14 +6,15 @@
  * takes the destination's name; a trailing `/` on a destination asks for a directory.
  */
 import { createWriteStream, existsSync, statSync } from 'node:fs';
-import { chmod, chown, link, lstat, mkdir, realpath, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { lstat, realpath } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Command } from 'commander';
-import tar from 'tar-stream';
 import type { EngineClient } from '../client/engine-client.js';
-import { TarWalker } from '../daemon/archive-walk.js';
+import { ContainerExtractor } from '../containerfs/extract.js';
+import { ContainerRoot } from '../containerfs/root.js';
+import { TarWalker } from '../containerfs/walk.js';
 import { TarWriter } from '../lib/tar-writer.js';
 import { collect, forEachArg, usage, type CliContext, type DefineCommand } from './cli-context.js';
 import { ramInBytes } from './format/units.js';
@@ -48,62 +49,37 @@ function splitCpArg(arg: string): { container?: string; path: string } {
   return { container: arg.slice(0, i), path: arg.slice(i + 1) };
 }
 
-/** Renames the leading `from` component of every entry to `to` (archive.RebaseArchiveEntries). */
-function rebase(src: Readable, from: string, to: string): Readable {
-  const extract = tar.extract();
-  const pack = tar.pack();
-  extract.on('entry', (h, stream, next) => {
-    if (h.name === from || h.name === `${from}/` || h.name.startsWith(`${from}/`)) h.name = to + h.name.slice(from.length);
-    stream.pipe(pack.entry(h, next));
-  });
-  extract.on('finish', () => pack.finalize());
-  extract.on('error', (err) => pack.destroy(err));
-  src.pipe(extract);
-  return pack as unknown as Readable;
+/** Renames the leading `from` component of an entry name to `to` (archive.RebaseArchiveEntries). */
+function rebaseName(from: string, to: string): (name: string) => string {
+  return (name) => (name === from || name === `${from}/` || name.startsWith(`${from}/`) ? to + name.slice(from.length) : name);
 }
 
-/** Extracts a tar into a local directory, keeping modes (and owners when root). */
-async function untarLocal(src: Readable, dest: string): Promise<void> {
-  const extract = tar.extract();
-  const done = new Promise<void>((res, rej) => {
-    extract.on('finish', res);
-    extract.on('error', rej);
-  });
-  extract.on('entry', (h, stream, next) => {
-    void (async () => {
-      const rel = h.name.split('/').filter((p) => p && p !== '.');
-      if (rel.includes('..')) throw new Error(`invalid tar entry ${h.name}`);
-      const target = join(dest, ...rel);
-      const chunks: Buffer[] = [];
-      for await (const c of stream) chunks.push(c as Buffer);
-      await mkdir(dirname(target), { recursive: true });
-      if (h.type === 'directory') await mkdir(target, { recursive: true });
-      else {
-        await rm(target, { force: true, recursive: true });
-        if (h.type === 'symlink') await symlink(h.linkname ?? '', target);
-        else if (h.type === 'link') await link(join(dest, ...(h.linkname ?? '').split('/').filter((p) => p && p !== '.')), target);
-        else await writeFile(target, Buffer.concat(chunks));
-      }
-      if (h.type !== 'symlink' && h.type !== 'link') {
-        if (process.getuid?.() === 0) await chown(target, h.uid ?? 0, h.gid ?? 0).catch(() => {});
-        await chmod(target, (h.mode ?? 0o644) & 0o7777);
-        if (h.mtime) await utimes(target, h.mtime, h.mtime).catch(() => {});
-      }
-    })().then(() => next(), (err: Error) => extract.destroy(err));
-  });
-  src.pipe(extract);
-  await done;
+/**
+ * Extracts a tar from the daemon into a local directory with the extractor the daemon uses for
+ * PUT /archive (containerfs/extract.ts), the directory standing for the root: entries never
+ * climb out of it or through a symlink out of it, symlink entries pointing out of it are
+ * refused, files stream to disk. As the Docker CLI (NoLchown), the files belong to the user
+ * running the CLI; modes and times are the archive's.
+ */
+async function untarLocal(src: Readable, dest: string, rename?: (name: string) => string): Promise<void> {
+  const root = await ContainerRoot.open(dest);
+  try {
+    const owner = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+    await new ContainerExtractor(root, '/', { noOverwriteDirNonDir: true, chown: owner, ...(rename ? { rename } : {}) }).extract(src);
+  } finally {
+    await root.close();
+  }
 }
 
 async function copyFromContainer(ctx: CliContext, container: string, srcPath: string, dst: string, followLink: boolean): Promise<void> {
   const client = ctx.client();
   let path = srcPath;
-  let rebaseName = '';
+  let linkName = '';
   if (followLink) {
     const st = await statPath(client, container, srcPath);
     if (st && isLinkMode(st.mode)) {
       path = st.linkTarget;
-      rebaseName = basename(srcPath.replace(/\/+$/, '')) || '/';
+      linkName = basename(srcPath.replace(/\/+$/, '')) || '/';
     }
   }
   const res = await client.request('GET', `/containers/${encodeURIComponent(container)}/archive`, { query: { path } });
@@ -112,19 +88,19 @@ async function copyFromContainer(ctx: CliContext, container: string, srcPath: st
     await pipeline(res, ctx.out as unknown as NodeJS.WritableStream);
     return;
   }
-  let content: Readable = res;
   const srcBase = path.endsWith('/.') ? '.' : basename(path.replace(/\/+$/, '')) || '/';
-  if (rebaseName) content = rebase(content, srcBase, rebaseName);
-  const effectiveBase = rebaseName || srcBase;
+  const followed = linkName ? rebaseName(srcBase, linkName) : undefined;
+  const effectiveBase = linkName || srcBase;
   const dstPath = resolve(dst);
   const dstExists = existsSync(dstPath);
   const srcIsDir = isDirMode(stat.mode);
-  if (dstExists && statSync(dstPath).isDirectory()) return untarLocal(content, dstPath);
+  if (dstExists && statSync(dstPath).isDirectory()) return untarLocal(res, dstPath, followed);
   if (dstExists && srcIsDir) throw new Error('cannot copy a directory to a file');
   if (!dstExists && dst.endsWith('/')) throw new Error(`no such directory`);
   if (!existsSync(dirname(dstPath))) throw new Error(`no such file or directory`);
   // The source takes the destination's name.
-  await untarLocal(rebase(content, effectiveBase, basename(dstPath)), dirname(dstPath));
+  const toDst = rebaseName(effectiveBase, basename(dstPath));
+  await untarLocal(res, dirname(dstPath), followed ? (name) => toDst(followed(name)) : toDst);
 }
 
 async function copyToContainer(ctx: CliContext, src: string, container: string, dstPath: string, followLink: boolean, copyUIDGID: boolean): Promise<void> {

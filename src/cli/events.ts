@@ -1,9 +1,9 @@
 /** `wharf events` (and `wharf system events`): the daemon's event stream, as the Docker CLI prints it. */
 import { Command } from 'commander';
-import type { EventMessage } from '../api/backend.js';
 import { type CliContext, StatusError, collect, parseFilters, usage } from './cli-context.js';
 import { Template, TemplateError, templateSource } from './format/template.js';
 import { getTimestamp } from './time-opts.js';
+import type { EventMessage } from '../api/types.js';
 
 /** An event and its exact timeNano (a JSON number too large for a double to hold exactly). */
 export interface ReceivedEvent {

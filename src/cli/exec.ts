@@ -4,11 +4,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import type { ExecCreateRequest } from '../api/exec-types.js';
 import type { EngineClient } from '../client/engine-client.js';
 import { streamAttach } from './attach-io.js';
 import { StatusError, collect, usage, type CliContext } from './cli-context.js';
 import { parseKeyValueFile, resolveEnv } from './run-options.js';
+import type { ExecCreateRequest } from '../api/types.js';
 
 interface ExecOpts {
   detach?: boolean;

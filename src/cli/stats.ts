@@ -1,10 +1,10 @@
 /** `wharf stats` (and `wharf container stats`): live resource usage, with the Docker CLI's columns and arithmetic. */
 import { Command } from 'commander';
-import type { ContainerStatsResponse } from '../api/stats-types.js';
 import { type CliContext, StatusError, describeError, usage } from './cli-context.js';
 import { renderRows } from './format/formatter.js';
 import type { TemplateStruct } from './format/template.js';
 import { bytesSize, humanSizeWithPrecision, truncateId } from './format/units.js';
+import type { ContainerStatsResponse } from '../api/types.js';
 
 export const DEFAULT_STATS_TABLE = 'table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}';
 

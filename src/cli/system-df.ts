@@ -1,6 +1,5 @@
 /** `system df [-v] [--format]`: Docker's disk usage tables from GET /system/df. */
 import { Command } from 'commander';
-import type { DiskUsage } from '../api/disk-usage-types.js';
 import type { ContainerSummary, ImageSummary, Volume } from '../api/types.js';
 import { familiarName, parseNormalizedNamed } from '../image/reference.js';
 import { usage, type CliContext } from './cli-context.js';
@@ -8,6 +7,7 @@ import { CONTAINER_HEADERS, ContainerRow, IMAGE_HEADERS, ImageRow, renderRows } 
 import { Template, TemplateError, isTableFormat, templateSource, type TemplateStruct } from './format/template.js';
 import { humanSize } from './format/units.js';
 import { VolumeRow } from './volumes.js';
+import type { DiskUsage } from '../api/types.js';
 
 const SUMMARY_TABLE = 'table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}';
 const SUMMARY_RAW = 'type: {{.Type}}\ntotal: {{.TotalCount}}\nactive: {{.Active}}\nsize: {{.Size}}\nreclaimable: {{.Reclaimable}}\n';

@@ -478,7 +478,7 @@ export class EngineClient {
 
   // ---- exec ----
 
-  execCreate(container: string, body: import('../api/exec-types.js').ExecCreateRequest): Promise<{ Id: string }> {
+  execCreate(container: string, body: import('../api/types.js').ExecCreateRequest): Promise<{ Id: string }> {
     return this.json('POST', `/containers/${encodeURIComponent(container)}/exec`, { body });
   }
 
@@ -492,7 +492,7 @@ export class EngineClient {
     return this.hijack(`/exec/${encodeURIComponent(id)}/start`, { body: { ...body, Detach: false } });
   }
 
-  execInspect(id: string): Promise<import('../api/exec-types.js').ExecInspect> {
+  execInspect(id: string): Promise<import('../api/types.js').ExecInspect> {
     return this.json('GET', `/exec/${encodeURIComponent(id)}/json`);
   }
 

@@ -4,8 +4,8 @@
  * by a reference each operation holds until its stream ends (rootfs-mounts.ts); the container's
  * lock is taken only to check and take it, so a slow client holds up no exit, stop or rm.
  *
- * Paths are resolved inside the container root only (container-root.ts), with the container's
- * volumes and binds laid over it (container-mounts.ts) as Docker mounts them into its view for cp:
+ * Paths are resolved inside the container root only (containerfs/root.ts), with the container's
+ * volumes and binds laid over it (containerfs/mounts.ts) as Docker mounts them into its view for cp:
  * a path inside a volume reads and writes the volume, `:ro` mounts refuse writes with Docker's
  * message. Export is the rootfs alone, as Docker's is.
  */
@@ -13,17 +13,17 @@ import type { Stats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { ContainerPathStat } from '../api/backend.js';
 import type { ContainerRecord } from '../container/container.js';
 import { invalidParameter, notFound, systemError } from '../lib/errors.js';
 import { TarWriter } from '../lib/tar-writer.js';
 import { resolveUser } from '../runtime/user.js';
-import { ContainerExtractor } from './archive-extract.js';
-import { TarWalker } from './archive-walk.js';
+import { ContainerExtractor } from '../containerfs/extract.js';
+import { TarWalker } from '../containerfs/walk.js';
 import type { ContainerAccess } from './containers/access.js';
 import { containerActor } from './containers/events.js';
-import { rootMounts } from './container-mounts.js';
-import { ContainerRoot, RootPathError, isNotFound } from './container-root.js';
+import { rootMounts } from '../containerfs/mounts.js';
+import { ContainerRoot, RootPathError, isNotFound } from '../containerfs/root.js';
+import type { ContainerPathStat } from '../api/types.js';
 
 /** Docker's ContainerPathStat (the X-Docker-Container-Path-Stat header, base64 JSON). */
 export type PathStat = ContainerPathStat;

@@ -1,7 +1,7 @@
 /**
  * The build context of POST /build: the request body — a tar (plain, gzip, bzip2, xz, zstd),
  * or a Dockerfile alone (`docker build - < Dockerfile`) — streamed into a private temporary
- * directory through the container extractor (archive-extract.ts: names cleaned, nothing
+ * directory through the container extractor (containerfs/extract.ts: names cleaned, nothing
  * written outside the directory, symlinks never followed out of it). The body is never held in
  * memory whole. `.dockerignore` is read here for what the daemon must do with it: drop the
  * Dockerfile and .dockerignore themselves when they are ignored (the client sent them anyway).
@@ -12,8 +12,8 @@ import type { Readable } from 'node:stream';
 import { PatternMatcher, readDockerignore } from '../build/dockerignore.js';
 import { invalidParameter } from '../lib/errors.js';
 import { decompressed, peek } from '../layer/decompress.js';
-import { ContainerExtractor, removeAllAt } from './archive-extract.js';
-import { ContainerRoot } from './container-root.js';
+import { ContainerExtractor, removeAllAt } from '../containerfs/extract.js';
+import { ContainerRoot } from '../containerfs/root.js';
 
 /** A Dockerfile sent alone is read into memory; Docker caps it too. */
 const MAX_DOCKERFILE = 10 * 1024 * 1024;

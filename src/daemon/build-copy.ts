@@ -14,9 +14,9 @@ import { posix } from 'node:path';
 import { invalidParameter } from '../lib/errors.js';
 import { TarWriter, type TarWriteHeader } from '../lib/tar-writer.js';
 import { detectCompression } from '../layer/decompress.js';
-import { ContainerExtractor } from './archive-extract.js';
-import { TarWalker } from './archive-walk.js';
-import { fdPath, O_PATH, type ContainerRoot } from './container-root.js';
+import { ContainerExtractor } from '../containerfs/extract.js';
+import { TarWalker } from '../containerfs/walk.js';
+import { fdPath, O_PATH, type ContainerRoot } from '../containerfs/root.js';
 
 export interface CopySource {
   /** Absolute path in the source root, resolved (symlinks followed). */

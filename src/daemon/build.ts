@@ -18,7 +18,6 @@ import { Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { isDeepStrictEqual } from 'node:util';
 import type { ContainerBackend } from '../api/backend.js';
-import type { BuildBackend, BuildOptions, BuildStepError } from '../api/build-types.js';
 import type { ContainerConfig, HostConfig, ImageConfigFile, ProgressMessage } from '../api/types.js';
 import { BuildArgs, prependEnvOnCmd } from '../build/build-args.js';
 import { parseStages, parseInstruction, stageIndex, type Instruction, type Stage } from '../build/instructions.js';
@@ -39,10 +38,11 @@ import { EMPTY_TAR_DIFF_ID, upperDirLayer } from './containers/commit.js';
 import { authForDomain } from '../distribution/auth-config.js';
 import { cacheKey, copyConfig, created, goDuration, goList, goQuoteList } from './build-config.js';
 import { Channel } from './build-channel.js';
-import { ContainerRoot } from './container-root.js';
+import { ContainerRoot } from '../containerfs/root.js';
 import type { EventSink } from './events.js';
 import { hostArch } from './images/platform.js';
 import type { ImageService } from './images/service.js';
+import type { BuildBackend, BuildOptions, BuildStepError } from '../api/backend.js';
 
 const DEFAULT_SHELL = ['/bin/sh', '-c'];
 /** Characters of output kept for a failing quiet (-q) build. */

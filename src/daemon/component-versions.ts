@@ -4,7 +4,7 @@
  * programs do not change under a running daemon and nothing on the run path needs them.
  */
 import { basename } from 'node:path';
-import { run } from '../network/exec.js';
+import { run } from '../lib/run.js';
 
 export interface ComponentVersion {
   name: string;

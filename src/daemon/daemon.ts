@@ -95,6 +95,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
     containersUsingImage: (imageId: string) => containers.usingImage(imageId),
     events,
     registry: registryOptions(cfg),
+    log,
   });
   await images.init();
   const volumes = new VolumeService(cfg.dataRoot, events, log);

@@ -6,9 +6,11 @@
  * (no BuildKit). Each part is computed only when asked for (`?type=`, API ≥ 1.42).
  */
 import type { ContainerBackend, VolumeBackend } from '../api/backend.js';
-import type { DiskUsage, DiskUsageBackend, DiskUsageType } from '../api/disk-usage-types.js';
 import type { ContainerSummary, ImageSummary, Volume } from '../api/types.js';
-import { dirSize, type LayerStore } from '../layer/layer-store.js';
+import { dirSize } from '../lib/dir-size.js';
+import type { LayerStore } from '../layer/layer-store.js';
+import type { DiskUsage, DiskUsageType } from '../api/types.js';
+import type { DiskUsageBackend } from '../api/backend.js';
 
 /** What the report reads; volumes are optional (an engine without them reports none). */
 export interface DiskUsageSources {

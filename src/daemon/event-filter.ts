@@ -4,8 +4,8 @@
  * match by prefix (Docker's FuzzyMatch); images match their ID, their name and the name
  * without its tag; all given keys must match, any value of a key may.
  */
-import type { EventMessage } from '../api/backend.js';
 import type { Filters } from '../api/types.js';
+import type { EventMessage } from '../api/types.js';
 
 const exact = (values: string[] | undefined, source: string): boolean => !values?.length || values.includes(source);
 

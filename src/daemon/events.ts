@@ -4,8 +4,9 @@
  * memory only, the last EVENTS_KEPT of them, as Docker does.
  */
 import { EventEmitter } from 'node:events';
-import type { EventMessage, EventSubscription, EventsBackend, EventsQuery } from '../api/backend.js';
 import { eventFilter } from './event-filter.js';
+import type { EventMessage } from '../api/types.js';
+import type { EventSubscription, EventsBackend, EventsQuery } from '../api/backend.js';
 
 export type EventType = 'container' | 'image' | 'network' | 'volume' | 'daemon' | 'builder' | 'plugin';
 

@@ -6,7 +6,6 @@
  * Health probes (daemon/health.ts) run through the same path.
  */
 import type { AttachIO } from '../api/backend.js';
-import type { ExecBackend, ExecCreateRequest, ExecInspect, ExecSession, ExecStartOptions } from '../api/exec-types.js';
 import type { ContainerRecord } from '../container/container.js';
 import { hasProcess } from '../container/state.js';
 import { EngineError, conflict, invalidParameter, isEngineError, notFound, systemError } from '../lib/errors.js';
@@ -19,6 +18,8 @@ import { parseDetachKeys, pipeAttach } from './attach-session.js';
 import { containerActor } from './containers/events.js';
 import { containerEnv } from './containers/env.js';
 import type { EventSink } from './events.js';
+import type { ExecCreateRequest, ExecInspect } from '../api/types.js';
+import type { ExecBackend, ExecSession, ExecStartOptions } from '../api/backend.js';
 
 export interface ExecDeps {
   /** The record for a name, ID or unique ID prefix; throws NotFound `No such container: <ref>`. */

@@ -3,8 +3,8 @@
  * container lifecycle's volume needs (VolumeLink): mount points at create, mounts at start,
  * unmounts at exit, references dropped (anonymous volumes removed) at remove.
  */
-import { lstat, mkdir, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { dirSize } from '../lib/dir-size.js';
 import type { VolumeBackend } from '../api/backend.js';
 import type { ContainerConfig, Filters, HostConfig, Volume, VolumeCreateRequest, VolumeListResponse, VolumePruneReport } from '../api/types.js';
 import type { ContainerRecord } from '../container/container.js';
@@ -25,22 +25,6 @@ function parseBool(key: string, v: string): boolean {
   if (/^(1|t|T|true|TRUE|True)$/.test(v)) return true;
   if (/^(0|f|F|false|FALSE|False)$/.test(v)) return false;
   throw invalidParameter(`invalid filter '${key}=${v}'`);
-}
-
-async function dirSize(path: string, seen = new Set<string>()): Promise<number> {
-  let total = 0;
-  for (const e of await readdir(path, { withFileTypes: true }).catch(() => [])) {
-    const p = join(path, e.name);
-    const st = await lstat(p).catch(() => undefined);
-    if (!st) continue;
-    if (st.isDirectory()) total += await dirSize(p, seen);
-    else {
-      const key = `${st.dev}:${st.ino}`;
-      if (!seen.has(key)) total += st.size;
-      seen.add(key);
-    }
-  }
-  return total;
 }
 
 const mountPointsOf = (rec: ContainerRecord) => Object.values(rec.MountPoints ?? {}) as StoredMountPoint[];

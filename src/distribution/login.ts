@@ -3,17 +3,12 @@
  * must issue a token for them, a basic one must accept them on /v2/.
  */
 import type { RegistryAuth } from '../api/backend.js';
-import { systemError } from '../lib/errors.js';
+import { systemError, unauthorized } from '../lib/errors.js';
 import { DEFAULT_DOMAIN } from '../image/reference.js';
 import { credentialsOf } from './auth-config.js';
 import type { RegistryClient } from './client.js';
 import { goMethod, httpRequest, isTransportError } from './http.js';
 import { statusLine } from './errors.js';
-
-/** An authentication failure; the route answers it with 401. */
-export class LoginError extends Error {
-  readonly unauthorized = true;
-}
 
 /** `https://index.docker.io/v1/`, `docker.io`, `host:port`, `https://host:port/` -> registry domain. */
 export function registryDomainOf(serverAddress: string | undefined): string {
@@ -36,7 +31,7 @@ export async function login(client: RegistryClient, auth: RegistryAuth): Promise
     try {
       await client.token(bearer, creds, [], ping.endpoint.tls, true);
     } catch (err) {
-      if ((err as { unauthorized?: boolean }).unauthorized) throw new LoginError(err instanceof Error ? err.message : String(err));
+      if ((err as { unauthorized?: boolean }).unauthorized) throw unauthorized(err instanceof Error ? err.message : String(err));
       throw err;
     }
   } else if (ping.challenges.some((c) => c.scheme === 'basic')) {
@@ -50,7 +45,7 @@ export async function login(client: RegistryClient, auth: RegistryAuth): Promise
     } catch (err) {
       throw isTransportError(err) ? systemError(err.message, err) : err;
     }
-    if (status === 401) throw new LoginError(`login attempt to ${url.href} failed with status: ${statusLine(401)}`);
+    if (status === 401) throw unauthorized(`login attempt to ${url.href} failed with status: ${statusLine(401)}`);
     if (status !== 200) throw systemError(`${goMethod('GET')} "${url.href}": received unexpected HTTP status: ${statusLine(status)}`);
   }
   return { Status: 'Login Succeeded', IdentityToken: '' };

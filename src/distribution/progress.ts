@@ -4,19 +4,7 @@
  * concurrent transfers report into one ordered stream.
  */
 import type { ProgressMessage } from '../api/types.js';
-
-const UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB', 'ZB', 'YB'];
-
-/** go-units HumanSize: decimal units, 4 significant digits (`15.96kB`, `1.469MB`, `500B`). */
-export function humanSize(n: number): string {
-  let size = n;
-  let i = 0;
-  while (size >= 1000 && i < UNITS.length - 1) {
-    size /= 1000;
-    i++;
-  }
-  return `${Number(size.toPrecision(4))}${UNITS[i]}`;
-}
+import { humanSize } from '../lib/units.js';
 
 /** JSONProgress.String() for byte counts without a start time. */
 export function progressBar(current: number, total: number): string {

@@ -14,8 +14,8 @@ import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import tar from 'tar-stream';
 import { invalidParameter } from '../lib/errors.js';
+import { TarWriter } from '../lib/tar-writer.js';
 import { decompressed } from '../layer/decompress.js';
 import { layerRelativePath } from '../layer/extract.js';
 import { hexOf, sha256Digest } from '../layer/chain-id.js';
@@ -285,15 +285,19 @@ export interface ArchiveImage {
 
 /** Writes images as Docker 28's `docker save` does: OCI layout + manifest.json + repositories. */
 export async function writeArchive(images: ArchiveImage[], out: Writable): Promise<void> {
-  const pack = tar.pack();
+  const pack = new TarWriter();
   const done = pipeline(pack, out);
   // When `out` fails (the client hung up), `done` rejects while an entry is being written; the
   // rejection is taken at the end, and every wait below also ends on it.
   done.catch(() => {});
   const orEnd = <T>(p: Promise<T>): Promise<T> => Promise.race([p, done.then(() => Promise.reject(new Error('archive stream closed early')))]);
   const epoch = new Date(0);
-  const add = (name: string, data: Buffer | string, mtime = epoch) =>
-    orEnd(new Promise<void>((resolve, reject) => pack.entry({ name, mode: 0o644, mtime }, data, (err) => (err ? reject(err) : resolve()))));
+  const seconds = (d: Date) => Math.floor(d.getTime() / 1000);
+  const fileHeader = (name: string, size: number, mtime: Date) => ({ name, type: 'file' as const, mode: 0o644, uid: 0, gid: 0, size, mtime: seconds(mtime) });
+  const add = (name: string, data: Buffer | string, mtime = epoch) => {
+    const buf = Buffer.from(data);
+    return orEnd(pack.add(fileHeader(name, buf.length, mtime), buf));
+  };
   const manifest: Array<Record<string, unknown>> = [];
   const indexDescs: Array<Record<string, unknown>> = [];
   const repositories: Record<string, Record<string, string>> = {};
@@ -338,8 +342,7 @@ export async function writeArchive(images: ArchiveImage[], out: Writable): Promi
   }
 
   try {
-    pack.entry({ name: 'blobs', type: 'directory', mode: 0o755, mtime: epoch });
-    pack.entry({ name: 'blobs/sha256', type: 'directory', mode: 0o755, mtime: epoch });
+    for (const name of ['blobs/', 'blobs/sha256/']) await orEnd(pack.add({ name, type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: 0 }));
     for (const hex of [...blobs.keys()].sort()) {
       const b = blobs.get(hex)!;
       const name = `blobs/sha256/${hex}`;
@@ -350,18 +353,16 @@ export async function writeArchive(images: ArchiveImage[], out: Writable): Promi
       const layer = b.layer!;
       const src = await orEnd(layer.open());
       try {
-        await orEnd(
-          new Promise<void>((resolve, reject) => {
-            const sink = pack.entry({ name, mode: 0o644, size: layer.size, mtime: b.mtime }, (err) => (err ? reject(err) : resolve()));
-            // Either side may fail: the layer read, or the entry when the pack is torn down.
-            sink.on('error', reject);
-            src.on('error', (err) => {
-              sink.destroy(err);
-              reject(err);
-            });
-            src.pipe(sink);
-          }),
-        );
+        // A layer that yields fewer bytes than its size would be zero-filled: that is an error here.
+        let read = 0;
+        const counted = (async function* () {
+          for await (const chunk of src as AsyncIterable<Buffer>) {
+            read += chunk.length;
+            yield chunk;
+          }
+        })();
+        await orEnd(pack.add(fileHeader(name, layer.size, b.mtime), counted));
+        if (read !== layer.size) throw new Error(`layer ${hex}: ${read} bytes, ${layer.size} expected`);
       } finally {
         src.destroy();
       }
@@ -370,7 +371,7 @@ export async function writeArchive(images: ArchiveImage[], out: Writable): Promi
     await add('manifest.json', JSON.stringify(manifest) + '\n');
     await add('oci-layout', JSON.stringify({ imageLayoutVersion: '1.0.0' }));
     if (Object.keys(repositories).length) await add('repositories', JSON.stringify(repositories) + '\n');
-    pack.finalize();
+    pack.finish();
   } catch (err) {
     pack.destroy(err as Error);
   }

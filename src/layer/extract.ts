@@ -15,7 +15,6 @@
  * libuv's thread pool for each one cost more than the calls themselves. The extractor yields to
  * the event loop every few milliseconds so the daemon stays responsive during a long layer.
  */
-import { spawn } from 'node:child_process';
 import {
   closeSync,
   constants as fsc,
@@ -36,9 +35,10 @@ import {
 } from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { join } from 'node:path';
-import { invalidParameter, systemError } from '../lib/errors.js';
+import { invalidParameter } from '../lib/errors.js';
 import type { TarHeader, TarReader } from './tar-reader.js';
 import { checkWritableXattr, lsetxattr, xattrNotPermitted } from './xattr.js';
+import { run } from '../lib/run.js';
 
 /** Linux's limits for a path and for one of its components. */
 const PATH_MAX = 4096;
@@ -81,18 +81,6 @@ export function layerRelativePathOrNull(name: string): string | null {
 export interface ExtractResult {
   /** Sum of regular file sizes written. */
   size: number;
-}
-
-function run(cmd: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', (e: NodeJS.ErrnoException) =>
-      reject(e.code === 'ENOENT' ? systemError(`${cmd} is not installed (needed to extract this layer)`) : e),
-    );
-    child.on('close', (code) => (code === 0 ? resolve() : reject(systemError(`${cmd} ${args.join(' ')}: ${err.trim() || `exit ${code}`}`))));
-  });
 }
 
 /** How long the extractor may keep the event loop before it yields. */

@@ -29,6 +29,7 @@ import { LayerExtractor, layerRelativePathOrNull } from './extract.js';
 import { Overlay2 } from './overlay2.js';
 import { TarReader } from './tar-reader.js';
 import { assembleTar, tarSplitSize, TarSplitWriter } from './tar-split.js';
+import { dirSize } from '../lib/dir-size.js';
 
 export interface LayerInfo {
   chainId: string;
@@ -519,30 +520,6 @@ export class LayerStore {
     const sizeRw = await dirSize(this.driver.diffDir(rec.mountId));
     return { sizeRw, sizeRootFs: sizeRw + (await this.chainSize(rec.parent)) };
   }
-}
-
-export async function dirSize(root: string): Promise<number> {
-  const seen = new Set<number>();
-  let total = 0;
-  const walk = async (dir: string): Promise<void> => {
-    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-    for (const e of entries) {
-      const p = join(dir, e.name);
-      const st = await lstat(p).catch(() => null);
-      if (!st) continue;
-      if (st.isDirectory()) {
-        await walk(p);
-        continue;
-      }
-      if (st.nlink > 1) {
-        if (seen.has(st.ino)) continue;
-        seen.add(st.ino);
-      }
-      total += st.size;
-    }
-  };
-  await walk(root);
-  return total;
 }
 
 async function populateInitLayer(diff: string): Promise<void> {

@@ -8,12 +8,13 @@
  *   <home>/l/<short>        -> ../<id>/diff
  * Mounts are made with cwd = <home> and relative l/ paths, so long lower chains fit in a page.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readlink, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { systemError } from '../lib/errors.js';
+import { isMountPoint } from '../lib/mountinfo.js';
+import { run } from '../lib/run.js';
 
 const LINK_DIR = 'l';
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
@@ -34,30 +35,6 @@ export function generateLinkId(): string {
     value &= (1 << bits) - 1;
   }
   return out;
-}
-
-function run(cmd: string, args: string[], cwd?: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(systemError(`${cmd} ${args.join(' ')}: ${err.trim() || `exit ${code}`}`))));
-  });
-}
-
-/** Decodes the octal escapes /proc/self/mountinfo uses for spaces and such. */
-function unescapeMountPath(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-}
-
-export async function isMountPoint(path: string): Promise<boolean> {
-  const info = await readFile('/proc/self/mountinfo', 'utf8');
-  for (const line of info.split('\n')) {
-    const f = line.split(' ');
-    if (f.length > 4 && unescapeMountPath(f[4]) === path) return true;
-  }
-  return false;
 }
 
 export class Overlay2 {
@@ -163,7 +140,7 @@ export class Overlay2 {
     await mkdir(merged, { recursive: true, mode: 0o700 });
     const opts = [`lowerdir=${lower}`, `upperdir=${id}/diff`, `workdir=${id}/work`];
     if (existsSync('/sys/module/overlay/parameters/index')) opts.push('index=off');
-    await run('mount', ['-t', 'overlay', 'overlay', '-o', opts.join(','), merged], this.home);
+    await run('mount', ['-t', 'overlay', 'overlay', '-o', opts.join(','), merged], { cwd: this.home });
     this.mounted.add(merged);
     return merged;
   }

@@ -9,6 +9,7 @@ export type ErrorKind =
   | 'Conflict'
   | 'NotModified'
   | 'Forbidden'
+  | 'Unauthorized'
   | 'Unavailable'
   | 'NotImplemented'
   | 'System';
@@ -29,6 +30,8 @@ export const invalidParameter = (msg: string) => new EngineError('InvalidParamet
 export const conflict = (msg: string) => new EngineError('Conflict', msg);
 export const notModified = (msg = '') => new EngineError('NotModified', msg);
 export const forbidden = (msg: string) => new EngineError('Forbidden', msg);
+/** Bad credentials (POST /auth): 401. */
+export const unauthorized = (msg: string) => new EngineError('Unauthorized', msg);
 export const unavailable = (msg: string) => new EngineError('Unavailable', msg);
 export const notImplemented = (msg: string) => new EngineError('NotImplemented', msg);
 export const systemError = (msg: string, cause?: unknown) => new EngineError('System', msg, { cause });

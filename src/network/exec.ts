@@ -1,31 +1,11 @@
-/** Runs the system tools networking needs (ip, iptables-restore, nsenter), input on stdin. */
-import { spawn } from 'node:child_process';
+/** The system tools networking needs (ip, iptables-restore, nsenter), input on stdin, through lib/run.ts. */
+import { CommandError, run as runTool } from '../lib/run.js';
 
-export class CommandError extends Error {
-  constructor(
-    readonly cmd: string,
-    readonly code: number | null,
-    readonly stderr: string,
-  ) {
-    super(`${cmd}: ${stderr.trim() || `exit status ${code}`}`);
-  }
-}
+export { CommandError };
 
+/** lib/run.ts with the input as a third argument, as the network code calls it. */
 export function run(file: string, args: string[], input?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code === 0) resolve(Buffer.concat(out).toString('utf8'));
-      else reject(new CommandError([file, ...args].join(' '), code, Buffer.concat(err).toString('utf8')));
-    });
-    child.stdin.on('error', () => {});
-    child.stdin.end(input ?? '');
-  });
+  return runTool(file, args, input === undefined ? {} : { input });
 }
 
 /** `ip -batch -`: several iproute2 commands in one process; `-force` keeps going after an error. */

@@ -21,7 +21,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { systemError } from '../lib/errors.js';
-import { ConmonAttachStream, connectAttachSocket, runtimeErrorMessage, writeTerminalSize } from './conmon.js';
+import { ConmonAttachStream, connectAttachSocket, runtimeErrorMessage, writeTerminalSize } from './conmon-io.js';
 import { RuntimeStartError, type AttachStream, type ExecProcess, type RuntimeExecOptions } from './runtime.js';
 
 export interface ConmonExecConfig {

@@ -2,8 +2,7 @@
  * Resolves `-u user[:group]` (and HostConfig.GroupAdd) against the image's /etc/passwd and
  * /etc/group, read inside the container's rootfs, with Docker's semantics and messages.
  */
-import { lstat, readFile, readlink } from 'node:fs/promises';
-import { posix } from 'node:path';
+import { readFileInRoot } from '../containerfs/root.js';
 import { invalidParameter } from '../lib/errors.js';
 
 export interface ResolvedUser {
@@ -126,47 +125,7 @@ function parseGroup(text: string | undefined): GroupEntry[] {
   return out;
 }
 
-/** Reads `path` as the container would see it; undefined when it does not exist. */
+/** Reads `path` as the container would see it (containerfs resolves it; nothing outside the rootfs is read). */
 async function readInRoot(rootfs: string, path: string): Promise<string | undefined> {
-  const host = await resolveInRoot(rootfs, path);
-  if (host === undefined) return undefined;
-  try {
-    return await readFile(host, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Resolves `path` inside `rootfs` as a chroot would: symlinks (absolute or relative) are
- * followed but can never lead outside `rootfs`. undefined when a component is missing.
- */
-export async function resolveInRoot(rootfs: string, path: string): Promise<string | undefined> {
-  const pending = posix.normalize('/' + path).split('/').filter(Boolean);
-  const resolved: string[] = [];
-  let links = 0;
-  while (pending.length) {
-    const part = pending.shift()!;
-    if (part === '.') continue;
-    if (part === '..') {
-      resolved.pop();
-      continue;
-    }
-    const host = posix.join(rootfs, ...resolved, part);
-    let st;
-    try {
-      st = await lstat(host);
-    } catch {
-      return undefined;
-    }
-    if (st.isSymbolicLink()) {
-      if (++links > 40) return undefined;
-      const target = await readlink(host);
-      if (target.startsWith('/')) resolved.length = 0;
-      pending.unshift(...target.split('/').filter(Boolean));
-      continue;
-    }
-    resolved.push(part);
-  }
-  return posix.join(rootfs, ...resolved);
+  return (await readFileInRoot(rootfs, path))?.toString('utf8');
 }

@@ -1,50 +1,17 @@
 /**
  * Copy-up: a new, empty volume mounted over a directory of the image gets that directory's
  * content (owners, modes, times, xattrs, links, special files) and the directory's own owner and
- * mode, as Docker's copyExistingContents does. Paths inside the container are resolved within its
- * root, so a symlink in the image cannot make the copy read from the host.
+ * mode, as Docker's copyExistingContents does. The directory is resolved and opened inside the
+ * container root (containerfs), so a symlink in the image cannot make the copy read from the host.
  */
-import { spawn } from 'node:child_process';
-import { chmod, chown, lstat, readdir, readlink } from 'node:fs/promises';
-import { posix } from 'node:path';
+import { chmod, chown, readdir } from 'node:fs/promises';
+import { fdPath, openDirInRoot } from '../containerfs/root.js';
 import { systemError } from '../lib/errors.js';
+import { run, type CommandError } from '../lib/run.js';
 
-const MAX_SYMLINKS = 255;
-
-/** The host path of `path` inside `root`, symlinks followed as if `root` were `/`. */
-export async function resolveInRoot(root: string, path: string): Promise<string> {
-  const rest = posix.normalize(`/${path}`).split('/').filter(Boolean);
-  const done: string[] = [];
-  let hops = 0;
-  while (rest.length) {
-    const part = rest.shift()!;
-    if (part === '.') continue;
-    if (part === '..') {
-      done.pop();
-      continue;
-    }
-    const host = posix.join(root, ...done, part);
-    const st = await lstat(host).catch(() => undefined);
-    if (!st?.isSymbolicLink()) {
-      done.push(part);
-      if (!st) return posix.join(root, ...done, ...rest);
-      continue;
-    }
-    if (++hops > MAX_SYMLINKS) throw systemError(`too many symlinks resolving ${path} in the container`);
-    const target = await readlink(host);
-    if (target.startsWith('/')) done.length = 0;
-    rest.unshift(...target.split('/').filter(Boolean));
-  }
-  return posix.join(root, ...done);
-}
-
-function cpArchive(src: string, dst: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('cp', ['-a', '--', `${src}/.`, `${dst}/`], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += String(d)));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(systemError(`failed to populate volume: ${stderr.trim()}`))));
+async function cpArchive(src: string, dst: string): Promise<void> {
+  await run('cp', ['-a', '--', `${src}/.`, `${dst}/`]).catch((err: CommandError) => {
+    throw systemError(`failed to populate volume: ${err.stderr.trim() || err.message}`);
   });
 }
 
@@ -53,12 +20,17 @@ function cpArchive(src: string, dst: string): Promise<void> {
  * empty. Returns whether anything was copied. A missing or non-directory source copies nothing.
  */
 export async function copyUp(rootfs: string, dest: string, volumePath: string): Promise<boolean> {
-  const src = await resolveInRoot(rootfs, dest);
-  const st = await lstat(src).catch(() => undefined);
-  if (!st?.isDirectory()) return false;
-  if ((await readdir(volumePath)).length > 0) return false;
-  if ((await readdir(src)).length > 0) await cpArchive(src, volumePath);
-  await chown(volumePath, st.uid, st.gid);
-  await chmod(volumePath, st.mode & 0o7777);
-  return true;
+  const dir = await openDirInRoot(rootfs, dest);
+  if (!dir) return false;
+  try {
+    if ((await readdir(volumePath)).length > 0) return false;
+    const st = await dir.stat();
+    // cp runs in a child: the daemon's fd is named through its pid, not /proc/self.
+    if ((await readdir(`${fdPath(dir)}/.`)).length > 0) await cpArchive(`/proc/${process.pid}/fd/${dir.fd}`, volumePath);
+    await chown(volumePath, st.uid, st.gid);
+    await chmod(volumePath, st.mode & 0o7777);
+    return true;
+  } finally {
+    await dir.close();
+  }
 }

@@ -3,9 +3,9 @@
  * volume a mount of its own (tmpfs, a bind with `type=none o=bind`, nfs...), made on first use
  * and undone when the last user stops. Without options a volume is a plain directory.
  */
-import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { invalidParameter, systemError } from '../lib/errors.js';
+import { isMountPoint } from '../lib/mountinfo.js';
+import { run, type CommandError } from '../lib/run.js';
 
 const VALID_OPTS = new Set(['type', 'o', 'device', 'size']);
 const MANDATORY: Record<string, string[]> = { device: ['type'], type: ['device'], o: ['device', 'type'] };
@@ -37,25 +37,18 @@ export function needsMount(opts: Record<string, string> | null | undefined): boo
   return !!opts && (!!opts.device || !!opts.type);
 }
 
-function run(cmd: string, args: string[]): Promise<{ code: number; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += String(d)));
-    child.on('error', (err) => resolve({ code: -1, stderr: err.message }));
-    child.on('close', (code) => resolve({ code: code ?? -1, stderr }));
-  });
-}
-
 export async function mountLocal(opts: Record<string, string>, target: string): Promise<void> {
   if (!opts.device) throw systemError('missing device in volume options');
   const args = ['-t', opts.type || 'none'];
   if (opts.o) args.push('-o', opts.o);
   // `--`: a device such as `-a` or `--bind` is a device to mount(8), never an option.
   args.push('--', opts.device, target);
-  const r = await run('mount', args);
-  if (r.code !== 0) {
-    let msg = r.stderr.trim();
+  const failed = await run('mount', args).then(
+    () => undefined,
+    (err: CommandError) => err,
+  );
+  if (failed) {
+    let msg = failed.stderr.trim() || failed.message;
     const pw = /(?:^|,)password=([^,]*)/.exec(opts.o ?? '')?.[1];
     if (pw) msg = msg.replaceAll(`password=${pw}`, 'password=********');
     throw systemError(`failed to mount local volume: ${msg}`);
@@ -64,18 +57,10 @@ export async function mountLocal(opts: Record<string, string>, target: string): 
 
 export async function unmountLocal(target: string): Promise<void> {
   if (!(await isMountPoint(target))) return;
-  const r = await run('umount', [target]);
-  if (r.code !== 0 && (await isMountPoint(target))) throw systemError(`failed to unmount ${target}: ${r.stderr.trim()}`);
+  const failed = await run('umount', [target]).then(
+    () => undefined,
+    (err: CommandError) => err,
+  );
+  if (failed && (await isMountPoint(target))) throw systemError(`failed to unmount ${target}: ${failed.stderr.trim() || failed.message}`);
 }
 
-/** Whether `path` is a mount point, from /proc/self/mountinfo (octal escapes decoded). */
-export async function isMountPoint(path: string): Promise<boolean> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
-  for (const line of text.split('\n')) {
-    const f = line.split(' ');
-    if (f.length < 5) continue;
-    const mp = f[4].replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
-    if (mp === path) return true;
-  }
-  return false;
-}

@@ -10,7 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { readJsonIfExists, writeJsonAtomic } from '../lib/atomic-file.js';
 import { EngineError, conflict, notFound, systemError } from '../lib/errors.js';
 import { KeyedMutex } from '../lib/mutex.js';
-import { isMountPoint, mountLocal, needsMount, unmountLocal, validateLocalOptions, validateVolumeName } from './local-driver.js';
+import { isMountPoint } from '../lib/mountinfo.js';
+import { mountLocal, needsMount, unmountLocal, validateLocalOptions, validateVolumeName } from './local-driver.js';
 
 export const ANONYMOUS_LABEL = 'com.docker.volume.anonymous';
 export const DEFAULT_DRIVER = 'local';

@@ -7,15 +7,15 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { EngineClient } from '../../src/client/engine-client.js';
-import { loadBusybox, startDaemon, waitFor, type Daemon } from './harness.js';
+import { CLI_MAIN, loadBusybox, runCommand, startDaemon, waitFor, type Daemon } from './harness.js';
 
 let d: Daemon;
 let client: EngineClient;
@@ -348,6 +348,38 @@ describe('wharf CLI', () => {
       assert.equal(bad.code, 1);
       assert.match(bad.stderr, /is not paused/);
       await ok('wharf', ['rm', '-f', 'cli']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('wharf cp from a container: the safe extractor', () => {
+  test('a local symlink left by an earlier cp is never written through; a large file streams to disk', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wharf-cli-cp-safe-'));
+    // Stands for the host's /etc: the container's symlink names it by its host path.
+    const bait = join(dir, 'bait');
+    const dest = join(dir, 'dest');
+    try {
+      await mkdir(bait);
+      await mkdir(dest);
+      await writeFile(join(bait, 'shadow'), 'secret\n', { mode: 0o600 });
+      await ok('wharf', ['run', '-d', '--name', 'cpsafe', 'busybox', 'sh', '-c', `mkdir /src && ln -s ${bait} /src/d && dd if=/dev/zero of=/src/big bs=1M count=192 2>/dev/null && touch /ready && sleep 1000`]);
+      await waitFor(async () => (await d.wharf(['cp', 'cpsafe:/ready', '-'])).code === 0, { what: 'setup' });
+      // The symlink comes out as a symlink, with its target as it is (absolute targets are not a breakout).
+      const first = await runCommand('/usr/bin/time', ['-f', '%M', process.execPath, CLI_MAIN, 'cp', 'cpsafe:/src', dest], { env: { DOCKER_HOST: d.host, WHARF_HOST: d.host } });
+      assert.equal(first.code, 0, first.stderr);
+      assert.equal(readlinkSync(join(dest, 'src/d')), bait);
+      assert.equal(statSync(join(dest, 'src/big')).size, 192 << 20);
+      // Streamed: the CLI never holds the file (192 MiB) in memory.
+      const maxRssKiB = Number(first.stderr.trim().split('\n').pop());
+      assert.ok(maxRssKiB > 0 && maxRssKiB < 150 * 1024, `wharf cp peak RSS ${maxRssKiB} KiB`);
+      // The container makes /src/d a directory: a second cp must not write through the local symlink.
+      await ok('docker', ['exec', 'cpsafe', 'sh', '-c', 'rm /src/d /src/big && mkdir /src/d && echo pwned > /src/d/shadow']);
+      await d.wharf(['cp', 'cpsafe:/src', dest]);
+      assert.equal(readFileSync(join(bait, 'shadow'), 'utf8'), 'secret\n');
+      assert.deepEqual(await readdir(bait), ['shadow']);
+      await ok('wharf', ['rm', '-f', 'cpsafe']);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { isMountPoint } from '../../src/layer/overlay2.js';
+import { isMountPoint } from '../../src/lib/mountinfo.js';
 import { LayerStore } from '../../src/layer/layer-store.js';
 import { buildTar } from '../fixtures/docker-archive.js';
 

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Command } from 'commander';
 import type { Backend } from '../../src/api/backend.js';
+import { isEngineError } from '../../src/lib/errors.js';
 import { defineLogin, defineLogout, definePush } from '../../src/cli/registry-commands.js';
 import { EngineClient } from '../../src/client/engine-client.js';
 import { startApiServer } from '../../src/api/server.js';
@@ -234,9 +235,9 @@ describe('basic auth registry', () => {
     await collect(svc.pull(`${basic.host}/busybox`, 'latest', {}, { username: 'alice', password: 'secret', serveraddress: basic.host }));
     assert.equal((await svc.inspect(`${basic.host}/busybox:latest`)).Id, plain.id);
     assert.deepEqual(await svc.login({ username: 'alice', password: 'secret', serveraddress: basic.host }), { Status: 'Login Succeeded', IdentityToken: '' });
-    await assert.rejects(svc.login({ username: 'alice', password: 'nope', serveraddress: basic.host }), (err: Error & { unauthorized?: boolean }) => {
+    await assert.rejects(svc.login({ username: 'alice', password: 'nope', serveraddress: basic.host }), (err: Error) => {
       assert.equal(err.message, `login attempt to http://${basic.host}/v2/ failed with status: 401 Unauthorized`);
-      assert.equal(err.unauthorized, true);
+      assert.ok(isEngineError(err, 'Unauthorized'));
       return true;
     });
     // push with credentials
@@ -266,7 +267,7 @@ describe('token auth registry over TLS', () => {
   test('credentials: login, push with a token, wrong password refused', async () => {
     const svc = await service();
     assert.equal((await svc.login({ username: 'bob', password: 'hunter2', serveraddress: `https://${tokenReg.host}` })).Status, 'Login Succeeded');
-    await assert.rejects(svc.login({ username: 'bob', password: 'bad', serveraddress: tokenReg.host }), (err: Error & { unauthorized?: boolean }) => err.unauthorized === true);
+    await assert.rejects(svc.login({ username: 'bob', password: 'bad', serveraddress: tokenReg.host }), (err: unknown) => isEngineError(err, 'Unauthorized'));
     await collect(svc.pull(`${tokenReg.host}/busybox`, 'latest', {}, undefined));
     await svc.tag(`${tokenReg.host}/busybox:latest`, `${tokenReg.host}/bob/bb`, 'v1');
     const out = await collect(svc.push(`${tokenReg.host}/bob/bb`, 'v1', { username: 'bob', password: 'hunter2' }));

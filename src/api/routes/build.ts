@@ -5,12 +5,12 @@
  * later it is an in-stream `errorDetail` carrying the failing RUN's exit code, which the Docker
  * CLI exits with. A client that goes away aborts the build.
  */
-import { invalidParameter, unavailable } from '../../lib/errors.js';
+import { invalidParameter } from '../../lib/errors.js';
 import { decodeRegistryConfig } from '../../distribution/auth-config.js';
-import type { BuildOptions, BuildStepError } from '../build-types.js';
 import { errorMessage } from '../errors.js';
 import { boolValue, boolValueOrDefault, drain, intValue } from '../request.js';
 import type { RequestContext, Router } from '../router.js';
+import type { BuildOptions, BuildStepError } from '../backend.js';
 
 function jsonParam<T>(q: URLSearchParams, key: string, check: (v: unknown) => v is T, what: string): T | undefined {
   const raw = q.get(key);
@@ -80,7 +80,6 @@ function streamError(err: unknown): string {
 async function build(ctx: RequestContext): Promise<void> {
   const { req, res } = ctx;
   const backend = ctx.backend.build;
-  if (!backend) throw unavailable('the builder is not available');
   const opts = parseBuildOptions(ctx.query);
   opts.registryConfig = decodeRegistryConfig(req.headers['x-registry-config']);
   const abort = new AbortController();

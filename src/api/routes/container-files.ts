@@ -3,24 +3,23 @@
  * pause, unpause, update. Docker's paths, parameters, headers and statuses.
  */
 import type { Readable } from 'node:stream';
-import { invalidParameter, unavailable } from '../../lib/errors.js';
-import type { ContainerControlBackend, ContainerFilesBackend, ContainerPathStat } from '../backend.js';
+import { invalidParameter } from '../../lib/errors.js';
 import { boolValue, sendEmpty, sendJSON } from '../request.js';
 import { readJSON } from '../json-body.js';
 import { COMMIT_CONFIG, UPDATE_CONFIG } from '../create-body.js';
 import type { RequestContext, Router } from '../router.js';
 import type { ContainerConfig, HostConfig } from '../types.js';
 import { versionAtLeast } from '../version.js';
+import type { ContainerPathStat } from '../types.js';
+import type { ContainerControlBackend, ContainerFilesBackend } from '../backend.js';
 
 const STAT_HEADER = 'X-Docker-Container-Path-Stat';
 
 function files(ctx: RequestContext): ContainerFilesBackend {
-  if (!ctx.backend.files) throw unavailable('container file operations are not available');
   return ctx.backend.files;
 }
 
 function control(ctx: RequestContext): ContainerControlBackend {
-  if (!ctx.backend.control) throw unavailable('container control operations are not available');
   return ctx.backend.control;
 }
 

@@ -1,6 +1,5 @@
 /** Exec routes: POST /containers/{name}/exec, POST /exec/{id}/start|resize, GET /exec/{id}/json. */
-import { invalidParameter, unavailable } from '../../lib/errors.js';
-import type { ExecBackend, ExecCreateRequest, ExecStartRequest } from '../exec-types.js';
+import { invalidParameter } from '../../lib/errors.js';
 import { errorMessage } from '../errors.js';
 import { hijack } from '../hijack.js';
 import { checkForJSON, intValue, readJSONBody, sendEmpty, sendJSON } from '../request.js';
@@ -8,9 +7,10 @@ import { decodeJSON, readJSON } from '../json-body.js';
 import { EXEC_CREATE, EXEC_START } from '../body-shapes.js';
 import type { RequestContext, Router } from '../router.js';
 import { versionAtLeast } from '../version.js';
+import type { ExecCreateRequest, ExecStartRequest } from '../types.js';
+import type { ExecBackend } from '../backend.js';
 
 function backend(ctx: RequestContext): ExecBackend {
-  if (!ctx.backend.exec) throw unavailable('exec is not supported by this daemon');
   return ctx.backend.exec;
 }
 

@@ -1,12 +1,11 @@
 /** Image routes: Docker's paths, query parameters and status codes over ImageBackend. */
 import { Writable } from 'node:stream';
-import { invalidParameter, systemError } from '../../lib/errors.js';
+import { invalidParameter } from '../../lib/errors.js';
 import type { RegistryAuth } from '../backend.js';
 import { decodeRegistryAuth } from '../../distribution/auth-config.js';
 import { detachedBody } from '../request.js';
 import { readJSON } from '../json-body.js';
 import { AUTH_CONFIG } from '../body-shapes.js';
-import { errorBody } from '../errors.js';
 import { boolValue, boolValueOrDefault, intValue, parseFilters, sendEmpty, sendJSON } from '../request.js';
 import { formatError, writeProgressStream } from '../progress.js';
 import type { RequestContext, Router } from '../router.js';
@@ -32,7 +31,6 @@ async function createImage(ctx: RequestContext): Promise<void> {
   const platform = (versionAtLeast(ctx.version, '1.32') && query.get('platform')) || undefined;
   const fromImage = query.get('fromImage');
   if (fromImage) {
-    if (!images.pull) throw systemError('pull is not supported yet');
     // "pull -a" may send the name with a trailing ':'.
     const ref = fromImage.replace(/:$/, '');
     const tag = query.get('tag') || undefined;
@@ -154,21 +152,14 @@ export function imageRoutes(router: Router): void {
   });
   router.post('/images/{name:.*}/push', async (ctx) => {
     const images = img(ctx);
-    if (!images.push) throw systemError('push is not supported yet');
     const stream = images.push(name(ctx), ctx.query.get('tag') || undefined, decodeRegistryAuth(ctx.req.headers['x-registry-auth']));
     await writeProgressStream(ctx.res, stream, { errorStatusBeforeFirst: true });
   });
   router.post('/auth', async (ctx) => {
     const images = img(ctx);
-    if (!images.login) throw systemError('login is not supported yet');
     const auth = (await readJSON<RegistryAuth>(ctx.req, AUTH_CONFIG)) ?? {};
-    try {
-      sendJSON(ctx.res, 200, await images.login(auth));
-    } catch (err) {
-      if (!(err as { unauthorized?: boolean }).unauthorized) throw err;
-      ctx.res.writeHead(401, { 'Content-Type': 'application/json' });
-      ctx.res.end(errorBody(err));
-    }
+    // Bad credentials are an Unauthorized error: 401 with Docker's message.
+    sendJSON(ctx.res, 200, await images.login(auth));
   });
   router.delete('/images/{name:.*}', async (ctx) => {
     const deleted = await img(ctx).remove(name(ctx), { force: boolValue(ctx.query, 'force'), noprune: boolValue(ctx.query, 'noprune') });

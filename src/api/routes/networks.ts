@@ -5,12 +5,10 @@ import { boolValue, parseFilters, sendEmpty, sendJSON } from '../request.js';
 import { readJSON, type StructShape } from '../json-body.js';
 import { NETWORK_CONNECT, NETWORK_CREATE, NETWORK_DISCONNECT } from '../body-shapes.js';
 import type { EndpointSettings, NetworkCreateRequest } from '../types.js';
-import { invalidParameter, unavailable } from '../../lib/errors.js';
+import { invalidParameter } from '../../lib/errors.js';
 
 function backend(ctx: RequestContext): NetworkBackend {
-  const n = ctx.backend.networks;
-  if (!n) throw unavailable('networking is not available in this engine');
-  return n;
+  return ctx.backend.networks;
 }
 
 async function jsonObject(ctx: RequestContext, shape: StructShape): Promise<Record<string, unknown>> {

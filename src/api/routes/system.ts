@@ -1,9 +1,9 @@
 /** System routes: /_ping, /version, /info, /system/df. */
 import type { RequestContext, Router } from '../router.js';
 import { sendJSON } from '../request.js';
-import { parseDiskUsageTypes } from '../disk-usage-types.js';
-import { unavailable } from '../../lib/errors.js';
+import { invalidParameter } from '../../lib/errors.js';
 import { versionAtLeast } from '../version.js';
+import type { DiskUsageType } from '../types.js';
 
 /** The classic builder; Wharf has no BuildKit, so clients must not expect one. */
 export const BUILDER_VERSION = '1';
@@ -34,8 +34,20 @@ export function systemRoutes(router: Router): void {
   // There is no builder, so there is never a build cache to prune; `docker system prune` asks anyway.
   router.post('/build/prune', (ctx) => sendJSON(ctx.res, 200, { CachesDeleted: [], SpaceReclaimed: 0 }));
   router.get('/system/df', async (ctx) => {
-    if (!ctx.backend.diskUsage) throw unavailable('disk usage is not available');
     const types = parseDiskUsageTypes(ctx.query.getAll('type'), versionAtLeast(ctx.version, '1.42'));
     sendJSON(ctx.res, 200, await ctx.backend.diskUsage.usage(types));
   });
+}
+
+const DISK_USAGE_TYPES: readonly DiskUsageType[] = ['container', 'image', 'volume', 'build-cache'];
+
+/** Parses `?type=` values (API ≥ 1.42); older versions or no `type` mean everything. */
+export function parseDiskUsageTypes(values: string[], typesSupported: boolean): DiskUsageType[] | null {
+  if (!typesSupported || values.length === 0) return null;
+  const out: DiskUsageType[] = [];
+  for (const v of values) {
+    if (!(DISK_USAGE_TYPES as readonly string[]).includes(v)) throw invalidParameter(`unknown object type: ${v}`);
+    out.push(v as DiskUsageType);
+  }
+  return out;
 }

@@ -1,7 +1,7 @@
 /**
  * POST /commit (`docker commit`): a new image whose top layer is the container's changes.
  * The container's overlay upper dir is archived with whiteouts turned back into `.wh.` entries
- * (archive-walk.ts) and streamed straight into the layer store on top of the image's layers;
+ * (containerfs/walk.ts) and streamed straight into the layer store on top of the image's layers;
  * the config is the request's config with the --change instructions applied, completed from
  * the container's (Docker's merge), and a history entry is appended. The container is paused
  * for the time unless `pause=0`. An empty diff adds no layer (an empty_layer history entry).
@@ -17,10 +17,10 @@ import type { AppliedLayer } from '../../layer/layer-store.js';
 import { conflict, invalidParameter } from '../../lib/errors.js';
 import { TarWriter } from '../../lib/tar-writer.js';
 import type { Readable } from 'node:stream';
-import { readOverlayXattrs, TarWalker } from '../archive-walk.js';
+import { readOverlayXattrs, TarWalker } from '../../containerfs/walk.js';
 import type { ContainerAccess } from './access.js';
 import { containerActor } from './events.js';
-import { O_PATH } from '../container-root.js';
+import { O_PATH } from '../../containerfs/root.js';
 import { hostArch } from '../images/platform.js';
 import type { ContainerPause } from './pause.js';
 
@@ -138,7 +138,7 @@ export class ContainerCommit {
     } finally {
       this.images.layers.unpin(layer.chainId);
     }
-    if (empty) await this.images.releaseLayers([layer.chainId]).catch(() => {});
+    if (empty) await this.images.releaseLayers([layer.chainId]).catch((err) => this.c.deps.log(`commit ${rec.ID}: releasing the empty layer: ${err}`));
 
     const events = this.c.deps.events;
     events.log('container', 'commit', containerActor(rec, { comment: req.comment ?? '', imageID: id, imageRef: target ? familiarString(target) : '' }));

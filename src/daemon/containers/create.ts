@@ -94,9 +94,10 @@ export async function createContainer(
     c.deps.events.log('container', 'create', containerActor(rec));
   } catch (err) {
     c.deps.names.release(containerName);
-    if (mountPoints) await c.deps.volumes?.release({ ID: id, MountPoints: mountPoints } as ContainerRecord, true).catch(() => {});
-    if (layerMade) await c.deps.layers.removeRWLayer(id).catch(() => {});
-    await rm(dir, { recursive: true, force: true }).catch(() => {});
+    const undo = (what: string) => (undoErr: unknown) => c.deps.log(`create ${id} failed; ${what}: ${undoErr}`);
+    if (mountPoints) await c.deps.volumes?.release({ ID: id, MountPoints: mountPoints } as ContainerRecord, true).catch(undo('releasing volumes'));
+    if (layerMade) await c.deps.layers.removeRWLayer(id).catch(undo('removing its layer'));
+    await rm(dir, { recursive: true, force: true }).catch(undo('removing its directory'));
     throw err;
   }
   return { Id: id, Warnings: warnings };

@@ -15,6 +15,7 @@ import { startLocked } from './start.js';
 export async function handleExit(c: ContainerCore, exit: ExitInfo): Promise<void> {
   const rec = c.records.get(exit.id);
   if (!rec) {
+    // Removed meanwhile: its runtime state is normally gone already, so a failure here is expected.
     await c.deps.runtime.delete(exit.id, true).catch(() => {});
     return;
   }

@@ -3,20 +3,15 @@
  * archive.ts (cp, export), changes.ts (diff), commit.ts, pause.ts, update.ts.
  */
 import type { Readable } from 'node:stream';
-import type {
-  CommitOptions,
-  ContainerControlBackend,
-  ContainerFilesBackend,
-  ContainerPathStat,
-  FilesystemChange,
-} from '../../api/backend.js';
 import type { HostConfig } from '../../api/types.js';
 import { ContainerArchive } from '../archive.js';
-import { containerChanges } from '../changes.js';
+import { containerChanges } from '../../containerfs/diff.js';
 import { ContainerCommit, type CommitImages } from './commit.js';
 import type { ContainerAccess } from './access.js';
 import { ContainerPause } from './pause.js';
 import { ContainerUpdate } from './update.js';
+import type { ContainerPathStat, FilesystemChange } from '../../api/types.js';
+import type { CommitOptions, ContainerControlBackend, ContainerFilesBackend } from '../../api/backend.js';
 
 export class ContainerFilesService implements ContainerFilesBackend {
   private readonly archive: ContainerArchive;

@@ -60,7 +60,7 @@ export async function restoreContainers(c: ContainerCore, records: ContainerReco
       if (rec.HasBeenStartedBefore && policyWantsRestart(rec.HostConfig.RestartPolicy ?? {}, rec.State.ExitCode, rec.HasBeenManuallyStopped, 0)) {
         toRestart.push(rec);
       } else if (rec.HostConfig.AutoRemove && rec.HasBeenStartedBefore) {
-        await c.lock.run(id, () => removeLocked(c, rec)).catch(() => {});
+        await c.lock.run(id, () => removeLocked(c, rec)).catch((err) => c.deps.log(`restore: auto-remove ${id}: ${err}`));
       }
     }),
   );

@@ -14,7 +14,6 @@ import type {
   WaitCondition,
   WaitHandle,
 } from '../../api/backend.js';
-import type { StatsOptions, StatsStream } from '../../api/stats-types.js';
 import type {
   ContainerCreateBody,
   ContainerCreateResponse,
@@ -45,6 +44,7 @@ import { startContainer } from './start.js';
 import { killContainer, restartContainer, stopContainer, type StopOptions } from './stop.js';
 import { topContainer } from './top.js';
 import { waitContainer } from './wait.js';
+import type { StatsOptions, StatsStream } from '../../api/backend.js';
 
 export class ContainerService implements ContainerBackend {
   private readonly c: ContainerCore;

@@ -3,10 +3,10 @@
  * attaches join -> runtime start. A failure undoes what was done (releaseHeld) and records
  * Docker's exit code and message.
  */
-import { mkdir, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HostConfig } from '../../api/types.js';
 import type { ContainerRecord } from '../../container/container.js';
+import { mkdirAllInRoot, RootPathError } from '../../containerfs/root.js';
 import { hasProcess, isRunning, setRunning, setStartFailed } from '../../container/state.js';
 import { EngineError, conflict, invalidParameter, noSuchContainer, notModified, systemError } from '../../lib/errors.js';
 import { shortId } from '../../lib/ids.js';
@@ -139,7 +139,7 @@ export async function startLocked(c: ContainerCore, rec: ContainerRecord): Promi
     await c.save(rec).catch((saveErr) => c.deps.log(`save ${id}: ${saveErr}`));
     failPendingAttaches(c, id);
     // No exit to report: next-exit waiters keep waiting (the client got the start error), as in Docker.
-    if (rec.HostConfig.AutoRemove) await removeLocked(c, rec).catch(() => {});
+    if (rec.HostConfig.AutoRemove) await removeLocked(c, rec).catch((rmErr) => c.deps.log(`auto-remove ${id} after a failed start: ${rmErr}`));
     throw engineErr.error;
   }
 }
@@ -161,17 +161,14 @@ function networkNamespace(c: ContainerCore, hc: HostConfig): { kind: 'new' } | {
 async function ensureWorkingDir(rootfs: string, cwd: string): Promise<void> {
   if (cwd === '/') return;
   if (!cwd.startsWith('/')) throw invalidParameter(`the working directory '${cwd}' is invalid, it needs to be an absolute path`);
-  // A symlink inside the container must not lead the mkdir outside its root.
-  let cur = rootfs;
-  for (const part of cwd.split('/').filter(Boolean)) {
-    if (part === '..') throw invalidParameter(`the working directory '${cwd}' is invalid`);
-    cur = join(cur, part);
-    const st = await stat(cur).catch(() => undefined);
-    if (!st) await mkdir(cur, { mode: 0o755 });
-    else if (!st.isDirectory()) throw invalidParameter(`cannot use ${cwd} as working directory: not a directory`);
-    const link = await readlink(cur).catch(() => undefined);
-    if (link !== undefined) return; // the runtime resolves symlinks inside the rootfs itself
-  }
+  if (cwd.split('/').includes('..')) throw invalidParameter(`the working directory '${cwd}' is invalid`);
+  // Made inside the root (containerfs): a symlink in the image never leads the mkdir out of it.
+  await mkdirAllInRoot(rootfs, cwd).catch((err: unknown) => {
+    if (err instanceof RootPathError && (err.code === 'ENOTDIR' || err.code === 'ELOOP')) {
+      throw invalidParameter(`cannot use ${cwd} as working directory: not a directory`);
+    }
+    throw err;
+  });
 }
 
 /** Docker's exit codes and messages for a failed start. */

@@ -2,14 +2,11 @@
  * `docker top`: runs the host's ps with the user's options and keeps the rows whose PID
  * belongs to the container (same PID namespace as its init process).
  */
-import { execFile } from 'node:child_process';
 import { readdir, readlink } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import type { ContainerTop } from '../../api/types.js';
 import { conflict, invalidParameter, systemError } from '../../lib/errors.js';
+import { run, type CommandError } from '../../lib/run.js';
 import type { ContainerCore } from './core.js';
-
-const run = promisify(execFile);
 
 async function pidsInNamespaceOf(initPid: number): Promise<Set<number>> {
   const ns = await readlink(`/proc/${initPid}/ns/pid`);
@@ -41,13 +38,9 @@ export function parsePsOutput(output: string, pids: Set<number>): ContainerTop {
 
 export async function runTop(initPid: number, psArgs = '-ef'): Promise<ContainerTop> {
   const pids = await pidsInNamespaceOf(initPid);
-  let stdout: string;
-  try {
-    ({ stdout } = await run('ps', psArgs.split(/\s+/).filter(Boolean), { maxBuffer: 16 << 20 }));
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw systemError(`ps: ${(e.stderr || e.message).trim()}`);
-  }
+  const stdout = await run('ps', psArgs.split(/\s+/).filter(Boolean)).catch((err: CommandError) => {
+    throw systemError(`ps: ${(err.stderr || err.message).trim()}`);
+  });
   return parsePsOutput(stdout, pids);
 }
 

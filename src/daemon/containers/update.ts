@@ -121,7 +121,7 @@ export class ContainerUpdate {
       await runtime.update(rec.ID, updateResources(next));
     } catch (err) {
       rec.HostConfig = previous;
-      await this.c.save(rec).catch(() => {});
+      await this.c.save(rec).catch((saveErr) => this.c.deps.log(`update ${rec.ID}: restoring HostConfig: ${saveErr}`));
       if (isEngineError(err) && err.message.startsWith('Cannot update container')) throw err;
       throw systemError(`Cannot update container ${rec.ID}: ${err instanceof Error ? err.message : String(err)}`, err);
     }

@@ -5,8 +5,8 @@
 import type { ContainerBackend, ContainerControlBackend, ImageBackend, NetworkBackend } from '../../api/backend.js';
 import type { ContainerRecord } from '../../container/container.js';
 import type { ResolvedImage } from '../images/service.js';
-import type { ExecBackend } from '../../api/exec-types.js';
-import type { StatsOptions, StatsStream } from '../../api/stats-types.js';
+import type { ExecBackend } from '../../api/backend.js';
+import type { StatsOptions, StatsStream } from '../../api/backend.js';
 
 export interface CriEngine {
   containers: Pick<ContainerBackend, 'create' | 'start' | 'stop' | 'remove' | 'inspect' | 'wait'> & {

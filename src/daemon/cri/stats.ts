@@ -3,7 +3,7 @@
  * netns counters `docker stats` reads), in the CRI's units: cumulative CPU nanoseconds plus the
  * rate since the previous call (usage_nano_cores), memory working set = usage - inactive file.
  */
-import type { ContainerStatsResponse } from '../../api/stats-types.js';
+import type { ContainerStatsResponse } from '../../api/types.js';
 import type { ContainerRecord } from '../../container/container.js';
 import { hasProcess } from '../../container/state.js';
 import type { ContainerStats } from '../../cri/gen/runtime/v1/ContainerStats.js';

@@ -132,7 +132,7 @@ export async function* loadImages(c: ImageCore, src: Readable, opts: { quiet: bo
       } catch (err) {
         for (const chain of pinned) c.layers.unpin(chain);
         pinned.length = 0;
-        await c.exclusive(() => c.gcLayers(chainIds(diffIds))).catch(() => {});
+        await c.exclusive(() => c.gcLayers(chainIds(diffIds))).catch((gcErr) => c.log(`load: removing the layers of a failed load: ${gcErr}`));
         throw err;
       } finally {
         for (const chain of pinned) c.layers.unpin(chain);

@@ -51,6 +51,8 @@ export interface ImageServiceOptions {
   registry?: RegistryServiceOptions;
   /** Where image actions are reported (GET /events). */
   events?: EventSink;
+  /** Where best-effort failures (leftover clean-up) are logged. */
+  log?: (msg: string) => void;
 }
 
 export interface RegistryServiceOptions extends ClientOptions {
@@ -76,6 +78,11 @@ export class ImageCore {
     this.containersUsingImage = opts.containersUsingImage;
     this.registry = new RegistryClient(opts.registry);
     this.distribution = new DistributionMetadata(imageRoot);
+  }
+
+  /** Logs a best-effort failure. */
+  log(msg: string): void {
+    this.opts.log?.(msg);
   }
 
   get tmpRoot(): string {
@@ -187,7 +194,7 @@ export class ImageCore {
   /** Removes those of `chains` that no image (and no container) still uses; the images lock is held. */
   async gcLayers(chains: string[]): Promise<{ removed: string[]; reclaimed: number }> {
     if (chains.length === 0) return { removed: [], reclaimed: 0 };
-    return this.layers.gc([chains[chains.length - 1]], await this.topChains());
+    return this.layers.gc(chains.slice(-1), await this.topChains());
   }
 
   /** The top layer of every image: what layer collection keeps. */

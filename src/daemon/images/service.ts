@@ -67,7 +67,7 @@ export class ImageService implements ImageBackend {
     await mkdir(this.c.tmpRoot, { recursive: true, mode: 0o700 });
     await removeStaleLoadDirs(this.c);
     // Leftovers of a crash mid-apply; not awaited so that startup stays fast.
-    this.layers.removeOrphans().catch(() => {});
+    this.layers.removeOrphans().catch((err) => this.c.log(`removing leftover layer dirs: ${err}`));
   }
 
   /** Number of images, for GET /info. */

@@ -6,7 +6,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
-import type { BlkioStats, CPUStats, MemoryStats, PidsStats } from '../../api/stats-types.js';
 import {
   type CgroupMount,
   parseBlkioV1,
@@ -17,6 +16,7 @@ import {
   parseProcCgroup,
   parseUint,
 } from './parse.js';
+import type { BlkioStats, CPUStats, MemoryStats, PidsStats } from '../../api/types.js';
 
 const read = (path: string): Promise<string | undefined> => readFile(path, 'utf8').catch(() => undefined);
 

@@ -5,9 +5,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { totalmem } from 'node:os';
-import type { CPUStats, ContainerStatsResponse, StatsOptions, StatsStream } from '../../api/stats-types.js';
 import { cgroupDirsOf, emptyBlkio, readCgroupV1, readCgroupV2 } from './cgroup-read.js';
 import { parseNetDev, parseProcStat } from './parse.js';
+import type { CPUStats, ContainerStatsResponse } from '../../api/types.js';
+import type { StatsOptions, StatsStream } from '../../api/backend.js';
 
 /** What the collector needs to know of a container, read live at every sample. */
 export interface StatsTarget {

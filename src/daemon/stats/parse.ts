@@ -1,9 +1,10 @@
+import type { BlkioStatEntry, NetworkStats } from '../../api/types.js';
+import { parseMountInfo } from '../../lib/mountinfo.js';
 /**
  * Parsers of the kernel files container stats come from: cgroup v1 and v2 controller files,
  * /proc/stat and /proc/<pid>/net/dev. Pure functions over file text, so they are tested on
  * sample files of either cgroup version whatever the host runs.
  */
-import type { BlkioStatEntry, NetworkStats } from '../../api/stats-types.js';
 
 /** A single number file (`memory.usage_in_bytes`, `pids.current`); `max` and garbage are undefined. */
 export function parseUint(text: string | undefined): number | undefined {
@@ -138,20 +139,14 @@ export interface CgroupMount {
 
 /** The cgroup mounts of /proc/self/mountinfo. */
 export function parseCgroupMounts(mountinfo: string): CgroupMount[] {
-  const out: CgroupMount[] = [];
-  for (const line of mountinfo.split('\n')) {
-    const sep = line.indexOf(' - ');
-    if (sep < 0) continue;
-    const pre = line.slice(0, sep).split(' ');
-    const post = line.slice(sep + 3).split(' ');
-    const fstype = post[0];
-    if (fstype !== 'cgroup' && fstype !== 'cgroup2') continue;
-    const unescape = (s: string) => s.replace(/\\(\d{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
-    const root = unescape(pre[3] ?? '/');
-    const mountPoint = unescape(pre[4] ?? '');
-    const superOpts = (post[2] ?? '').split(',');
-    const controllers = fstype === 'cgroup' ? superOpts.filter((o) => !['rw', 'ro'].includes(o) && !o.includes('=') && o !== 'none').concat(superOpts.filter((o) => o.startsWith('name=')).map((o) => o.slice(5))) : [];
-    out.push({ mountPoint, root, controllers, version: fstype === 'cgroup2' ? 2 : 1 });
-  }
-  return out;
+  return parseMountInfo(mountinfo)
+    .filter((m) => m.fsType === 'cgroup' || m.fsType === 'cgroup2')
+    .map((m) => {
+      const opts = m.superOptions;
+      const controllers =
+        m.fsType === 'cgroup'
+          ? opts.filter((o) => !['rw', 'ro'].includes(o) && !o.includes('=') && o !== 'none').concat(opts.filter((o) => o.startsWith('name=')).map((o) => o.slice(5)))
+          : [];
+      return { mountPoint: m.mountPoint, root: m.root, controllers, version: m.fsType === 'cgroup2' ? 2 : 1 };
+    });
 }

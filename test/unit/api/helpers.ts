@@ -51,6 +51,7 @@ export function stubBackend(calls: Call[], o: Overrides = {}): Backend {
     top: async () => ({ Titles: ['PID'], Processes: [['1']] }),
     resize: async () => {},
     prune: async () => ({ ContainersDeleted: [], SpaceReclaimed: 0 }),
+    stats: async () => ({ samples: noMessages() as never, close() {} }),
   };
   const images: ImageBackend = {
     importImage: () => noMessages(),
@@ -65,6 +66,9 @@ export function stubBackend(calls: Call[], o: Overrides = {}): Backend {
     tag: async () => {},
     prune: async () => ({ ImagesDeleted: [], SpaceReclaimed: 0 }),
     search: async () => [],
+    pull: () => noMessages(),
+    push: () => noMessages(),
+    login: async () => ({ Status: 'Login Succeeded', IdentityToken: '' }),
   };
   const system: SystemBackend = {
     version: async () => ({ Version: '0.1.0' }) as never,
@@ -74,7 +78,24 @@ export function stubBackend(calls: Call[], o: Overrides = {}): Backend {
     containers: recorder('containers', calls, containers, o.containers),
     images: recorder('images', calls, images, o.images),
     system: recorder('system', calls, system, o.system),
+    networks: notStubbed('networks'),
+    events: notStubbed('events'),
+    exec: notStubbed('exec'),
+    volumes: notStubbed('volumes'),
+    files: notStubbed('files'),
+    control: notStubbed('control'),
+    diskUsage: notStubbed('diskUsage'),
+    build: notStubbed('build'),
   };
+}
+
+/** A backend these tests do not exercise: any call fails the request (500) with what was called. */
+function notStubbed<T extends object>(group: string): T {
+  return new Proxy({} as T, {
+    get: (_target, key) => () => {
+      throw new Error(`${group}.${String(key)} is not stubbed`);
+    },
+  });
 }
 
 export interface TestServer {

@@ -98,12 +98,6 @@ describe('image routes', () => {
     assert.equal((last('images.load')!.args[1] as { quiet: boolean }).quiet, false);
   });
 
-  it('pull answers 500 when the backend has no pull', async () => {
-    const r = await request(srv.sock, 'POST', '/images/create?fromImage=busybox&tag=latest');
-    assert.equal(r.status, 500);
-    assert.deepEqual(r.json(), { message: 'pull is not supported yet' });
-  });
-
   it('pull passes ref, tag, platform and decoded auth', async () => {
     let seen: unknown[] = [];
     const srv2 = await startStubServer({

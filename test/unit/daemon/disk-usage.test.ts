@@ -3,11 +3,12 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseDiskUsageTypes, type DiskUsage } from '../../../src/api/disk-usage-types.js';
 import type { ContainerSummary, ImageSummary, Volume } from '../../../src/api/types.js';
 import { renderDiskUsage, summaryRows } from '../../../src/cli/system-df.js';
 import { DiskUsageService } from '../../../src/daemon/disk-usage.js';
 import type { LayerStore } from '../../../src/layer/layer-store.js';
+import type { DiskUsage } from '../../../src/api/types.js';
+import { parseDiskUsageTypes } from '../../../src/api/routes/system.js';
 
 const MB = 1_000_000;
 

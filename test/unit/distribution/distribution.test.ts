@@ -14,7 +14,8 @@ import {
   selectPlatform,
   type ManifestIndex,
 } from '../../../src/distribution/manifest.js';
-import { humanSize, progressBar } from '../../../src/distribution/progress.js';
+import { progressBar } from '../../../src/distribution/progress.js';
+import { humanSize } from '../../../src/lib/units.js';
 import { EndpointResolver } from '../../../src/distribution/endpoints.js';
 import { registryErrorOf, translatePullError } from '../../../src/distribution/errors.js';
 import { registryDomainOf } from '../../../src/distribution/login.js';

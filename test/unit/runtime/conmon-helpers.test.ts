@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { normalizeSignal, runtimeErrorMessage } from '../../../src/runtime/conmon.js';
+import { normalizeSignal } from '../../../src/runtime/conmon.js';
+import { runtimeErrorMessage } from '../../../src/runtime/conmon-io.js';
 
 test('signals: names with or without SIG, any case, numbers', () => {
   assert.equal(normalizeSignal('SIGKILL'), '9');

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { resolveInRoot, resolveUser } from '../../../src/runtime/user.js';
+import { resolveUser } from '../../../src/runtime/user.js';
 import { isEngineError } from '../../../src/lib/errors.js';
 
 let dir: string;
@@ -80,6 +80,4 @@ test('symlinks are resolved inside the rootfs, never out of it', async () => {
   await rm(join(r2, 'etc/passwd'));
   await symlink('/data/pw', join(r2, 'etc/passwd')); // absolute: relative to the rootfs
   assert.equal((await resolveUser(r2, 'carol')).uid, 77);
-  assert.equal(await resolveInRoot(r2, '/etc/passwd'), join(r2, 'data/pw'));
-  assert.equal(await resolveInRoot(r2, '/nope'), undefined);
 });

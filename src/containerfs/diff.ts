@@ -10,8 +10,8 @@
 import { constants as fsc, type Stats } from 'node:fs';
 import { lstat, open, readdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fdPath, O_PATH } from './container-root.js';
-import { readOverlayXattrs } from './archive-walk.js';
+import { fdPath, O_PATH } from './root.js';
+import { readOverlayXattrs } from './walk.js';
 
 /** Docker's FilesystemChange: Kind 0 modified, 1 added, 2 deleted. */
 export interface ContainerChange {

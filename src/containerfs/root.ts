@@ -276,3 +276,91 @@ export class ContainerRoot {
     }
   }
 }
+
+/** Runs `fn` with `rootfs` opened as a ContainerRoot, closed afterwards. */
+async function withRoot<T>(rootfs: string, fn: (root: ContainerRoot) => Promise<T>): Promise<T> {
+  const root = await ContainerRoot.open(rootfs);
+  try {
+    return await fn(root);
+  } finally {
+    await root.close();
+  }
+}
+
+/** Resolves `path` in `root` following a final symlink; undefined when it leads nowhere (ENOENT, ENOTDIR, ELOOP). */
+async function resolveExisting(root: ContainerRoot, path: string): Promise<ResolvedPath | undefined> {
+  try {
+    return await root.resolve(path, { followFinal: true });
+  } catch (err) {
+    if (err instanceof RootPathError) return undefined;
+    throw err;
+  }
+}
+
+const gone = (err: NodeJS.ErrnoException): undefined => {
+  // ELOOP: the entry became a symlink after it was resolved (a swap); it is not followed.
+  if (err.code === 'ENOENT' || err.code === 'ENOTDIR' || err.code === 'ELOOP') return undefined;
+  throw err;
+};
+
+/**
+ * The content of the regular file at `path` inside `rootfs`, as the container sees it (symlinks
+ * followed inside the root); undefined when it is missing or not a regular file. The file is
+ * opened through its directory's fd with O_NOFOLLOW, so one swapped for a symlink meanwhile is
+ * not read, and O_NONBLOCK, so a FIFO there cannot hang the daemon.
+ */
+export async function readFileInRoot(rootfs: string, path: string): Promise<Buffer | undefined> {
+  return withRoot(rootfs, async (root) => {
+    const r = await resolveExisting(root, path);
+    if (!r) return undefined;
+    try {
+      const fh = await open(r.at(), fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK).catch(gone);
+      if (!fh) return undefined;
+      try {
+        if (!(await fh.stat()).isFile()) return undefined;
+        return await fh.readFile();
+      } finally {
+        await fh.close();
+      }
+    } finally {
+      await r.close();
+    }
+  });
+}
+
+/**
+ * The directory at `path` inside `rootfs` (symlinks followed inside the root), opened O_PATH;
+ * undefined when it is missing or not a directory. Its content is reached through
+ * `/proc/self/fd/<fd>/`, never through a host path a swap could redirect.
+ */
+export async function openDirInRoot(rootfs: string, path: string): Promise<FileHandle | undefined> {
+  return withRoot(rootfs, async (root) => {
+    const r = await resolveExisting(root, path);
+    if (!r) return undefined;
+    try {
+      return await open(r.at(), O_PATH | fsc.O_DIRECTORY | fsc.O_NOFOLLOW).catch(gone);
+    } finally {
+      await r.close();
+    }
+  });
+}
+
+/**
+ * Makes the directory `path` inside `rootfs` and its missing parents (mode 0755), following
+ * symlinks inside the root as MkdirAll on a securejoin'ed path does. RootPathError ENOTDIR when
+ * a component is not a directory.
+ */
+export async function mkdirAllInRoot(rootfs: string, path: string): Promise<void> {
+  await withRoot(rootfs, async (root) => {
+    const r = await root.resolve(path, { followFinal: true, createDirs: true });
+    try {
+      if (!r.name) return;
+      await mkdir(r.at(), { mode: 0o755 }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+      });
+      if (!(await r.lstat()).isDirectory()) throw new RootPathError('ENOTDIR', path);
+    } finally {
+      await r.close();
+    }
+  });
+}

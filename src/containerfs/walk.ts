@@ -1,6 +1,6 @@
 /**
  * Writes a directory tree of a container's filesystem into a tar, walking it through open
- * directory fds (container-root.ts) so that a symlink swapped in during the walk is archived as
+ * directory fds (root.ts) so that a symlink swapped in during the walk is archived as
  * the symlink it is, never followed. Used by GET /archive, export and commit.
  *
  * Entries are as Docker's archive package writes them: directories with a trailing `/`, owners
@@ -11,7 +11,7 @@
 import { spawn } from 'node:child_process';
 import { constants as fsc, type Stats } from 'node:fs';
 import { lstat, open, readdir, readlink, type FileHandle } from 'node:fs/promises';
-import { fdPath } from './container-root.js';
+import { fdPath } from './root.js';
 import type { TarWriteHeader, TarWriter } from '../lib/tar-writer.js';
 
 export interface WalkOptions {
@@ -65,7 +65,7 @@ export class TarWalker {
   ) {}
 
   /**
-   * Archives the entry at `at` (an fd path, see container-root.ts) as `tarName`, and below it
+   * Archives the entry at `at` (an fd path, see root.ts) as `tarName`, and below it
    * its children as `tarName/child`. An empty `tarName` makes the root `/` (Docker's rebase of `/`).
    */
   async add(at: string, tarName: string): Promise<void> {

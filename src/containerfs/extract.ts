@@ -5,47 +5,39 @@
  *    an absolute one is taken relative to the destination (layerRelativePath, shared with the
  *    layer extractor);
  *  - parents are resolved inside the container root (symlinks followed there, never out of it;
- *    missing ones made 0755), every write goes through an open directory fd (container-root.ts),
+ *    missing ones made 0755), every write goes through an open directory fd (root.ts),
  *    new files are created O_EXCL|O_NOFOLLOW, and metadata is set through an O_PATH fd of the
  *    entry, so a symlink the container swaps in meanwhile is never followed;
  *  - symlinks whose target lexically leaves the destination and hardlinks to outside it are
  *    refused, as Docker refuses them (breakout);
  *  - owners and modes of the entries are kept, or all chowned to `chown` (copyUIDGID);
- *  - the container's volumes and binds are written through (container-root.ts lays them over the
+ *  - the container's volumes and binds are written through (root.ts lays them over the
  *    root); nothing is written where the root says it is read-only (a `:ro` mount, a read-only
  *    rootfs), a mount point is never replaced (EBUSY, as unlinking a mount point is), and a
  *    hardlink never joins two mounts (EXDEV, as the kernel refuses it in the container).
  */
-import { spawn } from 'node:child_process';
 import { constants as fsc } from 'node:fs';
 import { chmod, chown, lchown, link, lstat, lutimes, mkdir, open, readdir, rmdir, symlink, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { invalidParameter, systemError } from '../lib/errors.js';
+import { run } from '../lib/run.js';
 import { decompressed } from '../layer/decompress.js';
 import { layerRelativePath } from '../layer/extract.js';
 import { TarReader, type TarHeader } from '../layer/tar-reader.js';
 import { checkWritableXattr, lsetxattr, xattrRefusedByKernel } from '../layer/xattr.js';
-import { fdPath, O_PATH, RootPathError, type ContainerRoot } from './container-root.js';
+import { fdPath, O_PATH, RootPathError, type ContainerRoot } from './root.js';
 
 export interface ExtractOptions {
   /** Refuse to replace a directory with a non-directory and the reverse (noOverwriteDirNonDir). */
   noOverwriteDirNonDir: boolean;
   /** Owner for every entry instead of the tar's (copyUIDGID with a container user). */
   chown?: { uid: number; gid: number };
+  /** Renames entries (and hardlink targets) before they are extracted: the CLI's rebase of `cp`. */
+  rename?: (name: string) => string;
 }
 
 const DIR_CACHE = 32;
-
-function run(cmd: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(systemError(`${cmd}: ${err.trim() || `exit ${code}`}`))));
-  });
-}
 
 /** Removes `name` in directory `dir` and everything below it, never following a symlink. */
 export async function removeAllAt(dir: FileHandle, name: string): Promise<void> {
@@ -136,7 +128,9 @@ export class ContainerExtractor {
     }
   }
 
-  private async entry(h: TarHeader, body: () => AsyncGenerator<Buffer>): Promise<void> {
+  private async entry(header: TarHeader, body: () => AsyncGenerator<Buffer>): Promise<void> {
+    const rename = this.opts.rename;
+    const h = rename ? { ...header, name: rename(header.name), linkname: header.type === 'link' ? rename(header.linkname) : header.linkname } : header;
     const rel = layerRelativePath(h.name);
     if (rel === '') return; // the destination itself ("./"): Docker leaves it as it is
     const slash = rel.lastIndexOf('/');

@@ -7,7 +7,7 @@
  */
 import { posix } from 'node:path';
 import type { ContainerRecord } from '../container/container.js';
-import type { RootMount } from './container-root.js';
+import type { RootMount } from './root.js';
 
 const clean = (p: string) => posix.normalize(posix.join('/', p));
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { lstat, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ContainerRoot } from '../../../src/daemon/container-root.js';
+import { ContainerRoot } from '../../../src/containerfs/root.js';
 
 let dir: string;
 let root: ContainerRoot;
