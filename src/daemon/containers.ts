@@ -65,7 +65,7 @@ import { resolveDevices } from '../runtime/devices.js';
 import { validateCreateStrings } from './create-strings.js';
 import { logAttributes, logSizeMax, validateLogConfig, withDaemonLogDefaults } from './log-config.js';
 import { resolveUser } from '../runtime/user.js';
-import { DEFAULT_DETACH_KEYS, parseDetachKeys, pipeAttach } from './attach-session.js';
+import { DEFAULT_DETACH_KEYS, parseDetachKeys, pipeAttach, writeWithRoom } from './attach-session.js';
 import { adaptHostConfig, commandOf, effectiveNetworkMode, mergeImageConfig, validateHostConfig } from './container-config.js';
 import type { ContainerDeps } from './container-deps.js';
 import type { ContainerAccess } from './container-access.js';
@@ -728,7 +728,7 @@ export class ContainerService implements ContainerBackend {
       run: async (io) => {
         if (opts.logs) {
           const logs = await readLogs(rec.LogPath, { follow: false, stdout: opts.stdout, stderr: opts.stderr, timestamps: false }, this.followControl(rec));
-          for await (const e of logs.entries) (e.stream === 'stderr' && !tty ? io.stderr : io.stdout).write(e.data);
+          for await (const e of logs.entries) await writeWithRoom(e.stream === 'stderr' && !tty ? io.stderr : io.stdout, e.data);
         }
         if (!opts.stream) return;
         const pipeOpts = {

@@ -17,13 +17,12 @@
  * death (conmon-supervision.ts), then kills what remains of the container and reports exit 137.
  */
 import { execFile, spawn } from 'node:child_process';
-import { EventEmitter } from 'node:events';
 import { accessSync, constants as fsConstants, mkdirSync, watch, type FSWatcher } from 'node:fs';
 import { lstat, mkdir, open, readdir, readFile, readlink, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { SeqpacketSocket } from 'node-unix-socket';
 import { invalidParameter, systemError } from '../lib/errors.js';
+import { connectAttachSocket } from './conmon-attach.js';
 import { conmonExec } from './conmon-exec.js';
 import { SupervisorWatch, isConmonOf } from './conmon-supervision.js';
 import type { OciLinuxResources, OciSpec } from './oci-spec.js';
@@ -69,9 +68,8 @@ export interface ConmonRuntimeOptions {
 const SUPERVISOR_GONE_EXIT_CODE = 137;
 const SETTLE_TIMEOUT_MS = 5000;
 
-/** conmon reads at most this much per packet from an attach client. */
-const STDIN_CHUNK = 16 * 1024;
-const SUN_PATH_MAX = 107;
+
+export { ConmonAttachStream, connectAttachSocket } from './conmon-attach.js';
 
 export class ConmonRuntime implements Runtime {
   readonly name: string;
@@ -409,84 +407,6 @@ export class ConmonRuntime implements Runtime {
   }
 }
 
-/** conmon's view of the container's stdio over its attach socket. */
-export class ConmonAttachStream extends EventEmitter implements AttachStream {
-  private ended = false;
-  /** A stdin write failed (the process's end is closed): input is dropped from then on. */
-  private stdinBroken = false;
-
-  constructor(private readonly sock: SeqpacketSocket) {
-    super();
-    // node-unix-socket destroys the socket on any error, a failed write included. A stdin write
-    // that fails because the process has ended (EPIPE) must not: output conmon still has for us
-    // would be lost. The socket then ends as usual, after the last output.
-    sock.removeAllListeners('_error');
-    sock.on('_error', (err: Error) => {
-      if (isBrokenPipe(err)) {
-        this.stdinBroken = true;
-        return;
-      }
-      process.nextTick(() => {
-        sock.emit('error', err);
-        sock.destroy();
-      });
-    });
-    sock.on('data', (buf: Buffer) => {
-      if (buf.length < 1) return;
-      const stream = buf[0] === 3 ? 'stderr' : buf[0] === 2 ? 'stdout' : undefined;
-      if (stream && buf.length > 1) this.emit('data', stream, buf.subarray(1));
-    });
-    sock.on('end', () => this.finish());
-    sock.on('close', () => this.finish());
-    sock.on('error', (err: Error) => {
-      if (this.listenerCount('error')) this.emit('error', err);
-      this.finish();
-    });
-  }
-
-  private finish(): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.emit('end');
-  }
-
-  /** Input for the process. A failed write drops input, never output: the stream goes on to its end. */
-  writeStdin(chunk: Buffer): void {
-    if (this.ended || this.stdinBroken) return;
-    try {
-      for (let off = 0; off < chunk.length; off += STDIN_CHUNK) {
-        const part = chunk.subarray(off, off + STDIN_CHUNK);
-        this.sock.write(part, 0, part.length);
-      }
-    } catch {
-      this.stdinBroken = true;
-    }
-  }
-
-  closeStdin(): void {
-    if (this.ended) return;
-    try {
-      this.sock.end();
-    } catch {
-      /* already closed */
-    }
-  }
-
-  close(): void {
-    try {
-      this.sock.destroy();
-    } catch {
-      /* already closed */
-    }
-    this.finish();
-  }
-}
-
-function isBrokenPipe(err: Error): boolean {
-  const code = (err as NodeJS.ErrnoException).code;
-  return code === 'EPIPE' || /EPIPE|broken pipe|os error 32\b/i.test(err.message);
-}
-
 /** runc prints logrus lines (`time=... level=error msg="..."`); the last msg is the error. */
 export function runtimeErrorMessage(stderr: string): string {
   const lines = stderr.trim().split('\n').filter(Boolean);
@@ -578,34 +498,6 @@ async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
     if (Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(delay * 2, 50);
-  }
-}
-
-/** Connects to conmon's attach socket in `dir` (through /proc/self/fd when the path is too long for sun_path). */
-export async function connectAttachSocket(dir: string, error: (msg: string) => Error): Promise<ConmonAttachStream> {
-  let path = join(dir, 'attach');
-  let dirFd: Awaited<ReturnType<typeof open>> | undefined;
-  if (path.length > SUN_PATH_MAX) {
-    dirFd = await open(dir, 'r');
-    path = `/proc/self/fd/${dirFd.fd}/attach`;
-  }
-  try {
-    const sock = new SeqpacketSocket();
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error) => reject(error(err.message));
-      sock.once('error', onError);
-      try {
-        sock.connect(path, () => {
-          sock.off('error', onError);
-          resolve();
-        });
-      } catch (err) {
-        reject(error((err as Error).message));
-      }
-    });
-    return new ConmonAttachStream(sock);
-  } finally {
-    await dirFd?.close();
   }
 }
 
