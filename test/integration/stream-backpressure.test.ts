@@ -2,21 +2,18 @@
  * Back-pressure on output streams: a container writes hundreds of MB while a deliberately slow
  * client reads (a fixed budget per timer tick). wharfd must pause reading (conmon then blocks the
  * container's writes, as with Docker) instead of holding the output: its RSS stays within a bound,
- * and every byte arrives in order (the container reports the sha256 of what it wrote on stderr).
+ * and every byte arrives in order (the sha256 of what was read against that of what was written).
  */
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import { loadBusybox, startDaemon, type Daemon } from './harness.js';
+import { openStream, rssMb, sampleRss, slowRead } from './slow-client.js';
 
 /** wharfd may grow by at most this while a slow client reads (before the fix: +300 MB and more). */
 const RSS_BOUND_MB = 48;
-/** The slow client reads at most this much per tick (~26 MB/s), well below what the container writes. */
-const BYTES_PER_TICK = 256 * 1024;
-const TICK_MS = 10;
 
 /**
  * The numbers 1..BLOCK_NUMBERS on one line (a block whose size is no multiple of conmon's 8 KiB
@@ -47,7 +44,7 @@ before(async () => {
   // Warm up at full speed: the heap's working size for streaming (garbage not yet collected) is
   // not what is measured.
   const id = await create(producer(blocksFor(100)));
-  const { stream, head } = await openStream('POST', `/containers/${id}/attach?stream=1&stdout=1&stderr=1`);
+  const { stream, head } = await openStream(d.socket, 'POST', `/containers/${id}/attach?stream=1&stdout=1&stderr=1`);
   const reading = slowRead(stream, head, Infinity);
   assert.equal((await api('POST', `/containers/${id}/start`)).status, 204);
   assert.equal((await reading).bytes, expected(blocksFor(100)).bytes);
@@ -56,23 +53,6 @@ before(async () => {
 after(async () => {
   await d?.cleanup();
 });
-
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : 0;
-}
-
-/** Samples wharfd's RSS until stopped; returns the peak. */
-function sampleRss(pid: number): { stop(): number } {
-  let peak = rssMb(pid);
-  const t = setInterval(() => (peak = Math.max(peak, rssMb(pid))), 50);
-  return {
-    stop() {
-      clearInterval(t);
-      return Math.max(peak, rssMb(pid));
-    },
-  };
-}
 
 function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
   return new Promise((resolve, reject) => {
@@ -90,76 +70,6 @@ function api(method: string, path: string, body?: unknown): Promise<{ status: nu
     );
     req.on('error', reject);
     req.end(payload);
-  });
-}
-
-/** A hijacked (attach, exec start) or plain streaming (logs) response's byte stream. */
-function openStream(method: string, path: string, body?: unknown): Promise<{ stream: Socket | http.IncomingMessage; head: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(body));
-    const req = http.request({
-      socketPath: d.socket,
-      method,
-      path,
-      headers: {
-        'Content-Type': 'application/json',
-        'Content-Length': payload.length,
-        ...(method === 'POST' ? { Connection: 'Upgrade', Upgrade: 'tcp' } : {}),
-      },
-    });
-    req.on('upgrade', (_res, socket, head) => resolve({ stream: socket, head }));
-    req.on('response', (res) => {
-      if (res.statusCode !== 200) reject(new Error(`${path}: ${res.statusCode}`));
-      else resolve({ stream: res, head: Buffer.alloc(0) });
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
-
-/**
- * Reads a stdcopy stream at BYTES_PER_TICK per tick: paused between ticks, so the daemon's
- * writes to this client back up. Resolves with the sha256 of stdout and the stderr text.
- */
-function slowRead(stream: Socket | http.IncomingMessage, head: Buffer, perTick = BYTES_PER_TICK): Promise<{ bytes: number; sha256: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const hash = createHash('sha256');
-    let bytes = 0;
-    let stderr = '';
-    let pending: Buffer = Buffer.alloc(0);
-    let budget = perTick;
-    const consume = (chunk: Buffer) => {
-      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-      for (;;) {
-        if (pending.length < 8) return;
-        const len = pending.readUInt32BE(4);
-        if (pending.length < 8 + len) return;
-        const payload = pending.subarray(8, 8 + len);
-        if (pending[0] === 1) {
-          hash.update(payload);
-          bytes += payload.length;
-        } else stderr += payload.toString();
-        pending = pending.subarray(8 + len);
-      }
-    };
-    consume(head);
-    const tick = setInterval(() => {
-      budget = perTick;
-      stream.resume();
-    }, TICK_MS);
-    stream.on('data', (chunk: Buffer) => {
-      consume(chunk);
-      budget -= chunk.length;
-      if (budget <= 0) stream.pause();
-    });
-    stream.on('end', () => {
-      clearInterval(tick);
-      resolve({ bytes, sha256: hash.digest('hex'), stderr: stderr.trim() });
-    });
-    stream.on('error', (err) => {
-      clearInterval(tick);
-      reject(err);
-    });
   });
 }
 
@@ -193,7 +103,7 @@ describe('a slow client is back-pressured, not buffered', () => {
     await checkSlowClient(
       t,
       n,
-      () => openStream('POST', `/containers/${id}/attach?stream=1&stdout=1&stderr=1`),
+      () => openStream(d.socket, 'POST', `/containers/${id}/attach?stream=1&stdout=1&stderr=1`),
       async () => {
         const r = await api('POST', `/containers/${id}/start`);
         assert.equal(r.status, 204);
@@ -211,7 +121,7 @@ describe('a slow client is back-pressured, not buffered', () => {
     await checkSlowClient(
       t,
       n,
-      () => openStream('POST', `/exec/${ex.json.Id}/start`, { Detach: false, Tty: false }),
+      () => openStream(d.socket, 'POST', `/exec/${ex.json.Id}/start`, { Detach: false, Tty: false }),
       async () => {},
     );
     const inspect = await api('GET', `/exec/${ex.json.Id}/json`);
@@ -226,7 +136,7 @@ describe('a slow client is back-pressured, not buffered', () => {
     await checkSlowClient(
       t,
       n,
-      () => openStream('GET', `/containers/${id}/logs?follow=1&stdout=1&stderr=1`),
+      () => openStream(d.socket, 'GET', `/containers/${id}/logs?follow=1&stdout=1&stderr=1`),
       async () => {},
     );
     await api('DELETE', `/containers/${id}?force=1`);
