@@ -15,3 +15,4 @@ node dist/bench/cli-bench.js    # wharf version / ps vs docker version / ps on t
 node dist/bench/restart-bench.js   # daemon restart with N running containers until /_ping (BENCH_RESTART_N, _R)
 node dist/bench/build-bench.js  # docker build cold and cached (BENCH_BUILD_N, BENCH_DOCKER_HOST to compare)
 node dist/bench/stream-bench.js # a paced client reading 300 MB of attach output: RSS and run latency (BENCH_STREAM_MB, _N)
+node dist/bench/inspect-bench.js  # GET /containers/{id}/json and /containers/json at 1 and 200 containers (BENCH_DOCKER_HOST to compare)

@@ -119,6 +119,8 @@ export class ContainerService implements ContainerBackend {
 
   // ---- lookups ------------------------------------------------------------------------
 
+  private readonly graphDriverData = new WeakMap<ContainerRecord, Promise<Record<string, string>>>();
+
   all(): ContainerRecord[] {
     return [...this.records.values()];
   }
@@ -681,7 +683,13 @@ export class ContainerService implements ContainerBackend {
 
   async inspect(ref: string, opts: { size: boolean }): Promise<ContainerInspect> {
     const rec = this.get(ref);
-    const graphDriverData = await this.deps.layers.rwGraphDriverData(rec.ID);
+    // A container's RW layer (mount id, lower dirs) never changes: read its files once, not per inspect.
+    let gd = this.graphDriverData.get(rec);
+    if (!gd) this.graphDriverData.set(rec, (gd = this.deps.layers.rwGraphDriverData(rec.ID)));
+    const graphDriverData = await gd.catch((err: unknown) => {
+      this.graphDriverData.delete(rec);
+      throw err;
+    });
     const sizes = opts.size ? await this.deps.layers.rwSizes(rec.ID) : undefined;
     return toInspect(rec, { graphDriverData, ...sizes, execIds: this.deps.execIds?.(rec.ID) });
   }
