@@ -1,6 +1,7 @@
 /**
  * Joins one client's attach streams (AttachIO) to a container's stdio as the runtime relays it.
  */
+import type { Writable } from 'node:stream';
 import type { AttachIO } from '../api/backend.js';
 import type { AttachStream } from '../runtime/runtime.js';
 import { DEFAULT_DETACH_KEYS, DetachKeyScanner, parseDetachKeys } from '../lib/detach-keys.js';
@@ -37,9 +38,22 @@ export function pipeAttach(stream: AttachStream, io: AttachIO, opts: PipeOptions
       resolve(how);
     };
     const onClientGone = () => finish('client-gone');
+    // Back-pressure: a client that does not keep up pauses the container's output (conmon then
+    // blocks the container's writes) instead of the daemon holding it.
+    const waiting = new Set<Writable>();
+    const onDrain = (w: Writable) => () => {
+      waiting.delete(w);
+      if (!waiting.size && !done) stream.resume();
+    };
+    const send = (w: Writable, chunk: Buffer) => {
+      if (w.write(chunk) || waiting.has(w)) return;
+      waiting.add(w);
+      stream.pause();
+      w.once('drain', onDrain(w));
+    };
     stream.on('data', (which, chunk) => {
-      if (which === 'stdout' && opts.wantStdout) io.stdout.write(chunk);
-      else if (which === 'stderr' && opts.wantStderr) (opts.tty ? io.stdout : io.stderr).write(chunk);
+      if (which === 'stdout' && opts.wantStdout) send(io.stdout, chunk);
+      else if (which === 'stderr' && opts.wantStderr) send(opts.tty ? io.stdout : io.stderr, chunk);
     });
     stream.on('end', () => finish('output-ended'));
     stream.on('error', () => finish('output-ended'));
@@ -47,13 +61,19 @@ export function pipeAttach(stream: AttachStream, io: AttachIO, opts: PipeOptions
     io.stdout.once('error', onClientGone);
 
     const scanner = new DetachKeyScanner(opts.detachKeys);
+    // Input the process does not read pauses the client's stdin in turn.
+    const toStdin = (chunk: Buffer) => {
+      if (stream.writeStdin(chunk) || !io.stdin) return;
+      io.stdin.pause();
+      stream.once('stdin-drain', () => io.stdin?.resume());
+    };
     const onStdin = (chunk: Buffer) => {
       if (!opts.tty) {
-        stream.writeStdin(chunk);
+        toStdin(chunk);
         return;
       }
       const { pass, detached } = scanner.scan(chunk);
-      if (pass.length) stream.writeStdin(pass);
+      if (pass.length) toStdin(pass);
       if (detached) finish('detached');
     };
     const onStdinEnd = () => {
@@ -65,5 +85,19 @@ export function pipeAttach(stream: AttachStream, io: AttachIO, opts: PipeOptions
       io.stdin.on('data', onStdin);
       io.stdin.once('end', onStdinEnd);
     }
+  });
+}
+
+/** Writes `chunk` and waits until `w` wants more (or is gone), so a slow client holds nothing up in memory. */
+export function writeWithRoom(w: Writable, chunk: Buffer): Promise<void> {
+  if (w.write(chunk) || w.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      w.off('drain', done);
+      w.off('close', done);
+      resolve();
+    };
+    w.on('drain', done);
+    w.on('close', done);
   });
 }

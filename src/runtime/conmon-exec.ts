@@ -21,7 +21,8 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { systemError } from '../lib/errors.js';
-import { ConmonAttachStream, connectAttachSocket, runtimeErrorMessage, writeTerminalSize } from './conmon-io.js';
+import { ConmonAttachStream, connectAttachSocket } from './conmon-attach.js';
+import { runtimeErrorMessage, writeTerminalSize } from './conmon-io.js';
 import { RuntimeStartError, type AttachStream, type ExecProcess, type RuntimeExecOptions } from './runtime.js';
 
 export interface ConmonExecConfig {
@@ -194,6 +195,7 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
  */
 class HeldOutput extends EventEmitter implements AttachStream {
   private held: Array<['data', 'stdout' | 'stderr', Buffer] | ['end'] | ['error', Error]> | null = [];
+  private paused = false;
 
   constructor(private readonly inner: ConmonAttachStream) {
     super();
@@ -204,12 +206,16 @@ class HeldOutput extends EventEmitter implements AttachStream {
     inner.on('data', (stream: 'stdout' | 'stderr', chunk: Buffer) => relay(['data', stream, chunk]));
     inner.on('end', () => relay(['end']));
     inner.on('error', (err: Error) => relay(['error', err]));
+    inner.on('stdin-drain', () => this.emit('stdin-drain'));
+    // Nothing more is read until someone listens: what is held stays a few packets.
+    inner.pause();
     this.on('newListener', (event: string) => {
       if (event !== 'data' || !this.held) return;
       process.nextTick(() => {
         const held = this.held ?? [];
         this.held = null;
         for (const ev of held) this.emitEvent(ev);
+        if (!this.paused) inner.resume();
       });
     });
   }
@@ -219,8 +225,18 @@ class HeldOutput extends EventEmitter implements AttachStream {
     this.emit(...(ev as [string, ...unknown[]]));
   }
 
-  writeStdin(chunk: Buffer): void {
-    this.inner.writeStdin(chunk);
+  writeStdin(chunk: Buffer): boolean {
+    return this.inner.writeStdin(chunk);
+  }
+
+  pause(): void {
+    this.paused = true;
+    this.inner.pause();
+  }
+
+  resume(): void {
+    this.paused = false;
+    if (!this.held) this.inner.resume();
   }
 
   closeStdin(): void {

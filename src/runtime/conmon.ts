@@ -23,8 +23,9 @@ import { constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { invalidParameter, systemError } from '../lib/errors.js';
 import { run, type CommandError } from '../lib/run.js';
+import { connectAttachSocket } from './conmon-attach.js';
 import { conmonExec } from './conmon-exec.js';
-import { connectAttachSocket, runtimeErrorMessage, writeTerminalSize } from './conmon-io.js';
+import { runtimeErrorMessage, writeTerminalSize } from './conmon-io.js';
 import { SupervisorWatch, isConmonOf } from './conmon-supervision.js';
 import type { OciLinuxResources, OciSpec } from './oci-spec.js';
 import { runcUpdateFlags } from './runc-update.js';
@@ -69,6 +70,7 @@ export interface ConmonRuntimeOptions {
 const SUPERVISOR_GONE_EXIT_CODE = 137;
 const SETTLE_TIMEOUT_MS = 5000;
 
+export { ConmonAttachStream } from './conmon-attach.js';
 
 export class ConmonRuntime implements Runtime {
   readonly name: string;

@@ -40,7 +40,13 @@ export interface AttachStream extends EventEmitter {
   on(event: 'data', listener: (stream: 'stdout' | 'stderr', chunk: Buffer) => void): this;
   on(event: 'end', listener: () => void): this;
   on(event: 'error', listener: (err: Error) => void): this;
-  writeStdin(chunk: Buffer): void;
+  /** 'stdin-drain' once input queued after writeStdin answered false has been written. */
+  on(event: 'stdin-drain', listener: () => void): this;
+  /** Queues input for the process; false when the caller should wait for 'stdin-drain'. */
+  writeStdin(chunk: Buffer): boolean;
+  /** Stops reading output (the container's writes block once the pipes fill) until resume(). */
+  pause(): void;
+  resume(): void;
   /** Half-closes the container's stdin (EOF). */
   closeStdin(): void;
   /** Disconnects this client only; the container keeps running. */

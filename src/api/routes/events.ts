@@ -42,6 +42,9 @@ function backend(ctx: RequestContext): EventsBackend {
   return ctx.backend.events;
 }
 
+/** What a slow events client may have queued (about 1024 events). */
+const EVENTS_BACKLOG_BYTES = 1024 * 1024;
+
 async function getEvents(ctx: RequestContext): Promise<void> {
   const { query, res } = ctx;
   const sinceRaw = query.get('since');
@@ -62,7 +65,9 @@ async function getEvents(ctx: RequestContext): Promise<void> {
   let ended = false;
   let timer: NodeJS.Timeout | undefined;
   const sub = events.events({ sinceNs, untilNs: untilNs === 0n ? undefined : untilNs, filters }, (ev) => {
-    if (!ended) res.write(encodeEvent(ev));
+    // A client that does not read misses events rather than growing the daemon, as Docker's
+    // publisher drops them for a subscriber whose 1024-event queue stays full.
+    if (!ended && res.writableLength < EVENTS_BACKLOG_BYTES) res.write(encodeEvent(ev));
   });
   const finish = () => {
     if (ended) return;

@@ -6,7 +6,7 @@ import type { AttachOptions, AttachSession } from '../../api/backend.js';
 import { readLogs } from '../../container/log-reader.js';
 import { hasProcess } from '../../container/state.js';
 import { conflict } from '../../lib/errors.js';
-import { DEFAULT_DETACH_KEYS, parseDetachKeys, pipeAttach } from '../attach-session.js';
+import { DEFAULT_DETACH_KEYS, parseDetachKeys, pipeAttach, writeWithRoom } from '../attach-session.js';
 import type { ContainerCore, PendingAttach } from './core.js';
 import { containerActor } from './events.js';
 import { followControl } from './logs.js';
@@ -21,7 +21,7 @@ export async function attachContainer(c: ContainerCore, ref: string, opts: Attac
     run: async (io) => {
       if (opts.logs) {
         const logs = await readLogs(rec.LogPath, { follow: false, stdout: opts.stdout, stderr: opts.stderr, timestamps: false }, followControl(c, rec));
-        for await (const e of logs.entries) (e.stream === 'stderr' && !tty ? io.stderr : io.stdout).write(e.data);
+        for await (const e of logs.entries) await writeWithRoom(e.stream === 'stderr' && !tty ? io.stderr : io.stdout, e.data);
       }
       if (!opts.stream) return;
       const pipeOpts = {

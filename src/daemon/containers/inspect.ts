@@ -5,9 +5,17 @@ import { toInspect } from '../../container/inspect.js';
 import { filterContainers, toSummary } from '../../container/list.js';
 import type { ContainerCore } from './core.js';
 
+// A container's RW layer (mount id, lower dirs) never changes: its files are read once, not per inspect.
+const graphDriverDataOf = new WeakMap<object, Promise<Record<string, string>>>();
+
 export async function inspectContainer(c: ContainerCore, ref: string, opts: { size: boolean }): Promise<ContainerInspect> {
   const rec = c.get(ref);
-  const graphDriverData = await c.deps.layers.rwGraphDriverData(rec.ID);
+  let gd = graphDriverDataOf.get(rec);
+  if (!gd) graphDriverDataOf.set(rec, (gd = c.deps.layers.rwGraphDriverData(rec.ID)));
+  const graphDriverData = await gd.catch((err: unknown) => {
+    graphDriverDataOf.delete(rec);
+    throw err;
+  });
   const sizes = opts.size ? await c.deps.layers.rwSizes(rec.ID) : undefined;
   return toInspect(rec, { graphDriverData, ...sizes, execIds: c.deps.execIds?.(rec.ID) });
 }
