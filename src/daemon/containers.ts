@@ -70,6 +70,7 @@ import { adaptHostConfig, commandOf, effectiveNetworkMode, mergeImageConfig, val
 import type { ContainerDeps } from './container-deps.js';
 import type { ContainerAccess } from './container-access.js';
 import type { NetworkContainerHooks } from './networks.js';
+import { LegacyLinks } from './legacy-links.js';
 import { etcPaths, touchEtcFiles, writeEtcFiles } from './etc-files.js';
 import { containerActor, execDuration, networkActors } from './container-events.js';
 import type { StatsOptions, StatsStream } from '../api/stats-types.js';
@@ -95,6 +96,7 @@ interface PendingAttach {
 
 export class ContainerService implements ContainerBackend {
   private readonly records = new Map<string, ContainerRecord>();
+  private readonly links = new LegacyLinks();
   private readonly lock = new KeyedMutex();
   /** Waiters for a container's next exit (Docker's stop waiters: notified on stop and on restarting). */
   private readonly exits = new KeyedSignal<WaitResponse>();
@@ -168,6 +170,7 @@ export class ContainerService implements ContainerBackend {
     const defaultRuntime = settings.defaultRuntime ?? 'runc';
     adaptHostConfig(hostConfig, { cgroupVersion: settings.cgroupVersion, defaultRuntime, runtimes: settings.runtimes ?? [defaultRuntime] });
     validateContainerNetworkMode(userConfig, hostConfig);
+    const links = this.links.resolve(hostConfig, (ref) => this.get(ref));
     if (hostConfig.NetworkMode.startsWith('container:')) this.get(hostConfig.NetworkMode.slice(10));
     const endpoints = initialEndpoints(hostConfig.NetworkMode, networkingConfig?.EndpointsConfig);
     this.deps.network.validate(hostConfig, endpoints);
@@ -226,6 +229,7 @@ export class ContainerService implements ContainerBackend {
       };
       await this.deps.store.save(rec);
       this.records.set(id, rec);
+      this.links.set(id, links);
       this.deps.events.log('container', 'create', containerActor(rec));
     } catch (err) {
       this.deps.names.release(containerName);
@@ -289,8 +293,9 @@ export class ContainerService implements ContainerBackend {
       const contentAfterAttach = (!['host', 'none'].includes(mode) && !mode.startsWith('container:')) || !!hc.ExtraHosts?.length;
       // container:<id> mounts the joined container's files (shareNetworkIdentity), written by it.
       if (!joined) await (contentAfterAttach ? touchEtcFiles(etc) : writeEtcFiles(etc, etcOptions));
+      const linked = this.links.setup(rec, (cid) => this.records.get(cid));
       const user = await resolveUser(rootfs, rec.Config.User || undefined, hc.GroupAdd ?? undefined);
-      const env = containerEnv(rec, user.home);
+      const env = containerEnv(rec, user.home, linked.env);
       const cwd = rec.Config.WorkingDir || '/';
       await ensureWorkingDir(rootfs, cwd);
       const devs = await resolveDevices(hc);
@@ -340,7 +345,7 @@ export class ContainerService implements ContainerBackend {
       rec.NetworkSettings = net.settings;
       for (const actor of networkActors(rec)) this.deps.events.log('network', 'connect', actor);
       // Written in place: the bind mounts already point at these files.
-      if (contentAfterAttach) await writeEtcFiles(etc, { ...etcOptions, ...net.etc });
+      if (contentAfterAttach) await writeEtcFiles(etc, { ...etcOptions, ...net.etc, links: linked.hosts });
       await this.connectPendingAttaches(id);
       await runtime.start(id);
       setRunning(rec.State, pid);
@@ -591,8 +596,8 @@ export class ContainerService implements ContainerBackend {
   // ---- remove / rename ----------------------------------------------------------------
 
   async remove(ref: string, opts: { force: boolean; volumes: boolean; link: boolean }): Promise<void> {
+    if (opts.link) return this.links.removeLink(ref, (r) => this.get(r));
     const rec = this.get(ref);
-    if (opts.link) throw invalidParameter('Conflict, cannot remove the default link name of the container');
     if (rec.State.RemovalInProgress) throw conflict(`removal of container ${ref} is already in progress`);
     for (;;) {
       if (isRunning(rec.State)) {
@@ -640,6 +645,7 @@ export class ContainerService implements ContainerBackend {
       throw systemError(`unable to remove container ${id}: ${err instanceof Error ? err.message : err}`, err);
     }
     this.records.delete(id);
+    this.links.forget(id);
     this.restartManagers.delete(id);
     await this.deps.volumes?.release(rec, removeVolumes || !!rec.HostConfig.AutoRemove);
     this.deps.events.log('container', 'destroy', containerActor(rec));
@@ -683,7 +689,9 @@ export class ContainerService implements ContainerBackend {
     const rec = this.get(ref);
     const graphDriverData = await this.deps.layers.rwGraphDriverData(rec.ID);
     const sizes = opts.size ? await this.deps.layers.rwSizes(rec.ID) : undefined;
-    return toInspect(rec, { graphDriverData, ...sizes, execIds: this.deps.execIds?.(rec.ID) });
+    const out = toInspect(rec, { graphDriverData, ...sizes, execIds: this.deps.execIds?.(rec.ID) });
+    out.HostConfig.Links = this.links.inspectLinks(rec, (id) => this.records.get(id));
+    return out;
   }
 
   async list(opts: ContainerListOptions): Promise<ContainerSummary[]> {
@@ -919,6 +927,7 @@ export class ContainerService implements ContainerBackend {
         this.deps.log(`restore: duplicate name ${rec.Name} for ${rec.ID}`);
       }
     }
+    for (const rec of records) this.restoreLinks(rec);
     const toRestart: ContainerRecord[] = [];
     // One `runc list` answers for every container; a `runc state` each made start-up grow with them.
     const listed = records.some((r) => r.State.Running || r.State.Paused)
@@ -967,10 +976,23 @@ export class ContainerService implements ContainerBackend {
       }),
     );
     await this.deps.network.restore(this.all().filter((r) => hasProcess(r.State)).map((r) => r.ID));
-    for (const rec of toRestart) {
+    for (const rec of this.links.startOrder(toRestart)) {
       await this.lock
         .run(rec.ID, () => this.startLocked(rec))
         .catch((err) => this.deps.log(`restore: restart ${rec.ID}: ${err instanceof Error ? err.message : err}`));
+    }
+  }
+
+  /** Legacy links' variables for an exec in `rec`. */
+  linkEnv(rec: ContainerRecord): string[] {
+    return this.links.env(rec, (id) => this.records.get(id));
+  }
+
+  private restoreLinks(rec: ContainerRecord): void {
+    try {
+      this.links.set(rec.ID, this.links.resolve(rec.HostConfig, (ref) => this.get(ref)));
+    } catch (err) {
+      this.deps.log(`restore: links of ${rec.ID}: ${err instanceof Error ? err.message : err}`);
     }
   }
 
@@ -1003,12 +1025,13 @@ function within<T>(p: Promise<T>, ms: number): Promise<boolean> {
 }
 
 /** The environment Docker gives the process: PATH, HOSTNAME, TERM with a tty, then Config.Env, HOME if unset. */
-export function containerEnv(rec: ContainerRecord, home: string | undefined): string[] {
+export function containerEnv(rec: ContainerRecord, home: string | undefined, linkEnv: string[] = []): string[] {
   const env = new Map<string, string>();
   env.set('PATH', `PATH=${DEFAULT_PATH}`);
   env.set('HOSTNAME', `HOSTNAME=${rec.HostConfig.NetworkMode === 'host' ? '' : rec.Config.Hostname ?? ''}`);
   if (rec.HostConfig.NetworkMode === 'host') env.delete('HOSTNAME');
   if (rec.Config.Tty) env.set('TERM', 'TERM=xterm');
+  for (const kv of linkEnv) env.set(kv.split('=', 1)[0]!, kv);
   for (const kv of rec.Config.Env ?? []) {
     const key = kv.split('=', 1)[0];
     if (kv.includes('=')) env.set(key, kv);

@@ -102,6 +102,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
       return rec;
     },
     containerById: (id) => containers.all().find((r) => r.ID === id),
+    linkEnv: (rec) => containers.linkEnv(rec),
     runtime,
     events,
     log,

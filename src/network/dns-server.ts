@@ -28,6 +28,8 @@ export interface DnsEndpoint {
   names: string[];
   /** The container's --dns servers, used instead of the defaults for its queries. */
   upstreams?: string[];
+  /** `--link name:alias` on this network: the alias, for this container's queries only, stands for the name (lower case). */
+  links?: Record<string, string>;
 }
 
 interface Listener {
@@ -115,7 +117,8 @@ export class EmbeddedDns {
   }
 
   setEndpoint(networkId: string, containerId: string, ep: DnsEndpoint): void {
-    this.listeners.get(networkId)?.endpoints.set(containerId, { ...ep, names: ep.names.map((n) => n.toLowerCase()) });
+    const links = ep.links && Object.fromEntries(Object.entries(ep.links).map(([a, n]) => [a.toLowerCase(), n.toLowerCase()]));
+    this.listeners.get(networkId)?.endpoints.set(containerId, { ...ep, names: ep.names.map((n) => n.toLowerCase()), links });
   }
 
   removeEndpoint(networkId: string, containerId: string): void {
@@ -143,7 +146,12 @@ export class EmbeddedDns {
     });
   }
 
-  private lookup(l: Listener, name: string): number[] {
+  private lookup(l: Listener, name: string, from: string): number[] {
+    // libnetwork's endpoint aliases: the asking container's own links first.
+    const fromIp = parseIp(from);
+    const asker = fromIp === undefined ? undefined : [...l.endpoints.values()].find((e) => e.ip === fromIp);
+    const linked = asker?.links && Object.hasOwn(asker.links, name) ? asker.links[name] : undefined;
+    if (linked !== undefined) name = linked;
     const out: number[] = [];
     for (const ep of l.endpoints.values()) if (ep.names.includes(name)) out.push(ep.ip);
     return out;
@@ -154,7 +162,7 @@ export class EmbeddedDns {
     if (!q) return undefined;
     const name = q.name.replace(/\.$/, '');
     if (q.cls === CLASS_IN && (q.type === TYPE_A || q.type === TYPE_AAAA)) {
-      const ips = this.lookup(l, name);
+      const ips = this.lookup(l, name.toLowerCase(), from);
       if (ips.length) {
         const answers: Answer[] = q.type === TYPE_A ? ips.map((ip) => ({ type: TYPE_A, ip })) : [];
         return buildResponse(msg, q, RCODE_NOERROR, answers);
