@@ -71,6 +71,7 @@ import type { ContainerDeps } from './container-deps.js';
 import type { ContainerAccess } from './container-access.js';
 import type { NetworkContainerHooks } from './networks.js';
 import { LegacyLinks } from './legacy-links.js';
+import { rotatedFiles, rotationOf } from './log-rotation.js';
 import { etcPaths, touchEtcFiles, writeEtcFiles } from './etc-files.js';
 import { containerActor, execDuration, networkActors } from './container-events.js';
 import type { StatsOptions, StatsStream } from '../api/stats-types.js';
@@ -809,7 +810,8 @@ export class ContainerService implements ContainerBackend {
     const rec = this.get(ref);
     const logType = rec.HostConfig.LogConfig?.Type;
     if (logType === 'none') throw invalidParameter('configured logging driver does not support reading');
-    const res = await readLogs(rec.LogPath, opts, this.followControl(rec));
+    const rot = rotationOf(rec);
+    const res = await readLogs(rec.LogPath, opts, this.followControl(rec), rot ? await rotatedFiles(rec.LogPath, rot.maxFile) : []);
     return { ...res, tty: !!rec.Config.Tty, attributes: logAttributes(rec.HostConfig.LogConfig, rec.Config.Labels, rec.Config.Env) };
   }
 

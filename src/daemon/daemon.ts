@@ -27,6 +27,7 @@ import { VolumeService } from './volumes.js';
 import { EventBus } from './events.js';
 import { ExecService } from './exec.js';
 import { HealthMonitor } from './health.js';
+import { LogRotation } from './log-rotation.js';
 import { BuildService } from './build.js';
 
 function registryOptions(cfg: DaemonConfig): RegistryServiceOptions {
@@ -108,6 +109,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
     log,
   });
   const health = new HealthMonitor({ exec: execs, events, update: (id, change) => containers.updateRecord(id, change), log });
+  const logRotation = new LogRotation(log);
   containers = new ContainerService({
     images,
     layers: images.layers,
@@ -129,7 +131,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
     log,
     events,
     volumes,
-    observers: [health],
+    observers: [health, logRotation],
     execIds: (id) => execs.idsFor(id),
   });
 
@@ -208,6 +210,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
       await server.close();
       containers.close();
       health.close();
+      logRotation.close();
       execs.close();
       await runtime.close();
       await network.close();
