@@ -482,6 +482,9 @@ export function parseMountSpec(value: string): MountSpec {
         m.VolumeOptions = { ...(m.VolumeOptions ?? {}), Labels: { ...(m.VolumeOptions?.Labels ?? {}), [k]: v.join('=') } };
         break;
       }
+      case 'volume-subpath':
+        m.VolumeOptions = { ...(m.VolumeOptions ?? {}), Subpath: val };
+        break;
       case 'volume-driver':
         m.VolumeOptions = { ...(m.VolumeOptions ?? {}), DriverConfig: { ...(m.VolumeOptions?.DriverConfig ?? {}), Name: val } };
         break;

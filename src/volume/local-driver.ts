@@ -79,3 +79,9 @@ export async function isMountPoint(path: string): Promise<boolean> {
   }
   return false;
 }
+
+/** `mount --bind source target` (source may be a /proc/<pid>/fd/<n> magic link: the exact entry it names). */
+export async function bindMount(source: string, target: string): Promise<void> {
+  const r = await run('mount', ['--bind', source, target]);
+  if (r.code !== 0) throw systemError(`failed to mount resolved path: ${r.stderr.trim()}`);
+}
