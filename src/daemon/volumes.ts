@@ -14,6 +14,7 @@ import { filterMatches, labelMatches } from '../lib/filters.js';
 import { copyUp } from '../volume/copy-up.js';
 import { registerMountPoints, type StoredMountPoint } from '../volume/mount-points.js';
 import { ociMounts } from '../volume/oci-mounts.js';
+import { checkPropagation } from '../volume/propagation.js';
 import { ANONYMOUS_LABEL, DEFAULT_DRIVER, VolumeStore, type VolumeRecord } from '../volume/store.js';
 import type { VolumeLink } from './container-deps.js';
 import { pinSubpath, unpinSubpath } from './volume-subpath.js';
@@ -53,7 +54,7 @@ export class VolumeService implements VolumeBackend, VolumeLink {
   private readonly subpathMounts = new Map<string, string[]>();
 
   constructor(
-    dataRoot: string,
+    private readonly dataRoot: string,
     private readonly events: EventSink,
     private readonly log: (msg: string) => void = () => {},
   ) {
@@ -164,6 +165,7 @@ export class VolumeService implements VolumeBackend, VolumeLink {
     const mounted: StoredMountPoint[] = [];
     /** destination -> the private mount of its volume subpath */
     const pinned = new Map<string, string>();
+    let set: ReturnType<typeof ociMounts>;
     try {
       for (const m of points) {
         if (m.Type === 'volume' && m.Name) {
@@ -193,12 +195,12 @@ export class VolumeService implements VolumeBackend, VolumeLink {
           });
         }
       }
+      set = ociMounts(points, await checkPropagation(points, this.dataRoot));
     } catch (err) {
       for (const p of pinned.values()) await unpinSubpath(p).catch(() => {});
       for (const m of mounted) await this.store.unmount(m.Name!, rec.ID).catch(() => {});
       throw err;
     }
-    const set = ociMounts(points);
     if (pinned.size) {
       this.subpathMounts.set(rec.ID, [...pinned.values()]);
       for (const om of set.mounts) om.source = pinned.get(om.destination) ?? om.source;
