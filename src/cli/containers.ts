@@ -1,4 +1,5 @@
 /** Container commands: run, create, start, stop, kill, restart, rm, ps, logs, wait, top, rename, attach. */
+import { injectDockerConfig, prepareApiSocket } from './api-socket.js';
 import { closeSync, existsSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { Command } from 'commander';
 import type { ContainerCreateResponse } from '../api/types.js';
@@ -79,6 +80,7 @@ async function createContainer(ctx: CliContext, spec: ContainerSpec): Promise<st
     }
     if (spec.pull === 'always') await pullImage(ctx, spec.config.Image!, { quiet: spec.quiet, platform: spec.platform, out: ctx.err });
     if (ctx.out.isTTY) spec.hostConfig.ConsoleSize = [ctx.out.rows ?? 0, ctx.out.columns ?? 0];
+    const apiSocketConfig = spec.useApiSocket ? await prepareApiSocket(spec, client.host) : undefined;
     const body = { ...spec.config, HostConfig: spec.hostConfig, NetworkingConfig: spec.networkingConfig };
     let res: ContainerCreateResponse;
     try {
@@ -91,6 +93,7 @@ async function createContainer(ctx: CliContext, spec: ContainerSpec): Promise<st
     }
     for (const w of res.Warnings ?? []) ctx.err.write(`WARNING: ${w}\n`);
     cid.write(res.Id);
+    if (apiSocketConfig !== undefined) await injectDockerConfig(client, res.Id, apiSocketConfig);
     return res.Id;
   } finally {
     cid.close();
