@@ -7,7 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { ApiError, ConnectionError } from '../client/api-error.js';
 import { BIN, CLI_VERSION, FlagError, RUN_LIKE, StatusError, USAGES, closeSharedClient, createContext, describeError, usage, type CliContext, type ConnectionFlags } from './cli-context.js';
 import { commandIndex, rowsFor, splitPath, type CommandRow } from './commands.js';
-import { resolveDaemonHost } from './context-store.js';
+import { resolveContextTls, resolveDaemonHost } from './context-store.js';
 
 function commandPath(cmd: Command): string {
   const names: string[] = [];
@@ -100,7 +100,7 @@ async function buildProgram(argv: string[]): Promise<Command> {
   // The daemon as Docker picks it: -c, then -H / DOCKER_HOST, DOCKER_CONTEXT, currentContext.
   const ctx = createContext(() => {
     const flags = program.opts<ConnectionFlags & { context?: string }>();
-    return { ...flags, host: resolveDaemonHost(flags) };
+    return { ...flags, host: resolveDaemonHost(flags), contextTls: resolveContextTls(flags) };
   });
   program
     .description('A self-sufficient runtime for containers')
