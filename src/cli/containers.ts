@@ -12,7 +12,7 @@ import { BIN, RUN_LIKE, StatusError, collect, confirm, describeError, forEachArg
 import { ContainerRow, CONTAINER_HEADERS, DEFAULT_CONTAINER_TABLE, renderRows } from './format/formatter.js';
 import { tabwrite } from './format/tabwriter.js';
 import { humanSize } from './format/units.js';
-import { TemplateError } from './format/template.js';
+import { Template, TemplateError } from './format/template.js';
 import { pullImage } from './images.js';
 import { addContainerFlags, applyFalsified, buildContainerSpec, FlagError, normalizePflagArgv, type ContainerSpec } from './run-options.js';
 import { getTimestamp } from './time-opts.js';
@@ -417,6 +417,27 @@ interface PsOpts {
 }
 
 /** `ps`, and `ls` under `container`. */
+/**
+ * Docker's ps checks a --format before listing: the raw value parsed ("failed to parse template")
+ * and run on an empty container ("failed to execute template"), so a bad field fails even with no
+ * containers.
+ */
+function validatePsFormat(format: string): void {
+  let tmpl: Template;
+  try {
+    tmpl = new Template(format);
+  } catch (err) {
+    if (err instanceof TemplateError) throw new StatusError(1, `failed to parse template: ${err.message}`);
+    throw err;
+  }
+  try {
+    tmpl.execute(new ContainerRow({ Id: '', Names: [], Image: '', Command: '', Created: 0, Ports: [], Labels: {}, State: '', Status: '', Mounts: [] } as unknown as ConstructorParameters<typeof ContainerRow>[0], true, Date.now()));
+  } catch (err) {
+    if (err instanceof TemplateError) throw new StatusError(1, `failed to execute template: ${err.message}`);
+    // An empty row a method cannot handle says nothing about the template.
+  }
+}
+
 export function definePs(parent: Command, ctx: CliContext, name: string): Command {
   const cmd = new Command(name);
   parent.addCommand(cmd);
@@ -435,6 +456,7 @@ export function definePs(parent: Command, ctx: CliContext, name: string): Comman
       if (o.latest && limit === -1) limit = 1;
       let format = o.format ?? '';
       if (format && o.quiet) ctx.err.write('WARNING: Ignoring custom format, because both --format and --quiet are set.\n');
+      if (format) validatePsFormat(format);
       let size = !!o.size;
       if (format && !o.quiet && !o.size && (format === 'json' || /\.Size\b|json \.\s*}}/.test(format))) size = true;
       const filters = parseFilters(o.filter);

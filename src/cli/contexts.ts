@@ -22,7 +22,7 @@ import {
 } from './context-store.js';
 import { loadConfig, saveConfig } from './docker-config.js';
 import { renderRows } from './format/formatter.js';
-import { inspectOutput } from './format/inspect-output.js';
+import { writeInspectOutput } from './format/inspect-output.js';
 import { TemplateError, type TemplateStruct } from './format/template.js';
 
 const CONTEXT_HEADERS: Record<string, string> = { Name: 'NAME', Description: 'DESCRIPTION', DockerEndpoint: 'DOCKER ENDPOINT', Error: 'ERROR' };
@@ -134,8 +134,7 @@ export function defineContextInspect(parent: Command, ctx: CliContext): Command 
           Storage: n === DEFAULT_CONTEXT ? { MetadataPath: '<IN MEMORY>', TLSPath: '<IN MEMORY>' } : { MetadataPath: metaDir(n), TLSPath: tlsDir(n) },
         });
       }
-      ctx.out.write(inspectOutput(found, o.format));
-      if (errors.length) throw new StatusError(1, errors.join('\n'));
+      writeInspectOutput(ctx, found, o.format, errors);
     });
   return cmd;
 }
