@@ -1,5 +1,5 @@
 /** What every command needs: the client, the binary name, output streams and exit statuses. */
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { EngineClient } from '../client/engine-client.js';
 import { resolveClientTls, type ClientTls, type TlsFlags } from '../client/host.js';
 import { configDir } from './docker-config.js';
@@ -60,8 +60,9 @@ export function closeSharedClient(): void {
 export function parseFilters(values: string[] | undefined): Record<string, string[]> {
   const f: Record<string, string[]> = {};
   for (const v of values ?? []) {
+    if (v === '') continue;
     const eq = v.indexOf('=');
-    if (eq <= 0) throw new Error(`bad format of filter (expected name=value)`);
+    if (eq < 0) throw new Error(FILTER_BAD_FORMAT);
     const k = v.slice(0, eq).trim().toLowerCase();
     (f[k] ??= []).push(v.slice(eq + 1).trim());
   }
@@ -69,6 +70,14 @@ export function parseFilters(values: string[] | undefined): Record<string, strin
 }
 
 export const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
+
+const FILTER_BAD_FORMAT = 'bad format of filter (expected name=value)';
+
+/** `--filter` values, checked as they are parsed (Docker's FilterOpt): a flag error, exit 125 with usage. */
+export const collectFilter = (v: string, prev: string[] | undefined): string[] => {
+  if (v !== '' && !v.includes('=')) throw new InvalidArgumentError(FILTER_BAD_FORMAT);
+  return collect(v, prev);
+};
 
 /** Runs `fn` for each argument, printing errors as Docker does and failing at the end. */
 export async function forEachArg(

@@ -8,7 +8,7 @@ import type { EngineClient, HijackedConnection } from '../client/engine-client.j
 import { demuxStream } from '../client/stdcopy.js';
 import { familiarString, parseNormalizedNamed, withDefaultTag } from '../image/reference.js';
 import { forwardSignals, monitorTtySize, streamAttach } from './attach-io.js';
-import { BIN, RUN_LIKE, StatusError, collect, confirm, describeError, forEachArg, parseFilters, usage, type CliContext, type DefineCommand } from './cli-context.js';
+import { collectFilter, BIN, RUN_LIKE, StatusError, confirm, describeError, forEachArg, parseFilters, usage, type CliContext, type DefineCommand } from './cli-context.js';
 import { ContainerRow, CONTAINER_HEADERS, DEFAULT_CONTAINER_TABLE, renderRows } from './format/formatter.js';
 import { tabwrite } from './format/tabwriter.js';
 import { humanSize } from './format/units.js';
@@ -444,7 +444,7 @@ export function definePs(parent: Command, ctx: CliContext, name: string): Comman
   usage(cmd, `${name} [OPTIONS]`)
     .description('List containers')
     .option('-a, --all', 'Show all containers (default shows just running)')
-    .option('-f, --filter <filter>', 'Filter output based on conditions provided', collect)
+    .option('-f, --filter <filter>', 'Filter output based on conditions provided', collectFilter)
     .option('--format <string>', 'Format output using a custom template')
     .option('-n, --last <int>', 'Show n last created containers (includes all states) (default -1)')
     .option('-l, --latest', 'Show the latest created container (includes all states)')
@@ -576,7 +576,7 @@ export function definePrune(parent: Command, ctx: CliContext): Command {
   parent.addCommand(cmd);
   usage(cmd, 'prune [OPTIONS]')
     .description('Remove all stopped containers')
-    .option('--filter <filter>', 'Provide filter values (e.g. "until=<timestamp>")', collect)
+    .option('--filter <filter>', 'Provide filter values (e.g. "until=<timestamp>")', collectFilter)
     .option('-f, --force', 'Do not prompt for confirmation')
     .action(async (o: { filter?: string[]; force?: boolean }) => {
       if (!o.force && !(await confirm(ctx, 'WARNING! This will remove all stopped containers.\nAre you sure you want to continue?'))) return;

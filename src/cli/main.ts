@@ -46,6 +46,12 @@ function translateCommanderError(cmd: Command, err: CommanderError): StatusError
       const text = short ? `flag needs an argument: '${short}' in -${short}` : `flag needs an argument: ${long ?? flags}`;
       return new StatusError(125, flagErrorText(cmd, text));
     }
+    case 'commander.invalidArgument': {
+      // pflag: invalid argument "v" for "-f, --filter" flag: reason
+      const inv = /^option '([^']+)' argument '([\s\S]*)' is invalid\. ([\s\S]*)$/.exec(m);
+      const text = inv ? `invalid argument "${inv[2]}" for "${inv[1]!.replace(/\s*<[^>]*>$/, '')}" flag: ${inv[3]}` : m;
+      return new StatusError(125, flagErrorText(cmd, text));
+    }
     case 'commander.missingArgument': {
       const min = cmd.registeredArguments.filter((a) => a.required).length;
       return new StatusError(

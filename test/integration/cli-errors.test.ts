@@ -53,3 +53,29 @@ describe('Go template errors as the Docker CLI prints them', () => {
   ];
   for (const args of cases) test(args.join(' '), () => same(args));
 });
+
+describe('--filter errors as the Docker CLI prints them', () => {
+  // A value without `=` is a flag error (usage, 125) for every command with --filter; an unknown
+  // key is the daemon's 400, exit 1.
+  const cases: string[][] = [
+    ['ps', '--filter', 'foo'],
+    ['ps', '-f', 'foo'],
+    ['images', '--filter', 'foo'],
+    ['network', 'ls', '--filter', 'x'],
+    ['volume', 'ls', '-f', 'x'],
+    ['events', '--filter', 'x'],
+    ['system', 'prune', '-f', '--filter', 'x'],
+    ['image', 'prune', '-f', '--filter', 'x'],
+    ['container', 'prune', '-f', '--filter', 'x'],
+    ['network', 'prune', '-f', '--filter', 'x'],
+    ['volume', 'prune', '-f', '--filter', 'x'],
+    ['search', '--filter', 'x', 'busybox'],
+    ['plugin', 'ls', '--filter', 'x'],
+    ['ps', '--filter', '=x'],
+    ['ps', '--filter', ''],
+    ['ps', '--filter', 'foo=bar'],
+    ['images', '--filter', 'nope=1'],
+    ['volume', 'ls', '--filter', 'x=1'],
+  ];
+  for (const args of cases) test(args.join(' '), () => same(args));
+});
