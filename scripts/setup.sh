@@ -38,15 +38,14 @@ ping_daemon() {
 
 # Where systemd runs, wharfd is a service that comes back after a reboot (contrib/systemd).
 UNIT=/etc/systemd/system/wharfd.service
+SOCKET_UNIT=/etc/systemd/system/wharfd.socket
 if [ -d /run/systemd/system ]; then
   sed -e "s|@NODE@|$(command -v node)|" -e "s|@ROOT@|$ROOT|" contrib/systemd/wharfd.service.in >"$UNIT.new"
-  if ! cmp -s "$UNIT.new" "$UNIT"; then
-    mv "$UNIT.new" "$UNIT"
-    systemctl daemon-reload
-  else
-    rm -f "$UNIT.new"
-  fi
-  systemctl enable wharfd.service >/dev/null 2>&1
+  changed=
+  if ! cmp -s "$UNIT.new" "$UNIT"; then mv "$UNIT.new" "$UNIT"; changed=1; else rm -f "$UNIT.new"; fi
+  if ! cmp -s contrib/systemd/wharfd.socket "$SOCKET_UNIT"; then cp contrib/systemd/wharfd.socket "$SOCKET_UNIT"; changed=1; fi
+  [ -z "$changed" ] || systemctl daemon-reload
+  systemctl enable wharfd.socket wharfd.service >/dev/null 2>&1
 fi
 
 if ping_daemon; then

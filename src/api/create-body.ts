@@ -71,6 +71,7 @@ export const HOST_CONFIG: StructShape = {
               NoCopy: 'bool',
               Labels: stringMap,
               DriverConfig: { goType: 'mount.Driver', fields: { Name: 'string', Options: stringMap } },
+              Subpath: 'string',
             },
           },
           TmpfsOptions: { goType: 'mount.TmpfsOptions', fields: { SizeBytes: 'int64', Mode: 'uint64' } },

@@ -21,6 +21,7 @@ import { execRoutes } from './routes/exec.js';
 import { containerFileRoutes } from './routes/container-files.js';
 import { swarmRoutes } from './routes/swarm.js';
 import { pluginRoutes } from './routes/plugins.js';
+import { activatedFds, fdsFor } from './socket-activation.js';
 import { ConnectionPool, cachedOpenFileLimit, connectionCap } from './connections.js';
 import { buildRoutes } from './routes/build.js';
 
@@ -29,7 +30,16 @@ export const DEFAULT_HOST = `unix://${DEFAULT_UNIX_SOCKET}`;
 export const DEFAULT_TCP_PORT = 2375;
 export const SOCKET_GROUP = 'wharf';
 
-export type ListenAddress = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
+export type ListenAddress =
+  | { kind: 'unix'; path: string }
+  | { kind: 'tcp'; host: string; port: number }
+  /** A socket systemd passed (socket activation): `fd://` or `fd://N`. */
+  | { kind: 'fd'; fd: number };
+
+/** The listen addresses of the `-H` values; `fd://[N]` expands to the activated sockets it names. */
+export function listenAddresses(hosts: string[]): ListenAddress[] {
+  return hosts.flatMap((h) => (h.startsWith('fd://') ? fdsFor(h.slice('fd://'.length), activatedFds()).map((fd) => ({ kind: 'fd' as const, fd })) : [parseHost(h)]));
+}
 
 /** Parses a `-H` value: `unix:///path`, `unix://` (default socket), `tcp://host:port`, `tcp://:port`. */
 export function parseHost(spec: string): ListenAddress {
@@ -126,11 +136,13 @@ function listen(server: NetServer, addr: ListenAddress): Promise<void> {
       resolve();
     };
     if (addr.kind === 'unix') server.listen(addr.path, done);
+    else if (addr.kind === 'fd') server.listen({ fd: addr.fd }, done);
     else server.listen(addr.port, addr.host, done);
   });
 }
 
 function addressName(addr: ListenAddress): string {
+  if (addr.kind === 'fd') return `fd://${addr.fd}`;
   return addr.kind === 'unix' ? addr.path : `${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}`;
 }
 
@@ -184,7 +196,7 @@ export async function startApiServer(
     else dispatch();
   };
 
-  const addrs = (opts.hosts.length ? opts.hosts : [DEFAULT_HOST]).map(parseHost);
+  const addrs = listenAddresses(opts.hosts.length ? opts.hosts : [DEFAULT_HOST]);
   const fdLimit = opts.fdLimit !== undefined ? () => opts.fdLimit! : cachedOpenFileLimit();
   const cap = () => connectionCap(fdLimit(), addrs.length);
   const listeners: Array<{ server: NetServer; http: Server; pool: ConnectionPool; addr: ListenAddress }> = [];
@@ -193,8 +205,10 @@ export async function startApiServer(
     for (const addr of addrs) {
       const pool = new ConnectionPool(addressName(addr), { cap, firstRequestTimeoutMs: FIRST_REQUEST_TIMEOUT_MS, idleTimeoutMs: KEEP_ALIVE_TIMEOUT_MS }, log);
       const http = createHttpServer(router, backend, pool, { trackHijacked, trace, log, whenReady });
-      const useTls = addr.kind === 'tcp' && opts.tls !== undefined;
-      const acceptTls = useTls ? tlsAcceptor(opts.tls!, pool, http) : undefined;
+      // An activated socket is known to be TCP only once listening (dockerd puts TLS on all of them;
+      // wharfd, as for -H, on TCP ones only).
+      let useTls = addr.kind === 'tcp' && opts.tls !== undefined;
+      let acceptTls = useTls ? tlsAcceptor(opts.tls!, pool, http) : undefined;
       // The listener is a plain net server: connections are counted and bounded before HTTP (or
       // TLS) sees them, and the HTTP server gets each one ready to parse.
       // allowHalfOpen as http.Server has it: a hijacked client half-closes (no stdin) and still reads.
@@ -213,6 +227,11 @@ export async function startApiServer(
         await chown(addr.path, 0, gid);
       } else {
         await listen(server, addr);
+        // systemd's socket unit decides an activated unix socket's owner and mode.
+        if (addr.kind === 'fd' && opts.tls !== undefined && typeof server.address() === 'object') {
+          useTls = true;
+          acceptTls = tlsAcceptor(opts.tls, pool, http);
+        }
       }
       // An accept error (EMFILE that libuv could not absorb, ...) must not end the process;
       // the listener keeps accepting.

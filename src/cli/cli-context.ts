@@ -1,7 +1,7 @@
 /** What every command needs: the client, the binary name, output streams and exit statuses. */
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { EngineClient } from '../client/engine-client.js';
-import { resolveClientTls, type TlsFlags } from '../client/host.js';
+import { resolveClientTls, type ClientTls, type TlsFlags } from '../client/host.js';
 import { configDir } from './docker-config.js';
 
 export const BIN = 'wharf';
@@ -31,6 +31,8 @@ let sharedClient: EngineClient | undefined;
 /** The global connection flags: -H and the TLS ones. */
 export interface ConnectionFlags extends TlsFlags {
   host?: string;
+  /** A named context's TLS (context-store.ts resolveContextTls); null or absent: the default context, the flags decide. */
+  contextTls?: ClientTls | null;
 }
 
 export function createContext(getFlags: () => ConnectionFlags): CliContext {
@@ -38,7 +40,9 @@ export function createContext(getFlags: () => ConnectionFlags): CliContext {
     client() {
       if (!sharedClient) {
         const flags = getFlags();
-        const tls = resolveClientTls(flags, process.env, configDir());
+        // A named context brings its own TLS (or none); the default one takes the flags and DOCKER_TLS*.
+        const named = 'contextTls' in flags && flags.contextTls !== null;
+        const tls = named ? flags.contextTls : resolveClientTls(flags, process.env, configDir());
         sharedClient = new EngineClient({ host: flags.host, apiVersion: process.env.DOCKER_API_VERSION || undefined, ...(tls ? { tls } : {}) });
       }
       return sharedClient;
@@ -56,8 +60,9 @@ export function closeSharedClient(): void {
 export function parseFilters(values: string[] | undefined): Record<string, string[]> {
   const f: Record<string, string[]> = {};
   for (const v of values ?? []) {
+    if (v === '') continue;
     const eq = v.indexOf('=');
-    if (eq <= 0) throw new Error(`bad format of filter (expected name=value)`);
+    if (eq < 0) throw new Error(FILTER_BAD_FORMAT);
     const k = v.slice(0, eq).trim().toLowerCase();
     (f[k] ??= []).push(v.slice(eq + 1).trim());
   }
@@ -65,6 +70,14 @@ export function parseFilters(values: string[] | undefined): Record<string, strin
 }
 
 export const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
+
+const FILTER_BAD_FORMAT = 'bad format of filter (expected name=value)';
+
+/** `--filter` values, checked as they are parsed (Docker's FilterOpt): a flag error, exit 125 with usage. */
+export const collectFilter = (v: string, prev: string[] | undefined): string[] => {
+  if (v !== '' && !v.includes('=')) throw new InvalidArgumentError(FILTER_BAD_FORMAT);
+  return collect(v, prev);
+};
 
 /** Runs `fn` for each argument, printing errors as Docker does and failing at the end. */
 export async function forEachArg(

@@ -1,4 +1,5 @@
 /** Container commands: run, create, start, stop, kill, restart, rm, ps, logs, wait, top, rename, attach. */
+import { injectDockerConfig, prepareApiSocket } from './api-socket.js';
 import { closeSync, existsSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { Command } from 'commander';
 import type { ContainerCreateResponse } from '../api/types.js';
@@ -7,11 +8,11 @@ import type { EngineClient, HijackedConnection } from '../client/engine-client.j
 import { demuxStream } from '../client/stdcopy.js';
 import { familiarString, parseNormalizedNamed, withDefaultTag } from '../image/reference.js';
 import { forwardSignals, monitorTtySize, streamAttach } from './attach-io.js';
-import { BIN, RUN_LIKE, StatusError, collect, confirm, describeError, forEachArg, parseFilters, usage, type CliContext, type DefineCommand } from './cli-context.js';
+import { collectFilter, BIN, RUN_LIKE, StatusError, confirm, describeError, forEachArg, parseFilters, usage, type CliContext, type DefineCommand } from './cli-context.js';
 import { ContainerRow, CONTAINER_HEADERS, DEFAULT_CONTAINER_TABLE, renderRows } from './format/formatter.js';
 import { tabwrite } from './format/tabwriter.js';
 import { humanSize } from './format/units.js';
-import { TemplateError } from './format/template.js';
+import { Template, TemplateError } from './format/template.js';
 import { pullImage } from './images.js';
 import { addContainerFlags, applyFalsified, buildContainerSpec, FlagError, normalizePflagArgv, type ContainerSpec } from './run-options.js';
 import { getTimestamp } from './time-opts.js';
@@ -79,6 +80,7 @@ async function createContainer(ctx: CliContext, spec: ContainerSpec): Promise<st
     }
     if (spec.pull === 'always') await pullImage(ctx, spec.config.Image!, { quiet: spec.quiet, platform: spec.platform, out: ctx.err });
     if (ctx.out.isTTY) spec.hostConfig.ConsoleSize = [ctx.out.rows ?? 0, ctx.out.columns ?? 0];
+    const apiSocketConfig = spec.useApiSocket ? await prepareApiSocket(spec, client.host) : undefined;
     const body = { ...spec.config, HostConfig: spec.hostConfig, NetworkingConfig: spec.networkingConfig };
     let res: ContainerCreateResponse;
     try {
@@ -91,6 +93,7 @@ async function createContainer(ctx: CliContext, spec: ContainerSpec): Promise<st
     }
     for (const w of res.Warnings ?? []) ctx.err.write(`WARNING: ${w}\n`);
     cid.write(res.Id);
+    if (apiSocketConfig !== undefined) await injectDockerConfig(client, res.Id, apiSocketConfig);
     return res.Id;
   } finally {
     cid.close();
@@ -414,13 +417,34 @@ interface PsOpts {
 }
 
 /** `ps`, and `ls` under `container`. */
+/**
+ * Docker's ps checks a --format before listing: the raw value parsed ("failed to parse template")
+ * and run on an empty container ("failed to execute template"), so a bad field fails even with no
+ * containers.
+ */
+function validatePsFormat(format: string): void {
+  let tmpl: Template;
+  try {
+    tmpl = new Template(format);
+  } catch (err) {
+    if (err instanceof TemplateError) throw new StatusError(1, `failed to parse template: ${err.message}`);
+    throw err;
+  }
+  try {
+    tmpl.execute(new ContainerRow({ Id: '', Names: [], Image: '', Command: '', Created: 0, Ports: [], Labels: {}, State: '', Status: '', Mounts: [] } as unknown as ConstructorParameters<typeof ContainerRow>[0], true, Date.now()));
+  } catch (err) {
+    if (err instanceof TemplateError) throw new StatusError(1, `failed to execute template: ${err.message}`);
+    // An empty row a method cannot handle says nothing about the template.
+  }
+}
+
 export function definePs(parent: Command, ctx: CliContext, name: string): Command {
   const cmd = new Command(name);
   parent.addCommand(cmd);
   usage(cmd, `${name} [OPTIONS]`)
     .description('List containers')
     .option('-a, --all', 'Show all containers (default shows just running)')
-    .option('-f, --filter <filter>', 'Filter output based on conditions provided', collect)
+    .option('-f, --filter <filter>', 'Filter output based on conditions provided', collectFilter)
     .option('--format <string>', 'Format output using a custom template')
     .option('-n, --last <int>', 'Show n last created containers (includes all states) (default -1)')
     .option('-l, --latest', 'Show the latest created container (includes all states)')
@@ -432,6 +456,7 @@ export function definePs(parent: Command, ctx: CliContext, name: string): Comman
       if (o.latest && limit === -1) limit = 1;
       let format = o.format ?? '';
       if (format && o.quiet) ctx.err.write('WARNING: Ignoring custom format, because both --format and --quiet are set.\n');
+      if (format) validatePsFormat(format);
       let size = !!o.size;
       if (format && !o.quiet && !o.size && (format === 'json' || /\.Size\b|json \.\s*}}/.test(format))) size = true;
       const filters = parseFilters(o.filter);
@@ -551,7 +576,7 @@ export function definePrune(parent: Command, ctx: CliContext): Command {
   parent.addCommand(cmd);
   usage(cmd, 'prune [OPTIONS]')
     .description('Remove all stopped containers')
-    .option('--filter <filter>', 'Provide filter values (e.g. "until=<timestamp>")', collect)
+    .option('--filter <filter>', 'Provide filter values (e.g. "until=<timestamp>")', collectFilter)
     .option('-f, --force', 'Do not prompt for confirmation')
     .action(async (o: { filter?: string[]; force?: boolean }) => {
       if (!o.force && !(await confirm(ctx, 'WARNING! This will remove all stopped containers.\nAre you sure you want to continue?'))) return;

@@ -6,10 +6,10 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../lib/atomic-file.js';
-import { resolveHost } from '../client/host.js';
+import { resolveHost, type ClientTls } from '../client/host.js';
 import { StatusError } from './cli-context.js';
 import { configDir } from './docker-config.js';
 
@@ -106,6 +106,65 @@ export function resolveContextName(flags: { context?: string; host?: string }): 
   if (flags.context) return flags.context;
   if (flags.host || envHost()) return DEFAULT_CONTEXT;
   return process.env.DOCKER_CONTEXT || storedCurrentContext() || DEFAULT_CONTEXT;
+}
+
+const TLS_FILES = ['ca.pem', 'cert.pem', 'key.pem'] as const;
+const endpointTlsDir = (name: string) => join(tlsDir(name), 'docker');
+
+/** The TLS files stored for a context's docker endpoint (context inspect's TLSMaterial). */
+export function tlsMaterial(name: string): Record<string, string[]> {
+  if (name === DEFAULT_CONTEXT) return {};
+  const files = TLS_FILES.filter((f) => existsSync(join(endpointTlsDir(name), f)));
+  return files.length ? { docker: [...files] } : {};
+}
+
+/** Stores the endpoint's TLS material as Docker's store does (tls/<hash>/docker/{ca,cert,key}.pem, 0600). */
+export async function writeContextTls(name: string, files: Partial<Record<(typeof TLS_FILES)[number], Buffer>>): Promise<void> {
+  const entries = Object.entries(files).filter(([, v]) => v !== undefined);
+  if (!entries.length) return;
+  await mkdir(endpointTlsDir(name), { recursive: true, mode: 0o700 });
+  for (const [f, data] of entries) await writeFile(join(endpointTlsDir(name), f), data!, { mode: 0o600 });
+}
+
+/** A context's TLS material as read for `--from`. */
+export function readContextTls(name: string): Partial<Record<(typeof TLS_FILES)[number], Buffer>> {
+  const out: Partial<Record<(typeof TLS_FILES)[number], Buffer>> = {};
+  if (name === DEFAULT_CONTEXT) return out;
+  for (const f of TLS_FILES) {
+    const p = join(endpointTlsDir(name), f);
+    if (existsSync(p)) out[f] = readFileSync(p);
+  }
+  return out;
+}
+
+/**
+ * The client TLS of the selected context (Docker's Endpoint.tlsConfig): null for the default
+ * context (the --tls* flags and DOCKER_TLS* apply); for a named one its stored CA (else the
+ * system's), client certificate and SkipTLSVerify; none over a socket or without any of them.
+ */
+export function resolveContextTls(flags: { context?: string; host?: string }): ClientTls | undefined | null {
+  const name = resolveContextName(flags);
+  if (name === DEFAULT_CONTEXT) return null;
+  let ep;
+  try {
+    ep = readContext(name).Endpoints.docker;
+  } catch {
+    return undefined; // resolveDaemonHost reports the missing context
+  }
+  if (!ep?.Host || ep.Host.startsWith('unix://') || ep.Host.startsWith('npipe://')) return undefined;
+  const files = readContextTls(name);
+  if (!files['ca.pem'] && !(files['cert.pem'] && files['key.pem']) && !ep.SkipTLSVerify) return undefined;
+  if (files['ca.pem'] && !/-----BEGIN CERTIFICATE-----/.test(files['ca.pem'].toString())) {
+    throw new StatusError(1, 'failed to retrieve context tls info: ca.pem seems invalid');
+  }
+  if (files['key.pem'] && /Proc-Type: 4,ENCRYPTED/.test(files['key.pem'].toString())) {
+    throw new StatusError(1, 'private key is encrypted - support for encrypted private keys has been removed, see https://docs.docker.com/go/deprecated/');
+  }
+  return {
+    verify: !ep.SkipTLSVerify,
+    ...(files['ca.pem'] ? { ca: files['ca.pem'] } : {}),
+    ...(files['cert.pem'] && files['key.pem'] ? { cert: files['cert.pem'], key: files['key.pem'] } : {}),
+  };
 }
 
 /** The daemon address for the global flags, from the context they select. */

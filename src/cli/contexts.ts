@@ -1,4 +1,5 @@
 /** `context ls|inspect|use|show|create|rm` over Docker's context store (context-store.ts). */
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { collect, StatusError, usage, type CliContext } from './cli-context.js';
 import {
@@ -12,13 +13,16 @@ import {
   resolveContextName,
   storedCurrentContext,
   tlsDir,
+  tlsMaterial,
+  readContextTls,
+  writeContextTls,
   validateName,
   writeContext,
   type ContextMeta,
 } from './context-store.js';
 import { loadConfig, saveConfig } from './docker-config.js';
 import { renderRows } from './format/formatter.js';
-import { inspectOutput } from './format/inspect-output.js';
+import { writeInspectOutput } from './format/inspect-output.js';
 import { TemplateError, type TemplateStruct } from './format/template.js';
 
 const CONTEXT_HEADERS: Record<string, string> = { Name: 'NAME', Description: 'DESCRIPTION', DockerEndpoint: 'DOCKER ENDPOINT', Error: 'ERROR' };
@@ -126,12 +130,11 @@ export function defineContextInspect(parent: Command, ctx: CliContext): Command 
         }
         found.push({
           ...meta,
-          TLSMaterial: {},
+          TLSMaterial: tlsMaterial(n),
           Storage: n === DEFAULT_CONTEXT ? { MetadataPath: '<IN MEMORY>', TLSPath: '<IN MEMORY>' } : { MetadataPath: metaDir(n), TLSPath: tlsDir(n) },
         });
       }
-      ctx.out.write(inspectOutput(found, o.format));
-      if (errors.length) throw new StatusError(1, errors.join('\n'));
+      writeInspectOutput(ctx, found, o.format, errors);
     });
   return cmd;
 }
@@ -164,19 +167,34 @@ function validateNameForLookup(name: string): void {
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.+-]+$/.test(name)) validateName(name);
 }
 
-/** `--docker host=…,skip-tls-verify=…` into an endpoint. */
-function dockerEndpoint(spec: string[]): { Host?: string; SkipTLSVerify: boolean } {
+/** `--docker host=…,ca=…,cert=…,key=…,skip-tls-verify=…` into an endpoint and its TLS files. */
+function dockerEndpoint(spec: string[]): { endpoint: { Host?: string; SkipTLSVerify: boolean }; tls: Partial<Record<'ca.pem' | 'cert.pem' | 'key.pem', Buffer>> } {
   const ep: { Host?: string; SkipTLSVerify: boolean } = { Host: undefined, SkipTLSVerify: false };
+  const tls: Partial<Record<'ca.pem' | 'cert.pem' | 'key.pem', Buffer>> = {};
+  const fail = (msg: string) => new StatusError(1, `unable to create docker endpoint config: ${msg}`);
+  const read = (path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw fail(`open ${path}: ${e.code === 'ENOENT' ? 'no such file or directory' : e.code === 'EACCES' ? 'permission denied' : e.message}`);
+    }
+  };
   for (const part of spec.flatMap((s) => s.split(','))) {
     const eq = part.indexOf('=');
     const key = eq < 0 ? part : part.slice(0, eq);
     const value = eq < 0 ? '' : part.slice(eq + 1);
     if (key === 'host') ep.Host = value;
-    else if (key === 'skip-tls-verify') ep.SkipTLSVerify = value === 'true' || value === '1';
-    else if (key === 'ca' || key === 'cert' || key === 'key') throw new StatusError(1, `unable to create docker endpoint config: ${key}: TLS material is not supported by wharf contexts yet`);
-    else throw new StatusError(1, `unable to create docker endpoint config: unrecognized config key: ${key}`);
+    else if (key === 'skip-tls-verify') {
+      const b = /^(1|t|T|TRUE|true|True)$/.test(value) ? true : /^(0|f|F|FALSE|false|False)$/.test(value) ? false : undefined;
+      if (b === undefined) throw fail(`skip-tls-verify: parsing ${JSON.stringify(value)}: invalid syntax`);
+      ep.SkipTLSVerify = b;
+    } else if (key === 'ca') tls['ca.pem'] = read(value);
+    else if (key === 'cert') tls['cert.pem'] = read(value);
+    else if (key === 'key') tls['key.pem'] = read(value);
+    else throw fail(`unrecognized config key: ${key}`);
   }
-  return ep;
+  return { endpoint: ep, tls };
 }
 
 export function defineContextCreate(parent: Command, ctx: CliContext): Command {
@@ -193,13 +211,16 @@ export function defineContextCreate(parent: Command, ctx: CliContext): Command {
       if (contextExists(name)) throw new StatusError(1, `context "${name}" already exists`);
       const flags = globalOpts(cmd);
       let endpoint;
-      if (o.docker) endpoint = dockerEndpoint(o.docker);
+      let tls;
+      if (o.docker) ({ endpoint, tls } = dockerEndpoint(o.docker));
       else {
         const from = o.from ?? resolveContextName(flags);
         if (!contextExists(from)) throw new StatusError(1, `context "${from}" does not exist`);
         endpoint = readContext(from, flags.host).Endpoints.docker ?? { SkipTLSVerify: false };
+        tls = readContextTls(from);
       }
       await writeContext({ Name: name, Metadata: { Description: o.description ?? '' }, Endpoints: { docker: endpoint } });
+      await writeContextTls(name, tls);
       ctx.out.write(`${name}\n`);
       ctx.err.write(`Successfully created context "${name}"\n`);
     });

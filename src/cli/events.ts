@@ -1,6 +1,6 @@
 /** `wharf events` (and `wharf system events`): the daemon's event stream, as the Docker CLI prints it. */
 import { Command } from 'commander';
-import { type CliContext, StatusError, collect, parseFilters, usage } from './cli-context.js';
+import { collectFilter, type CliContext, StatusError, parseFilters, usage } from './cli-context.js';
 import { Template, TemplateError, templateSource } from './format/template.js';
 import { getTimestamp } from './time-opts.js';
 import type { EventMessage } from '../api/types.js';
@@ -84,7 +84,7 @@ async function forEachLine(src: AsyncIterable<unknown>, onLine: (line: string) =
 export function defineEvents(parent: Command, ctx: CliContext, name = 'events'): Command {
   const cmd = new Command(name)
     .description('Get real time events from the server')
-    .option('-f, --filter <filter>', 'Filter output based on conditions provided', collect)
+    .option('-f, --filter <filter>', 'Filter output based on conditions provided', collectFilter)
     .option('--format <string>', "Format output using a custom template:\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template.")
     .option('--since <string>', 'Show all events created since timestamp')
     .option('--until <string>', 'Stream events until this timestamp')

@@ -2,7 +2,7 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { Command } from 'commander';
 import { familiarString, fullName, parseNormalizedNamed, withDefaultTag } from '../image/reference.js';
-import { StatusError, collect, forEachArg, parseFilters, usage, type CliContext } from './cli-context.js';
+import { collectFilter, StatusError, collect, forEachArg, parseFilters, usage, type CliContext } from './cli-context.js';
 import { DEFAULT_IMAGE_TABLE, DEFAULT_IMAGE_TABLE_DIGEST, IMAGE_HEADERS, imageRows, renderRows } from './format/formatter.js';
 import { TemplateError } from './format/template.js';
 import { registryAuthFor } from './docker-config.js';
@@ -35,7 +35,7 @@ export function defineImages(parent: Command, ctx: CliContext, name: string): Co
     .argument('[repository]')
     .option('-a, --all', 'Show all images (default hides intermediate images)')
     .option('--digests', 'Show digests')
-    .option('-f, --filter <filter>', 'Filter output based on conditions provided', collect)
+    .option('-f, --filter <filter>', 'Filter output based on conditions provided', collectFilter)
     .option('--format <string>', 'Format output using a custom template')
     .option('--no-trunc', "Don't truncate output")
     .option('-q, --quiet', 'Only show image IDs')

@@ -7,7 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { ApiError, ConnectionError } from '../client/api-error.js';
 import { BIN, CLI_VERSION, FlagError, RUN_LIKE, StatusError, USAGES, closeSharedClient, createContext, describeError, usage, type CliContext, type ConnectionFlags } from './cli-context.js';
 import { commandIndex, rowsFor, splitPath, type CommandRow } from './commands.js';
-import { resolveDaemonHost } from './context-store.js';
+import { resolveContextTls, resolveDaemonHost } from './context-store.js';
 
 function commandPath(cmd: Command): string {
   const names: string[] = [];
@@ -44,6 +44,12 @@ function translateCommanderError(cmd: Command, err: CommanderError): StatusError
       const long = /--[\w-]+/.exec(flags)?.[0];
       const short = /(^|\s)-(\w)\b/.exec(flags)?.[2];
       const text = short ? `flag needs an argument: '${short}' in -${short}` : `flag needs an argument: ${long ?? flags}`;
+      return new StatusError(125, flagErrorText(cmd, text));
+    }
+    case 'commander.invalidArgument': {
+      // pflag: invalid argument "v" for "-f, --filter" flag: reason
+      const inv = /^option '([^']+)' argument '([\s\S]*)' is invalid\. ([\s\S]*)$/.exec(m);
+      const text = inv ? `invalid argument "${inv[2]}" for "${inv[1]!.replace(/\s*<[^>]*>$/, '')}" flag: ${inv[3]}` : m;
       return new StatusError(125, flagErrorText(cmd, text));
     }
     case 'commander.missingArgument': {
@@ -100,7 +106,7 @@ async function buildProgram(argv: string[]): Promise<Command> {
   // The daemon as Docker picks it: -c, then -H / DOCKER_HOST, DOCKER_CONTEXT, currentContext.
   const ctx = createContext(() => {
     const flags = program.opts<ConnectionFlags & { context?: string }>();
-    return { ...flags, host: resolveDaemonHost(flags) };
+    return { ...flags, host: resolveDaemonHost(flags), contextTls: resolveContextTls(flags) };
   });
   program
     .description('A self-sufficient runtime for containers')

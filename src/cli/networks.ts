@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { ApiError } from '../client/api-error.js';
 import type { EndpointSettings } from '../api/types.js';
-import { StatusError, collect, confirm, describeError, keyValues, parseFilters, usage, type CliContext } from './cli-context.js';
+import { collectFilter, StatusError, collect, confirm, describeError, keyValues, parseFilters, usage, type CliContext } from './cli-context.js';
 import { renderRows } from './format/formatter.js';
 import { DEFAULT_NETWORK_TABLE, NETWORK_HEADERS, NetworkRow, consolidateIpam, naturalCompare, portLines } from './format/network-format.js';
 import { TemplateError } from './format/template.js';
@@ -79,7 +79,7 @@ export function defineLs(parent: Command, ctx: CliContext): Command {
   parent.addCommand(cmd);
   usage(cmd, 'ls [OPTIONS]')
     .description('List networks')
-    .option('-f, --filter <filter>', 'Provide filter values (e.g. "driver=bridge")', collect)
+    .option('-f, --filter <filter>', 'Provide filter values (e.g. "driver=bridge")', collectFilter)
     .option('--format <string>', 'Format output using a custom template')
     .option('--no-trunc', 'Do not truncate the output')
     .option('-q, --quiet', 'Only display network IDs')
@@ -145,7 +145,7 @@ export function definePrune(parent: Command, ctx: CliContext): Command {
   parent.addCommand(cmd);
   usage(cmd, 'prune [OPTIONS]')
     .description('Remove all unused networks')
-    .option('--filter <filter>', 'Provide filter values (e.g. "until=<timestamp>")', collect)
+    .option('--filter <filter>', 'Provide filter values (e.g. "until=<timestamp>")', collectFilter)
     .option('-f, --force', 'Do not prompt for confirmation')
     .action(async (o: { filter?: string[]; force?: boolean }) => {
       const question = 'WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue?';

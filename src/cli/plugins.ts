@@ -1,6 +1,6 @@
 /** `plugin ls` and `plugin inspect` over the daemon's /plugins routes. */
 import { Command } from 'commander';
-import { collect, parseFilters, usage, type CliContext } from './cli-context.js';
+import { collectFilter, parseFilters, usage, type CliContext } from './cli-context.js';
 import { renderRows } from './format/formatter.js';
 import { writeInspected } from './format/inspect-output.js';
 import { TemplateError, type TemplateStruct } from './format/template.js';
@@ -66,7 +66,7 @@ export function definePluginLs(parent: Command, ctx: CliContext, name: string): 
   parent.addCommand(cmd);
   usage(cmd, `${name} [OPTIONS]`)
     .description('List plugins')
-    .option('-f, --filter <filter>', 'Provide filter values (e.g. "enabled=true")', collect)
+    .option('-f, --filter <filter>', 'Provide filter values (e.g. "enabled=true")', collectFilter)
     .option('--format <string>', 'Format output using a custom template')
     .option('--no-trunc', "Don't truncate output")
     .option('-q, --quiet', 'Only display plugin IDs')

@@ -1,7 +1,7 @@
 /** `image prune`, `builder prune` and `system prune`: Docker's prompts, sections and totals. */
 import { Command } from 'commander';
 import type { ImageDeleteItem, PruneReport } from '../api/types.js';
-import { StatusError, collect, confirm, parseFilters, usage, type CliContext } from './cli-context.js';
+import { collectFilter, StatusError, confirm, parseFilters, usage, type CliContext } from './cli-context.js';
 import { fromHumanSize, humanSize } from './format/units.js';
 
 type Filters = Record<string, string[]>;
@@ -60,7 +60,7 @@ export function defineImagePrune(parent: Command, ctx: CliContext): Command {
   usage(cmd, 'prune [OPTIONS]')
     .description('Remove unused images')
     .option('-a, --all', 'Remove all unused images, not just dangling ones')
-    .option('--filter <filter>', 'Provide filter values (e.g. "until=<timestamp>")', collect)
+    .option('--filter <filter>', 'Provide filter values (e.g. "until=<timestamp>")', collectFilter)
     .option('-f, --force', 'Do not prompt for confirmation')
     .action(async (o: { all?: boolean; filter?: string[]; force?: boolean }) => {
       const question = o.all
@@ -86,7 +86,7 @@ export function defineBuilderPrune(parent: Command, ctx: CliContext): Command {
   usage(cmd, 'prune')
     .description('Remove build cache')
     .option('-a, --all', 'Remove all unused build cache, not just dangling ones')
-    .option('--filter <filter>', 'Provide filter values (e.g. "until=24h")', collect)
+    .option('--filter <filter>', 'Provide filter values (e.g. "until=24h")', collectFilter)
     .option('-f, --force', 'Do not prompt for confirmation')
     .option('--keep-storage <bytes>', 'Amount of disk space to keep for cache', sizeOpt)
     .option('--reserved-space <bytes>', 'Amount of disk space always allowed to keep for cache', sizeOpt)
@@ -124,7 +124,7 @@ export function defineSystemPrune(parent: Command, ctx: CliContext): Command {
   usage(cmd, 'prune [OPTIONS]')
     .description('Remove unused data')
     .option('-a, --all', 'Remove all unused images not just dangling ones')
-    .option('--filter <filter>', 'Provide filter values (e.g. "label=<key>=<value>")', collect)
+    .option('--filter <filter>', 'Provide filter values (e.g. "label=<key>=<value>")', collectFilter)
     .option('-f, --force', 'Do not prompt for confirmation')
     .option('--volumes', 'Prune anonymous volumes')
     .action(async (o: { all?: boolean; filter?: string[]; force?: boolean; volumes?: boolean }) => {

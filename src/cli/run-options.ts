@@ -127,6 +127,7 @@ const CONTAINER_FLAGS: FlagDef[] = [
   { flags: '--tmpfs <list>', desc: 'Mount a tmpfs directory', list: true },
   { flags: '-t, --tty', desc: 'Allocate a pseudo-TTY' },
   { flags: '--ulimit <ulimit>', desc: 'Ulimit options', list: true },
+  { flags: '--use-api-socket', desc: 'Bind mount Docker API socket and required auth' },
   { flags: '-u, --user <string>', desc: 'Username or UID (format: <name|uid>[:<group|gid>])' },
   { flags: '--userns <string>', desc: 'User namespace to use' },
   { flags: '--uts <string>', desc: 'UTS namespace to use' },
@@ -248,6 +249,8 @@ export interface ContainerSpec {
   detach: boolean;
   sigProxy: boolean;
   detachKeys?: string;
+  /** --use-api-socket (cli/api-socket.ts). */
+  useApiSocket?: boolean;
 }
 
 type Opts = Record<string, unknown>;
@@ -482,6 +485,9 @@ export function parseMountSpec(value: string): MountSpec {
         m.VolumeOptions = { ...(m.VolumeOptions ?? {}), Labels: { ...(m.VolumeOptions?.Labels ?? {}), [k]: v.join('=') } };
         break;
       }
+      case 'volume-subpath':
+        m.VolumeOptions = { ...(m.VolumeOptions ?? {}), Subpath: val };
+        break;
       case 'volume-driver':
         m.VolumeOptions = { ...(m.VolumeOptions ?? {}), DriverConfig: { ...(m.VolumeOptions?.DriverConfig ?? {}), Name: val } };
         break;
@@ -890,6 +896,7 @@ export function buildContainerSpec(o: Opts, image: string, cmdArgs: string[], en
     detach,
     sigProxy: o.sigProxy !== false,
     detachKeys: str(o, 'detachKeys') || undefined,
+    useApiSocket: bool(o, 'useApiSocket') || undefined,
   };
 }
 

@@ -1,7 +1,7 @@
 /** `search TERM`: the daemon's registry search as Docker's NAME DESCRIPTION STARS OFFICIAL table. */
 import { Command } from 'commander';
 import type { Reference } from '../image/reference.js';
-import { BIN, StatusError, collect, parseFilters, usage, type CliContext } from './cli-context.js';
+import { collectFilter, BIN, StatusError, parseFilters, usage, type CliContext } from './cli-context.js';
 import { registryAuthFor } from './docker-config.js';
 import { renderRows } from './format/formatter.js';
 import { TemplateError, type TemplateStruct } from './format/template.js';
@@ -76,7 +76,7 @@ export function defineSearch(parent: Command, ctx: CliContext): Command {
   usage(cmd, 'search [OPTIONS] TERM')
     .description('Search Docker Hub for images')
     .argument('<term>')
-    .option('-f, --filter <filter>', 'Filter output based on conditions provided', collect)
+    .option('-f, --filter <filter>', 'Filter output based on conditions provided', collectFilter)
     .option('--format <string>', 'Pretty-print search using a Go template')
     .option('--limit <int>', 'Max number of search results')
     .option('--no-trunc', "Don't truncate output")

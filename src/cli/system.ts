@@ -4,17 +4,31 @@ import { ApiError } from '../client/api-error.js';
 import { CLIENT_MAX_API_VERSION } from '../client/engine-client.js';
 import { CLI_VERSION, StatusError, describeError, usage, type CliContext, type DefineCommand } from './cli-context.js';
 import { Template, TemplateError, templateSource } from './format/template.js';
-import { inspectOutput } from './format/inspect-output.js';
+import { writeInspectOutput } from './format/inspect-output.js';
 import { bytesSize } from './format/units.js';
 
 export { CLI_VERSION };
 
-function renderTemplate(format: string, data: unknown): string {
+/**
+ * `version -f` / `info -f` as the Docker CLI: the data is a Go struct (an unknown field is an
+ * error naming its type), a template that does not parse is exit 64 ("template parsing error:
+ * …"), one that fails prints a blank line and the bare Go error, exit 1.
+ */
+function renderTemplate(ctx: CliContext, format: string, data: object, go: { name: string; type: string }): void {
+  let tmpl: Template;
   try {
-    return `${new Template(templateSource(format)).execute(data)}\n`;
+    tmpl = new Template(templateSource(format), { name: go.name });
   } catch (err) {
-    if (err instanceof TemplateError) throw new Error(`template: ${err.message}`);
+    if (err instanceof TemplateError) throw new StatusError(64, `template parsing error: ${err.message}`);
     throw err;
+  }
+  const dot = Object.assign(Object.create({ templateTypeName: () => go.type }) as object, data);
+  try {
+    ctx.out.write(`${tmpl.execute(dot)}\n`);
+  } catch (err) {
+    if (!(err instanceof TemplateError)) throw err;
+    ctx.out.write('\n');
+    throw new StatusError(1, err.message);
   }
 }
 
@@ -47,7 +61,7 @@ export function defineVersion(parent: Command, ctx: CliContext): Command {
         serverErr = err;
       }
       if (o.format) {
-        ctx.out.write(renderTemplate(o.format, { Client: client, Server: server ?? null }));
+        renderTemplate(ctx, o.format, { Client: client, Server: server ?? null }, { name: 'version', type: 'system.versionInfo' });
         if (serverErr) throw serverErr;
         return;
       }
@@ -92,7 +106,7 @@ export function defineInfo(parent: Command, ctx: CliContext): Command {
     .action(async (o: { format?: string }) => {
       const info = await ctx.client().info();
       if (o.format) {
-        ctx.out.write(renderTemplate(o.format, info));
+        renderTemplate(ctx, o.format, info, { name: '', type: 'system.dockerInfo' });
         return;
       }
       const i = info as Record<string, unknown>;
@@ -169,8 +183,7 @@ function defineInspectLike(parent: Command, ctx: CliContext, name: string, fixed
           else errors.push(`Error: ${(err as Error).message}`);
         }
       }
-      ctx.out.write(inspectOutput(found, o.format));
-      if (errors.length) throw new StatusError(1, errors.join('\n'));
+      writeInspectOutput(ctx, found, o.format, errors);
     });
   if (!fixedType) cmd.option('--type <string>', 'Only inspect objects of the given type');
   return cmd;

@@ -1,7 +1,7 @@
 /** `wharf volume create|ls|inspect|rm|prune`, as the Docker CLI has them. */
 import { Command } from 'commander';
 import type { Volume } from '../api/types.js';
-import { StatusError, collect, confirm, describeError, keyValues, parseFilters, usage, type CliContext } from './cli-context.js';
+import { collectFilter, StatusError, collect, confirm, describeError, keyValues, parseFilters, usage, type CliContext } from './cli-context.js';
 import { renderRows } from './format/formatter.js';
 import { naturalCompare } from './format/network-format.js';
 import { TemplateError, type TemplateStruct } from './format/template.js';
@@ -101,7 +101,7 @@ export function defineLs(parent: Command, ctx: CliContext): Command {
   parent.addCommand(cmd);
   usage(cmd, 'ls [OPTIONS]')
     .description('List volumes')
-    .option('-f, --filter <filter>', 'Provide filter values (e.g. "dangling=true")', collect)
+    .option('-f, --filter <filter>', 'Provide filter values (e.g. "dangling=true")', collectFilter)
     .option('--format <string>', 'Format output using a custom template')
     .option('-q, --quiet', 'Only display volume names')
     .action(async (o: { filter?: string[]; format?: string; quiet?: boolean }) => {
@@ -162,7 +162,7 @@ export function definePrune(parent: Command, ctx: CliContext): Command {
   usage(cmd, 'prune [OPTIONS]')
     .description('Remove unused local volumes')
     .option('-a, --all', 'Remove all unused volumes, not just anonymous ones')
-    .option('--filter <filter>', 'Provide filter values (e.g. "label=<label>")', collect)
+    .option('--filter <filter>', 'Provide filter values (e.g. "label=<label>")', collectFilter)
     .option('-f, --force', 'Do not prompt for confirmation')
     .action(async (o: { all?: boolean; filter?: string[]; force?: boolean }) => {
       const filters = parseFilters(o.filter);

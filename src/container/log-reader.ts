@@ -5,8 +5,9 @@
  * stream selection, and follow (fs.watch plus reading on from the last offset) until the
  * container stops or the reader is closed.
  */
-import { watch, type FSWatcher } from 'node:fs';
+import { createReadStream, watch, type FSWatcher } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
+import { createGunzip } from 'node:zlib';
 import { basename, dirname } from 'node:path';
 import type { LogEntry, LogsOptions, LogsResult } from '../api/backend.js';
 import { formatRFC3339Nano, parseRFC3339Seconds } from './state.js';
@@ -124,6 +125,93 @@ export async function tailOffset(fh: FileHandle, size: number, n: number): Promi
   return n === 0 && candidate !== undefined ? candidate : 0;
 }
 
+/** A rotated log file (`<log>.N`, gzip-compressed when `gz`), oldest first in the lists below. */
+export interface RotatedFile {
+  path: string;
+  gz: boolean;
+}
+
+/** Every complete line of a rotated file from byte `from` (plain files only; 0 for gz), streamed. */
+async function* fileLines(f: RotatedFile, from = 0): AsyncGenerator<Buffer> {
+  const raw = createReadStream(f.path, { start: from });
+  const input = f.gz ? raw.pipe(createGunzip()) : raw;
+  let carry = Buffer.alloc(0);
+  try {
+    for await (const chunk of input as AsyncIterable<Buffer>) {
+      const data = carry.length ? Buffer.concat([carry, chunk]) : chunk;
+      let s = 0;
+      for (let nl = data.indexOf(NL); nl >= 0; nl = data.indexOf(NL, s)) {
+        yield data.subarray(s, nl);
+        s = nl + 1;
+      }
+      carry = Buffer.from(data.subarray(s));
+    }
+  } finally {
+    raw.destroy();
+  }
+}
+
+/** Lines (P records joined to their F) that end in `lines`, as tailOffset counts them. */
+function countLines(lines: Buffer[]): number {
+  let n = 0;
+  lines.forEach((l, i) => {
+    const rec = parseCriLine(l);
+    if (!rec || !rec.partial || i === lines.length - 1) n++;
+  });
+  return n;
+}
+
+/**
+ * The records of the rotated files that `docker logs` shows before the live file: all of them,
+ * or with a tail only the last `need` lines across the files (newest file first backwards).
+ */
+async function* rotatedLines(files: RotatedFile[], need: number | undefined): AsyncGenerator<Buffer> {
+  if (need === undefined) {
+    for (const f of files) yield* fileLines(f);
+    return;
+  }
+  if (need <= 0) return;
+  const picked: Array<{ f: RotatedFile; from: number; skip: number }> = [];
+  for (let i = files.length - 1; i >= 0 && need > 0; i--) {
+    const f = files[i]!;
+    if (!f.gz) {
+      const fh = await open(f.path, 'r');
+      try {
+        const size = (await fh.stat()).size;
+        const from = await tailOffset(fh, size, need);
+        const buf = Buffer.alloc(size - from);
+        await fh.read(buf, 0, buf.length, from);
+        const got = countLines(splitLines(buf));
+        picked.unshift({ f, from, skip: 0 });
+        need -= got;
+      } finally {
+        await fh.close();
+      }
+    } else {
+      // A compressed file is read forward; only the count is kept, then the wanted end is streamed.
+      let total = 0;
+      for await (const l of fileLines(f)) if (l.length >= 0) total++;
+      const skip = Math.max(0, total - need);
+      picked.unshift({ f, from: 0, skip });
+      need -= total - skip;
+    }
+  }
+  for (const p of picked) {
+    let k = 0;
+    for await (const l of fileLines(p.f, p.from)) if (k++ >= p.skip) yield l;
+  }
+}
+
+function splitLines(buf: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  let s = 0;
+  for (let nl = buf.indexOf(NL); nl >= 0; nl = buf.indexOf(NL, s)) {
+    out.push(buf.subarray(s, nl));
+    s = nl + 1;
+  }
+  return out;
+}
+
 /** Reads forward from an offset, keeping an unterminated last line for the next read. */
 class ForwardReader {
   private fh: FileHandle | undefined;
@@ -210,7 +298,7 @@ class ForwardReader {
  * running) the iteration ends at the end of the file; with it, it goes on with what is
  * appended until the container stops (the rest is drained first), `until` passes, or close().
  */
-export async function readLogs(path: string, opts: LogsOptions, follow: FollowControl): Promise<LogsResult> {
+export async function readLogs(path: string, opts: LogsOptions, follow: FollowControl, rotated: RotatedFile[] = []): Promise<LogsResult> {
   const until = opts.until;
   const following = opts.follow && follow.isRunning() && (until === undefined || until * 1000 > Date.now());
   let stopped = !following;
@@ -260,7 +348,16 @@ export async function readLogs(path: string, opts: LogsOptions, follow: FollowCo
 
       const fh = await reader.open();
       let start = 0;
-      if (fh && opts.tail !== undefined) start = await tailOffset(fh, (await fh.stat()).size, opts.tail);
+      let liveLines = 0;
+      if (fh && opts.tail !== undefined) {
+        const size = (await fh.stat()).size;
+        start = await tailOffset(fh, size, opts.tail);
+        if (rotated.length) {
+          const buf = Buffer.alloc(size - start);
+          await fh.read(buf, 0, buf.length, start);
+          liveLines = countLines(splitLines(buf));
+        }
+      }
       reader.seek(start);
 
       const wanted = (rec: CriRecord): boolean => (rec.stream === 'stdout' ? opts.stdout : opts.stderr);
@@ -273,6 +370,18 @@ export async function readLogs(path: string, opts: LogsOptions, follow: FollowCo
         if (until !== undefined && t > until) return 'stop';
         return 'ok';
       };
+
+      if (rotated.length) {
+        for await (const line of rotatedLines(rotated, opts.tail === undefined ? undefined : opts.tail - liveLines)) {
+          const rec = parseCriLine(line);
+          if (!rec) continue;
+          const tc = timeCheck(rec);
+          if (tc === 'stop') return;
+          if (tc === 'skip' || !wanted(rec)) continue;
+          yield toEntry(rec);
+          if (closed) return;
+        }
+      }
 
       for (;;) {
         const finalPass = stopped;

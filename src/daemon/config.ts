@@ -328,6 +328,8 @@ function validateHost(host: string): string {
     return host;
   }
   if (host.startsWith('/')) return `unix://${host}`;
+  // systemd socket activation: all activated sockets, or fd://N (checked when listening).
+  if (host.startsWith('fd://')) return host;
   throw new Error(`Invalid bind address format: ${host}`);
 }
 

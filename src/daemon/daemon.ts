@@ -27,6 +27,7 @@ import { VolumeService } from './volumes.js';
 import { EventBus } from './events.js';
 import { ExecService } from './exec.js';
 import { HealthMonitor } from './health.js';
+import { LogRotation } from './log-rotation.js';
 import { BuildService } from './build.js';
 import { startCri } from './cri/index.js';
 
@@ -108,11 +109,13 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
       return rec;
     },
     containerById: (id) => containers.all().find((r) => r.ID === id),
+    linkEnv: (rec) => containers.linkEnv(rec),
     runtime,
     events,
     log,
   });
   const health = new HealthMonitor({ exec: execs, events, update: (id, change) => containers.updateRecord(id, change), log });
+  const logRotation = new LogRotation(log);
   containers = new ContainerService({
     images,
     layers: images.layers,
@@ -134,7 +137,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
     log,
     events,
     volumes,
-    observers: [health],
+    observers: [health, logRotation],
     execIds: (id) => execs.idsFor(id),
   });
 
@@ -224,6 +227,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
       await server.close();
       containers.close();
       health.close();
+      logRotation.close();
       execs.close();
       await runtime.close();
       await network.close();

@@ -29,6 +29,8 @@ export interface ExecDeps {
   runtime: Runtime;
   events: EventSink;
   log: (msg: string) => void;
+  /** Legacy links' variables of the container (daemon/legacy-links.ts); throws when a target no longer runs. */
+  linkEnv?: (rec: ContainerRecord) => string[];
 }
 
 interface ExecRecord {
@@ -227,7 +229,7 @@ export class ExecService implements ExecBackend {
   /** The container's process with the exec's own args, env, cwd, user and terminal (Docker's ContainerExecStart). */
   private processSpec(rec: ContainerRecord, ex: ExecRecord, spec: OciSpec, user: ResolvedUser, consoleSize: [number, number] | undefined): OciSpec['process'] {
     const base = spec.process;
-    const env = replaceOrAppendEnv(containerEnv({ ...rec, Config: { ...rec.Config, Tty: ex.tty } }, user.home), ex.env);
+    const env = replaceOrAppendEnv(containerEnv({ ...rec, Config: { ...rec.Config, Tty: ex.tty } }, user.home, this.deps.linkEnv?.(rec)), ex.env);
     const p: OciSpec['process'] = {
       ...base,
       terminal: ex.tty,

@@ -6,7 +6,7 @@
 import { readFile, unlink, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { resolveSocketGid, type ApiTls } from '../api/server.js';
+import { listenAddresses, resolveSocketGid, type ApiTls } from '../api/server.js';
 import { loadApiTls } from './api-tls.js';
 import { loadDaemonConfig } from './config.js';
 import { insecureTcpWarnings } from './tcp-policy.js';
@@ -66,6 +66,8 @@ async function main(): Promise<void> {
   let socketGid: number | undefined;
   try {
     if (firstSocket) socketGid = await resolveSocketGid(cfg.group, log, firstSocket);
+    // fd:// names sockets systemd passed; the environment that says so is read (and cleared) now.
+    listenAddresses(cfg.hosts);
   } catch (err) {
     process.stderr.write(`failed to load listeners: ${(err as Error).message}\n`);
     process.exit(1);

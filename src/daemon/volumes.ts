@@ -3,7 +3,8 @@
  * container lifecycle's volume needs (VolumeLink): mount points at create, mounts at start,
  * unmounts at exit, references dropped (anonymous volumes removed) at remove.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { dirSize } from '../lib/dir-size.js';
 import type { VolumeBackend } from '../api/backend.js';
 import type { ContainerConfig, Filters, HostConfig, Volume, VolumeCreateRequest, VolumeListResponse, VolumePruneReport } from '../api/types.js';
@@ -14,8 +15,10 @@ import { filterMatches, labelMatches } from '../lib/filters.js';
 import { copyUp } from '../volume/copy-up.js';
 import { registerMountPoints, type StoredMountPoint } from '../volume/mount-points.js';
 import { ociMounts } from '../volume/oci-mounts.js';
+import { checkPropagation } from '../volume/propagation.js';
 import { ANONYMOUS_LABEL, DEFAULT_DRIVER, VolumeStore, type VolumeRecord } from '../volume/store.js';
 import type { VolumeLink } from './containers/deps.js';
+import { pinSubpath, unpinSubpath } from './volume-subpath.js';
 import type { EventSink } from './events.js';
 
 const LIST_FILTERS = new Set(['dangling', 'name', 'driver', 'label']);
@@ -31,12 +34,16 @@ const mountPointsOf = (rec: ContainerRecord) => Object.values(rec.MountPoints ??
 
 export class VolumeService implements VolumeBackend, VolumeLink {
   readonly store: VolumeStore;
+  /** Where volume subpaths are bind-mounted for the runtime (daemon/volume-subpath.ts). */
+  private readonly subpathDir: string;
+  private readonly subpathMounts = new Map<string, string[]>();
 
   constructor(
-    dataRoot: string,
+    private readonly dataRoot: string,
     private readonly events: EventSink,
     private readonly log: (msg: string) => void = () => {},
   ) {
+    this.subpathDir = join(dataRoot, 'volume-subpaths');
     this.store = new VolumeStore(dataRoot, {
       created: (v) => events.log('volume', 'create', { ID: v.Name, Attributes: { driver: v.Driver } }),
       removed: (v) => events.log('volume', 'destroy', { ID: v.Name, Attributes: { driver: v.Driver } }),
@@ -141,12 +148,17 @@ export class VolumeService implements VolumeBackend, VolumeLink {
   async setup(rec: ContainerRecord, rootfs: string): Promise<{ mounts: ReturnType<typeof ociMounts>['mounts']; rootfsPropagation?: string }> {
     const points = mountPointsOf(rec);
     const mounted: StoredMountPoint[] = [];
+    /** destination -> the private mount of its volume subpath */
+    const pinned = new Map<string, string>();
+    let set: ReturnType<typeof ociMounts>;
     try {
       for (const m of points) {
         if (m.Type === 'volume' && m.Name) {
           const path = await this.store.mount(m.Name, rec.ID);
           mounted.push(m);
           m.Source = path;
+          const sub = m.Spec?.VolumeOptions?.Subpath;
+          if (sub) pinned.set(m.Destination, await pinSubpath(path, sub, join(this.subpathDir, `${rec.ID}-${pinned.size}`)));
           if (m.CopyData) {
             await copyUp(rootfs, m.Destination, path);
             m.CopyData = false;
@@ -168,14 +180,24 @@ export class VolumeService implements VolumeBackend, VolumeLink {
           });
         }
       }
+      set = ociMounts(points, await checkPropagation(points, this.dataRoot));
     } catch (err) {
+      for (const p of pinned.values()) await unpinSubpath(p).catch(() => {});
       for (const m of mounted) await this.store.unmount(m.Name!, rec.ID).catch(() => {});
       throw err;
     }
-    return ociMounts(points);
+    if (pinned.size) {
+      this.subpathMounts.set(rec.ID, [...pinned.values()]);
+      for (const om of set.mounts) om.source = pinned.get(om.destination) ?? om.source;
+    }
+    return set;
   }
 
   async teardown(rec: ContainerRecord): Promise<void> {
+    for (const p of this.subpathMounts.get(rec.ID) ?? (await this.leftoverSubpaths(rec.ID))) {
+      await unpinSubpath(p).catch((err) => this.log(`unmount subpath ${p}: ${err instanceof Error ? err.message : err}`));
+    }
+    this.subpathMounts.delete(rec.ID);
     for (const m of mountPointsOf(rec)) {
       if (m.Type !== 'volume' || !m.Name) continue;
       try {
@@ -186,6 +208,12 @@ export class VolumeService implements VolumeBackend, VolumeLink {
       }
       this.events.log('volume', 'unmount', { ID: m.Name, Attributes: { driver: m.Driver ?? DEFAULT_DRIVER, container: rec.ID } });
     }
+  }
+
+  /** Subpath mounts of a container made before a daemon restart. */
+  private async leftoverSubpaths(id: string): Promise<string[]> {
+    const names = await readdir(this.subpathDir).catch(() => [] as string[]);
+    return names.filter((n) => n.startsWith(`${id}-`)).map((n) => join(this.subpathDir, n));
   }
 
   async release(rec: ContainerRecord, removeAnonymous: boolean): Promise<void> {

@@ -31,6 +31,8 @@ export interface DnsEndpoint {
   names: string[];
   /** The container's --dns servers, used instead of the defaults for its queries. */
   upstreams?: string[];
+  /** `--link name:alias` on this network: the alias, for this container's queries only, stands for the name (lower case). */
+  links?: Record<string, string>;
 }
 
 interface Listener {
@@ -118,7 +120,8 @@ export class EmbeddedDns {
   }
 
   setEndpoint(networkId: string, containerId: string, ep: DnsEndpoint): void {
-    this.listeners.get(networkId)?.endpoints.set(containerId, { ...ep, names: ep.names.map((n) => n.toLowerCase()) });
+    const links = ep.links && Object.fromEntries(Object.entries(ep.links).map(([a, n]) => [a.toLowerCase(), n.toLowerCase()]));
+    this.listeners.get(networkId)?.endpoints.set(containerId, { ...ep, names: ep.names.map((n) => n.toLowerCase()), links });
   }
 
   removeEndpoint(networkId: string, containerId: string): void {
@@ -146,7 +149,12 @@ export class EmbeddedDns {
     });
   }
 
-  private lookup(l: Listener, name: string): DnsEndpoint[] {
+  private lookup(l: Listener, name: string, from: string): DnsEndpoint[] {
+    // libnetwork's endpoint aliases: the asking container's own links first.
+    const fromIp = parseIp(from);
+    const asker = fromIp === undefined ? undefined : [...l.endpoints.values()].find((e) => e.ip === fromIp);
+    const linked = asker?.links && Object.hasOwn(asker.links, name) ? asker.links[name] : undefined;
+    if (linked !== undefined) name = linked;
     return [...l.endpoints.values()].filter((ep) => ep.names.includes(name));
   }
 
@@ -168,7 +176,7 @@ export class EmbeddedDns {
     if (!q) return undefined;
     const name = q.name.replace(/\.$/, '');
     if (q.cls === CLASS_IN && (q.type === TYPE_A || q.type === TYPE_AAAA)) {
-      const eps = this.lookup(l, name);
+      const eps = this.lookup(l, name.toLowerCase(), from);
       if (eps.length) {
         // A name on the network is answered here, with no records for a family it lacks.
         const answers: Answer[] =

@@ -122,6 +122,20 @@ function nowRFC3339(): string {
   return new Date().toISOString().replace('Z', '000000Z');
 }
 
+/** EndpointSettings.Links (`name[:alias]`) as alias -> name; malformed entries are skipped. */
+function dnsLinks(links: string[] | undefined): Record<string, string> | undefined {
+  if (!links?.length) return undefined;
+  const out: Record<string, string> = {};
+  for (const l of links) {
+    const parts = l.split(':');
+    if (parts.length > 2 || !parts[0]) continue;
+    const name = parts[0].replace(/^\//, '');
+    const alias = parts.length === 2 ? parts[1]!.split('/').pop()! : name;
+    if (alias) out[alias] = name;
+  }
+  return out;
+}
+
 export class NetworkManager {
   private readonly dir: string;
   private readonly networks = new Map<string, NetworkRecord>();
@@ -464,7 +478,7 @@ export class NetworkManager {
     for (const ep of sb.endpoints) {
       if (!ep.ip || !ep.dnsNames.length) continue;
       const ip6 = ep.ip6 ? parseIp6(ep.ip6) : undefined;
-      this.dns.setEndpoint(ep.networkId, sb.containerId, { ip: parseIp(ep.ip)!, ...(ip6 !== undefined ? { ip6 } : {}), names: ep.dnsNames, upstreams: sb.dns });
+      this.dns.setEndpoint(ep.networkId, sb.containerId, { ip: parseIp(ep.ip)!, ...(ip6 !== undefined ? { ip6 } : {}), names: ep.dnsNames, upstreams: sb.dns, links: dnsLinks(ep.links) });
     }
   }
 

@@ -64,3 +64,9 @@ export async function unmountLocal(target: string): Promise<void> {
   if (failed && (await isMountPoint(target))) throw systemError(`failed to unmount ${target}: ${failed.stderr.trim() || failed.message}`);
 }
 
+/** `mount --bind source target` (source may be a /proc/<pid>/fd/<n> magic link: the exact entry it names). */
+export async function bindMount(source: string, target: string): Promise<void> {
+  await run('mount', ['--bind', source, target]).catch((err: CommandError) => {
+    throw systemError(`failed to mount resolved path: ${err.stderr.trim() || err.message}`);
+  });
+}

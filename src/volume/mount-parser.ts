@@ -38,6 +38,18 @@ export function cleanPath(p: string): string {
   return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
 }
 
+/** Go's filepath.IsLocal: relative, not empty, and no `..` that climbs out once cleaned. */
+function isLocalPath(p: string): boolean {
+  if (p === '' || p.startsWith('/')) return false;
+  let depth = 0;
+  for (const part of p.split('/')) {
+    if (part === '..') depth--;
+    else if (part !== '' && part !== '.') depth++;
+    if (depth < 0) return false;
+  }
+  return true;
+}
+
 const mountConfigError = (type: string, msg: string) => new MountConfigError(`invalid mount config for type "${type}": ${msg}`);
 const invalidSpec = (raw: string) => `invalid volume specification: '${raw}'`;
 export const invalidMode = (mode: string) => new MountConfigError(`invalid mode: ${mode}`);
@@ -142,11 +154,17 @@ export function parseMountSpec(cfg: MountSpec, exists?: (path: string) => boolea
       mp.CopyData = false;
       break;
     }
-    case 'volume':
+    case 'volume': {
+      const sub = cfg.VolumeOptions?.Subpath;
+      if (sub) {
+        if (!cfg.Source) throw mountConfigError(type, 'must not set Subpath when using anonymous volumes');
+        if (!isLocalPath(sub)) throw mountConfigError(type, 'subpath must be a relative path within the volume');
+      }
       mp.Name = cfg.Source ?? '';
       mp.Driver = cfg.VolumeOptions?.DriverConfig?.Name ?? '';
       if (cfg.VolumeOptions?.NoCopy) mp.CopyData = false;
       break;
+    }
     case 'tmpfs':
       if (cfg.Source) throw mountConfigError(type, 'field Source must not be specified');
       mp.Type = 'tmpfs';

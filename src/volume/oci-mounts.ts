@@ -14,7 +14,8 @@ export interface OciMountSet {
   rootfsPropagation?: string;
 }
 
-export function ociMounts(points: Iterable<StoredMountPoint>): OciMountSet {
+/** `privateDests`: mounts whose slave propagation falls back to the default (volume/propagation.ts). */
+export function ociMounts(points: Iterable<StoredMountPoint>, privateDests: ReadonlySet<string> = new Set()): OciMountSet {
   const mounts: OciMount[] = [];
   let rootfsPropagation: string | undefined;
   for (const m of points) {
@@ -24,7 +25,7 @@ export function ociMounts(points: Iterable<StoredMountPoint>): OciMountSet {
       continue;
     }
     if (m.Type !== 'bind' && m.Type !== 'volume') continue;
-    const propagation = m.Propagation || DEFAULT_PROPAGATION;
+    const propagation = (!privateDests.has(m.Destination) && m.Propagation) || DEFAULT_PROPAGATION;
     const recursive = !m.Spec?.BindOptions?.NonRecursive;
     mounts.push({
       destination: m.Destination,

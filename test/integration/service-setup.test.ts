@@ -15,12 +15,20 @@ test('the wharfd systemd unit passes systemd-analyze verify and keeps containers
   const dir = await mkdtemp(join(tmpdir(), 'wharf-unit-'));
   try {
     const unit = join(dir, 'wharfd.service');
+    const socketUnit = join(dir, 'wharfd.socket');
     await writeFile(unit, template.replaceAll('@NODE@', process.execPath).replaceAll('@ROOT@', REPO_ROOT));
-    const r = await runCommand('systemd-analyze', ['verify', unit]);
+    await writeFile(socketUnit, await readFile(join(REPO_ROOT, 'contrib/systemd/wharfd.socket')));
+    const r = await runCommand('systemd-analyze', ['verify', unit, socketUnit]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr.trim(), '', 'no warnings');
     const text = await readFile(unit, 'utf8');
-    assert.match(text, /^ExecStart=\S+ \S+\/dist\/src\/daemon\/main\.js$/m);
+    // The API socket comes from wharfd.socket, as dockerd's from docker.socket.
+    assert.match(text, /^ExecStart=\S+ \S+\/dist\/src\/daemon\/main\.js -H fd:\/\/$/m);
+    assert.match(text, /^Requires=wharfd\.socket$/m);
+    const sock = await readFile(socketUnit, 'utf8');
+    assert.match(sock, /^ListenStream=\/run\/wharf\.sock$/m);
+    assert.match(sock, /^SocketMode=0660$/m);
+    assert.match(sock, /^SocketGroup=wharf$/m);
     assert.match(text, /^KillMode=process$/m, 'stopping the service must not kill the containers (conmon)');
     assert.match(text, /^ExecReload=\/bin\/kill -s HUP \$MAINPID$/m);
     assert.match(text, /^Restart=always$/m);

@@ -226,7 +226,7 @@ export function containerRoutes(router: Router): void {
   });
   router.post('/containers/{name}/wait', wait);
   router.post('/containers/{name}/attach', attach);
-  router.delete('/containers/{name}', async (ctx) => {
+  router.delete('/containers/{name:.*}', async (ctx) => {
     await c(ctx).remove(name(ctx), {
       force: boolValue(ctx.query, 'force'),
       volumes: boolValue(ctx.query, 'v'),

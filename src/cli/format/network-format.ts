@@ -38,7 +38,7 @@ export class NetworkRow implements TemplateStruct {
   ) {}
 
   templateTypeName(): string {
-    return '*formatter.networkContext';
+    return '*network.networkContext';
   }
 
   ID(): string {

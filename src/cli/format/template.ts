@@ -12,7 +12,48 @@
  * `<no value>`).
  */
 
-export class TemplateError extends Error {}
+/**
+ * A template error with Go's text/template wording: `template: NAME:LINE: msg` when parsing,
+ * `template: NAME:LINE:COL: executing "NAME" at <node>: msg` when executing. `reason` is the
+ * bare message; `pos` (offset in the source) and `node` are filled in where the error arises.
+ */
+export class TemplateError extends Error {
+  phase: 'parse' | 'exec' = 'parse';
+  pos?: number;
+  node?: string;
+  constructor(readonly reason: string, pos?: number) {
+    super(reason);
+    this.pos = pos;
+  }
+
+  /** Sets the Go message for a template named `name` with source `src`. */
+  locate(name: string, src: string): this {
+    if (this.message !== this.reason) return this;
+    const before = src.slice(0, this.pos ?? 0);
+    const line = before.split('\n').length;
+    if (this.phase === 'parse') this.message = `template: ${name}:${line}: ${this.reason}`;
+    else {
+      const col = Buffer.byteLength(before.slice(before.lastIndexOf('\n') + 1));
+      this.message = `template: ${name}:${line}:${col}: executing "${name}" at <${this.node ?? ''}>: ${this.reason}`;
+    }
+    return this;
+  }
+}
+
+/** An execution error at an operand (the first one to see it names the node). */
+function atNode(err: unknown, o: { pos: number; text: string }): unknown {
+  if (err instanceof TemplateError && err.phase === 'exec' && err.node === undefined) {
+    err.pos = o.pos;
+    err.node = o.text;
+  }
+  return err;
+}
+
+function execError(reason: string): TemplateError {
+  const e = new TemplateError(reason);
+  e.phase = 'exec';
+  return e;
+}
 
 // ---------------------------------------------------------------- lexer / parser
 
@@ -30,7 +71,8 @@ interface Pipeline {
 
 type Command = Operand[];
 
-type Operand =
+/** `pos`: offset in the template source; `text`: the node as Go prints it in errors. */
+type Operand = { pos: number; text: string } & (
   | { kind: 'field'; chain: string[] } // .A.B ; chain [] = dot
   | { kind: 'var'; name: string; chain: string[] }
   | { kind: 'ident'; name: string }
@@ -38,29 +80,35 @@ type Operand =
   | { kind: 'number'; value: number }
   | { kind: 'bool'; value: boolean }
   | { kind: 'nil' }
-  | { kind: 'pipe'; pipe: Pipeline; chain: string[] };
+  | { kind: 'pipe'; pipe: Pipeline; chain: string[] }
+);
 
-type Token =
+type BareToken =
   | { t: 'field'; v: string } // ".A" (one segment) or "." (dot)
   | { t: 'var'; v: string }
   | { t: 'ident'; v: string }
   | { t: 'string'; v: string }
   | { t: 'number'; v: number }
   | { t: 'punct'; v: '(' | ')' | '|' | ':=' | '=' | ',' };
+/** `p`: offset in the template source; `raw`: the token's source text. */
+type Token = BareToken & { p: number; raw: string };
 
 /** Whether a token directly follows the previous one (no space): `.A.B` is one chain, `.A .B` two operands. */
-const glued = new WeakSet<Token>();
+const glued = new WeakSet<object>();
 
-function tokenizeAction(src: string): Token[] {
-  const toks: Token[] = [];
+function tokenizeAction(src: string, base = 0): Token[] {
+  // Tokens are pushed bare and given their position and text once their end is known.
+  const toks: BareToken[] = [];
   let i = 0;
   let prevEnd = -1;
   let count = 0;
   let start = 0;
+  const place = () => Object.assign(toks[toks.length - 1]!, { p: base + start, raw: src.slice(start, i) });
   while (i < src.length) {
     if (toks.length > count) {
       // the previous iteration produced a token ending at i
-      if (start === prevEnd) glued.add(toks[toks.length - 1]);
+      place();
+      if (start === prevEnd) glued.add(toks[toks.length - 1]!);
       prevEnd = i;
       count = toks.length;
     }
@@ -104,21 +152,21 @@ function tokenizeAction(src: string): Token[] {
         }
         s += src[j++];
       }
-      if (j >= src.length) throw new TemplateError('unterminated quoted string');
+      if (j >= src.length) throw new TemplateError('unterminated quoted string', base + i);
       toks.push({ t: 'string', v: s });
       i = j + 1;
       continue;
     }
     if (c === '`') {
       const j = src.indexOf('`', i + 1);
-      if (j < 0) throw new TemplateError('unterminated raw quoted string');
+      if (j < 0) throw new TemplateError('unterminated raw quoted string', base + i);
       toks.push({ t: 'string', v: src.slice(i + 1, j) });
       i = j + 1;
       continue;
     }
     if (c === "'") {
       const j = src.indexOf("'", i + 1);
-      if (j < 0) throw new TemplateError('unterminated character constant');
+      if (j < 0) throw new TemplateError('unterminated character constant', base + i);
       toks.push({ t: 'number', v: src.slice(i + 1, j).codePointAt(0) ?? 0 });
       i = j + 1;
       continue;
@@ -148,10 +196,13 @@ function tokenizeAction(src: string): Token[] {
       i += id[0].length;
       continue;
     }
-    throw new TemplateError(`unexpected "${c}" in command`);
+    throw new TemplateError(`unexpected "${c}" in command`, base + i);
   }
-  if (toks.length > count && start === prevEnd) glued.add(toks[toks.length - 1]);
-  return toks;
+  if (toks.length > count) {
+    place();
+    if (start === prevEnd) glued.add(toks[toks.length - 1]!);
+  }
+  return toks as Token[];
 }
 
 class ActionParser {
@@ -211,55 +262,62 @@ class ActionParser {
     return ops;
   }
 
-  private chainAfterGlued(): string[] {
+  /** Glued `.X` segments after an operand; `at` is where the first one starts (Go's chain position). */
+  private chainAfterGlued(): { chain: string[]; at?: number; raw: string } {
     const chain: string[] = [];
-    while (
-      this.toks[this.pos]?.t === 'field' &&
-      (this.toks[this.pos].v as string).length > 1 &&
-      glued.has(this.toks[this.pos])
-    ) {
-      chain.push((this.toks[this.pos].v as string).slice(1));
+    let at: number | undefined;
+    let raw = '';
+    for (;;) {
+      const tok = this.toks[this.pos];
+      if (!(tok?.t === 'field' && tok.v.length > 1 && glued.has(tok))) break;
+      at ??= tok.p;
+      raw += tok.raw;
+      chain.push(tok.v.slice(1));
       this.pos++;
     }
-    return chain;
+    return { chain, at, raw };
   }
 
-
   private operand(): Operand {
-    const tok = this.toks[this.pos++];
+    const tok = this.toks[this.pos++]!;
+    const at = { pos: tok.p, text: tok.raw };
     switch (tok.t) {
       case 'field': {
-        if (tok.v === '.') return { kind: 'field', chain: [] };
-        this.pos--;
-        const first = (this.toks[this.pos++].v as string).slice(1);
-        return { kind: 'field', chain: [first, ...this.chainAfterGlued()] };
+        if (tok.v === '.') return { ...at, kind: 'field', chain: [] };
+        const rest = this.chainAfterGlued();
+        return { pos: rest.at ?? tok.p, text: tok.raw + rest.raw, kind: 'field', chain: [tok.v.slice(1), ...rest.chain] };
       }
-      case 'var':
-        return { kind: 'var', name: tok.v, chain: this.chainAfterGlued() };
+      case 'var': {
+        const rest = this.chainAfterGlued();
+        return { pos: rest.at ?? tok.p, text: tok.raw + rest.raw, kind: 'var', name: tok.v, chain: rest.chain };
+      }
       case 'string':
-        return { kind: 'string', value: tok.v };
+        return { ...at, kind: 'string', value: tok.v };
       case 'number':
-        return { kind: 'number', value: tok.v };
+        return { ...at, kind: 'number', value: tok.v };
       case 'ident':
-        if (tok.v === 'true' || tok.v === 'false') return { kind: 'bool', value: tok.v === 'true' };
-        if (tok.v === 'nil') return { kind: 'nil' };
-        if (!(tok.v in BUILTINS)) throw new TemplateError(`function "${tok.v}" not defined`);
-        return { kind: 'ident', name: tok.v };
+        if (tok.v === 'true' || tok.v === 'false') return { ...at, kind: 'bool', value: tok.v === 'true' };
+        if (tok.v === 'nil') return { ...at, kind: 'nil' };
+        if (!(tok.v in BUILTINS)) throw new TemplateError(`function "${tok.v}" not defined`, tok.p);
+        return { ...at, kind: 'ident', name: tok.v };
       case 'punct':
         if (tok.v === '(') {
+          const from = this.pos;
           const pipe = this.pipeline(true);
           const close = this.toks[this.pos++];
-          if (!(close?.t === 'punct' && close.v === ')')) throw new TemplateError('unclosed left paren');
-          return { kind: 'pipe', pipe, chain: this.chainAfterGlued() };
+          if (!(close?.t === 'punct' && close.v === ')')) throw new TemplateError('unclosed left paren', tok.p);
+          const inner = this.toks.slice(from, this.pos - 1).map((t) => t.raw).join(' ');
+          const rest = this.chainAfterGlued();
+          return { pos: rest.at ?? tok.p, text: `(${inner})${rest.raw}`, kind: 'pipe', pipe, chain: rest.chain };
         }
-        throw new TemplateError(`unexpected "${tok.v}" in operand`);
+        throw new TemplateError(`unexpected "${tok.v}" in operand`, tok.p);
     }
   }
 }
 
 /** Splits template source into text and `{{…}}` actions, applying trim markers. */
-function lex(src: string): Array<{ text: string } | { action: string }> {
-  const items: Array<{ text: string } | { action: string }> = [];
+function lex(src: string): Array<{ text: string } | { action: string; at: number }> {
+  const items: Array<{ text: string } | { action: string; at: number }> = [];
   let i = 0;
   while (i < src.length) {
     const open = src.indexOf('{{', i);
@@ -278,19 +336,19 @@ function lex(src: string): Array<{ text: string } | { action: string }> {
     const commentStart = src.slice(start).trimStart();
     if (commentStart.startsWith('/*')) {
       const endComment = src.indexOf('*/', start);
-      if (endComment < 0) throw new TemplateError('unclosed comment');
+      if (endComment < 0) throw new TemplateError('unclosed comment', open);
       close = src.indexOf('}}', endComment);
     } else {
       close = findClose(src, start);
     }
-    if (close < 0) throw new TemplateError('unclosed action');
+    if (close < 0) throw new TemplateError('unclosed action', open);
     let body = src.slice(start, close);
     let next = close + 2;
     if (/\s-$/.test(body)) {
       body = body.slice(0, -1);
       while (next < src.length && /\s/.test(src[next])) next++;
     }
-    if (!body.trim().startsWith('/*')) items.push({ action: body.trim() });
+    if (!body.trim().startsWith('/*')) items.push({ action: body.trim(), at: start + (body.length - body.trimStart().length) });
     i = next;
   }
   return items;
@@ -316,7 +374,7 @@ export function parseTemplate(src: string): Node[] {
   const items = lex(src);
   let pos = 0;
 
-  const parseList = (terminators: string[]): { list: Node[]; end: string } => {
+  const parseList = (terminators: string[]): { list: Node[]; end: string; at: number } => {
     const list: Node[] = [];
     while (pos < items.length) {
       const it = items[pos++];
@@ -327,41 +385,43 @@ export function parseTemplate(src: string): Node[] {
       const a = it.action;
       const word = /^(\w+)/.exec(a)?.[1] ?? '';
       if (word === 'end' && a === 'end') {
-        if (!terminators.includes('end')) throw new TemplateError('unexpected {{end}}');
-        return { list, end: 'end' };
+        if (!terminators.includes('end')) throw new TemplateError('unexpected {{end}}', it.at);
+        return { list, end: 'end', at: it.at };
       }
       if (word === 'else') {
-        if (!terminators.includes('else')) throw new TemplateError('unexpected {{else}}');
-        return { list, end: a };
+        if (!terminators.includes('else')) throw new TemplateError('unexpected {{else}}', it.at);
+        return { list, end: a, at: it.at };
       }
       if (word === 'if' || word === 'with' || word === 'range') {
-        list.push(parseControl(word, a.slice(word.length)));
+        list.push(parseControl(word, a.slice(word.length), it.at + word.length));
         continue;
       }
       if (word === 'template' || word === 'define' || word === 'block') {
-        throw new TemplateError(`unsupported action: ${word}`);
+        throw new TemplateError(`unsupported action: ${word}`, it.at);
       }
-      const p = new ActionParser(tokenizeAction(a));
+      const p = new ActionParser(tokenizeAction(a, it.at));
       const pipe = p.pipeline(true);
-      if (!p.done()) throw new TemplateError(`unexpected token in action: ${a}`);
+      if (!p.done()) throw new TemplateError(`unexpected token in action: ${a}`, it.at);
       list.push({ kind: 'action', pipe });
     }
-    if (terminators.length) throw new TemplateError('unexpected EOF');
-    return { list, end: '' };
+    if (terminators.length) throw new TemplateError('unexpected EOF', src.length);
+    return { list, end: '', at: src.length };
   };
 
-  const parseControl = (kind: 'if' | 'with' | 'range', rest: string): Node => {
-    const p = new ActionParser(tokenizeAction(rest));
+  const parseControl = (kind: 'if' | 'with' | 'range', rest: string, at: number): Node => {
+    const p = new ActionParser(tokenizeAction(rest, at));
     const pipe = p.pipeline(true);
-    if (!p.done()) throw new TemplateError(`unexpected token in ${kind}`);
+    if (!p.done()) throw new TemplateError(`unexpected token in ${kind}`, at);
     const body = parseList(['end', 'else']);
     let elseList: Node[] | null = null;
     if (body.end !== 'end') {
-      const elseRest = body.end.slice(4).trim();
+      const raw = body.end.slice(4);
+      const elseRest = raw.trimStart();
+      const restAt = body.at + 4 + (raw.length - elseRest.length);
       if (elseRest.startsWith('if ') || elseRest.startsWith('with ')) {
         // `else if …` is sugar for `else` + nested `if … end`, sharing the one `end`.
         const w = elseRest.startsWith('if ') ? 'if' : 'with';
-        elseList = [parseControl(w, elseRest.slice(w.length))];
+        elseList = [parseControl(w, elseRest.slice(w.length), restAt + w.length)];
       } else {
         elseList = parseList(['end']).list;
       }
@@ -431,23 +491,23 @@ function lengthOf(v: unknown): number {
   if (typeof v === 'string') return Buffer.byteLength(v);
   if (Array.isArray(v)) return v.length;
   if (v && typeof v === 'object') return Object.keys(v).length;
-  throw new TemplateError(`error calling len: len of type ${typeof v}`);
+  throw execError(`error calling len: len of type ${typeof v}`);
 }
 
 function indexOf(item: unknown, ...keys: unknown[]): unknown {
   let cur = item;
   for (const k of keys) {
-    if (cur === null || cur === undefined || cur === NO_VALUE) throw new TemplateError('error calling index: index of untyped nil');
+    if (cur === null || cur === undefined || cur === NO_VALUE) throw execError('error calling index: index of untyped nil');
     if (Array.isArray(cur) || typeof cur === 'string') {
       const n = Number(k);
       const len = Array.isArray(cur) ? cur.length : cur.length;
-      if (!Number.isInteger(n) || n < 0 || n >= len) throw new TemplateError(`error calling index: index out of range: ${k}`);
+      if (!Number.isInteger(n) || n < 0 || n >= len) throw execError(`error calling index: index out of range: ${k}`);
       cur = Array.isArray(cur) ? cur[n] : cur.charCodeAt(n);
     } else if (typeof cur === 'object') {
       const rec = cur as Record<string, unknown>;
       cur = Object.prototype.hasOwnProperty.call(rec, String(k)) ? rec[String(k)] : '';
     } else {
-      throw new TemplateError(`error calling index: can't index item of type ${typeof cur}`);
+      throw execError(`error calling index: can't index item of type ${typeof cur}`);
     }
   }
   return cur;
@@ -507,9 +567,9 @@ function sprint(...args: unknown[]): string {
 }
 
 function compare(name: string, a: unknown, b: unknown): number {
-  if (typeof a !== typeof b) throw new TemplateError(`error calling ${name}: incompatible types for comparison`);
+  if (typeof a !== typeof b) throw execError(`error calling ${name}: incompatible types for comparison`);
   if (typeof a === 'number' || typeof a === 'string') return a < (b as typeof a) ? -1 : a > (b as typeof a) ? 1 : 0;
-  throw new TemplateError(`error calling ${name}: invalid type for comparison`);
+  throw execError(`error calling ${name}: invalid type for comparison`);
 }
 
 function goTitle(s: string): string {
@@ -527,7 +587,7 @@ const BUILTINS: Record<string, Fn> = {
     if (typeof elems === 'object') {
       return Object.values(elems as object).map(formatValue).sort().join(String(sep));
     }
-    throw new TemplateError(`error calling join: expected slice, got ${typeof elems}`);
+    throw execError(`error calling join: expected slice, got ${typeof elems}`);
   },
   title: (s) => goTitle(String(s)),
   lower: (s) => String(s).toLowerCase(),
@@ -540,7 +600,7 @@ const BUILTINS: Record<string, Fn> = {
   len: (v) => lengthOf(v),
   index: (item, ...keys) => indexOf(item, ...keys),
   slice: (item, ...idx) => {
-    if (typeof item !== 'string' && !Array.isArray(item)) throw new TemplateError("error calling slice: can't slice item");
+    if (typeof item !== 'string' && !Array.isArray(item)) throw execError("error calling slice: can't slice item");
     const [i, j] = idx.map(Number);
     return item.slice(i ?? 0, j ?? item.length);
   },
@@ -557,7 +617,7 @@ const BUILTINS: Record<string, Fn> = {
     return args[args.length - 1];
   },
   eq: (a, ...bs) => {
-    if (bs.length === 0) throw new TemplateError('error calling eq: missing argument for comparison');
+    if (bs.length === 0) throw execError('error calling eq: missing argument for comparison');
     return bs.some((b) => a === b || (a === null && b === undefined) || (a === undefined && b === null));
   },
   ne: (a, b) => a !== b,
@@ -588,22 +648,39 @@ function lookupVar(scope: Scope, name: string): unknown {
   for (let i = scope.vars.length - 1; i >= 0; i--) {
     if (scope.vars[i].has(name)) return scope.vars[i].get(name);
   }
-  throw new TemplateError(`undefined variable: ${name}`);
+  throw new TemplateError(`undefined variable "${name}"`);
 }
 
 export class Template {
   private readonly nodes: Node[];
   private readonly funcs: Record<string, Fn>;
 
-  constructor(source: string, opts: { header?: boolean } = {}) {
-    this.nodes = parseTemplate(source);
+  private readonly name: string;
+  private readonly missingKeyError: boolean;
+
+  /**
+   * `name` is the template's name in Go's messages ('' for Docker's --format); `missingKey:
+   * 'error'` is Go's missingkey=error (a map without the key is an error, not `<no value>`).
+   */
+  constructor(private readonly source: string, opts: { header?: boolean; name?: string; missingKey?: 'error' } = {}) {
+    this.name = opts.name ?? '';
+    this.missingKeyError = opts.missingKey === 'error';
+    try {
+      this.nodes = parseTemplate(source);
+    } catch (err) {
+      throw err instanceof TemplateError ? err.locate(this.name, source) : err;
+    }
     this.funcs = opts.header ? { ...BUILTINS, ...HEADER_OVERRIDES } : BUILTINS;
   }
 
   /** Renders with `data` as dot. Throws TemplateError on execution errors. */
   execute(data: unknown): string {
     const out: string[] = [];
-    this.walk(this.nodes, data, { vars: [new Map([['$', data]])] }, out);
+    try {
+      this.walk(this.nodes, data, { vars: [new Map([['$', data]])] }, out);
+    } catch (err) {
+      throw err instanceof TemplateError ? err.locate(this.name, this.source) : err;
+    }
     return out.join('');
   }
 
@@ -647,7 +724,7 @@ export class Template {
           else if (v && typeof v === 'object') {
             for (const k of Object.keys(v).sort()) entries.push([k, (v as Record<string, unknown>)[k]]);
           } else if (v !== null && v !== undefined && v !== NO_VALUE) {
-            throw new TemplateError(`range can't iterate over ${formatValue(v)}`);
+            throw execError(`range can't iterate over ${formatValue(v)}`);
           }
           if (entries.length === 0) {
             if (n.elseList) this.walk(n.elseList, dot, scope, out);
@@ -686,7 +763,7 @@ export class Template {
             return value;
           }
         }
-        throw new TemplateError(`undefined variable: ${name}`);
+        throw new TemplateError(`undefined variable "${name}"`);
       }
       scope.vars[scope.vars.length - 1].set(name, value);
     }
@@ -702,21 +779,33 @@ export class Template {
     };
     if (head.kind === 'ident') {
       const fn = this.funcs[head.name];
-      if (!fn) throw new TemplateError(`function "${head.name}" not defined`);
+      if (!fn) throw execError(`function "${head.name}" not defined`);
       const a = args();
-      // Go's `and`/`or` need at least one argument; `not` exactly one.
-      return fn(...a);
+      try {
+        return fn(...a);
+      } catch (err) {
+        // Go reports a failed call at its whole command (`<index .A 5>`).
+        throw atNode(err, { pos: head.pos, text: cmd.map((o) => o.text).join(' ') });
+      }
     }
     if (head.kind === 'field' || head.kind === 'var' || head.kind === 'pipe') {
       if (rest.length || hasPiped) return this.evalOperand(head, dot, scope, args());
       return this.evalOperand(head, dot, scope, []);
     }
-    if (rest.length || hasPiped) throw new TemplateError(`can't give argument to non-function ${formatValue(this.evalOperand(head, dot, scope, []))}`);
+    if (rest.length || hasPiped) throw execError(`can't give argument to non-function ${formatValue(this.evalOperand(head, dot, scope, []))}`);
     return this.evalOperand(head, dot, scope, []);
   }
 
   /** `finalArgs` are passed to the last element of a chain when it is a method. */
   private evalOperand(o: Operand, dot: unknown, scope: Scope, finalArgs: unknown[]): unknown {
+    try {
+      return this.evalOperandAt(o, dot, scope, finalArgs);
+    } catch (err) {
+      throw atNode(err, o);
+    }
+  }
+
+  private evalOperandAt(o: Operand, dot: unknown, scope: Scope, finalArgs: unknown[]): unknown {
     switch (o.kind) {
       case 'field':
         return this.evalChain(dot, o.chain, finalArgs);
@@ -739,35 +828,37 @@ export class Template {
     let cur = receiver;
     chain.forEach((name, i) => {
       const last = i === chain.length - 1;
-      cur = evalField(cur, name, last ? finalArgs : []);
+      cur = evalField(cur, name, last ? finalArgs : [], this.missingKeyError);
     });
     if (chain.length === 0 && finalArgs.length) {
-      throw new TemplateError(`can't give argument to non-function ${formatValue(cur)}`);
+      throw execError(`can't give argument to non-function ${formatValue(cur)}`);
     }
     return cur;
   }
 }
 
-function evalField(receiver: unknown, name: string, args: unknown[]): unknown {
+function evalField(receiver: unknown, name: string, args: unknown[], missingKeyError = false): unknown {
   if (receiver === null || receiver === undefined || receiver === NO_VALUE) {
-    throw new TemplateError(`nil pointer evaluating interface {}.${name}`);
+    throw execError(`nil pointer evaluating interface {}.${name}`);
   }
   if (typeof receiver !== 'object') {
-    throw new TemplateError(`can't evaluate field ${name} in type ${typeof receiver}`);
+    throw execError(`can't evaluate field ${name} in type ${typeof receiver}`);
   }
   const rec = receiver as Record<string, unknown>;
   if (isStruct(receiver)) {
     const member = rec[name];
     if (typeof member === 'function') return (member as Fn).apply(receiver, args);
     if (member === undefined && !(name in rec)) {
-      throw new TemplateError(`can't evaluate field ${name} in type ${receiver.templateTypeName()}`);
+      throw execError(`can't evaluate field ${name} in type ${receiver.templateTypeName()}`);
     }
-    if (args.length) throw new TemplateError(`${name} has arguments but cannot be invoked as function`);
+    if (args.length) throw execError(`${name} has arguments but cannot be invoked as function`);
     return member;
   }
-  if (Array.isArray(receiver)) throw new TemplateError(`can't evaluate field ${name} in type []interface {}`);
-  if (args.length) throw new TemplateError(`${name} is not a method but has arguments`);
-  return Object.prototype.hasOwnProperty.call(rec, name) ? rec[name] : NO_VALUE;
+  if (Array.isArray(receiver)) throw execError(`can't evaluate field ${name} in type []interface {}`);
+  if (args.length) throw execError(`${name} is not a method but has arguments`);
+  if (Object.prototype.hasOwnProperty.call(rec, name)) return rec[name];
+  if (missingKeyError) throw execError(`map has no entry for key "${name}"`);
+  return NO_VALUE;
 }
 
 /**

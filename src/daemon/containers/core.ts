@@ -12,6 +12,7 @@ import { KeyedMutex } from '../../lib/mutex.js';
 import type { ContainerDeps } from './deps.js';
 import { RestartManager } from './restart-manager.js';
 import { RootfsMounts } from './rootfs-mounts.js';
+import { LegacyLinks } from '../legacy-links.js';
 
 /** An attach made before start: it joins between runtime create and start. */
 export interface PendingAttach {
@@ -22,6 +23,8 @@ export interface PendingAttach {
 
 export class ContainerCore {
   readonly records = new Map<string, ContainerRecord>();
+  /** Legacy --link relations (default bridge env and hosts; aliases on user networks). */
+  readonly links = new LegacyLinks();
   readonly lock = new KeyedMutex();
   /** Waiters for a container's next exit (Docker's stop waiters: notified on stop and on restarting). */
   readonly exits = new KeyedSignal<WaitResponse>();

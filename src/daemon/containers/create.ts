@@ -33,6 +33,7 @@ export async function createContainer(
   const defaultRuntime = settings.defaultRuntime ?? 'runc';
   adaptHostConfig(hostConfig, { cgroupVersion: settings.cgroupVersion, defaultRuntime, runtimes: settings.runtimes ?? [defaultRuntime] });
   validateContainerNetworkMode(userConfig, hostConfig);
+  const links = c.links.resolve(hostConfig, (ref) => c.get(ref));
   if (hostConfig.NetworkMode.startsWith('container:')) c.get(hostConfig.NetworkMode.slice(10));
   const endpoints = initialEndpoints(hostConfig.NetworkMode, networkingConfig?.EndpointsConfig);
   c.deps.network.validate(hostConfig, endpoints);
@@ -91,6 +92,7 @@ export async function createContainer(
     };
     await c.deps.store.save(rec);
     c.records.set(id, rec);
+    c.links.set(id, links);
     c.deps.events.log('container', 'create', containerActor(rec));
   } catch (err) {
     c.deps.names.release(containerName);

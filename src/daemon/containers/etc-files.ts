@@ -13,7 +13,7 @@ import { embeddedResolvConf } from '../../network/resolv.js';
  */
 const oneField = (s: string) => s !== '' && !/[\s\x00-\x1f\x7f]/.test(s);
 
-export function hostsFile(opts: { hostname: string; domainname?: string; ip?: string; ip6?: string; extraHosts?: string[] }): string {
+export function hostsFile(opts: { hostname: string; domainname?: string; ip?: string; ip6?: string; extraHosts?: string[]; links?: string[] }): string {
   const lines = [
     '127.0.0.1\tlocalhost',
     '::1\tlocalhost ip6-localhost ip6-loopback',
@@ -26,6 +26,8 @@ export function hostsFile(opts: { hostname: string; domainname?: string; ip?: st
     const i = h.indexOf(':');
     if (i > 0 && oneField(h.slice(0, i)) && oneField(h.slice(i + 1))) lines.push(`${h.slice(i + 1)}\t${h.slice(0, i)}`);
   }
+  // Legacy links come after --add-host, as libnetwork appends them to the extra hosts.
+  lines.push(...(opts.links ?? []));
   if (opts.ip && oneField(opts.hostname) && (!opts.domainname || oneField(opts.domainname))) {
     const fqdn = opts.domainname ? `${opts.hostname}.${opts.domainname} ${opts.hostname}` : opts.hostname;
     lines.push(`${opts.ip}\t${fqdn}`);
@@ -111,6 +113,8 @@ export async function writeEtcFiles(
     hostGateway?: string;
     /** The default bridge's IPv6 gateway, when it has IPv6. */
     hostGateway6?: string;
+    /** Legacy links' `ip\talias hostname name` lines (daemon/legacy-links.ts). */
+    links?: string[];
   },
 ): Promise<void> {
   const hostResolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
@@ -122,7 +126,7 @@ export async function writeEtcFiles(
   );
   const hosts = opts.hostNetwork
     ? await readFile('/etc/hosts', 'utf8').catch(() => hostsFile({ hostname }))
-    : hostsFile({ hostname, domainname: opts.domainname, extraHosts, ip: opts.ip || undefined, ip6: opts.ip6 || undefined });
+    : hostsFile({ hostname, domainname: opts.domainname, extraHosts, links: opts.links, ip: opts.ip || undefined, ip6: opts.ip6 || undefined });
   const resolv = opts.nameservers?.length
     ? embeddedResolvConf(hostResolv, opts)
     : opts.hostNetwork && !opts.dns?.length && !opts.dnsSearch?.length && !opts.dnsOptions?.length

@@ -17,7 +17,9 @@ export async function inspectContainer(c: ContainerCore, ref: string, opts: { si
     throw err;
   });
   const sizes = opts.size ? await c.deps.layers.rwSizes(rec.ID) : undefined;
-  return toInspect(rec, { graphDriverData, ...sizes, execIds: c.deps.execIds?.(rec.ID) });
+  const out = toInspect(rec, { graphDriverData, ...sizes, execIds: c.deps.execIds?.(rec.ID) });
+  out.HostConfig.Links = c.links.inspectLinks(rec, (id) => c.records.get(id));
+  return out;
 }
 
 export async function listContainers(c: ContainerCore, opts: ContainerListOptions): Promise<ContainerSummary[]> {

@@ -2,6 +2,7 @@
 import type { LogsOptions, LogsResult } from '../../api/backend.js';
 import type { ContainerRecord } from '../../container/container.js';
 import { readLogs } from '../../container/log-reader.js';
+import { rotatedFiles, rotationOf } from '../log-rotation.js';
 import { hasProcess } from '../../container/state.js';
 import { invalidParameter } from '../../lib/errors.js';
 import { logAttributes } from '../log-config.js';
@@ -19,6 +20,7 @@ export async function containerLogs(c: ContainerCore, ref: string, opts: LogsOpt
   const rec = c.get(ref);
   const logType = rec.HostConfig.LogConfig?.Type;
   if (logType === 'none') throw invalidParameter('configured logging driver does not support reading');
-  const res = await readLogs(rec.LogPath, opts, followControl(c, rec));
+  const rot = rotationOf(rec);
+  const res = await readLogs(rec.LogPath, opts, followControl(c, rec), rot ? await rotatedFiles(rec.LogPath, rot.maxFile) : []);
   return { ...res, tty: !!rec.Config.Tty, attributes: logAttributes(rec.HostConfig.LogConfig, rec.Config.Labels, rec.Config.Env) };
 }

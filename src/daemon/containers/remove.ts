@@ -17,8 +17,8 @@ export interface RemoveOptions {
 }
 
 export async function removeContainer(c: ContainerCore, ref: string, opts: RemoveOptions): Promise<void> {
+  if (opts.link) return c.links.removeLink(ref, (r) => c.get(r));
   const rec = c.get(ref);
-  if (opts.link) throw invalidParameter('Conflict, cannot remove the default link name of the container');
   if (rec.State.RemovalInProgress) throw conflict(`removal of container ${ref} is already in progress`);
   for (;;) {
     if (isRunning(rec.State)) {
@@ -67,6 +67,7 @@ export async function removeLocked(c: ContainerCore, rec: ContainerRecord, remov
     throw systemError(`unable to remove container ${id}: ${err instanceof Error ? err.message : err}`, err);
   }
   c.records.delete(id);
+  c.links.forget(id);
   c.restartManagers.delete(id);
   await c.deps.volumes?.release(rec, removeVolumes || !!rec.HostConfig.AutoRemove);
   c.deps.events.log('container', 'destroy', containerActor(rec));

@@ -20,6 +20,13 @@ export async function restoreContainers(c: ContainerCore, records: ContainerReco
       c.deps.log(`restore: duplicate name ${rec.Name} for ${rec.ID}`);
     }
   }
+  for (const rec of records) {
+    try {
+      c.links.set(rec.ID, c.links.resolve(rec.HostConfig, (ref) => c.get(ref)));
+    } catch (err) {
+      c.deps.log(`restore: links of ${rec.ID}: ${err instanceof Error ? err.message : err}`);
+    }
+  }
   const toRestart: ContainerRecord[] = [];
   // One `runc list` answers for every container; a `runc state` each made start-up grow with them.
   const listed = records.some((r) => r.State.Running || r.State.Paused)
@@ -65,7 +72,7 @@ export async function restoreContainers(c: ContainerCore, records: ContainerReco
     }),
   );
   await c.deps.network.restore(c.all().filter((r) => hasProcess(r.State)).map((r) => r.ID));
-  for (const rec of toRestart) {
+  for (const rec of c.links.startOrder(toRestart)) {
     await c.lock.run(rec.ID, () => startLocked(c, rec)).catch((err) => c.deps.log(`restore: restart ${rec.ID}: ${err instanceof Error ? err.message : err}`));
   }
 }

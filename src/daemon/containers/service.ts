@@ -181,6 +181,11 @@ export class ContainerService implements ContainerBackend {
     return restoreContainers(this.c, records);
   }
 
+  /** Legacy links' variables for an exec in `rec`. */
+  linkEnv(rec: ContainerRecord): string[] {
+    return this.c.links.env(rec, (id) => this.c.records.get(id));
+  }
+
   /** Daemon shutdown: containers keep running; pending restarts are dropped. */
   close(): void {
     this.c.closed = true;

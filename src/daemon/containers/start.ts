@@ -72,8 +72,9 @@ export async function startLocked(c: ContainerCore, rec: ContainerRecord): Promi
     const contentAfterAttach = (!['host', 'none'].includes(mode) && !mode.startsWith('container:')) || !!hc.ExtraHosts?.length;
     // container:<id> mounts the joined container's files (shareNetworkIdentity), written by it.
     if (!joined) await (contentAfterAttach ? touchEtcFiles(etc) : writeEtcFiles(etc, etcOptions));
+    const linked = c.links.setup(rec, (cid) => c.records.get(cid));
     const user = await resolveUser(rootfs, rec.Config.User || undefined, hc.GroupAdd ?? undefined);
-    const env = containerEnv(rec, user.home);
+    const env = containerEnv(rec, user.home, linked.env);
     const cwd = rec.Config.WorkingDir || '/';
     await ensureWorkingDir(rootfs, cwd);
     const devs = await resolveDevices(hc);
@@ -124,7 +125,7 @@ export async function startLocked(c: ContainerCore, rec: ContainerRecord): Promi
     rec.NetworkSettings = net.settings;
     for (const actor of networkActors(rec)) c.deps.events.log('network', 'connect', actor);
     // Written in place: the bind mounts already point at these files.
-    if (contentAfterAttach) await writeEtcFiles(etc, { ...etcOptions, ...net.etc });
+    if (contentAfterAttach) await writeEtcFiles(etc, { ...etcOptions, ...net.etc, links: linked.hosts });
     await connectPendingAttaches(c, id);
     await runtime.start(id);
     setRunning(rec.State, pid);
