@@ -12,6 +12,7 @@ PACKAGES=(
   docker-registry apache2-utils   # local registry for pull/push tests (127.0.0.1 only), htpasswd
   debootstrap skopeo              # Debian base + nginx test images; skopeo compat tests
   curl                            # setup.sh pings the socket
+  socat                           # CRI port forward: relays a stream into a pod sandbox's netns
   docker-compose                  # compose v1 compatibility test (test/integration/compose.test.ts)
   ca-certificates
 )

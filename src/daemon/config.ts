@@ -29,6 +29,8 @@ export interface DaemonConfig {
   execRoot: string;
   /** Unix socket of the Kubernetes CRI endpoint (`--cri-socket`, "cri-socket"); no CRI when unset. */
   criSocket?: string;
+  /** `host:port` of the CRI streaming server (`--cri-stream-address`, "cri-stream-address"); default 127.0.0.1, any free port. */
+  criStreamAddress?: string;
   /** Listen addresses, e.g. `unix:///run/wharf.sock`, `tcp://127.0.0.1:2375`. */
   hosts: string[];
   debug: boolean;
@@ -136,6 +138,7 @@ const OPTIONS: OptionSpec[] = [
   { key: 'tlscert', attr: 'tlscert', kind: 'string' },
   { key: 'tlskey', attr: 'tlskey', kind: 'string' },
   { key: 'cri-socket', attr: 'criSocket', kind: 'string' },
+  { key: 'cri-stream-address', attr: 'criStreamAddress', kind: 'string' },
 ];
 
 /** Keys that may come from both places: the flag values are added to the file's (as Docker does for runtimes). */
@@ -181,6 +184,7 @@ function buildProgram(): Command {
     .option('--tlscert <path>', 'Path to TLS certificate file', join(certDir, 'cert.pem'))
     .option('--tlskey <path>', 'Path to TLS key file', join(certDir, 'key.pem'))
     .option('--cri-socket <path>', 'Also serve the Kubernetes CRI (runtime.v1) on this unix socket')
+    .option('--cri-stream-address <host:port>', 'Address of the CRI streaming server (exec, attach, port-forward)', '127.0.0.1:0')
     .allowExcessArguments(false)
     .exitOverride()
     .configureOutput({ writeErr: () => {}, outputError: () => {} });
@@ -479,6 +483,7 @@ export async function loadDaemonConfig(argv: string[]): Promise<DaemonConfig> {
   const execRoot = pick<string>('exec-root');
   const pidfile = pick<string>('pidfile');
   const criSocket = pick<string | undefined>('cri-socket');
+  const criStreamAddress = pick<string>('cri-stream-address');
   for (const [key, v] of [['data-root', dataRoot], ['exec-root', execRoot], ['pidfile', pidfile]] as const) {
     if (!v) throw new Error(`invalid value for "${key}": must not be empty`);
   }
@@ -516,6 +521,7 @@ export async function loadDaemonConfig(argv: string[]): Promise<DaemonConfig> {
     tlsCert: tlsPath('tlscert'),
     tlsKey: tlsPath('tlskey'),
     ...(criSocket ? { criSocket: resolve(criSocket) } : {}),
+    criStreamAddress,
   };
 }
 

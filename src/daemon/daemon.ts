@@ -182,7 +182,9 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
     tls: opts.apiTls,
   });
   listening();
-  const cri = cfg.criSocket ? await startCri({ socketPath: cfg.criSocket, log }) : undefined;
+  const cri = cfg.criSocket
+    ? await startCri({ socketPath: cfg.criSocket, log, streaming: { containers, execs, address: cfg.criStreamAddress } })
+    : undefined;
   log(`wharfd ready on ${cfg.hosts.join(', ')}`);
 
   return {

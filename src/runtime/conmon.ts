@@ -414,6 +414,9 @@ export class ConmonAttachStream extends EventEmitter implements AttachStream {
   private ended = false;
   /** A stdin write failed (the process's end is closed): input is dropped from then on. */
   private stdinBroken = false;
+  /** Output that came before anyone listened (see the constructor); null once flushed. */
+  private early: Array<['stdout' | 'stderr', Buffer]> | null = [];
+  private endHeld = false;
 
   constructor(private readonly sock: SeqpacketSocket) {
     super();
@@ -434,7 +437,21 @@ export class ConmonAttachStream extends EventEmitter implements AttachStream {
     sock.on('data', (buf: Buffer) => {
       if (buf.length < 1) return;
       const stream = buf[0] === 3 ? 'stderr' : buf[0] === 2 ? 'stdout' : undefined;
-      if (stream && buf.length > 1) this.emit('data', stream, buf.subarray(1));
+      if (!stream || buf.length <= 1) return;
+      if (this.early) this.early.push([stream, buf.subarray(1)]);
+      else this.emit('data', stream, buf.subarray(1));
+    });
+    // An exec's socket is connected before its process runs, and a fast process can write (and
+    // end) before the daemon has its listeners on: hold that output until the first 'data'
+    // listener, which comes a few ticks later.
+    this.on('newListener', (event: string) => {
+      if (event !== 'data' || !this.early) return;
+      process.nextTick(() => {
+        const early = this.early ?? [];
+        this.early = null;
+        for (const [stream, chunk] of early) this.emit('data', stream, chunk);
+        if (this.endHeld) this.emit('end');
+      });
     });
     sock.on('end', () => this.finish());
     sock.on('close', () => this.finish());
@@ -447,7 +464,8 @@ export class ConmonAttachStream extends EventEmitter implements AttachStream {
   private finish(): void {
     if (this.ended) return;
     this.ended = true;
-    this.emit('end');
+    if (this.early) this.endHeld = true;
+    else this.emit('end');
   }
 
   /** Input for the process. A failed write drops input, never output: the stream goes on to its end. */

@@ -4,13 +4,15 @@
  */
 import { startCriServer, type CriServer } from '../../cri/server.js';
 import type { CriImageBackend, CriRuntimeBackend } from '../../cri/backend.js';
-import type { StreamingServer } from '../../cri/streaming/types.js';
-import { notImplemented } from '../../lib/errors.js';
+import { startStreamingServer } from '../../cri/streaming/server.js';
 import { WHARF_VERSION } from '../system.js';
+import { streamingRuntime, type StreamingRuntimeDeps } from './streaming-runtime.js';
 
 export interface CriDeps {
   socketPath: string;
   log: (msg: string) => void;
+  /** The engine services exec/attach/port-forward run through, and the streaming server's `host:port` (default 127.0.0.1, any port). */
+  streaming: Omit<StreamingRuntimeDeps, 'log'> & { address?: string };
 }
 
 function runtimeBackend(): CriRuntimeBackend {
@@ -32,14 +34,14 @@ function runtimeBackend(): CriRuntimeBackend {
   };
 }
 
-function streamingServer(): StreamingServer {
-  const refuse = async (): Promise<{ url: string }> => {
-    throw notImplemented('the CRI streaming server is not available');
-  };
-  return { getExec: refuse, getAttach: refuse, getPortForward: refuse, close: async () => {} };
-}
-
-export function startCri(deps: CriDeps): Promise<CriServer> {
+export async function startCri(deps: CriDeps): Promise<CriServer> {
   const images: CriImageBackend = {};
-  return startCriServer({ socketPath: deps.socketPath, runtime: runtimeBackend(), images, streaming: streamingServer(), log: deps.log });
+  const runtime = streamingRuntime({ ...deps.streaming, log: deps.log });
+  const streaming = await startStreamingServer({ runtime, address: deps.streaming.address, log: deps.log });
+  try {
+    return await startCriServer({ socketPath: deps.socketPath, runtime: runtimeBackend(), images, streaming, log: deps.log });
+  } catch (err) {
+    await streaming.close();
+    throw err;
+  }
 }
