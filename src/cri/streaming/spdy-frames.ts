@@ -205,6 +205,12 @@ class HeaderDecoder {
  * so far; it never holds more than one frame (bounded by the limits) plus its 8-byte header.
  */
 export class FrameReader {
+  /** Bytes of an incomplete frame, kept as they came until the frame is whole (a client that
+   * drips a frame byte by byte costs no copying). */
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  /** Bytes needed before parsing can go on: a frame header, or the frame it announced. */
+  private needed = 8;
   private pending: Buffer = Buffer.alloc(0);
   private readonly headers: HeaderDecoder;
 
@@ -213,7 +219,12 @@ export class FrameReader {
   }
 
   push(chunk: Buffer): Frame[] {
-    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    if (this.buffered < this.needed) return [];
+    this.pending = this.chunks.length === 1 ? chunk : Buffer.concat(this.chunks);
+    this.chunks = [];
+    this.buffered = 0;
     const frames: Frame[] = [];
     while (this.pending.length >= 8) {
       const first = this.pending.readUInt32BE(0);
@@ -237,7 +248,12 @@ export class FrameReader {
       if (version !== SPDY_VERSION) throw new SpdyProtocolError(`unsupported SPDY version ${version}`);
       frames.push(this.control(first & 0xffff, flags, payload));
     }
-    if (this.pending.length === 0) this.pending = Buffer.alloc(0);
+    if (this.pending.length) {
+      this.chunks = [this.pending];
+      this.buffered = this.pending.length;
+      this.needed = this.pending.length >= 8 ? 8 + (this.pending.readUInt32BE(4) & 0xffffff) : 8;
+    } else this.needed = 8;
+    this.pending = Buffer.alloc(0);
     return frames;
   }
 

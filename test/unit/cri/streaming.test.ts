@@ -33,6 +33,12 @@ test('frames: split across chunks, limits, bad versions', () => {
   const [f] = r.push(frame.subarray(3));
   assert.deepEqual(f, { type: 'data', streamId: 5, flags: 1, data: Buffer.from('hello') });
 
+  const drip = new FrameReader();
+  const two = Buffer.concat([encodeData(1, Buffer.alloc(3000, 1), false), encodeData(3, Buffer.from('x'), true)]);
+  const dripped = [];
+  for (let i = 0; i < two.length; i++) dripped.push(...drip.push(two.subarray(i, i + 1)));
+  assert.deepEqual(dripped.map((x) => x.type === 'data' && [x.streamId, x.data.length]), [[1, 3000], [3, 1]]);
+
   const big = Buffer.alloc(8);
   big.writeUInt32BE(1);
   big.writeUInt32BE(2 << 20, 4);
