@@ -23,6 +23,7 @@ import { DEFAULT_SESSION_LIMITS, SpdySession, type SessionLimits } from './spdy-
 import { TokenCache } from './tokens.js';
 import type { StreamingRuntime, StreamingServer } from './types.js';
 import { pickWsProtocol, wsCommandChannels } from './ws-channels.js';
+import { WS_PORT_FORWARD_PROTOCOLS, serveWsPortForward, wsPortForwardPorts } from './ws-portforward.js';
 
 export interface StreamingServerOptions {
   runtime: StreamingRuntime;
@@ -62,7 +63,12 @@ export async function startStreamingServer(opts: StreamingServerOptions): Promis
   const limits: StreamingLimits = { ...DEFAULT_LIMITS, ...opts.limits };
   const tokens = new TokenCache<Pending>();
   const sockets = new Set<Socket>();
-  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxWsMessage, handleProtocols: (offered) => pickWsProtocol(offered) });
+  const portForwards = new WeakSet<IncomingMessage>();
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: limits.maxWsMessage,
+    handleProtocols: (offered, req) => (portForwards.has(req) ? ([...offered].find((p) => WS_PORT_FORWARD_PROTOCOLS.includes(p)) ?? false) : pickWsProtocol(offered)),
+  });
 
   const server: Server = createServer({ headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 2_000, maxHeaderSize: 16 << 10 }, (req, res) => plainRequest(req, res));
   server.maxConnections = limits.maxConnections;
@@ -148,7 +154,17 @@ export async function startStreamingServer(opts: StreamingServerOptions): Promis
   }
 
   function websocket(pending: Pending, req: IncomingMessage, socket: Socket, head: Buffer): void {
-    if (pending.kind === 'portforward') return refuse(socket, 400, 'Bad Request', 'port forwarding over WebSocket is not supported; use SPDY/3.1');
+    if (pending.kind === 'portforward') {
+      const ports = wsPortForwardPorts(new URL(req.url ?? '/', 'http://x').searchParams, pending.req.port ?? []);
+      if (typeof ports === 'string') return refuse(socket, 400, 'Bad Request', ports);
+      portForwards.add(req);
+      const sandboxId = pending.req.pod_sandbox_id;
+      wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+        ws.on('error', () => ws.terminate());
+        serveWsPortForward(ws, sandboxId, ports, opts.runtime, opts.log);
+      });
+      return;
+    }
     const { request, options } = commandOf(pending);
     wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       ws.on('error', () => ws.terminate());
