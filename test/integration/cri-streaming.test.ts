@@ -143,6 +143,8 @@ describe('crictl port-forward', () => {
         return p80 && p81 ? { p80: Number(p80), p81: Number(p81) } : undefined;
       }, { timeoutMs: 20_000, what: `crictl port-forward to listen (${out})` });
       for (let i = 0; i < 3; i++) assert.equal(await httpGet(ports.p80), 'hello-pf\n');
+      // HTTP/1.0: the server's close ends the response, so it must reach the client promptly.
+      assert.match(await untilClosed(ports.p80, 'GET / HTTP/1.0\r\n\r\n', 10_000), /200 OK[\s\S]*hello-pf\n$/);
       // Nothing listens on 81 inside the pod: the relay's error comes back on the error stream.
       await httpGet(ports.p81).catch(() => undefined);
       await waitFor(() => /an error occurred forwarding \d+ -> 81: .*Connection refused/.test(out), { timeoutMs: 20_000, what: `the forwarding error (${out})` });
@@ -306,6 +308,25 @@ function httpGet(port: number): Promise<string> {
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
+  });
+}
+
+/** Sends `request` and reads until the server closes; fails after `timeoutMs`. */
+function untilClosed(port: number, request: string, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => s.write(request));
+    let got = '';
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`no close within ${timeoutMs} ms (got ${JSON.stringify(got)})`));
+    }, timeoutMs);
+    s.setEncoding('utf8');
+    s.on('data', (c: string) => (got += c));
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve(got);
+    });
+    s.on('error', reject);
   });
 }
 

@@ -21,8 +21,12 @@ export interface StreamingRuntimeDeps {
   log: (msg: string) => void;
 }
 
-/** Seconds socat keeps a connection after one direction ended, waiting for the other. */
-const HALF_CLOSE_SECONDS = 60;
+/**
+ * Seconds socat keeps a connection after one direction ended, waiting for the other: containerd
+ * gives the second direction one second too. The client learns of the end by the error stream's
+ * EOF, so a long wait here would hold every client whose server closes first.
+ */
+const HALF_CLOSE_SECONDS = 1;
 const MAX_RELAY_STDERR = 4096;
 
 export function streamingRuntime(deps: StreamingRuntimeDeps): StreamingRuntime {
@@ -129,7 +133,7 @@ function relay(nsFd: number, port: number, stream: Duplex, signal: AbortSignal):
     });
     stdin.on('error', () => {});
     stream.pipe(stdin);
-    stdout.pipe(stream, { end: false });
+    stdout.pipe(stream); // the server's EOF is the stream's FIN at once
     const kill = () => child.kill('SIGKILL');
     signal.addEventListener('abort', kill, { once: true });
     stream.once('close', kill);
