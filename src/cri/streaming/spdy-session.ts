@@ -144,6 +144,7 @@ export class SpdySession extends EventEmitter {
   private drainWaiters: Array<() => void> = [];
   private lastClientStream = 0;
   private goingAway = false;
+  private ending = false;
   private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -354,7 +355,8 @@ export class SpdySession extends EventEmitter {
 
   /** Says GOAWAY and closes once what was written is flushed; open streams are cut. */
   end(): void {
-    if (!this.alive) return;
+    if (!this.alive || this.ending) return;
+    this.ending = true;
     if (this.socket.writable) this.socket.end(encodeGoAway(this.lastClientStream, GoAwayStatus.Ok));
     // A client that never reads must not keep the socket: give the flush a moment, then cut.
     setTimeout(() => this.destroy(), 5_000).unref();
