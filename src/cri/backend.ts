@@ -10,8 +10,11 @@ import type { RuntimeServiceHandlers } from './gen/runtime/v1/RuntimeService.js'
 export type UnaryMethod<H> =
   H extends grpc.handleUnaryCall<infer Req, infer Res> ? (req: Req, signal: AbortSignal) => Promise<Res> : never;
 
-type UnaryMethods<S> = {
-  [K in keyof S as S[K] extends grpc.handleUnaryCall<never, never> ? K : never]: UnaryMethod<S[K]>;
+/** A generated handler interface without grpc's `[name: string]` index signature. */
+type Named<S> = { [K in keyof S as string extends K ? never : number extends K ? never : K]: S[K] };
+
+type UnaryMethods<S, N = Named<S>> = {
+  [K in keyof N as N[K] extends grpc.handleUnaryCall<infer _Req, infer _Res> ? K : never]: UnaryMethod<N[K]>;
 };
 
 /**
@@ -22,3 +25,6 @@ export type CriRuntimeBackend = Partial<UnaryMethods<RuntimeServiceHandlers>>;
 
 /** The unary RPCs of runtime.v1.ImageService. */
 export type CriImageBackend = Partial<UnaryMethods<ImageServiceHandlers>>;
+
+/** A call that ran out of the time its request set (ExecSync's timeout): gRPC DEADLINE_EXCEEDED. */
+export class DeadlineExceededError extends Error {}

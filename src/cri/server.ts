@@ -6,7 +6,7 @@
 import { chmod, rm } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
 import { EngineError } from '../lib/errors.js';
-import type { CriImageBackend, CriRuntimeBackend } from './backend.js';
+import { DeadlineExceededError, type CriImageBackend, type CriRuntimeBackend } from './backend.js';
 import { criProto } from './proto.js';
 import type { StreamingServer } from './streaming/types.js';
 
@@ -33,6 +33,7 @@ const STATUS_OF_KIND: Record<string, grpc.status> = {
 };
 
 export function grpcError(err: unknown): Partial<grpc.StatusObject> {
+  if (err instanceof DeadlineExceededError) return { code: grpc.status.DEADLINE_EXCEEDED, details: err.message };
   if (err instanceof EngineError) return { code: STATUS_OF_KIND[err.kind] ?? grpc.status.UNKNOWN, details: err.message };
   return { code: grpc.status.UNKNOWN, details: err instanceof Error ? err.message : String(err) };
 }
@@ -62,7 +63,7 @@ function handlersFor(
       method(call.request, abort.signal).then(
         (res) => callback(null, res),
         (err: unknown) => {
-          if (!(err instanceof EngineError)) log(`cri ${name}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+          if (!(err instanceof EngineError) && !(err instanceof DeadlineExceededError)) log(`cri ${name}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
           callback(grpcError(err));
         },
       );

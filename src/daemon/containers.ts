@@ -76,6 +76,7 @@ import type { StatsOptions, StatsStream } from '../api/stats-types.js';
 import { openStatsStream } from './stats/collector.js';
 import { containerStatsTarget } from './stats/target.js';
 import { isContainerMode, shareNetworkIdentity, validateContainerNetworkMode } from './network-mode.js';
+import { joinedNamespacePaths } from './namespace-join.js';
 import { RestartManager, policyWantsRestart } from './restart-manager.js';
 import { RootfsMounts } from './rootfs-mounts.js';
 import { runTop } from './top.js';
@@ -307,6 +308,7 @@ export class ContainerService implements ContainerBackend {
         user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
         etcFiles: { hostname: rec.HostnamePath, hosts: rec.HostsPath, resolvConf: rec.ResolvConfPath },
         network: this.networkNamespace(hc),
+        ...joinedNamespacePaths(hc, (ref) => this.get(ref)),
         cgroupParent: hc.CgroupParent || settings.cgroupParent,
         cgroupVersion: settings.cgroupVersion,
         initPath: hc.Init ? settings.initPath : undefined,

@@ -183,7 +183,15 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
   });
   listening();
   const cri = cfg.criSocket
-    ? await startCri({ socketPath: cfg.criSocket, log, streaming: { containers, execs, address: cfg.criStreamAddress } })
+    ? await startCri({
+        socketPath: cfg.criSocket,
+        log,
+        execRoot: cfg.execRoot,
+        cgroupDriver: cfg.cgroupDriver,
+        pauseImage: cfg.criPauseImage,
+        engine: { containers, control, images, networks, exec: execs, dataRoot: cfg.dataRoot, log },
+        streaming: { containers, execs, address: cfg.criStreamAddress },
+      })
     : undefined;
   log(`wharfd ready on ${cfg.hosts.join(', ')}`);
 

@@ -300,7 +300,7 @@ export class ExecService implements ExecBackend {
   async probe(
     rec: ContainerRecord,
     cmd: string[],
-    output: (chunk: Buffer) => void,
+    output: (chunk: Buffer, stream: 'stdout' | 'stderr') => void,
     timeoutMs: number,
   ): Promise<{ exitCode: number; timedOut: boolean }> {
     const ex = this.newRecord(rec, {
@@ -318,7 +318,7 @@ export class ExecService implements ExecBackend {
     });
     const proc = await this.launch(ex, true, undefined);
     const stdio = proc.stdio!;
-    stdio.on('data', (_stream, chunk) => output(chunk));
+    stdio.on('data', (stream, chunk) => output(chunk, stream));
     const outputEnded = new Promise<void>((r) => stdio.on('end', () => r()));
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([

@@ -393,7 +393,9 @@ function buildMounts(input: SpecInput, privileged: boolean): OciMount[] {
       source: 'cgroup',
       options: ['nosuid', 'noexec', 'nodev', 'relatime', privileged ? 'rw' : 'ro'],
     },
-    ipcHost
+    // A host without /dev/mqueue mounted (some sandboxes): a new mqueue mount of the host's IPC
+    // namespace (the container's with --ipc host) shows the same queues.
+    ipcHost && existsSync('/dev/mqueue')
       ? { destination: '/dev/mqueue', type: 'bind', source: '/dev/mqueue', options: ['rbind', 'nosuid', 'noexec', 'nodev'] }
       : { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     ipcHost

@@ -1,0 +1,32 @@
+/**
+ * `--ipc container:<id>` and `--pid container:<id>` (Docker's IpcMode/PidMode): the container joins
+ * the IPC or PID namespace of another running container, as moby's setNamespaces does. The CRI
+ * puts a pod's containers into its infra container's namespaces this way.
+ */
+import type { HostConfig } from '../api/types.js';
+import type { ContainerRecord } from '../container/container.js';
+import { hasProcess } from '../container/state.js';
+import { conflict } from '../lib/errors.js';
+
+const joinedId = (mode: string | undefined): string | undefined => (mode?.startsWith('container:') ? mode.slice(10) : undefined);
+
+/**
+ * The namespace paths of the joined containers, which must exist and run. Checked at start, as
+ * moby does (a create-time 404 would read as a missing image to the Docker CLI).
+ */
+export function joinedNamespacePaths(hc: HostConfig, get: (ref: string) => ContainerRecord): { ipcNamespacePath?: string; pidNamespacePath?: string } {
+  const out: { ipcNamespacePath?: string; pidNamespacePath?: string } = {};
+  const ipc = joinedId(hc.IpcMode);
+  if (ipc !== undefined) {
+    const other = get(ipc);
+    if (!hasProcess(other.State)) throw conflict(`cannot join IPC of a non running container: ${ipc}`);
+    out.ipcNamespacePath = `/proc/${other.State.Pid}/ns/ipc`;
+  }
+  const pid = joinedId(hc.PidMode);
+  if (pid !== undefined) {
+    const other = get(pid);
+    if (!hasProcess(other.State)) throw conflict(`joining PID namespace of container ${pid}: container ${other.ID} is not running`);
+    out.pidNamespacePath = `/proc/${other.State.Pid}/ns/pid`;
+  }
+  return out;
+}
