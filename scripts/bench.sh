@@ -2,7 +2,7 @@
 # `npm run bench`: builds, then times run --rm against wharfd beside the runc floor (bench/run-bench.ts),
 # a cold registry pull beside gzip -dc | tar -x on the same blobs (bench/pull-bench.ts), the CLI's
 # start-up beside the Docker CLI's (bench/cli-bench.ts) and a daemon restart with N running
-# containers (bench/restart-bench.ts).
+# containers (bench/restart-bench.ts) and CRI pod start/teardown beside containerd (bench/cri-bench.ts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "scripts/bench.sh: must run as root" >&2; exit 1; }
@@ -14,3 +14,4 @@ node dist/bench/pull-bench.js   # cold pull of the nginx test image vs gzip -dc 
 node dist/bench/cli-bench.js    # wharf version / ps vs docker version / ps on the same daemon (BENCH_CLI_N)
 node dist/bench/restart-bench.js   # daemon restart with N running containers until /_ping (BENCH_RESTART_N, _R)
 node dist/bench/build-bench.js  # docker build cold and cached (BENCH_BUILD_N, BENCH_DOCKER_HOST to compare)
+node dist/bench/cri-bench.js    # CRI pod start/teardown p50/p99, wharfd beside containerd's CRI (BENCH_CRI_N, BENCH_CRI_CONTAINERD=0)

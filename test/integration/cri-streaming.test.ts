@@ -11,10 +11,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { constants as zc, deflateSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import { Deflate, Z_SYNC_FLUSH } from 'pako';
@@ -28,11 +27,9 @@ let criSock: string;
 let sleeper: string;
 let rpc: grpc.Client & Record<string, (req: unknown, cb: (err: grpc.ServiceError | null, res: { url: string }) => void) => void>;
 
+/** crictl from scripts/cri-tools.sh (cached; builds cri-tools offline on a fresh machine). */
 function crictlPath(): string {
-  const cached = process.env.CRICTL ?? '/var/cache/cri-tools/v1.29.0/crictl';
-  if (existsSync(cached)) return cached;
-  const build = join(dirname(REPO_ROOT), 'shared/cri-tools/build.sh');
-  const dir = execFileSync('bash', [build], { encoding: 'utf8' }).trim().split('\n').pop()!;
+  const dir = execFileSync('bash', [join(REPO_ROOT, 'scripts/cri-tools.sh')], { encoding: 'utf8', timeout: 600_000 }).trim().split('\n').pop()!;
   return join(dir, 'crictl');
 }
 let CRICTL: string;
