@@ -2,7 +2,8 @@
 # `npm run bench`: builds, then times run --rm against wharfd beside the runc floor (bench/run-bench.ts),
 # a cold registry pull beside gzip -dc | tar -x on the same blobs (bench/pull-bench.ts), the CLI's
 # start-up beside the Docker CLI's (bench/cli-bench.ts) and a daemon restart with N running
-# containers (bench/restart-bench.ts), and the daemon's RSS under a slow client (bench/stream-bench.ts).
+# containers (bench/restart-bench.ts), the daemon's RSS under a slow client (bench/stream-bench.ts)
+# and CRI pod start/teardown beside containerd (bench/cri-bench.ts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "scripts/bench.sh: must run as root" >&2; exit 1; }
@@ -16,3 +17,4 @@ node dist/bench/restart-bench.js   # daemon restart with N running containers un
 node dist/bench/build-bench.js  # docker build cold and cached (BENCH_BUILD_N, BENCH_DOCKER_HOST to compare)
 node dist/bench/stream-bench.js # a paced client reading 300 MB of attach output: RSS and run latency (BENCH_STREAM_MB, _N)
 node dist/bench/inspect-bench.js  # GET /containers/{id}/json and /containers/json at 1 and 200 containers (BENCH_DOCKER_HOST to compare)
+node dist/bench/cri-bench.js    # CRI pod start/teardown p50/p99, wharfd beside containerd's CRI (BENCH_CRI_N, BENCH_CRI_CONTAINERD=0)

@@ -14,6 +14,7 @@ PACKAGES=(
   curl                            # setup.sh pings the socket
   git                             # git build contexts (remote=git://…, wharf build <git url>)
   time                            # GNU time: a test measures wharf cp's peak memory
+  socat                           # CRI port forward: relays a stream into a pod sandbox's netns
   docker-compose                  # compose v1 compatibility test (test/integration/compose.test.ts)
   ca-certificates
 )

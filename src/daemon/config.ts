@@ -30,6 +30,8 @@ export interface DaemonConfig {
   execRoot: string;
   /** Unix socket of the Kubernetes CRI endpoint (`--cri-socket`, "cri-socket"); no CRI when unset. */
   criSocket?: string;
+  /** `host:port` of the CRI streaming server (`--cri-stream-address`, "cri-stream-address"); default 127.0.0.1, any free port. */
+  criStreamAddress?: string;
   /** Image of pod sandboxes' infra containers (`--cri-pause-image`, "cri-pause-image"); default wharf/pause built from catatonit. */
   criPauseImage?: string;
   /** Listen addresses, e.g. `unix:///run/wharf.sock`, `tcp://127.0.0.1:2375`. */
@@ -144,6 +146,7 @@ const OPTIONS: OptionSpec[] = [
   { key: 'tlscert', attr: 'tlscert', kind: 'string' },
   { key: 'tlskey', attr: 'tlskey', kind: 'string' },
   { key: 'cri-socket', attr: 'criSocket', kind: 'string' },
+  { key: 'cri-stream-address', attr: 'criStreamAddress', kind: 'string' },
   { key: 'cri-pause-image', attr: 'criPauseImage', kind: 'string' },
 ];
 
@@ -192,6 +195,7 @@ function buildProgram(): Command {
     .option('--tlscert <path>', 'Path to TLS certificate file', join(certDir, 'cert.pem'))
     .option('--tlskey <path>', 'Path to TLS key file', join(certDir, 'key.pem'))
     .option('--cri-socket <path>', 'Also serve the Kubernetes CRI (runtime.v1) on this unix socket')
+    .option('--cri-stream-address <host:port>', 'Address of the CRI streaming server (exec, attach, port-forward)', '127.0.0.1:0')
     .option('--cri-pause-image <image>', 'Image for the infra container of CRI pod sandboxes (default: wharf/pause, built from catatonit)')
     .allowExcessArguments(false)
     .exitOverride()
@@ -501,6 +505,7 @@ export async function loadDaemonConfig(argv: string[]): Promise<DaemonConfig> {
   const execRoot = pick<string>('exec-root');
   const pidfile = pick<string>('pidfile');
   const criSocket = pick<string | undefined>('cri-socket');
+  const criStreamAddress = pick<string>('cri-stream-address');
   const criPauseImage = pick<string | undefined>('cri-pause-image');
   for (const [key, v] of [['data-root', dataRoot], ['exec-root', execRoot], ['pidfile', pidfile]] as const) {
     if (!v) throw new Error(`invalid value for "${key}": must not be empty`);
@@ -541,6 +546,7 @@ export async function loadDaemonConfig(argv: string[]): Promise<DaemonConfig> {
     tlsCert: tlsPath('tlscert'),
     tlsKey: tlsPath('tlskey'),
     ...(criSocket ? { criSocket: resolve(criSocket) } : {}),
+    criStreamAddress,
     ...(criPauseImage ? { criPauseImage } : {}),
   };
 }

@@ -198,6 +198,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
         cgroupDriver: cfg.cgroupDriver,
         pauseImage: cfg.criPauseImage,
         engine: { containers, control, images, networks, exec: execs, dataRoot: cfg.dataRoot, log },
+        streaming: { containers, execs, address: cfg.criStreamAddress },
       })
     : undefined;
   log(`wharfd ready on ${cfg.hosts.join(', ')}`);

@@ -23,6 +23,8 @@ export interface SessionStreams {
   tty: boolean;
   /** Emits each terminal size the client sends (the resize channel). */
   resize: AsyncIterable<TerminalSize> | null;
+  /** With a tty: the client's terminal size when the session began, if it sent one at once. */
+  initialSize?: TerminalSize;
   signal: AbortSignal;
 }
 
@@ -34,6 +36,9 @@ export interface StreamingRuntime {
   attach(containerId: string, streams: SessionStreams): Promise<void>;
   /** Connects one stream to `port` on localhost inside the pod sandbox's network namespace. */
   portForward(podSandboxId: string, port: number, stream: Duplex, signal: AbortSignal): Promise<void>;
+  /** Throws (NotFound, Conflict) when the RPC should fail before a URL is handed out. */
+  checkContainer?(containerId: string): Promise<void>;
+  checkSandbox?(podSandboxId: string): Promise<void>;
 }
 
 /** The streaming server as the RPC handlers see it. */

@@ -4,8 +4,8 @@
  */
 import { startCriServer, type CriServer } from '../../cri/server.js';
 import type { CriImageBackend, CriRuntimeBackend } from '../../cri/backend.js';
-import type { StreamingServer } from '../../cri/streaming/types.js';
-import { invalidParameter, notImplemented } from '../../lib/errors.js';
+import { startStreamingServer } from '../../cri/streaming/server.js';
+import { invalidParameter } from '../../lib/errors.js';
 import { reopenConmonLog } from '../../runtime/conmon-log.js';
 import { WHARF_VERSION } from '../system.js';
 import { CriContainers } from './containers.js';
@@ -16,6 +16,7 @@ import { PauseImage } from './pause-image.js';
 import { PodNetwork, POD_NETWORK } from './pod-network.js';
 import { PodSandboxes } from './pods.js';
 import { CriStats } from './stats.js';
+import { streamingRuntime, type StreamingRuntimeDeps } from './streaming-runtime.js';
 
 export interface CriDeps {
   socketPath: string;
@@ -26,6 +27,8 @@ export interface CriDeps {
   cgroupDriver: 'cgroupfs' | 'systemd';
   /** daemon.json `cri-pause-image`; default: wharf/pause built from catatonit. */
   pauseImage?: string;
+  /** The engine services exec/attach/port-forward run through, and the streaming server's `host:port` (default 127.0.0.1, any port). */
+  streaming: Omit<StreamingRuntimeDeps, 'log'> & { address?: string };
 }
 
 function runtimeBackend(deps: CriDeps): CriRuntimeBackend {
@@ -152,13 +155,13 @@ function imageBackend(engine: CriEngine): CriImageBackend {
   };
 }
 
-function streamingServer(): StreamingServer {
-  const refuse = async (): Promise<{ url: string }> => {
-    throw notImplemented('the CRI streaming server is not available');
-  };
-  return { getExec: refuse, getAttach: refuse, getPortForward: refuse, close: async () => {} };
-}
-
-export function startCri(deps: CriDeps): Promise<CriServer> {
-  return startCriServer({ socketPath: deps.socketPath, runtime: runtimeBackend(deps), images: imageBackend(deps.engine), streaming: streamingServer(), log: deps.log });
+export async function startCri(deps: CriDeps): Promise<CriServer> {
+  const runtime = streamingRuntime({ ...deps.streaming, log: deps.log });
+  const streaming = await startStreamingServer({ runtime, address: deps.streaming.address, log: deps.log });
+  try {
+    return await startCriServer({ socketPath: deps.socketPath, runtime: runtimeBackend(deps), images: imageBackend(deps.engine), streaming, log: deps.log });
+  } catch (err) {
+    await streaming.close();
+    throw err;
+  }
 }
