@@ -1,9 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { Deflate, Z_SYNC_FLUSH } from 'pako';
-import { ConmonAttachStream } from '../../../src/runtime/conmon.js';
 import { resizeEvents, exitCodeStatus } from '../../../src/cri/streaming/remotecommand.js';
 import { parseAddress } from '../../../src/cri/streaming/server.js';
 import { SPDY3_DICTIONARY } from '../../../src/cri/streaming/spdy-dictionary.js';
