@@ -118,7 +118,9 @@ try {
     floor: samples['gzip -dc | tar -x (floor)']!,
     goal: '≤ 0.7 docker, ≤ 1.2 floor',
   });
+  if (baseline) recordRow({ what: 'cold pull, same, baseline build', wharf: samples['baseline pull (cold)']!, ...(DOCKER_HOST ? { docker: samples['docker pull (cold)']! } : {}), floor: samples['gzip -dc | tar -x (floor)']! });
   recordRow({ what: '/_ping latency during a pull', wharf: pings, goal: 'answers' });
+  if (baseline) recordRow({ what: '/_ping latency during a pull, baseline build', wharf: basePings });
 } finally {
   await registry.stop();
   await daemon.cleanup();

@@ -86,6 +86,9 @@ try {
     floor: samples['runc run (floor)']!,
     goal: '≤ 0.25 docker, ≤ 1.5 floor',
   });
+  if (baseline) {
+    recordRow({ what: '`docker run --rm busybox true`, baseline build', wharf: samples['baseline wharfd']!, ...(DOCKER_HOST ? { docker: samples['docker engine']! } : {}), floor: samples['runc run (floor)']! });
+  }
   recordRow({ what: '`run --rm` through the wharf CLI (docker: the Docker CLI, same wharfd)', wharf: samples.wharf!, docker: samples.docker!, goal: '≤ 1.0' });
 } finally {
   await daemon.cleanup();

@@ -409,15 +409,21 @@ export class ContainerService implements ContainerBackend {
       : this.manager(rec).shouldRestart(exit.exitCode, rec.HasBeenManuallyStopped, ranMs);
     if (decision.restart) setRestarting(rec.State, exit.exitCode, exit.finishedAt, exit.oomKilled);
     else setStopped(rec.State, exit.exitCode, exit.finishedAt, exit.oomKilled);
-    await this.save(rec);
+    // An --rm container is removed just below: no fsync'd save of its record first (after a crash
+    // here, restore finds it gone from runc, settles it and removes it all the same).
+    const autoRemove = !decision.restart && rec.HostConfig.AutoRemove && !this.closed;
+    if (!autoRemove) await this.save(rec);
     if (exit.oomKilled) this.deps.events.log('container', 'oom', containerActor(rec));
     this.deps.events.log('container', 'die', containerActor(rec, { exitCode: String(exit.exitCode), execDuration: ranFor }));
     for (const actor of attachedNetworks) this.deps.events.log('network', 'disconnect', actor);
     this.exits.emit(id, { StatusCode: exit.exitCode, Error: null });
     if (decision.restart) {
       this.scheduleRestart(rec, decision.delayMs);
-    } else if (rec.HostConfig.AutoRemove && !this.closed) {
-      await this.removeLocked(rec).catch((err) => this.deps.log(`auto-remove ${id}: ${err}`));
+    } else if (autoRemove) {
+      await this.removeLocked(rec).catch(async (err) => {
+        this.deps.log(`auto-remove ${id}: ${err}`);
+        await this.save(rec).catch(() => {});
+      });
     }
   }
 
