@@ -8,11 +8,12 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { setImmediate as turn } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import { isEngineError } from '../../src/lib/errors.js';
 import { LayerStore } from '../../src/layer/layer-store.js';
@@ -192,4 +193,26 @@ test('a source that fails mid-layer fails the stage with its own error and leave
   await assert.rejects(store.stageLayer(Readable.from([tar.subarray(0, 5 << 20)])), (e) => isEngineError(e, 'InvalidParameter'));
   const diff = await stage(tar);
   assert.equal(lstatSync(join(diff, 'big')).size, 8 << 20);
+});
+
+test('a layer goes on being written while the calling thread is busy: extraction runs on a worker', async () => {
+  const n = 2000;
+  const tar = await buildTar(Array.from({ length: n }, (_, i): TarEntrySpec => ({ name: `f/${i}`, content: '' })));
+  const driverHome = store.driver.home;
+  const known = new Set(await readdir(driverHome));
+  const staging = store.stageLayer(Readable.from([tar]));
+  // Let the store hand the (single-chunk) layer over and the first file appear...
+  let diff: string | undefined;
+  while (!diff || !existsSync(join(diff, 'f/0'))) {
+    await turn();
+    const made = (await readdir(driverHome)).find((d) => !known.has(d) && d !== 'l');
+    if (made) diff = join(driverHome, made, 'diff');
+  }
+  // ...then keep this thread from the event loop until the last one is there (or give up).
+  const deadline = Date.now() + 60_000;
+  let done = false;
+  while (!(done = existsSync(join(diff, `f/${n - 1}`))) && Date.now() < deadline);
+  assert.ok(done, 'the layer made no progress while the event loop was blocked');
+  const staged = await staging;
+  await store.discardStaged(staged);
 });
