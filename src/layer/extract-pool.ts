@@ -63,6 +63,7 @@ class ExtractWorker {
         src.off('data', onData);
         src.off('end', onEnd);
         src.off('error', onError);
+        src.off('close', onClose);
         src.pause();
         if (err) reject(err);
         else resolve(result!);
@@ -77,11 +78,20 @@ class ExtractWorker {
         outstanding += chunk.length;
         if (outstanding >= WINDOW) src.pause();
       };
-      const onEnd = () => this.post({ t: 'end', id });
+      let ended = false;
+      const onEnd = () => {
+        ended = true;
+        this.post({ t: 'end', id });
+      };
       const onError = (err: Error) => {
+        if (sourceError) return;
         // The worker cleans up and answers 'fail'; the caller sees the source's own error.
-        sourceError ??= err;
+        sourceError = err;
         this.post({ t: 'abort', id, message: err.message });
+      };
+      // destroy() without an error emits only 'close'.
+      const onClose = () => {
+        if (!ended) onError(new Error('the layer stream was closed before its end'));
       };
       this.onMessage = (m) => {
         if (m.id !== id) return;
@@ -99,10 +109,17 @@ class ExtractWorker {
         finish(systemError('layer extraction worker is gone'));
         return;
       }
+      // A source that failed before it got here (a download that broke while the directories
+      // were made) emits nothing more.
+      if (src.destroyed) {
+        finish(src.errored ?? new Error('the layer stream was closed before its end'));
+        return;
+      }
       this.post({ t: 'job', id, diffDir, tarSplitPath });
       src.on('data', onData);
       src.on('end', onEnd);
       src.on('error', onError);
+      src.on('close', onClose);
       if (src.readableEnded) onEnd();
       src.resume();
     });

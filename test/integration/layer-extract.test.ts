@@ -12,7 +12,7 @@ import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from '
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { setImmediate as turn } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import { isEngineError } from '../../src/lib/errors.js';
@@ -215,4 +215,20 @@ test('a layer goes on being written while the calling thread is busy: extraction
   assert.ok(done, 'the layer made no progress while the event loop was blocked');
   const staged = await staging;
   await store.discardStaged(staged);
+});
+
+test('a source that broke before the store reads it, or closes without an end, fails the stage (never hangs)', { timeout: 120_000 }, async () => {
+  const boom = new Error('registry went away');
+  const broken = new PassThrough();
+  broken.on('error', () => {});
+  broken.destroy(boom);
+  await assert.rejects(store.stageLayer(broken), (e) => e === boom);
+  const closed = new PassThrough();
+  closed.destroy();
+  await assert.rejects(store.stageLayer(closed), /closed before its end/);
+  const cut = new PassThrough();
+  const staging = store.stageLayer(cut);
+  cut.write((await buildTar([{ name: 'a', content: 'x'.repeat(100_000) }])).subarray(0, 50_000));
+  setImmediate(() => cut.destroy());
+  await assert.rejects(staging, /closed before its end/);
 });
