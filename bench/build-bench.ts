@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DOCKER_CLI, loadBusybox, startDaemon } from '../test/integration/harness.js';
+import { recordRow } from './report.js';
 
 const run = promisify(execFile);
 const N = Number(process.env.BENCH_BUILD_N ?? process.argv[2] ?? 5);
@@ -48,6 +49,7 @@ try {
     return performance.now() - t0;
   };
   const results: Record<string, { cold: number; cached: number }> = {};
+  const all: Record<string, { cold: number[]; cached: number[] }> = {};
   for (const [name, host] of Object.entries(hosts)) {
     await time(host, ['--no-cache']); // warm-up
     const cold: number[] = [];
@@ -57,6 +59,7 @@ try {
       cached.push(await time(host, []));
     }
     results[name] = { cold: median(cold), cached: median(cached) };
+    all[name] = { cold, cached };
   }
   console.log(`docker build, ${DOCKERFILE.trim().split('\n').length}-line multi-stage Dockerfile, median of ${N}:`);
   for (const [name, r] of Object.entries(results)) console.log(`  ${name.padEnd(8)} cold ${r.cold.toFixed(0).padStart(6)} ms   cached ${r.cached.toFixed(0).padStart(6)} ms`);
@@ -65,6 +68,9 @@ try {
     const dk = results.docker;
     console.log(`  ratio    cold ${(w.cold / dk.cold).toFixed(2)}x   cached ${(w.cached / dk.cached).toFixed(2)}x   (goal: 0.6x / 0.3x)`);
   } else console.log('  (no Docker engine to compare with: set BENCH_DOCKER_HOST)');
+  for (const k of ['cold', 'cached'] as const) {
+    recordRow({ what: `docker build, ${k}`, wharf: all.wharfd![k], ...(all.docker ? { docker: all.docker[k] } : {}), goal: k === 'cold' ? '≤ 0.6 docker' : '≤ 0.3 docker' });
+  }
 } finally {
   await daemon.cleanup();
   await rm(ctx, { recursive: true, force: true });

@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CLI_MAIN, DOCKER_CLI, loadBusybox, startDaemon } from '../test/integration/harness.js';
+import { recordRow } from './report.js';
 
 const run = promisify(execFile);
 const N = Number(process.env.BENCH_CLI_N ?? process.argv[2] ?? 30);
@@ -48,6 +49,9 @@ try {
   for (const [name, s] of Object.entries(samples)) {
     const vs = name.startsWith('wharf') ? `   ${(med(name) / med(name.replace('wharf', 'docker'))).toFixed(2)}x docker` : '';
     console.log(`  ${name.padEnd(20)} ${med(name).toFixed(1).padStart(7)} ms  (${quantile(s, 0.25).toFixed(1)}-${quantile(s, 0.75).toFixed(1)})${vs}`);
+  }
+  for (const cmd of ['version', 'ps -a']) {
+    recordRow({ what: `\`wharf ${cmd}\` (docker: \`docker ${cmd}\`; floor: node -e 0)`, wharf: samples[`wharf ${cmd}`]!, docker: samples[`docker ${cmd}`]!, floor: samples['node -e 0 (floor)']!, goal: '≤ 2.0 docker' });
   }
 } finally {
   await daemon.cleanup();

@@ -1,28 +1,48 @@
 /**
- * Cold pull of the nginx test image (test/fixtures/debian-images.ts) from Debian's docker-registry
- * on 127.0.0.1, beside the floor on the same blobs: every layer at once, `gzip -dc | tar -x` into
- * a temp dir per layer, in parallel. Each pull starts with the image and its layers absent
- * (`wharf rmi` after every pull). Alternated, medians and the ratio to the floor.
+ * Cold pull of the nginx test image (test/fixtures/debian-images.ts: its Debian base and nginx
+ * layer, many files) from Debian's docker-registry on 127.0.0.1, beside the floor on the same
+ * blobs: every layer at once, `gzip -dc | tar -x` into a temp dir per layer, in parallel. Each
+ * pull starts with the image and its layers absent (`rmi` after every pull). While wharfd pulls,
+ * /_ping is asked every 20 ms and its latency kept: the daemon must stay responsive. With
+ * BENCH_DOCKER_HOST (a Docker engine, e.g. unix:///run/bench-docker/docker.sock) the same pull
+ * is timed there too; with BENCH_BASELINE_MAIN (another build's dist/src/daemon/main.js) a
+ * second wharfd runs that build, to measure a change before and after in one alternated run.
+ * Alternated, medians and the ratios.
  * Run as root, after `npx tsc -p .`:  node dist/bench/pull-bench.js [N]   (BENCH_PULL_N, default 5)
  */
 import { execFile } from 'node:child_process';
+import { request } from 'node:http';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { debianImages, pushNginxImage } from '../test/fixtures/debian-images.js';
 import { startRegistry } from '../test/fixtures/registry.js';
-import { CLI_MAIN, startDaemon } from '../test/integration/harness.js';
+import { CLI_MAIN, DOCKER_CLI, startDaemon } from '../test/integration/harness.js';
+import { median, quantile, recordRow } from './report.js';
 
 const run = promisify(execFile);
 const N = Number(process.env.BENCH_PULL_N ?? process.argv[2] ?? 5);
+const DOCKER_HOST = process.env.BENCH_DOCKER_HOST;
+const BASELINE_MAIN = process.env.BENCH_BASELINE_MAIN;
 
-const median = (a: number[]) => {
-  const s = [...a].sort((x, y) => x - y);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
+/** ms until GET /_ping on `socket` answers. */
+function pingMs(socket: string): Promise<number> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: socket, path: '/_ping' }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(performance.now() - t0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 const images = await debianImages();
 const daemon = await startDaemon();
+// `exec node <baseline main> <wharfd flags>`: the harness's prefix runs before `node <main> <flags>`.
+const baseline = BASELINE_MAIN ? await startDaemon({ prefix: ['sh', '-c', 'shift; exec "$0" "$BASELINE_MAIN" "$@"'], env: { BASELINE_MAIN } }) : null;
 const work = await mkdtemp(join(daemon.root, 'pull-bench-'));
 const registry = await startRegistry({ dir: work, storage: join(work, 'storage') });
 try {
@@ -31,13 +51,33 @@ try {
   const { NODE_EXTRA_CA_CERTS: _ca, ...base } = process.env;
   void _ca;
   const env = { ...base, WHARF_HOST: daemon.host, DOCKER_HOST: daemon.host };
-  const wharf = (args: string[]) => run(process.execPath, [CLI_MAIN, ...args], { env, maxBuffer: 1 << 26 });
+  const docker = (args: string[]) => run(DOCKER_CLI, ['-H', DOCKER_HOST!, ...args], { env: base, maxBuffer: 1 << 26 });
 
-  const pull = async (): Promise<number> => {
+  const pings: number[] = [];
+  const basePings: number[] = [];
+  const pullOn = (d: typeof daemon, into: number[]) => async (): Promise<number> => {
+    const cli = (args: string[]) => run(process.execPath, [CLI_MAIN, ...args], { env: { ...env, WHARF_HOST: d.host }, maxBuffer: 1 << 26 });
+    let pulling = true;
+    const prober = (async () => {
+      while (pulling) {
+        into.push(await pingMs(d.socket));
+        await sleep(20);
+      }
+    })();
     const t0 = performance.now();
-    await wharf(['pull', '-q', ref]);
+    await cli(['pull', '-q', ref]);
     const ms = performance.now() - t0;
-    await wharf(['rmi', ref]);
+    pulling = false;
+    await prober;
+    await cli(['rmi', ref]);
+    return ms;
+  };
+  const pull = pullOn(daemon, pings);
+  const dockerPull = async (): Promise<number> => {
+    const t0 = performance.now();
+    await docker(['pull', '-q', ref]);
+    const ms = performance.now() - t0;
+    await docker(['rmi', ref]);
     return ms;
   };
   let n = 0;
@@ -53,8 +93,12 @@ try {
   };
 
   const cases: Record<string, () => Promise<number>> = { 'wharf pull (cold)': pull, 'gzip -dc | tar -x (floor)': floor };
+  if (DOCKER_HOST) cases['docker pull (cold)'] = dockerPull;
+  if (baseline) cases['baseline pull (cold)'] = pullOn(baseline, basePings);
   const samples: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
   for (const fn of Object.values(cases)) await fn(); // warm-up (page cache, registry)
+  pings.length = 0;
+  basePings.length = 0;
   for (let i = 0; i < N; i++) for (const [name, fn] of Object.entries(cases)) samples[name]!.push(await fn());
 
   const floorMs = median(samples['gzip -dc | tar -x (floor)']!);
@@ -63,7 +107,22 @@ try {
   for (const [name, s] of Object.entries(samples)) {
     console.log(`  ${name.padEnd(26)} ${median(s).toFixed(0).padStart(6)} ms   ${(median(s) / floorMs).toFixed(2)}x floor`);
   }
+  const pingLine = (what: string, p: number[]) =>
+    console.log(`  ${what.padEnd(26)} median ${median(p).toFixed(1)} ms, 99th percentile ${quantile(p, 0.99).toFixed(1)} ms, max ${Math.max(...p).toFixed(1)} ms (${p.length} pings)`);
+  pingLine('/_ping during the pulls', pings);
+  if (baseline) pingLine('/_ping, baseline daemon', basePings);
+  recordRow({
+    what: 'cold pull, many-file layers (nginx + Debian base)',
+    wharf: samples['wharf pull (cold)']!,
+    ...(DOCKER_HOST ? { docker: samples['docker pull (cold)']! } : {}),
+    floor: samples['gzip -dc | tar -x (floor)']!,
+    goal: '≤ 0.7 docker, ≤ 1.2 floor',
+  });
+  if (baseline) recordRow({ what: 'cold pull, same, baseline build', wharf: samples['baseline pull (cold)']!, ...(DOCKER_HOST ? { docker: samples['docker pull (cold)']! } : {}), floor: samples['gzip -dc | tar -x (floor)']! });
+  recordRow({ what: '/_ping latency during a pull', wharf: pings, goal: 'answers' });
+  if (baseline) recordRow({ what: '/_ping latency during a pull, baseline build', wharf: basePings });
 } finally {
   await registry.stop();
   await daemon.cleanup();
+  await baseline?.cleanup();
 }

@@ -7,6 +7,7 @@
  */
 import { request } from 'node:http';
 import { loadBusybox, startDaemon, type Daemon } from '../test/integration/harness.js';
+import { recordRow } from './report.js';
 
 const N = Number(process.env.BENCH_RESTART_N ?? process.argv[2] ?? 50);
 const R = Number(process.env.BENCH_RESTART_R ?? process.argv[3] ?? 5);
@@ -61,6 +62,7 @@ try {
   for (const [what, t] of [['0 containers', e], [`${N} running containers`, f]] as const) {
     console.log(`  ${what.padEnd(22)} /_ping ${median(t.ping).toFixed(0).padStart(5)} ms   containers/json ${median(t.list).toFixed(0).padStart(5)} ms`);
   }
+  recordRow({ what: `daemon restart until /_ping, ${N} running containers (floor: none)`, wharf: f.ping, floor: e.ping, goal: '≤ 500 ms' });
   await d.wharf(['rm', '-f', ...(await d.wharf(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean)]);
 } finally {
   await d.cleanup();

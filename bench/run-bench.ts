@@ -4,6 +4,9 @@
  *   docker  the real Docker CLI's `docker run --rm busybox true` against the same wharfd
  *   runc    `runc run` of a prepared bundle of the same image (the floor)
  * and, for the networking cost, `docker run --rm` on the default bridge versus `--network none`.
+ * With BENCH_DOCKER_HOST (a Docker engine with busybox:latest) the Docker CLI's run there too, and
+ * with BENCH_BASELINE_MAIN (another build's dist/src/daemon/main.js) the same run against a wharfd
+ * of that build, to measure a change before and after in one alternated run.
  * Prints medians and ratios to the floor. Run as root, after `npx tsc -p .`.
  */
 import { execFile } from 'node:child_process';
@@ -13,15 +16,14 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { buildSpec, detectCgroupVersion } from '../src/runtime/spec.js';
 import { CLI_MAIN, DOCKER_CLI, loadBusybox, startDaemon } from '../test/integration/harness.js';
+import { median, recordRow } from './report.js';
 import { makeBusyboxRootfs } from '../test/integration/runtime-rootfs.js';
 
 const run = promisify(execFile);
 const N = Number(process.env.BENCH_N ?? process.argv[2] ?? 20);
 
-const median = (a: number[]) => {
-  const s = [...a].sort((x, y) => x - y);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
+const DOCKER_HOST = process.env.BENCH_DOCKER_HOST;
+const BASELINE_MAIN = process.env.BENCH_BASELINE_MAIN;
 
 async function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const t0 = performance.now();
@@ -30,9 +32,11 @@ async function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promi
 }
 
 const daemon = await startDaemon();
+const baseline = BASELINE_MAIN ? await startDaemon({ prefix: ['sh', '-c', 'shift; exec "$0" "$BASELINE_MAIN" "$@"'], env: { BASELINE_MAIN } }) : null;
 const dir = await mkdtemp(join(tmpdir(), 'wharf-bench-'));
 try {
   await loadBusybox(daemon);
+  if (baseline) await loadBusybox(baseline);
   // NODE_EXTRA_CA_CERTS (set in some sandboxes) makes every node start parse a CA bundle (~40 ms
   // here); it is not part of what wharf costs, so the wharf CLI runs without it.
   const { NODE_EXTRA_CA_CERTS: _ca, ...base } = process.env;
@@ -62,18 +66,32 @@ try {
     })(),
     'docker --network none': () => timed(DOCKER_CLI, ['run', '--rm', '--network', 'none', 'busybox', 'true'], env),
   };
+  if (DOCKER_HOST) cases['docker engine'] = () => timed(DOCKER_CLI, ['-H', DOCKER_HOST, 'run', '--rm', 'busybox', 'true'], env);
+  if (baseline) cases['baseline wharfd'] = () => timed(DOCKER_CLI, ['-H', baseline.host, 'run', '--rm', 'busybox', 'true'], env);
   const samples: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
   for (const fn of Object.values(cases)) await fn(); // warm-up
-  for (let i = 0; i < N; i++) for (const [name, fn] of Object.entries(cases)) samples[name].push(await fn());
+  for (let i = 0; i < N; i++) for (const [name, fn] of Object.entries(cases)) samples[name]!.push(await fn());
 
-  const floor = median(samples['runc run (floor)']);
+  const floor = median(samples['runc run (floor)']!);
   console.log(`run --rm busybox true, ${N} alternated iterations, medians:`);
   for (const [name, s] of Object.entries(samples)) {
     console.log(`  ${name.padEnd(22)} ${median(s).toFixed(1).padStart(7)} ms   ${(median(s) / floor).toFixed(2)}x floor`);
   }
-  const bridgeCost = median(samples.docker) - median(samples['docker --network none']);
+  const bridgeCost = median(samples.docker!) - median(samples['docker --network none']!);
   console.log(`  default bridge adds    ${bridgeCost.toFixed(1).padStart(7)} ms over --network none`);
+  recordRow({
+    what: '`docker run --rm busybox true` (Docker CLI), engine',
+    wharf: samples.docker!,
+    ...(DOCKER_HOST ? { docker: samples['docker engine']! } : {}),
+    floor: samples['runc run (floor)']!,
+    goal: '≤ 0.25 docker, ≤ 1.5 floor',
+  });
+  if (baseline) {
+    recordRow({ what: '`docker run --rm busybox true`, baseline build', wharf: samples['baseline wharfd']!, ...(DOCKER_HOST ? { docker: samples['docker engine']! } : {}), floor: samples['runc run (floor)']! });
+  }
+  recordRow({ what: '`run --rm` through the wharf CLI (docker: the Docker CLI, same wharfd)', wharf: samples.wharf!, docker: samples.docker!, goal: '≤ 1.0' });
 } finally {
   await daemon.cleanup();
+  await baseline?.cleanup();
   await rm(dir, { recursive: true, force: true });
 }

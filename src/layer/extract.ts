@@ -12,8 +12,17 @@
  * checked (xattr.ts) and set one lsetxattr call each: a layer may not set overlay's own.
  *
  * The file system calls are synchronous: an entry costs several calls and a round trip through
- * libuv's thread pool for each one cost more than the calls themselves. The extractor yields to
- * the event loop every few milliseconds so the daemon stays responsive during a long layer.
+ * libuv's thread pool for each one cost more than the calls themselves. The daemon runs the
+ * extractor on a worker thread (extract-pool.ts), so these calls never hold up its event loop;
+ * the extractor still yields every few milliseconds so its own thread hears its input.
+ *
+ * Whiteouts are char 0/0 device nodes, which only mknod(2) makes and Node has no binding for.
+ * Rather than a process per whiteout (a layer that removes packages has thousands), the first
+ * whiteout of each owner in a layer is made by one `mknod` process and every later one is a hard
+ * link to it: overlayfs tests only "char device 0/0", never the link count, and the kernel itself
+ * links its whiteouts to one shared inode (overlayfs since Linux 5.8). A native package was
+ * weighed: none small and prebuilt offers mknod (an FFI such as koffi is ~28 MB of binaries for
+ * one call), and a layer's few real device nodes and fifos still take one `mknod` each.
  */
 import {
   closeSync,
@@ -109,6 +118,8 @@ export class LayerExtractor {
   private sliceStart = performance.now();
   /** Directory mtimes, set once all content is written; a repeated directory entry keeps one (the last). */
   private readonly dirTimes = new Map<string, number>();
+  /** Per owner (`uid:gid`), a whiteout of this layer that later whiteouts are hard links of. */
+  private readonly whiteoutSeeds = new Map<string, string>();
   private size = 0;
 
   constructor(private readonly root: string) {}
@@ -172,7 +183,29 @@ export class LayerExtractor {
     if (st.isDirectory()) {
       this.dropDir(rel);
     }
+    for (const [owner, seed] of this.whiteoutSeeds) {
+      if (seed === rel || seed.startsWith(`${rel}/`)) this.whiteoutSeeds.delete(owner);
+    }
     return false;
+  }
+
+  /** A whiteout at `rel` (cleared already): a hard link to this layer's first one of the same owner. */
+  private async whiteout(rel: string, uid: number, gid: number): Promise<void> {
+    const owner = `${uid}:${gid}`;
+    const seed = this.whiteoutSeeds.get(owner);
+    if (seed !== undefined) {
+      try {
+        linkSync(this.abs(seed), this.abs(rel));
+        this.made.add(rel);
+        return;
+      } catch (e) {
+        // EMLINK: the file system's link limit (65000 on ext4); a new seed takes over.
+        if ((e as NodeJS.ErrnoException).code !== 'EMLINK') throw e;
+      }
+    }
+    await this.mknod(rel, 'c', 0, 0);
+    lchownSync(this.abs(rel), uid, gid);
+    this.whiteoutSeeds.set(owner, rel);
   }
 
   private async mknod(rel: string, type: 'c' | 'b' | 'p', major = 0, minor = 0): Promise<void> {
@@ -243,8 +276,7 @@ export class LayerExtractor {
           if (hidden === '' || hidden === '.' || hidden === '..') throw invalidParameter(`invalid whiteout ${JSON.stringify(h.name)}`);
           const target = parent ? `${parent}/${hidden}` : hidden;
           this.clear(target, false);
-          await this.mknod(target, 'c', 0, 0);
-          lchownSync(this.abs(target), h.uid, h.gid);
+          await this.whiteout(target, h.uid, h.gid);
         }
         continue;
       }

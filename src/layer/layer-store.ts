@@ -12,7 +12,8 @@
  * applyLayer() takes any Readable of a (compressed) layer tar, so a registry pull can stream
  * blobs straight into it; the result stays pinned (safe from gc) until unpin(). A pull uses its
  * two halves, stageLayer() and commitStaged(), to extract layers concurrently as they download
- * and register them in order once each blob's digest is verified.
+ * and register them in order once each blob's digest is verified. Extraction runs on a worker
+ * thread (extract-pool.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
@@ -24,11 +25,9 @@ import { generateId } from '../lib/ids.js';
 import { notFound, systemError } from '../lib/errors.js';
 import { KeyedMutex } from '../lib/mutex.js';
 import { chainIdOf, hexOf } from './chain-id.js';
-import { decompressed } from './decompress.js';
-import { LayerExtractor, layerRelativePathOrNull } from './extract.js';
+import { extractPool } from './extract-pool.js';
 import { Overlay2 } from './overlay2.js';
-import { TarReader } from './tar-reader.js';
-import { assembleTar, tarSplitSize, TarSplitWriter } from './tar-split.js';
+import { assembleTar, tarSplitSize } from './tar-split.js';
 import { dirSize } from '../lib/dir-size.js';
 
 export interface LayerInfo {
@@ -209,22 +208,15 @@ export class LayerStore {
   async stageLayer(src: Readable): Promise<StagedLayer> {
     const cacheId = generateId();
     const tmp = this.tmpDir();
-    let tarSplit: TarSplitWriter | null = null;
     let driverMade = false;
     this.inFlight.add(cacheId);
     try {
       await mkdir(tmp, { recursive: true, mode: 0o700 });
       await this.driver.create(cacheId, null);
       driverMade = true;
-      const { stream } = await decompressed(src);
-      tarSplit = new TarSplitWriter(join(tmp, TAR_SPLIT), layerRelativePathOrNull);
-      const reader = new TarReader(stream, tarSplit);
-      const { size } = await new LayerExtractor(this.driver.diffDir(cacheId)).extract(reader);
-      await tarSplit.close();
-      tarSplit = null;
-      return { cacheId, tmp, diffId: reader.digest(), size };
+      const { diffId, size } = await extractPool.extract(src, this.driver.diffDir(cacheId), join(tmp, TAR_SPLIT));
+      return { cacheId, tmp, diffId, size };
     } catch (err) {
-      await tarSplit?.abort();
       abandonSource(src);
       if (driverMade) await this.driver.remove(cacheId).catch(() => {});
       await rm(tmp, { recursive: true, force: true }).catch(() => {});

@@ -20,12 +20,13 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants as fsConstants, mkdirSync, watch, type FSWatcher } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { basename, delimiter, join } from 'node:path';
 import { invalidParameter, systemError } from '../lib/errors.js';
 import { run, type CommandError } from '../lib/run.js';
 import { connectAttachSocket } from './conmon-attach.js';
 import { conmonExec } from './conmon-exec.js';
 import { runtimeErrorMessage, writeTerminalSize } from './conmon-io.js';
+import { startThroughExecFifo } from './exec-fifo.js';
 import { SupervisorWatch, isConmonOf } from './conmon-supervision.js';
 import type { OciLinuxResources, OciSpec } from './oci-spec.js';
 import { runcUpdateFlags } from './runc-update.js';
@@ -86,6 +87,8 @@ export class ConmonRuntime implements Runtime {
   private readonly reported = new Map<string, number>();
   /** Containers being deleted on purpose: their conmon's end is expected. */
   private readonly deleting = new Set<string>();
+  /** Init pids of containers created and not yet started (start lets them run through runc's exec fifo). */
+  private readonly createdPids = new Map<string, number>();
   private readonly supervision = new SupervisorWatch((id) => void this.supervisorGone(id));
 
   constructor(private readonly opts: ConmonRuntimeOptions) {
@@ -137,7 +140,9 @@ export class ConmonRuntime implements Runtime {
     if (!this.opts.syncLogs) args.push('--no-sync-log');
 
     try {
-      return { pid: await this.spawnConmon(id, args, bundleDir) };
+      const pid = await this.spawnConmon(id, args, bundleDir);
+      this.createdPids.set(id, pid);
+      return { pid };
     } catch (err) {
       if (await pathExists(join(this.opts.stateRoot, id))) await this.runc(['delete', '--force', id]).catch(() => {});
       await this.cleanup(id, bundleDir, true);
@@ -206,8 +211,12 @@ export class ConmonRuntime implements Runtime {
   }
 
   async start(id: string): Promise<void> {
+    const pid = this.createdPids.get(id);
+    this.createdPids.delete(id);
     try {
-      await this.runc(['start', id]);
+      // Only plain runc keeps its fifo where stateRoot says (runtime args could move its root).
+      if (pid !== undefined && basename(this.runtimePath) === 'runc' && !this.opts.runtimeArgs?.length) await startThroughExecFifo(this.opts.stateRoot, id, pid);
+      else await this.runc(['start', id]);
     } catch (err) {
       throw new RuntimeStartError((err as Error).message);
     }
@@ -249,6 +258,7 @@ export class ConmonRuntime implements Runtime {
   }
 
   async delete(id: string, force?: boolean): Promise<void> {
+    this.createdPids.delete(id);
     this.deleting.add(id);
     this.supervision.forget(id);
     try {

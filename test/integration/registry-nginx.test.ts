@@ -10,8 +10,9 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
-import { startDaemon, waitFor, type Daemon } from './harness.js';
+import { ping, startDaemon, waitFor, type Daemon } from './harness.js';
 import { debianImages, NGINX_TEST_PAGE_MARKER, pushNginxImage } from '../fixtures/debian-images.js';
 import { freePort, startRegistry, type RegistryProcess } from '../fixtures/registry.js';
 
@@ -52,7 +53,19 @@ after(async () => {
 describe('nginx from a registry mirror', () => {
   test('wharf run --rm nginx ls / pulls the missing image with progress, then lists its root', async () => {
     assert.equal((await d.wharf(['images', '-q'])).stdout, '', 'the engine starts clean');
+    // The API keeps answering while the layers are pulled and extracted (the bench measures how fast).
+    let pulling = true;
+    const pings: boolean[] = [];
+    const pinger = (async () => {
+      while (pulling) {
+        pings.push(await ping(d.socket, 30_000));
+        await sleep(50); // pacing, so the probe itself does not load the daemon
+      }
+    })();
     const r = await d.wharf(['run', '--rm', 'nginx', 'ls', '/'], { timeoutMs: 180_000 });
+    pulling = false;
+    await pinger;
+    assert.ok(pings.length > 1 && pings.every(Boolean), `a /_ping went unanswered during the pull: ${pings.join(' ')}`);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, expectedRoot.join('\n') + '\n');
     const err = r.stderr.split('\n');

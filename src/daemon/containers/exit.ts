@@ -34,15 +34,21 @@ export async function handleExitLocked(c: ContainerCore, rec: ContainerRecord, e
   const decision = c.closed ? { restart: false, delayMs: 0 } : c.manager(rec).shouldRestart(exit.exitCode, rec.HasBeenManuallyStopped, ranMs);
   if (decision.restart) setRestarting(rec.State, exit.exitCode, exit.finishedAt, exit.oomKilled);
   else setStopped(rec.State, exit.exitCode, exit.finishedAt, exit.oomKilled);
-  await c.save(rec);
+  // An --rm container is removed just below: no fsync'd save of its record first (after a crash
+  // here, restore finds it gone from runc, settles it and removes it all the same).
+  const autoRemove = !decision.restart && rec.HostConfig.AutoRemove && !c.closed;
+  if (!autoRemove) await c.save(rec);
   if (exit.oomKilled) c.deps.events.log('container', 'oom', containerActor(rec));
   c.deps.events.log('container', 'die', containerActor(rec, { exitCode: String(exit.exitCode), execDuration: ranFor }));
   for (const actor of attachedNetworks) c.deps.events.log('network', 'disconnect', actor);
   c.exits.emit(id, { StatusCode: exit.exitCode, Error: null });
   if (decision.restart) {
     scheduleRestart(c, rec, decision.delayMs);
-  } else if (rec.HostConfig.AutoRemove && !c.closed) {
-    await removeLocked(c, rec).catch((err) => c.deps.log(`auto-remove ${id}: ${err}`));
+  } else if (autoRemove) {
+    await removeLocked(c, rec).catch(async (err) => {
+      c.deps.log(`auto-remove ${id}: ${err}`);
+      await c.save(rec).catch((saveErr) => c.deps.log(`save ${id}: ${saveErr}`));
+    });
   }
 }
 

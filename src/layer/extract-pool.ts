@@ -1,0 +1,193 @@
+/**
+ * Layer extraction off the daemon's thread: each layer is decompressed, hashed, recorded
+ * (tar-split) and written by extract-worker.ts on a worker thread of its own, so a pull or a load
+ * uses every core and the event loop stays free to serve the API. The daemon's thread only moves
+ * the (compressed) bytes across, a bounded window at a time: a worker acknowledges what it has
+ * consumed, and the source is paused while a window is outstanding, so a slow disk slows the
+ * download instead of filling memory.
+ *
+ * A worker is started for a job when none is idle (concurrency is bounded by the callers: a
+ * pull's download slots, one load at a time per request); up to `keepIdle` idle workers are kept
+ * for the next layer and stop after `idleMs` without work, so an idle daemon holds none.
+ */
+import type { Readable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
+import { systemError } from '../lib/errors.js';
+import type { ExtractedLayer } from './extract-layer.js';
+import { fromWire, type FromWorker, type ToWorker } from './extract-protocol.js';
+
+/** Bytes sent to a worker and not yet consumed by it, at most (the source pauses above this). */
+const WINDOW = 2 << 20;
+const WORKER_URL = new URL('./extract-worker.js', import.meta.url);
+
+class ExtractWorker {
+  readonly thread = new Worker(WORKER_URL);
+  /** The running job's handler, or null when idle. */
+  private onMessage: ((m: FromWorker) => void) | null = null;
+  private onDeath: ((err: Error) => void) | null = null;
+  dead = false;
+  idleTimer: NodeJS.Timeout | null = null;
+
+  constructor(onExit: (w: ExtractWorker) => void) {
+    this.thread.on('message', (m: FromWorker) => this.onMessage?.(m));
+    this.thread.on('error', (err) => this.die(err));
+    this.thread.on('exit', (code) => {
+      this.die(systemError(`layer extraction worker exited (code ${code})`));
+      onExit(this);
+    });
+  }
+
+  private die(err: Error): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.onDeath?.(systemError(`layer extraction failed: ${err.message}`, err));
+  }
+
+  private post(m: ToWorker, transfer?: ArrayBuffer[]): void {
+    this.thread.postMessage(m, transfer);
+  }
+
+  /** Streams `src` through the worker into `diffDir`; settles once the worker is done with it. */
+  run(id: number, src: Readable, diffDir: string, tarSplitPath: string): Promise<ExtractedLayer> {
+    return new Promise<ExtractedLayer>((resolve, reject) => {
+      let outstanding = 0;
+      let sourceError: Error | null = null;
+      let settled = false;
+      const finish = (err: Error | null, result?: ExtractedLayer) => {
+        if (settled) return;
+        settled = true;
+        this.onMessage = null;
+        this.onDeath = null;
+        // The source is left paused and unread, not destroyed: the caller decides (an API
+        // request body must stay open so the error can be answered on it).
+        src.off('data', onData);
+        src.off('end', onEnd);
+        src.off('error', onError);
+        src.off('close', onClose);
+        src.pause();
+        if (err) reject(err);
+        else resolve(result!);
+      };
+      const onData = (c: Buffer | string) => {
+        const buf = typeof c === 'string' ? Buffer.from(c) : c;
+        if (buf.length === 0) return;
+        // A copy of its own, so the transfer detaches nothing the source still uses (pooled buffers).
+        const chunk = new Uint8Array(buf.length);
+        chunk.set(buf);
+        this.post({ t: 'data', id, chunk }, [chunk.buffer]);
+        outstanding += chunk.length;
+        if (outstanding >= WINDOW) src.pause();
+      };
+      let ended = false;
+      const onEnd = () => {
+        ended = true;
+        this.post({ t: 'end', id });
+      };
+      const onError = (err: Error) => {
+        if (sourceError) return;
+        // The worker cleans up and answers 'fail'; the caller sees the source's own error.
+        sourceError = err;
+        this.post({ t: 'abort', id, message: err.message });
+      };
+      // destroy() without an error emits only 'close'.
+      const onClose = () => {
+        if (!ended) onError(new Error('the layer stream was closed before its end'));
+      };
+      this.onMessage = (m) => {
+        if (m.id !== id) return;
+        if (m.t === 'read') {
+          outstanding -= m.bytes;
+          if (outstanding < WINDOW && src.isPaused() && !settled) src.resume();
+        } else if (m.t === 'done') {
+          finish(sourceError, { diffId: m.diffId, size: m.size });
+        } else {
+          finish(sourceError ?? fromWire(m.error));
+        }
+      };
+      this.onDeath = (err) => finish(err);
+      if (this.dead) {
+        finish(systemError('layer extraction worker is gone'));
+        return;
+      }
+      // A source that failed before it got here (a download that broke while the directories
+      // were made) emits nothing more.
+      if (src.destroyed) {
+        finish(src.errored ?? new Error('the layer stream was closed before its end'));
+        return;
+      }
+      this.post({ t: 'job', id, diffDir, tarSplitPath });
+      src.on('data', onData);
+      src.on('end', onEnd);
+      src.on('error', onError);
+      src.on('close', onClose);
+      if (src.readableEnded) onEnd();
+      src.resume();
+    });
+  }
+}
+
+export class ExtractPool {
+  private readonly idle: ExtractWorker[] = [];
+  private nextId = 1;
+
+  constructor(
+    private readonly keepIdle = 2,
+    private readonly idleMs = 30_000,
+  ) {}
+
+  private take(): ExtractWorker {
+    for (let w = this.idle.pop(); w; w = this.idle.pop()) {
+      if (w.idleTimer) clearTimeout(w.idleTimer);
+      w.idleTimer = null;
+      if (!w.dead) {
+        w.thread.ref();
+        return w;
+      }
+    }
+    return new ExtractWorker((gone) => {
+      const i = this.idle.indexOf(gone);
+      if (i >= 0) this.idle.splice(i, 1);
+    });
+  }
+
+  private give(w: ExtractWorker): void {
+    if (w.dead) return;
+    if (this.idle.length >= this.keepIdle) {
+      void w.thread.terminate();
+      return;
+    }
+    // An idle worker keeps no daemon (or test process) alive, and goes after a while.
+    w.thread.unref();
+    w.idleTimer = setTimeout(() => {
+      const i = this.idle.indexOf(w);
+      if (i >= 0) this.idle.splice(i, 1);
+      void w.thread.terminate();
+    }, this.idleMs);
+    w.idleTimer.unref();
+    this.idle.push(w);
+  }
+
+  /**
+   * Extracts the (possibly compressed) layer tar `src` into `diffDir` and writes its tar-split
+   * record to `tarSplitPath`, on a worker thread. Rejects with the extractor's error (kinds kept),
+   * or the source's own; either way the worker has stopped writing when it settles.
+   */
+  async extract(src: Readable, diffDir: string, tarSplitPath: string): Promise<ExtractedLayer> {
+    const w = this.take();
+    try {
+      return await w.run(this.nextId++, src, diffDir, tarSplitPath);
+    } finally {
+      this.give(w);
+    }
+  }
+
+  /** Stops every idle worker (busy ones finish their job first). */
+  async close(): Promise<void> {
+    const all = this.idle.splice(0);
+    for (const w of all) if (w.idleTimer) clearTimeout(w.idleTimer);
+    await Promise.all(all.map((w) => w.thread.terminate()));
+  }
+}
+
+/** The process's pool: layer stores share it, so idle workers are kept once, not per store. */
+export const extractPool = new ExtractPool();
