@@ -140,12 +140,12 @@ const MERGED_KEYS = new Set(['runtimes']);
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
-function buildProgram(): Command {
+function buildProgram(defaultConfigFile: string): Command {
   const certDir = defaultCertDir();
   return new Command('wharfd')
     .description('A self-sufficient runtime for containers (Docker Engine API compatible)')
     .helpOption('--help', 'Print usage')
-    .option('--config-file <path>', 'Daemon configuration file', DEFAULT_CONFIG_FILE)
+    .option('--config-file <path>', 'Daemon configuration file', defaultConfigFile)
     .option('--data-root <dir>', 'Root directory of persistent Wharf state', DEFAULT_DATA_ROOT)
     .option('--exec-root <dir>', 'Root directory for execution state files', DEFAULT_EXEC_ROOT)
     .option('-H, --host <address>', 'Daemon socket(s) to connect to (repeatable)', collect, [])
@@ -355,9 +355,12 @@ async function readConfigFile(path: string, explicit: boolean): Promise<Record<s
   return parsed as Record<string, unknown>;
 }
 
-/** Parses wharfd's argv (without `node` and the script) and merges daemon.json into it. */
-export async function loadDaemonConfig(argv: string[]): Promise<DaemonConfig> {
-  const program = buildProgram();
+/**
+ * Parses wharfd's argv (without `node` and the script) and merges daemon.json into it.
+ * `defaultConfigFile` is read when --config-file is not given (tests pass their own).
+ */
+export async function loadDaemonConfig(argv: string[], defaultConfigFile = DEFAULT_CONFIG_FILE): Promise<DaemonConfig> {
+  const program = buildProgram(defaultConfigFile);
   try {
     program.parse(normalizeBoolFlags(argv), { from: 'user' });
   } catch (err) {

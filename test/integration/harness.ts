@@ -17,7 +17,9 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BUSYBOX_IMAGE_CHANGES, buildBusyboxRootfsBuffer } from '../fixtures/busybox.js';
 import { Firewall, chainPrefixForBridge } from '../../src/network/iptables.js';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
+
+export { freePort, httpGet, jsonBody, socketJson, socketRequest } from '../lib/http.js';
 
 /** The repository root (this file runs from dist/test/integration/). */
 export const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
@@ -71,6 +73,12 @@ export interface StartOptions {
   readyTimeoutMs?: number;
   /** A command that execs wharfd (e.g. `['prlimit', '--nofile=256:256']`); the pid stays wharfd's. */
   prefix?: string[];
+  /**
+   * Keep wharfd's default address pools (Docker's 172.17.0.0/16…). Otherwise, unless the config
+   * sets `bip` or `default-address-pools`, the daemon gets a random 10.x.0.0/16 pool of its own, so
+   * daemons started at the same moment (parallel test files) do not pick the same subnet.
+   */
+  defaultPools?: boolean;
 }
 
 export interface Daemon {
@@ -184,8 +192,6 @@ export function ping(socket: string, timeoutMs = 1000): Promise<boolean> {
   });
 }
 
-const alive = (pid: number) => pid > 0 && existsSync(`/proc/${pid}`) && !isZombie(pid);
-
 function isZombie(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -219,7 +225,10 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
   // Each daemon gets its own default bridge (and so its own iptables chains): test daemons never
   // touch a wharfd running on the host, nor each other.
   const bridge = `wt${randomBytes(4).toString('hex')}`;
-  await writeFile(configFile, JSON.stringify({ bridge, ...(opts.config ?? {}) }));
+  const config = opts.config ?? {};
+  const ownPool = !opts.defaultPools && !('bip' in config) && !('default-address-pools' in config);
+  const pools = ownPool ? { 'default-address-pools': [{ base: `10.${100 + randomInt(100)}.0.0/16`, size: 24 }] } : {};
+  await writeFile(configFile, JSON.stringify({ bridge, ...pools, ...config }));
 
   // Remember every container ID the daemon creates, so cgroup leaks of removed containers are found.
   const ids = new Set<string>();

@@ -6,13 +6,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chainPrefixForBridge } from '../../src/network/iptables.js';
-import { countLeaks, loadBusybox, runCommand, startDaemon, waitFor, type Daemon } from './harness.js';
+import { countLeaks, freePort, httpGet, loadBusybox, runCommand, startDaemon, waitFor, type Daemon } from './harness.js';
 
 let d: Daemon;
 let bridge: string;
@@ -30,28 +28,8 @@ async function ok(args: string[]): Promise<string> {
 
 const inspect = async (ref: string, fmt: string) => (await ok(['inspect', '-f', fmt, ref])).trim();
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const p = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
-
-function httpGet(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/index.html', timeout: 2000, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve(body));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
-
-const served = (port: number) => async () => (await httpGet(port).catch(() => '')) === 'hello-wharf\n';
+const page = async (port: number) => (await httpGet(port, '/index.html')).body;
+const served = (port: number) => async () => (await page(port).catch(() => '')) === 'hello-wharf\n';
 
 /** The wharf bridges (default and user networks) of this daemon, from its network records. */
 async function daemonBridges(): Promise<string[]> {
@@ -120,7 +98,7 @@ describe('networking', () => {
     const port = await freePort();
     await ok(['run', '-d', '--name', 'web', '-p', `127.0.0.1:${port}:80`, 'busybox', 'sh', '-c', HTTPD]);
     await waitFor(served(port), { what: 'httpd through the published port' });
-    assert.equal(await httpGet(port), 'hello-wharf\n');
+    assert.equal(await page(port), 'hello-wharf\n');
     assert.equal(await ok(['port', 'web']), `80/tcp -> 127.0.0.1:${port}\n`);
     assert.equal(await ok(['port', 'web', '80']), `127.0.0.1:${port}\n`);
     assert.equal(await ok(['container', 'port', 'web', '80/tcp']), `127.0.0.1:${port}\n`);
@@ -141,7 +119,7 @@ describe('networking', () => {
     assert.equal(await ruleCount(), rulesBefore, 'no extra iptables rules');
     assert.equal(await vethsOnOurBridges([bridge]), vethsBefore, 'no extra veth');
     assert.equal(await leaseCount(), leasesBefore, 'no extra lease');
-    assert.equal(await httpGet(port), 'hello-wharf\n', 'the first container still serves');
+    assert.equal(await page(port), 'hello-wharf\n', 'the first container still serves');
     await ok(['rm', '-f', 'web2']);
   });
 
@@ -310,14 +288,14 @@ describe('published ports across stop, start and a daemon kill -9', () => {
     await ok(['start', 'pa']);
     await waitFor(served(port), { what: 'pa serving again' });
     await d.kill9();
-    assert.equal(await httpGet(port), 'hello-wharf\n', 'the mapping outlives the daemon');
+    assert.equal(await page(port), 'hello-wharf\n', 'the mapping outlives the daemon');
     await d.restart();
-    assert.equal(await httpGet(port), 'hello-wharf\n');
+    assert.equal(await page(port), 'hello-wharf\n');
     assert.equal(await ok(['port', 'pa']), `80/tcp -> 127.0.0.1:${port}\n`);
     const again = await d.wharf(['run', '-d', '--name', 'pc', '-p', `127.0.0.1:${port}:80`, 'busybox', 'true']);
     assert.equal(again.code, 125);
     assert.match(again.stderr, /port is already allocated/);
     await ok(['rm', '-f', 'pa', 'pc']);
-    await waitFor(async () => (await httpGet(port).catch(() => 'gone')) === 'gone', { what: 'port closed after rm' });
+    await waitFor(async () => (await page(port).catch(() => 'gone')) === 'gone', { what: 'port closed after rm' });
   });
 });
