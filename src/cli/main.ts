@@ -74,7 +74,7 @@ function valueFlags(program: Command): Set<string> {
 
 /** Defines `rows` in order, loading their modules in parallel. */
 async function registerRows(program: Command, ctx: CliContext, rows: readonly CommandRow[]): Promise<void> {
-  const defines = await Promise.all(rows.map(([, what]) => (typeof what === 'function' ? what() : undefined)));
+  const defines = await Promise.all(rows.map(([, what]) => (typeof what === 'function' ? what() : Promise.resolve(undefined))));
   const groups = new Map<string, Command>();
   rows.forEach(([path, what], n) => {
     const { group, name, aliases } = splitPath(path);

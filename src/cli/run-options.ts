@@ -669,8 +669,7 @@ export function buildContainerSpec(o: Opts, image: string, cmdArgs: string[], en
     throw new Error(`--label-file: ${(err as Error).message}`);
   }
 
-  let restartPolicy: RestartPolicy;
-  restartPolicy = parseRestartPolicy(str(o, 'restart'));
+  const restartPolicy: RestartPolicy = parseRestartPolicy(str(o, 'restart'));
   const autoRemove = bool(o, 'rm');
   const restartIsNone = !restartPolicy.Name || restartPolicy.Name === 'no';
   if (autoRemove && !restartIsNone) throw new Error('conflicting options: cannot specify both --restart and --rm');

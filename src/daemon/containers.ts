@@ -258,7 +258,7 @@ export class ContainerService implements ContainerBackend {
 
   /** Starts a container; the caller holds its lock. On failure nothing stays mounted or running. */
   private async startLocked(rec: ContainerRecord): Promise<void> {
-    const { layers, runtime, settings } = this.deps;
+    const { runtime, settings } = this.deps;
     const id = rec.ID;
     let mounted = false;
     let volumesUp = false;

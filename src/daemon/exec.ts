@@ -62,13 +62,6 @@ interface ExecRecord {
   signalDone: (code: number) => void;
 }
 
-/** What a probe or an API caller gets from one run. */
-export interface ExecRunResult {
-  exitCode: number;
-  /** Set when the process could not start (Docker's text). */
-  error?: EngineError;
-}
-
 const GC_INTERVAL_MS = 5 * 60_000;
 
 export class ExecService implements ExecBackend {

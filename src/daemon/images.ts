@@ -429,7 +429,7 @@ export class ImageService implements ImageBackend {
       ref = withDefaultTag(ref);
     }
     const containerConfig = applyChanges(opts.changes);
-    let os = 'linux';
+    const os = 'linux';
     let architecture = hostArch();
     let variant: string | undefined;
     if (opts.platform) {

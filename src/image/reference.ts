@@ -152,11 +152,3 @@ export function isFullImageId(s: string): boolean {
   return anchoredIdentifierRe.test(s) || anchoredDigestRe.test(s);
 }
 
-/** Parses, normalises and adds `latest` when needed; returns null instead of throwing. */
-export function tryParse(s: string): Reference | null {
-  try {
-    return withDefaultTag(parseNormalizedNamed(s));
-  } catch {
-    return null;
-  }
-}

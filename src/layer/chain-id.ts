@@ -29,11 +29,6 @@ export function topChainId(diffIds: readonly string[]): string | null {
   return ids.length ? ids[ids.length - 1] : null;
 }
 
-const digestRe = /^sha256:[a-f0-9]{64}$/;
-export function isDigest(s: string): boolean {
-  return digestRe.test(s);
-}
-
 /** `sha256:abc…` -> `abc…` */
 export function hexOf(digest: string): string {
   return digest.startsWith('sha256:') ? digest.slice(7) : digest;

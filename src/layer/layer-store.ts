@@ -83,7 +83,8 @@ async function readText(path: string): Promise<string | null> {
 }
 
 /** Docker's init layer: what every container's rootfs gets before its own changes. */
-const INIT_LAYER: Array<[string, 'dir' | 'file' | string]> = [
+/** [path, 'dir' | 'file' | the target of a symlink] */
+const INIT_LAYER: Array<[string, string]> = [
   ['dev/pts', 'dir'],
   ['dev/shm', 'dir'],
   ['proc', 'dir'],

@@ -8,7 +8,7 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
-import { formatIp, parseIp } from './ipv4.js';
+import { parseIp } from './ipv4.js';
 import {
   buildResponse,
   encodableName,
@@ -210,5 +210,3 @@ export class EmbeddedDns {
     return undefined;
   }
 }
-
-export { formatIp };

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { invalidParameter } from '../lib/errors.js';
-import { contains, formatCidr, lastIp, maskOf, overlaps, parseCidr, parseIp, size, type Cidr } from './ipv4.js';
+import { contains, lastIp, maskOf, overlaps, parseCidr, parseIp, size, type Cidr } from './ipv4.js';
 
 export interface AddressPool {
   /** e.g. "172.17.0.0/16" */
@@ -117,5 +117,3 @@ export function checkRequestedIp(spec: SubnetSpec, ip: number, leased: Set<numbe
   }
   if (ip === spec.gateway || leased.has(ip)) throw invalidParameter(`Address already in use`);
 }
-
-export { formatCidr };
