@@ -20,7 +20,7 @@ const N = Number(process.env.BENCH_N ?? process.argv[2] ?? 20);
 
 const median = (a: number[]) => {
   const s = [...a].sort((x, y) => x - y);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
 async function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -64,14 +64,14 @@ try {
   };
   const samples: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
   for (const fn of Object.values(cases)) await fn(); // warm-up
-  for (let i = 0; i < N; i++) for (const [name, fn] of Object.entries(cases)) samples[name].push(await fn());
+  for (let i = 0; i < N; i++) for (const [name, fn] of Object.entries(cases)) samples[name]!.push(await fn());
 
-  const floor = median(samples['runc run (floor)']);
+  const floor = median(samples['runc run (floor)']!);
   console.log(`run --rm busybox true, ${N} alternated iterations, medians:`);
   for (const [name, s] of Object.entries(samples)) {
-    console.log(`  ${name.padEnd(22)} ${median(s).toFixed(1).padStart(7)} ms   ${(median(s) / floor).toFixed(2)}x floor`);
+    console.log(`  ${name.padEnd(22)} ${median(s)!.toFixed(1).padStart(7)} ms   ${(median(s)! / floor!).toFixed(2)}x floor`);
   }
-  const bridgeCost = median(samples.docker) - median(samples['docker --network none']);
+  const bridgeCost = median(samples.docker!)! - median(samples['docker --network none']!)!;
   console.log(`  default bridge adds    ${bridgeCost.toFixed(1).padStart(7)} ms over --network none`);
 } finally {
   await daemon.cleanup();

@@ -142,7 +142,7 @@ async function buildProgram(argv: string[]): Promise<Command> {
 async function preprocess(program: Command, argv: string[]): Promise<string[]> {
   let cmds = program.commands;
   for (let i = commandIndex(argv, valueFlags(program)); i < argv.length; i++) {
-    const c = cmds.find((x) => x.name() === argv[i] || x.aliases().includes(argv[i]));
+    const c = cmds.find((x) => x.name() === argv[i] || x.aliases().includes(argv[i]!));
     if (!c) break;
     if (RUN_LIKE.has(c)) {
       const { preprocessRunArgv } = await import('./containers.js');
@@ -207,7 +207,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-function findRunCommand(program: Command, argv: string[]): Command | undefined {
+function findRunCommand(_program: Command, argv: string[]): Command | undefined {
   for (const c of RUN_LIKE) {
     const path = commandPath(c).split(' ').slice(1);
     for (let i = 0; i + path.length <= argv.length; i++) {

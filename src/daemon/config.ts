@@ -191,9 +191,9 @@ const BOOL_VALUE_FLAGS = new Set(['tls', 'tlsverify']);
 function normalizeBoolFlags(argv: string[]): string[] {
   return argv.map((arg) => {
     const m = /^--([a-z-]+)=(.*)$/s.exec(arg);
-    if (!m || !BOOL_VALUE_FLAGS.has(m[1])) return arg;
-    if (GO_TRUE.has(m[2])) return `--${m[1]}`;
-    if (GO_FALSE.has(m[2])) return `--no-${m[1]}`;
+    if (!m || !BOOL_VALUE_FLAGS.has(m[1]!)) return arg;
+    if (GO_TRUE.has(m[2]!)) return `--${m[1]}`;
+    if (GO_FALSE.has(m[2]!)) return `--no-${m[1]}`;
     throw new Error(`invalid argument "${m[2]}" for "--${m[1]}" flag: strconv.ParseBool: parsing ${JSON.stringify(m[2])}: invalid syntax`);
   });
 }
@@ -295,7 +295,7 @@ function parsePoolFlag(val: string): AddressPool {
 function parseCidr(v: string): boolean {
   const m = /^(.+)\/(\d{1,3})$/.exec(v);
   if (!m) return false;
-  const family = isIP(m[1]);
+  const family = isIP(m[1]!);
   const bits = Number(m[2]);
   return (family === 4 && bits <= 32) || (family === 6 && bits <= 128);
 }

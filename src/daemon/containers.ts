@@ -1011,7 +1011,7 @@ export function containerEnv(rec: ContainerRecord, home: string | undefined): st
   if (rec.Config.Tty) env.set('TERM', 'TERM=xterm');
   for (const kv of rec.Config.Env ?? []) {
     const key = kv.split('=', 1)[0];
-    if (kv.includes('=')) env.set(key, kv);
+    if (kv.includes('=')) env.set(key!, kv);
   }
   if (!env.has('HOME')) env.set('HOME', `HOME=${home || '/'}`);
   return [...env.values()];

@@ -92,7 +92,7 @@ export class ExecService implements ExecBackend {
       }
     }
     const ex = this.newRecord(rec, {
-      entrypoint: cmd[0],
+      entrypoint: cmd[0]!,
       args: cmd.slice(1),
       env: req.Env ?? [],
       user,
@@ -296,8 +296,9 @@ export class ExecService implements ExecBackend {
     output: (chunk: Buffer) => void,
     timeoutMs: number,
   ): Promise<{ exitCode: number; timedOut: boolean }> {
+    if (cmd.length === 0) throw invalidParameter('No exec command specified');
     const ex = this.newRecord(rec, {
-      entrypoint: cmd[0],
+      entrypoint: cmd[0]!,
       args: cmd.slice(1),
       env: [],
       user: rec.Config.User ?? '',

@@ -493,7 +493,7 @@ export class ImageService implements ImageBackend {
         try {
           let parent: string | null = null;
           for (let i = 0; i < diffIds.length; i++) {
-            const chain = chainIdOf(parent, diffIds[i]);
+            const chain = chainIdOf(parent, diffIds[i]!);
             if (await this.layers.has(chain)) {
               this.layers.pin(chain);
               pinned.push(chain);
@@ -570,7 +570,7 @@ export class ImageService implements ImageBackend {
       const layers = [];
       for (let i = 0; i < diffIds.length; i++) {
         const chain = chains[i];
-        layers.push({ diffId: diffIds[i], size: await this.layers.tarSize(chain), open: () => this.layers.tarStream(chain) });
+        layers.push({ diffId: diffIds[i]!, size: await this.layers.tarSize(chain!), open: () => this.layers.tarStream(chain!) });
       }
       images.push({
         id,
@@ -592,8 +592,8 @@ export class ImageService implements ImageBackend {
     let danglingOnly = false;
     if (f.dangling?.length) {
       const v = f.dangling[0];
-      if (!['true', 'false', '1', '0'].includes(v)) throw invalidParameter(`invalid filter 'dangling=${v}'`);
-      danglingOnly = isTruthy(v);
+      if (!['true', 'false', '1', '0'].includes(v!)) throw invalidParameter(`invalid filter 'dangling=${v}'`);
+      danglingOnly = isTruthy(v!);
     }
     let beforeTime = Infinity;
     let sinceTime = -Infinity;
@@ -679,15 +679,15 @@ export class ImageService implements ImageBackend {
       let size = 0;
       if (!h.empty_layer) {
         if (layer >= diffIds.length) throw invalidParameter('too many non-empty layers in History section');
-        size = (await this.layers.get(chains[layer]))?.size ?? 0;
+        size = (await this.layers.get(chains[layer]!))?.size ?? 0;
         layer++;
       }
       out.unshift({ Id: '<missing>', Created: unixSeconds(h.created), CreatedBy: h.created_by ?? '', Tags: null, Size: size, Comment: h.comment ?? '' });
     }
     if (out.length) {
-      out[0].Id = id;
+      out[0]!.Id = id;
       const tags = this.tagsOf(id);
-      out[0].Tags = tags.length ? tags : null;
+      out[0]!.Tags = tags.length ? tags : null;
     }
     return out;
   }
@@ -754,7 +754,7 @@ export class ImageService implements ImageBackend {
       // Untagging one of several references leaves the image tagged, so only the last one needs force.
       if (!force && users.length && isSingleReference(repoRefs)) {
         throw conflict(
-          `conflict: unable to remove repository reference "${ref}" (must force) - container ${shortId(users[0].id)} is using its referenced image ${shortId(id)}`,
+          `conflict: unable to remove repository reference "${ref}" (must force) - container ${shortId(users[0]!.id)} is using its referenced image ${shortId(id)}`,
         );
       }
       const parsed = withDefaultTag(parseNormalizedNamed(ref));
@@ -841,7 +841,7 @@ export class ImageService implements ImageBackend {
       const top = cfg ? topChainId(cfg.rootfs?.diff_ids ?? []) : null;
       if (top) keep.push(top);
     }
-    return this.layers.gc([chains[chains.length - 1]], keep);
+    return this.layers.gc([chains[chains.length - 1]!], keep);
   }
 
   async prune(filters: Filters): Promise<PruneReport> {
@@ -849,7 +849,7 @@ export class ImageService implements ImageBackend {
     for (const key of Object.keys(f)) {
       if (!['dangling', 'label', 'label!', 'until'].includes(key)) throw invalidParameter(`invalid filter '${key}'`);
     }
-    const danglingOnly = f.dangling?.length ? isTruthy(f.dangling[0]) : true;
+    const danglingOnly = f.dangling?.length ? isTruthy(f.dangling[0]!) : true;
     let untilTime = Infinity;
     for (const u of f.until ?? []) untilTime = Math.min(untilTime, parseFilterTime(u));
     return this.exclusive(async () => {
@@ -913,7 +913,7 @@ function isSingleReference(refs: Reference[]): boolean {
     else if (single === null) single = r;
     else return false;
   }
-  single ??= refs[0];
+  single ??= refs[0]!;
   return canonical.size === 1 && canonical.has(familiarName(single));
 }
 

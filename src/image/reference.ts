@@ -83,7 +83,7 @@ export function parseNormalizedNamed(s: string): Reference {
     if (s === '') fail(`${ERR_INVALID_FORMAT}`);
     fail(ERR_INVALID_FORMAT);
   }
-  if (m[1].length > NAME_TOTAL_LENGTH_MAX) {
+  if (m[1]!.length > NAME_TOTAL_LENGTH_MAX) {
     fail(`${ERR_INVALID_FORMAT}: repository name must not be more than ${NAME_TOTAL_LENGTH_MAX} characters`);
   }
   const digest = m[3];

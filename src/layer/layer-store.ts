@@ -144,7 +144,7 @@ export class LayerStore {
     const [diffId, size, cacheId, parent] = await Promise.all(
       ['diff', 'size', 'cache-id', 'parent'].map((f) => readText(join(dir, f))),
     );
-    if (diffId === null || cacheId === null) return null;
+    if (diffId == null || cacheId == null) return null;
     const info: LayerInfo = { chainId, diffId, size: Number(size ?? 0), cacheId, parent: parent || null };
     this.infoCache.set(chainId, info);
     return info;
@@ -417,7 +417,7 @@ export class LayerStore {
   async rwRecord(containerId: string): Promise<RWLayerRecord | null> {
     const dir = this.mountDir(containerId);
     const [mountId, initId, parent] = await Promise.all(['mount-id', 'init-id', 'parent'].map((f) => readText(join(dir, f))));
-    if (mountId === null) return null;
+    if (mountId == null) return null;
     return { mountId, initId: initId ?? `${mountId}-init`, parent: parent || null };
   }
 

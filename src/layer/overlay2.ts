@@ -55,7 +55,7 @@ export async function isMountPoint(path: string): Promise<boolean> {
   const info = await readFile('/proc/self/mountinfo', 'utf8');
   for (const line of info.split('\n')) {
     const f = line.split(' ');
-    if (f.length > 4 && unescapeMountPath(f[4]) === path) return true;
+    if (f.length > 4 && unescapeMountPath(f[4]!) === path) return true;
   }
   return false;
 }

@@ -492,20 +492,20 @@ export function runtimeErrorMessage(stderr: string): string {
   const lines = stderr.trim().split('\n').filter(Boolean);
   for (let i = lines.length - 1; i >= 0; i--) {
     const line = lines[i];
-    if (line.startsWith('{')) {
+    if (line!.startsWith('{')) {
       try {
-        const j = JSON.parse(line) as { msg?: string; level?: string };
+        const j = JSON.parse(line!) as { msg?: string; level?: string };
         if (j.msg) return j.msg;
       } catch {
         /* not JSON */
       }
     }
-    const m = /\bmsg="((?:[^"\\]|\\.)*)"/.exec(line);
+    const m = /\bmsg="((?:[^"\\]|\\.)*)"/.exec(line!);
     if (m) {
       try {
         return JSON.parse(`"${m[1]}"`) as string;
       } catch {
-        return m[1];
+        return m[1]!;
       }
     }
   }

@@ -74,7 +74,7 @@ export async function isMountPoint(path: string): Promise<boolean> {
   for (const line of text.split('\n')) {
     const f = line.split(' ');
     if (f.length < 5) continue;
-    const mp = f[4].replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+    const mp = f[4]!.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
     if (mp === path) return true;
   }
   return false;

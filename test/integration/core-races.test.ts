@@ -263,7 +263,7 @@ describe('core races', () => {
       return waitFor(() => /state dump: (.*)\n/.exec(d.log().slice(before))?.[1], { what: 'state dump' });
     };
     const held = JSON.parse(await dump()) as { containers: Record<string, number> };
-    assert.ok(held.containers.exitWaiters >= 24, JSON.stringify(held));
+    assert.ok(held.containers.exitWaiters! >= 24, JSON.stringify(held));
     assert.equal(held.containers.pendingAttaches, 3);
     for (const a of abandoned) a.abort();
     await waitFor(

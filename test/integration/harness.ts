@@ -273,35 +273,35 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
     const fd = openSync(logFile, 'a');
     try {
       const [cmd, ...argv] = [...(opts.prefix ?? []), process.execPath, ...args];
-      child = spawn(cmd, argv, { env, stdio: ['ignore', fd, fd] });
+      child = spawn(cmd!, argv, { env, stdio: ['ignore', fd, fd] });
     } finally {
       closeSync(fd);
     }
     const c = child;
-    live.add(c);
+    live.add(c!);
     let gone = false;
     exited = new Promise<void>((res) => {
-      c.on('exit', () => {
+      c!.on('exit', () => {
         gone = true;
-        live.delete(c);
+        live.delete(c!);
         res();
       });
     });
-    c.on('error', () => {});
+    c!.on('error', () => {});
     await waitFor(
       async () => {
-        if (gone) throw new Error(`wharfd exited during startup (code ${c.exitCode}):\n${logTail()}`);
+        if (gone) throw new Error(`wharfd exited during startup (code ${c!.exitCode}):\n${logTail()}`);
         return ping(socket);
       },
       { timeoutMs: opts.readyTimeoutMs ?? 30_000, what: `wharfd to answer /_ping on ${socket}` },
     ).catch(async (err: Error) => {
       if (!gone) {
-        c.kill('SIGKILL');
+        c!.kill('SIGKILL');
         await exited;
       }
       throw new Error(`${err.message}\n--- wharfd log ---\n${logTail()}`);
     });
-    d.pid = c.pid ?? 0;
+    d.pid = c!.pid ?? 0;
   }
 
   async function signalAndWait(signal: NodeJS.Signals, timeoutMs: number): Promise<boolean> {
@@ -413,7 +413,7 @@ async function mounts(): Promise<MountEntry[]> {
     .map((line) => {
       const f = line.split(' ');
       const sep = f.indexOf('-');
-      return { mountPoint: unescapeMount(f[4]), fsType: f[sep + 1] ?? '' };
+      return { mountPoint: unescapeMount(f[4]!), fsType: f[sep + 1] ?? '' };
     });
 }
 

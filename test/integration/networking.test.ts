@@ -15,7 +15,7 @@ import { countLeaks, freePort, httpGet, loadBusybox, runCommand, startDaemon, wa
 let d: Daemon;
 let bridge: string;
 let chainPrefix: string;
-const octet = 100 + (randomBytes(1)[0] % 100);
+const octet = 100 + (randomBytes(1)[0]! % 100);
 const USER_SUBNET = `10.213.${octet}.0/24`;
 const NET = `wn${randomBytes(3).toString('hex')}`;
 const HTTPD = 'mkdir -p /www && echo hello-wharf > /www/index.html && exec httpd -f -p 80 -h /www';
@@ -89,7 +89,7 @@ describe('networking', () => {
     const [net, bits] = subnet.split('/');
     const toInt = (s: string) => s.split('.').reduce((a, o) => (a << 8) + Number(o), 0) >>> 0;
     const mask = (0xffffffff << (32 - Number(bits))) >>> 0;
-    assert.equal((toInt(ip) & mask) >>> 0, toInt(net), `${ip} in ${subnet}`);
+    assert.equal((toInt(ip) & mask) >>> 0, toInt(net!), `${ip} in ${subnet}`);
     assert.equal(await inspect('b1', '{{.NetworkSettings.Networks.bridge.IPAddress}}'), ip);
     assert.equal(await vethsOnOurBridges([bridge]), baseVeths + 1);
   });
@@ -127,7 +127,7 @@ describe('networking', () => {
     const id = (await ok(['network', 'create', '--subnet', USER_SUBNET, '--label', 'purpose=test', NET])).trim();
     assert.match(id, /^[0-9a-f]{64}$/);
     const ls = await ok(['network', 'ls']);
-    assert.match(ls.split('\n')[0], /^NETWORK ID\s+NAME\s+DRIVER\s+SCOPE$/);
+    assert.match(ls.split('\n')[0]!, /^NETWORK ID\s+NAME\s+DRIVER\s+SCOPE$/);
     assert.match(ls, new RegExp(`^${id.slice(0, 12)}\\s+${NET}\\s+bridge\\s+local$`, 'm'));
     assert.match(ls, /^\w{12}\s+bridge\s+bridge\s+local$/m);
     assert.equal(await ok(['network', 'ls', '-q', '--no-trunc', '-f', `name=${NET}`]), `${id}\n`);
@@ -183,10 +183,10 @@ describe('networking', () => {
     const gw = (await ok(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Gateway}}', 'bridge'])).trim();
     const out = await ok(['run', '--rm', '--add-host', 'h:host-gateway', '--add-host', 'other:10.1.2.3', '--dns', '10.0.0.53', 'busybox', 'sh', '-c', 'cat /etc/hosts; echo ---; cat /etc/resolv.conf']);
     const [hosts, resolv] = out.split('---\n');
-    assert.match(hosts, new RegExp(`^${gw.replace(/\./g, '\\.')}\\s+h$`, 'm'));
-    assert.match(hosts, /^10\.1\.2\.3\s+other$/m);
-    assert.match(resolv, /^nameserver 10\.0\.0\.53$/m);
-    assert.doesNotMatch(resolv, /^nameserver (?!10\.0\.0\.53)/m);
+    assert.match(hosts!, new RegExp(`^${gw.replace(/\./g, '\\.')}\\s+h$`, 'm'));
+    assert.match(hosts!, /^10\.1\.2\.3\s+other$/m);
+    assert.match(resolv!, /^nameserver 10\.0\.0\.53$/m);
+    assert.doesNotMatch(resolv!, /^nameserver (?!10\.0\.0\.53)/m);
   });
 
   test("bad input gets Docker's errors", async () => {

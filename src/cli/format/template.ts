@@ -60,13 +60,13 @@ function tokenizeAction(src: string): Token[] {
   while (i < src.length) {
     if (toks.length > count) {
       // the previous iteration produced a token ending at i
-      if (start === prevEnd) glued.add(toks[toks.length - 1]);
+      if (start === prevEnd) glued.add(toks[toks.length - 1]!);
       prevEnd = i;
       count = toks.length;
     }
     start = i;
     const c = src[i];
-    if (/\s/.test(c)) {
+    if (/\s/.test(c!)) {
       i++;
       continue;
     }
@@ -98,7 +98,7 @@ function tokenizeAction(src: string): Token[] {
             j += 2 + len;
             continue;
           }
-          s += map[n] ?? n;
+          s += map[n!] ?? n;
           j += 2;
           continue;
         }
@@ -126,7 +126,7 @@ function tokenizeAction(src: string): Token[] {
     if (c === '.' || c === '$') {
       // a field segment, or a variable
       let j = i + 1;
-      while (j < src.length && /[\w]/.test(src[j])) j++;
+      while (j < src.length && /[\w]/.test(src[j]!)) j++;
       const word = src.slice(i, j);
       if (c === '.' && /\d/.test(src[i + 1] ?? '')) {
         // number like .5
@@ -137,7 +137,7 @@ function tokenizeAction(src: string): Token[] {
       }
     }
     const num = /^[+-]?(0x[0-9a-fA-F]+|\d+\.?\d*(e[+-]?\d+)?|\.\d+(e[+-]?\d+)?)/.exec(src.slice(i));
-    if (num && (/[\d.+-]/.test(c))) {
+    if (num && (/[\d.+-]/.test(c!))) {
       toks.push({ t: 'number', v: Number(num[0]) });
       i += num[0].length;
       continue;
@@ -150,7 +150,7 @@ function tokenizeAction(src: string): Token[] {
     }
     throw new TemplateError(`unexpected "${c}" in command`);
   }
-  if (toks.length > count && start === prevEnd) glued.add(toks[toks.length - 1]);
+  if (toks.length > count && start === prevEnd) glued.add(toks[toks.length - 1]!);
   return toks;
 }
 
@@ -169,7 +169,7 @@ class ActionParser {
       const save = this.pos;
       const vars: string[] = [];
       while (this.toks[this.pos]?.t === 'var') {
-        vars.push(this.toks[this.pos].v as string);
+        vars.push(this.toks[this.pos]!.v as string);
         this.pos++;
         const p = this.toks[this.pos];
         if (p?.t === 'punct' && p.v === ',') {
@@ -215,10 +215,10 @@ class ActionParser {
     const chain: string[] = [];
     while (
       this.toks[this.pos]?.t === 'field' &&
-      (this.toks[this.pos].v as string).length > 1 &&
-      glued.has(this.toks[this.pos])
+      (this.toks[this.pos]!.v as string).length > 1 &&
+      glued.has(this.toks[this.pos]!)
     ) {
-      chain.push((this.toks[this.pos].v as string).slice(1));
+      chain.push((this.toks[this.pos]!.v as string).slice(1));
       this.pos++;
     }
     return chain;
@@ -227,32 +227,32 @@ class ActionParser {
 
   private operand(): Operand {
     const tok = this.toks[this.pos++];
-    switch (tok.t) {
+    switch (tok!.t) {
       case 'field': {
-        if (tok.v === '.') return { kind: 'field', chain: [] };
+        if (tok!.v === '.') return { kind: 'field', chain: [] };
         this.pos--;
-        const first = (this.toks[this.pos++].v as string).slice(1);
+        const first = (this.toks[this.pos++]!.v as string).slice(1);
         return { kind: 'field', chain: [first, ...this.chainAfterGlued()] };
       }
       case 'var':
-        return { kind: 'var', name: tok.v, chain: this.chainAfterGlued() };
+        return { kind: 'var', name: tok!.v, chain: this.chainAfterGlued() };
       case 'string':
-        return { kind: 'string', value: tok.v };
+        return { kind: 'string', value: tok!.v };
       case 'number':
-        return { kind: 'number', value: tok.v };
+        return { kind: 'number', value: tok!.v };
       case 'ident':
-        if (tok.v === 'true' || tok.v === 'false') return { kind: 'bool', value: tok.v === 'true' };
-        if (tok.v === 'nil') return { kind: 'nil' };
-        if (!(tok.v in BUILTINS)) throw new TemplateError(`function "${tok.v}" not defined`);
-        return { kind: 'ident', name: tok.v };
+        if (tok!.v === 'true' || tok!.v === 'false') return { kind: 'bool', value: tok!.v === 'true' };
+        if (tok!.v === 'nil') return { kind: 'nil' };
+        if (!(tok!.v in BUILTINS)) throw new TemplateError(`function "${tok!.v}" not defined`);
+        return { kind: 'ident', name: tok!.v };
       case 'punct':
-        if (tok.v === '(') {
+        if (tok!.v === '(') {
           const pipe = this.pipeline(true);
           const close = this.toks[this.pos++];
           if (!(close?.t === 'punct' && close.v === ')')) throw new TemplateError('unclosed left paren');
           return { kind: 'pipe', pipe, chain: this.chainAfterGlued() };
         }
-        throw new TemplateError(`unexpected "${tok.v}" in operand`);
+        throw new TemplateError(`unexpected "${tok!.v}" in operand`);
     }
   }
 }
@@ -288,7 +288,7 @@ function lex(src: string): Array<{ text: string } | { action: string }> {
     let next = close + 2;
     if (/\s-$/.test(body)) {
       body = body.slice(0, -1);
-      while (next < src.length && /\s/.test(src[next])) next++;
+      while (next < src.length && /\s/.test(src[next]!)) next++;
     }
     if (!body.trim().startsWith('/*')) items.push({ action: body.trim() });
     i = next;
@@ -320,11 +320,11 @@ export function parseTemplate(src: string): Node[] {
     const list: Node[] = [];
     while (pos < items.length) {
       const it = items[pos++];
-      if ('text' in it) {
+      if ('text' in it!) {
         list.push({ kind: 'text', text: it.text });
         continue;
       }
-      const a = it.action;
+      const a = it!.action;
       const word = /^(\w+)/.exec(a)?.[1] ?? '';
       if (word === 'end' && a === 'end') {
         if (!terminators.includes('end')) throw new TemplateError('unexpected {{end}}');
@@ -586,7 +586,7 @@ interface Scope {
 
 function lookupVar(scope: Scope, name: string): unknown {
   for (let i = scope.vars.length - 1; i >= 0; i--) {
-    if (scope.vars[i].has(name)) return scope.vars[i].get(name);
+    if (scope.vars[i]!.has(name)) return scope.vars[i]!.get(name);
   }
   throw new TemplateError(`undefined variable: ${name}`);
 }
@@ -655,10 +655,10 @@ export class Template {
           }
           for (const [k, e] of entries) {
             const frame = new Map<string, unknown>();
-            if (decl.length === 1) frame.set(decl[0], e);
+            if (decl.length === 1) frame.set(decl[0]!, e);
             else if (decl.length >= 2) {
-              frame.set(decl[0], k);
-              frame.set(decl[1], e);
+              frame.set(decl[0]!, k);
+              frame.set(decl[1]!, e);
             }
             scope.vars.push(frame);
             this.walk(n.list, e, scope, out);
@@ -681,14 +681,14 @@ export class Template {
       const name = pipe.decl[0];
       if (pipe.assign) {
         for (let i = scope.vars.length - 1; i >= 0; i--) {
-          if (scope.vars[i].has(name)) {
-            scope.vars[i].set(name, value);
+          if (scope.vars[i]!.has(name!)) {
+            scope.vars[i]!.set(name!, value);
             return value;
           }
         }
         throw new TemplateError(`undefined variable: ${name}`);
       }
-      scope.vars[scope.vars.length - 1].set(name, value);
+      scope.vars[scope.vars.length - 1]!.set(name!, value);
     }
     return value;
   }
@@ -700,19 +700,19 @@ export class Template {
       if (hasPiped) vals.push(piped);
       return vals;
     };
-    if (head.kind === 'ident') {
-      const fn = this.funcs[head.name];
-      if (!fn) throw new TemplateError(`function "${head.name}" not defined`);
+    if (head!.kind === 'ident') {
+      const fn = this.funcs[head!.name];
+      if (!fn) throw new TemplateError(`function "${head!.name}" not defined`);
       const a = args();
       // Go's `and`/`or` need at least one argument; `not` exactly one.
       return fn(...a);
     }
-    if (head.kind === 'field' || head.kind === 'var' || head.kind === 'pipe') {
-      if (rest.length || hasPiped) return this.evalOperand(head, dot, scope, args());
-      return this.evalOperand(head, dot, scope, []);
+    if (head!.kind === 'field' || head!.kind === 'var' || head!.kind === 'pipe') {
+      if (rest.length || hasPiped) return this.evalOperand(head!, dot, scope, args());
+      return this.evalOperand(head!, dot, scope, []);
     }
-    if (rest.length || hasPiped) throw new TemplateError(`can't give argument to non-function ${formatValue(this.evalOperand(head, dot, scope, []))}`);
-    return this.evalOperand(head, dot, scope, []);
+    if (rest.length || hasPiped) throw new TemplateError(`can't give argument to non-function ${formatValue(this.evalOperand(head!, dot, scope, []))}`);
+    return this.evalOperand(head!, dot, scope, []);
   }
 
   /** `finalArgs` are passed to the last element of a chain when it is a method. */
@@ -731,7 +731,7 @@ export class Template {
       case 'nil':
         return null;
       case 'ident':
-        return this.funcs[o.name]();
+        return this.funcs[o.name]!();
     }
   }
 

@@ -15,7 +15,7 @@ export function formatG(value: number, precision: number): string {
     s = rounded.toExponential(precision - 1);
     const [m, e] = s.split('e');
     let mant = m;
-    if (mant.includes('.')) mant = mant.replace(/0+$/, '').replace(/\.$/, '');
+    if (mant!.includes('.')) mant = mant!.replace(/0+$/, '').replace(/\.$/, '');
     const en = Number(e);
     s = `${mant}e${en < 0 ? '-' : '+'}${String(Math.abs(en)).padStart(2, '0')}`;
   } else {
@@ -56,7 +56,7 @@ export function bytesSize(size: number): string {
 function parseSize(sizeStr: string, base: 1000 | 1024): number {
   let sep = -1;
   for (let i = sizeStr.length - 1; i >= 0; i--) {
-    if ('01234567890. '.includes(sizeStr[i])) {
+    if ('01234567890. '.includes(sizeStr[i]!)) {
       sep = i;
       break;
     }
@@ -84,7 +84,7 @@ function parseSize(sizeStr: string, base: 1000 | 1024): number {
     if (sfx.length > 1) throw bad();
     return Math.trunc(size);
   }
-  const power = 'kmgtp'.indexOf(sfx[0]);
+  const power = 'kmgtp'.indexOf(sfx[0]!);
   if (power === -1) throw bad();
   size *= base ** (power + 1);
   if (sfx.length === 2 && sfx[1] !== 'b') throw bad();
