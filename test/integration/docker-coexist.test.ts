@@ -141,12 +141,8 @@ function removeDockerFootprint(): void {
 }
 
 // An interrupted run (a timeout's SIGTERM, Ctrl-C) must not leave the host's FORWARD policy at DROP.
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.once(sig, () => {
-    removeDockerFootprint();
-    process.kill(process.pid, sig);
-  });
-}
+// The footprint goes at once; the harness's own handler then cleans the daemon up and exits.
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, removeDockerFootprint);
 process.on('exit', removeDockerFootprint);
 
 /** A previous run killed outright left its footprint and the policy it replaced: put them back. */

@@ -206,6 +206,16 @@ const live = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const child of live) child.kill('SIGKILL');
 });
+/** Daemons started and not yet cleaned up, for an interrupted run. */
+const started = new Set<Daemon>();
+// A file stopped by the test runner's timeout (SIGTERM) or by Ctrl-C still removes its daemons,
+// containers, mounts, bridges and chains (for at most 20 s), then exits.
+for (const [sig, n] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]] as const) {
+  process.once(sig, () => {
+    const all = Promise.allSettled([...started].map((d) => d.cleanup()));
+    void Promise.race([all, new Promise((r) => setTimeout(r, 20_000))]).finally(() => process.exit(128 + n));
+  });
+}
 
 export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
   if (process.getuid?.() !== 0) throw new Error('integration tests must run as root');
@@ -353,6 +363,7 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
     async cleanup() {
       if (cleaned) return;
       cleaned = true;
+      started.delete(d);
       await noteIds();
       if (!(await signalAndWait('SIGTERM', 15_000))) await signalAndWait('SIGKILL', 10_000);
       d.pid = 0;
@@ -370,6 +381,7 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
     await cleanupLeftovers(d, ids).catch(() => {});
     throw err;
   }
+  started.add(d);
   return d;
 }
 
