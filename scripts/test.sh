@@ -52,7 +52,7 @@ node scripts/run-tests.mjs --name unit --jobs "${WHARF_UNIT_JOBS:-4}" --timeout 
 unit_rc=$?
 int_rc=1
 if [ $unit_rc -eq 0 ]; then
-  node scripts/run-tests.mjs --name integration --jobs "${WHARF_TEST_JOBS:-3}" --timeout 900 --tap "$int_tap" ${WHARF_TEST_RECORD:+--record} \
+  node scripts/run-tests.mjs --name integration --jobs "${WHARF_TEST_JOBS:-4}" --timeout 900 --tap "$int_tap" ${WHARF_TEST_RECORD:+--record} \
     dist/test/integration $( [ -d dist/test/compat ] && echo dist/test/compat )
   int_rc=$?
 else
