@@ -75,7 +75,7 @@ try {
   const floor = median(samples['runc run (floor)']!);
   console.log(`run --rm busybox true, ${N} alternated iterations, medians:`);
   for (const [name, s] of Object.entries(samples)) {
-    console.log(`  ${name.padEnd(22)} ${median(s).toFixed(1).padStart(7)} ms   ${(median(s) / floor).toFixed(2)}x floor`);
+    console.log(`  ${name.padEnd(22)} ${median(s)!.toFixed(1).padStart(7)} ms   ${(median(s)! / floor!).toFixed(2)}x floor`);
   }
   const bridgeCost = median(samples.docker!) - median(samples['docker --network none']!);
   console.log(`  default bridge adds    ${bridgeCost.toFixed(1).padStart(7)} ms over --network none`);

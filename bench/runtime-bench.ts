@@ -51,6 +51,6 @@ for (let i = 0; i < N; i++) {
   execFileSync('runc', ['--root', join(dir, 'runc2'), 'run', '--bundle', bundle, id], { stdio: 'ignore' });
   runc.push(performance.now() - t0);
 }
-console.log(`conmon create+start+exit median ${median(conmon).toFixed(1)} ms (create ${median(createMs).toFixed(1)} ms); plain runc run median ${median(runc).toFixed(1)} ms; n=${N}`);
+console.log(`conmon create+start+exit median ${median(conmon)!.toFixed(1)} ms (create ${median(createMs)!.toFixed(1)} ms); plain runc run median ${median(runc)!.toFixed(1)} ms; n=${N}`);
 await rt.close();
 await rm(dir, { recursive: true, force: true });

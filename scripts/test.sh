@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# What `npm test` runs: system deps, node deps, a type-checked build, then every unit and
-# integration test (one file at a time: integration tests start real daemons, runc and mounts).
+# What `npm test` (and CI) runs: system deps, node deps, a type-checked build, lint, layering and
+# dead-code checks, then the unit tier and the integration tier (see scripts/run-tests.mjs).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,27 +35,35 @@ while IFS= read -r -d '' js; do
   [ -f "$src" ] || rm -f "$js" "$js.map"
 done < <(find dist/test -name '*.test.js' -print0 2>/dev/null)
 
-dirs=()
-for d in dist/test/unit dist/test/integration dist/test/compat; do
-  [ -d "$d" ] && dirs+=("$d/")
+# Checks that need no daemon first: lint, layering, dead code (the build above type-checked).
+for check in lint layers dead; do
+  if ! npm run --silent "check:$check"; then
+    summary "FAILED: npm run check:$check"
+    exit 1
+  fi
 done
-if [ ${#dirs[@]} -eq 0 ]; then
-  summary "FAILED: no compiled tests under dist/test"
-  exit 1
+
+# Two tiers: unit (pure logic, no daemon, seconds) and integration
+# (real daemons; files in parallel, those that touch host-wide state alone; scripts/run-tests.mjs).
+unit_tap=$(mktemp /tmp/wharf-unit.XXXXXX)
+int_tap=$(mktemp /tmp/wharf-int.XXXXXX)
+trap 'rm -f "$unit_tap" "$int_tap"' EXIT
+node scripts/run-tests.mjs --name unit --jobs "${WHARF_UNIT_JOBS:-4}" --timeout 300 --tap "$unit_tap" dist/test/unit
+unit_rc=$?
+int_rc=1
+if [ $unit_rc -eq 0 ]; then
+  node scripts/run-tests.mjs --name integration --jobs "${WHARF_TEST_JOBS:-4}" --timeout 900 --tap "$int_tap" ${WHARF_TEST_RECORD:+--record} \
+    dist/test/integration $( [ -d dist/test/compat ] && echo dist/test/compat )
+  int_rc=$?
+else
+  echo "test.sh: unit tier failed: integration tier not run"
 fi
 
-tap=$(mktemp /tmp/wharf-test-tap.XXXXXX)
-trap 'rm -f "$tap"' EXIT
-# Human-readable output on stdout, TAP to a file for the summary line.
-node --test --test-concurrency=1 \
-  --test-reporter=spec --test-reporter-destination=stdout \
-  --test-reporter=tap --test-reporter-destination="$tap" \
-  "${dirs[@]}"
-rc=$?
-
-count() { grep -E "^# $1 [0-9]+$" "$tap" | tail -1 | awk '{print $3}'; }
+count() { cat "$unit_tap" "$int_tap" | awk -v k="$1" '$1 == "#" && $2 == k { n += $3 } END { print n + 0 }'; }
 tests=$(count tests); pass=$(count pass); fail=$(count fail); skipped=$(count skipped); todo=$(count todo); cancelled=$(count cancelled)
-line="${tests:-?} tests, ${pass:-?} passed, ${fail:-?} failed, ${cancelled:-0} cancelled, ${skipped:-0} skipped, ${todo:-0} todo"
-if [ $rc -eq 0 ]; then summary "PASS: $line"; else summary "FAIL (exit $rc): $line"; fi
-echo "wharf: ${pass:-0} passed, ${fail:-0} failed"
+line="$tests tests, $pass passed, $fail failed, $cancelled cancelled, $skipped skipped, $todo todo"
+rc=0
+[ $unit_rc -eq 0 ] && [ $int_rc -eq 0 ] || rc=1
+if [ $rc -eq 0 ]; then summary "PASS: $line"; else summary "FAIL (unit exit $unit_rc, integration exit $int_rc): $line"; fi
+echo "wharf: $pass passed, $fail failed"
 exit $rc

@@ -18,7 +18,7 @@ export class BuildArgs {
     meta?: Map<string, string | undefined>,
     referenced?: Set<string>,
   ) {
-    this.meta = meta ?? new Map();
+    this.meta = meta ?? new Map<string, string | undefined>();
     this.referenced = referenced ?? new Set();
   }
 

@@ -7,7 +7,7 @@
  * is connected to (wharfd's socket is not there), and /var/run/docker.sock only over tcp://.
  */
 import { Readable } from 'node:stream';
-import type { EngineClient } from '../client/index.js';
+import type { EngineClient } from '../client/engine-client.js';
 import { TarWriter } from '../lib/tar-writer.js';
 import { loadConfig, type AuthEntry } from './docker-config.js';
 import type { ContainerSpec } from './run-options.js';

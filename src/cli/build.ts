@@ -68,7 +68,7 @@ export async function contextTar(dir: string, dockerfileRel: string, extra?: { n
   if (patterns.length) patterns.push(`!${dockerfileRel}`, '!.dockerignore');
   const matcher = new PatternMatcher(patterns);
   const out = new TarWriter();
-  (async () => {
+  void (async () => {
     try {
       for await (const rel of walk(dir, '', matcher)) {
         const p = join(dir, rel);

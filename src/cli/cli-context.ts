@@ -81,7 +81,7 @@ export const collectFilter = (v: string, prev: string[] | undefined): string[] =
 
 /** Runs `fn` for each argument, printing errors as Docker does and failing at the end. */
 export async function forEachArg(
-  ctx: CliContext,
+  _ctx: CliContext,
   args: string[],
   fn: (arg: string) => Promise<void>,
 ): Promise<void> {

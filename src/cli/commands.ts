@@ -154,8 +154,8 @@ export const COMMANDS: readonly CommandRow[] = [
 /** A row's path split up: the group (if any), the command's name and its aliases. */
 export function splitPath(path: string): { group?: string; name: string; aliases: string[] } {
   const words = path.split(' ');
-  const [name, ...aliases] = words[words.length - 1].split('|');
-  return { group: words.length > 1 ? words[0] : undefined, name, aliases };
+  const [name, ...aliases] = words[words.length - 1]!.split('|');
+  return { group: words.length > 1 ? words[0] : undefined, name: name!, aliases };
 }
 
 /**
@@ -164,15 +164,15 @@ export function splitPath(path: string): { group?: string; name: string; aliases
  */
 export function commandIndex(argv: string[], valueFlags: ReadonlySet<string>): number {
   let i = 0;
-  while (i < argv.length && argv[i].startsWith('-') && argv[i] !== '-') {
+  while (i < argv.length && argv[i]!.startsWith('-') && argv[i] !== '-') {
     const a = argv[i++];
-    if (a.startsWith('--')) {
-      if (!a.includes('=') && valueFlags.has(a)) i++;
+    if (a!.startsWith('--')) {
+      if (!a!.includes('=') && valueFlags.has(a!)) i++;
       continue;
     }
-    for (let k = 1; k < a.length; k++) {
-      if (!valueFlags.has(`-${a[k]}`)) continue;
-      if (k === a.length - 1) i++;
+    for (let k = 1; k < a!.length; k++) {
+      if (!valueFlags.has(`-${a![k]}`)) continue;
+      if (k === a!.length - 1) i++;
       break;
     }
   }
@@ -193,7 +193,7 @@ export function rowsFor(argv: string[], valueFlags: ReadonlySet<string>): readon
   // -h/-v may hide in a cluster (-Dh): any global that could be one means the full program.
   const helpOrVersion = (a: string) => a === '--help' || a === '--version' || /^-[^-]*[hv]/.test(a);
   if (i >= argv.length || argv.slice(0, i).some(helpOrVersion)) return COMMANDS;
-  const top = COMMANDS.find((r) => matches(r, undefined, argv[i]));
+  const top = COMMANDS.find((r) => matches(r, undefined, argv[i]!));
   if (!top) return COMMANDS;
   if (typeof top[1] === 'function') return [top];
   const group = splitPath(top[0]).name;

@@ -20,11 +20,11 @@ const flagsOf = (cmd: Command) => [...cmd.options.flatMap((o) => [o.long, o.shor
 
 /** Defines every row of the table on a scratch program (as `wharf --help` does) and lists the entries. */
 export async function completionEntries(ctx: CliContext, globalFlags: string[]): Promise<CompletionEntry[]> {
-  const defines = await Promise.all(COMMANDS.map(([, what]) => (typeof what === 'function' ? what() : undefined)));
+  const defines = await Promise.all(COMMANDS.map(([, what]) => (typeof what === 'function' ? what() : Promise.resolve(undefined))));
   const root = new Command(BIN).enablePositionalOptions();
   const groups = new Map<string, Command>();
   const entries = new Map<string, CompletionEntry>([['', { path: '', words: [], flags: globalFlags }]]);
-  COMMANDS.forEach(([path, what], n) => {
+  COMMANDS.forEach(([path], n) => {
     const { group, name, aliases } = splitPath(path);
     const parent = group ? groups.get(group)! : root;
     const cmd = defines[n] ? defines[n](parent, ctx, name) : new Command(name).enablePositionalOptions();

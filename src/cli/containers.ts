@@ -285,7 +285,7 @@ export function defineStart(parent: Command, ctx: CliContext): Command {
       const client = ctx.client();
       if (o.attach || o.interactive) {
         if (containers.length > 1) throw new Error('you cannot start and attach multiple containers at once');
-        const c = await client.containerInspect(containers[0]);
+        const c = await client.containerInspect(containers[0]!);
         if (c.State.Running) {
           throw new Error(`You cannot attach to a running container: ${containers[0]}`);
         }

@@ -116,7 +116,7 @@ export function defineHistory(parent: Command, ctx: CliContext): Command {
       const image = args[0];
       const query: Record<string, string | undefined> = {};
       if (o.platform) query.platform = JSON.stringify(platformObject(o.platform));
-      const items = await ctx.client().json<HistoryItem[]>('GET', `/images/${encodeURIComponent(image)}/history`, { query });
+      const items = await ctx.client().json<HistoryItem[]>('GET', `/images/${encodeURIComponent(image!)}/history`, { query });
       const rows = items.map((h) => new HistoryRow(h, human, o.trunc !== false));
       try {
         ctx.out.write(renderRows(historyFormat(o.format, !!o.quiet, human), rows, HISTORY_HEADERS));
@@ -130,7 +130,7 @@ export function defineHistory(parent: Command, ctx: CliContext): Command {
 
 function platformObject(p: string): { os: string; architecture?: string; variant?: string } {
   const [os, architecture, variant] = p.split('/');
-  return { os, architecture, variant };
+  return { os: os!, architecture, variant };
 }
 
 /** strconv.ParseBool's accepted spellings. */

@@ -80,7 +80,7 @@ function valueFlags(program: Command): Set<string> {
 
 /** Defines `rows` in order, loading their modules in parallel. */
 async function registerRows(program: Command, ctx: CliContext, rows: readonly CommandRow[]): Promise<void> {
-  const defines = await Promise.all(rows.map(([, what]) => (typeof what === 'function' ? what() : undefined)));
+  const defines = await Promise.all(rows.map(([, what]) => (typeof what === 'function' ? what() : Promise.resolve(undefined))));
   const groups = new Map<string, Command>();
   rows.forEach(([path, what], n) => {
     const { group, name, aliases } = splitPath(path);
@@ -148,7 +148,7 @@ async function buildProgram(argv: string[]): Promise<Command> {
 async function preprocess(program: Command, argv: string[]): Promise<string[]> {
   let cmds = program.commands;
   for (let i = commandIndex(argv, valueFlags(program)); i < argv.length; i++) {
-    const c = cmds.find((x) => x.name() === argv[i] || x.aliases().includes(argv[i]));
+    const c = cmds.find((x) => x.name() === argv[i] || x.aliases().includes(argv[i]!));
     if (!c) break;
     if (RUN_LIKE.has(c)) {
       const { preprocessRunArgv } = await import('./containers.js');
@@ -213,7 +213,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-function findRunCommand(program: Command, argv: string[]): Command | undefined {
+function findRunCommand(_program: Command, argv: string[]): Command | undefined {
   for (const c of RUN_LIKE) {
     const path = commandPath(c).split(' ').slice(1);
     for (let i = 0; i + path.length <= argv.length; i++) {

@@ -181,24 +181,24 @@ export function normalizePflagArgv(cmd: Command, argv: string[]): { argv: string
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--' || !a.startsWith('-') || a === '-') break;
-    if (a.startsWith('--')) {
-      const eq = a.indexOf('=');
-      const name = eq >= 0 ? a.slice(0, eq) : a;
-      const opt = byLong.get(name);
+    if (a === '--' || !a!.startsWith('-') || a === '-') break;
+    if (a!.startsWith('--')) {
+      const eq = a!.indexOf('=');
+      const name = eq >= 0 ? a!.slice(0, eq) : a;
+      const opt = byLong.get(name!);
       if (opt && !opt.required && !opt.optional && eq >= 0) {
-        const v = a.slice(eq + 1);
+        const v = a!.slice(eq + 1);
         if (FALSE_VALUES.has(v)) {
           falsified.add(opt.attributeName());
           continue;
         }
         if (TRUE_VALUES.has(v)) {
-          out.push(name);
+          out.push(name!);
           continue;
         }
         throw new FlagError(`invalid argument "${v}" for "${name}" flag: strconv.ParseBool: parsing "${v}": invalid syntax`);
       }
-      out.push(a);
+      out.push(a!);
       if (opt && opt.required && eq < 0) out.push(argv[++i] ?? '');
       continue;
     }
@@ -206,28 +206,28 @@ export function normalizePflagArgv(cmd: Command, argv: string[]): { argv: string
     let j = 1;
     let consumedNext = false;
     const pieces: string[] = [];
-    while (j < a.length) {
-      const opt = byShort.get(`-${a[j]}`);
+    while (j < a!.length) {
+      const opt = byShort.get(`-${a![j]}`);
       if (opt && opt.required) {
-        let v = a.slice(j + 1);
+        let v = a!.slice(j + 1);
         if (v.startsWith('=')) v = v.slice(1);
         if (v === '') {
-          pieces.push(`-${a[j]}`, argv[i + 1] ?? '');
+          pieces.push(`-${a![j]}`, argv[i + 1] ?? '');
           consumedNext = true;
         } else {
-          pieces.push(`-${a[j]}`, v);
+          pieces.push(`-${a![j]}`, v);
         }
-        j = a.length;
+        j = a!.length;
         break;
       }
-      if (opt && a[j + 1] === '=') {
-        const v = a.slice(j + 2);
+      if (opt && a![j + 1] === '=') {
+        const v = a!.slice(j + 2);
         if (FALSE_VALUES.has(v)) falsified.add(opt.attributeName());
-        else pieces.push(`-${a[j]}`);
-        j = a.length;
+        else pieces.push(`-${a![j]}`);
+        j = a!.length;
         break;
       }
-      pieces.push(`-${a[j]}`);
+      pieces.push(`-${a![j]}`);
       j++;
     }
     out.push(...pieces);
@@ -395,15 +395,15 @@ export function parsePortSpec(spec: string): Array<{ port: string; binding: Port
   let containerPort: string;
   const v6 = /^\[([^\]]+)\]:(.*)$/.exec(rest);
   if (v6) {
-    ip = v6[1];
-    const parts = v6[2].split(':');
+    ip = v6[1]!;
+    const parts = v6[2]!.split(':');
     if (parts.length !== 2) throw new Error(`invalid port format: ${spec}`);
-    [hostPort, containerPort] = parts;
+    [hostPort, containerPort] = parts as [string, string];
   } else {
     const parts = rest.split(':');
-    if (parts.length === 1) containerPort = parts[0];
-    else if (parts.length === 2) [hostPort, containerPort] = parts;
-    else if (parts.length === 3) [ip, hostPort, containerPort] = parts;
+    if (parts.length === 1) containerPort = parts[0]!;
+    else if (parts.length === 2) [hostPort, containerPort] = parts as [string, string];
+    else if (parts.length === 3) [ip, hostPort, containerPort] = parts as [string, string, string];
     else {
       containerPort = parts.pop()!;
       hostPort = parts.pop()!;
@@ -482,7 +482,7 @@ export function parseMountSpec(value: string): MountSpec {
         break;
       case 'volume-label': {
         const [k, ...v] = val.split('=');
-        m.VolumeOptions = { ...(m.VolumeOptions ?? {}), Labels: { ...(m.VolumeOptions?.Labels ?? {}), [k]: v.join('=') } };
+        m.VolumeOptions = { ...(m.VolumeOptions ?? {}), Labels: { ...(m.VolumeOptions?.Labels ?? {}), [k!]: v.join('=') } };
         break;
       }
       case 'volume-subpath':
@@ -496,7 +496,7 @@ export function parseMountSpec(value: string): MountSpec {
         const dc = m.VolumeOptions?.DriverConfig ?? {};
         m.VolumeOptions = {
           ...(m.VolumeOptions ?? {}),
-          DriverConfig: { ...dc, Options: { ...(dc.Options ?? {}), [k]: v.join('=') } },
+          DriverConfig: { ...dc, Options: { ...(dc.Options ?? {}), [k!]: v.join('=') } },
         };
         break;
       }
@@ -537,16 +537,17 @@ function parseDevice(spec: string): { PathOnHost: string; PathInContainer: strin
   const parts = spec.split(':');
   let perms = 'rwm';
   let dst = '';
+  const host = parts[0]!;
   if (parts.length === 3) {
-    perms = parts[2];
-    dst = parts[1];
+    perms = parts[2]!;
+    dst = parts[1]!;
   } else if (parts.length === 2) {
-    if (/^[rwm]+$/.test(parts[1])) perms = parts[1];
-    else dst = parts[1];
+    if (/^[rwm]+$/.test(parts[1]!)) perms = parts[1]!;
+    else dst = parts[1]!;
   } else if (parts.length !== 1) {
     throw new Error(`invalid device specification: ${spec}`);
   }
-  return { PathOnHost: parts[0], PathInContainer: dst || parts[0], CgroupPermissions: perms };
+  return { PathOnHost: host, PathInContainer: dst || host, CgroupPermissions: perms };
 }
 
 function parseSecurityOpts(opts: string[]): string[] {
@@ -675,8 +676,7 @@ export function buildContainerSpec(o: Opts, image: string, cmdArgs: string[], en
     throw new Error(`--label-file: ${(err as Error).message}`);
   }
 
-  let restartPolicy: RestartPolicy;
-  restartPolicy = parseRestartPolicy(str(o, 'restart'));
+  const restartPolicy: RestartPolicy = parseRestartPolicy(str(o, 'restart'));
   const autoRemove = bool(o, 'rm');
   const restartIsNone = !restartPolicy.Name || restartPolicy.Name === 'no';
   if (autoRemove && !restartIsNone) throw new Error('conflicting options: cannot specify both --restart and --rm');

@@ -26,9 +26,9 @@ export function parseGoDuration(s: string): number {
   while (s.length) {
     const m = /^(\d*\.?\d*)([a-zµμ]+)/.exec(s);
     if (!m || m[1] === '' || m[1] === '.') throw bad();
-    const unit = UNIT_NS[m[2]];
+    const unit = UNIT_NS[m[2]!];
     if (unit === undefined) {
-      if (/^[a-zµμ]+$/.test(m[2])) throw new Error(`time: unknown unit "${m[2]}" in duration "${orig}"`);
+      if (/^[a-zµμ]+$/.test(m[2]!)) throw new Error(`time: unknown unit "${m[2]}" in duration "${orig}"`);
       throw bad();
     }
     total += Number(m[1]) * unit;
@@ -59,13 +59,13 @@ export function getTimestamp(value: string, now: number = Date.now()): string {
     const [, y, mo, d, h = '0', mi = '0', sec = '0', frac = '', zone] = m;
     let ms: number;
     if (zone) {
-      ms = Date.UTC(+y, +mo - 1, +d, +h, +mi, +sec);
+      ms = Date.UTC(+y!, +mo! - 1, +d!, +h, +mi, +sec);
       if (zone !== 'z' && zone !== 'Z') {
         const sign = zone[0] === '-' ? -1 : 1;
         ms -= sign * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6))) * 60_000;
       }
     } else {
-      ms = new Date(+y, +mo - 1, +d, +h, +mi, +sec).getTime();
+      ms = new Date(+y!, +mo! - 1, +d!, +h, +mi, +sec).getTime();
     }
     const nanos = frac ? frac.slice(1).padEnd(9, '0') : '000000000';
     return `${Math.floor(ms / 1000)}.${nanos}`;

@@ -56,6 +56,3 @@ function goTlsReason(err: NodeJS.ErrnoException): string | undefined {
   return alert ? `remote error: tls: ${alert[1]}` : undefined;
 }
 
-export function isNotFound(err: unknown): boolean {
-  return err instanceof ApiError && err.statusCode === 404;
-}

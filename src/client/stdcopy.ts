@@ -31,7 +31,7 @@ export class StdcopyDemuxer extends Writable {
         if (this.pending.length < HEADER_LEN + size) break;
         const payload = this.pending.subarray(HEADER_LEN, HEADER_LEN + size);
         this.pending = this.pending.subarray(HEADER_LEN + size);
-        const dest = this.destination(stream, payload);
+        const dest = this.destination(stream!, payload);
         if (dest && payload.length > 0 && !dest.write(payload)) {
           waits.push(new Promise((resolve) => dest.once('drain', () => resolve())));
         }

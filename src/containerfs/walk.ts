@@ -190,7 +190,7 @@ export async function readOverlayXattrs(root: string): Promise<{ opaque: Set<str
       if (value.toString() === 'y') opaque.add(current);
     } else {
       let map = xattrs.get(current);
-      if (!map) xattrs.set(current, (map = new Map()));
+      if (!map) xattrs.set(current, (map = new Map<string, Buffer>()));
       map.set(m[1]!, value);
     }
   }

@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { constants as fsc, type Stats } from 'node:fs';
-import { lstat, open, readdir, readlink, type FileHandle } from 'node:fs/promises';
+import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { invalidParameter } from '../lib/errors.js';
 import { TarWriter, type TarWriteHeader } from '../lib/tar-writer.js';
@@ -242,5 +242,3 @@ export async function copySources(src: ContainerRoot, sources: CopySource[], lay
   }
 }
 
-export { hasWildcard };
-export type { FileHandle };

@@ -155,12 +155,12 @@ const MERGED_KEYS = new Set(['runtimes']);
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
-function buildProgram(): Command {
+function buildProgram(defaultConfigFile: string): Command {
   const certDir = defaultCertDir();
   return new Command('wharfd')
     .description('A self-sufficient runtime for containers (Docker Engine API compatible)')
     .helpOption('--help', 'Print usage')
-    .option('--config-file <path>', 'Daemon configuration file', DEFAULT_CONFIG_FILE)
+    .option('--config-file <path>', 'Daemon configuration file', defaultConfigFile)
     .option('--data-root <dir>', 'Root directory of persistent Wharf state', DEFAULT_DATA_ROOT)
     .option('--exec-root <dir>', 'Root directory for execution state files', DEFAULT_EXEC_ROOT)
     .option('-H, --host <address>', 'Daemon socket(s) to connect to (repeatable)', collect, [])
@@ -211,9 +211,9 @@ const BOOL_VALUE_FLAGS = new Set(['tls', 'tlsverify']);
 function normalizeBoolFlags(argv: string[]): string[] {
   return argv.map((arg) => {
     const m = /^--([a-z-]+)=(.*)$/s.exec(arg);
-    if (!m || !BOOL_VALUE_FLAGS.has(m[1])) return arg;
-    if (GO_TRUE.has(m[2])) return `--${m[1]}`;
-    if (GO_FALSE.has(m[2])) return `--no-${m[1]}`;
+    if (!m || !BOOL_VALUE_FLAGS.has(m[1]!)) return arg;
+    if (GO_TRUE.has(m[2]!)) return `--${m[1]}`;
+    if (GO_FALSE.has(m[2]!)) return `--no-${m[1]}`;
     throw new Error(`invalid argument "${m[2]}" for "--${m[1]}" flag: strconv.ParseBool: parsing ${JSON.stringify(m[2])}: invalid syntax`);
   });
 }
@@ -315,7 +315,7 @@ function parsePoolFlag(val: string): AddressPool {
 function parseCidr(v: string): boolean {
   const m = /^(.+)\/(\d{1,3})$/.exec(v);
   if (!m) return false;
-  const family = isIP(m[1]);
+  const family = isIP(m[1]!);
   const bits = Number(m[2]);
   return (family === 4 && bits <= 32) || (family === 6 && bits <= 128);
 }
@@ -377,9 +377,12 @@ async function readConfigFile(path: string, explicit: boolean): Promise<Record<s
   return parsed as Record<string, unknown>;
 }
 
-/** Parses wharfd's argv (without `node` and the script) and merges daemon.json into it. */
-export async function loadDaemonConfig(argv: string[]): Promise<DaemonConfig> {
-  const program = buildProgram();
+/**
+ * Parses wharfd's argv (without `node` and the script) and merges daemon.json into it.
+ * `defaultConfigFile` is read when --config-file is not given (tests pass their own).
+ */
+export async function loadDaemonConfig(argv: string[], defaultConfigFile = DEFAULT_CONFIG_FILE): Promise<DaemonConfig> {
+  const program = buildProgram(defaultConfigFile);
   try {
     program.parse(normalizeBoolFlags(argv), { from: 'user' });
   } catch (err) {

@@ -90,7 +90,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
     dnsUpstreams: cfg.dns.length ? cfg.dns : undefined,
     log,
   });
-  let containers!: ContainerService;
+  let containers!: ContainerService; // eslint-disable-line prefer-const -- assigned once, after the services that call back into it
   const images = new ImageService({
     dataRoot: cfg.dataRoot,
     containersUsingImage: (imageId: string) => containers.usingImage(imageId),

@@ -65,13 +65,6 @@ interface ExecRecord {
   signalDone: (code: number) => void;
 }
 
-/** What a probe or an API caller gets from one run. */
-export interface ExecRunResult {
-  exitCode: number;
-  /** Set when the process could not start (Docker's text). */
-  error?: EngineError;
-}
-
 const GC_INTERVAL_MS = 5 * 60_000;
 
 export class ExecService implements ExecBackend {
@@ -102,7 +95,7 @@ export class ExecService implements ExecBackend {
       }
     }
     const ex = this.newRecord(rec, {
-      entrypoint: cmd[0],
+      entrypoint: cmd[0]!,
       args: cmd.slice(1),
       env: req.Env ?? [],
       user,
@@ -306,8 +299,9 @@ export class ExecService implements ExecBackend {
     output: (chunk: Buffer, stream: 'stdout' | 'stderr') => void,
     timeoutMs: number,
   ): Promise<{ exitCode: number; timedOut: boolean }> {
+    if (cmd.length === 0) throw invalidParameter('No exec command specified');
     const ex = this.newRecord(rec, {
-      entrypoint: cmd[0],
+      entrypoint: cmd[0]!,
       args: cmd.slice(1),
       env: [],
       user: rec.Config.User ?? '',

@@ -71,7 +71,7 @@ export class VolumeService implements VolumeBackend, VolumeLink {
 
   async list(filters: Filters): Promise<VolumeListResponse> {
     for (const k of Object.keys(filters)) if (!LIST_FILTERS.has(k)) throw invalidParameter(`invalid filter '${k}'`);
-    const dangling = filters.dangling?.length ? parseBool('dangling', filters.dangling[filters.dangling.length - 1]) : undefined;
+    const dangling = filters.dangling?.length ? parseBool('dangling', filters.dangling[filters.dangling.length - 1]!) : undefined;
     const out = this.store.list().filter((v) => {
       if (filters.driver?.length && !filters.driver.includes(v.Driver)) return false;
       if (filters.name?.length && !filterMatches(filters.name, v.Name)) return false;
@@ -106,7 +106,7 @@ export class VolumeService implements VolumeBackend, VolumeLink {
     let pruneAll = false;
     if (all.length === 1) {
       try {
-        pruneAll = parseBool('all', all[0]);
+        pruneAll = parseBool('all', all[0]!);
       } catch {
         throw invalidParameter(`invalid filter 'all': strconv.ParseBool: parsing "${all[0]}": invalid syntax`);
       }

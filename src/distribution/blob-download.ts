@@ -4,7 +4,6 @@
  * connections are retried with back-off, and a blob that does not match its descriptor fails.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { open, type FileHandle } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EngineError, systemError } from '../lib/errors.js';
 import type { RegistrySession } from './client.js';
@@ -20,24 +19,6 @@ export function verificationError(digest: string): Error {
   return systemError(`filesystem layer verification failed for digest ${digest}`);
 }
 
-/** Writes the blob to `path` (created or truncated); resolves once it is complete and verified. */
-export async function downloadBlob(s: RegistrySession, repo: string, desc: Descriptor, path: string, opts: DownloadOptions = {}): Promise<void> {
-  const fh = await open(path, 'w', 0o600);
-  try {
-    await fetchInto(s, repo, desc, opts, {
-      reset: async () => {
-        await fh.truncate(0);
-      },
-      write: async (chunk, offset) => {
-        await writeAll(fh, chunk, offset);
-      },
-    });
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 /** A small blob (config) into memory, verified. */
 export async function fetchBlobBuffer(s: RegistrySession, repo: string, desc: Descriptor, opts: DownloadOptions = {}): Promise<Buffer> {
   let parts: Buffer[] = [];
@@ -50,14 +31,6 @@ export async function fetchBlobBuffer(s: RegistrySession, repo: string, desc: De
     },
   });
   return Buffer.concat(parts);
-}
-
-async function writeAll(fh: FileHandle, chunk: Buffer, offset: number): Promise<void> {
-  let done = 0;
-  while (done < chunk.length) {
-    const { bytesWritten } = await fh.write(chunk, done, chunk.length - done, offset + done);
-    done += bytesWritten;
-  }
 }
 
 /** Where a blob's bytes go, in order; reset() means "start over from byte 0". */

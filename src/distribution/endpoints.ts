@@ -11,7 +11,6 @@ import { DEFAULT_DOMAIN } from '../image/reference.js';
 export const DEFAULT_CERTS_DIR = '/etc/wharf/certs.d';
 /** docker.io's API host and the key Docker stores its credentials under. */
 export const DOCKER_HUB_API = 'registry-1.docker.io';
-export const DOCKER_HUB_AUTH_KEY = 'https://index.docker.io/v1/';
 
 export interface RegistryOptions {
   /** daemon.json "insecure-registries": host[:port] names or CIDRs. */

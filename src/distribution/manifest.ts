@@ -9,7 +9,6 @@ export const MEDIA_DOCKER_LIST = 'application/vnd.docker.distribution.manifest.l
 export const MEDIA_OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const MEDIA_OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 export const MEDIA_DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json';
-export const MEDIA_OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
 export const MEDIA_DOCKER_LAYER_GZIP = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
 export const MEDIA_DOCKER_FOREIGN_LAYER = 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip';
 export const MEDIA_SCHEMA1 = 'application/vnd.docker.distribution.manifest.v1+prettyjws';

@@ -299,7 +299,7 @@ async function fetchLayers(
     const settled = await Promise.allSettled(stages.filter(Boolean));
     let k = 0;
     for (let i = 0; i < stages.length; i++) {
-      if (!stages[i]) continue;
+      if (stages[i] === undefined) continue;
       const r = settled[k++]!;
       if (r.status === 'fulfilled' && !committed.has(i)) await layers.discardStaged(r.value).catch(() => {});
     }

@@ -60,7 +60,7 @@ export function splitWords(s: string): string[] {
     } else if (c === '\\' && i + 1 < s.length) {
       cur += s[++i];
       inWord = true;
-    } else if (/\s/.test(c)) {
+    } else if (/\s/.test(c!)) {
       if (inWord) words.push(cur);
       cur = '';
       inWord = false;
@@ -78,10 +78,10 @@ export function splitWords(s: string): string[] {
 function keyValues(instr: string, rest: string): Array<[string, string]> {
   const words = splitWords(rest);
   if (words.length === 0) throw invalidParameter(`${instr} requires at least one argument`);
-  if (!words[0].includes('=')) {
+  if (!words[0]!.includes('=')) {
     const m = /^(\S+)\s+([\s\S]*)$/.exec(rest.trim());
     if (!m) throw invalidParameter(`${instr} must have two arguments`);
-    return [[m[1], splitWords(m[2]).join(' ') || m[2].trim()]];
+    return [[m[1]!, splitWords(m[2]!).join(' ') || m[2]!.trim()]];
   }
   return words.map((w) => {
     const eq = w.indexOf('=');
@@ -97,7 +97,7 @@ function parseDuration(s: string, flag: string): number {
   let total = 0;
   let consumed = 0;
   for (const m of s.matchAll(re)) {
-    total += parseFloat(m[1]) * units[m[2]];
+    total += parseFloat(m[1]!) * units[m[2]!]!;
     consumed += m[0].length;
   }
   if (consumed !== s.length || consumed === 0) throw invalidParameter(`time: invalid duration "${s}" for --${flag}`);
@@ -106,7 +106,7 @@ function parseDuration(s: string, flag: string): number {
 
 function expandPorts(spec: string): string[] {
   const [ports, proto = 'tcp'] = spec.split('/');
-  const m = /^(\d+)(?:-(\d+))?$/.exec(ports);
+  const m = /^(\d+)(?:-(\d+))?$/.exec(ports!);
   if (!m) throw invalidParameter(`invalid containerPort: ${ports}`);
   const start = Number(m[1]);
   const end = m[2] === undefined ? start : Number(m[2]);
@@ -124,22 +124,22 @@ function healthcheck(rest: string): HealthConfig {
     if (!m) break;
     s = s.slice(m[0].length);
     const [, flag, value] = m;
-    if (flag === 'interval') hc.Interval = parseDuration(value, flag);
-    else if (flag === 'timeout') hc.Timeout = parseDuration(value, flag);
-    else if (flag === 'start-period') hc.StartPeriod = parseDuration(value, flag);
-    else if (flag === 'start-interval') hc.StartInterval = parseDuration(value, flag);
+    if (flag === 'interval') hc.Interval = parseDuration(value!, flag);
+    else if (flag === 'timeout') hc.Timeout = parseDuration(value!, flag);
+    else if (flag === 'start-period') hc.StartPeriod = parseDuration(value!, flag);
+    else if (flag === 'start-interval') hc.StartInterval = parseDuration(value!, flag);
     else if (flag === 'retries') hc.Retries = Number(value);
     else throw invalidParameter(`Unknown flag: ${flag}`);
   }
   const m = /^(\S+)\s*([\s\S]*)$/.exec(s);
-  const kind = m?.[1].toUpperCase();
+  const kind = m?.[1]?.toUpperCase();
   if (kind === 'NONE') {
-    if (m![2].trim()) throw invalidParameter('HEALTHCHECK NONE takes no arguments');
+    if (m![2]!.trim()) throw invalidParameter('HEALTHCHECK NONE takes no arguments');
     return { Test: ['NONE'] };
   }
   if (kind !== 'CMD') throw invalidParameter(`Unknown type "${m?.[1] ?? ''}" in HEALTHCHECK (try CMD)`);
-  const arr = jsonArray(m![2]);
-  hc.Test = arr ? ['CMD', ...arr] : ['CMD-SHELL', m![2].trim()];
+  const arr = jsonArray(m![2]!);
+  hc.Test = arr ? ['CMD', ...arr] : ['CMD-SHELL', m![2]!.trim()];
   return hc;
 }
 
@@ -154,24 +154,24 @@ export function applyChanges(changes: string[], base: ContainerConfig = {}): Con
     const m = /^(\S+)\s*([\s\S]*)$/.exec(line);
     if (!m) continue;
     const [, instr, rest] = m;
-    const lower = instr.toLowerCase();
+    const lower = instr!.toLowerCase();
     if (!VALID.has(lower)) throw invalidParameter(`${instr} is not a valid change command`);
     switch (lower) {
       case 'cmd': {
-        cfg.Cmd = jsonArray(rest) ?? ['/bin/sh', '-c', rest.trim()];
+        cfg.Cmd = jsonArray(rest!) ?? ['/bin/sh', '-c', rest!.trim()];
         cmdSet = true;
         break;
       }
       case 'entrypoint': {
-        const arr = jsonArray(rest);
-        cfg.Entrypoint = arr ?? (rest.trim() === '' ? ['/bin/sh', '-c'] : ['/bin/sh', '-c', rest.trim()]);
+        const arr = jsonArray(rest!);
+        cfg.Entrypoint = arr ?? (rest!.trim() === '' ? ['/bin/sh', '-c'] : ['/bin/sh', '-c', rest!.trim()]);
         // As in a Dockerfile: ENTRYPOINT resets a CMD inherited from before.
         if (!cmdSet) cfg.Cmd = null;
         break;
       }
       case 'env': {
         const env = [...(cfg.Env ?? [])];
-        for (const [k, v] of keyValues('ENV', rest)) {
+        for (const [k, v] of keyValues('ENV', rest!)) {
           const i = env.findIndex((e) => e.split('=')[0] === k);
           if (i >= 0) env[i] = `${k}=${v}`;
           else env.push(`${k}=${v}`);
@@ -181,12 +181,12 @@ export function applyChanges(changes: string[], base: ContainerConfig = {}): Con
       }
       case 'label': {
         const labels = { ...(cfg.Labels ?? {}) };
-        for (const [k, v] of keyValues('LABEL', rest)) labels[k] = v;
+        for (const [k, v] of keyValues('LABEL', rest!)) labels[k] = v;
         cfg.Labels = labels;
         break;
       }
       case 'expose': {
-        const words = splitWords(rest);
+        const words = splitWords(rest!);
         if (words.length === 0) throw invalidParameter('EXPOSE requires at least one argument');
         const ports = { ...(cfg.ExposedPorts ?? {}) };
         for (const w of words) for (const p of expandPorts(w)) ports[p] = {};
@@ -194,7 +194,7 @@ export function applyChanges(changes: string[], base: ContainerConfig = {}): Con
         break;
       }
       case 'volume': {
-        const vols = jsonArray(rest) ?? splitWords(rest);
+        const vols = jsonArray(rest!) ?? splitWords(rest!);
         if (vols.length === 0) throw invalidParameter('VOLUME requires at least one argument');
         const set = { ...(cfg.Volumes ?? {}) };
         for (const v of vols) {
@@ -205,21 +205,21 @@ export function applyChanges(changes: string[], base: ContainerConfig = {}): Con
         break;
       }
       case 'workdir': {
-        const dir = rest.trim();
+        const dir = rest!.trim();
         if (!dir) throw invalidParameter('WORKDIR requires exactly one argument');
         cfg.WorkingDir = dir.startsWith('/') ? dir : `${(cfg.WorkingDir || '/').replace(/\/$/, '')}/${dir}`;
         break;
       }
       case 'user':
-        if (!rest.trim()) throw invalidParameter('USER requires exactly one argument');
-        cfg.User = rest.trim();
+        if (!rest!.trim()) throw invalidParameter('USER requires exactly one argument');
+        cfg.User = rest!.trim();
         break;
       case 'stopsignal':
-        if (!rest.trim()) throw invalidParameter('STOPSIGNAL requires exactly one argument');
-        cfg.StopSignal = rest.trim();
+        if (!rest!.trim()) throw invalidParameter('STOPSIGNAL requires exactly one argument');
+        cfg.StopSignal = rest!.trim();
         break;
       case 'onbuild': {
-        const trigger = rest.trim();
+        const trigger = rest!.trim();
         const t = trigger.split(/\s/)[0]?.toUpperCase();
         if (!t) throw invalidParameter('ONBUILD requires at least one argument');
         if (t === 'ONBUILD') throw invalidParameter("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
@@ -228,7 +228,7 @@ export function applyChanges(changes: string[], base: ContainerConfig = {}): Con
         break;
       }
       case 'healthcheck':
-        cfg.Healthcheck = healthcheck(rest);
+        cfg.Healthcheck = healthcheck(rest!);
         break;
     }
   }

@@ -83,7 +83,7 @@ export function parseNormalizedNamed(s: string): Reference {
     if (s === '') fail(`${ERR_INVALID_FORMAT}`);
     fail(ERR_INVALID_FORMAT);
   }
-  if (m[1].length > NAME_TOTAL_LENGTH_MAX) {
+  if (m[1]!.length > NAME_TOTAL_LENGTH_MAX) {
     fail(`${ERR_INVALID_FORMAT}: repository name must not be more than ${NAME_TOTAL_LENGTH_MAX} characters`);
   }
   const digest = m[3];
@@ -152,11 +152,3 @@ export function isFullImageId(s: string): boolean {
   return anchoredIdentifierRe.test(s) || anchoredDigestRe.test(s);
 }
 
-/** Parses, normalises and adds `latest` when needed; returns null instead of throwing. */
-export function tryParse(s: string): Reference | null {
-  try {
-    return withDefaultTag(parseNormalizedNamed(s));
-  } catch {
-    return null;
-  }
-}

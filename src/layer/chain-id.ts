@@ -26,12 +26,7 @@ export function chainIdOf(parentChainId: string | null, diffId: string): string 
 /** The top chain ID of a layer list, or null for an image without layers. */
 export function topChainId(diffIds: readonly string[]): string | null {
   const ids = chainIds(diffIds);
-  return ids.length ? ids[ids.length - 1] : null;
-}
-
-const digestRe = /^sha256:[a-f0-9]{64}$/;
-export function isDigest(s: string): boolean {
-  return digestRe.test(s);
+  return ids[ids.length - 1] ?? null;
 }
 
 /** `sha256:abc…` -> `abc…` */

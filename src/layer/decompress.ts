@@ -33,7 +33,8 @@ export async function peek(src: Readable, n: number): Promise<{ head: Buffer; st
       done = true;
       break;
     }
-    const chunk = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value);
+    const value = r.value as Buffer | Uint8Array | string;
+    const chunk = Buffer.isBuffer(value) ? value : Buffer.from(value);
     parts.push(chunk);
     len += chunk.length;
   }

@@ -158,7 +158,7 @@ export class LayerExtractor {
     const parts = rel.split('/');
     let cur = '';
     for (let i = 0; i < parts.length - 1; i++) {
-      cur = cur ? `${cur}/${parts[i]}` : parts[i];
+      cur = cur ? `${cur}/${parts[i]}` : parts[i]!;
       if (this.dirs.has(cur)) continue;
       const st = this.made.has(cur) ? lstatOrNull(this.abs(cur)) : null;
       if (st === null) {

@@ -83,7 +83,8 @@ async function readText(path: string): Promise<string | null> {
 }
 
 /** Docker's init layer: what every container's rootfs gets before its own changes. */
-const INIT_LAYER: Array<[string, 'dir' | 'file' | string]> = [
+/** [path, 'dir' | 'file' | the target of a symlink] */
+const INIT_LAYER: Array<[string, string]> = [
   ['dev/pts', 'dir'],
   ['dev/shm', 'dir'],
   ['proc', 'dir'],
@@ -143,7 +144,7 @@ export class LayerStore {
     const [diffId, size, cacheId, parent] = await Promise.all(
       ['diff', 'size', 'cache-id', 'parent'].map((f) => readText(join(dir, f))),
     );
-    if (diffId === null || cacheId === null) return null;
+    if (diffId == null || cacheId == null) return null;
     const info: LayerInfo = { chainId, diffId, size: Number(size ?? 0), cacheId, parent: parent || null };
     this.infoCache.set(chainId, info);
     return info;
@@ -409,7 +410,7 @@ export class LayerStore {
   async rwRecord(containerId: string): Promise<RWLayerRecord | null> {
     const dir = this.mountDir(containerId);
     const [mountId, initId, parent] = await Promise.all(['mount-id', 'init-id', 'parent'].map((f) => readText(join(dir, f))));
-    if (mountId === null) return null;
+    if (mountId == null) return null;
     return { mountId, initId: initId ?? `${mountId}-init`, parent: parent || null };
   }
 

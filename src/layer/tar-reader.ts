@@ -159,7 +159,7 @@ function num(b: Buffer, off: number, len: number): number {
 function checksumOk(h: Buffer): boolean {
   const stored = num(h, 148, 8);
   let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : h[i];
+  for (let i = 0; i < BLOCK; i++) sum += (i >= 148 && i < 156 ? 32 : h[i])!;
   return sum === stored;
 }
 

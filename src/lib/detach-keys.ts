@@ -15,7 +15,7 @@ export function parseDetachKeys(spec: string | undefined): Buffer {
   for (const key of spec.split(',')) {
     const k = key.trim();
     if (k.length === 1) out.push(k.charCodeAt(0));
-    else if (/^ctrl-[a-z@\[\\\]^_]$/i.test(k)) {
+    else if (/^ctrl-[a-z@[\\\]^_]$/i.test(k)) {
       const c = k.slice(5).toLowerCase();
       out.push(c >= 'a' && c <= 'z' ? c.charCodeAt(0) - 96 : '@[\\]^_'.indexOf(c));
     } else throw invalidParameter(`Invalid detach keys (${spec}) provided`);

@@ -41,7 +41,7 @@ const GO_DURATION_SECONDS: Record<string, number> = { ns: 1e-9, us: 1e-6, ms: 1e
  */
 export function parseFilterTime(v: string, now = Date.now()): number {
   const dur = /^(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)$/.exec(v);
-  if (dur) return now / 1000 - Number(dur[1]) * GO_DURATION_SECONDS[dur[2]];
+  if (dur) return now / 1000 - Number(dur[1]) * GO_DURATION_SECONDS[dur[2]!]!;
   if (/^\d+(\.\d+)?$/.test(v)) return Number(v);
   const t = Date.parse(v);
   if (Number.isNaN(t)) throw invalidParameter(`failed to parse value as time or duration: "${v}"`);

@@ -8,7 +8,7 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
-import { formatIp, parseIp } from './ipv4.js';
+import { parseIp } from './ipv4.js';
 import { ip6Bytes } from './ipv6.js';
 import {
   buildResponse,
@@ -234,5 +234,3 @@ export class EmbeddedDns {
     return undefined;
   }
 }
-
-export { formatIp };

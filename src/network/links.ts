@@ -118,11 +118,6 @@ export async function removeDnsRedirect(netnsPath: string, d: NonNullable<VethSp
   await run('nsenter', [`--net=${netnsPath}`, '--', 'iptables-restore', '--noflush'], text + '\n');
 }
 
-/** Removes a container's interface from the host side (its peer goes with it). */
-export async function removeVeth(hostVeth: string): Promise<void> {
-  await deleteLink(hostVeth);
-}
-
 /** Host-side veths enslaved to a bridge. */
 export async function bridgePorts(bridge: string): Promise<string[]> {
   const out = await run('ip', ['-o', 'link', 'show', 'master', bridge]).catch(() => '');

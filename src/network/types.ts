@@ -1,7 +1,7 @@
 /** Network shapes: Docker's NetworkResource at the API, and the records persisted under <data-root>/network/. */
 import type { PortMapping } from './ports.js';
 
-export type { NetworkIpamConfig as IpamConfig, NetworkResource, NetworkCreateRequest } from '../api/types.js';
+export type { NetworkResource, NetworkCreateRequest } from '../api/types.js';
 import type { EndpointSettings, NetworkResource } from '../api/types.js';
 
 /** A persisted network (network/networks/<id>.json). */

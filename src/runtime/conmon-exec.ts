@@ -89,10 +89,10 @@ export async function conmonExec(cfg: ConmonExecConfig, o: RuntimeExecOptions): 
     throw systemError(`starting conmon: ${(err as Error).message}`, err);
   }
   const fds = child.stdio as unknown as Array<Readable & Writable>;
-  const stderrOut: Readable = fds[2];
-  const sync = new MessageReader(fds[3]);
-  const start: Writable = fds[4];
-  const attachPipe = new MessageReader(fds[5]);
+  const stderrOut: Readable = fds[2]!;
+  const sync = new MessageReader(fds[3]!);
+  const start: Writable = fds[4]!;
+  const attachPipe = new MessageReader(fds[5]!);
   let stderr = '';
   stderrOut.on('data', (d: Buffer) => {
     if (stderr.length < 8192) stderr += d.toString();

@@ -193,7 +193,7 @@ export class ConmonRuntime implements Runtime {
         if (nl < 0) return;
         let msg: { data?: number; message?: string };
         try {
-          msg = JSON.parse(syncBuf.slice(0, nl));
+          msg = JSON.parse(syncBuf.slice(0, nl)) as typeof msg;
         } catch {
           finish(new RuntimeStartError(`bad message from conmon: ${syncBuf.slice(0, nl)}`));
           return;
@@ -244,7 +244,7 @@ export class ConmonRuntime implements Runtime {
   async state(id: string): Promise<ProcessState | undefined> {
     try {
       const out = await this.runc(['state', id]);
-      return toState(JSON.parse(out));
+      return toState(JSON.parse(out) as Record<string, unknown>);
     } catch (err) {
       if (/does not exist|not exist/.test((err as Error).message)) return undefined;
       throw err;

@@ -104,9 +104,9 @@ function parsePasswd(text: string | undefined): PasswdEntry[] {
     if (!l || l.startsWith('#')) continue;
     const f = l.split(':');
     if (f.length < 3) continue;
-    const uid = parseId(f[2]);
+    const uid = parseId(f[2]!);
     if (uid === undefined) continue;
-    out.push({ name: f[0], uid, gid: parseId(f[3] ?? '') ?? 0, home: f[5] ?? '' });
+    out.push({ name: f[0]!, uid, gid: parseId(f[3] ?? '') ?? 0, home: f[5] ?? '' });
   }
   return out;
 }
@@ -118,9 +118,9 @@ function parseGroup(text: string | undefined): GroupEntry[] {
     if (!l || l.startsWith('#')) continue;
     const f = l.split(':');
     if (f.length < 3) continue;
-    const gid = parseId(f[2]);
+    const gid = parseId(f[2]!);
     if (gid === undefined) continue;
-    out.push({ name: f[0], gid, members: (f[3] ?? '').split(',').map((m) => m.trim()).filter(Boolean) });
+    out.push({ name: f[0]!, gid, members: (f[3] ?? '').split(',').map((m) => m.trim()).filter(Boolean) });
   }
   return out;
 }

@@ -59,11 +59,11 @@ export function validMountMode(mode: string): boolean {
   if (mode === '') return true;
   const counts = [0, 0, 0, 0, 0];
   for (const o of mode.split(',')) {
-    if (RW_MODES.has(o)) counts[0]++;
-    else if (LABEL_MODES.has(o)) counts[1]++;
-    else if (PROPAGATION_MODES.has(o)) counts[2]++;
-    else if (COPY_MODES.has(o)) counts[3]++;
-    else if (CONSISTENCY_MODES.has(o)) counts[4]++;
+    if (RW_MODES.has(o)) counts[0]!++;
+    else if (LABEL_MODES.has(o)) counts[1]!++;
+    else if (PROPAGATION_MODES.has(o)) counts[2]!++;
+    else if (COPY_MODES.has(o)) counts[3]!++;
+    else if (CONSISTENCY_MODES.has(o)) counts[4]!++;
     else return false;
   }
   return counts.every((c) => c <= 1);
@@ -184,17 +184,17 @@ export function parseBind(raw: string, volumeDriver = ''): ParsedMount {
   let mode = '';
   switch (arr.length) {
     case 1:
-      spec.Target = arr[0];
+      spec.Target = arr[0]!;
       break;
     case 2:
-      if (validMountMode(arr[1])) throw new MountConfigError(invalidSpec(raw));
-      spec.Source = arr[0];
-      spec.Target = arr[1];
+      if (validMountMode(arr[1]!)) throw new MountConfigError(invalidSpec(raw));
+      spec.Source = arr[0]!;
+      spec.Target = arr[1]!;
       break;
     case 3:
-      spec.Source = arr[0];
-      spec.Target = arr[1];
-      mode = arr[2];
+      spec.Source = arr[0]!;
+      spec.Target = arr[1]!;
+      mode = arr[2]!;
       break;
     default:
       throw new MountConfigError(invalidSpec(raw));

@@ -4,10 +4,9 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { countLeaks, loadBusybox, startDaemon, type Daemon } from './harness.js';
+import { countLeaks, jsonBody, loadBusybox, socketRequest, startDaemon, type Daemon } from './harness.js';
 
 let d: Daemon;
 before(async () => {
@@ -18,16 +17,9 @@ after(async () => {
   await d?.cleanup();
 });
 
-function call(method: string, path: string, body?: string): Promise<{ status: number; json: { message?: string } & Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: d.socket, method, path, headers: body !== undefined ? { 'Content-Type': 'application/json' } : {} }, (res) => {
-      let data = '';
-      res.on('data', (c) => (data += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: data ? JSON.parse(data) : {} }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+async function call(method: string, path: string, body?: string): Promise<{ status: number; json: { message?: string } & Record<string, unknown> }> {
+  const r = await socketRequest(d.socket, method, path, { body });
+  return { status: r.status, json: jsonBody(r) ?? {} };
 }
 
 test('malformed JSON and wrong types are 400 with a message', async () => {

@@ -89,13 +89,13 @@ describe('history', () => {
 
   test('human sizes and ages, json', async () => {
     const human = await ok(d.wharf(['history', 'hist:1']));
-    assert.match(human.split('\n')[0], /^IMAGE +CREATED +CREATED BY +SIZE +COMMENT$/);
+    assert.match(human.split('\n')[0]!, /^IMAGE +CREATED +CREATED BY +SIZE +COMMENT$/);
     assert.match(human, /\n<missing> +\S.* ago +.*MB +Imported from -\n/);
     const lines = (await ok(d.wharf(['history', '--format', 'json', 'hist:1']))).trim().split('\n');
     assert.equal(lines.length, 2);
-    assert.match(lines[0], /"CreatedBy":"sh -c echo hello \\u003e \/x/);
-    assert.deepEqual(Object.keys(JSON.parse(lines[1])), ['Comment', 'CreatedAt', 'CreatedBy', 'CreatedSince', 'ID', 'Size']);
-    assert.equal(JSON.parse(lines[1]).ID, '<missing>');
+    assert.match(lines[0]!, /"CreatedBy":"sh -c echo hello \\u003e \/x/);
+    assert.deepEqual(Object.keys(JSON.parse(lines[1]!)), ['Comment', 'CreatedAt', 'CreatedBy', 'CreatedSince', 'ID', 'Size']);
+    assert.equal(JSON.parse(lines[1]!).ID, '<missing>');
   });
 
   test('errors', async () => {

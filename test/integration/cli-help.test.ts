@@ -19,7 +19,7 @@ function listed(help: string): string[] {
     .slice(at + '\nCommands:\n'.length)
     .split('\n')
     .filter((l) => /^ {2}\S/.test(l))
-    .map((l) => l.trim().split(' ')[0])
+    .map((l) => l.trim().split(' ')[0]!)
     .filter((n) => n !== 'help');
 }
 

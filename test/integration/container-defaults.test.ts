@@ -5,10 +5,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadBusybox, startDaemon, type Daemon } from './harness.js';
+import { jsonBody, loadBusybox, socketRequest, startDaemon, type Daemon } from './harness.js';
 
 let d: Daemon;
 
@@ -43,20 +42,9 @@ async function hostDeviceSet(dir = '/dev'): Promise<string[]> {
   return out;
 }
 
-function createRaw(body: unknown): Promise<{ status: number; message: string }> {
-  const payload = Buffer.from(JSON.stringify(body));
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { socketPath: d.socket, method: 'POST', path: '/v1.47/containers/create', headers: { 'Content-Type': 'application/json', 'Content-Length': payload.length } },
-      (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, message: (JSON.parse(text) as { message?: string }).message ?? text }));
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
+async function createRaw(body: unknown): Promise<{ status: number; message: string }> {
+  const r = await socketRequest(d.socket, 'POST', '/v1.47/containers/create', { body });
+  return { status: r.status, message: jsonBody<{ message?: string }>(r)?.message ?? r.body };
 }
 
 describe('devices', () => {

@@ -12,7 +12,7 @@ import { request, type IncomingMessage } from 'node:http';
 import { spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
-import { CLI_MAIN, DOCKER_CLI, countLeaks, loadBusybox, startDaemon, waitFor, type Daemon } from './harness.js';
+import { CLI_MAIN, DOCKER_CLI, countLeaks, loadBusybox, socketRequest, startDaemon, waitFor, type Daemon } from './harness.js';
 
 let d: Daemon;
 
@@ -30,22 +30,7 @@ interface ApiResult {
 }
 
 /** One API call on the daemon's socket, the body read whole. */
-function api(method: string, path: string, body?: unknown): Promise<ApiResult> {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const req = request(
-      { socketPath: d.socket, method, path, headers: data ? { 'Content-Type': 'application/json', 'Content-Length': data.length } : {} },
-      (res) => {
-        const parts: Buffer[] = [];
-        res.on('data', (c: Buffer) => parts.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts).toString() }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(data);
-  });
-}
+const api = (method: string, path: string, body?: unknown): Promise<ApiResult> => socketRequest(d.socket, method, path, { body });
 
 /** A request whose response is left unread (a stalled or abandoned client); abort() drops it. */
 function openRequest(method: string, path: string): Promise<{ res: IncomingMessage; abort: () => void }> {
@@ -278,7 +263,7 @@ describe('core races', () => {
       return waitFor(() => /state dump: (.*)\n/.exec(d.log().slice(before))?.[1], { what: 'state dump' });
     };
     const held = JSON.parse(await dump()) as { containers: Record<string, number> };
-    assert.ok(held.containers.exitWaiters >= 24, JSON.stringify(held));
+    assert.ok(held.containers.exitWaiters! >= 24, JSON.stringify(held));
     assert.equal(held.containers.pendingAttaches, 3);
     for (const a of abandoned) a.abort();
     await waitFor(

@@ -77,8 +77,8 @@ describe('docker CLI against wharfd', () => {
     assert.match(id, /^[0-9a-f]{64}$/);
     const ps = await ok(['ps', '-a']);
     const [header, row] = ps.split('\n');
-    assert.match(header, /^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$/);
-    assert.match(row, new RegExp(`^${id.slice(0, 12)}\\s+busybox\\s+"sh -c 'echo hello f…"\\s+.+ago\\s+Up .+\\s+dk$`));
+    assert.match(header!, /^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$/);
+    assert.match(row!, new RegExp(`^${id.slice(0, 12)}\\s+busybox\\s+"sh -c 'echo hello f…"\\s+.+ago\\s+Up .+\\s+dk$`));
     let logs = '';
     for (let i = 0; i < 100 && logs === ''; i++) logs = await ok(['logs', 'dk']);
     assert.equal(logs, 'hello from dk\n');
@@ -93,7 +93,7 @@ describe('docker CLI against wharfd', () => {
 
   test('images and load of a docker-save archive', async () => {
     const images = await ok(['images']);
-    assert.match(images.split('\n')[0], /^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE$/);
+    assert.match(images.split('\n')[0]!, /^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE$/);
     assert.match(images, /^busybox\s+latest\s+[0-9a-f]{12}\s+/m);
     const dir = await mkdtemp(join(tmpdir(), 'wharf-load-'));
     try {

@@ -11,15 +11,14 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import { createServer } from 'node:net';
-import { existsSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { chainPrefixForBridge } from '../../src/network/iptables.js';
 import { DEFAULT_ADDRESS_POOLS, hostRoutes, pickSubnet } from '../../src/network/ipam.js';
 import { formatCidr, formatIp, overlaps, parseCidr } from '../../src/network/ipv4.js';
-import { loadBusybox, runCommand, startDaemon, waitFor, type Daemon } from './harness.js';
+import { freePort, httpGet, loadBusybox, runCommand, startDaemon, waitFor, type Daemon } from './harness.js';
 
 const DOCKER_BRIDGE = 'docker0';
 const DOCKER_CHAINS = { filter: ['DOCKER', 'DOCKER-ISOLATION-STAGE-1', 'DOCKER-ISOLATION-STAGE-2', 'DOCKER-USER'], nat: ['DOCKER'] };
@@ -88,13 +87,23 @@ async function wharfState(prefix: string, bridges: string[]): Promise<{ rules: s
   return { rules, links: bridges.filter((b) => existsSync(`/sys/class/net/${b}`)) };
 }
 
+/**
+ * While the fake footprint is laid, the FORWARD policy it replaced is also kept in this file, so a
+ * run that was killed outright (SIGKILL, power loss) is repaired by the next run before it starts.
+ */
+const FOOTPRINT_STATE = '/run/wharf-test-docker-coexist.json';
 let previousForwardPolicy = 'ACCEPT';
 let footprint = false;
 
+function forwardPolicy(): string | undefined {
+  const save = execFileSync('iptables-save', ['-t', 'filter'], { encoding: 'utf8' });
+  return /^:FORWARD (\S+)/m.exec(save)?.[1];
+}
+
 async function layDockerFootprint(subnet: string, gateway: string): Promise<void> {
+  previousForwardPolicy = forwardPolicy() ?? 'ACCEPT';
+  writeFileSync(FOOTPRINT_STATE, JSON.stringify({ previousForwardPolicy }));
   footprint = true;
-  const policy = (await saveLines()).find((l) => l.table === 'filter' && l.line.startsWith(':FORWARD '))?.line.split(' ')[1];
-  previousForwardPolicy = policy ?? 'ACCEPT';
   await sh('ip', ['link', 'add', 'name', DOCKER_BRIDGE, 'type', 'bridge']);
   await sh('ip', ['addr', 'add', `${gateway}/${subnet.split('/')[1]}`, 'dev', DOCKER_BRIDGE]);
   await sh('ip', ['link', 'set', DOCKER_BRIDGE, 'up']);
@@ -102,45 +111,50 @@ async function layDockerFootprint(subnet: string, gateway: string): Promise<void
   await sh('iptables', ['-w', '-P', 'FORWARD', 'DROP']);
 }
 
-/** Removes the fake footprint whatever state it is in (rules first, then chains, bridge, policy). */
-async function removeDockerFootprint(): Promise<void> {
+/**
+ * Removes the fake footprint whatever state it is in (rules first, then chains, bridge, policy).
+ * Synchronous, so that it also runs from a signal handler or on exit.
+ */
+function removeDockerFootprint(): void {
   if (!footprint) return;
-  for (const { table, line } of (await saveLines().catch(() => [])).reverse()) {
-    if (!line.startsWith('-A ') || !/DOCKER|docker0/.test(line)) continue;
-    const chain = line.split(' ')[1]!;
-    if (chain.startsWith('DOCKER')) continue; // flushed below
-    await runCommand('iptables', ['-w', '-t', table, '-D', ...line.slice(3).split(' ')]);
+  const quiet = (cmd: string, args: string[]) => spawnSync(cmd, args, { stdio: 'ignore' });
+  const save = spawnSync('iptables-save', [], { encoding: 'utf8' }).stdout ?? '';
+  let table = '';
+  const lines: Array<{ table: string; line: string }> = [];
+  for (const raw of save.split('\n')) {
+    if (raw.startsWith('*')) table = raw.slice(1);
+    else if (raw.startsWith('-A ')) lines.push({ table, line: raw });
   }
-  for (const [table, chains] of Object.entries(DOCKER_CHAINS)) {
-    for (const c of chains) await runCommand('iptables', ['-w', '-t', table, '-F', c]);
-    for (const c of chains) await runCommand('iptables', ['-w', '-t', table, '-X', c]);
+  for (const { table: t, line } of lines.reverse()) {
+    if (!/DOCKER|docker0/.test(line)) continue;
+    if (line.split(' ')[1]!.startsWith('DOCKER')) continue; // flushed below
+    quiet('iptables', ['-w', '-t', t, '-D', ...line.slice(3).split(' ')]);
   }
-  await runCommand('ip', ['link', 'del', DOCKER_BRIDGE]);
-  await runCommand('iptables', ['-w', '-P', 'FORWARD', previousForwardPolicy]);
+  for (const [t, chains] of Object.entries(DOCKER_CHAINS)) {
+    for (const c of chains) quiet('iptables', ['-w', '-t', t, '-F', c]);
+    for (const c of chains) quiet('iptables', ['-w', '-t', t, '-X', c]);
+  }
+  quiet('ip', ['link', 'del', DOCKER_BRIDGE]);
+  const restored = quiet('iptables', ['-w', '-P', 'FORWARD', previousForwardPolicy]).status === 0;
+  if (restored) rmSync(FOOTPRINT_STATE, { force: true });
   footprint = false;
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '0.0.0.0', () => r()));
-  const p = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
+// An interrupted run (a timeout's SIGTERM, Ctrl-C) must not leave the host's FORWARD policy at DROP.
+// The footprint goes at once; the harness's own handler then cleans the daemon up and exits.
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, removeDockerFootprint);
+process.on('exit', removeDockerFootprint);
+
+/** A previous run killed outright left its footprint and the policy it replaced: put them back. */
+function repairKilledRun(): void {
+  if (!existsSync(FOOTPRINT_STATE)) return;
+  const state = JSON.parse(readFileSync(FOOTPRINT_STATE, 'utf8')) as { previousForwardPolicy?: string };
+  previousForwardPolicy = state.previousForwardPolicy === 'DROP' ? 'DROP' : 'ACCEPT';
+  footprint = true;
+  removeDockerFootprint();
 }
 
-function httpGet(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/', timeout: 2000, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve(body));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
-
+repairKilledRun();
 // A real Docker engine (or a leftover) on this host: do not touch its footprint.
 const dockerPresent = existsSync(`/sys/class/net/${DOCKER_BRIDGE}`);
 
@@ -162,7 +176,7 @@ after(async () => {
   try {
     await d?.cleanup();
   } finally {
-    await removeDockerFootprint();
+    removeDockerFootprint();
   }
 });
 
@@ -178,7 +192,7 @@ describe('wharfd beside a Docker engine', { skip: dockerPresent ? `${DOCKER_BRID
   });
 
   test('wharfd with the default pools picks a subnet Docker does not use, and leaves Docker rules alone', async () => {
-    d = await startDaemon();
+    d = await startDaemon({ defaultPools: true });
     const bridge = (JSON.parse(await readFile(d.configFile, 'utf8')) as { bridge: string }).bridge;
     prefix = chainPrefixForBridge(bridge);
     bridges = [bridge];
@@ -208,7 +222,7 @@ describe('wharfd beside a Docker engine', { skip: dockerPresent ? `${DOCKER_BRID
     const b = await dd.docker(['run', '-d', '--name', 'cw2', '--network', net, '-p', `127.0.0.1:${p2}:80`, 'busybox', 'sh', '-c', HTTPD]);
     assert.equal(b.code, 0, b.stderr);
     for (const p of [p1, p2]) {
-      await waitFor(async () => (await httpGet(p).catch(() => '')) === 'hello-beside-docker\n', { timeoutMs: 20_000, what: `port ${p}` });
+      await waitFor(async () => (await httpGet(p).then((r) => r.body, () => '')) === 'hello-beside-docker\n', { timeoutMs: 20_000, what: `port ${p}` });
     }
     // Container to container through the host's address: routed (FORWARD) traffic, past Docker's DROP policy.
     // (sh runs timeout: a signal from inside the container cannot end its pid 1.)

@@ -5,8 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
-import { countLeaks, loadBusybox, startDaemon, waitFor, type Daemon } from './harness.js';
+import { countLeaks, loadBusybox, socketRequest, startDaemon, waitFor, type Daemon } from './harness.js';
 
 let d: Daemon;
 
@@ -25,18 +24,7 @@ async function ok(args: string[], tool: 'wharf' | 'docker' = 'wharf'): Promise<s
 }
 
 /** GET on the daemon socket; resolves with status and body once the response ends. */
-function get(path: string): Promise<{ status: number; body: string; ms: number }> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: d.socket, path, method: 'GET' }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, ms: Date.now() - started }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const get = (path: string) => socketRequest(d.socket, 'GET', path);
 
 const nowSecs = () => (Date.now() / 1000).toFixed(3);
 

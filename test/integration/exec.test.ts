@@ -7,11 +7,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { readdir, writeFile } from 'node:fs/promises';
-import http from 'node:http';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
-import { DOCKER_CLI, countLeaks, loadBusybox, startDaemon, waitFor, type Daemon } from './harness.js';
+import { DOCKER_CLI, countLeaks, loadBusybox, socketJson, startDaemon, waitFor, type Daemon } from './harness.js';
 
 let d: Daemon;
 let cid: string;
@@ -27,24 +26,7 @@ after(async () => {
   await d?.cleanup();
 });
 
-function api<T>(method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const req = http.request(
-      { socketPath: d.socket, method, path, headers: payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {} },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString();
-          resolve({ status: res.statusCode ?? 0, json: (text ? JSON.parse(text) : undefined) as T });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
+const api = <T>(method: string, path: string, body?: unknown) => socketJson<T>(d.socket, method, path, { body });
 
 describe('docker exec', () => {
   test('stdout and stderr apart, the command exit code becomes the CLI exit code', async () => {

@@ -17,7 +17,9 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BUSYBOX_IMAGE_CHANGES, buildBusyboxRootfsBuffer } from '../fixtures/busybox.js';
 import { Firewall, chainPrefixForBridge } from '../../src/network/iptables.js';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
+
+export { freePort, httpGet, jsonBody, socketJson, socketRequest } from '../lib/http.js';
 
 /** The repository root (this file runs from dist/test/integration/). */
 export const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
@@ -71,6 +73,12 @@ export interface StartOptions {
   readyTimeoutMs?: number;
   /** A command that execs wharfd (e.g. `['prlimit', '--nofile=256:256']`); the pid stays wharfd's. */
   prefix?: string[];
+  /**
+   * Keep wharfd's default address pools (Docker's 172.17.0.0/16…). Otherwise, unless the config
+   * sets `bip` or `default-address-pools`, the daemon gets a random 10.x.0.0/16 pool of its own, so
+   * daemons started at the same moment (parallel test files) do not pick the same subnet.
+   */
+  defaultPools?: boolean;
 }
 
 export interface Daemon {
@@ -184,8 +192,6 @@ export function ping(socket: string, timeoutMs = 1000): Promise<boolean> {
   });
 }
 
-const alive = (pid: number) => pid > 0 && existsSync(`/proc/${pid}`) && !isZombie(pid);
-
 function isZombie(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -200,6 +206,16 @@ const live = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const child of live) child.kill('SIGKILL');
 });
+/** Daemons started and not yet cleaned up, for an interrupted run. */
+const started = new Set<Daemon>();
+// A file stopped by the test runner's timeout (SIGTERM) or by Ctrl-C still removes its daemons,
+// containers, mounts, bridges and chains (for at most 20 s), then exits.
+for (const [sig, n] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]] as const) {
+  process.once(sig, () => {
+    const all = Promise.allSettled([...started].map((d) => d.cleanup()));
+    void Promise.race([all, new Promise((r) => setTimeout(r, 20_000))]).finally(() => process.exit(128 + n));
+  });
+}
 
 export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
   if (process.getuid?.() !== 0) throw new Error('integration tests must run as root');
@@ -219,7 +235,10 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
   // Each daemon gets its own default bridge (and so its own iptables chains): test daemons never
   // touch a wharfd running on the host, nor each other.
   const bridge = `wt${randomBytes(4).toString('hex')}`;
-  await writeFile(configFile, JSON.stringify({ bridge, ...(opts.config ?? {}) }));
+  const config = opts.config ?? {};
+  const ownPool = !opts.defaultPools && !('bip' in config) && !('default-address-pools' in config);
+  const pools = ownPool ? { 'default-address-pools': [{ base: `10.${100 + randomInt(100)}.0.0/16`, size: 24 }] } : {};
+  await writeFile(configFile, JSON.stringify({ bridge, ...pools, ...config }));
 
   // Remember every container ID the daemon creates, so cgroup leaks of removed containers are found.
   const ids = new Set<string>();
@@ -264,35 +283,35 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
     const fd = openSync(logFile, 'a');
     try {
       const [cmd, ...argv] = [...(opts.prefix ?? []), process.execPath, ...args];
-      child = spawn(cmd, argv, { env, stdio: ['ignore', fd, fd] });
+      child = spawn(cmd!, argv, { env, stdio: ['ignore', fd, fd] });
     } finally {
       closeSync(fd);
     }
     const c = child;
-    live.add(c);
+    live.add(c!);
     let gone = false;
     exited = new Promise<void>((res) => {
-      c.on('exit', () => {
+      c!.on('exit', () => {
         gone = true;
-        live.delete(c);
+        live.delete(c!);
         res();
       });
     });
-    c.on('error', () => {});
+    c!.on('error', () => {});
     await waitFor(
       async () => {
-        if (gone) throw new Error(`wharfd exited during startup (code ${c.exitCode}):\n${logTail()}`);
+        if (gone) throw new Error(`wharfd exited during startup (code ${c!.exitCode}):\n${logTail()}`);
         return ping(socket);
       },
       { timeoutMs: opts.readyTimeoutMs ?? 30_000, what: `wharfd to answer /_ping on ${socket}` },
     ).catch(async (err: Error) => {
       if (!gone) {
-        c.kill('SIGKILL');
+        c!.kill('SIGKILL');
         await exited;
       }
       throw new Error(`${err.message}\n--- wharfd log ---\n${logTail()}`);
     });
-    d.pid = c.pid ?? 0;
+    d.pid = c!.pid ?? 0;
   }
 
   async function signalAndWait(signal: NodeJS.Signals, timeoutMs: number): Promise<boolean> {
@@ -344,6 +363,7 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
     async cleanup() {
       if (cleaned) return;
       cleaned = true;
+      started.delete(d);
       await noteIds();
       if (!(await signalAndWait('SIGTERM', 15_000))) await signalAndWait('SIGKILL', 10_000);
       d.pid = 0;
@@ -361,6 +381,7 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
     await cleanupLeftovers(d, ids).catch(() => {});
     throw err;
   }
+  started.add(d);
   return d;
 }
 
@@ -404,7 +425,7 @@ async function mounts(): Promise<MountEntry[]> {
     .map((line) => {
       const f = line.split(' ');
       const sep = f.indexOf('-');
-      return { mountPoint: unescapeMount(f[4]), fsType: f[sep + 1] ?? '' };
+      return { mountPoint: unescapeMount(f[4]!), fsType: f[sep + 1] ?? '' };
     });
 }
 

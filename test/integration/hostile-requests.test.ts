@@ -9,9 +9,8 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { request } from 'node:http';
 import { connect } from 'node:net';
-import { ping, runCommand, startDaemon, loadBusybox, waitFor, type Daemon } from './harness.js';
+import { jsonBody, ping, runCommand, socketRequest, startDaemon, loadBusybox, waitFor, type Daemon } from './harness.js';
 import { buildTar, type TarEntrySpec } from '../fixtures/docker-archive.js';
 
 let d: Daemon;
@@ -45,33 +44,10 @@ async function assertAlive(what: string): Promise<void> {
 }
 
 /** One API request on the daemon's socket: status and parsed JSON body (or text). */
-function api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
-    const req = request(
-      { socketPath: d.socket, method, path, headers: { ...(data ? { 'Content-Type': 'application/json', 'Content-Length': data.length } : {}), ...headers } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString();
-          let parsed: unknown = text;
-          try {
-            parsed = JSON.parse(text);
-          } catch {
-            /* not JSON */
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed });
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    // The daemon may answer (a 400 for a huge body) and close while the body is still being
-    // written: the socket's late EPIPE comes after the answer and means nothing here.
-    req.on('socket', (socket) => socket.on('error', () => {}));
-    req.end(data);
-  });
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the answers of many routes, asserted field by field
+async function api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+  const r = await socketRequest(d.socket, method, path, { body, headers });
+  return { status: r.status, body: jsonBody(r) ?? r.body };
 }
 
 async function loadArchive(name: string, entries: TarEntrySpec[]): Promise<{ code: number; out: string }> {

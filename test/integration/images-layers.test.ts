@@ -30,7 +30,7 @@ after(async () => {
   for (const c of containers) await store.removeRWLayer(c).catch(() => {});
   // Belt and braces: nothing of ours may stay mounted.
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(root));
-  for (const l of mounts) execFileSync('umount', ['-l', l.split(' ')[4]]);
+  for (const l of mounts) execFileSync('umount', ['-l', l.split(' ')[4]!]);
   await rm(root, { recursive: true, force: true });
 });
 
@@ -91,8 +91,8 @@ test('whiteouts and opaque dirs are honoured in the merged view', async () => {
 
   const gd = await store.rwGraphDriverData('c-whiteout');
   assert.equal(gd.MergedDir, merged);
-  assert.equal(gd.LowerDir.split(':').length, 3);
-  assert.ok(gd.LowerDir.split(':')[0].endsWith('-init/diff'));
+  assert.equal(gd.LowerDir!.split(':').length, 3);
+  assert.ok(gd.LowerDir!.split(':')[0]!.endsWith('-init/diff'));
 
   await import('node:fs/promises').then((fs) => fs.writeFile(join(merged, 'newfile'), '12345'));
   assert.ok((await store.rwSize('c-whiteout')) >= 5);
@@ -101,7 +101,7 @@ test('whiteouts and opaque dirs are honoured in the merged view', async () => {
   assert.ok(!(await isMountPoint(merged)));
   await store.unmountRW('c-whiteout');
   await store.removeRWLayer('c-whiteout');
-  assert.ok(!existsSync(gd.UpperDir));
+  assert.ok(!existsSync(gd.UpperDir!));
   assert.equal(await store.rwRecord('c-whiteout'), null);
 });
 

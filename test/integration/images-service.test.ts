@@ -84,8 +84,8 @@ test('import a gzipped rootfs with changes, then list and inspect it', async () 
     }),
   );
   assert.equal(msgs.length, 1);
-  assert.match(msgs[0].status!, /^sha256:[a-f0-9]{64}$/);
-  importedId = msgs[0].status!;
+  assert.match(msgs[0]!.status!, /^sha256:[a-f0-9]{64}$/);
+  importedId = msgs[0]!.status!;
 
   const list = await svc.list({ all: false, filters: {}, digests: false });
   const item = list.find((i) => i.Id === importedId)!;
@@ -108,9 +108,9 @@ test('import a gzipped rootfs with changes, then list and inspect it', async () 
   assert.equal(ins.RootFS.Layers.length, 1);
   assert.equal(ins.GraphDriver.Name, 'overlay2');
   const upper = ins.GraphDriver.Data!.UpperDir;
-  assert.equal(lstatSync(join(upper, 'bin/suid')).mode & 0o7777, 0o4755);
-  assert.equal(readFileSync(join(upper, 'etc/motd'), 'utf8'), 'welcome\n');
-  assert.ok(lstatSync(join(upper, 'sh')).isSymbolicLink());
+  assert.equal(lstatSync(join(upper!, 'bin/suid')).mode & 0o7777, 0o4755);
+  assert.equal(readFileSync(join(upper!, 'etc/motd'), 'utf8'), 'welcome\n');
+  assert.ok(lstatSync(join(upper!, 'sh')).isSymbolicLink());
   assert.notEqual(ins.Metadata.LastTagTime, '0001-01-01T00:00:00Z');
 
   // Lookups by full ID, bare hex, short prefix and sha256: prefix resolve to the same image.
@@ -127,9 +127,9 @@ test('import a gzipped rootfs with changes, then list and inspect it', async () 
 
   const hist = await svc.history(importedId);
   assert.equal(hist.length, 1);
-  assert.equal(hist[0].Id, importedId);
-  assert.deepEqual(hist[0].Tags, ['wharf-test/imported:v1']);
-  assert.equal(hist[0].Comment, 'Imported from -');
+  assert.equal(hist[0]!.Id, importedId);
+  assert.deepEqual(hist[0]!.Tags, ['wharf-test/imported:v1']);
+  assert.equal(hist[0]!.Comment, 'Imported from -');
 });
 
 test("missing images and bad changes give Docker's errors", async () => {
@@ -145,7 +145,7 @@ test('tag, untag and remove with conflicts', async () => {
   await svc.tag('busybox', 'myreg:5000/x', '1');
   await assert.rejects(svc.tag('busybox', 'x', 'bad tag!'), { message: 'invalid tag format' });
   assert.deepEqual((await svc.inspect(importedId)).RepoTags.sort(), ['busybox:latest', 'myreg:5000/x:1', 'wharf-test/imported:v1']);
-  assert.equal((await svc.list({ all: false, filters: { reference: ['busybox'] }, digests: false }))[0].RepoTags.join(), 'busybox:latest');
+  assert.equal((await svc.list({ all: false, filters: { reference: ['busybox'] }, digests: false }))[0]!.RepoTags.join(), 'busybox:latest');
 
   // Untag one of several references.
   assert.deepEqual(await svc.remove('myreg:5000/x:1', { force: false, noprune: false }), [{ Untagged: 'myreg:5000/x:1' }]);
@@ -182,7 +182,7 @@ test('save writes a Docker 28 archive that loads back to the same image', async 
   const index = JSON.parse(files.get('index.json')!.toString());
   assert.equal(index.manifests[0].annotations['io.containerd.image.name'], 'docker.io/wharf-test/imported:v1');
   const ins = await svc.inspect(importedId);
-  assert.ok(files.has(`blobs/sha256/${ins.RootFS.Layers[0].slice(7)}`), 'layer blob named by its diffID');
+  assert.ok(files.has(`blobs/sha256/${ins.RootFS.Layers[0]!.slice(7)}`), 'layer blob named by its diffID');
 
   // Remove the image entirely (untag + delete + layer), then load it back.
   const removed = await svc.remove('wharf-test/imported:v1', { force: false, noprune: false });
@@ -194,7 +194,7 @@ test('save writes a Docker 28 archive that loads back to the same image', async 
   assert.deepEqual(msgs, [{ stream: 'Loaded image: wharf-test/imported:v1\n' }]);
   const back = await svc.inspect('wharf-test/imported:v1');
   assert.equal(back.Id, importedId);
-  assert.equal(lstatSync(join(back.GraphDriver.Data!.UpperDir, 'bin/suid')).mode & 0o7777, 0o4755);
+  assert.equal(lstatSync(join(back.GraphDriver.Data!.UpperDir!, 'bin/suid')).mode & 0o7777, 0o4755);
 });
 
 test("loads Docker 28's save layout (gzip layers, two layers) and the legacy docker-archive", async () => {
@@ -219,7 +219,7 @@ test("loads Docker 28's save layout (gzip layers, two layers) and the legacy doc
   // The old one is now dangling.
   const dangling = await svc.list({ all: false, filters: { dangling: ['true'] }, digests: false });
   assert.deepEqual(dangling.map((i) => i.Id), [d28.imageId]);
-  assert.deepEqual(dangling[0].RepoTags, []);
+  assert.deepEqual(dangling[0]!.RepoTags, []);
 
   // Untagged archive.
   const untagged = await buildDockerArchive({ layers: [l2] });
@@ -235,7 +235,7 @@ test("loads Docker 28's save layout (gzip layers, two layers) and the legacy doc
   const badManifest = JSON.parse(files.get('manifest.json')!.toString());
   const entries = [...files].map(([name, content]) => ({ name, content }));
   // Point the config at l2's blob while its diff_ids say l1.
-  const l2Blob = `blobs/sha256/${tampered.diffIds[0].slice(7)}`;
+  const l2Blob = `blobs/sha256/${tampered.diffIds[0]!.slice(7)}`;
   badManifest[0].Layers = [l2Blob];
   const rebuilt = await buildTar([
     ...entries.filter((e) => e.name !== 'manifest.json'),
@@ -280,9 +280,9 @@ test('removing by ID with one tag and a stopped container needs force; a zstd ro
   const { execFileSync } = await import('node:child_process');
   const zst = execFileSync('zstd', ['-c', '-q'], { input: await buildTar([{ name: 'z', content: 'zstd!' }]) });
   const msgs = await collect(svc.importImage(Readable.from([zst]), { repo: 'single', tag: '1', changes: [] }));
-  const id = msgs[0].status!;
+  const id = msgs[0]!.status!;
   const ins = await svc.inspect('single:1');
-  assert.equal(readFileSync(join(ins.GraphDriver.Data!.UpperDir, 'z'), 'utf8'), 'zstd!');
+  assert.equal(readFileSync(join(ins.GraphDriver.Data!.UpperDir!, 'z'), 'utf8'), 'zstd!');
   users.set(id, [{ id: 'f'.repeat(64), running: false }]);
   await assert.rejects(svc.remove(id.slice(7, 15), { force: false, noprune: false }), {
     message: `conflict: unable to delete ${id.slice(7, 19)} (must be forced) - image is being used by stopped container ffffffffffff`,

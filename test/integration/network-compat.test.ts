@@ -8,12 +8,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { buildNginxArchive, NGINX_TEST_PAGE_MARKER } from '../fixtures/debian-images.js';
-import { loadBusybox, startDaemon, waitFor, type Daemon } from './harness.js';
+import { httpGet, loadBusybox, startDaemon, waitFor, type Daemon } from './harness.js';
 
 let d: Daemon;
 const NET = `wc${randomBytes(3).toString('hex')}`;
@@ -37,19 +36,6 @@ async function hostPort(preferred: number): Promise<number> {
       });
     });
   return (await tryListen(preferred)) ?? (await tryListen(0))!;
-}
-
-function httpGet(port: number, path = '/'): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path, timeout: 2000, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
 }
 
 before(async () => {

@@ -6,12 +6,13 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
-import { createServer, connect } from 'node:net';
+import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
+import { freePort, httpGet } from '../lib/http.js';
 import { NetworkManager, type NetworkManagerOptions } from '../../src/network/manager.js';
 import { bridgePorts } from '../../src/network/links.js';
 import { buildResponse, parseQuery, TYPE_A } from '../../src/network/dns-message.js';
@@ -25,14 +26,6 @@ const octet = 100 + (parseInt(tag, 16) % 100);
 const BIP = `10.213.${octet}.1/24`;
 const USER_SUBNET = `10.214.${octet}.0/24`;
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const p = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
-
 async function waitFor(cond: () => Promise<boolean>, what: string, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
@@ -41,18 +34,6 @@ async function waitFor(cond: () => Promise<boolean>, what: string, ms = 5000): P
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error(`timed out waiting for ${what}`);
-}
-
-async function httpGet(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const c = connect(port, '127.0.0.1');
-    let data = '';
-    c.on('connect', () => c.write('GET /index.html HTTP/1.0\r\n\r\n'));
-    c.on('data', (d) => (data += d.toString()));
-    c.on('end', () => resolve(data));
-    c.on('error', reject);
-    c.setTimeout(2000, () => c.destroy(new Error('timeout')));
-  });
 }
 
 /** Veths on this test's bridges only: other daemons on the host may have their own. */
@@ -160,7 +141,7 @@ describe('network manager (real netns, bridges, iptables)', () => {
     const httpd = spawn('ip', ['netns', 'exec', ns('c'), 'busybox', 'httpd', '-f', '-p', '80', '-h', www], { stdio: 'ignore' });
     children.push(httpd);
     await waitFor(async () => (await inNs('c', 'busybox', 'netstat', '-ltn')).includes(':80 '), 'httpd to listen');
-    const body = await httpGet(hostPort);
+    const { body } = await httpGet(hostPort, '/index.html');
     assert.match(body, /hello from the namespace/);
 
     // Same host port again: Docker's message, and nothing of the second container remains.

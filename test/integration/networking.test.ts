@@ -6,18 +6,16 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chainPrefixForBridge } from '../../src/network/iptables.js';
-import { countLeaks, loadBusybox, runCommand, startDaemon, waitFor, type Daemon } from './harness.js';
+import { countLeaks, freePort, httpGet, loadBusybox, runCommand, startDaemon, waitFor, type Daemon } from './harness.js';
 
 let d: Daemon;
 let bridge: string;
 let chainPrefix: string;
-const octet = 100 + (randomBytes(1)[0] % 100);
+const octet = 100 + (randomBytes(1)[0]! % 100);
 const USER_SUBNET = `10.213.${octet}.0/24`;
 const NET = `wn${randomBytes(3).toString('hex')}`;
 const HTTPD = 'mkdir -p /www && echo hello-wharf > /www/index.html && exec httpd -f -p 80 -h /www';
@@ -30,28 +28,8 @@ async function ok(args: string[]): Promise<string> {
 
 const inspect = async (ref: string, fmt: string) => (await ok(['inspect', '-f', fmt, ref])).trim();
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const p = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
-
-function httpGet(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/index.html', timeout: 2000, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve(body));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
-
-const served = (port: number) => async () => (await httpGet(port).catch(() => '')) === 'hello-wharf\n';
+const page = async (port: number) => (await httpGet(port, '/index.html')).body;
+const served = (port: number) => async () => (await page(port).catch(() => '')) === 'hello-wharf\n';
 
 /** The wharf bridges (default and user networks) of this daemon, from its network records. */
 async function daemonBridges(): Promise<string[]> {
@@ -116,7 +94,7 @@ describe('networking', () => {
     const [net, bits] = subnet.split('/');
     const toInt = (s: string) => s.split('.').reduce((a, o) => (a << 8) + Number(o), 0) >>> 0;
     const mask = (0xffffffff << (32 - Number(bits))) >>> 0;
-    assert.equal((toInt(ip) & mask) >>> 0, toInt(net), `${ip} in ${subnet}`);
+    assert.equal((toInt(ip) & mask) >>> 0, toInt(net!), `${ip} in ${subnet}`);
     assert.equal(await inspect('b1', '{{.NetworkSettings.Networks.bridge.IPAddress}}'), ip);
     assert.equal(await vethsOnOurBridges([bridge]), baseVeths + 1);
   });
@@ -125,7 +103,7 @@ describe('networking', () => {
     const port = await freePort();
     await ok(['run', '-d', '--name', 'web', '-p', `127.0.0.1:${port}:80`, 'busybox', 'sh', '-c', HTTPD]);
     await waitFor(served(port), { what: 'httpd through the published port' });
-    assert.equal(await httpGet(port), 'hello-wharf\n');
+    assert.equal(await page(port), 'hello-wharf\n');
     assert.equal(await ok(['port', 'web']), `80/tcp -> 127.0.0.1:${port}\n`);
     assert.equal(await ok(['port', 'web', '80']), `127.0.0.1:${port}\n`);
     assert.equal(await ok(['container', 'port', 'web', '80/tcp']), `127.0.0.1:${port}\n`);
@@ -146,7 +124,7 @@ describe('networking', () => {
     assert.equal(await ruleCount(), rulesBefore, 'no extra iptables rules');
     assert.equal(await vethsOnOurBridges([bridge]), vethsBefore, 'no extra veth');
     assert.equal(await leaseCount(), leasesBefore, 'no extra lease');
-    assert.equal(await httpGet(port), 'hello-wharf\n', 'the first container still serves');
+    assert.equal(await page(port), 'hello-wharf\n', 'the first container still serves');
     await ok(['rm', '-f', 'web2']);
   });
 
@@ -154,7 +132,7 @@ describe('networking', () => {
     const id = (await ok(['network', 'create', '--subnet', USER_SUBNET, '--label', 'purpose=test', NET])).trim();
     assert.match(id, /^[0-9a-f]{64}$/);
     const ls = await ok(['network', 'ls']);
-    assert.match(ls.split('\n')[0], /^NETWORK ID\s+NAME\s+DRIVER\s+SCOPE$/);
+    assert.match(ls.split('\n')[0]!, /^NETWORK ID\s+NAME\s+DRIVER\s+SCOPE$/);
     assert.match(ls, new RegExp(`^${id.slice(0, 12)}\\s+${NET}\\s+bridge\\s+local$`, 'm'));
     assert.match(ls, /^\w{12}\s+bridge\s+bridge\s+local$/m);
     assert.equal(await ok(['network', 'ls', '-q', '--no-trunc', '-f', `name=${NET}`]), `${id}\n`);
@@ -210,10 +188,10 @@ describe('networking', () => {
     const gw = (await ok(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Gateway}}', 'bridge'])).trim();
     const out = await ok(['run', '--rm', '--add-host', 'h:host-gateway', '--add-host', 'other:10.1.2.3', '--dns', '10.0.0.53', 'busybox', 'sh', '-c', 'cat /etc/hosts; echo ---; cat /etc/resolv.conf']);
     const [hosts, resolv] = out.split('---\n');
-    assert.match(hosts, new RegExp(`^${gw.replace(/\./g, '\\.')}\\s+h$`, 'm'));
-    assert.match(hosts, /^10\.1\.2\.3\s+other$/m);
-    assert.match(resolv, /^nameserver 10\.0\.0\.53$/m);
-    assert.doesNotMatch(resolv, /^nameserver (?!10\.0\.0\.53)/m);
+    assert.match(hosts!, new RegExp(`^${gw.replace(/\./g, '\\.')}\\s+h$`, 'm'));
+    assert.match(hosts!, /^10\.1\.2\.3\s+other$/m);
+    assert.match(resolv!, /^nameserver 10\.0\.0\.53$/m);
+    assert.doesNotMatch(resolv!, /^nameserver (?!10\.0\.0\.53)/m);
   });
 
   test("bad input gets Docker's errors", async () => {
@@ -315,14 +293,14 @@ describe('published ports across stop, start and a daemon kill -9', () => {
     await ok(['start', 'pa']);
     await waitFor(served(port), { what: 'pa serving again' });
     await d.kill9();
-    assert.equal(await httpGet(port), 'hello-wharf\n', 'the mapping outlives the daemon');
+    assert.equal(await page(port), 'hello-wharf\n', 'the mapping outlives the daemon');
     await d.restart();
-    assert.equal(await httpGet(port), 'hello-wharf\n');
+    assert.equal(await page(port), 'hello-wharf\n');
     assert.equal(await ok(['port', 'pa']), `80/tcp -> 127.0.0.1:${port}\n`);
     const again = await d.wharf(['run', '-d', '--name', 'pc', '-p', `127.0.0.1:${port}:80`, 'busybox', 'true']);
     assert.equal(again.code, 125);
     assert.match(again.stderr, /port is already allocated/);
     await ok(['rm', '-f', 'pa', 'pc']);
-    await waitFor(async () => (await httpGet(port).catch(() => 'gone')) === 'gone', { what: 'port closed after rm' });
+    await waitFor(async () => (await page(port).catch(() => 'gone')) === 'gone', { what: 'port closed after rm' });
   });
 });

@@ -8,10 +8,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDaemon, type Daemon } from './harness.js';
+import { socketRequest, startDaemon, type Daemon } from './harness.js';
 import { startRegistry, type RegistryProcess } from '../fixtures/registry.js';
 import { buildImage, busyboxTar, publishImage } from '../fixtures/registry-images.js';
 
@@ -42,17 +41,7 @@ after(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-function api(path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: d.socket, path }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const api = (path: string) => socketRequest(d.socket, 'GET', path);
 
 test('without login, pull and run fail with the registry\'s message; after wharf login both work', async () => {
   const pull = await d.wharf(['pull', image]);

@@ -120,7 +120,7 @@ describe('run', () => {
       'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max 2>/dev/null; cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu.max 2>/dev/null; cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/pids.max 2>/dev/null']);
     const out = r.stdout.split('\n');
     assert.equal(out[0], '67108864');
-    assert.match(out[1], /^50000/);
+    assert.match(out[1]!, /^50000/);
     assert.equal(out[2], '50');
   });
 

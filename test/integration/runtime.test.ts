@@ -122,7 +122,7 @@ describe('ConmonRuntime (conmon + runc)', { concurrency: false }, () => {
     assert.equal((await runtime.state(id))?.status, 'created');
     // conmon detached itself: it is not this process's child, so it outlives the daemon.
     const conmonPid = Number(await readFile(join(execRoot, 'conmon', `${id}.pid`), 'utf8'));
-    const ppid = Number((await readFile(`/proc/${conmonPid}/stat`, 'utf8')).split(') ')[1].split(' ')[1]);
+    const ppid = Number((await readFile(`/proc/${conmonPid}/stat`, 'utf8')).split(') ')[1]!.split(' ')[1]);
     assert.notEqual(ppid, process.pid);
     const stream = await runtime.attach(id);
     const out = collect(stream);

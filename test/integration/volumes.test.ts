@@ -147,7 +147,7 @@ describe('volumes', () => {
   test('--mount tmpfs with size and --tmpfs', async () => {
     const df = await docker(['run', '--rm', '--mount', 'type=tmpfs,target=/t,tmpfs-size=10m,tmpfs-mode=1770', 'busybox', 'sh', '-c', 'df -k /t | tail -1; stat -c %a /t']);
     const [line, mode] = df.trim().split('\n');
-    assert.match(line, /^tmpfs\s+10240\s/);
+    assert.match(line!, /^tmpfs\s+10240\s/);
     assert.equal(mode, '1770');
     assert.match(await docker(['run', '--rm', '--tmpfs', '/tt:size=2m', 'busybox', 'df', '-k', '/tt']), /tmpfs\s+2048\s/);
   });

@@ -107,15 +107,15 @@ export function naturalLess(a: string, b: string): boolean {
     const x = pa[i];
     const y = pb[i];
     if (x === y) continue;
-    const dx = /^\d/.test(x);
-    const dy = /^\d/.test(y);
+    const dx = /^\d/.test(x!);
+    const dy = /^\d/.test(y!);
     if (dx && dy) {
-      const nx = BigInt(x);
-      const ny = BigInt(y);
+      const nx = BigInt(x!);
+      const ny = BigInt(y!);
       if (nx !== ny) return nx < ny;
-      return x.length < y.length;
+      return x!.length < y!.length;
     }
-    return x < y;
+    return x! < y!;
   }
   return pa.length < pb.length;
 }
@@ -134,7 +134,7 @@ function parseCidrOrIp(s: string): Cidr | undefined {
   if (o.some((x) => x > 255)) return undefined;
   const bits = m[5] === undefined ? 32 : Number(m[5]);
   if (bits > 32) return undefined;
-  const ip = ((o[0] << 24) | (o[1] << 16) | (o[2] << 8) | o[3]) >>> 0;
+  const ip = ((o[0]! << 24) | (o[1]! << 16) | (o[2]! << 8) | o[3]!) >>> 0;
   const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
   return { base: (ip & mask) >>> 0, bits };
 }

@@ -43,10 +43,10 @@ function formatBlock(lines: Line[], opts: TabwriterOptions): string {
 
   const writeLines = (line0: number, line1: number) => {
     for (let i = line0; i < line1; i++) {
-      const { cells, newline } = lines[i];
+      const { cells, newline } = lines[i]!;
       cells.forEach((c, j) => {
         result += c;
-        if (j < widths.length) result += opts.padchar.repeat(Math.max(0, widths[j] - displayWidth(c)));
+        if (j < widths.length) result += opts.padchar.repeat(Math.max(0, widths[j]! - displayWidth(c)));
       });
       if (newline) result += '\n';
     }
@@ -55,14 +55,14 @@ function formatBlock(lines: Line[], opts: TabwriterOptions): string {
   const format = (line0: number, line1: number) => {
     const column = widths.length;
     for (let cur = line0; cur < line1; cur++) {
-      if (column >= lines[cur].cells.length - 1) continue;
+      if (column >= lines[cur]!.cells.length - 1) continue;
       writeLines(line0, cur);
       line0 = cur;
       let width = opts.minwidth;
       for (; cur < line1; cur++) {
-        const cells = lines[cur].cells;
+        const cells = lines[cur]!.cells;
         if (column >= cells.length - 1) break;
-        const w = displayWidth(cells[column]) + opts.padding;
+        const w = displayWidth(cells[column]!) + opts.padding;
         if (w > width) width = w;
       }
       widths.push(width);

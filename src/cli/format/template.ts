@@ -114,7 +114,7 @@ function tokenizeAction(src: string, base = 0): Token[] {
     }
     start = i;
     const c = src[i];
-    if (/\s/.test(c)) {
+    if (/\s/.test(c!)) {
       i++;
       continue;
     }
@@ -146,7 +146,7 @@ function tokenizeAction(src: string, base = 0): Token[] {
             j += 2 + len;
             continue;
           }
-          s += map[n] ?? n;
+          s += map[n!] ?? n;
           j += 2;
           continue;
         }
@@ -174,7 +174,7 @@ function tokenizeAction(src: string, base = 0): Token[] {
     if (c === '.' || c === '$') {
       // a field segment, or a variable
       let j = i + 1;
-      while (j < src.length && /[\w]/.test(src[j])) j++;
+      while (j < src.length && /[\w]/.test(src[j]!)) j++;
       const word = src.slice(i, j);
       if (c === '.' && /\d/.test(src[i + 1] ?? '')) {
         // number like .5
@@ -185,7 +185,7 @@ function tokenizeAction(src: string, base = 0): Token[] {
       }
     }
     const num = /^[+-]?(0x[0-9a-fA-F]+|\d+\.?\d*(e[+-]?\d+)?|\.\d+(e[+-]?\d+)?)/.exec(src.slice(i));
-    if (num && (/[\d.+-]/.test(c))) {
+    if (num && (/[\d.+-]/.test(c!))) {
       toks.push({ t: 'number', v: Number(num[0]) });
       i += num[0].length;
       continue;
@@ -220,7 +220,7 @@ class ActionParser {
       const save = this.pos;
       const vars: string[] = [];
       while (this.toks[this.pos]?.t === 'var') {
-        vars.push(this.toks[this.pos].v as string);
+        vars.push(this.toks[this.pos]!.v as string);
         this.pos++;
         const p = this.toks[this.pos];
         if (p?.t === 'punct' && p.v === ',') {
@@ -346,7 +346,7 @@ function lex(src: string): Array<{ text: string } | { action: string; at: number
     let next = close + 2;
     if (/\s-$/.test(body)) {
       body = body.slice(0, -1);
-      while (next < src.length && /\s/.test(src[next])) next++;
+      while (next < src.length && /\s/.test(src[next]!)) next++;
     }
     if (!body.trim().startsWith('/*')) items.push({ action: body.trim(), at: start + (body.length - body.trimStart().length) });
     i = next;
@@ -377,7 +377,7 @@ export function parseTemplate(src: string): Node[] {
   const parseList = (terminators: string[]): { list: Node[]; end: string; at: number } => {
     const list: Node[] = [];
     while (pos < items.length) {
-      const it = items[pos++];
+      const it = items[pos++]!;
       if ('text' in it) {
         list.push({ kind: 'text', text: it.text });
         continue;
@@ -646,7 +646,7 @@ interface Scope {
 
 function lookupVar(scope: Scope, name: string): unknown {
   for (let i = scope.vars.length - 1; i >= 0; i--) {
-    if (scope.vars[i].has(name)) return scope.vars[i].get(name);
+    if (scope.vars[i]!.has(name)) return scope.vars[i]!.get(name);
   }
   throw new TemplateError(`undefined variable "${name}"`);
 }
@@ -732,10 +732,10 @@ export class Template {
           }
           for (const [k, e] of entries) {
             const frame = new Map<string, unknown>();
-            if (decl.length === 1) frame.set(decl[0], e);
+            if (decl.length === 1) frame.set(decl[0]!, e);
             else if (decl.length >= 2) {
-              frame.set(decl[0], k);
-              frame.set(decl[1], e);
+              frame.set(decl[0]!, k);
+              frame.set(decl[1]!, e);
             }
             scope.vars.push(frame);
             this.walk(n.list, e, scope, out);
@@ -758,20 +758,21 @@ export class Template {
       const name = pipe.decl[0];
       if (pipe.assign) {
         for (let i = scope.vars.length - 1; i >= 0; i--) {
-          if (scope.vars[i].has(name)) {
-            scope.vars[i].set(name, value);
+          if (scope.vars[i]!.has(name!)) {
+            scope.vars[i]!.set(name!, value);
             return value;
           }
         }
         throw new TemplateError(`undefined variable "${name}"`);
       }
-      scope.vars[scope.vars.length - 1].set(name, value);
+      scope.vars[scope.vars.length - 1]!.set(name!, value);
     }
     return value;
   }
 
   private evalCommand(cmd: Command, dot: unknown, scope: Scope, piped: unknown, hasPiped: boolean): unknown {
     const [head, ...rest] = cmd;
+    if (!head) throw execError('empty command');
     const args = (): unknown[] => {
       const vals = rest.map((o) => this.evalOperand(o, dot, scope, []));
       if (hasPiped) vals.push(piped);
@@ -820,7 +821,7 @@ export class Template {
       case 'nil':
         return null;
       case 'ident':
-        return this.funcs[o.name]();
+        return this.funcs[o.name]!();
     }
   }
 

@@ -7,7 +7,7 @@ export { bytesSize, formatG, humanSize, humanSizeWithPrecision } from '../../lib
 function parseSize(sizeStr: string, base: 1000 | 1024): number {
   let sep = -1;
   for (let i = sizeStr.length - 1; i >= 0; i--) {
-    if ('01234567890. '.includes(sizeStr[i])) {
+    if ('01234567890. '.includes(sizeStr[i]!)) {
       sep = i;
       break;
     }
@@ -35,7 +35,7 @@ function parseSize(sizeStr: string, base: 1000 | 1024): number {
     if (sfx.length > 1) throw bad();
     return Math.trunc(size);
   }
-  const power = 'kmgtp'.indexOf(sfx[0]);
+  const power = 'kmgtp'.indexOf(sfx[0]!);
   if (power === -1) throw bad();
   size *= base ** (power + 1);
   if (sfx.length === 2 && sfx[1] !== 'b') throw bad();

@@ -56,7 +56,7 @@ function normaliseEntrypoint(c: ContainerConfig): ContainerConfig {
 export function commandOf(c: ContainerConfig): { path: string; args: string[] } {
   const argv = [...(c.Entrypoint ?? []), ...(c.Cmd ?? [])];
   if (argv.length === 0) throw invalidParameter('No command specified');
-  return { path: argv[0], args: argv.slice(1) };
+  return { path: argv[0]!, args: argv.slice(1) };
 }
 
 const MIN_MEMORY = 6 * 1024 * 1024;

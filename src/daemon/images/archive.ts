@@ -107,7 +107,7 @@ export async function* loadImages(c: ImageCore, src: Readable, opts: { quiet: bo
       try {
         let parent: string | null = null;
         for (let i = 0; i < diffIds.length; i++) {
-          const chain = chainIdOf(parent, diffIds[i]);
+          const chain = chainIdOf(parent, diffIds[i]!);
           if (await c.layers.has(chain)) {
             c.layers.pin(chain);
             pinned.push(chain);
@@ -183,8 +183,8 @@ export async function saveImages(c: ImageCore, names: string[], out: Writable): 
     const chains = chainIds(diffIds);
     const layers = [];
     for (let i = 0; i < diffIds.length; i++) {
-      const chain = chains[i];
-      layers.push({ diffId: diffIds[i], size: await c.layers.tarSize(chain), open: () => c.layers.tarStream(chain) });
+      const chain = chains[i]!;
+      layers.push({ diffId: diffIds[i]!, size: await c.layers.tarSize(chain), open: () => c.layers.tarStream(chain) });
     }
     images.push({
       id,

@@ -51,15 +51,16 @@ export async function imageHistory(c: ImageCore, ref: string): Promise<ImageHist
     let size = 0;
     if (!h.empty_layer) {
       if (layer >= diffIds.length) throw invalidParameter('too many non-empty layers in History section');
-      size = (await c.layers.get(chains[layer]))?.size ?? 0;
+      size = (await c.layers.get(chains[layer]!))?.size ?? 0;
       layer++;
     }
     out.unshift({ Id: '<missing>', Created: unixSeconds(h.created), CreatedBy: h.created_by ?? '', Tags: null, Size: size, Comment: h.comment ?? '' });
   }
-  if (out.length) {
-    out[0].Id = id;
+  const top = out[0];
+  if (top) {
+    top.Id = id;
     const tags = c.tagsOf(id);
-    out[0].Tags = tags.length ? tags : null;
+    top.Tags = tags.length ? tags : null;
   }
   return out;
 }

@@ -28,7 +28,7 @@ export async function listImages(c: ImageCore, opts: { all: boolean; filters: Fi
   for (const key of Object.keys(f)) if (!IMAGE_FILTERS.has(key)) throw invalidParameter(`invalid filter '${key}'`);
   let danglingOnly = false;
   if (f.dangling?.length) {
-    const v = f.dangling[0];
+    const v = f.dangling[0]!;
     if (!['true', 'false', '1', '0'].includes(v)) throw invalidParameter(`invalid filter 'dangling=${v}'`);
     danglingOnly = isTruthy(v);
   }

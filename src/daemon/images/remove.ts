@@ -61,7 +61,7 @@ async function removeLocked(c: ImageCore, ref: string, force: boolean): Promise<
     // Untagging one of several references leaves the image tagged, so only the last one needs force.
     if (!force && users.length && isSingleReference(repoRefs)) {
       throw conflict(
-        `conflict: unable to remove repository reference "${ref}" (must force) - container ${shortId(users[0].id)} is using its referenced image ${shortId(id)}`,
+        `conflict: unable to remove repository reference "${ref}" (must force) - container ${shortId(users[0]!.id)} is using its referenced image ${shortId(id)}`,
       );
     }
     const parsed = withDefaultTag(parseNormalizedNamed(ref));
@@ -144,7 +144,7 @@ export async function pruneImages(c: ImageCore, filters: Filters): Promise<Prune
   for (const key of Object.keys(f)) {
     if (!['dangling', 'label', 'label!', 'until'].includes(key)) throw invalidParameter(`invalid filter '${key}'`);
   }
-  const danglingOnly = f.dangling?.length ? isTruthy(f.dangling[0]) : true;
+  const danglingOnly = f.dangling?.length ? isTruthy(f.dangling[0]!) : true;
   let untilTime = Infinity;
   for (const u of f.until ?? []) untilTime = Math.min(untilTime, parseFilterTime(u));
   return c.exclusive(async () => {
@@ -183,7 +183,7 @@ function isSingleReference(refs: Reference[]): boolean {
     else if (single === null) single = r;
     else return false;
   }
-  single ??= refs[0];
-  return canonical.size === 1 && canonical.has(familiarName(single));
+  single ??= refs[0] ?? null;
+  return single !== null && canonical.size === 1 && canonical.has(familiarName(single));
 }
 

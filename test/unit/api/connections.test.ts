@@ -32,7 +32,7 @@ test('at the cap the longest idle connection is closed; with all busy a new one 
   assert.ok(e.destroyed);
   assert.ok(!a.destroyed && !c.destroyed && !d.destroyed);
   assert.equal(pool.size, 3);
-  assert.match(logs[0], /test\.sock: 3 connections open \(the limit\)/);
+  assert.match(logs[0]!, /test\.sock: 3 connections open \(the limit\)/);
   pool.destroyAll();
   assert.ok(a.destroyed && c.destroyed && d.destroyed);
   assert.equal(pool.size, 0);
@@ -61,7 +61,7 @@ test('trim closes idle connections, longest idle first, down to a lowered cap', 
   const pool = new ConnectionPool('t', { cap: 10, firstRequestTimeoutMs: 60_000, idleTimeoutMs: 60_000 }, () => {});
   const socks = [sock(), sock(), sock(), sock()];
   for (const s of socks) pool.admit(s);
-  pool.requestStarted(socks[0]);
+  pool.requestStarted(socks[0]!);
   pool.trim(2);
   assert.deepEqual(socks.map((s) => s.destroyed), [false, true, true, false]);
   pool.destroyAll();

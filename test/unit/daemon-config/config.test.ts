@@ -1,6 +1,5 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -255,8 +254,10 @@ describe('loadDaemonConfig', () => {
   });
 });
 
-test('a missing default config file is fine', { skip: existsSync('/etc/wharf/daemon.json') && 'this machine has /etc/wharf/daemon.json' }, async () => {
-  const cfg = await loadDaemonConfig(['--data-root', '/tmp/x']);
-  assert.equal(cfg.configFile, '/etc/wharf/daemon.json');
+test('a missing default config file is fine; a present one is read', async () => {
+  const cfg = await loadDaemonConfig(['--data-root', '/tmp/x'], missing());
+  assert.equal(cfg.configFile, missing());
   assert.equal(cfg.dataRoot, '/tmp/x');
+  const present = await configFile({ debug: true });
+  assert.equal((await loadDaemonConfig([], present)).debug, true);
 });

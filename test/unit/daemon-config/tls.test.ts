@@ -77,21 +77,21 @@ describe('plain TCP listeners: dockerd 27/28 warnings and start-up pause', () =>
   test('no TLS intent on a public address: seven warnings and 16 s', async () => {
     const [w, ...rest] = await insecureTcpWarnings({ ...base, hosts: ['unix:///run/wharf.sock', 'tcp://0.0.0.0:2375'] });
     assert.equal(rest.length, 0);
-    assert.equal(w.host, 'tcp://0.0.0.0:2375');
-    assert.equal(w.lines.length, 7);
-    assert.equal(w.delayMs, 16_000);
-    assert.equal(w.lines[0], 'Binding to IP address without --tlsverify is insecure and gives root access on this machine to everyone who has access to your network.');
-    assert.equal(w.lines[5], "You can override this by explicitly specifying '--tls=false' or '--tlsverify=false'");
+    assert.equal(w!.host, 'tcp://0.0.0.0:2375');
+    assert.equal(w!.lines.length, 7);
+    assert.equal(w!.delayMs, 16_000);
+    assert.equal(w!.lines[0], 'Binding to IP address without --tlsverify is insecure and gives root access on this machine to everyone who has access to your network.');
+    assert.equal(w!.lines[5], "You can override this by explicitly specifying '--tls=false' or '--tlsverify=false'");
   });
 
   test('loopback, localhost, or an explicit --tls=false / --tlsverify=false: three warnings and 1 s', async () => {
     for (const host of ['tcp://127.0.0.1:2375', 'tcp://localhost:2375', 'tcp://[::1]:2375', 'tcp://:2375']) {
       const [w] = await insecureTcpWarnings({ ...base, hosts: [host] });
-      assert.deepEqual([w.lines.length, w.delayMs], [3, 1000], host);
+      assert.deepEqual([w!.lines.length, w!.delayMs], [3, 1000], host);
     }
     for (const intent of [{ tls: false, tlsVerify: false }, { tls: true, tlsVerify: false }]) {
       const [w] = await insecureTcpWarnings({ ...base, ...intent, hosts: ['tcp://0.0.0.0:2375'] });
-      assert.deepEqual([w.lines.length, w.delayMs], [3, 1000]);
+      assert.deepEqual([w!.lines.length, w!.delayMs], [3, 1000]);
     }
   });
 

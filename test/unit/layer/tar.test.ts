@@ -53,9 +53,9 @@ test('PAX xattrs keep binary values byte for byte', async () => {
     seen.push([e.header.name, e.header.xattrs.get('security.capability'), body]);
   }
   assert.equal(seen.length, 1);
-  assert.equal(seen[0][0], 'bin/ping');
-  assert.deepEqual(seen[0][1], cap);
-  assert.equal(seen[0][2], 'abc');
+  assert.equal(seen[0]![0], 'bin/ping');
+  assert.deepEqual(seen[0]![1], cap);
+  assert.equal(seen[0]![2], 'abc');
   assert.equal(reader.digest(), `sha256:${createHash('sha256').update(tarBuf).digest('hex')}`);
 });
 
@@ -98,7 +98,7 @@ test('recorder segments + payloads reproduce the tar exactly', async () => {
     for await (const c of e.body()) chunks.push(c);
     files[e.header.name] = Buffer.concat(chunks);
   }
-  const rebuilt = Buffer.concat(parts.map((p) => (Buffer.isBuffer(p) ? p : files[p[0]].subarray(0, p[1]))));
+  const rebuilt = Buffer.concat(parts.map((p) => (Buffer.isBuffer(p) ? p : files[p[0]]!.subarray(0, p[1]))));
   assert.ok(rebuilt.equals(buf));
 });
 

@@ -147,7 +147,7 @@ test('tmpfs: Docker defaults merged with the user options; user mounts replace d
   assert.deepEqual(mount(s, '/run'), { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['noexec', 'nosuid', 'nodev', 'size=1m'] });
   const shms = s.mounts.filter((m) => m.destination === '/dev/shm');
   assert.equal(shms.length, 1);
-  assert.ok(shms[0].options!.includes('size=2m'));
+  assert.ok(shms[0]!.options!.includes('size=2m'));
   const extra = build({ mounts: [{ destination: '/data/sub', type: 'bind', source: '/h/b', options: ['rbind'] }, { destination: '/data', type: 'bind', source: '/h/a', options: ['rbind'] }] });
   const dests = extra.mounts.map((m) => m.destination);
   assert.ok(dests.indexOf('/data') < dests.indexOf('/data/sub'));
@@ -289,10 +289,10 @@ test('default seccomp: EPERM default, capability-gated calls, clone namespace ma
     assert.ok(!s.syscalls!.some((r) => r.names.includes(n) && r.action === 'SCMP_ACT_ALLOW'), n);
   }
   const clone = s.syscalls!.find((r) => r.names.includes('clone'))!;
-  assert.equal(clone.args![0].op, 'SCMP_CMP_MASKED_EQ');
-  assert.equal(clone.args![0].value, 2114060288);
+  assert.equal(clone.args![0]!.op, 'SCMP_CMP_MASKED_EQ');
+  assert.equal(clone.args![0]!.value, 2114060288);
   assert.equal(s.syscalls!.find((r) => r.names.includes('clone3'))!.errnoRet, 38);
-  assert.ok(s.syscalls!.some((r) => r.names.includes('personality') && r.args?.[0].value === 0));
+  assert.ok(s.syscalls!.some((r) => r.names.includes('personality') && r.args?.[0]!.value === 0));
   const admin = build({ hostConfig: { CapAdd: ['SYS_ADMIN', 'SYS_PTRACE'] } }).linux.seccomp!;
   for (const n of ['mount', 'unshare', 'setns', 'clone', 'ptrace']) assert.ok(allowed(admin, n), n);
   assert.ok(!admin.syscalls!.some((r) => r.names.includes('clone3') && r.action === 'SCMP_ACT_ERRNO'));

@@ -91,7 +91,7 @@ describe('ociMounts', () => {
       { Type: 'tmpfs', Source: '', Destination: '/t', Mode: '', RW: true, Propagation: '', Spec: { Type: 'tmpfs', Target: '/t', TmpfsOptions: { SizeBytes: 1 << 20 } } },
     ]);
     assert.deepEqual(set.mounts[0], { destination: '/c', type: 'bind', source: '/h', options: ['rbind', 'ro', 'rshared'] });
-    assert.deepEqual(set.mounts[1].options, ['rbind', 'rw', 'rprivate']);
+    assert.deepEqual(set.mounts[1]!.options, ['rbind', 'rw', 'rprivate']);
     assert.deepEqual(set.mounts[2], { destination: '/t', type: 'tmpfs', source: 'tmpfs', options: ['noexec', 'nosuid', 'nodev', 'size=1m'] });
     assert.equal(set.rootfsPropagation, 'shared');
   });
