@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { invalidParameter } from '../lib/errors.js';
-import { contains, formatCidr, lastIp, maskOf, overlaps, parseCidr, parseIp, size, type Cidr } from './ipv4.js';
+import { contains, lastIp, maskOf, overlaps, parseCidr, parseIp, size, type Cidr } from './ipv4.js';
 import { contains6, formatCidr6, formatIp6, lastIp6, overlaps6, parseCidr6, parseIp6, type Cidr6 } from './ipv6.js';
 
 export interface AddressPool {
@@ -121,7 +121,6 @@ export function checkRequestedIp(spec: SubnetSpec, ip: number, leased: Set<numbe
   if (ip === spec.gateway || leased.has(ip)) throw invalidParameter(`Address already in use`);
 }
 
-export { formatCidr };
 
 // ---- IPv6 ------------------------------------------------------------------------------
 

@@ -89,10 +89,6 @@ export function ip6Bytes(n: bigint): Buffer {
   return b;
 }
 
-export function isV6(s: string): boolean {
-  return s.includes(':');
-}
-
 /** `ip:port` with brackets around IPv6 addresses, as Go's net.JoinHostPort writes it. */
 export function joinHostPort(ip: string, port: number | string): string {
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;

@@ -23,11 +23,6 @@ const UDP_IDLE_MS = 90_000;
 export const MAX_PROXIED = 2048;
 let proxied = 0;
 
-/** Flows open now (tests). */
-export function proxiedCount(): number {
-  return proxied;
-}
-
 /** Makes `server` (listening on the host port) relay each connection to `target`. */
 export function proxyTcp(server: Server, target: ProxyTarget): () => void {
   const open = new Set<Socket>();

@@ -71,7 +71,6 @@ export interface ConmonRuntimeOptions {
 const SUPERVISOR_GONE_EXIT_CODE = 137;
 const SETTLE_TIMEOUT_MS = 5000;
 
-export { ConmonAttachStream } from './conmon-attach.js';
 
 export class ConmonRuntime implements Runtime {
   readonly name: string;

@@ -2,7 +2,7 @@
 
 export { humanDuration } from '../../lib/human-duration.js';
 
-export { bytesSize, formatG, humanSize, humanSizeWithPrecision } from '../../lib/units.js';
+export { bytesSize, humanSize, humanSizeWithPrecision } from '../../lib/units.js';
 
 function parseSize(sizeStr: string, base: 1000 | 1024): number {
   let sep = -1;

@@ -7,10 +7,10 @@
 import type { ContainerRecord } from '../../container/container.js';
 
 export const LABEL_TYPE = 'io.kubernetes.docker.type';
-export const LABEL_POD_NAME = 'io.kubernetes.pod.name';
-export const LABEL_POD_NAMESPACE = 'io.kubernetes.pod.namespace';
-export const LABEL_POD_UID = 'io.kubernetes.pod.uid';
-export const LABEL_CONTAINER_NAME = 'io.kubernetes.container.name';
+const LABEL_POD_NAME = 'io.kubernetes.pod.name';
+const LABEL_POD_NAMESPACE = 'io.kubernetes.pod.namespace';
+const LABEL_POD_UID = 'io.kubernetes.pod.uid';
+const LABEL_CONTAINER_NAME = 'io.kubernetes.container.name';
 export const LABEL_SANDBOX_ID = 'io.kubernetes.sandbox.id';
 /** The CRI view of the object as JSON (CriMeta). */
 export const LABEL_CRI_META = 'io.wharf.cri.meta';

@@ -31,7 +31,7 @@ import { loginRegistry, pullImages, pushImages, searchImages } from './registry.
 import { pruneImages, removeImage } from './remove.js';
 import { tagImage } from './tag.js';
 
-export type { ContainersUsingImage, ImageServiceOptions, ImageUser, RegistryServiceOptions, ResolvedImage } from './core.js';
+export type { ImageServiceOptions, ImageUser, RegistryServiceOptions, ResolvedImage } from './core.js';
 
 export class ImageService implements ImageBackend {
   private readonly c: ImageCore;
