@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'bin/**', 'scripts/**', '*.config.js', '.dependency-cruiser.cjs'] },
+  { ignores: ['dist/**', 'node_modules/**', 'bin/**', 'scripts/**', '*.config.js', '.dependency-cruiser.cjs', 'src/cri/gen/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

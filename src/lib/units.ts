@@ -11,7 +11,8 @@ export function formatG(value: number, precision: number): string {
   const rexp = Math.floor(Math.log10(Math.abs(rounded)));
   if (rexp < -4 || rexp >= precision) {
     s = rounded.toExponential(precision - 1);
-    let [mant = '', e = '0'] = s.split('e');
+    const [m = '', e = '0'] = s.split('e');
+    let mant = m;
     if (mant.includes('.')) mant = mant.replace(/0+$/, '').replace(/\.$/, '');
     const en = Number(e);
     s = `${mant}e${en < 0 ? '-' : '+'}${String(Math.abs(en)).padStart(2, '0')}`;

@@ -131,8 +131,8 @@ describe('crictl port-forward', () => {
     const pod = await run(['busybox', 'sh', '-c', 'mkdir /www && echo hello-pf > /www/index.html && exec httpd -f -p 80 -h /www']);
     const pf = spawn(CRICTL, ['--runtime-endpoint', `unix://${criSock}`, 'port-forward', pod, ':80', ':81'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    pf.stdout.on('data', (c: Buffer) => (out += c));
-    pf.stderr.on('data', (c: Buffer) => (out += c));
+    pf.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    pf.stderr.on('data', (c: Buffer) => (out += c.toString()));
     try {
       const ports = await waitFor(() => {
         const p80 = /Forwarding from 127\.0\.0\.1:(\d+) -> 80/.exec(out)?.[1];

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DAEMON_MAIN, DOCKER_CLI, loadBusybox, ping, runCommand, startDaemon, waitFor, type Daemon } from './harness.js';
+import { DAEMON_MAIN, DOCKER_CLI, loadBusybox, ping, runCommand, startDaemon, waitFor } from './harness.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 after(async () => {
@@ -29,12 +29,11 @@ describe('socket activation', () => {
     const s1 = join(dir, 'a.sock');
     const s2 = join(dir, 'b.sock');
     const starting = startDaemon({ prefix: ['systemd-socket-activate', '-l', s1, '-l', s2, '--'], args: ['-H', 'fd://'] });
-    let d: Daemon | undefined;
     starting.then((x) => cleanups.push(() => x.cleanup()), () => {});
     // systemd-socket-activate launches wharfd on the first connection.
     await waitFor(() => existsSync(s1) && existsSync(s2), { what: 'the activation sockets' });
     await waitFor(() => ping(s2, 2000), { timeoutMs: 30_000, what: 'wharfd on the activated socket' });
-    d = await starting;
+    const d = await starting;
     assert.ok(await ping(s1, 2000), 'the first activated socket is not served');
     assert.match(d.log(), /API listen on fd:\/\/3/);
     assert.match(d.log(), /API listen on fd:\/\/4/);

@@ -43,7 +43,7 @@ export async function* importImage(c: ImageCore, src: Readable, opts: ImageImpor
     ref = withDefaultTag(ref);
   }
   const containerConfig = applyChanges(opts.changes);
-  let os = 'linux';
+  const os = 'linux';
   let architecture = hostArch();
   let variant: string | undefined;
   if (opts.platform) {

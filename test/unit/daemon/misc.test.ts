@@ -26,8 +26,16 @@ class FakeStream extends EventEmitter {
   stdin: Buffer[] = [];
   stdinClosed = false;
   closed = false;
-  writeStdin(b: Buffer) {
+  paused = false;
+  writeStdin(b: Buffer): boolean {
     this.stdin.push(Buffer.from(b));
+    return true;
+  }
+  pause() {
+    this.paused = true;
+  }
+  resume() {
+    this.paused = false;
   }
   closeStdin() {
     this.stdinClosed = true;
