@@ -35,11 +35,14 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
     const child = spawn(file, args, { cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
+    // First: a spawn that fails early (EMFILE when the pipes cannot be made) has no stdio and
+    // reports only through 'error', which must have a listener or it takes the daemon down.
     child.on('error', (e: NodeJS.ErrnoException) => {
       reject(new CommandError(cmd, null, '', e.code === 'ENOENT' ? `${file} is not installed` : e.message));
     });
+    if (!child.stdout || !child.stderr || !child.stdin) return;
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
     child.on('close', (code) => {
       if (code === 0) resolve(Buffer.concat(out).toString('utf8'));
       else reject(new CommandError(cmd, code, Buffer.concat(err).toString('utf8')));
