@@ -784,16 +784,7 @@ class BuildRun {
     });
     let applied: AppliedLayer;
     try {
-      const merged = await layers.mountRW(id);
-      const root = await ContainerRoot.open(merged);
-      try {
-        await fn(root);
-      } finally {
-        await root.close();
-      }
-      await layers.unmountRW(id);
-      const data = await layers.rwGraphDriverData(id);
-      applied = await upperDirLayer(data.UpperDir!, parent, (p, src) => layers.applyLayer(p, src));
+      applied = await this.rwLayerDiff(id, parent, fn);
     } finally {
       await this.releaseLayer(id);
     }
@@ -802,22 +793,28 @@ class BuildRun {
 
   /** `fn` on the mounted rootfs of a created (never started) step container; its upper dir becomes the layer. */
   private async inContainerLayer(state: StageState, containerConfig: ContainerConfig, id: string, fn: (root: ContainerRoot) => Promise<void>): Promise<void> {
+    const applied = await this.rwLayerDiff(id, await this.topChain(state), fn);
+    await this.newImage(state, containerConfig, applied, id);
+  }
+
+  /** The changes in RW layer `id` (after `fn` on its mounted root, when given) as a layer on `parent`. */
+  private async rwLayerDiff(id: string, parent: string | null, fn?: (root: ContainerRoot) => Promise<void>): Promise<AppliedLayer> {
     const layers = this.deps.images.layers;
-    const merged = await layers.mountRW(id);
-    try {
-      const root = await ContainerRoot.open(merged);
+    if (fn) {
+      const merged = await layers.mountRW(id);
       try {
-        await fn(root);
+        const root = await ContainerRoot.open(merged);
+        try {
+          await fn(root);
+        } finally {
+          await root.close();
+        }
       } finally {
-        await root.close();
+        await layers.unmountRW(id);
       }
-    } finally {
-      await layers.unmountRW(id);
     }
     const data = await layers.rwGraphDriverData(id);
-    const parent = await this.topChain(state);
-    const applied = await upperDirLayer(data.UpperDir!, parent, (p, src) => layers.applyLayer(p, src));
-    await this.newImage(state, containerConfig, applied, id);
+    return upperDirLayer(data.UpperDir!, parent, (p, src) => layers.applyLayer(p, src));
   }
 
   private async workdir(state: StageState, path: string): Promise<void> {
@@ -1029,10 +1026,7 @@ class BuildRun {
       if (status.Error?.Message) msg += `: ${status.Error.Message}`;
       throw new StepError(msg, status.StatusCode);
     }
-    const data = await this.deps.images.layers.rwGraphDriverData(id);
-    const parent = await this.topChain(state);
-    const layers = this.deps.images.layers;
-    const applied = await upperDirLayer(data.UpperDir!, parent, (p, src) => layers.applyLayer(p, src));
+    const applied = await this.rwLayerDiff(id, await this.topChain(state));
     await this.newImage(state, probeConfig, applied, id);
   }
 }
