@@ -7,6 +7,12 @@
 # then one table of the rows the benches record (bench/summary.ts).
 # The Docker engine column: BENCH_DOCKER_HOST names an engine (with busybox:latest), or, when
 # Debian's docker.io is installed, an isolated dockerd is started for the run (scripts/bench-dockerd.sh).
+# Every engine's data root and the floors live on one scratch ext4 with a journal (a sparse image on a
+# loop device), made fresh for the run: on an ext4 without a journal (this VM's root) the kernel will
+# not reuse an inode for 60-300 s after its file is deleted and scans past every such inode, so a
+# bench that deletes and creates thousands of files measures that scan (tar of the nginx base: 0.4 s
+# on the scratch fs, 5-6 s under /tmp here) and whichever case follows a big delete loses.
+# WHARF_TEST_TMP set by the caller names another place instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "scripts/bench.sh: must run as root" >&2; exit 1; }
@@ -15,20 +21,33 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 npm run build
 BENCH_ROWS=$(mktemp /tmp/wharf-bench-rows.XXXXXX)
 export BENCH_ROWS
-docker_dir=
+docker_dir= scratch=
 cleanup() {
   [ -n "$docker_dir" ] && bash scripts/bench-dockerd.sh stop "$docker_dir"
+  if [ -n "$scratch" ]; then
+    umount "$scratch" 2>/dev/null || umount -l "$scratch"
+    rm -rf "$scratch" "$scratch.img"
+  fi
   rm -f "$BENCH_ROWS"
 }
 trap cleanup EXIT
+if [ -z "${WHARF_TEST_TMP:-}" ]; then
+  scratch=$(mktemp -d /var/tmp/wharf-bench.XXXXXX)
+  truncate -s 32G "$scratch.img"
+  mkfs.ext4 -q -F "$scratch.img"
+  mount -o loop "$scratch.img" "$scratch"
+  export WHARF_TEST_TMP=$scratch TMPDIR=$scratch
+fi
 if [ -z "${BENCH_DOCKER_HOST:-}" ] && command -v dockerd >/dev/null; then
-  docker_dir=$(mktemp -d /tmp/wharf-bench-docker.XXXXXX)
+  docker_dir=$(mktemp -d "$WHARF_TEST_TMP/wharf-bench-docker.XXXXXX")
   BENCH_DOCKER_HOST=$(bash scripts/bench-dockerd.sh start "$docker_dir")
   export BENCH_DOCKER_HOST
 fi
 node dist/bench/run-bench.js "$@"
 node dist/bench/pull-bench.js   # cold pull of the nginx test image vs gzip -dc | tar -x (BENCH_PULL_N)
 node dist/bench/cli-bench.js    # wharf version / ps vs docker version / ps on the same daemon (BENCH_CLI_N)
+node dist/bench/batch-bench.js    # 20 parallel run -d, then rm -f of the 20, wharfd beside the Docker engine (BENCH_BATCH_N)
+node dist/bench/output-bench.js   # 200 MB of run --rm output and 100 MB of exec output to /dev/null, beside the floor (BENCH_OUTPUT_N)
 node dist/bench/restart-bench.js   # daemon restart with N running containers until /_ping (BENCH_RESTART_N, _R)
 node dist/bench/build-bench.js  # docker build cold and cached (BENCH_BUILD_N, BENCH_DOCKER_HOST to compare)
 node dist/bench/stream-bench.js # a paced client reading 300 MB of attach output: RSS and run latency (BENCH_STREAM_MB, _N)
