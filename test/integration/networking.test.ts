@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chainPrefixForBridge } from '../../src/network/iptables.js';
 import { countLeaks, freePort, httpGet, loadBusybox, runCommand, startDaemon, waitFor, type Daemon } from './harness.js';
@@ -97,6 +97,14 @@ describe('networking', () => {
     assert.equal((toInt(ip) & mask) >>> 0, toInt(net!), `${ip} in ${subnet}`);
     assert.equal(await inspect('b1', '{{.NetworkSettings.Networks.bridge.IPAddress}}'), ip);
     assert.equal(await vethsOnOurBridges([bridge]), baseVeths + 1);
+    // The namespace was made as a file before runc joined it: SandboxKey names it, and it is the
+    // namespace the container's process lives in.
+    const id = await inspect('b1', '{{.Id}}');
+    const key = await inspect('b1', '{{.NetworkSettings.SandboxKey}}');
+    assert.equal(key, join(d.execRoot, 'netns', id));
+    const pid = await inspect('b1', '{{.State.Pid}}');
+    const nsOfProcess = await readlink(`/proc/${pid}/ns/net`);
+    assert.equal(nsOfProcess, `net:[${(await stat(key)).ino}]`);
   });
 
   test('-p 127.0.0.1:port:80 serves from the container; wharf port shows it; a taken port fails cleanly', async () => {
@@ -233,6 +241,7 @@ describe('networking', () => {
     assert.equal(await ruleCount(), baseRules, 'iptables rules of our chains back to the start');
     const leaks = await countLeaks(d);
     assert.deepEqual([leaks.mounts, leaks.conmon, leaks.runc], [0, 0, 0], JSON.stringify(leaks.details));
+    assert.deepEqual(await readdir(join(d.execRoot, 'netns')), [], 'no network namespace file left');
     const gone = await d.wharf(['network', 'inspect', NET]);
     assert.equal(gone.code, 1);
     assert.match(gone.stderr, new RegExp(`network ${NET} not found`));

@@ -28,7 +28,7 @@ export async function handleExitLocked(c: ContainerCore, rec: ContainerRecord, e
   for (const o of c.deps.observers ?? []) o.stopped(rec);
   const id = rec.ID;
   const attachedNetworks = networkActors(rec);
-  await releaseHeld(c, rec, ALL_HELD);
+  await releaseHeld(c, rec, ALL_HELD, true);
   const ranFor = execDuration(rec.State.StartedAt, exit.finishedAt);
   const ranMs = exit.finishedAt.getTime() - Date.parse(rec.State.StartedAt);
   const decision = c.closed ? { restart: false, delayMs: 0 } : c.manager(rec).shouldRestart(exit.exitCode, rec.HasBeenManuallyStopped, ranMs);

@@ -5,6 +5,7 @@
 import type { ContainerRecord } from '../../container/container.js';
 import { cancelRestarting, hasProcess, setPaused, setUnpaused } from '../../container/state.js';
 import type { ContainerCore } from './core.js';
+import { removeStaleNetnsFiles } from '../../network/netns-file.js';
 import { handleExitLocked } from './exit.js';
 import { removeLocked } from './remove.js';
 import { policyWantsRestart } from './restart-manager.js';
@@ -71,7 +72,9 @@ export async function restoreContainers(c: ContainerCore, records: ContainerReco
       }
     }),
   );
-  await c.deps.network.restore(c.all().filter((r) => hasProcess(r.State)).map((r) => r.ID));
+  const running = c.all().filter((r) => hasProcess(r.State)).map((r) => r.ID);
+  await removeStaleNetnsFiles(c.deps.settings.execRoot, new Set(running), c.deps.log);
+  await c.deps.network.restore(running);
   for (const rec of c.links.startOrder(toRestart)) {
     await c.lock.run(rec.ID, () => startLocked(c, rec)).catch((err) => c.deps.log(`restore: restart ${rec.ID}: ${err instanceof Error ? err.message : err}`));
   }

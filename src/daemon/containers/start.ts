@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import type { HostConfig } from '../../api/types.js';
 import type { ContainerRecord } from '../../container/container.js';
+import type { AttachResult } from '../../network/manager.js';
 import { mkdirAllInRoot, RootPathError } from '../../containerfs/root.js';
 import { hasProcess, isRunning, setRunning, setStartFailed } from '../../container/state.js';
 import { EngineError, conflict, invalidParameter, noSuchContainer, notModified, systemError } from '../../lib/errors.js';
@@ -24,6 +25,7 @@ import { containerActor, networkActors } from './events.js';
 import { isContainerMode, shareNetworkIdentity } from './network-mode.js';
 import { joinedNamespacePaths } from '../namespace-join.js';
 import { removeLocked } from './remove.js';
+import { createNetnsFile, netnsFilePath } from '../../network/netns-file.js';
 
 export async function startContainer(c: ContainerCore, ref: string): Promise<void> {
   const rec = c.get(ref);
@@ -47,12 +49,20 @@ export async function startLocked(c: ContainerCore, rec: ContainerRecord): Promi
   const { runtime, settings } = c.deps;
   const id = rec.ID;
   const held = { rootfs: false, volumes: false, runtime: false, network: false };
+  let attaching: Promise<AttachResult> | undefined;
   try {
-    const rootfs = await c.rootfs.acquire(id);
-    held.rootfs = true;
+    const hc = rec.HostConfig;
+    // A namespace of its own on a bridge network: made now as a file, and plumbed (below) while
+    // the runtime creates the container in it.
+    const netnsFile = ownsNetns(hc) ? netnsFilePath(settings.execRoot, id) : undefined;
+    const [mounted, netns] = await Promise.allSettled([c.rootfs.acquire(id), netnsFile ? createNetnsFile(netnsFile) : undefined]);
+    held.rootfs = mounted.status === 'fulfilled';
+    held.network = !!netnsFile && netns.status === 'fulfilled';
+    if (mounted.status === 'rejected') throw mounted.reason;
+    if (netns.status === 'rejected') throw netns.reason;
+    const rootfs = mounted.value;
     const volumeMounts = await c.deps.volumes?.setup(rec, rootfs);
     held.volumes = !!volumeMounts;
-    const hc = rec.HostConfig;
     const joined = isContainerMode(hc.NetworkMode) ? c.get(hc.NetworkMode!.slice(10)) : undefined;
     if (joined) shareNetworkIdentity(rec, joined);
     const hostNetwork = hc.NetworkMode === 'host';
@@ -90,7 +100,7 @@ export async function startLocked(c: ContainerCore, rec: ContainerRecord): Promi
       domainname: rec.Config.Domainname || undefined,
       user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
       etcFiles: { hostname: rec.HostnamePath, hosts: rec.HostsPath, resolvConf: rec.ResolvConfPath },
-      network: networkNamespace(c, hc),
+      network: netnsFile ? { kind: 'path', path: netnsFile } : networkNamespace(c, hc),
       ...joinedNamespacePaths(hc, (ref) => c.get(ref)),
       cgroupParent: hc.CgroupParent || settings.cgroupParent,
       cgroupVersion: settings.cgroupVersion,
@@ -102,6 +112,20 @@ export async function startLocked(c: ContainerCore, rec: ContainerRecord): Promi
     if (volumeMounts?.rootfsPropagation) spec.linux.rootfsPropagation = volumeMounts.rootfsPropagation;
     if (hc.Init && !settings.initPath) throw systemError('--init requested but no init binary (tini or catatonit) is installed');
     const bundleDir = join(settings.execRoot, 'bundles', id);
+    const attachTo = (netnsPath: string) =>
+      c.deps.network.attach({
+        containerId: id,
+        containerName: rec.Name.slice(1),
+        netnsPath,
+        hostConfig: hc,
+        exposedPorts: rec.Config.ExposedPorts,
+        endpointsConfig: rec.NetworkSettings.Networks,
+      });
+    if (netnsFile) {
+      attaching = attachTo(netnsFile);
+      // Awaited below, or in the failure path when the runtime fails first.
+      attaching.catch(() => {});
+    }
     const { pid } = await runtime.create({
       id,
       bundleDir,
@@ -114,14 +138,7 @@ export async function startLocked(c: ContainerCore, rec: ContainerRecord): Promi
     });
     held.runtime = true;
     held.network = true;
-    const net = await c.deps.network.attach({
-      containerId: id,
-      containerName: rec.Name.slice(1),
-      netnsPath: `/proc/${pid}/ns/net`,
-      hostConfig: hc,
-      exposedPorts: rec.Config.ExposedPorts,
-      endpointsConfig: rec.NetworkSettings.Networks,
-    });
+    const net = await (attaching ?? attachTo(`/proc/${pid}/ns/net`));
     rec.NetworkSettings = net.settings;
     for (const actor of networkActors(rec)) c.deps.events.log('network', 'connect', actor);
     // Written in place: the bind mounts already point at these files.
@@ -134,6 +151,8 @@ export async function startLocked(c: ContainerCore, rec: ContainerRecord): Promi
     await c.save(rec);
     c.deps.events.log('container', 'start', containerActor(rec));
   } catch (err) {
+    // An attach still running would plumb after the release: let it finish first.
+    await attaching?.catch(() => {});
     await releaseHeld(c, rec, held);
     const engineErr = startError(err);
     setStartFailed(rec.State, engineErr.exitCode, engineErr.error);
@@ -143,6 +162,12 @@ export async function startLocked(c: ContainerCore, rec: ContainerRecord): Promi
     if (rec.HostConfig.AutoRemove) await removeLocked(c, rec).catch((rmErr) => c.deps.log(`auto-remove ${id} after a failed start: ${rmErr}`));
     throw engineErr.error;
   }
+}
+
+/** Whether the container gets a namespace with interfaces of the daemon's own (a bridge network). */
+function ownsNetns(hc: HostConfig): boolean {
+  const mode = hc.NetworkMode ?? 'bridge';
+  return mode !== 'host' && mode !== 'none' && !isContainerMode(mode);
 }
 
 function networkNamespace(c: ContainerCore, hc: HostConfig): { kind: 'new' } | { kind: 'host' } | { kind: 'path'; path: string } {
