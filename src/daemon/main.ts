@@ -12,6 +12,7 @@ import { loadDaemonConfig } from './config.js';
 import { insecureTcpWarnings } from './tcp-policy.js';
 import { startDaemon } from './daemon.js';
 import { writeFileAtomic } from '../lib/atomic-file.js';
+import { useSpawnHelper } from '../lib/spawner.js';
 
 const log = (msg: string) => process.stderr.write(`${new Date().toISOString()} wharfd: ${msg}\n`);
 
@@ -74,6 +75,8 @@ async function main(): Promise<void> {
   }
   await takePidfile(cfg.pidfile);
   installSafetyNet();
+  // Forked now, while the daemon is small (and after the socket-activation variables are gone).
+  useSpawnHelper();
   // As dockerd: a TCP listener without verified client certificates is served, after warnings
   // and a deliberate pause at start-up.
   for (const warning of await insecureTcpWarnings(cfg)) {

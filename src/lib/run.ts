@@ -7,6 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { EngineError } from './errors.js';
+import type { SpawnReply, SpawnRequest } from './spawn-protocol.js';
 
 export class CommandError extends EngineError {
   constructor(
@@ -28,9 +29,28 @@ export interface RunOptions {
   cwd?: string;
 }
 
+type Spawner = (req: Omit<SpawnRequest, 'id'>) => Promise<SpawnReply>;
+let spawner: Spawner | null = null;
+
+/**
+ * Has `run` start its tools through `s` (the daemon's spawn helper, spawner.ts, so that its event
+ * loop never waits for a fork) instead of spawning them itself.
+ */
+export function runToolsThrough(s: Spawner): void {
+  spawner = s;
+}
+
 /** Runs `file` with `args`; resolves with its stdout (UTF-8) when it exits 0. */
 export function run(file: string, args: string[], opts: RunOptions = {}): Promise<string> {
   const cmd = [file, ...args].join(' ');
+  if (spawner) {
+    return spawner({ file, args, cwd: opts.cwd, input: opts.input }).then(
+      (r) => settle(cmd, file, r.code, r.stdout ? Buffer.from(r.stdout) : Buffer.alloc(0), r.stderr ? Buffer.from(r.stderr) : Buffer.alloc(0), r.spawnError),
+      (err: Error) => {
+        throw new CommandError(cmd, null, '', err.message);
+      },
+    );
+  }
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -38,17 +58,31 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
     // First: a spawn that fails early (EMFILE when the pipes cannot be made) has no stdio and
     // reports only through 'error', which must have a listener or it takes the daemon down.
     child.on('error', (e: NodeJS.ErrnoException) => {
-      reject(new CommandError(cmd, null, '', e.code === 'ENOENT' ? `${file} is not installed` : e.message));
+      reject(spawnFailure(cmd, file, e));
     });
     if (!child.stdout || !child.stderr || !child.stdin) return;
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
     child.on('close', (code) => {
-      if (code === 0) resolve(Buffer.concat(out).toString('utf8'));
-      else reject(new CommandError(cmd, code, Buffer.concat(err).toString('utf8')));
+      try {
+        resolve(settle(cmd, file, code, Buffer.concat(out), Buffer.concat(err)));
+      } catch (e) {
+        reject(e as Error);
+      }
     });
     // The tool may exit without reading its input (EPIPE): its exit status tells what happened.
     child.stdin.on('error', () => {});
     child.stdin.end(opts.input ?? '');
   });
+}
+
+function spawnFailure(cmd: string, file: string, e: { code?: string; message: string }): CommandError {
+  return new CommandError(cmd, null, '', e.code === 'ENOENT' ? `${file} is not installed` : e.message);
+}
+
+/** stdout when the tool exited 0; otherwise the CommandError. */
+function settle(cmd: string, file: string, code: number | null, out: Buffer, err: Buffer, spawnError?: { code?: string; message: string }): string {
+  if (spawnError) throw spawnFailure(cmd, file, spawnError);
+  if (code === 0) return out.toString('utf8');
+  throw new CommandError(cmd, code, err.toString('utf8'));
 }
