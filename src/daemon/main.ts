@@ -12,6 +12,7 @@ import { loadDaemonConfig } from './config.js';
 import { insecureTcpWarnings } from './tcp-policy.js';
 import { startDaemon } from './daemon.js';
 import { writeFileAtomic } from '../lib/atomic-file.js';
+import { keepYoungGenerationSmall } from '../lib/young-generation.js';
 
 const log = (msg: string) => process.stderr.write(`${new Date().toISOString()} wharfd: ${msg}\n`);
 
@@ -46,6 +47,7 @@ function installSafetyNet(): void {
 }
 
 async function main(): Promise<void> {
+  keepYoungGenerationSmall();
   // Until the daemon is up, a SIGHUP has nothing to reload (and must not end the process).
   process.on('SIGHUP', () => log('SIGHUP ignored: the daemon is still starting'));
   let cfg;
