@@ -1,25 +1,26 @@
 /**
- * The API cost of `inspect` and `ps`: with 0 and BENCH_INSPECT_COUNT (default 200) created
+ * The API cost of `inspect` and `ps`: with 1 and BENCH_INSPECT_COUNT (default 200) created
  * containers, the median time of GET /containers/{id}/json and GET /containers/json?all=1 over one
- * kept-alive connection (BENCH_INSPECT_N requests each). With BENCH_DOCKER_HOST (unix:///path of a
- * dockerd that has busybox) the same is measured there, alternated, and ratios are printed.
+ * kept-alive connection (BENCH_INSPECT_N requests each), on a freshly started wharfd (its first
+ * requests run before V8 has compiled the path, as a user's first `docker inspect` does). With
+ * BENCH_DOCKER_HOST (unix:///path of a dockerd that has busybox) every request to wharfd is
+ * followed by the same one to Docker, so both see the same (equally warmed-up) client and the
+ * same load; ratios are printed and the rows recorded for the summary table.
  * Run as root, after tsc.
  */
 import http from 'node:http';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { DOCKER_CLI, loadBusybox, startDaemon } from '../test/integration/harness.js';
+import { median, recordRow } from './report.js';
 
 const run = promisify(execFile);
 const COUNT = Number(process.env.BENCH_INSPECT_COUNT ?? 200);
 const N = Number(process.env.BENCH_INSPECT_N ?? 200);
 const dockerHost = process.env.BENCH_DOCKER_HOST;
 
-const median = (a: number[]) => {
-  const s = [...a].sort((x, y) => x - y);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 function client(socketPath: string) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -49,14 +50,16 @@ async function populate(api: Api, count: number, have: string[]): Promise<void> 
   }
 }
 
-async function measure(api: Api, id: string): Promise<{ inspect: number; list: number }> {
-  const inspect: number[] = [];
-  const list: number[] = [];
+type Samples = { inspect: number[]; list: number[] };
+
+/** N rounds; in each, every engine answers an inspect, then every engine a list (interleaved). */
+async function measure(engines: Array<{ name: string; api: Api; id: string }>): Promise<Record<string, Samples>> {
+  const out: Record<string, Samples> = Object.fromEntries(engines.map((e) => [e.name, { inspect: [], list: [] }]));
   for (let i = 0; i < N; i++) {
-    inspect.push((await api('GET', `/containers/${id}/json`)).ms);
-    list.push((await api('GET', '/containers/json?all=1')).ms);
+    for (const e of engines) out[e.name]!.inspect.push((await e.api('GET', `/containers/${e.id}/json`)).ms);
+    for (const e of engines) out[e.name]!.list.push((await e.api('GET', '/containers/json?all=1')).ms);
   }
-  return { inspect: median(inspect), list: median(list) };
+  return out;
 }
 
 const d = await startDaemon();
@@ -66,14 +69,18 @@ if (dockerHost) apis.docker = client(dockerHost.replace(/^unix:\/\//, ''));
 try {
   await loadBusybox(d);
   for (const count of [1, COUNT]) {
-    const rows: Record<string, { inspect: number; list: number }> = {};
     for (const [name, api] of Object.entries(apis)) await populate(api, count, created[name]!);
-    for (const [name, api] of Object.entries(apis)) rows[name] = await measure(api, created[name]![0]!);
-    console.log(`${count} containers, medians of ${N} requests:`);
+    const samples = await measure(Object.entries(apis).map(([name, api]) => ({ name, api, id: created[name]![0]! })));
+    const rows = Object.fromEntries(Object.entries(samples).map(([name, s]) => [name, { inspect: median(s.inspect), list: median(s.list) }]));
+    console.log(`${count} containers, medians of ${N} requests (load ${loadavg()[0]!.toFixed(2)}):`);
     for (const [name, r] of Object.entries(rows)) {
       const vs = rows.docker && name !== 'docker' ? `   ${(r.inspect / rows.docker.inspect).toFixed(2)} / ${(r.list / rows.docker.list).toFixed(2)} of docker` : '';
       console.log(`  ${name.padEnd(7)} inspect ${r.inspect.toFixed(2).padStart(6)} ms   list ${r.list.toFixed(2).padStart(6)} ms${vs}`);
     }
+    const docker = samples.docker;
+    const of = count === 1 ? '1 container' : `${count} containers`;
+    recordRow({ what: `GET /containers/{id}/json (inspect), ${of}`, wharf: samples.wharf!.inspect, ...(docker ? { docker: docker.inspect } : {}), goal: '≤ 0.8 docker' });
+    recordRow({ what: `GET /containers/json?all=1 (ps -a), ${of}`, wharf: samples.wharf!.list, ...(docker ? { docker: docker.list } : {}), goal: '≤ 0.8 docker' });
   }
 } finally {
   if (dockerHost && created.docker!.length) {

@@ -1,11 +1,17 @@
 /**
- * A slow client's cost to the daemon: wharfd's RSS while a paced client reads BENCH_STREAM_MB
- * (default 300) of attach output, what is left after, and `docker run --rm busybox true` before
- * and after (spawn latency grew with the heap when output was buffered). Run as root, after tsc.
+ * The daemon's memory: wharfd's RSS freshly started and idle after a `run --rm`; then a slow
+ * client's cost: the RSS while a paced client reads BENCH_STREAM_MB (default 300) of attach
+ * output, what is left after, and `docker run --rm busybox true` before and after (spawn latency
+ * grew with the heap when output was buffered). The idle figures are taken once the layer
+ * extraction workers of the image load have stopped (they idle for 30 s, then exit), so they
+ * are the daemon's own. Run as root, after tsc.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { DOCKER_CLI, loadBusybox, startDaemon } from '../test/integration/harness.js';
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { DOCKER_CLI, loadBusybox, startDaemon, waitFor } from '../test/integration/harness.js';
+import { median, recordRow } from './report.js';
 import { openStream, rssMb, sampleRss, slowRead } from '../test/integration/slow-client.js';
 import { join } from 'node:path';
 import http from 'node:http';
@@ -14,17 +20,17 @@ const run = promisify(execFile);
 const MB = Number(process.env.BENCH_STREAM_MB ?? 300);
 const N = Number(process.env.BENCH_STREAM_N ?? 7);
 
-const median = (a: number[]) => {
-  const s = [...a].sort((x, y) => x - y);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
+
+/** The daemon's threads (a layer extraction worker is one more while it lives). */
+const threads = (pid: number) => Number(/Threads:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
 
 const d = await startDaemon();
 try {
+  const fresh = rssMb(d.pid);
+  const freshThreads = threads(d.pid);
   await loadBusybox(d);
   const env = { ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.root, 'docker-config') };
-  const runs = async () => {
-    const t: number[] = [];
+  const runs = async (t: number[]) => {
     for (let i = 0; i < N; i++) {
       const t0 = performance.now();
       await run(DOCKER_CLI, ['run', '--rm', 'busybox', 'true'], { env });
@@ -44,7 +50,9 @@ try {
       req.end(payload);
     });
 
-  const runBefore = await runs();
+  const before: number[] = [];
+  const runBefore = await runs(before);
+  await waitFor(() => threads(d.pid) <= freshThreads, { timeoutMs: 120_000, intervalMs: 500, what: 'the image load\'s extraction workers to stop' });
   const idle = rssMb(d.pid);
   const created = await post('/containers/create', { Image: 'busybox', Cmd: ['sh', '-c', `head -c ${MB * 1024 * 1024} /dev/zero`] });
   const id = (JSON.parse(created.text) as { Id: string }).Id;
@@ -57,16 +65,23 @@ try {
   const secs = (performance.now() - t0) / 1000;
   const peak = sampler.stop();
   const afterStream = rssMb(d.pid);
-  const runAfter = await runs();
+  const after: number[] = [];
+  const runAfter = await runs(after);
   const settled = rssMb(d.pid);
   await run(DOCKER_CLI, ['rm', '-f', id], { env });
 
+  console.log(`wharfd RSS freshly started ${fresh.toFixed(1)} MB; idle after loading busybox and ${N} runs ${idle.toFixed(1)} MB`);
   console.log(`slow client: ${(got.bytes / 1048576).toFixed(0)} MB of attach output read in ${secs.toFixed(1)} s (paced), wharfd RSS:`);
   console.log(`  idle before              ${idle.toFixed(1).padStart(7)} MB`);
   console.log(`  peak while reading       ${peak.toFixed(1).padStart(7)} MB   (+${(peak - idle).toFixed(1)} MB)`);
   console.log(`  when the stream ended    ${afterStream.toFixed(1).padStart(7)} MB   (+${(afterStream - idle).toFixed(1)} MB)`);
   console.log(`  after ${N} more runs       ${settled.toFixed(1).padStart(7)} MB   (+${(settled - idle).toFixed(1)} MB)`);
-  console.log(`docker run --rm busybox true, median of ${N}: ${runBefore.toFixed(0)} ms before, ${runAfter.toFixed(0)} ms after the slow client`);
+  console.log(`docker run --rm busybox true, median of ${N}: ${runBefore.toFixed(0)} ms before, ${runAfter.toFixed(0)} ms after the slow client (load ${loadavg()[0]!.toFixed(2)})`);
+  recordRow({ what: 'wharfd RSS, freshly started', wharf: [fresh], unit: 'MB', goal: '< 70 MB' });
+  recordRow({ what: `wharfd RSS, idle after loading busybox and ${N} runs`, wharf: [idle], unit: 'MB', goal: '< 70 MB' });
+  recordRow({ what: `RSS growth while a slow client reads ${MB} MB of attach output (peak)`, wharf: [peak - idle], unit: 'MB', goal: '≤ +16 MB' });
+  recordRow({ what: `RSS growth after that stream and ${N} more runs`, wharf: [settled - idle], unit: 'MB', goal: 'returned (≈ 0)' });
+  recordRow({ what: '`docker run --rm busybox true` after a slow client (floor: before it)', wharf: after, floor: before, goal: '≤ 1.0 floor' });
 } finally {
   await d.cleanup();
 }

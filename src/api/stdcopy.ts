@@ -20,9 +20,13 @@ export function frameHeader(stream: StdStreamId, length: number): Buffer {
   return h;
 }
 
-/** One complete frame (header + payload). */
+/** One complete frame (header + payload), in one allocation: a stream sends one per chunk. */
 export function frame(stream: StdStreamId, data: Buffer): Buffer {
-  return Buffer.concat([frameHeader(stream, data.length), data]);
+  const out = Buffer.allocUnsafe(STDCOPY_HEADER_LEN + data.length);
+  out.writeUInt32BE(stream << 24, 0);
+  out.writeUInt32BE(data.length, 4);
+  data.copy(out, STDCOPY_HEADER_LEN);
+  return out;
 }
 
 /**

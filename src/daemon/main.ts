@@ -13,6 +13,7 @@ import { insecureTcpWarnings } from './tcp-policy.js';
 import { startDaemon } from './daemon.js';
 import { writeFileAtomic } from '../lib/atomic-file.js';
 import { useSpawnHelper } from '../lib/spawner.js';
+import { keepYoungGenerationSmall } from '../lib/young-generation.js';
 
 const log = (msg: string) => process.stderr.write(`${new Date().toISOString()} wharfd: ${msg}\n`);
 
@@ -47,6 +48,7 @@ function installSafetyNet(): void {
 }
 
 async function main(): Promise<void> {
+  keepYoungGenerationSmall();
   // Until the daemon is up, a SIGHUP has nothing to reload (and must not end the process).
   process.on('SIGHUP', () => log('SIGHUP ignored: the daemon is still starting'));
   let cfg;

@@ -13,6 +13,7 @@
 import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { systemError } from '../lib/errors.js';
+import { keepYoungGenerationSmall } from '../lib/young-generation.js';
 import type { ExtractedLayer } from './extract-layer.js';
 import { fromWire, type FromWorker, type ToWorker } from './extract-protocol.js';
 
@@ -29,6 +30,8 @@ class ExtractWorker {
   idleTimer: NodeJS.Timeout | null = null;
 
   constructor(onExit: (w: ExtractWorker) => void) {
+    // The worker's start-up reset V8's flags, the daemon's heap settings among them.
+    this.thread.once('online', keepYoungGenerationSmall);
     this.thread.on('message', (m: FromWorker) => this.onMessage?.(m));
     this.thread.on('error', (err) => this.die(err));
     this.thread.on('exit', (code) => {
