@@ -108,7 +108,7 @@ export class ContainerExtractor {
 
   async extract(src: Readable): Promise<void> {
     const { stream } = await decompressed(src);
-    const reader = new TarReader(stream);
+    const reader = new TarReader(stream, undefined, { digest: false });
     try {
       for await (const entry of reader.entries()) {
         await this.entry(entry.header, entry.body);
