@@ -33,6 +33,7 @@ import { parseSignal } from '../lib/signals.js';
 import { resolveUser } from '../runtime/user.js';
 import { BuildContext } from './build-context.js';
 import { copySources, parseChmod, resolveSources, sourcesHash, type CopySource } from './build-copy.js';
+import { SourceHashCache } from './build-source-cache.js';
 import { downloadSources, fetchContext, isRemoteURL } from './build-download.js';
 import { EMPTY_TAR_DIFF_ID, upperDirLayer } from './containers/commit.js';
 import { authForDomain } from '../distribution/auth-config.js';
@@ -102,6 +103,7 @@ export class BuildLayerMarks {
 
 export class BuildService implements BuildBackend {
   private readonly marks: BuildLayerMarks;
+  private readonly sourceHashes = new SourceHashCache();
 
   constructor(private readonly deps: BuildServiceDeps) {
     this.marks = new BuildLayerMarks(join(deps.tmpRoot, 'build-layers'));
@@ -129,7 +131,7 @@ export class BuildService implements BuildBackend {
         throw invalidParameter(`invalid tag ${JSON.stringify(t)}: invalid reference format`);
       }
     });
-    const run = new BuildRun(this.deps, this.marks, opts, tags, signal, (m) => ch.push(m), () => ch.room());
+    const run = new BuildRun(this.deps, this.marks, this.sourceHashes, opts, tags, signal, (m) => ch.push(m), () => ch.room());
     run
       .run(context)
       .then(() => ch.end(), (err) => ch.end(err));
@@ -154,6 +156,7 @@ class BuildRun {
   constructor(
     private readonly deps: BuildServiceDeps,
     private readonly marks: BuildLayerMarks,
+    private readonly sourceHashes: SourceHashCache,
     private readonly opts: BuildOptions,
     private readonly tags: Reference[],
     private readonly clientSignal: AbortSignal,
@@ -853,12 +856,25 @@ class BuildRun {
     const cleanups: Array<() => Promise<void>> = [];
     const from = inst.kind === 'copy' && inst.from !== undefined ? x(inst.from) : undefined;
     try {
+      let infos: CopySource[] = [];
+      let mountSource = async () => {};
       if (from !== undefined) {
-        const mounted = await this.mountFrom(from, state.index);
-        srcRoot = mounted.root;
-        cleanups.push(mounted.cleanup);
-      }
-      const infos = local.length ? await resolveSources(srcRoot, local, cmdName, from === undefined) : [];
+        const imageId = await this.fromImageId(from, state.index);
+        const mount = async () => {
+          const mounted = await this.mountImage(imageId);
+          srcRoot = mounted.root;
+          cleanups.push(mounted.cleanup);
+        };
+        const known = imageId ? this.sourceHashes.get(imageId, local) : undefined;
+        if (known) {
+          infos = known;
+          mountSource = mount; // only when the step is not cached
+        } else {
+          await mount();
+          infos = local.length ? await resolveSources(srcRoot, local, cmdName, false) : [];
+          if (imageId) this.sourceHashes.set(imageId, local, infos);
+        }
+      } else if (local.length) infos = await resolveSources(srcRoot, local, cmdName, true);
       let remote: { root: ContainerRoot; infos: CopySource[] } | null = null;
       if (urls.length) {
         const dir = await mkdtemp(join(this.deps.tmpRoot, 'docker-builder-url'));
@@ -876,6 +892,7 @@ class BuildRun {
       const comment = `${cmdName} ${chown ? `--chown=${chown} ` : ''}${hash} in ${dest} `;
       const containerConfig = copyConfig(state.config, { Cmd: [...this.shell(state), `#(nop) ${comment}`] });
       if (await this.probeCache(state, containerConfig)) return;
+      await mountSource();
       let destPath = dest;
       if (!posix.isAbsolute(destPath)) destPath = posix.join(state.config.WorkingDir || '/', destPath) + (dest.endsWith('/') || dest === '.' ? '/' : '');
       await this.withLayer(state, containerConfig, async (root) => {
@@ -899,8 +916,8 @@ class BuildRun {
     }
   }
 
-  /** COPY --from: a previous stage (name or index) or an image, mounted read-only for the copy. */
-  private async mountFrom(from: string, current: number): Promise<{ root: ContainerRoot; cleanup: () => Promise<void> }> {
+  /** COPY --from: the image of a previous stage (name or index) or an image by name ('' for scratch). */
+  private async fromImageId(from: string, current: number): Promise<string> {
     const earlier = this.stageResults.slice(0, current);
     let imageId: string | undefined = earlier.find((r) => r !== undefined && r.name !== '' && r.name === from.toLowerCase())?.imageId;
     if (imageId === undefined && /^\d+$/.test(from)) {
@@ -910,7 +927,11 @@ class BuildRun {
       imageId = earlier[i]?.imageId;
       if (imageId === undefined) throw invalidParameter(`invalid from flag value ${from}: stage ${i} was not built`);
     }
-    if (imageId === undefined) imageId = await this.lookupImage(from);
+    return imageId ?? (await this.lookupImage(from));
+  }
+
+  /** An image's rootfs mounted read-only (through a temporary RW layer) for a COPY --from. */
+  private async mountImage(imageId: string): Promise<{ root: ContainerRoot; cleanup: () => Promise<void> }> {
     const layers = this.deps.images.layers;
     const id = generateId();
     const chain = imageId ? (await this.deps.images.resolve(imageId)).topChainId : null;

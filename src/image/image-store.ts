@@ -3,7 +3,7 @@
  *   imagedb/content/sha256/<id>              the config JSON; <id> is the sha256 of its bytes
  *   imagedb/metadata/sha256/<id>/lastUpdated RFC 3339 time of the last tag
  *   imagedb/metadata/sha256/<id>/parent      parent image ID (built images)
- * IDs are listed once, on first use (one readdir); configs are read lazily and cached.
+ * IDs are listed once, on first use (one readdir); configs and parent links are read lazily and cached.
  */
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -25,6 +25,8 @@ export class ImageStore {
   private readonly metadataDir: string;
   private ids: Set<string> | null = null;
   private readonly cache = new Map<string, StoredImage>();
+  /** Parent links read or written (this store is their only writer); builds look them all up per build. */
+  private readonly parents = new Map<string, string>();
 
   constructor(imageRoot: string) {
     this.contentDir = join(imageRoot, 'imagedb', 'content', 'sha256');
@@ -112,6 +114,7 @@ export class ImageStore {
   async delete(id: string): Promise<void> {
     (await this.idSet()).delete(id);
     this.cache.delete(id);
+    this.parents.delete(id);
     await rm(join(this.contentDir, hexOf(id)), { force: true });
     await rm(join(this.metadataDir, hexOf(id)), { recursive: true, force: true });
   }
@@ -126,10 +129,17 @@ export class ImageStore {
   }
 
   async setParent(id: string, parent: string): Promise<void> {
+    this.parents.delete(id);
     await writeFileAtomic(join(this.metadataDir, hexOf(id), 'parent'), parent, 0o600);
+    this.parents.set(id, parent);
   }
 
   async parent(id: string): Promise<string> {
-    return (await readFile(join(this.metadataDir, hexOf(id), 'parent'), 'utf8').catch(() => '')).trim();
+    const known = this.parents.get(id);
+    if (known !== undefined) return known;
+    const parent = (await readFile(join(this.metadataDir, hexOf(id), 'parent'), 'utf8').catch(() => '')).trim();
+    // A setParent while this read was under way has the last word.
+    if ((await this.has(id)) && !this.parents.has(id)) this.parents.set(id, parent);
+    return parent;
   }
 }

@@ -48,7 +48,7 @@ const BLOCK = 512;
 export const MAX_HEADER_RECORD = 1 << 20;
 
 /**
- * Pulls exact byte counts from an async chunk source, hashing everything it hands out. Chunks
+ * Pulls exact byte counts from an async chunk source, hashing everything it hands out (when asked). Chunks
  * are queued, not concatenated, so reading n bytes costs O(n) however the input was split.
  */
 class ByteSource {
@@ -58,10 +58,13 @@ class ByteSource {
   private off = 0;
   private avail = 0;
   private ended = false;
-  readonly hash: Hash = createHash('sha256');
   private readonly it: AsyncIterator<unknown>;
 
-  constructor(src: AsyncIterable<unknown>) {
+  constructor(
+    src: AsyncIterable<unknown>,
+    /** null when nobody asks for the digest (a second sha256 pass over every byte saved). */
+    readonly hash: Hash | null,
+  ) {
     this.it = src[Symbol.asyncIterator]();
   }
 
@@ -95,7 +98,7 @@ class ByteSource {
       this.queue[this.head++] = EMPTY;
       this.off = 0;
     }
-    this.hash.update(out);
+    this.hash?.update(out);
     return out;
   }
 
@@ -277,8 +280,9 @@ export class TarReader {
   constructor(
     input: AsyncIterable<unknown>,
     private readonly recorder?: TarRecorder,
+    opts: { digest?: boolean } = {},
   ) {
-    this.src = new ByteSource(input);
+    this.src = new ByteSource(input, opts.digest === false ? null : createHash('sha256'));
   }
 
   private async readRecorded(n: number): Promise<Buffer> {
@@ -296,6 +300,7 @@ export class TarReader {
 
   /** sha256 of all bytes read so far, as `sha256:<hex>`; complete once entries() has finished. */
   digest(): string {
+    if (!this.src.hash) throw new Error('TarReader: made without a digest');
     return `sha256:${this.src.hash.digest('hex')}`;
   }
 

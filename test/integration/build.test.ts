@@ -239,6 +239,36 @@ describe('docker build (classic builder)', () => {
     assert.match(bad.stderr, /target stage "nosuch" could not be found/);
   });
 
+  test('COPY --from: a cached step follows the source stage\'s and image\'s content, never their names', async () => {
+    const src = await context('fromcache-src', { Dockerfile: 'FROM busybox\nCOPY f.txt /f.txt\n', 'f.txt': 'v1\n' });
+    assert.equal((await build(['-q', '-t', 'fromsrc:1', src])).code, 0);
+    const dir = await context('fromcache', {
+      Dockerfile: 'FROM busybox AS src\nARG MSG\nRUN mkdir /out && echo "$MSG" > /out/msg\nFROM busybox\nARG X\nRUN echo "$X" > /x\nCOPY --from=src /out/ /o/\nCOPY --from=fromsrc:1 /f* /img/\n',
+    });
+    const step = async (msg: string, x: string, expect: string) => {
+      const r = await build(['--build-arg', `MSG=${msg}`, '--build-arg', `X=${x}`, dir]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const id = /Successfully built (\w+)/.exec(r.stdout)![1]!;
+      assert.equal(await run(id, 'cat', '/o/msg', '/img/f.txt'), expect, r.stdout);
+      return { id, out: r.stdout };
+    };
+    const first = await step('a', '1', 'a\nv1\n');
+    const again = await step('a', '1', 'a\nv1\n');
+    assert.doesNotMatch(again.out, /Running in/);
+    assert.equal(again.id, first.id);
+    // The source stage changes: its COPY --from misses, though the final stage's own steps hit.
+    const changed = await step('b', '1', 'b\nv1\n');
+    assert.match(changed.out, /COPY --from=src \/out\/ \/o\/\n(?! ---> Using cache)/);
+    // The same source stage under a new parent: the copy is made (the source mounted after the miss).
+    await step('a', '2', 'a\nv1\n');
+    // Another image under the same tag.
+    await writeFile(join(src, 'f.txt'), 'v2\n');
+    assert.equal((await build(['-q', '-t', 'fromsrc:1', src])).code, 0);
+    const retagged = await step('a', '1', 'a\nv2\n');
+    assert.notEqual(retagged.id, first.id);
+    assert.equal(retagged.out.match(/ ---> Using cache/g)?.length, 5, retagged.out);
+  });
+
   test('a failing RUN: Docker\'s message and exit code; the container stays without --force-rm', async () => {
     const dir = await context('fail', { Dockerfile: 'FROM busybox\nRUN echo before\nRUN exit 3\n' });
     const before = (await d.docker(['ps', '-aq'])).stdout.trim().split('\n').filter(Boolean).length;
