@@ -29,7 +29,6 @@ import { ExecService } from './exec.js';
 import { HealthMonitor } from './health.js';
 import { LogRotation } from './log-rotation.js';
 import { BuildService } from './build.js';
-import { startCri } from './cri/index.js';
 
 function registryOptions(cfg: DaemonConfig): RegistryServiceOptions {
   return {
@@ -190,8 +189,9 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
     tls: opts.apiTls,
   });
   listening();
+  // The CRI (gRPC and its proto) is loaded only when asked for: it is half of wharfd's start-up imports.
   const cri = cfg.criSocket
-    ? await startCri({
+    ? await (await import('./cri/index.js')).startCri({
         socketPath: cfg.criSocket,
         log,
         execRoot: cfg.execRoot,
