@@ -3,7 +3,7 @@
  * API version negotiation as the Docker CLI does it, JSON requests, JSON progress streams and
  * hijacked (attach) connections.
  */
-import http from 'node:http';
+import type http from 'node:http';
 import type { AgentOptions as TlsAgentOptions } from 'node:https';
 import { isIP } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
@@ -29,6 +29,7 @@ import type {
 } from '../api/types.js';
 import { ApiError, ConnectionError } from './api-error.js';
 import { parseHost, resolveHost, type ClientTls, type DaemonAddress } from './host.js';
+import { unixExchange, type UnixResponse } from './unix-exchange.js';
 import { decodeJsonStream } from './json-stream.js';
 
 /** Highest API version this client speaks. */
@@ -138,7 +139,7 @@ async function readBody(res: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-function errorFromBody(status: number, body: Buffer): ApiError {
+function errorFromBody(status: number, body: Buffer, reason: string | undefined): ApiError {
   const text = body.toString('utf8').trim();
   let message = text;
   try {
@@ -147,7 +148,7 @@ function errorFromBody(status: number, body: Buffer): ApiError {
   } catch {
     // not JSON: Docker shows the raw text
   }
-  if (!message) message = `${status} ${http.STATUS_CODES[status] ?? ''}`.trim();
+  if (!message) message = `${status} ${reason ?? ''}`.trim();
   return new ApiError(status, message);
 }
 
@@ -178,7 +179,6 @@ function tlsRequestOptions(host: string, tls: ClientTls, checkServerIdentity: ty
 
 type Send = (options: http.RequestOptions, onResponse?: (res: http.IncomingMessage) => void) => http.ClientRequest;
 
-const sendHttp: Send = (options, onResponse) => http.request(options, onResponse);
 
 export class EngineClient {
   readonly host: string;
@@ -187,7 +187,7 @@ export class EngineClient {
   private agent: http.Agent | undefined;
   /** TLS for tcp:// when TLS is on (dockerd never serves TLS on its unix socket). */
   private readonly tls: { host: string; tls: ClientTls } | undefined;
-  private tlsSend: Promise<Send> | undefined;
+  private transport: Promise<Send> | undefined;
   private apiVersion: string | undefined;
   private negotiation: Promise<string> | undefined;
 
@@ -195,23 +195,27 @@ export class EngineClient {
     this.host = resolveHost(opts.host, process.env, opts.tls !== undefined);
     this.address = parseHost(this.host);
     this.tls = opts.tls && this.address.kind === 'tcp' ? { host: this.address.host, tls: opts.tls } : undefined;
-    if (!this.tls) this.agent = new http.Agent({ keepAlive: true });
     this.apiVersion = opts.apiVersion;
   }
 
   /**
-   * http.request, or https.request for TLS: node:https and node:tls are loaded only then (they
-   * cost about 8 ms of every CLI start otherwise).
+   * http.request, or https.request for TLS, loaded at the first request that needs them (node:http
+   * only for streams and hijacks on a unix socket, see exchange(); node:https and node:tls cost
+   * about 8 ms of a CLI start).
    */
-  private sender(): Send | Promise<Send> {
+  private sender(): Promise<Send> {
     const t = this.tls;
-    if (!t) return sendHttp;
-    this.tlsSend ??= Promise.all([import('node:https'), import('node:tls')]).then(([https, nodeTls]) => {
-      const options = tlsRequestOptions(t.host, t.tls, nodeTls.checkServerIdentity);
-      this.agent = new https.Agent({ keepAlive: true, ...options });
-      return (o, onResponse) => https.request({ ...o, ...options }, onResponse);
-    });
-    return this.tlsSend;
+    this.transport ??= t
+      ? Promise.all([import('node:https'), import('node:tls')]).then(([https, nodeTls]) => {
+          const options = tlsRequestOptions(t.host, t.tls, nodeTls.checkServerIdentity);
+          this.agent = new https.Agent({ keepAlive: true, ...options });
+          return (o, onResponse) => https.request({ ...o, ...options }, onResponse);
+        })
+      : import('node:http').then((h) => {
+          this.agent = new h.Agent({ keepAlive: true });
+          return (o, onResponse) => h.request(o, onResponse);
+        });
+    return this.transport;
   }
 
   /** The URL Go's client would show in a connection error (`Get "http://%2Frun%2Fwharf.sock/v1.50/version"`). */
@@ -285,14 +289,43 @@ export class EngineClient {
       }
     });
     const status = res.statusCode ?? 0;
-    if (status >= 400) throw errorFromBody(status, await readBody(res));
+    if (status >= 400) throw errorFromBody(status, await readBody(res), res.statusMessage);
+    return res;
+  }
+
+  /**
+   * A request with no stream to a daemon on a unix socket, sent and answered whole through
+   * unix-exchange.ts (no node:http); undefined when it has to go through request().
+   */
+  private async exchange(method: string, path: string, opts: RequestOptions): Promise<UnixResponse | undefined> {
+    if (this.address.kind !== 'unix' || opts.stream) return undefined;
+    const fullPath = await this.fullPath(path, opts);
+    const headers: Record<string, string> = { Host: 'docker', 'User-Agent': 'wharf-cli', ...(opts.headers ?? {}) };
+    let payload: Buffer | undefined;
+    if (opts.body !== undefined) {
+      payload = Buffer.from(JSON.stringify(opts.body));
+      headers['Content-Type'] = 'application/json';
+      headers['Content-Length'] = String(payload.length);
+    } else if (method === 'POST' || method === 'PUT') {
+      headers['Content-Length'] = '0';
+    }
+    // Anything node:http would refuse or escape (control characters, non-ASCII) takes its path.
+    const entries = Object.entries(headers);
+    if (!/^[\x21-\x7e]+$/.test(fullPath) || entries.some(([k, v]) => !/^[!#-'*+.0-9A-Z^-z|~-]+$/.test(k) || !/^[\x20-\x7e]*$/.test(v))) return undefined;
+    const head = [`${method} ${fullPath} HTTP/1.1`, ...entries.map(([k, v]) => `${k}: ${v}`)].join('\r\n');
+    let res: UnixResponse;
+    try {
+      res = await unixExchange(this.address.socketPath, method, head, payload);
+    } catch (err) {
+      throw isConnectError(err) ? this.connectError(method, fullPath, err) : err;
+    }
+    if (res.status >= 400) throw errorFromBody(res.status, res.body, res.reason);
     return res;
   }
 
   /** A request whose JSON body is returned (undefined for empty bodies). */
   async json<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
-    const res = await this.request(method, path, opts);
-    const body = await readBody(res);
+    const body = (await this.exchange(method, path, opts))?.body ?? (await readBody(await this.request(method, path, opts)));
     if (body.length === 0) return undefined as T;
     return JSON.parse(body.toString('utf8')) as T;
   }
@@ -334,7 +367,7 @@ export class EngineClient {
       req.on('response', (res) => {
         const status = res.statusCode ?? 0;
         if (status >= 400) {
-          readBody(res).then((b) => reject(errorFromBody(status, b)), reject);
+          readBody(res).then((b) => reject(errorFromBody(status, b, res.statusMessage)), reject);
           return;
         }
         // Fallback: the body carries the output; stdin goes straight to the socket.
@@ -357,9 +390,14 @@ export class EngineClient {
   // ---- system ----
 
   async ping(): Promise<PingResult> {
-    const res = await this.request('GET', '/_ping', { unversioned: true });
-    await readBody(res);
-    const h = res.headers;
+    let h: Record<string, string | string[] | undefined>;
+    const whole = await this.exchange('GET', '/_ping', { unversioned: true });
+    if (whole) h = whole.headers;
+    else {
+      const res = await this.request('GET', '/_ping', { unversioned: true });
+      await readBody(res);
+      h = res.headers;
+    }
     return {
       apiVersion: typeof h['api-version'] === 'string' ? h['api-version'] : undefined,
       osType: typeof h['ostype'] === 'string' ? h['ostype'] : undefined,
