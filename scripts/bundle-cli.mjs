@@ -24,6 +24,8 @@ const result = await build({
   outfile: out,
   // A native addon (cp's extractor sets xattrs with it): loaded from node_modules at run time.
   external: ['@napi-rs/xattr'],
+  // import() of a built-in (node:https…) becomes a require: the bundle runs in a vm.Script (bin/wharf.cjs), which has no ESM loader.
+  supported: { 'dynamic-import': false },
   logLevel: 'warning',
 });
 mkdirSync(dirname(out), { recursive: true });

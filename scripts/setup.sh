@@ -19,12 +19,12 @@ bash scripts/deps.sh
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
-if [ ! -f dist/cli/wharf.cjs ] || [ -n "$(find src scripts/bundle-cli.mjs package.json tsconfig.json -newer dist/cli/wharf.cjs -print -quit)" ]; then
+if [ ! -f dist/cli/wharf.cjs ] || [ ! -f dist/daemon/main.js ] || [ -n "$(find src scripts/bundle-cli.mjs scripts/bundle-daemon.mjs package.json tsconfig.json -newer dist/cli/wharf.cjs -print -quit)" ] || [ -n "$(find src scripts/bundle-daemon.mjs -newer dist/daemon/main.js -print -quit)" ]; then
   npm run build
 fi
 
-# `wharf` and `wharfd` on PATH (small wrappers around this checkout's build; wharf is the bundled CLI).
-for cmd in wharf:bin/wharf.cjs wharfd:dist/src/daemon/main.js; do
+# `wharf` and `wharfd` on PATH (small wrappers around this checkout's build, both bundled).
+for cmd in wharf:bin/wharf.cjs wharfd:dist/daemon/main.js; do
   name=${cmd%%:*}
   printf '#!/bin/sh\nexec node %s/%s "$@"\n' "$ROOT" "${cmd#*:}" >/usr/local/bin/"$name"
   chmod 755 /usr/local/bin/"$name"
@@ -67,7 +67,7 @@ else
     exit 1
   fi
   echo "setup: starting wharfd (log: $LOG)"
-  setsid nohup node "$ROOT/dist/src/daemon/main.js" >>"$LOG" 2>&1 </dev/null &
+  setsid nohup node "$ROOT/dist/daemon/main.js" >>"$LOG" 2>&1 </dev/null &
   deadline=$((SECONDS + 30))
   until ping_daemon; do
     if [ $SECONDS -ge $deadline ]; then

@@ -27,6 +27,10 @@ if ! node scripts/bundle-cli.mjs; then
   summary "FAILED: bundling the CLI (scripts/bundle-cli.mjs)"
   exit 1
 fi
+if ! node scripts/bundle-daemon.mjs; then
+  summary "FAILED: bundling wharfd (scripts/bundle-daemon.mjs)"
+  exit 1
+fi
 
 # tsc never deletes outputs: drop compiled tests whose source is gone so they do not run.
 while IFS= read -r -d '' js; do

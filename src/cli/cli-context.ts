@@ -2,7 +2,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { EngineClient } from '../client/engine-client.js';
 import { resolveClientTls, type ClientTls, type TlsFlags } from '../client/host.js';
-import { configDir } from './docker-config.js';
+import { configDir } from './config-dir.js';
 
 export const BIN = 'wharf';
 export const CLI_VERSION = '0.1.0';

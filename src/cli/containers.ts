@@ -159,17 +159,28 @@ export async function runContainer(ctx: CliContext, spec: ContainerSpec, attachG
   const attach = !!(config.AttachStdin || config.AttachStdout || config.AttachStderr);
   try {
     let streaming: ReturnType<typeof streamAttach> | undefined;
-    let conn: Awaited<ReturnType<EngineClient['containerAttach']>> | undefined;
-    if (attach) {
-      conn = await client.containerAttach(id, {
-        stream: true,
-        stdin: config.AttachStdin,
-        stdout: config.AttachStdout,
-        stderr: config.AttachStderr,
-        detachKeys: spec.detachKeys,
-      });
+    // Attach and wait go out together (each on its own connection); both are in place before start.
+    const attaching = attach
+      ? client.containerAttach(id, {
+          stream: true,
+          stdin: config.AttachStdin,
+          stdout: config.AttachStdout,
+          stderr: config.AttachStderr,
+          detachKeys: spec.detachKeys,
+        })
+      : undefined;
+    const waiting = client.containerWait(id, spec.hostConfig.AutoRemove ? 'removed' : 'next-exit');
+    const [attached, waited] = await Promise.allSettled([attaching, waiting]);
+    if (attached.status === 'rejected') {
+      if (waited.status === 'fulfilled') waited.value.result.catch(() => undefined);
+      throw attached.reason;
     }
-    const wait = await client.containerWait(id, spec.hostConfig.AutoRemove ? 'removed' : 'next-exit');
+    if (waited.status === 'rejected') {
+      attached.value?.close();
+      throw waited.reason;
+    }
+    const conn = attached.value;
+    const wait = waited.value;
     if (conn) {
       streaming = streamAttach(conn, {
         tty: !!config.Tty,

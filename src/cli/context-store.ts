@@ -1,8 +1,7 @@
 /**
  * Docker's context store, shared with the Docker CLI: contexts/meta/<sha256 of name>/meta.json
  * under the config dir, the current one in config.json's `currentContext`. Also how a command
- * picks its daemon (Docker's resolveContextName): --context, then --host / DOCKER_HOST (the
- * `default` context), then DOCKER_CONTEXT, then currentContext.
+ * picks its daemon once context-name.ts has named a context other than `default`.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
@@ -11,9 +10,9 @@ import { join } from 'node:path';
 import { writeJsonAtomic } from '../lib/atomic-file.js';
 import { resolveHost, type ClientTls } from '../client/host.js';
 import { StatusError } from './cli-context.js';
-import { configDir } from './docker-config.js';
+import { configDir } from './config-dir.js';
+import { DEFAULT_CONTEXT, resolveContextName } from './context-name.js';
 
-export const DEFAULT_CONTEXT = 'default';
 export const DEFAULT_DESCRIPTION = 'Current DOCKER_HOST based configuration';
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.+-]+$/;
 
@@ -27,15 +26,6 @@ const hashOf = (name: string) => createHash('sha256').update(name).digest('hex')
 export const metaDir = (name: string) => join(configDir(), 'contexts', 'meta', hashOf(name));
 export const tlsDir = (name: string) => join(configDir(), 'contexts', 'tls', hashOf(name));
 const metaFile = (name: string) => join(metaDir(name), 'meta.json');
-
-function readConfigSync(): Record<string, unknown> {
-  try {
-    return JSON.parse(readFileSync(join(configDir(), 'config.json'), 'utf8')) as Record<string, unknown>;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw err;
-  }
-}
 
 /** The `default` context: the host of --host, DOCKER_HOST or the built-in default. */
 export function defaultContext(hostFlag?: string): ContextMeta {
@@ -90,22 +80,6 @@ export async function writeContext(meta: ContextMeta): Promise<void> {
 export async function removeContext(name: string): Promise<void> {
   await rm(metaDir(name), { recursive: true, force: true });
   await rm(tlsDir(name), { recursive: true, force: true });
-}
-
-/** config.json's currentContext ('' when unset). */
-export function storedCurrentContext(): string {
-  const c = readConfigSync().currentContext;
-  return typeof c === 'string' ? c : '';
-}
-
-const envHost = () => process.env.WHARF_HOST || process.env.DOCKER_HOST;
-
-/** The context a command uses (Docker's resolveContextName). */
-export function resolveContextName(flags: { context?: string; host?: string }): string {
-  if (flags.context && flags.host) throw new StatusError(1, 'conflicting options: cannot specify both --host and --context');
-  if (flags.context) return flags.context;
-  if (flags.host || envHost()) return DEFAULT_CONTEXT;
-  return process.env.DOCKER_CONTEXT || storedCurrentContext() || DEFAULT_CONTEXT;
 }
 
 const TLS_FILES = ['ca.pem', 'cert.pem', 'key.pem'] as const;

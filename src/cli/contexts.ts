@@ -4,14 +4,11 @@ import { Command } from 'commander';
 import { collect, StatusError, usage, type CliContext } from './cli-context.js';
 import {
   ContextNotFound,
-  DEFAULT_CONTEXT,
   contextExists,
   listContexts,
   metaDir,
   readContext,
   removeContext,
-  resolveContextName,
-  storedCurrentContext,
   tlsDir,
   tlsMaterial,
   readContextTls,
@@ -20,6 +17,7 @@ import {
   writeContext,
   type ContextMeta,
 } from './context-store.js';
+import { DEFAULT_CONTEXT, resolveContextName, storedCurrentContext } from './context-name.js';
 import { loadConfig, saveConfig } from './docker-config.js';
 import { renderRows } from './format/formatter.js';
 import { writeInspectOutput } from './format/inspect-output.js';

@@ -5,10 +5,10 @@
  * `host[:port]`; on lookup a key written with a scheme or path (`https://host:5000/v1/`) matches too.
  */
 import { mkdir, readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../lib/atomic-file.js';
 import { DEFAULT_DOMAIN, type Reference } from '../image/reference.js';
+import { configDir } from './config-dir.js';
 
 export const HUB_KEY = 'https://index.docker.io/v1/';
 
@@ -22,10 +22,6 @@ export interface AuthEntry {
 export interface ConfigFile {
   auths?: Record<string, AuthEntry>;
   [k: string]: unknown;
-}
-
-export function configDir(): string {
-  return process.env.WHARF_CONFIG || process.env.DOCKER_CONFIG || join(homedir(), '.docker');
 }
 
 export async function loadConfig(): Promise<ConfigFile> {

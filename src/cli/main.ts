@@ -7,7 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { ApiError, ConnectionError } from '../client/api-error.js';
 import { BIN, CLI_VERSION, FlagError, RUN_LIKE, StatusError, USAGES, closeSharedClient, createContext, describeError, usage, type CliContext, type ConnectionFlags } from './cli-context.js';
 import { commandIndex, rowsFor, splitPath, type CommandRow } from './commands.js';
-import { resolveContextTls, resolveDaemonHost } from './context-store.js';
+import { DEFAULT_CONTEXT, resolveContextName } from './context-name.js';
 
 function commandPath(cmd: Command): string {
   const names: string[] = [];
@@ -104,9 +104,14 @@ async function registerRows(program: Command, ctx: CliContext, rows: readonly Co
 async function buildProgram(argv: string[]): Promise<Command> {
   const program = new Command(BIN);
   // The daemon as Docker picks it: -c, then -H / DOCKER_HOST, DOCKER_CONTEXT, currentContext.
+  // The context store (and the crypto its paths need) is loaded only for a named context: before
+  // an action, so that the client can be made synchronously in it.
+  let store: typeof import('./context-store.js') | undefined;
   const ctx = createContext(() => {
     const flags = program.opts<ConnectionFlags & { context?: string }>();
-    return { ...flags, host: resolveDaemonHost(flags), contextTls: resolveContextTls(flags) };
+    if (resolveContextName(flags) === DEFAULT_CONTEXT) return { ...flags, contextTls: null };
+    if (!store) throw new Error('wharf: the context store was not loaded before the command ran');
+    return { ...flags, host: store.resolveDaemonHost(flags), contextTls: store.resolveContextTls(flags) };
   });
   program
     .description('A self-sufficient runtime for containers')
@@ -124,6 +129,16 @@ async function buildProgram(argv: string[]): Promise<Command> {
     .option('--tlsverify', 'Use TLS and verify the remote')
     .version(`${BIN} version ${CLI_VERSION}`, '-v, --version', 'Print version information and quit')
     .helpCommand(false);
+
+  program.hook('preAction', async () => {
+    let name = DEFAULT_CONTEXT;
+    try {
+      name = resolveContextName(program.opts());
+    } catch {
+      // conflicting flags: reported when the command asks for its client
+    }
+    if (name !== DEFAULT_CONTEXT) store ??= await import('./context-store.js');
+  });
 
   await registerRows(program, ctx, rowsFor(argv, valueFlags(program)));
 

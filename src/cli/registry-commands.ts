@@ -7,7 +7,8 @@ import { createInterface } from 'node:readline/promises';
 import { Command } from 'commander';
 import { familiarName, familiarString, parseNormalizedNamed, withDefaultTag } from '../image/reference.js';
 import { usage, type CliContext } from './cli-context.js';
-import { configDir, loadConfig, registryAuthFor, saveConfig, serverKey } from './docker-config.js';
+import { configDir } from './config-dir.js';
+import { loadConfig, registryAuthFor, saveConfig, serverKey } from './docker-config.js';
 import { displayProgress } from './progress.js';
 
 export { configDir, registryAuthFor, serverKey };

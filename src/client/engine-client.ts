@@ -3,10 +3,9 @@
  * API version negotiation as the Docker CLI does it, JSON requests, JSON progress streams and
  * hijacked (attach) connections.
  */
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
+import type { AgentOptions as TlsAgentOptions } from 'node:https';
 import { isIP } from 'node:net';
-import { checkServerIdentity } from 'node:tls';
 import type { Duplex, Readable } from 'node:stream';
 import { PassThrough, Duplex as DuplexStream } from 'node:stream';
 import type {
@@ -30,6 +29,7 @@ import type {
 } from '../api/types.js';
 import { ApiError, ConnectionError } from './api-error.js';
 import { parseHost, resolveHost, type ClientTls, type DaemonAddress } from './host.js';
+import { unixExchange, type UnixResponse } from './unix-exchange.js';
 import { decodeJsonStream } from './json-stream.js';
 
 /** Highest API version this client speaks. */
@@ -139,7 +139,7 @@ async function readBody(res: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-function errorFromBody(status: number, body: Buffer): ApiError {
+function errorFromBody(status: number, body: Buffer, reason: string | undefined): ApiError {
   const text = body.toString('utf8').trim();
   let message = text;
   try {
@@ -148,7 +148,7 @@ function errorFromBody(status: number, body: Buffer): ApiError {
   } catch {
     // not JSON: Docker shows the raw text
   }
-  if (!message) message = `${status} ${http.STATUS_CODES[status] ?? ''}`.trim();
+  if (!message) message = `${status} ${reason ?? ''}`.trim();
   return new ApiError(status, message);
 }
 
@@ -165,7 +165,7 @@ function isConnectError(err: unknown): boolean {
  * TLS options for a tcp:// daemon. The certificate is checked against the address's host (the
  * requests' Host header is `docker`), and SNI carries the name only for host names.
  */
-function tlsRequestOptions(host: string, tls: ClientTls): https.AgentOptions {
+function tlsRequestOptions(host: string, tls: ClientTls, checkServerIdentity: typeof import('node:tls').checkServerIdentity): TlsAgentOptions {
   return {
     ca: tls.ca,
     cert: tls.cert,
@@ -177,30 +177,45 @@ function tlsRequestOptions(host: string, tls: ClientTls): https.AgentOptions {
   };
 }
 
+type Send = (options: http.RequestOptions, onResponse?: (res: http.IncomingMessage) => void) => http.ClientRequest;
+
+
 export class EngineClient {
   readonly host: string;
   private readonly address: DaemonAddress;
-  private readonly agent: http.Agent;
-  /** TLS options for tcp:// when TLS is on (dockerd never serves TLS on its unix socket). */
-  private readonly tls: https.AgentOptions | undefined;
+  /** The keep-alive agent: made at once for http, with the transport for TLS. */
+  private agent: http.Agent | undefined;
+  /** TLS for tcp:// when TLS is on (dockerd never serves TLS on its unix socket). */
+  private readonly tls: { host: string; tls: ClientTls } | undefined;
+  private transport: Promise<Send> | undefined;
   private apiVersion: string | undefined;
   private negotiation: Promise<string> | undefined;
 
   constructor(opts: ClientOptions = {}) {
     this.host = resolveHost(opts.host, process.env, opts.tls !== undefined);
     this.address = parseHost(this.host);
-    this.tls =
-      opts.tls && this.address.kind === 'tcp'
-        ? tlsRequestOptions(this.address.host, opts.tls)
-        : undefined;
-    this.agent = this.tls ? new https.Agent({ keepAlive: true, ...this.tls }) : new http.Agent({ keepAlive: true });
+    this.tls = opts.tls && this.address.kind === 'tcp' ? { host: this.address.host, tls: opts.tls } : undefined;
     this.apiVersion = opts.apiVersion;
   }
 
-  /** http.request or https.request, as the transport needs. */
-  private send(options: http.RequestOptions, onResponse?: (res: http.IncomingMessage) => void): http.ClientRequest {
-    if (this.tls) return https.request({ ...options, ...this.tls }, onResponse);
-    return http.request(options, onResponse);
+  /**
+   * http.request, or https.request for TLS, loaded at the first request that needs them (node:http
+   * only for streams and hijacks on a unix socket, see exchange(); node:https and node:tls cost
+   * about 8 ms of a CLI start).
+   */
+  private sender(): Promise<Send> {
+    const t = this.tls;
+    this.transport ??= t
+      ? Promise.all([import('node:https'), import('node:tls')]).then(([https, nodeTls]) => {
+          const options = tlsRequestOptions(t.host, t.tls, nodeTls.checkServerIdentity);
+          this.agent = new https.Agent({ keepAlive: true, ...options });
+          return (o, onResponse) => https.request({ ...o, ...options }, onResponse);
+        })
+      : import('node:http').then((h) => {
+          this.agent = new h.Agent({ keepAlive: true });
+          return (o, onResponse) => h.request(o, onResponse);
+        });
+    return this.transport;
   }
 
   /** The URL Go's client would show in a connection error (`Get "http://%2Frun%2Fwharf.sock/v1.50/version"`). */
@@ -213,7 +228,7 @@ export class EngineClient {
 
   /** Closes idle keep-alive connections so the process can exit promptly. */
   close(): void {
-    this.agent.destroy();
+    this.agent?.destroy();
   }
 
   // ---- transport ----
@@ -262,8 +277,9 @@ export class EngineClient {
     } else if (method === 'POST' || method === 'PUT') {
       headers['Content-Length'] = '0';
     }
+    const send = await this.sender();
     const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
-      const req = this.send({ ...this.baseOptions(method, fullPath, headers), agent: this.agent }, resolve);
+      const req = send({ ...this.baseOptions(method, fullPath, headers), agent: this.agent }, resolve);
       req.on('error', (err) => reject(isConnectError(err) ? this.connectError(method, fullPath, err) : err));
       if (opts.stream) {
         opts.stream.on('error', (err) => req.destroy(err));
@@ -273,14 +289,43 @@ export class EngineClient {
       }
     });
     const status = res.statusCode ?? 0;
-    if (status >= 400) throw errorFromBody(status, await readBody(res));
+    if (status >= 400) throw errorFromBody(status, await readBody(res), res.statusMessage);
+    return res;
+  }
+
+  /**
+   * A request with no stream to a daemon on a unix socket, sent and answered whole through
+   * unix-exchange.ts (no node:http); undefined when it has to go through request().
+   */
+  private async exchange(method: string, path: string, opts: RequestOptions): Promise<UnixResponse | undefined> {
+    if (this.address.kind !== 'unix' || opts.stream) return undefined;
+    const fullPath = await this.fullPath(path, opts);
+    const headers: Record<string, string> = { Host: 'docker', 'User-Agent': 'wharf-cli', ...(opts.headers ?? {}) };
+    let payload: Buffer | undefined;
+    if (opts.body !== undefined) {
+      payload = Buffer.from(JSON.stringify(opts.body));
+      headers['Content-Type'] = 'application/json';
+      headers['Content-Length'] = String(payload.length);
+    } else if (method === 'POST' || method === 'PUT') {
+      headers['Content-Length'] = '0';
+    }
+    // Anything node:http would refuse or escape (control characters, non-ASCII) takes its path.
+    const entries = Object.entries(headers);
+    if (!/^[\x21-\x7e]+$/.test(fullPath) || entries.some(([k, v]) => !/^[!#-'*+.0-9A-Z^-z|~-]+$/.test(k) || !/^[\x20-\x7e]*$/.test(v))) return undefined;
+    const head = [`${method} ${fullPath} HTTP/1.1`, ...entries.map(([k, v]) => `${k}: ${v}`)].join('\r\n');
+    let res: UnixResponse;
+    try {
+      res = await unixExchange(this.address.socketPath, method, head, payload);
+    } catch (err) {
+      throw isConnectError(err) ? this.connectError(method, fullPath, err) : err;
+    }
+    if (res.status >= 400) throw errorFromBody(res.status, res.body, res.reason);
     return res;
   }
 
   /** A request whose JSON body is returned (undefined for empty bodies). */
   async json<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
-    const res = await this.request(method, path, opts);
-    const body = await readBody(res);
+    const body = (await this.exchange(method, path, opts))?.body ?? (await readBody(await this.request(method, path, opts)));
     if (body.length === 0) return undefined as T;
     return JSON.parse(body.toString('utf8')) as T;
   }
@@ -306,8 +351,9 @@ export class EngineClient {
       'Content-Length': String(payload?.length ?? 0),
       ...(opts.headers ?? {}),
     };
+    const send = await this.sender();
     return new Promise<HijackedConnection>((resolve, reject) => {
-      const req = this.send({ ...this.baseOptions('POST', fullPath, headers), agent: false });
+      const req = send({ ...this.baseOptions('POST', fullPath, headers), agent: false });
       req.on('error', (err) => reject(isConnectError(err) ? this.connectError('POST', fullPath, err) : err));
       req.on('upgrade', (_res, socket, head) => {
         if (head && head.length > 0) socket.unshift(head);
@@ -321,7 +367,7 @@ export class EngineClient {
       req.on('response', (res) => {
         const status = res.statusCode ?? 0;
         if (status >= 400) {
-          readBody(res).then((b) => reject(errorFromBody(status, b)), reject);
+          readBody(res).then((b) => reject(errorFromBody(status, b, res.statusMessage)), reject);
           return;
         }
         // Fallback: the body carries the output; stdin goes straight to the socket.
@@ -344,9 +390,14 @@ export class EngineClient {
   // ---- system ----
 
   async ping(): Promise<PingResult> {
-    const res = await this.request('GET', '/_ping', { unversioned: true });
-    await readBody(res);
-    const h = res.headers;
+    let h: Record<string, string | string[] | undefined>;
+    const whole = await this.exchange('GET', '/_ping', { unversioned: true });
+    if (whole) h = whole.headers;
+    else {
+      const res = await this.request('GET', '/_ping', { unversioned: true });
+      await readBody(res);
+      h = res.headers;
+    }
     return {
       apiVersion: typeof h['api-version'] === 'string' ? h['api-version'] : undefined,
       osType: typeof h['ostype'] === 'string' ? h['ostype'] : undefined,

@@ -1,6 +1,5 @@
 import { open, rename, readFile, mkdir, unlink } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
-import { randomBytes } from 'node:crypto';
 
 /**
  * Writes a file so that a crash leaves either the old or the new content, never a mix:
@@ -9,6 +8,8 @@ import { randomBytes } from 'node:crypto';
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
+  // crypto is imported here, not at the top: the CLI loads this module at start for no write.
+  const { randomBytes } = await import('node:crypto');
   const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   const fh = await open(tmp, 'w', mode);
   try {

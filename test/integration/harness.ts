@@ -1,5 +1,5 @@
 /**
- * Integration-test harness: runs the real wharfd (dist/src/daemon/main.js) as root on fresh
+ * Integration-test harness: runs the real wharfd (its bundle, dist/daemon/main.js) as root on fresh
  * temp dirs on the host filesystem, drives it with the real `wharf` CLI or Docker CLI, and
  * cleans up everything it made (daemon, conmon, runc containers, mounts, cgroups, dirs).
  *
@@ -23,20 +23,21 @@ export { freePort, httpGet, jsonBody, socketJson, socketRequest } from '../lib/h
 
 /** The repository root (this file runs from dist/test/integration/). */
 export const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
-/** WHARFD_MAIN overrides the daemon entry point (e.g. to test another build). */
-export const DAEMON_MAIN = process.env.WHARFD_MAIN ?? join(REPO_ROOT, 'dist/src/daemon/main.js');
+/** wharfd as users run it: the bundle (scripts/bundle-daemon.mjs). WHARFD_MAIN overrides it (e.g. to test another build). */
+export const DAEMON_MAIN = process.env.WHARFD_MAIN ?? join(REPO_ROOT, 'dist/daemon/main.js');
 /** The CLI as users run it: the bundle (dist/cli/wharf.cjs) through its launcher. */
 export const CLI_MAIN = join(REPO_ROOT, 'bin/wharf.cjs');
 export const DOCKER_CLI = '/usr/local/bin/docker';
 const OVERLAYFS_MAGIC = 0x794c7630;
 
-/** Re-bundles the CLI when tsc has built since (`npx tsc -p .` alone leaves the bundle stale). */
-function ensureCliBundle(): void {
+/** Re-bundles the CLI and wharfd when tsc has built since (`npx tsc -p .` alone leaves the bundles stale). */
+function ensureBundles(): void {
   const mtime = (p: string) => statSync(join(REPO_ROOT, p), { throwIfNoEntry: false })?.mtimeMs ?? 0;
-  if (mtime('dist/cli/wharf.cjs') >= mtime('dist/src/cli/main.js')) return;
-  execFileSync(process.execPath, [join(REPO_ROOT, 'scripts/bundle-cli.mjs')], { stdio: 'inherit' });
+  const built = mtime('dist/src/cli/main.js');
+  if (mtime('dist/cli/wharf.cjs') < built) execFileSync(process.execPath, [join(REPO_ROOT, 'scripts/bundle-cli.mjs')], { stdio: 'inherit' });
+  if (mtime('dist/daemon/main.js') < mtime('dist/src/daemon/main.js')) execFileSync(process.execPath, [join(REPO_ROOT, 'scripts/bundle-daemon.mjs')], { stdio: 'inherit' });
 }
-ensureCliBundle();
+ensureBundles();
 
 /**
  * Temp dirs go on a real host filesystem (ext4 here): an overlay upper dir cannot live on
