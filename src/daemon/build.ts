@@ -50,6 +50,18 @@ const DEFAULT_SHELL = ['/bin/sh', '-c'];
 const QUIET_KEEP = 1 << 20;
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
+/**
+ * cacheKey of a stored image's container_config, computed once: the image store hands out the
+ * same config object while the image exists, and every build on a base compares each of the
+ * base's children (their number grows with every build on it).
+ */
+const storedKeys = new WeakMap<ContainerConfig, string>();
+function storedCacheKey(cc: ContainerConfig): string {
+  let k = storedKeys.get(cc);
+  if (k === undefined) storedKeys.set(cc, (k = cacheKey(cc)));
+  return k;
+}
+
 export interface BuildServiceDeps {
   images: ImageService;
   containers: ContainerBackend;
@@ -622,7 +634,7 @@ class BuildRun {
       const cc = img?.config.container_config;
       if (!img || !cc) continue;
       if (state.imageId === '' && (img.config.history?.length ?? 0) > 1) continue;
-      if (cacheKey(cc) !== key) continue;
+      if (storedCacheKey(cc) !== key) continue;
       const at = img.config.created ?? '';
       if (!best || at > best.created) best = { id, created: at, config: img.config };
     }
