@@ -5,7 +5,7 @@
  * pull starts with the image and its layers absent (`rmi` after every pull). While wharfd pulls,
  * /_ping is asked every 20 ms and its latency kept: the daemon must stay responsive. With
  * BENCH_DOCKER_HOST (a Docker engine, e.g. unix:///run/bench-docker/docker.sock) the same pull
- * is timed there too; with BENCH_BASELINE_MAIN (another build's dist/src/daemon/main.js) a
+ * is timed there too; with BENCH_BASELINE_MAIN (another build's dist/daemon/main.js) a
  * second wharfd runs that build, to measure a change before and after in one alternated run.
  * Alternated, medians and the ratios.
  * Run as root, after `npx tsc -p .`:  node dist/bench/pull-bench.js [N]   (BENCH_PULL_N, default 5)

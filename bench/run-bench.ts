@@ -5,7 +5,7 @@
  *   runc    `runc run` of a prepared bundle of the same image (the floor)
  * and, for the networking cost, `docker run --rm` on the default bridge versus `--network none`.
  * With BENCH_DOCKER_HOST (a Docker engine with busybox:latest) the Docker CLI's run there too, and
- * with BENCH_BASELINE_MAIN (another build's dist/src/daemon/main.js) the same run against a wharfd
+ * with BENCH_BASELINE_MAIN (another build's dist/daemon/main.js) the same run against a wharfd
  * of that build, to measure a change before and after in one alternated run.
  * Prints medians and ratios to the floor. Run as root, after `npx tsc -p .`.
  */

@@ -7,7 +7,7 @@
  * and setup.sh; the test harness runs it when the bundle is older than the tsc build.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -27,6 +27,21 @@ const result = await build({
   // import() of a built-in (node:https…) becomes a require: the bundle runs in a vm.Script (bin/wharf.cjs), which has no ESM loader.
   supported: { 'dynamic-import': false },
   logLevel: 'warning',
+  plugins: [
+    {
+      // commander requires node:child_process at load for executable sub-commands, which wharf has
+      // none of; loading it (with dgram and its socket list) only if one ever runs spares every start.
+      name: 'lazy-child-process-in-commander',
+      setup(b) {
+        b.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, (args) => {
+          const text = readFileSync(args.path, 'utf8');
+          const eager = "const childProcess = require('node:child_process');";
+          if (!text.includes(eager)) throw new Error(`bundle-cli: ${args.path} no longer has: ${eager}`);
+          return { contents: text.replace(eager, "const childProcess = { spawn: (...a) => require('node:child_process').spawn(...a) };"), loader: 'js' };
+        });
+      },
+    },
+  ],
 });
 mkdirSync(dirname(out), { recursive: true });
 // Written aside and renamed, so that a CLI starting meanwhile never reads half a bundle.
