@@ -45,6 +45,8 @@ export const COMMON_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   Server: `Wharf/${SERVER_VERSION} (linux)`,
 });
 
+const COMMON_HEADER_ENTRIES = Object.entries(COMMON_HEADERS);
+
 const VERSIONED = /^\/v([0-9.]+)(\/.*)$/;
 
 function compile(pattern: string): { regex: RegExp; keys: string[] } {
@@ -110,11 +112,22 @@ export class Router {
     // A client that hangs up mid-body makes the request emit 'aborted' errors; whoever reads the
     // body sees them through its read, and an unread body must not take the process down.
     req.on('error', () => {});
-    const gone = new AbortController();
+    // The AbortSignal is made when a handler asks for it: most requests never do.
+    let gone: AbortController | undefined;
+    let goneReason: Error | undefined;
     res.once('close', () => {
-      if (!res.writableFinished) gone.abort(new Error(`client went away during ${req.method} ${req.url}`));
+      if (res.writableFinished) return;
+      goneReason = new Error(`client went away during ${req.method} ${req.url}`);
+      gone?.abort(goneReason);
     });
-    for (const [k, v] of Object.entries(COMMON_HEADERS)) res.setHeader(k, v);
+    const signal = (): AbortSignal => {
+      if (!gone) {
+        gone = new AbortController();
+        if (goneReason) gone.abort(goneReason);
+      }
+      return gone.signal;
+    };
+    for (const [k, v] of COMMON_HEADER_ENTRIES) res.setHeader(k, v);
     try {
       const url = req.url ?? '/';
       const q = url.indexOf('?');
@@ -146,7 +159,15 @@ export class Router {
           throw invalidParameter(`client version ${version} is too new. Maximum supported API version is ${API_VERSION}`);
         }
       }
-      await found.handler({ ...base, params: found.params, query, version, signal: gone.signal });
+      await found.handler({
+        ...base,
+        params: found.params,
+        query,
+        version,
+        get signal() {
+          return signal();
+        },
+      });
     } catch (caught) {
       // A request body cut short by its client (it closed its side early) surfaces as Node's
       // 'aborted'; Go's reader calls it unexpected EOF, and Docker answers 400 whichever route read it.

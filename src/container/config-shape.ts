@@ -122,22 +122,36 @@ function isEmpty(v: unknown): boolean {
   return false;
 }
 
-/** The fields in `order` (with zero values for missing ones, omitempty ones dropped when empty), then any others. */
-function shape(value: Record<string, unknown>, order: ReadonlyArray<[string, unknown]>, omitEmpty: ReadonlySet<string>): Record<string, unknown> {
+interface Shape {
+  order: ReadonlyArray<[string, unknown]>;
+  keys: ReadonlySet<string>;
+  omitEmpty: ReadonlySet<string>;
+}
+
+const shapeOf = (order: ReadonlyArray<[string, unknown]>, omitEmpty: ReadonlySet<string>): Shape => ({ order, keys: new Set(order.map(([k]) => k)), omitEmpty });
+const HOSTCONFIG_SHAPE = shapeOf(HOSTCONFIG_ZERO, HOSTCONFIG_OMITEMPTY);
+const CONFIG_SHAPE = shapeOf(CONFIG_ZERO, CONFIG_OMITEMPTY);
+
+/**
+ * The fields in `order` (with zero values for missing ones, omitempty ones dropped when empty),
+ * then any others. Runs for every inspect: no copies, set lookups only.
+ */
+function shape(value: Record<string, unknown>, { order, keys, omitEmpty }: Shape): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, zero] of order) {
-    const v = Object.hasOwn(value, key) && value[key] !== undefined ? value[key] : zero;
+    const own = Object.hasOwn(value, key) ? value[key] : undefined;
+    const v = own !== undefined ? own : zero;
     if (omitEmpty.has(key) && (OMIT_ONLY_NULL.has(key) ? v === null : isEmpty(v))) continue;
     out[key] = v;
   }
-  for (const [key, v] of Object.entries(value)) if (!Object.hasOwn(out, key) && !order.some(([k]) => k === key) && v !== undefined) out[key] = v;
+  for (const key of Object.keys(value)) if (!keys.has(key) && value[key] !== undefined) out[key] = value[key];
   return out;
 }
 
 export function hostConfigJSON(hc: HostConfig | undefined): HostConfig {
-  return shape({ ...(hc ?? {}) } as Record<string, unknown>, HOSTCONFIG_ZERO, HOSTCONFIG_OMITEMPTY) as HostConfig;
+  return shape((hc ?? {}) as Record<string, unknown>, HOSTCONFIG_SHAPE) as HostConfig;
 }
 
 export function configJSON(c: ContainerConfig | undefined): ContainerConfig {
-  return shape({ ...(c ?? {}) } as Record<string, unknown>, CONFIG_ZERO, CONFIG_OMITEMPTY) as ContainerConfig;
+  return shape((c ?? {}) as Record<string, unknown>, CONFIG_SHAPE) as ContainerConfig;
 }

@@ -2,6 +2,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { conflict, forbidden, noSuchContainer, notModified, systemError, unavailable, invalidParameter } from '../../../src/lib/errors.js';
 import { API_VERSION, MIN_API_VERSION, compareVersions } from '../../../src/api/version.js';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Router, type RequestContext } from '../../../src/api/router.js';
 import { request, startStubServer, type TestServer } from './helpers.js';
 
 describe('api router', () => {
@@ -126,5 +129,71 @@ describe('api router', () => {
     }
     agent.destroy();
     assert.equal(ports.size, 1);
+  });
+});
+
+describe('api router: the request signal', () => {
+  /** A server whose one route reports, through `seen`, whether its signal was aborted. */
+  async function serve(handler: (ctx: RequestContext, gone: Promise<void>) => Promise<void>) {
+    const router = new Router();
+    let clientGone!: () => void;
+    const gone = new Promise<void>((r) => (clientGone = r));
+    router.get('/slow', (ctx) => handler(ctx, gone));
+    const server = createServer((req, res) => {
+      res.once('close', () => clientGone());
+      void router.dispatch({ req, res, backend: {} as never, upgrade: null, trackHijacked: () => {}, log: () => {} });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    // The client asks, then goes away before any answer.
+    const req = httpRequest({ host: '127.0.0.1', port, path: '/slow' });
+    req.on('error', () => {});
+    req.end();
+    return { server, hangUp: () => req.destroy() };
+  }
+
+  it('is aborted when the client goes away, whether the handler took it before or after', async () => {
+    for (const when of ['before', 'after'] as const) {
+      let aborted!: (reason: unknown) => void;
+      const result = new Promise<unknown>((r) => (aborted = r));
+      const client = { hangUp: () => {} };
+      const { server, hangUp } = await serve(async (ctx, gone) => {
+        if (when === 'before') {
+          ctx.signal.addEventListener('abort', () => aborted(ctx.signal.reason));
+          client.hangUp();
+        } else {
+          client.hangUp();
+          await gone;
+          aborted(ctx.signal.aborted ? ctx.signal.reason : 'not aborted');
+        }
+        await gone;
+      });
+      client.hangUp = hangUp;
+      const reason = await result;
+      assert.match(String(reason), /client went away during GET \/slow/, when);
+      server.close();
+    }
+  });
+
+  it('is not aborted once the response is complete', async () => {
+    const router = new Router();
+    let signal: AbortSignal | undefined;
+    router.get('/quick', (ctx) => {
+      ctx.res.end('ok');
+      signal = ctx.signal;
+    });
+    const server = createServer((req, res) => void router.dispatch({ req, res, backend: {} as never, upgrade: null, trackHijacked: () => {}, log: () => {} }));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    await new Promise<void>((resolve, reject) => {
+      httpRequest({ host: '127.0.0.1', port, path: '/quick', agent: false }, (res) => {
+        res.resume();
+        res.on('end', resolve);
+      })
+        .on('error', reject)
+        .end();
+    });
+    server.close();
+    assert.equal(signal?.aborted, false);
   });
 });
