@@ -5,7 +5,7 @@
  *   wharfd    against a real wharfd
  *   docker    against a Docker engine, when BENCH_DOCKER_HOST names one (with busybox:latest)
  *   baseline  against a wharfd of another build, when BENCH_BASELINE_MAIN names its
- *             dist/src/daemon/main.js (a change measured before and after in one run)
+ *             dist/daemon/main.js (a change measured before and after in one run)
  *   floor     the Docker CLI against a server that answers /build at once (bench/instant-build-server.ts):
  *             what the client costs by itself, the least a cached build can take
  * Medians and the ratios. Run as root, after `npx tsc -p .`:
