@@ -5,7 +5,8 @@
  * the event loop for milliseconds (10 ms at 118 MB RSS here); this process stays small.
  */
 import { spawn } from 'node:child_process';
-import type { SpawnReply, SpawnRequest } from './spawn-protocol.js';
+import type { Socket } from 'node:net';
+import type { SpawnPipe, SpawnReply, SpawnRequest } from './spawn-protocol.js';
 
 if (!process.send) throw new Error('spawn-server.js runs with an IPC channel');
 
@@ -14,7 +15,37 @@ const reply = (r: SpawnReply) => {
   if (process.connected) process.send!(r);
 };
 
+/** Starts a long-lived process and hands its pipes' ends to the daemon. */
+function startDetached(q: SpawnRequest, d: NonNullable<SpawnRequest['detached']>): void {
+  const child = spawn(q.file, q.args, {
+    cwd: q.cwd,
+    env: d.env,
+    detached: true,
+    stdio: ['ignore', 'ignore', ...Array.from({ length: d.pipes }, () => 'pipe' as const)],
+  });
+  // Node starts reading a pipe as soon as it wraps it; whatever it read here before the handle
+  // is sent would be dropped. Stopped now, in the tick of the spawn, before any read can happen,
+  // the bytes wait in the kernel for the daemon's end.
+  for (let i = 0; i < d.pipes; i++) (child.stdio[2 + i] as Socket & { _handle?: { readStop(): number } } | null)?._handle?.readStop();
+  child.on('error', (e: NodeJS.ErrnoException) => reply({ id: q.id, code: null, spawnError: { code: e.code, message: e.message } }));
+  child.on('spawn', () => {
+    reply({ id: q.id, code: null, pid: child.pid });
+    for (let i = 0; i < d.pipes; i++) {
+      const end = child.stdio[2 + i] as Socket;
+      const m: SpawnPipe = { id: q.id, fd: 2 + i };
+      // Sent, then closed here: the daemon holds the only parent end.
+      if (process.connected) process.send!(m, end);
+      else end.destroy();
+    }
+    child.unref();
+  });
+}
+
 function runOne(q: SpawnRequest): void {
+  if (q.detached) {
+    startDetached(q, q.detached);
+    return;
+  }
   let answered = false;
   const answer = (r: Omit<SpawnReply, 'id'>) => {
     if (answered) return;

@@ -5,20 +5,28 @@
  * a time that grew with its heap; the helper's stays small. The helper is started on first use,
  * never keeps the daemon alive, and is started again if it dies (what was pending then fails).
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { runToolsThrough } from './run.js';
-import type { SpawnReply, SpawnRequest } from './spawn-protocol.js';
+import type { SpawnPipe, SpawnReply, SpawnRequest } from './spawn-protocol.js';
 
+let inUse = false;
 let helper: ChildProcess | null = null;
 let nextId = 1;
-const pending = new Map<number, { resolve: (r: SpawnReply) => void; reject: (e: Error) => void }>();
+interface Pending {
+  /** Returns true when the request is complete. */
+  onMessage: (m: SpawnReply | SpawnPipe, handle: unknown) => boolean;
+  reject: (e: Error) => void;
+}
+const pending = new Map<number, Pending>();
 
 /**
  * From now on lib/run.ts runs tools through the helper. The daemon calls this at start, so the
  * helper is forked while the daemon is still small.
  */
 export function useSpawnHelper(): void {
+  inUse = true;
   runToolsThrough(spawnThroughHelper);
   try {
     ensureHelper();
@@ -31,21 +39,81 @@ export function useSpawnHelper(): void {
 /** Runs one tool through the helper; rejects only when the helper itself fails. */
 function spawnThroughHelper(req: Omit<SpawnRequest, 'id'>): Promise<SpawnReply> {
   return new Promise((resolve, reject) => {
-    let h: ChildProcess;
-    try {
-      h = ensureHelper();
-    } catch (err) {
-      reject(err as Error);
-      return;
-    }
-    const id = nextId++;
-    pending.set(id, { resolve, reject });
-    keepAliveWhileBusy();
-    h.send({ id, ...req }, (err) => {
-      if (!err || !pending.delete(id)) return;
-      keepAliveWhileBusy();
-      reject(err);
+    request(req, {
+      reject,
+      onMessage: (m) => {
+        resolve(m as SpawnReply);
+        return true;
+      },
     });
+  });
+}
+
+export interface StartedWithPipes {
+  pid: number;
+  /** The parent ends of the child's descriptors 2, 3, … */
+  pipes: Socket[];
+}
+
+/**
+ * Starts a long-lived, detached process with stdin and stdout on /dev/null and `pipes` pipes from
+ * its fd 2 on (conmon: stderr and its sync pipe): through the helper when the daemon uses one,
+ * else spawned here. It is never waited for; the pipes tell when it is done.
+ */
+export function startWithPipes(file: string, args: string[], opts: { cwd: string; env: Record<string, string>; pipes: number }): Promise<StartedWithPipes> {
+  if (!inUse) {
+    return new Promise((resolve, reject) => {
+      const child = spawn(file, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: ['ignore', 'ignore', ...Array.from({ length: opts.pipes }, () => 'pipe' as const)] });
+      child.on('error', reject);
+      child.on('spawn', () => {
+        child.unref();
+        resolve({ pid: child.pid!, pipes: child.stdio.slice(2) as Socket[] });
+      });
+    });
+  }
+  return new Promise((resolve, reject) => {
+    let pid: number | undefined;
+    const got = new Map<number, Socket>();
+    const fail = (e: Error) => {
+      for (const p of got.values()) p.destroy();
+      reject(e);
+    };
+    request(
+      { file, args, cwd: opts.cwd, detached: { pipes: opts.pipes, env: opts.env } },
+      {
+        reject: fail,
+        onMessage: (m, handle) => {
+          if ('fd' in m) got.set(m.fd, handle as Socket);
+          else if (m.spawnError) {
+            const e = new Error(m.spawnError.message) as NodeJS.ErrnoException;
+            e.code = m.spawnError.code;
+            fail(e);
+            return true;
+          } else pid = m.pid;
+          if (pid === undefined || got.size < opts.pipes) return false;
+          resolve({ pid, pipes: Array.from({ length: opts.pipes }, (_, i) => got.get(2 + i)!) });
+          return true;
+        },
+      },
+    );
+  });
+}
+
+function request(req: Omit<SpawnRequest, 'id'>, p: Pending): void {
+  let h: ChildProcess;
+  try {
+    h = ensureHelper();
+  } catch (err) {
+    p.reject(err as Error);
+    return;
+  }
+  const id = nextId++;
+  pending.set(id, p);
+  keepAliveWhileBusy();
+  h.send({ id, ...req }, (err) => {
+    if (!err || !pending.delete(id)) return;
+    keepAliveWhileBusy();
+    p.reject(err);
   });
 }
 
@@ -66,12 +134,15 @@ function ensureHelper(): ChildProcess {
   };
   child.on('error', (e) => gone(`failed: ${e.message}`));
   child.on('exit', (code, signal) => gone(`exited (${signal ?? code})`));
-  child.on('message', (r: SpawnReply) => {
-    const p = pending.get(r.id);
-    if (!p) return;
-    pending.delete(r.id);
+  child.on('message', (m: SpawnReply | SpawnPipe, handle: unknown) => {
+    const p = pending.get(m.id);
+    if (!p) {
+      (handle as Socket | undefined)?.destroy();
+      return;
+    }
+    if (!p.onMessage(m, handle)) return;
+    pending.delete(m.id);
     keepAliveWhileBusy();
-    p.resolve(r);
   });
   helper = child;
   return child;

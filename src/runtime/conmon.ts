@@ -16,13 +16,14 @@
  * conmon keeps the sync socket open while it lives: the daemon keeps its end to notice conmon's
  * death (conmon-supervision.ts), then kills what remains of the container and reports exit 137.
  */
-import { spawn } from 'node:child_process';
 import { accessSync, constants as fsConstants, mkdirSync, watch, type FSWatcher } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import type { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { basename, delimiter, join } from 'node:path';
 import { invalidParameter, systemError } from '../lib/errors.js';
 import { run, type CommandError } from '../lib/run.js';
+import { startWithPipes, type StartedWithPipes } from '../lib/spawner.js';
 import { connectAttachSocket } from './conmon-attach.js';
 import { conmonExec } from './conmon-exec.js';
 import { runtimeErrorMessage, writeTerminalSize } from './conmon-io.js';
@@ -150,16 +151,19 @@ export class ConmonRuntime implements Runtime {
   }
 
   /** Starts conmon, waits for its report on the sync pipe; resolves with the container's pid. */
-  private spawnConmon(id: string, args: string[], cwd: string): Promise<number> {
-    return new Promise<number>((resolve, reject) => {
-      const child = spawn(this.conmonPath, args, {
+  private async spawnConmon(id: string, args: string[], cwd: string): Promise<number> {
+    let started: StartedWithPipes;
+    try {
+      started = await startWithPipes(this.conmonPath, args, {
         cwd,
-        detached: true,
-        stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
         env: { PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3' },
+        pipes: 2,
       });
-      const sync = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void; unref?: () => void };
-      const errOut = child.stdio[2] as NodeJS.ReadableStream & { destroy(): void; unref?: () => void };
+    } catch (err) {
+      throw systemError(`starting conmon: ${(err as Error).message}`, err);
+    }
+    const [errOut, sync] = started.pipes as [Socket, Socket];
+    return new Promise<number>((resolve, reject) => {
       let syncBuf = '';
       let stderr = '';
       let done = false;
@@ -168,7 +172,6 @@ export class ConmonRuntime implements Runtime {
         done = true;
         clearTimeout(timer);
         errOut.destroy();
-        child.unref();
         if (err) {
           sync.destroy();
           reject(err);
@@ -181,7 +184,6 @@ export class ConmonRuntime implements Runtime {
         () => finish(new RuntimeStartError(`timeout waiting for conmon to create the container`)),
         this.opts.createTimeoutMs ?? 60_000,
       );
-      child.on('error', (err) => finish(systemError(`starting conmon: ${err.message}`, err)));
       errOut.on('data', (d: Buffer) => {
         if (stderr.length < 8192) stderr += d.toString();
       });

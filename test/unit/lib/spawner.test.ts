@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { CommandError, run } from '../../../src/lib/run.js';
-import { useSpawnHelper } from '../../../src/lib/spawner.js';
+import { startWithPipes, useSpawnHelper } from '../../../src/lib/spawner.js';
 
 useSpawnHelper();
 
@@ -22,6 +22,29 @@ test('spawn helper: tools run as its children, with run()’s results and errors
   assert.equal(missing.message, '/nonexistent/tool: /nonexistent/tool is not installed');
   const out = await run('head', ['-c', String(4 << 20), '/dev/zero']);
   assert.equal(out.length, 4 << 20, 'large output arrives whole');
+});
+
+test('spawn helper: a long-lived process gets its pipes handed to the daemon, and is not its child', async () => {
+  const { pid, pipes } = await startWithPipes('sh', ['-c', 'echo "ppid $PPID" >&3; echo err-line >&2; exec 3>&- 2>&-; sleep 0.2'], {
+    cwd: '/',
+    env: { PATH: '/usr/bin:/bin' },
+    pipes: 2,
+  });
+  const [errOut, sync] = pipes as [NonNullable<(typeof pipes)[0]>, NonNullable<(typeof pipes)[0]>];
+  const read = (s: typeof sync) =>
+    new Promise<string>((resolve) => {
+      let t = '';
+      s.on('data', (b: Buffer) => (t += b.toString()));
+      s.on('end', () => resolve(t));
+    });
+  const [synced, stderr] = await Promise.all([read(sync), read(errOut)]);
+  assert.equal(stderr, 'err-line\n');
+  const ppid = Number(/^ppid (\d+)\n$/.exec(synced)?.[1]);
+  assert.ok(ppid > 0 && ppid !== process.pid, `started by the helper (${ppid}), not by this process (${process.pid})`);
+  assert.ok(pid > 0);
+  const missing = await startWithPipes('/nonexistent/conmon', [], { cwd: '/', env: {}, pipes: 2 }).catch((e: NodeJS.ErrnoException) => e);
+  assert.ok(missing instanceof Error);
+  assert.equal(missing.code, 'ENOENT');
 });
 
 test('spawn helper: when it dies, what was pending fails and the next tool gets a new helper', async () => {
