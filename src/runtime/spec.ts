@@ -14,7 +14,11 @@ import type { OciLinuxResources, OciMount, OciSpec } from './oci-spec.js';
 import { parseDeviceCgroupRule, type DeviceCgroupRule, type OciDevice } from './devices.js';
 import { DEFAULT_SECCOMP_PROFILE, seccompToOci, type SeccompProfile } from './seccomp-default.js';
 
-export type NetworkNamespace = { kind: 'new' } | { kind: 'host' } | { kind: 'path'; path: string };
+/**
+ * `new`: runc makes one; `own`: one of the container's own that the daemon made beforehand
+ * (joined by path, and treated as new); `path`: another's (container:<id>); `host`.
+ */
+export type NetworkNamespace = { kind: 'new' } | { kind: 'own'; path: string } | { kind: 'host' } | { kind: 'path'; path: string };
 
 export interface SpecInput {
   /** Container ID. */
@@ -281,7 +285,7 @@ function parseSeccompOpt(value: string, opt: string): SeccompProfile | 'unconfin
  * container:<id>): any user may bind ports below 1024 and open ICMP echo sockets. --sysctl wins.
  */
 function defaultSysctls(input: SpecInput): Record<string, string> {
-  if (input.network.kind !== 'new') return {};
+  if (input.network.kind !== 'new' && input.network.kind !== 'own') return {};
   const exists = input.sysctlExists ?? ((name: string) => existsSync(`/proc/sys/${name.replaceAll('.', '/')}`));
   const out: Record<string, string> = {};
   if (!(input.inUserNamespace ?? runningInUserNamespace()) && exists('net.ipv4.ping_group_range')) {
@@ -310,7 +314,7 @@ function buildNamespaces(input: SpecInput): OciSpec['linux']['namespaces'] {
   const hc = input.hostConfig;
   const ns: OciSpec['linux']['namespaces'] = [{ type: 'mount' }];
   if (input.network.kind === 'new') ns.push({ type: 'network' });
-  else if (input.network.kind === 'path') ns.push({ type: 'network', path: input.network.path });
+  else if (input.network.kind === 'path' || input.network.kind === 'own') ns.push({ type: 'network', path: input.network.path });
   if (hc.UTSMode !== 'host') ns.push({ type: 'uts' });
   if (input.pidNamespacePath) ns.push({ type: 'pid', path: input.pidNamespacePath });
   else if (hc.PidMode !== 'host') ns.push({ type: 'pid' });

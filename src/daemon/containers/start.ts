@@ -100,7 +100,7 @@ export async function startLocked(c: ContainerCore, rec: ContainerRecord): Promi
       domainname: rec.Config.Domainname || undefined,
       user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
       etcFiles: { hostname: rec.HostnamePath, hosts: rec.HostsPath, resolvConf: rec.ResolvConfPath },
-      network: netnsFile ? { kind: 'path', path: netnsFile } : networkNamespace(c, hc),
+      network: netnsFile ? { kind: 'own', path: netnsFile } : networkNamespace(c, hc),
       ...joinedNamespacePaths(hc, (ref) => c.get(ref)),
       cgroupParent: hc.CgroupParent || settings.cgroupParent,
       cgroupVersion: settings.cgroupVersion,

@@ -316,6 +316,10 @@ test('default sysctls: only with a network namespace of its own, where they exis
   assert.deepEqual(build({ sysctlExists: all, inUserNamespace: false }).linux.sysctl, defaults);
   assert.equal(build({ network: { kind: 'host' }, sysctlExists: all, inUserNamespace: false }).linux.sysctl, undefined);
   assert.equal(build({ network: { kind: 'path', path: '/proc/1/ns/net' }, sysctlExists: all, inUserNamespace: false }).linux.sysctl, undefined);
+  // A namespace of its own that the daemon made beforehand and runc joins: the defaults too.
+  const own = build({ network: { kind: 'own', path: '/run/wharf/netns/x' }, sysctlExists: all, inUserNamespace: false }).linux;
+  assert.deepEqual(own.sysctl, defaults);
+  assert.deepEqual(own.namespaces.find((n) => n.type === 'network'), { type: 'network', path: '/run/wharf/netns/x' });
   const user = build({ sysctlExists: all, inUserNamespace: false, hostConfig: { Sysctls: { 'net.ipv4.ip_unprivileged_port_start': '1024' } } });
   assert.deepEqual(user.linux.sysctl, { ...defaults, 'net.ipv4.ip_unprivileged_port_start': '1024' });
   // No ICMP sockets from a user namespace; nothing the kernel lacks.
