@@ -23,7 +23,7 @@ test('the wharfd systemd unit passes systemd-analyze verify and keeps containers
     assert.equal(r.stderr.trim(), '', 'no warnings');
     const text = await readFile(unit, 'utf8');
     // The API socket comes from wharfd.socket, as dockerd's from docker.socket.
-    assert.match(text, /^ExecStart=\S+ \S+\/dist\/src\/daemon\/main\.js -H fd:\/\/$/m);
+    assert.match(text, /^ExecStart=\S+ \S+\/dist\/daemon\/main\.js -H fd:\/\/$/m);
     assert.match(text, /^Requires=wharfd\.socket$/m);
     const sock = await readFile(socketUnit, 'utf8');
     assert.match(sock, /^ListenStream=\/run\/wharf\.sock$/m);
