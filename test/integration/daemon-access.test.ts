@@ -230,9 +230,9 @@ describe('held connections', () => {
 describe('a descriptor limit lowered while running', () => {
   test('idle connections are trimmed to the new limit, so new clients are accepted again', async () => {
     const d = await daemon();
-    // Past restore (API requests wait for it): this case is about a limit lowered at run time,
-    // not about a restore that finds the descriptors gone.
-    assert.equal((await d.wharf(['version'])).code, 0);
+    // Past restore: this case is about a limit lowered at run time, not about a restore that
+    // finds the descriptors gone. `ps` waits for restore (/_ping and /version do not).
+    assert.equal((await d.wharf(['ps'])).code, 0);
     const { closedByDaemon } = await holdConnections(d.socket, 300);
     const fds = () => fdCount(d.pid);
     await waitFor(() => fds() >= 300, { what: 'wharfd to accept the held connections', timeoutMs: 20_000 });
