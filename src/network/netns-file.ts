@@ -4,7 +4,7 @@
  * the daemon plumbs its interfaces at the same time, instead of plumbing after `runc create`
  * returned a pid; and Docker's inspect shows such a path as SandboxKey too.
  */
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isMountPoint } from '../lib/mountinfo.js';
 import { run } from '../lib/run.js';
@@ -31,6 +31,9 @@ export async function createNetnsFile(path: string): Promise<void> {
  * does the container end of a veth in it.
  */
 export async function removeNetnsFile(path: string): Promise<void> {
+  // Most releases have no file (host, none, container:<id>, or released already): one stat, not
+  // a read of the whole mount table.
+  if (!(await stat(path).catch(() => null))) return;
   if (await isMountPoint(path)) await run('umount', [path]);
   await rm(path, { force: true });
 }
