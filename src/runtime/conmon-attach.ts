@@ -50,6 +50,16 @@ export class ConmonAttachStream extends EventEmitter implements AttachStream {
     super();
     const destroyHandle = (sock as unknown as { _destroy(err: Error | null, cb: (err: Error | null) => void): void })._destroy.bind(sock);
     (sock as unknown as { _destroy(err: Error | null, cb: (err: Error | null) => void): void })._destroy = (err, cb) => {
+      if ((err as NodeJS.ErrnoException | null)?.code === 'ECONNRESET' && !this.closed && !this.draining) {
+        // conmon closed its end with our input still unread in it: the kernel reports that, once,
+        // before the packets it still holds for us. Those are read first, as after an EOF, and the
+        // reset is no error of the stream.
+        this.draining = true;
+        this.begin();
+        this.deferredDestroy = () => destroyHandle(null, cb);
+        this.readRest();
+        return;
+      }
       const go = () => destroyHandle(err, cb);
       if (this.inflight) this.deferredDestroy = go;
       else go();
