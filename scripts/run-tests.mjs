@@ -25,14 +25,11 @@ const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
 const DURATIONS = join(ROOT, 'test/durations.json');
 
 /**
- * Integration files that nothing may run beside:
- * - docker-coexist sets the host's FORWARD policy to DROP and lays a docker0 bridge on the first
- *   free default pool (172.17.0.0/16), which every other daemon would then route around or through;
- * - core-races times its requests against a process's end. Its "exec output is never dropped"
- *   case still loses the output about once in three suite runs when other files load the
- *   machine (never alone, also under CPU load): a race not found yet, open in issue 13's notes.
+ * Integration files that change state shared by the whole host, so nothing may run beside them:
+ * docker-coexist sets the host's FORWARD policy to DROP and lays a docker0 bridge on the first free
+ * default pool (172.17.0.0/16), which every other daemon would then route around or through.
  */
-const SERIAL = new Set(['docker-coexist.test.js', 'core-races.test.js']);
+const SERIAL = new Set(['docker-coexist.test.js']);
 
 function parseArgs(argv) {
   const opts = { jobs: 2, timeout: 900, tap: '', name: 'tests', record: false, paths: [] };
