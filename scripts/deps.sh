@@ -16,6 +16,7 @@ PACKAGES=(
   time                            # GNU time: a test measures wharf cp's peak memory
   socat                           # CRI port forward: relays a stream into a pod sandbox's netns
   docker-compose                  # compose v1 compatibility test (test/integration/compose.test.ts)
+  python3                         # a SOCK_SEQPACKET peer that conmon's attach tests need (Node cannot serve one)
   ca-certificates
 )
 
