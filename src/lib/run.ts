@@ -43,36 +43,33 @@ export function runToolsThrough(s: Spawner): void {
 /** Runs `file` with `args`; resolves with its stdout (UTF-8) when it exits 0. */
 export function run(file: string, args: string[], opts: RunOptions = {}): Promise<string> {
   const cmd = [file, ...args].join(' ');
-  if (spawner) {
-    return spawner({ file, args, cwd: opts.cwd, input: opts.input }).then(
-      (r) => settle(cmd, file, r.code, r.stdout ? Buffer.from(r.stdout) : Buffer.alloc(0), r.stderr ? Buffer.from(r.stderr) : Buffer.alloc(0), r.spawnError),
-      (err: Error) => {
-        throw new CommandError(cmd, null, '', err.message);
-      },
-    );
-  }
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
+  return (spawner ?? runToCompletion)({ file, args, cwd: opts.cwd, input: opts.input }).then(
+    (r) => settle(cmd, file, r.code, Buffer.from(r.stdout ?? []), Buffer.from(r.stderr ?? []), r.spawnError),
+    (err: Error) => {
+      throw new CommandError(cmd, null, '', err.message);
+    },
+  );
+}
+
+/**
+ * Spawns the tool here and waits for it: its exit status and output, or why it could not start
+ * (what run() does without a helper, and what the helper does for the daemon). Never rejects.
+ */
+export function runToCompletion(q: Omit<SpawnRequest, 'id'>): Promise<SpawnReply> {
+  return new Promise((resolve) => {
+    const child = spawn(q.file, q.args, { cwd: q.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     // First: a spawn that fails early (EMFILE when the pipes cannot be made) has no stdio and
     // reports only through 'error', which must have a listener or it takes the daemon down.
-    child.on('error', (e: NodeJS.ErrnoException) => {
-      reject(spawnFailure(cmd, file, e));
-    });
+    child.on('error', (e: NodeJS.ErrnoException) => resolve({ id: 0, code: null, spawnError: { code: e.code, message: e.message } }));
     if (!child.stdout || !child.stderr || !child.stdin) return;
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('close', (code) => {
-      try {
-        resolve(settle(cmd, file, code, Buffer.concat(out), Buffer.concat(err)));
-      } catch (e) {
-        reject(e as Error);
-      }
-    });
+    child.on('close', (code) => resolve({ id: 0, code, stdout: Buffer.concat(out), stderr: Buffer.concat(err) }));
     // The tool may exit without reading its input (EPIPE): its exit status tells what happened.
     child.stdin.on('error', () => {});
-    child.stdin.end(opts.input ?? '');
+    child.stdin.end(q.input ?? '');
   });
 }
 

@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
+import { runToCompletion } from './run.js';
 import type { SpawnPipe, SpawnReply, SpawnRequest } from './spawn-protocol.js';
 
 if (!process.send) throw new Error('spawn-server.js runs with an IPC channel');
@@ -46,22 +47,8 @@ function runOne(q: SpawnRequest): void {
     startDetached(q, q.detached);
     return;
   }
-  let answered = false;
-  const answer = (r: Omit<SpawnReply, 'id'>) => {
-    if (answered) return;
-    answered = true;
-    reply({ id: q.id, ...r });
-  };
-  const child = spawn(q.file, q.args, { cwd: q.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-  child.on('error', (e: NodeJS.ErrnoException) => answer({ code: null, spawnError: { code: e.code, message: e.message } }));
-  if (!child.stdout || !child.stderr || !child.stdin) return;
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  child.stdout.on('data', (b: Buffer) => out.push(b));
-  child.stderr.on('data', (b: Buffer) => err.push(b));
-  child.on('close', (code) => answer({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err) }));
-  child.stdin.on('error', () => {});
-  child.stdin.end(q.input ?? '');
+  // A promise settles once: 'error' and 'close' of one child never answer twice.
+  void runToCompletion(q).then((r) => reply({ ...r, id: q.id }));
 }
 
 process.on('message', (m: SpawnRequest) => runOne(m));
