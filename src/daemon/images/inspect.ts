@@ -56,11 +56,15 @@ export async function imageHistory(c: ImageCore, ref: string): Promise<ImageHist
     }
     out.unshift({ Id: '<missing>', Created: unixSeconds(h.created), CreatedBy: h.created_by ?? '', Tags: null, Size: size, Comment: h.comment ?? '' });
   }
-  const top = out[0];
-  if (top) {
-    top.Id = id;
-    const tags = c.tagsOf(id);
-    top.Tags = tags.length ? tags : null;
+  // As moby: the rows take the IDs (and tags) of the image and then of its parent chain, one
+  // image a row, while parent links last (a built image's intermediate images); the rest stay <missing>.
+  let rowImage = id;
+  for (const row of out) {
+    row.Id = rowImage;
+    const tags = c.tagsOf(rowImage);
+    row.Tags = tags.length ? tags : null;
+    rowImage = await c.images.parent(rowImage);
+    if (!rowImage || !(await c.images.has(rowImage))) break;
   }
   return out;
 }
