@@ -8,6 +8,7 @@ import { readJSON } from '../json-body.js';
 import { AUTH_CONFIG } from '../body-shapes.js';
 import { boolValue, boolValueOrDefault, intValue, parseFilters, sendEmpty, sendJSON } from '../request.js';
 import { formatError, writeProgressStream } from '../progress.js';
+import { imageInspectForVersion, imageSummariesForVersion } from '../image-compat.js';
 import type { RequestContext, Router } from '../router.js';
 import { versionAtLeast } from '../version.js';
 
@@ -114,7 +115,8 @@ export function imageRoutes(router: Router): void {
     const filters = parseFilters(ctx.query.get('filters'));
     const legacy = ctx.query.get('filter');
     if (legacy && !versionAtLeast(ctx.version, '1.41')) (filters['reference'] ??= []).push(legacy);
-    sendJSON(ctx.res, 200, await img(ctx).list({ all: boolValue(ctx.query, 'all'), filters, digests: boolValue(ctx.query, 'digests') }));
+    const list = await img(ctx).list({ all: boolValue(ctx.query, 'all'), filters, digests: boolValue(ctx.query, 'digests') });
+    sendJSON(ctx.res, 200, imageSummariesForVersion(list, ctx.version));
   });
   router.post('/images/create', createImage);
   router.get('/images/search', async (ctx) => {
@@ -136,13 +138,7 @@ export function imageRoutes(router: Router): void {
   router.get('/images/get', (ctx) => save(ctx, ctx.query.getAll('names')));
   router.post('/images/prune', async (ctx) => sendJSON(ctx.res, 200, await img(ctx).prune(parseFilters(ctx.query.get('filters')))));
   router.get('/images/{name:.*}/json', async (ctx) => {
-    const inspect = await img(ctx).inspect(name(ctx));
-    // API 1.45 removed Container and ContainerConfig.
-    if (versionAtLeast(ctx.version, '1.45')) {
-      delete inspect.Container;
-      delete inspect.ContainerConfig;
-    }
-    sendJSON(ctx.res, 200, inspect);
+    sendJSON(ctx.res, 200, imageInspectForVersion(await img(ctx).inspect(name(ctx)), ctx.version));
   });
   router.get('/images/{name:.*}/history', async (ctx) => sendJSON(ctx.res, 200, await img(ctx).history(name(ctx))));
   router.get('/images/{name:.*}/get', (ctx) => save(ctx, [name(ctx)]));

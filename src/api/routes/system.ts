@@ -4,6 +4,7 @@ import { sendJSON } from '../request.js';
 import { invalidParameter } from '../../lib/errors.js';
 import { versionAtLeast } from '../version.js';
 import type { DiskUsageType } from '../types.js';
+import { imageSummariesForVersion } from '../image-compat.js';
 
 /** The classic builder; Wharf has no BuildKit, so clients must not expect one. */
 export const BUILDER_VERSION = '1';
@@ -35,7 +36,9 @@ export function systemRoutes(router: Router): void {
   router.post('/build/prune', (ctx) => sendJSON(ctx.res, 200, { CachesDeleted: [], SpaceReclaimed: 0 }));
   router.get('/system/df', async (ctx) => {
     const types = parseDiskUsageTypes(ctx.query.getAll('type'), versionAtLeast(ctx.version, '1.42'));
-    sendJSON(ctx.res, 200, await ctx.backend.diskUsage.usage(types));
+    const usage = await ctx.backend.diskUsage.usage(types);
+    if (usage.Images) imageSummariesForVersion(usage.Images, ctx.version);
+    sendJSON(ctx.res, 200, usage);
   });
 }
 
