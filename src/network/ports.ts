@@ -41,6 +41,28 @@ function hostAddress(hostIp: string): string | undefined {
   return formatIp6(v6);
 }
 
+/** A decimal 0–65535, as Go's strconv.ParseUint(s, 10, 16) takes it. */
+function uint16(s: string): number | undefined {
+  return /^\d+$/.test(s) && Number(s) <= 65535 ? Number(s) : undefined;
+}
+
+/** moby's create-time check of HostConfig.PortBindings (nat.ParsePort, then nat.NewPort of each host port). */
+export function validatePortBindings(bindings: Record<string, PortBinding[] | null> | null | undefined): void {
+  for (const [key, list] of Object.entries(bindings ?? {})) {
+    const port = key.split('/')[0]!;
+    if (port !== '' && uint16(port) === undefined) throw invalidParameter(`invalid port specification: ${JSON.stringify(port)}`);
+    for (const b of list ?? []) {
+      const hostPort = b?.HostPort ?? '';
+      const range = hostPort.split('/')[0]!;
+      if (range === '') continue;
+      const [lo, hi] = range.split('-');
+      const a = uint16(lo!);
+      const z = hi === undefined ? a : uint16(hi);
+      if (a === undefined || z === undefined || z < a) throw invalidParameter(`invalid port specification: ${JSON.stringify(hostPort)}`);
+    }
+  }
+}
+
 function parsePortKey(key: string): { port: number; proto: PortMapping['proto'] } {
   const m = /^(\d+)(?:\/(tcp|udp|sctp))?$/i.exec(key);
   if (!m || Number(m[1]) < 1 || Number(m[1]) > 65535) throw invalidParameter(`invalid port specification: "${key}"`);

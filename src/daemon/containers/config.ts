@@ -6,6 +6,7 @@
 import { cpus } from 'node:os';
 import type { ContainerConfig, HostConfig, RestartPolicy } from '../../api/types.js';
 import { invalidParameter } from '../../lib/errors.js';
+import { validatePortBindings } from '../../network/ports.js';
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, DEFAULT_SHM_SIZE } from '../../runtime/spec.js';
 import { parseCpuList, type SysInfo } from '../sysinfo.js';
 
@@ -119,6 +120,7 @@ function checkCpuset(kind: 'cpus' | 'mems', requested: string | undefined, avail
  */
 export function validateHostConfig(h: HostConfig, ncpu = cpus().length, sys: SysInfo = ALL_SUPPORTED, update = false): string[] {
   const warnings: string[] = [];
+  if (!update) validatePortBindings(h.PortBindings);
   validateRestartPolicy(h.RestartPolicy, !update && !!h.AutoRemove);
   if (h.MemorySwappiness === -1) h.MemorySwappiness = null;
   if (h.Memory && h.Memory !== 0 && h.Memory < MIN_MEMORY) throw invalidParameter('Minimum memory limit allowed is 6MB');

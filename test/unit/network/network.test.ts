@@ -1,8 +1,8 @@
-import { describe, it } from 'node:test';
+import { describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatCidr, formatIp, macForIp, normalizeMac, overlaps, parseCidr, parseIp } from '../../../src/network/ipv4.js';
 import { allocateIp, checkRequestedIp, pickSubnet, subnetSpec, DEFAULT_ADDRESS_POOLS } from '../../../src/network/ipam.js';
-import { portRequests, portsMap, PortTable } from '../../../src/network/ports.js';
+import { portRequests, portsMap, PortTable, validatePortBindings } from '../../../src/network/ports.js';
 import { buildQuery, buildResponse, encodableName, parseQuery, parseResponse, TYPE_A, TYPE_PTR } from '../../../src/network/dns-message.js';
 import { listFilter, pruneKeep } from '../../../src/network/filters.js';
 import { embeddedResolvConf } from '../../../src/network/resolv.js';
@@ -171,4 +171,16 @@ describe('filters, rules, resolv.conf', () => {
     const text = embeddedResolvConf('nameserver 10.0.0.53\nsearch corp.example\n', { dns: ['1.1.1.1'] });
     assert.equal(text, 'nameserver 127.0.0.11\nsearch corp.example\noptions ndots:0\n\n# ExtServers: [1.1.1.1]\n');
   });
+});
+
+test('create checks PortBindings as moby does: the container port, then each host port or range', () => {
+  const good: Array<Record<string, Array<{ HostPort: string }> | null>> = [{ '80/tcp': [{ HostPort: '8080' }] }, { '80': [{ HostPort: '' }, { HostPort: '1000-1010' }] }, { '53/udp': null }, {}];
+  for (const ok of good) {
+    assert.doesNotThrow(() => validatePortBindings(ok));
+  }
+  assert.throws(() => validatePortBindings({ '99999/tcp': [] }), { kind: 'InvalidParameter', message: 'invalid port specification: "99999"' });
+  assert.throws(() => validatePortBindings({ 'http/tcp': [] }), { message: 'invalid port specification: "http"' });
+  assert.throws(() => validatePortBindings({ '80/tcp': [{ HostPort: '70000' }] }), { message: 'invalid port specification: "70000"' });
+  assert.throws(() => validatePortBindings({ '80/tcp': [{ HostPort: '90-80' }] }), { message: 'invalid port specification: "90-80"' });
+  assert.throws(() => validatePortBindings({ '80/tcp': [{ HostPort: '8080-' }] }), { message: 'invalid port specification: "8080-"' });
 });
