@@ -4,7 +4,7 @@
  * Pure: no disk, no processes.
  */
 import { cpus } from 'node:os';
-import type { ContainerConfig, HostConfig, RestartPolicy } from '../../api/types.js';
+import type { ContainerConfig, HealthConfig, HostConfig, RestartPolicy } from '../../api/types.js';
 import { invalidParameter } from '../../lib/errors.js';
 import { validatePortBindings } from '../../network/ports.js';
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, DEFAULT_SHM_SIZE } from '../../runtime/spec.js';
@@ -12,9 +12,19 @@ import { parseCpuList, type SysInfo } from '../sysinfo.js';
 
 const envKey = (kv: string) => kv.split('=', 1)[0];
 
+const HEALTH_NUMBERS = ['Interval', 'Timeout', 'StartPeriod', 'StartInterval', 'Retries'] as const;
+
+/** A health config as Docker stores and shows it: its numbers are omitempty, so a zero is no field. */
+function withoutZeroes(h: HealthConfig): HealthConfig {
+  const out = { ...h };
+  for (const k of HEALTH_NUMBERS) if (!out[k]) delete out[k];
+  return out;
+}
+
 /** Docker's merge of the user's config over the image's (moby daemon/commit.go `merge`). */
 export function mergeImageConfig(user: ContainerConfig, image: ContainerConfig | undefined): ContainerConfig {
   const out: ContainerConfig = { ...user };
+  if (out.Healthcheck) out.Healthcheck = withoutZeroes(out.Healthcheck);
   if (!image) return normaliseEntrypoint(out);
   if (!out.User) out.User = image.User ?? '';
   if (image.ExposedPorts) out.ExposedPorts = { ...image.ExposedPorts, ...(out.ExposedPorts ?? {}) };
@@ -29,15 +39,12 @@ export function mergeImageConfig(user: ContainerConfig, image: ContainerConfig |
     if (!out.Cmd || out.Cmd.length === 0) out.Cmd = image.Cmd ?? null;
     if (out.Entrypoint == null) out.Entrypoint = image.Entrypoint ?? null;
   }
-  if (!out.Healthcheck && image.Healthcheck) out.Healthcheck = image.Healthcheck;
+  if (!out.Healthcheck && image.Healthcheck) out.Healthcheck = withoutZeroes(image.Healthcheck);
   else if (out.Healthcheck && image.Healthcheck) {
     const h = { ...out.Healthcheck };
     if (!h.Test || h.Test.length === 0) h.Test = image.Healthcheck.Test;
-    h.Interval ||= image.Healthcheck.Interval;
-    h.Timeout ||= image.Healthcheck.Timeout;
-    h.StartPeriod ||= image.Healthcheck.StartPeriod;
-    h.Retries ||= image.Healthcheck.Retries;
-    out.Healthcheck = h;
+    for (const k of HEALTH_NUMBERS) if (!h[k]) h[k] = image.Healthcheck[k];
+    out.Healthcheck = withoutZeroes(h);
   }
   if (!out.WorkingDir) out.WorkingDir = image.WorkingDir ?? '';
   if (image.Volumes) out.Volumes = { ...image.Volumes, ...(out.Volumes ?? {}) };

@@ -100,3 +100,11 @@ test('limits the host cannot apply are discarded with Docker warnings; cpusets a
     'OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.',
   ]);
 });
+
+test('health config: zero numbers are no fields (omitempty), and StartInterval comes from the image too', () => {
+  const own = mergeImageConfig({ Image: 'x', Healthcheck: { Test: ['CMD', 'true'], Interval: 1e9, StartInterval: 0, Retries: 0 } }, undefined);
+  assert.deepEqual(own.Healthcheck, { Test: ['CMD', 'true'], Interval: 1e9 });
+  const image = { Healthcheck: { Test: ['CMD', 'img'], StartInterval: 5e9, Timeout: 0 } };
+  assert.deepEqual(mergeImageConfig({ Image: 'x', Healthcheck: { Interval: 2e9 } }, image).Healthcheck, { Test: ['CMD', 'img'], Interval: 2e9, StartInterval: 5e9 });
+  assert.deepEqual(mergeImageConfig({ Image: 'x' }, image).Healthcheck, { Test: ['CMD', 'img'], StartInterval: 5e9 });
+});
