@@ -534,25 +534,29 @@ export class NetworkManager {
     return b ? formatIp(this.spec(b).gateway) : '';
   }
 
-  /** Create-time check of NetworkMode and EndpointsConfig, with Docker's texts. */
+  /**
+   * Create-time check of NetworkMode and EndpointsConfig, with Docker's texts. A network that does
+   * not exist (yet) is no error here, as in moby: start fails on it with a 404, which from create
+   * would make the Docker CLI try to pull the image.
+   */
   validate(hostConfig: HostConfig, endpointsConfig?: Record<string, EndpointSettings> | null): void {
     const mode = hostConfig.NetworkMode || 'bridge';
     if (mode.startsWith('container:')) return;
-    const primary = mode === 'default' ? 'bridge' : mode;
-    const net = this.get(primary);
+    const net = this.find(mode === 'default' ? 'bridge' : mode);
     for (const [name, ep] of Object.entries(endpointsConfig ?? {})) {
-      const other = this.get(name);
-      if ((net.Driver === 'host' || net.Driver === 'null') && other.Id !== net.Id) {
+      const other = this.find(name);
+      if (net && other && (net.Driver === 'host' || net.Driver === 'null') && other.Id !== net.Id) {
         throw invalidParameter(`container cannot be connected to multiple networks with one of the networks in private (none) mode`);
       }
       this.checkEndpointConfig(other, ep);
     }
   }
 
-  private checkEndpointConfig(n: NetworkRecord, ep: EndpointSettings | undefined): void {
+  /** The endpoint settings' own validity, then (for a network that exists) what that network allows. */
+  private checkEndpointConfig(n: NetworkRecord | undefined, ep: EndpointSettings | undefined): void {
     const ip = ep?.IPAMConfig?.IPv4Address;
     const ip6 = ep?.IPAMConfig?.IPv6Address;
-    if (this.isDefaultBridge(n) || n.Driver !== 'bridge') {
+    if (n && (this.isDefaultBridge(n) || n.Driver !== 'bridge')) {
       if (ip || ip6) throw invalidParameter('user specified IP address is supported on user defined networks only');
       if (ep?.Aliases?.length) throw invalidParameter('network-scoped alias is supported only for containers in user defined networks');
     }
@@ -562,6 +566,7 @@ export class NetworkManager {
     if (ip6 && (ip6Value === undefined || ip6Value === 0n || ip6Value >> 32n === 0xffffn)) throw invalidParameter(`invalid IPv6 address: ${ip6}`);
     const mac = ep?.MacAddress;
     if (mac && !normalizeMac(mac)) throw invalidParameter(`invalid MAC address ${mac}`);
+    if (!n) return;
     if (ip && !this.config4(n)) throw invalidParameter('user specified IP address is supported only when connecting to networks with user configured subnets');
     if (ip6 && (!this.config6(n) || n.ipv6Auto)) throw invalidParameter('user specified IP address is supported only when connecting to networks with user configured subnets');
     const spec6 = ip6 ? this.spec6(n) : undefined;

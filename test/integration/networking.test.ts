@@ -190,6 +190,10 @@ describe('networking', () => {
     const ip = await inspect('n1', `{{(index .NetworkSettings.Networks "${NET}").IPAddress}}`);
     const out = await ok(['run', '--rm', '--network', `container:${id}`, 'busybox', 'ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0']);
     assert.match(out, new RegExp(`inet ${ip.replace(/\./g, '\\.')}/24`));
+    // As Docker: the container named at create is recorded by its ID.
+    const named = (await ok(['create', '--network', 'container:n1', 'busybox', 'true'])).trim();
+    assert.equal(await inspect(named, '{{.HostConfig.NetworkMode}}'), `container:${id}`);
+    await ok(['rm', named]);
   });
 
   test('--add-host host-gateway and --dns reach /etc/hosts and /etc/resolv.conf', async () => {
@@ -215,9 +219,19 @@ describe('networking', () => {
     const missing = await d.wharf(['network', 'connect', 'nosuchnet', 'n1']);
     assert.equal(missing.code, 1);
     assert.equal(missing.stderr, 'Error response from daemon: network nosuchnet not found\n');
-    const mode = await d.wharf(['run', '--rm', '--pull', 'never', '--network', 'nosuchnet', 'busybox', 'true']);
+    // Found missing at start, as in Docker: a 404 from create would make the CLI pull the image.
+    const before = (await ok(['ps', '-aq'])).split('\n').length;
+    const mode = await d.docker(['run', '--rm', '--network', 'nosuchnet', 'busybox', 'true']);
     assert.equal(mode.code, 125);
-    assert.match(mode.stderr, /network nosuchnet not found/);
+    assert.equal(mode.stderr, "docker: Error response from daemon: network nosuchnet not found\n\nRun 'docker run --help' for more information\n");
+    const joined = await d.docker(['run', '--rm', '--network', 'container:nosuch', 'busybox', 'true']);
+    assert.equal(joined.code, 125);
+    assert.match(joined.stderr, /^docker: Error response from daemon: No such container: nosuch\n/);
+    assert.equal((await ok(['ps', '-aq'])).split('\n').length, before, 'the --rm containers are gone');
+    const kept = (await ok(['create', '--network', 'nosuchnet', 'busybox', 'true'])).trim();
+    assert.equal((await d.wharf(['start', kept])).code, 1);
+    assert.equal(await ok(['inspect', '-f', '{{.State.Status}} {{.State.Error}}', kept]), 'created network nosuchnet not found\n');
+    await ok(['rm', kept]);
     const rmf = await d.wharf(['network', 'rm', '-f', 'nosuchnet']);
     assert.deepEqual([rmf.code, rmf.stdout, rmf.stderr], [0, '', '']);
     const rm = await d.wharf(['network', 'rm', 'nosuchnet', 'nosuch2']);

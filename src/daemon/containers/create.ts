@@ -34,7 +34,13 @@ export async function createContainer(
   adaptHostConfig(hostConfig, { cgroupVersion: settings.cgroupVersion, defaultRuntime, runtimes: settings.runtimes ?? [defaultRuntime] });
   validateContainerNetworkMode(userConfig, hostConfig);
   const links = c.links.resolve(hostConfig, (ref) => c.get(ref));
-  if (hostConfig.NetworkMode.startsWith('container:')) c.get(hostConfig.NetworkMode.slice(10));
+  joinedByContainerId(hostConfig, (ref) => {
+    try {
+      return c.get(ref);
+    } catch {
+      return undefined;
+    }
+  });
   const endpoints = initialEndpoints(hostConfig.NetworkMode, networkingConfig?.EndpointsConfig);
   c.deps.network.validate(hostConfig, endpoints);
   hostConfig.RestartPolicy ??= { Name: 'no', MaximumRetryCount: 0 };
@@ -103,6 +109,20 @@ export async function createContainer(
     throw err;
   }
   return { Id: id, Warnings: warnings };
+}
+
+/**
+ * moby's adaptContainerSettings: a `container:<name>` network, IPC or PID mode names the joined
+ * container by its ID when it exists now. One that does not is left as given and fails at start,
+ * as in Docker: a 404 from create would make the Docker CLI try to pull the image.
+ */
+function joinedByContainerId(hc: HostConfig, find: (ref: string) => ContainerRecord | undefined): void {
+  for (const key of ['NetworkMode', 'IpcMode', 'PidMode'] as const) {
+    const mode = hc[key];
+    if (!mode?.startsWith('container:')) continue;
+    const joined = find(mode.slice('container:'.length));
+    if (joined) hc[key] = `container:${joined.ID}`;
+  }
 }
 
 /** NetworkSettings.Networks of a new container: its primary network plus the create request's endpoints. */
