@@ -4,8 +4,10 @@
  * Pure: no disk, no processes.
  */
 import { cpus } from 'node:os';
+import { posix } from 'node:path';
 import type { ContainerConfig, HealthConfig, HostConfig, RestartPolicy } from '../../api/types.js';
 import { invalidParameter } from '../../lib/errors.js';
+import { parseSignal } from '../../lib/signals.js';
 import { validatePortBindings } from '../../network/ports.js';
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, DEFAULT_SHM_SIZE } from '../../runtime/spec.js';
 import { parseCpuList, type SysInfo } from '../sysinfo.js';
@@ -69,7 +71,7 @@ export function commandOf(c: ContainerConfig): { path: string; args: string[] } 
 
 const MIN_MEMORY = 6 * 1024 * 1024;
 
-function validateRestartPolicy(p: RestartPolicy | undefined, autoRemove: boolean): void {
+function validateRestartPolicy(p: RestartPolicy | undefined): void {
   const name = p?.Name ?? '';
   const count = p?.MaximumRetryCount ?? 0;
   switch (name) {
@@ -85,9 +87,32 @@ function validateRestartPolicy(p: RestartPolicy | undefined, autoRemove: boolean
     default:
       throw invalidParameter(`invalid restart policy: unknown policy '${name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`);
   }
-  if (autoRemove && name !== '' && name !== 'no') {
-    throw invalidParameter(`conflicting options: cannot use restart policy '${name}' with auto-remove (--rm)`);
+}
+
+/** Docker's MinimumDuration for healthcheck intervals: 1 ms, in nanoseconds. */
+const MIN_HEALTH_DURATION = 1_000_000;
+
+/**
+ * moby's validateContainerConfig on the request's own Config (before the image's is merged in):
+ * an absolute working directory (cleaned), a stop signal that exists, health intervals of at
+ * least 1 ms and retries that are not negative.
+ */
+export function validateContainerConfig(config: ContainerConfig): void {
+  if (config.WorkingDir) {
+    if (!config.WorkingDir.startsWith('/')) {
+      throw invalidParameter(`the working directory '${config.WorkingDir}' is invalid, it needs to be an absolute path`);
+    }
+    config.WorkingDir = posix.normalize(config.WorkingDir).replace(/(.)\/+$/, '$1');
   }
+  if (config.StopSignal) parseSignal(config.StopSignal);
+  const h = config.Healthcheck;
+  if (!h) return;
+  const tooShort = (v: number | undefined) => v !== undefined && v !== 0 && v < MIN_HEALTH_DURATION;
+  if (tooShort(h.Interval)) throw invalidParameter('Interval in Healthcheck cannot be less than 1ms');
+  if (tooShort(h.Timeout)) throw invalidParameter('Timeout in Healthcheck cannot be less than 1ms');
+  if ((h.Retries ?? 0) < 0) throw invalidParameter('Retries in Healthcheck cannot be negative');
+  if (tooShort(h.StartPeriod)) throw invalidParameter('StartPeriod in Healthcheck cannot be less than 1ms');
+  if (tooShort(h.StartInterval)) throw invalidParameter('StartInterval in Healthcheck cannot be less than 1ms');
 }
 
 /** Every limit supported: what validation assumes when the host was not asked. */
@@ -127,8 +152,11 @@ function checkCpuset(kind: 'cpus' | 'mems', requested: string | undefined, avail
  */
 export function validateHostConfig(h: HostConfig, ncpu = cpus().length, sys: SysInfo = ALL_SUPPORTED, update = false): string[] {
   const warnings: string[] = [];
+  if (!update && h.AutoRemove && h.RestartPolicy?.Name && h.RestartPolicy.Name !== 'no') {
+    throw invalidParameter("can't create 'AutoRemove' container with restart policy");
+  }
   if (!update) validatePortBindings(h.PortBindings);
-  validateRestartPolicy(h.RestartPolicy, !update && !!h.AutoRemove);
+  validateRestartPolicy(h.RestartPolicy);
   if (h.MemorySwappiness === -1) h.MemorySwappiness = null;
   if (h.Memory && h.Memory !== 0 && h.Memory < MIN_MEMORY) throw invalidParameter('Minimum memory limit allowed is 6MB');
   if (h.Memory && h.Memory > 0 && !sys.memoryLimit) {

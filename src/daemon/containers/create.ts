@@ -7,7 +7,7 @@ import { nowRFC3339Nano } from '../../container/state.js';
 import { invalidParameter } from '../../lib/errors.js';
 import { generateId, shortId } from '../../lib/ids.js';
 import { validateLogConfig, withDaemonLogDefaults } from '../log-config.js';
-import { adaptHostConfig, commandOf, effectiveNetworkMode, mergeImageConfig, validateHostConfig } from './config.js';
+import { adaptHostConfig, commandOf, effectiveNetworkMode, mergeImageConfig, validateContainerConfig, validateHostConfig } from './config.js';
 import type { ContainerCore } from './core.js';
 import { validateCreateStrings } from './create-strings.js';
 import { etcPaths } from './etc-files.js';
@@ -23,6 +23,7 @@ export async function createContainer(
   const { HostConfig: hostConfigIn, NetworkingConfig: networkingConfig, ...userConfig } = body;
   const hostConfig: HostConfig = { ...(hostConfigIn ?? {}) };
   if (!userConfig.Image) throw invalidParameter('Config cannot be empty in order to create a container');
+  validateContainerConfig(userConfig);
   const warnings = validateHostConfig(hostConfig, c.deps.settings.ncpu, c.deps.settings.sysInfo);
   validateCreateStrings(userConfig, hostConfig);
   const image = await c.deps.images.resolve(userConfig.Image, platform);

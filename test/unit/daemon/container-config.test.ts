@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { commandOf, effectiveNetworkMode, mergeImageConfig, validateHostConfig } from '../../../src/daemon/containers/config.js';
+import { commandOf, effectiveNetworkMode, mergeImageConfig, validateContainerConfig, validateHostConfig } from '../../../src/daemon/containers/config.js';
 import { isEngineError } from '../../../src/lib/errors.js';
 
 const image = {
@@ -73,7 +73,7 @@ test('host config validation matches Docker', () => {
   rejects({ RestartPolicy: { Name: 'sometimes' } }, /unknown policy 'sometimes'/);
   rejects({ RestartPolicy: { Name: 'always', MaximumRetryCount: 3 } }, /maximum retry count can only be used with 'on-failure'/);
   rejects({ RestartPolicy: { Name: 'on-failure', MaximumRetryCount: -1 } }, /cannot be negative/);
-  rejects({ AutoRemove: true, RestartPolicy: { Name: 'always' } }, /auto-remove/);
+  rejects({ AutoRemove: true, RestartPolicy: { Name: 'always' } }, /can't create 'AutoRemove' container with restart policy/);
   validateHostConfig({ Memory: 64 << 20, MemorySwap: -1, NanoCpus: 1.5e9, RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 2 } }, 2);
 });
 
@@ -107,4 +107,19 @@ test('health config: zero numbers are no fields (omitempty), and StartInterval c
   const image = { Healthcheck: { Test: ['CMD', 'img'], StartInterval: 5e9, Timeout: 0 } };
   assert.deepEqual(mergeImageConfig({ Image: 'x', Healthcheck: { Interval: 2e9 } }, image).Healthcheck, { Test: ['CMD', 'img'], Interval: 2e9, StartInterval: 5e9 });
   assert.deepEqual(mergeImageConfig({ Image: 'x' }, image).Healthcheck, { Test: ['CMD', 'img'], StartInterval: 5e9 });
+});
+
+test("create's Config checks, in moby's order and words", () => {
+  const wd = { Image: 'x', WorkingDir: '/a/b/../c/' };
+  validateContainerConfig(wd);
+  assert.equal(wd.WorkingDir, '/a/c');
+  assert.throws(() => validateContainerConfig({ Image: 'x', WorkingDir: 'rel' }), { message: "the working directory 'rel' is invalid, it needs to be an absolute path" });
+  assert.throws(() => validateContainerConfig({ Image: 'x', StopSignal: 'BOGUS' }), { kind: 'InvalidParameter', message: 'Invalid signal: BOGUS' });
+  assert.doesNotThrow(() => validateContainerConfig({ Image: 'x', StopSignal: 'SIGUSR1' }));
+  assert.throws(() => validateContainerConfig({ Image: 'x', Healthcheck: { Test: ['CMD', 'x'], Interval: 5 } }), { message: 'Interval in Healthcheck cannot be less than 1ms' });
+  assert.throws(() => validateContainerConfig({ Image: 'x', Healthcheck: { Retries: -1 } }), { message: 'Retries in Healthcheck cannot be negative' });
+  assert.throws(() => validateContainerConfig({ Image: 'x', Healthcheck: { StartInterval: 999_999 } }), { message: 'StartInterval in Healthcheck cannot be less than 1ms' });
+  assert.doesNotThrow(() => validateContainerConfig({ Image: 'x', Healthcheck: { Interval: 0, Timeout: 1_000_000 } }));
+  assert.throws(() => validateHostConfig({ AutoRemove: true, RestartPolicy: { Name: 'always' } }), { message: "can't create 'AutoRemove' container with restart policy" });
+  assert.doesNotThrow(() => validateHostConfig({ AutoRemove: true, RestartPolicy: { Name: 'no' } }));
 });
