@@ -58,9 +58,9 @@ export class TarSplitWriter implements TarRecorder {
    * Waits while gzip or the file lag behind: the reader calls this once per entry, so a layer of
    * many small files never queues its whole record in memory.
    */
-  async drain(): Promise<void> {
-    if (!this.gz.writableNeedDrain) return;
-    await new Promise<void>((resolve) => {
+  drain(): Promise<void> | undefined {
+    if (!this.gz.writableNeedDrain) return undefined;
+    return new Promise<void>((resolve) => {
       const done = () => {
         this.gz.off('drain', done);
         this.gz.off('close', done);
