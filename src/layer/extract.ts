@@ -57,13 +57,20 @@ const WHITEOUT_PREFIX = '.wh.';
 const WHITEOUT_META_PREFIX = '.wh..wh.';
 const WHITEOUT_OPAQUE = '.wh..wh..opq';
 
+/** An empty, `.` or `..` component anywhere in a name (a leading or trailing `/` makes an empty one). */
+const UNCLEAN = /(?:^|\/)\.{0,2}(?:\/|$)/;
+
 /**
  * Cleans a tar entry name to a path relative to the layer root ('' is the root itself).
  * Throws InvalidParameter when the name escapes the layer.
  */
 export function layerRelativePath(name: string): string {
+  const bytes = Buffer.byteLength(name, 'utf8');
+  // Most names are clean already (no empty, `.` or `..` component, no leading or trailing `/`)
+  // and too short for any component to be too long: they are their own answer.
+  if (bytes <= NAME_MAX && !UNCLEAN.test(name)) return name;
   // Nothing longer can be created (ENAMETOOLONG), and a bound keeps the per-component work linear.
-  if (Buffer.byteLength(name, 'utf8') > PATH_MAX) throw invalidParameter(`invalid tar entry ${JSON.stringify(name.slice(0, 64))}…: name is longer than ${PATH_MAX} bytes`);
+  if (bytes > PATH_MAX) throw invalidParameter(`invalid tar entry ${JSON.stringify(name.slice(0, 64))}…: name is longer than ${PATH_MAX} bytes`);
   const out: string[] = [];
   for (const part of name.split('/')) {
     if (part === '' || part === '.') continue;
