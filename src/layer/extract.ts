@@ -40,13 +40,13 @@ import {
   rmSync,
   symlinkSync,
   writeSync,
+  writevSync,
   type Stats,
 } from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { join } from 'node:path';
 import { invalidParameter } from '../lib/errors.js';
-import type { TarHeader, TarReader } from './tar-reader.js';
-import { checkWritableXattr, lsetxattr, xattrNotPermitted } from './xattr.js';
+import type { TarEntry, TarHeader, TarReader } from './tar-reader.js';
+import { checkWritableXattr, hasDefaultAcl, lsetxattr, xattrNotPermitted } from './xattr.js';
 import { run } from '../lib/run.js';
 
 /** Linux's limits for a path and for one of its components. */
@@ -57,13 +57,20 @@ const WHITEOUT_PREFIX = '.wh.';
 const WHITEOUT_META_PREFIX = '.wh..wh.';
 const WHITEOUT_OPAQUE = '.wh..wh..opq';
 
+/** An empty, `.` or `..` component anywhere in a name (a leading or trailing `/` makes an empty one). */
+const UNCLEAN = /(?:^|\/)\.{0,2}(?:\/|$)/;
+
 /**
  * Cleans a tar entry name to a path relative to the layer root ('' is the root itself).
  * Throws InvalidParameter when the name escapes the layer.
  */
 export function layerRelativePath(name: string): string {
+  const bytes = Buffer.byteLength(name, 'utf8');
+  // Most names are clean already (no empty, `.` or `..` component, no leading or trailing `/`)
+  // and too short for any component to be too long: they are their own answer.
+  if (bytes <= NAME_MAX && !UNCLEAN.test(name)) return name;
   // Nothing longer can be created (ENAMETOOLONG), and a bound keeps the per-component work linear.
-  if (Buffer.byteLength(name, 'utf8') > PATH_MAX) throw invalidParameter(`invalid tar entry ${JSON.stringify(name.slice(0, 64))}…: name is longer than ${PATH_MAX} bytes`);
+  if (bytes > PATH_MAX) throw invalidParameter(`invalid tar entry ${JSON.stringify(name.slice(0, 64))}…: name is longer than ${PATH_MAX} bytes`);
   const out: string[] = [];
   for (const part of name.split('/')) {
     if (part === '' || part === '.') continue;
@@ -121,11 +128,43 @@ export class LayerExtractor {
   /** Per owner (`uid:gid`), a whiteout of this layer that later whiteouts are hard links of. */
   private readonly whiteoutSeeds = new Map<string, string>();
   private size = 0;
+  /** The owner and the mode mask a new inode gets without a chown or chmod. */
+  private readonly euid = process.geteuid?.() ?? -1;
+  private readonly egid = process.getegid?.() ?? -1;
+  private readonly umask = process.umask();
+  /**
+   * Directories whose new entries may not get those defaults: setgid ones (their group, and for
+   * subdirectories their setgid bit, is inherited) and ones with a default ACL (it replaces the
+   * umask). Only a superset matters: an entry made in one is chowned and chmodded as always.
+   */
+  private readonly inheriting = new Set<string>();
 
   constructor(private readonly root: string) {}
 
+  /** `rel` is clean (layerRelativePath): no empty, `.` or `..` components to normalise. */
   private abs(rel: string): string {
-    return rel === '' ? this.root : join(this.root, rel);
+    return rel === '' ? this.root : `${this.root}/${rel}`;
+  }
+
+  /** Notes a directory just made (by mkdir) in `parent`: it inherits what its parent passes on. */
+  private madeDir(rel: string, parent: string): void {
+    if (this.inheriting.has(parent)) this.inheriting.add(rel);
+  }
+
+  /**
+   * Whether a file or symlink just made in `parent` needs a chown for `uid:gid`: not when that
+   * is the creator's own and the directory passes no group on (the common root-owned layer,
+   * one syscall saved per entry).
+   */
+  private needsChown(parent: string, uid: number, gid: number): boolean {
+    return uid !== this.euid || gid !== this.egid || this.inheriting.has(parent);
+  }
+
+  /** The mode a new file can be created with so that no chmod is needed, or null. */
+  private createMode(parent: string, mode: number): number | null {
+    // Set-id and sticky bits are left to chmod (a chown would clear set-id bits again).
+    if (mode & ~0o777 || mode & this.umask || this.inheriting.has(parent)) return null;
+    return mode;
   }
 
   private addDir(rel: string): void {
@@ -164,6 +203,7 @@ export class LayerExtractor {
       if (st === null) {
         mkdirSync(this.abs(cur), { mode: 0o755 });
         this.made.add(cur);
+        this.madeDir(cur, i === 0 ? '' : parts.slice(0, i).join('/'));
       } else if (st.isSymbolicLink()) {
         throw invalidParameter(`invalid tar entry: parent ${JSON.stringify(cur)} of ${JSON.stringify(rel)} is a symlink`);
       } else if (!st.isDirectory()) {
@@ -214,11 +254,17 @@ export class LayerExtractor {
     this.made.add(rel);
   }
 
-  private setMeta(rel: string, h: TarHeader, isSymlink: boolean): void {
+  /** Owner, mode and attributes; `fresh`: made just now by this extraction in `parent` (a chown may be skipped). */
+  private setMeta(rel: string, h: TarHeader, isSymlink: boolean, fresh = false, parent = ''): void {
     const p = this.abs(rel);
-    lchownSync(p, h.uid, h.gid);
+    if (!fresh || this.needsChown(parent, h.uid, h.gid)) lchownSync(p, h.uid, h.gid);
     if (!isSymlink) chmodSync(p, h.mode);
     this.setXattrs(rel, h);
+  }
+
+  /** After a directory's mode and attributes are set: whether what is made in it inherits. */
+  private noteDirMeta(rel: string, h: TarHeader): void {
+    if (h.mode & 0o2000 || h.xattrs.has('system.posix_acl_default')) this.inheriting.add(rel);
   }
 
   /** As Docker does, an attribute the kernel does not permit on this file (EPERM) is skipped; other failures refuse the layer. */
@@ -233,17 +279,21 @@ export class LayerExtractor {
     }
   }
 
-  /** Writes a regular file's payload and metadata through one descriptor. */
-  private async writeFile(rel: string, h: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
-    const fd = openSync(this.abs(rel), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+  /**
+   * Writes a regular file's payload and metadata through one descriptor. A payload already in
+   * memory (most files of a layer) goes in one write, with no await; the mode is given at
+   * creation and the owner left as created when that is already right.
+   */
+  private async writeFile(rel: string, parent: string, h: TarHeader, entry: TarEntry): Promise<void> {
+    const mode = this.createMode(parent, h.mode);
+    const fd = openSync(this.abs(rel), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, mode ?? 0o600);
     this.made.add(rel);
     try {
-      for await (const chunk of body) {
-        for (let done = 0; done < chunk.length; ) done += writeSync(fd, chunk, done, chunk.length - done);
-        this.size += chunk.length;
-      }
-      fchownSync(fd, h.uid, h.gid);
-      fchmodSync(fd, h.mode);
+      const parts = entry.bufferedBody();
+      if (parts) this.writeParts(fd, parts);
+      else for await (const chunk of entry.body()) this.writeParts(fd, [chunk]);
+      if (this.needsChown(parent, h.uid, h.gid)) fchownSync(fd, h.uid, h.gid);
+      if (mode === null) fchmodSync(fd, h.mode);
       this.setXattrs(rel, h);
       futimesSync(fd, h.mtime, h.mtime);
     } finally {
@@ -251,15 +301,36 @@ export class LayerExtractor {
     }
   }
 
-  private async maybeYield(): Promise<void> {
-    if (performance.now() - this.sliceStart < SLICE_MS) return;
-    await yieldToLoop();
-    this.sliceStart = performance.now();
+  private writeParts(fd: number, parts: Buffer[]): void {
+    let left = 0;
+    for (const p of parts) left += p.length;
+    this.size += left;
+    if (left === 0) return;
+    // Never more parts than writev takes (IOV_MAX); a payload in memory is rarely more than two.
+    if (parts.length > 1 && parts.length <= 1024) {
+      const n = writevSync(fd, parts);
+      if (n === left) return;
+      // A short write (rare): the rest one part at a time.
+      parts = [Buffer.concat(parts).subarray(n)];
+    }
+    for (const chunk of parts) {
+      for (let done = 0; done < chunk.length; ) done += writeSync(fd, chunk, done, chunk.length - done);
+    }
+  }
+
+  /** A promise to await when the slice is over, else nothing (no await per entry). */
+  private maybeYield(): Promise<void> | undefined {
+    if (performance.now() - this.sliceStart < SLICE_MS) return undefined;
+    return yieldToLoop().then(() => {
+      this.sliceStart = performance.now();
+    });
   }
 
   async extract(reader: TarReader): Promise<ExtractResult> {
+    if (lstatSync(this.root).mode & 0o2000 || hasDefaultAcl(this.root)) this.inheriting.add('');
     for await (const entry of reader.entries()) {
-      await this.maybeYield();
+      const slice = this.maybeYield();
+      if (slice) await slice;
       const h = entry.header;
       const rel = layerRelativePath(h.name);
       const base = rel.slice(rel.lastIndexOf('/') + 1);
@@ -286,6 +357,7 @@ export class LayerExtractor {
         await entry.skip();
         if (h.type === 'directory') {
           this.setMeta('', h, false);
+          this.noteDirMeta('', h);
           this.dirTimes.set('', h.mtime);
         }
         continue;
@@ -296,23 +368,27 @@ export class LayerExtractor {
       const p = this.abs(rel);
       switch (h.type) {
         case 'directory':
-          if (!keptDir) mkdirSync(p, { mode: 0o700 });
+          if (!keptDir) {
+            mkdirSync(p, { mode: 0o700 });
+            this.madeDir(rel, parent);
+          }
           this.made.add(rel);
           this.addDir(rel);
           await entry.skip();
-          this.setMeta(rel, h, false);
+          this.setMeta(rel, h, false, !keptDir, parent);
+          this.noteDirMeta(rel, h);
           this.dirTimes.set(rel, h.mtime);
           continue;
         case 'file':
         case 'other':
-          await this.writeFile(rel, h, entry.body());
+          await this.writeFile(rel, parent, h, entry);
           continue;
         case 'symlink':
           await entry.skip();
           if (h.linkname === '' || Buffer.byteLength(h.linkname) >= PATH_MAX) throw invalidParameter(`invalid symlink ${JSON.stringify(h.name)}: bad target length`);
           symlinkSync(h.linkname, p);
           this.made.add(rel);
-          this.setMeta(rel, h, true);
+          this.setMeta(rel, h, true, true, parent);
           lutimesSync(p, h.mtime, h.mtime);
           continue;
         case 'link': {
@@ -350,7 +426,8 @@ export class LayerExtractor {
       } catch {
         // removed by a later entry
       }
-      await this.maybeYield();
+      const slice = this.maybeYield();
+      if (slice) await slice;
     }
     return { size: this.size };
   }

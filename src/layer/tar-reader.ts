@@ -35,8 +35,8 @@ export interface TarRecorder {
   segment(bytes: Buffer): void;
   /** A file payload of `size` bytes belonging to the entry named `name`. */
   payload(name: string, size: number): void;
-  /** Resolves when the recorder can take more (backpressure); awaited once per entry. */
-  drain?(): Promise<void>;
+  /** A promise that resolves when the recorder can take more (backpressure), or nothing when it can now; asked once per entry. */
+  drain?(): Promise<void> | undefined;
 }
 
 const BLOCK = 512;
@@ -102,14 +102,38 @@ class ByteSource {
     return out;
   }
 
+  /** Bytes buffered and not yet read. */
+  get buffered(): number {
+    return this.avail;
+  }
+
   /** Exactly n bytes (a copy), or fewer only at end of stream. */
   async read(n: number): Promise<Buffer> {
     await this.fill(n);
+    return this.readBuffered(n);
+  }
+
+  /** Up to n bytes of what is buffered (a copy), without waiting for more. */
+  readBuffered(n: number): Buffer {
     const out = Buffer.allocUnsafe(Math.min(n, this.avail));
     for (let w = 0; w < out.length; ) {
       const part = this.takeFront(out.length - w);
       part.copy(out, w);
       w += part.length;
+    }
+    return out;
+  }
+
+  /**
+   * Exactly n buffered bytes as views of the queued chunks (no copy); the caller has checked
+   * `buffered >= n`. A payload already in memory is handed over without an await per chunk.
+   */
+  takeBuffered(n: number): Buffer[] {
+    const out: Buffer[] = [];
+    for (let left = n; left > 0; ) {
+      const part = this.takeFront(left);
+      left -= part.length;
+      out.push(part);
     }
     return out;
   }
@@ -154,6 +178,20 @@ function num(b: Buffer, off: number, len: number): number {
     for (let i = 1; i < f.length; i++) v = v * 256 + f[i]!;
     return Number.isSafeInteger(v) ? v : -1;
   }
+  // Fast path, one pass over the bytes (this runs six times per entry): octal digits and spaces
+  // up to a NUL. Anything else takes the general rule below.
+  let v = 0;
+  let digits = 0;
+  let i = off;
+  for (; i < off + len; i++) {
+    const c = b[i]!;
+    if (c === 0) break;
+    if (c === 0x20) continue;
+    if (c < 0x30 || c > 0x37) break;
+    v = v * 8 + (c - 0x30);
+    digits++;
+  }
+  if (i === off + len || b[i] === 0) return digits === 0 ? 0 : Number.isSafeInteger(v) ? v : -1;
   const s = cstr(b, off, len).replace(/ /g, '').trim();
   if (s === '') return 0;
   return /^[0-7]+$/.test(s) ? parseInt(s, 8) : -1;
@@ -270,7 +308,13 @@ export interface TarEntry {
   header: TarHeader;
   /** The payload; must be fully consumed (or call skip()) before asking for the next entry. */
   body(): AsyncGenerator<Buffer>;
-  skip(): Promise<void>;
+  /**
+   * The whole payload at once when it (and its padding) is in memory already, consumed as
+   * body() would; null when it is not, and then body() still reads it.
+   */
+  bufferedBody(): Buffer[] | null;
+  /** Consumes the payload; settles at once (undefined) when it was in memory. */
+  skip(): Promise<void> | undefined;
 }
 
 export class TarReader {
@@ -286,7 +330,10 @@ export class TarReader {
   }
 
   private async readRecorded(n: number): Promise<Buffer> {
-    const b = await this.src.read(n);
+    return this.recorded(this.src.buffered >= n ? this.src.readBuffered(n) : await this.src.read(n));
+  }
+
+  private recorded(b: Buffer): Buffer {
     if (this.recorder) this.pending.push(b);
     return b;
   }
@@ -378,7 +425,8 @@ export class TarReader {
       const payloadSize = HEADER_ONLY.has(header.type) ? 0 : header.size;
       this.flushSegment();
       if (payloadSize > 0 || header.type === 'file') this.recorder?.payload(header.name, payloadSize);
-      await this.recorder?.drain?.();
+      const draining = this.recorder?.drain?.();
+      if (draining) await draining;
       let consumed = false;
       const self = this;
       const body = async function* (): AsyncGenerator<Buffer> {
@@ -388,11 +436,24 @@ export class TarReader {
         const tail = await self.readRecorded(padOf(payloadSize));
         if (tail.length < padOf(payloadSize)) throw invalidParameter('unexpected EOF in tar stream');
       };
+      const bufferedBody = (): Buffer[] | null => {
+        if (consumed) return [];
+        const pad = padOf(payloadSize);
+        if (this.src.buffered < payloadSize + pad) return null;
+        consumed = true;
+        const parts = this.src.takeBuffered(payloadSize);
+        if (pad) this.recorded(this.src.readBuffered(pad));
+        return parts;
+      };
       const entry: TarEntry = {
         header,
         body,
-        skip: async () => {
-          for await (const _ of body()) void _;
+        bufferedBody,
+        skip: () => {
+          if (bufferedBody()) return undefined;
+          return (async () => {
+            for await (const _ of body()) void _;
+          })();
         },
       };
       yield entry;
@@ -404,7 +465,8 @@ export class TarReader {
     for await (const chunk of this.src.rest()) {
       if (!this.recorder) continue;
       this.recorder.segment(Buffer.from(chunk));
-      await this.recorder.drain?.();
+      const draining = this.recorder.drain?.();
+      if (draining) await draining;
     }
   }
 }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { createGunzip, createGzip } from 'node:zlib';
+import { constants, createGunzip, createGzip } from 'node:zlib';
 import type { TarRecorder } from './tar-reader.js';
 import { systemError } from '../lib/errors.js';
 
@@ -20,7 +20,9 @@ const BATCH = 64 * 1024;
 type Line = { type: 1; name: string; size: number; position: number } | { type: 2; payload: string; position: number };
 
 export class TarSplitWriter implements TarRecorder {
-  private readonly gz = createGzip();
+  // The fastest level: written once per layer on the pull's critical path, the record is mostly
+  // base64 of zero-padded headers, and level 6 took twice the CPU for a quarter less on disk.
+  private readonly gz = createGzip({ level: constants.Z_BEST_SPEED });
   private readonly out: WriteStream;
   private readonly done: Promise<void>;
   private position = 0;
@@ -40,8 +42,7 @@ export class TarSplitWriter implements TarRecorder {
   private batch: string[] = [];
   private batchLength = 0;
 
-  private line(l: Line): void {
-    const text = JSON.stringify(l) + '\n';
+  private text(text: string): void {
     this.batch.push(text);
     this.batchLength += text.length;
     if (this.batchLength >= BATCH) this.flush();
@@ -58,9 +59,9 @@ export class TarSplitWriter implements TarRecorder {
    * Waits while gzip or the file lag behind: the reader calls this once per entry, so a layer of
    * many small files never queues its whole record in memory.
    */
-  async drain(): Promise<void> {
-    if (!this.gz.writableNeedDrain) return;
-    await new Promise<void>((resolve) => {
+  drain(): Promise<void> | undefined {
+    if (!this.gz.writableNeedDrain) return undefined;
+    return new Promise<void>((resolve) => {
       const done = () => {
         this.gz.off('drain', done);
         this.gz.off('close', done);
@@ -71,12 +72,14 @@ export class TarSplitWriter implements TarRecorder {
     });
   }
 
+  // The lines are put together by hand, as JSON.stringify would write them (same keys, same
+  // order): base64 and numbers need no escaping, and stringify scanned every payload byte again.
   segment(bytes: Buffer): void {
-    this.line({ type: 2, payload: bytes.toString('base64'), position: this.position++ });
+    this.text(`{"type":2,"payload":"${bytes.toString('base64')}","position":${this.position++}}\n`);
   }
 
   payload(name: string, size: number): void {
-    this.line({ type: 1, name: this.nameOf(name) ?? name, size, position: this.position++ });
+    this.text(`{"type":1,"name":${JSON.stringify(this.nameOf(name) ?? name)},"size":${size},"position":${this.position++}}\n`);
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,7 @@
  * a known namespace, no NUL or newline, at most XATTR_NAME_MAX bytes, a value of at most
  * XATTR_SIZE_MAX bytes.
  */
-import { setAttributeSync } from '@napi-rs/xattr';
+import { getAttributeSync, setAttributeSync } from '@napi-rs/xattr';
 import { invalidParameter, systemError } from '../lib/errors.js';
 
 /** Linux's limits (include/uapi/linux/limits.h). */
@@ -68,4 +68,16 @@ export function xattrNotPermitted(err: unknown): boolean {
 export function xattrRefusedByKernel(err: unknown): boolean {
   const errno = errnoOf(err);
   return errno === EPERM || errno === ENOTSUP;
+}
+
+/**
+ * Whether the directory `path` has a default ACL (its new entries take their mode from it, not
+ * from the umask). When that cannot be read, the answer is yes: the caller then takes no shortcut.
+ */
+export function hasDefaultAcl(path: string): boolean {
+  try {
+    return getAttributeSync(path, 'system.posix_acl_default') !== null;
+  } catch {
+    return true;
+  }
 }
