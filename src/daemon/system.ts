@@ -1,5 +1,6 @@
 /** GET /version and GET /info. */
 import { readFileSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
 import { cpus, hostname, release, totalmem, arch } from 'node:os';
 import type { SystemBackend } from '../api/backend.js';
 import type { SystemInfo, VersionInfo } from '../api/types.js';
@@ -21,6 +22,21 @@ function osPrettyName(): string {
   } catch {
     return 'Linux';
   }
+}
+
+/** moby's names (fsutils) for the filesystem magic numbers statfs(2) reports. */
+const FS_NAMES = new Map<number, string>([
+  [0xef53, 'extfs'], [0x58465342, 'xfs'], [0x9123683e, 'btrfs'], [0x01021994, 'tmpfs'], [0x2fc12fc1, 'zfs'],
+  [0x794c7630, 'overlayfs'], [0x6969, 'nfs'], [0xf2f52010, 'f2fs'], [0x858458f6, 'ramfs'], [0x73717368, 'squashfs'],
+  [0xf15f, 'ecryptfs'], [0x61756673, 'aufs'], [0x52654973, 'reiserfs'], [0x65735546, 'fuse'],
+]);
+
+/** The filesystem under `dir`, by moby's name for it. */
+function backingFilesystem(dir: string): Promise<string> {
+  return statfs(dir).then(
+    (st) => FS_NAMES.get(Number(st.type)) ?? '<unknown>',
+    () => '<unknown>',
+  );
 }
 
 export interface SystemFacts {
@@ -57,6 +73,9 @@ export function proxyFromEnv(env: NodeJS.ProcessEnv, name: string): string {
 
 export class SystemService implements SystemBackend {
   /** `facts` is read at every request: a configuration reload (SIGHUP) changes it in place. */
+  /** The data root's filesystem, asked once: it does not change while the daemon runs. */
+  private backingFs: Promise<string> | undefined;
+
   constructor(private readonly facts: SystemFacts) {}
 
   async version(): Promise<VersionInfo> {
@@ -110,10 +129,11 @@ export class SystemService implements SystemBackend {
       Images: c.images,
       Driver: 'overlay2',
       DriverStatus: [
-        ['Backing Filesystem', 'extfs'],
+        ['Backing Filesystem', await (this.backingFs ??= backingFilesystem(this.facts.dataRoot))],
         ['Supports d_type', 'true'],
         ['Using metacopy', 'false'],
         ['Native Overlay Diff', 'true'],
+        ['userxattr', 'false'],
       ],
       Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'none'], Authorization: null, Log: ['json-file', 'k8s-file', 'local', 'none'] },
       MemoryLimit: true,

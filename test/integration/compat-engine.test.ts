@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { statfs } from 'node:fs/promises';
 import Docker from 'dockerode';
-import { loadBusybox, startDaemon, type Daemon } from './harness.js';
+import { loadBusybox, runCommand, startDaemon, type Daemon } from './harness.js';
 import { freePort, startRegistry, type RegistryProcess } from '../fixtures/registry.js';
 
 let root: string;
@@ -181,6 +181,11 @@ test('info reports the registry configuration and proxies; version lists the run
   assert.match(components.find((c) => c.Name === 'runc')!.Version, /^\d+\.\d+\.\d+/);
   const commit = await d.docker(['info', '--format', '{{.RuncCommit.ID}}']);
   assert.notEqual(commit.stdout.trim(), '');
+  // The overlay2 status as moby's, with the data root's real filesystem (GNU stat's magic number).
+  const status = new Map(JSON.parse((await d.docker(['info', '--format', '{{json .DriverStatus}}'])).stdout) as Array<[string, string]>);
+  const magic = (await runCommand('stat', ['-f', '-c', '%t', d.dataRoot])).stdout.trim();
+  assert.equal(status.get('Backing Filesystem'), ({ ef53: 'extfs', '1021994': 'tmpfs', '58465342': 'xfs', '9123683e': 'btrfs' } as Record<string, string>)[magic] ?? '<unknown>');
+  assert.equal(status.get('userxattr'), 'false');
 });
 
 test('inspect fills what Docker fills for a minimal create (dockerode) and adapts to old API versions', async () => {
