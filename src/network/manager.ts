@@ -342,7 +342,7 @@ export class NetworkManager {
   private newRecord(
     name: string,
     driver: string,
-    ipam: { Config: NetworkRecord['IPAM']['Config'] },
+    ipam: { Config: NetworkRecord['IPAM']['Config']; Options?: Record<string, string> | null },
     options: Record<string, string>,
     labels: Record<string, string>,
     internal: boolean,
@@ -355,7 +355,7 @@ export class NetworkManager {
       Driver: driver,
       EnableIPv4: true,
       EnableIPv6: false,
-      IPAM: { Driver: 'default', Options: null, Config: ipam.Config },
+      IPAM: { Driver: 'default', Options: ipam.Options ?? null, Config: ipam.Config },
       Internal: internal,
       Attachable: false,
       Ingress: false,
@@ -949,7 +949,11 @@ export class NetworkManager {
       if ([...this.networks.values()].some((n) => n.Name === name)) throw conflict(`network with name ${name} already exists`);
       const driver = req.Driver || 'bridge';
       const options = { ...(req.Options ?? {}) };
-      if (driver !== 'bridge') throw notFound(`could not find plugin ${driver} in v1 plugin registry: plugin not found`);
+      // dockerd looks an unknown driver up in its plugin store, whose answer this is.
+      if (driver !== 'bridge') throw notFound(`plugin ${JSON.stringify(driver)} not found`);
+      const ipamDriver = req.IPAM?.Driver || 'default';
+      if (ipamDriver === 'null') throw systemError('ipv4 pool is empty');
+      if (ipamDriver !== 'default') throw notFound(`plugin ${JSON.stringify(ipamDriver)} not found`);
       const ipv6 = req.EnableIPv6 ?? (options['com.docker.network.enable_ipv6'] !== undefined ? parseGoBool(options['com.docker.network.enable_ipv6']) : false);
       if (ipv6 === undefined) throw invalidParameter(`driver-opt "com.docker.network.enable_ipv6" is not a valid bool`);
       // EnableIPv6 wins over the driver option, which Docker then drops from Options.
@@ -997,7 +1001,7 @@ export class NetworkManager {
       const config6 = ipv6 ? await this.ipamConfig6(req) : undefined;
       if (config6) config.push(config6);
       const mtuOpt = options['com.docker.network.driver.mtu'];
-      const rec = this.newRecord(name, 'bridge', { Config: config }, options, { ...(req.Labels ?? {}) }, !!req.Internal);
+      const rec = this.newRecord(name, 'bridge', { Config: config, Options: req.IPAM?.Options ?? null }, options, { ...(req.Labels ?? {}) }, !!req.Internal);
       rec.Id = id;
       rec.EnableIPv6 = ipv6;
       if (config6 && !(req.IPAM?.Config ?? []).some((c) => c.Subnet?.includes(':'))) rec.ipv6Auto = true;

@@ -240,6 +240,11 @@ describe('network manager (real netns, bridges, iptables)', () => {
     await assert.rejects(mgr.create({ Name: `bad${tag}`, IPAM: { Config: [{ Subnet: '10.300.0.0/16' }] } }), /invalid CIDR address: 10\.300\.0\.0\/16/);
     await assert.rejects(mgr.create({ Name: `net${tag}` }), /network with name net.* already exists/);
     await assert.rejects(mgr.remove('bridge'), /bridge is a pre-defined network and cannot be removed/);
+    // dockerd's plugin store answers for drivers it does not have.
+    await assert.rejects(mgr.create({ Name: `drv${tag}`, Driver: 'nosuch' }), (e: Error) => isEngineError(e, 'NotFound') && e.message === 'plugin "nosuch" not found');
+    await assert.rejects(mgr.create({ Name: `ipam${tag}`, IPAM: { Driver: 'nosuch' } }), (e: Error) => isEngineError(e, 'NotFound') && e.message === 'plugin "nosuch" not found');
+    await assert.rejects(mgr.create({ Name: `ipam${tag}`, IPAM: { Driver: 'null' } }), /ipv4 pool is empty/);
+    assert.ok(!mgr.all().some((n) => n.Name === `drv${tag}` || n.Name === `ipam${tag}`), 'nothing half-created');
     // A network that does not exist is start's error (moby), but bad settings for it are create's.
     assert.doesNotThrow(() => mgr.validate({ NetworkMode: 'nosuchnet' }, { nosuchnet: {} }));
     assert.throws(() => mgr.validate({ NetworkMode: 'nosuchnet' }, { nosuchnet: { MacAddress: 'zz' } }), /invalid MAC address zz/);

@@ -137,7 +137,7 @@ describe('networking', () => {
   });
 
   test('user network: create/ls/inspect; containers resolve each other by name and alias; rm with endpoints fails', async () => {
-    const id = (await ok(['network', 'create', '--subnet', USER_SUBNET, '--label', 'purpose=test', NET])).trim();
+    const id = (await ok(['network', 'create', '--subnet', USER_SUBNET, '--label', 'purpose=test', '--ipam-opt', 'k=v', NET])).trim();
     assert.match(id, /^[0-9a-f]{64}$/);
     const ls = await ok(['network', 'ls']);
     assert.match(ls.split('\n')[0]!, /^NETWORK ID\s+NAME\s+DRIVER\s+SCOPE$/);
@@ -145,7 +145,7 @@ describe('networking', () => {
     assert.match(ls, /^\w{12}\s+bridge\s+bridge\s+local$/m);
     assert.equal(await ok(['network', 'ls', '-q', '--no-trunc', '-f', `name=${NET}`]), `${id}\n`);
     assert.equal(await ok(['network', 'ls', '-f', 'label=purpose=test', '--format', '{{.Name}} {{.Driver}} {{.Label "purpose"}}']), `${NET} bridge test\n`);
-    assert.equal((await ok(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Subnet}} {{.Internal}}', NET])).trim(), `${USER_SUBNET} false`);
+    assert.equal((await ok(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Subnet}} {{.Internal}} {{json .IPAM.Options}}', NET])).trim(), `${USER_SUBNET} false {"k":"v"}`);
 
     await ok(['run', '-d', '--name', 'n1', '--network', NET, '--network-alias', 'svc', 'busybox', 'sleep', '1000']);
     await ok(['run', '-d', '--name', 'n2', '--network', NET, 'busybox', 'sleep', '1000']);
