@@ -36,8 +36,11 @@ const REST_READ_SIZE = 32 * 1024;
  * and libuv reads the next one at once (a larger buffer would end each wake-up after one packet).
  */
 const PACKET_MAX = 8192 + 1;
-/** Packets one loop turn's batch holds (libuv reads at most 32 a wake-up); a full staging buffer is handed on at once. */
-const STAGING_SIZE = 32 * PACKET_MAX;
+/**
+ * Room for 8 packets (the 12 or so conmon can queue before its write blocks): libuv reads up to
+ * 32 a wake-up, and a full staging buffer is handed on at once, so one stream holds at most this.
+ */
+const STAGING_SIZE = 8 * PACKET_MAX;
 
 type StreamName = 'stdout' | 'stderr';
 
