@@ -3,6 +3,7 @@
  * (stream id, three zero bytes, big-endian uint32 payload length) followed by the payload.
  */
 import { Writable } from 'node:stream';
+import { takeHeadroom } from '../lib/headroom.js';
 
 export const STDIN = 0;
 export const STDOUT = 1;
@@ -20,12 +21,17 @@ export function frameHeader(stream: StdStreamId, length: number): Buffer {
   return h;
 }
 
-/** One complete frame (header + payload), in one allocation: a stream sends one per chunk. */
+/**
+ * One complete frame (header + payload) in one buffer: a stream sends one per chunk. The header
+ * goes in front of the payload in place when the payload was made with room for it (attach
+ * output, lib/headroom.ts), else header and payload are copied into a new buffer.
+ */
 export function frame(stream: StdStreamId, data: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(STDCOPY_HEADER_LEN + data.length);
+  const inPlace = takeHeadroom(data, STDCOPY_HEADER_LEN);
+  const out = inPlace ?? Buffer.allocUnsafe(STDCOPY_HEADER_LEN + data.length);
   out.writeUInt32BE(stream << 24, 0);
   out.writeUInt32BE(data.length, 4);
-  data.copy(out, STDCOPY_HEADER_LEN);
+  if (!inPlace) data.copy(out, STDCOPY_HEADER_LEN);
   return out;
 }
 

@@ -7,12 +7,19 @@
  * the container's own writes block, as with Docker. conmon writes to its attach clients one after
  * the other, so one client that pauses holds up the others too (Docker's unbuffered broadcaster
  * does the same).
+ *
+ * Packets are gathered, not relayed one by one: libuv reads every packet already queued in one
+ * wake-up (see seqpacket-stream.ts), straight into a staging buffer, and the ones of one loop turn
+ * go out together at its end (setImmediate), consecutive packets of one stream as one chunk. Each
+ * chunk handed on costs the daemon a framed write and the client a wake-up, so 8 KiB packets that
+ * queued up become one chunk; a lone packet still goes out in the same loop turn.
  */
 import { EventEmitter } from 'node:events';
 import { read as fsRead, write as fsWrite } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
+import { allocWithHeadroom } from '../lib/headroom.js';
 import type { AttachStream } from './runtime.js';
 import { connectSeqpacket } from './seqpacket-stream.js';
 
@@ -23,6 +30,19 @@ const STDIN_HIGH_WATER = 64 * 1024;
 const SUN_PATH_MAX = 107;
 /** More than conmon's largest packet (8 KiB of output and the stream byte). */
 const REST_READ_SIZE = 32 * 1024;
+/**
+ * conmon's largest packet: the stream byte and STDIO_BUF_SIZE (8192, the same in every conmon
+ * release) bytes of output. The read buffer is exactly this size so that a full packet fills it
+ * and libuv reads the next one at once (a larger buffer would end each wake-up after one packet).
+ */
+const PACKET_MAX = 8192 + 1;
+/**
+ * Room for 8 packets (the 12 or so conmon can queue before its write blocks): libuv reads up to
+ * 32 a wake-up, and a full staging buffer is handed on at once, so one stream holds at most this.
+ */
+const STAGING_SIZE = 8 * PACKET_MAX;
+
+type StreamName = 'stdout' | 'stderr';
 
 export class ConmonAttachStream extends EventEmitter implements AttachStream {
   private ended = false;
@@ -42,18 +62,22 @@ export class ConmonAttachStream extends EventEmitter implements AttachStream {
   /** read(2)/write(2) calls in flight on the descriptor: closing it waits for them. */
   private inflight = 0;
   private deferredDestroy: (() => void) | undefined;
-
   constructor(
     private readonly sock: Socket,
     private readonly fd: number,
+    private readonly batch: PacketBatch,
   ) {
     super();
+    batch.deliver = (stream, chunk) => {
+      if (!this.closed) this.emit('data', stream, chunk);
+    };
     const destroyHandle = (sock as unknown as { _destroy(err: Error | null, cb: (err: Error | null) => void): void })._destroy.bind(sock);
     (sock as unknown as { _destroy(err: Error | null, cb: (err: Error | null) => void): void })._destroy = (err, cb) => {
       if ((err as NodeJS.ErrnoException | null)?.code === 'ECONNRESET' && !this.closed && !this.draining) {
         // conmon closed its end with our input still unread in it: the kernel reports that, once,
         // before the packets it still holds for us. Those are read first, as after an EOF, and the
         // reset is no error of the stream.
+        this.flush();
         this.draining = true;
         this.begin();
         this.deferredDestroy = () => destroyHandle(null, cb);
@@ -64,10 +88,10 @@ export class ConmonAttachStream extends EventEmitter implements AttachStream {
       if (this.inflight) this.deferredDestroy = go;
       else go();
     };
-    sock.on('data', (buf: Buffer) => this.packet(buf));
     // libuv ends a stream at the peer's hang-up once a read came back shorter than its buffer,
     // which every packet read is: packets conmon queued before it exited may still be there.
     sock.on('end', () => {
+      this.flush();
       this.draining = true;
       // The descriptor stays open (net's own destroy after its end waits) until the rest is read.
       this.begin();
@@ -80,9 +104,14 @@ export class ConmonAttachStream extends EventEmitter implements AttachStream {
     });
   }
 
+  /** Hands on the packets read this loop turn. */
+  private flush(): void {
+    if (!this.closed) this.batch.flush();
+  }
+
   private packet(buf: Buffer): void {
-    if (buf.length < 2) return;
-    const stream = buf[0] === 3 ? 'stderr' : buf[0] === 2 ? 'stdout' : undefined;
+    this.flush();
+    const stream = packetStream(buf, 0, buf.length);
     if (stream) this.emit('data', stream, buf.subarray(1));
   }
 
@@ -126,6 +155,7 @@ export class ConmonAttachStream extends EventEmitter implements AttachStream {
 
   private finish(): void {
     if (this.ended) return;
+    this.flush();
     this.ended = true;
     this.emit('end');
     this.close();
@@ -200,6 +230,7 @@ export class ConmonAttachStream extends EventEmitter implements AttachStream {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.batch.drop();
     // A read(2) or write(2) in flight still uses the descriptor: it is closed when that returns.
     this.sock.destroy();
     if (!this.readingRest) this.drained();
@@ -208,6 +239,79 @@ export class ConmonAttachStream extends EventEmitter implements AttachStream {
       this.emit('end');
     }
   }
+}
+
+/**
+ * The packets of one loop turn, read by the socket straight into `staging` one after the other
+ * (`nextBuffer` gives each read its place, exactly PACKET_MAX long, after the last packet) and
+ * handed on to `deliver` as one chunk per run of one stream, at the end of the turn or before
+ * the reads start again at the front of staging.
+ */
+class PacketBatch {
+  deliver: (stream: StreamName, chunk: Buffer) => void = () => {};
+  private readonly staging = Buffer.allocUnsafeSlow(STAGING_SIZE);
+  /** Where the buffer nextBuffer gave last (the socket's next read) starts. */
+  private next = 0;
+  /** Packets not yet handed on: offset and length pairs in staging. */
+  private readonly packets: number[] = [];
+  private scheduled = false;
+  private readonly flushNow = () => {
+    this.scheduled = false;
+    this.flush();
+  };
+
+  readonly nextBuffer = (): Buffer => this.staging.subarray(this.next, this.next + PACKET_MAX);
+
+  /** A packet of `n` bytes was read into `buf`, the buffer nextBuffer gave. */
+  readonly onRead = (n: number, buf: Buffer): void => {
+    const at = buf.byteOffset - this.staging.byteOffset;
+    this.packets.push(at, n);
+    this.next = at + n;
+    if (this.next + PACKET_MAX > STAGING_SIZE) {
+      // The next read goes to the front: what is there is handed on first.
+      this.flush();
+      this.next = 0;
+    } else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flushNow);
+    }
+  };
+
+  flush(): void {
+    if (!this.packets.length) return;
+    // Taken first: a deliver that ends the stream (drop) or re-enters flush finds nothing left,
+    // and no read lands in staging before this returns.
+    const packets = this.packets.splice(0);
+    const staging = this.staging;
+    for (let i = 0; i < packets.length; ) {
+      // The run of packets of one stream, pairs [i, j): payloads copied into one chunk.
+      const stream = packetStream(staging, packets[i]!, packets[i + 1]!);
+      let size = 0;
+      let j = i;
+      while (j < packets.length && packetStream(staging, packets[j]!, packets[j + 1]!) === stream) {
+        size += packets[j + 1]! - 1;
+        j += 2;
+      }
+      if (stream) {
+        // With room in front for the stdcopy header the API layer puts on it (no copy there).
+        const chunk = allocWithHeadroom(size);
+        for (let k = i, o = 0; k < j; k += 2) o += staging.copy(chunk, o, packets[k]! + 1, packets[k]! + packets[k + 1]!);
+        this.deliver(stream, chunk);
+      }
+      i = j;
+    }
+  }
+
+  /** Forgets what was read and not handed on. */
+  drop(): void {
+    this.packets.length = 0;
+  }
+}
+
+/** The stream the packet of `n` bytes at buf[at] carries ([2|3][data]); undefined for an empty or unknown one. */
+function packetStream(buf: Buffer, at: number, n: number): StreamName | undefined {
+  if (n < 2) return undefined;
+  return buf[at] === 3 ? 'stderr' : buf[at] === 2 ? 'stdout' : undefined;
 }
 
 /** Connects to conmon's attach socket in `dir` (through /proc/self/fd when the path is too long for sun_path). */
@@ -219,10 +323,14 @@ export async function connectAttachSocket(dir: string, error: (msg: string) => E
     path = `/proc/self/fd/${dirFd.fd}/attach`;
   }
   try {
-    const { socket, fd } = await connectSeqpacket(path).catch((err: Error) => {
+    // The socket reads into the batch from the moment it connects; the stream made right after
+    // takes it over (nothing is handed on before: reading starts on a later loop turn).
+    const batch = new PacketBatch();
+    const { socket, fd } = await connectSeqpacket(path, { buffer: batch.nextBuffer, callback: batch.onRead }).catch((err: Error) => {
       throw error(err.message);
     });
-    return new ConmonAttachStream(socket, fd);
+    const stream = new ConmonAttachStream(socket, fd, batch);
+    return stream;
   } finally {
     await dirFd?.close();
   }

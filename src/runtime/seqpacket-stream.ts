@@ -7,7 +7,11 @@
  * never started, so it never polls or touches the descriptor again); the descriptor is then
  * opened as a libuv pipe handle, which connects it and reads it with flow control: when the
  * consumer pauses, the kernel's queue fills and the peer's blocking write waits. A read on a
- * SEQPACKET socket returns one whole packet, so each 'data' chunk is one packet.
+ * SEQPACKET socket returns one whole packet; packets go to the caller's `onread` callback (Node's
+ * `onread` socket option, no 'data' events), read into the caller's buffer. libuv reads again in
+ * the same wake-up (up to 32 times) only while a read fills the whole buffer, so a buffer of
+ * exactly the peer's largest packet reads what is queued in one go instead of one packet per
+ * wake-up; a packet larger than the buffer would be cut, so it must be at least that size.
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { Socket } from 'node:net';
@@ -74,14 +78,21 @@ function newSeqpacketDescriptor(): number {
   return ours[0]![0];
 }
 
+/** Where packets are read: into what `buffer()` gives (asked again after each packet), then `callback(length, thatBuffer)`. */
+export interface PacketReader {
+  buffer: () => Buffer;
+  callback: (length: number, buffer: Buffer) => void;
+}
+
 /** Connects a SOCK_SEQPACKET socket to `path`; resolves with the stream and its descriptor. */
-export async function connectSeqpacket(path: string, readableHighWaterMark = 64 * 1024): Promise<{ socket: Socket; fd: number }> {
+export async function connectSeqpacket(path: string, onread: PacketReader): Promise<{ socket: Socket; fd: number }> {
   const { Pipe } = bindings();
   const fd = newSeqpacketDescriptor();
   const handle = new Pipe.Pipe(Pipe.constants.SOCKET);
   const err = handle.open(fd);
   if (err) throw new Error(`cannot open seqpacket socket: error ${err}`);
-  const socket = new Socket({ handle, readable: true, writable: true, readableHighWaterMark } as ConstructorParameters<typeof Socket>[0]);
+  // @types/node knows only a fixed buffer for onread; Node also takes a function (net.md, socket.connect()).
+  const socket = new Socket({ handle, readable: true, writable: true, onread: onread as unknown as { buffer: Buffer; callback: PacketReader['callback'] } } as ConstructorParameters<typeof Socket>[0]);
   // One write is one packet: never let the stream join queued writes into one writev.
   (socket as unknown as { _writev: unknown })._writev = null;
   return new Promise((resolve, reject) => {

@@ -1,0 +1,81 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connectAttachSocket } from '../../../src/runtime/conmon-attach.js';
+
+async function waitFor(cond: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for the chunks');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+// A stand-in for conmon's attach socket: once the client sends "go", it queues packets as conmon
+// writes them (stream byte 2 = stdout, 3 = stderr, then at most 8192 bytes) and says so; then it
+// waits for a line on its stdin to send two small packets more, and closes at its EOF. Seven
+// packets stay within the socket's send buffer, so all are queued before the client reads.
+const PEER = `
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.bind(sys.argv[1]); s.listen(1)
+print("ready", flush=True)
+c, _ = s.accept()
+c.recv(16)
+for stream, fill, n in [(2, b"a", 3), (3, b"b", 1), (2, b"c", 2)]:
+    for _ in range(n): c.send(bytes([stream]) + fill * 8192)
+c.send(b"\\x02end\\n")
+print("sent", flush=True)
+sys.stdin.readline()
+c.send(b"\\x03late\\n")
+c.send(b"\\x02tail\\n")
+sys.stdin.read()
+c.close()
+`;
+
+test('attach stream: packets queued together are handed on as one chunk per run of a stream, in order', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'wharf-attach-'));
+  const peer = spawn('python3', ['-c', PEER, join(dir, 'attach')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  try {
+    const lines: string[] = [];
+    const said = (what: string) =>
+      new Promise<void>((resolve, reject) => {
+        if (lines.includes(what)) resolve();
+        peer.stdout.on('data', (d: Buffer) => {
+          lines.push(...d.toString().split('\n'));
+          if (lines.includes(what)) resolve();
+        });
+        peer.once('exit', (code) => reject(new Error(`peer exited ${code}`)));
+      });
+    await said('ready');
+    const stream = await connectAttachSocket(dir, (m) => new Error(m));
+    const chunks: Array<[string, Buffer]> = [];
+    stream.on('data', (s: string, b: Buffer) => chunks.push([s, Buffer.from(b)]));
+    const ended = new Promise<void>((r) => stream.on('end', () => r()));
+    stream.pause();
+    stream.writeStdin(Buffer.from('go'));
+    await said('sent');
+    assert.equal(chunks.length, 0, 'nothing is read while paused');
+    stream.resume();
+    await waitFor(() => chunks.length === 3);
+    // Packets of a later loop turn: read further on in the staging buffer, handed on as they are.
+    peer.stdin.write('more\n');
+    await waitFor(() => chunks.length === 5);
+    peer.stdin.end();
+    await ended;
+    assert.deepEqual(
+      chunks.map(([s, b]) => [s, b.length]),
+      [['stdout', 3 * 8192], ['stderr', 8192], ['stdout', 2 * 8192 + 4], ['stderr', 5], ['stdout', 5]],
+    );
+    assert.deepEqual(chunks.slice(3).map(([s, b]) => `${s}:${b}`), ['stderr:late\n', 'stdout:tail\n']);
+    assert.ok(chunks[0]![1].equals(Buffer.alloc(3 * 8192, 'a')));
+    assert.ok(chunks[1]![1].equals(Buffer.alloc(8192, 'b')));
+    assert.equal(chunks[2]![1].toString(), 'c'.repeat(2 * 8192) + 'end\n');
+  } finally {
+    peer.kill();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
