@@ -238,9 +238,12 @@ export class ConmonRuntime implements Runtime {
 
   async kill(id: string, signal: string | number, all?: boolean): Promise<void> {
     const sig = normalizeSignal(signal);
-    // Any doubt (restored container, shared pid namespace, init gone or replaced) goes to runc.
+    // SIGKILL only: the kernel delivers it to a pid namespace's init whatever that init does with
+    // signals, whereas another signal sent the moment after start could reach the init before it
+    // has a handler (e.g. tini's) and be dropped. Any doubt (restored container, shared pid
+    // namespace, init gone or replaced) goes to runc.
     const init = this.inits.get(id);
-    if (!all && init && this.canSignalDirectly() && (await signalInit(init, Number(sig)))) return;
+    if (!all && sig === '9' && init && this.canSignalDirectly() && (await signalInit(init, 9))) return;
     await this.runc(['kill', ...(all ? ['--all'] : []), id, sig]);
   }
 

@@ -1,9 +1,9 @@
 /**
- * What `runc kill <id> <signal>` does, without starting runc: runc signals the container's init
+ * What `runc kill <id> KILL` does, without starting runc: runc signals the container's init
  * process after checking, by its pid and the start time recorded in its state, that the pid is
  * still that process (not a pid reused since). The same check against the start time read when
  * the container was created, then kill(2), saves a runc process (a Go binary start, ~5–10 ms of
- * CPU) on every stop, kill and rm -f.
+ * CPU) on every rm -f, kill and stop that ends in SIGKILL.
  *
  * Only for a container with a pid namespace of its own: its init is then the namespace's init,
  * so a signal that ends it ends every process in it, as with runc. A container sharing a
