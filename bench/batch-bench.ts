@@ -3,6 +3,8 @@
  * started in parallel (wall time until all 20 have answered), then one `docker rm -f` of the 20
  * (the CLI removes them side by side). wharfd beside the Docker engine BENCH_DOCKER_HOST names,
  * alternated per iteration; both with `--network none`, since the bench's dockerd has no bridge.
+ * With BENCH_BASELINE_MAIN (another build's dist/daemon/main.js) a wharfd of that build takes its
+ * turn too, to measure a change before and after in one alternated run.
  * Run as root, after `npx tsc -p .`:  node dist/bench/batch-bench.js [N]   (BENCH_BATCH_N, default 5)
  */
 import { execFile } from 'node:child_process';
@@ -15,10 +17,15 @@ const run = promisify(execFile);
 const N = Number(process.env.BENCH_BATCH_N ?? process.argv[2] ?? 5);
 const COUNT = 20;
 
+const BASELINE_MAIN = process.env.BENCH_BASELINE_MAIN;
+
 const daemon = await startDaemon();
+const baseline = BASELINE_MAIN ? await startDaemon({ prefix: ['sh', '-c', 'shift; exec "$0" "$BASELINE_MAIN" "$@"'], env: { BASELINE_MAIN } }) : null;
 try {
   await loadBusybox(daemon);
+  if (baseline) await loadBusybox(baseline);
   const hosts: Record<string, string> = { wharfd: daemon.host };
+  if (baseline) hosts.baseline = baseline.host;
   if (process.env.BENCH_DOCKER_HOST) hosts.docker = process.env.BENCH_DOCKER_HOST;
   const env = { ...process.env, DOCKER_CONFIG: join(daemon.root, 'docker-config') };
   const docker = (host: string, args: string[]) => run(DOCKER_CLI, ['-H', host, ...args], { env, maxBuffer: 1 << 24 });
@@ -55,4 +62,5 @@ try {
   recordRow({ what: `\`docker rm -f\` of the ${COUNT}`, wharf: samples.wharfd!.rm, ...(d ? { docker: d.rm } : {}), goal: '≤ 0.2 docker' });
 } finally {
   await daemon.cleanup();
+  await baseline?.cleanup();
 }

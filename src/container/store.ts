@@ -26,6 +26,8 @@ export class ContainerStore {
   private readonly records = new Map<string, ContainerRecord>();
   /** Per-ID tail of the write queue, so that a later save never lands before an earlier one. */
   private readonly writes = new Map<string, Promise<void>>();
+  /** hostconfig.json as last written (or read) per ID: most saves (start, exit) leave it as it is. */
+  private readonly hostConfigOnDisk = new Map<string, string>();
   private readonly log: (msg: string) => void;
 
   constructor(dataRoot: string, opts: ContainerStoreOptions = {}) {
@@ -82,7 +84,9 @@ export class ContainerStore {
       const rec = await readJson<ContainerRecord>(join(dir, CONFIG_FILE));
       if (!rec || typeof rec !== 'object' || typeof rec.ID !== 'string') throw new Error(`${CONFIG_FILE} is not a container record`);
       if (rec.ID !== id) throw new Error(`container ${rec.ID} is stored at ${id}`);
-      rec.HostConfig = (await readJsonIfExists<HostConfig>(join(dir, HOSTCONFIG_FILE))) ?? {};
+      const hostConfig = await readJsonIfExists<HostConfig>(join(dir, HOSTCONFIG_FILE));
+      rec.HostConfig = hostConfig ?? {};
+      if (hostConfig) this.hostConfigOnDisk.set(id, JSON.stringify(hostConfig));
       return normalize(rec);
     } catch (err) {
       this.log(`container store: skipping ${dir}: ${err instanceof Error ? err.message : String(err)}`);
@@ -92,7 +96,9 @@ export class ContainerStore {
 
   /**
    * Writes config.v2.json and hostconfig.json atomically (each file is old or new after a
-   * crash) and records the container as known. The record is serialised at call time.
+   * crash; the two side by side, as neither orders the other) and records the container as
+   * known. The record is serialised at call time; a hostconfig.json that would not change is
+   * not written again.
    */
   save(record: ContainerRecord): Promise<void> {
     const { HostConfig, ...config } = record;
@@ -104,8 +110,15 @@ export class ContainerStore {
     const next = prev
       .catch(() => {})
       .then(async () => {
-        await writeFileAtomic(join(dir, CONFIG_FILE), configJson, 0o600);
-        await writeFileAtomic(join(dir, HOSTCONFIG_FILE), hostConfigJson, 0o600);
+        const hostConfigChanged = this.hostConfigOnDisk.get(record.ID) !== hostConfigJson;
+        // Forgotten until written: a failed write is retried by the next save.
+        if (hostConfigChanged) this.hostConfigOnDisk.delete(record.ID);
+        // Both settle before the next save of this ID starts, even when one fails.
+        const results = await Promise.allSettled([
+          writeFileAtomic(join(dir, CONFIG_FILE), configJson, 0o600),
+          hostConfigChanged ? writeFileAtomic(join(dir, HOSTCONFIG_FILE), hostConfigJson, 0o600).then(() => this.hostConfigOnDisk.set(record.ID, hostConfigJson)) : undefined,
+        ]);
+        for (const r of results) if (r.status === 'rejected') throw r.reason;
       });
     this.writes.set(record.ID, next);
     void next.finally(() => {
@@ -119,6 +132,7 @@ export class ContainerStore {
     if (!ID_RE.test(id)) throw new Error(`refusing to remove ${id}: not a container ID`);
     await (this.writes.get(id) ?? Promise.resolve()).catch(() => {});
     this.records.delete(id);
+    this.hostConfigOnDisk.delete(id);
     await rm(this.dir(id), { recursive: true, force: true });
   }
 }

@@ -28,6 +28,7 @@ import { connectAttachSocket } from './conmon-attach.js';
 import { conmonExec } from './conmon-exec.js';
 import { runtimeErrorMessage, writeTerminalSize } from './conmon-io.js';
 import { startThroughExecFifo } from './exec-fifo.js';
+import { recordInit, signalInit, type InitProcess } from './init-signal.js';
 import { SupervisorWatch, isConmonOf } from './conmon-supervision.js';
 import type { OciLinuxResources, OciSpec } from './oci-spec.js';
 import { runcUpdateFlags } from './runc-update.js';
@@ -89,6 +90,8 @@ export class ConmonRuntime implements Runtime {
   private readonly deleting = new Set<string>();
   /** Init pids of containers created and not yet started (start lets them run through runc's exec fifo). */
   private readonly createdPids = new Map<string, number>();
+  /** Init processes of containers this daemon created, for signals without `runc kill` (init-signal.ts). */
+  private readonly inits = new Map<string, InitProcess>();
   private readonly supervision = new SupervisorWatch((id) => void this.supervisorGone(id));
 
   constructor(private readonly opts: ConmonRuntimeOptions) {
@@ -142,6 +145,9 @@ export class ConmonRuntime implements Runtime {
     try {
       const pid = await this.spawnConmon(id, args, bundleDir);
       this.createdPids.set(id, pid);
+      const init = await recordInit(pid, o.spec.linux.namespaces);
+      if (init) this.inits.set(id, init);
+      else this.inits.delete(id);
       return { pid };
     } catch (err) {
       if (await pathExists(join(this.opts.stateRoot, id))) await this.runc(['delete', '--force', id]).catch(() => {});
@@ -216,17 +222,28 @@ export class ConmonRuntime implements Runtime {
     this.createdPids.delete(id);
     try {
       // Only plain runc keeps its fifo where stateRoot says (runtime args could move its root).
-      if (pid !== undefined && basename(this.runtimePath) === 'runc' && !this.opts.runtimeArgs?.length) await startThroughExecFifo(this.opts.stateRoot, id, pid);
+      if (pid !== undefined && this.canSignalDirectly()) await startThroughExecFifo(this.opts.stateRoot, id, pid);
       else await this.runc(['start', id]);
     } catch (err) {
       throw new RuntimeStartError((err as Error).message);
     }
   }
 
+  /** Plain runc, whose state and checks these shortcuts mirror (runtime args could move its root). */
+  private canSignalDirectly(): boolean {
+    return basename(this.runtimePath) === 'runc' && !this.opts.runtimeArgs?.length;
+  }
+
   // ---- signals and state ----------------------------------------------------------------
 
   async kill(id: string, signal: string | number, all?: boolean): Promise<void> {
     const sig = normalizeSignal(signal);
+    // SIGKILL only: the kernel delivers it to a pid namespace's init whatever that init does with
+    // signals, whereas another signal sent the moment after start could reach the init before it
+    // has a handler (e.g. tini's) and be dropped. Any doubt (restored container, shared pid
+    // namespace, init gone or replaced) goes to runc.
+    const init = this.inits.get(id);
+    if (!all && sig === '9' && init && this.canSignalDirectly() && (await signalInit(init, 9))) return;
     await this.runc(['kill', ...(all ? ['--all'] : []), id, sig]);
   }
 
@@ -260,6 +277,7 @@ export class ConmonRuntime implements Runtime {
 
   async delete(id: string, force?: boolean): Promise<void> {
     this.createdPids.delete(id);
+    this.inits.delete(id);
     this.deleting.add(id);
     this.supervision.forget(id);
     try {

@@ -9,10 +9,11 @@
  * returns slightly before it does) or it is dead, which the init's pid tells apart.
  */
 import { constants as fsc, open } from 'node:fs';
-import { readFile, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { readProcStat } from './init-signal.js';
 
 /** Reads the fifo once: the bytes written, '' when no writer had it open. */
 async function readOnce(path: string): Promise<string> {
@@ -34,12 +35,8 @@ async function readOnce(path: string): Promise<string> {
 
 /** True while `pid` exists and is not a zombie. */
 async function alive(pid: number): Promise<boolean> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    return !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return false;
-  }
+  const st = await readProcStat(pid);
+  return !!st && st.state !== 'Z';
 }
 
 /**

@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConmonRuntime } from '../../src/runtime/conmon.js';
@@ -26,6 +26,7 @@ describe('ConmonRuntime (conmon + runc)', { concurrency: false }, () => {
   const exitWaiters = new Map<string, (e: ExitInfo) => void>();
   const ids: string[] = [];
   let seq = 0;
+  const realRunc = execFileSync('sh', ['-c', 'command -v runc']).toString().trim();
 
   function newId(): string {
     const id = `wharfrt${process.pid}x${Date.now().toString(36)}x${seq++}`;
@@ -223,6 +224,45 @@ describe('ConmonRuntime (conmon + runc)', { concurrency: false }, () => {
     await runtime.kill(id2, 'TERM');
     assert.equal((await waitExit(id2)).exitCode, 143);
     await runtime.delete(id2);
+  });
+
+  test('SIGKILL goes to the init itself, without runc; runc for other signals, once it is gone, and for a shared pid namespace', async () => {
+    // A runc that logs its subcommands: the runtime must still see it as plain runc.
+    const bin = join(dir, 'logging-bin');
+    const log = join(dir, 'runc-calls.log');
+    await mkdir(bin, { recursive: true });
+    await writeFile(join(bin, 'runc'), `#!/bin/sh\necho "$*" >> ${log}\nexec ${realRunc} "$@"\n`, { mode: 0o755 });
+    const logged = new ConmonRuntime({ stateRoot, execRoot, runtimePath: join(bin, 'runc') });
+    const kills = async () => (await readFile(log, 'utf8').catch(() => '')).split('\n').filter((l) => / kill /.test(` ${l} `));
+    try {
+      const id = newId();
+      const spec = (hostConfig: HostConfig) =>
+        buildSpec({ id, rootfs, config: {}, hostConfig, args: ['sleep', '100'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] }, network: { kind: 'new' }, cgroupParent: `/wharf-test-${process.pid}`, cgroupVersion });
+      const opts = { bundleDir: join(execRoot, 'bundles', id), tty: false, openStdin: false, stdinOnce: false, logPath: join(dir, `${id}.log`) };
+      await logged.create({ id, spec: spec({}), ...opts });
+      await logged.start(id);
+      // Signals other than SIGKILL go through runc (harmless CONT here).
+      await logged.kill(id, 'CONT');
+      assert.equal((await kills()).length, 1);
+      await logged.kill(id, 'KILL');
+      assert.equal((await waitExit(id)).exitCode, 137);
+      assert.equal((await kills()).length, 1);
+      // The init is gone: runc says so, as before.
+      await assert.rejects(logged.kill(id, 'KILL'), /not running|does not exist/);
+      assert.equal((await kills()).length, 2);
+      await logged.delete(id);
+
+      const id2 = newId();
+      const opts2 = { ...opts, bundleDir: join(execRoot, 'bundles', id2), logPath: join(dir, `${id2}.log`) };
+      await logged.create({ id: id2, spec: spec({ PidMode: 'host' }), ...opts2 });
+      await logged.start(id2);
+      await logged.kill(id2, 'KILL');
+      assert.equal((await waitExit(id2)).exitCode, 137);
+      assert.equal((await kills()).length, 3);
+      await logged.delete(id2);
+    } finally {
+      await logged.close();
+    }
   });
 
   test('missing command: create throws RuntimeStartError and leaves nothing behind', async () => {

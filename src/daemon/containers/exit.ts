@@ -9,7 +9,7 @@ import type { ExitInfo } from '../../runtime/runtime.js';
 import { ALL_HELD, releaseHeld } from './cleanup.js';
 import type { ContainerCore } from './core.js';
 import { containerActor, execDuration, networkActors } from './events.js';
-import { removeLocked } from './remove.js';
+import { removalPending, removeLocked } from './remove.js';
 import { startLocked } from './start.js';
 
 export async function handleExit(c: ContainerCore, exit: ExitInfo): Promise<void> {
@@ -34,10 +34,11 @@ export async function handleExitLocked(c: ContainerCore, rec: ContainerRecord, e
   const decision = c.closed ? { restart: false, delayMs: 0 } : c.manager(rec).shouldRestart(exit.exitCode, rec.HasBeenManuallyStopped, ranMs);
   if (decision.restart) setRestarting(rec.State, exit.exitCode, exit.finishedAt, exit.oomKilled);
   else setStopped(rec.State, exit.exitCode, exit.finishedAt, exit.oomKilled);
-  // An --rm container is removed just below: no fsync'd save of its record first (after a crash
-  // here, restore finds it gone from runc, settles it and removes it all the same).
+  // An --rm container is removed just below, one that rm -f killed once this lock is free: no
+  // fsync'd save of its record first (after a crash here, restore finds it gone from runc and
+  // settles it; an --rm one is removed all the same).
   const autoRemove = !decision.restart && rec.HostConfig.AutoRemove && !c.closed;
-  if (!autoRemove) await c.save(rec);
+  if (!autoRemove && !(removalPending(rec) && !decision.restart)) await c.save(rec);
   if (exit.oomKilled) c.deps.events.log('container', 'oom', containerActor(rec));
   c.deps.events.log('container', 'die', containerActor(rec, { exitCode: String(exit.exitCode), execDuration: ranFor }));
   for (const actor of attachedNetworks) c.deps.events.log('network', 'disconnect', actor);

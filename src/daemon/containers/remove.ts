@@ -16,10 +16,25 @@ export interface RemoveOptions {
   link: boolean;
 }
 
+/** Containers a forced remove is killing: their exit is not saved to disk, the record is deleted next. */
+const forcedRemovals = new WeakSet<ContainerRecord>();
+
+export function removalPending(rec: ContainerRecord): boolean {
+  return forcedRemovals.has(rec);
+}
+
 export async function removeContainer(c: ContainerCore, ref: string, opts: RemoveOptions): Promise<void> {
   if (opts.link) return c.links.removeLink(ref, (r) => c.get(r));
   const rec = c.get(ref);
   if (rec.State.RemovalInProgress) throw conflict(`removal of container ${ref} is already in progress`);
+  try {
+    await removeWithKill(c, rec, opts);
+  } finally {
+    forcedRemovals.delete(rec);
+  }
+}
+
+async function removeWithKill(c: ContainerCore, rec: ContainerRecord, opts: RemoveOptions): Promise<void> {
   for (;;) {
     if (isRunning(rec.State)) {
       if (!opts.force) {
@@ -30,6 +45,7 @@ export async function removeContainer(c: ContainerCore, ref: string, opts: Remov
       c.cancelRestartTimer(rec.ID);
       if (hasProcess(rec.State)) {
         const exited = c.untilExit(rec);
+        forcedRemovals.add(rec);
         try {
           if (rec.State.Paused) await c.deps.runtime.resume(rec.ID).catch((err) => c.deps.log(`resume ${rec.ID}: ${err}`));
           await killAndWait(c, rec, exited.promise);

@@ -17,6 +17,34 @@ describe('container store', () => {
     return d;
   }
 
+  it('rewrites hostconfig.json only when it changes, also after a load', async () => {
+    const dataRoot = await root();
+    const store = new ContainerStore(dataRoot);
+    const rec = makeRecord({ Name: '/hc', HostConfig: { Memory: 1024 } });
+    const ino = async (f: string) => (await stat(join(store.dir(rec.ID), f))).ino;
+    await store.save(rec);
+    const hc1 = await ino('hostconfig.json');
+    const cfg1 = await ino('config.v2.json');
+    rec.State.Running = true;
+    await store.save(rec);
+    assert.equal(await ino('hostconfig.json'), hc1, 'same HostConfig: not written again');
+    assert.notEqual(await ino('config.v2.json'), cfg1);
+    rec.HostConfig.Memory = 2048;
+    await store.save(rec);
+    assert.deepEqual(JSON.parse(await readFile(join(store.dir(rec.ID), 'hostconfig.json'), 'utf8')), { Memory: 2048 });
+    const hc2 = await ino('hostconfig.json');
+    assert.notEqual(hc2, hc1);
+
+    const again = new ContainerStore(dataRoot, { log: () => {} });
+    const [loaded] = await again.load();
+    assert.ok(loaded);
+    await again.save(loaded);
+    assert.equal(await ino('hostconfig.json'), hc2, 'as loaded: not written again');
+    loaded.HostConfig.Memory = 4096;
+    await again.save(loaded);
+    assert.deepEqual(JSON.parse(await readFile(join(store.dir(rec.ID), 'hostconfig.json'), 'utf8')), { Memory: 4096 });
+  });
+
   it('saves config.v2.json without HostConfig and hostconfig.json, and loads them back', async () => {
     const dataRoot = await root();
     const store = new ContainerStore(dataRoot);
