@@ -3,13 +3,14 @@
  * Bundles the CLI as tsc built it (dist/src/cli/main.js) into one CommonJS file, dist/cli/wharf.cjs,
  * and makes V8's code caches for it by running it through bin/wharf.cjs: dist/cli/wharf.cjs.cache
  * from `wharf --help` (every command defined), and dist/cli/wharf.cjs.<command>.cache for each of
- * HOT_COMMANDS (what that command compiles up to its request, made against no daemon). One file
+ * HOT_COMMANDS (what that command compiles, made against a stand-in daemon). One file
  * instead of ~40 ES modules halves the CLI's start-up; the cache saves most of the compile (see the
  * README's Benchmark section). Run by `npm run build`, scripts/test.sh, bench.sh and setup.sh; the
  * test harness runs it when the bundle is older than the tsc build.
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -68,15 +69,48 @@ renameSync(tmp, out);
 // The commands scripts and users run most; each of their caches holds what it compiles (~200 KB,
 // against ~350 KB for everything) and saves it 2-4 ms of start-up. The rest use --help's.
 const HOT_COMMANDS = [['version'], ['ps', '-a'], ['run', '--rm', 'busybox', 'true'], ['images'], ['exec', 'c', 'true'], ['inspect', 'c'], ['rm', '-f', 'c'], ['logs', 'c'], ['start', 'c'], ['stop', 'c']];
-// Against no daemon and no config: nothing of the user's is read, and the run ends at the request.
+
+/**
+ * What the commands above are made against: a stand-in for the daemon on a unix socket that answers
+ * version, ps and images with one entry each (so their output code is compiled and cached too:
+ * 3 ms of `ps`), create with an ID, and anything else with a 404, where those commands end.
+ */
+function standInDaemon(socketPath) {
+  const created = '2026-01-01T00:00:00Z';
+  const answers = {
+    'GET /_ping': 'OK',
+    'GET /v1.50/version': { Platform: { Name: 'wharf' }, Components: [{ Name: 'Engine', Version: '0.1.0', Details: { ApiVersion: '1.50', MinAPIVersion: '1.24', Os: 'linux', Arch: 'amd64' } }], Version: '0.1.0', ApiVersion: '1.50', MinAPIVersion: '1.24', GitCommit: '', GoVersion: 'node', Os: 'linux', Arch: 'amd64', KernelVersion: '6.1.0', BuildTime: created },
+    'GET /v1.50/containers/json?all=1': [{ Id: 'c'.repeat(64), Names: ['/c'], Image: 'busybox', ImageID: `sha256:${'b'.repeat(64)}`, Command: 'true', Created: 1767225600, Ports: [{ PrivatePort: 80, Type: 'tcp' }], Labels: {}, State: 'exited', Status: 'Exited (0) 1 second ago', HostConfig: { NetworkMode: 'bridge' }, NetworkSettings: { Networks: {} }, Mounts: [] }],
+    'GET /v1.50/images/json': [{ Id: `sha256:${'b'.repeat(64)}`, ParentId: '', RepoTags: ['busybox:latest'], RepoDigests: [], Created: 1767225600, Size: 4261550, SharedSize: -1, VirtualSize: 4261550, Labels: {}, Containers: -1 }],
+    'POST /v1.50/containers/create': { Id: 'c'.repeat(64), Warnings: [] },
+  };
+  const server = createServer((sock) => {
+    let head = '';
+    sock.on('data', (d) => {
+      head += d.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      const [method, path] = head.split(' ');
+      const found = answers[`${method} ${path}`];
+      const body = found === undefined ? JSON.stringify({ message: 'No such object: c' }) : typeof found === 'string' ? found : JSON.stringify(found);
+      const status = found === undefined ? '404 Not Found' : method === 'POST' ? '201 Created' : '200 OK';
+      sock.end(`HTTP/1.1 ${status}\r\nApi-Version: 1.50\r\nOstype: linux\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    });
+    sock.on('error', () => undefined);
+  });
+  return new Promise((resolve, reject) => server.listen(socketPath, () => resolve(server)).on('error', reject));
+}
+
+// No config of the user's is read, and nothing reaches a real daemon.
 const empty = mkdtempSync(join(tmpdir(), 'wharf-cache-'));
+const daemon = await standInDaemon(join(empty, 'd.sock'));
 try {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(DOCKER|WHARF)_/.test(k)));
-  Object.assign(env, { DOCKER_HOST: `unix://${join(empty, 'none.sock')}`, DOCKER_CONFIG: empty, HOME: empty });
+  Object.assign(env, { DOCKER_HOST: `unix://${join(empty, 'd.sock')}`, DOCKER_CONFIG: empty, HOME: empty });
   const make = (argv, cache) => promisify(execFile)(process.execPath, [join(root, 'bin/wharf.cjs'), ...argv], { env: { ...env, WHARF_WRITE_CODE_CACHE: cache } }).catch((err) => {
-    if (typeof err.code !== 'number') throw err; // a command failing (no daemon) is expected
+    if (typeof err.code !== 'number') throw err; // a command failing (on a 404) is expected
   });
   await Promise.all([make(['--help'], `${out}.cache`), ...HOT_COMMANDS.map((argv) => make(argv, `${out}.${argv[0]}.cache`))]);
 } finally {
+  daemon.close();
   rmSync(empty, { recursive: true, force: true });
 }

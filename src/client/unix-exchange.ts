@@ -75,10 +75,11 @@ export function parseResponse(data: Buffer, method: string): UnixResponse {
 
 /**
  * Sends `head` (the request line and headers, without the blank line; `Connection: close` is added)
- * and `body` to the socket and resolves with the answer once the daemon has closed. Connection
- * errors reject with node's error (its `code`: ENOENT, ECONNREFUSED, EACCES…).
+ * and `body` to the socket and resolves with the answer once the daemon has closed; `sent` is
+ * called once the request is written. Connection errors reject with node's error (its `code`:
+ * ENOENT, ECONNREFUSED, EACCES…).
  */
-export function unixExchange(socketPath: string, method: string, head: string, body?: Buffer): Promise<UnixResponse> {
+export function unixExchange(socketPath: string, method: string, head: string, body?: Buffer, sent?: () => void): Promise<UnixResponse> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     const sock = connect(socketPath);
@@ -92,6 +93,9 @@ export function unixExchange(socketPath: string, method: string, head: string, b
       }
     });
     // Not half-closed after the body: node's HTTP server takes a client's FIN for the client gone.
-    sock.write(body ? Buffer.concat([Buffer.from(`${head}\r\nConnection: close\r\n\r\n`, 'latin1'), body]) : `${head}\r\nConnection: close\r\n\r\n`);
+    const request = body ? Buffer.concat([Buffer.from(`${head}\r\nConnection: close\r\n\r\n`, 'latin1'), body]) : `${head}\r\nConnection: close\r\n\r\n`;
+    sock.write(request, (err) => {
+      if (!err) sent?.();
+    });
   });
 }
