@@ -68,7 +68,8 @@ class CidFile {
 }
 
 /** Docker's createContainer: cidfile, --pull, "Unable to find image" + pull + retry, warnings. */
-async function createContainer(ctx: CliContext, spec: ContainerSpec): Promise<string> {
+/** Creates the container (pulling its image if missing); `sent` is called once a create request is written. */
+async function createContainer(ctx: CliContext, spec: ContainerSpec, sent?: () => void): Promise<string> {
   const client = ctx.client();
   const cid = new CidFile(spec.hostConfig.ContainerIDFile ?? '');
   try {
@@ -84,12 +85,12 @@ async function createContainer(ctx: CliContext, spec: ContainerSpec): Promise<st
     const body = { ...spec.config, HostConfig: spec.hostConfig, NetworkingConfig: spec.networkingConfig };
     let res: ContainerCreateResponse;
     try {
-      res = await client.containerCreate(body, { name: spec.name, platform: spec.platform });
+      res = await client.containerCreate(body, { name: spec.name, platform: spec.platform, sent });
     } catch (err) {
       if (!(err instanceof ApiError && err.statusCode === 404 && named !== undefined && spec.pull === 'missing')) throw err;
       if (!spec.quiet) ctx.err.write(`Unable to find image '${named}' locally\n`);
       await pullImage(ctx, spec.config.Image!, { quiet: spec.quiet, platform: spec.platform, out: ctx.err });
-      res = await client.containerCreate(body, { name: spec.name, platform: spec.platform });
+      res = await client.containerCreate(body, { name: spec.name, platform: spec.platform, sent });
     }
     for (const w of res.Warnings ?? []) ctx.err.write(`WARNING: ${w}\n`);
     cid.write(res.Id);
@@ -150,7 +151,8 @@ export async function runContainer(ctx: CliContext, spec: ContainerSpec, attachG
 
   let id: string;
   try {
-    id = await createContainer(ctx, spec);
+    // Wait (and attach) go through node:http: loaded while the daemon creates the container.
+    id = await createContainer(ctx, spec, () => client.prepareStreams());
   } catch (err) {
     throw toStatusError(err);
   }

@@ -4,9 +4,7 @@
  * Keys are what the Docker CLI uses: `https://index.docker.io/v1/` for Docker Hub, else
  * `host[:port]`; on lookup a key written with a scheme or path (`https://host:5000/v1/`) matches too.
  */
-import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeJsonAtomic } from '../lib/atomic-file.js';
 import { DEFAULT_DOMAIN, type Reference } from '../image/reference.js';
 import { configDir } from './config-dir.js';
 
@@ -24,7 +22,10 @@ export interface ConfigFile {
   [k: string]: unknown;
 }
 
+// node:fs/promises (with the readline modules it loads) and atomic-file.js are imported when a
+// config is read or written: `ps`, `run` and most commands reach this module but never need them.
 export async function loadConfig(): Promise<ConfigFile> {
+  const { readFile } = await import('node:fs/promises');
   try {
     return JSON.parse(await readFile(join(configDir(), 'config.json'), 'utf8')) as ConfigFile;
   } catch (err) {
@@ -34,6 +35,7 @@ export async function loadConfig(): Promise<ConfigFile> {
 }
 
 export async function saveConfig(cfg: ConfigFile): Promise<void> {
+  const [{ mkdir }, { writeJsonAtomic }] = await Promise.all([import('node:fs/promises'), import('../lib/atomic-file.js')]);
   await mkdir(configDir(), { recursive: true, mode: 0o700 });
   await writeJsonAtomic(join(configDir(), 'config.json'), cfg, 0o600);
 }

@@ -24,11 +24,11 @@ export function parseGoDuration(s: string): number {
   if (s === '') throw bad();
   let total = 0;
   while (s.length) {
-    const m = /^(\d*\.?\d*)([a-zµμ]+)/.exec(s);
+    const m = /^(\d*\.?\d*)([a-z\u00b5\u03bc]+)/.exec(s);
     if (!m || m[1] === '' || m[1] === '.') throw bad();
     const unit = UNIT_NS[m[2]!];
     if (unit === undefined) {
-      if (/^[a-zµμ]+$/.test(m[2]!)) throw new Error(`time: unknown unit "${m[2]}" in duration "${orig}"`);
+      if (/^[a-z\u00b5\u03bc]+$/.test(m[2]!)) throw new Error(`time: unknown unit "${m[2]}" in duration "${orig}"`);
       throw bad();
     }
     total += Number(m[1]) * unit;

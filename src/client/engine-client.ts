@@ -5,7 +5,7 @@
  */
 import type http from 'node:http';
 import type { AgentOptions as TlsAgentOptions } from 'node:https';
-import { isIP } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
 import { PassThrough, Duplex as DuplexStream } from 'node:stream';
 import type {
@@ -47,6 +47,10 @@ export interface RequestOptions {
   headers?: Record<string, string>;
   /** Do not prefix the path with /vX.Y. */
   unversioned?: boolean;
+  /** Called once the request is written (the daemon is at work: see prepareStreams). */
+  sent?: () => void;
+  /** Keep the connection for the next request (unix socket exchanges only: the ping). */
+  keepAlive?: boolean;
 }
 
 export interface PingResult {
@@ -190,6 +194,8 @@ export class EngineClient {
   private transport: Promise<Send> | undefined;
   private apiVersion: string | undefined;
   private negotiation: Promise<string> | undefined;
+  /** The ping's connection, kept for the next request (as the Docker CLI sends both on one). */
+  private idle: Socket | undefined;
 
   constructor(opts: ClientOptions = {}) {
     this.host = resolveHost(opts.host, process.env, opts.tls !== undefined);
@@ -218,6 +224,15 @@ export class EngineClient {
     return this.transport;
   }
 
+  /**
+   * Starts loading what streams and hijacks need (node:http, or node:https and node:tls), for a
+   * caller that will need them and waits on the daemon meanwhile: `run` does while the container is
+   * created, which takes the load off the path from create to start.
+   */
+  prepareStreams(): void {
+    this.sender().catch(() => undefined);
+  }
+
   /** The URL Go's client would show in a connection error (`Get "http://%2Frun%2Fwharf.sock/v1.50/version"`). */
   private connectError(method: string, path: string, err: unknown): ConnectionError {
     const a = this.address;
@@ -229,6 +244,8 @@ export class EngineClient {
   /** Closes idle keep-alive connections so the process can exit promptly. */
   close(): void {
     this.agent?.destroy();
+    this.idle?.destroy();
+    this.idle = undefined;
   }
 
   // ---- transport ----
@@ -287,6 +304,7 @@ export class EngineClient {
       } else {
         req.end(payload);
       }
+      if (opts.sent) req.once('finish', opts.sent);
     });
     const status = res.statusCode ?? 0;
     if (status >= 400) throw errorFromBody(status, await readBody(res), res.statusMessage);
@@ -314,8 +332,15 @@ export class EngineClient {
     if (!/^[\x21-\x7e]+$/.test(fullPath) || entries.some(([k, v]) => !/^[!#-'*+.0-9A-Z^-z|~-]+$/.test(k) || !/^[\x20-\x7e]*$/.test(v))) return undefined;
     const head = [`${method} ${fullPath} HTTP/1.1`, ...entries.map(([k, v]) => `${k}: ${v}`)].join('\r\n');
     let res: UnixResponse;
+    const via = this.idle;
+    this.idle = undefined;
     try {
-      res = await unixExchange(this.address.socketPath, method, head, payload);
+      res = await unixExchange(this.address.socketPath, method, head, payload, { sent: opts.sent, keepAlive: opts.keepAlive, via });
+      if (res.idle) {
+        const older = this.idle as Socket | undefined;
+        this.idle = res.idle;
+        older?.destroy();
+      }
     } catch (err) {
       throw isConnectError(err) ? this.connectError(method, fullPath, err) : err;
     }
@@ -391,7 +416,7 @@ export class EngineClient {
 
   async ping(): Promise<PingResult> {
     let h: Record<string, string | string[] | undefined>;
-    const whole = await this.exchange('GET', '/_ping', { unversioned: true });
+    const whole = await this.exchange('GET', '/_ping', { unversioned: true, keepAlive: true });
     if (whole) h = whole.headers;
     else {
       const res = await this.request('GET', '/_ping', { unversioned: true });
@@ -417,11 +442,12 @@ export class EngineClient {
 
   containerCreate(
     body: ContainerCreateBody,
-    opts: { name?: string; platform?: string } = {},
+    opts: { name?: string; platform?: string; sent?: () => void } = {},
   ): Promise<ContainerCreateResponse> {
     return this.json('POST', '/containers/create', {
       query: { name: opts.name || undefined, platform: opts.platform || undefined },
       body,
+      sent: opts.sent,
     });
   }
 

@@ -5,9 +5,11 @@
  * a command that runs for a few tens of milliseconds (README, Benchmark). Streams, hijacks and TLS
  * keep node:http (engine-client.ts). The request says `Connection: close`, so the answer is
  * everything the daemon sends before it closes; the body is then cut by Content-Length or decoded
- * from chunks.
+ * from chunks. A `keepAlive` exchange (the ping) instead ends with its answer's length and hands
+ * back the connection, idle, for the next exchange: as the Docker CLI, which sends its ping and
+ * first request on one connection, one connect (client and daemon work) fewer per command.
  */
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 
 export interface UnixResponse {
   status: number;
@@ -16,40 +18,56 @@ export interface UnixResponse {
   /** Lower-cased names; repeated headers joined with `, `. */
   headers: Record<string, string>;
   body: Buffer;
+  /** Where the answer ends in the bytes read; undefined when its body runs until the daemon closes. */
+  end?: number;
+  /** keepAlive: the connection, open and idle, when the daemon keeps it after this answer. */
+  idle?: Socket;
 }
 
 /** Thrown for an answer that is not HTTP/1.x as this reader understands it. */
 export class MalformedResponse extends Error {}
+/** Thrown for an answer cut short (more bytes would complete it). */
+class TruncatedResponse extends MalformedResponse {}
 
 const HEAD_END = Buffer.from('\r\n\r\n');
 
-function decodeChunked(data: Buffer): Buffer {
+/** The body and the length of its chunked encoding (up to the end of the trailers). */
+function decodeChunked(data: Buffer): { body: Buffer; length: number } {
   const parts: Buffer[] = [];
   let at = 0;
   for (;;) {
     const eol = data.indexOf('\r\n', at);
-    if (eol < 0) throw new MalformedResponse('truncated chunked body');
+    if (eol < 0) throw new TruncatedResponse('truncated chunked body');
     const size = parseInt(data.subarray(at, eol).toString('latin1').split(';')[0]!.trim(), 16);
     if (!Number.isFinite(size) || size < 0) throw new MalformedResponse('bad chunk size');
-    if (size === 0) return Buffer.concat(parts); // trailers, if any, are not used
+    if (size === 0) {
+      // Trailers, if any, are not used; they end with an empty line (-1: not all read yet).
+      const end = data.indexOf(HEAD_END, eol);
+      return { body: Buffer.concat(parts), length: end < 0 ? -1 : end + HEAD_END.length };
+    }
     const start = eol + 2;
-    if (start + size > data.length) throw new MalformedResponse('truncated chunk');
+    if (start + size > data.length) throw new TruncatedResponse('truncated chunk');
     parts.push(data.subarray(start, start + size));
     at = start + size + 2;
   }
 }
 
-/** Parses one complete answer (head and all the bytes after it). 1xx interim answers are skipped. */
+/**
+ * Parses one complete answer (head and all the bytes after it). 1xx interim answers are skipped.
+ * An answer cut short throws a MalformedResponse (a TruncatedResponse: more bytes would complete it).
+ */
 export function parseResponse(data: Buffer, method: string): UnixResponse {
+  let at = 0;
   for (;;) {
     const end = data.indexOf(HEAD_END);
-    if (end < 0) throw new MalformedResponse('truncated response head');
+    if (end < 0) throw new TruncatedResponse('truncated response head');
     const lines = data.subarray(0, end).toString('latin1').split('\r\n');
     const m = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(lines[0] ?? '');
     if (!m) throw new MalformedResponse(`malformed status line ${JSON.stringify(lines[0] ?? '')}`);
     const status = Number(m[1]);
     const rest = data.subarray(end + HEAD_END.length);
     if (status >= 100 && status < 200) {
+      at += end + HEAD_END.length;
       data = rest;
       continue;
     }
@@ -61,37 +79,110 @@ export function parseResponse(data: Buffer, method: string): UnixResponse {
       const value = line.slice(colon + 1).trim();
       headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
     }
+    const bodyAt = at + end + HEAD_END.length;
     let body: Buffer;
-    if (method === 'HEAD' || status === 204 || status === 304) body = Buffer.alloc(0);
-    else if (/\bchunked\b/i.test(headers['transfer-encoding'] ?? '')) body = decodeChunked(rest);
-    else if (headers['content-length'] !== undefined) {
+    let length: number | undefined;
+    if (method === 'HEAD' || status === 204 || status === 304) [body, length] = [Buffer.alloc(0), 0];
+    else if (/\bchunked\b/i.test(headers['transfer-encoding'] ?? '')) {
+      const chunked = decodeChunked(rest);
+      [body, length] = [chunked.body, chunked.length < 0 ? undefined : chunked.length];
+    } else if (headers['content-length'] !== undefined) {
       const n = Number(headers['content-length']);
-      if (!Number.isSafeInteger(n) || n < 0 || n > rest.length) throw new MalformedResponse('truncated body');
-      body = rest.subarray(0, n);
+      if (!Number.isSafeInteger(n) || n < 0) throw new MalformedResponse('bad Content-Length');
+      if (n > rest.length) throw new TruncatedResponse('truncated body');
+      [body, length] = [rest.subarray(0, n), n];
     } else body = rest;
-    return { status, reason: m[2] ?? '', headers, body };
+    return { status, reason: m[2] ?? '', headers, body, end: length === undefined ? undefined : bodyAt + length };
   }
 }
 
+export interface ExchangeOptions {
+  /** Called once the request is written. */
+  sent?: () => void;
+  /** Keep the connection: no `Connection: close`, and the answer's `idle` is the connection when the daemon keeps it. */
+  keepAlive?: boolean;
+  /** An idle connection to the socket (a keepAlive exchange's `idle`) to send the request on. */
+  via?: Socket;
+}
+
 /**
- * Sends `head` (the request line and headers, without the blank line; `Connection: close` is added)
- * and `body` to the socket and resolves with the answer once the daemon has closed. Connection
- * errors reject with node's error (its `code`: ENOENT, ECONNREFUSED, EACCES…).
+ * Sends `head` (the request line and headers, without the blank line; `Connection: close` is added
+ * unless keepAlive) and `body` to the socket and resolves with the answer once the daemon has
+ * closed (keepAlive: once the answer is complete). Connection errors reject with node's error (its
+ * `code`: ENOENT, ECONNREFUSED, EACCES…).
  */
-export function unixExchange(socketPath: string, method: string, head: string, body?: Buffer): Promise<UnixResponse> {
+export function unixExchange(socketPath: string, method: string, head: string, body?: Buffer, opts: ExchangeOptions = {}): Promise<UnixResponse> {
+  const idle = opts.via;
+  if (!idle || idle.destroyed || !idle.writable) {
+    idle?.destroy();
+    return exchangeOn(connect(socketPath), false, method, head, body, opts);
+  }
+  idle.removeListener('error', ignore);
+  idle.ref();
+  // The daemon may close an idle connection (its keep-alive timeout) as the request goes out:
+  // nothing of the answer read then means the request was not taken; it goes on a new connection.
+  return exchangeOn(idle, true, method, head, body, opts).catch((err: unknown) => {
+    if (err !== NO_ANSWER) throw err;
+    return exchangeOn(connect(socketPath), false, method, head, body, opts);
+  });
+}
+
+/** A reused connection that closed before any byte of the answer. */
+const NO_ANSWER = new Error('connection closed before the answer');
+const ignore = () => undefined;
+
+function exchangeOn(sock: Socket, reused: boolean, method: string, head: string, body: Buffer | undefined, opts: ExchangeOptions): Promise<UnixResponse> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    const sock = connect(socketPath);
-    sock.on('error', reject);
-    sock.on('data', (c: Buffer) => chunks.push(c));
-    sock.on('end', () => {
-      try {
-        resolve(parseResponse(Buffer.concat(chunks), method));
-      } catch (err) {
-        reject(err);
+    let size = 0;
+    const finish = (res: UnixResponse | undefined, err?: unknown) => {
+      sock.removeListener('data', onData);
+      sock.removeListener('end', onEnd);
+      sock.removeListener('error', onError);
+      if (res?.idle) {
+        sock.pause();
+        sock.on('error', ignore); // an idle connection's reset is no one's error
+        sock.unref();
+        resolve(res);
+        return;
       }
-    });
+      sock.destroy();
+      if (res) resolve(res);
+      else reject(err);
+    };
+    const onError = (err: Error) => finish(undefined, reused && size === 0 ? NO_ANSWER : err);
+    const onData = (c: Buffer) => {
+      chunks.push(c);
+      size += c.length;
+      if (!opts.keepAlive) return;
+      let res: UnixResponse;
+      try {
+        res = parseResponse(Buffer.concat(chunks), method);
+      } catch (err) {
+        if (!(err instanceof TruncatedResponse)) finish(undefined, err);
+        return;
+      }
+      if (res.end === undefined) return; // runs until the daemon closes
+      const keep = res.end === size && !/\bclose\b/i.test(res.headers.connection ?? '');
+      finish(keep ? { ...res, idle: sock } : res);
+    };
+    const onEnd = () => {
+      if (reused && size === 0) return finish(undefined, NO_ANSWER);
+      try {
+        finish(parseResponse(Buffer.concat(chunks), method));
+      } catch (err) {
+        finish(undefined, err);
+      }
+    };
+    sock.on('error', onError);
+    sock.on('data', onData);
+    sock.on('end', onEnd);
+    sock.resume(); // an idle connection was paused
     // Not half-closed after the body: node's HTTP server takes a client's FIN for the client gone.
-    sock.write(body ? Buffer.concat([Buffer.from(`${head}\r\nConnection: close\r\n\r\n`, 'latin1'), body]) : `${head}\r\nConnection: close\r\n\r\n`);
+    const text = `${head}\r\n${opts.keepAlive ? '' : 'Connection: close\r\n'}\r\n`;
+    sock.write(body ? Buffer.concat([Buffer.from(text, 'latin1'), body]) : text, (err) => {
+      if (err) onError(err); // a destroyed socket calls back with an error and emits nothing
+      else opts.sent?.();
+    });
   });
 }

@@ -1,6 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,14 +13,16 @@ import { MalformedResponse, parseResponse, unixExchange } from '../../../src/cli
 let dir: string;
 let socket: string;
 let server: Server;
-const seen: { method: string; url: string; headers: Record<string, unknown>; body: string; aborted: boolean }[] = [];
+const seen: { method: string; url: string; headers: Record<string, unknown>; body: string; aborted: boolean; conn: number }[] = [];
+/** The connections the server accepted, numbered in order (`conn` of each request). */
+let connections = 0;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'wharf-unix-exchange-'));
   socket = join(dir, 's.sock');
   server = createServer((req, res) => {
     const chunks: Buffer[] = [];
-    const entry = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: '', aborted: false };
+    const entry = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: '', aborted: false, conn: (req.socket as { n?: number }).n ?? 0 };
     seen.push(entry);
     req.on('aborted', () => (entry.aborted = true));
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -44,6 +48,7 @@ before(async () => {
       }
     });
   });
+  server.on('connection', (c: { n?: number }) => (c.n = ++connections));
   await new Promise<void>((r) => server.listen(socket, r));
 });
 after(async () => {
@@ -64,6 +69,13 @@ test('parseResponse cuts the body by Content-Length, decodes chunks and skips 10
   assert.throws(() => parseResponse(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nabc'), 'GET'), MalformedResponse);
   assert.throws(() => parseResponse(Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab'), 'GET'), MalformedResponse);
   assert.throws(() => parseResponse(Buffer.from('SSH-2.0-x\r\n\r\n'), 'GET'), MalformedResponse);
+  // Where each answer ends (what a kept connection needs): none for a body that runs to the close.
+  assert.equal(cl.end, Buffer.byteLength('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: 1\r\nx-a: 2\r\n\r\nhi'));
+  assert.equal(chunked.end, Buffer.byteLength('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\n\r\n'));
+  const trailers = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: 1\r\n\r\n';
+  assert.equal(parseResponse(Buffer.from(`${trailers}HTTP/1.1 200 OK`), 'GET').end, trailers.length);
+  assert.equal(parseResponse(Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n'), 'GET').end, undefined);
+  assert.equal(parseResponse(Buffer.from('HTTP/1.1 200 OK\r\n\r\nuntil close'), 'GET').end, undefined);
 });
 
 test('unixExchange sends the request whole and reads the answer once the server closes', async () => {
@@ -77,10 +89,61 @@ test('unixExchange sends the request whole and reads the answer once the server 
   await assert.rejects(unixExchange(join(dir, 'none.sock'), 'GET', 'GET /_ping HTTP/1.1\r\nHost: docker'), { code: 'ENOENT' });
 });
 
+test('a keepAlive exchange hands back its connection, the next request goes on it, or on a new one if it closed', async () => {
+  const ping = await unixExchange(socket, 'GET', 'GET /_ping HTTP/1.1\r\nHost: docker', undefined, { keepAlive: true });
+  assert.equal(ping.body.toString(), 'OK');
+  assert.ok(ping.idle, 'the server keeps the connection: it comes back idle');
+  const first = seen.at(-1)!;
+  assert.notEqual(first.headers.connection, 'close');
+  const res = await unixExchange(socket, 'POST', 'POST /v1.47/echo HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\nContent-Length: 7', Buffer.from('{"x":2}'), { via: ping.idle });
+  assert.deepEqual(JSON.parse(res.body.toString()), { got: { x: 2 } });
+  assert.equal(seen.at(-1)!.conn, first.conn, 'one connection for both');
+  assert.equal(ping.idle.destroyed, true, 'closed after the Connection: close answer');
+
+  // The daemon closes the idle connection (its keep-alive timeout) before the request: a new one.
+  const again = await unixExchange(socket, 'GET', 'GET /_ping HTTP/1.1\r\nHost: docker', undefined, { keepAlive: true });
+  const pingConn = seen.at(-1)!.conn;
+  server.closeIdleConnections();
+  if (!again.idle!.destroyed) await once(again.idle!, 'close');
+  const retried = await unixExchange(socket, 'GET', 'GET /v1.47/chunked HTTP/1.1\r\nHost: docker', undefined, { via: again.idle });
+  assert.equal(retried.body.toString(), '{"a":[1,2]}');
+  assert.notEqual(seen.at(-1)!.conn, pingConn);
+});
+
+test('a kept connection the daemon closes as the request goes out: the request goes on a new one', async () => {
+  // A daemon that answers the ping keeping the connection, then drops it at the next request
+  // unanswered (its keep-alive timeout struck), and answers on the connections after it.
+  const path = join(dir, 'drop.sock');
+  let accepted = 0;
+  const dropping = createNetServer((c) => {
+    const n = ++accepted;
+    let requests = 0;
+    c.on('data', (d) => {
+      if (!d.includes('\r\n\r\n')) return;
+      requests++;
+      if (n === 1 && requests === 1) c.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK');
+      else if (n === 1) c.destroy();
+      else c.end(`HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nconn${n}`);
+    });
+  });
+  await new Promise<void>((r) => dropping.listen(path, r));
+  try {
+    const ping = await unixExchange(path, 'GET', 'GET /_ping HTTP/1.1\r\nHost: docker', undefined, { keepAlive: true });
+    assert.ok(ping.idle);
+    const res = await unixExchange(path, 'POST', 'POST /v1.47/containers/create HTTP/1.1\r\nHost: docker\r\nContent-Length: 2', Buffer.from('{}'), { via: ping.idle });
+    assert.equal(res.body.toString(), 'conn2');
+    assert.equal(accepted, 2);
+  } finally {
+    await new Promise((r) => dropping.close(r));
+  }
+});
+
 test('EngineClient: JSON requests and the ping over the unix socket, errors as before', async () => {
   const client = new EngineClient({ host: `unix://${socket}` });
   assert.equal(await client.negotiatedVersion(), '1.47');
+  const pinged = seen.at(-1)!;
   assert.deepEqual(await client.json('GET', '/chunked'), { a: [1, 2] });
+  assert.equal(seen.at(-1)!.conn, pinged.conn, 'the ping and the first request share a connection');
   assert.deepEqual(await client.json('POST', '/echo', { body: { y: 'é' } }), { got: { y: 'é' } });
   await assert.rejects(client.json('GET', '/empty'), (e: unknown) => e instanceof ApiError && e.statusCode === 404 && e.message === '404 Not Found');
   await assert.rejects(client.json('DELETE', '/other'), (e: unknown) => e instanceof ApiError && e.statusCode === 409 && e.message === 'conflict here');
