@@ -327,7 +327,9 @@ export class LayerExtractor {
   }
 
   async extract(reader: TarReader): Promise<ExtractResult> {
-    if (lstatSync(this.root).mode & 0o2000 || hasDefaultAcl(this.root)) this.inheriting.add('');
+    // A root that is not there yet (an empty layer needs none) passes nothing on.
+    const root = lstatOrNull(this.root);
+    if (root && (root.mode & 0o2000 || hasDefaultAcl(this.root))) this.inheriting.add('');
     for await (const entry of reader.entries()) {
       const slice = this.maybeYield();
       if (slice) await slice;
