@@ -32,7 +32,8 @@ export function systemRoutes(router: Router): void {
   router.head('/_ping', ping);
   router.get('/version', async (ctx) => sendJSON(ctx.res, 200, await ctx.backend.system.version()));
   router.get('/info', async (ctx) => sendJSON(ctx.res, 200, await ctx.backend.system.info(ctx.version)));
-  // There is no builder, so there is never a build cache to prune; `docker system prune` asks anyway.
+  // The classic builder keeps no cache but the images themselves, so there is never a build cache to
+  // prune; `docker system prune` asks anyway.
   router.post('/build/prune', (ctx) => sendJSON(ctx.res, 200, { CachesDeleted: [], SpaceReclaimed: 0 }));
   router.get('/system/df', async (ctx) => {
     const types = parseDiskUsageTypes(ctx.query.getAll('type'), versionAtLeast(ctx.version, '1.42'));
