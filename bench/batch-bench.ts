@@ -12,21 +12,19 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DOCKER_CLI, loadBusybox, startDaemon } from '../test/integration/harness.js';
 import { median, recordRow } from './report.js';
+import { engineHosts, startBaselineDaemon } from './baseline.js';
 
 const run = promisify(execFile);
 const N = Number(process.env.BENCH_BATCH_N ?? process.argv[2] ?? 5);
 const COUNT = 20;
 
-const BASELINE_MAIN = process.env.BENCH_BASELINE_MAIN;
 
 const daemon = await startDaemon();
-const baseline = BASELINE_MAIN ? await startDaemon({ prefix: ['sh', '-c', 'shift; exec "$0" "$BASELINE_MAIN" "$@"'], env: { BASELINE_MAIN } }) : null;
+const baseline = await startBaselineDaemon();
 try {
   await loadBusybox(daemon);
   if (baseline) await loadBusybox(baseline);
-  const hosts: Record<string, string> = { wharfd: daemon.host };
-  if (baseline) hosts.baseline = baseline.host;
-  if (process.env.BENCH_DOCKER_HOST) hosts.docker = process.env.BENCH_DOCKER_HOST;
+  const hosts = engineHosts(daemon, baseline);
   const env = { ...process.env, DOCKER_CONFIG: join(daemon.root, 'docker-config') };
   const docker = (host: string, args: string[]) => run(DOCKER_CLI, ['-H', host, ...args], { env, maxBuffer: 1 << 24 });
 

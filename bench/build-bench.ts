@@ -19,10 +19,10 @@ import { promisify } from 'node:util';
 import { DOCKER_CLI, loadBusybox, startDaemon } from '../test/integration/harness.js';
 import { median, recordRow } from './report.js';
 import { startInstantBuildServer } from './instant-build-server.js';
+import { engineHosts, startBaselineDaemon } from './baseline.js';
 
 const run = promisify(execFile);
 const N = Number(process.env.BENCH_BUILD_N ?? process.argv[2] ?? 5);
-const BASELINE_MAIN = process.env.BENCH_BASELINE_MAIN;
 
 const DOCKERFILE = `FROM busybox AS a
 RUN mkdir -p /out && seq 1 20000 > /out/a.txt
@@ -41,15 +41,13 @@ const ctx = await mkdtemp(join(tmpdir(), 'build-bench-'));
 await writeFile(join(ctx, 'Dockerfile'), DOCKERFILE);
 await writeFile(join(ctx, 'a.txt'), 'x'.repeat(1 << 20));
 const daemon = await startDaemon();
-const baseline = BASELINE_MAIN ? await startDaemon({ prefix: ['sh', '-c', 'shift; exec "$0" "$BASELINE_MAIN" "$@"'], env: { BASELINE_MAIN } }) : null;
+const baseline = await startBaselineDaemon();
 const sockDir = await mkdtemp(join(tmpdir(), 'build-bench-sock-'));
 const instant = await startInstantBuildServer(join(sockDir, 'instant.sock'));
 try {
   await loadBusybox(daemon);
   if (baseline) await loadBusybox(baseline);
-  const hosts: Record<string, string> = { wharfd: daemon.host };
-  if (baseline) hosts.baseline = baseline.host;
-  if (process.env.BENCH_DOCKER_HOST) hosts.docker = process.env.BENCH_DOCKER_HOST;
+  const hosts = engineHosts(daemon, baseline);
   const time = async (host: string, args: string[]): Promise<number> => {
     const t0 = performance.now();
     await run(DOCKER_CLI, ['-H', host, 'build', '-q', ...args, ctx], { env: { ...process.env, DOCKER_BUILDKIT: '0' }, maxBuffer: 1 << 26 });

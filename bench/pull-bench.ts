@@ -20,11 +20,11 @@ import { debianImages, pushNginxImage } from '../test/fixtures/debian-images.js'
 import { startRegistry } from '../test/fixtures/registry.js';
 import { CLI_MAIN, DOCKER_CLI, startDaemon } from '../test/integration/harness.js';
 import { median, quantile, recordRow } from './report.js';
+import { startBaselineDaemon } from './baseline.js';
 
 const run = promisify(execFile);
 const N = Number(process.env.BENCH_PULL_N ?? process.argv[2] ?? 5);
 const DOCKER_HOST = process.env.BENCH_DOCKER_HOST;
-const BASELINE_MAIN = process.env.BENCH_BASELINE_MAIN;
 
 /** ms until GET /_ping on `socket` answers. */
 function pingMs(socket: string): Promise<number> {
@@ -41,8 +41,7 @@ function pingMs(socket: string): Promise<number> {
 
 const images = await debianImages();
 const daemon = await startDaemon();
-// `exec node <baseline main> <wharfd flags>`: the harness's prefix runs before `node <main> <flags>`.
-const baseline = BASELINE_MAIN ? await startDaemon({ prefix: ['sh', '-c', 'shift; exec "$0" "$BASELINE_MAIN" "$@"'], env: { BASELINE_MAIN } }) : null;
+const baseline = await startBaselineDaemon();
 const work = await mkdtemp(join(daemon.root, 'pull-bench-'));
 const registry = await startRegistry({ dir: work, storage: join(work, 'storage') });
 try {

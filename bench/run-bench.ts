@@ -18,12 +18,12 @@ import { buildSpec, detectCgroupVersion } from '../src/runtime/spec.js';
 import { CLI_MAIN, DOCKER_CLI, loadBusybox, startDaemon } from '../test/integration/harness.js';
 import { median, recordRow } from './report.js';
 import { makeBusyboxRootfs } from '../test/integration/runtime-rootfs.js';
+import { startBaselineDaemon } from './baseline.js';
 
 const run = promisify(execFile);
 const N = Number(process.env.BENCH_N ?? process.argv[2] ?? 20);
 
 const DOCKER_HOST = process.env.BENCH_DOCKER_HOST;
-const BASELINE_MAIN = process.env.BENCH_BASELINE_MAIN;
 
 async function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const t0 = performance.now();
@@ -32,7 +32,7 @@ async function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promi
 }
 
 const daemon = await startDaemon();
-const baseline = BASELINE_MAIN ? await startDaemon({ prefix: ['sh', '-c', 'shift; exec "$0" "$BASELINE_MAIN" "$@"'], env: { BASELINE_MAIN } }) : null;
+const baseline = await startBaselineDaemon();
 const dir = await mkdtemp(join(tmpdir(), 'wharf-bench-'));
 try {
   await loadBusybox(daemon);
