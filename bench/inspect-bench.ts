@@ -52,11 +52,20 @@ async function populate(api: Api, count: number, have: string[]): Promise<void> 
 
 type Samples = { inspect: number[]; list: number[] };
 
-/** N rounds; in each, every engine answers an inspect, then every engine a list (interleaved). */
+/**
+ * N rounds of inspects, every engine answering in turn, then N rounds of lists. Each kind has its
+ * own loop because an engine's answer is slower the longer it sat idle before (the VM's vCPU and
+ * the process wake up cold: after 20 ms idle a wharfd /_ping takes twice as long as after 1 ms);
+ * interleaving an inspect with the other engine's 200-container list made one engine's inspect
+ * always follow the other's long list. Here each request waits only for the other engine's
+ * request of the same kind.
+ */
 async function measure(engines: Array<{ name: string; api: Api; id: string }>): Promise<Record<string, Samples>> {
   const out: Record<string, Samples> = Object.fromEntries(engines.map((e) => [e.name, { inspect: [], list: [] }]));
   for (let i = 0; i < N; i++) {
     for (const e of engines) out[e.name]!.inspect.push((await e.api('GET', `/containers/${e.id}/json`)).ms);
+  }
+  for (let i = 0; i < N; i++) {
     for (const e of engines) out[e.name]!.list.push((await e.api('GET', '/containers/json?all=1')).ms);
   }
   return out;
