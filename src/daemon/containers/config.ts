@@ -107,7 +107,8 @@ export function validateContainerConfig(config: ContainerConfig): void {
   if (config.StopSignal) parseSignal(config.StopSignal);
   const h = config.Healthcheck;
   if (!h) return;
-  const tooShort = (v: number | undefined) => v !== undefined && v !== 0 && v < MIN_HEALTH_DURATION;
+  // A null (docker-py sends `"StartPeriod": null` when not given) decodes to Go's zero: unset.
+  const tooShort = (v: number | null | undefined) => typeof v === 'number' && v !== 0 && v < MIN_HEALTH_DURATION;
   if (tooShort(h.Interval)) throw invalidParameter('Interval in Healthcheck cannot be less than 1ms');
   if (tooShort(h.Timeout)) throw invalidParameter('Timeout in Healthcheck cannot be less than 1ms');
   if ((h.Retries ?? 0) < 0) throw invalidParameter('Retries in Healthcheck cannot be negative');

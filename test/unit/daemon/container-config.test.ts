@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { commandOf, effectiveNetworkMode, mergeImageConfig, validateContainerConfig, validateHostConfig } from '../../../src/daemon/containers/config.js';
 import { isEngineError } from '../../../src/lib/errors.js';
+import type { HealthConfig } from '../../../src/api/types.js';
 
 const image = {
   Env: ['PATH=/usr/bin:/bin', 'LANG=C'],
@@ -120,6 +121,9 @@ test("create's Config checks, in moby's order and words", () => {
   assert.throws(() => validateContainerConfig({ Image: 'x', Healthcheck: { Retries: -1 } }), { message: 'Retries in Healthcheck cannot be negative' });
   assert.throws(() => validateContainerConfig({ Image: 'x', Healthcheck: { StartInterval: 999_999 } }), { message: 'StartInterval in Healthcheck cannot be less than 1ms' });
   assert.doesNotThrow(() => validateContainerConfig({ Image: 'x', Healthcheck: { Interval: 0, Timeout: 1_000_000 } }));
+  // docker-py's Healthcheck sends null for what it was not given; Go decodes null to zero.
+  const nulls = { Test: ['CMD', 'true'], Interval: 1e9, Timeout: null, Retries: null, StartPeriod: null, StartInterval: null } as unknown as HealthConfig;
+  assert.doesNotThrow(() => validateContainerConfig({ Image: 'x', Healthcheck: nulls }));
   assert.throws(() => validateHostConfig({ AutoRemove: true, RestartPolicy: { Name: 'always' } }), { message: "can't create 'AutoRemove' container with restart policy" });
   assert.doesNotThrow(() => validateHostConfig({ AutoRemove: true, RestartPolicy: { Name: 'no' } }));
 });
