@@ -1022,23 +1022,25 @@ class BuildRun {
     for (const w of created.Warnings ?? []) state.out(` ---> [Warning] ${w}\n`);
     state.out(` ---> Running in ${shortId(id)}\n`);
     const session = await containers.attach(id, { stream: true, logs: false, stdin: false, stdout: true, stderr: true });
-    const sink = () => {
+    // The classic builder shows a RUN's stderr in red: each write wrapped in ESC[91m … ESC[0m
+    // (moby's streamformatter stderr writer); clients match on it.
+    const sink = (paint: (t: string) => string) => {
       const dec = new StringDecoder('utf8');
       return new Writable({
         write: (chunk: Buffer, _e, cb) => {
           const text = dec.write(chunk);
-          if (text) state.out(text);
+          if (text) state.out(paint(text));
           this.room().then(() => cb(), cb);
         },
         final: (cb) => {
           const rest = dec.end();
-          if (rest) state.out(rest);
+          if (rest) state.out(paint(rest));
           cb();
         },
       });
     };
     const waiter = await containers.wait(id, 'next-exit');
-    const attached = session.run({ stdin: null, stdout: sink(), stderr: sink() });
+    const attached = session.run({ stdin: null, stdout: sink((t) => t), stderr: sink((t) => `\x1b[91m${t}\x1b[0m`) });
     const onAbort = () => {
       containers.remove(id, { force: true, volumes: true, link: false }).catch((err) => this.deps.log(`build cancelled: remove ${id}: ${err instanceof Error ? err.message : err}`));
     };

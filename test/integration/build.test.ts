@@ -422,6 +422,13 @@ describe('docker build (classic builder)', () => {
     assert.match(parse.body, /dockerfile parse error on line 2: RUN requires at least one argument/);
   });
 
+  test("a RUN's stderr comes in red, stdout as is, as the classic builder streams them", async () => {
+    const r = await runCommand('curl', ['-s', '--unix-socket', d.socket, '-X', 'POST', '--data-binary', 'FROM busybox\nRUN echo out; echo err >&2\n', 'http://localhost/v1.41/build?nocache=1&rm=1']);
+    const streams = r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { stream?: string }).stream);
+    assert.ok(streams.includes('\x1b[91merr\n\x1b[0m'), JSON.stringify(streams));
+    assert.ok(streams.includes('out\n'), JSON.stringify(streams));
+  });
+
   test('leftovers of a build cut short by a crash are removed at daemon start', async () => {
     await d.stop();
     const tmp = join(d.dataRoot, 'tmp');
