@@ -4,6 +4,7 @@
  * socket; without, a `200 OK` whose body is the stream and whose request body is stdin.
  */
 import { PassThrough, finished, type Readable, type Writable } from 'node:stream';
+import { invalidParameter } from '../lib/errors.js';
 import type { RequestContext } from './router.js';
 import { COMMON_HEADERS } from './router.js';
 import { STDERR, STDOUT, streamWriter } from './stdcopy.js';
@@ -21,6 +22,49 @@ export interface HijackedStreams {
   stderr: Writable;
   /** Ends the connection (flushes what was written, then closes). */
   end(): void;
+}
+
+/**
+ * The body an upgraded request declared with Content-Length. Node hands everything after the
+ * headers of an upgrade over as `head` + socket data, so the body is taken from there and only
+ * what follows it is left (in `ctx.upgrade.head`) for the stream. Docker never sees a body as
+ * stdin: it drops what was read with the request when it hijacks. Empty without a length.
+ */
+export async function takeUpgradedBody(ctx: RequestContext): Promise<Buffer> {
+  if (!ctx.upgrade) return Buffer.alloc(0);
+  const len = Number(ctx.req.headers['content-length'] ?? 0);
+  if (!Number.isInteger(len) || len <= 0) return Buffer.alloc(0);
+  const { socket } = ctx.upgrade;
+  let buf = ctx.upgrade.head;
+  if (buf.length < len) {
+    buf = await new Promise<Buffer>((resolve, reject) => {
+      const parts = [buf];
+      let have = buf.length;
+      const onData = (d: Buffer) => {
+        parts.push(d);
+        have += d.length;
+        if (have >= len) {
+          cleanup();
+          socket.pause();
+          resolve(Buffer.concat(parts));
+        }
+      };
+      const onEnd = () => {
+        cleanup();
+        reject(invalidParameter('unexpected end of the request body'));
+      };
+      const cleanup = () => {
+        socket.off('data', onData);
+        socket.off('end', onEnd);
+        socket.off('error', onEnd);
+      };
+      socket.on('data', onData);
+      socket.once('end', onEnd);
+      socket.once('error', onEnd);
+    });
+  }
+  ctx.upgrade = { socket, head: buf.subarray(len) };
+  return buf.subarray(0, len);
 }
 
 /** Keeps an ended hijacked socket from lingering if the peer never closes its side. */

@@ -54,3 +54,21 @@ test('dockerode: create, attach, start, wait, logs, inspect, remove', async () =
   await container.remove();
   await assert.rejects(container.inspect(), (e: { statusCode?: number }) => e.statusCode === 404);
 });
+
+test("dockerode: stdin through a hijacked attach is only what the client writes, not the request's body", async () => {
+  // dockerode sends the attach options as a JSON body on the upgraded request; Docker drops it.
+  const docker = new Docker({ socketPath: d.socket });
+  const container = await docker.createContainer({ Image: 'busybox', Cmd: ['wc', '-c'], Tty: false, OpenStdin: true, StdinOnce: true, AttachStdin: true });
+  const stream = await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true });
+  const out = new PassThrough();
+  const chunks: Buffer[] = [];
+  out.on('data', (c: Buffer) => chunks.push(c));
+  docker.modem.demuxStream(stream, out, new PassThrough());
+  const ended = new Promise((r) => stream.on('end', r));
+  await container.start();
+  stream.end('x'.repeat(1000));
+  assert.equal(((await container.wait()) as { StatusCode: number }).StatusCode, 0);
+  await ended;
+  assert.equal(Buffer.concat(chunks).toString().trim(), '1000');
+  await container.remove();
+});

@@ -4,7 +4,7 @@ import type { AttachOptions, WaitCondition } from '../backend.js';
 import { decodeCreateBody } from '../create-body.js';
 import { adaptCreateBody } from '../create-compat.js';
 import { errorMessage } from '../errors.js';
-import { hijack, MULTIPLEXED_STREAM, RAW_STREAM } from '../hijack.js';
+import { hijack, MULTIPLEXED_STREAM, RAW_STREAM, takeUpgradedBody } from '../hijack.js';
 import {
   boolValue,
   checkForJSON,
@@ -108,6 +108,8 @@ async function attach(ctx: RequestContext): Promise<void> {
   };
   const detachKeys = query.get('detachKeys');
   if (detachKeys) opts.detachKeys = detachKeys;
+  // dockerode sends its options as a JSON body too: never the container's stdin.
+  await takeUpgradedBody(ctx);
   // Errors here are ordinary HTTP errors: nothing has been hijacked yet.
   const session = await ctx.backend.containers.attach(ctx.params.name!, opts);
   const conn = hijack(ctx, { tty: session.tty });

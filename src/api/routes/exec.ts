@@ -1,7 +1,7 @@
 /** Exec routes: POST /containers/{name}/exec, POST /exec/{id}/start|resize, GET /exec/{id}/json. */
 import { invalidParameter } from '../../lib/errors.js';
 import { errorMessage } from '../errors.js';
-import { hijack } from '../hijack.js';
+import { hijack, takeUpgradedBody } from '../hijack.js';
 import { checkForJSON, intValue, readJSONBody, sendEmpty, sendJSON } from '../request.js';
 import { decodeJSON, readJSON } from '../json-body.js';
 import { EXEC_CREATE, EXEC_START } from '../body-shapes.js';
@@ -31,45 +31,10 @@ async function create(ctx: RequestContext): Promise<void> {
   sendJSON(ctx.res, 201, { Id: created.Id });
 }
 
-/**
- * The start request's JSON body. On an upgraded connection Node hands the bytes after the
- * headers over as `head` + socket data; the body is taken from there and the rest left as stdin.
- */
+/** The start request's JSON body; on an upgraded connection what follows it is stdin. */
 async function startBody(ctx: RequestContext): Promise<unknown> {
   if (!ctx.upgrade) return readJSONBody(ctx.req);
-  const len = Number(ctx.req.headers['content-length'] ?? 0);
-  if (!Number.isInteger(len) || len <= 0) return undefined;
-  const { socket } = ctx.upgrade;
-  let buf = ctx.upgrade.head;
-  if (buf.length < len) {
-    buf = await new Promise<Buffer>((resolve, reject) => {
-      const parts = [buf];
-      let have = buf.length;
-      const onData = (d: Buffer) => {
-        parts.push(d);
-        have += d.length;
-        if (have >= len) {
-          cleanup();
-          socket.pause();
-          resolve(Buffer.concat(parts));
-        }
-      };
-      const onEnd = () => {
-        cleanup();
-        reject(invalidParameter('unexpected end of the request body'));
-      };
-      const cleanup = () => {
-        socket.off('data', onData);
-        socket.off('end', onEnd);
-        socket.off('error', onEnd);
-      };
-      socket.on('data', onData);
-      socket.once('end', onEnd);
-      socket.once('error', onEnd);
-    });
-  }
-  ctx.upgrade = { socket, head: buf.subarray(len) };
-  const text = buf.subarray(0, len).toString('utf8');
+  const text = (await takeUpgradedBody(ctx)).toString('utf8');
   if (text.trim() === '') return undefined;
   try {
     return JSON.parse(text);
