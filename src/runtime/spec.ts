@@ -165,7 +165,7 @@ export function buildSpec(input: SpecInput): OciSpec {
 // ---- capabilities -------------------------------------------------------------------------
 
 /** `net_admin` / `NET_ADMIN` / `CAP_NET_ADMIN` -> `CAP_NET_ADMIN`; "ALL" stays "ALL". */
-function normalizeCaps(list: string[]): { caps: string[]; all: boolean } {
+export function normalizeCaps(list: string[]): { caps: string[]; all: boolean } {
   const caps: string[] = [];
   let all = false;
   for (const raw of list) {

@@ -9,7 +9,7 @@ import type { ContainerConfig, HealthConfig, HostConfig, RestartPolicy } from '.
 import { invalidParameter } from '../../lib/errors.js';
 import { parseSignal } from '../../lib/signals.js';
 import { validatePortBindings } from '../../network/ports.js';
-import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, DEFAULT_SHM_SIZE } from '../../runtime/spec.js';
+import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, DEFAULT_SHM_SIZE, normalizeCaps } from '../../runtime/spec.js';
 import { parseCpuList, type SysInfo } from '../sysinfo.js';
 
 const envKey = (kv: string) => kv.split('=', 1)[0];
@@ -271,17 +271,38 @@ export function validateHostConfig(h: HostConfig, ncpu = cpus().length, sys: Sys
     }
   }
   if (!update) {
+    // moby's verifyPlatformContainerSettings, in its order.
+    if (!validIpcMode(h.IpcMode ?? '')) throw invalidParameter(`invalid IPC mode: ${h.IpcMode}`);
+    if (!validPidMode(h.PidMode ?? '')) throw invalidParameter(`invalid PID mode: ${h.PidMode}`);
+    if (h.ShmSize !== undefined && h.ShmSize < 0) throw invalidParameter('SHM size can not be less than 0');
+    if (h.UTSMode && h.UTSMode !== 'host') throw invalidParameter(`invalid UTS mode: ${h.UTSMode}`);
+    if (h.OomScoreAdj !== undefined && (h.OomScoreAdj < -1000 || h.OomScoreAdj > 1000)) {
+      throw invalidParameter('Invalid value ' + h.OomScoreAdj + ', range for oom score adj is [-1000, 1000]');
+    }
+    for (const [field, list] of [['CapAdd', h.CapAdd], ['CapDrop', h.CapDrop]] as const) {
+      try {
+        normalizeCaps(list ?? []);
+      } catch (err) {
+        throw invalidParameter(`invalid ${field}: ${(err as Error).message}`);
+      }
+    }
     if (h.Isolation && h.Isolation !== 'default') throw invalidParameter(`invalid isolation '${h.Isolation}' on linux`);
     const storageOpts = Object.keys(h.StorageOpt ?? {});
     // overlay2 takes only `size`, and only over xfs with project quotas, which wharfd does not set up.
     if (storageOpts.includes('size')) throw invalidParameter("--storage-opt is supported only for overlay over xfs with 'pquota' mount option");
     if (storageOpts.length) throw invalidParameter(`Unknown option ${storageOpts[0]}`);
-    if (h.ShmSize !== undefined && h.ShmSize < 0) throw invalidParameter('SHM size can not be less than 0');
-    if (h.OomScoreAdj !== undefined && (h.OomScoreAdj < -1000 || h.OomScoreAdj > 1000)) {
-      throw invalidParameter('Invalid value ' + h.OomScoreAdj + ', range for oom score adj is [-1000, 1000]');
-    }
   }
   return warnings;
+}
+
+/** moby's IpcMode.Valid: a `container:` mode may name nobody there (start fails instead). */
+function validIpcMode(mode: string): boolean {
+  return ['', 'none', 'private', 'host', 'shareable'].includes(mode) || mode.startsWith('container:');
+}
+
+/** moby's PidMode.Valid: `container:` must name a container. */
+function validPidMode(mode: string): boolean {
+  return mode === '' || mode === 'host' || (mode.startsWith('container:') && mode.length > 'container:'.length);
 }
 
 export interface HostConfigDefaults {

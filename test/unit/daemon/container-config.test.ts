@@ -127,3 +127,17 @@ test("create's Config checks, in moby's order and words", () => {
   assert.throws(() => validateHostConfig({ AutoRemove: true, RestartPolicy: { Name: 'always' } }), { message: "can't create 'AutoRemove' container with restart policy" });
   assert.doesNotThrow(() => validateHostConfig({ AutoRemove: true, RestartPolicy: { Name: 'no' } }));
 });
+
+test("create's HostConfig namespace modes and capabilities, in moby's words", () => {
+  assert.throws(() => validateHostConfig({ IpcMode: 'bogus' }), { kind: 'InvalidParameter', message: 'invalid IPC mode: bogus' });
+  assert.throws(() => validateHostConfig({ PidMode: 'container:' }), { message: 'invalid PID mode: container:' });
+  assert.throws(() => validateHostConfig({ UTSMode: 'private' }), { message: 'invalid UTS mode: private' });
+  assert.throws(() => validateHostConfig({ CapAdd: ['BOGUS'] }), { kind: 'InvalidParameter', message: 'invalid CapAdd: unknown capability: "CAP_BOGUS"' });
+  assert.throws(() => validateHostConfig({ CapDrop: ['net_admin', 'nope'] }), { message: 'invalid CapDrop: unknown capability: "CAP_NOPE"' });
+  // The IPC mode is checked before the capabilities, as moby does.
+  assert.throws(() => validateHostConfig({ IpcMode: 'x', CapAdd: ['BOGUS'] }), { message: 'invalid IPC mode: x' });
+  for (const ok of ['', 'none', 'private', 'host', 'shareable', 'container:abc', 'container:']) assert.doesNotThrow(() => validateHostConfig({ IpcMode: ok }), ok);
+  assert.doesNotThrow(() => validateHostConfig({ PidMode: 'container:abc', UTSMode: 'host', CapAdd: ['ALL', 'net_admin', 'CAP_SYS_TIME'], CapDrop: null }));
+  // An update never looks at them: they cannot change.
+  assert.doesNotThrow(() => validateHostConfig({ IpcMode: 'bogus' }, 2, undefined, true));
+});
