@@ -65,8 +65,9 @@ export class NetworkService implements NetworkBackend {
   }
 
   async connect(ref: string, container: string, endpointConfig?: EndpointSettings): Promise<void> {
-    const n = this.mgr.get(ref);
+    // moby looks the container up first: both missing answers "No such container".
     const c = this.containers.resolve(container);
+    const n = this.mgr.get(ref);
     const mode = c.networkMode || 'bridge';
     if (mode === 'host' || n.Driver === 'host') throw forbidden('container cannot be disconnected from host network or connected to host network');
     if (mode === 'none' || n.Driver === 'null') {
@@ -84,8 +85,8 @@ export class NetworkService implements NetworkBackend {
   }
 
   async disconnect(ref: string, container: string, _force: boolean): Promise<void> {
-    const n = this.mgr.get(ref);
     const c = this.containers.resolve(container);
+    const n = this.mgr.get(ref);
     if (n.Driver === 'host') throw forbidden('container cannot be disconnected from host network or connected to host network');
     if (c.running) {
       await this.mgr.disconnect(c.id, n.Id);

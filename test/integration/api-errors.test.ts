@@ -42,6 +42,16 @@ test("unknown containers and images are 404 with Docker's text", async () => {
   assert.equal(i.json.message, 'No such image: nosuch:1');
   const s = await call('POST', '/v1.50/containers/nosuch/start');
   assert.equal(s.status, 404);
+  // moby parses a kill's signal before it looks for the container, and a network connect or
+  // disconnect looks for the container before the network.
+  const k = await call('POST', '/v1.50/containers/nosuch/kill?signal=BOGUS');
+  assert.deepEqual([k.status, k.json.message], [400, 'Invalid signal: BOGUS']);
+  for (const op of ['connect', 'disconnect']) {
+    const n = await call('POST', `/v1.50/networks/nosuchnet/${op}`, JSON.stringify({ Container: 'nosuch' }));
+    assert.deepEqual([n.status, n.json.message], [404, 'No such container: nosuch'], op);
+  }
+  const ipc = await call('POST', '/v1.50/containers/create', JSON.stringify({ Image: 'busybox', HostConfig: { IpcMode: 'bogus' } }));
+  assert.deepEqual([ipc.status, ipc.json.message], [400, 'invalid IPC mode: bogus']);
 });
 
 test('a name in use is 409; invalid HostConfig is 400; neither leaves anything behind', async () => {

@@ -59,8 +59,9 @@ async function stopRunning(c: ContainerCore, rec: ContainerRecord, opts: StopOpt
 
 /** Docker's ContainerKill: SIGKILL waits for the exit; other signals are sent and return. */
 export async function killContainer(c: ContainerCore, ref: string, signalName?: string): Promise<void> {
-  const rec = c.get(ref);
+  // moby's route parses the signal before it looks the container up.
   const signal = parseSignal(signalName || 'SIGKILL');
+  const rec = c.get(ref);
   if (!isRunning(rec.State)) {
     throw conflict(`cannot kill container: ${ref}: container ${rec.ID} is not running`);
   }
