@@ -11,7 +11,7 @@ import type { ContainerConfig, Filters, HostConfig, Volume, VolumeCreateRequest,
 import type { ContainerRecord } from '../container/container.js';
 import { hasProcess } from '../container/state.js';
 import { invalidParameter, isEngineError } from '../lib/errors.js';
-import { filterMatches, labelMatches } from '../lib/filters.js';
+import { filterBool, filterMatches, labelMatches } from '../lib/filters.js';
 import { copyUp } from '../volume/copy-up.js';
 import { registerMountPoints, type StoredMountPoint } from '../volume/mount-points.js';
 import { ociMounts } from '../volume/oci-mounts.js';
@@ -71,7 +71,7 @@ export class VolumeService implements VolumeBackend, VolumeLink {
 
   async list(filters: Filters): Promise<VolumeListResponse> {
     for (const k of Object.keys(filters)) if (!LIST_FILTERS.has(k)) throw invalidParameter(`invalid filter '${k}'`);
-    const dangling = filters.dangling?.length ? parseBool('dangling', filters.dangling[filters.dangling.length - 1]!) : undefined;
+    const dangling = filters.dangling ? filterBool(filters, 'dangling', false) : undefined;
     const out = this.store.list().filter((v) => {
       if (filters.driver?.length && !filters.driver.includes(v.Driver)) return false;
       if (filters.name?.length && !filterMatches(filters.name, v.Name)) return false;

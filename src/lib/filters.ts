@@ -47,3 +47,18 @@ export function parseFilterTime(v: string, now = Date.now()): number {
   if (Number.isNaN(t)) throw invalidParameter(`failed to parse value as time or duration: "${v}"`);
   return t / 1000;
 }
+
+/**
+ * Docker's filters.Args.GetBoolOrDefault: `dflt` without the key; true or false when the values
+ * say only "1"/"true" or only "0"/"false"; anything else (none, other words, both) is
+ * `invalid filter 'key=[v …]'`, the values as Go prints a string slice.
+ */
+export function filterBool(filters: Record<string, string[]> | undefined, key: string, dflt: boolean): boolean {
+  const values = filters?.[key];
+  if (values === undefined) return dflt;
+  if (values.length === 0) throw invalidParameter(`invalid filter '${key}'`);
+  const isFalse = values.includes('0') || values.includes('false');
+  const isTrue = values.includes('1') || values.includes('true');
+  if (isFalse === isTrue) throw invalidParameter(`invalid filter '${key}=[${values.join(' ')}]'`);
+  return isTrue;
+}

@@ -200,6 +200,8 @@ describe('volumes', () => {
     assert.match(anon, /^[0-9a-f]{64}$/);
     const used = (await docker(['create', '-v', 'usedvol:/u', 'busybox', 'true'])).trim();
     assert.equal(await docker(['volume', 'ls', '-q', '--filter', 'dangling=false']), 'usedvol\n');
+    const maybe = await d.docker(['volume', 'ls', '--filter', 'dangling=maybe']);
+    assert.deepEqual([maybe.code, maybe.stderr.trim()], [1, "Error response from daemon: invalid filter 'dangling=[maybe]'"]);
     assert.equal(await docker(['volume', 'ls', '--filter', 'label=keep', '--format', '{{.Name}} {{.Labels}}']), 'named2 keep=1\n');
     const p1 = await docker(['volume', 'prune', '-f']);
     assert.equal(p1, `Deleted Volumes:\n${anon}\n\nTotal reclaimed space: 0B\n`);

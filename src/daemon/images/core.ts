@@ -215,7 +215,3 @@ export function unixSeconds(created: string | undefined): number {
   return isNaN(t) ? 0 : Math.floor(t / 1000);
 }
 
-/** A boolean filter value as Docker accepts it. */
-export function isTruthy(v: string): boolean {
-  return v === 'true' || v === '1';
-}

@@ -2,8 +2,8 @@
 import type { Filters, ImageSummary } from '../../api/types.js';
 import { familiarName, familiarString, type Reference } from '../../image/reference.js';
 import { invalidParameter } from '../../lib/errors.js';
-import { labelMatches, parseFilterTime } from '../../lib/filters.js';
-import { isTruthy, unixSeconds, type ImageCore } from './core.js';
+import { filterBool, labelMatches, parseFilterTime } from '../../lib/filters.js';
+import { unixSeconds, type ImageCore } from './core.js';
 
 const IMAGE_FILTERS = new Set(['dangling', 'label', 'before', 'since', 'reference', 'until']);
 
@@ -26,12 +26,7 @@ function familiarMatch(pattern: string, ref: Reference): boolean {
 export async function listImages(c: ImageCore, opts: { all: boolean; filters: Filters; digests: boolean }): Promise<ImageSummary[]> {
   const f = opts.filters ?? {};
   for (const key of Object.keys(f)) if (!IMAGE_FILTERS.has(key)) throw invalidParameter(`invalid filter '${key}'`);
-  let danglingOnly = false;
-  if (f.dangling?.length) {
-    const v = f.dangling[0]!;
-    if (!['true', 'false', '1', '0'].includes(v)) throw invalidParameter(`invalid filter 'dangling=${v}'`);
-    danglingOnly = isTruthy(v);
-  }
+  const danglingOnly = filterBool(f, 'dangling', false);
   let beforeTime = Infinity;
   let sinceTime = -Infinity;
   for (const b of f.before ?? []) beforeTime = Math.min(beforeTime, unixSeconds((await c.configOf(await c.lookup(b))).created));

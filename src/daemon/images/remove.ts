@@ -6,9 +6,9 @@ import type { Filters, ImageDeleteItem, PruneReport } from '../../api/types.js';
 import { familiarName, familiarString, parseNormalizedNamed, withDefaultTag, type Reference } from '../../image/reference.js';
 import { chainIds } from '../../layer/chain-id.js';
 import { conflict, invalidParameter, isEngineError } from '../../lib/errors.js';
-import { parseFilterTime, labelMatches } from '../../lib/filters.js';
+import { filterBool, parseFilterTime, labelMatches } from '../../lib/filters.js';
 import { shortId } from '../../lib/ids.js';
-import { isTruthy, unixSeconds, type ImageCore, type ImageUser } from './core.js';
+import { unixSeconds, type ImageCore, type ImageUser } from './core.js';
 
 const RUNNING = 1;
 const DEPENDENT_CHILD = 2;
@@ -144,7 +144,7 @@ export async function pruneImages(c: ImageCore, filters: Filters): Promise<Prune
   for (const key of Object.keys(f)) {
     if (!['dangling', 'label', 'label!', 'until'].includes(key)) throw invalidParameter(`invalid filter '${key}'`);
   }
-  const danglingOnly = f.dangling?.length ? isTruthy(f.dangling[0]!) : true;
+  const danglingOnly = filterBool(f, 'dangling', true);
   let untilTime = Infinity;
   for (const u of f.until ?? []) untilTime = Math.min(untilTime, parseFilterTime(u));
   return c.exclusive(async () => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { labelMatches, parseFilterTime } from '../../../src/lib/filters.js';
+import { filterBool, labelMatches, parseFilterTime } from '../../../src/lib/filters.js';
 
 test('label filters: key alone or key=value', () => {
   assert.equal(labelMatches({ a: '1' }, 'a'), true);
@@ -30,4 +30,14 @@ test("filterMatches is Docker's Args.Match: exact, unanchored regexp, Go's (?i),
   assert.equal(filterMatches(['(?i)^MY'], 'mynet'), true);
   assert.equal(filterMatches(['[', 'zzz'], 'a[b'), false);
   assert.equal(filterMatches(['a[b'], 'a[b'), true);
+});
+
+test("filterBool takes only 1/true or 0/false, and words the rest as Docker's GetBoolOrDefault", () => {
+  assert.equal(filterBool({}, 'dangling', true), true);
+  assert.equal(filterBool({ dangling: ['true'] }, 'dangling', false), true);
+  assert.equal(filterBool({ dangling: ['0', 'false'] }, 'dangling', true), false);
+  assert.throws(() => filterBool({ dangling: ['maybe'] }, 'dangling', false), { kind: 'InvalidParameter', message: "invalid filter 'dangling=[maybe]'" });
+  assert.throws(() => filterBool({ dangling: ['TRUE'] }, 'dangling', false), { message: "invalid filter 'dangling=[TRUE]'" });
+  assert.throws(() => filterBool({ dangling: ['true', '0'] }, 'dangling', false), { message: "invalid filter 'dangling=[true 0]'" });
+  assert.throws(() => filterBool({ dangling: [] }, 'dangling', false), { message: "invalid filter 'dangling'" });
 });
