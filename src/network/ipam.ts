@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { invalidParameter } from '../lib/errors.js';
-import { contains, lastIp, maskOf, overlaps, parseCidr, parseIp, size, type Cidr } from './ipv4.js';
+import { contains, formatCidr, formatIp, lastIp, maskOf, overlaps, parseCidr, parseIp, size, type Cidr } from './ipv4.js';
 import { contains6, formatCidr6, formatIp6, lastIp6, overlaps6, parseCidr6, parseIp6, type Cidr6 } from './ipv6.js';
 
 export interface AddressPool {
@@ -121,6 +121,43 @@ export function checkRequestedIp(spec: SubnetSpec, ip: number, leased: Set<numbe
   if (ip === spec.gateway || leased.has(ip)) throw invalidParameter(`Address already in use`);
 }
 
+
+/**
+ * Docker's ValidateIPAM for one IPv4 IPAMConfig: a subnet in canonical form, an ip-range and
+ * addresses (gateway, auxiliary) of the same family inside it; messages joined by ipamConfigError.
+ */
+export function ipamErrors4(c: { Subnet?: string; IPRange?: string; Gateway?: string; AuxiliaryAddresses?: Record<string, string> }): string[] {
+  const subnet = c.Subnet ?? '';
+  const s = parseCidr(subnet);
+  if (!s) return [`invalid subnet ${subnet}: invalid CIDR block notation`];
+  const errs: string[] = [];
+  const shown = `${formatIp(s.ip)}/${s.cidr.bits}`;
+  if (s.ip !== s.cidr.base) errs.push(`invalid subnet ${shown}: it should be ${formatCidr(s.cidr)}`);
+  if (c.IPRange) {
+    const r = parseCidr(c.IPRange);
+    if (!r) {
+      errs.push(parseCidr6(c.IPRange) ? `invalid ip-range ${c.IPRange}: parent subnet is an IPv4 block` : `invalid ip-range ${c.IPRange}: invalid CIDR block notation`);
+    } else {
+      if (r.cidr.bits < s.cidr.bits) errs.push(`invalid ip-range ${c.IPRange}: CIDR block is bigger than its parent subnet ${shown}`);
+      if (r.ip !== r.cidr.base) errs.push(`invalid ip-range ${formatIp(r.ip)}/${r.cidr.bits}: it should be ${formatCidr(r.cidr)}`);
+      if (!overlaps(r.cidr, s.cidr)) errs.push(`invalid ip-range ${c.IPRange}: parent subnet ${shown} doesn't contain ip-range`);
+    }
+  }
+  const addrErr = (a: string): string | undefined => {
+    const ip = parseIp(a);
+    if (ip === undefined) return parseIp6(a) === undefined ? 'invalid address' : 'parent subnet is an IPv4 block';
+    return contains(s.cidr, ip) ? undefined : `parent subnet ${shown} doesn't contain this address`;
+  };
+  if (c.Gateway) {
+    const e = addrErr(c.Gateway);
+    if (e) errs.push(`invalid gateway ${c.Gateway}: ${e}`);
+  }
+  for (const [name, a] of Object.entries(c.AuxiliaryAddresses ?? {})) {
+    const e = addrErr(a);
+    if (e) errs.push(`invalid auxiliary address ${name}: ${e}`);
+  }
+  return errs;
+}
 
 // ---- IPv6 ------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ import {
   hostNameservers6,
   hostRoutes,
   ipamConfigError,
+  ipamErrors4,
   ipamErrors6,
   isV6Pool,
   pickSubnet,
@@ -968,10 +969,12 @@ export class NetworkManager {
       const cfgIn = (req.IPAM?.Config ?? []).filter((c) => !c.Subnet?.includes(':'));
       let config: NetworkRecord['IPAM']['Config'];
       if (cfgIn.length) {
+        // Docker's ValidateIPAM looks at every IPv4 config before anything else does.
+        const errs = cfgIn.flatMap((c) => ipamErrors4(c));
+        if (errs.length) throw invalidParameter(ipamConfigError(errs));
         if (cfgIn.length > 1) throw invalidParameter('only one IPv4 subnet per network is supported');
         const c = cfgIn[0]!;
-        if (!c.Subnet) throw invalidParameter('ipam config requires a subnet');
-        const spec = subnetSpec(c.Subnet, c.Gateway, c.IPRange);
+        const spec = subnetSpec(c.Subnet!, c.Gateway, c.IPRange);
         for (const other of this.networks.values()) {
           for (const oc of other.IPAM.Config ?? []) {
             const o = parseCidr(oc.Subnet)?.cidr;

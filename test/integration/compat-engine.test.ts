@@ -327,13 +327,21 @@ test('networks keep names with spaces, auxiliary addresses, endpoint driver opti
     await d.docker(['rm', '-f', 'auxuser']);
     await d.docker(['network', 'rm', 'my net']);
   }
-  // The Docker CLI checks this itself; the engine must too, for API clients.
+  // The Docker CLI checks these itself; the engine must too, for API clients (moby 28's ValidateIPAM).
   const docker = new Docker({ socketPath: d.socket });
-  await assert.rejects(
-    docker.createNetwork({ Name: 'auxbad', IPAM: { Config: [{ Subnet: '10.231.8.0/24', AuxiliaryAddresses: { x: '10.9.9.9' } }] } }),
-    (err: { statusCode?: number; message: string }) =>
-      err.statusCode === 403 && /auxiliary address: \(x:10\.9\.9\.9\) must belong to the master pool: 10\.231\.8\.0\/24/.test(err.message),
+  const refused = async (config: object, message: string) => {
+    await assert.rejects(docker.createNetwork({ Name: 'ipambad', IPAM: { Config: [config] } }), (err: { statusCode?: number; json?: { message?: string } }) => {
+      assert.deepEqual([err.statusCode, err.json?.message], [400, message]);
+      return true;
+    });
+  };
+  await refused({ Subnet: '10.231.8.0/24', AuxiliaryAddresses: { x: '10.9.9.9' } }, 'invalid network config:\ninvalid auxiliary address x: parent subnet 10.231.8.0/24 doesn\'t contain this address');
+  await refused({ Subnet: 'bogus' }, 'invalid network config:\ninvalid subnet bogus: invalid CIDR block notation');
+  await refused(
+    { Subnet: '10.231.8.5/24', IPRange: '10.231.9.0/25', Gateway: '::1' },
+    'invalid network config:\n* invalid subnet 10.231.8.5/24: it should be 10.231.8.0/24\n* invalid ip-range 10.231.9.0/25: parent subnet 10.231.8.5/24 doesn\'t contain ip-range\n* invalid gateway ::1: parent subnet is an IPv4 block',
   );
+  assert.equal((await d.docker(['network', 'ls', '-q', '--filter', 'name=ipambad'])).stdout, '');
 });
 
 test('rename onto a used name says Docker\'s "Error when allocating new name"', async () => {

@@ -237,7 +237,7 @@ describe('network manager (real netns, bridges, iptables)', () => {
 
   it('rejects bad input with Docker texts', async () => {
     await assert.rejects(mgr.create({ Name: `ov${tag}`, IPAM: { Config: [{ Subnet: `10.214.${octet}.0/25` }] } }), /Pool overlaps with other one on this address space/);
-    await assert.rejects(mgr.create({ Name: `bad${tag}`, IPAM: { Config: [{ Subnet: '10.300.0.0/16' }] } }), /invalid CIDR address: 10\.300\.0\.0\/16/);
+    await assert.rejects(mgr.create({ Name: `bad${tag}`, IPAM: { Config: [{ Subnet: '10.300.0.0/16' }] } }), /invalid subnet 10\.300\.0\.0\/16: invalid CIDR block notation/);
     await assert.rejects(mgr.create({ Name: `net${tag}` }), /network with name net.* already exists/);
     await assert.rejects(mgr.remove('bridge'), /bridge is a pre-defined network and cannot be removed/);
     // dockerd's plugin store answers for drivers it does not have.
