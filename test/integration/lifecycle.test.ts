@@ -93,6 +93,8 @@ describe('lifecycle', () => {
     const top = await ok(['top', 'r2']);
     assert.match(top, /PID/);
     assert.match(top, /sleep 100/);
+    const badTop = await d.docker(['top', 'r2', '-o', 'pid,bogusfield']);
+    assert.deepEqual([badTop.code, badTop.stderr], [1, 'Error response from daemon: ps: error: unknown user-defined format specifier "bogusfield"\n']);
     const rm = await d.wharf(['rm', 'r2']);
     assert.equal(rm.code, 1);
     assert.match(rm.stderr, /container is running: stop the container before removing or force remove/);

@@ -39,7 +39,8 @@ export function parsePsOutput(output: string, pids: Set<number>): ContainerTop {
 export async function runTop(initPid: number, psArgs = '-ef'): Promise<ContainerTop> {
   const pids = await pidsInNamespaceOf(initPid);
   const stdout = await run('ps', psArgs.split(/\s+/).filter(Boolean)).catch((err: CommandError) => {
-    throw systemError(`ps: ${(err.stderr || err.message).trim()}`);
+    // moby keeps the first line of ps's complaint (procps adds its usage after it).
+    throw systemError(`ps: ${(err.stderr.split('\n')[0] || err.message).trim()}`);
   });
   return parsePsOutput(stdout, pids);
 }
