@@ -27,8 +27,12 @@ export function parseRamSize(value: string): number {
   return Math.floor(Number(m[1]) * 1024 ** power);
 }
 
-/** Throws Docker's errors for an unknown driver, an option the driver does not take, or a bad value. */
-export function validateLogConfig(lc: LogConfigLike | undefined): void {
+/**
+ * Throws Docker's errors for an unknown driver, an option the driver does not take, or (unless
+ * `values` is false: a container's values are the logger's business when it starts, see
+ * loggerStartError) a bad value.
+ */
+export function validateLogConfig(lc: LogConfigLike | undefined, { values = true }: { values?: boolean } = {}): void {
   const type = lc?.Type || 'json-file';
   const opts = lc?.Config ?? {};
   if (type === 'none') {
@@ -45,11 +49,29 @@ export function validateLogConfig(lc: LogConfigLike | undefined): void {
   for (const key of Object.keys(opts)) {
     if (!allowed.includes(key)) throw invalidParameter(`unknown log opt '${key}' for ${type} log driver`);
   }
+  if (values) checkLogValues(opts);
+}
+
+function checkLogValues(opts: Record<string, string>): void {
   if (opts['max-size'] !== undefined && opts['max-size'] !== '-1') parseRamSize(opts['max-size']);
   if (opts['max-file'] !== undefined) {
     const n = Number(opts['max-file']);
     if (!Number.isInteger(n)) throw invalidParameter(`strconv.Atoi: parsing "${opts['max-file']}": invalid syntax`);
     if (n < 1) throw invalidParameter('max-file cannot be less than 1');
+  }
+}
+
+/**
+ * What the logger of a container finds wrong with its option values when the container starts
+ * (Docker creates such a container and fails its start, exit code 128, with these words).
+ */
+export function loggerStartError(lc: LogConfigLike | undefined): string | undefined {
+  if ((lc?.Type || 'json-file') === 'none') return undefined;
+  try {
+    checkLogValues(lc?.Config ?? {});
+    return undefined;
+  } catch (err) {
+    return `failed to initialize logging driver: ${(err as Error).message}`;
   }
 }
 

@@ -165,6 +165,12 @@ describe('docker CLI against wharfd', () => {
     assert.equal(opt.code, 125);
     assert.match(opt.stderr, /unknown log opt 'foo' for json-file log driver/);
     assert.equal(await ok(['ps', '-aq']), '', 'a refused create leaves no container');
+    // A bad option value is the logger's to find when the container starts, as in Docker.
+    const badSize = (await ok(['create', '--name', 'badsize', '--log-opt', 'max-size=bogus', 'busybox', 'true'])).trim();
+    const start = await d.docker(['start', 'badsize']);
+    assert.deepEqual([start.code, start.stderr.trim()], [1, "Error response from daemon: failed to initialize logging driver: invalid size: 'bogus'\nError: failed to start containers: badsize"]);
+    assert.equal(await ok(['inspect', '-f', '{{.State.ExitCode}} {{.State.Status}}', badSize]), '128 created\n');
+    await ok(['rm', badSize]);
   });
 
   test("the daemon's log-opts from daemon.json apply to containers that set none", async () => {

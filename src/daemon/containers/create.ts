@@ -47,7 +47,7 @@ export async function createContainer(
   hostConfig.RestartPolicy ??= { Name: 'no', MaximumRetryCount: 0 };
   if (!hostConfig.RestartPolicy.Name) hostConfig.RestartPolicy = { Name: 'no', MaximumRetryCount: 0 };
   hostConfig.LogConfig = withDaemonLogDefaults(hostConfig.LogConfig, c.deps.settings.logDefaults ?? { Type: 'json-file', Config: {} });
-  validateLogConfig(hostConfig.LogConfig);
+  validateLogConfig(hostConfig.LogConfig, { values: false });
 
   const id = generateId();
   const containerName = name ? name.replace(/^\//, '') : c.deps.names.generate();

@@ -15,7 +15,7 @@ import { resolveDevices } from '../../runtime/devices.js';
 import { RuntimeStartError } from '../../runtime/runtime.js';
 import { buildSpec } from '../../runtime/spec.js';
 import { resolveUser } from '../../runtime/user.js';
-import { logSizeMax } from '../log-config.js';
+import { logSizeMax, loggerStartError } from '../log-config.js';
 import { connectPendingAttaches, failPendingAttaches } from './attach.js';
 import { releaseHeld } from './cleanup.js';
 import type { ContainerCore } from './core.js';
@@ -52,6 +52,8 @@ export async function startLocked(c: ContainerCore, rec: ContainerRecord): Promi
   let attaching: Promise<AttachResult> | undefined;
   try {
     const hc = rec.HostConfig;
+    const loggerError = loggerStartError(hc.LogConfig);
+    if (loggerError) throw systemError(loggerError);
     // A namespace of its own on a bridge network: made now as a file, and plumbed (below) while
     // the runtime creates the container in it.
     const netnsFile = ownsNetns(hc) ? netnsFilePath(settings.execRoot, id) : undefined;
