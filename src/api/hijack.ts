@@ -5,6 +5,7 @@
  */
 import { PassThrough, finished, type Readable, type Writable } from 'node:stream';
 import { invalidParameter } from '../lib/errors.js';
+import { MAX_JSON_BODY } from './request.js';
 import type { RequestContext } from './router.js';
 import { COMMON_HEADERS } from './router.js';
 import { STDERR, STDOUT, streamWriter } from './stdcopy.js';
@@ -34,6 +35,8 @@ export async function takeUpgradedBody(ctx: RequestContext): Promise<Buffer> {
   if (!ctx.upgrade) return Buffer.alloc(0);
   const len = Number(ctx.req.headers['content-length'] ?? 0);
   if (!Number.isInteger(len) || len <= 0) return Buffer.alloc(0);
+  // Held in memory until complete: bounded as any JSON body is.
+  if (len > MAX_JSON_BODY) throw invalidParameter(`request body too large: more than ${MAX_JSON_BODY} bytes`);
   const { socket } = ctx.upgrade;
   let buf = ctx.upgrade.head;
   if (buf.length < len) {

@@ -5,6 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { countLeaks, jsonBody, loadBusybox, socketRequest, startDaemon, type Daemon } from './harness.js';
 
@@ -82,6 +83,17 @@ test('starting a running container is 304; an unknown API version is 400', async
   const id = c.json.Id as string;
   assert.equal((await call('POST', `/v1.50/containers/${id}/start`)).status, 204);
   assert.equal((await call('POST', `/v1.50/containers/${id}/start`)).status, 304);
+  // An upgraded attach declaring a body it will never send is refused, not buffered.
+  const attach = await new Promise<string>((resolve, reject) => {
+    const sock = connect(d.socket, () =>
+      sock.write(`POST /v1.50/containers/${id}/attach?stream=1&stdin=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 1000000000000\r\n\r\n{`),
+    );
+    let got = '';
+    sock.on('data', (b: Buffer) => (got += b.toString()));
+    sock.on('end', () => resolve(got));
+    sock.on('error', reject);
+  });
+  assert.match(attach, /^HTTP\/1\.1 400 [\s\S]*request body too large/);
   assert.equal((await call('DELETE', `/v1.50/containers/${id}?force=1`)).status, 204);
   const v = await call('GET', '/v1.99/version');
   assert.equal(v.status, 400);
