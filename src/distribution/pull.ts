@@ -6,7 +6,8 @@
  * and finally the image and its references. Progress goes out as dockerd words it. Any failure
  * removes what this pull added, so the store is as it was.
  */
-import type { ProgressMessage, ImageConfigFile } from '../api/types.js';
+import type { ProgressMessage } from '../api/types.js';
+import { parseImageConfig } from '../image/config-shape.js';
 import { invalidParameter, systemError } from '../lib/errors.js';
 import { familiarString, type Reference } from '../image/reference.js';
 import { chainIds, sha256Digest } from '../layer/chain-id.js';
@@ -128,12 +129,8 @@ export async function* pullImage(ctx: PullContext, req: PullRequest): AsyncGener
   } catch (err) {
     throw translatePullError(err, ref);
   }
-  let config: ImageConfigFile;
-  try {
-    config = JSON.parse(configRaw.toString('utf8')) as ImageConfigFile;
-  } catch {
-    throw invalidParameter('invalid image config JSON');
-  }
+  // Refused before any layer is fetched when Docker would not decode it.
+  const config = parseImageConfig(configRaw);
   const diffIds = config.rootfs?.diff_ids ?? [];
   if (diffIds.length !== manifest.layers.length) throw invalidParameter("layers from manifest don't match image configuration");
   const imageId = manifest.config.digest;

@@ -7,11 +7,16 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { jsonBody, ping, runCommand, socketRequest, startDaemon, loadBusybox, waitFor, type Daemon } from './harness.js';
-import { buildTar, type TarEntrySpec } from '../fixtures/docker-archive.js';
+import { buildDockerArchive, buildTar, type TarEntrySpec } from '../fixtures/docker-archive.js';
+import { header } from '../fixtures/hostile-archives.js';
 
 let d: Daemon;
 let pid: number;
@@ -163,6 +168,48 @@ test('a client hanging up during docker save, export or cp ends only that reques
   assert.equal(r.code, 0, r.stderr);
   const list = await runCommand('tar', ['-tf', file]);
   assert.match(list.stdout, /^manifest\.json$/m);
+});
+
+test('docker load of image configs Docker would not decode, or of a small gzip holding a heap of JSON, is refused', async () => {
+  const before = await registered();
+  const layer = await buildTar([{ name: 'f', content: 'x' }]);
+  const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['env', { config: { Env: 'PATH=/bin' } }, /json: cannot unmarshal string into Go struct field Image\.config\.Env of type \[\]string/],
+    ['labels', { config: { Labels: { a: 1 } } }, /json: cannot unmarshal number 1 into Go struct field Image\.config\.Labels of type string/],
+    ['entrypoint', { config: { Entrypoint: { a: 1 } } }, /Image\.config\.Entrypoint of type strslice\.StrSlice/],
+    ['user', { config: { User: 0 } }, /Image\.config\.User of type string/],
+    ['history', { history: [5] }, /Image\.history of type image\.History/],
+  ];
+  for (const [name, config, message] of cases) {
+    const file = join(d.root, `config-${name}.tar`);
+    await writeFile(file, (await buildDockerArchive({ layers: [layer], repoTags: [`bad-config-${name}:1`], config })).archive);
+    const r = await d.docker(['load', '-i', file]);
+    assert.equal(r.code, 1, `${name}: ${r.stdout}`);
+    assert.match(r.stderr, message, name);
+  }
+  await assertAlive('load of configs of the wrong types');
+  assert.deepEqual(await registered(), before);
+  // `docker images` goes on working (one image's bad label used to break the list for every client).
+  assert.equal((await d.docker(['images'])).code, 0);
+
+  // 400 MiB of "[0,0,…]" as manifest.json gzips to some 400 KiB; parsing it took the whole heap.
+  const size = (400 << 20) + 3;
+  const chunk = Buffer.alloc(1 << 20).fill('0,');
+  function* bigManifestTar(): Generator<Buffer> {
+    yield header({ name: 'manifest.json' }, size);
+    yield Buffer.from('[');
+    for (let i = 0; i < 400; i++) yield chunk;
+    yield Buffer.from('0]');
+    yield Buffer.alloc((512 - (size % 512)) % 512 + 1024);
+  }
+  const big = join(d.root, 'big-manifest.tar.gz');
+  await pipeline(Readable.from(bigManifestTar()), createGzip({ level: 1 }), createWriteStream(big));
+  const r = await d.docker(['load', '-i', big], { timeoutMs: 120_000 });
+  assert.equal(r.code, 1, r.stdout);
+  assert.match(r.stderr, /invalid archive: manifest\.json is larger than 8 MiB/);
+  await assertAlive('load of a huge manifest.json');
+  assert.deepEqual(await registered(), before);
+  assert.deepEqual(await readdir(join(d.dataRoot, 'tmp')), [], 'unpack dirs are removed');
 });
 
 test('a failed import whose body was not read is answered, not cut', async () => {
