@@ -331,3 +331,30 @@ test('an import whose client hangs up mid-body, and an oversized JSON body, leav
   assert.match(r.body.message, /request body too large/);
   await assertAlive('half import and huge body');
 });
+
+/** The pid of wharfd's spawn helper (lib/spawn-server.js), the one child that runs its tools. */
+async function spawnHelperPid(): Promise<number> {
+  const ps = await runCommand('ps', ['--ppid', String(d.pid), '-o', 'pid=,args=']);
+  const line = ps.stdout.split('\n').find((l) => l.includes('spawn-server'));
+  assert.ok(line, `no spawn helper under wharfd ${d.pid}:\n${ps.stdout}`);
+  return Number(line.trim().split(/\s+/)[0]);
+}
+
+test('a NUL byte in a volume mount option fails that mount only: the spawn helper, and what runs through it, go on', async () => {
+  const helper = await spawnHelperPid();
+  const v = await api('POST', '/volumes/create', { Name: 'nul-opts', DriverOpts: { type: 'tmpfs', device: 'tmpfs', o: 'size=1m\0' } });
+  assert.equal(v.status, 201, JSON.stringify(v.body));
+  // Another client's container starts alongside: its tools (mount, ip, iptables) go through the same helper.
+  const [bad, good] = await Promise.all([
+    d.docker(['run', '--rm', '-v', 'nul-opts:/v', 'busybox', 'true']),
+    d.docker(['run', '--rm', 'busybox', 'echo', 'fine']),
+  ]);
+  assert.equal(bad.code, 125, bad.stderr);
+  assert.match(bad.stderr, /failed to mount local volume: mount -t tmpfs .*must be a string without null bytes/);
+  assert.equal(good.code, 0, good.stderr);
+  assert.equal(good.stdout, 'fine\n');
+  assert.equal(await spawnHelperPid(), helper, 'the spawn helper was restarted');
+  assert.doesNotMatch(d.log(), /ERR_INVALID_ARG_VALUE/);
+  assert.equal((await api('DELETE', '/volumes/nul-opts')).status, 204);
+  await assertAlive('NUL in mount options');
+});
