@@ -112,16 +112,44 @@ export function checkForJSON(req: IncomingMessage): void {
   }
 }
 
-/** Parses a JSON body; undefined when the body is empty. */
-export async function readJSONBody(req: IncomingMessage): Promise<unknown> {
-  const body = await readBody(req);
-  const text = body.toString('utf8');
+/**
+ * Deepest nesting of arrays and objects a body may have. Go's decoder stops at 10000; what the
+ * daemon stores is written with JSON.stringify, which ran out of stack at 5000 (a create
+ * answered 500 "Maximum call stack size exceeded"), so bodies stop far below both.
+ */
+const MAX_JSON_DEPTH = 1000;
+
+/** Whether `text` nests arrays or objects deeper than `max` (strings skipped, escapes honoured). */
+function nestsDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
+/** A request body's JSON (undefined when empty), with Docker's `invalid JSON: …` 400s. */
+export function parseJSONBody(text: string): unknown {
   if (text.trim() === '') return undefined;
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) throw invalidParameter('invalid JSON: exceeded max depth');
   try {
     return JSON.parse(text);
   } catch (err) {
     throw invalidParameter(`invalid JSON: ${err instanceof Error ? err.message : String(err)}`);
   }
+}
+
+/** Parses a JSON body; undefined when the body is empty. */
+export async function readJSONBody(req: IncomingMessage): Promise<unknown> {
+  return parseJSONBody((await readBody(req)).toString('utf8'));
 }
 
 export function sendJSON(res: ServerResponse, status: number, value: unknown): void {

@@ -306,6 +306,28 @@ test('bodies decode as Docker decodes them: any field-name case, wrong types are
   await assertAlive('json shapes');
 });
 
+test('bodies nested deeper than 1000 levels are 400s before anything is decoded or stored', async () => {
+  const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);
+  const before = (await api('GET', '/containers/json?all=1')).body.length;
+  for (const [path, body] of [
+    ['/containers/create?name=deep', `{"Image":"busybox","Foo":${deep(5000)}}`],
+    ['/containers/create?name=deep', `{"Image":"busybox","Labels":{"a":"b"},"HostConfig":{"Bar":${deep(100_000)}}}`],
+    ['/networks/create', `{"Name":"deep","Foo":${deep(5000)}}`],
+    ['/volumes/create', `{"Name":"deep","Foo":${deep(5000)}}`],
+  ] as const) {
+    const r = await api('POST', path, body);
+    assert.equal(r.status, 400, `${path}: ${JSON.stringify(r.body).slice(0, 200)}`);
+    assert.equal(r.body.message, 'invalid JSON: exceeded max depth');
+  }
+  // Brackets inside strings are not nesting.
+  const c = await api('POST', '/containers/create?name=brackets', { Image: 'busybox', Labels: { a: '['.repeat(5000) } });
+  assert.equal(c.status, 201, JSON.stringify(c.body));
+  assert.equal((await api('DELETE', '/containers/brackets')).status, 204);
+  assert.equal((await api('GET', '/containers/json?all=1')).body.length, before);
+  assert.equal((await api('GET', '/networks/deep')).status, 404);
+  await assertAlive('deep bodies');
+});
+
 test('an import whose client hangs up mid-body, and an oversized JSON body, leave nothing', async () => {
   const before = await registered();
   const overlay = async () => (await readdir(join(d.dataRoot, 'overlay2'))).sort();

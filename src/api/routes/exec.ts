@@ -2,7 +2,7 @@
 import { invalidParameter } from '../../lib/errors.js';
 import { errorMessage } from '../errors.js';
 import { hijack } from '../hijack.js';
-import { checkForJSON, intValue, readJSONBody, sendEmpty, sendJSON } from '../request.js';
+import { checkForJSON, intValue, parseJSONBody, readJSONBody, sendEmpty, sendJSON } from '../request.js';
 import { decodeJSON, readJSON } from '../json-body.js';
 import { EXEC_CREATE, EXEC_START } from '../body-shapes.js';
 import type { RequestContext, Router } from '../router.js';
@@ -69,13 +69,7 @@ async function startBody(ctx: RequestContext): Promise<unknown> {
     });
   }
   ctx.upgrade = { socket, head: buf.subarray(len) };
-  const text = buf.subarray(0, len).toString('utf8');
-  if (text.trim() === '') return undefined;
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw invalidParameter(`invalid JSON: ${err instanceof Error ? err.message : String(err)}`);
-  }
+  return parseJSONBody(buf.subarray(0, len).toString('utf8'));
 }
 
 async function start(ctx: RequestContext): Promise<void> {
