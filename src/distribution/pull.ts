@@ -11,7 +11,7 @@ import { parseImageConfig } from '../image/config-shape.js';
 import { invalidParameter, systemError } from '../lib/errors.js';
 import { familiarString, isValidTag, type Reference } from '../image/reference.js';
 import { chainIds, sha256Digest } from '../layer/chain-id.js';
-import type { LayerStore, StagedLayer } from '../layer/layer-store.js';
+import { MAX_LAYER_DEPTH, type LayerStore, type StagedLayer } from '../layer/layer-store.js';
 import type { Credentials } from './auth-config.js';
 import { fetchBlobBuffer } from './blob-download.js';
 import type { RegistryClient, RegistrySession } from './client.js';
@@ -136,6 +136,8 @@ export async function* pullImage(ctx: PullContext, req: PullRequest): AsyncGener
   const config = parseImageConfig(configRaw);
   const diffIds = config.rootfs?.diff_ids ?? [];
   if (diffIds.length !== manifest.layers.length) throw invalidParameter("layers from manifest don't match image configuration");
+  // The store would refuse the 126th layer (moby's layer store does): nothing is fetched for it.
+  if (diffIds.length > MAX_LAYER_DEPTH) throw systemError('max depth exceeded');
   const imageId = manifest.config.digest;
   const chains = chainIds(diffIds);
   const refs = referencesToSet(ref, digest);

@@ -112,6 +112,16 @@ test('a config bigger than any image has is refused before it is fetched', async
   assert.equal(svc.count(), 0);
 });
 
+test('an image of more than 125 layers is refused before any layer is fetched, as moby\'s layer store refuses it', async () => {
+  const svc = await service('deep');
+  const tars = await Promise.all(Array.from({ length: 126 }, (_, i) => extraLayerTar(`l${i}`, `${i}\n`)));
+  const img = buildImage(tars);
+  serve('deep/layers', 'latest', img);
+  await assert.rejects(pull(svc, `${fake.host}/deep/layers:latest`), { message: 'max depth exceeded' });
+  assert.equal(layerFetches(img), 0);
+  assert.equal(svc.count(), 0);
+});
+
 test('manifests, indexes and tag lists of the wrong shape are 400s, not TypeErrors', async () => {
   const svc = await service('shapes');
   fake.manifests.set('shape/null:latest', { mediaType: MANIFEST, data: Buffer.from('null') });
