@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
 import { invalidParameter } from '../lib/errors.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../lib/go-json.js';
 import type { Filters } from './types.js';
 
 /** Docker's BoolValue: "", "0", "no", "false", "none" (any case, trimmed) are false, anything else true. */
@@ -110,30 +111,6 @@ export function checkForJSON(req: IncomingMessage): void {
   if (mediaType !== 'application/json') {
     throw invalidParameter(`unsupported Content-Type header (${ct ?? ''}): must be 'application/json'`);
   }
-}
-
-/**
- * Deepest nesting of arrays and objects a body may have. Go's decoder stops at 10000; what the
- * daemon stores is written with JSON.stringify, which ran out of stack at 5000 (a create
- * answered 500 "Maximum call stack size exceeded"), so bodies stop far below both.
- */
-const MAX_JSON_DEPTH = 1000;
-
-/** Whether `text` nests arrays or objects deeper than `max` (strings skipped, escapes honoured). */
-function nestsDeeperThan(text: string, max: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) {
-      if (++depth > max) return true;
-    } else if (c === 0x5d || c === 0x7d) depth--;
-  }
-  return false;
 }
 
 /** A request body's JSON (undefined when empty), with Docker's `invalid JSON: …` 400s. */

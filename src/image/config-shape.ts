@@ -8,7 +8,7 @@
  */
 import type { ImageConfigFile } from '../api/types.js';
 import { invalidParameter } from '../lib/errors.js';
-import { decodeGoJSON, emptySet, stringMap, strings, type Shape, type StructShape } from '../lib/go-json.js';
+import { decodeGoJSON, emptySet, MAX_JSON_DEPTH, nestsDeeperThan, stringMap, strings, type Shape, type StructShape } from '../lib/go-json.js';
 
 const HEALTH: Shape = {
   goType: 'container.HealthConfig',
@@ -74,9 +74,11 @@ const IMAGE_CONFIG: StructShape = {
 
 /** Decodes config bytes as moby's image.NewFromJSON does; its errors are 400s. */
 export function parseImageConfig(raw: Buffer): ImageConfigFile {
+  const text = raw.toString('utf8');
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) throw invalidParameter('invalid image JSON: exceeded max depth');
   let parsed: unknown;
   try {
-    parsed = JSON.parse(raw.toString('utf8'));
+    parsed = JSON.parse(text);
   } catch {
     throw invalidParameter('invalid image JSON');
   }

@@ -172,6 +172,31 @@ class Decoder {
   }
 }
 
+/**
+ * Deepest nesting of arrays and objects accepted from a client, an image or a registry. Go's
+ * decoder stops at 10000; what the daemon stores or answers is written with JSON.stringify,
+ * which ran out of stack at 5000 (a create or an image inspect answered 500 "Maximum call stack
+ * size exceeded"), so input stops far below both.
+ */
+export const MAX_JSON_DEPTH = 1000;
+
+/** Whether `text` nests arrays or objects deeper than `max` (strings skipped, escapes honoured). */
+export function nestsDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
 /** Decodes a parsed JSON value into `shape` (a struct); Go's errors, each after `prefix`. */
 export function decodeGoJSON<T>(parsed: unknown, shape: StructShape, prefix = ''): T {
   return new Decoder(structName(shape.goType), prefix).check(parsed, shape, '') as T;

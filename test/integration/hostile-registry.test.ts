@@ -62,11 +62,12 @@ function serve(repo: string, tag: string, img: BuiltImage, opts: { configSize?: 
   fake.manifests.set(`${repo}:${tag}`, { mediaType: MANIFEST, data: manifestOf(img, opts.configSize) });
 }
 
-/** An image whose config is `config` (rootfs added) over one small layer. */
-async function imageWithConfig(config: Record<string, unknown>): Promise<BuiltImage> {
+/** An image whose config is `config` (rootfs added) over one small layer; `"DEEP"` becomes `depth` nested lists. */
+async function imageWithConfig(config: Record<string, unknown>, depth = 0): Promise<BuiltImage> {
   const base = buildImage([await extraLayerTar('x', 'x\n')]);
   const parsed = JSON.parse(base.config.toString()) as Record<string, unknown>;
-  const raw = Buffer.from(JSON.stringify({ ...parsed, ...config, rootfs: parsed.rootfs }));
+  const text = JSON.stringify({ ...parsed, ...config, rootfs: parsed.rootfs }).replace('"DEEP"', '['.repeat(depth) + ']'.repeat(depth));
+  const raw = Buffer.from(text);
   return { ...base, config: raw, id: sha256(raw) };
 }
 
@@ -89,6 +90,11 @@ test('image configs Docker would not decode are refused before any layer is fetc
     await assert.rejects(pull(svc, `${fake.host}/bad/config:t${i}`), { message }, JSON.stringify(config));
     assert.equal(layerFetches(img), 0, `no layer fetched for ${JSON.stringify(config)}`);
   }
+  // An unknown field nested 5000 deep: stored, it made every inspect of the image a 500 (stack overflow).
+  const deep = await imageWithConfig({ config: { Cmd: ['sh'], Foo: 'DEEP' } }, 5000);
+  serve('bad/config', 'deep', deep);
+  await assert.rejects(pull(svc, `${fake.host}/bad/config:deep`), { message: 'invalid image JSON: exceeded max depth' });
+  assert.equal(layerFetches(deep), 0);
   assert.equal(svc.count(), 0);
   assert.deepEqual(await readdir(join(root, 'configs', 'image', 'overlay2', 'imagedb', 'content', 'sha256')), []);
 
