@@ -3,7 +3,7 @@
  * for api/json-body.ts. Container bodies are in create-body.ts.
  */
 import { ENDPOINT_SETTINGS } from './create-body.js';
-import { stringMap, strings, type StructShape } from './json-body.js';
+import { stringMap, strings, type StructShape } from '../lib/go-json.js';
 
 const CONSOLE_SIZE = { array: 'uint64', goType: '*[2]uint', length: 2 } as const;
 

@@ -3,41 +3,10 @@
  * body's own rule (a body without any Config field is refused, as Docker does).
  */
 import { invalidParameter } from '../lib/errors.js';
-import { decodeJSON, emptySet, stringMap, strings, type Shape, type StructShape } from './json-body.js';
+import { CONFIG_FIELDS } from '../image/config-shape.js';
+import { stringMap, strings, type Shape, type StructShape } from '../lib/go-json.js';
+import { decodeJSON } from './json-body.js';
 import type { ContainerCreateBody } from './types.js';
-
-const HEALTH: Shape = {
-  goType: 'container.HealthConfig',
-  fields: { Test: strings, Interval: 'int64', Timeout: 'int64', StartPeriod: 'int64', StartInterval: 'int64', Retries: 'int' },
-};
-
-export const CONFIG_FIELDS: Record<string, Shape> = {
-  Hostname: 'string',
-  Domainname: 'string',
-  User: 'string',
-  AttachStdin: 'bool',
-  AttachStdout: 'bool',
-  AttachStderr: 'bool',
-  ExposedPorts: emptySet,
-  Tty: 'bool',
-  OpenStdin: 'bool',
-  StdinOnce: 'bool',
-  Env: strings,
-  Cmd: 'strslice',
-  Healthcheck: HEALTH,
-  ArgsEscaped: 'bool',
-  Image: 'string',
-  Volumes: emptySet,
-  WorkingDir: 'string',
-  Entrypoint: 'strslice',
-  NetworkDisabled: 'bool',
-  MacAddress: 'string',
-  OnBuild: strings,
-  Labels: stringMap,
-  StopSignal: 'string',
-  StopTimeout: 'int',
-  Shell: 'strslice',
-};
 
 export const HOST_CONFIG: StructShape = {
   goType: 'container.HostConfig',

@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
 import { invalidParameter } from '../lib/errors.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../lib/go-json.js';
 import type { Filters } from './types.js';
 
 /** Docker's BoolValue: "", "0", "no", "false", "none" (any case, trimmed) are false, anything else true. */
@@ -112,16 +113,20 @@ export function checkForJSON(req: IncomingMessage): void {
   }
 }
 
-/** Parses a JSON body; undefined when the body is empty. */
-export async function readJSONBody(req: IncomingMessage): Promise<unknown> {
-  const body = await readBody(req);
-  const text = body.toString('utf8');
+/** A request body's JSON (undefined when empty), with Docker's `invalid JSON: …` 400s. */
+export function parseJSONBody(text: string): unknown {
   if (text.trim() === '') return undefined;
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) throw invalidParameter('invalid JSON: exceeded max depth');
   try {
     return JSON.parse(text);
   } catch (err) {
     throw invalidParameter(`invalid JSON: ${err instanceof Error ? err.message : String(err)}`);
   }
+}
+
+/** Parses a JSON body; undefined when the body is empty. */
+export async function readJSONBody(req: IncomingMessage): Promise<unknown> {
+  return parseJSONBody((await readBody(req)).toString('utf8'));
 }
 
 export function sendJSON(res: ServerResponse, status: number, value: unknown): void {

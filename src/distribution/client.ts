@@ -113,7 +113,12 @@ export class RegistryClient {
     const key = JSON.stringify([realm, service, [...scopes].sort(), creds?.username ?? '', secret]);
     const cached = this.tokens.get(key);
     if (!fresh && cached && cached.expires > Date.now() + 1000) return cached.token;
-    const url = new URL(realm);
+    let url: URL;
+    try {
+      url = new URL(realm);
+    } catch {
+      throw systemError(`parse ${JSON.stringify(realm)}: missing protocol scheme`);
+    }
     let res: HttpResponse;
     const headers: Record<string, string> = { 'User-Agent': this.userAgent };
     if (creds?.identityToken) {

@@ -104,6 +104,11 @@ export function isTransportError(err: unknown): err is TransportError {
 
 function once(method: string, url: URL, opts: HttpRequestOptions): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
+    // A registry's redirect or auth realm may name any scheme (file:, unix sockets): only HTTP goes out.
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      reject(new TransportError(`${goMethod(method)} "${url.href}": unsupported protocol scheme "${url.protocol.slice(0, -1)}"`, 'ERR_INVALID_PROTOCOL'));
+      return;
+    }
     const mod = url.protocol === 'https:' ? https : http;
     const req = mod.request(url, { method, headers: opts.headers ?? {}, agent: agentFor(url, opts.tls) }, (res) => {
       resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res, url });
@@ -143,8 +148,11 @@ export async function httpRequest(method: string, url: URL, opts: HttpRequestOpt
   }
 }
 
-/** Reads a whole (small) body. */
-export async function readBody(res: HttpResponse, limit = 64 << 20): Promise<Buffer> {
+/**
+ * Reads a whole (small) body: a registry's JSON (token, tag list, error), bounded so that a
+ * hostile registry cannot make the daemon parse a heap's worth of JSON.
+ */
+export async function readBody(res: HttpResponse, limit = 8 << 20): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let n = 0;
   for await (const c of res.body) {

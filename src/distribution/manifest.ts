@@ -58,11 +58,17 @@ export type Manifest = ImageManifest | ManifestIndex;
 
 const digestRe = /^sha256:[a-f0-9]{64}$/;
 
+const optionalString = (v: unknown) => v === undefined || typeof v === 'string';
+
 function checkDescriptor(d: unknown, what: string): Descriptor {
   const o = d as Descriptor;
   if (!o || typeof o !== 'object' || typeof o.digest !== 'string' || !digestRe.test(o.digest) || typeof o.size !== 'number' || o.size < 0) {
     throw invalidParameter(`invalid ${what} descriptor in manifest`);
   }
+  const p = o.platform as unknown as Record<string, unknown> | undefined;
+  const platformOk =
+    p === undefined || (typeof p === 'object' && p !== null && typeof p.os === 'string' && typeof p.architecture === 'string' && optionalString(p.variant) && optionalString(p['os.version']));
+  if (!optionalString(o.mediaType) || !platformOk) throw invalidParameter(`invalid ${what} descriptor in manifest`);
   return o;
 }
 
@@ -74,6 +80,7 @@ export function parseManifest(raw: Buffer, contentType: string | undefined): Man
   } catch {
     throw invalidParameter('invalid manifest: not JSON');
   }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalidParameter('invalid manifest: not a JSON object');
   const ct = (contentType ?? '').split(';')[0]!.trim();
   let mediaType = typeof body.mediaType === 'string' ? body.mediaType : ct;
   if (!mediaType || mediaType === 'application/json') {

@@ -6,11 +6,12 @@
  * and finally the image and its references. Progress goes out as dockerd words it. Any failure
  * removes what this pull added, so the store is as it was.
  */
-import type { ProgressMessage, ImageConfigFile } from '../api/types.js';
+import type { ProgressMessage } from '../api/types.js';
+import { parseImageConfig } from '../image/config-shape.js';
 import { invalidParameter, systemError } from '../lib/errors.js';
-import { familiarString, type Reference } from '../image/reference.js';
+import { familiarString, isValidTag, type Reference } from '../image/reference.js';
 import { chainIds, sha256Digest } from '../layer/chain-id.js';
-import type { LayerStore, StagedLayer } from '../layer/layer-store.js';
+import { MAX_LAYER_DEPTH, type LayerStore, type StagedLayer } from '../layer/layer-store.js';
 import type { Credentials } from './auth-config.js';
 import { fetchBlobBuffer } from './blob-download.js';
 import type { RegistryClient, RegistrySession } from './client.js';
@@ -69,6 +70,8 @@ interface Resolved {
 }
 
 const MAX_MANIFEST = 4 << 20;
+/** Configs are read into memory: one bigger than any real image's is refused before it is fetched. */
+const MAX_CONFIG = 8 << 20;
 
 async function fetchManifest(s: RegistrySession, repo: string, reference: string): Promise<{ raw: Buffer; manifest: Manifest; digest: string }> {
   const res = await s.request('GET', `/v2/${repo}/manifests/${reference}`, { headers: { Accept: MANIFEST_ACCEPT.join(', ') } });
@@ -122,20 +125,19 @@ export async function* pullImage(ctx: PullContext, req: PullRequest): AsyncGener
   // Docker names the repository as the registry knows it (`library/nginx`, no host).
   yield { status: `Pulling from ${ref.path}`, id: tagOrDigest };
 
+  if (manifest.config.size > MAX_CONFIG) throw invalidParameter(`image config of ${manifest.config.size} bytes is larger than ${MAX_CONFIG >> 20} MiB`);
   let configRaw: Buffer;
   try {
     configRaw = await fetchBlobBuffer(session, repo, manifest.config);
   } catch (err) {
     throw translatePullError(err, ref);
   }
-  let config: ImageConfigFile;
-  try {
-    config = JSON.parse(configRaw.toString('utf8')) as ImageConfigFile;
-  } catch {
-    throw invalidParameter('invalid image config JSON');
-  }
+  // Refused before any layer is fetched when Docker would not decode it.
+  const config = parseImageConfig(configRaw);
   const diffIds = config.rootfs?.diff_ids ?? [];
   if (diffIds.length !== manifest.layers.length) throw invalidParameter("layers from manifest don't match image configuration");
+  // The store would refuse the 126th layer (moby's layer store does): nothing is fetched for it.
+  if (diffIds.length > MAX_LAYER_DEPTH) throw systemError('max depth exceeded');
   const imageId = manifest.config.digest;
   const chains = chainIds(diffIds);
   const refs = referencesToSet(ref, digest);
@@ -321,7 +323,16 @@ export async function listTags(ctx: PullContext, ref: Reference, creds: Credenti
       throw translatePullError(err, ref);
     }
   }
-  const body = JSON.parse((await readBody(res)).toString('utf8')) as { tags?: string[] | null };
-  return body.tags ?? [];
+  let body: unknown;
+  try {
+    body = JSON.parse((await readBody(res)).toString('utf8'));
+  } catch {
+    throw invalidParameter('invalid tag list: not JSON');
+  }
+  const tags = (body as { tags?: unknown } | null)?.tags ?? [];
+  if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string')) throw invalidParameter('invalid tag list: tags is not a list of strings');
+  // A tag the registry lists that Docker could not name is refused, as reference.WithTag does.
+  if (!tags.every(isValidTag)) throw invalidParameter('invalid tag format');
+  return tags;
 }
 

@@ -10,7 +10,7 @@
  *
  * Writing produces Docker 28's layout so the real `docker load` accepts it.
  */
-import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rm, stat } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -117,12 +117,23 @@ export class UnpackedArchive {
     }
   }
 
+  /**
+   * Reads a JSON file of the archive (manifest.json, index.json, a config or an OCI index),
+   * at most MAX_ARCHIVE_JSON bytes: a few hundred KiB of gzip make a file whose parse would
+   * take the daemon's whole heap.
+   */
   async read(rel: string): Promise<Buffer> {
-    try {
-      return await readFile(this.resolve(rel));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw invalidParameter(`invalid archive: ${rel} not found`);
+    const fh = await open(this.resolve(rel), 'r').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') throw invalidParameter(`invalid archive: ${rel} not found`);
       throw err;
+    });
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw invalidParameter(`invalid archive: ${rel} is not a regular file`);
+      if (st.size > MAX_ARCHIVE_JSON) throw invalidParameter(`invalid archive: ${rel} is larger than ${MAX_ARCHIVE_JSON >> 20} MiB`);
+      return await fh.readFile();
+    } finally {
+      await fh.close();
     }
   }
 
@@ -215,6 +226,8 @@ export class UnpackedArchive {
 
 /** Limits of the OCI index walk (Docker's own archives have depth 1 and one descriptor per tag). */
 export const MAX_INDEX_DEPTH = 8;
+/** Largest JSON file of an archive that is read (Docker Hub's manifests stop at 4 MiB). */
+const MAX_ARCHIVE_JSON = 8 << 20;
 export const MAX_DESCRIPTORS = 10_000;
 
 interface Descriptor {

@@ -9,8 +9,8 @@ import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ImageConfigFile } from '../api/types.js';
 import { writeFileAtomic } from '../lib/atomic-file.js';
-import { invalidParameter } from '../lib/errors.js';
 import { hexOf, sha256Digest } from '../layer/chain-id.js';
+import { parseImageConfig } from './config-shape.js';
 
 export interface StoredImage {
   /** sha256:<hex> */
@@ -81,7 +81,14 @@ export class ImageStore {
     if (!(await this.has(id))) return null;
     const raw = await readFile(join(this.contentDir, hexOf(id))).catch(() => null);
     if (!raw) return null;
-    const img: StoredImage = { id, config: JSON.parse(raw.toString('utf8')) as ImageConfigFile, rawSize: raw.length };
+    let config: ImageConfigFile;
+    try {
+      config = parseImageConfig(raw);
+    } catch {
+      // Stored before configs were decoded as Docker decodes them: unreadable, as in Docker.
+      return null;
+    }
+    const img: StoredImage = { id, config, rawSize: raw.length };
     this.cache.set(id, img);
     return img;
   }
@@ -93,15 +100,7 @@ export class ImageStore {
 
   /** Stores config bytes; returns the ID. Idempotent. */
   async create(raw: Buffer): Promise<string> {
-    let config: ImageConfigFile;
-    try {
-      config = JSON.parse(raw.toString('utf8')) as ImageConfigFile;
-    } catch {
-      throw invalidParameter('invalid image JSON');
-    }
-    if (!config.rootfs || config.rootfs.type !== 'layers' || !Array.isArray(config.rootfs.diff_ids)) {
-      throw invalidParameter('invalid image JSON, no RootFS key');
-    }
+    const config = parseImageConfig(raw);
     const id = sha256Digest(raw);
     if (!(await this.has(id))) {
       await writeFileAtomic(join(this.contentDir, hexOf(id)), raw, 0o600);

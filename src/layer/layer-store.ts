@@ -62,6 +62,8 @@ export interface RWLayerRecord {
 }
 
 const TAR_SPLIT = 'tar-split.json.gz';
+/** moby's maxLayerDepth: the most layers an image may have. */
+export const MAX_LAYER_DEPTH = 125;
 
 /**
  * Stops the producer of a layer that failed. A client's request body (import) is not destroyed:
@@ -253,7 +255,12 @@ export class LayerStore {
         await this.discardStaged(staged);
         return { chainId, diffId, size: (await this.mustGet(chainId)).size };
       }
-      if (parentInfo) await this.driver.setParent(cacheId, parentInfo.cacheId);
+      if (parentInfo) {
+        // moby's maxLayerDepth; some 140 layers on, the lowerdir list would outgrow the page mount(2) takes.
+        const parentDepth = 1 + (await this.driver.lower(parentInfo.cacheId)).split(':').filter(Boolean).length;
+        if (parentDepth >= MAX_LAYER_DEPTH) throw systemError('max depth exceeded');
+        await this.driver.setParent(cacheId, parentInfo.cacheId);
+      }
       // fsync'ed files, then one rename: the layer appears complete or not at all.
       await writeFileAtomic(join(tmp, 'diff'), diffId);
       await writeFileAtomic(join(tmp, 'size'), String(size));

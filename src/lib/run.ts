@@ -57,7 +57,15 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
  */
 export function runToCompletion(q: Omit<SpawnRequest, 'id'>): Promise<SpawnReply> {
   return new Promise((resolve) => {
-    const child = spawn(q.file, q.args, { cwd: q.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    let child;
+    try {
+      child = spawn(q.file, q.args, { cwd: q.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    } catch (e) {
+      // Arguments Node refuses before any fork (a NUL byte a client put in an option): this
+      // call's error. Thrown, it would end the spawn helper and every call pending in it.
+      resolve({ id: 0, code: null, spawnError: { code: (e as NodeJS.ErrnoException).code, message: (e as Error).message } });
+      return;
+    }
     // First: a spawn that fails early (EMFILE when the pipes cannot be made) has no stdio and
     // reports only through 'error', which must have a listener or it takes the daemon down.
     child.on('error', (e: NodeJS.ErrnoException) => resolve({ id: 0, code: null, spawnError: { code: e.code, message: e.message } }));

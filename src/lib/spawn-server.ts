@@ -18,12 +18,19 @@ const reply = (r: SpawnReply) => {
 
 /** Starts a long-lived process and hands its pipes' ends to the daemon. */
 function startDetached(q: SpawnRequest, d: NonNullable<SpawnRequest['detached']>): void {
-  const child = spawn(q.file, q.args, {
-    cwd: q.cwd,
-    env: d.env,
-    detached: true,
-    stdio: ['ignore', 'ignore', ...Array.from({ length: d.pipes }, () => 'pipe' as const)],
-  });
+  let child;
+  try {
+    child = spawn(q.file, q.args, {
+      cwd: q.cwd,
+      env: d.env,
+      detached: true,
+      stdio: ['ignore', 'ignore', ...Array.from({ length: d.pipes }, () => 'pipe' as const)],
+    });
+  } catch (e) {
+    // Refused before any fork (a NUL byte in an argument): that request's error, not this process's end.
+    reply({ id: q.id, code: null, spawnError: { code: (e as NodeJS.ErrnoException).code, message: (e as Error).message } });
+    return;
+  }
   // Node starts reading a pipe as soon as it wraps it; whatever it read here before the handle
   // is sent would be dropped. Stopped now, in the tick of the spawn, before any read can happen,
   // the bytes wait in the kernel for the daemon's end.

@@ -7,11 +7,16 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { jsonBody, ping, runCommand, socketRequest, startDaemon, loadBusybox, waitFor, type Daemon } from './harness.js';
-import { buildTar, type TarEntrySpec } from '../fixtures/docker-archive.js';
+import { buildDockerArchive, buildTar, type TarEntrySpec } from '../fixtures/docker-archive.js';
+import { header } from '../fixtures/hostile-archives.js';
 
 let d: Daemon;
 let pid: number;
@@ -165,6 +170,48 @@ test('a client hanging up during docker save, export or cp ends only that reques
   assert.match(list.stdout, /^manifest\.json$/m);
 });
 
+test('docker load of image configs Docker would not decode, or of a small gzip holding a heap of JSON, is refused', async () => {
+  const before = await registered();
+  const layer = await buildTar([{ name: 'f', content: 'x' }]);
+  const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['env', { config: { Env: 'PATH=/bin' } }, /json: cannot unmarshal string into Go struct field Image\.config\.Env of type \[\]string/],
+    ['labels', { config: { Labels: { a: 1 } } }, /json: cannot unmarshal number 1 into Go struct field Image\.config\.Labels of type string/],
+    ['entrypoint', { config: { Entrypoint: { a: 1 } } }, /Image\.config\.Entrypoint of type strslice\.StrSlice/],
+    ['user', { config: { User: 0 } }, /Image\.config\.User of type string/],
+    ['history', { history: [5] }, /Image\.history of type image\.History/],
+  ];
+  for (const [name, config, message] of cases) {
+    const file = join(d.root, `config-${name}.tar`);
+    await writeFile(file, (await buildDockerArchive({ layers: [layer], repoTags: [`bad-config-${name}:1`], config })).archive);
+    const r = await d.docker(['load', '-i', file]);
+    assert.equal(r.code, 1, `${name}: ${r.stdout}`);
+    assert.match(r.stderr, message, name);
+  }
+  await assertAlive('load of configs of the wrong types');
+  assert.deepEqual(await registered(), before);
+  // `docker images` goes on working (one image's bad label used to break the list for every client).
+  assert.equal((await d.docker(['images'])).code, 0);
+
+  // 400 MiB of "[0,0,…]" as manifest.json gzips to some 400 KiB; parsing it took the whole heap.
+  const size = (400 << 20) + 3;
+  const chunk = Buffer.alloc(1 << 20).fill('0,');
+  function* bigManifestTar(): Generator<Buffer> {
+    yield header({ name: 'manifest.json' }, size);
+    yield Buffer.from('[');
+    for (let i = 0; i < 400; i++) yield chunk;
+    yield Buffer.from('0]');
+    yield Buffer.alloc((512 - (size % 512)) % 512 + 1024);
+  }
+  const big = join(d.root, 'big-manifest.tar.gz');
+  await pipeline(Readable.from(bigManifestTar()), createGzip({ level: 1 }), createWriteStream(big));
+  const r = await d.docker(['load', '-i', big], { timeoutMs: 120_000 });
+  assert.equal(r.code, 1, r.stdout);
+  assert.match(r.stderr, /invalid archive: manifest\.json is larger than 8 MiB/);
+  await assertAlive('load of a huge manifest.json');
+  assert.deepEqual(await registered(), before);
+  assert.deepEqual(await readdir(join(d.dataRoot, 'tmp')), [], 'unpack dirs are removed');
+});
+
 test('a failed import whose body was not read is answered, not cut', async () => {
   const before = await registered();
   const file = join(d.root, 'garbage.bin');
@@ -259,6 +306,28 @@ test('bodies decode as Docker decodes them: any field-name case, wrong types are
   await assertAlive('json shapes');
 });
 
+test('bodies nested deeper than 1000 levels are 400s before anything is decoded or stored', async () => {
+  const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);
+  const before = (await api('GET', '/containers/json?all=1')).body.length;
+  for (const [path, body] of [
+    ['/containers/create?name=deep', `{"Image":"busybox","Foo":${deep(5000)}}`],
+    ['/containers/create?name=deep', `{"Image":"busybox","Labels":{"a":"b"},"HostConfig":{"Bar":${deep(100_000)}}}`],
+    ['/networks/create', `{"Name":"deep","Foo":${deep(5000)}}`],
+    ['/volumes/create', `{"Name":"deep","Foo":${deep(5000)}}`],
+  ] as const) {
+    const r = await api('POST', path, body);
+    assert.equal(r.status, 400, `${path}: ${JSON.stringify(r.body).slice(0, 200)}`);
+    assert.equal(r.body.message, 'invalid JSON: exceeded max depth');
+  }
+  // Brackets inside strings are not nesting.
+  const c = await api('POST', '/containers/create?name=brackets', { Image: 'busybox', Labels: { a: '['.repeat(5000) } });
+  assert.equal(c.status, 201, JSON.stringify(c.body));
+  assert.equal((await api('DELETE', '/containers/brackets')).status, 204);
+  assert.equal((await api('GET', '/containers/json?all=1')).body.length, before);
+  assert.equal((await api('GET', '/networks/deep')).status, 404);
+  await assertAlive('deep bodies');
+});
+
 test('an import whose client hangs up mid-body, and an oversized JSON body, leave nothing', async () => {
   const before = await registered();
   const overlay = async () => (await readdir(join(d.dataRoot, 'overlay2'))).sort();
@@ -283,4 +352,31 @@ test('an import whose client hangs up mid-body, and an oversized JSON body, leav
   assert.equal(r.status, 400);
   assert.match(r.body.message, /request body too large/);
   await assertAlive('half import and huge body');
+});
+
+/** The pid of wharfd's spawn helper (lib/spawn-server.js), the one child that runs its tools. */
+async function spawnHelperPid(): Promise<number> {
+  const ps = await runCommand('ps', ['--ppid', String(d.pid), '-o', 'pid=,args=']);
+  const line = ps.stdout.split('\n').find((l) => l.includes('spawn-server'));
+  assert.ok(line, `no spawn helper under wharfd ${d.pid}:\n${ps.stdout}`);
+  return Number(line.trim().split(/\s+/)[0]);
+}
+
+test('a NUL byte in a volume mount option fails that mount only: the spawn helper, and what runs through it, go on', async () => {
+  const helper = await spawnHelperPid();
+  const v = await api('POST', '/volumes/create', { Name: 'nul-opts', DriverOpts: { type: 'tmpfs', device: 'tmpfs', o: 'size=1m\0' } });
+  assert.equal(v.status, 201, JSON.stringify(v.body));
+  // Another client's container starts alongside: its tools (mount, ip, iptables) go through the same helper.
+  const [bad, good] = await Promise.all([
+    d.docker(['run', '--rm', '-v', 'nul-opts:/v', 'busybox', 'true']),
+    d.docker(['run', '--rm', 'busybox', 'echo', 'fine']),
+  ]);
+  assert.equal(bad.code, 125, bad.stderr);
+  assert.match(bad.stderr, /failed to mount local volume: mount -t tmpfs .*must be a string without null bytes/);
+  assert.equal(good.code, 0, good.stderr);
+  assert.equal(good.stdout, 'fine\n');
+  assert.equal(await spawnHelperPid(), helper, 'the spawn helper was restarted');
+  assert.doesNotMatch(d.log(), /ERR_INVALID_ARG_VALUE/);
+  assert.equal((await api('DELETE', '/volumes/nul-opts')).status, 204);
+  await assertAlive('NUL in mount options');
 });

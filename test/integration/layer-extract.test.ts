@@ -254,3 +254,16 @@ test('a source that broke before the store reads it, or closes without an end, f
   setImmediate(() => cut.destroy());
   await assert.rejects(staging, /closed before its end/);
 });
+
+test('a chain stops at 125 layers, as moby\'s maxLayerDepth: the 126th is refused and leaves nothing', async () => {
+  let parent: string | null = null;
+  for (let i = 0; i < 125; i++) {
+    const tar = await buildTar([{ name: `l${i}`, content: `${i}\n` }]);
+    parent = (await store.applyLayer(parent, Readable.from([tar]))).chainId;
+  }
+  const lower = (await store.driver.lower((await store.get(parent!))!.cacheId)).split(':');
+  assert.equal(lower.length, 124);
+  const before = (await readdir(store.driver.home)).sort();
+  await assert.rejects(store.applyLayer(parent, Readable.from([await buildTar([{ name: 'too-deep', content: 'x' }])])), { message: 'max depth exceeded' });
+  assert.deepEqual((await readdir(store.driver.home)).sort(), before, 'the refused layer left its directory');
+});

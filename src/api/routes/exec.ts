@@ -2,7 +2,7 @@
 import { invalidParameter } from '../../lib/errors.js';
 import { errorMessage } from '../errors.js';
 import { hijack, takeUpgradedBody } from '../hijack.js';
-import { checkForJSON, intValue, readJSONBody, sendEmpty, sendJSON } from '../request.js';
+import { checkForJSON, intValue, parseJSONBody, readJSONBody, sendEmpty, sendJSON } from '../request.js';
 import { decodeJSON, readJSON } from '../json-body.js';
 import { EXEC_CREATE, EXEC_START } from '../body-shapes.js';
 import type { RequestContext, Router } from '../router.js';
@@ -34,13 +34,7 @@ async function create(ctx: RequestContext): Promise<void> {
 /** The start request's JSON body; on an upgraded connection what follows it is stdin. */
 async function startBody(ctx: RequestContext): Promise<unknown> {
   if (!ctx.upgrade) return readJSONBody(ctx.req);
-  const text = (await takeUpgradedBody(ctx)).toString('utf8');
-  if (text.trim() === '') return undefined;
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw invalidParameter(`invalid JSON: ${err instanceof Error ? err.message : String(err)}`);
-  }
+  return parseJSONBody((await takeUpgradedBody(ctx)).toString('utf8'));
 }
 
 async function start(ctx: RequestContext): Promise<void> {

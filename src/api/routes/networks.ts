@@ -2,7 +2,8 @@
 import type { NetworkBackend } from '../backend.js';
 import type { RequestContext, Router } from '../router.js';
 import { boolValue, parseFilters, sendEmpty, sendJSON } from '../request.js';
-import { readJSON, type StructShape } from '../json-body.js';
+import type { StructShape } from '../../lib/go-json.js';
+import { readJSON } from '../json-body.js';
 import { NETWORK_CONNECT, NETWORK_CREATE, NETWORK_DISCONNECT } from '../body-shapes.js';
 import type { EndpointSettings, NetworkCreateRequest } from '../types.js';
 import { invalidParameter } from '../../lib/errors.js';

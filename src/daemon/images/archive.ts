@@ -8,6 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { ImageImportOptions } from '../../api/backend.js';
 import type { ImageConfigFile, ProgressMessage } from '../../api/types.js';
 import { applyChanges } from '../../image/changes.js';
+import { parseImageConfig } from '../../image/config-shape.js';
 import { UnpackedArchive, writeArchive, type ArchiveImage } from '../../image/docker-archive.js';
 import { familiarName, familiarString, isFullImageId, isValidTag, parseNormalizedNamed, withDefaultTag, type Reference } from '../../image/reference.js';
 import { chainIdOf, chainIds } from '../../layer/chain-id.js';
@@ -85,12 +86,7 @@ export async function* loadImages(c: ImageCore, src: Readable, opts: { quiet: bo
     for (const item of items) {
       signal?.throwIfAborted();
       const raw = await archive.read(item.Config);
-      let config: ImageConfigFile;
-      try {
-        config = JSON.parse(raw.toString('utf8')) as ImageConfigFile;
-      } catch {
-        throw invalidParameter(`invalid image config ${item.Config}`);
-      }
+      const config = parseImageConfig(raw);
       const diffIds = diffIdsOf(config, item.Config);
       if (diffIds.length !== item.Layers.length) {
         throw invalidParameter(`invalid manifest, layers length mismatch: expected ${diffIds.length}, got ${item.Layers.length}`);
