@@ -40,6 +40,8 @@ export function generateLinkId(): string {
 export class Overlay2 {
   /** Mount points this process knows are mounted (saves a mountinfo read on repeat calls). */
   private readonly mounted = new Set<string>();
+  /** Mount points this process unmounted since (removal after exit handling needs no mountinfo read). */
+  private readonly unmounted = new Set<string>();
 
   constructor(readonly home: string) {}
 
@@ -125,11 +127,13 @@ export class Overlay2 {
     const linkId = await readFile(join(dir, 'link'), 'utf8').catch(() => '');
     if (linkId.trim()) await unlink(join(this.home, LINK_DIR, linkId.trim())).catch(() => {});
     await rm(dir, { recursive: true, force: true });
+    this.unmounted.delete(this.mergedDir(id));
   }
 
   /** Mounts `id` (which must have a parent) at <id>/merged; idempotent. Returns the merged path. */
   async mount(id: string): Promise<string> {
     const merged = this.mergedDir(id);
+    this.unmounted.delete(merged);
     if (this.mounted.has(merged)) return merged;
     if (existsSync(merged) && (await isMountPoint(merged))) {
       this.mounted.add(merged);
@@ -149,7 +153,7 @@ export class Overlay2 {
   async unmount(id: string): Promise<void> {
     const merged = this.mergedDir(id);
     this.mounted.delete(merged);
-    if (!existsSync(merged) || !(await isMountPoint(merged))) return;
+    if (this.unmounted.has(merged) || !existsSync(merged) || !(await isMountPoint(merged))) return;
     try {
       await run('umount', [merged]);
     } catch (err) {
@@ -159,5 +163,6 @@ export class Overlay2 {
         throw err;
       });
     }
+    this.unmounted.add(merged);
   }
 }
