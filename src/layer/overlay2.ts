@@ -121,12 +121,15 @@ export class Overlay2 {
     return out;
   }
 
-  /** Removes the driver directory and its short link. Idempotent. */
-  async remove(id: string): Promise<void> {
+  /**
+   * Removes the driver directory and its short link. Idempotent. `discard` takes the (unmounted)
+   * directory away, by default by deleting it.
+   */
+  async remove(id: string, discard: (dir: string) => Promise<void> = removeTree): Promise<void> {
     const dir = this.dir(id);
     const linkId = await readFile(join(dir, 'link'), 'utf8').catch(() => '');
     if (linkId.trim()) await unlink(join(this.home, LINK_DIR, linkId.trim())).catch(() => {});
-    await rm(dir, { recursive: true, force: true });
+    await discard(dir);
     this.unmounted.delete(this.mergedDir(id));
   }
 
@@ -165,4 +168,8 @@ export class Overlay2 {
     }
     this.unmounted.add(merged);
   }
+}
+
+function removeTree(dir: string): Promise<void> {
+  return rm(dir, { recursive: true, force: true });
 }
