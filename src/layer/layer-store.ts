@@ -490,7 +490,9 @@ export class LayerStore {
       const trash = this.trash;
       const discard = trash ? (dir: string) => trash.discard(dir) : undefined;
       await Promise.all([this.driver.remove(rec.mountId, discard), this.driver.remove(rec.initId, discard)]);
-      await rm(this.mountDir(containerId), { recursive: true, force: true });
+      // The record last: a failure above leaves it, so the removal can be tried again.
+      if (trash) await trash.discard(this.mountDir(containerId));
+      else await rm(this.mountDir(containerId), { recursive: true, force: true });
     });
   }
 
