@@ -30,6 +30,7 @@ import { runtimeErrorMessage, writeTerminalSize } from './conmon-io.js';
 import { startThroughExecFifo } from './exec-fifo.js';
 import { recordInit, signalInit, type InitProcess } from './init-signal.js';
 import { SupervisorWatch, isConmonOf } from './conmon-supervision.js';
+import { within } from '../lib/within.js';
 import type { OciLinuxResources, OciSpec } from './oci-spec.js';
 import { runcUpdateFlags } from './runc-update.js';
 import {
@@ -279,7 +280,7 @@ export class ConmonRuntime implements Runtime {
     this.createdPids.delete(id);
     this.inits.delete(id);
     this.deleting.add(id);
-    this.supervision.forget(id);
+    const conmonGone = this.supervision.release(id);
     try {
       const bundleDir = await readlink(join(this.conmonDir, `${id}.bundle`)).catch(() => undefined);
       if (await pathExists(join(this.opts.stateRoot, id))) {
@@ -287,9 +288,10 @@ export class ConmonRuntime implements Runtime {
           if (!/does not exist/.test(err.message)) throw err;
         });
       }
-      await this.cleanup(id, bundleDir, force ?? false);
+      await this.cleanup(id, bundleDir, force ?? false, conmonGone);
     } finally {
       this.deleting.delete(id);
+      this.supervision.forget(id);
     }
   }
 
@@ -318,12 +320,14 @@ export class ConmonRuntime implements Runtime {
   }
 
   /** Waits for (or, when forced, ends) conmon, then removes every file kept for `id`. */
-  private async cleanup(id: string, bundleDir: string | undefined, force: boolean): Promise<void> {
+  private async cleanup(id: string, bundleDir: string | undefined, force: boolean, conmonGone?: Promise<void>): Promise<void> {
     const pidFile = join(this.conmonDir, `${id}.pid`);
     const conmonPid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
     if (await isConmonOf(conmonPid, id)) {
       // conmon exits by itself once the container is gone; it writes the exit file just before.
-      if (!(await waitGone(conmonPid, force ? 2000 : 5000))) {
+      const timeoutMs = force ? 2000 : 5000;
+      const gone = conmonGone ? await within(conmonGone, timeoutMs) : await waitGone(conmonPid, timeoutMs);
+      if (!gone) {
         try {
           process.kill(conmonPid, 'SIGKILL');
         } catch {
