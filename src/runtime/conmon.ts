@@ -29,6 +29,7 @@ import { conmonExec } from './conmon-exec.js';
 import { runtimeErrorMessage, writeTerminalSize } from './conmon-io.js';
 import { startThroughExecFifo } from './exec-fifo.js';
 import { recordInit, signalInit, type InitProcess } from './init-signal.js';
+import { deleteStopped } from './stopped-delete.js';
 import { SupervisorWatch, isConmonOf } from './conmon-supervision.js';
 import { within } from '../lib/within.js';
 import type { OciLinuxResources, OciSpec } from './oci-spec.js';
@@ -278,12 +279,15 @@ export class ConmonRuntime implements Runtime {
 
   async delete(id: string, force?: boolean): Promise<void> {
     this.createdPids.delete(id);
+    const init = this.canSignalDirectly() ? this.inits.get(id) : undefined;
     this.inits.delete(id);
     this.deleting.add(id);
     const conmonGone = this.supervision.release(id);
     try {
       const bundleDir = await readlink(join(this.conmonDir, `${id}.bundle`)).catch(() => undefined);
-      if (await pathExists(join(this.opts.stateRoot, id))) {
+      const stateDir = join(this.opts.stateRoot, id);
+      // A container whose init is gone is deleted as runc would, without a runc process (stopped-delete.ts).
+      if ((await pathExists(stateDir)) && !(init && (await deleteStopped(stateDir, init)))) {
         await this.runc(['delete', ...(force ? ['--force'] : []), id]).catch((err: Error) => {
           if (!/does not exist/.test(err.message)) throw err;
         });
