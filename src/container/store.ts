@@ -5,6 +5,7 @@
  */
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Trash } from '../lib/trash.js';
 import { readJson, readJsonIfExists, writeFileAtomic } from '../lib/atomic-file.js';
 import type { HostConfig } from '../api/types.js';
 import { initialState, type ContainerRecord } from './container.js';
@@ -16,6 +17,8 @@ export const HOSTCONFIG_FILE = 'hostconfig.json';
 export interface ContainerStoreOptions {
   /** Where "skipped a broken container dir" goes; stderr by default. */
   log?: (msg: string) => void;
+  /** Deletes a removed container's dir in the background (lib/trash.ts); at once without it. */
+  trash?: Trash;
 }
 
 const ID_RE = /^[0-9a-f]{64}$/;
@@ -29,10 +32,12 @@ export class ContainerStore {
   /** hostconfig.json as last written (or read) per ID: most saves (start, exit) leave it as it is. */
   private readonly hostConfigOnDisk = new Map<string, string>();
   private readonly log: (msg: string) => void;
+  private readonly trash?: Trash;
 
   constructor(dataRoot: string, opts: ContainerStoreOptions = {}) {
     this.root = join(dataRoot, 'containers');
     this.log = opts.log ?? ((msg) => process.stderr.write(`${msg}\n`));
+    this.trash = opts.trash;
   }
 
   dir(id: string): string {
@@ -133,7 +138,8 @@ export class ContainerStore {
     await (this.writes.get(id) ?? Promise.resolve()).catch(() => {});
     this.records.delete(id);
     this.hostConfigOnDisk.delete(id);
-    await rm(this.dir(id), { recursive: true, force: true });
+    if (this.trash) await this.trash.discard(this.dir(id));
+    else await rm(this.dir(id), { recursive: true, force: true });
   }
 }
 

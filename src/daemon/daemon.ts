@@ -7,6 +7,8 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { startApiServer, type ApiTls } from '../api/server.js';
 import { ContainerStore } from '../container/store.js';
+import { LayerStore } from '../layer/layer-store.js';
+import { Trash } from '../lib/trash.js';
 import { writeFileAtomic } from '../lib/atomic-file.js';
 import { generateId } from '../lib/ids.js';
 import { noSuchContainer } from '../lib/errors.js';
@@ -75,7 +77,10 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
 
   const initBinary = await findInitBinary();
   const events = new EventBus();
-  const containerStore = new ContainerStore(cfg.dataRoot);
+  // A removed container's dirs are deleted in the background once its paths are free (lib/trash.ts).
+  const trash = new Trash(join(cfg.dataRoot, 'trash'), log);
+  await trash.init();
+  const containerStore = new ContainerStore(cfg.dataRoot, { trash });
   const hostId = await engineId(cfg.dataRoot);
   const network = new NetworkManager({
     dataRoot: cfg.dataRoot,
@@ -92,6 +97,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
   let containers!: ContainerService; // eslint-disable-line prefer-const -- assigned once, after the services that call back into it
   const images = new ImageService({
     dataRoot: cfg.dataRoot,
+    layers: LayerStore.forDataRoot(cfg.dataRoot, trash),
     containersUsingImage: (imageId: string) => containers.usingImage(imageId),
     events,
     registry: registryOptions(cfg),
@@ -228,6 +234,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
       await cri?.close();
       await server.close();
       containers.close();
+      await trash.drain();
       health.close();
       logRotation.close();
       execs.close();

@@ -26,6 +26,7 @@ import { notFound, systemError } from '../lib/errors.js';
 import { KeyedMutex } from '../lib/mutex.js';
 import { chainIdOf, hexOf } from './chain-id.js';
 import { extractPool } from './extract-pool.js';
+import type { Trash } from '../lib/trash.js';
 import { Overlay2 } from './overlay2.js';
 import { assembleTar, tarSplitSize } from './tar-split.js';
 import { dirSize } from '../lib/dir-size.js';
@@ -110,14 +111,17 @@ export class LayerStore {
   private readonly inFlightRW = new Set<string>();
   private readonly createdAt = Date.now();
 
-  /** `imageRoot` is <data-root>/image/overlay2; `driverHome` is <data-root>/overlay2. */
-  constructor(imageRoot: string, driverHome: string) {
+  /**
+   * `imageRoot` is <data-root>/image/overlay2; `driverHome` is <data-root>/overlay2. With `trash`,
+   * a removed container's layer dirs are deleted in the background (lib/trash.ts).
+   */
+  constructor(imageRoot: string, driverHome: string, private readonly trash?: Trash) {
     this.layerdb = join(imageRoot, 'layerdb');
     this.driver = new Overlay2(driverHome);
   }
 
-  static forDataRoot(dataRoot: string): LayerStore {
-    return new LayerStore(join(dataRoot, 'image', 'overlay2'), join(dataRoot, 'overlay2'));
+  static forDataRoot(dataRoot: string, trash?: Trash): LayerStore {
+    return new LayerStore(join(dataRoot, 'image', 'overlay2'), join(dataRoot, 'overlay2'), trash);
   }
 
   async init(): Promise<void> {
@@ -490,9 +494,12 @@ export class LayerStore {
       const rec = await this.rwRecord(containerId);
       if (!rec) return;
       await this.driver.unmount(rec.mountId);
-      await this.driver.remove(rec.mountId);
-      await this.driver.remove(rec.initId);
-      await rm(this.mountDir(containerId), { recursive: true, force: true });
+      const trash = this.trash;
+      const discard = trash ? (dir: string) => trash.discard(dir) : undefined;
+      await Promise.all([this.driver.remove(rec.mountId, discard), this.driver.remove(rec.initId, discard)]);
+      // The record last: a failure above leaves it, so the removal can be tried again.
+      if (trash) await trash.discard(this.mountDir(containerId));
+      else await rm(this.mountDir(containerId), { recursive: true, force: true });
     });
   }
 

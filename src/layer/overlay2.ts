@@ -40,6 +40,8 @@ export function generateLinkId(): string {
 export class Overlay2 {
   /** Mount points this process knows are mounted (saves a mountinfo read on repeat calls). */
   private readonly mounted = new Set<string>();
+  /** Mount points this process unmounted since (removal after exit handling needs no mountinfo read). */
+  private readonly unmounted = new Set<string>();
 
   constructor(readonly home: string) {}
 
@@ -119,17 +121,22 @@ export class Overlay2 {
     return out;
   }
 
-  /** Removes the driver directory and its short link. Idempotent. */
-  async remove(id: string): Promise<void> {
+  /**
+   * Removes the driver directory and its short link. Idempotent. `discard` takes the (unmounted)
+   * directory away, by default by deleting it.
+   */
+  async remove(id: string, discard: (dir: string) => Promise<void> = removeTree): Promise<void> {
     const dir = this.dir(id);
     const linkId = await readFile(join(dir, 'link'), 'utf8').catch(() => '');
     if (linkId.trim()) await unlink(join(this.home, LINK_DIR, linkId.trim())).catch(() => {});
-    await rm(dir, { recursive: true, force: true });
+    await discard(dir);
+    this.unmounted.delete(this.mergedDir(id));
   }
 
   /** Mounts `id` (which must have a parent) at <id>/merged; idempotent. Returns the merged path. */
   async mount(id: string): Promise<string> {
     const merged = this.mergedDir(id);
+    this.unmounted.delete(merged);
     if (this.mounted.has(merged)) return merged;
     if (existsSync(merged) && (await isMountPoint(merged))) {
       this.mounted.add(merged);
@@ -149,7 +156,7 @@ export class Overlay2 {
   async unmount(id: string): Promise<void> {
     const merged = this.mergedDir(id);
     this.mounted.delete(merged);
-    if (!existsSync(merged) || !(await isMountPoint(merged))) return;
+    if (this.unmounted.has(merged) || !existsSync(merged) || !(await isMountPoint(merged))) return;
     try {
       await run('umount', [merged]);
     } catch (err) {
@@ -159,5 +166,10 @@ export class Overlay2 {
         throw err;
       });
     }
+    this.unmounted.add(merged);
   }
+}
+
+function removeTree(dir: string): Promise<void> {
+  return rm(dir, { recursive: true, force: true });
 }

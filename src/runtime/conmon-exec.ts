@@ -15,12 +15,13 @@
  *                         second byte lets it run runc exec, after the daemon attached
  *   fd 5 _OCI_ATTACHPIPE  conmon -> daemon: `{"data": 0}` once the attach socket listens
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { systemError } from '../lib/errors.js';
+import { startWithPipes } from '../lib/spawner.js';
 import { ConmonAttachStream, connectAttachSocket } from './conmon-attach.js';
 import { runtimeErrorMessage, writeTerminalSize } from './conmon-io.js';
 import { RuntimeStartError, type AttachStream, type ExecProcess, type RuntimeExecOptions } from './runtime.js';
@@ -71,36 +72,34 @@ export async function conmonExec(cfg: ConmonExecConfig, o: RuntimeExecOptions): 
   if (o.attach) args.push('--exec-attach');
   args.push('--exec-process-spec', specPath);
 
-  let child: ChildProcess;
+  // Started by the spawn helper (lib/spawner.ts) like the container's conmon: a fork from the
+  // daemon's large heap would copy its page tables and stall the event loop.
+  let fds: Socket[];
   try {
-    child = spawn(cfg.conmonPath, args, {
+    ({ pipes: fds } = await startWithPipes(cfg.conmonPath, args, {
       cwd: dir,
-      detached: true,
-      stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
       env: {
         PATH: process.env.PATH ?? DEFAULT_PATH,
         _OCI_SYNCPIPE: '3',
         _OCI_STARTPIPE: '4',
         ...(o.attach ? { _OCI_ATTACHPIPE: '5' } : {}),
       },
-    });
+      pipes: 4,
+    }));
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
     throw systemError(`starting conmon: ${(err as Error).message}`, err);
   }
-  const fds = child.stdio as unknown as Array<Readable & Writable>;
-  const stderrOut: Readable = fds[2]!;
-  const sync = new MessageReader(fds[3]!);
-  const start: Writable = fds[4]!;
-  const attachPipe = new MessageReader(fds[5]!);
+  const stderrOut: Readable = fds[0]!;
+  const sync = new MessageReader(fds[1]!);
+  const start: Writable = fds[2]!;
+  const attachPipe = new MessageReader(fds[3]!);
   let stderr = '';
   stderrOut.on('data', (d: Buffer) => {
     if (stderr.length < 8192) stderr += d.toString();
   });
   stderrOut.on('error', () => {});
   start.on('error', () => {});
-  child.on('error', () => {});
-  child.unref();
 
   let stdio: ConmonAttachStream | undefined;
   const fail = async (err: Error): Promise<never> => {

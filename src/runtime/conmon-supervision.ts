@@ -49,6 +49,19 @@ export class SupervisorWatch {
     this.timer.unref();
   }
 
+  /**
+   * Stops watching `id` for a death (its container is being deleted on purpose) and resolves
+   * when its conmon is gone (the socket's EOF), or at once when there is no socket to tell.
+   * Waiting on the EOF saves polling /proc for a conmon that exits a few ms after the init.
+   */
+  release(id: string): Promise<void> | undefined {
+    const sock = this.sockets.get(id);
+    this.sockets.delete(id); // its close handler now calls no gone()
+    this.polled.delete(id);
+    if (!sock) return undefined;
+    return new Promise((resolve) => sock.once('close', () => resolve()));
+  }
+
   /** Stops watching `id` (its container is being deleted on purpose). */
   forget(id: string): void {
     const sock = this.sockets.get(id);

@@ -29,7 +29,9 @@ import { conmonExec } from './conmon-exec.js';
 import { runtimeErrorMessage, writeTerminalSize } from './conmon-io.js';
 import { startThroughExecFifo } from './exec-fifo.js';
 import { recordInit, signalInit, type InitProcess } from './init-signal.js';
+import { deleteStopped } from './stopped-delete.js';
 import { SupervisorWatch, isConmonOf } from './conmon-supervision.js';
+import { within } from '../lib/within.js';
 import type { OciLinuxResources, OciSpec } from './oci-spec.js';
 import { runcUpdateFlags } from './runc-update.js';
 import {
@@ -277,19 +279,23 @@ export class ConmonRuntime implements Runtime {
 
   async delete(id: string, force?: boolean): Promise<void> {
     this.createdPids.delete(id);
+    const init = this.canSignalDirectly() ? this.inits.get(id) : undefined;
     this.inits.delete(id);
     this.deleting.add(id);
-    this.supervision.forget(id);
+    const conmonGone = this.supervision.release(id);
     try {
       const bundleDir = await readlink(join(this.conmonDir, `${id}.bundle`)).catch(() => undefined);
-      if (await pathExists(join(this.opts.stateRoot, id))) {
+      const stateDir = join(this.opts.stateRoot, id);
+      // A container whose init is gone is deleted as runc would, without a runc process (stopped-delete.ts).
+      if ((await pathExists(stateDir)) && !(init && (await deleteStopped(stateDir, init)))) {
         await this.runc(['delete', ...(force ? ['--force'] : []), id]).catch((err: Error) => {
           if (!/does not exist/.test(err.message)) throw err;
         });
       }
-      await this.cleanup(id, bundleDir, force ?? false);
+      await this.cleanup(id, bundleDir, force ?? false, conmonGone);
     } finally {
       this.deleting.delete(id);
+      this.supervision.forget(id);
     }
   }
 
@@ -318,12 +324,14 @@ export class ConmonRuntime implements Runtime {
   }
 
   /** Waits for (or, when forced, ends) conmon, then removes every file kept for `id`. */
-  private async cleanup(id: string, bundleDir: string | undefined, force: boolean): Promise<void> {
+  private async cleanup(id: string, bundleDir: string | undefined, force: boolean, conmonGone?: Promise<void>): Promise<void> {
     const pidFile = join(this.conmonDir, `${id}.pid`);
     const conmonPid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
     if (await isConmonOf(conmonPid, id)) {
       // conmon exits by itself once the container is gone; it writes the exit file just before.
-      if (!(await waitGone(conmonPid, force ? 2000 : 5000))) {
+      const timeoutMs = force ? 2000 : 5000;
+      const gone = conmonGone ? await within(conmonGone, timeoutMs) : await waitGone(conmonPid, timeoutMs);
+      if (!gone) {
         try {
           process.kill(conmonPid, 'SIGKILL');
         } catch {

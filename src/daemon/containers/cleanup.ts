@@ -18,6 +18,24 @@ export interface Held {
 
 export const ALL_HELD: Held = { runtime: true, network: true, volumes: true, rootfs: true };
 
+/** Records whose exit handling released everything since their last start: removal need not again. */
+const releasedAfterExit = new WeakSet<ContainerRecord>();
+
+/** A start acquires again: what it holds is released by its exit, a failed start or removal. */
+export function noteAcquiring(rec: ContainerRecord): void {
+  releasedAfterExit.delete(rec);
+}
+
+/**
+ * Removal's release of the runtime state and network, in case exit handling did not run (never
+ * started, a failed start, an exit settled by an earlier daemon); skipped after it did, which
+ * saves a runtime delete, a network detach and their file calls on the `--rm` path.
+ */
+export async function releaseForRemoval(c: ContainerCore, rec: ContainerRecord): Promise<void> {
+  if (releasedAfterExit.has(rec)) return;
+  await releaseHeld(c, rec, { runtime: true, network: true, volumes: false, rootfs: false });
+}
+
 /**
  * Releases `held`. Failures are logged: the container must still reach its stopped (or
  * removed) state. After a failed start the runtime state goes first, since its delete kills
@@ -26,20 +44,26 @@ export const ALL_HELD: Held = { runtime: true, network: true, volumes: true, roo
  */
 export async function releaseHeld(c: ContainerCore, rec: ContainerRecord, held: Held, exited = false): Promise<void> {
   const id = rec.ID;
-  const runtime = held.runtime ? c.deps.runtime.delete(id, true).catch((err) => c.deps.log(`runtime delete ${id}: ${err}`)) : undefined;
+  let failed = false;
+  const logged = (what: string) => (err: unknown) => {
+    failed = true;
+    c.deps.log(`${what} ${id}: ${err}`);
+  };
+  const runtime = held.runtime ? c.deps.runtime.delete(id, true).catch(logged('runtime delete')) : undefined;
   if (!exited) await runtime;
   await Promise.all([
     runtime,
-    held.network ? releaseNetwork(c, rec) : undefined,
-    held.volumes ? c.deps.volumes?.teardown(rec).catch((err) => c.deps.log(`volumes teardown ${id}: ${err}`)) : undefined,
-    held.rootfs ? c.rootfs.release(id).catch((err) => c.deps.log(`unmount ${id}: ${err}`)) : undefined,
+    held.network ? releaseNetwork(c, rec, logged) : undefined,
+    held.volumes ? c.deps.volumes?.teardown(rec).catch(logged('volumes teardown')) : undefined,
+    held.rootfs ? c.rootfs.release(id).catch(logged('unmount')) : undefined,
   ]);
+  if (exited && !failed) releasedAfterExit.add(rec);
 }
 
 /** Tears down the container's networking and keeps only the endpoint configs, as Docker shows a stopped container. */
-export async function releaseNetwork(c: ContainerCore, rec: ContainerRecord): Promise<void> {
-  await c.deps.network.detach(rec.ID).catch((err) => c.deps.log(`network detach ${rec.ID}: ${err}`));
-  await removeNetnsFile(netnsFilePath(c.deps.settings.execRoot, rec.ID)).catch((err) => c.deps.log(`remove netns of ${rec.ID}: ${err}`));
+async function releaseNetwork(c: ContainerCore, rec: ContainerRecord, logged: (what: string) => (err: unknown) => void): Promise<void> {
+  await c.deps.network.detach(rec.ID).catch(logged('network detach'));
+  await removeNetnsFile(netnsFilePath(c.deps.settings.execRoot, rec.ID)).catch(logged('remove netns of'));
   const networks: Record<string, EndpointSettings> = {};
   for (const [name, ep] of Object.entries(rec.NetworkSettings.Networks ?? {})) {
     networks[name] = { IPAMConfig: ep.IPAMConfig ?? null, Links: ep.Links ?? null, Aliases: ep.Aliases ?? null, NetworkID: ep.NetworkID ?? '', DriverOpts: ep.DriverOpts ?? null };

@@ -2,6 +2,7 @@
 import type { WaitResponse } from '../../api/types.js';
 import type { ContainerRecord } from '../../container/container.js';
 import { systemError } from '../../lib/errors.js';
+import { within } from '../../lib/within.js';
 import type { ContainerCore } from './core.js';
 import { containerActor } from './events.js';
 
@@ -36,14 +37,4 @@ export async function sendSignal(c: ContainerCore, rec: ContainerRecord, signal:
     const st = await c.deps.runtime.state(rec.ID).catch(() => undefined);
     if (st && st.status !== 'stopped') throw err;
   }
-}
-
-export function within<T>(p: Promise<T>, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const t = setTimeout(() => resolve(false), ms);
-    void p.then(() => {
-      clearTimeout(t);
-      resolve(true);
-    });
-  });
 }

@@ -5,7 +5,7 @@ import { hasProcess, isRunning, setDead, setRemoving } from '../../container/sta
 import { conflict, invalidParameter, systemError } from '../../lib/errors.js';
 import { labelMatches, parseFilterTime } from '../../lib/filters.js';
 import { failPendingAttaches } from './attach.js';
-import { releaseHeld } from './cleanup.js';
+import { releaseForRemoval } from './cleanup.js';
 import type { ContainerCore } from './core.js';
 import { containerActor } from './events.js';
 import { killAndWait } from './kill.js';
@@ -72,8 +72,7 @@ export async function removeLocked(c: ContainerCore, rec: ContainerRecord, remov
   c.manager(rec).cancel();
   c.cancelRestartTimer(id);
   try {
-    // Exit handling released the rest; runtime state and network are released again in case it did not run.
-    await releaseHeld(c, rec, { runtime: true, network: true, volumes: false, rootfs: false });
+    await releaseForRemoval(c, rec);
     // Layer first: a failure leaves the record, so the container stays visible (Dead) and removable.
     await c.deps.layers.removeRWLayer(id);
     await c.deps.store.remove(id);

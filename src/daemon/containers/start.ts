@@ -17,7 +17,7 @@ import { buildSpec } from '../../runtime/spec.js';
 import { resolveUser } from '../../runtime/user.js';
 import { logSizeMax, loggerStartError } from '../log-config.js';
 import { connectPendingAttaches, failPendingAttaches } from './attach.js';
-import { releaseHeld } from './cleanup.js';
+import { noteAcquiring, releaseHeld } from './cleanup.js';
 import type { ContainerCore } from './core.js';
 import { containerEnv } from './env.js';
 import { etcPaths, touchEtcFiles, writeEtcFiles } from './etc-files.js';
@@ -49,6 +49,7 @@ export async function startLocked(c: ContainerCore, rec: ContainerRecord): Promi
   const { runtime, settings } = c.deps;
   const id = rec.ID;
   const held = { rootfs: false, volumes: false, runtime: false, network: false };
+  noteAcquiring(rec);
   let attaching: Promise<AttachResult> | undefined;
   try {
     const hc = rec.HostConfig;

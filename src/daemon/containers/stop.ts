@@ -5,7 +5,8 @@ import { conflict, noSuchContainer, notModified } from '../../lib/errors.js';
 import { parseSignal } from '../../lib/signals.js';
 import type { ContainerCore } from './core.js';
 import { containerActor } from './events.js';
-import { killAndWait, sendSignal, within } from './kill.js';
+import { within } from '../../lib/within.js';
+import { killAndWait, sendSignal } from './kill.js';
 import { startLocked } from './start.js';
 
 const DEFAULT_STOP_TIMEOUT_S = 10;

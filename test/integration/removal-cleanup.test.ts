@@ -1,0 +1,69 @@
+/**
+ * A removed container's private dirs (its overlay layer, init layer and container dir) are
+ * deleted in the background after its paths are freed (lib/trash.ts): nothing a client does
+ * next sees them, shutdown waits for them, and a start clears what a crash left.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { countLeaks, loadBusybox, startDaemon, type Daemon } from './harness.js';
+
+let d: Daemon;
+
+before(async () => {
+  d = await startDaemon();
+  await loadBusybox(d);
+});
+after(async () => {
+  await d?.cleanup();
+});
+
+async function ok(args: string[]): Promise<string> {
+  const r = await d.docker(args);
+  assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+const ls = (dir: string) => readdir(dir).catch(() => [] as string[]);
+/** The overlay2 dirs of layers and containers (the `l` link dir left out). */
+const driverDirs = async () => (await ls(join(d.dataRoot, 'overlay2'))).filter((n) => n !== 'l').sort();
+
+test('run --rm: the name, the anonymous volume and the dirs are free at once; shutdown leaves nothing', async () => {
+  const imageDirs = await driverDirs();
+  await ok(['run', '--rm', '--name', 'again', '-v', '/data', 'busybox', 'sh', '-c', 'echo x > /data/f; echo y > /f']);
+  // Created at once under the same name, after the removal was answered.
+  const id = await ok(['create', '--name', 'again', 'busybox', 'true']);
+  assert.deepEqual(await ok(['volume', 'ls', '-q']), '', 'the --rm container took its anonymous volume with it');
+  await ok(['rm', id]);
+  assert.deepEqual(await ls(join(d.dataRoot, 'containers')), []);
+  // Stopped right after a removal: shutdown waits for the background deletes.
+  await ok(['run', '--rm', 'busybox', 'true']);
+  await d.stop();
+  assert.deepEqual(await driverDirs(), imageDirs);
+  assert.deepEqual(await ls(join(d.dataRoot, 'containers')), []);
+  assert.deepEqual(await ls(join(d.dataRoot, 'trash')), []);
+  // What a crash left in the trash is deleted at the next start.
+  await mkdir(join(d.dataRoot, 'trash', `${'e'.repeat(64)}.1.1`, 'diff'), { recursive: true });
+  await writeFile(join(d.dataRoot, 'trash', `${'e'.repeat(64)}.1.1`, 'diff', 'f'), 'x');
+  await d.restart();
+  await ok(['run', '--rm', 'busybox', 'true']);
+  await d.stop();
+  assert.deepEqual(await ls(join(d.dataRoot, 'trash')), []);
+  await d.restart();
+  assert.deepEqual(await countLeaks(d).then((l) => l.details), { mounts: [], conmon: [], cgroups: [], runc: [] });
+});
+
+test('rm -f of running containers then rmi of their image at once: no layer dir is left', async () => {
+  const ids = await Promise.all([1, 2, 3].map(() => ok(['run', '-d', 'busybox', 'sleep', '600'])));
+  await ok(['rm', '-f', ...ids]);
+  await ok(['run', '--rm', 'busybox', 'true']);
+  await ok(['rmi', 'busybox']);
+  await d.stop();
+  assert.deepEqual(await driverDirs(), []);
+  assert.deepEqual(await ls(join(d.dataRoot, 'overlay2', 'l')), []);
+  assert.deepEqual(await ls(join(d.dataRoot, 'containers')), []);
+  assert.deepEqual(await ls(join(d.dataRoot, 'trash')), []);
+  await d.restart();
+  assert.deepEqual(await countLeaks(d).then((l) => l.details), { mounts: [], conmon: [], cgroups: [], runc: [] });
+});
