@@ -265,7 +265,7 @@ export interface ContainerControlBackend {
   pause(ref: string): Promise<void>;
   unpause(ref: string): Promise<void>;
   /** The body of POST /containers/{id}/update: Resources and RestartPolicy. */
-  update(ref: string, body: Partial<HostConfig>): Promise<{ Warnings: string[] }>;
+  update(ref: string, body: Partial<HostConfig>): Promise<{ Warnings: string[] | null }>;
 }
 
 export interface EventsQuery {

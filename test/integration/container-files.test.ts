@@ -15,7 +15,7 @@ import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { EngineClient } from '../../src/client/engine-client.js';
-import { CLI_MAIN, loadBusybox, runCommand, startDaemon, waitFor, type Daemon } from './harness.js';
+import { CLI_MAIN, loadBusybox, runCommand, socketRequest, startDaemon, waitFor, type Daemon } from './harness.js';
 
 let d: Daemon;
 let client: EngineClient;
@@ -306,6 +306,9 @@ describe('pause, unpause, update', () => {
     assert.equal(hc.NanoCpus, 5e8);
     assert.equal(hc.PidsLimit, 42);
     assert.deepEqual(hc.RestartPolicy, { Name: 'on-failure', MaximumRetryCount: 3 });
+    // moby's update answers a nil slice when it has no warnings.
+    const plain = await socketRequest(d.socket, 'POST', '/containers/up/update', { body: { CpuShares: 256 } });
+    assert.deepEqual([plain.status, plain.body.trim()], [200, '{"Warnings":null}']);
     const bad = await d.docker(['update', '--memory', '256m', 'up']);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /Memory limit should be smaller than already set memoryswap limit/);

@@ -63,7 +63,7 @@ export class ContainerControlService implements ContainerControlBackend {
   unpause(ref: string): Promise<void> {
     return this.pauser.unpause(ref);
   }
-  update(ref: string, body: Partial<HostConfig>): Promise<{ Warnings: string[] }> {
+  update(ref: string, body: Partial<HostConfig>): Promise<{ Warnings: string[] | null }> {
     return this.updater.update(ref, body);
   }
 }

@@ -8,8 +8,14 @@ import { conflict, invalidParameter, systemError } from '../../lib/errors.js';
 import { run, type CommandError } from '../../lib/run.js';
 import type { ContainerCore } from './core.js';
 
+/** The init process ended between the state check and the look at /proc. */
+export class ProcessGoneError extends Error {}
+
 async function pidsInNamespaceOf(initPid: number): Promise<Set<number>> {
-  const ns = await readlink(`/proc/${initPid}/ns/pid`);
+  const ns = await readlink(`/proc/${initPid}/ns/pid`).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT' || err.code === 'ESRCH') throw new ProcessGoneError(`process ${initPid} is gone`);
+    throw err;
+  });
   const pids = new Set<number>();
   for (const name of await readdir('/proc')) {
     if (!/^\d+$/.test(name)) continue;
@@ -50,5 +56,9 @@ export async function topContainer(c: ContainerCore, ref: string, psArgs?: strin
   const rec = c.get(ref);
   if (!rec.State.Running) throw conflict(`container ${rec.ID} is not running`);
   if (rec.State.Restarting) throw conflict(`Container ${rec.ID} is restarting, wait until the container is running`);
-  return runTop(rec.State.Pid, psArgs);
+  return runTop(rec.State.Pid, psArgs).catch((err: unknown) => {
+    // It exited while we looked: what Docker says of a container that is not running.
+    if (err instanceof ProcessGoneError) throw conflict(`container ${rec.ID} is not running`);
+    throw err;
+  });
 }

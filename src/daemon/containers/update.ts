@@ -93,7 +93,7 @@ export function updateResources(h: HostConfig): OciLinuxResources {
 export class ContainerUpdate {
   constructor(private readonly c: ContainerAccess) {}
 
-  async update(ref: string, u: UpdateConfig): Promise<{ Warnings: string[] }> {
+  async update(ref: string, u: UpdateConfig): Promise<{ Warnings: string[] | null }> {
     const rec = this.c.get(ref);
     // Docker validates the request itself first (verifyContainerSettings): 400 with its text.
     const checked = { ...u } as HostConfig;
@@ -101,7 +101,8 @@ export class ContainerUpdate {
     const { RestartPolicy: _policy, ...resources } = checked;
     await this.c.locked(rec.ID, () => this.updateLocked(rec, { ...u, ...(resources as UpdateConfig) }));
     this.c.deps.events.log('container', 'update', containerActor(rec));
-    return { Warnings: warnings };
+    // moby's update answers its nil slice: null when there is nothing to say.
+    return { Warnings: warnings.length ? warnings : null };
   }
 
   private async updateLocked(rec: ContainerRecord, u: UpdateConfig): Promise<void> {

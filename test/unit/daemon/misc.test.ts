@@ -4,7 +4,7 @@ import { PassThrough } from 'node:stream';
 import { EventEmitter } from 'node:events';
 import { parseSignal } from '../../../src/lib/signals.js';
 import { parseDetachKeys, pipeAttach } from '../../../src/daemon/attach-session.js';
-import { parsePsOutput } from '../../../src/daemon/containers/top.js';
+import { ProcessGoneError, parsePsOutput, runTop } from '../../../src/daemon/containers/top.js';
 import type { AttachStream } from '../../../src/runtime/runtime.js';
 
 test('signals parse as Docker accepts them', () => {
@@ -93,4 +93,9 @@ test('ps output is filtered to the container pids', () => {
   const top = parsePsOutput(out, new Set([10]));
   assert.deepEqual(top.Titles, ['UID', 'PID', 'PPID', 'C', 'STIME', 'TTY', 'TIME', 'CMD']);
   assert.deepEqual(top.Processes, [['root', '10', '1', '0', '08:00', '?', '00:00:00', 'sleep 100']]);
+});
+
+test('top of a process that is gone is ProcessGoneError, which the route answers as not running', async () => {
+  // Past pid_max (at most 2^22): no such process can exist.
+  await assert.rejects(runTop(2 ** 22 + 7), ProcessGoneError);
 });
