@@ -4,7 +4,9 @@
  * output, what is left after, and `docker run --rm busybox true` before and after (spawn latency
  * grew with the heap when output was buffered). The idle figures are taken once the layer
  * extraction workers of the image load have stopped (they idle for 30 s, then exit), so they
- * are the daemon's own. Run as root, after tsc.
+ * are the daemon's own. wharfd runs with MALLOC_ARENA_MAX=2 as its systemd unit starts it; set it
+ * in the environment to compare another value (16 is glibc's default on two cores). Run as root,
+ * after tsc.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -70,7 +72,7 @@ try {
   const settled = rssMb(d.pid);
   await run(DOCKER_CLI, ['rm', '-f', id], { env });
 
-  console.log(`wharfd RSS freshly started ${fresh.toFixed(1)} MB; idle after loading busybox and ${N} runs ${idle.toFixed(1)} MB`);
+  console.log(`wharfd RSS freshly started ${fresh.toFixed(1)} MB; idle after loading busybox and ${N} runs ${idle.toFixed(1)} MB (MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? 2})`);
   console.log(`slow client: ${(got.bytes / 1048576).toFixed(0)} MB of attach output read in ${secs.toFixed(1)} s (paced), wharfd RSS:`);
   console.log(`  idle before              ${idle.toFixed(1).padStart(7)} MB`);
   console.log(`  peak while reading       ${peak.toFixed(1).padStart(7)} MB   (+${(peak - idle).toFixed(1)} MB)`);

@@ -26,7 +26,9 @@ fi
 # `wharf` and `wharfd` on PATH (small wrappers around this checkout's build, both bundled).
 for cmd in wharf:bin/wharf.cjs wharfd:dist/daemon/main.js; do
   name=${cmd%%:*}
-  printf '#!/bin/sh\nexec node %s/%s "$@"\n' "$ROOT" "${cmd#*:}" >/usr/local/bin/"$name"
+  # wharfd with glibc's malloc arenas bounded, as the systemd unit starts it (wharfd.service.in).
+  envs=; [ "$name" = wharfd ] && envs='env MALLOC_ARENA_MAX=2 '
+  printf '#!/bin/sh\nexec %snode %s/%s "$@"\n' "$envs" "$ROOT" "${cmd#*:}" >/usr/local/bin/"$name"
   chmod 755 /usr/local/bin/"$name"
 done
 

@@ -1,7 +1,9 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node
 /**
  * wharfd: loads the config, takes the pid file, starts the daemon, and on SIGTERM/SIGINT shuts
  * down cleanly. Containers keep running across a shutdown (conmon supervises them).
+ * The shebang bounds glibc's malloc arenas as the systemd unit does (contrib/systemd): glibc reads
+ * MALLOC_ARENA_MAX only at process start, and a re-exec here would cost a restart one more node start.
  */
 import { readFile, unlink, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';

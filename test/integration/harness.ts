@@ -258,7 +258,9 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
   }
 
   const host = `unix://${socket}`;
-  const env = { ...process.env, PATH: `${SYSTEM_PATH}:${process.env.PATH ?? ''}`, ...opts.env };
+  // As the systemd unit and main.js's shebang start wharfd (glibc arenas bounded); a value in the
+  // environment wins, so a bench can compare glibc's default.
+  const env = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2', PATH: `${SYSTEM_PATH}:${process.env.PATH ?? ''}`, ...opts.env };
   const args = [
     DAEMON_MAIN,
     '--config-file', configFile,

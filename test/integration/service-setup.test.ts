@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT, runCommand } from './harness.js';
+import { DAEMON_MAIN, REPO_ROOT, runCommand } from './harness.js';
 import { busyboxRootfsTarStream } from '../fixtures/busybox.js';
 
 test('the wharfd systemd unit passes systemd-analyze verify and keeps containers on stop', async () => {
@@ -32,6 +32,9 @@ test('the wharfd systemd unit passes systemd-analyze verify and keeps containers
     assert.match(text, /^KillMode=process$/m, 'stopping the service must not kill the containers (conmon)');
     assert.match(text, /^ExecReload=\/bin\/kill -s HUP \$MAINPID$/m);
     assert.match(text, /^Restart=always$/m);
+    assert.match(text, /^Environment=MALLOC_ARENA_MAX=2$/m, 'glibc arenas bounded: the idle daemon\'s RSS');
+    // Started by hand (`./dist/daemon/main.js`), the bundle's shebang sets the same.
+    assert.match(await readFile(DAEMON_MAIN, 'utf8'), /^#!\/usr\/bin\/env -S MALLOC_ARENA_MAX=2 node\n/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
