@@ -262,6 +262,11 @@ describe('pause, unpause, update', () => {
     await ok('docker', ['run', '-d', '--name', 'pz', 'busybox', 'sh', '-c', 'while true; do date +%s%N > /tick; sleep 0.05; done']);
     // Docker 28's kill: a number outside the platform's signals has its own message, the signal is
     // checked before the container is looked up, and both errors carry the container's name.
+    // top with ps_args ps refuses: Docker keeps only the first line of ps's stderr.
+    const badTop = await d.docker(['top', 'pz', 'bogus-zz']);
+    assert.equal(badTop.code, 1);
+    assert.match(badTop.stderr, /Error response from daemon: ps: error: unsupported option/);
+    assert.doesNotMatch(badTop.stderr, /Usage/);
     const badNum = await d.docker(['kill', '-s', '99', 'pz']);
     assert.equal(badNum.code, 1);
     assert.match(badNum.stderr, /cannot kill container: pz: the linux daemon does not support signal 99/);

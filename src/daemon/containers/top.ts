@@ -39,7 +39,9 @@ export function parsePsOutput(output: string, pids: Set<number>): ContainerTop {
 export async function runTop(initPid: number, psArgs = '-ef'): Promise<ContainerTop> {
   const pids = await pidsInNamespaceOf(initPid);
   const stdout = await run('ps', psArgs.split(/\s+/).filter(Boolean)).catch((err: CommandError) => {
-    throw systemError(`ps: ${(err.stderr || err.message).trim()}`);
+    // Like Docker, only the first line of ps's stderr (the reason, not its usage text).
+    const firstLine = err.stderr?.split('\n', 1)[0];
+    throw systemError(`ps: ${firstLine || err.message}`);
   });
   return parsePsOutput(stdout, pids);
 }
