@@ -43,10 +43,10 @@ test("unknown containers and images are 404 with Docker's text", async () => {
   assert.equal(i.json.message, 'No such image: nosuch:1');
   const s = await call('POST', '/v1.50/containers/nosuch/start');
   assert.equal(s.status, 404);
-  // moby parses a kill's signal before it looks for the container, and a network connect or
+  // moby's kill checks its signal before it looks for the container, and a network connect or
   // disconnect looks for the container before the network.
   const k = await call('POST', '/v1.50/containers/nosuch/kill?signal=BOGUS');
-  assert.deepEqual([k.status, k.json.message], [400, 'Invalid signal: BOGUS']);
+  assert.deepEqual([k.status, k.json.message], [400, 'cannot kill container: nosuch: Invalid signal: BOGUS']);
   for (const op of ['connect', 'disconnect']) {
     const n = await call('POST', `/v1.50/networks/nosuchnet/${op}`, JSON.stringify({ Container: 'nosuch' }));
     assert.deepEqual([n.status, n.json.message], [404, 'No such container: nosuch'], op);

@@ -45,7 +45,7 @@ export class ContainerPause {
   /** For callers that already hold the container's lock. */
   async pauseLocked(rec: ContainerRecord): Promise<void> {
     if (!rec.State.Running) throw conflict(`container ${rec.ID} is not running`);
-    if (rec.State.Paused) throw conflict(`container ${rec.ID} is already paused`);
+    if (rec.State.Paused) throw conflict(`Container ${rec.ID} is already paused`);
     if (rec.State.Restarting) throw conflict(`Container ${rec.ID} is restarting, wait until the container is running`);
     try {
       await this.c.deps.runtime.pause(rec.ID);

@@ -1,7 +1,7 @@
 /** stop, kill and restart, with Docker's ExitOnNext (a manual stop ends the restart policy) and Kill's waits. */
 import type { ContainerRecord } from '../../container/container.js';
 import { cancelRestarting, hasProcess, isRunning, setUnpaused } from '../../container/state.js';
-import { conflict, noSuchContainer, notModified } from '../../lib/errors.js';
+import { conflict, invalidParameter, isEngineError, noSuchContainer, notModified } from '../../lib/errors.js';
 import { parseSignal } from '../../lib/signals.js';
 import type { ContainerCore } from './core.js';
 import { containerActor } from './events.js';
@@ -58,10 +58,25 @@ async function stopRunning(c: ContainerCore, rec: ContainerRecord, opts: StopOpt
   }
 }
 
+/**
+ * Docker 28 checks the signal before looking the container up, refuses a number outside the
+ * platform's signals with its own message, and prefixes either error with the container's name.
+ */
+function killSignal(ref: string, raw: string): number {
+  try {
+    if (/^-?\d+$/.test(raw) && Number(raw) !== 0 && (Number(raw) < 1 || Number(raw) > 64)) {
+      throw invalidParameter(`the linux daemon does not support signal ${Number(raw)}`);
+    }
+    return parseSignal(raw);
+  } catch (err) {
+    if (isEngineError(err, 'InvalidParameter')) throw invalidParameter(`cannot kill container: ${ref}: ${err.message}`);
+    throw err;
+  }
+}
+
 /** Docker's ContainerKill: SIGKILL waits for the exit; other signals are sent and return. */
 export async function killContainer(c: ContainerCore, ref: string, signalName?: string): Promise<void> {
-  // moby's route parses the signal before it looks the container up.
-  const signal = parseSignal(signalName || 'SIGKILL');
+  const signal = killSignal(ref, signalName || 'SIGKILL');
   const rec = c.get(ref);
   if (!isRunning(rec.State)) {
     throw conflict(`cannot kill container: ${ref}: container ${rec.ID} is not running`);
