@@ -12,8 +12,11 @@ import { ConmonRuntime } from '../../src/runtime/conmon.js';
 import { RuntimeStartError, type AttachStream, type ExitInfo } from '../../src/runtime/runtime.js';
 import { buildSpec, detectCgroupVersion, findInitBinary } from '../../src/runtime/spec.js';
 import { resolveUser } from '../../src/runtime/user.js';
+import { waitFor } from './harness.js';
 import type { HostConfig } from '../../src/api/types.js';
 import { makeBusyboxRootfs } from './runtime-rootfs.js';
+
+
 
 describe('ConmonRuntime (conmon + runc)', { concurrency: false }, () => {
   let dir: string;
@@ -221,7 +224,17 @@ describe('ConmonRuntime (conmon + runc)', { concurrency: false }, () => {
     const id2 = newId();
     await create(id2, ['sleep', '100'], { init: true });
     await runtime.start(id2);
-    await runtime.kill(id2, 'TERM');
+    // A TERM that arrives before tini has set up its signal handling reaches a PID 1 without a
+    // handler and is lost (Docker's --init has the same window): it is sent again until the
+    // container exits. Without the init, sleep as PID 1 ignores every TERM and this never ends.
+    const exited = waitExit(id2);
+    await waitFor(
+      async () => {
+        await runtime.kill(id2, 'TERM').catch(() => {});
+        return Promise.race([exited, new Promise<undefined>((r) => setTimeout(r, 500, undefined))]);
+      },
+      { what: 'sleep ended by TERM through the init' },
+    );
     assert.equal((await waitExit(id2)).exitCode, 143);
     await runtime.delete(id2);
   });
