@@ -122,43 +122,6 @@ export function checkRequestedIp(spec: SubnetSpec, ip: number, leased: Set<numbe
 }
 
 
-/**
- * Docker's ValidateIPAM for one IPv4 IPAMConfig: a subnet in canonical form, an ip-range and
- * addresses (gateway, auxiliary) of the same family inside it; messages joined by ipamConfigError.
- */
-export function ipamErrors4(c: { Subnet?: string; IPRange?: string; Gateway?: string; AuxiliaryAddresses?: Record<string, string> }): string[] {
-  const subnet = c.Subnet ?? '';
-  const s = parseCidr(subnet);
-  if (!s) return [`invalid subnet ${subnet}: invalid CIDR block notation`];
-  const errs: string[] = [];
-  const shown = `${formatIp(s.ip)}/${s.cidr.bits}`;
-  if (s.ip !== s.cidr.base) errs.push(`invalid subnet ${shown}: it should be ${formatCidr(s.cidr)}`);
-  if (c.IPRange) {
-    const r = parseCidr(c.IPRange);
-    if (!r) {
-      errs.push(parseCidr6(c.IPRange) ? `invalid ip-range ${c.IPRange}: parent subnet is an IPv4 block` : `invalid ip-range ${c.IPRange}: invalid CIDR block notation`);
-    } else {
-      if (r.cidr.bits < s.cidr.bits) errs.push(`invalid ip-range ${c.IPRange}: CIDR block is bigger than its parent subnet ${shown}`);
-      if (r.ip !== r.cidr.base) errs.push(`invalid ip-range ${formatIp(r.ip)}/${r.cidr.bits}: it should be ${formatCidr(r.cidr)}`);
-      if (!overlaps(r.cidr, s.cidr)) errs.push(`invalid ip-range ${c.IPRange}: parent subnet ${shown} doesn't contain ip-range`);
-    }
-  }
-  const addrErr = (a: string): string | undefined => {
-    const ip = parseIp(a);
-    if (ip === undefined) return parseIp6(a) === undefined ? 'invalid address' : 'parent subnet is an IPv4 block';
-    return contains(s.cidr, ip) ? undefined : `parent subnet ${shown} doesn't contain this address`;
-  };
-  if (c.Gateway) {
-    const e = addrErr(c.Gateway);
-    if (e) errs.push(`invalid gateway ${c.Gateway}: ${e}`);
-  }
-  for (const [name, a] of Object.entries(c.AuxiliaryAddresses ?? {})) {
-    const e = addrErr(a);
-    if (e) errs.push(`invalid auxiliary address ${name}: ${e}`);
-  }
-  return errs;
-}
-
 // ---- IPv6 ------------------------------------------------------------------------------
 
 export interface SubnetSpec6 {
@@ -167,31 +130,45 @@ export interface SubnetSpec6 {
   range: Cidr6;
 }
 
+type IpamConfigLike = { Subnet?: string; IPRange?: string; Gateway?: string; AuxiliaryAddresses?: Record<string, string> };
+
+/** One address family as ValidateIPAM needs it: parse, print, contain; `other` tells the wrong family. */
+interface Family<A, C extends { bits: number; base: A }> {
+  name: 'IPv4' | 'IPv6';
+  parseCidr(s: string): { ip: A; cidr: C } | undefined;
+  parseIp(s: string): A | undefined;
+  formatIp(a: A): string;
+  formatCidr(c: C): string;
+  contains(c: C, a: A): boolean;
+  overlaps(a: C, b: C): boolean;
+  other: { parseCidr(s: string): unknown; parseIp(s: string): unknown };
+}
+
 /**
- * Docker's ValidateIPAM for one IPv6 IPAMConfig (subnet in canonical form, ip-range and gateway
- * inside it); the messages are joined as Docker joins them by `ipamConfigError`.
+ * Docker's ValidateIPAM for one IPAMConfig of a family: a subnet in canonical form, an ip-range
+ * and addresses (gateway, auxiliary) of the same family inside it; messages joined by ipamConfigError.
  */
-export function ipamErrors6(c: { Subnet?: string; IPRange?: string; Gateway?: string; AuxiliaryAddresses?: Record<string, string> }): string[] {
+function ipamErrors<A, C extends { bits: number; base: A }>(f: Family<A, C>, c: IpamConfigLike): string[] {
   const subnet = c.Subnet ?? '';
-  const s = parseCidr6(subnet);
+  const s = f.parseCidr(subnet);
   if (!s) return [`invalid subnet ${subnet}: invalid CIDR block notation`];
   const errs: string[] = [];
-  const shown = `${formatIp6(s.ip)}/${s.cidr.bits}`;
-  if (s.ip !== s.cidr.base) errs.push(`invalid subnet ${shown}: it should be ${formatCidr6(s.cidr)}`);
+  const shown = `${f.formatIp(s.ip)}/${s.cidr.bits}`;
+  if (s.ip !== s.cidr.base) errs.push(`invalid subnet ${shown}: it should be ${f.formatCidr(s.cidr)}`);
   if (c.IPRange) {
-    const r = parseCidr6(c.IPRange);
+    const r = f.parseCidr(c.IPRange);
     if (!r) {
-      errs.push(parseCidr(c.IPRange) ? `invalid ip-range ${c.IPRange}: parent subnet is an IPv6 block` : `invalid ip-range ${c.IPRange}: invalid CIDR block notation`);
+      errs.push(f.other.parseCidr(c.IPRange) ? `invalid ip-range ${c.IPRange}: parent subnet is an ${f.name} block` : `invalid ip-range ${c.IPRange}: invalid CIDR block notation`);
     } else {
       if (r.cidr.bits < s.cidr.bits) errs.push(`invalid ip-range ${c.IPRange}: CIDR block is bigger than its parent subnet ${shown}`);
-      if (r.ip !== r.cidr.base) errs.push(`invalid ip-range ${formatIp6(r.ip)}/${r.cidr.bits}: it should be ${formatCidr6(r.cidr)}`);
-      if (!overlaps6(r.cidr, s.cidr)) errs.push(`invalid ip-range ${c.IPRange}: parent subnet ${shown} doesn't contain ip-range`);
+      if (r.ip !== r.cidr.base) errs.push(`invalid ip-range ${f.formatIp(r.ip)}/${r.cidr.bits}: it should be ${f.formatCidr(r.cidr)}`);
+      if (!f.overlaps(r.cidr, s.cidr)) errs.push(`invalid ip-range ${c.IPRange}: parent subnet ${shown} doesn't contain ip-range`);
     }
   }
   const addrErr = (a: string): string | undefined => {
-    const ip = parseIp6(a);
-    if (ip === undefined) return parseIp(a) === undefined ? 'invalid address' : 'parent subnet is an IPv6 block';
-    return contains6(s.cidr, ip) ? undefined : `parent subnet ${shown} doesn't contain this address`;
+    const ip = f.parseIp(a);
+    if (ip === undefined) return f.other.parseIp(a) === undefined ? 'invalid address' : `parent subnet is an ${f.name} block`;
+    return f.contains(s.cidr, ip) ? undefined : `parent subnet ${shown} doesn't contain this address`;
   };
   if (c.Gateway) {
     const e = addrErr(c.Gateway);
@@ -202,6 +179,28 @@ export function ipamErrors6(c: { Subnet?: string; IPRange?: string; Gateway?: st
     if (e) errs.push(`invalid auxiliary address ${name}: ${e}`);
   }
   return errs;
+}
+
+const IPV4: Family<number, Cidr> = { name: 'IPv4', parseCidr, parseIp, formatIp, formatCidr, contains, overlaps, other: { parseCidr: parseCidr6, parseIp: parseIp6 } };
+const IPV6: Family<bigint, Cidr6> = {
+  name: 'IPv6',
+  parseCidr: parseCidr6,
+  parseIp: parseIp6,
+  formatIp: formatIp6,
+  formatCidr: formatCidr6,
+  contains: contains6,
+  overlaps: overlaps6,
+  other: { parseCidr, parseIp },
+};
+
+/** ValidateIPAM's faults of an IPv4 IPAMConfig. */
+export function ipamErrors4(c: IpamConfigLike): string[] {
+  return ipamErrors(IPV4, c);
+}
+
+/** ValidateIPAM's faults of an IPv6 IPAMConfig. */
+export function ipamErrors6(c: IpamConfigLike): string[] {
+  return ipamErrors(IPV6, c);
 }
 
 /** Docker's joinError under "invalid network config:". */
