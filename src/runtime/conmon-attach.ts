@@ -9,10 +9,15 @@
  * does the same).
  *
  * Packets are gathered, not relayed one by one: libuv reads every packet already queued in one
- * wake-up (see seqpacket-stream.ts), straight into a staging buffer, and the ones of one loop turn
- * go out together at its end (setImmediate), consecutive packets of one stream as one chunk. Each
- * chunk handed on costs the daemon a framed write and the client a wake-up, so 8 KiB packets that
- * queued up become one chunk; a lone packet still goes out in the same loop turn.
+ * wake-up (see seqpacket-stream.ts), straight into a staging buffer, and they go on together,
+ * consecutive packets of one stream as one chunk. Each chunk handed on costs the daemon a framed
+ * write and the client a wake-up. A short packet (a line, a prompt) goes on at the end of the
+ * loop turn (setImmediate), so interactive output waits for nothing. A packet of a page or more
+ * (conmon relays what one read of the container's pipe gave, at most 8 KiB; programs writing in
+ * bulk write 4 KiB or more at a time) means more is likely on its way: what was read then waits
+ * for the next packets, up to BULK_WAIT_MS or until staging is full, so bulk output goes on in
+ * chunks of up to STAGING_SLOTS packets instead of one or two per wake-up (the daemon is usually
+ * woken for each packet).
  */
 import { EventEmitter } from 'node:events';
 import { read as fsRead, write as fsWrite } from 'node:fs';
@@ -37,10 +42,15 @@ const REST_READ_SIZE = 32 * 1024;
  */
 const PACKET_MAX = 8192 + 1;
 /**
- * Room for 8 packets (the 12 or so conmon can queue before its write blocks): libuv reads up to
- * 32 a wake-up, and a full staging buffer is handed on at once, so one stream holds at most this.
+ * Room for 16 packets: libuv reads up to 32 a wake-up, and a full staging buffer is handed on at
+ * once, so one stream holds at most this (128 KiB).
  */
-const STAGING_SIZE = 8 * PACKET_MAX;
+const STAGING_SLOTS = 16;
+const STAGING_SIZE = STAGING_SLOTS * PACKET_MAX;
+/** A packet at least this long (the stream byte and a page of output) is taken for bulk output. */
+const BULK_PACKET = 1 + 4096;
+/** How long packets read after a bulk one wait for more before they go on anyway. */
+const BULK_WAIT_MS = 1;
 
 type StreamName = 'stdout' | 'stderr';
 
@@ -254,10 +264,18 @@ class PacketBatch {
   private next = 0;
   /** Packets not yet handed on: offset and length pairs in staging. */
   private readonly packets: number[] = [];
-  private scheduled = false;
-  private readonly flushNow = () => {
-    this.scheduled = false;
+  /** A flush at the end of this loop turn is pending. */
+  private immediate = false;
+  /** The wait timer (kept and re-armed: one per stream) and whether it is armed. */
+  private timer: NodeJS.Timeout | undefined;
+  private waiting = false;
+  private readonly flushImmediate = () => {
+    this.immediate = false;
     this.flush();
+  };
+  private readonly flushWaited = () => {
+    // A flush since the timer was armed (staging full, the stream's end) already did it.
+    if (this.waiting) this.flush();
   };
 
   readonly nextBuffer = (): Buffer => this.staging.subarray(this.next, this.next + PACKET_MAX);
@@ -271,13 +289,20 @@ class PacketBatch {
       // The next read goes to the front: what is there is handed on first.
       this.flush();
       this.next = 0;
-    } else if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.flushNow);
+    } else if (n >= BULK_PACKET) {
+      if (this.waiting || this.immediate) return;
+      this.waiting = true;
+      if (this.timer) this.timer.refresh();
+      else this.timer = setTimeout(this.flushWaited, BULK_WAIT_MS).unref();
+    } else if (!this.immediate) {
+      this.immediate = true;
+      setImmediate(this.flushImmediate);
     }
   };
 
   flush(): void {
+    // An armed timer is left to fire for nothing: re-arming it later is cheaper than a new one.
+    this.waiting = false;
     if (!this.packets.length) return;
     // Taken first: a deliver that ends the stream (drop) or re-enters flush finds nothing left,
     // and no read lands in staging before this returns.
@@ -305,6 +330,9 @@ class PacketBatch {
   /** Forgets what was read and not handed on. */
   drop(): void {
     this.packets.length = 0;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.waiting = false;
   }
 }
 

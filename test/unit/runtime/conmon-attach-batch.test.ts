@@ -79,3 +79,47 @@ test('attach stream: packets queued together are handed on as one chunk per run 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+// Sends one bulk packet (a page or more: taken for the start of bulk output, so it waits for more),
+// then nothing until the client's "more"; then a bulk packet and a short one together.
+const BULK_PEER = `
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.bind(sys.argv[1]); s.listen(1)
+print("ready", flush=True)
+c, _ = s.accept()
+c.recv(16)
+c.send(b"\\x02" + b"x" * 4096)
+c.recv(16)
+c.send(b"\\x02" + b"y" * 8192)
+c.send(b"\\x02z\\n")
+sys.stdin.read()
+c.close()
+`;
+
+test('attach stream: a bulk packet with nothing after it still goes on; one followed by a short one goes on with it', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'wharf-attach-'));
+  const peer = spawn('python3', ['-c', BULK_PEER, join(dir, 'attach')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      peer.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+      peer.once('exit', (code) => reject(new Error(`peer exited ${code}`)));
+    });
+    const stream = await connectAttachSocket(dir, (m) => new Error(m));
+    const chunks: Array<[string, Buffer]> = [];
+    stream.on('data', (s: string, b: Buffer) => chunks.push([s, Buffer.from(b)]));
+    const ended = new Promise<void>((r) => stream.on('end', () => r()));
+    stream.writeStdin(Buffer.from('go'));
+    // The peer sends nothing more until asked: the lone bulk packet must not wait for company.
+    await waitFor(() => chunks.length === 1);
+    assert.deepEqual(chunks[0], ['stdout', Buffer.alloc(4096, 'x')]);
+    stream.writeStdin(Buffer.from('more'));
+    await waitFor(() => chunks.length > 1 && Buffer.concat(chunks.slice(1).map(([, b]) => b)).length === 8194);
+    assert.equal(Buffer.concat(chunks.slice(1).map(([, b]) => b)).toString(), 'y'.repeat(8192) + 'z\n');
+    peer.stdin.end();
+    await ended;
+  } finally {
+    peer.kill();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
