@@ -4,10 +4,15 @@
  *   exec   `docker exec <running container> head -c 100M /dev/zero`
  * wharfd beside the Docker engine BENCH_DOCKER_HOST names and beside the floor: the same command
  * under `runc run` / `runc exec` of a prepared bundle, its output through a pipe into
- * `cat > /dev/null` (one copy, no engine). Alternated per iteration, medians.
+ * `cat > /dev/null` (one copy, no engine). Alternated per iteration, medians. With
+ * BENCH_BASELINE_MAIN, a wharfd of that build too. Each case also prints the CPU seconds of each
+ * process (bench/process-cpu.ts): the Docker CLI, wharfd, conmon and the container's `head`
+ * (Docker: the CLI, and for `run` the new containerd-shim and `head`; its exec goes through the
+ * sleeper's shim, not counted; the floor: all of runc, head and cat together).
  * Run as root, after `npx tsc -p .`:  node dist/bench/output-bench.js [N]   (BENCH_OUTPUT_N, default 5)
  */
 import { execFile, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +20,8 @@ import { promisify } from 'node:util';
 import { buildSpec, detectCgroupVersion } from '../src/runtime/spec.js';
 import { DOCKER_CLI, loadBusybox, startDaemon } from '../test/integration/harness.js';
 import { makeBusyboxRootfs } from '../test/integration/runtime-rootfs.js';
+import { engineHosts, startBaselineDaemon } from './baseline.js';
+import { runMeasured, type CpuSplit, type CpuWatch } from './process-cpu.js';
 import { median, recordRow } from './report.js';
 
 const run = promisify(execFile);
@@ -22,27 +29,20 @@ const N = Number(process.env.BENCH_OUTPUT_N ?? process.argv[2] ?? 5);
 const RUN_BYTES = 200 * 1024 * 1024;
 const EXEC_BYTES = 100 * 1024 * 1024;
 
-/** ms until `cmd args` exits, its stdout going to /dev/null; rejects on a non-zero exit. */
-function timedQuiet(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(performance.now() - t0) : reject(new Error(`${cmd} ${args.join(' ')}: exit ${code}: ${err}`))));
-  });
-}
-
 const daemon = await startDaemon();
+const baseline = await startBaselineDaemon();
 const dir = await mkdtemp(join(tmpdir(), 'wharf-output-bench-'));
 const runcRoot = join(dir, 'runc');
-const hosts: Record<string, string> = { wharfd: daemon.host };
-if (process.env.BENCH_DOCKER_HOST) hosts.docker = process.env.BENCH_DOCKER_HOST;
+const hosts = engineHosts(daemon, baseline);
+// Whose processes each engine's CPU split counts: the daemon's pid and a string in its supervisors' command lines
+// (scripts/bench-dockerd.sh's dockerd runs its containers in containerd's namespace wharf-bench).
+const watches: Record<string, CpuWatch> = { wharfd: { daemonPid: daemon.pid, marker: daemon.root }, docker: { daemonPid: 0, marker: 'wharf-bench' } };
+if (baseline) watches.baseline = { daemonPid: baseline.pid, marker: baseline.root };
 const sleepers: Record<string, string> = {};
 const env = { ...process.env, DOCKER_CONFIG: join(daemon.root, 'docker-config') };
 try {
   await loadBusybox(daemon);
+  if (baseline) await loadBusybox(baseline);
   const rootfs = await makeBusyboxRootfs(dir);
   const cgroupVersion = await detectCgroupVersion();
   const bundle = async (name: string, args: string[]) => {
@@ -70,32 +70,49 @@ try {
   }
 
   let k = 0;
-  const cases: Record<string, { run: () => Promise<number>; exec: () => Promise<number> }> = {};
+  type Case = () => Promise<{ ms: number; cpu: CpuSplit }>;
+  const cases: Record<string, { run: Case; exec: Case }> = {};
   for (const [name, host] of Object.entries(hosts)) {
+    const watch = watches[name] ?? null;
     cases[name] = {
-      run: () => timedQuiet(DOCKER_CLI, ['-H', host, 'run', '--rm', '--network', 'none', 'busybox', 'head', '-c', String(RUN_BYTES), '/dev/zero'], env),
-      exec: () => timedQuiet(DOCKER_CLI, ['-H', host, 'exec', sleepers[name]!, 'head', '-c', String(EXEC_BYTES), '/dev/zero'], env),
+      run: () => runMeasured(DOCKER_CLI, ['-H', host, 'run', '--rm', '--network', 'none', 'busybox', 'head', '-c', String(RUN_BYTES), '/dev/zero'], env, watch),
+      exec: () => runMeasured(DOCKER_CLI, ['-H', host, 'exec', sleepers[name]!, 'head', '-c', String(EXEC_BYTES), '/dev/zero'], env, watch),
     };
   }
   cases.floor = {
-    run: () => timedQuiet('sh', ['-c', 'runc --root "$1" run --bundle "$2" "$3" | cat > /dev/null', 'sh', runcRoot, runBundle, `floor-run-${k++}`], env),
-    exec: () => timedQuiet('sh', ['-c', `runc --root "$1" exec floor-sleeper head -c ${EXEC_BYTES} /dev/zero | cat > /dev/null`, 'sh', runcRoot], env),
+    run: () => runMeasured('sh', ['-c', 'runc --root "$1" run --bundle "$2" "$3" | cat > /dev/null', 'sh', runcRoot, runBundle, `floor-run-${k++}`], env, null),
+    exec: () => runMeasured('sh', ['-c', `runc --root "$1" exec floor-sleeper head -c ${EXEC_BYTES} /dev/zero | cat > /dev/null`, 'sh', runcRoot], env, null),
   };
   const samples: Record<string, { run: number[]; exec: number[] }> = {};
+  const cpu: Record<string, { run: CpuSplit[]; exec: CpuSplit[] }> = {};
   for (const [name, c] of Object.entries(cases)) {
     samples[name] = { run: [], exec: [] };
+    cpu[name] = { run: [], exec: [] };
     await c.run(); // warm-up
     await c.exec();
   }
   for (let i = 0; i < N; i++) {
     for (const [name, c] of Object.entries(cases)) {
-      samples[name]!.run.push(await c.run());
-      samples[name]!.exec.push(await c.exec());
+      for (const what of ['run', 'exec'] as const) {
+        const r = await c[what]();
+        samples[name]![what].push(r.ms);
+        cpu[name]![what].push(r.cpu);
+      }
     }
   }
-  console.log(`output to /dev/null through the Docker CLI, ${N} alternated iterations, medians:`);
+  const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  console.log(`output to /dev/null through the Docker CLI, ${N} alternated iterations, medians (load average now ${load}):`);
   for (const [name, s] of Object.entries(samples)) {
     console.log(`  ${name.padEnd(8)} run --rm, 200 MB ${median(s.run).toFixed(0).padStart(6)} ms   exec, 100 MB ${median(s.exec).toFixed(0).padStart(6)} ms`);
+  }
+  console.log('CPU seconds per process (medians; client is the Docker CLI, for the floor all of runc, head and cat):');
+  for (const [name, c] of Object.entries(cpu)) {
+    for (const what of ['run', 'exec'] as const) {
+      const procs = [...new Set(c[what].flatMap((x) => Object.keys(x)))];
+      const sum = median(c[what].map((x) => Object.values(x).reduce((a, b) => a + b, 0)));
+      const parts = procs.map((p) => `${p} ${median(c[what].map((x) => x[p] ?? 0)).toFixed(2)}`);
+      console.log(`  ${name.padEnd(8)} ${what.padEnd(4)} sum ${sum.toFixed(2)}: ${parts.join(', ')}`);
+    }
   }
   const d = samples.docker;
   recordRow({ what: '200 MB on stdout of `run --rm` to /dev/null (floor: runc run piped to cat)', wharf: samples.wharfd!.run, ...(d ? { docker: d.run } : {}), floor: samples.floor!.run, goal: '≤ 1.3 floor' });
@@ -104,5 +121,6 @@ try {
   for (const [name, id] of Object.entries(sleepers)) await run(DOCKER_CLI, ['-H', hosts[name]!, 'rm', '-f', id], { env }).catch(() => {});
   await run('runc', ['--root', runcRoot, 'delete', '--force', 'floor-sleeper']).catch(() => {});
   await daemon.cleanup();
+  await baseline?.cleanup();
   await rm(dir, { recursive: true, force: true });
 }
