@@ -54,7 +54,10 @@ export interface NameRegistry {
 export interface NetworkLink {
   validate(hostConfig: HostConfig, endpointsConfig?: Record<string, EndpointSettings> | null): void;
   attach(req: AttachRequest): Promise<AttachResult>;
-  detach(containerId: string): Promise<void>;
+  /** `vethsInBackground`: the container's process is gone; its host veths are deleted after this returns. */
+  detach(containerId: string, opts?: { vethsInBackground?: boolean }): Promise<void>;
+  /** Resolves once the host veths of the container's last detach are gone. */
+  vethsDeleted(containerId: string): Promise<void>;
   /** Called once at daemon start with the containers still running, before any attach. */
   restore(running: Iterable<string>): Promise<void>;
 }
