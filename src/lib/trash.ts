@@ -15,12 +15,20 @@ import { run } from './run.js';
 
 /** Paths per `rm` process (an argument list well under the kernel's limit). */
 const BATCH = 256;
+/**
+ * How long a batch gathers before its `rm` starts: a removal discards its dirs one rename after
+ * another, and a burst of removals (rm -f of many) should cost one process, not one per rename.
+ */
+const GATHER_MS = 100;
 
 export class Trash {
   private queue: Promise<void> = Promise.resolve();
   private seq = 0;
   /** Discarded, waiting for the next batch (which is queued when this is not empty). */
   private waiting: string[] = [];
+  /** Ends the gathering of the batch now (drain). */
+  private gathered: (() => void) | undefined;
+  private draining = false;
 
   constructor(
     readonly dir: string,
@@ -51,22 +59,38 @@ export class Trash {
     this.enqueue(target);
   }
 
-  /** Resolves once everything discarded so far is deleted. */
+  /** Resolves once everything discarded so far is deleted (no more gathering from now on). */
   drain(): Promise<void> {
+    this.draining = true;
+    this.gathered?.();
     return this.queue;
   }
 
   private enqueue(path: string): void {
     this.waiting.push(path);
     if (this.waiting.length > 1) return;
-    this.queue = this.queue.then(async () => {
-      const paths = this.waiting;
-      this.waiting = [];
-      for (let i = 0; i < paths.length; i += BATCH) {
-        const batch = paths.slice(i, i + BATCH);
-        // --one-file-system: a mount left inside a discarded dir is not descended into.
-        await run('rm', ['-rf', '--one-file-system', '--', ...batch]).catch((err) => this.log(`trash: removing ${batch.join(' ')}: ${err}`));
-      }
+    this.queue = this.queue
+      .then(() => this.gather())
+      .then(async () => {
+        const paths = this.waiting;
+        this.waiting = [];
+        for (let i = 0; i < paths.length; i += BATCH) {
+          const batch = paths.slice(i, i + BATCH);
+          // --one-file-system: a mount left inside a discarded dir is not descended into.
+          await run('rm', ['-rf', '--one-file-system', '--', ...batch]).catch((err) => this.log(`trash: removing ${batch.join(' ')}: ${err}`));
+        }
+      });
+  }
+
+  private gather(): Promise<void> {
+    if (this.draining) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.gathered?.(), GATHER_MS);
+      this.gathered = () => {
+        clearTimeout(timer);
+        this.gathered = undefined;
+        resolve();
+      };
     });
   }
 }
