@@ -485,8 +485,8 @@ export class LayerStore {
   }
 
   /** Mounts the container's rootfs (overlay) and returns the merged path. Idempotent. */
-  async mountRW(containerId: string): Promise<string> {
-    return this.rwLock.run(containerId, async () => this.driver.mount((await this.mustRW(containerId)).mountId));
+  async mountRW(containerId: string, opts: { volatile?: boolean } = {}): Promise<string> {
+    return this.rwLock.run(containerId, async () => this.driver.mount((await this.mustRW(containerId)).mountId, opts));
   }
 
   async unmountRW(containerId: string): Promise<void> {

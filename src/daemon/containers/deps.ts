@@ -26,7 +26,8 @@ export interface ImageResolver {
 
 export interface RWLayers {
   createRWLayer(containerId: string, parentChainId: string | null): Promise<void>;
-  mountRW(containerId: string): Promise<string>;
+  /** `volatile`: the container is removed when it ends (overlay2.ts). */
+  mountRW(containerId: string, opts?: { volatile?: boolean }): Promise<string>;
   unmountRW(containerId: string): Promise<void>;
   removeRWLayer(containerId: string): Promise<void>;
   rwGraphDriverData(containerId: string): Promise<Record<string, string>>;
