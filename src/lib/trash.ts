@@ -1,17 +1,34 @@
 /**
  * Deletes directories off the caller's critical path: `discard` renames a directory into the
  * trash dir (one rename on the same file system, so its path is free at once and nothing that
- * looks it up by name finds it) and removes it afterwards, one at a time so that background
- * deletes never crowd the thread pool that the daemon's requests use. The daemon drains the
+ * looks it up by name finds it) and removes it afterwards. The deletes run one batch at a time,
+ * each batch one `rm -rf` of everything discarded since the last: a node recursive delete is a
+ * thread-pool round trip per entry (about 65 µs of the daemon's CPU each, ~130 for a container's
+ * dirs), one process is about 2 ms for any number of them, and the thread pool that the daemon's
+ * requests use stays free. The daemon drains the
  * trash at shutdown and empties it at start (a crash's leftovers). Used for the private
  * directories of a removed container, whose names (its ID, its layer's IDs) are never reused.
  */
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { run } from './run.js';
+
+/** Paths per `rm` process (an argument list well under the kernel's limit). */
+const BATCH = 256;
+/**
+ * How long a batch gathers before its `rm` starts: a removal discards its dirs one rename after
+ * another, and a burst of removals (rm -f of many) should cost one process, not one per rename.
+ */
+const GATHER_MS = 100;
 
 export class Trash {
   private queue: Promise<void> = Promise.resolve();
   private seq = 0;
+  /** Discarded, waiting for the next batch (which is queued when this is not empty). */
+  private waiting: string[] = [];
+  /** Ends the gathering of the batch now (drain). */
+  private gathered: (() => void) | undefined;
+  private draining = false;
 
   constructor(
     readonly dir: string,
@@ -42,14 +59,38 @@ export class Trash {
     this.enqueue(target);
   }
 
-  /** Resolves once everything discarded so far is deleted. */
+  /** Resolves once everything discarded so far is deleted (no more gathering from now on). */
   drain(): Promise<void> {
+    this.draining = true;
+    this.gathered?.();
     return this.queue;
   }
 
   private enqueue(path: string): void {
-    this.queue = this.queue.then(async () => {
-      await rm(path, { recursive: true, force: true }).catch((err) => this.log(`trash: removing ${path}: ${err}`));
+    this.waiting.push(path);
+    if (this.waiting.length > 1) return;
+    this.queue = this.queue
+      .then(() => this.gather())
+      .then(async () => {
+        const paths = this.waiting;
+        this.waiting = [];
+        for (let i = 0; i < paths.length; i += BATCH) {
+          const batch = paths.slice(i, i + BATCH);
+          // --one-file-system: a mount left inside a discarded dir is not descended into.
+          await run('rm', ['-rf', '--one-file-system', '--', ...batch]).catch((err) => this.log(`trash: removing ${batch.join(' ')}: ${err}`));
+        }
+      });
+  }
+
+  private gather(): Promise<void> {
+    if (this.draining) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.gathered?.(), GATHER_MS);
+      this.gathered = () => {
+        clearTimeout(timer);
+        this.gathered = undefined;
+        resolve();
+      };
     });
   }
 }

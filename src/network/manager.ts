@@ -38,6 +38,7 @@ import {
 import { contains6, formatCidr6, formatIp6, joinHostPort, overlaps6, parseCidr6, parseIp6, type Cidr6 } from './ipv6.js';
 import { contains, formatCidr, formatIp, macForIp, normalizeMac, overlaps, parseCidr, parseIp, type Cidr } from './ipv4.js';
 import { addVeth, deleteLink, ensureBridge, flushIpv6Addresses, linkExists, removeDnsRedirect } from './links.js';
+import { PendingVethDeletes } from './veth-deletes.js';
 import {
   ephemeralRange,
   ipv6Listenable,
@@ -144,6 +145,7 @@ export class NetworkManager {
   private readonly reservations = new Map<string, Reservation[]>();
   private readonly leases = new Map<string, Set<number>>();
   private readonly leases6 = new Map<string, Set<bigint>>();
+  private readonly vethDeletes = new PendingVethDeletes();
   /** Whether the host can listen on IPv6: published ports then also bind [::]. */
   private v6Ports = false;
   private readonly portTable = new PortTable();
@@ -236,6 +238,7 @@ export class NetworkManager {
 
   /** Closes the DNS listeners and port reservations (the daemon is exiting; containers keep running). */
   async close(): Promise<void> {
+    await this.vethDeletes.settled();
     await this.dns.closeAll();
     for (const list of this.reservations.values()) for (const r of list) r.close();
     this.reservations.clear();
@@ -618,6 +621,7 @@ export class NetworkManager {
       let persisted = false;
       let rulesAdded: Rule[] = [];
       try {
+        await this.vethDeletes.settled(order.map((o) => o.net.Id));
         for (const [i, o] of order.entries()) sb.endpoints.push(this.allocateEndpoint(sb, o.net, o.cfg, `eth${i}`));
         if (!primary.Internal) sb.ports = await this.allocatePorts(sb, req, reservations);
         this.sandboxes.set(sb.containerId, sb);
@@ -796,9 +800,19 @@ export class NetworkManager {
     return out;
   }
 
-  /** Tears down everything `attach`/`connect` made for the container (no error when nothing is there). */
-  async detach(containerId: string): Promise<void> {
+  /**
+   * Tears down everything `attach`/`connect` made for the container (no error when nothing is
+   * there). With `vethsInBackground` (the container's process is gone) its host veths are
+   * deleted after this returns (veth-deletes.ts); `vethsDeleted` waits for them.
+   */
+  async detach(containerId: string, opts: { vethsInBackground?: boolean } = {}): Promise<void> {
     await this.lock.run(containerId, () => this.detachLocked(containerId));
+    if (!opts.vethsInBackground) await this.vethDeletes.settledFor(containerId);
+  }
+
+  /** Resolves once the veths of the container's last detach are gone (and their addresses free). */
+  vethsDeleted(containerId: string): Promise<void> {
+    return this.vethDeletes.settledFor(containerId);
   }
 
   private async detachLocked(containerId: string): Promise<void> {
@@ -813,8 +827,9 @@ export class NetworkManager {
     for (const p of sb.ports) this.portTable.release(p);
     for (const ep of sb.endpoints) {
       this.dns.removeEndpoint(ep.networkId, containerId);
-      if (ep.hostVeth) await deleteLink(ep.hostVeth);
-      this.releaseEndpoint(ep);
+      // Deleted in the background, the addresses leased until the veth is gone (veth-deletes.ts).
+      const veth = ep.hostVeth;
+      this.vethDeletes.add(ep.networkId, containerId, () => (veth ? deleteLink(veth) : Promise.resolve()), () => this.releaseEndpoint(ep));
     }
     this.sandboxes.delete(containerId);
     await rm(this.sandboxPath(containerId), { force: true });
@@ -833,6 +848,7 @@ export class NetworkManager {
       const used = new Set(sb.endpoints.map((e) => e.ifname));
       let i = 0;
       while (used.has(`eth${i}`)) i++;
+      await this.vethDeletes.settled([n.Id]);
       const ep = this.allocateEndpoint(sb, n, cfg, `eth${i}`);
       sb.endpoints.push(ep);
       try {
@@ -1082,6 +1098,7 @@ export class NetworkManager {
   }
 
   private async destroyNetwork(n: NetworkRecord): Promise<void> {
+    await this.vethDeletes.settled([n.Id]);
     await this.dns.close(n.Id);
     await this.firewall.remove(this.netRules(n));
     if (n.bridge) await deleteLink(n.bridge);
@@ -1125,6 +1142,7 @@ export class NetworkManager {
   /** Removes our chains and the predefined bridge (tests; `wharfd --cleanup`). Containers must be detached. */
   async destroyAll(): Promise<void> {
     for (const id of [...this.sandboxes.keys()]) await this.detach(id);
+    await this.vethDeletes.settled();
     await this.dns.closeAll();
     for (const n of this.networks.values()) if (n.bridge) await deleteLink(n.bridge);
     await this.firewall.destroy();

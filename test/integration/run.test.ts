@@ -31,6 +31,21 @@ describe('run', () => {
     assert.equal(leaks.conmon, 0);
   });
 
+  test('an --rm container\'s rootfs is mounted volatile (no syncs: it never outlives the container); any other is not', async () => {
+    const rootMount = ['busybox', 'grep', ' / ', '/proc/mounts'];
+    const rm = await run(rootMount);
+    assert.equal(rm.code, 0, rm.stderr);
+    assert.match(rm.stdout, /^overlay \/ overlay .*volatile/);
+    const kept = await d.wharf(['run', '--name', 'not-volatile', ...rootMount]);
+    assert.equal(kept.code, 0, kept.stderr);
+    assert.match(kept.stdout, /^overlay \/ overlay /);
+    assert.doesNotMatch(kept.stdout, /volatile/);
+    // Started again, it mounts again (its layer never carries a volatile mount's marker).
+    const again = await d.wharf(['start', '-a', 'not-volatile']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal((await d.wharf(['rm', 'not-volatile'])).code, 0);
+  });
+
   test("exits with the container's code and keeps stdout and stderr apart", async () => {
     const r = await run(['busybox', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
     assert.equal(r.code, 3);

@@ -60,9 +60,13 @@ export async function releaseHeld(c: ContainerCore, rec: ContainerRecord, held: 
   if (exited && !failed) releasedAfterExit.add(rec);
 }
 
-/** Tears down the container's networking and keeps only the endpoint configs, as Docker shows a stopped container. */
+/**
+ * Tears down the container's networking and keeps only the endpoint configs, as Docker shows a
+ * stopped container. Its process is gone (exited, or killed by the runtime delete before), so
+ * its veths are deleted in the background: they are not between an exit and its report.
+ */
 async function releaseNetwork(c: ContainerCore, rec: ContainerRecord, logged: (what: string) => (err: unknown) => void): Promise<void> {
-  await c.deps.network.detach(rec.ID).catch(logged('network detach'));
+  await c.deps.network.detach(rec.ID, { vethsInBackground: true }).catch(logged('network detach'));
   await removeNetnsFile(netnsFilePath(c.deps.settings.execRoot, rec.ID)).catch(logged('remove netns of'));
   const networks: Record<string, EndpointSettings> = {};
   for (const [name, ep] of Object.entries(rec.NetworkSettings.Networks ?? {})) {

@@ -26,7 +26,8 @@ export interface ImageResolver {
 
 export interface RWLayers {
   createRWLayer(containerId: string, parentChainId: string | null): Promise<void>;
-  mountRW(containerId: string): Promise<string>;
+  /** `volatile`: the container is removed when it ends (overlay2.ts). */
+  mountRW(containerId: string, opts?: { volatile?: boolean }): Promise<string>;
   unmountRW(containerId: string): Promise<void>;
   removeRWLayer(containerId: string): Promise<void>;
   rwGraphDriverData(containerId: string): Promise<Record<string, string>>;
@@ -54,7 +55,10 @@ export interface NameRegistry {
 export interface NetworkLink {
   validate(hostConfig: HostConfig, endpointsConfig?: Record<string, EndpointSettings> | null): void;
   attach(req: AttachRequest): Promise<AttachResult>;
-  detach(containerId: string): Promise<void>;
+  /** `vethsInBackground`: the container's process is gone; its host veths are deleted after this returns. */
+  detach(containerId: string, opts?: { vethsInBackground?: boolean }): Promise<void>;
+  /** Resolves once the host veths of the container's last detach are gone. */
+  vethsDeleted(containerId: string): Promise<void>;
   /** Called once at daemon start with the containers still running, before any attach. */
   restore(running: Iterable<string>): Promise<void>;
 }

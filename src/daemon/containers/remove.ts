@@ -32,6 +32,9 @@ export async function removeContainer(c: ContainerCore, ref: string, opts: Remov
   } finally {
     forcedRemovals.delete(rec);
   }
+  // `docker rm` answers with the container's veths gone, as it did before they were deleted in
+  // the background (an --rm container's client is told of the removal without this wait).
+  await c.deps.network.vethsDeleted(rec.ID);
 }
 
 async function removeWithKill(c: ContainerCore, rec: ContainerRecord, opts: RemoveOptions): Promise<void> {

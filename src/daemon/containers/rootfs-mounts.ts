@@ -8,7 +8,7 @@ import { KeyedMutex } from '../../lib/mutex.js';
 
 export interface RWMounter {
   /** Mounts (idempotent) and returns the merged path. */
-  mountRW(containerId: string): Promise<string>;
+  mountRW(containerId: string, opts?: { volatile?: boolean }): Promise<string>;
   unmountRW(containerId: string): Promise<void>;
 }
 
@@ -18,10 +18,13 @@ export class RootfsMounts {
 
   constructor(private readonly layers: RWMounter) {}
 
-  /** Mounts the rootfs if needed and takes a reference; returns the merged path. */
-  acquire(id: string): Promise<string> {
+  /**
+   * Mounts the rootfs if needed and takes a reference; returns the merged path. `volatile` (an
+   * --rm container's start) applies when this reference mounts it.
+   */
+  acquire(id: string, opts: { volatile?: boolean } = {}): Promise<string> {
     return this.lock.run(id, async () => {
-      const path = await this.layers.mountRW(id);
+      const path = await this.layers.mountRW(id, opts);
       this.refs.set(id, (this.refs.get(id) ?? 0) + 1);
       return path;
     });

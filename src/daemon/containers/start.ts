@@ -58,7 +58,7 @@ export async function startLocked(c: ContainerCore, rec: ContainerRecord): Promi
     // A namespace of its own on a bridge network: made now as a file, and plumbed (below) while
     // the runtime creates the container in it.
     const netnsFile = ownsNetns(hc) ? netnsFilePath(settings.execRoot, id) : undefined;
-    const [mounted, netns] = await Promise.allSettled([c.rootfs.acquire(id), netnsFile ? createNetnsFile(netnsFile) : undefined]);
+    const [mounted, netns] = await Promise.allSettled([c.rootfs.acquire(id, { volatile: !!hc.AutoRemove }), netnsFile ? createNetnsFile(netnsFile) : undefined]);
     held.rootfs = mounted.status === 'fulfilled';
     held.network = !!netnsFile && netns.status === 'fulfilled';
     if (mounted.status === 'rejected') throw mounted.reason;
