@@ -237,6 +237,34 @@ describe('core races', () => {
     assert.equal(leaks.mounts, 0, JSON.stringify(leaks.details));
   });
 
+  test('container prune racing start leaves the started containers alone', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const c = await api('POST', '/containers/create', { Image: 'busybox', Cmd: ['sleep', '1000'], HostConfig: { NetworkMode: 'none' } });
+      assert.equal(c.status, 201, c.body);
+      ids.push((JSON.parse(c.body) as { Id: string }).Id);
+    }
+    // prune's look at the containers comes before the starts; its removals queue behind them.
+    const [prune, ...starts] = await Promise.all([api('POST', '/containers/prune'), ...ids.map((id) => api('POST', `/containers/${id}/start`))]);
+    assert.equal(prune.status, 200, prune.body);
+    const pruned = new Set((JSON.parse(prune.body) as { ContainersDeleted: string[] | null }).ContainersDeleted ?? []);
+    for (const [i, id] of ids.entries()) {
+      const inspect = await api('GET', `/containers/${id}/json`);
+      if (starts[i]!.status === 204) {
+        assert.ok(!pruned.has(id), `${id} was started and reported pruned`);
+        assert.equal(inspect.status, 200, `started container ${id}: ${inspect.body}`);
+        assert.equal((JSON.parse(inspect.body) as { State: { Running: boolean } }).State.Running, true);
+      } else {
+        assert.equal(starts[i]!.status, 404, starts[i]!.body);
+        assert.ok(pruned.has(id));
+      }
+      const rm = await api('DELETE', `/containers/${id}?force=1`);
+      assert.ok(rm.status === 204 || rm.status === 404, rm.body);
+    }
+    const leaks = await countLeaks(d);
+    assert.equal(leaks.mounts + leaks.conmon, 0, JSON.stringify(leaks.details));
+  });
+
   test('conmon killed while the daemon was away (restored container): settled too', async () => {
     const id = await docker(['run', '-d', 'busybox', 'sleep', '1000']);
     await d.restart();
