@@ -12,7 +12,7 @@ import { request, type IncomingMessage } from 'node:http';
 import { spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
-import { CLI_MAIN, DOCKER_CLI, countLeaks, loadBusybox, socketRequest, startDaemon, waitFor, type Daemon } from './harness.js';
+import { CLI_MAIN, DOCKER_CLI, countLeaks, loadBusybox, runCommand, socketRequest, startDaemon, waitFor, type Daemon } from './harness.js';
 
 let d: Daemon;
 
@@ -263,6 +263,28 @@ describe('core races', () => {
     }
     const leaks = await countLeaks(d);
     assert.equal(leaks.mounts + leaks.conmon, 0, JSON.stringify(leaks.details));
+  });
+
+  test('inspect of a container whose removal failed after its layer went: 200, Dead, no layer data', async () => {
+    const c = await api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { NetworkMode: 'none' } });
+    const { Id } = JSON.parse(c.body) as { Id: string };
+    // An immutable record dir makes the removal fail after the RW layer is gone (layer first).
+    const dir = join(d.dataRoot, 'containers', Id);
+    const chattr = (flag: string) => runCommand('chattr', [flag, dir]);
+    assert.equal((await chattr('+i')).code, 0);
+    try {
+      const rm = await api('DELETE', `/containers/${Id}`);
+      assert.equal(rm.status, 500, rm.body);
+      const inspect = await api('GET', `/containers/${Id}/json`);
+      assert.equal(inspect.status, 200, inspect.body);
+      const got = JSON.parse(inspect.body) as { State: { Dead: boolean; Status: string }; GraphDriver: { Data: unknown } };
+      assert.equal(got.State.Status, 'dead');
+      assert.equal(got.GraphDriver.Data, null);
+    } finally {
+      await chattr('-i');
+    }
+    assert.equal((await api('DELETE', `/containers/${Id}`)).status, 204);
+    assert.equal((await api('GET', `/containers/${Id}/json`)).status, 404);
   });
 
   test('conmon killed while the daemon was away (restored container): settled too', async () => {
