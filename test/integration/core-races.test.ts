@@ -287,6 +287,35 @@ describe('core races', () => {
     assert.equal((await api('GET', `/containers/${Id}/json`)).status, 404);
   });
 
+  test('image rm -f racing a create from it leaves the new container its layers', async () => {
+    const base = await api('POST', '/containers/create', { Image: 'busybox', Cmd: ['sh', '-c', 'echo from-layer > /f'], HostConfig: { NetworkMode: 'none' } });
+    const baseId = (JSON.parse(base.body) as { Id: string }).Id;
+    assert.equal((await api('POST', `/containers/${baseId}/start`)).status, 204);
+    assert.equal((await api('POST', `/containers/${baseId}/wait`)).status, 200);
+    let made = 0;
+    for (let i = 0; i < 15; i++) {
+      assert.equal((await api('POST', `/commit?container=${baseId}&repo=racing&tag=1`)).status, 201);
+      const [create, rmi] = await Promise.all([
+        api('POST', '/containers/create', { Image: 'racing:1', Cmd: ['cat', '/f'], HostConfig: { NetworkMode: 'none' } }),
+        api('DELETE', '/images/racing:1?force=1'),
+      ]);
+      assert.equal(rmi.status, 200, rmi.body);
+      if (create.status === 404) continue; // the delete came first: No such image
+      assert.equal(create.status, 201, create.body);
+      made++;
+      const { Id } = JSON.parse(create.body) as { Id: string };
+      const start = await api('POST', `/containers/${Id}/start`);
+      assert.equal(start.status, 204, `start after the image went: ${start.body}`);
+      const wait = await api('POST', `/containers/${Id}/wait`);
+      assert.equal((JSON.parse(wait.body) as { StatusCode: number }).StatusCode, 0);
+      const logs = await api('GET', `/containers/${Id}/logs?stdout=1`);
+      assert.match(logs.body, /from-layer/);
+      assert.equal((await api('DELETE', `/containers/${Id}`)).status, 204);
+    }
+    assert.ok(made > 0, 'no create won the race');
+    assert.equal((await api('DELETE', `/containers/${baseId}`)).status, 204);
+  });
+
   test('conmon killed while the daemon was away (restored container): settled too', async () => {
     const id = await docker(['run', '-d', 'busybox', 'sleep', '1000']);
     await d.restart();
