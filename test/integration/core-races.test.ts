@@ -12,7 +12,7 @@ import { request, type IncomingMessage } from 'node:http';
 import { spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
-import { CLI_MAIN, DOCKER_CLI, countLeaks, loadBusybox, socketRequest, startDaemon, waitFor, type Daemon } from './harness.js';
+import { CLI_MAIN, DOCKER_CLI, countLeaks, loadBusybox, runCommand, socketRequest, startDaemon, waitFor, type Daemon } from './harness.js';
 
 let d: Daemon;
 
@@ -235,6 +235,85 @@ describe('core races', () => {
     assert.deepEqual(left, []);
     const leaks = await countLeaks(d);
     assert.equal(leaks.mounts, 0, JSON.stringify(leaks.details));
+  });
+
+  test('container prune racing start leaves the started containers alone', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const c = await api('POST', '/containers/create', { Image: 'busybox', Cmd: ['sleep', '1000'], HostConfig: { NetworkMode: 'none' } });
+      assert.equal(c.status, 201, c.body);
+      ids.push((JSON.parse(c.body) as { Id: string }).Id);
+    }
+    // prune's look at the containers comes before the starts; its removals queue behind them.
+    const [prune, ...starts] = await Promise.all([api('POST', '/containers/prune'), ...ids.map((id) => api('POST', `/containers/${id}/start`))]);
+    assert.equal(prune.status, 200, prune.body);
+    const pruned = new Set((JSON.parse(prune.body) as { ContainersDeleted: string[] | null }).ContainersDeleted ?? []);
+    for (const [i, id] of ids.entries()) {
+      const inspect = await api('GET', `/containers/${id}/json`);
+      if (starts[i]!.status === 204) {
+        assert.ok(!pruned.has(id), `${id} was started and reported pruned`);
+        assert.equal(inspect.status, 200, `started container ${id}: ${inspect.body}`);
+        assert.equal((JSON.parse(inspect.body) as { State: { Running: boolean } }).State.Running, true);
+      } else {
+        assert.equal(starts[i]!.status, 404, starts[i]!.body);
+        assert.ok(pruned.has(id));
+      }
+      const rm = await api('DELETE', `/containers/${id}?force=1`);
+      assert.ok(rm.status === 204 || rm.status === 404, rm.body);
+    }
+    const leaks = await countLeaks(d);
+    assert.equal(leaks.mounts + leaks.conmon, 0, JSON.stringify(leaks.details));
+  });
+
+  test('inspect of a container whose removal failed after its layer went: 200, Dead, no layer data', async () => {
+    const c = await api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { NetworkMode: 'none' } });
+    const { Id } = JSON.parse(c.body) as { Id: string };
+    // An immutable record dir makes the removal fail after the RW layer is gone (layer first).
+    const dir = join(d.dataRoot, 'containers', Id);
+    const chattr = (flag: string) => runCommand('chattr', [flag, dir]);
+    assert.equal((await chattr('+i')).code, 0);
+    try {
+      const rm = await api('DELETE', `/containers/${Id}`);
+      assert.equal(rm.status, 500, rm.body);
+      const inspect = await api('GET', `/containers/${Id}/json`);
+      assert.equal(inspect.status, 200, inspect.body);
+      const got = JSON.parse(inspect.body) as { State: { Dead: boolean; Status: string }; GraphDriver: { Data: unknown } };
+      assert.equal(got.State.Status, 'dead');
+      assert.equal(got.GraphDriver.Data, null);
+    } finally {
+      await chattr('-i');
+    }
+    assert.equal((await api('DELETE', `/containers/${Id}`)).status, 204);
+    assert.equal((await api('GET', `/containers/${Id}/json`)).status, 404);
+  });
+
+  test('image rm -f racing a create from it leaves the new container its layers', async () => {
+    const base = await api('POST', '/containers/create', { Image: 'busybox', Cmd: ['sh', '-c', 'echo from-layer > /f'], HostConfig: { NetworkMode: 'none' } });
+    const baseId = (JSON.parse(base.body) as { Id: string }).Id;
+    assert.equal((await api('POST', `/containers/${baseId}/start`)).status, 204);
+    assert.equal((await api('POST', `/containers/${baseId}/wait`)).status, 200);
+    let made = 0;
+    for (let i = 0; i < 15; i++) {
+      assert.equal((await api('POST', `/commit?container=${baseId}&repo=racing&tag=1`)).status, 201);
+      const [create, rmi] = await Promise.all([
+        api('POST', '/containers/create', { Image: 'racing:1', Cmd: ['cat', '/f'], HostConfig: { NetworkMode: 'none' } }),
+        api('DELETE', '/images/racing:1?force=1'),
+      ]);
+      assert.equal(rmi.status, 200, rmi.body);
+      if (create.status === 404) continue; // the delete came first: No such image
+      assert.equal(create.status, 201, create.body);
+      made++;
+      const { Id } = JSON.parse(create.body) as { Id: string };
+      const start = await api('POST', `/containers/${Id}/start`);
+      assert.equal(start.status, 204, `start after the image went: ${start.body}`);
+      const wait = await api('POST', `/containers/${Id}/wait`);
+      assert.equal((JSON.parse(wait.body) as { StatusCode: number }).StatusCode, 0);
+      const logs = await api('GET', `/containers/${Id}/logs?stdout=1`);
+      assert.match(logs.body, /from-layer/);
+      assert.equal((await api('DELETE', `/containers/${Id}`)).status, 204);
+    }
+    assert.ok(made > 0, 'no create won the race');
+    assert.equal((await api('DELETE', `/containers/${baseId}`)).status, 204);
   });
 
   test('conmon killed while the daemon was away (restored container): settled too', async () => {

@@ -9,6 +9,7 @@ import { generateId, shortId } from '../../lib/ids.js';
 import { validateLogConfig, withDaemonLogDefaults } from '../log-config.js';
 import { adaptHostConfig, commandOf, effectiveNetworkMode, mergeImageConfig, validateContainerConfig, validateHostConfig } from './config.js';
 import type { ContainerCore } from './core.js';
+import type { ResolvedImage } from './deps.js';
 import { validateCreateStrings } from './create-strings.js';
 import { etcPaths } from './etc-files.js';
 import { containerActor } from './events.js';
@@ -26,7 +27,24 @@ export async function createContainer(
   validateContainerConfig(userConfig);
   const warnings = validateHostConfig(hostConfig, c.deps.settings.ncpu, c.deps.settings.sysInfo);
   validateCreateStrings(userConfig, hostConfig);
-  const image = await c.deps.images.resolve(userConfig.Image, platform);
+  // An image delete racing this create must not take the layers the new RW layer is made on.
+  const { image, release } = await c.deps.images.resolveForUse(userConfig.Image, platform);
+  try {
+    return await createFromImage(c, name, userConfig, hostConfig, networkingConfig, image, warnings);
+  } finally {
+    release();
+  }
+}
+
+async function createFromImage(
+  c: ContainerCore,
+  name: string | undefined,
+  userConfig: ContainerCreateBody,
+  hostConfig: HostConfig,
+  networkingConfig: ContainerCreateBody['NetworkingConfig'],
+  image: ResolvedImage,
+  warnings: string[],
+): Promise<ContainerCreateResponse> {
   const config = mergeImageConfig(userConfig, image.config.config);
   const { path, args } = commandOf(config);
   hostConfig.NetworkMode = effectiveNetworkMode(hostConfig);

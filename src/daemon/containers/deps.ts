@@ -22,6 +22,8 @@ export interface ResolvedImage {
 export interface ImageResolver {
   /** The image `ref` names; with `platform`, Docker's NotFound when the image is for another one. */
   resolve(ref: string, platform?: string): Promise<ResolvedImage>;
+  /** resolve() with the image's layers kept from removal until `release()` (create, until its RW layer holds them). */
+  resolveForUse(ref: string, platform?: string): Promise<{ image: ResolvedImage; release: () => void }>;
 }
 
 export interface RWLayers {

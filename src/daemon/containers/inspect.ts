@@ -3,6 +3,7 @@ import type { ContainerListOptions } from '../../api/backend.js';
 import type { ContainerInspect, ContainerSummary } from '../../api/types.js';
 import { toInspect } from '../../container/inspect.js';
 import { filterContainers, toSummary } from '../../container/list.js';
+import { noSuchContainer } from '../../lib/errors.js';
 import type { ContainerCore } from './core.js';
 
 // A container's RW layer (mount id, lower dirs) never changes: its files are read once, not per inspect.
@@ -14,6 +15,10 @@ export async function inspectContainer(c: ContainerCore, ref: string, opts: { si
   if (!gd) graphDriverDataOf.set(rec, (gd = c.deps.layers.rwGraphDriverData(rec.ID)));
   const graphDriverData = await gd.catch((err: unknown) => {
     graphDriverDataOf.delete(rec);
+    // Docker answers for a container being removed (its layer may be gone already) without the
+    // layer's data, and one removed meanwhile is no longer there.
+    if (c.records.get(rec.ID) !== rec) throw noSuchContainer(ref);
+    if (rec.State.RemovalInProgress || rec.State.Dead) return null;
     throw err;
   });
   const sizes = opts.size ? await c.deps.layers.rwSizes(rec.ID) : undefined;

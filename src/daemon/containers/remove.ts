@@ -114,7 +114,14 @@ export async function pruneContainers(c: ContainerCore, filters: Filters): Promi
     if (labelNotFilters.some((f) => labelMatches(rec.Config.Labels, f))) continue;
     const size = await c.deps.layers.rwSize(rec.ID).catch(() => 0);
     try {
-      await c.lock.run(rec.ID, () => removeLocked(c, rec));
+      // A start may have taken the lock since the check above: like Docker's prune (a plain
+      // rm, no force), a container that is running by now is left alone.
+      const removed = await c.lock.run(rec.ID, async () => {
+        if (isRunning(rec.State) || c.records.get(rec.ID) !== rec) return false;
+        await removeLocked(c, rec);
+        return true;
+      });
+      if (!removed) continue;
       deleted.push(rec.ID);
       reclaimed += size;
     } catch (err) {

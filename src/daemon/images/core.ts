@@ -144,6 +144,26 @@ export class ImageCore {
     };
   }
 
+  /**
+   * resolve() for a container about to be made from the image: its layers stay pinned (safe from
+   * an image delete's layer collection) until `release()`, called once the container's RW layer
+   * names them as its parent. Taken under the images lock, so a delete either finished before
+   * (the image is gone: No such image) or collects after the pin.
+   */
+  resolveForUse(ref: string, platform?: string): Promise<{ image: ResolvedImage; release: () => void }> {
+    return this.exclusive(async () => {
+      const image = await this.resolve(ref, platform);
+      const top = image.topChainId;
+      if (top) this.layers.pin(top);
+      let pinned = top !== null;
+      const release = () => {
+        if (pinned && top) this.layers.unpin(top);
+        pinned = false;
+      };
+      return { image, release };
+    });
+  }
+
   tagsOf(id: string): string[] {
     return this.refs
       .references(id)

@@ -83,6 +83,9 @@ export class ImageService implements ImageBackend {
   resolve(ref: string, platform?: string): Promise<ResolvedImage> {
     return this.c.resolve(ref, platform);
   }
+  resolveForUse(ref: string, platform?: string): Promise<{ image: ResolvedImage; release: () => void }> {
+    return this.c.resolveForUse(ref, platform);
+  }
   registerImage(raw: Buffer, refs: Reference[]): Promise<{ id: string; moved: Array<{ ref: Reference; previous: string }> }> {
     return this.c.registerImage(raw, refs);
   }
