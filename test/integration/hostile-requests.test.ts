@@ -380,3 +380,65 @@ test('a NUL byte in a volume mount option fails that mount only: the spawn helpe
   assert.equal((await api('DELETE', '/volumes/nul-opts')).status, 204);
   await assertAlive('NUL in mount options');
 });
+
+test('a bridge name that is an iproute2 keyword (help, up, dev) is only a name: the network works and its rm leaves no link', async () => {
+  const links = async () => (await runCommand('ip', ['-o', 'link', 'show'])).stdout;
+  for (const name of ['help', 'up', 'dev']) {
+    const c = await d.docker(['network', 'create', '-o', `com.docker.network.bridge.name=${name}`, `kw-${name}`]);
+    assert.equal(c.code, 0, `${name}: ${c.stderr}`);
+    const link = (await runCommand('ip', ['-o', 'addr', 'show', 'dev', name])).stdout;
+    assert.match(link, /inet \d+\.\d+\.\d+\.\d+\/\d+/, `${name}: the bridge has no gateway address:\n${link}`);
+    const r = await d.docker(['network', 'rm', `kw-${name}`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(await links(), new RegExp(`^\\d+: ${name}[:@]`, 'm'), `${name}: the bridge was left on the host`);
+  }
+  await assertAlive('keyword bridge names');
+});
+
+test('a body of half a million tiny values is refused before it is parsed; a large real body is not', async () => {
+  // 32 MiB of `{},` made JSON.parse build 11 million objects: seconds of a blocked daemon and a gigabyte of heap.
+  const many = `{"Image":"busybox","Junk":[${'{},'.repeat(600_000)}{}]}`;
+  const r = await api('POST', '/containers/create?name=many', many);
+  assert.equal(r.status, 400, JSON.stringify(r.body).slice(0, 200));
+  assert.equal(r.body.message, 'invalid JSON: more than 500000 values');
+  const env = Array.from({ length: 100_000 }, (_, i) => `V${i}=x`);
+  const c = await api('POST', '/containers/create?name=big-env', { Image: 'busybox', Env: env });
+  assert.equal(c.status, 201, JSON.stringify(c.body).slice(0, 200));
+  assert.equal((await api('DELETE', '/containers/big-env')).status, 204);
+  assert.equal((await api('GET', '/containers/many/json')).status, 404);
+  await assertAlive('many values');
+});
+
+test('clients sending maximal JSON bodies at once: two are read, the others wait unread, and every one is answered', async () => {
+  const size = 31 * 1024 * 1024;
+  const body = Buffer.alloc(size, 'x');
+  body.write('{"Junk":"');
+  body.write('"}', size - 2);
+  const clients = Array.from({ length: 5 }, () => {
+    const sock = connect(d.socket);
+    sock.on('error', () => {});
+    const c = { sock, sent: false, answer: '' };
+    sock.on('data', (b: Buffer) => (c.answer += b.toString()));
+    sock.write(`POST /containers/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${size}\r\n\r\n`);
+    // All but the last byte: the daemon holds what it has read until the body is complete.
+    sock.write(body.subarray(0, size - 1), () => (c.sent = true));
+    return c;
+  });
+  const sent = () => clients.filter((c) => c.sent).length;
+  await waitFor(() => sent() >= 2, { timeoutMs: 60_000, what: 'two bodies to be read' });
+  // The daemon holds at most 64 MiB of bodies past their first MiB: the third waits, unread, until one is answered.
+  const third = await waitFor(() => sent() >= 3, { timeoutMs: 3000, what: 'a third body' }).then(
+    () => true,
+    () => false,
+  );
+  assert.equal(third, false, 'the daemon read more than two 31 MiB bodies at once');
+  assert.ok(await ping(d.socket), '/_ping does not answer while bodies wait');
+  for (const c of clients) c.sock.write(body.subarray(size - 1));
+  await waitFor(() => clients.every((c) => c.answer.includes('\r\n\r\n{')), { timeoutMs: 120_000, what: 'every body to be answered' });
+  for (const c of clients) {
+    assert.match(c.answer, /^HTTP\/1\.1 400 /, c.answer.slice(0, 200));
+    assert.match(c.answer, /config cannot be empty in order to create a container/);
+    c.sock.destroy();
+  }
+  await assertAlive('maximal bodies at once');
+});
