@@ -442,3 +442,18 @@ test('clients sending maximal JSON bodies at once: two are read, the others wait
   }
   await assertAlive('maximal bodies at once');
 });
+
+test('.dockerignore patterns are matched in one pass: many ** against a deep Dockerfile path do not hold the daemon', async () => {
+  const ctx = join(d.root, 'redos-ctx');
+  const deep = join(ctx, ...Array.from({ length: 60 }, () => 'a'));
+  await mkdir(deep, { recursive: true });
+  await writeFile(join(deep, 'Dockerfile'), 'FROM busybox\nLABEL deep=1\n');
+  // As a backtracking RegExp, 12 `**/` tried every way of splitting the 60 directories among them.
+  await writeFile(join(ctx, '.dockerignore'), `${'**/'.repeat(12)}z\n`);
+  const r = await d.docker(['build', '-q', '-t', 'redos', '-f', join(deep, 'Dockerfile'), ctx], { env: { DOCKER_BUILDKIT: '0' }, timeoutMs: 60_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const label = await d.docker(['inspect', '-f', '{{.Config.Labels.deep}}', 'redos']);
+  assert.equal(label.stdout.trim(), '1');
+  assert.equal((await d.docker(['rmi', 'redos'])).code, 0);
+  await assertAlive('many ** in .dockerignore');
+});
