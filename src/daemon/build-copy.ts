@@ -12,6 +12,7 @@ import { constants as fsc, type Stats } from 'node:fs';
 import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { invalidParameter } from '../lib/errors.js';
+import { compileGoRegexp, type GoRegexp } from '../lib/go-regexp.js';
 import { TarWriter, type TarWriteHeader } from '../lib/tar-writer.js';
 import { detectCompression } from '../layer/decompress.js';
 import { ContainerExtractor } from '../containerfs/extract.js';
@@ -29,8 +30,15 @@ export interface CopySource {
 
 const hasWildcard = (s: string) => /[*?[]/.test(s);
 
-/** Go's filepath.Match pattern as a regular expression (for one path, `/` never matched by wildcards). */
-export function goMatchRegex(pattern: string): RegExp {
+/** A character that stands for itself in RE2 (which refuses `\\` before a letter or digit). */
+const escapeChar = (ch: string) => (/[!-/:-@[-`{-~]/.test(ch) ? '\\' + ch : ch);
+
+/**
+ * Go's filepath.Match pattern as a regular expression (for one path, `/` never matched by
+ * wildcards), run in linear time as Go's matcher runs (a backtracking RegExp took exponential
+ * time for `*a*a*a…` against a long name).
+ */
+export function goMatchRegex(pattern: string): GoRegexp {
   let re = '^';
   for (let i = 0; i < pattern.length; i++) {
     const ch = pattern[i]!;
@@ -44,10 +52,14 @@ export function goMatchRegex(pattern: string): RegExp {
       else cls = cls.replace(/\\/g, '\\\\');
       re += `[${cls}]`;
       i = end;
-    } else if (ch === '\\' && i + 1 < pattern.length) re += '\\' + pattern[++i];
-    else re += ch.replace(/[.+()|{}^$\]]/g, '\\$&');
+    } else if (ch === '\\' && i + 1 < pattern.length) re += escapeChar(pattern[++i]!);
+    else re += escapeChar(ch);
   }
-  return new RegExp(re + '$', 's');
+  try {
+    return compileGoRegexp(`(?s)${re}$`);
+  } catch {
+    throw invalidParameter('syntax error in pattern');
+  }
 }
 
 async function walkNames(root: ContainerRoot, dir: string, out: string[]): Promise<void> {

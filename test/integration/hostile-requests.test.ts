@@ -457,3 +457,24 @@ test('.dockerignore patterns are matched in one pass: many ** against a deep Doc
   assert.equal((await d.docker(['rmi', 'redos'])).code, 0);
   await assertAlive('many ** in .dockerignore');
 });
+
+test('filters and globs are Go regexps, matched in linear time: (a+)+c against a long name, *a*a… against a long tag', async () => {
+  const name = `${'a'.repeat(40)}b`;
+  assert.equal((await api('POST', `/containers/create?name=${name}`, { Image: 'busybox' })).status, 201);
+  assert.equal((await d.docker(['tag', 'busybox', `${'a'.repeat(120)}:t`])).code, 0);
+  const q = (f: Record<string, string[]>) => encodeURIComponent(JSON.stringify(f));
+  // A backtracking RegExp tries 2^40 ways to split the a's before failing (100 s for 30 of them).
+  const ps = await socketRequest(d.socket, 'GET', `/containers/json?all=1&filters=${q({ name: ['(a+)+c'] })}`, { timeoutMs: 20_000 });
+  assert.equal(ps.status, 200);
+  assert.deepEqual(jsonBody(ps), []);
+  const found = await socketRequest(d.socket, 'GET', `/containers/json?all=1&filters=${q({ name: ['(?i)^/A+B$'] })}`, { timeoutMs: 20_000 });
+  assert.deepEqual((jsonBody(found) as Array<{ Names: string[] }>).map((c) => c.Names), [[`/${name}`]]);
+  const vols = await socketRequest(d.socket, 'GET', `/volumes?filters=${q({ name: ['(a|aa)+$x'] })}`, { timeoutMs: 20_000 });
+  assert.equal(vols.status, 200);
+  const images = await socketRequest(d.socket, 'GET', `/images/json?filters=${q({ reference: [`${'*a'.repeat(12)}c`] })}`, { timeoutMs: 20_000 });
+  assert.equal(images.status, 200);
+  assert.deepEqual(jsonBody(images), []);
+  assert.equal((await api('DELETE', `/containers/${name}`)).status, 204);
+  assert.equal((await d.docker(['rmi', `${'a'.repeat(120)}:t`])).code, 0);
+  await assertAlive('regexps in filters');
+});
