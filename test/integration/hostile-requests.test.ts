@@ -478,3 +478,17 @@ test('filters and globs are Go regexps, matched in linear time: (a+)+c against a
   assert.equal((await d.docker(['rmi', `${'a'.repeat(120)}:t`])).code, 0);
   await assertAlive('regexps in filters');
 });
+
+test('ADD of a FIFO in the build context copies the FIFO: it never waits for a writer in open(2)', async () => {
+  const ctx = join(d.root, 'fifo-ctx');
+  await mkdir(ctx, { recursive: true });
+  assert.equal((await runCommand('mkfifo', [join(ctx, 'f')])).code, 0);
+  await writeFile(join(ctx, 'Dockerfile'), 'FROM busybox\nADD f /x\n');
+  // Before, the open took one of libuv's four threads for good: five such builds stopped every file operation.
+  const r = await d.docker(['build', '-q', '-t', 'fifo-add', ctx], { env: { DOCKER_BUILDKIT: '0' }, timeoutMs: 60_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const run = await d.docker(['run', '--rm', 'fifo-add', 'sh', '-c', 'test -p /x && echo fifo']);
+  assert.equal(run.stdout, 'fifo\n', run.stderr);
+  assert.equal((await d.docker(['rmi', 'fifo-add'])).code, 0);
+  await assertAlive('ADD of a FIFO');
+});
