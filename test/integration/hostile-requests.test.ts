@@ -492,3 +492,52 @@ test('ADD of a FIFO in the build context copies the FIFO: it never waits for a w
   assert.equal((await d.docker(['rmi', 'fifo-add'])).code, 0);
   await assertAlive('ADD of a FIFO');
 });
+
+/** Sends A queries to 127.0.0.11 (the embedded DNS) for `ms` milliseconds, as fast as it can, and prints how they were answered. */
+const DNS_FLOOD = `
+const s = require('node:dgram').createSocket('udp4');
+const until = Date.now() + Number(process.argv[1]);
+const rcodes = {};
+s.on('message', (b) => { const r = b[3] & 15; rcodes[r] = (rcodes[r] || 0) + 1; });
+s.bind(0, () => {
+  let i = 0;
+  const burst = () => {
+    for (let k = 0; k < 20; k++, i++) {
+      const q = Buffer.from('0000010000010000000000000678787878787803636f6d0000010001', 'hex');
+      q.writeUInt16BE(i & 0xffff, 0);
+      s.send(q, 53, '127.0.0.11');
+    }
+    if (Date.now() < until) setTimeout(burst, 1);
+    else setTimeout(() => { console.log(JSON.stringify(rcodes)); process.exit(0); }, 1000);
+  };
+  burst();
+});`;
+
+test("a container's flood of DNS queries holds at most 1024 forwards (libnetwork's maxConcurrent), the rest REFUSED", async () => {
+  assert.equal((await d.docker(['network', 'create', 'dns-flood'])).code, 0);
+  // 127.0.0.2: an upstream on the host's loopback that never answers, so each forward waits its 3 s.
+  const c = await d.docker(['run', '-d', '--name', 'dns-flood', '--network', 'dns-flood', '--dns', '127.0.0.2', 'busybox', 'sleep', '300']);
+  assert.equal(c.code, 0, c.stderr);
+  const sandbox = (await d.docker(['inspect', '-f', '{{.NetworkSettings.SandboxKey}}', 'dns-flood'])).stdout.trim();
+  const fds = async () => (await readdir(`/proc/${pid}/fd`)).length;
+  const before = await fds();
+  let peak = before;
+  let flooding = true;
+  const sampler = (async () => {
+    while (flooding) {
+      peak = Math.max(peak, await fds());
+      await new Promise((r) => setImmediate(r));
+    }
+  })();
+  const flood = await runCommand('nsenter', [`--net=${sandbox}`, process.execPath, '-e', DNS_FLOOD, '2500'], { timeoutMs: 60_000 });
+  flooding = false;
+  await sampler;
+  assert.equal(flood.code, 0, flood.stderr);
+  const rcodes = JSON.parse(flood.stdout) as Record<string, number>;
+  assert.ok((rcodes['5'] ?? 0) > 0, `no query was REFUSED: ${flood.stdout}`);
+  assert.ok(peak - before <= 1024 + 64, `the daemon held ${peak - before} more descriptors during the flood`);
+  assert.equal((await d.docker(['rm', '-f', 'dns-flood'])).code, 0);
+  await waitFor(async () => (await fds()) <= before + 8, { timeoutMs: 15_000, what: 'the forwards to end' });
+  assert.equal((await d.docker(['network', 'rm', 'dns-flood'])).code, 0);
+  await assertAlive('DNS flood');
+});
