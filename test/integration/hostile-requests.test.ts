@@ -541,3 +541,15 @@ test("a container's flood of DNS queries holds at most 1024 forwards (libnetwork
   assert.equal((await d.docker(['network', 'rm', 'dns-flood'])).code, 0);
   await assertAlive('DNS flood');
 });
+
+test('a Dockerfile doubling a variable line after line stops at a 1 MiB expansion, not at the heap limit', async () => {
+  const ctx = join(d.root, 'double-ctx');
+  await mkdir(ctx, { recursive: true });
+  // 16 characters doubled 20 times is 16 MiB; 25 times reached V8's string limit with 3.2 GB of heap.
+  await writeFile(join(ctx, 'Dockerfile'), ['FROM busybox', 'ENV v=0123456789abcdef', ...Array.from({ length: 20 }, () => 'ENV v=$v$v'), ''].join('\n'));
+  const r = await d.docker(['build', '-q', '-t', 'double', ctx], { env: { DOCKER_BUILDKIT: '0' }, timeoutMs: 120_000 });
+  assert.equal(r.code, 1, r.stdout);
+  assert.match(r.stderr, /expansion of "\$v\$v" is longer than 1048576 characters/);
+  assert.equal((await d.docker(['image', 'inspect', 'double'])).code, 1);
+  await assertAlive('doubling variables');
+});
