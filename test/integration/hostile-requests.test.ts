@@ -553,3 +553,22 @@ test('a Dockerfile doubling a variable line after line stops at a 1 MiB expansio
   assert.equal((await d.docker(['image', 'inspect', 'double'])).code, 1);
   await assertAlive('doubling variables');
 });
+
+test('a container growing its /etc/passwd to 400 MB (sparse) gets an error from exec, not 400 MB of the daemon', async () => {
+  const c = await d.docker(['run', '-d', '--name', 'big-passwd', 'busybox', 'sh', '-c', 'dd if=/dev/zero of=/etc/passwd bs=1 count=0 seek=400M 2>/dev/null; touch /grown; sleep 300']);
+  assert.equal(c.code, 0, c.stderr);
+  await waitFor(
+    async () => {
+      const grown = await d.docker(['exec', 'big-passwd', 'test', '-e', '/grown']);
+      return grown.code === 0 || (grown.stdout + grown.stderr).includes('larger than');
+    },
+    { timeoutMs: 30_000, what: 'the container to grow its passwd' },
+  );
+  // Every exec resolves the user in the container's passwd, read whole before.
+  const r = await d.docker(['exec', 'big-passwd', 'true']);
+  assert.notEqual(r.code, 0);
+  // The Docker CLI prints an exec's start error on its output stream.
+  assert.match(r.stdout + r.stderr, /\/etc\/passwd in the container is larger than 32 MiB/);
+  assert.equal((await d.docker(['rm', '-f', 'big-passwd'])).code, 0);
+  await assertAlive('a huge passwd');
+});
