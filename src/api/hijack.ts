@@ -5,6 +5,7 @@
  */
 import { PassThrough, finished, type Readable, type Writable } from 'node:stream';
 import { invalidParameter } from '../lib/errors.js';
+import { FREE_BYTES, reserveBodyBytes } from './body-budget.js';
 import { MAX_JSON_BODY } from './request.js';
 import type { RequestContext } from './router.js';
 import { COMMON_HEADERS } from './router.js';
@@ -40,6 +41,9 @@ export async function takeUpgradedBody(ctx: RequestContext): Promise<Buffer> {
   const { socket } = ctx.upgrade;
   let buf = ctx.upgrade.head;
   if (buf.length < len) {
+    // Past its first FREE_BYTES a body waits for room in the daemon-wide pool (api/body-budget.ts), unread.
+    socket.pause();
+    const release = len > FREE_BYTES ? await reserveBodyBytes(len - FREE_BYTES) : undefined;
     buf = await new Promise<Buffer>((resolve, reject) => {
       const parts = [buf];
       let have = buf.length;
@@ -60,11 +64,16 @@ export async function takeUpgradedBody(ctx: RequestContext): Promise<Buffer> {
         socket.off('data', onData);
         socket.off('end', onEnd);
         socket.off('error', onEnd);
+        socket.off('close', onEnd);
       };
       socket.on('data', onData);
       socket.once('end', onEnd);
       socket.once('error', onEnd);
-    });
+      // The client may have gone while the body waited for room.
+      socket.once('close', onEnd);
+      if (socket.destroyed) onEnd();
+      else socket.resume();
+    }).finally(() => release?.());
   }
   ctx.upgrade = { socket, head: buf.subarray(len) };
   return buf.subarray(0, len);

@@ -2,7 +2,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
 import { invalidParameter } from '../lib/errors.js';
-import { MAX_JSON_DEPTH, nestsDeeperThan } from '../lib/go-json.js';
+import { FREE_BYTES, reserveBodyBytes } from './body-budget.js';
+import { MAX_JSON_DEPTH, MAX_JSON_VALUES, jsonTooCostly } from '../lib/go-json.js';
 import type { Filters } from './types.js';
 
 /** Docker's BoolValue: "", "0", "no", "false", "none" (any case, trimmed) are false, anything else true. */
@@ -58,16 +59,22 @@ export function parseFilters(raw: string | null): Filters {
  */
 export const MAX_JSON_BODY = 32 * 1024 * 1024;
 
-/** Reads the whole request body, refusing one larger than `limit` bytes. */
+/**
+ * Reads the whole request body, refusing one larger than `limit` bytes. Past its first
+ * FREE_BYTES the body waits for room in the daemon-wide pool (api/body-budget.ts); the for-await
+ * loop reads no further meanwhile, so the client's sending waits too.
+ */
 export async function readBody(req: IncomingMessage, limit = MAX_JSON_BODY): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > limit) throw invalidParameter(`request body too large: more than ${limit} bytes`);
   const chunks: Buffer[] = [];
   let size = 0;
+  let release: (() => void) | undefined;
   try {
     for await (const chunk of req) {
       size += (chunk as Buffer).length;
       if (size > limit) throw invalidParameter(`request body too large: more than ${limit} bytes`);
+      if (!release && size > FREE_BYTES) release = await reserveBodyBytes((declared || limit) - FREE_BYTES);
       chunks.push(chunk as Buffer);
     }
   } catch (err) {
@@ -75,6 +82,8 @@ export async function readBody(req: IncomingMessage, limit = MAX_JSON_BODY): Pro
     // reports unexpected EOF, and Docker answers 400.
     if ((err as NodeJS.ErrnoException).code === 'ECONNRESET') throw invalidParameter('unexpected EOF');
     throw err;
+  } finally {
+    release?.();
   }
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
 }
@@ -116,7 +125,9 @@ export function checkForJSON(req: IncomingMessage): void {
 /** A request body's JSON (undefined when empty), with Docker's `invalid JSON: …` 400s. */
 export function parseJSONBody(text: string): unknown {
   if (text.trim() === '') return undefined;
-  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) throw invalidParameter('invalid JSON: exceeded max depth');
+  const cost = jsonTooCostly(text, MAX_JSON_DEPTH, MAX_JSON_VALUES);
+  if (cost === 'depth') throw invalidParameter('invalid JSON: exceeded max depth');
+  if (cost === 'values') throw invalidParameter(`invalid JSON: more than ${MAX_JSON_VALUES} values`);
   try {
     return JSON.parse(text);
   } catch (err) {

@@ -31,6 +31,14 @@ class Scanner {
   }
 }
 
+/**
+ * Longest word an expansion may produce. Doubling a variable with `ENV v=$v$v` reached V8's
+ * 512 MiB string limit in 25 lines, with the daemon at 3.2 GB of its 4 GB heap on the way (a few
+ * such variables would have ended the process). No process could be given such a value: Linux
+ * refuses an environment string or argument over 128 KiB.
+ */
+const MAX_EXPANSION = 1 << 20;
+
 const isNameStart = (c: string) => /[A-Za-z_]/.test(c);
 const isNameChar = (c: string) => /[A-Za-z0-9_]/.test(c);
 
@@ -75,6 +83,7 @@ class Lexer {
       this.word += piece;
       this.inWord = true;
       out += piece;
+      if (out.length > MAX_EXPANSION) throw new Error(`expansion of ${JSON.stringify(this.s.src.slice(0, 40))} is longer than ${MAX_EXPANSION} characters`);
     }
     if (this.inWord) this.flush();
     return { word: out, words: this.words };

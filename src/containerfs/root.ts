@@ -21,6 +21,7 @@ import { constants as fsc } from 'node:fs';
 import { lstat, mkdir, open, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { posix } from 'node:path';
+import { systemError } from '../lib/errors.js';
 
 /** O_PATH (Linux): an fd that names a directory without opening it for reading. */
 export const O_PATH = 0o10000000;
@@ -304,10 +305,19 @@ const gone = (err: NodeJS.ErrnoException): undefined => {
 };
 
 /**
+ * Most bytes readFileInRoot reads. The files it reads (passwd, group) are read at every start,
+ * exec and health probe, and a container can make them as large as it likes: a sparse file of a
+ * few GB cost the daemon that much memory per read. Go's reader of these files (moby/sys/user)
+ * streams them; no real one comes near this size.
+ */
+const MAX_ROOT_FILE = 32 * 1024 * 1024;
+
+/**
  * The content of the regular file at `path` inside `rootfs`, as the container sees it (symlinks
  * followed inside the root); undefined when it is missing or not a regular file. The file is
  * opened through its directory's fd with O_NOFOLLOW, so one swapped for a symlink meanwhile is
- * not read, and O_NONBLOCK, so a FIFO there cannot hang the daemon.
+ * not read, and O_NONBLOCK, so a FIFO there cannot hang the daemon. A file larger than
+ * MAX_ROOT_FILE is an error.
  */
 export async function readFileInRoot(rootfs: string, path: string): Promise<Buffer | undefined> {
   return withRoot(rootfs, async (root) => {
@@ -318,7 +328,18 @@ export async function readFileInRoot(rootfs: string, path: string): Promise<Buff
       if (!fh) return undefined;
       try {
         if (!(await fh.stat()).isFile()) return undefined;
-        return await fh.readFile();
+        // Read in chunks up to the bound, however the file grows meanwhile.
+        const chunks: Buffer[] = [];
+        let n = 0;
+        for (;;) {
+          const chunk = Buffer.allocUnsafe(64 * 1024);
+          const { bytesRead } = await fh.read(chunk, 0, chunk.length, null);
+          if (bytesRead === 0) break;
+          n += bytesRead;
+          if (n > MAX_ROOT_FILE) throw systemError(`${path} in the container is larger than ${MAX_ROOT_FILE >> 20} MiB`);
+          chunks.push(chunk.subarray(0, bytesRead));
+        }
+        return Buffer.concat(chunks, n);
       } finally {
         await fh.close();
       }

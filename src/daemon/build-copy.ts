@@ -9,9 +9,10 @@
  */
 import { createHash } from 'node:crypto';
 import { constants as fsc, type Stats } from 'node:fs';
-import { lstat, open, readdir, readlink } from 'node:fs/promises';
+import { lstat, open, readdir, readlink, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { invalidParameter } from '../lib/errors.js';
+import { compileGoRegexp, type GoRegexp } from '../lib/go-regexp.js';
 import { TarWriter, type TarWriteHeader } from '../lib/tar-writer.js';
 import { detectCompression } from '../layer/decompress.js';
 import { ContainerExtractor } from '../containerfs/extract.js';
@@ -29,8 +30,15 @@ export interface CopySource {
 
 const hasWildcard = (s: string) => /[*?[]/.test(s);
 
-/** Go's filepath.Match pattern as a regular expression (for one path, `/` never matched by wildcards). */
-export function goMatchRegex(pattern: string): RegExp {
+/** A character that stands for itself in RE2 (which refuses `\\` before a letter or digit). */
+const escapeChar = (ch: string) => (/[!-/:-@[-`{-~]/.test(ch) ? '\\' + ch : ch);
+
+/**
+ * Go's filepath.Match pattern as a regular expression (for one path, `/` never matched by
+ * wildcards), run in linear time as Go's matcher runs (a backtracking RegExp took exponential
+ * time for `*a*a*a…` against a long name).
+ */
+export function goMatchRegex(pattern: string): GoRegexp {
   let re = '^';
   for (let i = 0; i < pattern.length; i++) {
     const ch = pattern[i]!;
@@ -44,10 +52,14 @@ export function goMatchRegex(pattern: string): RegExp {
       else cls = cls.replace(/\\/g, '\\\\');
       re += `[${cls}]`;
       i = end;
-    } else if (ch === '\\' && i + 1 < pattern.length) re += '\\' + pattern[++i];
-    else re += ch.replace(/[.+()|{}^$\]]/g, '\\$&');
+    } else if (ch === '\\' && i + 1 < pattern.length) re += escapeChar(pattern[++i]!);
+    else re += escapeChar(ch);
   }
-  return new RegExp(re + '$', 's');
+  try {
+    return compileGoRegexp(`(?s)${re}$`);
+  } catch {
+    throw invalidParameter('syntax error in pattern');
+  }
 }
 
 async function walkNames(root: ContainerRoot, dir: string, out: string[]): Promise<void> {
@@ -72,7 +84,8 @@ async function hashTree(at: string, name: string, st: Stats, h: ReturnType<typeo
   if (type === 'l') h.update(await readlink(at));
   else if (type === 'f') {
     h.update(`${st.size}\0`);
-    const fh = await open(at, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+    // O_NONBLOCK: should the entry have become a FIFO since its lstat, open(2) must not wait for a writer.
+    const fh = await open(at, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
     try {
       const buf = Buffer.allocUnsafe(256 * 1024);
       for (;;) {
@@ -170,15 +183,23 @@ export function parseChmod(v: string): number {
   return parseInt(v, 8);
 }
 
-async function isArchive(at: string): Promise<boolean> {
-  const fh = await open(at, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+/**
+ * The source opened for ADD's unpacking when it is a regular file holding a tar (plain or
+ * compressed); undefined otherwise. Opened O_NONBLOCK: a FIFO in the context would otherwise hold
+ * one of libuv's four threads in open(2) for good, and five such builds stopped every file
+ * operation of the daemon (a FIFO is copied as a FIFO, as COPY does).
+ */
+async function openArchive(at: string): Promise<FileHandle | undefined> {
+  const fh = await open(at, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+  let keep = false;
   try {
+    if (!(await fh.stat()).isFile()) return undefined;
     const head = Buffer.alloc(512);
     const { bytesRead } = await fh.read(head, 0, 512, 0);
-    if (detectCompression(head.subarray(0, bytesRead)) !== 'none') return true;
-    return bytesRead >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar';
+    keep = detectCompression(head.subarray(0, bytesRead)) !== 'none' || (bytesRead >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar');
+    return keep ? fh : undefined;
   } finally {
-    await fh.close();
+    if (!keep) await fh.close();
   }
 }
 
@@ -215,8 +236,8 @@ export async function copySources(src: ContainerRoot, sources: CopySource[], lay
         }
         continue;
       }
-      if (opts.decompress && (await isArchive(r.at()))) {
-        const fh = await open(r.at(), fsc.O_RDONLY | fsc.O_NOFOLLOW);
+      const fh = opts.decompress ? await openArchive(r.at()) : undefined;
+      if (fh) {
         try {
           await new ContainerExtractor(layer, dest, { noOverwriteDirNonDir: false }).extract(fh.createReadStream({ autoClose: false }));
         } finally {

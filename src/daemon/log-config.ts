@@ -4,6 +4,7 @@
  * `max-size` becomes conmon's --log-size-max (the file starts over when it would exceed it).
  */
 import { invalidParameter } from '../lib/errors.js';
+import { compileGoRegexp, type GoRegexp } from '../lib/go-regexp.js';
 
 const READABLE_DRIVER_OPTS: Record<string, readonly string[]> = {
   'json-file': ['max-file', 'max-size', 'compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag'],
@@ -106,9 +107,9 @@ export function logAttributes(lc: LogConfigLike | undefined, labels: Record<stri
   const pick = (source: Record<string, string>, names: string | undefined, pattern: string | undefined) => {
     for (const name of names ? names.split(',') : []) if (Object.hasOwn(source, name)) out[name] = source[name]!;
     if (!pattern) return;
-    let re: RegExp;
+    let re: GoRegexp;
     try {
-      re = new RegExp(pattern);
+      re = compileGoRegexp(pattern);
     } catch {
       return;
     }

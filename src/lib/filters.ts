@@ -1,5 +1,6 @@
 /** Helpers shared by the list and prune filters of containers, images and networks. */
 import { invalidParameter } from './errors.js';
+import { compileGoRegexp } from './go-regexp.js';
 
 /** One `key` or `key=value` label filter against a label map (Docker's MatchKVList, one value). */
 export function labelMatches(labels: Record<string, string> | null | undefined, spec: string): boolean {
@@ -8,12 +9,6 @@ export function labelMatches(labels: Record<string, string> | null | undefined, 
   if (i < 0) return Object.hasOwn(l, spec);
   const key = spec.slice(0, i);
   return Object.hasOwn(l, key) && l[key] === spec.slice(i + 1);
-}
-
-/** A Go regexp as JS: Go's leading `(?i)` (and other leading flag groups of i/s/m) become JS flags. */
-function goRegExp(pattern: string): RegExp {
-  const m = /^\(\?([ism]+)\)/.exec(pattern);
-  return m ? new RegExp(pattern.slice(m[0].length), m[1]) : new RegExp(pattern);
 }
 
 /**
@@ -25,7 +20,7 @@ export function filterMatches(values: readonly string[] | undefined, source: str
   for (const v of values) {
     if (v === source) return true;
     try {
-      if (goRegExp(v).test(source)) return true;
+      if (compileGoRegexp(v).test(source)) return true;
     } catch {
       // Docker skips values that are not valid regexps.
     }

@@ -180,9 +180,23 @@ class Decoder {
  */
 export const MAX_JSON_DEPTH = 1000;
 
-/** Whether `text` nests arrays or objects deeper than `max` (strings skipped, escapes honoured). */
-export function nestsDeeperThan(text: string, max: number): boolean {
+/**
+ * Most arrays, objects and elements (members or array items) a client's JSON body may have.
+ * JSON.parse builds each one as a heap object, synchronously: 32 MiB of `{},{},…` is 11 million
+ * objects, seconds of a blocked event loop and a gigabyte of heap, where Go's decoder skips a
+ * field it does not know without building anything. No real body comes near (the default
+ * seccomp profile is about 2000; an Env that large could not be passed to execve).
+ */
+export const MAX_JSON_VALUES = 500_000;
+
+/**
+ * What makes `text` too costly to parse: nesting deeper than `maxDepth`, or more than
+ * `maxValues` arrays, objects and elements; undefined when neither (strings skipped, escapes
+ * honoured). One pass, no allocation.
+ */
+export function jsonTooCostly(text: string, maxDepth: number, maxValues = Infinity): 'depth' | 'values' | undefined {
   let depth = 0;
+  let values = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -191,10 +205,17 @@ export function nestsDeeperThan(text: string, max: number): boolean {
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x5b || c === 0x7b) {
-      if (++depth > max) return true;
+      if (++depth > maxDepth) return 'depth';
+      if (++values > maxValues) return 'values';
     } else if (c === 0x5d || c === 0x7d) depth--;
+    else if (c === 0x2c && ++values > maxValues) return 'values';
   }
-  return false;
+  return undefined;
+}
+
+/** Whether `text` nests arrays or objects deeper than `max` (strings skipped, escapes honoured). */
+export function nestsDeeperThan(text: string, max: number): boolean {
+  return jsonTooCostly(text, max) === 'depth';
 }
 
 /** Decodes a parsed JSON value into `shape` (a struct); Go's errors, each after `prefix`. */

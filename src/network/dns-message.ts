@@ -7,6 +7,7 @@ export const TYPE_AAAA = 28;
 export const CLASS_IN = 1;
 export const RCODE_NOERROR = 0;
 export const RCODE_SERVFAIL = 2;
+export const RCODE_REFUSED = 5;
 
 export interface Question {
   id: number;

@@ -16,6 +16,7 @@ import {
   parseQuery,
   CLASS_IN,
   RCODE_NOERROR,
+  RCODE_REFUSED,
   RCODE_SERVFAIL,
   TYPE_A,
   TYPE_AAAA,
@@ -34,6 +35,16 @@ export interface DnsEndpoint {
   /** `--link name:alias` on this network: the alias, for this container's queries only, stands for the name (lower case). */
   links?: Record<string, string>;
 }
+
+/**
+ * Forwarded queries in flight per asking address: libnetwork's maxConcurrent, past which its
+ * resolver answers REFUSED. Each forward holds a socket (a descriptor) until its upstream answers
+ * or 3 s pass: a container sending queries as fast as it could took thousands of the daemon's
+ * descriptors, and with them every file and connection it opens.
+ */
+const MAX_FORWARDS_PER_CLIENT = 1024;
+/** TCP connections held per network's listener; more are closed as they arrive. */
+const MAX_TCP_CONNS = 1024;
 
 interface Listener {
   udp: UdpSocket;
@@ -78,6 +89,9 @@ function splitHostPort(s: string): { host: string; port: number } {
 export class EmbeddedDns {
   private readonly listeners = new Map<string, Listener>();
   private hostUpstreams: { at: number; list: string[] } | undefined;
+  /** Forwarded queries in flight by asking address. */
+  private readonly forwards = new Map<string, number>();
+  private refusedLoggedAt = 0;
 
   constructor(private readonly opts: EmbeddedDnsOptions = {}) {}
 
@@ -129,6 +143,10 @@ export class EmbeddedDns {
   }
 
   private serveTcp(l: Listener, c: Socket): void {
+    if (l.conns.size >= MAX_TCP_CONNS) {
+      c.destroy();
+      return;
+    }
     l.conns.add(c);
     c.on('close', () => l.conns.delete(c));
     c.on('error', () => c.destroy());
@@ -193,7 +211,24 @@ export class EmbeddedDns {
     const fromIp = parseIp(from);
     const ep = fromIp === undefined ? undefined : [...l.endpoints.values()].find((e) => e.ip === fromIp);
     const upstreams = ep?.upstreams?.length ? ep.upstreams : await this.defaultUpstreams();
-    const resp = await this.forward(msg, upstreams);
+    const inFlight = this.forwards.get(from) ?? 0;
+    if (inFlight >= MAX_FORWARDS_PER_CLIENT) {
+      // At most once every 2 s, as libnetwork's logInterval.
+      if (Date.now() - this.refusedLoggedAt >= 2000) {
+        this.refusedLoggedAt = Date.now();
+        this.opts.log?.(`dns: more than ${MAX_FORWARDS_PER_CLIENT} concurrent queries from ${from}`);
+      }
+      return buildResponse(msg, q, RCODE_REFUSED, []);
+    }
+    this.forwards.set(from, inFlight + 1);
+    let resp: Buffer | undefined;
+    try {
+      resp = await this.forward(msg, upstreams);
+    } finally {
+      const n = this.forwards.get(from)! - 1;
+      if (n === 0) this.forwards.delete(from);
+      else this.forwards.set(from, n);
+    }
     return resp ?? buildResponse(msg, q, RCODE_SERVFAIL, []);
   }
 

@@ -32,7 +32,7 @@ export async function ensureBridge(name: string, gatewayCidr: string, mtu: numbe
     lines = [`addr replace ${gateway6Cidr} dev ${name} nodad`];
   }
   lines.push(`addr replace ${gatewayCidr} dev ${name}`);
-  lines.push(`link set ${name} up`);
+  lines.push(`link set dev ${name} up`);
   await ipBatch(lines);
   await sysctl(`/proc/sys/net/ipv4/conf/${name}/route_localnet`, '1');
   await sysctl('/proc/sys/net/ipv4/ip_forward', '1');
@@ -44,7 +44,7 @@ export async function flushIpv6Addresses(name: string): Promise<void> {
 }
 
 export async function deleteLink(name: string): Promise<void> {
-  if (await linkExists(name)) await run('ip', ['link', 'del', name]).catch(() => {});
+  if (await linkExists(name)) await run('ip', ['link', 'del', 'dev', name]).catch(() => {});
 }
 
 export interface VethSpec {
@@ -104,7 +104,7 @@ export async function addVeth(v: VethSpec): Promise<void> {
         'iptables-restore --noflush <<"WHARF_NAT"\n' + dnsRedirect(v.dns) + '\nWHARF_NAT\n';
     }
     await run('nsenter', [`--net=${v.netnsPath}`, '--', 'sh', '-e', '-c', script]);
-    await ipBatch([`link set ${v.hostVeth} master ${v.bridge} up`]);
+    await ipBatch([`link set dev ${v.hostVeth} master ${v.bridge} up`]);
   } catch (err) {
     await deleteLink(v.hostVeth);
     if (v.dns) await removeDnsRedirect(v.netnsPath, v.dns).catch(() => {});

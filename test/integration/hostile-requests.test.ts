@@ -380,3 +380,195 @@ test('a NUL byte in a volume mount option fails that mount only: the spawn helpe
   assert.equal((await api('DELETE', '/volumes/nul-opts')).status, 204);
   await assertAlive('NUL in mount options');
 });
+
+test('a bridge name that is an iproute2 keyword (help, up, dev) is only a name: the network works and its rm leaves no link', async () => {
+  const links = async () => (await runCommand('ip', ['-o', 'link', 'show'])).stdout;
+  for (const name of ['help', 'up', 'dev']) {
+    const c = await d.docker(['network', 'create', '-o', `com.docker.network.bridge.name=${name}`, `kw-${name}`]);
+    assert.equal(c.code, 0, `${name}: ${c.stderr}`);
+    const link = (await runCommand('ip', ['-o', 'addr', 'show', 'dev', name])).stdout;
+    assert.match(link, /inet \d+\.\d+\.\d+\.\d+\/\d+/, `${name}: the bridge has no gateway address:\n${link}`);
+    const r = await d.docker(['network', 'rm', `kw-${name}`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(await links(), new RegExp(`^\\d+: ${name}[:@]`, 'm'), `${name}: the bridge was left on the host`);
+  }
+  await assertAlive('keyword bridge names');
+});
+
+test('a body of half a million tiny values is refused before it is parsed; a large real body is not', async () => {
+  // 32 MiB of `{},` made JSON.parse build 11 million objects: seconds of a blocked daemon and a gigabyte of heap.
+  const many = `{"Image":"busybox","Junk":[${'{},'.repeat(600_000)}{}]}`;
+  const r = await api('POST', '/containers/create?name=many', many);
+  assert.equal(r.status, 400, JSON.stringify(r.body).slice(0, 200));
+  assert.equal(r.body.message, 'invalid JSON: more than 500000 values');
+  const env = Array.from({ length: 100_000 }, (_, i) => `V${i}=x`);
+  const c = await api('POST', '/containers/create?name=big-env', { Image: 'busybox', Env: env });
+  assert.equal(c.status, 201, JSON.stringify(c.body).slice(0, 200));
+  assert.equal((await api('DELETE', '/containers/big-env')).status, 204);
+  assert.equal((await api('GET', '/containers/many/json')).status, 404);
+  await assertAlive('many values');
+});
+
+test('clients sending maximal JSON bodies at once: two are read, the others wait unread, and every one is answered', async () => {
+  const size = 31 * 1024 * 1024;
+  const body = Buffer.alloc(size, 'x');
+  body.write('{"Junk":"');
+  body.write('"}', size - 2);
+  const clients = Array.from({ length: 5 }, () => {
+    const sock = connect(d.socket);
+    sock.on('error', () => {});
+    const c = { sock, sent: false, answer: '' };
+    sock.on('data', (b: Buffer) => (c.answer += b.toString()));
+    sock.write(`POST /containers/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${size}\r\n\r\n`);
+    // All but the last byte: the daemon holds what it has read until the body is complete.
+    sock.write(body.subarray(0, size - 1), () => (c.sent = true));
+    return c;
+  });
+  const sent = () => clients.filter((c) => c.sent).length;
+  await waitFor(() => sent() >= 2, { timeoutMs: 60_000, what: 'two bodies to be read' });
+  // The daemon holds at most 64 MiB of bodies past their first MiB: the third waits, unread, until one is answered.
+  const third = await waitFor(() => sent() >= 3, { timeoutMs: 3000, what: 'a third body' }).then(
+    () => true,
+    () => false,
+  );
+  assert.equal(third, false, 'the daemon read more than two 31 MiB bodies at once');
+  assert.ok(await ping(d.socket), '/_ping does not answer while bodies wait');
+  for (const c of clients) c.sock.write(body.subarray(size - 1));
+  await waitFor(() => clients.every((c) => c.answer.includes('\r\n\r\n{')), { timeoutMs: 120_000, what: 'every body to be answered' });
+  for (const c of clients) {
+    assert.match(c.answer, /^HTTP\/1\.1 400 /, c.answer.slice(0, 200));
+    assert.match(c.answer, /config cannot be empty in order to create a container/);
+    c.sock.destroy();
+  }
+  await assertAlive('maximal bodies at once');
+});
+
+test('.dockerignore patterns are matched in one pass: many ** against a deep Dockerfile path do not hold the daemon', async () => {
+  const ctx = join(d.root, 'redos-ctx');
+  const deep = join(ctx, ...Array.from({ length: 60 }, () => 'a'));
+  await mkdir(deep, { recursive: true });
+  await writeFile(join(deep, 'Dockerfile'), 'FROM busybox\nLABEL deep=1\n');
+  // As a backtracking RegExp, 12 `**/` tried every way of splitting the 60 directories among them.
+  await writeFile(join(ctx, '.dockerignore'), `${'**/'.repeat(12)}z\n`);
+  const r = await d.docker(['build', '-q', '-t', 'redos', '-f', join(deep, 'Dockerfile'), ctx], { env: { DOCKER_BUILDKIT: '0' }, timeoutMs: 60_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const label = await d.docker(['inspect', '-f', '{{.Config.Labels.deep}}', 'redos']);
+  assert.equal(label.stdout.trim(), '1');
+  assert.equal((await d.docker(['rmi', 'redos'])).code, 0);
+  await assertAlive('many ** in .dockerignore');
+});
+
+test('filters and globs are Go regexps, matched in linear time: (a+)+c against a long name, *a*a… against a long tag', async () => {
+  const name = `${'a'.repeat(40)}b`;
+  assert.equal((await api('POST', `/containers/create?name=${name}`, { Image: 'busybox' })).status, 201);
+  assert.equal((await d.docker(['tag', 'busybox', `${'a'.repeat(120)}:t`])).code, 0);
+  const q = (f: Record<string, string[]>) => encodeURIComponent(JSON.stringify(f));
+  // A backtracking RegExp tries 2^40 ways to split the a's before failing (100 s for 30 of them).
+  const ps = await socketRequest(d.socket, 'GET', `/containers/json?all=1&filters=${q({ name: ['(a+)+c'] })}`, { timeoutMs: 20_000 });
+  assert.equal(ps.status, 200);
+  assert.deepEqual(jsonBody(ps), []);
+  const found = await socketRequest(d.socket, 'GET', `/containers/json?all=1&filters=${q({ name: ['(?i)^/A+B$'] })}`, { timeoutMs: 20_000 });
+  assert.deepEqual((jsonBody(found) as Array<{ Names: string[] }>).map((c) => c.Names), [[`/${name}`]]);
+  const vols = await socketRequest(d.socket, 'GET', `/volumes?filters=${q({ name: ['(a|aa)+$x'] })}`, { timeoutMs: 20_000 });
+  assert.equal(vols.status, 200);
+  const images = await socketRequest(d.socket, 'GET', `/images/json?filters=${q({ reference: [`${'*a'.repeat(12)}c`] })}`, { timeoutMs: 20_000 });
+  assert.equal(images.status, 200);
+  assert.deepEqual(jsonBody(images), []);
+  assert.equal((await api('DELETE', `/containers/${name}`)).status, 204);
+  assert.equal((await d.docker(['rmi', `${'a'.repeat(120)}:t`])).code, 0);
+  await assertAlive('regexps in filters');
+});
+
+test('ADD of a FIFO in the build context copies the FIFO: it never waits for a writer in open(2)', async () => {
+  const ctx = join(d.root, 'fifo-ctx');
+  await mkdir(ctx, { recursive: true });
+  assert.equal((await runCommand('mkfifo', [join(ctx, 'f')])).code, 0);
+  await writeFile(join(ctx, 'Dockerfile'), 'FROM busybox\nADD f /x\n');
+  // Before, the open took one of libuv's four threads for good: five such builds stopped every file operation.
+  const r = await d.docker(['build', '-q', '-t', 'fifo-add', ctx], { env: { DOCKER_BUILDKIT: '0' }, timeoutMs: 60_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const run = await d.docker(['run', '--rm', 'fifo-add', 'sh', '-c', 'test -p /x && echo fifo']);
+  assert.equal(run.stdout, 'fifo\n', run.stderr);
+  assert.equal((await d.docker(['rmi', 'fifo-add'])).code, 0);
+  await assertAlive('ADD of a FIFO');
+});
+
+/** Sends A queries to 127.0.0.11 (the embedded DNS) for `ms` milliseconds, as fast as it can, and prints how they were answered. */
+const DNS_FLOOD = `
+const s = require('node:dgram').createSocket('udp4');
+const until = Date.now() + Number(process.argv[1]);
+const rcodes = {};
+s.on('message', (b) => { const r = b[3] & 15; rcodes[r] = (rcodes[r] || 0) + 1; });
+s.bind(0, () => {
+  let i = 0;
+  const burst = () => {
+    for (let k = 0; k < 20; k++, i++) {
+      const q = Buffer.from('0000010000010000000000000678787878787803636f6d0000010001', 'hex');
+      q.writeUInt16BE(i & 0xffff, 0);
+      s.send(q, 53, '127.0.0.11');
+    }
+    if (Date.now() < until) setTimeout(burst, 1);
+    else setTimeout(() => { console.log(JSON.stringify(rcodes)); process.exit(0); }, 1000);
+  };
+  burst();
+});`;
+
+test("a container's flood of DNS queries holds at most 1024 forwards (libnetwork's maxConcurrent), the rest REFUSED", async () => {
+  assert.equal((await d.docker(['network', 'create', 'dns-flood'])).code, 0);
+  // 127.0.0.2: an upstream on the host's loopback that never answers, so each forward waits its 3 s.
+  const c = await d.docker(['run', '-d', '--name', 'dns-flood', '--network', 'dns-flood', '--dns', '127.0.0.2', 'busybox', 'sleep', '300']);
+  assert.equal(c.code, 0, c.stderr);
+  const sandbox = (await d.docker(['inspect', '-f', '{{.NetworkSettings.SandboxKey}}', 'dns-flood'])).stdout.trim();
+  const fds = async () => (await readdir(`/proc/${pid}/fd`)).length;
+  const before = await fds();
+  let peak = before;
+  let flooding = true;
+  const sampler = (async () => {
+    while (flooding) {
+      peak = Math.max(peak, await fds());
+      await new Promise((r) => setImmediate(r));
+    }
+  })();
+  const flood = await runCommand('nsenter', [`--net=${sandbox}`, process.execPath, '-e', DNS_FLOOD, '2500'], { timeoutMs: 60_000 });
+  flooding = false;
+  await sampler;
+  assert.equal(flood.code, 0, flood.stderr);
+  const rcodes = JSON.parse(flood.stdout) as Record<string, number>;
+  assert.ok((rcodes['5'] ?? 0) > 0, `no query was REFUSED: ${flood.stdout}`);
+  assert.ok(peak - before <= 1024 + 64, `the daemon held ${peak - before} more descriptors during the flood`);
+  assert.equal((await d.docker(['rm', '-f', 'dns-flood'])).code, 0);
+  await waitFor(async () => (await fds()) <= before + 8, { timeoutMs: 15_000, what: 'the forwards to end' });
+  assert.equal((await d.docker(['network', 'rm', 'dns-flood'])).code, 0);
+  await assertAlive('DNS flood');
+});
+
+test('a Dockerfile doubling a variable line after line stops at a 1 MiB expansion, not at the heap limit', async () => {
+  const ctx = join(d.root, 'double-ctx');
+  await mkdir(ctx, { recursive: true });
+  // 16 characters doubled 20 times is 16 MiB; 25 times reached V8's string limit with 3.2 GB of heap.
+  await writeFile(join(ctx, 'Dockerfile'), ['FROM busybox', 'ENV v=0123456789abcdef', ...Array.from({ length: 20 }, () => 'ENV v=$v$v'), ''].join('\n'));
+  const r = await d.docker(['build', '-q', '-t', 'double', ctx], { env: { DOCKER_BUILDKIT: '0' }, timeoutMs: 120_000 });
+  assert.equal(r.code, 1, r.stdout);
+  assert.match(r.stderr, /expansion of "\$v\$v" is longer than 1048576 characters/);
+  assert.equal((await d.docker(['image', 'inspect', 'double'])).code, 1);
+  await assertAlive('doubling variables');
+});
+
+test('a container growing its /etc/passwd to 400 MB (sparse) gets an error from exec, not 400 MB of the daemon', async () => {
+  const c = await d.docker(['run', '-d', '--name', 'big-passwd', 'busybox', 'sh', '-c', 'dd if=/dev/zero of=/etc/passwd bs=1 count=0 seek=400M 2>/dev/null; touch /grown; sleep 300']);
+  assert.equal(c.code, 0, c.stderr);
+  await waitFor(
+    async () => {
+      const grown = await d.docker(['exec', 'big-passwd', 'test', '-e', '/grown']);
+      return grown.code === 0 || (grown.stdout + grown.stderr).includes('larger than');
+    },
+    { timeoutMs: 30_000, what: 'the container to grow its passwd' },
+  );
+  // Every exec resolves the user in the container's passwd, read whole before.
+  const r = await d.docker(['exec', 'big-passwd', 'true']);
+  assert.notEqual(r.code, 0);
+  // The Docker CLI prints an exec's start error on its output stream.
+  assert.match(r.stdout + r.stderr, /\/etc\/passwd in the container is larger than 32 MiB/);
+  assert.equal((await d.docker(['rm', '-f', 'big-passwd'])).code, 0);
+  await assertAlive('a huge passwd');
+});

@@ -2,19 +2,20 @@
 import type { Filters, ImageSummary } from '../../api/types.js';
 import { familiarName, familiarString, type Reference } from '../../image/reference.js';
 import { invalidParameter } from '../../lib/errors.js';
+import { compileGoRegexp, type GoRegexp } from '../../lib/go-regexp.js';
 import { filterBool, labelMatches, parseFilterTime } from '../../lib/filters.js';
 import { unixSeconds, type ImageCore } from './core.js';
 
 const IMAGE_FILTERS = new Set(['dangling', 'label', 'before', 'since', 'reference', 'until']);
 
-function globToRegExp(glob: string): RegExp {
+function globToRegExp(glob: string): GoRegexp {
   let re = '';
   for (const c of glob) {
     if (c === '*') re += '[^/]*';
     else if (c === '?') re += '[^/]';
     else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
   }
-  return new RegExp(`^${re}$`);
+  return compileGoRegexp(`^${re}$`);
 }
 
 /** Docker's reference.FamiliarMatch: the pattern matches the familiar name or the familiar string. */
