@@ -151,6 +151,8 @@ export function buildSpec(input: SpecInput): OciSpec {
   if (input.hostname !== undefined && hc.UTSMode !== 'host') spec.hostname = input.hostname;
   if (input.domainname && hc.UTSMode !== 'host') spec.domainname = input.domainname;
   const sysctl = { ...defaultSysctls(input), ...(hc.Sysctls ?? {}) };
+  // runc before 1.2 ignores the spec's domainname; Docker sets the NIS domainname by this sysctl.
+  if (input.domainname && hc.UTSMode !== 'host') sysctl['kernel.domainname'] = input.domainname;
   if (Object.keys(sysctl).length) spec.linux.sysctl = sysctl;
   if (hc.Annotations && Object.keys(hc.Annotations).length) spec.annotations = { ...hc.Annotations };
   if (input.devices?.length) spec.linux.devices = input.devices;

@@ -117,6 +117,25 @@ describe('default sysctls', () => {
   });
 });
 
+describe('UTS and IPC', () => {
+  test('--domainname sets the NIS domain name in the container (the kernel.domainname sysctl)', async () => {
+    assert.equal(await ok(['run', '--rm', '--hostname', 'h1', '--domainname', 'example.test', 'busybox', 'cat', '/proc/sys/kernel/hostname', '/proc/sys/kernel/domainname']), 'h1\nexample.test\n');
+  });
+
+  test('a client below API 1.40 gets a shareable IPC namespace by default; 1.40 and later private', async () => {
+    const ipcOf = async (version: string) => {
+      const r = await socketRequest(d.socket, 'POST', `/v${version}/containers/create`, { body: { Image: 'busybox' } });
+      assert.equal(r.status, 201, r.body);
+      const id = jsonBody<{ Id: string }>(r)!.Id;
+      const mode = (await ok(['inspect', '-f', '{{.HostConfig.IpcMode}}', id])).trim();
+      await ok(['rm', id]);
+      return mode;
+    };
+    assert.equal(await ipcOf('1.39'), 'shareable');
+    assert.equal(await ipcOf('1.40'), 'private');
+  });
+});
+
 describe('strings that reach files', () => {
   test('--add-host with a newline cannot add /etc/hosts lines', async () => {
     const r = await d.docker(['run', '--rm', '--add-host', 'a\n6.6.6.6 bank.example:10.0.0.9', 'busybox', 'cat', '/etc/hosts']);
