@@ -413,6 +413,8 @@ function buildMounts(input: SpecInput, privileged: boolean): OciMount[] {
           options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${shmSize}`],
         },
   ];
+  // Docker mounts no /dev/shm for --ipc none.
+  if (hc.IpcMode === 'none') defaults.pop();
 
   const etcOpts = ['rbind', 'rprivate', hc.ReadonlyRootfs ? 'ro' : 'rw'];
   const etc: OciMount[] = [];

@@ -134,6 +134,15 @@ describe('UTS and IPC', () => {
     assert.equal(await ipcOf('1.39'), 'shareable');
     assert.equal(await ipcOf('1.40'), 'private');
   });
+
+  test('--ipc none has no /dev/shm; only a shareable IPC namespace may be joined', async () => {
+    assert.equal(await ok(['run', '--rm', '--ipc', 'none', 'busybox', 'sh', '-c', 'grep -c " /dev/shm " /proc/self/mountinfo || true']), '0\n');
+    const donor = (await ok(['run', '-d', '--ipc', 'private', 'busybox', 'sleep', '300'])).trim();
+    const joined = await d.docker(['run', '--rm', '--ipc', `container:${donor}`, 'busybox', 'true']);
+    assert.equal(joined.code, 125);
+    assert.match(joined.stderr, new RegExp(`container ${donor}: non-shareable IPC \\(hint: use IpcMode:shareable for the donor container\\)`));
+    await ok(['rm', '-f', donor]);
+  });
 });
 
 describe('strings that reach files', () => {
