@@ -35,6 +35,14 @@ export function adaptCreateBody(body: ContainerCreateBody, version: string): str
   const hc = body.HostConfig;
   const endpoints = body.NetworkingConfig?.EndpointsConfig ?? {};
   if (!versionAtLeast(version, '1.43') && hc) hc.Annotations = null;
+  // Up to 1.24 the client removed --rm containers itself.
+  if (!versionAtLeast(version, '1.25') && hc) hc.AutoRemove = false;
+  if (!versionAtLeast(version, '1.40')) {
+    const old = (body.HostConfig ??= {});
+    for (const m of old.Mounts ?? []) if (m.BindOptions) m.BindOptions.NonRecursive = false;
+    // Older clients expect a shareable IPC namespace by default.
+    if (!old.IpcMode) old.IpcMode = 'shareable';
+  }
   if (!versionAtLeast(version, '1.44')) {
     if (body.Healthcheck) body.Healthcheck.StartInterval = 0;
     const names = Object.keys(endpoints);

@@ -5,6 +5,7 @@ import { invalidParameter } from '../lib/errors.js';
 import { FREE_BYTES, reserveBodyBytes } from './body-budget.js';
 import { MAX_JSON_DEPTH, MAX_JSON_VALUES, jsonTooCostly } from '../lib/go-json.js';
 import type { Filters } from './types.js';
+import { goDecoderHasMore, scanGoJSON } from '../lib/go-json-syntax.js';
 
 /** Docker's BoolValue: "", "0", "no", "false", "none" (any case, trimmed) are false, anything else true. */
 export function boolValue(q: URLSearchParams, key: string): boolean {
@@ -130,8 +131,14 @@ export function parseJSONBody(text: string): unknown {
   if (cost === 'values') throw invalidParameter(`invalid JSON: more than ${MAX_JSON_VALUES} values`);
   try {
     return JSON.parse(text);
-  } catch (err) {
-    throw invalidParameter(`invalid JSON: ${err instanceof Error ? err.message : String(err)}`);
+  } catch {
+    // As Go's json.Decoder: its syntax error text, or the first value when only a closing
+    // bracket follows it, else Docker's "unexpected content after JSON".
+    const bytes = Buffer.from(text);
+    const scan = scanGoJSON(bytes);
+    if ('error' in scan) throw invalidParameter(`invalid JSON: ${scan.error}`);
+    if (goDecoderHasMore(bytes, scan.end)) throw invalidParameter('unexpected content after JSON');
+    return JSON.parse(bytes.subarray(0, scan.end).toString());
   }
 }
 

@@ -256,6 +256,8 @@ export interface SummaryOptions {
   sizeRootFs?: number;
   /** Clock for the Status text (ms); now by default. */
   now?: number;
+  /** Names the container has through legacy links (`/parent/alias`). */
+  linkNames?: string[];
   /** Override of the Image column (Docker shows the image ID once the reference moved on). */
   image?: string;
 }
@@ -277,7 +279,8 @@ export function toSummary(rec: ContainerRecord, opts: SummaryOptions = {}): Cont
   const created = parseRFC3339Ms(rec.Created);
   const summary: ContainerSummary = {
     Id: rec.ID,
-    Names: rec.Name ? [rec.Name] : [],
+    // Docker's names index lists every name of the container, its links' included, sorted.
+    Names: [...(rec.Name ? [rec.Name] : []), ...(opts.linkNames ?? [])].sort(),
     Image: opts.image ?? rec.Config?.Image ?? rec.Image,
     ImageID: rec.Image,
     Command: commandString(rec.Path, rec.Args),

@@ -81,12 +81,12 @@ export function rfc3339NanoFromNs(ns: bigint): string {
 /** Docker's PreserveTrailingDotOrSeparator(filepath.Join("/", path), path). */
 export function containerAbsPath(path: string): string {
   let abs = posix.join('/', path);
-  if (path.endsWith('/.') || path === '.') {
+  // Go's filepath.Base ignores trailing separators: "./" and "/./" name the current directory too.
+  if (goBase(path) === '.') {
     if (!abs.endsWith('/')) abs += '/';
     abs += '.';
-  } else if (path.endsWith('/') && !abs.endsWith('/')) {
-    abs += '/';
   }
+  if (path.endsWith('/') && !abs.endsWith('/')) abs += '/';
   return abs;
 }
 
@@ -139,6 +139,8 @@ export class ContainerArchive {
     const r = await root.resolve(abs, { followFinal: followsFinal(abs) });
     try {
       const st = await lstat(r.at());
+      // Docker lstats the path as given inside the container: a trailing `/` or `/.` needs a directory.
+      if (followsFinal(abs) && !st.isDirectory()) throw systemError(`lstat ${abs}: not a directory`);
       const big = await lstat(r.at(), { bigint: true });
       let linkTarget = '';
       if (st.isSymbolicLink()) {

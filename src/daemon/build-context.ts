@@ -49,7 +49,9 @@ export class BuildContext {
         }
         dockerfile = Buffer.concat(chunks).toString('utf8');
       } else {
-        if (head.length > 0) await new ContainerExtractor(root, '/', { noOverwriteDirNonDir: false }).extract(replay);
+        // Docker unpacks the context chrooted into it: a `..` above the root stays at the root.
+        const clamp = (name: string) => posix.normalize('/' + name).slice(1);
+        if (head.length > 0) await new ContainerExtractor(root, '/', { noOverwriteDirNonDir: false, rename: clamp }).extract(replay);
         else replay.resume();
         dockerfile = await readDockerfile(root, dockerfilePath);
         await dropIgnoredBuildFiles(root, dockerfilePath);
@@ -90,6 +92,11 @@ export function contextRelative(path: string): string {
   return clean;
 }
 
+function nonEmpty(text: string, name: string): string {
+  if (text === '') throw invalidParameter(`the Dockerfile (${name}) cannot be empty`);
+  return text;
+}
+
 async function readDockerfile(root: ContainerRoot, path: string): Promise<string> {
   const rel = contextRelative(path || DEFAULT_DOCKERFILE);
   let r;
@@ -107,7 +114,7 @@ async function readDockerfile(root: ContainerRoot, path: string): Promise<string
         if (lower) {
           try {
             const lst = await lower.lstat().catch(() => null);
-            if (lst?.isFile()) return await readFile(lower.at(), 'utf8');
+            if (lst?.isFile()) return nonEmpty(await readFile(lower.at(), 'utf8'), 'dockerfile');
           } finally {
             await lower.close();
           }
@@ -116,7 +123,7 @@ async function readDockerfile(root: ContainerRoot, path: string): Promise<string
       throw invalidParameter(`Cannot locate specified Dockerfile: ${path || DEFAULT_DOCKERFILE}`);
     }
     if (st.size > MAX_DOCKERFILE) throw invalidParameter('Dockerfile too large');
-    return await readFile(r.at(), 'utf8');
+    return nonEmpty(await readFile(r.at(), 'utf8'), path || DEFAULT_DOCKERFILE);
   } finally {
     await r.close();
   }

@@ -100,6 +100,17 @@ export class LegacyLinks {
     return [...children].map(([alias, c]) => `${records(c.id)?.Name ?? c.name}:${posix.join(parent.Name, alias)}`);
   }
 
+  /** The `/parent/alias` names a child is known by through its parents' links (listed by /containers/json). */
+  linkNames(childId: string, records: (id: string) => ContainerRecord | undefined): string[] {
+    const out: string[] = [];
+    for (const [parentId, children] of this.index) {
+      const parent = records(parentId);
+      if (!parent) continue;
+      for (const [alias, c] of children) if (c.id === childId) out.push(posix.join(parent.Name, alias));
+    }
+    return out;
+  }
+
   /**
    * `DELETE /containers/parent/alias?link=1`. A name without a parent part is the container's own
    * name (Docker's 500 "Conflict, cannot remove the default link name…"); a link that does not

@@ -6,7 +6,7 @@
 import type { HostConfig } from '../api/types.js';
 import type { ContainerRecord } from '../container/container.js';
 import { hasProcess } from '../container/state.js';
-import { conflict } from '../lib/errors.js';
+import { conflict, invalidParameter } from '../lib/errors.js';
 
 const joinedId = (mode: string | undefined): string | undefined => (mode?.startsWith('container:') ? mode.slice(10) : undefined);
 
@@ -20,6 +20,11 @@ export function joinedNamespacePaths(hc: HostConfig, get: (ref: string) => Conta
   if (ipc !== undefined) {
     const other = get(ipc);
     if (!hasProcess(other.State)) throw conflict(`cannot join IPC of a non running container: ${ipc}`);
+    // As Docker: only a shareable (or host, or itself joined) IPC namespace may be joined.
+    const mode = other.HostConfig.IpcMode ?? '';
+    if (mode !== 'shareable' && mode !== 'host' && !mode.startsWith('container:')) {
+      throw invalidParameter(`container ${ipc}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)`);
+    }
     out.ipcNamespacePath = `/proc/${other.State.Pid}/ns/ipc`;
   }
   const pid = joinedId(hc.PidMode);

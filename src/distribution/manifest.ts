@@ -105,12 +105,53 @@ export function parseManifest(raw: Buffer, contentType: string | undefined): Man
   throw invalidParameter(`unsupported manifest media type and no default available: ${mediaType}`);
 }
 
+const OS_AND_VERSION = /^([A-Za-z0-9_-]+)(?:\(([A-Za-z0-9_.-]*)\))?$/;
+const SPECIFIER_COMPONENT = /^[A-Za-z0-9_.-]+$/;
+const KNOWN_OS = new Set('aix android darwin dragonfly freebsd hurd illumos ios js linux nacl netbsd openbsd plan9 solaris windows zos'.split(' '));
+const KNOWN_ARCH = new Set(
+  '386 amd64 amd64p32 arm armbe arm64 arm64be ppc64 ppc64le loong64 mips mipsle mips64 mips64le mips64p32 mips64p32le ppc riscv riscv64 s390 s390x sparc sparc64 wasm'.split(' '),
+);
+const ARCH_ALIAS: Record<string, string> = { x86_64: 'amd64', 'x86-64': 'amd64', aarch64: 'arm64', i386: '386', armhf: 'arm', armel: 'arm' };
+
+const goOS = (os: string): string => (os.toLowerCase() === 'macos' ? 'darwin' : os.toLowerCase());
+
+/** Go's %q of a string (ASCII cases; what containerd's errors quote). */
+const goQuote = (s: string): string => JSON.stringify(s);
+
+/**
+ * Refuses a platform specifier as containerd's platforms.Parse does (the check Docker runs on
+ * every `platform` parameter before it does anything else), with its messages.
+ */
+export function checkPlatformSpec(spec: string): void {
+  const invalid = (msg: string) => invalidParameter(`${msg}: invalid argument`);
+  if (spec.includes('*')) throw invalid(`${goQuote(spec)}: wildcards not yet supported`);
+  const parts = spec.split('/');
+  const split = parts.length > 4 ? [...parts.slice(0, 3), parts.slice(3).join('/')] : parts;
+  const [first, ...rest] = split as [string, ...string[]];
+  const osVer = OS_AND_VERSION.exec(first);
+  if (!osVer) throw invalid(`${goQuote(first)} is an invalid OS component of ${goQuote(spec)}: OSAndVersion specifier component must match ${goQuote(OS_AND_VERSION.source)}`);
+  for (const part of rest) {
+    if (!SPECIFIER_COMPONENT.test(part)) throw invalid(`${goQuote(part)} is an invalid component of ${goQuote(spec)}: platform specifier component must match ${goQuote(SPECIFIER_COMPONENT.source)}`);
+  }
+  if (split.length > 3) throw invalid(`${goQuote(spec)}: cannot parse platform specifier`);
+  if (split.length === 1) {
+    const os = osVer[1]!.toLowerCase();
+    const arch = first.toLowerCase();
+    if (!KNOWN_OS.has(goOS(os)) && !KNOWN_ARCH.has(ARCH_ALIAS[arch] ?? arch)) {
+      throw invalid(`${goQuote(spec)}: unknown operating system or architecture`);
+    }
+  }
+}
+
 /** `os[/arch[/variant]]` as --platform spells it; missing parts default to the host's. */
 export function parsePlatform(spec: string | undefined, host: Platform): Platform {
   if (!spec) return host;
-  const parts = spec.toLowerCase().split('/');
-  if (parts.length > 3 || parts.some((p) => p === '')) throw invalidParameter(`"${spec}": unknown operating system or architecture: invalid argument`);
-  const [os, arch, variant] = parts as [string, string | undefined, string | undefined];
+  checkPlatformSpec(spec);
+  const parts = spec.toLowerCase().replace(/^([^/(]*)\([^)]*\)/, '$1').split('/');
+  // A lone component that is no OS names an architecture of the host's OS (containerd's rule).
+  if (parts.length === 1 && !KNOWN_OS.has(goOS(parts[0]!))) parts.unshift(host.os);
+  const [rawOs, arch, variant] = parts as [string, string | undefined, string | undefined];
+  const os = goOS(rawOs);
   const p: Platform = { os, architecture: arch ?? host.architecture };
   const v = variant ?? (arch === undefined ? host.variant : defaultVariant(p.architecture));
   if (v) p.variant = v;

@@ -5,6 +5,9 @@
  */
 import type { ContainerConfig, HealthConfig } from '../api/types.js';
 import { invalidParameter } from '../lib/errors.js';
+import { parseInstruction } from '../build/instructions.js';
+import { parseDockerfile } from '../build/parser.js';
+import { envMap, processWord } from '../build/shell-lex.js';
 
 const VALID = new Set(['cmd', 'entrypoint', 'healthcheck', 'env', 'expose', 'label', 'onbuild', 'stopsignal', 'user', 'volume', 'workdir']);
 
@@ -90,6 +93,23 @@ function keyValues(instr: string, rest: string): Array<[string, string]> {
   });
 }
 
+/**
+ * An ENV change's pairs with `$VAR` expanded against the config's environment so far, as Docker
+ * runs the change through its Dockerfile dispatcher (`ENV PATH=/x:$PATH` extends the image's PATH).
+ */
+function envChange(rest: string, env: readonly string[]): Array<[string, string]> {
+  let inst;
+  try {
+    const node = parseDockerfile(`ENV ${rest}`).nodes[0];
+    inst = node && parseInstruction(node);
+  } catch (err) {
+    throw invalidParameter((err as Error).message);
+  }
+  if (inst?.kind !== 'env') throw invalidParameter('ENV requires at least one argument');
+  const vars = envMap(env);
+  return inst.env.map((kv) => [processWord(kv.key, vars), processWord(kv.value, vars)]);
+}
+
 function parseDuration(s: string, flag: string): number {
   const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g;
   const units: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
@@ -171,7 +191,7 @@ export function applyChanges(changes: string[], base: ContainerConfig = {}): Con
       }
       case 'env': {
         const env = [...(cfg.Env ?? [])];
-        for (const [k, v] of keyValues('ENV', rest!)) {
+        for (const [k, v] of envChange(rest!, env)) {
           const i = env.findIndex((e) => e.split('=')[0] === k);
           if (i >= 0) env[i] = `${k}=${v}`;
           else env.push(`${k}=${v}`);

@@ -355,17 +355,16 @@ export class TarReader {
     let pax: Map<string, Buffer> | null = null;
     let longName: string | null = null;
     let longLink: string | null = null;
-    let first = true;
     for (;;) {
       const h = await this.readRecorded(BLOCK);
-      if (h.length === 0 && first) throw invalidParameter('archive/tar: invalid tar header: empty stream');
+      // An empty stream is an empty archive, as Go's archive/tar reads it (Docker imports it as an
+      // empty layer and extracts nothing from it).
       if (h.length < BLOCK) {
         if (h.length === 0) break;
         throw invalidParameter('unexpected EOF in tar stream');
       }
       if (h.every((x) => x === 0)) break;
       if (!checksumOk(h)) throw invalidParameter('archive/tar: invalid tar header');
-      first = false;
       const kind = typeOf(h[156]!);
       const size = num(h, 124, 12);
       if (size < 0) throw badHeader('invalid size field');

@@ -82,6 +82,8 @@ export interface AttachRequest {
   containerId: string;
   /** Without the leading slash. */
   containerName: string;
+  /** Config.Hostname: the embedded DNS answers it too, as Docker's endpoint DNS names. */
+  hostname?: string;
   /** The container's network namespace, e.g. /proc/<pid>/ns/net between runc create and start. */
   netnsPath: string;
   hostConfig: HostConfig;
@@ -610,6 +612,7 @@ export class NetworkManager {
       const sb: SandboxRecord = {
         containerId: req.containerId,
         containerName: req.containerName,
+        ...(req.hostname ? { hostname: req.hostname } : {}),
         sandboxId: generateId(),
         netnsPath: req.netnsPath,
         endpoints: [],
@@ -678,7 +681,8 @@ export class NetworkManager {
     leased.add(ip);
     const user = !this.isDefaultBridge(n);
     const aliases = [...new Set(cfg?.Aliases ?? [])];
-    const dnsNames = user ? [...new Set([sb.containerName, shortId(sb.containerId), ...aliases])] : [];
+    // Docker's order: name, aliases, short ID, hostname.
+    const dnsNames = user ? [...new Set([sb.containerName, ...aliases, shortId(sb.containerId), ...(sb.hostname ? [sb.hostname] : [])])] : [];
     const v6 = this.allocateIp6(n, cfg, leased, ip);
     const ep: EndpointRecord = {
       networkId: n.Id,

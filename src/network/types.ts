@@ -44,6 +44,8 @@ export interface EndpointRecord {
 export interface SandboxRecord {
   containerId: string;
   containerName: string;
+  /** Config.Hostname, one of the endpoints' DNS names. */
+  hostname?: string;
   sandboxId: string;
   netnsPath: string;
   endpoints: EndpointRecord[];

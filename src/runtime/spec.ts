@@ -151,6 +151,8 @@ export function buildSpec(input: SpecInput): OciSpec {
   if (input.hostname !== undefined && hc.UTSMode !== 'host') spec.hostname = input.hostname;
   if (input.domainname && hc.UTSMode !== 'host') spec.domainname = input.domainname;
   const sysctl = { ...defaultSysctls(input), ...(hc.Sysctls ?? {}) };
+  // runc before 1.2 ignores the spec's domainname; Docker sets the NIS domainname by this sysctl.
+  if (input.domainname && hc.UTSMode !== 'host') sysctl['kernel.domainname'] = input.domainname;
   if (Object.keys(sysctl).length) spec.linux.sysctl = sysctl;
   if (hc.Annotations && Object.keys(hc.Annotations).length) spec.annotations = { ...hc.Annotations };
   if (input.devices?.length) spec.linux.devices = input.devices;
@@ -411,6 +413,8 @@ function buildMounts(input: SpecInput, privileged: boolean): OciMount[] {
           options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${shmSize}`],
         },
   ];
+  // Docker mounts no /dev/shm for --ipc none.
+  if (hc.IpcMode === 'none') defaults.pop();
 
   const etcOpts = ['rbind', 'rprivate', hc.ReadonlyRootfs ? 'ro' : 'rw'];
   const etc: OciMount[] = [];

@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import Docker from 'dockerode';
-import { countLeaks, loadBusybox, runCommand, startDaemon, waitFor, type Daemon } from './harness.js';
+import tar from 'tar-stream';
+import { countLeaks, jsonBody, loadBusybox, runCommand, socketRequest, startDaemon, waitFor, type Daemon } from './harness.js';
 import { startRegistry } from '../fixtures/registry.js';
 import { buildImage, busyboxTar, publishImage } from '../fixtures/registry-images.js';
 import { execFileSync } from 'node:child_process';
@@ -420,6 +421,28 @@ describe('docker build (classic builder)', () => {
     const parse = await post('', 'FROM busybox\nRUN\n');
     assert.equal(parse.status, 400);
     assert.match(parse.body, /dockerfile parse error on line 2: RUN requires at least one argument/);
+
+    const tarOf = async (entries: Array<[string, string]>) => {
+      const pack = tar.pack();
+      for (const [name, data] of entries) pack.entry({ name }, data);
+      pack.finalize();
+      const chunks: Buffer[] = [];
+      for await (const c of pack) chunks.push(c as Buffer);
+      return Buffer.concat(chunks);
+    };
+    const postTar = async (query: string, entries: Array<[string, string]>) =>
+      socketRequest(d.socket, 'POST', `/v1.41/build?${query}`, { body: await tarOf(entries), headers: { 'Content-Type': 'application/x-tar' } });
+    const empty = await postTar('', [['Dockerfile', '']]);
+    assert.equal(empty.status, 400);
+    assert.match(empty.body, /the Dockerfile \(Dockerfile\) cannot be empty/);
+    const platform = await postTar('platform=foobar', [['Dockerfile', 'FROM busybox\n']]);
+    assert.equal(platform.status, 400);
+    assert.equal(jsonBody<{ message: string }>(platform)?.message, '"foobar": unknown operating system or architecture: invalid argument');
+    // Docker unpacks the context chrooted into it: `../foo` and `/bar` are the context's foo and bar.
+    const unclean = await postTar('t=unclean:1', [['Dockerfile', 'FROM busybox\nCOPY foo bar /x/\n'], ['../foo', 'foo0'], ['/bar', 'bar0']]);
+    assert.equal(unclean.status, 200, unclean.body);
+    assert.doesNotMatch(unclean.body, /errorDetail/);
+    assert.equal(await run('unclean:1', 'cat', '/x/foo', '/x/bar'), 'foo0bar0');
   });
 
   test("a RUN's stderr comes in red, stdout as is, as the classic builder streams them", async () => {

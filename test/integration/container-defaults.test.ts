@@ -117,6 +117,34 @@ describe('default sysctls', () => {
   });
 });
 
+describe('UTS and IPC', () => {
+  test('--domainname sets the NIS domain name in the container (the kernel.domainname sysctl)', async () => {
+    assert.equal(await ok(['run', '--rm', '--hostname', 'h1', '--domainname', 'example.test', 'busybox', 'cat', '/proc/sys/kernel/hostname', '/proc/sys/kernel/domainname']), 'h1\nexample.test\n');
+  });
+
+  test('a client below API 1.40 gets a shareable IPC namespace by default; 1.40 and later private', async () => {
+    const ipcOf = async (version: string) => {
+      const r = await socketRequest(d.socket, 'POST', `/v${version}/containers/create`, { body: { Image: 'busybox' } });
+      assert.equal(r.status, 201, r.body);
+      const id = jsonBody<{ Id: string }>(r)!.Id;
+      const mode = (await ok(['inspect', '-f', '{{.HostConfig.IpcMode}}', id])).trim();
+      await ok(['rm', id]);
+      return mode;
+    };
+    assert.equal(await ipcOf('1.39'), 'shareable');
+    assert.equal(await ipcOf('1.40'), 'private');
+  });
+
+  test('--ipc none has no /dev/shm; only a shareable IPC namespace may be joined', async () => {
+    assert.equal(await ok(['run', '--rm', '--ipc', 'none', 'busybox', 'sh', '-c', 'grep -c " /dev/shm " /proc/self/mountinfo || true']), '0\n');
+    const donor = (await ok(['run', '-d', '--ipc', 'private', 'busybox', 'sleep', '300'])).trim();
+    const joined = await d.docker(['run', '--rm', '--ipc', `container:${donor}`, 'busybox', 'true']);
+    assert.equal(joined.code, 125);
+    assert.match(joined.stderr, new RegExp(`container ${donor}: non-shareable IPC \\(hint: use IpcMode:shareable for the donor container\\)`));
+    await ok(['rm', '-f', donor]);
+  });
+});
+
 describe('strings that reach files', () => {
   test('--add-host with a newline cannot add /etc/hosts lines', async () => {
     const r = await d.docker(['run', '--rm', '--add-host', 'a\n6.6.6.6 bank.example:10.0.0.9', 'busybox', 'cat', '/etc/hosts']);

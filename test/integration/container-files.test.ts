@@ -122,8 +122,18 @@ describe('archive API', () => {
     // Docker's archive package sets the file type bits (c_ISREG) beside the permissions.
     assert.equal(entries.get('d/f')!.mode, 0o104751);
     assert.equal(entries.get('d/f')!.uid, 12);
-    // The contents only, as `docker cp c:/d/. x` asks.
+    // The contents only, as `docker cp c:/d/. x` asks; `./` and `/./` name the current directory too (Go's Base).
     assert.deepEqual([...(await tarEntries((await get('files', '/d/.')).tar!)).keys()].sort(), ['./', './f', './sub/', './sub/g']);
+    for (const p of ['/d/./', 'd/./']) assert.deepEqual([...(await tarEntries((await get('files', p)).tar!)).keys()].sort(), ['./', './f', './sub/', './sub/g'], p);
+    assert.ok((await tarEntries((await get('files', './')).tar!)).has('./d/f'), 'the root as ./');
+    // A trailing `/` or `/.` needs a directory: Docker's lstat error, a 500.
+    for (const p of ['/d/f/', '/d/f/.']) {
+      const notDir = await get('files', p);
+      assert.equal(notDir.status, 500, p);
+      assert.ok(notDir.message!.includes(`lstat ${p}: not a directory`), notDir.message);
+    }
+    // An empty body is an empty archive (Go's tar reader sees EOF): nothing to extract, no error.
+    assert.equal((await put('files', '/d', Buffer.alloc(0))).status, 200);
     // A symlink is archived as itself; its stat names the target inside the container.
     const link = await get('files', '/dl');
     assert.equal(link.stat!.linkTarget, '/d');
@@ -241,7 +251,7 @@ describe('diff, export, commit', () => {
       await rm(out, { recursive: true, force: true });
     }
 
-    const id = (await ok('docker', ['commit', '-a', 'tester', '-m', 'a message', '-c', 'ENV COMMITTED=yes', '-c', 'LABEL made=commit', 'chg', 'committed:v1'])).trim();
+    const id = (await ok('docker', ['commit', '-a', 'tester', '-m', 'a message', '-c', 'ENV COMMITTED=yes', '-c', 'LABEL made=commit', '-c', 'ENV PATH=/opt/bin:$PATH', 'chg', 'committed:v1'])).trim();
     assert.match(id, /^sha256:[0-9a-f]{64}$/);
     assert.equal((await ok('docker', ['inspect', '-f', '{{.State.Paused}} {{.State.Running}}', 'chg'])).trim(), 'false true', 'unpaused after commit');
     const img = JSON.parse(await ok('docker', ['image', 'inspect', 'committed:v1']))[0];
@@ -249,6 +259,9 @@ describe('diff, export, commit', () => {
     assert.equal(img.Comment, 'a message');
     assert.equal(img.Config.Labels.made, 'commit');
     assert.ok(img.Config.Env.includes('COMMITTED=yes'));
+    // The change sees the container's variables, as Docker runs it through its Dockerfile dispatcher.
+    const basePath = JSON.parse(await ok('docker', ['inspect', 'chg']))[0].Config.Env.find((e: string) => e.startsWith('PATH='));
+    assert.ok(img.Config.Env.includes(`PATH=/opt/bin:${basePath.slice(5)}`), img.Config.Env.join(' '));
     const run = await d.docker(['run', '--rm', 'committed:v1', 'sh', '-c', 'cat /newdir/x; echo $COMMITTED; test -e /bin/cat || echo nocat']);
     assert.equal(run.stdout, 'n\nyes\nnocat\n', run.stderr);
     const history = await ok('docker', ['history', '--format', '{{.Comment}}', 'committed:v1']);

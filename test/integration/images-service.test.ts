@@ -132,6 +132,25 @@ test('import a gzipped rootfs with changes, then list and inspect it', async () 
   assert.equal(hist[0]!.Comment, 'Imported from -');
 });
 
+test('an empty stream imports as an empty layer; platforms parse as containerd does; before/since are exact', async () => {
+  const importEmpty = async (platform?: string, changes: string[] = []) =>
+    (await collect(svc.importImage(Readable.from([Buffer.alloc(0)]), { changes, ...(platform ? { platform } : {}) })))[0]!.status!;
+  const sparc = await importEmpty('LINUX/sparc64', ['ENV P=/a', 'ENV P=/b:$P Q=${P}x']);
+  const ins = await svc.inspect(sparc);
+  assert.deepEqual([ins.Os, ins.Architecture, ins.Size], ['linux', 'sparc64', 0]);
+  // ENV changes expand the variables set so far, as Docker's Dockerfile dispatcher does.
+  assert.deepEqual(ins.Config.Env, ['P=/b:/a', 'Q=/ax']);
+  await assert.rejects(importEmpty('nintendo64'), { message: '"nintendo64": unknown operating system or architecture: invalid argument' });
+  await assert.rejects(importEmpty('macos'), { message: 'operating system is not supported' });
+  await assert.rejects(importEmpty('linux/arm64/v8/x'), { message: '"linux/arm64/v8/x": cannot parse platform specifier: invalid argument' });
+  await assert.rejects(importEmpty('linux/ '), { message: /^" " is an invalid component of "linux\/ ": platform specifier component must match/ });
+  // Three images within one second: before/since compare the full creation time.
+  const ids = [await importEmpty(undefined, ['LABEL n=1']), await importEmpty(undefined, ['LABEL n=2']), await importEmpty(undefined, ['LABEL n=3'])];
+  const between = await svc.list({ all: true, filters: { since: [ids[0]!], before: [ids[2]!] }, digests: false });
+  assert.deepEqual(between.map((i) => i.Id), [ids[1]]);
+  for (const id of [sparc, ...ids]) await svc.remove(id, { force: false, noprune: false });
+});
+
 test("missing images and bad changes give Docker's errors", async () => {
   await assert.rejects(svc.resolve('nosuch'), { message: 'No such image: nosuch:latest' });
   await assert.rejects(svc.inspect('Foo'), { message: 'invalid reference format: repository name (library/Foo) must be lowercase' });

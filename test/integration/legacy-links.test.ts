@@ -60,6 +60,9 @@ describe('legacy links on the default bridge', () => {
     assert.equal((await docker(['exec', 'parent', 'ping', '-c1', '-W2', 'db-1'])).includes(ip), true);
 
     assert.equal((await docker(['inspect', '-f', '{{json .HostConfig.Links}}', 'parent'])).trim(), '["/target:/parent/db-1"]');
+    // The list names the target by its links too (Docker's names index); the CLI shows them with --no-trunc.
+    const psNames = () => docker(['ps', '--no-trunc', '--filter', 'name=target', '--format', '{{.Names}}']);
+    assert.equal(await psNames(), 'parent/db-1,target\n');
 
     let r = await d.docker(['rm', '--link', 'parent/nosuch']);
     assert.equal(r.code, 1);
@@ -70,6 +73,7 @@ describe('legacy links on the default bridge', () => {
 
     assert.equal(await docker(['rm', '--link', '/parent/db-1']), '/parent/db-1\n');
     assert.equal((await docker(['inspect', '-f', '{{json .HostConfig.Links}}', 'parent'])).trim(), 'null');
+    assert.equal(await psNames(), 'target\n');
     assert.ok(!(await docker(['exec', 'parent', 'cat', '/etc/hosts'])).includes('db-1'));
     assert.equal((await docker(['inspect', '-f', '{{.State.Running}}', 'parent', 'target'])).trim(), 'true\ntrue');
     await docker(['rm', '-f', 'parent']);

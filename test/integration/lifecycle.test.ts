@@ -100,6 +100,12 @@ describe('lifecycle', () => {
     assert.match(rm.stderr, /container is running: stop the container before removing or force remove/);
     await ok(['rm', '-f', 'r2']);
     assert.ok(!alive(Number(pid2)));
+    // --rm: the stop a restart does removes nothing (Docker's HasBeenManuallyRestarted); a later stop does.
+    await ok(['run', '-d', '--rm', '--name', 'rmr', 'busybox', 'sleep', '100']);
+    await ok(['restart', '-t', '0', 'rmr']);
+    assert.equal(await inspect('rmr', '{{.State.Running}}'), 'true');
+    await ok(['stop', '-t', '0', 'rmr']);
+    await waitFor(async () => (await d.docker(['inspect', 'rmr'])).code !== 0, { what: 'the --rm container to go after its stop' });
   });
 
   test('restart policy on-failure:2 retries twice with back-off, then stays exited', async () => {

@@ -217,7 +217,7 @@ describe('network manager (real netns, bridges, iptables)', () => {
     const webIp = re.settings.Networks[`net${tag}`]!.IPAddress!;
     assert.equal(webIp, `10.214.${octet}.128`);
     assert.equal(rf.settings.Networks[`net${tag}`]!.IPAddress, `10.214.${octet}.200`);
-    assert.deepEqual(re.settings.Networks[`net${tag}`]!.DNSNames, ['web', 'eeeeeeeeeeee', 'frontend']);
+    assert.deepEqual(re.settings.Networks[`net${tag}`]!.DNSNames, ['web', 'frontend', 'eeeeeeeeeeee']);
     assert.deepEqual(rf.etc.nameservers, ['127.0.0.11']);
     assert.equal(re.settings.IPAddress, ''); // top-level fields are the default bridge's only
     assert.equal(Object.keys(mgr.resource(mgr.get(Id), true).Containers).length, 2);

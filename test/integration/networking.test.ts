@@ -147,18 +147,23 @@ describe('networking', () => {
     assert.equal(await ok(['network', 'ls', '-f', 'label=purpose=test', '--format', '{{.Name}} {{.Driver}} {{.Label "purpose"}}']), `${NET} bridge test\n`);
     assert.equal((await ok(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Subnet}} {{.Internal}} {{json .IPAM.Options}}', NET])).trim(), `${USER_SUBNET} false {"k":"v"}`);
 
-    await ok(['run', '-d', '--name', 'n1', '--network', NET, '--network-alias', 'svc', 'busybox', 'sleep', '1000']);
+    await ok(['run', '-d', '--name', 'n1', '--hostname', 'n1host', '--network', NET, '--network-alias', 'svc', 'busybox', 'sleep', '1000']);
     await ok(['run', '-d', '--name', 'n2', '--network', NET, 'busybox', 'sleep', '1000']);
     const ip1 = await inspect('n1', `{{(index .NetworkSettings.Networks "${NET}").IPAddress}}`);
     assert.ok(ip1.startsWith(`10.213.${octet}.`), ip1);
     const members = (await ok(['network', 'inspect', '-f', '{{range .Containers}}{{.Name}} {{end}}', NET])).trim().split(' ').sort();
     assert.deepEqual(members, ['n1', 'n2']);
 
-    const r = await d.wharf(['run', '--rm', '--network', NET, 'busybox', 'sh', '-c', 'nslookup n1 && nslookup svc && ping -c1 -W2 n1 && ping -c1 -W2 svc']);
+    // The hostname is one of the endpoint's DNS names too (Docker's order: name, aliases, short ID, hostname).
+    const n1Id = (await inspect('n1', '{{.Id}}')).slice(0, 12);
+    const dnsNames = await d.docker(['inspect', '-f', `{{json (index .NetworkSettings.Networks "${NET}").DNSNames}}`, 'n1']);
+    assert.equal(dnsNames.stdout.trim(), JSON.stringify(['n1', 'svc', n1Id, 'n1host']), dnsNames.stderr);
+    const r = await d.wharf(['run', '--rm', '--network', NET, 'busybox', 'sh', '-c', 'nslookup n1 && nslookup svc && nslookup n1host && ping -c1 -W2 n1 && ping -c1 -W2 svc']);
     assert.equal(r.code, 0, r.stderr + r.stdout);
     const ipRe = ip1.replace(/\./g, '\\.');
     assert.match(r.stdout, new RegExp(`Name:\\s+n1[\\s\\S]*Address:\\s+${ipRe}`));
     assert.match(r.stdout, new RegExp(`Name:\\s+svc[\\s\\S]*Address:\\s+${ipRe}`));
+    assert.match(r.stdout, new RegExp(`Name:\\s+n1host[\\s\\S]*Address:\\s+${ipRe}`));
     assert.match(r.stdout, new RegExp(`PING n1 \\(${ipRe}\\)[\\s\\S]*1 packets received`));
     assert.match(r.stdout, new RegExp(`PING svc \\(${ipRe}\\)`));
 

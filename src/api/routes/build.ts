@@ -11,6 +11,12 @@ import { errorMessage } from '../errors.js';
 import { boolValue, boolValueOrDefault, drain, intValue } from '../request.js';
 import type { RequestContext, Router } from '../router.js';
 import type { BuildOptions, BuildStepError } from '../backend.js';
+import { checkPlatformSpec } from '../../distribution/manifest.js';
+
+const checkedPlatform = (p: string): string => {
+  if (p) checkPlatformSpec(p);
+  return p;
+};
 
 function jsonParam<T>(q: URLSearchParams, key: string, check: (v: unknown) => v is T, what: string): T | undefined {
   const raw = q.get(key);
@@ -53,7 +59,7 @@ export function parseBuildOptions(q: URLSearchParams): BuildOptions {
     networkMode: q.get('networkmode') ?? '',
     extraHosts,
     quiet: boolValue(q, 'q'),
-    platform: q.get('platform') ?? '',
+    platform: checkedPlatform(q.get('platform') ?? ''),
     cacheFrom: jsonParam(q, 'cachefrom', isStringList, 'cachefrom') ?? [],
     ...(remote ? { remote } : {}),
   };

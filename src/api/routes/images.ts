@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { invalidParameter } from '../../lib/errors.js';
 import type { RegistryAuth } from '../backend.js';
 import { decodeRegistryAuth } from '../../distribution/auth-config.js';
+import { checkPlatformSpec } from '../../distribution/manifest.js';
 import { detachedBody } from '../request.js';
 import { readJSON } from '../json-body.js';
 import { AUTH_CONFIG } from '../body-shapes.js';
@@ -30,6 +31,7 @@ async function createImage(ctx: RequestContext): Promise<void> {
   const { query, req, res } = ctx;
   const images = ctx.backend.images;
   const platform = (versionAtLeast(ctx.version, '1.32') && query.get('platform')) || undefined;
+  if (platform) checkPlatformSpec(platform);
   const fromImage = query.get('fromImage');
   if (fromImage) {
     // "pull -a" may send the name with a trailing ':'.

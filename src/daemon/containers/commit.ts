@@ -98,7 +98,9 @@ export class ContainerCommit {
     const rec = this.c.get(ref);
     const target = parseTarget(req.repo, req.tag);
     if (rec.State.RemovalInProgress || rec.State.Dead) throw conflict(`You cannot commit container ${rec.ID} which is being removed`);
-    const config = mergeCommitConfig(applyChanges(req.changes, req.config ?? {}), rec.Config);
+    // Without a config in the request Docker applies the changes to the container's (so an ENV
+    // change sees the container's variables).
+    const config = mergeCommitConfig(applyChanges(req.changes, req.config ?? rec.Config), rec.Config);
     const image = await this.images.resolve(rec.Image);
 
     // As Docker: a container that exits meanwhile (or fails to pause) is committed as it is.

@@ -11,6 +11,7 @@ import type { ContainerCore } from './core.js';
 import { containerActor, execDuration, networkActors } from './events.js';
 import { removalPending, removeLocked } from './remove.js';
 import { startLocked } from './start.js';
+import { isManualRestart } from './manual-restart.js';
 
 export async function handleExit(c: ContainerCore, exit: ExitInfo): Promise<void> {
   const rec = c.records.get(exit.id);
@@ -37,7 +38,7 @@ export async function handleExitLocked(c: ContainerCore, rec: ContainerRecord, e
   // An --rm container is removed just below, one that rm -f killed once this lock is free: no
   // fsync'd save of its record first (after a crash here, restore finds it gone from runc and
   // settles it; an --rm one is removed all the same).
-  const autoRemove = !decision.restart && rec.HostConfig.AutoRemove && !c.closed;
+  const autoRemove = !decision.restart && rec.HostConfig.AutoRemove && !c.closed && !isManualRestart(rec);
   if (!autoRemove && !(removalPending(rec) && !decision.restart)) await c.save(rec);
   if (exit.oomKilled) c.deps.events.log('container', 'oom', containerActor(rec));
   c.deps.events.log('container', 'die', containerActor(rec, { exitCode: String(exit.exitCode), execDuration: ranFor }));

@@ -35,7 +35,8 @@ export async function listContainers(c: ContainerCore, opts: ContainerListOption
   const out: ContainerSummary[] = [];
   for (const rec of await chosen) {
     const sizes = opts.size ? await c.deps.layers.rwSizes(rec.ID).catch(() => undefined) : undefined;
-    out.push(toSummary(rec, { ...sizes }));
+    const linkNames = c.links.linkNames(rec.ID, (id) => c.records.get(id));
+    out.push(toSummary(rec, { ...sizes, ...(linkNames.length ? { linkNames } : {}) }));
   }
   return out;
 }

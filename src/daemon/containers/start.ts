@@ -119,6 +119,7 @@ export async function startLocked(c: ContainerCore, rec: ContainerRecord): Promi
       c.deps.network.attach({
         containerId: id,
         containerName: rec.Name.slice(1),
+        ...(rec.Config.Hostname ? { hostname: rec.Config.Hostname } : {}),
         netnsPath,
         hostConfig: hc,
         exposedPorts: rec.Config.ExposedPorts,

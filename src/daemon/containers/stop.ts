@@ -8,6 +8,7 @@ import { containerActor } from './events.js';
 import { within } from '../../lib/within.js';
 import { killAndWait, sendSignal } from './kill.js';
 import { startLocked } from './start.js';
+import { clearManualRestart, markManualRestart } from './manual-restart.js';
 
 const DEFAULT_STOP_TIMEOUT_S = 10;
 
@@ -103,17 +104,22 @@ export async function killContainer(c: ContainerCore, ref: string, signalName?: 
 
 export async function restartContainer(c: ContainerCore, ref: string, opts: StopOptions): Promise<void> {
   const rec = c.get(ref);
-  if (isRunning(rec.State)) {
-    await endRestarts(c, rec);
-    if (hasProcess(rec.State)) await stopRunning(c, rec, opts);
-    c.deps.events.log('container', 'stop', containerActor(rec));
+  try {
+    if (isRunning(rec.State)) {
+      markManualRestart(rec);
+      await endRestarts(c, rec);
+      if (hasProcess(rec.State)) await stopRunning(c, rec, opts);
+      c.deps.events.log('container', 'stop', containerActor(rec));
+    }
+    await c.lock.run(rec.ID, async () => {
+      if (c.records.get(rec.ID) !== rec) throw noSuchContainer(ref);
+      if (isRunning(rec.State)) return;
+      rec.HasBeenManuallyStopped = false;
+      c.manager(rec).reset();
+      await startLocked(c, rec);
+      c.deps.events.log('container', 'restart', containerActor(rec));
+    });
+  } finally {
+    clearManualRestart(rec);
   }
-  await c.lock.run(rec.ID, async () => {
-    if (c.records.get(rec.ID) !== rec) throw noSuchContainer(ref);
-    if (isRunning(rec.State)) return;
-    rec.HasBeenManuallyStopped = false;
-    c.manager(rec).reset();
-    await startLocked(c, rec);
-    c.deps.events.log('container', 'restart', containerActor(rec));
-  });
 }

@@ -14,7 +14,8 @@ import { familiarName, familiarString, isFullImageId, isValidTag, parseNormalize
 import { chainIdOf, chainIds } from '../../layer/chain-id.js';
 import { invalidParameter } from '../../lib/errors.js';
 import type { ImageCore } from './core.js';
-import { hostArch } from './platform.js';
+import { hostArch, hostPlatform } from './platform.js';
+import { parsePlatform } from '../../distribution/manifest.js';
 
 /** Prefix of the private dir a load unpacks its archive into, below <data-root>/tmp. */
 const LOAD_TMP_PREFIX = 'docker-import-';
@@ -48,10 +49,11 @@ export async function* importImage(c: ImageCore, src: Readable, opts: ImageImpor
   let architecture = hostArch();
   let variant: string | undefined;
   if (opts.platform) {
-    const [pOs, pArch, pVariant] = opts.platform.split('/');
-    if (pOs && pOs !== 'linux') throw invalidParameter(`operating system is not supported: ${pOs}`);
-    if (pArch) architecture = pArch;
-    variant = pVariant;
+    const p = parsePlatform(opts.platform, hostPlatform());
+    if (p.os !== 'linux') throw invalidParameter('operating system is not supported');
+    architecture = p.architecture;
+    // Only a variant the caller names is recorded (normalisation's implied arm64 v8 is not).
+    variant = opts.platform.split('/')[2]?.toLowerCase();
   }
   const layer = await c.layers.applyLayer(null, src);
   let id: string;

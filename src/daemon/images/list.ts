@@ -5,6 +5,7 @@ import { invalidParameter } from '../../lib/errors.js';
 import { compileGoRegexp, type GoRegexp } from '../../lib/go-regexp.js';
 import { filterBool, labelMatches, parseFilterTime } from '../../lib/filters.js';
 import { unixSeconds, type ImageCore } from './core.js';
+import { rfc3339ToNanos } from '../cri/time.js';
 
 const IMAGE_FILTERS = new Set(['dangling', 'label', 'before', 'since', 'reference', 'until']);
 
@@ -28,10 +29,18 @@ export async function listImages(c: ImageCore, opts: { all: boolean; filters: Fi
   const f = opts.filters ?? {};
   for (const key of Object.keys(f)) if (!IMAGE_FILTERS.has(key)) throw invalidParameter(`invalid filter '${key}'`);
   const danglingOnly = filterBool(f, 'dangling', false);
-  let beforeTime = Infinity;
-  let sinceTime = -Infinity;
-  for (const b of f.before ?? []) beforeTime = Math.min(beforeTime, unixSeconds((await c.configOf(await c.lookup(b))).created));
-  for (const s of f.since ?? []) sinceTime = Math.max(sinceTime, unixSeconds((await c.configOf(await c.lookup(s))).created));
+  // before/since compare creation times at full precision (Docker's time.Time), not whole seconds.
+  const createdNs = (created: string | undefined) => BigInt(created ? rfc3339ToNanos(created) : '0');
+  let beforeNs: bigint | undefined;
+  let sinceNs: bigint | undefined;
+  for (const b of f.before ?? []) {
+    const t = createdNs((await c.configOf(await c.lookup(b))).created);
+    if (beforeNs === undefined || t < beforeNs) beforeNs = t;
+  }
+  for (const s of f.since ?? []) {
+    const t = createdNs((await c.configOf(await c.lookup(s))).created);
+    if (sinceNs === undefined || t > sinceNs) sinceNs = t;
+  }
   let untilTime = Infinity;
   for (const u of f.until ?? []) untilTime = Math.min(untilTime, parseFilterTime(u));
 
@@ -43,7 +52,11 @@ export async function listImages(c: ImageCore, opts: { all: boolean; filters: Fi
   for (const id of ids) {
     const config = await c.configOf(id);
     const created = unixSeconds(config.created);
-    if (!(created < beforeTime && created > sinceTime && created < untilTime)) continue;
+    if (!(created < untilTime)) continue;
+    if (beforeNs !== undefined || sinceNs !== undefined) {
+      const ns = createdNs(config.created);
+      if ((beforeNs !== undefined && !(ns < beforeNs)) || (sinceNs !== undefined && !(ns > sinceNs))) continue;
+    }
     const labels = config.config?.Labels ?? {};
     if (f.label?.length && !f.label.every((l) => labelMatches(labels, l))) continue;
     const repoTags: string[] = [];

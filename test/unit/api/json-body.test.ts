@@ -5,6 +5,7 @@ import { decodeJSON } from '../../../src/api/json-body.js';
 import { AUTH_CONFIG, EXEC_CREATE, NETWORK_CREATE, VOLUME_CREATE } from '../../../src/api/body-shapes.js';
 import { decodeCreateBody } from '../../../src/api/create-body.js';
 import { isEngineError } from '../../../src/lib/errors.js';
+import { parseJSONBody } from '../../../src/api/request.js';
 
 const refused = (fn: () => unknown, message: string) =>
   assert.throws(fn, (err: unknown) => isEngineError(err, 'InvalidParameter') && err.message === message);
@@ -51,4 +52,25 @@ test('null leaves a field unset; no body stays undefined; strslice takes a strin
   assert.equal(decodeJSON(null, EXEC_CREATE), undefined);
   assert.deepEqual(decodeCreateBody({ Image: 'x', Cmd: 'echo hi' }).Cmd, ['echo hi']);
   refused(() => decodeCreateBody({}), 'config cannot be empty in order to create a container');
+});
+
+test("syntax errors in Go's json.Decoder wording; a second value is Docker's unexpected content", () => {
+  const cases: Array<[string, string]> = [
+    ['{invalid json', "invalid JSON: invalid character 'i' looking for beginning of object key string"],
+    ['{"a" 1}', "invalid JSON: invalid character '1' after object key"],
+    ['{"a":1 "b":2}', `invalid JSON: invalid character '"' after object key:value pair`],
+    ['[1 2]', "invalid JSON: invalid character '2' after array element"],
+    ['{"a":tru}', "invalid JSON: invalid character '}' in literal true (expecting 'e')"],
+    ['{"a":-x}', "invalid JSON: invalid character 'x' in numeric literal"],
+    ['{"a":1.}', "invalid JSON: invalid character '}' after decimal point in numeric literal"],
+    ['{"a":"\\q"}', "invalid JSON: invalid character 'q' in string escape code"],
+    ['{"a":"x\ny"}', "invalid JSON: invalid character '\\n' in string literal"],
+    ["{'a':1}", "invalid JSON: invalid character '\\'' looking for beginning of object key string"],
+    ['{"a":[1,', 'invalid JSON: unexpected EOF'],
+    ['{}{}', 'unexpected content after JSON'],
+    ['{} x', 'unexpected content after JSON'],
+  ];
+  for (const [text, message] of cases) refused(() => parseJSONBody(text), message);
+  // json.Decoder.More is false before a closing bracket: Docker decodes the first value.
+  assert.deepEqual(parseJSONBody('{"a":1} }'), { a: 1 });
 });

@@ -84,7 +84,10 @@ test('platform selection: host default, arm64 variant implied, variants, no matc
   assert.equal(selectPlatform(index, parsePlatform('linux/arm', host)).digest, D('2'));
   assert.equal(selectPlatform(index, parsePlatform('linux/x86_64', host)).digest, D('3'));
   assert.throws(() => selectPlatform(index, parsePlatform('linux/s390x', host)), { message: 'no matching manifest for linux/s390x in the manifest list entries' });
-  assert.throws(() => parsePlatform('linux//', host), /unknown operating system or architecture/);
+  // containerd's platforms.Parse words: an empty component is invalid, an unknown lone one unknown.
+  assert.throws(() => parsePlatform('linux//', host), /^InvalidParameterError: "" is an invalid component of "linux\/\/": platform specifier component must match/);
+  assert.throws(() => parsePlatform('nintendo64', host), { message: '"nintendo64": unknown operating system or architecture: invalid argument' });
+  assert.deepEqual(parsePlatform('arm64', host), { os: 'linux', architecture: 'arm64', variant: 'v8' });
 });
 
 test('progress text as dockerd renders it', () => {
