@@ -221,7 +221,7 @@ export class EngineClient {
 
   /**
    * http.request, or https.request for TLS, loaded at the first request that needs them (node:http
-   * only for streams and hijacks on a unix socket, see exchange(); node:https and node:tls cost
+   * only for streamed bodies on a unix socket, see exchange() and hijack(); node:https and node:tls cost
    * about 8 ms of a CLI start).
    */
   private sender(): Promise<Send> {

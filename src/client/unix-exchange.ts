@@ -2,12 +2,13 @@
  * One HTTP/1.1 request and its whole answer over a unix socket, with node:net alone. The CLI's
  * JSON requests (ping, version, ps, inspect, create, start, rm…) go through it: loading node:http
  * and making its first request cost about a fifth of `wharf version`'s CPU time, which matters for
- * a command that runs for a few tens of milliseconds (README, Benchmark). Streams, hijacks and TLS
- * keep node:http (engine-client.ts). The request says `Connection: close`, so the answer is
- * everything the daemon sends before it closes; the body is then cut by Content-Length or decoded
- * from chunks. A `keepAlive` exchange (the ping) instead ends with its answer's length and hands
- * back the connection, idle, for the next exchange: as the Docker CLI, which sends its ping and
- * first request on one connection, one connect (client and daemon work) fewer per command.
+ * a command that runs for a few tens of milliseconds (README, Benchmark). Hijacks go through
+ * unixHijack below; streamed bodies, tcp and TLS keep node:http (engine-client.ts). The request
+ * says `Connection: close`, so the answer is everything the daemon sends before it closes; the
+ * body is then cut by Content-Length or decoded from chunks. A `keepAlive` exchange (the ping)
+ * instead ends with its answer's length and hands back the connection, idle, for the next
+ * exchange: as the Docker CLI, which sends its ping and first request on one connection, one
+ * connect (client and daemon work) fewer per command.
  */
 import { connect, type Socket } from 'node:net';
 
