@@ -186,9 +186,11 @@ const matches = (row: CommandRow, group: string | undefined, word: string) => {
 
 /**
  * The rows of COMMANDS that `argv` needs: the command it names (a group with the sub-command it
- * names), or, for help, no command or one wharf does not have, all of them.
+ * names), or, for help, no command or one wharf does not have, all of them; none for the version flag alone.
  */
 export function rowsFor(argv: string[], valueFlags: ReadonlySet<string>): readonly CommandRow[] {
+  // `wharf -v` alone prints the program's version and defines no command: spares it half its start.
+  if (argv.length === 1 && (argv[0] === '-v' || argv[0] === '--version')) return [];
   const i = commandIndex(argv, valueFlags);
   // -h/-v may hide in a cluster (-Dh): any global that could be one means the full program.
   const helpOrVersion = (a: string) => a === '--help' || a === '--version' || /^-[^-]*[hv]/.test(a);

@@ -29,7 +29,7 @@ import type {
 } from '../api/types.js';
 import { ApiError, ConnectionError } from './api-error.js';
 import { parseHost, resolveHost, type ClientTls, type DaemonAddress } from './host.js';
-import { unixExchange, type UnixResponse } from './unix-exchange.js';
+import { unixExchange, unixHijack, type UnixResponse } from './unix-exchange.js';
 import { decodeJsonStream } from './json-stream.js';
 
 /** Highest API version this client speaks. */
@@ -51,6 +51,8 @@ export interface RequestOptions {
   sent?: () => void;
   /** Keep the connection for the next request (unix socket exchanges only: the ping). */
   keepAlive?: boolean;
+  /** Called once a 2xx answer's head is in, before its body (unix socket exchanges only). */
+  onHead?: () => void;
 }
 
 export interface PingResult {
@@ -181,6 +183,19 @@ function tlsRequestOptions(host: string, tls: ClientTls, checkServerIdentity: ty
   };
 }
 
+/** containerWait's mark for an answer's head read before its body. */
+const HEAD_IN = Symbol('head in');
+
+/**
+ * The request line and headers as unix-exchange.ts sends them; undefined for anything node:http
+ * would refuse or escape (control characters, non-ASCII): those take node:http's path.
+ */
+function rawHead(method: string, fullPath: string, headers: Record<string, string>): string | undefined {
+  const entries = Object.entries(headers);
+  if (!/^[\x21-\x7e]+$/.test(fullPath) || entries.some(([k, v]) => !/^[!#-'*+.0-9A-Z^-z|~-]+$/.test(k) || !/^[\x20-\x7e]*$/.test(v))) return undefined;
+  return [`${method} ${fullPath} HTTP/1.1`, ...entries.map(([k, v]) => `${k}: ${v}`)].join('\r\n');
+}
+
 type Send = (options: http.RequestOptions, onResponse?: (res: http.IncomingMessage) => void) => http.ClientRequest;
 
 
@@ -206,7 +221,7 @@ export class EngineClient {
 
   /**
    * http.request, or https.request for TLS, loaded at the first request that needs them (node:http
-   * only for streams and hijacks on a unix socket, see exchange(); node:https and node:tls cost
+   * only for streamed bodies on a unix socket, see exchange() and hijack(); node:https and node:tls cost
    * about 8 ms of a CLI start).
    */
   private sender(): Promise<Send> {
@@ -230,7 +245,8 @@ export class EngineClient {
    * created, which takes the load off the path from create to start.
    */
   prepareStreams(): void {
-    this.sender().catch(() => undefined);
+    // On a unix socket attach and wait need no node:http (unixHijack, exchange).
+    if (this.address.kind !== 'unix') this.sender().catch(() => undefined);
   }
 
   /** The URL Go's client would show in a connection error (`Get "http://%2Frun%2Fwharf.sock/v1.50/version"`). */
@@ -327,15 +343,13 @@ export class EngineClient {
     } else if (method === 'POST' || method === 'PUT') {
       headers['Content-Length'] = '0';
     }
-    // Anything node:http would refuse or escape (control characters, non-ASCII) takes its path.
-    const entries = Object.entries(headers);
-    if (!/^[\x21-\x7e]+$/.test(fullPath) || entries.some(([k, v]) => !/^[!#-'*+.0-9A-Z^-z|~-]+$/.test(k) || !/^[\x20-\x7e]*$/.test(v))) return undefined;
-    const head = [`${method} ${fullPath} HTTP/1.1`, ...entries.map(([k, v]) => `${k}: ${v}`)].join('\r\n');
+    const head = rawHead(method, fullPath, headers);
+    if (head === undefined) return undefined;
     let res: UnixResponse;
     const via = this.idle;
     this.idle = undefined;
     try {
-      res = await unixExchange(this.address.socketPath, method, head, payload, { sent: opts.sent, keepAlive: opts.keepAlive, via });
+      res = await unixExchange(this.address.socketPath, method, head, payload, { sent: opts.sent, keepAlive: opts.keepAlive, via, onHead: opts.onHead });
       if (res.idle) {
         const older = this.idle as Socket | undefined;
         this.idle = res.idle;
@@ -376,6 +390,15 @@ export class EngineClient {
       'Content-Length': String(payload?.length ?? 0),
       ...(opts.headers ?? {}),
     };
+    const head = this.address.kind === 'unix' ? rawHead('POST', fullPath, { Host: 'docker', 'User-Agent': 'wharf-cli', ...headers }) : undefined;
+    if (this.address.kind === 'unix' && head !== undefined) {
+      const answer = await unixHijack(this.address.socketPath, head, payload).catch((err: unknown) => {
+        throw isConnectError(err) ? this.connectError('POST', fullPath, err) : err;
+      });
+      const socket = answer.socket;
+      if (!socket) throw errorFromBody(answer.status, answer.body ?? Buffer.alloc(0), answer.reason);
+      return { socket, upgraded: answer.status === 101, closeWrite: () => socket.end(), close: () => socket.destroy() };
+    }
     const send = await this.sender();
     return new Promise<HijackedConnection>((resolve, reject) => {
       const req = send({ ...this.baseOptions('POST', fullPath, headers), agent: false });
@@ -475,8 +498,17 @@ export class EngineClient {
    * registered then), so a start issued afterwards cannot be missed.
    */
   async containerWait(id: string, condition: WaitCondition = 'not-running'): Promise<PendingWait> {
-    const res = await this.request('POST', `/containers/${encodeURIComponent(id)}/wait`, { query: { condition } });
-    const result = readBody(res).then((b) => {
+    const path = `/containers/${encodeURIComponent(id)}/wait`;
+    let registered!: () => void;
+    const headIn = new Promise<typeof HEAD_IN>((resolve) => (registered = () => resolve(HEAD_IN)));
+    // On a unix socket without node:http: pending once the head is in, the body read after.
+    const exchanged = this.exchange('POST', path, { query: { condition }, onHead: registered });
+    const first = await Promise.race([headIn, exchanged]);
+    let body: Promise<Buffer>;
+    if (first === HEAD_IN) body = exchanged.then((r) => r!.body);
+    else if (first) body = Promise.resolve(first.body);
+    else body = readBody(await this.request('POST', path, { query: { condition } })); // resolves at the head, as above
+    const result = body.then((b) => {
       const text = b.toString('utf8').trim();
       if (!text) throw new ApiError(500, 'wait: empty response from daemon');
       return JSON.parse(text) as WaitResponse;

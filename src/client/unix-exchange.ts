@@ -2,12 +2,13 @@
  * One HTTP/1.1 request and its whole answer over a unix socket, with node:net alone. The CLI's
  * JSON requests (ping, version, ps, inspect, create, start, rm…) go through it: loading node:http
  * and making its first request cost about a fifth of `wharf version`'s CPU time, which matters for
- * a command that runs for a few tens of milliseconds (README, Benchmark). Streams, hijacks and TLS
- * keep node:http (engine-client.ts). The request says `Connection: close`, so the answer is
- * everything the daemon sends before it closes; the body is then cut by Content-Length or decoded
- * from chunks. A `keepAlive` exchange (the ping) instead ends with its answer's length and hands
- * back the connection, idle, for the next exchange: as the Docker CLI, which sends its ping and
- * first request on one connection, one connect (client and daemon work) fewer per command.
+ * a command that runs for a few tens of milliseconds (README, Benchmark). Hijacks go through
+ * unixHijack below; streamed bodies, tcp and TLS keep node:http (engine-client.ts). The request
+ * says `Connection: close`, so the answer is everything the daemon sends before it closes; the
+ * body is then cut by Content-Length or decoded from chunks. A `keepAlive` exchange (the ping)
+ * instead ends with its answer's length and hands back the connection, idle, for the next
+ * exchange: as the Docker CLI, which sends its ping and first request on one connection, one
+ * connect (client and daemon work) fewer per command.
  */
 import { connect, type Socket } from 'node:net';
 
@@ -52,23 +53,29 @@ function decodeChunked(data: Buffer): { body: Buffer; length: number } {
   }
 }
 
+interface ResponseHead {
+  status: number;
+  reason: string;
+  headers: Record<string, string>;
+  /** Where the body starts in the bytes read. */
+  bodyAt: number;
+}
+
 /**
- * Parses one complete answer (head and all the bytes after it). 1xx interim answers are skipped.
- * An answer cut short throws a MalformedResponse (a TruncatedResponse: more bytes would complete it).
+ * The head of the first answer in `data` that is not a 1xx interim one (101 Switching Protocols
+ * is final where `upgrade`), or undefined while it is incomplete.
  */
-export function parseResponse(data: Buffer, method: string): UnixResponse {
+function parseHead(data: Buffer, upgrade = false): ResponseHead | undefined {
   let at = 0;
   for (;;) {
-    const end = data.indexOf(HEAD_END);
-    if (end < 0) throw new TruncatedResponse('truncated response head');
-    const lines = data.subarray(0, end).toString('latin1').split('\r\n');
+    const end = data.indexOf(HEAD_END, at);
+    if (end < 0) return undefined;
+    const lines = data.subarray(at, end).toString('latin1').split('\r\n');
     const m = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(lines[0] ?? '');
     if (!m) throw new MalformedResponse(`malformed status line ${JSON.stringify(lines[0] ?? '')}`);
     const status = Number(m[1]);
-    const rest = data.subarray(end + HEAD_END.length);
-    if (status >= 100 && status < 200) {
-      at += end + HEAD_END.length;
-      data = rest;
+    if (status >= 100 && status < 200 && !(upgrade && status === 101)) {
+      at = end + HEAD_END.length;
       continue;
     }
     const headers: Record<string, string> = {};
@@ -79,21 +86,32 @@ export function parseResponse(data: Buffer, method: string): UnixResponse {
       const value = line.slice(colon + 1).trim();
       headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
     }
-    const bodyAt = at + end + HEAD_END.length;
-    let body: Buffer;
-    let length: number | undefined;
-    if (method === 'HEAD' || status === 204 || status === 304) [body, length] = [Buffer.alloc(0), 0];
-    else if (/\bchunked\b/i.test(headers['transfer-encoding'] ?? '')) {
-      const chunked = decodeChunked(rest);
-      [body, length] = [chunked.body, chunked.length < 0 ? undefined : chunked.length];
-    } else if (headers['content-length'] !== undefined) {
-      const n = Number(headers['content-length']);
-      if (!Number.isSafeInteger(n) || n < 0) throw new MalformedResponse('bad Content-Length');
-      if (n > rest.length) throw new TruncatedResponse('truncated body');
-      [body, length] = [rest.subarray(0, n), n];
-    } else body = rest;
-    return { status, reason: m[2] ?? '', headers, body, end: length === undefined ? undefined : bodyAt + length };
+    return { status, reason: m[2] ?? '', headers, bodyAt: end + HEAD_END.length };
   }
+}
+
+/**
+ * Parses one complete answer (head and all the bytes after it). 1xx interim answers are skipped.
+ * An answer cut short throws a MalformedResponse (a TruncatedResponse: more bytes would complete it).
+ */
+export function parseResponse(data: Buffer, method: string): UnixResponse {
+  const h = parseHead(data);
+  if (!h) throw new TruncatedResponse('truncated response head');
+  const { status, headers, bodyAt } = h;
+  const rest = data.subarray(bodyAt);
+  let body: Buffer;
+  let length: number | undefined;
+  if (method === 'HEAD' || status === 204 || status === 304) [body, length] = [Buffer.alloc(0), 0];
+  else if (/\bchunked\b/i.test(headers['transfer-encoding'] ?? '')) {
+    const chunked = decodeChunked(rest);
+    [body, length] = [chunked.body, chunked.length < 0 ? undefined : chunked.length];
+  } else if (headers['content-length'] !== undefined) {
+    const n = Number(headers['content-length']);
+    if (!Number.isSafeInteger(n) || n < 0) throw new MalformedResponse('bad Content-Length');
+    if (n > rest.length) throw new TruncatedResponse('truncated body');
+    [body, length] = [rest.subarray(0, n), n];
+  } else body = rest;
+  return { status, reason: h.reason, headers, body, end: length === undefined ? undefined : bodyAt + length };
 }
 
 export interface ExchangeOptions {
@@ -103,6 +121,8 @@ export interface ExchangeOptions {
   keepAlive?: boolean;
   /** An idle connection to the socket (a keepAlive exchange's `idle`) to send the request on. */
   via?: Socket;
+  /** Called once the head of a 2xx answer is in, before its body (a wait: the waiter is registered). */
+  onHead?: () => void;
 }
 
 /**
@@ -151,9 +171,22 @@ function exchangeOn(sock: Socket, reused: boolean, method: string, head: string,
       else reject(err);
     };
     const onError = (err: Error) => finish(undefined, reused && size === 0 ? NO_ANSWER : err);
+    let onHead = opts.onHead;
     const onData = (c: Buffer) => {
       chunks.push(c);
       size += c.length;
+      if (onHead) {
+        let h: ResponseHead | undefined;
+        try {
+          h = parseHead(Buffer.concat(chunks));
+        } catch (err) {
+          return finish(undefined, err);
+        }
+        if (h) {
+          if (h.status < 300) onHead();
+          onHead = undefined;
+        }
+      }
       if (!opts.keepAlive) return;
       let res: UnixResponse;
       try {
@@ -183,6 +216,81 @@ function exchangeOn(sock: Socket, reused: boolean, method: string, head: string,
     sock.write(body ? Buffer.concat([Buffer.from(text, 'latin1'), body]) : text, (err) => {
       if (err) onError(err); // a destroyed socket calls back with an error and emits nothing
       else opts.sent?.();
+    });
+  });
+}
+
+/** A hijack's answer: the connection when the daemon took it (101, or a 2xx whose body is the stream), else the whole error answer. */
+export interface HijackAnswer {
+  status: number;
+  reason: string;
+  /** The raw connection, positioned after the answer's head; set for a status below 400. */
+  socket?: Socket;
+  /** The whole body of an answer of 400 or more. */
+  body?: Buffer;
+}
+
+/**
+ * Sends a hijacking request (`head` carries `Connection: Upgrade` and `Upgrade: tcp`) and `body`,
+ * and resolves once the answer's head is in. A 101, or any other answer below 400, hands over the
+ * connection with what followed the head put back in front, neither paused nor flowing (as
+ * node:http's 'upgrade' does): a 2xx that is not a 101 is Docker's pre-upgrade form, where the
+ * raw stream follows the head until the daemon closes. An error answer is read whole. Spares
+ * node:http (its load and first request: ~5 ms of CPU) on `run`, `attach` and `exec`.
+ */
+export function unixHijack(socketPath: string, head: string, body?: Buffer): Promise<HijackAnswer> {
+  const sock = connect(socketPath);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let answer: ResponseHead | undefined;
+    const done = (res: HijackAnswer | undefined, err?: unknown) => {
+      sock.removeListener('data', onData);
+      sock.removeListener('end', onEnd);
+      sock.removeListener('error', onError);
+      if (res?.socket) return resolve(res);
+      sock.destroy();
+      if (res) resolve(res);
+      else reject(err);
+    };
+    const onError = (err: Error) => done(undefined, err);
+    const errorAnswer = (data: Buffer, ended: boolean) => {
+      let res: UnixResponse;
+      try {
+        res = parseResponse(data, 'POST');
+      } catch (err) {
+        if (err instanceof TruncatedResponse && !ended) return;
+        return done(undefined, err);
+      }
+      if (res.end !== undefined || ended) done({ status: res.status, reason: res.reason, body: res.body });
+    };
+    const onData = (c: Buffer) => {
+      chunks.push(c);
+      const data = Buffer.concat(chunks);
+      if (answer) return errorAnswer(data, false);
+      try {
+        answer = parseHead(data, true);
+      } catch (err) {
+        return done(undefined, err);
+      }
+      if (!answer) return;
+      if (answer.status >= 400) return errorAnswer(data, false);
+      sock.pause();
+      const rest = data.subarray(answer.bodyAt);
+      if (rest.length > 0) sock.unshift(rest);
+      // Neither paused nor flowing, so that a 'data' listener starts it (Readable's setter; the typing says read-only).
+      (sock as { readableFlowing: boolean | null }).readableFlowing = null;
+      done({ status: answer.status, reason: answer.reason, socket: sock });
+    };
+    const onEnd = () => {
+      if (answer) errorAnswer(Buffer.concat(chunks), true);
+      else done(undefined, new MalformedResponse('connection closed before the answer'));
+    };
+    sock.on('error', onError);
+    sock.on('data', onData);
+    sock.on('end', onEnd);
+    const text = `${head}\r\n\r\n`;
+    sock.write(body ? Buffer.concat([Buffer.from(text, 'latin1'), body]) : text, (err) => {
+      if (err) onError(err);
     });
   });
 }

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HistoryRow, historyFormat, parseBool } from '../../../src/cli/history.js';
 import { goJson } from '../../../src/cli/format/template.js';
+import { COMMANDS, rowsFor } from '../../../src/cli/commands.js';
 
 test('history rows: <missing> ids kept, CREATED BY cut at 45 columns, raw sizes without -H', () => {
   const h = { Id: '<missing>', Created: 0, CreatedBy: `/bin/sh -c\t${'x'.repeat(60)}`, Tags: null, Size: 1234567, Comment: '' };
@@ -40,4 +41,14 @@ test('system prune warning lists what goes, and the filters', async () => {
   assert.match(systemPruneWarning({ all: true }), /all images without at least one container associated to them\n {2}- all build cache\n\nAre/);
   assert.deepEqual(imageLines([{ Untagged: 'a:1' }, { Deleted: 'sha256:x' }]), ['untagged: a:1', 'deleted: sha256:x']);
   assert.equal(section('T:', []), '');
+});
+
+test('rowsFor: the version flag alone defines no command; help, or -v beside anything else, all or what is named', () => {
+  const flags = new Set(['-H', '--host']);
+  assert.deepEqual(rowsFor(['--version'], flags), []);
+  assert.deepEqual(rowsFor(['-v'], flags), []);
+  assert.equal(rowsFor(['--help'], flags), COMMANDS);
+  assert.equal(rowsFor(['-v', 'ps'], flags), COMMANDS);
+  assert.equal(rowsFor([], flags), COMMANDS);
+  assert.deepEqual(rowsFor(['-H', 'unix:///x', 'ps', '-a'], flags).map((r) => r[0]), ['ps']);
 });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiError, ConnectionError } from '../../../src/client/api-error.js';
 import { EngineClient } from '../../../src/client/engine-client.js';
-import { MalformedResponse, parseResponse, unixExchange } from '../../../src/client/unix-exchange.js';
+import { MalformedResponse, parseResponse, unixExchange, unixHijack } from '../../../src/client/unix-exchange.js';
 
 let dir: string;
 let socket: string;
@@ -16,6 +16,8 @@ let server: Server;
 const seen: { method: string; url: string; headers: Record<string, unknown>; body: string; aborted: boolean; conn: number }[] = [];
 /** The connections the server accepted, numbered in order (`conn` of each request). */
 let connections = 0;
+/** Ends the pending wait's answer (its head went out at once, as the daemon's does). */
+let releaseWait: (() => void) | undefined;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'wharf-unix-exchange-'));
@@ -39,6 +41,10 @@ before(async () => {
       } else if (req.url === '/v1.47/echo') {
         res.setHeader('Content-Type', 'application/json');
         res.end(JSON.stringify({ got: JSON.parse(entry.body) }));
+      } else if (req.url === '/v1.47/containers/w/wait?condition=removed') {
+        res.setHeader('Content-Type', 'application/json');
+        res.flushHeaders();
+        releaseWait = () => res.end('{"StatusCode":3}\n');
       } else if (req.url === '/v1.47/empty') {
         res.statusCode = 404;
         res.end();
@@ -49,6 +55,17 @@ before(async () => {
     });
   });
   server.on('connection', (c: { n?: number }) => (c.n = ++connections));
+  // Attach: 101 with the first output in the same write as the head, then an echo; or a 404.
+  server.on('upgrade', (req, sock) => {
+    seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: '', aborted: false, conn: 0 });
+    if (req.url?.startsWith('/v1.47/containers/missing/')) {
+      sock.end('HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{"message":"No such container: missing"}');
+      return;
+    }
+    sock.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\nfirst;');
+    sock.on('data', (d: Buffer) => sock.write(d));
+    sock.on('end', () => sock.end());
+  });
   await new Promise<void>((r) => server.listen(socket, r));
 });
 after(async () => {
@@ -153,4 +170,55 @@ test('EngineClient: JSON requests and the ping over the unix socket, errors as b
   const gone = new EngineClient({ host: `unix://${join(dir, 'none.sock')}` });
   await assert.rejects(gone.json('GET', '/containers/json'), ConnectionError);
   client.close();
+});
+
+test('unixHijack hands over the connection after a 101 with the bytes that came with the head; error answers are read whole', async () => {
+  const head = 'POST /v1.47/containers/c/attach?stream=1 HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0';
+  const up = await unixHijack(socket, head);
+  assert.equal(up.status, 101);
+  const sock = up.socket!;
+  const got: Buffer[] = [];
+  sock.on('data', (d: Buffer) => got.push(d)); // starts the stream: it was handed over neither paused nor flowing
+  sock.end('echoed');
+  await once(sock, 'end');
+  assert.equal(Buffer.concat(got).toString(), 'first;echoed');
+  sock.destroy();
+
+  const missing = await unixHijack(socket, head.replace('/c/', '/missing/'));
+  assert.equal(missing.socket, undefined);
+  assert.equal(missing.status, 404);
+  assert.equal(missing.body?.toString(), '{"message":"No such container: missing"}');
+  await assert.rejects(unixHijack(join(dir, 'none.sock'), head), { code: 'ENOENT' });
+
+  // Through the client: the same headers as node:http's hijack, and Docker's error text.
+  const client = new EngineClient({ host: `unix://${socket}`, apiVersion: '1.47' });
+  const conn = await client.containerAttach('c', { stdout: true });
+  assert.equal(conn.upgraded, true);
+  const req = seen.at(-1)!;
+  assert.equal(req.url, '/v1.47/containers/c/attach?stream=1&stdout=1');
+  assert.equal(req.headers.upgrade, 'tcp');
+  assert.equal(req.headers['user-agent'], 'wharf-cli');
+  const out: Buffer[] = [];
+  conn.socket.on('data', (d: Buffer) => out.push(d));
+  conn.closeWrite();
+  await once(conn.socket, 'end');
+  assert.equal(Buffer.concat(out).toString(), 'first;');
+  conn.close();
+  await assert.rejects(client.containerAttach('missing', { stdout: true }), (e: unknown) => e instanceof ApiError && e.statusCode === 404 && e.message === 'No such container: missing');
+});
+
+test('containerWait over the unix socket is pending once the head is in, and settles with the body', async () => {
+  const client = new EngineClient({ host: `unix://${socket}`, apiVersion: '1.47' });
+  releaseWait = undefined;
+  const wait = await client.containerWait('w', 'removed');
+  const release = releaseWait as (() => void) | undefined;
+  assert.ok(release, 'containerWait returned once the daemon had the request, before its answer ended');
+  let settled = false;
+  void wait.result.then(() => (settled = true));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(settled, false);
+  release();
+  assert.deepEqual(await wait.result, { StatusCode: 3 });
+  assert.equal(seen.at(-1)!.headers.connection, 'close');
+  await assert.rejects(client.containerWait('x/y'), (e: unknown) => e instanceof ApiError && e.statusCode === 409);
 });
