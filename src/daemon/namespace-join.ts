@@ -14,8 +14,12 @@ const joinedId = (mode: string | undefined): string | undefined => (mode?.starts
  * The namespace paths of the joined containers, which must exist and run. Checked at start, as
  * moby does (a create-time 404 would read as a missing image to the Docker CLI).
  */
-export function joinedNamespacePaths(hc: HostConfig, get: (ref: string) => ContainerRecord): { ipcNamespacePath?: string; pidNamespacePath?: string } {
-  const out: { ipcNamespacePath?: string; pidNamespacePath?: string } = {};
+export function joinedNamespacePaths(
+  hc: HostConfig,
+  get: (ref: string) => ContainerRecord,
+  shmOf: (rec: ContainerRecord) => string,
+): { ipcNamespacePath?: string; pidNamespacePath?: string; shmSource?: string } {
+  const out: { ipcNamespacePath?: string; pidNamespacePath?: string; shmSource?: string } = {};
   const ipc = joinedId(hc.IpcMode);
   if (ipc !== undefined) {
     const other = get(ipc);
@@ -26,6 +30,8 @@ export function joinedNamespacePaths(hc: HostConfig, get: (ref: string) => Conta
       throw invalidParameter(`container ${ipc}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)`);
     }
     out.ipcNamespacePath = `/proc/${other.State.Pid}/ns/ipc`;
+    const shm = donorShm(other, get, shmOf);
+    if (shm) out.shmSource = shm;
   }
   const pid = joinedId(hc.PidMode);
   if (pid !== undefined) {
@@ -34,4 +40,18 @@ export function joinedNamespacePaths(hc: HostConfig, get: (ref: string) => Conta
     out.pidNamespacePath = `/proc/${other.State.Pid}/ns/pid`;
   }
   return out;
+}
+
+/** Docker's ShmPath of an IPC donor: its own tmpfs (shareable), the host's (host), or its own donor's. */
+function donorShm(rec: ContainerRecord, get: (ref: string) => ContainerRecord, shmOf: (rec: ContainerRecord) => string, depth = 0): string | undefined {
+  const mode = rec.HostConfig.IpcMode ?? '';
+  if (mode === 'shareable') return shmOf(rec);
+  if (mode === 'host') return '/dev/shm';
+  const next = joinedId(mode);
+  if (next === undefined || depth >= 8) return undefined;
+  try {
+    return donorShm(get(next), get, shmOf, depth + 1);
+  } catch {
+    return undefined;
+  }
 }

@@ -39,6 +39,8 @@ export interface SpecInput {
   user: { uid: number; gid: number; additionalGids: number[] };
   /** Files the daemon wrote, bind-mounted at /etc/hostname, /etc/hosts, /etc/resolv.conf. */
   etcFiles?: { hostname?: string; hosts?: string; resolvConf?: string };
+  /** A host directory bound as /dev/shm (shareable IPC: the donor's tmpfs), instead of a tmpfs of its own. */
+  shmSource?: string;
   network: NetworkNamespace;
   /** Cgroup parent (HostConfig.CgroupParent or the daemon's); default `/wharf` (cgroupfs) or `system.slice` (systemd). */
   cgroupParent?: string;
@@ -404,8 +406,8 @@ function buildMounts(input: SpecInput, privileged: boolean): OciMount[] {
     ipcHost && existsSync('/dev/mqueue')
       ? { destination: '/dev/mqueue', type: 'bind', source: '/dev/mqueue', options: ['rbind', 'nosuid', 'noexec', 'nodev'] }
       : { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-    ipcHost
-      ? { destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'rprivate'] }
+    ipcHost || input.shmSource
+      ? { destination: '/dev/shm', type: 'bind', source: ipcHost ? '/dev/shm' : input.shmSource!, options: ['rbind', 'rprivate'] }
       : {
           destination: '/dev/shm',
           type: 'tmpfs',

@@ -143,6 +143,26 @@ describe('UTS and IPC', () => {
     assert.match(joined.stderr, new RegExp(`container ${donor}: non-shareable IPC \\(hint: use IpcMode:shareable for the donor container\\)`));
     await ok(['rm', '-f', donor]);
   });
+
+  test('--ipc container:<shareable> shares its /dev/shm; the host-side tmpfs goes at its exit', async () => {
+    const donor = (await ok(['run', '-d', '--ipc', 'shareable', '--shm-size', '8m', 'busybox', 'sleep', '300'])).trim();
+    const hostShm = join(d.dataRoot, 'containers', donor, 'mounts', 'shm');
+    const mountedOnHost = async () => (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').some((l) => l.split(' ')[4] === hostShm);
+    assert.ok(await mountedOnHost(), 'the shareable container\'s /dev/shm is a tmpfs on the host');
+    await ok(['exec', donor, 'sh', '-c', 'echo from-donor > /dev/shm/seg']);
+    // A joiner sees the donor's file and writes one the donor sees; both see the donor's size.
+    assert.equal(await ok(['run', '--rm', '--ipc', `container:${donor}`, 'busybox', 'sh', '-c', 'cat /dev/shm/seg; echo from-joiner > /dev/shm/back']), 'from-donor\n');
+    assert.equal(await ok(['exec', donor, 'cat', '/dev/shm/back']), 'from-joiner\n');
+    assert.match(await ok(['exec', donor, 'df', '-k', '/dev/shm']), /\s8192\s/);
+    // A private container keeps a /dev/shm of its own.
+    assert.equal(await ok(['run', '--rm', 'busybox', 'sh', '-c', 'ls /dev/shm']), '');
+    await ok(['stop', '-t', '0', donor]);
+    assert.equal(await mountedOnHost(), false, 'the tmpfs is unmounted at the exit');
+    await ok(['start', donor]);
+    assert.ok(await mountedOnHost(), 'and mounted again at the next start');
+    await ok(['rm', '-f', donor]);
+    assert.equal(await mountedOnHost(), false);
+  });
 });
 
 describe('strings that reach files', () => {

@@ -7,6 +7,7 @@ import type { EndpointSettings } from '../../api/types.js';
 import type { ContainerRecord } from '../../container/container.js';
 import type { ContainerCore } from './core.js';
 import { netnsFilePath, removeNetnsFile } from '../../network/netns-file.js';
+import { shmPath, unmountShm } from './ipc-shm.js';
 
 /** The parts to release; a failed start releases only those it had acquired. */
 export interface Held {
@@ -14,9 +15,11 @@ export interface Held {
   network: boolean;
   volumes: boolean;
   rootfs: boolean;
+  /** A shareable container's host-side /dev/shm (ipc-shm.ts). */
+  shm: boolean;
 }
 
-export const ALL_HELD: Held = { runtime: true, network: true, volumes: true, rootfs: true };
+export const ALL_HELD: Held = { runtime: true, network: true, volumes: true, rootfs: true, shm: true };
 
 /** Records whose exit handling released everything since their last start: removal need not again. */
 const releasedAfterExit = new WeakSet<ContainerRecord>();
@@ -33,7 +36,7 @@ export function noteAcquiring(rec: ContainerRecord): void {
  */
 export async function releaseForRemoval(c: ContainerCore, rec: ContainerRecord): Promise<void> {
   if (releasedAfterExit.has(rec)) return;
-  await releaseHeld(c, rec, { runtime: true, network: true, volumes: false, rootfs: false });
+  await releaseHeld(c, rec, { runtime: true, network: true, volumes: false, rootfs: false, shm: true });
 }
 
 /**
@@ -56,6 +59,7 @@ export async function releaseHeld(c: ContainerCore, rec: ContainerRecord, held: 
     held.network ? releaseNetwork(c, rec, logged) : undefined,
     held.volumes ? c.deps.volumes?.teardown(rec).catch(logged('volumes teardown')) : undefined,
     held.rootfs ? c.rootfs.release(id).catch(logged('unmount')) : undefined,
+    held.shm && rec.HostConfig.IpcMode === 'shareable' ? unmountShm(shmPath(c.deps.store.dir(id))).catch(logged('unmount shm of')) : undefined,
   ]);
   if (exited && !failed) releasedAfterExit.add(rec);
 }

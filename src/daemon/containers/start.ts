@@ -13,11 +13,12 @@ import { EngineError, conflict, invalidParameter, noSuchContainer, notModified, 
 import { shortId } from '../../lib/ids.js';
 import { resolveDevices } from '../../runtime/devices.js';
 import { RuntimeStartError } from '../../runtime/runtime.js';
-import { buildSpec } from '../../runtime/spec.js';
+import { buildSpec, DEFAULT_SHM_SIZE } from '../../runtime/spec.js';
 import { resolveUser } from '../../runtime/user.js';
 import { logSizeMax, loggerStartError } from '../log-config.js';
 import { connectPendingAttaches, failPendingAttaches } from './attach.js';
 import { noteAcquiring, releaseHeld } from './cleanup.js';
+import { mountShm, shmPath } from './ipc-shm.js';
 import type { ContainerCore } from './core.js';
 import { containerEnv } from './env.js';
 import { etcPaths, touchEtcFiles, writeEtcFiles } from './etc-files.js';
@@ -48,7 +49,7 @@ export async function startContainer(c: ContainerCore, ref: string): Promise<voi
 export async function startLocked(c: ContainerCore, rec: ContainerRecord): Promise<void> {
   const { runtime, settings } = c.deps;
   const id = rec.ID;
-  const held = { rootfs: false, volumes: false, runtime: false, network: false };
+  const held = { rootfs: false, volumes: false, runtime: false, network: false, shm: false };
   noteAcquiring(rec);
   let attaching: Promise<AttachResult> | undefined;
   try {
@@ -91,6 +92,11 @@ export async function startLocked(c: ContainerCore, rec: ContainerRecord): Promi
     const cwd = rec.Config.WorkingDir || '/';
     await ensureWorkingDir(rootfs, cwd);
     const devs = await resolveDevices(hc);
+    const ownShm = hc.IpcMode === 'shareable' ? shmPath(c.deps.store.dir(id)) : undefined;
+    if (ownShm) {
+      held.shm = true;
+      await mountShm(ownShm, hc.ShmSize && hc.ShmSize > 0 ? hc.ShmSize : DEFAULT_SHM_SIZE);
+    }
     const spec = buildSpec({
       id,
       rootfs,
@@ -104,7 +110,8 @@ export async function startLocked(c: ContainerCore, rec: ContainerRecord): Promi
       user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
       etcFiles: { hostname: rec.HostnamePath, hosts: rec.HostsPath, resolvConf: rec.ResolvConfPath },
       network: netnsFile ? { kind: 'own', path: netnsFile } : networkNamespace(c, hc),
-      ...joinedNamespacePaths(hc, (ref) => c.get(ref)),
+      ...joinedNamespacePaths(hc, (ref) => c.get(ref), (donor) => shmPath(c.deps.store.dir(donor.ID))),
+      ...(ownShm ? { shmSource: ownShm } : {}),
       cgroupParent: hc.CgroupParent || settings.cgroupParent,
       cgroupVersion: settings.cgroupVersion,
       initPath: hc.Init ? settings.initPath : undefined,
