@@ -153,12 +153,11 @@ export class ImageCore {
   resolveForUse(ref: string, platform?: string): Promise<{ image: ResolvedImage; release: () => void }> {
     return this.exclusive(async () => {
       const image = await this.resolve(ref, platform);
-      const top = image.topChainId;
-      if (top) this.layers.pin(top);
-      let pinned = top !== null;
+      let pinned = image.topChainId;
+      if (pinned) this.layers.pin(pinned);
       const release = () => {
-        if (pinned && top) this.layers.unpin(top);
-        pinned = false;
+        if (pinned) this.layers.unpin(pinned);
+        pinned = null;
       };
       return { image, release };
     });
