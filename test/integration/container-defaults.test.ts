@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { jsonBody, loadBusybox, socketRequest, startDaemon, type Daemon } from './harness.js';
+import { cliOk, jsonBody, loadBusybox, socketRequest, startDaemon, type Daemon } from './harness.js';
 
 let d: Daemon;
 
@@ -19,11 +19,7 @@ after(async () => {
   await d?.cleanup();
 });
 
-async function ok(args: string[]): Promise<string> {
-  const r = await d.docker(args);
-  assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+const ok = (args: string[]): Promise<string> => cliOk(d, 'docker', args);
 
 /** The host's devices as Docker hands them to a privileged container: `path major:minor`. */
 async function hostDeviceSet(dir = '/dev'): Promise<string[]> {

@@ -15,7 +15,7 @@ import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { EngineClient } from '../../src/client/engine-client.js';
-import { CLI_MAIN, loadBusybox, runCommand, socketRequest, startDaemon, waitFor, type Daemon } from './harness.js';
+import { CLI_MAIN, cliOk, loadBusybox, runCommand, socketRequest, startDaemon, waitFor, type Daemon } from './harness.js';
 
 let d: Daemon;
 let client: EngineClient;
@@ -35,11 +35,7 @@ after(async () => {
   if (bait) await rm(bait, { recursive: true, force: true });
 });
 
-async function ok(tool: 'wharf' | 'docker', args: string[]): Promise<string> {
-  const r = await d[tool](args);
-  assert.equal(r.code, 0, `${tool} ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+const ok = (tool: 'wharf' | 'docker', args: string[]): Promise<string> => cliOk(d, tool, args);
 
 const hasBit = (mode: number, bit: number): boolean => Math.floor(mode / bit) % 2 === 1;
 

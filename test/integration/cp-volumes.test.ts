@@ -15,7 +15,7 @@ import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { EngineClient } from '../../src/client/engine-client.js';
-import { loadBusybox, startDaemon, waitFor, type Daemon } from './harness.js';
+import { cliOk, loadBusybox, startDaemon, waitFor, type Daemon } from './harness.js';
 
 let d: Daemon;
 let client: EngineClient;
@@ -42,11 +42,7 @@ after(async () => {
   for (const dir of [host, work]) if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function ok(args: string[]): Promise<string> {
-  const r = await d.docker(args);
-  assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+const ok = (args: string[]): Promise<string> => cliOk(d, 'docker', args);
 
 async function body(res: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];

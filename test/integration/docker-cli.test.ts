@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadBusybox, startDaemon, waitFor, type Daemon } from './harness.js';
+import { cliOk, loadBusybox, startDaemon, waitFor, type Daemon } from './harness.js';
 import { buildBusyboxRootfsTar } from '../fixtures/busybox.js';
 import { buildDockerArchive } from '../fixtures/docker-archive.js';
 import { readFile } from 'node:fs/promises';
@@ -23,11 +23,7 @@ after(async () => {
   await d?.cleanup();
 });
 
-async function ok(args: string[], input?: string): Promise<string> {
-  const r = await d.docker(args, { input });
-  assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+const ok = (args: string[], input?: string): Promise<string> => cliOk(d, 'docker', args, { input });
 
 describe('docker CLI against wharfd', () => {
   test('version negotiates the API', async () => {

@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { countLeaks, loadBusybox, socketRequest, startDaemon, waitFor, type Daemon } from './harness.js';
+import { cliOk, countLeaks, loadBusybox, socketRequest, startDaemon, waitFor, type Daemon } from './harness.js';
 
 let d: Daemon;
 
@@ -17,11 +17,7 @@ after(async () => {
   await d?.cleanup();
 });
 
-async function ok(args: string[], tool: 'wharf' | 'docker' = 'wharf'): Promise<string> {
-  const r = await d[tool](args);
-  assert.equal(r.code, 0, `${tool} ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+const ok = (args: string[], tool: 'wharf' | 'docker' = 'wharf'): Promise<string> => cliOk(d, tool, args);
 
 /** GET on the daemon socket; resolves with status and body once the response ends. */
 const get = (path: string) => socketRequest(d.socket, 'GET', path);

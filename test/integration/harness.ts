@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { BUSYBOX_IMAGE_CHANGES, buildBusyboxRootfsBuffer } from '../fixtures/busybox.js';
 import { Firewall, chainPrefixForBridge } from '../../src/network/iptables.js';
 import { randomBytes, randomInt } from 'node:crypto';
+import assert from 'node:assert/strict';
 
 export { freePort, httpGet, jsonBody, socketJson, socketRequest } from '../lib/http.js';
 
@@ -389,6 +390,13 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
 }
 
 /** Imports the busybox fixture as busybox:latest through the wharf CLI. */
+/** Runs the wharf or Docker CLI against `d`, asserting it exits 0; its stdout. */
+export async function cliOk(d: Pick<Daemon, 'wharf' | 'docker'>, tool: 'wharf' | 'docker', args: string[], opts?: RunOptions): Promise<string> {
+  const r = await d[tool](args, opts);
+  assert.equal(r.code, 0, `${tool} ${args.join(' ')}: ${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
 export async function loadBusybox(d: Pick<Daemon, 'wharf'>, ref = 'busybox:latest'): Promise<void> {
   const tarball = await buildBusyboxRootfsBuffer();
   const changes = BUSYBOX_IMAGE_CHANGES.flatMap((c) => ['--change', c]);

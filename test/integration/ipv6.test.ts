@@ -18,7 +18,7 @@ import { chainPrefixForBridge } from '../../src/network/iptables.js';
 import { pickSubnet6, ulaPool } from '../../src/network/ipam.js';
 import { formatCidr6 } from '../../src/network/ipv6.js';
 import { freePort } from '../fixtures/registry.js';
-import { loadBusybox, runCommand, startDaemon, waitFor, type Daemon } from './harness.js';
+import { cliOk, loadBusybox, runCommand, startDaemon, waitFor, type Daemon } from './harness.js';
 
 const r = randomBytes(5).toString('hex');
 // Groups written as Docker prints them (no leading zeros).
@@ -35,11 +35,7 @@ let hostForwardPolicy = 'ACCEPT';
 let d: Daemon;
 let prefix: string;
 
-async function ok(args: string[]): Promise<string> {
-  const res = await d.docker(args);
-  assert.equal(res.code, 0, `docker ${args.join(' ')}: ${res.stderr}${res.stdout}`);
-  return res.stdout;
-}
+const ok = (args: string[]): Promise<string> => cliOk(d, 'docker', args);
 
 /** GET http://[host]:port/i */
 function get(host: string, port: number): Promise<string> {

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { CLI_MAIN, countLeaks, loadBusybox, startDaemon, waitFor, type Daemon } from './harness.js';
+import { CLI_MAIN, cliOk, countLeaks, loadBusybox, startDaemon, waitFor, type Daemon } from './harness.js';
 
 let d: Daemon;
 
@@ -21,11 +21,7 @@ after(async () => {
   await d?.cleanup();
 });
 
-async function ok(args: string[]): Promise<string> {
-  const r = await d.wharf(args);
-  assert.equal(r.code, 0, `wharf ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+const ok = (args: string[]): Promise<string> => cliOk(d, 'wharf', args);
 
 const inspect = async (ref: string, fmt: string) => (await ok(['inspect', '-f', fmt, ref])).trim();
 const alive = (pid: number) => existsSync(`/proc/${pid}`);

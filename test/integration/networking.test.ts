@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile, readdir, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chainPrefixForBridge } from '../../src/network/iptables.js';
-import { countLeaks, freePort, httpGet, loadBusybox, runCommand, startDaemon, waitFor, type Daemon } from './harness.js';
+import { cliOk, countLeaks, freePort, httpGet, loadBusybox, runCommand, startDaemon, waitFor, type Daemon } from './harness.js';
 
 let d: Daemon;
 let bridge: string;
@@ -20,11 +20,7 @@ const USER_SUBNET = `10.213.${octet}.0/24`;
 const NET = `wn${randomBytes(3).toString('hex')}`;
 const HTTPD = 'mkdir -p /www && echo hello-wharf > /www/index.html && exec httpd -f -p 80 -h /www';
 
-async function ok(args: string[]): Promise<string> {
-  const r = await d.wharf(args);
-  assert.equal(r.code, 0, `wharf ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+const ok = (args: string[]): Promise<string> => cliOk(d, 'wharf', args);
 
 const inspect = async (ref: string, fmt: string) => (await ok(['inspect', '-f', fmt, ref])).trim();
 

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { countLeaks, loadBusybox, startDaemon, type Daemon } from './harness.js';
+import { cliOk, countLeaks, loadBusybox, startDaemon, type Daemon } from './harness.js';
 
 let d: Daemon;
 
@@ -19,11 +19,7 @@ after(async () => {
   await d?.cleanup();
 });
 
-async function ok(args: string[]): Promise<string> {
-  const r = await d.docker(args);
-  assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout.trim();
-}
+const ok = async (args: string[]): Promise<string> => (await cliOk(d, 'docker', args)).trim();
 
 const ls = (dir: string) => readdir(dir).catch(() => [] as string[]);
 /** The overlay2 dirs of layers and containers (the `l` link dir left out). */

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { countLeaks, loadBusybox, startDaemon, waitFor, type Daemon } from './harness.js';
+import { cliOk, countLeaks, loadBusybox, startDaemon, waitFor, type Daemon } from './harness.js';
 
 let d: Daemon;
 let gate: string;
@@ -33,11 +33,7 @@ after(async () => {
   await rm(gate, { recursive: true, force: true });
 });
 
-async function ok(args: string[]): Promise<string> {
-  const r = await d.wharf(args);
-  assert.equal(r.code, 0, `wharf ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+const ok = (args: string[]): Promise<string> => cliOk(d, 'wharf', args);
 const inspect = async (ref: string, fmt: string) => (await ok(['inspect', '-f', fmt, ref])).trim();
 const alive = (pid: number) => existsSync(`/proc/${pid}`);
 
