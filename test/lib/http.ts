@@ -34,6 +34,8 @@ export interface ApiRequestOptions {
   timeoutMs?: number;
 }
 
+const quietSockets = new WeakSet<object>();
+
 /** One request on a unix socket (the daemon's API), the response read whole. */
 export function socketRequest(socketPath: string, method: string, path: string, opts: ApiRequestOptions = {}): Promise<ApiResponse> {
   const { body } = opts;
@@ -55,7 +57,12 @@ export function socketRequest(socketPath: string, method: string, path: string, 
     req.on('error', reject);
     // The daemon may answer (e.g. 400 for a huge body) and close while the body is still being
     // written: the socket's late EPIPE comes after the answer and means nothing here.
-    req.on('socket', (socket) => socket.on('error', () => {}));
+    req.on('socket', (socket) => {
+      // Node's global agent keeps sockets alive: one listener per socket, not one per request.
+      if (quietSockets.has(socket)) return;
+      quietSockets.add(socket);
+      socket.on('error', () => {});
+    });
     req.end(data);
   });
 }
