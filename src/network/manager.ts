@@ -154,6 +154,10 @@ export class NetworkManager {
   private readonly firewall: Firewall;
   private readonly dns: EmbeddedDns;
   private readonly lock = new KeyedMutex();
+  /** Networks an attach or connect is joining right now: removing them waits for no one, it refuses. */
+  private readonly joining = new Map<string, number>();
+  /** Networks being destroyed: no longer found, so nothing new joins them. */
+  private readonly removing = new Set<string>();
   private readonly mtu: number;
   private portCursor = 0;
   private restored = false;
@@ -503,7 +507,7 @@ export class NetworkManager {
 
   /** By full name, full ID or unique ID prefix, as Docker resolves network references. */
   find(ref: string): NetworkRecord | undefined {
-    const all = [...this.networks.values()];
+    const all = [...this.networks.values()].filter((n) => !this.removing.has(n.Id));
     const byId = all.find((n) => n.Id === ref);
     if (byId) return byId;
     const byName = all.find((n) => n.Name === ref);
@@ -623,6 +627,8 @@ export class NetworkManager {
       const reservations: Reservation[] = [];
       let persisted = false;
       let rulesAdded: Rule[] = [];
+      // Taken before the first await: a network rm from now on refuses, as for an active endpoint.
+      const release = this.holdNetworks(order.map((o) => o.net.Id));
       try {
         await this.vethDeletes.settled(order.map((o) => o.net.Id));
         for (const [i, o] of order.entries()) sb.endpoints.push(this.allocateEndpoint(sb, o.net, o.cfg, `eth${i}`));
@@ -643,11 +649,24 @@ export class NetworkManager {
         this.sandboxes.delete(sb.containerId);
         if (persisted) await rm(this.sandboxPath(sb.containerId), { force: true });
         throw err instanceof PortInUseError ? this.portError(sb, err.mapping, 'bind') : err;
+      } finally {
+        release();
       }
       this.reservations.set(sb.containerId, reservations);
       this.registerDns(sb);
       return { settings: this.settingsOf(sb), etc: this.etcOf(sb) };
     });
+  }
+
+  private holdNetworks(ids: string[]): () => void {
+    for (const id of ids) this.joining.set(id, (this.joining.get(id) ?? 0) + 1);
+    return () => {
+      for (const id of ids) {
+        const left = (this.joining.get(id) ?? 1) - 1;
+        if (left > 0) this.joining.set(id, left);
+        else this.joining.delete(id);
+      }
+    };
   }
 
   private cfgFor(cfgs: Record<string, EndpointSettings>, n: NetworkRecord): EndpointSettings | undefined {
@@ -842,6 +861,7 @@ export class NetworkManager {
   /** Connects a running container (attached before) to one more network. */
   async connect(containerId: string, networkRef: string, cfg?: EndpointSettings): Promise<EndpointSettings> {
     const n = this.get(networkRef);
+    const release = this.holdNetworks([n.Id]);
     return this.lock.run(containerId, async () => {
       const sb = this.sandboxes.get(containerId);
       if (!sb) throw conflict(`container ${containerId} is not running with its own network namespace`);
@@ -867,7 +887,7 @@ export class NetworkManager {
       }
       this.registerDns(sb);
       return this.epSettings(ep, n);
-    });
+    }).finally(release);
   }
 
   /** Disconnects a running container from one network. */
@@ -1096,8 +1116,13 @@ export class NetworkManager {
     await this.lock.run('\0networks', async () => {
       const n = this.get(ref);
       if (PREDEFINED.has(n.Name)) throw forbidden(`${n.Name} is a pre-defined network and cannot be removed`);
-      if (this.activeEndpoints(n).length) throw forbidden(ACTIVE_ENDPOINTS(n));
-      await this.destroyNetwork(n);
+      if (this.activeEndpoints(n).length || this.joining.has(n.Id)) throw forbidden(ACTIVE_ENDPOINTS(n));
+      this.removing.add(n.Id);
+      try {
+        await this.destroyNetwork(n);
+      } finally {
+        this.removing.delete(n.Id);
+      }
     });
   }
 

@@ -265,6 +265,48 @@ describe('core races', () => {
     assert.equal(leaks.mounts + leaks.conmon, 0, JSON.stringify(leaks.details));
   });
 
+  test('network rm racing a start or connect on it: one of them wins cleanly, never a 500', async () => {
+    let started = 0;
+    let removed = 0;
+    for (let i = 0; i < 12; i++) {
+      const net = `racenet${i}`;
+      assert.equal((await api('POST', '/networks/create', { Name: net })).status, 201);
+      const onIt = await api('POST', '/containers/create', { Image: 'busybox', Cmd: ['sleep', '1000'], HostConfig: { NetworkMode: net } });
+      assert.equal(onIt.status, 201, onIt.body);
+      const other = await api('POST', '/containers/create', { Image: 'busybox', Cmd: ['sleep', '1000'] });
+      const ids = [onIt, other].map((r) => (JSON.parse(r.body) as { Id: string }).Id);
+      const [a, b] = ids as [string, string];
+      const [start, rmNet] = await Promise.all([api('POST', `/containers/${a}/start`), api('DELETE', `/networks/${net}`)]);
+      if (rmNet.status === 204) {
+        removed++;
+        assert.equal(start.status, 404, `start after its network went: ${start.body}`);
+        assert.match(start.body, new RegExp(`network ${net} not found`));
+      } else {
+        started++;
+        assert.equal(start.status, 204, start.body);
+        assert.equal(rmNet.status, 403, rmNet.body);
+        assert.match(rmNet.body, /has active endpoints/);
+        const inspect = JSON.parse((await api('GET', `/containers/${a}/json`)).body) as { NetworkSettings: { Networks: Record<string, { IPAddress: string }> } };
+        assert.match(inspect.NetworkSettings.Networks[net]?.IPAddress ?? '', /^\d+\./);
+      }
+      // A running container connecting to a network being removed.
+      assert.equal((await api('POST', '/networks/create', { Name: `${net}b` })).status, 201);
+      assert.equal((await api('POST', `/containers/${b}/start`)).status, 204);
+      const [connect, rmNet2] = await Promise.all([
+        api('POST', `/networks/${net}b/connect`, { Container: b }),
+        api('DELETE', `/networks/${net}b`),
+      ]);
+      assert.ok(connect.status === 200 || connect.status === 404, `connect: ${connect.status} ${connect.body}`);
+      assert.ok((connect.status === 200 && rmNet2.status === 403) || (connect.status === 404 && rmNet2.status === 204), `connect ${connect.status} ${connect.body} / rm ${rmNet2.status} ${rmNet2.body}`);
+      for (const id of ids) assert.equal((await api('DELETE', `/containers/${id}?force=1`)).status, 204);
+      for (const n of [net, `${net}b`]) {
+        const r = await api('DELETE', `/networks/${n}`);
+        assert.ok(r.status === 204 || r.status === 404, r.body);
+      }
+    }
+    assert.ok(started + removed === 12);
+  });
+
   test('inspect of a container whose removal failed after its layer went: 200, Dead, no layer data', async () => {
     const c = await api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { NetworkMode: 'none' } });
     const { Id } = JSON.parse(c.body) as { Id: string };
