@@ -307,6 +307,28 @@ describe('core races', () => {
     assert.ok(started + removed === 12);
   });
 
+  test('commit racing rm -f: the commit is made or refused as a removal, never a 500', async () => {
+    const seen = new Set<number>();
+    for (let i = 0; i < 10; i++) {
+      const c = await api('POST', '/containers/create', {
+        Image: 'busybox',
+        Cmd: ['sh', '-c', 'mkdir /d && for i in $(seq 3000); do echo $i > /d/$i; done'],
+        HostConfig: { NetworkMode: 'none' },
+      });
+      const { Id } = JSON.parse(c.body) as { Id: string };
+      assert.equal((await api('POST', `/containers/${Id}/start`)).status, 204);
+      assert.equal((await api('POST', `/containers/${Id}/wait`)).status, 200);
+      const [commit, rm] = await Promise.all([api('POST', `/commit?container=${Id}&repo=commitrace&tag=${i}`), api('DELETE', `/containers/${Id}?force=1`)]);
+      assert.equal(rm.status, 204, rm.body);
+      seen.add(commit.status);
+      if (commit.status === 409) assert.match(commit.body, /You cannot commit container [0-9a-f]{64} which is being removed/);
+      else if (commit.status === 404) assert.match(commit.body, /No such container/);
+      else assert.equal(commit.status, 201, commit.body);
+      await api('DELETE', `/images/commitrace:${i}`);
+    }
+    assert.ok(seen.size > 0);
+  });
+
   test('inspect of a container whose removal failed after its layer went: 200, Dead, no layer data', async () => {
     const c = await api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { NetworkMode: 'none' } });
     const { Id } = JSON.parse(c.body) as { Id: string };

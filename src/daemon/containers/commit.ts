@@ -108,6 +108,11 @@ export class ContainerCommit {
     let layer: AppliedLayer;
     try {
       layer = await this.diffLayer(rec, image.topChainId);
+    } catch (err) {
+      // An rm that came meanwhile took the upper dir from under the walk: say so, as Docker's
+      // check before the commit would have, rather than the file that was missing.
+      if (this.removedMeanwhile(rec)) throw conflict(`You cannot commit container ${rec.ID} which is being removed`);
+      throw err;
     } finally {
       if (pause) await this.pauser.unpause(rec.ID).catch((err) => this.c.deps.log(`unpause ${rec.ID} after commit: ${err}`));
     }
@@ -146,6 +151,15 @@ export class ContainerCommit {
     events.log('container', 'commit', containerActor(rec, { comment: req.comment ?? '', imageID: id, imageRef: target ? familiarString(target) : '' }));
     if (target) events.log('image', 'tag', { ID: id, Attributes: { name: familiarString(target) } });
     return { Id: id };
+  }
+
+  private removedMeanwhile(rec: ContainerRecord): boolean {
+    if (rec.State.RemovalInProgress || rec.State.Dead) return true;
+    try {
+      return this.c.get(rec.ID) !== rec;
+    } catch {
+      return true;
+    }
   }
 
   /** The container's upper dir as a layer on top of `parent`. */
