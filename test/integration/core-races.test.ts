@@ -7,7 +7,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { request, type IncomingMessage } from 'node:http';
 import { spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
@@ -131,6 +132,13 @@ async function state(ref: string): Promise<State> {
   const r = await api('GET', `/containers/${ref}/json`);
   assert.equal(r.status, 200, r.body);
   return (JSON.parse(r.body) as { State: State }).State;
+}
+
+/** The containers runc knows in the daemon's runc root. */
+async function runcIds(): Promise<string[]> {
+  const r = await runCommand('runc', ['--root', join(d.execRoot, 'runc'), 'list', '-q']);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout.split('\n').filter(Boolean);
 }
 
 async function conmonPid(id: string): Promise<number> {
@@ -388,6 +396,30 @@ describe('core races', () => {
     assert.equal((await state(id)).ExitCode, 137);
     await docker(['rm', id]);
   });
+  test('a start the daemon died in (runc has it, the record does not) is undone at restore', async () => {
+    const id = await docker(['run', '-d', '--network', 'none', 'busybox', 'sleep', '1000']);
+    const initPid = (await state(id)).Pid;
+    await d.kill9();
+    // What a daemon killed between `runc create` and saving the record leaves: a runtime
+    // container with a record that says it never ran.
+    const file = join(d.dataRoot, 'containers', id, 'config.v2.json');
+    const rec = JSON.parse(await readFile(file, 'utf8')) as { State: Record<string, unknown> };
+    Object.assign(rec.State, { Running: false, Pid: 0, StartedAt: '0001-01-01T00:00:00Z', Status: 'created' });
+    await writeFile(file, JSON.stringify(rec));
+    await d.restart();
+    assert.equal((await state(id)).Status, 'created');
+    assert.ok(!(await runcIds()).includes(id), 'runc still has the unfinished start');
+    await waitFor(async () => !existsSync(`/proc/${initPid}`) || (await readFile(`/proc/${initPid}/stat`, 'utf8')).includes(') Z'), {
+      timeoutMs: 5000,
+      what: 'the unfinished start\'s process to go',
+    });
+    await docker(['start', id]);
+    assert.equal((await state(id)).Status, 'running');
+    await docker(['rm', '-f', id]);
+    const leaks = await countLeaks(d);
+    assert.equal(leaks.mounts + leaks.runc + leaks.conmon, 0, JSON.stringify(leaks.details));
+  });
+
   test('abandoned wait, attach and logs -f requests leave nothing behind', async () => {
     const running = await docker(['run', '-d', 'busybox', 'sleep', '1000']);
     const created = await docker(['create', '-i', 'busybox', 'cat']);

@@ -30,7 +30,7 @@ export async function restoreContainers(c: ContainerCore, records: ContainerReco
   }
   const toRestart: ContainerRecord[] = [];
   // One `runc list` answers for every container; a `runc state` each made start-up grow with them.
-  const listed = records.some((r) => r.State.Running || r.State.Paused)
+  const listed = records.length
     ? await c.deps.runtime.list().then((all) => new Map(all.map((st) => [st.id, st]))).catch(() => undefined)
     : undefined;
   await Promise.all(
@@ -64,6 +64,18 @@ export async function restoreContainers(c: ContainerCore, records: ContainerReco
         // As Docker, a restart due at daemon start happens during restore, not after the back-off.
         if (rec.State.Restarting && c.cancelRestartTimer(id)) toRestart.push(rec);
         return;
+      }
+      // A start the daemon died in (after runc create, before the record said running) left a
+      // runtime container that would refuse the next start ("container with given ID already
+      // exists"): it never ran as far as any client knows, so it goes, with its rootfs mount.
+      const stale = listed?.get(id);
+      if (stale) {
+        await c.lock
+          .run(id, async () => {
+            await c.deps.runtime.delete(id, true);
+            await c.rootfs.release(id);
+          })
+          .catch((err) => c.deps.log(`restore: removing the unfinished start of ${id}: ${err}`));
       }
       if (rec.HasBeenStartedBefore && policyWantsRestart(rec.HostConfig.RestartPolicy ?? {}, rec.State.ExitCode, rec.HasBeenManuallyStopped, 0)) {
         toRestart.push(rec);
