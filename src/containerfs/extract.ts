@@ -17,7 +17,8 @@
  *    hardlink never joins two mounts (EXDEV, as the kernel refuses it in the container).
  */
 import { constants as fsc } from 'node:fs';
-import { chmod, chown, lchown, link, lstat, lutimes, mkdir, open, readdir, rmdir, symlink, unlink, utimes, type FileHandle } from 'node:fs/promises';
+import { chmod, chown, lchown, link, lstat, lutimes, mkdir, open, readdir, rename, rmdir, symlink, unlink, utimes, type FileHandle } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { invalidParameter, systemError } from '../lib/errors.js';
@@ -40,21 +41,41 @@ export interface ExtractOptions {
 const DIR_CACHE = 32;
 
 /** Removes `name` in directory `dir` and everything below it, never following a symlink. */
+const tempName = () => `.wharf-extract-${randomBytes(8).toString('hex')}`;
+
+/** Runs `make` (which creates `tmp`), then renames `tmp` over `at`; `tmp` never stays behind. */
+async function placeByRename(tmp: string, at: string, make: () => Promise<void>): Promise<void> {
+  try {
+    await make();
+    await rename(tmp, at);
+  } finally {
+    // rename(2) leaves both names when they are links to one inode; and a failed make leaves tmp.
+    await unlink(tmp).catch(() => {});
+  }
+}
+
+/** Removes `name` in `dir` and all below it; what is already gone (a concurrent extract's work) is no error, as in Go's RemoveAll. */
 export async function removeAllAt(dir: FileHandle, name: string): Promise<void> {
   const at = fdPath(dir, name);
   const st = await lstat(at).catch(() => null);
   if (!st) return;
   if (!st.isDirectory()) {
-    await unlink(at);
+    await unlink(at).catch(ignoreGone);
     return;
   }
-  const sub = await open(at, fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
+  const sub = await open(at, fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW).catch(ignoreGone);
+  if (!sub) return;
   try {
     for (const child of await readdir(fdPath(sub))) await removeAllAt(sub, child);
   } finally {
     await sub.close();
   }
-  await rmdir(at);
+  await rmdir(at).catch(ignoreGone);
+}
+
+function ignoreGone(err: NodeJS.ErrnoException): undefined {
+  if (err.code !== 'ENOENT') throw err;
+  return undefined;
 }
 
 function readOnly(op: string, path: string) {
@@ -170,26 +191,38 @@ export class ContainerExtractor {
 
     switch (h.type) {
       case 'directory':
-        if (!existing?.isDirectory()) await mkdir(at, { mode: 0o700 });
+        if (!existing?.isDirectory()) await mkdir(at, { mode: 0o700 }).catch(async (err: NodeJS.ErrnoException) => {
+          // Another extract into the same container made it meanwhile.
+          if (err.code !== 'EEXIST' || !(await lstat(at)).isDirectory()) throw err;
+        });
         break;
       case 'file':
       case 'other': {
-        const fh = await open(at, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
-        try {
-          await writeChunks(fh, body());
-        } finally {
-          await fh.close();
-        }
-        break;
+        // Made whole under a name of its own and renamed over `at`: an extract racing this one
+        // into the same directory (Docker lets the last writer win) never meets a half-made file.
+        const tmp = fdPath(parent, tempName());
+        await placeByRename(tmp, at, async () => {
+          const fh = await open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+          try {
+            await writeChunks(fh, body());
+          } finally {
+            await fh.close();
+          }
+          await this.setMeta(tmp, h, rel);
+        });
+        return;
       }
       case 'symlink': {
         // Docker's breakout rule: the target, taken from the link's directory, stays in the destination.
         if (!h.linkname.startsWith('/') && posix.normalize(posix.join(parentRel || '.', h.linkname)).split('/')[0] === '..') {
           throw invalidParameter(`invalid symlink "${h.name}" -> "${h.linkname}": outside of the destination`);
         }
-        await symlink(h.linkname, at);
-        await lchown(at, this.opts.chown?.uid ?? h.uid, this.opts.chown?.gid ?? h.gid);
-        await lutimes(at, h.mtime, h.mtime).catch(() => {});
+        const tmp = fdPath(parent, tempName());
+        await placeByRename(tmp, at, async () => {
+          await symlink(h.linkname, tmp);
+          await lchown(tmp, this.opts.chown?.uid ?? h.uid, this.opts.chown?.gid ?? h.gid);
+          await lutimes(tmp, h.mtime, h.mtime).catch(() => {});
+        });
         return;
       }
       case 'link': {
@@ -208,7 +241,8 @@ export class ContainerExtractor {
         if (this.root.mountOf(tpath) !== this.root.mountOf(entryPath) || this.root.mountAt(tpath) !== undefined) {
           throw systemError(`link ${tpath} ${entryPath}: invalid cross-device link`);
         }
-        await link(fdPath(tdir.fh, tname), at);
+        const tmp = fdPath(parent, tempName());
+        await placeByRename(tmp, at, () => link(fdPath(tdir.fh, tname), tmp));
         return; // shares the target's inode and metadata
       }
       case 'char':

@@ -13,6 +13,7 @@ import { request, type IncomingMessage } from 'node:http';
 import { spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
+import { rawTar } from '../fixtures/hostile-archives.js';
 import { CLI_MAIN, DOCKER_CLI, countLeaks, loadBusybox, runCommand, socketRequest, startDaemon, waitFor, type Daemon } from './harness.js';
 
 let d: Daemon;
@@ -335,6 +336,27 @@ describe('core races', () => {
       await api('DELETE', `/images/commitrace:${i}`);
     }
     assert.ok(seen.size > 0);
+  });
+
+  test('concurrent docker cp of the same files into one container: each one lands, the last writer wins', async () => {
+    const c = await api('POST', '/containers/create', { Image: 'busybox', Cmd: ['sleep', '1000'], HostConfig: { NetworkMode: 'none' } });
+    const { Id } = JSON.parse(c.body) as { Id: string };
+    for (let round = 0; round < 5; round++) {
+      const puts = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          api('PUT', `/containers/${Id}/archive?path=/tmp`, rawTar([
+            { name: 'd', type: '5' },
+            { name: 'd/f', body: `writer ${i}\n` },
+            { name: 'd/s', type: '2', linkname: 'f' },
+          ])),
+        ),
+      );
+      for (const p of puts) assert.equal(p.status, 200, p.body);
+    }
+    const got = await socketRequest(d.socket, 'GET', `/containers/${Id}/archive?path=/tmp/d/f`);
+    assert.equal(got.status, 200, got.body);
+    assert.match(got.raw.subarray(512).toString('latin1'), /^writer [0-7]\n/);
+    assert.equal((await api('DELETE', `/containers/${Id}`)).status, 204);
   });
 
   test('inspect of a container whose removal failed after its layer went: 200, Dead, no layer data', async () => {
