@@ -338,6 +338,26 @@ describe('core races', () => {
     assert.ok(seen.size > 0);
   });
 
+  test('diff racing rm -f: the changes or 404, never a 500', async () => {
+    const seen: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const c = await api('POST', '/containers/create', {
+        Image: 'busybox',
+        Cmd: ['sh', '-c', 'mkdir /d && for i in $(seq 3000); do echo $i > /d/$i; done'],
+        HostConfig: { NetworkMode: 'none' },
+      });
+      const { Id } = JSON.parse(c.body) as { Id: string };
+      assert.equal((await api('POST', `/containers/${Id}/start`)).status, 204);
+      assert.equal((await api('POST', `/containers/${Id}/wait`)).status, 200);
+      const [changes, rm] = await Promise.all([api('GET', `/containers/${Id}/changes`), api('DELETE', `/containers/${Id}?force=1`)]);
+      assert.equal(rm.status, 204, rm.body);
+      seen.push(changes.status);
+      if (changes.status === 404) assert.match(changes.body, /No such container/);
+      else assert.equal(changes.status, 200, changes.body);
+    }
+    assert.equal(seen.length, 10);
+  });
+
   test('concurrent docker cp of the same files into one container: each one lands, the last writer wins', async () => {
     const c = await api('POST', '/containers/create', { Image: 'busybox', Cmd: ['sleep', '1000'], HostConfig: { NetworkMode: 'none' } });
     const { Id } = JSON.parse(c.body) as { Id: string };

@@ -3,6 +3,7 @@
  * archive.ts (cp, export), changes.ts (diff), commit.ts, pause.ts, update.ts.
  */
 import type { Readable } from 'node:stream';
+import { notFound } from '../../lib/errors.js';
 import type { HostConfig } from '../../api/types.js';
 import { ContainerArchive } from '../archive.js';
 import { containerChanges } from '../../containerfs/diff.js';
@@ -37,8 +38,14 @@ export class ContainerFilesService implements ContainerFilesBackend {
   }
   async changes(ref: string): Promise<FilesystemChange[]> {
     const rec = this.c.get(ref);
-    const data = await this.c.deps.layers.rwGraphDriverData(rec.ID);
-    return containerChanges(data.UpperDir!, (data.LowerDir ?? '').split(':').filter(Boolean));
+    try {
+      const data = await this.c.deps.layers.rwGraphDriverData(rec.ID);
+      return await containerChanges(data.UpperDir!, (data.LowerDir ?? '').split(':').filter(Boolean));
+    } catch (err) {
+      // An rm that took the layer from under the walk: the container is gone, not the file.
+      if (rec.State.RemovalInProgress || rec.State.Dead || this.c.get(ref) !== rec) throw notFound(`No such container: ${ref}`);
+      throw err;
+    }
   }
   export(ref: string): Promise<Readable> {
     return this.archive.export(ref);
