@@ -6,6 +6,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Trash } from '../lib/trash.js';
+import { notFound } from '../lib/errors.js';
 import { readJson, readJsonIfExists, writeFileAtomic } from '../lib/atomic-file.js';
 import type { HostConfig } from '../api/types.js';
 import { initialState, type ContainerRecord } from './container.js';
@@ -31,6 +32,8 @@ export class ContainerStore {
   private readonly writes = new Map<string, Promise<void>>();
   /** hostconfig.json as last written (or read) per ID: most saves (start, exit) leave it as it is. */
   private readonly hostConfigOnDisk = new Map<string, string>();
+  /** Records whose container was removed: a late save of one must not bring its directory back. */
+  private readonly removed = new WeakSet<ContainerRecord>();
   private readonly log: (msg: string) => void;
   private readonly trash?: Trash;
 
@@ -106,6 +109,7 @@ export class ContainerStore {
    * not written again.
    */
   save(record: ContainerRecord): Promise<void> {
+    if (this.removed.has(record)) return Promise.reject(notFound(`No such container: ${record.ID}`));
     const { HostConfig, ...config } = record;
     const configJson = JSON.stringify(config);
     const hostConfigJson = JSON.stringify(HostConfig ?? {});
@@ -136,6 +140,8 @@ export class ContainerStore {
   async remove(id: string): Promise<void> {
     if (!ID_RE.test(id)) throw new Error(`refusing to remove ${id}: not a container ID`);
     await (this.writes.get(id) ?? Promise.resolve()).catch(() => {});
+    const rec = this.records.get(id);
+    if (rec) this.removed.add(rec);
     this.records.delete(id);
     this.hostConfigOnDisk.delete(id);
     if (this.trash) await this.trash.discard(this.dir(id));

@@ -358,6 +358,43 @@ describe('core races', () => {
     assert.equal(seen.length, 10);
   });
 
+  test('rename racing rm -f: the new name stays free and the removed container stays gone', async () => {
+    for (let i = 0; i < 12; i++) {
+      const c = await api('POST', `/containers/create?name=renrace${i}`, { Image: 'busybox', Cmd: ['sleep', '1000'], HostConfig: { NetworkMode: 'none' } });
+      const { Id } = JSON.parse(c.body) as { Id: string };
+      if (i % 2) assert.equal((await api('POST', `/containers/${Id}/start`)).status, 204);
+      const [rm, rename] = await Promise.all([api('DELETE', `/containers/${Id}?force=1`), api('POST', `/containers/${Id}/rename?name=renamed${i}`)]);
+      assert.equal(rm.status, 204, rm.body);
+      assert.ok(rename.status === 204 || rename.status === 404, `rename: ${rename.status} ${rename.body}`);
+      assert.ok(!existsSync(join(d.dataRoot, 'containers', Id, 'config.v2.json')), `the removed container's record came back (rename ${rename.status})`);
+      for (const name of [`renrace${i}`, `renamed${i}`]) {
+        const again = await api('POST', `/containers/create?name=${name}`, { Image: 'busybox', Cmd: ['true'], HostConfig: { NetworkMode: 'none' } });
+        assert.equal(again.status, 201, `name ${name} after the race (rename ${rename.status}): ${again.body}`);
+        assert.equal((await api('DELETE', `/containers/${name}`)).status, 204);
+      }
+    }
+  });
+
+  test('stop racing rm -f: no event follows the destroy', async () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const id = await docker(['run', '-d', '--network', 'none', 'busybox', 'sleep', '1000']);
+      ids.push(id);
+      // PID 1 ignores SIGTERM: the stop waits its timeout, the rm -f ends it meanwhile.
+      const [stop, rm] = await Promise.all([api('POST', `/containers/${id}/stop?t=5`), api('DELETE', `/containers/${id}?force=1`)]);
+      assert.equal(rm.status, 204, rm.body);
+      assert.ok([204, 304, 404].includes(stop.status), `stop: ${stop.status} ${stop.body}`);
+    }
+    const until = Math.ceil(Date.now() / 1000) + 1;
+    const ev = await api('GET', `/events?since=${since}&until=${until}&filters=${encodeURIComponent(JSON.stringify({ type: ['container'] }))}`);
+    const events = ev.body.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id: string; Action: string });
+    for (const id of ids) {
+      const actions = events.filter((e) => e.id === id).map((e) => e.Action);
+      assert.equal(actions.at(-1), 'destroy', actions.join(','));
+    }
+  });
+
   test('concurrent docker cp of the same files into one container: each one lands, the last writer wins', async () => {
     const c = await api('POST', '/containers/create', { Image: 'busybox', Cmd: ['sleep', '1000'], HostConfig: { NetworkMode: 'none' } });
     const { Id } = JSON.parse(c.body) as { Id: string };
