@@ -40,7 +40,8 @@ export async function stopContainer(c: ContainerCore, ref: string, opts: StopOpt
   if (!isRunning(rec.State)) throw notModified();
   await endRestarts(c, rec);
   if (hasProcess(rec.State)) await stopRunning(c, rec, opts);
-  c.deps.events.log('container', 'stop', containerActor(rec));
+  // An rm -f that came meanwhile already reported the end (destroy): nothing follows a destroy.
+  if (c.records.get(rec.ID) === rec) c.deps.events.log('container', 'stop', containerActor(rec));
 }
 
 async function stopRunning(c: ContainerCore, rec: ContainerRecord, opts: StopOptions): Promise<void> {
