@@ -105,8 +105,12 @@ export class LayerStore {
   readonly driver: Overlay2;
   private readonly layerdb: string;
   private readonly pins = new Map<string, number>();
+  /** Pinned chains a gc ran beside; unpinning one hands it to onUnpinnedAfterGc. */
+  private readonly keptForPins = new Set<string>();
   private readonly infoCache = new Map<string, LayerInfo>();
   private readonly rwLock = new KeyedMutex();
+  /** Per chain ID: a pin that finds a chain registered and a gc that removes it never interleave. */
+  private readonly chainLock = new KeyedMutex();
   /** Driver dirs being filled right now (not yet in layerdb); removeOrphans() leaves them alone. */
   private readonly inFlight = new Set<string>();
   private readonly inFlightRW = new Set<string>();
@@ -159,6 +163,27 @@ export class LayerStore {
     return info;
   }
 
+  /** Pins `chainId` if it is registered (and not being removed by a gc): its info; NotFound otherwise. */
+  private pinExisting(chainId: string): Promise<LayerInfo> {
+    return this.chainLock.run(chainId, async () => {
+      const info = await this.mustGet(chainId);
+      this.pin(chainId);
+      return info;
+    });
+  }
+
+  /** Chains that are pinned or under a pinned chain. */
+  private async pinnedAncestry(): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const top of this.pins.keys()) {
+      for (let c: string | null = top; c !== null && !out.has(c); ) {
+        out.add(c);
+        c = (await this.get(c))?.parent ?? null;
+      }
+    }
+    return out;
+  }
+
   private async mustGet(chainId: string): Promise<LayerInfo> {
     const info = await this.get(chainId);
     if (!info) throw notFound(`layer does not exist: ${chainId}`);
@@ -190,9 +215,21 @@ export class LayerStore {
   }
   unpin(chainId: string): void {
     const n = (this.pins.get(chainId) ?? 0) - 1;
-    if (n > 0) this.pins.set(chainId, n);
-    else this.pins.delete(chainId);
+    if (n > 0) {
+      this.pins.set(chainId, n);
+      return;
+    }
+    this.pins.delete(chainId);
+    // A gc ran while this was pinned and may have left it (and what is under it) only for the
+    // pin: e.g. the image just registered on it was pruned before the pin went.
+    if (this.keptForPins.delete(chainId)) this.onUnpinnedAfterGc?.(chainId);
   }
+
+  /**
+   * Called with a chain unpinned after a gc kept it for its pin; the owner of the images lock
+   * collects it (gc must not run outside that lock).
+   */
+  onUnpinnedAfterGc?: (chainId: string) => void;
 
   /**
    * Streams a (possibly gzip/zstd compressed) layer tar on top of `parent` and registers it.
@@ -251,17 +288,16 @@ export class LayerStore {
    * staged layer is left for the caller to discard.
    */
   async commitStaged(staged: StagedLayer, parent: string | null): Promise<AppliedLayer> {
-    const parentInfo = parent === null ? null : await this.mustGet(parent);
-    if (parent !== null) this.pin(parent);
+    const parentInfo = parent === null ? null : await this.pinExisting(parent);
     const { cacheId, tmp, diffId, size } = staged;
     const chainId = chainIdOf(parent, diffId);
-    this.pin(chainId);
     try {
-      if (await this.has(chainId)) {
+      if (await this.pinExisting(chainId).then(() => true, () => false)) {
         // Same content already registered (another image or a concurrent apply): keep that one.
         await this.discardStaged(staged);
         return { chainId, diffId, size: (await this.mustGet(chainId)).size };
       }
+      this.pin(chainId);
       if (parentInfo) {
         // moby's maxLayerDepth; some 140 layers on, the lowerdir list would outgrow the page mount(2) takes.
         const parentDepth = 1 + (await this.driver.lower(parentInfo.cacheId)).split(':').filter(Boolean).length;
@@ -386,6 +422,7 @@ export class LayerStore {
    */
   async gc(candidates: Iterable<string>, keepTops: Iterable<string>): Promise<{ removed: string[]; reclaimed: number }> {
     const keep = new Set<string>();
+    for (const pinned of this.pins.keys()) this.keptForPins.add(pinned);
     const tops = [...keepTops, ...this.pins.keys(), ...(await this.rwParents())];
     for (const top of tops) {
       for (let c: string | null = top; c !== null && !keep.has(c); ) {
@@ -405,16 +442,23 @@ export class LayerStore {
     let reclaimed = 0;
     const removed: string[] = [];
     for (const c of toRemove) {
-      const info = await this.get(c);
-      if (!info) continue;
-      // Make the record disappear atomically first, then free the content.
-      const trash = this.tmpDir();
-      await rename(this.layerDir(c), trash);
-      this.infoCache.delete(c);
-      await this.driver.remove(info.cacheId);
-      await rm(trash, { recursive: true, force: true });
-      reclaimed += info.size;
-      removed.push(c);
+      await this.chainLock.run(c, async () => {
+        // An apply may have found and pinned it (or a layer on it) since `keep` was made.
+        if ((await this.pinnedAncestry()).has(c)) {
+          for (const pinned of this.pins.keys()) this.keptForPins.add(pinned);
+          return;
+        }
+        const info = await this.get(c);
+        if (!info) return;
+        // Make the record disappear atomically first, then free the content.
+        const trash = this.tmpDir();
+        await rename(this.layerDir(c), trash);
+        this.infoCache.delete(c);
+        await this.driver.remove(info.cacheId);
+        await rm(trash, { recursive: true, force: true });
+        reclaimed += info.size;
+        removed.push(c);
+      });
     }
     return { removed, reclaimed };
   }

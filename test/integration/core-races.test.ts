@@ -395,6 +395,24 @@ describe('core races', () => {
     }
   });
 
+  test('image prune racing commits: the layers of the pruned images do not stay behind', async () => {
+    const c = await api('POST', '/containers/create', { Image: 'busybox', Cmd: ['sh', '-c', 'echo layer > /f'], HostConfig: { NetworkMode: 'none' } });
+    const { Id } = JSON.parse(c.body) as { Id: string };
+    assert.equal((await api('POST', `/containers/${Id}/start`)).status, 204);
+    assert.equal((await api('POST', `/containers/${Id}/wait`)).status, 200);
+    const layerdb = join(d.dataRoot, 'image', 'overlay2', 'layerdb', 'sha256');
+    const before = (await readdir(layerdb)).length;
+    for (let i = 0; i < 20; i++) {
+      // Untagged: each commit is a dangling image the prune may take as soon as it is registered.
+      const [commit, prune] = await Promise.all([api('POST', `/commit?container=${Id}`), api('POST', '/images/prune')]);
+      assert.equal(commit.status, 201, commit.body);
+      assert.equal(prune.status, 200, prune.body);
+    }
+    assert.equal((await api('POST', '/images/prune')).status, 200);
+    assert.equal((await api('DELETE', `/containers/${Id}`)).status, 204);
+    await waitFor(async () => (await readdir(layerdb)).length === before, { timeoutMs: 5000, what: `layers of the pruned commits to go (${before} before)` });
+  });
+
   test('concurrent docker cp of the same files into one container: each one lands, the last writer wins', async () => {
     const c = await api('POST', '/containers/create', { Image: 'busybox', Cmd: ['sleep', '1000'], HostConfig: { NetworkMode: 'none' } });
     const { Id } = JSON.parse(c.body) as { Id: string };

@@ -182,6 +182,42 @@ test('gc removes only layers nothing uses', async () => {
   assert.equal(await store.has(a.chainId), false);
 });
 
+test('a layer a gc kept only for its pin is handed back for collection when unpinned', async () => {
+  const handed: string[] = [];
+  store.onUnpinnedAfterGc = (c) => handed.push(c);
+  try {
+    const a = await apply(null, await buildTar([{ name: 'pin-a', content: 'a' }]));
+    // Its image went (e.g. pruned the moment it was registered) while the apply still pinned it.
+    assert.deepEqual((await store.gc([a.chainId], [])).removed, []);
+    assert.equal(await store.has(a.chainId), true);
+    store.unpin(a.chainId);
+    assert.deepEqual(handed, [a.chainId]);
+    assert.deepEqual((await store.gc(handed, [])).removed, [a.chainId]);
+    // A pin no gc saw is released quietly.
+    const b = await apply(null, await buildTar([{ name: 'pin-b', content: 'b' }]));
+    store.unpin(b.chainId);
+    assert.deepEqual(handed, [a.chainId]);
+    await store.gc([b.chainId], []);
+  } finally {
+    delete store.onUnpinnedAfterGc;
+  }
+});
+
+test('an apply that finds its layer registered while a gc removes it either keeps it or makes it anew', async () => {
+  const tar = await buildTar([{ name: 'race', content: 'r' }]);
+  for (let i = 0; i < 20; i++) {
+    const first = await apply(null, tar);
+    store.unpin(first.chainId);
+    // The gc decides before the apply pins; the apply's dedupe finds the layer still there.
+    const staged = await store.stageLayer(Readable.from([tar]));
+    const [, again] = await Promise.all([store.gc([first.chainId], []), store.commitStaged(staged, null)]);
+    assert.equal(again.chainId, first.chainId);
+    assert.equal(await store.has(again.chainId), true, `round ${i}: the apply returned a layer the gc removed`);
+    store.unpin(again.chainId);
+    await store.gc([again.chainId], []);
+  }
+});
+
 test('removeOrphans clears driver dirs no record refers to, and keeps registered ones', async () => {
   const kept = await apply(null, await buildTar([{ name: 'kept', content: 'k' }]));
   store.unpin(kept.chainId);

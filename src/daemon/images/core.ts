@@ -78,6 +78,9 @@ export class ImageCore {
     this.containersUsingImage = opts.containersUsingImage;
     this.registry = new RegistryClient(opts.registry);
     this.distribution = new DistributionMetadata(imageRoot);
+    this.layers.onUnpinnedAfterGc = (chainId) => {
+      this.releaseLayers([chainId]).catch((err) => this.log(`releasing layer ${chainId}: ${err}`));
+    };
   }
 
   /** Logs a best-effort failure. */
