@@ -1,5 +1,6 @@
 /** POST /containers/create: merges the image's config, names the container, makes its RW layer and record. */
 import { mkdir, rm } from 'node:fs/promises';
+import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import type { ContainerCreateBody, ContainerCreateResponse, EndpointSettings, HostConfig } from '../../api/types.js';
 import { initialState, type ContainerRecord } from '../../container/container.js';
@@ -75,7 +76,7 @@ async function createFromImage(
   let mountPoints: ContainerRecord['MountPoints'] | undefined;
   try {
     mountPoints = c.deps.volumes ? await c.deps.volumes.register(id, config, hostConfig, (ref) => c.get(ref)) : {};
-    if (!config.Hostname) config.Hostname = hostConfig.NetworkMode === 'host' ? '' : shortId(id);
+    if (!config.Hostname) config.Hostname = hostConfig.NetworkMode === 'host' ? osHostname() : shortId(id);
     config.Image = userConfig.Image;
     // Both settle before any cleanup, so a failed mkdir cannot race a layer still being made.
     const [dirMade, layer] = await Promise.allSettled([
