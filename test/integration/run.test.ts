@@ -196,6 +196,14 @@ describe('network modes, hostnames and env as Docker (moby integration-cli)', ()
     assert.match(hosts.stdout, /^1\.2\.3\.4\textra$/m, hosts.stderr);
   });
 
+  test('a volume at /etc does not hide the /etc files', async () => {
+    const r = await docker(['run', '--rm', '--dns', '127.0.0.1', '-h', 'test123', '--add-host', 'test:192.168.0.1', '-v', '/etc', 'busybox', 'cat', '/etc/resolv.conf', '/etc/hostname', '/etc/hosts']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^nameserver 127\.0\.0\.1$/m);
+    assert.match(r.stdout, /^test123$/m);
+    assert.match(r.stdout, /^192\.168\.0\.1\ttest$/m);
+  });
+
   test("conflicting network options get moby's errors", async () => {
     await fails(['run', '--rm', '--network', 'host', '--link', 'zip:zap', 'busybox', 'true'], "conflicting options: host type networking can't be used with links");
     await fails(['run', '--rm', '--network', 'container', 'busybox', 'true'], 'invalid container format container:<name|id>');
