@@ -55,6 +55,20 @@ test("unknown containers and images are 404 with Docker's text", async () => {
   assert.deepEqual([ipc.status, ipc.json.message], [400, 'invalid IPC mode: bogus']);
 });
 
+test("attach to a missing container answers moby's raw text, upgraded or not", async () => {
+  const raw = (head: string) =>
+    new Promise<string>((resolve, reject) => {
+      const sock = connect(d.socket, () => sock.write(head));
+      let got = '';
+      sock.on('data', (b: Buffer) => (got += b.toString()));
+      sock.on('end', () => resolve(got));
+      sock.on('error', reject);
+    });
+  const want = 'HTTP/1.1 404 Not Found\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\nNo such container: nosuch\r\n';
+  assert.equal(await raw('POST /v1.50/containers/nosuch/attach?stream=1&stdout=1 HTTP/1.1\r\nHost: x\r\n\r\n'), want);
+  assert.equal(await raw('POST /v1.50/containers/nosuch/attach?stream=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n'), want);
+});
+
 test('a name in use is 409; invalid HostConfig is 400; neither leaves anything behind', async () => {
   const before = await readdir(join(d.dataRoot, 'containers'));
   const ok = await call('POST', '/v1.50/containers/create?name=taken', JSON.stringify({ Image: 'busybox', Cmd: ['true'] }));
