@@ -264,6 +264,21 @@ describe('diff, export, commit', () => {
     assert.match(history.split('\n')[0]!, /a message/);
     await ok('docker', ['rm', '-f', 'chg']);
   });
+
+  test('ps --filter ancestor matches containers of images built on it, at any depth', async () => {
+    await ok('docker', ['run', '--name', 'anc1', 'busybox', 'true']);
+    await ok('docker', ['commit', 'anc1', 'anc-child']);
+    await ok('docker', ['run', '--name', 'anc2', 'anc-child', 'true']);
+    await ok('docker', ['commit', 'anc2', 'anc-grandchild']);
+    await ok('docker', ['run', '--name', 'anc3', 'anc-grandchild', 'true']);
+    const names = async (ref: string) =>
+      (await ok('docker', ['ps', '-a', '--filter', `ancestor=${ref}`, '--filter', 'name=anc', '--format', '{{.Names}}'])).trim().split('\n').sort();
+    assert.deepEqual(await names('busybox'), ['anc1', 'anc2', 'anc3']);
+    assert.deepEqual(await names('anc-child'), ['anc2', 'anc3']);
+    assert.deepEqual(await names('anc-grandchild'), ['anc3']);
+    await ok('docker', ['rm', 'anc1', 'anc2', 'anc3']);
+    await ok('docker', ['rmi', 'anc-grandchild', 'anc-child']);
+  });
 });
 
 describe('pause, unpause, update', () => {

@@ -31,6 +31,7 @@ export async function listContainers(c: ContainerCore, opts: ContainerListOption
   const chosen = filterContainers(c.all(), opts, {
     resolveContainer: (ref: string) => c.get(ref),
     resolveImage: async (ref: string) => (await c.deps.images.resolve(ref)).id,
+    imageDescendants: (id: string) => c.deps.images.descendants(id),
   });
   const out: ContainerSummary[] = [];
   for (const rec of await chosen) {
