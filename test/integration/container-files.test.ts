@@ -279,6 +279,19 @@ describe('diff, export, commit', () => {
     await ok('docker', ['rm', 'anc1', 'anc2', 'anc3']);
     await ok('docker', ['rmi', 'anc-grandchild', 'anc-child']);
   });
+
+  test("ps shows the image ID once the container's reference names another image", async () => {
+    await ok('docker', ['tag', 'busybox', 'retag:one']);
+    await ok('docker', ['create', '--name', 'retag1', 'retag:one', 'true']);
+    const shown = async () => (await ok('docker', ['ps', '-a', '--no-trunc', '--filter', 'name=retag1', '--format', '{{.Image}}'])).trim();
+    assert.equal(await shown(), 'retag:one');
+    const busybox = (await ok('docker', ['inspect', '-f', '{{.Id}}', 'busybox'])).trim();
+    await ok('docker', ['commit', 'retag1', 'retag:one']);
+    assert.equal(await shown(), busybox);
+    await ok('docker', ['rmi', 'retag:one']);
+    assert.equal(await shown(), busybox);
+    await ok('docker', ['rm', 'retag1']);
+  });
 });
 
 describe('pause, unpause, update', () => {
