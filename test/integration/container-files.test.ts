@@ -280,6 +280,15 @@ describe('diff, export, commit', () => {
     await ok('docker', ['rmi', 'anc-grandchild', 'anc-child']);
   });
 
+  test("the init layer keeps the owner and mode of the image's /etc", async () => {
+    await ok('docker', ['run', '--name', 'owned', 'busybox', 'sh', '-c', 'chown 1000:1001 /etc && chmod 0750 /etc']);
+    await ok('docker', ['commit', 'owned', 'owned-etc']);
+    const r = await d.docker(['run', '--rm', 'owned-etc', 'sh', '-c', "stat -c '%u:%g %a' /etc && test -e /.dockerenv && test -d /proc && test -f /etc/hosts && echo ok"]);
+    assert.equal(r.stdout, '1000:1001 750\nok\n', r.stderr);
+    await ok('docker', ['rm', 'owned']);
+    await ok('docker', ['rmi', 'owned-etc']);
+  });
+
   test("ps shows the image ID once the container's reference names another image", async () => {
     await ok('docker', ['tag', 'busybox', 'retag:one']);
     await ok('docker', ['create', '--name', 'retag1', 'retag:one', 'true']);
