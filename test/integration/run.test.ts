@@ -204,6 +204,12 @@ describe('network modes, hostnames and env as Docker (moby integration-cli)', ()
     assert.match(r.stdout, /^192\.168\.0\.1\ttest$/m);
   });
 
+  test("a negative uid and negative CPU shares get moby's errors", async () => {
+    await fails(['run', '--rm', '-u', '-1', 'busybox', 'id'], 'uids and gids must be in range 0-2147483647');
+    await fails(['run', '--rm', '-u', '0:-1', 'busybox', 'id'], 'uids and gids must be in range 0-2147483647');
+    await fails(['run', '--rm', '--cpu-shares', '-1', 'busybox', 'true'], 'invalid CPU shares (-1): value must be a positive integer');
+  });
+
   test("conflicting network options get moby's errors", async () => {
     await fails(['run', '--rm', '--network', 'host', '--link', 'zip:zap', 'busybox', 'true'], "conflicting options: host type networking can't be used with links");
     await fails(['run', '--rm', '--network', 'container', 'busybox', 'true'], 'invalid container format container:<name|id>');
