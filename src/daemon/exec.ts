@@ -258,7 +258,8 @@ export class ExecService implements ExecBackend {
 
   async inspect(id: string): Promise<ExecInspect> {
     const ex = this.execs.get(id);
-    if (!ex) throw notFound(`No such exec instance: ${id}`);
+    // Removing a container removes its execs with it (moby's cleanup), ended ones included.
+    if (!ex || !this.deps.containerById(ex.containerId)) throw notFound(`No such exec instance: ${id}`);
     const out: ExecInspect = {
       ID: ex.id,
       Running: ex.running,

@@ -256,7 +256,7 @@ describe('dockerode exec', () => {
 });
 
 describe('exec instances and their container run', () => {
-  test('an exec made before its container exited is gone (404), also once it runs again', async () => {
+  test('an exec made before its container exited is gone (404), also once it runs again; rm takes all its execs', async () => {
     assert.equal((await d.docker(['run', '-d', '--name', 'runs', 'busybox', 'top'])).code, 0);
     const made = await api<{ Id: string }>('POST', '/containers/runs/exec', { Cmd: ['true'] });
     assert.equal(made.status, 201);
@@ -268,7 +268,11 @@ describe('exec instances and their container run', () => {
     assert.equal((await start(made.json.Id)).status, 404);
     const fresh = await api<{ Id: string }>('POST', '/containers/runs/exec', { Cmd: ['true'] });
     assert.equal((await start(fresh.json.Id)).status, 200);
+    assert.equal((await api('GET', `/exec/${fresh.json.Id}/json`)).status, 200);
     assert.equal((await d.docker(['rm', '-f', 'runs'])).code, 0);
+    // Removing the container removes its execs: inspect is 404, not a stale record.
+    const gone = await api<{ message?: string }>('GET', `/exec/${fresh.json.Id}/json`);
+    assert.deepEqual([gone.status, gone.json.message], [404, `No such exec instance: ${fresh.json.Id}`]);
   });
 });
 
