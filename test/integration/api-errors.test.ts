@@ -51,6 +51,9 @@ test("unknown containers and images are 404 with Docker's text", async () => {
     const n = await call('POST', `/v1.50/networks/nosuchnet/${op}`, JSON.stringify({ Container: 'nosuch' }));
     assert.deepEqual([n.status, n.json.message], [404, 'No such container: nosuch'], op);
   }
+  // An empty config, as the Go client sends container.Config{}: moby finds no command to run.
+  const empty = await call('POST', '/v1.50/containers/create', JSON.stringify({ Hostname: '', Image: '', Cmd: null, HostConfig: {} }));
+  assert.deepEqual([empty.status, empty.json.message], [400, 'no command specified']);
   const ipc = await call('POST', '/v1.50/containers/create', JSON.stringify({ Image: 'busybox', HostConfig: { IpcMode: 'bogus' } }));
   assert.deepEqual([ipc.status, ipc.json.message], [400, 'invalid IPC mode: bogus']);
 });

@@ -24,7 +24,12 @@ export async function createContainer(
 ): Promise<ContainerCreateResponse> {
   const { HostConfig: hostConfigIn, NetworkingConfig: networkingConfig, ...userConfig } = body;
   const hostConfig: HostConfig = { ...(hostConfigIn ?? {}) };
-  if (!userConfig.Image) throw invalidParameter('Config cannot be empty in order to create a container');
+  if (!userConfig.Image) {
+    // moby creates without an image and then finds nothing to run; one with a command it would
+    // run in an empty root, which Wharf refuses.
+    const noCommand = !userConfig.Cmd?.length && !userConfig.Entrypoint?.filter((e) => e !== '').length;
+    throw invalidParameter(noCommand ? 'no command specified' : 'Config cannot be empty in order to create a container');
+  }
   validateContainerConfig(userConfig);
   const warnings = validateHostConfig(hostConfig, c.deps.settings.ncpu, c.deps.settings.sysInfo);
   validateCreateStrings(userConfig, hostConfig);
