@@ -3,9 +3,11 @@
  * directions. With `Connection: Upgrade` + `Upgrade: tcp` the client gets `101 UPGRADED` and the
  * socket; without, a `200 OK` whose body is the stream and whose request body is stdin.
  */
+import { STATUS_CODES } from 'node:http';
 import { PassThrough, finished, type Readable, type Writable } from 'node:stream';
 import { invalidParameter } from '../lib/errors.js';
 import { FREE_BYTES, reserveBodyBytes } from './body-budget.js';
+import { errorMessage, statusForError } from './errors.js';
 import { MAX_JSON_BODY } from './request.js';
 import type { RequestContext } from './router.js';
 import { COMMON_HEADERS } from './router.js';
@@ -81,6 +83,19 @@ export async function takeUpgradedBody(ctx: RequestContext): Promise<Buffer> {
 
 /** Keeps an ended hijacked socket from lingering if the peer never closes its side. */
 const LINGER_MS = 10_000;
+
+/**
+ * moby's answer when attach fails before its streams are set up (no such container…): it takes
+ * the connection over anyway and writes the status line, the raw-stream content type and the
+ * bare message, then closes. Clients read that text, not Docker's usual JSON error.
+ */
+export function refuseHijack(ctx: RequestContext, err: unknown): void {
+  const status = statusForError(err);
+  const socket = ctx.upgrade?.socket ?? ctx.req.socket;
+  ctx.res.detachSocket(socket as never);
+  socket.on('error', () => {});
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: ${RAW_STREAM}\r\n\r\n${errorMessage(err)}\r\n`);
+}
 
 /**
  * Takes over the connection. Call only after everything that can fail with an HTTP error has

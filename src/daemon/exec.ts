@@ -258,7 +258,8 @@ export class ExecService implements ExecBackend {
 
   async inspect(id: string): Promise<ExecInspect> {
     const ex = this.execs.get(id);
-    if (!ex) throw notFound(`No such exec instance: ${id}`);
+    // Removing a container removes its execs with it (moby's cleanup), ended ones included.
+    if (!ex || !this.deps.containerById(ex.containerId)) throw notFound(`No such exec instance: ${id}`);
     const out: ExecInspect = {
       ID: ex.id,
       Running: ex.running,
@@ -349,6 +350,9 @@ export class ExecService implements ExecBackend {
     if (!ex) throw notFound(`No such exec instance: ${id}`);
     const rec = this.deps.containerById(ex.containerId);
     if (!rec) throw notFound(`No such container: ${id}`);
+    // Docker unregisters a container's execs when it exits (daemon Cleanup): one made in a run
+    // that has ended cannot be started or resized, even once the container runs again.
+    if (!ex.running && (!rec.State.Running || ex.containerRun !== rec.State.StartedAt)) throw notFound(`No such exec instance: ${id}`);
     if (!rec.State.Running) throw conflict(`container ${rec.ID} is not running`);
     if (rec.State.Paused) throw conflict(`Container ${rec.ID} is paused, unpause the container before exec`);
     if (rec.State.Restarting) throw conflict(`Container ${rec.ID} is restarting, wait until the container is running`);

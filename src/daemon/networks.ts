@@ -5,7 +5,7 @@
  */
 import type { NetworkBackend } from '../api/backend.js';
 import type { EndpointSettings, Filters, NetworkCreateRequest, NetworkResource, NetworkSettings } from '../api/types.js';
-import { forbidden, notFound } from '../lib/errors.js';
+import { forbidden, invalidParameter, notFound } from '../lib/errors.js';
 import { listFilter, pruneKeep } from '../network/filters.js';
 import type { NetworkManager } from '../network/manager.js';
 import type { EventSink } from './events.js';
@@ -73,7 +73,7 @@ export class NetworkService implements NetworkBackend {
     if (mode === 'none' || n.Driver === 'null') {
       throw forbidden('container cannot be connected to multiple networks with one of the networks in private (none) mode');
     }
-    if (mode.startsWith('container:')) throw forbidden(`conflicting options: container type network can't be used with other networks`);
+    if (mode.startsWith('container:')) throw invalidParameter('container sharing network namespace with another container or host cannot be connected to any other network');
     if (c.running) {
       await this.mgr.connect(c.id, n.Id, endpointConfig);
       await this.containers.recordEndpoint(c.id, n.Name, endpointConfig ?? {}, this.mgr.settings(c.id));

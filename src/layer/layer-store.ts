@@ -17,9 +17,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { IncomingMessage } from 'node:http';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { writeFileAtomic } from '../lib/atomic-file.js';
 import { generateId } from '../lib/ids.js';
@@ -28,6 +27,7 @@ import { KeyedMutex } from '../lib/mutex.js';
 import { chainIdOf, hexOf } from './chain-id.js';
 import { extractPool } from './extract-pool.js';
 import type { Trash } from '../lib/trash.js';
+import { populateInitLayer } from './init-layer.js';
 import { Overlay2 } from './overlay2.js';
 import { assembleTar, tarSplitSize } from './tar-split.js';
 import { dirSize } from '../lib/dir-size.js';
@@ -85,21 +85,6 @@ async function readText(path: string): Promise<string | null> {
     throw err;
   }
 }
-
-/** Docker's init layer: what every container's rootfs gets before its own changes. */
-/** [path, 'dir' | 'file' | the target of a symlink] */
-const INIT_LAYER: Array<[string, string]> = [
-  ['dev/pts', 'dir'],
-  ['dev/shm', 'dir'],
-  ['proc', 'dir'],
-  ['sys', 'dir'],
-  ['.dockerenv', 'file'],
-  ['etc/resolv.conf', 'file'],
-  ['etc/hosts', 'file'],
-  ['etc/hostname', 'file'],
-  ['dev/console', 'file'],
-  ['etc/mtab', '/proc/mounts'],
-];
 
 export class LayerStore {
   readonly driver: Overlay2;
@@ -507,7 +492,7 @@ export class LayerStore {
       try {
         await this.driver.create(initId, parent?.cacheId ?? null);
         initMade = true;
-        populateInitLayer(this.driver.diffDir(initId));
+        populateInitLayer(this.driver.diffDir(initId), await this.driver.lowerDirs(initId));
         await this.driver.create(mountId, initId);
         mountMade = true;
         await mkdir(tmp, { recursive: true, mode: 0o700 });
@@ -579,25 +564,5 @@ export class LayerStore {
     const rec = await this.mustRW(containerId);
     const sizeRw = await dirSize(this.driver.diffDir(rec.mountId));
     return { sizeRw, sizeRootFs: sizeRw + (await this.chainSize(rec.parent)) };
-  }
-}
-
-/**
- * Synchronous on purpose: a dozen calls in a directory the daemon has just made on its own data
- * root take well under a millisecond on the main thread, where the same calls through the thread
- * pool cost about 65 µs of CPU each in round trips, for every container created.
- */
-function populateInitLayer(diff: string): void {
-  const made = new Set<string>([diff]);
-  for (const [rel, kind] of INIT_LAYER) {
-    const p = join(diff, rel);
-    const parent = dirname(p);
-    if (!made.has(parent)) {
-      mkdirSync(parent, { recursive: true, mode: 0o755 });
-      made.add(parent);
-    }
-    if (kind === 'dir') mkdirSync(p, { recursive: true, mode: 0o755 });
-    else if (kind === 'file') writeFileSync(p, '', { mode: 0o755 }); // Docker's mode for these
-    else symlinkSync(kind, p);
   }
 }

@@ -50,6 +50,8 @@ interface Listener {
   udp: UdpSocket;
   tcp: Server;
   port: number;
+  /** The network's name, for `name.network` queries. */
+  name: string;
   endpoints: Map<string, DnsEndpoint>;
   conns: Set<Socket>;
 }
@@ -95,14 +97,14 @@ export class EmbeddedDns {
 
   constructor(private readonly opts: EmbeddedDnsOptions = {}) {}
 
-  /** Listens for network `id` on `ip`; port 0 picks one. Returns the port. */
-  async listen(id: string, ip: string, port: number): Promise<number> {
+  /** Listens for network `id` (named `name`) on `ip`; port 0 picks one. Returns the port. */
+  async listen(id: string, ip: string, port: number, name = ''): Promise<number> {
     const existing = this.listeners.get(id);
     if (existing) return existing.port;
     for (let attempt = 0; ; attempt++) {
       const udp = await bindUdp(ip, port);
       const chosen = udp.address().port;
-      const l: Listener = { udp, tcp: undefined as unknown as Server, port: chosen, endpoints: new Map(), conns: new Set() };
+      const l: Listener = { udp, tcp: undefined as unknown as Server, port: chosen, name: name.toLowerCase(), endpoints: new Map(), conns: new Set() };
       try {
         l.tcp = await listenTcp(ip, chosen, (c) => this.serveTcp(l, c));
       } catch (err) {
@@ -167,13 +169,28 @@ export class EmbeddedDns {
     });
   }
 
+  /**
+   * libnetwork's sandbox resolution: a container's queries reach one network's listener, but it is
+   * answered from every network the asking container is on (that one first), and `a.b.c` is also
+   * tried as `a.b` on network `c`, then `a` on network `b.c`.
+   */
   private lookup(l: Listener, name: string, from: string): DnsEndpoint[] {
-    // libnetwork's endpoint aliases: the asking container's own links first.
     const fromIp = parseIp(from);
-    const asker = fromIp === undefined ? undefined : [...l.endpoints.values()].find((e) => e.ip === fromIp);
-    const linked = asker?.links && Object.hasOwn(asker.links, name) ? asker.links[name] : undefined;
-    if (linked !== undefined) name = linked;
-    return [...l.endpoints.values()].filter((ep) => ep.names.includes(name));
+    const askerId = fromIp === undefined ? undefined : [...l.endpoints].find(([, e]) => e.ip === fromIp)?.[0];
+    const nets = askerId === undefined ? [l] : [l, ...[...this.listeners.values()].filter((o) => o !== l && o.endpoints.has(askerId))];
+    const tries: { name: string; network?: string }[] = [{ name }];
+    for (let i = name.lastIndexOf('.'); i > 0; i = name.lastIndexOf('.', i - 1)) tries.push({ name: name.slice(0, i), network: name.slice(i + 1) });
+    for (const t of tries) {
+      for (const n of nets) {
+        if (t.network !== undefined && t.network !== n.name) continue;
+        // libnetwork's endpoint aliases: the asking container's own links first.
+        const asker = askerId === undefined ? undefined : n.endpoints.get(askerId);
+        const wanted = asker?.links && Object.hasOwn(asker.links, t.name) ? asker.links[t.name]! : t.name;
+        const found = [...n.endpoints.values()].filter((ep) => ep.names.includes(wanted));
+        if (found.length) return found;
+      }
+    }
+    return [];
   }
 
   /** The endpoint of an in-addr.arpa or ip6.arpa (32 nibbles) name. */

@@ -399,7 +399,7 @@ export class NetworkManager {
   private async startDns(n: NetworkRecord): Promise<void> {
     const gw = formatIp(this.spec(n).gateway);
     try {
-      const port = await this.dns.listen(n.Id, gw, n.dnsPort ?? 0);
+      const port = await this.dns.listen(n.Id, gw, n.dnsPort ?? 0, n.Name);
       if (port !== n.dnsPort) {
         n.dnsPort = port;
         await writeJsonAtomic(this.netPath(n.Id), n);

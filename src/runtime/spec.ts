@@ -433,10 +433,12 @@ function buildMounts(input: SpecInput, privileged: boolean): OciMount[] {
     user.push({ destination: '/sbin/docker-init', type: 'bind', source: input.initPath, options: ['bind', 'ro'] });
   }
   const userDests = new Set(user.map((m) => posix.normalize(m.destination)));
-  const mounts = [...defaults, ...etc].filter((m) => !userDests.has(m.destination));
-  // Parents before children, as Docker sorts mounts by destination depth.
-  user.sort((a, b) => depth(a.destination) - depth(b.destination));
-  return [...mounts, ...user];
+  const mounts = defaults.filter((m) => !userDests.has(m.destination));
+  // Parents before children, as Docker sorts mounts by destination depth: the /etc files go with
+  // the user's mounts, so that a volume at /etc does not hide them.
+  const sorted = [...etc.filter((m) => !userDests.has(m.destination)), ...user];
+  sorted.sort((a, b) => depth(a.destination) - depth(b.destination));
+  return [...mounts, ...sorted];
 }
 
 function depth(p: string): number {

@@ -88,12 +88,13 @@ export async function resolveUser(rootfs: string, user: string | undefined, grou
   return out;
 }
 
+/** A numeric ID as Go's strconv.Atoi reads it (a sign allowed): -1 is numeric, and out of range. */
 function parseId(s: string): number | undefined {
-  return /^[0-9]+$/.test(s) ? Number(s) : undefined;
+  return /^[+-]?[0-9]+$/.test(s) ? Number(s) : undefined;
 }
 
 function checkRange(n: number, raw: string): number {
-  if (n > MAX_ID) throw invalidParameter(`uids and gids must be in range 0-${MAX_ID}: ${raw}`);
+  if (n < 0 || n > MAX_ID) throw invalidParameter(`uids and gids must be in range 0-${MAX_ID}: ${raw}`);
   return n;
 }
 

@@ -51,8 +51,25 @@ test("unknown containers and images are 404 with Docker's text", async () => {
     const n = await call('POST', `/v1.50/networks/nosuchnet/${op}`, JSON.stringify({ Container: 'nosuch' }));
     assert.deepEqual([n.status, n.json.message], [404, 'No such container: nosuch'], op);
   }
+  // An empty config, as the Go client sends container.Config{}: moby finds no command to run.
+  const empty = await call('POST', '/v1.50/containers/create', JSON.stringify({ Hostname: '', Image: '', Cmd: null, HostConfig: {} }));
+  assert.deepEqual([empty.status, empty.json.message], [400, 'no command specified']);
   const ipc = await call('POST', '/v1.50/containers/create', JSON.stringify({ Image: 'busybox', HostConfig: { IpcMode: 'bogus' } }));
   assert.deepEqual([ipc.status, ipc.json.message], [400, 'invalid IPC mode: bogus']);
+});
+
+test("attach to a missing container answers moby's raw text, upgraded or not", async () => {
+  const raw = (head: string) =>
+    new Promise<string>((resolve, reject) => {
+      const sock = connect(d.socket, () => sock.write(head));
+      let got = '';
+      sock.on('data', (b: Buffer) => (got += b.toString()));
+      sock.on('end', () => resolve(got));
+      sock.on('error', reject);
+    });
+  const want = 'HTTP/1.1 404 Not Found\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\nNo such container: nosuch\r\n';
+  assert.equal(await raw('POST /v1.50/containers/nosuch/attach?stream=1&stdout=1 HTTP/1.1\r\nHost: x\r\n\r\n'), want);
+  assert.equal(await raw('POST /v1.50/containers/nosuch/attach?stream=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n'), want);
 });
 
 test('a name in use is 409; invalid HostConfig is 400; neither leaves anything behind', async () => {

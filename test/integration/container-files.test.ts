@@ -264,6 +264,43 @@ describe('diff, export, commit', () => {
     assert.match(history.split('\n')[0]!, /a message/);
     await ok('docker', ['rm', '-f', 'chg']);
   });
+
+  test('ps --filter ancestor matches containers of images built on it, at any depth', async () => {
+    await ok('docker', ['run', '--name', 'anc1', 'busybox', 'true']);
+    await ok('docker', ['commit', 'anc1', 'anc-child']);
+    await ok('docker', ['run', '--name', 'anc2', 'anc-child', 'true']);
+    await ok('docker', ['commit', 'anc2', 'anc-grandchild']);
+    await ok('docker', ['run', '--name', 'anc3', 'anc-grandchild', 'true']);
+    const names = async (ref: string) =>
+      (await ok('docker', ['ps', '-a', '--filter', `ancestor=${ref}`, '--filter', 'name=anc', '--format', '{{.Names}}'])).trim().split('\n').sort();
+    assert.deepEqual(await names('busybox'), ['anc1', 'anc2', 'anc3']);
+    assert.deepEqual(await names('anc-child'), ['anc2', 'anc3']);
+    assert.deepEqual(await names('anc-grandchild'), ['anc3']);
+    await ok('docker', ['rm', 'anc1', 'anc2', 'anc3']);
+    await ok('docker', ['rmi', 'anc-grandchild', 'anc-child']);
+  });
+
+  test("the init layer keeps the owner and mode of the image's /etc", async () => {
+    await ok('docker', ['run', '--name', 'owned', 'busybox', 'sh', '-c', 'chown 1000:1001 /etc && chmod 0750 /etc']);
+    await ok('docker', ['commit', 'owned', 'owned-etc']);
+    const r = await d.docker(['run', '--rm', 'owned-etc', 'sh', '-c', "stat -c '%u:%g %a' /etc && test -e /.dockerenv && test -d /proc && test -f /etc/hosts && echo ok"]);
+    assert.equal(r.stdout, '1000:1001 750\nok\n', r.stderr);
+    await ok('docker', ['rm', 'owned']);
+    await ok('docker', ['rmi', 'owned-etc']);
+  });
+
+  test("ps shows the image ID once the container's reference names another image", async () => {
+    await ok('docker', ['tag', 'busybox', 'retag:one']);
+    await ok('docker', ['create', '--name', 'retag1', 'retag:one', 'true']);
+    const shown = async () => (await ok('docker', ['ps', '-a', '--no-trunc', '--filter', 'name=retag1', '--format', '{{.Image}}'])).trim();
+    assert.equal(await shown(), 'retag:one');
+    const busybox = (await ok('docker', ['inspect', '-f', '{{.Id}}', 'busybox'])).trim();
+    await ok('docker', ['commit', 'retag1', 'retag:one']);
+    assert.equal(await shown(), busybox);
+    await ok('docker', ['rmi', 'retag:one']);
+    assert.equal(await shown(), busybox);
+    await ok('docker', ['rm', 'retag1']);
+  });
 });
 
 describe('pause, unpause, update', () => {

@@ -63,6 +63,20 @@ describe('events', () => {
     assert.equal(await ok(['events', '--since', since, '--until', until, '--filter', 'label=team=b', '--format', '{{.Action}}'], 'docker'), '');
   });
 
+  test("image events carry the image's labels, so a label filter finds tag and untag", async () => {
+    const since = nowSecs();
+    await ok(['run', '--name', 'evlab', 'busybox', 'true'], 'docker');
+    await ok(['commit', '-c', 'LABEL io.wharf.t=image', 'evlab', 'evlabeled:one'], 'docker');
+    await ok(['tag', 'evlabeled:one', 'evlabeled:two'], 'docker');
+    await ok(['rmi', 'evlabeled:two'], 'docker');
+    const until = (Date.now() / 1000 + 0.5).toFixed(3);
+    const out = await ok(['events', '--since', since, '--until', until, '--filter', 'type=image', '--filter', 'label=io.wharf.t=image', '--format', '{{.Action}} {{.Actor.Attributes.name}}'], 'docker');
+    const id = (await ok(['image', 'inspect', '-f', '{{.Id}}', 'evlabeled:one'], 'docker')).trim();
+    assert.equal(out, `tag evlabeled:one\ntag evlabeled:two\nuntag ${id}\n`);
+    await ok(['rm', 'evlab'], 'docker');
+    await ok(['rmi', 'evlabeled:one'], 'docker');
+  });
+
   test('a live stream shows new events and ends at until; bad input is a 400', async () => {
     const since = nowSecs();
     const until = (Date.now() / 1000 + 4).toFixed(3);

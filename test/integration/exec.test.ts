@@ -255,6 +255,27 @@ describe('dockerode exec', () => {
   });
 });
 
+describe('exec instances and their container run', () => {
+  test('an exec made before its container exited is gone (404), also once it runs again; rm takes all its execs', async () => {
+    assert.equal((await d.docker(['run', '-d', '--name', 'runs', 'busybox', 'top'])).code, 0);
+    const made = await api<{ Id: string }>('POST', '/containers/runs/exec', { Cmd: ['true'] });
+    assert.equal(made.status, 201);
+    const start = (id: string) => api<{ message?: string }>('POST', `/exec/${id}/start`, { Detach: true });
+    assert.equal((await d.docker(['kill', 'runs'])).code, 0);
+    const stopped = await start(made.json.Id);
+    assert.deepEqual([stopped.status, stopped.json.message], [404, `No such exec instance: ${made.json.Id}`]);
+    assert.equal((await d.docker(['start', 'runs'])).code, 0);
+    assert.equal((await start(made.json.Id)).status, 404);
+    const fresh = await api<{ Id: string }>('POST', '/containers/runs/exec', { Cmd: ['true'] });
+    assert.equal((await start(fresh.json.Id)).status, 200);
+    assert.equal((await api('GET', `/exec/${fresh.json.Id}/json`)).status, 200);
+    assert.equal((await d.docker(['rm', '-f', 'runs'])).code, 0);
+    // Removing the container removes its execs: inspect is 404, not a stale record.
+    const gone = await api<{ message?: string }>('GET', `/exec/${fresh.json.Id}/json`);
+    assert.deepEqual([gone.status, gone.json.message], [404, `No such exec instance: ${fresh.json.Id}`]);
+  });
+});
+
 describe('after exec', () => {
   test('no conmon, process or exec dir left once the container is removed', async () => {
     const r = await d.docker(['rm', '-f', 'ex', 'gone']);

@@ -186,6 +186,27 @@ describe('networking', () => {
     assert.equal(await inspect('b1', `{{if index .NetworkSettings.Networks "${NET}"}}yes{{else}}no{{end}}`), 'no');
   });
 
+  test('a container on two networks resolves names on both, and name.network on each', async () => {
+    const net2 = `${NET}b`;
+    await ok(['network', 'create', net2]);
+    await ok(['run', '-d', '--name', 'm2', '--network', net2, 'busybox', 'top']);
+    await ok(['run', '-d', '--name', 'm1', '--network', NET, 'busybox', 'top']);
+    const resolves = async (name: string) => (await d.wharf(['exec', 'm1', 'nslookup', name, '127.0.0.11'])).code === 0;
+    assert.equal(await resolves('m2'), false);
+    await ok(['network', 'connect', net2, 'm1']);
+    const ip2 = await inspect('m2', `{{(index .NetworkSettings.Networks "${net2}").IPAddress}}`);
+    const r = await d.wharf(['exec', 'm1', 'ping', '-c1', '-W2', 'm2']);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, new RegExp(`PING m2 \\(${ip2.replace(/\./g, '\\.')}\\)`));
+    assert.equal(await resolves(`m2.${net2}`), true);
+    assert.equal(await resolves(`m1.${NET}`), true);
+    assert.equal(await resolves(`m2.${NET}`), false);
+    await ok(['network', 'disconnect', net2, 'm1']);
+    assert.equal(await resolves('m2'), false);
+    await ok(['rm', '-f', 'm1', 'm2']);
+    await ok(['network', 'rm', net2]);
+  });
+
   test('--network container:<id> shares the netns', async () => {
     const id = await inspect('n1', '{{.Id}}');
     const ip = await inspect('n1', `{{(index .NetworkSettings.Networks "${NET}").IPAddress}}`);

@@ -5,6 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, readlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { countLeaks, loadBusybox, startDaemon, type Daemon } from './harness.js';
 
 let d: Daemon;
@@ -169,5 +170,61 @@ describe('run', () => {
     assert.equal(b.code, 125);
     assert.match(b.stderr, /Conflict\. The container name "\/taken" is already in use by container "[0-9a-f]{64}"\. You have to remove \(or rename\) that container to be able to reuse that name\./);
     assert.equal((await d.wharf(['rm', '-f', 'taken'])).code, 0);
+  });
+});
+
+describe('network modes, hostnames and env as Docker (moby integration-cli)', () => {
+  const docker = (args: string[]) => d.docker(args);
+  const fails = async (args: string[], message: string) => {
+    const r = await docker(args);
+    assert.equal(r.code, 125, r.stdout);
+    assert.ok(r.stderr.includes(message), r.stderr);
+  };
+
+  test('-e NAME without a value unsets it, HOSTNAME included', async () => {
+    const r = await docker(['run', '--rm', '-e', 'WHARF_NOT_SET_ANYWHERE', '-e', 'HOSTNAME', 'busybox', 'env']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n').map((l) => l.split('=')[0]).sort(), ['HOME', 'PATH']);
+  });
+
+  test('--network host keeps a UTS namespace of its own: the host name by default, --hostname otherwise; --add-host is honoured', async () => {
+    const own = await docker(['run', '--rm', '--network', 'host', 'busybox', 'sh', '-c', 'echo $HOSTNAME && hostname']);
+    assert.equal(own.stdout, `${hostname()}\n${hostname()}\n`, own.stderr);
+    const named = await docker(['run', '--rm', '--network', 'host', '--hostname', 'foobar', 'busybox', 'sh', '-c', 'echo $HOSTNAME && hostname && cat /etc/hostname']);
+    assert.equal(named.stdout, 'foobar\nfoobar\nfoobar\n', named.stderr);
+    const hosts = await docker(['run', '--rm', '--network', 'host', '--add-host', 'extra:1.2.3.4', 'busybox', 'cat', '/etc/hosts']);
+    assert.match(hosts.stdout, /^1\.2\.3\.4\textra$/m, hosts.stderr);
+  });
+
+  test('a volume at /etc does not hide the /etc files', async () => {
+    const r = await docker(['run', '--rm', '--dns', '127.0.0.1', '-h', 'test123', '--add-host', 'test:192.168.0.1', '-v', '/etc', 'busybox', 'cat', '/etc/resolv.conf', '/etc/hostname', '/etc/hosts']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^nameserver 127\.0\.0\.1$/m);
+    assert.match(r.stdout, /^test123$/m);
+    assert.match(r.stdout, /^192\.168\.0\.1\ttest$/m);
+  });
+
+  test("a negative uid and negative CPU shares get moby's errors", async () => {
+    await fails(['run', '--rm', '-u', '-1', 'busybox', 'id'], 'uids and gids must be in range 0-2147483647');
+    await fails(['run', '--rm', '-u', '0:-1', 'busybox', 'id'], 'uids and gids must be in range 0-2147483647');
+    await fails(['run', '--rm', '--cpu-shares', '-1', 'busybox', 'true'], 'invalid CPU shares (-1): value must be a positive integer');
+  });
+
+  test("conflicting network options get moby's errors", async () => {
+    await fails(['run', '--rm', '--network', 'host', '--link', 'zip:zap', 'busybox', 'true'], "conflicting options: host type networking can't be used with links");
+    await fails(['run', '--rm', '--network', 'container', 'busybox', 'true'], 'invalid container format container:<name|id>');
+    await fails(['run', '--rm', '--uts', 'host', '--hostname', 'x', 'busybox', 'true'], 'conflicting options: hostname and the UTS mode');
+    await fails(['run', '--name', 'self', '--network', 'container:self', 'busybox', 'true'], 'cannot join own network namespace');
+    assert.equal((await docker(['rm', 'self'])).code, 0);
+    assert.equal((await docker(['create', '--name', 'donor', 'busybox', 'top'])).code, 0);
+    await fails(['run', '--rm', '--network', 'container:donor', 'busybox', 'true'], 'cannot join network namespace of a non running container: container donor is created');
+    assert.equal((await docker(['start', 'donor'])).code, 0);
+    assert.equal((await docker(['run', '-d', '--name', 'joiner', '--network', 'container:donor', 'busybox', 'top'])).code, 0);
+    assert.equal((await docker(['network', 'create', 'joinnet'])).code, 0);
+    const c = await docker(['network', 'connect', 'joinnet', 'joiner']);
+    assert.equal(c.code, 1);
+    assert.match(c.stderr, /container sharing network namespace with another container or host cannot be connected to any other network/);
+    assert.equal((await docker(['rm', '-f', 'joiner', 'donor'])).code, 0);
+    assert.equal((await docker(['network', 'rm', 'joinnet'])).code, 0);
   });
 });

@@ -4,7 +4,7 @@ import type { AttachOptions, WaitCondition } from '../backend.js';
 import { decodeCreateBody } from '../create-body.js';
 import { adaptCreateBody } from '../create-compat.js';
 import { errorMessage } from '../errors.js';
-import { hijack, MULTIPLEXED_STREAM, RAW_STREAM, takeUpgradedBody } from '../hijack.js';
+import { hijack, MULTIPLEXED_STREAM, RAW_STREAM, refuseHijack, takeUpgradedBody } from '../hijack.js';
 import {
   boolValue,
   checkForJSON,
@@ -110,8 +110,13 @@ async function attach(ctx: RequestContext): Promise<void> {
   if (detachKeys) opts.detachKeys = detachKeys;
   // dockerode sends its options as a JSON body too: never the container's stdin.
   await takeUpgradedBody(ctx);
-  // Errors here are ordinary HTTP errors: nothing has been hijacked yet.
-  const session = await ctx.backend.containers.attach(ctx.params.name!, opts);
+  let session: Awaited<ReturnType<typeof ctx.backend.containers.attach>>;
+  try {
+    session = await ctx.backend.containers.attach(ctx.params.name!, opts);
+  } catch (err) {
+    refuseHijack(ctx, err);
+    return;
+  }
   const conn = hijack(ctx, { tty: session.tty });
   if (!opts.stdin) conn.stdin.resume();
   try {

@@ -149,7 +149,7 @@ export class ContainerCommit {
 
     const events = this.c.deps.events;
     events.log('container', 'commit', containerActor(rec, { comment: req.comment ?? '', imageID: id, imageRef: target ? familiarString(target) : '' }));
-    if (target) events.log('image', 'tag', { ID: id, Attributes: { name: familiarString(target) } });
+    if (target) events.log('image', 'tag', { ID: id, Attributes: { ...(config.Labels ?? {}), name: familiarString(target) } });
     return { Id: id };
   }
 

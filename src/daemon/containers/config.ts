@@ -221,7 +221,7 @@ export function validateHostConfig(h: HostConfig, ncpu = cpus().length, sys: Sys
   if (h.NanoCpus && (h.NanoCpus < 0 || h.NanoCpus > ncpu * 1e9)) {
     throw invalidParameter(`range of CPUs is from 0.01 to ${ncpu}.00, as there are only ${ncpu} CPUs available`);
   }
-  if (h.CpuShares !== undefined && h.CpuShares < 0) throw invalidParameter('invalid CPU shares: must be a positive integer');
+  if (h.CpuShares !== undefined && h.CpuShares < 0) throw invalidParameter(`invalid CPU shares (${h.CpuShares}): value must be a positive integer`);
   if (h.CpuShares && h.CpuShares > 0 && !sys.cpuShares) {
     warnings.push('Your kernel does not support CPU shares or the cgroup is not mounted. Shares discarded.');
     h.CpuShares = 0;

@@ -1,5 +1,6 @@
 /** POST /containers/create: merges the image's config, names the container, makes its RW layer and record. */
 import { mkdir, rm } from 'node:fs/promises';
+import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import type { ContainerCreateBody, ContainerCreateResponse, EndpointSettings, HostConfig } from '../../api/types.js';
 import { initialState, type ContainerRecord } from '../../container/container.js';
@@ -23,7 +24,12 @@ export async function createContainer(
 ): Promise<ContainerCreateResponse> {
   const { HostConfig: hostConfigIn, NetworkingConfig: networkingConfig, ...userConfig } = body;
   const hostConfig: HostConfig = { ...(hostConfigIn ?? {}) };
-  if (!userConfig.Image) throw invalidParameter('Config cannot be empty in order to create a container');
+  if (!userConfig.Image) {
+    // moby creates without an image and then finds nothing to run; one with a command it would
+    // run in an empty root, which Wharf refuses.
+    const noCommand = !userConfig.Cmd?.length && !userConfig.Entrypoint?.filter((e) => e !== '').length;
+    throw invalidParameter(noCommand ? 'no command specified' : 'Config cannot be empty in order to create a container');
+  }
   validateContainerConfig(userConfig);
   const warnings = validateHostConfig(hostConfig, c.deps.settings.ncpu, c.deps.settings.sysInfo);
   validateCreateStrings(userConfig, hostConfig);
@@ -75,7 +81,7 @@ async function createFromImage(
   let mountPoints: ContainerRecord['MountPoints'] | undefined;
   try {
     mountPoints = c.deps.volumes ? await c.deps.volumes.register(id, config, hostConfig, (ref) => c.get(ref)) : {};
-    if (!config.Hostname) config.Hostname = hostConfig.NetworkMode === 'host' ? '' : shortId(id);
+    if (!config.Hostname) config.Hostname = hostConfig.NetworkMode === 'host' ? osHostname() : shortId(id);
     config.Image = userConfig.Image;
     // Both settle before any cleanup, so a failed mkdir cannot race a layer still being made.
     const [dirMade, layer] = await Promise.allSettled([

@@ -24,6 +24,10 @@ export interface ImageResolver {
   resolve(ref: string, platform?: string): Promise<ResolvedImage>;
   /** resolve() with the image's layers kept from removal until `release()` (create, until its RW layer holds them). */
   resolveForUse(ref: string, platform?: string): Promise<{ image: ResolvedImage; release: () => void }>;
+  /** The ID `ref` names now (Docker's GetImage); throws NotFound. */
+  lookup(ref: string): Promise<string>;
+  /** The images built on `id` (their Parent chain leads to it), any depth: `ps --filter ancestor`. */
+  descendants(id: string): Promise<string[]>;
 }
 
 export interface RWLayers {

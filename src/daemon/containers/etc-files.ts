@@ -118,13 +118,16 @@ export async function writeEtcFiles(
   },
 ): Promise<void> {
   const hostResolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
-  const hostname = opts.hostNetwork ? osHostname() : opts.hostname;
+  // Records created before create filled in the host's name for the host network have none.
+  const hostname = opts.hostNetwork ? opts.hostname || osHostname() : opts.hostname;
   // host-gateway is every gateway of the default bridge: IPv4, and IPv6 when it has IPv6 (Docker 28).
   const gateways = [opts.hostGateway, opts.hostGateway6].filter((g): g is string => !!g);
   const extraHosts = opts.extraHosts?.flatMap((h) =>
     gateways.length && h.endsWith(':host-gateway') ? gateways.map((g) => h.replace(/host-gateway$/, g)) : [h],
   );
-  const hosts = opts.hostNetwork
+  // With --add-host, a host-network container's hosts file is not the host's (Docker 28), so that
+  // a name in the host's file can be overridden.
+  const hosts = opts.hostNetwork && !extraHosts?.length
     ? await readFile('/etc/hosts', 'utf8').catch(() => hostsFile({ hostname }))
     : hostsFile({ hostname, domainname: opts.domainname, extraHosts, links: opts.links, ip: opts.ip || undefined, ip6: opts.ip6 || undefined });
   const resolv = opts.nameservers?.length

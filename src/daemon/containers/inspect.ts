@@ -31,12 +31,23 @@ export async function listContainers(c: ContainerCore, opts: ContainerListOption
   const chosen = filterContainers(c.all(), opts, {
     resolveContainer: (ref: string) => c.get(ref),
     resolveImage: async (ref: string) => (await c.deps.images.resolve(ref)).id,
+    imageDescendants: (id: string) => c.deps.images.descendants(id),
   });
   const out: ContainerSummary[] = [];
+  // moby's refreshImage: a reference that no longer names the container's image (re-tagged,
+  // removed) is shown as the image ID.
+  const current = new Map<string, Promise<string | undefined>>();
+  const nowNames = (ref: string) => {
+    let p = current.get(ref);
+    if (!p) current.set(ref, (p = c.deps.images.lookup(ref).catch(() => undefined)));
+    return p;
+  };
   for (const rec of await chosen) {
     const sizes = opts.size ? await c.deps.layers.rwSizes(rec.ID).catch(() => undefined) : undefined;
     const linkNames = c.links.linkNames(rec.ID, (id) => c.records.get(id));
-    out.push(toSummary(rec, { ...sizes, ...(linkNames.length ? { linkNames } : {}) }));
+    const ref = rec.Config?.Image ?? rec.Image;
+    const image = ref === rec.Image || (await nowNames(ref)) === rec.Image ? ref : rec.Image;
+    out.push(toSummary(rec, { ...sizes, image, ...(linkNames.length ? { linkNames } : {}) }));
   }
   return out;
 }

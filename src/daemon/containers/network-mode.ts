@@ -10,10 +10,18 @@ import { invalidParameter } from '../../lib/errors.js';
 export const isContainerMode = (mode: string | undefined): boolean => !!mode?.startsWith('container:');
 
 /**
- * Docker's create-time checks (runconfig validateNetContainerMode) on the request's own config,
+ * Docker's create-time checks (runconfig validateNetMode) on the request's own config,
  * before the image's config is merged in.
  */
 export function validateContainerNetworkMode(config: ContainerConfig, hc: HostConfig): void {
+  if (hc.UTSMode === 'host' && config.Hostname) throw invalidParameter('conflicting options: hostname and the UTS mode');
+  if (hc.NetworkMode === 'host' && hc.Links?.length) {
+    throw invalidParameter("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
+  }
+  // A network named `container` (no colon) is container mode too, as in moby.
+  if (hc.NetworkMode === 'container' || hc.NetworkMode === 'container:') {
+    throw invalidParameter('invalid network mode: invalid container format container:<name|id>');
+  }
   if (!isContainerMode(hc.NetworkMode)) return;
   if (config.Hostname) throw invalidParameter('conflicting options: hostname and the network mode');
   if (hc.Links?.length) {

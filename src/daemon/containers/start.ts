@@ -3,12 +3,13 @@
  * attaches join -> runtime start. A failure undoes what was done (releaseHeld) and records
  * Docker's exit code and message.
  */
+import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import type { HostConfig } from '../../api/types.js';
 import type { ContainerRecord } from '../../container/container.js';
 import type { AttachResult } from '../../network/manager.js';
 import { mkdirAllInRoot, RootPathError } from '../../containerfs/root.js';
-import { hasProcess, isRunning, setRunning, setStartFailed } from '../../container/state.js';
+import { hasProcess, isRunning, setRunning, setStartFailed, stateStatus } from '../../container/state.js';
 import { EngineError, conflict, invalidParameter, noSuchContainer, notModified, systemError } from '../../lib/errors.js';
 import { shortId } from '../../lib/ids.js';
 import { resolveDevices } from '../../runtime/devices.js';
@@ -105,11 +106,12 @@ export async function startLocked(c: ContainerCore, rec: ContainerRecord): Promi
       args: [rec.Path, ...rec.Args],
       env,
       cwd,
-      hostname: hostNetwork ? undefined : rec.Config.Hostname,
+      // The host network keeps a UTS namespace of its own (only --uts=host shares the host's).
+      hostname: hostNetwork ? rec.Config.Hostname || osHostname() : rec.Config.Hostname,
       domainname: rec.Config.Domainname || undefined,
       user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
       etcFiles: { hostname: rec.HostnamePath, hosts: rec.HostsPath, resolvConf: rec.ResolvConfPath },
-      network: netnsFile ? { kind: 'own', path: netnsFile } : networkNamespace(c, hc),
+      network: netnsFile ? { kind: 'own', path: netnsFile } : networkNamespace(c, id, hc),
       ...joinedNamespacePaths(hc, (ref) => c.get(ref), (donor) => shmPath(c.deps.store.dir(donor.ID))),
       ...(ownShm ? { shmSource: ownShm } : {}),
       cgroupParent: hc.CgroupParent || settings.cgroupParent,
@@ -181,13 +183,15 @@ function ownsNetns(hc: HostConfig): boolean {
   return mode !== 'host' && mode !== 'none' && !isContainerMode(mode);
 }
 
-function networkNamespace(c: ContainerCore, hc: HostConfig): { kind: 'new' } | { kind: 'host' } | { kind: 'path'; path: string } {
+function networkNamespace(c: ContainerCore, id: string, hc: HostConfig): { kind: 'new' } | { kind: 'host' } | { kind: 'path'; path: string } {
   const mode = hc.NetworkMode ?? 'bridge';
   if (mode === 'host') return { kind: 'host' };
   if (mode.startsWith('container:')) {
     const other = c.get(mode.slice(10));
+    // `--name me --network container:me` is resolved to itself at create; moby refuses it at start.
+    if (other.ID === id) throw systemError('cannot join own network namespace');
     if (!hasProcess(other.State)) {
-      throw conflict(`cannot join network namespace of a non running container: container ${other.ID} is not running`);
+      throw conflict(`cannot join network namespace of a non running container: container ${other.Name.replace(/^\//, '')} is ${stateStatus(other.State)}`);
     }
     return { kind: 'path', path: `/proc/${other.State.Pid}/ns/net` };
   }

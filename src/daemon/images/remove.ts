@@ -9,6 +9,7 @@ import { conflict, invalidParameter, isEngineError } from '../../lib/errors.js';
 import { filterBool, parseFilterTime, labelMatches } from '../../lib/filters.js';
 import { shortId } from '../../lib/ids.js';
 import { unixSeconds, type ImageCore, type ImageUser } from './core.js';
+import { imageEventActor } from './image-events.js';
 
 const RUNNING = 1;
 const DEPENDENT_CHILD = 2;
@@ -19,6 +20,7 @@ const SOFT = ACTIVE_REF | STOPPED;
 
 export async function removeImage(c: ImageCore, ref: string, opts: { force: boolean; noprune: boolean }): Promise<ImageDeleteItem[]> {
   const id = await c.lookup(ref).catch(() => undefined);
+  const untagActor = id ? await imageEventActor(c, id, id) : undefined;
   const records = await c.exclusive(async () => {
     // Read before the delete drops the image's metadata.
     const parent = id ? await c.images.parent(id) : '';
@@ -26,7 +28,10 @@ export async function removeImage(c: ImageCore, ref: string, opts: { force: bool
     if (id && parent && !opts.noprune && out.some((r) => r.Deleted === id)) await pruneParents(c, parent, out);
     return out;
   });
-  for (const r of records) if (id && (r.Untagged || r.Deleted === id)) c.opts.events?.log('image', r.Untagged ? 'untag' : 'delete', { ID: id, Attributes: { name: id } });
+  for (const r of records) {
+    // moby logs an untag while the image still exists (with its labels), a delete once it is gone.
+    if (id && (r.Untagged || r.Deleted === id)) c.opts.events?.log('image', r.Untagged ? 'untag' : 'delete', r.Untagged && untagActor ? untagActor : { ID: id, Attributes: { name: id } });
+  }
   return records;
 }
 

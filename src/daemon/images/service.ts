@@ -86,7 +86,24 @@ export class ImageService implements ImageBackend {
   resolveForUse(ref: string, platform?: string): Promise<{ image: ResolvedImage; release: () => void }> {
     return this.c.resolveForUse(ref, platform);
   }
-  registerImage(raw: Buffer, refs: Reference[]): Promise<{ id: string; moved: Array<{ ref: Reference; previous: string }> }> {
+  async descendants(id: string): Promise<string[]> {
+    const children = new Map<string, string[]>();
+    for (const other of await this.images.list()) {
+      const parent = await this.images.parent(other);
+      if (parent) children.set(parent, [...(children.get(parent) ?? []), other]);
+    }
+    const out: string[] = [];
+    const queue = [id];
+    for (let cur = queue.shift(); cur !== undefined; cur = queue.shift()) {
+      for (const child of children.get(cur) ?? []) {
+        if (out.includes(child) || child === id) continue;
+        out.push(child);
+        queue.push(child);
+      }
+    }
+    return out;
+  }
+    registerImage(raw: Buffer, refs: Reference[]): Promise<{ id: string; moved: Array<{ ref: Reference; previous: string }> }> {
     return this.c.registerImage(raw, refs);
   }
   releaseLayers(chains: string[]): Promise<void> {

@@ -2,6 +2,7 @@
 import { familiarName, familiarString, isValidTag, parseNormalizedNamed, withDefaultTag } from '../../image/reference.js';
 import { invalidParameter } from '../../lib/errors.js';
 import type { ImageCore } from './core.js';
+import { imageEventActor } from './image-events.js';
 
 export async function tagImage(c: ImageCore, ref: string, repo: string, tag?: string): Promise<void> {
   if (!repo) throw invalidParameter('repository name must have at least one component');
@@ -17,6 +18,6 @@ export async function tagImage(c: ImageCore, ref: string, repo: string, tag?: st
     const id = await c.lookup(ref);
     await c.refs.add(target, id, true);
     await c.images.setLastUpdated(id);
-    c.opts.events?.log('image', 'tag', { ID: id, Attributes: { name: familiarString(target) } });
+    c.opts.events?.log('image', 'tag', await imageEventActor(c, id, familiarString(target)));
   });
 }

@@ -110,12 +110,12 @@ describe('hijacked attach', () => {
     assert.equal(frames.map((f) => f[1]).join(''), 'echo:earlyecho:morestdin closed');
   });
 
-  it('answers attach errors as HTTP errors before hijacking', async () => {
+  it("answers an attach error before the streams as moby does: status line, raw-stream type, bare text", async () => {
     const conn = rawConnect(srv.sock, upgradeRequest('/v1.45/containers/missing/attach?stream=1&stdout=1'));
     const { statusLine, headers, rest } = splitRaw(await conn.ended);
     assert.equal(statusLine, 'HTTP/1.1 404 Not Found');
-    assert.equal(headers['content-type'], 'application/json');
-    assert.match(rest.toString(), /No such container: missing/);
+    assert.equal(headers['content-type'], 'application/vnd.docker.raw-stream');
+    assert.equal(rest.toString(), 'No such container: missing\r\n');
     conn.socket.destroy();
   });
 

@@ -137,6 +137,11 @@ test('etc files bind-mounted; read-only rootfs makes them ro', () => {
   const ro = build({ etcFiles, hostConfig: { ReadonlyRootfs: true } });
   assert.equal(ro.root.readonly, true);
   assert.ok(mount(ro, '/etc/hosts')!.options!.includes('ro'));
+  // A volume at /etc is mounted before the files, which would otherwise be hidden under it.
+  const vol = build({ etcFiles, mounts: [{ destination: '/etc', type: 'bind', source: '/v/etc', options: ['rbind'] }] });
+  const dests = vol.mounts.map((m) => m.destination);
+  assert.ok(dests.indexOf('/etc') < dests.indexOf('/etc/resolv.conf'), dests.join(' '));
+  assert.ok(dests.indexOf('/etc') < dests.indexOf('/etc/hosts'), dests.join(' '));
 });
 
 test('tmpfs: Docker defaults merged with the user options; user mounts replace defaults', () => {
