@@ -660,7 +660,7 @@ class BuildRun {
       const history = target.config.history ?? [];
       if (!historyExtends(target.config, parent) || history[depth]?.created_by !== createdBy) continue;
       if (history.length - 1 === depth) {
-        if (state.imageId) await this.deps.images.images.setParent(target.id, state.imageId);
+        if (state.imageId) await this.deps.images.setParent(target.id, state.imageId);
         return target;
       }
       const restored = await this.restoreCachedImage(state, target.config, depth, containerConfig);
@@ -719,8 +719,7 @@ class BuildRun {
       history: [...(parent?.history ?? []), entry],
       rootfs: { type: 'layers', diff_ids: diffIds },
     };
-    const { id } = await this.deps.images.registerImage(Buffer.from(JSON.stringify(file)), []);
-    if (state.imageId) await this.deps.images.images.setParent(id, state.imageId);
+    const { id } = await this.deps.images.registerImage(Buffer.from(JSON.stringify(file)), [], state.imageId || undefined);
     return { id, config: file };
   }
 
@@ -769,14 +768,14 @@ class BuildRun {
       history: [...(parent.history ?? []), entry],
       rootfs: { type: 'layers', diff_ids: [...(parent.rootfs?.diff_ids ?? []), ...(empty ? [] : [layer.diffId])] },
     };
-    let id: string;
+    let id: string | undefined;
     try {
-      ({ id } = await this.deps.images.registerImage(Buffer.from(JSON.stringify(file)), []));
-      if (state.imageId) await this.deps.images.images.setParent(id, state.imageId);
+      ({ id } = await this.deps.images.registerImage(Buffer.from(JSON.stringify(file)), [], state.imageId || undefined));
     } finally {
       if (layer) this.deps.images.layers.unpin(layer.chainId);
+      // No image holds the layer when it is empty or the registration failed (its parent went).
+      if (layer && (empty || id === undefined)) await this.deps.images.releaseLayers([layer.chainId]).catch(() => {});
     }
-    if (layer && empty) await this.deps.images.releaseLayers([layer.chainId]).catch(() => {});
     const siblings = this.children?.get(state.imageId);
     if (siblings) siblings.push(id);
     state.imageId = id;

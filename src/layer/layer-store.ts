@@ -90,8 +90,8 @@ export class LayerStore {
   readonly driver: Overlay2;
   private readonly layerdb: string;
   private readonly pins = new Map<string, number>();
-  /** Pinned chains a gc ran beside; unpinning one hands it to onUnpinnedAfterGc. */
-  private readonly keptForPins = new Set<string>();
+  /** Chains a gc kept only for a pin or a container on them; letting go of one hands it to onReleasedAfterGc. */
+  private readonly keptForHolders = new Set<string>();
   private readonly infoCache = new Map<string, LayerInfo>();
   private readonly rwLock = new KeyedMutex();
   /** Per chain ID: a pin that finds a chain registered and a gc that removes it never interleave. */
@@ -205,16 +205,16 @@ export class LayerStore {
       return;
     }
     this.pins.delete(chainId);
-    // A gc ran while this was pinned and may have left it (and what is under it) only for the
-    // pin: e.g. the image just registered on it was pruned before the pin went.
-    if (this.keptForPins.delete(chainId)) this.onUnpinnedAfterGc?.(chainId);
+    // A gc ran while this was pinned and left it (and what is under it) only for the pin: e.g.
+    // the image just registered on it was pruned before the pin went.
+    if (this.keptForHolders.delete(chainId)) this.onReleasedAfterGc?.(chainId);
   }
 
   /**
-   * Called with a chain unpinned after a gc kept it for its pin; the owner of the images lock
-   * collects it (gc must not run outside that lock).
+   * Called with a chain let go (its last pin, or a container's RW layer on it) after a gc kept it
+   * only for that; the owner of the images lock collects it (gc must not run outside that lock).
    */
-  onUnpinnedAfterGc?: (chainId: string) => void;
+  onReleasedAfterGc?: (chainId: string) => void;
 
   /**
    * Streams a (possibly gzip/zstd compressed) layer tar on top of `parent` and registers it.
@@ -407,14 +407,16 @@ export class LayerStore {
    */
   async gc(candidates: Iterable<string>, keepTops: Iterable<string>): Promise<{ removed: string[]; reclaimed: number }> {
     const keep = new Set<string>();
-    for (const pinned of this.pins.keys()) this.keptForPins.add(pinned);
-    const tops = [...keepTops, ...this.pins.keys(), ...(await this.rwParents())];
-    for (const top of tops) {
+    const walk = async (top: string) => {
       for (let c: string | null = top; c !== null && !keep.has(c); ) {
         keep.add(c);
         c = (await this.get(c))?.parent ?? null;
       }
-    }
+    };
+    for (const top of keepTops) await walk(top);
+    const held = [...this.pins.keys(), ...(await this.rwParents())];
+    for (const top of held) if (!keep.has(top)) this.keptForHolders.add(top);
+    for (const top of held) await walk(top);
     const toRemove = new Set<string>();
     for (const cand of candidates) {
       for (let c: string | null = cand; c !== null && !keep.has(c) && !toRemove.has(c); ) {
@@ -430,7 +432,7 @@ export class LayerStore {
       await this.chainLock.run(c, async () => {
         // An apply may have found and pinned it (or a layer on it) since `keep` was made.
         if ((await this.pinnedAncestry()).has(c)) {
-          for (const pinned of this.pins.keys()) this.keptForPins.add(pinned);
+          for (const pinned of this.pins.keys()) this.keptForHolders.add(pinned);
           return;
         }
         const info = await this.get(c);
@@ -538,6 +540,8 @@ export class LayerStore {
       // The record last: a failure above leaves it, so the removal can be tried again.
       if (trash) await trash.discard(this.mountDir(containerId));
       else await rm(this.mountDir(containerId), { recursive: true, force: true });
+      // Its image removed while it ran (rmi -f): nothing holds the image's layers any more.
+      if (rec.parent !== null && this.keptForHolders.delete(rec.parent)) this.onReleasedAfterGc?.(rec.parent);
     });
   }
 

@@ -182,9 +182,9 @@ test('gc removes only layers nothing uses', async () => {
   assert.equal(await store.has(a.chainId), false);
 });
 
-test('a layer a gc kept only for its pin is handed back for collection when unpinned', async () => {
+test('a layer a gc kept only for a pin or a container is handed back for collection when let go', async () => {
   const handed: string[] = [];
-  store.onUnpinnedAfterGc = (c) => handed.push(c);
+  store.onReleasedAfterGc = (c) => handed.push(c);
   try {
     const a = await apply(null, await buildTar([{ name: 'pin-a', content: 'a' }]));
     // Its image went (e.g. pruned the moment it was registered) while the apply still pinned it.
@@ -197,9 +197,16 @@ test('a layer a gc kept only for its pin is handed back for collection when unpi
     const b = await apply(null, await buildTar([{ name: 'pin-b', content: 'b' }]));
     store.unpin(b.chainId);
     assert.deepEqual(handed, [a.chainId]);
-    await store.gc([b.chainId], []);
+    // A container on a layer whose image went (rmi -f): its removal hands the layer back.
+    containers.push('c-held');
+    await store.createRWLayer('c-held', b.chainId);
+    assert.deepEqual((await store.gc([b.chainId], [])).removed, []);
+    assert.deepEqual(handed, [a.chainId]);
+    await store.removeRWLayer('c-held');
+    assert.deepEqual(handed, [a.chainId, b.chainId]);
+    assert.deepEqual((await store.gc([b.chainId], [])).removed, [b.chainId]);
   } finally {
-    delete store.onUnpinnedAfterGc;
+    delete store.onReleasedAfterGc;
   }
 });
 

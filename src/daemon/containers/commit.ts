@@ -30,10 +30,9 @@ export const EMPTY_TAR_DIFF_ID = 'sha256:5f70bf18a086007016e948b04aed3b82103a36b
 /** What commit needs of the image service (daemon/images.ts). */
 export interface CommitImages {
   resolve(ref: string): Promise<{ id: string; config: ImageConfigFile; topChainId: string | null }>;
-  registerImage(raw: Buffer, refs: Reference[]): Promise<{ id: string }>;
+  registerImage(raw: Buffer, refs: Reference[], parent?: string): Promise<{ id: string }>;
   releaseLayers(chains: string[]): Promise<void>;
   layers: { applyLayer(parent: string | null, src: Readable): Promise<AppliedLayer>; unpin(chainId: string): void };
-  images: { setParent(id: string, parent: string): Promise<void> };
 }
 
 export type CommitRequest = CommitOptions;
@@ -117,7 +116,7 @@ export class ContainerCommit {
       if (pause) await this.pauser.unpause(rec.ID).catch((err) => this.c.deps.log(`unpause ${rec.ID} after commit: ${err}`));
     }
 
-    let id: string;
+    let registered: string | undefined;
     const empty = layer.diffId === EMPTY_TAR_DIFF_ID;
     try {
       const created = new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z');
@@ -140,12 +139,13 @@ export class ContainerCommit {
         history,
         rootfs: { type: 'layers', diff_ids: [...(image.config.rootfs?.diff_ids ?? []), ...(empty ? [] : [layer.diffId])] },
       };
-      ({ id } = await this.images.registerImage(Buffer.from(JSON.stringify(file)), target ? [target] : []));
-      await this.images.images.setParent(id, image.id);
+      registered = (await this.images.registerImage(Buffer.from(JSON.stringify(file)), target ? [target] : [], image.id)).id;
     } finally {
       this.images.layers.unpin(layer.chainId);
+      if (registered === undefined) await this.images.releaseLayers([layer.chainId]).catch((err) => this.c.deps.log(`commit ${rec.ID}: releasing the layer: ${err}`));
     }
     if (empty) await this.images.releaseLayers([layer.chainId]).catch((err) => this.c.deps.log(`commit ${rec.ID}: releasing the empty layer: ${err}`));
+    const id = registered;
 
     const events = this.c.deps.events;
     events.log('container', 'commit', containerActor(rec, { comment: req.comment ?? '', imageID: id, imageRef: target ? familiarString(target) : '' }));

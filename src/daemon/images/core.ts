@@ -78,7 +78,7 @@ export class ImageCore {
     this.containersUsingImage = opts.containersUsingImage;
     this.registry = new RegistryClient(opts.registry);
     this.distribution = new DistributionMetadata(imageRoot);
-    this.layers.onUnpinnedAfterGc = (chainId) => {
+    this.layers.onReleasedAfterGc = (chainId) => {
       this.releaseLayers([chainId]).catch((err) => this.log(`releasing layer ${chainId}: ${err}`));
     };
   }
@@ -188,12 +188,18 @@ export class ImageCore {
    * Stores a config whose layers are all registered (and pinned by the caller), and points
    * `refs` at it. Returns the ID and, for refs that moved, the previous image.
    */
-  async registerImage(raw: Buffer, refs: Reference[]): Promise<{ id: string; moved: Array<{ ref: Reference; previous: string }> }> {
+  /**
+   * Stores an image config (and its `parent`, a built or committed image's, if that still exists:
+   * set under the same lock, so a prune never sees the image without it) and points `refs` at it.
+   */
+  async registerImage(raw: Buffer, refs: Reference[], parent?: string): Promise<{ id: string; moved: Array<{ ref: Reference; previous: string }> }> {
     return this.exclusive(async () => {
       const config = JSON.parse(raw.toString('utf8')) as ImageConfigFile;
       const top = topChainId(config.rootfs?.diff_ids ?? []);
       if (top !== null && !(await this.layers.has(top))) throw invalidParameter(`layer ${top} is not registered`);
       const id = await this.images.create(raw);
+      // A parent removed meanwhile (rmi -f of a container's image) is no link to keep.
+      if (parent !== undefined && (await this.images.has(parent))) await this.images.setParent(id, parent);
       const moved: Array<{ ref: Reference; previous: string }> = [];
       for (const ref of refs) {
         const previous = await this.refs.add(ref, id, true);
@@ -202,6 +208,14 @@ export class ImageCore {
       if (refs.length) await this.images.setLastUpdated(id);
       // Images a moved tag left without references stay (dangling), as Docker does.
       return { id, moved };
+    });
+  }
+
+  /** Records `parent` as the parent of the existing image `id` (a build's cache hit); NotFound when either went. */
+  setParent(id: string, parent: string): Promise<void> {
+    return this.exclusive(async () => {
+      for (const x of [id, parent]) if (!(await this.images.has(x))) throw notFound(`No such image: ${x}`);
+      await this.images.setParent(id, parent);
     });
   }
 

@@ -103,8 +103,11 @@ export class ImageService implements ImageBackend {
     }
     return out;
   }
-    registerImage(raw: Buffer, refs: Reference[]): Promise<{ id: string; moved: Array<{ ref: Reference; previous: string }> }> {
-    return this.c.registerImage(raw, refs);
+    registerImage(raw: Buffer, refs: Reference[], parent?: string): Promise<{ id: string; moved: Array<{ ref: Reference; previous: string }> }> {
+    return this.c.registerImage(raw, refs, parent);
+  }
+  setParent(id: string, parent: string): Promise<void> {
+    return this.c.setParent(id, parent);
   }
   releaseLayers(chains: string[]): Promise<void> {
     return this.c.releaseLayers(chains);
