@@ -142,6 +142,19 @@ async function runcIds(): Promise<string[]> {
   return r.stdout.split('\n').filter(Boolean);
 }
 
+/** An exited container whose upper dir holds 3000 files: walking it takes a while. */
+async function exitedWithManyFiles(): Promise<string> {
+  const c = await api('POST', '/containers/create', {
+    Image: 'busybox',
+    Cmd: ['sh', '-c', 'mkdir /d && for i in $(seq 3000); do echo $i > /d/$i; done'],
+    HostConfig: { NetworkMode: 'none' },
+  });
+  const { Id } = JSON.parse(c.body) as { Id: string };
+  assert.equal((await api('POST', `/containers/${Id}/start`)).status, 204);
+  assert.equal((await api('POST', `/containers/${Id}/wait`)).status, 200);
+  return Id;
+}
+
 async function conmonPid(id: string): Promise<number> {
   return Number((await readFile(join(d.execRoot, 'conmon', `${id}.pid`), 'utf8')).trim());
 }
@@ -319,14 +332,7 @@ describe('core races', () => {
   test('commit racing rm -f: the commit is made or refused as a removal, never a 500', async () => {
     const seen = new Set<number>();
     for (let i = 0; i < 10; i++) {
-      const c = await api('POST', '/containers/create', {
-        Image: 'busybox',
-        Cmd: ['sh', '-c', 'mkdir /d && for i in $(seq 3000); do echo $i > /d/$i; done'],
-        HostConfig: { NetworkMode: 'none' },
-      });
-      const { Id } = JSON.parse(c.body) as { Id: string };
-      assert.equal((await api('POST', `/containers/${Id}/start`)).status, 204);
-      assert.equal((await api('POST', `/containers/${Id}/wait`)).status, 200);
+      const Id = await exitedWithManyFiles();
       const [commit, rm] = await Promise.all([api('POST', `/commit?container=${Id}&repo=commitrace&tag=${i}`), api('DELETE', `/containers/${Id}?force=1`)]);
       assert.equal(rm.status, 204, rm.body);
       seen.add(commit.status);
@@ -341,14 +347,7 @@ describe('core races', () => {
   test('diff racing rm -f: the changes or 404, never a 500', async () => {
     const seen: number[] = [];
     for (let i = 0; i < 10; i++) {
-      const c = await api('POST', '/containers/create', {
-        Image: 'busybox',
-        Cmd: ['sh', '-c', 'mkdir /d && for i in $(seq 3000); do echo $i > /d/$i; done'],
-        HostConfig: { NetworkMode: 'none' },
-      });
-      const { Id } = JSON.parse(c.body) as { Id: string };
-      assert.equal((await api('POST', `/containers/${Id}/start`)).status, 204);
-      assert.equal((await api('POST', `/containers/${Id}/wait`)).status, 200);
+      const Id = await exitedWithManyFiles();
       const [changes, rm] = await Promise.all([api('GET', `/containers/${Id}/changes`), api('DELETE', `/containers/${Id}?force=1`)]);
       assert.equal(rm.status, 204, rm.body);
       seen.push(changes.status);
