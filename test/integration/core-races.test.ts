@@ -374,16 +374,17 @@ describe('core races', () => {
     }
   });
 
-  test('stop racing rm -f: no event follows the destroy', async () => {
+  test('stop or restart racing rm -f: no event follows the destroy', async () => {
     const since = Math.floor(Date.now() / 1000) - 1;
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
       const id = await docker(['run', '-d', '--network', 'none', 'busybox', 'sleep', '1000']);
       ids.push(id);
-      // PID 1 ignores SIGTERM: the stop waits its timeout, the rm -f ends it meanwhile.
-      const [stop, rm] = await Promise.all([api('POST', `/containers/${id}/stop?t=5`), api('DELETE', `/containers/${id}?force=1`)]);
+      // PID 1 ignores SIGTERM: the stop (or restart) waits its timeout, the rm -f ends it meanwhile.
+      const verb = i % 2 ? 'restart' : 'stop';
+      const [stop, rm] = await Promise.all([api('POST', `/containers/${id}/${verb}?t=5`), api('DELETE', `/containers/${id}?force=1`)]);
       assert.equal(rm.status, 204, rm.body);
-      assert.ok([204, 304, 404].includes(stop.status), `stop: ${stop.status} ${stop.body}`);
+      assert.ok([204, 304, 404].includes(stop.status), `${verb}: ${stop.status} ${stop.body}`);
     }
     const until = Math.ceil(Date.now() / 1000) + 1;
     const ev = await api('GET', `/events?since=${since}&until=${until}&filters=${encodeURIComponent(JSON.stringify({ type: ['container'] }))}`);

@@ -110,7 +110,7 @@ export async function restartContainer(c: ContainerCore, ref: string, opts: Stop
       markManualRestart(rec);
       await endRestarts(c, rec);
       if (hasProcess(rec.State)) await stopRunning(c, rec, opts);
-      c.deps.events.log('container', 'stop', containerActor(rec));
+      if (c.records.get(rec.ID) === rec) c.deps.events.log('container', 'stop', containerActor(rec));
     }
     await c.lock.run(rec.ID, async () => {
       if (c.records.get(rec.ID) !== rec) throw noSuchContainer(ref);
