@@ -40,7 +40,6 @@ export interface ExtractOptions {
 
 const DIR_CACHE = 32;
 
-/** Removes `name` in directory `dir` and everything below it, never following a symlink. */
 const tempName = () => `.wharf-extract-${randomBytes(8).toString('hex')}`;
 
 /** Runs `make` (which creates `tmp`), then renames `tmp` over `at`; `tmp` never stays behind. */
@@ -54,7 +53,10 @@ async function placeByRename(tmp: string, at: string, make: () => Promise<void>)
   }
 }
 
-/** Removes `name` in `dir` and all below it; what is already gone (a concurrent extract's work) is no error, as in Go's RemoveAll. */
+/**
+ * Removes `name` in `dir` and everything below it, never following a symlink; what is already
+ * gone (a concurrent extract's work) is no error, as in Go's RemoveAll.
+ */
 export async function removeAllAt(dir: FileHandle, name: string): Promise<void> {
   const at = fdPath(dir, name);
   const st = await lstat(at).catch(() => null);

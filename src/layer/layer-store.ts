@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { writeFileAtomic } from '../lib/atomic-file.js';
 import { generateId } from '../lib/ids.js';
-import { notFound, systemError } from '../lib/errors.js';
+import { isEngineError, notFound, systemError } from '../lib/errors.js';
 import { KeyedMutex } from '../lib/mutex.js';
 import { chainIdOf, hexOf } from './chain-id.js';
 import { extractPool } from './extract-pool.js';
@@ -276,13 +276,22 @@ export class LayerStore {
     const parentInfo = parent === null ? null : await this.pinExisting(parent);
     const { cacheId, tmp, diffId, size } = staged;
     const chainId = chainIdOf(parent, diffId);
+    let pinned = false;
     try {
-      if (await this.pinExisting(chainId).then(() => true, () => false)) {
+      const registered = await this.pinExisting(chainId).then(
+        () => true,
+        (err: unknown) => {
+          if (isEngineError(err, 'NotFound')) return false;
+          throw err;
+        },
+      );
+      if (!registered) this.pin(chainId);
+      pinned = true;
+      if (registered) {
         // Same content already registered (another image or a concurrent apply): keep that one.
         await this.discardStaged(staged);
         return { chainId, diffId, size: (await this.mustGet(chainId)).size };
       }
-      this.pin(chainId);
       if (parentInfo) {
         // moby's maxLayerDepth; some 140 layers on, the lowerdir list would outgrow the page mount(2) takes.
         const parentDepth = 1 + (await this.driver.lower(parentInfo.cacheId)).split(':').filter(Boolean).length;
@@ -307,7 +316,7 @@ export class LayerStore {
       this.inFlight.delete(cacheId);
       return { chainId, diffId, size };
     } catch (err) {
-      this.unpin(chainId);
+      if (pinned) this.unpin(chainId);
       throw err;
     } finally {
       if (parent !== null) this.unpin(parent);
