@@ -185,12 +185,10 @@ export class ImageCore {
   }
 
   /**
-   * Stores a config whose layers are all registered (and pinned by the caller), and points
-   * `refs` at it. Returns the ID and, for refs that moved, the previous image.
-   */
-  /**
-   * Stores an image config (and its `parent`, a built or committed image's, if that still exists:
-   * set under the same lock, so a prune never sees the image without it) and points `refs` at it.
+   * Stores a config whose layers are all registered (and pinned by the caller), with its
+   * `parent` (a built or committed image's, if that still exists: set under the same lock, so a
+   * prune never sees the image without it), and points `refs` at it. Returns the ID and, for
+   * refs that moved, the previous image.
    */
   async registerImage(raw: Buffer, refs: Reference[], parent?: string): Promise<{ id: string; moved: Array<{ ref: Reference; previous: string }> }> {
     return this.exclusive(async () => {
