@@ -44,7 +44,8 @@ export function socketRequest(socketPath: string, method: string, path: string, 
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const headers = { ...(data ? { 'Content-Type': 'application/json', 'Content-Length': data.length } : {}), ...opts.headers };
-    const req = request({ socketPath, method, path, headers, timeout: opts.timeoutMs }, (res) => {
+    // No timeout unless asked: node 20's global agent would otherwise end a kept-alive socket idle for 5 s.
+    const req = request({ socketPath, method, path, headers, timeout: opts.timeoutMs ?? 0 }, (res) => {
       const parts: Buffer[] = [];
       res.on('data', (c: Buffer) => parts.push(c));
       res.on('end', () => {
