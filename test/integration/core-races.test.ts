@@ -413,6 +413,31 @@ describe('core races', () => {
     await waitFor(async () => (await readdir(layerdb)).length === before, { timeoutMs: 5000, what: `layers of the pruned commits to go (${before} before)` });
   });
 
+  test('docker save streaming while rmi -f removes the image: the archive is whole, the layers go after', async () => {
+    const Id = await exitedWithManyFiles();
+    assert.equal((await api('POST', `/commit?container=${Id}&repo=savedwhile&tag=1`)).status, 201);
+    assert.equal((await api('DELETE', `/containers/${Id}`)).status, 204);
+    const layerdb = join(d.dataRoot, 'image', 'overlay2', 'layerdb', 'sha256');
+    const before = (await readdir(layerdb)).length;
+    const { res } = await openRequest('GET', '/images/get?names=savedwhile:1');
+    assert.equal(res.statusCode, 200);
+    const rmi = await api('DELETE', '/images/savedwhile:1?force=1');
+    assert.equal(rmi.status, 200, rmi.body);
+    const parts: Buffer[] = [];
+    res.on('data', (b: Buffer) => parts.push(b));
+    res.resume();
+    await new Promise<void>((resolve, reject) => {
+      res.once('end', resolve);
+      res.once('error', reject);
+      res.once('aborted', () => reject(new Error('the archive was cut short')));
+    });
+    const tar = Buffer.concat(parts);
+    // The committed layer's 3000 files are in the archive, and the tar ends with its two zero blocks.
+    assert.ok(tar.length > 3000 * 512, `archive of ${tar.length} bytes`);
+    assert.ok(tar.subarray(-1024).every((b) => b === 0), 'the archive is not complete');
+    await waitFor(async () => (await readdir(layerdb)).length === before - 1, { timeoutMs: 5000, what: 'the removed image\'s layer to be collected once the save ended' });
+  });
+
   test('concurrent docker cp of the same files into one container: each one lands, the last writer wins', async () => {
     const c = await api('POST', '/containers/create', { Image: 'busybox', Cmd: ['sleep', '1000'], HostConfig: { NetworkMode: 'none' } });
     const { Id } = JSON.parse(c.body) as { Id: string };

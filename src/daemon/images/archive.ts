@@ -174,27 +174,38 @@ export async function saveImages(c: ImageCore, names: string[], out: Writable): 
     addAssoc(id, named && c.refs.get(named) === id ? withDefaultTag(named) : null);
   }
   const images: ArchiveImage[] = [];
-  for (const [id, refs] of wanted) {
-    const config = await c.configOf(id);
-    const diffIds = config.rootfs?.diff_ids ?? [];
-    if (diffIds.length === 0) throw invalidParameter('empty export - not implemented');
-    const chains = chainIds(diffIds);
-    const layers = [];
-    for (let i = 0; i < diffIds.length; i++) {
-      const chain = chains[i]!;
-      layers.push({ diffId: diffIds[i]!, size: await c.layers.tarSize(chain), open: () => c.layers.tarStream(chain) });
-    }
-    images.push({
-      id,
-      config: await c.images.raw(id),
-      refs,
-      layers,
-      os: config.os,
-      architecture: config.architecture,
-      variant: config.variant,
+  // The layers stay pinned while the archive streams (a slow client, an rmi meanwhile): as
+  // moby's exporter holds its layer references, and the gc collects them after.
+  const pinned: string[] = [];
+  try {
+    await c.exclusive(async () => {
+      for (const [id, refs] of wanted) {
+        const config = await c.configOf(id);
+        const diffIds = config.rootfs?.diff_ids ?? [];
+        if (diffIds.length === 0) throw invalidParameter('empty export - not implemented');
+        const chains = chainIds(diffIds);
+        c.layers.pin(chains.at(-1)!);
+        pinned.push(chains.at(-1)!);
+        const layers = [];
+        for (let i = 0; i < diffIds.length; i++) {
+          const chain = chains[i]!;
+          layers.push({ diffId: diffIds[i]!, size: await c.layers.tarSize(chain), open: () => c.layers.tarStream(chain) });
+        }
+        images.push({
+          id,
+          config: await c.images.raw(id),
+          refs,
+          layers,
+          os: config.os,
+          architecture: config.architecture,
+          variant: config.variant,
+        });
+      }
     });
+    await writeArchive(images, out);
+  } finally {
+    for (const chain of pinned) c.layers.unpin(chain);
   }
-  await writeArchive(images, out);
   for (const img of images) c.opts.events?.log('image', 'save', { ID: img.id, Attributes: { name: img.id } });
 }
 
