@@ -23,7 +23,8 @@ import { shortDigest } from './pull.js';
 
 export interface PushSource {
   layers: LayerStore;
-  rawConfig(id: string): Promise<Buffer>;
+  /** The image's config, its layers pinned until `release()` (an rmi meanwhile must not delete what is being uploaded). */
+  holdImage(id: string): Promise<{ raw: Buffer; release: () => void }>;
   addReference(ref: Reference, id: string): Promise<void>;
 }
 
@@ -55,45 +56,53 @@ export async function* pushImage(
   const group = groups[groups.length - 1]!;
   const session = await ctx.client.open(group, creds, [{ repo: repo.path, actions: ['pull', 'push'] }]);
   for (const { tag, id } of tags) {
-    const raw = await ctx.source.rawConfig(id);
-    const config = JSON.parse(raw.toString('utf8')) as ImageConfigFile;
-    const diffIds = config.rootfs?.diff_ids ?? [];
-    const chains = chainIds(diffIds);
-    const queue = new MessageQueue();
-    const work = pushLayers(ctx, session, repo, diffIds, chains, queue).then(
-      (blobs) => {
-        queue.end();
-        return blobs;
-      },
-      (err) => {
-        queue.fail(err);
-        return null;
-      },
-    );
-    yield* queue;
-    const blobs = (await work)!;
-    const configDigest = sha256Digest(raw);
-    await uploadBuffer(session, repo.path, configDigest, raw);
-    const manifest = Buffer.from(
-      JSON.stringify(
-        {
-          schemaVersion: 2,
-          mediaType: MEDIA_DOCKER_MANIFEST,
-          config: { mediaType: MEDIA_DOCKER_CONFIG, size: raw.length, digest: configDigest },
-          layers: blobs.map((b) => ({ mediaType: b.mediaType, size: b.size, digest: b.digest })),
-        },
-        null,
-        3,
-      ),
-    );
-    const res = await session.request('PUT', `/v2/${repo.path}/manifests/${tag}`, { headers: { 'Content-Type': MEDIA_DOCKER_MANIFEST }, body: manifest });
-    if (res.status !== 201 && res.status !== 200) await failPush(session, res, 'PUT');
-    res.body.resume();
-    const digest = sha256Digest(manifest);
-    await ctx.source.addReference({ domain: repo.domain, path: repo.path, digest }, id).catch(() => {});
-    yield { status: `${tag}: digest: ${digest} size: ${manifest.length}` };
-    yield { progressDetail: {}, aux: { Tag: tag, Digest: digest, Size: manifest.length } };
+    const { raw, release } = await ctx.source.holdImage(id);
+    try {
+      yield* pushTag(ctx, session, repo, tag, id, raw);
+    } finally {
+      release();
+    }
   }
+}
+
+async function* pushTag(ctx: PushContext, session: RegistrySession, repo: Reference, tag: string, id: string, raw: Buffer): AsyncGenerator<ProgressMessage> {
+  const config = JSON.parse(raw.toString('utf8')) as ImageConfigFile;
+  const diffIds = config.rootfs?.diff_ids ?? [];
+  const chains = chainIds(diffIds);
+  const queue = new MessageQueue();
+  const work = pushLayers(ctx, session, repo, diffIds, chains, queue).then(
+    (blobs) => {
+      queue.end();
+      return blobs;
+    },
+    (err) => {
+      queue.fail(err);
+      return null;
+    },
+  );
+  yield* queue;
+  const blobs = (await work)!;
+  const configDigest = sha256Digest(raw);
+  await uploadBuffer(session, repo.path, configDigest, raw);
+  const manifest = Buffer.from(
+    JSON.stringify(
+      {
+        schemaVersion: 2,
+        mediaType: MEDIA_DOCKER_MANIFEST,
+        config: { mediaType: MEDIA_DOCKER_CONFIG, size: raw.length, digest: configDigest },
+        layers: blobs.map((b) => ({ mediaType: b.mediaType, size: b.size, digest: b.digest })),
+      },
+      null,
+      3,
+    ),
+  );
+  const res = await session.request('PUT', `/v2/${repo.path}/manifests/${tag}`, { headers: { 'Content-Type': MEDIA_DOCKER_MANIFEST }, body: manifest });
+  if (res.status !== 201 && res.status !== 200) await failPush(session, res, 'PUT');
+  res.body.resume();
+  const digest = sha256Digest(manifest);
+  await ctx.source.addReference({ domain: repo.domain, path: repo.path, digest }, id).catch(() => {});
+  yield { status: `${tag}: digest: ${digest} size: ${manifest.length}` };
+  yield { progressDetail: {}, aux: { Tag: tag, Digest: digest, Size: manifest.length } };
 }
 
 async function failPush(s: RegistrySession, res: Parameters<RegistrySession['fail']>[0], method: string): Promise<never> {
