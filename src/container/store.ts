@@ -6,7 +6,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Trash } from '../lib/trash.js';
-import { notFound } from '../lib/errors.js';
+import { noSuchContainer } from '../lib/errors.js';
 import { readJson, readJsonIfExists, writeFileAtomic } from '../lib/atomic-file.js';
 import type { HostConfig } from '../api/types.js';
 import { initialState, type ContainerRecord } from './container.js';
@@ -109,7 +109,7 @@ export class ContainerStore {
    * not written again.
    */
   save(record: ContainerRecord): Promise<void> {
-    if (this.removed.has(record)) return Promise.reject(notFound(`No such container: ${record.ID}`));
+    if (this.removed.has(record)) return Promise.reject(noSuchContainer(record.ID));
     const { HostConfig, ...config } = record;
     const configJson = JSON.stringify(config);
     const hostConfigJson = JSON.stringify(HostConfig ?? {});

@@ -21,3 +21,13 @@ export interface ContainerAccess {
   deps: ContainerDeps;
 }
 
+/** Whether `rec` is being removed or already gone: an operation that lost a race with an rm says so rather than reporting the missing file. */
+export function removedMeanwhile(c: Pick<ContainerAccess, 'get'>, rec: ContainerRecord): boolean {
+  if (rec.State.RemovalInProgress || rec.State.Dead) return true;
+  try {
+    return c.get(rec.ID) !== rec;
+  } catch {
+    return true;
+  }
+}
+

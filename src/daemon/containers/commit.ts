@@ -18,7 +18,7 @@ import { conflict, invalidParameter } from '../../lib/errors.js';
 import { TarWriter } from '../../lib/tar-writer.js';
 import type { Readable } from 'node:stream';
 import { readOverlayXattrs, TarWalker } from '../../containerfs/walk.js';
-import type { ContainerAccess } from './access.js';
+import { removedMeanwhile, type ContainerAccess } from './access.js';
 import { containerActor } from './events.js';
 import { O_PATH } from '../../containerfs/root.js';
 import { hostArch } from '../images/platform.js';
@@ -110,7 +110,7 @@ export class ContainerCommit {
     } catch (err) {
       // An rm that came meanwhile took the upper dir from under the walk: say so, as Docker's
       // check before the commit would have, rather than the file that was missing.
-      if (this.removedMeanwhile(rec)) throw conflict(`You cannot commit container ${rec.ID} which is being removed`);
+      if (removedMeanwhile(this.c, rec)) throw conflict(`You cannot commit container ${rec.ID} which is being removed`);
       throw err;
     } finally {
       if (pause) await this.pauser.unpause(rec.ID).catch((err) => this.c.deps.log(`unpause ${rec.ID} after commit: ${err}`));
@@ -151,15 +151,6 @@ export class ContainerCommit {
     events.log('container', 'commit', containerActor(rec, { comment: req.comment ?? '', imageID: id, imageRef: target ? familiarString(target) : '' }));
     if (target) events.log('image', 'tag', { ID: id, Attributes: { ...(config.Labels ?? {}), name: familiarString(target) } });
     return { Id: id };
-  }
-
-  private removedMeanwhile(rec: ContainerRecord): boolean {
-    if (rec.State.RemovalInProgress || rec.State.Dead) return true;
-    try {
-      return this.c.get(rec.ID) !== rec;
-    } catch {
-      return true;
-    }
   }
 
   /** The container's upper dir as a layer on top of `parent`. */

@@ -3,12 +3,12 @@
  * archive.ts (cp, export), changes.ts (diff), commit.ts, pause.ts, update.ts.
  */
 import type { Readable } from 'node:stream';
-import { notFound } from '../../lib/errors.js';
+import { noSuchContainer } from '../../lib/errors.js';
 import type { HostConfig } from '../../api/types.js';
 import { ContainerArchive } from '../archive.js';
 import { containerChanges } from '../../containerfs/diff.js';
 import { ContainerCommit, type CommitImages } from './commit.js';
-import type { ContainerAccess } from './access.js';
+import { removedMeanwhile, type ContainerAccess } from './access.js';
 import { ContainerPause } from './pause.js';
 import { ContainerUpdate } from './update.js';
 import type { ContainerPathStat, FilesystemChange } from '../../api/types.js';
@@ -43,7 +43,7 @@ export class ContainerFilesService implements ContainerFilesBackend {
       return await containerChanges(data.UpperDir!, (data.LowerDir ?? '').split(':').filter(Boolean));
     } catch (err) {
       // An rm that took the layer from under the walk: the container is gone, not the file.
-      if (rec.State.RemovalInProgress || rec.State.Dead || this.c.get(ref) !== rec) throw notFound(`No such container: ${ref}`);
+      if (removedMeanwhile(this.c, rec)) throw noSuchContainer(ref);
       throw err;
     }
   }

@@ -1,5 +1,5 @@
 /** POST /containers/{id}/rename. */
-import { EngineError, invalidParameter, isEngineError, notFound } from '../../lib/errors.js';
+import { EngineError, invalidParameter, isEngineError, noSuchContainer } from '../../lib/errors.js';
 import type { ContainerCore } from './core.js';
 import { containerActor } from './events.js';
 
@@ -10,7 +10,7 @@ export async function renameContainer(c: ContainerCore, ref: string, newName: st
   if ('/' + name === rec.Name) throw invalidParameter('Renaming a container with the same name as its current name');
   await c.lock.run(rec.ID, async () => {
     // Removed while this waited for the lock: its name must not be taken for it again.
-    if (c.records.get(rec.ID) !== rec) throw notFound(`No such container: ${ref}`);
+    if (c.records.get(rec.ID) !== rec) throw noSuchContainer(ref);
     const old = rec.Name.slice(1);
     try {
       c.deps.names.reserve(name, rec.ID);

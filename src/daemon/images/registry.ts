@@ -1,6 +1,4 @@
 /** Registries: pull, push, search and login over distribution/ (POST /images/create?fromImage=, /images/{name}/push, /images/search, /auth). */
-import { topChainId } from '../../layer/chain-id.js';
-import type { ImageConfigFile } from '../../api/types.js';
 import type { ImagePullOptions, RegistryAuth } from '../../api/backend.js';
 import type { Filters, ImageSearchResult, ProgressMessage } from '../../api/types.js';
 import { credentialsOf } from '../../distribution/auth-config.js';
@@ -104,13 +102,15 @@ export async function* pushImages(c: ImageCore, name: string, tag: string | unde
       maxConcurrentUploads: Math.max(1, c.opts.registry?.maxConcurrentUploads ?? 5),
       source: {
         layers: c.layers,
-        holdImage: (id) =>
-          c.exclusive(async () => {
-            const raw = await c.images.raw(id);
-            const top = topChainId((JSON.parse(raw.toString('utf8')) as ImageConfigFile).rootfs?.diff_ids ?? []);
-            if (top) c.layers.pin(top);
-            return { raw, release: () => top && c.layers.unpin(top) };
-          }),
+        holdImage: async (id) => {
+          const { release } = await c.resolveForUse(id);
+          try {
+            return { raw: await c.images.raw(id), release };
+          } catch (err) {
+            release();
+            throw err;
+          }
+        },
         addReference: async (ref, id) => {
           await c.exclusive(() => c.refs.add(ref, id, true));
         },

@@ -92,18 +92,18 @@ export class ImageService implements ImageBackend {
       const parent = await this.images.parent(other);
       if (parent) children.set(parent, [...(children.get(parent) ?? []), other]);
     }
-    const out: string[] = [];
+    const out = new Set<string>();
     const queue = [id];
     for (let cur = queue.shift(); cur !== undefined; cur = queue.shift()) {
       for (const child of children.get(cur) ?? []) {
-        if (out.includes(child) || child === id) continue;
-        out.push(child);
+        if (out.has(child) || child === id) continue;
+        out.add(child);
         queue.push(child);
       }
     }
-    return out;
+    return [...out];
   }
-    registerImage(raw: Buffer, refs: Reference[], parent?: string): Promise<{ id: string; moved: Array<{ ref: Reference; previous: string }> }> {
+  registerImage(raw: Buffer, refs: Reference[], parent?: string): Promise<{ id: string; moved: Array<{ ref: Reference; previous: string }> }> {
     return this.c.registerImage(raw, refs, parent);
   }
   setParent(id: string, parent: string): Promise<void> {
