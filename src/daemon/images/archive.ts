@@ -178,7 +178,9 @@ export async function saveImages(c: ImageCore, names: string[], out: Writable): 
   // moby's exporter holds its layer references, and the gc collects them after.
   const pinned: string[] = [];
   try {
-    await c.exclusive(async () => {
+    // Only the lookups and pins under the images lock; the layers' sizes are read after.
+    const held = await c.exclusive(async () => {
+      const out = [];
       for (const [id, refs] of wanted) {
         const config = await c.configOf(id);
         const diffIds = config.rootfs?.diff_ids ?? [];
@@ -186,22 +188,18 @@ export async function saveImages(c: ImageCore, names: string[], out: Writable): 
         const chains = chainIds(diffIds);
         c.layers.pin(chains.at(-1)!);
         pinned.push(chains.at(-1)!);
-        const layers = [];
-        for (let i = 0; i < diffIds.length; i++) {
-          const chain = chains[i]!;
-          layers.push({ diffId: diffIds[i]!, size: await c.layers.tarSize(chain), open: () => c.layers.tarStream(chain) });
-        }
-        images.push({
-          id,
-          config: await c.images.raw(id),
-          refs,
-          layers,
-          os: config.os,
-          architecture: config.architecture,
-          variant: config.variant,
-        });
+        out.push({ id, refs, config, diffIds, chains, raw: await c.images.raw(id) });
       }
+      return out;
     });
+    for (const { id, refs, config, diffIds, chains, raw } of held) {
+      const layers = [];
+      for (let i = 0; i < diffIds.length; i++) {
+        const chain = chains[i]!;
+        layers.push({ diffId: diffIds[i]!, size: await c.layers.tarSize(chain), open: () => c.layers.tarStream(chain) });
+      }
+      images.push({ id, config: raw, refs, layers, os: config.os, architecture: config.architecture, variant: config.variant });
+    }
     await writeArchive(images, out);
   } finally {
     for (const chain of pinned) c.layers.unpin(chain);
