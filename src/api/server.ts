@@ -212,11 +212,18 @@ export async function startApiServer(
       // The listener is a plain net server: connections are counted and bounded before HTTP (or
       // TLS) sees them, and the HTTP server gets each one ready to parse.
       // allowHalfOpen as http.Server has it: a hijacked client half-closes (no stdin) and still reads.
-      const server = createNetServer({ allowHalfOpen: true, noDelay: true }, (raw) => {
+      const accept = (raw: Socket) => {
         if (!pool.admit(raw)) return;
         raw.on('error', () => raw.destroy());
         if (acceptTls) acceptTls(raw);
         else http.emit('connection', raw);
+      };
+      // A unix socket serves no one before it has its mode and group (as dockerd, which serves
+      // after both): connections that came meanwhile wait for them.
+      let early: Socket[] | null = addr.kind === 'unix' ? [] : null;
+      const server = createNetServer({ allowHalfOpen: true, noDelay: true }, (raw) => {
+        if (early) early.push(raw);
+        else accept(raw);
       });
       if (addr.kind === 'unix') {
         const gid = opts.socketGid ?? (await resolveSocketGid(SOCKET_GROUP, log, addr.path));
@@ -225,6 +232,9 @@ export async function startApiServer(
         await listen(server, addr);
         await chmod(addr.path, 0o660);
         await chown(addr.path, 0, gid);
+        const waiting = early ?? [];
+        early = null;
+        for (const raw of waiting) if (!raw.destroyed) accept(raw);
       } else {
         await listen(server, addr);
         // systemd's socket unit decides an activated unix socket's owner and mode.
