@@ -700,8 +700,7 @@ export class NetworkManager {
     leased.add(ip);
     const user = !this.isDefaultBridge(n);
     const aliases = [...new Set(cfg?.Aliases ?? [])];
-    // Docker's order: name, aliases, short ID, hostname.
-    const dnsNames = user ? [...new Set([sb.containerName, ...aliases, shortId(sb.containerId), ...(sb.hostname ? [sb.hostname] : [])])] : [];
+    const dnsNames = user ? endpointDnsNames(sb, aliases) : [];
     const v6 = this.allocateIp6(n, cfg, leased, ip);
     const ep: EndpointRecord = {
       networkId: n.Id,
@@ -888,6 +887,23 @@ export class NetworkManager {
       this.registerDns(sb);
       return this.epSettings(ep, n);
     }).finally(release);
+  }
+
+  /**
+   * A container's new name (rename): what network inspect lists and the name its user networks'
+   * DNS answers follow, as Docker's sandbox rename does; aliases stay. Returns the container's
+   * NetworkSettings with the new DNSNames (undefined when it has no sandbox).
+   */
+  async rename(containerId: string, name: string): Promise<NetworkSettings | undefined> {
+    return this.lock.run(containerId, async () => {
+      const sb = this.sandboxes.get(containerId);
+      if (!sb) return undefined;
+      sb.containerName = name;
+      for (const ep of sb.endpoints) if (ep.dnsNames.length) ep.dnsNames = endpointDnsNames(sb, ep.aliases);
+      this.registerDns(sb);
+      await writeJsonAtomic(this.sandboxPath(containerId), sb);
+      return this.settingsOf(sb);
+    });
   }
 
   /** Disconnects a running container from one network. */
@@ -1181,4 +1197,9 @@ export class NetworkManager {
   firewallRules(): Promise<string[]> {
     return this.firewall.list();
   }
+}
+
+/** The names a user network's DNS answers for an endpoint, in Docker's order: name, aliases, short ID, hostname. */
+function endpointDnsNames(sb: SandboxRecord, aliases: string[]): string[] {
+  return [...new Set([sb.containerName, ...aliases, shortId(sb.containerId), ...(sb.hostname ? [sb.hostname] : [])])];
 }

@@ -207,6 +207,22 @@ describe('networking', () => {
     await ok(['network', 'rm', net2]);
   });
 
+  test('rename: network inspect and the DNS answer the new name, aliases stay', async () => {
+    await ok(['run', '-d', '--name', 'r1', '--network', NET, '--network-alias', 'r1alias', 'busybox', 'top']);
+    await ok(['run', '-d', '--name', 'r2', '--network', NET, 'busybox', 'top']);
+    const id = await inspect('r1', '{{.Id}}');
+    await ok(['rename', 'r1', 'r1new']);
+    const listed = await ok(['network', 'inspect', '-f', `{{(index .Containers "${id}").Name}}`, NET]);
+    assert.equal(listed.trim(), 'r1new');
+    const dnsNames = await inspect('r1new', `{{json (index .NetworkSettings.Networks "${NET}").DNSNames}}`);
+    assert.equal(dnsNames, JSON.stringify(['r1new', 'r1alias', id.slice(0, 12)]));
+    const resolves = async (name: string) => (await d.wharf(['exec', 'r2', 'nslookup', name, '127.0.0.11'])).code === 0;
+    assert.equal(await resolves('r1new'), true);
+    assert.equal(await resolves('r1alias'), true);
+    assert.equal(await resolves('r1'), false);
+    await ok(['rm', '-f', 'r1new', 'r2']);
+  });
+
   test('--network container:<id> shares the netns', async () => {
     const id = await inspect('n1', '{{.Id}}');
     const ip = await inspect('n1', `{{(index .NetworkSettings.Networks "${NET}").IPAddress}}`);

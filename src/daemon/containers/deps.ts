@@ -4,7 +4,7 @@
  * runtime; keeping the needs narrow here keeps the lifecycle independent of their internals.
  */
 import type { SysInfo } from '../sysinfo.js';
-import type { ContainerConfig, EndpointSettings, HostConfig, ImageConfigFile } from '../../api/types.js';
+import type { ContainerConfig, EndpointSettings, HostConfig, ImageConfigFile, NetworkSettings } from '../../api/types.js';
 import type { ContainerRecord } from '../../container/container.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { OciMount } from '../../runtime/oci-spec.js';
@@ -67,6 +67,8 @@ export interface NetworkLink {
   vethsDeleted(containerId: string): Promise<void>;
   /** Called once at daemon start with the containers still running, before any attach. */
   restore(running: Iterable<string>): Promise<void>;
+  /** The container's new name (no leading slash) for its endpoints and DNS names; their settings, if it has any. */
+  rename(containerId: string, name: string): Promise<NetworkSettings | undefined>;
 }
 
 /** The volume service as the lifecycle uses it (daemon/volumes.ts). */

@@ -19,10 +19,16 @@ export async function renameContainer(c: ContainerCore, ref: string, newName: st
       throw err;
     }
     rec.Name = '/' + name;
+    const before = rec.NetworkSettings;
     try {
+      // A running container's endpoints answer to the new name, and its DNSNames say so (Docker 28).
+      const settings = await c.deps.network.rename(rec.ID, name);
+      if (settings) rec.NetworkSettings = settings;
       await c.deps.store.save(rec);
     } catch (err) {
       rec.Name = '/' + old;
+      rec.NetworkSettings = before;
+      await c.deps.network.rename(rec.ID, old).catch((undoErr) => c.deps.log(`network rename back ${rec.ID}: ${undoErr}`));
       c.deps.names.release(name);
       throw err;
     }
