@@ -33,6 +33,8 @@ export interface ArchiveManifestItem {
   Config: string;
   RepoTags: string[] | null;
   Layers: string[];
+  /** The image's parent, when that was saved in the same archive. */
+  Parent?: string;
 }
 
 /** An unpacked archive: files by their path inside it. */
@@ -266,6 +268,10 @@ function checkManifest(parsed: unknown): ArchiveManifestItem[] {
     if (i.Layers === null || i.Layers === undefined) i.Layers = [];
     if (!strings(i.Layers)) throw invalidParameter('invalid archive: Layers in manifest.json is not a list of paths');
     if (i.RepoTags !== null && i.RepoTags !== undefined && !strings(i.RepoTags)) throw invalidParameter('invalid archive: RepoTags in manifest.json is not a list of names');
+    if (i.Parent === '' || i.Parent === null) delete i.Parent;
+    if (i.Parent !== undefined && (typeof i.Parent !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(i.Parent))) {
+      throw invalidParameter('invalid archive: Parent in manifest.json is not an image ID');
+    }
   }
   return parsed as ArchiveManifestItem[];
 }
@@ -291,6 +297,8 @@ export interface ArchiveImage {
   config: Buffer;
   refs: Reference[];
   layers: ArchiveLayer[];
+  /** Its parent image, if that is in the same archive (manifest.json's Parent, as Docker's save). */
+  parent?: string;
   os: string;
   architecture: string;
   variant?: string;
@@ -351,6 +359,7 @@ export async function writeArchive(images: ArchiveImage[], out: Writable): Promi
       Config: `blobs/sha256/${hexOf(img.id)}`,
       RepoTags: repoTags.length ? repoTags : null,
       Layers: img.layers.map((l) => `blobs/sha256/${hexOf(l.diffId)}`),
+      ...(img.parent ? { Parent: img.parent } : {}),
     });
   }
 

@@ -111,6 +111,41 @@ describe('docker CLI against wharfd', () => {
     }
   });
 
+  test('save and load keep parent links inside the archive, and load leaves LastTagTime alone', async () => {
+    const commitOf = async (from: string, file: string) => {
+      const id = (await ok(['run', '-d', from, 'touch', file])).trim();
+      await ok(['wait', id]);
+      const img = (await ok(['commit', id])).trim();
+      await ok(['rm', '-f', id]);
+      return img;
+    };
+    const foo = await commitOf('busybox', '/foo');
+    const bar = await commitOf(foo, '/bar');
+    await ok(['tag', bar, 'parents:bar']);
+    const tagTime = (await ok(['inspect', '-f', '{{.Metadata.LastTagTime}}', 'parents:bar'])).trim();
+    const dir = await mkdtemp(join(tmpdir(), 'wharf-save-'));
+    try {
+      const tar = join(dir, 'out.tar');
+      await ok(['save', '-o', tar, 'parents:bar', foo]);
+      const manifest = JSON.parse(execFileSync('tar', ['-xOf', tar, 'manifest.json'], { encoding: 'utf8' })) as Array<{ Config: string; Parent?: string }>;
+      assert.deepEqual(manifest.map((m) => [m.Config.slice(-64), m.Parent]).sort(), [[bar.slice(7), foo], [foo.slice(7), undefined]].sort());
+      // Loaded over the same image and tag: nothing changes, LastTagTime included.
+      await ok(['load', '-i', tar]);
+      assert.equal((await ok(['inspect', '-f', '{{.Metadata.LastTagTime}}', 'parents:bar'])).trim(), tagTime);
+      await ok(['rmi', 'parents:bar']);
+      await ok(['load', '-i', tar]);
+      assert.equal((await ok(['inspect', '-f', '{{.Parent}}', bar])).trim(), foo);
+      assert.equal((await ok(['inspect', '-f', '{{.Parent}}', foo])).trim(), '');
+      assert.equal((await ok(['inspect', '-f', '{{.Metadata.LastTagTime}}', 'parents:bar'])).trim(), '0001-01-01 00:00:00 +0000 UTC');
+      // Saved without its parent, an image loads without the link.
+      await ok(['save', '-o', tar, 'parents:bar']);
+      assert.equal(JSON.parse(execFileSync('tar', ['-xOf', tar, 'manifest.json'], { encoding: 'utf8' }))[0].Parent, undefined);
+    } finally {
+      await d.docker(['rmi', '-f', 'parents:bar', foo]);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test('errors for unknown containers and name conflicts', async () => {
     const a = await d.docker(['logs', 'nosuch']);
     assert.equal(a.code, 1);

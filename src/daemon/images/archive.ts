@@ -85,6 +85,7 @@ export async function* loadImages(c: ImageCore, src: Readable, opts: { quiet: bo
   try {
     const archive = await UnpackedArchive.unpack(src, tmp, signal);
     const items = await archive.manifest(signal);
+    const parentLinks: Array<{ id: string; config: ImageConfigFile; parent?: string }> = [];
     for (const item of items) {
       signal?.throwIfAborted();
       const raw = await archive.read(item.Config);
@@ -120,8 +121,9 @@ export async function* loadImages(c: ImageCore, src: Readable, opts: { quiet: bo
           }
           parent = applied.chainId;
         }
-        const res = await c.registerImage(raw, refs);
+        const res = await c.registerImage(raw, refs, undefined, { tagTime: false });
         id = res.id;
+        parentLinks.push({ id, config, parent: item.Parent });
         for (const m of res.moved) {
           messages.push({
             stream: `The image ${familiarString(m.ref)} already exists, renaming the old one with ID ${m.previous} to empty string\n`,
@@ -140,9 +142,37 @@ export async function* loadImages(c: ImageCore, src: Readable, opts: { quiet: bo
       if (refs.length) for (const r of refs) yield { stream: `Loaded image: ${familiarString(r)}\n` };
       else yield { stream: `Loaded image ID: ${id}\n` };
     }
+    await restoreParents(c, parentLinks);
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * The parent links of a load, as Docker's: only to an image of the same archive, and only where
+ * the parent's history is the child's less its last step.
+ */
+async function restoreParents(c: ImageCore, links: Array<{ id: string; config: ImageConfigFile; parent?: string }>): Promise<void> {
+  for (const { id, config, parent } of links) {
+    if (!parent || parent === id) continue;
+    const p = links.find((l) => l.id === parent);
+    if (!p) continue;
+    if (!validParent(config, p.config)) throw new Error(`image ${parent} is not a valid parent for ${id}`);
+    await c.setParent(id, parent);
+  }
+}
+
+function validParent(child: ImageConfigFile, parent: ImageConfigFile): boolean {
+  const hc = child.history ?? [];
+  const hp = parent.history ?? [];
+  if (hc.length === 0 && hp.length === 0) return true; // history is not mandatory
+  if (hc.length - hp.length !== 1) return false;
+  return hp.every((p, i) => {
+    const h = hc[i]!;
+    if ((p.created === undefined) !== (h.created === undefined)) return false;
+    if (p.created !== undefined && Date.parse(p.created) !== Date.parse(h.created!)) return false;
+    return p.created_by === h.created_by && p.author === h.author && p.comment === h.comment && !p.empty_layer === !h.empty_layer;
+  });
 }
 
 export async function saveImages(c: ImageCore, names: string[], out: Writable): Promise<void> {
@@ -188,17 +218,19 @@ export async function saveImages(c: ImageCore, names: string[], out: Writable): 
         const chains = chainIds(diffIds);
         c.layers.pin(chains.at(-1)!);
         pinned.push(chains.at(-1)!);
-        out.push({ id, refs, config, diffIds, chains, raw: await c.images.raw(id) });
+        out.push({ id, refs, config, diffIds, chains, raw: await c.images.raw(id), parent: await c.images.parent(id) });
       }
       return out;
     });
-    for (const { id, refs, config, diffIds, chains, raw } of held) {
+    for (const { id, refs, config, diffIds, chains, raw, parent } of held) {
       const layers = [];
       for (let i = 0; i < diffIds.length; i++) {
         const chain = chains[i]!;
         layers.push({ diffId: diffIds[i]!, size: await c.layers.tarSize(chain), open: () => c.layers.tarStream(chain) });
       }
-      images.push({ id, config: raw, refs, layers, os: config.os, architecture: config.architecture, variant: config.variant });
+      // Docker keeps a parent link only to an image saved alongside.
+      const saved = parent && parent !== id && wanted.has(parent) ? parent : undefined;
+      images.push({ id, config: raw, refs, layers, parent: saved, os: config.os, architecture: config.architecture, variant: config.variant });
     }
     await writeArchive(images, out);
   } finally {

@@ -188,9 +188,10 @@ export class ImageCore {
    * Stores a config whose layers are all registered (and pinned by the caller), with its
    * `parent` (a built or committed image's, if that still exists: set under the same lock, so a
    * prune never sees the image without it), and points `refs` at it. Returns the ID and, for
-   * refs that moved, the previous image.
+   * refs that moved, the previous image. `tagTime: false` (a pull or load) leaves the image's
+   * LastTagTime alone: Docker sets it only where it tags (tag, commit, import, build).
    */
-  async registerImage(raw: Buffer, refs: Reference[], parent?: string): Promise<{ id: string; moved: Array<{ ref: Reference; previous: string }> }> {
+  async registerImage(raw: Buffer, refs: Reference[], parent?: string, opts: { tagTime?: boolean } = {}): Promise<{ id: string; moved: Array<{ ref: Reference; previous: string }> }> {
     return this.exclusive(async () => {
       const config = JSON.parse(raw.toString('utf8')) as ImageConfigFile;
       const top = topChainId(config.rootfs?.diff_ids ?? []);
@@ -203,7 +204,7 @@ export class ImageCore {
         const previous = await this.refs.add(ref, id, true);
         if (previous) moved.push({ ref, previous });
       }
-      if (refs.length) await this.images.setLastUpdated(id);
+      if (refs.length && opts.tagTime !== false) await this.images.setLastUpdated(id);
       // Images a moved tag left without references stay (dangling), as Docker does.
       return { id, moved };
     });

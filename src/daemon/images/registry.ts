@@ -23,7 +23,7 @@ function pullContext(c: ImageCore): PullContext {
       layers: c.layers,
       referenceTarget: (ref) => c.refs.get(ref),
       hasImage: (id) => c.images.has(id),
-      registerImage: (raw, refs) => c.registerImage(raw, refs.filter((r) => r.digest === undefined || !c.refs.get(r) || c.refs.get(r) === sha256Digest(raw))),
+      registerImage: (raw, refs) => c.registerImage(raw, refs.filter((r) => r.digest === undefined || !c.refs.get(r) || c.refs.get(r) === sha256Digest(raw)), undefined, { tagTime: false }),
       releaseLayers: (chains) => c.releaseLayers(chains),
       tmpRoot: c.tmpRoot,
     },
