@@ -116,3 +116,11 @@ test('starting a running container is 304; an unknown API version is 400', async
   assert.equal(v.status, 400);
   assert.equal(v.json.message, 'client version 1.99 is too new. Maximum supported API version is 1.50');
 });
+
+test('OPTIONS on any path is an empty 200, as Docker answers CORS preflights', async () => {
+  for (const path of ['/', '/v1.50/containers/json', '/containers/nosuch/start', '/no/such/route']) {
+    const r = await socketRequest(d.socket, 'OPTIONS', path);
+    assert.deepEqual([r.status, r.body], [200, ''], path);
+  }
+  assert.equal((await socketRequest(d.socket, 'GET', '/no/such/route')).status, 404);
+});

@@ -1,4 +1,4 @@
-/** System routes: /_ping, /version, /info, /system/df. */
+/** System routes: /_ping, /version, /info, /system/df, and OPTIONS on any path. */
 import type { RequestContext, Router } from '../router.js';
 import { sendJSON } from '../request.js';
 import { invalidParameter } from '../../lib/errors.js';
@@ -41,6 +41,14 @@ export function systemRoutes(router: Router): void {
     if (usage.Images) imageSummariesForVersion(usage.Images, ctx.version);
     sendJSON(ctx.res, 200, usage);
   });
+  // Docker answers OPTIONS on any path with an empty 200 (CORS preflights).
+  const options = (ctx: RequestContext) => {
+    ctx.res.setHeader('Content-Length', '0');
+    ctx.res.writeHead(200);
+    ctx.res.end();
+  };
+  router.add('OPTIONS', '/', options);
+  router.add('OPTIONS', '/{anyroute:.*}', options);
 }
 
 const DISK_USAGE_TYPES: readonly DiskUsageType[] = ['container', 'image', 'volume', 'build-cache'];
