@@ -433,7 +433,9 @@ export class TarReader {
         consumed = true;
         yield* self.src.chunks(payloadSize);
         const tail = await self.readRecorded(padOf(payloadSize));
-        if (tail.length < padOf(payloadSize)) throw invalidParameter('unexpected EOF in tar stream');
+        // A stream that ends right after the last payload, without its padding or the end blocks,
+        // is a whole archive to Go's reader (the Docker CLI sends `build -f -` contexts so).
+        if (tail.length > 0 && tail.length < padOf(payloadSize)) throw invalidParameter('unexpected EOF in tar stream');
       };
       const bufferedBody = (): Buffer[] | null => {
         if (consumed) return [];

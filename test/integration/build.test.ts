@@ -313,6 +313,11 @@ describe('docker build (classic builder)', () => {
     const stdin = await build(['-t', 'stdin:1', '-'], { input: 'FROM busybox\nENV FROM_STDIN=1\n' });
     assert.equal(stdin.code, 0, stdin.stderr);
     assert.match(await inspect('stdin:1', '{{json .Config.Env}}'), /FROM_STDIN=1/);
+    // -f - with a context dir: the CLI adds the Dockerfile to the context's tar and ends the
+    // stream right after its last file, without padding or end blocks.
+    const stdinFile = await build(['-f', '-', '-t', 'stdin:2', dir], { input: 'FROM busybox\nCOPY a.txt /a.txt\n' });
+    assert.equal(stdinFile.code, 0, stdinFile.stderr);
+    assert.equal(await run('stdin:2', 'cat', '/a.txt'), 'a');
     const bad = await build(['-'], { input: 'FROM busybox\nFOO bar\n' });
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /dockerfile parse error on line 2: unknown instruction: FOO/);

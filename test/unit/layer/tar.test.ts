@@ -109,6 +109,24 @@ test('rejects non-tar input', async () => {
   }, /invalid tar header/);
 });
 
+test("a stream ending right after the last payload is a whole archive (Go's reader), mid-padding it is not", async () => {
+  const whole = await buildTar([{ name: 'a', content: 'one' }, { name: 'b', content: 'x'.repeat(47) }]);
+  // Header and data of b end at 512 * 3 + 47: no padding, no end-of-archive blocks.
+  const cut = whole.subarray(0, 512 * 3 + 47);
+  const read = async (buf: Buffer) => {
+    const out: Array<[string, string]> = [];
+    for await (const e of new TarReader(Readable.from([buf])).entries()) {
+      const parts: Buffer[] = [];
+      for await (const c of e.body()) parts.push(c);
+      out.push([e.header.name, Buffer.concat(parts).toString()]);
+    }
+    return out;
+  };
+  assert.deepEqual(await read(cut), [['a', 'one'], ['b', 'x'.repeat(47)]]);
+  await assert.rejects(read(whole.subarray(0, 512 * 3 + 47 + 10)), /unexpected EOF in tar stream/);
+  await assert.rejects(read(whole.subarray(0, 512 * 3 + 40)), /unexpected EOF in tar stream/);
+});
+
 test('entry names are cleaned; escaping names are rejected', () => {
   assert.equal(layerRelativePath('/etc/passwd'), 'etc/passwd');
   assert.equal(layerRelativePath('./a/./b/../c'), 'a/c');
