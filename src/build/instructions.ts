@@ -178,7 +178,6 @@ export function parseInstruction(node: Node): Instruction {
     case 'cmd':
     case 'entrypoint': {
       noFlags();
-      if (node.cmd === 'run' && node.args.length === 0) throw atLeastOne('RUN');
       return { kind: node.cmd, text, cmd: { args: node.args, json: node.json } };
     }
     case 'shell':
@@ -216,6 +215,7 @@ export function parseInstruction(node: Node): Instruction {
         text,
         args: node.args.map((w) => {
           const i = w.indexOf('=');
+          if (i === 0) throw new DockerfileParseError('ARG names can not be blank');
           return i < 0 ? { key: w } : { key: w.slice(0, i), value: w.slice(i + 1) };
         }),
       };

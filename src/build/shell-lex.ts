@@ -80,13 +80,28 @@ class Lexer {
         this.s.next();
         piece = ch;
       }
-      this.word += piece;
-      this.inWord = true;
+      // An unquoted expansion is split on its own whitespace too (EXPOSE $PORTS with "80 443").
+      if (ch === '$' && this.split) this.addSplit(piece);
+      else {
+        this.word += piece;
+        this.inWord = true;
+      }
       out += piece;
       if (out.length > MAX_EXPANSION) throw new Error(`expansion of ${JSON.stringify(this.s.src.slice(0, 40))} is longer than ${MAX_EXPANSION} characters`);
     }
     if (this.inWord) this.flush();
     return { word: out, words: this.words };
+  }
+
+  private addSplit(text: string): void {
+    for (const c of text) {
+      if (/\s/.test(c)) {
+        if (this.inWord) this.flush();
+      } else {
+        this.word += c;
+        this.inWord = true;
+      }
+    }
   }
 
   private flush(): void {

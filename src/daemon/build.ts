@@ -1005,7 +1005,9 @@ class BuildRun {
       Cmd: cmdFromArgs,
       ArgsEscaped: false,
       Env: [...(c.Env ?? []), ...buildArgs],
-      Entrypoint: [''],
+      // `RUN []` runs the image's own entrypoint and command, as the classic builder overrides
+      // the entrypoint only for a command it was given.
+      Entrypoint: saveCmd.length ? [''] : c.Entrypoint,
       Healthcheck: { Test: ['NONE'] },
       Image: state.imageId,
       AttachStdout: true,

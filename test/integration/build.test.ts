@@ -323,6 +323,19 @@ describe('docker build (classic builder)', () => {
     assert.match(bad.stderr, /dockerfile parse error on line 2: unknown instruction: FOO/);
   });
 
+  test("RUN [] and a bare RUN, EXPOSE of a spaced expansion, blank ARG names: the classic builder's ways", async () => {
+    const ok = await build(['-t', 'oddities:1', '-'], { input: 'FROM busybox\nRUN []\nENV ports "  99   100 "\nEXPOSE 80 ${ports}\n' });
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.deepEqual(Object.keys(JSON.parse(await inspect('oddities:1', '{{json .Config.ExposedPorts}}'))).sort(), ['100/tcp', '80/tcp', '99/tcp']);
+    // A RUN without arguments runs the shell with nothing to run: the shell's own failure.
+    const bare = await build(['-'], { input: 'FROM busybox\nRUN\n' });
+    assert.equal(bare.code, 2, bare.stdout + bare.stderr);
+    assert.match(bare.stderr, /The command '\/bin\/sh -c' returned a non-zero code: 2/);
+    const blank = await build(['-'], { input: 'FROM busybox\nARG =foo\n' });
+    assert.equal(blank.code, 1);
+    assert.match(blank.stderr, /ARG names can not be blank/);
+  });
+
   test('a cancelled build leaves no container, mount or layer behind', async () => {
     const dir = await context('cancel', { Dockerfile: 'FROM busybox\nRUN echo started; sleep 600\n' });
     const layersBefore = (await readdir(join(d.dataRoot, 'overlay2'))).length;
@@ -423,9 +436,9 @@ describe('docker build (classic builder)', () => {
     const badTag = await post('t=Bad:Tag:x', 'FROM busybox\n');
     assert.equal(badTag.status, 400);
     // A parse error before any output is an HTTP error, as Docker answers it.
-    const parse = await post('', 'FROM busybox\nRUN\n');
+    const parse = await post('', 'FROM busybox\nEXPOSE\n');
     assert.equal(parse.status, 400);
-    assert.match(parse.body, /dockerfile parse error on line 2: RUN requires at least one argument/);
+    assert.match(parse.body, /dockerfile parse error on line 2: EXPOSE requires at least one argument/);
 
     const tarOf = async (entries: Array<[string, string]>) => {
       const pack = tar.pack();

@@ -44,5 +44,11 @@ describe('processWord', () => {
   test('whitespace is kept by processWord, split by processWords', () => {
     assert.equal(processWord('  $X  ', env), '  a b  ');
     assert.deepEqual(processWords('80 "8080 8081" $FOO', env), ['80', '8080 8081', '/bar']);
+    // An unquoted expansion splits on its value's whitespace; a quoted one does not; an empty one adds no word.
+    const ports = envMap(['PORTS=  99   100 ', 'NONE=']);
+    assert.deepEqual(processWords('${PORTS}', ports), ['99', '100']);
+    assert.deepEqual(processWords('a${PORTS}b', ports), ['a', '99', '100', 'b']);
+    assert.deepEqual(processWords('"${PORTS}"', ports), ['  99   100 ']);
+    assert.deepEqual(processWords('$NONE 80 $NONE', ports), ['80']);
   });
 });
