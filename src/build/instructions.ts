@@ -29,7 +29,8 @@ export interface CmdLine {
 
 export type Instruction =
   | { kind: 'env'; text: string; env: KeyValue[] }
-  | { kind: 'label'; text: string; labels: KeyValue[] }
+  /** `literal`: a --label of the build request, taken without variable expansion. */
+  | { kind: 'label'; text: string; labels: KeyValue[]; literal?: boolean }
   | { kind: 'maintainer'; text: string; maintainer: string }
   | { kind: 'run'; text: string; cmd: CmdLine }
   | { kind: 'cmd'; text: string; cmd: CmdLine }

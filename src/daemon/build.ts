@@ -291,12 +291,10 @@ class BuildRun {
       if (i < 0) throw invalidParameter(`target stage ${JSON.stringify(this.opts.target)} could not be found`);
       stages = stages.slice(0, i + 1);
     }
-    // --label values become a LABEL of the last stage.
-    const labelKeys = Object.keys(this.opts.labels).sort();
-    if (labelKeys.length) {
-      const labels = labelKeys.map((k) => ({ key: k, value: this.opts.labels[k]!, noDelim: false }));
-      const text = 'LABEL ' + labels.map((l) => `${JSON.stringify(l.key)}=${JSON.stringify(l.value)}`).join(' ');
-      stages[stages.length - 1]!.commands.push({ kind: 'label', text, labels: labels.map((l) => ({ ...l, key: JSON.stringify(l.key), value: JSON.stringify(l.value) })) });
+    // Each --label becomes a LABEL step of the last stage, sorted, taken literally (Docker 28).
+    for (const key of Object.keys(this.opts.labels).sort()) {
+      const value = this.opts.labels[key]!;
+      stages[stages.length - 1]!.commands.push({ kind: 'label', text: `LABEL ${key}=${value}`, labels: [{ key, value, noDelim: false }], literal: true });
     }
     for (const w of df.warnings) this.out(`[WARNING]: ${w}\n`);
     if (df.warnings.length) this.out('[WARNING]: Empty continuation lines will become errors in a future release.\n');
@@ -494,8 +492,8 @@ class BuildRun {
         let msg = 'LABEL';
         c.Labels ??= {};
         for (const kv of inst.labels) {
-          const key = x(kv.key);
-          const value = x(kv.value);
+          const key = inst.literal ? kv.key : x(kv.key);
+          const value = inst.literal ? kv.value : x(kv.value);
           c.Labels[key] = value;
           msg += ` ${key}=${value}`;
         }

@@ -324,8 +324,11 @@ describe('docker build (classic builder)', () => {
   });
 
   test("RUN [] and a bare RUN, EXPOSE of a spaced expansion, blank ARG names: the classic builder's ways", async () => {
-    const ok = await build(['-t', 'oddities:1', '-'], { input: 'FROM busybox\nRUN []\nENV ports "  99   100 "\nEXPOSE 80 ${ports}\n' });
+    const ok = await build(['-t', 'oddities:1', '--label', 'bar=$PATH', '--label', 'a=x y', '-'], { input: 'FROM busybox\nRUN []\nENV ports "  99   100 "\nEXPOSE 80 ${ports}\n' });
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    // Each --label is a step of its own, taken literally.
+    assert.match(ok.stdout, /Step 5\/6 : LABEL a=x y\n[\s\S]*Step 6\/6 : LABEL bar=\$PATH\n/);
+    assert.equal(await inspect('oddities:1', '{{json .Config.Labels}}'), '{"a":"x y","bar":"$PATH"}');
     assert.deepEqual(Object.keys(JSON.parse(await inspect('oddities:1', '{{json .Config.ExposedPorts}}'))).sort(), ['100/tcp', '80/tcp', '99/tcp']);
     // A RUN without arguments runs the shell with nothing to run: the shell's own failure.
     const bare = await build(['-'], { input: 'FROM busybox\nRUN\n' });
@@ -372,7 +375,7 @@ describe('docker build (classic builder)', () => {
     });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /Step 1\/6 : FROM busybox\n/);
-    assert.match(r.stdout, /Step 6\/6 : LABEL "a"="b"\n/);
+    assert.match(r.stdout, /Step 6\/6 : LABEL a=b\n/);
     assert.match(r.stdout, /Successfully tagged w:1\n/);
     const id = await inspect('w:1', '{{.Id}}');
     assert.equal(await readFile(iid, 'utf8'), id);
