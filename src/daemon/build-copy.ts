@@ -11,10 +11,12 @@ import { createHash } from 'node:crypto';
 import { constants as fsc, type Stats } from 'node:fs';
 import { lstat, open, readdir, readlink, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
+import { Readable } from 'node:stream';
 import { invalidParameter } from '../lib/errors.js';
 import { compileGoRegexp, type GoRegexp } from '../lib/go-regexp.js';
 import { TarWriter, type TarWriteHeader } from '../lib/tar-writer.js';
-import { detectCompression } from '../layer/decompress.js';
+import { decompressed } from '../layer/decompress.js';
+import { TarReader } from '../layer/tar-reader.js';
 import { ContainerExtractor } from '../containerfs/extract.js';
 import { TarWalker } from '../containerfs/walk.js';
 import { fdPath, O_PATH, type ContainerRoot } from '../containerfs/root.js';
@@ -194,12 +196,39 @@ async function openArchive(at: string): Promise<FileHandle | undefined> {
   let keep = false;
   try {
     if (!(await fh.stat()).isFile()) return undefined;
-    const head = Buffer.alloc(512);
-    const { bytesRead } = await fh.read(head, 0, 512, 0);
-    keep = detectCompression(head.subarray(0, bytesRead)) !== 'none' || (bytesRead >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar');
+    keep = await startsWithTarHeader(fh);
     return keep ? fh : undefined;
   } finally {
     if (!keep) await fh.close();
+  }
+}
+
+/**
+ * Docker's test for ADD (isArchivePath): the file, decompressed once whatever its compression,
+ * yields a first tar header. Anything else (a broken xz, an xz inside a gzip) is copied as is.
+ */
+async function startsWithTarHeader(fh: FileHandle): Promise<boolean> {
+  // Positional reads of its own: a stream made on the handle would close it when destroyed.
+  const raw = Readable.from(
+    (async function* () {
+      for (let pos = 0; ; ) {
+        const { bytesRead, buffer } = await fh.read(Buffer.alloc(64 * 1024), 0, 64 * 1024, pos);
+        if (bytesRead === 0) return;
+        pos += bytesRead;
+        yield buffer.subarray(0, bytesRead);
+      }
+    })(),
+  );
+  let plain: Readable | undefined;
+  try {
+    plain = (await decompressed(raw)).stream;
+    const first = await new TarReader(plain).entries().next();
+    return first.done !== true;
+  } catch {
+    return false;
+  } finally {
+    plain?.destroy();
+    raw.destroy();
   }
 }
 
@@ -239,7 +268,7 @@ export async function copySources(src: ContainerRoot, sources: CopySource[], lay
       const fh = opts.decompress ? await openArchive(r.at()) : undefined;
       if (fh) {
         try {
-          await new ContainerExtractor(layer, dest, { noOverwriteDirNonDir: false }).extract(fh.createReadStream({ autoClose: false }));
+          await new ContainerExtractor(layer, dest, { noOverwriteDirNonDir: false }).extract(fh.createReadStream({ start: 0, autoClose: false }));
         } finally {
           await fh.close();
         }

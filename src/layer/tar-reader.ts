@@ -363,7 +363,14 @@ export class TarReader {
         if (h.length === 0) break;
         throw invalidParameter('unexpected EOF in tar stream');
       }
-      if (h.every((x) => x === 0)) break;
+      if (h.every((x) => x === 0)) {
+        // The end is two zero blocks; as Go's reader, the stream may stop after the first, but
+        // not inside the second, and a header after a zero block is no archive.
+        const second = await this.readRecorded(BLOCK);
+        if (second.length === 0 || (second.length === BLOCK && second.every((x) => x === 0))) break;
+        if (second.length < BLOCK) throw invalidParameter('unexpected EOF in tar stream');
+        throw invalidParameter('archive/tar: invalid tar header');
+      }
       if (!checksumOk(h)) throw invalidParameter('archive/tar: invalid tar header');
       const kind = typeOf(h[156]!);
       const size = num(h, 124, 12);

@@ -339,6 +339,31 @@ describe('docker build (classic builder)', () => {
     assert.match(blank.stderr, /ARG names can not be blank/);
   });
 
+  test('ADD unpacks what decompresses to a tar; a broken xz or an xz in a gzip is copied; a tar cut short fails', async () => {
+    const dir = await context('add-archives', { Dockerfile: 'FROM busybox\nADD test.xz t.tar.xz.gz nested.tar.xz /got/\n' });
+    // An xz stream that ends early (integration-cli's TestBuildXZHost), kept as a file.
+    await writeFile(join(dir, 'test.xz'), Buffer.from('fd377a585a000004e6d6b446020021011600000074', 'hex'));
+    const pack = tar.pack();
+    pack.entry({ name: 'inner/foo' }, 'Hi');
+    pack.finalize();
+    const chunks: Buffer[] = [];
+    for await (const c of pack) chunks.push(c as Buffer);
+    const tarred = Buffer.concat(chunks);
+    const xz = execFileSync('xz', ['-c'], { input: tarred });
+    await writeFile(join(dir, 't.tar.xz.gz'), execFileSync('gzip', ['-c'], { input: xz }));
+    await writeFile(join(dir, 'nested.tar.xz'), xz);
+    const r = await build(['-t', 'addarch:1', dir]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const listing = await run('addarch:1', 'sh', '-c', 'cd /got && find . | sort && cat inner/foo');
+    assert.equal(listing, '.\n./inner\n./inner/foo\n./t.tar.xz.gz\n./test.xz\nHi');
+    // A tar whose first header reads is an archive: cut inside its end blocks, the ADD fails.
+    const broken = await context('add-broken', { Dockerfile: 'FROM busybox\nADD test.tar /\n' });
+    await writeFile(join(broken, 'test.tar'), tarred.subarray(0, tarred.length - 1));
+    const b = await build([broken]);
+    assert.equal(b.code, 1, b.stdout + b.stderr);
+    assert.match(b.stderr, /unexpected EOF/);
+  });
+
   test('a cancelled build leaves no container, mount or layer behind', async () => {
     const dir = await context('cancel', { Dockerfile: 'FROM busybox\nRUN echo started; sleep 600\n' });
     const layersBefore = (await readdir(join(d.dataRoot, 'overlay2'))).length;

@@ -125,6 +125,11 @@ test("a stream ending right after the last payload is a whole archive (Go's read
   assert.deepEqual(await read(cut), [['a', 'one'], ['b', 'x'.repeat(47)]]);
   await assert.rejects(read(whole.subarray(0, 512 * 3 + 47 + 10)), /unexpected EOF in tar stream/);
   await assert.rejects(read(whole.subarray(0, 512 * 3 + 40)), /unexpected EOF in tar stream/);
+  // The end: one zero block then nothing is whole; a second one cut short, or a header after it, is not.
+  const end = 512 * 4;
+  assert.equal((await read(whole.subarray(0, end + 512))).length, 2);
+  await assert.rejects(read(whole.subarray(0, end + 1023)), /unexpected EOF in tar stream/);
+  await assert.rejects(read(Buffer.concat([whole.subarray(0, end + 512), whole.subarray(0, 512)])), /invalid tar header/);
 });
 
 test('entry names are cleaned; escaping names are rejected', () => {
