@@ -189,7 +189,8 @@ export function parseInstruction(node: Node): Instruction {
     case 'expose':
       noFlags();
       if (node.args.length === 0) throw atLeastOne('EXPOSE');
-      return { kind: 'expose', text, ports: node.args };
+      // Sorted as Docker's parser sorts them: the order never changes the step's cache key.
+      return { kind: 'expose', text, ports: [...node.args].sort() };
     case 'user':
       noFlags();
       if (node.args.length !== 1) throw exactlyOne('USER');

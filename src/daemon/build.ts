@@ -774,8 +774,8 @@ class BuildRun {
       // No image holds the layer when it is empty or the registration failed (its parent went).
       if (layer && (empty || id === undefined)) await this.deps.images.releaseLayers([layer.chainId]).catch(() => {});
     }
-    const siblings = this.children?.get(state.imageId);
-    if (siblings) siblings.push(id);
+    // A later stage's same step on the same image finds this one in the cache (the first child too).
+    if (this.children) this.children.set(state.imageId, [...(this.children.get(state.imageId) ?? []), id]);
     state.imageId = id;
     state.image = file;
   }

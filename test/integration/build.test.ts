@@ -364,6 +364,23 @@ describe('docker build (classic builder)', () => {
     assert.match(b.stderr, /unexpected EOF/);
   });
 
+  test('a later stage repeating a step hits the cache of the earlier one; EXPOSE order is no cache key', async () => {
+    // The second stage needs the first (COPY --from), so it runs after it, as the classic builder runs every stage.
+    const dir = await context('stage-cache', { Dockerfile: 'FROM busybox\nADD baz /\nFROM busybox\nADD baz /\nCOPY --from=0 /baz /z\n', baz: 'baz' });
+    const first = await build(['-t', 'stagecache:1', dir]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(first.stdout.split('Using cache').length - 1, 1, first.stdout);
+    const again = await build(['-t', 'stagecache:2', '--cache-from', 'stagecache:1', dir]);
+    assert.equal(again.stdout.split('Using cache').length - 1, 3, again.stdout);
+    const ids: string[] = [];
+    for (const ports of ['80 2375', '2375 80']) {
+      const r = await build(['-q', '-'], { input: `FROM busybox\nEXPOSE ${ports}\n` });
+      assert.equal(r.code, 0, r.stderr);
+      ids.push(r.stdout.trim());
+    }
+    assert.equal(ids[0], ids[1]);
+  });
+
   test('a cancelled build leaves no container, mount or layer behind', async () => {
     const dir = await context('cancel', { Dockerfile: 'FROM busybox\nRUN echo started; sleep 600\n' });
     const layersBefore = (await readdir(join(d.dataRoot, 'overlay2'))).length;
