@@ -27,7 +27,7 @@ import { hasIndependentStages, stageDependencies } from '../build/stage-graph.js
 import { familiarString, parseNormalizedNamed, withDefaultTag, type Reference } from '../image/reference.js';
 import type { AppliedLayer } from '../layer/layer-store.js';
 import { generateId, shortId } from '../lib/ids.js';
-import { invalidParameter, isEngineError, systemError } from '../lib/errors.js';
+import { EngineError, invalidParameter, isEngineError, systemError } from '../lib/errors.js';
 import { cloneGitContext, GitContextError, isGitUrl } from '../build/git-context.js';
 import { parseSignal } from '../lib/signals.js';
 import { resolveUser } from '../runtime/user.js';
@@ -936,7 +936,14 @@ class BuildRun {
       imageId = earlier[i]?.imageId;
       if (imageId === undefined) throw invalidParameter(`invalid from flag value ${from}: stage ${i} was not built`);
     }
-    return imageId ?? (await this.lookupImage(from));
+    if (imageId !== undefined) return imageId;
+    try {
+      return await this.lookupImage(from);
+    } catch (err) {
+      // Docker wraps whatever finding the image said (a failed pull, a bad name).
+      if (isEngineError(err)) throw new EngineError(err.kind, `invalid from flag value ${from}: ${err.message}`, { cause: err });
+      throw err;
+    }
   }
 
   /** An image's rootfs mounted read-only (through a temporary RW layer) for a COPY --from. */

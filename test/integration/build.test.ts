@@ -337,6 +337,10 @@ describe('docker build (classic builder)', () => {
     const blank = await build(['-'], { input: 'FROM busybox\nARG =foo\n' });
     assert.equal(blank.code, 1);
     assert.match(blank.stderr, /ARG names can not be blank/);
+    // COPY --from an image that cannot be had: Docker wraps the pull's error (nothing listens on port 1).
+    const from = await build(['-'], { input: 'FROM busybox\nCOPY --from=127.0.0.1:1/nosuch:1 /x /y\n' });
+    assert.equal(from.code, 1);
+    assert.match(from.stderr, /invalid from flag value 127\.0\.0\.1:1\/nosuch:1: .*127\.0\.0\.1:1/);
   });
 
   test('ADD unpacks what decompresses to a tar; a broken xz or an xz in a gzip is copied; a tar cut short fails', async () => {
