@@ -137,6 +137,8 @@ export interface ImageImportOptions {
   changes: string[];
   message?: string;
   platform?: string;
+  /** Ends a URL import's download when the client goes. */
+  signal?: AbortSignal;
 }
 
 /** Credentials from the X-Registry-Auth header (base64url JSON), as Docker's AuthConfig spells them. */
@@ -172,7 +174,8 @@ export interface ImageBackend {
   /** POST /auth : checks credentials against the registry. Throws an Unauthorized EngineError (401) for bad ones. */
   login(auth: RegistryAuth): Promise<{ Status: string; IdentityToken: string }>;
   /** POST /images/create?fromSrc=- : a rootfs tarball (optionally compressed) becomes an image. */
-  importImage(src: Readable, opts: ImageImportOptions): AsyncIterable<ProgressMessage>;
+  /** `src`: the request body (fromSrc=-) or the URL to fetch the tarball from. */
+  importImage(src: Readable | { url: string }, opts: ImageImportOptions): AsyncIterable<ProgressMessage>;
   /** POST /images/load : a docker-archive tarball. Yields `Loaded image: …` stream messages. */
   load(src: Readable, opts: { quiet: boolean; signal?: AbortSignal }): AsyncIterable<ProgressMessage>;
   /** GET /images/get : a docker-archive tarball of the named images. */

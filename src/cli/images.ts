@@ -1,5 +1,5 @@
 /** Image commands: images, pull, import, load, save, rmi, tag. */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type ReadStream } from 'node:fs';
 import { Command } from 'commander';
 import { familiarString, fullName, parseNormalizedNamed, withDefaultTag } from '../image/reference.js';
 import { collectFilter, StatusError, collect, forEachArg, parseFilters, usage, type CliContext } from './cli-context.js';
@@ -102,7 +102,6 @@ export function defineImport(parent: Command, ctx: CliContext): Command {
     .option('-m, --message <string>', 'Set commit message for imported image')
     .option('--platform <string>', 'Set platform if server is multi-platform capable')
     .action(async (source: string, reference: string | undefined, o: { change?: string[]; message?: string; platform?: string }) => {
-      if (/^https?:\/\//.test(source)) throw new Error('importing from a URL is not supported');
       let repo: string | undefined;
       let tag: string | undefined;
       if (reference) {
@@ -111,18 +110,22 @@ export function defineImport(parent: Command, ctx: CliContext): Command {
         tag = ref.tag;
         if (ref.digest) throw new Error('cannot import digest reference');
       }
-      const input = source === '-' ? process.stdin : createReadStream(source);
-      await new Promise<void>((resolve, reject) => {
-        if (source === '-') return resolve();
-        input.once('open', () => resolve());
-        input.once('error', (err: NodeJS.ErrnoException) =>
-          reject(new Error(err.code === 'ENOENT' ? `open ${source}: no such file or directory` : err.message)),
-        );
-      });
+      // As the Docker CLI: an http(s) URL is fetched by the daemon.
+      const input = /^https?:\/\//.test(source) ? source : source === '-' ? process.stdin : await openFile(source);
       const stream = await ctx.client().imageImport(input, { repo, tag, changes: o.change, message: o.message, platform: o.platform });
       await displayProgress(stream, ctx.out);
     });
   return cmd;
+}
+
+/** A file to send, opened before the request so that a missing one is the CLI's own error. */
+async function openFile(path: string): Promise<ReadStream> {
+  const input = createReadStream(path);
+  await new Promise<void>((resolve, reject) => {
+    input.once('open', () => resolve());
+    input.once('error', (err: NodeJS.ErrnoException) => reject(new Error(err.code === 'ENOENT' ? `open ${path}: no such file or directory` : err.message)));
+  });
+  return input;
 }
 
 export function defineLoad(parent: Command, ctx: CliContext): Command {
@@ -136,14 +139,7 @@ export function defineLoad(parent: Command, ctx: CliContext): Command {
     .action(async (o: { input?: string; quiet?: boolean }) => {
       let input: NodeJS.ReadableStream;
       if (o.input) {
-        const s = createReadStream(o.input);
-        await new Promise<void>((resolve, reject) => {
-          s.once('open', () => resolve());
-          s.once('error', (err: NodeJS.ErrnoException) =>
-            reject(new Error(err.code === 'ENOENT' ? `open ${o.input}: no such file or directory` : err.message)),
-          );
-        });
-        input = s;
+        input = await openFile(o.input);
       } else {
         if (process.stdin.isTTY) throw new Error('requested load from stdin, but stdin is empty');
         input = process.stdin;

@@ -643,20 +643,21 @@ export class EngineClient {
   }
 
   /** POST /images/create?fromSrc=- with a tarball body. */
+  /** `source`: the tarball, or an http(s) URL the daemon fetches it from. */
   imageImport(
-    source: Readable,
+    source: Readable | string,
     opts: { repo?: string; tag?: string; changes?: string[]; message?: string; platform?: string } = {},
   ): Promise<AsyncGenerator<ProgressMessage>> {
     return this.jsonStream('POST', '/images/create', {
       query: {
-        fromSrc: '-',
+        fromSrc: typeof source === 'string' ? source : '-',
         repo: opts.repo || undefined,
         tag: opts.tag || undefined,
         changes: opts.changes && opts.changes.length ? opts.changes : undefined,
         message: opts.message || undefined,
         platform: opts.platform || undefined,
       },
-      stream: source,
+      ...(typeof source === 'string' ? {} : { stream: source }),
     });
   }
 

@@ -142,8 +142,14 @@ function path(pattern: string): string {
   const filled = pattern.replace(/\{(\w+)(?::[^}]*)?\}/g, () => pick(IDS));
   const versioned = rand() < 0.5 ? `/v${pick(['1.24', '1.41', '1.47', '1.50', '1.12', '9.99', '1.x'])}${filled}` : filled;
   const q: string[] = [];
-  for (let i = int(4); i > 0; i--) q.push(`${pick(QUERY_KEYS)}=${encodeURIComponent(pick(QUERY_VALUES))}`);
-  if (/\/images\/create$/.test(pattern) && rand() < 0.7) q.push('fromSrc=-');
+  const create = /\/images\/create$/.test(pattern);
+  for (let i = int(4); i > 0; i--) {
+    const key = pick(QUERY_KEYS);
+    const v = encodeURIComponent(pick(QUERY_VALUES));
+    // An import's fromSrc other than '-' is a URL the daemon fetches: no traffic may leave the machine.
+    if (!(create && key === 'fromSrc')) q.push(`${key}=${v}`);
+  }
+  if (create && rand() < 0.7) q.push('fromSrc=-');
   return q.length ? `${versioned}?${q.join('&')}` : versioned;
 }
 

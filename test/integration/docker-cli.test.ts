@@ -8,7 +8,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cliOk, loadBusybox, startDaemon, waitFor, type Daemon } from './harness.js';
+import { cliOk, loadBusybox, socketRequest, startDaemon, waitFor, type Daemon } from './harness.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { buildBusyboxRootfsTar } from '../fixtures/busybox.js';
 import { buildDockerArchive } from '../fixtures/docker-archive.js';
 import { readFile } from 'node:fs/promises';
@@ -142,6 +144,46 @@ describe('docker CLI against wharfd', () => {
       assert.equal(JSON.parse(execFileSync('tar', ['-xOf', tar, 'manifest.json'], { encoding: 'utf8' }))[0].Parent, undefined);
     } finally {
       await d.docker(['rmi', '-f', 'parents:bar', foo]);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('import from a URL: the daemon fetches it; a 404, a refused connection or another scheme fail', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wharf-import-url-'));
+    const rootfs = join(dir, 'rootfs.tar');
+    await buildBusyboxRootfsTar(rootfs);
+    const body = await readFile(rootfs);
+    const server = createServer((req, res) => {
+      if (req.url === '/rootfs.tar') res.end(body);
+      else res.writeHead(404).end('no such file here\n');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const out = await ok(['import', '-c', 'CMD ["echo", "from url"]', `http://127.0.0.1:${port}/rootfs.tar`, 'fromurl:1']);
+      assert.match(out, /^sha256:[0-9a-f]{64}\n$/m);
+      assert.equal(await ok(['run', '--rm', 'fromurl:1']), 'from url\n');
+      assert.equal((await ok(['inspect', '-f', '{{.Comment}}', 'fromurl:1'])).trim(), `Imported from http://127.0.0.1:${port}/rootfs.tar`);
+      // The wharf CLI sends a URL the same way.
+      const w = await d.wharf(['import', `http://127.0.0.1:${port}/rootfs.tar`, 'fromurl:2']);
+      assert.equal(w.code, 0, w.stderr);
+      const missing = await d.docker(['import', `http://127.0.0.1:${port}/nope.tar`]);
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, new RegExp(`failed to GET http://127\\.0\\.0\\.1:${port}/nope\\.tar with status 404 Not Found: no such file here`));
+      // A port that was just free: nothing listens there.
+      const closed = createServer();
+      await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+      const closedPort = (closed.address() as AddressInfo).port;
+      await new Promise((r) => closed.close(r));
+      const refused = await socketRequest(d.socket, 'POST', `/images/create?fromSrc=${encodeURIComponent(`127.0.0.1:${closedPort}/x.tar`)}`);
+      assert.equal(refused.status, 500);
+      assert.match(refused.body, new RegExp(`Get \\\\"http://127\\.0\\.0\\.1:${closedPort}/x\\.tar\\\\": .*ECONNREFUSED`));
+      const file = await socketRequest(d.socket, 'POST', `/images/create?fromSrc=${encodeURIComponent('file:///etc/passwd')}`);
+      assert.equal(file.status, 500);
+      assert.match(file.body, /unsupported protocol scheme/);
+    } finally {
+      server.close();
+      await d.docker(['rmi', 'fromurl:1', 'fromurl:2']);
       await rm(dir, { recursive: true, force: true });
     }
   });

@@ -49,13 +49,14 @@ async function createImage(ctx: RequestContext): Promise<void> {
   }
   const fromSrc = query.get('fromSrc');
   if (fromSrc === null || fromSrc === '') throw invalidParameter('either fromImage or fromSrc is required');
-  if (fromSrc !== '-') throw invalidParameter('importing from a URL is not supported; send the tarball as the request body (fromSrc=-)');
-  const stream = images.importImage(detachedBody(req), {
+  // Anything but '-' is a URL the daemon fetches, as Docker's.
+  const stream = images.importImage(fromSrc === '-' ? detachedBody(req) : { url: fromSrc }, {
     ...(query.get('repo') ? { repo: query.get('repo')! } : {}),
     ...(query.get('tag') ? { tag: query.get('tag')! } : {}),
     changes: query.getAll('changes'),
     ...(query.get('message') ? { message: query.get('message')! } : {}),
     ...(platform ? { platform } : {}),
+    ...(fromSrc === '-' ? {} : { signal: ctx.signal }),
   });
   await writeProgressStream(res, stream, { errorStatusBeforeFirst: true });
 }

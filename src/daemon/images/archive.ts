@@ -14,6 +14,7 @@ import { familiarName, familiarString, isFullImageId, isValidTag, parseNormalize
 import { chainIdOf, chainIds } from '../../layer/chain-id.js';
 import { invalidParameter } from '../../lib/errors.js';
 import type { ImageCore } from './core.js';
+import { openImportUrl } from './import-url.js';
 import { hostArch, hostPlatform } from './platform.js';
 import { parsePlatform } from '../../distribution/manifest.js';
 
@@ -33,7 +34,8 @@ export async function removeStaleLoadDirs(c: ImageCore): Promise<void> {
 }
 
 
-export async function* importImage(c: ImageCore, src: Readable, opts: ImageImportOptions): AsyncIterable<ProgressMessage> {
+/** `src`: the tarball (fromSrc=-), or the URL the daemon fetches it from. */
+export async function* importImage(c: ImageCore, src: Readable | { url: string }, opts: ImageImportOptions): AsyncIterable<ProgressMessage> {
   let ref: Reference | null = null;
   if (opts.repo) {
     ref = parseNormalizedNamed(opts.repo);
@@ -55,11 +57,17 @@ export async function* importImage(c: ImageCore, src: Readable, opts: ImageImpor
     // Only a variant the caller names is recorded (normalisation's implied arm64 v8 is not).
     variant = opts.platform.split('/')[2]?.toLowerCase();
   }
-  const layer = await c.layers.applyLayer(null, src);
+  let tarball: Readable;
+  if ('url' in src) {
+    const fetched = await openImportUrl(src.url, opts.signal);
+    yield { status: `Downloading from ${fetched.url}` };
+    tarball = fetched.body;
+  } else tarball = src;
+  const layer = await c.layers.applyLayer(null, tarball);
   let id: string;
   try {
     const created = new Date().toISOString();
-    const msg = opts.message || 'Imported from -';
+    const msg = opts.message || `Imported from ${'url' in src ? src.url : '-'}`;
     const config: ImageConfigFile = {
       architecture,
       comment: msg,

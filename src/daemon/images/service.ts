@@ -127,7 +127,7 @@ export class ImageService implements ImageBackend {
     return loginRegistry(this.c, auth);
   }
 
-  importImage(src: Readable, opts: ImageImportOptions): AsyncIterable<ProgressMessage> {
+  importImage(src: Readable | { url: string }, opts: ImageImportOptions): AsyncIterable<ProgressMessage> {
     return importImage(this.c, src, opts);
   }
   load(src: Readable, opts: { quiet: boolean; signal?: AbortSignal }): AsyncIterable<ProgressMessage> {
