@@ -26,8 +26,8 @@ export async function openImportUrl(src: string, signal?: AbortSignal): Promise<
   try {
     res = await fetch(url, { redirect: 'follow', ...(signal ? { signal } : {}) });
   } catch (err) {
-    const cause = (err as { cause?: NodeJS.ErrnoException }).cause;
-    const msg = `Get ${JSON.stringify(address)}: ${cause?.message ?? (err as Error).message}`;
+    const cause = (err as { cause?: NodeJS.ErrnoException & { hostname?: string; address?: string; port?: number } }).cause;
+    const msg = `Get ${JSON.stringify(address)}: ${goDialError(cause) ?? cause?.message ?? (err as Error).message}`;
     // A name that does not resolve is NotFound, as Go's DNS error maps to.
     throw cause?.code === 'ENOTFOUND' ? notFound(msg) : systemError(msg, err);
   }
@@ -49,4 +49,11 @@ async function readCapped(body: ReadableStream<Uint8Array>): Promise<string> {
     if (len >= ERROR_BODY_MAX) break;
   }
   return Buffer.concat(parts).subarray(0, ERROR_BODY_MAX).toString('utf8');
+}
+
+/** Go's wording of the dial errors clients match on ("no such host", "connection refused"). */
+function goDialError(cause: (NodeJS.ErrnoException & { hostname?: string; address?: string; port?: number }) | undefined): string | undefined {
+  if (cause?.code === 'ENOTFOUND' && cause.hostname) return `dial tcp: lookup ${cause.hostname}: no such host`;
+  if (cause?.code === 'ECONNREFUSED' && cause.address) return `dial tcp ${cause.address}:${cause.port}: connect: connection refused`;
+  return undefined;
 }
