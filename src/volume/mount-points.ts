@@ -5,7 +5,6 @@
  * Volumes are created (or found) here and referenced by the container.
  */
 import { existsSync } from 'node:fs';
-import { posix } from 'node:path';
 import type { ContainerConfig, HostConfig, MountPoint, MountSpec } from '../api/types.js';
 import { EngineError, invalidParameter, isEngineError } from '../lib/errors.js';
 import { MountConfigError, cleanPath, parseBind, parseMountSpec, parseVolumesFrom, readWrite, type ParsedMount } from './mount-parser.js';
@@ -139,7 +138,8 @@ export async function registerMountPoints(store: VolumeStore, input: RegisterInp
     for (const spec of Object.keys(input.config.Volumes ?? {})) {
       const dest = cleanPath(spec);
       if (points[dest] || Object.hasOwn(hc.Tmpfs ?? {}, dest)) continue;
-      if (!posix.isAbsolute(dest)) throw invalidParameter(`invalid mount config for type "volume": invalid mount path: '${spec}' mount path must be absolute`);
+      // A relative image or Config volume ("VOLUME data") is kept as Docker keeps it, and mounted
+      // below / (oci-mounts.ts); only binds and --mount need absolute targets.
       const v = await volume({ Name: '', Driver: hc.VolumeDriver ?? '' } as ParsedMount);
       put({
         Type: 'volume',

@@ -3,6 +3,7 @@
  * volumes as recursive binds with rw/ro and propagation, --mount tmpfs as tmpfs with Docker's
  * default flags. Shared or slave propagation needs the rootfs to propagate likewise.
  */
+import { posix } from 'node:path';
 import type { OciMount } from '../runtime/oci-spec.js';
 import { tmpfsOptions } from '../runtime/spec.js';
 import { DEFAULT_PROPAGATION, tmpfsData } from './mount-parser.js';
@@ -28,7 +29,8 @@ export function ociMounts(points: Iterable<StoredMountPoint>, privateDests: Read
     const propagation = (!privateDests.has(m.Destination) && m.Propagation) || DEFAULT_PROPAGATION;
     const recursive = !m.Spec?.BindOptions?.NonRecursive;
     mounts.push({
-      destination: m.Destination,
+      // A relative Config volume ('data') is mounted at /data, as Docker resolves it in the rootfs.
+      destination: posix.isAbsolute(m.Destination) ? m.Destination : posix.join('/', m.Destination),
       type: 'bind',
       source: m.Source,
       options: [recursive ? 'rbind' : 'bind', m.RW ? 'rw' : 'ro', propagation],

@@ -113,6 +113,19 @@ describe('volumes', () => {
     await docker(['volume', 'rm', 'fresh', 'empty', 'empty2']);
   });
 
+  test('a relative image VOLUME is kept as written and mounted below /, with the image content', async () => {
+    const r = await d.wharf(['import', ...[...BUSYBOX_IMAGE_CHANGES, 'VOLUME seed'].flatMap((c) => ['--change', c]), '-', 'relvol:latest'], { input: await seededRootfs(), timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const id = (await docker(['run', '-d', 'relvol', 'sleep', '30'])).trim();
+    const [m] = JSON.parse(await docker(['inspect', '-f', '{{json .Mounts}}', id]));
+    assert.equal(m.Destination, 'seed');
+    assert.equal(await readFile(join(m.Source, 'hello'), 'utf8'), 'seeded\n');
+    const mounted = await docker(['exec', id, 'sh', '-c', 'grep -c " /seed " /proc/self/mounts; cat /seed/hello']);
+    assert.equal(mounted, '1\nseeded\n');
+    await docker(['rm', '-f', '-v', id]);
+    await docker(['rmi', 'relvol']);
+  });
+
   test('binds: rw and ro, -v makes a missing host path, --mount refuses it', async () => {
     await writeFile(join(hostDir, 'in'), 'from host\n');
     assert.equal(await docker(['run', '--rm', '-v', `${hostDir}:/h`, 'busybox', 'sh', '-c', 'cat /h/in; echo back > /h/out']), 'from host\n');
