@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { constants as fsc, type Stats } from 'node:fs';
-import { lstat, open, readdir, readlink, type FileHandle } from 'node:fs/promises';
+import { chown, lstat, open, readdir, readlink, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { invalidParameter } from '../lib/errors.js';
@@ -250,6 +250,31 @@ async function pipeInto(dest: ContainerRoot, destDir: string, opts: CopyOptions,
   }
 }
 
+/** The directories of `path` (absolute) that do not exist in `root` yet, or only `only` among them. */
+async function missingDirs(root: ContainerRoot, path: string, only?: string): Promise<string[]> {
+  const missing: string[] = [];
+  for (let p = posix.normalize(path).replace(/\/+$/, '') || '/'; p !== '/'; p = posix.dirname(p)) {
+    const r = await root.resolve(p, { followFinal: true }).catch(() => null);
+    const st = r ? await r.lstat().catch(() => null) : null;
+    await r?.close();
+    if (st) break;
+    missing.push(p);
+  }
+  return only === undefined ? missing : missing.filter((p) => p === (posix.normalize(only).replace(/\/+$/, '') || '/'));
+}
+
+async function chownAll(root: ContainerRoot, paths: string[], owner: { uid: number; gid: number } | undefined): Promise<void> {
+  if (!owner) return;
+  for (const p of paths) {
+    const r = await root.resolve(p, { followFinal: true });
+    try {
+      await chown(r.at(), owner.uid, owner.gid);
+    } finally {
+      await r.close();
+    }
+  }
+}
+
 /** Copies `sources` from `src` to `dest` (absolute, a trailing `/` meaning a directory) in `layer`. */
 export async function copySources(src: ContainerRoot, sources: CopySource[], layer: ContainerRoot, dest: string, opts: CopyOptions): Promise<void> {
   const destIsDir = dest.endsWith('/') || sources.length > 1;
@@ -258,11 +283,15 @@ export async function copySources(src: ContainerRoot, sources: CopySource[], lay
     try {
       if (s.isDir) {
         const dir = await open(r.at(), O_PATH | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
+        // The destination made for a directory is the --chown owner's (moby's fixPermissions on a
+        // new destination); the parents it needed stay root's.
+        const made = opts.chown ? await missingDirs(layer, dest, dest) : [];
         try {
           await pipeInto(layer, dest, opts, (w) => new TarWalker(w).addChildren(dir, ''));
         } finally {
           await dir.close();
         }
+        await chownAll(layer, made, opts.chown);
         continue;
       }
       const fh = opts.decompress ? await openArchive(r.at()) : undefined;
@@ -285,7 +314,10 @@ export async function copySources(src: ContainerRoot, sources: CopySource[], lay
         }
       }
       const at = r.at();
+      // A file's missing parents are made for the --chown owner (moby's MkdirAllAndChown, only new ones).
+      const made = opts.chown ? await missingDirs(layer, posix.dirname(target)) : [];
       await pipeInto(layer, posix.dirname(target), opts, (w) => new TarWalker(w).add(at, posix.basename(target)));
+      await chownAll(layer, made, opts.chown);
     } finally {
       await r.close();
     }

@@ -385,6 +385,21 @@ describe('docker build (classic builder)', () => {
     assert.equal(ids[0], ids[1]);
   });
 
+  test('COPY --chown: a destination it makes for a directory and a file\'s new parents are the owner\'s', async () => {
+    const dir = await context('chown-dest', {
+      Dockerfile: 'FROM busybox\nCOPY --chown=1000:1001 sub /new/deep/\nCOPY --chown=1000:1001 sub /tmp/\nCOPY --chown=1000:1001 a.txt /p/q/a.txt\nCOPY sub /plain/\n',
+      'sub/f': 'f',
+      'a.txt': 'a',
+    });
+    const r = await build(['-t', 'chowndest:1', dir]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const owners = await run('chowndest:1', 'stat', '-c', '%n %u:%g %a', '/new', '/new/deep', '/new/deep/f', '/tmp', '/tmp/f', '/p', '/p/q', '/p/q/a.txt', '/plain', '/plain/f');
+    assert.equal(
+      owners,
+      ['/new 0:0 755', '/new/deep 1000:1001 755', '/new/deep/f 1000:1001 644', '/tmp 0:0 1777', '/tmp/f 1000:1001 644', '/p 1000:1001 755', '/p/q 1000:1001 755', '/p/q/a.txt 1000:1001 644', '/plain 0:0 755', '/plain/f 0:0 644'].join('\n') + '\n',
+    );
+  });
+
   test('a cancelled build leaves no container, mount or layer behind', async () => {
     const dir = await context('cancel', { Dockerfile: 'FROM busybox\nRUN echo started; sleep 600\n' });
     const layersBefore = (await readdir(join(d.dataRoot, 'overlay2'))).length;
