@@ -1,6 +1,6 @@
 /** Container routes: Docker's paths, query parameters and status codes over ContainerBackend. */
 import { invalidParameter, isEngineError } from '../../lib/errors.js';
-import type { AttachOptions, WaitCondition } from '../backend.js';
+import type { WaitCondition } from '../backend.js';
 import { decodeCreateBody } from '../create-body.js';
 import { adaptCreateBody } from '../create-compat.js';
 import { errorMessage } from '../errors.js';
@@ -20,6 +20,7 @@ import { frame, STDERR, STDOUT } from '../stdcopy.js';
 import type { ContainerInspect, WaitResponse } from '../types.js';
 import { versionAtLeast } from '../version.js';
 import { detailsPrefix, parseLogTime, parseTail, rfc3339NanoFixed } from './logs-format.js';
+import { attachOptions, attachWebSocket } from './attach-ws.js';
 
 const WAIT_CONDITIONS: readonly WaitCondition[] = ['not-running', 'next-exit', 'removed'];
 
@@ -98,16 +99,7 @@ async function wait(ctx: RequestContext): Promise<void> {
 }
 
 async function attach(ctx: RequestContext): Promise<void> {
-  const { query } = ctx;
-  const opts: AttachOptions = {
-    stream: boolValue(query, 'stream'),
-    logs: boolValue(query, 'logs'),
-    stdin: boolValue(query, 'stdin'),
-    stdout: boolValue(query, 'stdout'),
-    stderr: boolValue(query, 'stderr'),
-  };
-  const detachKeys = query.get('detachKeys');
-  if (detachKeys) opts.detachKeys = detachKeys;
+  const opts = attachOptions(ctx.query);
   // dockerode sends its options as a JSON body too: never the container's stdin.
   await takeUpgradedBody(ctx);
   let session: Awaited<ReturnType<typeof ctx.backend.containers.attach>>;
@@ -233,6 +225,7 @@ export function containerRoutes(router: Router): void {
   });
   router.post('/containers/{name}/wait', wait);
   router.post('/containers/{name}/attach', attach);
+  router.get('/containers/{name}/attach/ws', attachWebSocket);
   router.delete('/containers/{name:.*}', async (ctx) => {
     await c(ctx).remove(name(ctx), {
       force: boolValue(ctx.query, 'force'),
