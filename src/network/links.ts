@@ -3,7 +3,8 @@
  * side is configured by one `nsenter --net=<netns>` process (ip -batch, then the DNS redirect), the
  * host side by one `ip` process.
  */
-import { access, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { access, readFile, writeFile } from 'node:fs/promises';
 import { run, ipBatch } from './exec.js';
 
 export async function linkExists(name: string): Promise<boolean> {
@@ -11,6 +12,20 @@ export async function linkExists(name: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/** /sys/class/net/<dev>/addr_assign_type of an address set by the user (NET_ADDR_SET). */
+const ADDR_SET = '3';
+
+async function readSys(dev: string, file: string): Promise<string> {
+  return (await readFile(`/sys/class/net/${dev}/${file}`, 'utf8')).trim();
+}
+
+/** A random locally administered unicast MAC address. */
+function randomBridgeMac(): string {
+  const b = randomBytes(6);
+  b[0] = (b[0]! & 0xfc) | 0x02;
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
 }
 
 async function sysctl(path: string, value: string): Promise<void> {
@@ -24,7 +39,11 @@ async function sysctl(path: string, value: string): Promise<void> {
  */
 export async function ensureBridge(name: string, gatewayCidr: string, mtu: number, gateway6Cidr?: string): Promise<void> {
   let lines: string[] = [];
-  if (!(await linkExists(name))) lines.push(`link add name ${name} mtu ${mtu} type bridge`);
+  // A bridge whose MAC address nobody set takes its lowest port's, so it changed whenever a
+  // container left or joined, and the others' neighbour entry for the gateway went stale: DNS and
+  // routed traffic stalled for seconds. Set once, as libnetwork sets a random one (kept on restart).
+  if (!(await linkExists(name))) lines.push(`link add name ${name} address ${randomBridgeMac()} mtu ${mtu} type bridge`);
+  else if ((await readSys(name, 'addr_assign_type')) !== ADDR_SET) lines.push(`link set dev ${name} address ${await readSys(name, 'address')}`);
   if (gateway6Cidr) {
     // The bridge's IPv6 switch exists once the bridge does.
     if (lines.length) await ipBatch(lines);

@@ -207,6 +207,23 @@ describe('networking', () => {
     await ok(['network', 'rm', net2]);
   });
 
+  test('a bridge keeps the MAC address it was given while containers come and go', async () => {
+    const gw = await ok(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Gateway}}', NET]);
+    const dev = (await runCommand('ip', ['-o', '-4', 'addr', 'show', 'to', gw.trim()])).stdout.split(/\s+/)[1]!;
+    const sys = async (f: string) => (await readFile(`/sys/class/net/${dev}/${f}`, 'utf8')).trim();
+    // Set (3), not random (1): an unset bridge MAC follows its lowest port's and changes under the
+    // other containers' neighbour entries when a container leaves.
+    assert.equal(await sys('addr_assign_type'), '3');
+    const mac = await sys('address');
+    for (let i = 0; i < 3; i++) {
+      await ok(['run', '-d', '--name', `macx${i}`, '--network', NET, 'busybox', 'sleep', '100']);
+      assert.equal(await sys('address'), mac);
+    }
+    await ok(['rm', '-f', 'macx0', 'macx1', 'macx2']);
+    await waitFor(async () => (await readdir(`/sys/class/net/${dev}/brif`)).length <= 2, { what: 'the veths to go' });
+    assert.equal(await sys('address'), mac);
+  });
+
   test('rename: network inspect and the DNS answer the new name, aliases stay', async () => {
     await ok(['run', '-d', '--name', 'r1', '--network', NET, '--network-alias', 'r1alias', 'busybox', 'top']);
     await ok(['run', '-d', '--name', 'r2', '--network', NET, 'busybox', 'top']);
