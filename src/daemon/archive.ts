@@ -21,6 +21,7 @@ import { ContainerExtractor } from '../containerfs/extract.js';
 import { TarWalker } from '../containerfs/walk.js';
 import type { ContainerAccess } from './containers/access.js';
 import { containerActor } from './containers/events.js';
+import { ensureWorkingDir } from './containers/working-dir.js';
 import { rootMounts } from '../containerfs/mounts.js';
 import { ContainerRoot, RootPathError, isNotFound } from '../containerfs/root.js';
 import type { ContainerPathStat } from '../api/types.js';
@@ -118,7 +119,11 @@ export class ContainerArchive {
   private async mounted<T>(rec: ContainerRecord, fn: (root: ContainerRoot) => Promise<T>, withMounts = true): Promise<T> {
     const hostRoot = await this.c.locked(rec.ID, async () => {
       if (rec.State.RemovalInProgress || rec.State.Dead) throw invalidParameter(`container ${rec.ID} is marked for removal`);
-      return this.c.rootfs.acquire(rec.ID);
+      const path = await this.c.rootfs.acquire(rec.ID);
+      // Docker makes the working directory at create, so a created container's cp finds it
+      // (a workdir that cannot be made is left for the start to report).
+      if (!rec.HasBeenStartedBefore && rec.Config.WorkingDir) await ensureWorkingDir(path, rec.Config.WorkingDir).catch(() => {});
+      return path;
     });
     let root: ContainerRoot | undefined;
     try {

@@ -221,6 +221,12 @@ describe('archive API', () => {
       const bad = await d.docker(['cp', 'stopped:/no/such', dir]);
       assert.equal(bad.code, 1);
       assert.match(bad.stderr, /Could not find the file \/no\/such in container stopped/);
+      // A created container's working directory is there before any start, as Docker makes it at create.
+      await ok('docker', ['create', '--name', 'withwd', '-w', '/home/foo/bar', 'busybox', 'true']);
+      await ok('docker', ['cp', join(dir, 'local.txt'), 'withwd:/home/foo/bar/']);
+      await ok('docker', ['cp', 'withwd:/home/foo/bar', join(dir, 'wd-copy')]);
+      assert.equal(readFileSync(join(dir, 'wd-copy', 'local.txt'), 'utf8'), 'from host');
+      await ok('docker', ['rm', 'withwd']);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

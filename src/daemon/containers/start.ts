@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import type { HostConfig } from '../../api/types.js';
 import type { ContainerRecord } from '../../container/container.js';
 import type { AttachResult } from '../../network/manager.js';
-import { mkdirAllInRoot, RootPathError } from '../../containerfs/root.js';
+import { ensureWorkingDir } from './working-dir.js';
 import { hasProcess, isRunning, setRunning, setStartFailed, stateStatus } from '../../container/state.js';
-import { EngineError, conflict, invalidParameter, noSuchContainer, notModified, systemError } from '../../lib/errors.js';
+import { EngineError, conflict, noSuchContainer, notModified, systemError } from '../../lib/errors.js';
 import { shortId } from '../../lib/ids.js';
 import { resolveDevices } from '../../runtime/devices.js';
 import { RuntimeStartError } from '../../runtime/runtime.js';
@@ -197,19 +197,6 @@ function networkNamespace(c: ContainerCore, id: string, hc: HostConfig): { kind:
   }
   // `none`, and `bridge` until networking lands: a private namespace with loopback only.
   return { kind: 'new' };
-}
-
-async function ensureWorkingDir(rootfs: string, cwd: string): Promise<void> {
-  if (cwd === '/') return;
-  if (!cwd.startsWith('/')) throw invalidParameter(`the working directory '${cwd}' is invalid, it needs to be an absolute path`);
-  if (cwd.split('/').includes('..')) throw invalidParameter(`the working directory '${cwd}' is invalid`);
-  // Made inside the root (containerfs): a symlink in the image never leads the mkdir out of it.
-  await mkdirAllInRoot(rootfs, cwd).catch((err: unknown) => {
-    if (err instanceof RootPathError && (err.code === 'ENOTDIR' || err.code === 'ELOOP')) {
-      throw invalidParameter(`cannot use ${cwd} as working directory: not a directory`);
-    }
-    throw err;
-  });
 }
 
 /** Docker's exit codes and messages for a failed start. */
