@@ -331,7 +331,7 @@ describe('docker build (classic builder)', () => {
     assert.equal(await inspect('oddities:1', '{{json .Config.Labels}}'), '{"a":"x y","bar":"$PATH"}');
     assert.deepEqual(Object.keys(JSON.parse(await inspect('oddities:1', '{{json .Config.ExposedPorts}}'))).sort(), ['100/tcp', '80/tcp', '99/tcp']);
     // A RUN without arguments runs the shell with nothing to run: the shell's own failure.
-    const bare = await build(['-'], { input: 'FROM busybox\nRUN\n' });
+    const bare = await build(['--force-rm', '-'], { input: 'FROM busybox\nRUN\n' });
     assert.equal(bare.code, 2, bare.stdout + bare.stderr);
     assert.match(bare.stderr, /The command '\/bin\/sh -c' returned a non-zero code: 2/);
     const blank = await build(['-'], { input: 'FROM busybox\nARG =foo\n' });
