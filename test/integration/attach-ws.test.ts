@@ -3,22 +3,15 @@
  * docker-py's websocket-client would connect) sends stdin and reads the output unframed, in binary
  * messages from API 1.28 and text before; a missing container and a plain GET are refused.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { jsonBody, loadBusybox, socketRequest, startDaemon, type Daemon } from './harness.js';
+import { jsonBody, sharedDaemon, socketRequest } from './harness.js';
 
-let d: Daemon;
-before(async () => {
-  d = await startDaemon();
-  await loadBusybox(d);
-});
-after(async () => {
-  await d?.cleanup();
-});
+const daemon = sharedDaemon();
 
 async function create(cmd: string[], tty = false): Promise<string> {
-  const r = await socketRequest(d.socket, 'POST', '/containers/create', {
+  const r = await socketRequest(daemon().socket, 'POST', '/containers/create', {
     body: { Image: 'busybox', Cmd: cmd, OpenStdin: true, StdinOnce: true, Tty: tty, HostConfig: { NetworkMode: 'none' } },
   });
   assert.equal(r.status, 201, r.body);
@@ -28,7 +21,7 @@ async function create(cmd: string[], tty = false): Promise<string> {
 /** Connects, runs `whileOpen`, and collects every message until the daemon closes. */
 function session(path: string, whileOpen: (ws: WebSocket) => void): Promise<{ messages: Array<{ data: string; binary: boolean }>; code: number }> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws+unix://${d.socket}:${path}`);
+    const ws = new WebSocket(`ws+unix://${daemon().socket}:${path}`);
     const messages: Array<{ data: string; binary: boolean }> = [];
     ws.on('open', () => whileOpen(ws));
     ws.on('message', (data: Buffer, binary: boolean) => messages.push({ data: data.toString(), binary }));
@@ -40,7 +33,7 @@ function session(path: string, whileOpen: (ws: WebSocket) => void): Promise<{ me
 test('attach/ws: stdin in, stdout and stderr out unframed in binary messages, closed at the exit', async () => {
   const id = await create(['sh', '-c', 'read line; echo "got:$line"; echo oops >&2']);
   const done = session(`/v1.50/containers/${id}/attach/ws?stream=1&stdin=1&stdout=1&stderr=1`, (ws) => {
-    void socketRequest(d.socket, 'POST', `/containers/${id}/start`).then(() => ws.send('hello\n'));
+    void socketRequest(daemon().socket, 'POST', `/containers/${id}/start`).then(() => ws.send('hello\n'));
   });
   const { messages, code } = await done;
   assert.equal(code, 1000);
@@ -48,31 +41,31 @@ test('attach/ws: stdin in, stdout and stderr out unframed in binary messages, cl
   const text = messages.map((m) => m.data).join('');
   // stdout and stderr arrive in either order; neither carries a stdcopy header.
   assert.deepEqual(text.split('\n').filter(Boolean).sort(), ['got:hello', 'oops']);
-  const wait = await socketRequest(d.socket, 'POST', `/containers/${id}/wait`);
+  const wait = await socketRequest(daemon().socket, 'POST', `/containers/${id}/wait`);
   assert.equal(jsonBody<{ StatusCode: number }>(wait)!.StatusCode, 0);
-  await socketRequest(d.socket, 'DELETE', `/containers/${id}?force=1`);
+  await socketRequest(daemon().socket, 'DELETE', `/containers/${id}?force=1`);
 });
 
 test('attach/ws before API 1.28 sends text messages; logs=1 replays what was written', async () => {
   const id = await create(['echo', 'from the log']);
-  assert.equal((await socketRequest(d.socket, 'POST', `/containers/${id}/start`)).status, 204);
-  await socketRequest(d.socket, 'POST', `/containers/${id}/wait`);
+  assert.equal((await socketRequest(daemon().socket, 'POST', `/containers/${id}/start`)).status, 204);
+  await socketRequest(daemon().socket, 'POST', `/containers/${id}/wait`);
   const { messages } = await session(`/v1.27/containers/${id}/attach/ws?logs=1&stdout=1`, () => {});
   assert.deepEqual(messages, [{ data: 'from the log\n', binary: false }]);
-  await socketRequest(d.socket, 'DELETE', `/containers/${id}?force=1`);
+  await socketRequest(daemon().socket, 'DELETE', `/containers/${id}?force=1`);
 });
 
 test('attach/ws: a missing container is a 404, a request that is no handshake a 400', async () => {
   const missing = await new Promise<number>((resolve, reject) => {
-    const ws = new WebSocket(`ws+unix://${d.socket}:/containers/nosuch/attach/ws?stream=1`);
+    const ws = new WebSocket(`ws+unix://${daemon().socket}:/containers/nosuch/attach/ws?stream=1`);
     ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
     ws.on('open', () => reject(new Error('opened')));
     ws.on('error', () => {});
   });
   assert.equal(missing, 404);
   const id = await create(['true']);
-  const plain = await socketRequest(d.socket, 'GET', `/containers/${id}/attach/ws?stream=1`);
+  const plain = await socketRequest(daemon().socket, 'GET', `/containers/${id}/attach/ws?stream=1`);
   assert.equal(plain.status, 400);
   assert.match(plain.body, /not a WebSocket handshake/);
-  await socketRequest(d.socket, 'DELETE', `/containers/${id}?force=1`);
+  await socketRequest(daemon().socket, 'DELETE', `/containers/${id}?force=1`);
 });

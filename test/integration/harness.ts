@@ -19,6 +19,7 @@ import { BUSYBOX_IMAGE_CHANGES, buildBusyboxRootfsBuffer } from '../fixtures/bus
 import { Firewall, chainPrefixForBridge } from '../../src/network/iptables.js';
 import { randomBytes, randomInt } from 'node:crypto';
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 
 export { freePort, httpGet, jsonBody, socketJson, socketRequest } from '../lib/http.js';
 
@@ -395,6 +396,22 @@ export async function cliOk(d: Pick<Daemon, 'wharf' | 'docker'>, tool: 'wharf' |
   const r = await d[tool](args, opts);
   assert.equal(r.code, 0, `${tool} ${args.join(' ')}: ${r.stderr}${r.stdout}`);
   return r.stdout;
+}
+
+/**
+ * A daemon with busybox for the tests of one file: started before them, cleaned up after.
+ * Returns a getter, as the daemon exists only once the `before` hook ran.
+ */
+export function sharedDaemon(opts: StartOptions = {}): () => Daemon {
+  let d: Daemon | undefined;
+  before(async () => {
+    d = await startDaemon(opts);
+    await loadBusybox(d);
+  });
+  after(async () => {
+    await d?.cleanup();
+  });
+  return () => d!;
 }
 
 export async function loadBusybox(d: Pick<Daemon, 'wharf'>, ref = 'busybox:latest'): Promise<void> {
