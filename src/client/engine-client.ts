@@ -642,8 +642,7 @@ export class EngineClient {
     });
   }
 
-  /** POST /images/create?fromSrc=- with a tarball body. */
-  /** `source`: the tarball, or an http(s) URL the daemon fetches it from. */
+  /** POST /images/create: `source` is the tarball (fromSrc=-) or an http(s) URL the daemon fetches. */
   imageImport(
     source: Readable | string,
     opts: { repo?: string; tag?: string; changes?: string[]; message?: string; platform?: string } = {},

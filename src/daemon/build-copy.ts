@@ -250,17 +250,22 @@ async function pipeInto(dest: ContainerRoot, destDir: string, opts: CopyOptions,
   }
 }
 
-/** The directories of `path` (absolute) that do not exist in `root` yet, or only `only` among them. */
-async function missingDirs(root: ContainerRoot, path: string, only?: string): Promise<string[]> {
-  const missing: string[] = [];
-  for (let p = posix.normalize(path).replace(/\/+$/, '') || '/'; p !== '/'; p = posix.dirname(p)) {
-    const r = await root.resolve(p, { followFinal: true }).catch(() => null);
-    const st = r ? await r.lstat().catch(() => null) : null;
-    await r?.close();
-    if (st) break;
-    missing.push(p);
+/** What `path` (absolute, symlinks followed inside the root) is in `root`; null when it is not there. */
+async function statIn(root: ContainerRoot, path: string): Promise<Stats | null> {
+  const r = await root.resolve(path, { followFinal: true }).catch(() => null);
+  if (!r) return null;
+  try {
+    return await r.lstat().catch(() => null);
+  } finally {
+    await r.close();
   }
-  return only === undefined ? missing : missing.filter((p) => p === (posix.normalize(only).replace(/\/+$/, '') || '/'));
+}
+
+/** `dir` (absolute) and those of its parents that are not in `root` yet, deepest first. */
+async function missingDirs(root: ContainerRoot, dir: string): Promise<string[]> {
+  const missing: string[] = [];
+  for (let p = posix.normalize(dir).replace(/\/+$/, '') || '/'; p !== '/' && !(await statIn(root, p)); p = posix.dirname(p)) missing.push(p);
+  return missing;
 }
 
 async function chownAll(root: ContainerRoot, paths: string[], owner: { uid: number; gid: number } | undefined): Promise<void> {
@@ -285,7 +290,7 @@ export async function copySources(src: ContainerRoot, sources: CopySource[], lay
         const dir = await open(r.at(), O_PATH | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
         // The destination made for a directory is the --chown owner's (moby's fixPermissions on a
         // new destination); the parents it needed stay root's.
-        const made = opts.chown ? await missingDirs(layer, dest, dest) : [];
+        const made = opts.chown ? (await missingDirs(layer, dest)).slice(0, 1) : [];
         try {
           await pipeInto(layer, dest, opts, (w) => new TarWalker(w).addChildren(dir, ''));
         } finally {
@@ -306,12 +311,7 @@ export async function copySources(src: ContainerRoot, sources: CopySource[], lay
       let target = dest;
       if (destIsDir) target = posix.join(dest, posix.basename(s.name));
       else {
-        const existing = await layer.resolve(dest, { followFinal: true }).catch(() => null);
-        if (existing) {
-          const st = await existing.lstat().catch(() => null);
-          await existing.close();
-          if (st?.isDirectory()) target = posix.join(dest, posix.basename(s.name));
-        }
+        if ((await statIn(layer, dest))?.isDirectory()) target = posix.join(dest, posix.basename(s.name));
       }
       const at = r.at();
       // A file's missing parents are made for the --chown owner (moby's MkdirAllAndChown, only new ones).

@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import WebSocket from 'ws';
 import { jsonBody, sharedDaemon, socketRequest } from './harness.js';
 
@@ -67,5 +68,14 @@ test('attach/ws: a missing container is a 404, a request that is no handshake a 
   const plain = await socketRequest(daemon().socket, 'GET', `/containers/${id}/attach/ws?stream=1`);
   assert.equal(plain.status, 400);
   assert.match(plain.body, /not a WebSocket handshake/);
+  // An upgrade without the handshake's key: refused by the WebSocket server, the connection closed.
+  const keyless = await new Promise<string>((resolve, reject) => {
+    const sock = connect(daemon().socket, () => sock.write(`GET /containers/${id}/attach/ws?stream=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`));
+    let got = '';
+    sock.on('data', (b: Buffer) => (got += b.toString()));
+    sock.on('close', () => resolve(got));
+    sock.on('error', reject);
+  });
+  assert.match(keyless, /^HTTP\/1\.1 400 /);
   await socketRequest(daemon().socket, 'DELETE', `/containers/${id}?force=1`);
 });

@@ -44,7 +44,12 @@ export async function attachWebSocket(ctx: RequestContext): Promise<void> {
   ctx.res.detachSocket(upgrade.socket as never);
   ctx.trackHijacked(upgrade.socket);
   upgrade.socket.on('error', () => {});
-  const ws = await new Promise<WebSocket>((resolve) => handshakes.handleUpgrade(ctx.req, upgrade.socket, upgrade.head, resolve));
+  // A handshake `ws` refuses (no key, another version) is answered 400 and closed by it.
+  const ws = await new Promise<WebSocket | null>((resolve) => {
+    upgrade.socket.once('close', () => resolve(null));
+    handshakes.handleUpgrade(ctx.req, upgrade.socket, upgrade.head, resolve);
+  });
+  if (!ws) return;
   ws.on('error', () => ws.terminate());
   const binary = versionAtLeast(ctx.version, '1.28');
   try {

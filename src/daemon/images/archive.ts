@@ -12,7 +12,7 @@ import { parseImageConfig } from '../../image/config-shape.js';
 import { UnpackedArchive, writeArchive, type ArchiveImage } from '../../image/docker-archive.js';
 import { familiarName, familiarString, isFullImageId, isValidTag, parseNormalizedNamed, withDefaultTag, type Reference } from '../../image/reference.js';
 import { chainIdOf, chainIds } from '../../layer/chain-id.js';
-import { invalidParameter } from '../../lib/errors.js';
+import { invalidParameter, systemError } from '../../lib/errors.js';
 import type { ImageCore } from './core.js';
 import { openImportUrl } from './import-url.js';
 import { hostArch, hostPlatform } from './platform.js';
@@ -165,7 +165,7 @@ async function restoreParents(c: ImageCore, links: Array<{ id: string; config: I
     if (!parent || parent === id) continue;
     const p = links.find((l) => l.id === parent);
     if (!p) continue;
-    if (!validParent(config, p.config)) throw new Error(`image ${parent} is not a valid parent for ${id}`);
+    if (!validParent(config, p.config)) throw systemError(`image ${parent} is not a valid parent for ${id}`);
     await c.setParent(id, parent);
   }
 }
