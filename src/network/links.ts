@@ -132,6 +132,12 @@ export async function addVeth(v: VethSpec): Promise<void> {
   }
 }
 
+/** Replaces the namespace's default route (IPv4 or IPv6, after the gateway's family). */
+export async function replaceDefaultRoute(netnsPath: string, gateway: string, ifname: string): Promise<void> {
+  const family = gateway.includes(':') ? ['-6'] : [];
+  await run('nsenter', [`--net=${netnsPath}`, '--', 'ip', ...family, 'route', 'replace', 'default', 'via', gateway, 'dev', ifname]);
+}
+
 export async function removeDnsRedirect(netnsPath: string, d: NonNullable<VethSpec['dns']>): Promise<void> {
   const text = dnsRedirect(d).replace(/^-A /gm, '-D ');
   await run('nsenter', [`--net=${netnsPath}`, '--', 'iptables-restore', '--noflush'], text + '\n');

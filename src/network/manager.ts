@@ -37,7 +37,8 @@ import {
 } from './ipam.js';
 import { contains6, formatCidr6, formatIp6, joinHostPort, overlaps6, parseCidr6, parseIp6, type Cidr6 } from './ipv6.js';
 import { contains, formatCidr, formatIp, macForIp, normalizeMac, overlaps, parseCidr, parseIp, type Cidr } from './ipv4.js';
-import { addVeth, deleteLink, ensureBridge, flushIpv6Addresses, linkExists, removeDnsRedirect } from './links.js';
+import { addVeth, deleteLink, ensureBridge, flushIpv6Addresses, linkExists, removeDnsRedirect, replaceDefaultRoute } from './links.js';
+import type { ProxyTarget } from './port-proxy.js';
 import { PendingVethDeletes } from './veth-deletes.js';
 import {
   ephemeralRange,
@@ -424,15 +425,24 @@ export class NetworkManager {
 
   /** The container address a published port goes to: its IPv6 address for an IPv6 host binding when it has one. */
   private portTarget(sb: SandboxRecord, m: PortMapping): string | undefined {
-    const ep = sb.endpoints.find((e) => e.ip);
-    if (!ep) return undefined;
-    return m.hostIp.includes(':') && ep.ip6 ? ep.ip6 : ep.ip;
+    const v6 = m.hostIp.includes(':') ? this.gatewayEndpoint(sb, true) : undefined;
+    return v6?.ip6 ?? this.gatewayEndpoint(sb)?.ip;
   }
 
-  /** IPv6 host bindings are served by the daemon's proxy (for [::1], and for IPv4-only containers). */
-  private proxyTarget(sb: SandboxRecord, m: PortMapping): { ip: string; port: number } | undefined {
-    const ip = m.hostIp.includes(':') ? this.portTarget(sb, m) : undefined;
-    return ip ? { ip, port: m.containerPort } : undefined;
+  /**
+   * IPv6 host bindings are served by the daemon's proxy (for [::1], and for IPv4-only containers).
+   * The target is read at each new connection, so it follows the gateway endpoint when a connect
+   * or disconnect moves it.
+   */
+  private proxyTarget(sb: SandboxRecord, m: PortMapping): ProxyTarget | undefined {
+    if (!m.hostIp.includes(':')) return undefined;
+    const target = (): string => this.portTarget(sb, m) ?? '';
+    return {
+      get ip() {
+        return target();
+      },
+      port: m.containerPort,
+    };
   }
 
   private sandboxRules(sb: SandboxRecord): Rule[] {
@@ -632,11 +642,12 @@ export class NetworkManager {
       try {
         await this.vethDeletes.settled(order.map((o) => o.net.Id));
         for (const [i, o] of order.entries()) sb.endpoints.push(this.allocateEndpoint(sb, o.net, o.cfg, `eth${i}`));
-        if (!primary.Internal) sb.ports = await this.allocatePorts(sb, req, reservations);
+        sb.portRequests = portRequests(hc.PortBindings, req.exposedPorts, !!hc.PublishAllPorts, this.v6Ports);
+        if (this.gatewayEndpoint(sb)) sb.ports = await this.allocatePorts(sb, reservations);
         this.sandboxes.set(sb.containerId, sb);
         await writeJsonAtomic(this.sandboxPath(sb.containerId), sb);
         persisted = true;
-        for (const [i, ep] of sb.endpoints.entries()) await this.plumb(sb, ep, i === 0);
+        for (const ep of sb.endpoints) await this.plumb(sb, ep);
         rulesAdded = this.sandboxRules(sb);
         await this.firewall.add(rulesAdded);
       } catch (err) {
@@ -753,10 +764,23 @@ export class NetworkManager {
     return { ip6: formatIp6(ip), prefixLen6: spec6.cidr.bits, gateway6: formatIp6(spec6.gateway) };
   }
 
-  private async plumb(sb: SandboxRecord, ep: EndpointRecord, first: boolean): Promise<void> {
+  /**
+   * The endpoint that gives the container its default route and its published ports: libnetwork's
+   * gateway endpoint, the first of the sandbox's endpoints in its order (one on a network that is
+   * not internal before one that is, then by network name) that has a gateway. IPv4 and IPv6 each
+   * have their own.
+   */
+  private gatewayEndpoint(sb: SandboxRecord, v6 = false): EndpointRecord | undefined {
+    let best: EndpointRecord | undefined;
+    for (const ep of sb.endpoints) {
+      if (!(v6 ? ep.ip6 : ep.ip) || this.networks.get(ep.networkId)?.Internal !== false) continue;
+      if (!best || ep.networkName < best.networkName) best = ep;
+    }
+    return best;
+  }
+
+  private async plumb(sb: SandboxRecord, ep: EndpointRecord): Promise<void> {
     const n = this.networks.get(ep.networkId)!;
-    // The IPv6 default route goes through the first IPv6 network the container is on.
-    const firstV6 = sb.endpoints.find((e) => e.ip6) === ep;
     await addVeth({
       netnsPath: sb.netnsPath,
       hostVeth: ep.hostVeth,
@@ -766,15 +790,14 @@ export class NetworkManager {
       ...(ep.ip6 ? { address6: `${ep.ip6}/${ep.prefixLen6}` } : {}),
       mac: ep.mac,
       mtu: n.mtu ?? this.mtu,
-      defaultGateway: first && !n.Internal ? ep.gateway : undefined,
-      defaultGateway6: ep.ip6 && firstV6 && !n.Internal ? ep.gateway6 : undefined,
+      defaultGateway: this.gatewayEndpoint(sb) === ep ? ep.gateway : undefined,
+      defaultGateway6: this.gatewayEndpoint(sb, true) === ep ? ep.gateway6 : undefined,
       dns: ep.dns,
     });
   }
 
-  private async allocatePorts(sb: SandboxRecord, req: AttachRequest, reservations: Reservation[]): Promise<PortMapping[]> {
-    const hc = req.hostConfig;
-    const requests = portRequests(hc.PortBindings, req.exposedPorts, !!hc.PublishAllPorts, this.v6Ports);
+  private async allocatePorts(sb: SandboxRecord, reservations: Reservation[]): Promise<PortMapping[]> {
+    const requests = sb.portRequests ?? [];
     const out: PortMapping[] = [];
     let eph: [number, number] | undefined;
     for (const r of requests) {
@@ -873,14 +896,19 @@ export class NetworkManager {
       while (used.has(`eth${i}`)) i++;
       await this.vethDeletes.settled([n.Id]);
       const ep = this.allocateEndpoint(sb, n, cfg, `eth${i}`);
+      const oldRules = this.sandboxRules(sb);
       sb.endpoints.push(ep);
+      const gateway = this.gatewayEndpoint(sb) === ep || this.gatewayEndpoint(sb, true) === ep;
       try {
         await writeJsonAtomic(this.sandboxPath(containerId), sb);
-        await this.plumb(sb, ep, !sb.endpoints.some((e) => e !== ep && e.ip));
+        await this.plumb(sb, ep);
+        if (gateway) await this.updateExternal(sb, oldRules);
+        await writeJsonAtomic(this.sandboxPath(containerId), sb);
       } catch (err) {
         sb.endpoints.pop();
         this.releaseEndpoint(ep);
         await deleteLink(ep.hostVeth);
+        if (gateway) await this.routeDefaults(sb).catch(() => {});
         await writeJsonAtomic(this.sandboxPath(containerId), sb).catch(() => {});
         throw err;
       }
@@ -913,21 +941,60 @@ export class NetworkManager {
       const sb = this.sandboxes.get(containerId);
       const ep = sb?.endpoints.find((e) => e.networkId === n.Id);
       if (!sb || !ep) throw forbidden(`container ${containerId} is not connected to network ${n.Name}`);
-      const primaryPorts = sb.endpoints[0] === ep && sb.ports.length ? this.sandboxRules(sb) : [];
-      await this.firewall.remove(primaryPorts);
+      const oldRules = this.sandboxRules(sb);
+      const gateway = this.gatewayEndpoint(sb) === ep || this.gatewayEndpoint(sb, true) === ep;
       this.dns.removeEndpoint(n.Id, containerId);
       if (ep.dns) await removeDnsRedirect(sb.netnsPath, ep.dns).catch(() => {});
       await deleteLink(ep.hostVeth);
       this.releaseEndpoint(ep);
       sb.endpoints = sb.endpoints.filter((e) => e !== ep);
-      if (primaryPorts.length) {
-        for (const r of this.reservations.get(containerId) ?? []) r.close();
-        this.reservations.delete(containerId);
-        for (const p of sb.ports) this.portTable.release(p);
-        sb.ports = [];
+      if (gateway) {
+        await this.routeDefaults(sb);
+        await this.updateExternal(sb, oldRules);
       }
       await writeJsonAtomic(this.sandboxPath(containerId), sb);
     });
+  }
+
+  /**
+   * After a connect or disconnect changed the gateway endpoint: the published ports follow it, as
+   * libnetwork moves external connectivity to the new gateway endpoint. They are published when
+   * the container gets its first gateway (it was only on internal networks) and dropped when it
+   * has none left.
+   */
+  private async updateExternal(sb: SandboxRecord, oldRules: Rule[]): Promise<void> {
+    if (!this.gatewayEndpoint(sb)) {
+      await this.firewall.remove(oldRules);
+      for (const r of this.reservations.get(sb.containerId) ?? []) r.close();
+      this.reservations.delete(sb.containerId);
+      for (const p of sb.ports) this.portTable.release(p);
+      sb.ports = [];
+      return;
+    }
+    if (!sb.ports.length && sb.portRequests?.length) {
+      const reservations: Reservation[] = [];
+      try {
+        sb.ports = await this.allocatePorts(sb, reservations);
+      } catch (err) {
+        for (const r of reservations) r.close();
+        throw err instanceof PortInUseError ? this.portError(sb, err.mapping, 'bind') : err;
+      }
+      this.reservations.set(sb.containerId, reservations);
+    }
+    const key = (r: Rule) => JSON.stringify(r);
+    const newRules = this.sandboxRules(sb);
+    const kept = new Set(newRules.map(key));
+    const had = new Set(oldRules.map(key));
+    await this.firewall.remove(oldRules.filter((r) => !kept.has(key(r))));
+    await this.firewall.add(newRules.filter((r) => !had.has(key(r))));
+  }
+
+  /** Points the container's default routes at its gateway endpoints (after the old one left). */
+  private async routeDefaults(sb: SandboxRecord): Promise<void> {
+    const gw4 = this.gatewayEndpoint(sb);
+    const gw6 = this.gatewayEndpoint(sb, true);
+    if (gw4) await replaceDefaultRoute(sb.netnsPath, gw4.gateway, gw4.ifname);
+    if (gw6?.gateway6) await replaceDefaultRoute(sb.netnsPath, gw6.gateway6, gw6.ifname);
   }
 
   // ---- NetworkSettings -----------------------------------------------------------------

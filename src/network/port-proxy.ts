@@ -9,8 +9,9 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, type Server, type Socket } from 'node:net';
 
+/** `ip` is read for each new connection or flow ('' while the container has no gateway network). */
 export interface ProxyTarget {
-  ip: string;
+  readonly ip: string;
   port: number;
 }
 
@@ -27,9 +28,11 @@ let proxied = 0;
 export function proxyTcp(server: Server, target: ProxyTarget): () => void {
   const open = new Set<Socket>();
   server.on('connection', (client) => {
-    if (proxied >= MAX_PROXIED) return void client.destroy();
+    // An empty host would be node's localhost: never relay there.
+    const ip = target.ip;
+    if (proxied >= MAX_PROXIED || !ip) return void client.destroy();
     proxied++;
-    const upstream = connect({ host: target.ip, port: target.port });
+    const upstream = connect({ host: ip, port: target.port });
     upstream.once('close', () => proxied--);
     for (const s of [client, upstream]) {
       open.add(s);
@@ -49,8 +52,7 @@ export function proxyTcp(server: Server, target: ProxyTarget): () => void {
 
 /** Makes the bound UDP socket relay datagrams to `target` and the answers back to each client. */
 export function proxyUdp(socket: UdpSocket, target: ProxyTarget): () => void {
-  const flows = new Map<string, { up: UdpSocket; timer: NodeJS.Timeout }>();
-  const family = target.ip.includes(':') ? 'udp6' : 'udp4';
+  const flows = new Map<string, { up: UdpSocket; ip: string; timer: NodeJS.Timeout }>();
   const drop = (key: string) => {
     const f = flows.get(key);
     if (!f) return;
@@ -63,20 +65,21 @@ export function proxyUdp(socket: UdpSocket, target: ProxyTarget): () => void {
     const key = `${from.address}|${from.port}`;
     let f = flows.get(key);
     if (!f) {
-      if (proxied >= MAX_PROXIED) return;
+      const ip = target.ip;
+      if (proxied >= MAX_PROXIED || !ip) return;
       proxied++;
-      const up = createSocket(family);
+      const up = createSocket(ip.includes(':') ? 'udp6' : 'udp4');
       up.on('error', () => drop(key));
       up.on('message', (answer) => {
         socket.send(answer, from.port, from.address);
         const g = flows.get(key);
         if (g) g.timer.refresh();
       });
-      f = { up, timer: setTimeout(() => drop(key), UDP_IDLE_MS).unref() };
+      f = { up, ip, timer: setTimeout(() => drop(key), UDP_IDLE_MS).unref() };
       flows.set(key, f);
     }
     f.timer.refresh();
-    f.up.send(msg, target.port, target.ip);
+    f.up.send(msg, target.port, f.ip);
   });
   return () => {
     for (const key of [...flows.keys()]) drop(key);

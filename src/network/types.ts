@@ -1,5 +1,5 @@
 /** Network shapes: Docker's NetworkResource at the API, and the records persisted under <data-root>/network/. */
-import type { PortMapping } from './ports.js';
+import type { PortMapping, PortRequest } from './ports.js';
 
 export type { NetworkResource, NetworkCreateRequest } from '../api/types.js';
 import type { EndpointSettings, NetworkResource } from '../api/types.js';
@@ -54,4 +54,9 @@ export interface SandboxRecord {
   portKeys: string[];
   /** The container's --dns servers: where its embedded DNS queries go. */
   dns: string[];
+  /**
+   * What -p/-P asked for, kept so that the ports are published when the container first gets a
+   * gateway network (it was only on internal ones) and after its gateway network left.
+   */
+  portRequests?: PortRequest[];
 }

@@ -116,6 +116,43 @@ describe('Docker CLI networking compatibility', () => {
     await docker(['network', 'rm', net]);
   });
 
+  test('published ports and the default route follow the gateway network: none on an internal one, then by name', async () => {
+    const [internal, zeta, alpha] = [`${NET}-i`, `${NET}-z`, `${NET}-a`];
+    for (const args of [['--internal', internal], [zeta], [alpha]]) await docker(['network', 'create', ...args]);
+    const gateway = async (n: string) => (await docker(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Gateway}}', n])).trim();
+    const port = await hostPort(0);
+    await docker(['run', '-d', '--name', 'gw', '--network', internal, '-p', `${port}:80`, 'busybox', 'sh', '-c', HTTPD]);
+    await waitFor(async () => (await d.docker(['exec', 'gw', 'sh', '-c', 'timeout 5 wget -qO- http://127.0.0.1/'])).code === 0 || undefined, {
+      timeoutMs: 20_000,
+      what: 'httpd in the container',
+    });
+    const served = async () => (await httpGet(port).catch(() => undefined))?.body;
+    const route = async () => (await docker(['exec', 'gw', 'ip', 'route'])).split('\n').find((l) => l.startsWith('default '));
+    assert.equal(await served(), undefined, 'an internal network publishes nothing');
+    assert.equal(await route(), undefined);
+
+    await docker(['network', 'connect', zeta, 'gw']);
+    assert.equal(await waitFor(served, { timeoutMs: 10_000, what: 'the port once a gateway network is connected' }), 'hello-by-name\n');
+    assert.match((await route())!, new RegExp(`^default via ${await gateway(zeta)} dev eth1 `));
+    assert.match(await docker(['port', 'gw', '80']), new RegExp(`0\\.0\\.0\\.0:${port}`));
+
+    // libnetwork orders endpoints by network name: the earlier name takes the gateway, and back.
+    await docker(['network', 'connect', alpha, 'gw']);
+    assert.match((await route())!, new RegExp(`^default via ${await gateway(alpha)} dev eth2 `));
+    assert.equal(await served(), 'hello-by-name\n');
+    await docker(['network', 'disconnect', alpha, 'gw']);
+    assert.match((await route())!, new RegExp(`^default via ${await gateway(zeta)} dev eth1 `));
+    assert.equal(await served(), 'hello-by-name\n');
+
+    await docker(['network', 'disconnect', zeta, 'gw']);
+    assert.equal(await served(), undefined, 'no gateway network left, nothing published');
+    await docker(['network', 'connect', zeta, 'gw']);
+    assert.equal(await waitFor(served, { timeoutMs: 10_000, what: 'the port after reconnecting' }), 'hello-by-name\n');
+    await docker(['rm', '-f', 'gw']);
+    assert.equal(await served(), undefined);
+    await docker(['network', 'rm', internal, zeta, alpha]);
+  });
+
   test('--network container:<id> shares /etc/hostname, /etc/hosts and /etc/resolv.conf', async () => {
     await docker([
       'run', '-d', '--name', 'owner', '--hostname', 'owner-host', '--add-host', 'extra.example:10.1.2.3', '--dns', '10.0.0.53',
