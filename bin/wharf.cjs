@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/bin/sh
+':' //; if [ -n "$NODE_EXTRA_CA_CERTS" ]; then export WHARF_NODE_EXTRA_CA_CERTS="$NODE_EXTRA_CA_CERTS"; unset NODE_EXTRA_CA_CERTS; fi; exec node "$0" "$@"
 /**
  * `wharf`: runs the bundled CLI (dist/cli/wharf.cjs, made by scripts/bundle-cli.mjs) with a V8 code
  * cache made beside it at build time, which spares compiling the bundle at every start. The build
@@ -6,8 +7,19 @@
  * to load than everything) and one from `wharf --help` (`wharf.cjs.cache`) for the others.
  * A cache from another node version or bundle is rejected by V8, and the bundle is compiled as usual.
  * Plain CommonJS so that node loads it without the ESM loader.
+ *
+ * Run as a program, the file is first a shell script (line 2; to node, a string and a comment),
+ * which costs what `#!/usr/bin/env node` did: it takes NODE_EXTRA_CA_CERTS out of node's start, where
+ * node would parse that CA file every time (30 ms and more, twice what wharf's own start costs),
+ * and hands it over as WHARF_NODE_EXTRA_CA_CERTS. It goes back into the environment below, for
+ * the processes wharf runs and for the TLS code, which reads it only to verify a daemon
+ * (src/client/engine-client.ts).
  */
 'use strict';
+if (process.env.WHARF_NODE_EXTRA_CA_CERTS !== undefined) {
+  process.env.NODE_EXTRA_CA_CERTS ??= process.env.WHARF_NODE_EXTRA_CA_CERTS;
+  delete process.env.WHARF_NODE_EXTRA_CA_CERTS;
+}
 const { readFileSync, renameSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
 const { Script } = require('node:vm');

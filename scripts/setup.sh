@@ -23,14 +23,13 @@ if [ ! -f dist/cli/wharf.cjs ] || [ ! -f dist/daemon/main.js ] || [ -n "$(find s
   npm run build
 fi
 
-# `wharf` and `wharfd` on PATH (small wrappers around this checkout's build, both bundled).
-for cmd in wharf:bin/wharf.cjs wharfd:dist/daemon/main.js; do
-  name=${cmd%%:*}
-  # wharfd with glibc's malloc arenas bounded, as the systemd unit starts it (wharfd.service.in).
-  envs=; [ "$name" = wharfd ] && envs='env MALLOC_ARENA_MAX=2 '
-  printf '#!/bin/sh\nexec %snode %s/%s "$@"\n' "$envs" "$ROOT" "${cmd#*:}" >/usr/local/bin/"$name"
-  chmod 755 /usr/local/bin/"$name"
-done
+# `wharf` and `wharfd` on PATH. `wharf` is a link to the launcher, itself a shell script first
+# (bin/wharf.cjs); wharfd a small wrapper with glibc's malloc arenas bounded, as the systemd unit
+# starts it (wharfd.service.in).
+rm -f /usr/local/bin/wharf
+ln -s "$ROOT/bin/wharf.cjs" /usr/local/bin/wharf
+printf '#!/bin/sh\nexec env MALLOC_ARENA_MAX=2 node %s/dist/daemon/main.js "$@"\n' "$ROOT" >/usr/local/bin/wharfd
+chmod 755 /usr/local/bin/wharfd
 
 getent group wharf >/dev/null || groupadd --system wharf
 

@@ -3,6 +3,7 @@
  * API version negotiation as the Docker CLI does it, JSON requests, JSON progress streams and
  * hijacked (attach) connections.
  */
+import { readFileSync } from 'node:fs';
 import type http from 'node:http';
 import type { AgentOptions as TlsAgentOptions } from 'node:https';
 import { isIP, type Socket } from 'node:net';
@@ -171,16 +172,32 @@ function isConnectError(err: unknown): boolean {
  * TLS options for a tcp:// daemon. The certificate is checked against the address's host (the
  * requests' Host header is `docker`), and SNI carries the name only for host names.
  */
-function tlsRequestOptions(host: string, tls: ClientTls, checkServerIdentity: typeof import('node:tls').checkServerIdentity): TlsAgentOptions {
+function tlsRequestOptions(host: string, tls: ClientTls, nodeTls: typeof import('node:tls')): TlsAgentOptions {
   return {
-    ca: tls.ca,
+    ca: tls.ca ?? (tls.verify ? defaultCas(nodeTls.rootCertificates) : undefined),
     cert: tls.cert,
     key: tls.key,
     rejectUnauthorized: tls.verify,
     minVersion: 'TLSv1.2',
     servername: isIP(host) ? '' : host,
-    checkServerIdentity: (_name, cert) => checkServerIdentity(host, cert),
+    checkServerIdentity: (_name, cert) => nodeTls.checkServerIdentity(host, cert),
   };
+}
+
+/**
+ * What a daemon is verified against without a CA of its own: node's roots and the certificates
+ * of NODE_EXTRA_CA_CERTS. bin/wharf.cjs keeps that variable out of node's start (node parses the
+ * file at every start, 30 ms and more) and puts it back in the environment, so it is read here,
+ * only for a connection that needs it. Unreadable, it is ignored, as node ignores it.
+ */
+function defaultCas(roots: readonly string[]): string[] | undefined {
+  const extra = process.env.NODE_EXTRA_CA_CERTS;
+  if (!extra) return undefined;
+  try {
+    return [...roots, readFileSync(extra, 'latin1')];
+  } catch {
+    return undefined;
+  }
 }
 
 /** containerWait's mark for an answer's head read before its body. */
@@ -228,7 +245,7 @@ export class EngineClient {
     const t = this.tls;
     this.transport ??= t
       ? Promise.all([import('node:https'), import('node:tls')]).then(([https, nodeTls]) => {
-          const options = tlsRequestOptions(t.host, t.tls, nodeTls.checkServerIdentity);
+          const options = tlsRequestOptions(t.host, t.tls, nodeTls);
           this.agent = new https.Agent({ keepAlive: true, ...options });
           return (o, onResponse) => https.request({ ...o, ...options }, onResponse);
         })

@@ -69,6 +69,25 @@ describe('contexts with TLS', () => {
     assert.notEqual((await wharf(['-c', 'nocert', 'ps'])).code, 0);
   });
 
+  test('NODE_EXTRA_CA_CERTS: kept out of node\'s start by bin/wharf.cjs, still trusted for a context without a CA', async () => {
+    // bin/wharf.cjs run as a program, as an npm-linked or installed `wharf` runs.
+    const asProgram = (args: string[], extra: Record<string, string>) => runCommand(CLI_MAIN, args, { env: { ...env(), ...extra } });
+    let r = await wharf(['context', 'create', 'noca', '--docker', `host=${tcp},cert=${c.clientCert},key=${c.clientKey}`]);
+    assert.equal(r.code, 0, r.stderr);
+    r = await asProgram(['-c', 'noca', 'ps', '-q'], { NODE_EXTRA_CA_CERTS: '' });
+    assert.equal(r.code, 1, 'the daemon\'s CA is no default root');
+    assert.match(r.stderr, /certificate/);
+    r = await asProgram(['-c', 'noca', 'ps', '-q'], { NODE_EXTRA_CA_CERTS: c.caCert });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    // Node warns at its start when it reads the variable and cannot load the file: not here.
+    r = await asProgram(['--version'], { NODE_EXTRA_CA_CERTS: join(dir, 'missing.pem') });
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /extra certs/i);
+    r = await runCommand(process.execPath, [CLI_MAIN, '--version'], { env: { ...env(), NODE_EXTRA_CA_CERTS: join(dir, 'missing.pem') } });
+    assert.match(r.stderr, /Ignoring extra certs/, 'node itself does read it when started on the file');
+  });
+
   test('missing files and bad values: the Docker CLI\'s errors', async () => {
     for (const spec of [`host=${tcp},ca=/nonexistent/ca.pem`, `host=${tcp},skip-tls-verify=maybe`]) {
       const w = await wharf(['context', 'create', 'x', '--docker', spec]);
