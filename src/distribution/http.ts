@@ -7,8 +7,10 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
+import { createSecureContext } from 'node:tls';
 import { systemError } from '../lib/errors.js';
 import type { TlsSettings } from './endpoints.js';
+import { systemRoots } from './system-roots.js';
 
 export interface HttpResponse {
   status: number;
@@ -31,18 +33,22 @@ export interface HttpRequestOptions {
 const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
 const httpsAgents = new Map<string, https.Agent>();
 
+/**
+ * One agent per TLS setting, with one secure context: given as `ca`, node would parse the whole
+ * root list again for every connection. The roots are the host's with the registry's certs.d CAs
+ * added, as dockerd appends them to the system pool.
+ */
 function agentFor(url: URL, tls: TlsSettings | null | undefined): http.Agent {
   if (url.protocol === 'http:') return httpAgent;
-  const key = tls ? JSON.stringify([tls.rejectUnauthorized, tls.ca?.map((c) => c.toString('base64')), tls.cert?.toString('base64')]) : 'default';
+  const { source, roots } = systemRoots();
+  const key = JSON.stringify([source, tls?.rejectUnauthorized ?? true, tls?.ca?.map((c) => c.toString('base64')), tls?.cert?.toString('base64')]);
   let agent = httpsAgents.get(key);
   if (!agent) {
-    agent = new https.Agent({
-      keepAlive: true,
-      maxSockets: 16,
-      rejectUnauthorized: tls?.rejectUnauthorized ?? true,
-      ...(tls?.ca ? { ca: tls.ca } : {}),
+    const secureContext = createSecureContext({
+      ca: [...roots, ...(tls?.ca ?? [])],
       ...(tls?.cert ? { cert: tls.cert, key: tls.key } : {}),
     });
+    agent = new https.Agent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: tls?.rejectUnauthorized ?? true, secureContext });
     httpsAgents.set(key, agent);
   }
   return agent;

@@ -284,6 +284,24 @@ describe('token auth registry over TLS', () => {
     await collect(withCa.pull(`${tokenReg.host}/busybox`, 'latest', {}, undefined));
     assert.equal((await withCa.inspect(`${tokenReg.host}/busybox:latest`)).Id, plain.id);
   });
+
+  test("the host's CAs (SSL_CERT_FILE, as Go reads it) are trusted, and certs.d CAs add to them", async (t) => {
+    const saved = process.env.SSL_CERT_FILE;
+    t.after(() => (saved === undefined ? delete process.env.SSL_CERT_FILE : (process.env.SSL_CERT_FILE = saved)));
+    process.env.SSL_CERT_FILE = certs.caCert;
+    const noCertsDir = await service({ insecureLoopback: false, certsDir: join(root, 'no-certs.d') });
+    await collect(noCertsDir.pull(`${tokenReg.host}/busybox`, 'latest', {}, undefined));
+    assert.equal((await noCertsDir.inspect(`${tokenReg.host}/busybox:latest`)).Id, plain.id);
+    // A certs.d CA of another issuer does not replace the host's roots.
+    const otherDir = join(root, 'other-certs.d');
+    await mkdir(join(otherDir, tokenReg.host), { recursive: true });
+    await copyFile(certs.signCert, join(otherDir, tokenReg.host, 'ca.crt'));
+    const withOther = await service({ insecureLoopback: false, certsDir: otherDir });
+    await collect(withOther.pull(`${tokenReg.host}/busybox`, 'latest', {}, undefined));
+    process.env.SSL_CERT_FILE = certs.signCert;
+    const untrusted = await service({ insecureLoopback: false, certsDir: join(root, 'no-certs.d') });
+    await assert.rejects(collect(untrusted.pull(`${tokenReg.host}/busybox`, 'latest', {}, undefined)), /x509: certificate signed by unknown authority/);
+  });
 });
 
 describe('through the API server', () => {
