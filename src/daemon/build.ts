@@ -85,6 +85,8 @@ interface StageState {
   cacheBusted: boolean;
   /** Containers of this stage's current step, removed after it (rm/forcerm). */
   containers: Set<string>;
+  /** Set while the stage makes a step that other stages may wait for (see probeCache). */
+  finishStep?: () => void;
   /** The stage's output (prefixed with its name when stages run side by side). */
   out: (text: string) => void;
 }
@@ -154,6 +156,8 @@ export class BuildService implements BuildBackend {
 class BuildRun {
   private readonly args: BuildArgs;
   private children: Map<string, string[]> | null = null;
+  /** Steps being made right now, by parent image and cache key: a stage doing the same one waits. */
+  private readonly making = new Map<string, Promise<void>>();
   /** Containers this build made and has not removed yet. */
   private readonly tmpContainers = new Set<string>();
   /** Finished stages, by index (stages may finish out of order). */
@@ -388,6 +392,9 @@ class BuildRun {
       await this.dispatch(state, inst, escape);
       ok = true;
     } finally {
+      // The step's image is registered (or the step failed): stages waiting for it go on.
+      state.finishStep?.();
+      state.finishStep = undefined;
       await this.removeContainers(state.containers, this.opts.forceRm || (this.opts.rm && ok), state.out);
     }
   }
@@ -609,13 +616,32 @@ class BuildRun {
     return m;
   }
 
+  /**
+   * Looks the step up in the cache. Stages that do not need each other run side by side, where
+   * Docker's builder runs them in turn and the later one finds the earlier one's steps in its
+   * cache: a step that another stage is making on the same image is waited for first, so it is
+   * found the same way (BuildKit also makes such a step once).
+   */
   private async probeCache(state: StageState, containerConfig: ContainerConfig): Promise<boolean> {
-    if (this.opts.noCache || state.cacheBusted) return false;
+    if (this.opts.noCache) return false;
+    const key = `${state.imageId}\n${cacheKey(containerConfig)}`;
+    for (let other = this.making.get(key); other; other = this.making.get(key)) await other;
+    // Taken before the lookup's first await, so that two stages never both miss and make it.
+    let done!: () => void;
+    const made = new Promise<void>((resolve) => (done = resolve));
+    this.making.set(key, made);
+    state.finishStep = () => {
+      if (this.making.get(key) === made) this.making.delete(key);
+      done();
+    };
+    if (state.cacheBusted) return false;
     const hit = this.opts.cacheFrom.length ? await this.cacheFromHit(state, containerConfig) : await this.localHit(state, containerConfig);
     if (!hit) {
       state.cacheBusted = true;
       return false;
     }
+    state.finishStep();
+    state.finishStep = undefined;
     state.out(' ---> Using cache\n');
     state.imageId = hit.id;
     state.image = hit.config;

@@ -581,6 +581,36 @@ describe('docker build (classic builder)', () => {
     await waitFor(async () => (await d.docker(['ps', '-aq'])).stdout.trim() === '', { timeoutMs: 20_000, what: 'the slow stage\'s container to go' });
   });
 
+  test('side by side stages make a step they share once: the other waits and takes it from the cache', async () => {
+    const stamp = `${Date.now()}-${Math.random()}`;
+    const dir = await context('parallel-shared', {
+      Dockerfile: [
+        'FROM busybox AS a',
+        `RUN echo ${stamp} > /f && sleep 1`,
+        'RUN echo a > /a',
+        'FROM busybox AS b',
+        `RUN echo ${stamp} > /f && sleep 1`,
+        'RUN echo b > /b',
+        'FROM busybox',
+        'COPY --from=a /f /a /',
+        'COPY --from=b /f /b /b/',
+        '',
+      ].join('\n'),
+    });
+    const r = await build(['-t', 'shared:1', dir]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const lines = r.stdout.split('\n');
+    const count = (re: RegExp) => lines.filter((l) => re.test(l)).length;
+    // The shared RUN ran once; each stage's own RUN ran.
+    assert.equal(count(/^\[(a|b)\] {2}---> Using cache$/), 1, r.stdout);
+    assert.equal(count(/^\[(a|b)\] {2}---> Running in /), 3, r.stdout);
+    assert.equal(await run('shared:1', 'cat', '/f', '/a', '/b/f', '/b/b'), `${stamp}\na\n${stamp}\nb\n`);
+    // With --no-cache nothing is shared, as with Docker.
+    const n = await build(['--no-cache', '-t', 'shared:2', dir]);
+    assert.equal(n.code, 0, n.stdout + n.stderr);
+    assert.equal(n.stdout.split('\n').filter((l) => /^\[(a|b)\] {2}---> Running in /.test(l)).length, 4, n.stdout);
+  });
+
   test('ADD from a URL and remote contexts (a local HTTP server): name, mode 0600, Last-Modified; a 404 fails', async () => {
     const rdir = await context('remote-ctx', { Dockerfile: 'FROM busybox\nCOPY r.txt /r.txt\n', 'r.txt': 'from remote tar\n' });
     const tarFile = join(work, 'remote.tar');
