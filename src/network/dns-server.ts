@@ -227,7 +227,10 @@ export class EmbeddedDns {
     }
     const fromIp = parseIp(from);
     const ep = fromIp === undefined ? undefined : [...l.endpoints.values()].find((e) => e.ip === fromIp);
-    const upstreams = ep?.upstreams?.length ? ep.upstreams : await this.defaultUpstreams();
+    // A container's own --dns servers are addresses in its namespace, where Docker forwards from: a
+    // loopback one is the container's loopback, which the daemon cannot reach from the host's
+    // namespace, and must not stand for the host's (only the host's resolv.conf names the host's).
+    const upstreams = ep?.upstreams?.length ? ep.upstreams.filter((u) => !isLoopbackServer(u)) : await this.defaultUpstreams();
     const inFlight = this.forwards.get(from) ?? 0;
     if (inFlight >= MAX_FORWARDS_PER_CLIENT) {
       // At most once every 2 s, as libnetwork's logInterval.
@@ -285,4 +288,9 @@ export class EmbeddedDns {
     }
     return undefined;
   }
+}
+
+function isLoopbackServer(server: string): boolean {
+  const ip = parseIp(splitHostPort(server).host);
+  return ip !== undefined && ip >>> 24 === 127;
 }

@@ -230,6 +230,27 @@ describe('network manager (real netns, bridges, iptables)', () => {
     const ping = await inNs('f', 'busybox', 'ping', '-c', '1', '-W', '2', webIp);
     assert.match(ping, /1 packets received/);
 
+    // A container's --dns on loopback names its own loopback: never relayed to the host's.
+    const hostLoopback = `127.77.${octet}.1`;
+    const lure = createSocket('udp4');
+    let lured = 0;
+    lure.on('message', (msg, r) => {
+      lured++;
+      const q = parseQuery(msg);
+      if (q) lure.send(buildResponse(msg, q, 0, [{ type: TYPE_A, ip: (10 << 24) | (8 << 16) | (8 << 8) | 8 }]), r.port, r.address);
+    });
+    await new Promise<void>((r) => lure.bind(53, hostLoopback, () => r()));
+    try {
+      const g = await addNs('g');
+      await mgr.attach({ containerId: '9'.repeat(64), containerName: 'own-dns', netnsPath: g, hostConfig: { NetworkMode: `net${tag}`, Dns: [hostLoopback] } });
+      const out = await inNs('g', 'busybox', 'nslookup', 'elsewhere.example', '127.0.0.11').catch((err: Error) => err.message);
+      assert.doesNotMatch(out, /10\.8\.8\.8/, out);
+      assert.equal(lured, 0);
+      await mgr.detach('9'.repeat(64));
+    } finally {
+      lure.close();
+    }
+
     // Removing it while endpoints are active: Docker's error.
     await assert.rejects(mgr.remove(`net${tag}`), (err: Error) =>
       isEngineError(err, 'Forbidden') && err.message === `error while removing network: network net${tag} id ${Id} has active endpoints`);
