@@ -7,13 +7,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 has_tools() { [ -x "$1/crictl" ] && [ -x "$1/critest" ]; }
+found() {
+  for dir in "${CRI_TOOLS_DIR:-}" /var/cache/cri-tools/v1.29.0; do
+    if [ -n "$dir" ] && has_tools "$dir"; then
+      echo "$dir"
+      exit 0
+    fi
+  done
+}
 
-for dir in "${CRI_TOOLS_DIR:-}" /var/cache/cri-tools/v1.29.0; do
-  if [ -n "$dir" ] && has_tools "$dir"; then
-    echo "$dir"
-    exit 0
-  fi
-done
+found
+# Test files run side by side and each may ask for the tools on a fresh machine: one builds them
+# (the build installs Go with apt-get, which another apt-get would find locked), the others wait
+# for it and take the cache.
+exec 9>/var/lock/wharf-cri-tools.lock
+flock 9
+found
 
 for build in ../shared/cri-tools/build.sh /work/shared/cri-tools/build.sh; do
   if [ -f "$build" ]; then
