@@ -514,9 +514,12 @@ s.bind(0, () => {
 });`;
 
 test("a container's flood of DNS queries holds at most 1024 forwards (libnetwork's maxConcurrent), the rest REFUSED", async () => {
-  assert.equal((await d.docker(['network', 'create', 'dns-flood'])).code, 0);
-  // 127.0.0.2: an upstream on the host's loopback that never answers, so each forward waits its 3 s.
-  const c = await d.docker(['run', '-d', '--name', 'dns-flood', '--network', 'dns-flood', '--dns', '127.0.0.2', 'busybox', 'sleep', '300']);
+  const subnet = `10.215.${randomBytes(1)[0]}`;
+  assert.equal((await d.docker(['network', 'create', '--subnet', `${subnet}.0/24`, 'dns-flood'])).code, 0);
+  // The container itself as its upstream: nothing answers on its port 53, and the relay's unconnected
+  // socket ignores the ICMP error, so each forward waits its 3 s.
+  const self = `${subnet}.50`;
+  const c = await d.docker(['run', '-d', '--name', 'dns-flood', '--network', 'dns-flood', '--ip', self, '--dns', self, 'busybox', 'sleep', '300']);
   assert.equal(c.code, 0, c.stderr);
   const sandbox = (await d.docker(['inspect', '-f', '{{.NetworkSettings.SandboxKey}}', 'dns-flood'])).stdout.trim();
   const fds = async () => (await readdir(`/proc/${pid}/fd`)).length;
