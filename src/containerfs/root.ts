@@ -366,6 +366,19 @@ export async function openDirInRoot(rootfs: string, path: string): Promise<FileH
   });
 }
 
+/** What is at `path` inside `rootfs` (symlinks followed inside the root), as stat(2); undefined when nothing is. */
+export async function statInRoot(rootfs: string, path: string): Promise<Stats | undefined> {
+  return withRoot(rootfs, async (root) => {
+    const r = await resolveExisting(root, path);
+    if (!r) return undefined;
+    try {
+      return await r.lstat().catch(gone);
+    } finally {
+      await r.close();
+    }
+  });
+}
+
 /**
  * Makes the directory `path` inside `rootfs` and its missing parents (mode 0755), following
  * symlinks inside the root as MkdirAll on a securejoin'ed path does. RootPathError ENOTDIR when

@@ -4,15 +4,16 @@
  * unmounts at exit, references dropped (anonymous volumes removed) at remove.
  */
 import { mkdir, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { dirSize } from '../lib/dir-size.js';
 import type { VolumeBackend } from '../api/backend.js';
 import type { ContainerConfig, Filters, HostConfig, Volume, VolumeCreateRequest, VolumeListResponse, VolumePruneReport } from '../api/types.js';
 import type { ContainerRecord } from '../container/container.js';
 import { hasProcess } from '../container/state.js';
-import { invalidParameter, isEngineError } from '../lib/errors.js';
+import { invalidParameter, isEngineError, systemError } from '../lib/errors.js';
 import { filterBool, filterMatches, labelMatches } from '../lib/filters.js';
 import { copyUp } from '../volume/copy-up.js';
+import { statInRoot } from '../containerfs/root.js';
 import { registerMountPoints, type StoredMountPoint } from '../volume/mount-points.js';
 import { ociMounts } from '../volume/oci-mounts.js';
 import { checkPropagation } from '../volume/propagation.js';
@@ -154,6 +155,9 @@ export class VolumeService implements VolumeBackend, VolumeLink {
     try {
       for (const m of points) {
         if (m.Type === 'volume' && m.Name) {
+          if (isConfigVolume(rec, m.Destination) && (await statInRoot(rootfs, m.Destination))?.isDirectory() === false) {
+            throw systemError(`cannot mount volume over existing file, file exists ${join(rootfs, m.Destination)}`);
+          }
           const path = await this.store.mount(m.Name, rec.ID);
           mounted.push(m);
           m.Source = path;
@@ -238,4 +242,9 @@ export class VolumeService implements VolumeBackend, VolumeLink {
     }
     await this.store.unmountUnused();
   }
+}
+
+/** Whether a volume at `destination` is one of Config.Volumes (an image VOLUME or `-v /path`). */
+function isConfigVolume(rec: ContainerRecord, destination: string): boolean {
+  return Object.keys(rec.Config.Volumes ?? {}).some((v) => posix.join('/', v) === posix.join('/', destination));
 }

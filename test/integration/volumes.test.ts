@@ -126,6 +126,18 @@ describe('volumes', () => {
     await docker(['rmi', 'relvol']);
   });
 
+  test('a VOLUME or -v /path over a file of the image is refused with Docker\'s error; --rm leaves nothing', async () => {
+    const r = await d.wharf(['import', ...[...BUSYBOX_IMAGE_CHANGES, 'VOLUME /etc/passwd'].flatMap((c) => ['--change', c]), '-', 'volfile:latest'], { input: await seededRootfs(), timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stderr);
+    for (const args of [['volfile', 'true'], ['-v', '/etc/passwd', 'busybox', 'true']]) {
+      const run = await d.docker(['run', '--rm', '--name', 'volfile', ...args]);
+      assert.equal(run.code, 125, run.stdout);
+      assert.match(run.stderr, /Error response from daemon: cannot mount volume over existing file, file exists \/\S+\/etc\/passwd\n/);
+      assert.equal((await docker(['ps', '-aq', '--filter', 'name=^volfile$'])).trim(), '');
+    }
+    await docker(['rmi', 'volfile']);
+  });
+
   test('binds: rw and ro, -v makes a missing host path, --mount refuses it', async () => {
     await writeFile(join(hostDir, 'in'), 'from host\n');
     assert.equal(await docker(['run', '--rm', '-v', `${hostDir}:/h`, 'busybox', 'sh', '-c', 'cat /h/in; echo back > /h/out']), 'from host\n');
