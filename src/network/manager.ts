@@ -905,10 +905,15 @@ export class NetworkManager {
         if (gateway) await this.updateExternal(sb, oldRules);
         await writeJsonAtomic(this.sandboxPath(containerId), sb);
       } catch (err) {
+        const rulesNow = this.sandboxRules(sb);
         sb.endpoints.pop();
         this.releaseEndpoint(ep);
         await deleteLink(ep.hostVeth);
-        if (gateway) await this.routeDefaults(sb).catch(() => {});
+        if (gateway) {
+          // Back to the gateway it had: its route, and the ports where they were (or none).
+          await this.routeDefaults(sb).catch(() => {});
+          await this.updateExternal(sb, rulesNow).catch(() => {});
+        }
         await writeJsonAtomic(this.sandboxPath(containerId), sb).catch(() => {});
         throw err;
       }

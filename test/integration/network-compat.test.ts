@@ -131,6 +131,16 @@ describe('Docker CLI networking compatibility', () => {
     assert.equal(await served(), undefined, 'an internal network publishes nothing');
     assert.equal(await route(), undefined);
 
+    // The port taken on the host meanwhile: the connect fails and leaves the container as it was.
+    const squatter = createServer();
+    await new Promise<void>((resolve) => squatter.listen(port, '0.0.0.0', resolve));
+    const refused = await d.docker(['network', 'connect', zeta, 'gw']);
+    await new Promise((resolve) => squatter.close(resolve));
+    assert.equal(refused.code, 1, refused.stdout);
+    assert.match(refused.stderr, /address already in use/);
+    assert.deepEqual(Object.keys(JSON.parse(await docker(['inspect', '-f', '{{json .NetworkSettings.Networks}}', 'gw']))), [internal]);
+    assert.equal((await docker(['exec', 'gw', 'ip', '-o', 'link'])).includes('eth1'), false);
+
     await docker(['network', 'connect', zeta, 'gw']);
     assert.equal(await waitFor(served, { timeoutMs: 10_000, what: 'the port once a gateway network is connected' }), 'hello-by-name\n');
     assert.match((await route())!, new RegExp(`^default via ${await gateway(zeta)} dev eth1 `));
