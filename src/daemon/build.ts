@@ -624,6 +624,7 @@ class BuildRun {
    */
   private async probeCache(state: StageState, containerConfig: ContainerConfig): Promise<boolean> {
     if (this.opts.noCache) return false;
+    state.finishStep?.(); // one probe per step; never leave another stage waiting on an earlier one
     const key = `${state.imageId}\n${cacheKey(containerConfig)}`;
     for (let other = this.making.get(key); other; other = this.making.get(key)) await other;
     // Taken before the lookup's first await, so that two stages never both miss and make it.
