@@ -201,6 +201,17 @@ export class ContainerRoot {
    * component is not an error (the caller lstat's it); a missing directory on the way is ENOENT,
    * a non-directory ENOTDIR, too many links ELOOP.
    */
+  /** What is at `path` (symlinks followed inside the root), as stat(2); undefined when nothing is. */
+  async stat(path: string): Promise<Stats | undefined> {
+    const r = await resolveExisting(this, path);
+    if (!r) return undefined;
+    try {
+      return await r.lstat().catch(gone);
+    } finally {
+      await r.close();
+    }
+  }
+
   async resolve(path: string, opts: ResolveOptions = {}): Promise<ResolvedPath> {
     // stack[i] is the fd of the directory names[0..i) lead to; stack[0] is the root (not owned).
     const stack: FileHandle[] = [this.fh];
@@ -368,15 +379,7 @@ export async function openDirInRoot(rootfs: string, path: string): Promise<FileH
 
 /** What is at `path` inside `rootfs` (symlinks followed inside the root), as stat(2); undefined when nothing is. */
 export async function statInRoot(rootfs: string, path: string): Promise<Stats | undefined> {
-  return withRoot(rootfs, async (root) => {
-    const r = await resolveExisting(root, path);
-    if (!r) return undefined;
-    try {
-      return await r.lstat().catch(gone);
-    } finally {
-      await r.close();
-    }
-  });
+  return withRoot(rootfs, (root) => root.stat(path));
 }
 
 /**

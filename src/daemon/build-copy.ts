@@ -250,21 +250,10 @@ async function pipeInto(dest: ContainerRoot, destDir: string, opts: CopyOptions,
   }
 }
 
-/** What `path` (absolute, symlinks followed inside the root) is in `root`; null when it is not there. */
-async function statIn(root: ContainerRoot, path: string): Promise<Stats | null> {
-  const r = await root.resolve(path, { followFinal: true }).catch(() => null);
-  if (!r) return null;
-  try {
-    return await r.lstat().catch(() => null);
-  } finally {
-    await r.close();
-  }
-}
-
 /** `dir` (absolute) and those of its parents that are not in `root` yet, deepest first. */
 async function missingDirs(root: ContainerRoot, dir: string): Promise<string[]> {
   const missing: string[] = [];
-  for (let p = posix.normalize(dir).replace(/\/+$/, '') || '/'; p !== '/' && !(await statIn(root, p)); p = posix.dirname(p)) missing.push(p);
+  for (let p = posix.normalize(dir).replace(/\/+$/, '') || '/'; p !== '/' && !(await root.stat(p)); p = posix.dirname(p)) missing.push(p);
   return missing;
 }
 
@@ -311,7 +300,7 @@ export async function copySources(src: ContainerRoot, sources: CopySource[], lay
       let target = dest;
       if (destIsDir) target = posix.join(dest, posix.basename(s.name));
       else {
-        if ((await statIn(layer, dest))?.isDirectory()) target = posix.join(dest, posix.basename(s.name));
+        if ((await layer.stat(dest))?.isDirectory()) target = posix.join(dest, posix.basename(s.name));
       }
       const at = r.at();
       // A file's missing parents are made for the --chown owner (moby's MkdirAllAndChown, only new ones).
