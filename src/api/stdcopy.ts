@@ -39,30 +39,27 @@ export function frame(stream: StdStreamId, data: Buffer): Buffer {
  * A Writable that forwards into `dest`, framing each chunk for `stream` (or passing it raw when
  * `stream` is null, for TTY sessions). Ending or destroying it never ends `dest`: several
  * writers share one connection.
+ *
+ * A write calls back once `dest` is done with the chunk (its own write called back: the
+ * connection has the bytes, or `dest` is gone), not merely when it has room: the frame may
+ * be the chunk's own memory, which the caller reuses after the callback (attach output).
  */
 export function streamWriter(dest: Writable, stream: StdStreamId | null): Writable {
   return new Writable({
     write(chunk: Buffer, _enc, cb) {
-      if (dest.destroyed || dest.writableEnded) {
+      if (dest.destroyed || dest.writableEnded || chunk.length === 0) {
         cb();
         return;
       }
-      if (chunk.length === 0) {
-        cb();
-        return;
-      }
-      const ok = dest.write(stream === null ? chunk : frame(stream, chunk));
-      if (ok) {
-        cb();
-        return;
-      }
+      let called = false;
       const done = () => {
-        dest.off('drain', done);
+        if (called) return;
+        called = true;
         dest.off('close', done);
         cb();
       };
-      dest.on('drain', done);
       dest.on('close', done);
+      dest.write(stream === null ? chunk : frame(stream, chunk), done);
     },
   });
 }

@@ -45,8 +45,10 @@ export function pipeAttach(stream: AttachStream, io: AttachIO, opts: PipeOptions
       waiting.delete(w);
       if (!waiting.size && !done) stream.resume();
     };
+    // A chunk is given back once the writer is done with it (stdcopy.ts's writers call back only
+    // when the connection has it), so that its memory carries the next output.
     const send = (w: Writable, chunk: Buffer) => {
-      if (w.write(chunk) || waiting.has(w)) return;
+      if (w.write(chunk, () => stream.release(chunk)) || waiting.has(w)) return;
       waiting.add(w);
       stream.pause();
       w.once('drain', onDrain(w));
@@ -54,6 +56,7 @@ export function pipeAttach(stream: AttachStream, io: AttachIO, opts: PipeOptions
     stream.on('data', (which, chunk) => {
       if (which === 'stdout' && opts.wantStdout) send(io.stdout, chunk);
       else if (which === 'stderr' && opts.wantStderr) send(opts.tty ? io.stdout : io.stderr, chunk);
+      else stream.release(chunk);
     });
     stream.on('end', () => finish('output-ended'));
     stream.on('error', () => finish('output-ended'));

@@ -4,12 +4,19 @@
  * Only buffers made here have it (the bytes before any other buffer may be another's), and only
  * once: the first taker owns the room.
  */
-const HEADROOM = 8;
+export const HEADROOM = 8;
 const withRoom = new WeakSet<Buffer>();
 
 /** An uninitialised buffer of `size` bytes with HEADROOM bytes of its own in front. */
 export function allocWithHeadroom(size: number): Buffer {
   const b = Buffer.allocUnsafe(HEADROOM + size).subarray(HEADROOM);
+  withRoom.add(b);
+  return b;
+}
+
+/** The first `size` bytes after HEADROOM in `backing` (at least HEADROOM + size long), with that room in front. */
+export function headroomIn(backing: Buffer, size: number): Buffer {
+  const b = backing.subarray(HEADROOM, HEADROOM + size);
   withRoom.add(b);
   return b;
 }

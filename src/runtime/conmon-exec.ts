@@ -228,6 +228,10 @@ class HeldOutput extends EventEmitter implements AttachStream {
     return this.inner.writeStdin(chunk);
   }
 
+  release(chunk: Buffer): void {
+    this.inner.release(chunk);
+  }
+
   pause(): void {
     this.paused = true;
     this.inner.pause();

@@ -49,6 +49,11 @@ export interface AttachStream extends EventEmitter {
   resume(): void;
   /** Half-closes the container's stdin (EOF). */
   closeStdin(): void;
+  /**
+   * The 'data' listener is done with `chunk` (nothing holds it any more): its memory may carry
+   * later output. Only a sole listener may call it; a chunk never released is simply collected.
+   */
+  release(chunk: Buffer): void;
   /** Disconnects this client only; the container keeps running. */
   close(): void;
 }

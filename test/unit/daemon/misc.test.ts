@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { EventEmitter } from 'node:events';
 import { parseSignal } from '../../../src/lib/signals.js';
 import { parseDetachKeys, pipeAttach } from '../../../src/daemon/attach-session.js';
@@ -42,6 +42,10 @@ class FakeStream extends EventEmitter {
   }
   close() {
     this.closed = true;
+  }
+  released: Buffer[] = [];
+  release(b: Buffer) {
+    this.released.push(b);
   }
 }
 
@@ -86,6 +90,31 @@ test('attach: output is routed per stream and stdin EOF closes stdin with StdinO
   await done;
   assert.equal(stdout.read()?.toString(), 'out');
   assert.equal(stderr.read(), null);
+});
+
+test('attach: a chunk is released once the writer is done with it, one nobody wants at once', async () => {
+  const s = new FakeStream();
+  // A client connection that has not taken the bytes yet: its write calls back when told.
+  const pending: Array<() => void> = [];
+  const stdout = new Writable({ highWaterMark: 1 << 20, write: (_c, _e, cb) => void pending.push(() => cb()) });
+  const done = pipeAttach(s as unknown as AttachStream, { stdin: null, stdout, stderr: new PassThrough() }, {
+    tty: false,
+    stdinOnce: false,
+    detachKeys: parseDetachKeys(undefined),
+    wantStdout: true,
+    wantStderr: false,
+  });
+  const out = Buffer.from('out');
+  const err = Buffer.from('err');
+  s.emit('data', 'stdout', out);
+  s.emit('data', 'stderr', err);
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(s.released, [err], 'the unwanted stderr chunk goes back at once, the stdout one is still being written');
+  pending.shift()!();
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(s.released, [err, out]);
+  s.emit('end');
+  await done;
 });
 
 test('ps output is filtered to the container pids', () => {

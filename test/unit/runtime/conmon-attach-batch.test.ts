@@ -123,3 +123,70 @@ test('attach stream: a bulk packet with nothing after it still goes on; one foll
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+// Three runs of bulk output queued together (stdout, stderr, stdout, two full packets each), then,
+// at each line on its stdin, two full stdout packets more; it says "sent" when they are queued.
+const LEND_PEER = `
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.bind(sys.argv[1]); s.listen(1)
+print("ready", flush=True)
+c, _ = s.accept()
+c.recv(16)
+for stream, fill in [(2, b"a"), (3, b"b"), (2, b"c")]:
+    for _ in range(2): c.send(bytes([stream]) + fill * 8192)
+print("sent", flush=True)
+for fill in [b"d", b"e"]:
+    sys.stdin.readline()
+    for _ in range(2): c.send(b"\\x02" + fill * 8192)
+    print("sent", flush=True)
+sys.stdin.read()
+c.close()
+`;
+
+test('attach stream: a released chunk carries later output, one still held is never written over', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'wharf-attach-'));
+  const peer = spawn('python3', ['-c', LEND_PEER, join(dir, 'attach')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  try {
+    let said = '';
+    peer.stdout.on('data', (d: Buffer) => (said += d.toString()));
+    const saidTimes = (what: string, n: number) => waitFor(() => said.split('\n').filter((l) => l === what).length >= n);
+    await saidTimes('ready', 1);
+    const stream = await connectAttachSocket(dir, (m) => new Error(m));
+    // The chunks themselves, not copies: what matters is what their memory holds later.
+    const chunks: Buffer[] = [];
+    stream.on('data', (_s: string, b: Buffer) => chunks.push(b));
+    const ended = new Promise<void>((r) => stream.on('end', () => r()));
+    // Each time, everything is queued before the stream reads, so it is read in one go.
+    const inOneGo = async (n: number) => {
+      await saidTimes('sent', n);
+      stream.resume();
+      await waitFor(() => chunks.length === n + 2);
+      stream.pause();
+    };
+    stream.pause();
+    stream.writeStdin(Buffer.from('go'));
+    await inOneGo(1);
+    // The stderr run is done with; the two stdout runs are still being written somewhere.
+    stream.release(chunks[1]!);
+    peer.stdin.write('more\n');
+    await inOneGo(2);
+    assert.equal(chunks[3]!.buffer, chunks[1]!.buffer, "the next bulk chunk is in the released chunk's memory");
+    assert.ok(chunks[3]!.equals(Buffer.alloc(2 * 8192, 'd')));
+    assert.notEqual(chunks[3]!.buffer, chunks[0]!.buffer);
+    assert.notEqual(chunks[3]!.buffer, chunks[2]!.buffer);
+    // Nothing released: a buffer of its own, and the chunks still held are as they were.
+    peer.stdin.write('more\n');
+    await inOneGo(3);
+    assert.ok(chunks[4]!.equals(Buffer.alloc(2 * 8192, 'e')));
+    assert.ok(chunks[3]!.equals(Buffer.alloc(2 * 8192, 'd')));
+    assert.ok(chunks[0]!.equals(Buffer.alloc(2 * 8192, 'a')));
+    assert.ok(chunks[2]!.equals(Buffer.alloc(2 * 8192, 'c')));
+    stream.resume();
+    peer.stdin.end();
+    await ended;
+  } finally {
+    peer.kill();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
