@@ -115,6 +115,7 @@ export const ENDPOINT_SETTINGS: StructShape = {
     Aliases: strings,
     MacAddress: 'string',
     DriverOpts: stringMap,
+    GwPriority: 'int',
     DNSNames: strings,
     NetworkID: 'string',
     EndpointID: 'string',

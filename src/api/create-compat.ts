@@ -54,7 +54,7 @@ export function adaptCreateBody(body: ContainerCreateBody, version: string): str
     }
   }
   if (!versionAtLeast(version, '1.48')) {
-    for (const ep of Object.values(endpoints)) if (ep) (ep as { GwPriority?: number }).GwPriority = 0;
+    for (const ep of Object.values(endpoints)) if (ep) ep.GwPriority = 0;
   }
 
   const mac = body.MacAddress ?? '';

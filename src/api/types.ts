@@ -170,6 +170,8 @@ export interface EndpointSettings {
   GlobalIPv6Address?: string;
   GlobalIPv6PrefixLen?: number;
   DriverOpts?: Record<string, string> | null;
+  /** API 1.48: the endpoint with the highest gives the container its default route. */
+  GwPriority?: number;
   DNSNames?: string[] | null;
 }
 

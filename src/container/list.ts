@@ -238,7 +238,7 @@ export function endpointSettings(ep: EndpointSettings | null | undefined): Endpo
     Aliases: e.Aliases ?? null,
     MacAddress: e.MacAddress ?? '',
     DriverOpts: e.DriverOpts ?? null,
-    GwPriority: (e as { GwPriority?: number }).GwPriority ?? 0,
+    GwPriority: e.GwPriority ?? 0,
     NetworkID: e.NetworkID ?? '',
     EndpointID: e.EndpointID ?? '',
     Gateway: e.Gateway ?? '',

@@ -730,6 +730,7 @@ export class NetworkManager {
       ...(cfg?.IPAMConfig ? { ipamConfig: cfg.IPAMConfig } : {}),
       ...(cfg?.DriverOpts && Object.keys(cfg.DriverOpts).length ? { driverOpts: { ...cfg.DriverOpts } } : {}),
       ...(cfg?.Links?.length ? { links: [...cfg.Links] } : {}),
+      ...(cfg?.GwPriority ? { gwPriority: cfg.GwPriority } : {}),
     };
     const dnsHolder = sb.endpoints.find((e) => e.dns);
     if (user && n.dnsPort && !dnsHolder) {
@@ -766,15 +767,21 @@ export class NetworkManager {
 
   /**
    * The endpoint that gives the container its default route and its published ports: libnetwork's
-   * gateway endpoint, the first of the sandbox's endpoints in its order (one on a network that is
-   * not internal before one that is, then by network name) that has a gateway. IPv4 and IPv6 each
-   * have their own.
+   * gateway endpoint, the first of the sandbox's endpoints that has a gateway (none on an internal
+   * network has one) in libnetwork's order: the highest GwPriority first, then one with both an
+   * IPv4 and an IPv6 gateway before one with a single one, then by network name. IPv4 and IPv6
+   * each have their own.
    */
   private gatewayEndpoint(sb: SandboxRecord, v6 = false): EndpointRecord | undefined {
+    const gateways = (ep: EndpointRecord) => (ep.ip ? 1 : 0) + (ep.ip6 ? 1 : 0);
+    const before = (a: EndpointRecord, b: EndpointRecord) =>
+      (a.gwPriority ?? 0) !== (b.gwPriority ?? 0) ? (a.gwPriority ?? 0) > (b.gwPriority ?? 0)
+      : gateways(a) !== gateways(b) ? gateways(a) > gateways(b)
+      : a.networkName < b.networkName;
     let best: EndpointRecord | undefined;
     for (const ep of sb.endpoints) {
       if (!(v6 ? ep.ip6 : ep.ip) || this.networks.get(ep.networkId)?.Internal !== false) continue;
-      if (!best || ep.networkName < best.networkName) best = ep;
+      if (!best || before(ep, best)) best = ep;
     }
     return best;
   }
@@ -1011,6 +1018,7 @@ export class NetworkManager {
       Aliases: ep?.aliases.length ? ep.aliases : cfg?.Aliases?.length ? cfg.Aliases : null,
       MacAddress: ep?.mac ?? cfg?.MacAddress ?? '',
       DriverOpts: cfg?.DriverOpts && Object.keys(cfg.DriverOpts).length ? cfg.DriverOpts : (ep?.driverOpts ?? null),
+      GwPriority: ep ? (ep.gwPriority ?? 0) : (cfg?.GwPriority ?? 0),
       NetworkID: n.Id,
       EndpointID: ep?.endpointId ?? '',
       Gateway: ep?.gateway ?? '',

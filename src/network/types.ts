@@ -37,6 +37,8 @@ export interface EndpointRecord {
   ipamConfig?: EndpointSettings['IPAMConfig'];
   driverOpts?: Record<string, string>;
   links?: string[];
+  /** EndpointSettings.GwPriority, when not 0. */
+  gwPriority?: number;
   dns?: { containerIp: string; serverIp: string; udpPort: number; tcpPort: number };
 }
 

@@ -163,6 +163,46 @@ describe('Docker CLI networking compatibility', () => {
     await docker(['network', 'rm', internal, zeta, alpha]);
   });
 
+  test('GwPriority (API 1.48): the highest takes the default route and the ports, and inspect reports it', async () => {
+    const [alpha, zeta] = [`${NET}-pa`, `${NET}-pz`];
+    for (const n of [alpha, zeta]) await docker(['network', 'create', n]);
+    const gateway = async (n: string) => (await docker(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Gateway}}', n])).trim();
+    const route = async () => (await docker(['exec', 'gwp', 'ip', 'route'])).split('\n').find((l) => l.startsWith('default '));
+    const priorities = async () => JSON.parse(await docker(['inspect', '-f', '{{json .NetworkSettings.Networks}}', 'gwp'])) as Record<string, { GwPriority: number }>;
+    const port = await hostPort(0);
+    await docker(['create', '--name', 'gwp', '--network', `name=${zeta},gw-priority=5`, '-p', `${port}:80`, 'busybox', 'sh', '-c', HTTPD]);
+    assert.equal((await priorities())[zeta]!.GwPriority, 5, 'as created');
+    await docker(['start', 'gwp']);
+    const served = async () => (await httpGet(port).catch(() => undefined))?.body;
+    assert.equal(await waitFor(served, { timeoutMs: 20_000, what: 'httpd through the published port' }), 'hello-by-name\n');
+
+    // By name alone alpha would take the gateway; zeta's priority keeps it.
+    await docker(['network', 'connect', '--gw-priority', '1', alpha, 'gwp']);
+    assert.deepEqual(Object.fromEntries(Object.entries(await priorities()).map(([k, v]) => [k, v.GwPriority])), { [alpha]: 1, [zeta]: 5 });
+    assert.match((await route())!, new RegExp(`^default via ${await gateway(zeta)} dev eth0 `));
+    // A higher one takes it (and the ports' target with it), and gives it back when it leaves.
+    await docker(['network', 'disconnect', alpha, 'gwp']);
+    // wharf's own CLI sends it too, and refuses what Go's flag package would.
+    const bad = await d.wharf(['network', 'connect', '--gw-priority', 'x', alpha, 'gwp']);
+    assert.equal(bad.code, 125);
+    assert.match(bad.stderr, /invalid argument "x" for "--gw-priority" flag: strconv.ParseInt: parsing "x": invalid syntax/);
+    const connected = await d.wharf(['network', 'connect', '--gw-priority', '9', alpha, 'gwp']);
+    assert.equal(connected.code, 0, connected.stderr);
+    assert.match((await route())!, new RegExp(`^default via ${await gateway(alpha)} dev eth1 `));
+    assert.equal(await served(), 'hello-by-name\n');
+    await docker(['network', 'disconnect', alpha, 'gwp']);
+    assert.match((await route())!, new RegExp(`^default via ${await gateway(zeta)} dev eth0 `));
+    assert.equal(await served(), 'hello-by-name\n');
+    await docker(['rm', '-f', 'gwp']);
+
+    // Before API 1.48 every endpoint had the same priority: a create's is dropped.
+    const old = await d.docker(['create', '--name', 'gwp-old', '--network', `name=${zeta},gw-priority=5`, 'busybox', 'true'], { env: { DOCKER_API_VERSION: '1.47' } });
+    assert.equal(old.code, 0, old.stderr);
+    assert.equal(JSON.parse(await docker(['inspect', '-f', '{{json .NetworkSettings.Networks}}', 'gwp-old']))[zeta].GwPriority, 0);
+    await docker(['rm', 'gwp-old']);
+    await docker(['network', 'rm', alpha, zeta]);
+  });
+
   test('--network container:<id> shares /etc/hostname, /etc/hosts and /etc/resolv.conf', async () => {
     await docker([
       'run', '-d', '--name', 'owner', '--hostname', 'owner-host', '--add-host', 'extra.example:10.1.2.3', '--dns', '10.0.0.53',
