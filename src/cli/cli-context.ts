@@ -20,6 +20,13 @@ export class StatusError extends Error {
 /** A usage error: Docker prints it with the command's usage and exits 125. */
 export class FlagError extends Error {}
 
+/** An int flag's value as Go's flag package parses it (undefined when not given). */
+export function intOpt(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^-?\d+$/.test(v)) throw new FlagError(`invalid argument "${v}" for "${flag}" flag: strconv.ParseInt: parsing "${v}": invalid syntax`);
+  return Number(v);
+}
+
 export interface CliContext {
   client(): EngineClient;
   out: NodeJS.WriteStream;

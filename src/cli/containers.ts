@@ -8,7 +8,7 @@ import type { EngineClient, HijackedConnection } from '../client/engine-client.j
 import { demuxStream } from '../client/stdcopy.js';
 import { familiarString, parseNormalizedNamed, withDefaultTag } from '../image/reference.js';
 import { forwardSignals, monitorTtySize, streamAttach } from './attach-io.js';
-import { collectFilter, BIN, RUN_LIKE, StatusError, confirm, describeError, forEachArg, parseFilters, usage, type CliContext, type DefineCommand } from './cli-context.js';
+import { collectFilter, BIN, RUN_LIKE, StatusError, confirm, describeError, forEachArg, parseFilters, usage, type CliContext, type DefineCommand, intOpt } from './cli-context.js';
 import { ContainerRow, CONTAINER_HEADERS, DEFAULT_CONTAINER_TABLE, renderRows } from './format/formatter.js';
 import { tabwrite } from './format/tabwriter.js';
 import { humanSize } from './format/units.js';
@@ -351,12 +351,6 @@ export function defineStart(parent: Command, ctx: CliContext): Command {
       }
     });
   return cmd;
-}
-
-function intOpt(v: string | undefined, flag: string): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^-?\d+$/.test(v)) throw new FlagError(`invalid argument "${v}" for "${flag}" flag: strconv.ParseInt: parsing "${v}": invalid syntax`);
-  return Number(v);
 }
 
 function defineStopLike(parent: Command, ctx: CliContext, name: 'stop' | 'restart'): Command {

@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { ApiError } from '../client/api-error.js';
 import type { EndpointSettings } from '../api/types.js';
-import { collectFilter, StatusError, collect, confirm, describeError, keyValues, parseFilters, usage, type CliContext } from './cli-context.js';
+import { collectFilter, StatusError, collect, confirm, describeError, intOpt, keyValues, parseFilters, usage, type CliContext } from './cli-context.js';
 import { renderRows } from './format/formatter.js';
 import { DEFAULT_NETWORK_TABLE, NETWORK_HEADERS, NetworkRow, consolidateIpam, naturalCompare, portLines } from './format/network-format.js';
 import { TemplateError } from './format/template.js';
@@ -170,12 +170,14 @@ export function defineConnect(parent: Command, ctx: CliContext): Command {
     .option('--link <list>', 'Add link to another container', collect)
     .option('--link-local-ip <strings>', 'Add a link-local address for the container', collect)
     .option('--driver-opt <strings>', 'driver options for the network', collect)
+    .option('--gw-priority <int>', 'Highest gw-priority provides the default gateway. Accepts positive and negative values.')
     .action(
       async (
         network: string,
         container: string,
-        o: { alias?: string[]; ip?: string; ip6?: string; link?: string[]; linkLocalIp?: string[]; driverOpt?: string[] },
+        o: { alias?: string[]; ip?: string; ip6?: string; link?: string[]; linkLocalIp?: string[]; driverOpt?: string[]; gwPriority?: string },
       ) => {
+        const gwPriority = intOpt(o.gwPriority, '--gw-priority');
         const cfg: EndpointSettings = {
           IPAMConfig: {
             ...(o.ip ? { IPv4Address: o.ip } : {}),
@@ -185,6 +187,7 @@ export function defineConnect(parent: Command, ctx: CliContext): Command {
           Links: o.link ?? null,
           Aliases: o.alias ?? null,
           ...(o.driverOpt?.length ? { DriverOpts: keyValues(o.driverOpt) } : {}),
+          ...(gwPriority ? { GwPriority: gwPriority } : {}),
         };
         await ctx.client().networkConnect(network, container, cfg);
       },
