@@ -7,7 +7,6 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import type {
   ContainerConfig,
-  EndpointSettings,
   HealthConfig,
   HostConfig,
   MountSpec,
@@ -19,6 +18,7 @@ import type {
 import { parseGoDuration } from './time-opts.js';
 import { ramInBytes } from './format/units.js';
 import { FlagError } from './cli-context.js';
+import { networkEndpoints } from './network-flag.js';
 import { bpsDevices, iopsDevices, weightDevices } from './blkio-options.js';
 
 export { FlagError };
@@ -750,30 +750,21 @@ export function buildContainerSpec(o: Opts, image: string, cmdArgs: string[], en
 
   const networks = [...list(o, 'network'), ...list(o, 'net')];
   const aliases = [...list(o, 'networkAlias'), ...list(o, 'netAlias')];
-  const networkMode = networks[0] ?? 'default';
-  const endpoints: Record<string, EndpointSettings> = {};
-  const ep: EndpointSettings = {};
-  if (aliases.length) ep.Aliases = aliases;
-  if (str(o, 'ip') || str(o, 'ip6')) {
-    ep.IPAMConfig = {};
-    if (str(o, 'ip')) ep.IPAMConfig.IPv4Address = str(o, 'ip');
-    if (str(o, 'ip6')) ep.IPAMConfig.IPv6Address = str(o, 'ip6');
-  }
-  if (macAddress) ep.MacAddress = macAddress.trim();
-  if (list(o, 'link').length && networks.length) ep.Links = list(o, 'link');
-  const seen = new Set<string>();
-  networks.forEach((n, i) => {
-    if (seen.has(n)) throw new Error(`network "${n}" is specified multiple times`);
-    seen.add(n);
-    if (i === 0) {
-      if (Object.keys(ep).length) endpoints[n] = ep;
-      else if (networks.length > 1) endpoints[n] = {};
-    } else {
-      endpoints[n] = {};
-    }
+  const { mode: networkMode, endpoints } = networkEndpoints(networks, {
+    aliases,
+    links: list(o, 'link'),
+    ip: str(o, 'ip'),
+    ip6: str(o, 'ip6'),
+    mac: macAddress.trim(),
+    linkLocalIps: list(o, 'linkLocalIp'),
   });
-  if (networks.length === 0 && Object.keys(ep).length && (aliases.length || ep.IPAMConfig)) {
-    endpoints.default = ep;
+  const [ip, ip6] = [str(o, 'ip'), str(o, 'ip6')];
+  if (networks.length === 0 && (aliases.length || ip || ip6)) {
+    endpoints.default = {
+      ...(aliases.length ? { Aliases: aliases } : {}),
+      ...(ip || ip6 ? { IPAMConfig: { ...(ip ? { IPv4Address: ip } : {}), ...(ip6 ? { IPv6Address: ip6 } : {}) } } : {}),
+      ...(macAddress ? { MacAddress: macAddress.trim() } : {}),
+    };
   }
 
   const stopTimeout = intFlag(o, 'stopTimeout', '--stop-timeout');

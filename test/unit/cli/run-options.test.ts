@@ -144,4 +144,32 @@ describe('run flag parsing', () => {
     assert.deepEqual(parseUlimit('nproc=10'), { Name: 'nproc', Soft: 10, Hard: 10 });
     assert.throws(() => parseUlimit('nproc'), /invalid ulimit argument: nproc/);
   });
+
+  it("--network: the long form per network, the older flags on the first, Docker CLI's errors", () => {
+    const eps = (argv: string[]) => parseRunArgv([...argv, 'busybox']).networkingConfig.EndpointsConfig;
+    const s = parseRunArgv(['--network', 'name=Front,alias=Web,alias=w2,gw-priority=-4,driver-opt=K=V,mac-address=02:42:ac:11:00:09', '--network', 'back', 'busybox']);
+    // As the Docker CLI does, the whole field is lowercased.
+    assert.equal(s.hostConfig.NetworkMode, 'front');
+    assert.deepEqual(s.networkingConfig.EndpointsConfig, {
+      front: { Aliases: ['web', 'w2'], MacAddress: '02:42:ac:11:00:09', DriverOpts: { k: 'v' }, GwPriority: -4 },
+      back: {},
+    });
+    assert.deepEqual(eps(['--network', 'n1', '--network-alias', 'a', '--ip', '10.1.2.3', '--link', 'db:db', '--network', 'name=n2,ip=10.9.9.9']), {
+      n1: { Aliases: ['a'], IPAMConfig: { IPv4Address: '10.1.2.3' }, Links: ['db:db'] },
+      n2: { IPAMConfig: { IPv4Address: '10.9.9.9' } },
+    });
+    // On the default bridge --link is a legacy link, not an endpoint's; one plain network sends no endpoint.
+    assert.deepEqual(eps(['--network', 'bridge', '--link', 'db:db']), {});
+    assert.deepEqual(eps(['--network', 'n1']), {});
+    const flagError = (value: string, why: string) =>
+      assert.throws(() => parseRunArgv(['--network', value, 'busybox']), (e: Error) => e instanceof FlagError && e.message === `invalid argument "${value}" for "--network" flag: ${why}`);
+    flagError('name=n,bogus=1', 'invalid field key bogus');
+    flagError('alias=x', 'network name/id is not specified');
+    flagError('name=n,gw-priority=x', 'invalid gw-priority (x): invalid syntax');
+    flagError('name=n,driver-opt=x', 'invalid key value pair format in driver options');
+    flagError('name=n,,alias=x', 'invalid field ');
+    assert.throws(() => eps(['--network', 'name=n,alias=x', '--network-alias', 'y']), /^Error: conflicting options: cannot specify both --network-alias and per-network alias$/);
+    assert.throws(() => eps(['--network', 'name=n,ip=10.0.0.2', '--ip', '10.0.0.3']), /cannot specify both --ip and per-network IPv4 address/);
+    assert.throws(() => eps(['--network', 'n', '--network', 'name=n']), /network "n" is specified multiple times/);
+  });
 });
