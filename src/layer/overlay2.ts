@@ -178,16 +178,25 @@ export class Overlay2 {
     return merged;
   }
 
-  /** Unmounts <id>/merged if mounted; idempotent. */
+  /**
+   * Unmounts <id>/merged if mounted; idempotent. A mount this process made is unmounted without
+   * reading mountinfo first (O(mounts), and 25-45 ms each when 20 removals run side by side);
+   * mountinfo decides only when the umount fails or the mount is an earlier daemon's.
+   */
   async unmount(id: string): Promise<void> {
     const merged = this.mergedDir(id);
-    this.mounted.delete(merged);
-    if (this.unmounted.has(merged) || !existsSync(merged) || !(await isMountPoint(merged))) return;
+    const ours = this.mounted.delete(merged);
+    if (this.unmounted.has(merged) || !existsSync(merged)) return;
+    if (!ours && !(await isMountPoint(merged))) return;
     try {
       await run('umount', [merged]);
     } catch (err) {
-      // Busy (a process still has it open): detach it so it cannot leak past the container.
-      if (!(await isMountPoint(merged))) return;
+      // Not mounted after all, or busy (a process still has it open): then it is detached so
+      // that it cannot leak past the container.
+      if (!(await isMountPoint(merged))) {
+        this.unmounted.add(merged);
+        return;
+      }
       await run('umount', ['-l', merged]).catch(() => {
         throw err;
       });

@@ -3,12 +3,15 @@
  * deleted in the background after its paths are freed (lib/trash.ts): nothing a client does
  * next sees them, shutdown waits for them, and a start clears what a crash left.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cliOk, countLeaks, loadBusybox, startDaemon, type Daemon } from './harness.js';
 
+const run = promisify(execFile);
 let d: Daemon;
 
 before(async () => {
@@ -61,5 +64,20 @@ test('rm -f of running containers then rmi of their image at once: no layer dir 
   assert.deepEqual(await ls(join(d.dataRoot, 'containers')), []);
   assert.deepEqual(await ls(join(d.dataRoot, 'trash')), []);
   await d.restart();
+  assert.deepEqual(await countLeaks(d).then((l) => l.details), { mounts: [], conmon: [], cgroups: [], runc: [] });
+});
+
+test('a rootfs unmounted behind the daemon: stop and rm succeed, and nothing is left', async () => {
+  await d.restart();
+  // The test before removed the image.
+  await loadBusybox(d);
+  const id = await ok(['run', '-d', 'busybox', 'sleep', '600']);
+  const merged = await ok(['inspect', '-f', '{{.GraphDriver.Data.MergedDir}}', id]);
+  // The container keeps its own mount of it; only the host's goes.
+  await run('umount', [merged]);
+  await ok(['stop', '-t', '0', id]);
+  await ok(['start', id]);
+  await ok(['rm', '-f', id]);
+  assert.deepEqual(await ls(join(d.dataRoot, 'containers')), []);
   assert.deepEqual(await countLeaks(d).then((l) => l.details), { mounts: [], conmon: [], cgroups: [], runc: [] });
 });
