@@ -6,7 +6,6 @@
  */
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isMountPoint } from '../lib/mountinfo.js';
 import { run } from '../lib/run.js';
 
 export function netnsFilePath(execRoot: string, containerId: string): string {
@@ -31,10 +30,11 @@ export async function createNetnsFile(path: string): Promise<void> {
  * does the container end of a veth in it.
  */
 export async function removeNetnsFile(path: string): Promise<void> {
-  // Most releases have no file (host, none, container:<id>, or released already): one stat, not
-  // a read of the whole mount table.
-  if (!(await stat(path).catch(() => null))) return;
-  if (await isMountPoint(path)) await run('umount', [path]);
+  // Most releases have no file (host, none, container:<id>, or released already). A bound file
+  // shows nsfs's device, not its directory's: two stats tell, not a read of the whole mount table.
+  const [file, dir] = await Promise.all([stat(path).catch(() => null), stat(join(path, '..')).catch(() => null)]);
+  if (!file) return;
+  if (!dir || file.dev !== dir.dev) await run('umount', [path]);
   await rm(path, { force: true });
 }
 

@@ -536,7 +536,8 @@ export async function countLeaks(d: Daemon): Promise<Leaks> {
   const runc = await runcContainers(d);
   for (const id of runc) ids.add(id);
   const details = {
-    mounts: await mountsUnder(d.dataRoot),
+    // The exec root holds the containers' network namespaces, bound to files.
+    mounts: [...(await mountsUnder(d.dataRoot)), ...(await mountsUnder(d.execRoot))],
     conmon: await processesMentioning(d.execRoot, 'conmon'),
     cgroups: await cgroupDirs(ids),
     runc,
