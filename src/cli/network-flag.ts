@@ -104,6 +104,12 @@ function applyLegacy(a: Attachment, f: LegacyEndpointFlags): void {
   if (f.linkLocalIps.length) a.linkLocalIps = [...f.linkLocalIps];
 }
 
+/** A MAC address as the Docker CLI takes it (net.ParseMAC's 6-byte forms); Docker's error otherwise. */
+export function checkMacAddress(mac: string): string {
+  if (!/^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$/.test(mac.trim())) throw new Error(`${mac} is not a valid mac address`);
+  return mac.trim();
+}
+
 function isUserDefined(mode: string): boolean {
   return !['default', 'bridge', 'host', 'none'].includes(mode) && !mode.startsWith('container:');
 }
@@ -118,10 +124,7 @@ function endpointSettings(a: Attachment): EndpointSettings {
       ...(a.linkLocalIps.length ? { LinkLocalIPs: a.linkLocalIps } : {}),
     };
   }
-  if (a.mac) {
-    if (!/^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$/.test(a.mac.trim())) throw new Error(`${a.mac} is not a valid mac address`);
-    ep.MacAddress = a.mac.trim();
-  }
+  if (a.mac) ep.MacAddress = checkMacAddress(a.mac);
   if (a.links.length) ep.Links = a.links;
   if (a.driverOpts) ep.DriverOpts = a.driverOpts;
   if (a.gwPriority) ep.GwPriority = a.gwPriority;

@@ -18,7 +18,7 @@ import type {
 import { parseGoDuration } from './time-opts.js';
 import { ramInBytes } from './format/units.js';
 import { FlagError } from './cli-context.js';
-import { networkEndpoints } from './network-flag.js';
+import { checkMacAddress, networkEndpoints } from './network-flag.js';
 import { bpsDevices, iopsDevices, weightDevices } from './blkio-options.js';
 
 export { FlagError };
@@ -744,9 +744,7 @@ export function buildContainerSpec(o: Opts, image: string, cmdArgs: string[], en
   });
 
   const macAddress = str(o, 'macAddress');
-  if (macAddress && !/^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$/.test(macAddress.trim())) {
-    throw new Error(`${macAddress} is not a valid mac address`);
-  }
+  if (macAddress) checkMacAddress(macAddress);
 
   const networks = [...list(o, 'network'), ...list(o, 'net')];
   const aliases = [...list(o, 'networkAlias'), ...list(o, 'netAlias')];

@@ -171,5 +171,7 @@ describe('run flag parsing', () => {
     assert.throws(() => eps(['--network', 'name=n,alias=x', '--network-alias', 'y']), /^Error: conflicting options: cannot specify both --network-alias and per-network alias$/);
     assert.throws(() => eps(['--network', 'name=n,ip=10.0.0.2', '--ip', '10.0.0.3']), /cannot specify both --ip and per-network IPv4 address/);
     assert.throws(() => eps(['--network', 'n', '--network', 'name=n']), /network "n" is specified multiple times/);
+    assert.throws(() => eps(['--mac-address', '02:42:zz:00:00:01']), /^Error: 02:42:zz:00:00:01 is not a valid mac address$/);
+    assert.throws(() => eps(['--network', 'name=n,mac-address=02:42']), /^Error: 02:42 is not a valid mac address$/);
   });
 });
