@@ -31,10 +31,14 @@ export interface LegacyEndpointFlags {
 }
 
 /** One `--network` value; errors as pflag reports a value its Set refused. */
+function attachment(target: string): Attachment {
+  return { target, aliases: [], links: [], linkLocalIps: [], gwPriority: 0 };
+}
+
 function parseAttachment(value: string): Attachment {
-  const a: Attachment = { target: '', aliases: [], links: [], linkLocalIps: [], gwPriority: 0 };
+  const a = attachment('');
   // The Docker CLI's test for the long form (unanchored, so any `word=word` in the value).
-  if (!/\w+=\w+(,\w+=\w+)*/.test(value)) return { ...a, target: value };
+  if (!/\w+=\w+(,\w+=\w+)*/.test(value)) return attachment(value);
   const refuse = (why: string): never => {
     throw new FlagError(`invalid argument "${value}" for "--network" flag: ${why}`);
   };
@@ -136,13 +140,21 @@ function endpointSettings(a: Attachment): EndpointSettings {
  * network with nothing to configure sends no endpoint (the daemon makes it anyway).
  */
 export function networkEndpoints(values: string[], legacy: LegacyEndpointFlags): { mode: string; endpoints: Record<string, EndpointSettings> } {
-  const attachments = values.map(parseAttachment);
   const endpoints: Record<string, EndpointSettings> = {};
+  if (values.length === 0) {
+    // No --network: the older flags go on the default network's endpoint, sent only when it
+    // carries an alias or an address.
+    const a = attachment('default');
+    applyLegacy(a, legacy);
+    if (a.aliases.length || a.ipv4 || a.ipv6) endpoints.default = endpointSettings(a);
+    return { mode: 'default', endpoints };
+  }
+  const attachments = values.map(parseAttachment);
   attachments.forEach((a, i) => {
     if (i === 0) applyLegacy(a, legacy);
     if (Object.hasOwn(endpoints, a.target)) throw new Error(`network "${a.target}" is specified multiple times`);
     const ep = endpointSettings(a);
     if (attachments.length > 1 || Object.keys(ep).length) endpoints[a.target] = ep;
   });
-  return { mode: attachments[0]?.target ?? 'default', endpoints };
+  return { mode: attachments[0]!.target, endpoints };
 }

@@ -743,8 +743,7 @@ export function buildContainerSpec(o: Opts, image: string, cmdArgs: string[], en
     return `${h.slice(0, sep)}:${h.slice(sep + 1)}`;
   });
 
-  const macAddress = str(o, 'macAddress');
-  if (macAddress) checkMacAddress(macAddress);
+  const macAddress = str(o, 'macAddress') && checkMacAddress(str(o, 'macAddress'));
 
   const networks = [...list(o, 'network'), ...list(o, 'net')];
   const aliases = [...list(o, 'networkAlias'), ...list(o, 'netAlias')];
@@ -753,17 +752,9 @@ export function buildContainerSpec(o: Opts, image: string, cmdArgs: string[], en
     links: list(o, 'link'),
     ip: str(o, 'ip'),
     ip6: str(o, 'ip6'),
-    mac: macAddress.trim(),
+    mac: macAddress,
     linkLocalIps: list(o, 'linkLocalIp'),
   });
-  const [ip, ip6] = [str(o, 'ip'), str(o, 'ip6')];
-  if (networks.length === 0 && (aliases.length || ip || ip6)) {
-    endpoints.default = {
-      ...(aliases.length ? { Aliases: aliases } : {}),
-      ...(ip || ip6 ? { IPAMConfig: { ...(ip ? { IPv4Address: ip } : {}), ...(ip6 ? { IPv6Address: ip6 } : {}) } } : {}),
-      ...(macAddress ? { MacAddress: macAddress.trim() } : {}),
-    };
-  }
 
   const stopTimeout = intFlag(o, 'stopTimeout', '--stop-timeout');
   const pidsLimit = intFlag(o, 'pidsLimit', '--pids-limit');

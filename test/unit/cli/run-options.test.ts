@@ -161,6 +161,11 @@ describe('run flag parsing', () => {
     // On the default bridge --link is a legacy link, not an endpoint's; one plain network sends no endpoint.
     assert.deepEqual(eps(['--network', 'bridge', '--link', 'db:db']), {});
     assert.deepEqual(eps(['--network', 'n1']), {});
+    // No --network: the older flags make the default network's endpoint, when there is an alias or an address.
+    assert.deepEqual(eps(['--network-alias', 'a', '--ip', '10.0.0.5', '--mac-address', '02:42:ac:11:00:09']), {
+      default: { Aliases: ['a'], IPAMConfig: { IPv4Address: '10.0.0.5' }, MacAddress: '02:42:ac:11:00:09' },
+    });
+    assert.deepEqual(eps(['--mac-address', '02:42:ac:11:00:09']), {});
     const flagError = (value: string, why: string) =>
       assert.throws(() => parseRunArgv(['--network', value, 'busybox']), (e: Error) => e instanceof FlagError && e.message === `invalid argument "${value}" for "--network" flag: ${why}`);
     flagError('name=n,bogus=1', 'invalid field key bogus');
