@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,17 +14,50 @@ async function waitFor(cond: () => boolean): Promise<void> {
   }
 }
 
-// A stand-in for conmon's attach socket: once the client sends "go", it queues packets as conmon
-// writes them (stream byte 2 = stdout, 3 = stderr, then at most 8192 bytes) and says so; then it
-// waits for a line on its stdin to send two small packets more, and closes at its EOF. Seven
-// packets stay within the socket's send buffer, so all are queued before the client reads.
-const PEER = `
+interface Peer {
+  dir: string;
+  peer: ChildProcess & { stdin: NonNullable<ChildProcess['stdin']> };
+  /** Waits until the peer has printed `line` `times` times. */
+  said: (line: string, times?: number) => Promise<void>;
+}
+
+/** What every peer does first: listen on the attach socket's path, say "ready", take the client's first message ("go"). */
+const PEER_START = `
 import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 s.bind(sys.argv[1]); s.listen(1)
 print("ready", flush=True)
 c, _ = s.accept()
 c.recv(16)
+`;
+
+/** Runs `script`, a stand-in for conmon's attach socket that goes on from PEER_START, for `body`. */
+async function withPeer(script: string, body: (p: Peer) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'wharf-attach-'));
+  const peer = spawn('python3', ['-c', PEER_START + script, join(dir, 'attach')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  let exit: number | null | undefined;
+  peer.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  peer.once('exit', (code) => (exit = code));
+  const said = (line: string, times = 1) =>
+    waitFor(() => {
+      if (exit !== undefined) throw new Error(`peer exited ${exit}`);
+      return out.split('\n').filter((l) => l === line).length >= times;
+    });
+  try {
+    await said('ready');
+    await body({ dir, peer, said });
+  } finally {
+    peer.kill();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+// A stand-in for conmon's attach socket: once the client sends "go", it queues packets as conmon
+// writes them (stream byte 2 = stdout, 3 = stderr, then at most 8192 bytes) and says so; then it
+// waits for a line on its stdin to send two small packets more, and closes at its EOF. Seven
+// packets stay within the socket's send buffer, so all are queued before the client reads.
+const PEER = `
 for stream, fill, n in [(2, b"a", 3), (3, b"b", 1), (2, b"c", 2)]:
     for _ in range(n): c.send(bytes([stream]) + fill * 8192)
 c.send(b"\\x02end\\n")
@@ -36,21 +69,8 @@ sys.stdin.read()
 c.close()
 `;
 
-test('attach stream: packets queued together are handed on as one chunk per run of a stream, in order', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'wharf-attach-'));
-  const peer = spawn('python3', ['-c', PEER, join(dir, 'attach')], { stdio: ['pipe', 'pipe', 'inherit'] });
-  try {
-    const lines: string[] = [];
-    const said = (what: string) =>
-      new Promise<void>((resolve, reject) => {
-        if (lines.includes(what)) resolve();
-        peer.stdout.on('data', (d: Buffer) => {
-          lines.push(...d.toString().split('\n'));
-          if (lines.includes(what)) resolve();
-        });
-        peer.once('exit', (code) => reject(new Error(`peer exited ${code}`)));
-      });
-    await said('ready');
+test('attach stream: packets queued together are handed on as one chunk per run of a stream, in order', () =>
+  withPeer(PEER, async ({ dir, peer, said }) => {
     const stream = await connectAttachSocket(dir, (m) => new Error(m));
     const chunks: Array<[string, Buffer]> = [];
     stream.on('data', (s: string, b: Buffer) => chunks.push([s, Buffer.from(b)]));
@@ -74,21 +94,11 @@ test('attach stream: packets queued together are handed on as one chunk per run 
     assert.ok(chunks[0]![1].equals(Buffer.alloc(3 * 8192, 'a')));
     assert.ok(chunks[1]![1].equals(Buffer.alloc(8192, 'b')));
     assert.equal(chunks[2]![1].toString(), 'c'.repeat(2 * 8192) + 'end\n');
-  } finally {
-    peer.kill();
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
 // Sends one bulk packet (a page or more: taken for the start of bulk output, so it waits for more),
 // then nothing until the client's "more"; then a bulk packet and a short one together.
 const BULK_PEER = `
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-s.bind(sys.argv[1]); s.listen(1)
-print("ready", flush=True)
-c, _ = s.accept()
-c.recv(16)
 c.send(b"\\x02" + b"x" * 4096)
 c.recv(16)
 c.send(b"\\x02" + b"y" * 8192)
@@ -97,14 +107,8 @@ sys.stdin.read()
 c.close()
 `;
 
-test('attach stream: a bulk packet with nothing after it still goes on; one followed by a short one goes on with it', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'wharf-attach-'));
-  const peer = spawn('python3', ['-c', BULK_PEER, join(dir, 'attach')], { stdio: ['pipe', 'pipe', 'inherit'] });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      peer.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
-      peer.once('exit', (code) => reject(new Error(`peer exited ${code}`)));
-    });
+test('attach stream: a bulk packet with nothing after it still goes on; one followed by a short one goes on with it', () =>
+  withPeer(BULK_PEER, async ({ dir, peer }) => {
     const stream = await connectAttachSocket(dir, (m) => new Error(m));
     const chunks: Array<[string, Buffer]> = [];
     stream.on('data', (s: string, b: Buffer) => chunks.push([s, Buffer.from(b)]));
@@ -118,21 +122,11 @@ test('attach stream: a bulk packet with nothing after it still goes on; one foll
     assert.equal(Buffer.concat(chunks.slice(1).map(([, b]) => b)).toString(), 'y'.repeat(8192) + 'z\n');
     peer.stdin.end();
     await ended;
-  } finally {
-    peer.kill();
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
 // Three runs of bulk output queued together (stdout, stderr, stdout, two full packets each), then,
 // at each line on its stdin, two full stdout packets more; it says "sent" when they are queued.
 const LEND_PEER = `
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-s.bind(sys.argv[1]); s.listen(1)
-print("ready", flush=True)
-c, _ = s.accept()
-c.recv(16)
 for stream, fill in [(2, b"a"), (3, b"b"), (2, b"c")]:
     for _ in range(2): c.send(bytes([stream]) + fill * 8192)
 print("sent", flush=True)
@@ -144,14 +138,8 @@ sys.stdin.read()
 c.close()
 `;
 
-test('attach stream: a released chunk carries later output, one still held is never written over', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'wharf-attach-'));
-  const peer = spawn('python3', ['-c', LEND_PEER, join(dir, 'attach')], { stdio: ['pipe', 'pipe', 'inherit'] });
-  try {
-    let said = '';
-    peer.stdout.on('data', (d: Buffer) => (said += d.toString()));
-    const saidTimes = (what: string, n: number) => waitFor(() => said.split('\n').filter((l) => l === what).length >= n);
-    await saidTimes('ready', 1);
+test('attach stream: a released chunk carries later output, one still held is never written over', () =>
+  withPeer(LEND_PEER, async ({ dir, peer, said }) => {
     const stream = await connectAttachSocket(dir, (m) => new Error(m));
     // The chunks themselves, not copies: what matters is what their memory holds later.
     const chunks: Buffer[] = [];
@@ -159,7 +147,7 @@ test('attach stream: a released chunk carries later output, one still held is ne
     const ended = new Promise<void>((r) => stream.on('end', () => r()));
     // Each time, everything is queued before the stream reads, so it is read in one go.
     const inOneGo = async (n: number) => {
-      await saidTimes('sent', n);
+      await said('sent', n);
       stream.resume();
       await waitFor(() => chunks.length === n + 2);
       stream.pause();
@@ -185,8 +173,4 @@ test('attach stream: a released chunk carries later output, one still held is ne
     stream.resume();
     peer.stdin.end();
     await ended;
-  } finally {
-    peer.kill();
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+  }));
