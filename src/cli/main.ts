@@ -204,7 +204,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     let e = err;
     if (err instanceof FlagError) {
-      const cmd = findRunCommand(program, argv);
+      const cmd = findCommand(program, argv);
       e = new StatusError(125, cmd ? flagErrorText(cmd, err.message) : err.message);
     }
     if (e instanceof StatusError) {
@@ -228,14 +228,24 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-function findRunCommand(_program: Command, argv: string[]): Command | undefined {
-  for (const c of RUN_LIKE) {
-    const path = commandPath(c).split(' ').slice(1);
-    for (let i = 0; i + path.length <= argv.length; i++) {
-      if (path.every((p, j) => argv[i + j] === p)) return c;
+/**
+ * The command argv runs, for a flag error its action raised: of the registered commands whose
+ * path (a sub-command's by name or alias) is in argv, the one found earliest, the longest there.
+ */
+function findCommand(program: Command, argv: string[]): Command | undefined {
+  let best: { cmd: Command; at: number; length: number } | undefined;
+  const visit = (parent: Command, path: string[]) => {
+    for (const cmd of parent.commands) {
+      for (const name of [cmd.name(), ...cmd.aliases()]) {
+        const full = [...path, name];
+        const at = argv.findIndex((_, i) => full.every((p, j) => argv[i + j] === p));
+        if (at >= 0 && (!best || at < best.at || (at === best.at && full.length > best.length))) best = { cmd, at, length: full.length };
+      }
+      visit(cmd, [...path, cmd.name()]);
     }
-  }
-  return undefined;
+  };
+  visit(program, []);
+  return best?.cmd;
 }
 
 main(process.argv.slice(2)).then(writeAndExit, (err) => {

@@ -91,6 +91,17 @@ test('a command runs from its row alone: flag and argument errors keep Docker’
   const nope = await wharf(['nope']);
   assert.equal(nope.code, 1);
   assert.equal(nope.stderr, "wharf: unknown command: wharf nope\n\nRun 'wharf --help' for more information\n");
+  // A value an action refuses (not commander) gets the usage of the command argv names, as cobra does.
+  const timeout = await wharf(['-H', 'unix:///nonexistent', 'container', 'stop', '-t', 'x', 'c']);
+  assert.equal(timeout.code, 125);
+  assert.equal(
+    timeout.stderr,
+    'invalid argument "x" for "-t, --timeout" flag: strconv.ParseInt: parsing "x": invalid syntax\n\n' +
+      "Usage:  wharf container stop [OPTIONS] CONTAINER [CONTAINER...]\n\nRun 'wharf container stop --help' for more information\n",
+  );
+  const priority = await wharf(['-H', 'unix:///nonexistent', 'network', 'connect', '--gw-priority', 'x', 'n', 'c']);
+  assert.equal(priority.code, 125);
+  assert.match(priority.stderr, /\n\nUsage: {2}wharf network connect \[OPTIONS\] NETWORK CONTAINER\n\nRun 'wharf network connect --help' for more information\n$/);
   const version = await wharf(['-v']);
   assert.equal(version.stdout, 'wharf version 0.1.0\n');
 });
