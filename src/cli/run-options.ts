@@ -522,17 +522,31 @@ export function parseMountSpec(value: string): MountSpec {
   return m;
 }
 
-/** --ulimit name=soft[:hard] */
+const ULIMIT_NAMES = new Set(['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack']);
+
+/** --ulimit name=soft[:hard], as go-units' ParseUlimit reads it: -1 is unlimited. */
 export function parseUlimit(value: string): Ulimit {
+  const bad = (why: string) => new FlagError(`invalid argument "${value}" for "--ulimit" flag: ${why}`);
   const eq = value.indexOf('=');
-  if (eq < 0) throw new Error(`invalid ulimit argument: ${value}`);
+  if (eq < 0) throw bad(`invalid ulimit argument: ${value}`);
   const name = value.slice(0, eq);
+  if (!ULIMIT_NAMES.has(name)) throw bad(`invalid ulimit type: ${name}`);
   const limits = value.slice(eq + 1).split(':');
-  if (limits.length > 2 || !limits.every((l) => /^-?\d+$/.test(l))) throw new Error(`invalid ulimit argument: ${value}`);
-  const soft = Number(limits[0]);
-  const hard = limits.length === 2 ? Number(limits[1]) : soft;
-  if (soft > hard) throw new Error(`ulimit soft limit must be less than or equal to hard limit: ${soft} > ${hard}`);
-  return { Name: name, Soft: soft, Hard: hard };
+  if (limits.length > 2) throw bad(`too many limit value arguments - ${value.slice(eq + 1)}, can only have up to two, \`soft[:hard]\``);
+  const int64 = (v: string) => {
+    if (!/^[+-]?\d+$/.test(v)) throw bad(`strconv.ParseInt: parsing "${v}": invalid syntax`);
+    const n = BigInt(v);
+    if (n > 2n ** 63n - 1n || n < -(2n ** 63n)) throw bad(`strconv.ParseInt: parsing "${v}": value out of range`);
+    return Number(n);
+  };
+  const hard = limits.length === 2 ? int64(limits[1]!) : undefined;
+  const soft = int64(limits[0]!);
+  const h = hard ?? soft;
+  if (h !== -1) {
+    if (soft === -1) throw bad(`ulimit soft limit must be less than or equal to hard limit: soft: -1 (unlimited), hard: ${h}`);
+    if (soft > h) throw bad(`ulimit soft limit must be less than or equal to hard limit: ${soft} > ${h}`);
+  }
+  return { Name: name, Soft: soft, Hard: h };
 }
 
 function parseDevice(spec: string): { PathOnHost: string; PathInContainer: string; CgroupPermissions: string } {

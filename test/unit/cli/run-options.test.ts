@@ -145,6 +145,27 @@ describe('run flag parsing', () => {
     assert.throws(() => parseUlimit('nproc'), /invalid ulimit argument: nproc/);
   });
 
+  it('--ulimit: go-units rules, -1 unlimited, the Docker CLI\'s errors', () => {
+    assert.deepEqual(parseUlimit('core=-1'), { Name: 'core', Soft: -1, Hard: -1 });
+    assert.deepEqual(parseUlimit('nofile=5:-1'), { Name: 'nofile', Soft: 5, Hard: -1 });
+    const err = (v: string) => {
+      try {
+        parseUlimit(v);
+      } catch (e) {
+        assert.ok(e instanceof FlagError, v);
+        return e.message;
+      }
+      assert.fail(`${v} was accepted`);
+    };
+    assert.equal(err('foo=1'), 'invalid argument "foo=1" for "--ulimit" flag: invalid ulimit type: foo');
+    assert.equal(err('nofile=x'), 'invalid argument "nofile=x" for "--ulimit" flag: strconv.ParseInt: parsing "x": invalid syntax');
+    assert.equal(err('nofile=1:y'), 'invalid argument "nofile=1:y" for "--ulimit" flag: strconv.ParseInt: parsing "y": invalid syntax');
+    assert.equal(err('nofile=-1:5'), 'invalid argument "nofile=-1:5" for "--ulimit" flag: ulimit soft limit must be less than or equal to hard limit: soft: -1 (unlimited), hard: 5');
+    assert.equal(err('nofile=6:5'), 'invalid argument "nofile=6:5" for "--ulimit" flag: ulimit soft limit must be less than or equal to hard limit: 6 > 5');
+    assert.equal(err('nofile=1:2:3'), 'invalid argument "nofile=1:2:3" for "--ulimit" flag: too many limit value arguments - 1:2:3, can only have up to two, `soft[:hard]`');
+    assert.equal(err('nofile=9223372036854775808'), 'invalid argument "nofile=9223372036854775808" for "--ulimit" flag: strconv.ParseInt: parsing "9223372036854775808": value out of range');
+  });
+
   it("--network: the long form per network, the older flags on the first, Docker CLI's errors", () => {
     const eps = (argv: string[]) => parseRunArgv([...argv, 'busybox']).networkingConfig.EndpointsConfig;
     const s = parseRunArgv(['--network', 'name=Front,alias=Web,alias=w2,gw-priority=-4,driver-opt=K=V,mac-address=02:42:ac:11:00:09', '--network', 'back', 'busybox']);
