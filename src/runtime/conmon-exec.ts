@@ -24,6 +24,7 @@ import { systemError } from '../lib/errors.js';
 import { startWithPipes } from '../lib/spawner.js';
 import { ConmonAttachStream, connectAttachSocket } from './conmon-attach.js';
 import { runtimeErrorMessage, writeTerminalSize } from './conmon-io.js';
+import { ociJson } from './oci-json.js';
 import { RuntimeStartError, type AttachStream, type ExecProcess, type RuntimeExecOptions } from './runtime.js';
 
 export interface ConmonExecConfig {
@@ -50,7 +51,7 @@ export async function conmonExec(cfg: ConmonExecConfig, o: RuntimeExecOptions): 
   const dir = join(cfg.execDir, o.execId);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const specPath = join(dir, 'process.json');
-  await writeFile(specPath, JSON.stringify(o.process), { mode: 0o600 });
+  await writeFile(specPath, ociJson(o.process), { mode: 0o600 });
 
   const args = [
     '--api-version', '1',

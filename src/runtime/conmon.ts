@@ -27,6 +27,7 @@ import { startWithPipes, type StartedWithPipes } from '../lib/spawner.js';
 import { connectAttachSocket } from './conmon-attach.js';
 import { conmonExec } from './conmon-exec.js';
 import { runtimeErrorMessage, writeTerminalSize } from './conmon-io.js';
+import { ociJson } from './oci-json.js';
 import { startThroughExecFifo } from './exec-fifo.js';
 import { recordInit, signalInit, type InitProcess } from './init-signal.js';
 import { deleteStopped } from './stopped-delete.js';
@@ -112,7 +113,7 @@ export class ConmonRuntime implements Runtime {
   async create(o: RuntimeCreateOptions): Promise<{ pid: number }> {
     const { id, bundleDir } = o;
     await mkdir(bundleDir, { recursive: true, mode: 0o700 });
-    await writeFile(join(bundleDir, 'config.json'), JSON.stringify(o.spec));
+    await writeFile(join(bundleDir, 'config.json'), ociJson(o.spec));
     const bundleLink = join(this.conmonDir, `${id}.bundle`);
     await unlink(bundleLink).catch(() => {});
     await unlink(join(this.exitDir, id)).catch(() => {});

@@ -134,7 +134,8 @@ export function buildSpec(input: SpecInput): OciSpec {
   if (input.config.Tty && hc.ConsoleSize && (hc.ConsoleSize[0] || hc.ConsoleSize[1])) {
     process.consoleSize = { height: hc.ConsoleSize[0], width: hc.ConsoleSize[1] };
   }
-  const rlimits = (hc.Ulimits ?? []).map((u) => ({ type: `RLIMIT_${u.Name.toUpperCase()}`, hard: u.Hard, soft: u.Soft }));
+  // A missing Name or limit decodes as Go's zero value; runc names the bad one in its error.
+  const rlimits = (hc.Ulimits ?? []).map((u) => ({ type: `RLIMIT_${(u.Name ?? '').toUpperCase()}`, hard: u.Hard ?? 0, soft: u.Soft ?? 0 }));
   if (rlimits.length) process.rlimits = rlimits;
 
   const spec: OciSpec = {

@@ -47,6 +47,23 @@ describe('run', () => {
     assert.equal((await d.wharf(['rm', 'not-volatile'])).code, 0);
   });
 
+  test('--ulimit -1 is unlimited (go-units and moby cast it to uint64), in the container and its execs, through both CLIs', async () => {
+    const show = ['busybox', 'sh', '-c', 'ulimit -c; ulimit -Hc'];
+    const w = await run(['--ulimit', 'core=-1', ...show]);
+    assert.equal(w.stdout, 'unlimited\nunlimited\n', w.stderr);
+    const soft = await d.docker(['run', '--rm', '--ulimit', 'core=1024:-1', ...show]);
+    assert.equal(soft.stdout, '2\nunlimited\n', soft.stderr);
+    assert.equal((await d.docker(['run', '-d', '--name', 'ulimit-exec', '--ulimit', 'core=-1', 'busybox', 'sleep', '300'])).code, 0);
+    const e = await d.docker(['exec', 'ulimit-exec', 'sh', '-c', 'ulimit -c']);
+    assert.equal(e.stdout, 'unlimited\n', e.stderr);
+    const hc = await d.docker(['inspect', '-f', '{{json .HostConfig.Ulimits}}', 'ulimit-exec']);
+    assert.equal(hc.stdout.trim(), '[{"Name":"core","Hard":-1,"Soft":-1}]');
+    assert.equal((await d.docker(['rm', '-f', 'ulimit-exec'])).code, 0);
+    const bad = await run(['--ulimit', 'core=-1:5', 'busybox', 'true']);
+    assert.equal(bad.code, 125);
+    assert.match(bad.stderr, /invalid argument "core=-1:5" for "--ulimit" flag: ulimit soft limit must be less than or equal to hard limit: soft: -1 \(unlimited\), hard: 5/);
+  });
+
   test("exits with the container's code and keeps stdout and stderr apart", async () => {
     const r = await run(['busybox', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
     assert.equal(r.code, 3);
