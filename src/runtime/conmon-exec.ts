@@ -23,8 +23,8 @@ import type { Readable, Writable } from 'node:stream';
 import { systemError } from '../lib/errors.js';
 import { startWithPipes } from '../lib/spawner.js';
 import { ConmonAttachStream, connectAttachSocket } from './conmon-attach.js';
-import { runtimeErrorMessage, writeTerminalSize } from './conmon-io.js';
-import { ociJson } from './oci-json.js';
+import { killConmonGroup, runtimeErrorMessage, writeTerminalSize } from './conmon-io.js';
+import { checkRuntimeStrings, ociJson } from './oci-json.js';
 import { RuntimeStartError, type AttachStream, type ExecProcess, type RuntimeExecOptions } from './runtime.js';
 
 export interface ConmonExecConfig {
@@ -48,6 +48,7 @@ const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
 /** Starts the process; resolves once it runs (with its stdio connected when `attach`). */
 export async function conmonExec(cfg: ConmonExecConfig, o: RuntimeExecOptions): Promise<ExecProcess> {
   if (!/^[A-Za-z0-9_.-]+$/.test(o.execId)) throw systemError(`invalid exec id ${o.execId}`);
+  checkRuntimeStrings(o.process, 'runc exec failed');
   const dir = join(cfg.execDir, o.execId);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const specPath = join(dir, 'process.json');
@@ -61,6 +62,7 @@ export async function conmonExec(cfg: ConmonExecConfig, o: RuntimeExecOptions): 
     '-r', cfg.runtimePath,
     '-b', dir,
     '-p', join(dir, 'pid'),
+    '-P', join(dir, 'conmon.pid'),
     '--exit-dir', dir,
     '--full-attach',
     '-l', 'none',
@@ -136,6 +138,7 @@ export async function conmonExec(cfg: ConmonExecConfig, o: RuntimeExecOptions): 
     }
     pid = started.data;
   } catch (err) {
+    if (err instanceof ConmonTimeout) await killConmonGroup(join(dir, 'conmon.pid'), o.execId);
     return fail(err as Error);
   }
   start.destroy();
@@ -172,9 +175,11 @@ export async function conmonExec(cfg: ConmonExecConfig, o: RuntimeExecOptions): 
   };
 }
 
+class ConmonTimeout extends RuntimeStartError {}
+
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new RuntimeStartError('timeout waiting for conmon to start the exec process')), ms);
+    const t = setTimeout(() => reject(new ConmonTimeout('timeout waiting for conmon to start the exec process')), ms);
     p.then(
       (v) => {
         clearTimeout(t);

@@ -26,8 +26,8 @@ import { run, type CommandError } from '../lib/run.js';
 import { startWithPipes, type StartedWithPipes } from '../lib/spawner.js';
 import { connectAttachSocket } from './conmon-attach.js';
 import { conmonExec } from './conmon-exec.js';
-import { runtimeErrorMessage, writeTerminalSize } from './conmon-io.js';
-import { ociJson } from './oci-json.js';
+import { killConmonGroup, runtimeErrorMessage, writeTerminalSize } from './conmon-io.js';
+import { checkRuntimeStrings, ociJson } from './oci-json.js';
 import { startThroughExecFifo } from './exec-fifo.js';
 import { recordInit, signalInit, type InitProcess } from './init-signal.js';
 import { deleteStopped } from './stopped-delete.js';
@@ -112,6 +112,7 @@ export class ConmonRuntime implements Runtime {
 
   async create(o: RuntimeCreateOptions): Promise<{ pid: number }> {
     const { id, bundleDir } = o;
+    checkRuntimeStrings(o.spec, 'runc create failed');
     await mkdir(bundleDir, { recursive: true, mode: 0o700 });
     await writeFile(join(bundleDir, 'config.json'), ociJson(o.spec));
     const bundleLink = join(this.conmonDir, `${id}.bundle`);
@@ -189,10 +190,11 @@ export class ConmonRuntime implements Runtime {
           resolve(pid!);
         }
       };
-      const timer = setTimeout(
-        () => finish(new RuntimeStartError(`timeout waiting for conmon to create the container`)),
-        this.opts.createTimeoutMs ?? 60_000,
-      );
+      const timer = setTimeout(() => {
+        // conmon (a session leader) and its runc would otherwise be left waiting on each other.
+        void killConmonGroup(join(this.conmonDir, `${id}.pid`), id);
+        finish(new RuntimeStartError(`timeout waiting for conmon to create the container`));
+      }, this.opts.createTimeoutMs ?? 60_000);
       errOut.on('data', (d: Buffer) => {
         if (stderr.length < 8192) stderr += d.toString();
       });

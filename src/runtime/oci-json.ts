@@ -1,5 +1,9 @@
-/** What the daemon hands runc: config.json and an exec's process.json, written from the spec. */
+/**
+ * What the daemon hands runc: config.json and an exec's process.json, written from the spec
+ * and checked for strings runc could echo back without end.
+ */
 import { randomUUID } from 'node:crypto';
+import { RuntimeStartError } from './runtime.js';
 
 const U64_MAX = (1n << 64n) - 1n;
 
@@ -25,3 +29,43 @@ function uint64Of(n: number): bigint {
   return BigInt.asUintN(64, BigInt(Math.trunc(n)));
 }
 
+/** Longest string runc may see in a path or name (PATH_MAX); runc echoes these in its errors. */
+export const MAX_RUNTIME_STRING = 4096;
+
+/**
+ * Refuses a spec with a path, name or option longer than PATH_MAX. runc repeats such a string
+ * in its error, and conmon reads runc's stderr only after runc exits: an error over the pipe's
+ * 64 KiB leaves runc blocked on the write and conmon waiting for it, so the start would hang
+ * until the daemon's timeout. The kernel refuses such a path anyway (ENAMETOOLONG). The
+ * environment and the arguments after the first are not paths and may be as long as exec allows.
+ */
+export function checkRuntimeStrings(spec: unknown, what: string): void {
+  const long = findLong(spec, []);
+  if (long) {
+    throw new RuntimeStartError(`${what}: ${long.path} is ${long.bytes} bytes long: file name too long (the limit is ${MAX_RUNTIME_STRING})`);
+  }
+}
+
+function findLong(value: unknown, path: string[]): { path: string; bytes: number } | undefined {
+  if (typeof value === 'string') {
+    // Bytes never outnumber UTF-16 units by more than 3:1; only count when it could matter.
+    const bytes = value.length * 3 > MAX_RUNTIME_STRING ? Buffer.byteLength(value) : value.length;
+    return bytes > MAX_RUNTIME_STRING ? { path: path.join('.').replace(/\.(\d+)(?=\.|$)/g, '[$1]'), bytes } : undefined;
+  }
+  if (Array.isArray(value)) {
+    const from = path.at(-1) === 'args' ? value.slice(0, 1) : value;
+    for (let i = 0; i < from.length; i++) {
+      const hit = findLong(from[i], [...path, String(i)]);
+      if (hit) return hit;
+    }
+    return undefined;
+  }
+  if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      if (k === 'env' || k === 'annotations') continue;
+      const hit = findLong(v, [...path, k]);
+      if (hit) return hit;
+    }
+  }
+  return undefined;
+}

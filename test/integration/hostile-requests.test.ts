@@ -575,3 +575,37 @@ test('a container growing its /etc/passwd to 400 MB (sparse) gets an error from 
   assert.equal((await d.docker(['rm', '-f', 'big-passwd'])).code, 0);
   await assertAlive('a huge passwd');
 });
+
+test('a path or name longer than PATH_MAX fails the start or exec at once, with no conmon or runc left waiting', async () => {
+  // runc echoes such a string in its error, and conmon reads runc's stderr only once runc exits:
+  // past the pipe's 64 KiB both waited on each other until the daemon's 60 s timeout.
+  const long = `/${'a'.repeat(70_000)}`;
+  const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['MaskedPaths', { MaskedPaths: [long] }, /linux\.maskedPaths\[0\] is 70001 bytes long: file name too long/],
+    ['CgroupParent', { CgroupParent: long.slice(1) }, /linux\.cgroupsPath is \d+ bytes long: file name too long/],
+    ['Ulimits', { Ulimits: [{ Name: long.slice(1), Soft: 1, Hard: 1 }] }, /process\.rlimits\[0\]\.type is 70007 bytes long/],
+  ];
+  for (const [what, hostConfig, message] of cases) {
+    const c = await api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: hostConfig });
+    assert.equal(c.status, 201, `${what}: ${JSON.stringify(c.body)}`);
+    const id = c.body.Id as string;
+    const r = await d.docker(['start', id]);
+    assert.equal(r.code, 1, what);
+    assert.match(r.stderr, message, what);
+    const ps = await runCommand('ps', ['-eo', 'args']);
+    assert.doesNotMatch(ps.stdout, new RegExp(`(conmon|runc).*${id}`), `${what}: a conmon or runc of the container is left`);
+    assert.equal((await d.docker(['inspect', '-f', '{{.State.Status}}', id])).stdout.trim(), 'created', what);
+    assert.equal((await d.docker(['rm', id])).code, 0, what);
+  }
+  assert.equal((await d.docker(['run', '-d', '--name', 'long-exec', 'busybox', 'sleep', '300'])).code, 0);
+  const cwd = await d.docker(['exec', '-w', long, 'long-exec', 'pwd']);
+  assert.notEqual(cwd.code, 0);
+  assert.match(cwd.stdout + cwd.stderr, /cwd is 70001 bytes long: file name too long/);
+  const arg0 = await d.docker(['exec', 'long-exec', long]);
+  assert.match(arg0.stdout + arg0.stderr, /args\[0\] is 70001 bytes long: file name too long/);
+  // A long argument after the first is only data.
+  const echo = await d.docker(['exec', 'long-exec', 'sh', '-c', 'echo "${#1}"', 'sh', long]);
+  assert.equal(echo.stdout.trim(), '70001', echo.stderr);
+  assert.equal((await d.docker(['rm', '-f', 'long-exec'])).code, 0);
+  await assertAlive('long paths');
+});
