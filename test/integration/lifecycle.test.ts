@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { CLI_MAIN, cliOk, countLeaks, loadBusybox, startDaemon, waitFor, type Daemon } from './harness.js';
+import { CLI_MAIN, cliOk, countLeaks, jsonBody, loadBusybox, socketRequest, startDaemon, waitFor, type Daemon } from './harness.js';
 
 let d: Daemon;
 
@@ -122,6 +122,25 @@ describe('lifecycle', () => {
     await ok(['stop', '-t', '0', 'always']);
     assert.equal(await inspect('always', '{{.State.Status}}'), 'exited');
     await ok(['rm', 'always']);
+  });
+
+  test('a bridged container started again the moment its exit is reported gets its network every time; rm leaves no mount', async () => {
+    // An exit's namespace file is unmounted after the exit is reported; the next start binds the
+    // same path and must wait for that, or the old unmount takes the new namespace's mount. An
+    // API client's start follows the wait's answer closer than any CLI can.
+    await ok(['create', '--name', 'again', 'busybox', 'sh', '-c', 'ip -4 -o addr show eth0 | grep -q "inet 10\\." && exit 0; exit 9']);
+    const id = await inspect('again', '{{.Id}}');
+    for (let i = 0; i < 10; i++) {
+      const exited = socketRequest(d.socket, 'POST', `/containers/${id}/wait?condition=next-exit`);
+      const started = await socketRequest(d.socket, 'POST', `/containers/${id}/start`);
+      assert.equal(started.status, 204, `start ${i}: ${started.body}`);
+      const w = await exited;
+      assert.equal(w.status, 200);
+      assert.deepEqual(jsonBody(w), { StatusCode: 0 }, `run ${i}`);
+    }
+    await ok(['rm', 'again']);
+    const leaks = await countLeaks(d);
+    assert.deepEqual(leaks.details.mounts.filter((m) => m.includes(id)), []);
   });
 
   test('live restore: kill -9 the daemon, containers keep running and their exits are seen', async () => {

@@ -32,6 +32,8 @@ export class ContainerCore {
   readonly pendingAttach = new Map<string, Set<PendingAttach>>();
   readonly restartManagers = new Map<string, RestartManager>();
   readonly restartTimers = new Map<string, NodeJS.Timeout>();
+  /** Network namespace files being unmounted after an exit (cleanup.ts). */
+  readonly netnsReleases = new Map<string, Promise<void>>();
   /** Daemon shutdown: no more restarts or auto-removes. */
   closed = false;
   readonly rootfs: RootfsMounts;

@@ -5,7 +5,7 @@ import { hasProcess, isRunning, setDead, setRemoving } from '../../container/sta
 import { conflict, invalidParameter, systemError } from '../../lib/errors.js';
 import { labelMatches, parseFilterTime } from '../../lib/filters.js';
 import { failPendingAttaches } from './attach.js';
-import { releaseForRemoval } from './cleanup.js';
+import { netnsReleased, releaseForRemoval } from './cleanup.js';
 import type { ContainerCore } from './core.js';
 import { containerActor } from './events.js';
 import { killAndWait } from './kill.js';
@@ -32,9 +32,10 @@ export async function removeContainer(c: ContainerCore, ref: string, opts: Remov
   } finally {
     forcedRemovals.delete(rec);
   }
-  // `docker rm` answers with the container's veths gone, as it did before they were deleted in
-  // the background (an --rm container's client is told of the removal without this wait).
-  await c.deps.network.vethsDeleted(rec.ID);
+  // `docker rm` answers with the container's veths and namespace file gone, as it did before they
+  // were released in the background (an --rm container's client is told of the removal without
+  // this wait).
+  await Promise.all([c.deps.network.vethsDeleted(rec.ID), netnsReleased(c, rec.ID)]);
 }
 
 async function removeWithKill(c: ContainerCore, rec: ContainerRecord, opts: RemoveOptions): Promise<void> {

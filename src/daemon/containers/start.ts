@@ -18,7 +18,7 @@ import { buildSpec, DEFAULT_SHM_SIZE } from '../../runtime/spec.js';
 import { resolveUser } from '../../runtime/user.js';
 import { logSizeMax, loggerStartError } from '../log-config.js';
 import { connectPendingAttaches, failPendingAttaches } from './attach.js';
-import { noteAcquiring, releaseHeld } from './cleanup.js';
+import { netnsReleased, noteAcquiring, releaseHeld } from './cleanup.js';
 import { mountShm, shmPath } from './ipc-shm.js';
 import type { ContainerCore } from './core.js';
 import { containerEnv } from './env.js';
@@ -60,6 +60,8 @@ export async function startLocked(c: ContainerCore, rec: ContainerRecord): Promi
     // A namespace of its own on a bridge network: made now as a file, and plumbed (below) while
     // the runtime creates the container in it.
     const netnsFile = ownsNetns(hc) ? netnsFilePath(settings.execRoot, id) : undefined;
+    // The last exit's file may still be being unmounted (cleanup.ts): the same path is bound again.
+    await netnsReleased(c, id);
     const [mounted, netns] = await Promise.allSettled([c.rootfs.acquire(id, { volatile: !!hc.AutoRemove }), netnsFile ? createNetnsFile(netnsFile) : undefined]);
     held.rootfs = mounted.status === 'fulfilled';
     held.network = !!netnsFile && netns.status === 'fulfilled';
