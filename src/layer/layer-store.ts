@@ -16,7 +16,8 @@
  * thread (extract-pool.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -506,11 +507,12 @@ export class LayerStore {
         populateInitLayer(this.driver.diffDir(initId), await this.driver.lowerDirs(initId));
         await this.driver.create(mountId, initId);
         mountMade = true;
-        await mkdir(tmp, { recursive: true, mode: 0o700 });
-        await writeFile(join(tmp, 'mount-id'), mountId);
-        await writeFile(join(tmp, 'init-id'), initId);
-        if (parentChainId !== null) await writeFile(join(tmp, 'parent'), parentChainId);
-        await rename(tmp, this.mountDir(containerId));
+        // Small files in place, as the driver's create (overlay2.ts) makes its own.
+        mkdirSync(tmp, { recursive: true, mode: 0o700 });
+        writeFileSync(join(tmp, 'mount-id'), mountId);
+        writeFileSync(join(tmp, 'init-id'), initId);
+        if (parentChainId !== null) writeFileSync(join(tmp, 'parent'), parentChainId);
+        renameSync(tmp, this.mountDir(containerId));
         this.rwCache.set(containerId, { mountId, initId, parent: parentChainId });
       } catch (err) {
         if (mountMade) await this.driver.remove(mountId).catch(() => {});
