@@ -65,10 +65,10 @@ export class Overlay2 {
     return join(this.home, id, 'work');
   }
 
-  /** Creates the driver directory for `id` on top of `parent` (a driver id) or as a base layer. */
   /**
-   * Makes the layer's directory. Synchronous calls, each a few tens of µs on a local file
-   * system: through the thread pool the nine of them cost a container's create 2-3 ms more.
+   * Creates the driver directory for `id` on top of `parent` (a driver id) or as a base layer.
+   * Synchronous calls, each a few tens of µs on a local file system: through the thread pool
+   * the nine of them cost a container's create 2-3 ms more.
    */
   async create(id: string, parent: string | null): Promise<void> {
     const dir = this.dir(id);
