@@ -23,7 +23,8 @@ import type { Readable, Writable } from 'node:stream';
 import { systemError } from '../lib/errors.js';
 import { startWithPipes } from '../lib/spawner.js';
 import { ConmonAttachStream, connectAttachSocket } from './conmon-attach.js';
-import { killConmonGroup, runtimeErrorMessage, writeTerminalSize } from './conmon-io.js';
+import { runtimeErrorMessage, writeTerminalSize } from './conmon-io.js';
+import { isConmonOf } from './conmon-supervision.js';
 import { checkRuntimeStrings, ociJson } from './oci-json.js';
 import { RuntimeStartError, type AttachStream, type ExecProcess, type RuntimeExecOptions } from './runtime.js';
 
@@ -138,6 +139,8 @@ export async function conmonExec(cfg: ConmonExecConfig, o: RuntimeExecOptions): 
     }
     pid = started.data;
   } catch (err) {
+    // Nothing else ends a conmon stuck waiting on its runc (one blocked on an error write conmon
+    // reads only after runc's exit): the container's own cleanup does not know this session.
     if (err instanceof ConmonTimeout) await killConmonGroup(join(dir, 'conmon.pid'), o.execId);
     return fail(err as Error);
   }
@@ -176,6 +179,17 @@ export async function conmonExec(cfg: ConmonExecConfig, o: RuntimeExecOptions): 
 }
 
 class ConmonTimeout extends RuntimeStartError {}
+
+/** SIGKILLs the conmon that wrote `pidFile` and its runc: conmon leads a process group of its own. */
+async function killConmonGroup(pidFile: string, id: string): Promise<void> {
+  const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+  if (!(await isConmonOf(pid, id))) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
+}
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {

@@ -1,14 +1,12 @@
 /**
  * conmon's control endpoints, shared by the container runtime (conmon.ts) and exec sessions
- * (conmon-exec.ts): the ctl fifo for terminal sizes, runc's error text from its log lines, and
- * ending a conmon that never reported.
+ * (conmon-exec.ts): the ctl fifo for terminal sizes and runc's error text from its log lines.
  * The attach socket has its own module (conmon-attach.ts).
  */
 import { constants as fsConstants } from 'node:fs';
-import { open, readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { systemError } from '../lib/errors.js';
-import { isConmonOf } from './conmon-supervision.js';
 
 /** runc prints logrus lines (`time=... level=error msg="..."`); the last msg is the error. */
 export function runtimeErrorMessage(stderr: string): string {
@@ -48,19 +46,5 @@ export async function writeTerminalSize(dir: string, height: number, width: numb
     await fh.write(`1 ${Math.max(0, Math.floor(height))} ${Math.max(0, Math.floor(width))}\n`);
   } finally {
     await fh.close();
-  }
-}
-
-/**
- * SIGKILLs the conmon that wrote `pidFile` and the runc it waits on: conmon leads a session of
- * its own, with runc in its process group.
- */
-export async function killConmonGroup(pidFile: string, id: string): Promise<void> {
-  const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
-  if (!(await isConmonOf(pid, id))) return;
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    /* already gone */
   }
 }

@@ -26,7 +26,7 @@ import { run, type CommandError } from '../lib/run.js';
 import { startWithPipes, type StartedWithPipes } from '../lib/spawner.js';
 import { connectAttachSocket } from './conmon-attach.js';
 import { conmonExec } from './conmon-exec.js';
-import { killConmonGroup, runtimeErrorMessage, writeTerminalSize } from './conmon-io.js';
+import { runtimeErrorMessage, writeTerminalSize } from './conmon-io.js';
 import { checkRuntimeStrings, ociJson } from './oci-json.js';
 import { startThroughExecFifo } from './exec-fifo.js';
 import { recordInit, signalInit, type InitProcess } from './init-signal.js';
@@ -66,7 +66,7 @@ export interface ConmonRuntimeOptions {
   logSizeMax?: number;
   /** Let conmon fsync the log at exit (slower exits); default false. */
   syncLogs?: boolean;
-  /** How long create waits for conmon's report; default 60 s. */
+  /** How long create, and an exec's start, wait for conmon's report; default 60 s. */
   createTimeoutMs?: number;
   /** Where to report what the runtime did on its own (a container settled after conmon died). */
   log?: (msg: string) => void;
@@ -190,11 +190,10 @@ export class ConmonRuntime implements Runtime {
           resolve(pid!);
         }
       };
-      const timer = setTimeout(() => {
-        // conmon (a session leader) and its runc would otherwise be left waiting on each other.
-        void killConmonGroup(join(this.conmonDir, `${id}.pid`), id);
-        finish(new RuntimeStartError(`timeout waiting for conmon to create the container`));
-      }, this.opts.createTimeoutMs ?? 60_000);
+      const timer = setTimeout(
+        () => finish(new RuntimeStartError(`timeout waiting for conmon to create the container`)),
+        this.opts.createTimeoutMs ?? 60_000,
+      );
       errOut.on('data', (d: Buffer) => {
         if (stderr.length < 8192) stderr += d.toString();
       });
@@ -372,7 +371,13 @@ export class ConmonRuntime implements Runtime {
   }
 
   exec(o: RuntimeExecOptions): Promise<ExecProcess> {
-    const cfg = { conmonPath: this.conmonPath, runtimePath: this.runtimePath, runtimeArgs: this.globalArgs, execDir: join(this.opts.execRoot, 'exec') };
+    const cfg = {
+      conmonPath: this.conmonPath,
+      runtimePath: this.runtimePath,
+      runtimeArgs: this.globalArgs,
+      execDir: join(this.opts.execRoot, 'exec'),
+      startTimeoutMs: this.opts.createTimeoutMs,
+    };
     return conmonExec(cfg, o);
   }
 

@@ -278,6 +278,45 @@ describe('ConmonRuntime (conmon + runc)', { concurrency: false }, () => {
     }
   });
 
+  test('a create or exec conmon never reports on ends at the timeout, with nothing of conmon or its runtime left', async () => {
+    // A runtime that hangs in the subcommand named by a flag file, as runc did when blocked on an
+    // error write that conmon reads only after runc exits. The sleep runs as `sh -c … <marker>`,
+    // so that ps tells it from any other.
+    const bin = join(dir, 'hanging-bin');
+    await mkdir(bin, { recursive: true });
+    const marker = `hang-${process.pid}`;
+    const hang = (sub: string) => `*" ${sub} "*) [ -e ${join(bin, sub)} ] && exec sh -c 'sleep 300; :' ${marker};;`;
+    await writeFile(join(bin, 'runc'), `#!/bin/sh\ncase " $* " in ${hang('create')} ${hang('exec')} esac\nexec ${realRunc} "$@"\n`, { mode: 0o755 });
+    const hanging = new ConmonRuntime({ stateRoot, execRoot, runtimePath: join(bin, 'runc'), createTimeoutMs: 1500 });
+    const left = (id: string) =>
+      execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })
+        .split('\n')
+        .filter((l) => l.includes(marker) || (l.includes('conmon') && l.includes(id)));
+    try {
+      const id = newId();
+      const spec = (args: string[]) =>
+        buildSpec({ id, rootfs, config: {}, hostConfig: {}, args, env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] }, network: { kind: 'new' }, cgroupParent: `/wharf-test-${process.pid}`, cgroupVersion });
+      const opts = { id, bundleDir: join(execRoot, 'bundles', id), tty: false, openStdin: false, stdinOnce: false, logPath: join(dir, `${id}.log`) };
+      await writeFile(join(bin, 'create'), '');
+      await assert.rejects(hanging.create({ ...opts, spec: spec(['true']) }), /timeout waiting for conmon to create the container/);
+      await waitFor(() => left(id).length === 0, { what: `the create's conmon and runtime to be gone: ${left(id).join('; ')}`, timeoutMs: 5000 });
+      await assert.rejects(readdir(opts.bundleDir));
+      await rm(join(bin, 'create'));
+
+      await hanging.create({ ...opts, spec: spec(['sleep', '100']) });
+      await hanging.start(id);
+      await writeFile(join(bin, 'exec'), '');
+      const execId = `${id.slice(0, 12)}-exec`;
+      const execProcess = { ...spec(['true']).process, args: ['true'] };
+      await assert.rejects(hanging.exec({ id, execId, process: execProcess, openStdin: false, attach: false }), /timeout waiting for conmon to start the exec process/);
+      await waitFor(() => left(execId).length === 0, { what: `the exec's conmon and runtime to be gone: ${left(execId).join('; ')}`, timeoutMs: 5000 });
+      await hanging.kill(id, 'KILL');
+      await hanging.delete(id, true);
+    } finally {
+      await hanging.close();
+    }
+  });
+
   test('missing command: create throws RuntimeStartError and leaves nothing behind', async () => {
     const id = newId();
     await assert.rejects(create(id, ['nosuchcmd']), (err: Error) => {
