@@ -17,6 +17,7 @@ PACKAGES=(
   socat                           # CRI port forward: relays a stream into a pod sandbox's netns
   docker-compose                  # compose v1 compatibility test (test/integration/compose.test.ts)
   python3                         # a SOCK_SEQPACKET peer that conmon's attach tests need (Node cannot serve one)
+  gcc libc6-dev                   # the build compiles wharfd's spawn helper (src/native/wharf-spawn.c)
   ca-certificates
 )
 

@@ -79,8 +79,8 @@ async function main(): Promise<void> {
   }
   await takePidfile(cfg.pidfile);
   installSafetyNet();
-  // Forked now, while the daemon is small (and after the socket-activation variables are gone).
-  useSpawnHelper();
+  // Started now, while the daemon is small (and after the socket-activation variables are gone).
+  if (!useSpawnHelper()) log('the spawn helper wharf-spawn is not built (npm run build): tools are spawned by the daemon itself, which is slower');
   // As dockerd: a TCP listener without verified client certificates is served, after warnings
   // and a deliberate pause at start-up.
   for (const warning of await insecureTcpWarnings(cfg)) {

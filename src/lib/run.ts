@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { EngineError } from './errors.js';
-import type { SpawnReply, SpawnRequest } from './spawn-protocol.js';
+import type { RunRequest } from './spawn-frames.js';
 
 export class CommandError extends EngineError {
   constructor(
@@ -29,7 +29,15 @@ export interface RunOptions {
   cwd?: string;
 }
 
-type Spawner = (req: Omit<SpawnRequest, 'id'>) => Promise<SpawnReply>;
+/** What running a tool gave: its exit status (null when killed) and output, or why it did not start. */
+export interface ToolResult {
+  code: number | null;
+  stdout?: Uint8Array;
+  stderr?: Uint8Array;
+  spawnError?: { code?: string; message: string };
+}
+
+type Spawner = (req: RunRequest) => Promise<ToolResult>;
 let spawner: Spawner | null = null;
 
 /**
@@ -44,7 +52,7 @@ export function runToolsThrough(s: Spawner): void {
 export function run(file: string, args: string[], opts: RunOptions = {}): Promise<string> {
   const cmd = [file, ...args].join(' ');
   return (spawner ?? runToCompletion)({ file, args, cwd: opts.cwd, input: opts.input }).then(
-    (r) => settle(cmd, file, r.code, Buffer.from(r.stdout ?? []), Buffer.from(r.stderr ?? []), r.spawnError),
+    (r) => settle(cmd, file, r),
     (err: Error) => {
       throw new CommandError(cmd, null, '', err.message);
     },
@@ -53,28 +61,28 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
 
 /**
  * Spawns the tool here and waits for it: its exit status and output, or why it could not start
- * (what run() does without a helper, and what the helper does for the daemon). Never rejects.
+ * (what run() does without the daemon's spawn helper). Never rejects.
  */
-export function runToCompletion(q: Omit<SpawnRequest, 'id'>): Promise<SpawnReply> {
+function runToCompletion(q: RunRequest): Promise<ToolResult> {
   return new Promise((resolve) => {
     let child;
     try {
       child = spawn(q.file, q.args, { cwd: q.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     } catch (e) {
       // Arguments Node refuses before any fork (a NUL byte a client put in an option): this
-      // call's error. Thrown, it would end the spawn helper and every call pending in it.
-      resolve({ id: 0, code: null, spawnError: { code: (e as NodeJS.ErrnoException).code, message: (e as Error).message } });
+      // call's error, not an exception thrown through the caller.
+      resolve({ code: null, spawnError: { code: (e as NodeJS.ErrnoException).code, message: (e as Error).message } });
       return;
     }
     // First: a spawn that fails early (EMFILE when the pipes cannot be made) has no stdio and
     // reports only through 'error', which must have a listener or it takes the daemon down.
-    child.on('error', (e: NodeJS.ErrnoException) => resolve({ id: 0, code: null, spawnError: { code: e.code, message: e.message } }));
+    child.on('error', (e: NodeJS.ErrnoException) => resolve({ code: null, spawnError: { code: e.code, message: e.message } }));
     if (!child.stdout || !child.stderr || !child.stdin) return;
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('close', (code) => resolve({ id: 0, code, stdout: Buffer.concat(out), stderr: Buffer.concat(err) }));
+    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err) }));
     // The tool may exit without reading its input (EPIPE): its exit status tells what happened.
     child.stdin.on('error', () => {});
     child.stdin.end(q.input ?? '');
@@ -85,9 +93,9 @@ function spawnFailure(cmd: string, file: string, e: { code?: string; message: st
   return new CommandError(cmd, null, '', e.code === 'ENOENT' ? `${file} is not installed` : e.message);
 }
 
-/** stdout when the tool exited 0; otherwise the CommandError. */
-function settle(cmd: string, file: string, code: number | null, out: Buffer, err: Buffer, spawnError?: { code?: string; message: string }): string {
-  if (spawnError) throw spawnFailure(cmd, file, spawnError);
-  if (code === 0) return out.toString('utf8');
-  throw new CommandError(cmd, code, err.toString('utf8'));
+/** The stdout of `cmd` (whose program is `file`) when it exited 0; otherwise its CommandError. */
+function settle(cmd: string, file: string, r: ToolResult): string {
+  if (r.spawnError) throw spawnFailure(cmd, file, r.spawnError);
+  if (r.code === 0) return Buffer.from(r.stdout ?? []).toString('utf8');
+  throw new CommandError(cmd, r.code, Buffer.from(r.stderr ?? []).toString('utf8'));
 }

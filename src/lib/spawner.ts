@@ -1,132 +1,162 @@
 /**
- * The daemon's side of the spawn helper (spawn-server.ts): one small child process, forked once
- * while the daemon's heap is still small, that runs the tools lib/run.ts asks for. fork() in a
- * process copies its page tables, so a spawn from the daemon itself blocked its event loop for
- * a time that grew with its heap; the helper's stays small. The helper is started on first use,
- * never keeps the daemon alive, and is started again if it dies (what was pending then fails).
+ * The daemon's side of its spawn helper (src/native/wharf-spawn.c, built beside the bundle by
+ * scripts/bundle-daemon.mjs): one small C process that starts the tools lib/run.ts asks for, and
+ * conmon, with posix_spawn. A spawn from the daemon itself forks it (copying page tables that
+ * grow with its heap) and blocks its event loop until the exec; through the helper a tool starts
+ * in about a millisecond and never blocks the daemon. The helper is started on first use, never
+ * keeps the daemon alive, and is started again if it dies (what was pending then fails). Without
+ * the built helper (`node dist/src/daemon/main.js` before a bundle), tools are spawned in-process.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
-import type { Socket } from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, openSync, constants as fsConstants } from 'node:fs';
+import { Socket } from 'node:net';
+import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { runToolsThrough } from './run.js';
-import type { SpawnPipe, SpawnReply, SpawnRequest } from './spawn-protocol.js';
+import { inspect } from 'node:util';
+import { runToolsThrough, type ToolResult } from './run.js';
+import { encodeDetached, encodeRelease, encodeRun, ReplyReader, type HelperReply, type PipeUse, type RunRequest } from './spawn-frames.js';
 
-let inUse = false;
-let helper: ChildProcess | null = null;
+interface Helper {
+  child: ChildProcess;
+  pid: number;
+}
+
+let helperPath: string | undefined;
+let helper: Helper | null = null;
 let nextId = 1;
 interface Pending {
-  /** Returns true when the request is complete. */
-  onMessage: (m: SpawnReply | SpawnPipe, handle: unknown) => boolean;
+  resolve: (r: HelperReply) => void;
   reject: (e: Error) => void;
 }
 const pending = new Map<number, Pending>();
 
+/** Where the helper is: beside the bundle (dist/daemon/), or the bundle's when run from tsc's output. */
+const HELPER_CANDIDATES = ['./wharf-spawn', '../../daemon/wharf-spawn'];
+
 /**
- * From now on lib/run.ts runs tools through the helper. The daemon calls this at start, so the
- * helper is forked while the daemon is still small.
+ * From now on lib/run.ts runs tools through the helper. The daemon calls this at start. Returns
+ * false, and changes nothing, when the helper is not built.
  */
-export function useSpawnHelper(): void {
-  inUse = true;
-  runToolsThrough(spawnThroughHelper);
+export function useSpawnHelper(): boolean {
+  helperPath = HELPER_CANDIDATES.map((c) => fileURLToPath(new URL(c, import.meta.url))).find((p) => existsSync(p));
+  if (!helperPath) return false;
+  runToolsThrough(runThroughHelper);
   try {
     ensureHelper();
-    keepAliveWhileBusy();
   } catch {
-    // Forked again at first use.
+    // Started again at first use.
   }
+  return true;
 }
 
-/** Runs one tool through the helper; rejects only when the helper itself fails. */
-function spawnThroughHelper(req: Omit<SpawnRequest, 'id'>): Promise<SpawnReply> {
-  return new Promise((resolve, reject) => {
-    request(req, {
-      reject,
-      onMessage: (m) => {
-        resolve(m as SpawnReply);
-        return true;
-      },
-    });
-  });
+async function runThroughHelper(req: RunRequest): Promise<ToolResult> {
+  const refused = nulArgument(req.file, req.args, req.cwd);
+  if (refused) return { code: null, spawnError: { code: 'ERR_INVALID_ARG_VALUE', message: refused } };
+  const r = await request((id) => encodeRun(id, req));
+  if (r.kind === 'exited') return { code: r.code, stdout: r.stdout, stderr: r.stderr };
+  if (r.kind === 'failed') return { code: null, spawnError: spawnError(req.file, r.errno) };
+  throw new Error(`the spawn helper answered a run with ${r.kind}`);
 }
 
 export interface StartedWithPipes {
   pid: number;
-  /** The parent ends of the child's descriptors 2, 3, … */
+  /** The daemon's ends of the child's pipes from fd 2 on, in the order asked for. */
   pipes: Socket[];
 }
 
 /**
- * Starts a long-lived, detached process with stdin and stdout on /dev/null and `pipes` pipes from
- * its fd 2 on (conmon: stderr and its sync pipe): through the helper when the daemon uses one,
- * else spawned here. It is never waited for; the pipes tell when it is done.
+ * Starts a long-lived, detached process (its own session) with stdin and stdout on /dev/null and
+ * a pipe on each fd from 2 on (conmon: stderr, its sync pipe…): through the helper when the
+ * daemon uses one, else spawned here. It is never waited for; the pipes tell when it is done.
  */
-export function startWithPipes(file: string, args: string[], opts: { cwd: string; env: Record<string, string>; pipes: number }): Promise<StartedWithPipes> {
-  if (!inUse) {
-    return new Promise((resolve, reject) => {
-      const child = spawn(file, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: ['ignore', 'ignore', ...Array.from({ length: opts.pipes }, () => 'pipe' as const)] });
-      child.on('error', reject);
-      child.on('spawn', () => {
-        child.unref();
-        resolve({ pid: child.pid!, pipes: child.stdio.slice(2) as Socket[] });
-      });
-    });
-  }
-  return new Promise((resolve, reject) => {
-    let pid: number | undefined;
-    const got = new Map<number, Socket>();
-    const fail = (e: Error) => {
-      for (const p of got.values()) p.destroy();
-      reject(e);
-    };
-    request(
-      { file, args, cwd: opts.cwd, detached: { pipes: opts.pipes, env: opts.env } },
-      {
-        reject: fail,
-        onMessage: (m, handle) => {
-          if ('fd' in m) got.set(m.fd, handle as Socket);
-          else if (m.spawnError) {
-            const e = new Error(m.spawnError.message) as NodeJS.ErrnoException;
-            e.code = m.spawnError.code;
-            fail(e);
-            return true;
-          } else pid = m.pid;
-          if (pid === undefined || got.size < opts.pipes) return false;
-          resolve({ pid, pipes: Array.from({ length: opts.pipes }, (_, i) => got.get(2 + i)!) });
-          return true;
-        },
-      },
-    );
-  });
-}
-
-function request(req: Omit<SpawnRequest, 'id'>, p: Pending): void {
-  let h: ChildProcess;
+export async function startWithPipes(file: string, args: string[], opts: { cwd: string; env: Record<string, string>; pipes: PipeUse[] }): Promise<StartedWithPipes> {
+  if (!helperPath) return startHere(file, args, opts);
+  const refused = nulArgument(file, args, opts.cwd, opts.env);
+  if (refused) throw Object.assign(new Error(refused), { code: 'ERR_INVALID_ARG_VALUE' });
+  const r = await request((id) => encodeDetached(id, { file, args, cwd: opts.cwd, env: opts.env, pipes: opts.pipes }));
+  if (r.kind === 'failed') throw Object.assign(new Error(spawnError(file, r.errno).message), { code: errnoName(r.errno) });
+  if (r.kind !== 'started') throw new Error(`the spawn helper answered a start with ${r.kind}`);
+  const h = helper;
+  const pipes: Socket[] = [];
   try {
-    h = ensureHelper();
+    // Opened again through /proc: a pipe (not a socket) opens like a FIFO, to the same buffer.
+    // A write end is opened read-write so that it opens even when the process is already gone.
+    for (const [i, fd] of r.fds.entries()) {
+      const use = opts.pipes[i];
+      const flags = (use === 'read' ? fsConstants.O_RDONLY : fsConstants.O_RDWR) | fsConstants.O_NONBLOCK;
+      const own = openSync(`/proc/${h?.pid}/fd/${fd}`, flags);
+      pipes.push(new Socket({ fd: own, readable: use === 'read', writable: use === 'write' }));
+    }
   } catch (err) {
-    p.reject(err as Error);
-    return;
+    for (const p of pipes) p.destroy();
+    throw err;
+  } finally {
+    if (h === helper) h?.child.stdin?.write(encodeRelease(r.fds));
   }
-  const id = nextId++;
-  pending.set(id, p);
-  keepAliveWhileBusy();
-  h.send({ id, ...req }, (err) => {
-    if (!err || !pending.delete(id)) return;
-    keepAliveWhileBusy();
-    p.reject(err);
+  return { pid: r.pid, pipes };
+}
+
+function startHere(file: string, args: string[], opts: { cwd: string; env: Record<string, string>; pipes: PipeUse[] }): Promise<StartedWithPipes> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: ['ignore', 'ignore', ...opts.pipes.map(() => 'pipe' as const)] });
+    child.on('error', reject);
+    child.on('spawn', () => {
+      child.unref();
+      resolve({ pid: child.pid!, pipes: child.stdio.slice(2) as Socket[] });
+    });
   });
 }
 
-function ensureHelper(): ChildProcess {
-  if (helper) return helper;
-  const child = fork(fileURLToPath(new URL('./spawn-server.js', import.meta.url)), [], {
-    // Not the daemon's flags (a profiler, a large heap): the helper should stay small.
-    execArgv: [],
-    serialization: 'advanced',
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+/** Node's own refusal of a NUL byte inside an argument (which would cut it short in C). */
+function nulArgument(file: string, args: string[], cwd?: string, env?: Record<string, string>): string | undefined {
+  const bad = (name: string, v: string) => `The ${name} must be a string without null bytes. Received ${inspect(v)}`;
+  if (file.includes('\0')) return bad("argument 'file'", file);
+  const i = args.findIndex((a) => a.includes('\0'));
+  if (i >= 0) return bad(`argument 'args[${i}]'`, args[i]!);
+  if (cwd?.includes('\0')) return bad("property 'options.cwd'", cwd);
+  for (const [k, v] of Object.entries(env ?? {})) if (`${k}${v}`.includes('\0')) return bad(`property 'options.env['${k}']'`, v);
+  return undefined;
+}
+
+let errnoNames: Map<number, string> | undefined;
+function errnoName(errno: number): string {
+  errnoNames ??= new Map(Object.entries(osConstants.errno).map(([name, n]) => [n, name]));
+  return errnoNames.get(errno) ?? `E${errno}`;
+}
+
+/** As Node words a spawn that failed: `spawn mount ENOENT`. */
+function spawnError(file: string, errno: number): { code: string; message: string } {
+  const code = errnoName(errno);
+  return { code, message: `spawn ${file} ${code}` };
+}
+
+function request(encode: (id: number) => Buffer): Promise<HelperReply> {
+  return new Promise((resolve, reject) => {
+    let h: Helper;
+    try {
+      h = ensureHelper();
+    } catch (err) {
+      reject(err as Error);
+      return;
+    }
+    const id = nextId++;
+    pending.set(id, { resolve, reject });
+    keepAliveWhileBusy();
+    h.child.stdin!.write(encode(id));
   });
+}
+
+function ensureHelper(): Helper {
+  if (helper) return helper;
+  const child = spawn(helperPath!, [], { stdio: ['pipe', 'pipe', 'inherit'] });
+  if (child.pid === undefined) {
+    // Spawned synchronously or not at all: the 'error' event follows, with nobody waiting yet.
+    child.on('error', () => {});
+    throw new Error(`the spawn helper ${helperPath} could not be started`);
+  }
+  const h: Helper = { child, pid: child.pid };
   const gone = (why: string) => {
-    if (helper !== child) return;
+    if (helper !== h) return;
     helper = null;
     const waiting = [...pending.values()];
     pending.clear();
@@ -134,28 +164,33 @@ function ensureHelper(): ChildProcess {
   };
   child.on('error', (e) => gone(`failed: ${e.message}`));
   child.on('exit', (code, signal) => gone(`exited (${signal ?? code})`));
-  child.on('message', (m: SpawnReply | SpawnPipe, handle: unknown) => {
-    const p = pending.get(m.id);
-    if (!p) {
-      (handle as Socket | undefined)?.destroy();
-      return;
+  // Writes to a helper that just died: its exit rejects what was pending.
+  child.stdin!.on('error', () => {});
+  const reader = new ReplyReader();
+  child.stdout!.on('data', (chunk: Buffer) => {
+    for (const r of reader.push(chunk)) {
+      const p = pending.get(r.id);
+      if (!p) continue;
+      pending.delete(r.id);
+      p.resolve(r);
     }
-    if (!p.onMessage(m, handle)) return;
-    pending.delete(m.id);
     keepAliveWhileBusy();
   });
-  helper = child;
-  return child;
+  helper = h;
+  keepAliveWhileBusy();
+  return h;
 }
 
 /** The helper keeps the daemon's event loop alive only while it has work. */
 function keepAliveWhileBusy(): void {
   if (!helper) return;
+  const { child } = helper;
+  const stdout = child.stdout as Socket;
   if (pending.size) {
-    helper.ref();
-    helper.channel?.ref();
+    child.ref();
+    stdout.ref();
   } else {
-    helper.unref();
-    helper.channel?.unref();
+    child.unref();
+    stdout.unref();
   }
 }

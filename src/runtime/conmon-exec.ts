@@ -88,7 +88,8 @@ export async function conmonExec(cfg: ConmonExecConfig, o: RuntimeExecOptions): 
         _OCI_STARTPIPE: '4',
         ...(o.attach ? { _OCI_ATTACHPIPE: '5' } : {}),
       },
-      pipes: 4,
+      // stderr, the sync pipe and the attach pipe are written by conmon; it reads the start pipe.
+      pipes: ['read', 'read', 'write', 'read'],
     }));
   } catch (err) {
     await rm(dir, { recursive: true, force: true });

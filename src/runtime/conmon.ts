@@ -167,7 +167,7 @@ export class ConmonRuntime implements Runtime {
       started = await startWithPipes(this.conmonPath, args, {
         cwd,
         env: { PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3' },
-        pipes: 2,
+        pipes: ['read', 'read'],
       });
     } catch (err) {
       throw systemError(`starting conmon: ${(err as Error).message}`, err);

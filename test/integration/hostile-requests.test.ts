@@ -354,10 +354,10 @@ test('an import whose client hangs up mid-body, and an oversized JSON body, leav
   await assertAlive('half import and huge body');
 });
 
-/** The pid of wharfd's spawn helper (lib/spawn-server.js), the one child that runs its tools. */
+/** The pid of wharfd's spawn helper (wharf-spawn, lib/spawner.ts), the one child that runs its tools. */
 async function spawnHelperPid(): Promise<number> {
   const ps = await runCommand('ps', ['--ppid', String(d.pid), '-o', 'pid=,args=']);
-  const line = ps.stdout.split('\n').find((l) => l.includes('spawn-server'));
+  const line = ps.stdout.split('\n').find((l) => l.includes('wharf-spawn'));
   assert.ok(line, `no spawn helper under wharfd ${d.pid}:\n${ps.stdout}`);
   return Number(line.trim().split(/\s+/)[0]);
 }
