@@ -14,7 +14,7 @@ import { mkdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { systemError } from '../lib/errors.js';
 import { isMountPoint } from '../lib/mountinfo.js';
-import { run } from '../lib/run.js';
+import { mountFilesystem, unmountFilesystem } from '../lib/mounts.js';
 
 /** Whether overlayfs takes `volatile` (Linux 5.10+): unknown until the first volatile mount. */
 let volatileSupported: boolean | undefined;
@@ -164,7 +164,7 @@ export class Overlay2 {
     // went down, and a removed container's layer is never mounted again).
     const marker = join(this.workDir(id), 'work', 'incompat', 'volatile');
     if (existsSync(marker)) await rm(marker, { recursive: true, force: true });
-    const mountWith = (o: string[]) => run('mount', ['-t', 'overlay', 'overlay', '-o', o.join(','), merged], { cwd: this.home });
+    const mountWith = (o: string[]) => mountFilesystem('overlay', 'overlay', merged, o, { cwd: this.home });
     if (opts.volatile && volatileSupported !== false) {
       try {
         await mountWith([...options, 'volatile']);
@@ -193,7 +193,7 @@ export class Overlay2 {
     if (this.unmounted.has(merged) || !existsSync(merged)) return;
     if (!ours && !(await isMountPoint(merged))) return;
     try {
-      await run('umount', [merged]);
+      await unmountFilesystem(merged);
     } catch (err) {
       // Not mounted after all, or busy (a process still has it open): then it is detached so
       // that it cannot leak past the container.
@@ -201,7 +201,7 @@ export class Overlay2 {
         this.unmounted.add(merged);
         return;
       }
-      await run('umount', ['-l', merged]).catch(() => {
+      await unmountFilesystem(merged, { lazy: true }).catch(() => {
         throw err;
       });
     }

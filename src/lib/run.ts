@@ -94,7 +94,7 @@ function spawnFailure(cmd: string, file: string, e: { code?: string; message: st
 }
 
 /** The stdout of `cmd` (whose program is `file`) when it exited 0; otherwise its CommandError. */
-function settle(cmd: string, file: string, r: ToolResult): string {
+export function settle(cmd: string, file: string, r: ToolResult): string {
   if (r.spawnError) throw spawnFailure(cmd, file, r.spawnError);
   if (r.code === 0) return Buffer.from(r.stdout ?? []).toString('utf8');
   throw new CommandError(cmd, r.code, Buffer.from(r.stderr ?? []).toString('utf8'));

@@ -9,6 +9,9 @@
  *   bytes for its stdin;
  * - 'd' start detached: file, cwd, argc, argv, envc, env ("K=V"), then one letter per pipe from
  *   fd 2 on ('r': the daemon reads what the process writes; 'w': the daemon writes);
+ * - 's' one system call, made by a forked copy of the helper: 'm' mount (cwd, source, target,
+ *   fstype, data, flags), 'u' umount2 (target, flags) or 'n' a new network namespace bound onto
+ *   a file (target); answered as 'x' with the errno as exit status and its text as stderr;
  * - 'c' release: a count and that many of the helper's fds (the ends of a 'd' the daemon now
  *   holds itself).
  *
@@ -35,6 +38,11 @@ export interface DetachedRequest {
   /** What the daemon does with each pipe, from the process's fd 2 on. */
   pipes: PipeUse[];
 }
+
+export type SyscallRequest =
+  | { op: 'mount'; cwd?: string; source: string; target: string; fstype: string; data: string; flags: number }
+  | { op: 'umount'; target: string; flags: number }
+  | { op: 'netns'; target: string };
 
 export type HelperReply =
   | { id: number; kind: 'exited'; code: number | null; signal: number; stdout: Buffer; stderr: Buffer }
@@ -101,6 +109,13 @@ export function encodeDetached(id: number, d: DetachedRequest): Buffer {
     .u32(d.pipes.length)
     .raw(d.pipes.map((p) => (p === 'read' ? 'r' : 'w')).join(''))
     .frame();
+}
+
+export function encodeSyscall(id: number, q: SyscallRequest): Buffer {
+  const w = new FrameWriter().u32(id).raw('s');
+  if (q.op === 'mount') return w.raw('m').bytes(q.cwd ?? '').bytes(q.source).bytes(q.target).bytes(q.fstype).bytes(q.data).u32(q.flags).frame();
+  if (q.op === 'umount') return w.raw('u').bytes(q.target).u32(q.flags).frame();
+  return w.raw('n').bytes(q.target).frame();
 }
 
 export function encodeRelease(fds: number[]): Buffer {

@@ -14,7 +14,7 @@ import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 import { runToolsThrough, type ToolResult } from './run.js';
-import { encodeDetached, encodeRelease, encodeRun, ReplyReader, type HelperReply, type PipeUse, type RunRequest } from './spawn-frames.js';
+import { encodeDetached, encodeRelease, encodeRun, encodeSyscall, ReplyReader, type HelperReply, type PipeUse, type RunRequest, type SyscallRequest } from './spawn-frames.js';
 
 interface Helper {
   child: ChildProcess;
@@ -56,6 +56,19 @@ async function runThroughHelper(req: RunRequest): Promise<ToolResult> {
   if (r.kind === 'exited') return { code: r.code, stdout: r.stdout, stderr: r.stderr };
   if (r.kind === 'failed') return { code: null, spawnError: spawnError(req.file, r.errno) };
   throw new Error(`the spawn helper answered a run with ${r.kind}`);
+}
+
+/**
+ * One system call made by the helper (spawn-frames.ts, 's'): exit status 0 or the errno, and
+ * the errno's text as stderr. Undefined when the daemon runs no helper.
+ */
+export function syscallThroughHelper(q: SyscallRequest): Promise<ToolResult> | undefined {
+  if (!helperPath) return undefined;
+  return request((id) => encodeSyscall(id, q)).then((r) => {
+    if (r.kind === 'exited') return { code: r.code, stderr: r.stderr };
+    if (r.kind === 'failed') return { code: null, spawnError: { code: errnoName(r.errno), message: `${q.op} ${q.target}: ${errnoName(r.errno)}` } };
+    throw new Error(`the spawn helper answered a system call with ${r.kind}`);
+  });
 }
 
 export interface StartedWithPipes {

@@ -6,7 +6,7 @@
  */
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { run } from '../lib/run.js';
+import { bindNewNetns, unmountFilesystem } from '../lib/mounts.js';
 
 export function netnsFilePath(execRoot: string, containerId: string): string {
   return join(execRoot, 'netns', containerId);
@@ -15,10 +15,10 @@ export function netnsFilePath(execRoot: string, containerId: string): string {
 /** Creates a new, empty network namespace (loopback down) bound to `path`. */
 export async function createNetnsFile(path: string): Promise<void> {
   await mkdir(join(path, '..'), { recursive: true, mode: 0o700 });
-  // unshare binds the namespace onto an existing file.
+  // The namespace is bound onto an existing file.
   await writeFile(path, '', { mode: 0o444 });
   try {
-    await run('unshare', [`--net=${path}`, 'true']);
+    await bindNewNetns(path);
   } catch (err) {
     await rm(path, { force: true });
     throw err;
@@ -34,7 +34,7 @@ export async function removeNetnsFile(path: string): Promise<void> {
   // shows nsfs's device, not its directory's: two stats tell, not a read of the whole mount table.
   const [file, dir] = await Promise.all([stat(path).catch(() => null), stat(join(path, '..')).catch(() => null)]);
   if (!file) return;
-  if (!dir || file.dev !== dir.dev) await run('umount', [path]);
+  if (!dir || file.dev !== dir.dev) await unmountFilesystem(path);
   await rm(path, { force: true });
 }
 
