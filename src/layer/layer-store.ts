@@ -17,7 +17,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -493,7 +493,8 @@ export class LayerStore {
   /** Makes the container's `<mount-id>-init` and `<mount-id>` layers on top of `parentChainId`. */
   async createRWLayer(containerId: string, parentChainId: string | null): Promise<void> {
     await this.rwLock.run(containerId, async () => {
-      if (await this.rwRecord(containerId)) throw systemError(`RW layer for container ${containerId} already exists`);
+      // The record's dir appears whole (the rename below): one stat, not its three reads failing.
+      if (this.rwCache.has(containerId) || existsSync(this.mountDir(containerId))) throw systemError(`RW layer for container ${containerId} already exists`);
       const parent = parentChainId === null ? null : await this.mustGet(parentChainId);
       const mountId = generateId();
       const initId = `${mountId}-init`;

@@ -69,6 +69,8 @@ test('whiteouts and opaque dirs are honoured in the merged view', async () => {
 
   containers.push('c-whiteout');
   await store.createRWLayer('c-whiteout', top.chainId);
+  const again = await store.createRWLayer('c-whiteout', top.chainId).catch((e: unknown) => e);
+  assert.match(String(again), /RW layer for container c-whiteout already exists/);
   const merged = await store.mountRW('c-whiteout');
   assert.equal(await store.mountRW('c-whiteout'), merged, 'mountRW is idempotent');
   assert.ok(await isMountPoint(merged));
