@@ -12,6 +12,7 @@
  *
  * Requests are served in order of arrival and never wait for each other. When the daemon goes
  * away (EOF on stdin), the tools already running are left to finish, then the helper exits.
+ * Needs glibc 2.29 (posix_spawn_file_actions_addchdir_np) and Linux.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -26,6 +27,7 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -604,8 +606,10 @@ static void serve_frames(struct buf *in)
 /* Descriptors the daemon inherited without close-on-exec (a shell's, a service manager's). */
 static void close_inherited(void)
 {
-	if (close_range(3, ~0U, 0) == 0)
+#ifdef SYS_close_range /* the system call, not glibc's wrapper: that one needs glibc 2.34 */
+	if (syscall(SYS_close_range, 3, ~0U, 0) == 0)
 		return;
+#endif
 	long max = sysconf(_SC_OPEN_MAX);
 	for (long fd = 3; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
 		close((int)fd);
