@@ -9,8 +9,8 @@
  * Mounts are made with cwd = <home> and relative l/ paths, so long lower chains fit in a page.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
-import { mkdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { systemError } from '../lib/errors.js';
 import { isMountPoint } from '../lib/mountinfo.js';
@@ -134,8 +134,14 @@ export class Overlay2 {
    */
   async remove(id: string, discard: (dir: string) => Promise<void> = removeTree): Promise<void> {
     const dir = this.dir(id);
-    const linkId = await readFile(join(dir, 'link'), 'utf8').catch(() => '');
-    if (linkId.trim()) await unlink(join(this.home, LINK_DIR, linkId.trim())).catch(() => {});
+    // Synchronous, as create's: two small calls on every removal, not two thread-pool round trips.
+    let linkId = '';
+    try {
+      linkId = readFileSync(join(dir, 'link'), 'utf8').trim();
+      if (linkId) unlinkSync(join(this.home, LINK_DIR, linkId));
+    } catch {
+      // No link file (a half-made layer), or its link already gone.
+    }
     await discard(dir);
     this.unmounted.delete(this.mergedDir(id));
   }
