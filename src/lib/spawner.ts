@@ -25,10 +25,12 @@ let helperPath: string | undefined;
 let helper: Helper | null = null;
 let nextId = 1;
 interface Pending {
-  resolve: (r: HelperReply) => void;
+  resolve: (r: Answered) => void;
   reject: (e: Error) => void;
 }
 const pending = new Map<number, Pending>();
+/** A reply and the helper that sent it (a 'started' reply's fds are that process's). */
+type Answered = HelperReply & { from: Helper };
 
 /** Where the helper is: beside the bundle (dist/daemon/), or the bundle's when run from tsc's output. */
 const HELPER_CANDIDATES = ['./wharf-spawn', '../../daemon/wharf-spawn'];
@@ -89,7 +91,8 @@ export async function startWithPipes(file: string, args: string[], opts: { cwd: 
   const r = await request((id) => encodeDetached(id, { file, args, cwd: opts.cwd, env: opts.env, pipes: opts.pipes }));
   if (r.kind === 'failed') throw Object.assign(new Error(spawnError(file, r.errno).message), { code: errnoName(r.errno) });
   if (r.kind !== 'started') throw new Error(`the spawn helper answered a start with ${r.kind}`);
-  const h = helper;
+  // The helper that answered, not whichever runs now: its fds are the ones to open.
+  const h = r.from;
   const pipes: Socket[] = [];
   try {
     // Opened again through /proc: a pipe (not a socket) opens like a FIFO, to the same buffer.
@@ -97,14 +100,14 @@ export async function startWithPipes(file: string, args: string[], opts: { cwd: 
     for (const [i, fd] of r.fds.entries()) {
       const use = opts.pipes[i];
       const flags = (use === 'read' ? fsConstants.O_RDONLY : fsConstants.O_RDWR) | fsConstants.O_NONBLOCK;
-      const own = openSync(`/proc/${h?.pid}/fd/${fd}`, flags);
+      const own = openSync(`/proc/${h.pid}/fd/${fd}`, flags);
       pipes.push(new Socket({ fd: own, readable: use === 'read', writable: use === 'write' }));
     }
   } catch (err) {
     for (const p of pipes) p.destroy();
     throw err;
   } finally {
-    if (h === helper) h?.child.stdin?.write(encodeRelease(r.fds));
+    if (h === helper) h.child.stdin?.write(encodeRelease(r.fds));
   }
   return { pid: r.pid, pipes };
 }
@@ -143,7 +146,7 @@ function spawnError(file: string, errno: number): { code: string; message: strin
   return { code, message: `spawn ${file} ${code}` };
 }
 
-function request(encode: (id: number) => Buffer): Promise<HelperReply> {
+function request(encode: (id: number) => Buffer): Promise<Answered> {
   return new Promise((resolve, reject) => {
     let h: Helper;
     try {
@@ -185,7 +188,7 @@ function ensureHelper(): Helper {
       const p = pending.get(r.id);
       if (!p) continue;
       pending.delete(r.id);
-      p.resolve(r);
+      p.resolve({ ...r, from: h });
     }
     keepAliveWhileBusy();
   });
