@@ -27,6 +27,11 @@ export interface RunOptions {
   /** Written to the tool's stdin (closed at once without it). */
   input?: string | Buffer;
   cwd?: string;
+  /**
+   * Runs the tool inside the network namespace at this path: the spawn helper enters it itself;
+   * without the helper, through `nsenter --net=<path> --`.
+   */
+  netns?: string;
 }
 
 /** What running a tool gave: its exit status (null when killed) and output, or why it did not start. */
@@ -51,7 +56,9 @@ export function runToolsThrough(s: Spawner): void {
 /** Runs `file` with `args`; resolves with its stdout (UTF-8) when it exits 0. */
 export function run(file: string, args: string[], opts: RunOptions = {}): Promise<string> {
   const cmd = [file, ...args].join(' ');
-  return (spawner ?? runToCompletion)({ file, args, cwd: opts.cwd, input: opts.input }).then(
+  const q: RunRequest = { file, args, cwd: opts.cwd, netns: opts.netns, input: opts.input };
+  if (opts.netns && !spawner) Object.assign(q, { file: 'nsenter', args: [`--net=${opts.netns}`, '--', file, ...args], netns: undefined });
+  return (spawner ?? runToCompletion)(q).then(
     (r) => settle(cmd, file, r),
     (err: Error) => {
       throw new CommandError(cmd, null, '', err.message);

@@ -5,13 +5,14 @@
  * length and its bytes (no NUL inside: the helper refuses one).
  *
  * Requests:
- * - 'r' run to completion: file, cwd ('' for none), argc, argv (argv[0] is the file), then the
- *   bytes for its stdin;
+ * - 'r' run to completion: file, cwd ('' for none), a network namespace's path to run it in ('' for
+ *   the helper's own), argc, argv (argv[0] is the file), then the bytes for its stdin;
  * - 'd' start detached: file, cwd, argc, argv, envc, env ("K=V"), then one letter per pipe from
  *   fd 2 on ('r': the daemon reads what the process writes; 'w': the daemon writes);
  * - 's' one system call, made by a forked copy of the helper: 'm' mount (cwd, source, target,
- *   fstype, data, flags), 'u' umount2 (target, flags) or 'n' a new network namespace bound onto
- *   a file (target); answered as 'x' with the errno as exit status and its text as stderr;
+ *   fstype, data, flags), 'u' umount2 (target, flags), 'n' a new network namespace bound onto
+ *   a file (target) or 'w' a write into a file (a sysctl) inside a network namespace (netns,
+ *   target, data); answered as 'x' with the errno as exit status and its text as stderr;
  * - 'c' release: a count and that many of the helper's fds (the ends of a 'd' the daemon now
  *   holds itself).
  *
@@ -27,6 +28,8 @@ export interface RunRequest {
   file: string;
   args: string[];
   cwd?: string;
+  /** The path of a network namespace (a bound file or /proc/<pid>/ns/net) to run the tool in. */
+  netns?: string;
   input?: string | Buffer;
 }
 
@@ -42,7 +45,8 @@ export interface DetachedRequest {
 export type SyscallRequest =
   | { op: 'mount'; cwd?: string; source: string; target: string; fstype: string; data: string; flags: number }
   | { op: 'umount'; target: string; flags: number }
-  | { op: 'netns'; target: string };
+  | { op: 'netns'; target: string }
+  | { op: 'write'; netns: string; target: string; data: string };
 
 export type HelperReply =
   | { id: number; kind: 'exited'; code: number | null; signal: number; stdout: Buffer; stderr: Buffer }
@@ -93,6 +97,7 @@ export function encodeRun(id: number, r: RunRequest): Buffer {
     .raw('r')
     .bytes(r.file)
     .bytes(r.cwd ?? '')
+    .bytes(r.netns ?? '')
     .strings([r.file, ...r.args])
     .bytes(r.input ?? '')
     .frame();
@@ -115,7 +120,8 @@ export function encodeSyscall(id: number, q: SyscallRequest): Buffer {
   const w = new FrameWriter().u32(id).raw('s');
   if (q.op === 'mount') return w.raw('m').bytes(q.cwd ?? '').bytes(q.source).bytes(q.target).bytes(q.fstype).bytes(q.data).u32(q.flags).frame();
   if (q.op === 'umount') return w.raw('u').bytes(q.target).u32(q.flags).frame();
-  return w.raw('n').bytes(q.target).frame();
+  if (q.op === 'netns') return w.raw('n').bytes(q.target).frame();
+  return w.raw('w').bytes(q.netns).bytes(q.target).bytes(q.data).frame();
 }
 
 export function encodeRelease(fds: number[]): Buffer {

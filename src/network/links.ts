@@ -1,11 +1,11 @@
 /**
  * Links: the bridges and the veth pairs that put containers on them, via iproute2. A container's
- * side is configured by one `nsenter --net=<netns>` process (ip -batch, then the DNS redirect), the
- * host side by one `ip` process.
+ * side is configured by tools the spawn helper runs inside its namespace (ip, then ip -batch, the
+ * DNS redirect), the host side by one `ip` process.
  */
 import { randomBytes } from 'node:crypto';
 import { access, readFile, writeFile } from 'node:fs/promises';
-import { run, ipBatch } from './exec.js';
+import { run, ipBatch, runInNetns, writeSysctlInNetns } from './exec.js';
 
 export async function linkExists(name: string): Promise<boolean> {
   return access(`/sys/class/net/${name}`).then(
@@ -102,7 +102,8 @@ function dnsRedirect(d: NonNullable<VethSpec['dns']>): string {
  * the host end. On failure the pair is gone.
  */
 export async function addVeth(v: VethSpec): Promise<void> {
-  const create = `ip link add ${v.ifname} mtu ${v.mtu} address ${v.mac} type veth peer name ${v.hostVeth} mtu ${v.mtu} netns ${process.pid}`;
+  const mtu = String(v.mtu);
+  const create = ['link', 'add', v.ifname, 'mtu', mtu, 'address', v.mac, 'type', 'veth', 'peer', 'name', v.hostVeth, 'mtu', mtu, 'netns', String(process.pid)];
   const inner = [`addr add ${v.address} dev ${v.ifname}`];
   if (v.address6) inner.push(`addr add ${v.address6} dev ${v.ifname} nodad`);
   inner.push('link set lo up', `link set ${v.ifname} up`);
@@ -112,22 +113,18 @@ export async function addVeth(v: VethSpec): Promise<void> {
   // groups on an IPv4-only network). Skipped when the kernel has no IPv6.
   const ipv6Sysctl = `/proc/sys/net/ipv6/conf/${v.ifname}/disable_ipv6`;
   try {
-    // One process for the whole container side: ip, the IPv6 switch, then the DNS redirect.
-    let script =
-      create + '\n' +
-      `if [ -w ${ipv6Sysctl} ]; then echo ${v.address6 ? 0 : 1} > ${ipv6Sysctl}; fi\n` +
-      'ip -batch - <<"WHARF_IP"\n' + inner.join('\n') + '\nWHARF_IP\n';
+    await runInNetns(v.netnsPath, 'ip', create);
+    await writeSysctlInNetns(v.netnsPath, ipv6Sysctl, v.address6 ? '0' : '1', { ifPresent: true });
+    await ipBatch(inner, { netns: v.netnsPath });
     if (v.dns) {
-      script +=
-        'echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet\n' +
-        'iptables-restore --noflush <<"WHARF_NAT"\n' + dnsRedirect(v.dns) + '\nWHARF_NAT\n';
+      await writeSysctlInNetns(v.netnsPath, '/proc/sys/net/ipv4/conf/all/route_localnet', '1');
+      await runInNetns(v.netnsPath, 'iptables-restore', ['--noflush'], dnsRedirect(v.dns) + '\n');
     }
-    await run('nsenter', [`--net=${v.netnsPath}`, '--', 'sh', '-e', '-c', script]);
     await ipBatch([`link set dev ${v.hostVeth} master ${v.bridge} up`]);
   } catch (err) {
     await deleteLink(v.hostVeth);
     if (v.dns) await removeDnsRedirect(v.netnsPath, v.dns).catch(() => {});
-    await run('nsenter', [`--net=${v.netnsPath}`, '--', 'ip', 'link', 'del', v.ifname]).catch(() => {});
+    await runInNetns(v.netnsPath, 'ip', ['link', 'del', v.ifname]).catch(() => {});
     throw err;
   }
 }
@@ -135,12 +132,12 @@ export async function addVeth(v: VethSpec): Promise<void> {
 /** Replaces the namespace's default route (IPv4 or IPv6, after the gateway's family). */
 export async function replaceDefaultRoute(netnsPath: string, gateway: string, ifname: string): Promise<void> {
   const family = gateway.includes(':') ? ['-6'] : [];
-  await run('nsenter', [`--net=${netnsPath}`, '--', 'ip', ...family, 'route', 'replace', 'default', 'via', gateway, 'dev', ifname]);
+  await runInNetns(netnsPath, 'ip', [...family, 'route', 'replace', 'default', 'via', gateway, 'dev', ifname]);
 }
 
 export async function removeDnsRedirect(netnsPath: string, d: NonNullable<VethSpec['dns']>): Promise<void> {
   const text = dnsRedirect(d).replace(/^-A /gm, '-D ');
-  await run('nsenter', [`--net=${netnsPath}`, '--', 'iptables-restore', '--noflush'], text + '\n');
+  await runInNetns(netnsPath, 'iptables-restore', ['--noflush'], text + '\n');
 }
 
 /** Host-side veths enslaved to a bridge. */

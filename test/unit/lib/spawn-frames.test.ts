@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { encodeDetached, encodeRelease, encodeRun, ReplyReader } from '../../../src/lib/spawn-frames.js';
 
 test('spawn frames: a run request is its length, id, kind and length-prefixed fields', () => {
-  const f = encodeRun(7, { file: 'ip', args: ['-batch', '-'], cwd: '/x', input: 'ab' });
+  const f = encodeRun(7, { file: 'ip', args: ['-batch', '-'], cwd: '/x', netns: '/n', input: 'ab' });
   const u32 = (o: number) => f.readUInt32LE(o);
   assert.equal(u32(0), f.length - 4);
   assert.equal(u32(4), 7);
@@ -12,7 +12,9 @@ test('spawn frames: a run request is its length, id, kind and length-prefixed fi
   assert.equal(f.toString('utf8', 13, 15), 'ip');
   assert.equal(u32(15), 2);
   assert.equal(f.toString('utf8', 19, 21), '/x');
-  assert.equal(u32(21), 3, 'argv[0] is the file');
+  assert.equal(u32(21), 2);
+  assert.equal(f.toString('utf8', 25, 27), '/n', 'the namespace to run in');
+  assert.equal(u32(27), 3, 'argv[0] is the file');
   assert.equal(f.toString('utf8', f.length - 2), 'ab');
   const d = encodeDetached(8, { file: 'conmon', args: [], env: { A: 'b' }, pipes: ['read', 'write'] });
   assert.equal(d.toString('latin1', d.length - 2), 'rw');
