@@ -5,9 +5,9 @@
  * first), else by util-linux's mount, umount and unshare. Errors are CommandErrors worded after
  * the equivalent command line either way.
  */
-import { CommandError, run, settle, type RunOptions } from './run.js';
+import type { RunOptions } from './run.js';
 import type { SyscallRequest } from './spawn-frames.js';
-import { syscallThroughHelper } from './spawner.js';
+import { syscallOrRun } from './spawner.js';
 
 const MNT_DETACH = 2;
 
@@ -27,15 +27,7 @@ export function bindNewNetns(path: string): Promise<void> {
   return syscallOr(['unshare', `--net=${path}`, 'true'], { op: 'netns', target: path });
 }
 
-async function syscallOr(cmd: [string, ...string[]], q: SyscallRequest, opts: RunOptions = {}): Promise<void> {
-  const through = syscallThroughHelper(q);
-  if (!through) {
-    await run(cmd[0], cmd.slice(1), opts);
-    return;
-  }
-  const line = cmd.join(' ');
-  const r = await through.catch((err: Error) => {
-    throw new CommandError(line, null, '', err.message);
-  });
-  settle(line, cmd[0], r);
+/** The call through the helper, or the command itself; either way worded as the command. */
+function syscallOr(cmd: [string, ...string[]], q: SyscallRequest, opts: RunOptions = {}): Promise<void> {
+  return syscallOrRun(q, cmd.join(' '), cmd, opts);
 }

@@ -13,7 +13,7 @@ import { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
-import { runToolsThrough, type ToolResult } from './run.js';
+import { CommandError, run, runToolsThrough, settle, type RunOptions, type ToolResult } from './run.js';
 import { encodeDetached, encodeRelease, encodeRun, encodeSyscall, ReplyReader, type HelperReply, type PipeUse, type RunRequest, type SyscallRequest } from './spawn-frames.js';
 
 interface Helper {
@@ -61,16 +61,21 @@ async function runThroughHelper(req: RunRequest): Promise<ToolResult> {
 }
 
 /**
- * One system call made by the helper (spawn-frames.ts, 's'): exit status 0 or the errno, and
- * the errno's text as stderr. Undefined when the daemon runs no helper.
+ * One system call made by the helper (spawn-frames.ts, 's'), or without a helper the command
+ * `fallback` that does the same. A failure is a CommandError worded as `wording: <errno's text>`
+ * (the helper's exit status is the errno), or as the fallback's own.
  */
-export function syscallThroughHelper(q: SyscallRequest): Promise<ToolResult> | undefined {
-  if (!helperPath) return undefined;
-  return request((id) => encodeSyscall(id, q)).then((r) => {
-    if (r.kind === 'exited') return { code: r.code, stderr: r.stderr };
-    if (r.kind === 'failed') return { code: null, spawnError: { code: errnoName(r.errno), message: `${q.op} ${q.target}: ${errnoName(r.errno)}` } };
-    throw new Error(`the spawn helper answered a system call with ${r.kind}`);
+export async function syscallOrRun(q: SyscallRequest, wording: string, fallback: [string, ...string[]], opts: RunOptions = {}): Promise<void> {
+  if (!helperPath) {
+    await run(fallback[0], fallback.slice(1), opts);
+    return;
+  }
+  const r = await request((id) => encodeSyscall(id, q)).catch((err: Error) => {
+    throw new CommandError(wording, null, '', err.message);
   });
+  if (r.kind === 'failed') throw new CommandError(wording, null, '', `${q.op} ${q.target}: ${errnoName(r.errno)}`);
+  if (r.kind !== 'exited') throw new Error(`the spawn helper answered a system call with ${r.kind}`);
+  settle(wording, fallback[0], { code: r.code, stderr: r.stderr });
 }
 
 export interface StartedWithPipes {

@@ -1,6 +1,6 @@
 /** The system tools networking needs (ip, iptables-restore), input on stdin, through lib/run.ts. */
-import { CommandError, run as runTool, settle } from '../lib/run.js';
-import { syscallThroughHelper } from '../lib/spawner.js';
+import { CommandError, run as runTool } from '../lib/run.js';
+import { syscallOrRun } from '../lib/spawner.js';
 
 export { CommandError };
 
@@ -27,17 +27,9 @@ export function ipBatch(lines: string[], opts: { netns?: string; force?: boolean
  * with a forked copy of itself; without the helper, a shell under nsenter.
  */
 export async function writeSysctlInNetns(netns: string, path: string, value: string, opts: { ifPresent?: boolean } = {}): Promise<void> {
-  const through = syscallThroughHelper({ op: 'write', netns, target: path, data: value });
-  const cmd = `echo ${value} > ${path}`;
-  if (!through) {
-    const script = opts.ifPresent ? 'if [ -w "$1" ]; then echo "$2" > "$1"; fi' : 'echo "$2" > "$1"';
-    await runInNetns(netns, 'sh', ['-c', script, 'sh', path, value]);
-    return;
-  }
-  const r = await through.catch((err: Error) => {
-    throw new CommandError(cmd, null, '', err.message);
-  });
+  const script = opts.ifPresent ? 'if [ -w "$1" ]; then echo "$2" > "$1"; fi' : 'echo "$2" > "$1"';
   const ENOENT = 2;
-  if (opts.ifPresent && r.code === ENOENT) return;
-  settle(cmd, 'sh', r);
+  await syscallOrRun({ op: 'write', netns, target: path, data: value }, `echo ${value} > ${path}`, ['sh', '-c', script, 'sh', path, value], { netns }).catch((err: unknown) => {
+    if (!(opts.ifPresent && err instanceof CommandError && err.code === ENOENT)) throw err;
+  });
 }
