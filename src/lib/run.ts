@@ -56,8 +56,9 @@ export function runToolsThrough(s: Spawner): void {
 /** Runs `file` with `args`; resolves with its stdout (UTF-8) when it exits 0. */
 export function run(file: string, args: string[], opts: RunOptions = {}): Promise<string> {
   const cmd = [file, ...args].join(' ');
-  const q: RunRequest = { file, args, cwd: opts.cwd, netns: opts.netns, input: opts.input };
-  if (opts.netns && !spawner) Object.assign(q, { file: 'nsenter', args: [`--net=${opts.netns}`, '--', file, ...args], netns: undefined });
+  const { cwd, netns, input } = opts;
+  // Only the helper enters a namespace itself; here nsenter does.
+  const q: RunRequest = spawner || !netns ? { file, args, cwd, netns, input } : { file: 'nsenter', args: [`--net=${netns}`, '--', file, ...args], cwd, input };
   return (spawner ?? runToCompletion)(q).then(
     (r) => settle(cmd, file, r),
     (err: Error) => {
