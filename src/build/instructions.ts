@@ -3,6 +3,7 @@
  * arguments (BuildKit's frontend/dockerfile/instructions, which the classic builder uses).
  * Variable substitution happens later, at dispatch, with the stage's environment.
  */
+import { parseGoDuration } from '../lib/go-duration.js';
 import { DockerfileParseError, goQuote, parseDockerfile, type Node } from './parser.js';
 
 export interface KeyValue {
@@ -99,24 +100,6 @@ function kvps(args: string[], cmd: string): KeyValue[] {
     out.push({ key: args[i]!, value: args[i + 1]!, noDelim: args[i + 2] === '' });
   }
   return out;
-}
-
-/** Go's time.ParseDuration for the units HEALTHCHECK options use; nanoseconds. */
-export function parseGoDuration(s: string): number {
-  if (s === '0') return 0;
-  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/y;
-  const unit: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
-  let total = 0;
-  let pos = 0;
-  if (s === '') throw new Error('time: invalid duration ""');
-  while (pos < s.length) {
-    re.lastIndex = pos;
-    const m = re.exec(s);
-    if (!m) throw new Error(`time: invalid duration ${goQuote(s)}`);
-    total += parseFloat(m[1]!) * unit[m[2]!]!;
-    pos = re.lastIndex;
-  }
-  return Math.round(total);
 }
 
 function healthcheck(node: Node): HealthConfig {

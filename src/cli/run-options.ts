@@ -15,7 +15,7 @@ import type {
   RestartPolicy,
   Ulimit,
 } from '../api/types.js';
-import { parseGoDuration } from './time-opts.js';
+import { parseGoDuration } from '../lib/go-duration.js';
 import { ramInBytes } from './format/units.js';
 import { FlagError } from './cli-context.js';
 import { checkMacAddress, networkEndpoints } from './network-flag.js';

@@ -1,41 +1,5 @@
-/** Go duration strings and Docker's --since/--until timestamp parsing (timetypes.GetTimestamp). */
-
-const UNIT_NS: Record<string, number> = {
-  ns: 1,
-  us: 1e3,
-  'µs': 1e3,
-  'μs': 1e3,
-  ms: 1e6,
-  s: 1e9,
-  m: 60e9,
-  h: 3600e9,
-};
-
-/** Go's time.ParseDuration ("1h30m", "500ms", "-2s"), in nanoseconds. Throws Go's message. */
-export function parseGoDuration(s: string): number {
-  const orig = s;
-  const bad = () => new Error(`time: invalid duration "${orig}"`);
-  let neg = false;
-  if (s.startsWith('-') || s.startsWith('+')) {
-    neg = s[0] === '-';
-    s = s.slice(1);
-  }
-  if (s === '0') return 0;
-  if (s === '') throw bad();
-  let total = 0;
-  while (s.length) {
-    const m = /^(\d*\.?\d*)([a-z\u00b5\u03bc]+)/.exec(s);
-    if (!m || m[1] === '' || m[1] === '.') throw bad();
-    const unit = UNIT_NS[m[2]!];
-    if (unit === undefined) {
-      if (/^[a-z\u00b5\u03bc]+$/.test(m[2]!)) throw new Error(`time: unknown unit "${m[2]}" in duration "${orig}"`);
-      throw bad();
-    }
-    total += Number(m[1]) * unit;
-    s = s.slice(m[0].length);
-  }
-  return neg ? -total : total;
-}
+/** Docker's --since/--until timestamp parsing (timetypes.GetTimestamp). */
+import { parseGoDuration } from '../lib/go-duration.js';
 
 const TS_RE =
   /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2})(?::(\d{2})(?::(\d{2})(\.\d{1,9})?)?)?)?([zZ]|[+-]\d{2}:\d{2})?$/;

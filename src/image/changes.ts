@@ -5,6 +5,7 @@
  */
 import type { ContainerConfig, HealthConfig } from '../api/types.js';
 import { invalidParameter } from '../lib/errors.js';
+import { parseGoDuration } from '../lib/go-duration.js';
 import { parseInstruction } from '../build/instructions.js';
 import { parseDockerfile } from '../build/parser.js';
 import { envMap, processWord } from '../build/shell-lex.js';
@@ -110,18 +111,13 @@ function envChange(rest: string, env: readonly string[]): Array<[string, string]
   return inst.env.map((kv) => [processWord(kv.key, vars), processWord(kv.value, vars)]);
 }
 
-function parseDuration(s: string, flag: string): number {
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g;
-  const units: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
-  if (s === '0') return 0;
-  let total = 0;
-  let consumed = 0;
-  for (const m of s.matchAll(re)) {
-    total += parseFloat(m[1]!) * units[m[2]!]!;
-    consumed += m[0].length;
+/** A HEALTHCHECK option's duration, refused with Go's message as Docker's commit refuses it. */
+function duration(value: string): number {
+  try {
+    return parseGoDuration(value);
+  } catch (err) {
+    throw invalidParameter((err as Error).message);
   }
-  if (consumed !== s.length || consumed === 0) throw invalidParameter(`time: invalid duration "${s}" for --${flag}`);
-  return Math.round(total);
 }
 
 function expandPorts(spec: string): string[] {
@@ -144,10 +140,10 @@ function healthcheck(rest: string): HealthConfig {
     if (!m) break;
     s = s.slice(m[0].length);
     const [, flag, value] = m;
-    if (flag === 'interval') hc.Interval = parseDuration(value!, flag);
-    else if (flag === 'timeout') hc.Timeout = parseDuration(value!, flag);
-    else if (flag === 'start-period') hc.StartPeriod = parseDuration(value!, flag);
-    else if (flag === 'start-interval') hc.StartInterval = parseDuration(value!, flag);
+    if (flag === 'interval') hc.Interval = duration(value!);
+    else if (flag === 'timeout') hc.Timeout = duration(value!);
+    else if (flag === 'start-period') hc.StartPeriod = duration(value!);
+    else if (flag === 'start-interval') hc.StartInterval = duration(value!);
     else if (flag === 'retries') hc.Retries = Number(value);
     else throw invalidParameter(`Unknown flag: ${flag}`);
   }

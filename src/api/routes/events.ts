@@ -1,11 +1,10 @@
 /** GET /events: Docker's event stream (newline-delimited JSON), with since/until and filters. */
 import { invalidParameter } from '../../lib/errors.js';
+import { parseGoDurationNs } from '../../lib/go-duration.js';
 import { parseFilters } from '../request.js';
 import type { RequestContext, Router } from '../router.js';
 import type { EventMessage } from '../types.js';
 import type { EventsBackend } from '../backend.js';
-
-const GO_DURATION_NS: Record<string, bigint> = { ns: 1n, us: 1000n, µs: 1000n, ms: 1_000_000n, s: 1_000_000_000n, m: 60_000_000_000n, h: 3_600_000_000_000n };
 
 /**
  * since/until as unix nanoseconds. The CLI sends `seconds[.nanos]`; RFC3339 times and Go
@@ -19,8 +18,13 @@ export function parseEventTime(raw: string | null, name: string, nowMs = Date.no
     const nanos = BigInt((unix[2] ?? '').padEnd(9, '0') || '0');
     return secs * 1_000_000_000n + (secs < 0n ? -nanos : nanos);
   }
-  const dur = /^(\d+)(ns|us|µs|ms|s|m|h)$/.exec(raw);
-  if (dur) return BigInt(nowMs) * 1_000_000n - BigInt(dur[1]!) * GO_DURATION_NS[dur[2]!]!;
+  let ago: bigint | undefined;
+  try {
+    ago = parseGoDurationNs(raw);
+  } catch {
+    // not a duration
+  }
+  if (ago !== undefined) return BigInt(nowMs) * 1_000_000n - ago;
   const rfc = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/i.exec(raw);
   if (rfc) {
     const ms = Date.parse(`${rfc[1]}${rfc[3]!.toUpperCase()}`);

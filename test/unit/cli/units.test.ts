@@ -2,7 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { bytesSize, ellipsis, humanDuration, humanSize, humanSizeWithPrecision, ramInBytes, truncateId } from '../../../src/cli/format/units.js';
 import { tabwrite } from '../../../src/cli/format/tabwriter.js';
-import { getTimestamp, parseGoDuration } from '../../../src/cli/time-opts.js';
+import { getTimestamp } from '../../../src/cli/time-opts.js';
+import { parseGoDuration } from '../../../src/lib/go-duration.js';
 
 describe('HumanDuration', () => {
   const s = 1000;
