@@ -2,14 +2,15 @@
 /**
  * Bundles wharfd as tsc built it (dist/src/daemon/main.js and the layer extraction worker
  * dist/src/layer/extract-worker.js, which extract-pool.ts starts by its path beside it) into
- * dist/daemon/main.js and dist/daemon/extract-worker.js, and compiles the spawn helper
- * src/native/wharf-spawn.c (lib/spawner.ts) into dist/daemon/wharf-spawn: node loads one ES module instead
- * of ~400 (and gRPC only for the CRI), which is most of a restart's time until /_ping answers
- * (README, Benchmark). Packages in node_modules stay external (native addons, gRPC's proto loading). cri/proto.ts finds proto/
- * from either place. Run by `npm run build`; the test harness runs it when tsc built since.
+ * dist/daemon/main.js and dist/daemon/extract-worker.js, two CommonJS files, and compiles the spawn
+ * helper src/native/wharf-spawn.c (lib/spawner.ts) into dist/daemon/wharf-spawn: node loads one file
+ * instead of ~400 ES modules (and gRPC only for the CRI), which is most of a restart's time until
+ * /_ping answers, and never its ES module loader (README, Benchmark). Packages in node_modules stay
+ * external (native addons, gRPC's proto loading). cri/proto.ts finds proto/ from either place. Run
+ * by `npm run build`; the test harness runs it when tsc built since.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -23,30 +24,43 @@ const result = await build({
   },
   bundle: true,
   platform: 'node',
-  format: 'esm',
+  // CommonJS (dist/daemon/package.json says so to node): an ES module entry makes node load its
+  // ESM loader, about 3 MB of the idle daemon's RSS. The CRI's import() becomes a lazy
+  // initializer in the same file, so gRPC is still required only when the CRI starts.
+  format: 'cjs',
+  // import() of a package or built-in (ws, node:crypto) becomes a require: a real import() would
+  // load the ESM loader all the same.
+  supported: { 'dynamic-import': false },
   target: 'node20',
   packages: 'external',
-  // What a dynamic import loads (the CRI with gRPC) stays in a chunk of its own, loaded only then.
-  splitting: true,
-  chunkNames: 'chunks/[name]-[hash]',
+  // The sources' import.meta.url: the bundle file's own, as it was for the ES module bundle.
+  define: { 'import.meta.url': 'import_meta_url' },
+  // "use strict" first, as ES modules are; esbuild's own comes after the banner, too late to count.
+  banner: { js: '"use strict";var import_meta_url=require("node:url").pathToFileURL(__filename).href;' },
+  // V8 keeps the source in memory, one byte per character only if all of it is ASCII (a two-byte
+  // string is twice the size); comments and indentation are a third of it. Names stay, so stack
+  // traces still read.
+  charset: 'ascii',
+  minifyWhitespace: true,
   write: false,
   outdir,
   logLevel: 'warning',
 });
-mkdirSync(join(outdir, 'chunks'), { recursive: true });
-// Each file is written aside and renamed, so that a daemon starting meanwhile never reads half of one.
 for (const f of result.outputFiles) {
+  const wide = f.contents.findIndex((b) => b > 0x7f);
+  // esbuild escapes strings but not regular expression literals: write those with \u escapes.
+  if (wide >= 0) throw new Error(`bundle-daemon: ${f.path} must be ASCII only; near: ${Buffer.from(f.contents.subarray(Math.max(0, wide - 60), wide + 20)).toString('utf8')}`);
+}
+const files = [...result.outputFiles.map((f) => ({ path: f.path, contents: f.contents })), { path: join(outdir, 'package.json'), contents: '{ "type": "commonjs" }\n' }];
+mkdirSync(outdir, { recursive: true });
+// Each file is written aside and renamed, so that a daemon starting meanwhile never reads half of one.
+for (const f of files) {
   const tmp = `${f.path}.${process.pid}`;
   writeFileSync(tmp, f.contents, { mode: f.path.endsWith('main.js') ? 0o755 : 0o644 });
   renameSync(tmp, f.path);
 }
-// Chunks of earlier builds go after the new files are in place (names are content hashes, so a
-// bundle being written at the same time by another process has the same ones).
-const current = new Set(result.outputFiles.map((f) => f.path));
-for (const name of readdirSync(join(outdir, 'chunks'))) {
-  const p = join(outdir, 'chunks', name);
-  if (!current.has(p) && !/\.\d+$/.test(name)) rmSync(p, { force: true });
-}
+// The ES module bundles' shared chunks, from builds before the daemon was bundled as CommonJS.
+rmSync(join(outdir, 'chunks'), { recursive: true, force: true });
 
 // The spawn helper, compiled again when its source is newer. Written aside and renamed, as above.
 const helperSrc = join(root, 'src/native/wharf-spawn.c');
