@@ -15,6 +15,10 @@
 # WHARF_TEST_TMP set by the caller names another place instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Some sandboxes set NODE_EXTRA_CA_CERTS for every process; node then parses that CA bundle at each
+# start (30-40 ms, and 1.4 MB of wharfd's RSS). wharfd as its systemd unit runs it has no such
+# variable, and the benches measure it so.
+unset NODE_EXTRA_CA_CERTS
 [ "$(id -u)" = 0 ] || { echo "scripts/bench.sh: must run as root" >&2; exit 1; }
 bash scripts/deps.sh
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund; fi
