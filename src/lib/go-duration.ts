@@ -1,7 +1,8 @@
 /**
- * Go's time.ParseDuration, which Docker applies to every duration it takes (HEALTHCHECK options,
- * --stop-timeout's siblings, --since/--until, events' since): "1h30m", "1.5s", "-2ms", "300us".
- * Same units (micro written `us`, U+00B5 or U+03BC), same overflow limit and same messages.
+ * Go's time.ParseDuration, which Docker applies to the durations it takes as text (HEALTHCHECK's
+ * options in a Dockerfile or a commit's --change, the CLI's --health-* flags, --since/--until):
+ * "1h30m", "1.5s", "-2ms", "300us". Same units (micro written `us`, U+00B5 or U+03BC), same
+ * overflow limit and same messages.
  */
 
 const UNIT_NS: ReadonlyMap<string, bigint> = new Map([
