@@ -1,23 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { bindNewNetns, unmountFilesystem } from '../../../src/lib/mounts.js';
+import { readFileSync } from 'node:fs';
 import { CommandError } from '../../../src/lib/run.js';
+import { scratchNetns } from './scratch-netns.js';
 import { runInNetns, writeSysctlInNetns } from '../../../src/network/exec.js';
 
 // No useSpawnHelper() here: the paths a process without the built helper takes (nsenter, util-linux).
 
 test('without the spawn helper: tools and sysctls in a namespace go through nsenter, the netns file through unshare', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'wharf-netns-fallback-'));
-  const ns = join(dir, 'ns');
-  writeFileSync(ns, '');
-  await bindNewNetns(ns);
-  t.after(async () => {
-    await unmountFilesystem(ns).catch(() => {});
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const ns = await scratchNetns(t, 'wharf-netns-fallback-');
   const links = (await runInNetns(ns, 'ip', ['-o', 'link', 'show'])).trim().split('\n');
   assert.equal(links.length, 1, links.join('\n'));
   assert.match(links[0]!, /^1: lo: /);

@@ -1,10 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { bindNewNetns, unmountFilesystem } from '../../../src/lib/mounts.js';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { CommandError } from '../../../src/lib/run.js';
+import { scratchNetns } from './scratch-netns.js';
 import { useSpawnHelper } from '../../../src/lib/spawner.js';
 import { ipBatch, runInNetns, writeSysctlInNetns } from '../../../src/network/exec.js';
 
@@ -13,14 +12,7 @@ assert.ok(useSpawnHelper(), 'the spawn helper is built (scripts/bundle-daemon.mj
 const ROUTE_LOCALNET = '/proc/sys/net/ipv4/conf/all/route_localnet';
 
 test('tools and sysctls inside a network namespace, through the spawn helper', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'wharf-netns-exec-'));
-  const ns = join(dir, 'ns');
-  writeFileSync(ns, '');
-  await bindNewNetns(ns);
-  t.after(async () => {
-    await unmountFilesystem(ns).catch(() => {});
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const ns = await scratchNetns(t, 'wharf-netns-exec-');
   // A new namespace has its loopback only, down; the host has more.
   const links = (await runInNetns(ns, 'ip', ['-o', 'link', 'show'])).trim().split('\n');
   assert.equal(links.length, 1, links.join('\n'));
@@ -44,7 +36,7 @@ test('tools and sysctls inside a network namespace, through the spawn helper', a
   const noTool = await runInNetns(ns, '/nonexistent/ip', []).catch((e: unknown) => e);
   assert.ok(noTool instanceof CommandError);
   assert.equal(noTool.message, '/nonexistent/ip: /nonexistent/ip is not installed');
-  const noNs = await runInNetns(join(dir, 'gone'), 'ip', ['link']).catch((e: unknown) => e);
+  const noNs = await runInNetns(join(dirname(ns), 'gone'), 'ip', ['link']).catch((e: unknown) => e);
   assert.ok(noNs instanceof CommandError);
   assert.equal(noNs.code, null, 'not started');
 });
