@@ -8,11 +8,11 @@
  * the built helper (`node dist/src/daemon/main.js` before a bundle), tools are spawned in-process.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync, constants as fsConstants } from 'node:fs';
+import { openSync, constants as fsConstants } from 'node:fs';
 import { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
+import { builtNative } from './native-path.js';
 import { CommandError, run, runToolsThrough, settle, type RunOptions, type ToolResult } from './run.js';
 import { encodeDetached, encodeRelease, encodeRun, encodeSyscall, ReplyReader, type HelperReply, type PipeUse, type RunRequest, type SyscallRequest } from './spawn-frames.js';
 
@@ -32,15 +32,12 @@ const pending = new Map<number, Pending>();
 /** A reply and the helper that sent it (a 'started' reply's fds are that process's). */
 type Answered = HelperReply & { from: Helper };
 
-/** Where the helper is: beside the bundle (dist/daemon/), or the bundle's when run from tsc's output. */
-const HELPER_CANDIDATES = ['./wharf-spawn', '../../daemon/wharf-spawn'];
-
 /**
  * From now on lib/run.ts runs tools through the helper. The daemon calls this at start. Returns
  * false, and changes nothing, when the helper is not built.
  */
 export function useSpawnHelper(): boolean {
-  helperPath = HELPER_CANDIDATES.map((c) => fileURLToPath(new URL(c, import.meta.url))).find((p) => existsSync(p));
+  helperPath = builtNative('wharf-spawn');
   if (!helperPath) return false;
   runToolsThrough(runThroughHelper);
   try {
