@@ -3,7 +3,8 @@
  * Bundles wharfd as tsc built it (dist/src/daemon/main.js and the layer extraction worker
  * dist/src/layer/extract-worker.js, which extract-pool.ts starts by its path beside it) into
  * dist/daemon/main.js and dist/daemon/extract-worker.js, two CommonJS files, and compiles the spawn
- * helper src/native/wharf-spawn.c (lib/spawner.ts) into dist/daemon/wharf-spawn: node loads one file
+ * helper src/native/wharf-spawn.c (lib/spawner.ts) into dist/daemon/wharf-spawn and the addon
+ * src/native/malloc-trim.c (lib/malloc-trim.ts) into dist/daemon/malloc-trim.node: node loads one file
  * instead of ~400 ES modules (and gRPC only for the CRI), which is most of a restart's time until
  * /_ping answers, and never its ES module loader (README, Benchmark). Packages in node_modules stay
  * external (native addons, gRPC's proto loading). cri/proto.ts finds proto/ from either place. Run
@@ -62,21 +63,29 @@ for (const f of files) {
 // The ES module bundles' shared chunks, from builds before the daemon was bundled as CommonJS.
 rmSync(join(outdir, 'chunks'), { recursive: true, force: true });
 
-// The spawn helper, compiled again when its source is newer. Written aside and renamed, as above.
-const helperSrc = join(root, 'src/native/wharf-spawn.c');
-const helper = join(outdir, 'wharf-spawn');
-if (!existsSync(helper) || statSync(helper).mtimeMs < statSync(helperSrc).mtimeMs) {
+/**
+ * Compiles src/native/<source> into dist/daemon/<out> when the source is newer. Written aside and
+ * renamed, as above.
+ */
+function compileNative(source, out, what, flags) {
+  const src = join(root, 'src/native', source);
+  const dest = join(outdir, out);
+  if (existsSync(dest) && statSync(dest).mtimeMs >= statSync(src).mtimeMs) return;
   const cc = process.env.CC || 'cc';
-  const tmp = `${helper}.${process.pid}`;
+  const tmp = `${dest}.${process.pid}`;
   try {
-    execFileSync(cc, ['-O2', '-Wall', '-Wextra', '-std=gnu11', '-o', tmp, helperSrc], { stdio: 'inherit' });
+    execFileSync(cc, ['-O2', '-Wall', '-Wextra', '-std=gnu11', ...flags, '-o', tmp, src], { stdio: 'inherit' });
   } catch (err) {
     rmSync(tmp, { force: true });
     const why = err.code === 'ENOENT' ? `no C compiler (${cc}); install gcc and libc6-dev (scripts/deps.sh does)` : err.message;
-    console.error(`bundle-daemon: cannot build the spawn helper ${helperSrc}: ${why}`);
+    console.error(`bundle-daemon: cannot build ${what} ${src}: ${why}`);
     process.exit(1);
   }
-  renameSync(tmp, helper);
+  renameSync(tmp, dest);
 }
+
+compileNative('wharf-spawn.c', 'wharf-spawn', 'the spawn helper', []);
+// A Node-API addon: node's headers are installed with it, under <prefix>/include/node.
+compileNative('malloc-trim.c', 'malloc-trim.node', 'the malloc_trim addon', ['-shared', '-fPIC', '-I', join(dirname(dirname(process.execPath)), 'include', 'node')]);
 // The node spawn helper of earlier builds.
 rmSync(join(outdir, 'spawn-server.js'), { force: true });

@@ -14,6 +14,7 @@ import { loadDaemonConfig } from './config.js';
 import { insecureTcpWarnings } from './tcp-policy.js';
 import { startDaemon } from './daemon.js';
 import { writeFileAtomic } from '../lib/atomic-file.js';
+import { canReturnFreedMemory } from '../lib/malloc-trim.js';
 import { useSpawnHelper } from '../lib/spawner.js';
 import { keepYoungGenerationSmall } from '../lib/young-generation.js';
 
@@ -81,6 +82,7 @@ async function main(): Promise<void> {
   installSafetyNet();
   // Started now, while the daemon is small (and after the socket-activation variables are gone).
   if (!useSpawnHelper()) log('the spawn helper wharf-spawn is not built (npm run build): tools are spawned by the daemon itself, which is slower');
+  if (!canReturnFreedMemory()) log('the addon malloc-trim.node is not built (npm run build): memory freed after a pull stays resident');
   // As dockerd: a TCP listener without verified client certificates is served, after warnings
   // and a deliberate pause at start-up.
   for (const warning of await insecureTcpWarnings(cfg)) {

@@ -13,6 +13,7 @@
 import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { systemError } from '../lib/errors.js';
+import { returnFreedMemory } from '../lib/malloc-trim.js';
 import { keepYoungGenerationSmall } from '../lib/young-generation.js';
 import type { ExtractedLayer } from './extract-layer.js';
 import { fromWire, type FromWorker, type ToWorker } from './extract-protocol.js';
@@ -37,6 +38,8 @@ class ExtractWorker {
     this.thread.on('exit', (code) => {
       this.die(systemError(`layer extraction worker exited (code ${code})`));
       onExit(this);
+      // The end of a pull, load or build: what its buffers and this thread's heap took goes back.
+      returnFreedMemory();
     });
   }
 

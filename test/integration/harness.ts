@@ -32,12 +32,15 @@ export const CLI_MAIN = join(REPO_ROOT, 'bin/wharf.cjs');
 export const DOCKER_CLI = '/usr/local/bin/docker';
 const OVERLAYFS_MAGIC = 0x794c7630;
 
-/** Re-bundles the CLI and wharfd when tsc (or a change to the spawn helper's C) came since (`npx tsc -p .` alone leaves the bundles stale). */
+/** Re-bundles the CLI and wharfd when tsc (or a change to the C in src/native/) came since (`npx tsc -p .` alone leaves the bundles stale). */
 function ensureBundles(): void {
   const mtime = (p: string) => statSync(join(REPO_ROOT, p), { throwIfNoEntry: false })?.mtimeMs ?? 0;
   const built = mtime('dist/src/cli/main.js');
   if (mtime('dist/cli/wharf.cjs') < built) execFileSync(process.execPath, [join(REPO_ROOT, 'scripts/bundle-cli.mjs')], { stdio: 'inherit' });
-  const daemonStale = mtime('dist/daemon/main.js') < mtime('dist/src/daemon/main.js') || mtime('dist/daemon/wharf-spawn') < mtime('src/native/wharf-spawn.c');
+  const daemonStale =
+    mtime('dist/daemon/main.js') < mtime('dist/src/daemon/main.js') ||
+    mtime('dist/daemon/wharf-spawn') < mtime('src/native/wharf-spawn.c') ||
+    mtime('dist/daemon/malloc-trim.node') < mtime('src/native/malloc-trim.c');
   if (daemonStale) execFileSync(process.execPath, [join(REPO_ROOT, 'scripts/bundle-daemon.mjs')], { stdio: 'inherit' });
 }
 ensureBundles();

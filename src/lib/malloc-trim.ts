@@ -1,0 +1,30 @@
+/**
+ * Hands the heap memory the daemon has freed back to the kernel: glibc's malloc_trim, through the
+ * addon src/native/malloc-trim.c. glibc keeps freed memory resident unless it lies at the top of
+ * the heap, and node never asks for it back: after a pull (its socket reads, the extraction
+ * threads' buffers) wharfd stayed 80-100 MB above its idle size for good. Called when such a
+ * burst is over (layer/extract-pool.ts, when an idle extraction worker ends).
+ */
+import { builtNative } from './native-path.js';
+
+let addon: { mallocTrim(): boolean } | null | undefined;
+
+function load(): { mallocTrim(): boolean } | null {
+  if (addon === undefined) {
+    const path = builtNative('malloc-trim.node');
+    const mod = { exports: {} as { mallocTrim(): boolean } };
+    if (path) process.dlopen(mod, path);
+    addon = path ? mod.exports : null;
+  }
+  return addon;
+}
+
+/** Whether the addon is built (the daemon says so at start when it is not). */
+export function canReturnFreedMemory(): boolean {
+  return load() !== null;
+}
+
+/** Returns freed memory to the kernel; true if there was some to return. */
+export function returnFreedMemory(): boolean {
+  return load()?.mallocTrim() ?? false;
+}
