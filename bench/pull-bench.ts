@@ -7,18 +7,21 @@
  * BENCH_DOCKER_HOST (a Docker engine, e.g. unix:///run/bench-docker/docker.sock) the same pull
  * is timed there too; with BENCH_BASELINE_MAIN (another build's dist/daemon/main.js) a
  * second wharfd runs that build, to measure a change before and after in one alternated run.
- * Alternated, medians and the ratios.
+ * Alternated, medians and the ratios. Then, once the extraction workers have ended (30 s idle),
+ * what the pulls left resident in each wharfd.
  * Run as root, after `npx tsc -p .`:  node dist/bench/pull-bench.js [N]   (BENCH_PULL_N, default 5)
  */
 import { execFile } from 'node:child_process';
 import { request } from 'node:http';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { debianImages, pushNginxImage } from '../test/fixtures/debian-images.js';
 import { startRegistry } from '../test/fixtures/registry.js';
-import { CLI_MAIN, DOCKER_CLI, startDaemon } from '../test/integration/harness.js';
+import { CLI_MAIN, DOCKER_CLI, startDaemon, waitFor, type Daemon } from '../test/integration/harness.js';
+import { rssMb } from '../test/integration/slow-client.js';
 import { median, quantile, recordRow } from './report.js';
 import { startBaselineDaemon } from './baseline.js';
 
@@ -44,6 +47,9 @@ const daemon = await startDaemon();
 const baseline = await startBaselineDaemon();
 const work = await mkdtemp(join(daemon.root, 'pull-bench-'));
 const registry = await startRegistry({ dir: work, storage: join(work, 'storage') });
+/** A daemon's threads (each layer extraction worker is one more while it lives). */
+const threads = (pid: number) => Number(/Threads:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+const idleThreads = new Map<Daemon, number>([daemon, baseline].filter((d): d is Daemon => !!d).map((d) => [d, threads(d.pid)]));
 try {
   await pushNginxImage(registry.url);
   const ref = `${registry.host}/library/nginx:latest`;
@@ -106,6 +112,14 @@ try {
   for (const [name, s] of Object.entries(samples)) {
     console.log(`  ${name.padEnd(26)} ${median(s).toFixed(0).padStart(6)} ms   ${(median(s) / floorMs).toFixed(2)}x floor`);
   }
+  // The RSS each wharfd is left with once its extraction workers have ended.
+  const settledRss = async (d: Daemon): Promise<number> => {
+    await waitFor(() => threads(d.pid) <= idleThreads.get(d)!, { timeoutMs: 120_000, intervalMs: 500, what: 'the extraction workers to end' });
+    return rssMb(d.pid);
+  };
+  const rssAfter = await settledRss(daemon);
+  const baseRssAfter = baseline ? await settledRss(baseline) : undefined;
+  console.log(`  wharfd RSS once the extraction workers ended: ${rssAfter.toFixed(1)} MB${baseRssAfter === undefined ? '' : `; baseline ${baseRssAfter.toFixed(1)} MB`}`);
   const pingLine = (what: string, p: number[]) =>
     console.log(`  ${what.padEnd(26)} median ${median(p).toFixed(1)} ms, 99th percentile ${quantile(p, 0.99).toFixed(1)} ms, max ${Math.max(...p).toFixed(1)} ms (${p.length} pings)`);
   pingLine('/_ping during the pulls', pings);
@@ -119,6 +133,8 @@ try {
   });
   if (baseline) recordRow({ what: 'cold pull, same, baseline build', wharf: samples['baseline pull (cold)']!, ...(DOCKER_HOST ? { docker: samples['docker pull (cold)']! } : {}), floor: samples['gzip -dc | tar -x (floor)']! });
   recordRow({ what: '/_ping latency during a pull', wharf: pings, goal: 'answers' });
+  recordRow({ what: 'wharfd RSS idle after the pulls (extraction workers ended)', wharf: [rssAfter], unit: 'MB', goal: '< 70 MB' });
+  if (baseRssAfter !== undefined) recordRow({ what: 'wharfd RSS idle after the pulls, baseline build', wharf: [baseRssAfter], unit: 'MB' });
   if (baseline) recordRow({ what: '/_ping latency during a pull, baseline build', wharf: basePings });
 } finally {
   await registry.stop();
