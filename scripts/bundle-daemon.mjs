@@ -65,9 +65,10 @@ rmSync(join(outdir, 'chunks'), { recursive: true, force: true });
 
 /**
  * Compiles src/native/<source> into dist/daemon/<out> when the source is newer. Written aside and
- * renamed, as above.
+ * renamed, as above. An optional one that cannot be built is left out with a warning (the daemon
+ * runs without it and says so).
  */
-function compileNative(source, out, what, flags) {
+function compileNative(source, out, what, flags, { optional = false } = {}) {
   const src = join(root, 'src/native', source);
   const dest = join(outdir, out);
   if (existsSync(dest) && statSync(dest).mtimeMs >= statSync(src).mtimeMs) return;
@@ -79,13 +80,15 @@ function compileNative(source, out, what, flags) {
     rmSync(tmp, { force: true });
     const why = err.code === 'ENOENT' ? `no C compiler (${cc}); install gcc and libc6-dev (scripts/deps.sh does)` : err.message;
     console.error(`bundle-daemon: cannot build ${what} ${src}: ${why}`);
+    if (optional) return;
     process.exit(1);
   }
   renameSync(tmp, dest);
 }
 
 compileNative('wharf-spawn.c', 'wharf-spawn', 'the spawn helper', []);
-// A Node-API addon: node's headers are installed with it, under <prefix>/include/node.
-compileNative('malloc-trim.c', 'malloc-trim.node', 'the malloc_trim addon', ['-shared', '-fPIC', '-I', join(dirname(dirname(process.execPath)), 'include', 'node')]);
+// A Node-API addon, against the headers node installs under <prefix>/include/node (Debian's own
+// nodejs has them in libnode-dev). Optional: without it freed memory stays resident after a pull.
+compileNative('malloc-trim.c', 'malloc-trim.node', 'the malloc_trim addon', ['-shared', '-fPIC', '-I', join(dirname(dirname(process.execPath)), 'include', 'node')], { optional: true });
 // The node spawn helper of earlier builds.
 rmSync(join(outdir, 'spawn-server.js'), { force: true });

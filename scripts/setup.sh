@@ -19,7 +19,7 @@ bash scripts/deps.sh
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
-if [ ! -f dist/cli/wharf.cjs ] || [ ! -f dist/daemon/main.js ] || [ ! -f dist/daemon/wharf-spawn ] || [ ! -f dist/daemon/malloc-trim.node ] || [ -n "$(find src scripts/bundle-cli.mjs scripts/bundle-daemon.mjs package.json tsconfig.json -newer dist/cli/wharf.cjs -print -quit)" ] || [ -n "$(find src scripts/bundle-daemon.mjs -newer dist/daemon/main.js -print -quit)" ]; then
+if [ ! -f dist/cli/wharf.cjs ] || [ ! -f dist/daemon/main.js ] || [ ! -f dist/daemon/wharf-spawn ] || [ -n "$(find src scripts/bundle-cli.mjs scripts/bundle-daemon.mjs package.json tsconfig.json -newer dist/cli/wharf.cjs -print -quit)" ] || [ -n "$(find src scripts/bundle-daemon.mjs -newer dist/daemon/main.js -print -quit)" ]; then
   npm run build
 fi
 

@@ -40,7 +40,8 @@ function ensureBundles(): void {
   const daemonStale =
     mtime('dist/daemon/main.js') < mtime('dist/src/daemon/main.js') ||
     mtime('dist/daemon/wharf-spawn') < mtime('src/native/wharf-spawn.c') ||
-    mtime('dist/daemon/malloc-trim.node') < mtime('src/native/malloc-trim.c');
+    // Optional (bundle-daemon leaves it out when node's headers are missing): rebuilt only when stale.
+    (existsSync(join(REPO_ROOT, 'dist/daemon/malloc-trim.node')) && mtime('dist/daemon/malloc-trim.node') < mtime('src/native/malloc-trim.c'));
   if (daemonStale) execFileSync(process.execPath, [join(REPO_ROOT, 'scripts/bundle-daemon.mjs')], { stdio: 'inherit' });
 }
 ensureBundles();
