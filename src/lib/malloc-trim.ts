@@ -11,10 +11,17 @@ let addon: { mallocTrim(): boolean } | null | undefined;
 
 function load(): { mallocTrim(): boolean } | null {
   if (addon === undefined) {
+    addon = null;
     const path = builtNative('malloc-trim.node');
     const mod = { exports: {} as { mallocTrim(): boolean } };
-    if (path) process.dlopen(mod, path);
-    addon = path ? mod.exports : null;
+    try {
+      if (path) {
+        process.dlopen(mod, path);
+        addon = mod.exports;
+      }
+    } catch {
+      // A file that does not load (another libc, a damaged build) is no addon: the daemon says so.
+    }
   }
   return addon;
 }
