@@ -5,8 +5,7 @@
  */
 import type { ContainerConfig, HealthConfig } from '../api/types.js';
 import { invalidParameter } from '../lib/errors.js';
-import { parseGoDuration } from '../lib/go-duration.js';
-import { parseInstruction } from '../build/instructions.js';
+import { parseInstruction, type Instruction } from '../build/instructions.js';
 import { parseDockerfile } from '../build/parser.js';
 import { envMap, processWord } from '../build/shell-lex.js';
 
@@ -94,30 +93,32 @@ function keyValues(instr: string, rest: string): Array<[string, string]> {
   });
 }
 
+/** One change read by the Dockerfile parser, as Docker's commit runs a change through its dispatcher. */
+function parsedChange(line: string): Instruction | undefined {
+  try {
+    const node = parseDockerfile(line).nodes[0];
+    return node && parseInstruction(node);
+  } catch (err) {
+    throw invalidParameter((err as Error).message);
+  }
+}
+
 /**
  * An ENV change's pairs with `$VAR` expanded against the config's environment so far, as Docker
  * runs the change through its Dockerfile dispatcher (`ENV PATH=/x:$PATH` extends the image's PATH).
  */
 function envChange(rest: string, env: readonly string[]): Array<[string, string]> {
-  let inst;
-  try {
-    const node = parseDockerfile(`ENV ${rest}`).nodes[0];
-    inst = node && parseInstruction(node);
-  } catch (err) {
-    throw invalidParameter((err as Error).message);
-  }
+  const inst = parsedChange(`ENV ${rest}`);
   if (inst?.kind !== 'env') throw invalidParameter('ENV requires at least one argument');
   const vars = envMap(env);
   return inst.env.map((kv) => [processWord(kv.key, vars), processWord(kv.value, vars)]);
 }
 
-/** A HEALTHCHECK option's duration, refused with Go's message as Docker's commit refuses it. */
-function duration(value: string): number {
-  try {
-    return parseGoDuration(value);
-  } catch (err) {
-    throw invalidParameter((err as Error).message);
-  }
+/** A HEALTHCHECK change: the build's own parsing (its flags, durations, JSON or shell form, messages). */
+function healthcheck(rest: string): HealthConfig {
+  const inst = parsedChange(`HEALTHCHECK ${rest}`);
+  if (inst?.kind !== 'healthcheck') throw invalidParameter('HEALTHCHECK requires at least one argument');
+  return inst.health;
 }
 
 function expandPorts(spec: string): string[] {
@@ -130,33 +131,6 @@ function expandPorts(spec: string): string[] {
   const out: string[] = [];
   for (let p = start; p <= end; p++) out.push(`${p}/${proto.toLowerCase()}`);
   return out;
-}
-
-function healthcheck(rest: string): HealthConfig {
-  let s = rest.trim();
-  const hc: HealthConfig = {};
-  for (;;) {
-    const m = /^--([a-z-]+)=(\S+)\s*/.exec(s);
-    if (!m) break;
-    s = s.slice(m[0].length);
-    const [, flag, value] = m;
-    if (flag === 'interval') hc.Interval = duration(value!);
-    else if (flag === 'timeout') hc.Timeout = duration(value!);
-    else if (flag === 'start-period') hc.StartPeriod = duration(value!);
-    else if (flag === 'start-interval') hc.StartInterval = duration(value!);
-    else if (flag === 'retries') hc.Retries = Number(value);
-    else throw invalidParameter(`Unknown flag: ${flag}`);
-  }
-  const m = /^(\S+)\s*([\s\S]*)$/.exec(s);
-  const kind = m?.[1]?.toUpperCase();
-  if (kind === 'NONE') {
-    if (m![2]!.trim()) throw invalidParameter('HEALTHCHECK NONE takes no arguments');
-    return { Test: ['NONE'] };
-  }
-  if (kind !== 'CMD') throw invalidParameter(`Unknown type "${m?.[1] ?? ''}" in HEALTHCHECK (try CMD)`);
-  const arr = jsonArray(m![2]!);
-  hc.Test = arr ? ['CMD', ...arr] : ['CMD-SHELL', m![2]!.trim()];
-  return hc;
 }
 
 /**

@@ -55,6 +55,13 @@ test('HEALTHCHECK', () => {
     Retries: 3,
     Test: ['CMD-SHELL', 'curl -f x'],
   });
+  assert.deepEqual(applyChanges(['HEALTHCHECK --timeout=1m30s CMD ["wget", "-q", "x"]']).Healthcheck, { Test: ['CMD', 'wget', '-q', 'x'], Timeout: 90e9, Retries: 0 });
+  // The build's own parsing and Docker's words for what it refuses.
+  assert.throws(() => applyChanges(['HEALTHCHECK --interval=5 CMD true']), { message: 'time: missing unit in duration "5"' });
+  assert.throws(() => applyChanges(['HEALTHCHECK --interval=1us CMD true']), { message: 'Interval "interval" cannot be less than 1ms' });
+  assert.throws(() => applyChanges(['HEALTHCHECK --retries=-1 CMD true']), { message: '--retries cannot be negative (-1)' });
+  assert.throws(() => applyChanges(['HEALTHCHECK --bogus=1 CMD true']), { message: 'Unknown flag: bogus' });
+  assert.throws(() => applyChanges(['HEALTHCHECK CMD']), { message: 'Missing command after HEALTHCHECK CMD' });
 });
 
 test('does not modify the base config', () => {
