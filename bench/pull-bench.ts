@@ -13,7 +13,6 @@
  */
 import { execFile } from 'node:child_process';
 import { request } from 'node:http';
-import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -21,7 +20,7 @@ import { promisify } from 'node:util';
 import { debianImages, pushNginxImage } from '../test/fixtures/debian-images.js';
 import { startRegistry } from '../test/fixtures/registry.js';
 import { CLI_MAIN, DOCKER_CLI, startDaemon, waitFor, type Daemon } from '../test/integration/harness.js';
-import { rssMb } from '../test/integration/slow-client.js';
+import { rssMb, threadCount } from '../test/integration/slow-client.js';
 import { median, quantile, recordRow } from './report.js';
 import { startBaselineDaemon } from './baseline.js';
 
@@ -47,9 +46,7 @@ const daemon = await startDaemon();
 const baseline = await startBaselineDaemon();
 const work = await mkdtemp(join(daemon.root, 'pull-bench-'));
 const registry = await startRegistry({ dir: work, storage: join(work, 'storage') });
-/** A daemon's threads (each layer extraction worker is one more while it lives). */
-const threads = (pid: number) => Number(/Threads:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-const idleThreads = new Map<Daemon, number>([daemon, baseline].filter((d): d is Daemon => !!d).map((d) => [d, threads(d.pid)]));
+const idleThreads = new Map<Daemon, number>([daemon, baseline].filter((d): d is Daemon => !!d).map((d) => [d, threadCount(d.pid)]));
 try {
   await pushNginxImage(registry.url);
   const ref = `${registry.host}/library/nginx:latest`;
@@ -114,7 +111,7 @@ try {
   }
   // The RSS each wharfd is left with once its extraction workers have ended.
   const settledRss = async (d: Daemon): Promise<number> => {
-    await waitFor(() => threads(d.pid) <= idleThreads.get(d)!, { timeoutMs: 120_000, intervalMs: 500, what: 'the extraction workers to end' });
+    await waitFor(() => threadCount(d.pid) <= idleThreads.get(d)!, { timeoutMs: 120_000, intervalMs: 500, what: 'the extraction workers to end' });
     return rssMb(d.pid);
   };
   const rssAfter = await settledRss(daemon);

@@ -10,11 +10,10 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { DOCKER_CLI, loadBusybox, startDaemon, waitFor } from '../test/integration/harness.js';
 import { median, recordRow } from './report.js';
-import { openStream, rssMb, sampleRss, slowRead } from '../test/integration/slow-client.js';
+import { openStream, rssMb, sampleRss, slowRead, threadCount } from '../test/integration/slow-client.js';
 import { join } from 'node:path';
 import http from 'node:http';
 
@@ -23,13 +22,11 @@ const MB = Number(process.env.BENCH_STREAM_MB ?? 300);
 const N = Number(process.env.BENCH_STREAM_N ?? 7);
 
 
-/** The daemon's threads (a layer extraction worker is one more while it lives). */
-const threads = (pid: number) => Number(/Threads:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
 
 const d = await startDaemon();
 try {
   const fresh = rssMb(d.pid);
-  const freshThreads = threads(d.pid);
+  const freshThreads = threadCount(d.pid);
   await loadBusybox(d);
   const env = { ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.root, 'docker-config') };
   const runs = async (t: number[]) => {
@@ -54,7 +51,7 @@ try {
 
   const before: number[] = [];
   const runBefore = await runs(before);
-  await waitFor(() => threads(d.pid) <= freshThreads, { timeoutMs: 120_000, intervalMs: 500, what: 'the image load\'s extraction workers to stop' });
+  await waitFor(() => threadCount(d.pid) <= freshThreads, { timeoutMs: 120_000, intervalMs: 500, what: 'the image load\'s extraction workers to stop' });
   const idle = rssMb(d.pid);
   const created = await post('/containers/create', { Image: 'busybox', Cmd: ['sh', '-c', `head -c ${MB * 1024 * 1024} /dev/zero`] });
   const id = (JSON.parse(created.text) as { Id: string }).Id;

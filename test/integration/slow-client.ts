@@ -1,5 +1,5 @@
 /**
- * A deliberately slow API client and wharfd's RSS, for the back-pressure test and bench:
+ * A deliberately slow API client and wharfd's RSS and threads, for the back-pressure test and benches:
  * a stdcopy stream read at a fixed budget per timer tick, paused in between.
  */
 import { createHash } from 'node:crypto';
@@ -14,6 +14,11 @@ const TICK_MS = 10;
 export function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : 0;
+}
+
+/** A process's threads (each of wharfd's layer extraction workers is one more while it lives). */
+export function threadCount(pid: number): number {
+  return Number(/Threads:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
 }
 
 /** Samples wharfd's RSS until stopped; returns the peak. */
