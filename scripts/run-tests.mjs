@@ -13,7 +13,8 @@
  * script is passed on to the running files the same way, so their cleanup still happens.
  *
  * The last lines are `<tier>: PASS|FAIL: N tests, N passed, N failed, …` and the exit code is
- * non-zero when any test or file failed.
+ * non-zero when any test or file failed; before them, each failed file's failing tests are printed
+ * again, with their errors.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -147,6 +148,15 @@ function runFile(file, opts, tmp) {
   });
 }
 
+const FAILURE_REPORT_MAX = 8000;
+
+/** The spec reporter's closing `✖ failing tests:` section of a file's output (or its tail if there is none), at most FAILURE_REPORT_MAX characters. */
+function failureReport(output) {
+  const at = output.lastIndexOf('\u2716 failing tests:');
+  const section = at >= 0 ? output.slice(at) : output.slice(-FAILURE_REPORT_MAX);
+  return section.length > FAILURE_REPORT_MAX ? `${section.slice(0, FAILURE_REPORT_MAX)}\n[... ${section.length - FAILURE_REPORT_MAX} more characters in the file's output above]` : section;
+}
+
 /** Runs `files` with at most `jobs` at once, longest (by `durations`) first; calls `done` per file. */
 async function pool(files, jobs, opts, tmp, done) {
   const queue = [...files];
@@ -208,6 +218,8 @@ async function main() {
   console.log(`\n${opts.name}: ${results.length} files, ${opts.jobs} at a time, ${Math.round((Date.now() - started) / 1000)} s; slowest:`);
   for (const r of slowest) console.log(`  ${r.seconds.toFixed(1).padStart(6)} s  ${key(r.file)}`);
   const failedFiles = results.filter((r) => r.code !== 0).map((r) => key(r.file));
+  // Again at the end, where a CI log's tail shows it: what failed and why, without searching.
+  for (const r of results.filter((x) => x.code !== 0)) console.log(`\n${opts.name}: ${key(r.file)}:\n${failureReport(r.output)}`);
   if (failedFiles.length) console.log(`${opts.name}: failed files: ${failedFiles.join(' ')}`);
   if (broken.length) console.log(`${opts.name}: files that crashed or reported no tests: ${broken.join(' ')}`);
   const ok = failedFiles.length === 0 && total.fail === 0;
