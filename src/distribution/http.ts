@@ -34,22 +34,32 @@ const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
 const httpsAgents = new Map<string, https.Agent>();
 
 /**
- * One agent per TLS setting, with one secure context: given as `ca`, node would parse the whole
- * root list again for every connection. The roots are the host's with the registry's certs.d CAs
- * added, as dockerd appends them to the system pool.
+ * What an agent's one secure context holds. The roots are the host's with the registry's certs.d
+ * CAs added, as dockerd appends them to the system pool. An insecure registry's certificate is
+ * not verified (dockerd's InsecureSkipVerify), so its context gets no roots at all: parsing the
+ * host's bundle takes ~55 ms of the event loop, on the first pull from a local registry too.
  */
+export function secureContextOptions(tls: TlsSettings | null | undefined): { verify: boolean; ca: Array<string | Buffer>; cert?: Buffer; key?: Buffer; cacheKey: string } {
+  const verify = tls?.rejectUnauthorized ?? true;
+  const { source, roots } = verify ? systemRoots() : { source: '', roots: [] };
+  const extra = verify ? (tls?.ca ?? []) : [];
+  return {
+    verify,
+    ca: [...roots, ...extra],
+    ...(tls?.cert ? { cert: tls.cert, key: tls.key } : {}),
+    cacheKey: JSON.stringify([source, verify, extra.map((c) => c.toString('base64')), tls?.cert?.toString('base64')]),
+  };
+}
+
+/** One agent per TLS setting, with one secure context: given as `ca`, node would parse the whole root list again for every connection. */
 function agentFor(url: URL, tls: TlsSettings | null | undefined): http.Agent {
   if (url.protocol === 'http:') return httpAgent;
-  const { source, roots } = systemRoots();
-  const key = JSON.stringify([source, tls?.rejectUnauthorized ?? true, tls?.ca?.map((c) => c.toString('base64')), tls?.cert?.toString('base64')]);
-  let agent = httpsAgents.get(key);
+  const { verify, ca, cert, key, cacheKey } = secureContextOptions(tls);
+  let agent = httpsAgents.get(cacheKey);
   if (!agent) {
-    const secureContext = createSecureContext({
-      ca: [...roots, ...(tls?.ca ?? [])],
-      ...(tls?.cert ? { cert: tls.cert, key: tls.key } : {}),
-    });
-    agent = new https.Agent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: tls?.rejectUnauthorized ?? true, secureContext });
-    httpsAgents.set(key, agent);
+    const secureContext = createSecureContext({ ca, ...(cert ? { cert, key } : {}) });
+    agent = new https.Agent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: verify, secureContext });
+    httpsAgents.set(cacheKey, agent);
   }
   return agent;
 }

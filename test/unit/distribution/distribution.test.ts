@@ -18,6 +18,7 @@ import { progressBar } from '../../../src/distribution/progress.js';
 import { humanSize } from '../../../src/lib/units.js';
 import { EndpointResolver } from '../../../src/distribution/endpoints.js';
 import { registryErrorOf, translatePullError } from '../../../src/distribution/errors.js';
+import { secureContextOptions } from '../../../src/distribution/http.js';
 import { registryDomainOf } from '../../../src/distribution/login.js';
 import { parseNormalizedNamed } from '../../../src/image/reference.js';
 
@@ -136,4 +137,24 @@ test('registry errors and their pull translations', () => {
   assert.equal(registryDomainOf('https://index.docker.io/v1/'), 'docker.io');
   assert.equal(registryDomainOf('http://127.0.0.1:5000/'), '127.0.0.1:5000');
   assert.equal(registryDomainOf(undefined), 'docker.io');
+});
+
+test('TLS context: a verified registry gets the host roots and its certs.d CAs; an insecure one no roots to parse', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'wharf-roots-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const saved = process.env.SSL_CERT_FILE;
+  t.after(() => (saved === undefined ? delete process.env.SSL_CERT_FILE : (process.env.SSL_CERT_FILE = saved)));
+  const hostRoots = '-----BEGIN CERTIFICATE-----\nhost roots\n-----END CERTIFICATE-----\n';
+  await writeFile(join(dir, 'bundle.pem'), hostRoots);
+  process.env.SSL_CERT_FILE = join(dir, 'bundle.pem');
+  const certsD = Buffer.from('-----BEGIN CERTIFICATE-----\ncerts.d\n-----END CERTIFICATE-----\n');
+  const verified = secureContextOptions({ rejectUnauthorized: true, ca: [certsD] });
+  assert.deepEqual([verified.verify, verified.ca], [true, [hostRoots, certsD]]);
+  const insecure = secureContextOptions({ rejectUnauthorized: false, ca: [certsD] });
+  assert.deepEqual([insecure.verify, insecure.ca], [false, []]);
+  assert.notEqual(insecure.cacheKey, verified.cacheKey);
+  // A client certificate is still presented to an insecure registry (certs.d's *.cert / *.key).
+  const withCert = secureContextOptions({ rejectUnauthorized: false, cert: Buffer.from('c'), key: Buffer.from('k') });
+  assert.deepEqual([withCert.cert, withCert.key, withCert.ca], [Buffer.from('c'), Buffer.from('k'), []]);
+  assert.notEqual(withCert.cacheKey, insecure.cacheKey);
 });
