@@ -239,6 +239,32 @@ test('a layer goes on being written while the calling thread is busy: extraction
   await store.discardStaged(staged);
 });
 
+test('the source is read only as fast as the worker extracts: at most a few MiB ahead of what is on disk', async () => {
+  const n = 60_000;
+  const tar = await buildTar(Array.from({ length: n }, (_, i): TarEntrySpec => ({ name: `f/${i}`, content: '' })));
+  const driverHome = store.driver.home;
+  const known = new Set(await readdir(driverHome));
+  const checkAt = 24 << 20;
+  let produced = 0;
+  let ahead = -1;
+  const source = new Readable({
+    read() {
+      if (produced >= tar.length) return void this.push(null);
+      if (produced >= checkAt && ahead < 0) {
+        const made = readdirSync(driverHome).find((d) => !known.has(d) && d !== 'l');
+        const extracted = made ? readdirSync(join(driverHome, made, 'diff', 'f')).length : 0;
+        ahead = produced - extracted * 512;
+      }
+      this.push(tar.subarray(produced, produced + 65536));
+      produced += 65536;
+    },
+  });
+  const staged = await store.stageLayer(source);
+  await store.discardStaged(staged);
+  // Without the pause at the window the whole 30 MiB is read at once, a few ms into the layer.
+  assert.ok(ahead >= 0 && ahead <= 6 << 20, `read ${(ahead / 1048576).toFixed(1)} MiB ahead of the extraction`);
+});
+
 test('a source that broke before the store reads it, or closes without an end, fails the stage (never hangs)', { timeout: 120_000 }, async () => {
   const boom = new Error('registry went away');
   const broken = new PassThrough();
