@@ -1,8 +1,9 @@
 /**
  * Cold pull of the nginx test image (test/fixtures/debian-images.ts: its Debian base and nginx
  * layer, many files) from Debian's docker-registry on 127.0.0.1, beside the floor on the same
- * blobs: every layer at once, `gzip -dc | tar -x` into a temp dir per layer, in parallel. Each
- * pull starts with the image and its layers absent (`rmi` after every pull). While wharfd pulls,
+ * blobs: every layer at once, `gzip -dc | tar -x` into a temp dir per layer, in parallel. Every
+ * engine pulls through the Docker CLI (`docker pull -q`); the same pull through the wharf CLI is
+ * timed too, for the CLI's own row. Each pull starts with the image and its layers absent (`rmi` after every pull). While wharfd pulls,
  * /_ping is asked every 20 ms and its latency kept: the daemon must stay responsive. With
  * BENCH_DOCKER_HOST (a Docker engine, e.g. unix:///run/bench-docker/docker.sock) the same pull
  * is timed there too; with BENCH_BASELINE_MAIN (another build's dist/daemon/main.js) a
@@ -57,8 +58,13 @@ try {
 
   const pings: number[] = [];
   const basePings: number[] = [];
-  const pullOn = (d: typeof daemon, into: number[]) => async (): Promise<number> => {
-    const cli = (args: string[]) => run(process.execPath, [CLI_MAIN, ...args], { env: { ...env, WHARF_HOST: d.host }, maxBuffer: 1 << 26 });
+  // The engines are compared through one client, the Docker CLI, as in the run bench; the wharf
+  // CLI's own pull (its start-up included) is a row of its own.
+  const pullOn = (d: typeof daemon, into: number[], client: 'docker' | 'wharf' = 'docker') => async (): Promise<number> => {
+    const cli = (args: string[]) =>
+      client === 'wharf'
+        ? run(process.execPath, [CLI_MAIN, ...args], { env: { ...env, WHARF_HOST: d.host }, maxBuffer: 1 << 26 })
+        : run(DOCKER_CLI, ['-H', d.host, ...args], { env: base, maxBuffer: 1 << 26 });
     let pulling = true;
     const prober = (async () => {
       while (pulling) {
@@ -94,7 +100,7 @@ try {
     return ms;
   };
 
-  const cases: Record<string, () => Promise<number>> = { 'wharf pull (cold)': pull, 'gzip -dc | tar -x (floor)': floor };
+  const cases: Record<string, () => Promise<number>> = { 'wharf pull (cold)': pull, 'gzip -dc | tar -x (floor)': floor, 'wharf CLI pull (cold)': pullOn(daemon, pings, 'wharf') };
   if (DOCKER_HOST) cases['docker pull (cold)'] = dockerPull;
   if (baseline) cases['baseline pull (cold)'] = pullOn(baseline, basePings);
   const samples: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
@@ -128,6 +134,7 @@ try {
     floor: samples['gzip -dc | tar -x (floor)']!,
     goal: '≤ 0.7 docker, ≤ 1.2 floor',
   });
+  recordRow({ what: 'cold pull through the wharf CLI (docker: the Docker CLI, same wharfd)', wharf: samples['wharf CLI pull (cold)']!, docker: samples['wharf pull (cold)']! });
   if (baseline) recordRow({ what: 'cold pull, same, baseline build', wharf: samples['baseline pull (cold)']!, ...(DOCKER_HOST ? { docker: samples['docker pull (cold)']! } : {}), floor: samples['gzip -dc | tar -x (floor)']! });
   recordRow({ what: '/_ping latency during a pull', wharf: pings, goal: 'answers' });
   recordRow({ what: 'wharfd RSS idle after the pulls (extraction workers ended)', wharf: [rssAfter], unit: 'MB', goal: '< 70 MB' });
