@@ -8,6 +8,17 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { systemError } from '../lib/errors.js';
 
+/**
+ * The directory holding a container's attach socket and ctl fifo: its bundle, reached through the
+ * `<execRoot>/conmon/<id>.bundle` link the runtime keeps. conmon runs with --full-attach and makes
+ * them there directly. (Without it, conmon binds them through a `<socket-dir>/<id>` link whose
+ * name it cuts one character short when that path is 107 bytes long, and wharfd then found no
+ * socket: the container's output was lost.)
+ */
+export function conmonSocketDir(execRoot: string, id: string): string {
+  return join(execRoot, 'conmon', `${id}.bundle`);
+}
+
 /** runc prints logrus lines (`time=... level=error msg="..."`); the last msg is the error. */
 export function runtimeErrorMessage(stderr: string): string {
   const lines = stderr.trim().split('\n').filter(Boolean);

@@ -7,12 +7,14 @@
  * `{"data": <pid>}` after `runc create` succeeded, or `{"data": -1, "message": <runc stderr>}`.
  * Files conmon keeps for a container <id> (cuuid = id):
  *   <execRoot>/exits/<id>            exit code, written when the container exits (128+n for signal n)
- *   <execRoot>/sockets/<id>          symlink to the bundle, where conmon puts:
+ *   <execRoot>/conmon/<id>.pid       conmon's pid;  <execRoot>/conmon/<id>.bundle -> bundle dir,
+ *                                    where conmon (--full-attach) puts:
  *       attach  SOCK_SEQPACKET; frames read are [stream byte 2|3][data], writes go to stdin,
  *               a half-close (SHUT_WR) closes the container's stdin unless --leave-stdin-open
  *       ctl     fifo; `1 <height> <width>\n` resizes the tty
  *       oom     created when the container hit its memory limit
- *   <execRoot>/conmon/<id>.pid       conmon's pid;  <execRoot>/conmon/<id>.bundle -> bundle dir
+ *   <execRoot>/sockets/<id>          a link to the bundle that conmon made for containers an
+ *                                    earlier wharfd started (--socket-dir-path); removed with them
  * conmon keeps the sync socket open while it lives: the daemon keeps its end to notice conmon's
  * death (conmon-supervision.ts), then kills what remains of the container and reports exit 137.
  */
@@ -26,7 +28,7 @@ import { run, type CommandError } from '../lib/run.js';
 import { startWithPipes, type StartedWithPipes } from '../lib/spawner.js';
 import { connectAttachSocket } from './conmon-attach.js';
 import { conmonExec } from './conmon-exec.js';
-import { runtimeErrorMessage, writeTerminalSize } from './conmon-io.js';
+import { conmonSocketDir, runtimeErrorMessage, writeTerminalSize } from './conmon-io.js';
 import { checkRuntimeStrings, ociJson } from './oci-json.js';
 import { startThroughExecFifo } from './exec-fifo.js';
 import { recordInit, signalInit, type InitProcess } from './init-signal.js';
@@ -105,7 +107,7 @@ export class ConmonRuntime implements Runtime {
     this.exitDir = join(opts.execRoot, 'exits');
     this.socketDir = join(opts.execRoot, 'sockets');
     this.conmonDir = join(opts.execRoot, 'conmon');
-    for (const d of [opts.stateRoot, this.exitDir, this.socketDir, this.conmonDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
+    for (const d of [opts.stateRoot, this.exitDir, this.conmonDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
   }
 
   // ---- create / start -------------------------------------------------------------------
@@ -131,7 +133,7 @@ export class ConmonRuntime implements Runtime {
       '-p', join(bundleDir, 'pidfile'),
       '-P', join(this.conmonDir, `${id}.pid`),
       '--exit-dir', this.exitDir,
-      '--socket-dir-path', this.socketDir,
+      '--full-attach',
       '-l', `k8s-file:${o.logPath}`,
       '--log-level', 'error',
     ];
@@ -355,11 +357,11 @@ export class ConmonRuntime implements Runtime {
   // ---- stdio --------------------------------------------------------------------------------
 
   async attach(id: string): Promise<AttachStream> {
-    return connectAttachSocket(join(this.socketDir, id), (msg) => new Error(`cannot attach to container ${id}: ${msg}`));
+    return connectAttachSocket(conmonSocketDir(this.opts.execRoot, id), (msg) => new Error(`cannot attach to container ${id}: ${msg}`));
   }
 
   async resize(id: string, height: number, width: number): Promise<void> {
-    await writeTerminalSize(join(this.socketDir, id), height, width, (msg) => `cannot resize container ${id}: ${msg === 'gone' ? 'container is not running' : msg}`);
+    await writeTerminalSize(conmonSocketDir(this.opts.execRoot, id), height, width, (msg) => `cannot resize container ${id}: ${msg === 'gone' ? 'container is not running' : msg}`);
   }
 
   // ---- exec ---------------------------------------------------------------------------------

@@ -74,6 +74,8 @@ export interface RunOptions {
 export interface StartOptions {
   /** Extra wharfd flags. */
   args?: string[];
+  /** Another exec root (default `<root>/exec`); the caller removes it after cleanup. */
+  execRoot?: string;
   /** Contents of the daemon.json passed with --config-file (default `{}`, so the host's /etc/wharf is never read). */
   config?: Record<string, unknown>;
   env?: Record<string, string>;
@@ -232,7 +234,7 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
   await mkdir(base, { recursive: true });
   const root = await mkdtemp(join(base, 'wharf-it-'));
   const dataRoot = join(root, 'data');
-  const execRoot = join(root, 'exec');
+  const execRoot = opts.execRoot ?? join(root, 'exec');
   const socket = join(root, 'wharf.sock');
   const pidfile = join(root, 'wharf.pid');
   const configFile = join(root, 'daemon.json');
