@@ -172,14 +172,20 @@ export async function startApiServer(
     socketGid?: number;
     tls?: ApiTls;
     fdLimit?: number;
+    /** Called whenever a request has been answered or a hijacked connection has closed. */
+    onRequestEnd?: () => void;
   },
 ): Promise<{ close(): Promise<void> }> {
   const log = opts.log ?? (() => {});
   const router = buildRouter();
   const hijacked = new Set<Duplex>();
+  const requestEnded = opts.onRequestEnd ?? (() => {});
   const trackHijacked = (socket: Duplex) => {
     hijacked.add(socket);
-    socket.once('close', () => hijacked.delete(socket));
+    socket.once('close', () => {
+      hijacked.delete(socket);
+      requestEnded();
+    });
   };
   const isDebug = opts.debug ?? (() => false);
   const trace = (req: IncomingMessage) => {
@@ -204,7 +210,7 @@ export async function startApiServer(
   try {
     for (const addr of addrs) {
       const pool = new ConnectionPool(addressName(addr), { cap, firstRequestTimeoutMs: FIRST_REQUEST_TIMEOUT_MS, idleTimeoutMs: KEEP_ALIVE_TIMEOUT_MS }, log);
-      const http = createHttpServer(router, backend, pool, { trackHijacked, trace, log, whenReady });
+      const http = createHttpServer(router, backend, pool, { trackHijacked, trace, log, whenReady, requestEnded });
       // An activated socket is known to be TCP only once listening (dockerd puts TLS on all of them;
       // wharfd, as for -H, on TCP ones only).
       let useTls = addr.kind === 'tcp' && opts.tls !== undefined;
@@ -296,14 +302,18 @@ function createHttpServer(
     log: (msg: string) => void;
     /** Runs a dispatch now, or once the daemon is ready for requests that need the containers. */
     whenReady: (req: IncomingMessage, dispatch: () => void) => void;
+    requestEnded: () => void;
   },
 ): Server {
-  const { trackHijacked, trace, log, whenReady } = ctx;
+  const { trackHijacked, trace, log, whenReady, requestEnded } = ctx;
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     trace?.(req);
     const socket = req.socket;
     pool.requestStarted(socket);
-    res.once('close', () => pool.requestEnded(socket));
+    res.once('close', () => {
+      pool.requestEnded(socket);
+      requestEnded();
+    });
     whenReady(req, () => void router.dispatch({ req, res, backend, upgrade: null, trackHijacked, log }));
   };
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {

@@ -11,6 +11,7 @@ import { LayerStore } from '../layer/layer-store.js';
 import { Trash } from '../lib/trash.js';
 import { writeFileAtomic } from '../lib/atomic-file.js';
 import { generateId } from '../lib/ids.js';
+import { trimWhenQuiet } from '../lib/malloc-trim.js';
 import { noSuchContainer } from '../lib/errors.js';
 import { ConmonRuntime } from '../runtime/conmon.js';
 import { detectCgroupVersion, findInitBinary } from '../runtime/spec.js';
@@ -186,6 +187,9 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
   const diskUsage = new DiskUsageService({ layers: images.layers, images, containers, volumes });
   const build = new BuildService({ images, containers, events, tmpRoot: join(cfg.dataRoot, 'tmp'), log });
   await build.init();
+  // What a burst of requests freed (a stream's buffers, a build's) goes back to the kernel once
+  // the API has been quiet for a while; glibc would keep it resident.
+  const quietTrim = trimWhenQuiet();
   const server = await startApiServer({ containers, images, system, networks, events, volumes, exec: execs, files, control, diskUsage, build }, {
     hosts: cfg.hosts,
     debug: () => facts.debug,
@@ -193,6 +197,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
     ready: restored,
     socketGid: opts.socketGid,
     tls: opts.apiTls,
+    onRequestEnd: quietTrim.activity,
   });
   listening();
   // The CRI endpoint (gRPC, the protobuf loader, its streaming server) is loaded only when asked
@@ -233,6 +238,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
     async shutdown() {
       await cri?.close();
       await server.close();
+      quietTrim.stop();
       containers.close();
       await trash.drain();
       health.close();

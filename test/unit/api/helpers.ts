@@ -105,11 +105,11 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startStubServer(o: Overrides = {}): Promise<TestServer> {
+export async function startStubServer(o: Overrides = {}, serverOpts: { onRequestEnd?: () => void } = {}): Promise<TestServer> {
   const dir = await mkdtemp(join(tmpdir(), 'wharf-api-'));
   const sock = join(dir, 'sub', 'api.sock');
   const calls: Call[] = [];
-  const server = await startApiServer(stubBackend(calls, o), { hosts: [`unix://${sock}`] });
+  const server = await startApiServer(stubBackend(calls, o), { hosts: [`unix://${sock}`], ...serverOpts });
   return {
     sock,
     dir,

@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AttachIO, AttachOptions } from '../../../src/api/backend.js';
 import { frame, frameHeader } from '../../../src/api/stdcopy.js';
 import { noSuchContainer } from '../../../src/lib/errors.js';
@@ -157,6 +158,45 @@ describe('hijacked attach', () => {
     const { statusLine } = splitRaw(await conn.ended);
     assert.equal(statusLine, 'HTTP/1.1 101 UPGRADED');
     conn.socket.destroy();
+  });
+});
+
+describe('the end of every request is reported (the daemon trims its memory once they stop)', () => {
+  it('an answered request when it is answered, a hijacked stream only when its connection closes', async () => {
+    let ended = 0;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const srv = await startStubServer(
+      {
+        containers: {
+          attach: async () => ({
+            tty: false,
+            async run(io) {
+              io.stdout.write('x');
+              await held;
+            },
+          }),
+        },
+      },
+      { onRequestEnd: () => void ended++ },
+    );
+    const endedReaches = async (n: number) => {
+      for (let i = 0; i < 500 && ended < n; i++) await sleep(10);
+      assert.equal(ended, n);
+    };
+    try {
+      assert.equal((await request(srv.sock, 'GET', '/_ping')).status, 200);
+      await endedReaches(1);
+      const conn = rawConnect(srv.sock, `POST /v1.45/containers/x/attach?stream=1&stdout=1 HTTP/1.1\r\nHost: api\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
+      await conn.until((b) => headerEnd(b) && parseFrames(splitRaw(b).rest).length === 1);
+      assert.equal(ended, 1, 'the stream is still open');
+      release();
+      await conn.ended;
+      conn.socket.destroy();
+      await endedReaches(2);
+    } finally {
+      await srv.close();
+    }
   });
 });
 

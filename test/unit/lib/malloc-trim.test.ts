@@ -79,3 +79,17 @@ test('an extraction worker that ends hands what the process freed back to the ke
   assert.ok(out.freed - out.start > 40, `freed but still resident before the worker ended: ${JSON.stringify(out)}`);
   assert.ok(out.freed - out.after > 40, `returned to the kernel once the worker ended: ${JSON.stringify(out)}`);
 });
+
+test('trimWhenQuiet: once nothing happened for the quiet period, the freed memory goes back', () => {
+  const out = runInChild(
+    fragmentedHeapScript(
+      `const { trimWhenQuiet } = await import(${JSON.stringify(MALLOC_TRIM_JS)});`,
+      `const quiet = trimWhenQuiet(200);
+       quiet.activity();
+       for (let i = 0; i < 500 && freed - rssMb() < 40; i++) await sleep(10);
+       quiet.stop();`,
+    ),
+  );
+  assert.ok(out.freed - out.start > 40, `freed but still resident before the quiet period: ${JSON.stringify(out)}`);
+  assert.ok(out.freed - out.after > 40, `returned to the kernel after the quiet period: ${JSON.stringify(out)}`);
+});
