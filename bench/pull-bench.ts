@@ -3,8 +3,9 @@
  * layer, many files) from Debian's docker-registry on 127.0.0.1, beside the floor on the same
  * blobs: every layer at once, `gzip -dc | tar -x` into a temp dir per layer, in parallel. Every
  * engine pulls through the Docker CLI (`docker pull -q`); the same pull through the wharf CLI is
- * timed too, for the CLI's own row. Each pull starts with the image and its layers absent (`rmi` after every pull). While wharfd pulls,
- * /_ping is asked every 20 ms and its latency kept: the daemon must stay responsive. With
+ * timed too, for the CLI's own row. Each pull starts with the image and its layers absent (`rmi`
+ * after every pull). While wharfd pulls, /_ping is asked every 20 ms and its latency kept: the
+ * daemon must stay responsive. With
  * BENCH_DOCKER_HOST (a Docker engine, e.g. unix:///run/bench-docker/docker.sock) the same pull
  * is timed there too; with BENCH_BASELINE_MAIN (another build's dist/daemon/main.js) a
  * second wharfd runs that build, to measure a change before and after in one alternated run.

@@ -1,9 +1,9 @@
 /**
  * The daemon's memory: wharfd's RSS freshly started and idle after a `run --rm`; then a slow
  * client's cost: the RSS while a paced client reads BENCH_STREAM_MB (default 300) of attach
- * output, what is left after it and seven runs once wharfd has been quiet long enough to return what
- * it freed (QUIET_TRIM_MS in src/lib/malloc-trim.ts), and `docker run --rm busybox true` before and after (spawn latency
- * grew with the heap when output was buffered). The idle figures are taken once the layer
+ * output, what is left after it and seven runs once wharfd has been quiet long enough to return
+ * what it freed (QUIET_TRIM_MS in src/lib/malloc-trim.ts), and `docker run --rm busybox true`
+ * before and after (spawn latency grew with the heap when output was buffered). The idle figures are taken once the layer
  * extraction workers of the image load have stopped (they idle for 30 s, then exit), so they
  * are the daemon's own. wharfd runs with MALLOC_ARENA_MAX=2 as its systemd unit starts it; set it
  * in the environment to compare another value (16 is glibc's default on two cores). Run as root,
