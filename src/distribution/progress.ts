@@ -24,21 +24,31 @@ export function progressMessage(id: string, status: string, current: number, tot
   return { status, progressDetail: { current, total }, progress: progressBar(current, total), id };
 }
 
-/** Emits byte progress at most every `everyBytes` or `everyMs`, and always at the end. */
+/**
+ * Byte progress as dockerd's progress reader paces it: a step once more than min(512 KiB, 1% of
+ * the total) came since the last one, sent only if 100 ms passed since the last one sent (a rate
+ * limiter with a burst of one), and always at the total or the end. So a fast transfer reports
+ * about ten times a second, a slow one every 512 KiB; each message also wakes the client.
+ */
 export class ProgressThrottle {
-  private lastBytes = 0;
-  private lastTime = 0;
+  private lastStep = 0;
+  private lastSent = -Infinity;
+  private readonly every: number;
   constructor(
     private readonly emit: (current: number) => void,
-    private readonly everyBytes = 512 * 1024,
-    private readonly everyMs = 100,
-  ) {}
+    private readonly total: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.every = total > 0 ? Math.min(512 * 1024, Math.floor(total / 100)) : 512 * 1024;
+  }
   update(current: number, final = false): void {
-    const now = Date.now();
-    if (final || current - this.lastBytes >= this.everyBytes || now - this.lastTime >= this.everyMs) {
-      if (current === this.lastBytes && !final && this.lastTime !== 0) return;
-      this.lastBytes = current;
-      this.lastTime = now;
+    // The total stands for dockerd's read that hits the end of the blob.
+    const done = final || current === this.total;
+    if (current - this.lastStep <= this.every && !done) return;
+    this.lastStep = current;
+    const now = this.now();
+    if (done || now - this.lastSent >= 100) {
+      this.lastSent = now;
       this.emit(current);
     }
   }

@@ -247,7 +247,7 @@ async function fetchLayers(
       try {
         const cut = cancelled();
         if (cut) throw cut;
-        const throttle = new ProgressThrottle((n) => queue.push(progressMessage(id, 'Downloading', n, desc.size)));
+        const throttle = new ProgressThrottle((n) => queue.push(progressMessage(id, 'Downloading', n, desc.size)), desc.size);
         const staged = await streamLayer(session, repo, desc, layers, { onProgress: (n) => throttle.update(n), cancelled });
         queue.push(statusMessage(id, 'Verifying Checksum'));
         queue.push(statusMessage(id, 'Download complete'));

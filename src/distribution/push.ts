@@ -203,7 +203,7 @@ async function pushLayer(ctx: PushContext, s: RegistrySession, repo: Reference, 
   const hash = createHash('sha256');
   let compressed = 0;
   let read = 0;
-  const throttle = new ProgressThrottle((n) => queue.push(progressMessage(id, 'Pushing', n, total)));
+  const throttle = new ProgressThrottle((n) => queue.push(progressMessage(id, 'Pushing', n, total)), total);
   const tar = await ctx.source.layers.tarStream(chain);
   const countIn = new Transform({
     transform(chunk: Buffer, _e, cb) {

@@ -14,7 +14,7 @@ import {
   selectPlatform,
   type ManifestIndex,
 } from '../../../src/distribution/manifest.js';
-import { progressBar } from '../../../src/distribution/progress.js';
+import { ProgressThrottle, progressBar } from '../../../src/distribution/progress.js';
 import { humanSize } from '../../../src/lib/units.js';
 import { EndpointResolver } from '../../../src/distribution/endpoints.js';
 import { registryErrorOf, translatePullError } from '../../../src/distribution/errors.js';
@@ -157,4 +157,28 @@ test('TLS context: a verified registry gets the host roots and its certs.d CAs; 
   const withCert = secureContextOptions({ rejectUnauthorized: false, cert: Buffer.from('c'), key: Buffer.from('k') });
   assert.deepEqual([withCert.cert, withCert.key, withCert.ca], [Buffer.from('c'), Buffer.from('k'), []]);
   assert.notEqual(withCert.cacheKey, insecure.cacheKey);
+});
+
+test('progress is paced as dockerd paces it: past min(512 KiB, 1%) and 100 ms since the last sent, always at the total', () => {
+  let clock = 0;
+  const sent: number[] = [];
+  const total = 100 << 20;
+  const fast = new ProgressThrottle((n) => sent.push(n), total, () => clock);
+  // 64 KiB every millisecond: 1.6 s for 100 MiB.
+  for (let n = 64 << 10; n <= total; n += 64 << 10, clock++) fast.update(n);
+  assert.equal(sent[0], 576 << 10, 'the first step past 512 KiB is sent at once');
+  assert.equal(sent.at(-1), total);
+  assert.ok(sent.length >= 16 && sent.length <= 18, `about ten a second, not one per 512 KiB: ${sent.length}`);
+  assert.ok(sent.slice(1, -1).every((n, i) => n - sent[i]! >= 100 * (64 << 10)), 'at least 100 ms apart');
+
+  // A small blob: 1% of it is the step, and a slow transfer reports at each step.
+  sent.length = 0;
+  const slow = new ProgressThrottle((n) => sent.push(n), 10_000, () => (clock += 200));
+  for (const n of [50, 101, 150, 202, 10_000]) slow.update(n);
+  assert.deepEqual(sent, [101, 202, 10_000]);
+  // The end is always sent, whatever the pace (a push's last update).
+  sent.length = 0;
+  const end = new ProgressThrottle((n) => sent.push(n), 0, () => clock);
+  end.update(10, true);
+  assert.deepEqual(sent, [10]);
 });
