@@ -36,10 +36,16 @@ describe('testcontainers against wharfd', () => {
   test('GenericContainer with a log-message wait strategy and a mapped port', { timeout: 120_000 }, async () => {
     const { GenericContainer, Wait } = await import('testcontainers');
     const container = await new GenericContainer('busybox:latest')
-      .withCommand(['sh', '-c', 'mkdir -p /www && echo hello-testcontainers > /www/index.html && echo "server starting" && exec httpd -f -p 8080 -h /www'])
+      // The message comes once httpd answers: printed before its exec, it could precede the
+      // listen, and a fetch right after the wait was refused.
+      .withCommand([
+        'sh',
+        '-c',
+        'mkdir -p /www; echo hello-testcontainers > /www/index.html; (until wget -q -O /dev/null http://127.0.0.1:8080/index.html; do sleep 0.05; done; echo "server ready") & exec httpd -f -p 8080 -h /www',
+      ])
       .withExposedPorts(8080)
       .withLabels({ 'org.wharf.test': 'testcontainers' })
-      .withWaitStrategy(Wait.forLogMessage('server starting'))
+      .withWaitStrategy(Wait.forLogMessage('server ready'))
       .start();
     let stopped = false;
     try {
