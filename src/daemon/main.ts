@@ -82,7 +82,7 @@ async function main(): Promise<void> {
   installSafetyNet();
   // Started now, while the daemon is small (and after the socket-activation variables are gone).
   if (!useSpawnHelper()) log('the spawn helper wharf-spawn is not built (npm run build): tools are spawned by the daemon itself, which is slower');
-  if (!canReturnFreedMemory()) log('the addon malloc-trim.node is not built (npm run build): memory freed after a pull stays resident');
+  if (!canReturnFreedMemory()) log('the addon malloc-trim.node is not built (npm run build): memory freed after a pull or a burst of requests stays resident');
   // As dockerd: a TCP listener without verified client certificates is served, after warnings
   // and a deliberate pause at start-up.
   for (const warning of await insecureTcpWarnings(cfg)) {

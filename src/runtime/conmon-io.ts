@@ -9,13 +9,12 @@ import { join } from 'node:path';
 import { systemError } from '../lib/errors.js';
 
 /**
- * The directory holding a container's attach socket and ctl fifo: its bundle, reached through the
- * `<execRoot>/conmon/<id>.bundle` link the runtime keeps. conmon runs with --full-attach and makes
- * them there directly. (Without it, conmon binds them through a `<socket-dir>/<id>` link whose
- * name it cuts one character short when that path is 107 bytes long, and wharfd then found no
- * socket: the container's output was lost.)
+ * `<execRoot>/conmon/<id>.bundle`, the runtime's link to a container's bundle, where conmon
+ * (--full-attach) makes the attach socket, the ctl fifo and the oom file. (Without --full-attach,
+ * conmon binds them through a `<socket-dir>/<id>` link whose name it cuts one character short when
+ * that path is 107 bytes long, and wharfd then found no socket: the container's output was lost.)
  */
-export function conmonSocketDir(execRoot: string, id: string): string {
+export function bundleLinkOf(execRoot: string, id: string): string {
   return join(execRoot, 'conmon', `${id}.bundle`);
 }
 

@@ -8,7 +8,7 @@ import { constants as fsConstants } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { conflict, systemError } from '../lib/errors.js';
-import { conmonSocketDir } from './conmon-io.js';
+import { bundleLinkOf } from './conmon-io.js';
 
 const REOPEN_WAIT_MS = 5000;
 const REOPEN_POLL_MS = 10;
@@ -17,7 +17,7 @@ export async function reopenConmonLog(execRoot: string, id: string, logPath: str
   let fh;
   try {
     // Non-blocking: fails with ENXIO instead of hanging when conmon is gone.
-    fh = await open(join(conmonSocketDir(execRoot, id), 'ctl'), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+    fh = await open(join(bundleLinkOf(execRoot, id), 'ctl'), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENXIO') throw conflict(`container ${id} is not running`);

@@ -28,7 +28,7 @@ import { run, type CommandError } from '../lib/run.js';
 import { startWithPipes, type StartedWithPipes } from '../lib/spawner.js';
 import { connectAttachSocket } from './conmon-attach.js';
 import { conmonExec } from './conmon-exec.js';
-import { conmonSocketDir, runtimeErrorMessage, writeTerminalSize } from './conmon-io.js';
+import { bundleLinkOf, runtimeErrorMessage, writeTerminalSize } from './conmon-io.js';
 import { checkRuntimeStrings, ociJson } from './oci-json.js';
 import { startThroughExecFifo } from './exec-fifo.js';
 import { recordInit, signalInit, type InitProcess } from './init-signal.js';
@@ -117,7 +117,7 @@ export class ConmonRuntime implements Runtime {
     checkRuntimeStrings(o.spec, 'runc create failed');
     await mkdir(bundleDir, { recursive: true, mode: 0o700 });
     await writeFile(join(bundleDir, 'config.json'), ociJson(o.spec));
-    const bundleLink = join(this.conmonDir, `${id}.bundle`);
+    const bundleLink = bundleLinkOf(this.opts.execRoot, id);
     await unlink(bundleLink).catch(() => {});
     await unlink(join(this.exitDir, id)).catch(() => {});
     this.reported.delete(id);
@@ -288,7 +288,7 @@ export class ConmonRuntime implements Runtime {
     this.deleting.add(id);
     const conmonGone = this.supervision.release(id);
     try {
-      const bundleDir = await readlink(join(this.conmonDir, `${id}.bundle`)).catch(() => undefined);
+      const bundleDir = await readlink(bundleLinkOf(this.opts.execRoot, id)).catch(() => undefined);
       const stateDir = join(this.opts.stateRoot, id);
       // A container whose init is gone is deleted as runc would, without a runc process (stopped-delete.ts).
       if ((await pathExists(stateDir)) && !(init && (await deleteStopped(stateDir, init)))) {
@@ -346,7 +346,7 @@ export class ConmonRuntime implements Runtime {
     }
     await Promise.all([
       rm(pidFile, { force: true }),
-      rm(join(this.conmonDir, `${id}.bundle`), { force: true }),
+      rm(bundleLinkOf(this.opts.execRoot, id), { force: true }),
       rm(join(this.exitDir, id), { force: true }),
       rm(join(this.socketDir, id), { force: true }),
       bundleDir ? rm(bundleDir, { recursive: true, force: true }) : undefined,
@@ -357,17 +357,17 @@ export class ConmonRuntime implements Runtime {
   // ---- stdio --------------------------------------------------------------------------------
 
   async attach(id: string): Promise<AttachStream> {
-    return connectAttachSocket(conmonSocketDir(this.opts.execRoot, id), (msg) => new Error(`cannot attach to container ${id}: ${msg}`));
+    return connectAttachSocket(bundleLinkOf(this.opts.execRoot, id), (msg) => new Error(`cannot attach to container ${id}: ${msg}`));
   }
 
   async resize(id: string, height: number, width: number): Promise<void> {
-    await writeTerminalSize(conmonSocketDir(this.opts.execRoot, id), height, width, (msg) => `cannot resize container ${id}: ${msg === 'gone' ? 'container is not running' : msg}`);
+    await writeTerminalSize(bundleLinkOf(this.opts.execRoot, id), height, width, (msg) => `cannot resize container ${id}: ${msg === 'gone' ? 'container is not running' : msg}`);
   }
 
   // ---- exec ---------------------------------------------------------------------------------
 
   async spec(id: string): Promise<OciSpec | undefined> {
-    const bundleDir = await readlink(join(this.conmonDir, `${id}.bundle`)).catch(() => undefined);
+    const bundleDir = await readlink(bundleLinkOf(this.opts.execRoot, id)).catch(() => undefined);
     if (!bundleDir) return undefined;
     return JSON.parse(await readFile(join(bundleDir, 'config.json'), 'utf8')) as OciSpec;
   }
@@ -395,7 +395,7 @@ export class ConmonRuntime implements Runtime {
       return undefined;
     }
     const code = Number.parseInt(text.trim(), 10);
-    const bundleDir = await readlink(join(this.conmonDir, `${id}.bundle`)).catch(() => undefined);
+    const bundleDir = await readlink(bundleLinkOf(this.opts.execRoot, id)).catch(() => undefined);
     const oomKilled = bundleDir ? await pathExists(join(bundleDir, 'oom')) : false;
     return { id, exitCode: Number.isNaN(code) ? 255 : code < 0 ? 255 : code, finishedAt: mtime, oomKilled };
   }
