@@ -7,9 +7,13 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir, utimes } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { httpRequest, isTransportError, type HttpResponse } from '../distribution/http.js';
 import { invalidParameter } from '../lib/errors.js';
+
+/** A server that stops sending for this long fails the build. */
+const IDLE_TIMEOUT_MS = 5 * 60_000;
 
 export const isRemoteURL = (s: string): boolean => /^https?:\/\//i.test(s);
 
@@ -30,21 +34,16 @@ export async function downloadSources(urls: string[], dir: string, signal: Abort
       name = posix.basename(parsed.pathname);
     }
     if (name === '' || name === '/' || name === '.' || name === '..') name = '__unnamed__';
-    let res: Response;
-    try {
-      res = await fetch(url, { signal, redirect: 'follow' });
-    } catch (err) {
-      throw invalidParameter(`ADD failed: failed to GET ${url}: ${(err as Error).message}`);
-    }
-    if (!res.ok || !res.body) {
-      await res.body?.cancel().catch(() => {});
-      throw invalidParameter(`ADD failed: failed to GET ${url} with status ${res.status} ${res.statusText}`);
+    const res = await get(parsed, signal, (reason) => `ADD failed: failed to GET ${url}: ${reason}`);
+    if (res.status < 200 || res.status > 299) {
+      res.body.destroy();
+      throw invalidParameter(`ADD failed: failed to GET ${url} with status ${res.status} ${res.body.statusMessage ?? ''}`);
     }
     const sub = join(dir, String(i));
     await mkdir(sub, { mode: 0o700 });
     const file = join(sub, name);
-    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(file, { mode: 0o600, flags: 'wx' }));
-    const lm = res.headers.get('last-modified');
+    await pipeline(res.body, createWriteStream(file, { mode: 0o600, flags: 'wx' }));
+    const lm = res.headers['last-modified'];
     const when = lm ? new Date(lm) : null;
     if (when && !Number.isNaN(when.getTime())) await utimes(file, when, when);
     out.push(`/${i}/${name}`);
@@ -54,15 +53,29 @@ export async function downloadSources(urls: string[], dir: string, signal: Abort
 
 /** `remote=<url>`: the context (a tar or a Dockerfile) streamed from an http(s) URL. */
 export async function fetchContext(url: string, signal: AbortSignal): Promise<Readable> {
-  let res: Response;
+  let parsed: URL;
   try {
-    res = await fetch(url, { signal, redirect: 'follow' });
+    parsed = new URL(url);
+  } catch {
+    throw invalidParameter(`unable to fetch the build context from ${url}: invalid URL`);
+  }
+  const fail = (reason: string) => `unable to fetch the build context from ${url}: ${reason}`;
+  const res = await get(parsed, signal, fail);
+  if (res.status < 200 || res.status > 299) {
+    res.body.destroy();
+    throw invalidParameter(fail(`status ${res.status} ${res.body.statusMessage ?? ''}`));
+  }
+  return res.body;
+}
+
+/**
+ * A GET over the registry client's transport, so that https is verified against the host's CAs
+ * as Go's client verifies it, not node's built-in list; any failure is the build's error.
+ */
+async function get(url: URL, signal: AbortSignal, fail: (reason: string) => string): Promise<HttpResponse> {
+  try {
+    return await httpRequest('GET', url, { signal, timeoutMs: IDLE_TIMEOUT_MS });
   } catch (err) {
-    throw invalidParameter(`unable to fetch the build context from ${url}: ${(err as Error).message}`);
+    throw invalidParameter(fail(isTransportError(err) ? err.reason : (err as Error).message));
   }
-  if (!res.ok || !res.body) {
-    await res.body?.cancel().catch(() => {});
-    throw invalidParameter(`unable to fetch the build context from ${url}: status ${res.status} ${res.statusText}`);
-  }
-  return Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
 }

@@ -28,6 +28,8 @@ export interface HttpRequestOptions {
   followRedirects?: boolean;
   /** Socket idle timeout. */
   timeoutMs?: number;
+  /** Cancels the request, or the response body's stream once it has begun. */
+  signal?: AbortSignal;
 }
 
 const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
@@ -109,6 +111,8 @@ export class TransportError extends Error {
   constructor(
     message: string,
     readonly code: string | undefined,
+    /** The message without Go's `Get "<url>": ` prefix. */
+    readonly reason: string,
   ) {
     super(message);
   }
@@ -122,16 +126,18 @@ function once(method: string, url: URL, opts: HttpRequestOptions): Promise<HttpR
   return new Promise((resolve, reject) => {
     // A registry's redirect or auth realm may name any scheme (file:, unix sockets): only HTTP goes out.
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      reject(new TransportError(`${goMethod(method)} "${url.href}": unsupported protocol scheme "${url.protocol.slice(0, -1)}"`, 'ERR_INVALID_PROTOCOL'));
+      const reason = `unsupported protocol scheme "${url.protocol.slice(0, -1)}"`;
+      reject(new TransportError(`${goMethod(method)} "${url.href}": ${reason}`, 'ERR_INVALID_PROTOCOL', reason));
       return;
     }
     const mod = url.protocol === 'https:' ? https : http;
-    const req = mod.request(url, { method, headers: opts.headers ?? {}, agent: agentFor(url, opts.tls) }, (res) => {
+    const req = mod.request(url, { method, headers: opts.headers ?? {}, agent: agentFor(url, opts.tls), ...(opts.signal ? { signal: opts.signal } : {}) }, (res) => {
       resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res, url });
     });
     req.setTimeout(opts.timeoutMs ?? 60_000, () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
     req.on('error', (err: NodeJS.ErrnoException) => {
-      reject(new TransportError(`${goMethod(method)} "${url.href}": ${transportErrorText(err, url)}`, err.code));
+      const reason = transportErrorText(err, url);
+      reject(new TransportError(`${goMethod(method)} "${url.href}": ${reason}`, err.code, reason));
     });
     const body = opts.body;
     if (body === undefined) req.end();
