@@ -44,7 +44,9 @@ export class ProgressThrottle {
   update(current: number, final = false): void {
     // The total stands for dockerd's read that hits the end of the blob.
     const done = final || current === this.total;
-    if (current - this.lastStep <= this.every && !done) return;
+    // A download that started over (the registry ignored the Range) reports from where it is.
+    const restarted = current < this.lastStep;
+    if (current - this.lastStep <= this.every && !done && !restarted) return;
     this.lastStep = current;
     const now = this.now();
     if (done || now - this.lastSent >= 100) {

@@ -181,4 +181,10 @@ test('progress is paced as dockerd paces it: past min(512 KiB, 1%) and 100 ms si
   const end = new ProgressThrottle((n) => sent.push(n), 0, () => clock);
   end.update(10, true);
   assert.deepEqual(sent, [10]);
+  // A download that starts over reports again from its new position, not only once it passes
+  // where the first attempt had got to.
+  sent.length = 0;
+  const again = new ProgressThrottle((n) => sent.push(n), 10_000, () => (clock += 200));
+  for (const n of [5_000, 6_000, 0, 150, 300, 10_000]) again.update(n);
+  assert.deepEqual(sent, [5_000, 6_000, 0, 150, 300, 10_000]);
 });
