@@ -146,6 +146,16 @@ export class VolumeService implements VolumeBackend, VolumeLink {
     });
   }
 
+  volumesOverImage(config: ContainerConfig, points: ContainerRecord['MountPoints']): string[] {
+    return Object.values(points as Record<string, StoredMountPoint>)
+      .filter((m) => m.Type === 'volume' && m.Name && isConfigVolume(config, m.Destination))
+      .map((m) => m.Destination);
+  }
+
+  async refuseVolumesOverFiles(rootfs: string, destinations: string[]): Promise<void> {
+    for (const d of destinations) await refuseVolumeOverFile(rootfs, d);
+  }
+
   async setup(rec: ContainerRecord, rootfs: string): Promise<{ mounts: ReturnType<typeof ociMounts>['mounts']; rootfsPropagation?: string }> {
     const points = mountPointsOf(rec);
     const mounted: StoredMountPoint[] = [];
@@ -155,9 +165,7 @@ export class VolumeService implements VolumeBackend, VolumeLink {
     try {
       for (const m of points) {
         if (m.Type === 'volume' && m.Name) {
-          if (isConfigVolume(rec, m.Destination) && (await statInRoot(rootfs, m.Destination))?.isDirectory() === false) {
-            throw systemError(`cannot mount volume over existing file, file exists ${join(rootfs, m.Destination)}`);
-          }
+          if (isConfigVolume(rec.Config, m.Destination)) await refuseVolumeOverFile(rootfs, m.Destination);
           const path = await this.store.mount(m.Name, rec.ID);
           mounted.push(m);
           m.Source = path;
@@ -245,6 +253,13 @@ export class VolumeService implements VolumeBackend, VolumeLink {
 }
 
 /** Whether a volume at `destination` is one of Config.Volumes (an image VOLUME or `-v /path`). */
-function isConfigVolume(rec: ContainerRecord, destination: string): boolean {
-  return Object.keys(rec.Config.Volumes ?? {}).some((v) => posix.join('/', v) === posix.join('/', destination));
+function isConfigVolume(config: ContainerConfig, destination: string): boolean {
+  return Object.keys(config.Volumes ?? {}).some((v) => posix.join('/', v) === posix.join('/', destination));
+}
+
+/** moby's check of a Config.Volumes destination: a volume may hide a directory of the image, not a file. */
+async function refuseVolumeOverFile(rootfs: string, destination: string): Promise<void> {
+  if ((await statInRoot(rootfs, destination))?.isDirectory() === false) {
+    throw systemError(`cannot mount volume over existing file, file exists ${join(rootfs, destination)}`);
+  }
 }

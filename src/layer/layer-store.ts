@@ -532,6 +532,10 @@ export class LayerStore {
     return this.rwLock.run(containerId, async () => this.driver.mount((await this.mustRW(containerId)).mountId, opts));
   }
 
+  async withRootfsView<T>(containerId: string, fn: (rootfs: string) => Promise<T>): Promise<T> {
+    return this.rwLock.run(containerId, async () => this.driver.withReadOnlyView((await this.mustRW(containerId)).mountId, fn));
+  }
+
   async unmountRW(containerId: string): Promise<void> {
     await this.rwLock.run(containerId, async () => {
       const rec = await this.rwRecord(containerId);

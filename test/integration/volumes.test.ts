@@ -126,7 +126,7 @@ describe('volumes', () => {
     await docker(['rmi', 'relvol']);
   });
 
-  test('a VOLUME or -v /path over a file of the image is refused with Docker\'s error; --rm leaves nothing', async () => {
+  test('a VOLUME or -v /path over a file of the image is refused with Docker\'s error at create; --rm leaves nothing', async () => {
     const r = await d.wharf(['import', ...[...BUSYBOX_IMAGE_CHANGES, 'VOLUME /etc/passwd'].flatMap((c) => ['--change', c]), '-', 'volfile:latest'], { input: await seededRootfs(), timeoutMs: 60_000 });
     assert.equal(r.code, 0, r.stderr);
     for (const args of [['volfile', 'true'], ['-v', '/etc/passwd', 'busybox', 'true']]) {
@@ -135,6 +135,22 @@ describe('volumes', () => {
       assert.match(run.stderr, /Error response from daemon: cannot mount volume over existing file, file exists \/\S+\/etc\/passwd\n/);
       assert.equal((await docker(['ps', '-aq', '--filter', 'name=^volfile$'])).trim(), '');
     }
+    // Docker refuses at create (it stats the destination in the new rootfs), leaving neither a
+    // container nor its anonymous volume; so does a build's VOLUME step, its container's create.
+    const volumesBefore = await docker(['volume', 'ls', '-q']);
+    const created = await d.docker(['create', '--name', 'volfile', '-v', '/etc/passwd', 'busybox', 'true']);
+    assert.equal(created.code, 1, created.stdout);
+    assert.match(created.stderr, /^Error response from daemon: cannot mount volume over existing file, file exists \/\S+\/merged\/etc\/passwd\n$/);
+    assert.equal((await docker(['ps', '-aq', '--filter', 'name=^volfile$'])).trim(), '');
+    assert.equal(await docker(['volume', 'ls', '-q']), volumesBefore);
+    // A directory, or a path the image does not have, is fine.
+    const dirOk = await d.docker(['create', '--name', 'voldir', '-v', '/etc', '-v', '/not/there', 'busybox', 'true']);
+    assert.equal(dirOk.code, 0, dirOk.stderr);
+    await docker(['rm', '-v', 'voldir']);
+    const built = await d.docker(['build', '-'], { input: 'FROM busybox\nVOLUME /etc/passwd\nRUN echo not reached\n', env: { DOCKER_BUILDKIT: '0' }, timeoutMs: 60_000 });
+    assert.equal(built.code, 1, built.stdout);
+    assert.match(built.stdout, /Step 2\/3 : VOLUME \/etc\/passwd\n(?!.*not reached)/s);
+    assert.match(built.stderr, /cannot mount volume over existing file, file exists \/\S+\/etc\/passwd/);
     await docker(['rmi', 'volfile']);
   });
 

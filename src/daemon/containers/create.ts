@@ -91,6 +91,10 @@ async function createFromImage(
     layerMade = layer.status === 'fulfilled';
     if (dirMade.status === 'rejected') throw dirMade.reason;
     if (layer.status === 'rejected') throw layer.reason;
+    // Docker stats each Config.Volumes destination in the new rootfs: a volume over a file fails
+    // the create (and a build's VOLUME step), not a later start.
+    const overImage = c.deps.volumes?.volumesOverImage(config, mountPoints) ?? [];
+    if (overImage.length) await c.deps.layers.withRootfsView(id, (rootfs) => c.deps.volumes!.refuseVolumesOverFiles(rootfs, overImage));
     const etc = etcPaths(dir);
     const rec: ContainerRecord = {
       ID: id,

@@ -35,6 +35,8 @@ export interface RWLayers {
   /** `volatile`: the container is removed when it ends (overlay2.ts). */
   mountRW(containerId: string, opts?: { volatile?: boolean }): Promise<string>;
   unmountRW(containerId: string): Promise<void>;
+  /** `fn` on a read-only view of a container's (unmounted) rootfs, at the path its mount would have. */
+  withRootfsView<T>(containerId: string, fn: (rootfs: string) => Promise<T>): Promise<T>;
   removeRWLayer(containerId: string): Promise<void>;
   rwGraphDriverData(containerId: string): Promise<Record<string, string>>;
   rwSize(containerId: string): Promise<number>;
@@ -75,6 +77,10 @@ export interface NetworkLink {
 export interface VolumeLink {
   /** Create: binds, --mount, --volumes-from and Config.Volumes into mount points; volumes are created and referenced. */
   register(id: string, config: ContainerConfig, hostConfig: HostConfig, lookup: (ref: string) => ContainerRecord): Promise<ContainerRecord['MountPoints']>;
+  /** The destinations of the registered volumes that come from Config.Volumes (image VOLUME, `-v /path`). */
+  volumesOverImage(config: ContainerConfig, points: ContainerRecord['MountPoints']): string[];
+  /** Create: refuses, with Docker's error, any of `destinations` that is not a directory in `rootfs`. */
+  refuseVolumesOverFiles(rootfs: string, destinations: string[]): Promise<void>;
   /** Start, rootfs mounted: mounts volumes, makes missing `-v` bind sources, copies image content into new volumes. */
   setup(rec: ContainerRecord, rootfs: string): Promise<{ mounts: OciMount[]; rootfsPropagation?: string }>;
   /** Exit or failed start: the container stops using its volumes (the last user unmounts). */
