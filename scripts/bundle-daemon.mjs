@@ -3,7 +3,7 @@
  * Bundles wharfd as tsc built it (dist/src/daemon/main.js and the layer extraction worker
  * dist/src/layer/extract-worker.js, which extract-pool.ts starts by its path beside it) into
  * dist/daemon/main.js and dist/daemon/extract-worker.js, two CommonJS files, and compiles the spawn
- * helper src/native/wharf-spawn.c (lib/spawner.ts) into dist/daemon/wharf-spawn and the addon
+ * helper src/native/wharf-spawn.c with netlink-links.c (lib/spawner.ts) into dist/daemon/wharf-spawn and the addon
  * src/native/malloc-trim.c (lib/malloc-trim.ts) into dist/daemon/malloc-trim.node: node loads one file
  * instead of ~400 ES modules (and gRPC only for the CRI), which is most of a restart's time until
  * /_ping answers, and never its ES module loader (README, Benchmark). Packages in node_modules stay
@@ -68,14 +68,16 @@ rmSync(join(outdir, 'chunks'), { recursive: true, force: true });
  * renamed, as above. An optional one that cannot be built is left out with a warning (the daemon
  * runs without it and says so).
  */
-function compileNative(source, out, what, flags, { optional = false } = {}) {
+function compileNative(source, out, what, flags, { optional = false, also = [] } = {}) {
   const src = join(root, 'src/native', source);
+  const others = also.map((f) => join(root, 'src/native', f));
   const dest = join(outdir, out);
-  if (existsSync(dest) && statSync(dest).mtimeMs >= statSync(src).mtimeMs) return;
+  const newest = Math.max(...[src, ...others].map((f) => statSync(f).mtimeMs));
+  if (existsSync(dest) && statSync(dest).mtimeMs >= newest) return;
   const cc = process.env.CC || 'cc';
   const tmp = `${dest}.${process.pid}`;
   try {
-    execFileSync(cc, ['-O2', '-Wall', '-Wextra', '-std=gnu11', ...flags, '-o', tmp, src], { stdio: 'inherit' });
+    execFileSync(cc, ['-O2', '-Wall', '-Wextra', '-std=gnu11', ...flags, '-o', tmp, src, ...others.filter((f) => f.endsWith('.c'))], { stdio: 'inherit' });
   } catch (err) {
     rmSync(tmp, { force: true });
     const why = err.code === 'ENOENT' ? `no C compiler (${cc}); install gcc and libc6-dev (scripts/deps.sh does)` : err.message;
@@ -88,7 +90,7 @@ function compileNative(source, out, what, flags, { optional = false } = {}) {
   renameSync(tmp, dest);
 }
 
-compileNative('wharf-spawn.c', 'wharf-spawn', 'the spawn helper', []);
+compileNative('wharf-spawn.c', 'wharf-spawn', 'the spawn helper', [], { also: ['netlink-links.c', 'netlink-links.h'] });
 // A Node-API addon, against the headers node installs under <prefix>/include/node (Debian's own
 // nodejs has them in libnode-dev). Optional: without it freed memory stays resident after a pull.
 compileNative('malloc-trim.c', 'malloc-trim.node', 'the malloc_trim addon', ['-shared', '-fPIC', '-I', join(dirname(dirname(process.execPath)), 'include', 'node')], { optional: true });

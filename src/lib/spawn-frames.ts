@@ -11,8 +11,10 @@
  *   fd 2 on ('r': the daemon reads what the process writes; 'w': the daemon writes);
  * - 's' one system call, made by a forked copy of the helper: 'm' mount (cwd, source, target,
  *   fstype, data, flags), 'u' umount2 (target, flags), 'n' a new network namespace bound onto
- *   a file (target) or 'w' a write into a file (a sysctl) inside a network namespace (netns,
- *   target, data); answered as 'x' with the errno as exit status and its text as stderr;
+ *   a file (target), 'w' a write into a file (a sysctl) inside a network namespace (netns,
+ *   target, data), 'v' a container's veth pair over rtnetlink (VethRequest, mtu as a u32) or 'k'
+ *   a link's deletion (target); answered as 'x' with the errno as exit status and its text as
+ *   stderr;
  * - 'c' release: a count and that many of the helper's fds (the ends of a 'd' the daemon now
  *   holds itself).
  *
@@ -46,7 +48,24 @@ export type SyscallRequest =
   | { op: 'mount'; cwd?: string; source: string; target: string; fstype: string; data: string; flags: number }
   | { op: 'umount'; target: string; flags: number }
   | { op: 'netns'; target: string }
-  | { op: 'write'; netns: string; target: string; data: string };
+  | { op: 'write'; netns: string; target: string; data: string }
+  | ({ op: 'veth' } & VethRequest)
+  | { op: 'linkdel'; target: string };
+
+/** A container's veth pair, made over rtnetlink (src/native/netlink-links.h says what each field is). */
+export interface VethRequest {
+  netns: string;
+  ifname: string;
+  peer: string;
+  mac: string;
+  mtu: number;
+  bridge: string;
+  addr4: string;
+  /** '' for none: IPv6 stays disabled on the interface. */
+  addr6: string;
+  gw4: string;
+  gw6: string;
+}
 
 export type HelperReply =
   | { id: number; kind: 'exited'; code: number | null; signal: number; stdout: Buffer; stderr: Buffer }
@@ -121,6 +140,8 @@ export function encodeSyscall(id: number, q: SyscallRequest): Buffer {
   if (q.op === 'mount') return w.raw('m').bytes(q.cwd ?? '').bytes(q.source).bytes(q.target).bytes(q.fstype).bytes(q.data).u32(q.flags).frame();
   if (q.op === 'umount') return w.raw('u').bytes(q.target).u32(q.flags).frame();
   if (q.op === 'netns') return w.raw('n').bytes(q.target).frame();
+  if (q.op === 'veth') return w.raw('v').bytes(q.netns).bytes(q.ifname).bytes(q.peer).bytes(q.mac).u32(q.mtu).bytes(q.bridge).bytes(q.addr4).bytes(q.addr6).bytes(q.gw4).bytes(q.gw6).frame();
+  if (q.op === 'linkdel') return w.raw('k').bytes(q.target).frame();
   return w.raw('w').bytes(q.netns).bytes(q.target).bytes(q.data).frame();
 }
 

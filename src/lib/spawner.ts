@@ -67,12 +67,25 @@ export async function syscallOrRun(q: SyscallRequest, wording: string, fallback:
     await run(fallback[0], fallback.slice(1), opts);
     return;
   }
+  await helperSyscall(q, wording, fallback[0]);
+}
+
+/** Whether the daemon runs its tools (and system calls) through the helper. */
+export function spawnHelperInUse(): boolean {
+  return helperPath !== undefined;
+}
+
+/**
+ * A system call (or a few, spawn-frames.ts 's') that only the helper makes; callers check
+ * spawnHelperInUse() first. Fails as syscallOrRun does, worded after the tool `file`.
+ */
+export async function helperSyscall(q: SyscallRequest, wording: string, file: string): Promise<void> {
   const r = await request((id) => encodeSyscall(id, q)).catch((err: Error) => {
     throw new CommandError(wording, null, '', err.message);
   });
-  if (r.kind === 'failed') throw new CommandError(wording, null, '', `${q.op} ${q.target}: ${errnoName(r.errno)}`);
+  if (r.kind === 'failed') throw new CommandError(wording, null, '', `${q.op} ${'target' in q ? q.target : q.ifname}: ${errnoName(r.errno)}`);
   if (r.kind !== 'exited') throw new Error(`the spawn helper answered a system call with ${r.kind}`);
-  settle(wording, fallback[0], { code: r.code, stderr: r.stderr });
+  settle(wording, file, { code: r.code, stderr: r.stderr });
 }
 
 export interface StartedWithPipes {

@@ -31,6 +31,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "netlink-links.h"
+
 extern char **environ;
 
 enum { MAX_PIPES = 16, MAX_FRAME = 256 << 20, READ_CHUNK = 64 << 10 };
@@ -498,15 +500,28 @@ static int write_in_netns(const char *netns, const char *path, const char *data)
  * - 'u' umount2(2): str target, u32 flags;
  * - 'n' a new network namespace bound onto the file str target (as `unshare --net=target`);
  * - 'w' str data written to the file str target (a sysctl) inside the network namespace bound at
- *   str netns.
- * The call runs in the child so that one that hangs (a busy or dead filesystem) holds up nothing.
+ *   str netns;
+ * - 'v' a container's veth pair (netlink-links.c): str netns, str ifname, str peer, str mac,
+ *   u32 mtu, str bridge, str addr4, str addr6, str gw4, str gw6 ('' for none of the last three);
+ * - 'k' the link str target deleted (rtnetlink, as `ip link del`).
+ * The call runs in the child so that one that hangs (a busy or dead filesystem) holds up nothing,
+ * nor one that waits on the kernel (a veth's deletion waits for RCU grace periods).
  */
 static void start_syscall(uint32_t id, struct cursor *c)
 {
 	unsigned char op = c->p < c->end ? *c->p++ : 0;
 	char *cwd = NULL, *source = NULL, *target = NULL, *fstype = NULL, *data = NULL;
+	char *veth[9] = { 0 };
 	uint32_t flags = 0;
-	if (op == 'm') {
+	if (op == 'v') {
+		for (int i = 0; i < 4; i++)
+			veth[i] = get_str(c);
+		flags = get_u32(c); /* the MTU */
+		for (int i = 4; i < 9; i++)
+			veth[i] = get_str(c);
+	} else if (op == 'k') {
+		target = get_str(c);
+	} else if (op == 'm') {
 		cwd = get_str(c), source = get_str(c), target = get_str(c), fstype = get_str(c), data = get_str(c);
 		flags = get_u32(c);
 	} else if (op == 'u') {
@@ -536,6 +551,10 @@ static void start_syscall(uint32_t id, struct cursor *c)
 			rc = umount2(target, (int)flags);
 		else if (op == 'n')
 			rc = unshare(CLONE_NEWNET) < 0 ? -1 : mount("/proc/self/ns/net", target, NULL, MS_BIND, NULL);
+		else if (op == 'v')
+			rc = veth_setup(&(struct veth_request){ veth[0], veth[1], veth[2], veth[3], flags, veth[4], veth[5], veth[6], veth[7], veth[8] });
+		else if (op == 'k')
+			rc = link_delete(target);
 		else
 			rc = write_in_netns(source, target, data);
 		_exit(rc < 0 ? errno : 0);
@@ -547,6 +566,8 @@ out:
 	free(target);
 	free(fstype);
 	free(data);
+	for (int i = 0; i < 9; i++)
+		free(veth[i]);
 }
 
 /* 'c': u32 n, u32 fds[n]. Only ends this helper holds for the daemon are closed. */

@@ -1,10 +1,13 @@
 /**
- * Links: the bridges and the veth pairs that put containers on them, via iproute2. A container's
- * side is configured by tools the spawn helper runs inside its namespace (ip, then ip -batch, the
- * DNS redirect), the host side by one `ip` process.
+ * Links: the bridges and the veth pairs that put containers on them. A container's pair is made,
+ * configured and enslaved over rtnetlink by the spawn helper (src/native/netlink-links.c; with
+ * iproute2's `ip` when the daemon runs without the helper), and deleted the same way; the DNS
+ * redirect of a user-defined network is iptables-restore inside the namespace. Bridges and the
+ * rarer changes use `ip`.
  */
 import { randomBytes } from 'node:crypto';
 import { access, readFile, writeFile } from 'node:fs/promises';
+import { helperSyscall, spawnHelperInUse } from '../lib/spawner.js';
 import { run, ipBatch, runInNetns, writeSysctlInNetns } from './exec.js';
 
 export async function linkExists(name: string): Promise<boolean> {
@@ -63,7 +66,11 @@ export async function flushIpv6Addresses(name: string): Promise<void> {
 }
 
 export async function deleteLink(name: string): Promise<void> {
-  if (await linkExists(name)) await run('ip', ['link', 'del', 'dev', name]).catch(() => {});
+  if (!(await linkExists(name))) return;
+  const ok = spawnHelperInUse()
+    ? helperSyscall({ op: 'linkdel', target: name }, `ip link del dev ${name}`, 'ip')
+    : run('ip', ['link', 'del', 'dev', name]);
+  await ok.catch(() => {});
 }
 
 export interface VethSpec {
@@ -112,15 +119,35 @@ export async function addVeth(v: VethSpec): Promise<void> {
   // The interface's IPv6 switch is set before it goes up (no link-local address, no multicast
   // groups on an IPv4-only network). Skipped when the kernel has no IPv6.
   const ipv6Sysctl = `/proc/sys/net/ipv6/conf/${v.ifname}/disable_ipv6`;
+  const redirectDns = async (dns: NonNullable<VethSpec['dns']>) => {
+    await writeSysctlInNetns(v.netnsPath, '/proc/sys/net/ipv4/conf/all/route_localnet', '1');
+    await runInNetns(v.netnsPath, 'iptables-restore', ['--noflush'], dnsRedirect(dns) + '\n');
+  };
   try {
-    await runInNetns(v.netnsPath, 'ip', create);
-    await writeSysctlInNetns(v.netnsPath, ipv6Sysctl, v.address6 ? '0' : '1', { ifPresent: true });
-    await ipBatch(inner, { netns: v.netnsPath });
-    if (v.dns) {
-      await writeSysctlInNetns(v.netnsPath, '/proc/sys/net/ipv4/conf/all/route_localnet', '1');
-      await runInNetns(v.netnsPath, 'iptables-restore', ['--noflush'], dnsRedirect(v.dns) + '\n');
+    if (spawnHelperInUse()) {
+      // The namespace is ready before the host end joins the bridge, as below: the DNS redirect
+      // first (its rules name no interface), then the rest over rtnetlink in the helper.
+      if (v.dns) await redirectDns(v.dns);
+      const q = {
+        netns: v.netnsPath,
+        ifname: v.ifname,
+        peer: v.hostVeth,
+        mac: v.mac,
+        mtu: v.mtu,
+        bridge: v.bridge,
+        addr4: v.address,
+        addr6: v.address6 ?? '',
+        gw4: v.defaultGateway ?? '',
+        gw6: v.defaultGateway6 ?? '',
+      };
+      await helperSyscall({ op: 'veth', ...q }, `ip link add ${create.join(' ')}`, 'ip');
+    } else {
+      await runInNetns(v.netnsPath, 'ip', create);
+      await writeSysctlInNetns(v.netnsPath, ipv6Sysctl, v.address6 ? '0' : '1', { ifPresent: true });
+      await ipBatch(inner, { netns: v.netnsPath });
+      if (v.dns) await redirectDns(v.dns);
+      await ipBatch([`link set dev ${v.hostVeth} master ${v.bridge} up`]);
     }
-    await ipBatch([`link set dev ${v.hostVeth} master ${v.bridge} up`]);
   } catch (err) {
     await deleteLink(v.hostVeth);
     if (v.dns) await removeDnsRedirect(v.netnsPath, v.dns).catch(() => {});
