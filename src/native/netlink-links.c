@@ -154,6 +154,14 @@ static int addr_add(int fd, int family, const char *prefix, unsigned index, uint
 	size_t alen = family == AF_INET ? 4 : 16;
 	nl_attr(h, IFA_LOCAL, addr, alen);
 	nl_attr(h, IFA_ADDRESS, addr, alen);
+	if (family == AF_INET && len < 31) {
+		/* The subnet's broadcast address, as Docker's netlink library sets it (`ip` does not). */
+		uint32_t host_bits = len ? 0xffffffffu >> len : 0xffffffffu;
+		uint32_t brd;
+		memcpy(&brd, addr, 4);
+		brd = htonl(ntohl(brd) | host_bits);
+		nl_attr(h, IFA_BROADCAST, &brd, 4);
+	}
 	if (flags)
 		nl_u32(h, IFA_FLAGS, flags);
 	return nl_talk(fd, h);
@@ -231,8 +239,10 @@ int veth_setup(const struct veth_request *r)
 	union nlbuf b;
 	struct ifinfomsg none = { .ifi_family = AF_UNSPEC };
 	struct nlmsghdr *h = nl_begin(&b, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, &none, sizeof none);
+	/* Docker's veths have no transmit queue length (they use no queueing discipline anyway). */
 	nl_str(h, IFLA_IFNAME, r->ifname);
 	nl_u32(h, IFLA_MTU, r->mtu);
+	nl_u32(h, IFLA_TXQLEN, 0);
 	nl_attr(h, IFLA_ADDRESS, mac, sizeof mac);
 	struct rtattr *info = nl_attr(h, IFLA_LINKINFO, NULL, 0);
 	nl_str(h, IFLA_INFO_KIND, "veth");
@@ -240,6 +250,7 @@ int veth_setup(const struct veth_request *r)
 	struct rtattr *peer = nl_attr(h, VETH_INFO_PEER, &none, sizeof none);
 	nl_str(h, IFLA_IFNAME, r->peer);
 	nl_u32(h, IFLA_MTU, r->mtu);
+	nl_u32(h, IFLA_TXQLEN, 0);
 	nl_u32(h, IFLA_NET_NS_FD, (uint32_t)hostns);
 	nl_end(h, peer);
 	nl_end(h, data);

@@ -110,8 +110,10 @@ function dnsRedirect(d: NonNullable<VethSpec['dns']>): string {
  */
 export async function addVeth(v: VethSpec): Promise<void> {
   const mtu = String(v.mtu);
-  const create = ['link', 'add', v.ifname, 'mtu', mtu, 'address', v.mac, 'type', 'veth', 'peer', 'name', v.hostVeth, 'mtu', mtu, 'netns', String(process.pid)];
-  const inner = [`addr add ${v.address} dev ${v.ifname}`];
+  // Both ends without a transmit queue length and the address with its broadcast, as Docker's
+  // netlink library makes them (netlink-links.c does the same).
+  const create = ['link', 'add', v.ifname, 'mtu', mtu, 'txqueuelen', '0', 'address', v.mac, 'type', 'veth', 'peer', 'name', v.hostVeth, 'mtu', mtu, 'txqueuelen', '0', 'netns', String(process.pid)];
+  const inner = [`addr add ${v.address} brd + dev ${v.ifname}`];
   if (v.address6) inner.push(`addr add ${v.address6} dev ${v.ifname} nodad`);
   inner.push('link set lo up', `link set ${v.ifname} up`);
   if (v.defaultGateway) inner.push(`route replace default via ${v.defaultGateway} dev ${v.ifname}`);

@@ -116,8 +116,11 @@ describe('network manager (real netns, bridges, iptables)', () => {
     assert.equal(ra.etc.ip, ra.settings.IPAddress);
     assert.equal(ra.etc.nameservers, undefined);
     const link = await inNs('a', 'ip', '-o', 'addr', 'show', 'dev', 'eth0');
-    assert.match(link, new RegExp(`inet 10\\.213\\.${octet}\\.2/24`));
-    assert.match(await inNs('a', 'ip', 'link', 'show', 'eth0'), /mtu 1500/);
+    assert.match(link, new RegExp(`inet 10\\.213\\.${octet}\\.2/24 brd 10\\.213\\.${octet}\\.255 `));
+    const eth0 = await inNs('a', 'ip', 'link', 'show', 'eth0');
+    assert.match(eth0, /mtu 1500/);
+    // Docker's veths have no transmit queue length ("qlen 1000" is the kernel's default).
+    assert.doesNotMatch(eth0, /qlen/);
     assert.match(await inNs('a', 'ip', 'route'), new RegExp(`default via 10\\.213\\.${octet}\\.1 dev eth0`));
     const ping = await inNs('a', 'busybox', 'ping', '-c', '1', '-W', '2', rb.settings.IPAddress!);
     assert.match(ping, /1 packets received/);

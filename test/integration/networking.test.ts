@@ -93,6 +93,18 @@ describe('networking', () => {
     assert.equal((toInt(ip) & mask) >>> 0, toInt(net!), `${ip} in ${subnet}`);
     assert.equal(await inspect('b1', '{{.NetworkSettings.Networks.bridge.IPAddress}}'), ip);
     assert.equal(await vethsOnOurBridges([bridge]), baseVeths + 1);
+    // eth0 as Docker's netlink library makes it: the subnet's broadcast address, no transmit
+    // queue length (none shown), the MAC inspect reports; and so is the host end on the bridge.
+    const brd = (toInt(net!) | (0xffffffff >>> Number(bits))) >>> 0;
+    const dotted = [24, 16, 8, 0].map((s) => (brd >>> s) & 255).join('.');
+    assert.match(logs, new RegExp(`inet ${ip.replace(/\./g, '\\.')}/${bits} brd ${dotted.replace(/\./g, '\\.')} scope global eth0`));
+    const eth0 = logs.split('\n').find((l) => /^\d+: eth0@/.test(l)) ?? '';
+    assert.match(eth0, /qdisc noqueue/);
+    assert.doesNotMatch(eth0, /qlen/);
+    assert.match(logs, new RegExp(`link/ether ${await inspect('b1', '{{.NetworkSettings.MacAddress}}')} `));
+    const hostEnd = (await runCommand('ip', ['-o', 'link', 'show', 'master', bridge])).stdout;
+    assert.match(hostEnd, /state UP/);
+    assert.doesNotMatch(hostEnd, /qlen \d/);
     // The namespace was made as a file before runc joined it: SandboxKey names it, and it is the
     // namespace the container's process lives in.
     const id = await inspect('b1', '{{.Id}}');
