@@ -161,6 +161,9 @@ export class ContainerArchive {
   }
 
   private mapError(err: unknown, path: string, ref: string): unknown {
+    // A NUL in the path: node refuses it before any system call (naming the root's fd path); Go's
+    // lstat fails with EINVAL.
+    if ((err as NodeJS.ErrnoException)?.code === 'ERR_INVALID_ARG_VALUE' && path.includes('\0')) return systemError(`lstat ${path}: invalid argument`);
     if (err instanceof RootPathError && err.code === 'ELOOP') return systemError(`too many levels of symbolic links: ${path}`);
     if (err instanceof RootPathError && err.code === 'EROFS') return systemError(`mkdir ${path}: read-only file system`);
     if (err instanceof RootPathError || isNotFound(err)) return this.fileNotFound(path, ref);

@@ -609,3 +609,22 @@ test('a path or name longer than PATH_MAX fails the start or exec at once, with 
   assert.equal((await d.docker(['rm', '-f', 'long-exec'])).code, 0);
   await assertAlive('long paths');
 });
+
+test("a NUL byte in an archive path is Go's lstat error, naming no path of the daemon's", async () => {
+  const created = await api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'] });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const id = created.body.Id as string;
+  try {
+    for (const method of ['GET', 'PUT']) {
+      const r = await api(method, `/containers/${id}/archive?path=/tmp%00x`, method === 'PUT' ? Buffer.alloc(1024) : undefined);
+      assert.equal(r.status, 500, `${method}: ${JSON.stringify(r.body)}`);
+      assert.equal(r.body.message, 'lstat /tmp\u0000x: invalid argument', method);
+    }
+    // HEAD has no body: the status and the error header only.
+    const head = await socketRequest(d.socket, 'HEAD', `/containers/${id}/archive?path=/etc%00x`);
+    assert.equal(head.status, 500);
+    assert.doesNotMatch(d.log(), /without null bytes/);
+  } finally {
+    await api('DELETE', `/containers/${id}`);
+  }
+});
