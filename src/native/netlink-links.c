@@ -103,6 +103,13 @@ static int nl_talk(int fd, struct nlmsghdr *h)
 	}
 }
 
+/* A link message about no link by index (a name attribute says which, or makes one). */
+static struct nlmsghdr *link_msg(union nlbuf *b, uint16_t type, uint16_t flags)
+{
+	struct ifinfomsg none = { .ifi_family = AF_UNSPEC };
+	return nl_begin(b, type, flags, &none, sizeof none);
+}
+
 /* `ip link set dev <name> up [master <index>]`. */
 static int link_up(int fd, const char *name, unsigned master)
 {
@@ -237,8 +244,7 @@ int veth_setup(const struct veth_request *r)
 		return -1;
 
 	union nlbuf b;
-	struct ifinfomsg none = { .ifi_family = AF_UNSPEC };
-	struct nlmsghdr *h = nl_begin(&b, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, &none, sizeof none);
+	struct nlmsghdr *h = link_msg(&b, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
 	/* Docker's veths have no transmit queue length (they use no queueing discipline anyway). */
 	nl_str(h, IFLA_IFNAME, r->ifname);
 	nl_u32(h, IFLA_MTU, r->mtu);
@@ -247,7 +253,8 @@ int veth_setup(const struct veth_request *r)
 	struct rtattr *info = nl_attr(h, IFLA_LINKINFO, NULL, 0);
 	nl_str(h, IFLA_INFO_KIND, "veth");
 	struct rtattr *data = nl_attr(h, IFLA_INFO_DATA, NULL, 0);
-	struct rtattr *peer = nl_attr(h, VETH_INFO_PEER, &none, sizeof none);
+	struct ifinfomsg peer_link = { .ifi_family = AF_UNSPEC };
+	struct rtattr *peer = nl_attr(h, VETH_INFO_PEER, &peer_link, sizeof peer_link);
 	nl_str(h, IFLA_IFNAME, r->peer);
 	nl_u32(h, IFLA_MTU, r->mtu);
 	nl_u32(h, IFLA_TXQLEN, 0);
@@ -284,8 +291,7 @@ int link_delete(const char *name)
 	if (fd < 0)
 		return -1;
 	union nlbuf b;
-	struct ifinfomsg none = { .ifi_family = AF_UNSPEC };
-	struct nlmsghdr *h = nl_begin(&b, RTM_DELLINK, 0, &none, sizeof none);
+	struct nlmsghdr *h = link_msg(&b, RTM_DELLINK, 0);
 	nl_str(h, IFLA_IFNAME, name);
 	return nl_talk(fd, h);
 }

@@ -105,50 +105,18 @@ function dnsRedirect(d: NonNullable<VethSpec['dns']>): string {
 
 /**
  * Creates the pair from inside the container's namespace (so that a path such as
- * /proc/<pid>/ns/net is enough), the peer going straight to the daemon's namespace, then enslaves
- * the host end. On failure the pair is gone.
+ * /proc/<pid>/ns/net is enough), the peer going straight to the daemon's namespace, configures
+ * the inside end, then enslaves the host end: the namespace is complete before the host end joins
+ * the bridge. On failure the pair is gone.
  */
 export async function addVeth(v: VethSpec): Promise<void> {
-  const mtu = String(v.mtu);
-  // Both ends without a transmit queue length and the address with its broadcast, as Docker's
-  // netlink library makes them (netlink-links.c does the same).
-  const create = ['link', 'add', v.ifname, 'mtu', mtu, 'txqueuelen', '0', 'address', v.mac, 'type', 'veth', 'peer', 'name', v.hostVeth, 'mtu', mtu, 'txqueuelen', '0', 'netns', String(process.pid)];
-  const inner = [`addr add ${v.address} brd + dev ${v.ifname}`];
-  if (v.address6) inner.push(`addr add ${v.address6} dev ${v.ifname} nodad`);
-  inner.push('link set lo up', `link set ${v.ifname} up`);
-  if (v.defaultGateway) inner.push(`route replace default via ${v.defaultGateway} dev ${v.ifname}`);
-  if (v.defaultGateway6) inner.push(`route replace default via ${v.defaultGateway6} dev ${v.ifname}`);
-  // The interface's IPv6 switch is set before it goes up (no link-local address, no multicast
-  // groups on an IPv4-only network). Skipped when the kernel has no IPv6.
-  const ipv6Sysctl = `/proc/sys/net/ipv6/conf/${v.ifname}/disable_ipv6`;
-  const redirectDns = async (dns: NonNullable<VethSpec['dns']>) => {
-    await writeSysctlInNetns(v.netnsPath, '/proc/sys/net/ipv4/conf/all/route_localnet', '1');
-    await runInNetns(v.netnsPath, 'iptables-restore', ['--noflush'], dnsRedirect(dns) + '\n');
-  };
   try {
     if (spawnHelperInUse()) {
-      // The namespace is ready before the host end joins the bridge, as below: the DNS redirect
-      // first (its rules name no interface), then the rest over rtnetlink in the helper.
-      if (v.dns) await redirectDns(v.dns);
-      const q = {
-        netns: v.netnsPath,
-        ifname: v.ifname,
-        peer: v.hostVeth,
-        mac: v.mac,
-        mtu: v.mtu,
-        bridge: v.bridge,
-        addr4: v.address,
-        addr6: v.address6 ?? '',
-        gw4: v.defaultGateway ?? '',
-        gw6: v.defaultGateway6 ?? '',
-      };
-      await helperSyscall({ op: 'veth', ...q }, `ip link add ${create.join(' ')}`, 'ip');
+      // The DNS redirect first (its rules name no interface), then the rest in one helper call.
+      if (v.dns) await redirectDns(v.netnsPath, v.dns);
+      await addVethByNetlink(v);
     } else {
-      await runInNetns(v.netnsPath, 'ip', create);
-      await writeSysctlInNetns(v.netnsPath, ipv6Sysctl, v.address6 ? '0' : '1', { ifPresent: true });
-      await ipBatch(inner, { netns: v.netnsPath });
-      if (v.dns) await redirectDns(v.dns);
-      await ipBatch([`link set dev ${v.hostVeth} master ${v.bridge} up`]);
+      await addVethByIp(v);
     }
   } catch (err) {
     await deleteLink(v.hostVeth);
@@ -156,6 +124,53 @@ export async function addVeth(v: VethSpec): Promise<void> {
     await runInNetns(v.netnsPath, 'ip', ['link', 'del', v.ifname]).catch(() => {});
     throw err;
   }
+}
+
+/**
+ * Both ends without a transmit queue length and the IPv4 address with its broadcast, as Docker's
+ * netlink library makes them; the inside end's IPv6 switch is set before it goes up (no
+ * link-local address, no multicast groups on an IPv4-only network).
+ */
+function createArgs(v: VethSpec): string[] {
+  const mtu = String(v.mtu);
+  return ['link', 'add', v.ifname, 'mtu', mtu, 'txqueuelen', '0', 'address', v.mac, 'type', 'veth', 'peer', 'name', v.hostVeth, 'mtu', mtu, 'txqueuelen', '0', 'netns', String(process.pid)];
+}
+
+/** What addVethByIp does, over rtnetlink in a forked copy of the spawn helper (netlink-links.c). */
+function addVethByNetlink(v: VethSpec): Promise<void> {
+  const q = {
+    netns: v.netnsPath,
+    ifname: v.ifname,
+    peer: v.hostVeth,
+    mac: v.mac,
+    mtu: v.mtu,
+    bridge: v.bridge,
+    addr4: v.address,
+    addr6: v.address6 ?? '',
+    gw4: v.defaultGateway ?? '',
+    gw6: v.defaultGateway6 ?? '',
+  };
+  return helperSyscall({ op: 'veth', ...q }, `ip ${createArgs(v).join(' ')}`, 'ip');
+}
+
+/** The daemon without its spawn helper: iproute2, three processes. */
+async function addVethByIp(v: VethSpec): Promise<void> {
+  const inner = [`addr add ${v.address} brd + dev ${v.ifname}`];
+  if (v.address6) inner.push(`addr add ${v.address6} dev ${v.ifname} nodad`);
+  inner.push('link set lo up', `link set ${v.ifname} up`);
+  if (v.defaultGateway) inner.push(`route replace default via ${v.defaultGateway} dev ${v.ifname}`);
+  if (v.defaultGateway6) inner.push(`route replace default via ${v.defaultGateway6} dev ${v.ifname}`);
+  await runInNetns(v.netnsPath, 'ip', createArgs(v));
+  // Skipped when the kernel has no IPv6.
+  await writeSysctlInNetns(v.netnsPath, `/proc/sys/net/ipv6/conf/${v.ifname}/disable_ipv6`, v.address6 ? '0' : '1', { ifPresent: true });
+  await ipBatch(inner, { netns: v.netnsPath });
+  if (v.dns) await redirectDns(v.netnsPath, v.dns);
+  await ipBatch([`link set dev ${v.hostVeth} master ${v.bridge} up`]);
+}
+
+async function redirectDns(netnsPath: string, dns: NonNullable<VethSpec['dns']>): Promise<void> {
+  await writeSysctlInNetns(netnsPath, '/proc/sys/net/ipv4/conf/all/route_localnet', '1');
+  await runInNetns(netnsPath, 'iptables-restore', ['--noflush'], dnsRedirect(dns) + '\n');
 }
 
 /** Replaces the namespace's default route (IPv4 or IPv6, after the gateway's family). */
