@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConmonRuntime } from '../../src/runtime/conmon.js';
@@ -280,12 +280,14 @@ describe('ConmonRuntime (conmon + runc)', { concurrency: false }, () => {
 
   test('a create or exec conmon never reports on ends at the timeout, with nothing of conmon or its runtime left', async () => {
     // A runtime that hangs in the subcommand named by a flag file, as runc did when blocked on an
-    // error write that conmon reads only after runc exits. The sleep runs as `sh -c … <marker>`,
-    // so that ps tells it from any other.
+    // error write that conmon reads only after runc exits. The runtime's own process becomes a
+    // sleep through a link named <marker>, so that ps tells it from any other and no child of it
+    // can outlive the test.
     const bin = join(dir, 'hanging-bin');
     await mkdir(bin, { recursive: true });
     const marker = `hang-${process.pid}`;
-    const hang = (sub: string) => `*" ${sub} "*) [ -e ${join(bin, sub)} ] && exec sh -c 'sleep 300; :' ${marker};;`;
+    await symlink(execFileSync('sh', ['-c', 'command -v sleep'], { encoding: 'utf8' }).trim(), join(bin, marker));
+    const hang = (sub: string) => `*" ${sub} "*) [ -e ${join(bin, sub)} ] && exec ${join(bin, marker)} 300;;`;
     await writeFile(join(bin, 'runc'), `#!/bin/sh\ncase " $* " in ${hang('create')} ${hang('exec')} esac\nexec ${realRunc} "$@"\n`, { mode: 0o755 });
     const hanging = new ConmonRuntime({ stateRoot, execRoot, runtimePath: join(bin, 'runc'), createTimeoutMs: 1500 });
     const left = (id: string) =>
