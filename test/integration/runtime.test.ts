@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConmonRuntime } from '../../src/runtime/conmon.js';
@@ -16,7 +16,7 @@ import { waitFor } from './harness.js';
 import type { HostConfig } from '../../src/api/types.js';
 import { makeBusyboxRootfs } from './runtime-rootfs.js';
 
-
+const CGROUP_FS = '/sys/fs/cgroup';
 
 describe('ConmonRuntime (conmon + runc)', { concurrency: false }, () => {
   let dir: string;
@@ -117,6 +117,10 @@ describe('ConmonRuntime (conmon + runc)', { concurrency: false }, () => {
     for (const id of ids) await runtime.delete(id, true).catch(() => {});
     await runtime.close();
     await rm(dir, { recursive: true, force: true });
+    // runc removes a container's cgroup but not the parent it made for it (cgroupParent), one in
+    // each hierarchy.
+    const hierarchies = cgroupVersion === '2' ? [CGROUP_FS] : (await readdir(CGROUP_FS)).map((h) => join(CGROUP_FS, h));
+    for (const h of hierarchies) await rmdir(join(h, `wharf-test-${process.pid}`)).catch(() => {});
   });
 
   test('echo hello: output on stdout (stream byte 2), exit 0 via watchExits and exitInfo', async () => {
