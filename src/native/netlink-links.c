@@ -245,9 +245,9 @@ int veth_setup(const struct veth_request *r)
 
 	union nlbuf b;
 	struct nlmsghdr *h = link_msg(&b, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
-	/* Docker's veths have no transmit queue length (they use no queueing discipline anyway). */
 	nl_str(h, IFLA_IFNAME, r->ifname);
 	nl_u32(h, IFLA_MTU, r->mtu);
+	/* Docker's veths have no transmit queue length (they use no queueing discipline anyway). */
 	nl_u32(h, IFLA_TXQLEN, 0);
 	nl_attr(h, IFLA_ADDRESS, mac, sizeof mac);
 	struct rtattr *info = nl_attr(h, IFLA_LINKINFO, NULL, 0);

@@ -119,9 +119,9 @@ export async function addVeth(v: VethSpec): Promise<void> {
       await addVethByIp(v);
     }
   } catch (err) {
+    // The host end is made with the pair: deleting it deletes the inside end too.
     await deleteLink(v.hostVeth);
     if (v.dns) await removeDnsRedirect(v.netnsPath, v.dns).catch(() => {});
-    await runInNetns(v.netnsPath, 'ip', ['link', 'del', v.ifname]).catch(() => {});
     throw err;
   }
 }
