@@ -18,7 +18,15 @@ export interface NetworkContainerHooks {
    * next start attaches accordingly; `settings` is the new NetworkSettings when it is running.
    */
   recordEndpoint(id: string, network: string, cfg: EndpointSettings | null, settings?: NetworkSettings): Promise<void>;
+  /**
+   * A running container's endpoint came or went: the lines of its addresses in /etc/hosts follow,
+   * and `embeddedDns` (a user-defined network joined) moves its resolv.conf to the embedded DNS.
+   */
+  endpointChanged(id: string, change: { add?: string[]; remove?: string[]; embeddedDns?: boolean }): Promise<void>;
 }
+
+/** An endpoint's addresses, as /etc/hosts lists them. */
+const addressesOf = (s: EndpointSettings | undefined): string[] => [s?.IPAddress, s?.GlobalIPv6Address].filter((a): a is string => !!a);
 
 export class NetworkService implements NetworkBackend {
   constructor(
@@ -75,8 +83,9 @@ export class NetworkService implements NetworkBackend {
     }
     if (mode.startsWith('container:')) throw invalidParameter('container sharing network namespace with another container or host cannot be connected to any other network');
     if (c.running) {
-      await this.mgr.connect(c.id, n.Id, endpointConfig);
+      const ep = await this.mgr.connect(c.id, n.Id, endpointConfig);
       await this.containers.recordEndpoint(c.id, n.Name, endpointConfig ?? {}, this.mgr.settings(c.id));
+      await this.containers.endpointChanged(c.id, { add: addressesOf(ep), embeddedDns: n.Name !== 'bridge' });
       this.emit('connect', n, c.id);
     } else {
       this.mgr.validate({ NetworkMode: n.Name }, { [n.Name]: endpointConfig ?? {} });
@@ -89,8 +98,10 @@ export class NetworkService implements NetworkBackend {
     const n = this.mgr.get(ref);
     if (n.Driver === 'host') throw forbidden('container cannot be disconnected from host network or connected to host network');
     if (c.running) {
+      const left = addressesOf(this.mgr.settings(c.id)?.Networks?.[n.Name]);
       await this.mgr.disconnect(c.id, n.Id);
       await this.containers.recordEndpoint(c.id, n.Name, null, this.mgr.settings(c.id));
+      await this.containers.endpointChanged(c.id, { remove: left });
       this.emit('disconnect', n, c.id);
     } else {
       await this.containers.recordEndpoint(c.id, n.Name, null);

@@ -96,10 +96,8 @@ export interface AttachRequest {
 
 /** What the lead needs for /etc/hosts and /etc/resolv.conf. */
 export interface EtcInputs {
-  /** The container's address on its first network ('' for none/host). */
-  ip: string;
-  /** Its IPv6 address there, on an IPv6 network. */
-  ip6?: string;
+  /** The container's addresses for /etc/hosts: each network's IPv4, then its IPv6 (none for none/host). */
+  addresses: string[];
   /** ['127.0.0.11'] on user-defined networks (the embedded DNS), otherwise undefined (use --dns / the host's). */
   nameservers?: string[];
   /** Address for `--add-host name:host-gateway`. */
@@ -128,6 +126,11 @@ function nowRFC3339(): string {
 }
 
 /** EndpointSettings.Links (`name[:alias]`) as alias -> name; malformed entries are skipped. */
+/** An endpoint's addresses as /etc/hosts lists them: IPv4, then IPv6. */
+function endpointAddresses(ep: EndpointRecord): string[] {
+  return [ep.ip, ep.ip6].filter((a): a is string => !!a);
+}
+
 function dnsLinks(links: string[] | undefined): Record<string, string> | undefined {
   if (!links?.length) return undefined;
   const out: Record<string, string> = {};
@@ -608,7 +611,7 @@ export class NetworkManager {
       const mode = hc.NetworkMode || 'bridge';
       const emptySettings = (networks: NetworkSettings['Networks']): AttachResult => ({
         settings: { Bridge: '', SandboxID: '', SandboxKey: '', Ports: {}, Networks: networks },
-        etc: { ip: '', ...this.hostGateways() },
+        etc: { addresses: [], ...this.hostGateways() },
       });
       if (mode.startsWith('container:')) return emptySettings({});
       const primary = this.get(mode === 'default' ? 'bridge' : mode);
@@ -1063,9 +1066,8 @@ export class NetworkManager {
   }
 
   private etcOf(sb: SandboxRecord): EtcInputs {
-    const first = sb.endpoints[0];
     const user = sb.endpoints.some((e) => e.dns);
-    return { ip: first?.ip ?? '', ...(first?.ip6 ? { ip6: first.ip6 } : {}), nameservers: user ? ['127.0.0.11'] : undefined, ...this.hostGateways() };
+    return { addresses: sb.endpoints.flatMap(endpointAddresses), nameservers: user ? ['127.0.0.11'] : undefined, ...this.hostGateways() };
   }
 
   /** The current NetworkSettings of a running container; undefined when it has none here. */

@@ -113,7 +113,7 @@ describe('network manager (real netns, bridges, iptables)', () => {
     assert.equal(ra.settings.IPPrefixLen, 24);
     assert.equal(ra.settings.Networks.bridge?.IPAddress, ra.settings.IPAddress);
     assert.equal(ra.settings.MacAddress, `02:42:0a:d5:${octet.toString(16)}:02`);
-    assert.equal(ra.etc.ip, ra.settings.IPAddress);
+    assert.deepEqual(ra.etc.addresses, [ra.settings.IPAddress]);
     assert.equal(ra.etc.nameservers, undefined);
     const link = await inNs('a', 'ip', '-o', 'addr', 'show', 'dev', 'eth0');
     assert.match(link, new RegExp(`inet 10\\.213\\.${octet}\\.2/24 brd 10\\.213\\.${octet}\\.255 `));

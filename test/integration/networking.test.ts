@@ -182,13 +182,24 @@ describe('networking', () => {
   });
 
   test('connect --alias / disconnect on a running container', async () => {
+    const bridgeIp = await inspect('b1', '{{.NetworkSettings.IPAddress}}');
+    const b1Host = (await inspect('b1', '{{.Config.Hostname}}'));
     await ok(['network', 'connect', '--alias', 'extra', NET, 'b1']);
     const ip = await inspect('b1', `{{(index .NetworkSettings.Networks "${NET}").IPAddress}}`);
     assert.ok(ip.startsWith(`10.213.${octet}.`), ip);
+    // As libnetwork's join: the new address's line in /etc/hosts, and the embedded DNS in place of
+    // the host's resolvers for a container that had the default bridge alone.
+    const etc = await ok(['exec', 'b1', 'sh', '-c', 'cat /etc/hosts; echo ---; cat /etc/resolv.conf']);
+    assert.match(etc, new RegExp(`^${bridgeIp.replace(/\./g, '\\.')}\t${b1Host}\n${ip.replace(/\./g, '\\.')}\t${b1Host}$`, 'm'), etc);
+    assert.match(etc.split('---\n')[1]!, /^nameserver 127\.0\.0\.11$/m);
+    assert.match(await ok(['exec', 'b1', 'nslookup', 'n1']), /Name:\s+n1/);
     const r = await d.wharf(['run', '--rm', '--network', NET, 'busybox', 'ping', '-c1', '-W2', 'extra']);
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.match(r.stdout, new RegExp(`PING extra \\(${ip.replace(/\./g, '\\.')}\\)`));
     await ok(['network', 'disconnect', NET, 'b1']);
+    const hosts = await ok(['exec', 'b1', 'cat', '/etc/hosts']);
+    assert.doesNotMatch(hosts, new RegExp(`^${ip.replace(/\./g, '\\.')}\t`, 'm'), hosts);
+    assert.match(hosts, new RegExp(`^${bridgeIp.replace(/\./g, '\\.')}\t${b1Host}$`, 'm'), hosts);
     await ok(['network', 'connect', '--ip', `10.213.${octet}.200`, NET, 'b1']);
     assert.equal(await inspect('b1', `{{(index .NetworkSettings.Networks "${NET}").IPAddress}}`), `10.213.${octet}.200`);
     const taken = await d.wharf(['run', '--rm', '--network', NET, '--ip', `10.213.${octet}.200`, 'busybox', 'true']);

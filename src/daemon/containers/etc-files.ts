@@ -13,7 +13,18 @@ import { embeddedResolvConf } from '../../network/resolv.js';
  */
 const oneField = (s: string) => s !== '' && !/[\s\x00-\x1f\x7f]/.test(s);
 
-export function hostsFile(opts: { hostname: string; domainname?: string; ip?: string; ip6?: string; extraHosts?: string[]; links?: string[] }): string {
+/**
+ * The names of a container's own lines in /etc/hosts, as libnetwork writes them: the full name
+ * (hostname, then `.domainname`), and the part before its first dot when it has one.
+ */
+function ownNames(hostname: string, domainname?: string): string | undefined {
+  if (!oneField(hostname) || (domainname && !oneField(domainname))) return undefined;
+  const fqdn = domainname ? `${hostname}.${domainname}` : hostname;
+  const dot = fqdn.indexOf('.');
+  return dot > 0 ? `${fqdn} ${fqdn.slice(0, dot)}` : fqdn;
+}
+
+export function hostsFile(opts: { hostname: string; domainname?: string; addresses?: string[]; extraHosts?: string[]; links?: string[] }): string {
   const lines = [
     '127.0.0.1\tlocalhost',
     '::1\tlocalhost ip6-localhost ip6-loopback',
@@ -28,12 +39,26 @@ export function hostsFile(opts: { hostname: string; domainname?: string; ip?: st
   }
   // Legacy links come after --add-host, as libnetwork appends them to the extra hosts.
   lines.push(...(opts.links ?? []));
-  if (opts.ip && oneField(opts.hostname) && (!opts.domainname || oneField(opts.domainname))) {
-    const fqdn = opts.domainname ? `${opts.hostname}.${opts.domainname} ${opts.hostname}` : opts.hostname;
-    lines.push(`${opts.ip}\t${fqdn}`);
-    if (opts.ip6) lines.push(`${opts.ip6}\t${fqdn}`);
-  }
+  const names = ownNames(opts.hostname, opts.domainname);
+  if (names) for (const ip of opts.addresses ?? []) lines.push(`${ip}\t${names}`);
   return lines.join('\n') + '\n';
+}
+
+/**
+ * A running container's new endpoint (connect) or one it left (disconnect): its addresses' lines
+ * are added to or removed from /etc/hosts in place, as libnetwork does on a join or a leave, so
+ * that whatever else the file holds (a process's own edits) stays.
+ */
+export async function updateHostsLines(path: string, change: { add?: string[]; remove?: string[]; hostname: string; domainname?: string }): Promise<void> {
+  const text = await readFile(path, 'utf8').catch(() => undefined);
+  if (text === undefined) return;
+  const gone = new Set(change.remove ?? []);
+  const lines = text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  const kept = lines.filter((l) => !gone.has(l.split(/\s/)[0]!));
+  const names = ownNames(change.hostname, change.domainname);
+  if (names) for (const ip of change.add ?? []) kept.push(`${ip}\t${names}`);
+  if (kept.length !== lines.length || change.add?.length) await writeFile(path, kept.join('\n') + '\n');
 }
 
 const DEFAULT_NAMESERVERS = ['8.8.8.8', '8.8.4.4'];
@@ -70,6 +95,17 @@ export function containerResolvConf(
   return out.join('\n') + '\n';
 }
 
+/**
+ * A connect to a user-defined network gives a container that had the default bridge alone the
+ * embedded DNS, as libnetwork does, unless a process in it has changed /etc/resolv.conf since the
+ * daemon wrote it (then the file keeps the process's content).
+ */
+export async function useEmbeddedResolvConf(path: string, overrides: { dns?: string[]; dnsSearch?: string[]; dnsOptions?: string[] }): Promise<void> {
+  const [current, hostResolv] = await Promise.all([readFile(path, 'utf8').catch(() => undefined), readFile('/etc/resolv.conf', 'utf8').catch(() => '')]);
+  if (current === undefined || current !== containerResolvConf(hostResolv, overrides)) return;
+  await writeFile(path, embeddedResolvConf(hostResolv, overrides));
+}
+
 export interface EtcPaths {
   hostname: string;
   hosts: string;
@@ -103,10 +139,8 @@ export async function writeEtcFiles(
     dns?: string[];
     dnsSearch?: string[];
     dnsOptions?: string[];
-    /** The container's address on its first network, once networking is attached. */
-    ip?: string;
-    /** Its IPv6 address there, on an IPv6 network. */
-    ip6?: string;
+    /** The container's addresses on its networks, once networking is attached (each network's IPv4, then IPv6). */
+    addresses?: string[];
     /** The embedded DNS on user-defined networks. */
     nameservers?: string[];
     /** What `--add-host name:host-gateway` resolves to. */
@@ -129,7 +163,7 @@ export async function writeEtcFiles(
   // a name in the host's file can be overridden.
   const hosts = opts.hostNetwork && !extraHosts?.length
     ? await readFile('/etc/hosts', 'utf8').catch(() => hostsFile({ hostname }))
-    : hostsFile({ hostname, domainname: opts.domainname, extraHosts, links: opts.links, ip: opts.ip || undefined, ip6: opts.ip6 || undefined });
+    : hostsFile({ hostname, domainname: opts.domainname, extraHosts, links: opts.links, addresses: opts.addresses });
   const resolv = opts.nameservers?.length
     ? embeddedResolvConf(hostResolv, opts)
     : opts.hostNetwork && !opts.dns?.length && !opts.dnsSearch?.length && !opts.dnsOptions?.length

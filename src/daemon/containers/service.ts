@@ -25,6 +25,7 @@ import type {
 } from '../../api/types.js';
 import type { ContainerRecord } from '../../container/container.js';
 import { hasProcess, isRunning } from '../../container/state.js';
+import { shortId } from '../../lib/ids.js';
 import type { ExitInfo } from '../../runtime/runtime.js';
 import type { NetworkContainerHooks } from '../networks.js';
 import { openStatsStream } from '../stats/collector.js';
@@ -33,6 +34,7 @@ import type { ContainerAccess } from './access.js';
 import { attachContainer, resizeContainer } from './attach.js';
 import { ContainerCore } from './core.js';
 import { createContainer } from './create.js';
+import { etcPaths, updateHostsLines, useEmbeddedResolvConf } from './etc-files.js';
 import type { ContainerDeps } from './deps.js';
 import { handleExit } from './exit.js';
 import { inspectContainer, listContainers } from './inspect.js';
@@ -160,6 +162,14 @@ export class ContainerService implements ContainerBackend {
           }
           await c.save(rec);
         });
+      },
+      endpointChanged: async (id, change) => {
+        const rec = c.records.get(id);
+        if (!rec) return;
+        const etc = etcPaths(c.deps.store.dir(id));
+        await updateHostsLines(etc.hosts, { ...change, hostname: rec.Config.Hostname ?? shortId(id), domainname: rec.Config.Domainname });
+        const hc = rec.HostConfig;
+        if (change.embeddedDns) await useEmbeddedResolvConf(etc.resolvConf, { dns: hc.Dns ?? undefined, dnsSearch: hc.DnsSearch ?? undefined, dnsOptions: hc.DnsOptions ?? undefined });
       },
     };
   }

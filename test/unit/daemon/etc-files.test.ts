@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { containerResolvConf, hostsFile } from '../../../src/daemon/containers/etc-files.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { containerResolvConf, hostsFile, updateHostsLines } from '../../../src/daemon/containers/etc-files.js';
 
 test('loopback nameservers are dropped; public defaults when none remain', () => {
   const host = '# comment\nnameserver 127.0.0.53\noptions edns0 trust-ad\nsearch example.internal\n';
@@ -17,17 +20,42 @@ test('--dns, --dns-search and --dns-option replace the host values', () => {
 });
 
 test('hosts file has localhost, extra hosts and the container entry', () => {
-  const h = hostsFile({ hostname: 'abc', ip: '10.1.0.2', extraHosts: ['db:10.1.0.9'] });
+  const h = hostsFile({ hostname: 'abc', addresses: ['10.1.0.2'], extraHosts: ['db:10.1.0.9'] });
   assert.match(h, /^127\.0\.0\.1\tlocalhost$/m);
   assert.match(h, /^10\.1\.0\.9\tdb$/m);
   assert.match(h, /^10\.1\.0\.2\tabc$/m);
 });
 
 test('a field with a newline or blank is never written (records from before create refused them)', () => {
-  const h = hostsFile({ hostname: 'abc', ip: '10.1.0.2', extraHosts: ['evil\n6.6.6.6 bank.example:10.1.0.9', 'ok:10.1.0.8', 'x:1.2.3.4\n6.6.6.6 y'] });
+  const h = hostsFile({ hostname: 'abc', addresses: ['10.1.0.2'], extraHosts: ['evil\n6.6.6.6 bank.example:10.1.0.9', 'ok:10.1.0.8', 'x:1.2.3.4\n6.6.6.6 y'] });
   assert.doesNotMatch(h, /6\.6\.6\.6/);
   assert.match(h, /^10\.1\.0\.8\tok$/m);
   assert.equal(h.split('\n').filter((l) => l.includes('10.1.0.2')).length, 1);
   const r = containerResolvConf('', { dns: ['1.1.1.1\nnameserver 6.6.6.6'], dnsSearch: ['a.test\nnameserver 6.6.6.6'], dnsOptions: ['ndots:1\nnameserver 6.6.6.6'] });
   assert.doesNotMatch(r, /6\.6\.6\.6/);
+});
+
+test('every address gets a line, and a dotted name also its first label (libnetwork)', () => {
+  const h = hostsFile({ hostname: 'web.example.test', addresses: ['10.1.0.2', 'fd00::2', '10.2.0.2'] });
+  assert.match(h, /^10\.1\.0\.2\tweb\.example\.test web$/m);
+  assert.match(h, /^fd00::2\tweb\.example\.test web$/m);
+  assert.match(h, /^10\.2\.0\.2\tweb\.example\.test web$/m);
+  assert.match(hostsFile({ hostname: 'db', domainname: 'corp.test', addresses: ['10.1.0.3'] }), /^10\.1\.0\.3\tdb\.corp\.test db$/m);
+  assert.match(hostsFile({ hostname: 'db', addresses: ['10.1.0.3'] }), /^10\.1\.0\.3\tdb$/m);
+});
+
+test('a connect adds its lines and a disconnect removes them, keeping the rest of the file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'etc-'));
+  const path = join(dir, 'hosts');
+  writeFileSync(path, hostsFile({ hostname: 'abc', addresses: ['10.1.0.2'] }) + '192.0.2.9\tmine\n');
+  await updateHostsLines(path, { add: ['10.5.0.3', 'fd05::3'], hostname: 'abc' });
+  let h = readFileSync(path, 'utf8');
+  assert.match(h, /^10\.5\.0\.3\tabc\nfd05::3\tabc\n$/m);
+  assert.match(h, /^192\.0\.2\.9\tmine$/m);
+  await updateHostsLines(path, { remove: ['10.1.0.2'], hostname: 'abc' });
+  h = readFileSync(path, 'utf8');
+  assert.doesNotMatch(h, /10\.1\.0\.2/);
+  assert.match(h, /^10\.5\.0\.3\tabc$/m);
+  assert.match(h, /^192\.0\.2\.9\tmine$/m);
+  rmSync(dir, { recursive: true });
 });
