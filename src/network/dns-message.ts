@@ -3,6 +3,7 @@ import { formatIp6 } from './ipv6.js';
 
 export const TYPE_A = 1;
 export const TYPE_PTR = 12;
+export const TYPE_MX = 15;
 export const TYPE_AAAA = 28;
 export const CLASS_IN = 1;
 export const RCODE_NOERROR = 0;

@@ -20,6 +20,7 @@ import {
   RCODE_SERVFAIL,
   TYPE_A,
   TYPE_AAAA,
+  TYPE_MX,
   TYPE_PTR,
   type Answer,
 } from './dns-message.js';
@@ -50,10 +51,16 @@ interface Listener {
   udp: UdpSocket;
   tcp: Server;
   port: number;
-  /** The network's name, for `name.network` queries. */
+  /** The network's name, for `name.network` queries (matched in its own case, as libnetwork does). */
   name: string;
-  endpoints: Map<string, DnsEndpoint>;
+  endpoints: Map<string, StoredEndpoint>;
   conns: Set<Socket>;
+}
+
+/** An endpoint as a listener keeps it: names in lower case, and the reverse lookup's answer. */
+interface StoredEndpoint extends DnsEndpoint {
+  /** `<container name>.<network name>`, in their own case: what a PTR query gets, as in Docker. */
+  ptr: string;
 }
 
 export interface EmbeddedDnsOptions {
@@ -104,7 +111,7 @@ export class EmbeddedDns {
     for (let attempt = 0; ; attempt++) {
       const udp = await bindUdp(ip, port);
       const chosen = udp.address().port;
-      const l: Listener = { udp, tcp: undefined as unknown as Server, port: chosen, name: name.toLowerCase(), endpoints: new Map(), conns: new Set() };
+      const l: Listener = { udp, tcp: undefined as unknown as Server, port: chosen, name, endpoints: new Map(), conns: new Set() };
       try {
         l.tcp = await listenTcp(ip, chosen, (c) => this.serveTcp(l, c));
       } catch (err) {
@@ -137,7 +144,8 @@ export class EmbeddedDns {
 
   setEndpoint(networkId: string, containerId: string, ep: DnsEndpoint): void {
     const links = ep.links && Object.fromEntries(Object.entries(ep.links).map(([a, n]) => [a.toLowerCase(), n.toLowerCase()]));
-    this.listeners.get(networkId)?.endpoints.set(containerId, { ...ep, names: ep.names.map((n) => n.toLowerCase()), links });
+    const l = this.listeners.get(networkId);
+    l?.endpoints.set(containerId, { ...ep, names: ep.names.map((n) => n.toLowerCase()), links, ptr: `${ep.names[0] ?? ''}.${l.name}` });
   }
 
   removeEndpoint(networkId: string, containerId: string): void {
@@ -174,12 +182,13 @@ export class EmbeddedDns {
    * answered from every network the asking container is on (that one first), and `a.b.c` is also
    * tried as `a.b` on network `c`, then `a` on network `b.c`.
    */
-  private lookup(l: Listener, name: string, from: string): DnsEndpoint[] {
+  private lookup(l: Listener, name: string, from: string): StoredEndpoint[] {
     const fromIp = parseIp(from);
     const askerId = fromIp === undefined ? undefined : [...l.endpoints].find(([, e]) => e.ip === fromIp)?.[0];
     const nets = askerId === undefined ? [l] : [l, ...[...this.listeners.values()].filter((o) => o !== l && o.endpoints.has(askerId))];
     const tries: { name: string; network?: string }[] = [{ name }];
     for (let i = name.lastIndexOf('.'); i > 0; i = name.lastIndexOf('.', i - 1)) tries.push({ name: name.slice(0, i), network: name.slice(i + 1) });
+    for (const t of tries) t.name = t.name.toLowerCase();
     for (const t of tries) {
       for (const n of nets) {
         if (t.network !== undefined && t.network !== n.name) continue;
@@ -194,13 +203,13 @@ export class EmbeddedDns {
   }
 
   /** The endpoint of an in-addr.arpa or ip6.arpa (32 nibbles) name. */
-  private reverse(l: Listener, name: string): DnsEndpoint | undefined {
-    const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\.in-addr\.arpa$/.exec(name);
+  private reverse(l: Listener, name: string): StoredEndpoint | undefined {
+    const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\.in-addr\.arpa$/i.exec(name);
     if (m) {
       const ip = parseIp(`${m[4]}.${m[3]}.${m[2]}.${m[1]}`);
       return ip === undefined ? undefined : [...l.endpoints.values()].find((e) => e.ip === ip);
     }
-    const m6 = /^((?:[0-9a-f]\.){32})ip6\.arpa$/.exec(name);
+    const m6 = /^((?:[0-9a-f]\.){32})ip6\.arpa$/i.exec(name);
     if (!m6) return undefined;
     const ip6 = BigInt(`0x${m6[1]!.split('.').reverse().join('')}`);
     return [...l.endpoints.values()].find((e) => e.ip6 === ip6);
@@ -210,8 +219,10 @@ export class EmbeddedDns {
     const q = parseQuery(msg);
     if (!q) return undefined;
     const name = q.name.replace(/\.$/, '');
-    if (q.cls === CLASS_IN && (q.type === TYPE_A || q.type === TYPE_AAAA)) {
-      const eps = this.lookup(l, name.toLowerCase(), from);
+    if (q.cls === CLASS_IN && (q.type === TYPE_A || q.type === TYPE_AAAA || q.type === TYPE_MX)) {
+      const eps = this.lookup(l, name, from);
+      // MX of a container's name: libnetwork answers it here, empty, rather than forward it.
+      if (eps.length && q.type === TYPE_MX) return buildResponse(msg, q, RCODE_NOERROR, []);
       if (eps.length) {
         // A name on the network is answered here, with no records for a family it lacks.
         const answers: Answer[] =
@@ -223,7 +234,7 @@ export class EmbeddedDns {
     }
     if (q.cls === CLASS_IN && q.type === TYPE_PTR) {
       const ep = this.reverse(l, name);
-      if (ep?.names[0] && encodableName(ep.names[0])) return buildResponse(msg, q, RCODE_NOERROR, [{ type: TYPE_PTR, name: ep.names[0] }]);
+      if (ep?.names[0] && encodableName(ep.ptr)) return buildResponse(msg, q, RCODE_NOERROR, [{ type: TYPE_PTR, name: ep.ptr }]);
     }
     const fromIp = parseIp(from);
     const ep = fromIp === undefined ? undefined : [...l.endpoints.values()].find((e) => e.ip === fromIp);
@@ -265,11 +276,17 @@ export class EmbeddedDns {
     return list;
   }
 
-  /** Relays the query to each upstream in turn over UDP; the first answer wins. */
+  /**
+   * Relays the query over UDP to the first three upstreams in turn (127.0.0.11 skipped, as
+   * libnetwork does); the first answer that is not SERVFAIL or REFUSED wins, NXDOMAIN included.
+   */
   private async forward(msg: Buffer, upstreams: string[]): Promise<Buffer | undefined> {
-    for (const u of upstreams) {
+    const usable = upstreams.filter((u) => {
+      const { host } = splitHostPort(u);
+      return host !== '127.0.0.11' && parseIp(host) !== undefined;
+    });
+    for (const u of usable.slice(0, 3)) {
       const { host, port } = splitHostPort(u);
-      if (host === '127.0.0.11' || parseIp(host) === undefined) continue;
       const resp = await new Promise<Buffer | undefined>((resolve) => {
         const s = createSocket('udp4');
         const done = (b: Buffer | undefined) => {
@@ -284,7 +301,8 @@ export class EmbeddedDns {
         });
         s.send(msg, port, host);
       });
-      if (resp) return resp;
+      const rcode = resp && resp.length >= 4 ? resp[3]! & 0x0f : RCODE_SERVFAIL;
+      if (resp && rcode !== RCODE_SERVFAIL && rcode !== RCODE_REFUSED) return resp;
     }
     return undefined;
   }

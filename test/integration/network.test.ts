@@ -51,6 +51,10 @@ describe('network manager (real netns, bridges, iptables)', () => {
   const children: ChildProcess[] = [];
   let upstream: ReturnType<typeof createSocket>;
   let upstreamPort = 0;
+  let failing: ReturnType<typeof createSocket>;
+  /** The query types the working upstream was asked, and how many queries the failing one got. */
+  const upstreamTypes: number[] = [];
+  let failingQueries = 0;
   let baselineVeths = 0;
 
   const addNs = async (x: string) => {
@@ -66,10 +70,19 @@ describe('network manager (real netns, bridges, iptables)', () => {
     upstream = createSocket('udp4');
     upstream.on('message', (msg, r) => {
       const q = parseQuery(msg);
+      if (q) upstreamTypes.push(q.type);
       if (q) upstream.send(buildResponse(msg, q, 0, [{ type: TYPE_A, ip: (10 << 24) | (9 << 16) | (9 << 8) | 9 }]), r.port, r.address);
     });
     await new Promise<void>((r) => upstream.bind(0, '127.0.0.1', () => r()));
     upstreamPort = upstream.address().port;
+    // Listed first: answers SERVFAIL to everything, so each forward must go on to the next.
+    failing = createSocket('udp4');
+    failing.on('message', (msg, r) => {
+      const q = parseQuery(msg);
+      failingQueries++;
+      if (q) failing.send(buildResponse(msg, q, 2, []), r.port, r.address);
+    });
+    await new Promise<void>((r) => failing.bind(0, '127.0.0.1', () => r()));
     baselineVeths = await vethCount();
     opts = {
       dataRoot,
@@ -77,7 +90,7 @@ describe('network manager (real netns, bridges, iptables)', () => {
       bridgeName: ns('b0'),
       chainPrefix: `WT${tag.toUpperCase()}`,
       userBridgePrefix: 'wu-',
-      dnsUpstreams: [`127.0.0.1:${upstreamPort}`],
+      dnsUpstreams: [`127.0.0.1:${failing.address().port}`, `127.0.0.1:${upstreamPort}`],
     };
     mgr = new NetworkManager(opts);
     await mgr.restore([]);
@@ -89,6 +102,7 @@ describe('network manager (real netns, bridges, iptables)', () => {
     for (const n of mgr.all()) if (n.bridge) await sh('ip', 'link', 'del', n.bridge).catch(() => {});
     for (const n of namespaces) await sh('ip', 'netns', 'del', n).catch(() => {});
     upstream.close();
+    failing.close();
     await rm(dataRoot, { recursive: true, force: true });
   });
 
@@ -230,6 +244,15 @@ describe('network manager (real netns, bridges, iptables)', () => {
     }
     const fwd = await inNs('f', 'busybox', 'nslookup', 'elsewhere.example', '127.0.0.11');
     assert.match(fwd, /Address:\s+10\.9\.9\.9/, fwd);
+    assert.ok(failingQueries > 0, 'the SERVFAIL upstream was asked first');
+    // A reverse lookup names the container and its network, in their own case.
+    const ptr = await inNs('f', 'busybox', 'nslookup', webIp, '127.0.0.11');
+    assert.match(ptr, new RegExp(`name = web\\.net${tag}$`, 'm'), ptr);
+    // MX of a container's name: answered here, empty, never forwarded.
+    const asked = upstreamTypes.length;
+    const mx = await inNs('f', 'busybox', 'nslookup', '-type=mx', 'WEB', '127.0.0.11').catch((err: Error) => err.message);
+    assert.doesNotMatch(mx, /SERVFAIL|NXDOMAIN|can't find/, mx);
+    assert.equal(upstreamTypes.length, asked, 'the MX query was not forwarded');
     const ping = await inNs('f', 'busybox', 'ping', '-c', '1', '-W', '2', webIp);
     assert.match(ping, /1 packets received/);
 
