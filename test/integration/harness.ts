@@ -330,7 +330,10 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
     const c = child;
     if (!c || c.exitCode !== null || c.signalCode !== null) return true;
     c.kill(signal);
-    const done = await Promise.race([exited.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), timeoutMs))]);
+    // Cleared once the daemon is gone: a pending timer would keep the test file's process alive.
+    let timer: NodeJS.Timeout | undefined;
+    const done = await Promise.race([exited.then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), timeoutMs)))]);
+    clearTimeout(timer);
     return done;
   }
 
