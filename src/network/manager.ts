@@ -62,7 +62,7 @@ export interface NetworkManagerOptions {
   defaultAddressPools?: AddressPool[];
   /** daemon.json "mtu" (default 1500). */
   mtu?: number;
-  /** Default bridge device (default "wharf0"). */
+  /** Default bridge device (default "wharf0"); "none" disables the default bridge network, as in Docker. */
   bridgeName?: string;
   /** Prefix of our iptables chains (default "WHARF"); tests use their own. */
   chainPrefix?: string;
@@ -126,6 +126,27 @@ function nowRFC3339(): string {
 }
 
 /** EndpointSettings.Links (`name[:alias]`) as alias -> name; malformed entries are skipped. */
+/** The entry of a network the container is on without an endpoint there. */
+function emptyEndpointSettings(): EndpointSettings {
+  return {
+    IPAMConfig: null,
+    Links: null,
+    Aliases: null,
+    MacAddress: '',
+    DriverOpts: null,
+    GwPriority: 0,
+    NetworkID: '',
+    EndpointID: '',
+    Gateway: '',
+    IPAddress: '',
+    IPPrefixLen: 0,
+    IPv6Gateway: '',
+    GlobalIPv6Address: '',
+    GlobalIPv6PrefixLen: 0,
+    DNSNames: null,
+  };
+}
+
 /** An endpoint's addresses as /etc/hosts lists them: IPv4, then IPv6. */
 function endpointAddresses(ep: EndpointRecord): string[] {
   return [ep.ip, ep.ip6].filter((a): a is string => !!a);
@@ -217,6 +238,8 @@ export class NetworkManager {
     }
     for (const sb of await this.loadDir<SandboxRecord>('endpoints')) {
       if (keep.has(sb.containerId)) {
+        // Endpoints on a default bridge that `bridge: none` has just removed.
+        sb.endpoints = sb.endpoints.filter((ep) => this.networks.has(ep.networkId));
         this.sandboxes.set(sb.containerId, sb);
         this.claim(sb);
         const res: Reservation[] = [];
@@ -254,6 +277,11 @@ export class NetworkManager {
     this.reservations.clear();
   }
 
+  /** `bridge: none`: no default bridge network; containers in its mode get loopback alone (start.ts). */
+  get bridgeDisabled(): boolean {
+    return this.opts.bridgeName === 'none';
+  }
+
   private isDefaultBridge(n: NetworkRecord): boolean {
     return n.Name === 'bridge';
   }
@@ -267,6 +295,16 @@ export class NetworkManager {
       await writeJsonAtomic(this.netPath(rec.Id), rec);
     }
     let bridge = byName('bridge');
+    if (this.bridgeDisabled) {
+      // moby deletes its default bridge network and device at every start, and makes them again
+      // only while the bridge is enabled.
+      if (bridge) {
+        this.networks.delete(bridge.Id);
+        await rm(this.netPath(bridge.Id), { force: true });
+        if (bridge.bridge) await deleteLink(bridge.bridge);
+      }
+      return;
+    }
     const bridgeName = this.opts.bridgeName ?? 'wharf0';
     const cfg4 = bridge ? this.config4(bridge) : undefined;
     const want = this.opts.bip ? parseCidr(this.opts.bip) : undefined;
@@ -614,6 +652,8 @@ export class NetworkManager {
         etc: { addresses: [], ...this.hostGateways() },
       });
       if (mode.startsWith('container:')) return emptySettings({});
+      // As moby's connectToNetwork with the bridge disabled: an empty entry, no endpoint.
+      if (this.bridgeDisabled && (mode === 'bridge' || mode === 'default')) return emptySettings({ bridge: emptyEndpointSettings() });
       const primary = this.get(mode === 'default' ? 'bridge' : mode);
       if (primary.Driver === 'host' || primary.Driver === 'null') {
         const epId = generateId();

@@ -71,6 +71,10 @@ export interface NetworkLink {
   restore(running: Iterable<string>): Promise<void>;
   /** The container's new name (no leading slash) for its endpoints and DNS names; their settings, if it has any. */
   rename(containerId: string, name: string): Promise<NetworkSettings | undefined>;
+  /** The daemon runs with `bridge: none`: no default bridge, its containers get loopback alone. */
+  readonly bridgeDisabled: boolean;
+  /** What `--add-host x:host-gateway` stands for: the default bridge's IPv4 gateway ('' without one). */
+  hostGatewayIp(): string;
 }
 
 /** The volume service as the lifecycle uses it (daemon/volumes.ts). */

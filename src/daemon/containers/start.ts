@@ -55,11 +55,14 @@ export async function startLocked(c: ContainerCore, rec: ContainerRecord): Promi
   let attaching: Promise<AttachResult> | undefined;
   try {
     const hc = rec.HostConfig;
+    if (hc.ExtraHosts?.some((h) => h.endsWith(':host-gateway')) && !c.deps.network.hostGatewayIp()) {
+      throw systemError('unable to derive the IP value for host-gateway');
+    }
     const loggerError = loggerStartError(hc.LogConfig);
     if (loggerError) throw systemError(loggerError);
     // A namespace of its own on a bridge network: made now as a file, and plumbed (below) while
     // the runtime creates the container in it.
-    const netnsFile = ownsNetns(hc) ? netnsFilePath(settings.execRoot, id) : undefined;
+    const netnsFile = ownsNetns(hc, c.deps.network.bridgeDisabled) ? netnsFilePath(settings.execRoot, id) : undefined;
     // The last exit's file may still be being unmounted (cleanup.ts): the same path is bound again.
     await netnsReleased(c, id);
     const [mounted, netns] = await Promise.allSettled([c.rootfs.acquire(id, { volatile: !!hc.AutoRemove }), netnsFile ? createNetnsFile(netnsFile) : undefined]);
@@ -179,9 +182,14 @@ export async function startLocked(c: ContainerCore, rec: ContainerRecord): Promi
   }
 }
 
-/** Whether the container gets a namespace with interfaces of the daemon's own (a bridge network). */
-function ownsNetns(hc: HostConfig): boolean {
-  const mode = hc.NetworkMode ?? 'bridge';
+/**
+ * Whether the container gets a namespace with interfaces of the daemon's own (a bridge network).
+ * With the default bridge disabled, a container on it gets a new namespace with loopback alone
+ * (the runtime brings lo up), as moby disables its networking.
+ */
+function ownsNetns(hc: HostConfig, bridgeDisabled: boolean): boolean {
+  const mode = hc.NetworkMode || 'bridge';
+  if (bridgeDisabled && (mode === 'bridge' || mode === 'default')) return false;
   return mode !== 'host' && mode !== 'none' && !isContainerMode(mode);
 }
 

@@ -1,0 +1,75 @@
+/**
+ * A daemon with `bridge: none`, as dockerd with `--bridge none`: no default bridge network (its
+ * record and device are removed when an earlier start made them), containers in its mode get
+ * loopback alone, host-gateway has nothing to stand for, and user-defined networks still work.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { cliOk, loadBusybox, runCommand, startDaemon, type Daemon } from './harness.js';
+
+let d: Daemon;
+let bridge: string;
+const NET = `wn${randomBytes(3).toString('hex')}`;
+
+const ok = (args: string[]): Promise<string> => cliOk(d, 'docker', args);
+const linkExists = async (name: string) => (await runCommand('ip', ['link', 'show', 'dev', name])).code === 0;
+
+describe('bridge: none', () => {
+  before(async () => {
+    d = await startDaemon();
+    await loadBusybox(d);
+    const config = JSON.parse(await readFile(d.configFile, 'utf8')) as { bridge: string };
+    bridge = config.bridge;
+    assert.ok(await linkExists(bridge), 'the first start made its default bridge');
+    await d.stop();
+    await writeFile(d.configFile, JSON.stringify({ ...config, bridge: 'none' }));
+    await d.restart();
+  });
+
+  after(async () => {
+    await d?.cleanup();
+  });
+
+  test('no default bridge network, and its device is gone', async () => {
+    assert.equal(await linkExists(bridge), false, `${bridge} was deleted`);
+    assert.equal(await linkExists('none'), false, 'no device named "none"');
+    assert.deepEqual((await ok(['network', 'ls', '--format', '{{.Name}}'])).split('\n').filter(Boolean).sort(), ['host', 'none']);
+    const r = await d.docker(['network', 'inspect', 'bridge']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /network bridge not found/);
+  });
+
+  test('a container in bridge mode, default or named, has loopback alone', async () => {
+    for (const extra of [[], ['--network', 'bridge']]) {
+      const out = await ok(['run', '--rm', ...extra, 'busybox', 'sh', '-c', 'ip -o addr; echo ---; cat /etc/hosts']);
+      const [addrs, hosts] = out.split('---\n');
+      assert.deepEqual(addrs!.split('\n').filter(Boolean).map((l) => l.split(/\s+/)[1]).sort(), ['lo', 'lo'], addrs);
+      assert.match(addrs!, /inet 127\.0\.0\.1\/8/);
+      assert.doesNotMatch(hosts!, /^\d+\.\d+\.\d+\.\d+\t(?!localhost)/m, 'no line for an address of its own');
+    }
+    await ok(['run', '-d', '--name', 'lo-only', 'busybox', 'sleep', '300']);
+    const net = JSON.parse(await ok(['inspect', '-f', '{{json .NetworkSettings.Networks}}', 'lo-only'])) as Record<string, { IPAddress: string; EndpointID: string }>;
+    assert.deepEqual(Object.keys(net), ['bridge']);
+    assert.equal(net.bridge!.IPAddress, '');
+    assert.equal(net.bridge!.EndpointID, '');
+    await ok(['rm', '-f', 'lo-only']);
+  });
+
+  test('host-gateway has no address: the start fails and the container stays created', async () => {
+    const id = (await ok(['create', '--add-host', 'gw:host-gateway', 'busybox', 'true'])).trim();
+    const r = await d.docker(['start', id]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /unable to derive the IP value for host-gateway/);
+    assert.equal((await ok(['inspect', '-f', '{{.State.Status}}', id])).trim(), 'created');
+    await ok(['rm', id]);
+  });
+
+  test('user-defined networks still work', async () => {
+    await ok(['network', 'create', NET]);
+    const out = await ok(['run', '--rm', '--network', NET, 'busybox', 'ip', '-o', '-4', 'addr', 'show', 'dev', 'eth0']);
+    assert.match(out, /inet \d+\.\d+\.\d+\.\d+\//);
+    await ok(['network', 'rm', NET]);
+  });
+});
