@@ -126,6 +126,34 @@ function nowRFC3339(): string {
 }
 
 /** EndpointSettings.Links (`name[:alias]`) as alias -> name; malformed entries are skipped. */
+const IFNAME_OPTION = 'com.docker.network.endpoint.ifname';
+
+/**
+ * The interface names of a container's endpoints, as libnetwork gives them: the name an endpoint
+ * asks for (its `com.docker.network.endpoint.ifname` driver option), else the first free eth<N>.
+ * A name the kernel would refuse, or one already taken (lo included), fails the start or connect
+ * with libnetwork's words. Quotes, backslashes and `#` (which iproute2's batch input would read)
+ * and `%` (which the kernel would replace with a number) are refused as well.
+ */
+function interfaceNames(taken: string[], cfgs: Array<EndpointSettings | undefined>): string[] {
+  const used = new Set(['lo', ...taken]);
+  const wanted = cfgs.map((cfg) => cfg?.DriverOpts?.[IFNAME_OPTION] || undefined);
+  for (const name of wanted) {
+    if (name === undefined) continue;
+    const bad = name.length > 15 || name === '.' || name === '..' || /[\s/:"'\\#%\x00-\x1f\x7f]/.test(name);
+    if (bad) throw systemError(`failed to set up container networking: error renaming interface to ${JSON.stringify(name)}: invalid argument`);
+    if (used.has(name)) throw systemError(`failed to set up container networking: error renaming interface to ${JSON.stringify(name)}: file exists`);
+    used.add(name);
+  }
+  let i = 0;
+  return wanted.map((name) => {
+    if (name !== undefined) return name;
+    while (used.has(`eth${i}`)) i++;
+    used.add(`eth${i}`);
+    return `eth${i}`;
+  });
+}
+
 /** The entry of a network the container is on without an endpoint there. */
 function emptyEndpointSettings(): EndpointSettings {
   return {
@@ -630,6 +658,8 @@ export class NetworkManager {
     if (!n) return;
     if (ip && !this.config4(n)) throw invalidParameter('user specified IP address is supported only when connecting to networks with user configured subnets');
     if (ip6 && (!this.config6(n) || n.ipv6Auto)) throw invalidParameter('user specified IP address is supported only when connecting to networks with user configured subnets');
+    // In a subnet of the network, inside its ip-range or not (Docker allows a static address outside it).
+    if (ip && !contains(this.spec(n).cidr, parseIp(ip)!)) throw invalidParameter(`no configured subnet or ip-range contain the IP address ${ip}`);
     const spec6 = ip6 ? this.spec6(n) : undefined;
     if (spec6 && ip6Value !== undefined && !contains6(spec6.cidr, ip6Value)) throw invalidParameter(`no configured subnet or ip-range contain the IP address ${ip6}`);
   }
@@ -684,7 +714,8 @@ export class NetworkManager {
       const release = this.holdNetworks(order.map((o) => o.net.Id));
       try {
         await this.vethDeletes.settled(order.map((o) => o.net.Id));
-        for (const [i, o] of order.entries()) sb.endpoints.push(this.allocateEndpoint(sb, o.net, o.cfg, `eth${i}`));
+        const names = interfaceNames([], order.map((o) => o.cfg));
+        for (const [i, o] of order.entries()) sb.endpoints.push(this.allocateEndpoint(sb, o.net, o.cfg, names[i]!));
         sb.portRequests = portRequests(hc.PortBindings, req.exposedPorts, !!hc.PublishAllPorts, this.v6Ports);
         if (this.gatewayEndpoint(sb)) sb.ports = await this.allocatePorts(sb, reservations);
         this.sandboxes.set(sb.containerId, sb);
@@ -941,11 +972,9 @@ export class NetworkManager {
       if (sb.endpoints.some((e) => e.networkId === n.Id)) {
         throw forbidden(`endpoint with name ${sb.containerName} already exists in network ${n.Name}`);
       }
-      const used = new Set(sb.endpoints.map((e) => e.ifname));
-      let i = 0;
-      while (used.has(`eth${i}`)) i++;
+      const [ifname] = interfaceNames(sb.endpoints.map((e) => e.ifname), [cfg]);
       await this.vethDeletes.settled([n.Id]);
-      const ep = this.allocateEndpoint(sb, n, cfg, `eth${i}`);
+      const ep = this.allocateEndpoint(sb, n, cfg, ifname!);
       const oldRules = this.sandboxRules(sb);
       sb.endpoints.push(ep);
       const gateway = this.gatewayEndpoint(sb) === ep || this.gatewayEndpoint(sb, true) === ep;
@@ -995,7 +1024,8 @@ export class NetworkManager {
     await this.lock.run(containerId, async () => {
       const sb = this.sandboxes.get(containerId);
       const ep = sb?.endpoints.find((e) => e.networkId === n.Id);
-      if (!sb || !ep) throw forbidden(`container ${containerId} is not connected to network ${n.Name}`);
+      // A plain error in moby, so a 500.
+      if (!sb || !ep) throw systemError(`container ${containerId} is not connected to network ${n.Name}`);
       const oldRules = this.sandboxRules(sb);
       const gateway = this.gatewayEndpoint(sb) === ep || this.gatewayEndpoint(sb, true) === ep;
       this.dns.removeEndpoint(n.Id, containerId);
@@ -1124,7 +1154,10 @@ export class NetworkManager {
       if (!name) throw invalidParameter('network name must not be empty');
       // Docker takes any name; control characters are refused because names reach logs and CLI tables.
       if (/[\x00-\x1f\x7f]/.test(name)) throw invalidParameter(`invalid network name ${JSON.stringify(name)}: control characters are not allowed`);
-      if (PREDEFINED.has(name)) throw forbidden(`${name} is a pre-defined network and cannot be created`);
+      // moby also refuses the names of the other network modes: default, and container[:<id>].
+      if (PREDEFINED.has(name) || name === 'default' || name === 'container' || name.startsWith('container:')) {
+        throw forbidden(`${name} is a pre-defined network and cannot be created`);
+      }
       if ([...this.networks.values()].some((n) => n.Name === name)) throw conflict(`network with name ${name} already exists`);
       const driver = req.Driver || 'bridge';
       const options = { ...(req.Options ?? {}) };

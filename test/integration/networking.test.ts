@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile, readdir, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chainPrefixForBridge } from '../../src/network/iptables.js';
-import { cliOk, countLeaks, freePort, httpGet, loadBusybox, runCommand, startDaemon, waitFor, type Daemon } from './harness.js';
+import { cliOk, countLeaks, freePort, httpGet, loadBusybox, runCommand, socketRequest, startDaemon, waitFor, type Daemon } from './harness.js';
 
 let d: Daemon;
 let bridge: string;
@@ -207,6 +207,47 @@ describe('networking', () => {
     assert.match(taken.stderr, /Address already in use/);
     await ok(['network', 'disconnect', NET, 'b1']);
     assert.equal(await inspect('b1', `{{if index .NetworkSettings.Networks "${NET}"}}yes{{else}}no{{end}}`), 'no');
+  });
+
+  test('an endpoint gets the interface name it asks for; lo or a bad name fails with the name', async () => {
+    await ok(['run', '-d', '--name', 'ifn', 'busybox', 'sleep', '1000']);
+    await d.docker(['network', 'connect', '--driver-opt', 'com.docker.network.endpoint.ifname=myif0', NET, 'ifn']).then((r) => assert.equal(r.code, 0, r.stderr));
+    const ip = await inspect('ifn', `{{(index .NetworkSettings.Networks "${NET}").IPAddress}}`);
+    assert.match(await ok(['exec', 'ifn', 'ip', '-o', '-4', 'addr', 'show', 'dev', 'myif0']), new RegExp(`inet ${ip.replace(/\./g, '\\.')}/`));
+    await ok(['network', 'disconnect', NET, 'ifn']);
+    for (const bad of ['lo', 'eth0', 'a/b', 'way-too-long-name0']) {
+      const r = await d.docker(['network', 'connect', '--driver-opt', `com.docker.network.endpoint.ifname=${bad}`, NET, 'ifn']);
+      assert.equal(r.code, 1, bad);
+      assert.match(r.stderr, new RegExp(`error renaming interface to "${bad}"`), r.stderr);
+      assert.equal(await inspect('ifn', `{{if index .NetworkSettings.Networks "${NET}"}}yes{{else}}no{{end}}`), 'no', bad);
+    }
+    // At start: create takes the request, the start refuses it and the container stays created.
+    const id = (await ok(['create', '--network', `name=${NET},driver-opt=com.docker.network.endpoint.ifname=lo`, 'busybox', 'true'])).trim();
+    const r = await d.docker(['start', id]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /error renaming interface to "lo": file exists/);
+    assert.equal(await inspect(id, '{{.State.Status}}'), 'created');
+    await ok(['rm', '-f', 'ifn', id]);
+  });
+
+  test('network API refusals as moby answers them', async () => {
+    for (const name of ['default', 'container', 'container:abc']) {
+      const r = await socketRequest(d.socket, 'POST', '/v1.47/networks/create', { body: { Name: name } });
+      assert.equal(r.status, 403, name);
+      assert.match(r.body, /is a pre-defined network and cannot be created/);
+    }
+    const outside = await socketRequest(d.socket, 'POST', '/v1.47/containers/create', {
+      body: { Image: 'busybox', HostConfig: { NetworkMode: NET }, NetworkingConfig: { EndpointsConfig: { [NET]: { IPAMConfig: { IPv4Address: '10.99.99.99' } } } } },
+    });
+    assert.equal(outside.status, 400);
+    assert.match(outside.body, /no configured subnet or ip-range contain the IP address 10\.99\.99\.99/);
+    await ok(['run', '-d', '--name', 'nc1', 'busybox', 'sleep', '1000']);
+    const conn = await socketRequest(d.socket, 'POST', `/v1.47/networks/${NET}/connect`, { body: { Container: 'nc1', EndpointConfig: { IPAMConfig: { IPv4Address: '10.99.99.99' } } } });
+    assert.equal(conn.status, 400);
+    const disc = await socketRequest(d.socket, 'POST', `/v1.47/networks/${NET}/disconnect`, { body: { Container: 'nc1' } });
+    assert.equal(disc.status, 500);
+    assert.match(disc.body, /is not connected to network/);
+    await ok(['rm', '-f', 'nc1']);
   });
 
   test('a container on two networks resolves names on both, and name.network on each', async () => {
