@@ -66,6 +66,8 @@ export interface DaemonConfig {
   /** Daemon labels (`--label`, "labels"), shown in /info. */
   labels: string[];
   dns: string[];
+  /** The default MTU of bridge networks (`mtu`); 0 leaves the kernel's (1500). */
+  mtu: number;
   storageDriver: 'overlay2';
   /** Containers' default LogConfig (`log-driver`, `log-opts`). */
   logDriver: string;
@@ -137,6 +139,7 @@ const OPTIONS: OptionSpec[] = [
   { key: 'max-concurrent-uploads', attr: 'maxConcurrentUploads', kind: 'number' },
   { key: 'labels', attr: 'label', kind: 'strings' },
   { key: 'dns', attr: 'dns', kind: 'strings' },
+  { key: 'mtu', attr: 'mtu', kind: 'number' },
   { key: 'storage-driver', attr: 'storageDriver', kind: 'string' },
   { key: 'log-driver', attr: 'logDriver', kind: 'string' },
   { key: 'log-opts', attr: 'logOpt', kind: 'stringMap' },
@@ -184,6 +187,7 @@ function buildProgram(defaultConfigFile: string): Command {
     .option('--max-concurrent-uploads <n>', 'Maximum concurrent uploads for each push', '5')
     .option('--label <key=value>', 'Set key=value labels to the daemon (repeatable)', collect, [])
     .option('--dns <ip>', 'DNS server to use (repeatable)', collect, [])
+    .option('--mtu <n>', 'Network MTU of bridge networks (0: the kernel default)', '0')
     .option('-s, --storage-driver <driver>', 'Storage driver to use', 'overlay2')
     .option('--log-driver <driver>', 'Default driver for container logs', 'json-file')
     .option('--log-opt <key=value>', 'Default log driver options for containers (repeatable)', collect, [])
@@ -493,6 +497,10 @@ export async function loadDaemonConfig(argv: string[], defaultConfigFile = DEFAU
     if (pool.size < 0 || pool.size > 128) throw new Error(`invalid pools size: ${pool.size}`);
   }
 
+  const mtuValue = pick<string | number>('mtu');
+  const mtu = Number(mtuValue);
+  if (!Number.isInteger(mtu)) throw new Error(`invalid default MTU: ${mtuValue}`);
+  if (mtu < 0) throw new Error(`invalid default MTU: ${mtu}`);
   const dns = pick<string[]>('dns');
   for (const ip of dns) if (!isIP(ip)) throw new Error(`${ip} is not an ip address`);
 
@@ -540,6 +548,7 @@ export async function loadDaemonConfig(argv: string[], defaultConfigFile = DEFAU
     maxConcurrentUploads,
     labels,
     dns,
+    mtu,
     storageDriver: 'overlay2',
     logDriver,
     logOpts,

@@ -93,6 +93,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
     chainPrefix: chainPrefixForBridge(cfg.bridge),
     defaultAddressPools: cfg.defaultAddressPools,
     dnsUpstreams: cfg.dns.length ? cfg.dns : undefined,
+    ...(cfg.mtu ? { mtu: cfg.mtu } : {}),
     log,
   });
   let containers!: ContainerService; // eslint-disable-line prefer-const -- assigned once, after the services that call back into it

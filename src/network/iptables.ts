@@ -87,6 +87,10 @@ export interface BridgeNet {
   bridge: string;
   subnet: string;
   internal: boolean;
+  /** Containers on the network reach each other (enable_icc); false drops their traffic between them. */
+  icc?: boolean;
+  /** Outbound traffic is masqueraded (enable_ip_masquerade); false leaves the containers' source addresses. */
+  masquerade?: boolean;
   /** The IPv6 subnet of an IPv6 network: the same rules in ip6tables. */
   subnet6?: string;
 }
@@ -104,18 +108,21 @@ export function networkRules(c: Chains, n: BridgeNet): Rule[] {
 function networkRules4(c: Chains, n: BridgeNet): Rule[] {
   const br = n.bridge;
   const r: Rule[] = [];
-  if (!n.internal) r.push({ table: 'nat', chain: c.post, args: `-s ${n.subnet} ! -o ${br} -j MASQUERADE` });
+  if (!n.internal && n.masquerade !== false) r.push({ table: 'nat', chain: c.post, args: `-s ${n.subnet} ! -o ${br} -j MASQUERADE` });
+  const icc = n.icc !== false;
   r.push({ table: 'nat', chain: c.post, args: `-s 127.0.0.0/8 -o ${br} -j MASQUERADE` });
   r.push({ table: 'nat', chain: c.post, args: `-s ${n.subnet} -o ${br} -m conntrack --ctstate DNAT -j MASQUERADE` });
   r.push({ table: 'filter', chain: c.iso1, args: `-i ${br} ! -o ${br} -j ${c.iso2}` });
   r.push({ table: 'filter', chain: c.iso2, args: `-o ${br} -j DROP` });
   if (n.internal) {
-    r.push({ table: 'filter', chain: c.forward, args: `-i ${br} -o ${br} -j ACCEPT` });
+    r.push({ table: 'filter', chain: c.forward, args: `-i ${br} -o ${br} -j ${icc ? 'ACCEPT' : 'DROP'}` });
     r.push({ table: 'filter', chain: c.forward, args: `-i ${br} -j DROP` });
     r.push({ table: 'filter', chain: c.forward, args: `-o ${br} -j DROP` });
   } else {
     r.push({ table: 'filter', chain: c.forward, args: `-o ${br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT` });
     r.push({ table: 'filter', chain: c.forward, args: `-o ${br} -m conntrack --ctstate DNAT -j ACCEPT` });
+    // Published ports stay reachable from the network's own containers (the DNAT accept above).
+    if (!icc) r.push({ table: 'filter', chain: c.forward, args: `-i ${br} -o ${br} -j DROP` });
     r.push({ table: 'filter', chain: c.forward, args: `-i ${br} -j ACCEPT` });
     r.push({ table: 'filter', chain: c.forward, args: `-o ${br} -j DROP` });
   }
@@ -274,6 +281,20 @@ export class Firewall {
  * ip6tables FORWARD policy becomes DROP (Docker's FilterForwardDrop), so the host forwards only
  * what our FORWARD chain accepts.
  */
+/**
+ * Makes bridged traffic pass through iptables, as Docker's bridge driver does when containers on a
+ * network must not reach each other (enable_icc false): without br_netfilter, frames between two
+ * ports of one bridge never meet the FORWARD chain. Loads the module when its switches are missing.
+ */
+export async function enableBridgeNetfilter(v6: boolean): Promise<void> {
+  const files = ['/proc/sys/net/bridge/bridge-nf-call-iptables', ...(v6 ? ['/proc/sys/net/bridge/bridge-nf-call-ip6tables'] : [])];
+  const read = () => readFile(files[0]!, 'utf8').catch(() => undefined);
+  if ((await read()) === undefined) await run('modprobe', ['br_netfilter']).catch(() => {});
+  for (const p of files) {
+    if ((await readFile(p, 'utf8').catch(() => '')).trim() !== '1') await writeFile(p, '1\n');
+  }
+}
+
 export async function enableIpv6Forwarding(): Promise<void> {
   let changed = false;
   for (const p of ['/proc/sys/net/ipv6/conf/default/forwarding', '/proc/sys/net/ipv6/conf/all/forwarding']) {

@@ -13,7 +13,7 @@ import { conflict, forbidden, invalidParameter, notFound, systemError } from '..
 import { generateId, shortId } from '../lib/ids.js';
 import { KeyedMutex } from '../lib/mutex.js';
 import { EmbeddedDns } from './dns-server.js';
-import { enableIpv6Forwarding, Firewall, networkRules, portRules, type Rule } from './iptables.js';
+import { enableBridgeNetfilter, enableIpv6Forwarding, Firewall, networkRules, portRules, type Rule } from './iptables.js';
 import {
   allocateIp,
   allocateIp6,
@@ -127,6 +127,24 @@ function nowRFC3339(): string {
 
 /** EndpointSettings.Links (`name[:alias]`) as alias -> name; malformed entries are skipped. */
 const IFNAME_OPTION = 'com.docker.network.endpoint.ifname';
+const ICC_OPTION = 'com.docker.network.bridge.enable_icc';
+const MASQUERADE_OPTION = 'com.docker.network.bridge.enable_ip_masquerade';
+const GATEWAY_MODES = ['com.docker.network.bridge.gateway_mode_ipv4', 'com.docker.network.bridge.gateway_mode_ipv6'];
+
+/**
+ * The bridge driver's gateway modes: `nat` (the default) is what wharfd does; the others change
+ * how the host routes to the network and are refused as not supported here, after moby's own
+ * checks of the value.
+ */
+function checkGatewayModes(options: Record<string, string>, internal: boolean): void {
+  for (const key of GATEWAY_MODES) {
+    const mode = options[key];
+    if (mode === undefined || mode === '' || mode === 'nat') continue;
+    if (!['nat-unprotected', 'routed', 'isolated'].includes(mode)) throw invalidParameter(`unknown gateway mode ${JSON.stringify(mode)}`);
+    if (mode === 'isolated' && !internal) throw systemError(`gateway mode 'isolated' can only be used for an internal network`);
+    throw invalidParameter(`gateway mode ${JSON.stringify(mode)} is not supported by this engine`);
+  }
+}
 
 /**
  * The interface names of a container's endpoints, as libnetwork gives them: the name an endpoint
@@ -295,6 +313,7 @@ export class NetworkManager {
     const spec6 = this.spec6(n);
     await ensureBridge(n.bridge!, `${formatIp(spec.gateway)}/${spec.cidr.bits}`, n.mtu ?? this.mtu, spec6 && `${formatIp6(spec6.gateway)}/${spec6.cidr.bits}`);
     if (spec6) await enableIpv6Forwarding();
+    if (parseGoBool(n.Options[ICC_OPTION] ?? 'true') === false) await enableBridgeNetfilter(!!spec6);
   }
 
   /** Closes the DNS listeners and port reservations (the daemon is exiting; containers keep running). */
@@ -347,7 +366,14 @@ export class NetworkManager {
       if (v6Changed && bridge.bridge) await flushIpv6Addresses(bridge.bridge);
       bridge = undefined;
     }
-    if (bridge) return;
+    if (bridge) {
+      // The daemon's mtu may have changed since the record was written; the device follows it.
+      if (bridge.Options['com.docker.network.driver.mtu'] !== String(this.mtu)) {
+        bridge.Options['com.docker.network.driver.mtu'] = String(this.mtu);
+        await writeJsonAtomic(this.netPath(bridge.Id), bridge);
+      }
+      return;
+    }
     let subnet: Cidr;
     let gateway: number;
     if (this.opts.bip) {
@@ -488,6 +514,8 @@ export class NetworkManager {
       bridge: n.bridge!,
       subnet: formatCidr(this.spec(n).cidr),
       internal: n.Internal,
+      icc: parseGoBool(n.Options[ICC_OPTION] ?? 'true') !== false,
+      masquerade: parseGoBool(n.Options[MASQUERADE_OPTION] ?? 'true') !== false,
       ...(spec6 ? { subnet6: formatCidr6(spec6.cidr) } : {}),
     });
   }
@@ -1171,6 +1199,13 @@ export class NetworkManager {
       // EnableIPv6 wins over the driver option, which Docker then drops from Options.
       if (req.EnableIPv6 !== undefined && req.EnableIPv6 !== null) delete options['com.docker.network.enable_ipv6'];
       if (req.EnableIPv4 === false) throw invalidParameter('IPv6-only networks are not supported by this engine: IPv4 must be enabled');
+      checkGatewayModes(options, !!req.Internal);
+      if (options[ICC_OPTION] !== undefined && parseGoBool(options[ICC_OPTION]) === undefined) {
+        throw invalidParameter(`invalid value for ${ICC_OPTION}: ${JSON.stringify(options[ICC_OPTION])}: not a bool`);
+      }
+      if (options[MASQUERADE_OPTION] !== undefined && parseGoBool(options[MASQUERADE_OPTION]) === undefined) {
+        throw invalidParameter(`invalid value for ${MASQUERADE_OPTION}: ${JSON.stringify(options[MASQUERADE_OPTION])}: not a bool`);
+      }
       const bridgeName = options['com.docker.network.bridge.name'];
       // An interface name: it goes into `ip -batch` and iptables-restore lines.
       if (bridgeName !== undefined && (!/^[a-zA-Z0-9_.-]+$/.test(bridgeName) || bridgeName === '.' || bridgeName === '..')) {
@@ -1224,9 +1259,11 @@ export class NetworkManager {
       if (rec.bridge.length > 15) throw invalidParameter(`bridge name ${rec.bridge} is longer than 15 characters`);
       if (bridgeName && (await linkExists(bridgeName))) throw conflict(`bridge ${bridgeName} already exists on the host`);
       if (mtuOpt) {
-        const m = Number(mtuOpt);
-        if (!Number.isInteger(m) || m < 68) throw invalidParameter(`invalid MTU number: ${mtuOpt}`);
-        rec.mtu = m;
+        const m = /^\d+$/.test(mtuOpt) ? Number(mtuOpt) : NaN;
+        if (!Number.isSafeInteger(m)) throw invalidParameter(`invalid MTU number: ${mtuOpt}`);
+        // 0 leaves the kernel's MTU; below the minimum of an Ethernet device the kernel refuses it.
+        if (m > 0 && m < 68) throw systemError(`invalid MTU number: ${mtuOpt}: invalid argument`);
+        if (m > 0) rec.mtu = m;
       }
       await writeJsonAtomic(this.netPath(id), rec);
       this.networks.set(id, rec);

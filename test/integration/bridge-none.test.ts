@@ -1,5 +1,6 @@
 /**
- * A daemon with `bridge: none`, as dockerd with `--bridge none`: no default bridge network (its
+ * A daemon-wide `mtu` reaches the default bridge's containers. Then a daemon with `bridge: none`,
+ * as dockerd with `--bridge none`: no default bridge network (its
  * record and device are removed when an earlier start made them), containers in its mode get
  * loopback alone, host-gateway has nothing to stand for, and user-defined networks still work.
  */
@@ -18,11 +19,13 @@ const linkExists = async (name: string) => (await runCommand('ip', ['link', 'sho
 
 describe('bridge: none', () => {
   before(async () => {
-    d = await startDaemon();
+    // The first start, with the default bridge and a daemon-wide mtu that its containers get.
+    d = await startDaemon({ config: { mtu: 1400 } });
     await loadBusybox(d);
     const config = JSON.parse(await readFile(d.configFile, 'utf8')) as { bridge: string };
     bridge = config.bridge;
     assert.ok(await linkExists(bridge), 'the first start made its default bridge');
+    assert.match(await ok(['run', '--rm', 'busybox', 'ip', 'link', 'show', 'eth0']), / mtu 1400 /);
     await d.stop();
     await writeFile(d.configFile, JSON.stringify({ ...config, bridge: 'none' }));
     await d.restart();

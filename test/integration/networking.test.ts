@@ -250,6 +250,43 @@ describe('networking', () => {
     await ok(['rm', '-f', 'nc1']);
   });
 
+  test('enable_icc=false: containers on the network reach each other only through published ports', async () => {
+    const net = `${NET}i`;
+    await ok(['network', 'create', '-o', 'com.docker.network.bridge.enable_icc=false', net]);
+    const port = await freePort();
+    await ok(['run', '-d', '--name', 'icc-srv', '--network', net, '-p', `${port}:80`, 'busybox', 'sh', '-c', HTTPD]);
+    await ok(['run', '-d', '--name', 'icc-cli', '--network', net, 'busybox', 'sleep', '1000']);
+    const srv = await inspect('icc-srv', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`);
+    const gw = await inspect('icc-srv', `{{(index .NetworkSettings.Networks "${net}").Gateway}}`);
+    // busybox's own wget -T crashes in this build; its timeout applet bounds the direct attempt.
+    const fetch = (url: string) => d.wharf(['exec', 'icc-cli', 'timeout', '3', 'wget', '-q', '-O', '-', url]);
+    await waitFor(async () => (await fetch(`http://${gw}:${port}/index.html`)).stdout === 'hello-wharf\n', { what: 'the published port through the gateway address' });
+    const direct = await fetch(`http://${srv}/index.html`);
+    assert.notEqual(direct.code, 0, `reached ${srv} directly: ${direct.stdout}`);
+    await ok(['rm', '-f', 'icc-srv', 'icc-cli']);
+    await ok(['network', 'rm', net]);
+  });
+
+  test('bridge options are checked as moby checks them', async () => {
+    const create = (opt: string) => d.docker(['network', 'create', '-o', opt, `${NET}x`]);
+    for (const [opt, re] of [
+      ['com.docker.network.driver.mtu=abc', /abc/],
+      ['com.docker.network.driver.mtu=-5', /-5/],
+      ['com.docker.network.driver.mtu=50', /invalid argument/],
+      ['com.docker.network.bridge.gateway_mode_ipv4=bogus', /unknown gateway mode/],
+      ['com.docker.network.bridge.gateway_mode_ipv4=isolated', /gateway mode 'isolated' can only be used for an internal network/],
+      ['com.docker.network.bridge.enable_icc=maybe', /enable_icc/],
+    ] as const) {
+      const r = await create(opt);
+      assert.equal(r.code, 1, opt);
+      assert.match(r.stderr, re, opt);
+    }
+    assert.ok(!(await ok(['network', 'ls', '--format', '{{.Name}}'])).split('\n').includes(`${NET}x`), 'nothing half-created');
+    await ok(['network', 'create', '-o', 'com.docker.network.driver.mtu=1280', `${NET}m`]);
+    assert.match(await ok(['run', '--rm', '--network', `${NET}m`, 'busybox', 'ip', 'link', 'show', 'eth0']), / mtu 1280 /);
+    await ok(['network', 'rm', `${NET}m`]);
+  });
+
   test('a container on two networks resolves names on both, and name.network on each', async () => {
     const net2 = `${NET}b`;
     await ok(['network', 'create', net2]);

@@ -202,6 +202,10 @@ describe('loadDaemonConfig', () => {
     await assert.rejects(loadDaemonConfig(['--config-file', await configFile({ 'log-level': 'loud' })]), /invalid logging level: loud/);
     await assert.rejects(loadDaemonConfig(['--config-file', f, '--log-level', 'loud']), /log-level/);
     await assert.rejects(loadDaemonConfig(['--config-file', f, '--max-concurrent-downloads', '-1']), /invalid max concurrent downloads: -1/);
+    await assert.rejects(loadDaemonConfig(['--config-file', f, '--mtu', '-1']), /invalid default MTU: -1/);
+    await assert.rejects(loadDaemonConfig(['--config-file', await configFile({ mtu: -5 })]), /invalid default MTU: -5/);
+    assert.equal((await loadDaemonConfig(['--config-file', await configFile({ mtu: 1450 })])).mtu, 1450);
+    assert.equal((await loadDaemonConfig(['--config-file', f])).mtu, 0);
     await assert.rejects(loadDaemonConfig(['--config-file', f, '--dns', 'not-an-ip']), /not-an-ip is not an ip address/);
     await assert.rejects(loadDaemonConfig(['--config-file', f, '--bip', '10.0.0.1']), /bip/);
     await assert.rejects(loadDaemonConfig(['--config-file', f, '-H', 'ftp://x']), /Invalid bind address format: ftp:\/\/x/);

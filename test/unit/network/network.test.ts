@@ -184,3 +184,16 @@ test('create checks PortBindings as moby does: the container port, then each hos
   assert.throws(() => validatePortBindings({ '80/tcp': [{ HostPort: '90-80' }] }), { message: 'invalid port specification: "90-80"' });
   assert.throws(() => validatePortBindings({ '80/tcp': [{ HostPort: '8080-' }] }), { message: 'invalid port specification: "8080-"' });
 });
+
+test('enable_icc=false drops traffic inside the bridge after the DNAT accept; masquerade=false drops the MASQUERADE', () => {
+  const c = chainNames('WT');
+  const rules = networkRules(c, { bridge: 'br1', subnet: '10.1.0.0/24', internal: false, icc: false, masquerade: false });
+  const fwd = rules.filter((r) => r.chain === c.forward).map((r) => r.args);
+  const dnat = fwd.indexOf('-o br1 -m conntrack --ctstate DNAT -j ACCEPT');
+  const drop = fwd.indexOf('-i br1 -o br1 -j DROP');
+  assert.ok(dnat >= 0 && drop > dnat && drop < fwd.indexOf('-i br1 -j ACCEPT'), fwd.join('\n'));
+  assert.ok(!rules.some((r) => r.args === '-s 10.1.0.0/24 ! -o br1 -j MASQUERADE'));
+  const open = networkRules(c, { bridge: 'br1', subnet: '10.1.0.0/24', internal: false });
+  assert.ok(!open.some((r) => r.args === '-i br1 -o br1 -j DROP'));
+  assert.ok(open.some((r) => r.args === '-s 10.1.0.0/24 ! -o br1 -j MASQUERADE'));
+});
