@@ -7,7 +7,7 @@ import type { NetworkBackend } from '../api/backend.js';
 import type { EndpointSettings, Filters, NetworkCreateRequest, NetworkResource, NetworkSettings } from '../api/types.js';
 import { forbidden, invalidParameter, notFound } from '../lib/errors.js';
 import { listFilter, pruneKeep } from '../network/filters.js';
-import type { NetworkManager } from '../network/manager.js';
+import { CONFIG_ONLY_ENDPOINT, type NetworkManager } from '../network/manager.js';
 import type { EventSink } from './events.js';
 
 export interface NetworkContainerHooks {
@@ -77,8 +77,9 @@ export class NetworkService implements NetworkBackend {
     const c = this.containers.resolve(container);
     const n = this.mgr.get(ref);
     const mode = c.networkMode || 'bridge';
+    if (c.running && n.ConfigOnly) throw forbidden(CONFIG_ONLY_ENDPOINT);
     if (mode === 'host' || n.Driver === 'host') throw forbidden('container cannot be disconnected from host network or connected to host network');
-    if (mode === 'none' || n.Driver === 'null') {
+    if (mode === 'none' || (n.Driver === 'null' && !n.ConfigOnly)) {
       throw forbidden('container cannot be connected to multiple networks with one of the networks in private (none) mode');
     }
     if (mode.startsWith('container:')) throw invalidParameter('container sharing network namespace with another container or host cannot be connected to any other network');

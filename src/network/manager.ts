@@ -127,6 +127,7 @@ function nowRFC3339(): string {
 
 /** EndpointSettings.Links (`name[:alias]`) as alias -> name; malformed entries are skipped. */
 const IFNAME_OPTION = 'com.docker.network.endpoint.ifname';
+export const CONFIG_ONLY_ENDPOINT = 'cannot create endpoint on configuration-only network';
 const ICC_OPTION = 'com.docker.network.bridge.enable_icc';
 const MASQUERADE_OPTION = 'com.docker.network.bridge.enable_ip_masquerade';
 const GATEWAY_MODES = ['com.docker.network.bridge.gateway_mode_ipv4', 'com.docker.network.bridge.gateway_mode_ipv6'];
@@ -430,8 +431,13 @@ export class NetworkManager {
     return pickSubnet6(pools, inUse);
   }
 
+  /** The networks whose subnets are taken: a configuration-only network holds none (its users do). */
+  private addressed(): NetworkRecord[] {
+    return [...this.networks.values()].filter((n) => !n.ConfigOnly);
+  }
+
   private subnets6(): Cidr6[] {
-    return [...this.networks.values()].flatMap((n) => {
+    return this.addressed().flatMap((n) => {
       const c = this.config6(n);
       const p = c && parseCidr6(c.Subnet);
       return p ? [p.cidr] : [];
@@ -441,7 +447,7 @@ export class NetworkManager {
   /** Subnets taken on the host (routes, except those of `ownBridge`) and by our networks. */
   private async usedSubnets(ownBridge?: string): Promise<Cidr[]> {
     const routes = (await hostRoutes()).filter((r) => r.iface !== ownBridge).map((r) => r.cidr);
-    const nets = [...this.networks.values()].flatMap((n) => (n.IPAM.Config ?? []).map((c) => parseCidr(c.Subnet)?.cidr).filter((c): c is Cidr => !!c));
+    const nets = this.addressed().flatMap((n) => (n.IPAM.Config ?? []).map((c) => parseCidr(c.Subnet)?.cidr).filter((c): c is Cidr => !!c));
     return [...routes, ...nets];
   }
 
@@ -662,7 +668,7 @@ export class NetworkManager {
     const net = this.find(mode === 'default' ? 'bridge' : mode);
     for (const [name, ep] of Object.entries(endpointsConfig ?? {})) {
       const other = this.find(name);
-      if (net && other && (net.Driver === 'host' || net.Driver === 'null') && other.Id !== net.Id) {
+      if (net && other && (net.Driver === 'host' || (net.Driver === 'null' && !net.ConfigOnly)) && other.Id !== net.Id) {
         throw invalidParameter(`container cannot be connected to multiple networks with one of the networks in private (none) mode`);
       }
       this.checkEndpointConfig(other, ep);
@@ -710,6 +716,9 @@ export class NetworkManager {
         etc: { addresses: [], ...this.hostGateways() },
       });
       if (mode.startsWith('container:')) return emptySettings({});
+      for (const ref of [mode === 'default' ? 'bridge' : mode, ...Object.keys(req.endpointsConfig ?? {})]) {
+        if (this.find(ref)?.ConfigOnly) throw forbidden(CONFIG_ONLY_ENDPOINT);
+      }
       // As moby's connectToNetwork with the bridge disabled: an empty entry, no endpoint.
       if (this.bridgeDisabled && (mode === 'bridge' || mode === 'default')) return emptySettings({ bridge: emptyEndpointSettings() });
       const primary = this.get(mode === 'default' ? 'bridge' : mode);
@@ -1187,6 +1196,23 @@ export class NetworkManager {
         throw forbidden(`${name} is a pre-defined network and cannot be created`);
       }
       if ([...this.networks.values()].some((n) => n.Name === name)) throw conflict(`network with name ${name} already exists`);
+      if (req.ConfigOnly) return this.createConfigOnly(name, req);
+      let source: NetworkRecord | undefined;
+      if (req.ConfigFrom?.Network) {
+        source = this.find(req.ConfigFrom.Network);
+        if (!source?.ConfigOnly) throw notFound(`configuration network ${JSON.stringify(req.ConfigFrom.Network)} does not exist`);
+        if (req.IPAM?.Config?.length || Object.keys(req.Options ?? {}).length || req.EnableIPv6) {
+          throw forbidden('user specified configurations are not supported if the network depends on a configuration network');
+        }
+        // libnetwork's applyConfigurationTo: the IPAM, the driver options and (where the request has none of its own) the labels.
+        req = {
+          ...req,
+          IPAM: { ...req.IPAM, Config: (source.IPAM.Config ?? []).map((c) => ({ ...c })), Options: source.IPAM.Options ?? {} },
+          Options: { ...source.Options },
+          Labels: { ...source.Labels, ...(req.Labels ?? {}) },
+          EnableIPv6: source.EnableIPv6,
+        };
+      }
       const driver = req.Driver || 'bridge';
       const options = { ...(req.Options ?? {}) };
       // dockerd looks an unknown driver up in its plugin store, whose answer this is.
@@ -1221,7 +1247,7 @@ export class NetworkManager {
         if (cfgIn.length > 1) throw invalidParameter('only one IPv4 subnet per network is supported');
         const c = cfgIn[0]!;
         const spec = subnetSpec(c.Subnet!, c.Gateway, c.IPRange);
-        for (const other of this.networks.values()) {
+        for (const other of this.addressed()) {
           for (const oc of other.IPAM.Config ?? []) {
             const o = parseCidr(oc.Subnet)?.cidr;
             if (o && overlaps(o, spec.cidr)) throw forbidden('invalid pool request: Pool overlaps with other one on this address space');
@@ -1255,6 +1281,7 @@ export class NetworkManager {
       rec.EnableIPv6 = ipv6;
       if (config6 && !(req.IPAM?.Config ?? []).some((c) => c.Subnet?.includes(':'))) rec.ipv6Auto = true;
       rec.Attachable = !!req.Attachable;
+      if (source) rec.ConfigFrom = { Network: source.Name };
       rec.bridge = bridgeName || `${this.opts.userBridgePrefix ?? 'wh-'}${id.slice(0, 12)}`;
       if (rec.bridge.length > 15) throw invalidParameter(`bridge name ${rec.bridge} is longer than 15 characters`);
       if (bridgeName && (await linkExists(bridgeName))) throw conflict(`bridge ${bridgeName} already exists on the host`);
@@ -1277,6 +1304,24 @@ export class NetworkManager {
       }
       return { Id: id, Warning: '' };
     });
+  }
+
+  /**
+   * A configuration-only network (`--config-only`): a name for an IPAM configuration, driver
+   * options and labels that other networks take with ConfigFrom. It has no device, rules or
+   * subnet of its own, and no container can have an endpoint on it; moby lists its driver as null.
+   */
+  private async createConfigOnly(name: string, req: NetworkCreateRequest): Promise<{ Id: string; Warning: string }> {
+    const cfgs = (req.IPAM?.Config ?? []).filter((c) => c.Subnet);
+    const errs = cfgs.flatMap((c) => (c.Subnet!.includes(':') ? ipamErrors6(c) : ipamErrors4(c)));
+    if (errs.length) throw invalidParameter(ipamConfigError(errs));
+    const config = cfgs.map((c) => ({ ...c, Subnet: c.Subnet! }));
+    const rec = this.newRecord(name, 'null', { Config: config, Options: req.IPAM?.Options ?? {} }, { ...(req.Options ?? {}) }, { ...(req.Labels ?? {}) }, !!req.Internal);
+    rec.ConfigOnly = true;
+    rec.EnableIPv6 = !!req.EnableIPv6;
+    await writeJsonAtomic(this.netPath(rec.Id), rec);
+    this.networks.set(rec.Id, rec);
+    return { Id: rec.Id, Warning: '' };
   }
 
   /** IPv4 pools: the configured ones (IPv6 pools aside), else Docker's. */
@@ -1325,6 +1370,9 @@ export class NetworkManager {
       const n = this.get(ref);
       if (PREDEFINED.has(n.Name)) throw forbidden(`${n.Name} is a pre-defined network and cannot be removed`);
       if (this.activeEndpoints(n).length || this.joining.has(n.Id)) throw forbidden(ACTIVE_ENDPOINTS(n));
+      if (n.ConfigOnly && [...this.networks.values()].some((o) => o.ConfigFrom?.Network === n.Name)) {
+        throw forbidden(`error while removing network: configuration network ${JSON.stringify(n.Name)} is in use`);
+      }
       this.removing.add(n.Id);
       try {
         await this.destroyNetwork(n);
@@ -1349,7 +1397,7 @@ export class NetworkManager {
   async prune(keep: (n: NetworkRecord) => boolean = () => false): Promise<string[]> {
     const deleted: string[] = [];
     for (const n of [...this.networks.values()]) {
-      if (PREDEFINED.has(n.Name) || keep(n) || this.activeEndpoints(n).length) continue;
+      if (PREDEFINED.has(n.Name) || n.ConfigOnly || keep(n) || this.activeEndpoints(n).length) continue;
       await this.remove(n.Id).then(
         () => deleted.push(n.Name),
         () => {},

@@ -287,6 +287,34 @@ describe('networking', () => {
     await ok(['network', 'rm', `${NET}m`]);
   });
 
+  test('--config-only and --config-from: a network takes another one\'s configuration', async () => {
+    const [co, cf] = [`${NET}co`, `${NET}cf`];
+    const sub = `10.216.${octet}`;
+    await ok(['network', 'create', '--config-only', '--subnet', `${sub}.0/24`, '--gateway', `${sub}.254`, '-o', 'com.docker.network.bridge.enable_icc=true', '--label', 'l=1', co]);
+    assert.equal(await ok(['network', 'inspect', '-f', '{{.Driver}} {{.ConfigOnly}} {{json .Options}} {{json .Labels}}', co]), 'null true {"com.docker.network.bridge.enable_icc":"true"} {"l":"1"}\n');
+    await ok(['network', 'create', '--config-from', co, cf]);
+    assert.equal(
+      await ok(['network', 'inspect', '-f', '{{.Driver}} {{.ConfigOnly}} {{.ConfigFrom.Network}} {{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}} {{json .Labels}}', cf]),
+      `bridge false ${co} ${sub}.0/24 ${sub}.254 {"l":"1"}\n`,
+    );
+    assert.equal(await ok(['run', '--rm', '--network', cf, 'busybox', 'sh', '-c', 'ip -4 -o addr show eth0 | cut -d" " -f7']), `${sub}.1/24\n`);
+    const refusals: Array<[string[], RegExp]> = [
+      [['network', 'create', '--config-from', co, '--subnet', `10.217.${octet}.0/24`, `${NET}c2`], /user specified configurations are not supported if the network depends on a configuration network/],
+      [['network', 'create', '--config-from', 'nosuchconfig', `${NET}c3`], /configuration network "nosuchconfig" does not exist/],
+      [['network', 'rm', co], new RegExp(`configuration network "${co}" is in use`)],
+      [['run', '--rm', '--network', co, 'busybox', 'true'], /cannot create endpoint on configuration-only network/],
+    ];
+    for (const [args, re] of refusals) {
+      const r = await d.docker(args);
+      assert.notEqual(r.code, 0, args.join(' '));
+      assert.match(r.stderr, re, args.join(' '));
+    }
+    await ok(['network', 'prune', '-f']);
+    const left = (await ok(['network', 'ls', '--format', '{{.Name}}'])).split('\n');
+    assert.ok(left.includes(co) && !left.includes(cf), left.join(' '));
+    await ok(['network', 'rm', co]);
+  });
+
   test('a container on two networks resolves names on both, and name.network on each', async () => {
     const net2 = `${NET}b`;
     await ok(['network', 'create', net2]);
