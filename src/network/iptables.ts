@@ -6,6 +6,7 @@
  *   filter <P>-FORWARD      accept/drop per bridge (from FORWARD, inserted first)
  *   filter <P>-ISOLATION-1/2  no traffic between different bridges
  *   raw    <P>-PREROUTING   drops 127/8 destinations arriving on a bridge (route_localnet is on)
+ * and the operator's filter DOCKER-USER, which FORWARD jumps to before ours (ensureUserChain).
  * IPv6 networks and published ports get the same chains in ip6tables (no raw chain: IPv6 never
  * routes ::1, so nothing needs dropping there), with the nat OUTPUT jump skipping ::1, which the
  * daemon's port proxy serves (ports.ts), as Docker's docker-proxy does.
@@ -172,6 +173,27 @@ function restoreText(rules: Rule[], op: '-A' | '-D', declare: Record<string, str
   return out;
 }
 
+/** The operator's chain, Docker's documented place for rules that outlive daemon restarts. */
+export const USER_CHAIN = 'DOCKER-USER';
+
+/**
+ * DOCKER-USER exists and FORWARD jumps to it before it jumps to our chain, as dockerd keeps it,
+ * so an operator's rules there also apply to wharfd's containers. Its rules are the operator's:
+ * never flushed nor removed, and shared with a dockerd on the same host.
+ */
+async function ensureUserChain(family: Family, ours: string): Promise<void> {
+  const tool = TOOL[family];
+  await run(tool, ['-w', '-t', 'filter', '-N', USER_CHAIN]).catch((err) => {
+    if (!(err instanceof CommandError)) throw err; // it exists
+  });
+  const forward = (await run(tool, ['-w', '-t', 'filter', '-S', 'FORWARD'])).split('\n').filter((l) => l.startsWith('-A FORWARD '));
+  const user = forward.indexOf(`-A FORWARD -j ${USER_CHAIN}`);
+  const own = forward.indexOf(`-A FORWARD -j ${ours}`);
+  if (user >= 0 && (own < 0 || user < own)) return;
+  if (user >= 0) await run(tool, ['-w', '-t', 'filter', '-D', 'FORWARD', '-j', USER_CHAIN]);
+  await run(tool, ['-w', '-t', 'filter', '-I', 'FORWARD', '1', '-j', USER_CHAIN]);
+}
+
 export class Firewall {
   readonly chains: Chains;
   /** Whether ip6tables works here; when not, IPv6 networks are refused (see requireV6). */
@@ -223,6 +245,7 @@ export class Firewall {
         await run(TOOL[family], ['-w', '-t', j.table, j.insert ? '-I' : '-A', j.chain, ...(j.insert ? ['1'] : []), ...spec]);
       }
     }
+    await ensureUserChain(family, c.forward);
   }
 
   async add(rules: Rule[]): Promise<void> {
@@ -277,11 +300,6 @@ export class Firewall {
 }
 
 /**
- * IPv6 forwarding on, as Docker turns it on for an IPv6 network; when this changes it, the
- * ip6tables FORWARD policy becomes DROP (Docker's FilterForwardDrop), so the host forwards only
- * what our FORWARD chain accepts.
- */
-/**
  * Makes bridged traffic pass through iptables, as Docker's bridge driver does when containers on a
  * network must not reach each other (enable_icc false): without br_netfilter, frames between two
  * ports of one bridge never meet the FORWARD chain. Loads the module when its switches are missing.
@@ -295,6 +313,11 @@ export async function enableBridgeNetfilter(v6: boolean): Promise<void> {
   }
 }
 
+/**
+ * IPv6 forwarding on, as Docker turns it on for an IPv6 network; when this changes it, the
+ * ip6tables FORWARD policy becomes DROP (Docker's FilterForwardDrop), so the host forwards only
+ * what our FORWARD chain accepts.
+ */
 export async function enableIpv6Forwarding(): Promise<void> {
   let changed = false;
   for (const p of ['/proc/sys/net/ipv6/conf/default/forwarding', '/proc/sys/net/ipv6/conf/all/forwarding']) {

@@ -13,6 +13,7 @@ import { cliOk, loadBusybox, runCommand, startDaemon, type Daemon } from './harn
 let d: Daemon;
 let bridge: string;
 const NET = `wn${randomBytes(3).toString('hex')}`;
+const marker = ['-m', 'comment', '--comment', `wharf-test-${process.pid}`, '-j', 'RETURN'];
 
 const ok = (args: string[]): Promise<string> => cliOk(d, 'docker', args);
 const linkExists = async (name: string) => (await runCommand('ip', ['link', 'show', 'dev', name])).code === 0;
@@ -27,8 +28,13 @@ describe('bridge: none', () => {
     assert.ok(await linkExists(bridge), 'the first start made its default bridge');
     assert.match(await ok(['run', '--rm', 'busybox', 'ip', 'link', 'show', 'eth0']), / mtu 1400 /);
     await d.stop();
+    // An operator's rule in DOCKER-USER, added while the daemon is down, outlives its start.
+    await runCommand('iptables', ['-w', '-A', 'DOCKER-USER', ...marker]);
     await writeFile(d.configFile, JSON.stringify({ ...config, bridge: 'none' }));
     await d.restart();
+    const kept = await runCommand('iptables', ['-w', '-C', 'DOCKER-USER', ...marker]);
+    await runCommand('iptables', ['-w', '-D', 'DOCKER-USER', ...marker]);
+    assert.equal(kept.code, 0, 'the DOCKER-USER rule is still there');
   });
 
   after(async () => {

@@ -315,6 +315,29 @@ describe('networking', () => {
     await ok(['network', 'rm', co]);
   });
 
+  test("FORWARD jumps to DOCKER-USER first, and an operator's DROP there stops a published port", async () => {
+    const forward = (await runCommand('iptables', ['-w', '-S', 'FORWARD'])).stdout.split('\n').filter((l) => l.startsWith('-A FORWARD'));
+    assert.equal(forward[0], '-A FORWARD -j DOCKER-USER', forward.join('\n'));
+    assert.ok(forward.indexOf(`-A FORWARD -j ${chainPrefix}-FORWARD`) > 0, forward.join('\n'));
+    const port = await freePort();
+    await ok(['run', '-d', '--name', 'du-srv', '--network', NET, '-p', `${port}:80`, 'busybox', 'sh', '-c', HTTPD]);
+    const srv = await inspect('du-srv', `{{(index .NetworkSettings.Networks "${NET}").IPAddress}}`);
+    const gw = await inspect('du-srv', `{{(index .NetworkSettings.Networks "${NET}").Gateway}}`);
+    // From the default bridge's b1, through an address of the host: forwarded, so FORWARD sees it.
+    const fetch = () => d.wharf(['exec', 'b1', 'timeout', '3', 'wget', '-q', '-O', '-', `http://${gw}:${port}/index.html`]);
+    await waitFor(async () => (await fetch()).stdout === 'hello-wharf\n', { what: 'the published port from another network' });
+    const rule = ['-d', `${srv}/32`, '-p', 'tcp', '--dport', '80', '-j', 'DROP'];
+    await runCommand('iptables', ['-w', '-I', 'DOCKER-USER', ...rule]);
+    try {
+      const r = await fetch();
+      assert.notEqual(r.code, 0, `reached through the DROP: ${r.stdout}`);
+    } finally {
+      await runCommand('iptables', ['-w', '-D', 'DOCKER-USER', ...rule]);
+    }
+    assert.equal((await fetch()).stdout, 'hello-wharf\n');
+    await ok(['rm', '-f', 'du-srv']);
+  });
+
   test('a container on two networks resolves names on both, and name.network on each', async () => {
     const net2 = `${NET}b`;
     await ok(['network', 'create', net2]);
