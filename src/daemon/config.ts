@@ -66,6 +66,9 @@ export interface DaemonConfig {
   /** Daemon labels (`--label`, "labels"), shown in /info. */
   labels: string[];
   dns: string[];
+  /** Containers' default search domains and resolver options (`dns-search`, `dns-opts`). */
+  dnsSearch: string[];
+  dnsOpts: string[];
   /** The default MTU of bridge networks (`mtu`); 0 leaves the kernel's (1500). */
   mtu: number;
   storageDriver: 'overlay2';
@@ -139,6 +142,8 @@ const OPTIONS: OptionSpec[] = [
   { key: 'max-concurrent-uploads', attr: 'maxConcurrentUploads', kind: 'number' },
   { key: 'labels', attr: 'label', kind: 'strings' },
   { key: 'dns', attr: 'dns', kind: 'strings' },
+  { key: 'dns-search', attr: 'dnsSearch', kind: 'strings' },
+  { key: 'dns-opts', attr: 'dnsOpt', kind: 'strings' },
   { key: 'mtu', attr: 'mtu', kind: 'number' },
   { key: 'storage-driver', attr: 'storageDriver', kind: 'string' },
   { key: 'log-driver', attr: 'logDriver', kind: 'string' },
@@ -187,6 +192,8 @@ function buildProgram(defaultConfigFile: string): Command {
     .option('--max-concurrent-uploads <n>', 'Maximum concurrent uploads for each push', '5')
     .option('--label <key=value>', 'Set key=value labels to the daemon (repeatable)', collect, [])
     .option('--dns <ip>', 'DNS server to use (repeatable)', collect, [])
+    .option('--dns-search <domain>', 'DNS search domains to use (repeatable)', collect, [])
+    .option('--dns-opt <option>', 'DNS options to use (repeatable)', collect, [])
     .option('--mtu <n>', 'Network MTU of bridge networks (0: the kernel default)', '0')
     .option('-s, --storage-driver <driver>', 'Storage driver to use', 'overlay2')
     .option('--log-driver <driver>', 'Default driver for container logs', 'json-file')
@@ -503,6 +510,11 @@ export async function loadDaemonConfig(argv: string[], defaultConfigFile = DEFAU
   if (mtu < 0) throw new Error(`invalid default MTU: ${mtu}`);
   const dns = pick<string[]>('dns');
   for (const ip of dns) if (!isIP(ip)) throw new Error(`${ip} is not an ip address`);
+  // One field each of resolv.conf's lines.
+  const dnsSearch = pick<string[]>('dns-search');
+  for (const d of dnsSearch) if (!/^[^\s\x00-\x1f\x7f]{1,255}$/.test(d)) throw new Error(`${d} is not a valid domain`);
+  const dnsOpts = pick<string[]>('dns-opts');
+  for (const o of dnsOpts) if (!/^[^\s\x00-\x1f\x7f]+$/.test(o)) throw new Error(`invalid DNS option: ${JSON.stringify(o)}`);
 
   const logDriver = pick<string>('log-driver');
   const logOpts = fileValues.has('log-opts') ? (fileValues.get('log-opts') as Record<string, string>) : parseLogOptFlags(flags.logOpt as string[]);
@@ -548,6 +560,8 @@ export async function loadDaemonConfig(argv: string[], defaultConfigFile = DEFAU
     maxConcurrentUploads,
     labels,
     dns,
+    dnsSearch,
+    dnsOpts,
     mtu,
     storageDriver: 'overlay2',
     logDriver,

@@ -20,8 +20,10 @@ export function embeddedResolvConf(
   // One field each (create refuses the others; an older record's are dropped, never written).
   const oneField = (s: string) => s !== '' && !/[\s\x00-\x1f\x7f]/.test(s);
   const searchList = overrides.dnsSearch?.length ? overrides.dnsSearch.filter((s) => s !== '.' && oneField(s)) : search;
-  const opts = overrides.dnsOptions?.length ? overrides.dnsOptions.filter(oneField) : options;
-  if (!opts.some((o) => o.startsWith('ndots:'))) opts.push('ndots:0');
+  // Only a valid ndots (an integer of 0 or more) counts; without one the file gets ndots:0, as Docker's.
+  const given = overrides.dnsOptions?.length ? overrides.dnsOptions.filter(oneField) : options;
+  const validNdots = (o: string) => /^ndots:\d+$/.test(o);
+  const opts = given.some(validNdots) ? given : [...given.filter((o) => !o.startsWith('ndots:')), 'ndots:0'];
   const ext = overrides.dns?.length ? overrides.dns.filter(oneField) : hostServers;
   const out = ['nameserver 127.0.0.11'];
   if (searchList.length) out.push(`search ${searchList.join(' ')}`);

@@ -10,6 +10,7 @@ import type { Runtime } from '../../runtime/runtime.js';
 import type { OciMount } from '../../runtime/oci-spec.js';
 import type { AttachRequest, AttachResult } from '../../network/manager.js';
 import type { EventSink } from '../events.js';
+import type { DnsOverrides } from './etc-files.js';
 
 export interface ResolvedImage {
   /** sha256:… */
@@ -117,6 +118,8 @@ export interface LifecycleSettings {
   runtimes?: string[];
   /** What the host's cgroups can limit; everything when absent. */
   sysInfo?: SysInfo;
+  /** The daemon's `dns`, `dns-search` and `dns-opts`: each for the containers that set none of their own. */
+  dnsDefaults?: DnsOverrides;
 }
 
 export interface ContainerDeps {

@@ -106,6 +106,18 @@ export async function useEmbeddedResolvConf(path: string, overrides: { dns?: str
   await writeFile(path, embeddedResolvConf(hostResolv, overrides));
 }
 
+export interface DnsOverrides {
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOptions?: string[];
+}
+
+/** A container's --dns, --dns-search and --dns-option, each one it lacks taken from the daemon's. */
+export function dnsOverrides(hc: { Dns?: string[] | null; DnsSearch?: string[] | null; DnsOptions?: string[] | null }, defaults: DnsOverrides = {}): DnsOverrides {
+  const pick = (own: string[] | null | undefined, daemon: string[] | undefined) => (own?.length ? own : daemon?.length ? daemon : undefined);
+  return { dns: pick(hc.Dns, defaults.dns), dnsSearch: pick(hc.DnsSearch, defaults.dnsSearch), dnsOptions: pick(hc.DnsOptions, defaults.dnsOptions) };
+}
+
 export interface EtcPaths {
   hostname: string;
   hosts: string;

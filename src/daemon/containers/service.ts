@@ -34,7 +34,7 @@ import type { ContainerAccess } from './access.js';
 import { attachContainer, resizeContainer } from './attach.js';
 import { ContainerCore } from './core.js';
 import { createContainer } from './create.js';
-import { etcPaths, updateHostsLines, useEmbeddedResolvConf } from './etc-files.js';
+import { dnsOverrides, etcPaths, updateHostsLines, useEmbeddedResolvConf } from './etc-files.js';
 import type { ContainerDeps } from './deps.js';
 import { handleExit } from './exit.js';
 import { inspectContainer, listContainers } from './inspect.js';
@@ -168,8 +168,7 @@ export class ContainerService implements ContainerBackend {
         if (!rec) return;
         const etc = etcPaths(c.deps.store.dir(id));
         await updateHostsLines(etc.hosts, { ...change, hostname: rec.Config.Hostname ?? shortId(id), domainname: rec.Config.Domainname });
-        const hc = rec.HostConfig;
-        if (change.embeddedDns) await useEmbeddedResolvConf(etc.resolvConf, { dns: hc.Dns ?? undefined, dnsSearch: hc.DnsSearch ?? undefined, dnsOptions: hc.DnsOptions ?? undefined });
+        if (change.embeddedDns) await useEmbeddedResolvConf(etc.resolvConf, dnsOverrides(rec.HostConfig, c.deps.settings.dnsDefaults));
       },
     };
   }

@@ -22,7 +22,7 @@ import { netnsReleased, noteAcquiring, releaseHeld } from './cleanup.js';
 import { mountShm, shmPath } from './ipc-shm.js';
 import type { ContainerCore } from './core.js';
 import { containerEnv } from './env.js';
-import { etcPaths, touchEtcFiles, writeEtcFiles } from './etc-files.js';
+import { dnsOverrides, etcPaths, touchEtcFiles, writeEtcFiles } from './etc-files.js';
 import { containerActor, networkActors } from './events.js';
 import { isContainerMode, shareNetworkIdentity } from './network-mode.js';
 import { joinedNamespacePaths } from '../namespace-join.js';
@@ -81,9 +81,7 @@ export async function startLocked(c: ContainerCore, rec: ContainerRecord): Promi
       domainname: rec.Config.Domainname,
       hostNetwork,
       extraHosts: hc.ExtraHosts ?? undefined,
-      dns: hc.Dns ?? undefined,
-      dnsSearch: hc.DnsSearch ?? undefined,
-      dnsOptions: hc.DnsOptions ?? undefined,
+      ...dnsOverrides(hc, settings.dnsDefaults),
     };
     const etc = etcPaths(c.deps.store.dir(id));
     // With an address (or host-gateway) to come from the network, the content is written once,

@@ -206,6 +206,10 @@ describe('loadDaemonConfig', () => {
     await assert.rejects(loadDaemonConfig(['--config-file', await configFile({ mtu: -5 })]), /invalid default MTU: -5/);
     assert.equal((await loadDaemonConfig(['--config-file', await configFile({ mtu: 1450 })])).mtu, 1450);
     assert.equal((await loadDaemonConfig(['--config-file', f])).mtu, 0);
+    const dnsCfg = await loadDaemonConfig(['--config-file', await configFile({ 'dns-search': ['corp.test'], 'dns-opts': ['ndots:2'] })]);
+    assert.deepEqual([dnsCfg.dnsSearch, dnsCfg.dnsOpts], [['corp.test'], ['ndots:2']]);
+    await assert.rejects(loadDaemonConfig(['--config-file', f, '--dns-search', 'a b']), /a b is not a valid domain/);
+    await assert.rejects(loadDaemonConfig(['--config-file', f, '--dns-opt', 'x\ny']), /invalid DNS option/);
     await assert.rejects(loadDaemonConfig(['--config-file', f, '--dns', 'not-an-ip']), /not-an-ip is not an ip address/);
     await assert.rejects(loadDaemonConfig(['--config-file', f, '--bip', '10.0.0.1']), /bip/);
     await assert.rejects(loadDaemonConfig(['--config-file', f, '-H', 'ftp://x']), /Invalid bind address format: ftp:\/\/x/);

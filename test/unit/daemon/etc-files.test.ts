@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { containerResolvConf, hostsFile, updateHostsLines } from '../../../src/daemon/containers/etc-files.js';
+import { containerResolvConf, dnsOverrides, hostsFile, updateHostsLines } from '../../../src/daemon/containers/etc-files.js';
 
 test('loopback nameservers are dropped; public defaults when none remain', () => {
   const host = '# comment\nnameserver 127.0.0.53\noptions edns0 trust-ad\nsearch example.internal\n';
@@ -58,4 +58,10 @@ test('a connect adds its lines and a disconnect removes them, keeping the rest o
   assert.match(h, /^10\.5\.0\.3\tabc$/m);
   assert.match(h, /^192\.0\.2\.9\tmine$/m);
   rmSync(dir, { recursive: true });
+});
+
+test("a container's own --dns, --dns-search and --dns-option win; the daemon's fill in each one it lacks", () => {
+  const daemon = { dns: ['10.0.0.53'], dnsSearch: ['corp.test'], dnsOptions: ['ndots:2'] };
+  assert.deepEqual(dnsOverrides({ DnsSearch: ['own.test'] }, daemon), { dns: ['10.0.0.53'], dnsSearch: ['own.test'], dnsOptions: ['ndots:2'] });
+  assert.deepEqual(dnsOverrides({ Dns: [], DnsSearch: null }, {}), { dns: undefined, dnsSearch: undefined, dnsOptions: undefined });
 });

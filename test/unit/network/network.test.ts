@@ -170,6 +170,11 @@ describe('filters, rules, resolv.conf', () => {
   it('points resolv.conf at the embedded DNS with Docker options', () => {
     const text = embeddedResolvConf('nameserver 10.0.0.53\nsearch corp.example\n', { dns: ['1.1.1.1'] });
     assert.equal(text, 'nameserver 127.0.0.11\nsearch corp.example\noptions ndots:0\n\n# ExtServers: [1.1.1.1]\n');
+    // Only a valid ndots counts: an invalid one gives way to ndots:0; a valid one is kept as given.
+    assert.match(embeddedResolvConf('', { dnsOptions: ['ndots:x', 'rotate'] }), /^options rotate ndots:0$/m);
+    assert.match(embeddedResolvConf('options ndots:20 edns0\n'), /^options ndots:20 edns0$/m);
+    // --dns-search . alone: no search line, even where the host has one.
+    assert.doesNotMatch(embeddedResolvConf('search host.example\n', { dnsSearch: ['.'] }), /^search/m);
   });
 });
 

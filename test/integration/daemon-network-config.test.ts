@@ -1,5 +1,6 @@
 /**
- * A daemon-wide `mtu` reaches the default bridge's containers. Then a daemon with `bridge: none`,
+ * The daemon's network settings: a daemon-wide `mtu`, `dns-search` and `dns-opts` reach the default
+ * bridge's containers; an operator's DOCKER-USER rule outlives a start. Then a daemon with `bridge: none`,
  * as dockerd with `--bridge none`: no default bridge network (its
  * record and device are removed when an earlier start made them), containers in its mode get
  * loopback alone, host-gateway has nothing to stand for, and user-defined networks still work.
@@ -18,11 +19,18 @@ const marker = ['-m', 'comment', '--comment', `wharf-test-${process.pid}`, '-j',
 const ok = (args: string[]): Promise<string> => cliOk(d, 'docker', args);
 const linkExists = async (name: string) => (await runCommand('ip', ['link', 'show', 'dev', name])).code === 0;
 
-describe('bridge: none', () => {
+describe('daemon network settings: mtu, dns-search, dns-opts, bridge none', () => {
   before(async () => {
     // The first start, with the default bridge and a daemon-wide mtu that its containers get.
-    d = await startDaemon({ config: { mtu: 1400 } });
+    d = await startDaemon({ config: { mtu: 1400, 'dns-search': ['corp.test'], 'dns-opts': ['ndots:2', 'timeout:1'] } });
     await loadBusybox(d);
+    // The daemon's dns-search and dns-opts, each for a container that sets none of its own.
+    const resolv = await ok(['run', '--rm', 'busybox', 'cat', '/etc/resolv.conf']);
+    assert.match(resolv, /^search corp\.test$/m);
+    assert.match(resolv, /^options ndots:2 timeout:1$/m);
+    const own = await ok(['run', '--rm', '--dns-search', 'own.test', 'busybox', 'cat', '/etc/resolv.conf']);
+    assert.match(own, /^search own\.test$/m);
+    assert.match(own, /^options ndots:2 timeout:1$/m);
     const config = JSON.parse(await readFile(d.configFile, 'utf8')) as { bridge: string };
     bridge = config.bridge;
     assert.ok(await linkExists(bridge), 'the first start made its default bridge');
