@@ -4,6 +4,7 @@ import { formatIp6 } from './ipv6.js';
 export const TYPE_A = 1;
 export const TYPE_PTR = 12;
 export const TYPE_MX = 15;
+export const TYPE_OPT = 41;
 export const TYPE_AAAA = 28;
 export const CLASS_IN = 1;
 export const RCODE_NOERROR = 0;
@@ -13,11 +14,14 @@ export const RCODE_REFUSED = 5;
 export interface Question {
   id: number;
   flags: number;
+  /** As asked, in its own case (DNS names compare case-insensitively; a network name does not). */
   name: string;
   type: number;
   cls: number;
   /** Offset just past the question: what gets copied into the answer. */
   questionEnd: number;
+  /** The UDP payload size of the query's EDNS0 OPT record, when it has one. */
+  udpSize?: number;
 }
 
 /** The first question of a query; undefined when the packet is not a well-formed query. */
@@ -40,14 +44,11 @@ export function parseQuery(buf: Buffer): Question | undefined {
     off += 1 + len;
   }
   if (off + 4 > buf.length) return undefined;
-  return {
-    id: buf.readUInt16BE(0),
-    flags,
-    name: labels.join('.').toLowerCase(),
-    type: buf.readUInt16BE(off),
-    cls: buf.readUInt16BE(off + 2),
-    questionEnd: off + 4,
-  };
+  const q: Question = { id: buf.readUInt16BE(0), flags, name: labels.join('.'), type: buf.readUInt16BE(off), cls: buf.readUInt16BE(off + 2), questionEnd: off + 4 };
+  // An OPT record (root name, type 41) right after the question: its class is the UDP size.
+  const opt = q.questionEnd;
+  if (buf.readUInt16BE(10) >= 1 && opt + 5 <= buf.length && buf[opt] === 0 && buf.readUInt16BE(opt + 1) === TYPE_OPT) q.udpSize = buf.readUInt16BE(opt + 3);
+  return q;
 }
 
 /** Whether `name` fits the wire format (labels of 1–63 bytes, 255 in all): a container name may not. */
@@ -74,17 +75,26 @@ function rdataOf(a: Answer): Buffer {
   return encodeName(a.name);
 }
 
-/** A response to `q` (question copied from the query) with the given answers and rcode. */
-export function buildResponse(query: Buffer, q: Question, rcode: number, answers: Answer[], ttl = 600): Buffer {
+/**
+ * A response to `q` (question copied from the query) with the given answers and rcode. With
+ * `maxSize` (a UDP answer), the answers that do not fit are left out and the TC bit is set, so
+ * that the client asks again over TCP.
+ */
+export function buildResponse(query: Buffer, q: Question, rcode: number, answers: Answer[], ttl = 600, maxSize = Infinity): Buffer {
   const header = Buffer.alloc(12);
+  const question = query.subarray(12, q.questionEnd);
+  const records = answers.map((a) => [a, rdataOf(a)] as const);
+  let size = header.length + question.length;
+  let fit = 0;
+  while (fit < records.length && size + 12 + records[fit]![1].length <= maxSize) size += 12 + records[fit++]![1].length;
+  const truncated = fit < records.length;
   header.writeUInt16BE(q.id, 0);
-  // QR, opcode 0, AA, RD copied, RA, rcode
-  header.writeUInt16BE(0x8000 | 0x0400 | (q.flags & 0x0100) | 0x0080 | (rcode & 0xf), 2);
+  // QR, opcode 0, AA, TC when cut, RD copied, RA, rcode
+  header.writeUInt16BE(0x8000 | 0x0400 | (truncated ? 0x0200 : 0) | (q.flags & 0x0100) | 0x0080 | (rcode & 0xf), 2);
   header.writeUInt16BE(1, 4);
-  header.writeUInt16BE(answers.length, 6);
-  const parts: Buffer[] = [header, query.subarray(12, q.questionEnd)];
-  for (const a of answers) {
-    const rdata = rdataOf(a);
+  header.writeUInt16BE(fit, 6);
+  const parts: Buffer[] = [header, question];
+  for (const [a, rdata] of records.slice(0, fit)) {
     const rr = Buffer.alloc(12);
     rr.writeUInt16BE(0xc00c, 0); // pointer to the question's name
     rr.writeUInt16BE(a.type, 2);

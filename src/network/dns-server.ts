@@ -120,7 +120,7 @@ export class EmbeddedDns {
         throw err;
       }
       udp.on('message', (msg, rinfo) => {
-        void this.answer(l, msg, rinfo.address).then((resp) => {
+        void this.answer(l, msg, rinfo.address, true).then((resp) => {
           if (resp) udp.send(resp, rinfo.port, rinfo.address);
         });
       });
@@ -167,7 +167,7 @@ export class EmbeddedDns {
       while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
         const msg = buf.subarray(2, 2 + buf.readUInt16BE(0));
         buf = buf.subarray(2 + msg.length);
-        void this.answer(l, Buffer.from(msg), c.remoteAddress?.replace(/^::ffff:/, '') ?? '').then((resp) => {
+        void this.answer(l, Buffer.from(msg), c.remoteAddress?.replace(/^::ffff:/, '') ?? '', false).then((resp) => {
           if (!resp || c.destroyed) return;
           const len = Buffer.alloc(2);
           len.writeUInt16BE(resp.length);
@@ -215,21 +215,24 @@ export class EmbeddedDns {
     return [...l.endpoints.values()].find((e) => e.ip6 === ip6);
   }
 
-  private async answer(l: Listener, msg: Buffer, from: string): Promise<Buffer | undefined> {
+  /** The answer to one query; over UDP (`udp`) it fits 512 bytes or the query's EDNS0 size. */
+  private async answer(l: Listener, msg: Buffer, from: string, udp: boolean): Promise<Buffer | undefined> {
     const q = parseQuery(msg);
     if (!q) return undefined;
+    const maxSize = udp ? Math.max(512, q.udpSize ?? 0) : Infinity;
     const name = q.name.replace(/\.$/, '');
     if (q.cls === CLASS_IN && (q.type === TYPE_A || q.type === TYPE_AAAA || q.type === TYPE_MX)) {
       const eps = this.lookup(l, name, from);
       // MX of a container's name: libnetwork answers it here, empty, rather than forward it.
       if (eps.length && q.type === TYPE_MX) return buildResponse(msg, q, RCODE_NOERROR, []);
       if (eps.length) {
-        // A name on the network is answered here, with no records for a family it lacks.
+        // A name on the network is answered here, with no records for a family it lacks, its
+        // addresses in a new order each time (as libnetwork shuffles them).
         const answers: Answer[] =
           q.type === TYPE_A
             ? eps.map((ep) => ({ type: TYPE_A, ip: ep.ip }))
             : eps.flatMap((ep) => (ep.ip6 === undefined ? [] : [{ type: TYPE_AAAA, ip6: ip6Bytes(ep.ip6) } as const]));
-        return buildResponse(msg, q, RCODE_NOERROR, answers);
+        return buildResponse(msg, q, RCODE_NOERROR, shuffled(answers), 600, maxSize);
       }
     }
     if (q.cls === CLASS_IN && q.type === TYPE_PTR) {
@@ -306,6 +309,15 @@ export class EmbeddedDns {
     }
     return undefined;
   }
+}
+
+function shuffled<T>(items: T[]): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
 }
 
 function isLoopbackServer(server: string): boolean {

@@ -123,12 +123,31 @@ describe('dns messages', () => {
   it('round-trips a query and an A answer', () => {
     const q = buildQuery(0x1234, 'Web.Example', TYPE_A);
     const parsed = parseQuery(q)!;
-    assert.equal(parsed.name, 'web.example');
+    assert.equal(parsed.name, 'Web.Example');
     assert.equal(parsed.type, TYPE_A);
     const resp = buildResponse(q, parsed, 0, [{ type: TYPE_A, ip: parseIp('10.1.2.3')! }]);
     assert.deepEqual(parseResponse(resp), { id: 0x1234, rcode: 0, addresses: ['10.1.2.3'] });
     assert.equal(parseQuery(resp), undefined, 'responses are not queries');
     assert.equal(parseQuery(Buffer.alloc(5)), undefined);
+  });
+
+  it('a UDP answer that does not fit is cut and marked truncated; the EDNS0 size widens the limit', () => {
+    const q = buildQuery(7, 'many', TYPE_A);
+    const parsed = parseQuery(q)!;
+    assert.equal(parsed.udpSize, undefined);
+    const answers = Array.from({ length: 100 }, (_, i) => ({ type: TYPE_A, ip: (10 << 24) + i }) as const);
+    const cut = buildResponse(q, parsed, 0, answers, 600, 512);
+    assert.ok(cut.length <= 512);
+    assert.equal(cut.readUInt16BE(2) & 0x0200, 0x0200, 'TC set');
+    assert.equal(cut.readUInt16BE(6), Math.floor((512 - q.length) / 16));
+    const whole = buildResponse(q, parsed, 0, answers);
+    assert.equal(whole.readUInt16BE(2) & 0x0200, 0);
+    assert.equal(whole.readUInt16BE(6), 100);
+    // The same query with an OPT record offering 4096 bytes.
+    const opt = Buffer.from([0, 0, 41, 0x10, 0x00, 0, 0, 0, 0, 0, 0]);
+    const withOpt = Buffer.concat([q, opt]);
+    withOpt.writeUInt16BE(1, 10);
+    assert.equal(parseQuery(withOpt)!.udpSize, 4096);
   });
 
   it('never writes a name whose label length does not fit its byte (a long container name)', () => {
