@@ -5,14 +5,15 @@
  */
 import type { NetworkBackend } from '../api/backend.js';
 import type { EndpointSettings, Filters, NetworkCreateRequest, NetworkResource, NetworkSettings } from '../api/types.js';
-import { forbidden, invalidParameter, notFound } from '../lib/errors.js';
+import { forbidden, invalidParameter, isEngineError, notFound, systemError } from '../lib/errors.js';
 import { listFilter, pruneKeep } from '../network/filters.js';
 import { CONFIG_ONLY_ENDPOINT, type NetworkManager } from '../network/manager.js';
+import type { NetworkRecord } from '../network/types.js';
 import type { EventSink } from './events.js';
 
 export interface NetworkContainerHooks {
   /** Resolves a container reference (name, ID, ID prefix); throws `No such container: x`. */
-  resolve(ref: string): { id: string; name: string; running: boolean; networkMode: string };
+  resolve(ref: string): { id: string; name: string; running: boolean; networkMode: string; networks: string[] };
   /**
    * Records a connect (cfg) or disconnect (null) in the container's NetworkingConfig so that its
    * next start attaches accordingly; `settings` is the new NetworkSettings when it is running.
@@ -54,8 +55,8 @@ export class NetworkService implements NetworkBackend {
   }
 
   async inspect(ref: string, opts: { verbose: boolean; scope?: string }): Promise<NetworkResource> {
-    const n = this.mgr.find(ref);
-    if (!n || (opts.scope && opts.scope !== 'local')) throw notFound(`network ${ref} not found`);
+    const n = this.mgr.get(ref);
+    if (opts.scope && opts.scope !== 'local') throw notFound(`network ${ref} not found`);
     return this.mgr.resource(n, true);
   }
 
@@ -75,7 +76,16 @@ export class NetworkService implements NetworkBackend {
   async connect(ref: string, container: string, endpointConfig?: EndpointSettings): Promise<void> {
     // moby looks the container up first: both missing answers "No such container".
     const c = this.containers.resolve(container);
-    const n = this.mgr.get(ref);
+    let n: NetworkRecord;
+    try {
+      n = this.mgr.get(ref);
+    } catch (err) {
+      // moby records a stopped container's connect to a network that does not exist (yet): its
+      // start then fails on it, or attaches to a network created by that name in the meantime.
+      if (c.running || !isEngineError(err, 'NotFound')) throw err;
+      await this.containers.recordEndpoint(c.id, ref, endpointConfig ?? {});
+      return;
+    }
     const mode = c.networkMode || 'bridge';
     if (c.running && n.ConfigOnly) throw forbidden(CONFIG_ONLY_ENDPOINT);
     if (mode === 'host' || n.Driver === 'host') throw forbidden('container cannot be disconnected from host network or connected to host network');
@@ -105,6 +115,7 @@ export class NetworkService implements NetworkBackend {
       await this.containers.endpointChanged(c.id, { remove: left });
       this.emit('disconnect', n, c.id);
     } else {
+      if (!c.networks.some((k) => this.mgr.find(k)?.Id === n.Id)) throw systemError(`container ${c.id} is not connected to network ${n.Name}`);
       await this.containers.recordEndpoint(c.id, n.Name, null);
     }
   }

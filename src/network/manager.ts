@@ -631,8 +631,10 @@ export class NetworkManager {
 
   get(ref: string): NetworkRecord {
     const n = this.find(ref);
-    if (!n) throw notFound(`network ${ref} not found`);
-    return n;
+    if (n) return n;
+    const matches = ref ? [...this.networks.values()].filter((o) => !this.removing.has(o.Id) && o.Id.startsWith(ref)).length : 0;
+    if (matches > 1) throw invalidParameter(`network ${ref} is ambiguous (${matches} matches found based on ID prefix)`);
+    throw notFound(`network ${ref} not found`);
   }
 
   all(): NetworkRecord[] {

@@ -248,6 +248,38 @@ describe('networking', () => {
     assert.equal(disc.status, 500);
     assert.match(disc.body, /is not connected to network/);
     await ok(['rm', '-f', 'nc1']);
+
+    // A stopped container: a connect to a network that does not exist yet is recorded, its start
+    // fails on it until the network is made; a disconnect from a network it is not on is refused.
+    const later = `${NET}l`;
+    await ok(['create', '--name', 'nc2', 'busybox', 'true']);
+    await ok(['network', 'connect', later, 'nc2']);
+    const early = await d.docker(['start', 'nc2']);
+    assert.equal(early.code, 1);
+    assert.match(early.stderr, new RegExp(`network ${later} not found`));
+    await ok(['network', 'create', later]);
+    await ok(['start', 'nc2']);
+    await ok(['wait', 'nc2']);
+    await ok(['network', 'disconnect', later, 'nc2']);
+    const again = await d.docker(['network', 'disconnect', later, 'nc2']);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /is not connected to network/);
+    await ok(['rm', 'nc2']);
+    await ok(['network', 'rm', later]);
+
+    // An ID prefix that more than one network starts with.
+    const made: string[] = [];
+    let shared: string | undefined;
+    while (!shared && made.length < 17) {
+      made.push((await ok(['network', 'create', `${NET}p${made.length}`])).trim());
+      const firsts = (await ok(['network', 'ls', '-q', '--no-trunc'])).split('\n').filter(Boolean).map((id) => id[0]!);
+      shared = firsts.find((ch, i) => firsts.indexOf(ch) !== i);
+    }
+    assert.ok(shared, 'two networks share a first digit');
+    const amb = await socketRequest(d.socket, 'GET', `/v1.47/networks/${shared}`);
+    assert.equal(amb.status, 400);
+    assert.match(amb.body, new RegExp(`network ${shared} is ambiguous \\(\\d+ matches found based on ID prefix\\)`));
+    for (const id of made) await ok(['network', 'rm', id]);
   });
 
   test('enable_icc=false: containers on the network reach each other only through published ports', async () => {

@@ -147,7 +147,13 @@ export class ContainerService implements ContainerBackend {
     return {
       resolve: (ref) => {
         const rec = c.get(ref);
-        return { id: rec.ID, name: rec.Name.slice(1), running: hasProcess(rec.State), networkMode: rec.HostConfig.NetworkMode ?? 'bridge' };
+        return {
+          id: rec.ID,
+          name: rec.Name.slice(1),
+          running: hasProcess(rec.State),
+          networkMode: rec.HostConfig.NetworkMode ?? 'bridge',
+          networks: Object.keys(rec.NetworkSettings.Networks ?? {}),
+        };
       },
       recordEndpoint: async (id, network, cfg, settings) => {
         const rec = c.records.get(id);
