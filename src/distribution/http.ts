@@ -4,7 +4,9 @@
  * worded as Go's net/http words them, because clients and users compare them with Docker's:
  *   Get "http://127.0.0.1:5999/v2/": dial tcp 127.0.0.1:5999: connect: connection refused
  */
+import { readFileSync } from 'node:fs';
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { createSecureContext } from 'node:tls';
@@ -75,6 +77,24 @@ function hostPortOf(url: URL): string {
   return url.port ? url.host : `${url.hostname}:${url.protocol === 'https:' ? 443 : 80}`;
 }
 
+function readResolvConf(): string {
+  try {
+    return readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * ` on <nameserver>:53`, as Go's resolver names the server that answered a failed lookup (the
+ * first of a resolv.conf's; nothing when it lists none).
+ */
+export function resolverSuffix(text: string): string {
+  const ns = /^\s*nameserver\s+(\S+)/m.exec(text)?.[1];
+  if (!ns || !isIP(ns)) return '';
+  return ` on ${ns.includes(':') ? `[${ns}]` : ns}:53`;
+}
+
 /** The Go-like text of a Node transport error. */
 export function transportErrorText(err: NodeJS.ErrnoException, url: URL): string {
   const hp = hostPortOf(url);
@@ -83,7 +103,7 @@ export function transportErrorText(err: NodeJS.ErrnoException, url: URL): string
       return `dial tcp ${hp}: connect: connection refused`;
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return `dial tcp: lookup ${url.hostname}: no such host`;
+      return `dial tcp: lookup ${url.hostname}${resolverSuffix(readResolvConf())}: no such host`;
     case 'ECONNRESET':
       return `read tcp ${hp}: read: connection reset by peer`;
     case 'ETIMEDOUT':

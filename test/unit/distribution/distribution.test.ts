@@ -15,6 +15,7 @@ import {
   type ManifestIndex,
 } from '../../../src/distribution/manifest.js';
 import { ProgressThrottle, progressBar } from '../../../src/distribution/progress.js';
+import { resolverSuffix, transportErrorText } from '../../../src/distribution/http.js';
 import { humanSize } from '../../../src/lib/units.js';
 import { EndpointResolver } from '../../../src/distribution/endpoints.js';
 import { registryErrorOf, translatePullError } from '../../../src/distribution/errors.js';
@@ -187,4 +188,12 @@ test('progress is paced as dockerd paces it: past min(512 KiB, 1%) and 100 ms si
   const again = new ProgressThrottle((n) => sent.push(n), 10_000, () => (clock += 200));
   for (const n of [5_000, 6_000, 0, 150, 300, 10_000]) again.update(n);
   assert.deepEqual(sent, [5_000, 6_000, 0, 150, 300, 10_000]);
+});
+
+test("a failed lookup names the resolver as Go's does", () => {
+  assert.equal(resolverSuffix('# x\nsearch a.test\nnameserver 10.0.0.2\nnameserver 10.0.0.3\n'), ' on 10.0.0.2:53');
+  assert.equal(resolverSuffix('nameserver fd00::1\n'), ' on [fd00::1]:53');
+  assert.equal(resolverSuffix('search only.test\n'), '');
+  const err = Object.assign(new Error('getaddrinfo ENOTFOUND no-such-host.invalid'), { code: 'ENOTFOUND' });
+  assert.match(transportErrorText(err, new URL('https://no-such-host.invalid/v2/')), /^dial tcp: lookup no-such-host\.invalid( on \S+:53)?: no such host$/);
 });
