@@ -106,6 +106,13 @@ export interface EtcInputs {
   hostGateway6?: string;
 }
 
+/** A running container's NetworkSettings.Networks, for restore to find its host or none endpoint. */
+export interface RunningEndpoints {
+  containerId: string;
+  containerName: string;
+  networks: Record<string, EndpointSettings | undefined>;
+}
+
 export interface AttachResult {
   settings: NetworkSettings;
   etc: EtcInputs;
@@ -216,6 +223,8 @@ export class NetworkManager {
   private readonly dir: string;
   private readonly networks = new Map<string, NetworkRecord>();
   private readonly sandboxes = new Map<string, SandboxRecord>();
+  /** Endpoints on the host and none networks, by container: no sandbox, listed by network inspect. */
+  private readonly plain = new Map<string, { containerName: string; networkId: string; endpointId: string }>();
   private readonly reservations = new Map<string, Reservation[]>();
   private readonly leases = new Map<string, Set<number>>();
   private readonly leases6 = new Map<string, Set<bigint>>();
@@ -273,11 +282,19 @@ export class NetworkManager {
    * still running (`running`: their IDs). Endpoints of any other container are torn down; the
    * firewall chains are rebuilt from what remains. Call once at daemon start, before any attach.
    */
-  async restore(running: Iterable<string>): Promise<void> {
+  async restore(running: Iterable<string>, endpoints: RunningEndpoints[] = []): Promise<void> {
     const keep = new Set(running);
     for (const n of await this.loadDir<NetworkRecord>('networks')) this.networks.set(n.Id, n);
     this.v6Ports = await ipv6Listenable();
     await this.ensurePredefined();
+    for (const r of endpoints) {
+      for (const [name, ep] of Object.entries(r.networks)) {
+        const n = this.find(name);
+        if (keep.has(r.containerId) && n && (n.Driver === 'host' || n.Driver === 'null') && ep?.EndpointID) {
+          this.plain.set(r.containerId, { containerName: r.containerName, networkId: n.Id, endpointId: ep.EndpointID });
+        }
+      }
+    }
     for (const n of this.networks.values()) {
       if (n.Driver !== 'bridge') continue;
       await this.setUpBridge(n);
@@ -726,6 +743,7 @@ export class NetworkManager {
       const primary = this.get(mode === 'default' ? 'bridge' : mode);
       if (primary.Driver === 'host' || primary.Driver === 'null') {
         const epId = generateId();
+        this.plain.set(req.containerId, { containerName: req.containerName, networkId: primary.Id, endpointId: epId });
         const set: EndpointSettings = { ...this.endpointSettings(primary, undefined, req.endpointsConfig?.[primary.Name]), EndpointID: epId };
         return emptySettings({ [primary.Name]: set });
       }
@@ -981,6 +999,7 @@ export class NetworkManager {
   }
 
   private async detachLocked(containerId: string): Promise<void> {
+    this.plain.delete(containerId);
     const sb = this.sandboxes.get(containerId);
     if (!sb) {
       await rm(this.sandboxPath(containerId), { force: true });
@@ -1047,6 +1066,8 @@ export class NetworkManager {
    */
   async rename(containerId: string, name: string): Promise<NetworkSettings | undefined> {
     return this.lock.run(containerId, async () => {
+      const p = this.plain.get(containerId);
+      if (p) p.containerName = name;
       const sb = this.sandboxes.get(containerId);
       if (!sb) return undefined;
       sb.containerName = name;
@@ -1421,6 +1442,9 @@ export class NetworkManager {
           IPv4Address: ep.ip ? `${ep.ip}/${ep.prefixLen}` : '',
           IPv6Address: ep.ip6 ? `${ep.ip6}/${ep.prefixLen6}` : '',
         };
+      }
+      for (const [id, p] of this.plain) {
+        if (p.networkId === n.Id) containers[id] = { Name: p.containerName, EndpointID: p.endpointId, MacAddress: '', IPv4Address: '', IPv6Address: '' };
       }
     }
     return { ...pub, Containers: containers };

@@ -35,6 +35,8 @@ describe('daemon network settings: mtu, dns-search, dns-opts, bridge none', () =
     bridge = config.bridge;
     assert.ok(await linkExists(bridge), 'the first start made its default bridge');
     assert.match(await ok(['run', '--rm', 'busybox', 'ip', 'link', 'show', 'eth0']), / mtu 1400 /);
+    // A running container on the none network, listed by network inspect again after the restart.
+    await ok(['run', '-d', '--name', 'kept', '--network', 'none', 'busybox', 'sleep', '1000']);
     await d.stop();
     // An operator's rule in DOCKER-USER, added while the daemon is down, outlives its start.
     await runCommand('iptables', ['-w', '-A', 'DOCKER-USER', ...marker]);
@@ -47,6 +49,13 @@ describe('daemon network settings: mtu, dns-search, dns-opts, bridge none', () =
 
   after(async () => {
     await d?.cleanup();
+  });
+
+  test('a running container on the none network is listed by it after the restart', async () => {
+    const id = (await ok(['inspect', '-f', '{{.Id}}', 'kept'])).trim();
+    const members = JSON.parse(await ok(['network', 'inspect', '-f', '{{json .Containers}}', 'none'])) as Record<string, { Name: string }>;
+    assert.equal(members[id]?.Name, 'kept');
+    await ok(['rm', '-f', 'kept']);
   });
 
   test('no default bridge network, and its device is gone', async () => {

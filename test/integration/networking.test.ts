@@ -370,6 +370,22 @@ describe('networking', () => {
     await ok(['rm', '-f', 'du-srv']);
   });
 
+  test('network inspect lists the containers on the host and none networks', async () => {
+    await ok(['run', '-d', '--name', 'on-none', '--network', 'none', 'busybox', 'sleep', '1000']);
+    await ok(['run', '-d', '--name', 'on-host', '--network', 'host', 'busybox', 'sleep', '1000']);
+    for (const [net, name] of [['none', 'on-none'], ['host', 'on-host']] as const) {
+      const members = JSON.parse(await ok(['network', 'inspect', '-f', '{{json .Containers}}', net])) as Record<string, { Name: string; EndpointID: string; IPv4Address: string }>;
+      const id = await inspect(name, '{{.Id}}');
+      assert.equal(members[id]?.Name, name, JSON.stringify(members));
+      assert.equal(members[id]?.EndpointID, await inspect(name, `{{.NetworkSettings.Networks.${net}.EndpointID}}`));
+      assert.equal(members[id]?.IPv4Address, '');
+    }
+    await ok(['rename', 'on-none', 'on-none2']);
+    assert.match(await ok(['network', 'inspect', '-f', '{{range .Containers}}{{.Name}} {{end}}', 'none']), /\bon-none2\b/);
+    await ok(['rm', '-f', 'on-none2', 'on-host']);
+    assert.equal(await ok(['network', 'inspect', '-f', '{{len .Containers}}', 'none']), '0\n');
+  });
+
   test('a container on two networks resolves names on both, and name.network on each', async () => {
     const net2 = `${NET}b`;
     await ok(['network', 'create', net2]);

@@ -8,7 +8,7 @@ import type { ContainerConfig, EndpointSettings, HostConfig, ImageConfigFile, Ne
 import type { ContainerRecord } from '../../container/container.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { OciMount } from '../../runtime/oci-spec.js';
-import type { AttachRequest, AttachResult } from '../../network/manager.js';
+import type { AttachRequest, AttachResult, RunningEndpoints } from '../../network/manager.js';
 import type { EventSink } from '../events.js';
 import type { DnsOverrides } from './etc-files.js';
 
@@ -68,8 +68,8 @@ export interface NetworkLink {
   detach(containerId: string, opts?: { vethsInBackground?: boolean }): Promise<void>;
   /** Resolves once the host veths of the container's last detach are gone. */
   vethsDeleted(containerId: string): Promise<void>;
-  /** Called once at daemon start with the containers still running, before any attach. */
-  restore(running: Iterable<string>): Promise<void>;
+  /** Called once at daemon start with the containers still running (and their networks), before any attach. */
+  restore(running: Iterable<string>, endpoints?: RunningEndpoints[]): Promise<void>;
   /** The container's new name (no leading slash) for its endpoints and DNS names; their settings, if it has any. */
   rename(containerId: string, name: string): Promise<NetworkSettings | undefined>;
   /** The daemon runs with `bridge: none`: no default bridge, its containers get loopback alone. */

@@ -84,9 +84,13 @@ export async function restoreContainers(c: ContainerCore, records: ContainerReco
       }
     }),
   );
-  const running = c.all().filter((r) => hasProcess(r.State)).map((r) => r.ID);
+  const live = c.all().filter((r) => hasProcess(r.State));
+  const running = live.map((r) => r.ID);
   await removeStaleNetnsFiles(c.deps.settings.execRoot, new Set(running), c.deps.log);
-  await c.deps.network.restore(running);
+  await c.deps.network.restore(
+    running,
+    live.map((r) => ({ containerId: r.ID, containerName: r.Name.slice(1), networks: r.NetworkSettings.Networks ?? {} })),
+  );
   for (const rec of c.links.startOrder(toRestart)) {
     await c.lock.run(rec.ID, () => startLocked(c, rec)).catch((err) => c.deps.log(`restore: restart ${rec.ID}: ${err instanceof Error ? err.message : err}`));
   }
