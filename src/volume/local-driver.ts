@@ -48,11 +48,68 @@ export async function mountLocal(opts: Record<string, string>, target: string): 
     (err: CommandError) => err,
   );
   if (failed) {
-    let msg = failed.stderr.trim() || failed.message;
+    // mount(2)'s error as moby's local driver reports it, when mount(8)'s words say which it was.
+    const errno = mountErrno(failed.stderr);
+    const { flags, data } = mountFlags(opts.o ?? '');
+    let msg = errno
+      ? `mount ${opts.device}:${target}, flags: 0x${flags.toString(16)}${data ? `, data: ${data}` : ''}: ${errno}`
+      : failed.stderr.trim() || failed.message;
     const pw = /(?:^|,)password=([^,]*)/.exec(opts.o ?? '')?.[1];
     if (pw) msg = msg.replaceAll(`password=${pw}`, 'password=********');
-    throw systemError(`failed to mount local volume: ${msg}`);
+    throw systemError(`error while mounting volume '${target}': failed to mount local volume: ${msg}`);
   }
+}
+
+/** The errno text behind mount(8)'s message, where it names one. */
+function mountErrno(stderr: string): string | undefined {
+  if (/does not exist|no such file/i.test(stderr)) return 'no such file or directory';
+  if (/permission denied/i.test(stderr)) return 'permission denied';
+  if (/unknown filesystem type/i.test(stderr)) return 'no such device';
+  if (/not a directory/i.test(stderr)) return 'not a directory';
+  if (/already mounted|busy/i.test(stderr)) return 'device or resource busy';
+  if (/wrong fs type, bad option, bad superblock/i.test(stderr)) return 'invalid argument';
+  return undefined;
+}
+
+/** mount(2)'s flag bits of an `o=` list and the rest as data, as moby/sys/mount splits them. */
+const FLAG_BITS: Record<string, [set: boolean, bits: number]> = {
+  defaults: [false, 0],
+  ro: [true, 0x1],
+  rw: [false, 0x1],
+  nosuid: [true, 0x2],
+  suid: [false, 0x2],
+  nodev: [true, 0x4],
+  dev: [false, 0x4],
+  noexec: [true, 0x8],
+  exec: [false, 0x8],
+  sync: [true, 0x10],
+  async: [false, 0x10],
+  remount: [true, 0x20],
+  mand: [true, 0x40],
+  nomand: [false, 0x40],
+  dirsync: [true, 0x80],
+  noatime: [true, 0x400],
+  atime: [false, 0x400],
+  nodiratime: [true, 0x800],
+  diratime: [false, 0x800],
+  bind: [true, 0x1000],
+  rbind: [true, 0x1000 | 0x4000],
+  relatime: [true, 0x200000],
+  norelatime: [false, 0x200000],
+  strictatime: [true, 0x1000000],
+  nostrictatime: [false, 0x1000000],
+};
+
+export function mountFlags(o: string): { flags: number; data: string } {
+  let flags = 0;
+  const data: string[] = [];
+  for (const opt of o.split(',').filter(Boolean)) {
+    const f = FLAG_BITS[opt];
+    if (!f) data.push(opt);
+    else if (f[0]) flags |= f[1];
+    else flags &= ~f[1];
+  }
+  return { flags, data: data.join(',') };
 }
 
 export async function unmountLocal(target: string): Promise<void> {

@@ -232,6 +232,17 @@ describe('volumes', () => {
     const bad = await d.docker(['volume', 'create', '-o', 'type=tmpfs', 'bad']);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /create bad: missing required option: "device"/);
+    // A bind of a missing device: mount(2)'s error, as moby's local driver words it.
+    await docker(['volume', 'create', '-o', 'type=none', '-o', 'o=bind', '-o', 'device=/nonexistent-wharf-dev', 'nodev']);
+    const r = await d.docker(['run', '--rm', '-v', 'nodev:/x', 'busybox', 'true']);
+    // The Docker CLI's exit code for a start error that says "no such file or directory".
+    assert.equal(r.code, 127);
+    const nodev = join(d.dataRoot, 'volumes/nodev/_data');
+    assert.ok(
+      r.stderr.includes(`error while mounting volume '${nodev}': failed to mount local volume: mount /nonexistent-wharf-dev:${nodev}, flags: 0x1000: no such file or directory`),
+      r.stderr,
+    );
+    await docker(['volume', 'rm', 'nodev']);
   });
 
   test('prune: anonymous only by default, --all for named; filters', async () => {

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseBind, parseMountSpec, parseVolumesFrom, tmpfsData, validMountMode } from '../../../src/volume/mount-parser.js';
 import { ociMounts } from '../../../src/volume/oci-mounts.js';
-import { validateLocalOptions, validateVolumeName } from '../../../src/volume/local-driver.js';
+import { mountFlags, validateLocalOptions, validateVolumeName } from '../../../src/volume/local-driver.js';
 
 describe('parseBind (-v)', () => {
   it('a host path is a bind with rprivate propagation, rw by default', () => {
@@ -106,4 +106,11 @@ describe('local driver names and options', () => {
     assert.throws(() => validateLocalOptions({ type: 'tmpfs' }), { message: 'missing required option: "device"' });
     validateLocalOptions({ type: 'tmpfs', device: 'tmpfs', o: 'size=10m' });
   });
+});
+
+it("a local volume's o= splits into mount(2) flags and data, as moby's does", () => {
+  assert.deepEqual(mountFlags('bind'), { flags: 0x1000, data: '' });
+  assert.deepEqual(mountFlags('rbind,ro'), { flags: 0x5001, data: '' });
+  assert.deepEqual(mountFlags('size=1m,noexec,uid=1000'), { flags: 0x8, data: 'size=1m,uid=1000' });
+  assert.deepEqual(mountFlags('ro,rw'), { flags: 0, data: '' });
 });
