@@ -76,23 +76,26 @@ export class NetworkService implements NetworkBackend {
   async connect(ref: string, container: string, endpointConfig?: EndpointSettings): Promise<void> {
     // moby looks the container up first: both missing answers "No such container".
     const c = this.containers.resolve(container);
-    let n: NetworkRecord;
+    const mode = c.networkMode || 'bridge';
+    let n: NetworkRecord | undefined;
     try {
       n = this.mgr.get(ref);
     } catch (err) {
       // moby records a stopped container's connect to a network that does not exist (yet): its
       // start then fails on it, or attaches to a network created by that name in the meantime.
       if (c.running || !isEngineError(err, 'NotFound')) throw err;
-      await this.containers.recordEndpoint(c.id, ref, endpointConfig ?? {});
-      return;
     }
-    const mode = c.networkMode || 'bridge';
-    if (c.running && n.ConfigOnly) throw forbidden(CONFIG_ONLY_ENDPOINT);
-    if (mode === 'host' || n.Driver === 'host') throw forbidden('container cannot be disconnected from host network or connected to host network');
-    if (mode === 'none' || (n.Driver === 'null' && !n.ConfigOnly)) {
+    if (n && c.running && n.ConfigOnly) throw forbidden(CONFIG_ONLY_ENDPOINT);
+    if (mode === 'host' || n?.Driver === 'host') throw forbidden('container cannot be disconnected from host network or connected to host network');
+    if (mode === 'none' || (n?.Driver === 'null' && !n.ConfigOnly)) {
       throw forbidden('container cannot be connected to multiple networks with one of the networks in private (none) mode');
     }
     if (mode.startsWith('container:')) throw invalidParameter('container sharing network namespace with another container or host cannot be connected to any other network');
+    if (!n) {
+      this.mgr.validate({ NetworkMode: ref }, { [ref]: endpointConfig ?? {} });
+      await this.containers.recordEndpoint(c.id, ref, endpointConfig ?? {});
+      return;
+    }
     if (c.running) {
       const ep = await this.mgr.connect(c.id, n.Id, endpointConfig);
       await this.containers.recordEndpoint(c.id, n.Name, endpointConfig ?? {}, this.mgr.settings(c.id));

@@ -132,7 +132,6 @@ function nowRFC3339(): string {
   return new Date().toISOString().replace('Z', '000000Z');
 }
 
-/** EndpointSettings.Links (`name[:alias]`) as alias -> name; malformed entries are skipped. */
 const IFNAME_OPTION = 'com.docker.network.endpoint.ifname';
 export const CONFIG_ONLY_ENDPOINT = 'cannot create endpoint on configuration-only network';
 const ICC_OPTION = 'com.docker.network.bridge.enable_icc';
@@ -206,6 +205,7 @@ function endpointAddresses(ep: EndpointRecord): string[] {
   return [ep.ip, ep.ip6].filter((a): a is string => !!a);
 }
 
+/** EndpointSettings.Links (`name[:alias]`) as alias -> name; malformed entries are skipped. */
 function dnsLinks(links: string[] | undefined): Record<string, string> | undefined {
   if (!links?.length) return undefined;
   const out: Record<string, string> = {};

@@ -266,6 +266,12 @@ describe('networking', () => {
     assert.match(again.stderr, /is not connected to network/);
     await ok(['rm', 'nc2']);
     await ok(['network', 'rm', later]);
+    // Its network mode is still checked first: a none container joins nothing, existing or not.
+    await ok(['create', '--name', 'nc3', '--network', 'none', 'busybox', 'true']);
+    const none = await d.docker(['network', 'connect', later, 'nc3']);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /one of the networks in private \(none\) mode/);
+    await ok(['rm', 'nc3']);
 
     // An ID prefix that more than one network starts with.
     const made: string[] = [];
