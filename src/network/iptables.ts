@@ -174,7 +174,7 @@ function restoreText(rules: Rule[], op: '-A' | '-D', declare: Record<string, str
 }
 
 /** The operator's chain, Docker's documented place for rules that outlive daemon restarts. */
-export const USER_CHAIN = 'DOCKER-USER';
+const USER_CHAIN = 'DOCKER-USER';
 
 /**
  * DOCKER-USER exists and FORWARD jumps to it before it jumps to our chain, as dockerd keeps it,
@@ -306,8 +306,9 @@ export class Firewall {
  */
 export async function enableBridgeNetfilter(v6: boolean): Promise<void> {
   const files = ['/proc/sys/net/bridge/bridge-nf-call-iptables', ...(v6 ? ['/proc/sys/net/bridge/bridge-nf-call-ip6tables'] : [])];
-  const read = () => readFile(files[0]!, 'utf8').catch(() => undefined);
-  if ((await read()) === undefined) await run('modprobe', ['br_netfilter']).catch(() => {});
+  const current = () => readFile(files[0]!, 'utf8').catch(() => undefined);
+  if ((await current()) === undefined) await run('modprobe', ['br_netfilter']).catch(() => {});
+  if ((await current()) === undefined) throw new Error('enable_icc=false needs the br_netfilter kernel module, which could not be loaded');
   for (const p of files) {
     if ((await readFile(p, 'utf8').catch(() => '')).trim() !== '1') await writeFile(p, '1\n');
   }
