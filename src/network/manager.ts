@@ -5,7 +5,7 @@
  * the endpoint record is written before anything is created on the host, so that after a crash
  * `restore` knows what to remove. Firewall chains are rebuilt from that state at `restore`.
  */
-import { readdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContainerConfig, EndpointSettings, HostConfig, NetworkSettings, PortBinding } from '../api/types.js';
 import { readJsonIfExists, writeJsonAtomic } from '../lib/atomic-file.js';
@@ -284,6 +284,7 @@ export class NetworkManager {
    */
   async restore(running: Iterable<string>, endpoints: RunningEndpoints[] = []): Promise<void> {
     const keep = new Set(running);
+    await this.dropOldChains();
     for (const n of await this.loadDir<NetworkRecord>('networks')) this.networks.set(n.Id, n);
     this.v6Ports = await ipv6Listenable();
     await this.ensurePredefined();
@@ -323,6 +324,21 @@ export class NetworkManager {
     }
     await this.firewall.rebuild(this.allRules(), (msg) => this.log(msg));
     this.restored = true;
+  }
+
+  /**
+   * The chains a previous start made under another prefix (the daemon's default bridge was renamed,
+   * or became `none`) go: every rule is made again below in the current ones. The prefix in use is
+   * kept in network/chains, which `wharfd --cleanup` and the tests' cleanup read too.
+   */
+  private async dropOldChains(): Promise<void> {
+    const file = join(this.dir, 'chains');
+    const prefix = this.firewall.chains.dnat;
+    const old = (await readFile(file, 'utf8').catch(() => '')).trim();
+    if (old === prefix) return;
+    if (/^[A-Z0-9]{1,20}$/.test(old)) await new Firewall(old).destroy();
+    await mkdir(this.dir, { recursive: true });
+    await writeFile(file, `${prefix}\n`);
   }
 
   /** The bridge device of a network with its gateways; IPv6 forwarding for an IPv6 network. */

@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
+import { chainPrefixForBridge } from '../../src/network/iptables.js';
 import { cliOk, loadBusybox, runCommand, startDaemon, type Daemon } from './harness.js';
 
 let d: Daemon;
@@ -60,6 +61,9 @@ describe('daemon network settings: mtu, dns-search, dns-opts, bridge none', () =
 
   test('no default bridge network, and its device is gone', async () => {
     assert.equal(await linkExists(bridge), false, `${bridge} was deleted`);
+    // The first start's chains went with it: every rule is now under the new prefix.
+    const old = chainPrefixForBridge(bridge);
+    assert.equal((await runCommand('iptables-save', [])).stdout.includes(`${old}-FORWARD`), false, `${old} chains left`);
     assert.equal(await linkExists('none'), false, 'no device named "none"');
     assert.deepEqual((await ok(['network', 'ls', '--format', '{{.Name}}'])).split('\n').filter(Boolean).sort(), ['host', 'none']);
     const r = await d.docker(['network', 'inspect', 'bridge']);

@@ -443,7 +443,10 @@ async function cleanupNetworks(dataRoot: string): Promise<void> {
     if (rec.Name === 'bridge') defaultBridge = rec.bridge;
     await runCommand('ip', ['link', 'del', rec.bridge]);
   }
-  if (defaultBridge) await new Firewall(chainPrefixForBridge(defaultBridge)).destroy();
+  // The chains' prefix as the daemon recorded it (a daemon with `bridge: none` has no default bridge).
+  const recorded = (await readFile(join(dataRoot, 'network', 'chains'), 'utf8').catch(() => '')).trim();
+  const prefix = recorded || (defaultBridge && chainPrefixForBridge(defaultBridge));
+  if (prefix) await new Firewall(prefix).destroy();
 }
 
 interface MountEntry {
