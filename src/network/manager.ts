@@ -165,7 +165,7 @@ function interfaceNames(taken: string[], cfgs: Array<EndpointSettings | undefine
   const wanted = cfgs.map((cfg) => cfg?.DriverOpts?.[IFNAME_OPTION] || undefined);
   for (const name of wanted) {
     if (name === undefined) continue;
-    const bad = name.length > 15 || name === '.' || name === '..' || /[\s/:"'\\#%\x00-\x1f\x7f]/.test(name);
+    const bad = Buffer.byteLength(name) > 15 || name === '.' || name === '..' || /[\s/:"'\\#%\x00-\x1f\x7f]/.test(name);
     if (bad) throw systemError(`failed to set up container networking: error renaming interface to ${JSON.stringify(name)}: invalid argument`);
     if (used.has(name)) throw systemError(`failed to set up container networking: error renaming interface to ${JSON.stringify(name)}: file exists`);
     used.add(name);

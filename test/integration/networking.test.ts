@@ -215,7 +215,8 @@ describe('networking', () => {
     const ip = await inspect('ifn', `{{(index .NetworkSettings.Networks "${NET}").IPAddress}}`);
     assert.match(await ok(['exec', 'ifn', 'ip', '-o', '-4', 'addr', 'show', 'dev', 'myif0']), new RegExp(`inet ${ip.replace(/\./g, '\\.')}/`));
     await ok(['network', 'disconnect', NET, 'ifn']);
-    for (const bad of ['lo', 'eth0', 'a/b', 'way-too-long-name0']) {
+    // The kernel counts bytes: eight two-byte letters are one too many.
+    for (const bad of ['lo', 'eth0', 'a/b', 'way-too-long-name0', '\u00e9'.repeat(8)]) {
       const r = await d.docker(['network', 'connect', '--driver-opt', `com.docker.network.endpoint.ifname=${bad}`, NET, 'ifn']);
       assert.equal(r.code, 1, bad);
       assert.match(r.stderr, new RegExp(`error renaming interface to "${bad}"`), r.stderr);
