@@ -183,15 +183,31 @@ const USER_CHAIN = 'DOCKER-USER';
  */
 async function ensureUserChain(family: Family, ours: string): Promise<void> {
   const tool = TOOL[family];
-  await run(tool, ['-w', '-t', 'filter', '-N', USER_CHAIN]).catch((err) => {
-    if (!(err instanceof CommandError)) throw err; // it exists
-  });
-  const forward = (await run(tool, ['-w', '-t', 'filter', '-S', 'FORWARD'])).split('\n').filter((l) => l.startsWith('-A FORWARD '));
-  const user = forward.indexOf(`-A FORWARD -j ${USER_CHAIN}`);
-  const own = forward.indexOf(`-A FORWARD -j ${ours}`);
-  if (user >= 0 && (own < 0 || user < own)) return;
-  if (user >= 0) await run(tool, ['-w', '-t', 'filter', '-D', 'FORWARD', '-j', USER_CHAIN]);
-  await run(tool, ['-w', '-t', 'filter', '-I', 'FORWARD', '1', '-j', USER_CHAIN]);
+  const quiet = (args: string[]) =>
+    run(tool, ['-w', '-t', 'filter', ...args]).then(
+      () => true,
+      (err) => {
+        if (!(err instanceof CommandError)) throw err;
+        return false;
+      },
+    );
+  // Another engine (a dockerd, another wharfd) may change FORWARD and the chain meanwhile: each
+  // step tolerates what it finds, and the whole is tried again while the jump is not first. Two
+  // daemons starting at once can each insert the jump; the next start removes the extra one.
+  const jump = `-A FORWARD -j ${USER_CHAIN}`;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    await quiet(['-N', USER_CHAIN]); // fails when it exists
+    const forward = (await run(tool, ['-w', '-t', 'filter', '-S', 'FORWARD'])).split('\n').filter((l) => l.startsWith('-A FORWARD '));
+    for (let extra = forward.filter((l) => l === jump).length - 1; extra > 0; extra--) {
+      if (await quiet(['-D', 'FORWARD', '-j', USER_CHAIN])) forward.splice(forward.indexOf(jump), 1);
+    }
+    const user = forward.indexOf(jump);
+    const own = forward.indexOf(`-A FORWARD -j ${ours}`);
+    if (user >= 0 && (own < 0 || user < own)) return;
+    if (user >= 0 && !(await quiet(['-D', 'FORWARD', '-j', USER_CHAIN]))) continue;
+    if (await quiet(['-I', 'FORWARD', '1', '-j', USER_CHAIN])) return;
+  }
+  throw new Error(`${tool}: FORWARD's jump to ${USER_CHAIN} could not be put first`);
 }
 
 export class Firewall {
@@ -214,9 +230,9 @@ export class Firewall {
    * IPv6 rule).
    */
   async rebuild(rules: Rule[], log?: (msg: string) => void): Promise<void> {
-    await this.rebuildFamily(4, rules.filter((r) => !r.v6));
+    await this.rebuildFamily(4, rules.filter((r) => !r.v6), log);
     try {
-      await this.rebuildFamily(6, rules.filter((r) => r.v6));
+      await this.rebuildFamily(6, rules.filter((r) => r.v6), log);
       this.v6 = true;
     } catch (err) {
       if (rules.some((r) => r.v6)) throw err;
@@ -225,7 +241,7 @@ export class Firewall {
     }
   }
 
-  private async rebuildFamily(family: Family, rules: Rule[]): Promise<void> {
+  private async rebuildFamily(family: Family, rules: Rule[], log?: (msg: string) => void): Promise<void> {
     const c = this.chains;
     const declare: Record<string, string[]> = { nat: [c.dnat, c.post], filter: [c.forward, c.iso1, c.iso2] };
     if (family === 4) declare.raw = [c.raw];
@@ -245,7 +261,8 @@ export class Firewall {
         await run(TOOL[family], ['-w', '-t', j.table, j.insert ? '-I' : '-A', j.chain, ...(j.insert ? ['1'] : []), ...spec]);
       }
     }
-    await ensureUserChain(family, c.forward);
+    // The operator's chain is no part of wharfd's own rules: failing to place it is logged, not fatal.
+    await ensureUserChain(family, c.forward).catch((err: Error) => log?.(`network: ${err.message}`));
   }
 
   async add(rules: Rule[]): Promise<void> {

@@ -17,6 +17,7 @@ import { NetworkManager, type NetworkManagerOptions } from '../../src/network/ma
 import { bridgePorts } from '../../src/network/links.js';
 import { buildResponse, parseQuery, TYPE_A } from '../../src/network/dns-message.js';
 import { isEngineError } from '../../src/lib/errors.js';
+import { Firewall } from '../../src/network/iptables.js';
 
 const exec = promisify(execFile);
 const sh = async (cmd: string, ...args: string[]) => (await exec(cmd, args)).stdout;
@@ -349,6 +350,22 @@ describe('network manager (real netns, bridges, iptables)', () => {
     const leases = mgr.leaseCounts();
     assert.equal(leases[mgr.get('bridge').Id], 2);
     assert.equal(leases[mgr.get(`net${tag}`).Id] ?? 0, 0);
+  });
+
+  it("daemons starting at once each put FORWARD's jump to DOCKER-USER first without failing", async () => {
+    const firewalls = [1, 2, 3, 4].map((i) => new Firewall(`WT${tag.toUpperCase()}C${i}`));
+    try {
+      // Each start reads FORWARD, moves the DOCKER-USER jump ahead of its own and may find the
+      // others have just done so: none of them may fail on it.
+      await Promise.all(firewalls.map((f) => f.rebuild([])));
+      // They may have inserted it twice between them; the next start leaves one, first.
+      await firewalls[0]!.rebuild([]);
+      const forward = (await sh('iptables', '-w', '-S', 'FORWARD')).split('\n').filter((l) => l.startsWith('-A FORWARD'));
+      assert.equal(forward[0], '-A FORWARD -j DOCKER-USER', forward.join('\n'));
+      assert.equal(forward.filter((l) => l === '-A FORWARD -j DOCKER-USER').length, 1, forward.join('\n'));
+    } finally {
+      for (const f of firewalls) await f.destroy();
+    }
   });
 
   it('detach leaves nothing: veths, rules, leases, ports, records', async () => {
