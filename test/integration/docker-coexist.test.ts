@@ -21,7 +21,11 @@ import { formatCidr, formatIp, overlaps, parseCidr } from '../../src/network/ipv
 import { freePort, httpGet, loadBusybox, runCommand, startDaemon, waitFor, type Daemon } from './harness.js';
 
 const DOCKER_BRIDGE = 'docker0';
-const DOCKER_CHAINS = { filter: ['DOCKER', 'DOCKER-ISOLATION-STAGE-1', 'DOCKER-ISOLATION-STAGE-2', 'DOCKER-USER'], nat: ['DOCKER'] };
+// DOCKER-USER is not among them: it is the operator's, shared by every engine on the host (wharfd
+// makes it too, and other tests' daemons move FORWARD's jump to it), so the footprint only makes
+// sure it exists and never removes it.
+const DOCKER_CHAINS = { filter: ['DOCKER', 'DOCKER-ISOLATION-STAGE-1', 'DOCKER-ISOLATION-STAGE-2'], nat: ['DOCKER'] };
+const USER_JUMP = '-A FORWARD -j DOCKER-USER';
 const HTTPD = 'mkdir -p /www && echo hello-beside-docker > /www/index.html && exec httpd -f -p 80 -h /www';
 
 async function sh(cmd: string, args: string[], input?: string): Promise<string> {
@@ -35,7 +39,6 @@ function dockerRules(subnet: string): string {
   return [
     '*filter',
     ...DOCKER_CHAINS.filter.map((c) => `:${c} - [0:0]`),
-    '-A FORWARD -j DOCKER-USER',
     '-A FORWARD -j DOCKER-ISOLATION-STAGE-1',
     '-A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
     '-A FORWARD -o docker0 -j DOCKER',
@@ -45,7 +48,6 @@ function dockerRules(subnet: string): string {
     '-A DOCKER-ISOLATION-STAGE-1 -j RETURN',
     '-A DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP',
     '-A DOCKER-ISOLATION-STAGE-2 -j RETURN',
-    '-A DOCKER-USER -j RETURN',
     'COMMIT',
     '*nat',
     ':DOCKER - [0:0]',
@@ -69,15 +71,19 @@ async function saveLines(): Promise<Array<{ table: string; line: string }>> {
   return out;
 }
 
-/** Everything of Docker's: its chains, rules and jumps (in order, per table), FORWARD's policy, and docker0. */
-async function dockerState(): Promise<{ rules: string[]; forwardPolicy: string; bridge: string }> {
+/**
+ * Everything of Docker's: its chains, rules and jumps (in order, per table), FORWARD's policy, and
+ * docker0. Of DOCKER-USER, only that FORWARD jumps to it (its place and rules are shared).
+ */
+async function dockerState(): Promise<{ rules: string[]; forwardPolicy: string; bridge: string; userJump: boolean }> {
   const lines = await saveLines();
-  const rules = lines.filter((l) => /DOCKER|docker0/.test(l.line)).map((l) => `${l.table} ${l.line}`);
+  const rules = lines.filter((l) => /DOCKER|docker0/.test(l.line) && !l.line.includes('DOCKER-USER')).map((l) => `${l.table} ${l.line}`);
+  const userJump = lines.some((l) => l.table === 'filter' && l.line === USER_JUMP);
   const forwardPolicy = lines.find((l) => l.table === 'filter' && l.line.startsWith(':FORWARD '))?.line ?? '';
   const link = await runCommand('ip', ['-o', 'addr', 'show', 'dev', DOCKER_BRIDGE]);
   const flags = await runCommand('ip', ['-o', 'link', 'show', 'dev', DOCKER_BRIDGE]);
   const bridge = `${flags.stdout.replace(/^\d+: /, '').split(' qdisc')[0]} | ${link.stdout.split('\n').filter((l) => l.includes(' inet ')).map((l) => l.split(/\s+/).slice(1, 4).join(' ')).join(',')}`;
-  return { rules, forwardPolicy, bridge };
+  return { rules, forwardPolicy, bridge, userJump };
 }
 
 /** Everything of one wharfd's: rules in its chains or naming its bridges, and its bridges. */
@@ -108,6 +114,9 @@ async function layDockerFootprint(subnet: string, gateway: string): Promise<void
   await sh('ip', ['addr', 'add', `${gateway}/${subnet.split('/')[1]}`, 'dev', DOCKER_BRIDGE]);
   await sh('ip', ['link', 'set', DOCKER_BRIDGE, 'up']);
   await sh('iptables-restore', ['--noflush'], dockerRules(subnet));
+  // dockerd's DOCKER-USER and FORWARD's jump to it first, where they are not already.
+  await runCommand('iptables', ['-w', '-N', 'DOCKER-USER']);
+  if ((await runCommand('iptables', ['-w', '-C', 'FORWARD', '-j', 'DOCKER-USER'])).code !== 0) await sh('iptables', ['-w', '-I', 'FORWARD', '1', '-j', 'DOCKER-USER']);
   await sh('iptables', ['-w', '-P', 'FORWARD', 'DROP']);
 }
 
@@ -126,7 +135,7 @@ function removeDockerFootprint(): void {
     else if (raw.startsWith('-A ')) lines.push({ table, line: raw });
   }
   for (const { table: t, line } of lines.reverse()) {
-    if (!/DOCKER|docker0/.test(line)) continue;
+    if (!/DOCKER|docker0/.test(line) || line.includes('DOCKER-USER')) continue;
     if (line.split(' ')[1]!.startsWith('DOCKER')) continue; // flushed below
     quiet('iptables', ['-w', '-t', t, '-D', ...line.slice(3).split(' ')]);
   }
@@ -187,7 +196,7 @@ describe('wharfd beside a Docker engine', { skip: dockerPresent ? `${DOCKER_BRID
   test('the fake footprint is what dockerd lays down', () => {
     assert.equal(before0.forwardPolicy, ':FORWARD DROP');
     assert.ok(before0.rules.includes(`nat -A POSTROUTING -s ${dockerSubnet} ! -o docker0 -j MASQUERADE`), before0.rules.join('\n'));
-    assert.ok(before0.rules.includes('filter -A FORWARD -j DOCKER-USER'), before0.rules.join('\n'));
+    assert.ok(before0.userJump, 'FORWARD jumps to DOCKER-USER');
     assert.match(before0.bridge, /^docker0: <[^>]*\bUP\b[^>]*> mtu 1500 .*\| docker0 inet 172\.\d+\.0\.1\/16$/);
   });
 
