@@ -11,6 +11,7 @@ import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { createSecureContext } from 'node:tls';
 import { systemError } from '../lib/errors.js';
+import { parseResolvConf } from '../lib/resolv-conf.js';
 import type { TlsSettings } from './endpoints.js';
 import { systemRoots } from './system-roots.js';
 
@@ -90,7 +91,7 @@ function readResolvConf(): string {
  * first of a resolv.conf's; nothing when it lists none).
  */
 export function resolverSuffix(text: string): string {
-  const ns = /^\s*nameserver\s+(\S+)/m.exec(text)?.[1];
+  const ns = parseResolvConf(text).nameservers[0];
   if (!ns || !isIP(ns)) return '';
   return ` on ${ns.includes(':') ? `[${ns}]` : ns}:53`;
 }

@@ -8,6 +8,7 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
+import { parseResolvConf } from '../lib/resolv-conf.js';
 import { parseIp } from './ipv4.js';
 import { ip6Bytes } from './ipv6.js';
 import {
@@ -271,10 +272,7 @@ export class EmbeddedDns {
     const now = Date.now();
     if (this.hostUpstreams && now - this.hostUpstreams.at < 5000) return this.hostUpstreams.list;
     const text = await readFile(this.opts.resolvConfPath ?? '/etc/resolv.conf', 'utf8').catch(() => '');
-    const list = text
-      .split('\n')
-      .map((l) => /^\s*nameserver\s+(\S+)/.exec(l)?.[1])
-      .filter((s): s is string => !!s && s !== '127.0.0.11' && parseIp(s) !== undefined);
+    const list = parseResolvConf(text).nameservers.filter((s) => s !== '127.0.0.11' && parseIp(s) !== undefined);
     this.hostUpstreams = { at: now, list };
     return list;
   }

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { invalidParameter } from '../lib/errors.js';
+import { parseResolvConf } from '../lib/resolv-conf.js';
 import { contains, formatCidr, formatIp, lastIp, maskOf, overlaps, parseCidr, parseIp, size, type Cidr } from './ipv4.js';
 import { contains6, formatCidr6, formatIp6, lastIp6, overlaps6, parseCidr6, parseIp6, type Cidr6 } from './ipv6.js';
 
@@ -269,8 +270,8 @@ export function pickSubnet6(pools: AddressPool[], inUse: Cidr6[]): Cidr6 | undef
 export async function hostNameservers6(path = '/etc/resolv.conf'): Promise<Cidr6[]> {
   const text = await readFile(path, 'utf8').catch(() => '');
   const out: Cidr6[] = [];
-  for (const line of text.split('\n')) {
-    const ip = parseIp6(/^\s*nameserver\s+([0-9a-fA-F:.]+)/.exec(line)?.[1] ?? '');
+  for (const ns of parseResolvConf(text).nameservers) {
+    const ip = parseIp6(ns);
     if (ip !== undefined) out.push({ base: ip, bits: 128 });
   }
   return out;

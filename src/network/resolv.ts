@@ -1,3 +1,5 @@
+import { parseResolvConf } from '../lib/resolv-conf.js';
+
 /**
  * /etc/resolv.conf of a container on a user-defined network: the embedded DNS at 127.0.0.11,
  * the search domains and options of the host (or --dns-search / --dns-option), `ndots:0` unless
@@ -8,15 +10,7 @@ export function embeddedResolvConf(
   hostResolv: string,
   overrides: { dns?: string[]; dnsSearch?: string[]; dnsOptions?: string[] } = {},
 ): string {
-  const search: string[] = [];
-  const options: string[] = [];
-  const hostServers: string[] = [];
-  for (const raw of hostResolv.split('\n')) {
-    const [key, ...rest] = raw.trim().split(/\s+/);
-    if (key === 'search' || key === 'domain') search.splice(0, search.length, ...rest);
-    else if (key === 'options') options.push(...rest);
-    else if (key === 'nameserver' && rest[0]) hostServers.push(rest[0]);
-  }
+  const { nameservers: hostServers, search, options } = parseResolvConf(hostResolv);
   // One field each (create refuses the others; an older record's are dropped, never written).
   const oneField = (s: string) => s !== '' && !/[\s\x00-\x1f\x7f]/.test(s);
   const searchList = overrides.dnsSearch?.length ? overrides.dnsSearch.filter((s) => s !== '.' && oneField(s)) : search;

@@ -6,6 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hostname as osHostname } from 'node:os';
 import { embeddedResolvConf } from '../../network/resolv.js';
+import { parseResolvConf } from '../../lib/resolv-conf.js';
 
 /**
  * Whether a string can be one field of these files: create refuses the others
@@ -73,18 +74,7 @@ export function containerResolvConf(
   hostResolv: string,
   overrides: { dns?: string[]; dnsSearch?: string[]; dnsOptions?: string[] } = {},
 ): string {
-  const lines = hostResolv.split('\n');
-  const ns: string[] = [];
-  const search: string[] = [];
-  const options: string[] = [];
-  for (const raw of lines) {
-    const line = raw.trim();
-    if (line.startsWith('#') || line.startsWith(';')) continue;
-    const [key, ...rest] = line.split(/\s+/);
-    if (key === 'nameserver' && rest[0]) ns.push(rest[0]);
-    else if (key === 'search' || key === 'domain') search.splice(0, search.length, ...rest);
-    else if (key === 'options') options.push(...rest);
-  }
+  const { nameservers: ns, search, options } = parseResolvConf(hostResolv);
   let servers = overrides.dns?.length ? overrides.dns.filter(oneField) : ns.filter((s) => !isLoopback(s));
   if (servers.length === 0) servers = DEFAULT_NAMESERVERS;
   const searchList = overrides.dnsSearch?.length ? overrides.dnsSearch.filter((s) => s !== '.' && oneField(s)) : search;
