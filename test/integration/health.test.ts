@@ -89,7 +89,9 @@ describe('health checks', () => {
     assert.match(await psStatus('h1'), /^Exited \(137\)/);
     // A new start is `starting` again and probes resume.
     assert.equal((await d.docker(['start', 'h1'])).code, 0);
-    assert.equal((await health('h1'))!.Status, 'starting');
+    // Reset at start: `starting`, or already `healthy` when the first probe (150 ms in) ran before
+    // this inspect on a loaded machine; never the `unhealthy` the stop left.
+    assert.ok(['starting', 'healthy'].includes((await health('h1'))!.Status));
     // /tmp/ok is still in the container's layer: the first probe passes.
     await waitFor(async () => (await health('h1'))?.Status === 'healthy', { what: 'probes after restart' });
     assert.equal((await d.docker(['rm', '-f', 'h1'])).code, 0);
