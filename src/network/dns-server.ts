@@ -45,8 +45,13 @@ export interface DnsEndpoint {
  * descriptors, and with them every file and connection it opens.
  */
 const MAX_FORWARDS_PER_CLIENT = 1024;
-/** TCP connections held per network's listener; more are closed as they arrive. */
+/** Forwarded queries in flight in all: a container may send from addresses that are not its own. */
+const MAX_FORWARDS = 4096;
+/** TCP connections held by all listeners; more are closed as they arrive. */
 const MAX_TCP_CONNS = 1024;
+/** Per TCP connection: queries answered at once, and bytes of answers left unsent, before reading stops. */
+const MAX_TCP_ANSWERING = 64;
+const MAX_TCP_UNSENT = 64 * 1024;
 
 interface Listener {
   udp: UdpSocket;
@@ -101,6 +106,8 @@ export class EmbeddedDns {
   private hostUpstreams: { at: number; list: string[] } | undefined;
   /** Forwarded queries in flight by asking address. */
   private readonly forwards = new Map<string, number>();
+  private forwarding = 0;
+  private tcpConns = 0;
   private refusedLoggedAt = 0;
 
   constructor(private readonly opts: EmbeddedDnsOptions = {}) {}
@@ -154,28 +161,54 @@ export class EmbeddedDns {
   }
 
   private serveTcp(l: Listener, c: Socket): void {
-    if (l.conns.size >= MAX_TCP_CONNS) {
+    if (this.tcpConns >= MAX_TCP_CONNS) {
       c.destroy();
       return;
     }
     l.conns.add(c);
-    c.on('close', () => l.conns.delete(c));
+    this.tcpConns++;
+    c.on('close', () => {
+      l.conns.delete(c);
+      this.tcpConns--;
+    });
     c.on('error', () => c.destroy());
     c.setTimeout(10_000, () => c.destroy());
-    let buf = Buffer.alloc(0);
-    c.on('data', (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
-        const msg = buf.subarray(2, 2 + buf.readUInt16BE(0));
+    const from = c.remoteAddress?.replace(/^::ffff:/, '') ?? '';
+    let buf: Buffer = Buffer.alloc(0);
+    let answering = 0;
+    // A client that sends queries and never reads the answers must not make the daemon hold them:
+    // reading stops while answers are being made or wait to be sent, and goes on when they are.
+    const flow = () => {
+      const busy = () => answering >= MAX_TCP_ANSWERING || c.writableLength >= MAX_TCP_UNSENT;
+      while (!busy() && buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        const msg = Buffer.from(buf.subarray(2, 2 + buf.readUInt16BE(0)));
         buf = buf.subarray(2 + msg.length);
-        void this.answer(l, Buffer.from(msg), c.remoteAddress?.replace(/^::ffff:/, '') ?? '', false).then((resp) => {
-          if (!resp || c.destroyed) return;
-          const len = Buffer.alloc(2);
-          len.writeUInt16BE(resp.length);
-          c.write(Buffer.concat([len, resp]));
+        answering++;
+        void this.answer(l, msg, from, false).then((resp) => {
+          answering--;
+          if (c.destroyed) return;
+          if (resp) {
+            const len = Buffer.alloc(2);
+            len.writeUInt16BE(resp.length);
+            c.write(Buffer.concat([len, resp]));
+          }
+          flow();
         });
       }
+      if (busy()) c.pause();
+      else if (c.isPaused()) c.resume();
+    };
+    c.on('drain', flow);
+    c.on('data', (d: Buffer) => {
+      buf = buf.length ? Buffer.concat([buf, d]) : d;
+      flow();
     });
+  }
+
+  /** The TCP connections of every listener: how many, how many are not being read, and the bytes of answers they have not sent. */
+  tcpStats(): { connections: number; paused: number; unsent: number } {
+    const conns = [...this.listeners.values()].flatMap((l) => [...l.conns]);
+    return { connections: conns.length, paused: conns.filter((c) => c.isPaused()).length, unsent: conns.reduce((n, c) => n + c.writableLength, 0) };
   }
 
   /**
@@ -247,19 +280,21 @@ export class EmbeddedDns {
     // namespace, and must not stand for the host's (only the host's resolv.conf names the host's).
     const upstreams = ep?.upstreams?.length ? ep.upstreams.filter((u) => !isLoopbackServer(u)) : await this.defaultUpstreams();
     const inFlight = this.forwards.get(from) ?? 0;
-    if (inFlight >= MAX_FORWARDS_PER_CLIENT) {
+    if (inFlight >= MAX_FORWARDS_PER_CLIENT || this.forwarding >= MAX_FORWARDS) {
       // At most once every 2 s, as libnetwork's logInterval.
       if (Date.now() - this.refusedLoggedAt >= 2000) {
         this.refusedLoggedAt = Date.now();
-        this.opts.log?.(`dns: more than ${MAX_FORWARDS_PER_CLIENT} concurrent queries from ${from}`);
+        this.opts.log?.(`dns: too many concurrent queries (${inFlight} from ${from}, ${this.forwarding} in all)`);
       }
       return buildResponse(msg, q, RCODE_REFUSED, []);
     }
     this.forwards.set(from, inFlight + 1);
+    this.forwarding++;
     let resp: Buffer | undefined;
     try {
       resp = await this.forward(msg, upstreams);
     } finally {
+      this.forwarding--;
       const n = this.forwards.get(from)! - 1;
       if (n === 0) this.forwards.delete(from);
       else this.forwards.set(from, n);

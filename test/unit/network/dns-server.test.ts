@@ -1,13 +1,14 @@
 /**
  * The embedded DNS server on 127.0.0.1, over real UDP and TCP sockets: the size limit of a UDP
- * answer, the whole answer over TCP, and `name.network` matched in the network name's own case.
+ * answer, the whole answer over TCP, `name.network` matched in the network name's own case, and a
+ * TCP client that does not read its answers.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { EmbeddedDns } from '../../../src/network/dns-server.js';
-import { buildQuery, parseResponse, TYPE_A } from '../../../src/network/dns-message.js';
+import { buildQuery, buildResponse, parseQuery, parseResponse, TYPE_A } from '../../../src/network/dns-message.js';
 
 const udpQuery = (port: number, msg: Buffer) =>
   new Promise<Buffer>((resolve, reject) => {
@@ -16,6 +17,14 @@ const udpQuery = (port: number, msg: Buffer) =>
     s.on('message', (b) => (clearTimeout(timer), s.close(), resolve(b)));
     s.send(msg, port, '127.0.0.1');
   });
+
+async function waitFor(cond: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 const tcpQuery = (port: number, msg: Buffer) =>
   new Promise<Buffer>((resolve, reject) => {
@@ -63,4 +72,92 @@ describe('embedded DNS server', () => {
     const other = parseResponse(await udpQuery(port, buildQuery(3, 'web.mynet', TYPE_A)));
     assert.deepEqual(other.addresses, []);
   });
+
+  it('stops reading a TCP client that leaves its answers unread, and answers every query once it reads', async () => {
+    // More answers than the kernel's socket buffers hold (about 4 MB here): without back-pressure
+    // the daemon would read every query and keep the answers in memory, as long as the client sent.
+    const count = 150_000;
+    const q = buildQuery(7, 'web', TYPE_A);
+    const framed = Buffer.alloc(2 + q.length);
+    framed.writeUInt16BE(q.length);
+    q.copy(framed, 2);
+    const c = connect(port, '127.0.0.1');
+    c.on('error', () => {});
+    c.pause();
+    c.write(Buffer.concat(Array.from({ length: count }, () => framed)));
+    try {
+      await waitFor(() => dns.tcpStats().paused === 1, 'the server to stop reading');
+      const stats = dns.tcpStats();
+      assert.ok(stats.unsent <= 64 * 1024 + 64 * 64, `answers held: ${stats.unsent} bytes`);
+      let buf = Buffer.alloc(0);
+      let answers = 0;
+      c.on('data', (d: Buffer) => {
+        buf = Buffer.concat([buf, d]);
+        while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+          const resp = buf.subarray(2, 2 + buf.readUInt16BE(0));
+          assert.deepEqual(parseResponse(resp).addresses, ['10.0.0.5']);
+          buf = buf.subarray(2 + resp.length);
+          answers++;
+        }
+      });
+      c.resume();
+      await waitFor(() => answers === count, `${count} answers (got ${answers})`);
+      assert.equal(dns.tcpStats().paused, 0);
+    } finally {
+      c.destroy();
+    }
+  });
 });
+
+describe('embedded DNS forwards', () => {
+  it('holds at most 4096 forwards in all, whatever addresses the queries come from', async () => {
+    // The upstream holds every query until told to answer, so the forwards stay in flight.
+    const upstream = createSocket('udp4');
+    const held: { msg: Buffer; port: number }[] = [];
+    upstream.on('message', (msg, r) => held.push({ msg, port: r.port }));
+    await new Promise<void>((r) => upstream.bind(0, '127.0.0.1', () => r()));
+    const dns = new EmbeddedDns({ upstreams: [`127.0.0.1:${upstream.address().port}`], timeoutMs: 30_000 });
+    const port = await dns.listen('net2', '127.0.0.1', 0, 'other');
+    const clients = await Promise.all(
+      [2, 3, 4, 5, 6].map(
+        (n) =>
+          new Promise<ReturnType<typeof createSocket>>((resolve) => {
+            const s = createSocket('udp4');
+            s.bind(0, `127.0.0.${n}`, () => resolve(s));
+          }),
+      ),
+    );
+    const rcodes = new Map<number, number>();
+    let answered = 0;
+    try {
+      for (const s of clients) {
+        s.on('message', (b) => {
+          answered++;
+          rcodes.set(b[3]! & 0x0f, (rcodes.get(b[3]! & 0x0f) ?? 0) + 1);
+        });
+      }
+      // 1024 from each address, what one address may have in flight, sent in steps that the
+      // sockets' receive buffers hold (UDP drops what does not fit).
+      let sent = 0;
+      for (const s of clients) {
+        for (let i = 0; i < 1024; i += 32) {
+          for (let k = i; k < i + 32; k++) s.send(buildQuery(k, 'elsewhere.example', TYPE_A), port, '127.0.0.1');
+          sent += 32;
+          await waitFor(() => held.length + answered === sent, `${sent} queries to be forwarded or refused`);
+        }
+      }
+      assert.equal(held.length, 4096);
+      assert.equal(rcodes.get(5), 1024);
+      for (let i = 0; i < held.length; i += 32) {
+        for (const h of held.slice(i, i + 32)) upstream.send(buildResponse(h.msg, parseQuery(h.msg)!, 0, []), h.port, '127.0.0.1');
+        await waitFor(() => answered === 1024 + Math.min(i + 32, held.length), 'the held queries to be answered');
+      }
+      assert.equal(rcodes.get(0), 4096);
+    } finally {
+      for (const s of clients) s.close();
+      upstream.close();
+      await dns.closeAll();
+    }
+  });
+});
+
