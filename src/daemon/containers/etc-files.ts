@@ -2,7 +2,7 @@
  * The per-container /etc/hostname, /etc/hosts and /etc/resolv.conf that Docker bind-mounts
  * into every container. Builders are pure; writeEtcFiles puts them in the container dir.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hostname as osHostname } from 'node:os';
 import { embeddedResolvConf } from '../../network/resolv.js';
@@ -51,7 +51,7 @@ export function hostsFile(opts: { hostname: string; domainname?: string; address
  * that whatever else the file holds (a process's own edits) stays.
  */
 export async function updateHostsLines(path: string, change: { add?: string[]; remove?: string[]; hostname: string; domainname?: string }): Promise<void> {
-  const text = await readFile(path, 'utf8').catch(() => undefined);
+  const text = await readContainerEtcFile(path);
   if (text === undefined) return;
   const gone = new Set(change.remove ?? []);
   const lines = text.split('\n');
@@ -60,6 +60,31 @@ export async function updateHostsLines(path: string, change: { add?: string[]; r
   const names = ownNames(change.hostname, change.domainname);
   if (names) for (const ip of change.add ?? []) kept.push(`${ip}\t${names}`);
   if (kept.length !== lines.length || change.add?.length) await writeFile(path, kept.join('\n') + '\n');
+}
+
+/** What a connect reads of a container's hosts or resolv.conf; Docker's own files are a few hundred bytes. */
+const MAX_ETC_FILE = 1024 * 1024;
+
+/**
+ * A container's /etc/hosts or /etc/resolv.conf, which a process inside it can write: a file grown
+ * past MAX_ETC_FILE is left as it is (undefined) rather than read whole into the daemon's memory.
+ */
+async function readContainerEtcFile(path: string): Promise<string | undefined> {
+  const fh = await open(path, 'r').catch(() => undefined);
+  if (!fh) return undefined;
+  try {
+    const buf = Buffer.alloc(MAX_ETC_FILE + 1);
+    let n = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
+      if (bytesRead === 0) break;
+      n += bytesRead;
+      if (n > MAX_ETC_FILE) return undefined;
+    }
+    return buf.toString('utf8', 0, n);
+  } finally {
+    await fh.close();
+  }
 }
 
 const DEFAULT_NAMESERVERS = ['8.8.8.8', '8.8.4.4'];
@@ -91,7 +116,7 @@ export function containerResolvConf(
  * daemon wrote it (then the file keeps the process's content).
  */
 export async function useEmbeddedResolvConf(path: string, overrides: { dns?: string[]; dnsSearch?: string[]; dnsOptions?: string[] }): Promise<void> {
-  const [current, hostResolv] = await Promise.all([readFile(path, 'utf8').catch(() => undefined), readFile('/etc/resolv.conf', 'utf8').catch(() => '')]);
+  const [current, hostResolv] = await Promise.all([readContainerEtcFile(path), readFile('/etc/resolv.conf', 'utf8').catch(() => '')]);
   if (current === undefined || current !== containerResolvConf(hostResolv, overrides)) return;
   await writeFile(path, embeddedResolvConf(hostResolv, overrides));
 }

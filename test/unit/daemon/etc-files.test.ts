@@ -60,6 +60,21 @@ test('a connect adds its lines and a disconnect removes them, keeping the rest o
   rmSync(dir, { recursive: true });
 });
 
+test('a hosts file grown past 1 MiB from inside the container is left as it is, not read whole', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'etc-'));
+  const hosts = join(dir, 'hosts');
+  const big = hostsFile({ hostname: 'abc', addresses: ['10.1.0.2'] }) + '#'.repeat(1024 * 1024) + '\n';
+  writeFileSync(hosts, big);
+  await updateHostsLines(hosts, { add: ['10.5.0.3'], remove: ['10.1.0.2'], hostname: 'abc' });
+  assert.equal(readFileSync(hosts, 'utf8'), big);
+  // At the bound itself the file is still a hosts file to update.
+  const atBound = hostsFile({ hostname: 'abc' });
+  writeFileSync(hosts, atBound + '#'.repeat(1024 * 1024 - atBound.length - 1) + '\n');
+  await updateHostsLines(hosts, { add: ['10.5.0.3'], hostname: 'abc' });
+  assert.match(readFileSync(hosts, 'utf8'), /^10\.5\.0\.3\tabc$/m);
+  rmSync(dir, { recursive: true });
+});
+
 test("a container's own --dns, --dns-search and --dns-option win; the daemon's fill in each one it lacks", () => {
   const daemon = { dns: ['10.0.0.53'], dnsSearch: ['corp.test'], dnsOptions: ['ndots:2'] };
   assert.deepEqual(dnsOverrides({ DnsSearch: ['own.test'] }, daemon), { dns: ['10.0.0.53'], dnsSearch: ['own.test'], dnsOptions: ['ndots:2'] });
