@@ -9,7 +9,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { parseResolvConf } from '../lib/resolv-conf.js';
-import { parseIp } from './ipv4.js';
+import { contains, parseIp, type Cidr } from './ipv4.js';
 import { ip6Bytes } from './ipv6.js';
 import {
   buildResponse,
@@ -36,6 +36,13 @@ export interface DnsEndpoint {
   upstreams?: string[];
   /** `--link name:alias` on this network: the alias, for this container's queries only, stands for the name (lower case). */
   links?: Record<string, string>;
+  /**
+   * Set for a container with no external access (only `internal` networks): the IPv4 subnets of
+   * its networks. Its queries are forwarded only to its configured nameservers (--dns, else the
+   * daemon's `dns`) inside these subnets, never to the host's, as libnetwork forwards only to
+   * what the container can reach from its own namespace.
+   */
+  internalOnly?: Cidr[];
 }
 
 /**
@@ -59,6 +66,8 @@ interface Listener {
   port: number;
   /** The network's name, for `name.network` queries (matched in its own case, as libnetwork does). */
   name: string;
+  /** An `internal` network's: a query from an address that is no endpoint of it is never forwarded. */
+  internal: boolean;
   endpoints: Map<string, StoredEndpoint>;
   conns: Set<Socket>;
 }
@@ -113,13 +122,13 @@ export class EmbeddedDns {
   constructor(private readonly opts: EmbeddedDnsOptions = {}) {}
 
   /** Listens for network `id` (named `name`) on `ip`; port 0 picks one. Returns the port. */
-  async listen(id: string, ip: string, port: number, name = ''): Promise<number> {
+  async listen(id: string, ip: string, port: number, name = '', internal = false): Promise<number> {
     const existing = this.listeners.get(id);
     if (existing) return existing.port;
     for (let attempt = 0; ; attempt++) {
       const udp = await bindUdp(ip, port);
       const chosen = udp.address().port;
-      const l: Listener = { udp, tcp: undefined as unknown as Server, port: chosen, name, endpoints: new Map(), conns: new Set() };
+      const l: Listener = { udp, tcp: undefined as unknown as Server, port: chosen, name, internal, endpoints: new Map(), conns: new Set() };
       try {
         l.tcp = await listenTcp(ip, chosen, (c) => this.serveTcp(l, c));
       } catch (err) {
@@ -278,7 +287,10 @@ export class EmbeddedDns {
     // A container's own --dns servers are addresses in its namespace, where Docker forwards from: a
     // loopback one is the container's loopback, which the daemon cannot reach from the host's
     // namespace, and must not stand for the host's (only the host's resolv.conf names the host's).
-    const upstreams = ep?.upstreams?.length ? ep.upstreams.filter((u) => !isLoopbackServer(u)) : await this.defaultUpstreams();
+    const upstreams =
+      ep?.internalOnly ? this.internalUpstreams(ep, ep.internalOnly)
+      : !ep && l.internal ? []
+      : ep?.upstreams?.length ? ep.upstreams.filter((u) => !isLoopbackServer(u)) : await this.defaultUpstreams();
     const inFlight = this.forwards.get(from) ?? 0;
     if (inFlight >= MAX_FORWARDS_PER_CLIENT || this.forwarding >= MAX_FORWARDS) {
       // At most once every 2 s, as libnetwork's logInterval.
@@ -300,6 +312,15 @@ export class EmbeddedDns {
       else this.forwards.set(from, n);
     }
     return resp ?? buildResponse(msg, q, RCODE_SERVFAIL, []);
+  }
+
+  /** The nameservers a container on `internal` networks alone can reach: none of the host's. */
+  private internalUpstreams(ep: StoredEndpoint, reach: Cidr[]): string[] {
+    const configured = ep.upstreams?.length ? ep.upstreams : this.opts.upstreams ?? [];
+    return configured.filter((u) => {
+      const ip = parseIp(splitHostPort(u).host);
+      return ip !== undefined && reach.some((c) => contains(c, ip));
+    });
   }
 
   private async defaultUpstreams(): Promise<string[]> {

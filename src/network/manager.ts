@@ -534,7 +534,7 @@ export class NetworkManager {
   private async startDns(n: NetworkRecord): Promise<void> {
     const gw = formatIp(this.spec(n).gateway);
     try {
-      const port = await this.dns.listen(n.Id, gw, n.dnsPort ?? 0, n.Name);
+      const port = await this.dns.listen(n.Id, gw, n.dnsPort ?? 0, n.Name, !!n.Internal);
       if (port !== n.dnsPort) {
         n.dnsPort = port;
         await writeJsonAtomic(this.netPath(n.Id), n);
@@ -631,10 +631,27 @@ export class NetworkManager {
   }
 
   private registerDns(sb: SandboxRecord): void {
+    // Without external access the container reaches only its networks' own subnets.
+    const internalOnly = !this.gatewayEndpoint(sb) && !this.gatewayEndpoint(sb, true);
+    const reach = internalOnly
+      ? sb.endpoints.flatMap((e) => {
+          const n = this.networks.get(e.networkId);
+          const subnet = n && this.config4(n)?.Subnet;
+          const c = subnet ? parseCidr(subnet)?.cidr : undefined;
+          return c ? [c] : [];
+        })
+      : undefined;
     for (const ep of sb.endpoints) {
       if (!ep.ip || !ep.dnsNames.length) continue;
       const ip6 = ep.ip6 ? parseIp6(ep.ip6) : undefined;
-      this.dns.setEndpoint(ep.networkId, sb.containerId, { ip: parseIp(ep.ip)!, ...(ip6 !== undefined ? { ip6 } : {}), names: ep.dnsNames, upstreams: sb.dns, links: dnsLinks(ep.links) });
+      this.dns.setEndpoint(ep.networkId, sb.containerId, {
+        ip: parseIp(ep.ip)!,
+        ...(ip6 !== undefined ? { ip6 } : {}),
+        names: ep.dnsNames,
+        upstreams: sb.dns,
+        links: dnsLinks(ep.links),
+        ...(reach ? { internalOnly: reach } : {}),
+      });
     }
   }
 
@@ -1113,6 +1130,7 @@ export class NetworkManager {
         await this.routeDefaults(sb);
         await this.updateExternal(sb, oldRules);
       }
+      this.registerDns(sb);
       await writeJsonAtomic(this.sandboxPath(containerId), sb);
     });
   }

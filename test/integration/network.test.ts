@@ -299,6 +299,42 @@ describe('network manager (real netns, bridges, iptables)', () => {
     assert.throws(() => mgr.validate({ NetworkMode: 'bridge' }, { bridge: { IPAMConfig: { IPv4Address: '10.0.0.5' } } }), /user specified IP address is supported on user defined networks only/);
   });
 
+  it('an internal network\'s containers never get the host\'s nameservers, only ones on their networks', async () => {
+    const sub = `10.218.${octet}`;
+    const { Id } = await mgr.create({ Name: `int${tag}`, Internal: true, IPAM: { Config: [{ Subnet: `${sub}.0/24` }] } });
+    const server = await addNs('is');
+    const client = await addNs('ic');
+    const hosted = await addNs('ih');
+    const cs = { containerId: '7'.repeat(64), containerName: 'ins', netnsPath: server, hostConfig: { NetworkMode: `int${tag}` } };
+    const rs = await mgr.attach(cs);
+    const serverIp = rs.settings.Networks[`int${tag}`]!.IPAddress!;
+    // A nameserver in a container on the internal network: answers every A query with 10.7.7.7.
+    const answer = [
+      "const s=require('dgram').createSocket('udp4');",
+      's.on("message",(m,r)=>{const o=Buffer.from(m);o[2]|=0x80;o[7]=1;',
+      's.send(Buffer.concat([o,Buffer.from([0xc0,12,0,1,0,1,0,0,0,60,0,4,10,7,7,7])]),r.port,r.address)});',
+      's.bind(53)',
+    ].join('');
+    children.push(spawn('ip', ['netns', 'exec', ns('is'), process.execPath, '-e', answer], { stdio: 'ignore' }));
+    try {
+      await mgr.attach({ containerId: '6'.repeat(64), containerName: 'inc', netnsPath: client, hostConfig: { NetworkMode: `int${tag}` } });
+      await mgr.attach({ containerId: '5'.repeat(64), containerName: 'inh', netnsPath: hosted, hostConfig: { NetworkMode: `int${tag}`, Dns: [serverIp] } });
+      // Names on the network resolve; anything else is not forwarded to the daemon's nameservers.
+      const own = await inNs('ic', 'busybox', 'nslookup', 'ins', '127.0.0.11');
+      assert.match(own, new RegExp(`Address:\\s+${serverIp.replace(/\./g, '\\.')}`), own);
+      const [askedBefore, failedBefore] = [upstreamTypes.length, failingQueries];
+      const out = await inNs('ic', 'busybox', 'nslookup', 'elsewhere.example', '127.0.0.11').catch((err: Error) => err.message);
+      assert.doesNotMatch(out, /10\.9\.9\.9/, out);
+      assert.deepEqual([upstreamTypes.length, failingQueries], [askedBefore, failedBefore], 'a query was forwarded to the daemon\'s nameservers');
+      // With --dns on its own network, that nameserver answers.
+      await waitFor(async () => /10\.7\.7\.7/.test(await inNs('ih', 'busybox', 'nslookup', 'elsewhere.example', '127.0.0.11').catch(() => '')), 'the internal nameserver to answer');
+      assert.deepEqual([upstreamTypes.length, failingQueries], [askedBefore, failedBefore]);
+    } finally {
+      for (const id of ['7', '6', '5']) await mgr.detach(id.repeat(64));
+      await mgr.remove(Id);
+    }
+  });
+
   it('an IPv4-only endpoint\'s UDP port is published on [::] too and reached on [::1] through the proxy', async () => {
     const u = await addNs('u');
     const hostPort = await freePort();

@@ -159,5 +159,28 @@ describe('embedded DNS forwards', () => {
       await dns.closeAll();
     }
   });
+
+  it("never forwards an internal network's query from an address that is none of its endpoints", async () => {
+    const upstream = createSocket('udp4');
+    let asked = 0;
+    upstream.on('message', (msg, r) => {
+      asked++;
+      upstream.send(buildResponse(msg, parseQuery(msg)!, 0, [{ type: TYPE_A, ip: (10 << 24) | 1 }]), r.port, '127.0.0.1');
+    });
+    await new Promise<void>((r) => upstream.bind(0, '127.0.0.1', () => r()));
+    const dns = new EmbeddedDns({ upstreams: [`127.0.0.1:${upstream.address().port}`] });
+    try {
+      const open = await dns.listen('ext', '127.0.0.1', 0, 'ext');
+      const closed = await dns.listen('int', '127.0.0.1', 0, 'int', true);
+      assert.deepEqual(parseResponse(await udpQuery(open, buildQuery(1, 'elsewhere.example', TYPE_A))).addresses, ['10.0.0.1']);
+      assert.equal(asked, 1);
+      const refused = await udpQuery(closed, buildQuery(2, 'elsewhere.example', TYPE_A));
+      assert.equal(parseResponse(refused).rcode, 2);
+      assert.equal(asked, 1);
+    } finally {
+      upstream.close();
+      await dns.closeAll();
+    }
+  });
 });
 
