@@ -23,6 +23,7 @@ import type {
   HostConfig,
   Filters,
   ImageSearchResult,
+  DistributionInspect,
   ImageDeleteItem,
   ImageHistoryItem,
   ImageInspect,
@@ -186,6 +187,8 @@ export interface ImageBackend {
   remove(ref: string, opts: { force: boolean; noprune: boolean }): Promise<ImageDeleteItem[]>;
   tag(ref: string, repo: string, tag?: string): Promise<void>;
   prune(filters: Filters): Promise<PruneReport>;
+  /** GET /distribution/{name}/json : the registry's descriptor of `ref` and its platforms, without a pull. */
+  distributionInspect(ref: string, auth: RegistryAuth | undefined): Promise<DistributionInspect>;
   /** GET /images/search : the v1 search of the index the term names (Docker Hub by default). */
   search(term: string, opts: { limit?: number; filters: Filters; auth?: RegistryAuth; signal?: AbortSignal }): Promise<ImageSearchResult[]>;
 }

@@ -440,6 +440,22 @@ export interface ImageSearchResult {
   description: string;
 }
 
+/** An OCI platform as moby writes it (ocispec.Platform). */
+export interface OciPlatform {
+  architecture: string;
+  os: string;
+  'os.version'?: string;
+  'os.features'?: string[];
+  variant?: string;
+}
+
+/** GET /distribution/{name}/json */
+export interface DistributionInspect {
+  Descriptor: { mediaType: string; digest: string; size: number };
+  /** null when the registry's manifest names none (Go's nil slice). */
+  Platforms: OciPlatform[] | null;
+}
+
 export interface NetworkIpamConfig {
   Subnet: string;
   Gateway?: string;

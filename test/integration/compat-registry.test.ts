@@ -10,6 +10,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadBusybox, runCommand, startDaemon, type Daemon } from './harness.js';
+import { socketJson } from '../lib/http.js';
 import { buildNginxArchive, debianImages, pushNginxImage } from '../fixtures/debian-images.js';
 import { startRegistry, type RegistryProcess } from '../fixtures/registry.js';
 
@@ -76,6 +77,46 @@ describe('Docker CLI and skopeo against wharfd and a local registry', () => {
     assert.equal(listed, `${ref} ${nginx.id}\n`);
     const digests = await docker(['image', 'inspect', '-f', '{{json .RepoDigests}}', ref]);
     assert.deepEqual(JSON.parse(digests), [`${reg}/library/nginx@${nginx.digest}`]);
+  });
+
+  test('GET /distribution/{name}/json names what the registry holds, without a pull, as moby answers', async () => {
+    const api = (name: string) => socketJson<{ Descriptor?: { mediaType: string; digest: string; size: number }; Platforms?: unknown; message?: string }>(d.socket, 'GET', `/v1.50/distribution/${name}/json`);
+    const [arch, os] = (await docker(['image', 'inspect', '-f', '{{.Architecture}} {{.Os}}', `${reg}/library/nginx:latest`])).trim().split(' ');
+    const tagged = await api(`${reg}/library/nginx:latest`);
+    assert.equal(tagged.status, 200, JSON.stringify(tagged.json));
+    assert.equal(tagged.json.Descriptor?.mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
+    assert.equal(tagged.json.Descriptor?.digest, nginx.digest);
+    const manifest = await fetch(`${registry.url}/v2/library/nginx/manifests/${nginx.digest}`, { headers: { Accept: tagged.json.Descriptor!.mediaType } });
+    assert.equal(tagged.json.Descriptor?.size, (await manifest.arrayBuffer()).byteLength);
+    assert.deepEqual(tagged.json.Platforms, [{ architecture: arch, os }]);
+    // No tag means latest; a digest is fetched as it is.
+    assert.deepEqual((await api(`${reg}/library/nginx`)).json, tagged.json);
+    assert.deepEqual((await api(`${reg}/library/nginx@${nginx.digest}`)).json, tagged.json);
+    // A manifest list: every entry's platform, in order, and the list's own descriptor.
+    const list = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.docker.distribution.manifest.list.v2+json',
+      manifests: [
+        { mediaType: tagged.json.Descriptor!.mediaType, size: tagged.json.Descriptor!.size, digest: nginx.digest, platform: { architecture: 'amd64', os: 'linux' } },
+        { mediaType: tagged.json.Descriptor!.mediaType, size: tagged.json.Descriptor!.size, digest: nginx.digest, platform: { architecture: 'arm64', os: 'linux', variant: 'v8' } },
+      ],
+    });
+    const put = await fetch(`${registry.url}/v2/library/nginx/manifests/multi`, { method: 'PUT', headers: { 'Content-Type': 'application/vnd.docker.distribution.manifest.list.v2+json' }, body: list });
+    assert.equal(put.status, 201);
+    const multi = await api(`${reg}/library/nginx:multi`);
+    assert.deepEqual(multi.json, {
+      Descriptor: { mediaType: 'application/vnd.docker.distribution.manifest.list.v2+json', digest: `sha256:${createHash('sha256').update(list).digest('hex')}`, size: Buffer.byteLength(list) },
+      Platforms: [{ architecture: 'amd64', os: 'linux' }, { architecture: 'arm64', os: 'linux', variant: 'v8' }],
+    });
+    // Errors, with Docker's statuses and texts.
+    assert.deepEqual(await api(`${reg}/library/nginx:nope`), { status: 404, json: { message: 'manifest unknown: manifest unknown' } });
+    assert.deepEqual(await api(nginx.id.slice(7)), { status: 500, json: { message: 'no manifest found for full image ID' } });
+    assert.deepEqual(await api('scratch'), { status: 400, json: { message: "'scratch' is a reserved name" } });
+    assert.deepEqual(await api('bad%20name'), { status: 400, json: { message: 'invalid reference format' } });
+    // A pull of scratch is refused before any registry is asked, as dockerd does.
+    const pull = await d.docker(['pull', 'scratch']);
+    assert.equal(pull.code, 1);
+    assert.equal(pull.stderr.trim(), "Error response from daemon: 'scratch' is a reserved name");
   });
 
   test('docker push of a local image: skopeo inspects the right digest and layers, skopeo copy fetches it cleanly', async () => {

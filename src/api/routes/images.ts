@@ -154,6 +154,10 @@ export function imageRoutes(router: Router): void {
     const stream = images.push(name(ctx), ctx.query.get('tag') || undefined, decodeRegistryAuth(ctx.req.headers['x-registry-auth']));
     await writeProgressStream(ctx.res, stream, { errorStatusBeforeFirst: true });
   });
+  router.get('/distribution/{name:.*}/json', async (ctx) => {
+    // Undecodable credentials count as none, as in Docker.
+    sendJSON(ctx.res, 200, await img(ctx).distributionInspect(ctx.params.name!, decodeRegistryAuth(ctx.req.headers['x-registry-auth'])));
+  });
   router.post('/auth', async (ctx) => {
     const images = img(ctx);
     const auth = (await readJSON<RegistryAuth>(ctx.req, AUTH_CONFIG)) ?? {};

@@ -1,16 +1,30 @@
 /** Registries: pull, push, search and login over distribution/ (POST /images/create?fromImage=, /images/{name}/push, /images/search, /auth). */
 import type { ImagePullOptions, RegistryAuth } from '../../api/backend.js';
-import type { Filters, ImageSearchResult, ProgressMessage } from '../../api/types.js';
+import type { DistributionInspect, Filters, ImageSearchResult, ProgressMessage } from '../../api/types.js';
 import { credentialsOf } from '../../distribution/auth-config.js';
+import { inspectDistribution } from '../../distribution/inspect.js';
 import { login } from '../../distribution/login.js';
 import { listTags, pullImage, type PullContext } from '../../distribution/pull.js';
 import { pushImage } from '../../distribution/push.js';
 import { searchRegistry } from '../../distribution/search.js';
-import { familiarName, familiarString, isValidTag, parseNormalizedNamed, type Reference } from '../../image/reference.js';
+import { familiarName, familiarString, isFullImageId, isValidTag, parseNormalizedNamed, type Reference } from '../../image/reference.js';
 import { sha256Digest } from '../../layer/chain-id.js';
-import { invalidParameter, notFound } from '../../lib/errors.js';
+import { forbidden, invalidParameter, notFound, systemError } from '../../lib/errors.js';
 import type { ImageCore } from './core.js';
 import { hostPlatform } from './platform.js';
+
+/** `FROM scratch`'s name, which no registry may serve (moby's ValidateRepoName). */
+const NO_BASE_IMAGE = 'scratch';
+const RESERVED_NAME = `'${NO_BASE_IMAGE}' is a reserved name`;
+
+/** GET /distribution/{name}/json, as moby's distribution router checks the name first. */
+export async function distributionInspect(c: ImageCore, name: string, auth: RegistryAuth | undefined): Promise<DistributionInspect> {
+  // ParseAnyReference: an image ID is a reference, but to no repository.
+  if (isFullImageId(name)) throw systemError('no manifest found for full image ID');
+  const ref = parseNormalizedNamed(name);
+  if (familiarName(ref) === NO_BASE_IMAGE) throw invalidParameter(RESERVED_NAME);
+  return inspectDistribution(c.registry, ref, credentialsOf(auth));
+}
 
 function pullContext(c: ImageCore): PullContext {
   const r = c.opts.registry ?? {};
@@ -45,6 +59,7 @@ export async function* pullImages(c: ImageCore, ref: string, tag: string | undef
       named = { ...named, tag };
     }
   }
+  if (familiarName(named) === NO_BASE_IMAGE) throw forbidden(RESERVED_NAME);
   const creds = credentialsOf(auth);
   const ctx = pullContext(c);
   if (named.tag !== undefined || named.digest !== undefined) {

@@ -8,6 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import type { ImageBackend, ImageImportOptions, ImagePullOptions, RegistryAuth } from '../../api/backend.js';
 import type {
+  DistributionInspect,
   Filters,
   ImageDeleteItem,
   ImageHistoryItem,
@@ -27,7 +28,7 @@ import { importImage, loadImages, removeStaleLoadDirs, saveImages } from './arch
 import { ImageCore, type ImageServiceOptions, type RegistryServiceOptions, type ResolvedImage } from './core.js';
 import { imageHistory, inspectImage } from './inspect.js';
 import { listImages } from './list.js';
-import { loginRegistry, pullImages, pushImages, searchImages } from './registry.js';
+import { distributionInspect, loginRegistry, pullImages, pushImages, searchImages } from './registry.js';
 import { pruneImages, removeImage } from './remove.js';
 import { tagImage } from './tag.js';
 
@@ -118,6 +119,9 @@ export class ImageService implements ImageBackend {
   }
   push(name: string, tag: string | undefined, auth: RegistryAuth | undefined): AsyncIterable<ProgressMessage> {
     return pushImages(this.c, name, tag, auth);
+  }
+  distributionInspect(ref: string, auth: RegistryAuth | undefined): Promise<DistributionInspect> {
+    return distributionInspect(this.c, ref, auth);
   }
   search(term: string, opts: { limit?: number; filters: Filters; auth?: RegistryAuth; signal?: AbortSignal }): Promise<ImageSearchResult[]> {
     return searchImages(this.c, term, opts);

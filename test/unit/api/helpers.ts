@@ -66,6 +66,7 @@ export function stubBackend(calls: Call[], o: Overrides = {}): Backend {
     tag: async () => {},
     prune: async () => ({ ImagesDeleted: [], SpaceReclaimed: 0 }),
     search: async () => [],
+    distributionInspect: async () => ({ Descriptor: { mediaType: '', digest: '', size: 0 }, Platforms: null }),
     pull: () => noMessages(),
     push: () => noMessages(),
     login: async () => ({ Status: 'Login Succeeded', IdentityToken: '' }),
