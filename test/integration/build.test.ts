@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:http';
+import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -420,6 +420,28 @@ describe('docker build (classic builder)', () => {
     assert.equal(leaks.mounts, 0, JSON.stringify(leaks.details));
     assert.equal(leaks.conmon, 0, JSON.stringify(leaks.details));
     assert.deepEqual(await readdir(join(d.dataRoot, 'tmp')).then((l) => l.filter((n) => n.startsWith('docker-builder'))), []);
+  });
+
+  test('POST /build/cancel?id= ends the build started with that buildid, as the classic builder does', async () => {
+    assert.deepEqual(await socketRequest(d.socket, 'POST', '/v1.41/build/cancel').then((r) => [r.status, jsonBody(r)]), [400, { message: 'build ID not provided' }]);
+    // An ID that names no build is no error.
+    assert.equal((await socketRequest(d.socket, 'POST', '/v1.41/build/cancel?id=nosuch')).status, 200);
+    const body = Buffer.from('FROM busybox\nRUN echo started; sleep 600\n');
+    let out = '';
+    const ended = new Promise<number>((resolve, reject) => {
+      const req = request({ socketPath: d.socket, method: 'POST', path: '/v1.41/build?buildid=cancel-me&nocache=1', headers: { 'Content-Length': body.length } }, (res) => {
+        res.on('data', (c: Buffer) => (out += c.toString()));
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    await waitFor(() => out.includes('started'), { timeoutMs: 60_000, what: 'the RUN step to start' });
+    assert.equal((await socketRequest(d.socket, 'POST', '/v1.41/build/cancel?id=cancel-me')).status, 200);
+    assert.equal(await ended, 200);
+    assert.match(out, /errorDetail/);
+    assert.doesNotMatch(out, /Successfully built/);
+    await waitFor(async () => (await d.docker(['ps', '-aq'])).stdout.trim() === '', { timeoutMs: 20_000, what: 'the build container to go' });
   });
 
   test('wharf build: flags, .dockerignore before sending, tarball and stdin contexts, exit code', async () => {

@@ -83,12 +83,17 @@ function streamError(err: unknown): string {
   return JSON.stringify({ errorDetail: detail, error: message }) + '\r\n';
 }
 
+/** Builds started with a `buildid`, which POST /build/cancel?id= ends (moby's classic builder's activeBuilds). */
+const activeBuilds = new Map<string, AbortController>();
+
 async function build(ctx: RequestContext): Promise<void> {
   const { req, res } = ctx;
   const backend = ctx.backend.build;
   const opts = parseBuildOptions(ctx.query);
   opts.registryConfig = decodeRegistryConfig(req.headers['x-registry-config']);
   const abort = new AbortController();
+  const buildId = ctx.query.get('buildid') ?? '';
+  if (buildId) activeBuilds.set(buildId, abort);
   const onClose = () => {
     if (!res.writableFinished) abort.abort();
   };
@@ -112,6 +117,7 @@ async function build(ctx: RequestContext): Promise<void> {
     if (!res.destroyed) res.write(streamError(err));
   } finally {
     res.off('close', onClose);
+    if (buildId && activeBuilds.get(buildId) === abort) activeBuilds.delete(buildId);
   }
   start();
   res.end();
@@ -119,4 +125,12 @@ async function build(ctx: RequestContext): Promise<void> {
 
 export function buildRoutes(router: Router): void {
   router.post('/build', build);
+  router.post('/build/cancel', (ctx) => {
+    const id = ctx.query.get('id') ?? '';
+    if (!id) throw invalidParameter('build ID not provided');
+    // A build ID that names no running build is not an error, as in moby.
+    activeBuilds.get(id)?.abort();
+    ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
+    ctx.res.end();
+  });
 }
