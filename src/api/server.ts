@@ -20,6 +20,7 @@ import { statsRoutes } from './routes/stats.js';
 import { execRoutes } from './routes/exec.js';
 import { containerFileRoutes } from './routes/container-files.js';
 import { swarmRoutes } from './routes/swarm.js';
+import { checkpointRoutes } from './routes/checkpoints.js';
 import { pluginRoutes } from './routes/plugins.js';
 import { activatedFds, fdsFor } from './socket-activation.js';
 import { ConnectionPool, cachedOpenFileLimit, connectionCap } from './connections.js';
@@ -72,6 +73,7 @@ export async function lookupGroup(name: string, groupFile = '/etc/group'): Promi
 
 export function buildRouter(): Router {
   const router = new Router();
+  checkpointRoutes(router);
   systemRoutes(router);
   containerRoutes(router);
   imageRoutes(router);

@@ -1,4 +1,4 @@
-/** Volume routes: /volumes list, create, inspect, delete, prune. */
+/** Volume routes: /volumes list, create, inspect, update (none: no swarm), delete, prune. */
 import type { VolumeBackend } from '../backend.js';
 import type { RequestContext, Router } from '../router.js';
 import { boolValue, parseFilters, sendEmpty, sendJSON } from '../request.js';
@@ -6,6 +6,7 @@ import { readJSON } from '../json-body.js';
 import { VOLUME_CREATE } from '../body-shapes.js';
 import type { VolumeCreateRequest } from '../types.js';
 import { compareVersions } from '../version.js';
+import { unavailable } from '../../lib/errors.js';
 
 function backend(ctx: RequestContext): VolumeBackend {
   return ctx.backend.volumes;
@@ -27,6 +28,10 @@ export function volumeRoutes(router: Router): void {
   });
   router.get('/volumes/{name}', async (ctx) => {
     sendJSON(ctx.res, 200, await backend(ctx).inspect(ctx.params.name!));
+  });
+  // Updates are for cluster (CSI) volumes, which need a swarm: moby's answer without one.
+  router.add('PUT', '/volumes/{name}', () => {
+    throw unavailable('volume update only valid for cluster volumes, but swarm is unavailable');
   });
   router.delete('/volumes/{name}', async (ctx) => {
     await backend(ctx).remove(ctx.params.name!, { force: boolValue(ctx.query, 'force') });

@@ -34,6 +34,17 @@ describe('system routes', () => {
     assert.equal(r.headers['cache-control'], 'no-cache, no-store, must-revalidate');
   });
 
+  it('checkpoints are experimental and off; volume updates need a swarm: moby\'s answers, before any container route', async () => {
+    const off = 'This experimental feature is disabled by default. Start the Docker daemon in experimental mode in order to enable it.';
+    for (const [method, path] of [['GET', '/v1.41/containers/c1/checkpoints'], ['POST', '/containers/c1/checkpoints'], ['DELETE', '/containers/c1/checkpoints/cp1']] as const) {
+      const r = await request(srv.sock, method, path);
+      assert.deepEqual([r.status, r.json()], [501, { message: off }], `${method} ${path}`);
+    }
+    assert.ok(!srv.calls.some((c) => c.method.startsWith('containers.')), JSON.stringify(srv.calls));
+    const put = await request(srv.sock, 'PUT', '/v1.50/volumes/v1?version=1');
+    assert.deepEqual([put.status, put.json()], [503, { message: 'volume update only valid for cluster volumes, but swarm is unavailable' }]);
+  });
+
   it('GET /version and /info come from the backend', async () => {
     assert.deepEqual((await request(srv.sock, 'GET', '/version')).json(), { Version: '0.1.0' });
     assert.deepEqual((await request(srv.sock, 'GET', '/v1.41/info')).json(), { ID: 'x' });
