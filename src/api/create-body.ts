@@ -44,6 +44,7 @@ export const HOST_CONFIG: StructShape = {
             },
           },
           TmpfsOptions: { goType: 'mount.TmpfsOptions', fields: { SizeBytes: 'int64', Mode: 'uint64' } },
+          ImageOptions: { goType: 'mount.ImageOptions', fields: { Subpath: 'string' } },
         },
       },
     },

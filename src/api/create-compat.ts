@@ -55,6 +55,7 @@ export function adaptCreateBody(body: ContainerCreateBody, version: string): str
   }
   if (!versionAtLeast(version, '1.48')) {
     for (const ep of Object.values(endpoints)) if (ep) ep.GwPriority = 0;
+    if (hc?.Mounts?.some((m) => m.Type === 'image')) throw invalidParameter('Mount type "Image" needs API v1.48 or newer');
   }
 
   const mac = body.MacAddress ?? '';

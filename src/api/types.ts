@@ -57,7 +57,7 @@ export interface Ulimit {
 }
 
 export interface MountSpec {
-  Type: 'bind' | 'volume' | 'tmpfs' | 'npipe' | 'cluster';
+  Type: 'bind' | 'volume' | 'tmpfs' | 'image' | 'npipe' | 'cluster';
   Source?: string;
   Target: string;
   ReadOnly?: boolean;
@@ -65,6 +65,8 @@ export interface MountSpec {
   BindOptions?: { Propagation?: string; NonRecursive?: boolean };
   VolumeOptions?: { NoCopy?: boolean; Labels?: Labels; DriverConfig?: { Name?: string; Options?: Record<string, string> }; Subpath?: string };
   TmpfsOptions?: { SizeBytes?: number; Mode?: number };
+  /** API 1.48: `type=image`, the part of the image to mount. */
+  ImageOptions?: { Subpath?: string };
 }
 
 export interface PortBinding {

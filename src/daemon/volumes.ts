@@ -18,7 +18,7 @@ import { registerMountPoints, type StoredMountPoint } from '../volume/mount-poin
 import { ociMounts } from '../volume/oci-mounts.js';
 import { checkPropagation } from '../volume/propagation.js';
 import { ANONYMOUS_LABEL, DEFAULT_DRIVER, VolumeStore, type VolumeRecord } from '../volume/store.js';
-import type { VolumeLink } from './containers/deps.js';
+import type { RWLayers, VolumeLink } from './containers/deps.js';
 import { pinSubpath, unpinSubpath } from './volume-subpath.js';
 import type { EventSink } from './events.js';
 
@@ -43,6 +43,8 @@ export class VolumeService implements VolumeBackend, VolumeLink {
     private readonly dataRoot: string,
     private readonly events: EventSink,
     private readonly log: (msg: string) => void = () => {},
+    /** The layers of `--mount type=image` (daemon/containers/image-mounts.ts), mounted at start. */
+    private readonly imageLayers?: Pick<RWLayers, 'mountRW' | 'unmountRW'>,
   ) {
     this.subpathDir = join(dataRoot, 'volume-subpaths');
     this.store = new VolumeStore(dataRoot, {
@@ -159,6 +161,7 @@ export class VolumeService implements VolumeBackend, VolumeLink {
   async setup(rec: ContainerRecord, rootfs: string): Promise<{ mounts: ReturnType<typeof ociMounts>['mounts']; rootfsPropagation?: string }> {
     const points = mountPointsOf(rec);
     const mounted: StoredMountPoint[] = [];
+    const imagesMounted: string[] = [];
     /** destination -> the private mount of its volume subpath */
     const pinned = new Map<string, string>();
     let set: ReturnType<typeof ociMounts>;
@@ -185,6 +188,12 @@ export class VolumeService implements VolumeBackend, VolumeLink {
               propagation: m.Propagation ?? '',
             },
           });
+        } else if (m.Type === 'image' && m.ID) {
+          if (!this.imageLayers) throw systemError('image mounts are not available');
+          m.Source = await this.imageLayers.mountRW(m.ID);
+          imagesMounted.push(m.ID);
+          const sub = m.Spec?.ImageOptions?.Subpath;
+          if (sub) pinned.set(m.Destination, await pinSubpath(m.Source, sub, join(this.subpathDir, `${rec.ID}-${pinned.size}`)));
         } else if (m.Type === 'bind' && !m.SkipMountpointCreation) {
           // `-v /host:/ctr` makes a missing host path, `--mount type=bind` does not.
           await mkdir(m.Source, { recursive: true, mode: 0o755 }).catch((err: NodeJS.ErrnoException) => {
@@ -196,6 +205,7 @@ export class VolumeService implements VolumeBackend, VolumeLink {
     } catch (err) {
       for (const p of pinned.values()) await unpinSubpath(p).catch(() => {});
       for (const m of mounted) await this.store.unmount(m.Name!, rec.ID).catch(() => {});
+      for (const layer of imagesMounted) await this.imageLayers?.unmountRW(layer).catch(() => {});
       throw err;
     }
     if (pinned.size) {
@@ -211,6 +221,10 @@ export class VolumeService implements VolumeBackend, VolumeLink {
     }
     this.subpathMounts.delete(rec.ID);
     for (const m of mountPointsOf(rec)) {
+      if (m.Type === 'image' && m.ID) {
+        await this.imageLayers?.unmountRW(m.ID).catch((err) => this.log(`unmount image ${m.Name} of ${rec.ID}: ${err instanceof Error ? err.message : err}`));
+        continue;
+      }
       if (m.Type !== 'volume' || !m.Name) continue;
       try {
         await this.store.unmount(m.Name, rec.ID);

@@ -490,8 +490,12 @@ export class LayerStore {
     return out;
   }
 
-  /** Makes the container's `<mount-id>-init` and `<mount-id>` layers on top of `parentChainId`. */
-  async createRWLayer(containerId: string, parentChainId: string | null): Promise<void> {
+  /**
+   * Makes the container's `<mount-id>-init` and `<mount-id>` layers on top of `parentChainId`.
+   * `bare`: the init layer stays empty (an image mount's layer: the image as it is, moby's
+   * CreateRWLayer without an InitFunc).
+   */
+  async createRWLayer(containerId: string, parentChainId: string | null, opts: { bare?: boolean } = {}): Promise<void> {
     await this.rwLock.run(containerId, async () => {
       // The record's dir appears whole (the rename below): one stat, not its three reads failing.
       if (this.rwCache.has(containerId) || existsSync(this.mountDir(containerId))) throw systemError(`RW layer for container ${containerId} already exists`);
@@ -505,7 +509,7 @@ export class LayerStore {
       try {
         await this.driver.create(initId, parent?.cacheId ?? null);
         initMade = true;
-        populateInitLayer(this.driver.diffDir(initId), await this.driver.lowerDirs(initId));
+        if (!opts.bare) populateInitLayer(this.driver.diffDir(initId), await this.driver.lowerDirs(initId));
         await this.driver.create(mountId, initId);
         mountMade = true;
         // Small files in place, as the driver's create (overlay2.ts) makes its own.

@@ -8,7 +8,7 @@ import type { MountSpec } from '../api/types.js';
 
 /** A parsed mount before any volume is created: what registerMountPoints works from. */
 export interface ParsedMount {
-  Type: 'bind' | 'volume' | 'tmpfs';
+  Type: 'bind' | 'volume' | 'tmpfs' | 'image';
   /** Volume name ('' for an anonymous volume). */
   Name: string;
   /** Host path for binds. */
@@ -120,6 +120,7 @@ export function parseMountSpec(cfg: MountSpec, exists?: (path: string) => boolea
   const extra: Array<[unknown, string, string]> = [
     [cfg.BindOptions, 'bind', 'BindOptions'],
     [cfg.VolumeOptions, 'volume', 'VolumeOptions'],
+    [cfg.ImageOptions, 'image', 'ImageOptions'],
     [cfg.TmpfsOptions, 'tmpfs', 'TmpfsOptions'],
   ];
   for (const [v, t, name] of extra) if (v && type !== t) throw mountConfigError(type, `field ${name} must not be specified`);
@@ -170,6 +171,17 @@ export function parseMountSpec(cfg: MountSpec, exists?: (path: string) => boolea
       mp.Type = 'tmpfs';
       mp.CopyData = false;
       break;
+    case 'image': {
+      // API 1.48: an image's filesystem, read-only; its layer is made at create (image-mounts.ts).
+      if (!cfg.Source) throw mountConfigError(type, 'field Source must not be empty');
+      const sub = cfg.ImageOptions?.Subpath;
+      if (sub && !isLocalPath(sub)) throw mountConfigError(type, 'subpath must be a relative path within the volume');
+      mp.Type = 'image';
+      mp.Source = cfg.Source;
+      mp.Propagation = DEFAULT_PROPAGATION;
+      mp.CopyData = false;
+      break;
+    }
     default:
       throw mountConfigError(type, 'mount type unknown');
   }

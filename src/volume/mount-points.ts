@@ -17,6 +17,8 @@ export interface StoredMountPoint extends MountPoint {
   CopyData?: boolean;
   /** `--mount type=bind`: a missing host path is an error, not made as for `-v`. */
   SkipMountpointCreation?: boolean;
+  /** `--mount type=image`: the name of the read-write layer made on the image (moby's MountPoint.ID). */
+  ID?: string;
 }
 
 export interface RegisterInput {
@@ -70,6 +72,8 @@ export async function registerMountPoints(store: VolumeStore, input: RegisterInp
         throw isEngineError(err) ? new EngineError('InvalidParameter', err.message) : err;
       }
       for (const m of Object.values(others)) {
+        // An image mount's layer is the other container's own, mounted only while it runs.
+        if (m.Type === 'image') continue;
         const cp: StoredMountPoint = {
           Type: m.Type,
           Name: m.Name,

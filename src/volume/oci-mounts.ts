@@ -25,7 +25,8 @@ export function ociMounts(points: Iterable<StoredMountPoint>, privateDests: Read
       mounts.push({ destination: m.Destination, type: 'tmpfs', source: 'tmpfs', options: tmpfsOptions(data) });
       continue;
     }
-    if (m.Type !== 'bind' && m.Type !== 'volume') continue;
+    // An image mount's merged layer (RW false: always read-only) is bound as a volume is.
+    if (m.Type !== 'bind' && m.Type !== 'volume' && m.Type !== 'image') continue;
     const propagation = (!privateDests.has(m.Destination) && m.Propagation) || DEFAULT_PROPAGATION;
     const recursive = !m.Spec?.BindOptions?.NonRecursive;
     mounts.push({

@@ -7,12 +7,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import tar from 'tar-stream';
 import { buildBusyboxRootfsBuffer, BUSYBOX_IMAGE_CHANGES } from '../fixtures/busybox.js';
 import { countLeaks, loadBusybox, runCommand, startDaemon, waitFor, type Daemon } from './harness.js';
+import { socketJson } from '../lib/http.js';
 
 let d: Daemon;
 let hostDir: string;
@@ -276,6 +277,30 @@ describe('volumes', () => {
     await docker(['rm', '-f', id]);
     assert.ok(!(await mountsUnderDataRoot()).includes(data));
     await docker(['volume', 'rm', 'rv']);
+  });
+
+  test('--mount type=image (API 1.48): the image read-only, a subpath of it, across a restart; rm leaves no layer', async () => {
+    const layerRecords = async () => (await readdir(join(d.dataRoot, 'image/overlay2/layerdb/mounts'))).length;
+    const before = await layerRecords();
+    assert.equal(await docker(['run', '--rm', '--mount', 'type=image,source=seeded,target=/img', 'busybox', 'cat', '/img/seed/hello']), 'seeded\n');
+    // Read-only, and the image as it is: no init-layer files (/.dockerenv, /etc/hosts stubs).
+    const ro = await d.docker(['run', '--rm', '--mount', 'type=image,source=seeded,target=/img', 'busybox', 'sh', '-c', 'test ! -e /img/.dockerenv && touch /img/x']);
+    assert.match(ro.stderr, /Read-only file system/);
+    assert.equal(await docker(['run', '--rm', '--mount', 'type=image,source=seeded,target=/img,image-subpath=seed', 'busybox', 'cat', '/img/hello']), 'seeded\n');
+    const id = (await docker(['create', '--mount', 'type=image,source=seeded,target=/img', 'busybox', 'cat', '/img/seed/hello'])).trim();
+    assert.deepEqual(JSON.parse(await docker(['inspect', '-f', '{{json .Mounts}}', id])).map((m: Record<string, unknown>) => [m.Type, m.Name, m.Destination, m.RW, m.Propagation]), [['image', 'seeded', '/img', false, 'rprivate']]);
+    await d.restart();
+    assert.equal(await docker(['start', '-a', id]), 'seeded\n');
+    await docker(['rm', id]);
+    assert.equal(await layerRecords(), before, 'the image mounts\' layers are gone');
+    // Refused as dockerd refuses them.
+    const noSource = await d.docker(['run', '--rm', '--mount', 'type=image,target=/img', 'busybox', 'true']);
+    assert.match(noSource.stderr, /invalid mount config for type "image": field Source must not be empty/);
+    const escape = await d.docker(['run', '--rm', '--mount', 'type=image,source=seeded,target=/img,image-subpath=../x', 'busybox', 'true']);
+    assert.match(escape.stderr, /invalid mount config for type "image": subpath must be a relative path within the volume/);
+    const old = await socketJson(d.socket, 'POST', '/v1.47/containers/create', { body: { Image: 'busybox', HostConfig: { Mounts: [{ Type: 'image', Source: 'seeded', Target: '/img' }] } } });
+    assert.deepEqual(old, { status: 400, json: { message: 'Mount type "Image" needs API v1.48 or newer' } });
+    assert.equal(await layerRecords(), before, 'refused creates leave no layer');
   });
 
   test('no mounts left under the data root once containers are gone', async () => {

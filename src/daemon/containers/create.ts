@@ -13,6 +13,7 @@ import type { ContainerCore } from './core.js';
 import type { ResolvedImage } from './deps.js';
 import { validateCreateStrings } from './create-strings.js';
 import { etcPaths } from './etc-files.js';
+import { createImageMounts, removeImageMounts } from './image-mounts.js';
 import { containerActor } from './events.js';
 import { validateContainerNetworkMode } from './network-mode.js';
 
@@ -78,9 +79,12 @@ async function createFromImage(
   c.deps.names.reserve(containerName, id);
   const dir = c.deps.store.dir(id);
   let layerMade = false;
+  let imageMountsMade = false;
   let mountPoints: ContainerRecord['MountPoints'] | undefined;
   try {
     mountPoints = c.deps.volumes ? await c.deps.volumes.register(id, config, hostConfig, (ref) => c.get(ref)) : {};
+    await createImageMounts(c.deps.images, c.deps.layers, id, mountPoints);
+    imageMountsMade = true;
     if (!config.Hostname) config.Hostname = hostConfig.NetworkMode === 'host' ? osHostname() : shortId(id);
     config.Image = userConfig.Image;
     // Both settle before any cleanup, so a failed mkdir cannot race a layer still being made.
@@ -134,6 +138,7 @@ async function createFromImage(
     const undo = (what: string) => (undoErr: unknown) => c.deps.log(`create ${id} failed; ${what}: ${undoErr}`);
     if (mountPoints) await c.deps.volumes?.release({ ID: id, MountPoints: mountPoints } as ContainerRecord, true).catch(undo('releasing volumes'));
     if (layerMade) await c.deps.layers.removeRWLayer(id).catch(undo('removing its layer'));
+    if (imageMountsMade) await removeImageMounts(c.deps.layers, mountPoints).catch(undo('removing its image mounts'));
     await rm(dir, { recursive: true, force: true }).catch(undo('removing its directory'));
     throw err;
   }

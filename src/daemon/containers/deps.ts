@@ -32,7 +32,7 @@ export interface ImageResolver {
 }
 
 export interface RWLayers {
-  createRWLayer(containerId: string, parentChainId: string | null): Promise<void>;
+  createRWLayer(containerId: string, parentChainId: string | null, opts?: { bare?: boolean }): Promise<void>;
   /** `volatile`: the container is removed when it ends (overlay2.ts). */
   mountRW(containerId: string, opts?: { volatile?: boolean }): Promise<string>;
   unmountRW(containerId: string): Promise<void>;

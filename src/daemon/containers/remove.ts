@@ -9,6 +9,7 @@ import { netnsReleased, releaseForRemoval } from './cleanup.js';
 import type { ContainerCore } from './core.js';
 import { containerActor } from './events.js';
 import { killAndWait } from './kill.js';
+import { removeImageMounts } from './image-mounts.js';
 
 export interface RemoveOptions {
   force: boolean;
@@ -79,6 +80,7 @@ export async function removeLocked(c: ContainerCore, rec: ContainerRecord, remov
     await releaseForRemoval(c, rec);
     // Layer first: a failure leaves the record, so the container stays visible (Dead) and removable.
     await c.deps.layers.removeRWLayer(id);
+    await removeImageMounts(c.deps.layers, rec.MountPoints);
     await c.deps.store.remove(id);
   } catch (err) {
     setDead(rec.State);
