@@ -124,3 +124,22 @@ test('OPTIONS on any path is an empty 200, as Docker answers CORS preflights', a
   }
   assert.equal((await socketRequest(d.socket, 'GET', '/no/such/route')).status, 404);
 });
+
+test("a path with empty or dot segments is redirected to its clean form, as gorilla/mux does", async () => {
+  // Podman's compat suite sends GET images//json; Docker answers 301 to the cleaned path, query kept.
+  for (const [path, location] of [
+    ['/v1.50/images//json?all=1', '/v1.50/images/json?all=1'],
+    ['/v1.50/containers//json', '/v1.50/containers/json'],
+    ['//info', '/info'],
+    ['/v1.50/containers/x/../json', '/v1.50/containers/json'],
+    ['/v1.50/images/a%20b//json', '/v1.50/images/a%20b/json'],
+  ] as const) {
+    const r = await socketRequest(d.socket, 'GET', path);
+    assert.deepEqual([r.status, r.headers.location, r.body], [301, location, ''], path);
+    // The redirect comes from the router, before the version middleware sets its headers.
+    assert.equal(r.headers['api-version'], undefined, path);
+  }
+  // A trailing slash stays (and is then an unknown route), as in path.Clean plus gorilla's fix-up.
+  const trailing = await socketRequest(d.socket, 'GET', '/v1.50/containers/json/');
+  assert.deepEqual([trailing.status, jsonBody(trailing)], [404, { message: 'page not found' }]);
+});
