@@ -85,7 +85,8 @@ function compile(pattern: string): { regex: RegExp; keys: string[] } {
       const m = /^\{(\w+)(?::(.*))?\}$/.exec(part);
       if (!m) return part.replace(/[.*+?^$()|[\]\\]/g, '\\$&');
       keys.push(m[1]!);
-      return m[2] === '.*' ? '(.+)' : '([^/]+)';
+      // gorilla/mux's `.*` matches the empty string too: DELETE /images/ reaches its handler.
+      return m[2] === '.*' ? '(.*)' : '([^/]+)';
     })
     .join('');
   return { regex: new RegExp(`^${src}$`), keys };

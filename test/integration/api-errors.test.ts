@@ -143,3 +143,13 @@ test("a path with empty or dot segments is redirected to its clean form, as gori
   const trailing = await socketRequest(d.socket, 'GET', '/v1.50/containers/json/');
   assert.deepEqual([trailing.status, jsonBody(trailing)], [404, { message: 'page not found' }]);
 });
+
+test('a route whose {name:.*} is empty reaches its handler, which answers as moby does', async () => {
+  // Podman's compat suite sends DELETE images/?noprune=true.
+  const img = await call('DELETE', '/v1.50/images/?noprune=true');
+  assert.deepEqual([img.status, img.json.message], [400, 'image name cannot be blank']);
+  const ctr = await call('DELETE', '/v1.50/containers/');
+  assert.deepEqual([ctr.status, ctr.json.message], [400, 'invalid name or ID supplied: ""']);
+  const plugin = await call('DELETE', '/v1.50/plugins/');
+  assert.deepEqual([plugin.status, plugin.json.message], [404, 'plugin "" not found']);
+});
