@@ -153,3 +153,15 @@ test('a route whose {name:.*} is empty reaches its handler, which answers as mob
   const plugin = await call('DELETE', '/v1.50/plugins/');
   assert.deepEqual([plugin.status, plugin.json.message], [404, 'plugin "" not found']);
 });
+
+test("a volume name is the rest of the path, as moby's /volumes/{name:.*}", async () => {
+  for (const method of ['GET', 'DELETE']) {
+    const empty = await call(method, '/v1.50/volumes/');
+    assert.deepEqual([empty.status, empty.json.message], [404, 'get: no such volume'], method);
+    const slash = await call(method, '/v1.50/volumes/a/b');
+    assert.deepEqual([slash.status, slash.json.message], [404, 'get a/b: no such volume'], method);
+  }
+  // force makes a missing volume no error, whatever its name.
+  assert.equal((await call('DELETE', '/v1.50/volumes/a/b?force=1')).status, 204);
+  assert.equal((await call('DELETE', '/v1.50/volumes/?force=1')).status, 204);
+});
