@@ -49,6 +49,34 @@ const COMMON_HEADER_ENTRIES = Object.entries(COMMON_HEADERS);
 
 const VERSIONED = /^\/v([0-9.]+)(\/.*)$/;
 
+/**
+ * gorilla/mux's cleanPath: path.Clean (no `//`, `.` or `..` segments), keeping a trailing slash.
+ * Docker's router answers a path that is not clean with a redirect to the clean one.
+ */
+export function cleanPath(p: string): string {
+  if (p === '') return '/';
+  if (!p.startsWith('/')) p = `/${p}`;
+  const out: string[] = [];
+  for (const seg of p.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') out.pop();
+    else out.push(seg);
+  }
+  let np = `/${out.join('/')}`;
+  if (p.endsWith('/') && np !== '/') np += '/';
+  return np;
+}
+
+/** Go's url.PathEscape for a path (what url.URL.String writes): `/` and RFC 3986 sub-delims stay. */
+function escapePath(p: string): string {
+  let out = '';
+  for (const byte of Buffer.from(p, 'utf8')) {
+    const c = String.fromCharCode(byte);
+    out += /[A-Za-z0-9\-_.~$&+,/:;=@]/.test(c) ? c : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
 function compile(pattern: string): { regex: RegExp; keys: string[] } {
   const keys: string[] = [];
   const src = pattern
@@ -57,7 +85,8 @@ function compile(pattern: string): { regex: RegExp; keys: string[] } {
       const m = /^\{(\w+)(?::(.*))?\}$/.exec(part);
       if (!m) return part.replace(/[.*+?^$()|[\]\\]/g, '\\$&');
       keys.push(m[1]!);
-      return m[2] === '.*' ? '(.+)' : '([^/]+)';
+      // gorilla/mux's `.*` matches the empty string too: DELETE /images/ reaches its handler.
+      return m[2] === '.*' ? '(.*)' : '([^/]+)';
     })
     .join('');
   return { regex: new RegExp(`^${src}$`), keys };
@@ -136,6 +165,15 @@ export class Router {
         path = decodeURIComponent(q < 0 ? url : url.slice(0, q));
       } catch {
         throw invalidParameter(`invalid URL escape in ${JSON.stringify(url)}`);
+      }
+      const clean = cleanPath(path);
+      if (clean !== path) {
+        // gorilla/mux redirects before any handler or middleware runs: no body, no version headers.
+        for (const [k] of COMMON_HEADER_ENTRIES) res.removeHeader(k);
+        const rawQuery = q < 0 ? '' : url.slice(q + 1);
+        res.writeHead(301, { Location: `${escapePath(clean)}${rawQuery === '' ? '' : `?${rawQuery}`}`, 'Content-Length': '0' });
+        res.end();
+        return;
       }
       const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
       let version = API_VERSION;

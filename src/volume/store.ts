@@ -41,7 +41,8 @@ export function opError(op: string, name: string, err: unknown): EngineError {
   return new EngineError(e.kind, `${op} ${name}: ${e.message}`, { cause: err });
 }
 
-export const noSuchVolume = (name: string) => notFound(`get ${name}: no such volume`);
+// moby's OpErr leaves out an empty name: `get: no such volume`.
+export const noSuchVolume = (name: string) => notFound(`get${name === '' ? '' : ` ${name}`}: no such volume`);
 
 /** Local time with its offset, seconds precision (Go's time.RFC3339 of a local time). */
 export function rfc3339Local(d = new Date()): string {

@@ -124,3 +124,44 @@ test('OPTIONS on any path is an empty 200, as Docker answers CORS preflights', a
   }
   assert.equal((await socketRequest(d.socket, 'GET', '/no/such/route')).status, 404);
 });
+
+test("a path with empty or dot segments is redirected to its clean form, as gorilla/mux does", async () => {
+  // Podman's compat suite sends GET images//json; Docker answers 301 to the cleaned path, query kept.
+  for (const [path, location] of [
+    ['/v1.50/images//json?all=1', '/v1.50/images/json?all=1'],
+    ['/v1.50/containers//json', '/v1.50/containers/json'],
+    ['//info', '/info'],
+    ['/v1.50/containers/x/../json', '/v1.50/containers/json'],
+    ['/v1.50/images/a%20b//json', '/v1.50/images/a%20b/json'],
+  ] as const) {
+    const r = await socketRequest(d.socket, 'GET', path);
+    assert.deepEqual([r.status, r.headers.location, r.body], [301, location, ''], path);
+    // The redirect comes from the router, before the version middleware sets its headers.
+    assert.equal(r.headers['api-version'], undefined, path);
+  }
+  // A trailing slash stays (and is then an unknown route), as in path.Clean plus gorilla's fix-up.
+  const trailing = await socketRequest(d.socket, 'GET', '/v1.50/containers/json/');
+  assert.deepEqual([trailing.status, jsonBody(trailing)], [404, { message: 'page not found' }]);
+});
+
+test('a route whose {name:.*} is empty reaches its handler, which answers as moby does', async () => {
+  // Podman's compat suite sends DELETE images/?noprune=true.
+  const img = await call('DELETE', '/v1.50/images/?noprune=true');
+  assert.deepEqual([img.status, img.json.message], [400, 'image name cannot be blank']);
+  const ctr = await call('DELETE', '/v1.50/containers/');
+  assert.deepEqual([ctr.status, ctr.json.message], [400, 'invalid name or ID supplied: ""']);
+  const plugin = await call('DELETE', '/v1.50/plugins/');
+  assert.deepEqual([plugin.status, plugin.json.message], [404, 'plugin "" not found']);
+});
+
+test("a volume name is the rest of the path, as moby's /volumes/{name:.*}", async () => {
+  for (const method of ['GET', 'DELETE']) {
+    const empty = await call(method, '/v1.50/volumes/');
+    assert.deepEqual([empty.status, empty.json.message], [404, 'get: no such volume'], method);
+    const slash = await call(method, '/v1.50/volumes/a/b');
+    assert.deepEqual([slash.status, slash.json.message], [404, 'get a/b: no such volume'], method);
+  }
+  // force makes a missing volume no error, whatever its name.
+  assert.equal((await call('DELETE', '/v1.50/volumes/a/b?force=1')).status, 204);
+  assert.equal((await call('DELETE', '/v1.50/volumes/?force=1')).status, 204);
+});

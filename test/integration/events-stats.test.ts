@@ -94,6 +94,10 @@ describe('events', () => {
     const bad = await get('/events?since=yesterday');
     assert.equal(bad.status, 400);
     assert.match(JSON.parse(bad.body).message, /invalid value for "since"/);
+    // A duration is the CLI's to convert; the daemon answers it with an error, not a stream.
+    const duration = await get('/events?since=30s');
+    assert.equal(duration.status, 400);
+    assert.match(JSON.parse(duration.body).message, /parsing "30s": invalid syntax/);
     const reversed = await get(`/events?since=${Number(since) + 10}&until=${since}`);
     assert.equal(reversed.status, 400);
     assert.match(JSON.parse(reversed.body).message, /cannot be after `until`/);

@@ -1,36 +1,29 @@
 /** GET /events: Docker's event stream (newline-delimited JSON), with since/until and filters. */
 import { invalidParameter } from '../../lib/errors.js';
-import { parseGoDurationNs } from '../../lib/go-duration.js';
 import { parseFilters } from '../request.js';
 import type { RequestContext, Router } from '../router.js';
 import type { EventMessage } from '../types.js';
 import type { EventsBackend } from '../backend.js';
 
 /**
- * since/until as unix nanoseconds. The CLI sends `seconds[.nanos]`; RFC3339 times and Go
- * durations (before now) are taken too. Empty = not given.
+ * since/until as unix nanoseconds, in moby's one format: `seconds[.nanos]` (its
+ * timestamp.ParseTimestamps). Durations and RFC3339 times are the CLI's to convert before it asks;
+ * the daemon refuses them. Empty = not given.
  */
-export function parseEventTime(raw: string | null, name: string, nowMs = Date.now()): bigint | undefined {
+export function parseEventTime(raw: string | null, name: string): bigint | undefined {
   if (raw === null || raw === '') return undefined;
-  const unix = /^(-?\d+)(?:\.(\d{1,9}))?$/.exec(raw);
-  if (unix) {
-    const secs = BigInt(unix[1]!);
-    const nanos = BigInt((unix[2] ?? '').padEnd(9, '0') || '0');
-    return secs * 1_000_000_000n + (secs < 0n ? -nanos : nanos);
-  }
-  let ago: bigint | undefined;
-  try {
-    ago = parseGoDurationNs(raw);
-  } catch {
-    // not a duration
-  }
-  if (ago !== undefined) return BigInt(nowMs) * 1_000_000n - ago;
-  const rfc = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/i.exec(raw);
-  if (rfc) {
-    const ms = Date.parse(`${rfc[1]}${rfc[3]!.toUpperCase()}`);
-    if (!Number.isNaN(ms)) return BigInt(ms) * 1_000_000n + BigInt((rfc[2] ?? '').padEnd(9, '0') || '0');
-  }
-  throw invalidParameter(`invalid value for "${name}": strconv.ParseInt: parsing ${JSON.stringify(raw)}: invalid syntax`);
+  const dot = raw.indexOf('.');
+  const secText = dot < 0 ? raw : raw.slice(0, dot);
+  const nanoText = dot < 0 ? '' : raw.slice(dot + 1);
+  const bad = (part: string) => invalidParameter(`invalid value for "${name}": strconv.ParseInt: parsing ${JSON.stringify(part)}: invalid syntax`);
+  if (!/^[+-]?\d+$/.test(secText)) throw bad(secText);
+  const secs = BigInt(secText);
+  if (nanoText === '') return secs * 1_000_000_000n;
+  if (!/^[+-]?\d+$/.test(nanoText)) throw bad(nanoText);
+  // moby scales the fraction to nanoseconds (digits past the ninth are dropped).
+  const digits = nanoText.replace(/^[+-]/, '');
+  const nanos = BigInt(digits.slice(0, 9).padEnd(9, '0')) * (nanoText.startsWith('-') ? -1n : 1n);
+  return secs * 1_000_000_000n + (secs < 0n ? -nanos : nanos);
 }
 
 /**
@@ -54,8 +47,8 @@ async function getEvents(ctx: RequestContext): Promise<void> {
   const sinceRaw = query.get('since');
   const untilRaw = query.get('until');
   const nowMs = Date.now();
-  const sinceNs = parseEventTime(sinceRaw, 'since', nowMs);
-  const untilNs = parseEventTime(untilRaw, 'until', nowMs);
+  const sinceNs = parseEventTime(sinceRaw, 'since');
+  const untilNs = parseEventTime(untilRaw, 'until');
   if (untilNs !== undefined && untilNs !== 0n && sinceNs !== undefined && untilNs < sinceNs) {
     throw invalidParameter(`\`since\` time (${sinceRaw}) cannot be after \`until\` time (${untilRaw})`);
   }

@@ -26,14 +26,14 @@ export function volumeRoutes(router: Router): void {
     if (compareVersions(ctx.version, '1.42') < 0) filters.all = ['true'];
     sendJSON(ctx.res, 200, await backend(ctx).prune(filters));
   });
-  router.get('/volumes/{name}', async (ctx) => {
+  router.get('/volumes/{name:.*}', async (ctx) => {
     sendJSON(ctx.res, 200, await backend(ctx).inspect(ctx.params.name!));
   });
   // Updates are for cluster (CSI) volumes, which need a swarm: moby's answer without one.
-  router.add('PUT', '/volumes/{name}', () => {
+  router.add('PUT', '/volumes/{name:.*}', () => {
     throw unavailable('volume update only valid for cluster volumes, but swarm is unavailable');
   });
-  router.delete('/volumes/{name}', async (ctx) => {
+  router.delete('/volumes/{name:.*}', async (ctx) => {
     await backend(ctx).remove(ctx.params.name!, { force: boolValue(ctx.query, 'force') });
     sendEmpty(ctx.res, 204);
   });
