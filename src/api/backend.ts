@@ -24,6 +24,7 @@ import type {
   Filters,
   ImageSearchResult,
   DistributionInspect,
+  OciPlatform,
   ImageDeleteItem,
   ImageHistoryItem,
   ImageInspect,
@@ -182,8 +183,9 @@ export interface ImageBackend {
   /** GET /images/get : a docker-archive tarball of the named images. */
   save(names: string[], out: Writable): Promise<void>;
   list(opts: { all: boolean; filters: Filters; digests: boolean }): Promise<ImageSummary[]>;
-  inspect(ref: string): Promise<ImageInspect>;
-  history(ref: string): Promise<ImageHistoryItem[]>;
+  /** `platform` (API 1.49; history 1.48): NotFound when the image is for another platform. */
+  inspect(ref: string, platform?: OciPlatform): Promise<ImageInspect>;
+  history(ref: string, platform?: OciPlatform): Promise<ImageHistoryItem[]>;
   remove(ref: string, opts: { force: boolean; noprune: boolean }): Promise<ImageDeleteItem[]>;
   tag(ref: string, repo: string, tag?: string): Promise<void>;
   prune(filters: Filters): Promise<PruneReport>;

@@ -151,6 +151,16 @@ test('an empty stream imports as an empty layer; platforms parse as containerd d
   for (const id of [sparc, ...ids]) await svc.remove(id, { force: false, noprune: false });
 });
 
+test('inspect and history with a platform: the image\'s own, or Docker\'s NotFound naming both', async () => {
+  const own = await svc.inspect(importedId);
+  const other = own.Architecture === 'arm64' ? 'amd64' : 'arm64';
+  assert.equal((await svc.inspect(importedId, { os: 'linux', architecture: own.Architecture })).Id, importedId);
+  assert.ok((await svc.history(importedId, { os: 'linux', architecture: own.Architecture })).length > 0);
+  const mismatch = `image with reference ${importedId} was found but its platform (linux/${own.Architecture}) does not match the specified platform (linux/${other})`;
+  await assert.rejects(svc.inspect(importedId, { os: 'linux', architecture: other }), { message: mismatch });
+  await assert.rejects(svc.history(importedId, { os: 'linux', architecture: other }), { message: mismatch });
+});
+
 test("missing images and bad changes give Docker's errors", async () => {
   await assert.rejects(svc.resolve('nosuch'), { message: 'No such image: nosuch:latest' });
   await assert.rejects(svc.inspect('Foo'), { message: 'invalid reference format: repository name (library/Foo) must be lowercase' });

@@ -2,6 +2,7 @@
 import { Writable } from 'node:stream';
 import { invalidParameter } from '../../lib/errors.js';
 import type { RegistryAuth } from '../backend.js';
+import type { OciPlatform } from '../types.js';
 import { decodeRegistryAuth } from '../../distribution/auth-config.js';
 import { checkPlatformSpec } from '../../distribution/manifest.js';
 import { detachedBody } from '../request.js';
@@ -15,6 +16,30 @@ import { versionAtLeast } from '../version.js';
 
 /** X-Registry-Auth: base64url-encoded JSON AuthConfig; undecodable values count as no auth, as in Docker. */
 export { decodeRegistryAuth };
+
+/**
+ * A `platform` query parameter given as a JSON OCI platform (API 1.48+), as moby's DecodePlatform
+ * reads it; undefined when absent.
+ */
+function decodePlatform(raw: string | null): OciPlatform | undefined {
+  if (!raw) return undefined;
+  let p: unknown;
+  try {
+    p = JSON.parse(raw);
+  } catch (err) {
+    throw invalidParameter(`failed to parse platform: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const o = (p ?? {}) as Record<string, unknown>;
+  const str = (k: string) => (typeof o[k] === 'string' ? (o[k] as string) : '');
+  if (typeof p !== 'object' || Array.isArray(p) || ['os', 'architecture', 'variant', 'os.version'].some((k) => o[k] !== undefined && o[k] !== null && typeof o[k] !== 'string')) {
+    throw invalidParameter('failed to parse platform: not a JSON platform object');
+  }
+  const features = Array.isArray(o['os.features']) ? (o['os.features'] as unknown[]).filter((f): f is string => typeof f === 'string') : [];
+  const optional = str('variant') !== '' || str('os.version') !== '' || features.length > 0;
+  if (!str('os') && !str('architecture') && optional) throw invalidParameter('optional platform fields provided, but OS and Architecture are missing');
+  if (!str('os') || !str('architecture')) throw invalidParameter('both OS and Architecture must be provided');
+  return { os: str('os'), architecture: str('architecture'), ...(str('variant') ? { variant: str('variant') } : {}), ...(str('os.version') ? { 'os.version': str('os.version') } : {}) };
+}
 
 function metaHeaders(ctx: RequestContext): Record<string, string[]> | undefined {
   let out: Record<string, string[]> | undefined;
@@ -141,9 +166,14 @@ export function imageRoutes(router: Router): void {
   router.get('/images/get', (ctx) => save(ctx, ctx.query.getAll('names')));
   router.post('/images/prune', async (ctx) => sendJSON(ctx.res, 200, await img(ctx).prune(parseFilters(ctx.query.get('filters')))));
   router.get('/images/{name:.*}/json', async (ctx) => {
-    sendJSON(ctx.res, 200, imageInspectForVersion(await img(ctx).inspect(name(ctx)), ctx.version));
+    const platform = versionAtLeast(ctx.version, '1.49') ? decodePlatform(ctx.query.get('platform')) : undefined;
+    if (platform && boolValue(ctx.query, 'manifests')) throw invalidParameter('conflicting options: manifests and platform options cannot both be set');
+    sendJSON(ctx.res, 200, imageInspectForVersion(await img(ctx).inspect(name(ctx), platform), ctx.version));
   });
-  router.get('/images/{name:.*}/history', async (ctx) => sendJSON(ctx.res, 200, await img(ctx).history(name(ctx))));
+  router.get('/images/{name:.*}/history', async (ctx) => {
+    const platform = versionAtLeast(ctx.version, '1.48') ? decodePlatform(ctx.query.get('platform')) : undefined;
+    sendJSON(ctx.res, 200, await img(ctx).history(name(ctx), platform));
+  });
   router.get('/images/{name:.*}/get', (ctx) => save(ctx, [name(ctx)]));
   router.post('/images/{name:.*}/tag', async (ctx) => {
     await img(ctx).tag(name(ctx), ctx.query.get('repo') ?? '', ctx.query.get('tag') || undefined);

@@ -126,19 +126,21 @@ export class ImageCore {
     return img.config;
   }
 
+  /** moby's GetImage with a platform: NotFound, naming both, when the image is for another one. */
+  checkPlatform(ref: string, config: ImageConfigFile, want: Platform): void {
+    const have: Platform = { os: config.os || 'linux', architecture: config.architecture || hostArch(), ...(config.variant ? { variant: config.variant } : {}) };
+    if (!platformMatches(want, have)) {
+      throw notFound(
+        `image with reference ${ref} was found but its platform (${formatPlatform(normalizePlatform(have))}) does not match the specified platform (${formatPlatform(want)})`,
+      );
+    }
+  }
+
   /** For the container daemon. Throws NotFound `No such image: <ref>`. */
   async resolve(ref: string, platform?: string): Promise<ResolvedImage> {
     const id = await this.lookup(ref);
     const config = await this.configOf(id);
-    if (platform) {
-      const want = parsePlatform(platform, hostPlatform());
-      const have: Platform = { os: config.os || 'linux', architecture: config.architecture || hostArch(), ...(config.variant ? { variant: config.variant } : {}) };
-      if (!platformMatches(want, have)) {
-        throw notFound(
-          `image with reference ${ref} was found but its platform (${formatPlatform(normalizePlatform(have))}) does not match the specified platform (${formatPlatform(want)})`,
-        );
-      }
-    }
+    if (platform) this.checkPlatform(ref, config, parsePlatform(platform, hostPlatform()));
     return {
       id,
       config,

@@ -1,10 +1,13 @@
 /** GET /images/{name}/json and /images/{name}/history. */
-import type { ImageHistoryItem, ImageInspect } from '../../api/types.js';
+import type { ImageHistoryItem, ImageInspect, OciPlatform } from '../../api/types.js';
+import type { Platform } from '../../distribution/manifest.js';
 import { chainIds, topChainId } from '../../layer/chain-id.js';
 import { invalidParameter } from '../../lib/errors.js';
 import { unixSeconds, type ImageCore } from './core.js';
 
 const NEVER = '0001-01-01T00:00:00Z';
+
+const wantedPlatform = (p: OciPlatform): Platform => ({ os: p.os, architecture: p.architecture, ...(p.variant ? { variant: p.variant } : {}) });
 /** What Docker showed as ContainerConfig for an image without one (a zero-valued Go struct). */
 const EMPTY_CONTAINER_CONFIG = {
   Hostname: '', Domainname: '', User: '', AttachStdin: false, AttachStdout: false, AttachStderr: false, Tty: false,
@@ -12,9 +15,10 @@ const EMPTY_CONTAINER_CONFIG = {
   OnBuild: null, Labels: null,
 };
 
-export async function inspectImage(c: ImageCore, ref: string): Promise<ImageInspect> {
+export async function inspectImage(c: ImageCore, ref: string, platform?: OciPlatform): Promise<ImageInspect> {
   const id = await c.lookup(ref);
   const config = await c.configOf(id);
+  if (platform) c.checkPlatform(ref, config, wantedPlatform(platform));
   const top = topChainId(config.rootfs?.diff_ids ?? []);
   const size = await c.sizeOf(config);
   const inspect: ImageInspect = {
@@ -40,9 +44,10 @@ export async function inspectImage(c: ImageCore, ref: string): Promise<ImageInsp
   return inspect;
 }
 
-export async function imageHistory(c: ImageCore, ref: string): Promise<ImageHistoryItem[]> {
+export async function imageHistory(c: ImageCore, ref: string, platform?: OciPlatform): Promise<ImageHistoryItem[]> {
   const id = await c.lookup(ref);
   const config = await c.configOf(id);
+  if (platform) c.checkPlatform(ref, config, wantedPlatform(platform));
   const diffIds = config.rootfs?.diff_ids ?? [];
   const chains = chainIds(diffIds);
   const out: ImageHistoryItem[] = [];

@@ -15,6 +15,7 @@ import type {
   ImageInspect,
   ImageSearchResult,
   ImageSummary,
+  OciPlatform,
   ProgressMessage,
   PruneReport,
 } from '../../api/types.js';
@@ -143,11 +144,11 @@ export class ImageService implements ImageBackend {
   list(opts: { all: boolean; filters: Filters; digests: boolean }): Promise<ImageSummary[]> {
     return listImages(this.c, opts);
   }
-  inspect(ref: string): Promise<ImageInspect> {
-    return inspectImage(this.c, ref);
+  inspect(ref: string, platform?: OciPlatform): Promise<ImageInspect> {
+    return inspectImage(this.c, ref, platform);
   }
-  history(ref: string): Promise<ImageHistoryItem[]> {
-    return imageHistory(this.c, ref);
+  history(ref: string, platform?: OciPlatform): Promise<ImageHistoryItem[]> {
+    return imageHistory(this.c, ref, platform);
   }
   tag(ref: string, repo: string, tag?: string): Promise<void> {
     return tagImage(this.c, ref, repo, tag);

@@ -57,12 +57,35 @@ describe('image routes', () => {
     assert.equal((r.json() as { Id: string }).Id, 'localhost:5000/foo/bar');
     assert.equal((await request(srv.sock, 'GET', '/images/missing/json')).status, 404);
     await request(srv.sock, 'GET', '/images/a/b:1/history');
-    assert.deepEqual(last('images.history')!.args, ['a/b:1']);
+    assert.deepEqual(last('images.history')!.args, ['a/b:1', undefined]);
     assert.equal((await request(srv.sock, 'POST', '/images/a/b/tag?repo=c/d&tag=2')).status, 201);
     assert.deepEqual(last('images.tag')!.args, ['a/b', 'c/d', '2']);
     const del = await request(srv.sock, 'DELETE', '/images/a/b:1?force=1');
     assert.equal(del.status, 200);
     assert.deepEqual(last('images.remove')!.args, ['a/b:1', { force: true, noprune: false }]);
+  });
+
+  it('inspect (API 1.49) and history (1.48) take a JSON platform, checked as moby decodes it', async () => {
+    const q = (p: string) => encodeURIComponent(p);
+    await request(srv.sock, 'GET', `/v1.49/images/busybox/json?platform=${q('{"os":"linux","architecture":"arm64","variant":"v8"}')}`);
+    assert.deepEqual(last('images.inspect')!.args, ['busybox', { os: 'linux', architecture: 'arm64', variant: 'v8' }]);
+    await request(srv.sock, 'GET', `/v1.48/images/busybox/json?platform=${q('{"os":"linux","architecture":"arm64"}')}`);
+    assert.deepEqual(last('images.inspect')!.args, ['busybox', undefined], 'before 1.49 the parameter is not read');
+    await request(srv.sock, 'GET', `/v1.48/images/busybox/history?platform=${q('{"os":"linux","architecture":"arm64"}')}`);
+    assert.deepEqual(last('images.history')!.args, ['busybox', { os: 'linux', architecture: 'arm64' }]);
+    const refused = async (path: string) => {
+      const r = await request(srv.sock, 'GET', path);
+      return [r.status, (r.json() as { message: string }).message];
+    };
+    assert.deepEqual(await refused(`/v1.49/images/busybox/json?platform=${q('{"os":"linux"}')}`), [400, 'both OS and Architecture must be provided']);
+    assert.deepEqual(await refused(`/v1.49/images/busybox/json?platform=${q('{"variant":"v8"}')}`), [400, 'optional platform fields provided, but OS and Architecture are missing']);
+    assert.deepEqual(await refused(`/v1.49/images/busybox/json?manifests=1&platform=${q('{"os":"linux","architecture":"amd64"}')}`), [
+      400,
+      'conflicting options: manifests and platform options cannot both be set',
+    ]);
+    const bad = await refused(`/v1.49/images/busybox/json?platform=nope`);
+    assert.equal(bad[0], 400);
+    assert.match(String(bad[1]), /^failed to parse platform: /);
   });
 
   it('lists with all, digests and filters', async () => {
