@@ -179,9 +179,11 @@ export interface ImageBackend {
   /** `src`: the request body (fromSrc=-) or the URL to fetch the tarball from. */
   importImage(src: Readable | { url: string }, opts: ImageImportOptions): AsyncIterable<ProgressMessage>;
   /** POST /images/load : a docker-archive tarball. Yields `Loaded image: …` stream messages. */
-  load(src: Readable, opts: { quiet: boolean; signal?: AbortSignal }): AsyncIterable<ProgressMessage>;
+  /** `platform` (API 1.48): only the archive's images for it are loaded. */
+  load(src: Readable, opts: { quiet: boolean; signal?: AbortSignal; platform?: OciPlatform }): AsyncIterable<ProgressMessage>;
   /** GET /images/get : a docker-archive tarball of the named images. */
-  save(names: string[], out: Writable): Promise<void>;
+  /** `platform` (API 1.48): an image for another platform fails the save, before any byte. */
+  save(names: string[], out: Writable, platform?: OciPlatform): Promise<void>;
   list(opts: { all: boolean; filters: Filters; digests: boolean }): Promise<ImageSummary[]>;
   /** `platform` (API 1.49; history 1.48): NotFound when the image is for another platform. */
   inspect(ref: string, platform?: OciPlatform): Promise<ImageInspect>;

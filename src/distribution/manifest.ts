@@ -187,6 +187,13 @@ export function platformMatches(want: Platform, have: Platform): boolean {
   return p.os === w.os && p.architecture === w.architecture && (!w.variant || !p.variant || p.variant === w.variant);
 }
 
+/** containerd's OnlyStrict: the same platform once both are normalised, variant included (load and save). */
+export function platformMatchesStrict(want: Platform, have: Platform): boolean {
+  const w = normalizePlatform(want);
+  const p = normalizePlatform(have);
+  return p.os === w.os && p.architecture === w.architecture && (p.variant ?? '') === (w.variant ?? '');
+}
+
 /**
  * The index entry for `want`: same OS and architecture, and the same variant when both name
  * one (arm64's v8 is implied). Docker's error when none matches.

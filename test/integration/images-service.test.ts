@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
-import type { ProgressMessage } from '../../src/api/types.js';
+import type { OciPlatform, ProgressMessage } from '../../src/api/types.js';
 import { ImageService, type ImageUser } from '../../src/daemon/images/service.js';
 import { buildDockerArchive, buildTar } from '../fixtures/docker-archive.js';
 
@@ -48,12 +48,12 @@ async function rootfs(): Promise<Buffer> {
   ]);
 }
 
-async function saveToBuffer(names: string[]): Promise<Buffer> {
+async function saveToBuffer(names: string[], platform?: OciPlatform): Promise<Buffer> {
   const out = new PassThrough();
   const chunks: Buffer[] = [];
   out.on('data', (c: Buffer) => chunks.push(c));
   const ended = new Promise((r) => out.on('end', r));
-  await svc.save(names, out);
+  await svc.save(names, out, platform);
   await ended;
   return Buffer.concat(chunks);
 }
@@ -224,6 +224,24 @@ test('save writes a Docker 28 archive that loads back to the same image', async 
   const back = await svc.inspect('wharf-test/imported:v1');
   assert.equal(back.Id, importedId);
   assert.equal(lstatSync(join(back.GraphDriver.Data!.UpperDir!, 'bin/suid')).mode & 0o7777, 0o4755);
+});
+
+test('save and load with a platform (API 1.48): a save for another fails first; a load skips other platforms', async () => {
+  const own = (await svc.inspect('wharf-test/imported:v1')).Architecture;
+  const other = own === 'arm64' ? 'amd64' : 'arm64';
+  const sink = new PassThrough();
+  let written = 0;
+  sink.on('data', (c: Buffer) => (written += c.length));
+  await assert.rejects(svc.save(['wharf-test/imported:v1'], sink, { os: 'linux', architecture: other }), { message: `no suitable export target found for platform linux/${other}` });
+  assert.equal(written, 0, 'nothing written before the error');
+  const archive = await saveToBuffer(['wharf-test/imported:v1'], { os: 'linux', architecture: own });
+  await svc.remove('wharf-test/imported:v1', { force: false, noprune: false });
+  assert.deepEqual(await collect(svc.load(Readable.from([archive]), { quiet: false, platform: { os: 'linux', architecture: other } })), []);
+  await assert.rejects(svc.resolve('wharf-test/imported:v1'), /No such image/);
+  assert.deepEqual(await collect(svc.load(Readable.from([archive]), { quiet: false, platform: { os: 'linux', architecture: own } })), [
+    { stream: 'Loaded image: wharf-test/imported:v1\n' },
+  ]);
+  assert.equal((await svc.inspect('wharf-test/imported:v1')).Id, importedId);
 });
 
 test("loads Docker 28's save layout (gzip layers, two layers) and the legacy docker-archive", async () => {

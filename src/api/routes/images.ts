@@ -87,8 +87,19 @@ async function createImage(ctx: RequestContext): Promise<void> {
 }
 
 /** GET /images/get and /images/{name}/get: a tarball; errors before the first byte get a status. */
+/** The `platform` parameters of load and save (API 1.48): one, as moby's image store takes. */
+function archivePlatform(ctx: RequestContext): OciPlatform | undefined {
+  if (!versionAtLeast(ctx.version, '1.48')) return undefined;
+  const all = ctx.query.getAll('platform').filter((p) => p !== '');
+  if (all.length > 1 && !versionAtLeast(ctx.version, '1.52')) throw invalidParameter('multiple platform parameters are not supported in this API version; use API version 1.52 or later');
+  const decoded = all.map((p) => decodePlatform(p)!);
+  if (decoded.length > 1) throw invalidParameter('multiple platforms not supported for this image store; use a multi-platform image store such as containerd-snapshotter');
+  return decoded[0];
+}
+
 async function save(ctx: RequestContext, names: string[]): Promise<void> {
   const { res } = ctx;
+  const platform = archivePlatform(ctx);
   let started = false;
   const start = () => {
     if (started) return;
@@ -118,7 +129,7 @@ async function save(ctx: RequestContext, names: string[]): Promise<void> {
     if (!res.writableFinished) out.destroy();
   });
   try {
-    await ctx.backend.images.save(names, out);
+    await ctx.backend.images.save(names, out, platform);
     if (!out.writableEnded) out.end();
     await finished;
   } catch (err) {
@@ -160,7 +171,8 @@ export function imageRoutes(router: Router): void {
     sendJSON(ctx.res, 200, results);
   });
   router.post('/images/load', async (ctx) => {
-    const stream = img(ctx).load(detachedBody(ctx.req), { quiet: boolValueOrDefault(ctx.query, 'quiet', true), signal: ctx.signal });
+    const platform = archivePlatform(ctx);
+    const stream = img(ctx).load(detachedBody(ctx.req), { quiet: boolValueOrDefault(ctx.query, 'quiet', true), signal: ctx.signal, ...(platform ? { platform } : {}) });
     await writeProgressStream(ctx.res, stream, { errorStatusBeforeFirst: false });
   });
   router.get('/images/get', (ctx) => save(ctx, ctx.query.getAll('names')));

@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { ImageImportOptions } from '../../api/backend.js';
-import type { ImageConfigFile, ProgressMessage } from '../../api/types.js';
+import type { ImageConfigFile, OciPlatform, ProgressMessage } from '../../api/types.js';
 import { applyChanges } from '../../image/changes.js';
 import { parseImageConfig } from '../../image/config-shape.js';
 import { UnpackedArchive, writeArchive, type ArchiveImage } from '../../image/docker-archive.js';
@@ -16,7 +16,7 @@ import { invalidParameter, systemError } from '../../lib/errors.js';
 import type { ImageCore } from './core.js';
 import { openImportUrl } from './import-url.js';
 import { hostArch, hostPlatform } from './platform.js';
-import { parsePlatform } from '../../distribution/manifest.js';
+import { formatPlatform, parsePlatform, platformMatchesStrict, type Platform } from '../../distribution/manifest.js';
 
 /** Prefix of the private dir a load unpacks its archive into, below <data-root>/tmp. */
 const LOAD_TMP_PREFIX = 'docker-import-';
@@ -86,7 +86,11 @@ export async function* importImage(c: ImageCore, src: Readable | { url: string }
   yield { status: id };
 }
 
-export async function* loadImages(c: ImageCore, src: Readable, opts: { quiet: boolean; signal?: AbortSignal }): AsyncIterable<ProgressMessage> {
+/** An image config's platform (moby's img.Platform()). */
+const platformOf = (config: ImageConfigFile): Platform => ({ os: config.os || 'linux', architecture: config.architecture || '', ...(config.variant ? { variant: config.variant } : {}) });
+const asPlatform = (p: OciPlatform): Platform => ({ os: p.os, architecture: p.architecture, ...(p.variant ? { variant: p.variant } : {}) });
+
+export async function* loadImages(c: ImageCore, src: Readable, opts: { quiet: boolean; signal?: AbortSignal; platform?: OciPlatform }): AsyncIterable<ProgressMessage> {
   const signal = opts.signal;
   await mkdir(c.tmpRoot, { recursive: true, mode: 0o700 });
   const tmp = await mkdtemp(join(c.tmpRoot, LOAD_TMP_PREFIX));
@@ -98,6 +102,8 @@ export async function* loadImages(c: ImageCore, src: Readable, opts: { quiet: bo
       signal?.throwIfAborted();
       const raw = await archive.read(item.Config);
       const config = parseImageConfig(raw);
+      // With a platform, the archive's images for others are passed over, as moby's loader does.
+      if (opts.platform && !platformMatchesStrict(asPlatform(opts.platform), platformOf(config))) continue;
       const diffIds = diffIdsOf(config, item.Config);
       if (diffIds.length !== item.Layers.length) {
         throw invalidParameter(`invalid manifest, layers length mismatch: expected ${diffIds.length}, got ${item.Layers.length}`);
@@ -183,7 +189,7 @@ function validParent(child: ImageConfigFile, parent: ImageConfigFile): boolean {
   });
 }
 
-export async function saveImages(c: ImageCore, names: string[], out: Writable): Promise<void> {
+export async function saveImages(c: ImageCore, names: string[], out: Writable, platform?: OciPlatform): Promise<void> {
   // Resolve everything first, so errors surface before any byte is written.
   const wanted = new Map<string, Reference[]>();
   const addAssoc = (id: string, ref: Reference | null) => {
@@ -221,6 +227,9 @@ export async function saveImages(c: ImageCore, names: string[], out: Writable): 
       const out = [];
       for (const [id, refs] of wanted) {
         const config = await c.configOf(id);
+        if (platform && !platformMatchesStrict(asPlatform(platform), platformOf(config))) {
+          throw systemError(`no suitable export target found for platform ${formatPlatform(asPlatform(platform))}`);
+        }
         const diffIds = config.rootfs?.diff_ids ?? [];
         if (diffIds.length === 0) throw invalidParameter('empty export - not implemented');
         const chains = chainIds(diffIds);

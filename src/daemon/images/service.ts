@@ -135,11 +135,11 @@ export class ImageService implements ImageBackend {
   importImage(src: Readable | { url: string }, opts: ImageImportOptions): AsyncIterable<ProgressMessage> {
     return importImage(this.c, src, opts);
   }
-  load(src: Readable, opts: { quiet: boolean; signal?: AbortSignal }): AsyncIterable<ProgressMessage> {
+  load(src: Readable, opts: { quiet: boolean; signal?: AbortSignal; platform?: OciPlatform }): AsyncIterable<ProgressMessage> {
     return loadImages(this.c, src, opts);
   }
-  save(names: string[], out: Writable): Promise<void> {
-    return saveImages(this.c, names, out);
+  save(names: string[], out: Writable, platform?: OciPlatform): Promise<void> {
+    return saveImages(this.c, names, out, platform);
   }
   list(opts: { all: boolean; filters: Filters; digests: boolean }): Promise<ImageSummary[]> {
     return listImages(this.c, opts);

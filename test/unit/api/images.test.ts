@@ -88,6 +88,18 @@ describe('image routes', () => {
     assert.match(String(bad[1]), /^failed to parse platform: /);
   });
 
+  it('save and load take one JSON platform from API 1.48', async () => {
+    const p = encodeURIComponent('{"os":"linux","architecture":"arm64"}');
+    await request(srv.sock, 'GET', `/v1.48/images/get?names=busybox&platform=${p}`);
+    assert.deepEqual(last('images.save')!.args[2], { os: 'linux', architecture: 'arm64' });
+    await request(srv.sock, 'GET', `/v1.47/images/busybox/get?platform=${p}`);
+    assert.equal(last('images.save')!.args[2], undefined, 'before 1.48 the parameter is not read');
+    const two = await request(srv.sock, 'GET', `/v1.50/images/get?names=busybox&platform=${p}&platform=${p}`);
+    assert.deepEqual([two.status, (two.json() as { message: string }).message], [400, 'multiple platform parameters are not supported in this API version; use API version 1.52 or later']);
+    await request(srv.sock, 'POST', `/v1.48/images/load?platform=${p}`, { body: 'not a tar' });
+    assert.deepEqual((last('images.load')!.args[1] as { platform?: unknown }).platform, { os: 'linux', architecture: 'arm64' });
+  });
+
   it('lists with all, digests and filters', async () => {
     await request(srv.sock, 'GET', `/images/json?all=1&digests=1&filters=${encodeURIComponent('{"dangling":["true"]}')}`);
     assert.deepEqual(last('images.list')!.args[0], { all: true, digests: true, filters: { dangling: ['true'] } });
