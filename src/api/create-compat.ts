@@ -56,6 +56,9 @@ export function adaptCreateBody(body: ContainerCreateBody, version: string): str
   if (!versionAtLeast(version, '1.48')) {
     for (const ep of Object.values(endpoints)) if (ep) ep.GwPriority = 0;
     if (hc?.Mounts?.some((m) => m.Type === 'image')) throw invalidParameter('Mount type "Image" needs API v1.48 or newer');
+  } else if (hc?.VolumeDriver && hc.Mounts?.some((m) => m.Type === 'volume' && !m.VolumeOptions?.DriverConfig?.Name)) {
+    // The daemon's warning from 1.48 on (the CLI gave it before): --volume-driver does not reach --mount volumes.
+    warnings.push("WARNING: the container-wide volume-driver configuration is ignored for volumes specified via 'mount'. Use '--mount type=volume,volume-driver=...' instead");
   }
 
   const mac = body.MacAddress ?? '';

@@ -44,3 +44,17 @@ test('fields newer than the request version are dropped or refused', () => {
   assert.throws(() => adaptCreateBody(sub, '1.44'), /VolumeOptions.Subpath needs API v1.45 or newer/);
   adaptCreateBody(sub, '1.45');
 });
+
+test("from API 1.48 the daemon warns that --volume-driver does not reach --mount volumes without their own driver", () => {
+  const body = (driverName?: string): ContainerCreateBody => ({
+    Image: 'x',
+    HostConfig: { VolumeDriver: 'local', Mounts: [{ Type: 'volume', Target: '/x', ...(driverName ? { VolumeOptions: { DriverConfig: { Name: driverName } } } : {}) }] },
+  });
+  assert.deepEqual(adaptCreateBody(body(), '1.48'), [
+    "WARNING: the container-wide volume-driver configuration is ignored for volumes specified via 'mount'. Use '--mount type=volume,volume-driver=...' instead",
+  ]);
+  assert.deepEqual(adaptCreateBody(body('local'), '1.48'), []);
+  assert.deepEqual(adaptCreateBody(body(), '1.47'), [], 'the CLI warned itself before 1.48');
+  const image = { Image: 'x', HostConfig: { Mounts: [{ Type: 'image', Source: 'busybox', Target: '/i' }] } } as ContainerCreateBody;
+  assert.throws(() => adaptCreateBody(image, '1.47'), /Mount type "Image" needs API v1.48 or newer/);
+});
