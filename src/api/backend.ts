@@ -114,7 +114,11 @@ export interface ContainerListOptions {
 }
 
 export interface ContainerBackend {
-  create(name: string | undefined, body: ContainerCreateBody, platform?: string): Promise<ContainerCreateResponse>;
+  /**
+   * `readOnlyNonRecursive`: read-only binds are read-only on their top mount only, as every one
+   * was before API 1.44 (the route sets it for older clients); from 1.44 they are recursively so.
+   */
+  create(name: string | undefined, body: ContainerCreateBody, platform?: string, opts?: { readOnlyNonRecursive?: boolean }): Promise<ContainerCreateResponse>;
   start(ref: string): Promise<void>;
   stop(ref: string, opts: { signal?: string; timeout?: number }): Promise<void>;
   restart(ref: string, opts: { signal?: string; timeout?: number }): Promise<void>;

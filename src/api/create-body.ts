@@ -33,7 +33,10 @@ export const HOST_CONFIG: StructShape = {
           Target: 'string',
           ReadOnly: 'bool',
           Consistency: 'string',
-          BindOptions: { goType: 'mount.BindOptions', fields: { Propagation: 'string', NonRecursive: 'bool' } },
+          BindOptions: {
+            goType: 'mount.BindOptions',
+            fields: { Propagation: 'string', NonRecursive: 'bool', CreateMountpoint: 'bool', ReadOnlyNonRecursive: 'bool', ReadOnlyForceRecursive: 'bool' },
+          },
           VolumeOptions: {
             goType: 'mount.VolumeOptions',
             fields: {

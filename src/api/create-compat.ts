@@ -48,6 +48,10 @@ export function adaptCreateBody(body: ContainerCreateBody, version: string): str
     const names = Object.keys(endpoints);
     if (names.length > 1) throw invalidParameter(`Container cannot be created with multiple network endpoints: ${names.join(', ')}`);
   }
+  if (!versionAtLeast(version, '1.44') && hc?.Mounts?.some((m) => m.Type === 'bind' && m.BindOptions?.ReadOnlyForceRecursive)) {
+    // Refused rather than ignored: a client asking for it expects recursive read-only enforced.
+    throw invalidParameter('BindOptions.ReadOnlyForceRecursive needs API v1.44 or newer');
+  }
   if (!versionAtLeast(version, '1.45')) {
     for (const m of hc?.Mounts ?? []) {
       if ((m as { VolumeOptions?: { Subpath?: string } }).VolumeOptions?.Subpath) throw invalidParameter('VolumeOptions.Subpath needs API v1.45 or newer');

@@ -62,7 +62,16 @@ export interface MountSpec {
   Target: string;
   ReadOnly?: boolean;
   Consistency?: string;
-  BindOptions?: { Propagation?: string; NonRecursive?: boolean };
+  BindOptions?: {
+    Propagation?: string;
+    NonRecursive?: boolean;
+    /** API 1.42: make a missing source directory (`bind-create-src`). */
+    CreateMountpoint?: boolean;
+    /** API 1.44: read-only on the top mount only (`bind-recursive=writable`). */
+    ReadOnlyNonRecursive?: boolean;
+    /** API 1.44: recursively read-only or fail (`bind-recursive=readonly`). */
+    ReadOnlyForceRecursive?: boolean;
+  };
   VolumeOptions?: { NoCopy?: boolean; Labels?: Labels; DriverConfig?: { Name?: string; Options?: Record<string, string> }; Subpath?: string };
   TmpfsOptions?: { SizeBytes?: number; Mode?: number };
   /** API 1.48: `type=image`, the part of the image to mount. */

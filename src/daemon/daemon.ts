@@ -106,7 +106,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
     log,
   });
   await images.init();
-  const volumes = new VolumeService(cfg.dataRoot, events, log, images.layers);
+  const volumes = new VolumeService(cfg.dataRoot, events, log, images.layers, () => runtime.recursiveReadOnlyError());
   await volumes.init();
   const execs = new ExecService({
     container: (ref) => {

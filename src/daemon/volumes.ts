@@ -45,6 +45,8 @@ export class VolumeService implements VolumeBackend, VolumeLink {
     private readonly log: (msg: string) => void = () => {},
     /** The layers of `--mount type=image` (daemon/containers/image-mounts.ts), mounted at start. */
     private readonly imageLayers?: Pick<RWLayers, 'mountRW' | 'unmountRW'>,
+    /** Why read-only mounts cannot be recursively read-only (`rro`); undefined when they can. */
+    private readonly recursiveReadOnlyError: () => Promise<string | undefined> = async () => 'rro is not supported',
   ) {
     this.subpathDir = join(dataRoot, 'volume-subpaths');
     this.store = new VolumeStore(dataRoot, {
@@ -139,9 +141,16 @@ export class VolumeService implements VolumeBackend, VolumeLink {
 
   // ---- VolumeLink ---------------------------------------------------------------------
 
-  register(id: string, config: ContainerConfig, hostConfig: HostConfig, lookup: (ref: string) => ContainerRecord): Promise<Record<string, StoredMountPoint>> {
+  register(
+    id: string,
+    config: ContainerConfig,
+    hostConfig: HostConfig,
+    lookup: (ref: string) => ContainerRecord,
+    opts: { readOnlyNonRecursive?: boolean } = {},
+  ): Promise<Record<string, StoredMountPoint>> {
     return registerMountPoints(this.store, {
       containerId: id,
+      readOnlyNonRecursive: !!opts.readOnlyNonRecursive,
       config,
       hostConfig,
       mountPointsOf: (ref) => lookup(ref).MountPoints as Record<string, StoredMountPoint>,
@@ -201,7 +210,8 @@ export class VolumeService implements VolumeBackend, VolumeLink {
           });
         }
       }
-      set = ociMounts(points, await checkPropagation(points, this.dataRoot));
+      const rroError = points.some((m) => !m.RW && m.Type !== 'tmpfs') ? await this.recursiveReadOnlyError() : undefined;
+      set = ociMounts(points, await checkPropagation(points, this.dataRoot), rroError === undefined ? { supported: true } : { supported: false, error: rroError });
     } catch (err) {
       for (const p of pinned.values()) await unpinSubpath(p).catch(() => {});
       for (const m of mounted) await this.store.unmount(m.Name!, rec.ID).catch(() => {});

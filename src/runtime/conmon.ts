@@ -37,6 +37,7 @@ import { SupervisorWatch, isConmonOf } from './conmon-supervision.js';
 import { within } from '../lib/within.js';
 import type { OciLinuxResources, OciSpec } from './oci-spec.js';
 import { runcUpdateFlags } from './runc-update.js';
+import { recursiveReadOnlyError } from './recursive-read-only.js';
 import {
   RuntimeStartError,
   type AttachStream,
@@ -441,6 +442,11 @@ export class ConmonRuntime implements Runtime {
     this.watcher?.close();
     this.watcher = undefined;
     this.listeners.length = 0;
+  }
+
+  /** moby's supportsRecursivelyReadOnly for this runtime: undefined when `rro` mounts can be made. */
+  recursiveReadOnlyError(): Promise<string | undefined> {
+    return recursiveReadOnlyError(this.runtimePath, basename(this.runtimePath));
   }
 
   // ---- helpers ------------------------------------------------------------------------------

@@ -148,7 +148,7 @@ export function parseMountSpec(cfg: MountSpec, exists?: (path: string) => boolea
       if (prop && !PROPAGATION_MODES.has(prop)) throw mountConfigError(type, `invalid propagation mode: ${prop}`);
       const srcAbs = validateAbsolute(cfg.Source);
       if (srcAbs) throw mountConfigError(type, srcAbs);
-      if (exists && !exists(cfg.Source)) throw mountConfigError(type, `bind source path does not exist: ${cfg.Source}`);
+      if (exists && !exists(cfg.Source) && !cfg.BindOptions?.CreateMountpoint) throw mountConfigError(type, `bind source path does not exist: ${cfg.Source}`);
       mp.Type = 'bind';
       mp.Source = cleanPath(cfg.Source);
       mp.Propagation = prop || DEFAULT_PROPAGATION;

@@ -29,6 +29,15 @@ export interface RegisterInput {
   mountPointsOf(ref: string): Record<string, StoredMountPoint>;
   /** Bind-source existence probe (for `--mount type=bind`); fs by default. */
   exists?: (path: string) => boolean;
+  /** Read-only binds on their top mount only (clients below API 1.44), recorded in their Spec. */
+  readOnlyNonRecursive?: boolean;
+}
+
+/** A read-only bind's Spec, marked read-only on its top mount only (moby's defaultReadOnlyNonRecursive). */
+function topOnly(point: StoredMountPoint): void {
+  if (point.Type !== 'bind' || point.RW) return;
+  const spec = point.Spec ?? { Type: 'bind', Target: point.Destination };
+  point.Spec = { ...spec, BindOptions: { ...spec.BindOptions, ReadOnlyNonRecursive: true } };
 }
 
 const duplicate = (dest: string) => invalidParameter(`Duplicate mount point: ${dest}`);
@@ -104,6 +113,7 @@ export async function registerMountPoints(store: VolumeStore, input: RegisterInp
       }
       if (binds.has(mp.Destination) || Object.hasOwn(hc.Tmpfs ?? {}, mp.Destination)) throw duplicate(mp.Destination);
       const point: StoredMountPoint = toStored(mp);
+      if (input.readOnlyNonRecursive) topOnly(point);
       if (mp.Type === 'volume') {
         const v = await volume(mp);
         point.Name = v.Name;
@@ -124,7 +134,8 @@ export async function registerMountPoints(store: VolumeStore, input: RegisterInp
       }
       if (binds.has(mp.Destination)) throw duplicate(cfg.Target);
       const point = toStored(mp);
-      if (mp.Type === 'bind') point.SkipMountpointCreation = true;
+      if (mp.Type === 'bind') point.SkipMountpointCreation = !cfg.BindOptions?.CreateMountpoint;
+      if (input.readOnlyNonRecursive) topOnly(point);
       if (mp.Type === 'volume') {
         const v = await volume(mp, {
           labels: cfg.VolumeOptions?.Labels ?? undefined,

@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import tar from 'tar-stream';
@@ -184,6 +184,41 @@ describe('volumes', () => {
     const bad = await d.docker(['run', '--rm', '-v', `${hostDir}:/x:bogus`, 'busybox', 'true']);
     assert.equal(bad.code, 125);
     assert.match(bad.stderr, /invalid mode: bogus/);
+  });
+
+  test('a read-only bind is read-only below its submounts too (rro, API 1.44), unless asked or the client is older', async () => {
+    const src = join(hostDir, 'rro');
+    const sub = join(src, 'sub');
+    await mkdir(sub, { recursive: true });
+    await runCommand('mount', ['-t', 'tmpfs', 'tmpfs', sub]);
+    try {
+      const write = (args: string[], env?: Record<string, string>) => d.docker(['run', '--rm', ...args, 'busybox', 'sh', '-c', 'touch /h/sub/w && echo wrote'], env ? { env } : {});
+      const rro = await write(['-v', `${src}:/h:ro`]);
+      assert.match(rro.stderr, /touch: \/h\/sub\/w: Read-only file system/);
+      assert.equal(existsSync(join(sub, 'w')), false);
+      // Before API 1.44 read-only binds were read-only on their top mount only.
+      assert.equal((await write(['-v', `${src}:/h:ro`], { DOCKER_API_VERSION: '1.43' })).stdout, 'wrote\n');
+      await rm(join(sub, 'w'));
+      assert.equal((await write(['--mount', `type=bind,src=${src},dst=/h,readonly,bind-recursive=writable`])).stdout, 'wrote\n');
+      await rm(join(sub, 'w'));
+      const forced = await write(['--mount', `type=bind,src=${src},dst=/h,readonly,bind-recursive=readonly,bind-propagation=rprivate`]);
+      assert.match(forced.stderr, /Read-only file system/);
+      const old = await socketJson(d.socket, 'POST', '/v1.43/containers/create', {
+        body: { Image: 'busybox', HostConfig: { Mounts: [{ Type: 'bind', Source: src, Target: '/h', ReadOnly: true, BindOptions: { ReadOnlyForceRecursive: true } }] } },
+      });
+      assert.deepEqual(old, { status: 400, json: { message: 'BindOptions.ReadOnlyForceRecursive needs API v1.44 or newer' } });
+    } finally {
+      await runCommand('umount', [sub]);
+    }
+    // BindOptions.CreateMountpoint: a missing source is made, as with -v.
+    const made = join(hostDir, 'created/by/mount');
+    const created = await socketJson<{ Id: string }>(d.socket, 'POST', '/v1.50/containers/create', {
+      body: { Image: 'busybox', Cmd: ['true'], HostConfig: { Mounts: [{ Type: 'bind', Source: made, Target: '/m', BindOptions: { CreateMountpoint: true } }] } },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.json));
+    await docker(['start', '-a', created.json.Id]);
+    assert.ok((await stat(made)).isDirectory());
+    await docker(['rm', created.json.Id]);
   });
 
   test('--mount tmpfs with size and --tmpfs', async () => {

@@ -30,7 +30,7 @@ async function create(ctx: RequestContext): Promise<void> {
   const name = ctx.query.get('name') || undefined;
   const platform = ctx.query.get('platform') || undefined;
   const warnings = adaptCreateBody(body, ctx.version);
-  const created = await ctx.backend.containers.create(name, body, platform);
+  const created = await ctx.backend.containers.create(name, body, platform, versionAtLeast(ctx.version, '1.44') ? {} : { readOnlyNonRecursive: true });
   sendJSON(ctx.res, 201, { Id: created.Id, Warnings: [...warnings, ...(created.Warnings ?? [])] });
 }
 

@@ -22,6 +22,7 @@ export async function createContainer(
   name: string | undefined,
   body: ContainerCreateBody,
   platform?: string,
+  opts: { readOnlyNonRecursive?: boolean } = {},
 ): Promise<ContainerCreateResponse> {
   const { HostConfig: hostConfigIn, NetworkingConfig: networkingConfig, ...userConfig } = body;
   const hostConfig: HostConfig = { ...(hostConfigIn ?? {}) };
@@ -37,7 +38,7 @@ export async function createContainer(
   // An image delete racing this create must not take the layers the new RW layer is made on.
   const { image, release } = await c.deps.images.resolveForUse(userConfig.Image, platform);
   try {
-    return await createFromImage(c, name, userConfig, hostConfig, networkingConfig, image, warnings);
+    return await createFromImage(c, name, userConfig, hostConfig, networkingConfig, image, warnings, opts);
   } finally {
     release();
   }
@@ -51,6 +52,7 @@ async function createFromImage(
   networkingConfig: ContainerCreateBody['NetworkingConfig'],
   image: ResolvedImage,
   warnings: string[],
+  opts: { readOnlyNonRecursive?: boolean },
 ): Promise<ContainerCreateResponse> {
   const config = mergeImageConfig(userConfig, image.config.config);
   const { path, args } = commandOf(config);
@@ -82,7 +84,7 @@ async function createFromImage(
   let imageMountsMade = false;
   let mountPoints: ContainerRecord['MountPoints'] | undefined;
   try {
-    mountPoints = c.deps.volumes ? await c.deps.volumes.register(id, config, hostConfig, (ref) => c.get(ref)) : {};
+    mountPoints = c.deps.volumes ? await c.deps.volumes.register(id, config, hostConfig, (ref) => c.get(ref), opts) : {};
     await createImageMounts(c.deps.images, c.deps.layers, id, mountPoints);
     imageMountsMade = true;
     if (!config.Hostname) config.Hostname = hostConfig.NetworkMode === 'host' ? osHostname() : shortId(id);

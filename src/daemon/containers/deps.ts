@@ -81,7 +81,13 @@ export interface NetworkLink {
 /** The volume service as the lifecycle uses it (daemon/volumes.ts). */
 export interface VolumeLink {
   /** Create: binds, --mount, --volumes-from and Config.Volumes into mount points; volumes are created and referenced. */
-  register(id: string, config: ContainerConfig, hostConfig: HostConfig, lookup: (ref: string) => ContainerRecord): Promise<ContainerRecord['MountPoints']>;
+  register(
+    id: string,
+    config: ContainerConfig,
+    hostConfig: HostConfig,
+    lookup: (ref: string) => ContainerRecord,
+    opts?: { readOnlyNonRecursive?: boolean },
+  ): Promise<ContainerRecord['MountPoints']>;
   /** The destinations of the registered volumes that come from Config.Volumes (image VOLUME, `-v /path`). */
   volumesOverImage(config: ContainerConfig, points: ContainerRecord['MountPoints']): string[];
   /** Create: refuses, with Docker's error, any of `destinations` that is not a directory in `rootfs`. */

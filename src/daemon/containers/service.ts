@@ -73,8 +73,8 @@ export class ContainerService implements ContainerBackend {
       .map((r) => ({ id: r.ID, running: isRunning(r.State) }));
   }
 
-  create(name: string | undefined, body: ContainerCreateBody, platform?: string): Promise<ContainerCreateResponse> {
-    return createContainer(this.c, name, body, platform);
+  create(name: string | undefined, body: ContainerCreateBody, platform?: string, opts: { readOnlyNonRecursive?: boolean } = {}): Promise<ContainerCreateResponse> {
+    return createContainer(this.c, name, body, platform, opts);
   }
   start(ref: string): Promise<void> {
     return startContainer(this.c, ref);

@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseBind, parseMountSpec, parseVolumesFrom, tmpfsData, validMountMode } from '../../../src/volume/mount-parser.js';
 import { ociMounts } from '../../../src/volume/oci-mounts.js';
+import type { StoredMountPoint } from '../../../src/volume/mount-points.js';
 import { mountFlags, validateLocalOptions, validateVolumeName } from '../../../src/volume/local-driver.js';
 
 describe('parseBind (-v)', () => {
@@ -94,6 +95,24 @@ describe('ociMounts', () => {
     assert.deepEqual(set.mounts[1]!.options, ['rbind', 'rw', 'rprivate']);
     assert.deepEqual(set.mounts[2], { destination: '/t', type: 'tmpfs', source: 'tmpfs', options: ['noexec', 'nosuid', 'nodev', 'size=1m'] });
     assert.equal(set.rootfsPropagation, 'shared');
+  });
+
+  it('read-only mounts are recursively read-only (rro) where the runtime can, unless a bind asks for its top mount only', () => {
+    const ro = (over: Partial<StoredMountPoint> = {}, bind?: NonNullable<StoredMountPoint['Spec']>['BindOptions']): StoredMountPoint => ({
+      Type: 'bind', Source: '/h', Destination: '/c', Mode: 'ro', RW: false, Propagation: 'rprivate',
+      Spec: { Type: 'bind', Source: '/h', Target: '/c', ReadOnly: true, ...(bind ? { BindOptions: bind } : {}) }, ...over,
+    });
+    const opt = (m: StoredMountPoint, supported = true) =>
+      ociMounts([m], new Set(), supported ? { supported: true } : { supported: false, error: 'rro is not supported by runtime "runc"' }).mounts[0]!.options?.[1];
+    assert.equal(opt(ro()), 'rro');
+    assert.equal(opt(ro({ Type: 'volume', Spec: { Type: 'volume', Target: '/c' } })), 'rro');
+    assert.equal(opt(ro({}, { ReadOnlyNonRecursive: true })), 'ro');
+    assert.equal(opt(ro(), false), 'ro');
+    assert.equal(opt(ro({}, { ReadOnlyForceRecursive: true })), 'rro');
+    assert.throws(() => opt(ro({}, { ReadOnlyForceRecursive: true }), false), { message: 'rro is not supported by runtime "runc"' });
+    assert.throws(() => opt(ro({}, { ReadOnlyForceRecursive: true, ReadOnlyNonRecursive: true })), { message: 'mount options conflict: ReadOnlyNonRecursive && BindOptions.ReadOnlyForceRecursive' });
+    const rw = ro({ RW: true, Spec: { Type: 'bind', Source: '/h', Target: '/c', BindOptions: { ReadOnlyNonRecursive: true } } });
+    assert.throws(() => opt(rw), { message: 'mount options conflict: !ReadOnly && BindOptions.ReadOnlyNonRecursive' });
   });
 });
 
