@@ -198,7 +198,8 @@ export interface SystemBackend {
 
 /** The /networks endpoints. References are names, IDs or unique ID prefixes. */
 export interface NetworkBackend {
-  list(filters: Filters): Promise<NetworkResource[]>;
+  /** `detailed` (API < 1.28) fills each network's `Containers`, as inspect does. */
+  list(filters: Filters, opts?: { detailed?: boolean }): Promise<NetworkResource[]>;
   inspect(ref: string, opts: { verbose: boolean; scope?: string }): Promise<NetworkResource>;
   create(body: NetworkCreateRequest): Promise<{ Id: string; Warning: string }>;
   remove(ref: string): Promise<void>;

@@ -344,6 +344,32 @@ test('networks keep names with spaces, auxiliary addresses, endpoint driver opti
   assert.equal((await d.docker(['network', 'ls', '-q', '--filter', 'name=ipambad'])).stdout, '');
 });
 
+test('an API 1.27 network list shows each network\'s containers (moby\'s detailed list); 1.28 and later do not', async () => {
+  assert.equal((await d.docker(['network', 'create', 'listnet'])).code, 0);
+  const run = await d.docker(['run', '-d', '--name', 'listed', '--network', 'listnet', 'busybox', 'sleep', '60']);
+  assert.equal(run.code, 0, run.stderr);
+  const id = run.stdout.trim();
+  try {
+    const filters = { name: ['^listnet$'] };
+    const old = await new Docker({ socketPath: d.socket, version: 'v1.27' }).listNetworks({ filters });
+    assert.equal(old.length, 1);
+    const ep = (old[0]!.Containers as Record<string, { Name: string; EndpointID: string; IPv4Address: string }>)[id];
+    assert.ok(ep, `container ${id} in ${JSON.stringify(old[0]!.Containers)}`);
+    assert.equal(ep.Name, 'listed');
+    assert.match(ep.EndpointID, /^[0-9a-f]{64}$/);
+    assert.match(ep.IPv4Address, /^\d+\.\d+\.\d+\.\d+\/\d+$/);
+    const inspected = await new Docker({ socketPath: d.socket }).getNetwork('listnet').inspect();
+    assert.deepEqual(old[0]!.Containers, inspected.Containers);
+    for (const version of ['v1.28', 'v1.50']) {
+      const summary = await new Docker({ socketPath: d.socket, version }).listNetworks({ filters });
+      assert.deepEqual(summary[0]!.Containers, {}, version);
+    }
+  } finally {
+    await d.docker(['rm', '-f', id]);
+    await d.docker(['network', 'rm', 'listnet']);
+  }
+});
+
 test('rename onto a used name says Docker\'s "Error when allocating new name"', async () => {
   const a = await d.docker(['create', '--name', 'rn-a', 'busybox', 'true']);
   const b = await d.docker(['create', '--name', 'rn-b', 'busybox', 'true']);
