@@ -23,6 +23,7 @@ import type {
   HostConfig,
   Filters,
   ImageSearchResult,
+  PluginPrivilege,
   ImageDeleteItem,
   ImageHistoryItem,
   ImageInspect,
@@ -188,6 +189,8 @@ export interface ImageBackend {
   prune(filters: Filters): Promise<PruneReport>;
   /** GET /images/search : the v1 search of the index the term names (Docker Hub by default). */
   search(term: string, opts: { limit?: number; filters: Filters; auth?: RegistryAuth; signal?: AbortSignal }): Promise<ImageSearchResult[]>;
+  /** GET /plugins/privileges : what the plugin `remote` asks for, read from its registry ([] when it cannot be fetched). */
+  pluginPrivileges(remote: string, auth: RegistryAuth | undefined): Promise<PluginPrivilege[] | null>;
 }
 
 export interface SystemBackend {

@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { statfs } from 'node:fs/promises';
 import Docker from 'dockerode';
 import { loadBusybox, runCommand, startDaemon, type Daemon } from './harness.js';
-import { freePort, startRegistry, type RegistryProcess } from '../fixtures/registry.js';
+import { freePort, putManifest, sha256, startRegistry, uploadBlob, type RegistryProcess } from '../fixtures/registry.js';
+import { socketRequest } from '../lib/http.js';
 
 let root: string;
 let d: Daemon;
@@ -101,6 +102,49 @@ test('plugins: none listed, lookups are not found, installs are refused', async 
   const rm1 = await d.docker(['plugin', 'rm', 'vieux/sshfs']);
   assert.equal(rm1.code, 1);
   assert.match(rm1.stderr, /plugin "vieux\/sshfs" not found/);
+});
+
+test('plugin privileges are read from the registry; one that cannot be fetched has none, as in moby', async () => {
+  const config = Buffer.from(JSON.stringify({
+    Description: 'test plugin', Entrypoint: ['/p'], Interface: { Types: ['docker.volumedriver/1.0'], Socket: 'p.sock' },
+    Network: { Type: 'host' }, PidHost: true, Mounts: [{ Source: '/var/lib/x', Destination: '/x', Type: 'bind' }, { Destination: '/y' }],
+    Linux: { Capabilities: ['CAP_SYS_ADMIN'], AllowAllDevices: false, Devices: [{ Path: '/dev/fuse' }] },
+  }));
+  const layer = Buffer.alloc(1024);
+  const manifest = (configMediaType: string, cfg: Buffer) => Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+    config: { mediaType: configMediaType, size: cfg.length, digest: sha256(cfg) },
+    layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: layer.length, digest: sha256(layer) }],
+  }));
+  for (const [repo, mt, cfg] of [['tools/plug', 'application/vnd.docker.plugin.v1+json', config], ['tools/notplug', 'application/vnd.docker.container.image.v1+json', Buffer.from('{}')]] as const) {
+    await uploadBlob(registry.url, repo, cfg);
+    await uploadBlob(registry.url, repo, layer);
+    await putManifest(registry.url, repo, 'latest', 'application/vnd.docker.distribution.manifest.v2+json', manifest(mt, cfg));
+  }
+  const privileges = async (remote: string) => {
+    const r = await socketRequest(d.socket, 'GET', `/v1.50/plugins/privileges?remote=${encodeURIComponent(remote)}`);
+    return { status: r.status, body: JSON.parse(r.body) as unknown };
+  };
+  assert.deepEqual(await privileges(`${registry.host}/tools/plug`), {
+    status: 200,
+    body: [
+      { Name: 'network', Description: 'permissions to access a network', Value: ['host'] },
+      { Name: 'host pid namespace', Description: 'allow access to host pid namespace', Value: ['true'] },
+      { Name: 'mount', Description: 'host path to mount', Value: ['/var/lib/x'] },
+      { Name: 'device', Description: 'host device to access', Value: ['/dev/fuse'] },
+      { Name: 'capabilities', Description: 'list of additional capabilities required', Value: ['CAP_SYS_ADMIN'] },
+    ],
+  });
+  // moby's Privileges swallows the fetch's error: an unknown repository, or no registry at all.
+  assert.deepEqual(await privileges(`${registry.host}/tools/none:v1`), { status: 200, body: [] });
+  assert.deepEqual(await privileges('127.0.0.1:1/tools/plug'), { status: 200, body: [] });
+  assert.deepEqual(await privileges(''), { status: 500, body: { message: 'invalid reference format' } });
+  assert.deepEqual(await privileges('UPPER'), { status: 500, body: { message: 'invalid reference format: repository name (library/UPPER) must be lowercase' } });
+  assert.deepEqual(await privileges(`${registry.host}/tools/notplug`), {
+    status: 500,
+    body: { message: `did not find plugin config for specified reference ${registry.host}/tools/notplug:latest` },
+  });
 });
 
 test('network name and id filters are regular expressions, as in Docker', async () => {

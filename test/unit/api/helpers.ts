@@ -66,6 +66,7 @@ export function stubBackend(calls: Call[], o: Overrides = {}): Backend {
     tag: async () => {},
     prune: async () => ({ ImagesDeleted: [], SpaceReclaimed: 0 }),
     search: async () => [],
+    pluginPrivileges: async () => [],
     pull: () => noMessages(),
     push: () => noMessages(),
     login: async () => ({ Status: 'Login Succeeded', IdentityToken: '' }),
