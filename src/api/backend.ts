@@ -25,6 +25,7 @@ import type {
   ImageSearchResult,
   DistributionInspect,
   OciPlatform,
+  PluginPrivilege,
   ImageDeleteItem,
   ImageHistoryItem,
   ImageInspect,
@@ -199,6 +200,8 @@ export interface ImageBackend {
   distributionInspect(ref: string, auth: RegistryAuth | undefined): Promise<DistributionInspect>;
   /** GET /images/search : the v1 search of the index the term names (Docker Hub by default). */
   search(term: string, opts: { limit?: number; filters: Filters; auth?: RegistryAuth; signal?: AbortSignal }): Promise<ImageSearchResult[]>;
+  /** GET /plugins/privileges : what the plugin `remote` asks for, read from its registry ([] when it cannot be fetched). */
+  pluginPrivileges(remote: string, auth: RegistryAuth | undefined): Promise<PluginPrivilege[] | null>;
 }
 
 export interface SystemBackend {
@@ -209,7 +212,8 @@ export interface SystemBackend {
 
 /** The /networks endpoints. References are names, IDs or unique ID prefixes. */
 export interface NetworkBackend {
-  list(filters: Filters): Promise<NetworkResource[]>;
+  /** `detailed` (API < 1.28) fills each network's `Containers`, as inspect does. */
+  list(filters: Filters, opts?: { detailed?: boolean }): Promise<NetworkResource[]>;
   inspect(ref: string, opts: { verbose: boolean; scope?: string }): Promise<NetworkResource>;
   create(body: NetworkCreateRequest): Promise<{ Id: string; Warning: string }>;
   remove(ref: string): Promise<void>;

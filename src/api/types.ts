@@ -441,6 +441,13 @@ export type SystemInfo = Record<string, unknown> & {
 
 export type Filters = Record<string, string[]>;
 
+/** One entry of GET /plugins/privileges. */
+export interface PluginPrivilege {
+  Name: string;
+  Description: string;
+  Value: string[];
+}
+
 /** One entry of GET /images/search. */
 export interface ImageSearchResult {
   star_count: number;

@@ -46,12 +46,12 @@ export class NetworkService implements NetworkBackend {
     return Object.keys(this.mgr.resource(this.mgr.get(id), true).Containers).length;
   }
 
-  async list(filters: Filters): Promise<NetworkResource[]> {
+  async list(filters: Filters, opts: { detailed?: boolean } = {}): Promise<NetworkResource[]> {
     const match = listFilter(filters);
     return this.mgr
       .all()
       .filter((n) => match(n, this.endpointsOf(n.Id)))
-      .map((n) => this.mgr.resource(n, false));
+      .map((n) => this.mgr.resource(n, opts.detailed ?? false));
   }
 
   async inspect(ref: string, opts: { verbose: boolean; scope?: string }): Promise<NetworkResource> {

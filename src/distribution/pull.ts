@@ -73,7 +73,7 @@ const MAX_MANIFEST = 4 << 20;
 /** Configs are read into memory: one bigger than any real image's is refused before it is fetched. */
 const MAX_CONFIG = 8 << 20;
 
-async function fetchManifest(s: RegistrySession, repo: string, reference: string): Promise<{ raw: Buffer; manifest: Manifest; digest: string }> {
+export async function fetchManifest(s: RegistrySession, repo: string, reference: string): Promise<{ raw: Buffer; manifest: Manifest; digest: string }> {
   const res = await s.request('GET', `/v2/${repo}/manifests/${reference}`, { headers: { Accept: MANIFEST_ACCEPT.join(', ') } });
   if (res.status !== 200) await s.fail(res, 'GET');
   const raw = await readBody(res, MAX_MANIFEST);

@@ -28,15 +28,16 @@ const ANSWER_MS = 15_000;
 
 /**
  * Routes that may contact registries or URLs: never fuzzed (no traffic may leave the machine).
- * A search goes to Docker Hub's index, and a build's FROM pulls a missing base image.
+ * A search goes to Docker Hub's index, a build's FROM pulls a missing base image, and a plugin's
+ * privileges are read from its registry.
  */
-const REMOTE = [/^POST \/images\/\{name:\.\*\}\/push$/, /^POST \/auth$/, /^GET \/images\/search$/, /^POST \/build$/];
+const REMOTE = [/^POST \/images\/\{name:\.\*\}\/push$/, /^POST \/auth$/, /^GET \/images\/search$/, /^POST \/build$/, /^GET \/plugins\/privileges$/];
 
 /** Where Docker itself answers 5xx: an engine outside a swarm (503), features wharfd does not have (501). */
 const DOCKER_5XX: Array<[RegExp, number]> = [
   [/^\/(?:v[^/]*\/)?(?:swarm|services|nodes|tasks|secrets|configs)(?:\/|\?|$)/, 503],
   [/^\/(?:v[^/]*\/)?swarm\/(?:init|join)(?:\?|$)/, 501],
-  [/^\/(?:v[^/]*\/)?plugins\/(?:pull|create|privileges)(?:\?|$)/, 501],
+  [/^\/(?:v[^/]*\/)?plugins\/(?:pull|create)(?:\?|$)/, 501],
 ];
 const dockerAnswers5xx = (target: string, status: number) => DOCKER_5XX.some(([re, code]) => code === status && re.test(target));
 

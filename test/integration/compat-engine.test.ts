@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { statfs } from 'node:fs/promises';
 import Docker from 'dockerode';
 import { loadBusybox, runCommand, startDaemon, type Daemon } from './harness.js';
-import { freePort, startRegistry, type RegistryProcess } from '../fixtures/registry.js';
+import { freePort, putManifest, sha256, startRegistry, uploadBlob, type RegistryProcess } from '../fixtures/registry.js';
+import { socketRequest } from '../lib/http.js';
 
 let root: string;
 let d: Daemon;
@@ -101,6 +102,49 @@ test('plugins: none listed, lookups are not found, installs are refused', async 
   const rm1 = await d.docker(['plugin', 'rm', 'vieux/sshfs']);
   assert.equal(rm1.code, 1);
   assert.match(rm1.stderr, /plugin "vieux\/sshfs" not found/);
+});
+
+test('plugin privileges are read from the registry; one that cannot be fetched has none, as in moby', async () => {
+  const config = Buffer.from(JSON.stringify({
+    Description: 'test plugin', Entrypoint: ['/p'], Interface: { Types: ['docker.volumedriver/1.0'], Socket: 'p.sock' },
+    Network: { Type: 'host' }, PidHost: true, Mounts: [{ Source: '/var/lib/x', Destination: '/x', Type: 'bind' }, { Destination: '/y' }],
+    Linux: { Capabilities: ['CAP_SYS_ADMIN'], AllowAllDevices: false, Devices: [{ Path: '/dev/fuse' }] },
+  }));
+  const layer = Buffer.alloc(1024);
+  const manifest = (configMediaType: string, cfg: Buffer) => Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+    config: { mediaType: configMediaType, size: cfg.length, digest: sha256(cfg) },
+    layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: layer.length, digest: sha256(layer) }],
+  }));
+  for (const [repo, mt, cfg] of [['tools/plug', 'application/vnd.docker.plugin.v1+json', config], ['tools/notplug', 'application/vnd.docker.container.image.v1+json', Buffer.from('{}')]] as const) {
+    await uploadBlob(registry.url, repo, cfg);
+    await uploadBlob(registry.url, repo, layer);
+    await putManifest(registry.url, repo, 'latest', 'application/vnd.docker.distribution.manifest.v2+json', manifest(mt, cfg));
+  }
+  const privileges = async (remote: string) => {
+    const r = await socketRequest(d.socket, 'GET', `/v1.50/plugins/privileges?remote=${encodeURIComponent(remote)}`);
+    return { status: r.status, body: JSON.parse(r.body) as unknown };
+  };
+  assert.deepEqual(await privileges(`${registry.host}/tools/plug`), {
+    status: 200,
+    body: [
+      { Name: 'network', Description: 'permissions to access a network', Value: ['host'] },
+      { Name: 'host pid namespace', Description: 'allow access to host pid namespace', Value: ['true'] },
+      { Name: 'mount', Description: 'host path to mount', Value: ['/var/lib/x'] },
+      { Name: 'device', Description: 'host device to access', Value: ['/dev/fuse'] },
+      { Name: 'capabilities', Description: 'list of additional capabilities required', Value: ['CAP_SYS_ADMIN'] },
+    ],
+  });
+  // moby's Privileges swallows the fetch's error: an unknown repository, or no registry at all.
+  assert.deepEqual(await privileges(`${registry.host}/tools/none:v1`), { status: 200, body: [] });
+  assert.deepEqual(await privileges('127.0.0.1:1/tools/plug'), { status: 200, body: [] });
+  assert.deepEqual(await privileges(''), { status: 500, body: { message: 'invalid reference format' } });
+  assert.deepEqual(await privileges('UPPER'), { status: 500, body: { message: 'invalid reference format: repository name (library/UPPER) must be lowercase' } });
+  assert.deepEqual(await privileges(`${registry.host}/tools/notplug`), {
+    status: 500,
+    body: { message: `did not find plugin config for specified reference ${registry.host}/tools/notplug:latest` },
+  });
 });
 
 test('network name and id filters are regular expressions, as in Docker', async () => {
@@ -342,6 +386,32 @@ test('networks keep names with spaces, auxiliary addresses, endpoint driver opti
     'invalid network config:\n* invalid subnet 10.231.8.5/24: it should be 10.231.8.0/24\n* invalid ip-range 10.231.9.0/25: parent subnet 10.231.8.5/24 doesn\'t contain ip-range\n* invalid gateway ::1: parent subnet is an IPv4 block',
   );
   assert.equal((await d.docker(['network', 'ls', '-q', '--filter', 'name=ipambad'])).stdout, '');
+});
+
+test('an API 1.27 network list shows each network\'s containers (moby\'s detailed list); 1.28 and later do not', async () => {
+  assert.equal((await d.docker(['network', 'create', 'listnet'])).code, 0);
+  const run = await d.docker(['run', '-d', '--name', 'listed', '--network', 'listnet', 'busybox', 'sleep', '60']);
+  assert.equal(run.code, 0, run.stderr);
+  const id = run.stdout.trim();
+  try {
+    const filters = { name: ['^listnet$'] };
+    const old = await new Docker({ socketPath: d.socket, version: 'v1.27' }).listNetworks({ filters });
+    assert.equal(old.length, 1);
+    const ep = (old[0]!.Containers as Record<string, { Name: string; EndpointID: string; IPv4Address: string }>)[id];
+    assert.ok(ep, `container ${id} in ${JSON.stringify(old[0]!.Containers)}`);
+    assert.equal(ep.Name, 'listed');
+    assert.match(ep.EndpointID, /^[0-9a-f]{64}$/);
+    assert.match(ep.IPv4Address, /^\d+\.\d+\.\d+\.\d+\/\d+$/);
+    const inspected = await new Docker({ socketPath: d.socket }).getNetwork('listnet').inspect();
+    assert.deepEqual(old[0]!.Containers, inspected.Containers);
+    for (const version of ['v1.28', 'v1.50']) {
+      const summary = await new Docker({ socketPath: d.socket, version }).listNetworks({ filters });
+      assert.deepEqual(summary[0]!.Containers, {}, version);
+    }
+  } finally {
+    await d.docker(['rm', '-f', id]);
+    await d.docker(['network', 'rm', 'listnet']);
+  }
 });
 
 test('rename onto a used name says Docker\'s "Error when allocating new name"', async () => {

@@ -7,6 +7,7 @@ import { readJSON } from '../json-body.js';
 import { NETWORK_CONNECT, NETWORK_CREATE, NETWORK_DISCONNECT } from '../body-shapes.js';
 import type { EndpointSettings, NetworkCreateRequest } from '../types.js';
 import { invalidParameter } from '../../lib/errors.js';
+import { versionAtLeast } from '../version.js';
 
 function backend(ctx: RequestContext): NetworkBackend {
   return ctx.backend.networks;
@@ -16,13 +17,15 @@ async function jsonObject(ctx: RequestContext, shape: StructShape): Promise<Reco
   return (await readJSON<Record<string, unknown>>(ctx.req, shape)) ?? {};
 }
 
+/** Below API 1.28 the list is moby's detailed one: each network with its containers, as inspect shows them. */
+async function listNetworks(ctx: RequestContext): Promise<void> {
+  const detailed = !versionAtLeast(ctx.version, '1.28');
+  sendJSON(ctx.res, 200, await backend(ctx).list(parseFilters(ctx.query.get('filters')), { detailed }));
+}
+
 export function networkRoutes(router: Router): void {
-  router.get('/networks', async (ctx) => {
-    sendJSON(ctx.res, 200, await backend(ctx).list(parseFilters(ctx.query.get('filters'))));
-  });
-  router.get('/networks/', async (ctx) => {
-    sendJSON(ctx.res, 200, await backend(ctx).list(parseFilters(ctx.query.get('filters'))));
-  });
+  router.get('/networks', listNetworks);
+  router.get('/networks/', listNetworks);
   router.post('/networks/create', async (ctx) => {
     const body = (await jsonObject(ctx, NETWORK_CREATE)) as unknown as NetworkCreateRequest;
     if (typeof body.Name !== 'string') throw invalidParameter('network name must not be empty');

@@ -1,9 +1,10 @@
 /** Registries: pull, push, search and login over distribution/ (POST /images/create?fromImage=, /images/{name}/push, /images/search, /auth). */
 import type { ImagePullOptions, RegistryAuth } from '../../api/backend.js';
-import type { DistributionInspect, Filters, ImageSearchResult, ProgressMessage } from '../../api/types.js';
+import type { DistributionInspect, Filters, ImageSearchResult, PluginPrivilege, ProgressMessage } from '../../api/types.js';
 import { credentialsOf } from '../../distribution/auth-config.js';
 import { inspectDistribution } from '../../distribution/inspect.js';
 import { login } from '../../distribution/login.js';
+import { pluginPrivileges } from '../../distribution/plugin-privileges.js';
 import { listTags, pullImage, type PullContext } from '../../distribution/pull.js';
 import { pushImage } from '../../distribution/push.js';
 import { searchRegistry } from '../../distribution/search.js';
@@ -140,6 +141,22 @@ export async function* pushImages(c: ImageCore, name: string, tag: string | unde
 
 export async function searchImages(c: ImageCore, term: string, opts: { limit?: number; filters: Filters; auth?: RegistryAuth; signal?: AbortSignal }): Promise<ImageSearchResult[]> {
   return searchRegistry(c.registry.resolver, term, { ...opts, userAgent: c.registry.userAgent });
+}
+
+/**
+ * GET /plugins/privileges : `remote` as moby's parseRemoteRef reads it (a digest wins over a tag,
+ * no tag means latest), then the plugin's config from its registry.
+ */
+export async function pluginPrivilegesOf(c: ImageCore, remote: string, auth: RegistryAuth | undefined): Promise<PluginPrivilege[] | null> {
+  let named: Reference;
+  try {
+    named = parseNormalizedNamed(remote);
+  } catch (err) {
+    // moby hands the reference parser's error on unwrapped: a 500, unlike pull's 400.
+    throw systemError((err as Error).message);
+  }
+  const ref: Reference = named.digest !== undefined ? { domain: named.domain, path: named.path, digest: named.digest } : { ...named, tag: named.tag ?? 'latest' };
+  return pluginPrivileges(c.registry, ref, credentialsOf(auth));
 }
 
 /** POST /auth */

@@ -14,6 +14,7 @@ import type {
   ImageHistoryItem,
   ImageInspect,
   ImageSearchResult,
+  PluginPrivilege,
   ImageSummary,
   OciPlatform,
   ProgressMessage,
@@ -29,7 +30,7 @@ import { importImage, loadImages, removeStaleLoadDirs, saveImages } from './arch
 import { ImageCore, type ImageServiceOptions, type RegistryServiceOptions, type ResolvedImage } from './core.js';
 import { imageHistory, inspectImage } from './inspect.js';
 import { listImages } from './list.js';
-import { distributionInspect, loginRegistry, pullImages, pushImages, searchImages } from './registry.js';
+import { distributionInspect, loginRegistry, pluginPrivilegesOf, pullImages, pushImages, searchImages } from './registry.js';
 import { pruneImages, removeImage } from './remove.js';
 import { tagImage } from './tag.js';
 
@@ -126,6 +127,9 @@ export class ImageService implements ImageBackend {
   }
   search(term: string, opts: { limit?: number; filters: Filters; auth?: RegistryAuth; signal?: AbortSignal }): Promise<ImageSearchResult[]> {
     return searchImages(this.c, term, opts);
+  }
+  pluginPrivileges(remote: string, auth: RegistryAuth | undefined): Promise<PluginPrivilege[] | null> {
+    return pluginPrivilegesOf(this.c, remote, auth);
   }
   /** POST /auth */
   login(auth: RegistryAuth): Promise<{ Status: string; IdentityToken: string }> {

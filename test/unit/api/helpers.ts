@@ -67,6 +67,7 @@ export function stubBackend(calls: Call[], o: Overrides = {}): Backend {
     prune: async () => ({ ImagesDeleted: [], SpaceReclaimed: 0 }),
     search: async () => [],
     distributionInspect: async () => ({ Descriptor: { mediaType: '', digest: '', size: 0 }, Platforms: null }),
+    pluginPrivileges: async () => [],
     pull: () => noMessages(),
     push: () => noMessages(),
     login: async () => ({ Status: 'Login Succeeded', IdentityToken: '' }),

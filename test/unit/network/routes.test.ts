@@ -15,7 +15,7 @@ describe('network routes', () => {
   const calls: Array<{ m: string; args: unknown[] }> = [];
   const rec = (m: string) => (...args: unknown[]) => void calls.push({ m, args });
   const networks: NetworkBackend = {
-    list: async (f) => (rec('list')(f), [{ Name: 'bridge' } as never]),
+    list: async (f, o) => (rec('list')(f, o), [{ Name: 'bridge' } as never]),
     inspect: async (ref) => {
       if (ref === 'missing') throw notFound('network missing not found');
       return { Name: ref } as never;
@@ -43,7 +43,12 @@ describe('network routes', () => {
     const r = await request(sock, 'GET', '/v1.45/networks?filters=' + encodeURIComponent('{"type":["custom"]}'));
     assert.equal(r.status, 200);
     assert.deepEqual(r.json(), [{ Name: 'bridge' }]);
-    assert.deepEqual(calls.at(-1), { m: 'list', args: [{ type: ['custom'] }] });
+    assert.deepEqual(calls.at(-1), { m: 'list', args: [{ type: ['custom'] }, { detailed: false }] });
+    // Below 1.28 moby lists each network with its containers (its "detailed" list).
+    assert.equal((await request(sock, 'GET', '/v1.27/networks')).status, 200);
+    assert.deepEqual(calls.at(-1), { m: 'list', args: [{}, { detailed: true }] });
+    await request(sock, 'GET', '/v1.28/networks/');
+    assert.deepEqual(calls.at(-1), { m: 'list', args: [{}, { detailed: false }] });
     assert.deepEqual((await request(sock, 'GET', '/networks/web')).json(), { Name: 'web' });
     const missing = await request(sock, 'GET', '/networks/missing');
     assert.equal(missing.status, 404);
