@@ -42,7 +42,10 @@ describe('container routes', () => {
       });
       assert.equal(r.status, 201);
       assert.deepEqual(r.json(), { Id: 'c'.repeat(64), Warnings: [] });
-      assert.deepEqual(last('containers.create')!.args, ['web', body, 'linux/amd64']);
+      assert.deepEqual(last('containers.create')!.args, ['web', body, 'linux/amd64', {}]);
+      // Clients below API 1.44 had read-only binds on their top mount only.
+      await request(srv.sock, 'POST', '/v1.43/containers/create', { body: JSON.stringify(body), headers: JSON_HEADERS });
+      assert.deepEqual(last('containers.create')!.args[3], { readOnlyNonRecursive: true });
     });
 
     it('accepts a plain string for Cmd and Entrypoint (strslice) as a one-item list', async () => {
