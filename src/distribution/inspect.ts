@@ -14,7 +14,8 @@ import { fetchBlobBuffer } from './blob-download.js';
 import type { RegistryClient, RegistrySession } from './client.js';
 import { RegistryError } from './errors.js';
 import { readBody, type HttpResponse } from './http.js';
-import { MANIFEST_ACCEPT, MEDIA_DOCKER_MANIFEST, parseManifest } from './manifest.js';
+import { MANIFEST_ACCEPT, MEDIA_DOCKER_MANIFEST } from './manifest.js';
+import { fetchManifest } from './pull.js';
 
 const MAX_MANIFEST = 4 << 20;
 const MAX_CONFIG = 8 << 20;
@@ -73,14 +74,6 @@ async function resolveTag(s: RegistrySession, repo: string, tag: string): Promis
   return descriptorOf(res, typeof digest === 'string' && digest ? digest : sha256Digest(raw));
 }
 
-async function fetchByDigest(s: RegistrySession, repo: string, digest: string): Promise<{ raw: Buffer; contentType: string | undefined }> {
-  const res = await s.request('GET', `/v2/${repo}/manifests/${digest}`, { headers: { Accept: MANIFEST_ACCEPT.join(', ') } });
-  if (res.status !== 200) await s.fail(res, 'GET');
-  const raw = await readBody(res, MAX_MANIFEST);
-  if (sha256Digest(raw) !== digest) throw systemError(`manifest verification failed for digest ${digest}`);
-  return { raw, contentType: res.headers['content-type'] };
-}
-
 /** The platform fields of an image config, or undefined when it names neither OS nor architecture. */
 function configPlatform(raw: Buffer): OciPlatform | undefined {
   let c: Record<string, unknown>;
@@ -106,8 +99,7 @@ function platformOf(architecture: string, os: string, osVersion: string, osFeatu
 async function inspectAt(s: RegistrySession, ref: Reference): Promise<DistributionInspect> {
   const named = withDefaultTag(ref);
   const descriptor: ManifestDescriptor = named.digest ? { mediaType: '', digest: named.digest, size: 0 } : await resolveTag(s, ref.path, named.tag!);
-  const { raw, contentType } = await fetchByDigest(s, ref.path, descriptor.digest);
-  const manifest = parseManifest(raw, contentType);
+  const { raw, manifest } = await fetchManifest(s, ref.path, descriptor.digest);
   const out: DistributionInspect = {
     Descriptor: { mediaType: manifest.mediaType, digest: descriptor.digest, size: descriptor.size || raw.length },
     Platforms: null,
