@@ -28,16 +28,26 @@ const ANSWER_MS = 15_000;
 
 /**
  * Routes that may contact registries or URLs: never fuzzed (no traffic may leave the machine).
- * A search goes to Docker Hub's index, a build's FROM pulls a missing base image, and a plugin's
- * privileges are read from its registry.
+ * A search goes to Docker Hub's index, a build's FROM pulls a missing base image, a plugin's
+ * privileges are read from its registry, and a distribution inspect asks the name's registry.
  */
-const REMOTE = [/^POST \/images\/\{name:\.\*\}\/push$/, /^POST \/auth$/, /^GET \/images\/search$/, /^POST \/build$/, /^GET \/plugins\/privileges$/];
+const REMOTE = [
+  /^POST \/images\/\{name:\.\*\}\/push$/,
+  /^POST \/auth$/,
+  /^GET \/images\/search$/,
+  /^POST \/build$/,
+  /^GET \/plugins\/privileges$/,
+  /^GET \/distribution\/\{name:\.\*\}\/json$/,
+];
 
 /** Where Docker itself answers 5xx: an engine outside a swarm (503), features wharfd does not have (501). */
 const DOCKER_5XX: Array<[RegExp, number]> = [
   [/^\/(?:v[^/]*\/)?(?:swarm|services|nodes|tasks|secrets|configs)(?:\/|\?|$)/, 503],
   [/^\/(?:v[^/]*\/)?swarm\/(?:init|join)(?:\?|$)/, 501],
   [/^\/(?:v[^/]*\/)?plugins\/(?:pull|create)(?:\?|$)/, 501],
+  // Checkpoints without experimental features; a volume update (cluster volumes) without a swarm.
+  [/^\/(?:v[^/]*\/)?containers\/.*\/checkpoints(?:\/[^/?]*)?(?:\?|$)/, 501],
+  [/^\/(?:v[^/]*\/)?volumes\//, 503],
 ];
 const dockerAnswers5xx = (target: string, status: number) => DOCKER_5XX.some(([re, code]) => code === status && re.test(target));
 
