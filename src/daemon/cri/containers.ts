@@ -296,7 +296,7 @@ export function containerLogPath(dir: string, rel: string): string {
  * CRI mounts as bind mounts: the host path's symlinks resolved (as containerd does) and a missing
  * path created as a directory (kubelet's hostPath DirectoryOrCreate leaves that to the runtime).
  */
-async function bindMounts(mounts: Mount__Output[]): Promise<MountSpec[]> {
+export async function bindMounts(mounts: Mount__Output[]): Promise<MountSpec[]> {
   const out: MountSpec[] = [];
   for (const m of mounts) {
     if (!isAbsolute(m.host_path) || !isAbsolute(m.container_path)) {
@@ -309,7 +309,9 @@ async function bindMounts(mounts: Mount__Output[]): Promise<MountSpec[]> {
       Source: await realpath(m.host_path),
       Target: m.container_path,
       ReadOnly: m.readonly,
-      BindOptions: { Propagation: PROPAGATION[m.propagation] ?? 'rprivate' },
+      // A CRI read-only mount is read-only on its top mount only, as containerd makes it (recursive
+      // read-only is a field of CRI 1.30, which this API predates).
+      BindOptions: { Propagation: PROPAGATION[m.propagation] ?? 'rprivate', ...(m.readonly ? { ReadOnlyNonRecursive: true } : {}) },
     });
   }
   return out;

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ContainerRecord } from '../../../src/container/container.js';
 import type { ContainerConfig__Output } from '../../../src/cri/gen/runtime/v1/ContainerConfig.js';
-import { containerLogPath, userOf } from '../../../src/daemon/cri/containers.js';
+import { bindMounts, containerLogPath, userOf } from '../../../src/daemon/cri/containers.js';
+import type { Mount__Output } from '../../../src/cri/gen/runtime/v1/Mount.js';
 import { criMetaOf, engineLabels, engineName, matchesSelector, type CriMeta } from '../../../src/daemon/cri/labels.js';
 import { resolvConf } from '../../../src/daemon/cri/pods.js';
 import { restrictOomScoreAdj, seccompSecurityOpt } from '../../../src/daemon/cri/security.js';
@@ -115,5 +116,20 @@ describe('CRI security', () => {
     assert.equal(restrictOomScoreAdj(-998), Math.max(-998, own));
     assert.equal(restrictOomScoreAdj(own - 1), own);
     assert.equal(restrictOomScoreAdj(1000), 1000);
+  });
+});
+
+describe('CRI mounts', () => {
+  test('a read-only mount is read-only on its top mount only, as containerd makes it; a writable one asks nothing', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cri-mounts-'));
+    try {
+      const mount = (readonly: boolean) => ({ host_path: dir, container_path: '/m', readonly, propagation: 'PROPAGATION_PRIVATE' }) as unknown as Mount__Output;
+      const [ro, rw] = await bindMounts([mount(true), mount(false)]);
+      assert.deepEqual(ro!.BindOptions, { Propagation: 'rprivate', ReadOnlyNonRecursive: true });
+      assert.equal(ro!.ReadOnly, true);
+      assert.deepEqual(rw!.BindOptions, { Propagation: 'rprivate' });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
