@@ -7,7 +7,7 @@
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { readFile } from 'node:fs/promises';
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { parseResolvConf } from '../lib/resolv-conf.js';
 import { contains, parseIp, type Cidr } from './ipv4.js';
 import { ip6Bytes } from './ipv6.js';
@@ -304,7 +304,7 @@ export class EmbeddedDns {
     this.forwarding++;
     let resp: Buffer | undefined;
     try {
-      resp = await this.forward(msg, upstreams);
+      resp = await this.forward(msg, upstreams, udp);
     } finally {
       this.forwarding--;
       const n = this.forwards.get(from)! - 1;
@@ -334,35 +334,75 @@ export class EmbeddedDns {
   }
 
   /**
-   * Relays the query over UDP to the first three upstreams in turn (127.0.0.11 skipped, as
-   * libnetwork does); the first answer that is not SERVFAIL or REFUSED wins, NXDOMAIN included.
+   * Relays the query to the first three upstreams in turn (127.0.0.11 skipped, as libnetwork
+   * does), over the protocol the client asked with (a client that got a truncated UDP answer asks
+   * again over TCP, for the whole answer); the first answer that is not SERVFAIL or REFUSED wins,
+   * NXDOMAIN included.
    */
-  private async forward(msg: Buffer, upstreams: string[]): Promise<Buffer | undefined> {
+  private async forward(msg: Buffer, upstreams: string[], udp: boolean): Promise<Buffer | undefined> {
     const usable = upstreams.filter((u) => {
       const { host } = splitHostPort(u);
       return host !== '127.0.0.11' && parseIp(host) !== undefined;
     });
+    const timeoutMs = this.opts.timeoutMs ?? 3000;
     for (const u of usable.slice(0, 3)) {
       const { host, port } = splitHostPort(u);
-      const resp = await new Promise<Buffer | undefined>((resolve) => {
-        const s = createSocket('udp4');
-        const done = (b: Buffer | undefined) => {
-          clearTimeout(timer);
-          s.close();
-          resolve(b);
-        };
-        const timer = setTimeout(() => done(undefined), this.opts.timeoutMs ?? 3000);
-        s.on('error', () => done(undefined));
-        s.on('message', (b) => {
-          if (b.length >= 2 && b.readUInt16BE(0) === msg.readUInt16BE(0)) done(b);
-        });
-        s.send(msg, port, host);
-      });
+      const resp = udp ? await exchangeUdp(msg, host, port, timeoutMs) : await exchangeTcp(msg, host, port, timeoutMs);
       const rcode = resp && resp.length >= 4 ? resp[3]! & 0x0f : RCODE_SERVFAIL;
       if (resp && rcode !== RCODE_SERVFAIL && rcode !== RCODE_REFUSED) return resp;
     }
     return undefined;
   }
+}
+
+/** One query to an upstream over UDP: its answer with the query's ID, or undefined after `timeoutMs`. */
+function exchangeUdp(msg: Buffer, host: string, port: number, timeoutMs: number): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const s = createSocket('udp4');
+    let settled = false;
+    const done = (b: Buffer | undefined) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      s.close();
+      resolve(b);
+    };
+    const timer = setTimeout(() => done(undefined), timeoutMs);
+    s.on('error', () => done(undefined));
+    s.on('message', (b) => {
+      if (b.length >= 2 && b.readUInt16BE(0) === msg.readUInt16BE(0)) done(b);
+    });
+    s.send(msg, port, host);
+  });
+}
+
+/** One query to an upstream over TCP (RFC 1035 §4.2.2, length-prefixed): its answer, or undefined. */
+function exchangeTcp(msg: Buffer, host: string, port: number, timeoutMs: number): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const c = connect({ host, port });
+    let buf = Buffer.alloc(0);
+    let settled = false;
+    const done = (b: Buffer | undefined) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      c.destroy();
+      resolve(b);
+    };
+    const timer = setTimeout(() => done(undefined), timeoutMs);
+    c.on('error', () => done(undefined));
+    c.on('close', () => done(undefined));
+    c.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      // The length prefix bounds it: at most 64 KiB and two bytes are read.
+      if (buf.length < 2 || buf.length < 2 + buf.readUInt16BE(0)) return;
+      const resp = buf.subarray(2, 2 + buf.readUInt16BE(0));
+      done(resp.length >= 2 && resp.readUInt16BE(0) === msg.readUInt16BE(0) ? Buffer.from(resp) : undefined);
+    });
+    const len = Buffer.alloc(2);
+    len.writeUInt16BE(msg.length);
+    c.write(Buffer.concat([len, msg]));
+  });
 }
 
 function shuffled<T>(items: T[]): T[] {

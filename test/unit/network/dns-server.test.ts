@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { EmbeddedDns } from '../../../src/network/dns-server.js';
 import { buildQuery, buildResponse, parseQuery, parseResponse, TYPE_A } from '../../../src/network/dns-message.js';
 
@@ -179,6 +179,40 @@ describe('embedded DNS forwards', () => {
       assert.equal(asked, 1);
     } finally {
       upstream.close();
+      await dns.closeAll();
+    }
+  });
+
+  it('relays over the protocol the client asked with: a TCP retry after a truncated UDP answer gets the whole answer', async () => {
+    const many = Array.from({ length: 60 }, (_, i) => ({ type: TYPE_A, ip: (10 << 24) | (7 << 16) | i }) as const);
+    const udp = createSocket('udp4');
+    udp.on('message', (msg, r) => udp.send(buildResponse(msg, parseQuery(msg)!, 0, many, 600, 512), r.port, '127.0.0.1'));
+    await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
+    const port = udp.address().port;
+    const tcp = createServer((c) => {
+      let buf = Buffer.alloc(0);
+      c.on('data', (d: Buffer) => {
+        buf = Buffer.concat([buf, d]);
+        if (buf.length < 2 + buf.readUInt16BE(0)) return;
+        const msg = buf.subarray(2, 2 + buf.readUInt16BE(0));
+        const resp = buildResponse(msg, parseQuery(msg)!, 0, many);
+        const len = Buffer.alloc(2);
+        len.writeUInt16BE(resp.length);
+        c.end(Buffer.concat([len, resp]));
+      });
+    });
+    await new Promise<void>((r) => tcp.listen(port, '127.0.0.1', () => r()));
+    const dns = new EmbeddedDns({ upstreams: [`127.0.0.1:${port}`] });
+    try {
+      const listening = await dns.listen('net4', '127.0.0.1', 0, 'relay');
+      const q = buildQuery(9, 'big.example', TYPE_A);
+      const overUdp = await udpQuery(listening, q);
+      assert.equal(overUdp.readUInt16BE(2) & 0x0200, 0x0200, 'the upstream\'s truncated UDP answer is passed on');
+      const overTcp = parseResponse(await tcpQuery(listening, q));
+      assert.equal(overTcp.addresses.length, 60);
+    } finally {
+      udp.close();
+      tcp.close();
       await dns.closeAll();
     }
   });
