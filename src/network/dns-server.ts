@@ -7,7 +7,7 @@
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { readFile } from 'node:fs/promises';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, isIP, isIPv6, type Server, type Socket } from 'node:net';
 import { parseResolvConf } from '../lib/resolv-conf.js';
 import { contains, parseIp, type Cidr } from './ipv4.js';
 import { ip6Bytes } from './ipv6.js';
@@ -105,10 +105,16 @@ function listenTcp(ip: string, port: number, onConn: (c: Socket) => void): Promi
   });
 }
 
+/** `ip`, `ipv4:port` or `[ipv6]:port` (port 53 when none is given). */
 function splitHostPort(s: string): { host: string; port: number } {
+  const v6 = /^\[(.+)\]:(\d+)$/.exec(s);
+  if (v6) return { host: v6[1]!, port: Number(v6[2]) };
   const m = /^(.*):(\d+)$/.exec(s);
   return m && !m[1]!.includes(':') ? { host: m[1]!, port: Number(m[2]) } : { host: s, port: 53 };
 }
+
+/** A nameserver the relay can use: an IPv4 or IPv6 address, never the embedded DNS's own. */
+const usableServer = (host: string) => host !== '127.0.0.11' && isIP(host) !== 0;
 
 export class EmbeddedDns {
   private readonly listeners = new Map<string, Listener>();
@@ -328,7 +334,7 @@ export class EmbeddedDns {
     const now = Date.now();
     if (this.hostUpstreams && now - this.hostUpstreams.at < 5000) return this.hostUpstreams.list;
     const text = await readFile(this.opts.resolvConfPath ?? '/etc/resolv.conf', 'utf8').catch(() => '');
-    const list = parseResolvConf(text).nameservers.filter((s) => s !== '127.0.0.11' && parseIp(s) !== undefined);
+    const list = parseResolvConf(text).nameservers.filter(usableServer);
     this.hostUpstreams = { at: now, list };
     return list;
   }
@@ -340,10 +346,7 @@ export class EmbeddedDns {
    * NXDOMAIN included.
    */
   private async forward(msg: Buffer, upstreams: string[], udp: boolean): Promise<Buffer | undefined> {
-    const usable = upstreams.filter((u) => {
-      const { host } = splitHostPort(u);
-      return host !== '127.0.0.11' && parseIp(host) !== undefined;
-    });
+    const usable = upstreams.filter((u) => usableServer(splitHostPort(u).host));
     const timeoutMs = this.opts.timeoutMs ?? 3000;
     for (const u of usable.slice(0, 3)) {
       const { host, port } = splitHostPort(u);
@@ -358,7 +361,7 @@ export class EmbeddedDns {
 /** One query to an upstream over UDP: its answer with the query's ID, or undefined after `timeoutMs`. */
 function exchangeUdp(msg: Buffer, host: string, port: number, timeoutMs: number): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
-    const s = createSocket('udp4');
+    const s = createSocket(isIPv6(host) ? 'udp6' : 'udp4');
     let settled = false;
     const done = (b: Buffer | undefined) => {
       if (settled) return;
@@ -415,6 +418,7 @@ function shuffled<T>(items: T[]): T[] {
 }
 
 function isLoopbackServer(server: string): boolean {
-  const ip = parseIp(splitHostPort(server).host);
-  return ip !== undefined && ip >>> 24 === 127;
+  const { host } = splitHostPort(server);
+  const ip = parseIp(host);
+  return (ip !== undefined && ip >>> 24 === 127) || (isIPv6(host) && /^(?:0*:)*:?0*1$/.test(host));
 }

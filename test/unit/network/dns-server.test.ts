@@ -216,5 +216,33 @@ describe('embedded DNS forwards', () => {
       await dns.closeAll();
     }
   });
+
+  it('relays to an IPv6 nameserver, over UDP and TCP', async () => {
+    const answer = [{ type: TYPE_A, ip: (10 << 24) | (6 << 16) | 6 }] as const;
+    const udp = createSocket('udp6');
+    udp.on('message', (msg, r) => udp.send(buildResponse(msg, parseQuery(msg)!, 0, [...answer]), r.port, r.address));
+    await new Promise<void>((r) => udp.bind(0, '::1', () => r()));
+    const port = udp.address().port;
+    const tcp = createServer((c) =>
+      c.on('data', (d: Buffer) => {
+        const msg = d.subarray(2, 2 + d.readUInt16BE(0));
+        const resp = buildResponse(msg, parseQuery(msg)!, 0, [...answer]);
+        const len = Buffer.alloc(2);
+        len.writeUInt16BE(resp.length);
+        c.end(Buffer.concat([len, resp]));
+      }),
+    );
+    await new Promise<void>((r) => tcp.listen(port, '::1', () => r()));
+    const dns = new EmbeddedDns({ upstreams: [`[::1]:${port}`] });
+    try {
+      const listening = await dns.listen('net6', '127.0.0.1', 0, 'v6relay');
+      assert.deepEqual(parseResponse(await udpQuery(listening, buildQuery(11, 'v6.example', TYPE_A))).addresses, ['10.6.0.6']);
+      assert.deepEqual(parseResponse(await tcpQuery(listening, buildQuery(12, 'v6.example', TYPE_A))).addresses, ['10.6.0.6']);
+    } finally {
+      udp.close();
+      tcp.close();
+      await dns.closeAll();
+    }
+  });
 });
 
