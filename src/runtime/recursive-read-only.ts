@@ -9,7 +9,7 @@ import { run } from '../lib/run.js';
 
 const checked = new Map<string, Promise<string | undefined>>();
 
-function kernelHasMountSetattr(kernel = release()): boolean {
+export function kernelHasMountSetattr(kernel = release()): boolean {
   const [major = 0, minor = 0] = kernel.split(/[.-]/).map(Number);
   return major > 5 || (major === 5 && minor >= 12);
 }
