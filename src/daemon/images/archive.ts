@@ -15,8 +15,8 @@ import { chainIdOf, chainIds } from '../../layer/chain-id.js';
 import { invalidParameter, systemError } from '../../lib/errors.js';
 import type { ImageCore } from './core.js';
 import { openImportUrl } from './import-url.js';
-import { hostArch, hostPlatform } from './platform.js';
-import { formatPlatform, parsePlatform, platformMatchesStrict, type Platform } from '../../distribution/manifest.js';
+import { hostArch, hostPlatform, imagePlatform, requestedPlatform } from './platform.js';
+import { formatPlatform, parsePlatform, platformMatchesStrict } from '../../distribution/manifest.js';
 
 /** Prefix of the private dir a load unpacks its archive into, below <data-root>/tmp. */
 const LOAD_TMP_PREFIX = 'docker-import-';
@@ -86,10 +86,6 @@ export async function* importImage(c: ImageCore, src: Readable | { url: string }
   yield { status: id };
 }
 
-/** An image config's platform (moby's img.Platform()). */
-const platformOf = (config: ImageConfigFile): Platform => ({ os: config.os || 'linux', architecture: config.architecture || '', ...(config.variant ? { variant: config.variant } : {}) });
-const asPlatform = (p: OciPlatform): Platform => ({ os: p.os, architecture: p.architecture, ...(p.variant ? { variant: p.variant } : {}) });
-
 export async function* loadImages(c: ImageCore, src: Readable, opts: { quiet: boolean; signal?: AbortSignal; platform?: OciPlatform }): AsyncIterable<ProgressMessage> {
   const signal = opts.signal;
   await mkdir(c.tmpRoot, { recursive: true, mode: 0o700 });
@@ -103,7 +99,7 @@ export async function* loadImages(c: ImageCore, src: Readable, opts: { quiet: bo
       const raw = await archive.read(item.Config);
       const config = parseImageConfig(raw);
       // With a platform, the archive's images for others are passed over, as moby's loader does.
-      if (opts.platform && !platformMatchesStrict(asPlatform(opts.platform), platformOf(config))) continue;
+      if (opts.platform && !platformMatchesStrict(requestedPlatform(opts.platform), imagePlatform(config))) continue;
       const diffIds = diffIdsOf(config, item.Config);
       if (diffIds.length !== item.Layers.length) {
         throw invalidParameter(`invalid manifest, layers length mismatch: expected ${diffIds.length}, got ${item.Layers.length}`);
@@ -227,8 +223,8 @@ export async function saveImages(c: ImageCore, names: string[], out: Writable, p
       const out = [];
       for (const [id, refs] of wanted) {
         const config = await c.configOf(id);
-        if (platform && !platformMatchesStrict(asPlatform(platform), platformOf(config))) {
-          throw systemError(`no suitable export target found for platform ${formatPlatform(asPlatform(platform))}`);
+        if (platform && !platformMatchesStrict(requestedPlatform(platform), imagePlatform(config))) {
+          throw systemError(`no suitable export target found for platform ${formatPlatform(requestedPlatform(platform))}`);
         }
         const diffIds = config.rootfs?.diff_ids ?? [];
         if (diffIds.length === 0) throw invalidParameter('empty export - not implemented');

@@ -16,7 +16,7 @@ import { RegistryClient, type ClientOptions } from '../../distribution/client.js
 import { formatPlatform, normalizePlatform, parsePlatform, platformMatches, type Platform } from '../../distribution/manifest.js';
 import { DistributionMetadata } from '../../distribution/metadata.js';
 import type { EventSink } from '../events.js';
-import { hostArch, hostPlatform } from './platform.js';
+import { hostPlatform, imagePlatform } from './platform.js';
 
 /** A container using an image, as the container daemon reports it. */
 export interface ImageUser {
@@ -128,7 +128,7 @@ export class ImageCore {
 
   /** moby's GetImage with a platform: NotFound, naming both, when the image is for another one. */
   checkPlatform(ref: string, config: ImageConfigFile, want: Platform): void {
-    const have: Platform = { os: config.os || 'linux', architecture: config.architecture || hostArch(), ...(config.variant ? { variant: config.variant } : {}) };
+    const have = imagePlatform(config);
     if (!platformMatches(want, have)) {
       throw notFound(
         `image with reference ${ref} was found but its platform (${formatPlatform(normalizePlatform(have))}) does not match the specified platform (${formatPlatform(want)})`,

@@ -1,13 +1,11 @@
 /** GET /images/{name}/json and /images/{name}/history. */
 import type { ImageHistoryItem, ImageInspect, OciPlatform } from '../../api/types.js';
-import type { Platform } from '../../distribution/manifest.js';
+import { requestedPlatform } from './platform.js';
 import { chainIds, topChainId } from '../../layer/chain-id.js';
 import { invalidParameter } from '../../lib/errors.js';
 import { unixSeconds, type ImageCore } from './core.js';
 
 const NEVER = '0001-01-01T00:00:00Z';
-
-const wantedPlatform = (p: OciPlatform): Platform => ({ os: p.os, architecture: p.architecture, ...(p.variant ? { variant: p.variant } : {}) });
 /** What Docker showed as ContainerConfig for an image without one (a zero-valued Go struct). */
 const EMPTY_CONTAINER_CONFIG = {
   Hostname: '', Domainname: '', User: '', AttachStdin: false, AttachStdout: false, AttachStderr: false, Tty: false,
@@ -18,7 +16,7 @@ const EMPTY_CONTAINER_CONFIG = {
 export async function inspectImage(c: ImageCore, ref: string, platform?: OciPlatform): Promise<ImageInspect> {
   const id = await c.lookup(ref);
   const config = await c.configOf(id);
-  if (platform) c.checkPlatform(ref, config, wantedPlatform(platform));
+  if (platform) c.checkPlatform(ref, config, requestedPlatform(platform));
   const top = topChainId(config.rootfs?.diff_ids ?? []);
   const size = await c.sizeOf(config);
   const inspect: ImageInspect = {
@@ -47,7 +45,7 @@ export async function inspectImage(c: ImageCore, ref: string, platform?: OciPlat
 export async function imageHistory(c: ImageCore, ref: string, platform?: OciPlatform): Promise<ImageHistoryItem[]> {
   const id = await c.lookup(ref);
   const config = await c.configOf(id);
-  if (platform) c.checkPlatform(ref, config, wantedPlatform(platform));
+  if (platform) c.checkPlatform(ref, config, requestedPlatform(platform));
   const diffIds = config.rootfs?.diff_ids ?? [];
   const chains = chainIds(diffIds);
   const out: ImageHistoryItem[] = [];
