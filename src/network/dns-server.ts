@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { connect, createServer, isIP, isIPv6, type Server, type Socket } from 'node:net';
 import { parseResolvConf } from '../lib/resolv-conf.js';
 import { contains, parseIp, type Cidr } from './ipv4.js';
-import { ip6Bytes } from './ipv6.js';
+import { ip6Bytes, parseIp6 } from './ipv6.js';
 import {
   buildResponse,
   encodableName,
@@ -358,43 +358,47 @@ export class EmbeddedDns {
   }
 }
 
-/** One query to an upstream over UDP: its answer with the query's ID, or undefined after `timeoutMs`. */
-function exchangeUdp(msg: Buffer, host: string, port: number, timeoutMs: number): Promise<Buffer | undefined> {
+/**
+ * One exchange with an upstream: `start` sends the query and calls `done` with the answer (or
+ * undefined on an error); the first call or the timeout settles it, and `start`'s closer runs once.
+ */
+function exchange(timeoutMs: number, start: (done: (b?: Buffer) => void) => () => void): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
-    const s = createSocket(isIPv6(host) ? 'udp6' : 'udp4');
-    let settled = false;
-    const done = (b: Buffer | undefined) => {
-      if (settled) return;
-      settled = true;
+    // `done` may come before `start` has returned its closer (a synchronous error).
+    const state: { settled: boolean; close?: () => void } = { settled: false };
+    const done = (b?: Buffer) => {
+      if (state.settled) return;
+      state.settled = true;
       clearTimeout(timer);
-      s.close();
+      state.close?.();
       resolve(b);
     };
-    const timer = setTimeout(() => done(undefined), timeoutMs);
-    s.on('error', () => done(undefined));
+    const timer = setTimeout(() => done(), timeoutMs);
+    state.close = start(done);
+    if (state.settled) state.close();
+  });
+}
+
+/** One query over UDP: the answer that carries the query's ID. */
+function exchangeUdp(msg: Buffer, host: string, port: number, timeoutMs: number): Promise<Buffer | undefined> {
+  return exchange(timeoutMs, (done) => {
+    const s = createSocket(isIPv6(host) ? 'udp6' : 'udp4');
+    s.on('error', () => done());
     s.on('message', (b) => {
       if (b.length >= 2 && b.readUInt16BE(0) === msg.readUInt16BE(0)) done(b);
     });
     s.send(msg, port, host);
+    return () => s.close();
   });
 }
 
-/** One query to an upstream over TCP (RFC 1035 §4.2.2, length-prefixed): its answer, or undefined. */
+/** One query over TCP (RFC 1035 §4.2.2, length-prefixed): the first answer, if it carries the query's ID. */
 function exchangeTcp(msg: Buffer, host: string, port: number, timeoutMs: number): Promise<Buffer | undefined> {
-  return new Promise((resolve) => {
+  return exchange(timeoutMs, (done) => {
     const c = connect({ host, port });
     let buf = Buffer.alloc(0);
-    let settled = false;
-    const done = (b: Buffer | undefined) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      c.destroy();
-      resolve(b);
-    };
-    const timer = setTimeout(() => done(undefined), timeoutMs);
-    c.on('error', () => done(undefined));
-    c.on('close', () => done(undefined));
+    c.on('error', () => done());
+    c.on('close', () => done());
     c.on('data', (d: Buffer) => {
       buf = Buffer.concat([buf, d]);
       // The length prefix bounds it: at most 64 KiB and two bytes are read.
@@ -405,6 +409,7 @@ function exchangeTcp(msg: Buffer, host: string, port: number, timeoutMs: number)
     const len = Buffer.alloc(2);
     len.writeUInt16BE(msg.length);
     c.write(Buffer.concat([len, msg]));
+    return () => c.destroy();
   });
 }
 
@@ -420,5 +425,5 @@ function shuffled<T>(items: T[]): T[] {
 function isLoopbackServer(server: string): boolean {
   const { host } = splitHostPort(server);
   const ip = parseIp(host);
-  return (ip !== undefined && ip >>> 24 === 127) || (isIPv6(host) && /^(?:0*:)*:?0*1$/.test(host));
+  return (ip !== undefined && ip >>> 24 === 127) || parseIp6(host) === 1n;
 }
