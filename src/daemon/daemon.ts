@@ -107,6 +107,8 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
   });
   await images.init();
   const volumes = new VolumeService(cfg.dataRoot, events, log, images.layers, () => runtime.recursiveReadOnlyError());
+  // The runtime's features are read once, now, as dockerd reads them with its runtimes: not on a container's start.
+  void runtime.recursiveReadOnlyError();
   await volumes.init();
   const execs = new ExecService({
     container: (ref) => {
