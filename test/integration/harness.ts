@@ -19,7 +19,7 @@ import { BUSYBOX_IMAGE_CHANGES, buildBusyboxRootfsBuffer } from '../fixtures/bus
 import { Firewall, chainPrefixForBridge } from '../../src/network/iptables.js';
 import { randomBytes, randomInt } from 'node:crypto';
 import assert from 'node:assert/strict';
-import { after, before } from 'node:test';
+import { after, afterEach, before } from 'node:test';
 
 export { freePort, httpGet, jsonBody, socketJson, socketRequest } from '../lib/http.js';
 
@@ -31,6 +31,15 @@ export const DAEMON_MAIN = process.env.WHARFD_MAIN ?? join(REPO_ROOT, 'dist/daem
 export const CLI_MAIN = join(REPO_ROOT, 'bin/wharf.cjs');
 export const DOCKER_CLI = '/usr/local/bin/docker';
 const OVERLAYFS_MAGIC = 0x794c7630;
+
+/**
+ * Tests of this file that failed so far. A daemon cleaned up after a failure prints the end of
+ * its log into the test output: a rare failure in CI is then diagnosable from the CI log alone.
+ */
+let failedTests = 0;
+afterEach((t) => {
+  if (!(t as { passed?: boolean }).passed) failedTests++;
+});
 
 /** Re-bundles the CLI and wharfd when tsc (or a change to the C in src/native/) came since (`npx tsc -p .` alone leaves the bundles stale). */
 function ensureBundles(): void {
@@ -379,6 +388,7 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
       if (cleaned) return;
       cleaned = true;
       started.delete(d);
+      if (failedTests > 0) process.stderr.write(`--- the end of ${logFile} (a test failed) ---\n${readLog().split('\n').slice(-80).join('\n')}\n---\n`);
       await noteIds();
       if (!(await signalAndWait('SIGTERM', 15_000))) await signalAndWait('SIGKILL', 10_000);
       d.pid = 0;
