@@ -45,7 +45,7 @@ export async function attachContainer(c: ContainerCore, ref: string, opts: Attac
         const leave = () => {
           set.delete(entry);
           if (set.size === 0 && c.pendingAttach.get(rec.ID) === set) c.pendingAttach.delete(rec.ID);
-          io.stdout.off('close', leave);
+          io.stdout.off('close', entry.cancel);
         };
         const entry: PendingAttach = {
           connect: async () => {
