@@ -122,6 +122,27 @@ static int link_up(int fd, const char *name, unsigned master)
 	return nl_talk(fd, h);
 }
 
+/*
+ * `ip link set dev <name> type bridge_slave hairpin on`: the bridge sends a frame back out of the
+ * port it came in by. Published ports are DNATed for every source, containers included (Docker
+ * without its userland proxy), so a container reaching its own published port through the host's
+ * address or its gateway gets its packets back only this way, as libnetwork sets it then.
+ */
+static int port_hairpin(int fd, const char *name)
+{
+	union nlbuf b;
+	struct nlmsghdr *h = link_msg(&b, RTM_NEWLINK, 0);
+	nl_str(h, IFLA_IFNAME, name);
+	struct rtattr *info = nl_attr(h, IFLA_LINKINFO, NULL, 0);
+	nl_str(h, IFLA_INFO_SLAVE_KIND, "bridge");
+	struct rtattr *data = nl_attr(h, IFLA_INFO_SLAVE_DATA, NULL, 0);
+	unsigned char on = 1;
+	nl_attr(h, IFLA_BRPORT_MODE, &on, sizeof on);
+	nl_end(h, data);
+	nl_end(h, info);
+	return nl_talk(fd, h);
+}
+
 /* An address and its prefix length from "addr/len". */
 static int parse_prefix(const char *s, int family, void *addr, unsigned char *len)
 {
@@ -278,7 +299,9 @@ int veth_setup(const struct veth_request *r)
 		return -1;
 	if (*r->gw6 && default_route(fd, AF_INET6, r->gw6, index) < 0)
 		return -1;
-	return link_up(host, r->peer, bridge);
+	if (link_up(host, r->peer, bridge) < 0)
+		return -1;
+	return port_hairpin(host, r->peer);
 }
 
 int link_delete(const char *name)

@@ -144,6 +144,23 @@ describe('networking', () => {
     await ok(['rm', '-f', 'web2']);
   });
 
+  test("a container reaches its own published port through its gateway (the bridge port's hairpin)", async () => {
+    const port = await freePort();
+    await ok(['run', '-d', '--name', 'hairpin', '-p', `${port}:80`, 'busybox', 'sh', '-c', HTTPD]);
+    await waitFor(served(port), { what: 'httpd through the published port' });
+    const gw = await inspect('hairpin', '{{.NetworkSettings.Gateway}}');
+    // DNAT sends the packets back to the container they came from: the bridge must send them out
+    // of the port they came in by. busybox's own wget -T crashes in this build; timeout bounds it.
+    const fetch = (args: string[]) => d.wharf([...args, 'timeout', '5', 'wget', '-q', '-O', '-', `http://${gw}:${port}/index.html`]);
+    const self = await fetch(['exec', 'hairpin']);
+    assert.equal(self.stdout, 'hello-wharf\n', self.stderr);
+    const sameNetns = await fetch(['run', '--rm', '--network', 'container:hairpin', 'busybox']);
+    assert.equal(sameNetns.stdout, 'hello-wharf\n', sameNetns.stderr);
+    const other = await fetch(['run', '--rm', 'busybox']);
+    assert.equal(other.stdout, 'hello-wharf\n', other.stderr);
+    await ok(['rm', '-f', 'hairpin']);
+  });
+
   test('user network: create/ls/inspect; containers resolve each other by name and alias; rm with endpoints fails', async () => {
     const id = (await ok(['network', 'create', '--subnet', USER_SUBNET, '--label', 'purpose=test', '--ipam-opt', 'k=v', NET])).trim();
     assert.match(id, /^[0-9a-f]{64}$/);
