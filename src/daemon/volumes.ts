@@ -151,6 +151,7 @@ export class VolumeService implements VolumeBackend, VolumeLink {
     return registerMountPoints(this.store, {
       containerId: id,
       readOnlyNonRecursive: !!opts.readOnlyNonRecursive,
+      dataRoot: this.dataRoot,
       config,
       hostConfig,
       mountPointsOf: (ref) => lookup(ref).MountPoints as Record<string, StoredMountPoint>,

@@ -31,6 +31,29 @@ export interface RegisterInput {
   exists?: (path: string) => boolean;
   /** Read-only binds on their top mount only (clients below API 1.44), recorded in their Spec. */
   readOnlyNonRecursive?: boolean;
+  /** The daemon's data root: binds in it (or holding it) are made rslave (daemonRootPropagation). */
+  dataRoot?: string;
+}
+
+/**
+ * moby's validateBindDaemonRoot: a bind whose source is in the data root, or holds it (`-v /:/host`),
+ * would let the container keep private copies of the daemon's own mounts (layers, volumes), which
+ * the daemon then cannot remove. Without a propagation it gets rslave; rslave and rshared are
+ * kept; any other is refused. The prefix test is moby's, on the strings as given.
+ */
+function daemonRootPropagation(point: StoredMountPoint, dataRoot: string | undefined): void {
+  const spec = point.Spec;
+  if (!dataRoot || point.Type !== 'bind' || !spec?.Source) return;
+  if (!spec.Source.startsWith(dataRoot) && !dataRoot.startsWith(spec.Source)) return;
+  const given = spec.BindOptions?.Propagation ?? '';
+  if (given === '') {
+    point.Propagation = 'rslave';
+    return;
+  }
+  if (given === 'rslave' || given === 'rshared') return;
+  throw invalidParameter(
+    `invalid mount config: must use either propagation mode "rslave" or "rshared" when mount source is within the daemon root, daemon root: ${JSON.stringify(dataRoot)}, bind mount source: ${JSON.stringify(spec.Source)}, propagation: ${JSON.stringify(given)}`,
+  );
 }
 
 /** A read-only bind's Spec, marked read-only on its top mount only (moby's defaultReadOnlyNonRecursive). */
@@ -113,6 +136,7 @@ export async function registerMountPoints(store: VolumeStore, input: RegisterInp
       }
       if (binds.has(mp.Destination) || Object.hasOwn(hc.Tmpfs ?? {}, mp.Destination)) throw duplicate(mp.Destination);
       const point: StoredMountPoint = toStored(mp);
+      daemonRootPropagation(point, input.dataRoot);
       if (input.readOnlyNonRecursive) topOnly(point);
       if (mp.Type === 'volume') {
         const v = await volume(mp);
@@ -134,6 +158,7 @@ export async function registerMountPoints(store: VolumeStore, input: RegisterInp
       }
       if (binds.has(mp.Destination)) throw duplicate(cfg.Target);
       const point = toStored(mp);
+      daemonRootPropagation(point, input.dataRoot);
       if (mp.Type === 'bind') point.SkipMountpointCreation = !cfg.BindOptions?.CreateMountpoint;
       if (input.readOnlyNonRecursive) topOnly(point);
       if (mp.Type === 'volume') {

@@ -186,6 +186,32 @@ describe('volumes', () => {
     assert.match(bad.stderr, /invalid mode: bogus/);
   });
 
+  test('a bind of the data root, in it or holding it, is rslave unless rshared; other propagations are refused (moby)', async () => {
+    const propagation = async (id: string) => (await docker(['inspect', '-f', '{{range .Mounts}}{{.Propagation}}{{end}}', id])).trim();
+    for (const src of [d.dataRoot, join(d.dataRoot, 'containers'), '/']) {
+      for (const [how, args] of [
+        ['-v', ['-v', `${src}:/foo`]],
+        ['--mount', ['--mount', `type=bind,src=${src},dst=/foo`]],
+      ] as const) {
+        const id = (await docker(['create', ...args, 'busybox', 'true'])).trim();
+        assert.equal(await propagation(id), 'rslave', `${how} ${src}`);
+        await docker(['rm', id]);
+      }
+      const shared = (await docker(['create', '-v', `${src}:/foo:rshared`, 'busybox', 'true'])).trim();
+      assert.equal(await propagation(shared), 'rshared');
+      await docker(['rm', shared]);
+      for (const p of ['private', 'rprivate', 'slave', 'shared']) {
+        const r = await d.docker(['create', '--mount', `type=bind,src=${src},dst=/foo,bind-propagation=${p}`, 'busybox', 'true']);
+        assert.equal(r.code, 1, `${src} ${p}`);
+        assert.match(r.stderr, new RegExp(`must use either propagation mode "rslave" or "rshared" when mount source is within the daemon root, daemon root: "${d.dataRoot}", bind mount source: "${src}", propagation: "${p}"`));
+      }
+    }
+    // A bind elsewhere keeps the default, shown empty as Docker shows it.
+    const other = (await docker(['create', '-v', `${hostDir}:/foo`, 'busybox', 'true'])).trim();
+    assert.equal(await propagation(other), 'rprivate');
+    await docker(['rm', other]);
+  });
+
   test('a read-only bind is read-only below its submounts too (rro, API 1.44), unless asked or the client is older', async () => {
     const src = join(hostDir, 'rro');
     const sub = join(src, 'sub');
