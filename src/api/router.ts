@@ -86,7 +86,9 @@ function compile(pattern: string): { regex: RegExp; keys: string[] } {
       if (!m) return part.replace(/[.*+?^$()|[\]\\]/g, '\\$&');
       keys.push(m[1]!);
       // gorilla/mux's `.*` matches the empty string too: DELETE /images/ reaches its handler.
-      return m[2] === '.*' ? '(.*)' : '([^/]+)';
+      if (m[2] === '.*') return '(.*)';
+      if (m[2] === '.+') return '(.+)';
+      return '([^/]+)';
     })
     .join('');
   return { regex: new RegExp(`^${src}$`), keys };
@@ -95,7 +97,7 @@ function compile(pattern: string): { regex: RegExp; keys: string[] } {
 export class Router {
   private readonly routes: Route[] = [];
 
-  /** `{name}` matches one path segment; `{name:.*}` may contain slashes (image names). */
+  /** `{name}` matches one path segment; `{name:.*}` (or `.+`: not empty) may contain slashes, as moby's routes. */
   add(method: string, pattern: string, handler: Handler): this {
     const { regex, keys } = compile(pattern);
     this.routes.push({ method, pattern, regex, keys, handler });

@@ -56,16 +56,16 @@ function sendTar(ctx: RequestContext, stream: Readable, headers: Record<string, 
 export function containerFileRoutes(router: Router): void {
   const name = (ctx: RequestContext) => ctx.params.name!;
 
-  router.head('/containers/{name}/archive', async (ctx) => {
+  router.head('/containers/{name:.*}/archive', async (ctx) => {
     const stat = await files(ctx).statPath(name(ctx), archivePath(ctx));
     ctx.res.writeHead(200, { [STAT_HEADER]: encodePathStat(stat), 'Content-Type': 'application/json' });
     ctx.res.end();
   });
-  router.get('/containers/{name}/archive', async (ctx) => {
+  router.get('/containers/{name:.*}/archive', async (ctx) => {
     const { stat, stream } = await files(ctx).archivePath(name(ctx), archivePath(ctx));
     await sendTar(ctx, stream, { [STAT_HEADER]: encodePathStat(stat) });
   });
-  router.add('PUT', '/containers/{name}/archive', async (ctx) => {
+  router.add('PUT', '/containers/{name:.*}/archive', async (ctx) => {
     const path = archivePath(ctx);
     await files(ctx).extractToDir(name(ctx), path, ctx.req, {
       noOverwriteDirNonDir: boolValue(ctx.query, 'noOverwriteDirNonDir'),
@@ -73,12 +73,12 @@ export function containerFileRoutes(router: Router): void {
     });
     sendEmpty(ctx.res, 200);
   });
-  router.get('/containers/{name}/changes', async (ctx) => {
+  router.get('/containers/{name:.*}/changes', async (ctx) => {
     const changes = await files(ctx).changes(name(ctx));
     // Docker answers null when nothing changed (a nil slice).
     sendJSON(ctx.res, 200, changes.length ? changes : null);
   });
-  router.get('/containers/{name}/export', async (ctx) => {
+  router.get('/containers/{name:.*}/export', async (ctx) => {
     await sendTar(ctx, await files(ctx).export(name(ctx)));
   });
   router.post('/commit', async (ctx) => {
@@ -96,15 +96,15 @@ export function containerFileRoutes(router: Router): void {
     });
     sendJSON(ctx.res, 201, { Id: result.Id });
   });
-  router.post('/containers/{name}/pause', async (ctx) => {
+  router.post('/containers/{name:.*}/pause', async (ctx) => {
     await control(ctx).pause(name(ctx));
     sendEmpty(ctx.res, 204);
   });
-  router.post('/containers/{name}/unpause', async (ctx) => {
+  router.post('/containers/{name:.*}/unpause', async (ctx) => {
     await control(ctx).unpause(name(ctx));
     sendEmpty(ctx.res, 204);
   });
-  router.post('/containers/{name}/update', async (ctx) => {
+  router.post('/containers/{name:.*}/update', async (ctx) => {
     const body = (await readJSON<Partial<HostConfig>>(ctx.req, UPDATE_CONFIG)) ?? {};
     const update: Partial<HostConfig> = { ...body };
     if (!versionAtLeast(ctx.version, '1.40')) delete update.PidsLimit;

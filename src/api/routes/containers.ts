@@ -189,33 +189,33 @@ export function containerRoutes(router: Router): void {
   router.post('/containers/prune', async (ctx) =>
     sendJSON(ctx.res, 200, await c(ctx).prune(parseFilters(ctx.query.get('filters')))),
   );
-  router.get('/containers/{name}/json', async (ctx) => {
+  router.get('/containers/{name:.*}/json', async (ctx) => {
     const inspect = await c(ctx).inspect(name(ctx), { size: boolValue(ctx.query, 'size') });
     if (!versionAtLeast(ctx.version, '1.45')) addLegacyAliases(inspect);
     sendJSON(ctx.res, 200, inspect);
   });
-  router.get('/containers/{name}/top', async (ctx) =>
+  router.get('/containers/{name:.*}/top', async (ctx) =>
     sendJSON(ctx.res, 200, await c(ctx).top(name(ctx), ctx.query.get('ps_args') || undefined)),
   );
-  router.get('/containers/{name}/logs', logs);
-  router.post('/containers/{name}/start', (ctx) => noContentOr304(ctx, () => c(ctx).start(name(ctx))));
-  router.post('/containers/{name}/stop', (ctx) => {
+  router.get('/containers/{name:.*}/logs', logs);
+  router.post('/containers/{name:.*}/start', (ctx) => noContentOr304(ctx, () => c(ctx).start(name(ctx))));
+  router.post('/containers/{name:.*}/stop', (ctx) => {
     const opts = stopOptions(ctx);
     return noContentOr304(ctx, () => c(ctx).stop(name(ctx), opts));
   });
-  router.post('/containers/{name}/restart', async (ctx) => {
+  router.post('/containers/{name:.*}/restart', async (ctx) => {
     await c(ctx).restart(name(ctx), stopOptions(ctx));
     sendEmpty(ctx.res, 204);
   });
-  router.post('/containers/{name}/kill', async (ctx) => {
+  router.post('/containers/{name:.*}/kill', async (ctx) => {
     await c(ctx).kill(name(ctx), ctx.query.get('signal') || undefined);
     sendEmpty(ctx.res, 204);
   });
-  router.post('/containers/{name}/rename', async (ctx) => {
+  router.post('/containers/{name:.*}/rename', async (ctx) => {
     await c(ctx).rename(name(ctx), ctx.query.get('name') ?? '');
     sendEmpty(ctx.res, 204);
   });
-  router.post('/containers/{name}/resize', async (ctx) => {
+  router.post('/containers/{name:.*}/resize', async (ctx) => {
     const h = intValue(ctx.query, 'h');
     const w = intValue(ctx.query, 'w');
     if (h === undefined || h < 0) throw invalidParameter(`invalid resize height ${JSON.stringify(ctx.query.get('h') ?? '')}`);
@@ -223,9 +223,9 @@ export function containerRoutes(router: Router): void {
     await c(ctx).resize(name(ctx), h, w);
     sendEmpty(ctx.res, 200);
   });
-  router.post('/containers/{name}/wait', wait);
-  router.post('/containers/{name}/attach', attach);
-  router.get('/containers/{name}/attach/ws', attachWebSocket);
+  router.post('/containers/{name:.*}/wait', wait);
+  router.post('/containers/{name:.*}/attach', attach);
+  router.get('/containers/{name:.*}/attach/ws', attachWebSocket);
   router.delete('/containers/{name:.*}', async (ctx) => {
     await c(ctx).remove(name(ctx), {
       force: boolValue(ctx.query, 'force'),

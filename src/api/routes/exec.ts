@@ -59,9 +59,9 @@ async function start(ctx: RequestContext): Promise<void> {
 }
 
 export function execRoutes(router: Router): void {
-  router.post('/containers/{name}/exec', create);
-  router.post('/exec/{id}/start', start);
-  router.post('/exec/{id}/resize', async (ctx) => {
+  router.post('/containers/{name:.*}/exec', create);
+  router.post('/exec/{id:.*}/start', start);
+  router.post('/exec/{id:.*}/resize', async (ctx) => {
     const h = intValue(ctx.query, 'h');
     const w = intValue(ctx.query, 'w');
     if (h === undefined || h < 0) throw invalidParameter(`invalid resize height ${JSON.stringify(ctx.query.get('h') ?? '')}`);
@@ -69,5 +69,5 @@ export function execRoutes(router: Router): void {
     await backend(ctx).resize(ctx.params.id!, h, w);
     sendEmpty(ctx.res, 200);
   });
-  router.get('/exec/{id}/json', async (ctx) => sendJSON(ctx.res, 200, await backend(ctx).inspect(ctx.params.id!)));
+  router.get('/exec/{id:.*}/json', async (ctx) => sendJSON(ctx.res, 200, await backend(ctx).inspect(ctx.params.id!)));
 }

@@ -34,22 +34,22 @@ export function networkRoutes(router: Router): void {
   router.post('/networks/prune', async (ctx) => {
     sendJSON(ctx.res, 200, await backend(ctx).prune(parseFilters(ctx.query.get('filters'))));
   });
-  router.get('/networks/{id}', async (ctx) => {
+  router.get('/networks/{id:.+}', async (ctx) => {
     const scope = ctx.query.get('scope') || undefined;
     sendJSON(ctx.res, 200, await backend(ctx).inspect(ctx.params.id!, { verbose: boolValue(ctx.query, 'verbose'), scope }));
   });
-  router.delete('/networks/{id}', async (ctx) => {
+  router.delete('/networks/{id:.*}', async (ctx) => {
     await backend(ctx).remove(ctx.params.id!);
     sendEmpty(ctx.res, 204);
   });
-  router.post('/networks/{id}/connect', async (ctx) => {
+  router.post('/networks/{id:.*}/connect', async (ctx) => {
     const body = await jsonObject(ctx, NETWORK_CONNECT);
     const container = body.Container;
     if (typeof container !== 'string' || !container) throw invalidParameter('no container specified');
     await backend(ctx).connect(ctx.params.id!, container, (body.EndpointConfig ?? undefined) as EndpointSettings | undefined);
     sendEmpty(ctx.res, 200);
   });
-  router.post('/networks/{id}/disconnect', async (ctx) => {
+  router.post('/networks/{id:.*}/disconnect', async (ctx) => {
     const body = await jsonObject(ctx, NETWORK_DISCONNECT);
     const container = body.Container;
     if (typeof container !== 'string' || !container) throw invalidParameter('no container specified');

@@ -29,5 +29,5 @@ async function getStats(ctx: RequestContext): Promise<void> {
 }
 
 export function statsRoutes(router: Router): void {
-  router.get('/containers/{name}/stats', getStats);
+  router.get('/containers/{name:.*}/stats', getStats);
 }

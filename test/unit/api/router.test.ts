@@ -85,6 +85,18 @@ describe('api router', () => {
     }
   });
 
+  it("takes moby's names with slashes: {name:.*} may be empty, {id:.+} may not", () => {
+    const router = new Router();
+    const seen = (tag: string) => (() => tag) as unknown as Parameters<Router['get']>[1];
+    router.get('/containers/{name:.*}/json', seen('inspect'));
+    router.get('/networks/{id:.+}', seen('network'));
+    const inspect = router.match('GET', '/containers/parent/alias/json');
+    assert.deepEqual(inspect?.params, { name: 'parent/alias' });
+    assert.deepEqual(router.match('GET', '/containers//json')?.params, { name: '' });
+    assert.deepEqual(router.match('GET', '/networks/a/b')?.params, { id: 'a/b' });
+    assert.equal(router.match('GET', '/networks/'), undefined);
+  });
+
   it('maps error kinds to statuses with a JSON message body', async () => {
     const cases: Array<[string, number, string]> = [
       ['missing', 404, 'No such container: missing'],
