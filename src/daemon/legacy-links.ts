@@ -56,9 +56,13 @@ export class LegacyLinks {
     const out = new Map<string, Child>();
     if (isUserDefined(hc.NetworkMode)) return out;
     for (const l of hc.Links ?? []) {
-      const { name, alias } = parseLink(l);
-      // The alias becomes a field of /etc/hosts and a variable name: one word, no path.
-      if (!/^[^\s\x00-\x1f\x7f/]+$/.test(alias)) throw invalidParameter(`invalid link alias: ${JSON.stringify(alias)}`);
+      const parsed = parseLink(l);
+      // moby joins the alias to the parent's name (`db:/mysql` is /parent/mysql) and its hosts
+      // line and variables use the last element of that.
+      const alias = posix.basename(posix.join('/', parsed.alias));
+      const { name } = parsed;
+      // The alias becomes a field of /etc/hosts and a variable name: one word.
+      if (!/^[^\s\x00-\x1f\x7f/]+$/.test(alias)) throw invalidParameter(`invalid link alias: ${JSON.stringify(parsed.alias)}`);
       let child = this.lookup(name, get);
       const seen = new Set<string>();
       while (child.HostConfig.NetworkMode?.startsWith('container:') && !seen.has(child.ID)) {
@@ -98,6 +102,11 @@ export class LegacyLinks {
     const children = this.index.get(parent.ID);
     if (!children?.size) return null;
     return [...children].map(([alias, c]) => `${records(c.id)?.Name ?? c.name}:${posix.join(parent.Name, alias)}`);
+  }
+
+  /** The child a parent's link alias names (its ID), if that link exists. */
+  child(parentId: string, alias: string): string | undefined {
+    return this.index.get(parentId)?.get(alias)?.id;
   }
 
   /** The `/parent/alias` names a child is known by through its parents' links (listed by /containers/json). */

@@ -8,7 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { loadBusybox, startDaemon, type Daemon } from './harness.js';
+import { loadBusybox, socketRequest, startDaemon, type Daemon } from './harness.js';
 
 let d: Daemon;
 const NET = `ln${randomBytes(3).toString('hex')}`;
@@ -24,7 +24,7 @@ before(async () => {
   await loadBusybox(d);
 });
 after(async () => {
-  await d?.docker(['rm', '-f', 'target', 'parent', 'stopped', 'lonely', 'ut', 'ulink']).catch(() => {});
+  await d?.docker(['rm', '-f', 'target', 'parent', 'stopped', 'lonely', 'ut', 'ulink', 'ltarget', 'lparent', 'lparent2']).catch(() => {});
   await d?.docker(['network', 'rm', NET]).catch(() => {});
   await d?.cleanup();
 });
@@ -77,6 +77,25 @@ describe('legacy links on the default bridge', () => {
     assert.ok(!(await docker(['exec', 'parent', 'cat', '/etc/hosts'])).includes('db-1'));
     assert.equal((await docker(['inspect', '-f', '{{.State.Running}}', 'parent', 'target'])).trim(), 'true\ntrue');
     await docker(['rm', '-f', 'parent']);
+  });
+
+  test('a link is a name of its target: parent/alias reaches it through the API, after a rename too', async () => {
+    await docker(['run', '-d', '--name', 'ltarget', 'busybox', 'sleep', '300']);
+    const target = (await docker(['inspect', '-f', '{{.Id}}', 'ltarget'])).trim();
+    // moby joins the alias to the parent's name: `:/mysql` is the alias mysql.
+    await docker(['run', '-d', '--name', 'lparent', '--link', 'ltarget:/mysql', 'busybox', 'sleep', '300']);
+    assert.equal((await docker(['inspect', '-f', '{{json .HostConfig.Links}}', 'lparent'])).trim(), '["/ltarget:/lparent/mysql"]');
+    assert.match(await docker(['exec', 'lparent', 'cat', '/etc/hosts']), /\tmysql [0-9a-f]{12} ltarget\n/);
+    assert.ok((await docker(['exec', 'lparent', 'env'])).includes('MYSQL_NAME=/lparent/mysql'));
+    // Every container route takes a name with slashes (moby's {name:.*}).
+    const inspectId = async (ref: string) => JSON.parse((await socketRequest(d.socket, 'GET', `/v1.47/containers/${ref}/json`)).body) as { Id?: string; message?: string };
+    assert.equal((await inspectId('lparent/mysql')).Id, target);
+    assert.equal(await docker(['inspect', '-f', '{{.Name}}', '/lparent/mysql']), '/ltarget\n');
+    await docker(['rename', 'lparent', 'lparent2']);
+    assert.equal((await inspectId('lparent2/mysql')).Id, target);
+    assert.equal((await inspectId('lparent/mysql')).message, 'No such container: lparent/mysql');
+    assert.equal((await inspectId('ltarget/mysql')).message, 'No such container: ltarget/mysql');
+    await docker(['rm', '-f', 'lparent2', 'ltarget']);
   });
 
   test('a stopped or missing target: Docker errors and exit codes', async () => {

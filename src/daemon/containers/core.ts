@@ -48,6 +48,8 @@ export class ContainerCore {
 
   /** The record for a name, full ID or unique ID prefix; NotFound `No such container: ref`. */
   get(ref: string): ContainerRecord {
+    const linked = this.linkedChild(ref);
+    if (linked) return linked;
     let id: string;
     try {
       id = this.deps.names.resolve(ref);
@@ -58,6 +60,15 @@ export class ContainerCore {
     const rec = this.records.get(id);
     if (!rec) throw noSuchContainer(ref);
     return rec;
+  }
+
+  /** A link's name, `[/]parent/alias`, is a name of the child too (moby reserves it for the child). */
+  private linkedChild(ref: string): ContainerRecord | undefined {
+    const m = /^\/?([^/]+)\/([^/]+)$/.exec(ref);
+    if (!m) return undefined;
+    const parentId = this.deps.names.idOf(m[1]!);
+    const childId = parentId === undefined ? undefined : this.links.child(parentId, m[2]!);
+    return childId === undefined ? undefined : this.records.get(childId);
   }
 
   manager(rec: ContainerRecord): RestartManager {

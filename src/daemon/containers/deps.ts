@@ -58,6 +58,8 @@ export interface NameRegistry {
   generate(): string;
   /** Full ID for a full ID, a name, or a unique ID prefix; NotFound `No such container: ref` otherwise. */
   resolve(ref: string): string;
+  /** The ID holding exactly this name (with or without slash), if any. */
+  idOf(name: string): string | undefined;
 }
 
 /** The network manager as the lifecycle uses it (network/manager.ts). */
