@@ -8,6 +8,8 @@
  * The keyring calls stay blocked: the kernel keyring is not namespaced.
  * runc skips syscall names the running kernel/arch does not know, so one list serves all arches.
  */
+import { release } from 'node:os';
+import { systemError } from '../lib/errors.js';
 import type { OciSeccomp } from './oci-spec.js';
 
 export interface SeccompArg {
@@ -17,19 +19,29 @@ export interface SeccompArg {
   op: string;
 }
 
+/** When a rule applies: capabilities, arches, and (minKernel, "major.minor") the running kernel. */
+interface RuleFilter {
+  caps?: string[];
+  arches?: string[];
+  minKernel?: string;
+}
+
 export interface SeccompRule {
-  names: string[];
+  names?: string[];
+  /** Profiles written before `names`: one syscall (moby still reads it). */
+  name?: string;
   action: string;
   errnoRet?: number;
   args?: SeccompArg[];
-  /** The rule applies only when the container has all these capabilities / runs on these arches. */
-  includes?: { caps?: string[]; arches?: string[] };
-  /** The rule does not apply when the container has any of these capabilities / runs on these arches. */
-  excludes?: { caps?: string[]; arches?: string[] };
+  /** The rule applies only when the container has all these capabilities / runs on these arches / kernels. */
+  includes?: RuleFilter;
+  /** The rule does not apply when the container has any of these capabilities / runs on these arches / kernels. */
+  excludes?: RuleFilter;
 }
 
 /** Docker's seccomp profile file format (the subset Wharf understands). */
 export interface SeccompProfile {
+  /** Empty, with no syscalls listed: no seccomp at all (moby's setupSeccomp). */
   defaultAction: string;
   defaultErrnoRet?: number;
   architectures?: string[];
@@ -180,14 +192,33 @@ const NODE_ARCH_TO_SECCOMP: Record<string, string> = {
 
 /** Go-style arch names, as Docker profiles spell them in includes/excludes. */
 const NODE_ARCH_TO_GO: Record<string, string> = {
-  x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm', riscv64: 'riscv64', ppc64: 'ppc64le', s390x: 's390x',
+  x64: 'amd64', ia32: 'x86', arm64: 'arm64', arm: 'arm', riscv64: 'riscv64', ppc64: 'ppc64le', s390x: 's390x',
 };
+
+/** Whether the running kernel is at least `min` ("major.minor"), as moby's kernelGreaterEqualThan. */
+function kernelAtLeast(min: string, kernel: string): boolean {
+  const parse = (v: string, what: string) => {
+    const m = /^(\d+)\.(\d+)/.exec(v);
+    if (!m) throw systemError(`${what} ${JSON.stringify(v)}`);
+    return [Number(m[1]), Number(m[2])] as const;
+  };
+  const [wantMajor, wantMinor] = parse(min, 'invalid kernel version:');
+  const [major, minor] = parse(kernel, 'failed to parse kernel version');
+  return major > wantMajor || (major === wantMajor && minor >= wantMinor);
+}
 
 /**
  * Turns a Docker-format profile into the OCI `linux.seccomp` for a container holding `caps`,
- * on the host arch (`arch` as Node's process.arch).
+ * on the host arch (`arch` as Node's process.arch), as moby's setupSeccomp: undefined for a
+ * profile with neither a default action nor syscalls (no seccomp); a rule's `name` is one syscall
+ * (with `names` too it is an error, as both `architectures` and `archMap` are); includes and
+ * excludes filter by capabilities, arch and kernel.
  */
-export function seccompToOci(profile: SeccompProfile, caps: string[], arch: string = process.arch): OciSeccomp {
+export function seccompToOci(profile: SeccompProfile, caps: string[], arch: string = process.arch, kernel: string = release()): OciSeccomp | undefined {
+  if (!profile.defaultAction && !profile.syscalls?.length) return undefined;
+  if (profile.architectures?.length && profile.archMap?.length) {
+    throw systemError("both 'architectures' and 'archMap' are specified in the seccomp profile, use either 'architectures' or 'archMap'");
+  }
   const seccompArch = NODE_ARCH_TO_SECCOMP[arch];
   const goArch = NODE_ARCH_TO_GO[arch] ?? arch;
   let architectures: string[] | undefined = profile.architectures;
@@ -198,11 +229,20 @@ export function seccompToOci(profile: SeccompProfile, caps: string[], arch: stri
   const have = new Set(caps);
   const syscalls: NonNullable<OciSeccomp['syscalls']> = [];
   for (const rule of profile.syscalls ?? []) {
-    if (rule.includes?.caps && !rule.includes.caps.every((c) => have.has(c))) continue;
-    if (rule.includes?.arches && !rule.includes.arches.includes(goArch)) continue;
-    if (rule.excludes?.caps && rule.excludes.caps.some((c) => have.has(c))) continue;
-    if (rule.excludes?.arches && rule.excludes.arches.includes(goArch)) continue;
-    const out: NonNullable<OciSeccomp['syscalls']>[number] = { names: rule.names, action: rule.action };
+    let names = rule.names ?? [];
+    if (rule.name) {
+      if (names.length) throw systemError("both 'name' and 'names' are specified in the seccomp profile, use either 'name' or 'names'");
+      names = [rule.name];
+    }
+    const ex = rule.excludes;
+    if (ex?.arches?.includes(goArch)) continue;
+    if (ex?.caps?.some((c) => have.has(c))) continue;
+    if (ex?.minKernel && kernelAtLeast(ex.minKernel, kernel)) continue;
+    const inc = rule.includes;
+    if (inc?.arches?.length && !inc.arches.includes(goArch)) continue;
+    if (inc?.caps?.length && !inc.caps.every((c) => have.has(c))) continue;
+    if (inc?.minKernel && !kernelAtLeast(inc.minKernel, kernel)) continue;
+    const out: NonNullable<OciSeccomp['syscalls']>[number] = { names, action: rule.action };
     if (rule.errnoRet !== undefined) out.errnoRet = rule.errnoRet;
     if (rule.args?.length) out.args = rule.args.map((a) => ({ ...a, valueTwo: a.valueTwo ?? 0 }));
     syscalls.push(out);

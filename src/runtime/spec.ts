@@ -162,7 +162,8 @@ export function buildSpec(input: SpecInput): OciSpec {
 
   if (!privileged && security.seccomp !== 'unconfined') {
     const profile = security.seccomp ?? DEFAULT_SECCOMP_PROFILE;
-    spec.linux.seccomp = seccompToOci(profile, caps, input.arch);
+    const seccomp = seccompToOci(profile, caps, input.arch);
+    if (seccomp) spec.linux.seccomp = seccomp;
   }
   return spec;
 }
@@ -277,7 +278,7 @@ function parseSeccompOpt(value: string, opt: string): SeccompProfile | 'unconfin
   } catch (err) {
     throw invalidParameter(`Decoding seccomp profile failed: ${(err as Error).message}`);
   }
-  if (!profile || typeof profile !== 'object' || typeof profile.defaultAction !== 'string') {
+  if (!profile || typeof profile !== 'object' || (profile.defaultAction !== undefined && typeof profile.defaultAction !== 'string')) {
     throw invalidParameter(`invalid --security-opt 2: "${opt.length > 80 ? opt.slice(0, 80) + '...' : opt}"`);
   }
   return profile;

@@ -250,7 +250,11 @@ test('--security-opt seccomp=<path>: the daemon never opens the path; the CLIs s
   }
   // Both CLIs read the profile file themselves: mkdir is refused by it, everything else allowed.
   const profile = join(d.root, 'no-mkdir.json');
-  await writeFile(profile, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO' }] }));
+  // In the old one-name form (`name`): a deny rule written so is kept, as moby keeps it.
+  await writeFile(
+    profile,
+    JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ name: 'mkdir', action: 'SCMP_ACT_ERRNO' }, { name: 'mkdirat', action: 'SCMP_ACT_ERRNO' }] }),
+  );
   for (const cli of [d.wharf, d.docker]) {
     const r = await cli(['run', '--rm', '--security-opt', `seccomp=${profile}`, 'busybox', 'sh', '-c', 'mkdir /x && echo made || echo refused']);
     assert.equal(r.code, 0, r.stderr);

@@ -17,6 +17,7 @@ import {
   type SpecInput,
 } from '../../../src/runtime/spec.js';
 import { isEngineError } from '../../../src/lib/errors.js';
+import { seccompToOci } from '../../../src/runtime/seccomp-default.js';
 import type { OciSpec } from '../../../src/runtime/oci-spec.js';
 
 const ID = 'a'.repeat(64);
@@ -280,6 +281,48 @@ test('security opts: no-new-privileges forms, seccomp unconfined/builtin/json, n
   assert.throws(() => buildSpec(input({ hostConfig: { SecurityOpt: ['bogus'] } })), /invalid --security-opt 1: "bogus"/);
   // accepted without an LSM
   build({ hostConfig: { SecurityOpt: ['apparmor=unconfined', 'label=disable'] } });
+});
+
+test("a custom seccomp profile is read as moby's setupSeccomp reads it: name, empty, conflicts", () => {
+  const seccompOf = (profile: object) => build({ hostConfig: { SecurityOpt: [`seccomp=${JSON.stringify(profile)}`] } }).linux.seccomp;
+  // Older profiles name one syscall a rule (`name`): a deny rule written so must not be dropped.
+  const old = seccompOf({
+    defaultAction: 'SCMP_ACT_ALLOW',
+    syscalls: [
+      { name: 'chmod', action: 'SCMP_ACT_ERRNO' },
+      { names: ['fchmod', 'fchmodat'], action: 'SCMP_ACT_ERRNO' },
+    ],
+  });
+  assert.deepEqual(old?.syscalls, [
+    { names: ['chmod'], action: 'SCMP_ACT_ERRNO' },
+    { names: ['fchmod', 'fchmodat'], action: 'SCMP_ACT_ERRNO' },
+  ]);
+  // Neither a default action nor syscalls: no seccomp, as in moby.
+  assert.equal(seccompOf({}), undefined);
+  assert.throws(
+    () => seccompOf({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ name: 'chmod', names: ['chown'], action: 'SCMP_ACT_ERRNO' }] }),
+    /both 'name' and 'names' are specified in the seccomp profile, use either 'name' or 'names'$/,
+  );
+  assert.throws(
+    () => seccompOf({ defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64'], archMap: [{ architecture: 'SCMP_ARCH_X86_64' }] }),
+    /both 'architectures' and 'archMap' are specified in the seccomp profile, use either 'architectures' or 'archMap'/,
+  );
+});
+
+test('seccomp rules filtered by kernel: includes.minKernel and excludes.minKernel against the running kernel', () => {
+  const profile = {
+    defaultAction: 'SCMP_ACT_ERRNO',
+    syscalls: [
+      { names: ['new'], action: 'SCMP_ACT_ALLOW', includes: { minKernel: '5.12' } },
+      { names: ['old'], action: 'SCMP_ACT_ALLOW', excludes: { minKernel: '5.12' } },
+    ],
+  };
+  const names = (kernel: string) => seccompToOci(profile, [], 'x64', kernel)!.syscalls!.map((r) => r.names[0]);
+  assert.deepEqual(names('6.1.0-18-amd64'), ['new']);
+  assert.deepEqual(names('5.12.0'), ['new']);
+  assert.deepEqual(names('5.4.0-generic'), ['old']);
+  assert.deepEqual(names('4.19'), ['old']);
+  assert.throws(() => seccompToOci({ ...profile, syscalls: [{ names: ['x'], action: 'SCMP_ACT_ALLOW', includes: { minKernel: 'new' } }] }, [], 'x64', '6.1'), /invalid kernel version: "new"/);
 });
 
 test('default seccomp: EPERM default, capability-gated calls, clone namespace mask', () => {
