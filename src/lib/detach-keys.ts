@@ -8,17 +8,21 @@ import { invalidParameter } from './errors.js';
 /** Docker's default detach sequence: ctrl-p, ctrl-q. */
 export const DEFAULT_DETACH_KEYS = Buffer.from([0x10, 0x11]);
 
-/** Parses `ctrl-p,ctrl-q` / `a,ctrl-@` style detach keys as Docker does. */
+/** moby/term's names of the control characters 0-31, in code order. */
+const CTRL_NAMES = ['@', ...'abcdefghijklmnopqrstuvwxyz', '[', '\\', ']', '^', '_'].map((c) => `ctrl-${c}`);
+
+/**
+ * Parses `ctrl-p,ctrl-q` / `a,ctrl-@` style detach keys as moby/term's ToBytes does: each key is
+ * one byte or a control character's exact lower-case name (`ctrl-A` is no key), or `DEL`.
+ */
 export function parseDetachKeys(spec: string | undefined): Buffer {
   if (!spec) return DEFAULT_DETACH_KEYS;
   const out: number[] = [];
   for (const key of spec.split(',')) {
-    const k = key.trim();
-    if (k.length === 1) out.push(k.charCodeAt(0));
-    else if (/^ctrl-[a-z@[\\\]^_]$/i.test(k)) {
-      const c = k.slice(5).toLowerCase();
-      out.push(c >= 'a' && c <= 'z' ? c.charCodeAt(0) - 96 : '@[\\]^_'.indexOf(c));
-    } else throw invalidParameter(`Invalid detach keys (${spec}) provided`);
+    if (Buffer.byteLength(key) === 1) out.push(key.charCodeAt(0));
+    else if (CTRL_NAMES.includes(key)) out.push(CTRL_NAMES.indexOf(key));
+    else if (key === 'DEL') out.push(127);
+    else throw invalidParameter(`Invalid detach keys (${spec}) provided`);
   }
   return Buffer.from(out);
 }

@@ -20,6 +20,11 @@ test('detach keys parse as Docker does', () => {
   assert.deepEqual([...parseDetachKeys(undefined)], [16, 17]);
   assert.deepEqual([...parseDetachKeys('ctrl-a,x')], [1, 120]);
   assert.throws(() => parseDetachKeys('ctrl-'), /Invalid detach keys/);
+  // moby/term's ToBytes: exact lower-case names, one byte, DEL; nothing trimmed.
+  assert.deepEqual([...parseDetachKeys('ctrl-@,ctrl-[,ctrl-\\,ctrl-],ctrl-^,ctrl-_,ctrl-z,DEL, ')], [0, 27, 28, 29, 30, 31, 26, 127, 32]);
+  for (const bad of ['ctrl-A,a', 'CTRL-a', ' ctrl-a', 'ctrl-p,', 'del', 'é', 'ctrl-1']) {
+    assert.throws(() => parseDetachKeys(bad), (err: Error) => err.message === `Invalid detach keys (${bad}) provided`, bad);
+  }
 });
 
 class FakeStream extends EventEmitter {
