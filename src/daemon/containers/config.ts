@@ -23,20 +23,27 @@ function withoutZeroes(h: HealthConfig): HealthConfig {
   return out;
 }
 
-/** Docker's merge of the user's config over the image's (moby daemon/commit.go `merge`). */
+/**
+ * Docker's merge of the user's config over the image's (moby daemon/commit.go `merge`). An empty
+ * list or map of the user's takes the image's, null included (inspect then shows null, not {}),
+ * and Labels is never null. Shell and OnBuild are no part of it: a container's config has them
+ * only when its creator gave them (the classic builder's step containers).
+ */
 export function mergeImageConfig(user: ContainerConfig, image: ContainerConfig | undefined): ContainerConfig {
   const out: ContainerConfig = { ...user };
   if (out.Healthcheck) out.Healthcheck = withoutZeroes(out.Healthcheck);
   if (!image) return normaliseEntrypoint(out);
+  const empty = (m: object | null | undefined) => !m || Object.keys(m).length === 0;
   if (!out.User) out.User = image.User ?? '';
-  if (image.ExposedPorts) out.ExposedPorts = { ...image.ExposedPorts, ...(out.ExposedPorts ?? {}) };
+  if (empty(out.ExposedPorts)) out.ExposedPorts = image.ExposedPorts ?? null;
+  else if (image.ExposedPorts) out.ExposedPorts = { ...out.ExposedPorts, ...image.ExposedPorts };
   if (!out.Env || out.Env.length === 0) {
-    out.Env = image.Env ? [...image.Env] : out.Env;
+    out.Env = image.Env ? [...image.Env] : null;
   } else if (image.Env) {
     const keys = new Set(out.Env.map(envKey));
     out.Env = [...out.Env, ...image.Env.filter((e) => !keys.has(envKey(e)))];
   }
-  if (image.Labels) out.Labels = { ...image.Labels, ...(out.Labels ?? {}) };
+  out.Labels = { ...(image.Labels ?? {}), ...(out.Labels ?? {}) };
   if (!out.Entrypoint || out.Entrypoint.length === 0) {
     if (!out.Cmd || out.Cmd.length === 0) out.Cmd = image.Cmd ?? null;
     if (out.Entrypoint == null) out.Entrypoint = image.Entrypoint ?? null;
@@ -49,10 +56,9 @@ export function mergeImageConfig(user: ContainerConfig, image: ContainerConfig |
     out.Healthcheck = withoutZeroes(h);
   }
   if (!out.WorkingDir) out.WorkingDir = image.WorkingDir ?? '';
-  if (image.Volumes) out.Volumes = { ...image.Volumes, ...(out.Volumes ?? {}) };
+  if (empty(out.Volumes)) out.Volumes = image.Volumes ?? null;
+  else if (image.Volumes) out.Volumes = { ...out.Volumes, ...image.Volumes };
   if (!out.StopSignal && image.StopSignal) out.StopSignal = image.StopSignal;
-  if ((!out.OnBuild || out.OnBuild.length === 0) && image.OnBuild) out.OnBuild = image.OnBuild;
-  if ((!out.Shell || out.Shell.length === 0) && image.Shell) out.Shell = image.Shell;
   return normaliseEntrypoint(out);
 }
 

@@ -25,6 +25,20 @@ test('image config fills what the user left empty', () => {
   assert.deepEqual(c.ExposedPorts, { '80/tcp': {} });
 });
 
+test("moby's merge: an empty map or list takes the image's (null too); Labels never null; no Shell or OnBuild", () => {
+  const bare = { Cmd: ['sh'], Volumes: null, ExposedPorts: null, Env: null, Labels: null, Shell: ['/bin/bash', '-c'], OnBuild: ['RUN x'] };
+  const c = mergeImageConfig({ Image: 'x', Volumes: {}, ExposedPorts: {}, Env: [] }, bare);
+  assert.equal(c.Volumes, null);
+  assert.equal(c.ExposedPorts, null);
+  assert.equal(c.Env, null);
+  assert.deepEqual(c.Labels, {});
+  assert.equal(c.Shell, undefined);
+  assert.equal(c.OnBuild, undefined);
+  const both = mergeImageConfig({ Image: 'x', Volumes: { '/u': {} }, ExposedPorts: { '1/tcp': {} } }, { ...image, Volumes: { '/i': {} } });
+  assert.deepEqual(both.Volumes, { '/u': {}, '/i': {} });
+  assert.deepEqual(both.ExposedPorts, { '1/tcp': {}, '80/tcp': {} });
+});
+
 test('user env wins per key and image env is appended', () => {
   const c = mergeImageConfig({ Image: 'x', Env: ['LANG=de', 'FOO=1'] }, image);
   assert.deepEqual(c.Env, ['LANG=de', 'FOO=1', 'PATH=/usr/bin:/bin']);
