@@ -161,6 +161,9 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
       runtime.watchExits((exit) => {
         containers.handleExit(exit).catch((err) => log(`exit ${exit.id}: ${err instanceof Error ? err.message : err}`));
       });
+      runtime.watchOoms((id) => {
+        containers.handleOom(id).catch((err) => log(`oom ${id}: ${err instanceof Error ? err.message : err}`));
+      });
     });
   restored.catch(() => {}); // the caller handles it through RunningDaemon.restored
 

@@ -19,7 +19,7 @@
  * death (conmon-supervision.ts), then kills what remains of the container and reports exit 137.
  */
 import { accessSync, constants as fsConstants, mkdirSync, watch, type FSWatcher } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { basename, delimiter, join } from 'node:path';
@@ -35,6 +35,8 @@ import { recordInit, signalInit, type InitProcess } from './init-signal.js';
 import { deleteStopped } from './stopped-delete.js';
 import { SupervisorWatch, isConmonOf } from './conmon-supervision.js';
 import { within } from '../lib/within.js';
+import { pathExists } from '../lib/path-exists.js';
+import { OomWatch, hadOom } from './oom-watch.js';
 import type { OciLinuxResources, OciSpec } from './oci-spec.js';
 import { runcUpdateFlags } from './runc-update.js';
 import { recursiveReadOnlyError } from './recursive-read-only.js';
@@ -99,6 +101,10 @@ export class ConmonRuntime implements Runtime {
   /** Init processes of containers this daemon created, for signals without `runc kill` (init-signal.ts). */
   private readonly inits = new Map<string, InitProcess>();
   private readonly supervision = new SupervisorWatch((id) => void this.supervisorGone(id));
+  private readonly oomListeners: Array<(id: string) => void> = [];
+  private readonly ooms = new OomWatch((id) => {
+    for (const l of this.oomListeners) l(id);
+  });
 
   constructor(private readonly opts: ConmonRuntimeOptions) {
     this.name = opts.runtimeName ?? 'runc';
@@ -151,6 +157,7 @@ export class ConmonRuntime implements Runtime {
 
     try {
       const pid = await this.spawnConmon(id, args, bundleDir);
+      this.ooms.watch(id, bundleDir);
       this.createdPids.set(id, pid);
       const init = await recordInit(pid, o.spec.linux.namespaces);
       if (init) this.inits.set(id, init);
@@ -284,6 +291,7 @@ export class ConmonRuntime implements Runtime {
 
   async delete(id: string, force?: boolean): Promise<void> {
     this.createdPids.delete(id);
+    this.ooms.forget(id);
     const init = this.canSignalDirectly() ? this.inits.get(id) : undefined;
     this.inits.delete(id);
     this.deleting.add(id);
@@ -397,8 +405,12 @@ export class ConmonRuntime implements Runtime {
     }
     const code = Number.parseInt(text.trim(), 10);
     const bundleDir = await readlink(bundleLinkOf(this.opts.execRoot, id)).catch(() => undefined);
-    const oomKilled = bundleDir ? await pathExists(join(bundleDir, 'oom')) : false;
+    const oomKilled = bundleDir ? await hadOom(bundleDir) : false;
     return { id, exitCode: Number.isNaN(code) ? 255 : code < 0 ? 255 : code, finishedAt: mtime, oomKilled };
+  }
+
+  watchOoms(listener: (id: string) => void): void {
+    this.oomListeners.push(listener);
   }
 
   watchExits(listener: (exit: ExitInfo) => void): void {
@@ -423,8 +435,11 @@ export class ConmonRuntime implements Runtime {
       const id = name.slice(0, -4);
       if (await pathExists(join(this.exitDir, id))) continue;
       const pid = Number((await readFile(join(this.conmonDir, name), 'utf8').catch(() => '')).trim());
-      if (await isConmonOf(pid, id)) this.supervision.watchPid(id, pid);
-      else await this.supervisorGone(id);
+      if (await isConmonOf(pid, id)) {
+        this.supervision.watchPid(id, pid);
+        const bundleDir = await readlink(bundleLinkOf(this.opts.execRoot, id)).catch(() => undefined);
+        if (bundleDir) this.ooms.watch(id, bundleDir);
+      } else await this.supervisorGone(id);
     }
   }
 
@@ -439,6 +454,8 @@ export class ConmonRuntime implements Runtime {
 
   async close(): Promise<void> {
     this.supervision.close();
+    this.ooms.close();
+    this.oomListeners.length = 0;
     this.watcher?.close();
     this.watcher = undefined;
     this.listeners.length = 0;
@@ -498,15 +515,6 @@ function lookPath(cmd: string): string {
     }
   }
   return cmd;
-}
-
-async function pathExists(p: string): Promise<boolean> {
-  try {
-    await lstat(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {

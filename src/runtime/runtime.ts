@@ -64,6 +64,7 @@ export interface ExitInfo {
   /** When conmon recorded the exit. */
   finishedAt: Date;
   /** Killed by the OOM killer, when the runtime can tell. */
+  /** An OOM happened while it ran (Docker's OOMKilled: not only when it killed the init). */
   oomKilled: boolean;
 }
 
@@ -133,6 +134,8 @@ export interface Runtime {
   exitInfo(id: string): Promise<ExitInfo | undefined>;
   /** Called for each container exit seen after `watchExits` was called. */
   watchExits(listener: (exit: ExitInfo) => void): void;
+  /** Called for each OOM of a running container's cgroup (its process may run on). */
+  watchOoms(listener: (id: string) => void): void;
   /** Stops watching (daemon shutdown); containers keep running. */
   close(): Promise<void>;
   /** The spec the running container was created with (exec inherits its process settings). */

@@ -77,6 +77,28 @@ describe('events', () => {
     await ok(['rmi', 'evlabeled:one'], 'docker');
   });
 
+  test('an OOM is reported as it happens: the oom event and OOMKilled while the container runs on, kept at exit', async () => {
+    // A child of the init meets the limit and is killed; the init notices and waits for its stop.
+    // Only the first start runs the hog (the marker stays in the container's filesystem).
+    const hog = "x=a; while true; do x=$x$x$x$x; done";
+    const since = nowSecs();
+    const cmd = `[ -e /ran ] || { touch /ran; sh -c '${hog}'; echo child $?; }; sleep 300`;
+    await ok(['run', '-d', '--name', 'oomer', '-m', '16m', '--memory-swap', '16m', 'busybox', 'sh', '-c', cmd]);
+    await waitFor(async () => (await ok(['logs', 'oomer'])) === 'child 137\n', { what: 'the hog killed by the OOM killer' });
+    // The event and the state come while it runs, not at its exit.
+    await waitFor(async () => (await ok(['inspect', '-f', '{{.State.Running}} {{.State.OOMKilled}}', 'oomer'])) === 'true true\n', { what: 'OOMKilled while running' });
+    const events = () => ok(['events', '--since', since, '--until', nowSecs(), '--filter', 'container=oomer', '--format', '{{.Action}}'], 'docker');
+    assert.ok((await events()).split('\n').includes('oom'), await events());
+    await ok(['stop', '-t', '0', 'oomer']);
+    assert.equal(await ok(['inspect', '-f', '{{.State.OOMKilled}} {{.State.ExitCode}}', 'oomer']), 'true 137\n');
+    // One OOM, one event: the exit does not report it again.
+    assert.equal((await events()).split('\n').filter((a) => a === 'oom').length, 1);
+    // A new start begins without it.
+    await ok(['start', 'oomer']);
+    assert.equal(await ok(['inspect', '-f', '{{.State.OOMKilled}}', 'oomer']), 'false\n');
+    await ok(['rm', '-f', 'oomer']);
+  });
+
   test('a live stream shows new events and ends at until; bad input is a 400', async () => {
     const since = nowSecs();
     const until = (Date.now() / 1000 + 4).toFixed(3);

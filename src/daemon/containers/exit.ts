@@ -23,6 +23,21 @@ export async function handleExit(c: ContainerCore, exit: ExitInfo): Promise<void
   await c.lock.run(rec.ID, () => handleExitLocked(c, rec, exit));
 }
 
+/**
+ * An OOM while the container runs (its process may run on): as moby on containerd's TaskOOM,
+ * State.OOMKilled is set at once, saved, and an `oom` event sent. The exit keeps OOMKilled.
+ */
+export async function handleOom(c: ContainerCore, id: string): Promise<void> {
+  const rec = c.records.get(id);
+  if (!rec) return;
+  await c.lock.run(id, async () => {
+    if (c.records.get(id) !== rec || !hasProcess(rec.State)) return;
+    rec.State.OOMKilled = true;
+    c.deps.events.log('container', 'oom', containerActor(rec));
+    await c.save(rec);
+  });
+}
+
 export async function handleExitLocked(c: ContainerCore, rec: ContainerRecord, exit: ExitInfo): Promise<void> {
   // Removed while this exit waited for the lock, or an exit already handled.
   if (c.records.get(rec.ID) !== rec || !hasProcess(rec.State)) return;
@@ -31,16 +46,19 @@ export async function handleExitLocked(c: ContainerCore, rec: ContainerRecord, e
   const attachedNetworks = networkActors(rec);
   await releaseHeld(c, rec, ALL_HELD, true);
   const ranFor = execDuration(rec.State.StartedAt, exit.finishedAt);
+  // An OOM already reported while it ran (handleOom) is not reported again.
+  const oomReported = rec.State.OOMKilled;
   const ranMs = exit.finishedAt.getTime() - Date.parse(rec.State.StartedAt);
   const decision = c.closed ? { restart: false, delayMs: 0 } : c.manager(rec).shouldRestart(exit.exitCode, rec.HasBeenManuallyStopped, ranMs);
-  if (decision.restart) setRestarting(rec.State, exit.exitCode, exit.finishedAt, exit.oomKilled);
-  else setStopped(rec.State, exit.exitCode, exit.finishedAt, exit.oomKilled);
+  const oomKilled = exit.oomKilled || oomReported;
+  if (decision.restart) setRestarting(rec.State, exit.exitCode, exit.finishedAt, oomKilled);
+  else setStopped(rec.State, exit.exitCode, exit.finishedAt, oomKilled);
   // An --rm container is removed just below, one that rm -f killed once this lock is free: no
   // fsync'd save of its record first (after a crash here, restore finds it gone from runc and
   // settles it; an --rm one is removed all the same).
   const autoRemove = !decision.restart && rec.HostConfig.AutoRemove && !c.closed && !isManualRestart(rec);
   if (!autoRemove && !(removalPending(rec) && !decision.restart)) await c.save(rec);
-  if (exit.oomKilled) c.deps.events.log('container', 'oom', containerActor(rec));
+  if (exit.oomKilled && !oomReported) c.deps.events.log('container', 'oom', containerActor(rec));
   c.deps.events.log('container', 'die', containerActor(rec, { exitCode: String(exit.exitCode), execDuration: ranFor }));
   for (const actor of attachedNetworks) c.deps.events.log('network', 'disconnect', actor);
   c.exits.emit(id, { StatusCode: exit.exitCode, Error: null });

@@ -36,7 +36,7 @@ import { ContainerCore } from './core.js';
 import { createContainer } from './create.js';
 import { dnsOverrides, etcPaths, updateHostsLines, useEmbeddedResolvConf } from './etc-files.js';
 import type { ContainerDeps } from './deps.js';
-import { handleExit } from './exit.js';
+import { handleExit, handleOom } from './exit.js';
 import { inspectContainer, listContainers } from './inspect.js';
 import { containerLogs } from './logs.js';
 import { pruneContainers, removeContainer, type RemoveOptions } from './remove.js';
@@ -82,6 +82,11 @@ export class ContainerService implements ContainerBackend {
   /** Called by the runtime's exit watcher. */
   handleExit(exit: ExitInfo): Promise<void> {
     return handleExit(this.c, exit);
+  }
+
+  /** An OOM of a running container's cgroup, as it happens. */
+  handleOom(id: string): Promise<void> {
+    return handleOom(this.c, id);
   }
   stop(ref: string, opts: StopOptions): Promise<void> {
     return stopContainer(this.c, ref, opts);
