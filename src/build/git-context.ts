@@ -9,6 +9,8 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, realpath, rm, stat } from 'node:fs/promises';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { join, sep } from 'node:path';
 
 /** moby's urlutil.IsGitURL. */
@@ -71,6 +73,41 @@ function git(dir: string, args: string[], signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** How long the smart-server probe waits for an answer's head. */
+const PROBE_TIMEOUT_MS = 30_000;
+
+/** The status and content type of a HEAD or GET of `url` (the body is never read); undefined on any failure. */
+function probe(url: string, method: 'HEAD' | 'GET', signal?: AbortSignal): Promise<{ status: number; type: string } | undefined> {
+  return new Promise((resolve) => {
+    let req: ReturnType<typeof httpRequest>;
+    try {
+      req = (url.startsWith('https:') ? httpsRequest : httpRequest)(url, { method, signal, timeout: PROBE_TIMEOUT_MS }, (res: IncomingMessage) => {
+        resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? '') });
+        res.destroy();
+      });
+    } catch {
+      resolve(undefined);
+      return;
+    }
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(undefined));
+    req.end();
+  });
+}
+
+/**
+ * moby's supportsShallowClone: a `--depth 1` fetch needs git's smart protocol, which a plain
+ * ("dumb") HTTP server does not speak. Over http(s) the remote is asked for git-upload-pack's
+ * advertisement (HEAD, then GET): only a smart server's answer gets the shallow fetch.
+ */
+async function supportsShallowClone(remote: string, signal?: AbortSignal): Promise<boolean> {
+  if (!/^https?:/i.test(remote)) return true;
+  const url = `${remote}/info/refs?service=git-upload-pack`;
+  let res = await probe(url, 'HEAD', signal);
+  if (res?.status !== 200) res = await probe(url, 'GET', signal);
+  return res?.status === 200 && res.type === 'application/x-git-upload-pack-advertisement';
+}
+
 /**
  * Fetches `url` into a new directory under `tmpRoot`; returns it and the context directory in
  * it (the subdir). The caller removes `dir`.
@@ -83,7 +120,8 @@ export async function cloneGitContext(url: string, tmpRoot: string, signal?: Abo
     await git(dir, ['remote', 'add', 'origin', '--', repo.remote]).catch((err: Error) => {
       throw new GitContextError(`failed add origin repo at ${repo.remote}: ${err.message}`);
     });
-    await git(dir, ['fetch', '-q', '--depth', '1', 'origin', '--', repo.ref], signal).catch((err: Error) => {
+    const depth = (await supportsShallowClone(repo.remote, signal)) ? ['--depth', '1'] : [];
+    await git(dir, ['fetch', '-q', ...depth, 'origin', '--', repo.ref], signal).catch((err: Error) => {
       throw new GitContextError(`error fetching: ${err.message}`);
     });
     await git(dir, ['checkout', '-q', 'FETCH_HEAD']).catch((err: Error) => {

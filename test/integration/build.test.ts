@@ -741,6 +741,33 @@ describe('docker build (classic builder)', () => {
       assert.match((await apiBuild(`${base}/evil.git`)).error ?? '', /error initializing submodules: .*(transport 'file' not allowed|not allowed)/s);
       assert.match((await apiBuild('ext::sh -c touch% /tmp/wharf-ext-pwned')).error ?? '', /remoteURL \(ext::sh -c touch% \/tmp\/wharf-ext-pwned\) could not be recognized as URL/);
       assert.equal(await readFile('/tmp/wharf-ext-pwned').then(() => true, () => false), false);
+      // A plain ("dumb") HTTP server cannot serve a shallow fetch: the daemon asks for git's
+      // smart advertisement first and fetches the whole history without it (moby's
+      // supportsShallowClone). The repository has only a lower-case dockerfile.
+      const lower = join(work, 'git-lower');
+      await mkdir(lower, { recursive: true });
+      await writeFile(join(lower, 'dockerfile'), 'FROM busybox\nRUN echo from-lower > /l\n');
+      await g(lower, 'init', '-q');
+      await g(lower, 'add', '-A');
+      await g(lower, 'commit', '-qm', 'lower');
+      await g(repos, 'clone', '-q', '--bare', lower, join(repos, 'lower.git'));
+      await g(join(repos, 'lower.git'), 'update-server-info');
+      const files = createServer((req, res) => {
+        const path = join(repos, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
+        readFile(path).then(
+          (body) => res.end(body),
+          () => res.writeHead(404).end(),
+        );
+      });
+      await new Promise<void>((res) => files.listen(0, '127.0.0.1', res));
+      try {
+        const dumb = `http://127.0.0.1:${(files.address() as AddressInfo).port}/lower.git`;
+        assert.deepEqual(await apiBuild(dumb, { t: 'git:dumb' }), {});
+        assert.equal(await run('git:dumb', 'cat', '/l'), 'from-lower\n');
+        assert.equal((await d.docker(['rmi', 'git:dumb'])).code, 0);
+      } finally {
+        files.close();
+      }
       const cliBad = await d.wharf(['build', `${base}/nope.git`], { timeoutMs: 60_000 });
       assert.equal(cliBad.code, 1);
       assert.match(cliBad.stderr, /unable to prepare context: error fetching: /);
