@@ -387,6 +387,9 @@ export interface BuildOptions {
   memorySwap?: number;
   cpuShares?: number;
   cpuSetCpus?: string;
+  cpuSetMems?: string;
+  /** The RUN containers' cgroup parent (--cgroup-parent). */
+  cgroupParent?: string;
   cpuPeriod?: number;
   cpuQuota?: number;
   ulimits?: Array<{ Name: string; Soft: number; Hard: number }>;

@@ -1019,6 +1019,8 @@ class BuildRun {
       ...(o.memorySwap ? { MemorySwap: o.memorySwap } : {}),
       ...(o.cpuShares ? { CpuShares: o.cpuShares } : {}),
       ...(o.cpuSetCpus ? { CpusetCpus: o.cpuSetCpus } : {}),
+      ...(o.cpuSetMems ? { CpusetMems: o.cpuSetMems } : {}),
+      ...(o.cgroupParent ? { CgroupParent: o.cgroupParent } : {}),
       ...(o.cpuPeriod ? { CpuPeriod: o.cpuPeriod } : {}),
       ...(o.cpuQuota ? { CpuQuota: o.cpuQuota } : {}),
       ...(o.ulimits?.length ? { Ulimits: o.ulimits } : {}),

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -512,6 +512,12 @@ describe('docker build (classic builder)', () => {
       const lines = r.stdout.trimEnd().split('\n');
       return { status: Number(lines.pop()), body: lines.join('\n') };
     };
+    const secopt = await post('securityopt=seccomp%3Dunconfined', 'FROM busybox\n');
+    assert.equal(secopt.status, 400);
+    assert.match(secopt.body, /security options are not supported on linux/);
+    const isolation = await post('isolation=process', 'FROM busybox\n');
+    assert.equal(isolation.status, 400);
+    assert.match(isolation.body, /unsupported isolation: \\"process\\"/);
     const squash = await post('squash=1');
     assert.equal(squash.status, 400);
     assert.match(squash.body, /squash is only supported with experimental mode/);
@@ -547,6 +553,19 @@ describe('docker build (classic builder)', () => {
     assert.equal(unclean.status, 200, unclean.body);
     assert.doesNotMatch(unclean.body, /errorDetail/);
     assert.equal(await run('unclean:1', 'cat', '/x/foo', '/x/bar'), 'foo0bar0');
+  });
+
+  test('RUN containers take the cgroup parent and cpuset mems of the build, as moby hands them on', async () => {
+    const parent = `wbuild${process.pid}`;
+    try {
+      const r = await runCommand('curl', ['-s', '--unix-socket', d.socket, '-X', 'POST', '--data-binary', 'FROM busybox\nRUN cat /proc/self/cgroup\n', `http://localhost/v1.41/build?nocache=1&cgroupparent=${parent}&cpusetmems=0`]);
+      const out = r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { stream?: string }).stream ?? '').join('');
+      // The memory controller's line (v1), or the unified one (v2), is under the parent.
+      assert.match(out, new RegExp(`^\\d+:(memory)?:/${parent}/[0-9a-f]{64}$`, 'm'), out);
+    } finally {
+      // runc leaves the parent it made, as it does for containers.
+      for (const dir of ['', ...(await readdir('/sys/fs/cgroup').catch(() => [] as string[]))]) await rmdir(join('/sys/fs/cgroup', dir, parent)).catch(() => {});
+    }
   });
 
   test("a RUN's stderr comes in red, stdout as is, as the classic builder streams them", async () => {

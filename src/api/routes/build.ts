@@ -70,6 +70,14 @@ export function parseBuildOptions(q: URLSearchParams): BuildOptions {
   }
   const cpus = q.get('cpusetcpus');
   if (cpus) opts.cpuSetCpus = cpus;
+  const mems = q.get('cpusetmems');
+  if (mems) opts.cpuSetMems = mems;
+  const cgroupParent = q.get('cgroupparent');
+  if (cgroupParent) opts.cgroupParent = cgroupParent;
+  // moby: security options are Windows' credential specs; isolation is "default" on Linux.
+  if (q.getAll('securityopt').length) throw invalidParameter('security options are not supported on linux');
+  const isolation = q.get('isolation');
+  if (isolation && isolation.toLowerCase() !== 'default') throw invalidParameter(`unsupported isolation: ${JSON.stringify(isolation)}`);
   const ulimits = jsonParam(q, 'ulimits', isUlimits, 'ulimits');
   if (ulimits?.length) opts.ulimits = ulimits;
   return opts;
