@@ -15,6 +15,7 @@ import { PatternMatcher, readDockerignore } from '../build/dockerignore.js';
 import { cloneGitContext, isGitUrl } from '../build/git-context.js';
 import { TarWriter } from '../lib/tar-writer.js';
 import { StatusError, collect, usage, type CliContext, type DefineCommand } from './cli-context.js';
+import { bytesFlag, intFlag, parseUlimit } from './run-options.js';
 
 interface BuildFlags {
   tag?: string[];
@@ -32,6 +33,40 @@ interface BuildFlags {
   cacheFrom?: string[];
   rm?: boolean;
   forceRm?: boolean;
+  cgroupParent?: string;
+  cpuPeriod?: string;
+  cpuQuota?: string;
+  cpuShares?: string;
+  cpusetCpus?: string;
+  cpusetMems?: string;
+  memory?: string;
+  memorySwap?: string;
+  shmSize?: string;
+  ulimit?: string[];
+  isolation?: string;
+  securityOpt?: string[];
+}
+
+/** The legacy builder's resource flags, as the Docker CLI parses and sends them (client/image_build.go). */
+function resourceQuery(o: BuildFlags): Record<string, string | string[] | undefined> {
+  const flags = o as Record<string, unknown>;
+  const num = (n: number | undefined) => (n ? String(n) : undefined);
+  const swap = o.memorySwap === '-1' ? -1 : bytesFlag(flags, 'memorySwap', '--memory-swap');
+  const ulimits = (o.ulimit ?? []).map(parseUlimit);
+  return {
+    cpusetcpus: o.cpusetCpus || undefined,
+    cpusetmems: o.cpusetMems || undefined,
+    cpushares: num(intFlag(flags, 'cpuShares', '-c, --cpu-shares')),
+    cpuquota: num(intFlag(flags, 'cpuQuota', '--cpu-quota')),
+    cpuperiod: num(intFlag(flags, 'cpuPeriod', '--cpu-period')),
+    memory: num(bytesFlag(flags, 'memory', '-m, --memory')),
+    memswap: num(swap),
+    shmsize: num(bytesFlag(flags, 'shmSize', '--shm-size')),
+    cgroupparent: o.cgroupParent || undefined,
+    ulimits: ulimits.length ? JSON.stringify(ulimits) : undefined,
+    isolation: o.isolation || undefined,
+    securityopt: o.securityOpt?.length ? o.securityOpt : undefined,
+  };
 }
 
 /** `--build-arg K=V`, or `K` taking the value from the environment (null when unset). */
@@ -118,6 +153,7 @@ async function buildContext(ctx: CliContext, pathArg: string, o: BuildFlags): Pr
     forcerm: o.forceRm || undefined,
     networkmode: o.network || undefined,
     platform: o.platform || undefined,
+    ...resourceQuery(o),
   };
   const args = buildArgsFromFlags(o.buildArg, process.env);
   if (Object.keys(args).length) query.buildargs = JSON.stringify(args);
@@ -219,6 +255,18 @@ export const defineBuild: DefineCommand = (parent, ctx, name) => {
       .option('--rm', 'Remove intermediate containers after a successful build (default true)')
       .option('--no-rm', 'Keep intermediate containers after a successful build')
       .option('--force-rm', 'Always remove intermediate containers')
+      .option('--cgroup-parent <string>', 'Set the parent cgroup for the "RUN" instructions during build')
+      .option('--cpu-period <int>', 'Limit the CPU CFS (Completely Fair Scheduler) period')
+      .option('--cpu-quota <int>', 'Limit the CPU CFS (Completely Fair Scheduler) quota')
+      .option('-c, --cpu-shares <int>', 'CPU shares (relative weight)')
+      .option('--cpuset-cpus <string>', 'CPUs in which to allow execution (0-3, 0,1)')
+      .option('--cpuset-mems <string>', 'MEMs in which to allow execution (0-3, 0,1)')
+      .option('-m, --memory <bytes>', 'Memory limit')
+      .option('--memory-swap <bytes>', "Swap limit equal to memory plus swap: -1 to enable unlimited swap")
+      .option('--shm-size <bytes>', 'Size of "/dev/shm"')
+      .option('--ulimit <ulimit>', 'Ulimit options', collect)
+      .option('--isolation <string>', 'Container isolation technology')
+      .option('--security-opt <strings>', 'Security options', collect)
       .action((path: string, o: BuildFlags) => buildAction(ctx, path, o));
     return cmd;
 };

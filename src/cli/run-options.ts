@@ -261,7 +261,7 @@ const str = (o: Opts, k: string): string => (typeof o[k] === 'string' ? (o[k] as
 const list = (o: Opts, k: string): string[] => (Array.isArray(o[k]) ? (o[k] as string[]) : []);
 const bool = (o: Opts, k: string): boolean => o[k] === true;
 
-function intFlag(o: Opts, key: string, flag: string): number | undefined {
+export function intFlag(o: Opts, key: string, flag: string): number | undefined {
   const v = o[key];
   if (typeof v !== 'string') return undefined;
   if (!/^[+-]?\d+$/.test(v.trim())) {
@@ -270,7 +270,7 @@ function intFlag(o: Opts, key: string, flag: string): number | undefined {
   return Number(v);
 }
 
-function bytesFlag(o: Opts, key: string, flag: string): number | undefined {
+export function bytesFlag(o: Opts, key: string, flag: string): number | undefined {
   const v = o[key];
   if (typeof v !== 'string') return undefined;
   try {

@@ -480,6 +480,23 @@ describe('docker build (classic builder)', () => {
     const failing = await d.wharf(['build', '-'], { input: 'FROM busybox\nRUN exit 7\n', timeoutMs: 120_000 });
     assert.equal(failing.code, 7);
     assert.match(failing.stderr, /The command '\/bin\/sh -c exit 7' returned a non-zero code: 7/);
+    // The legacy builder's resource flags reach the RUN containers, as the Docker CLI sends them.
+    const parent = `wcli${process.pid}`;
+    try {
+      const res = await d.wharf(['build', '--no-cache', '--ulimit', 'nofile=42:42', '--cgroup-parent', parent, '-m', '64m', '--memory-swap', '-1', '--cpu-shares', '100', '--shm-size', '8m', '-'], {
+        input: 'FROM busybox\nRUN ulimit -n; grep -c :/' + parent + '/ /proc/self/cgroup; df -k /dev/shm | tail -1\n',
+        timeoutMs: 120_000,
+      });
+      assert.equal(res.code, 0, res.stdout + res.stderr);
+      assert.match(res.stdout, /^42$/m);
+      assert.match(res.stdout, /^[1-9]\d*$/m, 'the RUN container is under the cgroup parent');
+      assert.match(res.stdout, /^shm\s+8192\s/m);
+    } finally {
+      for (const dir of ['', ...(await readdir('/sys/fs/cgroup').catch(() => [] as string[]))]) await rmdir(join('/sys/fs/cgroup', dir, parent)).catch(() => {});
+    }
+    const badMem = await d.wharf(['build', '-m', 'lots', '-'], { input: 'FROM busybox\n' });
+    assert.equal(badMem.code, 125);
+    assert.match(badMem.stderr, /invalid argument "lots" for "-m, --memory" flag/);
     await d.docker(['container', 'prune', '-f']);
   });
 
