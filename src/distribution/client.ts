@@ -138,10 +138,7 @@ export class RegistryClient {
     const body = await readBody(res);
     if (res.status !== 200) {
       const err = registryErrorOf(res.status, body);
-      const text = res.status === 401 ? `unauthorized: ${err instanceof RegistryError ? err.detailMessage : 'authentication required'}` : err.message;
-      const e = systemError(`${goMethod(res.status ? 'GET' : 'GET')} "${realm}?${url.searchParams.toString()}": ${text}`);
-      (e as Error & { unauthorized?: boolean }).unauthorized = res.status === 401;
-      throw e;
+      throw new TokenError(res.status === 401 ? `unauthorized: ${err instanceof RegistryError ? err.detailMessage : 'authentication required'}` : err.message, res.status === 401);
     }
     let parsed: { token?: string; access_token?: string; expires_in?: number; issued_at?: string };
     try {
@@ -168,6 +165,26 @@ export class RegistryClient {
   /** Drops cached tokens (a 401 with a token means it was revoked or too narrow). */
   dropToken(token: string): void {
     for (const [k, v] of this.tokens) if (v.token === token) this.tokens.delete(k);
+  }
+}
+
+/**
+ * The token server refused a token: the errcode text (`unauthorized: …`). Go's HTTP client wraps
+ * it in the url.Error of the registry request that needed the token, so dockerd's pull and login
+ * say `Head "https://registry/v2/…/manifests/latest": unauthorized: …`; its push unwraps it
+ * (retryOnError) and says only the errcode text.
+ */
+export class TokenError extends Error {
+  constructor(
+    message: string,
+    readonly unauthorized: boolean,
+  ) {
+    super(message);
+  }
+
+  /** The error of the registry request `method url` this token was for. */
+  during(method: string, url: URL): Error & { unauthorized: boolean; tokenError: TokenError } {
+    return Object.assign(systemError(`${goMethod(method)} "${url.href}": ${this.message}`, this), { unauthorized: this.unauthorized, tokenError: this });
   }
 }
 
@@ -219,7 +236,9 @@ export class RegistrySession {
     let authRetried = false;
     for (let attempt = 1; ; attempt++) {
       const headers: Record<string, string> = { 'User-Agent': this.client.userAgent, ...(opts.headers ?? {}) };
-      const auth = await this.authHeader(opts.scopes);
+      const auth = await this.authHeader(opts.scopes).catch((err: unknown) => {
+        throw err instanceof TokenError ? err.during(method, url) : err;
+      });
       if (auth) headers.Authorization = auth;
       let res: HttpResponse;
       try {

@@ -28,13 +28,28 @@ export class RegistryError extends Error {
   }
 }
 
+/** A member of a JSON object matched as Go's encoding/json matches field names: exact first, else without case. */
+function field(obj: unknown, name: string): unknown {
+  if (!obj || typeof obj !== 'object' || Array.isArray(obj)) return undefined;
+  const o = obj as Record<string, unknown>;
+  if (Object.hasOwn(o, name)) return o[name];
+  const key = Object.keys(o).find((k) => k.toLowerCase() === name);
+  return key === undefined ? undefined : o[key];
+}
+
 /** Parses an error response body; falls back to Docker's texts for bodies without errors. */
 export function registryErrorOf(status: number, body: Buffer): RegistryError | Error {
   try {
-    const parsed = JSON.parse(body.toString('utf8')) as { errors?: Array<{ code?: string; message?: string }>; details?: string };
-    const first = parsed.errors?.[0];
-    if (first?.code) return new RegistryError(first.code, first.message ?? '', status);
-    if (typeof parsed.details === 'string') return new RegistryError(status === 401 ? 'UNAUTHORIZED' : 'UNKNOWN', parsed.details, status);
+    const parsed = JSON.parse(body.toString('utf8')) as unknown;
+    const errors = field(parsed, 'errors');
+    const first = Array.isArray(errors) ? (errors[0] as unknown) : undefined;
+    const code = field(first, 'code');
+    if (typeof code === 'string' && code) {
+      const message = field(first, 'message');
+      return new RegistryError(code, typeof message === 'string' ? message : '', status);
+    }
+    const details = field(parsed, 'details');
+    if (typeof details === 'string') return new RegistryError(status === 401 ? 'UNAUTHORIZED' : 'UNKNOWN', details, status);
   } catch {
     // not JSON
   }

@@ -6,7 +6,7 @@ import type { RegistryAuth } from '../api/backend.js';
 import { systemError, unauthorized } from '../lib/errors.js';
 import { DEFAULT_DOMAIN } from '../image/reference.js';
 import { credentialsOf } from './auth-config.js';
-import type { RegistryClient } from './client.js';
+import { TokenError, type RegistryClient } from './client.js';
 import { goMethod, httpRequest, isTransportError } from './http.js';
 import { statusLine } from './errors.js';
 
@@ -31,8 +31,9 @@ export async function login(client: RegistryClient, auth: RegistryAuth): Promise
     try {
       await client.token(bearer, creds, [], ping.endpoint.tls, true);
     } catch (err) {
-      if ((err as { unauthorized?: boolean }).unauthorized) throw unauthorized(err instanceof Error ? err.message : String(err));
-      throw err;
+      if (!(err instanceof TokenError)) throw err;
+      const wrapped = err.during('GET', url);
+      throw err.unauthorized ? unauthorized(wrapped.message) : wrapped;
     }
   } else if (ping.challenges.some((c) => c.scheme === 'basic')) {
     const headers: Record<string, string> = { 'User-Agent': client.userAgent };

@@ -13,7 +13,7 @@ import { fullName, type Reference } from '../image/reference.js';
 import { chainIds, sha256Digest } from '../layer/chain-id.js';
 import type { LayerStore } from '../layer/layer-store.js';
 import type { Credentials } from './auth-config.js';
-import type { RegistryClient, RegistrySession } from './client.js';
+import { TokenError, type RegistryClient, type RegistrySession } from './client.js';
 import { RegistryError } from './errors.js';
 import { readBody } from './http.js';
 import { MEDIA_DOCKER_CONFIG, MEDIA_DOCKER_LAYER_GZIP, MEDIA_DOCKER_MANIFEST } from './manifest.js';
@@ -59,6 +59,10 @@ export async function* pushImage(
     const { raw, release } = await ctx.source.holdImage(id);
     try {
       yield* pushTag(ctx, session, repo, tag, id, raw);
+    } catch (err) {
+      // As dockerd's push (retryOnError): a refused token is its errcode text alone.
+      const token = (err as { tokenError?: TokenError }).tokenError;
+      throw token ? systemError(token.message, token) : err;
     } finally {
       release();
     }

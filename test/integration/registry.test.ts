@@ -267,9 +267,20 @@ describe('token auth registry over TLS', () => {
   test('credentials: login, push with a token, wrong password refused', async () => {
     const svc = await service();
     assert.equal((await svc.login({ username: 'bob', password: 'hunter2', serveraddress: `https://${tokenReg.host}` })).Status, 'Login Succeeded');
-    await assert.rejects(svc.login({ username: 'bob', password: 'bad', serveraddress: tokenReg.host }), (err: unknown) => isEngineError(err, 'Unauthorized'));
+    // A refused token is reported in the error of the registry request it was for, as Go's client reports it.
+    await assert.rejects(svc.login({ username: 'bob', password: 'bad', serveraddress: tokenReg.host }), (err: unknown) => {
+      assert.ok(isEngineError(err, 'Unauthorized'), String(err));
+      assert.equal(err.message, `Get "https://${tokenReg.host}/v2/": unauthorized: incorrect username or password`);
+      return true;
+    });
+    await assert.rejects(collect(svc.pull(`${tokenReg.host}/busybox`, 'latest', {}, { username: 'bob', password: 'bad' })), (err: Error) => {
+      assert.match(err.message, new RegExp(`^(Head|Get) "https://${tokenReg.host.replace(/\./g, '\\.')}/v2/busybox/manifests/latest": unauthorized: incorrect username or password$`));
+      return true;
+    });
     await collect(svc.pull(`${tokenReg.host}/busybox`, 'latest', {}, undefined));
     await svc.tag(`${tokenReg.host}/busybox:latest`, `${tokenReg.host}/bob/bb`, 'v1');
+    // A push says the errcode text alone (dockerd's retryOnError unwraps it).
+    await assert.rejects(collect(svc.push(`${tokenReg.host}/bob/bb`, 'v1', { username: 'bob', password: 'bad' })), { message: 'unauthorized: incorrect username or password' });
     const out = await collect(svc.push(`${tokenReg.host}/bob/bb`, 'v1', { username: 'bob', password: 'hunter2' }));
     assert.ok(out.some((m) => m.status === 'Mounted from busybox'), JSON.stringify(out));
   });

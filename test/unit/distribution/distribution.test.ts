@@ -19,6 +19,7 @@ import { resolverSuffix, transportErrorText } from '../../../src/distribution/ht
 import { humanSize } from '../../../src/lib/units.js';
 import { EndpointResolver } from '../../../src/distribution/endpoints.js';
 import { registryErrorOf, translatePullError } from '../../../src/distribution/errors.js';
+import { TokenError } from '../../../src/distribution/client.js';
 import { secureContextOptions } from '../../../src/distribution/http.js';
 import { registryDomainOf } from '../../../src/distribution/login.js';
 import { parseNormalizedNamed } from '../../../src/image/reference.js';
@@ -138,6 +139,17 @@ test('registry errors and their pull translations', () => {
   assert.equal(registryDomainOf('https://index.docker.io/v1/'), 'docker.io');
   assert.equal(registryDomainOf('http://127.0.0.1:5000/'), '127.0.0.1:5000');
   assert.equal(registryDomainOf(undefined), 'docker.io');
+  // Field names match as Go's encoding/json matches them: without case.
+  assert.equal(registryErrorOf(401, Buffer.from('{"Errors": [{"Code":"UNAUTHORIZED", "Message": "a message", "detail": null}]}')).message, 'unauthorized: a message');
+  assert.equal(registryErrorOf(429, Buffer.from('{"DETAILS": "slow down"}')).message, 'unknown: slow down');
+});
+
+test("a refused token is reported as Go's client reports it: in the error of the registry request it was for", () => {
+  const refused = new TokenError('unauthorized: incorrect username or password', true);
+  const wrapped = refused.during('HEAD', new URL('https://registry.example/v2/library/alpine/manifests/latest'));
+  assert.equal(wrapped.message, 'Head "https://registry.example/v2/library/alpine/manifests/latest": unauthorized: incorrect username or password');
+  assert.equal(wrapped.unauthorized, true);
+  assert.equal(wrapped.tokenError, refused);
 });
 
 test('TLS context: a verified registry gets the host roots and its certs.d CAs; an insecure one no roots to parse', async (t) => {
