@@ -35,7 +35,8 @@ export function mergeImageConfig(user: ContainerConfig, image: ContainerConfig |
   if (!image) return normaliseEntrypoint(out);
   const empty = (m: object | null | undefined) => !m || Object.keys(m).length === 0;
   if (!out.User) out.User = image.User ?? '';
-  if (empty(out.ExposedPorts)) out.ExposedPorts = image.ExposedPorts ?? null;
+  // Copies: the image's config is shared by every container made from it.
+  if (empty(out.ExposedPorts)) out.ExposedPorts = image.ExposedPorts ? { ...image.ExposedPorts } : null;
   else if (image.ExposedPorts) out.ExposedPorts = { ...out.ExposedPorts, ...image.ExposedPorts };
   if (!out.Env || out.Env.length === 0) {
     out.Env = image.Env ? [...image.Env] : null;
@@ -56,7 +57,7 @@ export function mergeImageConfig(user: ContainerConfig, image: ContainerConfig |
     out.Healthcheck = withoutZeroes(h);
   }
   if (!out.WorkingDir) out.WorkingDir = image.WorkingDir ?? '';
-  if (empty(out.Volumes)) out.Volumes = image.Volumes ?? null;
+  if (empty(out.Volumes)) out.Volumes = image.Volumes ? { ...image.Volumes } : null;
   else if (image.Volumes) out.Volumes = { ...out.Volumes, ...image.Volumes };
   if (!out.StopSignal && image.StopSignal) out.StopSignal = image.StopSignal;
   return normaliseEntrypoint(out);

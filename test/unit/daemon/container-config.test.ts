@@ -37,6 +37,13 @@ test("moby's merge: an empty map or list takes the image's (null too); Labels ne
   const both = mergeImageConfig({ Image: 'x', Volumes: { '/u': {} }, ExposedPorts: { '1/tcp': {} } }, { ...image, Volumes: { '/i': {} } });
   assert.deepEqual(both.Volumes, { '/u': {}, '/i': {} });
   assert.deepEqual(both.ExposedPorts, { '1/tcp': {}, '80/tcp': {} });
+  // The image's maps are copied: a container's changes never reach the image's config.
+  const img = { ...image, Volumes: { '/i': {} } };
+  const taken = mergeImageConfig({ Image: 'x', Volumes: {}, ExposedPorts: {} }, img);
+  taken.Volumes!['/mine'] = {};
+  taken.ExposedPorts!['9/tcp'] = {};
+  assert.deepEqual(img.Volumes, { '/i': {} });
+  assert.deepEqual(img.ExposedPorts, { '80/tcp': {} });
 });
 
 test('user env wins per key and image env is appended', () => {
