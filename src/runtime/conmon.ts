@@ -438,7 +438,7 @@ export class ConmonRuntime implements Runtime {
       if (await isConmonOf(pid, id)) {
         this.supervision.watchPid(id, pid);
         const bundleDir = await readlink(bundleLinkOf(this.opts.execRoot, id)).catch(() => undefined);
-        if (bundleDir) this.ooms.watch(id, bundleDir);
+        if (bundleDir) this.ooms.watch(id, bundleDir, true);
       } else await this.supervisorGone(id);
     }
   }

@@ -20,8 +20,12 @@ export class OomWatch {
   /** `report(id)` is called once for each OOM of `id` noticed while it is watched. */
   constructor(private readonly report: (id: string) => void) {}
 
-  /** Watches the bundle of a container that runs (or is about to); an OOM already there is reported now. */
-  watch(id: string, bundleDir: string): void {
+  /**
+   * Watches the bundle of a container that runs (or is about to). `restored`: a container found
+   * running at daemon start, whose OOM while the daemon was away is reported now; a new bundle
+   * has none to look for.
+   */
+  watch(id: string, bundleDir: string, restored = false): void {
     this.forget(id);
     let w: FSWatcher;
     try {
@@ -34,7 +38,7 @@ export class OomWatch {
     w.on('error', () => {});
     w.unref();
     this.watchers.set(id, w);
-    this.notice(id, bundleDir, w);
+    if (restored) this.notice(id, bundleDir, w);
   }
 
   /** Moving the file aside decides who reports it: the rename's own events find nothing left to move. */
