@@ -15,7 +15,7 @@ import { PatternMatcher, readDockerignore } from '../build/dockerignore.js';
 import { cloneGitContext, isGitUrl } from '../build/git-context.js';
 import { TarWriter } from '../lib/tar-writer.js';
 import { StatusError, collect, usage, type CliContext, type DefineCommand } from './cli-context.js';
-import { bytesFlag, intFlag, parseUlimit } from './run-options.js';
+import { bytesFlag, intFlag, memorySwapFlag, parseUlimit } from './run-options.js';
 
 interface BuildFlags {
   tag?: string[];
@@ -51,7 +51,6 @@ interface BuildFlags {
 function resourceQuery(o: BuildFlags): Record<string, string | string[] | undefined> {
   const flags = o as Record<string, unknown>;
   const num = (n: number | undefined) => (n ? String(n) : undefined);
-  const swap = o.memorySwap === '-1' ? -1 : bytesFlag(flags, 'memorySwap', '--memory-swap');
   const ulimits = (o.ulimit ?? []).map(parseUlimit);
   return {
     cpusetcpus: o.cpusetCpus || undefined,
@@ -60,7 +59,7 @@ function resourceQuery(o: BuildFlags): Record<string, string | string[] | undefi
     cpuquota: num(intFlag(flags, 'cpuQuota', '--cpu-quota')),
     cpuperiod: num(intFlag(flags, 'cpuPeriod', '--cpu-period')),
     memory: num(bytesFlag(flags, 'memory', '-m, --memory')),
-    memswap: num(swap),
+    memswap: num(memorySwapFlag(flags)),
     shmsize: num(bytesFlag(flags, 'shmSize', '--shm-size')),
     cgroupparent: o.cgroupParent || undefined,
     ulimits: ulimits.length ? JSON.stringify(ulimits) : undefined,

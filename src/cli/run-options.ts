@@ -280,6 +280,12 @@ export function bytesFlag(o: Opts, key: string, flag: string): number | undefine
   }
 }
 
+/** --memory-swap: bytes, or -1 for unlimited swap (Docker's MemSwapBytes). */
+export function memorySwapFlag(o: Opts): number | undefined {
+  if (typeof o.memorySwap !== 'string') return undefined;
+  return o.memorySwap === '-1' ? -1 : bytesFlag(o, 'memorySwap', '--memory-swap');
+}
+
 function durationFlag(o: Opts, key: string, flag: string): number | undefined {
   const v = o[key];
   if (typeof v !== 'string') return undefined;
@@ -617,8 +623,7 @@ export function buildContainerSpec(o: Opts, image: string, cmdArgs: string[], en
 
   const memory = bytesFlag(o, 'memory', '-m, --memory');
   const memoryReservation = bytesFlag(o, 'memoryReservation', '--memory-reservation');
-  let memorySwap: number | undefined;
-  if (typeof o.memorySwap === 'string') memorySwap = o.memorySwap === '-1' ? -1 : bytesFlag(o, 'memorySwap', '--memory-swap');
+  const memorySwap = memorySwapFlag(o);
   const kernelMemory = bytesFlag(o, 'kernelMemory', '--kernel-memory');
   const shmSize = bytesFlag(o, 'shmSize', '--shm-size');
   let nanoCpus: number | undefined;
