@@ -26,6 +26,8 @@ export interface ExecDeps {
   container(ref: string): ContainerRecord;
   /** The record by full ID; undefined once removed. */
   containerById(id: string): ContainerRecord | undefined;
+  /** Settles once a start of the container under way has ended (ContainerCore.startSettled). */
+  startSettled(rec: ContainerRecord): Promise<void>;
   runtime: Runtime;
   events: EventSink;
   log: (msg: string) => void;
@@ -82,7 +84,7 @@ export class ExecService implements ExecBackend {
   async create(ref: string, req: ExecCreateRequest): Promise<{ Id: string }> {
     const cmd = req.Cmd ?? [];
     if (cmd.length === 0) throw invalidParameter('No exec command specified');
-    const rec = this.activeContainer(ref);
+    const rec = await this.activeContainer(ref);
     const user = req.User || rec.Config.User || '';
     // Docker resolves the user at create, so a bad one fails early.
     if (req.User) await this.resolveExecUser(rec, user);
@@ -336,8 +338,9 @@ export class ExecService implements ExecBackend {
   // ---- lookups ----------------------------------------------------------------------------
 
   /** Docker's getActiveContainer: exists, runs, not paused, not restarting. */
-  private activeContainer(ref: string): ContainerRecord {
+  private async activeContainer(ref: string): Promise<ContainerRecord> {
     const rec = this.deps.container(ref);
+    await this.deps.startSettled(rec);
     if (!rec.State.Running) throw conflict(`container ${rec.ID} is not running`);
     if (rec.State.Paused) throw conflict(`Container ${ref} is paused, unpause the container before exec`);
     if (rec.State.Restarting) throw conflict(`Container ${rec.ID} is restarting, wait until the container is running`);

@@ -172,6 +172,42 @@ describe('core races', () => {
     }
   });
 
+  test('kill, stop, top and exec that come during a start wait for it, as the container lock makes them in Docker', async () => {
+    // A client seeing a container's first output may signal it before the start has returned
+    // (sig-proxy's Ctrl-C): a 409 "not running" there left the container running and the CLI hung.
+    for (const verb of ['kill', 'stop', 'top', 'exec'] as const) {
+      for (let i = 0; i < 3; i++) {
+        const c = await api('POST', '/containers/create', { Image: 'busybox', Cmd: ['sleep', '1000'] });
+        assert.equal(c.status, 201, c.body);
+        const { Id } = JSON.parse(c.body) as { Id: string };
+        const merged = (JSON.parse((await api('GET', `/containers/${Id}/json`)).body) as { GraphDriver: { Data: { MergedDir: string } } }).GraphDriver.Data.MergedDir;
+        const starting = api('POST', `/containers/${Id}/start`);
+        // Its rootfs mounted, the start is under way (the runtime has yet to create the container).
+        await waitFor(async () => (await readFile('/proc/self/mountinfo', 'utf8')).includes(` ${merged} `), { what: 'rootfs mounted', intervalMs: 1 });
+        const second =
+          verb === 'kill'
+            ? api('POST', `/containers/${Id}/kill`)
+            : verb === 'stop'
+              ? api('POST', `/containers/${Id}/stop?t=0`)
+              : verb === 'top'
+                ? api('GET', `/containers/${Id}/top`)
+                : api('POST', `/containers/${Id}/exec`, { Cmd: ['true'] });
+        try {
+          const [started, r] = await Promise.all([starting, second]);
+          assert.equal(started.status, 204, started.body);
+          assert.equal(r.status, verb === 'kill' || verb === 'stop' ? 204 : verb === 'top' ? 200 : 201, `${verb}: ${r.status} ${r.body}`);
+          if (verb === 'kill' || verb === 'stop') {
+            const s = await state(Id);
+            assert.equal(s.Running, false);
+            assert.equal(s.ExitCode, 137);
+          }
+        } finally {
+          assert.equal((await api('DELETE', `/containers/${Id}?force=1`)).status, 204);
+        }
+      }
+    }
+  });
+
   test('docker stop during the restart back-off cancels the restart: it stays exited', async () => {
     // Several tries, each stopping at a different point of the back-off / restart.
     for (let i = 0; i < 8; i++) {

@@ -84,6 +84,11 @@ export class ContainerService implements ContainerBackend {
     return handleExit(this.c, exit);
   }
 
+  /** Settles once a start of the container under way has ended. */
+  startSettled(rec: ContainerRecord): Promise<void> {
+    return this.c.startSettled(rec);
+  }
+
   /** An OOM of a running container's cgroup, as it happens. */
   handleOom(id: string): Promise<void> {
     return handleOom(this.c, id);

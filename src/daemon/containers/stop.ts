@@ -37,6 +37,7 @@ async function endRestarts(c: ContainerCore, rec: ContainerRecord): Promise<void
 
 export async function stopContainer(c: ContainerCore, ref: string, opts: StopOptions): Promise<void> {
   const rec = c.get(ref);
+  await c.startSettled(rec);
   if (!isRunning(rec.State)) throw notModified();
   await endRestarts(c, rec);
   if (hasProcess(rec.State)) await stopRunning(c, rec, opts);
@@ -80,6 +81,7 @@ function killSignal(ref: string, raw: string): number {
 export async function killContainer(c: ContainerCore, ref: string, signalName?: string): Promise<void> {
   const signal = killSignal(ref, signalName || 'SIGKILL');
   const rec = c.get(ref);
+  await c.startSettled(rec);
   if (!isRunning(rec.State)) {
     throw conflict(`cannot kill container: ${ref}: container ${rec.ID} is not running`);
   }
