@@ -172,35 +172,44 @@ describe('core races', () => {
     }
   });
 
-  test('kill, stop, top and exec that come during a start wait for it, as the container lock makes them in Docker', async () => {
+  test('kill, stop, top, exec and wait that come during a start wait for it, as the container lock makes them in Docker', async () => {
     // A client seeing a container's first output may signal it before the start has returned
     // (sig-proxy's Ctrl-C): a 409 "not running" there left the container running and the CLI hung.
-    for (const verb of ['kill', 'stop', 'top', 'exec'] as const) {
+    const requests = {
+      kill: (id: string) => api('POST', `/containers/${id}/kill`),
+      stop: (id: string) => api('POST', `/containers/${id}/stop?t=0`),
+      top: (id: string) => api('GET', `/containers/${id}/top`),
+      exec: (id: string) => api('POST', `/containers/${id}/exec`, { Cmd: ['true'] }),
+      wait: (id: string) => api('POST', `/containers/${id}/wait?condition=not-running`),
+    };
+    const expected = { kill: 204, stop: 204, top: 200, exec: 201, wait: 200 };
+    for (const verb of Object.keys(requests) as (keyof typeof requests)[]) {
       for (let i = 0; i < 3; i++) {
         const c = await api('POST', '/containers/create', { Image: 'busybox', Cmd: ['sleep', '1000'] });
         assert.equal(c.status, 201, c.body);
         const { Id } = JSON.parse(c.body) as { Id: string };
         const merged = (JSON.parse((await api('GET', `/containers/${Id}/json`)).body) as { GraphDriver: { Data: { MergedDir: string } } }).GraphDriver.Data.MergedDir;
-        const starting = api('POST', `/containers/${Id}/start`);
-        // Its rootfs mounted, the start is under way (the runtime has yet to create the container).
-        await waitFor(async () => (await readFile('/proc/self/mountinfo', 'utf8')).includes(` ${merged} `), { what: 'rootfs mounted', intervalMs: 1 });
-        const second =
-          verb === 'kill'
-            ? api('POST', `/containers/${Id}/kill`)
-            : verb === 'stop'
-              ? api('POST', `/containers/${Id}/stop?t=0`)
-              : verb === 'top'
-                ? api('GET', `/containers/${Id}/top`)
-                : api('POST', `/containers/${Id}/exec`, { Cmd: ['true'] });
         try {
-          const [started, r] = await Promise.all([starting, second]);
-          assert.equal(started.status, 204, started.body);
-          assert.equal(r.status, verb === 'kill' || verb === 'stop' ? 204 : verb === 'top' ? 200 : 201, `${verb}: ${r.status} ${r.body}`);
-          if (verb === 'kill' || verb === 'stop') {
+          const starting = api('POST', `/containers/${Id}/start`);
+          // Its rootfs mounted, the start is under way (the runtime has yet to create the container).
+          await waitFor(async () => (await readFile('/proc/self/mountinfo', 'utf8')).includes(` ${merged} `), { what: 'rootfs mounted', intervalMs: 1 });
+          let answered = false;
+          const second = requests[verb](Id).finally(() => (answered = true));
+          assert.equal((await starting).status, 204);
+          if (verb === 'wait') {
+            // Not running when it came, but running once the start it waited for had ended.
+            await state(Id);
+            assert.equal(answered, false, 'the wait answered while the container ran');
+            assert.equal((await api('POST', `/containers/${Id}/kill`)).status, 204);
+          }
+          const r = await second;
+          assert.equal(r.status, expected[verb], `${verb}: ${r.status} ${r.body}`);
+          if (verb === 'kill' || verb === 'stop' || verb === 'wait') {
             const s = await state(Id);
             assert.equal(s.Running, false);
             assert.equal(s.ExitCode, 137);
           }
+          if (verb === 'wait') assert.equal((JSON.parse(r.body) as { StatusCode: number }).StatusCode, 137);
         } finally {
           assert.equal((await api('DELETE', `/containers/${Id}?force=1`)).status, 204);
         }
