@@ -172,7 +172,7 @@ describe('core races', () => {
     }
   });
 
-  test('kill, stop, top, exec and wait that come during a start wait for it, as the container lock makes them in Docker', async () => {
+  test('kill, stop, top, exec, wait and restart that come during a start wait for it, as the container lock makes them in Docker', async () => {
     // A client seeing a container's first output may signal it before the start has returned
     // (sig-proxy's Ctrl-C): a 409 "not running" there left the container running and the CLI hung.
     const requests = {
@@ -181,11 +181,12 @@ describe('core races', () => {
       top: (id: string) => api('GET', `/containers/${id}/top`),
       exec: (id: string) => api('POST', `/containers/${id}/exec`, { Cmd: ['true'] }),
       wait: (id: string) => api('POST', `/containers/${id}/wait?condition=not-running`),
+      restart: (id: string) => api('POST', `/containers/${id}/restart?t=0`),
     };
-    const expected = { kill: 204, stop: 204, top: 200, exec: 201, wait: 200 };
+    const expected = { kill: 204, stop: 204, top: 200, exec: 201, wait: 200, restart: 204 };
     for (const verb of Object.keys(requests) as (keyof typeof requests)[]) {
       for (let i = 0; i < 3; i++) {
-        const c = await api('POST', '/containers/create', { Image: 'busybox', Cmd: ['sleep', '1000'] });
+        const c = await api('POST', '/containers/create', { Image: 'busybox', Cmd: ['sh', '-c', 'echo run >> /runs; exec sleep 1000'] });
         assert.equal(c.status, 201, c.body);
         const { Id } = JSON.parse(c.body) as { Id: string };
         const merged = (JSON.parse((await api('GET', `/containers/${Id}/json`)).body) as { GraphDriver: { Data: { MergedDir: string } } }).GraphDriver.Data.MergedDir;
@@ -210,6 +211,11 @@ describe('core races', () => {
             assert.equal(s.ExitCode, 137);
           }
           if (verb === 'wait') assert.equal((JSON.parse(r.body) as { StatusCode: number }).StatusCode, 137);
+          if (verb === 'restart') {
+            // Stopped and started again: a second run of the container, not the first one left alone.
+            assert.equal((await state(Id)).Running, true);
+            assert.equal(await docker(['exec', Id, 'cat', '/runs']), 'run\nrun');
+          }
         } finally {
           assert.equal((await api('DELETE', `/containers/${Id}?force=1`)).status, 204);
         }

@@ -107,6 +107,8 @@ export async function killContainer(c: ContainerCore, ref: string, signalName?: 
 
 export async function restartContainer(c: ContainerCore, ref: string, opts: StopOptions): Promise<void> {
   const rec = c.get(ref);
+  // A restart during a start restarts the container it starts, as moby's lock makes it.
+  await c.startSettled(rec);
   try {
     if (isRunning(rec.State)) {
       markManualRestart(rec);
