@@ -53,6 +53,10 @@ export function socketRequest(socketPath: string, method: string, path: string, 
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body: raw.toString(), raw, ms: Date.now() - started });
       });
       res.on('error', reject);
+      // A connection that closes mid-body (the daemon killed) may end the answer with neither.
+      res.on('close', () => {
+        if (!res.complete) reject(new Error(`${method} ${path}: the connection closed before the answer ended`));
+      });
     });
     req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within ${opts.timeoutMs} ms`)));
     req.on('error', reject);
