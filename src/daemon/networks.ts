@@ -11,12 +11,26 @@ import { CONFIG_ONLY_ENDPOINT, type NetworkManager } from '../network/manager.js
 import type { NetworkRecord } from '../network/types.js';
 import type { EventSink } from './events.js';
 
+/** A container as a connect or disconnect sees it. */
+export interface NetworkContainer {
+  id: string;
+  name: string;
+  running: boolean;
+  networkMode: string;
+  networks: string[];
+}
+
 export interface NetworkContainerHooks {
-  /** Resolves a container reference (name, ID, ID prefix); throws `No such container: x`. */
-  resolve(ref: string): { id: string; name: string; running: boolean; networkMode: string; networks: string[] };
+  /**
+   * Runs `fn` on the container (name, ID, ID prefix; `No such container: x` when there is none)
+   * under its lock, as moby's connect and disconnect hold the container's: never beside its
+   * start, exit handling or removal. A container being removed is a Conflict.
+   */
+  exclusive<T>(ref: string, fn: (c: NetworkContainer) => Promise<T>): Promise<T>;
   /**
    * Records a connect (cfg) or disconnect (null) in the container's NetworkingConfig so that its
    * next start attaches accordingly; `settings` is the new NetworkSettings when it is running.
+   * Only within exclusive().
    */
   recordEndpoint(id: string, network: string, cfg: EndpointSettings | null, settings?: NetworkSettings): Promise<void>;
   /**
@@ -75,7 +89,10 @@ export class NetworkService implements NetworkBackend {
 
   async connect(ref: string, container: string, endpointConfig?: EndpointSettings): Promise<void> {
     // moby looks the container up first: both missing answers "No such container".
-    const c = this.containers.resolve(container);
+    await this.containers.exclusive(container, (c) => this.connectLocked(ref, c, endpointConfig));
+  }
+
+  private async connectLocked(ref: string, c: NetworkContainer, endpointConfig?: EndpointSettings): Promise<void> {
     const mode = c.networkMode || 'bridge';
     let n: NetworkRecord | undefined;
     try {
@@ -108,7 +125,10 @@ export class NetworkService implements NetworkBackend {
   }
 
   async disconnect(ref: string, container: string, _force: boolean): Promise<void> {
-    const c = this.containers.resolve(container);
+    await this.containers.exclusive(container, (c) => this.disconnectLocked(ref, c));
+  }
+
+  private async disconnectLocked(ref: string, c: NetworkContainer): Promise<void> {
     const n = this.mgr.get(ref);
     if (n.Driver === 'host') throw forbidden('container cannot be disconnected from host network or connected to host network');
     if (c.running) {

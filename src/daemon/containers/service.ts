@@ -25,6 +25,7 @@ import type {
 } from '../../api/types.js';
 import type { ContainerRecord } from '../../container/container.js';
 import { hasProcess, isRunning } from '../../container/state.js';
+import { conflict, noSuchContainer } from '../../lib/errors.js';
 import { shortId } from '../../lib/ids.js';
 import type { ExitInfo } from '../../runtime/runtime.js';
 import type { NetworkContainerHooks } from '../networks.js';
@@ -155,29 +156,34 @@ export class ContainerService implements ContainerBackend {
   networkHooks(): NetworkContainerHooks {
     const c = this.c;
     return {
-      resolve: (ref) => {
+      exclusive: (ref, fn) => {
         const rec = c.get(ref);
-        return {
-          id: rec.ID,
-          name: rec.Name.slice(1),
-          running: hasProcess(rec.State),
-          networkMode: rec.HostConfig.NetworkMode ?? 'bridge',
-          networks: Object.keys(rec.NetworkSettings.Networks ?? {}),
-        };
+        return c.lock.run(rec.ID, () => {
+          if (c.records.get(rec.ID) !== rec) throw noSuchContainer(ref);
+          // moby's errRemovalContainer.
+          if (rec.State.RemovalInProgress || rec.State.Dead) {
+            throw conflict(`Container ${rec.ID} is marked for removal and cannot be connected or disconnected to the network`);
+          }
+          return fn({
+            id: rec.ID,
+            name: rec.Name.slice(1),
+            running: hasProcess(rec.State),
+            networkMode: rec.HostConfig.NetworkMode ?? 'bridge',
+            networks: Object.keys(rec.NetworkSettings.Networks ?? {}),
+          });
+        });
       },
       recordEndpoint: async (id, network, cfg, settings) => {
         const rec = c.records.get(id);
         if (!rec) return;
-        await c.lock.run(id, async () => {
-          if (settings) rec.NetworkSettings = settings;
-          else if (cfg) rec.NetworkSettings.Networks = { ...rec.NetworkSettings.Networks, [network]: cfg };
-          else {
-            const { [network]: _gone, ...rest } = rec.NetworkSettings.Networks;
-            void _gone;
-            rec.NetworkSettings.Networks = rest;
-          }
-          await c.save(rec);
-        });
+        if (settings) rec.NetworkSettings = settings;
+        else if (cfg) rec.NetworkSettings.Networks = { ...rec.NetworkSettings.Networks, [network]: cfg };
+        else {
+          const { [network]: _gone, ...rest } = rec.NetworkSettings.Networks;
+          void _gone;
+          rec.NetworkSettings.Networks = rest;
+        }
+        await c.save(rec);
       },
       endpointChanged: async (id, change) => {
         const rec = c.records.get(id);
