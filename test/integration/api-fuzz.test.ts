@@ -18,6 +18,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { buildRouter } from '../../src/api/server.js';
+import { prng } from '../lib/prng.js';
 import { ping, startDaemon, type Daemon } from './harness.js';
 
 const SEED = Number(process.env.WHARF_FUZZ_SEED ?? 20261204);
@@ -58,18 +59,6 @@ before(async () => {
 after(async () => {
   await d?.cleanup();
 });
-
-/** mulberry32: a small seeded PRNG, so a failure replays with its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const rand = prng(SEED);
 const int = (n: number) => Math.floor(rand() * n);

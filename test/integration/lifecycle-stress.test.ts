@@ -3,12 +3,14 @@
  * (-9) in the middle of it and restarted, several times: every answer is one Docker gives (no
  * 500 but the runtime's own races that Docker's engine answers with 500 too), after each restore
  * every record agrees with what runc says of its container, and at the end nothing is left
- * behind, on the host or on the user network the requests connect to and disconnect from. The sequence of requests comes from a seeded generator (WHARF_STRESS_SEED); where they
- * land in time does not, which is the point.
+ * behind, on the host or on the user network the requests connect to and disconnect from. The
+ * sequence of requests comes from a seeded generator (WHARF_STRESS_SEED); where they land in
+ * time does not, which is the point.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { prng } from '../lib/prng.js';
 import { countLeaks, loadBusybox, runCommand, socketRequest, startDaemon, type Daemon } from './harness.js';
 
 let d: Daemon;
@@ -21,18 +23,6 @@ before(async () => {
 after(async () => {
   await d?.cleanup();
 });
-
-/** mulberry32: a small seeded generator, so a failing sequence can be replayed. */
-function generator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Answer {
   status: number;
@@ -142,7 +132,7 @@ async function disagreements(): Promise<string[]> {
 
 test('lifecycle requests racing each other and the daemon\'s kill -9: Docker\'s answers, records that match runc, nothing left', async () => {
   const seed = Number(process.env.WHARF_STRESS_SEED ?? 20261206);
-  const random = generator(seed);
+  const random = prng(seed);
   for (let round = 0; round < 3; round++) {
     const killed = (async () => {
       await new Promise((res) => setTimeout(res, 3000 + random() * 3000));
