@@ -118,7 +118,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
       return rec;
     },
     containerById: (id) => containers.all().find((r) => r.ID === id),
-    startSettled: (rec) => containers.startSettled(rec),
+    unlocked: (rec) => containers.unlocked(rec),
     linkEnv: (rec) => containers.linkEnv(rec),
     runtime,
     events,
