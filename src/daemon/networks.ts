@@ -24,7 +24,7 @@ export interface NetworkContainerHooks {
   /**
    * Runs `fn` on the container (name, ID, ID prefix; `No such container: x` when there is none)
    * under its lock, as moby's connect and disconnect hold the container's: never beside its
-   * start, exit handling or removal. A container being removed is a Conflict.
+   * start, exit handling or removal. One whose removal failed (Dead) is moby's 500 "marked for removal".
    */
   exclusive<T>(ref: string, fn: (c: NetworkContainer) => Promise<T>): Promise<T>;
   /**

@@ -25,7 +25,7 @@ import type {
 } from '../../api/types.js';
 import type { ContainerRecord } from '../../container/container.js';
 import { hasProcess, isRunning } from '../../container/state.js';
-import { conflict, noSuchContainer } from '../../lib/errors.js';
+import { noSuchContainer, systemError } from '../../lib/errors.js';
 import { shortId } from '../../lib/ids.js';
 import type { ExitInfo } from '../../runtime/runtime.js';
 import type { NetworkContainerHooks } from '../networks.js';
@@ -85,9 +85,9 @@ export class ContainerService implements ContainerBackend {
     return handleExit(this.c, exit);
   }
 
-  /** Settles once a start of the container under way has ended. */
-  startSettled(rec: ContainerRecord): Promise<void> {
-    return this.c.startSettled(rec);
+  /** Settles once what holds the container's lock now (a start, an exit's handling) is done. */
+  unlocked(rec: ContainerRecord): Promise<void> {
+    return this.c.unlocked(rec);
   }
 
   /** An OOM of a running container's cgroup, as it happens. */
@@ -160,14 +160,15 @@ export class ContainerService implements ContainerBackend {
         const rec = c.get(ref);
         return c.lock.run(rec.ID, () => {
           if (c.records.get(rec.ID) !== rec) throw noSuchContainer(ref);
-          // moby's errRemovalContainer.
-          if (rec.State.RemovalInProgress || rec.State.Dead) {
-            throw conflict(`Container ${rec.ID} is marked for removal and cannot be connected or disconnected to the network`);
+          const running = hasProcess(rec.State);
+          // moby's errRemovalContainer, a plain error (500), for one whose removal failed (Dead).
+          if (!running && (rec.State.RemovalInProgress || rec.State.Dead)) {
+            throw systemError(`Container ${rec.ID} is marked for removal and cannot be connected or disconnected to the network`);
           }
           return fn({
             id: rec.ID,
             name: rec.Name.slice(1),
-            running: hasProcess(rec.State),
+            running,
             networkMode: rec.HostConfig.NetworkMode ?? 'bridge',
             networks: Object.keys(rec.NetworkSettings.Networks ?? {}),
           });
