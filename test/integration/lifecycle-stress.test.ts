@@ -88,7 +88,8 @@ function requests(api: (method: string, path: string, body?: unknown, timeoutMs?
 /** Requests from `workers` clients until `until` settles; the 500s (and other failures) that no race explains. */
 async function storm(random: () => number, workers: number, until: Promise<unknown>): Promise<string[]> {
   let stop = false;
-  void until.finally(() => (stop = true));
+  const halt = () => void (stop = true);
+  until.then(halt, halt);
   const unexplained: string[] = [];
   // A request cut by the daemon's death is no answer at all: only answers are judged.
   const api = (method: string, path: string, body?: unknown, timeoutMs = 15_000): Promise<Answer> =>
