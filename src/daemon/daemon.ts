@@ -118,7 +118,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
       return rec;
     },
     containerById: (id) => containers.all().find((r) => r.ID === id),
-    unlocked: (rec) => containers.unlocked(rec),
+    startSettled: (rec) => containers.startSettled(rec),
     linkEnv: (rec) => containers.linkEnv(rec),
     runtime,
     events,

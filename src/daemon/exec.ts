@@ -26,8 +26,8 @@ export interface ExecDeps {
   container(ref: string): ContainerRecord;
   /** The record by full ID; undefined once removed. */
   containerById(id: string): ContainerRecord | undefined;
-  /** Settles once what holds the container's lock now (a start under way) is done (ContainerCore.unlocked). */
-  unlocked(rec: ContainerRecord): Promise<void>;
+  /** Settles once a start of the container under way has ended (ContainerCore.startSettled). */
+  startSettled(rec: ContainerRecord): Promise<void>;
   runtime: Runtime;
   events: EventSink;
   log: (msg: string) => void;
@@ -340,7 +340,7 @@ export class ExecService implements ExecBackend {
   /** Docker's getActiveContainer: exists, runs, not paused, not restarting. */
   private async activeContainer(ref: string): Promise<ContainerRecord> {
     const rec = this.deps.container(ref);
-    await this.deps.unlocked(rec);
+    await this.deps.startSettled(rec);
     if (!rec.State.Running) throw conflict(`container ${rec.ID} is not running`);
     if (rec.State.Paused) throw conflict(`Container ${ref} is paused, unpause the container before exec`);
     if (rec.State.Restarting) throw conflict(`Container ${rec.ID} is restarting, wait until the container is running`);

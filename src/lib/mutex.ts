@@ -2,11 +2,6 @@
 export class KeyedMutex {
   private readonly tails = new Map<string, Promise<void>>();
 
-  /** Settles once everything queued for `key` when it is called has run (nothing is queued by it). */
-  idle(key: string): Promise<void> {
-    return this.tails.get(key) ?? Promise.resolve();
-  }
-
   async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.tails.get(key) ?? Promise.resolve();
     let release!: () => void;

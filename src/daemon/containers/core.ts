@@ -32,6 +32,8 @@ export class ContainerCore {
   readonly pendingAttach = new Map<string, Set<PendingAttach>>();
   readonly restartManagers = new Map<string, RestartManager>();
   readonly restartTimers = new Map<string, NodeJS.Timeout>();
+  /** Starts under way (start.ts's startLocked), by container ID. */
+  readonly starts = new Map<string, Promise<void>>();
   /** Network namespace files being unmounted after an exit (cleanup.ts). */
   readonly netnsReleases = new Map<string, Promise<void>>();
   /** Daemon shutdown: no more restarts or auto-removes. */
@@ -72,13 +74,13 @@ export class ContainerCore {
   }
 
   /**
-   * Settles once what holds the container's lock now (a start, an exit's handling, a removal) is
-   * done. moby's running checks take the lock its start holds, so a kill, stop, top or exec that
-   * comes while the process is already out (its first output seen by an attached client) but not
-   * yet marked running waits for the start instead of finding the container not running.
+   * Settles once a start under way has succeeded or failed. moby holds a container's lock for its
+   * whole start and its running checks take that lock, so a kill, stop, top or exec that comes
+   * while the process is already out (its first output seen by an attached client) but not yet
+   * marked running waits for the start instead of finding the container not running.
    */
-  unlocked(rec: ContainerRecord): Promise<void> {
-    return this.lock.idle(rec.ID);
+  startSettled(rec: ContainerRecord): Promise<void> {
+    return this.starts.get(rec.ID)?.catch(() => undefined) ?? Promise.resolve();
   }
 
   manager(rec: ContainerRecord): RestartManager {

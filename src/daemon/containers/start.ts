@@ -46,8 +46,21 @@ export async function startContainer(c: ContainerCore, ref: string): Promise<voi
   });
 }
 
-/** Starts a container; the caller holds its lock. On failure nothing stays mounted or running. */
+/**
+ * Starts a container; the caller holds its lock. On failure nothing stays mounted or running.
+ * While it runs, c.startSettled(rec) is pending (kill, stop, top and exec wait on it).
+ */
 export async function startLocked(c: ContainerCore, rec: ContainerRecord): Promise<void> {
+  const starting = startNow(c, rec);
+  c.starts.set(rec.ID, starting);
+  try {
+    await starting;
+  } finally {
+    if (c.starts.get(rec.ID) === starting) c.starts.delete(rec.ID);
+  }
+}
+
+async function startNow(c: ContainerCore, rec: ContainerRecord): Promise<void> {
   const { runtime, settings } = c.deps;
   const id = rec.ID;
   const held = { rootfs: false, volumes: false, runtime: false, network: false, shm: false };

@@ -37,7 +37,7 @@ async function endRestarts(c: ContainerCore, rec: ContainerRecord): Promise<void
 
 export async function stopContainer(c: ContainerCore, ref: string, opts: StopOptions): Promise<void> {
   const rec = c.get(ref);
-  await c.unlocked(rec);
+  await c.startSettled(rec);
   if (!isRunning(rec.State)) throw notModified();
   await endRestarts(c, rec);
   if (hasProcess(rec.State)) await stopRunning(c, rec, opts);
@@ -81,7 +81,7 @@ function killSignal(ref: string, raw: string): number {
 export async function killContainer(c: ContainerCore, ref: string, signalName?: string): Promise<void> {
   const signal = killSignal(ref, signalName || 'SIGKILL');
   const rec = c.get(ref);
-  await c.unlocked(rec);
+  await c.startSettled(rec);
   if (!isRunning(rec.State)) {
     throw conflict(`cannot kill container: ${ref}: container ${rec.ID} is not running`);
   }
@@ -107,8 +107,8 @@ export async function killContainer(c: ContainerCore, ref: string, signalName?: 
 
 export async function restartContainer(c: ContainerCore, ref: string, opts: StopOptions): Promise<void> {
   const rec = c.get(ref);
-  // A restart during a start restarts the started container, as moby's lock makes it.
-  await c.unlocked(rec);
+  // A restart during a start restarts the container it starts, as moby's lock makes it.
+  await c.startSettled(rec);
   try {
     if (isRunning(rec.State)) {
       markManualRestart(rec);

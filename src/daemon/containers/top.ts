@@ -54,7 +54,7 @@ export async function runTop(initPid: number, psArgs = '-ef'): Promise<Container
 /** GET /containers/{id}/top: Docker's checks, then runTop. */
 export async function topContainer(c: ContainerCore, ref: string, psArgs?: string): Promise<ContainerTop> {
   const rec = c.get(ref);
-  await c.unlocked(rec);
+  await c.startSettled(rec);
   if (!rec.State.Running) throw conflict(`container ${rec.ID} is not running`);
   if (rec.State.Restarting) throw conflict(`Container ${rec.ID} is restarting, wait until the container is running`);
   return runTop(rec.State.Pid, psArgs).catch((err: unknown) => {

@@ -12,7 +12,7 @@ export async function waitContainer(c: ContainerCore, ref: string, condition: Wa
   switch (condition) {
     case 'not-running':
       // As moby's State.Wait, which takes the lock a start holds: a start under way ends first.
-      await c.unlocked(rec);
+      await c.startSettled(rec);
       if (!isRunning(rec.State)) return { result: Promise.resolve(current()), cancel: () => {} };
       return handle(c.exits.next(rec.ID));
     case 'next-exit':
