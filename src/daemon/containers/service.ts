@@ -85,9 +85,9 @@ export class ContainerService implements ContainerBackend {
     return handleExit(this.c, exit);
   }
 
-  /** Settles once what holds the container's lock now (a start, an exit's handling) is done. */
-  unlocked(rec: ContainerRecord): Promise<void> {
-    return this.c.unlocked(rec);
+  /** Settles once a start of the container under way has ended. */
+  startSettled(rec: ContainerRecord): Promise<void> {
+    return this.c.startSettled(rec);
   }
 
   /** An OOM of a running container's cgroup, as it happens. */
