@@ -250,15 +250,22 @@ export class ConmonRuntime implements Runtime {
 
   // ---- signals and state ----------------------------------------------------------------
 
-  async kill(id: string, signal: string | number, all?: boolean): Promise<void> {
+  async kill(id: string, signal: string | number, all?: boolean): Promise<boolean> {
     const sig = normalizeSignal(signal);
     // SIGKILL only: the kernel delivers it to a pid namespace's init whatever that init does with
     // signals, whereas another signal sent the moment after start could reach the init before it
     // has a handler (e.g. tini's) and be dropped. Any doubt (restored container, shared pid
     // namespace, init gone or replaced) goes to runc.
     const init = this.inits.get(id);
-    if (!all && sig === '9' && init && this.canSignalDirectly() && (await signalInit(init, 9))) return;
-    await this.runc(['kill', ...(all ? ['--all'] : []), id, sig]);
+    if (!all && sig === '9' && init && this.canSignalDirectly() && (await signalInit(init, 9))) return true;
+    try {
+      await this.runc(['kill', ...(all ? ['--all'] : []), id, sig]);
+      return true;
+    } catch (err) {
+      // runc's answers for a process that exited (`not running`) and was deleted since (`does not exist`).
+      if (/container not running|does not exist/.test((err as Error).message)) return false;
+      throw err;
+    }
   }
 
   async pause(id: string): Promise<void> {

@@ -115,8 +115,11 @@ export interface Runtime {
   create(opts: RuntimeCreateOptions): Promise<{ pid: number }>;
   /** `<runtime> start`: runs the user process. */
   start(id: string): Promise<void>;
-  /** Sends a signal (number or name, e.g. 'SIGTERM' / 'TERM' / 9) to the init process, or all with `all`. */
-  kill(id: string, signal: string | number, all?: boolean): Promise<void>;
+  /**
+   * Sends a signal (number or name, e.g. 'SIGTERM' / 'TERM' / 9) to the init process, or all with
+   * `all`. false when the container's process is gone (exited, perhaps deleted since).
+   */
+  kill(id: string, signal: string | number, all?: boolean): Promise<boolean>;
   pause(id: string): Promise<void>;
   resume(id: string): Promise<void>;
   /** Applies new cgroup limits to a running container (`runc update`). Optional: not every runtime can. */

@@ -30,10 +30,13 @@ export async function killAndWait(c: ContainerCore, rec: ContainerRecord, exited
 
 export async function sendSignal(c: ContainerCore, rec: ContainerRecord, signal: number): Promise<void> {
   try {
+    // false: the process exited since the check (its runtime container perhaps deleted, and even
+    // created again by a start since, which this signal was not meant for). moby answers a kill
+    // that finds the task gone as done, and reports the kill all the same.
     await c.deps.runtime.kill(rec.ID, signal);
     c.deps.events.log('container', 'kill', containerActor(rec, { signal: String(signal) }));
   } catch (err) {
-    // The process may have exited between the check and the signal.
+    // A runtime that words it otherwise: the process is gone when the runtime says so.
     const st = await c.deps.runtime.state(rec.ID).catch(() => undefined);
     if (st && st.status !== 'stopped') throw err;
   }
