@@ -124,6 +124,7 @@ async function docker(args: string[], timeoutMs = 60_000): Promise<string> {
 interface State {
   Status: string;
   Running: boolean;
+  Paused: boolean;
   Restarting: boolean;
   ExitCode: number;
   Pid: number;
@@ -170,6 +171,21 @@ describe('core races', () => {
       assert.equal(s.ExitCode, 137);
       await docker(['rm', id]);
     }
+  });
+
+  test('a pause that lands while stop waits for the stop signal: the SIGKILL that follows thaws it, as Docker\'s does, and the stop ends', async () => {
+    // The process notes the stop signal and runs on, so the stop goes on to SIGKILL after its timeout.
+    const id = await docker(['run', '-d', 'busybox', 'sh', '-c', 'trap ": > /tmp/term" TERM; while true; do sleep 0.05; done']);
+    const merged = (await docker(['inspect', '-f', '{{.GraphDriver.Data.MergedDir}}', id])).trim();
+    const stop = api('POST', `/containers/${id}/stop?t=2`);
+    await waitFor(() => existsSync(join(merged, 'tmp/term')), { what: 'the stop signal to reach the process' });
+    const paused = await api('POST', `/containers/${id}/pause`);
+    assert.equal(paused.status, 204, paused.body);
+    const r = await stop;
+    assert.equal(r.status, 204, r.body);
+    const s = await state(id);
+    assert.deepEqual([s.Status, s.ExitCode, s.Paused], ['exited', 137, false]);
+    await docker(['rm', id]);
   });
 
   test('kill, stop, top, exec, wait and restart that come during a start wait for it, as the container lock makes them in Docker', async () => {

@@ -1,6 +1,7 @@
 /** Signals to a container's process, and Docker's Kill that waits for the exit (stop, kill, rm -f). */
 import type { WaitResponse } from '../../api/types.js';
 import type { ContainerRecord } from '../../container/container.js';
+import { hasProcess, setUnpaused } from '../../container/state.js';
 import { systemError } from '../../lib/errors.js';
 import { within } from '../../lib/within.js';
 import type { ContainerCore } from './core.js';
@@ -16,8 +17,11 @@ const DIRECT_KILL_WAIT_MS = 2_000;
  */
 export async function killAndWait(c: ContainerCore, rec: ContainerRecord, exited: Promise<WaitResponse>): Promise<void> {
   await sendSignal(c, rec, 9);
+  await thawIfPaused(c, rec);
   if (await within(exited, KILL_WAIT_MS)) return;
   c.deps.log(`container ${rec.ID} did not exit within ${KILL_WAIT_MS / 1000} s of SIGKILL: killing its process directly`);
+  // A pause that came after the thaw above (pause does not wait for a kill) froze it again.
+  await thawIfPaused(c, rec);
   if (rec.State.Pid > 0) {
     try {
       process.kill(rec.State.Pid, 'SIGKILL');
@@ -40,4 +44,15 @@ export async function sendSignal(c: ContainerCore, rec: ContainerRecord, signal:
     const st = await c.deps.runtime.state(rec.ID).catch(() => undefined);
     if (st && st.status !== 'stopped') throw err;
   }
+}
+
+/**
+ * A frozen process acts on no signal until it is thawed (cgroup v1's freezer holds back even
+ * SIGKILL, and a direct kill(2) gets none of the thaw runc's own kill does): as Docker does, a
+ * paused container is resumed after a signal meant to stop it.
+ */
+export async function thawIfPaused(c: ContainerCore, rec: ContainerRecord): Promise<void> {
+  if (!rec.State.Paused || !hasProcess(rec.State)) return;
+  await c.deps.runtime.resume(rec.ID).catch((err) => c.deps.log(`resume ${rec.ID}: ${err}`));
+  if (hasProcess(rec.State) && rec.State.Paused) setUnpaused(rec.State);
 }

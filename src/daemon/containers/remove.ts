@@ -52,7 +52,6 @@ async function removeWithKill(c: ContainerCore, rec: ContainerRecord, opts: Remo
         const exited = c.untilExit(rec);
         forcedRemovals.add(rec);
         try {
-          if (rec.State.Paused) await c.deps.runtime.resume(rec.ID).catch((err) => c.deps.log(`resume ${rec.ID}: ${err}`));
           await killAndWait(c, rec, exited.promise);
         } finally {
           exited.cancel();

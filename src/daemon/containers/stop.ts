@@ -1,12 +1,12 @@
 /** stop, kill and restart, with Docker's ExitOnNext (a manual stop ends the restart policy) and Kill's waits. */
 import type { ContainerRecord } from '../../container/container.js';
-import { cancelRestarting, hasProcess, isRunning, setUnpaused } from '../../container/state.js';
+import { cancelRestarting, hasProcess, isRunning } from '../../container/state.js';
 import { conflict, invalidParameter, isEngineError, noSuchContainer, notModified } from '../../lib/errors.js';
 import { parseSignal } from '../../lib/signals.js';
 import type { ContainerCore } from './core.js';
 import { containerActor } from './events.js';
 import { within } from '../../lib/within.js';
-import { killAndWait, sendSignal } from './kill.js';
+import { killAndWait, sendSignal, thawIfPaused } from './kill.js';
 import { startLocked } from './start.js';
 import { clearManualRestart, markManualRestart } from './manual-restart.js';
 
@@ -50,9 +50,9 @@ async function stopRunning(c: ContainerCore, rec: ContainerRecord, opts: StopOpt
   const timeoutS = opts.timeout ?? rec.Config.StopTimeout ?? DEFAULT_STOP_TIMEOUT_S;
   const exited = c.untilExit(rec);
   try {
-    if (rec.State.Paused) await c.deps.runtime.resume(rec.ID).catch((err) => c.deps.log(`resume ${rec.ID}: ${err}`));
     if (timeoutS !== 0) {
       await sendSignal(c, rec, signal);
+      await thawIfPaused(c, rec);
       if (timeoutS < 0 || (await within(exited.promise, timeoutS * 1000))) return void (await exited.promise);
     }
     await killAndWait(c, rec, exited.promise);
@@ -94,11 +94,7 @@ export async function killContainer(c: ContainerCore, ref: string, signalName?: 
   const exited = signal === 9 ? c.untilExit(rec) : undefined;
   try {
     await sendSignal(c, rec, signal);
-    // Docker thaws a paused container after a stopping signal so that it is delivered.
-    if (rec.State.Paused && stops) {
-      await c.deps.runtime.resume(rec.ID).catch((err) => c.deps.log(`resume ${rec.ID}: ${err}`));
-      if (hasProcess(rec.State) && rec.State.Paused) setUnpaused(rec.State);
-    }
+    if (stops) await thawIfPaused(c, rec);
     if (exited) await killAndWait(c, rec, exited.promise);
   } finally {
     exited?.cancel();
