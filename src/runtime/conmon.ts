@@ -262,8 +262,9 @@ export class ConmonRuntime implements Runtime {
       await this.runc(['kill', ...(all ? ['--all'] : []), id, sig]);
       return true;
     } catch (err) {
-      // runc's answers for a process that exited (`not running`) and was deleted since (`does not exist`).
-      if (/container not running|does not exist/.test((err as Error).message)) return false;
+      // runc's answers for a process that exited (`not running`; `process already finished` when
+      // its state has not caught up yet) and was deleted since (`does not exist`).
+      if (/container not running|process already finished|does not exist/.test((err as Error).message)) return false;
       throw err;
     }
   }
