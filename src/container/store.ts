@@ -67,19 +67,25 @@ export class ContainerStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;
     }
-    const loaded = await Promise.all(entries.map((id) => this.loadOne(id)));
-    const out: ContainerRecord[] = [];
+    const loaded = (await Promise.all(entries.map((id) => this.loadOne(id)))).filter((r): r is ContainerRecord => !!r);
+    // Two records of one name (a crash's leftover): the newest keeps it, as the one the user made
+    // last; the other gets a new name, so that it can still be found and removed.
+    loaded.sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
+    const renamed: ContainerRecord[] = [];
     for (const rec of loaded) {
-      if (!rec) continue;
       try {
         this.names.reserve(rec.Name, rec.ID);
       } catch (err) {
-        this.log(`container store: ${rec.ID}: name ${rec.Name} not reserved: ${(err as Error).message}`);
+        const name = `/${this.names.generate(rec.ID)}`;
+        this.log(`container store: ${rec.ID}: name ${rec.Name} not reserved (${(err as Error).message}): renamed ${name}`);
+        rec.Name = name;
+        this.names.reserve(name, rec.ID);
+        renamed.push(rec);
       }
       this.records.set(rec.ID, rec);
-      out.push(rec);
     }
-    return out;
+    for (const rec of renamed) await this.save(rec).catch((err) => this.log(`container store: ${rec.ID}: saving its new name: ${err}`));
+    return loaded;
   }
 
   private async loadOne(id: string): Promise<ContainerRecord | undefined> {
@@ -139,13 +145,21 @@ export class ContainerStore {
   /** Deletes the container directory (after pending writes) and forgets the record. Names are the caller's. */
   async remove(id: string): Promise<void> {
     if (!ID_RE.test(id)) throw new Error(`refusing to remove ${id}: not a container ID`);
-    await (this.writes.get(id) ?? Promise.resolve()).catch(() => {});
+    // Refused from now on, not once the earlier writes are done: a save queued behind them would
+    // write into a directory that is gone (and make it again, for the next start to load).
     const rec = this.records.get(id);
     if (rec) this.removed.add(rec);
+    await (this.writes.get(id) ?? Promise.resolve()).catch(() => {});
     this.records.delete(id);
     this.hostConfigOnDisk.delete(id);
-    if (this.trash) await this.trash.discard(this.dir(id));
-    else await rm(this.dir(id), { recursive: true, force: true });
+    try {
+      if (this.trash) await this.trash.discard(this.dir(id));
+      else await rm(this.dir(id), { recursive: true, force: true });
+    } catch (err) {
+      // Still there: the caller keeps the record (Dead), and its saves, as before the removal.
+      if (rec) this.removed.delete(rec);
+      throw err;
+    }
   }
 }
 

@@ -128,4 +128,44 @@ describe('container store', () => {
     assert.equal(s2.get(rec.ID), undefined);
     await s2.remove(rec.ID); // again: no error
   });
+
+  it('two records of one name on disk: the newest keeps it, the other is renamed for good and can be found', async () => {
+    const dataRoot = await root();
+    const store = new ContainerStore(dataRoot);
+    const older = makeRecord({ Name: '/twin', Created: '2026-01-01T00:00:00.000000000Z' });
+    const newer = makeRecord({ Name: '/twin', Created: '2026-01-02T00:00:00.000000000Z' });
+    // Written past the name index, as a crash's leftover would be.
+    await store.save(older);
+    await store.save(newer);
+    for (let i = 0; i < 2; i++) {
+      const logs: string[] = [];
+      const again = new ContainerStore(dataRoot, { log: (m) => logs.push(m) });
+      const loaded = await again.load();
+      assert.equal(loaded.length, 2);
+      assert.equal(again.names.resolve('twin'), newer.ID);
+      const renamed = again.get(older.ID)!;
+      assert.notEqual(renamed.Name, '/twin');
+      assert.equal(again.names.resolve(renamed.Name), older.ID);
+      assert.equal(again.names.resolve(older.ID), older.ID);
+      // Saved: the next start finds it under its new name, with nothing to report.
+      assert.equal(logs.length, i === 0 ? 1 : 0, logs.join('\n'));
+    }
+  });
+
+  it('a save that comes while a removal waits for earlier writes does not bring the directory back', async () => {
+    const dataRoot = await root();
+    const store = new ContainerStore(dataRoot);
+    const rec = makeRecord({ Name: '/ghost' });
+    await store.save(rec);
+    rec.State.Running = true;
+    const earlier = store.save(rec);
+    const removal = store.remove(rec.ID);
+    // E.g. a health status or an exit recorded while `rm -f` goes on: the record is being removed.
+    const late = assert.rejects(store.save(rec), /No such container/);
+    await earlier;
+    await removal;
+    await late;
+    await assert.rejects(stat(store.dir(rec.ID)), { code: 'ENOENT' });
+    assert.deepEqual(await new ContainerStore(dataRoot, { log: () => {} }).load(), [], 'a removed container loaded again at the next start');
+  });
 });
