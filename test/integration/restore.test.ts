@@ -7,31 +7,20 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cliOk, countLeaks, loadBusybox, startDaemon, waitFor, type Daemon } from './harness.js';
+import { startGatedDaemon, type GatedRuntime } from './gated-runtime.js';
+import { cliOk, countLeaks, waitFor, type Daemon } from './harness.js';
 
 let d: Daemon;
-let gate: string;
+let gate: GatedRuntime;
+let gated: Awaited<ReturnType<typeof startGatedDaemon>> | undefined;
 
 before(async () => {
-  gate = `/tmp/wharf-restore-gate-${process.pid}`;
-  await mkdir(gate, { recursive: true });
-  await writeFile(join(gate, 'open'), '');
-  const wrapper = join(gate, 'gated-runc');
-  // runc, except that `runc list` notes that it ran and waits while the gate is closed.
-  await writeFile(
-    wrapper,
-    `#!/bin/sh\nfor a in "$@"; do\n  if [ "$a" = list ]; then\n    : > ${gate}/listing\n    while [ ! -e ${gate}/open ]; do sleep 0.02; done\n  fi\ndone\nexec runc "$@"\n`,
-  );
-  await chmod(wrapper, 0o755);
-  d = await startDaemon({ config: { 'default-runtime': 'gated', runtimes: { gated: { path: wrapper } } } });
-  await loadBusybox(d);
+  gated = await startGatedDaemon('restore');
+  ({ d, gate } = gated);
 });
-after(async () => {
-  await d?.cleanup();
-  await rm(gate, { recursive: true, force: true });
-});
+after(() => gated?.cleanup());
 
 const ok = (args: string[]): Promise<string> => cliOk(d, 'wharf', args);
 const inspect = async (ref: string, fmt: string) => (await ok(['inspect', '-f', fmt, ref])).trim();
@@ -52,13 +41,12 @@ test('restore keeps running containers, settles exited ones, and answers /_ping 
   await d.kill9();
   for (const dir of merged) await writeFile(join(dir, 'tmp/go'), '');
   await waitFor(() => Object.keys(dies).every((n) => !alive(pids.get(n)!)), { what: 'containers to exit while the daemon is down' });
-  await rm(join(gate, 'open'));
-  await rm(join(gate, 'listing'), { force: true });
+  await gate.close('list');
 
   await d.restart(); // returns once /_ping answers
   const ps = d.wharf(['ps', '-a', '--format', '{{.Names}} {{.Status}}']);
-  await waitFor(() => existsSync(join(gate, 'listing')), { what: 'restore to ask runc for the containers (one runc list)' });
-  await writeFile(join(gate, 'open'), '');
+  await waitFor(() => gate.reached('list'), { what: 'restore to ask runc for the containers (one runc list)' });
+  await gate.open('list');
   const listed = await ps;
   assert.equal(listed.code, 0, listed.stderr);
   const status = new Map(listed.stdout.trim().split('\n').map((l) => [l.split(' ')[0], l.slice(l.indexOf(' ') + 1)] as const));
