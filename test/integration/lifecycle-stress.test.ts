@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { prng } from '../lib/prng.js';
-import { countLeaks, loadBusybox, runCommand, socketRequest, startDaemon, type Daemon } from './harness.js';
+import { countLeaks, loadBusybox, runCommand, socketRequest, startDaemon, waitFor, type Daemon } from './harness.js';
 
 let d: Daemon;
 
@@ -123,7 +123,12 @@ async function disagreements(): Promise<string[]> {
   const list = JSON.parse((await socketRequest(d.socket, 'GET', '/containers/json?all=1')).body) as { Id: string }[];
   const bad: string[] = [];
   for (const { Id } of list) {
-    const s = (JSON.parse((await socketRequest(d.socket, 'GET', `/containers/${Id}/json`)).body) as { State: { Running: boolean; Paused: boolean; Restarting: boolean; Status: string } }).State;
+    const r = await socketRequest(d.socket, 'GET', `/containers/${Id}/json`);
+    if (r.status !== 200) {
+      bad.push(`${Id.slice(0, 12)}: listed, then inspect answered ${r.status} ${r.body.trim()}`);
+      continue;
+    }
+    const s = (JSON.parse(r.body) as { State: { Running: boolean; Paused: boolean; Restarting: boolean; Status: string } }).State;
     const actual = runc.get(Id) ?? 'absent';
     const expected = s.Paused ? ['paused'] : s.Running && !s.Restarting ? ['running'] : ['stopped', 'absent'];
     if (!expected.includes(actual)) bad.push(`${Id.slice(0, 12)}: ${s.Status} (Running ${s.Running}, Paused ${s.Paused}, Restarting ${s.Restarting}), runc: ${actual}`);
@@ -131,9 +136,7 @@ async function disagreements(): Promise<string[]> {
   return bad;
 }
 
-// Not in CI yet (WHARF_STRESS=1 runs it): it still meets a rare kill answered 500 "container does
-// not exist" by runc after a restore, which is a race of the core to be fixed, not of the test.
-test('lifecycle requests racing each other and the daemon\'s kill -9: Docker\'s answers, records that match runc, nothing left', { skip: process.env.WHARF_STRESS !== '1' }, async () => {
+test('lifecycle requests racing each other and the daemon\'s kill -9: Docker\'s answers, records that match runc, nothing left', async () => {
   const seed = Number(process.env.WHARF_STRESS_SEED ?? 20261206);
   const random = prng(seed);
   for (let round = 0; round < 3; round++) {
@@ -147,7 +150,11 @@ test('lifecycle requests racing each other and the daemon\'s kill -9: Docker\'s 
     const unexplained = await storm(random, 6, killed);
     await killed;
     assert.deepEqual(unexplained, [], `seed ${seed}, round ${round}`);
-    assert.deepEqual(await disagreements(), [], `seed ${seed}, round ${round}: records against runc after the restore`);
+    // A signal the storm sent (kill -s TERM answers at once) may still be ending a process: a
+    // record and runc may differ for as long as that exit takes to handle, never for good.
+    let last: string[] = [];
+    await waitFor(async () => (last = await disagreements()).length === 0, { timeoutMs: 15_000, intervalMs: 100 }).catch(() => undefined);
+    assert.deepEqual(last, [], `seed ${seed}, round ${round}: records against runc after the restore`);
   }
   const ids = (JSON.parse((await socketRequest(d.socket, 'GET', '/containers/json?all=1')).body) as { Id: string }[]).map((c) => c.Id);
   for (const id of ids) assert.equal((await socketRequest(d.socket, 'DELETE', `/containers/${id}?force=1`)).status, 204);
