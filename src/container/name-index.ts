@@ -49,11 +49,13 @@ export class NameIndex {
     names.add(key);
   }
 
-  /** Frees `name`; an ID left without names is forgotten. Unknown names are ignored. */
-  release(name: string): void {
+  /**
+   * Frees `name` when `id` holds it (another holder keeps it: a stale release must never take a
+   * name from the container that has it now); an ID left without names is forgotten.
+   */
+  release(name: string, id: string): void {
     const key = canonicalName(name);
-    const id = this.byName.get(key);
-    if (id === undefined) return;
+    if (this.byName.get(key) !== id) return;
     this.byName.delete(key);
     const names = this.byId.get(id);
     names?.delete(key);
@@ -65,12 +67,12 @@ export class NameIndex {
     const old = [...(this.byId.get(id) ?? [])];
     this.reserve(newName, id);
     const key = canonicalName(newName);
-    for (const n of old) if (n !== key) this.release(n);
+    for (const n of old) if (n !== key) this.release(n, id);
   }
 
   /** Forgets a container entirely (all its names, hence its ID). */
   releaseId(id: string): void {
-    for (const n of [...(this.byId.get(id) ?? [])]) this.release(n);
+    for (const n of [...(this.byId.get(id) ?? [])]) this.release(n, id);
   }
 
   /** The ID holding a name (with or without slash), if any. */

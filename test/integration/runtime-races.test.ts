@@ -1,6 +1,7 @@
 /**
- * Races inside the runtime's own calls, held open by a gated runc wrapper (the daemon's default
- * runtime here, gated-runtime.ts), so the test can make the container change under them.
+ * Races around the runtime's calls, held open by a gated runc wrapper (the daemon's default
+ * runtime here, gated-runtime.ts): the test changes the container under a call, or queues
+ * requests behind a start that holds the container's lock.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -51,4 +52,23 @@ test('a kill whose process exits (and starts again) while the runtime signals it
   await ok(['rm', '-f', 'kr']);
   const leaks = await countLeaks(d);
   assert.deepEqual({ mounts: leaks.mounts, conmon: leaks.conmon, runc: leaks.runc }, { mounts: 0, conmon: 0, runc: 0 }, JSON.stringify(leaks.details));
+});
+
+test('two renames to the same name queued behind a start: one renames, the other is told it is the current name, and the container keeps it', async () => {
+  const c = await socketRequest(d.socket, 'POST', '/containers/create?name=twice', { body: { Image: 'busybox', Cmd: ['sleep', '1000'], HostConfig: { NetworkMode: 'none' } } });
+  assert.equal(c.status, 201, c.body);
+  const { Id } = JSON.parse(c.body) as { Id: string };
+  // The start holds the container's lock while runc create waits at the gate: both renames have
+  // checked the name they were given against the current one by the time they get the lock.
+  await gate.close('create');
+  const start = socketRequest(d.socket, 'POST', `/containers/${Id}/start`);
+  await waitFor(() => gate.reached('create'), { what: 'the start to reach runc create' });
+  const renames = [0, 1].map(() => socketRequest(d.socket, 'POST', `/containers/${Id}/rename?name=twice-new`));
+  await gate.open('create');
+  assert.equal((await start).status, 204);
+  const answers = await Promise.all(renames);
+  assert.deepEqual(answers.map((a) => a.status).sort(), [204, 400], answers.map((a) => a.body).join(' '));
+  assert.match(answers.find((a) => a.status === 400)!.body, /Renaming a container with the same name as its current name/);
+  for (const ref of [Id, 'twice-new']) assert.equal((await socketRequest(d.socket, 'GET', `/containers/${ref}/json`)).status, 200, `inspect ${ref}`);
+  assert.equal((await socketRequest(d.socket, 'DELETE', `/containers/${Id}?force=1`)).status, 204);
 });

@@ -136,7 +136,7 @@ async function createFromImage(
     c.links.set(id, links);
     c.deps.events.log('container', 'create', containerActor(rec));
   } catch (err) {
-    c.deps.names.release(containerName);
+    c.deps.names.release(containerName, id);
     const undo = (what: string) => (undoErr: unknown) => c.deps.log(`create ${id} failed; ${what}: ${undoErr}`);
     if (mountPoints) await c.deps.volumes?.release({ ID: id, MountPoints: mountPoints } as ContainerRecord, true).catch(undo('releasing volumes'));
     if (layerMade) await c.deps.layers.removeRWLayer(id).catch(undo('removing its layer'));

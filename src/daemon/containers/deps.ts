@@ -53,7 +53,8 @@ export interface RecordStore {
 export interface NameRegistry {
   /** Reserves `name` (no leading slash) for `id`; Conflict with Docker's text when taken. */
   reserve(name: string, id: string): void;
-  release(name: string): void;
+  /** Frees `name` if `id` holds it. */
+  release(name: string, id: string): void;
   /** A free random name. */
   generate(): string;
   /** Full ID for a full ID, a name, or a unique ID prefix; NotFound `No such container: ref` otherwise. */

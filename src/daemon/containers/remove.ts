@@ -91,7 +91,7 @@ export async function removeLocked(c: ContainerCore, rec: ContainerRecord, remov
   c.restartManagers.delete(id);
   await c.deps.volumes?.release(rec, removeVolumes || !!rec.HostConfig.AutoRemove);
   c.deps.events.log('container', 'destroy', containerActor(rec));
-  c.deps.names.release(rec.Name.slice(1));
+  c.deps.names.release(rec.Name.slice(1), id);
   failPendingAttaches(c, id);
   c.pendingAttach.delete(id);
   // Gone, so not running: exit waiters (a restarting container's) are told too.

@@ -7,10 +7,12 @@ export async function renameContainer(c: ContainerCore, ref: string, newName: st
   const rec = c.get(ref);
   const name = newName.replace(/^\//, '');
   if (!name) throw invalidParameter('Neither old nor new names may be empty');
-  if ('/' + name === rec.Name) throw invalidParameter('Renaming a container with the same name as its current name');
   await c.lock.run(rec.ID, async () => {
     // Removed while this waited for the lock: its name must not be taken for it again.
     if (c.records.get(rec.ID) !== rec) throw noSuchContainer(ref);
+    // Under the lock: a rename to this name that was waiting for it has made it the current name
+    // (and releasing the "old" one would leave the container with none).
+    if ('/' + name === rec.Name) throw invalidParameter('Renaming a container with the same name as its current name');
     const old = rec.Name.slice(1);
     try {
       c.deps.names.reserve(name, rec.ID);
@@ -29,10 +31,10 @@ export async function renameContainer(c: ContainerCore, ref: string, newName: st
       rec.Name = '/' + old;
       rec.NetworkSettings = before;
       await c.deps.network.rename(rec.ID, old).catch((undoErr) => c.deps.log(`network rename back ${rec.ID}: ${undoErr}`));
-      c.deps.names.release(name);
+      c.deps.names.release(name, rec.ID);
       throw err;
     }
-    c.deps.names.release(old);
+    c.deps.names.release(old, rec.ID);
     c.deps.events.log('container', 'rename', containerActor(rec, { oldName: '/' + old }));
   });
 }

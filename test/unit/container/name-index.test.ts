@@ -42,7 +42,9 @@ describe('container names', () => {
       `Conflict. The container name "/web" is already in use by container "${ID_A}". You have to remove (or rename) that container to be able to reuse that name.`,
     );
     assert.equal(errorOf(() => idx.reserve('x y', ID_B)).kind, 'InvalidParameter');
-    idx.release('/web');
+    idx.release('/web', ID_B); // not its holder: kept
+    assert.equal(idx.resolve('web'), ID_A);
+    idx.release('/web', ID_A);
     assert.equal(idx.has('web'), false);
     assert.equal(errorOf(() => idx.resolve(ID_A)).kind, 'NotFound', 'an id without names is forgotten');
     idx.reserve('web', ID_B);
@@ -54,7 +56,7 @@ describe('container names', () => {
     idx.reserve('old', ID_A);
     idx.reserve('new', ID_A);
     assert.equal(idx.resolve('old'), ID_A);
-    idx.release('new'); // a failed rename rolls back
+    idx.release('new', ID_A); // a failed rename rolls back
     assert.equal(idx.resolve(ID_A), ID_A);
     assert.equal(idx.nameOf(ID_A), '/old');
     idx.rename(ID_A, 'newer');
