@@ -49,10 +49,14 @@ export async function sendSignal(c: ContainerCore, rec: ContainerRecord, signal:
 /**
  * A frozen process acts on no signal until it is thawed (cgroup v1's freezer holds back even
  * SIGKILL, and a direct kill(2) gets none of the thaw runc's own kill does): as Docker does, a
- * paused container is resumed after a signal meant to stop it.
+ * paused container is resumed after a signal meant to stop it. Under the container's lock, as in
+ * Docker: a thaw beside a pause makes runc's freeze fail ("unexpected state THAWED while freezing").
  */
 export async function thawIfPaused(c: ContainerCore, rec: ContainerRecord): Promise<void> {
-  if (!rec.State.Paused || !hasProcess(rec.State)) return;
-  await c.deps.runtime.resume(rec.ID).catch((err) => c.deps.log(`resume ${rec.ID}: ${err}`));
-  if (hasProcess(rec.State) && rec.State.Paused) setUnpaused(rec.State);
+  if (!rec.State.Paused) return;
+  await c.lock.run(rec.ID, async () => {
+    if (!rec.State.Paused || !hasProcess(rec.State)) return;
+    await c.deps.runtime.resume(rec.ID).catch((err) => c.deps.log(`resume ${rec.ID}: ${err}`));
+    setUnpaused(rec.State);
+  });
 }
