@@ -36,9 +36,12 @@ export async function sendSignal(c: ContainerCore, rec: ContainerRecord, signal:
   try {
     // false: the process exited since the check (its runtime container perhaps deleted, and even
     // created again by a start since, which this signal was not meant for). moby answers a kill
-    // that finds the task gone as done, and reports the kill all the same.
-    await c.deps.runtime.kill(rec.ID, signal);
-    c.deps.events.log('container', 'kill', containerActor(rec, { signal: String(signal) }));
+    // that finds the task gone as done, and reports it while the container is still running to
+    // it (its exit not handled yet); never after the container's end, let alone its destroy.
+    const delivered = await c.deps.runtime.kill(rec.ID, signal);
+    if (delivered || (c.records.get(rec.ID) === rec && hasProcess(rec.State))) {
+      c.deps.events.log('container', 'kill', containerActor(rec, { signal: String(signal) }));
+    }
   } catch (err) {
     // A runtime that words it otherwise: the process is gone when the runtime says so.
     const st = await c.deps.runtime.state(rec.ID).catch(() => undefined);
