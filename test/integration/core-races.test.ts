@@ -175,6 +175,7 @@ describe('core races', () => {
 
   test('a pause that lands while stop waits for the stop signal: the SIGKILL that follows thaws it, as Docker\'s does, and the stop ends', async () => {
     // The process notes the stop signal and runs on, so the stop goes on to SIGKILL after its timeout.
+    const since = Math.floor(Date.now() / 1000);
     const id = await docker(['run', '-d', 'busybox', 'sh', '-c', 'trap ": > /tmp/term" TERM; while true; do sleep 0.05; done']);
     const merged = (await docker(['inspect', '-f', '{{.GraphDriver.Data.MergedDir}}', id])).trim();
     const stop = api('POST', `/containers/${id}/stop?t=2`);
@@ -185,6 +186,10 @@ describe('core races', () => {
     assert.equal(r.status, 204, r.body);
     const s = await state(id);
     assert.deepEqual([s.Status, s.ExitCode, s.Paused], ['exited', 137, false]);
+    // As Docker's: the thaw is reported (an unpause after the pause), before the process dies.
+    const filters = encodeURIComponent(JSON.stringify({ container: [id], event: ['pause', 'unpause', 'die'] }));
+    const events = await api('GET', `/events?since=${since}&until=${Math.ceil(Date.now() / 1000) + 1}&filters=${filters}`);
+    assert.deepEqual(events.body.trim().split('\n').map((l) => (JSON.parse(l) as { Action: string }).Action), ['pause', 'unpause', 'die']);
     await docker(['rm', id]);
   });
 

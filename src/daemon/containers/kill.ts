@@ -59,7 +59,13 @@ export async function thawIfPaused(c: ContainerCore, rec: ContainerRecord): Prom
   if (!rec.State.Paused) return;
   await c.lock.run(rec.ID, async () => {
     if (!rec.State.Paused || !hasProcess(rec.State)) return;
-    await c.deps.runtime.resume(rec.ID).catch((err) => c.deps.log(`resume ${rec.ID}: ${err}`));
+    try {
+      await c.deps.runtime.resume(rec.ID);
+      // Docker reports the resume its kill makes (containerd's resume event) as an unpause.
+      c.deps.events.log('container', 'unpause', containerActor(rec));
+    } catch (err) {
+      c.deps.log(`resume ${rec.ID}: ${err}`);
+    }
     setUnpaused(rec.State);
   });
 }
