@@ -13,14 +13,8 @@ import { startLocked } from './start.js';
 
 export async function restoreContainers(c: ContainerCore, records: ContainerRecord[]): Promise<void> {
   await c.deps.volumes?.restore(records);
-  for (const rec of records) {
-    c.records.set(rec.ID, rec);
-    try {
-      c.deps.names.reserve(rec.Name.slice(1), rec.ID);
-    } catch {
-      c.deps.log(`restore: duplicate name ${rec.Name} for ${rec.ID}`);
-    }
-  }
+  // Their names are in the index already: the store reserved them as it loaded the records.
+  for (const rec of records) c.records.set(rec.ID, rec);
   for (const rec of records) {
     try {
       c.links.set(rec.ID, c.links.resolve(rec.HostConfig, (ref) => c.get(ref)));
