@@ -57,10 +57,10 @@ exec runc "$@"
   };
 }
 
-/** A daemon (busybox loaded) whose default runtime is a gated runc; cleanup() ends both. */
-export async function startGatedDaemon(name: string): Promise<{ d: Daemon; gate: GatedRuntime; cleanup(): Promise<void> }> {
+/** A daemon (busybox loaded, `config` added to its own) whose default runtime is a gated runc; cleanup() ends both. */
+export async function startGatedDaemon(name: string, config: Record<string, unknown> = {}): Promise<{ d: Daemon; gate: GatedRuntime; cleanup(): Promise<void> }> {
   const gate = await gatedRuntime(name);
-  const d = await startDaemon({ config: gate.daemonConfig });
+  const d = await startDaemon({ config: { ...config, ...gate.daemonConfig } });
   await loadBusybox(d);
   return {
     d,

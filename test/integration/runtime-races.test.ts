@@ -15,7 +15,8 @@ let gate: GatedRuntime;
 let gated: Awaited<ReturnType<typeof startGatedDaemon>> | undefined;
 
 before(async () => {
-  gated = await startGatedDaemon('runtime-races');
+  // debug: the daemon logs each request as it takes it ("Calling …"), which tells when requests are queued.
+  gated = await startGatedDaemon('runtime-races', { debug: true });
   ({ d, gate } = gated);
 });
 after(() => gated?.cleanup());
@@ -38,10 +39,9 @@ test('a kill whose process exits (and starts again) while the runtime signals it
   await gate.open('kill');
   // runc kill finds no container. Should the daemon then ask runc for the container's state, a
   // start comes first, so that runc has a container of that id again, running.
-  const answered = kill.then(() => true);
-  await waitFor(async () => gate.reached('state') || (await Promise.race([answered, Promise.resolve(false)])), {
-    what: 'the kill to answer or ask for the state',
-  });
+  let answered = false;
+  void kill.then(() => (answered = true));
+  await waitFor(() => gate.reached('state') || answered, { what: 'the kill to answer or ask for the state' });
   if (gate.reached('state')) {
     await ok(['start', 'kr']);
     await gate.open('state');
@@ -58,12 +58,14 @@ test('two renames to the same name queued behind a start: one renames, the other
   const c = await socketRequest(d.socket, 'POST', '/containers/create?name=twice', { body: { Image: 'busybox', Cmd: ['sleep', '1000'], HostConfig: { NetworkMode: 'none' } } });
   assert.equal(c.status, 201, c.body);
   const { Id } = JSON.parse(c.body) as { Id: string };
-  // The start holds the container's lock while runc create waits at the gate: both renames have
-  // checked the name they were given against the current one by the time they get the lock.
+  // The start holds the container's lock while runc create waits at the gate: both renames are
+  // taken (and wait for the lock) while the container still has its first name.
   await gate.close('create');
   const start = socketRequest(d.socket, 'POST', `/containers/${Id}/start`);
   await waitFor(() => gate.reached('create'), { what: 'the start to reach runc create' });
-  const renames = [0, 1].map(() => socketRequest(d.socket, 'POST', `/containers/${Id}/rename?name=twice-new`));
+  const path = `/containers/${Id}/rename?name=twice-new`;
+  const renames = [0, 1].map(() => socketRequest(d.socket, 'POST', path));
+  await waitFor(() => d.log().split(`Calling POST ${path}`).length - 1 === 2, { what: 'both renames to be taken' });
   await gate.open('create');
   assert.equal((await start).status, 204);
   const answers = await Promise.all(renames);
