@@ -6,24 +6,12 @@
  * burst is over (layer/extract-pool.ts, when an idle extraction worker ends) and when the API has
  * been quiet for a while (trimWhenQuiet, wired to the API server by daemon/daemon.ts).
  */
-import { builtNative } from './native-path.js';
+import { loadAddon } from './native-path.js';
 
 let addon: { mallocTrim(): boolean } | null | undefined;
 
 function load(): { mallocTrim(): boolean } | null {
-  if (addon === undefined) {
-    addon = null;
-    const path = builtNative('malloc-trim.node');
-    const mod = { exports: {} as { mallocTrim(): boolean } };
-    try {
-      if (path) {
-        process.dlopen(mod, path);
-        addon = mod.exports;
-      }
-    } catch {
-      // A file that does not load (another libc, a damaged build) is no addon: the daemon says so.
-    }
-  }
+  if (addon === undefined) addon = loadAddon<{ mallocTrim(): boolean }>('malloc-trim.node');
   return addon;
 }
 

@@ -23,7 +23,7 @@ import type { Readable, Writable } from 'node:stream';
 import { systemError } from '../lib/errors.js';
 import { startWithPipes } from '../lib/spawner.js';
 import { ConmonAttachStream, connectAttachSocket } from './conmon-attach.js';
-import { runtimeErrorMessage, writeTerminalSize } from './conmon-io.js';
+import { runtimeErrorMessage, setTerminalSize } from './conmon-io.js';
 import { isConmonOf } from './conmon-supervision.js';
 import { checkRuntimeStrings, ociJson } from './oci-json.js';
 import { RuntimeStartError, type AttachStream, type ExecProcess, type RuntimeExecOptions } from './runtime.js';
@@ -168,7 +168,7 @@ export async function conmonExec(cfg: ConmonExecConfig, o: RuntimeExecOptions): 
     pid,
     stdio: stdio ? new HeldOutput(stdio) : undefined,
     exited,
-    resize: (height, width) => writeTerminalSize(dir, height, width, (msg) => `cannot resize exec session: ${msg === 'gone' ? 'process is not running' : msg}`),
+    resize: (height, width) => setTerminalSize(dir, join(dir, 'conmon.pid'), height, width, (msg) => `cannot resize exec session: ${msg === 'gone' ? 'process is not running' : msg}`),
     kill: (signal) => {
       try {
         process.kill(pid, signal);

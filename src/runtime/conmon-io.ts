@@ -4,9 +4,10 @@
  * The attach socket has its own module (conmon-attach.ts).
  */
 import { constants as fsConstants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, readFile, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { systemError } from '../lib/errors.js';
+import { setHeldPtySize } from '../lib/pty-size.js';
 
 /**
  * `<execRoot>/conmon/<id>.bundle`, the runtime's link to a container's bundle, where conmon
@@ -42,8 +43,21 @@ export function runtimeErrorMessage(stderr: string): string {
   return lines.join('\n').trim();
 }
 
+/**
+ * Sets the terminal size of the conmon whose ctl fifo is in `dir` and whose pid is in `pidFile`:
+ * on the pty master it holds, so that the size is set when this returns, as Docker's is; else
+ * (no addon, a kernel before 5.6) through the ctl fifo, which conmon applies a moment
+ * later. `message('gone')` when conmon is not there.
+ */
+export async function setTerminalSize(dir: string, pidFile: string, height: number, width: number, message: (msg: string) => string): Promise<void> {
+  const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+  const ctl = join(await realpath(dir).catch(() => dir), 'ctl');
+  if (await setHeldPtySize(pid, height, width, (targets) => targets.includes(ctl))) return;
+  await writeTerminalSize(dir, height, width, message);
+}
+
 /** Sets the terminal size through conmon's ctl fifo in `dir`; `message('gone')` when conmon is not there. */
-export async function writeTerminalSize(dir: string, height: number, width: number, message: (msg: string) => string): Promise<void> {
+async function writeTerminalSize(dir: string, height: number, width: number, message: (msg: string) => string): Promise<void> {
   let fh;
   try {
     // Non-blocking: fails with ENXIO instead of hanging when conmon is gone.

@@ -28,7 +28,7 @@ import { run, type CommandError } from '../lib/run.js';
 import { startWithPipes, type StartedWithPipes } from '../lib/spawner.js';
 import { connectAttachSocket } from './conmon-attach.js';
 import { conmonExec } from './conmon-exec.js';
-import { bundleLinkOf, runtimeErrorMessage, writeTerminalSize } from './conmon-io.js';
+import { bundleLinkOf, runtimeErrorMessage, setTerminalSize } from './conmon-io.js';
 import { checkRuntimeStrings, ociJson } from './oci-json.js';
 import { startThroughExecFifo } from './exec-fifo.js';
 import { recordInit, signalInit, type InitProcess } from './init-signal.js';
@@ -378,7 +378,7 @@ export class ConmonRuntime implements Runtime {
   }
 
   async resize(id: string, height: number, width: number): Promise<void> {
-    await writeTerminalSize(bundleLinkOf(this.opts.execRoot, id), height, width, (msg) => `cannot resize container ${id}: ${msg === 'gone' ? 'container is not running' : msg}`);
+    await setTerminalSize(bundleLinkOf(this.opts.execRoot, id), join(this.conmonDir, `${id}.pid`), height, width, (msg) => `cannot resize container ${id}: ${msg === 'gone' ? 'container is not running' : msg}`);
   }
 
   // ---- exec ---------------------------------------------------------------------------------

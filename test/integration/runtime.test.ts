@@ -14,6 +14,7 @@ import { buildSpec, detectCgroupVersion, findInitBinary } from '../../src/runtim
 import { resolveUser } from '../../src/runtime/user.js';
 import { waitFor } from './harness.js';
 import type { HostConfig } from '../../src/api/types.js';
+import type { OciSpec } from '../../src/runtime/oci-spec.js';
 import { makeBusyboxRootfs } from './runtime-rootfs.js';
 
 const CGROUP_FS = '/sys/fs/cgroup';
@@ -175,8 +176,8 @@ describe('ConmonRuntime (conmon + runc)', { concurrency: false }, () => {
 
   test('tty container echoes input; resize applies to the pty', async () => {
     const id = newId();
-    // The shell waits (bounded) until the size set through conmon's ctl fifo shows on its tty.
-    const script = 'read line; i=0; while [ "$(stty size)" != "33 111" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done; stty size; echo got:$line';
+    // The size is on the tty when resize returns: the input sent after it finds it there.
+    const script = 'read line; stty size; echo got:$line';
     await create(id, ['sh', '-c', script], {
       tty: true,
       openStdin: true,
@@ -194,6 +195,45 @@ describe('ConmonRuntime (conmon + runc)', { concurrency: false }, () => {
     assert.match(io.stdout, /33 111/);
     assert.match(io.stdout, /got:abc/);
     assert.equal(io.stderr, '');
+    await runtime.delete(id);
+  });
+
+  test('a resize of a container or exec tty is set when it returns, without conmon turning its loop', async () => {
+    // conmon is stopped: a size it would apply later (its ctl fifo) is not on the tty when the
+    // resize returns; one set on the master it holds is, as Docker's shim sets it.
+    const id = newId();
+    const { pid } = await create(id, ['sleep', '100'], { tty: true });
+    await runtime.start(id);
+    const sizeOf = (p: number) => execFileSync('stty', ['-F', `/proc/${p}/fd/0`, 'size'], { encoding: 'utf8' }).trim();
+    const conmonOf = (p: number) => Number(/^PPid:\s+(\d+)/m.exec(execFileSync('cat', [`/proc/${p}/status`], { encoding: 'utf8' }))![1]);
+    const held = async <T>(conmon: number, fn: () => Promise<T>): Promise<T> => {
+      process.kill(conmon, 'SIGSTOP');
+      try {
+        return await fn();
+      } finally {
+        process.kill(conmon, 'SIGCONT');
+      }
+    };
+    const stopped = await held(conmonOf(pid), async () => {
+      await runtime.resize(id, 41, 97);
+      return sizeOf(pid);
+    });
+    assert.equal(stopped, '41 97');
+
+    const spec = JSON.parse(await readFile(join(execRoot, 'bundles', id, 'config.json'), 'utf8')) as OciSpec;
+    const exec = await runtime.exec({ id, execId: `${id.slice(0, 12)}-tty`, process: { ...spec.process, args: ['sleep', '100'], terminal: true }, openStdin: false, attach: true });
+    const execStopped = await held(conmonOf(exec.pid), async () => {
+      await exec.resize(29, 131);
+      return sizeOf(exec.pid);
+    });
+    assert.equal(execStopped, '29 131');
+    // Docker's shim truncates the API's 32-bit sizes to the kernel's 16.
+    await exec.resize(65536 + 12, 65536 + 34);
+    assert.equal(sizeOf(exec.pid), '12 34');
+    exec.kill('SIGKILL');
+    await exec.exited;
+    await runtime.kill(id, 'KILL');
+    await waitExit(id);
     await runtime.delete(id);
   });
 
