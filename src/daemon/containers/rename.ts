@@ -15,7 +15,8 @@ export async function renameContainer(c: ContainerCore, ref: string, newName: st
     if ('/' + name === rec.Name) throw invalidParameter('Renaming a container with the same name as its current name');
     const old = rec.Name.slice(1);
     try {
-      c.deps.names.reserve(name, rec.ID);
+      // With its slash, as moby reserves it: an invalid name's message shows `(/bad name)`.
+      c.deps.names.reserve('/' + name, rec.ID);
     } catch (err) {
       if (isEngineError(err)) throw new EngineError(err.kind, `Error when allocating new name: ${err.message}`);
       throw err;
