@@ -47,6 +47,9 @@ test("unknown containers and images are 404 with Docker's text", async () => {
   // disconnect looks for the container before the network.
   const k = await call('POST', '/v1.50/containers/nosuch/kill?signal=BOGUS');
   assert.deepEqual([k.status, k.json.message], [400, 'cannot kill container: nosuch: Invalid signal: BOGUS']);
+  // moby's kill route wraps every error of the kill, the missing container's too.
+  const k404 = await call('POST', '/v1.50/containers/nosuch/kill');
+  assert.deepEqual([k404.status, k404.json.message], [404, 'cannot kill container: nosuch: No such container: nosuch']);
   for (const op of ['connect', 'disconnect']) {
     const n = await call('POST', `/v1.50/networks/nosuchnet/${op}`, JSON.stringify({ Container: 'nosuch' }));
     assert.deepEqual([n.status, n.json.message], [404, 'No such container: nosuch'], op);
@@ -82,6 +85,9 @@ test('a name in use is 409; invalid HostConfig is 400; neither leaves anything b
   const badName = await call('POST', '/v1.50/containers/create?name=-x', JSON.stringify({ Image: 'busybox', Cmd: ['true'] }));
   assert.equal(badName.status, 400);
   assert.match(badName.json.message ?? '', /Invalid container name \(-x\)/);
+  // A rename reserves the new name with its slash, and moby's message shows it so.
+  const badRename = await call('POST', `/v1.50/containers/taken/rename?name=${encodeURIComponent('bad name')}`);
+  assert.deepEqual([badRename.status, badRename.json.message], [400, 'Error when allocating new name: Invalid container name (/bad name), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed']);
   const mem = await call('POST', '/v1.50/containers/create', JSON.stringify({ Image: 'busybox', Cmd: ['true'], HostConfig: { Memory: 1024 } }));
   assert.equal(mem.status, 400);
   assert.match(mem.json.message ?? '', /Minimum memory limit allowed is 6MB/);

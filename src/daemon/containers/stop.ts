@@ -1,7 +1,7 @@
 /** stop, kill and restart, with Docker's ExitOnNext (a manual stop ends the restart policy) and Kill's waits. */
 import type { ContainerRecord } from '../../container/container.js';
 import { cancelRestarting, hasProcess, isRunning } from '../../container/state.js';
-import { conflict, invalidParameter, isEngineError, noSuchContainer, notModified } from '../../lib/errors.js';
+import { EngineError, conflict, invalidParameter, isEngineError, noSuchContainer, notModified } from '../../lib/errors.js';
 import { parseSignal } from '../../lib/signals.js';
 import type { ContainerCore } from './core.js';
 import { containerActor } from './events.js';
@@ -62,29 +62,34 @@ async function stopRunning(c: ContainerCore, rec: ContainerRecord, opts: StopOpt
 }
 
 /**
- * Docker 28 checks the signal before looking the container up, refuses a number outside the
- * platform's signals with its own message, and prefixes either error with the container's name.
+ * Docker 28 checks the signal before looking the container up and refuses a number outside the
+ * platform's signals with its own message.
  */
-function killSignal(ref: string, raw: string): number {
+function killSignal(raw: string): number {
+  if (/^-?\d+$/.test(raw) && Number(raw) !== 0 && (Number(raw) < 1 || Number(raw) > 64)) {
+    throw invalidParameter(`the linux daemon does not support signal ${Number(raw)}`);
+  }
+  return parseSignal(raw);
+}
+
+/**
+ * Docker's ContainerKill: SIGKILL waits for the exit; other signals are sent and return. Every
+ * error says which container, as moby's kill route wraps them all (`No such container` too).
+ */
+export async function killContainer(c: ContainerCore, ref: string, signalName?: string): Promise<void> {
   try {
-    if (/^-?\d+$/.test(raw) && Number(raw) !== 0 && (Number(raw) < 1 || Number(raw) > 64)) {
-      throw invalidParameter(`the linux daemon does not support signal ${Number(raw)}`);
-    }
-    return parseSignal(raw);
+    await kill(c, ref, signalName);
   } catch (err) {
-    if (isEngineError(err, 'InvalidParameter')) throw invalidParameter(`cannot kill container: ${ref}: ${err.message}`);
+    if (isEngineError(err)) throw new EngineError(err.kind, `cannot kill container: ${ref}: ${err.message}`);
     throw err;
   }
 }
 
-/** Docker's ContainerKill: SIGKILL waits for the exit; other signals are sent and return. */
-export async function killContainer(c: ContainerCore, ref: string, signalName?: string): Promise<void> {
-  const signal = killSignal(ref, signalName || 'SIGKILL');
+async function kill(c: ContainerCore, ref: string, signalName?: string): Promise<void> {
+  const signal = killSignal(signalName || 'SIGKILL');
   const rec = c.get(ref);
   await c.startSettled(rec);
-  if (!isRunning(rec.State)) {
-    throw conflict(`cannot kill container: ${ref}: container ${rec.ID} is not running`);
-  }
+  if (!isRunning(rec.State)) throw conflict(`container ${rec.ID} is not running`);
   // SIGKILL, the configured stop signal, or any signal when none is configured ends the restart policy.
   const stopSignal = rec.Config.StopSignal ? parseSignal(rec.Config.StopSignal) : undefined;
   const stops = signal === 9 || stopSignal === undefined || stopSignal === signal;
