@@ -9,7 +9,8 @@
  *    new files are created O_EXCL|O_NOFOLLOW, and metadata is set through an O_PATH fd of the
  *    entry, so a symlink the container swaps in meanwhile is never followed;
  *  - symlinks whose target lexically leaves the destination and hardlinks to outside it are
- *    refused, as Docker refuses them (breakout);
+ *    refused, as Docker refuses them (breakout), with `..` stopping where Docker's untar for
+ *    the case is chrooted (ExtractOptions.chroot);
  *  - owners and modes of the entries are kept, or all chowned to `chown` (copyUIDGID);
  *  - the container's volumes and binds are written through (root.ts lays them over the
  *    root); nothing is written where the root says it is read-only (a `:ro` mount, a read-only
@@ -36,6 +37,15 @@ export interface ExtractOptions {
   chown?: { uid: number; gid: number };
   /** Renames entries (and hardlink targets) before they are extracted: the CLI's rebase of `cp`. */
   rename?: (name: string) => string;
+  /**
+   * Where Docker's own untar for this case runs chrooted, which decides what a relative symlink
+   * may point at (its breakout rule: the target, joined to the link's directory, must start with
+   * the destination). `root`: the container's root (`docker cp` into a container; `..` stops at
+   * the root). `destination`: the destination itself (the builder's context, COPY and ADD, where
+   * `..` stops at the destination, so every link is kept). Unset: not chrooted (the CLI's untar
+   * on the host; a link that climbs out of the destination is refused).
+   */
+  chroot?: 'root' | 'destination';
 }
 
 const DIR_CACHE = 32;
@@ -129,6 +139,17 @@ export class ContainerExtractor {
     }
   }
 
+  /** Docker's breakout rule for a symlink in `parentRel` (see ExtractOptions.chroot); an absolute target never breaks out. */
+  private symlinkBreaksOut(parentRel: string, linkname: string): boolean {
+    if (linkname.startsWith('/') || this.opts.chroot === 'destination') return false;
+    if (this.opts.chroot === 'root') {
+      // Go's strings.HasPrefix of cleaned paths, as moby's createTarFile checks it.
+      const dest = posix.normalize('/' + this.dest).replace(/(.)\/+$/, '$1');
+      return !posix.join('/', dest, parentRel, linkname).startsWith(dest);
+    }
+    return posix.normalize(posix.join(parentRel || '.', linkname)).split('/')[0] === '..';
+  }
+
   async extract(src: Readable): Promise<void> {
     const { stream } = await decompressed(src);
     const reader = new TarReader(stream, undefined, { digest: false });
@@ -215,8 +236,7 @@ export class ContainerExtractor {
         return;
       }
       case 'symlink': {
-        // Docker's breakout rule: the target, taken from the link's directory, stays in the destination.
-        if (!h.linkname.startsWith('/') && posix.normalize(posix.join(parentRel || '.', h.linkname)).split('/')[0] === '..') {
+        if (this.symlinkBreaksOut(parentRel, h.linkname)) {
           throw invalidParameter(`invalid symlink "${h.name}" -> "${h.linkname}": outside of the destination`);
         }
         const tmp = fdPath(parent, tempName());

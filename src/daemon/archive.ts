@@ -243,7 +243,7 @@ export class ContainerArchive {
           const u = await resolveUser(root.hostPath, rec.Config.User);
           chown = { uid: u.uid, gid: u.gid };
         }
-        await new ContainerExtractor(root, dest, { noOverwriteDirNonDir: req.noOverwriteDirNonDir, ...(chown ? { chown } : {}) }).extract(src);
+        await new ContainerExtractor(root, dest, { noOverwriteDirNonDir: req.noOverwriteDirNonDir, chroot: 'root', ...(chown ? { chown } : {}) }).extract(src);
       });
     } catch (err) {
       src.resume();

@@ -51,7 +51,7 @@ export class BuildContext {
       } else {
         // Docker unpacks the context chrooted into it: a `..` above the root stays at the root.
         const clamp = (name: string) => posix.normalize('/' + name).slice(1);
-        if (head.length > 0) await new ContainerExtractor(root, '/', { noOverwriteDirNonDir: false, rename: clamp }).extract(replay);
+        if (head.length > 0) await new ContainerExtractor(root, '/', { noOverwriteDirNonDir: false, rename: clamp, chroot: 'destination' }).extract(replay);
         else replay.resume();
         dockerfile = await readDockerfile(root, dockerfilePath);
         await dropIgnoredBuildFiles(root, dockerfilePath);

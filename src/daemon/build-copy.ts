@@ -243,7 +243,7 @@ async function pipeInto(dest: ContainerRoot, destDir: string, opts: CopyOptions,
     }
   })();
   try {
-    await new ContainerExtractor(dest, destDir, { noOverwriteDirNonDir: false, ...(opts.chown ? { chown: opts.chown } : {}) }).extract(w);
+    await new ContainerExtractor(dest, destDir, { noOverwriteDirNonDir: false, chroot: 'destination', ...(opts.chown ? { chown: opts.chown } : {}) }).extract(w);
   } finally {
     w.destroy();
     await filled;
@@ -291,7 +291,7 @@ export async function copySources(src: ContainerRoot, sources: CopySource[], lay
       const fh = opts.decompress ? await openArchive(r.at()) : undefined;
       if (fh) {
         try {
-          await new ContainerExtractor(layer, dest, { noOverwriteDirNonDir: false }).extract(fh.createReadStream({ start: 0, autoClose: false }));
+          await new ContainerExtractor(layer, dest, { noOverwriteDirNonDir: false, chroot: 'destination' }).extract(fh.createReadStream({ start: 0, autoClose: false }));
         } finally {
           await fh.close();
         }

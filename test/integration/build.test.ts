@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir, mkdtemp, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -329,6 +329,21 @@ describe('docker build (classic builder)', () => {
     const bad = await build(['-'], { input: 'FROM busybox\nFOO bar\n' });
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /dockerfile parse error on line 2: unknown instruction: FOO/);
+  });
+
+  test('symlinks in the context that point out of it are kept as they are, and never followed there', async () => {
+    // Docker unpacks the context, and each COPY, chrooted into its destination: a relative link
+    // climbing out of the context (a monorepo's `shared -> ../../shared`) is no breakout there.
+    const dir = await context('links-out', { 'Dockerfile': 'FROM busybox\nCOPY . /ctx/\nRUN readlink /ctx/up; readlink /ctx/sub/shared\n', 'sub/a.txt': 'a' });
+    await symlink('../../../../../../etc', join(dir, 'up'));
+    await symlink('../../shared', join(dir, 'sub/shared'));
+    const r = await build(['--no-cache', '-t', 'links:1', dir]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^\.\.\/\.\.\/\.\.\/\.\.\/\.\.\/\.\.\/etc\n\.\.\/\.\.\/shared$/m);
+    // A source through such a link resolves inside the context, where there is no etc/passwd.
+    const through = await build(['-f', '-', dir], { input: 'FROM busybox\nCOPY up/passwd /x\n' });
+    assert.equal(through.code, 1);
+    assert.match(through.stderr, /COPY failed: file not found in build context or excluded by \.dockerignore: stat up\/passwd: file does not exist/);
   });
 
   test("RUN [] and a bare RUN, EXPOSE of a spaced expansion, blank ARG names: the classic builder's ways", async () => {

@@ -175,8 +175,12 @@ describe('archive API', () => {
     // The destination itself through a symlink: resolved in the container (made there by the PUT above).
     assert.equal((await put('put', '/hostdir', await makeTar([{ name: 'pwned3', data: 'x3' }]))).status, 200);
     assert.equal((await put('put', '/nowhere-link', await makeTar([{ name: 'x', data: 'x' }]))).status, 404);
-    // A symlink entry pointing out of the destination is refused (Docker's breakout rule).
+    // A symlink entry pointing out of the destination is refused (Docker's breakout rule, taken
+    // chrooted in the container: `..` stops at its root, and the destination is a path prefix).
     assert.equal((await put('put', '/in', await makeTar([{ name: 'l', type: 'symlink', linkname: '../../..' }]))).status, 400);
+    assert.equal((await put('put', '/in', await makeTar([{ name: 'back', type: 'symlink', linkname: '../in/x' }]))).status, 200);
+    assert.equal((await put('put', '/', await makeTar([{ name: 'top', type: 'symlink', linkname: '../../../etc' }]))).status, 200);
+    assert.equal(await ok('docker', ['exec', 'put', 'sh', '-c', 'readlink /in/back; readlink /top']), '../in/x\n../../../etc\n');
     await baitUntouched();
     const inside = await ok('docker', ['exec', 'put', 'sh', '-c', `cat /in${bait}/abs ${bait}/pwned ${bait}/pwned3; echo; cat ${bait}/rootlink${bait}/pwned2 2>/dev/null || find / -name pwned2 -xdev`]);
     assert.match(inside, /abs/);
