@@ -4,14 +4,15 @@ import { invalidParameter } from './errors.js';
 const byName = constants.signals as Record<string, number>;
 
 /**
- * Parses a signal as Docker accepts it: a number, or a name with or without the SIG prefix,
- * in any case ("KILL", "sigterm", "9"). Throws Docker's `Invalid signal: x` otherwise.
+ * Parses a signal as Docker (moby/sys/signal) does: a non-zero integer of any range (isLinuxSignal
+ * says whether Linux has it), or a name with or without the SIG prefix, in any case ("KILL",
+ * "sigterm", "RTMIN+3"). Throws Docker's `invalid signal: x` otherwise.
  */
 export function parseSignal(raw: string | number): number {
-  if (typeof raw === 'number' || /^\d+$/.test(raw)) {
+  if (typeof raw === 'number' || /^[+-]?\d+$/.test(raw)) {
     const n = Number(raw);
-    if (n > 0 && n < 65) return n;
-    throw invalidParameter(`Invalid signal: ${raw}`);
+    if (n !== 0 && Number.isSafeInteger(n)) return n;
+    throw invalidParameter(`invalid signal: ${raw}`);
   }
   const upper = raw.toUpperCase();
   const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
@@ -22,6 +23,11 @@ export function parseSignal(raw: string | number): number {
     if (n >= 34 && n <= 64) return n;
   }
   const n = byName[name];
-  if (n === undefined) throw invalidParameter(`Invalid signal: ${raw}`);
+  if (n === undefined) throw invalidParameter(`invalid signal: ${raw}`);
   return n;
+}
+
+/** Whether Linux has signal `n`: 1-31 and the real-time 34-64, as moby's ValidSignalForPlatform. */
+export function isLinuxSignal(n: number): boolean {
+  return Number.isInteger(n) && ((n >= 1 && n <= 31) || (n >= 34 && n <= 64));
 }

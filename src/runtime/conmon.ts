@@ -21,9 +21,9 @@
 import { accessSync, constants as fsConstants, mkdirSync, watch, type FSWatcher } from 'node:fs';
 import { mkdir, readdir, readFile, readlink, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
-import { constants as osConstants } from 'node:os';
 import { basename, delimiter, join } from 'node:path';
 import { invalidParameter, systemError } from '../lib/errors.js';
+import { isLinuxSignal, parseSignal } from '../lib/signals.js';
 import { run, type CommandError } from '../lib/run.js';
 import { startWithPipes, type StartedWithPipes } from '../lib/spawner.js';
 import { connectAttachSocket } from './conmon-attach.js';
@@ -483,23 +483,11 @@ export class ConmonRuntime implements Runtime {
   }
 }
 
-/** 'KILL' / 'SIGKILL' / 'sigkill' / 9 / '9' -> what runc accepts ('KILL' or '9'). */
+/** 'KILL' / 'SIGKILL' / 'sigkill' / 9 / '9' -> what runc accepts ('9'); a signal Linux lacks is refused. */
 export function normalizeSignal(signal: string | number): string {
-  if (typeof signal === 'number' || /^[0-9]+$/.test(String(signal))) {
-    const n = Number(signal);
-    if (!Number.isInteger(n) || n <= 0 || n > 64) throw invalidParameter(`Invalid signal: ${signal}`);
-    return String(n);
-  }
-  let name = String(signal).trim().toUpperCase();
-  if (name.startsWith('SIG')) name = name.slice(3);
-  const sigs = osConstants.signals as Record<string, number>;
-  if (sigs[`SIG${name}`] !== undefined) return String(sigs[`SIG${name}`]);
-  const rt = /^RTMIN(\+([0-9]+))?$/.exec(name) ?? /^RTMAX(-([0-9]+))?$/.exec(name);
-  if (rt) {
-    const n = name.startsWith('RTMIN') ? 34 + Number(rt[2] ?? 0) : 64 - Number(rt[2] ?? 0);
-    if (n >= 34 && n <= 64) return String(n);
-  }
-  throw invalidParameter(`Invalid signal: ${signal}`);
+  const n = parseSignal(signal);
+  if (!isLinuxSignal(n)) throw invalidParameter(`invalid signal: ${signal}`);
+  return String(n);
 }
 
 function toState(j: Record<string, unknown>): ProcessState {

@@ -46,7 +46,7 @@ test("unknown containers and images are 404 with Docker's text", async () => {
   // moby's kill checks its signal before it looks for the container, and a network connect or
   // disconnect looks for the container before the network.
   const k = await call('POST', '/v1.50/containers/nosuch/kill?signal=BOGUS');
-  assert.deepEqual([k.status, k.json.message], [400, 'cannot kill container: nosuch: Invalid signal: BOGUS']);
+  assert.deepEqual([k.status, k.json.message], [400, 'cannot kill container: nosuch: invalid signal: BOGUS']);
   // moby's kill route wraps every error of the kill, the missing container's too.
   const k404 = await call('POST', '/v1.50/containers/nosuch/kill');
   assert.deepEqual([k404.status, k404.json.message], [404, 'cannot kill container: nosuch: No such container: nosuch']);

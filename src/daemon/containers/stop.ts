@@ -2,7 +2,7 @@
 import type { ContainerRecord } from '../../container/container.js';
 import { cancelRestarting, hasProcess, isRunning } from '../../container/state.js';
 import { EngineError, conflict, invalidParameter, isEngineError, noSuchContainer, notModified } from '../../lib/errors.js';
-import { parseSignal } from '../../lib/signals.js';
+import { isLinuxSignal, parseSignal } from '../../lib/signals.js';
 import type { ContainerCore } from './core.js';
 import { containerActor } from './events.js';
 import { within } from '../../lib/within.js';
@@ -46,12 +46,18 @@ export async function stopContainer(c: ContainerCore, ref: string, opts: StopOpt
 }
 
 async function stopRunning(c: ContainerCore, rec: ContainerRecord, opts: StopOptions): Promise<void> {
-  const signal = parseSignal(opts.signal || rec.Config.StopSignal || 'SIGTERM');
-  const timeoutS = opts.timeout ?? rec.Config.StopTimeout ?? DEFAULT_STOP_TIMEOUT_S;
+  const signal = opts.signal ? parseSignal(opts.signal) : containerStopSignal(rec);
+  let timeoutS = opts.timeout ?? rec.Config.StopTimeout ?? DEFAULT_STOP_TIMEOUT_S;
   const exited = c.untilExit(rec);
   try {
     if (timeoutS !== 0) {
-      await sendSignal(c, rec, signal);
+      try {
+        await sendSignal(c, rec, signal);
+      } catch (err) {
+        // moby: a stop signal that cannot be sent (one Linux lacks) leaves 2 s, then the kill.
+        c.deps.log(`stop ${rec.ID}: sending signal ${signal}: ${(err as Error).message}`);
+        if (timeoutS > 0) timeoutS = 2;
+      }
       await thawIfPaused(c, rec);
       if (timeoutS < 0 || (await within(exited.promise, timeoutS * 1000))) return void (await exited.promise);
     }
@@ -66,10 +72,18 @@ async function stopRunning(c: ContainerCore, rec: ContainerRecord, opts: StopOpt
  * platform's signals with its own message.
  */
 function killSignal(raw: string): number {
-  if (/^-?\d+$/.test(raw) && Number(raw) !== 0 && (Number(raw) < 1 || Number(raw) > 64)) {
-    throw invalidParameter(`the linux daemon does not support signal ${Number(raw)}`);
+  const n = parseSignal(raw);
+  if (!isLinuxSignal(n)) throw invalidParameter(`the linux daemon does not support signal ${n}`);
+  return n;
+}
+
+/** The container's stop signal, SIGTERM when it has none or one that does not parse (moby's StopSignal()). */
+function containerStopSignal(rec: ContainerRecord): number {
+  try {
+    return parseSignal(rec.Config.StopSignal || 'SIGTERM');
+  } catch {
+    return 15;
   }
-  return parseSignal(raw);
 }
 
 /**
@@ -91,7 +105,7 @@ async function kill(c: ContainerCore, ref: string, signalName?: string): Promise
   await c.startSettled(rec);
   if (!isRunning(rec.State)) throw conflict(`container ${rec.ID} is not running`);
   // SIGKILL, the configured stop signal, or any signal when none is configured ends the restart policy.
-  const stopSignal = rec.Config.StopSignal ? parseSignal(rec.Config.StopSignal) : undefined;
+  const stopSignal = rec.Config.StopSignal ? containerStopSignal(rec) : undefined;
   const stops = signal === 9 || stopSignal === undefined || stopSignal === signal;
   if (stops) await endRestarts(c, rec);
   else if (rec.State.Restarting) return;

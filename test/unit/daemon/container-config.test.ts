@@ -136,7 +136,7 @@ test("create's Config checks, in moby's order and words", () => {
   validateContainerConfig(wd);
   assert.equal(wd.WorkingDir, '/a/c');
   assert.throws(() => validateContainerConfig({ Image: 'x', WorkingDir: 'rel' }), { message: "the working directory 'rel' is invalid, it needs to be an absolute path" });
-  assert.throws(() => validateContainerConfig({ Image: 'x', StopSignal: 'BOGUS' }), { kind: 'InvalidParameter', message: 'Invalid signal: BOGUS' });
+  assert.throws(() => validateContainerConfig({ Image: 'x', StopSignal: 'BOGUS' }), { kind: 'InvalidParameter', message: 'invalid signal: BOGUS' });
   assert.doesNotThrow(() => validateContainerConfig({ Image: 'x', StopSignal: 'SIGUSR1' }));
   assert.throws(() => validateContainerConfig({ Image: 'x', Healthcheck: { Test: ['CMD', 'x'], Interval: 5 } }), { message: 'Interval in Healthcheck cannot be less than 1ms' });
   assert.throws(() => validateContainerConfig({ Image: 'x', Healthcheck: { Retries: -1 } }), { message: 'Retries in Healthcheck cannot be negative' });

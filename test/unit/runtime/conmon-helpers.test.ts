@@ -11,8 +11,9 @@ test('signals: names with or without SIG, any case, numbers', () => {
   assert.equal(normalizeSignal(9), '9');
   assert.equal(normalizeSignal('10'), '10');
   assert.equal(normalizeSignal('RTMIN+1'), '35');
-  assert.throws(() => normalizeSignal('NOPE'), /Invalid signal: NOPE/);
-  assert.throws(() => normalizeSignal(0), /Invalid signal/);
+  assert.throws(() => normalizeSignal('NOPE'), /invalid signal: NOPE/);
+  assert.throws(() => normalizeSignal(0), /invalid signal: 0/);
+  assert.throws(() => normalizeSignal('99'), /invalid signal: 99/);
 });
 
 test('runc error lines: logrus text and JSON', () => {
