@@ -4,8 +4,8 @@
  * dist/src/layer/extract-worker.js, which extract-pool.ts starts by its path beside it) into
  * dist/daemon/main.js and dist/daemon/extract-worker.js, two CommonJS files, and compiles the spawn
  * helper src/native/wharf-spawn.c with netlink-links.c (lib/spawner.ts) into dist/daemon/wharf-spawn and the addon
- * src/native/malloc-trim.c (lib/malloc-trim.ts) into dist/daemon/malloc-trim.node, and pty-size.c (lib/pty-size.ts)
- * into dist/daemon/pty-size.node: node loads one file
+ * src/native/malloc-trim.c (lib/malloc-trim.ts) into dist/daemon/malloc-trim.node, pty-size.c (lib/pty-size.ts)
+ * into dist/daemon/pty-size.node and sealed-copy.c (lib/sealed-binary.ts) into dist/daemon/sealed-copy.node: node loads one file
  * instead of ~400 ES modules (and gRPC only for the CRI), which is most of a restart's time until
  * /_ping answers, and never its ES module loader (README, Benchmark). Packages in node_modules stay
  * external (native addons, gRPC's proto loading). cri/proto.ts finds proto/ from either place. Run
@@ -98,5 +98,7 @@ const addonFlags = ['-shared', '-fPIC', '-I', join(dirname(dirname(process.execP
 compileNative('malloc-trim.c', 'malloc-trim.node', 'the malloc_trim addon', addonFlags, { optional: true });
 // Optional too: without it a resize goes through conmon's ctl fifo and lands a moment later.
 compileNative('pty-size.c', 'pty-size.node', 'the pty size addon', addonFlags, { optional: true });
+// Optional: without it runc copies itself at every create and exec, as it does under Docker.
+compileNative('sealed-copy.c', 'sealed-copy.node', 'the sealed copy addon', addonFlags, { optional: true });
 // The node spawn helper of earlier builds.
 rmSync(join(outdir, 'spawn-server.js'), { force: true });

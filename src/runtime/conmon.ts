@@ -24,6 +24,7 @@ import type { Socket } from 'node:net';
 import { basename, delimiter, join } from 'node:path';
 import { invalidParameter, systemError } from '../lib/errors.js';
 import { isLinuxSignal, parseSignal } from '../lib/signals.js';
+import { sealedBinaryPath } from '../lib/sealed-binary.js';
 import { run, type CommandError } from '../lib/run.js';
 import { startWithPipes, type StartedWithPipes } from '../lib/spawner.js';
 import { connectAttachSocket } from './conmon-attach.js';
@@ -135,7 +136,7 @@ export class ConmonRuntime implements Runtime {
       '-c', id,
       '-u', id,
       '-n', id,
-      '-r', this.runtimePath,
+      '-r', sealedBinaryPath(this.runtimePath),
       '-b', bundleDir,
       '-p', join(bundleDir, 'pidfile'),
       '-P', join(this.conmonDir, `${id}.pid`),
@@ -392,7 +393,7 @@ export class ConmonRuntime implements Runtime {
   exec(o: RuntimeExecOptions): Promise<ExecProcess> {
     const cfg = {
       conmonPath: this.conmonPath,
-      runtimePath: this.runtimePath,
+      runtimePath: sealedBinaryPath(this.runtimePath),
       runtimeArgs: this.globalArgs,
       execDir: join(this.opts.execRoot, 'exec'),
       startTimeoutMs: this.opts.createTimeoutMs,

@@ -5,6 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -230,6 +231,28 @@ describe('ConmonRuntime (conmon + runc)', { concurrency: false }, () => {
     // Docker's shim truncates the API's 32-bit sizes to the kernel's 16.
     await exec.resize(65536 + 12, 65536 + 34);
     assert.equal(sizeOf(exec.pid), '12 34');
+    exec.kill('SIGKILL');
+    await exec.exited;
+    await runtime.kill(id, 'KILL');
+    await waitExit(id);
+    await runtime.delete(id);
+  });
+
+  test('conmon runs runc from the sealed copy the daemon holds, for a create and an exec', async () => {
+    const id = newId();
+    const { pid } = await create(id, ['sleep', '100']);
+    await runtime.start(id);
+    const runtimeOf = (p: number) => {
+      const conmon = Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'))![1]);
+      const args = readFileSync(`/proc/${conmon}/cmdline`, 'utf8').split('\0');
+      return args[args.indexOf('-r') + 1]!;
+    };
+    const sealed = runtimeOf(pid);
+    assert.match(sealed, new RegExp(`^/proc/${process.pid}/fd/\\d+$`));
+    assert.ok(readFileSync(sealed).equals(readFileSync(realRunc)));
+    const spec = JSON.parse(await readFile(join(execRoot, 'bundles', id, 'config.json'), 'utf8')) as OciSpec;
+    const exec = await runtime.exec({ id, execId: `${id.slice(0, 12)}-sealed`, process: { ...spec.process, args: ['sleep', '100'] }, openStdin: false, attach: false });
+    assert.equal(runtimeOf(exec.pid), sealed);
     exec.kill('SIGKILL');
     await exec.exited;
     await runtime.kill(id, 'KILL');
