@@ -62,19 +62,6 @@ export class NameIndex {
     if (names && names.size === 0) this.byId.delete(id);
   }
 
-  /** Moves `id` from its current name(s) to `newName`; Conflict (and nothing changed) when taken. */
-  rename(id: string, newName: string): void {
-    const old = [...(this.byId.get(id) ?? [])];
-    this.reserve(newName, id);
-    const key = canonicalName(newName);
-    for (const n of old) if (n !== key) this.release(n, id);
-  }
-
-  /** Forgets a container entirely (all its names, hence its ID). */
-  releaseId(id: string): void {
-    for (const n of [...(this.byId.get(id) ?? [])]) this.release(n, id);
-  }
-
   /** The ID holding a name (with or without slash), if any. */
   idOf(name: string): string | undefined {
     return this.byName.get(canonicalName(name));

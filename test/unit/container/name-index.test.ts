@@ -51,7 +51,7 @@ describe('container names', () => {
     assert.equal(idx.resolve('web'), ID_B);
   });
 
-  it('renames: reserve-new-then-release-old and rename() both keep the id resolvable', () => {
+  it('renames: reserving the new name, then releasing the old, keeps the id resolvable', () => {
     const idx = new NameIndex();
     idx.reserve('old', ID_A);
     idx.reserve('new', ID_A);
@@ -59,12 +59,13 @@ describe('container names', () => {
     idx.release('new', ID_A); // a failed rename rolls back
     assert.equal(idx.resolve(ID_A), ID_A);
     assert.equal(idx.nameOf(ID_A), '/old');
-    idx.rename(ID_A, 'newer');
+    idx.reserve('newer', ID_A);
+    idx.release('old', ID_A); // a rename that succeeded
     assert.equal(idx.nameOf(ID_A), '/newer');
     assert.equal(idx.has('old'), false);
     idx.reserve('taken', ID_B);
-    assert.equal(errorOf(() => idx.rename(ID_A, 'taken')).kind, 'Conflict');
-    assert.equal(idx.nameOf(ID_A), '/newer', 'a failed rename changes nothing');
+    assert.equal(errorOf(() => idx.reserve('taken', ID_A)).kind, 'Conflict');
+    assert.equal(idx.nameOf(ID_A), '/newer', 'a refused name changes nothing');
   });
 
   it('resolves full id, name, unique prefix; ambiguous and unknown as Docker', () => {
