@@ -1,7 +1,8 @@
 /**
  * runc behind a gate, as a daemon's default runtime: a runc subcommand (`kill`, `state`, `list`…)
  * whose gate is closed notes that it runs (`reached(verb)`) and waits until the gate opens, so a
- * test can change things under a call the daemon is making. Each gate starts open.
+ * test can change things under a call the daemon is making; one set to fail answers with a runc
+ * error line. Each gate starts open.
  */
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
@@ -13,8 +14,10 @@ export interface GatedRuntime {
   daemonConfig: Record<string, unknown>;
   close(verb: string): Promise<void>;
   open(verb: string): Promise<void>;
-  /** Whether a call of `verb` has reached the closed gate since it was closed. */
+  /** Whether a call of `verb` has reached the closed gate since it was closed (or failed since it was set to). */
   reached(verb: string): boolean;
+  /** Makes every call of `verb` fail with a runc error line (true) or run again (false). */
+  fail(verb: string, on: boolean): Promise<void>;
   remove(): Promise<void>;
 }
 
@@ -37,6 +40,11 @@ for a in "$@"; do
     *) verb=$a; break ;;
   esac
 done
+if [ -n "$verb" ] && [ -e "${dir}/$verb-fail" ]; then
+  : > "${dir}/$verb-reached"
+  echo 'time="2026-01-01T00:00:00Z" level=error msg="'"$verb"' refused by the test"' >&2
+  exit 1
+fi
 if [ -n "$verb" ] && [ -e "${dir}/$verb-closed" ]; then
   : > "${dir}/$verb-reached"
   while [ -e "${dir}/$verb-closed" ]; do sleep 0.02; done
@@ -53,6 +61,10 @@ exec runc "$@"
     },
     open: (verb) => rm(join(dir, `${verb}-closed`), { force: true }),
     reached: (verb) => existsSync(join(dir, `${verb}-reached`)),
+    async fail(verb, on) {
+      await rm(join(dir, `${verb}-reached`), { force: true });
+      await (on ? writeFile(join(dir, `${verb}-fail`), '') : rm(join(dir, `${verb}-fail`), { force: true }));
+    },
     remove: () => rm(dir, { recursive: true, force: true }),
   };
 }

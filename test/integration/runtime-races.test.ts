@@ -74,3 +74,24 @@ test('two renames to the same name queued behind a start: one renames, the other
   for (const ref of [Id, 'twice-new']) assert.equal((await socketRequest(d.socket, 'GET', `/containers/${ref}/json`)).status, 200, `inspect ${ref}`);
   assert.equal((await socketRequest(d.socket, 'DELETE', `/containers/${Id}?force=1`)).status, 204);
 });
+
+test('a stop whose thaw of a paused container fails leaves it paused while it waits, as runc still has it frozen', async () => {
+  await ok(['run', '-d', '--name', 'frozen', 'busybox', 'sleep', '1000']);
+  await ok(['pause', 'frozen']);
+  await gate.fail('resume', true);
+  try {
+    // SIGTERM (runc's kill thaws only for SIGKILL), then the thaw, refused: the stop waits 3 s.
+    const stop = socketRequest(d.socket, 'POST', '/containers/frozen/stop?t=3');
+    // Its failure logged: what follows it (the state asked, or the record marked unpaused) is done before inspect is taken.
+    const id = await inspect('frozen', '{{.Id}}');
+    await waitFor(() => gate.reached('resume') && d.log().includes(`resume ${id}:`), { what: 'the stop to try the thaw' });
+    assert.equal(await inspect('frozen', '{{.State.Status}} {{.State.Paused}}'), 'paused true');
+    // Then SIGKILL through runc, which thaws the cgroup itself.
+    const r = await stop;
+    assert.equal(r.status, 204, r.body);
+  } finally {
+    await gate.fail('resume', false);
+  }
+  assert.equal(await inspect('frozen', '{{.State.Status}} {{.State.Paused}} {{.State.ExitCode}}'), 'exited false 137');
+  await ok(['rm', 'frozen']);
+});

@@ -65,6 +65,8 @@ export async function thawIfPaused(c: ContainerCore, rec: ContainerRecord): Prom
       c.deps.events.log('container', 'unpause', containerActor(rec));
     } catch (err) {
       c.deps.log(`resume ${rec.ID}: ${err}`);
+      // Mostly the process is gone (its exit is handled apart); one that runc still has frozen stays paused.
+      if ((await c.deps.runtime.state(rec.ID).catch(() => undefined))?.status === 'paused') return;
     }
     setUnpaused(rec.State);
   });
