@@ -109,7 +109,7 @@ export async function searchRegistry(
   }
   if (res.status !== 200) {
     res.body.resume();
-    throw systemError(`unexpected status code ${res.status}`);
+    throw systemError(`Unexpected status code ${res.status}`);
   }
   let parsed: unknown;
   try {

@@ -207,7 +207,7 @@ test('search asks the v1 index the term names and applies Docker filters', async
 test('search of a v2-only registry reports its 404 as Docker does', async () => {
   const r = await d.docker(['search', `${registry.host}/busybox`]);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /Error response from daemon: unexpected status code 404/);
+  assert.match(r.stderr, /Error response from daemon: Unexpected status code 404/);
 });
 
 test('info reports the registry configuration and proxies; version lists the runtime components', async () => {
