@@ -5,7 +5,7 @@
 import type { ContainerInspect, ContainerStateJSON, EndpointSettings, NetworkSettings } from '../api/types.js';
 import type { ContainerRecord } from './container.js';
 import { endpointSettings, mountPointList } from './list.js';
-import { stateStatus } from './state.js';
+import { isZeroTime, stateStatus } from './state.js';
 import { configJSON, hostConfigJSON } from './config-shape.js';
 
 export interface InspectExtras {
@@ -72,6 +72,10 @@ export function networkSettingsJSON(rec: ContainerRecord): NetworkSettings {
 }
 
 export function toInspect(rec: ContainerRecord, extras: InspectExtras): ContainerInspect {
+  // moby fills these in at a container's first start (its network files, its logger), also one
+  // that failed; a container never started shows them empty.
+  const started = !isZeroTime(rec.State.StartedAt) || !!rec.State.Error;
+  const path = (p: string | undefined) => (started ? (p ?? '') : '');
   const out: ContainerInspect = {
     Id: rec.ID,
     Created: rec.Created,
@@ -79,10 +83,10 @@ export function toInspect(rec: ContainerRecord, extras: InspectExtras): Containe
     Args: rec.Args ?? [],
     State: stateJSON(rec),
     Image: rec.Image,
-    ResolvConfPath: rec.ResolvConfPath ?? '',
-    HostnamePath: rec.HostnamePath ?? '',
-    HostsPath: rec.HostsPath ?? '',
-    LogPath: rec.LogPath ?? '',
+    ResolvConfPath: path(rec.ResolvConfPath),
+    HostnamePath: path(rec.HostnamePath),
+    HostsPath: path(rec.HostsPath),
+    LogPath: path(rec.LogPath),
     Name: rec.Name,
     RestartCount: rec.RestartCount ?? 0,
     Driver: rec.Driver ?? '',

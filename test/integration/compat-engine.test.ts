@@ -445,3 +445,17 @@ test('rmi of an image other images are built on is refused, even forced, as Dock
     await rm(ctx, { recursive: true, force: true });
   }
 });
+
+test("a container's network files and log path show from its first start on, as moby fills them in then", async () => {
+  const paths = async (ref: string) => (await d.docker(['inspect', '-f', '{{.HostnamePath}}|{{.HostsPath}}|{{.ResolvConfPath}}|{{.LogPath}}', ref])).stdout.trim();
+  assert.equal((await d.docker(['create', '--name', 'paths', 'busybox', 'true'])).code, 0);
+  assert.equal(await paths('paths'), '|||');
+  assert.equal((await d.docker(['start', '-a', 'paths'])).code, 0);
+  const after = (await paths('paths')).split('|');
+  assert.deepEqual(after.map((p) => p.split('/').pop()), ['hostname', 'hosts', 'resolv.conf', `${after[3]!.split('/').at(-2)}.log`]);
+  // A start that fails has filled them in too.
+  assert.equal((await d.docker(['create', '--name', 'paths-bad', 'busybox', 'nosuchcmd'])).code, 0);
+  assert.equal((await d.docker(['start', 'paths-bad'])).code, 1);
+  assert.doesNotMatch(await paths('paths-bad'), /^\|/);
+  assert.equal((await d.docker(['rm', 'paths', 'paths-bad'])).code, 0);
+});
