@@ -35,6 +35,8 @@ export function adaptCreateBody(body: ContainerCreateBody, version: string): str
   const hc = body.HostConfig;
   const endpoints = body.NetworkingConfig?.EndpointsConfig ?? {};
   if (!versionAtLeast(version, '1.43') && hc) hc.Annotations = null;
+  // moby: 0 and any negative number mean unlimited, kept as no limit at all (null).
+  if (hc && typeof hc.PidsLimit === 'number' && hc.PidsLimit <= 0) hc.PidsLimit = null;
   // Up to 1.24 the client removed --rm containers itself.
   if (!versionAtLeast(version, '1.25') && hc) hc.AutoRemove = false;
   if (!versionAtLeast(version, '1.40')) {

@@ -249,6 +249,12 @@ test('inspect fills what Docker fills for a minimal create (dockerode) and adapt
     assert.equal(hc.MemorySwappiness, null);
     assert.equal(hc.OomKillDisable, false);
     assert.equal(hc.PidsLimit, null);
+    // The Docker CLI sends --pids-limit's 0 when it is not given; 0 and negatives are no limit (null), as in moby.
+    for (const limit of [0, -1]) {
+      const unlimited = await docker.createContainer({ Image: 'busybox', Cmd: ['true'], HostConfig: { PidsLimit: limit } });
+      assert.equal((await unlimited.inspect()).HostConfig.PidsLimit, null, `PidsLimit ${limit}`);
+      await unlimited.remove();
+    }
     assert.ok((hc.MaskedPaths as string[]).includes('/proc/kcore'));
     assert.ok((hc.ReadonlyPaths as string[]).includes('/proc/sys'));
     assert.equal((info.Config as unknown as Record<string, unknown>).Volumes, null);
