@@ -18,6 +18,19 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The checkout's commit and its time, as `docker version` shows a build's (none outside git). */
+function buildInfo() {
+  try {
+    const git = (...args) => execFileSync('git', ['-C', root, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const gitCommit = git('rev-parse', '--short=7', 'HEAD');
+    // Docker's BuildTime: RFC 3339 with nanoseconds, in UTC.
+    const buildTime = new Date(Number(git('log', '-1', '--format=%ct')) * 1000).toISOString().replace(/\.(\d{3})Z$/, '.$1000000+00:00');
+    return { gitCommit, buildTime };
+  } catch {
+    return {};
+  }
+}
 const outdir = join(root, 'dist/daemon');
 const result = await build({
   entryPoints: {
@@ -36,7 +49,7 @@ const result = await build({
   target: 'node20',
   packages: 'external',
   // The sources' import.meta.url: the bundle file's own, as it was for the ES module bundle.
-  define: { 'import.meta.url': 'import_meta_url' },
+  define: { 'import.meta.url': 'import_meta_url', 'globalThis.WHARF_BUILD_INFO': JSON.stringify(buildInfo()) },
   // "use strict" first, as ES modules are; esbuild's own comes after the banner, too late to count.
   banner: { js: '"use strict";var import_meta_url=require("node:url").pathToFileURL(__filename).href;' },
   // V8 keeps the source in memory, one byte per character only if all of it is ASCII (a two-byte

@@ -10,6 +10,12 @@ import type { ComponentVersions } from './component-versions.js';
 
 export const WHARF_VERSION = '0.1.0';
 
+/**
+ * The commit and its time, which scripts/bundle-daemon.mjs writes into the bundle (Docker's
+ * `Git commit` and `Built`); empty when run unbundled or built outside a git checkout.
+ */
+const BUILD: { gitCommit?: string; buildTime?: string } = (globalThis as { WHARF_BUILD_INFO?: typeof BUILD }).WHARF_BUILD_INFO ?? {};
+
 /** Go's names for Node's architectures, as Docker reports them. */
 export function goArch(a = arch()): string {
   return ({ x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x' } as Record<string, string>)[a] ?? a;
@@ -89,9 +95,9 @@ export class SystemService implements SystemBackend {
           Details: {
             ApiVersion: API_VERSION,
             Arch: goArch(),
-            BuildTime: '',
+            BuildTime: BUILD.buildTime ?? '',
             Experimental: 'false',
-            GitCommit: '',
+            GitCommit: BUILD.gitCommit ?? '',
             GoVersion: `node ${process.version}`,
             KernelVersion: release(),
             MinAPIVersion: MIN_API_VERSION,
@@ -103,12 +109,12 @@ export class SystemService implements SystemBackend {
       Version: WHARF_VERSION,
       ApiVersion: API_VERSION,
       MinAPIVersion: MIN_API_VERSION,
-      GitCommit: '',
+      GitCommit: BUILD.gitCommit ?? '',
       GoVersion: `node ${process.version}`,
       Os: 'linux',
       Arch: goArch(),
       KernelVersion: release(),
-      BuildTime: '',
+      BuildTime: BUILD.buildTime ?? '',
     };
   }
 

@@ -11,6 +11,7 @@ import { createServer, type Server } from 'node:http';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { statfs } from 'node:fs/promises';
 import Docker from 'dockerode';
 import { loadBusybox, runCommand, startDaemon, type Daemon } from './harness.js';
@@ -223,6 +224,15 @@ test('info reports the registry configuration and proxies; version lists the run
   assert.equal(names[0], 'Engine');
   assert.ok(names.includes('runc') && names.includes('conmon'), names.join(','));
   assert.match(components.find((c) => c.Name === 'runc')!.Version, /^\d+\.\d+\.\d+/);
+  // The bundle's commit and its time (none outside a git checkout), as Docker's build shows them.
+  const head = await runCommand('git', ['-C', fileURLToPath(new URL('../../..', import.meta.url)), 'log', '-1', '--format=%h %ct', '--abbrev=7']);
+  const server = JSON.parse((await d.docker(['version', '--format', '{{json .Server}}'])).stdout) as { GitCommit: string; BuildTime: string };
+  if (head.code === 0) {
+    const [hash, time] = head.stdout.trim().split(' ') as [string, string];
+    assert.deepEqual([server.GitCommit, Date.parse(server.BuildTime)], [hash, Number(time) * 1000]);
+  } else {
+    assert.deepEqual([server.GitCommit, server.BuildTime], ['', '']);
+  }
   const commit = await d.docker(['info', '--format', '{{.RuncCommit.ID}}']);
   assert.notEqual(commit.stdout.trim(), '');
   // The overlay2 status as moby's, with the data root's real filesystem (GNU stat's magic number).
