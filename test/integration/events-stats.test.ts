@@ -5,6 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { statfs } from 'node:fs/promises';
 import { cliOk, countLeaks, loadBusybox, socketRequest, startDaemon, waitFor, type Daemon } from './harness.js';
 
 let d: Daemon;
@@ -159,6 +160,11 @@ describe('stats', () => {
     assert.ok(s1.cpu_stats.system_cpu_usage > 0);
     assert.ok(s1.networks.eth0.rx_packets >= 0);
     assert.equal(s1.name, '/busy');
+    // moby's blkio lists: on cgroup v1 all eight are lists, empty or not; v2 has only the bytes.
+    const v2 = (await statfs('/sys/fs/cgroup')).type === 0x63677270;
+    const blkio = s1.blkio_stats as Record<string, unknown>;
+    const lists = ['io_service_bytes_recursive', 'io_serviced_recursive', 'io_queue_recursive', 'io_service_time_recursive', 'io_wait_time_recursive', 'io_merged_recursive', 'io_time_recursive', 'sectors_recursive'];
+    assert.deepEqual(lists.map((k) => Array.isArray(blkio[k])), v2 ? lists.map((k) => k === 'io_service_bytes_recursive' && Array.isArray(blkio[k])) : lists.map(() => true));
     const two = JSON.parse((await get(`/containers/busy/stats?stream=0`)).body);
     assert.notEqual(two.preread, '0001-01-01T00:00:00Z');
     assert.ok(two.cpu_stats.cpu_usage.total_usage > two.precpu_stats.cpu_usage.total_usage);

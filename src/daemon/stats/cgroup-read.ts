@@ -127,8 +127,7 @@ export async function readCgroupV1(dirs: Record<string, string>, machineMemory: 
 }
 
 async function readBlkioV1(dir: string | undefined): Promise<BlkioStats> {
-  const out = emptyBlkio();
-  if (!dir) return out;
+  if (!dir) return emptyBlkio();
   const f = (name: string) => read(posix.join(dir, `blkio.${name}`)).then(parseBlkioV1);
   // CFQ files first (as containerd); kernels with blk-mq only fill the throttle ones.
   const [sectors, bytes, serviced, queued, svcTime, waitTime, merged, time] = await Promise.all([
@@ -141,23 +140,23 @@ async function readBlkioV1(dir: string | undefined): Promise<BlkioStats> {
     f('io_merged_recursive'),
     f('time_recursive'),
   ]);
-  if ([sectors, bytes, serviced, queued, svcTime, waitTime, merged, time].some((a) => a.length)) {
-    return {
-      io_service_bytes_recursive: orNull(bytes),
-      io_serviced_recursive: orNull(serviced),
-      io_queue_recursive: orNull(queued),
-      io_service_time_recursive: orNull(svcTime),
-      io_wait_time_recursive: orNull(waitTime),
-      io_merged_recursive: orNull(merged),
-      io_time_recursive: orNull(time),
-      sectors_recursive: orNull(sectors),
-    };
+  // moby copies each of cgroup v1's lists into a slice of its own: empty ones are [], never null
+  // (a client iterating them, docker-py's users, meets a list).
+  const lists = { sectors, bytes, serviced, queued, svcTime, waitTime, merged, time };
+  if (![sectors, bytes, serviced, queued, svcTime, waitTime, merged, time].some((a) => a.length)) {
+    const [tBytes, tServiced] = await Promise.all([f('throttle.io_service_bytes_recursive'), f('throttle.io_serviced_recursive')]);
+    [lists.bytes, lists.serviced] = tBytes.length || tServiced.length ? [tBytes, tServiced] : await Promise.all([f('throttle.io_service_bytes'), f('throttle.io_serviced')]);
   }
-  const [tBytes, tServiced] = await Promise.all([f('throttle.io_service_bytes_recursive'), f('throttle.io_serviced_recursive')]);
-  const [pBytes, pServiced] = tBytes.length || tServiced.length ? [tBytes, tServiced] : await Promise.all([f('throttle.io_service_bytes'), f('throttle.io_serviced')]);
-  out.io_service_bytes_recursive = orNull(pBytes);
-  out.io_serviced_recursive = orNull(pServiced);
-  return out;
+  return {
+    io_service_bytes_recursive: lists.bytes,
+    io_serviced_recursive: lists.serviced,
+    io_queue_recursive: lists.queued,
+    io_service_time_recursive: lists.svcTime,
+    io_wait_time_recursive: lists.waitTime,
+    io_merged_recursive: lists.merged,
+    io_time_recursive: lists.time,
+    sectors_recursive: lists.sectors,
+  };
 }
 
 /** The memory.stat keys Docker reports for cgroup v2. */
