@@ -113,7 +113,10 @@ export async function readCgroupV1(dirs: Record<string, string>, machineMemory: 
     memory.usage = parseUint(memUsage) ?? 0;
     const max = parseUint(memMax);
     if (max) memory.max_usage = max;
-    memory.stats = parseKeyValues(memStat);
+    const all = parseKeyValues(memStat);
+    const stats: Record<string, number> = {};
+    for (const k of V1_MEMORY_KEYS) stats[k] = all[k] ?? 0;
+    memory.stats = stats;
     const fail = parseUint(memFail);
     if (fail) memory.failcnt = fail;
     memory.limit = memoryLimit(parseUint(memLimit), machineMemory);
@@ -158,6 +161,20 @@ async function readBlkioV1(dir: string | undefined): Promise<BlkioStats> {
     sectors_recursive: lists.sectors,
   };
 }
+
+/**
+ * The memory.stat keys Docker reports for cgroup v1 (containerd's v1 metrics), each always there,
+ * in the order Go writes a map's keys (sorted).
+ */
+const V1_MEMORY_KEYS = ['', 'total_']
+  .flatMap((prefix) =>
+    [
+      'cache', 'rss', 'rss_huge', 'mapped_file', 'dirty', 'writeback', 'pgpgin', 'pgpgout', 'pgfault', 'pgmajfault',
+      'inactive_anon', 'active_anon', 'inactive_file', 'active_file', 'unevictable',
+      ...(prefix ? [] : ['hierarchical_memory_limit', 'hierarchical_memsw_limit']),
+    ].map((k) => prefix + k),
+  )
+  .sort();
 
 /** The memory.stat keys Docker reports for cgroup v2. */
 const V2_MEMORY_KEYS = [

@@ -83,7 +83,7 @@ test('cgroup v1 sample files read into Docker stats (limit, percpu, throttling, 
   await writeFile(join(dir('memory'), 'memory.max_usage_in_bytes'), '20971520\n');
   await writeFile(join(dir('memory'), 'memory.limit_in_bytes'), '67108864\n');
   await writeFile(join(dir('memory'), 'memory.failcnt'), '0\n');
-  await writeFile(join(dir('memory'), 'memory.stat'), 'cache 4096\nrss 8192\ntotal_inactive_file 2097152\n');
+  await writeFile(join(dir('memory'), 'memory.stat'), 'cache 4096\nrss 8192\nswap 0\ntotal_inactive_file 2097152\n');
   await writeFile(join(dir('cpu,cpuacct'), 'cpuacct.usage'), '5000000000\n');
   await writeFile(join(dir('cpu,cpuacct'), 'cpuacct.usage_percpu'), '3000000000 2000000000 \n');
   await writeFile(join(dir('cpu,cpuacct'), 'cpuacct.stat'), 'user 300\nsystem 100\n');
@@ -106,7 +106,12 @@ test('cgroup v1 sample files read into Docker stats (limit, percpu, throttling, 
     cpu_usage: { total_usage: 5e9, percpu_usage: [3e9, 2e9], usage_in_kernelmode: 1e9, usage_in_usermode: 3e9 },
     throttling_data: { periods: 10, throttled_periods: 2, throttled_time: 12345 },
   });
-  assert.deepEqual(c.memory, { usage: 10485760, max_usage: 20971520, stats: { cache: 4096, rss: 8192, total_inactive_file: 2097152 }, limit: 67108864 });
+  // Docker's 32 keys of v1's memory.stat, each there (0 when the file lacks it), sorted as Go writes them; no others.
+  const { stats, ...memory } = c.memory;
+  assert.deepEqual(memory, { usage: 10485760, max_usage: 20971520, limit: 67108864 });
+  assert.equal(Object.keys(stats!).length, 32);
+  assert.deepEqual(Object.keys(stats!), Object.keys(stats!).sort());
+  assert.deepEqual([stats!['cache'], stats!['rss'], stats!['total_inactive_file'], stats!['hierarchical_memsw_limit'], stats!['swap']], [4096, 8192, 2097152, 0, undefined]);
   assert.deepEqual(c.pids, { current: 3 });
   assert.deepEqual(c.blkio.io_service_bytes_recursive, [
     { major: 8, minor: 0, op: 'Read', value: 4096 },
