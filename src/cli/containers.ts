@@ -12,7 +12,7 @@ import { collectFilter, BIN, RUN_LIKE, StatusError, confirm, describeError, forE
 import { ContainerRow, CONTAINER_HEADERS, DEFAULT_CONTAINER_TABLE, renderRows } from './format/formatter.js';
 import { tabwrite } from './format/tabwriter.js';
 import { humanSize } from './format/units.js';
-import { Template, TemplateError } from './format/template.js';
+import { Template, TemplateError } from '../lib/go-template.js';
 import { pullImage } from './images.js';
 import { addContainerFlags, applyFalsified, buildContainerSpec, FlagError, normalizePflagArgv, type ContainerSpec } from './run-options.js';
 import { getTimestamp } from './time-opts.js';

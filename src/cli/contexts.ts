@@ -21,7 +21,7 @@ import { DEFAULT_CONTEXT, resolveContextName, storedCurrentContext } from './con
 import { loadConfig, saveConfig } from './docker-config.js';
 import { renderRows } from './format/formatter.js';
 import { writeInspectOutput } from './format/inspect-output.js';
-import { TemplateError, type TemplateStruct } from './format/template.js';
+import { TemplateError, type TemplateStruct } from '../lib/go-template.js';
 
 const CONTEXT_HEADERS: Record<string, string> = { Name: 'NAME', Description: 'DESCRIPTION', DockerEndpoint: 'DOCKER ENDPOINT', Error: 'ERROR' };
 const DEFAULT_CONTEXT_TABLE = 'table {{.Name}}{{if .Current}} *{{end}}\t{{.Description}}\t{{.DockerEndpoint}}\t{{.Error}}';

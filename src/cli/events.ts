@@ -1,7 +1,7 @@
 /** `wharf events` (and `wharf system events`): the daemon's event stream, as the Docker CLI prints it. */
 import { Command } from 'commander';
 import { collectFilter, type CliContext, StatusError, parseFilters, usage } from './cli-context.js';
-import { Template, TemplateError, templateSource } from './format/template.js';
+import { Template, TemplateError, templateSource } from '../lib/go-template.js';
 import { getTimestamp } from './time-opts.js';
 import type { EventMessage } from '../api/types.js';
 

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import type { ImageHistoryItem } from '../api/types.js';
 import { BIN, StatusError, usage, type CliContext } from './cli-context.js';
 import { renderRows } from './format/formatter.js';
-import { TemplateError, type TemplateStruct } from './format/template.js';
+import { TemplateError, type TemplateStruct } from '../lib/go-template.js';
 import { ellipsis, humanDuration, humanSizeWithPrecision, truncateId } from './format/units.js';
 
 /** One entry of GET /images/{name}/history. */

@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { familiarString, fullName, parseNormalizedNamed, withDefaultTag } from '../image/reference.js';
 import { collectFilter, StatusError, collect, forEachArg, parseFilters, usage, type CliContext } from './cli-context.js';
 import { DEFAULT_IMAGE_TABLE, DEFAULT_IMAGE_TABLE_DIGEST, IMAGE_HEADERS, imageRows, renderRows } from './format/formatter.js';
-import { TemplateError } from './format/template.js';
+import { TemplateError } from '../lib/go-template.js';
 import { registryAuthFor } from './docker-config.js';
 import { displayProgress } from './progress.js';
 

@@ -5,7 +5,7 @@ import type { EndpointSettings } from '../api/types.js';
 import { collectFilter, StatusError, collect, confirm, describeError, intOpt, keyValues, parseFilters, usage, type CliContext } from './cli-context.js';
 import { renderRows } from './format/formatter.js';
 import { DEFAULT_NETWORK_TABLE, NETWORK_HEADERS, NetworkRow, consolidateIpam, naturalCompare, portLines } from './format/network-format.js';
-import { TemplateError } from './format/template.js';
+import { TemplateError } from '../lib/go-template.js';
 import { writeInspected } from './format/inspect-output.js';
 
 interface CreateOpts {

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { collectFilter, parseFilters, usage, type CliContext } from './cli-context.js';
 import { renderRows } from './format/formatter.js';
 import { writeInspected } from './format/inspect-output.js';
-import { TemplateError, type TemplateStruct } from './format/template.js';
+import { TemplateError, type TemplateStruct } from '../lib/go-template.js';
 import { ellipsis, truncateId } from './format/units.js';
 
 interface Plugin {

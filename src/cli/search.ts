@@ -4,7 +4,7 @@ import type { Reference } from '../image/reference.js';
 import { collectFilter, BIN, StatusError, parseFilters, usage, type CliContext } from './cli-context.js';
 import { registryAuthFor } from './docker-config.js';
 import { renderRows } from './format/formatter.js';
-import { TemplateError, type TemplateStruct } from './format/template.js';
+import { TemplateError, type TemplateStruct } from '../lib/go-template.js';
 import { ellipsis } from './format/units.js';
 
 export interface SearchResult {

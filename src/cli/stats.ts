@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { type CliContext, StatusError, describeError, usage } from './cli-context.js';
 import { renderRows } from './format/formatter.js';
-import type { TemplateStruct } from './format/template.js';
+import type { TemplateStruct } from '../lib/go-template.js';
 import { bytesSize, humanSizeWithPrecision, truncateId } from './format/units.js';
 import type { ContainerStatsResponse } from '../api/types.js';
 

@@ -4,7 +4,7 @@ import type { ContainerSummary, ImageSummary, Volume } from '../api/types.js';
 import { familiarName, parseNormalizedNamed } from '../image/reference.js';
 import { usage, type CliContext } from './cli-context.js';
 import { CONTAINER_HEADERS, ContainerRow, IMAGE_HEADERS, ImageRow, renderRows } from './format/formatter.js';
-import { Template, TemplateError, isTableFormat, templateSource, type TemplateStruct } from './format/template.js';
+import { Template, TemplateError, isTableFormat, templateSource, type TemplateStruct } from '../lib/go-template.js';
 import { humanSize } from './format/units.js';
 import { VolumeRow } from './volumes.js';
 import type { DiskUsage } from '../api/types.js';

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { ApiError } from '../client/api-error.js';
 import { CLIENT_MAX_API_VERSION } from '../client/engine-client.js';
 import { CLI_VERSION, StatusError, describeError, usage, type CliContext, type DefineCommand } from './cli-context.js';
-import { Template, TemplateError, templateSource } from './format/template.js';
+import { Template, TemplateError, templateSource } from '../lib/go-template.js';
 import { writeInspectOutput } from './format/inspect-output.js';
 import { bytesSize } from './format/units.js';
 

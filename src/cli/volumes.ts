@@ -4,7 +4,7 @@ import type { Volume } from '../api/types.js';
 import { collectFilter, StatusError, collect, confirm, describeError, keyValues, parseFilters, usage, type CliContext } from './cli-context.js';
 import { renderRows } from './format/formatter.js';
 import { naturalCompare } from './format/network-format.js';
-import { TemplateError, type TemplateStruct } from './format/template.js';
+import { TemplateError, type TemplateStruct } from '../lib/go-template.js';
 import { writeInspected } from './format/inspect-output.js';
 import { humanSize } from './format/units.js';
 

@@ -5,7 +5,7 @@
 import type { ContainerSummary, ImageSummary, PortSummary } from '../../api/types.js';
 import { familiarName, parseNormalizedNamed } from '../../image/reference.js';
 import { tabwrite } from './tabwriter.js';
-import { Template, isTableFormat, templateSource, type TemplateStruct } from './template.js';
+import { Template, isTableFormat, templateSource, type TemplateStruct } from '../../lib/go-template.js';
 import { ellipsis, humanDuration, humanSizeWithPrecision, humanSize, truncateId } from './units.js';
 
 /** Go's time.Time.String() in local time: `2006-01-02 15:04:05 -0700 MST`. */

@@ -4,7 +4,7 @@
  */
 import { ApiError } from '../../client/api-error.js';
 import { StatusError, describeError, type CliContext } from '../cli-context.js';
-import { Template, TemplateError, templateSource } from './template.js';
+import { Template, TemplateError, templateSource } from '../../lib/go-template.js';
 
 /**
  * Docker's inspect output (cli/command/inspect): a template that does not parse is exit 64; an

@@ -3,7 +3,7 @@
  * `network create`'s subnet/range/gateway consolidation, and `port`'s output lines.
  */
 import type { NetworkIpamConfig, NetworkResource, PortBinding } from '../../api/types.js';
-import type { TemplateStruct } from './template.js';
+import type { TemplateStruct } from '../../lib/go-template.js';
 import { goTimeString } from './formatter.js';
 import { truncateId } from './units.js';
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HistoryRow, historyFormat, parseBool } from '../../../src/cli/history.js';
-import { goJson } from '../../../src/cli/format/template.js';
+import { goJson } from '../../../src/lib/go-template.js';
 import { COMMANDS, rowsFor } from '../../../src/cli/commands.js';
 
 test('history rows: <missing> ids kept, CREATED BY cut at 45 columns, raw sizes without -H', () => {

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Template, TemplateError, sprintf, templateSource } from '../../../src/cli/format/template.js';
+import { Template, TemplateError, sprintf, templateSource } from '../../../src/lib/go-template.js';
 import { ContainerRow, CONTAINER_HEADERS, DEFAULT_CONTAINER_TABLE, IMAGE_HEADERS, imageRows, renderRows, DEFAULT_IMAGE_TABLE } from '../../../src/cli/format/formatter.js';
 import type { ContainerSummary, ImageSummary } from '../../../src/api/types.js';
 

@@ -4,7 +4,7 @@ import { EventBus, EVENTS_KEPT } from '../../../src/daemon/events.js';
 import { eventFilter } from '../../../src/daemon/event-filter.js';
 import { encodeEvent, parseEventTime } from '../../../src/api/routes/events.js';
 import { eventTemplateData, formatEventLine, parseEventLine } from '../../../src/cli/events.js';
-import { Template, templateSource } from '../../../src/cli/format/template.js';
+import { Template, templateSource } from '../../../src/lib/go-template.js';
 import type { EventMessage } from '../../../src/api/types.js';
 
 const ctr = (action: string, name: string, extra: Record<string, string> = {}): [string, { ID: string; Attributes: Record<string, string> }] => [
