@@ -98,10 +98,10 @@ export function logSizeMax(lc: LogConfigLike | undefined): number | undefined {
 
 /**
  * The attributes Docker's json-file driver attaches to every line (`docker logs --details`):
- * the container labels named by the `labels` option or matching `labels-regex`, and the
- * environment variables named by `env` or matching `env-regex`.
+ * the container labels named by the `labels` option or matching `labels-regex`, the
+ * environment variables named by `env` or matching `env-regex`, and the evaluated `tag`.
  */
-export function logAttributes(lc: LogConfigLike | undefined, labels: Record<string, string> | null | undefined, env: string[] | null | undefined): Record<string, string> {
+export function logAttributes(lc: LogConfigLike | undefined, labels: Record<string, string> | null | undefined, env: string[] | null | undefined, tag = ''): Record<string, string> {
   const opts = lc?.Config ?? {};
   const out: Record<string, string> = {};
   const pick = (source: Record<string, string>, names: string | undefined, pattern: string | undefined) => {
@@ -122,5 +122,7 @@ export function logAttributes(lc: LogConfigLike | undefined, labels: Record<stri
     if (i > 0) envMap[e.slice(0, i)] = e.slice(i + 1);
   }
   pick(envMap, opts.env, opts['env-regex']);
+  // moby's json-file adds the evaluated `tag` option when there is one.
+  if (tag) out['tag'] = tag;
   return out;
 }

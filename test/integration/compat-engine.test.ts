@@ -351,6 +351,17 @@ test('logs --details prefixes the log-opt labels and env attributes, as Docker d
   assert.equal(none.code, 0);
   assert.equal((await d.docker(['logs', '--details', 'nodetails'])).stdout, ' x\n');
   await d.docker(['rm', 'nodetails']);
+  // The tag option: a template over moby's logger.Info, its text one more attribute (query-escaped, as all are).
+  const tagged = await d.docker(['run', '--name', 'tagged', '--log-opt', 'tag={{.Name}}/{{.ID}}/{{.ImageName}}/{{.DaemonName}}/{{.Command}}', 'busybox', 'echo', 'y']);
+  assert.equal(tagged.code, 0, tagged.stderr);
+  const id = (await d.docker(['inspect', '-f', '{{.Id}}', 'tagged'])).stdout.trim();
+  assert.equal((await d.docker(['logs', '--details', 'tagged'])).stdout, `tag=tagged%2F${id.slice(0, 12)}%2Fbusybox%2Fdocker%2Fecho+y y\n`);
+  await d.docker(['rm', 'tagged']);
+  // One that does not parse fails the start, as the logger's creation fails it in Docker.
+  const bad = await d.docker(['run', '--name', 'badtag', '--log-opt', 'tag={{nosuchfunc .ID}}', 'busybox', 'true']);
+  assert.equal(bad.code, 125);
+  assert.match(bad.stderr, /failed to initialize logging driver: template: log-tag:1: function "nosuchfunc" not defined/);
+  await d.docker(['rm', 'badtag']);
 });
 
 test('an API 1.43 client\'s container-wide MacAddress is the MAC of eth0', async () => {
