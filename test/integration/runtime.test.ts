@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, rmdir, symlink, writeFile } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConmonRuntime } from '../../src/runtime/conmon.js';
-import { RuntimeStartError, type AttachStream, type ExitInfo } from '../../src/runtime/runtime.js';
+import { RuntimeStartError, type AttachStream, type ExecProcess, type ExitInfo } from '../../src/runtime/runtime.js';
 import { buildSpec, detectCgroupVersion, findInitBinary } from '../../src/runtime/spec.js';
 import { resolveUser } from '../../src/runtime/user.js';
 import { waitFor } from './harness.js';
@@ -88,6 +88,24 @@ describe('ConmonRuntime (conmon + runc)', { concurrency: false }, () => {
       });
       stream.on('end', () => resolve({ stdout, stderr }));
     });
+  }
+
+  /** The conmon of a container's or exec's process: its parent (conmon is their subreaper). */
+  const conmonOf = (pid: number) => Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+
+  /** `sleep 100` run in container `id` with its process settings, with a tty if asked. */
+  async function sleepExec(id: string, name: string, tty = false): Promise<ExecProcess> {
+    const spec = JSON.parse(await readFile(join(execRoot, 'bundles', id, 'config.json'), 'utf8')) as OciSpec;
+    return runtime.exec({ id, execId: `${id.slice(0, 12)}-${name}`, process: { ...spec.process, args: ['sleep', '100'], terminal: tty }, openStdin: false, attach: tty });
+  }
+
+  /** Kills an exec and its container, and deletes the container. */
+  async function endWithExec(id: string, exec: ExecProcess): Promise<void> {
+    exec.kill('SIGKILL');
+    await exec.exited;
+    await runtime.kill(id, 'KILL');
+    await waitExit(id);
+    await runtime.delete(id);
   }
 
   async function runToExit(args: string[], opts: Parameters<typeof create>[2] = {}) {
@@ -206,7 +224,6 @@ describe('ConmonRuntime (conmon + runc)', { concurrency: false }, () => {
     const { pid } = await create(id, ['sleep', '100'], { tty: true });
     await runtime.start(id);
     const sizeOf = (p: number) => execFileSync('stty', ['-F', `/proc/${p}/fd/0`, 'size'], { encoding: 'utf8' }).trim();
-    const conmonOf = (p: number) => Number(/^PPid:\s+(\d+)/m.exec(execFileSync('cat', [`/proc/${p}/status`], { encoding: 'utf8' }))![1]);
     const held = async <T>(conmon: number, fn: () => Promise<T>): Promise<T> => {
       process.kill(conmon, 'SIGSTOP');
       try {
@@ -221,8 +238,7 @@ describe('ConmonRuntime (conmon + runc)', { concurrency: false }, () => {
     });
     assert.equal(stopped, '41 97');
 
-    const spec = JSON.parse(await readFile(join(execRoot, 'bundles', id, 'config.json'), 'utf8')) as OciSpec;
-    const exec = await runtime.exec({ id, execId: `${id.slice(0, 12)}-tty`, process: { ...spec.process, args: ['sleep', '100'], terminal: true }, openStdin: false, attach: true });
+    const exec = await sleepExec(id, 'tty', true);
     const execStopped = await held(conmonOf(exec.pid), async () => {
       await exec.resize(29, 131);
       return sizeOf(exec.pid);
@@ -231,11 +247,7 @@ describe('ConmonRuntime (conmon + runc)', { concurrency: false }, () => {
     // Docker's shim truncates the API's 32-bit sizes to the kernel's 16.
     await exec.resize(65536 + 12, 65536 + 34);
     assert.equal(sizeOf(exec.pid), '12 34');
-    exec.kill('SIGKILL');
-    await exec.exited;
-    await runtime.kill(id, 'KILL');
-    await waitExit(id);
-    await runtime.delete(id);
+    await endWithExec(id, exec);
   });
 
   test('conmon runs runc from the sealed copy the daemon holds, for a create and an exec', async () => {
@@ -243,21 +255,15 @@ describe('ConmonRuntime (conmon + runc)', { concurrency: false }, () => {
     const { pid } = await create(id, ['sleep', '100']);
     await runtime.start(id);
     const runtimeOf = (p: number) => {
-      const conmon = Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'))![1]);
-      const args = readFileSync(`/proc/${conmon}/cmdline`, 'utf8').split('\0');
+      const args = readFileSync(`/proc/${conmonOf(p)}/cmdline`, 'utf8').split('\0');
       return args[args.indexOf('-r') + 1]!;
     };
     const sealed = runtimeOf(pid);
     assert.match(sealed, new RegExp(`^/proc/${process.pid}/fd/\\d+$`));
     assert.ok(readFileSync(sealed).equals(readFileSync(realRunc)));
-    const spec = JSON.parse(await readFile(join(execRoot, 'bundles', id, 'config.json'), 'utf8')) as OciSpec;
-    const exec = await runtime.exec({ id, execId: `${id.slice(0, 12)}-sealed`, process: { ...spec.process, args: ['sleep', '100'] }, openStdin: false, attach: false });
+    const exec = await sleepExec(id, 'sealed');
     assert.equal(runtimeOf(exec.pid), sealed);
-    exec.kill('SIGKILL');
-    await exec.exited;
-    await runtime.kill(id, 'KILL');
-    await waitExit(id);
-    await runtime.delete(id);
+    await endWithExec(id, exec);
   });
 
   test('kill SIGKILL of sleep gives 137; state/list see it running first', async () => {
