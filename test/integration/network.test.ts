@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
-import { freePort, httpGet } from '../lib/http.js';
+import { freePort, freeUdpPort, httpGet } from '../lib/http.js';
 import { NetworkManager, type NetworkManagerOptions } from '../../src/network/manager.js';
 import { bridgePorts } from '../../src/network/links.js';
 import { buildResponse, parseQuery, TYPE_A } from '../../src/network/dns-message.js';
@@ -337,13 +337,24 @@ describe('network manager (real netns, bridges, iptables)', () => {
 
   it('an IPv4-only endpoint\'s UDP port is published on [::] too and reached on [::1] through the proxy', async () => {
     const u = await addNs('u');
-    const hostPort = await freePort();
-    const r = await mgr.attach({
-      containerId: 'e'.repeat(64),
-      containerName: 'cu',
-      netnsPath: u,
-      hostConfig: { NetworkMode: 'bridge', PortBindings: { '53/udp': [{ HostIp: '', HostPort: String(hostPort) }] } },
-    });
+    // A port free a moment ago can be taken by any UDP socket of a test running beside this one
+    // (a DNS query's source port): the publish then fails with EADDRINUSE, and another port is tried.
+    const publish = async (tries: number): Promise<{ hostPort: number; r: Awaited<ReturnType<typeof mgr.attach>> }> => {
+      const hostPort = await freeUdpPort();
+      try {
+        const r = await mgr.attach({
+          containerId: 'e'.repeat(64),
+          containerName: 'cu',
+          netnsPath: u,
+          hostConfig: { NetworkMode: 'bridge', PortBindings: { '53/udp': [{ HostIp: '', HostPort: String(hostPort) }] } },
+        });
+        return { hostPort, r };
+      } catch (err) {
+        if (tries > 1 && /address already in use/.test(String(err))) return publish(tries - 1);
+        throw err;
+      }
+    };
+    const { hostPort, r } = await publish(5);
     assert.deepEqual(r.settings.Ports, { '53/udp': [{ HostIp: '0.0.0.0', HostPort: String(hostPort) }, { HostIp: '::', HostPort: String(hostPort) }] });
     const echo = "const s=require('dgram').createSocket('udp4');s.on('message',(m,r)=>s.send(Buffer.concat([Buffer.from('echo:'),m]),r.port,r.address));s.bind(53)";
     children.push(spawn('ip', ['netns', 'exec', ns('u'), process.execPath, '-e', echo], { stdio: 'ignore' }));

@@ -4,6 +4,7 @@
  */
 import { request, type IncomingHttpHeaders } from 'node:http';
 import { createServer } from 'node:net';
+import { createSocket } from 'node:dgram';
 
 /** A TCP port that was free a moment ago on `host` (the kernel's pick for port 0). */
 export function freePort(host = '127.0.0.1'): Promise<number> {
@@ -13,6 +14,18 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
     srv.listen(0, host, () => {
       const port = (srv.address() as { port: number }).port;
       srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A UDP port that was free on 0.0.0.0 a moment ago (another process may take it: retry on EADDRINUSE). */
+export function freeUdpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const sock = createSocket('udp4');
+    sock.once('error', reject);
+    sock.bind(0, '0.0.0.0', () => {
+      const { port } = sock.address();
+      sock.close(() => resolve(port));
     });
   });
 }
