@@ -86,7 +86,8 @@ export function toInspect(rec: ContainerRecord, extras: InspectExtras): Containe
     ResolvConfPath: path(rec.ResolvConfPath),
     HostnamePath: path(rec.HostnamePath),
     HostsPath: path(rec.HostsPath),
-    LogPath: path(rec.LogPath),
+    // moby shows only json-file's file (k8s-file is wharfd's own); `local` keeps its file private.
+    LogPath: ['json-file', 'k8s-file'].includes(rec.HostConfig.LogConfig?.Type || 'json-file') ? path(rec.LogPath) : '',
     Name: rec.Name,
     RestartCount: rec.RestartCount ?? 0,
     Driver: rec.Driver ?? '',

@@ -484,5 +484,10 @@ test("a container's network files and log path show from its first start on, as 
   assert.equal((await d.docker(['create', '--name', 'paths-bad', 'busybox', 'nosuchcmd'])).code, 0);
   assert.equal((await d.docker(['start', 'paths-bad'])).code, 1);
   assert.doesNotMatch(await paths('paths-bad'), /^\|/);
-  assert.equal((await d.docker(['rm', 'paths', 'paths-bad'])).code, 0);
+  // Only json-file's file is shown: `local` keeps its own private, `none` has none.
+  for (const driver of ['local', 'none']) {
+    assert.equal((await d.docker(['run', '--name', `paths-${driver}`, '--log-driver', driver, 'busybox', 'true'])).code, 0);
+    assert.match(await paths(`paths-${driver}`), /\/resolv\.conf\|$/);
+  }
+  assert.equal((await d.docker(['rm', 'paths', 'paths-bad', 'paths-local', 'paths-none'])).code, 0);
 });
