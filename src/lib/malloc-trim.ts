@@ -8,12 +8,7 @@
  */
 import { loadAddon } from './native-path.js';
 
-let addon: { mallocTrim(): boolean } | null | undefined;
-
-function load(): { mallocTrim(): boolean } | null {
-  if (addon === undefined) addon = loadAddon<{ mallocTrim(): boolean }>('malloc-trim.node');
-  return addon;
-}
+const load = () => loadAddon<{ mallocTrim(): boolean }>('malloc-trim.node');
 
 /** Whether the addon is built (the daemon says so at start when it is not). */
 export function canReturnFreedMemory(): boolean {

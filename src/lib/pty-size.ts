@@ -13,8 +13,6 @@ interface PtySizeAddon {
   setPtySize(pidfd: number, fd: number, rows: number, cols: number): number;
 }
 
-let addon: PtySizeAddon | null | undefined;
-
 /**
  * Sets rows × cols on the pty master among process `pid`'s descriptors. `isHolder` is given the
  * targets of all its descriptors and says whether this is the process meant (the pid could have
@@ -24,7 +22,7 @@ let addon: PtySizeAddon | null | undefined;
  * no master among its descriptors.
  */
 export async function setHeldPtySize(pid: number, rows: number, cols: number, isHolder: (targets: string[]) => boolean): Promise<boolean> {
-  if (addon === undefined) addon = loadAddon<PtySizeAddon>('pty-size.node');
+  const addon = loadAddon<PtySizeAddon>('pty-size.node');
   if (!addon || !Number.isSafeInteger(pid) || pid <= 0) return false;
   const pidfd = addon.pidfdOpen(pid);
   if (pidfd < 0) return false;

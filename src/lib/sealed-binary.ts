@@ -9,7 +9,6 @@
 import { openSync, readSync, closeSync, statSync } from 'node:fs';
 import { loadAddon } from './native-path.js';
 
-let addon: { sealedCopy(path: string): number } | null | undefined;
 const copies = new Map<string, { identity: string; path: string }>();
 
 function identityOf(path: string): string | undefined {
@@ -36,7 +35,7 @@ function isElf(path: string): boolean {
 
 /** The sealed copy's path for the binary at (absolute) `path`, or `path` itself. */
 export function sealedBinaryPath(path: string): string {
-  if (addon === undefined) addon = loadAddon<{ sealedCopy(path: string): number }>('sealed-copy.node');
+  const addon = loadAddon<{ sealedCopy(path: string): number }>('sealed-copy.node');
   if (!addon) return path;
   const identity = identityOf(path);
   if (!identity) return path;
