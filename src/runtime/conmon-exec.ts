@@ -53,6 +53,7 @@ export async function conmonExec(cfg: ConmonExecConfig, o: RuntimeExecOptions): 
   const dir = join(cfg.execDir, o.execId);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const specPath = join(dir, 'process.json');
+  const conmonPidFile = join(dir, 'conmon.pid');
   await writeFile(specPath, ociJson(o.process), { mode: 0o600 });
 
   const args = [
@@ -63,7 +64,7 @@ export async function conmonExec(cfg: ConmonExecConfig, o: RuntimeExecOptions): 
     '-r', cfg.runtimePath,
     '-b', dir,
     '-p', join(dir, 'pid'),
-    '-P', join(dir, 'conmon.pid'),
+    '-P', conmonPidFile,
     '--exit-dir', dir,
     '--full-attach',
     '-l', 'none',
@@ -142,7 +143,7 @@ export async function conmonExec(cfg: ConmonExecConfig, o: RuntimeExecOptions): 
   } catch (err) {
     // Nothing else ends a conmon stuck waiting on its runc (one blocked on an error write conmon
     // reads only after runc's exit): the container's own cleanup does not know this session.
-    if (err instanceof ConmonTimeout) await killConmonGroup(join(dir, 'conmon.pid'), o.execId);
+    if (err instanceof ConmonTimeout) await killConmonGroup(conmonPidFile, o.execId);
     return fail(err as Error);
   }
   start.destroy();
@@ -168,7 +169,7 @@ export async function conmonExec(cfg: ConmonExecConfig, o: RuntimeExecOptions): 
     pid,
     stdio: stdio ? new HeldOutput(stdio) : undefined,
     exited,
-    resize: (height, width) => setTerminalSize(dir, join(dir, 'conmon.pid'), height, width, (msg) => `cannot resize exec session: ${msg === 'gone' ? 'process is not running' : msg}`),
+    resize: (height, width) => setTerminalSize(dir, conmonPidFile, height, width, (msg) => `cannot resize exec session: ${msg === 'gone' ? 'process is not running' : msg}`),
     kill: (signal) => {
       try {
         process.kill(pid, signal);

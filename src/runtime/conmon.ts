@@ -139,7 +139,7 @@ export class ConmonRuntime implements Runtime {
       '-r', sealedBinaryPath(this.runtimePath),
       '-b', bundleDir,
       '-p', join(bundleDir, 'pidfile'),
-      '-P', join(this.conmonDir, `${id}.pid`),
+      '-P', this.conmonPidFile(id),
       '--exit-dir', this.exitDir,
       '--full-attach',
       '-l', `k8s-file:${o.logPath}`,
@@ -345,10 +345,14 @@ export class ConmonRuntime implements Runtime {
     await rename(tmp, exitFile);
   }
 
+  /** Where conmon writes its own pid (-P) for container `id`. */
+  private conmonPidFile(id: string): string {
+    return join(this.conmonDir, `${id}.pid`);
+  }
+
   /** Waits for (or, when forced, ends) conmon, then removes every file kept for `id`. */
   private async cleanup(id: string, bundleDir: string | undefined, force: boolean, conmonGone?: Promise<void>): Promise<void> {
-    const pidFile = join(this.conmonDir, `${id}.pid`);
-    const conmonPid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+    const conmonPid = Number((await readFile(this.conmonPidFile(id), 'utf8').catch(() => '')).trim());
     if (await isConmonOf(conmonPid, id)) {
       // conmon exits by itself once the container is gone; it writes the exit file just before.
       const timeoutMs = force ? 2000 : 5000;
@@ -363,7 +367,7 @@ export class ConmonRuntime implements Runtime {
       }
     }
     await Promise.all([
-      rm(pidFile, { force: true }),
+      rm(this.conmonPidFile(id), { force: true }),
       rm(bundleLinkOf(this.opts.execRoot, id), { force: true }),
       rm(join(this.exitDir, id), { force: true }),
       rm(join(this.socketDir, id), { force: true }),
@@ -379,7 +383,7 @@ export class ConmonRuntime implements Runtime {
   }
 
   async resize(id: string, height: number, width: number): Promise<void> {
-    await setTerminalSize(bundleLinkOf(this.opts.execRoot, id), join(this.conmonDir, `${id}.pid`), height, width, (msg) => `cannot resize container ${id}: ${msg === 'gone' ? 'container is not running' : msg}`);
+    await setTerminalSize(bundleLinkOf(this.opts.execRoot, id), this.conmonPidFile(id), height, width, (msg) => `cannot resize container ${id}: ${msg === 'gone' ? 'container is not running' : msg}`);
   }
 
   // ---- exec ---------------------------------------------------------------------------------
