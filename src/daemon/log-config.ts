@@ -3,8 +3,10 @@
  * that keeps a readable log (json-file, local, k8s-file) is served by conmon's CRI log file;
  * `max-size` becomes conmon's --log-size-max (the file starts over when it would exceed it).
  */
+import type { ContainerRecord } from '../container/container.js';
 import { invalidParameter } from '../lib/errors.js';
 import { compileGoRegexp, type GoRegexp } from '../lib/go-regexp.js';
+import { logTag } from './log-tag.js';
 
 const READABLE_DRIVER_OPTS: Record<string, readonly string[]> = {
   'json-file': ['max-file', 'max-size', 'compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag'],
@@ -63,13 +65,16 @@ function checkLogValues(opts: Record<string, string>): void {
 }
 
 /**
- * What the logger of a container finds wrong with its option values when the container starts
- * (Docker creates such a container and fails its start, exit code 128, with these words).
+ * What the logger of a container finds wrong with its option values, its tag template among them,
+ * when the container starts (Docker creates such a container and fails its start, exit code
+ * 128, with these words).
  */
-export function loggerStartError(lc: LogConfigLike | undefined): string | undefined {
+export function loggerStartError(rec: ContainerRecord): string | undefined {
+  const lc = rec.HostConfig.LogConfig;
   if ((lc?.Type || 'json-file') === 'none') return undefined;
   try {
     checkLogValues(lc?.Config ?? {});
+    logTag(rec);
     return undefined;
   } catch (err) {
     return `failed to initialize logging driver: ${(err as Error).message}`;

@@ -17,7 +17,6 @@ import { RuntimeStartError } from '../../runtime/runtime.js';
 import { buildSpec, DEFAULT_SHM_SIZE } from '../../runtime/spec.js';
 import { resolveUser } from '../../runtime/user.js';
 import { logSizeMax, loggerStartError } from '../log-config.js';
-import { logTag } from '../log-tag.js';
 import { connectPendingAttaches, failPendingAttaches } from './attach.js';
 import { netnsReleased, noteAcquiring, releaseHeld } from './cleanup.js';
 import { mountShm, shmPath } from './ipc-shm.js';
@@ -72,13 +71,8 @@ async function startNow(c: ContainerCore, rec: ContainerRecord): Promise<void> {
     if (hc.ExtraHosts?.some((h) => h.endsWith(':host-gateway')) && !c.deps.network.hostGatewayIp()) {
       throw systemError('unable to derive the IP value for host-gateway');
     }
-    const loggerError = loggerStartError(hc.LogConfig);
+    const loggerError = loggerStartError(rec);
     if (loggerError) throw systemError(loggerError);
-    try {
-      logTag(rec);
-    } catch (err) {
-      throw systemError(`failed to initialize logging driver: ${(err as Error).message}`);
-    }
     // A namespace of its own on a bridge network: made now as a file, and plumbed (below) while
     // the runtime creates the container in it.
     const netnsFile = ownsNetns(hc, c.deps.network.bridgeDisabled) ? netnsFilePath(settings.execRoot, id) : undefined;
