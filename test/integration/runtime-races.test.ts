@@ -95,3 +95,15 @@ test('a stop whose thaw of a paused container fails leaves it paused while it wa
   assert.equal(await inspect('frozen', '{{.State.Status}} {{.State.Paused}} {{.State.ExitCode}}'), 'exited false 137');
   await ok(['rm', 'frozen']);
 });
+
+test("a kill the runtime refuses names the container, as moby's kill route wraps every error", async () => {
+  await ok(['run', '-d', '--name', 'refused', 'busybox', 'sleep', '1000']);
+  await gate.fail('kill', true);
+  try {
+    const r = await socketRequest(d.socket, 'POST', '/containers/refused/kill?signal=USR1');
+    assert.deepEqual([r.status, (JSON.parse(r.body) as { message: string }).message], [500, 'cannot kill container: refused: kill refused by the test']);
+  } finally {
+    await gate.fail('kill', false);
+  }
+  await ok(['rm', '-f', 'refused']);
+});

@@ -1,7 +1,7 @@
 /** stop, kill and restart, with Docker's ExitOnNext (a manual stop ends the restart policy) and Kill's waits. */
 import type { ContainerRecord } from '../../container/container.js';
 import { cancelRestarting, hasProcess, isRunning } from '../../container/state.js';
-import { EngineError, conflict, invalidParameter, isEngineError, noSuchContainer, notModified } from '../../lib/errors.js';
+import { EngineError, conflict, invalidParameter, isEngineError, noSuchContainer, notModified, systemError } from '../../lib/errors.js';
 import { isLinuxSignal, parseSignal } from '../../lib/signals.js';
 import type { ContainerCore } from './core.js';
 import { containerActor } from './events.js';
@@ -94,8 +94,8 @@ export async function killContainer(c: ContainerCore, ref: string, signalName?: 
   try {
     await kill(c, ref, signalName);
   } catch (err) {
-    if (isEngineError(err)) throw new EngineError(err.kind, `cannot kill container: ${ref}: ${err.message}`);
-    throw err;
+    const message = `cannot kill container: ${ref}: ${(err as Error).message}`;
+    throw isEngineError(err) ? new EngineError(err.kind, message, { cause: err }) : systemError(message, err);
   }
 }
 
