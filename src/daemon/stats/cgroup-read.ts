@@ -146,7 +146,7 @@ async function readBlkioV1(dir: string | undefined): Promise<BlkioStats> {
   // moby copies each of cgroup v1's lists into a slice of its own: empty ones are [], never null
   // (a client iterating them, docker-py's users, meets a list).
   const lists = { sectors, bytes, serviced, queued, svcTime, waitTime, merged, time };
-  if (![sectors, bytes, serviced, queued, svcTime, waitTime, merged, time].some((a) => a.length)) {
+  if (!Object.values(lists).some((a) => a.length)) {
     const [tBytes, tServiced] = await Promise.all([f('throttle.io_service_bytes_recursive'), f('throttle.io_serviced_recursive')]);
     [lists.bytes, lists.serviced] = tBytes.length || tServiced.length ? [tBytes, tServiced] : await Promise.all([f('throttle.io_service_bytes'), f('throttle.io_serviced')]);
   }
