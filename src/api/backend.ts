@@ -362,6 +362,8 @@ export interface DiskUsageBackend {
 export interface BuildOptions {
   /** Path of the Dockerfile inside the context ('' = Dockerfile). */
   dockerfile: string;
+  /** The Dockerfile itself, when it does not come in the context (BuildKit sends it apart); the context is then used as sent. */
+  dockerfileText?: string;
   tags: string[];
   /** `--build-arg`; null = declared without a value. */
   buildArgs: Map<string, string | null>;
@@ -398,6 +400,8 @@ export interface BuildOptions {
 /** A build error the stream reports with a code (a failing RUN's exit status). */
 export interface BuildStepError extends Error {
   code?: number;
+  /** The failed RUN's command line, as BuildKit's message names it. */
+  command?: string;
 }
 
 export interface BuildBackend {

@@ -29,15 +29,11 @@ export class BuildContext {
   ) {}
 
   /** Extracts `body` into a new directory under `tmpRoot` and reads the Dockerfile at `dockerfilePath`. */
-  static async fromBody(body: Readable, tmpRoot: string, dockerfilePath: string): Promise<BuildContext> {
-    const dir = await mkdtemp(join(tmpRoot, 'docker-builder'));
-    let root: ContainerRoot | null = null;
-    try {
-      root = await ContainerRoot.open(dir);
+  static fromBody(body: Readable, tmpRoot: string, dockerfilePath: string): Promise<BuildContext> {
+    return BuildContext.unpacked(body, tmpRoot, async (root, body) => {
       const { stream } = await decompressed(body);
       const { head, stream: replay } = await peek(stream, 512);
       const isTar = head.length >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar';
-      let dockerfile: string;
       if (!isTar && head.length > 0 && !head.every((b) => b === 0)) {
         // A Dockerfile alone: the context is empty.
         const chunks: Buffer[] = [];
@@ -47,16 +43,33 @@ export class BuildContext {
           if (len > MAX_DOCKERFILE) throw invalidParameter('Dockerfile too large');
           chunks.push(c as Buffer);
         }
-        dockerfile = Buffer.concat(chunks).toString('utf8');
-      } else {
-        // Docker unpacks the context chrooted into it: a `..` above the root stays at the root.
-        const clamp = (name: string) => posix.normalize('/' + name).slice(1);
-        if (head.length > 0) await new ContainerExtractor(root, '/', { noOverwriteDirNonDir: false, rename: clamp, chroot: 'destination' }).extract(replay);
-        else replay.resume();
-        dockerfile = await readDockerfile(root, dockerfilePath);
-        await dropIgnoredBuildFiles(root, dockerfilePath);
+        return Buffer.concat(chunks).toString('utf8');
       }
-      return new BuildContext(dir, root, dockerfile);
+      if (head.length > 0) await extractContext(root, replay);
+      else replay.resume();
+      const dockerfile = await readDockerfile(root, dockerfilePath);
+      await dropIgnoredBuildFiles(root, dockerfilePath);
+      return dockerfile;
+    });
+  }
+
+  /**
+   * A context tar as a BuildKit client sent it, already filtered by its .dockerignore, with the
+   * Dockerfile sent apart: nothing is read from or dropped out of it.
+   */
+  static fromSentContext(body: Readable, tmpRoot: string, dockerfile: string): Promise<BuildContext> {
+    return BuildContext.unpacked(body, tmpRoot, async (root, body) => {
+      await extractContext(root, body);
+      return nonEmpty(dockerfile, DEFAULT_DOCKERFILE);
+    });
+  }
+
+  private static async unpacked(body: Readable, tmpRoot: string, fill: (root: ContainerRoot, body: Readable) => Promise<string>): Promise<BuildContext> {
+    const dir = await mkdtemp(join(tmpRoot, 'docker-builder'));
+    let root: ContainerRoot | null = null;
+    try {
+      root = await ContainerRoot.open(dir);
+      return new BuildContext(dir, root, await fill(root, body));
     } catch (err) {
       body.resume();
       await root?.close();
@@ -84,6 +97,12 @@ export class BuildContext {
     await this.root.close();
     await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Docker unpacks the context chrooted into it: a `..` above the root stays at the root. */
+async function extractContext(root: ContainerRoot, tar: Readable): Promise<void> {
+  const clamp = (name: string) => posix.normalize('/' + name).slice(1);
+  await new ContainerExtractor(root, '/', { noOverwriteDirNonDir: false, rename: clamp, chroot: 'destination' }).extract(tar);
 }
 
 /** The Dockerfile's path inside the context: cleaned, relative, never leaving it. */

@@ -95,6 +95,7 @@ class StepError extends Error implements BuildStepError {
   constructor(
     message: string,
     readonly code?: number,
+    readonly command?: string,
   ) {
     super(message);
   }
@@ -198,6 +199,7 @@ class BuildRun {
   /** The request body, or what `remote` names: a git repository or an http(s) tar/Dockerfile (moby's detect.go). */
   private async openContext(body: Readable): Promise<BuildContext> {
     const remote = this.opts.remote;
+    if (this.opts.dockerfileText !== undefined) return BuildContext.fromSentContext(body, this.deps.tmpRoot, this.opts.dockerfileText);
     if (!remote) return BuildContext.fromBody(body, this.deps.tmpRoot, this.opts.dockerfile);
     body.resume();
     if (isGitUrl(remote)) {
@@ -1092,9 +1094,10 @@ class BuildRun {
     }
     this.checkCancelled();
     if (status.StatusCode !== 0) {
-      let msg = `The command '${runConfig.Cmd!.join(' ')}' returned a non-zero code: ${status.StatusCode}`;
+      const command = runConfig.Cmd!.join(' ');
+      let msg = `The command '${command}' returned a non-zero code: ${status.StatusCode}`;
       if (status.Error?.Message) msg += `: ${status.Error.Message}`;
-      throw new StepError(msg, status.StatusCode);
+      throw new StepError(msg, status.StatusCode, command);
     }
     const applied = await this.rwLayerDiff(id, await this.topChain(state));
     await this.newImage(state, probeConfig, applied, id);
