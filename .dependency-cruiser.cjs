@@ -1,6 +1,7 @@
 /**
  * Layering of src/ (npm run check:layers). From the top:
- *   front ends   api/ (Docker Engine API), cli/ (+ client/, its HTTP client), cri/ (Kubernetes CRI)
+ *   front ends   api/ (Docker Engine API), cli/ (+ client/, its HTTP client), cri/ (Kubernetes CRI),
+ *                buildkit/ (BuildKit's gRPC API on api/'s /grpc and /session connections)
  *   daemon/      wiring and the services that implement api/backend.ts
  *   lower layers runtime/ network/ layer/ image/ distribution/ container/ volume/ build/
  *   lib/         at the bottom: imports nothing of src/ but lib/
@@ -41,7 +42,7 @@ module.exports = {
       severity: 'error',
       comment: 'api/ routes call the interfaces of api/backend.ts; daemon/ implements them.',
       from: { path: '^src/api/' },
-      to: { path: '^src/(daemon|cli|client|cri)/' },
+      to: { path: '^src/(daemon|cli|client|cri|buildkit)/' },
     },
     {
       name: 'cri-not-daemon-or-cli',
@@ -51,11 +52,18 @@ module.exports = {
       to: { path: '^src/(daemon|cli|client|api)/' },
     },
     {
+      name: 'buildkit-not-daemon-or-cli',
+      severity: 'error',
+      comment: 'The BuildKit API runs builds through the DockerfileBuilder interface of buildkit/controller.ts; daemon/ implements it.',
+      from: { path: '^src/buildkit/' },
+      to: { path: '^src/(daemon|cli|client|api|cri)/' },
+    },
+    {
       name: 'lower-not-upward',
       severity: 'error',
       comment: 'Lower layers never import daemon/ or a front end.',
       from: { path: `${LOWER}` },
-      to: { path: '^src/(daemon|cli|client|cri)/' },
+      to: { path: '^src/(daemon|cli|client|cri|buildkit)/' },
     },
     {
       name: 'lower-only-api-types',

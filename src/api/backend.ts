@@ -4,7 +4,7 @@
  * (lib/errors.ts) and mapped to status codes by api/errors.ts. Interfaces and the options they
  * take only: the wire types (request and response bodies) are in api/types.ts.
  */
-import type { Readable, Writable } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 import type {
   ContainerConfig,
   ContainerCreateBody,
@@ -252,6 +252,8 @@ export interface Backend {
   diskUsage: DiskUsageBackend;
   /** POST /build (the classic builder) */
   build: BuildBackend;
+  /** POST /grpc and /session (BuildKit's API, run by the classic builder) */
+  buildkit: BuildkitBackend;
 }
 
 export interface CommitOptions {
@@ -402,6 +404,14 @@ export interface BuildStepError extends Error {
   code?: number;
   /** The failed RUN's command line, as BuildKit's message names it. */
   command?: string;
+}
+
+/** BuildKit's API: POST /grpc and POST /session, each on the connection they upgrade (h2c). */
+export interface BuildkitBackend {
+  /** Serves BuildKit's control API on the connection; `head` is what was read after the request. */
+  serveControl(socket: Duplex, head: Buffer): void;
+  /** Takes a client's session connection, on which the client serves its files. */
+  attachSession(session: { id: string; name: string; methods: string[] }, socket: Duplex, head: Buffer): void;
 }
 
 export interface BuildBackend {

@@ -25,6 +25,7 @@ import { pluginRoutes } from './routes/plugins.js';
 import { activatedFds, fdsFor } from './socket-activation.js';
 import { ConnectionPool, cachedOpenFileLimit, connectionCap } from './connections.js';
 import { buildRoutes } from './routes/build.js';
+import { buildkitRoutes } from './routes/buildkit.js';
 
 export const DEFAULT_UNIX_SOCKET = '/run/wharf.sock';
 export const DEFAULT_HOST = `unix://${DEFAULT_UNIX_SOCKET}`;
@@ -86,6 +87,7 @@ export function buildRouter(): Router {
   swarmRoutes(router);
   pluginRoutes(router);
   buildRoutes(router);
+  buildkitRoutes(router);
   return router;
 }
 

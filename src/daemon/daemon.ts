@@ -31,6 +31,8 @@ import { EventBus } from './events.js';
 import { ExecService } from './exec.js';
 import { HealthMonitor } from './health.js';
 import { LogRotation } from './log-rotation.js';
+import { BuildkitService } from '../buildkit/service.js';
+import { BuildkitBuilder } from './buildkit-builder.js';
 import { BuildService } from './build.js';
 
 function registryOptions(cfg: DaemonConfig): RegistryServiceOptions {
@@ -195,10 +197,11 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
   const diskUsage = new DiskUsageService({ layers: images.layers, images, containers, volumes });
   const build = new BuildService({ images, containers, events, tmpRoot: join(cfg.dataRoot, 'tmp'), log });
   await build.init();
+  const buildkit = new BuildkitService(new BuildkitBuilder(build, images), log);
   // What a burst of requests freed (a stream's buffers, a build's) goes back to the kernel once
   // the API has been quiet for a while; glibc would keep it resident.
   const quietTrim = trimWhenQuiet();
-  const server = await startApiServer({ containers, images, system, networks, events, volumes, exec: execs, files, control, diskUsage, build }, {
+  const server = await startApiServer({ containers, images, system, networks, events, volumes, exec: execs, files, control, diskUsage, build, buildkit }, {
     hosts: cfg.hosts,
     debug: () => facts.debug,
     log,

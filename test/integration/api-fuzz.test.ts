@@ -41,7 +41,7 @@ const REMOTE = [
   /^GET \/distribution\/\{name:\.\*\}\/json$/,
 ];
 
-/** Where Docker itself answers 5xx: an engine outside a swarm (503), features wharfd does not have (501). */
+/** Where Docker itself answers 5xx: an engine outside a swarm (503), features wharfd does not have (501), BuildKit's endpoints not upgraded (500). */
 const DOCKER_5XX: Array<[RegExp, number]> = [
   [/^\/(?:v[^/]*\/)?(?:swarm|services|nodes|tasks|secrets|configs)(?:\/|\?|$)/, 503],
   [/^\/(?:v[^/]*\/)?swarm\/(?:init|join)(?:\?|$)/, 501],
@@ -49,6 +49,8 @@ const DOCKER_5XX: Array<[RegExp, number]> = [
   // Checkpoints without experimental features; a volume update (cluster volumes) without a swarm.
   [/^\/(?:v[^/]*\/)?containers\/.*\/checkpoints(?:\/[^/?]*)?(?:\?|$)/, 501],
   [/^\/(?:v[^/]*\/)?volumes\//, 503],
+  // BuildKit's endpoints without an h2c upgrade: moby's plain errors.
+  [/^\/(?:v[^/]*\/)?(?:grpc|session)(?:\?|$)/, 500],
 ];
 const dockerAnswers5xx = (target: string, status: number) => DOCKER_5XX.some(([re, code]) => code === status && re.test(target));
 

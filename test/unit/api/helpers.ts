@@ -88,6 +88,7 @@ export function stubBackend(calls: Call[], o: Overrides = {}): Backend {
     control: notStubbed('control'),
     diskUsage: notStubbed('diskUsage'),
     build: notStubbed('build'),
+    buildkit: notStubbed('buildkit'),
   };
 }
 

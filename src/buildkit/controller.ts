@@ -1,0 +1,354 @@
+/**
+ * BuildKit's control API and frontend gateway as wharfd serves them on /grpc, for the Docker CLI's
+ * buildx plugin (which `docker build` runs whenever it is installed) and other BuildKit clients.
+ *
+ * wharfd has one frontend, `dockerfile.v0`, and runs it with its classic builder: the Dockerfile,
+ * the .dockerignore and the context come from the client's session (file-sync.ts), the build's
+ * progress goes out as vertexes (builder-progress.ts), and the `moby` exporter names the image in
+ * wharfd's store. LLB definitions, other frontends and exporters that write to the client are
+ * refused with a message that says so.
+ *
+ * A buildx build is two calls that meet by the build's ref: Control.Solve (session, exporter)
+ * and, beside it, the gateway's Solve (the frontend and its options) and Return (the result, or
+ * the client's error). Status streams the progress of the same ref.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { readDockerignore } from '../build/dockerignore.js';
+import { TarWriter } from '../lib/tar-writer.js';
+import { BuilderProgress, type BuilderMessage } from './builder-progress.js';
+import { receiveDirectory } from './file-sync.js';
+import { frontendOptions, type FrontendOptions } from './frontend-options.js';
+import { GrpcError, Status, serverStream, unary, type Method, type ServerCall, type GrpcClient } from './grpc.js';
+import { messages, type BuildkitVersion, type Platform, type ReturnRequest, type SolveRequest, type StatusResponse, type Result } from './proto.js';
+import { Sessions } from './sessions.js';
+import { StatusFeed, VertexHandle } from './status-feed.js';
+
+/** What the daemon gives the controller: its classic builder and its image store. */
+export interface DockerfileBuilder {
+  /** Builds `dockerfile` over the context tar; messages as POST /build sends them. Errors may carry `code` and `command` (a failed RUN). */
+  build(req: { context: Readable; dockerfile: string; options: FrontendOptions }, signal: AbortSignal): AsyncIterable<BuilderMessage>;
+  /** The image's config JSON. */
+  imageConfig(imageId: string): Promise<Buffer>;
+  /** Tags the image; returns the name as the registry knows it (`docker.io/library/x:latest`). */
+  tag(imageId: string, name: string): Promise<string>;
+  readonly worker: { id: string; hostname: string; platform: Platform };
+  readonly version: BuildkitVersion;
+}
+
+const FRONTEND = 'dockerfile.v0';
+const BUILD_ID_HEADER = 'buildkit-controlapi-buildid';
+/** A finished build's progress stays for a client that asks for it late. */
+const KEEP_FINISHED_MS = 60_000;
+/** The largest Dockerfile (or Dockerfile-specific .dockerignore) read: the classic API's limit. */
+const MAX_DEFINITION_BYTES = 10 << 20;
+
+/** The gateway capabilities this frontend runner has (BuildKit's apicaps IDs). */
+const FRONTEND_CAPS = ['solve.base', 'solve.inlinereturn', 'return', 'proto.refarray', 'frontend.inputs'];
+
+interface BuildState {
+  readonly feed: StatusFeed;
+  control: SolveRequest | null;
+  readonly controlWaiters: Array<() => void>;
+  returned: ReturnRequest | null;
+  readonly returnWaiters: Array<() => void>;
+  /** Results of the gateway's Solve by ref id: image ids. */
+  readonly refs: Map<string, string>;
+  users: number;
+  expiry: NodeJS.Timeout | null;
+  /** Control.Solve failed: the gateway's calls waiting on it fail the same way (the client does not cancel them). */
+  failed: GrpcError | null;
+}
+
+function waitFor(b: BuildState, check: () => boolean, waiters: Array<() => void>, signal: AbortSignal, what: string): Promise<void> {
+  if (b.failed) return Promise.reject(b.failed);
+  if (check()) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(new GrpcError(Status.CANCELLED, `context canceled while waiting for ${what}`));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    waiters.push(() => {
+      signal.removeEventListener('abort', onAbort);
+      if (b.failed && !check()) reject(b.failed);
+      else resolve();
+    });
+  });
+}
+
+/** BuildKit's wording for a RUN that failed; other errors keep their message. */
+function solveError(err: unknown): GrpcError {
+  if (err instanceof GrpcError) return err;
+  const e = err as { message?: string; code?: unknown; command?: unknown };
+  if (typeof e.code === 'number' && typeof e.command === 'string') {
+    return new GrpcError(Status.UNKNOWN, `process "${e.command}" did not complete successfully: exit code: ${e.code}`);
+  }
+  return new GrpcError(Status.UNKNOWN, e.message ?? String(err));
+}
+
+function humanSize(n: number): string {
+  if (n < 1000) return `${n}B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let i = -1;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${v.toFixed(2).replace(/\.?0+$/, '')}${units[i]}`;
+}
+
+export class BuildkitController {
+  readonly sessions = new Sessions();
+  private readonly builds = new Map<string, BuildState>();
+
+  constructor(private readonly builder: DockerfileBuilder) {}
+
+  /** The gRPC methods, by path. */
+  methods(): Map<string, Method> {
+    const control = '/moby.buildkit.v1.Control/';
+    const gateway = '/moby.buildkit.v1.frontend.LLBBridge/';
+    return new Map<string, Method>([
+      [`${control}ListWorkers`, unary(messages.ListWorkersRequest.decode, messages.ListWorkersResponse.encode, () => Promise.resolve({ record: [this.workerRecord()] }))],
+      [`${control}Info`, unary(messages.InfoRequest.decode, messages.InfoResponse.encode, () => Promise.resolve({ buildkitVersion: this.builder.version }))],
+      // The classic builder's cache is its images (docker image prune); like POST /build/prune and
+      // system df's BuildCache, BuildKit's cache records list and prune nothing.
+      [`${control}DiskUsage`, unary(messages.DiskUsageRequest.decode, messages.DiskUsageResponse.encode, () => Promise.resolve({}))],
+      [`${control}Prune`, serverStream(messages.PruneRequest.decode, () => Promise.resolve())],
+      [`${control}Solve`, unary(messages.SolveRequest.decode, messages.SolveResponse.encode, (req, call) => this.solve(req, call))],
+      [`${control}Status`, serverStream(messages.StatusRequest.decode, (req, call) => this.status(req.Ref, call))],
+      [`${gateway}Ping`, unary(messages.PingRequest.decode, messages.PongResponse.encode, () => Promise.resolve(this.pong()))],
+      [`${gateway}Solve`, unary(messages.GatewaySolveRequest.decode, messages.GatewaySolveResponse.encode, (req, call) => this.gatewaySolve(req, call))],
+      [`${gateway}Return`, unary(messages.ReturnRequest.decode, messages.ReturnResponse.encode, (req, call) => this.gatewayReturn(req, call))],
+    ]);
+  }
+
+  private workerRecord() {
+    const w = this.builder.worker;
+    return {
+      ID: w.id,
+      Labels: {
+        'org.mobyproject.buildkit.worker.executor': 'oci',
+        'org.mobyproject.buildkit.worker.hostname': w.hostname,
+        'org.mobyproject.buildkit.worker.network': 'host',
+        'org.mobyproject.buildkit.worker.snapshotter': 'overlayfs',
+      },
+      platforms: [w.platform],
+      BuildkitVersion: this.builder.version,
+    };
+  }
+
+  private pong() {
+    return { FrontendAPICaps: FRONTEND_CAPS.map((ID) => ({ ID, Enabled: true })), LLBCaps: [], Workers: [this.workerRecord()] };
+  }
+
+  /** The state of build `ref`, held while a call uses it and for a while after the last one. */
+  private async using<T>(ref: string, fn: (b: BuildState) => Promise<T>): Promise<T> {
+    if (!ref) throw new GrpcError(Status.INVALID_ARGUMENT, 'no build ref');
+    let b = this.builds.get(ref);
+    if (!b) {
+      b = { feed: new StatusFeed(), control: null, controlWaiters: [], returned: null, returnWaiters: [], refs: new Map(), users: 0, expiry: null, failed: null };
+      this.builds.set(ref, b);
+    }
+    const state = b;
+    if (state.expiry) clearTimeout(state.expiry);
+    state.expiry = null;
+    state.users++;
+    try {
+      return await fn(state);
+    } finally {
+      if (--state.users === 0) {
+        state.expiry = setTimeout(() => {
+          if (state.users === 0 && this.builds.get(ref) === state) this.builds.delete(ref);
+        }, KEEP_FINISHED_MS);
+        state.expiry.unref();
+      }
+    }
+  }
+
+  private buildIdOf(call: ServerCall): string {
+    const id = call.metadata[BUILD_ID_HEADER];
+    const ref = Array.isArray(id) ? id[0] : id;
+    if (!ref) throw new GrpcError(Status.INVALID_ARGUMENT, `no ${BUILD_ID_HEADER} in the request`);
+    return ref;
+  }
+
+  private checkExporter(req: SolveRequest): void {
+    if (req.Exporter === '' || req.Exporter === 'moby') return;
+    if (req.Exporter === 'image' && !/^(1|true)$/i.test(req.ExporterAttrs.push ?? '')) return;
+    throw new GrpcError(Status.UNIMPLEMENTED, `exporter "${req.Exporter}"${req.Exporter === 'image' ? ' with push' : ''} is not supported by wharfd: its builder stores images in the daemon (the moby exporter)`);
+  }
+
+  private solve(req: SolveRequest, call: ServerCall) {
+    return this.using(req.Ref, async (b) => {
+      try {
+        this.checkExporter(req);
+        if (req.Frontend && req.Frontend !== FRONTEND) throw new GrpcError(Status.NOT_FOUND, `frontend ${req.Frontend} not found`);
+        if (Object.keys(req.FrontendInputs).length) throw new GrpcError(Status.UNIMPLEMENTED, 'frontend inputs (named contexts) are not supported by wharfd');
+        b.control = req;
+        for (const w of b.controlWaiters.splice(0)) w();
+        let imageId: string;
+        if (req.Frontend) {
+          imageId = await this.runFrontend(b, req.FrontendAttrs, call.signal);
+        } else {
+          await waitFor(b, () => b.returned !== null, b.returnWaiters, call.signal, 'the build result');
+          const ret = b.returned!;
+          if (ret.error && ret.error.code !== Status.OK) throw new GrpcError(ret.error.code, ret.error.message);
+          imageId = this.imageOf(b, ret.result);
+        }
+        return { ExporterResponse: await this.export(b, req, imageId) };
+      } catch (err) {
+        b.failed = solveError(err);
+        for (const w of [...b.controlWaiters.splice(0), ...b.returnWaiters.splice(0)]) w();
+        throw b.failed;
+      } finally {
+        b.feed.close();
+      }
+    });
+  }
+
+  private imageOf(b: BuildState, result: Result | undefined): string {
+    const id = result?.ref?.id || result?.refDeprecated || '';
+    if (!id && result?.refs) throw new GrpcError(Status.UNIMPLEMENTED, 'a result of several platforms cannot be exported by wharfd');
+    const image = b.refs.get(id);
+    if (!image) throw new GrpcError(Status.INVALID_ARGUMENT, id ? `unknown result ref ${id}` : 'the build returned no image');
+    return image;
+  }
+
+  /** The moby exporter: names the image and reports it as BuildKit's does. */
+  private async export(b: BuildState, req: SolveRequest, imageId: string): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    if (req.Exporter === '') return out;
+    const v = new VertexHandle(b.feed, 'exporting to image');
+    await v.start();
+    await v.status({ id: 'exporting layers', done: true });
+    await v.status({ id: `writing image ${imageId}`, done: true });
+    const names: string[] = [];
+    for (const name of (req.ExporterAttrs.name ?? '').split(',').map((n) => n.trim()).filter((n) => n !== '')) {
+      const full = await this.builder.tag(imageId, name);
+      names.push(full);
+      await v.status({ id: `naming to ${full}`, done: true });
+    }
+    await v.complete();
+    out['containerimage.config.digest'] = imageId;
+    out['containerimage.digest'] = imageId;
+    if (names.length) out['image.name'] = names.join(',');
+    return out;
+  }
+
+  private status(ref: string, call: ServerCall) {
+    return this.using(ref, (b) => b.feed.subscribe((r: StatusResponse) => call.send(messages.StatusResponse.encode(r)), call.signal));
+  }
+
+  private gatewaySolve(req: { Definition: Buffer; Frontend: string; FrontendOpt: Record<string, string>; FrontendInputs: Record<string, Buffer> }, call: ServerCall) {
+    return this.using(this.buildIdOf(call), async (b) => {
+      if (req.Frontend !== FRONTEND) {
+        throw req.Frontend
+          ? new GrpcError(Status.NOT_FOUND, `frontend ${req.Frontend} not found`)
+          : new GrpcError(Status.UNIMPLEMENTED, 'LLB definitions are not supported by wharfd: it builds Dockerfiles (the dockerfile.v0 frontend)');
+      }
+      if (Object.keys(req.FrontendInputs).length) throw new GrpcError(Status.UNIMPLEMENTED, 'frontend inputs (named contexts) are not supported by wharfd');
+      const imageId = await this.runFrontend(b, req.FrontendOpt, call.signal);
+      const id = randomUUID();
+      b.refs.set(id, imageId);
+      return { ref: '', result: { ref: { id }, metadata: { 'containerimage.config': await this.builder.imageConfig(imageId) } } };
+    });
+  }
+
+  private gatewayReturn(req: ReturnRequest, call: ServerCall) {
+    return this.using(this.buildIdOf(call), (b) => {
+      b.returned = req;
+      for (const w of b.returnWaiters.splice(0)) w();
+      return Promise.resolve({});
+    });
+  }
+
+  /** The Dockerfile frontend: fetches the definition and the context from the session and builds. */
+  private async runFrontend(b: BuildState, attrs: Record<string, string>, signal: AbortSignal): Promise<string> {
+    await waitFor(b, () => b.control !== null, b.controlWaiters, signal, 'the solve request');
+    const opts = frontendOptions(attrs);
+    const { client } = await this.sessions.get(b.control!.Session, signal);
+    const feed = b.feed;
+
+    const definition = new VertexHandle(feed, `[internal] load build definition from ${opts.filename}`);
+    await definition.start();
+    const defFiles = await this.smallFiles(client, 'dockerfile', [opts.filename, `${opts.filename}.dockerignore`], signal);
+    const dockerfile = defFiles.get(opts.filename);
+    if (dockerfile === undefined) {
+      const msg = `failed to read dockerfile: open ${opts.filename}: no such file or directory`;
+      await definition.complete({ error: msg });
+      throw new GrpcError(Status.UNKNOWN, msg);
+    }
+    await definition.status({ id: `transferring dockerfile: ${humanSize(dockerfile.length)}`, done: true });
+    await definition.complete();
+
+    const ignore = new VertexHandle(feed, '[internal] load .dockerignore');
+    await ignore.start();
+    let ignoreText = defFiles.get(`${opts.filename}.dockerignore`);
+    if (ignoreText === undefined) ignoreText = (await this.smallFiles(client, 'context', ['.dockerignore'], signal)).get('.dockerignore');
+    await ignore.status({ id: `transferring context: ${humanSize(ignoreText?.length ?? 0)}`, done: true });
+    await ignore.complete();
+    const excludes = ignoreText ? readDockerignore(ignoreText.toString('utf8')) : [];
+
+    const context = new VertexHandle(feed, '[internal] load build context');
+    await context.start();
+    const tar = new TarWriter();
+    const stop = new AbortController();
+    const both = AbortSignal.any([signal, stop.signal]);
+    // Set when the transfer fails on its own (not stopped for a failed build): the build's error is then this one's echo.
+    let transferError: unknown = null;
+    const transfer = receiveDirectory(client, { dirName: 'context', excludePatterns: excludes }, (h, body) => tar.add(h, body), both).then(
+      async (bytes) => {
+        tar.finish();
+        await context.status({ id: `transferring context: ${humanSize(bytes)}`, done: true });
+        await context.complete();
+      },
+      async (err: unknown) => {
+        if (!stop.signal.aborted) transferError = err;
+        tar.destroy();
+        await context.complete({ error: (err as Error).message });
+      },
+    );
+    const progress = new BuilderProgress(feed);
+    let imageId = '';
+    try {
+      for await (const m of this.builder.build({ context: tar, dockerfile: dockerfile.toString('utf8'), options: opts }, signal)) {
+        const aux = m.aux as { ID?: unknown } | undefined;
+        if (typeof aux?.ID === 'string') imageId = aux.ID;
+        await progress.message(m);
+      }
+      await transfer;
+      await progress.finish();
+    } catch (err) {
+      const e = solveError(transferError ?? err);
+      stop.abort();
+      await transfer;
+      await progress.fail(e.message);
+      throw e;
+    }
+    if (transferError) throw solveError(transferError);
+    if (!imageId) throw new GrpcError(Status.UNKNOWN, 'the build produced no image');
+    return imageId;
+  }
+
+  /** Small files (a Dockerfile, a .dockerignore) of a shared directory, by path. */
+  private async smallFiles(client: GrpcClient, dirName: string, include: string[], signal: AbortSignal): Promise<Map<string, Buffer>> {
+    const files = new Map<string, Buffer>();
+    let total = 0;
+    await receiveDirectory(
+      client,
+      { dirName, includePatterns: include, followPaths: include },
+      async (h, body) => {
+        if (h.type !== 'file' || !body) return;
+        const parts: Buffer[] = [];
+        for await (const c of body) {
+          total += c.length;
+          if (total > MAX_DEFINITION_BYTES) throw new GrpcError(Status.INVALID_ARGUMENT, `${h.name} is too large`);
+          parts.push(c);
+        }
+        files.set(h.name, Buffer.concat(parts));
+      },
+      signal,
+    );
+    return files;
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The Dockerfile frontend's options (BuildKit's `dockerfile.v0` frontend attributes, as buildx
+ * sets them from `docker build` flags) in the classic builder's terms. What the classic builder
+ * cannot do (named contexts, several platforms at once) is refused by name; attributes that
+ * only steer BuildKit's own machinery are ignored, as its frontend ignores what it does not know.
+ */
+import { GrpcError, Status } from './grpc.js';
+
+export interface FrontendOptions {
+  /** The Dockerfile's name in the directory shared as `dockerfile`. */
+  filename: string;
+  target: string;
+  buildArgs: Map<string, string>;
+  labels: Record<string, string>;
+  noCache: boolean;
+  pull: boolean;
+  networkMode: string;
+  extraHosts: string[];
+  platform: string;
+  shmSize?: number;
+  cgroupParent?: string;
+  ulimits?: Array<{ Name: string; Soft: number; Hard: number }>;
+}
+
+function invalid(msg: string): GrpcError {
+  return new GrpcError(Status.INVALID_ARGUMENT, msg);
+}
+
+function parseUlimits(value: string): Array<{ Name: string; Soft: number; Hard: number }> {
+  return value
+    .split(',')
+    .filter((u) => u !== '')
+    .map((u) => {
+      const m = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/.exec(u);
+      if (!m) throw invalid(`invalid ulimit ${JSON.stringify(u)}`);
+      const soft = Number(m[2]);
+      return { Name: m[1]!, Soft: soft, Hard: m[3] === undefined ? soft : Number(m[3]) };
+    });
+}
+
+export function frontendOptions(attrs: Record<string, string>): FrontendOptions {
+  const opts: FrontendOptions = {
+    filename: attrs.filename || 'Dockerfile',
+    target: attrs.target ?? '',
+    buildArgs: new Map(),
+    labels: {},
+    noCache: 'no-cache' in attrs,
+    pull: attrs['image-resolve-mode'] === 'pull',
+    networkMode: '',
+    extraHosts: [],
+    platform: '',
+  };
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key.startsWith('build-arg:')) {
+      if (!key.startsWith('build-arg:BUILDKIT_')) opts.buildArgs.set(key.slice('build-arg:'.length), value);
+      continue;
+    }
+    if (key.startsWith('label:')) {
+      opts.labels[key.slice('label:'.length)] = value;
+      continue;
+    }
+    if (key.startsWith('context:') || key.startsWith('input:')) {
+      throw new GrpcError(Status.UNIMPLEMENTED, `named build contexts (${key}) are not supported by wharfd's builder`);
+    }
+    switch (key) {
+      case 'filename':
+      case 'target':
+      case 'no-cache':
+        break;
+      case 'force-network-mode':
+        opts.networkMode = value === 'sandbox' ? '' : value;
+        break;
+      case 'add-hosts':
+        // BuildKit's `host=ip` pairs; the classic builder's are `host:ip`.
+        opts.extraHosts = value
+          .split(',')
+          .filter((h) => h !== '')
+          .map((h) => h.replace('=', ':'));
+        break;
+      case 'platform':
+        if (value.includes(',')) throw new GrpcError(Status.UNIMPLEMENTED, `building for several platforms (${value}) is not supported by wharfd's builder`);
+        opts.platform = value;
+        break;
+      case 'shm-size': {
+        const n = Number(value);
+        if (!Number.isSafeInteger(n) || n < 0) throw invalid(`invalid shm-size ${JSON.stringify(value)}`);
+        opts.shmSize = n;
+        break;
+      }
+      case 'cgroup-parent':
+        opts.cgroupParent = value;
+        break;
+      case 'ulimit':
+        opts.ulimits = parseUlimits(value);
+        break;
+      default:
+      // As BuildKit's frontend does, other attributes (attestations, cache imports, caps) are left alone.
+    }
+  }
+  return opts;
+}

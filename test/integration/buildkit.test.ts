@@ -1,0 +1,237 @@
+/**
+ * BuildKit's API on /grpc and /session, which `docker build` uses whenever the buildx plugin is
+ * installed: builds the way buildx runs them (the gateway's Solve and Return beside Control.Solve,
+ * and Control.Solve naming the frontend itself), the session's file transfer with a .dockerignore
+ * and a Dockerfile shared apart, the cache, a failing RUN in BuildKit's words, the status stream's
+ * vertexes, and refusals: exporters wharfd does not have, a hostile client's paths, requests that
+ * are not upgraded.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GrpcClient, Status } from '../../src/buildkit/grpc.js';
+import { buildkitBuild, dialUpgrade, dir, file, symlink, vertexesByName } from '../lib/buildkit-client.js';
+import { jsonBody, loadBusybox, ping, socketRequest, startDaemon, type Daemon } from './harness.js';
+
+let d: Daemon;
+let bait: string;
+
+before(async () => {
+  d = await startDaemon();
+  await loadBusybox(d);
+  bait = await mkdtemp(join(tmpdir(), 'wharf-buildkit-bait-'));
+});
+after(async () => {
+  await d?.cleanup();
+  if (bait) await rm(bait, { recursive: true, force: true });
+});
+
+async function imageId(ref: string): Promise<string> {
+  const r = await d.docker(['image', 'inspect', '-f', '{{.Id}}', ref]);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout.trim();
+}
+
+async function run(image: string, ...cmd: string[]): Promise<string> {
+  const r = await d.docker(['run', '--rm', image, ...cmd]);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout;
+}
+
+const DOCKERFILE = ['FROM busybox', 'ARG X=default', 'RUN echo "arg=$X" && echo "arg=$X" > /arg', 'COPY . /ctx/', 'LABEL from=dockerfile', ''].join('\n');
+
+const CONTEXT = [
+  file('.dockerignore', 'secret.txt\n*.log\n'),
+  file('secret.txt', 'never sent\n'),
+  file('build.log', 'never sent either\n'),
+  dir('sub', 0o1770),
+  file('sub/kept', 'kept\n'),
+  symlink('sub/up', '../../../etc/passwd'),
+];
+
+test('a build as buildx runs it: the gateway frontend, the session transfer, the moby exporter', async () => {
+  const r = await buildkitBuild(d.socket, {
+    dirs: { context: CONTEXT, dockerfile: [file('Build.df', DOCKERFILE)] },
+    attrs: { filename: 'Build.df', 'build-arg:X': 'given', 'label:extra': 'yes', 'attest:provenance': 'mode=min' },
+    name: 'bk-one,bk-one:second',
+  });
+  assert.equal(r.error, undefined, r.error?.message);
+  const id = await imageId('bk-one');
+  assert.equal(await imageId('bk-one:second'), id);
+  assert.equal(r.exporterResponse?.['containerimage.digest'], id);
+  assert.equal(r.exporterResponse?.['containerimage.config.digest'], id);
+  assert.equal(r.exporterResponse?.['image.name'], 'docker.io/library/bk-one,docker.io/library/bk-one:second');
+
+  // What the .dockerignore names never reached the image; a link pointing out is kept as a link.
+  assert.equal(await run('bk-one', 'cat', '/arg'), 'arg=given\n');
+  assert.equal(await run('bk-one', 'sh', '-c', 'ls -A /ctx /ctx/sub; readlink /ctx/sub/up; stat -c %a /ctx/sub'), '/ctx:\n.dockerignore\nsub\n\n/ctx/sub:\nkept\nup\n../../../etc/passwd\n1770\n');
+  const labels = await d.docker(['image', 'inspect', '-f', '{{json .Config.Labels}}', 'bk-one']);
+  assert.deepEqual(JSON.parse(labels.stdout), { extra: 'yes', from: 'dockerfile' });
+
+  const v = vertexesByName(r.status);
+  assert.deepEqual([...v.keys()], [
+    '[internal] load build definition from Build.df',
+    '[internal] load .dockerignore',
+    '[internal] load build context',
+    '[1/6] FROM busybox',
+    '[2/6] ARG X=default',
+    '[3/6] RUN echo "arg=$X" && echo "arg=$X" > /arg',
+    '[4/6] COPY . /ctx/',
+    '[5/6] LABEL from=dockerfile',
+    '[6/6] LABEL extra=yes',
+    'exporting to image',
+  ]);
+  for (const [name, vx] of v) assert.ok(vx.completed && vx.error === '', `${name}: ${JSON.stringify(vx)}`);
+  assert.equal(v.get('[3/6] RUN echo "arg=$X" && echo "arg=$X" > /arg')?.logs, 'arg=given\n');
+  assert.deepEqual(v.get('exporting to image')?.statuses, ['exporting layers', `writing image ${id}`, 'naming to docker.io/library/bk-one', 'naming to docker.io/library/bk-one:second']);
+  assert.match(v.get('[internal] load build definition from Build.df')!.statuses[0]!, /^transferring dockerfile: \d+B$/);
+
+  // The same build again comes from the cache, step by step.
+  const again = await buildkitBuild(d.socket, { dirs: { context: CONTEXT, dockerfile: [file('Build.df', DOCKERFILE)] }, attrs: { filename: 'Build.df', 'build-arg:X': 'given', 'label:extra': 'yes' }, name: 'bk-again' });
+  assert.equal(again.error, undefined, again.error?.message);
+  assert.equal(await imageId('bk-again'), id);
+  assert.equal(vertexesByName(again.status).get('[3/6] RUN echo "arg=$X" && echo "arg=$X" > /arg')?.cached, true);
+});
+
+test('Control.Solve naming the frontend itself builds too (buildctl, older clients)', async () => {
+  const r = await buildkitBuild(d.socket, {
+    direct: true,
+    dirs: { context: [file('f', 'direct\n')], dockerfile: [file('Dockerfile', 'FROM busybox AS a\nRUN echo a > /a\nFROM busybox AS b\nCOPY f /f\nCOPY --from=a /a /a\n')] },
+    attrs: { target: 'b' },
+    name: 'bk-direct',
+  });
+  assert.equal(r.error, undefined, r.error?.message);
+  assert.equal(await run('bk-direct', 'cat', '/f', '/a'), 'direct\na\n');
+});
+
+test('a failing RUN: BuildKit\'s message, the step marked failed, no image named, no container left', async () => {
+  const before = (await d.docker(['ps', '-aq'])).stdout;
+  const r = await buildkitBuild(d.socket, {
+    dirs: { context: [], dockerfile: [file('Dockerfile', 'FROM busybox\nRUN echo going && exit 7\nRUN echo never\n')] },
+    name: 'bk-fails',
+  });
+  assert.equal(r.error?.code, Status.UNKNOWN);
+  assert.equal(r.error?.message, 'process "/bin/sh -c echo going && exit 7" did not complete successfully: exit code: 7');
+  const step = vertexesByName(r.status).get('[2/3] RUN echo going && exit 7');
+  assert.equal(step?.error, r.error?.message);
+  assert.equal(step?.logs, 'going\n');
+  assert.equal(vertexesByName(r.status).has('[3/3] RUN echo never'), false);
+  assert.notEqual((await d.docker(['image', 'inspect', 'bk-fails'])).code, 0);
+  assert.equal((await d.docker(['ps', '-aq'])).stdout, before);
+});
+
+test('what wharfd cannot build is refused by name, and the gateway\'s calls end with it', { timeout: 120_000 }, async () => {
+  const df = { dockerfile: [file('Dockerfile', 'FROM busybox\n')], context: [] };
+  const local = await buildkitBuild(d.socket, { dirs: df, exporter: 'local' });
+  assert.equal(local.error?.code, Status.UNIMPLEMENTED);
+  assert.match(local.error!.message, /exporter "local" is not supported by wharfd/);
+
+  const missing = await buildkitBuild(d.socket, { dirs: { dockerfile: [], context: [] } });
+  assert.equal(missing.error?.message, 'failed to read dockerfile: open Dockerfile: no such file or directory');
+
+  const named = await buildkitBuild(d.socket, { dirs: df, attrs: { 'context:base': 'docker-image://busybox' } });
+  assert.equal(named.error?.code, Status.UNIMPLEMENTED);
+  assert.match(named.error!.message, /named build contexts/);
+});
+
+test('a client sending paths that climb out of its context fails its build and writes nothing outside', async () => {
+  const up = '../'.repeat(12);
+  for (const path of [`${up}${bait.slice(1)}/pwned`, '/abs/pwned', 'a/../../pwned', '']) {
+    const r = await buildkitBuild(d.socket, {
+      rawPaths: true,
+      dirs: { dockerfile: [file('Dockerfile', 'FROM busybox\nCOPY . /\n')], context: [file(path || 'x', 'owned\n'), ...(path === '' ? [{ path: 'x/', mode: 0o100644, data: 'y' }] : [])] },
+      name: 'bk-hostile',
+    });
+    assert.ok(r.error, `${JSON.stringify(path)} was accepted`);
+    assert.match(r.error.message, /invalid path in the shared directory/);
+  }
+  assert.equal(existsSync(join(bait, 'pwned')), false);
+  assert.notEqual((await d.docker(['image', 'inspect', 'bk-hostile'])).code, 0);
+  assert.equal(await ping(d.socket), true);
+});
+
+test('/grpc and /session want an h2c upgrade; an unknown method is UNIMPLEMENTED', async () => {
+  const plain = await socketRequest(d.socket, 'POST', '/v1.47/grpc');
+  assert.equal(plain.status, 500);
+  assert.equal(jsonBody<{ message: string }>(plain)?.message, 'no upgrade proto in request');
+  const ws = await socketRequest(d.socket, 'POST', '/v1.47/session', { headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'X-Docker-Expose-Session-Uuid': 'x' } });
+  assert.equal(ws.status, 500);
+  assert.equal(jsonBody<{ message: string }>(ws)?.message, 'protocol websocket not supported');
+
+  const g = await dialUpgrade(d.socket, '/v1.47/grpc');
+  const client = new GrpcClient(g.socket, g.head);
+  const call = client.call('/moby.buildkit.v1.Control/NoSuchMethod');
+  await call.send(Buffer.alloc(0));
+  call.closeSend();
+  await assert.rejects(async () => {
+    for await (const _ of call.messages()) void _;
+  }, (err: { code?: number; message?: string }) => err.code === Status.UNIMPLEMENTED && /unknown method/.test(err.message ?? ''));
+  client.close();
+  assert.equal(await ping(d.socket), true);
+});
+
+test('garbage on the BuildKit connections ends those calls or connections, never the daemon', async () => {
+  const { randomBytes } = await import('node:crypto');
+  const http2 = await import('node:http2');
+  // Not HTTP/2 at all after the upgrade.
+  for (const path of ['/v1.47/grpc', '/v1.47/session']) {
+    const g = await dialUpgrade(d.socket, path, path.endsWith('session') ? { 'X-Docker-Expose-Session-Uuid': 'garbage' } : {});
+    g.socket.resume();
+    g.socket.on('error', () => {});
+    g.socket.write(randomBytes(8192));
+    await new Promise<void>((resolve) => {
+      g.socket.once('close', () => resolve());
+      setTimeout(() => g.socket.destroy(), 5000).unref();
+    });
+  }
+  // Well-framed calls whose messages are random bytes.
+  const g = await dialUpgrade(d.socket, '/v1.47/grpc');
+  const client = new GrpcClient(g.socket, g.head);
+  const unaryPaths = ['Control/Solve', 'Control/ListWorkers', 'Control/Info', 'Control/DiskUsage', 'frontend.LLBBridge/Ping', 'frontend.LLBBridge/Solve', 'frontend.LLBBridge/Return'];
+  for (const p of unaryPaths) {
+    for (let i = 0; i < 5; i++) {
+      const call = client.call(`/moby.buildkit.v1.${p}`, { 'buildkit-controlapi-buildid': 'garbage' });
+      await call.send(randomBytes(1 + (i * 97) % 300));
+      call.closeSend();
+      const outcome = await Promise.race([
+        (async () => {
+          try {
+            for await (const _ of call.messages()) void _;
+            return 'ok';
+          } catch (err) {
+            return `status ${(err as { code?: number }).code}`;
+          }
+        })(),
+        new Promise<string>((resolve) => setTimeout(() => resolve('pending'), 3000).unref()),
+      ]);
+      // A random Solve may decode as a request that waits for its other half: it is cancelled then.
+      if (outcome === 'pending') call.cancel();
+      else assert.match(outcome, /^(ok|status \d+)$/);
+    }
+  }
+  client.close();
+  // A frame announcing more than the limit: RESOURCE_EXHAUSTED for that call.
+  const raw = await dialUpgrade(d.socket, '/v1.47/grpc');
+  raw.socket.unshift(raw.head);
+  const session = http2.connect('http://docker', { createConnection: () => raw.socket });
+  session.on('error', () => {});
+  const req = session.request({ ':method': 'POST', ':path': '/moby.buildkit.v1.Control/ListWorkers', 'content-type': 'application/grpc', te: 'trailers' });
+  const status = new Promise<string>((resolve) => {
+    const read = (h: Record<string, unknown>) => h['grpc-status'] !== undefined && resolve(String(h['grpc-status']));
+    req.on('response', read);
+    req.on('trailers', read);
+    req.on('close', () => resolve('closed'));
+  });
+  req.on('error', () => {});
+  req.resume();
+  const head = Buffer.alloc(5);
+  head.writeUInt32BE(64 << 20, 1);
+  req.write(Buffer.concat([head, randomBytes(1024)]));
+  assert.equal(await status, String(Status.RESOURCE_EXHAUSTED));
+  session.destroy();
+  assert.equal(await ping(d.socket), true);
+  assert.doesNotMatch(d.log(), /BUG:|buildkit: \//, 'an error escaped its call');
+});

@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { frontendOptions } from '../../../src/buildkit/frontend-options.js';
+import { GrpcError, Status } from '../../../src/buildkit/grpc.js';
+
+test('buildx attributes become the classic builder options', () => {
+  const o = frontendOptions({
+    filename: 'Build.df',
+    target: 'final',
+    'build-arg:X': 'x',
+    'build-arg:BUILDKIT_INLINE_CACHE': '1',
+    'label:org.a': 'b',
+    'no-cache': '',
+    'image-resolve-mode': 'pull',
+    'force-network-mode': 'host',
+    'add-hosts': 'foo=1.2.3.4,bar=::1',
+    'shm-size': '1048576',
+    ulimit: 'nofile=1024:2048,nproc=50',
+    'cgroup-parent': 'builds',
+    'attest:provenance': 'mode=min',
+    'some-future-option': 'x',
+  });
+  assert.equal(o.filename, 'Build.df');
+  assert.equal(o.target, 'final');
+  assert.deepEqual([...o.buildArgs], [['X', 'x']]);
+  assert.deepEqual(o.labels, { 'org.a': 'b' });
+  assert.equal(o.noCache, true);
+  assert.equal(o.pull, true);
+  assert.equal(o.networkMode, 'host');
+  assert.deepEqual(o.extraHosts, ['foo:1.2.3.4', 'bar:::1']);
+  assert.equal(o.shmSize, 1048576);
+  assert.deepEqual(o.ulimits, [{ Name: 'nofile', Soft: 1024, Hard: 2048 }, { Name: 'nproc', Soft: 50, Hard: 50 }]);
+  assert.equal(o.cgroupParent, 'builds');
+});
+
+test('defaults: the Dockerfile, the cache used, the default network', () => {
+  const o = frontendOptions({ 'force-network-mode': 'sandbox' });
+  assert.equal(o.filename, 'Dockerfile');
+  assert.equal(o.noCache, false);
+  assert.equal(o.pull, false);
+  assert.equal(o.networkMode, '');
+});
+
+test('what the classic builder cannot do is refused by name', () => {
+  const refused = (attrs: Record<string, string>, code: number, re: RegExp) =>
+    assert.throws(() => frontendOptions(attrs), (e: unknown) => e instanceof GrpcError && e.code === code && re.test(e.message));
+  refused({ 'context:base': 'docker-image://alpine' }, Status.UNIMPLEMENTED, /named build contexts \(context:base\)/);
+  refused({ 'input:x': 'y' }, Status.UNIMPLEMENTED, /named build contexts/);
+  refused({ platform: 'linux/amd64,linux/arm64' }, Status.UNIMPLEMENTED, /several platforms/);
+  refused({ 'shm-size': '-1' }, Status.INVALID_ARGUMENT, /invalid shm-size/);
+  refused({ ulimit: 'nofile' }, Status.INVALID_ARGUMENT, /invalid ulimit "nofile"/);
+});
