@@ -9,7 +9,7 @@ const stat = (path: string, mode: number, extra: Partial<Stat> = {}): Stat => ({
   uid: 1000,
   gid: 100,
   size: 0,
-  modTime: 1_767_225_600_123_456_789,
+  modTime: 1_767_225_600 * 1e9 + 123_456_000,
   linkname: '',
   devmajor: 0,
   devminor: 0,
