@@ -10,24 +10,10 @@
  * into a tar that the build's hardened extractor unpacks (the names are the client's and are not
  * trusted here either).
  */
+import { fromGoFileMode } from '../lib/go-file-mode.js';
 import type { TarWriteHeader } from '../lib/tar-writer.js';
 import { GrpcError, Status, type GrpcClient } from './grpc.js';
 import { messages, PACKET_DATA, PACKET_ERR, PACKET_FIN, PACKET_REQ, PACKET_STAT, type Packet, type Stat } from './proto.js';
-
-/** Go's os.FileMode bits, which fsutil's Stat.mode carries. */
-const GO_MODE = {
-  dir: 2 ** 31,
-  symlink: 2 ** 27,
-  device: 2 ** 26,
-  namedPipe: 2 ** 25,
-  socket: 2 ** 24,
-  setuid: 2 ** 23,
-  setgid: 2 ** 22,
-  charDevice: 2 ** 21,
-  sticky: 2 ** 20,
-  irregular: 2 ** 19,
-} as const;
-const GO_TYPE_MASK = GO_MODE.dir | GO_MODE.symlink | GO_MODE.namedPipe | GO_MODE.socket | GO_MODE.device | GO_MODE.charDevice | GO_MODE.irregular;
 
 /** How far ahead of the file being written files are asked for: by count and by announced size. */
 const MAX_FILES_AHEAD = 128;
@@ -46,25 +32,25 @@ export type EntrySink = (header: TarWriteHeader, body?: AsyncIterable<Buffer>) =
 
 /** The tar header of an fsutil entry, or null for what a tar cannot hold (a socket). */
 export function tarHeaderOf(stat: Stat): TarWriteHeader | null {
-  const goMode = stat.mode >>> 0;
-  let mode = goMode & 0o777;
-  if (goMode & GO_MODE.setuid) mode |= 0o4000;
-  if (goMode & GO_MODE.setgid) mode |= 0o2000;
-  if (goMode & GO_MODE.sticky) mode |= 0o1000;
-  const base = { name: stat.path, mode, uid: stat.uid, gid: stat.gid, mtime: Math.floor(stat.modTime / 1e9) };
+  const { type, perm } = fromGoFileMode(stat.mode);
+  const base = { name: stat.path, mode: perm, uid: stat.uid, gid: stat.gid, mtime: Math.floor(stat.modTime / 1e9) };
   const xattrs = Object.keys(stat.xattrs).length ? new Map(Object.entries(stat.xattrs)) : undefined;
-  // The directory bit is bit 31: bitwise results are made unsigned again before comparing.
-  const t = (goMode & GO_TYPE_MASK) >>> 0;
-  if (t === 0) {
-    if (stat.linkname) return { ...base, type: 'link', linkname: stat.linkname };
-    return { ...base, type: 'file', size: stat.size, ...(xattrs ? { xattrs } : {}) };
+  switch (type) {
+    case 'file':
+      if (stat.linkname) return { ...base, type: 'link', linkname: stat.linkname };
+      return { ...base, type: 'file', size: stat.size, ...(xattrs ? { xattrs } : {}) };
+    case 'directory':
+      return { ...base, name: `${stat.path}/`, type: 'directory', ...(xattrs ? { xattrs } : {}) };
+    case 'symlink':
+      return { ...base, type: 'symlink', linkname: stat.linkname };
+    case 'fifo':
+      return { ...base, type: 'fifo' };
+    case 'char':
+    case 'block':
+      return { ...base, type, devmajor: stat.devmajor, devminor: stat.devminor };
+    default:
+      return null;
   }
-  if (t === GO_MODE.dir) return { ...base, name: `${stat.path}/`, type: 'directory', ...(xattrs ? { xattrs } : {}) };
-  if (t === GO_MODE.symlink) return { ...base, type: 'symlink', linkname: stat.linkname };
-  if (t === GO_MODE.namedPipe) return { ...base, type: 'fifo' };
-  if (t === (GO_MODE.device | GO_MODE.charDevice)) return { ...base, type: 'char', devmajor: stat.devmajor, devminor: stat.devminor };
-  if (t === GO_MODE.device) return { ...base, type: 'block', devmajor: stat.devmajor, devminor: stat.devminor };
-  return null;
 }
 
 /** Wire paths are relative, slash-separated and clean; anything else is the client's error. */

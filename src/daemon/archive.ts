@@ -25,50 +25,11 @@ import { ensureWorkingDir } from './containers/working-dir.js';
 import { rootMounts } from '../containerfs/mounts.js';
 import { ContainerRoot, RootPathError, isNotFound } from '../containerfs/root.js';
 import type { ContainerPathStat } from '../api/types.js';
+import { goFileMode } from '../lib/go-file-mode.js';
 
 /** Docker's ContainerPathStat (the X-Docker-Container-Path-Stat header, base64 JSON). */
 export type PathStat = ContainerPathStat;
 
-const GO_MODE = {
-  dir: 2 ** 31,
-  symlink: 2 ** 27,
-  device: 2 ** 26,
-  namedPipe: 2 ** 25,
-  socket: 2 ** 24,
-  setuid: 2 ** 23,
-  setgid: 2 ** 22,
-  charDevice: 2 ** 21,
-  sticky: 2 ** 20,
-};
-
-/** A Unix st_mode as Go's os.FileMode (what Docker puts in PathStat.mode). */
-export function goFileMode(mode: number): number {
-  let m = mode & 0o777;
-  switch (mode & 0o170000) {
-    case 0o040000:
-      m += GO_MODE.dir;
-      break;
-    case 0o120000:
-      m += GO_MODE.symlink;
-      break;
-    case 0o020000:
-      m += GO_MODE.device + GO_MODE.charDevice;
-      break;
-    case 0o060000:
-      m += GO_MODE.device;
-      break;
-    case 0o010000:
-      m += GO_MODE.namedPipe;
-      break;
-    case 0o140000:
-      m += GO_MODE.socket;
-      break;
-  }
-  if (mode & 0o4000) m += GO_MODE.setuid;
-  if (mode & 0o2000) m += GO_MODE.setgid;
-  if (mode & 0o1000) m += GO_MODE.sticky;
-  return m;
-}
 
 /** Go's time.Time JSON (RFC 3339 with up to nine fraction digits, trailing zeros dropped). */
 export function rfc3339NanoFromNs(ns: bigint): string {
