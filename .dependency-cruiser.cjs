@@ -56,7 +56,14 @@ module.exports = {
       severity: 'error',
       comment: 'The BuildKit API runs builds through the DockerfileBuilder interface of buildkit/controller.ts; daemon/ implements it.',
       from: { path: '^src/buildkit/' },
-      to: { path: '^src/(daemon|cli|client|api|cri)/' },
+      to: { path: '^src/(daemon|cli|client|cri)/' },
+    },
+    {
+      name: 'buildkit-only-api-types',
+      severity: 'error',
+      comment: "buildkit/ may use api/'s wire types (import type) but never its code.",
+      from: { path: '^src/buildkit/' },
+      to: { path: '^src/api/', dependencyTypesNot: ['type-only'] },
     },
     {
       name: 'lower-not-upward',

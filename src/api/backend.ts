@@ -6,6 +6,7 @@
  */
 import type { Duplex, Readable, Writable } from 'node:stream';
 import type {
+  BuildCacheRecord,
   ContainerConfig,
   ContainerCreateBody,
   ContainerPathStat,
@@ -366,6 +367,10 @@ export interface BuildOptions {
   dockerfile: string;
   /** The Dockerfile itself, when it does not come in the context (BuildKit sends it apart); the context is then used as sent. */
   dockerfileText?: string;
+  /** The Dockerfile syntax: the classic builder's (default) or BuildKit's (here-documents, RUN --mount…). */
+  dialect?: 'classic' | 'buildkit';
+  /** A `RUN --mount=type=secret` secret from the client (null: it has none). */
+  secret?: (id: string) => Promise<Buffer | null>;
   tags: string[];
   /** `--build-arg`; null = declared without a value. */
   buildArgs: Map<string, string | null>;
@@ -421,4 +426,8 @@ export interface BuildBackend {
    * away) stops the build and removes what it made. Errors are thrown (with `code` for RUN).
    */
   build(context: Readable, opts: BuildOptions, signal: AbortSignal): AsyncIterable<ProgressMessage>;
+  /** The build cache: the directories of RUN --mount=type=cache (the classic cache is images). */
+  cacheRecords(): Promise<BuildCacheRecord[]>;
+  /** POST /build/prune: `until`/`id`/`type` filters; keeps the most recent within `keepBytes`. */
+  pruneCache(opts: { filters: Record<string, string[]>; keepBytes?: number }): Promise<{ deleted: BuildCacheRecord[]; reclaimed: number }>;
 }

@@ -679,7 +679,7 @@ export interface ContainerStatsResponse {
 
 export type DiskUsageType = 'container' | 'image' | 'volume' | 'build-cache';
 
-/** Docker's build.CacheRecord; always an empty list here (no BuildKit). */
+/** Docker's build.CacheRecord: here the directories of RUN --mount=type=cache (build-cache-mounts.ts). */
 export interface BuildCacheRecord {
   ID: string;
   Parents?: string[] | null;

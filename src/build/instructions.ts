@@ -4,7 +4,13 @@
  * Variable substitution happens later, at dispatch, with the stage's environment.
  */
 import { parseGoDuration } from '../lib/go-duration.js';
-import { DockerfileParseError, goQuote, parseDockerfile, type Node } from './parser.js';
+import { DockerfileParseError, goQuote, parseDockerfile, type Heredoc, type Node } from './parser.js';
+
+/**
+ * Which Dockerfile syntax a build takes: Docker's classic builder's, or BuildKit's (a build through
+ * BuildKit's API), which adds here-documents, `RUN --mount`/`--network` and `COPY --link`.
+ */
+export type Dialect = 'classic' | 'buildkit';
 
 export interface KeyValue {
   key: string;
@@ -33,7 +39,17 @@ export type Instruction =
   /** `literal`: a --label of the build request, taken without variable expansion. */
   | { kind: 'label'; text: string; labels: KeyValue[]; literal?: boolean }
   | { kind: 'maintainer'; text: string; maintainer: string }
-  | { kind: 'run'; text: string; cmd: CmdLine }
+  | {
+      kind: 'run';
+      text: string;
+      cmd: CmdLine;
+      /** `--mount` specs as written (expanded at dispatch). */
+      mounts?: string[];
+      /** `--network`: default, none or host. */
+      network?: string;
+      /** A here-document run as an executable file (it starts with `#!`), mounted under /dev/pipes. */
+      script?: { name: string; content: string };
+    }
   | { kind: 'cmd'; text: string; cmd: CmdLine }
   | { kind: 'entrypoint'; text: string; cmd: CmdLine }
   | { kind: 'shell'; text: string; shell: string[] }
@@ -45,7 +61,7 @@ export type Instruction =
   | { kind: 'arg'; text: string; args: Array<{ key: string; value?: string }> }
   | { kind: 'onbuild'; text: string; expression: string }
   | { kind: 'healthcheck'; text: string; health: HealthConfig }
-  | { kind: 'copy' | 'add'; text: string; sources: string[]; dest: string; from?: string; chown?: string; chmod?: string };
+  | { kind: 'copy' | 'add'; text: string; sources: string[]; dest: string; from?: string; chown?: string; chmod?: string; heredocs?: Heredoc[] };
 
 export interface Stage {
   /** The FROM line as written. */
@@ -70,7 +86,7 @@ const atLeastTwo = (c: string) =>
   new DockerfileParseError(`${c} requires at least two arguments, but only one was provided. Destination could not be determined`);
 
 /** BuildKit's BFlags: `--name=value` for the flags an instruction accepts. */
-function parseFlags(node: Node, allowed: Record<string, 'string' | 'bool'>): Record<string, string> {
+function parseFlags(node: Node, allowed: Record<string, 'string' | 'bool' | 'multi'>, multi?: Map<string, string[]>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const raw of node.flags) {
     const body = raw.replace(/^--/, '');
@@ -82,6 +98,11 @@ function parseFlags(node: Node, allowed: Record<string, 'string' | 'bool'>): Rec
         throw new DockerfileParseError(`the --${name} option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled`);
       }
       throw new DockerfileParseError(`Unknown flag: ${name}`);
+    }
+    if (type === 'multi') {
+      if (eq < 0) throw new DockerfileParseError(`Missing a value on flag: ${name}`);
+      multi?.set(name, [...(multi.get(name) ?? []), body.slice(eq + 1)]);
+      continue;
     }
     if (name in out) throw new DockerfileParseError(`Duplicate flag specified: ${name}`);
     if (eq < 0) {
@@ -143,8 +164,31 @@ function healthcheck(node: Node): HealthConfig {
   return h;
 }
 
+/** RUN through BuildKit: mounts, network, and a here-document as the command (BuildKit's dispatchRun). */
+function buildkitRun(node: Node, text: string): Instruction {
+  const multi = new Map<string, string[]>();
+  const flags = parseFlags(node, { mount: 'multi', network: 'string', security: 'string' }, multi);
+  if (flags.security !== undefined && flags.security !== 'sandbox') throw new DockerfileParseError(`security mode ${JSON.stringify(flags.security)} is not allowed by this builder`);
+  const network = flags.network;
+  if (network !== undefined && !['default', 'none', 'host'].includes(network)) throw new DockerfileParseError(`unsupported network mode "${network}"`);
+  const extra = { ...(multi.get('mount') ? { mounts: multi.get('mount')! } : {}), ...(network !== undefined ? { network } : {}) };
+  const docs = node.heredocs ?? [];
+  if (docs.length === 0 || node.json) return { kind: 'run', text, cmd: { args: node.args, json: node.json }, ...extra };
+  const line = (node.args[0] ?? '').trim();
+  const only = /^\d*<<-?(["']?)([A-Za-z_][A-Za-z0-9_.-]*)\1$/.exec(line);
+  if (only && docs.length === 1) {
+    const doc = docs[0]!;
+    if (doc.content.startsWith('#!')) return { kind: 'run', text, cmd: { args: [`/dev/pipes/${doc.name}`], json: true }, script: { name: doc.name, content: doc.content }, ...extra };
+    return { kind: 'run', text, cmd: { args: [doc.content], json: false }, ...extra };
+  }
+  // Anything else is handed to the shell as written, with the bodies after the line.
+  let full = node.args[0] ?? '';
+  for (const d of docs) full += `\n${d.content}${d.name}`;
+  return { kind: 'run', text, cmd: { args: [full], json: false }, ...extra };
+}
+
 /** One node to an instruction; FROM is handled by the caller. */
-export function parseInstruction(node: Node): Instruction {
+export function parseInstruction(node: Node, dialect: Dialect = 'classic'): Instruction {
   const text = node.original;
   const noFlags = () => parseFlags(node, {});
   switch (node.cmd) {
@@ -159,6 +203,9 @@ export function parseInstruction(node: Node): Instruction {
       if (node.args.length !== 1) throw exactlyOne('MAINTAINER');
       return { kind: 'maintainer', text, maintainer: node.args[0]! };
     case 'run':
+      if (dialect === 'buildkit') return buildkitRun(node, text);
+      noFlags();
+      return { kind: 'run', text, cmd: { args: node.args, json: node.json } };
     case 'cmd':
     case 'entrypoint': {
       noFlags();
@@ -220,15 +267,22 @@ export function parseInstruction(node: Node): Instruction {
     case 'add': {
       const flags = parseFlags(node, node.cmd === 'copy' ? { from: 'string', chown: 'string', chmod: 'string', link: 'bool', parents: 'bool', exclude: 'string' } : { chown: 'string', chmod: 'string', link: 'bool', checksum: 'string', 'keep-git-dir': 'bool', exclude: 'string' });
       for (const bk of ['link', 'parents', 'exclude', 'checksum', 'keep-git-dir']) {
-        if (bk in flags) throw new DockerfileParseError(`the --${bk} option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled`);
+        if (!(bk in flags)) continue;
+        // --link only changes how BuildKit stores the layer, not what is in it.
+        if (dialect === 'buildkit' && bk === 'link') continue;
+        if (dialect === 'buildkit') throw new DockerfileParseError(`the --${bk} option is not supported by this builder`);
+        throw new DockerfileParseError(`the --${bk} option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled`);
       }
       const cmdName = node.cmd.toUpperCase();
       if (node.args.length < 2) throw atLeastTwo(cmdName);
+      const docs = node.heredocs ?? [];
+      const isMarker = (a: string) => /^\d*<<-?(["']?)[A-Za-z_][A-Za-z0-9_.-]*\1$/.test(a);
       return {
         kind: node.cmd,
         text,
-        sources: node.args.slice(0, -1),
+        sources: node.args.slice(0, -1).filter((a) => docs.length === 0 || !isMarker(a)),
         dest: node.args[node.args.length - 1]!,
+        ...(docs.length ? { heredocs: docs } : {}),
         ...(flags.from !== undefined ? { from: flags.from } : {}),
         ...(flags.chown ? { chown: flags.chown } : {}),
         ...(flags.chmod ? { chmod: flags.chmod } : {}),
@@ -255,8 +309,8 @@ function parseFrom(node: Node): Stage {
 }
 
 /** Parses a whole Dockerfile into meta ARGs and stages. Throws DockerfileParseError with Docker's text. */
-export function parseStages(text: string): Dockerfile {
-  const parsed = parseDockerfile(text);
+export function parseStages(text: string, dialect: Dialect = 'classic'): Dockerfile {
+  const parsed = parseDockerfile(text, { heredocs: dialect === 'buildkit' });
   const metaArgs: Dockerfile['metaArgs'] = [];
   const stages: Stage[] = [];
   for (const node of parsed.nodes) {
@@ -265,7 +319,7 @@ export function parseStages(text: string): Dockerfile {
         stages.push(parseFrom(node));
         continue;
       }
-      const inst = parseInstruction(node);
+      const inst = parseInstruction(node, dialect);
       if (stages.length === 0) {
         if (inst.kind === 'arg') {
           metaArgs.push(inst);

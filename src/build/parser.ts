@@ -4,7 +4,9 @@
  * `check` recognised, `syntax` ignored), comments, line continuations with the escape token
  * (comment and empty lines inside a continuation skipped), the instruction word, `--flags`, and
  * each instruction's argument form (JSON array or shell string, name=value pairs, words).
- * Heredocs are BuildKit-only: a `<<EOF` in RUN/COPY/ADD is refused with a clear error.
+ * Heredocs (`RUN <<EOF`, `COPY <<EOF /dst`) are BuildKit's: with `heredocs` (a build through
+ * BuildKit's API) their bodies are read off the following lines; otherwise a `<<EOF` in
+ * RUN/COPY/ADD is refused with a clear error, as by Docker's classic builder.
  */
 
 export class DockerfileParseError extends Error {}
@@ -24,9 +26,22 @@ export interface Node {
   json: boolean;
   /** ONBUILD's trigger. */
   sub?: Node;
+  /** The here-documents of a RUN, COPY or ADD, in the order the line names them. */
+  heredocs?: Heredoc[];
   startLine: number;
   endLine: number;
 }
+
+export interface Heredoc {
+  name: string;
+  /** The body, each line ending with a newline (leading tabs removed for `<<-`). */
+  content: string;
+  /** Unquoted name: variables in the body are expanded (COPY; a RUN's shell expands its own). */
+  expand: boolean;
+}
+
+/** A here-document marker: `<<EOF`, `<<-EOF`, `<<"EOF"`, `<<'EOF'` (optionally after a file descriptor). */
+const HEREDOC_MARKER = /(?:^|[^<\w])\d*<<(-?)(["']?)([A-Za-z_][A-Za-z0-9_.-]*)\2/g;
 
 export interface ParseResult {
   nodes: Node[];
@@ -269,7 +284,7 @@ function continuationRegex(escape: string): RegExp {
 const isComment = (line: string) => /^\s*#/.test(line);
 
 /** Parses a Dockerfile. Errors carry Docker's text; the caller adds "dockerfile parse error on line N". */
-export function parseDockerfile(text: string): ParseResult {
+export function parseDockerfile(text: string, opts: { heredocs?: boolean } = {}): ParseResult {
   const lines = text.replace(/^\uFEFF/, '').split('\n');
   if (lines.length && lines[lines.length - 1] === '') lines.pop();
   let escape = '\\';
@@ -332,9 +347,28 @@ export function parseDockerfile(text: string): ParseResult {
       throw new DockerfileParseError(`dockerfile parse error on line ${startLine}: ${(err as Error).message}`);
     }
     if ((node.cmd === 'run' || node.cmd === 'copy' || node.cmd === 'add') && !node.json && /<<-?["']?[A-Za-z_]/.test(buf)) {
-      throw new DockerfileParseError(
-        `dockerfile parse error on line ${startLine}: heredocs (<<EOF) in ${node.word.toUpperCase()} require BuildKit; the classic builder does not support them`,
-      );
+      if (!opts.heredocs) {
+        throw new DockerfileParseError(
+          `dockerfile parse error on line ${startLine}: heredocs (<<EOF) in ${node.word.toUpperCase()} require BuildKit; the classic builder does not support them`,
+        );
+      }
+      const heredocs: Heredoc[] = [];
+      for (const m of buf.matchAll(HEREDOC_MARKER)) {
+        const chomp = m[1] === '-';
+        const name = m[3]!;
+        let content = '';
+        for (;;) {
+          i++;
+          if (i >= lines.length) throw new DockerfileParseError(`dockerfile parse error on line ${startLine}: unterminated heredoc ${name}`);
+          let line = lines[i]!.replace(/\r$/, '');
+          if (chomp) line = line.replace(/^\t+/, '');
+          if (line === name) break;
+          content += `${line}\n`;
+        }
+        heredocs.push({ name, content, expand: m[2] === '' });
+      }
+      node.heredocs = heredocs;
+      node.endLine = i + 1;
     }
     nodes.push(node);
   }

@@ -235,3 +235,20 @@ export function processWord(word: string, env: Env, escape = '\\'): string {
 export function processWords(word: string, env: Env, escape = '\\'): string[] {
   return new Lexer(word, env, escape, true).run().words;
 }
+
+/**
+ * Expands the variables of a COPY here-document's body (`$VAR`, `${VAR}`, `${VAR:-w}`,
+ * `${VAR:+w}`; `\$` is a literal `$`), leaving its quotes and other text as written: the body
+ * is file content, not a shell word.
+ */
+export function expandHeredoc(text: string, env: Env): string {
+  return text.replace(/\\\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (m, braced?: string, op?: string, word?: string, bare?: string) => {
+    if (m === '\\$') return '$';
+    const name = (braced ?? bare)!;
+    const value = env.get(name);
+    if (!op) return value ?? '';
+    const empty = op.startsWith(':') ? !value : value === undefined;
+    if (op.endsWith('-')) return empty ? (word ?? '') : value!;
+    return empty ? '' : (word ?? '');
+  });
+}

@@ -14,26 +14,64 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import type { BuildCacheRecord } from '../api/types.js';
 import { readDockerignore } from '../build/dockerignore.js';
 import { TarWriter } from '../lib/tar-writer.js';
 import { BuilderProgress, type BuilderMessage } from './builder-progress.js';
 import { receiveDirectory } from './file-sync.js';
 import { frontendOptions, type FrontendOptions } from './frontend-options.js';
 import { GrpcError, Status, serverStream, unary, type Method, type ServerCall, type GrpcClient } from './grpc.js';
-import { messages, type BuildkitVersion, type Platform, type ReturnRequest, type SolveRequest, type StatusResponse, type Result } from './proto.js';
+import { messages, type BuildkitVersion, type Platform, type ReturnRequest, type SolveRequest, type StatusResponse, type Result, type UsageRecord } from './proto.js';
 import { Sessions } from './sessions.js';
-import { StatusFeed, VertexHandle } from './status-feed.js';
+import { StatusFeed, timestamp, VertexHandle } from './status-feed.js';
 
 /** What the daemon gives the controller: its classic builder and its image store. */
 export interface DockerfileBuilder {
-  /** Builds `dockerfile` over the context tar; messages as POST /build sends them. Errors may carry `code` and `command` (a failed RUN). */
-  build(req: { context: Readable; dockerfile: string; options: FrontendOptions }, signal: AbortSignal): AsyncIterable<BuilderMessage>;
+  /**
+   * Builds `dockerfile` (BuildKit's syntax) over the context tar; messages as POST /build sends
+   * them. `secret` asks the client for a RUN --mount=type=secret. Errors may carry `code` and
+   * `command` (a failed RUN).
+   */
+  build(
+    req: { context: Readable; dockerfile: string; options: FrontendOptions; secret: (id: string) => Promise<Buffer | null> },
+    signal: AbortSignal,
+  ): AsyncIterable<BuilderMessage>;
   /** The image's config JSON. */
   imageConfig(imageId: string): Promise<Buffer>;
+  /** The build cache (cache mounts), as `docker system df` lists it. */
+  cacheRecords(): Promise<BuildCacheRecord[]>;
+  /** Removes cache records: `filters` as `key=value` (BuildKit's), the most recent within keepBytes stay. */
+  pruneCache(opts: { filters: Record<string, string[]>; keepBytes?: number }): Promise<{ deleted: BuildCacheRecord[] }>;
   /** Tags the image; returns the name as the registry knows it (`docker.io/library/x:latest`). */
   tag(imageId: string, name: string): Promise<string>;
   readonly worker: { id: string; hostname: string; platform: Platform };
   readonly version: BuildkitVersion;
+}
+
+function usageRecord(r: BuildCacheRecord): UsageRecord {
+  return {
+    ID: r.ID,
+    Mutable: true,
+    InUse: r.InUse,
+    Size: r.Size,
+    CreatedAt: timestamp(Date.parse(r.CreatedAt)),
+    ...(r.LastUsedAt ? { LastUsedAt: timestamp(Date.parse(r.LastUsedAt)) } : {}),
+    UsageCount: r.UsageCount,
+    Description: r.Description,
+    RecordType: r.Type,
+    Shared: r.Shared,
+  };
+}
+
+/** BuildKit's prune filters (`until=24h`, containerd's `key==value` too) in Docker's map form. */
+function pruneFilters(list: string[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const f of list.filter((x) => x.trim() !== '')) {
+    const m = /^([a-z-]+)(?:==|=)(.*)$/.exec(f.trim());
+    if (!m) throw new GrpcError(Status.INVALID_ARGUMENT, `invalid filter ${JSON.stringify(f)}`);
+    (out[m[1]!] ??= []).push(m[2]!);
+  }
+  return out;
 }
 
 const FRONTEND = 'dockerfile.v0';
@@ -110,10 +148,19 @@ export class BuildkitController {
     return new Map<string, Method>([
       [`${control}ListWorkers`, unary(messages.ListWorkersRequest.decode, messages.ListWorkersResponse.encode, () => Promise.resolve({ record: [this.workerRecord()] }))],
       [`${control}Info`, unary(messages.InfoRequest.decode, messages.InfoResponse.encode, () => Promise.resolve({ buildkitVersion: this.builder.version }))],
-      // The classic builder's cache is its images (docker image prune); like POST /build/prune and
-      // system df's BuildCache, BuildKit's cache records list and prune nothing.
-      [`${control}DiskUsage`, unary(messages.DiskUsageRequest.decode, messages.DiskUsageResponse.encode, () => Promise.resolve({}))],
-      [`${control}Prune`, serverStream(messages.PruneRequest.decode, () => Promise.resolve())],
+      // The classic builder's cache is its images; BuildKit's cache records here are the
+      // directories of RUN --mount=type=cache, as POST /build/prune and system df know them.
+      [`${control}DiskUsage`, unary(messages.DiskUsageRequest.decode, messages.DiskUsageResponse.encode, async () => ({ record: (await this.builder.cacheRecords()).map(usageRecord) }))],
+      [
+        `${control}Prune`,
+        serverStream(messages.PruneRequest.decode, async (req, call) => {
+          const { deleted } = await this.builder.pruneCache({
+            filters: { ...pruneFilters(req.filter), ...(req.keepDuration > 0 ? { until: [`${Math.floor(req.keepDuration / 1e9)}s`] } : {}) },
+            ...(req.keepBytes > 0 ? { keepBytes: req.keepBytes } : {}),
+          });
+          for (const r of deleted) await call.send(messages.UsageRecord.encode(usageRecord(r)));
+        }),
+      ],
       [`${control}Solve`, unary(messages.SolveRequest.decode, messages.SolveResponse.encode, (req, call) => this.solve(req, call))],
       [`${control}Status`, serverStream(messages.StatusRequest.decode, (req, call) => this.status(req.Ref, call))],
       [`${gateway}Ping`, unary(messages.PingRequest.decode, messages.PongResponse.encode, () => Promise.resolve(this.pong()))],
@@ -266,7 +313,7 @@ export class BuildkitController {
   private async runFrontend(b: BuildState, attrs: Record<string, string>, signal: AbortSignal): Promise<string> {
     await waitFor(b, () => b.control !== null, b.controlWaiters, signal, 'the solve request');
     const opts = frontendOptions(attrs);
-    const { client } = await this.sessions.get(b.control!.Session, signal);
+    const { client, info } = await this.sessions.get(b.control!.Session, signal);
     const feed = b.feed;
 
     const definition = new VertexHandle(feed, `[internal] load build definition from ${opts.filename}`);
@@ -311,7 +358,8 @@ export class BuildkitController {
     const progress = new BuilderProgress(feed);
     let imageId = '';
     try {
-      for await (const m of this.builder.build({ context: tar, dockerfile: dockerfile.toString('utf8'), options: opts }, signal)) {
+      const secret = (id: string) => this.secret(client, info.methods, id, signal);
+      for await (const m of this.builder.build({ context: tar, dockerfile: dockerfile.toString('utf8'), options: opts, secret }, signal)) {
         const aux = m.aux as { ID?: unknown } | undefined;
         if (typeof aux?.ID === 'string') imageId = aux.ID;
         await progress.message(m);
@@ -328,6 +376,27 @@ export class BuildkitController {
     if (transferError) throw solveError(transferError);
     if (!imageId) throw new GrpcError(Status.UNKNOWN, 'the build produced no image');
     return imageId;
+  }
+
+  /** The client's secret `id` (`docker build --secret id=…`), or null when it has none. */
+  private async secret(client: GrpcClient, methods: string[], id: string, signal: AbortSignal): Promise<Buffer | null> {
+    const path = '/moby.buildkit.secrets.v1.Secrets/GetSecret';
+    if (!methods.includes(path)) return null;
+    const call = client.call(path);
+    const onAbort = () => call.cancel();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await call.send(messages.GetSecretRequest.encode({ ID: id, annotations: {} }));
+      call.closeSend();
+      let data: Buffer | null = null;
+      for await (const m of call.messages()) data = messages.GetSecretResponse.decode(m).data;
+      return data;
+    } catch (err) {
+      if (err instanceof GrpcError && (err.code === Status.NOT_FOUND || err.code === Status.UNIMPLEMENTED)) return null;
+      throw err;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
   }
 
   /** Small files (a Dockerfile, a .dockerignore) of a shared directory, by path. */

@@ -1,6 +1,6 @@
 /**
  * The messages of BuildKit's control API, its frontend gateway (LLBBridge) and the session's file
- * sync, as the Docker CLI's buildx plugin sends them to /grpc and serves them on /session.
+ * sync and secrets, as the Docker CLI's buildx plugin sends them to /grpc and serves them on /session.
  *
  * Written for wharfd: only the fields it reads or writes, with BuildKit's field numbers and wire
  * types (moby/buildkit api/services/control, frontend/gateway/pb; tonistiigi/fsutil types). A
@@ -48,8 +48,12 @@ message ListWorkersResponse { repeated WorkerRecord record = 1; }
 message InfoRequest {}
 message InfoResponse { BuildkitVersion buildkitVersion = 1; }
 message DiskUsageRequest { repeated string filter = 1; }
-message DiskUsageResponse {}
-message PruneRequest { repeated string filter = 1; bool all = 2; }
+message UsageRecord {
+  string ID = 1; bool Mutable = 2; bool InUse = 3; int64 Size = 4; Timestamp CreatedAt = 6; Timestamp LastUsedAt = 7;
+  int64 UsageCount = 8; string Description = 9; string RecordType = 10; bool Shared = 11;
+}
+message DiskUsageResponse { repeated UsageRecord record = 1; }
+message PruneRequest { repeated string filter = 1; bool all = 2; int64 keepDuration = 3; int64 keepBytes = 4; }
 
 message APICap { string ID = 1; bool Enabled = 2; bool Deprecated = 3; string DisabledReason = 4; string DisabledReasonMsg = 5; string DisabledAlternative = 6; }
 message PingRequest {}
@@ -74,6 +78,9 @@ message Stat {
   string linkname = 7; int64 devmajor = 8; int64 devminor = 9; map<string, bytes> xattrs = 10;
 }
 message Packet { int32 type = 1; Stat stat = 2; uint32 ID = 3; bytes data = 4; }
+
+message GetSecretRequest { string ID = 1; map<string, string> annotations = 2; }
+message GetSecretResponse { bytes data = 1; }
 `;
 
 const root = protobuf.parse(SCHEMA, { keepCase: true }).root;
@@ -210,6 +217,18 @@ export interface ReturnRequest {
   result?: Result;
   error?: RpcStatus;
 }
+export interface UsageRecord {
+  ID: string;
+  Mutable: boolean;
+  InUse: boolean;
+  Size: number;
+  CreatedAt: Timestamp;
+  LastUsedAt?: Timestamp;
+  UsageCount: number;
+  Description: string;
+  RecordType: string;
+  Shared: boolean;
+}
 export interface Stat {
   path: string;
   mode: number;
@@ -247,8 +266,9 @@ export const messages = {
   InfoRequest: codec<Empty>('InfoRequest'),
   InfoResponse: codec<InfoResponse>('InfoResponse'),
   DiskUsageRequest: codec<{ filter: string[] }>('DiskUsageRequest'),
-  DiskUsageResponse: codec<Empty>('DiskUsageResponse'),
-  PruneRequest: codec<{ filter: string[]; all: boolean }>('PruneRequest'),
+  DiskUsageResponse: codec<{ record: UsageRecord[] }>('DiskUsageResponse'),
+  UsageRecord: codec<UsageRecord>('UsageRecord'),
+  PruneRequest: codec<{ filter: string[]; all: boolean; keepDuration: number; keepBytes: number }>('PruneRequest'),
   PingRequest: codec<Empty>('PingRequest'),
   PongResponse: codec<PongResponse>('PongResponse'),
   GatewaySolveRequest: codec<GatewaySolveRequest>('GatewaySolveRequest'),
@@ -256,4 +276,6 @@ export const messages = {
   ReturnRequest: codec<ReturnRequest>('ReturnRequest'),
   ReturnResponse: codec<Empty>('ReturnResponse'),
   Packet: codec<Packet>('Packet'),
+  GetSecretRequest: codec<{ ID: string; annotations: Record<string, string> }>('GetSecretRequest'),
+  GetSecretResponse: codec<{ data: Buffer }>('GetSecretResponse'),
 };

@@ -18,11 +18,11 @@ import { Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { isDeepStrictEqual } from 'node:util';
 import type { ContainerBackend } from '../api/backend.js';
-import type { ContainerConfig, HostConfig, ImageConfigFile, ProgressMessage } from '../api/types.js';
+import type { BuildCacheRecord, ContainerConfig, HostConfig, ImageConfigFile, ProgressMessage } from '../api/types.js';
 import { BuildArgs, prependEnvOnCmd } from '../build/build-args.js';
 import { parseStages, parseInstruction, stageIndex, type Instruction, type Stage } from '../build/instructions.js';
 import { DockerfileParseError, parseLine } from '../build/parser.js';
-import { envMap, processWord, processWords } from '../build/shell-lex.js';
+import { envMap, expandHeredoc, processWord, processWords } from '../build/shell-lex.js';
 import { hasIndependentStages, stageDependencies } from '../build/stage-graph.js';
 import { familiarString, parseNormalizedNamed, withDefaultTag, type Reference } from '../image/reference.js';
 import type { AppliedLayer } from '../layer/layer-store.js';
@@ -32,6 +32,9 @@ import { cloneGitContext, GitContextError, isGitUrl } from '../build/git-context
 import { parseSignal } from '../lib/signals.js';
 import { resolveUser } from '../runtime/user.js';
 import { BuildContext } from './build-context.js';
+import type { CacheMountStore } from './build-cache-mounts.js';
+import { parseRunMount } from '../build/run-mounts.js';
+import { missingMountPoints, prepareRunMounts, removeMountPoints, type PreparedMounts } from './build-run-mounts.js';
 import { copySources, parseChmod, resolveSources, sourcesHash, type CopySource } from './build-copy.js';
 import { SourceHashCache } from './build-source-cache.js';
 import { downloadSources, fetchContext, isRemoteURL } from './build-download.js';
@@ -67,6 +70,8 @@ export interface BuildServiceDeps {
   containers: ContainerBackend;
   events: EventSink;
   tmpRoot: string;
+  /** The directories of `RUN --mount=type=cache`, kept between builds. */
+  cacheMounts: CacheMountStore;
   log(msg: string): void;
 }
 
@@ -133,6 +138,14 @@ export class BuildService implements BuildBackend {
     for (const name of await readdir(this.deps.tmpRoot).catch(() => [] as string[])) {
       if (name.startsWith('docker-builder')) await rm(join(this.deps.tmpRoot, name), { recursive: true, force: true });
     }
+  }
+
+  cacheRecords(): Promise<BuildCacheRecord[]> {
+    return this.deps.cacheMounts.records();
+  }
+
+  pruneCache(opts: { filters: Record<string, string[]>; keepBytes?: number }): Promise<{ deleted: BuildCacheRecord[]; reclaimed: number }> {
+    return this.deps.cacheMounts.prune(opts);
   }
 
   build(context: Readable, opts: BuildOptions, signal: AbortSignal): AsyncIterable<ProgressMessage> {
@@ -285,7 +298,7 @@ class BuildRun {
   private async buildAll(): Promise<string> {
     let df;
     try {
-      df = parseStages(this.ctx!.dockerfile);
+      df = parseStages(this.ctx!.dockerfile, this.opts.dialect ?? 'classic');
     } catch (err) {
       if (err instanceof DockerfileParseError) throw invalidParameter(err.message);
       throw err;
@@ -595,10 +608,10 @@ class BuildRun {
       case 'workdir':
         return this.workdir(state, x(inst.path));
       case 'run':
-        return this.runStep(state, inst.cmd);
+        return this.runStep(state, inst, x);
       case 'copy':
       case 'add':
-        return this.copyStep(state, inst, x);
+        return this.copyStep(state, inst, x, (t) => expandHeredoc(t, env));
     }
   }
 
@@ -879,8 +892,9 @@ class BuildRun {
     else await this.withLayer(state, containerConfig, mkdirWorkdir);
   }
 
-  private async copyStep(state: StageState, inst: Extract<Instruction, { kind: 'copy' | 'add' }>, x: (w: string) => string): Promise<void> {
+  private async copyStep(state: StageState, inst: Extract<Instruction, { kind: 'copy' | 'add' }>, x: (w: string) => string, expandDoc: (t: string) => string): Promise<void> {
     const cmdName = inst.kind.toUpperCase();
+    if (inst.heredocs && inst.sources.length) throw invalidParameter(`${cmdName} of here-documents and other sources at once is not supported by this builder`);
     const sources = inst.sources.map(x);
     const dest = x(inst.dest);
     const chown = inst.chown ? x(inst.chown) : '';
@@ -914,7 +928,15 @@ class BuildRun {
         }
       } else if (local.length) infos = await resolveSources(srcRoot, local, cmdName, true);
       let remote: { root: ContainerRoot; infos: CopySource[] } | null = null;
-      if (urls.length) {
+      if (inst.heredocs) {
+        // Each here-document is a file named after it (BuildKit's inline sources), written apart from the context.
+        const dir = await mkdtemp(join(this.deps.tmpRoot, 'docker-builder-heredoc'));
+        cleanups.push(() => rm(dir, { recursive: true, force: true }));
+        for (const d of inst.heredocs) await writeFile(join(dir, d.name), d.expand ? expandDoc(d.content) : d.content, { mode: 0o644 });
+        const root = await ContainerRoot.open(dir);
+        cleanups.push(() => root.close());
+        remote = { root, infos: await resolveSources(root, inst.heredocs.map((d) => d.name), cmdName, false) };
+      } else if (urls.length) {
         const dir = await mkdtemp(join(this.deps.tmpRoot, 'docker-builder-url'));
         cleanups.push(() => rm(dir, { recursive: true, force: true }));
         const names = await downloadSources(urls, dir, this.signal);
@@ -1030,12 +1052,16 @@ class BuildRun {
     return hc;
   }
 
-  private async runStep(state: StageState, cmd: { args: string[]; json: boolean }): Promise<void> {
+  private async runStep(state: StageState, inst: Extract<Instruction, { kind: 'run' }>, x: (w: string) => string): Promise<void> {
     const c = state.config;
+    const cmd = inst.cmd;
     const cmdFromArgs = cmd.json ? cmd.args : [...this.shell(state), ...cmd.args];
     const buildArgs = state.args.filterAllowed(c.Env ?? []);
-    const saveCmd = buildArgs.length ? prependEnvOnCmd(state.args, buildArgs, cmdFromArgs) : cmdFromArgs;
-    const probeConfig = copyConfig(c, { Cmd: saveCmd, ArgsEscaped: false, ...(saveCmd.length ? { Entrypoint: null } : {}) });
+    // BuildKit's flags are part of what the step is (its history shows them as BuildKit's does).
+    const flags = [...(await Promise.all((inst.mounts ?? []).map((m) => this.mountFlag(state, x(m))))), ...(inst.network ? [`--network=${inst.network}`] : [])];
+    const withArgs = buildArgs.length ? prependEnvOnCmd(state.args, buildArgs, cmdFromArgs) : cmdFromArgs;
+    const saveCmd = [...flags, ...withArgs];
+    const probeConfig = copyConfig(c, { Cmd: saveCmd, ArgsEscaped: false, ...(withArgs.length ? { Entrypoint: null } : {}) });
     if (await this.probeCache(state, probeConfig)) return;
     const runConfig = copyConfig(c, {
       Cmd: cmdFromArgs,
@@ -1043,16 +1069,65 @@ class BuildRun {
       Env: [...(c.Env ?? []), ...buildArgs],
       // `RUN []` runs the image's own entrypoint and command, as the classic builder overrides
       // the entrypoint only for a command it was given.
-      Entrypoint: saveCmd.length ? [''] : c.Entrypoint,
+      Entrypoint: withArgs.length ? [''] : c.Entrypoint,
       Healthcheck: { Test: ['NONE'] },
       Image: state.imageId,
       AttachStdout: true,
       AttachStderr: true,
     });
     if (!state.imageId) throw invalidParameter('Please provide a source image with `from` prior to run');
-    const containers = this.deps.containers;
     this.checkCancelled();
-    const created = await containers.create(undefined, { ...runConfig, HostConfig: this.hostConfig() });
+    let prepared: PreparedMounts | null = null;
+    let stubs: string[] = [];
+    if (inst.mounts?.length || inst.script) {
+      prepared = await prepareRunMounts(inst.mounts ?? [], x, c.WorkingDir ?? '/', inst.script, {
+        context: this.ctx!.root,
+        tmpRoot: this.deps.tmpRoot,
+        cacheMount: (id, target, perm) => this.deps.cacheMounts.acquire(id, target, perm),
+        mountFrom: async (from) => this.mountImage(await this.fromImageId(from, state.index)),
+        ...(this.opts.secret ? { secret: this.opts.secret } : {}),
+      });
+    }
+    try {
+      if (prepared?.targets.length) {
+        const image = await this.mountImage(state.imageId);
+        try {
+          stubs = await missingMountPoints(image.root, prepared.targets);
+        } finally {
+          await image.cleanup();
+        }
+      }
+      await this.runContainer(state, runConfig, probeConfig, prepared, stubs, inst.network);
+    } finally {
+      await prepared?.cleanup();
+    }
+  }
+
+  /**
+   * A RUN's `--mount` as its cache key holds it: a bind mount's content is an input of the step,
+   * as in BuildKit, so the flag carries the source's content hash or the stage image it comes from.
+   */
+  private async mountFlag(state: StageState, spec: string): Promise<string> {
+    let m;
+    try {
+      m = parseRunMount(spec);
+    } catch (err) {
+      if (err instanceof DockerfileParseError) throw invalidParameter(err.message);
+      throw err;
+    }
+    if (m.type !== 'bind') return `--mount=${spec}`;
+    if (m.from) return `--mount=${spec}#${await this.fromImageId(m.from, state.index)}`;
+    const [source] = await resolveSources(this.ctx!.root, [m.source], 'RUN --mount', true);
+    return `--mount=${spec}#${source!.hash}`;
+  }
+
+  /** Runs a RUN step's container and commits what it changed (less the mount points it made). */
+  private async runContainer(state: StageState, runConfig: ContainerConfig, probeConfig: ContainerConfig, prepared: PreparedMounts | null, stubs: string[], network: string | undefined): Promise<void> {
+    const containers = this.deps.containers;
+    const hostConfig = this.hostConfig();
+    if (network === 'none' || network === 'host') hostConfig.NetworkMode = network;
+    if (prepared?.mounts.length) hostConfig.Mounts = prepared.mounts;
+    const created = await containers.create(undefined, { ...runConfig, HostConfig: hostConfig });
     const id = created.Id;
     this.tmpContainers.add(id);
     state.containers.add(id);
@@ -1099,7 +1174,7 @@ class BuildRun {
       if (status.Error?.Message) msg += `: ${status.Error.Message}`;
       throw new StepError(msg, status.StatusCode, command);
     }
-    const applied = await this.rwLayerDiff(id, await this.topChain(state));
+    const applied = await this.rwLayerDiff(id, await this.topChain(state), stubs.length ? (root) => removeMountPoints(root, stubs) : undefined);
     await this.newImage(state, probeConfig, applied, id);
   }
 }

@@ -22,13 +22,15 @@ export class BuildkitBuilder implements DockerfileBuilder {
     private readonly images: ImageService,
   ) {}
 
-  build(req: { context: Readable; dockerfile: string; options: FrontendOptions }, signal: AbortSignal) {
+  build(req: { context: Readable; dockerfile: string; options: FrontendOptions; secret: (id: string) => Promise<Buffer | null> }, signal: AbortSignal) {
     const o = req.options;
     return this.builds.build(
       req.context,
       {
         dockerfile: o.filename,
         dockerfileText: req.dockerfile,
+        dialect: 'buildkit',
+        secret: req.secret,
         tags: [],
         buildArgs: new Map(o.buildArgs),
         target: o.target,
@@ -54,6 +56,14 @@ export class BuildkitBuilder implements DockerfileBuilder {
     const img = await this.images.images.get(imageId);
     if (!img) throw new Error(`image ${imageId} not found`);
     return Buffer.from(JSON.stringify(img.config));
+  }
+
+  cacheRecords() {
+    return this.builds.cacheRecords();
+  }
+
+  pruneCache(opts: { filters: Record<string, string[]>; keepBytes?: number }) {
+    return this.builds.pruneCache(opts);
   }
 
   async tag(imageId: string, name: string): Promise<string> {

@@ -33,6 +33,7 @@ import { HealthMonitor } from './health.js';
 import { LogRotation } from './log-rotation.js';
 import { BuildkitService } from '../buildkit/service.js';
 import { BuildkitBuilder } from './buildkit-builder.js';
+import { CacheMountStore } from './build-cache-mounts.js';
 import { BuildService } from './build.js';
 
 function registryOptions(cfg: DaemonConfig): RegistryServiceOptions {
@@ -194,9 +195,9 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
 
   const networks = new NetworkService(network, containers.networkHooks(), events);
   const { files, control } = containerFileServices(containers.access(), images);
-  const diskUsage = new DiskUsageService({ layers: images.layers, images, containers, volumes });
-  const build = new BuildService({ images, containers, events, tmpRoot: join(cfg.dataRoot, 'tmp'), log });
+  const build = new BuildService({ images, containers, events, tmpRoot: join(cfg.dataRoot, 'tmp'), cacheMounts: new CacheMountStore(join(cfg.dataRoot, 'build-cache-mounts')), log });
   await build.init();
+  const diskUsage = new DiskUsageService({ layers: images.layers, images, containers, volumes, buildCache: build });
   const buildkit = new BuildkitService(new BuildkitBuilder(build, images), log);
   // What a burst of requests freed (a stream's buffers, a build's) goes back to the kernel once
   // the API has been quiet for a while; glibc would keep it resident.

@@ -9,7 +9,7 @@ import type { ContainerBackend, VolumeBackend } from '../api/backend.js';
 import type { ContainerSummary, ImageSummary, Volume } from '../api/types.js';
 import { dirSize } from '../lib/dir-size.js';
 import type { LayerStore } from '../layer/layer-store.js';
-import type { DiskUsage, DiskUsageType } from '../api/types.js';
+import type { BuildCacheRecord, DiskUsage, DiskUsageType } from '../api/types.js';
 import type { DiskUsageBackend } from '../api/backend.js';
 
 /** What the report reads; volumes are optional (an engine without them reports none). */
@@ -22,6 +22,8 @@ export interface DiskUsageSources {
   };
   containers: Pick<ContainerBackend, 'list'>;
   volumes?: Pick<VolumeBackend, 'list'>;
+  /** The build cache (RUN --mount=type=cache directories). */
+  buildCache?: { cacheRecords(): Promise<BuildCacheRecord[]> };
 }
 
 export class DiskUsageService implements DiskUsageBackend {
@@ -40,7 +42,7 @@ export class DiskUsageService implements DiskUsageBackend {
     }
     if (want('container')) out.Containers = await listContainers();
     if (want('volume')) out.Volumes = await this.volumes(await listContainers());
-    if (want('build-cache')) out.BuildCache = [];
+    if (want('build-cache')) out.BuildCache = (await this.src.buildCache?.cacheRecords()) ?? [];
     return out;
   }
 

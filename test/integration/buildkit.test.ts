@@ -235,3 +235,89 @@ test('garbage on the BuildKit connections ends those calls or connections, never
   assert.equal(await ping(d.socket), true);
   assert.doesNotMatch(d.log(), /BUG:|buildkit: \//, 'an error escaped its call');
 });
+
+const MOUNTS_DOCKERFILE = [
+  'FROM busybox',
+  'ARG WHO=world',
+  "RUN --mount=type=cache,target=/var/cache/app sh -c 'echo run >> /var/cache/app/runs; echo runs=$(wc -l < /var/cache/app/runs)'",
+  'RUN --mount=type=bind,source=data.txt,target=/mnt/data.txt cat /mnt/data.txt',
+  'RUN --mount=type=secret,id=token cat /run/secrets/token',
+  'RUN --mount=type=secret,id=absent ls /run/secrets 2>&1 || echo no-secret-dir',
+  'RUN --mount=type=tmpfs,target=/scratch touch /scratch/x && ls /scratch',
+  'RUN <<EOT',
+  'echo "heredoc $WHO"',
+  'echo second line',
+  'EOT',
+  'RUN <<EOT',
+  '#!/bin/sh',
+  'echo "script $0"',
+  'EOT',
+  'COPY <<EOF /etc/greeting',
+  'who=${WHO}',
+  'quoted="kept" \\$literal',
+  'EOF',
+  'RUN --network=none ip link | grep -q eth0 && echo has-eth0 || echo no-eth0',
+  '',
+].join('\n');
+
+async function mountsBuild(data: string, extra: Record<string, string> = {}) {
+  const r = await buildkitBuild(d.socket, {
+    dirs: { context: [file('data.txt', data)], dockerfile: [file('Dockerfile', MOUNTS_DOCKERFILE)] },
+    secrets: { token: 's3cr3t-value' },
+    attrs: extra,
+    name: 'bk-mounts',
+  });
+  assert.equal(r.error, undefined, r.error?.message);
+  const logs = [...vertexesByName(r.status).entries()].filter(([n]) => /RUN/.test(n)).map(([n, v]) => [n.replace(/^\[\d+\/\d+\] /, ''), v.logs, v.cached]);
+  return logs;
+}
+
+test("BuildKit's Dockerfile: RUN --mount (cache, bind, secret, tmpfs), --network, here-documents", async () => {
+  const first = await mountsBuild('bound v1\n');
+  assert.deepEqual(first.map(([n, l]) => [String(n).split(' ')[1]?.startsWith('--') ? String(n).split(' ')[1]!.split(',')[0] : n, l]), [
+    ['--mount=type=cache', 'runs=1\n'],
+    ['--mount=type=bind', 'bound v1\n'],
+    ['--mount=type=secret', 's3cr3t-value'],
+    ['--mount=type=secret', 'ls: /run/secrets: No such file or directory\nno-secret-dir\n'],
+    ['--mount=type=tmpfs', 'x\n'],
+    ['RUN <<EOT', 'heredoc world\nsecond line\n'],
+    ['RUN <<EOT', 'script /dev/pipes/EOT\n'],
+    ['--network=none', 'no-eth0\n'],
+  ]);
+  // The mount points, the secret and the here-document script are not in the image.
+  assert.equal(await run('bk-mounts', 'sh', '-c', 'ls -d /var/cache/app /mnt /run/secrets /scratch /dev/pipes/EOT 2>&1 | wc -l; grep -rl s3cr3t-value /etc /var /run /root 2>/dev/null | wc -l'), '5\n0\n');
+  assert.equal(await run('bk-mounts', 'cat', '/etc/greeting'), 'who=world\nquoted="kept" $literal\n');
+  const history = await d.docker(['history', '--no-trunc', '--format', '{{.CreatedBy}}', 'bk-mounts']);
+  assert.match(history.stdout, /--mount=type=cache,target=\/var\/cache\/app \|1 WHO=world \/bin\/sh -c/);
+
+  // The same build: every step from the cache. A changed bind source reruns its step (and what follows).
+  const cached = await mountsBuild('bound v1\n');
+  assert.ok(cached.every(([, , c]) => c === true), JSON.stringify(cached));
+  const changed = await mountsBuild('bound v2\n');
+  assert.deepEqual(changed.slice(0, 2).map(([, l, c]) => [l, c]), [['', true], ['bound v2\n', false]]);
+  // The cache mount kept its content between builds.
+  const again = await mountsBuild('bound v1\n', { 'no-cache': '' });
+  assert.equal(again[0]![1], 'runs=2\n');
+
+  // It is build cache: listed by system df, removed by builder prune.
+  const df = jsonBody<{ BuildCache: Array<{ Type: string; Description: string; Size: number }> }>(await socketRequest(d.socket, 'GET', '/v1.47/system/df?type=build-cache'));
+  assert.deepEqual(df?.BuildCache.map((c) => [c.Type, c.Description]), [['exec.cachemount', 'cached mount /var/cache/app (id /var/cache/app)']]);
+  assert.ok(df!.BuildCache[0]!.Size >= 8);
+  const pruned = jsonBody<{ CachesDeleted: string[]; SpaceReclaimed: number }>(await socketRequest(d.socket, 'POST', '/v1.47/build/prune'));
+  assert.equal(pruned?.CachesDeleted.length, 1);
+  assert.equal(pruned?.SpaceReclaimed, df!.BuildCache[0]!.Size);
+  const after = await mountsBuild('bound v1\n', { 'no-cache': '' });
+  assert.equal(after[0]![1], 'runs=1\n');
+});
+
+test('the classic API keeps refusing what only BuildKit builds', async () => {
+  for (const [dockerfile, message] of [
+    ['FROM busybox\nRUN --mount=type=cache,target=/c true\n', /the --mount option requires BuildKit/],
+    ['FROM busybox\nRUN <<EOT\ntrue\nEOT\n', /heredocs \(<<EOF\) in RUN require BuildKit/],
+    ['FROM busybox\nCOPY --link Dockerfile /d\n', /the --link option requires BuildKit/],
+  ] as const) {
+    const r = await d.docker(['build', '-'], { env: { DOCKER_BUILDKIT: '0' }, input: dockerfile });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, message);
+  }
+});

@@ -11,6 +11,7 @@ import { connect, type Socket } from 'node:net';
 import { GrpcClient, GrpcError, GrpcServer, type ServerCall } from '../../src/buildkit/grpc.js';
 import { messages, PACKET_DATA, PACKET_FIN, PACKET_REQ, PACKET_STAT, type StatusResponse, type Stat } from '../../src/buildkit/proto.js';
 import { PatternMatcher } from '../../src/build/dockerignore.js';
+import { goFileMode } from '../../src/lib/go-file-mode.js';
 
 /** An entry of a shared directory; `mode` is a unix mode (type bits included). */
 export interface SharedEntry {
@@ -23,19 +24,6 @@ export interface SharedEntry {
 export const file = (path: string, data: string, mode = 0o644): SharedEntry => ({ path, mode: 0o100000 | mode, data });
 export const dir = (path: string, mode = 0o755): SharedEntry => ({ path, mode: 0o040000 | mode });
 export const symlink = (path: string, linkname: string): SharedEntry => ({ path, mode: 0o120777, linkname });
-
-/** Go's os.FileMode of a unix mode, as fsutil sends it. */
-function goMode(mode: number): number {
-  const type = mode & 0o170000;
-  let m = mode & 0o777;
-  if (mode & 0o4000) m += 2 ** 23;
-  if (mode & 0o2000) m += 2 ** 22;
-  if (mode & 0o1000) m += 2 ** 20;
-  if (type === 0o040000) m += 2 ** 31;
-  else if (type === 0o120000) m += 2 ** 27;
-  else if (type === 0o010000) m += 2 ** 25;
-  return m;
-}
 
 /** Opens an upgraded connection (101) to `path` on the daemon's socket. */
 export async function dialUpgrade(socketPath: string, path: string, headers: Record<string, string | string[]> = {}): Promise<{ socket: Socket; head: Buffer }> {
@@ -76,7 +64,7 @@ async function sendDirectory(call: ServerCall, entries: SharedEntry[], opts: { r
     const data = e.data === undefined ? Buffer.alloc(0) : Buffer.from(e.data);
     await send({
       type: PACKET_STAT,
-      stat: { path: opts.rawPaths ? e.path : e.path, mode: goMode(e.mode), uid: 0, gid: 0, size: data.length, modTime: Date.UTC(2026, 0, 1) * 1e6, linkname: e.linkname ?? '', devmajor: 0, devminor: 0, xattrs: {} },
+      stat: { path: opts.rawPaths ? e.path : e.path, mode: goFileMode(e.mode), uid: 0, gid: 0, size: data.length, modTime: Date.UTC(2026, 0, 1) * 1e6, linkname: e.linkname ?? '', devmajor: 0, devminor: 0, xattrs: {} },
     });
   }
   await send({ type: PACKET_STAT });
@@ -110,6 +98,8 @@ export interface BuildRequest {
   rawPaths?: boolean;
   /** Never opens the session (the build must give up). */
   noSession?: boolean;
+  /** Secrets the session serves (`--secret id=…`), by id. */
+  secrets?: Record<string, string>;
 }
 
 export interface BuildResult {
@@ -125,7 +115,7 @@ export async function buildkitBuild(socketPath: string, req: BuildRequest): Prom
   const ref = randomUUID();
   let sessionSocket: Socket | null = null;
   if (!req.noSession) {
-    const methods = ['/moby.filesync.v1.FileSync/DiffCopy', '/moby.filesync.v1.FileSync/TarStream'];
+    const methods = ['/moby.filesync.v1.FileSync/DiffCopy', '/moby.filesync.v1.FileSync/TarStream', ...(req.secrets ? ['/moby.buildkit.secrets.v1.Secrets/GetSecret'] : [])];
     const s = await dialUpgrade(socketPath, '/v1.47/session', {
       'X-Docker-Expose-Session-Uuid': sessionId,
       'X-Docker-Expose-Session-Name': 'wharf-test',
@@ -143,6 +133,16 @@ export async function buildkitBuild(socketPath: string, req: BuildRequest): Prom
             const entries = req.dirs[name];
             if (!entries) throw new GrpcError(5, `no access allowed to dir "${name}"`);
             await sendDirectory(call, entries, { rawPaths: !!req.rawPaths });
+          },
+        ],
+        [
+          '/moby.buildkit.secrets.v1.Secrets/GetSecret',
+          async (call: ServerCall) => {
+            let id = '';
+            for await (const m of call.messages()) id = messages.GetSecretRequest.decode(m).ID;
+            const value = req.secrets?.[id];
+            if (value === undefined) throw new GrpcError(5, `secret ${id} not found`);
+            await call.send(messages.GetSecretResponse.encode({ data: Buffer.from(value) }));
           },
         ],
       ]),

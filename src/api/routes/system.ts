@@ -1,6 +1,6 @@
 /** System routes: /_ping, /version, /info, /system/df, and OPTIONS on any path. */
 import type { RequestContext, Router } from '../router.js';
-import { sendJSON } from '../request.js';
+import { intValue, parseFilters, sendJSON } from '../request.js';
 import { invalidParameter } from '../../lib/errors.js';
 import { versionAtLeast } from '../version.js';
 import type { DiskUsageType } from '../types.js';
@@ -32,9 +32,15 @@ export function systemRoutes(router: Router): void {
   router.head('/_ping', ping);
   router.get('/version', async (ctx) => sendJSON(ctx.res, 200, await ctx.backend.system.version()));
   router.get('/info', async (ctx) => sendJSON(ctx.res, 200, await ctx.backend.system.info(ctx.version)));
-  // The classic builder keeps no cache but the images themselves, so there is never a build cache to
-  // prune; `docker system prune` asks anyway.
-  router.post('/build/prune', (ctx) => sendJSON(ctx.res, 200, { CachesDeleted: [], SpaceReclaimed: 0 }));
+  // The classic builder's cache is its images; the build cache here is RUN --mount=type=cache's
+  // directories. `all` changes nothing: unlike BuildKit's layer records, none is ever shared.
+  router.post('/build/prune', async (ctx) => {
+    const q = ctx.query;
+    const keep = q.get('reserved-space') ?? q.get('keep-storage');
+    const keepBytes = keep ? intValue(q, q.has('reserved-space') ? 'reserved-space' : 'keep-storage') : undefined;
+    const { deleted, reclaimed } = await ctx.backend.build.pruneCache({ filters: parseFilters(q.get('filters')), ...(keepBytes ? { keepBytes } : {}) });
+    sendJSON(ctx.res, 200, { CachesDeleted: deleted.length ? deleted.map((r) => r.ID) : null, SpaceReclaimed: reclaimed });
+  });
   router.get('/system/df', async (ctx) => {
     const types = parseDiskUsageTypes(ctx.query.getAll('type'), versionAtLeast(ctx.version, '1.42'));
     const usage = await ctx.backend.diskUsage.usage(types);

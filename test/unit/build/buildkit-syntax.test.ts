@@ -1,0 +1,72 @@
+/** BuildKit's Dockerfile syntax, which builds through BuildKit's API take: here-documents, RUN --mount/--network, COPY --link. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseStages, type Instruction } from '../../../src/build/instructions.js';
+import { DockerfileParseError } from '../../../src/build/parser.js';
+import { parseRunMount } from '../../../src/build/run-mounts.js';
+import { expandHeredoc } from '../../../src/build/shell-lex.js';
+
+const commands = (text: string): Instruction[] => parseStages(text, 'buildkit').stages[0]!.commands;
+
+test('a RUN here-document is the shell script; with #! it is run as a file; with more on the line the shell gets it all', () => {
+  const [plain, tabs, script, both] = commands(
+    ['FROM busybox', 'RUN <<EOF', 'echo "a $X"', '  echo b', 'EOF', 'RUN <<-EOT', '\techo tabbed', '\tEOT', 'RUN <<EOF', '#!/usr/bin/env python3', 'print(1)', 'EOF', 'RUN cat <<A > /a && cat <<"B" > /b', 'one', 'A', 'two $X', 'B', 'RUN echo after'].join('\n'),
+  );
+  assert.deepEqual(plain, { kind: 'run', text: 'RUN <<EOF', cmd: { args: ['echo "a $X"\n  echo b\n'], json: false } });
+  assert.deepEqual(tabs, { kind: 'run', text: 'RUN <<-EOT', cmd: { args: ['echo tabbed\n'], json: false } });
+  assert.deepEqual(script, { kind: 'run', text: 'RUN <<EOF', cmd: { args: ['/dev/pipes/EOF'], json: true }, script: { name: 'EOF', content: '#!/usr/bin/env python3\nprint(1)\n' } });
+  assert.deepEqual(both, { kind: 'run', text: 'RUN cat <<A > /a && cat <<"B" > /b', cmd: { args: ['cat <<A > /a && cat <<"B" > /b\none\nA\ntwo $X\nB'], json: false } });
+  assert.equal(parseStages(['FROM busybox', 'RUN <<EOF', 'x', 'EOF', 'RUN echo after'].join('\n'), 'buildkit').stages[0]!.commands.length, 2);
+});
+
+test('COPY here-documents are inline files; quoting the name turns expansion off', () => {
+  const [copy] = commands(['FROM busybox', 'COPY --link <<one <<"two" /dst/', 'a=$A', 'one', 'b=$B', 'two'].join('\n'));
+  assert.deepEqual(copy, {
+    kind: 'copy',
+    text: 'COPY --link <<one <<"two" /dst/',
+    sources: [],
+    dest: '/dst/',
+    heredocs: [
+      { name: 'one', content: 'a=$A\n', expand: true },
+      { name: 'two', content: 'b=$B\n', expand: false },
+    ],
+  });
+});
+
+test('RUN --mount and --network are kept for the build; the classic syntax still refuses them', () => {
+  const [run] = commands('FROM busybox\nRUN --mount=type=cache,target=/c --mount=type=secret,id=t --network=none make\n');
+  assert.deepEqual(run, { kind: 'run', text: 'RUN --mount=type=cache,target=/c --mount=type=secret,id=t --network=none make', cmd: { args: ['make'], json: false }, mounts: ['type=cache,target=/c', 'type=secret,id=t'], network: 'none' });
+  assert.throws(() => commands('FROM busybox\nRUN --network=bridge make\n'), /unsupported network mode "bridge"/);
+  assert.throws(() => commands('FROM busybox\nRUN --security=insecure make\n'), /security mode "insecure" is not allowed/);
+  assert.throws(() => commands('FROM busybox\nCOPY --parents a /b\n'), /the --parents option is not supported by this builder/);
+  assert.throws(() => parseStages('FROM busybox\nRUN --mount=type=cache,target=/c make\n'), /the --mount option requires BuildKit/);
+  assert.throws(() => parseStages('FROM busybox\nRUN <<EOF\nx\nEOF\n'), /heredocs \(<<EOF\) in RUN require BuildKit/);
+  assert.throws(() => commands('FROM busybox\nRUN <<EOF\nnever ends\n'), /unterminated heredoc EOF/);
+});
+
+test("RUN --mount's fields, defaults and errors", () => {
+  assert.deepEqual(parseRunMount('target=/src,source=app,ro=false'), { type: 'bind', target: '/src', source: 'app', from: '', readonly: false });
+  assert.deepEqual(parseRunMount('type=bind,dst=/src'), { type: 'bind', target: '/src', source: '/', from: '', readonly: true });
+  assert.deepEqual(parseRunMount('type=cache,target=/root/.cache/,sharing=locked,mode=0700,uid=1000'), {
+    type: 'cache', target: '/root/.cache', id: '/root/.cache', readonly: false, mode: 0o700, uid: 1000, gid: 0, source: '', from: '',
+  });
+  assert.deepEqual(parseRunMount('type=secret,id=npmrc'), { type: 'secret', target: '/run/secrets/npmrc', id: 'npmrc', required: false, mode: 0o400, uid: 0, gid: 0 });
+  assert.deepEqual(parseRunMount('type=secret,target=/root/.npmrc,required'), { type: 'secret', target: '/root/.npmrc', id: '.npmrc', required: true, mode: 0o400, uid: 0, gid: 0 });
+  assert.deepEqual(parseRunMount('type=tmpfs,target=/t,size=64m'), { type: 'tmpfs', target: '/t', size: 64 << 20 });
+  assert.deepEqual(parseRunMount('type=cache,id=$ID,target=/c', (w) => w.replace('$ID', 'go-mod')), {
+    type: 'cache', target: '/c', id: 'go-mod', readonly: false, mode: 0o755, uid: 0, gid: 0, source: '', from: '',
+  });
+  const bad = (spec: string, re: RegExp) => assert.throws(() => parseRunMount(spec), (e: unknown) => e instanceof DockerfileParseError && re.test(e.message));
+  bad('type=volume,target=/v', /unsupported mount type "volume"/);
+  bad('type=ssh', /ssh mounts/);
+  bad('type=cache', /mount destination not specified/);
+  bad('type=cache,target=/c,sharing=sometimes', /unsupported sharing value/);
+  bad('type=bind,target=/c,colour=red', /unexpected key 'colour'/);
+  bad('type=secret', /one of id or target/);
+  bad('type=cache,target=/c,mode=999', /invalid value for mode/);
+});
+
+test('a here-document body expands variables and keeps its quotes', () => {
+  const env = new Map([['A', 'x'], ['EMPTY', '']]);
+  assert.equal(expandHeredoc('a=$A b=${A} "q" \'s\' \\$A ${MISSING:-def} ${EMPTY:-e} ${EMPTY-set} ${A:+alt} ${MISSING:+alt}|$MISSING|\n', env), 'a=x b=x "q" \'s\' $A def e  alt ||\n');
+});
