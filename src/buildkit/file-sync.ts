@@ -15,6 +15,9 @@ import type { TarWriteHeader } from '../lib/tar-writer.js';
 import { GrpcError, Status, type GrpcClient } from './grpc.js';
 import { messages, PACKET_DATA, PACKET_ERR, PACKET_FIN, PACKET_REQ, PACKET_STAT, type Packet, type Stat } from './proto.js';
 
+/** The entries a shared directory may have: their list is held while the files are asked for. */
+const MAX_ENTRIES = 1_000_000;
+
 /** How far ahead of the file being written files are asked for: by count and by announced size. */
 const MAX_FILES_AHEAD = 128;
 const MAX_BYTES_AHEAD = 4 << 20;
@@ -88,6 +91,7 @@ export async function receiveDirectory(client: GrpcClient, req: SyncRequest, sin
       if (p.type !== PACKET_STAT) throw new GrpcError(Status.INVALID_ARGUMENT, `unexpected packet ${p.type} while receiving the file list`);
       if (!p.stat || p.stat.path === '') break;
       checkPath(p.stat.path);
+      if (entries.length >= MAX_ENTRIES) throw new GrpcError(Status.RESOURCE_EXHAUSTED, `the shared directory ${req.dirName} has more than ${MAX_ENTRIES} entries`);
       entries.push({ id, stat: p.stat });
     }
     const items = entries.flatMap(({ id, stat }) => {

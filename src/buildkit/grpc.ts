@@ -161,7 +161,8 @@ function decodeOrInvalid<T>(decode: (b: Buffer) => T, msg: Buffer): T {
 
 /** Serves `methods` (by path, `/package.Service/Method`) on connections handed to accept(). */
 export class GrpcServer {
-  private readonly server = http2.createServer({ maxSessionMemory: 64 });
+  // A BuildKit client opens a few calls at a time (Solve, Status, the gateway's); a connection may not hold more.
+  private readonly server = http2.createServer({ maxSessionMemory: 16, settings: { maxConcurrentStreams: 64 } });
 
   constructor(
     private readonly methods: ReadonlyMap<string, Method>,

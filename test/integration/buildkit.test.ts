@@ -321,3 +321,11 @@ test('the classic API keeps refusing what only BuildKit builds', async () => {
     assert.match(r.stderr, message);
   }
 });
+
+test('a shared directory listing more than a million entries is refused, not held', { timeout: 300_000 }, async () => {
+  const many = Array.from({ length: 1_000_001 }, (_, i) => dir(`d${i}`));
+  const r = await buildkitBuild(d.socket, { dirs: { dockerfile: [file('Dockerfile', 'FROM busybox\nCOPY . /\n')], context: many }, name: 'bk-many' });
+  assert.equal(r.error?.code, Status.RESOURCE_EXHAUSTED);
+  assert.equal(r.error?.message, 'the shared directory context has more than 1000000 entries');
+  assert.equal(await ping(d.socket), true);
+});
