@@ -144,6 +144,11 @@ export class BuildService implements BuildBackend {
     return this.deps.cacheMounts.records();
   }
 
+  /** An image's rootfs mounted read-only (a temporary RW layer), for BuildKit's local and tar exporters. */
+  openImageRoot(imageId: string): Promise<{ root: ContainerRoot; cleanup: () => Promise<void> }> {
+    return mountImageRoot(this.deps, this.marks, imageId);
+  }
+
   pruneCache(opts: { filters: Record<string, string[]>; keepBytes?: number }): Promise<{ deleted: BuildCacheRecord[]; reclaimed: number }> {
     return this.deps.cacheMounts.prune(opts);
   }
@@ -998,39 +1003,12 @@ class BuildRun {
   }
 
   /** An image's rootfs mounted read-only (through a temporary RW layer) for a COPY --from. */
-  private async mountImage(imageId: string): Promise<{ root: ContainerRoot; cleanup: () => Promise<void> }> {
-    const layers = this.deps.images.layers;
-    const id = generateId();
-    const chain = imageId ? (await this.deps.images.resolve(imageId)).topChainId : null;
-    await this.marks.add(id);
-    await layers.createRWLayer(id, chain).catch(async (err) => {
-      await this.marks.remove(id);
-      throw err;
-    });
-    try {
-      const merged = await layers.mountRW(id);
-      const root = await ContainerRoot.open(merged, { readonlyRootfs: true });
-      return {
-        root,
-        cleanup: async () => {
-          await root.close();
-          await this.releaseLayer(id);
-        },
-      };
-    } catch (err) {
-      await this.releaseLayer(id);
-      throw err;
-    }
+  private mountImage(imageId: string): Promise<{ root: ContainerRoot; cleanup: () => Promise<void> }> {
+    return mountImageRoot(this.deps, this.marks, imageId);
   }
 
-  /** Removes a temporary RW layer; its marker stays when that fails, for the next start to retry. */
-  private async releaseLayer(id: string): Promise<void> {
-    try {
-      await this.deps.images.layers.removeRWLayer(id);
-      await this.marks.remove(id);
-    } catch (err) {
-      this.deps.log(`build: remove layer ${id}: ${err}`);
-    }
+  private releaseLayer(id: string): Promise<void> {
+    return releaseTempLayer(this.deps, this.marks, id);
   }
 
   private hostConfig(): HostConfig {
@@ -1176,6 +1154,43 @@ class BuildRun {
     }
     const applied = await this.rwLayerDiff(id, await this.topChain(state), stubs.length ? (root) => removeMountPoints(root, stubs) : undefined);
     await this.newImage(state, probeConfig, applied, id);
+  }
+}
+
+/** An image's rootfs (COPY --from, RUN --mount from=, BuildKit's local and tar exporters) mounted read-only through a temporary RW layer, marked so a crash's is removed at start. */
+async function mountImageRoot(deps: BuildServiceDeps, marks: BuildLayerMarks, imageId: string): Promise<{ root: ContainerRoot; cleanup: () => Promise<void> }> {
+  const layers = deps.images.layers;
+  const id = generateId();
+  const chain = imageId ? (await deps.images.resolve(imageId)).topChainId : null;
+  await marks.add(id);
+  // Bare: the image's own files, without a container's init layer (.dockerenv, /etc/hosts stubs).
+  await layers.createRWLayer(id, chain, { bare: true }).catch(async (err) => {
+    await marks.remove(id);
+    throw err;
+  });
+  try {
+    const merged = await layers.mountRW(id);
+    const root = await ContainerRoot.open(merged, { readonlyRootfs: true });
+    return {
+      root,
+      cleanup: async () => {
+        await root.close();
+        await releaseTempLayer(deps, marks, id);
+      },
+    };
+  } catch (err) {
+    await releaseTempLayer(deps, marks, id);
+    throw err;
+  }
+}
+
+/** Removes a temporary RW layer; its marker stays when that fails, for the next start to retry. */
+async function releaseTempLayer(deps: BuildServiceDeps, marks: BuildLayerMarks, id: string): Promise<void> {
+  try {
+    await deps.images.layers.removeRWLayer(id);
+    await marks.remove(id);
+  } catch (err) {
+    deps.log(`build: remove layer ${id}: ${err}`);
   }
 }
 
