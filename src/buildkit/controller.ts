@@ -16,8 +16,10 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { BuildCacheRecord } from '../api/types.js';
 import { readDockerignore } from '../build/dockerignore.js';
+import type { ContainerRoot } from '../containerfs/root.js';
 import { TarWriter } from '../lib/tar-writer.js';
 import { BuilderProgress, type BuilderMessage } from './builder-progress.js';
+import { FILE_SEND, sendDirectory, sendTar } from './client-exporters.js';
 import { receiveDirectory } from './file-sync.js';
 import { frontendOptions, type FrontendOptions } from './frontend-options.js';
 import { GrpcError, Status, serverStream, unary, type Method, type ServerCall, type GrpcClient } from './grpc.js';
@@ -38,6 +40,8 @@ export interface DockerfileBuilder {
   ): AsyncIterable<BuilderMessage>;
   /** The image's config JSON. */
   imageConfig(imageId: string): Promise<Buffer>;
+  /** The image's filesystem, mounted read-only, for the exporters that send it to the client. */
+  openImageRoot(imageId: string): Promise<{ root: ContainerRoot; close(): Promise<void> }>;
   /** The build cache (cache mounts), as `docker system df` lists it. */
   cacheRecords(): Promise<BuildCacheRecord[]>;
   /** Removes cache records: `filters` as `key=value` (BuildKit's), the most recent within keepBytes stay. */
@@ -220,9 +224,9 @@ export class BuildkitController {
   }
 
   private checkExporter(req: SolveRequest): void {
-    if (req.Exporter === '' || req.Exporter === 'moby') return;
+    if (req.Exporter === '' || req.Exporter === 'moby' || req.Exporter === 'local' || req.Exporter === 'tar') return;
     if (req.Exporter === 'image' && !/^(1|true)$/i.test(req.ExporterAttrs.push ?? '')) return;
-    throw new GrpcError(Status.UNIMPLEMENTED, `exporter "${req.Exporter}"${req.Exporter === 'image' ? ' with push' : ''} is not supported by wharfd: its builder stores images in the daemon (the moby exporter)`);
+    throw new GrpcError(Status.UNIMPLEMENTED, `exporter "${req.Exporter}"${req.Exporter === 'image' ? ' with push' : ''} is not supported by wharfd: its builder stores images in the daemon (the moby exporter) or sends their files (local, tar)`);
   }
 
   private solve(req: SolveRequest, call: ServerCall) {
@@ -242,7 +246,7 @@ export class BuildkitController {
           if (ret.error && ret.error.code !== Status.OK) throw new GrpcError(ret.error.code, ret.error.message);
           imageId = this.imageOf(b, ret.result);
         }
-        return { ExporterResponse: await this.export(b, req, imageId) };
+        return { ExporterResponse: await this.export(b, req, imageId, call.signal) };
       } catch (err) {
         b.failed = solveError(err);
         for (const w of [...b.controlWaiters.splice(0), ...b.returnWaiters.splice(0)]) w();
@@ -261,10 +265,14 @@ export class BuildkitController {
     return image;
   }
 
-  /** The moby exporter: names the image and reports it as BuildKit's does. */
-  private async export(b: BuildState, req: SolveRequest, imageId: string): Promise<Record<string, string>> {
+  /** The moby exporter: names the image and reports it as BuildKit's does; local and tar send its files. */
+  private async export(b: BuildState, req: SolveRequest, imageId: string, signal: AbortSignal): Promise<Record<string, string>> {
     const out: Record<string, string> = {};
     if (req.Exporter === '') return out;
+    if (req.Exporter === 'local' || req.Exporter === 'tar') {
+      await this.exportToClient(b, req, imageId, signal);
+      return out;
+    }
     const v = new VertexHandle(b.feed, 'exporting to image');
     await v.start();
     await v.status({ id: 'exporting layers', done: true });
@@ -280,6 +288,24 @@ export class BuildkitController {
     out['containerimage.digest'] = imageId;
     if (names.length) out['image.name'] = names.join(',');
     return out;
+  }
+
+  private async exportToClient(b: BuildState, req: SolveRequest, imageId: string, signal: AbortSignal): Promise<void> {
+    const { client, info } = await this.sessions.get(req.Session, signal);
+    if (!info.methods.includes(FILE_SEND)) throw new GrpcError(Status.FAILED_PRECONDITION, `method ${FILE_SEND} not supported by the client`);
+    const v = new VertexHandle(b.feed, req.Exporter === 'tar' ? 'exporting to client tarball' : 'exporting to client directory');
+    await v.start();
+    const image = await this.builder.openImageRoot(imageId);
+    try {
+      const bytes = req.Exporter === 'tar' ? await sendTar(client, image.root, signal) : await sendDirectory(client, image.root, signal);
+      await v.status({ id: `${req.Exporter === 'tar' ? 'sending tarball' : 'copying files'} ${humanSize(bytes)}`, done: true });
+      await v.complete();
+    } catch (err) {
+      await v.complete({ error: (err as Error).message });
+      throw err;
+    } finally {
+      await image.close();
+    }
   }
 
   private status(ref: string, call: ServerCall) {

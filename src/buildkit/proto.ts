@@ -79,6 +79,7 @@ message Stat {
 }
 message Packet { int32 type = 1; Stat stat = 2; uint32 ID = 3; bytes data = 4; }
 
+message BytesMessage { bytes data = 1; }
 message GetSecretRequest { string ID = 1; map<string, string> annotations = 2; }
 message GetSecretResponse { bytes data = 1; }
 `;
@@ -276,6 +277,7 @@ export const messages = {
   ReturnRequest: codec<ReturnRequest>('ReturnRequest'),
   ReturnResponse: codec<Empty>('ReturnResponse'),
   Packet: codec<Packet>('Packet'),
+  BytesMessage: codec<{ data: Buffer }>('BytesMessage'),
   GetSecretRequest: codec<{ ID: string; annotations: Record<string, string> }>('GetSecretRequest'),
   GetSecretResponse: codec<{ data: Buffer }>('GetSecretResponse'),
 };

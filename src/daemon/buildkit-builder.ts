@@ -58,6 +58,11 @@ export class BuildkitBuilder implements DockerfileBuilder {
     return Buffer.from(JSON.stringify(img.config));
   }
 
+  async openImageRoot(imageId: string) {
+    const { root, cleanup } = await this.builds.openImageRoot(imageId);
+    return { root, close: cleanup };
+  }
+
   cacheRecords() {
     return this.builds.cacheRecords();
   }

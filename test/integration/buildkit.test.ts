@@ -8,6 +8,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -125,9 +126,9 @@ test('a failing RUN: BuildKit\'s message, the step marked failed, no image named
 
 test('what wharfd cannot build is refused by name, and the gateway\'s calls end with it', { timeout: 120_000 }, async () => {
   const df = { dockerfile: [file('Dockerfile', 'FROM busybox\n')], context: [] };
-  const local = await buildkitBuild(d.socket, { dirs: df, exporter: 'local' });
-  assert.equal(local.error?.code, Status.UNIMPLEMENTED);
-  assert.match(local.error!.message, /exporter "local" is not supported by wharfd/);
+  const oci = await buildkitBuild(d.socket, { dirs: df, exporter: 'oci' });
+  assert.equal(oci.error?.code, Status.UNIMPLEMENTED);
+  assert.match(oci.error!.message, /exporter "oci" is not supported by wharfd/);
 
   const missing = await buildkitBuild(d.socket, { dirs: { dockerfile: [], context: [] } });
   assert.equal(missing.error?.message, 'failed to read dockerfile: open Dockerfile: no such file or directory');
@@ -328,4 +329,26 @@ test('a shared directory listing more than a million entries is refused, not hel
   assert.equal(r.error?.code, Status.RESOURCE_EXHAUSTED);
   assert.equal(r.error?.message, 'the shared directory context has more than 1000000 entries');
   assert.equal(await ping(d.socket), true);
+});
+
+test('-o type=local and type=tar: the image\'s files sent to the client, without the container\'s init files', async () => {
+  const dockerfile = 'FROM busybox\nRUN mkdir -p /out/sub && echo built > /out/sub/f && ln -s sub/f /out/link && cp /bin/busybox /out/suid && chmod 4755 /out/suid\n';
+  const local = await buildkitBuild(d.socket, { dirs: { context: [], dockerfile: [file('Dockerfile', dockerfile)] }, exporter: 'local' });
+  assert.equal(local.error, undefined, local.error?.message);
+  const files = local.output.files!;
+  assert.equal(files.get('out/sub/f')?.data?.toString(), 'built\n');
+  assert.equal(files.get('out/link')?.linkname, 'sub/f');
+  assert.equal(files.get('out/suid')?.mode, 2 ** 23 + 0o755);
+  assert.ok((files.get('out/suid')?.data?.length ?? 0) > 100_000);
+  assert.equal((files.get('out/sub')!.mode >>> 0) >= 2 ** 31, true);
+  for (const initFile of ['.dockerenv', 'etc/hostname', 'etc/resolv.conf']) assert.equal(files.has(initFile), false, initFile);
+  assert.deepEqual(vertexesByName(local.status).get('exporting to client directory')?.completed, true);
+
+  const tar = await buildkitBuild(d.socket, { dirs: { context: [], dockerfile: [file('Dockerfile', dockerfile)] }, exporter: 'tar' });
+  assert.equal(tar.error, undefined, tar.error?.message);
+  const listing = execFileSync('tar', ['-tvf', '-'], { input: tar.output.tar! }).toString();
+  assert.match(listing, /^-rwsr-xr-x 0\/0 +\d+ .* out\/suid$/m);
+  assert.match(listing, /^lrwxrwxrwx 0\/0 +0 .* out\/link -> sub\/f$/m);
+  assert.equal(execFileSync('tar', ['-xOf', '-', 'out/sub/f'], { input: tar.output.tar! }).toString(), 'built\n');
+  assert.doesNotMatch(listing, /\.dockerenv/);
 });

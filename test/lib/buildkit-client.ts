@@ -102,8 +102,57 @@ export interface BuildRequest {
   secrets?: Record<string, string>;
 }
 
+/** What the `local` and `tar` exporters sent to the session. */
+export interface ClientOutput {
+  tar?: Buffer;
+  /** By path: the Go mode, a file's bytes, a link's target. */
+  files?: Map<string, { mode: number; data?: Buffer; linkname: string }>;
+}
+
+/** The receiving side of FileSend/DiffCopy: a tar's bytes, or fsutil's packets of a directory. */
+async function receiveOutput(call: ServerCall, kind: 'tar' | 'local', out: ClientOutput): Promise<void> {
+  const incoming = call.messages();
+  if (kind === 'tar') {
+    const parts: Buffer[] = [];
+    for await (const m of { [Symbol.asyncIterator]: () => incoming }) parts.push(Buffer.from(messages.BytesMessage.decode(m).data));
+    out.tar = Buffer.concat(parts);
+    return;
+  }
+  const files = new Map<string, { mode: number; data?: Buffer; linkname: string }>();
+  const ids: string[] = [];
+  const next = async () => {
+    const r = await incoming.next();
+    if (r.done) throw new Error('the sender ended early');
+    return messages.Packet.decode(r.value);
+  };
+  for (;;) {
+    const p = await next();
+    if (!p.stat || p.stat.path === '') break;
+    ids.push(p.stat.path);
+    files.set(p.stat.path, { mode: p.stat.mode, linkname: p.stat.linkname });
+  }
+  for (const [id, path] of ids.entries()) {
+    const f = files.get(path)!;
+    if ((f.mode >>> 0) >= 2 ** 24 || f.linkname) continue;
+    await call.send(messages.Packet.encode({ type: PACKET_REQ, ID: id, data: Buffer.alloc(0) }));
+    const parts: Buffer[] = [];
+    for (;;) {
+      const p = await next();
+      if (p.type !== PACKET_DATA || p.ID !== id) throw new Error(`unexpected packet ${p.type} for ${path}`);
+      if (p.data.length === 0) break;
+      parts.push(Buffer.from(p.data));
+    }
+    f.data = Buffer.concat(parts);
+  }
+  await call.send(messages.Packet.encode({ type: PACKET_FIN, ID: 0, data: Buffer.alloc(0) }));
+  for await (const m of { [Symbol.asyncIterator]: () => incoming }) void m;
+  out.files = files;
+}
+
 export interface BuildResult {
   exporterResponse?: Record<string, string>;
+  /** What a `local` or `tar` exporter sent. */
+  output: ClientOutput;
   error?: GrpcError;
   /** Every status update, in order. */
   status: StatusResponse[];
@@ -112,10 +161,16 @@ export interface BuildResult {
 /** Runs one build the way buildx does. */
 export async function buildkitBuild(socketPath: string, req: BuildRequest): Promise<BuildResult> {
   const sessionId = randomUUID();
+  const output: ClientOutput = {};
   const ref = randomUUID();
   let sessionSocket: Socket | null = null;
   if (!req.noSession) {
-    const methods = ['/moby.filesync.v1.FileSync/DiffCopy', '/moby.filesync.v1.FileSync/TarStream', ...(req.secrets ? ['/moby.buildkit.secrets.v1.Secrets/GetSecret'] : [])];
+    const methods = [
+      '/moby.filesync.v1.FileSync/DiffCopy',
+      '/moby.filesync.v1.FileSync/TarStream',
+      ...(req.secrets ? ['/moby.buildkit.secrets.v1.Secrets/GetSecret'] : []),
+      ...(req.exporter === 'local' || req.exporter === 'tar' ? ['/moby.filesync.v1.FileSend/DiffCopy'] : []),
+    ];
     const s = await dialUpgrade(socketPath, '/v1.47/session', {
       'X-Docker-Expose-Session-Uuid': sessionId,
       'X-Docker-Expose-Session-Name': 'wharf-test',
@@ -134,6 +189,10 @@ export async function buildkitBuild(socketPath: string, req: BuildRequest): Prom
             if (!entries) throw new GrpcError(5, `no access allowed to dir "${name}"`);
             await sendDirectory(call, entries, { rawPaths: !!req.rawPaths });
           },
+        ],
+        [
+          '/moby.filesync.v1.FileSend/DiffCopy',
+          (call: ServerCall) => receiveOutput(call, req.exporter === 'tar' ? 'tar' : 'local', output),
         ],
         [
           '/moby.buildkit.secrets.v1.Secrets/GetSecret',
@@ -201,7 +260,7 @@ export async function buildkitBuild(socketPath: string, req: BuildRequest): Prom
         }
         await unary('/moby.buildkit.v1.frontend.LLBBridge/Return', messages.ReturnRequest.encode({ ...(result ? { result } : {}), ...(error ? { error } : {}) }), meta);
       })();
-  const out: BuildResult = { status };
+  const out: BuildResult = { status, output };
   // As buildx's client does, both sides are waited for: the gateway's calls must end when the solve fails.
   const [solved, gatewayDone] = await Promise.allSettled([solve, gateway]);
   if (solved.status === 'fulfilled') out.exporterResponse = messages.SolveResponse.decode(solved.value).ExporterResponse;
