@@ -260,6 +260,13 @@ describe('docker build (classic builder)', () => {
     assert.match(bad.stderr, /target stage "nosuch" could not be found/);
   });
 
+  test('COPY --from copies from the image itself: no container init files (.dockerenv, /etc/hostname)', async () => {
+    const dir = await context('from-bare', { Dockerfile: 'FROM busybox AS a\nRUN echo a > /a\nFROM busybox\nCOPY --from=a / /src/\n' });
+    const r = await build(['-t', 'from-bare', dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await run('from-bare', 'sh', '-c', 'cat /src/a; ls -A /src/.dockerenv /src/etc/hostname /src/etc/resolv.conf 2>&1 | grep -c "No such file"'), 'a\n3\n');
+  });
+
   test('COPY --from: a cached step follows the source stage\'s and image\'s content, never their names', async () => {
     const src = await context('fromcache-src', { Dockerfile: 'FROM busybox\nCOPY f.txt /f.txt\n', 'f.txt': 'v1\n' });
     assert.equal((await build(['-q', '-t', 'fromsrc:1', src])).code, 0);
