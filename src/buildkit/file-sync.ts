@@ -138,12 +138,15 @@ export async function receiveDirectory(client: GrpcClient, req: SyncRequest, sin
       const body = async function* (): AsyncGenerator<Buffer> {
         for (;;) {
           while (buf.chunks.length) yield buf.chunks.shift()!;
-          if (buf.ended) return;
+          if (buf.ended) break;
           await pump();
         }
+        // The tar writer would pad a short file with zeros: a size announced and never sent must
+        // not make the daemon write it (a few bytes could ask for terabytes).
+        if (buf.got < buf.size) throw new GrpcError(Status.INVALID_ARGUMENT, `${stat.path} changed while it was sent: ${buf.got} of ${buf.size} bytes came`);
       };
-      // The tar entry is exactly the size the client announced (the writer pads a short file);
-      // what the writer did not take is still read up to the file's end.
+      // The tar entry is exactly the size the client announced; what the writer did not take of a
+      // file that grew is still read up to the file's end.
       await sink({ ...header, size: stat.size }, body());
       while (!buf.ended) await pump();
       buffers.delete(id);

@@ -142,7 +142,6 @@ test('a client sending paths that climb out of its context fails its build and w
   const up = '../'.repeat(12);
   for (const path of [`${up}${bait.slice(1)}/pwned`, '/abs/pwned', 'a/../../pwned', '']) {
     const r = await buildkitBuild(d.socket, {
-      rawPaths: true,
       dirs: { dockerfile: [file('Dockerfile', 'FROM busybox\nCOPY . /\n')], context: [file(path || 'x', 'owned\n'), ...(path === '' ? [{ path: 'x/', mode: 0o100644, data: 'y' }] : [])] },
       name: 'bk-hostile',
     });
@@ -151,6 +150,9 @@ test('a client sending paths that climb out of its context fails its build and w
   }
   assert.equal(existsSync(join(bait, 'pwned')), false);
   assert.notEqual((await d.docker(['image', 'inspect', 'bk-hostile'])).code, 0);
+  // A size announced and not sent is never written as zeros (a few bytes asking for 256 MiB of zeros).
+  const lie = await buildkitBuild(d.socket, { dirs: { dockerfile: [file('Dockerfile', 'FROM busybox\nCOPY . /\n')], context: [file('big', 'tiny')] }, announce: { big: 256 * 2 ** 20 }, name: 'bk-hostile' });
+  assert.equal(lie.error?.message, 'big changed while it was sent: 4 of 268435456 bytes came');
   assert.equal(await ping(d.socket), true);
 });
 

@@ -4,7 +4,8 @@
  * sending side of FileSync/DiffCopy), dials /grpc, and runs a build as buildx does — Control.Solve
  * with the session and the moby exporter, and beside it the gateway's Ping, Solve (dockerfile.v0)
  * and Return — while it reads Status. buildx itself cannot be installed here (no package; see
- * docs/architecture.md), so this speaks the same messages, checked against buildx by hand.
+ * docs/architecture.md), so this speaks the same messages, checked against buildx by hand. Its
+ * sender sends paths and sizes as given, so tests can be a hostile client too.
  */
 import { randomUUID } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
@@ -51,7 +52,7 @@ export async function dialUpgrade(socketPath: string, path: string, headers: Rec
 }
 
 /** fsutil's sender: the entries `call` asks for (its include/exclude metadata), then the files it requests. */
-async function sendDirectory(call: ServerCall, entries: SharedEntry[], opts: { rawPaths?: boolean }): Promise<void> {
+async function sendDirectory(call: ServerCall, entries: SharedEntry[], opts: { announce?: Record<string, number> }): Promise<void> {
   const list = (h: string | string[] | undefined) => (Array.isArray(h) ? h : h === undefined ? [] : [h]).flatMap((x) => x.split(',').map((s) => s.trim()));
   const include = list(call.metadata['include-patterns']);
   const exclude = new PatternMatcher(list(call.metadata['exclude-patterns']));
@@ -64,7 +65,7 @@ async function sendDirectory(call: ServerCall, entries: SharedEntry[], opts: { r
     const data = e.data === undefined ? Buffer.alloc(0) : Buffer.from(e.data);
     await send({
       type: PACKET_STAT,
-      stat: { path: opts.rawPaths ? e.path : e.path, mode: goFileMode(e.mode), uid: 0, gid: 0, size: data.length, modTime: Date.UTC(2026, 0, 1) * 1e6, linkname: e.linkname ?? '', devmajor: 0, devminor: 0, xattrs: {} },
+      stat: { path: e.path, mode: goFileMode(e.mode), uid: 0, gid: 0, size: opts.announce?.[e.path] ?? data.length, modTime: Date.UTC(2026, 0, 1) * 1e6, linkname: e.linkname ?? '', devmajor: 0, devminor: 0, xattrs: {} },
     });
   }
   await send({ type: PACKET_STAT });
@@ -94,8 +95,8 @@ export interface BuildRequest {
   exporter?: string;
   /** Control.Solve names the frontend itself (as buildctl does) instead of going through the gateway. */
   direct?: boolean;
-  /** Sends paths as given, even hostile ones (the sender does not check them). */
-  rawPaths?: boolean;
+  /** Sizes to announce instead of the true ones, by path (a lying sender). */
+  announce?: Record<string, number>;
   /** Never opens the session (the build must give up). */
   noSession?: boolean;
   /** Secrets the session serves (`--secret id=…`), by id. */
@@ -187,7 +188,7 @@ export async function buildkitBuild(socketPath: string, req: BuildRequest): Prom
             const name = String(call.metadata['dir-name'] ?? '');
             const entries = req.dirs[name];
             if (!entries) throw new GrpcError(5, `no access allowed to dir "${name}"`);
-            await sendDirectory(call, entries, { rawPaths: !!req.rawPaths });
+            await sendDirectory(call, entries, { ...(req.announce ? { announce: req.announce } : {}) });
           },
         ],
         [
