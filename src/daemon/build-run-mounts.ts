@@ -12,8 +12,7 @@
  */
 import { chown, mkdtemp, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { parseRunMount, type RunMount } from '../build/run-mounts.js';
-import { DockerfileParseError } from '../build/parser.js';
+import type { RunMount } from '../build/run-mounts.js';
 import type { MountSpec } from '../api/types.js';
 import type { ContainerRoot } from '../containerfs/root.js';
 import { invalidParameter } from '../lib/errors.js';
@@ -51,8 +50,7 @@ async function hostPathIn(root: ContainerRoot, source: string, what: string): Pr
 }
 
 export async function prepareRunMounts(
-  specs: string[],
-  expand: (w: string) => string,
+  parsed: RunMount[],
   workdir: string,
   script: { name: string; content: string } | undefined,
   deps: RunMountDeps,
@@ -63,15 +61,6 @@ export async function prepareRunMounts(
     for (const c of cleanups.reverse()) await c().catch(() => {});
   };
   try {
-    const parsed: RunMount[] = [];
-    for (const spec of specs) {
-      try {
-        parsed.push(parseRunMount(spec, expand));
-      } catch (err) {
-        if (err instanceof DockerfileParseError) throw invalidParameter(err.message);
-        throw err;
-      }
-    }
     for (const m of parsed) {
       const target = posix.isAbsolute(m.target) ? m.target : posix.join(workdir || '/', m.target);
       if (target === '/') throw invalidParameter('mount target cannot be the root directory');

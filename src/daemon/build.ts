@@ -33,7 +33,7 @@ import { parseSignal } from '../lib/signals.js';
 import { resolveUser } from '../runtime/user.js';
 import { BuildContext } from './build-context.js';
 import type { CacheMountStore } from './build-cache-mounts.js';
-import { parseRunMount } from '../build/run-mounts.js';
+import { parseRunMount, type RunMount } from '../build/run-mounts.js';
 import { missingMountPoints, prepareRunMounts, removeMountPoints, type PreparedMounts } from './build-run-mounts.js';
 import { copySources, parseChmod, resolveSources, sourcesHash, type CopySource } from './build-copy.js';
 import { SourceHashCache } from './build-source-cache.js';
@@ -933,22 +933,23 @@ class BuildRun {
         }
       } else if (local.length) infos = await resolveSources(srcRoot, local, cmdName, true);
       let remote: { root: ContainerRoot; infos: CopySource[] } | null = null;
-      if (inst.heredocs) {
-        // Each here-document is a file named after it (BuildKit's inline sources), written apart from the context.
-        const dir = await mkdtemp(join(this.deps.tmpRoot, 'docker-builder-heredoc'));
+      // Sources written apart from the context: here-documents (BuildKit's inline files, named
+      // after them) or downloads, each in a private temporary directory.
+      const tempSources = async (prefix: string, fill: (dir: string) => Promise<string[]>) => {
+        const dir = await mkdtemp(join(this.deps.tmpRoot, prefix));
         cleanups.push(() => rm(dir, { recursive: true, force: true }));
-        for (const d of inst.heredocs) await writeFile(join(dir, d.name), d.expand ? expandDoc(d.content) : d.content, { mode: 0o644 });
+        const names = await fill(dir);
         const root = await ContainerRoot.open(dir);
         cleanups.push(() => root.close());
-        remote = { root, infos: await resolveSources(root, inst.heredocs.map((d) => d.name), cmdName, false) };
-      } else if (urls.length) {
-        const dir = await mkdtemp(join(this.deps.tmpRoot, 'docker-builder-url'));
-        cleanups.push(() => rm(dir, { recursive: true, force: true }));
-        const names = await downloadSources(urls, dir, this.signal);
-        const root = await ContainerRoot.open(dir);
-        cleanups.push(() => root.close());
-        remote = { root, infos: await resolveSources(root, names, cmdName, false) };
-      }
+        return { root, infos: await resolveSources(root, names, cmdName, false) };
+      };
+      const heredocs = inst.heredocs;
+      if (heredocs) {
+        remote = await tempSources('docker-builder-heredoc', async (dir) => {
+          for (const d of heredocs) await writeFile(join(dir, d.name), d.expand ? expandDoc(d.content) : d.content, { mode: 0o644 });
+          return heredocs.map((d) => d.name);
+        });
+      } else if (urls.length) remote = await tempSources('docker-builder-url', (dir) => downloadSources(urls, dir, this.signal));
       const all = [...infos, ...(remote?.infos ?? [])];
       if (all.length > 1 && !dest.endsWith('/')) {
         throw invalidParameter(`When using ${cmdName} with more than one source file, the destination must be a directory and end with a /`);
@@ -1035,8 +1036,9 @@ class BuildRun {
     const cmd = inst.cmd;
     const cmdFromArgs = cmd.json ? cmd.args : [...this.shell(state), ...cmd.args];
     const buildArgs = state.args.filterAllowed(c.Env ?? []);
+    const mounts = (inst.mounts ?? []).map((spec) => ({ spec: x(spec), mount: parseMountSpec(spec, x) }));
     // BuildKit's flags are part of what the step is (its history shows them as BuildKit's does).
-    const flags = [...(await Promise.all((inst.mounts ?? []).map((m) => this.mountFlag(state, x(m))))), ...(inst.network ? [`--network=${inst.network}`] : [])];
+    const flags = [...(await Promise.all(mounts.map((m) => this.mountFlag(state, m.spec, m.mount)))), ...(inst.network ? [`--network=${inst.network}`] : [])];
     const withArgs = buildArgs.length ? prependEnvOnCmd(state.args, buildArgs, cmdFromArgs) : cmdFromArgs;
     const saveCmd = [...flags, ...withArgs];
     const probeConfig = copyConfig(c, { Cmd: saveCmd, ArgsEscaped: false, ...(withArgs.length ? { Entrypoint: null } : {}) });
@@ -1056,26 +1058,22 @@ class BuildRun {
     if (!state.imageId) throw invalidParameter('Please provide a source image with `from` prior to run');
     this.checkCancelled();
     let prepared: PreparedMounts | null = null;
-    let stubs: string[] = [];
-    if (inst.mounts?.length || inst.script) {
-      prepared = await prepareRunMounts(inst.mounts ?? [], x, c.WorkingDir ?? '/', inst.script, {
-        context: this.ctx!.root,
-        tmpRoot: this.deps.tmpRoot,
-        cacheMount: (id, target, perm) => this.deps.cacheMounts.acquire(id, target, perm),
-        mountFrom: async (from) => this.mountImage(await this.fromImageId(from, state.index)),
-        ...(this.opts.secret ? { secret: this.opts.secret } : {}),
-      });
+    if (mounts.length || inst.script) {
+      prepared = await prepareRunMounts(
+        mounts.map((m) => m.mount),
+        c.WorkingDir ?? '/',
+        inst.script,
+        {
+          context: this.ctx!.root,
+          tmpRoot: this.deps.tmpRoot,
+          cacheMount: (id, target, perm) => this.deps.cacheMounts.acquire(id, target, perm),
+          mountFrom: async (from) => this.mountImage(await this.fromImageId(from, state.index)),
+          ...(this.opts.secret ? { secret: this.opts.secret } : {}),
+        },
+      );
     }
     try {
-      if (prepared?.targets.length) {
-        const image = await this.mountImage(state.imageId);
-        try {
-          stubs = await missingMountPoints(image.root, prepared.targets);
-        } finally {
-          await image.cleanup();
-        }
-      }
-      await this.runContainer(state, runConfig, probeConfig, prepared, stubs, inst.network);
+      await this.runContainer(state, runConfig, probeConfig, prepared, inst.network);
     } finally {
       await prepared?.cleanup();
     }
@@ -1085,14 +1083,7 @@ class BuildRun {
    * A RUN's `--mount` as its cache key holds it: a bind mount's content is an input of the step,
    * as in BuildKit, so the flag carries the source's content hash or the stage image it comes from.
    */
-  private async mountFlag(state: StageState, spec: string): Promise<string> {
-    let m;
-    try {
-      m = parseRunMount(spec);
-    } catch (err) {
-      if (err instanceof DockerfileParseError) throw invalidParameter(err.message);
-      throw err;
-    }
+  private async mountFlag(state: StageState, spec: string, m: RunMount): Promise<string> {
     if (m.type !== 'bind') return `--mount=${spec}`;
     if (m.from) return `--mount=${spec}#${await this.fromImageId(m.from, state.index)}`;
     const [source] = await resolveSources(this.ctx!.root, [m.source], 'RUN --mount', true);
@@ -1100,7 +1091,7 @@ class BuildRun {
   }
 
   /** Runs a RUN step's container and commits what it changed (less the mount points it made). */
-  private async runContainer(state: StageState, runConfig: ContainerConfig, probeConfig: ContainerConfig, prepared: PreparedMounts | null, stubs: string[], network: string | undefined): Promise<void> {
+  private async runContainer(state: StageState, runConfig: ContainerConfig, probeConfig: ContainerConfig, prepared: PreparedMounts | null, network: string | undefined): Promise<void> {
     const containers = this.deps.containers;
     const hostConfig = this.hostConfig();
     if (network === 'none' || network === 'host') hostConfig.NetworkMode = network;
@@ -1109,6 +1100,17 @@ class BuildRun {
     const id = created.Id;
     this.tmpContainers.add(id);
     state.containers.add(id);
+    // What the rootfs lacks along each mount target becomes a mount point the run leaves behind.
+    const stubs = prepared?.targets.length
+      ? await this.deps.images.layers.withRootfsView(id, async (rootfs) => {
+          const root = await ContainerRoot.open(rootfs, { readonlyRootfs: true });
+          try {
+            return await missingMountPoints(root, prepared.targets);
+          } finally {
+            await root.close();
+          }
+        })
+      : [];
     for (const w of created.Warnings ?? []) state.out(` ---> [Warning] ${w}\n`);
     state.out(` ---> Running in ${shortId(id)}\n`);
     const session = await containers.attach(id, { stream: true, logs: false, stdin: false, stdout: true, stderr: true });
@@ -1154,6 +1156,16 @@ class BuildRun {
     }
     const applied = await this.rwLayerDiff(id, await this.topChain(state), stubs.length ? (root) => removeMountPoints(root, stubs) : undefined);
     await this.newImage(state, probeConfig, applied, id);
+  }
+}
+
+/** A RUN --mount spec, its values expanded, with the parse error as the API's. */
+function parseMountSpec(spec: string, expand: (w: string) => string): RunMount {
+  try {
+    return parseRunMount(spec, expand);
+  } catch (err) {
+    if (err instanceof DockerfileParseError) throw invalidParameter(err.message);
+    throw err;
   }
 }
 
