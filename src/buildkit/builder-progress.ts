@@ -5,16 +5,9 @@
  * logs. Stages built side by side prefix their lines with `[name] `; each prefix has its own
  * current step.
  */
+import type { ProgressMessage } from '../api/types.js';
 import { StatusFeed, VertexHandle } from './status-feed.js';
 
-/** What the classic builder sends (the JSON messages of POST /build). */
-export interface BuilderMessage {
-  stream?: string;
-  status?: string;
-  id?: string;
-  progressDetail?: { current?: number; total?: number };
-  aux?: unknown;
-}
 
 const STEP = /^Step (\d+)\/(\d+) : (.*)$/s;
 const SILENT = [/^ ---> Running in [0-9a-f]+$/, /^(?: ---> )?Remov(?:ing|ed) intermediate container [0-9a-f]+$/, /^Successfully (built|tagged) /];
@@ -27,7 +20,7 @@ export class BuilderProgress {
 
   constructor(private readonly feed: StatusFeed) {}
 
-  async message(m: BuilderMessage): Promise<void> {
+  async message(m: ProgressMessage): Promise<void> {
     if (typeof m.stream === 'string') {
       const text = this.partial + m.stream;
       const lines = text.split('\n');
@@ -106,12 +99,12 @@ export class BuilderProgress {
     return this.otherVertex;
   }
 
-  private async pullStatus(m: BuilderMessage): Promise<void> {
+  private async pullStatus(m: ProgressMessage): Promise<void> {
     const v = this.current.get('') ?? [...this.current.values()].pop();
     if (!v) return;
     const { current, total } = m.progressDetail ?? {};
-    if (m.id && (total !== undefined || /complete|exists/i.test(m.status ?? ''))) {
-      const done = /complete|exists/i.test(m.status ?? '');
+    const done = /complete|exists/i.test(m.status ?? '');
+    if (m.id && (total !== undefined || done)) {
       await v.status({ id: `${m.status?.startsWith('Extract') ? 'extracting' : 'sha256'} ${m.id}`, current: current ?? 0, total: total ?? 0, done });
       return;
     }

@@ -28,9 +28,7 @@ async function finish(call: ClientCall): Promise<void> {
 
 /** The image's filesystem as a tar, streamed to the client's file. Returns the bytes sent. */
 export async function sendTar(client: GrpcClient, root: ContainerRoot, signal: AbortSignal): Promise<number> {
-  const call = client.call(FILE_SEND);
-  const onAbort = () => call.cancel();
-  signal.addEventListener('abort', onAbort, { once: true });
+  const call = client.call(FILE_SEND, {}, signal);
   const tar = new TarWriter();
   const walked = new TarWalker(tar)
     .addChildren(root.fh, '')
@@ -48,8 +46,6 @@ export async function sendTar(client: GrpcClient, root: ContainerRoot, signal: A
     tar.destroy();
     call.cancel();
     throw err;
-  } finally {
-    signal.removeEventListener('abort', onAbort);
   }
 }
 
@@ -88,9 +84,7 @@ async function walk(base: string, rel: string, out: Entry[]): Promise<void> {
 export async function sendDirectory(client: GrpcClient, root: ContainerRoot, signal: AbortSignal): Promise<number> {
   const entries: Entry[] = [];
   await walk(root.hostPath, '', entries);
-  const call = client.call(FILE_SEND);
-  const onAbort = () => call.cancel();
-  signal.addEventListener('abort', onAbort, { once: true });
+  const call = client.call(FILE_SEND, {}, signal);
   const packet = (type: number, fields: { stat?: Stat; ID?: number; data?: Buffer } = {}) =>
     call.send(messages.Packet.encode({ type, ID: fields.ID ?? 0, data: fields.data ?? Buffer.alloc(0), ...(fields.stat ? { stat: fields.stat } : {}) }));
   let sent = 0;
@@ -126,7 +120,5 @@ export async function sendDirectory(client: GrpcClient, root: ContainerRoot, sig
   } catch (err) {
     call.cancel();
     throw err;
-  } finally {
-    signal.removeEventListener('abort', onAbort);
   }
 }

@@ -14,11 +14,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import type { BuildCacheRecord } from '../api/types.js';
+import type { BuildCacheRecord, ProgressMessage } from '../api/types.js';
 import { readDockerignore } from '../build/dockerignore.js';
 import type { ContainerRoot } from '../containerfs/root.js';
 import { TarWriter } from '../lib/tar-writer.js';
-import { BuilderProgress, type BuilderMessage } from './builder-progress.js';
+import { humanSize } from '../lib/units.js';
+import { BuilderProgress } from './builder-progress.js';
 import { FILE_SEND, sendDirectory, sendTar } from './client-exporters.js';
 import { receiveDirectory } from './file-sync.js';
 import { frontendOptions, type FrontendOptions } from './frontend-options.js';
@@ -37,7 +38,7 @@ export interface DockerfileBuilder {
   build(
     req: { context: Readable; dockerfile: string; options: FrontendOptions; secret: (id: string) => Promise<Buffer | null> },
     signal: AbortSignal,
-  ): AsyncIterable<BuilderMessage>;
+  ): AsyncIterable<ProgressMessage>;
   /** The image's config JSON. */
   imageConfig(imageId: string): Promise<Buffer>;
   /** The image's filesystem, mounted read-only, for the exporters that send it to the client. */
@@ -117,6 +118,13 @@ function waitFor(b: BuildState, check: () => boolean, waiters: Array<() => void>
   });
 }
 
+/** The one frontend there is, without inputs; '' is an LLB definition. */
+function checkFrontend(frontend: string, inputs: Record<string, Buffer>): void {
+  if (frontend === '') throw new GrpcError(Status.UNIMPLEMENTED, 'LLB definitions are not supported by wharfd: it builds Dockerfiles (the dockerfile.v0 frontend)');
+  if (frontend !== FRONTEND) throw new GrpcError(Status.NOT_FOUND, `frontend ${frontend} not found`);
+  if (Object.keys(inputs).length) throw new GrpcError(Status.UNIMPLEMENTED, 'frontend inputs (named contexts) are not supported by wharfd');
+}
+
 /** BuildKit's wording for a RUN that failed; other errors keep their message. */
 function solveError(err: unknown): GrpcError {
   if (err instanceof GrpcError) return err;
@@ -125,18 +133,6 @@ function solveError(err: unknown): GrpcError {
     return new GrpcError(Status.UNKNOWN, `process "${e.command}" did not complete successfully: exit code: ${e.code}`);
   }
   return new GrpcError(Status.UNKNOWN, e.message ?? String(err));
-}
-
-function humanSize(n: number): string {
-  if (n < 1000) return `${n}B`;
-  const units = ['kB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = -1;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${v.toFixed(2).replace(/\.?0+$/, '')}${units[i]}`;
 }
 
 export class BuildkitController {
@@ -233,8 +229,8 @@ export class BuildkitController {
     return this.using(req.Ref, async (b) => {
       try {
         this.checkExporter(req);
-        if (req.Frontend && req.Frontend !== FRONTEND) throw new GrpcError(Status.NOT_FOUND, `frontend ${req.Frontend} not found`);
-        if (Object.keys(req.FrontendInputs).length) throw new GrpcError(Status.UNIMPLEMENTED, 'frontend inputs (named contexts) are not supported by wharfd');
+        // Without a frontend the gateway's Solve names one (buildx); its check is there.
+        if (req.Frontend) checkFrontend(req.Frontend, req.FrontendInputs);
         b.control = req;
         for (const w of b.controlWaiters.splice(0)) w();
         let imageId: string;
@@ -314,12 +310,7 @@ export class BuildkitController {
 
   private gatewaySolve(req: { Definition: Buffer; Frontend: string; FrontendOpt: Record<string, string>; FrontendInputs: Record<string, Buffer> }, call: ServerCall) {
     return this.using(this.buildIdOf(call), async (b) => {
-      if (req.Frontend !== FRONTEND) {
-        throw req.Frontend
-          ? new GrpcError(Status.NOT_FOUND, `frontend ${req.Frontend} not found`)
-          : new GrpcError(Status.UNIMPLEMENTED, 'LLB definitions are not supported by wharfd: it builds Dockerfiles (the dockerfile.v0 frontend)');
-      }
-      if (Object.keys(req.FrontendInputs).length) throw new GrpcError(Status.UNIMPLEMENTED, 'frontend inputs (named contexts) are not supported by wharfd');
+      checkFrontend(req.Frontend, req.FrontendInputs);
       const imageId = await this.runFrontend(b, req.FrontendOpt, call.signal);
       const id = randomUUID();
       b.refs.set(id, imageId);
@@ -408,20 +399,11 @@ export class BuildkitController {
   private async secret(client: GrpcClient, methods: string[], id: string, signal: AbortSignal): Promise<Buffer | null> {
     const path = '/moby.buildkit.secrets.v1.Secrets/GetSecret';
     if (!methods.includes(path)) return null;
-    const call = client.call(path);
-    const onAbort = () => call.cancel();
-    signal.addEventListener('abort', onAbort, { once: true });
     try {
-      await call.send(messages.GetSecretRequest.encode({ ID: id, annotations: {} }));
-      call.closeSend();
-      let data: Buffer | null = null;
-      for await (const m of call.messages()) data = messages.GetSecretResponse.decode(m).data;
-      return data;
+      return messages.GetSecretResponse.decode(await client.unary(path, messages.GetSecretRequest.encode({ ID: id, annotations: {} }), {}, signal)).data;
     } catch (err) {
       if (err instanceof GrpcError && (err.code === Status.NOT_FOUND || err.code === Status.UNIMPLEMENTED)) return null;
       throw err;
-    } finally {
-      signal.removeEventListener('abort', onAbort);
     }
   }
 

@@ -72,9 +72,7 @@ export async function receiveDirectory(client: GrpcClient, req: SyncRequest, sin
   if (req.includePatterns?.length) metadata['include-patterns'] = req.includePatterns;
   if (req.excludePatterns?.length) metadata['exclude-patterns'] = req.excludePatterns;
   if (req.followPaths?.length) metadata['followpaths'] = req.followPaths;
-  const call = client.call('/moby.filesync.v1.FileSync/DiffCopy', metadata);
-  const onAbort = () => call.cancel();
-  signal.addEventListener('abort', onAbort, { once: true });
+  const call = client.call('/moby.filesync.v1.FileSync/DiffCopy', metadata, signal);
   const incoming = call.messages();
   const next = async (): Promise<Packet> => {
     const r = await incoming.next();
@@ -132,7 +130,8 @@ export async function receiveDirectory(client: GrpcClient, req: SyncRequest, sin
         await sink(header);
         continue;
       }
-      if (fileIndex < nextAsk && fileIndex > 0) aheadBytes -= stat.size;
+      // Asked for ahead of time: no longer ahead.
+      if (fileIndex < nextAsk) aheadBytes -= stat.size;
       await ask(fileIndex++);
       const buf = buffers.get(id)!;
       const body = async function* (): AsyncGenerator<Buffer> {
@@ -147,7 +146,7 @@ export async function receiveDirectory(client: GrpcClient, req: SyncRequest, sin
       };
       // The tar entry is exactly the size the client announced; what the writer did not take of a
       // file that grew is still read up to the file's end.
-      await sink({ ...header, size: stat.size }, body());
+      await sink(header, body());
       while (!buf.ended) await pump();
       buffers.delete(id);
       bytes += buf.got;
@@ -164,7 +163,5 @@ export async function receiveDirectory(client: GrpcClient, req: SyncRequest, sin
   } catch (err) {
     call.cancel();
     throw err;
-  } finally {
-    signal.removeEventListener('abort', onAbort);
   }
 }

@@ -264,9 +264,18 @@ export class GrpcClient {
     this.session.once('close', fn);
   }
 
-  call(path: string, metadata: Record<string, string | string[]> = {}): ClientCall {
+  /** Opens a call; aborting `signal` cancels it. */
+  call(path: string, metadata: Record<string, string | string[]> = {}, signal?: AbortSignal): ClientCall {
     const req = this.session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...metadata });
     req.on('error', () => {});
+    if (signal) {
+      const onAbort = () => req.close(http2.constants.NGHTTP2_CANCEL);
+      if (signal.aborted) onAbort();
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        req.once('close', () => signal.removeEventListener('abort', onAbort));
+      }
+    }
     let status: { code: number; message: string } | null = null;
     const readStatus = (h: http2.IncomingHttpHeaders) => {
       const code = h['grpc-status'];
@@ -287,6 +296,17 @@ export class GrpcClient {
         if (s.code !== Status.OK) throw new GrpcError(s.code, s.message);
       },
     };
+  }
+
+  /** One request, one answer (the last message if the server sends more). */
+  async unary(path: string, msg: Buffer, metadata: Record<string, string | string[]> = {}, signal?: AbortSignal): Promise<Buffer> {
+    const call = this.call(path, metadata, signal);
+    await call.send(msg);
+    call.closeSend();
+    let out: Buffer | null = null;
+    for await (const m of call.messages()) out = m;
+    if (!out) throw new GrpcError(Status.INTERNAL, `${path}: no response message`);
+    return out;
   }
 
   close(): void {

@@ -212,15 +212,7 @@ export async function buildkitBuild(socketPath: string, req: BuildRequest): Prom
   }
   const g = await dialUpgrade(socketPath, '/v1.47/grpc');
   const client = new GrpcClient(g.socket, g.head);
-  const unary = async (path: string, msg: Buffer, metadata: Record<string, string> = {}): Promise<Buffer> => {
-    const call = client.call(path, metadata);
-    await call.send(msg);
-    call.closeSend();
-    let out: Buffer | null = null;
-    for await (const m of call.messages()) out = m;
-    if (!out) throw new Error(`${path}: no answer`);
-    return out;
-  };
+  const unary = (path: string, msg: Buffer, metadata: Record<string, string> = {}) => client.unary(path, msg, metadata);
   const status: StatusResponse[] = [];
   const statusDone = (async () => {
     const call = client.call('/moby.buildkit.v1.Control/Status');
