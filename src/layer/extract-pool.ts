@@ -11,10 +11,8 @@
  * for the next layer and stop after `idleMs` without work, so an idle daemon holds none.
  */
 import type { Readable } from 'node:stream';
-import { Worker } from 'node:worker_threads';
 import { systemError } from '../lib/errors.js';
-import { returnFreedMemory } from '../lib/malloc-trim.js';
-import { keepYoungGenerationSmall } from '../lib/young-generation.js';
+import { PooledWorker, WorkerPool } from '../lib/worker-pool.js';
 import type { ExtractedLayer } from './extract-layer.js';
 import { fromWire, type FromWorker, type ToWorker } from './extract-protocol.js';
 
@@ -28,35 +26,9 @@ const WINDOW = 2 << 20;
 const BATCH = 512 << 10;
 const WORKER_URL = new URL('./extract-worker.js', import.meta.url);
 
-class ExtractWorker {
-  readonly thread = new Worker(WORKER_URL);
-  /** The running job's handler, or null when idle. */
-  private onMessage: ((m: FromWorker) => void) | null = null;
-  private onDeath: ((err: Error) => void) | null = null;
-  dead = false;
-  idleTimer: NodeJS.Timeout | null = null;
-
-  constructor(onExit: (w: ExtractWorker) => void) {
-    // The worker's start-up reset V8's flags, the daemon's heap settings among them.
-    this.thread.once('online', keepYoungGenerationSmall);
-    this.thread.on('message', (m: FromWorker) => this.onMessage?.(m));
-    this.thread.on('error', (err) => this.die(err));
-    this.thread.on('exit', (code) => {
-      this.die(systemError(`layer extraction worker exited (code ${code})`));
-      onExit(this);
-      // The end of a pull, load or build: what its buffers and this thread's heap took goes back.
-      returnFreedMemory();
-    });
-  }
-
-  private die(err: Error): void {
-    if (this.dead) return;
-    this.dead = true;
-    this.onDeath?.(systemError(`layer extraction failed: ${err.message}`, err));
-  }
-
-  private post(m: ToWorker, transfer?: ArrayBuffer[]): void {
-    this.thread.postMessage(m, transfer);
+class ExtractWorker extends PooledWorker<ToWorker, FromWorker> {
+  constructor(onExit: () => void) {
+    super(WORKER_URL, 'layer extraction', onExit);
   }
 
   /** Streams `src` through the worker into `diffDir`; settles once the worker is done with it. */
@@ -68,8 +40,7 @@ class ExtractWorker {
       const finish = (err: Error | null, result?: ExtractedLayer) => {
         if (settled) return;
         settled = true;
-        this.onMessage = null;
-        this.onDeath = null;
+        this.handle(null, null);
         // The source is left paused and unread, not destroyed: the caller decides (an API
         // request body must stay open so the error can be answered on it).
         src.off('data', onData);
@@ -120,7 +91,7 @@ class ExtractWorker {
       const onClose = () => {
         if (!ended) onError(new Error('the layer stream was closed before its end'));
       };
-      this.onMessage = (m) => {
+      const onMessage = (m: FromWorker) => {
         if (m.id !== id) return;
         if (m.t === 'read') {
           outstanding -= m.bytes;
@@ -131,7 +102,7 @@ class ExtractWorker {
           finish(sourceError ?? fromWire(m.error));
         }
       };
-      this.onDeath = (err) => finish(err);
+      this.handle(onMessage, (err) => finish(err));
       if (this.dead) {
         finish(systemError('layer extraction worker is gone'));
         return;
@@ -154,44 +125,11 @@ class ExtractWorker {
 }
 
 export class ExtractPool {
-  private readonly idle: ExtractWorker[] = [];
+  private readonly workers: WorkerPool<ExtractWorker>;
   private nextId = 1;
 
-  constructor(
-    private readonly keepIdle = 2,
-    private readonly idleMs = 30_000,
-  ) {}
-
-  private take(): ExtractWorker {
-    for (let w = this.idle.pop(); w; w = this.idle.pop()) {
-      if (w.idleTimer) clearTimeout(w.idleTimer);
-      w.idleTimer = null;
-      if (!w.dead) {
-        w.thread.ref();
-        return w;
-      }
-    }
-    return new ExtractWorker((gone) => {
-      const i = this.idle.indexOf(gone);
-      if (i >= 0) this.idle.splice(i, 1);
-    });
-  }
-
-  private give(w: ExtractWorker): void {
-    if (w.dead) return;
-    if (this.idle.length >= this.keepIdle) {
-      void w.thread.terminate();
-      return;
-    }
-    // An idle worker keeps no daemon (or test process) alive, and goes after a while.
-    w.thread.unref();
-    w.idleTimer = setTimeout(() => {
-      const i = this.idle.indexOf(w);
-      if (i >= 0) this.idle.splice(i, 1);
-      void w.thread.terminate();
-    }, this.idleMs);
-    w.idleTimer.unref();
-    this.idle.push(w);
+  constructor(keepIdle = 2, idleMs = 30_000) {
+    this.workers = new WorkerPool((onExit) => new ExtractWorker(onExit), keepIdle, idleMs);
   }
 
   /**
@@ -199,20 +137,13 @@ export class ExtractPool {
    * record to `tarSplitPath`, on a worker thread. Rejects with the extractor's error (kinds kept),
    * or the source's own; either way the worker has stopped writing when it settles.
    */
-  async extract(src: Readable, diffDir: string, tarSplitPath: string): Promise<ExtractedLayer> {
-    const w = this.take();
-    try {
-      return await w.run(this.nextId++, src, diffDir, tarSplitPath);
-    } finally {
-      this.give(w);
-    }
+  extract(src: Readable, diffDir: string, tarSplitPath: string): Promise<ExtractedLayer> {
+    return this.workers.use((w) => w.run(this.nextId++, src, diffDir, tarSplitPath));
   }
 
   /** Stops every idle worker (busy ones finish their job first). */
-  async close(): Promise<void> {
-    const all = this.idle.splice(0);
-    for (const w of all) if (w.idleTimer) clearTimeout(w.idleTimer);
-    await Promise.all(all.map((w) => w.thread.terminate()));
+  close(): Promise<void> {
+    return this.workers.close();
   }
 }
 
