@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
- * Bundles wharfd as tsc built it (dist/src/daemon/main.js and the layer extraction worker
- * dist/src/layer/extract-worker.js, which extract-pool.ts starts by its path beside it) into
- * dist/daemon/main.js and dist/daemon/extract-worker.js, two CommonJS files, and compiles the spawn
+ * Bundles wharfd as tsc built it (dist/src/daemon/main.js, the layer extraction worker
+ * dist/src/layer/extract-worker.js and the file tree worker dist/src/containerfs/walk-worker.js,
+ * which their pools start by their paths beside them) into dist/daemon/main.js,
+ * extract-worker.js and walk-worker.js, three CommonJS files, and compiles the spawn
  * helper src/native/wharf-spawn.c with netlink-links.c (lib/spawner.ts) into dist/daemon/wharf-spawn and the addon
  * src/native/malloc-trim.c (lib/malloc-trim.ts) into dist/daemon/malloc-trim.node, pty-size.c (lib/pty-size.ts)
  * into dist/daemon/pty-size.node and sealed-copy.c (lib/sealed-binary.ts) into dist/daemon/sealed-copy.node: node loads one file
@@ -36,6 +37,7 @@ const result = await build({
   entryPoints: {
     main: join(root, 'dist/src/daemon/main.js'),
     'extract-worker': join(root, 'dist/src/layer/extract-worker.js'),
+    'walk-worker': join(root, 'dist/src/containerfs/walk-worker.js'),
   },
   bundle: true,
   platform: 'node',

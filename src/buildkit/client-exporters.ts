@@ -11,10 +11,9 @@
 import { constants } from 'node:fs';
 import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ContainerRoot } from '../containerfs/root.js';
-import { TarWalker } from '../containerfs/walk.js';
+import { fdPath, type ContainerRoot } from '../containerfs/root.js';
+import { walkPool } from '../containerfs/walk-pool.js';
 import { goFileMode } from '../lib/go-file-mode.js';
-import { TarWriter } from '../lib/tar-writer.js';
 import { GrpcError, Status, type ClientCall, type GrpcClient } from './grpc.js';
 import { messages, PACKET_DATA, PACKET_ERR, PACKET_FIN, PACKET_REQ, PACKET_STAT, type Stat } from './proto.js';
 
@@ -29,23 +28,21 @@ async function finish(call: ClientCall): Promise<void> {
 /** The image's filesystem as a tar, streamed to the client's file. Returns the bytes sent. */
 export async function sendTar(client: GrpcClient, root: ContainerRoot, signal: AbortSignal): Promise<number> {
   const call = client.call(FILE_SEND, {}, signal);
-  const tar = new TarWriter();
-  const walked = new TarWalker(tar)
-    .addChildren(root.fh, '')
-    .then(() => tar.finish(), (err: unknown) => tar.destroy(err as Error));
+  const tar = walkPool.tar({ at: fdPath(root.fh), name: '', children: true });
   let sent = 0;
   try {
     for await (const chunk of tar as AsyncIterable<Buffer>) {
       for (let off = 0; off < chunk.length; off += CHUNK) await call.send(messages.BytesMessage.encode({ data: chunk.subarray(off, off + CHUNK) }));
       sent += chunk.length;
     }
-    await walked;
     await finish(call);
     return sent;
   } catch (err) {
-    tar.destroy();
     call.cancel();
     throw err;
+  } finally {
+    tar.destroy();
+    await tar.stopped;
   }
 }
 

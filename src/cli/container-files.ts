@@ -14,8 +14,7 @@ import { Command } from 'commander';
 import type { EngineClient } from '../client/engine-client.js';
 import { ContainerExtractor } from '../containerfs/extract.js';
 import { ContainerRoot } from '../containerfs/root.js';
-import { TarWalker } from '../containerfs/walk.js';
-import { TarWriter } from '../lib/tar-writer.js';
+import { gathered, walkTar } from '../containerfs/walk.js';
 import { collect, forEachArg, usage, type CliContext, type DefineCommand } from './cli-context.js';
 import { ramInBytes } from './format/units.js';
 import { parseCpus, parseRestartPolicy } from './run-options.js';
@@ -128,7 +127,6 @@ async function copyToContainer(ctx: CliContext, src: string, container: string, 
   if (followLink && st.isSymbolicLink()) local = await realpath(local);
   const srcIsDir = (await lstat(local)).isDirectory();
   const contentsOnly = src.endsWith('/.');
-  const out = new TarWriter();
   const dstIsDir = !!dstInfo && isDirMode(dstInfo.mode);
   let targetDir: string;
   let name: string;
@@ -142,16 +140,8 @@ async function copyToContainer(ctx: CliContext, src: string, container: string, 
     targetDir = dirname(dst.replace(/\/+$/, '')) || '/';
     name = basename(dst.replace(/\/+$/, ''));
   }
-  const walked = (async () => {
-    try {
-      await new TarWalker(out).add(local, name);
-      out.finish();
-    } catch (err) {
-      out.destroy(err as Error);
-    }
-  })();
-  await put(targetDir, out);
-  await walked;
+  // Synchronous file calls, pulled as the upload takes the tar: a CLI has no event loop to keep free.
+  await put(targetDir, Readable.from(gathered(walkTar({ at: local, name }), 64 << 10)));
 }
 
 const CHANGE_KIND = ['C', 'A', 'D'];

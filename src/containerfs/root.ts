@@ -173,6 +173,12 @@ export class ContainerRoot {
     return m.name ? fdPath(m.parent, m.name) : `${fdPath(m.parent)}/.`;
   }
 
+  /** The mounts strictly below the resolved container path `p`: their destinations and, as fd paths, their sources. */
+  mountsBelow(p: string): Array<[string, string]> {
+    const prefix = p === '/' ? '/' : p + '/';
+    return [...this.mounts.keys()].filter((dest) => dest.startsWith(prefix)).map((dest) => [dest, this.mountAt(dest)!]);
+  }
+
   /** The destination of the innermost mount holding the resolved container path `p`; '' for the root's own filesystem. */
   mountOf(p: string): string {
     let best = '';
@@ -184,9 +190,7 @@ export class ContainerRoot {
 
   /** Whether a mount point lies below the resolved container path `p` (it cannot be removed then). */
   hasMountsBelow(p: string): boolean {
-    const prefix = p === '/' ? '/' : p + '/';
-    for (const dest of this.mounts.keys()) if (dest.startsWith(prefix)) return true;
-    return false;
+    return this.mountsBelow(p).length > 0;
   }
 
   /** Whether the resolved container path `p` may be written (its mount, or the rootfs, is not read-only). */

@@ -1,18 +1,22 @@
 /**
  * Writes a directory tree of a container's filesystem into a tar, walking it through open
  * directory fds (root.ts) so that a symlink swapped in during the walk is archived as
- * the symlink it is, never followed. Used by GET /archive, export and commit.
+ * the symlink it is, never followed. Used by GET /archive, export, commit, COPY and the CLI's
+ * `cp` from the host.
  *
  * Entries are as Docker's archive package writes them: directories with a trailing `/`, owners
  * and modes as on disk, mtimes in whole seconds, hardlinked files once with `link` entries after,
  * sockets left out. For commit, overlay whiteouts (char 0:0) become `.wh.<name>` files and an
  * opaque directory gets a `.wh..wh..opq` entry.
+ *
+ * The walk is synchronous and pulled: each next() of the generator makes the file calls for the
+ * next piece of the tar. The daemon runs it on a worker thread (walk-pool.ts): an awaited file
+ * call costs a round trip to libuv's thread pool, 35-40 us here against 4 us for the call itself,
+ * and a tree of small files is mostly such calls.
  */
 import { spawn } from 'node:child_process';
-import { constants as fsc, type Stats } from 'node:fs';
-import { lstat, open, readdir, readlink, type FileHandle } from 'node:fs/promises';
-import { fdPath } from './root.js';
-import type { TarWriteHeader, TarWriter } from '../lib/tar-writer.js';
+import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
+import { tarEnd, tarEntryBlocks, type TarWriteHeader } from '../lib/tar-writer.js';
 
 export interface WalkOptions {
   /** Overlay upper dir mode: whiteouts and opaque dirs become Docker's `.wh.` entries. */
@@ -20,9 +24,22 @@ export interface WalkOptions {
   /** Relative paths (as written in the tar, without trailing /) of opaque directories. */
   opaqueDirs?: Set<string>;
   /** xattrs to record by relative path (security.capability). */
-  xattrs?: Map<string, Map<string, Buffer>>;
-  /** The source mounted over the entry named `tarName`, as an fd path, if one is (cp of a tree holding volumes). */
-  mountAt?: (tarName: string) => string | undefined;
+  xattrs?: Map<string, Map<string, Uint8Array>>;
+  /** Sources mounted over entries, as fd paths by tar name (cp of a tree holding volumes). */
+  mounts?: Map<string, string>;
+  /** Permission bits for every entry instead of its own (COPY --chmod). */
+  chmod?: number;
+}
+
+/**
+ * What to walk: the entry at `at` (an fd path, see root.ts) archived as `name`, and below it its
+ * children as `name/child` (an empty `name` makes the root `/`, Docker's rebase of `/`); or, with
+ * `children`, only what the directory `at` holds, named `name + child`.
+ */
+export interface WalkSpec {
+  at: string;
+  name: string;
+  children?: boolean;
 }
 
 const CHUNK = 256 * 1024;
@@ -44,81 +61,121 @@ function typeOf(st: Stats): TarWriteHeader['type'] | null {
   return null; // sockets: Docker leaves them out
 }
 
-async function* readExactly(fh: FileHandle, size: number): AsyncGenerator<Buffer> {
-  let pos = 0;
-  while (pos < size) {
-    const buf = Buffer.allocUnsafe(Math.min(CHUNK, size - pos));
-    const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-    if (bytesRead === 0) return; // shrank meanwhile: the writer zero-fills
-    pos += bytesRead;
-    yield buf.subarray(0, bytesRead);
+const fdAt = (fd: number, name?: string) => `/proc/${process.pid}/fd/${fd}${name === undefined ? '' : `/${name}`}`;
+
+function lstatOrNull(at: string): Stats | null {
+  try {
+    return lstatSync(at);
+  } catch {
+    return null;
   }
 }
 
-export class TarWalker {
+function openOrNull(at: string, flags: number): number | null {
+  try {
+    return openSync(at, flags);
+  } catch {
+    return null;
+  }
+}
+
+function* readExactly(fd: number, size: number): Generator<Buffer> {
+  for (let pos = 0; pos < size; ) {
+    const buf = Buffer.allocUnsafe(Math.min(CHUNK, size - pos));
+    const n = readSync(fd, buf, 0, buf.length, pos);
+    if (n === 0) return; // shrank meanwhile: the writer zero-fills
+    pos += n;
+    yield buf.subarray(0, n);
+  }
+}
+
+/** The tar of `spec`, end marker included, as the pieces a walk makes (see gathered()). */
+export function* walkTar(spec: WalkSpec, opts: WalkOptions = {}): Generator<Buffer> {
+  const walk = new TreeWalk(opts);
+  if (spec.children) yield* walk.children(spec.at, spec.name);
+  else {
+    const st = lstatOrNull(spec.at);
+    if (st) yield* walk.entry(spec.at, st, spec.name);
+  }
+  yield tarEnd();
+}
+
+/** `chunks` gathered into buffers of `size` bytes (the last one shorter), each a fresh allocation of its own. */
+export function* gathered(chunks: Iterable<Buffer>, size: number): Generator<Buffer> {
+  let batch: Buffer | null = null;
+  let filled = 0;
+  for (const chunk of chunks) {
+    for (let at = 0; at < chunk.length; ) {
+      batch ??= Buffer.allocUnsafeSlow(size);
+      const n = chunk.copy(batch, filled, at);
+      filled += n;
+      at += n;
+      if (filled === size) {
+        yield batch;
+        batch = null;
+        filled = 0;
+      }
+    }
+  }
+  if (batch && filled > 0) yield batch.subarray(0, filled);
+}
+
+class TreeWalk {
   /** dev:ino of hardlinked files already written -> their tar name. */
   private readonly linked = new Map<string, string>();
 
-  constructor(
-    private readonly out: TarWriter,
-    private readonly opts: WalkOptions = {},
-  ) {}
+  constructor(private readonly opts: WalkOptions) {}
 
-  /**
-   * Archives the entry at `at` (an fd path, see root.ts) as `tarName`, and below it
-   * its children as `tarName/child`. An empty `tarName` makes the root `/` (Docker's rebase of `/`).
-   */
-  async add(at: string, tarName: string): Promise<void> {
-    const st = await lstat(at).catch(() => null);
-    if (!st) return; // gone meanwhile
-    await this.entry(at, st, tarName);
-  }
-
-  /** Archives the children of the directory `dir` with names `prefix + child`. */
-  async addChildren(dir: FileHandle, prefix: string): Promise<void> {
-    const names = (await readdir(fdPath(dir)).catch(() => [] as string[])).sort();
+  /** The children of the directory `dir` (an fd path) with names `prefix + child`. */
+  *children(dir: string, prefix: string): Generator<Buffer> {
+    let names: string[];
+    try {
+      names = readdirSync(dir).sort();
+    } catch {
+      return;
+    }
     for (const child of names) {
-      const at = this.opts.mountAt?.(prefix + child) ?? fdPath(dir, child);
-      const st = await lstat(at).catch(() => null);
-      if (st) await this.entry(at, st, prefix + child);
+      const at = this.opts.mounts?.get(prefix + child) ?? `${dir}/${child}`;
+      const st = lstatOrNull(at);
+      if (st) yield* this.entry(at, st, prefix + child);
     }
   }
 
-  private async entry(at: string, st: Stats, tarName: string): Promise<void> {
+  *entry(at: string, st: Stats, tarName: string): Generator<Buffer> {
     const type = typeOf(st);
     if (type === null) return;
     const rel = tarName.replace(/\/+$/, '');
     const base: TarWriteHeader = {
       name: tarName,
       type,
-      mode: st.mode & 0o7777,
+      mode: this.opts.chmod ?? st.mode & 0o7777,
       uid: st.uid,
       gid: st.gid,
       mtime: Math.floor(st.mtimeMs / 1000),
     };
     const xattrs = this.opts.xattrs?.get(rel);
-    if (xattrs?.size) base.xattrs = xattrs;
+    if (xattrs?.size) base.xattrs = xattrs as Map<string, Buffer>;
 
     if (type === 'char' && this.opts.whiteouts && st.rdev === 0) {
       const slash = rel.lastIndexOf('/');
       const name = slash < 0 ? `.wh.${rel}` : `${rel.slice(0, slash + 1)}.wh.${rel.slice(slash + 1)}`;
-      await this.out.add({ ...base, name, type: 'file', mode: 0o600, size: 0, xattrs: undefined });
+      yield* tarEntryBlocks({ ...base, name, type: 'file', mode: 0o600, size: 0, xattrs: undefined });
       return;
     }
     switch (type) {
       case 'directory': {
-        const dir = await open(at, fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW).catch(() => null);
-        if (!dir) return; // replaced by something else since the lstat
+        const dir = openOrNull(at, fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
+        if (dir === null) return; // replaced by something else since the lstat
         try {
-          const now = await dir.stat();
+          const now = fstatSync(dir);
           if (now.ino !== st.ino || now.dev !== st.dev) return;
-          await this.out.add({ ...base, name: rel === '' ? '/' : `${rel}/` });
+          yield* tarEntryBlocks({ ...base, name: rel === '' ? '/' : `${rel}/` });
           if (this.opts.whiteouts && this.opts.opaqueDirs?.has(rel)) {
-            await this.out.add({ ...base, name: `${rel}/.wh..wh..opq`, type: 'file', mode: base.mode & 0o777, size: 0, xattrs: undefined });
+            yield* tarEntryBlocks({ ...base, name: `${rel}/.wh..wh..opq`, type: 'file', mode: base.mode & 0o777, size: 0, xattrs: undefined });
           }
-          await this.addChildren(dir, `${rel}/`);
+          yield* this.children(fdAt(dir), `${rel}/`);
         } finally {
-          await dir.close();
+          closeSync(dir);
         }
         return;
       }
@@ -127,34 +184,38 @@ export class TarWalker {
         if (st.nlink > 1) {
           const first = this.linked.get(key);
           if (first !== undefined) {
-            await this.out.add({ ...base, type: 'link', linkname: first, size: 0 });
+            yield* tarEntryBlocks({ ...base, type: 'link', linkname: first, size: 0 });
             return;
           }
         }
-        const fh = await open(at, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK | fsc.O_NOCTTY).catch(() => null);
-        if (!fh) return;
+        const fd = openOrNull(at, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK | fsc.O_NOCTTY);
+        if (fd === null) return;
         try {
-          const now = await fh.stat();
+          const now = fstatSync(fd);
           if (now.ino !== st.ino || now.dev !== st.dev || !now.isFile()) return;
           if (st.nlink > 1) this.linked.set(key, tarName);
-          await this.out.add({ ...base, size: st.size }, readExactly(fh, st.size));
+          yield* tarEntryBlocks({ ...base, size: st.size }, readExactly(fd, st.size));
         } finally {
-          await fh.close();
+          closeSync(fd);
         }
         return;
       }
       case 'symlink': {
-        const linkname = await readlink(at).catch(() => null);
-        if (linkname === null) return;
-        await this.out.add({ ...base, linkname });
+        let linkname: string;
+        try {
+          linkname = readlinkSync(at);
+        } catch {
+          return;
+        }
+        yield* tarEntryBlocks({ ...base, linkname });
         return;
       }
       case 'char':
       case 'block':
-        await this.out.add({ ...base, devmajor: major(st.rdev), devminor: minor(st.rdev) });
+        yield* tarEntryBlocks({ ...base, devmajor: major(st.rdev), devminor: minor(st.rdev) });
         return;
       default:
-        await this.out.add(base);
+        yield* tarEntryBlocks(base);
     }
   }
 }

@@ -15,15 +15,14 @@ import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ContainerRecord } from '../container/container.js';
 import { invalidParameter, notFound, systemError } from '../lib/errors.js';
-import { TarWriter } from '../lib/tar-writer.js';
 import { resolveUser } from '../runtime/user.js';
 import { ContainerExtractor } from '../containerfs/extract.js';
-import { TarWalker } from '../containerfs/walk.js';
+import { walkPool } from '../containerfs/walk-pool.js';
 import type { ContainerAccess } from './containers/access.js';
 import { containerActor } from './containers/events.js';
 import { ensureWorkingDir } from './containers/working-dir.js';
 import { rootMounts } from '../containerfs/mounts.js';
-import { ContainerRoot, RootPathError, isNotFound } from '../containerfs/root.js';
+import { ContainerRoot, RootPathError, fdPath, isNotFound } from '../containerfs/root.js';
 import type { ContainerPathStat } from '../api/types.js';
 import { goFileMode } from '../lib/go-file-mode.js';
 
@@ -149,31 +148,22 @@ export class ContainerArchive {
       let handedOut = false;
       this.mounted(rec, async (root) => {
         const { stat, st } = await this.statIn(root, abs);
-        const out = new TarWriter();
-        const ended = new Promise<void>((done) => {
-          out.once('close', done);
-          out.once('end', done);
-        });
-        handedOut = true;
-        resolve({ stat, stream: out });
-        this.c.deps.events.log('container', 'archive-path', containerActor(rec));
-        const rebase = goBase(abs) === '/' ? '' : goBase(abs);
+        // A directory is walked from itself (its symlinks followed when the path says so);
+        // anything else is archived as the entry it is, symlinks included.
+        const r = await root.resolve(abs, { followFinal: st.isDirectory() });
         try {
-          // A directory is walked from itself (its symlinks followed when the path says so);
-          // anything else is archived as the entry it is, symlinks included.
-          const r = await root.resolve(abs, { followFinal: st.isDirectory() });
-          try {
-            // Volumes below the path are archived from their sources (tar names map back to container paths).
-            const mountAt = (tarName: string) => root.mountAt(posix.join(r.containerPath, tarName.slice(rebase.length)));
-            await new TarWalker(out, { mountAt }).add(r.at(), rebase);
-          } finally {
-            await r.close();
-          }
-          out.finish();
-        } catch (err) {
-          out.destroy(err as Error);
+          const rebase = goBase(abs) === '/' ? '' : goBase(abs);
+          // Volumes below the path are archived from their sources, by the tar names they appear under.
+          const below = (dest: string) => rebase + (r.containerPath === '/' ? dest : dest.slice(r.containerPath.length));
+          const mounts = new Map(root.mountsBelow(r.containerPath).map(([dest, at]) => [below(dest), at]));
+          const tar = walkPool.tar({ at: r.at(), name: rebase }, { mounts });
+          handedOut = true;
+          resolve({ stat, stream: tar });
+          this.c.deps.events.log('container', 'archive-path', containerActor(rec));
+          await tar.stopped;
+        } finally {
+          await r.close();
         }
-        await ended;
       }).catch((err) => {
         if (!handedOut) reject(this.mapError(err, path, ref));
         else this.c.deps.log(`archive ${rec.ID} ${path}: ${err}`);
@@ -219,21 +209,11 @@ export class ContainerArchive {
     return new Promise((resolve, reject) => {
       let handedOut = false;
       this.mounted(rec, async (root) => {
-        const out = new TarWriter();
-        const ended = new Promise<void>((done) => {
-          out.once('close', done);
-          out.once('end', done);
-        });
+        const tar = walkPool.tar({ at: fdPath(root.fh), name: '', children: true });
         handedOut = true;
-        resolve(out);
+        resolve(tar);
         this.c.deps.events.log('container', 'export', containerActor(rec));
-        try {
-          await new TarWalker(out).addChildren(root.fh, '');
-          out.finish();
-        } catch (err) {
-          out.destroy(err as Error);
-        }
-        await ended;
+        await tar.stopped;
       }, false).catch((err) => {
         if (!handedOut) reject(err);
         else this.c.deps.log(`export ${rec.ID}: ${err}`);

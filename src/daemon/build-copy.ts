@@ -8,17 +8,17 @@
  * by ADD).
  */
 import { createHash } from 'node:crypto';
-import { constants as fsc, type Stats } from 'node:fs';
-import { chown, lstat, open, readdir, readlink, type FileHandle } from 'node:fs/promises';
+import { constants as fsc } from 'node:fs';
+import { chown, lstat, open, readdir, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { invalidParameter } from '../lib/errors.js';
 import { compileGoRegexp, type GoRegexp } from '../lib/go-regexp.js';
-import { TarWriter, type TarWriteHeader } from '../lib/tar-writer.js';
 import { decompressed } from '../layer/decompress.js';
 import { TarReader } from '../layer/tar-reader.js';
 import { ContainerExtractor } from '../containerfs/extract.js';
-import { TarWalker } from '../containerfs/walk.js';
+import type { WalkSpec } from '../containerfs/walk.js';
+import { walkPool } from '../containerfs/walk-pool.js';
 import { fdPath, O_PATH, type ContainerRoot } from '../containerfs/root.js';
 
 export interface CopySource {
@@ -79,40 +79,6 @@ async function walkNames(root: ContainerRoot, dir: string, out: string[]): Promi
   }
 }
 
-/** Hashes one entry tree as Docker's tarsum would (headers without mtime, then contents). */
-async function hashTree(at: string, name: string, st: Stats, h: ReturnType<typeof createHash>): Promise<void> {
-  const type = st.isDirectory() ? 'd' : st.isSymbolicLink() ? 'l' : st.isFile() ? 'f' : 'o';
-  h.update(`${name}\0${type}\0${(st.mode & 0o7777).toString(8)}\0${st.uid}\0${st.gid}\0`);
-  if (type === 'l') h.update(await readlink(at));
-  else if (type === 'f') {
-    h.update(`${st.size}\0`);
-    // O_NONBLOCK: should the entry have become a FIFO since its lstat, open(2) must not wait for a writer.
-    const fh = await open(at, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
-    try {
-      const buf = Buffer.allocUnsafe(256 * 1024);
-      for (;;) {
-        const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-        if (bytesRead === 0) break;
-        h.update(buf.subarray(0, bytesRead));
-      }
-    } finally {
-      await fh.close();
-    }
-  } else if (type === 'd') {
-    const dir = await open(at, O_PATH | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
-    try {
-      for (const n of (await readdir(fdPath(dir))).sort()) {
-        const cat = fdPath(dir, n);
-        const cst = await lstat(cat).catch(() => null);
-        if (cst) await hashTree(cat, `${name}/${n}`, cst, h);
-      }
-    } finally {
-      await dir.close();
-    }
-  }
-  h.update('\n');
-}
-
 /** Resolves the sources of one COPY/ADD in `root`. Docker's messages for missing and outside paths. */
 export async function resolveSources(root: ContainerRoot, sources: string[], cmdName: string, fromContext: boolean): Promise<CopySource[]> {
   const out: CopySource[] = [];
@@ -142,10 +108,9 @@ export async function resolveSources(root: ContainerRoot, sources: string[], cmd
               : `${cmdName} failed: stat ${p}: file does not exist`,
           );
         }
-        const h = createHash('sha256');
-        await hashTree(r.at(), '', st, h);
-        const isDir = st.isDirectory();
-        out.push({ path: r.containerPath, name: p, isDir, hash: `${isDir ? 'dir' : 'file'}:${h.digest('hex')}` });
+        const hash = await walkPool.hash(r.at());
+        if (hash === undefined) throw invalidParameter(`${cmdName} failed: stat ${p}: file does not exist`);
+        out.push({ path: r.containerPath, name: p, isDir: st.isDirectory(), hash });
       } finally {
         await r?.close();
       }
@@ -158,17 +123,6 @@ export async function resolveSources(root: ContainerRoot, sources: string[], cmd
 export function sourcesHash(sources: CopySource[]): string {
   if (sources.length === 1) return sources[0]!.hash;
   return 'multi:' + createHash('sha256').update(sources.map((s) => s.hash).join(',')).digest('hex');
-}
-
-/** A TarWriter that rewrites modes (--chmod) of the entries it is given. */
-class ModeTarWriter extends TarWriter {
-  constructor(private readonly chmod: number | undefined) {
-    super();
-  }
-  override add(h: TarWriteHeader, body?: AsyncIterable<Buffer> | Buffer): Promise<void> {
-    if (this.chmod === undefined) return super.add(h, body);
-    return super.add({ ...h, mode: (h.mode & ~0o7777) | this.chmod }, body);
-  }
 }
 
 export interface CopyOptions {
@@ -232,21 +186,13 @@ async function startsWithTarHeader(fh: FileHandle): Promise<boolean> {
   }
 }
 
-async function pipeInto(dest: ContainerRoot, destDir: string, opts: CopyOptions, fill: (w: TarWriter) => Promise<void>): Promise<void> {
-  const w = new ModeTarWriter(opts.chmod);
-  const filled = (async () => {
-    try {
-      await fill(w);
-      w.finish();
-    } catch (err) {
-      w.destroy(err as Error);
-    }
-  })();
+async function pipeInto(dest: ContainerRoot, destDir: string, opts: CopyOptions, spec: WalkSpec): Promise<void> {
+  const tar = walkPool.tar(spec, opts.chmod !== undefined ? { chmod: opts.chmod } : {});
   try {
-    await new ContainerExtractor(dest, destDir, { noOverwriteDirNonDir: false, chroot: 'destination', ...(opts.chown ? { chown: opts.chown } : {}) }).extract(w);
+    await new ContainerExtractor(dest, destDir, { noOverwriteDirNonDir: false, chroot: 'destination', ...(opts.chown ? { chown: opts.chown } : {}) }).extract(tar);
   } finally {
-    w.destroy();
-    await filled;
+    tar.destroy();
+    await tar.stopped;
   }
 }
 
@@ -281,7 +227,7 @@ export async function copySources(src: ContainerRoot, sources: CopySource[], lay
         // new destination); the parents it needed stay root's.
         const made = opts.chown ? (await missingDirs(layer, dest)).slice(0, 1) : [];
         try {
-          await pipeInto(layer, dest, opts, (w) => new TarWalker(w).addChildren(dir, ''));
+          await pipeInto(layer, dest, opts, { at: fdPath(dir), name: '', children: true });
         } finally {
           await dir.close();
         }
@@ -305,7 +251,7 @@ export async function copySources(src: ContainerRoot, sources: CopySource[], lay
       const at = r.at();
       // A file's missing parents are made for the --chown owner (moby's MkdirAllAndChown, only new ones).
       const made = opts.chown ? await missingDirs(layer, posix.dirname(target)) : [];
-      await pipeInto(layer, posix.dirname(target), opts, (w) => new TarWalker(w).add(at, posix.basename(target)));
+      await pipeInto(layer, posix.dirname(target), opts, { at, name: posix.basename(target) });
       await chownAll(layer, made, opts.chown);
     } finally {
       await r.close();

@@ -102,6 +102,30 @@ export function encodeHeader(h: TarWriteHeader): Buffer {
   return Buffer.concat([paxHeader, pax, padding(pax.length), main]);
 }
 
+/**
+ * One entry's blocks for a writer that pulls (a synchronous walk): the header, then `body` cut
+ * or zero-filled to exactly the header's size (a file that changes while it is read must not
+ * corrupt the archive), then the padding.
+ */
+export function* tarEntryBlocks(h: TarWriteHeader, body?: Iterable<Buffer>): Generator<Buffer> {
+  yield encodeHeader(h);
+  if (h.type !== 'file') return;
+  const size = h.size ?? 0;
+  let written = 0;
+  for (const chunk of body ?? []) {
+    const part = chunk.subarray(0, size - written);
+    written += part.length;
+    if (part.length) yield part;
+    if (written >= size) break;
+  }
+  if (written < size) yield Buffer.alloc(size - written);
+  const pad = padding(size);
+  if (pad.length) yield pad;
+}
+
+/** The end-of-archive marker. */
+export const tarEnd = (): Buffer => Buffer.alloc(BLOCK * 2);
+
 export class TarWriter extends Readable {
   private wake: (() => void) | null = null;
 
@@ -148,7 +172,7 @@ export class TarWriter extends Readable {
   /** The end-of-archive marker; ends the stream. */
   finish(): void {
     if (this.destroyed) return;
-    this.push(Buffer.alloc(BLOCK * 2));
+    this.push(tarEnd());
     this.push(null);
   }
 }

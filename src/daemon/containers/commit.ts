@@ -15,12 +15,12 @@ import { applyChanges } from '../../image/changes.js';
 import { parseNormalizedNamed, familiarString, isValidTag, withDefaultTag, type Reference } from '../../image/reference.js';
 import type { AppliedLayer } from '../../layer/layer-store.js';
 import { conflict, invalidParameter } from '../../lib/errors.js';
-import { TarWriter } from '../../lib/tar-writer.js';
 import type { Readable } from 'node:stream';
-import { readOverlayXattrs, TarWalker } from '../../containerfs/walk.js';
+import { readOverlayXattrs } from '../../containerfs/walk.js';
+import { walkPool } from '../../containerfs/walk-pool.js';
 import { removedMeanwhile, type ContainerAccess } from './access.js';
 import { containerActor } from './events.js';
-import { O_PATH } from '../../containerfs/root.js';
+import { fdPath, O_PATH } from '../../containerfs/root.js';
 import { hostArch } from '../images/platform.js';
 import type { ContainerPause } from './pause.js';
 
@@ -167,22 +167,13 @@ export async function upperDirLayer(
   apply: (parent: string | null, src: Readable) => Promise<AppliedLayer>,
 ): Promise<AppliedLayer> {
   const { opaque, xattrs } = await readOverlayXattrs(upper);
-  const out = new TarWriter();
   const root = await open(upper, O_PATH | fsc.O_DIRECTORY);
-  const walked = (async () => {
-    try {
-      await new TarWalker(out, { whiteouts: true, opaqueDirs: opaque, xattrs }).addChildren(root, '');
-      out.finish();
-    } catch (err) {
-      out.destroy(err as Error);
-    } finally {
-      await root.close();
-    }
-  })();
+  const tar = walkPool.tar({ at: fdPath(root), name: '', children: true }, { whiteouts: true, opaqueDirs: opaque, xattrs });
   try {
-    return await apply(parent, out);
+    return await apply(parent, tar);
   } finally {
-    out.destroy();
-    await walked;
+    tar.destroy();
+    await tar.stopped;
+    await root.close();
   }
 }

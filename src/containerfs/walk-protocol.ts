@@ -1,0 +1,22 @@
+/**
+ * Messages between the daemon's thread and a file tree worker (walk-pool.ts, walk-worker.ts).
+ * Every message of a job carries its id, so what is still in flight from a job that has ended is
+ * recognised and dropped on either side.
+ */
+import type { WireError } from '../layer/extract-protocol.js';
+import type { WalkOptions, WalkSpec } from './walk.js';
+
+export type ToWorker =
+  /** Walk `spec` into a tar, sent back as 'data' messages. */
+  | { t: 'walk'; id: number; spec: WalkSpec; opts: WalkOptions }
+  /** The classic builder's hash of the tree at `at` (tree-hash.ts). */
+  | { t: 'hash'; id: number; at: string }
+  /** `bytes` of the job's output were taken by the consumer: the worker may send that much more. */
+  | { t: 'read'; id: number; bytes: number }
+  /** The consumer is gone: stop (closing what the walk holds open) and answer 'done'. */
+  | { t: 'abort'; id: number };
+
+export type FromWorker =
+  | { t: 'data'; id: number; chunk: Uint8Array }
+  | { t: 'done'; id: number; hash?: string }
+  | { t: 'fail'; id: number; error: WireError };

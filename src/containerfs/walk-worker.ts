@@ -1,0 +1,71 @@
+/**
+ * The body of a file tree worker thread (started by walk-pool.ts): one job at a time, a tar walk
+ * whose output goes back a bounded window at a time, or a tree hash.
+ */
+import { parentPort } from 'node:worker_threads';
+import { toWire } from '../layer/extract-protocol.js';
+import { treeHash } from './tree-hash.js';
+import { gathered, walkTar, type WalkOptions, type WalkSpec } from './walk.js';
+import type { FromWorker, ToWorker } from './walk-protocol.js';
+
+/** Output sent and not yet taken by the consumer, at most: the walk pauses above this. */
+const WINDOW = 2 << 20;
+/** The walk's pieces (512-byte headers, small files) cross in messages of this size: each wakes the daemon. */
+const BATCH = 512 << 10;
+
+interface Job {
+  id: number;
+  outstanding: number;
+  aborted: boolean;
+  wake: (() => void) | null;
+}
+
+const port = parentPort;
+if (!port) throw new Error('walk-worker.js runs as a worker thread');
+const post = (m: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer);
+let job: Job | null = null;
+
+async function walk(j: Job, spec: WalkSpec, opts: WalkOptions): Promise<void> {
+  try {
+    for (const chunk of gathered(walkTar(spec, opts), BATCH)) {
+      while (j.outstanding >= WINDOW && !j.aborted) await new Promise<void>((resolve) => (j.wake = resolve));
+      if (j.aborted) break; // leaving the loop closes what the walk holds open
+      j.outstanding += chunk.length;
+      // A buffer of its own (gathered()): its memory moves to the daemon's thread.
+      post({ t: 'data', id: j.id, chunk }, [chunk.buffer as ArrayBuffer]);
+    }
+    post({ t: 'done', id: j.id });
+  } catch (err) {
+    post({ t: 'fail', id: j.id, error: toWire(err) });
+  } finally {
+    if (job === j) job = null;
+  }
+}
+
+function wake(j: Job): void {
+  const w = j.wake;
+  j.wake = null;
+  w?.();
+}
+
+port.on('message', (m: ToWorker) => {
+  if (m.t === 'walk') {
+    job = { id: m.id, outstanding: 0, aborted: false, wake: null };
+    void walk(job, m.spec, m.opts);
+    return;
+  }
+  if (m.t === 'hash') {
+    try {
+      const hash = treeHash(m.at);
+      post({ t: 'done', id: m.id, ...(hash !== undefined ? { hash } : {}) });
+    } catch (err) {
+      post({ t: 'fail', id: m.id, error: toWire(err) });
+    }
+    return;
+  }
+  const j = job;
+  if (!j || j.id !== m.id) return; // left over from a job that has ended
+  if (m.t === 'read') j.outstanding -= m.bytes;
+  else j.aborted = true;
+  wake(j);
+});

@@ -1,0 +1,156 @@
+/**
+ * The synchronous tree walk (walk.ts) and its worker pool (walk-pool.ts): what the tar holds for
+ * each kind of entry, the options commit, COPY and `cp` use, and that the pool's walk is the same
+ * tar, stops when its consumer goes away and hashes as the classic builder does.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chmod, link, mkdir, mkdtemp, open, rm, symlink, truncate, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { TarReader, type TarHeader } from '../../../src/layer/tar-reader.js';
+import { tarEntryBlocks } from '../../../src/lib/tar-writer.js';
+import { gathered, walkTar } from '../../../src/containerfs/walk.js';
+import { WalkPool } from '../../../src/containerfs/walk-pool.js';
+import { treeHash } from '../../../src/containerfs/tree-hash.js';
+
+let dir: string;
+const pool = new WalkPool(1, 60_000);
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'wharf-walk-'));
+  // tree/: a setuid file, a nested file, a symlink, two hard links, a FIFO, a socket and a device.
+  const t = join(dir, 'tree');
+  await mkdir(join(t, 'sub/deeper'), { recursive: true });
+  await writeFile(join(t, 'a'), 'alpha');
+  await chmod(join(t, 'a'), 0o4755);
+  await writeFile(join(t, 'sub/deeper/b'), 'b'.repeat(70_000));
+  await symlink('../a', join(t, 'sub/up'));
+  await writeFile(join(t, 'sub/h1'), 'shared');
+  await link(join(t, 'sub/h1'), join(t, 'sub/h2'));
+  execFileSync('mkfifo', [join(t, 'fifo')]);
+  execFileSync('mknod', [join(t, 'whiteout'), 'c', '0', '0']);
+  await new Promise<void>((resolve) => {
+    const s = createServer().listen(join(t, 'sock'), () => s.close(() => resolve()));
+  });
+  // other/: what a mount laid over tree/sub would show.
+  await mkdir(join(dir, 'other'));
+  await writeFile(join(dir, 'other/from-mount'), 'mounted');
+});
+
+after(async () => {
+  await pool.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+interface Entry {
+  h: TarHeader;
+  body: string;
+}
+
+async function entries(tar: Readable | Iterable<Buffer>): Promise<Entry[]> {
+  const src = tar instanceof Readable ? tar : Readable.from(tar);
+  const out: Entry[] = [];
+  for await (const e of new TarReader(src, undefined, { digest: false }).entries()) {
+    const parts: Buffer[] = [];
+    for await (const c of e.body()) parts.push(c);
+    out.push({ h: e.header, body: Buffer.concat(parts).toString() });
+  }
+  return out;
+}
+
+const byName = (all: Entry[]) => new Map(all.map((e) => [e.h.name, e]));
+
+test('walk: each kind of entry as Docker archives it, sockets left out, a second hard link as a link', async () => {
+  const all = byName(await entries(walkTar({ at: join(dir, 'tree'), name: 'tree' })));
+  assert.deepEqual([...all.keys()].sort(), ['tree/', 'tree/a', 'tree/fifo', 'tree/sub/', 'tree/sub/deeper/', 'tree/sub/deeper/b', 'tree/sub/h1', 'tree/sub/h2', 'tree/sub/up', 'tree/whiteout']);
+  assert.equal(all.get('tree/a')!.h.mode & 0o7777, 0o4755);
+  assert.equal(all.get('tree/a')!.body, 'alpha');
+  assert.equal(all.get('tree/sub/deeper/b')!.body.length, 70_000);
+  assert.equal(all.get('tree/sub/up')!.h.type, 'symlink');
+  assert.equal(all.get('tree/sub/up')!.h.linkname, '../a');
+  assert.equal(all.get('tree/sub/h1')!.body, 'shared');
+  assert.equal(all.get('tree/sub/h2')!.h.type, 'link');
+  assert.equal(all.get('tree/sub/h2')!.h.linkname, 'tree/sub/h1');
+  assert.equal(all.get('tree/fifo')!.h.type, 'fifo');
+  assert.equal(all.get('tree/whiteout')!.h.type, 'char');
+});
+
+test('walk: children only, with --chmod, overlay whiteouts and opaque dirs, and a mount laid over an entry', async () => {
+  const all = byName(
+    await entries(
+      walkTar(
+        { at: join(dir, 'tree'), name: '', children: true },
+        { chmod: 0o640, whiteouts: true, opaqueDirs: new Set(['sub/deeper']), mounts: new Map([['sub/deeper', join(dir, 'other')]]) },
+      ),
+    ),
+  );
+  assert.ok(!all.has('/') && !all.has('tree/'), 'the directory itself is not an entry');
+  assert.equal(all.get('a')!.h.mode & 0o7777, 0o640);
+  assert.equal(all.get('sub/')!.h.mode & 0o7777, 0o640);
+  assert.ok(all.has('.wh.whiteout') && !all.has('whiteout'), 'a 0:0 char device is a whiteout');
+  assert.ok(all.has('sub/deeper/.wh..wh..opq'));
+  assert.equal(all.get('sub/deeper/from-mount')!.body, 'mounted', 'the mount source is walked in place of the entry');
+  assert.ok(!all.has('sub/deeper/b'));
+});
+
+test('walk: an entry gone before the walk is an empty tar, and a root of "" is named /', async () => {
+  assert.deepEqual(await entries(walkTar({ at: join(dir, 'missing'), name: 'x' })), []);
+  const all = await entries(walkTar({ at: join(dir, 'other'), name: '' }));
+  assert.deepEqual(all.map((e) => e.h.name), ['/', '/from-mount']);
+});
+
+test('tar entry blocks: a body longer than the header says is cut, a shorter one zero-filled', async () => {
+  const h = { name: 'f', type: 'file' as const, mode: 0o644, uid: 0, gid: 0, mtime: 0, size: 4 };
+  const cut = await entries([...tarEntryBlocks(h, [Buffer.from('abcdef')]), Buffer.alloc(1024)]);
+  assert.equal(cut[0]!.body, 'abcd');
+  const filled = await entries([...tarEntryBlocks(h, [Buffer.from('ab')]), Buffer.alloc(1024)]);
+  assert.equal(filled[0]!.body, 'ab\0\0');
+});
+
+test('gathered: pieces joined into buffers of the size asked, the last one shorter, bytes unchanged', () => {
+  const pieces = [Buffer.from('abc'), Buffer.from('defgh'), Buffer.from(''), Buffer.from('ij')];
+  const out = [...gathered(pieces, 4)];
+  assert.deepEqual(out.map((b) => b.length), [4, 4, 2]);
+  assert.equal(Buffer.concat(out).toString(), 'abcdefghij');
+});
+
+test('walk pool: the same tar as the walk in this thread', async () => {
+  const spec = { at: join(dir, 'tree'), name: 'tree' };
+  const inThread = Buffer.concat([...walkTar(spec)]);
+  const tar = pool.tar(spec);
+  const parts: Buffer[] = [];
+  for await (const c of tar) parts.push(c as Buffer);
+  await tar.stopped;
+  assert.ok(Buffer.concat(parts).equals(inThread));
+});
+
+test('walk pool: a consumer that goes away stops the walk, and the worker walks again after', async () => {
+  // 256 MiB (sparse): far beyond the window the worker may send ahead of its consumer.
+  const big = join(dir, 'big');
+  await mkdir(big);
+  await (await open(join(big, 'sparse'), 'w')).close();
+  await truncate(join(big, 'sparse'), 256 << 20);
+  const tar = pool.tar({ at: big, name: 'big' });
+  const first = await new Promise<Buffer>((resolve) => tar.once('data', resolve));
+  assert.ok(first.length > 0);
+  tar.destroy();
+  // Without the abort the worker would wait for acknowledgements that never come.
+  await tar.stopped;
+  const again = await entries(pool.tar({ at: join(dir, 'other'), name: 'o' }));
+  assert.deepEqual(again.map((e) => e.h.name), ['o/', 'o/from-mount']);
+});
+
+test('walk pool: the classic hash of a tree, changed by a mode, undefined for a missing path', async () => {
+  const at = join(dir, 'tree/sub');
+  const hash = await pool.hash(at);
+  assert.equal(hash, treeHash(at));
+  assert.match(hash!, /^dir:[0-9a-f]{64}$/);
+  assert.match((await pool.hash(join(dir, 'tree/a')))!, /^file:[0-9a-f]{64}$/);
+  await chmod(join(at, 'h1'), 0o600);
+  assert.notEqual(await pool.hash(at), hash);
+  assert.equal(await pool.hash(join(dir, 'nope')), undefined);
+});
