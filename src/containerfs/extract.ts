@@ -50,16 +50,14 @@ export interface ExtractOptions {
 
 const DIR_CACHE = 32;
 
-const tempName = () => `.wharf-extract-${randomBytes(8).toString('hex')}`;
-
-/** Runs `make` (which creates `tmp`), then renames `tmp` over `at`; `tmp` never stays behind. */
+/** Runs `make` (which creates `tmp`), then renames `tmp` over `at`; a failure leaves no `tmp` behind. */
 async function placeByRename(tmp: string, at: string, make: () => Promise<void>): Promise<void> {
   try {
     await make();
     await rename(tmp, at);
-  } finally {
-    // rename(2) leaves both names when they are links to one inode; and a failed make leaves tmp.
+  } catch (err) {
     await unlink(tmp).catch(() => {});
+    throw err;
   }
 }
 
@@ -98,6 +96,9 @@ export class ContainerExtractor {
   /** Directory fds, and where they are in the container, by path relative to the destination. */
   private readonly dirs = new Map<string, { fh: FileHandle; path: string }>();
   private readonly dirTimes: Array<[string, number]> = [];
+  /** Names for entries being made: random per extract (not guessable by the container), counted per entry. */
+  private readonly tempPrefix = `.wharf-extract-${randomBytes(8).toString('hex')}-`;
+  private temps = 0;
 
   constructor(
     private readonly root: ContainerRoot,
@@ -137,6 +138,10 @@ export class ContainerExtractor {
       if (d.fh === keep) this.dirs.set(rel, d);
       else await d.fh.close().catch(() => {});
     }
+  }
+
+  private tempName(): string {
+    return this.tempPrefix + String(this.temps++);
   }
 
   /** Docker's breakout rule for a symlink in `parentRel` (see ExtractOptions.chroot); an absolute target never breaks out. */
@@ -223,15 +228,19 @@ export class ContainerExtractor {
       case 'other': {
         // Made whole under a name of its own and renamed over `at`: an extract racing this one
         // into the same directory (Docker lets the last writer win) never meets a half-made file.
-        const tmp = fdPath(parent, tempName());
+        const tmp = fdPath(parent, this.tempName());
         await placeByRename(tmp, at, async () => {
           const fh = await open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
           try {
             await writeChunks(fh, body());
+            // The file this extract made (O_EXCL): its metadata goes through the fd that wrote it.
+            await fh.chown(this.opts.chown?.uid ?? h.uid, this.opts.chown?.gid ?? h.gid);
+            await fh.chmod(h.mode & 0o7777);
+            this.setXattrs(tmp, h);
+            await fh.utimes(h.mtime, h.mtime);
           } finally {
             await fh.close();
           }
-          await this.setMeta(tmp, h, rel);
         });
         return;
       }
@@ -239,7 +248,7 @@ export class ContainerExtractor {
         if (this.symlinkBreaksOut(parentRel, h.linkname)) {
           throw invalidParameter(`invalid symlink "${h.name}" -> "${h.linkname}": outside of the destination`);
         }
-        const tmp = fdPath(parent, tempName());
+        const tmp = fdPath(parent, this.tempName());
         await placeByRename(tmp, at, async () => {
           await symlink(h.linkname, tmp);
           await lchown(tmp, this.opts.chown?.uid ?? h.uid, this.opts.chown?.gid ?? h.gid);
@@ -263,8 +272,10 @@ export class ContainerExtractor {
         if (this.root.mountOf(tpath) !== this.root.mountOf(entryPath) || this.root.mountAt(tpath) !== undefined) {
           throw systemError(`link ${tpath} ${entryPath}: invalid cross-device link`);
         }
-        const tmp = fdPath(parent, tempName());
+        const tmp = fdPath(parent, this.tempName());
         await placeByRename(tmp, at, () => link(fdPath(tdir.fh, tname), tmp));
+        // rename(2) leaves both names when they are links to one inode (`at` was the target's link already).
+        await unlink(tmp).catch(() => {});
         return; // shares the target's inode and metadata
       }
       case 'char':
