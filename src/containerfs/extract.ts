@@ -18,7 +18,7 @@
  *    hardlink never joins two mounts (EXDEV, as the kernel refuses it in the container).
  */
 import { constants as fsc } from 'node:fs';
-import { chmod, chown, lchown, link, lstat, lutimes, mkdir, open, readdir, rename, rmdir, symlink, unlink, utimes, type FileHandle } from 'node:fs/promises';
+import { threadPoolFs, type FsCalls, type OpenFile } from './fs-calls.js';
 import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -50,13 +50,16 @@ export interface ExtractOptions {
 
 const DIR_CACHE = 32;
 
+/** Docker unpacks a build context chrooted into it: a `..` above the root stays at the root. */
+export const clampName = (name: string): string => posix.normalize('/' + name).slice(1);
+
 /** Runs `make` (which creates `tmp`), then renames `tmp` over `at`; a failure leaves no `tmp` behind. */
-async function placeByRename(tmp: string, at: string, make: () => Promise<void>): Promise<void> {
+async function placeByRename(fs: FsCalls, tmp: string, at: string, make: () => Promise<void>): Promise<void> {
   try {
     await make();
-    await rename(tmp, at);
+    await fs.rename(tmp, at);
   } catch (err) {
-    await unlink(tmp).catch(() => {});
+    await fs.unlink(tmp).catch(() => {});
     throw err;
   }
 }
@@ -65,22 +68,22 @@ async function placeByRename(tmp: string, at: string, make: () => Promise<void>)
  * Removes `name` in `dir` and everything below it, never following a symlink; what is already
  * gone (a concurrent extract's work) is no error, as in Go's RemoveAll.
  */
-export async function removeAllAt(dir: FileHandle, name: string): Promise<void> {
+export async function removeAllAt(dir: OpenFile, name: string, fs: FsCalls = threadPoolFs): Promise<void> {
   const at = fdPath(dir, name);
-  const st = await lstat(at).catch(() => null);
+  const st = await fs.lstat(at).catch(() => null);
   if (!st) return;
   if (!st.isDirectory()) {
-    await unlink(at).catch(ignoreGone);
+    await fs.unlink(at).catch(ignoreGone);
     return;
   }
-  const sub = await open(at, fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW).catch(ignoreGone);
+  const sub = await fs.open(at, fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW).catch(ignoreGone);
   if (!sub) return;
   try {
-    for (const child of await readdir(fdPath(sub))) await removeAllAt(sub, child);
+    for (const child of await fs.readdir(fdPath(sub))) await removeAllAt(sub, child, fs);
   } finally {
     await sub.close();
   }
-  await rmdir(at).catch(ignoreGone);
+  await fs.rmdir(at).catch(ignoreGone);
 }
 
 function ignoreGone(err: NodeJS.ErrnoException): undefined {
@@ -94,34 +97,39 @@ function readOnly(op: string, path: string) {
 
 export class ContainerExtractor {
   /** Directory fds, and where they are in the container, by path relative to the destination. */
-  private readonly dirs = new Map<string, { fh: FileHandle; path: string }>();
+  private readonly dirs = new Map<string, { fh: OpenFile; path: string }>();
   private readonly dirTimes: Array<[string, number]> = [];
   /** Names for entries being made: random per extract (not guessable by the container), counted per entry. */
   private readonly tempPrefix = `.wharf-extract-${randomBytes(8).toString('hex')}-`;
   private temps = 0;
+
+  /** The root's own calls: on the thread pool, or direct on an extraction worker. */
+  private readonly fs: FsCalls;
 
   constructor(
     private readonly root: ContainerRoot,
     /** The destination directory, resolved, as an absolute container path. */
     private readonly dest: string,
     private readonly opts: ExtractOptions,
-  ) {}
+  ) {
+    this.fs = root.fs;
+  }
 
   /** The directory `rel` below the destination (made if missing, unless `create` is false), as an fd and its resolved container path. */
-  private async dir(rel: string, create = true): Promise<{ fh: FileHandle; path: string }> {
+  private async dir(rel: string, create = true): Promise<{ fh: OpenFile; path: string }> {
     const cached = this.dirs.get(rel);
     if (cached) return cached;
     const r = await this.root.resolve(posix.join(this.dest, rel), { followFinal: true, createDirs: create });
-    let fh: FileHandle;
+    let fh: OpenFile;
     try {
       const at = r.at();
       if (r.name !== '') {
-        const st = await lstat(at).catch(() => null);
+        const st = await this.fs.lstat(at).catch(() => null);
         if (!st && !this.root.writable(r.containerPath)) throw readOnly('mkdir', r.containerPath);
-        if (!st) await mkdir(at, { mode: 0o755 });
+        if (!st) await this.fs.mkdir(at, 0o755);
         else if (!st.isDirectory()) throw invalidParameter(`cannot extract into ${posix.join(this.dest, rel)}: not a directory`);
       }
-      fh = await open(at, O_PATH | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
+      fh = await this.fs.open(at, O_PATH | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
     } finally {
       await r.close();
     }
@@ -131,7 +139,7 @@ export class ContainerExtractor {
   }
 
   /** Closes the cached directory fds, but `keep` (still in use by the entry at hand). */
-  private async dropDirs(keep?: FileHandle): Promise<void> {
+  private async dropDirs(keep?: OpenFile): Promise<void> {
     const all = [...this.dirs.entries()];
     this.dirs.clear();
     for (const [rel, d] of all) {
@@ -194,14 +202,14 @@ export class ContainerExtractor {
     const mountAt = this.root.mountAt(entryPath);
     if (mountAt !== undefined) {
       // The top of a volume or bind: a directory entry sets its metadata, anything else would replace it.
-      const st = await lstat(mountAt);
+      const st = await this.fs.lstat(mountAt);
       if (!isDir || !st.isDirectory()) throw systemError(`unlinkat ${entryPath}: device or resource busy`);
       await this.setMeta(mountAt, h, rel);
       return;
     }
     const at = fdPath(parent, base);
 
-    const existing = await lstat(at).catch(() => null);
+    const existing = await this.fs.lstat(at).catch(() => null);
     if (existing) {
       const dst = posix.join(this.dest, rel);
       if (this.opts.noOverwriteDirNonDir && existing.isDirectory() && !isDir) {
@@ -213,15 +221,15 @@ export class ContainerExtractor {
       if (!(existing.isDirectory() && isDir)) {
         if (existing.isDirectory() && this.root.hasMountsBelow(entryPath)) throw systemError(`unlinkat ${entryPath}: device or resource busy`);
         if (existing.isDirectory()) await this.dropDirs(parent);
-        await removeAllAt(parent, base);
+        await removeAllAt(parent, base, this.fs);
       }
     }
 
     switch (h.type) {
       case 'directory':
-        if (!existing?.isDirectory()) await mkdir(at, { mode: 0o700 }).catch(async (err: NodeJS.ErrnoException) => {
+        if (!existing?.isDirectory()) await this.fs.mkdir(at, 0o700).catch(async (err: NodeJS.ErrnoException) => {
           // Another extract into the same container made it meanwhile.
-          if (err.code !== 'EEXIST' || !(await lstat(at)).isDirectory()) throw err;
+          if (err.code !== 'EEXIST' || !(await this.fs.lstat(at)).isDirectory()) throw err;
         });
         break;
       case 'file':
@@ -229,8 +237,8 @@ export class ContainerExtractor {
         // Made whole under a name of its own and renamed over `at`: an extract racing this one
         // into the same directory (Docker lets the last writer win) never meets a half-made file.
         const tmp = fdPath(parent, this.tempName());
-        await placeByRename(tmp, at, async () => {
-          const fh = await open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+        await placeByRename(this.fs, tmp, at, async () => {
+          const fh = await this.fs.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
           try {
             await writeChunks(fh, body());
             // The file this extract made (O_EXCL): its metadata goes through the fd that wrote it.
@@ -249,10 +257,10 @@ export class ContainerExtractor {
           throw invalidParameter(`invalid symlink "${h.name}" -> "${h.linkname}": outside of the destination`);
         }
         const tmp = fdPath(parent, this.tempName());
-        await placeByRename(tmp, at, async () => {
-          await symlink(h.linkname, tmp);
-          await lchown(tmp, this.opts.chown?.uid ?? h.uid, this.opts.chown?.gid ?? h.gid);
-          await lutimes(tmp, h.mtime, h.mtime).catch(() => {});
+        await placeByRename(this.fs, tmp, at, async () => {
+          await this.fs.symlink(h.linkname, tmp);
+          await this.fs.lchown(tmp, this.opts.chown?.uid ?? h.uid, this.opts.chown?.gid ?? h.gid);
+          await this.fs.lutimes(tmp, h.mtime, h.mtime).catch(() => {});
         });
         return;
       }
@@ -266,16 +274,16 @@ export class ContainerExtractor {
           throw err instanceof RootPathError && err.code === 'ENOENT' ? missing() : err;
         });
         const tname = target.slice(ts + 1);
-        if (!(await lstat(fdPath(tdir.fh, tname)).catch(() => null))) throw missing();
+        if (!(await this.fs.lstat(fdPath(tdir.fh, tname)).catch(() => null))) throw missing();
         const tpath = posix.join(tdir.path, tname);
         // On the host two binds may share a filesystem; in the container they are two mounts.
         if (this.root.mountOf(tpath) !== this.root.mountOf(entryPath) || this.root.mountAt(tpath) !== undefined) {
           throw systemError(`link ${tpath} ${entryPath}: invalid cross-device link`);
         }
         const tmp = fdPath(parent, this.tempName());
-        await placeByRename(tmp, at, () => link(fdPath(tdir.fh, tname), tmp));
+        await placeByRename(this.fs, tmp, at, () => this.fs.link(fdPath(tdir.fh, tname), tmp));
         // rename(2) leaves both names when they are links to one inode (`at` was the target's link already).
-        await unlink(tmp).catch(() => {});
+        await this.fs.unlink(tmp).catch(() => {});
         return; // shares the target's inode and metadata
       }
       case 'char':
@@ -292,19 +300,19 @@ export class ContainerExtractor {
 
   /** Owner, mode and mtime through an O_PATH fd of the entry: never through a symlink put in its place. */
   private async setMeta(at: string, h: TarHeader, rel: string): Promise<void> {
-    const fh = await open(at, O_PATH | fsc.O_NOFOLLOW);
+    const fh = await this.fs.open(at, O_PATH | fsc.O_NOFOLLOW);
     try {
       const st = await fh.stat(); // fstat of the O_PATH fd: the entry itself
       if (st.isSymbolicLink()) return;
       const p = fdPath(fh);
-      await chown(p, this.opts.chown?.uid ?? h.uid, this.opts.chown?.gid ?? h.gid);
-      await chmod(p, h.mode & 0o7777);
+      await this.fs.chown(p, this.opts.chown?.uid ?? h.uid, this.opts.chown?.gid ?? h.gid);
+      await this.fs.chmod(p, h.mode & 0o7777);
       // `at` names the entry through its parent's fd; lsetxattr does not follow it if it was swapped for a symlink.
       this.setXattrs(at, h);
       if (h.type === 'directory') {
         this.dirTimes.push([rel, h.mtime]);
       } else {
-        await utimes(p, h.mtime, h.mtime);
+        await this.fs.utimes(p, h.mtime, h.mtime);
       }
     } finally {
       await fh.close();
@@ -312,10 +320,10 @@ export class ContainerExtractor {
   }
 
   private async setDirTimes(at: string, mtime: number): Promise<void> {
-    const fh = await open(at, O_PATH | fsc.O_NOFOLLOW).catch(() => null);
+    const fh = await this.fs.open(at, O_PATH | fsc.O_NOFOLLOW).catch(() => null);
     if (!fh) return;
     try {
-      if ((await fh.stat()).isDirectory()) await utimes(fdPath(fh), mtime, mtime);
+      if ((await fh.stat()).isDirectory()) await this.fs.utimes(fdPath(fh), mtime, mtime);
     } finally {
       await fh.close();
     }
@@ -338,7 +346,7 @@ export class ContainerExtractor {
 const WRITE_BATCH = 512 * 1024;
 
 /** Writes `chunks` to `fh` in order, several chunks per writev (at most WRITE_BATCH bytes and a chunk held). */
-async function writeChunks(fh: FileHandle, chunks: AsyncIterable<Buffer>): Promise<void> {
+async function writeChunks(fh: OpenFile, chunks: AsyncIterable<Buffer>): Promise<void> {
   let batch: Buffer[] = [];
   let size = 0;
   const flush = async () => {

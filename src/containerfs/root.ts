@@ -18,8 +18,9 @@
  * are enforced here (`writable`), since the sources themselves are writable on the host.
  */
 import { constants as fsc } from 'node:fs';
-import { lstat, mkdir, open, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
+import { threadPoolFs, type FsCalls, type OpenFile } from './fs-calls.js';
 import { posix } from 'node:path';
 import { systemError } from '../lib/errors.js';
 
@@ -44,7 +45,7 @@ export function isNotFound(err: unknown): boolean {
 }
 
 /** `/proc/self/fd/<fd>`: the directory behind an fd, as a path the fs API accepts. */
-export function fdPath(fh: FileHandle, name?: string): string {
+export function fdPath(fh: { readonly fd: number }, name?: string): string {
   return name ? `/proc/self/fd/${fh.fd}/${name}` : `/proc/self/fd/${fh.fd}`;
 }
 
@@ -56,13 +57,14 @@ export function pathParts(p: string): string[] {
 /** The result of a resolution: the directory that holds the last component, and that component. */
 export class ResolvedPath {
   constructor(
+    private readonly fs: FsCalls,
     /** The directory holding `name` (or the entry itself when `name` is ''). */
-    readonly dir: FileHandle,
+    readonly dir: OpenFile,
     /** '' when the path is the container root itself. */
     readonly name: string,
     /** Where the path led, as an absolute path inside the container. */
     readonly containerPath: string,
-    private readonly owned: FileHandle[],
+    private readonly owned: OpenFile[],
   ) {}
 
   /** A path that reaches the entry without re-resolving anything (openat-like). */
@@ -72,7 +74,7 @@ export class ResolvedPath {
   }
 
   async lstat(): Promise<Stats> {
-    return lstat(this.at());
+    return this.fs.lstat(this.at());
   }
 
   async close(): Promise<void> {
@@ -101,11 +103,20 @@ export interface RootOptions {
   mounts?: RootMount[];
   /** The root itself refuses writes (HostConfig.ReadonlyRootfs). */
   readonlyRootfs?: boolean;
+  /** How its file calls are made (default: on libuv's thread pool). */
+  fs?: FsCalls;
+}
+
+/** What opens a root again on another thread (an extraction worker): its options but the calls. */
+export interface RootSpec {
+  hostPath: string;
+  mounts: RootMount[];
+  readonlyRootfs: boolean;
 }
 
 /** A mount point, opened: the source as `name` in the host directory `parent`. */
 interface OpenMount {
-  parent: FileHandle;
+  parent: OpenFile;
   name: string;
   isDir: boolean;
   readOnly: boolean;
@@ -118,15 +129,19 @@ export class ContainerRoot {
   /** Mounts by resolved container path. */
   private readonly mounts = new Map<string, OpenMount>();
   private readonlyRootfs = false;
+  private mountSpecs: RootMount[] = [];
 
   private constructor(
     readonly hostPath: string,
-    readonly fh: FileHandle,
+    readonly fh: OpenFile,
+    readonly fs: FsCalls,
   ) {}
 
   static async open(hostPath: string, opts: RootOptions = {}): Promise<ContainerRoot> {
-    const root = new ContainerRoot(hostPath, await open(hostPath, O_PATH | fsc.O_DIRECTORY));
+    const fs = opts.fs ?? threadPoolFs;
+    const root = new ContainerRoot(hostPath, await fs.open(hostPath, O_PATH | fsc.O_DIRECTORY), fs);
     root.readonlyRootfs = !!opts.readonlyRootfs;
+    root.mountSpecs = opts.mounts ?? [];
     try {
       const sorted = [...(opts.mounts ?? [])].sort((a, b) => depth(a.destination) - depth(b.destination));
       for (const m of sorted) await root.addMount(m);
@@ -143,10 +158,10 @@ export class ContainerRoot {
    * as nothing would be mounted there either.
    */
   private async addMount(m: RootMount): Promise<void> {
-    const source = await realpath(m.source).catch(() => null);
+    const source = await this.fs.realpath(m.source).catch(() => null);
     if (source === null) return;
-    const st = await stat(source);
-    const parent = await open(posix.dirname(source), O_PATH | fsc.O_DIRECTORY);
+    const st = await this.fs.stat(source);
+    const parent = await this.fs.open(posix.dirname(source), O_PATH | fsc.O_DIRECTORY);
     let key = posix.normalize(posix.join('/', m.destination));
     try {
       const r = await this.resolve(key, { followFinal: true });
@@ -158,6 +173,11 @@ export class ContainerRoot {
     const old = this.mounts.get(key);
     if (old) await old.parent.close().catch(() => {});
     this.mounts.set(key, { parent, name: source === '/' ? '' : posix.basename(source), isDir: st.isDirectory(), readOnly: m.readOnly });
+  }
+
+  /** How to open this root again elsewhere (see RootSpec). */
+  spec(): RootSpec {
+    return { hostPath: this.hostPath, mounts: this.mountSpecs, readonlyRootfs: this.readonlyRootfs };
   }
 
   async close(): Promise<void> {
@@ -218,7 +238,7 @@ export class ContainerRoot {
 
   async resolve(path: string, opts: ResolveOptions = {}): Promise<ResolvedPath> {
     // stack[i] is the fd of the directory names[0..i) lead to; stack[0] is the root (not owned).
-    const stack: FileHandle[] = [this.fh];
+    const stack: OpenFile[] = [this.fh];
     const names: string[] = [];
     const closeAbove = async (depth: number) => {
       while (stack.length > depth) {
@@ -240,42 +260,42 @@ export class ContainerRoot {
         const mount = this.mounts.get('/' + [...names, part].join('/'));
         if (mount) {
           // A mount point: the lookup goes on in the source, the container path stays as it is.
-          if (last) return new ResolvedPath(mount.parent, mount.name, '/' + [...names, part].join('/'), stack.slice(1));
+          if (last) return new ResolvedPath(this.fs, mount.parent, mount.name, '/' + [...names, part].join('/'), stack.slice(1));
           if (!mount.isDir) throw new RootPathError('ENOTDIR', path);
-          stack.push(await open(mount.name ? fdPath(mount.parent, mount.name) : fdPath(mount.parent), O_PATH | fsc.O_DIRECTORY));
+          stack.push(await this.fs.open(mount.name ? fdPath(mount.parent, mount.name) : fdPath(mount.parent), O_PATH | fsc.O_DIRECTORY));
           names.push(part);
           continue;
         }
         const at = fdPath(dir, part);
         let st: Stats | null;
         try {
-          st = await lstat(at);
+          st = await this.fs.lstat(at);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
           st = null;
         }
         if (st?.isSymbolicLink() && (!last || opts.followFinal)) {
           if (++links > MAX_SYMLINKS) throw new RootPathError('ELOOP', path);
-          const target = await readlink(at);
+          const target = await this.fs.readlink(at);
           if (target.startsWith('/')) await closeAbove(1);
           queue.unshift(...pathParts(target));
           continue;
         }
         if (last) {
           const owned = stack.slice(1);
-          return new ResolvedPath(dir, part, '/' + [...names, part].join('/'), owned);
+          return new ResolvedPath(this.fs, dir, part, '/' + [...names, part].join('/'), owned);
         }
         if (st === null) {
           if (!opts.createDirs) throw new RootPathError('ENOENT', path);
           if (!this.writable('/' + [...names, part].join('/'))) throw new RootPathError('EROFS', path);
-          await mkdir(at, { mode: 0o755 }).catch((err: NodeJS.ErrnoException) => {
+          await this.fs.mkdir(at, 0o755).catch((err: NodeJS.ErrnoException) => {
             if (err.code !== 'EEXIST') throw err;
           });
         } else if (!st.isDirectory()) {
           throw new RootPathError('ENOTDIR', path);
         }
         // Swapped for a symlink since the lstat: O_NOFOLLOW makes the open fail instead of leaving the root.
-        const next = await open(at, O_PATH | fsc.O_DIRECTORY | fsc.O_NOFOLLOW).catch((err: NodeJS.ErrnoException) => {
+        const next = await this.fs.open(at, O_PATH | fsc.O_DIRECTORY | fsc.O_NOFOLLOW).catch((err: NodeJS.ErrnoException) => {
           if (err.code === 'ELOOP' || err.code === 'ENOTDIR') throw new RootPathError('ENOTDIR', path);
           if (err.code === 'ENOENT') throw new RootPathError('ENOENT', path);
           throw err;
@@ -285,7 +305,7 @@ export class ContainerRoot {
       }
       // The path is the root itself (or climbed back to a directory): name '' refers to stack top.
       const top = stack[stack.length - 1]!;
-      return new ResolvedPath(top, '', '/' + names.join('/'), stack.slice(1));
+      return new ResolvedPath(this.fs, top, '', '/' + names.join('/'), stack.slice(1));
     } catch (err) {
       await closeAbove(1);
       throw err;
