@@ -16,7 +16,7 @@ import type { Readable } from 'node:stream';
 import type { ContainerRecord } from '../container/container.js';
 import { invalidParameter, notFound, systemError } from '../lib/errors.js';
 import { resolveUser } from '../runtime/user.js';
-import { ContainerExtractor } from '../containerfs/extract.js';
+import { extractPool } from '../layer/extract-pool.js';
 import { walkPool } from '../containerfs/walk-pool.js';
 import type { ContainerAccess } from './containers/access.js';
 import { containerActor } from './containers/events.js';
@@ -194,7 +194,7 @@ export class ContainerArchive {
           const u = await resolveUser(root.hostPath, rec.Config.User);
           chown = { uid: u.uid, gid: u.gid };
         }
-        await new ContainerExtractor(root, dest, { noOverwriteDirNonDir: req.noOverwriteDirNonDir, chroot: 'root', ...(chown ? { chown } : {}) }).extract(src);
+        await extractPool.extractInto(src, root.spec(), dest, { noOverwriteDirNonDir: req.noOverwriteDirNonDir, chroot: 'root', ...(chown ? { chown } : {}) });
       });
     } catch (err) {
       src.resume();

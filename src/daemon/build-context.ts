@@ -12,7 +12,8 @@ import type { Readable } from 'node:stream';
 import { PatternMatcher, readDockerignore } from '../build/dockerignore.js';
 import { invalidParameter } from '../lib/errors.js';
 import { decompressed, peek } from '../layer/decompress.js';
-import { ContainerExtractor, removeAllAt } from '../containerfs/extract.js';
+import { removeAllAt } from '../containerfs/extract.js';
+import { extractPool } from '../layer/extract-pool.js';
 import { ContainerRoot } from '../containerfs/root.js';
 
 /** A Dockerfile sent alone is read into memory; Docker caps it too. */
@@ -101,8 +102,7 @@ export class BuildContext {
 
 /** Docker unpacks the context chrooted into it: a `..` above the root stays at the root. */
 async function extractContext(root: ContainerRoot, tar: Readable): Promise<void> {
-  const clamp = (name: string) => posix.normalize('/' + name).slice(1);
-  await new ContainerExtractor(root, '/', { noOverwriteDirNonDir: false, rename: clamp, chroot: 'destination' }).extract(tar);
+  await extractPool.extractInto(tar, root.spec(), '/', { noOverwriteDirNonDir: false, clampNames: true, chroot: 'destination' });
 }
 
 /** The Dockerfile's path inside the context: cleaned, relative, never leaving it. */

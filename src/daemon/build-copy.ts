@@ -16,7 +16,7 @@ import { invalidParameter } from '../lib/errors.js';
 import { compileGoRegexp, type GoRegexp } from '../lib/go-regexp.js';
 import { decompressed } from '../layer/decompress.js';
 import { TarReader } from '../layer/tar-reader.js';
-import { ContainerExtractor } from '../containerfs/extract.js';
+import { extractPool } from '../layer/extract-pool.js';
 import type { WalkSpec } from '../containerfs/walk.js';
 import { walkPool } from '../containerfs/walk-pool.js';
 import { fdPath, O_PATH, type ContainerRoot } from '../containerfs/root.js';
@@ -189,7 +189,7 @@ async function startsWithTarHeader(fh: FileHandle): Promise<boolean> {
 async function pipeInto(dest: ContainerRoot, destDir: string, opts: CopyOptions, spec: WalkSpec): Promise<void> {
   const tar = walkPool.tar(spec, opts.chmod !== undefined ? { chmod: opts.chmod } : {});
   try {
-    await new ContainerExtractor(dest, destDir, { noOverwriteDirNonDir: false, chroot: 'destination', ...(opts.chown ? { chown: opts.chown } : {}) }).extract(tar);
+    await extractPool.extractInto(tar, dest.spec(), destDir, { noOverwriteDirNonDir: false, chroot: 'destination', ...(opts.chown ? { chown: opts.chown } : {}) });
   } finally {
     tar.destroy();
     await tar.stopped;
@@ -237,7 +237,7 @@ export async function copySources(src: ContainerRoot, sources: CopySource[], lay
       const fh = opts.decompress ? await openArchive(r.at()) : undefined;
       if (fh) {
         try {
-          await new ContainerExtractor(layer, dest, { noOverwriteDirNonDir: false, chroot: 'destination' }).extract(fh.createReadStream({ start: 0, autoClose: false }));
+          await extractPool.extractInto(fh.createReadStream({ start: 0, autoClose: false }), layer.spec(), dest, { noOverwriteDirNonDir: false, chroot: 'destination' });
         } finally {
           await fh.close();
         }

@@ -14,7 +14,8 @@ import type { Readable } from 'node:stream';
 import { systemError } from '../lib/errors.js';
 import { PooledWorker, WorkerPool } from '../lib/worker-pool.js';
 import type { ExtractedLayer } from './extract-layer.js';
-import { fromWire, type FromWorker, type ToWorker } from './extract-protocol.js';
+import { fromWire, type ExtractJob, type FromWorker, type ToWorker, type TreeExtractOptions } from './extract-protocol.js';
+import type { RootSpec } from '../containerfs/root.js';
 
 /** Bytes sent to a worker and not yet consumed by it, at most (the source pauses above this). */
 const WINDOW = 2 << 20;
@@ -31,13 +32,13 @@ class ExtractWorker extends PooledWorker<ToWorker, FromWorker> {
     super(WORKER_URL, 'layer extraction', onExit);
   }
 
-  /** Streams `src` through the worker into `diffDir`; settles once the worker is done with it. */
-  run(id: number, src: Readable, diffDir: string, tarSplitPath: string): Promise<ExtractedLayer> {
-    return new Promise<ExtractedLayer>((resolve, reject) => {
+  /** Streams `src` through the worker into what `job` says; settles once the worker is done with it. */
+  run(id: number, src: Readable, job: ExtractJob): Promise<Partial<ExtractedLayer>> {
+    return new Promise<Partial<ExtractedLayer>>((resolve, reject) => {
       let outstanding = 0;
       let sourceError: Error | null = null;
       let settled = false;
-      const finish = (err: Error | null, result?: ExtractedLayer) => {
+      const finish = (err: Error | null, result?: Partial<ExtractedLayer>) => {
         if (settled) return;
         settled = true;
         this.handle(null, null);
@@ -97,7 +98,7 @@ class ExtractWorker extends PooledWorker<ToWorker, FromWorker> {
           outstanding -= m.bytes;
           if (outstanding < WINDOW && src.isPaused() && !settled) src.resume();
         } else if (m.t === 'done') {
-          finish(sourceError, { diffId: m.diffId, size: m.size });
+          finish(sourceError, { ...(m.diffId !== undefined ? { diffId: m.diffId } : {}), ...(m.size !== undefined ? { size: m.size } : {}) });
         } else {
           finish(sourceError ?? fromWire(m.error));
         }
@@ -113,7 +114,7 @@ class ExtractWorker extends PooledWorker<ToWorker, FromWorker> {
         finish(src.errored ?? new Error('the layer stream was closed before its end'));
         return;
       }
-      this.post({ t: 'job', id, diffDir, tarSplitPath });
+      this.post({ t: 'job', id, job });
       src.on('data', onData);
       src.on('end', onEnd);
       src.on('error', onError);
@@ -137,8 +138,19 @@ export class ExtractPool {
    * record to `tarSplitPath`, on a worker thread. Rejects with the extractor's error (kinds kept),
    * or the source's own; either way the worker has stopped writing when it settles.
    */
-  extract(src: Readable, diffDir: string, tarSplitPath: string): Promise<ExtractedLayer> {
-    return this.workers.use((w) => w.run(this.nextId++, src, diffDir, tarSplitPath));
+  async extract(src: Readable, diffDir: string, tarSplitPath: string): Promise<ExtractedLayer> {
+    const { diffId, size } = await this.workers.use((w) => w.run(this.nextId++, src, { kind: 'layer', diffDir, tarSplitPath }));
+    return { diffId: diffId!, size: size! };
+  }
+
+  /**
+   * Extracts the (possibly compressed) tar `src` into the directory `dest` (resolved, absolute)
+   * of the container root `root` (ContainerRoot.spec()) with the container extractor
+   * (containerfs/extract.ts), on a worker thread with direct file calls. Rejects as the extractor
+   * would, or with the source's own error.
+   */
+  async extractInto(src: Readable, root: RootSpec, dest: string, opts: TreeExtractOptions): Promise<void> {
+    await this.workers.use((w) => w.run(this.nextId++, src, { kind: 'tree', root, dest, opts }));
   }
 
   /** Stops every idle worker (busy ones finish their job first). */

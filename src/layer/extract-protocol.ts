@@ -4,9 +4,20 @@
  * job that has ended is recognised and dropped on either side.
  */
 import { EngineError, type ErrorKind } from '../lib/errors.js';
+import type { ExtractOptions } from '../containerfs/extract.js';
+import { RootPathError, type RootSpec } from '../containerfs/root.js';
+
+/** Options of an extraction into a container root, as they cross: `clampNames` for the function a build context's names go through. */
+export type TreeExtractOptions = Omit<ExtractOptions, 'rename'> & { clampNames?: boolean };
+
+export type ExtractJob =
+  /** A layer into its diff dir, with its tar-split record (layer-store.ts). */
+  | { kind: 'layer'; diffDir: string; tarSplitPath: string }
+  /** PUT /archive, COPY, a build context: into a directory of a container root (containerfs/extract.ts). */
+  | { kind: 'tree'; root: RootSpec; dest: string; opts: TreeExtractOptions };
 
 export type ToWorker =
-  | { t: 'job'; id: number; diffDir: string; tarSplitPath: string }
+  | { t: 'job'; id: number; job: ExtractJob }
   /** A chunk of the layer's (compressed) tar, in order. */
   | { t: 'data'; id: number; chunk: Uint8Array }
   | { t: 'end'; id: number }
@@ -16,7 +27,8 @@ export type ToWorker =
 export type FromWorker =
   /** `bytes` of the job's input were consumed: the daemon may send that much more. */
   | { t: 'read'; id: number; bytes: number }
-  | { t: 'done'; id: number; diffId: string; size: number }
+  /** A layer's digest and size; nothing for a tree. */
+  | { t: 'done'; id: number; diffId?: string; size?: number }
   | { t: 'fail'; id: number; error: WireError };
 
 /** An error as it crosses the thread boundary: an EngineError keeps its kind, a system error its code. */
@@ -26,10 +38,13 @@ export interface WireError {
   code?: string;
   errno?: number;
   syscall?: string;
+  /** A RootPathError's path: the error is rebuilt as one. */
+  rootPath?: string;
 }
 
 export function toWire(err: unknown): WireError {
   if (err instanceof EngineError) return { message: err.message, kind: err.kind };
+  if (err instanceof RootPathError) return { message: err.message, code: err.code, rootPath: err.path };
   if (err instanceof Error) {
     const e = err as NodeJS.ErrnoException;
     return {
@@ -44,6 +59,7 @@ export function toWire(err: unknown): WireError {
 
 export function fromWire(w: WireError): Error {
   if (w.kind !== undefined) return new EngineError(w.kind, w.message);
+  if (w.rootPath !== undefined) return new RootPathError(w.code as RootPathError['code'], w.rootPath);
   const e: NodeJS.ErrnoException = new Error(w.message);
   if (w.code !== undefined) e.code = w.code;
   if (w.errno !== undefined) e.errno = w.errno;

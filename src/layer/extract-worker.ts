@@ -1,12 +1,15 @@
 /**
- * The body of a layer extraction worker thread (started by extract-pool.ts): one job at a time,
- * its input arriving as 'data' messages and acknowledged as it is consumed, so the daemon never
- * queues more than a small window of a layer here.
+ * The body of an extraction worker thread (started by extract-pool.ts): one job at a time, a
+ * layer or a tar into a container root, its input arriving as 'data' messages and acknowledged as
+ * it is consumed, so the daemon never queues more than a small window of it here.
  */
 import { parentPort } from 'node:worker_threads';
 import { Readable } from 'node:stream';
 import { extractLayerTar } from './extract-layer.js';
-import { toWire, type FromWorker, type ToWorker } from './extract-protocol.js';
+import { toWire, type ExtractJob, type FromWorker, type ToWorker } from './extract-protocol.js';
+import { clampName, ContainerExtractor } from '../containerfs/extract.js';
+import { directFs } from '../containerfs/fs-calls.js';
+import { ContainerRoot } from '../containerfs/root.js';
 
 interface Job {
   id: number;
@@ -41,9 +44,26 @@ function wake(j: Job): void {
   w?.();
 }
 
-async function run(j: Job, diffDir: string, tarSplitPath: string): Promise<void> {
+/** Extracts into a container root opened again here, its file calls made directly (fs-calls.ts). */
+async function extractTree(src: Readable, job: Extract<ExtractJob, { kind: 'tree' }>): Promise<void> {
+  const root = await ContainerRoot.open(job.root.hostPath, { mounts: job.root.mounts, readonlyRootfs: job.root.readonlyRootfs, fs: directFs });
   try {
-    const { diffId, size } = await extractLayerTar(Readable.from(input(j)), diffDir, tarSplitPath);
+    const { clampNames, ...opts } = job.opts;
+    await new ContainerExtractor(root, job.dest, { ...opts, ...(clampNames ? { rename: clampName } : {}) }).extract(src);
+  } finally {
+    await root.close();
+  }
+}
+
+async function run(j: Job, what: ExtractJob): Promise<void> {
+  try {
+    const src = Readable.from(input(j));
+    if (what.kind === 'tree') {
+      await extractTree(src, what);
+      post({ t: 'done', id: j.id });
+      return;
+    }
+    const { diffId, size } = await extractLayerTar(src, what.diffDir, what.tarSplitPath);
     post({ t: 'done', id: j.id, diffId, size });
   } catch (err) {
     post({ t: 'fail', id: j.id, error: toWire(j.aborted ?? err) });
@@ -55,7 +75,7 @@ async function run(j: Job, diffDir: string, tarSplitPath: string): Promise<void>
 port.on('message', (m: ToWorker) => {
   if (m.t === 'job') {
     job = { id: m.id, queue: [], ended: false, aborted: null, wake: null };
-    void run(job, m.diffDir, m.tarSplitPath);
+    void run(job, m.job);
     return;
   }
   const j = job;
