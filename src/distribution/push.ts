@@ -5,7 +5,7 @@
  * manifest. Progress goes out as dockerd words it.
  */
 import { createHash } from 'node:crypto';
-import { Transform } from 'node:stream';
+import { pipeline, Transform } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import type { ImageConfigFile, ProgressMessage } from '../api/types.js';
 import { systemError } from '../lib/errors.js';
@@ -223,10 +223,19 @@ async function pushLayer(ctx: PushContext, s: RegistrySession, repo: Reference, 
       cb(null, chunk);
     },
   });
-  tar.on('error', (err) => countIn.destroy(err));
-  const body = tar.pipe(countIn).pipe(createGzip()).pipe(countOut);
-  const patch = await s.request('PATCH', location, { headers: { 'Content-Type': 'application/octet-stream' }, body: () => body, idempotent: false });
-  await readBody(patch).catch(() => Buffer.alloc(0));
+  // A failure of the layer (a file of its record gone or replaced) ends the upload with it.
+  let layerError: Error | null = null;
+  const body = pipeline(tar, countIn, createGzip(), countOut, (err) => {
+    if (err) layerError ??= err;
+  });
+  let patch;
+  try {
+    patch = await s.request('PATCH', location, { headers: { 'Content-Type': 'application/octet-stream' }, body: () => body, idempotent: false });
+    await readBody(patch).catch(() => Buffer.alloc(0));
+  } catch (err) {
+    throw layerError ?? err;
+  }
+  if (layerError) throw layerError;
   if (patch.status !== 202 && patch.status !== 204) await failPush(s, patch, 'PATCH');
   const digest = `sha256:${hash.digest('hex')}`;
   const next = patch.headers.location ? new URL(patch.headers.location, patch.url) : location;
