@@ -1,6 +1,7 @@
 /**
  * File tree walks off the daemon's thread: the tar of a tree (GET /archive, export, commit, COPY,
- * BuildKit's tar exporter) and the classic builder's hash of a COPY source run on a worker thread
+ * BuildKit's tar exporter), a layer's tar rebuilt for save and push, and the classic builder's
+ * hash of a COPY source run on a worker thread
  * (walk-worker.ts) with synchronous file calls. On the daemon's thread each awaited call was a
  * round trip to libuv's thread pool, about ten times the call itself, and a tree of small files is
  * mostly calls: a COPY of 2,000 small files spent 1.3 s there.
@@ -22,8 +23,9 @@ class WalkWorker extends PooledWorker<ToWorker, FromWorker> {
     super(WORKER_URL, 'file tree walk', onExit);
   }
 
-  /** Feeds `out` with the tar of `spec`; settles once the worker has stopped walking. */
-  walk(id: number, spec: WalkSpec, opts: WalkOptions, out: WalkStream): Promise<void> {
+  /** Feeds `out` with the tar `job` makes; settles once the worker has stopped. */
+  stream(job: Extract<ToWorker, { t: 'walk' | 'assemble' }>, out: WalkStream): Promise<void> {
+    const id = job.id;
     return new Promise<void>((resolve) => {
       let settled = false;
       const finish = (err: Error | null) => {
@@ -51,7 +53,7 @@ class WalkWorker extends PooledWorker<ToWorker, FromWorker> {
         (bytes) => this.post({ t: 'read', id, bytes }),
         () => this.post({ t: 'abort', id }),
       );
-      this.post({ t: 'walk', id, spec, opts });
+      this.post(job);
     });
   }
 
@@ -76,14 +78,35 @@ class WalkWorker extends PooledWorker<ToWorker, FromWorker> {
   }
 }
 
-/** The tar a worker sends; what the consumer takes is acknowledged, and destroying it aborts the walk. */
+/**
+ * The tar a worker sends; what the consumer takes is acknowledged, and destroying it aborts the
+ * walk. The job starts at the consumer's first read, as a generator's stream does, so a failure
+ * never comes before anyone listens for it.
+ */
 export class WalkStream extends Readable {
   /** Settles once the worker has stopped walking: only then may the fds its paths name be closed. */
-  stopped: Promise<void> = Promise.resolve();
+  readonly stopped: Promise<void>;
+  private begin: (() => void) | null;
   private ack: ((bytes: number) => void) | null = null;
   private abort: (() => void) | null = null;
   /** Bytes pushed while the consumer's buffer was full, acknowledged when it asks for more. */
   private held = 0;
+
+  constructor(run: (out: WalkStream) => Promise<void>) {
+    super();
+    let settle!: () => void;
+    this.stopped = new Promise<void>((resolve) => (settle = resolve));
+    this.begin = () =>
+      void run(this)
+        .catch((err: unknown) => this.destroy(err as Error))
+        .finally(settle);
+    // Destroyed before its first read: nothing ever ran.
+    this.once('close', () => {
+      if (!this.begin) return;
+      this.begin = null;
+      settle();
+    });
+  }
 
   attach(ack: (bytes: number) => void, abort: () => void): void {
     this.ack = ack;
@@ -102,6 +125,12 @@ export class WalkStream extends Readable {
   }
 
   override _read(): void {
+    const begin = this.begin;
+    if (begin) {
+      this.begin = null;
+      begin();
+      return;
+    }
     if (this.held === 0) return;
     const bytes = this.held;
     this.held = 0;
@@ -127,10 +156,19 @@ export class WalkPool {
    * the stream with its error; the fd paths in `spec` and `opts` must stay open until `stopped`.
    */
   tar(spec: WalkSpec, opts: WalkOptions = {}): WalkStream {
-    const out = new WalkStream();
-    const id = this.nextId++;
-    out.stopped = this.workers.use((w) => w.walk(id, spec, opts, out));
-    return out;
+    return this.stream({ t: 'walk', id: this.nextId++, spec, opts });
+  }
+
+  /**
+   * A layer's exact tar, rebuilt from its tar-split record and its diff dir (layer/tar-split.ts)
+   * on a worker thread. A failure (a file of the record gone or replaced) destroys the stream.
+   */
+  assemble(tarSplitPath: string, diffDir: string): WalkStream {
+    return this.stream({ t: 'assemble', id: this.nextId++, tarSplitPath, diffDir });
+  }
+
+  private stream(job: Extract<ToWorker, { t: 'walk' | 'assemble' }>): WalkStream {
+    return new WalkStream((out) => this.workers.use((w) => w.stream(job, out)));
   }
 
   /** The classic builder's hash of the tree at `at` (`file:…` or `dir:…`); undefined when it is gone. */

@@ -9,6 +9,8 @@ import type { WalkOptions, WalkSpec } from './walk.js';
 export type ToWorker =
   /** Walk `spec` into a tar, sent back as 'data' messages. */
   | { t: 'walk'; id: number; spec: WalkSpec; opts: WalkOptions }
+  /** A layer's exact tar rebuilt from its tar-split record and diff dir (layer/tar-split.ts), sent back as 'data' messages. */
+  | { t: 'assemble'; id: number; tarSplitPath: string; diffDir: string }
   /** The classic builder's hash of the tree at `at` (tree-hash.ts). */
   | { t: 'hash'; id: number; at: string }
   /** `bytes` of the job's output were taken by the consumer: the worker may send that much more. */

@@ -1,11 +1,12 @@
 /**
  * The body of a file tree worker thread (started by walk-pool.ts): one job at a time, a tar walk
- * whose output goes back a bounded window at a time, or a tree hash.
+ * or a layer's tar rebuilt, whose output goes back a bounded window at a time, or a tree hash.
  */
 import { parentPort } from 'node:worker_threads';
 import { toWire } from '../layer/extract-protocol.js';
 import { treeHash } from './tree-hash.js';
-import { gathered, walkTar, type WalkOptions, type WalkSpec } from './walk.js';
+import { assembleTarPieces } from '../layer/tar-split.js';
+import { gathered, walkTar } from './walk.js';
 import type { FromWorker, ToWorker } from './walk-protocol.js';
 
 /** Output sent and not yet taken by the consumer, at most: the walk pauses above this. */
@@ -25,9 +26,10 @@ if (!port) throw new Error('walk-worker.js runs as a worker thread');
 const post = (m: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer);
 let job: Job | null = null;
 
-async function walk(j: Job, spec: WalkSpec, opts: WalkOptions): Promise<void> {
+/** Sends `pieces` (a tar) in BATCH-sized messages, at most WINDOW ahead of what the daemon has taken. */
+async function stream(j: Job, pieces: Iterable<Buffer> | AsyncIterable<Buffer>): Promise<void> {
   try {
-    for (const chunk of gathered(walkTar(spec, opts), BATCH)) {
+    for await (const chunk of gathered(pieces, BATCH)) {
       while (j.outstanding >= WINDOW && !j.aborted) await new Promise<void>((resolve) => (j.wake = resolve));
       if (j.aborted) break; // leaving the loop closes what the walk holds open
       j.outstanding += chunk.length;
@@ -51,7 +53,12 @@ function wake(j: Job): void {
 port.on('message', (m: ToWorker) => {
   if (m.t === 'walk') {
     job = { id: m.id, outstanding: 0, aborted: false, wake: null };
-    void walk(job, m.spec, m.opts);
+    void stream(job, walkTar(m.spec, m.opts));
+    return;
+  }
+  if (m.t === 'assemble') {
+    job = { id: m.id, outstanding: 0, aborted: false, wake: null };
+    void stream(job, assembleTarPieces(m.tarSplitPath, m.diffDir));
     return;
   }
   if (m.t === 'hash') {

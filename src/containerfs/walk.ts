@@ -101,10 +101,10 @@ export function* walkTar(spec: WalkSpec, opts: WalkOptions = {}): Generator<Buff
 }
 
 /** `chunks` gathered into buffers of `size` bytes (the last one shorter), each a fresh allocation of its own. */
-export function* gathered(chunks: Iterable<Buffer>, size: number): Generator<Buffer> {
+export async function* gathered(chunks: Iterable<Buffer> | AsyncIterable<Buffer>, size: number): AsyncGenerator<Buffer> {
   let batch: Buffer | null = null;
   let filled = 0;
-  for (const chunk of chunks) {
+  for await (const chunk of chunks) {
     for (let at = 0; at < chunk.length; ) {
       batch ??= Buffer.allocUnsafeSlow(size);
       const n = chunk.copy(batch, filled, at);

@@ -30,7 +30,8 @@ import { extractPool } from './extract-pool.js';
 import type { Trash } from '../lib/trash.js';
 import { populateInitLayer } from './init-layer.js';
 import { Overlay2 } from './overlay2.js';
-import { assembleTar, tarSplitSize } from './tar-split.js';
+import { tarSplitSize } from './tar-split.js';
+import { walkPool } from '../containerfs/walk-pool.js';
 import { dirSize } from '../lib/dir-size.js';
 
 export interface LayerInfo {
@@ -367,7 +368,7 @@ export class LayerStore {
     } catch {
       throw systemError(`layer ${chainId} has no tar-split record; cannot export it`);
     }
-    return assembleTar(split, this.driver.diffDir(info.cacheId));
+    return walkPool.assemble(split, this.driver.diffDir(info.cacheId));
   }
 
   private async knownDriverIds(): Promise<Set<string>> {

@@ -5,15 +5,13 @@
  * `{"type":2,"payload":"<base64 raw bytes>","position":n}` for headers/padding and
  * `{"type":1,"name":"<path in the layer>","size":n,"position":n}` for file payloads.
  */
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { open } from 'node:fs/promises';
-import { join } from 'node:path';
+import { closeSync, constants as fsc, createReadStream, createWriteStream, fstatSync, openSync, readSync, type WriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { constants, createGunzip, createGzip } from 'node:zlib';
 import type { TarRecorder } from './tar-reader.js';
 import { systemError } from '../lib/errors.js';
+import { fdPath, O_PATH } from '../containerfs/root.js';
 
 const BATCH = 64 * 1024;
 
@@ -99,9 +97,76 @@ export class TarSplitWriter implements TarRecorder {
   }
 }
 
-/** Rebuilds the original tar stream from the tar-split record and the diff directory. */
-export function assembleTar(tarSplitPath: string, diffDir: string): Readable {
-  async function* gen(): AsyncGenerator<Buffer> {
+/**
+ * The payload files of a layer's diff dir, opened the way the extractor made them: each
+ * directory on the way and the file itself without following a symlink, so a name the record
+ * holds never leads out of the diff dir. A layer may replace a file it wrote, or one of its
+ * directories, by a symlink in a later entry (`d/passwd`, then `d -> /etc`): the record still
+ * names the file, and following the link put the first bytes of the host's /etc/passwd into
+ * `docker save` and `docker push`.
+ */
+class DiffDirFiles {
+  /** Open directories (O_PATH) by their path in the diff dir; '' is the diff dir. */
+  private readonly dirs = new Map<string, number>();
+
+  constructor(diffDir: string) {
+    this.dirs.set('', openSync(diffDir, O_PATH | fsc.O_DIRECTORY));
+  }
+
+  private dir(path: string): number {
+    const known = this.dirs.get(path);
+    if (known !== undefined) return known;
+    const slash = path.lastIndexOf('/');
+    const parent = this.dir(slash < 0 ? '' : path.slice(0, slash));
+    if (this.dirs.size >= 64) this.closeAllBut(parent);
+    const fd = openSync(fdPath({ fd: parent }, path.slice(slash + 1)), O_PATH | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
+    this.dirs.set(path, fd);
+    return fd;
+  }
+
+  /** The regular file `name` (a cleaned path in the diff dir) opened for reading. */
+  open(name: string): number {
+    const parts = name.split('/').filter((p) => p !== '' && p !== '.');
+    const base = parts.pop();
+    if (base === undefined || parts.includes('..') || base === '..') throw systemError(`layer file ${name}: invalid name in the tar-split record`);
+    let fd: number;
+    try {
+      fd = openSync(fdPath({ fd: this.dir(parts.join('/')) }, base), fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK | fsc.O_NOCTTY);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ELOOP' || code === 'ENOTDIR' || code === 'ENOENT') throw systemError(`layer file ${name} is no longer a file of the layer (a later entry replaced it); its tar cannot be rebuilt`);
+      throw err;
+    }
+    if (!fstatSync(fd).isFile()) {
+      closeSync(fd);
+      throw systemError(`layer file ${name} is no longer a file of the layer (a later entry replaced it); its tar cannot be rebuilt`);
+    }
+    return fd;
+  }
+
+  private closeAllBut(keep: number): void {
+    for (const [path, fd] of this.dirs) {
+      if (fd === keep || path === '') continue;
+      closeSync(fd);
+      this.dirs.delete(path);
+    }
+  }
+
+  close(): void {
+    for (const fd of this.dirs.values()) closeSync(fd);
+    this.dirs.clear();
+  }
+}
+
+/**
+ * The original tar of a layer, rebuilt from its tar-split record and its diff directory, in
+ * pieces (headers and payload chunks). The files are read with synchronous calls: this runs on
+ * the file tree worker (containerfs/walk-pool.ts), where a call costs a tenth of a round trip
+ * through the thread pool and a layer is mostly small files.
+ */
+export async function* assembleTarPieces(tarSplitPath: string, diffDir: string): AsyncGenerator<Buffer> {
+  const files = new DiffDirFiles(diffDir);
+  try {
     const rl = createInterface({ input: createReadStream(tarSplitPath).pipe(createGunzip()), crlfDelay: Infinity });
     for await (const text of rl) {
       if (!text) continue;
@@ -111,25 +176,25 @@ export function assembleTar(tarSplitPath: string, diffDir: string): Readable {
         continue;
       }
       if (l.size === 0) continue;
-      const fh = await open(join(diffDir, l.name), 'r');
+      const fd = files.open(l.name);
       try {
-        let left = l.size;
-        const buf = Buffer.alloc(Math.min(left, 1 << 20));
-        while (left > 0) {
-          const { bytesRead } = await fh.read(buf, 0, Math.min(left, buf.length), null);
-          if (bytesRead === 0) throw systemError(`layer file ${l.name} is shorter than recorded`);
-          left -= bytesRead;
-          yield Buffer.from(buf.subarray(0, bytesRead));
+        for (let left = l.size; left > 0; ) {
+          const buf = Buffer.allocUnsafe(Math.min(left, 1 << 20));
+          const n = readSync(fd, buf, 0, buf.length, null);
+          if (n === 0) throw systemError(`layer file ${l.name} is shorter than recorded`);
+          left -= n;
+          yield buf.subarray(0, n);
         }
       } finally {
-        await fh.close();
+        closeSync(fd);
       }
     }
+  } finally {
+    files.close();
   }
-  return Readable.from(gen());
 }
 
-/** Length of the tar that assembleTar() would produce. */
+/** Length of the tar that assembleTarPieces() would produce. */
 export async function tarSplitSize(tarSplitPath: string): Promise<number> {
   const rl = createInterface({ input: createReadStream(tarSplitPath).pipe(createGunzip()), crlfDelay: Infinity });
   let total = 0;

@@ -201,6 +201,35 @@ describe('hostile archives', () => {
     }
   });
 
+  test('save and push of a layer that replaced its own file, or its directory, with a link to the host read nothing of the host', async () => {
+    const secret = await readFile(join(bait, 'secret'), 'utf8');
+    // The layer's record still names the file it wrote first; its name now leads through a link.
+    const variants = [
+      rawTar([{ name: 'd/', type: '5' }, { name: 'd/secret', body: 'x'.repeat(secret.length) }, { name: 'd', type: '2', linkname: bait }]),
+      rawTar([{ name: 'secret', body: 'y'.repeat(secret.length) }, { name: 'secret', type: '2', linkname: `${bait}/secret` }]),
+    ];
+    for (const [i, tar] of variants.entries()) {
+      const ref = `hostile-save/v${i}:v1`;
+      const { archive } = await buildDockerArchive({ layers: [tar], repoTags: [ref] });
+      const load = await call('POST', '/images/load?quiet=1', archive);
+      assert.equal(streamError(load), null, `v${i} load: ${load.body}`);
+      const saved = await call('GET', `/images/${encodeURIComponent(ref)}/get`);
+      assert.equal(saved.status, 200, saved.body.slice(0, 400));
+      assert.ok(!saved.body.includes(secret), `v${i}: the host file is in the saved archive`);
+      assert.match(saved.body, /layer file (d\/)?secret is no longer a file of the layer/);
+      const remote = `${registry.host}/hostile-save/v${i}:v1`;
+      assert.equal((await d.docker(['tag', ref, remote])).code, 0);
+      const push = await d.docker(['push', remote]);
+      assert.equal(push.code, 1, push.stdout + push.stderr);
+      assert.match(push.stderr, /no longer a file of the layer/);
+      const manifest = await fetch(`${registry.url}/v2/hostile-save/v${i}/manifests/v1`, { headers: { Accept: 'application/vnd.docker.distribution.manifest.v2+json' } });
+      assert.equal(manifest.status, 404, `v${i}: the image was pushed`);
+      await assertHostAndDaemon({ name: `save v${i}` } as HostileCase, 'save and push', false);
+      assert.equal((await call('DELETE', `/images/${encodeURIComponent(remote)}`)).status, 200);
+      await removeImage({ name: `save v${i}` } as HostileCase, 'save', ref);
+    }
+  });
+
   test('PUT /containers/{id}/archive sets valid xattrs on the entries themselves', async () => {
     const cap = Buffer.from([0x01, 0, 0, 0x02, 0x00, 0x04, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
     const tar = rawTar([

@@ -111,9 +111,10 @@ test('tar entry blocks: a body longer than the header says is cut, a shorter one
   assert.equal(filled[0]!.body, 'ab\0\0');
 });
 
-test('gathered: pieces joined into buffers of the size asked, the last one shorter, bytes unchanged', () => {
+test('gathered: pieces joined into buffers of the size asked, the last one shorter, bytes unchanged', async () => {
   const pieces = [Buffer.from('abc'), Buffer.from('defgh'), Buffer.from(''), Buffer.from('ij')];
-  const out = [...gathered(pieces, 4)];
+  const out: Buffer[] = [];
+  for await (const b of gathered(pieces, 4)) out.push(b);
   assert.deepEqual(out.map((b) => b.length), [4, 4, 2]);
   assert.equal(Buffer.concat(out).toString(), 'abcdefghij');
 });
