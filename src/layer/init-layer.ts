@@ -26,10 +26,21 @@ const INIT_LAYER: Array<[string, string]> = [
 /** An overlay whiteout: a character device 0/0. */
 const isWhiteout = (st: Stats) => st.isCharacterDevice() && st.rdev === 0;
 
-/** `rel` as the image shows it: the nearest layer that has it (`lowers` nearest first), or undefined. */
+/**
+ * `rel` as the image shows it: the nearest layer that has it (`lowers` nearest first), or
+ * undefined. Its directories are looked up one by one and never through a link: a layer's
+ * `etc -> /somewhere` is the host's /somewhere when followed from here, not the container's.
+ * Behind a link (or a file) the path counts as missing.
+ */
 function inImage(lowers: string[], rel: string): Stats | undefined {
+  const parts = rel.split('/');
   for (const dir of lowers) {
-    const st = lstatSync(join(dir, rel), { throwIfNoEntry: false });
+    let st: Stats | undefined;
+    for (let i = 1; i <= parts.length; i++) {
+      st = lstatSync(join(dir, ...parts.slice(0, i)), { throwIfNoEntry: false });
+      if (!st || i === parts.length) break;
+      if (isWhiteout(st) || !st.isDirectory()) return undefined;
+    }
     if (st) return isWhiteout(st) ? undefined : st;
   }
   return undefined;
