@@ -31,20 +31,19 @@ class WalkWorker extends PooledWorker<ToWorker, FromWorker> {
       const finish = (err: Error | null) => {
         if (settled) return;
         settled = true;
-        this.handle(null, null);
+        this.handle(id, null);
         out.detach();
         if (err) out.destroy(err);
         else if (!out.destroyed) out.push(null);
         resolve();
       };
-      this.handle(
-        (m) => {
-          if (m.id !== id) return;
+      this.handle(id, {
+        onMessage: (m) => {
           if (m.t === 'data') out.deliver(Buffer.from(m.chunk.buffer, m.chunk.byteOffset, m.chunk.byteLength));
           else finish(m.t === 'fail' ? fromWire(m.error) : null);
         },
-        (err) => finish(err),
-      );
+        onDeath: (err) => finish(err),
+      });
       if (this.dead) {
         finish(systemError('file tree walk worker is gone'));
         return;
@@ -60,18 +59,17 @@ class WalkWorker extends PooledWorker<ToWorker, FromWorker> {
   hash(id: number, at: string): Promise<string | undefined> {
     return new Promise((resolve, reject) => {
       const finish = (err: Error | null, hash?: string) => {
-        this.handle(null, null);
+        this.handle(id, null);
         if (err) reject(err);
         else resolve(hash);
       };
-      this.handle(
-        (m) => {
-          if (m.id !== id || m.t === 'data') return;
+      this.handle(id, {
+        onMessage: (m) => {
           if (m.t === 'fail') finish(fromWire(m.error));
-          else finish(null, m.hash);
+          else if (m.t === 'done') finish(null, m.hash);
         },
-        (err) => finish(err),
-      );
+        onDeath: (err) => finish(err),
+      });
       if (this.dead) finish(systemError('file tree walk worker is gone'));
       else this.post({ t: 'hash', id, at });
     });
@@ -147,8 +145,9 @@ export class WalkPool {
   private readonly workers: WorkerPool<WalkWorker>;
   private nextId = 1;
 
-  constructor(keepIdle = 2, idleMs = 30_000) {
-    this.workers = new WorkerPool((onExit) => new WalkWorker(onExit), keepIdle, idleMs);
+  /** At most `max` worker threads (default: one per core), each stopped `idleMs` after its last job. */
+  constructor(max?: number, idleMs = 30_000) {
+    this.workers = new WorkerPool((onExit) => new WalkWorker(onExit), max, idleMs);
   }
 
   /**

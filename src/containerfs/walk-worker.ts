@@ -1,6 +1,7 @@
 /**
- * The body of a file tree worker thread (started by walk-pool.ts): one job at a time, a tar walk
- * or a layer's tar rebuilt, whose output goes back a bounded window at a time, or a tree hash.
+ * The body of a file tree worker thread (started by walk-pool.ts): tar walks and layers' tars
+ * rebuilt, whose output goes back a bounded window at a time, and tree hashes. Jobs interleave
+ * where one waits for its consumer.
  */
 import { parentPort } from 'node:worker_threads';
 import { toWire } from '../layer/extract-protocol.js';
@@ -24,7 +25,8 @@ interface Job {
 const port = parentPort;
 if (!port) throw new Error('walk-worker.js runs as a worker thread');
 const post = (m: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer);
-let job: Job | null = null;
+/** The jobs in progress, by id: they interleave wherever one waits for its consumer. */
+const jobs = new Map<number, Job>();
 
 /** Sends `pieces` (a tar) in BATCH-sized messages, at most WINDOW ahead of what the daemon has taken. */
 async function stream(j: Job, pieces: Iterable<Buffer> | AsyncIterable<Buffer>): Promise<void> {
@@ -40,7 +42,7 @@ async function stream(j: Job, pieces: Iterable<Buffer> | AsyncIterable<Buffer>):
   } catch (err) {
     post({ t: 'fail', id: j.id, error: toWire(err) });
   } finally {
-    if (job === j) job = null;
+    jobs.delete(j.id);
   }
 }
 
@@ -51,14 +53,10 @@ function wake(j: Job): void {
 }
 
 port.on('message', (m: ToWorker) => {
-  if (m.t === 'walk') {
-    job = { id: m.id, outstanding: 0, aborted: false, wake: null };
-    void stream(job, walkTar(m.spec, m.opts));
-    return;
-  }
-  if (m.t === 'assemble') {
-    job = { id: m.id, outstanding: 0, aborted: false, wake: null };
-    void stream(job, assembleTarPieces(m.tarSplitPath, m.diffDir));
+  if (m.t === 'walk' || m.t === 'assemble') {
+    const j: Job = { id: m.id, outstanding: 0, aborted: false, wake: null };
+    jobs.set(j.id, j);
+    void stream(j, m.t === 'walk' ? walkTar(m.spec, m.opts) : assembleTarPieces(m.tarSplitPath, m.diffDir));
     return;
   }
   if (m.t === 'hash') {
@@ -70,8 +68,8 @@ port.on('message', (m: ToWorker) => {
     }
     return;
   }
-  const j = job;
-  if (!j || j.id !== m.id) return; // left over from a job that has ended
+  const j = jobs.get(m.id);
+  if (!j) return; // left over from a job that has ended
   if (m.t === 'read') j.outstanding -= m.bytes;
   else j.aborted = true;
   wake(j);

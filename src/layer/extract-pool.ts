@@ -1,14 +1,14 @@
 /**
  * Layer extraction off the daemon's thread: each layer is decompressed, hashed, recorded
- * (tar-split) and written by extract-worker.ts on a worker thread of its own, so a pull or a load
+ * (tar-split) and written by extract-worker.ts on a worker thread, so a pull or a load
  * uses every core and the event loop stays free to serve the API. The daemon's thread only moves
  * the (compressed) bytes across, a bounded window at a time: a worker acknowledges what it has
  * consumed, and the source is paused while a window is outstanding, so a slow disk slows the
  * download instead of filling memory.
  *
- * A worker is started for a job when none is idle (concurrency is bounded by the callers: a
- * pull's download slots, one load at a time per request); up to `keepIdle` idle workers are kept
- * for the next layer and stop after `idleMs` without work, so an idle daemon holds none.
+ * The same workers extract a tar into a container root (PUT /archive, COPY, a build's context)
+ * with direct file calls. Jobs share the pool's few threads (lib/worker-pool.ts): a client that
+ * stalls its upload holds its job, not a thread.
  */
 import type { Readable } from 'node:stream';
 import { systemError } from '../lib/errors.js';
@@ -41,7 +41,7 @@ class ExtractWorker extends PooledWorker<ToWorker, FromWorker> {
       const finish = (err: Error | null, result?: Partial<ExtractedLayer>) => {
         if (settled) return;
         settled = true;
-        this.handle(null, null);
+        this.handle(id, null);
         // The source is left paused and unread, not destroyed: the caller decides (an API
         // request body must stay open so the error can be answered on it).
         src.off('data', onData);
@@ -93,7 +93,6 @@ class ExtractWorker extends PooledWorker<ToWorker, FromWorker> {
         if (!ended) onError(new Error('the layer stream was closed before its end'));
       };
       const onMessage = (m: FromWorker) => {
-        if (m.id !== id) return;
         if (m.t === 'read') {
           outstanding -= m.bytes;
           if (outstanding < WINDOW && src.isPaused() && !settled) src.resume();
@@ -103,7 +102,7 @@ class ExtractWorker extends PooledWorker<ToWorker, FromWorker> {
           finish(sourceError ?? fromWire(m.error));
         }
       };
-      this.handle(onMessage, (err) => finish(err));
+      this.handle(id, { onMessage, onDeath: (err) => finish(err) });
       if (this.dead) {
         finish(systemError('layer extraction worker is gone'));
         return;
@@ -129,8 +128,9 @@ export class ExtractPool {
   private readonly workers: WorkerPool<ExtractWorker>;
   private nextId = 1;
 
-  constructor(keepIdle = 2, idleMs = 30_000) {
-    this.workers = new WorkerPool((onExit) => new ExtractWorker(onExit), keepIdle, idleMs);
+  /** At most `max` worker threads (default: one per core), each stopped `idleMs` after its last job. */
+  constructor(max?: number, idleMs = 30_000) {
+    this.workers = new WorkerPool((onExit) => new ExtractWorker(onExit), max, idleMs);
   }
 
   /**

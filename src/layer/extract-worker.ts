@@ -1,7 +1,8 @@
 /**
- * The body of an extraction worker thread (started by extract-pool.ts): one job at a time, a
- * layer or a tar into a container root, its input arriving as 'data' messages and acknowledged as
- * it is consumed, so the daemon never queues more than a small window of it here.
+ * The body of an extraction worker thread (started by extract-pool.ts): layers and tars into
+ * container roots, each job's input arriving as 'data' messages and acknowledged as it is
+ * consumed, so the daemon never queues more than a small window of it here. Jobs interleave
+ * where one waits for its input.
  */
 import { parentPort } from 'node:worker_threads';
 import { Readable } from 'node:stream';
@@ -22,7 +23,8 @@ interface Job {
 const port = parentPort;
 if (!port) throw new Error('extract-worker.js runs as a worker thread');
 const post = (m: FromWorker) => port.postMessage(m);
-let job: Job | null = null;
+/** The jobs in progress, by id: they interleave wherever one waits for its input. */
+const jobs = new Map<number, Job>();
 
 async function* input(j: Job): AsyncGenerator<Buffer> {
   for (;;) {
@@ -68,18 +70,19 @@ async function run(j: Job, what: ExtractJob): Promise<void> {
   } catch (err) {
     post({ t: 'fail', id: j.id, error: toWire(j.aborted ?? err) });
   } finally {
-    if (job === j) job = null;
+    jobs.delete(j.id);
   }
 }
 
 port.on('message', (m: ToWorker) => {
   if (m.t === 'job') {
-    job = { id: m.id, queue: [], ended: false, aborted: null, wake: null };
-    void run(job, m.job);
+    const j: Job = { id: m.id, queue: [], ended: false, aborted: null, wake: null };
+    jobs.set(j.id, j);
+    void run(j, m.job);
     return;
   }
-  const j = job;
-  if (!j || j.id !== m.id) return; // left over from a job that has ended
+  const j = jobs.get(m.id);
+  if (!j) return; // left over from a job that has ended
   if (m.t === 'data') j.queue.push(Buffer.from(m.chunk.buffer, m.chunk.byteOffset, m.chunk.byteLength));
   else if (m.t === 'end') j.ended = true;
   else j.aborted = new Error(m.message);

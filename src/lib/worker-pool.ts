@@ -1,22 +1,27 @@
 /**
- * Worker threads kept for jobs that would otherwise hold up the daemon's event loop (layer
- * extraction, file tree walks). A worker runs one job at a time; one is started when none is
- * idle (concurrency is bounded by the callers), and up to `keepIdle` idle ones are kept for the
- * next job and stop after `idleMs` without work, so an idle daemon holds none.
+ * Worker threads for jobs that would otherwise hold up the daemon's event loop (layer
+ * extraction, file tree walks). A worker runs any number of jobs at once, interleaved where each
+ * waits (for input from a client, for a client to take its output), so a job stalled by a slow or
+ * silent client costs its own state, never a thread. A pool starts at most `max` workers (by
+ * default one per core, what the work can use), gives each job to the least busy, and stops a
+ * worker `idleMs` after its last job, so an idle daemon holds none.
  */
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { systemError } from './errors.js';
 import { returnFreedMemory } from './malloc-trim.js';
 import { keepYoungGenerationSmall } from './young-generation.js';
 
-/** A worker thread and the handlers of the job it runs; subclasses add the job's protocol. */
-export class PooledWorker<In, Out> {
+interface JobHandlers<Out> {
+  onMessage: (m: Out) => void;
+  onDeath: (err: Error) => void;
+}
+
+/** A worker thread and the handlers of its jobs, by id; subclasses add the jobs' protocol. */
+export class PooledWorker<In, Out extends { id: number }> {
   readonly thread: Worker;
-  /** The running job's handler, or null when idle. */
-  protected onMessage: ((m: Out) => void) | null = null;
-  protected onDeath: ((err: Error) => void) | null = null;
+  private readonly jobs = new Map<number, JobHandlers<Out>>();
   dead = false;
-  idleTimer: NodeJS.Timeout | null = null;
 
   constructor(
     url: URL,
@@ -27,7 +32,7 @@ export class PooledWorker<In, Out> {
     this.thread = new Worker(url);
     // The worker's start-up reset V8's flags, the daemon's heap settings among them.
     this.thread.once('online', keepYoungGenerationSmall);
-    this.thread.on('message', (m: Out) => this.onMessage?.(m));
+    this.thread.on('message', (m: Out) => this.jobs.get(m.id)?.onMessage(m));
     this.thread.on('error', (err) => this.die(err));
     this.thread.on('exit', (code) => {
       this.die(systemError(`${this.what} worker exited (code ${code})`));
@@ -40,13 +45,15 @@ export class PooledWorker<In, Out> {
   private die(err: Error): void {
     if (this.dead) return;
     this.dead = true;
-    this.onDeath?.(systemError(`${this.what} failed: ${err.message}`, err));
+    const failed = systemError(`${this.what} failed: ${err.message}`, err);
+    for (const h of [...this.jobs.values()]) h.onDeath(failed);
+    this.jobs.clear();
   }
 
-  /** Sets (or with null, clears) the running job's handlers. */
-  protected handle(onMessage: ((m: Out) => void) | null, onDeath: ((err: Error) => void) | null): void {
-    this.onMessage = onMessage;
-    this.onDeath = onDeath;
+  /** Routes job `id`'s messages (and the worker's death) to `handlers`, or with null, no longer. */
+  protected handle(id: number, handlers: JobHandlers<Out> | null): void {
+    if (handlers) this.jobs.set(id, handlers);
+    else this.jobs.delete(id);
   }
 
   protected post(m: In, transfer?: ArrayBuffer[]): void {
@@ -58,67 +65,65 @@ export class PooledWorker<In, Out> {
 interface Poolable {
   readonly thread: Worker;
   readonly dead: boolean;
-  idleTimer: NodeJS.Timeout | null;
 }
 
 export class WorkerPool<W extends Poolable> {
-  private readonly idle: W[] = [];
+  private readonly workers = new Map<W, { jobs: number; idle: NodeJS.Timeout | null }>();
 
   constructor(
     /** Starts a worker; it calls `onExit` when its thread has exited. */
     private readonly make: (onExit: () => void) => W,
-    private readonly keepIdle = 2,
+    private readonly max = availableParallelism(),
     private readonly idleMs = 30_000,
   ) {}
 
-  /** An idle worker, or a new one. Hand it back with give() once its job has settled. */
-  take(): W {
-    for (let w = this.idle.pop(); w; w = this.idle.pop()) {
-      if (w.idleTimer) clearTimeout(w.idleTimer);
-      w.idleTimer = null;
-      if (!w.dead) {
-        w.thread.ref();
-        return w;
-      }
+  /** The least busy live worker, or a new one while fewer than `max` run and all are busy. */
+  private pick(): W {
+    let best: [W, { jobs: number; idle: NodeJS.Timeout | null }] | undefined;
+    for (const entry of this.workers) {
+      if (entry[0].dead) continue;
+      if (!best || entry[1].jobs < best[1].jobs) best = entry;
     }
+    const live = [...this.workers.keys()].filter((w) => !w.dead).length;
+    if (best && (best[1].jobs === 0 || live >= this.max)) return best[0];
     const w = this.make(() => {
-      const i = this.idle.indexOf(w);
-      if (i >= 0) this.idle.splice(i, 1);
+      const s = this.workers.get(w);
+      if (s?.idle) clearTimeout(s.idle);
+      this.workers.delete(w);
     });
+    this.workers.set(w, { jobs: 0, idle: null });
     return w;
   }
 
-  give(w: W): void {
-    if (w.dead) return;
-    if (this.idle.length >= this.keepIdle) {
-      void w.thread.terminate();
-      return;
-    }
-    // An idle worker keeps no daemon (or test process) alive, and goes after a while.
-    w.thread.unref();
-    w.idleTimer = setTimeout(() => {
-      const i = this.idle.indexOf(w);
-      if (i >= 0) this.idle.splice(i, 1);
-      void w.thread.terminate();
-    }, this.idleMs);
-    w.idleTimer.unref();
-    this.idle.push(w);
-  }
-
-  /** Runs `job` on a worker of the pool and hands the worker back once it has settled. */
+  /** Runs `job` on a worker of the pool; the worker stops `idleMs` after its last job. */
   async use<T>(job: (w: W) => Promise<T>): Promise<T> {
-    const w = this.take();
+    const w = this.pick();
+    const s = this.workers.get(w)!;
+    if (s.idle) clearTimeout(s.idle);
+    s.idle = null;
+    if (s.jobs++ === 0) w.thread.ref();
     try {
       return await job(w);
     } finally {
-      this.give(w);
+      if (--s.jobs === 0 && this.workers.has(w)) {
+        // An idle worker keeps no daemon (or test process) alive, and goes after a while.
+        w.thread.unref();
+        s.idle = setTimeout(() => {
+          this.workers.delete(w);
+          void w.thread.terminate();
+        }, this.idleMs);
+        s.idle.unref();
+      }
     }
   }
 
-  /** Stops every idle worker (busy ones finish their job first). */
+  /** Stops every idle worker (busy ones finish their jobs first). */
   async close(): Promise<void> {
-    const all = this.idle.splice(0);
-    for (const w of all) if (w.idleTimer) clearTimeout(w.idleTimer);
-    await Promise.all(all.map((w) => w.thread.terminate()));
+    const idle = [...this.workers].filter(([, s]) => s.jobs === 0);
+    for (const [w, s] of idle) {
+      if (s.idle) clearTimeout(s.idle);
+      this.workers.delete(w);
+    }
+    await Promise.all(idle.map(([w]) => w.thread.terminate()));
   }
 }

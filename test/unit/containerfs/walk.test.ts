@@ -6,6 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { chmod, link, mkdir, mkdtemp, open, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -143,6 +144,27 @@ test('walk pool: a consumer that goes away stops the walk, and the worker walks 
   await tar.stopped;
   const again = await entries(pool.tar({ at: join(dir, 'other'), name: 'o' }));
   assert.deepEqual(again.map((e) => e.h.name), ['o/', 'o/from-mount']);
+});
+
+test('walk pool: a walk its consumer stalls holds its job, not the thread: another walk on the one worker finishes', async () => {
+  const big = join(dir, 'stalled');
+  await mkdir(big);
+  await (await open(join(big, 'sparse'), 'w')).close();
+  await truncate(join(big, 'sparse'), 64 << 20);
+  const one = new WalkPool(1, 60_000);
+  try {
+    const stalled = one.tar({ at: big, name: 'big' });
+    await new Promise((resolve) => stalled.once('data', resolve));
+    stalled.pause();
+    const threads = readdirSync('/proc/self/task').length;
+    const other = await entries(one.tar({ at: join(dir, 'other'), name: 'o' }));
+    assert.deepEqual(other.map((e) => e.h.name), ['o/', 'o/from-mount']);
+    assert.equal(readdirSync('/proc/self/task').length, threads, 'a second worker thread was started');
+    stalled.destroy();
+    await stalled.stopped;
+  } finally {
+    await one.close();
+  }
 });
 
 test('walk pool: the classic hash of a tree, changed by a mode, undefined for a missing path', async () => {

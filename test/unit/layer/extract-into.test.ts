@@ -7,9 +7,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmod, lstat, mkdir, mkdtemp, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { ExtractPool } from '../../../src/layer/extract-pool.js';
 import { ContainerRoot, RootPathError } from '../../../src/containerfs/root.js';
 import { walkTar } from '../../../src/containerfs/walk.js';
@@ -90,4 +91,27 @@ test('extract into: a refusal crosses as the engine error it is, a lookup failur
   }
   assert.equal(await readFile(join(dest, 'after'), 'utf8'), 'z');
   await assert.rejects(lstat(join(dir, 'outside')));
+});
+
+test('extract into: an upload that stalls holds its job, not the thread: another extract on the one worker finishes', async () => {
+  const one = new ExtractPool(1, 60_000);
+  const dest = await freshRoot('stalled');
+  const root = await ContainerRoot.open(dest);
+  try {
+    // Two 1 MiB files, then nothing: the daemon side sends full 512 KiB messages only.
+    const slow = new PassThrough();
+    slow.write(Buffer.concat([...entry({ name: 'first' }, 'a'.repeat(1 << 20)), ...entry({ name: 'filler' }, 'f'.repeat(1 << 20))]));
+    const stalled = one.extractInto(slow, root.spec(), '/', { noOverwriteDirNonDir: false });
+    // The first entry made: its job runs on the worker and waits for more.
+    while (!(await lstat(join(dest, 'first')).catch(() => null))) await new Promise((r) => setImmediate(r));
+    const threads = readdirSync('/proc/self/task').length;
+    await one.extractInto(tar(entry({ name: 'second' }, 'b')), root.spec(), '/', { noOverwriteDirNonDir: false });
+    assert.equal(await readFile(join(dest, 'second'), 'utf8'), 'b');
+    assert.equal(readdirSync('/proc/self/task').length, threads, 'a second worker thread was started');
+    slow.destroy();
+    await assert.rejects(stalled, /closed before its end/);
+  } finally {
+    await root.close();
+    await one.close();
+  }
 });
