@@ -53,7 +53,7 @@ node dist/bench/cli-bench.js    # wharf version / ps vs docker version / ps on t
 node dist/bench/batch-bench.js    # 20 parallel run -d, then rm -f of the 20, wharfd beside the Docker engine (BENCH_BATCH_N)
 node dist/bench/output-bench.js   # 200 MB of run --rm output and 100 MB of exec output to /dev/null, beside the floor (BENCH_OUTPUT_N)
 node dist/bench/restart-bench.js   # daemon restart with N running containers until /_ping (BENCH_RESTART_N, _R)
-node dist/bench/build-bench.js  # docker build cold and cached (BENCH_BUILD_N, BENCH_DOCKER_HOST to compare)
+node dist/bench/build-bench.js  # docker build cold, cached and of a 2,000-file context (BENCH_BUILD_N, BENCH_DOCKER_HOST to compare)
 node dist/bench/stream-bench.js # a paced client reading 300 MB of attach output: RSS and run latency (BENCH_STREAM_MB, _N)
 node dist/bench/inspect-bench.js  # GET /containers/{id}/json and /containers/json at 1 and 200 containers (BENCH_DOCKER_HOST to compare)
 node dist/bench/cri-bench.js    # CRI pod start/teardown p50/p99, wharfd beside containerd's CRI (BENCH_CRI_N, BENCH_CRI_CONTAINERD=0)
