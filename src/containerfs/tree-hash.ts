@@ -6,6 +6,8 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, constants as fsc, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
+import { systemError } from '../lib/errors.js';
+import { MAX_TREE_DEPTH, tooDeep } from '../lib/tree-depth.js';
 import { O_PATH } from './root.js';
 
 const fdAt = (fd: number, name: string) => `/proc/${process.pid}/fd/${fd}/${name}`;
@@ -19,11 +21,11 @@ export function treeHash(at: string): string | undefined {
     return undefined;
   }
   const h = createHash('sha256');
-  hashEntry(at, '', st, h, Buffer.allocUnsafe(256 * 1024));
+  hashEntry(at, '', st, h, Buffer.allocUnsafe(256 * 1024), 0);
   return `${st.isDirectory() ? 'dir' : 'file'}:${h.digest('hex')}`;
 }
 
-function hashEntry(at: string, name: string, st: Stats, h: Hash, buf: Buffer): void {
+function hashEntry(at: string, name: string, st: Stats, h: Hash, buf: Buffer, depth: number): void {
   const type = st.isDirectory() ? 'd' : st.isSymbolicLink() ? 'l' : st.isFile() ? 'f' : 'o';
   h.update(`${name}\0${type}\0${(st.mode & 0o7777).toString(8)}\0${st.uid}\0${st.gid}\0`);
   if (type === 'l') h.update(readlinkSync(at));
@@ -37,6 +39,8 @@ function hashEntry(at: string, name: string, st: Stats, h: Hash, buf: Buffer): v
       closeSync(fd);
     }
   } else if (type === 'd') {
+    // Each level holds its directory open: a nesting past the bound fails, as PATH_MAX fails Docker's walk.
+    if (depth >= MAX_TREE_DEPTH) throw systemError(tooDeep(name));
     const dir = openSync(at, O_PATH | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
     try {
       for (const n of readdirSync(`/proc/${process.pid}/fd/${dir}`).sort()) {
@@ -47,7 +51,7 @@ function hashEntry(at: string, name: string, st: Stats, h: Hash, buf: Buffer): v
         } catch {
           continue;
         }
-        hashEntry(cat, `${name}/${n}`, cst, h, buf);
+        hashEntry(cat, `${name}/${n}`, cst, h, buf, depth + 1);
       }
     } finally {
       closeSync(dir);

@@ -11,6 +11,8 @@ export type ToWorker =
   | { t: 'walk'; id: number; spec: WalkSpec; opts: WalkOptions }
   /** A layer's exact tar rebuilt from its tar-split record and diff dir (layer/tar-split.ts), sent back as 'data' messages. */
   | { t: 'assemble'; id: number; tarSplitPath: string; diffDir: string }
+  /** The bytes below `path`, as Docker counts them (lib/dir-size.ts). */
+  | { t: 'size'; id: number; path: string }
   /** The classic builder's hash of the tree at `at` (tree-hash.ts). */
   | { t: 'hash'; id: number; at: string }
   /** `bytes` of the job's output were taken by the consumer: the worker may send that much more. */
@@ -20,5 +22,5 @@ export type ToWorker =
 
 export type FromWorker =
   | { t: 'data'; id: number; chunk: Uint8Array }
-  | { t: 'done'; id: number; hash?: string }
+  | { t: 'done'; id: number; hash?: string; size?: number }
   | { t: 'fail'; id: number; error: WireError };

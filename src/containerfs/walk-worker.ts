@@ -1,11 +1,12 @@
 /**
  * The body of a file tree worker thread (started by walk-pool.ts): tar walks and layers' tars
- * rebuilt, whose output goes back a bounded window at a time, and tree hashes. Jobs interleave
+ * rebuilt, whose output goes back a bounded window at a time, and tree hashes and sizes. Jobs interleave
  * where one waits for its consumer.
  */
 import { parentPort } from 'node:worker_threads';
 import { toWire } from '../layer/extract-protocol.js';
 import { treeHash } from './tree-hash.js';
+import { dirSize } from '../lib/dir-size.js';
 import { assembleTarPieces } from '../layer/tar-split.js';
 import { gathered, walkTar } from './walk.js';
 import type { FromWorker, ToWorker } from './walk-protocol.js';
@@ -59,10 +60,13 @@ port.on('message', (m: ToWorker) => {
     void stream(j, m.t === 'walk' ? walkTar(m.spec, m.opts) : assembleTarPieces(m.tarSplitPath, m.diffDir));
     return;
   }
-  if (m.t === 'hash') {
+  if (m.t === 'hash' || m.t === 'size') {
     try {
-      const hash = treeHash(m.at);
-      post({ t: 'done', id: m.id, ...(hash !== undefined ? { hash } : {}) });
+      if (m.t === 'size') post({ t: 'done', id: m.id, size: dirSize(m.path) });
+      else {
+        const hash = treeHash(m.at);
+        post({ t: 'done', id: m.id, ...(hash !== undefined ? { hash } : {}) });
+      }
     } catch (err) {
       post({ t: 'fail', id: m.id, error: toWire(err) });
     }

@@ -16,7 +16,9 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
+import { systemError } from '../lib/errors.js';
 import { tarEnd, tarEntryBlocks, type TarWriteHeader } from '../lib/tar-writer.js';
+import { MAX_TREE_DEPTH, tooDeep } from '../lib/tree-depth.js';
 
 export interface WalkOptions {
   /** Overlay upper dir mode: whiteouts and opaque dirs become Docker's `.wh.` entries. */
@@ -92,10 +94,15 @@ function* readExactly(fd: number, size: number): Generator<Buffer> {
 /** The tar of `spec`, end marker included, as the pieces a walk makes (see gathered()). */
 export function* walkTar(spec: WalkSpec, opts: WalkOptions = {}): Generator<Buffer> {
   const walk = new TreeWalk(opts);
-  if (spec.children) yield* walk.children(spec.at, spec.name);
-  else {
-    const st = lstatOrNull(spec.at);
-    if (st) yield* walk.entry(spec.at, st, spec.name);
+  try {
+    if (spec.children) walk.descend(spec.at, null, spec.name);
+    else {
+      const st = lstatOrNull(spec.at);
+      if (st) yield* walk.entry(spec.at, st, spec.name);
+    }
+    yield* walk.rest();
+  } finally {
+    walk.close();
   }
   yield tarEnd();
 }
@@ -120,25 +127,63 @@ export async function* gathered(chunks: Iterable<Buffer> | AsyncIterable<Buffer>
   if (batch && filled > 0) yield batch.subarray(0, filled);
 }
 
+/** A directory being walked: its children left, by name, and where they go in the tar. */
+interface Level {
+  /** The directory as an fd path. */
+  dir: string;
+  /** Its fd, when the walk opened it. */
+  fd: number | null;
+  names: string[];
+  prefix: string;
+}
+
 class TreeWalk {
   /** dev:ino of hardlinked files already written -> their tar name. */
   private readonly linked = new Map<string, string>();
+  /**
+   * The directories open on the way down. A stack of its own rather than recursion: nested
+   * generators overflowed the call stack about a thousand levels down.
+   */
+  private readonly levels: Level[] = [];
 
   constructor(private readonly opts: WalkOptions) {}
 
-  /** The children of the directory `dir` (an fd path) with names `prefix + child`. */
-  *children(dir: string, prefix: string): Generator<Buffer> {
+  /** Goes into the directory `dir` (an fd path; `fd` is closed when it is done), its children named `prefix + child`. */
+  descend(dir: string, fd: number | null, prefix: string): void {
+    // Each level holds its directory open: a nesting past the bound fails the walk, as PATH_MAX fails Docker's.
+    if (this.levels.length >= MAX_TREE_DEPTH) {
+      if (fd !== null) closeSync(fd);
+      throw systemError(tooDeep(prefix));
+    }
     let names: string[];
     try {
-      names = readdirSync(dir).sort();
+      names = readdirSync(dir).sort().reverse();
     } catch {
-      return;
+      if (fd !== null) closeSync(fd);
+      return; // unreadable: no children
     }
-    for (const child of names) {
-      const at = this.opts.mounts?.get(prefix + child) ?? `${dir}/${child}`;
+    this.levels.push({ dir, fd, names, prefix });
+  }
+
+  /** Everything below the directories gone into, depth first, each directory's children in name order. */
+  *rest(): Generator<Buffer> {
+    while (this.levels.length) {
+      const level = this.levels[this.levels.length - 1]!;
+      const child = level.names.pop();
+      if (child === undefined) {
+        this.levels.pop();
+        if (level.fd !== null) closeSync(level.fd);
+        continue;
+      }
+      const at = this.opts.mounts?.get(level.prefix + child) ?? `${level.dir}/${child}`;
       const st = lstatOrNull(at);
-      if (st) yield* this.entry(at, st, prefix + child);
+      if (st) yield* this.entry(at, st, level.prefix + child);
     }
+  }
+
+  /** Closes what a walk left open (it stopped early, or failed). */
+  close(): void {
+    for (const level of this.levels.splice(0)) if (level.fd !== null) closeSync(level.fd);
   }
 
   *entry(at: string, st: Stats, tarName: string): Generator<Buffer> {
@@ -166,6 +211,7 @@ class TreeWalk {
       case 'directory': {
         const dir = openOrNull(at, fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
         if (dir === null) return; // replaced by something else since the lstat
+        let handedOn = false;
         try {
           const now = fstatSync(dir);
           if (now.ino !== st.ino || now.dev !== st.dev) return;
@@ -173,9 +219,11 @@ class TreeWalk {
           if (this.opts.whiteouts && this.opts.opaqueDirs?.has(rel)) {
             yield* tarEntryBlocks({ ...base, name: `${rel}/.wh..wh..opq`, type: 'file', mode: base.mode & 0o777, size: 0, xattrs: undefined });
           }
-          yield* this.children(fdAt(dir), `${rel}/`);
+          // Its children come next (rest()); the level closes the fd when they are done.
+          handedOn = true;
+          this.descend(fdAt(dir), dir, `${rel}/`);
         } finally {
-          closeSync(dir);
+          if (!handedOn) closeSync(dir);
         }
         return;
       }

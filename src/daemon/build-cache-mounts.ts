@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { chown, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BuildCacheRecord } from '../api/types.js';
-import { dirSize } from '../lib/dir-size.js';
+import { walkPool } from '../containerfs/walk-pool.js';
 import { parseFilterTime } from '../lib/filters.js';
 
 interface CacheMeta {
@@ -87,7 +87,7 @@ export class CacheMountStore {
         Description: `cached mount ${meta.target} (id ${meta.id})`,
         InUse: this.inUse.has(name),
         Shared: false,
-        Size: await dirSize(join(this.root, name)).catch(() => 0),
+        Size: await walkPool.size(join(this.root, name)).catch(() => 0),
         CreatedAt: meta.createdAt,
         LastUsedAt: meta.lastUsedAt,
         UsageCount: meta.usageCount,

@@ -7,7 +7,7 @@
  */
 import type { ContainerBackend, VolumeBackend } from '../api/backend.js';
 import type { ContainerSummary, ImageSummary, Volume } from '../api/types.js';
-import { dirSize } from '../lib/dir-size.js';
+import { walkPool } from '../containerfs/walk-pool.js';
 import type { LayerStore } from '../layer/layer-store.js';
 import type { BuildCacheRecord, DiskUsage, DiskUsageType } from '../api/types.js';
 import type { DiskUsageBackend } from '../api/backend.js';
@@ -83,7 +83,7 @@ export class DiskUsageService implements DiskUsageBackend {
         continue;
       }
       // Docker measures local volumes only; other drivers report -1.
-      const size = v.Driver === 'local' && v.Mountpoint ? await dirSize(v.Mountpoint) : -1;
+      const size = v.Driver === 'local' && v.Mountpoint ? await walkPool.size(v.Mountpoint) : -1;
       out.push({ ...v, UsageData: { Size: size, RefCount: refs.get(v.Name) ?? 0 } });
     }
     return out;

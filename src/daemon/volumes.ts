@@ -5,7 +5,7 @@
  */
 import { mkdir, readdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { dirSize } from '../lib/dir-size.js';
+import { walkPool } from '../containerfs/walk-pool.js';
 import type { VolumeBackend } from '../api/backend.js';
 import type { ContainerConfig, Filters, HostConfig, Volume, VolumeCreateRequest, VolumeListResponse, VolumePruneReport } from '../api/types.js';
 import type { ContainerRecord } from '../container/container.js';
@@ -125,7 +125,7 @@ export class VolumeService implements VolumeBackend, VolumeLink {
       if (this.store.references(v.Name).length) continue;
       if (!labels.every((l) => labelMatches(v.Labels, l))) continue;
       if (notLabels.some((l) => labelMatches(v.Labels, l))) continue;
-      const size = await dirSize(this.store.dataPath(v.Name));
+      const size = await walkPool.size(this.store.dataPath(v.Name));
       try {
         await this.store.remove(v.Name);
       } catch (err) {

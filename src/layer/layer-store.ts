@@ -32,7 +32,6 @@ import { populateInitLayer } from './init-layer.js';
 import { Overlay2 } from './overlay2.js';
 import { tarSplitSize } from './tar-split.js';
 import { walkPool } from '../containerfs/walk-pool.js';
-import { dirSize } from '../lib/dir-size.js';
 
 export interface LayerInfo {
   chainId: string;
@@ -581,13 +580,13 @@ export class LayerStore {
   /** Bytes of the container's own changes (its upper dir), hardlinks counted once. */
   async rwSize(containerId: string): Promise<number> {
     const rec = await this.mustRW(containerId);
-    return dirSize(this.driver.diffDir(rec.mountId));
+    return walkPool.size(this.driver.diffDir(rec.mountId));
   }
 
   /** SizeRw and SizeRootFs as Docker reports them: the container's changes, and those plus its image's layers. */
   async rwSizes(containerId: string): Promise<{ sizeRw: number; sizeRootFs: number }> {
     const rec = await this.mustRW(containerId);
-    const sizeRw = await dirSize(this.driver.diffDir(rec.mountId));
+    const sizeRw = await walkPool.size(this.driver.diffDir(rec.mountId));
     return { sizeRw, sizeRootFs: sizeRw + (await this.chainSize(rec.parent)) };
   }
 }

@@ -6,8 +6,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
-import { chmod, link, mkdir, mkdtemp, open, rm, symlink, truncate, writeFile } from 'node:fs/promises';
+import { mkdirSync, readdirSync } from 'node:fs';
+import { chmod, link, mkdir, mkdtemp, open, symlink, truncate, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,7 +44,8 @@ before(async () => {
 
 after(async () => {
   await pool.close();
-  await rm(dir, { recursive: true, force: true });
+  // rm(1) removes a tree deeper than PATH_MAX; node's rm walks it by path.
+  execFileSync('rm', ['-rf', dir]);
 });
 
 interface Entry {
@@ -176,4 +177,25 @@ test('walk pool: the classic hash of a tree, changed by a mode, undefined for a 
   await chmod(join(at, 'h1'), 0o600);
   assert.notEqual(await pool.hash(at), hash);
   assert.equal(await pool.hash(join(dir, 'nope')), undefined);
+});
+
+test('walk and hash: a nesting deeper than the bound fails as Docker\'s walk fails past PATH_MAX, without exhausting fds or the stack', async () => {
+  const root = join(dir, 'deep');
+  mkdirSync(root);
+  const cwd = process.cwd();
+  try {
+    process.chdir(root);
+    for (let i = 0; i < 2100; i += 100) {
+      const step = Array.from({ length: 100 }, () => 'd').join('/');
+      mkdirSync(step, { recursive: true });
+      process.chdir(step);
+    }
+  } finally {
+    process.chdir(cwd);
+  }
+  assert.throws(() => [...walkTar({ at: root, name: 'deep' })], /file name too long/);
+  assert.throws(() => treeHash(root), /file name too long/);
+  const tar = pool.tar({ at: root, name: 'deep' });
+  await assert.rejects(entries(tar), /file name too long/);
+  await tar.stopped;
 });
