@@ -8,9 +8,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { closeSync, constants as fsc, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
 import { systemError } from '../lib/errors.js';
 import { MAX_TREE_DEPTH, tooDeep } from '../lib/tree-depth.js';
-import { O_PATH } from './root.js';
-
-const fdAt = (fd: number, name: string) => `/proc/${process.pid}/fd/${fd}/${name}`;
+import { fdPath, O_PATH } from './root.js';
 
 /** `file:<hex>` or `dir:<hex>` for the entry at `at` (an fd path); undefined when it is gone. */
 export function treeHash(at: string): string | undefined {
@@ -43,8 +41,8 @@ function hashEntry(at: string, name: string, st: Stats, h: Hash, buf: Buffer, de
     if (depth >= MAX_TREE_DEPTH) throw systemError(tooDeep(name));
     const dir = openSync(at, O_PATH | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
     try {
-      for (const n of readdirSync(`/proc/${process.pid}/fd/${dir}`).sort()) {
-        const cat = fdAt(dir, n);
+      for (const n of readdirSync(fdPath({ fd: dir })).sort()) {
+        const cat = fdPath({ fd: dir }, n);
         let cst: Stats;
         try {
           cst = lstatSync(cat);

@@ -19,6 +19,7 @@ import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readdirSyn
 import { systemError } from '../lib/errors.js';
 import { tarEnd, tarEntryBlocks, type TarWriteHeader } from '../lib/tar-writer.js';
 import { MAX_TREE_DEPTH, tooDeep } from '../lib/tree-depth.js';
+import { fdPath } from './root.js';
 
 export interface WalkOptions {
   /** Overlay upper dir mode: whiteouts and opaque dirs become Docker's `.wh.` entries. */
@@ -62,8 +63,6 @@ function typeOf(st: Stats): TarWriteHeader['type'] | null {
   if (st.isFIFO()) return 'fifo';
   return null; // sockets: Docker leaves them out
 }
-
-const fdAt = (fd: number, name?: string) => `/proc/${process.pid}/fd/${fd}${name === undefined ? '' : `/${name}`}`;
 
 function lstatOrNull(at: string): Stats | null {
   try {
@@ -221,7 +220,7 @@ class TreeWalk {
           }
           // Its children come next (rest()); the level closes the fd when they are done.
           handedOn = true;
-          this.descend(fdAt(dir), dir, `${rel}/`);
+          this.descend(fdPath({ fd: dir }), dir, `${rel}/`);
         } finally {
           if (!handedOn) closeSync(dir);
         }

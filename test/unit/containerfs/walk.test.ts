@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { chmod, link, mkdir, mkdtemp, open, symlink, truncate, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,6 +17,7 @@ import { tarEntryBlocks } from '../../../src/lib/tar-writer.js';
 import { gathered, walkTar } from '../../../src/containerfs/walk.js';
 import { WalkPool } from '../../../src/containerfs/walk-pool.js';
 import { treeHash } from '../../../src/containerfs/tree-hash.js';
+import { makeDeepTree } from '../../lib/deep-tree.js';
 
 let dir: string;
 const pool = new WalkPool(1, 60_000);
@@ -181,18 +182,7 @@ test('walk pool: the classic hash of a tree, changed by a mode, undefined for a 
 
 test('walk and hash: a nesting deeper than the bound fails as Docker\'s walk fails past PATH_MAX, without exhausting fds or the stack', async () => {
   const root = join(dir, 'deep');
-  mkdirSync(root);
-  const cwd = process.cwd();
-  try {
-    process.chdir(root);
-    for (let i = 0; i < 2100; i += 100) {
-      const step = Array.from({ length: 100 }, () => 'd').join('/');
-      mkdirSync(step, { recursive: true });
-      process.chdir(step);
-    }
-  } finally {
-    process.chdir(cwd);
-  }
+  makeDeepTree(root, 2100);
   assert.throws(() => [...walkTar({ at: root, name: 'deep' })], /file name too long/);
   assert.throws(() => treeHash(root), /file name too long/);
   const tar = pool.tar({ at: root, name: 'deep' });

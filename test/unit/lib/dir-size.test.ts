@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dirSize } from '../../../src/lib/dir-size.js';
+import { makeDeepTree } from '../../lib/deep-tree.js';
 
 let dir: string;
 
@@ -41,19 +42,7 @@ test("dir size: a nesting deeper than Docker's walk reaches is counted to that d
   const root = join(dir, 'deep');
   mkdirSync(root);
   writeFileSync(join(root, 'top'), 'x'.repeat(5));
-  // 3,000 levels, made relative to the last one as a container could (the whole path passes
-  // PATH_MAX), a file at the bottom.
-  const cwd = process.cwd();
-  try {
-    process.chdir(root);
-    for (let i = 0; i < 3000; i += 100) {
-      const step = Array.from({ length: 100 }, () => 'd').join('/');
-      mkdirSync(step, { recursive: true });
-      process.chdir(step);
-    }
-    writeFileSync('bottom', 'y'.repeat(10));
-  } finally {
-    process.chdir(cwd);
-  }
+  // 3,000 levels with a file at the bottom.
+  makeDeepTree(root, 3000, () => writeFileSync('bottom', 'y'.repeat(10)));
   assert.equal(dirSize(root), 5);
 });
