@@ -26,7 +26,7 @@ import { invalidParameter, systemError } from '../lib/errors.js';
 import { run } from '../lib/run.js';
 import { decompressed } from '../layer/decompress.js';
 import { layerRelativePath } from '../layer/extract.js';
-import { TarReader, type TarHeader } from '../layer/tar-reader.js';
+import { TarReader, type TarEntry, type TarHeader } from '../layer/tar-reader.js';
 import { checkWritableXattr, lsetxattr, xattrRefusedByKernel } from '../layer/xattr.js';
 import { fdPath, O_PATH, RootPathError, type ContainerRoot } from './root.js';
 
@@ -168,7 +168,7 @@ export class ContainerExtractor {
     const reader = new TarReader(stream, undefined, { digest: false });
     try {
       for await (const entry of reader.entries()) {
-        await this.entry(entry.header, entry.body);
+        await this.entry(entry);
       }
       for (let i = this.dirTimes.length - 1; i >= 0; i--) {
         const [rel, mtime] = this.dirTimes[i]!;
@@ -185,7 +185,8 @@ export class ContainerExtractor {
     }
   }
 
-  private async entry(header: TarHeader, body: () => AsyncGenerator<Buffer>): Promise<void> {
+  private async entry(tarEntry: TarEntry): Promise<void> {
+    const header = tarEntry.header;
     const rename = this.opts.rename;
     const h = rename ? { ...header, name: rename(header.name), linkname: header.type === 'link' ? rename(header.linkname) : header.linkname } : header;
     const rel = layerRelativePath(h.name);
@@ -208,6 +209,9 @@ export class ContainerExtractor {
       return;
     }
     const at = fdPath(parent, base);
+    // Most entries name nothing that exists yet: made in place at once (O_EXCL, no lstat, no
+    // temporary name), and only an entry that meets something (EEXIST) takes the long way.
+    if (await this.makeNew(at, h, rel, parentRel, tarEntry)) return;
 
     const existing = await this.fs.lstat(at).catch(() => null);
     if (existing) {
@@ -238,17 +242,7 @@ export class ContainerExtractor {
         // into the same directory (Docker lets the last writer win) never meets a half-made file.
         const tmp = fdPath(parent, this.tempName());
         await placeByRename(this.fs, tmp, at, async () => {
-          const fh = await this.fs.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
-          try {
-            await writeChunks(fh, body());
-            // The file this extract made (O_EXCL): its metadata goes through the fd that wrote it.
-            await fh.chown(this.opts.chown?.uid ?? h.uid, this.opts.chown?.gid ?? h.gid);
-            await fh.chmod(h.mode & 0o7777);
-            this.setXattrs(tmp, h);
-            await fh.utimes(h.mtime, h.mtime);
-          } finally {
-            await fh.close();
-          }
+          if (!(await this.writeNewFile(tmp, h, tarEntry))) throw systemError(`open ${entryPath}: file exists`);
         });
         return;
       }
@@ -259,8 +253,7 @@ export class ContainerExtractor {
         const tmp = fdPath(parent, this.tempName());
         await placeByRename(this.fs, tmp, at, async () => {
           await this.fs.symlink(h.linkname, tmp);
-          await this.fs.lchown(tmp, this.opts.chown?.uid ?? h.uid, this.opts.chown?.gid ?? h.gid);
-          await this.fs.lutimes(tmp, h.mtime, h.mtime).catch(() => {});
+          await this.symlinkMeta(tmp, h);
         });
         return;
       }
@@ -298,6 +291,77 @@ export class ContainerExtractor {
     await this.setMeta(at, h, rel);
   }
 
+  private owner(h: TarHeader): { uid: number; gid: number } {
+    return this.opts.chown ?? { uid: h.uid, gid: h.gid };
+  }
+
+  /**
+   * Makes a file, directory or symlink at `at` when nothing is there; false (nothing done) when
+   * something is, or for the other kinds of entry. The symlink's breakout check comes first.
+   */
+  private async makeNew(at: string, h: TarHeader, rel: string, parentRel: string, tarEntry: TarEntry): Promise<boolean> {
+    const exists = (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EEXIST') return false;
+      throw err;
+    };
+    switch (h.type) {
+      case 'file':
+      case 'other':
+        return this.writeNewFile(at, h, tarEntry);
+      case 'directory':
+        if (!(await this.fs.mkdir(at, 0o700).then(() => true, exists))) return false;
+        await this.setMeta(at, h, rel);
+        return true;
+      case 'symlink': {
+        if (this.symlinkBreaksOut(parentRel, h.linkname)) return false;
+        if (!(await this.fs.symlink(h.linkname, at).then(() => true, exists))) return false;
+        await this.symlinkMeta(at, h);
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  /**
+   * Creates the file `at` (O_EXCL: false when something is there) and writes the entry's payload
+   * and metadata through the fd that made it; removes it again if that fails. Owner and mode are
+   * set only where the kernel did not already give them (fstat sees inheritance from a set-gid
+   * directory and a default ACL, which the umask alone would not tell).
+   */
+  private async writeNewFile(at: string, h: TarHeader, tarEntry: TarEntry): Promise<boolean> {
+    let fh: OpenFile;
+    try {
+      fh = await this.fs.open(at, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, h.mode & 0o777);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw err;
+    }
+    try {
+      const parts = tarEntry.bufferedBody();
+      await writeChunks(fh, parts ?? tarEntry.body());
+      const { uid, gid } = this.owner(h);
+      const st = await fh.stat();
+      if (st.uid !== uid || st.gid !== gid) await fh.chown(uid, gid);
+      // After the chown, which would clear set-id bits (the file was made without any).
+      if ((st.mode & 0o7777) !== (h.mode & 0o7777)) await fh.chmod(h.mode & 0o7777);
+      this.setXattrs(at, h);
+      await fh.utimes(h.mtime, h.mtime);
+    } catch (err) {
+      await fh.close().catch(() => {});
+      await this.fs.unlink(at).catch(() => {});
+      throw err;
+    }
+    await fh.close();
+    return true;
+  }
+
+  private async symlinkMeta(at: string, h: TarHeader): Promise<void> {
+    const { uid, gid } = this.owner(h);
+    await this.fs.lchown(at, uid, gid);
+    await this.fs.lutimes(at, h.mtime, h.mtime).catch(() => {});
+  }
+
   /** Owner, mode and mtime through an O_PATH fd of the entry: never through a symlink put in its place. */
   private async setMeta(at: string, h: TarHeader, rel: string): Promise<void> {
     const fh = await this.fs.open(at, O_PATH | fsc.O_NOFOLLOW);
@@ -305,7 +369,8 @@ export class ContainerExtractor {
       const st = await fh.stat(); // fstat of the O_PATH fd: the entry itself
       if (st.isSymbolicLink()) return;
       const p = fdPath(fh);
-      await this.fs.chown(p, this.opts.chown?.uid ?? h.uid, this.opts.chown?.gid ?? h.gid);
+      const { uid, gid } = this.owner(h);
+      await this.fs.chown(p, uid, gid);
       await this.fs.chmod(p, h.mode & 0o7777);
       // `at` names the entry through its parent's fd; lsetxattr does not follow it if it was swapped for a symlink.
       this.setXattrs(at, h);
@@ -346,7 +411,7 @@ export class ContainerExtractor {
 const WRITE_BATCH = 512 * 1024;
 
 /** Writes `chunks` to `fh` in order, several chunks per writev (at most WRITE_BATCH bytes and a chunk held). */
-async function writeChunks(fh: OpenFile, chunks: AsyncIterable<Buffer>): Promise<void> {
+async function writeChunks(fh: OpenFile, chunks: Iterable<Buffer> | AsyncIterable<Buffer>): Promise<void> {
   let batch: Buffer[] = [];
   let size = 0;
   const flush = async () => {
