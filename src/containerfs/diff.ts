@@ -11,7 +11,8 @@ import { constants as fsc, type Stats } from 'node:fs';
 import { lstat, open, readdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fdPath, O_PATH } from './root.js';
-import { readOverlayXattrs } from './walk.js';
+import { lgetxattr } from '../layer/xattr.js';
+import { OPAQUE } from './walk.js';
 
 /** Docker's FilesystemChange: Kind 0 modified, 1 added, 2 deleted. */
 export interface ContainerChange {
@@ -70,10 +71,11 @@ async function lowerChildren(lowers: string[], rel: string): Promise<string[]> {
   return [...names].sort();
 }
 
+/** Whether the directory at `at` (not followed if it is a link) hides what the layers below have there. */
+const isOpaque = (at: string): boolean => lgetxattr(at, OPAQUE)?.toString() === 'y';
+
 /** Changes of an upper dir over `lowers` (top first), in Docker's walk order. */
 export async function containerChanges(upper: string, lowers: string[]): Promise<ContainerChange[]> {
-  const opaqueRel = (await readOverlayXattrs(upper)).opaque;
-  const opaque = { has: (path: string) => opaqueRel.has(path.replace(/^\//, '')) };
   const changes: ContainerChange[] = [];
   const changedDirs = new Set<string>();
   const record = (path: string, kind: number, isDir: boolean) => {
@@ -91,7 +93,8 @@ export async function containerChanges(upper: string, lowers: string[]): Promise
   const walk = async (dir: FileHandle, rel: string): Promise<void> => {
     const names = (await readdir(fdPath(dir)).catch(() => [] as string[])).sort();
     const seen = new Set(names);
-    const hiddenBelow = opaque.has(rel) ? (await lowerChildren(lowers, rel)).filter((n) => !seen.has(n)) : [];
+    const opaque = isOpaque(`${fdPath(dir)}/.`);
+    const hiddenBelow = opaque ? (await lowerChildren(lowers, rel)).filter((n) => !seen.has(n)) : [];
     const entries = [...names.map((n) => ({ n, hidden: false })), ...hiddenBelow.map((n) => ({ n, hidden: true }))].sort((a, b) =>
       a.n < b.n ? -1 : a.n > b.n ? 1 : 0,
     );
@@ -108,13 +111,13 @@ export async function containerChanges(upper: string, lowers: string[]): Promise
         record(path, CHANGE_DELETE, false);
         continue;
       }
-      const below = opaque.has(rel) ? null : await inLowers(lowers, path);
+      const below = opaque ? null : await inLowers(lowers, path);
       let kind = CHANGE_ADD;
       let report = true;
       if (below) {
         kind = CHANGE_MODIFY;
         if (below.isDirectory() && st.isDirectory() && below.size === st.size && (below.mode & 0o7777) === (st.mode & 0o7777) && below.mtimeMs === st.mtimeMs) {
-          report = opaque.has(path);
+          report = isOpaque(at);
         }
       }
       if (report) record(path, kind, st.isDirectory());

@@ -6,28 +6,25 @@
  *
  * Entries are as Docker's archive package writes them: directories with a trailing `/`, owners
  * and modes as on disk, mtimes in whole seconds, hardlinked files once with `link` entries after,
- * sockets left out. For commit, overlay whiteouts (char 0:0) become `.wh.<name>` files and an
- * opaque directory gets a `.wh..wh..opq` entry.
+ * sockets left out, a file capability (security.capability, the one xattr Docker's tars carry)
+ * in the entry's xattrs. For commit, overlay whiteouts (char 0:0) become `.wh.<name>` files and
+ * an opaque directory gets a `.wh..wh..opq` entry.
  *
  * The walk is synchronous and pulled: each next() of the generator makes the file calls for the
  * next piece of the tar. The daemon runs it on a worker thread (walk-pool.ts): an awaited file
  * call costs a round trip to libuv's thread pool, 35-40 us here against 4 us for the call itself,
  * and a tree of small files is mostly such calls.
  */
-import { spawn } from 'node:child_process';
 import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
 import { systemError } from '../lib/errors.js';
 import { tarEnd, tarEntryBlocks, type TarWriteHeader } from '../lib/tar-writer.js';
 import { MAX_TREE_DEPTH, tooDeep } from '../lib/tree-depth.js';
+import { lgetxattr } from '../layer/xattr.js';
 import { fdPath } from './root.js';
 
 export interface WalkOptions {
-  /** Overlay upper dir mode: whiteouts and opaque dirs become Docker's `.wh.` entries. */
+  /** Overlay upper dir mode: whiteouts and opaque dirs (trusted.overlay.opaque) become Docker's `.wh.` entries. */
   whiteouts?: boolean;
-  /** Relative paths (as written in the tar, without trailing /) of opaque directories. */
-  opaqueDirs?: Set<string>;
-  /** xattrs to record by relative path (security.capability). */
-  xattrs?: Map<string, Map<string, Uint8Array>>;
   /** Sources mounted over entries, as fd paths by tar name (cp of a tree holding volumes). */
   mounts?: Map<string, string>;
   /** Permission bits for every entry instead of its own (COPY --chmod). */
@@ -46,6 +43,9 @@ export interface WalkSpec {
 }
 
 const CHUNK = 256 * 1024;
+const CAPABILITY = 'security.capability';
+/** overlayfs marks a directory of the upper dir that hides the lower layers' so. */
+export const OPAQUE = 'trusted.overlay.opaque';
 
 function major(rdev: number): number {
   return Number((BigInt(rdev) >> 8n) & 0xfffn) | Number((BigInt(rdev) >> 32n) & ~0xfffn);
@@ -197,8 +197,9 @@ class TreeWalk {
       gid: st.gid,
       mtime: Math.floor(st.mtimeMs / 1000),
     };
-    const xattrs = this.opts.xattrs?.get(rel);
-    if (xattrs?.size) base.xattrs = xattrs as Map<string, Buffer>;
+    // Read by name through the parent's fd: lgetxattr does not follow the entry if it was swapped for a link.
+    const capability = lgetxattr(at, CAPABILITY);
+    if (capability) base.xattrs = new Map([[CAPABILITY, capability]]);
 
     if (type === 'char' && this.opts.whiteouts && st.rdev === 0) {
       const slash = rel.lastIndexOf('/');
@@ -215,7 +216,7 @@ class TreeWalk {
           const now = fstatSync(dir);
           if (now.ino !== st.ino || now.dev !== st.dev) return;
           yield* tarEntryBlocks({ ...base, name: rel === '' ? '/' : `${rel}/` });
-          if (this.opts.whiteouts && this.opts.opaqueDirs?.has(rel)) {
+          if (this.opts.whiteouts && lgetxattr(`${fdPath({ fd: dir })}/.`, OPAQUE)?.toString() === 'y') {
             yield* tarEntryBlocks({ ...base, name: `${rel}/.wh..wh..opq`, type: 'file', mode: base.mode & 0o777, size: 0, xattrs: undefined });
           }
           // Its children come next (rest()); the level closes the fd when they are done.
@@ -265,42 +266,4 @@ class TreeWalk {
         yield* tarEntryBlocks(base);
     }
   }
-}
-
-/**
- * The overlay metadata of an upper dir that commit needs: opaque directories and file
- * capabilities, by path relative to `root`. One getfattr run for the whole tree (-P: no symlink
- * is followed). Paths come back escaped; getfattr's octal escapes are decoded.
- */
-export async function readOverlayXattrs(root: string): Promise<{ opaque: Set<string>; xattrs: Map<string, Map<string, Buffer>> }> {
-  const out = await new Promise<string>((resolve) => {
-    const child = spawn('getfattr', ['-R', '-P', '--absolute-names', '-d', '-e', 'hex', '-m', '^(trusted\\.overlay\\.opaque|security\\.capability)$', root], {
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    let text = '';
-    child.stdout.on('data', (d: Buffer) => (text += d.toString('latin1')));
-    child.on('error', () => resolve(''));
-    child.on('close', () => resolve(text));
-  });
-  const opaque = new Set<string>();
-  const xattrs = new Map<string, Map<string, Buffer>>();
-  let current: string | null = null;
-  for (const line of out.split('\n')) {
-    if (line.startsWith('# file: ')) {
-      const p = Buffer.from(line.slice(8).replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))), 'latin1').toString('utf8');
-      current = p === root ? '' : p.startsWith(root + '/') ? p.slice(root.length + 1) : null;
-      continue;
-    }
-    const m = /^([^=]+)=0x([0-9a-f]*)$/.exec(line);
-    if (!m || current === null) continue;
-    const value = Buffer.from(m[2]!, 'hex');
-    if (m[1] === 'trusted.overlay.opaque') {
-      if (value.toString() === 'y') opaque.add(current);
-    } else {
-      let map = xattrs.get(current);
-      if (!map) xattrs.set(current, (map = new Map<string, Buffer>()));
-      map.set(m[1]!, value);
-    }
-  }
-  return { opaque, xattrs };
 }

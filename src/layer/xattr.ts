@@ -49,6 +49,15 @@ export function lsetxattr(path: string, name: string, value: Buffer): void {
   }
 }
 
+/** lgetxattr(2): the attribute of `path` itself (never what a symlink there points to); null when it has none or it cannot be read. */
+export function lgetxattr(path: string, name: string): Buffer | null {
+  try {
+    return getAttributeSync(path, name);
+  } catch {
+    return null;
+  }
+}
+
 const EPERM = 1;
 const ENOTSUP = 95;
 

@@ -2,7 +2,7 @@
  * The one way the engine runs a system tool to completion (ip, iptables-restore, nsenter, mount,
  * umount, mknod, cp, ps…): argv only, never a shell; optional stdin; stdout collected; one error
  * wording. A failure is a System EngineError (500) that keeps the command, exit status and stderr.
- * (Long-lived processes — conmon, the decompressors, getfattr's stream — are spawned by their
+ * (Long-lived processes — conmon, the decompressors — are spawned by their
  * modules, which watch them as they run.)
  */
 import { spawn } from 'node:child_process';

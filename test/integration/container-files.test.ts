@@ -239,10 +239,12 @@ describe('archive API', () => {
 
 describe('diff, export, commit', () => {
   test('diff shows A/C/D; export is the whole filesystem; commit makes an image', async () => {
-    await ok('docker', ['run', '-d', '--name', 'chg', 'busybox', 'sh', '-c', 'rm /bin/cat; mkdir /newdir; echo n > /newdir/x; echo m >> /etc/motd-new; sleep 1000']);
+    await ok('docker', ['run', '-d', '--name', 'chg', 'busybox', 'sh', '-c', 'rm /bin/cat; mkdir /newdir; echo n > /newdir/x; echo m >> /etc/motd-new; rm -rf /var; mkdir /var; echo o > /var/only; sleep 1000']);
     await waitFor(async () => (await ok('docker', ['diff', 'chg'])).includes('A /newdir/x'), { what: 'changes' });
     const diff = (await ok('docker', ['diff', 'chg'])).split('\n');
     assert.ok(diff.includes('C /bin') && diff.includes('D /bin/cat') && diff.includes('A /newdir') && diff.includes('A /newdir/x'), diff.join('\n'));
+    // /var made again over the image's: overlayfs marks it opaque, and what the image had there is gone.
+    for (const line of ['C /var', 'A /var/only', 'D /var/spool', 'D /var/www']) assert.ok(diff.includes(line), `${line} in\n${diff.join('\n')}`);
     const changes = JSON.parse((await body(await client.request('GET', '/containers/chg/changes'))).toString()) as Array<{ Path: string; Kind: number }>;
     assert.deepEqual(changes.find((c) => c.Path === '/bin/cat'), { Path: '/bin/cat', Kind: 2 });
     assert.deepEqual(changes.find((c) => c.Path === '/newdir'), { Path: '/newdir', Kind: 1 });
@@ -268,8 +270,8 @@ describe('diff, export, commit', () => {
     // The change sees the container's variables, as Docker runs it through its Dockerfile dispatcher.
     const basePath = JSON.parse(await ok('docker', ['inspect', 'chg']))[0].Config.Env.find((e: string) => e.startsWith('PATH='));
     assert.ok(img.Config.Env.includes(`PATH=/opt/bin:${basePath.slice(5)}`), img.Config.Env.join(' '));
-    const run = await d.docker(['run', '--rm', 'committed:v1', 'sh', '-c', 'cat /newdir/x; echo $COMMITTED; test -e /bin/cat || echo nocat']);
-    assert.equal(run.stdout, 'n\nyes\nnocat\n', run.stderr);
+    const run = await d.docker(['run', '--rm', 'committed:v1', 'sh', '-c', 'cat /newdir/x; echo $COMMITTED; test -e /bin/cat || echo nocat; ls /var']);
+    assert.equal(run.stdout, 'n\nyes\nnocat\nonly\n', run.stderr);
     const history = await ok('docker', ['history', '--format', '{{.Comment}}', 'committed:v1']);
     assert.match(history.split('\n')[0]!, /a message/);
     await ok('docker', ['rm', '-f', 'chg']);

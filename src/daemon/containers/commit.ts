@@ -16,7 +16,6 @@ import { parseNormalizedNamed, familiarString, isValidTag, withDefaultTag, type 
 import type { AppliedLayer } from '../../layer/layer-store.js';
 import { conflict, invalidParameter } from '../../lib/errors.js';
 import type { Readable } from 'node:stream';
-import { readOverlayXattrs } from '../../containerfs/walk.js';
 import { walkPool } from '../../containerfs/walk-pool.js';
 import { removedMeanwhile, type ContainerAccess } from './access.js';
 import { containerActor } from './events.js';
@@ -166,9 +165,8 @@ export async function upperDirLayer(
   parent: string | null,
   apply: (parent: string | null, src: Readable) => Promise<AppliedLayer>,
 ): Promise<AppliedLayer> {
-  const { opaque, xattrs } = await readOverlayXattrs(upper);
   const root = await open(upper, O_PATH | fsc.O_DIRECTORY);
-  const tar = walkPool.tar({ at: fdPath(root), name: '', children: true }, { whiteouts: true, opaqueDirs: opaque, xattrs });
+  const tar = walkPool.tar({ at: fdPath(root), name: '', children: true }, { whiteouts: true });
   try {
     return await apply(parent, tar);
   } finally {

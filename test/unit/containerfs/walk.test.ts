@@ -14,12 +14,14 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { TarReader, type TarHeader } from '../../../src/layer/tar-reader.js';
 import { tarEntryBlocks } from '../../../src/lib/tar-writer.js';
+import { lsetxattr } from '../../../src/layer/xattr.js';
 import { gathered, walkTar } from '../../../src/containerfs/walk.js';
 import { WalkPool } from '../../../src/containerfs/walk-pool.js';
 import { treeHash } from '../../../src/containerfs/tree-hash.js';
 import { makeDeepTree } from '../../lib/deep-tree.js';
 
 let dir: string;
+const CAPABILITY = Buffer.from([1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
 const pool = new WalkPool(1, 60_000);
 
 before(async () => {
@@ -38,6 +40,9 @@ before(async () => {
   await new Promise<void>((resolve) => {
     const s = createServer().listen(join(t, 'sock'), () => s.close(() => resolve()));
   });
+  // An opaque directory as overlayfs marks it, and a file capability (cap_net_raw, VFS_CAP_REVISION_2).
+  lsetxattr(join(t, 'sub'), 'trusted.overlay.opaque', Buffer.from('y'));
+  lsetxattr(join(t, 'a'), 'security.capability', CAPABILITY);
   // other/: what a mount laid over tree/sub would show.
   await mkdir(join(dir, 'other'));
   await writeFile(join(dir, 'other/from-mount'), 'mounted');
@@ -72,6 +77,8 @@ test('walk: each kind of entry as Docker archives it, sockets left out, a second
   assert.deepEqual([...all.keys()].sort(), ['tree/', 'tree/a', 'tree/fifo', 'tree/sub/', 'tree/sub/deeper/', 'tree/sub/deeper/b', 'tree/sub/h1', 'tree/sub/h2', 'tree/sub/up', 'tree/whiteout']);
   assert.equal(all.get('tree/a')!.h.mode & 0o7777, 0o4755);
   assert.equal(all.get('tree/a')!.body, 'alpha');
+  assert.deepEqual([...all.get('tree/a')!.h.xattrs], [['security.capability', CAPABILITY]], 'a file capability travels, as in Docker\'s tars');
+  assert.deepEqual([...all.get('tree/sub/h1')!.h.xattrs], [], 'no other attribute does');
   assert.equal(all.get('tree/sub/deeper/b')!.body.length, 70_000);
   assert.equal(all.get('tree/sub/up')!.h.type, 'symlink');
   assert.equal(all.get('tree/sub/up')!.h.linkname, '../a');
@@ -87,7 +94,7 @@ test('walk: children only, with --chmod, overlay whiteouts and opaque dirs, and 
     await entries(
       walkTar(
         { at: join(dir, 'tree'), name: '', children: true },
-        { chmod: 0o640, whiteouts: true, opaqueDirs: new Set(['sub/deeper']), mounts: new Map([['sub/deeper', join(dir, 'other')]]) },
+        { chmod: 0o640, whiteouts: true, mounts: new Map([['sub/deeper', join(dir, 'other')]]) },
       ),
     ),
   );
@@ -95,7 +102,8 @@ test('walk: children only, with --chmod, overlay whiteouts and opaque dirs, and 
   assert.equal(all.get('a')!.h.mode & 0o7777, 0o640);
   assert.equal(all.get('sub/')!.h.mode & 0o7777, 0o640);
   assert.ok(all.has('.wh.whiteout') && !all.has('whiteout'), 'a 0:0 char device is a whiteout');
-  assert.ok(all.has('sub/deeper/.wh..wh..opq'));
+  assert.ok(all.has('sub/.wh..wh..opq'), 'trusted.overlay.opaque makes an opaque marker');
+  assert.ok(!all.has('sub/deeper/.wh..wh..opq'));
   assert.equal(all.get('sub/deeper/from-mount')!.body, 'mounted', 'the mount source is walked in place of the entry');
   assert.ok(!all.has('sub/deeper/b'));
 });
