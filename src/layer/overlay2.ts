@@ -163,8 +163,7 @@ export class Overlay2 {
     const lower = await this.lower(id);
     if (!lower) throw systemError(`overlay2: layer ${id} has no lower layers to mount`);
     await mkdir(merged, { recursive: true, mode: 0o700 });
-    const options = [`lowerdir=${lower}`, `upperdir=${id}/diff`, `workdir=${id}/work`];
-    if (existsSync('/sys/module/overlay/parameters/index')) options.push('index=off');
+    const options = overlayMountOptions(lower, id, (p) => existsSync(`/sys/module/overlay/parameters/${p}`));
     // A volatile mount leaves <workdir>/work/incompat/volatile, and the kernel refuses to mount the
     // layer again while it is there; this layer is the daemon's own and was unmounted (or its host
     // went down, and a removed container's layer is never mounted again).
@@ -232,6 +231,20 @@ export class Overlay2 {
     }
     this.unmounted.add(merged);
   }
+}
+
+/**
+ * The options of a container layer's mount, `hasParam` telling which features this kernel's
+ * overlay has (a module parameter for each). All three off, whatever the host's defaults:
+ * index, so an upper dir can become a lower layer later (build steps take theirs whole);
+ * redirect_dir and metacopy, which keep a renamed directory or a chmod'ed file as an xattr
+ * pointing into the lower layers, which no walk of the upper dir can turn into a tar (Docker's
+ * overlay2 falls back to a naive diff on hosts that enable them).
+ */
+export function overlayMountOptions(lower: string, id: string, hasParam: (name: string) => boolean): string[] {
+  const options = [`lowerdir=${lower}`, `upperdir=${id}/diff`, `workdir=${id}/work`];
+  for (const feature of ['index', 'redirect_dir', 'metacopy']) if (hasParam(feature)) options.push(`${feature}=off`);
+  return options;
 }
 
 function removeTree(dir: string): Promise<void> {
