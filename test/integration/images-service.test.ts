@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import tar from 'tar-stream';
 import type { OciPlatform, ProgressMessage } from '../../src/api/types.js';
 import { ImageService, type ImageUser } from '../../src/daemon/images/service.js';
 import { buildDockerArchive, buildTar } from '../fixtures/docker-archive.js';
+import { tarFiles } from '../lib/tar-files.js';
 
 let root: string;
 let svc: ImageService;
@@ -56,21 +56,6 @@ async function saveToBuffer(names: string[], platform?: OciPlatform): Promise<Bu
   await svc.save(names, out, platform);
   await ended;
   return Buffer.concat(chunks);
-}
-
-async function tarEntries(buf: Buffer): Promise<Map<string, Buffer>> {
-  const ex = tar.extract();
-  const files = new Map<string, Buffer>();
-  const done = (async () => {
-    for await (const e of ex) {
-      const chunks: Buffer[] = [];
-      for await (const c of e) chunks.push(c as Buffer);
-      if (e.header.type === 'file') files.set(e.header.name, Buffer.concat(chunks));
-    }
-  })();
-  Readable.from([buf]).pipe(ex);
-  await done;
-  return files;
 }
 
 let importedId = '';
@@ -203,7 +188,7 @@ let savedArchive: Buffer;
 
 test('save writes a Docker 28 archive that loads back to the same image', async () => {
   savedArchive = await saveToBuffer(['wharf-test/imported:v1']);
-  const files = await tarEntries(savedArchive);
+  const files = await tarFiles(savedArchive);
   const manifest = JSON.parse(files.get('manifest.json')!.toString());
   assert.deepEqual(manifest[0].RepoTags, ['wharf-test/imported:v1']);
   assert.equal(manifest[0].Config, `blobs/sha256/${importedId.slice(7)}`);
@@ -278,7 +263,7 @@ test("loads Docker 28's save layout (gzip layers, two layers) and the legacy doc
   const l3 = await buildTar([{ name: 'never-registered', content: '3' }]);
   const bad = await buildDockerArchive({ layers: [l3] });
   const tampered = await buildDockerArchive({ layers: [l2], config: {} });
-  const files = await tarEntries(bad.archive);
+  const files = await tarFiles(bad.archive);
   const badManifest = JSON.parse(files.get('manifest.json')!.toString());
   const entries = [...files].map(([name, content]) => ({ name, content }));
   // Point the config at l2's blob while its diff_ids say l1.
