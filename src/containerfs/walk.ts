@@ -15,11 +15,11 @@
  * call costs a round trip to libuv's thread pool, 35-40 us here against 4 us for the call itself,
  * and a tree of small files is mostly such calls.
  */
-import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, lstatSync, lutimesSync, openSync, readdirSync, readlinkSync, readSync, unlinkSync, type Stats } from 'node:fs';
 import { systemError } from '../lib/errors.js';
 import { tarEnd, tarEntryBlocks, type TarWriteHeader } from '../lib/tar-writer.js';
 import { MAX_TREE_DEPTH, tooDeep } from '../lib/tree-depth.js';
-import { lgetxattr } from '../layer/xattr.js';
+import { lgetxattr, llistxattr, lremovexattr } from '../layer/xattr.js';
 import { fdPath } from './root.js';
 
 export interface WalkOptions {
@@ -29,6 +29,13 @@ export interface WalkOptions {
   mounts?: Map<string, string>;
   /** Permission bits for every entry instead of its own (COPY --chmod). */
   chmod?: number;
+  /**
+   * The upper dir becomes the layer as it is (adoptRWLayer): each entry is made what extracting
+   * its tar entry would have made (times in whole seconds, atime too; no attribute the tar does
+   * not carry), sockets, which no tar carries, are removed, and an entry that cannot be read
+   * fails the walk rather than being left out of the tar.
+   */
+  asLayer?: boolean;
 }
 
 /**
@@ -157,8 +164,9 @@ class TreeWalk {
     let names: string[];
     try {
       names = readdirSync(dir).sort().reverse();
-    } catch {
+    } catch (err) {
       if (fd !== null) closeSync(fd);
+      if (this.opts.asLayer) throw err;
       return; // unreadable: no children
     }
     this.levels.push({ dir, fd, names, prefix });
@@ -187,7 +195,10 @@ class TreeWalk {
 
   *entry(at: string, st: Stats, tarName: string): Generator<Buffer> {
     const type = typeOf(st);
-    if (type === null) return;
+    if (type === null) {
+      if (this.opts.asLayer) unlinkSync(at);
+      return;
+    }
     const rel = tarName.replace(/\/+$/, '');
     const base: TarWriteHeader = {
       name: tarName,
@@ -210,11 +221,11 @@ class TreeWalk {
     switch (type) {
       case 'directory': {
         const dir = openOrNull(at, fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
-        if (dir === null) return; // replaced by something else since the lstat
+        if (dir === null) return this.unreadable(rel); // replaced by something else since the lstat
         let handedOn = false;
         try {
           const now = fstatSync(dir);
-          if (now.ino !== st.ino || now.dev !== st.dev) return;
+          if (now.ino !== st.ino || now.dev !== st.dev) return this.unreadable(rel);
           yield* tarEntryBlocks({ ...base, name: rel === '' ? '/' : `${rel}/` });
           if (this.opts.whiteouts && lgetxattr(`${fdPath({ fd: dir })}/.`, OPAQUE)?.toString() === 'y') {
             yield* tarEntryBlocks({ ...base, name: `${rel}/.wh..wh..opq`, type: 'file', mode: base.mode & 0o777, size: 0, xattrs: undefined });
@@ -222,6 +233,7 @@ class TreeWalk {
           // Its children come next (rest()); the level closes the fd when they are done.
           handedOn = true;
           this.descend(fdPath({ fd: dir }), dir, `${rel}/`);
+          this.settle(at, base.mtime, true);
         } finally {
           if (!handedOn) closeSync(dir);
         }
@@ -237,12 +249,13 @@ class TreeWalk {
           }
         }
         const fd = openOrNull(at, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK | fsc.O_NOCTTY);
-        if (fd === null) return;
+        if (fd === null) return this.unreadable(rel);
         try {
           const now = fstatSync(fd);
-          if (now.ino !== st.ino || now.dev !== st.dev || !now.isFile()) return;
+          if (now.ino !== st.ino || now.dev !== st.dev || !now.isFile()) return this.unreadable(rel);
           if (st.nlink > 1) this.linked.set(key, tarName);
           yield* tarEntryBlocks({ ...base, size: st.size }, readExactly(fd, st.size));
+          this.settle(at, base.mtime);
         } finally {
           closeSync(fd);
         }
@@ -255,15 +268,37 @@ class TreeWalk {
         } catch {
           return;
         }
+        this.settle(at, base.mtime);
         yield* tarEntryBlocks({ ...base, linkname });
         return;
       }
       case 'char':
       case 'block':
+        this.settle(at, base.mtime);
         yield* tarEntryBlocks({ ...base, devmajor: major(st.rdev), devminor: minor(st.rdev) });
         return;
       default:
+        this.settle(at, base.mtime);
         yield* tarEntryBlocks(base);
     }
+  }
+
+  /** An entry the walk could not read: left out of the tar, or in asLayer mode the walk's end. */
+  private unreadable(rel: string): void {
+    if (this.opts.asLayer) throw systemError(`/${rel}: changed or unreadable while it was archived`);
+  }
+
+  /**
+   * asLayer: the entry at `at` (by name, never through a link) as its tar entry extracts: times
+   * in whole seconds and only the attributes a tar carries (a file's capability, a directory's
+   * opaque mark, and the host's SELinux label, which is the host's rather than the image's).
+   */
+  private settle(at: string, mtime: number, isDir = false): void {
+    if (!this.opts.asLayer) return;
+    for (const name of llistxattr(at)) {
+      if (name === CAPABILITY || name === 'security.selinux' || (isDir && name === OPAQUE)) continue;
+      lremovexattr(at, name);
+    }
+    lutimesSync(at, mtime, mtime);
   }
 }

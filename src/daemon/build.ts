@@ -843,7 +843,7 @@ class BuildRun {
     });
     let applied: AppliedLayer;
     try {
-      applied = await this.rwLayerDiff(id, parent, fn);
+      applied = await this.rwLayerDiff(id, parent, true, fn);
     } finally {
       await this.releaseLayer(id);
     }
@@ -852,12 +852,21 @@ class BuildRun {
 
   /** `fn` on the mounted rootfs of a created (never started) step container; its upper dir becomes the layer. */
   private async inContainerLayer(state: StageState, containerConfig: ContainerConfig, id: string, fn: (root: ContainerRoot) => Promise<void>): Promise<void> {
-    const applied = await this.rwLayerDiff(id, await this.topChain(state), fn);
+    const applied = await this.rwLayerDiff(id, await this.topChain(state), this.stepContainersGo(), fn);
     await this.newImage(state, containerConfig, applied, id);
   }
 
-  /** The changes in RW layer `id` (after `fn` on its mounted root, when given) as a layer on `parent`. */
-  private async rwLayerDiff(id: string, parent: string | null, fn?: (root: ContainerRoot) => Promise<void>): Promise<AppliedLayer> {
+  /** Whether a step's container is removed once the step has committed (rm, forcerm). */
+  private stepContainersGo(): boolean {
+    return this.opts.rm || this.opts.forceRm;
+  }
+
+  /**
+   * The changes in RW layer `id` (after `fn` on its mounted root, when given) as a layer on
+   * `parent`. `adopt`: nothing needs the RW layer's files after this, so the layer takes its
+   * upper dir as it is instead of a copy.
+   */
+  private async rwLayerDiff(id: string, parent: string | null, adopt: boolean, fn?: (root: ContainerRoot) => Promise<void>): Promise<AppliedLayer> {
     const layers = this.deps.images.layers;
     if (fn) {
       const merged = await layers.mountRW(id);
@@ -873,7 +882,8 @@ class BuildRun {
       }
     }
     const data = await layers.rwGraphDriverData(id);
-    return upperDirLayer(data.UpperDir!, parent, (p, src) => layers.applyLayer(p, src));
+    if (!adopt) return upperDirLayer(data.UpperDir!, parent, (p, src) => layers.applyLayer(p, src));
+    return upperDirLayer(data.UpperDir!, parent, (p, src) => layers.adoptRWLayer(id, p, src), { asLayer: true });
   }
 
   private async workdir(state: StageState, path: string): Promise<void> {
@@ -1154,7 +1164,7 @@ class BuildRun {
       if (status.Error?.Message) msg += `: ${status.Error.Message}`;
       throw new StepError(msg, status.StatusCode, command);
     }
-    const applied = await this.rwLayerDiff(id, await this.topChain(state), stubs.length ? (root) => removeMountPoints(root, stubs) : undefined);
+    const applied = await this.rwLayerDiff(id, await this.topChain(state), this.stepContainersGo(), stubs.length ? (root) => removeMountPoints(root, stubs) : undefined);
     await this.newImage(state, probeConfig, applied, id);
   }
 }

@@ -21,6 +21,30 @@ export interface ExtractedLayer {
  * Extracts `src` into `diffDir` (an empty directory) and writes its tar-split record to
  * `tarSplitPath`. On error the record is closed (the caller removes both) and `src` is destroyed.
  */
+/**
+ * What extractLayerTar() returns and records for `src`, without writing a file: for a layer
+ * whose files are where the extraction would have put them (an upper dir taken over whole).
+ * The size counts the payloads, as the extractor counts what it writes.
+ */
+export async function recordLayerTar(src: Readable, tarSplitPath: string): Promise<ExtractedLayer> {
+  let tarSplit: TarSplitWriter | null = null;
+  try {
+    tarSplit = new TarSplitWriter(tarSplitPath, layerRelativePathOrNull);
+    const reader = new TarReader(src, tarSplit);
+    let size = 0;
+    for await (const entry of reader.entries()) {
+      if (entry.header.type === 'file' || entry.header.type === 'other') size += entry.header.size;
+      await entry.skip();
+    }
+    await tarSplit.close();
+    return { diffId: reader.digest(), size };
+  } catch (err) {
+    await tarSplit?.abort();
+    src.destroy();
+    throw err;
+  }
+}
+
 export async function extractLayerTar(src: Readable, diffDir: string, tarSplitPath: string): Promise<ExtractedLayer> {
   let stream: Readable | null = null;
   let tarSplit: TarSplitWriter | null = null;

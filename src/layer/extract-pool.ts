@@ -153,6 +153,12 @@ export class ExtractPool {
     await this.workers.use((w) => w.run(this.nextId++, src, { kind: 'tree', root, dest, opts }));
   }
 
+  /** The digest, size and tar-split record of the layer tar `src`, extracting nothing (recordLayerTar). */
+  async record(src: Readable, tarSplitPath: string): Promise<ExtractedLayer> {
+    const { diffId, size } = await this.workers.use((w) => w.run(this.nextId++, src, { kind: 'record', tarSplitPath }));
+    return { diffId: diffId!, size: size! };
+  }
+
   /** Stops every idle worker (busy ones finish their job first). */
   close(): Promise<void> {
     return this.workers.close();

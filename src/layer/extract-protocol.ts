@@ -13,6 +13,8 @@ export type TreeExtractOptions = Omit<ExtractOptions, 'rename'> & { clampNames?:
 export type ExtractJob =
   /** A layer into its diff dir, with its tar-split record (layer-store.ts). */
   | { kind: 'layer'; diffDir: string; tarSplitPath: string }
+  /** A layer's tar whose files are in place already: its digest, size and tar-split record only (layer-store.ts adoptRWLayer). */
+  | { kind: 'record'; tarSplitPath: string }
   /** PUT /archive, COPY, a build context: into a directory of a container root (containerfs/extract.ts). */
   | { kind: 'tree'; root: RootSpec; dest: string; opts: TreeExtractOptions };
 

@@ -6,7 +6,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { Readable } from 'node:stream';
-import { extractLayerTar } from './extract-layer.js';
+import { extractLayerTar, recordLayerTar } from './extract-layer.js';
 import { toWire, type ExtractJob, type FromWorker, type ToWorker } from './extract-protocol.js';
 import { clampName, ContainerExtractor } from '../containerfs/extract.js';
 import { directFs } from '../containerfs/fs-calls.js';
@@ -65,7 +65,7 @@ async function run(j: Job, what: ExtractJob): Promise<void> {
       post({ t: 'done', id: j.id });
       return;
     }
-    const { diffId, size } = await extractLayerTar(src, what.diffDir, what.tarSplitPath);
+    const { diffId, size } = what.kind === 'record' ? await recordLayerTar(src, what.tarSplitPath) : await extractLayerTar(src, what.diffDir, what.tarSplitPath);
     post({ t: 'done', id: j.id, diffId, size });
   } catch (err) {
     post({ t: 'fail', id: j.id, error: toWire(j.aborted ?? err) });

@@ -16,7 +16,7 @@
  * thread (extract-pool.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
@@ -31,6 +31,7 @@ import type { Trash } from '../lib/trash.js';
 import { populateInitLayer } from './init-layer.js';
 import { Overlay2 } from './overlay2.js';
 import { tarSplitSize } from './tar-split.js';
+import { removeAllXattrs } from './xattr.js';
 import { walkPool } from '../containerfs/walk-pool.js';
 
 export interface LayerInfo {
@@ -477,6 +478,54 @@ export class LayerStore {
     const rec = await this.rwRecord(containerId);
     if (!rec) throw notFound(`RWLayer of container ${containerId} is unexpectedly nil`);
     return rec;
+  }
+
+  /**
+   * Registers the upper dir of container `containerId`'s RW layer as a layer on `parent` by
+   * moving the directory into the new layer rather than extracting a copy of it: for a build
+   * step, whose container goes right after. `tar` is the walk of that upper dir with settled
+   * times (commit.ts upperDirLayer), read here once the layer is unmounted: its digest and
+   * tar-split record are kept, its files stay where they are. The RW layer is left with an
+   * empty upper dir. Pinned as applyLayer()'s result.
+   */
+  async adoptRWLayer(containerId: string, parent: string | null, tar: Readable): Promise<AppliedLayer> {
+    if (parent !== null) await this.mustGet(parent);
+    const staged = await this.rwLock.run(containerId, async (): Promise<StagedLayer> => {
+      const rec = await this.mustRW(containerId);
+      await this.driver.unmount(rec.mountId);
+      const cacheId = generateId();
+      const tmp = this.tmpDir();
+      let driverMade = false;
+      this.inFlight.add(cacheId);
+      try {
+        await mkdir(tmp, { recursive: true, mode: 0o700 });
+        await this.driver.create(cacheId, null);
+        driverMade = true;
+        const { diffId, size } = await extractPool.record(tar, join(tmp, TAR_SPLIT));
+        const upper = this.driver.diffDir(rec.mountId);
+        const diff = this.driver.diffDir(cacheId);
+        await rmdir(diff);
+        await rename(upper, diff);
+        await mkdir(upper, { mode: 0o755 });
+        // The root is not in the tar: as a fresh diff dir has it, without overlay's marks (its uuid).
+        await chown(diff, 0, 0);
+        await chmod(diff, 0o755);
+        removeAllXattrs(diff);
+        return { cacheId, tmp, diffId, size };
+      } catch (err) {
+        tar.destroy();
+        if (driverMade) await this.driver.remove(cacheId).catch(() => {});
+        await rm(tmp, { recursive: true, force: true }).catch(() => {});
+        this.inFlight.delete(cacheId);
+        throw err;
+      }
+    });
+    try {
+      return await this.commitStaged(staged, parent);
+    } catch (err) {
+      await this.discardStaged(staged);
+      throw err;
+    }
   }
 
   /** Chain IDs that container RW layers sit on. */

@@ -5,7 +5,7 @@
  * a known namespace, no NUL or newline, at most XATTR_NAME_MAX bytes, a value of at most
  * XATTR_SIZE_MAX bytes.
  */
-import { getAttributeSync, setAttributeSync } from '@napi-rs/xattr';
+import { getAttributeSync, listAttributesSync, removeAttributeSync, setAttributeSync } from '@napi-rs/xattr';
 import { invalidParameter, systemError } from '../lib/errors.js';
 
 /** Linux's limits (include/uapi/linux/limits.h). */
@@ -56,6 +56,21 @@ export function lgetxattr(path: string, name: string): Buffer | null {
   } catch {
     return null;
   }
+}
+
+/** llistxattr(2): the names of the attributes of `path` itself. */
+export function llistxattr(path: string): string[] {
+  return listAttributesSync(path);
+}
+
+/** lremovexattr(2) on `path` itself. */
+export function lremovexattr(path: string, name: string): void {
+  removeAttributeSync(path, name);
+}
+
+/** Removes every attribute of `path` itself (never of what a symlink there points to). */
+export function removeAllXattrs(path: string): void {
+  for (const name of llistxattr(path)) lremovexattr(path, name);
 }
 
 const EPERM = 1;

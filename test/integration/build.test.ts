@@ -19,6 +19,8 @@ import { countLeaks, jsonBody, loadBusybox, runCommand, socketRequest, startDaem
 import { startRegistry } from '../fixtures/registry.js';
 import { buildImage, busyboxTar, publishImage } from '../fixtures/registry-images.js';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { tarFiles } from '../lib/tar-files.js';
 
 let d: Daemon;
 let work: string;
@@ -309,6 +311,46 @@ describe('docker build (classic builder)', () => {
     const forced = await build(['--force-rm', dir]);
     assert.equal(forced.code, 3);
     assert.equal((await d.docker(['ps', '-aq'])).stdout.trim(), '');
+  });
+
+  test("a step's layer is its container's upper dir taken whole: the saved tars match their diff IDs, times are whole seconds; --rm=false keeps the containers' files", async () => {
+    const dir = await context('adopt', {
+      Dockerfile:
+        'FROM busybox\n' +
+        'RUN mkdir -p /d && echo one > /d/f && ln /d/f /d/hard && ln -s f /d/soft && mkfifo /d/fifo && chmod 4755 /d/f && rm -rf /var && mkdir /var && echo v > /var/only && rm /bin/cat\n' +
+        'COPY Dockerfile /d/\n' +
+        'WORKDIR /w\n',
+    });
+    const r = await build(['-q', '-t', 'adopt:1', dir]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = await run('adopt:1', 'sh', '-c', 'cat /d/hard; readlink /d/soft; test -p /d/fifo && echo fifo; stat -c %a /d/f; ls /var; test -e /bin/cat || echo nocat; stat -c %y /d/f /d /var/only /d/Dockerfile /w');
+    const lines = out.trim().split('\n');
+    assert.deepEqual(lines.slice(0, 6), ['one', 'f', 'fifo', '4755', 'only', 'nocat']);
+    // As an extraction of the layer's tar would have made them (Docker's tars carry whole seconds).
+    for (const line of lines.slice(6)) assert.match(line, /:\d\d\.000000000 /, line);
+
+    // Every layer rebuilt from its files and tar-split record is the tar its diff ID names.
+    const saved = join(work, 'adopt.tar');
+    assert.equal((await d.docker(['save', '-o', saved, 'adopt:1'])).code, 0);
+    const files = await tarFiles(await readFile(saved));
+    const manifest = JSON.parse(files.get('manifest.json')!.toString()) as Array<{ Config: string; Layers: string[] }>;
+    const config = JSON.parse(files.get(manifest[0]!.Config)!.toString()) as { rootfs: { diff_ids: string[] } };
+    assert.deepEqual(
+      manifest[0]!.Layers.map((l) => `sha256:${createHash('sha256').update(files.get(l)!).digest('hex')}`),
+      config.rootfs.diff_ids,
+    );
+
+    // Kept step containers (--rm=false) keep what their step made: their upper dirs are copied, not taken.
+    const before = new Set((await d.docker(['ps', '-aq', '--no-trunc'])).stdout.trim().split('\n').filter(Boolean));
+    const kept = await build(['-q', '--rm=false', '--no-cache', '-t', 'adopt:2', dir]);
+    assert.equal(kept.code, 0, kept.stderr);
+    const made = (await d.docker(['ps', '-aq', '--no-trunc'])).stdout.trim().split('\n').filter((id) => id && !before.has(id));
+    assert.equal(made.length, 2, 'RUN and WORKDIR each left their container (COPY makes none, as in Docker)');
+    const diffs = await Promise.all(made.map(async (id) => (await d.docker(['diff', id])).stdout.split('\n')));
+    assert.ok(diffs.some((diff) => diff.includes('A /d/hard') && diff.includes('A /var/only')), diffs.join('\n---\n'));
+    assert.ok(diffs.some((diff) => diff.includes('A /w')), diffs.join('\n---\n'));
+    assert.equal(await run('adopt:2', 'head', '/d/hard'), 'one\n');
+    await d.docker(['rm', ...made]);
   });
 
   test('.dockerignore, a Dockerfile from stdin, -f, parse errors', async () => {

@@ -164,9 +164,10 @@ export async function upperDirLayer(
   upper: string,
   parent: string | null,
   apply: (parent: string | null, src: Readable) => Promise<AppliedLayer>,
+  opts: { asLayer?: boolean } = {},
 ): Promise<AppliedLayer> {
   const root = await open(upper, O_PATH | fsc.O_DIRECTORY);
-  const tar = walkPool.tar({ at: fdPath(root), name: '', children: true }, { whiteouts: true });
+  const tar = walkPool.tar({ at: fdPath(root), name: '', children: true }, { whiteouts: true, ...opts });
   try {
     return await apply(parent, tar);
   } finally {

@@ -6,15 +6,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
-import { chmod, link, mkdir, mkdtemp, open, symlink, truncate, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { lstatSync, readdirSync } from 'node:fs';
+import { chmod, link, lstat, mkdir, mkdtemp, open, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { TarReader, type TarHeader } from '../../../src/layer/tar-reader.js';
 import { tarEntryBlocks } from '../../../src/lib/tar-writer.js';
-import { lsetxattr } from '../../../src/layer/xattr.js';
+import { llistxattr, lsetxattr } from '../../../src/layer/xattr.js';
 import { gathered, walkTar } from '../../../src/containerfs/walk.js';
 import { WalkPool } from '../../../src/containerfs/walk-pool.js';
 import { treeHash } from '../../../src/containerfs/tree-hash.js';
@@ -37,9 +36,7 @@ before(async () => {
   await link(join(t, 'sub/h1'), join(t, 'sub/h2'));
   execFileSync('mkfifo', [join(t, 'fifo')]);
   execFileSync('mknod', [join(t, 'whiteout'), 'c', '0', '0']);
-  await new Promise<void>((resolve) => {
-    const s = createServer().listen(join(t, 'sock'), () => s.close(() => resolve()));
-  });
+  socketFile(join(t, 'sock'));
   // An opaque directory as overlayfs marks it, and a file capability (cap_net_raw, VFS_CAP_REVISION_2).
   lsetxattr(join(t, 'sub'), 'trusted.overlay.opaque', Buffer.from('y'));
   lsetxattr(join(t, 'a'), 'security.capability', CAPABILITY);
@@ -53,6 +50,12 @@ after(async () => {
   // rm(1) removes a tree deeper than PATH_MAX; node's rm walks it by path.
   execFileSync('rm', ['-rf', dir]);
 });
+
+/** A unix socket's file left behind, as by a process that exits without closing its server (closing one unlinks it). */
+function socketFile(path: string): void {
+  execFileSync(process.execPath, ['-e', 'require("net").createServer().listen(process.argv[1], () => process.exit(0))', path]);
+  assert.ok(lstatSync(path).isSocket());
+}
 
 interface Entry {
   h: TarHeader;
@@ -196,4 +199,30 @@ test('walk and hash: a nesting deeper than the bound fails as Docker\'s walk fai
   const tar = pool.tar({ at: root, name: 'deep' });
   await assert.rejects(entries(tar), /file name too long/);
   await tar.stopped;
+});
+
+test('walk as a layer: the upper dir left as extracting its tar would make it (times, attributes, no socket)', async () => {
+  const up = join(dir, 'as-layer');
+  await mkdir(join(up, 'opq'), { recursive: true });
+  await writeFile(join(up, 'f'), 'file');
+  await symlink('f', join(up, 'l'));
+  lsetxattr(join(up, 'f'), 'user.note', Buffer.from('not in any tar'));
+  lsetxattr(join(up, 'f'), 'security.capability', CAPABILITY);
+  lsetxattr(join(up, 'opq'), 'trusted.overlay.opaque', Buffer.from('y'));
+  lsetxattr(join(up, 'opq'), 'trusted.overlay.impure', Buffer.from('y'));
+  await utimes(join(up, 'f'), 1_000_000.75, 1_000_000.25);
+  socketFile(join(up, 'sock'));
+  const all = byName(await entries(walkTar({ at: up, name: '', children: true }, { whiteouts: true, asLayer: true })));
+  assert.deepEqual([...all.keys()].sort(), ['f', 'l', 'opq/', 'opq/.wh..wh..opq']);
+  assert.deepEqual([...all.get('f')!.h.xattrs.keys()], ['security.capability']);
+  await assert.rejects(lstat(join(up, 'sock')), { code: 'ENOENT' }, 'a socket no tar carries is removed');
+  assert.deepEqual(llistxattr(join(up, 'f')), ['security.capability']);
+  assert.deepEqual(llistxattr(join(up, 'opq')), ['trusted.overlay.opaque']);
+  for (const name of ['f', 'l', 'opq']) {
+    const st = await lstat(join(up, name));
+    assert.equal(st.mtimeMs % 1000, 0, `${name}: whole seconds`);
+    assert.equal(st.atimeMs, st.mtimeMs, `${name}: atime as extraction sets it`);
+    assert.equal(Math.floor(st.mtimeMs / 1000), all.get(name === 'opq' ? 'opq/' : name)!.h.mtime);
+  }
+  assert.equal((await lstat(join(up, 'f'))).mtimeMs, 1_000_000_000);
 });
