@@ -239,7 +239,12 @@ export class LayerStore {
    * becomes visible only through commitStaged(); discardStaged() removes it without a trace.
    * On error (including `src` failing) nothing is left behind.
    */
-  async stageLayer(src: Readable): Promise<StagedLayer> {
+  stageLayer(src: Readable): Promise<StagedLayer> {
+    return this.staged(src, (diffDir, tarSplitPath) => extractPool.extract(src, diffDir, tarSplitPath));
+  }
+
+  /** A new parentless driver dir and layerdb dir for layer `src`, filled by `fill`; on error both go and `src` is abandoned. */
+  private async staged(src: Readable, fill: (diffDir: string, tarSplitPath: string) => Promise<{ diffId: string; size: number }>): Promise<StagedLayer> {
     const cacheId = generateId();
     const tmp = this.tmpDir();
     let driverMade = false;
@@ -248,7 +253,7 @@ export class LayerStore {
       await mkdir(tmp, { recursive: true, mode: 0o700 });
       await this.driver.create(cacheId, null);
       driverMade = true;
-      const { diffId, size } = await extractPool.extract(src, this.driver.diffDir(cacheId), join(tmp, TAR_SPLIT));
+      const { diffId, size } = await fill(this.driver.diffDir(cacheId), join(tmp, TAR_SPLIT));
       return { cacheId, tmp, diffId, size };
     } catch (err) {
       abandonSource(src);
@@ -493,17 +498,9 @@ export class LayerStore {
     const staged = await this.rwLock.run(containerId, async (): Promise<StagedLayer> => {
       const rec = await this.mustRW(containerId);
       await this.driver.unmount(rec.mountId);
-      const cacheId = generateId();
-      const tmp = this.tmpDir();
-      let driverMade = false;
-      this.inFlight.add(cacheId);
-      try {
-        await mkdir(tmp, { recursive: true, mode: 0o700 });
-        await this.driver.create(cacheId, null);
-        driverMade = true;
-        const { diffId, size } = await extractPool.record(tar, join(tmp, TAR_SPLIT));
+      return this.staged(tar, async (diff, tarSplitPath) => {
+        const recorded = await extractPool.record(tar, tarSplitPath);
         const upper = this.driver.diffDir(rec.mountId);
-        const diff = this.driver.diffDir(cacheId);
         await rmdir(diff);
         await rename(upper, diff);
         await mkdir(upper, { mode: 0o755 });
@@ -511,14 +508,8 @@ export class LayerStore {
         await chown(diff, 0, 0);
         await chmod(diff, 0o755);
         removeAllXattrs(diff);
-        return { cacheId, tmp, diffId, size };
-      } catch (err) {
-        tar.destroy();
-        if (driverMade) await this.driver.remove(cacheId).catch(() => {});
-        await rm(tmp, { recursive: true, force: true }).catch(() => {});
-        this.inFlight.delete(cacheId);
-        throw err;
-      }
+        return recorded;
+      });
     });
     try {
       return await this.commitStaged(staged, parent);
