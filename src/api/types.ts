@@ -397,6 +397,12 @@ export interface ProgressMessage {
   error?: string;
   errorDetail?: { message: string };
   aux?: unknown;
+  /**
+   * wharf's own, in the BuildKit dialect only (consumed by the BuildKit API, never sent to a
+   * /build client): the message starts a step, shown as the BuildKit step of this name, or as
+   * none when null (a metadata instruction, a FROM of another stage).
+   */
+  vertex?: string | null;
 }
 
 export interface VersionInfo {

@@ -1,9 +1,10 @@
 /**
  * The classic builder's message stream (`Step 2/3 : RUN make`, ` ---> Using cache`, a RUN's
  * output, a base image's pull progress) as BuildKit vertexes: one per step, named as BuildKit
- * names them (`[2/3] RUN make`), CACHED when the cache answered, with the step's output as its
- * logs. Stages built side by side prefix their lines with `[name] `; each prefix has its own
- * current step.
+ * names it (the builder's BuildKit dialect tells the name with each step's line, ProgressMessage
+ * .vertex: `[base 2/3] RUN make`, none for a metadata instruction), CACHED when the cache
+ * answered, with the step's output as its logs. Stages built side by side prefix their lines with
+ * `[name] `; each prefix has its own current step.
  */
 import type { ProgressMessage } from '../api/types.js';
 import { StatusFeed, VertexHandle } from './status-feed.js';
@@ -14,13 +15,18 @@ const SILENT = [/^ ---> Running in [0-9a-f]+$/, /^(?: ---> )?Remov(?:ing|ed) int
 const STEP_DONE = /^ ---> [0-9a-f]{12}$/;
 
 export class BuilderProgress {
-  private readonly current = new Map<string, VertexHandle>();
+  /** The step running under each prefix; null for a step BuildKit shows no vertex for. */
+  private readonly current = new Map<string, VertexHandle | null>();
   private readonly stagePrefixes = new Set<string>();
   private partial = '';
 
   constructor(private readonly feed: StatusFeed) {}
 
   async message(m: ProgressMessage): Promise<void> {
+    if (m.vertex !== undefined && typeof m.stream === 'string') {
+      await this.stepStart(m.stream.replace(/\n$/, ''), m.vertex);
+      return;
+    }
     if (typeof m.stream === 'string') {
       const text = this.partial + m.stream;
       const lines = text.split('\n');
@@ -40,7 +46,7 @@ export class BuilderProgress {
   async fail(error: string): Promise<void> {
     if (this.partial) await this.line(this.partial, false);
     this.partial = '';
-    const running = [...this.current.values()].filter((v) => !v.completed);
+    const running = [...this.current.values()].filter((v): v is VertexHandle => v !== null && !v.completed);
     const failing = running.pop();
     for (const v of running) await v.complete({ error: 'cancelled' });
     await failing?.complete({ error });
@@ -49,7 +55,18 @@ export class BuilderProgress {
   async finish(): Promise<void> {
     if (this.partial) await this.line(this.partial, false);
     this.partial = '';
-    for (const v of this.current.values()) await v.complete();
+    for (const v of this.current.values()) await v?.complete();
+  }
+
+  /** A step begins: the one before under its prefix ends, and its vertex (if any) starts. */
+  private async stepStart(line: string, name: string | null): Promise<void> {
+    if (this.partial) await this.line(this.partial, false);
+    this.partial = '';
+    const { key } = this.split(line);
+    await this.current.get(key)?.complete();
+    const v = name === null ? null : new VertexHandle(this.feed, name);
+    this.current.set(key, v);
+    await v?.start();
   }
 
   private split(line: string): { key: string; rest: string } {
@@ -100,7 +117,7 @@ export class BuilderProgress {
   }
 
   private async pullStatus(m: ProgressMessage): Promise<void> {
-    const v = this.current.get('') ?? [...this.current.values()].pop();
+    const v = this.current.get('') ?? [...this.current.values()].filter((x) => x !== null).pop();
     if (!v) return;
     const { current, total } = m.progressDetail ?? {};
     const done = /complete|exists/i.test(m.status ?? '');

@@ -21,6 +21,7 @@ import type { ContainerBackend } from '../api/backend.js';
 import type { BuildCacheRecord, ContainerConfig, HostConfig, ImageConfigFile, ProgressMessage } from '../api/types.js';
 import { BuildArgs, prependEnvOnCmd } from '../build/build-args.js';
 import { parseStages, parseInstruction, stageIndex, type Instruction, type Stage } from '../build/instructions.js';
+import { stageStepNames, type StageStepNames } from '../build/buildkit-names.js';
 import { DockerfileParseError, parseLine } from '../build/parser.js';
 import { envMap, expandHeredoc, processWord, processWords } from '../build/shell-lex.js';
 import { hasIndependentStages, stageDependencies } from '../build/stage-graph.js';
@@ -76,6 +77,13 @@ export interface BuildServiceDeps {
 }
 
 /** Where a stage's instructions stand. */
+/** Where a stage's output goes: text, each step's line (with its BuildKit name), and the rest of a line at its end. */
+interface StageOutput {
+  out: (text: string) => void;
+  step: (text: string, vertex: string | null) => void;
+  flush: () => void;
+}
+
 interface StageState {
   imageId: string;
   image: ImageConfigFile;
@@ -278,11 +286,25 @@ class BuildRun {
     }
   }
 
+  /** A step's `Step n/m : …` line, with its BuildKit name in that dialect (ProgressMessage.vertex). */
+  private stepLine(text: string, vertex: string | null): void {
+    if (this.opts.quiet || this.opts.dialect !== 'buildkit') this.out(text);
+    else this.emit({ stream: text, vertex });
+  }
+
   /** Output of one stage: as is, or each line prefixed (`[name] `) when stages run side by side. */
-  private stageOut(prefix: string | null): { out: (t: string) => void; flush: () => void } {
-    if (prefix === null) return { out: (t) => this.out(t), flush: () => {} };
+  private stageOut(prefix: string | null): StageOutput {
+    if (prefix === null) return { out: (t) => this.out(t), step: (t, v) => this.stepLine(t, v), flush: () => {} };
     let partial = '';
+    const flush = () => {
+      if (partial) this.out(`${prefix}${partial}\n`);
+      partial = '';
+    };
     return {
+      step: (t, v) => {
+        flush();
+        this.stepLine(`${prefix}${t}`, v);
+      },
       out: (t) => {
         const text = partial + t;
         const end = text.lastIndexOf('\n');
@@ -293,10 +315,7 @@ class BuildRun {
         partial = text.slice(end + 1);
         this.out(text.slice(0, end + 1).replace(/^(?=.)/gm, prefix));
       },
-      flush: () => {
-        if (partial) this.out(`${prefix}${partial}\n`);
-        partial = '';
-      },
+      flush,
     };
   }
 
@@ -327,7 +346,7 @@ class BuildRun {
     let step = 1;
     const escape = df.escapeToken;
     for (const meta of df.metaArgs) {
-      this.out(`Step ${step++}/${total} : ${meta.text}\n`);
+      this.stepLine(`Step ${step++}/${total} : ${meta.text}\n`, null);
       const env = this.args.allMeta();
       for (const a of meta.args) {
         const v = a.value === undefined ? undefined : this.expand(a.value, env, escape);
@@ -356,9 +375,10 @@ class BuildRun {
       runs.push(
         Promise.all(deps[i]!.map((j) => runs[j]!)).then(async (needed) => {
           if (needed.some((n) => n === null)) return null;
-          const { out, flush } = this.stageOut(parallel ? `[${stage.name || `stage-${i}`}] ` : null);
+          const output = this.stageOut(parallel ? `[${stage.name || `stage-${i}`}] ` : null);
+          const names = stageStepNames(stage, i, df.stages.length, bases[i]!, stageIndex(stages.slice(0, i), bases[i]!) >= 0);
           try {
-            const state = await this.buildStage(stage, i, bases[i]!, firstStep[i]!, total, escape, out);
+            const state = await this.buildStage(stage, i, bases[i]!, firstStep[i]!, total, escape, output, names);
             this.stageResults[i] = { name: stage.name, imageId: state.imageId, config: state.config };
             if (state.imageId && i !== last) this.emit({ aux: { ID: state.imageId } });
             return state;
@@ -368,7 +388,7 @@ class BuildRun {
             this.stopStages.abort();
             return null;
           } finally {
-            flush();
+            output.flush();
           }
         }),
       );
@@ -383,14 +403,15 @@ class BuildRun {
     return state.imageId;
   }
 
-  private async buildStage(stage: Stage, index: number, base: string, step: number, total: number, escape: string, out: (t: string) => void): Promise<StageState> {
+  private async buildStage(stage: Stage, index: number, base: string, step: number, total: number, escape: string, output: StageOutput, names: StageStepNames): Promise<StageState> {
+    const { out } = output;
     this.checkCancelled();
-    out(`Step ${step++}/${total} : ${stage.text}\n`);
+    output.step(`Step ${step++}/${total} : ${stage.text}\n`, names.from);
     const state = await this.initStage(stage, index, base, escape, out);
     out(` ---> ${shortId(state.imageId)}\n`);
-    for (const inst of stage.commands) {
+    for (const [i, inst] of stage.commands.entries()) {
       this.checkCancelled();
-      out(`Step ${step++}/${total} : ${inst.text}\n`);
+      output.step(`Step ${step++}/${total} : ${inst.text}\n`, names.commands[i]!);
       await this.dispatchStep(state, inst, escape);
       out(` ---> ${shortId(state.imageId)}\n`);
     }
@@ -1125,7 +1146,7 @@ class BuildRun {
     state.out(` ---> Running in ${shortId(id)}\n`);
     const session = await containers.attach(id, { stream: true, logs: false, stdin: false, stdout: true, stderr: true });
     // The classic builder shows a RUN's stderr in red: each write wrapped in ESC[91m … ESC[0m
-    // (moby's streamformatter stderr writer); clients match on it.
+    // (moby's streamformatter stderr writer); clients match on it. BuildKit's logs are as written.
     const sink = (paint: (t: string) => string) => {
       const dec = new StringDecoder('utf8');
       return new Writable({
@@ -1142,7 +1163,8 @@ class BuildRun {
       });
     };
     const waiter = await containers.wait(id, 'next-exit');
-    const attached = session.run({ stdin: null, stdout: sink((t) => t), stderr: sink((t) => `\x1b[91m${t}\x1b[0m`) });
+    const red = this.opts.dialect === 'buildkit' ? (t: string) => t : (t: string) => `\x1b[91m${t}\x1b[0m`;
+    const attached = session.run({ stdin: null, stdout: sink((t) => t), stderr: sink(red) });
     const onAbort = () => {
       containers.remove(id, { force: true, volumes: true, link: false }).catch((err) => this.deps.log(`build cancelled: remove ${id}: ${err instanceof Error ? err.message : err}`));
     };

@@ -3,11 +3,12 @@ import assert from 'node:assert/strict';
 import { BuilderProgress } from '../../../src/buildkit/builder-progress.js';
 import { StatusFeed } from '../../../src/buildkit/status-feed.js';
 import type { StatusResponse } from '../../../src/buildkit/proto.js';
+import type { ProgressMessage } from '../../../src/api/types.js';
 
-async function translate(stream: string[], fail?: string) {
+async function translate(stream: Array<string | ProgressMessage>, fail?: string) {
   const feed = new StatusFeed();
   const p = new BuilderProgress(feed);
-  for (const s of stream) await p.message({ stream: s });
+  for (const s of stream) await p.message(typeof s === 'string' ? { stream: s } : s);
   if (fail) await p.fail(fail);
   else await p.finish();
   const seen: StatusResponse[] = [];
@@ -55,4 +56,26 @@ test('stages built side by side keep their own current step; a failure marks the
       ['[b 4/4] RUN false', '', 'exit code: 1'],
     ],
   );
+});
+
+test('steps the builder names (its BuildKit dialect) become vertexes of those names; a step named null makes none', async () => {
+  const v = await translate([
+    { stream: 'Step 1/4 : FROM busybox AS base\n', vertex: '[base 1/2] FROM docker.io/library/busybox:latest' },
+    ' ---> 0123456789ab\n',
+    { stream: 'Step 2/4 : ENV A=1\n', vertex: null },
+    ' ---> Running in abcdefabcdef\n',
+    ' ---> 1123456789ab\n',
+    { stream: 'Step 3/4 : RUN echo hi\n', vertex: '[base 2/2] RUN echo hi' },
+    ' ---> Running in bbcdefabcdef\n',
+    'hi\n',
+    ' ---> 2123456789ab\n',
+    { stream: 'Step 4/4 : COPY . /\n', vertex: '[stage-1 1/1] COPY . /' },
+    ' ---> Using cache\n',
+    ' ---> 3123456789ab\n',
+  ]);
+  assert.deepEqual(v, [
+    { name: '[base 1/2] FROM docker.io/library/busybox:latest', cached: false, error: '', done: true, logs: '' },
+    { name: '[base 2/2] RUN echo hi', cached: false, error: '', done: true, logs: 'hi\n' },
+    { name: '[stage-1 1/1] COPY . /', cached: true, error: '', done: true, logs: '' },
+  ]);
 });

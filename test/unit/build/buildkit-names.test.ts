@@ -1,0 +1,37 @@
+/**
+ * The step names BuildKit's Dockerfile frontend shows (dockerfile2llb's prefixCommand), which
+ * wharf's BuildKit API gives the classic builder's steps.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseStages } from '../../../src/build/instructions.js';
+import { stageStepNames } from '../../../src/build/buildkit-names.js';
+
+function names(dockerfile: string) {
+  const { stages } = parseStages(dockerfile, 'buildkit');
+  return stages.map((st, i) => stageStepNames(st, i, stages.length, st.baseName, stages.slice(0, i).some((s) => s.name === st.baseName.toLowerCase())));
+}
+
+test('one stage: no stage name, only FROM an image, RUN, COPY, ADD and WORKDIR are steps', () => {
+  assert.deepEqual(names('FROM busybox\nENV A=1\nARG B\nrun echo $A\nLABEL x=y\nCOPY a /a\nWORKDIR /w\nCMD ["sh"]\n'), [
+    {
+      from: '[1/4] FROM docker.io/library/busybox:latest',
+      commands: [null, null, '[2/4] RUN echo $A', null, '[3/4] COPY a /a', '[4/4] WORKDIR /w', null],
+    },
+  ]);
+});
+
+test('stages: their names or stage-<index>; one built on another shows no FROM; scratch neither', () => {
+  assert.deepEqual(names('FROM alpine:3.19 AS Build\nRUN make\nFROM build\nRUN test\nFROM scratch\nCOPY --from=build /out /\n'), [
+    { from: '[build 1/2] FROM docker.io/library/alpine:3.19', commands: ['[build 2/2] RUN make'] },
+    { from: null, commands: ['[stage-1 1/1] RUN test'] },
+    { from: null, commands: ['[stage-2 1/1] COPY --from=build /out /'] },
+  ]);
+});
+
+test('the step number is padded to the width of the count, as Go\'s %*d', () => {
+  const runs = Array.from({ length: 10 }, (_, i) => `RUN echo ${i}`).join('\n');
+  const [stage] = names(`FROM registry.example:5000/team/img@sha256:${'a'.repeat(64)}\n${runs}\n`);
+  assert.equal(stage!.from, `[ 1/11] FROM registry.example:5000/team/img@sha256:${'a'.repeat(64)}`);
+  assert.equal(stage!.commands[8], '[10/11] RUN echo 8');
+});
