@@ -15,7 +15,7 @@
  * call costs a round trip to libuv's thread pool, 35-40 us here against 4 us for the call itself,
  * and a tree of small files is mostly such calls.
  */
-import { closeSync, constants as fsc, fstatSync, lstatSync, lutimesSync, openSync, readdirSync, readlinkSync, readSync, unlinkSync, type Stats } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, futimesSync, lstatSync, lutimesSync, openSync, readdirSync, readlinkSync, readSync, unlinkSync, type Stats } from 'node:fs';
 import { systemError } from '../lib/errors.js';
 import { tarEnd, tarEntryBlocks, type TarWriteHeader } from '../lib/tar-writer.js';
 import { MAX_TREE_DEPTH, tooDeep } from '../lib/tree-depth.js';
@@ -141,6 +141,8 @@ interface Level {
   fd: number | null;
   names: string[];
   prefix: string;
+  /** asLayer: the directory's tar mtime, set once its children are done (removing a socket in it changes it). */
+  mtime?: number;
 }
 
 class TreeWalk {
@@ -179,7 +181,10 @@ class TreeWalk {
       const child = level.names.pop();
       if (child === undefined) {
         this.levels.pop();
-        if (level.fd !== null) closeSync(level.fd);
+        if (level.fd !== null) {
+          if (level.mtime !== undefined) futimesSync(level.fd, level.mtime, level.mtime);
+          closeSync(level.fd);
+        }
         continue;
       }
       const at = this.opts.mounts?.get(level.prefix + child) ?? `${level.dir}/${child}`;
@@ -233,7 +238,11 @@ class TreeWalk {
           // Its children come next (rest()); the level closes the fd when they are done.
           handedOn = true;
           this.descend(fdPath({ fd: dir }), dir, `${rel}/`);
-          this.settle(at, base.mtime, true);
+          if (this.opts.asLayer) {
+            this.settle(at, base.mtime, true);
+            const level = this.levels[this.levels.length - 1];
+            if (level?.fd === dir) level.mtime = base.mtime;
+          }
         } finally {
           if (!handedOn) closeSync(dir);
         }
