@@ -214,7 +214,9 @@ class TreeWalk {
       mtime: Math.floor(st.mtimeMs / 1000),
     };
     // Read by name through the parent's fd: lgetxattr does not follow the entry if it was swapped for a link.
-    const capability = lgetxattr(at, CAPABILITY);
+    // asLayer lists the entry's attributes anyway (to drop those no tar carries): then the capability is read only when listed.
+    const names = this.opts.asLayer ? llistxattr(at) : null;
+    const capability = names && !names.includes(CAPABILITY) ? null : lgetxattr(at, CAPABILITY);
     if (capability) base.xattrs = new Map([[CAPABILITY, capability]]);
 
     if (type === 'char' && this.opts.whiteouts && st.rdev === 0) {
@@ -232,14 +234,14 @@ class TreeWalk {
           const now = fstatSync(dir);
           if (now.ino !== st.ino || now.dev !== st.dev) return this.unreadable(rel);
           yield* tarEntryBlocks({ ...base, name: rel === '' ? '/' : `${rel}/` });
-          if (this.opts.whiteouts && lgetxattr(`${fdPath({ fd: dir })}/.`, OPAQUE)?.toString() === 'y') {
+          if (this.opts.whiteouts && (!names || names.includes(OPAQUE)) && lgetxattr(`${fdPath({ fd: dir })}/.`, OPAQUE)?.toString() === 'y') {
             yield* tarEntryBlocks({ ...base, name: `${rel}/.wh..wh..opq`, type: 'file', mode: base.mode & 0o777, size: 0, xattrs: undefined });
           }
           // Its children come next (rest()); the level closes the fd when they are done.
           handedOn = true;
           this.descend(fdPath({ fd: dir }), dir, `${rel}/`);
           if (this.opts.asLayer) {
-            this.settle(at, base.mtime, true);
+            this.settle(at, base.mtime, names, true);
             const level = this.levels[this.levels.length - 1];
             if (level?.fd === dir) level.mtime = base.mtime;
           }
@@ -264,7 +266,7 @@ class TreeWalk {
           if (now.ino !== st.ino || now.dev !== st.dev || !now.isFile()) return this.unreadable(rel);
           if (st.nlink > 1) this.linked.set(key, tarName);
           yield* tarEntryBlocks({ ...base, size: st.size }, readExactly(fd, st.size));
-          this.settle(at, base.mtime);
+          this.settle(at, base.mtime, names);
         } finally {
           closeSync(fd);
         }
@@ -277,17 +279,17 @@ class TreeWalk {
         } catch {
           return;
         }
-        this.settle(at, base.mtime);
+        this.settle(at, base.mtime, names);
         yield* tarEntryBlocks({ ...base, linkname });
         return;
       }
       case 'char':
       case 'block':
-        this.settle(at, base.mtime);
+        this.settle(at, base.mtime, names);
         yield* tarEntryBlocks({ ...base, devmajor: major(st.rdev), devminor: minor(st.rdev) });
         return;
       default:
-        this.settle(at, base.mtime);
+        this.settle(at, base.mtime, names);
         yield* tarEntryBlocks(base);
     }
   }
@@ -301,10 +303,11 @@ class TreeWalk {
    * asLayer: the entry at `at` (by name, never through a link) as its tar entry extracts: times
    * in whole seconds and only the attributes a tar carries (a file's capability, a directory's
    * opaque mark, and the host's SELinux label, which is the host's rather than the image's).
+   * `names`: the entry's attributes as listed when it was met (null: not asLayer).
    */
-  private settle(at: string, mtime: number, isDir = false): void {
-    if (!this.opts.asLayer) return;
-    for (const name of llistxattr(at)) {
+  private settle(at: string, mtime: number, names: string[] | null, isDir = false): void {
+    if (!names) return;
+    for (const name of names) {
       if (name === CAPABILITY || name === 'security.selinux' || (isDir && name === OPAQUE)) continue;
       lremovexattr(at, name);
     }
