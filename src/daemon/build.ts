@@ -21,7 +21,7 @@ import type { ContainerBackend } from '../api/backend.js';
 import type { BuildCacheRecord, ContainerConfig, HostConfig, ImageConfigFile, ProgressMessage } from '../api/types.js';
 import { BuildArgs, prependEnvOnCmd } from '../build/build-args.js';
 import { parseStages, parseInstruction, stageIndex, type Instruction, type Stage } from '../build/instructions.js';
-import { stageStepNames, type StageStepNames } from '../build/buildkit-names.js';
+import { stageStepNames, withVariables, type StageStepNames } from '../build/buildkit-names.js';
 import { DockerfileParseError, parseLine } from '../build/parser.js';
 import { envMap, expandHeredoc, processWord, processWords } from '../build/shell-lex.js';
 import { hasIndependentStages, stageDependencies } from '../build/stage-graph.js';
@@ -411,7 +411,8 @@ class BuildRun {
     out(` ---> ${shortId(state.imageId)}\n`);
     for (const [i, inst] of stage.commands.entries()) {
       this.checkCancelled();
-      output.step(`Step ${step++}/${total} : ${inst.text}\n`, names.commands[i]!);
+      const name = names.commands[i]!;
+      output.step(`Step ${step++}/${total} : ${inst.text}\n`, name && withVariables(name, this.envFor(state), escape));
       await this.dispatchStep(state, inst, escape);
       out(` ---> ${shortId(state.imageId)}\n`);
     }

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseStages } from '../../../src/build/instructions.js';
-import { stageStepNames } from '../../../src/build/buildkit-names.js';
+import { stageStepNames, withVariables } from '../../../src/build/buildkit-names.js';
 
 function names(dockerfile: string) {
   const { stages } = parseStages(dockerfile, 'buildkit');
@@ -34,4 +34,22 @@ test('the step number is padded to the width of the count, as Go\'s %*d', () => 
   const [stage] = names(`FROM registry.example:5000/team/img@sha256:${'a'.repeat(64)}\n${runs}\n`);
   assert.equal(stage!.from, `[ 1/11] FROM registry.example:5000/team/img@sha256:${'a'.repeat(64)}`);
   assert.equal(stage!.commands[8], '[10/11] RUN echo 8');
+});
+
+test("variables in a step's name: expanded as BuildKit shows them, quotes kept, unset ones as written", () => {
+  const env = new Map([
+    ['APP', '/app'],
+    ['X', 'given'],
+    ['EMPTY', ''],
+  ]);
+  const cases: Array<[string, string]> = [
+    ['WORKDIR $APP', 'WORKDIR /app'],
+    ['RUN echo "arg=$X" && echo "arg=${X}" > /arg', 'RUN echo "arg=given" && echo "arg=given" > /arg'],
+    ["RUN echo '$X stays' $X", "RUN echo '$X stays' given"],
+    ['RUN echo $UNSET ${UNSET} ${UNSET:-dflt} ${X:+set} ${EMPTY:-e} ${EMPTY-e}', 'RUN echo $UNSET ${UNSET} dflt set e '],
+    ['RUN echo \\$X a\\ b "q\\"x\\n"', 'RUN echo $X a b "q"x\\n"'],
+    ['RUN echo $$ $1 cost$', 'RUN echo $$ $1 cost$'],
+  ];
+  for (const [text, shown] of cases) assert.equal(withVariables(text, env), shown, text);
+  assert.equal(withVariables('COPY `$X` $X', env, '`'), 'COPY $X given');
 });
