@@ -6,8 +6,10 @@
  *    layer extractor);
  *  - parents are resolved inside the container root (symlinks followed there, never out of it;
  *    missing ones made 0755), every write goes through an open directory fd (root.ts),
- *    new files are created O_EXCL|O_NOFOLLOW, and metadata is set through an O_PATH fd of the
- *    entry, so a symlink the container swaps in meanwhile is never followed;
+ *    new files are created O_EXCL|O_NOFOLLOW (in place when the name is free, else under a
+ *    temporary name renamed over the old entry), and metadata is set through the fd that made a
+ *    file or an O_PATH fd of the entry, so a symlink the container swaps in meanwhile is never
+ *    followed;
  *  - symlinks whose target lexically leaves the destination and hardlinks to outside it are
  *    refused, as Docker refuses them (breakout), with `..` stopping where Docker's untar for
  *    the case is chrooted (ExtractOptions.chroot);
@@ -238,8 +240,9 @@ export class ContainerExtractor {
         break;
       case 'file':
       case 'other': {
-        // Made whole under a name of its own and renamed over `at`: an extract racing this one
-        // into the same directory (Docker lets the last writer win) never meets a half-made file.
+        // Something was there: the file is made whole under a name of its own and renamed over
+        // `at`, so the old inode (another link to it, a file a racing extract is still writing;
+        // Docker lets the last writer win) is replaced, never written through.
         const tmp = fdPath(parent, this.tempName());
         await placeByRename(this.fs, tmp, at, async () => {
           if (!(await this.writeNewFile(tmp, h, tarEntry))) throw systemError(`open ${entryPath}: file exists`);
