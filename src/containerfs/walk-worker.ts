@@ -1,11 +1,11 @@
 /**
  * The body of a file tree worker thread (started by walk-pool.ts): tar walks and layers' tars
  * rebuilt, whose output goes back a bounded window at a time, and tree hashes and sizes. Jobs interleave
- * where one waits for its consumer.
+ * where one waits for its consumer; a hash yields every few milliseconds.
  */
 import { parentPort } from 'node:worker_threads';
 import { toWire } from '../layer/extract-protocol.js';
-import { treeHash } from './tree-hash.js';
+import { treeHashSteps } from './tree-hash.js';
 import { dirSize } from '../lib/dir-size.js';
 import { assembleTarPieces } from '../layer/tar-split.js';
 import { gathered, walkTar } from './walk.js';
@@ -51,6 +51,28 @@ async function stream(j: Job, pieces: Iterable<Buffer> | AsyncIterable<Buffer>):
   }
 }
 
+/** How long a hash runs before the worker turns to its other jobs' messages. */
+const SLICE_MS = 4;
+
+/** The classic hash of `at`, a time slice at a time: a COPY of a big tree holds up no walk that shares this thread. */
+async function hash(id: number, at: string): Promise<void> {
+  try {
+    const steps = treeHashSteps(at);
+    for (;;) {
+      const until = performance.now() + SLICE_MS;
+      let r = steps.next();
+      while (!r.done && performance.now() < until) r = steps.next();
+      if (r.done) {
+        post({ t: 'done', id, ...(r.value !== undefined ? { hash: r.value } : {}) });
+        return;
+      }
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  } catch (err) {
+    post({ t: 'fail', id, error: toWire(err) });
+  }
+}
+
 function wake(j: Job): void {
   const w = j.wake;
   j.wake = null;
@@ -64,16 +86,16 @@ port.on('message', (m: ToWorker) => {
     void stream(j, m.t === 'walk' ? walkTar(m.spec, m.opts) : assembleTarPieces(m.tarSplitPath, m.diffDir));
     return;
   }
-  if (m.t === 'hash' || m.t === 'size') {
+  if (m.t === 'size') {
     try {
-      if (m.t === 'size') post({ t: 'done', id: m.id, size: dirSize(m.path) });
-      else {
-        const hash = treeHash(m.at);
-        post({ t: 'done', id: m.id, ...(hash !== undefined ? { hash } : {}) });
-      }
+      post({ t: 'done', id: m.id, size: dirSize(m.path) });
     } catch (err) {
       post({ t: 'fail', id: m.id, error: toWire(err) });
     }
+    return;
+  }
+  if (m.t === 'hash') {
+    void hash(m.id, m.at);
     return;
   }
   const j = jobs.get(m.id);

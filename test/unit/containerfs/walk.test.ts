@@ -191,6 +191,24 @@ test('walk pool: the classic hash of a tree, changed by a mode, undefined for a 
   assert.equal(await pool.hash(join(dir, 'nope')), undefined);
 });
 
+test('walk pool: a hash of a big tree is done in slices: a walk on the same worker finishes first', async () => {
+  const big = join(dir, 'hash-big');
+  await mkdir(big);
+  // Sparse: a gigabyte of zeros to hash (seconds of sha256) and no disk used.
+  await writeFile(join(big, 'zeros'), '');
+  await truncate(join(big, 'zeros'), 1 << 30);
+  const one = new WalkPool(1, 60_000);
+  try {
+    const order: string[] = [];
+    const hashed = one.hash(big).then((h) => order.push(`hash ${h?.slice(0, 4)}`));
+    const walked = entries(one.tar({ at: join(dir, 'other'), name: 'o' })).then((all) => order.push(`walk ${all.length}`));
+    await Promise.all([hashed, walked]);
+    assert.deepEqual(order, ['walk 2', 'hash dir:']);
+  } finally {
+    await one.close();
+  }
+});
+
 test('walk and hash: a nesting deeper than the bound fails as Docker\'s walk fails past PATH_MAX, without exhausting fds or the stack', async () => {
   const root = join(dir, 'deep');
   makeDeepTree(root, 2100);
