@@ -162,7 +162,8 @@ export class UnpackedArchive {
   async manifest(signal?: AbortSignal): Promise<ArchiveManifestItem[]> {
     if (await this.exists('manifest.json')) return checkManifest(parseJSON(await this.read('manifest.json'), 'manifest.json'));
     if (await this.exists('index.json')) return this.manifestFromOci(signal);
-    throw invalidParameter('invalid archive: no manifest.json (legacy v1 archives are not supported)');
+    // Docker 25 dropped loading the legacy (pre-1.10) layout too, with this message.
+    throw invalidParameter('invalid archive: does not contain a manifest.json');
   }
 
   private blobPath(digest: string): string {

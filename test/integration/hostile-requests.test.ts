@@ -92,6 +92,14 @@ test('docker load of a manifest naming a layer outside the archive, missing, or 
     assert.match(r.out, /invalid archive/, name);
     assert.doesNotMatch(r.out, /TypeError|Cannot read/, name);
   }
+  // The legacy layout (repositories, <id>/json, <id>/layer.tar) is refused as Docker 25+ refuses it.
+  const legacy = await loadArchive('legacy', [
+    { name: 'repositories', content: JSON.stringify({ old: { '1': 'a'.repeat(64) } }) },
+    { name: `${'a'.repeat(64)}/json`, content: config },
+    { name: `${'a'.repeat(64)}/layer.tar`, content: '' },
+  ]);
+  assert.equal(legacy.code, 1, legacy.out);
+  assert.match(legacy.out, /^invalid archive: does not contain a manifest\.json$/m);
   await assertAlive('load with bad manifest shapes');
   assert.deepEqual(await registered(), before);
   assert.deepEqual(await readdir(join(d.dataRoot, 'tmp')), [], 'unpack dirs are removed');
