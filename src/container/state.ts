@@ -16,6 +16,18 @@ export function formatRFC3339Nano(date: Date | number): string {
   return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z');
 }
 
+/**
+ * A UTC RFC3339(Nano) timestamp as Go's time.Time prints itself (`%v`, String()): `2006-01-02
+ * 15:04:05.999999999 +0000 UTC`, trailing zeros of the fraction dropped. Another form comes back
+ * as it is.
+ */
+export function goUtcTimeString(time: string): string {
+  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z$/.exec(time);
+  if (!m) return time;
+  const frac = (m[3] ?? '').replace(/0+$/, '');
+  return `${m[1]} ${m[2]}${frac ? `.${frac}` : ''} +0000 UTC`;
+}
+
 export function nowRFC3339Nano(): string {
   return formatRFC3339Nano(new Date());
 }

@@ -6,7 +6,20 @@
  */
 import { hostname } from 'node:os';
 import type { ContainerRecord } from '../container/container.js';
+import { goUtcTimeString } from '../container/state.js';
 import { Template } from '../lib/go-template.js';
+
+/** A time.Time field: printed as Go prints one, marshalled (`json`) as RFC 3339. */
+class GoTime {
+  constructor(private readonly rfc3339: string) {}
+
+  String(): string {
+    return goUtcTimeString(this.rfc3339);
+  }
+  toJSON(): string {
+    return this.rfc3339;
+  }
+}
 
 /** moby's logger.Info as a template sees it: its fields, and its methods (ID, Name, ImageID…). */
 class LogInfo {
@@ -17,7 +30,7 @@ class LogInfo {
   readonly ContainerArgs: string[];
   readonly ContainerImageID: string;
   readonly ContainerImageName: string;
-  readonly ContainerCreated: string;
+  readonly ContainerCreated: GoTime;
   readonly ContainerEnv: string[];
   readonly ContainerLabels: Record<string, string>;
   readonly LogPath: string;
@@ -31,7 +44,7 @@ class LogInfo {
     this.ContainerArgs = [...(rec.Args ?? [])];
     this.ContainerImageID = rec.Image;
     this.ContainerImageName = rec.Config.Image ?? '';
-    this.ContainerCreated = rec.Created;
+    this.ContainerCreated = new GoTime(rec.Created);
     this.ContainerEnv = [...(rec.Config.Env ?? [])];
     this.ContainerLabels = { ...(rec.Config.Labels ?? {}) };
     this.LogPath = rec.LogPath;

@@ -357,6 +357,16 @@ test('logs --details prefixes the log-opt labels and env attributes, as Docker d
   const id = (await d.docker(['inspect', '-f', '{{.Id}}', 'tagged'])).stdout.trim();
   assert.equal((await d.docker(['logs', '--details', 'tagged'])).stdout, `tag=tagged%2F${id.slice(0, 12)}%2Fbusybox%2Fdocker%2Fecho+y y\n`);
   await d.docker(['rm', 'tagged']);
+  // A time.Time field prints as Go prints one (moby's creation time is UTC).
+  const created = await d.docker(['run', '--name', 'created', '--log-opt', 'tag={{.ContainerCreated}}', 'busybox', 'echo', 'z']);
+  assert.equal(created.code, 0, created.stderr);
+  const at = (await d.docker(['inspect', '-f', '{{.Created}}', 'created'])).stdout.trim();
+  const details = (await d.docker(['logs', '--details', 'created'])).stdout;
+  // `2006-01-02 15:04:05.999999999 +0000 UTC` (query-escaped): no T, the fraction without trailing zeros.
+  const m = /^tag=(\d{4}-\d\d-\d\d)\+(\d\d)%3A(\d\d)%3A(\d\d)(?:\.\d*[1-9])?\+%2B0000\+UTC z\n$/.exec(details);
+  assert.ok(m, details);
+  assert.equal(`${m[1]}T${m[2]}:${m[3]}:${m[4]}`, at.slice(0, 19));
+  await d.docker(['rm', 'created']);
   // One that does not parse fails the start, as the logger's creation fails it in Docker.
   const bad = await d.docker(['run', '--name', 'badtag', '--log-opt', 'tag={{nosuchfunc .ID}}', 'busybox', 'true']);
   assert.equal(bad.code, 125);
