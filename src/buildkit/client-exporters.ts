@@ -11,7 +11,8 @@
 import { constants } from 'node:fs';
 import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fdPath, type ContainerRoot } from '../containerfs/root.js';
+import { type ContainerRoot } from '../containerfs/root.js';
+import { fdPath } from '../lib/fd-path.js';
 import { walkPool } from '../containerfs/walk-pool.js';
 import { goFileMode } from '../lib/go-file-mode.js';
 import { GrpcError, Status, type ClientCall, type GrpcClient } from './grpc.js';

@@ -10,7 +10,8 @@
 import { constants as fsc, type Stats } from 'node:fs';
 import { lstat, open, readdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fdPath, O_PATH } from './root.js';
+import { O_PATH } from './root.js';
+import { fdPath } from '../lib/fd-path.js';
 import { lgetxattr } from '../layer/xattr.js';
 import { OPAQUE } from './walk.js';
 

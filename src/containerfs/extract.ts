@@ -30,7 +30,8 @@ import { decompressed } from '../layer/decompress.js';
 import { layerRelativePath } from '../layer/extract.js';
 import { TarReader, type TarEntry, type TarHeader } from '../layer/tar-reader.js';
 import { checkWritableXattr, lsetxattr, xattrRefusedByKernel } from '../layer/xattr.js';
-import { fdPath, O_PATH, RootPathError, type ContainerRoot } from './root.js';
+import { O_PATH, RootPathError, type ContainerRoot } from './root.js';
+import { fdPath } from '../lib/fd-path.js';
 
 export interface ExtractOptions {
   /** Refuse to replace a directory with a non-directory and the reverse (noOverwriteDirNonDir). */

@@ -23,6 +23,7 @@ import type { Stats } from 'node:fs';
 import { threadPoolFs, type FsCalls, type OpenFile } from './fs-calls.js';
 import { posix } from 'node:path';
 import { systemError } from '../lib/errors.js';
+import { fdPath } from '../lib/fd-path.js';
 
 /** O_PATH (Linux): an fd that names a directory without opening it for reading. */
 export const O_PATH = 0o10000000;
@@ -44,10 +45,6 @@ export function isNotFound(err: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
-/** `/proc/self/fd/<fd>`: the directory behind an fd, as a path the fs API accepts. */
-export function fdPath(fh: { readonly fd: number }, name?: string): string {
-  return name ? `/proc/self/fd/${fh.fd}/${name}` : `/proc/self/fd/${fh.fd}`;
-}
 
 /** Splits a container path into its components, dropping empty ones and `.`. */
 export function pathParts(p: string): string[] {

@@ -10,7 +10,8 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants as fsc, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
 import { systemError } from '../lib/errors.js';
 import { MAX_TREE_DEPTH, tooDeep } from '../lib/tree-depth.js';
-import { fdPath, O_PATH } from './root.js';
+import { O_PATH } from './root.js';
+import { fdPath } from '../lib/fd-path.js';
 
 const CHUNK = 256 * 1024;
 

@@ -20,7 +20,7 @@ import { systemError } from '../lib/errors.js';
 import { tarEnd, tarEntryBlocks, type TarWriteHeader } from '../lib/tar-writer.js';
 import { MAX_TREE_DEPTH, tooDeep } from '../lib/tree-depth.js';
 import { lgetxattr, llistxattr, lremovexattr } from '../layer/xattr.js';
-import { fdPath } from './root.js';
+import { fdPath } from '../lib/fd-path.js';
 
 export interface WalkOptions {
   /** Overlay upper dir mode: whiteouts and opaque dirs (trusted.overlay.opaque) become Docker's `.wh.` entries. */

@@ -22,7 +22,8 @@ import type { ContainerAccess } from './containers/access.js';
 import { containerActor } from './containers/events.js';
 import { ensureWorkingDir } from './containers/working-dir.js';
 import { rootMounts } from '../containerfs/mounts.js';
-import { ContainerRoot, RootPathError, fdPath, isNotFound } from '../containerfs/root.js';
+import { ContainerRoot, RootPathError, isNotFound } from '../containerfs/root.js';
+import { fdPath } from '../lib/fd-path.js';
 import type { ContainerPathStat } from '../api/types.js';
 import { goFileMode } from '../lib/go-file-mode.js';
 

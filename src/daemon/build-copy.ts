@@ -19,7 +19,8 @@ import { TarReader } from '../layer/tar-reader.js';
 import { extractPool } from '../layer/extract-pool.js';
 import type { WalkSpec } from '../containerfs/walk.js';
 import { walkPool } from '../containerfs/walk-pool.js';
-import { fdPath, O_PATH, type ContainerRoot } from '../containerfs/root.js';
+import { O_PATH, type ContainerRoot } from '../containerfs/root.js';
+import { fdPath } from '../lib/fd-path.js';
 
 export interface CopySource {
   /** Absolute path in the source root, resolved (symlinks followed). */

@@ -11,7 +11,8 @@ import { finished } from 'node:stream/promises';
 import { constants, createGunzip, createGzip } from 'node:zlib';
 import type { TarRecorder } from './tar-reader.js';
 import { systemError } from '../lib/errors.js';
-import { fdPath, O_PATH } from '../containerfs/root.js';
+import { O_PATH } from '../containerfs/root.js';
+import { fdPath } from '../lib/fd-path.js';
 
 const BATCH = 64 * 1024;
 

@@ -1,8 +1,8 @@
 /** The one disk-usage walk (container RW layers, volumes, build cache mounts, /system/df). */
 import { closeSync, constants as fsc, lstatSync, openSync, readdirSync, type Stats } from 'node:fs';
+import { fdPath } from './fd-path.js';
 import { MAX_TREE_DEPTH } from './tree-depth.js';
 
-const fdDir = (fd: number, name?: string) => `/proc/self/fd/${fd}${name === undefined ? '' : `/${name}`}`;
 
 /**
  * The bytes below `root` as Docker's directory.Size counts them: every entry but directories,
@@ -23,7 +23,7 @@ export function dirSize(root: string): number {
       return null;
     }
     try {
-      return { fd, names: readdirSync(fdDir(fd)) };
+      return { fd, names: readdirSync(fdPath({ fd })) };
     } catch {
       closeSync(fd);
       return null;
@@ -39,7 +39,7 @@ export function dirSize(root: string): number {
         closeSync(stack.pop()!.fd);
         continue;
       }
-      const at = fdDir(top.fd, name);
+      const at = fdPath(top, name);
       let st: Stats;
       try {
         st = lstatSync(at);

@@ -5,7 +5,8 @@
  * container root (containerfs), so a symlink in the image cannot make the copy read from the host.
  */
 import { chmod, chown, readdir } from 'node:fs/promises';
-import { fdPath, openDirInRoot } from '../containerfs/root.js';
+import { openDirInRoot } from '../containerfs/root.js';
+import { fdPath } from '../lib/fd-path.js';
 import { systemError } from '../lib/errors.js';
 import { run, type CommandError } from '../lib/run.js';
 

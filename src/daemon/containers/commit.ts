@@ -19,7 +19,8 @@ import type { Readable } from 'node:stream';
 import { walkPool } from '../../containerfs/walk-pool.js';
 import { removedMeanwhile, type ContainerAccess } from './access.js';
 import { containerActor } from './events.js';
-import { fdPath, O_PATH } from '../../containerfs/root.js';
+import { O_PATH } from '../../containerfs/root.js';
+import { fdPath } from '../../lib/fd-path.js';
 import { hostArch } from '../images/platform.js';
 import type { ContainerPause } from './pause.js';
 
