@@ -157,7 +157,7 @@ class TreeWalk {
   constructor(private readonly opts: WalkOptions) {}
 
   /** Goes into the directory `dir` (an fd path; `fd` is closed when it is done), its children named `prefix + child`. */
-  descend(dir: string, fd: number | null, prefix: string): void {
+  descend(dir: string, fd: number | null, prefix: string, mtime?: number): void {
     // Each level holds its directory open: a nesting past the bound fails the walk, as PATH_MAX fails Docker's.
     if (this.levels.length >= MAX_TREE_DEPTH) {
       if (fd !== null) closeSync(fd);
@@ -171,7 +171,7 @@ class TreeWalk {
       if (this.opts.asLayer) throw err;
       return; // unreadable: no children
     }
-    this.levels.push({ dir, fd, names, prefix });
+    this.levels.push({ dir, fd, names, prefix, mtime });
   }
 
   /** Everything below the directories gone into, depth first, each directory's children in name order. */
@@ -213,18 +213,17 @@ class TreeWalk {
       gid: st.gid,
       mtime: Math.floor(st.mtimeMs / 1000),
     };
+    if (type === 'char' && this.opts.whiteouts && st.rdev === 0) {
+      const slash = rel.lastIndexOf('/');
+      const name = slash < 0 ? `.wh.${rel}` : `${rel.slice(0, slash + 1)}.wh.${rel.slice(slash + 1)}`;
+      yield* tarEntryBlocks({ ...base, name, type: 'file', mode: 0o600, size: 0 });
+      return;
+    }
     // Read by name through the parent's fd: lgetxattr does not follow the entry if it was swapped for a link.
     // asLayer lists the entry's attributes anyway (to drop those no tar carries): then the capability is read only when listed.
     const names = this.opts.asLayer ? llistxattr(at) : null;
     const capability = names && !names.includes(CAPABILITY) ? null : lgetxattr(at, CAPABILITY);
     if (capability) base.xattrs = new Map([[CAPABILITY, capability]]);
-
-    if (type === 'char' && this.opts.whiteouts && st.rdev === 0) {
-      const slash = rel.lastIndexOf('/');
-      const name = slash < 0 ? `.wh.${rel}` : `${rel.slice(0, slash + 1)}.wh.${rel.slice(slash + 1)}`;
-      yield* tarEntryBlocks({ ...base, name, type: 'file', mode: 0o600, size: 0, xattrs: undefined });
-      return;
-    }
     switch (type) {
       case 'directory': {
         const dir = openOrNull(at, fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
@@ -239,12 +238,8 @@ class TreeWalk {
           }
           // Its children come next (rest()); the level closes the fd when they are done.
           handedOn = true;
-          this.descend(fdPath({ fd: dir }), dir, `${rel}/`);
-          if (this.opts.asLayer) {
-            this.settle(at, base.mtime, names, true);
-            const level = this.levels[this.levels.length - 1];
-            if (level?.fd === dir) level.mtime = base.mtime;
-          }
+          this.dropAttributes(at, names, true);
+          this.descend(fdPath({ fd: dir }), dir, `${rel}/`, names ? base.mtime : undefined);
         } finally {
           if (!handedOn) closeSync(dir);
         }
@@ -277,7 +272,7 @@ class TreeWalk {
         try {
           linkname = readlinkSync(at);
         } catch {
-          return;
+          return this.unreadable(rel);
         }
         this.settle(at, base.mtime, names);
         yield* tarEntryBlocks({ ...base, linkname });
@@ -305,12 +300,17 @@ class TreeWalk {
    * opaque mark, and the host's SELinux label, which is the host's rather than the image's).
    * `names`: the entry's attributes as listed when it was met (null: not asLayer).
    */
-  private settle(at: string, mtime: number, names: string[] | null, isDir = false): void {
+  private settle(at: string, mtime: number, names: string[] | null): void {
     if (!names) return;
-    for (const name of names) {
+    this.dropAttributes(at, names, false);
+    lutimesSync(at, mtime, mtime);
+  }
+
+  /** asLayer: the attributes in `names` no tar carries, removed from the entry at `at` (a directory's time is set when its level ends). */
+  private dropAttributes(at: string, names: string[] | null, isDir: boolean): void {
+    for (const name of names ?? []) {
       if (name === CAPABILITY || name === 'security.selinux' || (isDir && name === OPAQUE)) continue;
       lremovexattr(at, name);
     }
-    lutimesSync(at, mtime, mtime);
   }
 }
