@@ -224,7 +224,11 @@ export class LayerStore {
    */
   async applyLayer(parent: string | null, src: Readable): Promise<AppliedLayer> {
     if (parent !== null) await this.mustGet(parent);
-    const staged = await this.stageLayer(src);
+    return this.commitOrDiscard(await this.stageLayer(src), parent);
+  }
+
+  /** commitStaged(), removing the staged layer when that fails. */
+  private async commitOrDiscard(staged: StagedLayer, parent: string | null): Promise<AppliedLayer> {
     try {
       return await this.commitStaged(staged, parent);
     } catch (err) {
@@ -511,12 +515,7 @@ export class LayerStore {
         return recorded;
       });
     });
-    try {
-      return await this.commitStaged(staged, parent);
-    } catch (err) {
-      await this.discardStaged(staged);
-      throw err;
-    }
+    return this.commitOrDiscard(staged, parent);
   }
 
   /** Chain IDs that container RW layers sit on. */
