@@ -10,7 +10,7 @@
  */
 import { fullString, parseNormalizedNamed, withDefaultTag } from '../image/reference.js';
 import type { Instruction, Stage } from './instructions.js';
-import type { Env } from './shell-lex.js';
+import { withModifier, type Env } from './shell-lex.js';
 
 export interface StageStepNames {
   /** The FROM step's name; null when the base is scratch or another stage. */
@@ -50,7 +50,6 @@ export function stageStepNames(stage: Stage, index: number, stageCount: number, 
   const from = fromIsStep ? next(`FROM ${sourceName(base)}`) : null;
   return { from, commands: stage.commands.map((c) => (STEP_KINDS.has(c.kind) ? next(upperKeyword(c.text)) : null)) };
 }
-
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
 
@@ -103,7 +102,5 @@ function variable(rest: string, env: Env): [string, number] {
   const [all, name, op, word] = braced;
   const value = env.get(name!);
   if (!op) return [value ?? `$${all}`, all.length];
-  const empty = op.startsWith(':') ? !value : value === undefined;
-  if (op.endsWith('-')) return [empty ? word! : value!, all.length];
-  return [empty ? '' : word!, all.length];
+  return [withModifier(value, op.startsWith(':'), op.endsWith('-') ? '-' : '+', word!), all.length];
 }

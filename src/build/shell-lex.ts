@@ -190,16 +190,9 @@ class Lexer {
     if (mod !== '-' && mod !== '+' && mod !== '?') throw new Error(`unsupported modifier (${colon ? ':' : ''}${mod}) in substitution`);
     const word = this.until('}');
     const value = this.lookup(name);
-    const set = colon ? value !== undefined && value !== '' : value !== undefined;
-    switch (mod) {
-      case '-':
-        return set ? value! : word;
-      case '+':
-        return set ? word : '';
-      default:
-        if (!set) throw new Error(`${name}: ${word || 'is not allowed to be unset'}`);
-        return value!;
-    }
+    if (mod !== '?') return withModifier(value, colon, mod, word);
+    if (colon ? !value : value === undefined) throw new Error(`${name}: ${word || 'is not allowed to be unset'}`);
+    return value!;
   }
 
   /** The word of a `${VAR:-word}` modifier, itself expanded, up to the closing brace. */
@@ -226,6 +219,13 @@ class Lexer {
   }
 }
 
+/** What `${VAR-word}` / `${VAR+word}` stand for with VAR's `value`; with `colon` (`:-`, `:+`) an empty value counts as unset. */
+export function withModifier(value: string | undefined, colon: boolean, mod: '-' | '+', word: string): string {
+  const set = colon ? value !== undefined && value !== '' : value !== undefined;
+  if (mod === '-') return set ? value! : word;
+  return set ? word : '';
+}
+
 /** Expands one word, keeping its whitespace (ENV values, COPY paths, WORKDIR …). */
 export function processWord(word: string, env: Env, escape = '\\'): string {
   return new Lexer(word, env, escape, false).run().word;
@@ -247,8 +247,6 @@ export function expandHeredoc(text: string, env: Env): string {
     const name = (braced ?? bare)!;
     const value = env.get(name);
     if (!op) return value ?? '';
-    const empty = op.startsWith(':') ? !value : value === undefined;
-    if (op.endsWith('-')) return empty ? (word ?? '') : value!;
-    return empty ? '' : (word ?? '');
+    return withModifier(value, op.startsWith(':'), op.endsWith('-') ? '-' : '+', word ?? '');
   });
 }
