@@ -76,7 +76,6 @@ export interface BuildServiceDeps {
   log(msg: string): void;
 }
 
-/** Where a stage's instructions stand. */
 /** Where a stage's output goes: text, each step's line (with its BuildKit name), and the rest of a line at its end. */
 interface StageOutput {
   out: (text: string) => void;
@@ -84,6 +83,7 @@ interface StageOutput {
   flush: () => void;
 }
 
+/** Where a stage's instructions stand. */
 interface StageState {
   imageId: string;
   image: ImageConfigFile;

@@ -18,10 +18,6 @@ export interface ExtractedLayer {
 }
 
 /**
- * Extracts `src` into `diffDir` (an empty directory) and writes its tar-split record to
- * `tarSplitPath`. On error the record is closed (the caller removes both) and `src` is destroyed.
- */
-/**
  * What extractLayerTar() returns and records for `src`, without writing a file: for a layer
  * whose files are where the extraction would have put them (an upper dir taken over whole).
  * The size counts the payloads, as the extractor counts what it writes.
@@ -45,6 +41,10 @@ export async function recordLayerTar(src: Readable, tarSplitPath: string): Promi
   }
 }
 
+/**
+ * Extracts `src` into `diffDir` (an empty directory) and writes its tar-split record to
+ * `tarSplitPath`. On error the record is closed (the caller removes both) and `src` is destroyed.
+ */
 export async function extractLayerTar(src: Readable, diffDir: string, tarSplitPath: string): Promise<ExtractedLayer> {
   let stream: Readable | null = null;
   let tarSplit: TarSplitWriter | null = null;

@@ -98,6 +98,9 @@ export class TarSplitWriter implements TarRecorder {
   }
 }
 
+/** A file of the record that a later entry of the layer replaced (by a link, a directory…). */
+const replaced = (name: string) => systemError(`layer file ${name} is no longer a file of the layer (a later entry replaced it); its tar cannot be rebuilt`);
+
 /**
  * The payload files of a layer's diff dir, opened the way the extractor made them: each
  * directory on the way and the file itself without following a symlink, so a name the record
@@ -135,12 +138,12 @@ class DiffDirFiles {
       fd = openSync(fdPath({ fd: this.dir(parts.join('/')) }, base), fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK | fsc.O_NOCTTY);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ELOOP' || code === 'ENOTDIR' || code === 'ENOENT') throw systemError(`layer file ${name} is no longer a file of the layer (a later entry replaced it); its tar cannot be rebuilt`);
+      if (code === 'ELOOP' || code === 'ENOTDIR' || code === 'ENOENT') throw replaced(name);
       throw err;
     }
     if (!fstatSync(fd).isFile()) {
       closeSync(fd);
-      throw systemError(`layer file ${name} is no longer a file of the layer (a later entry replaced it); its tar cannot be rebuilt`);
+      throw replaced(name);
     }
     return fd;
   }
