@@ -180,10 +180,11 @@ describe('WebSocket', () => {
 describe('WebSocket port forward', () => {
   test('v4.channel.k8s.io: the port prefix on both channels, then the relayed bytes', async () => {
     const pod = await run(['busybox', 'sh', '-c', 'mkdir /www && echo hello-ws > /www/index.html && exec httpd -f -p 80 -h /www']);
-    const url = await call('PortForward', { pod_sandbox_id: pod });
     const got = await waitFor(async () => {
+      // The server may not listen yet: a refused relay is reported on the error channel and
+      // retried, each time with a URL of its own (a streaming URL serves one connection).
+      const url = await call('PortForward', { pod_sandbox_id: pod });
       const ws = new WebSocket(`${url}?port=80`, ['v4.channel.k8s.io']);
-      // The server may not listen yet: a refused relay is reported on the error channel and retried.
       const r = await wsSession(ws, (w) => w.send(Buffer.concat([Buffer.from([0]), Buffer.from('GET / HTTP/1.0\r\n\r\n')])));
       return r.get(0)?.includes('hello-ws') ? r : undefined;
     }, { timeoutMs: 20_000, what: 'the page through a WebSocket port forward' });
