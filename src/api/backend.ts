@@ -5,6 +5,7 @@
  * take only: the wire types (request and response bodies) are in api/types.ts.
  */
 import type { Duplex, Readable, Writable } from 'node:stream';
+import type { NamedContextProvider } from '../build/named-contexts.js';
 import type {
   BuildCacheRecord,
   ContainerConfig,
@@ -402,6 +403,8 @@ export interface BuildOptions {
   cpuPeriod?: number;
   cpuQuota?: number;
   ulimits?: Array<{ Name: string; Soft: number; Hard: number }>;
+  /** BuildKit's named contexts (`--build-context`), through its API only. */
+  namedContexts?: NamedContextProvider;
 }
 
 /** A build error the stream reports with a code (a failing RUN's exit status). */

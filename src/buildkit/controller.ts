@@ -16,6 +16,7 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { BuildCacheRecord, ProgressMessage } from '../api/types.js';
 import { readDockerignore } from '../build/dockerignore.js';
+import { NamedContexts, type NamedContextProvider } from '../build/named-contexts.js';
 import type { ContainerRoot } from '../containerfs/root.js';
 import { TarWriter } from '../lib/tar-writer.js';
 import { humanSize } from '../lib/units.js';
@@ -36,7 +37,7 @@ export interface DockerfileBuilder {
    * `command` (a failed RUN).
    */
   build(
-    req: { context: Readable; dockerfile: string; options: FrontendOptions; secret: (id: string) => Promise<Buffer | null> },
+    req: { context: Readable; dockerfile: string; options: FrontendOptions; secret: (id: string) => Promise<Buffer | null>; namedContexts: NamedContextProvider },
     signal: AbortSignal,
   ): AsyncIterable<ProgressMessage>;
   /** The image's config JSON. */
@@ -376,7 +377,12 @@ export class BuildkitController {
     let imageId = '';
     try {
       const secret = (id: string) => this.secret(client, info.methods, id, signal);
-      for await (const m of this.builder.build({ context: tar, dockerfile: dockerfile.toString('utf8'), options: opts, secret }, signal)) {
+      const named = new NamedContexts(attrs);
+      const namedContexts: NamedContextProvider = {
+        lookup: (name, platform) => named.lookup(name, platform),
+        openLocal: (key, dirName, sig) => this.localContext(client, feed, key, dirName, sig),
+      };
+      for await (const m of this.builder.build({ context: tar, dockerfile: dockerfile.toString('utf8'), options: opts, secret, namedContexts }, signal)) {
         const aux = m.aux as { ID?: unknown } | undefined;
         if (typeof aux?.ID === 'string') imageId = aux.ID;
         await progress.message(m);
@@ -393,6 +399,34 @@ export class BuildkitController {
     if (transferError) throw solveError(transferError);
     if (!imageId) throw new GrpcError(Status.UNKNOWN, 'the build produced no image');
     return imageId;
+  }
+
+  /**
+   * A directory the client shares as a named local context, as a tar: its .dockerignore read
+   * first and its patterns left out, as BuildKit's frontend loads it (`[context <key>] …`).
+   */
+  private localContext(client: GrpcClient, feed: StatusFeed, key: string, dirName: string, signal: AbortSignal): Readable {
+    const tar = new TarWriter();
+    void (async () => {
+      const ignore = new VertexHandle(feed, `[context ${key}] load .dockerignore`);
+      await ignore.start();
+      const ignoreText = (await this.smallFiles(client, dirName, ['.dockerignore'], signal)).get('.dockerignore');
+      await ignore.status({ id: `transferring ${key}: ${humanSize(ignoreText?.length ?? 0)}`, done: true });
+      await ignore.complete();
+      const load = new VertexHandle(feed, `[context ${key}] load from client`);
+      await load.start();
+      try {
+        const excludes = ignoreText ? readDockerignore(ignoreText.toString('utf8')) : [];
+        const bytes = await receiveDirectory(client, { dirName, excludePatterns: excludes }, (h, body) => tar.add(h, body), signal);
+        tar.finish();
+        await load.status({ id: `transferring ${key}: ${humanSize(bytes)}`, done: true });
+        await load.complete();
+      } catch (err) {
+        await load.complete({ error: (err as Error).message });
+        throw err;
+      }
+    })().catch((err: unknown) => tar.destroy(err as Error));
+    return tar;
   }
 
   /** The client's secret `id` (`docker build --secret id=…`), or null when it has none. */

@@ -1,7 +1,7 @@
 /**
  * The Dockerfile frontend's options (BuildKit's `dockerfile.v0` frontend attributes, as buildx
  * sets them from `docker build` flags) in the classic builder's terms. What the classic builder
- * cannot do (named contexts, several platforms at once) is refused by name; attributes that
+ * cannot do (several platforms at once) is refused by name; attributes that
  * only steer BuildKit's own machinery are ignored, as its frontend ignores what it does not know.
  */
 import { GrpcError, Status } from './grpc.js';
@@ -59,9 +59,8 @@ export function frontendOptions(attrs: Record<string, string>): FrontendOptions 
       opts.labels[key.slice('label:'.length)] = value;
       continue;
     }
-    if (key.startsWith('context:') || key.startsWith('input:')) {
-      throw new GrpcError(Status.UNIMPLEMENTED, `named build contexts (${key}) are not supported by wharfd's builder`);
-    }
+    // Named contexts (build/named-contexts.ts) are looked up as the build meets their names.
+    if (key.startsWith('context:') || key.startsWith('input:')) continue;
     switch (key) {
       case 'filename':
       case 'target':

@@ -65,6 +65,14 @@ export class BuildContext {
     });
   }
 
+  /** The files of a directory a BuildKit client shares beside the context (a named context): no Dockerfile. */
+  static fromSentFiles(body: Readable, tmpRoot: string): Promise<BuildContext> {
+    return BuildContext.unpacked(body, tmpRoot, async (root, body) => {
+      await extractContext(root, body);
+      return '';
+    });
+  }
+
   private static async unpacked(body: Readable, tmpRoot: string, fill: (root: ContainerRoot, body: Readable) => Promise<string>): Promise<BuildContext> {
     const dir = await mkdtemp(join(tmpRoot, 'docker-builder'));
     let root: ContainerRoot | null = null;

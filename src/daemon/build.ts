@@ -22,6 +22,7 @@ import type { BuildCacheRecord, ContainerConfig, HostConfig, ImageConfigFile, Pr
 import { BuildArgs, prependEnvOnCmd } from '../build/build-args.js';
 import { parseStages, parseInstruction, stageIndex, type Instruction, type Stage } from '../build/instructions.js';
 import { stageStepNames, withVariables, type StageStepNames } from '../build/buildkit-names.js';
+import { UnsupportedNamedContext, type NamedContextMatch } from '../build/named-contexts.js';
 import { DockerfileParseError, parseLine } from '../build/parser.js';
 import { envMap, expandHeredoc, processWord, processWords } from '../build/shell-lex.js';
 import { hasIndependentStages, stageDependencies } from '../build/stage-graph.js';
@@ -193,6 +194,8 @@ class BuildRun {
   private readonly signal: AbortSignal;
   private readonly stopStages = new AbortController();
   private ctx: BuildContext | null = null;
+  /** The images named contexts stand for, by key: each found (or made of a client's directory) once per build. */
+  private readonly contextImages = new Map<string, Promise<string>>();
   private readonly quietBuffer: string[] = [];
   private quietBytes = 0;
 
@@ -361,7 +364,12 @@ class BuildRun {
     }
     const meta = this.args.allMeta();
     const bases = stages.map((st) => this.expand(st.baseName, meta, escape));
-    const deps = stageDependencies(stages, bases);
+    // BuildKit's named contexts: one named as a stage replaces the whole stage; one named as a base replaces the image.
+    const replacedBy = stages.map((st) => (st.name ? this.namedContext(st.name, this.stagePlatform(st, escape)) : undefined));
+    const baseContexts = stages.map((st, i) =>
+      stageIndex(stages.slice(0, i), bases[i]!) < 0 ? this.namedContext(bases[i]!, this.stagePlatform(st, escape)) : undefined,
+    );
+    const deps = stageDependencies(stages, bases).map((d, i) => (replacedBy[i] ? [] : d));
     const parallel = hasIndependentStages(deps);
     const firstStep: number[] = [];
     for (const st of stages) {
@@ -376,9 +384,12 @@ class BuildRun {
         Promise.all(deps[i]!.map((j) => runs[j]!)).then(async (needed) => {
           if (needed.some((n) => n === null)) return null;
           const output = this.stageOut(parallel ? `[${stage.name || `stage-${i}`}] ` : null);
-          const names = stageStepNames(stage, i, df.stages.length, bases[i]!, stageIndex(stages.slice(0, i), bases[i]!) >= 0);
+          const names = stageStepNames(stage, i, df.stages.length, bases[i]!, stageIndex(stages.slice(0, i), bases[i]!) >= 0 || baseContexts[i] !== undefined);
           try {
-            const state = await this.buildStage(stage, i, bases[i]!, firstStep[i]!, total, escape, output, names);
+            const replacement = replacedBy[i];
+            const state = replacement
+              ? await this.contextStage(stage, i, replacement, firstStep[i]!, total, output)
+              : await this.buildStage(stage, i, bases[i]!, firstStep[i]!, total, escape, output, names, baseContexts[i]);
             this.stageResults[i] = { name: stage.name, imageId: state.imageId, config: state.config };
             if (state.imageId && i !== last) this.emit({ aux: { ID: state.imageId } });
             return state;
@@ -403,11 +414,21 @@ class BuildRun {
     return state.imageId;
   }
 
-  private async buildStage(stage: Stage, index: number, base: string, step: number, total: number, escape: string, output: StageOutput, names: StageStepNames): Promise<StageState> {
+  private async buildStage(
+    stage: Stage,
+    index: number,
+    base: string,
+    step: number,
+    total: number,
+    escape: string,
+    output: StageOutput,
+    names: StageStepNames,
+    baseContext: NamedContextMatch | undefined,
+  ): Promise<StageState> {
     const { out } = output;
     this.checkCancelled();
-    output.step(`Step ${step++}/${total} : ${stage.text}\n`, names.from);
-    const state = await this.initStage(stage, index, base, escape, out);
+    output.step(`Step ${step++}/${total} : ${stage.text}\n`, baseContext ? contextVertex(baseContext) : names.from);
+    const state = await this.initStage(stage, index, base, escape, out, baseContext);
     out(` ---> ${shortId(state.imageId)}\n`);
     for (const [i, inst] of stage.commands.entries()) {
       this.checkCancelled();
@@ -417,6 +438,64 @@ class BuildRun {
       out(` ---> ${shortId(state.imageId)}\n`);
     }
     return state;
+  }
+
+  /** A stage a named context replaces: none of its instructions run, its image is the context's. */
+  private async contextStage(stage: Stage, index: number, match: NamedContextMatch, step: number, total: number, output: StageOutput): Promise<StageState> {
+    this.checkCancelled();
+    output.step(`Step ${step}/${total} : ${stage.text}\n`, contextVertex(match));
+    const imageId = await this.contextImage(match);
+    output.out(` ---> ${shortId(imageId)}\n`);
+    return this.newStageState(stage, index, imageId, imageId ? (await this.deps.images.resolve(imageId)).config : undefined, output.out);
+  }
+
+  /** The named context the client gave for `name` (a stage, a base, a --from) on `platform`, if any. */
+  private namedContext(name: string, platform: string): NamedContextMatch | undefined {
+    const contexts = this.opts.namedContexts;
+    if (!contexts) return undefined;
+    try {
+      return contexts.lookup(name, platform || `linux/${hostArch()}`);
+    } catch (err) {
+      if (err instanceof UnsupportedNamedContext) throw invalidParameter(err.message);
+      throw err;
+    }
+  }
+
+  /** The image a named context stands for ('' for scratch): an image of the engine's, or one made of the client's directory. */
+  private contextImage(match: NamedContextMatch): Promise<string> {
+    let image = this.contextImages.get(match.key);
+    if (!image) {
+      const source = match.source;
+      if (source.kind === 'image') image = source.ref === 'scratch' ? Promise.resolve('') : this.lookupImage(source.ref);
+      else image = this.localContextImage(match.key, source.dirName);
+      this.contextImages.set(match.key, image);
+    }
+    return image;
+  }
+
+  /**
+   * A directory the client shares as a named context, as an image of one layer holding its files
+   * as sent (owners included), made like a COPY on scratch so that the cache finds it again.
+   */
+  private async localContextImage(key: string, dirName: string): Promise<string> {
+    const ctx = await BuildContext.fromSentFiles(this.opts.namedContexts!.openLocal(key, dirName, this.signal), this.deps.tmpRoot);
+    const state = this.newStageState(null, -1, '', undefined, () => {});
+    try {
+      const infos = await resolveSources(ctx.root, ['.'], 'COPY', true);
+      const containerConfig = copyConfig(state.config, { Cmd: [...DEFAULT_SHELL, `#(nop) COPY ${sourcesHash(infos)} in / `] });
+      if (!(await this.probeCache(state, containerConfig))) {
+        await this.withLayer(state, containerConfig, (root) => copySources(ctx.root, infos, root, '/', { decompress: false }));
+      }
+      return state.imageId;
+    } finally {
+      state.finishStep?.();
+      await ctx.close();
+    }
+  }
+
+  /** The platform a stage is built for: its FROM --platform, else the build's. */
+  private stagePlatform(stage: Stage, escape: string): string {
+    return stage.platform ? this.expand(stage.platform, this.args.allMeta(), escape) : this.opts.platform;
   }
 
   private expand(word: string, env: ReadonlyMap<string, string>, escape: string): string {
@@ -464,20 +543,21 @@ class BuildRun {
     }
   }
 
-  private async initStage(stage: Stage, index: number, name: string, escape: string, out: (t: string) => void): Promise<StageState> {
-    const args = this.args.forStage();
+  private async initStage(stage: Stage, index: number, name: string, escape: string, out: (t: string) => void, baseContext?: NamedContextMatch): Promise<StageState> {
     if (name === '') throw invalidParameter(`base name (${stage.baseName}) should not be blank`);
     let imageId = '';
-    let image: ImageConfigFile = { architecture: hostArch(), os: 'linux', rootfs: { type: 'layers', diff_ids: [] } };
     const prev = this.stageResults.slice(0, index).find((r) => r !== undefined && r.name === name.toLowerCase() && r.name !== '');
     if (prev) {
       imageId = prev.imageId;
+    } else if (baseContext) {
+      imageId = await this.contextImage(baseContext);
     } else if (name !== 'scratch') {
       imageId = await this.lookupImage(name);
     }
-    if (imageId) image = (await this.deps.images.resolve(imageId)).config;
-    const platform = stage.platform ? this.expand(stage.platform, this.args.allMeta(), escape) : this.opts.platform;
-    if (platform && imageId) {
+    const image = imageId ? (await this.deps.images.resolve(imageId)).config : undefined;
+    const platform = this.stagePlatform(stage, escape);
+    // A named context's image is taken for what it is, as BuildKit takes it.
+    if (platform && image && !baseContext) {
       // There is no emulation here: the image must be the platform asked for.
       const [os, arch, variant] = platform.toLowerCase().split('/');
       const matches = os === (image.os || 'linux') && (!arch || arch === image.architecture) && (!variant || variant === (image.variant ?? ''));
@@ -485,11 +565,8 @@ class BuildRun {
         throw invalidParameter(`image with reference ${name} was found but does not match the specified platform: wanted ${platform}, actual: ${image.os}/${image.architecture}${image.variant ? `/${image.variant}` : ''}`);
       }
     }
-    const config = copyConfig(image.config ?? {});
-    if (!(config.Env ?? []).some((e) => e.startsWith('PATH='))) config.Env = [...(config.Env ?? []), `PATH=${DEFAULT_PATH}`];
-    config.OpenStdin = false;
-    config.StdinOnce = false;
-    const state: StageState = { imageId, image, config, maintainer: '', cmdSet: false, args, name: stage.name, index, cacheBusted: false, containers: new Set(), out };
+    const state = this.newStageState(stage, index, imageId, image, out);
+    const config = state.config;
     const triggers = config.OnBuild ?? [];
     if (triggers.length) {
       state.config.OnBuild = null;
@@ -505,6 +582,17 @@ class BuildRun {
       }
     }
     return state;
+  }
+
+  /** A stage's state on `imageId` (with its config `image`; none for scratch) before its first instruction. */
+  private newStageState(stage: Stage | null, index: number, imageId: string, image: ImageConfigFile | undefined, out: (t: string) => void): StageState {
+    const base = image ?? { architecture: hostArch(), os: 'linux', rootfs: { type: 'layers', diff_ids: [] } };
+    const config = copyConfig(base.config ?? {});
+    if (!(config.Env ?? []).some((e) => e.startsWith('PATH='))) config.Env = [...(config.Env ?? []), `PATH=${DEFAULT_PATH}`];
+    config.OpenStdin = false;
+    config.StdinOnce = false;
+    const args = this.args.forStage();
+    return { imageId, image: base, config, maintainer: '', cmdSet: false, args, name: stage?.name ?? '', index, cacheBusted: false, containers: new Set(), out };
   }
 
   private envFor(state: StageState): Map<string, string> {
@@ -1026,8 +1114,9 @@ class BuildRun {
       if (imageId === undefined) throw invalidParameter(`invalid from flag value ${from}: stage ${i} was not built`);
     }
     if (imageId !== undefined) return imageId;
+    const context = this.namedContext(from, this.opts.platform);
     try {
-      return await this.lookupImage(from);
+      return await (context ? this.contextImage(context) : this.lookupImage(from));
     } catch (err) {
       // Docker wraps whatever finding the image said (a failed pull, a bad name).
       if (isEngineError(err)) throw new EngineError(err.kind, `invalid from flag value ${from}: ${err.message}`, { cause: err });
@@ -1249,4 +1338,9 @@ function historyExtends(img: ImageConfigFile, parent: ImageConfigFile | null): b
   const diffs = img.rootfs?.diff_ids ?? [];
   if (parentHistory.length >= history.length || parentDiffs.length > diffs.length) return false;
   return parentHistory.every((h, i) => isDeepStrictEqual(h, history[i])) && parentDiffs.every((d, i) => d === diffs[i]);
+}
+
+/** The vertex BuildKit shows for a named context that an image stands for; a local one's transfer has its own. */
+function contextVertex(match: NamedContextMatch): string | null {
+  return match.source.kind === 'image' ? `[context ${match.key}] ${match.source.ref}` : null;
 }

@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import type { Readable } from 'node:stream';
 import type { DockerfileBuilder } from '../buildkit/service.js';
 import type { FrontendOptions } from '../buildkit/frontend-options.js';
+import type { NamedContextProvider } from '../build/named-contexts.js';
 import { fullString, parseNormalizedNamed, withDefaultTag } from '../image/reference.js';
 import { invalidParameter } from '../lib/errors.js';
 import type { BuildService } from './build.js';
@@ -22,7 +23,7 @@ export class BuildkitBuilder implements DockerfileBuilder {
     private readonly images: ImageService,
   ) {}
 
-  build(req: { context: Readable; dockerfile: string; options: FrontendOptions; secret: (id: string) => Promise<Buffer | null> }, signal: AbortSignal) {
+  build(req: { context: Readable; dockerfile: string; options: FrontendOptions; secret: (id: string) => Promise<Buffer | null>; namedContexts: NamedContextProvider }, signal: AbortSignal) {
     const o = req.options;
     return this.builds.build(
       req.context,
@@ -47,6 +48,7 @@ export class BuildkitBuilder implements DockerfileBuilder {
         ...(o.shmSize !== undefined ? { shmSize: o.shmSize } : {}),
         ...(o.cgroupParent ? { cgroupParent: o.cgroupParent } : {}),
         ...(o.ulimits ? { ulimits: o.ulimits } : {}),
+        namedContexts: req.namedContexts,
       },
       signal,
     );

@@ -129,10 +129,66 @@ test('what wharfd cannot build is refused by name, and the gateway\'s calls end 
 
   const missing = await buildkitBuild(d.socket, { dirs: { dockerfile: [], context: [] } });
   assert.equal(missing.error?.message, 'failed to read dockerfile: open Dockerfile: no such file or directory');
+});
 
-  const named = await buildkitBuild(d.socket, { dirs: df, attrs: { 'context:base': 'docker-image://busybox' } });
-  assert.equal(named.error?.code, Status.UNIMPLEMENTED);
-  assert.match(named.error!.message, /named build contexts/);
+test('named contexts replace a stage, a base and a --from: an image of the engine or a directory the client shares', { timeout: 120_000 }, async () => {
+  const marked = await buildkitBuild(d.socket, { dirs: { dockerfile: [file('Dockerfile', 'FROM busybox\nRUN echo marked > /marker\n')], context: [] }, name: 'bk-marked' });
+  assert.equal(marked.error, undefined, marked.error?.message);
+  const arch = { x64: 'amd64', arm64: 'arm64' }[process.arch as string] ?? process.arch;
+  const dockerfile = [
+    // Replaced whole: neither the missing base is pulled nor the failing RUN run.
+    'FROM no-such-image-here AS base',
+    'RUN exit 3',
+    // A base named by its full reference, replaced by its familiar name with the platform.
+    'FROM docker.io/library/alpine:latest AS second',
+    'COPY --from=base /marker /from-stage',
+    'COPY --from=files / /files/',
+    'RUN --mount=from=files,target=/m cat /m/a > /mounted',
+    // A stage on a local context: its files are the stage's filesystem.
+    'FROM site AS web',
+    'FROM second',
+    'COPY --from=web /index.html /',
+    'RUN cat /from-stage /files/a /mounted /index.html > /result',
+    '',
+  ].join('\n');
+  const r = await buildkitBuild(d.socket, {
+    dirs: {
+      dockerfile: [file('Dockerfile', dockerfile)],
+      context: [],
+      files: [file('.dockerignore', 'ignored\n'), file('a', 'from files\n'), file('ignored', 'never sent\n'), { ...file('owned', 'x'), uid: 1234, gid: 5678 }],
+      site: [file('index.html', '<p>site</p>\n')],
+    },
+    attrs: {
+      'context:base': 'docker-image://bk-marked',
+      [`context:alpine::linux/${arch}`]: 'docker-image://busybox',
+      'context:alpine': 'docker-image://no-such-image-either',
+      'context:files': 'local:files',
+      'context:site': 'local:site',
+      // Never named by the build: not looked at.
+      'context:unused': 'git://example.invalid/repo.git',
+    },
+    name: 'bk-named',
+  });
+  assert.equal(r.error, undefined, r.error?.message);
+  const vertexes = vertexesByName(r.status);
+  assert.ok(vertexes.has('[context base] bk-marked'), [...vertexes.keys()].join('\n'));
+  assert.ok(vertexes.has(`[context alpine::linux/${arch}] busybox`));
+  assert.ok(vertexes.has('[context files] load from client'));
+  assert.equal(vertexes.has('[base 1/2] RUN exit 3'), false);
+  assert.equal(await run('bk-named', 'cat', '/result'), 'marked\nfrom files\nfrom files\n<p>site</p>\n');
+  // The local context's files as sent, less its .dockerignore's; owners kept as for any COPY --from.
+  const second = await buildkitBuild(d.socket, {
+    dirs: { dockerfile: [file('Dockerfile', 'FROM busybox\nCOPY --from=files / /files/\n')], context: [], files: [file('.dockerignore', 'ignored\n'), file('a', 'a\n'), file('ignored', 'no\n'), { ...file('owned', 'x'), uid: 1234, gid: 5678 }] },
+    attrs: { 'context:files': 'local:files' },
+    name: 'bk-named-files',
+  });
+  assert.equal(second.error, undefined, second.error?.message);
+  assert.equal(await run('bk-named-files', 'sh', '-c', 'ls -A /files; stat -c %u:%g /files/owned'), '.dockerignore\na\nowned\n1234:5678\n');
+
+  const unsupported = await buildkitBuild(d.socket, { dirs: { dockerfile: [file('Dockerfile', 'FROM busybox\nCOPY --from=repo /x /x\n')], context: [] }, attrs: { 'context:repo': 'oci-layout://store@sha256:' + 'a'.repeat(64) } });
+  assert.match(unsupported.error?.message ?? '', /named context repo \(oci-layout:\/\/store@sha256:a+\): oci-layout sources are not supported by wharfd's builder/);
+  const unshared = await buildkitBuild(d.socket, { dirs: { dockerfile: [file('Dockerfile', 'FROM gone\n')], context: [] }, attrs: { 'context:gone': 'local:gone' } });
+  assert.match(unshared.error?.message ?? '', /no access allowed to dir "gone"/);
 });
 
 test('a client sending paths that climb out of its context fails its build and writes nothing outside', async () => {

@@ -20,6 +20,9 @@ export interface SharedEntry {
   mode: number;
   data?: Buffer | string;
   linkname?: string;
+  /** The owner the client reports (0 unless given). */
+  uid?: number;
+  gid?: number;
 }
 
 export const file = (path: string, data: string, mode = 0o644): SharedEntry => ({ path, mode: 0o100000 | mode, data });
@@ -65,7 +68,7 @@ async function sendDirectory(call: ServerCall, entries: SharedEntry[], opts: { a
     const data = e.data === undefined ? Buffer.alloc(0) : Buffer.from(e.data);
     await send({
       type: PACKET_STAT,
-      stat: { path: e.path, mode: goFileMode(e.mode), uid: 0, gid: 0, size: opts.announce?.[e.path] ?? data.length, modTime: Date.UTC(2026, 0, 1) * 1e6, linkname: e.linkname ?? '', devmajor: 0, devminor: 0, xattrs: {} },
+      stat: { path: e.path, mode: goFileMode(e.mode), uid: e.uid ?? 0, gid: e.gid ?? 0, size: opts.announce?.[e.path] ?? data.length, modTime: Date.UTC(2026, 0, 1) * 1e6, linkname: e.linkname ?? '', devmajor: 0, devminor: 0, xattrs: {} },
     });
   }
   await send({ type: PACKET_STAT });

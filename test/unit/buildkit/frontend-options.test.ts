@@ -41,11 +41,14 @@ test('defaults: the Dockerfile, the cache used, the default network', () => {
   assert.equal(o.networkMode, '');
 });
 
+test('named contexts are no options of the classic builder: they are looked up as the build meets them', () => {
+  const o = frontendOptions({ 'context:base': 'docker-image://alpine', 'input:x': 'y', 'build-arg:A': '1' });
+  assert.deepEqual([...o.buildArgs], [['A', '1']]);
+});
+
 test('what the classic builder cannot do is refused by name', () => {
   const refused = (attrs: Record<string, string>, code: number, re: RegExp) =>
     assert.throws(() => frontendOptions(attrs), (e: unknown) => e instanceof GrpcError && e.code === code && re.test(e.message));
-  refused({ 'context:base': 'docker-image://alpine' }, Status.UNIMPLEMENTED, /named build contexts \(context:base\)/);
-  refused({ 'input:x': 'y' }, Status.UNIMPLEMENTED, /named build contexts/);
   refused({ platform: 'linux/amd64,linux/arm64' }, Status.UNIMPLEMENTED, /several platforms/);
   refused({ 'shm-size': '-1' }, Status.INVALID_ARGUMENT, /invalid shm-size/);
   refused({ ulimit: 'nofile' }, Status.INVALID_ARGUMENT, /invalid ulimit "nofile"/);
