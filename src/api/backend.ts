@@ -403,8 +403,18 @@ export interface BuildOptions {
   cpuPeriod?: number;
   cpuQuota?: number;
   ulimits?: Array<{ Name: string; Soft: number; Hard: number }>;
+  /** The client's ssh agents (`--ssh`) for `RUN --mount=type=ssh`, through BuildKit's API only. */
+  ssh?: SshAgents;
   /** BuildKit's named contexts (`--build-context`), through its API only. */
   namedContexts?: NamedContextProvider;
+}
+
+/** A BuildKit client's ssh agents, each by its id (`default` unless named). */
+export interface SshAgents {
+  /** null when the client forwards agent `id`; else why not, in BuildKit's words. */
+  check(id: string): Promise<string | null>;
+  /** Carries one connection to the agent's socket in a step's container to the client's agent. */
+  connect(id: string, conn: Duplex): void;
 }
 
 /** A build error the stream reports with a code (a failing RUN's exit status). */

@@ -11,7 +11,9 @@ export type RunMount =
   | { type: 'bind'; target: string; source: string; from: string; readonly: boolean }
   | { type: 'cache'; target: string; id: string; readonly: boolean; mode: number; uid: number; gid: number; source: string; from: string }
   | { type: 'tmpfs'; target: string; size: number }
-  | { type: 'secret'; target: string; id: string; required: boolean; mode: number; uid: number; gid: number };
+  | { type: 'secret'; target: string; id: string; required: boolean; mode: number; uid: number; gid: number }
+  /** `target` '' for BuildKit's default, /run/buildkit/ssh_agent.<n> (n counts the RUN's ssh mounts). */
+  | { type: 'ssh'; target: string; id: string; required: boolean; mode: number; uid: number; gid: number };
 
 const TYPES = ['bind', 'cache', 'tmpfs', 'secret', 'ssh'];
 
@@ -54,12 +56,12 @@ export function parseRunMount(spec: string, expand: (w: string) => string = (w) 
   }
   const type = (kv.get('type') ?? 'bind').toLowerCase();
   if (!TYPES.includes(type)) throw new DockerfileParseError(`unsupported mount type "${type}"`);
-  if (type === 'ssh') throw new DockerfileParseError('ssh mounts (RUN --mount=type=ssh) are not supported by this builder');
   const known: Record<string, string[]> = {
     bind: ['type', 'target', 'dst', 'destination', 'source', 'src', 'from', 'readonly', 'ro', 'rw', 'readwrite'],
     cache: ['type', 'target', 'dst', 'destination', 'id', 'readonly', 'ro', 'rw', 'readwrite', 'sharing', 'mode', 'uid', 'gid', 'source', 'src', 'from'],
     tmpfs: ['type', 'target', 'dst', 'destination', 'size'],
     secret: ['type', 'target', 'dst', 'destination', 'id', 'required', 'mode', 'uid', 'gid', 'env'],
+    ssh: ['type', 'target', 'dst', 'destination', 'id', 'required', 'mode', 'uid', 'gid'],
   };
   for (const k of kv.keys()) {
     if (!known[type]!.includes(k)) throw new DockerfileParseError(`unexpected key '${k}' in '${spec}'`);
@@ -77,6 +79,17 @@ export function parseRunMount(spec: string, expand: (w: string) => string = (w) 
       id,
       required: kv.has('required') ? bool('required', kv.get('required')) : false,
       mode: kv.get('mode') !== undefined ? int('mode', kv.get('mode')!, 8) : 0o400,
+      uid: kv.get('uid') !== undefined ? int('uid', kv.get('uid')!, 10) : 0,
+      gid: kv.get('gid') !== undefined ? int('gid', kv.get('gid')!, 10) : 0,
+    };
+  }
+  if (type === 'ssh') {
+    return {
+      type,
+      target: target && clean(target),
+      id: kv.get('id') || 'default',
+      required: kv.has('required') ? bool('required', kv.get('required')) : false,
+      mode: kv.get('mode') !== undefined ? int('mode', kv.get('mode')!, 8) : 0o600,
       uid: kv.get('uid') !== undefined ? int('uid', kv.get('uid')!, 10) : 0,
       gid: kv.get('gid') !== undefined ? int('gid', kv.get('gid')!, 10) : 0,
     };

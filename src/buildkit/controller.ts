@@ -14,6 +14,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import type { SshAgents } from '../api/backend.js';
 import type { BuildCacheRecord, ProgressMessage } from '../api/types.js';
 import { readDockerignore } from '../build/dockerignore.js';
 import { NamedContexts, type NamedContextProvider } from '../build/named-contexts.js';
@@ -27,6 +28,7 @@ import { frontendOptions, type FrontendOptions } from './frontend-options.js';
 import { GrpcError, Status, serverStream, unary, type Method, type ServerCall, type GrpcClient } from './grpc.js';
 import { messages, type BuildkitVersion, type Platform, type ReturnRequest, type SolveRequest, type StatusResponse, type Result, type UsageRecord } from './proto.js';
 import { Sessions } from './sessions.js';
+import { sessionSshAgents } from './ssh-forward.js';
 import { StatusFeed, timestamp, VertexHandle } from './status-feed.js';
 
 /** What the daemon gives the controller: its classic builder and its image store. */
@@ -37,7 +39,7 @@ export interface DockerfileBuilder {
    * `command` (a failed RUN).
    */
   build(
-    req: { context: Readable; dockerfile: string; options: FrontendOptions; secret: (id: string) => Promise<Buffer | null>; namedContexts: NamedContextProvider },
+    req: { context: Readable; dockerfile: string; options: FrontendOptions; secret: (id: string) => Promise<Buffer | null>; ssh: SshAgents; namedContexts: NamedContextProvider },
     signal: AbortSignal,
   ): AsyncIterable<ProgressMessage>;
   /** The image's config JSON. */
@@ -382,7 +384,8 @@ export class BuildkitController {
         lookup: (name, platform) => named.lookup(name, platform),
         openLocal: (key, dirName, sig) => this.localContext(client, feed, key, dirName, sig),
       };
-      for await (const m of this.builder.build({ context: tar, dockerfile: dockerfile.toString('utf8'), options: opts, secret, namedContexts }, signal)) {
+      const ssh = sessionSshAgents(client, info.methods, signal);
+      for await (const m of this.builder.build({ context: tar, dockerfile: dockerfile.toString('utf8'), options: opts, secret, ssh, namedContexts }, signal)) {
         const aux = m.aux as { ID?: unknown } | undefined;
         if (typeof aux?.ID === 'string') imageId = aux.ID;
         await progress.message(m);
@@ -407,6 +410,8 @@ export class BuildkitController {
    */
   private localContext(client: GrpcClient, feed: StatusFeed, key: string, dirName: string, signal: AbortSignal): Readable {
     const tar = new TarWriter();
+    // The builder reads the error where it reads the tar; it may not be reading yet when the transfer fails.
+    tar.on('error', () => {});
     void (async () => {
       const ignore = new VertexHandle(feed, `[context ${key}] load .dockerignore`);
       await ignore.start();

@@ -82,6 +82,8 @@ message Packet { int32 type = 1; Stat stat = 2; uint32 ID = 3; bytes data = 4; }
 message BytesMessage { bytes data = 1; }
 message GetSecretRequest { string ID = 1; map<string, string> annotations = 2; }
 message GetSecretResponse { bytes data = 1; }
+message CheckAgentRequest { string ID = 1; }
+message CheckAgentResponse {}
 `;
 
 const root = protobuf.parse(SCHEMA, { keepCase: true }).root;
@@ -278,6 +280,7 @@ export const messages = {
   ReturnResponse: codec<Empty>('ReturnResponse'),
   Packet: codec<Packet>('Packet'),
   BytesMessage: codec<{ data: Buffer }>('BytesMessage'),
+  CheckAgentRequest: codec<{ ID: string }>('CheckAgentRequest'),
   GetSecretRequest: codec<{ ID: string; annotations: Record<string, string> }>('GetSecretRequest'),
   GetSecretResponse: codec<{ data: Buffer }>('GetSecretResponse'),
 };

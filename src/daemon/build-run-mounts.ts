@@ -8,10 +8,14 @@
  * runc to follow. The context is shared read-only (writes to it would reach later steps); a
  * stage's rootfs is a temporary RW layer, so `rw` writes are dropped with it, as in BuildKit.
  * Cache directories come from build-cache-mounts.ts; a secret is a file in a private temporary
- * directory, never in a layer.
+ * directory, never in a layer. An ssh mount is a unix socket listening in a private temporary
+ * directory of the host's, each connection to it carried to the client's agent (SshAgents).
  */
-import { chown, mkdtemp, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdtemp, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
+import type { SshAgents } from '../api/backend.js';
 import type { RunMount } from '../build/run-mounts.js';
 import type { MountSpec } from '../api/types.js';
 import type { ContainerRoot } from '../containerfs/root.js';
@@ -28,12 +32,16 @@ export interface RunMountDeps {
   mountFrom(from: string): Promise<{ root: ContainerRoot; cleanup: () => Promise<void> }>;
   /** The client's secret `id`, null when it has none. */
   secret?: (id: string) => Promise<Buffer | null>;
+  /** The client's ssh agents; none when it has no session (the classic API). */
+  ssh?: SshAgents;
 }
 
 export interface PreparedMounts {
   mounts: MountSpec[];
   /** The mount points, absolute in the container. */
   targets: string[];
+  /** What the step's process gets in its environment (SSH_AUTH_SOCK for an ssh mount). */
+  env: Record<string, string>;
   cleanup(): Promise<void>;
 }
 
@@ -60,8 +68,26 @@ export async function prepareRunMounts(
   const cleanup = async () => {
     for (const c of cleanups.reverse()) await c().catch(() => {});
   };
+  const env: Record<string, string> = {};
+  let sshMounts = 0;
   try {
     for (const m of parsed) {
+      if (m.type === 'ssh') {
+        // BuildKit's default target counts the RUN's ssh mounts; SSH_AUTH_SOCK names the first, mounted or not.
+        const target = m.target ? (posix.isAbsolute(m.target) ? m.target : posix.join(workdir || '/', m.target)) : `/run/buildkit/ssh_agent.${sshMounts}`;
+        sshMounts++;
+        env.SSH_AUTH_SOCK ??= target;
+        const absent = deps.ssh ? await deps.ssh.check(m.id) : `no SSH key ${JSON.stringify(m.id)} forwarded from the client`;
+        if (absent !== null) {
+          if (m.required) throw invalidParameter(absent);
+          continue;
+        }
+        const agents = deps.ssh!;
+        const socket = await listenSsh(m, (conn) => agents.connect(m.id, conn));
+        cleanups.push(socket.close);
+        mounts.push({ Type: 'bind', Source: socket.path, Target: target, ReadOnly: false });
+        continue;
+      }
       const target = posix.isAbsolute(m.target) ? m.target : posix.join(workdir || '/', m.target);
       if (target === '/') throw invalidParameter('mount target cannot be the root directory');
       switch (m.type) {
@@ -110,9 +136,45 @@ export async function prepareRunMounts(
       await writeFile(join(dir, script.name), script.content, { mode: 0o755 });
       mounts.push({ Type: 'bind', Source: dir, Target: '/dev/pipes', ReadOnly: true });
     }
-    return { mounts, targets: mounts.map((m) => m.Target), cleanup };
+    return { mounts, targets: mounts.map((m) => m.Target), env, cleanup };
   } catch (err) {
     await cleanup();
+    throw err;
+  }
+}
+
+/**
+ * A socket for an ssh mount, owned and moded as the mount says, in a directory of its own under
+ * the host's temporary directory (as BuildKit's: a unix socket's path must stay short). Closing
+ * it ends the connections still open.
+ */
+async function listenSsh(m: { uid: number; gid: number; mode: number }, onConnection: (conn: Socket) => void): Promise<{ path: string; close: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), '.wharf-ssh-'));
+  const path = join(dir, 'ssh_auth_sock');
+  const open = new Set<Socket>();
+  // Half-open: an agent's client may shut its writing side and still read the answer.
+  const server: Server = createServer({ allowHalfOpen: true }, (conn) => {
+    open.add(conn);
+    conn.once('close', () => open.delete(conn));
+    onConnection(conn);
+  });
+  const close = async () => {
+    for (const c of open) c.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await chmod(dir, 0o711);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => resolve());
+    });
+    server.on('error', () => {});
+    await chown(path, m.uid, m.gid);
+    await chmod(path, m.mode);
+    return { path, close };
+  } catch (err) {
+    await close().catch(() => {});
     throw err;
   }
 }

@@ -1190,8 +1190,11 @@ class BuildRun {
           cacheMount: (id, target, perm) => this.deps.cacheMounts.acquire(id, target, perm),
           mountFrom: async (from) => this.mountImage(await this.fromImageId(from, state.index)),
           ...(this.opts.secret ? { secret: this.opts.secret } : {}),
+          ...(this.opts.ssh ? { ssh: this.opts.ssh } : {}),
         },
       );
+      const env = runConfig.Env!;
+      for (const [k, v] of Object.entries(prepared.env)) if (!env.some((e) => e.split('=', 1)[0] === k)) env.push(`${k}=${v}`);
     }
     try {
       await this.runContainer(state, runConfig, probeConfig, prepared, inst.network);

@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream';
 import type { DockerfileBuilder } from '../buildkit/service.js';
 import type { FrontendOptions } from '../buildkit/frontend-options.js';
 import type { NamedContextProvider } from '../build/named-contexts.js';
+import type { SshAgents } from '../api/backend.js';
 import { fullString, parseNormalizedNamed, withDefaultTag } from '../image/reference.js';
 import { invalidParameter } from '../lib/errors.js';
 import type { BuildService } from './build.js';
@@ -23,7 +24,10 @@ export class BuildkitBuilder implements DockerfileBuilder {
     private readonly images: ImageService,
   ) {}
 
-  build(req: { context: Readable; dockerfile: string; options: FrontendOptions; secret: (id: string) => Promise<Buffer | null>; namedContexts: NamedContextProvider }, signal: AbortSignal) {
+  build(
+    req: { context: Readable; dockerfile: string; options: FrontendOptions; secret: (id: string) => Promise<Buffer | null>; ssh: SshAgents; namedContexts: NamedContextProvider },
+    signal: AbortSignal,
+  ) {
     const o = req.options;
     return this.builds.build(
       req.context,
@@ -48,6 +52,7 @@ export class BuildkitBuilder implements DockerfileBuilder {
         ...(o.shmSize !== undefined ? { shmSize: o.shmSize } : {}),
         ...(o.cgroupParent ? { cgroupParent: o.cgroupParent } : {}),
         ...(o.ulimits ? { ulimits: o.ulimits } : {}),
+        ssh: req.ssh,
         namedContexts: req.namedContexts,
       },
       signal,

@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GrpcClient, Status } from '../../src/buildkit/grpc.js';
@@ -290,6 +290,57 @@ test('garbage on the BuildKit connections ends those calls or connections, never
   session.destroy();
   assert.equal(await ping(d.socket), true);
   assert.doesNotMatch(d.log(), /BUG:|buildkit: \//, 'an error escaped its call');
+});
+
+/** A static unix-socket client for busybox steps (which have no `nc -U`): its argument to the socket, one read of the answer to stdout. */
+const UNIX_CAT_C = `#include <sys/socket.h>
+#include <sys/un.h>
+#include <string.h>
+#include <stdio.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  struct sockaddr_un a = { .sun_family = AF_UNIX };
+  char buf[4096];
+  ssize_t n;
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  strncpy(a.sun_path, argv[1], sizeof a.sun_path - 1);
+  if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) { perror("connect"); return 1; }
+  if (write(fd, argv[2], strlen(argv[2])) < 0) return 1;
+  if ((n = read(fd, buf, sizeof buf)) <= 0) return 1;
+  return write(1, buf, n) == n ? 0 : 1;
+}
+`;
+
+test('RUN --mount=type=ssh: a socket in the step carried to the client\'s agent, named by SSH_AUTH_SOCK, and never left in the image', async () => {
+  const src = join(bait, 'unixcat.c');
+  await writeFile(src, UNIX_CAT_C);
+  execFileSync('gcc', ['-static', '-O2', '-o', join(bait, 'unixcat'), src]);
+  const unixcat = await readFile(join(bait, 'unixcat'));
+  const dockerfile = [
+    'FROM busybox',
+    'COPY unixcat /usr/bin/',
+    'RUN --mount=type=ssh echo "sock=$SSH_AUTH_SOCK" && stat -c "%u:%g %a %F" $SSH_AUTH_SOCK && unixcat $SSH_AUTH_SOCK hello && echo',
+    'RUN --mount=type=ssh,id=work,target=/agent,uid=100,gid=101,mode=0640 --mount=type=ssh stat -c "%u:%g %a" /agent && echo "sock=$SSH_AUTH_SOCK" && unixcat /run/buildkit/ssh_agent.1 other && echo && unixcat /agent again && echo',
+    'RUN --mount=type=ssh,id=absent echo "sock=$SSH_AUTH_SOCK" && ls /run/buildkit 2>&1 || echo no-socket',
+    '',
+  ].join('\n');
+  const agents = { default: (b: Buffer) => Buffer.from(`default agent got ${b.toString()}`), work: (b: Buffer) => Buffer.from(`work agent got ${b.toString()}`) };
+  const r = await buildkitBuild(d.socket, { dirs: { dockerfile: [file('Dockerfile', dockerfile)], context: [{ path: 'unixcat', mode: 0o100755, data: unixcat }] }, sshAgents: agents, name: 'bk-ssh' });
+  assert.equal(r.error, undefined, r.error?.message);
+  const logs = [...vertexesByName(r.status).entries()].filter(([n]) => n.includes('RUN')).map(([, v]) => v.logs);
+  assert.deepEqual(logs, [
+    'sock=/run/buildkit/ssh_agent.0\n0:0 600 socket\ndefault agent got hello\n',
+    '100:101 640\nsock=/agent\ndefault agent got other\nwork agent got again\n',
+    'sock=/run/buildkit/ssh_agent.0\nls: /run/buildkit: No such file or directory\nno-socket\n',
+  ]);
+  assert.equal(await run('bk-ssh', 'sh', '-c', 'ls -d /run/buildkit /agent 2>&1 | wc -l; env | grep -c SSH_AUTH_SOCK; true'), '2\n0\n');
+
+  const required = 'FROM busybox\nRUN --mount=type=ssh,id=absent,required true\n';
+  const unset = await buildkitBuild(d.socket, { dirs: { dockerfile: [file('Dockerfile', required)], context: [] }, sshAgents: agents });
+  assert.match(unset.error?.message ?? '', /unset ssh forward key absent/);
+  const none = await buildkitBuild(d.socket, { dirs: { dockerfile: [file('Dockerfile', 'FROM busybox\nRUN --mount=type=ssh,required=true true\n')], context: [] } });
+  assert.match(none.error?.message ?? '', /no SSH key "default" forwarded from the client/);
+  assert.equal(await ping(d.socket), true);
 });
 
 const MOUNTS_DOCKERFILE = [

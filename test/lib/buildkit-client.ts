@@ -104,6 +104,8 @@ export interface BuildRequest {
   noSession?: boolean;
   /** Secrets the session serves (`--secret id=…`), by id. */
   secrets?: Record<string, string>;
+  /** ssh agents the session forwards (`--ssh id=…`), by id: each message's bytes in, the answer out. */
+  sshAgents?: Record<string, (request: Buffer) => Buffer>;
 }
 
 /** What the `local` and `tar` exporters sent to the session. */
@@ -173,6 +175,7 @@ export async function buildkitBuild(socketPath: string, req: BuildRequest): Prom
       '/moby.filesync.v1.FileSync/DiffCopy',
       '/moby.filesync.v1.FileSync/TarStream',
       ...(req.secrets ? ['/moby.buildkit.secrets.v1.Secrets/GetSecret'] : []),
+      ...(req.sshAgents ? ['/moby.sshforward.v1.SSH/CheckAgent', '/moby.sshforward.v1.SSH/ForwardAgent'] : []),
       ...(req.exporter === 'local' || req.exporter === 'tar' ? ['/moby.filesync.v1.FileSend/DiffCopy'] : []),
     ];
     const s = await dialUpgrade(socketPath, '/v1.47/session', {
@@ -197,6 +200,24 @@ export async function buildkitBuild(socketPath: string, req: BuildRequest): Prom
         [
           '/moby.filesync.v1.FileSend/DiffCopy',
           (call: ServerCall) => receiveOutput(call, req.exporter === 'tar' ? 'tar' : 'local', output),
+        ],
+        [
+          '/moby.sshforward.v1.SSH/CheckAgent',
+          async (call: ServerCall) => {
+            let id = '';
+            for await (const m of call.messages()) id = messages.CheckAgentRequest.decode(m).ID;
+            // buildx's answer for an id it was not given.
+            if (!req.sshAgents?.[id]) throw new GrpcError(5, `unset ssh forward key ${id}`);
+            await call.send(Buffer.alloc(0));
+          },
+        ],
+        [
+          '/moby.sshforward.v1.SSH/ForwardAgent',
+          async (call: ServerCall) => {
+            const agent = req.sshAgents?.[String(call.metadata['buildkit.ssh.id'] ?? '')];
+            if (!agent) throw new GrpcError(5, 'no such agent');
+            for await (const m of call.messages()) await call.send(messages.BytesMessage.encode({ data: agent(messages.BytesMessage.decode(m).data) }));
+          },
         ],
         [
           '/moby.buildkit.secrets.v1.Secrets/GetSecret',

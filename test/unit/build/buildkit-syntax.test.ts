@@ -53,12 +53,14 @@ test("RUN --mount's fields, defaults and errors", () => {
   assert.deepEqual(parseRunMount('type=secret,id=npmrc'), { type: 'secret', target: '/run/secrets/npmrc', id: 'npmrc', required: false, mode: 0o400, uid: 0, gid: 0 });
   assert.deepEqual(parseRunMount('type=secret,target=/root/.npmrc,required'), { type: 'secret', target: '/root/.npmrc', id: '.npmrc', required: true, mode: 0o400, uid: 0, gid: 0 });
   assert.deepEqual(parseRunMount('type=tmpfs,target=/t,size=64m'), { type: 'tmpfs', target: '/t', size: 64 << 20 });
+  assert.deepEqual(parseRunMount('type=ssh'), { type: 'ssh', target: '', id: 'default', required: false, mode: 0o600, uid: 0, gid: 0 });
+  assert.deepEqual(parseRunMount('type=ssh,id=gh,target=/agent/,required,mode=0640,uid=10,gid=20'), { type: 'ssh', target: '/agent', id: 'gh', required: true, mode: 0o640, uid: 10, gid: 20 });
   assert.deepEqual(parseRunMount('type=cache,id=$ID,target=/c', (w) => w.replace('$ID', 'go-mod')), {
     type: 'cache', target: '/c', id: 'go-mod', readonly: false, mode: 0o755, uid: 0, gid: 0, source: '', from: '',
   });
   const bad = (spec: string, re: RegExp) => assert.throws(() => parseRunMount(spec), (e: unknown) => e instanceof DockerfileParseError && re.test(e.message));
   bad('type=volume,target=/v', /unsupported mount type "volume"/);
-  bad('type=ssh', /ssh mounts/);
+  bad('type=ssh,source=x', /unexpected key 'source'/);
   bad('type=cache', /mount destination not specified/);
   bad('type=cache,target=/c,sharing=sometimes', /unsupported sharing value/);
   bad('type=bind,target=/c,colour=red', /unexpected key 'colour'/);
