@@ -27,7 +27,8 @@ export interface GitRemote {
 
 export class GitContextError extends Error {}
 
-export function parseGitUrl(url: string): GitRemote {
+/** `defaultRef`: the ref without a fragment naming one (moby's classic builder: master; BuildKit: the remote's HEAD). */
+export function parseGitUrl(url: string, defaultRef = 'master'): GitRemote {
   let full = url;
   if (!/^(?:https?|git):\/\//i.test(full) && !full.startsWith('git@')) full = `https://${full}`;
   let remote: string;
@@ -48,7 +49,7 @@ export function parseGitUrl(url: string): GitRemote {
     remote = u.toString();
   }
   const colon = fragment.indexOf(':');
-  const ref = (colon < 0 ? fragment : fragment.slice(0, colon)) || 'master';
+  const ref = (colon < 0 ? fragment : fragment.slice(0, colon)) || defaultRef;
   const subdir = colon < 0 ? '' : fragment.slice(colon + 1);
   if (ref.startsWith('-')) throw new GitContextError(`invalid refspec: ${ref}`);
   return { remote, ref, subdir };
@@ -112,8 +113,8 @@ async function supportsShallowClone(remote: string, signal?: AbortSignal): Promi
  * Fetches `url` into a new directory under `tmpRoot`; returns it and the context directory in
  * it (the subdir). The caller removes `dir`.
  */
-export async function cloneGitContext(url: string, tmpRoot: string, signal?: AbortSignal): Promise<{ dir: string; context: string }> {
-  const repo = parseGitUrl(url);
+export async function cloneGitContext(url: string, tmpRoot: string, signal?: AbortSignal, defaultRef?: string): Promise<{ dir: string; context: string }> {
+  const repo = parseGitUrl(url, defaultRef);
   const dir = await mkdtemp(join(tmpRoot, 'docker-builder-git'));
   try {
     await git(dir, ['init', '-q']);

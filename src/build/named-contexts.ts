@@ -4,11 +4,13 @@
  * `context:<name>` (or `context:<name>::<platform>`), and a FROM base, a stage's name or a COPY
  * --from / RUN --mount from= source that names one is replaced by it. A name is looked up in its
  * familiar form without `:latest` (`busybox`, `myreg:5000/x:1`), first with the platform.
- * The builder takes `docker-image://<ref>` and `local:<dir>` (a directory the client's session
- * shares); BuildKit's other sources (git, http(s), oci-layout, a bake input) are refused by name.
+ * The builder takes `docker-image://<ref>`, `local:<dir>` (a directory the client's session
+ * shares), git repositories and http(s) URLs; an OCI layout from the client's store and bake's
+ * inputs are refused by name.
  */
 import type { Readable } from 'node:stream';
 import { familiarString, parseNormalizedNamed } from '../image/reference.js';
+import { isGitUrl } from './git-context.js';
 
 const PREFIX = 'context:';
 
@@ -16,7 +18,11 @@ export type NamedContextSource =
   /** `docker-image://ref`; `ref` is `scratch` for an empty filesystem. */
   | { kind: 'image'; ref: string }
   /** `local:<name>`: the directory the client shares under that name. */
-  | { kind: 'local'; dirName: string };
+  | { kind: 'local'; dirName: string }
+  /** A git repository (`git://…`, `git@…`, an http(s) URL of one), `#ref:subdir` as in a build context. */
+  | { kind: 'git'; url: string }
+  /** Any other http(s) URL: its body is the context's one file, `context`. */
+  | { kind: 'http'; url: string };
 
 export interface NamedContextMatch {
   /** The name as BuildKit shows it (`[context base] …`): with the platform when the attribute had it. */
@@ -78,8 +84,10 @@ function parseSource(key: string, value: string): NamedContextSource {
     case 'local':
       return { kind: 'local', dirName: rest };
     case 'git':
+      return { kind: 'git', url: value };
     case 'http':
     case 'https':
+      return isGitUrl(value) ? { kind: 'git', url: value } : { kind: 'http', url: value };
     case 'oci-layout':
     case 'input':
       throw new UnsupportedNamedContext(`named context ${key} (${value}): ${kind} sources are not supported by wharfd's builder`);

@@ -11,7 +11,7 @@
  *    WORKDIR into its step container's, and commit the upper dir.
  * The output is Docker's text (`Step 1/5 : …`, ` ---> Running in …`, ` ---> Using cache`…).
  */
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Writable } from 'node:stream';
@@ -22,7 +22,7 @@ import type { BuildCacheRecord, ContainerConfig, HostConfig, ImageConfigFile, Pr
 import { BuildArgs, prependEnvOnCmd } from '../build/build-args.js';
 import { parseStages, parseInstruction, stageIndex, type Instruction, type Stage } from '../build/instructions.js';
 import { stageStepNames, withVariables, type StageStepNames } from '../build/buildkit-names.js';
-import { UnsupportedNamedContext, type NamedContextMatch } from '../build/named-contexts.js';
+import { UnsupportedNamedContext, type NamedContextMatch, type NamedContextSource } from '../build/named-contexts.js';
 import { DockerfileParseError, parseLine } from '../build/parser.js';
 import { envMap, expandHeredoc, processWord, processWords } from '../build/shell-lex.js';
 import { hasIndependentStages, stageDependencies } from '../build/stage-graph.js';
@@ -467,29 +467,56 @@ class BuildRun {
     if (!image) {
       const source = match.source;
       if (source.kind === 'image') image = source.ref === 'scratch' ? Promise.resolve('') : this.lookupImage(source.ref);
-      else image = this.localContextImage(match.key, source.dirName);
+      else image = this.directoryContextImage(match.key, source);
       this.contextImages.set(match.key, image);
     }
     return image;
   }
 
   /**
-   * A directory the client shares as a named context, as an image of one layer holding its files
-   * as sent (owners included), made like a COPY on scratch so that the cache finds it again.
+   * A named context that is a directory (the client's, a git checkout, or a downloaded file as
+   * `context`) as an image of one layer holding its files (owners included), made like a COPY on
+   * scratch so that the cache finds it again while the files are the same.
    */
-  private async localContextImage(key: string, dirName: string): Promise<string> {
-    const ctx = await BuildContext.fromSentFiles(this.opts.namedContexts!.openLocal(key, dirName, this.signal), this.deps.tmpRoot);
+  private async directoryContextImage(key: string, source: Exclude<NamedContextSource, { kind: 'image' }>): Promise<string> {
+    let dir: { root: ContainerRoot; close: () => Promise<void> };
+    if (source.kind === 'local') {
+      const ctx = await BuildContext.fromSentFiles(this.opts.namedContexts!.openLocal(key, source.dirName, this.signal), this.deps.tmpRoot);
+      dir = { root: ctx.root, close: () => ctx.close() };
+    } else if (source.kind === 'git') {
+      // BuildKit's git source: the remote's HEAD unless a ref is named, and no .git directory.
+      let checkout: { dir: string; context: string };
+      try {
+        checkout = await cloneGitContext(source.url, this.deps.tmpRoot, this.signal, 'HEAD');
+      } catch (err) {
+        throw err instanceof GitContextError ? invalidParameter(err.message) : err;
+      }
+      dir = await openOwnedDirectory(checkout.dir, checkout.context);
+      await rm(join(checkout.context, '.git'), { recursive: true, force: true });
+    } else {
+      const tmp = await mkdtemp(join(this.deps.tmpRoot, 'docker-builder-url'));
+      try {
+        const [name] = await downloadSources([source.url], tmp, this.signal);
+        // BuildKit's HTTP source: one file named `context`, readable by all.
+        await rename(join(tmp, name!), join(tmp, 'context'));
+        await chmod(join(tmp, 'context'), 0o644);
+      } catch (err) {
+        await rm(tmp, { recursive: true, force: true });
+        throw err;
+      }
+      dir = await openOwnedDirectory(tmp, tmp);
+    }
     const state = this.newStageState(null, -1, '', undefined, () => {});
     try {
-      const infos = await resolveSources(ctx.root, ['.'], 'COPY', true);
+      const infos = await resolveSources(dir.root, ['.'], 'COPY', true);
       const containerConfig = copyConfig(state.config, { Cmd: [...DEFAULT_SHELL, `#(nop) COPY ${sourcesHash(infos)} in / `] });
       if (!(await this.probeCache(state, containerConfig))) {
-        await this.withLayer(state, containerConfig, (root) => copySources(ctx.root, infos, root, '/', { decompress: false }));
+        await this.withLayer(state, containerConfig, (root) => copySources(dir.root, infos, root, '/', { decompress: false }));
       }
       return state.imageId;
     } finally {
       state.finishStep?.();
-      await ctx.close();
+      await dir.close();
     }
   }
 
@@ -1346,4 +1373,22 @@ function historyExtends(img: ImageConfigFile, parent: ImageConfigFile | null): b
 /** The vertex BuildKit shows for a named context that an image stands for; a local one's transfer has its own. */
 function contextVertex(match: NamedContextMatch): string | null {
   return match.source.kind === 'image' ? `[context ${match.key}] ${match.source.ref}` : null;
+}
+
+/** `sub` (in `dir`, a temporary directory the build owns) opened as a root; closing removes `dir`. */
+async function openOwnedDirectory(dir: string, sub: string): Promise<{ root: ContainerRoot; close: () => Promise<void> }> {
+  let root: ContainerRoot;
+  try {
+    root = await ContainerRoot.open(sub);
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    root,
+    close: async () => {
+      await root.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -8,14 +8,16 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GrpcClient, Status } from '../../src/buildkit/grpc.js';
 import { buildkitBuild, dialUpgrade, dir, file, symlink, vertexesByName } from '../lib/buildkit-client.js';
-import { jsonBody, loadBusybox, ping, socketRequest, startDaemon, type Daemon } from './harness.js';
+import { freePort, jsonBody, loadBusybox, ping, runCommand, socketRequest, startDaemon, waitFor, type Daemon } from './harness.js';
 
 let d: Daemon;
 let bait: string;
@@ -185,8 +187,8 @@ test('named contexts replace a stage, a base and a --from: an image of the engin
   assert.equal(second.error, undefined, second.error?.message);
   assert.equal(await run('bk-named-files', 'sh', '-c', 'ls -A /files; stat -c %u:%g /files/owned'), '.dockerignore\na\nowned\n1234:5678\n');
 
-  const unsupported = await buildkitBuild(d.socket, { dirs: { dockerfile: [file('Dockerfile', 'FROM busybox\nCOPY --from=repo /x /x\n')], context: [] }, attrs: { 'context:repo': 'oci-layout://store@sha256:' + 'a'.repeat(64) } });
-  assert.match(unsupported.error?.message ?? '', /named context repo \(oci-layout:\/\/store@sha256:a+\): oci-layout sources are not supported by wharfd's builder/);
+  const unsupported = await buildkitBuild(d.socket, { dirs: { dockerfile: [file('Dockerfile', 'FROM busybox\nCOPY --from=layout /x /x\n')], context: [] }, attrs: { 'context:layout': 'oci-layout://store@sha256:' + 'a'.repeat(64) } });
+  assert.match(unsupported.error?.message ?? '', /named context layout \(oci-layout:\/\/store@sha256:a+\): oci-layout sources are not supported by wharfd's builder/);
   const unshared = await buildkitBuild(d.socket, { dirs: { dockerfile: [file('Dockerfile', 'FROM gone\n')], context: [] }, attrs: { 'context:gone': 'local:gone' } });
   assert.match(unshared.error?.message ?? '', /no access allowed to dir "gone"/);
 });
@@ -290,6 +292,60 @@ test('garbage on the BuildKit connections ends those calls or connections, never
   session.destroy();
   assert.equal(await ping(d.socket), true);
   assert.doesNotMatch(d.log(), /BUG:|buildkit: \//, 'an error escaped its call');
+});
+
+test('named contexts from a git repository (its HEAD, a ref and a subdirectory, no .git) and an http(s) URL (one file, `context`)', { timeout: 120_000 }, async () => {
+  const work = await mkdtemp(join(tmpdir(), 'wharf-bk-git-'));
+  const g = async (cwd: string, ...args: string[]) => {
+    const r = await runCommand('git', ['-c', 'user.name=t', '-c', 'user.email=t@e', '-c', 'init.defaultBranch=main', ...args], { cwd });
+    assert.equal(r.code, 0, r.stderr);
+  };
+  const src = join(work, 'src');
+  await mkdir(join(src, 'sub'), { recursive: true });
+  await writeFile(join(src, 'top.txt'), 'from main\n');
+  await writeFile(join(src, 'sub', 's.txt'), 'sub of main\n');
+  await g(src, 'init', '-q');
+  await g(src, 'add', '-A');
+  await g(src, 'commit', '-qm', 'one');
+  await g(src, 'checkout', '-qb', 'feature');
+  await writeFile(join(src, 'sub', 's.txt'), 'sub of feature\n');
+  await g(src, 'commit', '-qam', 'two');
+  await g(src, 'checkout', '-q', 'main');
+  await g(work, 'clone', '-q', '--bare', src, join(work, 'repos', 'app.git'));
+  const port = await freePort();
+  const daemon = spawn('git', ['daemon', '--export-all', '--reuseaddr', `--base-path=${join(work, 'repos')}`, '--listen=127.0.0.1', `--port=${port}`, join(work, 'repos')], { stdio: 'ignore' });
+  const files = createServer((req, res) => {
+    if (req.url === '/notes.txt') res.writeHead(200, { 'last-modified': 'Tue, 01 Dec 2026 10:00:00 GMT' }).end('downloaded\n');
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => files.listen(0, '127.0.0.1', () => resolve()));
+  const web = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
+  try {
+    const base = `git://127.0.0.1:${port}/app.git`;
+    await waitFor(async () => (await runCommand('git', ['ls-remote', base])).code === 0, { what: 'git daemon' });
+    const dockerfile = [
+      'FROM busybox',
+      'COPY --from=repo / /repo/',
+      'COPY --from=feature / /feature/',
+      'COPY --from=notes /context /notes',
+      'RUN ls -A /repo /feature && cat /repo/top.txt /feature/s.txt /notes && stat -c "%a %Y" /notes',
+      '',
+    ].join('\n');
+    const r = await buildkitBuild(d.socket, {
+      dirs: { dockerfile: [file('Dockerfile', dockerfile)], context: [] },
+      attrs: { 'context:repo': base, 'context:feature': `${base}#feature:sub`, 'context:notes': `${web}/notes.txt` },
+      name: 'bk-remote-contexts',
+    });
+    assert.equal(r.error, undefined, r.error?.message);
+    const logs = [...vertexesByName(r.status).entries()].find(([n]) => n.includes('RUN ls'))?.[1].logs;
+    assert.equal(logs, `/feature:\ns.txt\n\n/repo:\nsub\ntop.txt\nfrom main\nsub of feature\ndownloaded\n644 ${Date.UTC(2026, 11, 1, 10) / 1000}\n`);
+    const missing = await buildkitBuild(d.socket, { dirs: { dockerfile: [file('Dockerfile', 'FROM busybox\nCOPY --from=gone / /x/\n')], context: [] }, attrs: { 'context:gone': `${web}/gone.txt` } });
+    assert.match(missing.error?.message ?? '', /failed to GET http:\/\/127\.0\.0\.1:\d+\/gone\.txt with status 404/);
+  } finally {
+    daemon.kill();
+    files.close();
+    await rm(work, { recursive: true, force: true });
+  }
 });
 
 /** A static unix-socket client for busybox steps (which have no `nc -U`): its argument to the socket, one read of the answer to stdout. */

@@ -30,19 +30,28 @@ test('scratch and context are never replaced; a name that is no reference matche
   assert.equal(new NamedContexts({}).lookup('busybox', 'linux/amd64'), undefined);
 });
 
-test('sources this builder cannot take are refused when their name is met, by name', () => {
+test('git repositories and URLs: a URL is a repository when it names one as moby tells them', () => {
   const c = new NamedContexts({
     'context:a': 'git://example.invalid/r.git',
     'context:b': 'git@example.invalid:r.git',
     'context:c': 'https://example.invalid/ctx.tar',
+    'context:d': 'https://example.invalid/r.git#main:sub',
+  });
+  assert.deepEqual(c.lookup('a', 'linux/amd64')?.source, { kind: 'git', url: 'git://example.invalid/r.git' });
+  assert.deepEqual(c.lookup('b', 'linux/amd64')?.source, { kind: 'git', url: 'git@example.invalid:r.git' });
+  assert.deepEqual(c.lookup('c', 'linux/amd64')?.source, { kind: 'http', url: 'https://example.invalid/ctx.tar' });
+  assert.deepEqual(c.lookup('d', 'linux/amd64')?.source, { kind: 'git', url: 'https://example.invalid/r.git#main:sub' });
+});
+
+test('sources this builder cannot take are refused when their name is met, by name', () => {
+  const c = new NamedContexts({
+    'context:a': 'oci-layout://store@sha256:' + 'a'.repeat(64),
     'context:d': 'input:d',
     'context:e': 'ftp://x',
     'context:f': 'nocolon',
     'context:g': 'docker-image://scratch',
   });
-  assert.throws(() => c.lookup('a', 'linux/amd64'), (e: Error) => e instanceof UnsupportedNamedContext && /named context a \(git:\/\/example.invalid\/r.git\): git sources are not supported/.test(e.message));
-  assert.throws(() => c.lookup('b', 'linux/amd64'), /git sources are not supported/);
-  assert.throws(() => c.lookup('c', 'linux/amd64'), /https sources are not supported/);
+  assert.throws(() => c.lookup('a', 'linux/amd64'), (e: Error) => e instanceof UnsupportedNamedContext && /^named context a \(oci-layout:\/\/store@sha256:a+\): oci-layout sources are not supported/.test(e.message));
   assert.throws(() => c.lookup('d', 'linux/amd64'), /input sources are not supported/);
   assert.throws(() => c.lookup('e', 'linux/amd64'), /^Error: unsupported context source ftp for e$/);
   assert.throws(() => c.lookup('f', 'linux/amd64'), /^Error: invalid context specifier nocolon for f$/);
