@@ -52,7 +52,8 @@ export interface DockerfileBuilder {
   pruneCache(opts: { filters: Record<string, string[]>; keepBytes?: number }): Promise<{ deleted: BuildCacheRecord[] }>;
   /** Tags the image; returns the name as the registry knows it (`docker.io/library/x:latest`). */
   tag(imageId: string, name: string): Promise<string>;
-  readonly worker: { id: string; hostname: string; platform: Platform };
+  /** `hostGatewayIp`: what `host-gateway` stands for in a build's extra hosts ('' when none). */
+  readonly worker: { id: string; platform: Platform; hostGatewayIp(): string };
   readonly version: BuildkitVersion;
 }
 
@@ -174,14 +175,15 @@ export class BuildkitController {
 
   private workerRecord() {
     const w = this.builder.worker;
+    const hostGateway = w.hostGatewayIp();
+    const labels: Record<string, string> = hostGateway ? { 'org.mobyproject.buildkit.worker.moby.host-gateway-ip': hostGateway } : {};
     return {
       ID: w.id,
-      Labels: {
-        'org.mobyproject.buildkit.worker.executor': 'oci',
-        'org.mobyproject.buildkit.worker.hostname': w.hostname,
-        'org.mobyproject.buildkit.worker.network': 'host',
-        'org.mobyproject.buildkit.worker.snapshotter': 'overlayfs',
-      },
+      // Only the label moby's builder gives its worker on an engine without the containerd image
+      // store: buildx reads a snapshotter label as that store and would then let through what
+      // this builder cannot do (cache export, the oci and docker exporters, several platforms)
+      // instead of refusing it with its own message, as it does for Docker.
+      Labels: labels,
       platforms: [w.platform],
       BuildkitVersion: this.builder.version,
     };

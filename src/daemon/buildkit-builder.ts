@@ -16,13 +16,16 @@ import type { ImageService } from './images/service.js';
 import { goArch, WHARF_VERSION } from './system.js';
 
 export class BuildkitBuilder implements DockerfileBuilder {
-  readonly worker = { id: createHash('sha256').update(hostname()).digest('hex').slice(0, 25), hostname: hostname(), platform: { OS: 'linux', Architecture: goArch() } };
+  readonly worker;
   readonly version = { package: 'wharf', version: WHARF_VERSION, revision: '' };
 
   constructor(
     private readonly builds: BuildService,
     private readonly images: ImageService,
-  ) {}
+    hostGatewayIp: () => string,
+  ) {
+    this.worker = { id: createHash('sha256').update(hostname()).digest('hex').slice(0, 25), platform: { OS: 'linux', Architecture: goArch() }, hostGatewayIp };
+  }
 
   build(
     req: { context: Readable; dockerfile: string; options: FrontendOptions; secret: (id: string) => Promise<Buffer | null>; ssh: SshAgents; namedContexts: NamedContextProvider },

@@ -198,7 +198,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
   const build = new BuildService({ images, containers, events, tmpRoot: join(cfg.dataRoot, 'tmp'), cacheMounts: new CacheMountStore(join(cfg.dataRoot, 'build-cache-mounts')), log });
   await build.init();
   const diskUsage = new DiskUsageService({ layers: images.layers, images, containers, volumes, buildCache: build });
-  const buildkit = new BuildkitService(new BuildkitBuilder(build, images), log);
+  const buildkit = new BuildkitService(new BuildkitBuilder(build, images, () => network.hostGatewayIp()), log);
   // What a burst of requests freed (a stream's buffers, a build's) goes back to the kernel once
   // the API has been quiet for a while; glibc would keep it resident.
   const quietTrim = trimWhenQuiet();

@@ -16,6 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GrpcClient, Status } from '../../src/buildkit/grpc.js';
+import { messages } from '../../src/buildkit/proto.js';
 import { buildkitBuild, dialUpgrade, dir, file, symlink, vertexesByName } from '../lib/buildkit-client.js';
 import { freePort, jsonBody, loadBusybox, ping, runCommand, socketRequest, startDaemon, waitFor, type Daemon } from './harness.js';
 
@@ -292,6 +293,20 @@ test('garbage on the BuildKit connections ends those calls or connections, never
   session.destroy();
   assert.equal(await ping(d.socket), true);
   assert.doesNotMatch(d.log(), /BUG:|buildkit: \//, 'an error escaped its call');
+});
+
+test("the worker has the labels moby's builder gives it on an engine without the containerd image store", async () => {
+  const g = await dialUpgrade(d.socket, '/v1.47/grpc');
+  const client = new GrpcClient(g.socket, g.head);
+  try {
+    const { record } = messages.ListWorkersResponse.decode(await client.unary('/moby.buildkit.v1.Control/ListWorkers', messages.ListWorkersRequest.encode({ filter: [] })));
+    const gateway = (await d.docker(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Gateway}}', 'bridge'])).stdout.trim();
+    assert.match(gateway, /^\d+\.\d+\.\d+\.\d+$/);
+    // No snapshotter label: buildx then refuses cache export, the oci and docker exporters and several platforms itself, as with Docker.
+    assert.deepEqual(record.map((w) => w.Labels), [{ 'org.mobyproject.buildkit.worker.moby.host-gateway-ip': gateway }]);
+  } finally {
+    client.close();
+  }
 });
 
 test('named contexts from a git repository (its HEAD, a ref and a subdirectory, no .git) and an http(s) URL (one file, `context`)', { timeout: 120_000 }, async () => {
