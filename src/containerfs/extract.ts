@@ -329,7 +329,8 @@ export class ContainerExtractor {
 
   /**
    * Creates the file `at` (O_EXCL: false when something is there) and writes the entry's payload
-   * and metadata through the fd that made it; removes it again if that fails. Owner and mode are
+   * and metadata through the fd that made it; removes it again if that fails (if the name is still
+   * that file). Owner and mode are
    * set only where the kernel did not already give them (fstat sees inheritance from a set-gid
    * directory and a default ACL, which the umask alone would not tell).
    */
@@ -352,8 +353,11 @@ export class ContainerExtractor {
       this.setXattrs(at, h);
       await fh.utimes(h.mtime, h.mtime);
     } catch (err) {
+      // Only the file this call made goes: another extract may have replaced the name meanwhile.
+      const made = await fh.stat().catch(() => null);
       await fh.close().catch(() => {});
-      await this.fs.unlink(at).catch(() => {});
+      const now = made && (await this.fs.lstat(at).catch(() => null));
+      if (now && now.ino === made.ino && now.dev === made.dev) await this.fs.unlink(at).catch(() => {});
       throw err;
     }
     await fh.close();

@@ -7,7 +7,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, chown, link, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, link, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { constants as fsc } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -145,5 +146,22 @@ for (const [kind, fs] of [['thread pool', threadPoolFs], ['direct', directFs]] a
     await assert.rejects(extractInto(dest, cut, fs), /unexpected EOF/);
     assert.equal(await readFile(join(dest, 'first'), 'utf8'), 'complete');
     assert.deepEqual((await readdir(dest)).sort(), ['first']);
+  });
+
+  test(`container extract (${kind}): a cut file whose name another file took meanwhile leaves that file alone`, async () => {
+    const dest = await freshRoot();
+    await writeFile(join(dest, 'other'), 'written by someone else\n');
+    const whole = tarOf(entry({ name: 'cut' }, 'x'.repeat(100_000)));
+    // The name is taken over right after this extract made its file, as a racing extract would.
+    const racing: FsCalls = {
+      ...fs,
+      open: async (path: string, flags: number, mode?: number) => {
+        const fh = await fs.open(path, flags, mode);
+        if (path.endsWith('/cut') && flags & fsc.O_CREAT) await rename(join(dest, 'other'), join(dest, 'cut'));
+        return fh;
+      },
+    };
+    await assert.rejects(extractInto(dest, whole.subarray(0, 512 + 40_000), racing), /unexpected EOF/);
+    assert.equal(await readFile(join(dest, 'cut'), 'utf8'), 'written by someone else\n');
   });
 }
