@@ -505,9 +505,18 @@ export class LayerStore {
       return this.staged(tar, async (diff, tarSplitPath) => {
         const recorded = await extractPool.record(tar, tarSplitPath);
         const upper = this.driver.diffDir(rec.mountId);
-        await rmdir(diff);
-        await rename(upper, diff);
-        await mkdir(upper, { mode: 0o755 });
+        // The RW layer's next (empty) upper dir is made first, so that no failure after the
+        // move leaves the RW layer without one.
+        const next = `${upper}.next`;
+        await mkdir(next, { mode: 0o755 });
+        try {
+          await rmdir(diff);
+          await rename(upper, diff);
+        } catch (err) {
+          await rmdir(next);
+          throw err;
+        }
+        await rename(next, upper);
         // The root is not in the tar: as a fresh diff dir has it, without overlay's marks (its uuid).
         await chown(diff, 0, 0);
         await chmod(diff, 0o755);
