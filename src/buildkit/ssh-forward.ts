@@ -27,7 +27,15 @@ export function sessionSshAgents(client: GrpcClient, methods: string[], signal: 
       }
     },
     connect(id, conn) {
-      forward(client.call(FORWARD, { 'buildkit.ssh.id': id }, signal), conn);
+      let call;
+      try {
+        call = client.call(FORWARD, { 'buildkit.ssh.id': id }, signal);
+      } catch {
+        // The session is gone (node throws at once on a closed one): the step's connection fails.
+        conn.destroy();
+        return;
+      }
+      forward(call, conn);
     },
   };
 }
