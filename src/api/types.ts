@@ -403,6 +403,8 @@ export interface ProgressMessage {
    * none when null (a metadata instruction, a FROM of another stage).
    */
   vertex?: string | null;
+  /** wharf's own, in the BuildKit dialect only: a step of BuildKit's that is done as it is told (`[internal] load metadata for …`). */
+  doneVertex?: string;
 }
 
 export interface VersionInfo {

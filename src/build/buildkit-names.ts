@@ -28,7 +28,7 @@ function upperKeyword(text: string): string {
 }
 
 /** The base as BuildKit names its source: normalized, `:latest` added (`docker.io/library/busybox:latest`). */
-function sourceName(base: string): string {
+export function sourceName(base: string): string {
   try {
     return fullString(withDefaultTag(parseNormalizedNamed(base)));
   } catch {

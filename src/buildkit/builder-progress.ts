@@ -23,6 +23,12 @@ export class BuilderProgress {
   constructor(private readonly feed: StatusFeed) {}
 
   async message(m: ProgressMessage): Promise<void> {
+    if (m.doneVertex !== undefined) {
+      const v = new VertexHandle(this.feed, m.doneVertex);
+      await v.start();
+      await v.complete();
+      return;
+    }
     if (m.vertex !== undefined && typeof m.stream === 'string') {
       await this.stepStart(m.stream.replace(/\n$/, ''), m.vertex);
       return;

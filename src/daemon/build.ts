@@ -21,7 +21,7 @@ import type { ContainerBackend } from '../api/backend.js';
 import type { BuildCacheRecord, ContainerConfig, HostConfig, ImageConfigFile, ProgressMessage } from '../api/types.js';
 import { BuildArgs, prependEnvOnCmd } from '../build/build-args.js';
 import { parseStages, parseInstruction, stageIndex, type Instruction, type Stage } from '../build/instructions.js';
-import { stageStepNames, withVariables, type StageStepNames } from '../build/buildkit-names.js';
+import { sourceName, stageStepNames, withVariables, type StageStepNames } from '../build/buildkit-names.js';
 import { UnsupportedNamedContext, type NamedContextMatch, type NamedContextSource } from '../build/named-contexts.js';
 import { DockerfileParseError, parseLine } from '../build/parser.js';
 import { envMap, expandHeredoc, processWord, processWords } from '../build/shell-lex.js';
@@ -370,6 +370,7 @@ class BuildRun {
       stageIndex(stages.slice(0, i), bases[i]!) < 0 ? this.namedContext(bases[i]!, this.stagePlatform(st, escape)) : undefined,
     );
     const deps = stageDependencies(stages, bases).map((d, i) => (replacedBy[i] ? [] : d));
+    this.metadataSteps(stages, bases, replacedBy, baseContexts);
     const parallel = hasIndependentStages(deps);
     const firstStep: number[] = [];
     for (const st of stages) {
@@ -438,6 +439,26 @@ class BuildRun {
       out(` ---> ${shortId(state.imageId)}\n`);
     }
     return state;
+  }
+
+  /**
+   * BuildKit's first steps, in its dialect: the metadata of each image a stage starts from is
+   * loaded before any stage runs (`[internal] load metadata for docker.io/library/busybox:latest`,
+   * `[context base] load metadata for busybox` for a named context's image), once per name.
+   */
+  private metadataSteps(stages: Stage[], bases: string[], replacedBy: Array<NamedContextMatch | undefined>, baseContexts: Array<NamedContextMatch | undefined>): void {
+    if (this.opts.dialect !== 'buildkit' || this.opts.quiet) return;
+    const names = new Set<string>();
+    bases.forEach((base, i) => {
+      const context = replacedBy[i] ?? baseContexts[i];
+      if (context) {
+        if (context.source.kind === 'image' && context.source.ref !== 'scratch') names.add(`[context ${context.key}] load metadata for ${context.source.ref}`);
+        return;
+      }
+      if (base.toLowerCase() === 'scratch' || stageIndex(stages.slice(0, i), base) >= 0) return;
+      names.add(`[internal] load metadata for ${sourceName(base)}`);
+    });
+    for (const name of names) this.emit({ doneVertex: name });
   }
 
   /** A stage a named context replaces: none of its instructions run, its image is the context's. */

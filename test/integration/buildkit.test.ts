@@ -80,6 +80,7 @@ test('a build as buildx runs it: the gateway frontend, the session transfer, the
     '[internal] load build definition from Build.df',
     '[internal] load .dockerignore',
     '[internal] load build context',
+    '[internal] load metadata for docker.io/library/busybox:latest',
     '[1/3] FROM docker.io/library/busybox:latest',
     '[2/3] RUN echo "arg=given" && echo "arg=given" > /arg',
     '[3/3] COPY . /ctx/',
@@ -175,6 +176,8 @@ test('named contexts replace a stage, a base and a --from: an image of the engin
   assert.equal(r.error, undefined, r.error?.message);
   const vertexes = vertexesByName(r.status);
   assert.ok(vertexes.has('[context base] bk-marked'), [...vertexes.keys()].join('\n'));
+  // Metadata is loaded for the images the contexts name, none for the names they replace or a local directory.
+  assert.deepEqual([...vertexes.keys()].filter((n) => n.includes('load metadata')), ['[context base] load metadata for bk-marked', `[context alpine::linux/${arch}] load metadata for busybox`]);
   assert.ok(vertexes.has(`[context alpine::linux/${arch}] busybox`));
   assert.ok(vertexes.has('[context files] load from client'));
   assert.equal(vertexes.has('[base 1/2] RUN exit 3'), false);
