@@ -11,7 +11,8 @@ export type RunMount =
   | { type: 'bind'; target: string; source: string; from: string; readonly: boolean }
   | { type: 'cache'; target: string; id: string; readonly: boolean; mode: number; uid: number; gid: number; source: string; from: string }
   | { type: 'tmpfs'; target: string; size: number }
-  | { type: 'secret'; target: string; id: string; required: boolean; mode: number; uid: number; gid: number }
+  /** `target` '' when the secret is only `env`, the environment variable it is given as. */
+  | { type: 'secret'; target: string; id: string; required: boolean; mode: number; uid: number; gid: number; env?: string }
   /** `target` '' for BuildKit's default, /run/buildkit/ssh_agent.<n> (n counts the RUN's ssh mounts). */
   | { type: 'ssh'; target: string; id: string; required: boolean; mode: number; uid: number; gid: number };
 
@@ -60,7 +61,7 @@ export function parseRunMount(spec: string, expand: (w: string) => string = (w) 
     bind: ['type', 'target', 'dst', 'destination', 'source', 'src', 'from', 'readonly', 'ro', 'rw', 'readwrite'],
     cache: ['type', 'target', 'dst', 'destination', 'id', 'readonly', 'ro', 'rw', 'readwrite', 'sharing', 'mode', 'uid', 'gid', 'source', 'src', 'from'],
     tmpfs: ['type', 'target', 'dst', 'destination', 'size'],
-    secret: ['type', 'target', 'dst', 'destination', 'id', 'required', 'mode', 'uid', 'gid', 'env'],
+    secret: ['type', 'target', 'dst', 'destination', 'id', 'source', 'src', 'required', 'mode', 'uid', 'gid', 'env'],
     ssh: ['type', 'target', 'dst', 'destination', 'id', 'required', 'mode', 'uid', 'gid'],
   };
   for (const k of kv.keys()) {
@@ -68,14 +69,18 @@ export function parseRunMount(spec: string, expand: (w: string) => string = (w) 
   }
   const get = (...keys: string[]) => keys.map((k) => kv.get(k)).find((v) => v !== undefined);
   let target = get('target', 'dst', 'destination') ?? '';
-  if (kv.has('env')) throw new DockerfileParseError('secrets as environment variables (env=) are not supported by this builder');
   if (type === 'secret') {
-    const id = kv.get('id') ?? (target ? posix.basename(target) : '');
-    if (!id) throw new DockerfileParseError('one of id or target must be specified for a secret');
-    if (!target) target = `/run/secrets/${id}`;
+    // BuildKit's: source names the secret before id does; the target's name when neither is given.
+    const id = get('source', 'src') || kv.get('id') || (target ? posix.basename(target) : '');
+    if (!id) throw new DockerfileParseError('one of source, target required');
+    const env = kv.get('env');
+    if (env !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(env)) throw new DockerfileParseError(`invalid secret environment variable name ${JSON.stringify(env)}`);
+    // Given as an environment variable only, unless a target asks for the file too.
+    if (!target && env === undefined) target = `/run/secrets/${posix.basename(id)}`;
     return {
       type,
-      target: clean(target),
+      ...(env !== undefined ? { env } : {}),
+      target: target && clean(target),
       id,
       required: kv.has('required') ? bool('required', kv.get('required')) : false,
       mode: kv.get('mode') !== undefined ? int('mode', kv.get('mode')!, 8) : 0o400,

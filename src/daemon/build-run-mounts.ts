@@ -40,8 +40,9 @@ export interface PreparedMounts {
   mounts: MountSpec[];
   /** The mount points, absolute in the container. */
   targets: string[];
-  /** What the step's process gets in its environment (SSH_AUTH_SOCK for an ssh mount). */
+  /** What the step's process gets in its environment: `env` over what it has (secrets), `defaultEnv` where it has none (SSH_AUTH_SOCK). */
   env: Record<string, string>;
+  defaultEnv: Record<string, string>;
   cleanup(): Promise<void>;
 }
 
@@ -69,6 +70,7 @@ export async function prepareRunMounts(
     for (const c of cleanups.reverse()) await c().catch(() => {});
   };
   const env: Record<string, string> = {};
+  const defaultEnv: Record<string, string> = {};
   let sshMounts = 0;
   try {
     for (const m of parsed) {
@@ -76,7 +78,7 @@ export async function prepareRunMounts(
         // BuildKit's default target counts the RUN's ssh mounts; SSH_AUTH_SOCK names the first, mounted or not.
         const target = m.target ? (posix.isAbsolute(m.target) ? m.target : posix.join(workdir || '/', m.target)) : `/run/buildkit/ssh_agent.${sshMounts}`;
         sshMounts++;
-        env.SSH_AUTH_SOCK ??= target;
+        defaultEnv.SSH_AUTH_SOCK ??= target;
         const absent = deps.ssh ? await deps.ssh.check(m.id) : `no SSH key ${JSON.stringify(m.id)} forwarded from the client`;
         if (absent !== null) {
           if (m.required) throw invalidParameter(absent);
@@ -87,6 +89,18 @@ export async function prepareRunMounts(
         cleanups.push(socket.close);
         mounts.push({ Type: 'bind', Source: socket.path, Target: target, ReadOnly: false });
         continue;
+      }
+      if (m.type === 'secret' && m.env !== undefined) {
+        // As an environment variable of the step's process (never of its image); a file too when a target is given.
+        const data = deps.secret ? await deps.secret(m.id) : null;
+        if (data === null) {
+          if (m.required) throw invalidParameter(`secret ${m.id}: not found`);
+          continue;
+        }
+        const value = data.toString('utf8');
+        if (value.includes('\0')) throw invalidParameter(`secret ${m.id} cannot be given as environment variable ${m.env}: it holds a NUL byte`);
+        env[m.env] = value;
+        if (!m.target) continue;
       }
       const target = posix.isAbsolute(m.target) ? m.target : posix.join(workdir || '/', m.target);
       if (target === '/') throw invalidParameter('mount target cannot be the root directory');
@@ -136,7 +150,7 @@ export async function prepareRunMounts(
       await writeFile(join(dir, script.name), script.content, { mode: 0o755 });
       mounts.push({ Type: 'bind', Source: dir, Target: '/dev/pipes', ReadOnly: true });
     }
-    return { mounts, targets: mounts.map((m) => m.Target), env, cleanup };
+    return { mounts, targets: mounts.map((m) => m.Target), env, defaultEnv, cleanup };
   } catch (err) {
     await cleanup();
     throw err;

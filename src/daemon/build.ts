@@ -1241,8 +1241,11 @@ class BuildRun {
           ...(this.opts.ssh ? { ssh: this.opts.ssh } : {}),
         },
       );
-      const env = runConfig.Env!;
-      for (const [k, v] of Object.entries(prepared.env)) if (!env.some((e) => e.split('=', 1)[0] === k)) env.push(`${k}=${v}`);
+      // The step container's config holds a secret given as a variable while the step runs; BuildKit
+      // builds always remove their step containers (forcerm), and the image's config is not this one.
+      const has = (k: string) => runConfig.Env!.some((e) => e.split('=', 1)[0] === k);
+      for (const [k, v] of Object.entries(prepared.defaultEnv)) if (!has(k)) runConfig.Env!.push(`${k}=${v}`);
+      for (const [k, v] of Object.entries(prepared.env)) runConfig.Env = [...runConfig.Env!.filter((e) => e.split('=', 1)[0] !== k), `${k}=${v}`];
     }
     try {
       await this.runContainer(state, runConfig, probeConfig, prepared, inst.network);

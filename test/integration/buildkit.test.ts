@@ -366,6 +366,27 @@ test('named contexts from a git repository (its HEAD, a ref and a subdirectory, 
   }
 });
 
+test('RUN --mount=type=secret,env=: the secret in the step\'s environment only, a file too when a target is named', async () => {
+  const dockerfile = [
+    'FROM busybox',
+    'ENV TOKEN=from-image',
+    'RUN --mount=type=secret,id=token,env=TOKEN echo "env=$TOKEN" && ls /run/secrets 2>&1 || true',
+    'RUN --mount=type=secret,id=token,env=ALSO,target=/t echo "env=$ALSO file=$(cat /t)"',
+    'RUN --mount=type=secret,id=absent,env=ABSENT echo "absent=${ABSENT-unset}"',
+    '',
+  ].join('\n');
+  const r = await buildkitBuild(d.socket, { dirs: { dockerfile: [file('Dockerfile', dockerfile)], context: [] }, secrets: { token: 's3cr3t-env' }, name: 'bk-secret-env' });
+  assert.equal(r.error, undefined, r.error?.message);
+  const logs = [...vertexesByName(r.status).entries()].filter(([n]) => n.includes('RUN')).map(([, v]) => v.logs);
+  assert.deepEqual(logs, ['env=s3cr3t-env\nls: /run/secrets: No such file or directory\n', 'env=s3cr3t-env file=s3cr3t-env\n', 'absent=unset\n']);
+  // The image keeps its own value; the secret is in no config or history.
+  const inspect = await d.docker(['image', 'inspect', 'bk-secret-env']);
+  assert.match(inspect.stdout, /"TOKEN=from-image"/);
+  assert.doesNotMatch(inspect.stdout + (await d.docker(['history', '--no-trunc', 'bk-secret-env'])).stdout, /s3cr3t-env/);
+  const required = await buildkitBuild(d.socket, { dirs: { dockerfile: [file('Dockerfile', 'FROM busybox\nRUN --mount=type=secret,id=absent,env=A,required true\n')], context: [] }, secrets: {} });
+  assert.match(required.error?.message ?? '', /secret absent: not found/);
+});
+
 /** A static unix-socket client for busybox steps (which have no `nc -U`): its argument to the socket, one read of the answer to stdout. */
 const UNIX_CAT_C = `#include <sys/socket.h>
 #include <sys/un.h>

@@ -53,6 +53,8 @@ test("RUN --mount's fields, defaults and errors", () => {
   assert.deepEqual(parseRunMount('type=secret,id=npmrc'), { type: 'secret', target: '/run/secrets/npmrc', id: 'npmrc', required: false, mode: 0o400, uid: 0, gid: 0 });
   assert.deepEqual(parseRunMount('type=secret,target=/root/.npmrc,required'), { type: 'secret', target: '/root/.npmrc', id: '.npmrc', required: true, mode: 0o400, uid: 0, gid: 0 });
   assert.deepEqual(parseRunMount('type=tmpfs,target=/t,size=64m'), { type: 'tmpfs', target: '/t', size: 64 << 20 });
+  assert.deepEqual(parseRunMount('type=secret,id=token,env=TOKEN'), { type: 'secret', env: 'TOKEN', target: '', id: 'token', required: false, mode: 0o400, uid: 0, gid: 0 });
+  assert.deepEqual(parseRunMount('type=secret,src=token,target=/t,env=T'), { type: 'secret', env: 'T', target: '/t', id: 'token', required: false, mode: 0o400, uid: 0, gid: 0 });
   assert.deepEqual(parseRunMount('type=ssh'), { type: 'ssh', target: '', id: 'default', required: false, mode: 0o600, uid: 0, gid: 0 });
   assert.deepEqual(parseRunMount('type=ssh,id=gh,target=/agent/,required,mode=0640,uid=10,gid=20'), { type: 'ssh', target: '/agent', id: 'gh', required: true, mode: 0o640, uid: 10, gid: 20 });
   assert.deepEqual(parseRunMount('type=cache,id=$ID,target=/c', (w) => w.replace('$ID', 'go-mod')), {
@@ -64,7 +66,8 @@ test("RUN --mount's fields, defaults and errors", () => {
   bad('type=cache', /mount destination not specified/);
   bad('type=cache,target=/c,sharing=sometimes', /unsupported sharing value/);
   bad('type=bind,target=/c,colour=red', /unexpected key 'colour'/);
-  bad('type=secret', /one of id or target/);
+  bad('type=secret', /one of source, target required/);
+  bad('type=secret,id=t,env=1BAD', /invalid secret environment variable name "1BAD"/);
   bad('type=cache,target=/c,mode=999', /invalid value for mode/);
 });
 
