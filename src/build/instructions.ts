@@ -61,7 +61,7 @@ export type Instruction =
   | { kind: 'arg'; text: string; args: Array<{ key: string; value?: string }> }
   | { kind: 'onbuild'; text: string; expression: string }
   | { kind: 'healthcheck'; text: string; health: HealthConfig }
-  | { kind: 'copy' | 'add'; text: string; sources: string[]; dest: string; from?: string; chown?: string; chmod?: string; heredocs?: Heredoc[] };
+  | { kind: 'copy' | 'add'; text: string; sources: string[]; dest: string; from?: string; chown?: string; chmod?: string; heredocs?: Heredoc[]; checksum?: string };
 
 export interface Stage {
   /** The FROM line as written. */
@@ -269,7 +269,7 @@ export function parseInstruction(node: Node, dialect: Dialect = 'classic'): Inst
       for (const bk of ['link', 'parents', 'exclude', 'checksum', 'keep-git-dir']) {
         if (!(bk in flags)) continue;
         // --link only changes how BuildKit stores the layer, not what is in it.
-        if (dialect === 'buildkit' && bk === 'link') continue;
+        if (dialect === 'buildkit' && (bk === 'link' || bk === 'checksum')) continue;
         if (dialect === 'buildkit') throw new DockerfileParseError(`the --${bk} option is not supported by this builder`);
         throw new DockerfileParseError(`the --${bk} option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled`);
       }
@@ -286,6 +286,7 @@ export function parseInstruction(node: Node, dialect: Dialect = 'classic'): Inst
         ...(flags.from !== undefined ? { from: flags.from } : {}),
         ...(flags.chown ? { chown: flags.chown } : {}),
         ...(flags.chmod ? { chmod: flags.chmod } : {}),
+        ...(typeof flags.checksum === 'string' && flags.checksum !== '' ? { checksum: flags.checksum } : {}),
       };
     }
     default:

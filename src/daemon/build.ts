@@ -12,6 +12,8 @@
  * The output is Docker's text (`Step 1/5 : …`, ` ---> Running in …`, ` ---> Using cache`…).
  */
 import { chmod, mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Writable } from 'node:stream';
@@ -1077,6 +1079,13 @@ class BuildRun {
     }
     const urls = inst.kind === 'add' ? sources.filter(isRemoteURL) : [];
     const local = sources.filter((s) => !urls.includes(s));
+    const checksum = inst.checksum === undefined ? undefined : x(inst.checksum);
+    if (checksum !== undefined) {
+      // BuildKit's: a pinned digest for one http(s) source.
+      if (sources.length > 1) throw invalidParameter("checksum can't be specified for multiple sources");
+      if (urls.length !== 1) throw invalidParameter('checksum requires HTTP(S) or Git sources');
+      if (!/^sha(256:[0-9a-f]{64}|384:[0-9a-f]{96}|512:[0-9a-f]{128})$/.test(checksum)) throw invalidParameter(`invalid checksum digest format: ${checksum}`);
+    }
     let srcRoot: ContainerRoot = this.ctx!.root;
     const cleanups: Array<() => Promise<void>> = [];
     const from = inst.kind === 'copy' && inst.from !== undefined ? x(inst.from) : undefined;
@@ -1117,7 +1126,13 @@ class BuildRun {
           for (const d of heredocs) await writeFile(join(dir, d.name), d.expand ? expandDoc(d.content) : d.content, { mode: 0o644 });
           return heredocs.map((d) => d.name);
         });
-      } else if (urls.length) remote = await tempSources('docker-builder-url', (dir) => downloadSources(urls, dir, this.signal));
+      } else if (urls.length) {
+        remote = await tempSources('docker-builder-url', async (dir) => {
+          const names = await downloadSources(urls, dir, this.signal);
+          if (checksum !== undefined) await verifyDigest(join(dir, names[0]!), checksum, urls[0]!);
+          return names;
+        });
+      }
       const all = [...infos, ...(remote?.infos ?? [])];
       if (all.length > 1 && !dest.endsWith('/')) {
         throw invalidParameter(`When using ${cmdName} with more than one source file, the destination must be a directory and end with a /`);
@@ -1415,4 +1430,13 @@ async function openOwnedDirectory(dir: string, sub: string): Promise<{ root: Con
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** BuildKit's pinned checksum of a downloaded source (ADD --checksum). */
+async function verifyDigest(file: string, expected: string, url: string): Promise<void> {
+  const algorithm = expected.slice(0, expected.indexOf(':'));
+  const hash = createHash(algorithm);
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  const got = `${algorithm}:${hash.digest('hex')}`;
+  if (got !== expected) throw invalidParameter(`digest mismatch for ${url}: ${got} (expected: ${expected})`);
 }

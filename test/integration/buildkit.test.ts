@@ -9,6 +9,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -357,8 +358,18 @@ test('named contexts from a git repository (its HEAD, a ref and a subdirectory, 
     assert.equal(r.error, undefined, r.error?.message);
     const logs = [...vertexesByName(r.status).entries()].find(([n]) => n.includes('RUN ls'))?.[1].logs;
     assert.equal(logs, `/feature:\ns.txt\n\n/repo:\nsub\ntop.txt\nfrom main\nsub of feature\ndownloaded\n644 ${Date.UTC(2026, 11, 1, 10) / 1000}\n`);
-    const missing = await buildkitBuild(d.socket, { dirs: { dockerfile: [file('Dockerfile', 'FROM busybox\nCOPY --from=gone / /x/\n')], context: [] }, attrs: { 'context:gone': `${web}/gone.txt` } });
-    assert.match(missing.error?.message ?? '', /failed to GET http:\/\/127\.0\.0\.1:\d+\/gone\.txt with status 404/);
+    const missing = await buildkitBuild(d.socket, { dirs: { dockerfile: [file('Dockerfile', 'FROM busybox\nCOPY --from=gone / /x/\n')], context: [] }, attrs: { 'context:gone': `${web}/notes.txt/gone` } });
+    assert.match(missing.error?.message ?? '', /failed to GET http:\/\/127\.0\.0\.1:\d+\/notes\.txt\/gone with status 404/);
+
+    // ADD --checksum pins what an http(s) source must hash to.
+    const sum = `sha256:${createHash('sha256').update('downloaded\n').digest('hex')}`;
+    const pinned = await buildkitBuild(d.socket, { dirs: { dockerfile: [file('Dockerfile', `FROM busybox\nADD --checksum=${sum} ${web}/notes.txt /pinned\nRUN cat /pinned\n`)], context: [] }, name: 'bk-checksum' });
+    assert.equal(pinned.error, undefined, pinned.error?.message);
+    const wrong = `sha256:${'0'.repeat(64)}`;
+    const mismatch = await buildkitBuild(d.socket, { dirs: { dockerfile: [file('Dockerfile', `FROM busybox\nADD --checksum=${wrong} ${web}/notes.txt /pinned\n`)], context: [] } });
+    assert.equal(mismatch.error?.message, `digest mismatch for ${web}/notes.txt: ${sum} (expected: ${wrong})`);
+    const local = await buildkitBuild(d.socket, { dirs: { dockerfile: [file('Dockerfile', `FROM busybox\nADD --checksum=${sum} f /f\n`)], context: [file('f', 'x')] } });
+    assert.equal(local.error?.message, 'checksum requires HTTP(S) or Git sources');
   } finally {
     daemon.kill();
     files.close();

@@ -39,6 +39,8 @@ test('RUN --mount and --network are kept for the build; the classic syntax still
   assert.throws(() => commands('FROM busybox\nRUN --network=bridge make\n'), /unsupported network mode "bridge"/);
   assert.throws(() => commands('FROM busybox\nRUN --security=insecure make\n'), /security mode "insecure" is not allowed/);
   assert.throws(() => commands('FROM busybox\nCOPY --parents a /b\n'), /the --parents option is not supported by this builder/);
+  assert.deepEqual(commands('FROM busybox\nADD --checksum=sha256:abc https://x/y /y\n')[0], { kind: 'add', text: 'ADD --checksum=sha256:abc https://x/y /y', sources: ['https://x/y'], dest: '/y', checksum: 'sha256:abc' });
+  assert.throws(() => parseStages('FROM busybox\nADD --checksum=sha256:abc https://x/y /y\n'), /the --checksum option requires BuildKit/);
   assert.throws(() => parseStages('FROM busybox\nRUN --mount=type=cache,target=/c make\n'), /the --mount option requires BuildKit/);
   assert.throws(() => parseStages('FROM busybox\nRUN <<EOF\nx\nEOF\n'), /heredocs \(<<EOF\) in RUN require BuildKit/);
   assert.throws(() => commands('FROM busybox\nRUN <<EOF\nnever ends\n'), /unterminated heredoc EOF/);
