@@ -62,6 +62,10 @@ export function frontendOptions(attrs: Record<string, string>): FrontendOptions 
     // Named contexts (build/named-contexts.ts) are looked up as the build meets their names.
     if (key.startsWith('context:') || key.startsWith('input:')) continue;
     switch (key) {
+      case 'requestid':
+        // A frontend subrequest (`--call outline|targets|check`, `--print`) instead of a build: wharfd's
+        // frontend answers none, as BuildKit's does for a request it does not know (buildx then says so).
+        throw new GrpcError(Status.UNKNOWN, `unsupported request ${value}`);
       case 'filename':
       case 'target':
       case 'no-cache':

@@ -50,6 +50,7 @@ test('what the classic builder cannot do is refused by name', () => {
   const refused = (attrs: Record<string, string>, code: number, re: RegExp) =>
     assert.throws(() => frontendOptions(attrs), (e: unknown) => e instanceof GrpcError && e.code === code && re.test(e.message));
   refused({ platform: 'linux/amd64,linux/arm64' }, Status.UNIMPLEMENTED, /several platforms/);
+  refused({ requestid: 'frontend.outline' }, Status.UNKNOWN, /^unsupported request frontend\.outline$/);
   refused({ 'shm-size': '-1' }, Status.INVALID_ARGUMENT, /invalid shm-size/);
   refused({ ulimit: 'nofile' }, Status.INVALID_ARGUMENT, /invalid ulimit "nofile"/);
 });
