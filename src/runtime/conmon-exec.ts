@@ -169,7 +169,7 @@ export async function conmonExec(cfg: ConmonExecConfig, o: RuntimeExecOptions): 
     pid,
     stdio: stdio ? new HeldOutput(stdio) : undefined,
     exited,
-    resize: (height, width) => setTerminalSize(dir, conmonPidFile, height, width, (msg) => `cannot resize exec session: ${msg === 'gone' ? 'process is not running' : msg}`),
+    resize: (height, width) => setTerminalSize(dir, conmonPidFile, height, width, (msg) => systemError(`cannot resize exec session: ${msg === 'gone' ? 'process is not running' : msg}`)),
     kill: (signal) => {
       try {
         process.kill(pid, signal);

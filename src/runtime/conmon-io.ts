@@ -6,7 +6,6 @@
 import { constants as fsConstants } from 'node:fs';
 import { open, readFile, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
-import { systemError } from '../lib/errors.js';
 import { setHeldPtySize } from '../lib/pty-size.js';
 
 /**
@@ -49,22 +48,22 @@ export function runtimeErrorMessage(stderr: string): string {
  * (no addon, a kernel before 5.6) through the ctl fifo, which conmon applies a moment
  * later. `message('gone')` when conmon is not there.
  */
-export async function setTerminalSize(dir: string, pidFile: string, height: number, width: number, message: (msg: string) => string): Promise<void> {
+export async function setTerminalSize(dir: string, pidFile: string, height: number, width: number, failure: (msg: string) => Error): Promise<void> {
   const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
   const ctl = join(await realpath(dir).catch(() => dir), 'ctl');
   if (await setHeldPtySize(pid, height, width, (targets) => targets.includes(ctl))) return;
-  await writeTerminalSize(dir, height, width, message);
+  await writeTerminalSize(dir, height, width, failure);
 }
 
-/** Sets the terminal size through conmon's ctl fifo in `dir`; `message('gone')` when conmon is not there. */
-async function writeTerminalSize(dir: string, height: number, width: number, message: (msg: string) => string): Promise<void> {
+/** Sets the terminal size through conmon's ctl fifo in `dir`; throws `failure('gone')` when conmon is not there. */
+async function writeTerminalSize(dir: string, height: number, width: number, failure: (msg: string) => Error): Promise<void> {
   let fh;
   try {
     // Non-blocking: fails with ENXIO instead of hanging when conmon is gone.
     fh = await open(join(dir, 'ctl'), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw systemError(message(code === 'ENOENT' || code === 'ENXIO' ? 'gone' : (err as Error).message));
+    throw failure(code === 'ENOENT' || code === 'ENXIO' ? 'gone' : (err as Error).message);
   }
   try {
     await fh.write(`1 ${Math.max(0, Math.floor(height))} ${Math.max(0, Math.floor(width))}\n`);

@@ -22,7 +22,7 @@ import { accessSync, constants as fsConstants, mkdirSync, watch, type FSWatcher 
 import { mkdir, readdir, readFile, readlink, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { basename, delimiter, join } from 'node:path';
-import { invalidParameter, systemError } from '../lib/errors.js';
+import { conflict, invalidParameter, systemError } from '../lib/errors.js';
 import { isLinuxSignal, parseSignal } from '../lib/signals.js';
 import { sealedBinaryPath } from '../lib/sealed-binary.js';
 import { run, type CommandError } from '../lib/run.js';
@@ -383,7 +383,10 @@ export class ConmonRuntime implements Runtime {
   }
 
   async resize(id: string, height: number, width: number): Promise<void> {
-    await setTerminalSize(bundleLinkOf(this.opts.execRoot, id), this.conmonPidFile(id), height, width, (msg) => `cannot resize container ${id}: ${msg === 'gone' ? 'container is not running' : msg}`);
+    // A process gone under the call is Docker's errNotRunning (a conflict), as its task lookup answers.
+    await setTerminalSize(bundleLinkOf(this.opts.execRoot, id), this.conmonPidFile(id), height, width, (msg) =>
+      msg === 'gone' ? conflict(`container ${id} is not running`) : systemError(`cannot resize container ${id}: ${msg}`),
+    );
   }
 
   // ---- exec ---------------------------------------------------------------------------------

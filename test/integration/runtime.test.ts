@@ -250,6 +250,15 @@ describe('ConmonRuntime (conmon + runc)', { concurrency: false }, () => {
     await endWithExec(id, exec);
   });
 
+  test('a resize after the container exited is a conflict, as Docker answers for a task that is gone', async () => {
+    const id = newId();
+    await create(id, ['true']);
+    await runtime.start(id);
+    await waitExit(id);
+    await assert.rejects(runtime.resize(id, 10, 10), (e: Error & { kind?: string }) => e.kind === 'Conflict' && e.message === `container ${id} is not running`);
+    await runtime.delete(id);
+  });
+
   test('conmon runs runc from the sealed copy the daemon holds, for a create and an exec', async () => {
     const id = newId();
     const { pid } = await create(id, ['sleep', '100']);
