@@ -21,6 +21,7 @@ import { buildImage, busyboxTar, publishImage } from '../fixtures/registry-image
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { tarFiles } from '../lib/tar-files.js';
+import { gitRunner, serveGitRepos, twoBranchRepo } from '../lib/git-repos.js';
 
 let d: Daemon;
 let work: string;
@@ -784,10 +785,7 @@ describe('docker build (classic builder)', () => {
     const repos = join(work, 'git');
     const repo = join(repos, 'app.git');
     const src = join(work, 'git-src');
-    const g = async (cwd: string, ...args: string[]) => {
-      const r = await runCommand('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', '-c', 'init.defaultBranch=master', ...args], { cwd });
-      assert.equal(r.code, 0, `git ${args.join(' ')}: ${r.stderr}`);
-    };
+    const g = gitRunner('master');
     await mkdir(join(src, 'sub'), { recursive: true });
     await writeFile(join(src, 'Dockerfile'), 'FROM busybox\nCOPY top.txt /top.txt\n');
     await writeFile(join(src, 'top.txt'), 'from master\n');
@@ -795,12 +793,7 @@ describe('docker build (classic builder)', () => {
     await writeFile(join(src, 'sub', 'other.Dockerfile'), 'FROM busybox\nCOPY s.txt /other.txt\n');
     await writeFile(join(src, 'sub', 's.txt'), 'from sub\n');
     await runCommand('ln', ['-s', '/etc', join(src, 'escape')]);
-    await g(src, 'init', '-q');
-    await g(src, 'add', '-A');
-    await g(src, 'commit', '-qm', 'one');
-    await g(src, 'checkout', '-qb', 'feature');
-    await writeFile(join(src, 'sub', 's.txt'), 'from feature\n');
-    await g(src, 'commit', '-qam', 'two');
+    await twoBranchRepo(g, src, 'master', 'feature', () => writeFile(join(src, 'sub', 's.txt'), 'from feature\n'));
     await mkdir(repos, { recursive: true });
     await g(repos, 'clone', '-q', '--bare', src, repo);
     // A repository whose submodule points at a host path: git must refuse the file transport.
@@ -813,17 +806,8 @@ describe('docker build (classic builder)', () => {
     await g(evil, 'commit', '-qm', 'evil');
     await g(repos, 'clone', '-q', '--bare', evil, join(repos, 'evil.git'));
 
-    const port = await new Promise<number>((res) => {
-      const srv = createServer();
-      srv.listen(0, '127.0.0.1', () => {
-        const p = (srv.address() as AddressInfo).port;
-        srv.close(() => res(p));
-      });
-    });
-    const daemon = spawn('git', ['daemon', '--export-all', '--reuseaddr', `--base-path=${repos}`, '--listen=127.0.0.1', `--port=${port}`, repos], { stdio: 'ignore' });
-    const base = `git://127.0.0.1:${port}`;
+    const { base, stop } = await serveGitRepos(repos, 'app.git');
     try {
-      await waitFor(async () => (await runCommand('git', ['ls-remote', `${base}/app.git`])).code === 0, { what: 'git daemon' });
       const docker = new Docker({ socketPath: d.socket });
       const apiBuild = async (remote: string, extra: Record<string, string> = {}) => {
         const stream = await docker.buildImage(Readable.from([]), { remote, ...extra } as Docker.ImageBuildOptions).catch((err: Error) => err);
@@ -883,7 +867,7 @@ describe('docker build (classic builder)', () => {
       assert.deepEqual((await readdir(join(d.dataRoot, 'tmp'))).filter((n) => n.startsWith('docker-builder-git')), []);
       for (const t of ['git:master', 'git:feature', 'git:cli']) assert.equal((await d.docker(['rmi', t])).code, 0);
     } finally {
-      daemon.kill();
+      stop();
     }
   });
 

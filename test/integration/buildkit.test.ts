@@ -8,7 +8,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -19,7 +19,8 @@ import { join } from 'node:path';
 import { GrpcClient, Status } from '../../src/buildkit/grpc.js';
 import { messages } from '../../src/buildkit/proto.js';
 import { buildkitBuild, dialUpgrade, dir, file, symlink, vertexesByName } from '../lib/buildkit-client.js';
-import { freePort, jsonBody, loadBusybox, ping, runCommand, socketRequest, startDaemon, waitFor, type Daemon } from './harness.js';
+import { gitRunner, serveGitRepos, twoBranchRepo } from '../lib/git-repos.js';
+import { jsonBody, loadBusybox, ping, socketRequest, startDaemon, type Daemon } from './harness.js';
 
 let d: Daemon;
 let bait: string;
@@ -315,24 +316,14 @@ test("the worker has the labels moby's builder gives it on an engine without the
 
 test('named contexts from a git repository (its HEAD, a ref and a subdirectory, no .git) and an http(s) URL (one file, `context`)', { timeout: 120_000 }, async () => {
   const work = await mkdtemp(join(tmpdir(), 'wharf-bk-git-'));
-  const g = async (cwd: string, ...args: string[]) => {
-    const r = await runCommand('git', ['-c', 'user.name=t', '-c', 'user.email=t@e', '-c', 'init.defaultBranch=main', ...args], { cwd });
-    assert.equal(r.code, 0, r.stderr);
-  };
+  const g = gitRunner('main');
   const src = join(work, 'src');
   await mkdir(join(src, 'sub'), { recursive: true });
   await writeFile(join(src, 'top.txt'), 'from main\n');
   await writeFile(join(src, 'sub', 's.txt'), 'sub of main\n');
-  await g(src, 'init', '-q');
-  await g(src, 'add', '-A');
-  await g(src, 'commit', '-qm', 'one');
-  await g(src, 'checkout', '-qb', 'feature');
-  await writeFile(join(src, 'sub', 's.txt'), 'sub of feature\n');
-  await g(src, 'commit', '-qam', 'two');
-  await g(src, 'checkout', '-q', 'main');
+  await twoBranchRepo(g, src, 'main', 'feature', () => writeFile(join(src, 'sub', 's.txt'), 'sub of feature\n'));
   await g(work, 'clone', '-q', '--bare', src, join(work, 'repos', 'app.git'));
-  const port = await freePort();
-  const daemon = spawn('git', ['daemon', '--export-all', '--reuseaddr', `--base-path=${join(work, 'repos')}`, '--listen=127.0.0.1', `--port=${port}`, join(work, 'repos')], { stdio: 'ignore' });
+  const git = await serveGitRepos(join(work, 'repos'), 'app.git');
   const files = createServer((req, res) => {
     if (req.url === '/notes.txt') res.writeHead(200, { 'last-modified': 'Tue, 01 Dec 2026 10:00:00 GMT' }).end('downloaded\n');
     else res.writeHead(404).end();
@@ -340,8 +331,7 @@ test('named contexts from a git repository (its HEAD, a ref and a subdirectory, 
   await new Promise<void>((resolve) => files.listen(0, '127.0.0.1', () => resolve()));
   const web = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
   try {
-    const base = `git://127.0.0.1:${port}/app.git`;
-    await waitFor(async () => (await runCommand('git', ['ls-remote', base])).code === 0, { what: 'git daemon' });
+    const base = `${git.base}/app.git`;
     const dockerfile = [
       'FROM busybox',
       'COPY --from=repo / /repo/',
@@ -371,7 +361,7 @@ test('named contexts from a git repository (its HEAD, a ref and a subdirectory, 
     const local = await buildkitBuild(d.socket, { dirs: { dockerfile: [file('Dockerfile', `FROM busybox\nADD --checksum=${sum} f /f\n`)], context: [file('f', 'x')] } });
     assert.equal(local.error?.message, 'checksum requires HTTP(S) or Git sources');
   } finally {
-    daemon.kill();
+    git.stop();
     files.close();
     await rm(work, { recursive: true, force: true });
   }
