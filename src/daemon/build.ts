@@ -433,10 +433,16 @@ class BuildRun {
     output.step(`Step ${step++}/${total} : ${stage.text}\n`, baseContext ? contextVertex(baseContext) : names.from);
     const state = await this.initStage(stage, index, base, escape, out, baseContext);
     out(` ---> ${shortId(state.imageId)}\n`);
+    // BuildKit makes no step of a WORKDIR that leaves the stage at /, and numbers the later ones on.
+    let skipped = 0;
     for (const [i, inst] of stage.commands.entries()) {
       this.checkCancelled();
-      const name = names.commands[i]!;
-      output.step(`Step ${step++}/${total} : ${inst.text}\n`, name && withVariables(name, this.envFor(state), escape));
+      let name: string | null = names.commands[i] ?? null;
+      if (name && inst.kind === 'workdir' && workdirAfter(state.config, this.expand(inst.path, this.envFor(state), escape)) === '/') {
+        name = null;
+        skipped++;
+      }
+      output.step(`Step ${step++}/${total} : ${inst.text}\n`, name && withVariables(renumbered(name, skipped), this.envFor(state), escape));
       await this.dispatchStep(state, inst, escape);
       out(` ---> ${shortId(state.imageId)}\n`);
     }
@@ -1048,8 +1054,7 @@ class BuildRun {
 
   private async workdir(state: StageState, path: string): Promise<void> {
     const c = state.config;
-    c.WorkingDir = posix.isAbsolute(path) ? posix.normalize(path) : posix.join(c.WorkingDir || '/', path);
-    if (c.WorkingDir.length > 1 && c.WorkingDir.endsWith('/')) c.WorkingDir = c.WorkingDir.slice(0, -1);
+    c.WorkingDir = workdirAfter(c, path);
     const containerConfig = copyConfig(c, { Cmd: [...this.shell(state), `#(nop) WORKDIR ${c.WorkingDir}`] });
     if (await this.probeCache(state, containerConfig)) return;
     const mkdirWorkdir = async (root: ContainerRoot) => {
@@ -1439,4 +1444,16 @@ async function verifyDigest(file: string, expected: string, url: string): Promis
   for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
   const got = `${algorithm}:${hash.digest('hex')}`;
   if (got !== expected) throw invalidParameter(`digest mismatch for ${url}: ${got} (expected: ${expected})`);
+}
+
+/** The working directory after `WORKDIR path` on `config`'s. */
+function workdirAfter(config: ContainerConfig, path: string): string {
+  const dir = posix.isAbsolute(path) ? posix.normalize(path) : posix.join(config.WorkingDir || '/', path);
+  return dir.length > 1 && dir.endsWith('/') ? dir.slice(0, -1) : dir;
+}
+
+/** A BuildKit step name (`[stage 3/5] RUN …`) numbered `skipped` lower, padded as before. */
+function renumbered(name: string, skipped: number): string {
+  if (skipped === 0) return name;
+  return name.replace(/^\[((?:\S+ )?)( *)(\d+)\/(\d+)\]/, (_all, label: string, _pad: string, n: string, total: string) => `[${label}${String(Number(n) - skipped).padStart(total.length)}/${total}]`);
 }

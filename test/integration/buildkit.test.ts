@@ -300,6 +300,14 @@ test('garbage on the BuildKit connections ends those calls or connections, never
   assert.doesNotMatch(d.log(), /BUG:|buildkit: \//, 'an error escaped its call');
 });
 
+test('a WORKDIR that leaves the stage at / is no step, and the steps after it are numbered on, as BuildKit numbers them', async () => {
+  const dockerfile = ['FROM busybox', 'WORKDIR /', 'RUN true', 'WORKDIR /x', 'WORKDIR ..', 'RUN pwd', ''].join('\n');
+  const r = await buildkitBuild(d.socket, { dirs: { dockerfile: [file('Dockerfile', dockerfile)], context: [] }, attrs: { 'no-cache': '' } });
+  assert.equal(r.error, undefined, r.error?.message);
+  assert.deepEqual([...vertexesByName(r.status).keys()].filter((n) => /^\[\d/.test(n)), ['[1/6] FROM docker.io/library/busybox:latest', '[2/6] RUN true', '[3/6] WORKDIR /x', '[4/6] RUN pwd']);
+  assert.equal(vertexesByName(r.status).get('[4/6] RUN pwd')?.logs, '/\n');
+});
+
 test("the worker has the labels moby's builder gives it on an engine without the containerd image store", async () => {
   const g = await dialUpgrade(d.socket, '/v1.47/grpc');
   const client = new GrpcClient(g.socket, g.head);
