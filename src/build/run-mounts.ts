@@ -47,6 +47,11 @@ function fields(spec: string): string[] {
   return out.filter((f) => f !== '');
 }
 
+/** BuildKit's words for an ssh mount whose agent id the client does not forward. */
+export function noSshKey(id: string): string {
+  return `no SSH key ${JSON.stringify(id)} forwarded from the client`;
+}
+
 export function parseRunMount(spec: string, expand: (w: string) => string = (w) => w): RunMount {
   const kv = new Map<string, string | undefined>();
   for (const f of fields(spec)) {

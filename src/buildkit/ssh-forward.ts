@@ -7,6 +7,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { SshAgents } from '../api/backend.js';
+import { noSshKey } from '../build/run-mounts.js';
 import { GrpcError, Status, type GrpcClient } from './grpc.js';
 import { messages } from './proto.js';
 
@@ -17,12 +18,12 @@ export function sessionSshAgents(client: GrpcClient, methods: string[], signal: 
   return {
     async check(id) {
       // buildx offers the service only with --ssh; a client without it forwards no key.
-      if (!methods.includes(CHECK)) return `no SSH key ${JSON.stringify(id)} forwarded from the client`;
+      if (!methods.includes(CHECK)) return noSshKey(id);
       try {
         await client.unary(CHECK, messages.CheckAgentRequest.encode({ ID: id }), {}, signal);
         return null;
       } catch (err) {
-        if (err instanceof GrpcError && err.code === Status.UNIMPLEMENTED) return `no SSH key ${JSON.stringify(id)} forwarded from the client`;
+        if (err instanceof GrpcError && err.code === Status.UNIMPLEMENTED) return noSshKey(id);
         return (err as Error).message;
       }
     },

@@ -16,7 +16,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import type { SshAgents } from '../api/backend.js';
-import type { RunMount } from '../build/run-mounts.js';
+import { noSshKey, type RunMount } from '../build/run-mounts.js';
 import type { MountSpec } from '../api/types.js';
 import type { ContainerRoot } from '../containerfs/root.js';
 import { invalidParameter } from '../lib/errors.js';
@@ -72,14 +72,20 @@ export async function prepareRunMounts(
   const env: Record<string, string> = {};
   const defaultEnv: Record<string, string> = {};
   let sshMounts = 0;
+  // A relative target is under the step's working directory; the root is never a mount point.
+  const targetOf = (t: string) => {
+    const abs = posix.isAbsolute(t) ? t : posix.join(workdir || '/', t);
+    if (abs === '/') throw invalidParameter('mount target cannot be the root directory');
+    return abs;
+  };
   try {
     for (const m of parsed) {
       if (m.type === 'ssh') {
         // BuildKit's default target counts the RUN's ssh mounts; SSH_AUTH_SOCK names the first, mounted or not.
-        const target = m.target ? (posix.isAbsolute(m.target) ? m.target : posix.join(workdir || '/', m.target)) : `/run/buildkit/ssh_agent.${sshMounts}`;
+        const target = m.target ? targetOf(m.target) : `/run/buildkit/ssh_agent.${sshMounts}`;
         sshMounts++;
         defaultEnv.SSH_AUTH_SOCK ??= target;
-        const absent = deps.ssh ? await deps.ssh.check(m.id) : `no SSH key ${JSON.stringify(m.id)} forwarded from the client`;
+        const absent = deps.ssh ? await deps.ssh.check(m.id) : noSshKey(m.id);
         if (absent !== null) {
           if (m.required) throw invalidParameter(absent);
           continue;
@@ -90,20 +96,28 @@ export async function prepareRunMounts(
         mounts.push({ Type: 'bind', Source: socket.path, Target: target, ReadOnly: false });
         continue;
       }
-      if (m.type === 'secret' && m.env !== undefined) {
-        // As an environment variable of the step's process (never of its image); a file too when a target is given.
+      if (m.type === 'secret') {
         const data = deps.secret ? await deps.secret(m.id) : null;
         if (data === null) {
           if (m.required) throw invalidParameter(`secret ${m.id}: not found`);
           continue;
         }
-        const value = data.toString('utf8');
-        if (value.includes('\0')) throw invalidParameter(`secret ${m.id} cannot be given as environment variable ${m.env}: it holds a NUL byte`);
-        env[m.env] = value;
-        if (!m.target) continue;
+        if (m.env !== undefined) {
+          // A variable of the step's process (never of its image); a file too only when a target is named.
+          const value = data.toString('utf8');
+          if (value.includes('\0')) throw invalidParameter(`secret ${m.id} cannot be given as environment variable ${m.env}: it holds a NUL byte`);
+          env[m.env] = value;
+          if (!m.target) continue;
+        }
+        const dir = await mkdtemp(join(deps.tmpRoot, 'docker-builder-secret'));
+        cleanups.push(() => rm(dir, { recursive: true, force: true }));
+        const file = join(dir, 'secret');
+        await writeFile(file, data, { mode: m.mode });
+        await chown(file, m.uid, m.gid);
+        mounts.push({ Type: 'bind', Source: file, Target: targetOf(m.target), ReadOnly: true });
+        continue;
       }
-      const target = posix.isAbsolute(m.target) ? m.target : posix.join(workdir || '/', m.target);
-      if (target === '/') throw invalidParameter('mount target cannot be the root directory');
+      const target = targetOf(m.target);
       switch (m.type) {
         case 'bind': {
           let source: string;
@@ -128,20 +142,6 @@ export async function prepareRunMounts(
         case 'tmpfs':
           mounts.push({ Type: 'tmpfs', Target: target, ...(m.size ? { TmpfsOptions: { SizeBytes: m.size } } : {}) });
           break;
-        case 'secret': {
-          const data = deps.secret ? await deps.secret(m.id) : null;
-          if (data === null) {
-            if (m.required) throw invalidParameter(`secret ${m.id}: not found`);
-            break;
-          }
-          const dir = await mkdtemp(join(deps.tmpRoot, 'docker-builder-secret'));
-          cleanups.push(() => rm(dir, { recursive: true, force: true }));
-          const file = join(dir, 'secret');
-          await writeFile(file, data, { mode: m.mode });
-          await chown(file, m.uid, m.gid);
-          mounts.push({ Type: 'bind', Source: file, Target: target, ReadOnly: true });
-          break;
-        }
       }
     }
     if (script) {
