@@ -87,6 +87,16 @@ export class BuildContext {
     }
   }
 
+  /** Files already on disk under `contextDir`, in `dir` (a temporary directory owned from now on, removed by close): no Dockerfile. */
+  static async ofDirectory(dir: string, contextDir: string): Promise<BuildContext> {
+    try {
+      return new BuildContext(dir, await ContainerRoot.open(contextDir), '');
+    } catch (err) {
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
   /** A context already on disk (a git checkout under `dir`, owned from now on): reads the Dockerfile in `contextDir`. */
   static async fromCheckout(dir: string, contextDir: string, dockerfilePath: string): Promise<BuildContext> {
     let root: ContainerRoot | null = null;

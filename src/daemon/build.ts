@@ -508,10 +508,9 @@ class BuildRun {
    * scratch so that the cache finds it again while the files are the same.
    */
   private async directoryContextImage(key: string, source: Exclude<NamedContextSource, { kind: 'image' }>): Promise<string> {
-    let dir: { root: ContainerRoot; close: () => Promise<void> };
+    let files: BuildContext;
     if (source.kind === 'local') {
-      const ctx = await BuildContext.fromSentFiles(this.opts.namedContexts!.openLocal(key, source.dirName, this.signal), this.deps.tmpRoot);
-      dir = { root: ctx.root, close: () => ctx.close() };
+      files = await BuildContext.fromSentFiles(this.opts.namedContexts!.openLocal(key, source.dirName, this.signal), this.deps.tmpRoot);
     } else if (source.kind === 'git') {
       // BuildKit's git source: the remote's HEAD unless a ref is named, and no .git directory.
       let checkout: { dir: string; context: string };
@@ -520,8 +519,11 @@ class BuildRun {
       } catch (err) {
         throw err instanceof GitContextError ? invalidParameter(err.message) : err;
       }
-      dir = await openOwnedDirectory(checkout.dir, checkout.context);
-      await rm(join(checkout.context, '.git'), { recursive: true, force: true });
+      await rm(join(checkout.context, '.git'), { recursive: true, force: true }).catch(async (err: unknown) => {
+        await rm(checkout.dir, { recursive: true, force: true });
+        throw err;
+      });
+      files = await BuildContext.ofDirectory(checkout.dir, checkout.context);
     } else {
       const tmp = await mkdtemp(join(this.deps.tmpRoot, 'docker-builder-url'));
       try {
@@ -533,19 +535,19 @@ class BuildRun {
         await rm(tmp, { recursive: true, force: true });
         throw err;
       }
-      dir = await openOwnedDirectory(tmp, tmp);
+      files = await BuildContext.ofDirectory(tmp, tmp);
     }
     const state = this.newStageState(null, -1, '', undefined, () => {});
     try {
-      const infos = await resolveSources(dir.root, ['.'], 'COPY', true);
+      const infos = await resolveSources(files.root, ['.'], 'COPY', true);
       const containerConfig = copyConfig(state.config, { Cmd: [...DEFAULT_SHELL, `#(nop) COPY ${sourcesHash(infos)} in / `] });
       if (!(await this.probeCache(state, containerConfig))) {
-        await this.withLayer(state, containerConfig, (root) => copySources(dir.root, infos, root, '/', { decompress: false }));
+        await this.withLayer(state, containerConfig, (root) => copySources(files.root, infos, root, '/', { decompress: false }));
       }
       return state.imageId;
     } finally {
       state.finishStep?.();
-      await dir.close();
+      await files.close();
     }
   }
 
@@ -1417,24 +1419,6 @@ function historyExtends(img: ImageConfigFile, parent: ImageConfigFile | null): b
 /** The vertex BuildKit shows for a named context that an image stands for; a local one's transfer has its own. */
 function contextVertex(match: NamedContextMatch): string | null {
   return match.source.kind === 'image' ? `[context ${match.key}] ${match.source.ref}` : null;
-}
-
-/** `sub` (in `dir`, a temporary directory the build owns) opened as a root; closing removes `dir`. */
-async function openOwnedDirectory(dir: string, sub: string): Promise<{ root: ContainerRoot; close: () => Promise<void> }> {
-  let root: ContainerRoot;
-  try {
-    root = await ContainerRoot.open(sub);
-  } catch (err) {
-    await rm(dir, { recursive: true, force: true });
-    throw err;
-  }
-  return {
-    root,
-    close: async () => {
-      await root.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 /** BuildKit's pinned checksum of a downloaded source (ADD --checksum). */
