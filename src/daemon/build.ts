@@ -367,12 +367,11 @@ class BuildRun {
     const meta = this.args.allMeta();
     const bases = stages.map((st) => this.expand(st.baseName, meta, escape));
     // BuildKit's named contexts: one named as a stage replaces the whole stage; one named as a base replaces the image.
+    const baseIsStage = bases.map((b, i) => stageIndex(stages.slice(0, i), b) >= 0);
     const replacedBy = stages.map((st) => (st.name ? this.namedContext(st.name, this.stagePlatform(st, escape)) : undefined));
-    const baseContexts = stages.map((st, i) =>
-      stageIndex(stages.slice(0, i), bases[i]!) < 0 ? this.namedContext(bases[i]!, this.stagePlatform(st, escape)) : undefined,
-    );
+    const baseContexts = stages.map((st, i) => (baseIsStage[i] ? undefined : this.namedContext(bases[i]!, this.stagePlatform(st, escape))));
     const deps = stageDependencies(stages, bases).map((d, i) => (replacedBy[i] ? [] : d));
-    this.metadataSteps(stages, bases, replacedBy, baseContexts);
+    this.metadataSteps(bases, baseIsStage, replacedBy, baseContexts);
     const parallel = hasIndependentStages(deps);
     const firstStep: number[] = [];
     for (const st of stages) {
@@ -387,7 +386,7 @@ class BuildRun {
         Promise.all(deps[i]!.map((j) => runs[j]!)).then(async (needed) => {
           if (needed.some((n) => n === null)) return null;
           const output = this.stageOut(parallel ? `[${stage.name || `stage-${i}`}] ` : null);
-          const names = stageStepNames(stage, i, df.stages.length, bases[i]!, stageIndex(stages.slice(0, i), bases[i]!) >= 0 || baseContexts[i] !== undefined);
+          const names = stageStepNames(stage, i, df.stages.length, bases[i]!, baseIsStage[i]! || baseContexts[i] !== undefined);
           try {
             const replacement = replacedBy[i];
             const state = replacement
@@ -454,7 +453,7 @@ class BuildRun {
    * loaded before any stage runs (`[internal] load metadata for docker.io/library/busybox:latest`,
    * `[context base] load metadata for busybox` for a named context's image), once per name.
    */
-  private metadataSteps(stages: Stage[], bases: string[], replacedBy: Array<NamedContextMatch | undefined>, baseContexts: Array<NamedContextMatch | undefined>): void {
+  private metadataSteps(bases: string[], baseIsStage: boolean[], replacedBy: Array<NamedContextMatch | undefined>, baseContexts: Array<NamedContextMatch | undefined>): void {
     if (this.opts.dialect !== 'buildkit' || this.opts.quiet) return;
     const names = new Set<string>();
     bases.forEach((base, i) => {
@@ -463,7 +462,7 @@ class BuildRun {
         if (context.source.kind === 'image' && context.source.ref !== 'scratch') names.add(`[context ${context.key}] load metadata for ${context.source.ref}`);
         return;
       }
-      if (base.toLowerCase() === 'scratch' || stageIndex(stages.slice(0, i), base) >= 0) return;
+      if (base.toLowerCase() === 'scratch' || baseIsStage[i]) return;
       names.add(`[internal] load metadata for ${sourceName(base)}`);
     });
     for (const name of names) this.emit({ doneVertex: name });
