@@ -36,7 +36,7 @@ export class UnsupportedNamedContext extends Error {}
 export interface NamedContextProvider {
   lookup(name: string, platform: string): NamedContextMatch | undefined;
   /** The files of the directory the client shares as `dirName` (a `local:` context shown as `key`), less its .dockerignore's, as a tar. */
-  openLocal(key: string, dirName: string, signal: AbortSignal): Readable;
+  openLocal(key: string, dirName: string, signal: AbortSignal): Promise<Readable>;
 }
 
 /** The named contexts among a frontend's attributes; empty when there are none. */

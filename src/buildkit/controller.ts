@@ -23,7 +23,7 @@ import { TarWriter } from '../lib/tar-writer.js';
 import { humanSize } from '../lib/units.js';
 import { BuilderProgress } from './builder-progress.js';
 import { FILE_SEND, sendDirectory, sendTar } from './client-exporters.js';
-import { receiveDirectory } from './file-sync.js';
+import { receiveDirectory, type SyncRequest } from './file-sync.js';
 import { frontendOptions, type FrontendOptions } from './frontend-options.js';
 import { GrpcError, Status, serverStream, unary, type Method, type ServerCall, type GrpcClient } from './grpc.js';
 import { messages, type BuildkitVersion, type Platform, type ReturnRequest, type SolveRequest, type StatusResponse, type Result, type UsageRecord } from './proto.js';
@@ -358,25 +358,13 @@ export class BuildkitController {
     await ignore.complete();
     const excludes = ignoreText ? readDockerignore(ignoreText.toString('utf8')) : [];
 
-    const context = new VertexHandle(feed, '[internal] load build context');
-    await context.start();
-    const tar = new TarWriter();
     const stop = new AbortController();
-    const both = AbortSignal.any([signal, stop.signal]);
+    const { tar, done } = await this.receiveAsTar(client, feed, '[internal] load build context', { dirName: 'context', excludePatterns: excludes }, AbortSignal.any([signal, stop.signal]));
     // Set when the transfer fails on its own (not stopped for a failed build): the build's error is then this one's echo.
     let transferError: unknown = null;
-    const transfer = receiveDirectory(client, { dirName: 'context', excludePatterns: excludes }, (h, body) => tar.add(h, body), both).then(
-      async (bytes) => {
-        tar.finish();
-        await context.status({ id: `transferring context: ${humanSize(bytes)}`, done: true });
-        await context.complete();
-      },
-      async (err: unknown) => {
-        if (!stop.signal.aborted) transferError = err;
-        tar.destroy();
-        await context.complete({ error: (err as Error).message });
-      },
-    );
+    const transfer = done.then((err) => {
+      if (err !== null && !stop.signal.aborted) transferError = err;
+    });
     const progress = new BuilderProgress(feed);
     let imageId = '';
     try {
@@ -410,30 +398,41 @@ export class BuildkitController {
    * A directory the client shares as a named local context, as a tar: its .dockerignore read
    * first and its patterns left out, as BuildKit's frontend loads it (`[context <key>] …`).
    */
-  private localContext(client: GrpcClient, feed: StatusFeed, key: string, dirName: string, signal: AbortSignal): Readable {
+  private async localContext(client: GrpcClient, feed: StatusFeed, key: string, dirName: string, signal: AbortSignal): Promise<Readable> {
+    const ignore = new VertexHandle(feed, `[context ${key}] load .dockerignore`);
+    await ignore.start();
+    const ignoreText = (await this.smallFiles(client, dirName, ['.dockerignore'], signal)).get('.dockerignore');
+    await ignore.status({ id: `transferring ${key}: ${humanSize(ignoreText?.length ?? 0)}`, done: true });
+    await ignore.complete();
+    const excludes = ignoreText ? readDockerignore(ignoreText.toString('utf8')) : [];
+    return (await this.receiveAsTar(client, feed, `[context ${key}] load from client`, { dirName, excludePatterns: excludes }, signal)).tar;
+  }
+
+  /**
+   * A directory the client shares, received into a tar while the vertex `name` shows its
+   * transfer. A failed transfer ends the tar with its error; `done` resolves with that error, or
+   * null once every entry is in the tar.
+   */
+  private async receiveAsTar(client: GrpcClient, feed: StatusFeed, name: string, req: SyncRequest, signal: AbortSignal): Promise<{ tar: Readable; done: Promise<unknown> }> {
+    const vertex = new VertexHandle(feed, name);
+    await vertex.start();
     const tar = new TarWriter();
-    // The builder reads the error where it reads the tar; it may not be reading yet when the transfer fails.
+    // Whoever reads the tar gets its error there; it may not be reading yet when the transfer fails.
     tar.on('error', () => {});
-    void (async () => {
-      const ignore = new VertexHandle(feed, `[context ${key}] load .dockerignore`);
-      await ignore.start();
-      const ignoreText = (await this.smallFiles(client, dirName, ['.dockerignore'], signal)).get('.dockerignore');
-      await ignore.status({ id: `transferring ${key}: ${humanSize(ignoreText?.length ?? 0)}`, done: true });
-      await ignore.complete();
-      const load = new VertexHandle(feed, `[context ${key}] load from client`);
-      await load.start();
-      try {
-        const excludes = ignoreText ? readDockerignore(ignoreText.toString('utf8')) : [];
-        const bytes = await receiveDirectory(client, { dirName, excludePatterns: excludes }, (h, body) => tar.add(h, body), signal);
+    const done = receiveDirectory(client, req, (h, body) => tar.add(h, body), signal).then(
+      async (bytes) => {
         tar.finish();
-        await load.status({ id: `transferring ${key}: ${humanSize(bytes)}`, done: true });
-        await load.complete();
-      } catch (err) {
-        await load.complete({ error: (err as Error).message });
-        throw err;
-      }
-    })().catch((err: unknown) => tar.destroy(err as Error));
-    return tar;
+        await vertex.status({ id: `transferring ${req.dirName}: ${humanSize(bytes)}`, done: true });
+        await vertex.complete();
+        return null;
+      },
+      async (err: unknown) => {
+        tar.destroy(err as Error);
+        await vertex.complete({ error: (err as Error).message });
+        return err;
+      },
+    );
+    return { tar, done };
   }
 
   /** The client's secret `id` (`docker build --secret id=…`), or null when it has none. */

@@ -509,7 +509,7 @@ class BuildRun {
   private async directoryContextImage(key: string, source: Exclude<NamedContextSource, { kind: 'image' }>): Promise<string> {
     let files: BuildContext;
     if (source.kind === 'local') {
-      files = await BuildContext.fromSentFiles(this.opts.namedContexts!.openLocal(key, source.dirName, this.signal), this.deps.tmpRoot);
+      files = await BuildContext.fromSentFiles(await this.opts.namedContexts!.openLocal(key, source.dirName, this.signal), this.deps.tmpRoot);
     } else if (source.kind === 'git') {
       // BuildKit's git source: the remote's HEAD unless a ref is named, and no .git directory.
       let checkout: { dir: string; context: string };
