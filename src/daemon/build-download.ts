@@ -4,6 +4,7 @@
  * mode 0600 and the Last-Modified time as its mtime, as Docker's classic builder does. A remote
  * archive is not unpacked.
  */
+import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, utimes } from 'node:fs/promises';
 import { join, posix } from 'node:path';
@@ -17,8 +18,12 @@ const IDLE_TIMEOUT_MS = 5 * 60_000;
 
 export const isRemoteURL = (s: string): boolean => /^https?:\/\//i.test(s);
 
-/** Downloads `urls` below `dir`; returns each file's path relative to `dir` (`/<i>/<name>`). */
-export async function downloadSources(urls: string[], dir: string, signal: AbortSignal): Promise<string[]> {
+/**
+ * Downloads `urls` below `dir`; returns each file's path relative to `dir` (`/<i>/<name>`).
+ * `checksum` (ADD --checksum, `sha256:<hex>`…): the digest every download must have, hashed as
+ * it is written; BuildKit's `digest mismatch` otherwise.
+ */
+export async function downloadSources(urls: string[], dir: string, signal: AbortSignal, checksum?: string): Promise<string[]> {
   const out: string[] = [];
   for (const [i, url] of urls.entries()) {
     let parsed: URL;
@@ -42,7 +47,19 @@ export async function downloadSources(urls: string[], dir: string, signal: Abort
     const sub = join(dir, String(i));
     await mkdir(sub, { mode: 0o700 });
     const file = join(sub, name);
-    await pipeline(res.body, createWriteStream(file, { mode: 0o600, flags: 'wx' }));
+    const hash = checksum === undefined ? null : createHash(checksum.slice(0, checksum.indexOf(':')));
+    await pipeline(
+      res.body,
+      async function* (chunks: AsyncIterable<Buffer>) {
+        for await (const chunk of chunks) {
+          hash?.update(chunk);
+          yield chunk;
+        }
+      },
+      createWriteStream(file, { mode: 0o600, flags: 'wx' }),
+    );
+    const got = hash && `${checksum!.slice(0, checksum!.indexOf(':'))}:${hash.digest('hex')}`;
+    if (got && got !== checksum) throw invalidParameter(`digest mismatch for ${url}: ${got} (expected: ${checksum})`);
     const lm = res.headers['last-modified'];
     const when = lm ? new Date(lm) : null;
     if (when && !Number.isNaN(when.getTime())) await utimes(file, when, when);

@@ -12,8 +12,6 @@
  * The output is Docker's text (`Step 1/5 : …`, ` ---> Running in …`, ` ---> Using cache`…).
  */
 import { chmod, mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Writable } from 'node:stream';
@@ -1132,13 +1130,7 @@ class BuildRun {
           for (const d of heredocs) await writeFile(join(dir, d.name), d.expand ? expandDoc(d.content) : d.content, { mode: 0o644 });
           return heredocs.map((d) => d.name);
         });
-      } else if (urls.length) {
-        remote = await tempSources('docker-builder-url', async (dir) => {
-          const names = await downloadSources(urls, dir, this.signal);
-          if (checksum !== undefined) await verifyDigest(join(dir, names[0]!), checksum, urls[0]!);
-          return names;
-        });
-      }
+      } else if (urls.length) remote = await tempSources('docker-builder-url', (dir) => downloadSources(urls, dir, this.signal, checksum));
       const all = [...infos, ...(remote?.infos ?? [])];
       if (all.length > 1 && !dest.endsWith('/')) {
         throw invalidParameter(`When using ${cmdName} with more than one source file, the destination must be a directory and end with a /`);
@@ -1420,14 +1412,6 @@ function contextVertex(match: NamedContextMatch): string | null {
   return match.source.kind === 'image' ? `[context ${match.key}] ${match.source.ref}` : null;
 }
 
-/** BuildKit's pinned checksum of a downloaded source (ADD --checksum). */
-async function verifyDigest(file: string, expected: string, url: string): Promise<void> {
-  const algorithm = expected.slice(0, expected.indexOf(':'));
-  const hash = createHash(algorithm);
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  const got = `${algorithm}:${hash.digest('hex')}`;
-  if (got !== expected) throw invalidParameter(`digest mismatch for ${url}: ${got} (expected: ${expected})`);
-}
 
 /** The working directory after `WORKDIR path` on `config`'s. */
 function workdirAfter(config: ContainerConfig, path: string): string {
