@@ -51,6 +51,17 @@ export function stageStepNames(stage: Stage, index: number, stageCount: number, 
   return { from, commands: stage.commands.map((c) => (STEP_KINDS.has(c.kind) ? next(upperKeyword(c.text)) : null)) };
 }
 
+/**
+ * `names` once command `i` turned out to make no step (a WORKDIR that leaves the stage at `/`,
+ * which BuildKit still counts in the total): it shows none, and the steps after it are numbered
+ * one lower, padded as before.
+ */
+export function withoutStep(names: StageStepNames, i: number): StageStepNames {
+  const lower = (name: string) =>
+    name.replace(/^\[((?:\S+ )?) *(\d+)\/(\d+)\]/, (_all, label: string, n: string, total: string) => `[${label}${String(Number(n) - 1).padStart(total.length)}/${total}]`);
+  return { from: names.from, commands: names.commands.map((name, j) => (j === i ? null : j > i && name ? lower(name) : name)) };
+}
+
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
 
 /**

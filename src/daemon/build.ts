@@ -21,7 +21,7 @@ import type { ContainerBackend } from '../api/backend.js';
 import type { BuildCacheRecord, ContainerConfig, HostConfig, ImageConfigFile, ProgressMessage } from '../api/types.js';
 import { BuildArgs, prependEnvOnCmd } from '../build/build-args.js';
 import { parseStages, parseInstruction, stageIndex, type Instruction, type Stage } from '../build/instructions.js';
-import { sourceName, stageStepNames, withVariables, type StageStepNames } from '../build/buildkit-names.js';
+import { sourceName, stageStepNames, withoutStep, withVariables, type StageStepNames } from '../build/buildkit-names.js';
 import { UnsupportedNamedContext, type NamedContextMatch, type NamedContextSource } from '../build/named-contexts.js';
 import { DockerfileParseError, parseLine } from '../build/parser.js';
 import { envMap, expandHeredoc, processWord, processWords } from '../build/shell-lex.js';
@@ -430,16 +430,11 @@ class BuildRun {
     output.step(`Step ${step++}/${total} : ${stage.text}\n`, baseContext ? contextVertex(baseContext) : names.from);
     const state = await this.initStage(stage, index, base, escape, out, baseContext);
     out(` ---> ${shortId(state.imageId)}\n`);
-    // BuildKit makes no step of a WORKDIR that leaves the stage at /, and numbers the later ones on.
-    let skipped = 0;
     for (const [i, inst] of stage.commands.entries()) {
       this.checkCancelled();
-      let name: string | null = names.commands[i] ?? null;
-      if (name && inst.kind === 'workdir' && workdirAfter(state.config, this.expand(inst.path, this.envFor(state), escape)) === '/') {
-        name = null;
-        skipped++;
-      }
-      output.step(`Step ${step++}/${total} : ${inst.text}\n`, name && withVariables(renumbered(name, skipped), this.envFor(state), escape));
+      if (names.commands[i] && inst.kind === 'workdir' && workdirAfter(state.config, this.expand(inst.path, this.envFor(state), escape)) === '/') names = withoutStep(names, i);
+      const name = names.commands[i]!;
+      output.step(`Step ${step++}/${total} : ${inst.text}\n`, name && withVariables(name, this.envFor(state), escape));
       await this.dispatchStep(state, inst, escape);
       out(` ---> ${shortId(state.imageId)}\n`);
     }
@@ -1419,8 +1414,3 @@ function workdirAfter(config: ContainerConfig, path: string): string {
   return dir.length > 1 && dir.endsWith('/') ? dir.slice(0, -1) : dir;
 }
 
-/** A BuildKit step name (`[stage 3/5] RUN …`) numbered `skipped` lower, padded as before. */
-function renumbered(name: string, skipped: number): string {
-  if (skipped === 0) return name;
-  return name.replace(/^\[((?:\S+ )?)( *)(\d+)\/(\d+)\]/, (_all, label: string, _pad: string, n: string, total: string) => `[${label}${String(Number(n) - skipped).padStart(total.length)}/${total}]`);
-}

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseStages } from '../../../src/build/instructions.js';
-import { stageStepNames, withVariables } from '../../../src/build/buildkit-names.js';
+import { stageStepNames, withoutStep, withVariables } from '../../../src/build/buildkit-names.js';
 
 function names(dockerfile: string) {
   const { stages } = parseStages(dockerfile, 'buildkit');
@@ -34,6 +34,17 @@ test('the step number is padded to the width of the count, as Go\'s %*d', () => 
   const [stage] = names(`FROM registry.example:5000/team/img@sha256:${'a'.repeat(64)}\n${runs}\n`);
   assert.equal(stage!.from, `[ 1/11] FROM registry.example:5000/team/img@sha256:${'a'.repeat(64)}`);
   assert.equal(stage!.commands[8], '[10/11] RUN echo 8');
+});
+
+test('a command that turns out to make no step: none shown, the later ones numbered one lower, padding kept', () => {
+  const runs = Array.from({ length: 9 }, (_, i) => `RUN echo ${i}`).join('\n');
+  const [stage] = names(`FROM alpine\nWORKDIR /\n${runs}\n`);
+  const after = withoutStep(stage!, 0);
+  assert.equal(after.from, '[ 1/11] FROM docker.io/library/alpine:latest');
+  assert.equal(after.commands[0], null);
+  assert.equal(after.commands[1], '[ 2/11] RUN echo 0');
+  assert.equal(after.commands[9], '[10/11] RUN echo 8');
+  assert.equal(withoutStep(names('FROM a AS s1\nRUN x\nFROM b\nRUN y\nRUN z\n')[1]!, 0).commands[1], '[stage-1 2/3] RUN z');
 });
 
 test("variables in a step's name: expanded as BuildKit shows them, quotes kept, unset ones as written", () => {
