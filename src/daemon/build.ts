@@ -432,7 +432,7 @@ class BuildRun {
     out(` ---> ${shortId(state.imageId)}\n`);
     for (const [i, inst] of stage.commands.entries()) {
       this.checkCancelled();
-      if (names.commands[i] && inst.kind === 'workdir' && workdirAfter(state.config, this.expand(inst.path, this.envFor(state), escape)) === '/') names = withoutStep(names, i);
+      if (this.opts.dialect === 'buildkit' && names.commands[i] && inst.kind === 'workdir' && workdirAfter(state.config, this.expand(inst.path, this.envFor(state), escape)) === '/') names = withoutStep(names, i);
       const name = names.commands[i]!;
       output.step(`Step ${step++}/${total} : ${inst.text}\n`, name && withVariables(name, this.envFor(state), escape));
       await this.dispatchStep(state, inst, escape);
