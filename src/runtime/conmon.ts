@@ -32,7 +32,7 @@ import { conmonExec } from './conmon-exec.js';
 import { bundleLinkOf, runtimeErrorMessage, setTerminalSize } from './conmon-io.js';
 import { checkRuntimeStrings, ociJson } from './oci-json.js';
 import { startThroughExecFifo } from './exec-fifo.js';
-import { recordInit, signalInit, type InitProcess } from './init-signal.js';
+import { recordInit, signalDisposition, signalInit, type InitProcess, type SignalDisposition } from './init-signal.js';
 import { deleteStopped } from './stopped-delete.js';
 import { SupervisorWatch, isConmonOf } from './conmon-supervision.js';
 import { within } from '../lib/within.js';
@@ -268,6 +268,11 @@ export class ConmonRuntime implements Runtime {
       if (/container not running|process already finished|does not exist/.test((err as Error).message)) return false;
       throw err;
     }
+  }
+
+  async initSignalDisposition(id: string, signal: number): Promise<SignalDisposition | undefined> {
+    const init = this.inits.get(id);
+    return init ? signalDisposition(init, signal) : undefined;
   }
 
   async pause(id: string): Promise<void> {

@@ -61,3 +61,32 @@ export async function signalInit(init: InitProcess, signal: number): Promise<boo
     return false;
   }
 }
+
+/**
+ * What a process does with `signal`, read from /proc/<pid>/status: 'caught' (a handler),
+ * 'ignored', 'blocked' (held until unblocked, so never dropped) or 'default'. A pid namespace's
+ * init drops a signal it leaves at the default. undefined when the recorded process is gone or replaced.
+ */
+export type SignalDisposition = 'caught' | 'ignored' | 'blocked' | 'default';
+
+export async function signalDisposition(init: InitProcess, signal: number): Promise<SignalDisposition | undefined> {
+  let text: string;
+  try {
+    text = await readFile(`/proc/${init.pid}/status`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const st = await readProcStat(init.pid);
+  if (!st || st.startTime !== init.startTime || st.state === 'Z' || st.state === 'X') return undefined;
+  const has = (field: string): boolean | undefined => {
+    const hex = new RegExp(`^${field}:\\s*([0-9a-f]+)$`, 'm').exec(text)?.[1];
+    return hex === undefined ? undefined : ((BigInt(`0x${hex}`) >> BigInt(signal - 1)) & 1n) === 1n;
+  };
+  const caught = has('SigCgt');
+  const ignored = has('SigIgn');
+  const blocked = has('SigBlk');
+  if (caught === undefined || ignored === undefined || blocked === undefined) return undefined;
+  if (caught) return 'caught';
+  if (ignored) return 'ignored';
+  return blocked ? 'blocked' : 'default';
+}

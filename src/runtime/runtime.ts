@@ -8,6 +8,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { OciLinuxResources, OciSpec } from './oci-spec.js';
+import type { SignalDisposition } from './init-signal.js';
 
 export interface RuntimeCreateOptions {
   id: string;
@@ -120,6 +121,11 @@ export interface Runtime {
    * `all`. false when the container's process is gone (exited, perhaps deleted since).
    */
   kill(id: string, signal: string | number, all?: boolean): Promise<boolean>;
+  /**
+   * What the container's init does with `signal` now, when the runtime can tell (an init of its
+   * own pid namespace, still the process it started): a namespace's init drops one it leaves at 'default'.
+   */
+  initSignalDisposition?(id: string, signal: number): Promise<SignalDisposition | undefined>;
   pause(id: string): Promise<void>;
   resume(id: string): Promise<void>;
   /** Applies new cgroup limits to a running container (`runc update`). Optional: not every runtime can. */

@@ -193,6 +193,25 @@ describe('core races', () => {
     await docker(['rm', id]);
   });
 
+  test('a stop signal that reached the init before its handler was there is sent again once it is: the stop is graceful', async () => {
+    // sh, its namespace's init, leaves TERM at the default (the kernel then drops it) until /tmp/go appears.
+    const since = Math.floor(Date.now() / 1000);
+    const id = await docker(['run', '-d', 'busybox', 'sh', '-c', 'while [ ! -e /tmp/go ]; do sleep 0.02; done; trap "exit 3" TERM; while true; do sleep 0.05; done']);
+    const merged = (await docker(['inspect', '-f', '{{.GraphDriver.Data.MergedDir}}', id])).trim();
+    const stop = api('POST', `/containers/${id}/stop?t=30`);
+    const filters = encodeURIComponent(JSON.stringify({ container: [id], event: ['kill'] }));
+    await waitFor(async () => (await api('GET', `/events?since=${since}&until=${Math.ceil(Date.now() / 1000) + 1}&filters=${filters}`)).body.includes('"signal":"15"'), {
+      what: 'the stop signal to be sent',
+    });
+    await writeFile(join(merged, 'tmp/go'), '');
+    const r = await stop;
+    assert.equal(r.status, 204, r.body);
+    const s = await state(id);
+    // 137 when the dropped signal is left dropped: the kill at the end of the 30 s.
+    assert.deepEqual([s.Status, s.ExitCode], ['exited', 3]);
+    await docker(['rm', id]);
+  });
+
   test('kill, stop, top, exec, wait and restart that come during a start wait for it, as the container lock makes them in Docker', async () => {
     // A client seeing a container's first output may signal it before the start has returned
     // (sig-proxy's Ctrl-C): a 409 "not running" there left the container running and the CLI hung.

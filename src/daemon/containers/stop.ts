@@ -8,6 +8,7 @@ import { containerActor } from './events.js';
 import { within } from '../../lib/within.js';
 import { killAndWait, sendSignal, thawIfPaused } from './kill.js';
 import { startLocked } from './start.js';
+import { sendStopSignal } from './stop-signal.js';
 import { clearManualRestart, markManualRestart } from './manual-restart.js';
 
 const DEFAULT_STOP_TIMEOUT_S = 10;
@@ -49,10 +50,11 @@ async function stopRunning(c: ContainerCore, rec: ContainerRecord, opts: StopOpt
   const signal = opts.signal ? parseSignal(opts.signal) : containerStopSignal(rec);
   let timeoutS = opts.timeout ?? rec.Config.StopTimeout ?? DEFAULT_STOP_TIMEOUT_S;
   const exited = c.untilExit(rec);
+  let stopping = true;
   try {
     if (timeoutS !== 0) {
       try {
-        await sendSignal(c, rec, signal);
+        await sendStopSignal(c, rec, signal, () => stopping);
       } catch (err) {
         // moby: a stop signal that cannot be sent (one Linux lacks) leaves 2 s, then the kill.
         c.deps.log(`stop ${rec.ID}: sending signal ${signal}: ${(err as Error).message}`);
@@ -61,8 +63,10 @@ async function stopRunning(c: ContainerCore, rec: ContainerRecord, opts: StopOpt
       await thawIfPaused(c, rec);
       if (timeoutS < 0 || (await within(exited.promise, timeoutS * 1000))) return void (await exited.promise);
     }
+    stopping = false;
     await killAndWait(c, rec, exited.promise);
   } finally {
+    stopping = false;
     exited.cancel();
   }
 }

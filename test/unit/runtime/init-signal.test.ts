@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readProcStat, recordInit, signalInit } from '../../../src/runtime/init-signal.js';
+import { readProcStat, recordInit, signalDisposition, signalInit } from '../../../src/runtime/init-signal.js';
 
 const OWN_PID_NS = [{ type: 'mount' }, { type: 'pid' }];
 
@@ -38,6 +38,27 @@ test('signalInit: signals the recorded process, never another one with its pid',
     assert.equal(signal, 'SIGKILL');
     // Gone: nothing to signal, the caller asks runc.
     assert.equal(await signalInit(init, 9), false);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+test('signalDisposition: caught, ignored or left at the default, as the process set it; undefined once it is gone', async () => {
+  // The shell says when its traps are set (its first output), and then waits on its stdin.
+  const child = spawn('sh', ['-c', 'trap "" USR1; trap "exit 0" USR2; echo ready; read x'], { stdio: ['pipe', 'pipe', 'ignore'] });
+  const exited = once(child, 'exit');
+  try {
+    await once(child.stdout!, 'data');
+    const init = await recordInit(child.pid!, OWN_PID_NS);
+    assert.ok(init);
+    assert.equal(await signalDisposition(init, 10), 'ignored');
+    assert.equal(await signalDisposition(init, 12), 'caught');
+    assert.equal(await signalDisposition(init, 15), 'default');
+    // Another process with the pid (another start time) is not the init.
+    assert.equal(await signalDisposition({ pid: init.pid, startTime: String(Number(init.startTime) + 1) }, 15), undefined);
+    child.stdin!.end();
+    await exited;
+    assert.equal(await signalDisposition(init, 15), undefined);
   } finally {
     child.kill('SIGKILL');
   }
