@@ -3,6 +3,7 @@
  * upgraded or not, to the router.
  */
 import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
+import { lingerWhileBodyPending } from './linger-close.js';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { Server as TlsServer, type TLSSocket } from 'node:tls';
 import { chmod, chown, lstat, mkdir, readFile, unlink } from 'node:fs/promises';
@@ -314,6 +315,7 @@ function createHttpServer(
     trace?.(req);
     const socket = req.socket;
     pool.requestStarted(socket);
+    lingerWhileBodyPending(req);
     res.once('close', () => {
       pool.requestEnded(socket);
       requestEnded();

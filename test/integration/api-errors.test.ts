@@ -123,6 +123,31 @@ test('starting a running container is 304; an unknown API version is 400', async
   assert.equal(v.json.message, 'client version 1.99 is too new. Maximum supported API version is 1.50');
 });
 
+test('an answer given before the body was read, on a connection that closes: the client sends its body after it without a broken pipe', async () => {
+  // Go's clients with keep-alive off (moby's own integration suite) send Connection: close and
+  // may still be writing the body when the error comes back; Go's server reads on meanwhile.
+  const cases: Array<[string, string, number]> = [
+    ['/commit', 'text/plain', 400],
+    ['/v1.23/containers/x/start', 'application/json', 400],
+    ['/no/such/route', 'application/json', 404],
+  ];
+  for (const [path, type, status] of cases) {
+    const result = await new Promise<{ answer: string; error?: string }>((resolve) => {
+      const sock = connect({ path: d.socket, allowHalfOpen: true }, () =>
+        sock.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: ${type}\r\nContent-Length: 2\r\n\r\n`),
+      );
+      let answer = '';
+      sock.on('data', (b: Buffer) => (answer += b.toString()));
+      // The answer is whole once the daemon ends its side; only then does the body follow.
+      sock.on('end', () => sock.end('{}'));
+      sock.on('error', (err) => resolve({ answer, error: err.message }));
+      sock.on('close', () => resolve({ answer }));
+    });
+    assert.equal(result.error, undefined, `${path}: ${result.error}`);
+    assert.match(result.answer, new RegExp(`^HTTP/1\\.1 ${status} `), path);
+  }
+});
+
 test('OPTIONS on any path is an empty 200, as Docker answers CORS preflights', async () => {
   for (const path of ['/', '/v1.50/containers/json', '/containers/nosuch/start', '/no/such/route']) {
     const r = await socketRequest(d.socket, 'OPTIONS', path);
