@@ -331,7 +331,7 @@ export interface ImageConfigFile {
   container?: string;
   container_config?: ContainerConfig;
   docker_version?: string;
-  rootfs: { type: 'layers'; diff_ids: string[] };
+  rootfs: { type: string; diff_ids: string[] };
   history?: Array<{ created?: string; created_by?: string; author?: string; comment?: string; empty_layer?: boolean }>;
 }
 

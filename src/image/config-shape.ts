@@ -83,8 +83,8 @@ export function parseImageConfig(raw: Buffer): ImageConfigFile {
     throw invalidParameter('invalid image JSON');
   }
   const config = decodeGoJSON<ImageConfigFile | null>(parsed, IMAGE_CONFIG);
-  if (!config || !config.rootfs || config.rootfs.type !== 'layers' || !Array.isArray(config.rootfs.diff_ids)) {
-    throw invalidParameter('invalid image JSON, no RootFS key');
-  }
+  // moby asks only for the key: a null diff_ids is Go's nil slice (an image of no layers), and the type is not read.
+  if (!config || !config.rootfs) throw invalidParameter('invalid image JSON, no RootFS key');
+  config.rootfs.diff_ids ??= [];
   return config;
 }

@@ -5,6 +5,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -278,6 +279,29 @@ test("loads Docker 28's save layout (gzip layers, two layers) and the legacy doc
   const layersBefore = (await svc.layers.list()).sort();
   await assert.rejects(collect(svc.load(Readable.from([rebuilt]), { quiet: true })), /invalid diffID for layer 0/);
   assert.deepEqual((await svc.layers.list()).sort(), layersBefore);
+});
+
+test('loads an image of no layers whose config has null diff_ids and created, as moby\'s suite makes its dangling image', async () => {
+  const config = Buffer.from(
+    JSON.stringify({ architecture: 'amd64', config: { Labels: { special: '1' } }, created: null, history: [{ created_by: 'LABEL special=1', empty_layer: true }], os: 'linux', rootfs: { type: 'layers', diff_ids: null } }),
+  );
+  const digest = createHash('sha256').update(config).digest('hex');
+  const archive = await buildTar([
+    { name: `blobs/sha256/${digest}`, content: config },
+    { name: 'manifest.json', content: JSON.stringify([{ Config: `blobs/sha256/${digest}`, RepoTags: null, Layers: null }]) },
+  ]);
+  assert.deepEqual(await collect(svc.load(Readable.from([archive]), { quiet: true })), [{ stream: `Loaded image ID: sha256:${digest}\n` }]);
+  const ins = await svc.inspect(`sha256:${digest}`);
+  assert.deepEqual([ins.RepoTags, ins.Created, ins.RootFS], [[], '', { Type: 'layers', Layers: [] }]);
+  // A config without the key is refused with moby's words.
+  const noRootfs = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux' }));
+  const noRootfsDigest = createHash('sha256').update(noRootfs).digest('hex');
+  const refused = await buildTar([
+    { name: `blobs/sha256/${noRootfsDigest}`, content: noRootfs },
+    { name: 'manifest.json', content: JSON.stringify([{ Config: `blobs/sha256/${noRootfsDigest}`, RepoTags: null, Layers: null }]) },
+  ]);
+  await assert.rejects(collect(svc.load(Readable.from([refused]), { quiet: true })), { message: 'invalid image JSON, no RootFS key' });
+  await svc.remove(`sha256:${digest}`, { force: false, noprune: false });
 });
 
 test('prune removes dangling images, then all unused with dangling=false', async () => {

@@ -33,7 +33,7 @@ export async function inspectImage(c: ImageCore, ref: string, platform?: OciPlat
     Os: config.os,
     Size: size,
     GraphDriver: { Name: 'overlay2', Data: top ? await c.layers.graphDriverData(top) : null },
-    RootFS: { Type: 'layers', Layers: config.rootfs?.diff_ids ?? [] },
+    RootFS: { Type: config.rootfs?.type ?? '', Layers: config.rootfs?.diff_ids ?? [] },
     Metadata: { LastTagTime: (await c.images.lastUpdated(id)) ?? NEVER },
   };
   if (config.variant) inspect.Variant = config.variant;
