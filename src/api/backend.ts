@@ -430,6 +430,8 @@ export interface BuildkitBackend {
   serveControl(socket: Duplex, head: Buffer): void;
   /** Takes a client's session connection, on which the client serves its files. */
   attachSession(session: { id: string; name: string; methods: string[] }, socket: Duplex, head: Buffer): void;
+  /** Whether a session of this id is connected now. */
+  hasSession(id: string): boolean;
 }
 
 export interface BuildBackend {

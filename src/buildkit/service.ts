@@ -25,4 +25,8 @@ export class BuildkitService {
   attachSession(info: SessionInfo, socket: Duplex, head: Buffer): void {
     this.controller.sessions.attach(info, socket, head);
   }
+
+  hasSession(id: string): boolean {
+    return this.controller.sessions.has(id);
+  }
 }

@@ -32,6 +32,11 @@ export class Sessions {
     for (const w of this.waiters.get(info.id) ?? []) w();
   }
 
+  has(id: string): boolean {
+    const s = this.open.get(id);
+    return s !== undefined && !s.client.closed;
+  }
+
   /** The session `id`, waiting a while for it to connect. */
   async get(id: string, signal: AbortSignal): Promise<{ info: SessionInfo; client: GrpcClient }> {
     const deadline = AbortSignal.any([signal, AbortSignal.timeout(SESSION_WAIT_MS)]);

@@ -217,13 +217,18 @@ test('a client sending paths that climb out of its context fails its build and w
   assert.equal(await ping(d.socket), true);
 });
 
-test('/grpc and /session want an h2c upgrade; an unknown method is UNIMPLEMENTED', async () => {
+test('/grpc and /session want an h2c upgrade, /session a new id; an unknown method is UNIMPLEMENTED', async () => {
   const plain = await socketRequest(d.socket, 'POST', '/v1.47/grpc');
   assert.equal(plain.status, 500);
   assert.equal(jsonBody<{ message: string }>(plain)?.message, 'no upgrade proto in request');
   const ws = await socketRequest(d.socket, 'POST', '/v1.47/session', { headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'X-Docker-Expose-Session-Uuid': 'x' } });
-  assert.equal(ws.status, 500);
+  // moby's session route makes every refusal a 400.
+  assert.equal(ws.status, 400);
   assert.equal(jsonBody<{ message: string }>(ws)?.message, 'protocol websocket not supported');
+  const first = await dialUpgrade(d.socket, '/v1.47/session', { 'X-Docker-Expose-Session-Uuid': 'twice' });
+  const again = await socketRequest(d.socket, 'POST', '/v1.47/session', { headers: { Connection: 'Upgrade', Upgrade: 'h2c', 'X-Docker-Expose-Session-Uuid': 'twice' } });
+  assert.deepEqual([again.status, jsonBody<{ message: string }>(again)?.message], [400, 'session twice already exists']);
+  first.socket.destroy();
 
   const g = await dialUpgrade(d.socket, '/v1.47/grpc');
   const client = new GrpcClient(g.socket, g.head);

@@ -1,8 +1,10 @@
 /**
  * POST /grpc and POST /session: BuildKit's API, which the Docker CLI's buildx plugin (and
  * docker-compose's builder) dial with `Upgrade: h2c` and then speak gRPC over HTTP/2 on. As in
- * moby, a request without the upgrade is refused with a 500 naming what was missing.
+ * moby, a request without the upgrade is refused naming what was missing: a 500 on /grpc, a 400
+ * on /session (whose route makes every error of the session manager an invalid parameter).
  */
+import { invalidParameter } from '../../lib/errors.js';
 import type { RequestContext, Router } from '../router.js';
 
 /** The header values of `name`: a list sent as repeated headers arrives joined with ", ". */
@@ -12,12 +14,12 @@ function headerList(ctx: RequestContext, name: string): string[] {
   return all.flatMap((x) => x.split(',')).map((x) => x.trim()).filter((x) => x !== '');
 }
 
-/** Answers 101 and takes the connection; throws moby's errors when the request cannot be upgraded to h2c. */
-function upgradeToH2c(ctx: RequestContext) {
+/** Answers 101 and takes the connection; throws moby's errors (made by `fail`) when the request cannot be upgraded to h2c. */
+function upgradeToH2c(ctx: RequestContext, fail: (message: string) => Error = (m) => new Error(m)) {
   const proto = ctx.req.headers.upgrade ?? '';
-  if (proto === '') throw new Error('no upgrade proto in request');
-  if (proto.toLowerCase() !== 'h2c') throw new Error(`protocol ${proto} not supported`);
-  if (!ctx.upgrade) throw new Error('no upgrade proto in request');
+  if (proto === '') throw fail('no upgrade proto in request');
+  if (proto.toLowerCase() !== 'h2c') throw fail(`protocol ${proto} not supported`);
+  if (!ctx.upgrade) throw fail('no upgrade proto in request');
   const { socket, head } = ctx.upgrade;
   ctx.res.detachSocket(socket as never);
   ctx.trackHijacked(socket);
@@ -33,10 +35,11 @@ export function buildkitRoutes(router: Router): void {
   });
   router.post('/session', (ctx) => {
     const id = ctx.req.headers['x-docker-expose-session-uuid'];
-    if (typeof id !== 'string' || id === '') throw new Error('no session id in request');
+    if (typeof id !== 'string' || id === '') throw invalidParameter('no session id in request');
+    if (ctx.backend.buildkit.hasSession(id)) throw invalidParameter(`session ${id} already exists`);
     const name = ctx.req.headers['x-docker-expose-session-name'];
     const session = { id, name: typeof name === 'string' ? name : '', methods: headerList(ctx, 'x-docker-expose-session-grpc-method') };
-    const { socket, head } = upgradeToH2c(ctx);
+    const { socket, head } = upgradeToH2c(ctx, invalidParameter);
     ctx.backend.buildkit.attachSession(session, socket, head);
   });
 }
