@@ -22,7 +22,6 @@ export class Sessions {
 
   /** Takes over a /session connection. */
   attach(info: SessionInfo, socket: Duplex, head: Buffer): void {
-    if (!info.id) throw new GrpcError(Status.INVALID_ARGUMENT, 'no session id');
     const client = new GrpcClient(socket, head);
     this.open.get(info.id)?.client.close();
     this.open.set(info.id, { info, client });

@@ -29,11 +29,16 @@ export const file = (path: string, data: string, mode = 0o644): SharedEntry => (
 export const dir = (path: string, mode = 0o755): SharedEntry => ({ path, mode: 0o040000 | mode });
 export const symlink = (path: string, linkname: string): SharedEntry => ({ path, mode: 0o120777, linkname });
 
-/** Opens an upgraded connection (101) to `path` on the daemon's socket. */
-export async function dialUpgrade(socketPath: string, path: string, headers: Record<string, string | string[]> = {}): Promise<{ socket: Socket; head: Buffer }> {
+/** Opens an upgraded connection (101) to `path` on the daemon's socket; `connectionHeader: false` sends `Upgrade:` alone, as moby's own tests do. */
+export async function dialUpgrade(
+  socketPath: string,
+  path: string,
+  headers: Record<string, string | string[]> = {},
+  opts: { connectionHeader?: boolean } = {},
+): Promise<{ socket: Socket; head: Buffer }> {
   const socket = connect(socketPath);
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-  let req = `POST ${path} HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n`;
+  let req = `POST ${path} HTTP/1.1\r\nHost: docker\r\n${opts.connectionHeader === false ? '' : 'Connection: Upgrade\r\n'}Upgrade: h2c\r\n`;
   for (const [k, v] of Object.entries(headers)) for (const x of Array.isArray(v) ? v : [v]) req += `${k}: ${x}\r\n`;
   socket.write(req + '\r\n');
   let buf = Buffer.alloc(0);

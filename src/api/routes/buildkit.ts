@@ -5,6 +5,7 @@
  * on /session (whose route makes every error of the session manager an invalid parameter).
  */
 import { invalidParameter } from '../../lib/errors.js';
+import { upgradeOnHeaderAlone } from '../plain-upgrade.js';
 import type { RequestContext, Router } from '../router.js';
 
 /** The header values of `name`: a list sent as repeated headers arrives joined with ", ". */
@@ -15,10 +16,11 @@ function headerList(ctx: RequestContext, name: string): string[] {
 }
 
 /** Answers 101 and takes the connection; throws moby's errors (made by `fail`) when the request cannot be upgraded to h2c. */
-function upgradeToH2c(ctx: RequestContext, fail: (message: string) => Error = (m) => new Error(m)) {
+async function upgradeToH2c(ctx: RequestContext, fail: (message: string) => Error = (m) => new Error(m)) {
   const proto = ctx.req.headers.upgrade ?? '';
   if (proto === '') throw fail('no upgrade proto in request');
   if (proto.toLowerCase() !== 'h2c') throw fail(`protocol ${proto} not supported`);
+  await upgradeOnHeaderAlone(ctx);
   if (!ctx.upgrade) throw fail('no upgrade proto in request');
   const { socket, head } = ctx.upgrade;
   ctx.res.detachSocket(socket as never);
@@ -29,17 +31,18 @@ function upgradeToH2c(ctx: RequestContext, fail: (message: string) => Error = (m
 }
 
 export function buildkitRoutes(router: Router): void {
-  router.post('/grpc', (ctx) => {
-    const { socket, head } = upgradeToH2c(ctx);
+  router.post('/grpc', async (ctx) => {
+    const { socket, head } = await upgradeToH2c(ctx);
     ctx.backend.buildkit.serveControl(socket, head);
   });
-  router.post('/session', (ctx) => {
-    const id = ctx.req.headers['x-docker-expose-session-uuid'];
-    if (typeof id !== 'string' || id === '') throw invalidParameter('no session id in request');
+  router.post('/session', async (ctx) => {
+    // moby reads no more than the header's value: a missing one is the session "".
+    const raw = ctx.req.headers['x-docker-expose-session-uuid'];
+    const id = typeof raw === 'string' ? raw : '';
     if (ctx.backend.buildkit.hasSession(id)) throw invalidParameter(`session ${id} already exists`);
     const name = ctx.req.headers['x-docker-expose-session-name'];
     const session = { id, name: typeof name === 'string' ? name : '', methods: headerList(ctx, 'x-docker-expose-session-grpc-method') };
-    const { socket, head } = upgradeToH2c(ctx, invalidParameter);
+    const { socket, head } = await upgradeToH2c(ctx, invalidParameter);
     ctx.backend.buildkit.attachSession(session, socket, head);
   });
 }

@@ -4,6 +4,7 @@ import type { WaitCondition } from '../backend.js';
 import { decodeCreateBody } from '../create-body.js';
 import { adaptCreateBody } from '../create-compat.js';
 import { errorMessage } from '../errors.js';
+import { upgradeOnHeaderAlone } from '../plain-upgrade.js';
 import { hijack, MULTIPLEXED_STREAM, RAW_STREAM, refuseHijack, takeUpgradedBody } from '../hijack.js';
 import {
   boolValue,
@@ -100,6 +101,7 @@ async function wait(ctx: RequestContext): Promise<void> {
 
 async function attach(ctx: RequestContext): Promise<void> {
   const opts = attachOptions(ctx.query);
+  await upgradeOnHeaderAlone(ctx);
   // dockerode sends its options as a JSON body too: never the container's stdin.
   await takeUpgradedBody(ctx);
   let session: Awaited<ReturnType<typeof ctx.backend.containers.attach>>;

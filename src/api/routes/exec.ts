@@ -2,6 +2,7 @@
 import { invalidParameter } from '../../lib/errors.js';
 import { errorMessage } from '../errors.js';
 import { hijack, takeUpgradedBody } from '../hijack.js';
+import { upgradeOnHeaderAlone } from '../plain-upgrade.js';
 import { checkForJSON, intValue, parseJSONBody, readJSONBody, sendEmpty, sendJSON } from '../request.js';
 import { decodeJSON, readJSON } from '../json-body.js';
 import { EXEC_CREATE, EXEC_START } from '../body-shapes.js';
@@ -39,6 +40,7 @@ async function startBody(ctx: RequestContext): Promise<unknown> {
 
 async function start(ctx: RequestContext): Promise<void> {
   checkForJSON(ctx.req);
+  await upgradeOnHeaderAlone(ctx);
   const body = decodeJSON<ExecStartRequest>(await startBody(ctx), EXEC_START) ?? {};
   let size = versionAtLeast(ctx.version, '1.42') ? consoleSize(body.ConsoleSize) : undefined;
   if (!body.Tty) size = undefined;

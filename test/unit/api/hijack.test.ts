@@ -111,6 +111,37 @@ describe('hijacked attach', () => {
     assert.equal(frames.map((f) => f[1]).join(''), 'echo:earlyecho:morestdin closed');
   });
 
+  it('upgrades on the Upgrade header alone, as Go\'s server lets moby: 101, then stdin and stdout flow; a JSON body is not stdin', async () => {
+    let received = '';
+    script = {
+      tty: false,
+      run(io) {
+        return new Promise((resolve) => {
+          io.stdin!.on('data', (d: Buffer) => {
+            received += d.toString();
+            io.stdout.write(`echo:${d}`);
+          });
+          io.stdin!.on('end', resolve);
+        });
+      },
+    };
+    // moby's test clients send `Upgrade: tcp` and no Connection header; dockerode adds its options as a body.
+    const body = '{"stream":true}';
+    const conn = rawConnect(
+      srv.sock,
+      `POST /v1.45/containers/x/attach?stream=1&stdin=1&stdout=1 HTTP/1.1\r\nHost: api\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    );
+    const head = splitRaw(await conn.until(headerEnd));
+    assert.equal(head.statusLine, 'HTTP/1.1 101 UPGRADED');
+    assert.deepEqual([head.headers['connection'], head.headers['upgrade']], ['Upgrade', 'tcp']);
+    // Bytes after the answer are stdin, not a next request to the HTTP parser.
+    conn.socket.write('GET / HTTP/1.1\r\n\r\n');
+    await conn.until((b) => splitRaw(b).rest.includes('echo:GET'));
+    conn.socket.end();
+    await conn.ended;
+    assert.equal(received, 'GET / HTTP/1.1\r\n\r\n');
+  });
+
   it("answers an attach error before the streams as moby does: status line, raw-stream type, bare text", async () => {
     const conn = rawConnect(srv.sock, upgradeRequest('/v1.45/containers/missing/attach?stream=1&stdout=1'));
     const { statusLine, headers, rest } = splitRaw(await conn.ended);
