@@ -183,6 +183,7 @@ export class GrpcServer {
     this.server.emit('connection', socket);
     this.server.off('session', onSession);
     session?.on('error', () => {});
+    endWithPeer(socket, () => session?.destroy());
     return session!;
   }
 
@@ -247,6 +248,16 @@ export interface ClientCall {
 }
 
 /** Calls a gRPC server that answers on an open connection (wharfd is the HTTP/2 client). */
+/**
+ * The API's connections are half-open (a hijacked attach client half-closes and still reads),
+ * and an HTTP/2 session on such a socket does not end when the peer does: a client gone without
+ * a GOAWAY left its session, and a /session id with it, open for good. HTTP/2 peers never
+ * half-close, so the end of what the peer sends ends the session.
+ */
+function endWithPeer(socket: Duplex, end: () => void): void {
+  socket.once('end', end);
+}
+
 export class GrpcClient {
   private readonly session: http2.ClientHttp2Session;
 
@@ -254,6 +265,7 @@ export class GrpcClient {
     if (head.length) socket.unshift(head);
     this.session = http2.connect('http://buildkit-session', { createConnection: () => socket, maxSessionMemory: 64 });
     this.session.on('error', () => {});
+    endWithPeer(socket, () => this.session.destroy());
   }
 
   get closed(): boolean {

@@ -20,7 +20,7 @@ import { GrpcClient, Status } from '../../src/buildkit/grpc.js';
 import { messages } from '../../src/buildkit/proto.js';
 import { buildkitBuild, dialUpgrade, dir, file, symlink, vertexesByName } from '../lib/buildkit-client.js';
 import { gitRunner, serveGitRepos, twoBranchRepo } from '../lib/git-repos.js';
-import { jsonBody, loadBusybox, ping, socketRequest, startDaemon, type Daemon } from './harness.js';
+import { jsonBody, loadBusybox, ping, socketRequest, startDaemon, waitFor, type Daemon } from './harness.js';
 
 let d: Daemon;
 let bait: string;
@@ -229,8 +229,23 @@ test('/grpc and /session want an h2c upgrade, /session a new id; an unknown meth
   const again = await socketRequest(d.socket, 'POST', '/v1.47/session', { headers: { Connection: 'Upgrade', Upgrade: 'h2c', 'X-Docker-Expose-Session-Uuid': 'twice' } });
   assert.deepEqual([again.status, jsonBody<{ message: string }>(again)?.message], [400, 'session twice already exists']);
   first.socket.destroy();
+  // Go's server upgrades on the Upgrade header alone (moby's integration suite sends no Connection header).
+  const alone = await dialUpgrade(d.socket, '/v1.47/session', { 'X-Docker-Expose-Session-Uuid': 'alone' }, { connectionHeader: false });
+  const aloneAgain = await socketRequest(d.socket, 'POST', '/v1.47/session', { headers: { Upgrade: 'h2c', 'X-Docker-Expose-Session-Uuid': 'alone' } });
+  assert.deepEqual([aloneAgain.status, jsonBody<{ message: string }>(aloneAgain)?.message], [400, 'session alone already exists']);
+  alone.socket.destroy();
+  // A client gone (here without a word of HTTP/2) takes its session, and its id, with it.
+  await waitFor(async () => jsonBody<{ message: string }>(await socketRequest(d.socket, 'POST', '/v1.47/session', { headers: { 'X-Docker-Expose-Session-Uuid': 'alone' } }))?.message === 'no upgrade proto in request', {
+    what: 'the session of a closed connection to end',
+  });
+  // A control connection whose client stopped sending is closed by the daemon, not held.
+  const quiet = await dialUpgrade(d.socket, '/v1.47/grpc');
+  const closed = new Promise((resolve) => quiet.socket.once('close', resolve));
+  quiet.socket.resume();
+  quiet.socket.end();
+  await closed;
 
-  const g = await dialUpgrade(d.socket, '/v1.47/grpc');
+  const g = await dialUpgrade(d.socket, '/v1.47/grpc', {}, { connectionHeader: false });
   const client = new GrpcClient(g.socket, g.head);
   const call = client.call('/moby.buildkit.v1.Control/NoSuchMethod');
   await call.send(Buffer.alloc(0));
