@@ -62,8 +62,44 @@ export function formatCriLine(time: Date | string, stream: 'stdout' | 'stderr', 
   return Buffer.concat([Buffer.from(`${ts} ${stream} ${partial ? 'P' : 'F'} `), Buffer.from(text), Buffer.from('\n')]);
 }
 
-function toEntry(rec: CriRecord): LogEntry {
-  return { stream: rec.stream, data: rec.partial ? Buffer.from(rec.text) : Buffer.concat([rec.text, Buffer.from('\n')]), time: rec.time };
+/** Docker's log copier hands on a partial line once this much of it has come. */
+const PARTIAL_FLUSH_BYTES = 16 * 1024;
+
+/**
+ * Lines as Docker's log copier hands them to the log: a line the process has not ended yet is
+ * held (per stream) until its newline comes, 16 KiB of it have come, or the container has
+ * stopped, and then goes out whole with its first piece's time. conmon writes each piece it reads
+ * as a P record at once, so without this `docker logs` and attach's log replay showed text Docker
+ * shows only later (a prompt without a newline, echoed input).
+ */
+class LineAssembler {
+  private readonly pending = new Map<'stdout' | 'stderr', { time: string; parts: Buffer[]; size: number }>();
+
+  /** The entry `rec` completes, if any. */
+  push(rec: CriRecord): LogEntry | undefined {
+    const held = this.pending.get(rec.stream);
+    if (!rec.partial) {
+      this.pending.delete(rec.stream);
+      const parts = held ? [...held.parts, rec.text] : [rec.text];
+      return { stream: rec.stream, data: Buffer.concat([...parts, Buffer.from('\n')]), time: held?.time ?? rec.time };
+    }
+    const next = held ?? { time: rec.time, parts: [], size: 0 };
+    next.parts.push(Buffer.from(rec.text));
+    next.size += rec.text.length;
+    if (next.size < PARTIAL_FLUSH_BYTES) {
+      this.pending.set(rec.stream, next);
+      return undefined;
+    }
+    this.pending.delete(rec.stream);
+    return { stream: rec.stream, data: Buffer.concat(next.parts), time: next.time };
+  }
+
+  /** What is held, once the container has stopped (its copier flushes at the end of the stream). */
+  drain(): LogEntry[] {
+    const out = [...this.pending].map(([stream, held]) => ({ stream, data: Buffer.concat(held.parts), time: held.time }));
+    this.pending.clear();
+    return out;
+  }
 }
 
 /** Complete lines from the end of the file backwards, each with its start offset; an unterminated last line is skipped. */
@@ -323,6 +359,7 @@ export async function readLogs(path: string, opts: LogsOptions, follow: FollowCo
     let poll: NodeJS.Timeout | undefined;
     let untilTimer: NodeJS.Timeout | undefined;
     const reader = new ForwardReader(path, 0);
+    const lines = new LineAssembler();
     try {
       if (closed) return;
       if (following) {
@@ -378,7 +415,8 @@ export async function readLogs(path: string, opts: LogsOptions, follow: FollowCo
           const tc = timeCheck(rec);
           if (tc === 'stop') return;
           if (tc === 'skip' || !wanted(rec)) continue;
-          yield toEntry(rec);
+          const entry = lines.push(rec);
+          if (entry) yield entry;
           if (closed) return;
         }
       }
@@ -392,7 +430,8 @@ export async function readLogs(path: string, opts: LogsOptions, follow: FollowCo
           const tc = timeCheck(rec);
           if (tc === 'stop') return;
           if (tc === 'skip' || !wanted(rec)) continue;
-          yield toEntry(rec);
+          const entry = lines.push(rec);
+          if (entry) yield entry;
           if (closed) return;
         }
         if (closed) return;
@@ -404,8 +443,13 @@ export async function readLogs(path: string, opts: LogsOptions, follow: FollowCo
           // A last record without its newline is the container's output only once its writer is
           // gone (died mid-line); while it runs, it is a record being written.
           const rest = reader.takeRest();
-          const rec = follow.isRunning() ? undefined : parseCriLine(rest);
-          if (rec && wanted(rec) && timeCheck(rec) === 'ok') yield toEntry(rec);
+          if (follow.isRunning()) return;
+          const rec = parseCriLine(rest);
+          if (rec && wanted(rec) && timeCheck(rec) === 'ok') {
+            const entry = lines.push(rec);
+            if (entry) yield entry;
+          }
+          yield* lines.drain();
           return;
         }
         if (!dirty && !stopped && !closed) await new Promise<void>((resolve) => (wake = resolve));

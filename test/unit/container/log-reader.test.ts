@@ -81,7 +81,7 @@ describe('CRI log reader', () => {
     assert.equal(parseCriLine(Buffer.from('2026-03-01T10:00:00Z stdin F x')), undefined);
   });
 
-  it('reads all records, partial ones without their newline, and keeps raw bytes', async () => {
+  it('reads all records, a line written in pieces as one, and keeps raw bytes', async () => {
     const bin = Buffer.from([0xff, 0xfe, 0x00, 0x41]);
     const p = await logFile(Buffer.concat([
       line(0, 'stdout', 'hello'),
@@ -96,11 +96,28 @@ describe('CRI log reader', () => {
     const entries: LogEntry[] = [];
     for await (const e of res.entries) entries.push(e);
     assert.deepEqual(entries.map((e) => [e.stream, e.data.toString('latin1')]), [
-      ['stdout', 'hello\n'], ['stdout', 'long li'], ['stdout', 'ne end\n'], ['stderr', 'oops\n'],
+      ['stdout', 'hello\n'], ['stdout', 'long line end\n'], ['stderr', 'oops\n'],
       ['stdout', Buffer.concat([bin, Buffer.from('\n')]).toString('latin1')], ['stdout', '\n'],
     ]);
     assert.equal(entries[0]!.time, ts(0));
+    // A line's time is its first piece's, as Docker's copier stamps it.
+    assert.equal(entries[1]!.time, ts(1));
     assert.equal(res.tty, false);
+  });
+
+  it("holds a line not ended yet while the container runs, as Docker's copier does; 16 KiB of it go out", async () => {
+    const big = 'x'.repeat(10 * 1024);
+    const p = await logFile(Buffer.concat([
+      line(0, 'stdout', 'prompt> ', true),
+      line(1, 'stderr', 'err line'),
+      line(2, 'stderr', big, true),
+      line(3, 'stderr', big, true),
+      line(4, 'stderr', 'tail', true),
+    ]));
+    const running = await collect(p, {}, new Control());
+    assert.deepEqual(running, ['stderr:err line\n', `stderr:${big}${big}`]);
+    // Once the container has stopped, what was held is its output.
+    assert.deepEqual(await collect(p, {}), ['stderr:err line\n', `stderr:${big}${big}`, 'stdout:prompt> ', 'stderr:tail']);
   });
 
   it('selects streams', async () => {
@@ -129,12 +146,12 @@ describe('CRI log reader', () => {
       line(6, 'stdout', 've', true),
     ]));
     assert.deepEqual(await collect(p, { tail: 0 }), []);
-    assert.deepEqual(await collect(p, { tail: 1 }), ['stdout:fi', 'stdout:ve']);
-    assert.deepEqual(await collect(p, { tail: 2 }), ['stdout:four\n', 'stdout:fi', 'stdout:ve']);
-    assert.deepEqual(await collect(p, { tail: 4 }), ['stdout:tw', 'stdout:o\n', 'stderr:three\n', 'stdout:four\n', 'stdout:fi', 'stdout:ve']);
-    assert.equal((await collect(p, { tail: 5 })).length, 7);
-    assert.equal((await collect(p, { tail: 100 })).length, 7);
-    assert.deepEqual(await collect(p, { tail: 3, stderr: false }), ['stdout:four\n', 'stdout:fi', 'stdout:ve'], 'tail counts stderr too, then selects');
+    assert.deepEqual(await collect(p, { tail: 1 }), ['stdout:five']);
+    assert.deepEqual(await collect(p, { tail: 2 }), ['stdout:four\n', 'stdout:five']);
+    assert.deepEqual(await collect(p, { tail: 4 }), ['stdout:two\n', 'stderr:three\n', 'stdout:four\n', 'stdout:five']);
+    assert.equal((await collect(p, { tail: 5 })).length, 5);
+    assert.equal((await collect(p, { tail: 100 })).length, 5);
+    assert.deepEqual(await collect(p, { tail: 3, stderr: false }), ['stdout:four\n', 'stdout:five'], 'tail counts stderr too, then selects');
   });
 
   it('tails a big file across chunk boundaries and ignores an unterminated last line', async () => {
@@ -182,13 +199,15 @@ describe('CRI log reader', () => {
     const rec = line(3, 'stdout', 'split record');
     await appendFile(p, rec.subarray(0, 10));
     await appendFile(p, Buffer.concat([rec.subarray(10), line(4, 'stdout', 'par', true)]));
-    await c.waitFor(4);
-    assert.equal(c.text(), 'b\nc\nsplit record\npar');
-    // Written right before the stop: must still come out (drain), then the stream ends.
-    await appendFile(p, Buffer.concat([line(5, 'stdout', 'tial'), line(6, 'stdout', 'last words')]));
+    await c.waitFor(3);
+    assert.equal(c.text(), 'b\nc\nsplit record\n');
+    // A line in pieces comes out once it ends; written right before the stop, the rest must still come out (drain).
+    await appendFile(p, Buffer.concat([line(5, 'stdout', 'tial'), line(6, 'stdout', 'last words'), line(7, 'stderr', 'no newline', true)]));
+    await c.waitFor(5);
+    assert.equal(c.text(), 'b\nc\nsplit record\npartial\nlast words\n');
     ctl.stop();
     await c.done;
-    assert.equal(c.text(), 'b\nc\nsplit record\npartial\nlast words\n');
+    assert.equal(c.text(), 'b\nc\nsplit record\npartial\nlast words\nno newline');
   });
 
   it('follow waits for a log file that does not exist yet', async () => {
