@@ -82,49 +82,43 @@ describe('hijacked attach', () => {
     conn.socket.destroy();
   });
 
-  it('feeds client bytes to stdin and ends stdin when the client half-closes', async () => {
-    let received = '';
+  /** A session that echoes stdin as `echo:<bytes>`, records it, and at stdin's end writes `last` and ends. */
+  const echoing = (last = '') => {
+    const seen = { received: '' };
     script = {
       tty: false,
       run(io) {
         return new Promise((resolve) => {
           io.stdin!.on('data', (d: Buffer) => {
-            received += d.toString();
+            seen.received += d.toString();
             io.stdout.write(`echo:${d}`);
           });
           io.stdin!.on('end', () => {
-            io.stdout.write('stdin closed');
+            if (last) io.stdout.write(last);
             resolve();
           });
         });
       },
     };
+    return seen;
+  };
+
+  it('feeds client bytes to stdin and ends stdin when the client half-closes', async () => {
+    const seen = echoing('stdin closed');
     const conn = rawConnect(srv.sock, upgradeRequest('/v1.45/containers/x/attach?stream=1&stdin=1&stdout=1') + 'early');
     await conn.until((b) => headerEnd(b) && splitRaw(b).rest.includes('echo:early'));
     conn.socket.write('more');
     await conn.until((b) => splitRaw(b).rest.includes('echo:more'));
     conn.socket.end(); // CloseWrite, as the Docker CLI does at stdin EOF
     const all = await conn.ended;
-    assert.equal(received, 'earlymore');
+    assert.equal(seen.received, 'earlymore');
     const frames = parseFrames(splitRaw(all).rest);
     assert.deepEqual(frames[frames.length - 1], [1, 'stdin closed']);
     assert.equal(frames.map((f) => f[1]).join(''), 'echo:earlyecho:morestdin closed');
   });
 
   it('upgrades on the Upgrade header alone, as Go\'s server lets moby: 101, then stdin and stdout flow; a JSON body is not stdin', async () => {
-    let received = '';
-    script = {
-      tty: false,
-      run(io) {
-        return new Promise((resolve) => {
-          io.stdin!.on('data', (d: Buffer) => {
-            received += d.toString();
-            io.stdout.write(`echo:${d}`);
-          });
-          io.stdin!.on('end', resolve);
-        });
-      },
-    };
+    const seen = echoing();
     // moby's test clients send `Upgrade: tcp` and no Connection header; dockerode adds its options as a body.
     const body = '{"stream":true}';
     const conn = rawConnect(
@@ -139,7 +133,7 @@ describe('hijacked attach', () => {
     await conn.until((b) => splitRaw(b).rest.includes('echo:GET'));
     conn.socket.end();
     await conn.ended;
-    assert.equal(received, 'GET / HTTP/1.1\r\n\r\n');
+    assert.equal(seen.received, 'GET / HTTP/1.1\r\n\r\n');
   });
 
   it("answers an attach error before the streams as moby does: status line, raw-stream type, bare text", async () => {
