@@ -3,7 +3,6 @@
  * upgraded or not, to the router.
  */
 import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
-import { lingerWhileBodyPending } from './linger-close.js';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { Server as TlsServer, type TLSSocket } from 'node:tls';
 import { chmod, chown, lstat, mkdir, readFile, unlink } from 'node:fs/promises';
@@ -25,6 +24,7 @@ import { checkpointRoutes } from './routes/checkpoints.js';
 import { pluginRoutes } from './routes/plugins.js';
 import { activatedFds, fdsFor } from './socket-activation.js';
 import { ConnectionPool, cachedOpenFileLimit, connectionCap } from './connections.js';
+import { lingerWhileBodyPending } from './linger-close.js';
 import { buildRoutes } from './routes/build.js';
 import { buildkitRoutes } from './routes/buildkit.js';
 

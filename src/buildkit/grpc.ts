@@ -247,7 +247,6 @@ export interface ClientCall {
   cancel(): void;
 }
 
-/** Calls a gRPC server that answers on an open connection (wharfd is the HTTP/2 client). */
 /**
  * The API's connections are half-open (a hijacked attach client half-closes and still reads),
  * and an HTTP/2 session on such a socket does not end when the peer does: a client gone without
@@ -258,6 +257,7 @@ function endWithPeer(socket: Duplex, end: () => void): void {
   socket.once('end', end);
 }
 
+/** Calls a gRPC server that answers on an open connection (wharfd is the HTTP/2 client). */
 export class GrpcClient {
   private readonly session: http2.ClientHttp2Session;
 
