@@ -47,7 +47,9 @@ export async function downloadSources(urls: string[], dir: string, signal: Abort
     const sub = join(dir, String(i));
     await mkdir(sub, { mode: 0o700 });
     const file = join(sub, name);
-    const hash = checksum === undefined ? null : createHash(checksum.slice(0, checksum.indexOf(':')));
+    // The caller has checked the form (`sha256|sha384|sha512:<hex>`).
+    const algorithm = checksum?.slice(0, checksum.indexOf(':'));
+    const hash = algorithm === undefined ? null : createHash(algorithm);
     await pipeline(
       res.body,
       async function* (chunks: AsyncIterable<Buffer>) {
@@ -58,7 +60,7 @@ export async function downloadSources(urls: string[], dir: string, signal: Abort
       },
       createWriteStream(file, { mode: 0o600, flags: 'wx' }),
     );
-    const got = hash && `${checksum!.slice(0, checksum!.indexOf(':'))}:${hash.digest('hex')}`;
+    const got = hash && `${algorithm}:${hash.digest('hex')}`;
     if (got && got !== checksum) throw invalidParameter(`digest mismatch for ${url}: ${got} (expected: ${checksum})`);
     const lm = res.headers['last-modified'];
     const when = lm ? new Date(lm) : null;
