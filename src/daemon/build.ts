@@ -1407,10 +1407,8 @@ function contextVertex(match: NamedContextMatch): string | null {
   return match.source.kind === 'image' ? `[context ${match.key}] ${match.source.ref}` : null;
 }
 
-
 /** The working directory after `WORKDIR path` on `config`'s. */
 function workdirAfter(config: ContainerConfig, path: string): string {
   const dir = posix.isAbsolute(path) ? posix.normalize(path) : posix.join(config.WorkingDir || '/', path);
   return dir.length > 1 && dir.endsWith('/') ? dir.slice(0, -1) : dir;
 }
-
