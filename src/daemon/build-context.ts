@@ -9,7 +9,8 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
-import { PatternMatcher, readDockerignore } from '../build/dockerignore.js';
+import { readDockerignore } from '../build/dockerignore.js';
+import { PatternMatcher } from '../lib/pattern-matcher.js';
 import { invalidParameter } from '../lib/errors.js';
 import { decompressed, peek } from '../layer/decompress.js';
 import { removeAllAt } from '../containerfs/extract.js';

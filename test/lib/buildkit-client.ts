@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { GrpcClient, GrpcError, GrpcServer, type ServerCall } from '../../src/buildkit/grpc.js';
 import { messages, PACKET_DATA, PACKET_FIN, PACKET_REQ, PACKET_STAT, type StatusResponse, type Stat } from '../../src/buildkit/proto.js';
-import { PatternMatcher } from '../../src/build/dockerignore.js';
+import { PatternMatcher } from '../../src/lib/pattern-matcher.js';
 import { goFileMode } from '../../src/lib/go-file-mode.js';
 
 /** An entry of a shared directory; `mode` is a unix mode (type bits included). */

@@ -1,7 +1,8 @@
 /** .dockerignore rules: the examples of the Dockerfile reference and moby's patternmatcher behaviour. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PatternMatcher, readDockerignore } from '../../../src/build/dockerignore.js';
+import { readDockerignore } from '../../../src/build/dockerignore.js';
+import { PatternMatcher } from '../../../src/lib/pattern-matcher.js';
 
 const m = (text: string) => new PatternMatcher(readDockerignore(text));
 
