@@ -85,30 +85,54 @@ const exactlyOne = (c: string) => new DockerfileParseError(`${c} requires exactl
 const atLeastTwo = (c: string) =>
   new DockerfileParseError(`${c} requires at least two arguments, but only one was provided. Destination could not be determined`);
 
-/** BuildKit's BFlags: `--name=value` for the flags an instruction accepts. */
+/** Edit distance between `a` and `b` (insertions, deletions, substitutions). */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+/** BuildKit's suggestion for a mistyped flag: the nearest accepted name, fewer than 3 edits away. */
+function suggestFlag(name: string, accepted: string[]): string {
+  let best = '';
+  let min = 3;
+  for (const a of accepted) {
+    const d = editDistance(name, a);
+    if (d < min) [best, min] = [a, d];
+  }
+  return best ? ` (did you mean ${best}?)` : '';
+}
+
+/** BuildKit's BFlags (which Docker's classic builder uses too): `--name=value` for the flags an instruction accepts, in its words. */
 function parseFlags(node: Node, allowed: Record<string, 'string' | 'bool' | 'multi'>, multi?: Map<string, string[]>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const raw of node.flags) {
     const body = raw.replace(/^--/, '');
     const eq = body.indexOf('=');
     const name = eq < 0 ? body : body.slice(0, eq);
+    const value = eq < 0 ? undefined : body.slice(eq + 1);
     const type = allowed[name];
     if (!type) {
       if (node.cmd === 'run' && (name === 'mount' || name === 'network' || name === 'security')) {
         throw new DockerfileParseError(`the --${name} option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled`);
       }
-      throw new DockerfileParseError(`Unknown flag: ${name}`);
+      throw new DockerfileParseError(`unknown flag: --${name}${suggestFlag(name, Object.keys(allowed))}`);
     }
-    if (type === 'multi') {
-      if (eq < 0) throw new DockerfileParseError(`Missing a value on flag: ${name}`);
-      multi?.set(name, [...(multi.get(name) ?? []), body.slice(eq + 1)]);
+    if (type !== 'multi' && name in out) throw new DockerfileParseError(`duplicate flag specified: --${name}`);
+    if (type === 'bool') {
+      if (value === '') throw new DockerfileParseError(`missing a value on flag: --${name}`);
+      const v = (value ?? 'true').toLowerCase();
+      if (v !== 'true' && v !== 'false') throw new DockerfileParseError(`expecting boolean value for flag --${name}, not: ${value}`);
+      out[name] = v;
       continue;
     }
-    if (name in out) throw new DockerfileParseError(`Duplicate flag specified: ${name}`);
-    if (eq < 0) {
-      if (type === 'string') throw new DockerfileParseError(`Missing a value on flag: ${name}`);
-      out[name] = 'true';
-    } else out[name] = body.slice(eq + 1);
+    if (value === undefined) throw new DockerfileParseError(`missing a value on flag: --${name}`);
+    if (type === 'multi') multi?.set(name, [...(multi.get(name) ?? []), value]);
+    else out[name] = value;
   }
   return out;
 }

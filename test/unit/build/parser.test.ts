@@ -80,7 +80,10 @@ describe('instructions and stages', () => {
     assert.equal(err('FROM x\nSHELL /bin/sh\n'), 'dockerfile parse error on line 2: SHELL requires the arguments to be in JSON form');
     assert.equal(err('FROM x\nONBUILD ONBUILD RUN x\n'), 'dockerfile parse error on line 2: Chaining ONBUILD via `ONBUILD ONBUILD` isn\'t allowed');
     assert.equal(err('FROM x\nONBUILD FROM y\n'), 'dockerfile parse error on line 2: FROM isn\'t allowed as an ONBUILD trigger');
-    assert.equal(err('FROM x\nCOPY --nope=1 a b\n'), 'dockerfile parse error on line 2: Unknown flag: nope');
+    assert.equal(err('FROM x\nCOPY --nope=1 a b\n'), 'dockerfile parse error on line 2: unknown flag: --nope');
+    assert.equal(err('FROM x\nCOPY --chwon=1 a b\n'), 'dockerfile parse error on line 2: unknown flag: --chwon (did you mean chown?)');
+    assert.equal(err('FROM x\nCOPY --from=a --from=b a b\n'), 'dockerfile parse error on line 2: duplicate flag specified: --from');
+    assert.equal(err('FROM x\nCOPY --from a b\n'), 'dockerfile parse error on line 2: missing a value on flag: --from');
     assert.equal(err('FROM x\nRUN --mount=type=cache,target=/x true\n'), 'dockerfile parse error on line 2: the --mount option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled');
     assert.equal(err('FROM x\nHEALTHCHECK NONE x\n'), 'dockerfile parse error on line 2: HEALTHCHECK NONE takes no arguments');
     assert.equal(err('FROM x\nHEALTHCHECK FOO x\n'), 'dockerfile parse error on line 2: Unknown type "FOO" in HEALTHCHECK (try CMD)');

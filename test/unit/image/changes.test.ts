@@ -60,7 +60,7 @@ test('HEALTHCHECK', () => {
   assert.throws(() => applyChanges(['HEALTHCHECK --interval=5 CMD true']), { message: 'time: missing unit in duration "5"' });
   assert.throws(() => applyChanges(['HEALTHCHECK --interval=1us CMD true']), { message: 'Interval "interval" cannot be less than 1ms' });
   assert.throws(() => applyChanges(['HEALTHCHECK --retries=-1 CMD true']), { message: '--retries cannot be negative (-1)' });
-  assert.throws(() => applyChanges(['HEALTHCHECK --bogus=1 CMD true']), { message: 'Unknown flag: bogus' });
+  assert.throws(() => applyChanges(['HEALTHCHECK --bogus=1 CMD true']), { message: 'unknown flag: --bogus' });
   assert.throws(() => applyChanges(['HEALTHCHECK CMD']), { message: 'Missing command after HEALTHCHECK CMD' });
 });
 
