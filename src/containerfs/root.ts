@@ -216,12 +216,6 @@ export class ContainerRoot {
     return dest === '' ? !this.readonlyRootfs : !this.mounts.get(dest)!.readOnly;
   }
 
-  /**
-   * Resolves `path` (absolute inside the container). Directory components are followed through
-   * symlinks, interpreted inside the root; the last one only with `followFinal`. A missing last
-   * component is not an error (the caller lstat's it); a missing directory on the way is ENOENT,
-   * a non-directory ENOTDIR, too many links ELOOP.
-   */
   /** What is at `path` (symlinks followed inside the root), as stat(2); undefined when nothing is. */
   async stat(path: string): Promise<Stats | undefined> {
     const r = await resolveExisting(this, path);
@@ -233,6 +227,30 @@ export class ContainerRoot {
     }
   }
 
+  /**
+   * Makes the directory `path` and its missing parents (mode 0755), following symlinks inside the
+   * root as MkdirAll on a securejoin'ed path does. RootPathError ENOTDIR when a component is not a
+   * directory.
+   */
+  async mkdirAll(path: string): Promise<void> {
+    const r = await this.resolve(path, { followFinal: true, createDirs: true });
+    try {
+      if (!r.name) return;
+      await mkdir(r.at(), { mode: 0o755 }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+      });
+      if (!(await r.lstat()).isDirectory()) throw new RootPathError('ENOTDIR', path);
+    } finally {
+      await r.close();
+    }
+  }
+
+  /**
+   * Resolves `path` (absolute inside the container). Directory components are followed through
+   * symlinks, interpreted inside the root; the last one only with `followFinal`. A missing last
+   * component is not an error (the caller lstat's it); a missing directory on the way is ENOENT,
+   * a non-directory ENOTDIR, too many links ELOOP.
+   */
   async resolve(path: string, opts: ResolveOptions = {}): Promise<ResolvedPath> {
     // stack[i] is the fd of the directory names[0..i) lead to; stack[0] is the root (not owned).
     const stack: OpenFile[] = [this.fh];
@@ -403,22 +421,7 @@ export async function statInRoot(rootfs: string, path: string): Promise<Stats | 
   return withRoot(rootfs, (root) => root.stat(path));
 }
 
-/**
- * Makes the directory `path` inside `rootfs` and its missing parents (mode 0755), following
- * symlinks inside the root as MkdirAll on a securejoin'ed path does. RootPathError ENOTDIR when
- * a component is not a directory.
- */
+/** ContainerRoot.mkdirAll of `path` inside `rootfs`. */
 export async function mkdirAllInRoot(rootfs: string, path: string): Promise<void> {
-  await withRoot(rootfs, async (root) => {
-    const r = await root.resolve(path, { followFinal: true, createDirs: true });
-    try {
-      if (!r.name) return;
-      await mkdir(r.at(), { mode: 0o755 }).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== 'EEXIST') throw err;
-      });
-      if (!(await r.lstat()).isDirectory()) throw new RootPathError('ENOTDIR', path);
-    } finally {
-      await r.close();
-    }
-  });
+  await withRoot(rootfs, (root) => root.mkdirAll(path));
 }

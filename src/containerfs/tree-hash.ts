@@ -12,15 +12,21 @@ import { systemError } from '../lib/errors.js';
 import { MAX_TREE_DEPTH, tooDeep } from '../lib/tree-depth.js';
 import { O_PATH } from './root.js';
 import { fdPath } from '../lib/fd-path.js';
+import { CopyFilter, filters, type CopyFilterSpec } from './copy-filter.js';
 
 const CHUNK = 256 * 1024;
 
 /** What the walk holds open: a directory whose children are being hashed, or a file being read. */
-type Frame = { kind: 'dir'; fd: number; names: string[]; name: string; depth: number } | { kind: 'file'; fd: number };
+/** A directory's `held` entry: filtered out itself, hashed only once something below it is taken (as the copy makes it then). */
+type Frame = { kind: 'dir'; fd: number; names: string[]; name: string; depth: number; held: string | null } | { kind: 'file'; fd: number };
 
-/** `file:<hex>` or `dir:<hex>` for the entry at `at` (an fd path); undefined when it is gone. */
-export function treeHash(at: string): string | undefined {
-  const steps = treeHashSteps(at);
+/**
+ * `file:<hex>` or `dir:<hex>` for the entry at `at` (an fd path); undefined when it is gone. With
+ * `filter`, of what a filtered COPY takes: a directory it walks only for what is below it counts
+ * only when something below it is taken.
+ */
+export function treeHash(at: string, filter?: CopyFilterSpec): string | undefined {
+  const steps = treeHashSteps(at, filter);
   for (;;) {
     const r = steps.next();
     if (r.done) return r.value;
@@ -28,7 +34,7 @@ export function treeHash(at: string): string | undefined {
 }
 
 /** treeHash() one entry or file chunk per step; its return value is the hash. Closes what it holds when abandoned. */
-export function* treeHashSteps(at: string): Generator<void, string | undefined> {
+export function* treeHashSteps(at: string, filterSpec?: CopyFilterSpec): Generator<void, string | undefined> {
   let st: Stats;
   try {
     st = lstatSync(at);
@@ -39,9 +45,18 @@ export function* treeHashSteps(at: string): Generator<void, string | undefined> 
   const buf = Buffer.allocUnsafe(CHUNK);
   // A stack of its own, as the tar walk keeps: recursion ~2,000 levels deep is near the stack's end.
   const stack: Frame[] = [];
-  const enter = (path: string, name: string, est: Stats, depth: number): void => {
+  const filter = filters(filterSpec) ? new CopyFilter(filterSpec) : null;
+  const enter = (path: string, name: string, est: Stats, depth: number, taken = true): void => {
     const type = est.isDirectory() ? 'd' : est.isSymbolicLink() ? 'l' : est.isFile() ? 'f' : 'o';
-    h.update(`${name}\0${type}\0${(est.mode & 0o7777).toString(8)}\0${est.uid}\0${est.gid}\0`);
+    const own = `${name}\0${type}\0${(est.mode & 0o7777).toString(8)}\0${est.uid}\0${est.gid}\0`;
+    if (taken) {
+      for (const f of stack) {
+        if (f.kind !== 'dir' || f.held === null) continue;
+        h.update(f.held);
+        f.held = null;
+      }
+      h.update(own);
+    }
     if (type === 'l') h.update(readlinkSync(path));
     if (type === 'f') {
       h.update(`${est.size}\0`);
@@ -60,7 +75,7 @@ export function* treeHashSteps(at: string): Generator<void, string | undefined> 
         closeSync(fd);
         throw err;
       }
-      stack.push({ kind: 'dir', fd, names, name, depth });
+      stack.push({ kind: 'dir', fd, names, name, depth, held: taken ? null : own });
       return; // its '\n' comes after its children
     }
     h.update('\n');
@@ -86,13 +101,15 @@ export function* treeHashSteps(at: string): Generator<void, string | undefined> 
           } catch {
             continue;
           }
-          enter(cat, `${top.name}/${child}`, cst, top.depth + 1);
+          const name = `${top.name}/${child}`;
+          const verdict = filter ? filter.judge(name.slice(1), cst.isDirectory()) : 'take';
+          if (verdict !== 'skip') enter(cat, name, cst, top.depth + 1, verdict === 'take');
           continue;
         }
       }
       stack.pop();
       closeSync(top.fd);
-      h.update('\n');
+      if (top.kind === 'file' || top.held === null) h.update('\n');
     }
   } finally {
     for (const frame of stack.splice(0)) closeSync(frame.fd);

@@ -15,6 +15,7 @@ import { PooledWorker, WorkerPool } from '../lib/worker-pool.js';
 import { fromWire } from '../layer/extract-protocol.js';
 import type { WalkOptions, WalkSpec } from './walk.js';
 import type { FromWorker, ToWorker } from './walk-protocol.js';
+import type { CopyFilterSpec } from './copy-filter.js';
 
 const WORKER_URL = new URL('./walk-worker.js', import.meta.url);
 
@@ -171,10 +172,10 @@ export class WalkPool {
     return new WalkStream((out) => this.workers.use((w) => w.stream(job, out)));
   }
 
-  /** The classic builder's hash of the tree at `at` (`file:…` or `dir:…`); undefined when it is gone. */
-  async hash(at: string): Promise<string | undefined> {
+  /** The classic builder's hash of the tree at `at` (`file:…` or `dir:…`), of what `filter` takes; undefined when it is gone. */
+  async hash(at: string, filter?: CopyFilterSpec): Promise<string | undefined> {
     const id = this.nextId++;
-    return (await this.workers.use((w) => w.answer({ t: 'hash', id, at }))).hash;
+    return (await this.workers.use((w) => w.answer({ t: 'hash', id, at, ...(filter ? { filter } : {}) }))).hash;
   }
 
   /** The bytes below `path` as Docker counts them (lib/dir-size.ts), walked on a worker thread. */

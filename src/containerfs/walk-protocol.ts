@@ -5,6 +5,7 @@
  */
 import type { WireError } from '../layer/extract-protocol.js';
 import type { WalkOptions, WalkSpec } from './walk.js';
+import type { CopyFilterSpec } from './copy-filter.js';
 
 export type ToWorker =
   /** Walk `spec` into a tar, sent back as 'data' messages. */
@@ -13,8 +14,8 @@ export type ToWorker =
   | { t: 'assemble'; id: number; tarSplitPath: string; diffDir: string }
   /** The bytes below `path`, as Docker counts them (lib/dir-size.ts). */
   | { t: 'size'; id: number; path: string }
-  /** The classic builder's hash of the tree at `at` (tree-hash.ts). */
-  | { t: 'hash'; id: number; at: string }
+  /** The classic builder's hash of the tree at `at` (tree-hash.ts), of what `filter` takes. */
+  | { t: 'hash'; id: number; at: string; filter?: CopyFilterSpec }
   /** `bytes` of the job's output were taken by the consumer: the worker may send that much more. */
   | { t: 'read'; id: number; bytes: number }
   /** The consumer is gone: stop (closing what the walk holds open) and answer 'done'. */

@@ -10,6 +10,7 @@ import { dirSize } from '../lib/dir-size.js';
 import { assembleTarPieces } from '../layer/tar-split.js';
 import { gathered, walkTar } from './walk.js';
 import type { FromWorker, ToWorker } from './walk-protocol.js';
+import type { CopyFilterSpec } from './copy-filter.js';
 
 /**
  * The walk's pieces (512-byte headers, small files) cross in messages of this size: each wakes
@@ -55,9 +56,9 @@ async function stream(j: Job, pieces: Iterable<Buffer> | AsyncIterable<Buffer>):
 const SLICE_MS = 4;
 
 /** The classic hash of `at`, a time slice at a time: a COPY of a big tree holds up no walk that shares this thread. */
-async function hash(id: number, at: string): Promise<void> {
+async function hash(id: number, at: string, filter: CopyFilterSpec | undefined): Promise<void> {
   try {
-    const steps = treeHashSteps(at);
+    const steps = treeHashSteps(at, filter);
     for (;;) {
       const until = performance.now() + SLICE_MS;
       let r = steps.next();
@@ -95,7 +96,7 @@ port.on('message', (m: ToWorker) => {
     return;
   }
   if (m.t === 'hash') {
-    void hash(m.id, m.at);
+    void hash(m.id, m.at, m.filter);
     return;
   }
   const j = jobs.get(m.id);

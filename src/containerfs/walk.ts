@@ -21,6 +21,7 @@ import { tarEnd, tarEntryBlocks, type TarWriteHeader } from '../lib/tar-writer.j
 import { MAX_TREE_DEPTH, tooDeep } from '../lib/tree-depth.js';
 import { lgetxattr, llistxattr, lremovexattr } from '../layer/xattr.js';
 import { fdPath } from '../lib/fd-path.js';
+import { CopyFilter, filters, type CopyFilterSpec, type Verdict } from './copy-filter.js';
 
 export interface WalkOptions {
   /** Overlay upper dir mode: whiteouts and opaque dirs (trusted.overlay.opaque) become Docker's `.wh.` entries. */
@@ -36,6 +37,8 @@ export interface WalkOptions {
    * fails the walk rather than being left out of the tar.
    */
   asLayer?: boolean;
+  /** BuildKit's COPY --exclude and --parents (copy-filter.ts), matched below the walk's root. */
+  filter?: CopyFilterSpec;
 }
 
 /**
@@ -99,7 +102,8 @@ function* readExactly(fd: number, size: number): Generator<Buffer> {
 
 /** The tar of `spec`, end marker included, as the pieces a walk makes (see gathered()). */
 export function* walkTar(spec: WalkSpec, opts: WalkOptions = {}): Generator<Buffer> {
-  const walk = new TreeWalk(opts);
+  // The prefix of the tar names below the root, which the filter's paths leave out.
+  const walk = new TreeWalk(opts, spec.children ? spec.name : `${spec.name.replace(/\/+$/, '')}/`);
   try {
     if (spec.children) walk.descend(spec.at, null, spec.name);
     else {
@@ -143,6 +147,8 @@ interface Level {
   prefix: string;
   /** asLayer: the directory's tar mtime, set once its children are done (removing a socket in it changes it). */
   mtime?: number;
+  /** A filtered walk: the directory's own entry, written once something below it is taken. */
+  pending?: Buffer[];
 }
 
 class TreeWalk {
@@ -154,10 +160,17 @@ class TreeWalk {
    */
   private readonly levels: Level[] = [];
 
-  constructor(private readonly opts: WalkOptions) {}
+  private readonly filter: CopyFilter | null;
+
+  constructor(
+    private readonly opts: WalkOptions,
+    private readonly filterBase = '',
+  ) {
+    this.filter = filters(opts.filter) ? new CopyFilter(opts.filter) : null;
+  }
 
   /** Goes into the directory `dir` (an fd path; `fd` is closed when it is done), its children named `prefix + child`. */
-  descend(dir: string, fd: number | null, prefix: string, mtime?: number): void {
+  descend(dir: string, fd: number | null, prefix: string, mtime?: number, pending?: Buffer[]): void {
     // Each level holds its directory open: a nesting past the bound fails the walk, as PATH_MAX fails Docker's.
     if (this.levels.length >= MAX_TREE_DEPTH) {
       if (fd !== null) closeSync(fd);
@@ -171,7 +184,7 @@ class TreeWalk {
       if (this.opts.asLayer) throw err;
       return; // unreadable: no children
     }
-    this.levels.push({ dir, fd, names, prefix, mtime });
+    this.levels.push({ dir, fd, names, prefix, mtime, ...(pending ? { pending } : {}) });
   }
 
   /** Everything below the directories gone into, depth first, each directory's children in name order. */
@@ -189,7 +202,17 @@ class TreeWalk {
       }
       const at = this.opts.mounts?.get(level.prefix + child) ?? `${level.dir}/${child}`;
       const st = lstatOrNull(at);
-      if (st) yield* this.entry(at, st, level.prefix + child);
+      if (!st) continue;
+      const verdict = this.filter ? this.filter.judge((level.prefix + child).slice(this.filterBase.length), st.isDirectory()) : 'take';
+      if (verdict !== 'skip') yield* this.entry(at, st, level.prefix + child, verdict);
+    }
+  }
+
+  /** The entries of the directories on the way down that were held back, outermost first. */
+  private *unhold(): Generator<Buffer> {
+    for (const level of this.levels) {
+      if (level.pending) yield* level.pending;
+      level.pending = undefined;
     }
   }
 
@@ -198,12 +221,13 @@ class TreeWalk {
     for (const level of this.levels.splice(0)) if (level.fd !== null) closeSync(level.fd);
   }
 
-  *entry(at: string, st: Stats, tarName: string): Generator<Buffer> {
+  *entry(at: string, st: Stats, tarName: string, verdict: Verdict = 'take'): Generator<Buffer> {
     const type = typeOf(st);
     if (type === null) {
       if (this.opts.asLayer) unlinkSync(at);
       return;
     }
+    if (verdict === 'take') yield* this.unhold();
     const rel = tarName.replace(/\/+$/, '');
     const base: TarWriteHeader = {
       name: tarName,
@@ -232,14 +256,17 @@ class TreeWalk {
         try {
           const now = fstatSync(dir);
           if (now.ino !== st.ino || now.dev !== st.dev) return this.unreadable(rel);
-          yield* tarEntryBlocks({ ...base, name: rel === '' ? '/' : `${rel}/` });
-          if (this.opts.whiteouts && (!names || names.includes(OPAQUE)) && lgetxattr(`${fdPath({ fd: dir })}/.`, OPAQUE)?.toString() === 'y') {
+          const own = tarEntryBlocks({ ...base, name: rel === '' ? '/' : `${rel}/` });
+          // Filtered out itself: its entry waits for one below it (unhold()).
+          const pending = verdict === 'pass' ? [...own] : undefined;
+          if (!pending) yield* own;
+          if (!pending && this.opts.whiteouts && (!names || names.includes(OPAQUE)) && lgetxattr(`${fdPath({ fd: dir })}/.`, OPAQUE)?.toString() === 'y') {
             yield* tarEntryBlocks({ ...base, name: `${rel}/.wh..wh..opq`, type: 'file', mode: base.mode & 0o777, size: 0, xattrs: undefined });
           }
           // Its children come next (rest()); the level closes the fd when they are done.
           handedOn = true;
           this.dropAttributes(at, names, true);
-          this.descend(fdPath({ fd: dir }), dir, `${rel}/`, names ? base.mtime : undefined);
+          this.descend(fdPath({ fd: dir }), dir, `${rel}/`, names ? base.mtime : undefined, pending);
         } finally {
           if (!handedOn) closeSync(dir);
         }
