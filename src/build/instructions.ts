@@ -61,7 +61,23 @@ export type Instruction =
   | { kind: 'arg'; text: string; args: Array<{ key: string; value?: string }> }
   | { kind: 'onbuild'; text: string; expression: string }
   | { kind: 'healthcheck'; text: string; health: HealthConfig }
-  | { kind: 'copy' | 'add'; text: string; sources: string[]; dest: string; from?: string; chown?: string; chmod?: string; heredocs?: Heredoc[]; checksum?: string };
+  | {
+      kind: 'copy' | 'add';
+      text: string;
+      sources: string[];
+      dest: string;
+      from?: string;
+      chown?: string;
+      chmod?: string;
+      heredocs?: Heredoc[];
+      checksum?: string;
+      /** BuildKit: patterns left out below each source. */
+      excludes?: string[];
+      /** BuildKit's COPY --parents: each source's path kept below the destination. */
+      parents?: boolean;
+      /** BuildKit's ADD --unpack: whether an archive is unpacked (unset: local ones are, remote ones not). */
+      unpack?: boolean;
+    };
 
 export interface Stage {
   /** The FROM line as written. */
@@ -289,11 +305,14 @@ export function parseInstruction(node: Node, dialect: Dialect = 'classic'): Inst
       return { kind: 'healthcheck', text, health: healthcheck(node) };
     case 'copy':
     case 'add': {
-      const flags = parseFlags(node, node.cmd === 'copy' ? { from: 'string', chown: 'string', chmod: 'string', link: 'bool', parents: 'bool', exclude: 'string' } : { chown: 'string', chmod: 'string', link: 'bool', checksum: 'string', 'keep-git-dir': 'bool', exclude: 'string' });
-      for (const bk of ['link', 'parents', 'exclude', 'checksum', 'keep-git-dir']) {
+      const multi = new Map<string, string[]>();
+      const common = { chown: 'string', chmod: 'string', link: 'bool', exclude: 'multi' } as const;
+      const flags = parseFlags(node, node.cmd === 'copy' ? { ...common, from: 'string', parents: 'bool' } : { ...common, checksum: 'string', 'keep-git-dir': 'bool', unpack: 'bool' }, multi);
+      if (multi.has('exclude')) flags.exclude = 'true';
+      for (const bk of ['link', 'parents', 'exclude', 'checksum', 'keep-git-dir', 'unpack']) {
         if (!(bk in flags)) continue;
         // --link only changes how BuildKit stores the layer, not what is in it.
-        if (dialect === 'buildkit' && (bk === 'link' || bk === 'checksum')) continue;
+        if (dialect === 'buildkit' && bk !== 'keep-git-dir') continue;
         if (dialect === 'buildkit') throw new DockerfileParseError(`the --${bk} option is not supported by this builder`);
         throw new DockerfileParseError(`the --${bk} option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled`);
       }
@@ -311,6 +330,9 @@ export function parseInstruction(node: Node, dialect: Dialect = 'classic'): Inst
         ...(flags.chown ? { chown: flags.chown } : {}),
         ...(flags.chmod ? { chmod: flags.chmod } : {}),
         ...(typeof flags.checksum === 'string' && flags.checksum !== '' ? { checksum: flags.checksum } : {}),
+        ...(multi.has('exclude') ? { excludes: multi.get('exclude')! } : {}),
+        ...(flags.parents === 'true' ? { parents: true } : {}),
+        ...(flags.unpack !== undefined ? { unpack: flags.unpack === 'true' } : {}),
       };
     }
     default:

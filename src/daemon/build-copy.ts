@@ -21,6 +21,8 @@ import type { WalkSpec } from '../containerfs/walk.js';
 import { walkPool } from '../containerfs/walk-pool.js';
 import { O_PATH, type ContainerRoot } from '../containerfs/root.js';
 import { fdPath } from '../lib/fd-path.js';
+import { PatternMatcher } from '../lib/pattern-matcher.js';
+import { filters, type CopyFilterSpec } from '../containerfs/copy-filter.js';
 
 export interface CopySource {
   /** Absolute path in the source root, resolved (symlinks followed). */
@@ -29,6 +31,14 @@ export interface CopySource {
   name: string;
   isDir: boolean;
   hash: string;
+  /** BuildKit's --exclude and --parents below a directory source. */
+  filter?: CopyFilterSpec;
+}
+
+/** BuildKit's COPY/ADD options that choose what of the sources is copied. */
+export interface SourceSelection {
+  excludes?: string[];
+  parents?: boolean;
 }
 
 const hasWildcard = (s: string) => /[*?[]/.test(s);
@@ -80,8 +90,33 @@ async function walkNames(root: ContainerRoot, dir: string, out: string[]): Promi
   }
 }
 
+/**
+ * Resolves the sources of one COPY/ADD in `root` as BuildKit selects them: with --parents each
+ * source is the directory before its `/./` (the root without one) and what the rest of it matches
+ * there (a path without wildcards must exist); --exclude leaves out what its patterns match below
+ * each source.
+ */
+export async function resolveSelected(root: ContainerRoot, sources: string[], cmdName: string, fromContext: boolean, sel: SourceSelection): Promise<CopySource[]> {
+  const exclude = sel.excludes ?? [];
+  try {
+    new PatternMatcher(exclude);
+  } catch (err) {
+    throw invalidParameter(`invalid excludepatterns: ${(err as Error).message}`);
+  }
+  if (!sel.parents) return resolveSources(root, sources, cmdName, fromContext, exclude.length ? { exclude } : undefined);
+  const out: CopySource[] = [];
+  for (const src of sources) {
+    const pivot = src.indexOf('/./');
+    const parent = pivot < 0 ? '/' : src.slice(0, pivot);
+    const pattern = posix.normalize('/' + (pivot < 0 ? src : src.slice(pivot + 3))).slice(1);
+    if (!hasWildcard(parent) && !hasWildcard(pattern)) await resolveSources(root, [posix.join(parent, pattern)], cmdName, fromContext);
+    out.push(...(await resolveSources(root, [parent], cmdName, fromContext, { include: [pattern], exclude })));
+  }
+  return out;
+}
+
 /** Resolves the sources of one COPY/ADD in `root`. Docker's messages for missing and outside paths. */
-export async function resolveSources(root: ContainerRoot, sources: string[], cmdName: string, fromContext: boolean): Promise<CopySource[]> {
+export async function resolveSources(root: ContainerRoot, sources: string[], cmdName: string, fromContext: boolean, filter?: CopyFilterSpec): Promise<CopySource[]> {
   const out: CopySource[] = [];
   let all: string[] | null = null;
   for (const src of sources) {
@@ -109,9 +144,10 @@ export async function resolveSources(root: ContainerRoot, sources: string[], cmd
               : `${cmdName} failed: stat ${p}: file does not exist`,
           );
         }
-        const hash = await walkPool.hash(r.at());
+        const filtered = filters(filter) && st.isDirectory() ? filter : undefined;
+        const hash = await walkPool.hash(r.at(), filtered);
         if (hash === undefined) throw invalidParameter(`${cmdName} failed: stat ${p}: file does not exist`);
-        out.push({ path: r.containerPath, name: p, isDir: st.isDirectory(), hash });
+        out.push({ path: r.containerPath, name: p, isDir: st.isDirectory(), hash, ...(filtered ? { filter: filtered } : {}) });
       } finally {
         await r?.close();
       }
@@ -187,8 +223,8 @@ async function startsWithTarHeader(fh: FileHandle): Promise<boolean> {
   }
 }
 
-async function pipeInto(dest: ContainerRoot, destDir: string, opts: CopyOptions, spec: WalkSpec): Promise<void> {
-  const tar = walkPool.tar(spec, opts.chmod !== undefined ? { chmod: opts.chmod } : {});
+async function pipeInto(dest: ContainerRoot, destDir: string, opts: CopyOptions, spec: WalkSpec, filter?: CopyFilterSpec): Promise<void> {
+  const tar = walkPool.tar(spec, { ...(opts.chmod !== undefined ? { chmod: opts.chmod } : {}), ...(filter ? { filter } : {}) });
   try {
     await extractPool.extractInto(tar, dest.spec(), destDir, { noOverwriteDirNonDir: false, chroot: 'destination', ...(opts.chown ? { chown: opts.chown } : {}) });
   } finally {
@@ -228,10 +264,12 @@ export async function copySources(src: ContainerRoot, sources: CopySource[], lay
         // new destination); the parents it needed stay root's.
         const made = opts.chown ? (await missingDirs(layer, dest)).slice(0, 1) : [];
         try {
-          await pipeInto(layer, dest, opts, { at: fdPath(dir), name: '', children: true });
+          await pipeInto(layer, dest, opts, { at: fdPath(dir), name: '', children: true }, s.filter);
         } finally {
           await dir.close();
         }
+        // A filter may leave nothing to copy: the destination is made all the same (BuildKit's copier makes it first).
+        if (s.filter) await layer.mkdirAll(dest);
         await chownAll(layer, made, opts.chown);
         continue;
       }

@@ -37,7 +37,7 @@ import { BuildContext } from './build-context.js';
 import type { CacheMountStore } from './build-cache-mounts.js';
 import { parseRunMount, type RunMount } from '../build/run-mounts.js';
 import { missingMountPoints, prepareRunMounts, removeMountPoints, type PreparedMounts } from './build-run-mounts.js';
-import { copySources, parseChmod, resolveSources, sourcesHash, type CopySource } from './build-copy.js';
+import { copySources, parseChmod, resolveSelected, resolveSources, sourcesHash, type CopySource, type SourceSelection } from './build-copy.js';
 import { SourceHashCache } from './build-source-cache.js';
 import { downloadSources, fetchContext, isRemoteURL } from './build-download.js';
 import { EMPTY_TAR_DIFF_ID, upperDirLayer } from './containers/commit.js';
@@ -1088,6 +1088,7 @@ class BuildRun {
     let srcRoot: ContainerRoot = this.ctx!.root;
     const cleanups: Array<() => Promise<void>> = [];
     const from = inst.kind === 'copy' && inst.from !== undefined ? x(inst.from) : undefined;
+    const selection: SourceSelection = { ...(inst.excludes ? { excludes: inst.excludes } : {}), ...(inst.parents ? { parents: true } : {}) };
     try {
       let infos: CopySource[] = [];
       let mountSource = async () => {};
@@ -1098,16 +1099,16 @@ class BuildRun {
           srcRoot = mounted.root;
           cleanups.push(mounted.cleanup);
         };
-        const known = imageId ? this.sourceHashes.get(imageId, local) : undefined;
+        const known = imageId ? this.sourceHashes.get(imageId, local, selection) : undefined;
         if (known) {
           infos = known;
           mountSource = mount; // only when the step is not cached
         } else {
           await mount();
-          infos = local.length ? await resolveSources(srcRoot, local, cmdName, false) : [];
-          if (imageId) this.sourceHashes.set(imageId, local, infos);
+          infos = local.length ? await resolveSelected(srcRoot, local, cmdName, false, selection) : [];
+          if (imageId) this.sourceHashes.set(imageId, local, selection, infos);
         }
-      } else if (local.length) infos = await resolveSources(srcRoot, local, cmdName, true);
+      } else if (local.length) infos = await resolveSelected(srcRoot, local, cmdName, true, selection);
       let remote: { root: ContainerRoot; infos: CopySource[] } | null = null;
       // Sources written apart from the context: here-documents (BuildKit's inline files, named
       // after them) or downloads, each in a private temporary directory.
@@ -1127,11 +1128,13 @@ class BuildRun {
         });
       } else if (urls.length) remote = await tempSources('docker-builder-url', (dir) => downloadSources(urls, dir, this.signal, checksum));
       const all = [...infos, ...(remote?.infos ?? [])];
-      if (all.length > 1 && !dest.endsWith('/')) {
+      if (all.length > 1 && !dest.endsWith('/') && !inst.parents) {
         throw invalidParameter(`When using ${cmdName} with more than one source file, the destination must be a directory and end with a /`);
       }
       const hash = sourcesHash(all);
-      const comment = `${cmdName} ${chown ? `--chown=${chown} ` : ''}${hash} in ${dest} `;
+      // --unpack changes what the same sources make: it is part of the step (and its cache key).
+      const unpack = inst.unpack === undefined ? '' : `--unpack=${inst.unpack} `;
+      const comment = `${cmdName} ${chown ? `--chown=${chown} ` : ''}${unpack}${hash} in ${dest} `;
       const containerConfig = copyConfig(state.config, { Cmd: [...this.shell(state), `#(nop) ${comment}`] });
       if (await this.probeCache(state, containerConfig)) return;
       await mountSource();
@@ -1149,9 +1152,9 @@ class BuildRun {
           }
         } else if (from !== undefined) owner = undefined;
         const opts = { ...(owner ? { chown: owner } : {}), ...(chmod !== undefined ? { chmod } : {}) };
-        if (infos.length) await copySources(srcRoot, infos, root, destPath, { ...opts, decompress: inst.kind === 'add' });
-        // A remote archive is copied as it is, never unpacked.
-        if (remote) await copySources(remote.root, remote.infos, root, destPath, { ...opts, decompress: false });
+        if (infos.length) await copySources(srcRoot, infos, root, destPath, { ...opts, decompress: inst.kind === 'add' && inst.unpack !== false });
+        // A remote archive is copied as it is unless ADD --unpack=true; a here-document never is.
+        if (remote) await copySources(remote.root, remote.infos, root, destPath, { ...opts, decompress: urls.length > 0 && inst.unpack === true });
       });
     } finally {
       for (const c of cleanups.reverse()) await c().catch(() => {});

@@ -17,6 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GrpcClient, Status } from '../../src/buildkit/grpc.js';
+import { tarEnd, tarEntryBlocks } from '../../src/lib/tar-writer.js';
 import { messages } from '../../src/buildkit/proto.js';
 import { buildkitBuild, dialUpgrade, dir, file, symlink, vertexesByName } from '../lib/buildkit-client.js';
 import { gitRunner, serveGitRepos, twoBranchRepo } from '../lib/git-repos.js';
@@ -539,6 +540,107 @@ test("BuildKit's Dockerfile: RUN --mount (cache, bind, secret, tmpfs), --network
   assert.equal(pruned?.SpaceReclaimed, df!.BuildCache[0]!.Size);
   const after = await mountsBuild('bound v1\n', { 'no-cache': '' });
   assert.equal(after[0]![1], 'runs=1\n');
+});
+
+/** BuildKit's own case for COPY --exclude (its frontend's exclude_patterns_test.go), with --parents and ADD --unpack beside it. */
+const FILTER_CONTEXT = [
+  file('dir1/file-101.png', '2'),
+  file('dir1/file-102.txt', '3'),
+  file('dir1/file-103.jpeg', '4'),
+  file('dir2/file-201.pdf', '6'),
+  file('dir2/file-202.jpeg', '7'),
+  file('dir3/file-301.mp3', '9'),
+  file('dir3/file-302.mpeg', '10'),
+  file('dir4/file-401.txt', '11'),
+  symlink('dir4/file-402.txt', 'file-401.txt'),
+  dir('x', 0o750),
+  file('x/a.txt', 'xa'),
+  file('x/y/a.txt', 'xya'),
+  file('x/y/b.md', 'xyb'),
+  file('y/a.txt', 'ya'),
+  file('src/a.txt', 'sa'),
+  file('src/x/b.txt', 'sxb'),
+  file('src/x/y/c.txt', 'sxyc'),
+  file('src/x/y/d.bin', 'not a txt'),
+];
+
+const FILTER_DOCKERFILE = `FROM scratch AS images
+COPY --exclude=*/*.png --exclude=*/*.jpeg . /1
+FROM scratch AS docs
+COPY --exclude=*/*.pdf --exclude=*/*.txt . /2
+FROM scratch AS mp3
+ADD --exclude=*.mp3 dir3/ /3/
+FROM scratch AS wildcard
+COPY --exclude=*.mp3 --exclude=*.jpeg --exclude=*.png --exclude=*.pdf --exclude=*.txt dir* /4/
+FROM scratch AS all
+ADD --exclude=* dir* /6/
+FROM scratch AS parents
+COPY --parents ./x/a.txt ./y/a.txt /parents/
+COPY ./x/a.txt ./y/a.txt /no_parents/
+COPY --parents ./x/./y/*.txt /pivot/
+COPY --parents --exclude=**/c.txt ./src/**/*.txt /deep/
+COPY --parents x/y /whole/
+FROM scratch AS unpack
+ADD --unpack=false t.tar /kept/
+ADD t.tar /unpacked/
+FROM scratch
+COPY --from=images / /images
+COPY --from=docs / /docs
+COPY --from=mp3 / /mp3
+COPY --from=wildcard / /wildcard
+COPY --from=all / /all
+COPY --from=parents / /parents
+COPY --from=unpack / /unpack
+`;
+
+test('COPY --exclude and --parents, ADD --exclude and --unpack, as BuildKit copies; an excluded file changed leaves the step cached', async () => {
+  const tarball = Buffer.concat([...tarEntryBlocks({ name: 'inside', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: 2 }, [Buffer.from('in')]), tarEnd()]);
+  const context = [...FILTER_CONTEXT, { path: 't.tar', mode: 0o100644, data: tarball }];
+  const build = (ctx: typeof context) => buildkitBuild(d.socket, { dirs: { context: ctx, dockerfile: [file('Dockerfile', FILTER_DOCKERFILE)] }, exporter: 'local' });
+  const r = await build(context);
+  assert.equal(r.error, undefined, r.error?.message);
+  const files = r.output.files!;
+  const under = (prefix: string) =>
+    [...files.keys()]
+      .filter((n) => n.startsWith(prefix + '/'))
+      .map((n) => n.slice(prefix.length + 1))
+      .sort();
+  assert.deepEqual(under('images/1'), ['dir1', 'dir1/file-102.txt', 'dir2', 'dir2/file-201.pdf', 'dir3', 'dir3/file-301.mp3', 'dir3/file-302.mpeg', 'dir4', 'dir4/file-401.txt', 'dir4/file-402.txt', 't.tar', 'x', 'x/a.txt', 'x/y', 'x/y/a.txt', 'x/y/b.md', 'y', 'y/a.txt', 'src', 'src/a.txt', 'src/x', 'src/x/b.txt', 'src/x/y', 'src/x/y/c.txt', 'src/x/y/d.bin'].sort());
+  assert.equal(files.get('images/1/dir4/file-402.txt')?.linkname, 'file-401.txt');
+  assert.deepEqual(under('docs/2').filter((n) => n.startsWith('dir')), ['dir1', 'dir1/file-101.png', 'dir1/file-103.jpeg', 'dir2', 'dir2/file-202.jpeg', 'dir3', 'dir3/file-301.mp3', 'dir3/file-302.mpeg', 'dir4']);
+  assert.deepEqual(under('mp3/3'), ['file-302.mpeg']);
+  // Each matched directory's contents, filtered below it (the directory itself is never excluded).
+  assert.deepEqual(under('wildcard/4'), ['file-302.mpeg']);
+  assert.deepEqual(under('all/6'), []);
+  assert.deepEqual(under('parents/parents'), ['x', 'x/a.txt', 'y', 'y/a.txt']);
+  assert.equal(files.get('parents/parents/x')!.mode & 0o777, 0o750, 'a parent made as the source directory is');
+  assert.deepEqual(under('parents/no_parents'), ['a.txt']);
+  assert.deepEqual(under('parents/pivot'), ['y', 'y/a.txt']);
+  assert.deepEqual(under('parents/deep'), ['src', 'src/a.txt', 'src/x', 'src/x/b.txt']);
+  assert.deepEqual(under('parents/whole'), ['x', 'x/y', 'x/y/a.txt', 'x/y/b.md']);
+  assert.equal(files.get('parents/deep/src/x/b.txt')?.data?.toString(), 'sxb');
+  assert.deepEqual(under('unpack/kept'), ['t.tar']);
+  assert.deepEqual(under('unpack/unpacked'), ['inside']);
+
+  // A file the --exclude leaves out changes: the step's cache still holds. One it copies: the step runs.
+  const stepCached = (res: Awaited<ReturnType<typeof build>>, step: string) => [...vertexesByName(res.status)].find(([n]) => n.includes(step))?.[1].cached;
+  const changed = (path: string) => context.map((e) => (e.path === path ? { ...e, data: 'changed' } : e));
+  const excludedChanged = await build(changed('dir3/file-301.mp3'));
+  assert.equal(excludedChanged.error, undefined, excludedChanged.error?.message);
+  assert.equal(stepCached(excludedChanged, 'ADD --exclude=*.mp3 dir3/ /3/'), true);
+  assert.equal(stepCached(excludedChanged, 'COPY --parents --exclude=**/c.txt'), true);
+  const takenChanged = await build(changed('src/x/b.txt'));
+  assert.equal(stepCached(takenChanged, 'ADD --exclude=*.mp3 dir3/ /3/'), true);
+  assert.equal(stepCached(takenChanged, 'COPY --parents --exclude=**/c.txt'), false);
+
+  // A path without wildcards that is not there fails the build; a bad pattern too.
+  for (const [line, message] of [
+    ['COPY --parents ./x/nope.txt /p/', /file not found in build context.*x\/nope\.txt/],
+    ['COPY --exclude=[ . /p/', /invalid excludepatterns: syntax error in pattern/],
+  ] as const) {
+    const bad = await buildkitBuild(d.socket, { dirs: { context: FILTER_CONTEXT, dockerfile: [file('Dockerfile', `FROM scratch\n${line}\n`)] }, exporter: 'local' });
+    assert.match(bad.error?.message ?? '', message);
+  }
 });
 
 test('the classic API keeps refusing what only BuildKit builds', async () => {

@@ -1,4 +1,4 @@
-/** BuildKit's Dockerfile syntax, which builds through BuildKit's API take: here-documents, RUN --mount/--network, COPY --link. */
+/** BuildKit's Dockerfile syntax, which builds through BuildKit's API take: here-documents, RUN --mount/--network, COPY --link, --exclude and --parents, ADD --unpack. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseStages, type Instruction } from '../../../src/build/instructions.js';
@@ -38,12 +38,25 @@ test('RUN --mount and --network are kept for the build; the classic syntax still
   assert.deepEqual(run, { kind: 'run', text: 'RUN --mount=type=cache,target=/c --mount=type=secret,id=t --network=none make', cmd: { args: ['make'], json: false }, mounts: ['type=cache,target=/c', 'type=secret,id=t'], network: 'none' });
   assert.throws(() => commands('FROM busybox\nRUN --network=bridge make\n'), /unsupported network mode "bridge"/);
   assert.throws(() => commands('FROM busybox\nRUN --security=insecure make\n'), /security mode "insecure" is not allowed/);
-  assert.throws(() => commands('FROM busybox\nCOPY --parents a /b\n'), /the --parents option is not supported by this builder/);
   assert.deepEqual(commands('FROM busybox\nADD --checksum=sha256:abc https://x/y /y\n')[0], { kind: 'add', text: 'ADD --checksum=sha256:abc https://x/y /y', sources: ['https://x/y'], dest: '/y', checksum: 'sha256:abc' });
   assert.throws(() => parseStages('FROM busybox\nADD --checksum=sha256:abc https://x/y /y\n'), /the --checksum option requires BuildKit/);
   assert.throws(() => parseStages('FROM busybox\nRUN --mount=type=cache,target=/c make\n'), /the --mount option requires BuildKit/);
   assert.throws(() => parseStages('FROM busybox\nRUN <<EOF\nx\nEOF\n'), /heredocs \(<<EOF\) in RUN require BuildKit/);
   assert.throws(() => commands('FROM busybox\nRUN <<EOF\nnever ends\n'), /unterminated heredoc EOF/);
+});
+
+test('COPY --exclude (repeated), --parents (a boolean) and ADD --unpack are kept for the build; the classic syntax refuses them', () => {
+  const [copy, add, plain] = commands('FROM busybox\nCOPY --exclude=*.md --parents --exclude=!k.md ./a/./b* /d/\nADD --unpack=FALSE --exclude=x a.tar /t/\nCOPY --parents=false a /b\n');
+  assert.deepEqual(copy, { kind: 'copy', text: 'COPY --exclude=*.md --parents --exclude=!k.md ./a/./b* /d/', sources: ['./a/./b*'], dest: '/d/', excludes: ['*.md', '!k.md'], parents: true });
+  assert.deepEqual(add, { kind: 'add', text: 'ADD --unpack=FALSE --exclude=x a.tar /t/', sources: ['a.tar'], dest: '/t/', excludes: ['x'], unpack: false });
+  assert.deepEqual(plain, { kind: 'copy', text: 'COPY --parents=false a /b', sources: ['a'], dest: '/b' });
+  assert.throws(() => commands('FROM busybox\nADD --parents a /b\n'), { message: 'dockerfile parse error on line 2: unknown flag: --parents' });
+  assert.throws(() => commands('FROM busybox\nCOPY --parents=maybe a /b\n'), { message: 'dockerfile parse error on line 2: expecting boolean value for flag --parents, not: maybe' });
+  assert.throws(() => commands('FROM busybox\nCOPY --exclude a /b\n'), { message: 'dockerfile parse error on line 2: missing a value on flag: --exclude' });
+  assert.throws(() => commands('FROM busybox\nCOPY --parent a /b\n'), { message: 'dockerfile parse error on line 2: unknown flag: --parent (did you mean parents?)' });
+  assert.throws(() => parseStages('FROM busybox\nCOPY --exclude=x a /b/\n'), /the --exclude option requires BuildKit/);
+  assert.throws(() => parseStages('FROM busybox\nCOPY --parents a /b/\n'), /the --parents option requires BuildKit/);
+  assert.throws(() => parseStages('FROM busybox\nADD --unpack a /b/\n'), /the --unpack option requires BuildKit/);
 });
 
 test("RUN --mount's fields, defaults and errors", () => {
