@@ -1134,7 +1134,7 @@ class BuildRun {
       const hash = sourcesHash(all);
       // --unpack changes what the same sources make: it is part of the step (and its cache key).
       const unpack = inst.unpack === undefined ? '' : `--unpack=${inst.unpack} `;
-      const comment = `${cmdName} ${chown ? `--chown=${chown} ` : ''}${unpack}${hash} in ${dest} `;
+      const comment = `${cmdName} ${chown ? `--chown=${chown} ` : ''}${chmod !== undefined ? `--chmod=${x(inst.chmod!)} ` : ''}${unpack}${hash} in ${dest} `;
       const containerConfig = copyConfig(state.config, { Cmd: [...this.shell(state), `#(nop) ${comment}`] });
       if (await this.probeCache(state, containerConfig)) return;
       await mountSource();
