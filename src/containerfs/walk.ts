@@ -22,14 +22,15 @@ import { MAX_TREE_DEPTH, tooDeep } from '../lib/tree-depth.js';
 import { lgetxattr, llistxattr, lremovexattr } from '../layer/xattr.js';
 import { fdPath } from '../lib/fd-path.js';
 import { CopyFilter, filters, type CopyFilterSpec, type Verdict } from './copy-filter.js';
+import { ModeChange } from '../lib/file-mode.js';
 
 export interface WalkOptions {
   /** Overlay upper dir mode: whiteouts and opaque dirs (trusted.overlay.opaque) become Docker's `.wh.` entries. */
   whiteouts?: boolean;
   /** Sources mounted over entries, as fd paths by tar name (cp of a tree holding volumes). */
   mounts?: Map<string, string>;
-  /** Permission bits for every entry instead of its own (COPY --chmod). */
-  chmod?: number;
+  /** COPY --chmod: permission bits for every entry instead of its own, or a symbolic mode applied to each (lib/file-mode.ts). */
+  chmod?: number | string;
   /**
    * The upper dir becomes the layer as it is (adoptRWLayer): each entry is made what extracting
    * its tar entry would have made (times in whole seconds, atime too; no attribute the tar does
@@ -161,12 +162,14 @@ class TreeWalk {
   private readonly levels: Level[] = [];
 
   private readonly filter: CopyFilter | null;
+  private readonly modeChange: ModeChange | null;
 
   constructor(
     private readonly opts: WalkOptions,
     private readonly filterBase = '',
   ) {
     this.filter = filters(opts.filter) ? new CopyFilter(opts.filter) : null;
+    this.modeChange = typeof opts.chmod === 'string' ? ModeChange.parse(opts.chmod) : null;
   }
 
   /** Goes into the directory `dir` (an fd path; `fd` is closed when it is done), its children named `prefix + child`. */
@@ -232,7 +235,7 @@ class TreeWalk {
     const base: TarWriteHeader = {
       name: tarName,
       type,
-      mode: this.opts.chmod ?? st.mode & 0o7777,
+      mode: this.modeChange ? this.modeChange.apply(st.mode, st.isDirectory()) : typeof this.opts.chmod === 'number' ? this.opts.chmod : st.mode & 0o7777,
       uid: st.uid,
       gid: st.gid,
       mtime: Math.floor(st.mtimeMs / 1000),

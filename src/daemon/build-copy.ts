@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
-import { chown, lstat, open, readdir, type FileHandle } from 'node:fs/promises';
+import { chmod, chown, lstat, open, readdir, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { invalidParameter } from '../lib/errors.js';
@@ -22,6 +22,7 @@ import { walkPool } from '../containerfs/walk-pool.js';
 import { O_PATH, type ContainerRoot } from '../containerfs/root.js';
 import { fdPath } from '../lib/fd-path.js';
 import { PatternMatcher } from '../lib/pattern-matcher.js';
+import { ModeChange } from '../lib/file-mode.js';
 import { filters, type CopyFilterSpec } from '../containerfs/copy-filter.js';
 
 export interface CopySource {
@@ -165,15 +166,24 @@ export function sourcesHash(sources: CopySource[]): string {
 export interface CopyOptions {
   /** Owner of everything copied; undefined keeps the source's (COPY --from without --chown). */
   chown?: { uid: number; gid: number };
-  chmod?: number;
+  chmod?: number | string;
   /** ADD: a local tar archive is unpacked into the destination. */
   decompress: boolean;
 }
 
-/** Parses --chmod (octal only, as Docker's classic builder and BuildKit without labs). */
-export function parseChmod(v: string): number {
-  if (!/^[0-7]{3,4}$/.test(v)) throw invalidParameter(`invalid chmod parameter: ${v}`);
-  return parseInt(v, 8);
+/**
+ * Parses --chmod as BuildKit does: octal up to 07777, or a symbolic mode (lib/file-mode.ts),
+ * kept as its text for the walk to apply to each entry.
+ */
+export function parseChmod(v: string): number | string {
+  if (/^[0-7]+$/.test(v) && parseInt(v, 8) <= 0o7777) return parseInt(v, 8);
+  try {
+    ModeChange.parse(v);
+  } catch (err) {
+    if (err instanceof RangeError) throw invalidParameter(`invalid chmod parameter: '${v}'. it should be octal string and between 0 and 07777`);
+    throw invalidParameter(`invalid chmod parameter: '${v}': invalid syntax`);
+  }
+  return v;
 }
 
 /**
@@ -252,6 +262,19 @@ async function chownAll(root: ContainerRoot, paths: string[], owner: { uid: numb
   }
 }
 
+/** An octal --chmod is the mode of the directories a copy makes too (BuildKit's copier makes them so); a symbolic one is not. */
+async function chmodAll(root: ContainerRoot, paths: string[], mode: number | string | undefined): Promise<void> {
+  if (typeof mode !== 'number') return;
+  for (const p of paths) {
+    const r = await root.resolve(p, { followFinal: false });
+    try {
+      if ((await r.lstat()).isDirectory()) await chmod(r.at(), mode);
+    } finally {
+      await r.close();
+    }
+  }
+}
+
 /** Copies `sources` from `src` to `dest` (absolute, a trailing `/` meaning a directory) in `layer`. */
 export async function copySources(src: ContainerRoot, sources: CopySource[], layer: ContainerRoot, dest: string, opts: CopyOptions): Promise<void> {
   const destIsDir = dest.endsWith('/') || sources.length > 1;
@@ -262,7 +285,8 @@ export async function copySources(src: ContainerRoot, sources: CopySource[], lay
         const dir = await open(r.at(), O_PATH | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
         // The destination made for a directory is the --chown owner's (moby's fixPermissions on a
         // new destination); the parents it needed stay root's.
-        const made = opts.chown ? (await missingDirs(layer, dest)).slice(0, 1) : [];
+        const missing = opts.chown || typeof opts.chmod === 'number' ? await missingDirs(layer, dest) : [];
+        const made = missing.slice(0, 1);
         try {
           await pipeInto(layer, dest, opts, { at: fdPath(dir), name: '', children: true }, s.filter);
         } finally {
@@ -271,6 +295,7 @@ export async function copySources(src: ContainerRoot, sources: CopySource[], lay
         // A filter may leave nothing to copy: the destination is made all the same (BuildKit's copier makes it first).
         if (s.filter) await layer.mkdirAll(dest);
         await chownAll(layer, made, opts.chown);
+        await chmodAll(layer, missing, opts.chmod);
         continue;
       }
       const fh = opts.decompress ? await openArchive(r.at()) : undefined;
@@ -289,9 +314,10 @@ export async function copySources(src: ContainerRoot, sources: CopySource[], lay
       }
       const at = r.at();
       // A file's missing parents are made for the --chown owner (moby's MkdirAllAndChown, only new ones).
-      const made = opts.chown ? await missingDirs(layer, posix.dirname(target)) : [];
+      const made = opts.chown || typeof opts.chmod === 'number' ? await missingDirs(layer, posix.dirname(target)) : [];
       await pipeInto(layer, posix.dirname(target), opts, { at, name: posix.basename(target) });
       await chownAll(layer, made, opts.chown);
+      await chmodAll(layer, made, opts.chmod);
     } finally {
       await r.close();
     }

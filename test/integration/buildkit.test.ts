@@ -643,6 +643,47 @@ test('COPY --exclude and --parents, ADD --exclude and --unpack, as BuildKit copi
   }
 });
 
+test('COPY --chmod as BuildKit applies it: octal (to the directories it makes too) or symbolic, and part of the cache key', async () => {
+  const context = [file('foo', 'foo-contents', 0o600), file('bar', 'bar-contents', 0o700), dir('tree'), file('tree/f', 'f', 0o600), dir('tree/sub', 0o700)];
+  const dockerfile = (first: string) =>
+    [
+      'FROM scratch',
+      `COPY --chmod=${first} foo /`,
+      'COPY --chmod=777 bar /baz',
+      'COPY --chmod=0 foo /foobis',
+      'COPY --chmod=777 foo /parent/foo',
+      'COPY --chmod=770 foo /parent/sub/foo',
+      'COPY --chmod=u+x,go=rX foo /sym',
+      'COPY --chmod=a=rX tree /tree/',
+      'ARG mode',
+      'COPY --chmod=${mode} foo /footer',
+      '',
+    ].join('\n');
+  const build = (first: string) => buildkitBuild(d.socket, { dirs: { context, dockerfile: [file('Dockerfile', dockerfile(first))] }, attrs: { 'build-arg:mode': '755' }, exporter: 'local' });
+  const r = await build('0644');
+  assert.equal(r.error, undefined, r.error?.message);
+  const mode = (res: typeof r, path: string) => (res.output.files!.get(path)!.mode & 0o7777).toString(8);
+  assert.deepEqual(
+    ['foo', 'baz', 'foobis', 'parent', 'parent/sub', 'parent/sub/foo', 'sym', 'tree', 'tree/f', 'tree/sub', 'footer'].map((p) => [p, mode(r, p)]),
+    [['foo', '644'], ['baz', '777'], ['foobis', '0'], ['parent', '777'], ['parent/sub', '770'], ['parent/sub/foo', '770'], ['sym', '744'], ['tree', '755'], ['tree/f', '444'], ['tree/sub', '555'], ['footer', '755']],
+  );
+  // X looks at the mode before the change (foo was 0600), as BuildKit's BSD rules do; the destination a directory's
+  // contents go to is made as any missing directory is, not with a symbolic mode.
+  // Another mode is another step: not the cached one of the first build.
+  const other = await build('0600');
+  assert.equal(other.error, undefined, other.error?.message);
+  assert.equal(mode(other, 'foo'), '600');
+  assert.equal([...vertexesByName(other.status)].find(([n]) => n.includes('COPY --chmod=0600 foo /'))?.[1].cached, false);
+  for (const [bad, message] of [
+    ['64a', "invalid chmod parameter: '64a'. it should be octal string and between 0 and 07777"],
+    ['10000', "invalid chmod parameter: '10000'. it should be octal string and between 0 and 07777"],
+    ['u+q', "invalid chmod parameter: 'u+q': invalid syntax"],
+  ] as const) {
+    const failed = await build(bad);
+    assert.match(failed.error?.message ?? '', new RegExp(message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+  }
+});
+
 test('the classic API keeps refusing what only BuildKit builds', async () => {
   for (const [dockerfile, message] of [
     ['FROM busybox\nRUN --mount=type=cache,target=/c true\n', /the --mount option requires BuildKit/],
