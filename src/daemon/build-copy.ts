@@ -169,6 +169,8 @@ export interface CopyOptions {
   chmod?: number | string;
   /** ADD: a local tar archive is unpacked into the destination. */
   decompress: boolean;
+  /** BuildKit: every directory the copy makes is the --chown owner's (the classic builder gives a directory source's parents to root). */
+  ownAllMade?: boolean;
 }
 
 /**
@@ -284,9 +286,9 @@ export async function copySources(src: ContainerRoot, sources: CopySource[], lay
       if (s.isDir) {
         const dir = await open(r.at(), O_PATH | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
         // The destination made for a directory is the --chown owner's (moby's fixPermissions on a
-        // new destination); the parents it needed stay root's.
+        // new destination); the parents it needed stay root's, unless BuildKit copies.
         const missing = opts.chown || typeof opts.chmod === 'number' ? await missingDirs(layer, dest) : [];
-        const made = missing.slice(0, 1);
+        const made = opts.ownAllMade ? missing : missing.slice(0, 1);
         try {
           await pipeInto(layer, dest, opts, { at: fdPath(dir), name: '', children: true }, s.filter);
         } finally {

@@ -643,7 +643,7 @@ test('COPY --exclude and --parents, ADD --exclude and --unpack, as BuildKit copi
   }
 });
 
-test('COPY --chmod as BuildKit applies it: octal (to the directories it makes too) or symbolic, and part of the cache key', async () => {
+test('COPY --chmod as BuildKit applies it: octal (to the directories it makes too) or symbolic, and part of the cache key; --chown owns every directory made', async () => {
   const context = [file('foo', 'foo-contents', 0o600), file('bar', 'bar-contents', 0o700), dir('tree'), file('tree/f', 'f', 0o600), dir('tree/sub', 0o700)];
   const dockerfile = (first: string) =>
     [
@@ -655,6 +655,7 @@ test('COPY --chmod as BuildKit applies it: octal (to the directories it makes to
       'COPY --chmod=770 foo /parent/sub/foo',
       'COPY --chmod=u+x,go=rX foo /sym',
       'COPY --chmod=a=rX tree /tree/',
+      'COPY --chown=1000:1001 tree /own/deep/',
       'ARG mode',
       'COPY --chmod=${mode} foo /footer',
       '',
@@ -669,6 +670,8 @@ test('COPY --chmod as BuildKit applies it: octal (to the directories it makes to
   );
   // X looks at the mode before the change (foo was 0600), as BuildKit's BSD rules do; the destination a directory's
   // contents go to is made as any missing directory is, not with a symbolic mode.
+  // Every directory a --chown copy makes is the owner's (the classic builder leaves a directory's parents to root).
+  assert.deepEqual(['own', 'own/deep', 'own/deep/f'].map((p) => [r.output.files!.get(p)!.uid, r.output.files!.get(p)!.gid]), [[1000, 1001], [1000, 1001], [1000, 1001]]);
   // Another mode is another step: not the cached one of the first build.
   const other = await build('0600');
   assert.equal(other.error, undefined, other.error?.message);

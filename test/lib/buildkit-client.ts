@@ -113,11 +113,19 @@ export interface BuildRequest {
   sshAgents?: Record<string, (request: Buffer) => Buffer>;
 }
 
+export interface ReceivedFile {
+  mode: number;
+  uid: number;
+  gid: number;
+  data?: Buffer;
+  linkname: string;
+}
+
 /** What the `local` and `tar` exporters sent to the session. */
 export interface ClientOutput {
   tar?: Buffer;
-  /** By path: the Go mode, a file's bytes, a link's target. */
-  files?: Map<string, { mode: number; data?: Buffer; linkname: string }>;
+  /** By path: the Go mode, the owner, a file's bytes, a link's target. */
+  files?: Map<string, ReceivedFile>;
 }
 
 /** The receiving side of FileSend/DiffCopy: a tar's bytes, or fsutil's packets of a directory. */
@@ -129,7 +137,7 @@ async function receiveOutput(call: ServerCall, kind: 'tar' | 'local', out: Clien
     out.tar = Buffer.concat(parts);
     return;
   }
-  const files = new Map<string, { mode: number; data?: Buffer; linkname: string }>();
+  const files = new Map<string, ReceivedFile>();
   const ids: string[] = [];
   const next = async () => {
     const r = await incoming.next();
@@ -140,7 +148,7 @@ async function receiveOutput(call: ServerCall, kind: 'tar' | 'local', out: Clien
     const p = await next();
     if (!p.stat || p.stat.path === '') break;
     ids.push(p.stat.path);
-    files.set(p.stat.path, { mode: p.stat.mode, linkname: p.stat.linkname });
+    files.set(p.stat.path, { mode: p.stat.mode, uid: p.stat.uid, gid: p.stat.gid, linkname: p.stat.linkname });
   }
   for (const [id, path] of ids.entries()) {
     const f = files.get(path)!;
