@@ -428,10 +428,14 @@ export interface BuildStepError extends Error {
 export interface BuildkitBackend {
   /** Serves BuildKit's control API on the connection; `head` is what was read after the request. */
   serveControl(socket: Duplex, head: Buffer): void;
+  /**
+   * Holds the session id `id` for a connection about to be upgraded: false when a session of that
+   * id is connected or held already. attachSession or releaseSession ends the hold.
+   */
+  claimSession(id: string): boolean;
+  releaseSession(id: string): void;
   /** Takes a client's session connection, on which the client serves its files. */
   attachSession(session: { id: string; name: string; methods: string[] }, socket: Duplex, head: Buffer): void;
-  /** Whether a session of this id is connected now. */
-  hasSession(id: string): boolean;
 }
 
 export interface BuildBackend {

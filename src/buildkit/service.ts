@@ -26,7 +26,11 @@ export class BuildkitService {
     this.controller.sessions.attach(info, socket, head);
   }
 
-  hasSession(id: string): boolean {
-    return this.controller.sessions.has(id);
+  claimSession(id: string): boolean {
+    return this.controller.sessions.claim(id);
+  }
+
+  releaseSession(id: string): void {
+    this.controller.sessions.release(id);
   }
 }

@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GrpcClient, Status } from '../../src/buildkit/grpc.js';
@@ -235,6 +235,20 @@ test('/grpc and /session want an h2c upgrade, /session a new id; an unknown meth
   const aloneAgain = await socketRequest(d.socket, 'POST', '/v1.47/session', { headers: { Upgrade: 'h2c', 'X-Docker-Expose-Session-Uuid': 'alone' } });
   assert.deepEqual([aloneAgain.status, jsonBody<{ message: string }>(aloneAgain)?.message], [400, 'session alone already exists']);
   alone.socket.destroy();
+  // An upgrade still reading its body holds its id: a second request of the id meanwhile is refused, not let in.
+  const slow = connect(d.socket);
+  await new Promise<void>((resolve) => slow.once('connect', resolve));
+  slow.write('POST /v1.47/session HTTP/1.1\r\nHost: docker\r\nUpgrade: h2c\r\nX-Docker-Expose-Session-Uuid: slow\r\nContent-Length: 4\r\n\r\n');
+  // The probe cannot become the session itself (moby checks the id before the protocol): until the slow request is
+  // routed it is refused for its protocol, after that for the id.
+  await waitFor(async () => {
+    const meanwhile = await socketRequest(d.socket, 'POST', '/v1.47/session', { headers: { Upgrade: 'websocket', 'X-Docker-Expose-Session-Uuid': 'slow' } });
+    return jsonBody<{ message: string }>(meanwhile)?.message === 'session slow already exists';
+  }, { what: 'the slow upgrade to hold its id' });
+  const answer = new Promise<string>((resolve) => slow.once('data', (b: Buffer) => resolve(b.toString())));
+  slow.write('body');
+  assert.match(await answer, /^HTTP\/1\.1 101 /);
+  slow.destroy();
   // A client gone (here without a word of HTTP/2) takes its session, and its id, with it.
   await waitFor(async () => jsonBody<{ message: string }>(await socketRequest(d.socket, 'POST', '/v1.47/session', { headers: { 'X-Docker-Expose-Session-Uuid': 'alone' } }))?.message === 'no upgrade proto in request', {
     what: 'the session of a closed connection to end',

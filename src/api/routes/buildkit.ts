@@ -39,10 +39,15 @@ export function buildkitRoutes(router: Router): void {
     // moby reads no more than the header's value: a missing one is the session "".
     const raw = ctx.req.headers['x-docker-expose-session-uuid'];
     const id = typeof raw === 'string' ? raw : '';
-    if (ctx.backend.buildkit.hasSession(id)) throw invalidParameter(`session ${id} already exists`);
-    const name = ctx.req.headers['x-docker-expose-session-name'];
-    const session = { id, name: typeof name === 'string' ? name : '', methods: headerList(ctx, 'x-docker-expose-session-grpc-method') };
-    const { socket, head } = await upgradeToH2c(ctx, invalidParameter);
-    ctx.backend.buildkit.attachSession(session, socket, head);
+    // Held from here: the upgrade may wait for a body, and a second request of the id must not pass meanwhile.
+    if (!ctx.backend.buildkit.claimSession(id)) throw invalidParameter(`session ${id} already exists`);
+    try {
+      const name = ctx.req.headers['x-docker-expose-session-name'];
+      const session = { id, name: typeof name === 'string' ? name : '', methods: headerList(ctx, 'x-docker-expose-session-grpc-method') };
+      const { socket, head } = await upgradeToH2c(ctx, invalidParameter);
+      ctx.backend.buildkit.attachSession(session, socket, head);
+    } finally {
+      ctx.backend.buildkit.releaseSession(id);
+    }
   });
 }
