@@ -279,7 +279,8 @@ async function chmodAll(root: ContainerRoot, paths: string[], mode: number | str
 
 /** Copies `sources` from `src` to `dest` (absolute, a trailing `/` meaning a directory) in `layer`. */
 export async function copySources(src: ContainerRoot, sources: CopySource[], layer: ContainerRoot, dest: string, opts: CopyOptions): Promise<void> {
-  const destIsDir = dest.endsWith('/') || sources.length > 1;
+  // Without a trailing `/` the destination is a directory only if it is one (the classic builder refuses more than one source so).
+  const destIsDir = dest.endsWith('/');
   for (const s of sources) {
     const r = await src.resolve(s.path, { followFinal: false });
     try {

@@ -1128,7 +1128,8 @@ class BuildRun {
         });
       } else if (urls.length) remote = await tempSources('docker-builder-url', (dir) => downloadSources(urls, dir, this.signal, checksum));
       const all = [...infos, ...(remote?.infos ?? [])];
-      if (all.length > 1 && !dest.endsWith('/') && !inst.parents) {
+      // BuildKit has no such rule: each source goes into the destination if it is a directory, else becomes it.
+      if (this.opts.dialect !== 'buildkit' && all.length > 1 && !dest.endsWith('/')) {
         throw invalidParameter(`When using ${cmdName} with more than one source file, the destination must be a directory and end with a /`);
       }
       const hash = sourcesHash(all);

@@ -657,6 +657,19 @@ test('COPY --exclude and --parents, ADD --exclude and --unpack, as BuildKit copi
   }
 });
 
+test('several sources and a destination without a trailing /: into it when it is a directory, else it becomes each in turn, as BuildKit copies', async () => {
+  const context = [file('a.json', 'A'), file('b.json', 'B'), file('d1/x', 'x'), file('d2/y', 'y')];
+  const dockerfile = ['FROM scratch', 'WORKDIR /app', 'COPY a.json b.json .', 'COPY *.json /app', 'COPY d1 d2 /merged', 'COPY a.json b.json /file', ''].join('\n');
+  const r = await buildkitBuild(d.socket, { dirs: { context, dockerfile: [file('Dockerfile', dockerfile)] }, exporter: 'local' });
+  assert.equal(r.error, undefined, r.error?.message);
+  const files = r.output.files!;
+  assert.deepEqual([...files.keys()].sort(), ['app', 'app/a.json', 'app/b.json', 'file', 'merged', 'merged/x', 'merged/y']);
+  assert.equal(files.get('file')?.data?.toString(), 'B');
+  // The classic builder keeps refusing it.
+  const classic = await d.docker(['build', '-'], { env: { DOCKER_BUILDKIT: '0' }, input: 'FROM busybox\nCOPY Dockerfile Dockerfile /file\n' });
+  assert.match(classic.stderr, /When using COPY with more than one source file, the destination must be a directory and end with a \//);
+});
+
 test('COPY --chmod as BuildKit applies it: octal (to the directories it makes too) or symbolic, and part of the cache key; --chown owns every directory made', async () => {
   const context = [file('foo', 'foo-contents', 0o600), file('bar', 'bar-contents', 0o700), dir('tree'), file('tree/f', 'f', 0o600), dir('tree/sub', 0o700)];
   const dockerfile = (first: string) =>
