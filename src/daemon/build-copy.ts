@@ -169,8 +169,12 @@ export interface CopyOptions {
   chmod?: number | string;
   /** ADD: a local tar archive is unpacked into the destination. */
   decompress: boolean;
-  /** BuildKit: every directory the copy makes is the --chown owner's (the classic builder gives a directory source's parents to root). */
-  ownAllMade?: boolean;
+  /**
+   * BuildKit's copier: every directory the copy makes is the --chown owner's and has an octal
+   * --chmod's mode (the classic builder gives a directory source's parents to root and the mode to
+   * the copied entries only).
+   */
+  buildkitMadeDirs?: boolean;
 }
 
 /**
@@ -264,7 +268,7 @@ async function chownAll(root: ContainerRoot, paths: string[], owner: { uid: numb
   }
 }
 
-/** An octal --chmod is the mode of the directories a copy makes too (BuildKit's copier makes them so); a symbolic one is not. */
+/** BuildKit: an octal --chmod is the mode of the directories a copy makes too; a symbolic one is not. */
 async function chmodAll(root: ContainerRoot, paths: string[], mode: number | string | undefined): Promise<void> {
   if (typeof mode !== 'number') return;
   for (const p of paths) {
@@ -288,8 +292,8 @@ export async function copySources(src: ContainerRoot, sources: CopySource[], lay
         const dir = await open(r.at(), O_PATH | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
         // The destination made for a directory is the --chown owner's (moby's fixPermissions on a
         // new destination); the parents it needed stay root's, unless BuildKit copies.
-        const missing = opts.chown || typeof opts.chmod === 'number' ? await missingDirs(layer, dest) : [];
-        const made = opts.ownAllMade ? missing : missing.slice(0, 1);
+        const missing = opts.chown || (opts.buildkitMadeDirs && typeof opts.chmod === 'number') ? await missingDirs(layer, dest) : [];
+        const made = opts.buildkitMadeDirs ? missing : missing.slice(0, 1);
         try {
           await pipeInto(layer, dest, opts, { at: fdPath(dir), name: '', children: true }, s.filter);
         } finally {
@@ -298,7 +302,7 @@ export async function copySources(src: ContainerRoot, sources: CopySource[], lay
         // A filter may leave nothing to copy: the destination is made all the same (BuildKit's copier makes it first).
         if (s.filter) await layer.mkdirAll(dest);
         await chownAll(layer, made, opts.chown);
-        await chmodAll(layer, missing, opts.chmod);
+        if (opts.buildkitMadeDirs) await chmodAll(layer, missing, opts.chmod);
         continue;
       }
       const fh = opts.decompress ? await openArchive(r.at()) : undefined;
@@ -317,10 +321,10 @@ export async function copySources(src: ContainerRoot, sources: CopySource[], lay
       }
       const at = r.at();
       // A file's missing parents are made for the --chown owner (moby's MkdirAllAndChown, only new ones).
-      const made = opts.chown || typeof opts.chmod === 'number' ? await missingDirs(layer, posix.dirname(target)) : [];
+      const made = opts.chown || (opts.buildkitMadeDirs && typeof opts.chmod === 'number') ? await missingDirs(layer, posix.dirname(target)) : [];
       await pipeInto(layer, posix.dirname(target), opts, { at, name: posix.basename(target) });
       await chownAll(layer, made, opts.chown);
-      await chmodAll(layer, made, opts.chmod);
+      if (opts.buildkitMadeDirs) await chmodAll(layer, made, opts.chmod);
     } finally {
       await r.close();
     }

@@ -1152,7 +1152,7 @@ class BuildRun {
             throw invalidParameter(`unable to convert uid/gid chown string to host mapping: ${(err as Error).message}`);
           }
         } else if (from !== undefined) owner = undefined;
-        const opts = { ...(owner ? { chown: owner } : {}), ...(chmod !== undefined ? { chmod } : {}), ownAllMade: this.opts.dialect === 'buildkit' };
+        const opts = { ...(owner ? { chown: owner } : {}), ...(chmod !== undefined ? { chmod } : {}), buildkitMadeDirs: this.opts.dialect === 'buildkit' };
         if (infos.length) await copySources(srcRoot, infos, root, destPath, { ...opts, decompress: inst.kind === 'add' && inst.unpack !== false });
         // A remote archive is copied as it is unless ADD --unpack=true; a here-document never is.
         if (remote) await copySources(remote.root, remote.infos, root, destPath, { ...opts, decompress: urls.length > 0 && inst.unpack === true });
