@@ -143,9 +143,14 @@ export class EmbeddedDns {
         throw err;
       }
       udp.on('message', (msg, rinfo) => {
-        void this.answer(l, msg, rinfo.address, true).then((resp) => {
-          if (resp) udp.send(resp, rinfo.port, rinfo.address);
-        });
+        void this.answer(l, msg, rinfo.address, true)
+          .then((resp) => {
+            if (!resp) return;
+            // The network may have gone while the query was forwarded: its socket is closed then, and send throws.
+            if (this.listeners.get(id) === l) udp.send(resp, rinfo.port, rinfo.address);
+            else this.opts.log?.(`dns ${id}: an answer dropped, the network is gone`);
+          })
+          .catch((e: Error) => this.opts.log?.(`dns ${id}: ${e.message}`));
       });
       udp.on('error', (e) => this.opts.log?.(`dns ${id}: ${e.message}`));
       this.listeners.set(id, l);

@@ -160,6 +160,35 @@ describe('embedded DNS forwards', () => {
     }
   });
 
+  it('an answer that comes back after its network is gone is dropped, not sent on the closed socket', async () => {
+    const upstream = createSocket('udp4');
+    const held: { msg: Buffer; port: number }[] = [];
+    upstream.on('message', (msg, r) => held.push({ msg, port: r.port }));
+    await new Promise<void>((r) => upstream.bind(0, '127.0.0.1', () => r()));
+    const logged: string[] = [];
+    const dns = new EmbeddedDns({ upstreams: [`127.0.0.1:${upstream.address().port}`], timeoutMs: 10_000, log: (m) => logged.push(m) });
+    const port = await dns.listen('gone', '127.0.0.1', 0, 'gone');
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown) => rejections.push(reason);
+    process.on('unhandledRejection', onRejection);
+    const client = createSocket('udp4');
+    try {
+      client.send(buildQuery(7, 'elsewhere.example', TYPE_A), port, '127.0.0.1');
+      await waitFor(() => held.length === 1, 'the query to be forwarded');
+      await dns.close('gone');
+      const h = held[0]!;
+      upstream.send(buildResponse(h.msg, parseQuery(h.msg)!, 0, []), h.port, '127.0.0.1');
+      await waitFor(() => logged.includes('dns gone: an answer dropped, the network is gone') || rejections.length > 0, 'the answer to be dropped');
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(rejections, []);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+      client.close();
+      upstream.close();
+      await dns.closeAll();
+    }
+  });
+
   it("never forwards an internal network's query from an address that is none of its endpoints", async () => {
     const upstream = createSocket('udp4');
     let asked = 0;
