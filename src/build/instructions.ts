@@ -308,10 +308,11 @@ export function parseInstruction(node: Node, dialect: Dialect = 'classic'): Inst
       const multi = new Map<string, string[]>();
       const common = { chown: 'string', chmod: 'string', link: 'bool', exclude: 'multi' } as const;
       const flags = parseFlags(node, node.cmd === 'copy' ? { ...common, from: 'string', parents: 'bool' } : { ...common, checksum: 'string', 'keep-git-dir': 'bool', unpack: 'bool' }, multi);
-      if (multi.has('exclude')) flags.exclude = 'true';
+      const used = [...Object.keys(flags), ...multi.keys()];
       for (const bk of ['link', 'parents', 'exclude', 'checksum', 'keep-git-dir', 'unpack']) {
-        if (!(bk in flags)) continue;
-        // --link only changes how BuildKit stores the layer, not what is in it.
+        if (!used.includes(bk)) continue;
+        // BuildKit's dialect builds them (--link only changes how BuildKit stores the layer, not what is in
+        // it); --keep-git-dir goes with ADD of a git repository, which this builder does not do.
         if (dialect === 'buildkit' && bk !== 'keep-git-dir') continue;
         if (dialect === 'buildkit') throw new DockerfileParseError(`the --${bk} option is not supported by this builder`);
         throw new DockerfileParseError(`the --${bk} option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled`);
