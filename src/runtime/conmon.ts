@@ -32,6 +32,7 @@ import { conmonExec } from './conmon-exec.js';
 import { bundleLinkOf, runtimeErrorMessage, setTerminalSize } from './conmon-io.js';
 import { checkRuntimeStrings, ociJson } from './oci-json.js';
 import { startThroughExecFifo } from './exec-fifo.js';
+import { untilRuncInitExeced } from './exec-wait.js';
 import { recordInit, signalDisposition, signalInit, type InitProcess, type SignalDisposition } from './init-signal.js';
 import { deleteStopped } from './stopped-delete.js';
 import { SupervisorWatch, isConmonOf } from './conmon-supervision.js';
@@ -242,6 +243,7 @@ export class ConmonRuntime implements Runtime {
     } catch (err) {
       throw new RuntimeStartError((err as Error).message);
     }
+    if (pid !== undefined && basename(this.runtimePath) === 'runc') await untilRuncInitExeced(pid);
   }
 
   /** Plain runc, whose state and checks these shortcuts mirror (runtime args could move its root). */

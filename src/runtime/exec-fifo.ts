@@ -8,7 +8,7 @@
  * EOF with no byte means no writer: either the init has not opened its end yet (runc create
  * returns slightly before it does) or it is dead, which the init's pid tells apart.
  */
-import { constants as fsc, open, readFileSync } from 'node:fs';
+import { constants as fsc, open } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
@@ -39,14 +39,11 @@ async function alive(pid: number): Promise<boolean> {
   return !!st && st.state !== 'Z';
 }
 
-/** How long start waits at most for the init to exec the container's process (it takes about a millisecond here). */
-const EXEC_WAIT_MS = 100;
-
 /**
  * Lets the created container `id` (init `pid`) run, as `runc start` does. Throws when it cannot
  * start (its init died, or it was started already), with runc's words.
  */
-export async function startThroughExecFifo(runcRoot: string, id: string, pid: number, timeoutMs = 10_000, execWaitMs = EXEC_WAIT_MS): Promise<void> {
+export async function startThroughExecFifo(runcRoot: string, id: string, pid: number, timeoutMs = 10_000): Promise<void> {
   const fifo = join(runcRoot, id, 'exec.fifo');
   const deadline = Date.now() + timeoutMs;
   for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
@@ -63,28 +60,4 @@ export async function startThroughExecFifo(runcRoot: string, id: string, pid: nu
     await sleep(delay);
   }
   await unlink(fifo);
-  await untilExeced(pid, Date.now() + execWaitMs);
 }
-
-/**
- * Waits until the init `pid`, let go through its fifo, has exec'd the container's process (its
- * command is runc's init's no more), has died, or `deadline` has passed. `runc start` returns
- * before that exec, and Docker's start answers later than wharfd's: a client that reads the logs
- * right after start (docker-py's build tests do) found nothing yet from a process that had not run.
- */
-async function untilExeced(pid: number, deadline: number): Promise<void> {
-  while (Date.now() < deadline) {
-    let stat: string;
-    try {
-      // Synchronous: procfs answers in microseconds, where an awaited read is a trip through libuv's pool (~1 ms here).
-      stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    } catch {
-      return; // gone
-    }
-    if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== RUNC_INIT_COMM) return;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-}
-
-/** The command name runc's init process gives itself before it execs the container's process. */
-const RUNC_INIT_COMM = 'runc:[2:INIT]';

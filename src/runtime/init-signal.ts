@@ -9,12 +9,25 @@
  * so a signal that ends it ends every process in it, as with runc. A container sharing a
  * namespace (the host's, another container's) is left to runc, whose rules for it differ by version.
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 
-/** A process as /proc/<pid>/stat shows it: its state letter and its start time (field 22, in clock ticks since boot). */
+/** A process as /proc/<pid>/stat shows it: its command name, state letter and start time (field 22, in clock ticks since boot). */
 export interface ProcStat {
+  comm: string;
   state: string;
   startTime: string;
+}
+
+/** /proc/<pid>/stat's text parsed; undefined when it cannot be. */
+function parsePidStat(text: string): ProcStat | undefined {
+  // The command name (field 2) is in parentheses and may hold spaces or ')': fields after the last ')'.
+  const close = text.lastIndexOf(')');
+  const rest = text.slice(close + 2).split(' ');
+  const state = rest[0];
+  const startTime = rest[19];
+  if (close < 0 || !state || !startTime || !/^[0-9]+$/.test(startTime)) return undefined;
+  return { comm: text.slice(text.indexOf('(') + 1, close), state, startTime };
 }
 
 /** undefined when the process is gone (or its stat cannot be read or parsed). */
@@ -25,12 +38,21 @@ export async function readProcStat(pid: number): Promise<ProcStat | undefined> {
   } catch {
     return undefined;
   }
-  // The command name (field 2) is in parentheses and may hold spaces or ')': fields after the last ')'.
-  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  const state = rest[0];
-  const startTime = rest[19];
-  if (!state || !startTime || !/^[0-9]+$/.test(startTime)) return undefined;
-  return { state, startTime };
+  return parsePidStat(text);
+}
+
+/**
+ * readProcStat without the trip through libuv's pool (~1 ms here), for a poll on the run path:
+ * procfs answers in microseconds.
+ */
+export function readProcStatSync(pid: number): ProcStat | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  return parsePidStat(text);
 }
 
 /** The init process of a container, as recorded when it was created. */

@@ -1,8 +1,9 @@
 /**
- * Starting a created container through runc's exec fifo (exec-fifo.ts), against a stand-in init:
- * a process named as runc's init is, blocked opening the fifo for writing, that renames itself
- * (as the exec of the container's process does) a while after its byte is read. Start returns only
- * once that has happened, as Docker's slower start lets the process run before it answers.
+ * Starting a created container as the runtime's start does: through runc's exec fifo
+ * (exec-fifo.ts), then waiting for the exec (exec-wait.ts), against a stand-in init: a process
+ * named as runc's init is, blocked opening the fifo for writing, that renames itself (as the exec
+ * of the container's process does) a while after its byte is read. Start returns only once that
+ * has happened, as Docker's slower start lets the process run before it answers.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +13,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startThroughExecFifo } from '../../../src/runtime/exec-fifo.js';
+import { untilRuncInitExeced } from '../../../src/runtime/exec-wait.js';
 
 let root: string;
 before(async () => {
@@ -46,7 +48,8 @@ async function standInInit(id: string, execMs: number): Promise<{ pid: number; s
 test('start returns once the init has exec\'d the container\'s process, not when it has only been let go', async () => {
   const init = await standInInit('slow-exec', 150);
   try {
-    await startThroughExecFifo(root, 'slow-exec', init.pid, 10_000, 5_000);
+    await startThroughExecFifo(root, 'slow-exec', init.pid);
+    await untilRuncInitExeced(init.pid, 5_000);
     assert.equal(comm(init.pid), 'payload');
   } finally {
     init.stop();
@@ -56,7 +59,8 @@ test('start returns once the init has exec\'d the container\'s process, not when
 test('start waits no longer than its bound for an init that never execs', async () => {
   const init = await standInInit('never-exec', 60_000);
   try {
-    await startThroughExecFifo(root, 'never-exec', init.pid, 10_000, 200);
+    await startThroughExecFifo(root, 'never-exec', init.pid);
+    await untilRuncInitExeced(init.pid, 200);
     assert.equal(comm(init.pid), 'runc:[2:INIT]', 'start returned while the init had not exec\'d');
   } finally {
     init.stop();
