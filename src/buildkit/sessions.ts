@@ -19,7 +19,7 @@ export interface SessionInfo {
 export class Sessions {
   private readonly open = new Map<string, { info: SessionInfo; client: GrpcClient }>();
   private readonly waiters = new Map<string, Set<() => void>>();
-  /** Ids of /session connections being upgraded: a second connection of the same id waits for none of them. */
+  /** Ids of /session requests still being upgraded (the route releases each once attached or failed). */
   private readonly claimed = new Set<string>();
 
   /** Holds `id` for a connection being upgraded; false when it is connected or held. */
@@ -35,7 +35,6 @@ export class Sessions {
 
   /** Takes over a /session connection. */
   attach(info: SessionInfo, socket: Duplex, head: Buffer): void {
-    this.claimed.delete(info.id);
     const client = new GrpcClient(socket, head);
     this.open.get(info.id)?.client.close();
     this.open.set(info.id, { info, client });
