@@ -8,7 +8,7 @@
  * by ADD).
  */
 import { createHash } from 'node:crypto';
-import { constants as fsc } from 'node:fs';
+import { constants as fsc, type Stats } from 'node:fs';
 import { chmod, chown, lstat, open, readdir, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
@@ -19,7 +19,7 @@ import { TarReader } from '../layer/tar-reader.js';
 import { extractPool } from '../layer/extract-pool.js';
 import type { WalkSpec } from '../containerfs/walk.js';
 import { walkPool } from '../containerfs/walk-pool.js';
-import { O_PATH, type ContainerRoot } from '../containerfs/root.js';
+import { O_PATH, type ContainerRoot, type ResolvedPath } from '../containerfs/root.js';
 import { fdPath } from '../lib/fd-path.js';
 import { PatternMatcher } from '../lib/pattern-matcher.js';
 import { ModeChange } from '../lib/file-mode.js';
@@ -94,8 +94,8 @@ async function walkNames(root: ContainerRoot, dir: string, out: string[]): Promi
 /**
  * Resolves the sources of one COPY/ADD in `root` as BuildKit selects them: with --parents each
  * source is the directory before its `/./` (the root without one) and what the rest of it matches
- * there (a path without wildcards must exist); --exclude leaves out what its patterns match below
- * each source.
+ * there (a path without wildcards must exist); sources of one directory are copied from it in one
+ * walk. --exclude leaves out what its patterns match below each source.
  */
 export async function resolveSelected(root: ContainerRoot, sources: string[], cmdName: string, fromContext: boolean, sel: SourceSelection): Promise<CopySource[]> {
   const exclude = sel.excludes ?? [];
@@ -105,52 +105,67 @@ export async function resolveSelected(root: ContainerRoot, sources: string[], cm
     throw invalidParameter(`invalid excludepatterns: ${(err as Error).message}`);
   }
   if (!sel.parents) return resolveSources(root, sources, cmdName, fromContext, exclude.length ? { exclude } : undefined);
-  const out: CopySource[] = [];
+  const includes = new Map<string, string[]>();
   for (const src of sources) {
     const pivot = src.indexOf('/./');
     const parent = pivot < 0 ? '/' : src.slice(0, pivot);
     const pattern = posix.normalize('/' + (pivot < 0 ? src : src.slice(pivot + 3))).slice(1);
-    if (!hasWildcard(parent) && !hasWildcard(pattern)) await resolveSources(root, [posix.join(parent, pattern)], cmdName, fromContext);
-    out.push(...(await resolveSources(root, [parent], cmdName, fromContext, { include: [pattern], exclude })));
+    if (!hasWildcard(parent) && !hasWildcard(pattern)) {
+      const [required] = await locate(root, posix.join(parent, pattern), cmdName, fromContext);
+      await (await openSource(root, required!.path, required!.clean, cmdName, fromContext)).r.close();
+    }
+    includes.set(parent, [...(includes.get(parent) ?? []), pattern]);
   }
+  const out: CopySource[] = [];
+  for (const [parent, include] of includes) out.push(...(await resolveSources(root, [parent], cmdName, fromContext, { include, exclude })));
   return out;
 }
 
-/** Resolves the sources of one COPY/ADD in `root`. Docker's messages for missing and outside paths. */
+/**
+ * The absolute paths `src` names in `root`, a wildcard expanded against `names` (every path in the
+ * root, listed at the first wildcard); Docker's messages for a path outside the context and a
+ * wildcard that matches nothing.
+ */
+async function locate(root: ContainerRoot, src: string, cmdName: string, fromContext: boolean, names: { all?: string[] } = {}): Promise<Array<{ path: string; clean: string }>> {
+  const clean = posix.normalize(src);
+  if (fromContext && (clean === '..' || clean.startsWith('../'))) throw invalidParameter(`Forbidden path outside the build context: ${src} ()`);
+  const abs = posix.normalize('/' + clean);
+  if (!hasWildcard(abs)) return [{ path: abs, clean }];
+  if (!names.all) {
+    names.all = [];
+    await walkNames(root, '/', names.all);
+  }
+  const re = goMatchRegex(abs);
+  const paths = names.all.filter((p) => re.test(p));
+  if (paths.length === 0) throw invalidParameter(`${cmdName} failed: no source files were specified`);
+  return paths.map((path) => ({ path, clean }));
+}
+
+/** The source at `path` resolved (links followed inside the root) with its lstat; Docker's message when it is missing. */
+async function openSource(root: ContainerRoot, path: string, clean: string, cmdName: string, fromContext: boolean): Promise<{ r: ResolvedPath; st: Stats }> {
+  const r = await root.resolve(path, { followFinal: true }).catch(() => null);
+  const st = r ? await r.lstat().catch(() => null) : null;
+  if (r && st) return { r, st };
+  await r?.close();
+  throw invalidParameter(
+    fromContext ? `${cmdName} failed: file not found in build context or excluded by .dockerignore: stat ${clean}: file does not exist` : `${cmdName} failed: stat ${path}: file does not exist`,
+  );
+}
+
+/** Resolves the sources of one COPY/ADD in `root` and hashes each (of what `filter` takes below a directory). */
 export async function resolveSources(root: ContainerRoot, sources: string[], cmdName: string, fromContext: boolean, filter?: CopyFilterSpec): Promise<CopySource[]> {
   const out: CopySource[] = [];
-  let all: string[] | null = null;
+  const names = {};
   for (const src of sources) {
-    const clean = posix.normalize(src);
-    if (fromContext && (clean === '..' || clean.startsWith('../'))) throw invalidParameter(`Forbidden path outside the build context: ${src} ()`);
-    const abs = posix.normalize('/' + clean);
-    let paths: string[];
-    if (hasWildcard(abs)) {
-      if (all === null) {
-        all = [];
-        await walkNames(root, '/', all);
-      }
-      const re = goMatchRegex(abs);
-      paths = all.filter((p) => re.test(p));
-      if (paths.length === 0) throw invalidParameter(`${cmdName} failed: no source files were specified`);
-    } else paths = [abs];
-    for (const p of paths) {
-      const r = await root.resolve(p, { followFinal: true }).catch(() => null);
-      const st = r ? await r.lstat().catch(() => null) : null;
+    for (const { path, clean } of await locate(root, src, cmdName, fromContext, names)) {
+      const { r, st } = await openSource(root, path, clean, cmdName, fromContext);
       try {
-        if (!r || !st) {
-          throw invalidParameter(
-            fromContext
-              ? `${cmdName} failed: file not found in build context or excluded by .dockerignore: stat ${clean}: file does not exist`
-              : `${cmdName} failed: stat ${p}: file does not exist`,
-          );
-        }
         const filtered = filters(filter) && st.isDirectory() ? filter : undefined;
         const hash = await walkPool.hash(r.at(), filtered);
-        if (hash === undefined) throw invalidParameter(`${cmdName} failed: stat ${p}: file does not exist`);
-        out.push({ path: r.containerPath, name: p, isDir: st.isDirectory(), hash, ...(filtered ? { filter: filtered } : {}) });
+        if (hash === undefined) throw invalidParameter(`${cmdName} failed: stat ${path}: file does not exist`);
+        out.push({ path: r.containerPath, name: path, isDir: st.isDirectory(), hash, ...(filtered ? { filter: filtered } : {}) });
       } finally {
-        await r?.close();
+        await r.close();
       }
     }
   }
