@@ -271,25 +271,18 @@ async function missingDirs(root: ContainerRoot, dir: string): Promise<string[]> 
   return missing;
 }
 
-async function chownAll(root: ContainerRoot, paths: string[], owner: { uid: number; gid: number } | undefined): Promise<void> {
-  if (!owner) return;
-  for (const p of paths) {
-    const r = await root.resolve(p, { followFinal: true });
-    try {
-      await chown(r.at(), owner.uid, owner.gid);
-    } finally {
-      await r.close();
-    }
-  }
-}
+/** Whether the directories a copy makes get an owner or a mode of their own. */
+const tendsMadeDirs = (opts: CopyOptions): boolean => opts.chown !== undefined || (opts.buildkitMadeDirs === true && typeof opts.chmod === 'number');
 
-/** BuildKit: an octal --chmod is the mode of the directories a copy makes too; a symbolic one is not. */
-async function chmodAll(root: ContainerRoot, paths: string[], mode: number | string | undefined): Promise<void> {
-  if (typeof mode !== 'number') return;
+/** The directories a copy made: the --chown owner's, and in BuildKit's dialect an octal --chmod's mode too. */
+async function settleMadeDirs(root: ContainerRoot, paths: string[], opts: CopyOptions): Promise<void> {
+  const mode = opts.buildkitMadeDirs && typeof opts.chmod === 'number' ? opts.chmod : undefined;
   for (const p of paths) {
     const r = await root.resolve(p, { followFinal: false });
     try {
-      if ((await r.lstat()).isDirectory()) await chmod(r.at(), mode);
+      if (!(await r.lstat()).isDirectory()) continue;
+      if (opts.chown) await chown(r.at(), opts.chown.uid, opts.chown.gid);
+      if (mode !== undefined) await chmod(r.at(), mode);
     } finally {
       await r.close();
     }
@@ -307,17 +300,15 @@ export async function copySources(src: ContainerRoot, sources: CopySource[], lay
         const dir = await open(r.at(), O_PATH | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
         // The destination made for a directory is the --chown owner's (moby's fixPermissions on a
         // new destination); the parents it needed stay root's, unless BuildKit copies.
-        const missing = opts.chown || (opts.buildkitMadeDirs && typeof opts.chmod === 'number') ? await missingDirs(layer, dest) : [];
-        const made = opts.buildkitMadeDirs ? missing : missing.slice(0, 1);
+        const missing = tendsMadeDirs(opts) ? await missingDirs(layer, dest) : [];
         try {
           await pipeInto(layer, dest, opts, { at: fdPath(dir), name: '', children: true }, s.filter);
         } finally {
           await dir.close();
         }
-        // A filter may leave nothing to copy: the destination is made all the same (BuildKit's copier makes it first).
-        if (s.filter) await layer.mkdirAll(dest);
-        await chownAll(layer, made, opts.chown);
-        if (opts.buildkitMadeDirs) await chmodAll(layer, missing, opts.chmod);
+        // An empty directory (or a filter that leaves nothing) puts no entry in the tar: the destination is made all the same.
+        await layer.mkdirAll(dest);
+        await settleMadeDirs(layer, opts.buildkitMadeDirs ? missing : missing.slice(0, 1), opts);
         continue;
       }
       const fh = opts.decompress ? await openArchive(r.at()) : undefined;
@@ -336,10 +327,9 @@ export async function copySources(src: ContainerRoot, sources: CopySource[], lay
       }
       const at = r.at();
       // A file's missing parents are made for the --chown owner (moby's MkdirAllAndChown, only new ones).
-      const made = opts.chown || (opts.buildkitMadeDirs && typeof opts.chmod === 'number') ? await missingDirs(layer, posix.dirname(target)) : [];
+      const made = tendsMadeDirs(opts) ? await missingDirs(layer, posix.dirname(target)) : [];
       await pipeInto(layer, posix.dirname(target), opts, { at, name: posix.basename(target) });
-      await chownAll(layer, made, opts.chown);
-      if (opts.buildkitMadeDirs) await chmodAll(layer, made, opts.chmod);
+      await settleMadeDirs(layer, made, opts);
     } finally {
       await r.close();
     }

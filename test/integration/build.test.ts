@@ -473,6 +473,14 @@ describe('docker build (classic builder)', () => {
     );
   });
 
+  test('COPY of an empty directory makes its destination, with or without --chown', async () => {
+    const dir = await context('empty-dir', { Dockerfile: 'FROM busybox\nCOPY empty /newdir/\nCOPY empty /other\nCOPY --chown=1000:1001 empty /a/b/\n' });
+    await mkdir(join(dir, 'empty'));
+    const r = await build(['-t', 'emptydir:1', dir]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(await run('emptydir:1', 'stat', '-c', '%n %F %u:%g', '/newdir', '/other', '/a', '/a/b'), '/newdir directory 0:0\n/other directory 0:0\n/a directory 0:0\n/a/b directory 1000:1001\n');
+  });
+
   test('a cancelled build leaves no container, mount or layer behind', async () => {
     const dir = await context('cancel', { Dockerfile: 'FROM busybox\nRUN echo started; sleep 600\n' });
     const layersBefore = (await readdir(join(d.dataRoot, 'overlay2'))).length;
