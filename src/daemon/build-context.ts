@@ -6,7 +6,7 @@
  * memory whole. `.dockerignore` is read here for what the daemon must do with it: drop the
  * Dockerfile and .dockerignore themselves when they are ignored (the client sent them anyway).
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { readDockerignore } from '../build/dockerignore.js';
@@ -78,6 +78,8 @@ export class BuildContext {
     const dir = await mkdtemp(join(tmpRoot, 'docker-builder'));
     let root: ContainerRoot | null = null;
     try {
+      // A RUN's bind of the context shows its root as BuildKit's snapshot of it is (tmpRoot keeps others out).
+      await chmod(dir, 0o755);
       root = await ContainerRoot.open(dir);
       return new BuildContext(dir, root, await fill(root, body));
     } catch (err) {

@@ -5,13 +5,15 @@
  *
  * Bind sources resolve inside their root (the context, or a stage's or image's rootfs mounted
  * read-only) the way COPY's do: symlinks never lead out, and the resolved path has none left for
- * runc to follow. The context is shared read-only (writes to it would reach later steps); a
- * stage's rootfs is a temporary RW layer, so `rw` writes are dropped with it, as in BuildKit.
+ * runc to follow. The context itself is never written: a read-only bind shares it, an `rw` one
+ * gets a copy-on-write view of it (an overlay over the source directory, or a copy of a file)
+ * whose writes are dropped after the step, as BuildKit drops them; a stage's rootfs is a
+ * temporary RW layer, so `rw` writes are dropped with it.
  * Cache directories come from build-cache-mounts.ts; a secret is a file in a private temporary
  * directory, never in a layer. An ssh mount is a unix socket listening in a private temporary
  * directory of the host's, each connection to it carried to the client's agent (SshAgents).
  */
-import { chmod, chown, mkdtemp, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, mkdir, mkdtemp, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
@@ -20,6 +22,7 @@ import { noSshKey, type RunMount } from '../build/run-mounts.js';
 import type { MountSpec } from '../api/types.js';
 import type { ContainerRoot } from '../containerfs/root.js';
 import { invalidParameter } from '../lib/errors.js';
+import { mountFilesystem, unmountFilesystem } from '../lib/mounts.js';
 
 export interface RunMountDeps {
   /** The build context. */
@@ -126,8 +129,12 @@ export async function prepareRunMounts(
             cleanups.push(mounted.cleanup);
             source = await hostPathIn(mounted.root, m.source, m.from);
           } else {
-            if (!m.readonly) throw invalidParameter('rw bind mounts of the build context are not supported by this builder');
             source = await hostPathIn(deps.context, m.source, 'the build context');
+            if (!m.readonly) {
+              const view = await copyOnWriteView(source, deps.tmpRoot);
+              cleanups.push(view.cleanup);
+              source = view.path;
+            }
           }
           mounts.push({ Type: 'bind', Source: source, Target: target, ReadOnly: m.readonly });
           break;
@@ -153,6 +160,46 @@ export async function prepareRunMounts(
     return { mounts, targets: mounts.map((m) => m.Target), env, defaultEnv, cleanup };
   } catch (err) {
     await cleanup();
+    throw err;
+  }
+}
+
+/**
+ * A writable view of the host path `source` whose writes never reach it: an overlay with the
+ * directory as its only lower layer, or a copy of a file, in a `docker-builder-rw*` directory of
+ * `tmpRoot` (a crash's is unmounted and removed at start).
+ */
+async function copyOnWriteView(source: string, tmpRoot: string): Promise<{ path: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpRoot, 'docker-builder-rw'));
+  const remove = () => rm(dir, { recursive: true, force: true });
+  try {
+    if (!(await stat(source)).isDirectory()) {
+      const copy = join(dir, 'file');
+      const st = await stat(source);
+      await copyFile(source, copy);
+      await chown(copy, st.uid, st.gid);
+      await chmod(copy, st.mode & 0o7777);
+      return { path: copy, cleanup: remove };
+    }
+    const merged = join(dir, 'merged');
+    for (const sub of ['upper', 'work', 'merged']) await mkdir(join(dir, sub));
+    // The view's root takes the upper directory's owner and mode: the source's.
+    const st = await stat(source);
+    await chown(join(dir, 'upper'), st.uid, st.gid);
+    await chmod(join(dir, 'upper'), st.mode & 0o7777);
+    // The source's path comes from the client's context: it is the mount's working directory, never
+    // a word of the option string; the daemon's own paths have the option separators escaped.
+    const escape = (p: string) => p.replace(/[\\,:]/g, (c) => `\\${c}`);
+    await mountFilesystem('overlay', 'overlay', merged, ['lowerdir=.', `upperdir=${escape(join(dir, 'upper'))}`, `workdir=${escape(join(dir, 'work'))}`], { cwd: source });
+    return {
+      path: merged,
+      cleanup: async () => {
+        await unmountFilesystem(merged).catch(() => unmountFilesystem(merged, { lazy: true }));
+        await remove();
+      },
+    };
+  } catch (err) {
+    await remove().catch(() => {});
     throw err;
   }
 }

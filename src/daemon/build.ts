@@ -32,6 +32,8 @@ import { generateId, shortId } from '../lib/ids.js';
 import { EngineError, invalidParameter, isEngineError, systemError } from '../lib/errors.js';
 import { cloneGitContext, GitContextError, isGitUrl } from '../build/git-context.js';
 import { parseSignal } from '../lib/signals.js';
+import { readMountInfo } from '../lib/mountinfo.js';
+import { unmountFilesystem } from '../lib/mounts.js';
 import { resolveUser } from '../runtime/user.js';
 import { BuildContext } from './build-context.js';
 import type { CacheMountStore } from './build-cache-mounts.js';
@@ -144,6 +146,10 @@ export class BuildService implements BuildBackend {
       await this.deps.images.layers.removeRWLayer(id).catch((err) => this.deps.log(`build: leftover layer ${id}: ${err}`));
       await this.marks.remove(id);
     }
+    // A RUN's copy-on-write view of the context may still be mounted there: unmounted first, deepest first.
+    const prefix = join(this.deps.tmpRoot, 'docker-builder');
+    const views = (await readMountInfo()).map((m) => m.mountPoint).filter((p) => p.startsWith(prefix));
+    for (const p of views.sort((a, b) => b.length - a.length)) await unmountFilesystem(p, { lazy: true }).catch((err) => this.deps.log(`build: leftover mount ${p}: ${err}`));
     for (const name of await readdir(this.deps.tmpRoot).catch(() => [] as string[])) {
       if (name.startsWith('docker-builder')) await rm(join(this.deps.tmpRoot, name), { recursive: true, force: true });
     }

@@ -680,7 +680,14 @@ describe('docker build (classic builder)', () => {
     await mkdir(join(tmp, 'build-layers'), { recursive: true });
     const mark = join(tmp, 'build-layers', 'a'.repeat(64));
     await writeFile(mark, '');
+    // A RUN's copy-on-write view of the context, still mounted.
+    const view = join(tmp, 'docker-builder-rwLEFT');
+    for (const sub of ['upper', 'work', 'merged']) await mkdir(join(view, sub), { recursive: true });
+    await writeFile(join(tmp, 'docker-builderLEFT', 'sub', 'kept'), 'x');
+    const mounted = await runCommand('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${join(tmp, 'docker-builderLEFT')},upperdir=${view}/upper,workdir=${view}/work`, `${view}/merged`]);
+    assert.equal(mounted.code, 0, mounted.stderr);
     await d.restart();
+    assert.doesNotMatch(await readFile('/proc/self/mountinfo', 'utf8'), /docker-builder-rwLEFT/);
     assert.deepEqual((await readdir(tmp)).filter((n) => n.startsWith('docker-builder')), []);
     assert.deepEqual(await readdir(join(tmp, 'build-layers')), []);
   });

@@ -556,6 +556,34 @@ test("BuildKit's Dockerfile: RUN --mount (cache, bind, secret, tmpfs), --network
   assert.equal(after[0]![1], 'runs=1\n');
 });
 
+test("BuildKit's Dockerfile: an rw bind of the context writes to a view of it, dropped after the step", async () => {
+  const dockerfile = [
+    'FROM busybox',
+    // Writes, a new file and a removal in the view; nothing of them reaches the context or the layer.
+    "RUN --mount=type=bind,target=/src,rw sh -c 'echo changed > /src/data.txt && echo new > /src/sub/new.txt && rm /src/keep.txt && cat /src/data.txt && ls /src /src/sub && stat -c %a:%u /src /src/sub'",
+    "RUN --mount=type=bind,source=data.txt,target=/f,rw sh -c 'echo more >> /f && cat /f && stat -c %a /f'",
+    "RUN --mount=type=bind,target=/src sh -c 'cat /src/data.txt /src/keep.txt; ls /src/sub; touch /src/x 2>&1 | grep -o Read-only; stat -c %a:%u /src'",
+    'COPY . /copied/',
+    '',
+  ].join('\n');
+  const r = await buildkitBuild(d.socket, {
+    dirs: { context: [file('data.txt', 'original\n', 0o640), file('keep.txt', 'kept\n'), dir('sub', 0o750), file('sub/old.txt', 'old\n')], dockerfile: [file('Dockerfile', dockerfile)] },
+    name: 'bk-rwbind',
+  });
+  assert.equal(r.error, undefined, r.error?.message);
+  const logs = [...vertexesByName(r.status).entries()].filter(([n]) => /RUN/.test(n)).map(([, v]) => v.logs);
+  assert.deepEqual(logs, [
+    'changed\n/src:\ndata.txt\nsub\n\n/src/sub:\nnew.txt\nold.txt\n755:0\n750:0\n',
+    'original\nmore\n640\n',
+    'original\nkept\nold.txt\nRead-only\n755:0\n',
+  ]);
+  // The next step's context is the one sent; the image has neither the writes nor the mount points.
+  assert.equal(await run('bk-rwbind', 'sh', '-c', 'cat /copied/data.txt /copied/keep.txt; ls /copied/sub; ls -d /src /f 2>&1 | wc -l'), 'original\nkept\nold.txt\n2\n');
+  // No view is left mounted.
+  const mounts = await readFile(`/proc/${d.pid}/mountinfo`, 'utf8');
+  assert.doesNotMatch(mounts, /docker-builder-rw/);
+});
+
 /** BuildKit's own case for COPY --exclude (its frontend's exclude_patterns_test.go), with --parents and ADD --unpack beside it. */
 const FILTER_CONTEXT = [
   file('dir1/file-101.png', '2'),
