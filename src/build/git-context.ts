@@ -23,6 +23,15 @@ export interface GitRemote {
   remote: string;
   ref: string;
   subdir: string;
+  /** Whether submodules are fetched (default: yes). */
+  submodules?: boolean;
+}
+
+/** A git source of BuildKit's ADD: the remote and what its URL's fragment and query ask for. */
+export interface BuildkitGitRef extends GitRemote {
+  keepGitDir?: boolean;
+  /** The commit (or a prefix of it) the ref must resolve to. */
+  checksum?: string;
 }
 
 export class GitContextError extends Error {}
@@ -55,6 +64,110 @@ export function parseGitUrl(url: string, defaultRef = 'master'): GitRemote {
   return { remote, ref, subdir };
 }
 
+/**
+ * BuildKit's ParseGitRef for ADD: null for a source that is not a git repository's URL (a local
+ * path, an http(s) URL whose path does not end in `.git`, or the `github.com/…` form, which it
+ * reads as a path there). The fragment names `ref:subdir`; the query `ref`, `tag`, `branch`,
+ * `subdir`, `checksum`/`commit`, `keep-git-dir` and `submodules`, as BuildKit's frontend reads them.
+ */
+export function parseBuildkitGitRef(src: string): BuildkitGitRef | null {
+  let scheme: string;
+  let remote: string;
+  let fragment = '';
+  let query = '';
+  const proto = /^([a-zA-Z0-9]+):\/\//.exec(src);
+  if (proto) {
+    scheme = proto[1]!.toLowerCase();
+    if (!['http', 'https', 'git', 'ssh'].includes(scheme)) return null;
+    let u: URL;
+    try {
+      u = new URL(src);
+    } catch {
+      throw new GitContextError(`parse "${src}": invalid URL`);
+    }
+    if ((scheme === 'http' || scheme === 'https') && !u.pathname.endsWith('.git')) return null;
+    fragment = decodeURIComponent(u.hash.replace(/^#/, ''));
+    query = u.search.replace(/^\?/, '');
+    u.hash = '';
+    u.search = '';
+    remote = u.toString();
+  } else {
+    // scp-like ssh: user@host:path
+    const scp = /^([^@/:\s]+@[^:/\s]+:)([^#?]*)(?:\?([^#]*))?(?:#(.*))?$/.exec(src);
+    if (!scp) return null;
+    scheme = 'ssh';
+    remote = scp[1]! + scp[2]!;
+    query = scp[3] ?? '';
+    fragment = scp[4] ?? '';
+  }
+  const colon = fragment.indexOf(':');
+  const ref: BuildkitGitRef = { remote, ref: colon < 0 ? fragment : fragment.slice(0, colon), subdir: colon < 0 ? '' : fragment.slice(colon + 1) };
+  if (query) applyGitQuery(ref, new URLSearchParams(query));
+  if (ref.ref.startsWith('-')) throw new GitContextError(`invalid refspec: ${ref.ref}`);
+  ref.ref ||= 'HEAD';
+  return ref;
+}
+
+function applyGitQuery(ref: BuildkitGitRef, q: URLSearchParams): void {
+  const bool = (k: string, v: string) => {
+    if (v === '') return true;
+    const b = parseGoBool(v);
+    if (b === undefined) throw new GitContextError(`invalid ${k} value: ${JSON.stringify(v)}`);
+    return b;
+  };
+  let tag = '';
+  let branch = '';
+  const set = (what: 'ref' | 'subdir', v: string) => {
+    if (ref[what] !== '' && ref[what] !== v) throw new GitContextError(`${what} conflicts: ${JSON.stringify(ref[what])} vs ${JSON.stringify(v)}`);
+    ref[what] = v;
+  };
+  for (const k of new Set(q.keys())) {
+    const all = q.getAll(k);
+    if (all.length > 1) throw new GitContextError(`query ${JSON.stringify(k)} has multiple values`);
+    const v = all[0]!;
+    if (v === '' && !['submodules', 'keep-git-dir', 'fetch-by-commit'].includes(k)) throw new GitContextError(`query ${JSON.stringify(k)} has no value`);
+    switch (k) {
+      case 'ref':
+      case 'subdir':
+        set(k, v);
+        break;
+      case 'tag':
+        tag = v;
+        break;
+      case 'branch':
+        branch = v;
+        break;
+      case 'checksum':
+      case 'commit':
+        ref.checksum = v;
+        break;
+      case 'keep-git-dir':
+        ref.keepGitDir = bool(k, v);
+        break;
+      case 'submodules':
+        ref.submodules = bool(k, v);
+        break;
+      case 'fetch-by-commit':
+        bool(k, v); // the commit is checked after the fetch either way
+        break;
+      default:
+        throw new GitContextError(`unexpected query ${JSON.stringify(k)}`);
+    }
+  }
+  if (tag) set('ref', tag.startsWith('refs/tags/') ? tag : `refs/tags/${tag}`);
+  if (branch) {
+    if (tag) throw new GitContextError('branch conflicts with tag');
+    set('ref', branch.startsWith('refs/heads/') ? branch : `refs/heads/${branch}`);
+  }
+}
+
+/** Go's strconv.ParseBool. */
+function parseGoBool(v: string): boolean | undefined {
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false;
+  return undefined;
+}
+
 const GIT_ENV = {
   PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
   GIT_CONFIG_NOSYSTEM: '1',
@@ -65,13 +178,18 @@ const GIT_ENV = {
   GIT_ALLOW_PROTOCOL: 'http:https:git:ssh',
 };
 
-function git(dir: string, args: string[], signal?: AbortSignal): Promise<void> {
+function git(dir: string, args: string[], signal?: AbortSignal): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile('git', ['-c', 'protocol.file.allow=never', ...args], { cwd: dir, env: GIT_ENV, signal, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
       if (err) reject(new GitContextError(`${(stderr || stdout || err.message).trim()}`));
-      else resolve();
+      else resolve(stdout);
     });
   });
+}
+
+/** The commit a checkout of cloneGitRepo is at. */
+export async function checkedOutCommit(dir: string): Promise<string> {
+  return (await git(dir, ['rev-parse', 'HEAD'])).trim();
 }
 
 /** How long the smart-server probe waits for an answer's head. */
@@ -114,7 +232,11 @@ async function supportsShallowClone(remote: string, signal?: AbortSignal): Promi
  * it (the subdir). The caller removes `dir`.
  */
 export async function cloneGitContext(url: string, tmpRoot: string, signal?: AbortSignal, defaultRef?: string): Promise<{ dir: string; context: string }> {
-  const repo = parseGitUrl(url, defaultRef);
+  return cloneGitRepo(parseGitUrl(url, defaultRef), tmpRoot, signal);
+}
+
+/** cloneGitContext of a parsed remote. */
+export async function cloneGitRepo(repo: GitRemote, tmpRoot: string, signal?: AbortSignal): Promise<{ dir: string; context: string }> {
   const dir = await mkdtemp(join(tmpRoot, 'docker-builder-git'));
   try {
     await git(dir, ['init', '-q']);
@@ -128,9 +250,11 @@ export async function cloneGitContext(url: string, tmpRoot: string, signal?: Abo
     await git(dir, ['checkout', '-q', 'FETCH_HEAD']).catch((err: Error) => {
       throw new GitContextError(`error checking out ${repo.ref}: ${err.message}`);
     });
-    await git(dir, ['submodule', 'update', '-q', '--init', '--recursive', '--depth=1'], signal).catch((err: Error) => {
-      throw new GitContextError(`error initializing submodules: ${err.message}`);
-    });
+    if (repo.submodules !== false) {
+      await git(dir, ['submodule', 'update', '-q', '--init', '--recursive', '--depth=1'], signal).catch((err: Error) => {
+        throw new GitContextError(`error initializing submodules: ${err.message}`);
+      });
+    }
     let context = dir;
     if (repo.subdir) {
       // The checkout is ours and no longer changes, so resolving then checking is not racy.

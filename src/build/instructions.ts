@@ -77,6 +77,8 @@ export type Instruction =
       parents?: boolean;
       /** BuildKit's ADD --unpack: whether an archive is unpacked (unset: local ones are, remote ones not). */
       unpack?: boolean;
+      /** BuildKit's ADD --keep-git-dir: a git source keeps its .git directory. */
+      keepGitDir?: boolean;
     };
 
 export interface Stage {
@@ -311,10 +313,8 @@ export function parseInstruction(node: Node, dialect: Dialect = 'classic'): Inst
       const used = [...Object.keys(flags), ...multi.keys()];
       for (const bk of ['link', 'parents', 'exclude', 'checksum', 'keep-git-dir', 'unpack']) {
         if (!used.includes(bk)) continue;
-        // BuildKit's dialect builds them (--link only changes how BuildKit stores the layer, not what is in
-        // it); --keep-git-dir goes with ADD of a git repository, which this builder does not do.
-        if (dialect === 'buildkit' && bk !== 'keep-git-dir') continue;
-        if (dialect === 'buildkit') throw new DockerfileParseError(`the --${bk} option is not supported by this builder`);
+        // BuildKit's dialect builds them (--link only changes how BuildKit stores the layer, not what is in it).
+        if (dialect === 'buildkit') continue;
         throw new DockerfileParseError(`the --${bk} option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled`);
       }
       const cmdName = node.cmd.toUpperCase();
@@ -334,6 +334,7 @@ export function parseInstruction(node: Node, dialect: Dialect = 'classic'): Inst
         ...(multi.has('exclude') ? { excludes: multi.get('exclude')! } : {}),
         ...(flags.parents === 'true' ? { parents: true } : {}),
         ...(flags.unpack !== undefined ? { unpack: flags.unpack === 'true' } : {}),
+        ...(flags['keep-git-dir'] !== undefined ? { keepGitDir: flags['keep-git-dir'] === 'true' } : {}),
       };
     }
     default:

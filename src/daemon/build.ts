@@ -23,14 +23,14 @@ import { BuildArgs, prependEnvOnCmd } from '../build/build-args.js';
 import { parseStages, parseInstruction, stageIndex, type Instruction, type Stage } from '../build/instructions.js';
 import { sourceName, stageStepNames, withoutStep, withVariables, type StageStepNames } from '../build/buildkit-names.js';
 import { UnsupportedNamedContext, type NamedContextMatch, type NamedContextSource } from '../build/named-contexts.js';
-import { DockerfileParseError, parseLine } from '../build/parser.js';
+import { DockerfileParseError, goQuote, parseLine } from '../build/parser.js';
 import { envMap, expandHeredoc, processWord, processWords } from '../build/shell-lex.js';
 import { hasIndependentStages, stageDependencies } from '../build/stage-graph.js';
 import { familiarString, parseNormalizedNamed, withDefaultTag, type Reference } from '../image/reference.js';
 import type { AppliedLayer } from '../layer/layer-store.js';
 import { generateId, shortId } from '../lib/ids.js';
 import { EngineError, invalidParameter, isEngineError, systemError } from '../lib/errors.js';
-import { cloneGitContext, GitContextError, isGitUrl } from '../build/git-context.js';
+import { checkedOutCommit, cloneGitContext, cloneGitRepo, GitContextError, isGitUrl, parseBuildkitGitRef, type BuildkitGitRef } from '../build/git-context.js';
 import { parseSignal } from '../lib/signals.js';
 import { readMountInfo } from '../lib/mountinfo.js';
 import { unmountFilesystem } from '../lib/mounts.js';
@@ -1079,17 +1079,25 @@ class BuildRun {
     const dest = x(inst.dest);
     const chown = inst.chown ? x(inst.chown) : '';
     const chmod = inst.chmod ? parseChmod(x(inst.chmod)) : undefined;
-    if (inst.kind === 'add') {
-      for (const s of sources) if (/^git@|^git:\/\//.test(s)) throw invalidParameter(`ADD from a git repository (${s}) is not supported by this builder yet`);
+    // BuildKit's ADD takes a git repository's URL as a source; the classic builder has no such source.
+    const gitRefs = inst.kind === 'add' && this.opts.dialect === 'buildkit' ? buildkitGitSources(sources) : new Map<string, BuildkitGitRef>();
+    if (inst.kind === 'add' && this.opts.dialect !== 'buildkit') {
+      for (const s of sources) if (/^git@|^git:\/\//.test(s)) throw invalidParameter(`ADD from a git repository (${s}) requires BuildKit`);
     }
-    const urls = inst.kind === 'add' ? sources.filter(isRemoteURL) : [];
-    const local = sources.filter((s) => !urls.includes(s));
-    const checksum = inst.checksum === undefined ? undefined : x(inst.checksum);
+    const urls = inst.kind === 'add' ? sources.filter((s) => !gitRefs.has(s) && isRemoteURL(s)) : [];
+    const local = sources.filter((s) => !urls.includes(s) && !gitRefs.has(s));
+    let checksum = inst.checksum === undefined ? undefined : x(inst.checksum);
     if (checksum !== undefined) {
-      // BuildKit's: a pinned digest for one http(s) source.
+      // BuildKit's: a pinned digest for one http(s) source, a commit for one git source.
       if (sources.length > 1) throw invalidParameter("checksum can't be specified for multiple sources");
-      if (urls.length !== 1) throw invalidParameter('checksum requires HTTP(S) or Git sources');
-      if (!/^sha(256:[0-9a-f]{64}|384:[0-9a-f]{96}|512:[0-9a-f]{128})$/.test(checksum)) throw invalidParameter(`invalid checksum digest format: ${checksum}`);
+      if (urls.length !== 1 && gitRefs.size !== 1) throw invalidParameter('checksum requires HTTP(S) or Git sources');
+      if (urls.length && !/^sha(256:[0-9a-f]{64}|384:[0-9a-f]{96}|512:[0-9a-f]{128})$/.test(checksum)) throw invalidParameter(`invalid checksum digest format: ${checksum}`);
+    }
+    for (const ref of gitRefs.values()) {
+      if (inst.keepGitDir !== undefined && ref.keepGitDir !== undefined && inst.keepGitDir !== ref.keepGitDir) throw invalidParameter('inconsistent keep-git-dir configuration');
+      if (checksum !== undefined && ref.checksum !== undefined && checksum !== ref.checksum) throw invalidParameter(`checksum mismatch ${goQuote(checksum)} != ${goQuote(ref.checksum)}`);
+      checksum ??= ref.checksum;
+      if (checksum !== undefined && !/^[a-fA-F0-9]+$/.test(checksum)) throw invalidParameter(`invalid checksum ${checksum} for Git URL, expected hex commit hash`);
     }
     let srcRoot: ContainerRoot = this.ctx!.root;
     const cleanups: Array<() => Promise<void>> = [];
@@ -1133,7 +1141,9 @@ class BuildRun {
           return heredocs.map((d) => d.name);
         });
       } else if (urls.length) remote = await tempSources('docker-builder-url', (dir) => downloadSources(urls, dir, this.signal, checksum));
-      const all = [...infos, ...(remote?.infos ?? [])];
+      const repos: Array<{ root: ContainerRoot; infos: CopySource[] }> = [];
+      for (const ref of gitRefs.values()) repos.push(await this.gitSource(ref, inst.keepGitDir ?? ref.keepGitDir ?? false, checksum, cmdName, cleanups));
+      const all = [...infos, ...(remote?.infos ?? []), ...repos.flatMap((r) => r.infos)];
       // BuildKit has no such rule: each source goes into the destination if it is a directory, else becomes it.
       if (this.opts.dialect !== 'buildkit' && all.length > 1 && !dest.endsWith('/')) {
         throw invalidParameter(`When using ${cmdName} with more than one source file, the destination must be a directory and end with a /`);
@@ -1162,10 +1172,36 @@ class BuildRun {
         if (infos.length) await copySources(srcRoot, infos, root, destPath, { ...opts, decompress: inst.kind === 'add' && inst.unpack !== false });
         // A remote archive is copied as it is unless ADD --unpack=true; a here-document never is.
         if (remote) await copySources(remote.root, remote.infos, root, destPath, { ...opts, decompress: urls.length > 0 && inst.unpack === true });
+        for (const repo of repos) await copySources(repo.root, repo.infos, root, destPath, { ...opts, decompress: false });
       });
     } finally {
       for (const c of cleanups.reverse()) await c().catch(() => {});
     }
+  }
+
+  /**
+   * A git source of ADD: the repository checked out at its ref (the commit checked against
+   * `checksum`), without its .git directory unless kept, as a directory source whose content
+   * goes to the destination.
+   */
+  private async gitSource(ref: BuildkitGitRef, keepGitDir: boolean, checksum: string | undefined, cmdName: string, cleanups: Array<() => Promise<void>>): Promise<{ root: ContainerRoot; infos: CopySource[] }> {
+    let checkout: { dir: string; context: string };
+    try {
+      checkout = await cloneGitRepo(ref, this.deps.tmpRoot, this.signal);
+    } catch (err) {
+      throw err instanceof GitContextError ? invalidParameter(err.message) : err;
+    }
+    cleanups.push(() => rm(checkout.dir, { recursive: true, force: true }));
+    if (checksum !== undefined) {
+      const commit = await checkedOutCommit(checkout.dir);
+      if (!commit.startsWith(checksum.toLowerCase())) throw invalidParameter(`expected checksum to match ${checksum}, got ${commit}`);
+    }
+    if (!keepGitDir) await rm(join(checkout.dir, '.git'), { recursive: true, force: true });
+    // The checkout's root is a directory of BuildKit's snapshot (0755); tmpRoot keeps others out.
+    await chmod(checkout.dir, 0o755);
+    const root = await ContainerRoot.open(checkout.context);
+    cleanups.push(() => root.close());
+    return { root, infos: await resolveSources(root, ['.'], cmdName, false) };
   }
 
   /** COPY --from: the image of a previous stage (name or index) or an image by name ('' for scratch). */
@@ -1361,6 +1397,20 @@ function parseMountSpec(spec: string, expand: (w: string) => string): RunMount {
     if (err instanceof DockerfileParseError) throw invalidParameter(err.message);
     throw err;
   }
+}
+
+/** The sources of a BuildKit ADD that are git repositories' URLs, parsed. */
+function buildkitGitSources(sources: string[]): Map<string, BuildkitGitRef> {
+  const refs = new Map<string, BuildkitGitRef>();
+  for (const s of sources) {
+    try {
+      const ref = parseBuildkitGitRef(s);
+      if (ref) refs.set(s, ref);
+    } catch (err) {
+      throw err instanceof GitContextError ? invalidParameter(err.message) : err;
+    }
+  }
+  return refs;
 }
 
 /** An image's rootfs (COPY --from, RUN --mount from=, BuildKit's local and tar exporters) mounted read-only through a temporary RW layer, marked so a crash's is removed at start. */

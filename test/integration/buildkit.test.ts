@@ -410,6 +410,75 @@ test('named contexts from a git repository (its HEAD, a ref and a subdirectory, 
   }
 });
 
+test('ADD of a git repository: its ref and subdirectory, --keep-git-dir, a commit as --checksum, over git:// and dumb http', { timeout: 120_000 }, async () => {
+  const work = await mkdtemp(join(tmpdir(), 'wharf-bk-addgit-'));
+  const g = gitRunner('main');
+  const src = join(work, 'src');
+  await mkdir(join(src, 'sub'), { recursive: true });
+  await writeFile(join(src, 'top.txt'), 'from main\n');
+  await writeFile(join(src, 'run.sh'), '#!/bin/sh\n', { mode: 0o755 });
+  await writeFile(join(src, 'sub', 's.txt'), 'sub of main\n');
+  await twoBranchRepo(g, src, 'main', 'feature', () => writeFile(join(src, 'sub', 's.txt'), 'sub of feature\n'));
+  await g(src, 'tag', 'v1');
+  const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: src }).toString().trim();
+  const bare = join(work, 'repos', 'app.git');
+  await g(work, 'clone', '-q', '--bare', src, bare);
+  await g(bare, 'update-server-info');
+  const git = await serveGitRepos(join(work, 'repos'), 'app.git');
+  // A plain file server over the bare repository: git's "dumb" http transport.
+  const files = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    if (path.includes('..')) return void res.writeHead(400).end();
+    readFile(join(work, 'repos', path)).then((b) => res.writeHead(200).end(b), () => res.writeHead(404).end());
+  });
+  await new Promise<void>((resolve) => files.listen(0, '127.0.0.1', () => resolve()));
+  const web = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
+  const base = `${git.base}/app.git`;
+  const build = (dockerfile: string, name?: string) => buildkitBuild(d.socket, { dirs: { dockerfile: [file('Dockerfile', dockerfile)], context: [] }, ...(name ? { name } : {}) });
+  try {
+    const dockerfile = [
+      'FROM busybox',
+      `ADD ${base} /repo/`,
+      `ADD ${base}#feature:sub /feature`,
+      `ADD --keep-git-dir=true ${base}?tag=v1 /kept`,
+      `ADD --checksum=${commit.slice(0, 12)} ${base}#main /pinned`,
+      `ADD ${web}/app.git /overhttp`,
+      'RUN ls -A /repo /feature && cat /repo/top.txt /feature/s.txt /overhttp/top.txt /pinned/top.txt && stat -c %a /repo/run.sh /repo && git_head=$(cat /kept/.git/HEAD) && echo kept ${#git_head}',
+      '',
+    ].join('\n');
+    const r = await build(dockerfile, 'bk-addgit');
+    assert.equal(r.error, undefined, r.error?.message);
+    const logs = [...vertexesByName(r.status).entries()].find(([n]) => n.includes('RUN ls'))?.[1].logs;
+    assert.equal(logs, '/feature:\ns.txt\n\n/repo:\nrun.sh\nsub\ntop.txt\nfrom main\nsub of feature\nfrom main\nfrom main\n755\n755\nkept 40\n');
+
+    // The same repository again: its ADD is cached; a new commit on the branch is not.
+    const once = (ref: string) => build(`FROM busybox\nADD ${ref} /r/\nRUN cat /r/top.txt\n`);
+    assert.equal((await once(base)).error, undefined);
+    const cached = await once(base);
+    assert.equal([...vertexesByName(cached.status).entries()].find(([n]) => n.includes('ADD'))?.[1].cached, true);
+    await writeFile(join(src, 'top.txt'), 'second commit\n');
+    await g(src, 'commit', '-qam', 'three');
+    await g(src, 'push', '-q', bare, 'main');
+    const moved = await once(base);
+    assert.equal(moved.error, undefined, moved.error?.message);
+    const run = [...vertexesByName(moved.status).entries()].find(([n]) => n.includes('RUN cat'))?.[1];
+    assert.equal(run?.logs, 'second commit\n');
+
+    // BuildKit's refusals.
+    const wrong = await build(`FROM busybox\nADD --checksum=${'0'.repeat(12)} ${base}?tag=v1 /x\n`);
+    assert.equal(wrong.error?.message, `expected checksum to match ${'0'.repeat(12)}, got ${commit}`);
+    assert.equal((await build(`FROM busybox\nADD --checksum=nothex ${base} /x\n`)).error?.message, 'invalid checksum nothex for Git URL, expected hex commit hash');
+    assert.equal((await build(`FROM busybox\nADD ${base}?nope=1 /x\n`)).error?.message, 'unexpected query "nope"');
+    assert.equal((await build(`FROM busybox\nADD --keep-git-dir=false ${base}?keep-git-dir=true /x\n`)).error?.message, 'inconsistent keep-git-dir configuration');
+    assert.match((await build(`FROM busybox\nADD ${git.base}/absent.git /x\n`)).error?.message ?? '', /error fetching/);
+    assert.equal(await ping(d.socket), true);
+  } finally {
+    git.stop();
+    files.close();
+    await rm(work, { recursive: true, force: true });
+  }
+});
+
 test('RUN --mount=type=secret,env=: the secret in the step\'s environment only, a file too when a target is named', async () => {
   const dockerfile = [
     'FROM busybox',
