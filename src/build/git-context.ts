@@ -12,6 +12,7 @@ import { mkdtemp, realpath, rm, stat } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join, sep } from 'node:path';
+import { parseGoBool } from '../lib/go-bool.js';
 
 /** moby's urlutil.IsGitURL. */
 export function isGitUrl(s: string): boolean {
@@ -159,13 +160,6 @@ function applyGitQuery(ref: BuildkitGitRef, q: URLSearchParams): void {
     if (tag) throw new GitContextError('branch conflicts with tag');
     set('ref', branch.startsWith('refs/heads/') ? branch : `refs/heads/${branch}`);
   }
-}
-
-/** Go's strconv.ParseBool. */
-function parseGoBool(v: string): boolean | undefined {
-  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
-  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false;
-  return undefined;
 }
 
 const GIT_ENV = {

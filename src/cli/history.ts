@@ -5,6 +5,7 @@ import { BIN, StatusError, usage, type CliContext } from './cli-context.js';
 import { renderRows } from './format/formatter.js';
 import { TemplateError, type TemplateStruct } from '../lib/go-template.js';
 import { ellipsis, humanDuration, humanSizeWithPrecision, truncateId } from './format/units.js';
+import { parseGoBool } from '../lib/go-bool.js';
 
 /** One entry of GET /images/{name}/history. */
 export type HistoryItem = ImageHistoryItem;
@@ -106,7 +107,7 @@ export function defineHistory(parent: Command, ctx: CliContext): Command {
       const args = [...cmd.args];
       let human = true;
       if (typeof o.human === 'string') {
-        const b = parseBool(o.human.replace(/^=/, ''));
+        const b = parseGoBool(o.human.replace(/^=/, ''));
         if (b === undefined) args.unshift(o.human);
         else human = b;
       }
@@ -131,13 +132,6 @@ export function defineHistory(parent: Command, ctx: CliContext): Command {
 function platformObject(p: string): { os: string; architecture?: string; variant?: string } {
   const [os, architecture, variant] = p.split('/');
   return { os: os!, architecture, variant };
-}
-
-/** strconv.ParseBool's accepted spellings. */
-export function parseBool(s: string): boolean | undefined {
-  if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(s)) return true;
-  if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(s)) return false;
-  return undefined;
 }
 
 /** `image history` or `history`: the command's words below the program. */

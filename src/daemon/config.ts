@@ -12,6 +12,7 @@ import { isIP } from 'node:net';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
+import { parseGoBool } from '../lib/go-bool.js';
 
 export interface RuntimeEntry {
   path: string;
@@ -213,8 +214,6 @@ function buildProgram(defaultConfigFile: string): Command {
     .configureOutput({ writeErr: () => {}, outputError: () => {} });
 }
 
-const GO_TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
-const GO_FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
 /** Boolean flags that take pflag's `--flag=false` form (the documented way to opt out of TLS). */
 const BOOL_VALUE_FLAGS = new Set(['tls', 'tlsverify']);
 
@@ -223,8 +222,9 @@ function normalizeBoolFlags(argv: string[]): string[] {
   return argv.map((arg) => {
     const m = /^--([a-z-]+)=(.*)$/s.exec(arg);
     if (!m || !BOOL_VALUE_FLAGS.has(m[1]!)) return arg;
-    if (GO_TRUE.has(m[2]!)) return `--${m[1]}`;
-    if (GO_FALSE.has(m[2]!)) return `--no-${m[1]}`;
+    const b = parseGoBool(m[2]!);
+    if (b === true) return `--${m[1]}`;
+    if (b === false) return `--no-${m[1]}`;
     throw new Error(`invalid argument "${m[2]}" for "--${m[1]}" flag: strconv.ParseBool: parsing ${JSON.stringify(m[2])}: invalid syntax`);
   });
 }

@@ -21,14 +21,15 @@ import { ANONYMOUS_LABEL, DEFAULT_DRIVER, VolumeStore, type VolumeRecord } from 
 import type { RWLayers, VolumeLink } from './containers/deps.js';
 import { pinSubpath, unpinSubpath } from './volume-subpath.js';
 import type { EventSink } from './events.js';
+import { parseGoBool } from '../lib/go-bool.js';
 
 const LIST_FILTERS = new Set(['dangling', 'name', 'driver', 'label']);
 const PRUNE_FILTERS = new Set(['label', 'label!', 'all']);
 
 function parseBool(key: string, v: string): boolean {
-  if (/^(1|t|T|true|TRUE|True)$/.test(v)) return true;
-  if (/^(0|f|F|false|FALSE|False)$/.test(v)) return false;
-  throw invalidParameter(`invalid filter '${key}=${v}'`);
+  const b = parseGoBool(v);
+  if (b === undefined) throw invalidParameter(`invalid filter '${key}=${v}'`);
+  return b;
 }
 
 const mountPointsOf = (rec: ContainerRecord) => Object.values(rec.MountPoints ?? {}) as StoredMountPoint[];

@@ -53,6 +53,7 @@ import {
 } from './ports.js';
 import type { EndpointRecord, NetworkCreateRequest, NetworkRecord, NetworkResource, SandboxRecord } from './types.js';
 import { randomBytes } from 'node:crypto';
+import { parseGoBool } from '../lib/go-bool.js';
 
 export interface NetworkManagerOptions {
   dataRoot: string;
@@ -120,13 +121,6 @@ export interface AttachResult {
 
 const PREDEFINED = new Set(['bridge', 'host', 'none']);
 const ACTIVE_ENDPOINTS = (n: NetworkRecord) => `error while removing network: network ${n.Name} id ${n.Id} has active endpoints`;
-
-/** Go's strconv.ParseBool; undefined for anything else. */
-function parseGoBool(v: string): boolean | undefined {
-  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
-  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false;
-  return undefined;
-}
 
 function nowRFC3339(): string {
   return new Date().toISOString().replace('Z', '000000Z');

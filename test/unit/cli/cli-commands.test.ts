@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HistoryRow, historyFormat, parseBool } from '../../../src/cli/history.js';
+import { HistoryRow, historyFormat } from '../../../src/cli/history.js';
+import { parseGoBool as parseBool } from '../../../src/lib/go-bool.js';
 import { goJson } from '../../../src/lib/go-template.js';
 import { COMMANDS, rowsFor } from '../../../src/cli/commands.js';
 
