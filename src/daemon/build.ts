@@ -105,6 +105,8 @@ interface StageState {
   finishStep?: () => void;
   /** The stage's output (prefixed with its name when stages run side by side). */
   out: (text: string) => void;
+  /** How many of the image's history entries come from outside this build (its external base's). */
+  inherited: number;
 }
 
 class StepError extends Error implements BuildStepError {
@@ -195,7 +197,7 @@ class BuildRun {
   /** Containers this build made and has not removed yet. */
   private readonly tmpContainers = new Set<string>();
   /** Finished stages, by index (stages may finish out of order). */
-  private readonly stageResults: Array<{ name: string; imageId: string; config: ContainerConfig } | undefined> = [];
+  private readonly stageResults: Array<{ name: string; imageId: string; config: ContainerConfig; inherited: number } | undefined> = [];
   /** Aborted by the client going away, or by a failing stage stopping the others. */
   private readonly signal: AbortSignal;
   private readonly stopStages = new AbortController();
@@ -363,6 +365,7 @@ class BuildRun {
         this.args.addMetaArg(a.key, v);
       }
     }
+    const epoch = this.opts.dialect === 'buildkit' ? this.sourceDateEpoch() : undefined;
     const seen = new Set<string>();
     for (const st of stages) {
       if (st.name && seen.has(st.name)) throw invalidParameter(`${st.name} stage name already used`);
@@ -396,7 +399,7 @@ class BuildRun {
             const state = replacement
               ? await this.contextStage(stage, i, replacement, firstStep[i]!, total, output)
               : await this.buildStage(stage, i, bases[i]!, firstStep[i]!, total, escape, output, names, baseContexts[i]);
-            this.stageResults[i] = { name: stage.name, imageId: state.imageId, config: state.config };
+            this.stageResults[i] = { name: stage.name, imageId: state.imageId, config: state.config, inherited: state.inherited };
             if (state.imageId && i !== last) this.emit({ aux: { ID: state.imageId } });
             return state;
           } catch (err) {
@@ -413,11 +416,43 @@ class BuildRun {
     const states = await Promise.all(runs);
     if (firstError !== null) throw firstError;
     const state = states[last];
+    if (state?.imageId && epoch !== undefined) state.imageId = await this.withEpoch(state, epoch);
     if (state?.imageId) this.emit({ aux: { ID: state.imageId } });
     const unused = this.args.unconsumed();
     if (unused.length) this.out(`[Warning] One or more build-args ${goList(unused)} were not consumed\n`);
     if (!state?.imageId) throw invalidParameter('No image was generated. Is your Dockerfile empty?');
     return state.imageId;
+  }
+
+  /**
+   * BuildKit's SOURCE_DATE_EPOCH (a build arg, else a global ARG's default): the time, in
+   * seconds, the image and the history this build adds are dated; undefined when unset (or
+   * `context`, which leaves it unset for a context the client sends).
+   */
+  private sourceDateEpoch(): number | undefined {
+    const key = 'SOURCE_DATE_EPOCH';
+    this.args.markConsumed(key);
+    const v = this.args.fromOptions.get(key) ?? this.args.allMeta().get(key);
+    if (v === undefined || v === null || v === '' || v === 'context') return undefined;
+    const n = /^[+-]?\d+$/.test(v) ? Number(v) : NaN;
+    // Go's int64, within what a date can hold.
+    if (!Number.isSafeInteger(n) || Math.abs(n) > 8.64e12) throw invalidParameter(`invalid SOURCE_DATE_EPOCH: ${v}`);
+    return n;
+  }
+
+  /**
+   * The stage's image with `created` and the history entries this build made dated at `epoch`,
+   * as BuildKit dates them: a child of the built image without a container config, so the cache
+   * never offers it as a step (a build without the epoch does not get its dates) and the built
+   * image stays an intermediate one.
+   */
+  private async withEpoch(state: StageState, epoch: number): Promise<string> {
+    const when = new Date(epoch * 1000).toISOString().replace(/\.000Z$/, 'Z');
+    const { container_config: _cc, container: _c, ...rest } = state.image;
+    const file: ImageConfigFile = { ...rest, created: when, history: (rest.history ?? []).map((h, i) => (i < state.inherited ? h : { ...h, created: when })) };
+    const { id } = await this.deps.images.registerImage(Buffer.from(JSON.stringify(file)), [], state.imageId);
+    state.image = file;
+    return id;
   }
 
   private async buildStage(
@@ -622,6 +657,7 @@ class BuildRun {
       }
     }
     const state = this.newStageState(stage, index, imageId, image, out);
+    if (prev) state.inherited = prev.inherited;
     const config = state.config;
     const triggers = config.OnBuild ?? [];
     if (triggers.length) {
@@ -648,7 +684,7 @@ class BuildRun {
     config.OpenStdin = false;
     config.StdinOnce = false;
     const args = this.args.forStage();
-    return { imageId, image: base, config, maintainer: '', cmdSet: false, args, name: stage?.name ?? '', index, cacheBusted: false, containers: new Set(), out };
+    return { imageId, image: base, config, maintainer: '', cmdSet: false, args, name: stage?.name ?? '', index, cacheBusted: false, containers: new Set(), out, inherited: image?.history?.length ?? 0 };
   }
 
   private envFor(state: StageState): Map<string, string> {

@@ -479,6 +479,45 @@ test('ADD of a git repository: its ref and subdirectory, --keep-git-dir, a commi
   }
 });
 
+test('SOURCE_DATE_EPOCH dates the image and the history the build adds, not the base\'s; the cache never hands those dates on', async () => {
+  const dockerfile = (global: string) => `${global}FROM busybox\nRUN echo dated > /f\nENV X=1\n`;
+  const build = (text: string, attrs: Record<string, string>, name: string) => buildkitBuild(d.socket, { dirs: { dockerfile: [file('Dockerfile', text)], context: [] }, attrs, name });
+  const history = async (ref: string) => jsonBody<Array<{ Created: number; CreatedBy: string }>>(await socketRequest(d.socket, 'GET', `/v1.47/images/${ref}/history`))!.reverse();
+  const created = async (ref: string) => (await d.docker(['image', 'inspect', '-f', '{{.Created}}', ref])).stdout.trim();
+  const base = await history('busybox');
+  const dangling = async () => (await d.docker(['images', '-q', '--filter', 'dangling=true'])).stdout.trim().split('\n').filter(Boolean).length;
+  const before = await dangling();
+
+  let r = await build(dockerfile(''), { 'build-arg:SOURCE_DATE_EPOCH': '0' }, 'bk-epoch');
+  assert.equal(r.error, undefined, r.error?.message);
+  assert.equal(await created('bk-epoch'), '1970-01-01T00:00:00Z');
+  let h = await history('bk-epoch');
+  assert.equal(h.length, base.length + 2);
+  assert.deepEqual(h.slice(0, base.length).map((e) => e.Created), base.map((e) => e.Created));
+  assert.deepEqual(h.slice(base.length).map((e) => e.Created), [0, 0]);
+  assert.equal(await run('bk-epoch', 'cat', '/f'), 'dated\n');
+
+  // A global ARG gives the default; a build arg overrides it.
+  r = await build(dockerfile('ARG SOURCE_DATE_EPOCH=86400\n'), {}, 'bk-epoch-default');
+  assert.equal(r.error, undefined, r.error?.message);
+  assert.equal(await created('bk-epoch-default'), '1970-01-02T00:00:00Z');
+  r = await build(dockerfile('ARG SOURCE_DATE_EPOCH=86400\n'), { 'build-arg:SOURCE_DATE_EPOCH': '1704067200' }, 'bk-epoch-arg');
+  assert.equal(await created('bk-epoch-arg'), '2024-01-01T00:00:00Z');
+
+  // Without it the same steps come from the cache with their own dates, not the epoch's.
+  r = await build(dockerfile(''), {}, 'bk-no-epoch');
+  assert.equal(r.error, undefined, r.error?.message);
+  assert.ok([...vertexesByName(r.status).entries()].filter(([n]) => n.includes('RUN')).every(([, v]) => v.cached));
+  assert.ok(!(await created('bk-no-epoch')).startsWith('1970'), await created('bk-no-epoch'));
+  h = await history('bk-no-epoch');
+  assert.ok(h.slice(base.length).every((e) => e.Created > 86400), JSON.stringify(h));
+  // The dated images are children of the built ones: no dangling image is left beside them.
+  assert.equal(await dangling(), before);
+
+  const bad = await build(dockerfile(''), { 'build-arg:SOURCE_DATE_EPOCH': 'yesterday' }, 'bk-epoch-bad');
+  assert.equal(bad.error?.message, 'invalid SOURCE_DATE_EPOCH: yesterday');
+});
+
 test('RUN --mount=type=secret,env=: the secret in the step\'s environment only, a file too when a target is named', async () => {
   const dockerfile = [
     'FROM busybox',
