@@ -1,7 +1,7 @@
 /**
  * Which stages of a multi-stage Dockerfile need which: a stage needs the stage its FROM names and
- * the stages its `COPY --from` names (by name or index). A `--from` holding a variable could name
- * any earlier stage, so it needs them all. Stages that need nothing of each other may be built
+ * the stages its `COPY --from` and `RUN --mount=…,from=` name (by name or index). A `from` holding
+ * a variable could name any earlier stage, so it needs them all. Stages that need nothing of each other may be built
  * at the same time (BuildKit does; Docker's classic builder builds them in order).
  */
 import type { Stage } from './instructions.js';
@@ -13,9 +13,7 @@ export function stageDependencies(stages: readonly Stage[], bases: readonly stri
     const deps = new Set<number>();
     const base = byName.get(bases[i]!.toLowerCase());
     if (base !== undefined) deps.add(base);
-    for (const inst of stage.commands) {
-      if (inst.kind !== 'copy' || inst.from === undefined) continue;
-      const from = inst.from;
+    for (const from of stageRefs(stage)) {
       if (from.includes('$')) {
         for (let j = 0; j < i; j++) deps.add(j);
       } else if (/^\d+$/.test(from)) {
@@ -28,6 +26,20 @@ export function stageDependencies(stages: readonly Stage[], bases: readonly stri
     if (stage.name) byName.set(stage.name, i);
     return [...deps].sort((a, b) => a - b);
   });
+}
+
+/** What the stage's instructions take files from: COPY --from and the `from=` of RUN's mounts. */
+function stageRefs(stage: Stage): string[] {
+  const out: string[] = [];
+  for (const inst of stage.commands) {
+    if (inst.kind === 'copy' && inst.from !== undefined) out.push(inst.from);
+    if (inst.kind !== 'run') continue;
+    for (const spec of inst.mounts ?? []) {
+      const m = /(?:^|,)\s*from=(?:"([^"]*)"|([^,]*))/i.exec(spec);
+      if (m) out.push(m[1] ?? m[2]!);
+    }
+  }
+  return out;
 }
 
 /** Whether some stage does not (transitively) need every stage before it: then two can run at once. */

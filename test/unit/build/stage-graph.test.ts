@@ -16,6 +16,12 @@ describe('stage graph', () => {
     // An image of the same name as a later stage is not a dependency.
     assert.deepEqual(graph('FROM later AS a\nFROM busybox AS later\n'), [[], []]);
   });
+  test("RUN --mount's from= names a stage as COPY --from does", () => {
+    const df = parseStages('FROM busybox AS deps\nFROM busybox AS tools\nFROM busybox\nRUN --mount=type=cache,target=/c,from=deps --mount=type=bind,from="tools",target=/t true\nRUN --mount=type=bind,target=/x,from=$S true\n', 'buildkit');
+    assert.deepEqual(stageDependencies(df.stages, df.stages.map((s) => s.baseName)), [[], [], [0, 1]]);
+    const one = parseStages('FROM busybox AS a\nFROM busybox AS b\nFROM busybox\nRUN --mount=from=b,target=/b true\n', 'buildkit');
+    assert.deepEqual(stageDependencies(one.stages, one.stages.map((s) => s.baseName)), [[], [], [1]]);
+  });
   test('independent stages', () => {
     assert.equal(hasIndependentStages([[]]), false);
     assert.equal(hasIndependentStages([[], [0], [1]]), false);
