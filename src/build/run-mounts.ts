@@ -9,7 +9,7 @@ import { DockerfileParseError } from './parser.js';
 
 export type RunMount =
   | { type: 'bind'; target: string; source: string; from: string; readonly: boolean }
-  | { type: 'cache'; target: string; id: string; readonly: boolean; mode: number; uid: number; gid: number; source: string; from: string }
+  | { type: 'cache'; target: string; id: string; readonly: boolean; mode: number; uid: number; gid: number; permSet: boolean; source: string; from: string }
   | { type: 'tmpfs'; target: string; size: number }
   /** `target` '' when the secret is only `env`, the environment variable it is given as. */
   | { type: 'secret'; target: string; id: string; required: boolean; mode: number; uid: number; gid: number; env?: string }
@@ -123,6 +123,7 @@ export function parseRunMount(spec: string, expand: (w: string) => string = (w) 
       mode: kv.get('mode') !== undefined ? int('mode', kv.get('mode')!, 8) : 0o755,
       uid: kv.get('uid') !== undefined ? int('uid', kv.get('uid')!, 10) : 0,
       gid: kv.get('gid') !== undefined ? int('gid', kv.get('gid')!, 10) : 0,
+      permSet: kv.has('mode') || kv.has('uid') || kv.has('gid'),
       source,
       from,
     };

@@ -30,6 +30,8 @@ const TYPE = 'exec.cachemount';
 
 export class CacheMountStore {
   private readonly inUse = new Map<string, number>();
+  /** Caches being made and filled, by key: a second step asking for one waits for it. */
+  private readonly making = new Map<string, Promise<void>>();
 
   constructor(private readonly root: string) {}
 
@@ -37,19 +39,26 @@ export class CacheMountStore {
     return createHash('sha256').update(id).digest('hex');
   }
 
-  /** The cache `id`'s directory, made with `mode`/`uid`/`gid` when new, held until `release`. */
-  async acquire(id: string, target: string, perm: { mode: number; uid: number; gid: number }): Promise<{ dir: string; release: () => void }> {
-    const key = CacheMountStore.key(id);
+  /**
+   * The cache's directory, held until `release`: `id` as BuildKit shows it, kept apart by `key`
+   * (the id and what its first content depends on, as BuildKit keys a cache by its base).
+   * A new one is made with `mode`/`uid`/`gid`, or made by `fill` (a base's content).
+   */
+  async acquire(id: string, target: string, perm: { mode: number; uid: number; gid: number }, opts: { key?: string; fill?: (dir: string) => Promise<void> } = {}): Promise<{ dir: string; release: () => void }> {
+    const key = CacheMountStore.key(opts.key ?? id);
     const dir = join(this.root, key);
     await mkdir(this.root, { recursive: true, mode: 0o700 });
-    const now = new Date().toISOString();
-    const meta = await this.meta(key);
+    let meta = await this.meta(key);
     if (!meta) {
-      await mkdir(dir, { mode: perm.mode }).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== 'EEXIST') throw err;
-      });
-      await chown(dir, perm.uid, perm.gid);
+      let made = this.making.get(key);
+      if (!made) {
+        made = this.make(dir, perm, opts.fill).finally(() => this.making.delete(key));
+        this.making.set(key, made);
+      }
+      await made;
+      meta = await this.meta(key);
     }
+    const now = new Date().toISOString();
     const next: CacheMeta = meta ? { ...meta, lastUsedAt: now, usageCount: meta.usageCount + 1 } : { id, target, createdAt: now, lastUsedAt: now, usageCount: 1 };
     await writeFile(join(this.root, `${key}.json`), JSON.stringify(next));
     this.inUse.set(key, (this.inUse.get(key) ?? 0) + 1);
@@ -64,6 +73,26 @@ export class CacheMountStore {
         else this.inUse.set(key, n);
       },
     };
+  }
+
+  /** A new cache directory; a fill that fails leaves none. */
+  private async make(dir: string, perm: { mode: number; uid: number; gid: number }, fill?: (dir: string) => Promise<void>): Promise<void> {
+    await mkdir(dir, { mode: perm.mode }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+    if (!fill) {
+      await chown(dir, perm.uid, perm.gid);
+      return;
+    }
+    try {
+      // What a fill cut short by a crash left (it has no record) goes first.
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(dir, { mode: perm.mode });
+      await fill(dir);
+    } catch (err) {
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    }
   }
 
   private async meta(key: string): Promise<CacheMeta | null> {

@@ -23,16 +23,19 @@ import type { MountSpec } from '../api/types.js';
 import type { ContainerRoot } from '../containerfs/root.js';
 import { invalidParameter } from '../lib/errors.js';
 import { mountFilesystem, unmountFilesystem } from '../lib/mounts.js';
+import { copyUp } from '../volume/copy-up.js';
 
 export interface RunMountDeps {
   /** The build context. */
   context: ContainerRoot;
   /** Where temporary files of the build go (removed at start after a crash: `docker-builder*`). */
   tmpRoot: string;
-  /** The cache mount `id`'s directory, held until `release`. */
-  cacheMount(id: string, target: string, perm: { mode: number; uid: number; gid: number }): Promise<{ dir: string; release: () => void }>;
-  /** A stage's or image's rootfs for `from=`, read-only, with its cleanup. */
-  mountFrom(from: string): Promise<{ root: ContainerRoot; cleanup: () => Promise<void> }>;
+  /** The cache mount `id`'s directory (see CacheMountStore.acquire), held until `release`. */
+  cacheMount(id: string, target: string, perm: { mode: number; uid: number; gid: number }, opts: { key?: string; fill?: (dir: string) => Promise<void> }): Promise<{ dir: string; release: () => void }>;
+  /** The image a `from=` names (a stage's, a named context's or an image by name). */
+  imageOf(from: string): Promise<string>;
+  /** An image's rootfs, read-only, with its cleanup. */
+  mountImage(imageId: string): Promise<{ root: ContainerRoot; cleanup: () => Promise<void> }>;
   /** The client's secret `id`, null when it has none. */
   secret?: (id: string) => Promise<Buffer | null>;
   /** The client's ssh agents; none when it has no session (the classic API). */
@@ -125,7 +128,7 @@ export async function prepareRunMounts(
         case 'bind': {
           let source: string;
           if (m.from) {
-            const mounted = await deps.mountFrom(m.from);
+            const mounted = await deps.mountImage(await deps.imageOf(m.from));
             cleanups.push(mounted.cleanup);
             source = await hostPathIn(mounted.root, m.source, m.from);
           } else {
@@ -140,8 +143,7 @@ export async function prepareRunMounts(
           break;
         }
         case 'cache': {
-          if (m.from || m.source) throw invalidParameter('cache mounts with from= or source= are not supported by this builder');
-          const cache = await deps.cacheMount(m.id, target, m);
+          const cache = await cacheFor(m, target, deps);
           cleanups.push(() => Promise.resolve(cache.release()));
           mounts.push({ Type: 'bind', Source: cache.dir, Target: target, ReadOnly: m.readonly });
           break;
@@ -162,6 +164,37 @@ export async function prepareRunMounts(
     await cleanup();
     throw err;
   }
+}
+
+/**
+ * A cache mount's directory as BuildKit keys and fills it. Without `from=` the cache starts
+ * empty (with the mount's mode and owner; a cache given them is another cache than one without),
+ * so a `source=` below it does not exist. With `from=` it starts as a copy of that image's
+ * `source` directory (its mode and owner too), or of the whole image, or, given a mode or owner
+ * and no source, empty again; each image (and source) is a cache of its own.
+ */
+async function cacheFor(m: Extract<RunMount, { type: 'cache' }>, target: string, deps: RunMountDeps): Promise<{ dir: string; release: () => void }> {
+  const perm = { mode: m.mode, uid: m.uid, gid: m.gid };
+  const source = posix.join('/', m.source);
+  const permKey = m.permSet ? `:${m.mode.toString(8)}:${m.uid}:${m.gid}` : '';
+  if (!m.from) {
+    if (source !== '/') throw invalidParameter(`lstat ${source}: no such file or directory`);
+    return deps.cacheMount(m.id, target, perm, { key: m.id + permKey });
+  }
+  const imageId = await deps.imageOf(m.from);
+  if (source === '/' && m.permSet) return deps.cacheMount(m.id, target, perm, { key: `${m.id}:${imageId}${permKey}` });
+  return deps.cacheMount(m.id, target, perm, {
+    key: `${m.id}:${imageId}:${source}`,
+    fill: async (dir) => {
+      const { root, cleanup } = await deps.mountImage(imageId);
+      try {
+        // A missing source (or one that is not a directory) is BuildKit's failed lstat of it.
+        if (!(await copyUp(root.hostPath, source, dir))) throw invalidParameter(`lstat ${source}: no such file or directory`);
+      } finally {
+        await cleanup();
+      }
+    },
+  });
 }
 
 /**

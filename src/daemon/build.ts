@@ -1325,8 +1325,9 @@ class BuildRun {
         {
           context: this.ctx!.root,
           tmpRoot: this.deps.tmpRoot,
-          cacheMount: (id, target, perm) => this.deps.cacheMounts.acquire(id, target, perm),
-          mountFrom: async (from) => this.mountImage(await this.fromImageId(from, state.index)),
+          cacheMount: (id, target, perm, opts) => this.deps.cacheMounts.acquire(id, target, perm, opts),
+          imageOf: (from) => this.fromImageId(from, state.index),
+          mountImage: (imageId) => this.mountImage(imageId),
           ...(this.opts.secret ? { secret: this.opts.secret } : {}),
           ...(this.opts.ssh ? { ssh: this.opts.ssh } : {}),
         },

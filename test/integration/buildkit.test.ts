@@ -692,6 +692,31 @@ test("BuildKit's Dockerfile: an rw bind of the context writes to a view of it, d
   assert.doesNotMatch(mounts, /docker-builder-rw/);
 });
 
+test("BuildKit's Dockerfile: a cache mount from a stage starts as its source directory; mode and owner make another cache", async () => {
+  const dockerfile = (seed: string, pass: number) => [
+    'FROM busybox AS deps',
+    `RUN mkdir -p /opt/cache && echo ${seed} > /opt/cache/s.txt && chown -R 1000:1000 /opt/cache && chmod 0750 /opt/cache`,
+    'FROM busybox',
+    `RUN --mount=type=cache,id=seeded,from=deps,source=/opt/cache,target=/c sh -c 'cat /c/s.txt; stat -c %a:%u /c; echo run >> /c/runs; wc -l < /c/runs' ${pass}`,
+    "RUN --mount=type=cache,id=plain,target=/p,uid=7 sh -c 'stat -c %u /p; touch /p/x'",
+    "RUN --mount=type=cache,id=plain,target=/p sh -c 'stat -c %u /p; ls /p | wc -l'",
+    '',
+  ].join('\n');
+  const build = async (seed: string, pass: number) => {
+    const r = await buildkitBuild(d.socket, { dirs: { dockerfile: [file('Dockerfile', dockerfile(seed, pass))], context: [] } });
+    assert.equal(r.error, undefined, r.error?.message);
+    return [...vertexesByName(r.status).entries()].filter(([n]) => /RUN --mount/.test(n)).map(([, v]) => v.logs);
+  };
+  assert.deepEqual(await build('one', 1), ['one\n750:1000\n1\n', '7\n', '0\n0\n']);
+  // The cache is kept, not filled again (the stage comes from the build cache: the same image);
+  // another base image is another cache.
+  assert.deepEqual((await build('one', 2))[0], 'one\n750:1000\n2\n');
+  assert.deepEqual((await build('two', 3))[0], 'two\n750:1000\n1\n');
+  const refused = async (mount: string) => (await buildkitBuild(d.socket, { dirs: { dockerfile: [file('Dockerfile', `FROM busybox AS deps\nFROM busybox\nRUN --mount=${mount} true\n`)], context: [] } })).error?.message;
+  assert.equal(await refused('type=cache,from=deps,source=/missing,target=/c'), 'lstat /missing: no such file or directory');
+  assert.equal(await refused('type=cache,source=/sub,target=/c'), 'lstat /sub: no such file or directory');
+});
+
 /** BuildKit's own case for COPY --exclude (its frontend's exclude_patterns_test.go), with --parents and ADD --unpack beside it. */
 const FILTER_CONTEXT = [
   file('dir1/file-101.png', '2'),

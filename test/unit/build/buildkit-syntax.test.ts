@@ -63,7 +63,7 @@ test("RUN --mount's fields, defaults and errors", () => {
   assert.deepEqual(parseRunMount('target=/src,source=app,ro=false'), { type: 'bind', target: '/src', source: 'app', from: '', readonly: false });
   assert.deepEqual(parseRunMount('type=bind,dst=/src'), { type: 'bind', target: '/src', source: '/', from: '', readonly: true });
   assert.deepEqual(parseRunMount('type=cache,target=/root/.cache/,sharing=locked,mode=0700,uid=1000'), {
-    type: 'cache', target: '/root/.cache', id: '/root/.cache', readonly: false, mode: 0o700, uid: 1000, gid: 0, source: '', from: '',
+    type: 'cache', target: '/root/.cache', id: '/root/.cache', readonly: false, mode: 0o700, uid: 1000, gid: 0, permSet: true, source: '', from: '',
   });
   assert.deepEqual(parseRunMount('type=secret,id=npmrc'), { type: 'secret', target: '/run/secrets/npmrc', id: 'npmrc', required: false, mode: 0o400, uid: 0, gid: 0 });
   assert.deepEqual(parseRunMount('type=secret,target=/root/.npmrc,required'), { type: 'secret', target: '/root/.npmrc', id: '.npmrc', required: true, mode: 0o400, uid: 0, gid: 0 });
@@ -73,7 +73,7 @@ test("RUN --mount's fields, defaults and errors", () => {
   assert.deepEqual(parseRunMount('type=ssh'), { type: 'ssh', target: '', id: 'default', required: false, mode: 0o600, uid: 0, gid: 0 });
   assert.deepEqual(parseRunMount('type=ssh,id=gh,target=/agent/,required,mode=0640,uid=10,gid=20'), { type: 'ssh', target: '/agent', id: 'gh', required: true, mode: 0o640, uid: 10, gid: 20 });
   assert.deepEqual(parseRunMount('type=cache,id=$ID,target=/c', (w) => w.replace('$ID', 'go-mod')), {
-    type: 'cache', target: '/c', id: 'go-mod', readonly: false, mode: 0o755, uid: 0, gid: 0, source: '', from: '',
+    type: 'cache', target: '/c', id: 'go-mod', readonly: false, mode: 0o755, uid: 0, gid: 0, permSet: false, source: '', from: '',
   });
   const bad = (spec: string, re: RegExp) => assert.throws(() => parseRunMount(spec), (e: unknown) => e instanceof DockerfileParseError && re.test(e.message));
   bad('type=volume,target=/v', /unsupported mount type "volume"/);
