@@ -1110,7 +1110,6 @@ class BuildRun {
 
   private async copyStep(state: StageState, inst: Extract<Instruction, { kind: 'copy' | 'add' }>, x: (w: string) => string, expandDoc: (t: string) => string): Promise<void> {
     const cmdName = inst.kind.toUpperCase();
-    if (inst.heredocs && inst.sources.length) throw invalidParameter(`${cmdName} of here-documents and other sources at once is not supported by this builder`);
     const sources = inst.sources.map(x);
     const dest = x(inst.dest);
     const chown = inst.chown ? x(inst.chown) : '';
@@ -1121,6 +1120,7 @@ class BuildRun {
       for (const s of sources) if (/^git@|^git:\/\//.test(s)) throw invalidParameter(`ADD from a git repository (${s}) requires BuildKit`);
     }
     const urls = inst.kind === 'add' ? sources.filter((s) => !gitRefs.has(s) && isRemoteURL(s)) : [];
+    if (inst.heredocs && urls.length) throw invalidParameter(`${cmdName} of here-documents and URLs at once is not supported by this builder`);
     const local = sources.filter((s) => !urls.includes(s) && !gitRefs.has(s));
     let checksum = inst.checksum === undefined ? undefined : x(inst.checksum);
     if (checksum !== undefined) {

@@ -717,6 +717,13 @@ test("BuildKit's Dockerfile: a cache mount from a stage starts as its source dir
   assert.equal(await refused('type=cache,source=/sub,target=/c'), 'lstat /sub: no such file or directory');
 });
 
+test("BuildKit's Dockerfile: COPY of here-documents and context files at once", async () => {
+  const dockerfile = ['FROM busybox', 'COPY <<one data.txt <<two /d/', 'first', 'one', 'second', 'two', 'RUN ls /d && cat /d/one /d/data.txt /d/two', ''].join('\n');
+  const r = await buildkitBuild(d.socket, { dirs: { dockerfile: [file('Dockerfile', dockerfile)], context: [file('data.txt', 'from the context\n')] } });
+  assert.equal(r.error, undefined, r.error?.message);
+  assert.equal([...vertexesByName(r.status).entries()].find(([n]) => n.includes('RUN ls'))?.[1].logs, 'data.txt\none\ntwo\nfirst\nfrom the context\nsecond\n');
+});
+
 /** BuildKit's own case for COPY --exclude (its frontend's exclude_patterns_test.go), with --parents and ADD --unpack beside it. */
 const FILTER_CONTEXT = [
   file('dir1/file-101.png', '2'),
