@@ -116,12 +116,18 @@ export interface ContainerListOptions {
   filters: Filters;
 }
 
-export interface ContainerBackend {
+export interface ContainerCreateOptions {
   /**
-   * `readOnlyNonRecursive`: read-only binds are read-only on their top mount only, as every one
-   * was before API 1.44 (the route sets it for older clients); from 1.44 they are recursively so.
+   * Read-only binds are read-only on their top mount only, as every one was before API 1.44 (the
+   * route sets it for older clients); from 1.44 they are recursively so.
    */
-  create(name: string | undefined, body: ContainerCreateBody, platform?: string, opts?: { readOnlyNonRecursive?: boolean }): Promise<ContainerCreateResponse>;
+  readOnlyNonRecursive?: boolean;
+  /** `K=v` the process gets beyond its config, held in memory only (a build step's secrets). */
+  processEnv?: string[];
+}
+
+export interface ContainerBackend {
+  create(name: string | undefined, body: ContainerCreateBody, platform?: string, opts?: ContainerCreateOptions): Promise<ContainerCreateResponse>;
   start(ref: string): Promise<void>;
   stop(ref: string, opts: { signal?: string; timeout?: number }): Promise<void>;
   restart(ref: string, opts: { signal?: string; timeout?: number }): Promise<void>;

@@ -1332,11 +1332,9 @@ class BuildRun {
           ...(this.opts.ssh ? { ssh: this.opts.ssh } : {}),
         },
       );
-      // The step container's config holds a secret given as a variable while the step runs; BuildKit
-      // builds always remove their step containers (forcerm), and the image's config is not this one.
+      // A secret given as a variable reaches the step's process only, never its container's config.
       const has = (k: string) => runConfig.Env!.some((e) => e.split('=', 1)[0] === k);
       for (const [k, v] of Object.entries(prepared.defaultEnv)) if (!has(k)) runConfig.Env!.push(`${k}=${v}`);
-      for (const [k, v] of Object.entries(prepared.env)) runConfig.Env = [...runConfig.Env!.filter((e) => e.split('=', 1)[0] !== k), `${k}=${v}`];
     }
     try {
       await this.runContainer(state, runConfig, probeConfig, prepared, inst.network);
@@ -1362,7 +1360,8 @@ class BuildRun {
     const hostConfig = this.hostConfig();
     if (network === 'none' || network === 'host') hostConfig.NetworkMode = network;
     if (prepared?.mounts.length) hostConfig.Mounts = prepared.mounts;
-    const created = await containers.create(undefined, { ...runConfig, HostConfig: hostConfig });
+    const processEnv = Object.entries(prepared?.env ?? {}).map(([k, v]) => `${k}=${v}`);
+    const created = await containers.create(undefined, { ...runConfig, HostConfig: hostConfig }, undefined, processEnv.length ? { processEnv } : {});
     const id = created.Id;
     this.tmpContainers.add(id);
     state.containers.add(id);

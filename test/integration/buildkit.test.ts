@@ -537,6 +537,26 @@ test('RUN --mount=type=secret,env=: the secret in the step\'s environment only, 
   assert.doesNotMatch(inspect.stdout + (await d.docker(['history', '--no-trunc', 'bk-secret-env'])).stdout, /s3cr3t-env/);
   const required = await buildkitBuild(d.socket, { dirs: { dockerfile: [file('Dockerfile', 'FROM busybox\nRUN --mount=type=secret,id=absent,env=A,required true\n')], context: [] }, secrets: {} });
   assert.match(required.error?.message ?? '', /secret absent: not found/);
+
+  // While the step runs, its container's config (inspect, and the record on disk) holds no secret.
+  const held = buildkitBuild(d.socket, {
+    dirs: { dockerfile: [file('Dockerfile', `FROM busybox\nRUN --mount=type=secret,id=token,env=HELD sh -c 'until [ -e /tmp/go ]; do sleep 0.05; done; echo "held=$HELD"'\n`)], context: [] },
+    secrets: { token: 's3cr3t-env' },
+  });
+  const id = await waitFor(
+    async () => {
+      const ids = (await d.docker(['ps', '-q', '--no-trunc'])).stdout.trim().split('\n').filter(Boolean);
+      for (const c of ids) if ((await d.docker(['inspect', '-f', '{{json .Config.Cmd}}', c])).stdout.includes('/tmp/go')) return c;
+      return undefined;
+    },
+    { what: 'the step container' },
+  );
+  const config = (await d.docker(['inspect', id])).stdout + (await readFile(join(d.dataRoot, 'containers', id, 'config.v2.json'), 'utf8'));
+  assert.doesNotMatch(config, /s3cr3t-env/);
+  assert.equal((await d.docker(['exec', id, 'touch', '/tmp/go'])).code, 0);
+  const done = await held;
+  assert.equal(done.error, undefined, done.error?.message);
+  assert.equal([...vertexesByName(done.status).entries()].find(([n]) => n.includes('RUN'))?.[1].logs, 'held=s3cr3t-env\n');
 });
 
 /** A static unix-socket client for busybox steps (which have no `nc -U`): its argument to the socket, one read of the answer to stdout. */

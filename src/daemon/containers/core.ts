@@ -36,6 +36,11 @@ export class ContainerCore {
   readonly starts = new Map<string, Promise<void>>();
   /** Network namespace files being unmounted after an exit (cleanup.ts). */
   readonly netnsReleases = new Map<string, Promise<void>>();
+  /**
+   * Variables a container's process gets beyond its config (a build step's secrets), by
+   * container: in memory only, never in its record, its inspect or its config file.
+   */
+  readonly processEnv = new Map<string, string[]>();
   /** Daemon shutdown: no more restarts or auto-removes. */
   closed = false;
   readonly rootfs: RootfsMounts;

@@ -3,6 +3,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import type { ContainerCreateBody, ContainerCreateResponse, EndpointSettings, HostConfig } from '../../api/types.js';
+import type { ContainerCreateOptions } from '../../api/backend.js';
 import { initialState, type ContainerRecord } from '../../container/container.js';
 import { nowRFC3339Nano } from '../../container/state.js';
 import { invalidParameter } from '../../lib/errors.js';
@@ -22,7 +23,7 @@ export async function createContainer(
   name: string | undefined,
   body: ContainerCreateBody,
   platform?: string,
-  opts: { readOnlyNonRecursive?: boolean } = {},
+  opts: ContainerCreateOptions = {},
 ): Promise<ContainerCreateResponse> {
   const { HostConfig: hostConfigIn, NetworkingConfig: networkingConfig, ...userConfig } = body;
   const hostConfig: HostConfig = { ...(hostConfigIn ?? {}) };
@@ -52,7 +53,7 @@ async function createFromImage(
   networkingConfig: ContainerCreateBody['NetworkingConfig'],
   image: ResolvedImage,
   warnings: string[],
-  opts: { readOnlyNonRecursive?: boolean },
+  opts: ContainerCreateOptions,
 ): Promise<ContainerCreateResponse> {
   const config = mergeImageConfig(userConfig, image.config.config);
   const { path, args } = commandOf(config);
@@ -132,6 +133,7 @@ async function createFromImage(
       HostConfig: hostConfig,
     };
     await c.deps.store.save(rec);
+    if (opts.processEnv?.length) c.processEnv.set(id, opts.processEnv);
     c.records.set(id, rec);
     c.links.set(id, links);
     c.deps.events.log('container', 'create', containerActor(rec));

@@ -4,8 +4,11 @@ import type { ContainerRecord } from '../../container/container.js';
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-/** The environment Docker gives the process: PATH, HOSTNAME, TERM with a tty, then Config.Env, HOME if unset. */
-export function containerEnv(rec: ContainerRecord, home: string | undefined, linkEnv: string[] = []): string[] {
+/**
+ * The environment Docker gives the process: PATH, HOSTNAME, TERM with a tty, then Config.Env, HOME
+ * if unset; `processEnv` (`K=v`, never in the record) over all of them.
+ */
+export function containerEnv(rec: ContainerRecord, home: string | undefined, linkEnv: string[] = [], processEnv: string[] = []): string[] {
   const env = new Map<string, string>();
   env.set('PATH', `PATH=${DEFAULT_PATH}`);
   // Records created before create filled in the host's name for the host network have none.
@@ -20,5 +23,6 @@ export function containerEnv(rec: ContainerRecord, home: string | undefined, lin
     else env.delete(kv);
   }
   if (!env.has('HOME')) env.set('HOME', `HOME=${home || '/'}`);
+  for (const kv of processEnv) env.set(kv.split('=', 1)[0]!, kv);
   return [...env.values()];
 }

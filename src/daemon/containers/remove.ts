@@ -87,6 +87,7 @@ export async function removeLocked(c: ContainerCore, rec: ContainerRecord, remov
     throw systemError(`unable to remove container ${id}: ${err instanceof Error ? err.message : err}`, err);
   }
   c.records.delete(id);
+  c.processEnv.delete(id);
   c.links.forget(id);
   c.restartManagers.delete(id);
   await c.deps.volumes?.release(rec, removeVolumes || !!rec.HostConfig.AutoRemove);

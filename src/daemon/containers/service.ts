@@ -8,6 +8,7 @@ import type {
   AttachOptions,
   AttachSession,
   ContainerBackend,
+  ContainerCreateOptions,
   ContainerListOptions,
   LogsOptions,
   LogsResult,
@@ -74,7 +75,7 @@ export class ContainerService implements ContainerBackend {
       .map((r) => ({ id: r.ID, running: isRunning(r.State) }));
   }
 
-  create(name: string | undefined, body: ContainerCreateBody, platform?: string, opts: { readOnlyNonRecursive?: boolean } = {}): Promise<ContainerCreateResponse> {
+  create(name: string | undefined, body: ContainerCreateBody, platform?: string, opts: ContainerCreateOptions = {}): Promise<ContainerCreateResponse> {
     return createContainer(this.c, name, body, platform, opts);
   }
   start(ref: string): Promise<void> {

@@ -105,7 +105,7 @@ async function startNow(c: ContainerCore, rec: ContainerRecord): Promise<void> {
     if (!joined) await (contentAfterAttach ? touchEtcFiles(etc) : writeEtcFiles(etc, etcOptions));
     const linked = c.links.setup(rec, (cid) => c.records.get(cid));
     const user = await resolveUser(rootfs, rec.Config.User || undefined, hc.GroupAdd ?? undefined);
-    const env = containerEnv(rec, user.home, linked.env);
+    const env = containerEnv(rec, user.home, linked.env, c.processEnv.get(id));
     const cwd = rec.Config.WorkingDir || '/';
     await ensureWorkingDir(rootfs, cwd);
     const devs = await resolveDevices(hc);
