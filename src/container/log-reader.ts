@@ -68,36 +68,46 @@ const PARTIAL_FLUSH_BYTES = 16 * 1024;
 /**
  * Lines as Docker's log copier hands them to the log: a line the process has not ended yet is
  * held (per stream) until its newline comes, 16 KiB of it have come, or the container has
- * stopped, and then goes out whole with its first piece's time. conmon writes each piece it reads
- * as a P record at once, so without this `docker logs` and attach's log replay showed text Docker
- * shows only later (a prompt without a newline, echoed input).
+ * stopped. conmon writes each piece it reads as a P record at once, so without this `docker logs`
+ * and attach's log replay showed text Docker shows only later (a prompt without a newline, echoed
+ * input). The times are the copier's: a line is stamped when its newline comes (its last piece's
+ * time); once 16 KiB of a line went out, that part and every later part of the line carry the
+ * time of that first flush.
  */
 class LineAssembler {
   private readonly pending = new Map<'stdout' | 'stderr', { time: string; parts: Buffer[]; size: number }>();
+  /** The time of the first 16 KiB of a line still going on (the copier's partialTS). */
+  private readonly flushedAt = new Map<'stdout' | 'stderr', string>();
 
   /** The entry `rec` completes, if any. */
   push(rec: CriRecord): LogEntry | undefined {
     const held = this.pending.get(rec.stream);
+    const flushedAt = this.flushedAt.get(rec.stream);
     if (!rec.partial) {
       this.pending.delete(rec.stream);
+      this.flushedAt.delete(rec.stream);
       const parts = held ? [...held.parts, rec.text] : [rec.text];
-      return { stream: rec.stream, data: Buffer.concat([...parts, Buffer.from('\n')]), time: held?.time ?? rec.time };
+      return { stream: rec.stream, data: Buffer.concat([...parts, Buffer.from('\n')]), time: flushedAt ?? rec.time };
     }
     const next = held ?? { time: rec.time, parts: [], size: 0 };
     next.parts.push(Buffer.from(rec.text));
     next.size += rec.text.length;
+    next.time = rec.time;
     if (next.size < PARTIAL_FLUSH_BYTES) {
       this.pending.set(rec.stream, next);
       return undefined;
     }
     this.pending.delete(rec.stream);
-    return { stream: rec.stream, data: Buffer.concat(next.parts), time: next.time };
+    const time = flushedAt ?? rec.time;
+    this.flushedAt.set(rec.stream, time);
+    return { stream: rec.stream, data: Buffer.concat(next.parts), time };
   }
 
   /** What is held, once the container has stopped (its copier flushes at the end of the stream). */
   drain(): LogEntry[] {
-    const out = [...this.pending].map(([stream, held]) => ({ stream, data: Buffer.concat(held.parts), time: held.time }));
+    const out = [...this.pending].map(([stream, held]) => ({ stream, data: Buffer.concat(held.parts), time: this.flushedAt.get(stream) ?? held.time }));
     this.pending.clear();
+    this.flushedAt.clear();
     return out;
   }
 }
@@ -398,24 +408,33 @@ export async function readLogs(path: string, opts: LogsOptions, follow: FollowCo
       reader.seek(start);
 
       const wanted = (rec: CriRecord): boolean => (rec.stream === 'stdout' ? opts.stdout : opts.stderr);
-      /** 'skip' before since, 'stop' after until. */
-      const timeCheck = (rec: CriRecord): 'ok' | 'skip' | 'stop' => {
+      /**
+       * 'stop' at a record after until (no line it ends or goes on with is older); 'skip' for an
+       * entry before since. Since applies to whole lines: a line begun before it and ended after it
+       * is the copier's line of its end, and is shown whole.
+       */
+      const timeCheck = (time: string): 'ok' | 'skip' | 'stop' => {
         if (opts.since === undefined && until === undefined) return 'ok';
-        const t = parseRFC3339Seconds(rec.time);
+        const t = parseRFC3339Seconds(time);
         if (Number.isNaN(t)) return 'ok';
         if (opts.since !== undefined && t < opts.since) return 'skip';
         if (until !== undefined && t > until) return 'stop';
         return 'ok';
+      };
+      /** The entry `rec` completes, if it is to be shown; 'stop' once past until. */
+      const take = (rec: CriRecord): LogEntry | 'stop' | undefined => {
+        if (!wanted(rec)) return undefined;
+        if (timeCheck(rec.time) === 'stop') return 'stop';
+        const entry = lines.push(rec);
+        return entry && timeCheck(entry.time) === 'ok' ? entry : undefined;
       };
 
       if (rotated.length) {
         for await (const line of rotatedLines(rotated, opts.tail === undefined ? undefined : opts.tail - liveLines)) {
           const rec = parseCriLine(line);
           if (!rec) continue;
-          const tc = timeCheck(rec);
-          if (tc === 'stop') return;
-          if (tc === 'skip' || !wanted(rec)) continue;
-          const entry = lines.push(rec);
+          const entry = take(rec);
+          if (entry === 'stop') return;
           if (entry) yield entry;
           if (closed) return;
         }
@@ -427,10 +446,8 @@ export async function readLogs(path: string, opts: LogsOptions, follow: FollowCo
         for await (const line of reader.lines()) {
           const rec = parseCriLine(line);
           if (!rec) continue;
-          const tc = timeCheck(rec);
-          if (tc === 'stop') return;
-          if (tc === 'skip' || !wanted(rec)) continue;
-          const entry = lines.push(rec);
+          const entry = take(rec);
+          if (entry === 'stop') return;
           if (entry) yield entry;
           if (closed) return;
         }
@@ -445,11 +462,10 @@ export async function readLogs(path: string, opts: LogsOptions, follow: FollowCo
           const rest = reader.takeRest();
           if (follow.isRunning()) return;
           const rec = parseCriLine(rest);
-          if (rec && wanted(rec) && timeCheck(rec) === 'ok') {
-            const entry = lines.push(rec);
-            if (entry) yield entry;
-          }
-          yield* lines.drain();
+          const entry = rec && take(rec);
+          if (entry === 'stop') return;
+          if (entry) yield entry;
+          for (const held of lines.drain()) if (timeCheck(held.time) === 'ok') yield held;
           return;
         }
         if (!dirty && !stopped && !closed) await new Promise<void>((resolve) => (wake = resolve));

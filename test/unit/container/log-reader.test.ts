@@ -100,8 +100,8 @@ describe('CRI log reader', () => {
       ['stdout', Buffer.concat([bin, Buffer.from('\n')]).toString('latin1')], ['stdout', '\n'],
     ]);
     assert.equal(entries[0]!.time, ts(0));
-    // A line's time is its first piece's, as Docker's copier stamps it.
-    assert.equal(entries[1]!.time, ts(1));
+    // A line's time is its last piece's: Docker's copier stamps a line when its newline comes.
+    assert.equal(entries[1]!.time, ts(2));
     assert.equal(res.tty, false);
   });
 
@@ -118,6 +118,28 @@ describe('CRI log reader', () => {
     assert.deepEqual(running, ['stderr:err line\n', `stderr:${big}${big}`]);
     // Once the container has stopped, what was held is its output.
     assert.deepEqual(await collect(p, {}), ['stderr:err line\n', `stderr:${big}${big}`, 'stdout:prompt> ', 'stderr:tail']);
+    // The first 16 KiB of a line carry the time they went out, and so does the rest of that line;
+    // a line never ended has its last piece's time.
+    const res = await readLogs(p, OPTS, stopped());
+    const times: string[] = [];
+    for await (const e of res.entries) times.push(e.time);
+    assert.deepEqual(times, [ts(1), ts(3), ts(0), ts(3)]);
+  });
+
+  it("since and until take a line written in pieces whole, at its end's time, as Docker's copier dates it", async () => {
+    const p = await logFile(Buffer.concat([
+      line(0, 'stdout', 'early'),
+      line(1, 'stdout', 'a line wr', true),
+      line(2, 'stdout', 'itten in ', true),
+      line(3, 'stdout', 'pieces'),
+      line(4, 'stdout', 'late'),
+    ]));
+    const sec = (i: number) => (BASE + i * 1000) / 1000 + 0.123456789;
+    // Begun before since, ended after it: shown whole, not as its last piece.
+    assert.deepEqual(await collect(p, { since: sec(2) }), ['stdout:a line written in pieces\n', 'stdout:late\n']);
+    // Begun before until, ended after it: not a line of that time yet.
+    assert.deepEqual(await collect(p, { until: sec(2) }), ['stdout:early\n']);
+    assert.deepEqual(await collect(p, { until: sec(3) }), ['stdout:early\n', 'stdout:a line written in pieces\n']);
   });
 
   it('selects streams', async () => {
