@@ -405,6 +405,8 @@ export interface ProgressMessage {
   vertex?: string | null;
   /** wharf's own, in the BuildKit dialect only: a step of BuildKit's that is done as it is told (`[internal] load metadata for …`). */
   doneVertex?: string;
+  /** wharf's own, in the BuildKit dialect only: the build's SOURCE_DATE_EPOCH (seconds), for the exporters that send files. */
+  epoch?: number;
 }
 
 export interface VersionInfo {

@@ -26,10 +26,10 @@ async function finish(call: ClientCall): Promise<void> {
   for await (const _ of call.messages()) void _;
 }
 
-/** The image's filesystem as a tar, streamed to the client's file. Returns the bytes sent. */
-export async function sendTar(client: GrpcClient, root: ContainerRoot, signal: AbortSignal): Promise<number> {
+/** The image's filesystem as a tar, streamed to the client's file; `epoch` (seconds) dates every entry. Returns the bytes sent. */
+export async function sendTar(client: GrpcClient, root: ContainerRoot, signal: AbortSignal, epoch?: number): Promise<number> {
   const call = client.call(FILE_SEND, {}, signal);
-  const tar = walkPool.tar({ at: fdPath(root.fh), name: '', children: true });
+  const tar = walkPool.tar({ at: fdPath(root.fh), name: '', children: true }, epoch === undefined ? {} : { mtime: epoch });
   let sent = 0;
   try {
     for await (const chunk of tar as AsyncIterable<Buffer>) {
@@ -54,7 +54,7 @@ interface Entry {
 }
 
 /** Walk order as fsutil's: each directory's entries sorted, a directory before what it holds. */
-async function walk(base: string, rel: string, out: Entry[]): Promise<void> {
+async function walk(base: string, rel: string, out: Entry[], epoch: number | undefined): Promise<void> {
   const names = (await readdir(rel ? join(base, rel) : base)).sort();
   for (const name of names) {
     const path = rel ? `${rel}/${name}` : name;
@@ -66,7 +66,7 @@ async function walk(base: string, rel: string, out: Entry[]): Promise<void> {
       uid: st.uid,
       gid: st.gid,
       size: st.isFile() ? st.size : 0,
-      modTime: Math.floor(st.mtimeMs) * 1e6,
+      modTime: epoch === undefined ? Math.floor(st.mtimeMs) * 1e6 : epoch * 1e9,
       linkname: st.isSymbolicLink() ? await readlink(join(base, path)) : '',
       // Linux's dev_t: the major in bits 8-19, the minor in bits 0-7 and 20-31.
       devmajor: st.isCharacterDevice() || st.isBlockDevice() ? Math.floor(st.rdev / 256) & 0xfff : 0,
@@ -74,14 +74,14 @@ async function walk(base: string, rel: string, out: Entry[]): Promise<void> {
       xattrs: {},
     };
     out.push({ rel: path, stat, isFile: st.isFile() });
-    if (st.isDirectory()) await walk(base, path, out);
+    if (st.isDirectory()) await walk(base, path, out, epoch);
   }
 }
 
-/** The image's filesystem into the client's directory (fsutil's sending side). Returns the file bytes sent. */
-export async function sendDirectory(client: GrpcClient, root: ContainerRoot, signal: AbortSignal): Promise<number> {
+/** The image's filesystem into the client's directory (fsutil's sending side); `epoch` (seconds) dates every entry. Returns the file bytes sent. */
+export async function sendDirectory(client: GrpcClient, root: ContainerRoot, signal: AbortSignal, epoch?: number): Promise<number> {
   const entries: Entry[] = [];
-  await walk(root.hostPath, '', entries);
+  await walk(root.hostPath, '', entries, epoch);
   const call = client.call(FILE_SEND, {}, signal);
   const packet = (type: number, fields: { stat?: Stat; ID?: number; data?: Buffer } = {}) =>
     call.send(messages.Packet.encode({ type, ID: fields.ID ?? 0, data: fields.data ?? Buffer.alloc(0), ...(fields.stat ? { stat: fields.stat } : {}) }));

@@ -101,6 +101,8 @@ interface BuildState {
   readonly returnWaiters: Array<() => void>;
   /** Results of the gateway's Solve by ref id: image ids. */
   readonly refs: Map<string, string>;
+  /** The SOURCE_DATE_EPOCH of the builds that made these images, by image id (the exporters date files with it). */
+  readonly epochs: Map<string, number>;
   users: number;
   expiry: NodeJS.Timeout | null;
   /** Control.Solve failed: the gateway's calls waiting on it fail the same way (the client does not cancel them). */
@@ -198,7 +200,7 @@ export class BuildkitController {
     if (!ref) throw new GrpcError(Status.INVALID_ARGUMENT, 'no build ref');
     let b = this.builds.get(ref);
     if (!b) {
-      b = { feed: new StatusFeed(), control: null, controlWaiters: [], returned: null, returnWaiters: [], refs: new Map(), users: 0, expiry: null, failed: null };
+      b = { feed: new StatusFeed(), control: null, controlWaiters: [], returned: null, returnWaiters: [], refs: new Map(), epochs: new Map(), users: 0, expiry: null, failed: null };
       this.builds.set(ref, b);
     }
     const state = b;
@@ -298,7 +300,8 @@ export class BuildkitController {
     await v.start();
     const image = await this.builder.openImageRoot(imageId);
     try {
-      const bytes = req.Exporter === 'tar' ? await sendTar(client, image.root, signal) : await sendDirectory(client, image.root, signal);
+      const epoch = b.epochs.get(imageId);
+      const bytes = req.Exporter === 'tar' ? await sendTar(client, image.root, signal, epoch) : await sendDirectory(client, image.root, signal, epoch);
       await v.status({ id: `${req.Exporter === 'tar' ? 'sending tarball' : 'copying files'} ${humanSize(bytes)}`, done: true });
       await v.complete();
     } catch (err) {
@@ -367,6 +370,7 @@ export class BuildkitController {
     });
     const progress = new BuilderProgress(feed);
     let imageId = '';
+    let epoch: number | undefined;
     try {
       const secret = (id: string) => this.secret(client, info.methods, id, signal);
       const named = new NamedContexts(attrs);
@@ -378,6 +382,10 @@ export class BuildkitController {
       for await (const m of this.builder.build({ context: tar, dockerfile: dockerfile.toString('utf8'), options: opts, secret, ssh, namedContexts }, signal)) {
         const aux = m.aux as { ID?: unknown } | undefined;
         if (typeof aux?.ID === 'string') imageId = aux.ID;
+        if (m.epoch !== undefined) {
+          epoch = m.epoch;
+          continue;
+        }
         await progress.message(m);
       }
       await transfer;
@@ -391,6 +399,7 @@ export class BuildkitController {
     }
     if (transferError) throw solveError(transferError);
     if (!imageId) throw new GrpcError(Status.UNKNOWN, 'the build produced no image');
+    if (epoch !== undefined) b.epochs.set(imageId, epoch);
     return imageId;
   }
 

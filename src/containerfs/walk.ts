@@ -40,6 +40,8 @@ export interface WalkOptions {
   asLayer?: boolean;
   /** BuildKit's COPY --exclude and --parents (copy-filter.ts), matched below the walk's root. */
   filter?: CopyFilterSpec;
+  /** Every entry's mtime (seconds) instead of its own (SOURCE_DATE_EPOCH for an exporter). */
+  mtime?: number;
 }
 
 /**
@@ -238,7 +240,7 @@ class TreeWalk {
       mode: this.modeChange ? this.modeChange.apply(st.mode, st.isDirectory()) : typeof this.opts.chmod === 'number' ? this.opts.chmod : st.mode & 0o7777,
       uid: st.uid,
       gid: st.gid,
-      mtime: Math.floor(st.mtimeMs / 1000),
+      mtime: this.opts.mtime ?? Math.floor(st.mtimeMs / 1000),
     };
     if (type === 'char' && this.opts.whiteouts && st.rdev === 0) {
       const slash = rel.lastIndexOf('/');

@@ -416,7 +416,10 @@ class BuildRun {
     const states = await Promise.all(runs);
     if (firstError !== null) throw firstError;
     const state = states[last];
-    if (state?.imageId && epoch !== undefined) state.imageId = await this.withEpoch(state, epoch);
+    if (state?.imageId && epoch !== undefined) {
+      state.imageId = await this.withEpoch(state, epoch);
+      this.emit({ epoch });
+    }
     if (state?.imageId) this.emit({ aux: { ID: state.imageId } });
     const unused = this.args.unconsumed();
     if (unused.length) this.out(`[Warning] One or more build-args ${goList(unused)} were not consumed\n`);

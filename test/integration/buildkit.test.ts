@@ -942,4 +942,15 @@ test('-o type=local and type=tar: the image\'s files sent to the client, without
   assert.match(listing, /^lrwxrwxrwx 0\/0 +0 .* out\/link -> sub\/f$/m);
   assert.equal(execFileSync('tar', ['-xOf', '-', 'out/sub/f'], { input: tar.output.tar! }).toString(), 'built\n');
   assert.doesNotMatch(listing, /\.dockerenv/);
+  assert.doesNotMatch(listing, / 2001-09-09 /);
+
+  // SOURCE_DATE_EPOCH dates every file both send.
+  const epoch = { 'build-arg:SOURCE_DATE_EPOCH': '1000000000' };
+  const dated = await buildkitBuild(d.socket, { dirs: { context: [], dockerfile: [file('Dockerfile', dockerfile)] }, attrs: epoch, exporter: 'local' });
+  assert.equal(dated.error, undefined, dated.error?.message);
+  const times = new Set([...dated.output.files!.values()].map((f) => f.modTime));
+  assert.deepEqual([...times], [1e18]);
+  const datedTar = await buildkitBuild(d.socket, { dirs: { context: [], dockerfile: [file('Dockerfile', dockerfile)] }, attrs: epoch, exporter: 'tar' });
+  const datedListing = execFileSync('tar', ['--utc', '-tvf', '-'], { input: datedTar.output.tar! }).toString().trim().split('\n');
+  assert.ok(datedListing.length > 10 && datedListing.every((l) => l.includes(' 2001-09-09 01:46 ')), datedListing.slice(0, 3).join('\n'));
 });

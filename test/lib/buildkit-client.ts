@@ -119,6 +119,8 @@ export interface ReceivedFile {
   gid: number;
   data?: Buffer;
   linkname: string;
+  /** Nanoseconds since the epoch. */
+  modTime: number;
 }
 
 /** What the `local` and `tar` exporters sent to the session. */
@@ -148,7 +150,7 @@ async function receiveOutput(call: ServerCall, kind: 'tar' | 'local', out: Clien
     const p = await next();
     if (!p.stat || p.stat.path === '') break;
     ids.push(p.stat.path);
-    files.set(p.stat.path, { mode: p.stat.mode, uid: p.stat.uid, gid: p.stat.gid, linkname: p.stat.linkname });
+    files.set(p.stat.path, { mode: p.stat.mode, uid: p.stat.uid, gid: p.stat.gid, linkname: p.stat.linkname, modTime: Number(p.stat.modTime) });
   }
   for (const [id, path] of ids.entries()) {
     const f = files.get(path)!;
