@@ -48,7 +48,9 @@ import { cacheKey, copyConfig, created, goDuration, goList, goQuoteList } from '
 import { Channel } from './build-channel.js';
 import { ContainerRoot } from '../containerfs/root.js';
 import type { EventSink } from './events.js';
-import { hostArch } from './images/platform.js';
+import { hostArch, hostPlatform } from './images/platform.js';
+import { parsePlatform } from '../distribution/manifest.js';
+import { platformArgs } from '../build/platform-args.js';
 import type { ImageService } from './images/service.js';
 import type { BuildBackend, BuildOptions, BuildStepError } from '../api/backend.js';
 
@@ -356,12 +358,19 @@ class BuildRun {
     const total = df.metaArgs.length + stages.length + stages.reduce((n, s) => n + s.commands.length, 0);
     let step = 1;
     const escape = df.escapeToken;
+    if (this.opts.dialect === 'buildkit') {
+      const build = hostPlatform();
+      const target = this.opts.platform ? parsePlatform(this.opts.platform, build) : build;
+      for (const [k, v] of platformArgs(build, target, this.opts.target || df.stages.at(-1)!.name)) this.args.addMetaArg(k, v);
+    }
     for (const meta of df.metaArgs) {
       this.stepLine(`Step ${step++}/${total} : ${meta.text}\n`, null);
       const env = this.args.allMeta();
       for (const a of meta.args) {
         const v = a.value === undefined ? undefined : this.expand(a.value, env, escape);
         this.args.addArg(a.key, v);
+        // BuildKit: a bare global ARG keeps the value it has (a platform ARG's).
+        if (v === undefined && this.opts.dialect === 'buildkit' && env.has(a.key)) continue;
         this.args.addMetaArg(a.key, v);
       }
     }

@@ -744,6 +744,26 @@ test("BuildKit's Dockerfile: COPY of here-documents and context files at once", 
   assert.equal([...vertexesByName(r.status).entries()].find(([n]) => n.includes('RUN ls'))?.[1].logs, 'data.txt\none\ntwo\nfirst\nfrom the context\nsecond\n');
 });
 
+test("BuildKit's automatic platform ARGs: global for FROM, declared to be used in a stage, a build arg overriding each", async () => {
+  const arch = ({ x64: 'amd64', arm64: 'arm64' } as Record<string, string>)[process.arch]!;
+  const dockerfile = [
+    'ARG TARGETARCH',
+    'FROM --platform=$BUILDPLATFORM busybox AS build',
+    'ARG BUILDPLATFORM TARGETPLATFORM TARGETOS TARGETARCH TARGETVARIANT TARGETSTAGE',
+    'RUN echo "$BUILDPLATFORM $TARGETPLATFORM $TARGETOS/$TARGETARCH v=$TARGETVARIANT stage=$TARGETSTAGE"',
+    'RUN echo "undeclared=${BUILDOS:-none}"',
+    'FROM build AS final',
+    '',
+  ].join('\n');
+  const logs = async (attrs: Record<string, string>) => {
+    const r = await buildkitBuild(d.socket, { dirs: { dockerfile: [file('Dockerfile', dockerfile)], context: [] }, attrs });
+    assert.equal(r.error, undefined, r.error?.message);
+    return [...vertexesByName(r.status).entries()].filter(([n]) => n.includes('RUN echo')).map(([, v]) => v.logs);
+  };
+  assert.deepEqual(await logs({}), [`linux/${arch} linux/${arch} linux/${arch} v= stage=final\n`, 'undeclared=none\n']);
+  assert.deepEqual((await logs({ 'build-arg:TARGETARCH': 'riscv64', target: 'build', 'no-cache': '' }))[0], `linux/${arch} linux/${arch} linux/riscv64 v= stage=build\n`);
+});
+
 /** BuildKit's own case for COPY --exclude (its frontend's exclude_patterns_test.go), with --parents and ADD --unpack beside it. */
 const FILTER_CONTEXT = [
   file('dir1/file-101.png', '2'),
