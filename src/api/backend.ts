@@ -406,6 +406,8 @@ export interface BuildOptions {
   cpuSetMems?: string;
   /** The RUN containers' cgroup parent (--cgroup-parent). */
   cgroupParent?: string;
+  /** The RUN containers' hostname (BuildKit's `buildkitsandbox`); unset, each its own id's, as the classic builder's. */
+  sandboxHostname?: string;
   cpuPeriod?: number;
   cpuQuota?: number;
   ulimits?: Array<{ Name: string; Soft: number; Hard: number }>;

@@ -17,6 +17,8 @@ export interface FrontendOptions {
   networkMode: string;
   extraHosts: string[];
   platform: string;
+  /** The RUN steps' hostname: BuildKit's sandbox's unless named (`hostname`, or the BUILDKIT_SANDBOX_HOSTNAME build arg). */
+  hostname: string;
   shmSize?: number;
   cgroupParent?: string;
   ulimits?: Array<{ Name: string; Soft: number; Hard: number }>;
@@ -49,6 +51,7 @@ export function frontendOptions(attrs: Record<string, string>): FrontendOptions 
     networkMode: '',
     extraHosts: [],
     platform: '',
+    hostname: 'buildkitsandbox',
   };
   for (const [key, value] of Object.entries(attrs)) {
     if (key.startsWith('build-arg:')) {
@@ -93,6 +96,9 @@ export function frontendOptions(attrs: Record<string, string>): FrontendOptions 
       case 'cgroup-parent':
         opts.cgroupParent = value;
         break;
+      case 'hostname':
+        if (value) opts.hostname = value;
+        break;
       case 'ulimit':
         opts.ulimits = parseUlimits(value);
         break;
@@ -100,5 +106,7 @@ export function frontendOptions(attrs: Record<string, string>): FrontendOptions 
       // As BuildKit's frontend does, other attributes (attestations, cache imports, caps) are left alone.
     }
   }
+  // BuildKit's frontend: the build arg names the sandbox's hostname over the attribute.
+  if (attrs['build-arg:BUILDKIT_SANDBOX_HOSTNAME']) opts.hostname = attrs['build-arg:BUILDKIT_SANDBOX_HOSTNAME'];
   return opts;
 }

@@ -1325,6 +1325,7 @@ class BuildRun {
       Image: state.imageId,
       AttachStdout: true,
       AttachStderr: true,
+      ...(this.opts.sandboxHostname ? { Hostname: this.opts.sandboxHostname } : {}),
     });
     if (!state.imageId) throw invalidParameter('Please provide a source image with `from` prior to run');
     this.checkCancelled();

@@ -55,6 +55,7 @@ export class BuildkitBuilder implements DockerfileBuilder {
         ...(o.shmSize !== undefined ? { shmSize: o.shmSize } : {}),
         ...(o.cgroupParent ? { cgroupParent: o.cgroupParent } : {}),
         ...(o.ulimits ? { ulimits: o.ulimits } : {}),
+        sandboxHostname: o.hostname,
         ssh: req.ssh,
         namedContexts: req.namedContexts,
       },

@@ -744,14 +744,14 @@ test("BuildKit's Dockerfile: COPY of here-documents and context files at once", 
   assert.equal([...vertexesByName(r.status).entries()].find(([n]) => n.includes('RUN ls'))?.[1].logs, 'data.txt\none\ntwo\nfirst\nfrom the context\nsecond\n');
 });
 
-test("BuildKit's automatic platform ARGs: global for FROM, declared to be used in a stage, a build arg overriding each", async () => {
+test("BuildKit's automatic platform ARGs: global for FROM, declared to be used in a stage, a build arg overriding each; the sandbox's hostname", async () => {
   const arch = ({ x64: 'amd64', arm64: 'arm64' } as Record<string, string>)[process.arch]!;
   const dockerfile = [
     'ARG TARGETARCH',
     'FROM --platform=$BUILDPLATFORM busybox AS build',
     'ARG BUILDPLATFORM TARGETPLATFORM TARGETOS TARGETARCH TARGETVARIANT TARGETSTAGE',
     'RUN echo "$BUILDPLATFORM $TARGETPLATFORM $TARGETOS/$TARGETARCH v=$TARGETVARIANT stage=$TARGETSTAGE"',
-    'RUN echo "undeclared=${BUILDOS:-none}"',
+    'RUN echo "undeclared=${BUILDOS:-none}" && echo "host=$(hostname)"',
     'FROM build AS final',
     '',
   ].join('\n');
@@ -760,7 +760,8 @@ test("BuildKit's automatic platform ARGs: global for FROM, declared to be used i
     assert.equal(r.error, undefined, r.error?.message);
     return [...vertexesByName(r.status).entries()].filter(([n]) => n.includes('RUN echo')).map(([, v]) => v.logs);
   };
-  assert.deepEqual(await logs({}), [`linux/${arch} linux/${arch} linux/${arch} v= stage=final\n`, 'undeclared=none\n']);
+  // The steps run as BuildKit's sandbox does, under its hostname.
+  assert.deepEqual(await logs({}), [`linux/${arch} linux/${arch} linux/${arch} v= stage=final\n`, 'undeclared=none\nhost=buildkitsandbox\n']);
   assert.deepEqual((await logs({ 'build-arg:TARGETARCH': 'riscv64', target: 'build', 'no-cache': '' }))[0], `linux/${arch} linux/${arch} linux/riscv64 v= stage=build\n`);
 });
 

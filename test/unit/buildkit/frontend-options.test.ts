@@ -39,6 +39,13 @@ test('defaults: the Dockerfile, the cache used, the default network', () => {
   assert.equal(o.noCache, false);
   assert.equal(o.pull, false);
   assert.equal(o.networkMode, '');
+  assert.equal(o.hostname, 'buildkitsandbox');
+});
+
+test("the RUN steps' hostname: BuildKit's sandbox's, the `hostname` attribute, the BUILDKIT_SANDBOX_HOSTNAME build arg over it", () => {
+  assert.equal(frontendOptions({ hostname: 'builder' }).hostname, 'builder');
+  assert.equal(frontendOptions({ hostname: 'builder', 'build-arg:BUILDKIT_SANDBOX_HOSTNAME': 'from-arg' }).hostname, 'from-arg');
+  assert.equal(frontendOptions({ 'build-arg:BUILDKIT_SANDBOX_HOSTNAME': '' }).hostname, 'buildkitsandbox');
 });
 
 test('named contexts are no options of the classic builder: they are looked up as the build meets them', () => {
