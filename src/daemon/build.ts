@@ -431,7 +431,8 @@ class BuildRun {
     }
     if (state?.imageId) this.emit({ aux: { ID: state.imageId } });
     const unused = this.args.unconsumed();
-    if (unused.length) this.out(`[Warning] One or more build-args ${goList(unused)} were not consumed\n`);
+    // The classic builder's warning; BuildKit has none.
+    if (unused.length && this.opts.dialect !== 'buildkit') this.out(`[Warning] One or more build-args ${goList(unused)} were not consumed\n`);
     if (!state?.imageId) throw invalidParameter('No image was generated. Is your Dockerfile empty?');
     return state.imageId;
   }

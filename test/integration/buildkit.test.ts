@@ -763,6 +763,10 @@ test("BuildKit's automatic platform ARGs: global for FROM, declared to be used i
   // The steps run as BuildKit's sandbox does, under its hostname.
   assert.deepEqual(await logs({}), [`linux/${arch} linux/${arch} linux/${arch} v= stage=final\n`, 'undeclared=none\nhost=buildkitsandbox\n']);
   assert.deepEqual((await logs({ 'build-arg:TARGETARCH': 'riscv64', target: 'build', 'no-cache': '' }))[0], `linux/${arch} linux/${arch} linux/riscv64 v= stage=build\n`);
+  // An unused build arg earns no warning (the classic builder's "were not consumed" is not BuildKit's).
+  const unused = await buildkitBuild(d.socket, { dirs: { dockerfile: [file('Dockerfile', 'FROM busybox\nRUN true\n')], context: [] }, attrs: { 'build-arg:NOBODY_USES': 'x' } });
+  assert.equal(unused.error, undefined, unused.error?.message);
+  assert.deepEqual([...vertexesByName(unused.status).keys()].filter((n) => n.includes('builder messages')), []);
 });
 
 /** BuildKit's own case for COPY --exclude (its frontend's exclude_patterns_test.go), with --parents and ADD --unpack beside it. */
