@@ -202,7 +202,8 @@ export function parseChmod(v: string): number | string {
     ModeChange.parse(v);
   } catch (err) {
     if (err instanceof RangeError) throw invalidParameter(`invalid chmod parameter: '${v}'. it should be octal string and between 0 and 07777`);
-    throw invalidParameter(`invalid chmod parameter: '${v}': invalid syntax`);
+    // BuildKit returns its mode parser's error as it is.
+    throw invalidParameter('invalid syntax');
   }
   return v;
 }

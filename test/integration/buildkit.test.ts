@@ -920,7 +920,7 @@ test('COPY --chmod as BuildKit applies it: octal (to the directories it makes to
   for (const [bad, message] of [
     ['64a', "invalid chmod parameter: '64a'. it should be octal string and between 0 and 07777"],
     ['10000', "invalid chmod parameter: '10000'. it should be octal string and between 0 and 07777"],
-    ['u+q', "invalid chmod parameter: 'u+q': invalid syntax"],
+    ['u+q', 'invalid syntax'],
   ] as const) {
     const failed = await build(bad);
     assert.match(failed.error?.message ?? '', new RegExp(message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
