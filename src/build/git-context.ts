@@ -37,6 +37,15 @@ export interface BuildkitGitRef extends GitRemote {
 
 export class GitContextError extends Error {}
 
+/** The URL's `#…`, unescaped. */
+function urlFragment(u: URL, src: string): string {
+  try {
+    return decodeURIComponent(u.hash.replace(/^#/, ''));
+  } catch {
+    throw new GitContextError(`parse "${src}": invalid URL escape in its fragment`);
+  }
+}
+
 /** `defaultRef`: the ref without a fragment naming one (moby's classic builder: master; BuildKit: the remote's HEAD). */
 export function parseGitUrl(url: string, defaultRef = 'master'): GitRemote {
   let full = url;
@@ -54,7 +63,7 @@ export function parseGitUrl(url: string, defaultRef = 'master'): GitRemote {
     } catch {
       throw new GitContextError(`parse "${url}": invalid URL`);
     }
-    fragment = decodeURIComponent(u.hash.replace(/^#/, ''));
+    fragment = urlFragment(u, url);
     u.hash = '';
     remote = u.toString();
   }
@@ -87,7 +96,7 @@ export function parseBuildkitGitRef(src: string): BuildkitGitRef | null {
       throw new GitContextError(`parse "${src}": invalid URL`);
     }
     if ((scheme === 'http' || scheme === 'https') && !u.pathname.endsWith('.git')) return null;
-    fragment = decodeURIComponent(u.hash.replace(/^#/, ''));
+    fragment = urlFragment(u, src);
     query = u.search.replace(/^\?/, '');
     u.hash = '';
     u.search = '';

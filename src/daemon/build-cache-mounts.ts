@@ -77,10 +77,10 @@ export class CacheMountStore {
 
   /** A new cache directory; a fill that fails leaves none. */
   private async make(dir: string, perm: { mode: number; uid: number; gid: number }, fill?: (dir: string) => Promise<void>): Promise<void> {
-    await mkdir(dir, { mode: perm.mode }).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EEXIST') throw err;
-    });
     if (!fill) {
+      await mkdir(dir, { mode: perm.mode }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+      });
       await chown(dir, perm.uid, perm.gid);
       return;
     }

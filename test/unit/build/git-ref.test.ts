@@ -27,6 +27,7 @@ test("a git source's query is read as BuildKit's frontend reads it", () => {
     [`${base}?ref=a&ref=b`, 'query "ref" has multiple values'],
     [`${base}?keep-git-dir=maybe`, 'invalid keep-git-dir value: "maybe"'],
     [`${base}#--upload-pack=touch`, 'invalid refspec: --upload-pack=touch'],
+    [`${base}#%E0%A4%A`, `parse "${base}#%E0%A4%A": invalid URL escape in its fragment`],
   ];
   for (const [s, message] of refused) assert.throws(() => parseBuildkitGitRef(s), { message }, s);
 });
