@@ -206,9 +206,9 @@ async function copyOnWriteView(source: string, tmpRoot: string): Promise<{ path:
   const dir = await mkdtemp(join(tmpRoot, 'docker-builder-rw'));
   const remove = () => rm(dir, { recursive: true, force: true });
   try {
-    if (!(await stat(source)).isDirectory()) {
+    const st = await stat(source);
+    if (!st.isDirectory()) {
       const copy = join(dir, 'file');
-      const st = await stat(source);
       await copyFile(source, copy);
       await chown(copy, st.uid, st.gid);
       await chmod(copy, st.mode & 0o7777);
@@ -217,7 +217,6 @@ async function copyOnWriteView(source: string, tmpRoot: string): Promise<{ path:
     const merged = join(dir, 'merged');
     for (const sub of ['upper', 'work', 'merged']) await mkdir(join(dir, sub));
     // The view's root takes the upper directory's owner and mode: the source's.
-    const st = await stat(source);
     await chown(join(dir, 'upper'), st.uid, st.gid);
     await chmod(join(dir, 'upper'), st.mode & 0o7777);
     // The source's path comes from the client's context: it is the mount's working directory, never
