@@ -390,7 +390,9 @@ export class ConmonRuntime implements Runtime {
   }
 
   async resize(id: string, height: number, width: number): Promise<void> {
-    // A process gone under the call is Docker's errNotRunning (a conflict), as its task lookup answers.
+    // A process gone under the call is Docker's errNotRunning (a conflict), as its task lookup answers;
+    // so is one whose exit conmon has recorded while it is still finishing (its ctl fifo still open).
+    if (await pathExists(join(this.exitDir, id))) throw conflict(`container ${id} is not running`);
     await setTerminalSize(bundleLinkOf(this.opts.execRoot, id), this.conmonPidFile(id), height, width, (msg) =>
       msg === 'gone' ? conflict(`container ${id} is not running`) : systemError(`cannot resize container ${id}: ${msg}`),
     );

@@ -259,6 +259,20 @@ describe('ConmonRuntime (conmon + runc)', { concurrency: false }, () => {
     await runtime.delete(id);
   });
 
+  test('a resize once the exit is recorded is a conflict too, while conmon is still finishing', async () => {
+    const id = newId();
+    await create(id, ['sleep', '100']);
+    await runtime.start(id);
+    await runtime.resize(id, 10, 10);
+    // What conmon writes first when the process ends; it goes on holding its ctl fifo for a moment.
+    await writeFile(join(execRoot, 'exits', id), '0');
+    await assert.rejects(runtime.resize(id, 10, 10), (e: Error & { kind?: string }) => e.kind === 'Conflict' && e.message === `container ${id} is not running`);
+    exits.delete(id);
+    await runtime.kill(id, 'SIGKILL');
+    await waitFor(async () => (await runtime.state(id))?.status === 'stopped', { what: 'the container to stop' });
+    await runtime.delete(id);
+  });
+
   test('conmon runs runc from the sealed copy the daemon holds, for a create and an exec', async () => {
     const id = newId();
     const { pid } = await create(id, ['sleep', '100']);
