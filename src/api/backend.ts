@@ -408,6 +408,8 @@ export interface BuildOptions {
   cgroupParent?: string;
   /** The RUN containers' hostname (BuildKit's `buildkitsandbox`); unset, each its own id's, as the classic builder's. */
   sandboxHostname?: string;
+  /** false: a RUN on the host's network fails (BuildKit without the `network.host` entitlement); the classic API leaves it unset. */
+  networkHostAllowed?: boolean;
   cpuPeriod?: number;
   cpuQuota?: number;
   ulimits?: Array<{ Name: string; Soft: number; Hard: number }>;

@@ -338,6 +338,7 @@ export class BuildkitController {
   private async runFrontend(b: BuildState, attrs: Record<string, string>, signal: AbortSignal): Promise<string> {
     await waitFor(b, () => b.control !== null, b.controlWaiters, signal, 'the solve request');
     const opts = frontendOptions(attrs);
+    opts.networkHostAllowed = (b.control!.Entitlements ?? []).includes('network.host');
     const { client, info } = await this.sessions.get(b.control!.Session, signal);
     const feed = b.feed;
 

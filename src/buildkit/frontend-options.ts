@@ -19,6 +19,8 @@ export interface FrontendOptions {
   platform: string;
   /** The RUN steps' hostname: BuildKit's sandbox's unless named (`hostname`, or the BUILDKIT_SANDBOX_HOSTNAME build arg). */
   hostname: string;
+  /** The client granted the `network.host` entitlement (Control.Solve's, not an attribute): a RUN may use the host's network. */
+  networkHostAllowed: boolean;
   shmSize?: number;
   cgroupParent?: string;
   ulimits?: Array<{ Name: string; Soft: number; Hard: number }>;
@@ -52,6 +54,7 @@ export function frontendOptions(attrs: Record<string, string>): FrontendOptions 
     extraHosts: [],
     platform: '',
     hostname: 'buildkitsandbox',
+    networkHostAllowed: false,
   };
   for (const [key, value] of Object.entries(attrs)) {
     if (key.startsWith('build-arg:')) {

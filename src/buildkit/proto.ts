@@ -115,6 +115,8 @@ export interface SolveRequest {
   Frontend: string;
   FrontendAttrs: Record<string, string>;
   FrontendInputs: Record<string, Buffer>;
+  /** What the client allows the build (`--allow network.host`…); absent from older clients' requests. */
+  Entitlements?: string[];
 }
 export interface SolveResponse {
   ExporterResponse: Record<string, string>;

@@ -1304,6 +1304,9 @@ class BuildRun {
   }
 
   private async runStep(state: StageState, inst: Extract<Instruction, { kind: 'run' }>, x: (w: string) => string): Promise<void> {
+    // BuildKit checks the entitlement of every step that would run on the host's network, cached or not.
+    const hostNetwork = inst.network === 'host' || (inst.network === undefined && this.opts.networkMode === 'host');
+    if (hostNetwork && this.opts.networkHostAllowed === false) throw invalidParameter('network.host is not allowed');
     const c = state.config;
     const cmd = inst.cmd;
     const cmdFromArgs = cmd.json ? cmd.args : [...this.shell(state), ...cmd.args];

@@ -56,6 +56,7 @@ export class BuildkitBuilder implements DockerfileBuilder {
         ...(o.cgroupParent ? { cgroupParent: o.cgroupParent } : {}),
         ...(o.ulimits ? { ulimits: o.ulimits } : {}),
         sandboxHostname: o.hostname,
+        networkHostAllowed: o.networkHostAllowed,
         ssh: req.ssh,
         namedContexts: req.namedContexts,
       },

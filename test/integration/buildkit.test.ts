@@ -769,6 +769,20 @@ test("BuildKit's automatic platform ARGs: global for FROM, declared to be used i
   assert.deepEqual([...vertexesByName(unused.status).keys()].filter((n) => n.includes('builder messages')), []);
 });
 
+test("a RUN on the host's network needs the client's network.host entitlement (`--allow network.host`), cached or not", async () => {
+  const build = (text: string, attrs: Record<string, string>, entitlements?: string[]) =>
+    buildkitBuild(d.socket, { dirs: { dockerfile: [file('Dockerfile', text)], context: [] }, attrs, ...(entitlements ? { entitlements } : {}) });
+  const onHost = 'FROM busybox\nRUN --network=host echo ran\n';
+  assert.equal((await build(onHost, {})).error?.message, 'network.host is not allowed');
+  // The build's own --network=host (force-network-mode) too.
+  assert.equal((await build('FROM busybox\nRUN echo x\n', { 'force-network-mode': 'host' })).error?.message, 'network.host is not allowed');
+  const allowed = await build(onHost, {}, ['network.host']);
+  assert.equal(allowed.error, undefined, allowed.error?.message);
+  assert.equal([...vertexesByName(allowed.status).entries()].find(([n]) => n.includes('RUN'))?.[1].logs, 'ran\n');
+  // Now in the cache, it is still refused without the entitlement.
+  assert.equal((await build(onHost, {})).error?.message, 'network.host is not allowed');
+});
+
 /** BuildKit's own case for COPY --exclude (its frontend's exclude_patterns_test.go), with --parents and ADD --unpack beside it. */
 const FILTER_CONTEXT = [
   file('dir1/file-101.png', '2'),

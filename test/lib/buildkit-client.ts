@@ -111,6 +111,8 @@ export interface BuildRequest {
   secrets?: Record<string, string>;
   /** ssh agents the session forwards (`--ssh id=…`), by id: each message's bytes in, the answer out. */
   sshAgents?: Record<string, (request: Buffer) => Buffer>;
+  /** What the client allows (`--allow network.host`). */
+  entitlements?: string[];
 }
 
 export interface ReceivedFile {
@@ -271,6 +273,7 @@ export async function buildkitBuild(socketPath: string, req: BuildRequest): Prom
       Frontend: req.direct ? 'dockerfile.v0' : '',
       FrontendAttrs: req.direct ? attrs : {},
       FrontendInputs: {},
+      ...(req.entitlements ? { Entitlements: req.entitlements } : {}),
     }),
   );
   const gateway = req.direct
