@@ -181,9 +181,9 @@ const GIT_ENV = {
   GIT_ALLOW_PROTOCOL: 'http:https:git:ssh',
 };
 
-function git(dir: string, args: string[], signal?: AbortSignal): Promise<string> {
+function runGit(dir: string, args: string[], signal?: AbortSignal, env: Record<string, string> = GIT_ENV): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile('git', ['-c', 'protocol.file.allow=never', ...args], { cwd: dir, env: GIT_ENV, signal, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
+    execFile('git', ['-c', 'protocol.file.allow=never', ...args], { cwd: dir, env, signal, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
       if (err) reject(new GitContextError(`${(stderr || stdout || err.message).trim()}`));
       else resolve(stdout);
     });
@@ -192,7 +192,7 @@ function git(dir: string, args: string[], signal?: AbortSignal): Promise<string>
 
 /** The commit a checkout of cloneGitRepo is at. */
 export async function checkedOutCommit(dir: string): Promise<string> {
-  return (await git(dir, ['rev-parse', 'HEAD'])).trim();
+  return (await runGit(dir, ['rev-parse', 'HEAD'])).trim();
 }
 
 /** How long the smart-server probe waits for an answer's head. */
@@ -238,8 +238,13 @@ export async function cloneGitContext(url: string, tmpRoot: string, signal?: Abo
   return cloneGitRepo(parseGitUrl(url, defaultRef), tmpRoot, signal);
 }
 
-/** cloneGitContext of a parsed remote. */
-export async function cloneGitRepo(repo: GitRemote, tmpRoot: string, signal?: AbortSignal): Promise<{ dir: string; context: string }> {
+/**
+ * cloneGitContext of a parsed remote. `sshAuthSock`: ssh runs as BuildKit's git source runs it,
+ * with that agent, no ssh configuration of the host's, and host keys not checked.
+ */
+export async function cloneGitRepo(repo: GitRemote, tmpRoot: string, signal?: AbortSignal, opts: { sshAuthSock?: string } = {}): Promise<{ dir: string; context: string }> {
+  const env = opts.sshAuthSock ? { ...GIT_ENV, SSH_AUTH_SOCK: opts.sshAuthSock, GIT_SSH_COMMAND: 'ssh -F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null' } : GIT_ENV;
+  const git = (cwd: string, args: string[], sig?: AbortSignal) => runGit(cwd, args, sig, env);
   const dir = await mkdtemp(join(tmpRoot, 'docker-builder-git'));
   try {
     await git(dir, ['init', '-q']);

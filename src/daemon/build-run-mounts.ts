@@ -14,8 +14,6 @@
  * directory of the host's, each connection to it carried to the client's agent (SshAgents).
  */
 import { chmod, chown, copyFile, mkdir, mkdtemp, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
-import { createServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import type { SshAgents } from '../api/backend.js';
 import { noSshKey, type RunMount } from '../build/run-mounts.js';
@@ -24,6 +22,7 @@ import type { ContainerRoot } from '../containerfs/root.js';
 import { invalidParameter } from '../lib/errors.js';
 import { mountFilesystem, unmountFilesystem } from '../lib/mounts.js';
 import { copyUp } from '../volume/copy-up.js';
+import { listenSsh } from './ssh-agent-socket.js';
 
 export interface RunMountDeps {
   /** The build context. */
@@ -232,42 +231,6 @@ async function copyOnWriteView(source: string, tmpRoot: string): Promise<{ path:
     };
   } catch (err) {
     await remove().catch(() => {});
-    throw err;
-  }
-}
-
-/**
- * A socket for an ssh mount, owned and moded as the mount says, in a directory of its own under
- * the host's temporary directory (as BuildKit's: a unix socket's path must stay short). Closing
- * it ends the connections still open.
- */
-async function listenSsh(m: { uid: number; gid: number; mode: number }, onConnection: (conn: Socket) => void): Promise<{ path: string; close: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), '.wharf-ssh-'));
-  const path = join(dir, 'ssh_auth_sock');
-  const open = new Set<Socket>();
-  // Half-open: an agent's client may shut its writing side and still read the answer.
-  const server: Server = createServer({ allowHalfOpen: true }, (conn) => {
-    open.add(conn);
-    conn.once('close', () => open.delete(conn));
-    onConnection(conn);
-  });
-  const close = async () => {
-    for (const c of open) c.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await rm(dir, { recursive: true, force: true });
-  };
-  try {
-    await chmod(dir, 0o711);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(path, () => resolve());
-    });
-    server.on('error', () => {});
-    await chown(path, m.uid, m.gid);
-    await chmod(path, m.mode);
-    return { path, close };
-  } catch (err) {
-    await close().catch(() => {});
     throw err;
   }
 }

@@ -37,7 +37,8 @@ import { unmountFilesystem } from '../lib/mounts.js';
 import { resolveUser } from '../runtime/user.js';
 import { BuildContext } from './build-context.js';
 import type { CacheMountStore } from './build-cache-mounts.js';
-import { parseRunMount, type RunMount } from '../build/run-mounts.js';
+import { noSshKey, parseRunMount, type RunMount } from '../build/run-mounts.js';
+import { listenSsh } from './ssh-agent-socket.js';
 import { missingMountPoints, prepareRunMounts, removeMountPoints, type PreparedMounts } from './build-run-mounts.js';
 import { copySources, parseChmod, resolveSelected, resolveSources, sourcesHash, type CopySource, type SourceSelection } from './build-copy.js';
 import { SourceHashCache } from './build-source-cache.js';
@@ -1234,11 +1235,21 @@ class BuildRun {
    * goes to the destination.
    */
   private async gitSource(ref: BuildkitGitRef, keepGitDir: boolean, checksum: string | undefined, cmdName: string, cleanups: Array<() => Promise<void>>): Promise<{ root: ContainerRoot; infos: CopySource[] }> {
+    // Over ssh, as BuildKit's git source: through the client's `default` agent, which it must forward.
+    let agent: { path: string; close: () => Promise<void> } | undefined;
+    if (!/^(?:https?|git):\/\//i.test(ref.remote)) {
+      const agents = this.opts.ssh;
+      const absent = agents ? await agents.check('default') : noSshKey('default');
+      if (absent !== null) throw invalidParameter(absent);
+      agent = await listenSsh({ uid: 0, gid: 0, mode: 0o600 }, (conn) => agents!.connect('default', conn));
+    }
     let checkout: { dir: string; context: string };
     try {
-      checkout = await cloneGitRepo(ref, this.deps.tmpRoot, this.signal);
+      checkout = await cloneGitRepo(ref, this.deps.tmpRoot, this.signal, agent ? { sshAuthSock: agent.path } : {});
     } catch (err) {
       throw err instanceof GitContextError ? invalidParameter(err.message) : err;
+    } finally {
+      await agent?.close();
     }
     cleanups.push(() => rm(checkout.dir, { recursive: true, force: true }));
     if (checksum !== undefined) {

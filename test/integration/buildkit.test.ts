@@ -518,6 +518,65 @@ test('SOURCE_DATE_EPOCH dates the image and the history the build adds, not the 
   assert.equal(bad.error?.message, 'invalid SOURCE_DATE_EPOCH: yesterday');
 });
 
+test("ADD of a git repository over ssh goes through the client's `default` agent, with no ssh configuration of the host's", { timeout: 120_000 }, async () => {
+  const work = await mkdtemp(join(tmpdir(), 'wharf-bk-addgit-ssh-'));
+  const g = gitRunner('main');
+  const src = join(work, 'src');
+  await mkdir(src);
+  await writeFile(join(src, 'f.txt'), 'over ssh\n');
+  await g(src, 'init', '-q');
+  await g(src, 'add', '-A');
+  await g(src, 'commit', '-qm', 'one');
+  const bare = join(work, 'app.git');
+  await g(work, 'clone', '-q', '--bare', src, bare);
+  // A stand-in for ssh on the daemon's PATH: it asks the agent it is given for its identities, notes
+  // its arguments and the answer, then runs the remote command here (git-upload-pack of the repository).
+  const bin = join(work, 'bin');
+  await mkdir(bin);
+  const log = join(work, 'ssh.log');
+  await writeFile(join(bin, 'ssh'), [
+    `#!${process.execPath}`,
+    "const { connect } = require('node:net'); const { appendFileSync } = require('node:fs'); const { spawnSync } = require('node:child_process');",
+    'const args = process.argv.slice(2);',
+    'const c = connect(process.env.SSH_AUTH_SOCK || "/nonexistent");',
+    'c.on("error", (e) => { appendFileSync(' + JSON.stringify(log) + ', "no agent: " + e.code + "\\n"); process.exit(255); });',
+    'c.on("connect", () => c.write(Buffer.from([0, 0, 0, 1, 11])));',
+    'c.once("data", (answer) => {',
+    '  appendFileSync(' + JSON.stringify(log) + ', JSON.stringify({ args: args.slice(0, -1), answer: answer.toString("hex") }) + "\\n");',
+    '  c.destroy();',
+    '  process.exit(spawnSync("sh", ["-c", args[args.length - 1]], { stdio: "inherit" }).status ?? 1);',
+    '});',
+    '',
+  ].join('\n'), { mode: 0o755 });
+  const d2 = await startDaemon({ env: { PATH: `${bin}:${process.env.PATH}` } });
+  try {
+    await loadBusybox(d2);
+    const identities = Buffer.from([0, 0, 0, 5, 12, 0, 0, 0, 0]);
+    const build = (source: string, agents: boolean) =>
+      buildkitBuild(d2.socket, {
+        // The source in the RUN line: each build runs it (the ADD of the same tree is cached).
+        dirs: { dockerfile: [file('Dockerfile', `FROM busybox\nADD ${source} /src/\nRUN cat /src/f.txt # ${source}\n`)], context: [] },
+        ...(agents ? { sshAgents: { default: () => identities } } : {}),
+      });
+    for (const source of [`ssh://git@127.0.0.1${bare}`, `git@127.0.0.1:${bare}`]) {
+      const r = await build(source, true);
+      assert.equal(r.error, undefined, r.error?.message);
+      assert.equal([...vertexesByName(r.status).entries()].find(([n]) => n.includes('RUN cat'))?.[1].logs, 'over ssh\n');
+    }
+    const calls = (await readFile(log, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { args: string[]; answer: string });
+    assert.ok(calls.length >= 2);
+    for (const call of calls) {
+      assert.equal(call.answer, identities.toString('hex'));
+      assert.deepEqual(call.args.slice(0, 2), ['-F', '/dev/null']);
+    }
+    // Without the client's agent, BuildKit's refusal.
+    assert.match((await build(`git@127.0.0.1:${bare}`, false)).error?.message ?? '', /default/);
+  } finally {
+    await d2.cleanup();
+    await rm(work, { recursive: true, force: true });
+  }
+});
+
 test('RUN --mount=type=secret,env=: the secret in the step\'s environment only, a file too when a target is named', async () => {
   const dockerfile = [
     'FROM busybox',
