@@ -410,6 +410,8 @@ export interface BuildOptions {
   sandboxHostname?: string;
   /** false: a RUN on the host's network fails (BuildKit without the `network.host` entitlement); the classic API leaves it unset. */
   networkHostAllowed?: boolean;
+  /** BuildKit's BUILDKIT_CACHE_MOUNT_NS: cache mounts of another namespace are other caches. */
+  cacheMountNamespace?: string;
   cpuPeriod?: number;
   cpuQuota?: number;
   ulimits?: Array<{ Name: string; Soft: number; Hard: number }>;

@@ -21,6 +21,8 @@ export interface FrontendOptions {
   hostname: string;
   /** The client granted the `network.host` entitlement (Control.Solve's, not an attribute): a RUN may use the host's network. */
   networkHostAllowed: boolean;
+  /** BUILDKIT_CACHE_MOUNT_NS: the namespace of the build's cache mount ids ('' for none). */
+  cacheMountNamespace: string;
   shmSize?: number;
   cgroupParent?: string;
   ulimits?: Array<{ Name: string; Soft: number; Hard: number }>;
@@ -55,6 +57,7 @@ export function frontendOptions(attrs: Record<string, string>): FrontendOptions 
     platform: '',
     hostname: 'buildkitsandbox',
     networkHostAllowed: false,
+    cacheMountNamespace: attrs['build-arg:BUILDKIT_CACHE_MOUNT_NS'] ?? '',
   };
   for (const [key, value] of Object.entries(attrs)) {
     if (key.startsWith('build-arg:')) {

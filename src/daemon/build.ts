@@ -1353,7 +1353,11 @@ class BuildRun {
         {
           context: this.ctx!.root,
           tmpRoot: this.deps.tmpRoot,
-          cacheMount: (id, target, perm, opts) => this.deps.cacheMounts.acquire(id, target, perm, opts),
+          cacheMount: (id, target, perm, opts) => {
+            // BuildKit keys a cache by its namespace too (`<ns>/<id>`); wharfd's own ids stay as they were without one.
+            const ns = this.opts.cacheMountNamespace;
+            return this.deps.cacheMounts.acquire(id, target, perm, ns ? { ...opts, key: `${ns}/${opts.key ?? id}` } : opts);
+          },
           imageOf: (from) => this.fromImageId(from, state.index),
           mountImage: (imageId) => this.mountImage(imageId),
           ...(this.opts.secret ? { secret: this.opts.secret } : {}),

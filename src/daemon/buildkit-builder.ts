@@ -57,6 +57,7 @@ export class BuildkitBuilder implements DockerfileBuilder {
         ...(o.ulimits ? { ulimits: o.ulimits } : {}),
         sandboxHostname: o.hostname,
         networkHostAllowed: o.networkHostAllowed,
+        ...(o.cacheMountNamespace ? { cacheMountNamespace: o.cacheMountNamespace } : {}),
         ssh: req.ssh,
         namedContexts: req.namedContexts,
       },

@@ -771,7 +771,7 @@ test("BuildKit's Dockerfile: an rw bind of the context writes to a view of it, d
   assert.doesNotMatch(mounts, /docker-builder-rw/);
 });
 
-test("BuildKit's Dockerfile: a cache mount from a stage starts as its source directory; mode and owner make another cache", async () => {
+test("BuildKit's Dockerfile: a cache mount from a stage starts as its source directory; mode, owner and namespace make another cache", async () => {
   const dockerfile = (seed: string, pass: number) => [
     'FROM busybox AS deps',
     `RUN mkdir -p /opt/cache && echo ${seed} > /opt/cache/s.txt && chown -R 1000:1000 /opt/cache && chmod 0750 /opt/cache`,
@@ -794,6 +794,17 @@ test("BuildKit's Dockerfile: a cache mount from a stage starts as its source dir
   const refused = async (mount: string) => (await buildkitBuild(d.socket, { dirs: { dockerfile: [file('Dockerfile', `FROM busybox AS deps\nFROM busybox\nRUN --mount=${mount} true\n`)], context: [] } })).error?.message;
   assert.equal(await refused('type=cache,from=deps,source=/missing,target=/c'), 'lstat /missing: no such file or directory');
   assert.equal(await refused('type=cache,source=/sub,target=/c'), 'lstat /sub: no such file or directory');
+
+  // BUILDKIT_CACHE_MOUNT_NS: the same id in another namespace is another cache.
+  const counted = async (ns: string) => {
+    const r = await buildkitBuild(d.socket, {
+      dirs: { dockerfile: [file('Dockerfile', "FROM busybox\nRUN --mount=type=cache,id=nsc,target=/n sh -c 'echo x >> /n/runs; wc -l < /n/runs'\n")], context: [] },
+      attrs: { 'no-cache': '', ...(ns ? { 'build-arg:BUILDKIT_CACHE_MOUNT_NS': ns } : {}) },
+    });
+    assert.equal(r.error, undefined, r.error?.message);
+    return [...vertexesByName(r.status).entries()].find(([n]) => n.includes('RUN'))?.[1].logs;
+  };
+  assert.deepEqual([await counted('one'), await counted('one'), await counted('two'), await counted('')], ['1\n', '2\n', '1\n', '1\n']);
 });
 
 test("BuildKit's Dockerfile: COPY of here-documents and context files at once", async () => {

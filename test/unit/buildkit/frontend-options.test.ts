@@ -48,6 +48,13 @@ test("the RUN steps' hostname: BuildKit's sandbox's, the `hostname` attribute, t
   assert.equal(frontendOptions({ 'build-arg:BUILDKIT_SANDBOX_HOSTNAME': '' }).hostname, 'buildkitsandbox');
 });
 
+test('BUILDKIT_CACHE_MOUNT_NS names the cache mounts\' namespace; it is no build arg of the Dockerfile', () => {
+  const o = frontendOptions({ 'build-arg:BUILDKIT_CACHE_MOUNT_NS': 'proj' });
+  assert.equal(o.cacheMountNamespace, 'proj');
+  assert.deepEqual([...o.buildArgs], []);
+  assert.equal(frontendOptions({}).cacheMountNamespace, '');
+});
+
 test('named contexts are no options of the classic builder: they are looked up as the build meets them', () => {
   const o = frontendOptions({ 'context:base': 'docker-image://alpine', 'input:x': 'y', 'build-arg:A': '1' });
   assert.deepEqual([...o.buildArgs], [['A', '1']]);
