@@ -571,6 +571,13 @@ test("ADD of a git repository over ssh goes through the client's `default` agent
     }
     // Without the client's agent, BuildKit's refusal.
     assert.match((await build(`git@127.0.0.1:${bare}`, false)).error?.message ?? '', /default/);
+    // A host or user that would be an ssh option is refused by git before any ssh runs.
+    const marker = join(work, 'pwned');
+    for (const hostile of [`ssh://-oProxyCommand=touch\${IFS}${marker}/x.git`, `-oProxyCommand=touch\${IFS}${marker}@h:x.git`]) {
+      const r = await build(hostile, true);
+      assert.match(r.error?.message ?? '', /strange hostname|not found/, hostile);
+      assert.equal(existsSync(marker), false, hostile);
+    }
   } finally {
     await d2.cleanup();
     await rm(work, { recursive: true, force: true });
