@@ -5,6 +5,7 @@
  * at the same time (BuildKit does; Docker's classic builder builds them in order).
  */
 import type { Stage } from './instructions.js';
+import { parseRunMount, type RunMount } from './run-mounts.js';
 
 /** For each stage, the indexes of the earlier stages it needs. `bases` are the FROM names, expanded. */
 export function stageDependencies(stages: readonly Stage[], bases: readonly string[]): number[][] {
@@ -35,8 +36,13 @@ function stageRefs(stage: Stage): string[] {
     if (inst.kind === 'copy' && inst.from !== undefined) out.push(inst.from);
     if (inst.kind !== 'run') continue;
     for (const spec of inst.mounts ?? []) {
-      const m = /(?:^|,)\s*from=(?:"([^"]*)"|([^,]*))/i.exec(spec);
-      if (m) out.push(m[1] ?? m[2]!);
+      let mount: RunMount;
+      try {
+        mount = parseRunMount(spec); // variables left as written: a `$` in from= counts as any stage
+      } catch {
+        continue; // refused with its message when the step runs
+      }
+      if ((mount.type === 'bind' || mount.type === 'cache') && mount.from) out.push(mount.from);
     }
   }
   return out;
