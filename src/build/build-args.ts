@@ -83,10 +83,6 @@ export class BuildArgs {
     return this.allowed.has(key) || !PREDEFINED_ARGS.has(key);
   }
 
-  /** Counts `key` as consumed without declaring it (an arg the builder itself reads). */
-  markConsumed(key: string): void {
-    this.referenced.add(key);
-  }
   /** The given args no ARG consumed, sorted (predefined ones never count). */
   unconsumed(): string[] {
     return [...this.fromOptions.keys()].filter((k) => !PREDEFINED_ARGS.has(k) && !this.referenced.has(k)).sort();

@@ -445,7 +445,6 @@ class BuildRun {
    */
   private sourceDateEpoch(): number | undefined {
     const key = 'SOURCE_DATE_EPOCH';
-    this.args.markConsumed(key);
     const v = this.args.fromOptions.get(key) ?? this.args.allMeta().get(key);
     if (v === undefined || v === null || v === '' || v === 'context') return undefined;
     const n = /^[+-]?\d+$/.test(v) ? Number(v) : NaN;
