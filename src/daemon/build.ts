@@ -1127,11 +1127,8 @@ class BuildRun {
     const dest = x(inst.dest);
     const chown = inst.chown ? x(inst.chown) : '';
     const chmod = inst.chmod ? parseChmod(x(inst.chmod)) : undefined;
-    // BuildKit's ADD takes a git repository's URL as a source; the classic builder has no such source.
+    // BuildKit's ADD takes a git repository's URL as a source; to the classic builder it is a path of the context.
     const gitRefs = inst.kind === 'add' && this.opts.dialect === 'buildkit' ? buildkitGitSources(sources) : new Map<string, BuildkitGitRef>();
-    if (inst.kind === 'add' && this.opts.dialect !== 'buildkit') {
-      for (const s of sources) if (/^git@|^git:\/\//.test(s)) throw invalidParameter(`ADD from a git repository (${s}) requires BuildKit`);
-    }
     const urls = inst.kind === 'add' ? sources.filter((s) => !gitRefs.has(s) && isRemoteURL(s)) : [];
     if (inst.heredocs && urls.length) throw invalidParameter(`${cmdName} of here-documents and URLs at once is not supported by this builder`);
     const local = sources.filter((s) => !urls.includes(s) && !gitRefs.has(s));

@@ -394,6 +394,10 @@ describe('docker build (classic builder)', () => {
     const through = await build(['-f', '-', dir], { input: 'FROM busybox\nCOPY up/passwd /x\n' });
     assert.equal(through.code, 1);
     assert.match(through.stderr, /COPY failed: file not found in build context or excluded by \.dockerignore: stat up\/passwd: file does not exist/);
+    // A git repository's URL is no ADD source to the classic builder: a path of the context, here missing.
+    const git = await build(['-f', '-', dir], { input: 'FROM busybox\nADD git@example.com:a/b.git /x\n' });
+    assert.equal(git.code, 1);
+    assert.match(git.stderr, /ADD failed: file not found in build context or excluded by \.dockerignore: stat git@example\.com:a\/b\.git: file does not exist/);
   });
 
   test("RUN [] and a bare RUN, EXPOSE of a spaced expansion, blank ARG names: the classic builder's ways", async () => {
