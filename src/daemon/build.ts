@@ -30,7 +30,7 @@ import { familiarString, parseNormalizedNamed, withDefaultTag, type Reference } 
 import type { AppliedLayer } from '../layer/layer-store.js';
 import { generateId, shortId } from '../lib/ids.js';
 import { EngineError, invalidParameter, isEngineError, systemError } from '../lib/errors.js';
-import { checkedOutCommit, cloneGitContext, cloneGitRepo, GitContextError, isGitUrl, parseBuildkitGitRef, type BuildkitGitRef } from '../build/git-context.js';
+import { checkedOutCommit, cloneGitContext, cloneGitRepo, GitContextError, isGitUrl, parseBuildkitGitRef, parseGitUrl, type BuildkitGitRef, type GitRemote } from '../build/git-context.js';
 import { parseSignal } from '../lib/signals.js';
 import { readMountInfo } from '../lib/mountinfo.js';
 import { unmountFilesystem } from '../lib/mounts.js';
@@ -559,16 +559,13 @@ class BuildRun {
       files = await BuildContext.fromSentFiles(await this.opts.namedContexts!.openLocal(key, source.dirName, this.signal), this.deps.tmpRoot);
     } else if (source.kind === 'git') {
       // BuildKit's git source: the remote's HEAD unless a ref is named, and no .git directory.
-      let checkout: { dir: string; context: string };
+      let repo: GitRemote;
       try {
-        checkout = await cloneGitContext(source.url, this.deps.tmpRoot, this.signal, 'HEAD');
+        repo = parseGitUrl(source.url, 'HEAD');
       } catch (err) {
         throw err instanceof GitContextError ? invalidParameter(err.message) : err;
       }
-      await rm(join(checkout.context, '.git'), { recursive: true, force: true }).catch(async (err: unknown) => {
-        await rm(checkout.dir, { recursive: true, force: true });
-        throw err;
-      });
+      const checkout = await this.checkoutGit(repo, false);
       files = await BuildContext.ofDirectory(checkout.dir, checkout.context);
     } else {
       const tmp = await mkdtemp(join(this.deps.tmpRoot, 'docker-builder-url'));
@@ -1225,15 +1222,23 @@ class BuildRun {
     }
   }
 
-  /**
-   * A git source of ADD: the repository checked out at its ref (the commit checked against
-   * `checksum`), without its .git directory unless kept, as a directory source whose content
-   * goes to the destination.
-   */
+  /** A git source of ADD as a directory source whose content goes to the destination. */
   private async gitSource(ref: BuildkitGitRef, keepGitDir: boolean, checksum: string | undefined, cmdName: string, cleanups: Array<() => Promise<void>>): Promise<{ root: ContainerRoot; infos: CopySource[] }> {
-    // Over ssh, as BuildKit's git source: through the client's `default` agent, which it must forward.
+    const checkout = await this.checkoutGit(ref, keepGitDir, checksum);
+    cleanups.push(() => rm(checkout.dir, { recursive: true, force: true }));
+    const root = await ContainerRoot.open(checkout.context);
+    cleanups.push(() => root.close());
+    return { root, infos: await resolveSources(root, ['.'], cmdName, false) };
+  }
+
+  /**
+   * BuildKit's git source (ADD's, a named context's): the repository checked out at its ref in a
+   * new directory under tmpRoot (the caller removes `dir`), the commit checked against `checksum`,
+   * without its .git unless kept; over ssh through the client's `default` agent, which it must forward.
+   */
+  private async checkoutGit(repo: GitRemote, keepGitDir: boolean, checksum?: string): Promise<{ dir: string; context: string }> {
     let agent: { path: string; close: () => Promise<void> } | undefined;
-    if (!/^(?:https?|git):\/\//i.test(ref.remote)) {
+    if (!/^(?:https?|git):\/\//i.test(repo.remote)) {
       const agents = this.opts.ssh;
       const absent = agents ? await agents.check('default') : noSshKey('default');
       if (absent !== null) throw invalidParameter(absent);
@@ -1241,23 +1246,25 @@ class BuildRun {
     }
     let checkout: { dir: string; context: string };
     try {
-      checkout = await cloneGitRepo(ref, this.deps.tmpRoot, this.signal, agent ? { sshAuthSock: agent.path } : {});
+      checkout = await cloneGitRepo(repo, this.deps.tmpRoot, this.signal, agent ? { sshAuthSock: agent.path } : {});
     } catch (err) {
       throw err instanceof GitContextError ? invalidParameter(err.message) : err;
     } finally {
       await agent?.close();
     }
-    cleanups.push(() => rm(checkout.dir, { recursive: true, force: true }));
-    if (checksum !== undefined) {
-      const commit = await checkedOutCommit(checkout.dir);
-      if (!commit.startsWith(checksum.toLowerCase())) throw invalidParameter(`expected checksum to match ${checksum}, got ${commit}`);
+    try {
+      if (checksum !== undefined) {
+        const commit = await checkedOutCommit(checkout.dir);
+        if (!commit.startsWith(checksum.toLowerCase())) throw invalidParameter(`expected checksum to match ${checksum}, got ${commit}`);
+      }
+      if (!keepGitDir) await rm(join(checkout.dir, '.git'), { recursive: true, force: true });
+      // The checkout's root is a directory of BuildKit's snapshot (0755); tmpRoot keeps others out.
+      await chmod(checkout.dir, 0o755);
+      return checkout;
+    } catch (err) {
+      await rm(checkout.dir, { recursive: true, force: true });
+      throw err;
     }
-    if (!keepGitDir) await rm(join(checkout.dir, '.git'), { recursive: true, force: true });
-    // The checkout's root is a directory of BuildKit's snapshot (0755); tmpRoot keeps others out.
-    await chmod(checkout.dir, 0o755);
-    const root = await ContainerRoot.open(checkout.context);
-    cleanups.push(() => root.close());
-    return { root, infos: await resolveSources(root, ['.'], cmdName, false) };
   }
 
   /** COPY --from: the image of a previous stage (name or index) or an image by name ('' for scratch). */
