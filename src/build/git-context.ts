@@ -37,6 +37,18 @@ export interface BuildkitGitRef extends GitRemote {
 
 export class GitContextError extends Error {}
 
+/** A URL fragment's `ref:subdir`. */
+function splitFragment(fragment: string): { ref: string; subdir: string } {
+  const colon = fragment.indexOf(':');
+  return colon < 0 ? { ref: fragment, subdir: '' } : { ref: fragment.slice(0, colon), subdir: fragment.slice(colon + 1) };
+}
+
+/** `repo`, refused when its ref would be read by git as an option. */
+function checkedRef<T extends GitRemote>(repo: T): T {
+  if (repo.ref.startsWith('-')) throw new GitContextError(`invalid refspec: ${repo.ref}`);
+  return repo;
+}
+
 /** The URL's `#…`, unescaped. */
 function urlFragment(u: URL, src: string): string {
   try {
@@ -67,11 +79,8 @@ export function parseGitUrl(url: string, defaultRef = 'master'): GitRemote {
     u.hash = '';
     remote = u.toString();
   }
-  const colon = fragment.indexOf(':');
-  const ref = (colon < 0 ? fragment : fragment.slice(0, colon)) || defaultRef;
-  const subdir = colon < 0 ? '' : fragment.slice(colon + 1);
-  if (ref.startsWith('-')) throw new GitContextError(`invalid refspec: ${ref}`);
-  return { remote, ref, subdir };
+  const { ref, subdir } = splitFragment(fragment);
+  return checkedRef({ remote, ref: ref || defaultRef, subdir });
 }
 
 /**
@@ -110,10 +119,9 @@ export function parseBuildkitGitRef(src: string): BuildkitGitRef | null {
     query = scp[3] ?? '';
     fragment = scp[4] ?? '';
   }
-  const colon = fragment.indexOf(':');
-  const ref: BuildkitGitRef = { remote, ref: colon < 0 ? fragment : fragment.slice(0, colon), subdir: colon < 0 ? '' : fragment.slice(colon + 1) };
+  const ref: BuildkitGitRef = { remote, ...splitFragment(fragment) };
   if (query) applyGitQuery(ref, new URLSearchParams(query));
-  if (ref.ref.startsWith('-')) throw new GitContextError(`invalid refspec: ${ref.ref}`);
+  checkedRef(ref);
   ref.ref ||= 'HEAD';
   return ref;
 }
