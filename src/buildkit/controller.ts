@@ -337,8 +337,7 @@ export class BuildkitController {
   /** The Dockerfile frontend: fetches the definition and the context from the session and builds. */
   private async runFrontend(b: BuildState, attrs: Record<string, string>, signal: AbortSignal): Promise<string> {
     await waitFor(b, () => b.control !== null, b.controlWaiters, signal, 'the solve request');
-    const opts = frontendOptions(attrs);
-    opts.networkHostAllowed = (b.control!.Entitlements ?? []).includes('network.host');
+    const opts = frontendOptions(attrs, b.control!.Entitlements ?? []);
     const { client, info } = await this.sessions.get(b.control!.Session, signal);
     const feed = b.feed;
 

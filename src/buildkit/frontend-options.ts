@@ -44,7 +44,8 @@ function parseUlimits(value: string): Array<{ Name: string; Soft: number; Hard: 
     });
 }
 
-export function frontendOptions(attrs: Record<string, string>): FrontendOptions {
+/** `entitlements`: what the client's Solve request grants (`network.host`…). */
+export function frontendOptions(attrs: Record<string, string>, entitlements: readonly string[] = []): FrontendOptions {
   const opts: FrontendOptions = {
     filename: attrs.filename || 'Dockerfile',
     target: attrs.target ?? '',
@@ -56,7 +57,7 @@ export function frontendOptions(attrs: Record<string, string>): FrontendOptions 
     extraHosts: [],
     platform: '',
     hostname: 'buildkitsandbox',
-    networkHostAllowed: false,
+    networkHostAllowed: entitlements.includes('network.host'),
     cacheMountNamespace: attrs['build-arg:BUILDKIT_CACHE_MOUNT_NS'] ?? '',
   };
   for (const [key, value] of Object.entries(attrs)) {

@@ -40,6 +40,8 @@ test('defaults: the Dockerfile, the cache used, the default network', () => {
   assert.equal(o.pull, false);
   assert.equal(o.networkMode, '');
   assert.equal(o.hostname, 'buildkitsandbox');
+  assert.equal(o.networkHostAllowed, false);
+  assert.equal(frontendOptions({}, ['network.host']).networkHostAllowed, true);
 });
 
 test("the RUN steps' hostname: BuildKit's sandbox's, the `hostname` attribute, the BUILDKIT_SANDBOX_HOSTNAME build arg over it", () => {
