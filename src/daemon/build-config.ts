@@ -6,23 +6,6 @@ export const goQuoteList = (l: readonly string[] | null | undefined) => `[${(l ?
 /** Go's %v of a []string: `[a b]`. */
 export const goList = (l: readonly string[]) => `[${l.join(' ')}]`;
 
-export function goDuration(ns: number | undefined): string {
-  const n = ns ?? 0;
-  if (n === 0) return '0s';
-  if (n < 1e3) return `${n}ns`;
-  if (n < 1e6) return `${n / 1e3}µs`;
-  if (n < 1e9) return `${n / 1e6}ms`;
-  let s = n / 1e9;
-  let out = '';
-  const h = Math.floor(s / 3600);
-  if (h) out += `${h}h`;
-  s -= h * 3600;
-  const m = Math.floor(s / 60);
-  if (h || m) out += `${m}m`;
-  s -= m * 60;
-  return out + `${Number(s.toFixed(9))}s`;
-}
-
 export function copyConfig(c: ContainerConfig, over: Partial<ContainerConfig> = {}): ContainerConfig {
   const out: ContainerConfig = JSON.parse(JSON.stringify(c)) as ContainerConfig;
   return Object.assign(out, over);

@@ -45,7 +45,8 @@ import { SourceHashCache } from './build-source-cache.js';
 import { downloadSources, fetchContext, isRemoteURL } from './build-download.js';
 import { EMPTY_TAR_DIFF_ID, upperDirLayer } from './containers/commit.js';
 import { authForDomain } from '../distribution/auth-config.js';
-import { cacheKey, copyConfig, created, goDuration, goList, goQuoteList } from './build-config.js';
+import { cacheKey, copyConfig, created, goList, goQuoteList } from './build-config.js';
+import { formatGoDuration } from '../lib/go-duration.js';
 import { Channel } from './build-channel.js';
 import { ContainerRoot } from '../containerfs/root.js';
 import type { EventSink } from './events.js';
@@ -819,7 +820,7 @@ class BuildRun {
         const h = inst.health;
         return this.commitNop(
           state,
-          `HEALTHCHECK &{Test:${goList(h.Test)} Interval:${goDuration(h.Interval)} Timeout:${goDuration(h.Timeout)} StartPeriod:${goDuration(h.StartPeriod)} StartInterval:${goDuration(h.StartInterval)} Retries:${h.Retries ?? 0}}`,
+          `HEALTHCHECK &{Test:${goList(h.Test)} Interval:${formatGoDuration(h.Interval ?? 0)} Timeout:${formatGoDuration(h.Timeout ?? 0)} StartPeriod:${formatGoDuration(h.StartPeriod ?? 0)} StartInterval:${formatGoDuration(h.StartInterval ?? 0)} Retries:${h.Retries ?? 0}}`,
         );
       }
       case 'workdir':

@@ -8,6 +8,7 @@
 import type { HealthConfig } from '../api/types.js';
 import type { ContainerRecord, HealthcheckResult, HealthState } from '../container/container.js';
 import { formatRFC3339Nano, hasProcess } from '../container/state.js';
+import { formatGoDuration } from '../lib/go-duration.js';
 import { containerActor } from './containers/events.js';
 import type { ContainerObserver } from './containers/deps.js';
 import type { EventSink } from './events.js';
@@ -94,19 +95,6 @@ export function applyProbeResult(health: HealthState, result: HealthcheckResult,
   return next;
 }
 
-/** Go's time.Duration String() for whole milliseconds: 30s, 1.5s, 500ms, 2m0s, 1h0m0s. */
-export function goDuration(ms: number): string {
-  if (ms === 0) return '0s';
-  if (ms < 1000) return `${ms}ms`;
-  const h = Math.floor(ms / 3_600_000);
-  const m = Math.floor((ms % 3_600_000) / 60_000);
-  const s = (ms % 60_000) / 1000;
-  const secs = `${Number.isInteger(s) ? s : s.toFixed(3).replace(/0+$/, '')}s`;
-  if (h) return `${h}h${m}m${secs}`;
-  if (m) return `${m}m${secs}`;
-  return secs;
-}
-
 /** Keeps the first 4096 bytes of the probe's output, "..." marking the rest. */
 class LimitedOutput {
   private readonly parts: Buffer[] = [];
@@ -188,7 +176,7 @@ export class HealthMonitor implements ContainerObserver {
       exitCode = r.exitCode;
       output = out.toString();
       if (r.timedOut) {
-        output = output ? `Health check exceeded timeout (${goDuration(t.timeoutMs)}): ${output}` : `Health check exceeded timeout (${goDuration(t.timeoutMs)})`;
+        output = output ? `Health check exceeded timeout (${formatGoDuration(Math.round(t.timeoutMs * NS_PER_MS))}): ${output}` : `Health check exceeded timeout (${formatGoDuration(Math.round(t.timeoutMs * NS_PER_MS))})`;
       }
     } catch (err) {
       exitCode = -1;

@@ -79,3 +79,26 @@ export function parseGoDurationNs(text: string): bigint {
 export function parseGoDuration(text: string): number {
   return Number(parseGoDurationNs(text));
 }
+
+/** `digits` decimal places of v (trailing zeros and a bare point dropped), as Go's fmtFrac. */
+function withFraction(v: bigint, digits: number): string {
+  const scale = 10n ** BigInt(digits);
+  const frac = (v % scale).toString().padStart(digits, '0').replace(/0+$/, '');
+  return `${v / scale}${frac ? `.${frac}` : ''}`;
+}
+
+/** Go's time.Duration String() of a count of nanoseconds: 1ns, 1.5µs, 300ms, 1.5s, 2m0s, 1h0m0.001s. */
+export function formatGoDuration(ns: number | bigint): string {
+  let v = BigInt(ns);
+  if (v === 0n) return '0s';
+  const sign = v < 0n ? '-' : '';
+  if (v < 0n) v = -v;
+  if (v < 1_000n) return `${sign}${v}ns`;
+  if (v < 1_000_000n) return `${sign}${withFraction(v, 3)}µs`;
+  if (v < 1_000_000_000n) return `${sign}${withFraction(v, 6)}ms`;
+  const secs = `${withFraction(v % 60_000_000_000n, 9)}s`;
+  const mins = v / 60_000_000_000n;
+  if (mins === 0n) return `${sign}${secs}`;
+  const hours = mins / 60n;
+  return `${sign}${hours ? `${hours}h` : ''}${mins % 60n}m${secs}`;
+}

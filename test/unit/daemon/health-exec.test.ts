@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ContainerRecord, HealthState } from '../../../src/container/container.js';
-import { applyProbeResult, goDuration, healthTimings, probeCommand } from '../../../src/daemon/health.js';
+import { applyProbeResult, healthTimings, probeCommand } from '../../../src/daemon/health.js';
 import { execStartError, replaceOrAppendEnv } from '../../../src/daemon/exec.js';
 import { RuntimeStartError } from '../../../src/runtime/runtime.js';
 
@@ -42,14 +42,6 @@ test('applyProbeResult: streaks, retries, start period, five log entries', () =>
   assert.deepEqual([h.Status, h.FailingStreak], ['unhealthy', 2]);
   assert.equal(h.Log.length, 5);
   assert.equal(h.Log.at(-1)!.ExitCode, -1);
-});
-
-test('goDuration matches Go', () => {
-  assert.equal(goDuration(300), '300ms');
-  assert.equal(goDuration(30_000), '30s');
-  assert.equal(goDuration(1_500), '1.5s');
-  assert.equal(goDuration(120_000), '2m0s');
-  assert.equal(goDuration(3_600_000), '1h0m0s');
 });
 
 test('replaceOrAppendEnv: replace, append, a bare key unsets', () => {

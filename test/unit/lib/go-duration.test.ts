@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseGoDuration, parseGoDurationNs } from '../../../src/lib/go-duration.js';
+import { formatGoDuration, parseGoDuration, parseGoDurationNs } from '../../../src/lib/go-duration.js';
 
 const S = 1_000_000_000n;
 const MIN = 60n * S;
@@ -59,4 +59,28 @@ test("bad durations are refused with Go's messages, quoted as the time package q
     ['2562048h', 'time: invalid duration "2562048h"'],
   ];
   for (const [text, message] of cases) assert.throws(() => parseGoDurationNs(text), { message }, JSON.stringify(text));
+});
+
+test("durations printed as Go's time.Duration String() prints them", () => {
+  const cases: Array<[bigint, string]> = [
+    [0n, '0s'],
+    [1n, '1ns'],
+    [999n, '999ns'],
+    [1_100n, '1.1µs'],
+    [2_200_000n, '2.2ms'],
+    [300_000_000n, '300ms'],
+    [3_300_000_000n, '3.3s'],
+    [30n * S, '30s'],
+    [2n * MIN, '2m0s'],
+    [4n * MIN + 5n * S, '4m5s'],
+    [4n * MIN + 5_001_000_000n, '4m5.001s'],
+    [60n * MIN, '1h0m0s'],
+    [306n * MIN + 7_001_000_000n, '5h6m7.001s'],
+    [8n * MIN + 1n, '8m0.000000001s'],
+    [-1_500_000_000n, '-1.5s'],
+    [(1n << 63n) - 1n, '2562047h47m16.854775807s'],
+    [-(1n << 63n), '-2562047h47m16.854775808s'],
+  ];
+  for (const [ns, text] of cases) assert.equal(formatGoDuration(ns), text, text);
+  assert.equal(formatGoDuration(1_500), '1.5µs');
 });
