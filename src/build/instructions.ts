@@ -135,9 +135,6 @@ function parseFlags(node: Node, allowed: Record<string, 'string' | 'bool' | 'mul
     const value = eq < 0 ? undefined : body.slice(eq + 1);
     const type = allowed[name];
     if (!type) {
-      if (node.cmd === 'run' && (name === 'mount' || name === 'network' || name === 'security')) {
-        throw new DockerfileParseError(`the --${name} option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled`);
-      }
       throw new DockerfileParseError(`unknown flag: --${name}${suggestFlag(name, Object.keys(allowed))}`);
     }
     if (type !== 'multi' && name in out) throw new DockerfileParseError(`duplicate flag specified: --${name}`);
@@ -206,10 +203,21 @@ function healthcheck(node: Node): HealthConfig {
   return h;
 }
 
-/** RUN through BuildKit: mounts, network, and a here-document as the command (BuildKit's dispatchRun). */
-function buildkitRun(node: Node, text: string): Instruction {
+/**
+ * The classic builder's refusal of a flag only BuildKit builds. Docker 28's classic builder parses
+ * them as BuildKit does and refuses them when the step is dispatched, after the steps before it ran.
+ */
+export const requiresBuildkit = (flag: string) =>
+  `the --${flag} option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled`;
+
+/**
+ * RUN: mounts, network, and in BuildKit's dialect a here-document as the command (BuildKit's
+ * dispatchRun). The classic dialect parses `--mount` and `--network` as Docker 28's does (its
+ * builder refuses them when the step runs) and, like it, knows no `--security`.
+ */
+function runInstruction(node: Node, text: string, dialect: Dialect): Instruction {
   const multi = new Map<string, string[]>();
-  const flags = parseFlags(node, { mount: 'multi', network: 'string', security: 'string' }, multi);
+  const flags = parseFlags(node, dialect === 'buildkit' ? { mount: 'multi', network: 'string', security: 'string' } : { mount: 'multi', network: 'string' }, multi);
   if (flags.security !== undefined && flags.security !== 'sandbox') throw new DockerfileParseError(`security mode ${JSON.stringify(flags.security)} is not allowed by this builder`);
   const network = flags.network;
   if (network !== undefined && !['default', 'none', 'host'].includes(network)) throw new DockerfileParseError(`unsupported network mode "${network}"`);
@@ -245,9 +253,7 @@ export function parseInstruction(node: Node, dialect: Dialect = 'classic'): Inst
       if (node.args.length !== 1) throw exactlyOne('MAINTAINER');
       return { kind: 'maintainer', text, maintainer: node.args[0]! };
     case 'run':
-      if (dialect === 'buildkit') return buildkitRun(node, text);
-      noFlags();
-      return { kind: 'run', text, cmd: { args: node.args, json: node.json } };
+      return runInstruction(node, text, dialect);
     case 'cmd':
     case 'entrypoint': {
       noFlags();
@@ -308,15 +314,16 @@ export function parseInstruction(node: Node, dialect: Dialect = 'classic'): Inst
     case 'copy':
     case 'add': {
       const multi = new Map<string, string[]>();
-      const common = { chown: 'string', chmod: 'string', link: 'bool', exclude: 'multi' } as const;
-      const flags = parseFlags(node, node.cmd === 'copy' ? { ...common, from: 'string', parents: 'bool' } : { ...common, checksum: 'string', 'keep-git-dir': 'bool', unpack: 'bool' }, multi);
-      const used = [...Object.keys(flags), ...multi.keys()];
-      for (const bk of ['link', 'parents', 'exclude', 'checksum', 'keep-git-dir', 'unpack']) {
-        if (!used.includes(bk)) continue;
-        // BuildKit's dialect builds them (--link only changes how BuildKit stores the layer, not what is in it).
-        if (dialect === 'buildkit') continue;
-        throw new DockerfileParseError(`the --${bk} option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled`);
-      }
+      // Docker 28's classic builder parses --link, and ADD's --checksum and --keep-git-dir, and
+      // ignores them; --exclude, --parents and --unpack are unknown to it (BuildKit's labs flags
+      // when its parser was vendored). --link only changes how BuildKit stores the layer.
+      const common = { chown: 'string', chmod: 'string', link: 'bool' } as const;
+      const bk = dialect === 'buildkit';
+      const allowed =
+        node.cmd === 'copy'
+          ? { ...common, from: 'string', ...(bk ? { exclude: 'multi', parents: 'bool' } : {}) }
+          : { ...common, checksum: 'string', 'keep-git-dir': 'bool', ...(bk ? { exclude: 'multi', unpack: 'bool' } : {}) };
+      const flags = parseFlags(node, allowed as Record<string, 'string' | 'bool' | 'multi'>, multi);
       const cmdName = node.cmd.toUpperCase();
       if (node.args.length < 2) throw atLeastTwo(cmdName);
       const docs = node.heredocs ?? [];
@@ -330,11 +337,11 @@ export function parseInstruction(node: Node, dialect: Dialect = 'classic'): Inst
         ...(flags.from !== undefined ? { from: flags.from } : {}),
         ...(flags.chown ? { chown: flags.chown } : {}),
         ...(flags.chmod ? { chmod: flags.chmod } : {}),
-        ...(typeof flags.checksum === 'string' && flags.checksum !== '' ? { checksum: flags.checksum } : {}),
+        ...(bk && flags.checksum ? { checksum: flags.checksum } : {}),
         ...(multi.has('exclude') ? { excludes: multi.get('exclude')! } : {}),
         ...(flags.parents === 'true' ? { parents: true } : {}),
         ...(flags.unpack !== undefined ? { unpack: flags.unpack === 'true' } : {}),
-        ...(flags['keep-git-dir'] !== undefined ? { keepGitDir: flags['keep-git-dir'] === 'true' } : {}),
+        ...(bk && flags['keep-git-dir'] !== undefined ? { keepGitDir: flags['keep-git-dir'] === 'true' } : {}),
       };
     }
     default:

@@ -181,13 +181,13 @@ export function sourcesHash(sources: CopySource[]): string {
 export interface CopyOptions {
   /** Owner of everything copied; undefined keeps the source's (COPY --from without --chown). */
   chown?: { uid: number; gid: number };
+  /** BuildKit's --chmod (the classic builder refuses it): the copied entries' mode, an octal one also the made directories'. */
   chmod?: number | string;
   /** ADD: a local tar archive is unpacked into the destination. */
   decompress: boolean;
   /**
-   * BuildKit's copier: every directory the copy makes is the --chown owner's and has an octal
-   * --chmod's mode (the classic builder gives a directory source's parents to root and the mode to
-   * the copied entries only).
+   * BuildKit's copier: every directory the copy makes is the --chown owner's (the classic builder
+   * gives it only the first it makes).
    */
   buildkitMadeDirs?: boolean;
 }
@@ -273,11 +273,11 @@ async function missingDirs(root: ContainerRoot, dir: string): Promise<string[]> 
 }
 
 /** Whether the directories a copy makes get an owner or a mode of their own. */
-const tendsMadeDirs = (opts: CopyOptions): boolean => opts.chown !== undefined || (opts.buildkitMadeDirs === true && typeof opts.chmod === 'number');
+const tendsMadeDirs = (opts: CopyOptions): boolean => opts.chown !== undefined || typeof opts.chmod === 'number';
 
-/** The directories a copy made: the --chown owner's, and in BuildKit's dialect an octal --chmod's mode too. */
+/** The directories a copy made: the --chown owner's, and an octal --chmod's mode. */
 async function settleMadeDirs(root: ContainerRoot, paths: string[], opts: CopyOptions): Promise<void> {
-  const mode = opts.buildkitMadeDirs && typeof opts.chmod === 'number' ? opts.chmod : undefined;
+  const mode = typeof opts.chmod === 'number' ? opts.chmod : undefined;
   for (const p of paths) {
     const r = await root.resolve(p, { followFinal: false });
     try {

@@ -20,7 +20,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { ContainerBackend } from '../api/backend.js';
 import type { BuildCacheRecord, ContainerConfig, HostConfig, ImageConfigFile, ProgressMessage } from '../api/types.js';
 import { BuildArgs, prependEnvOnCmd } from '../build/build-args.js';
-import { parseStages, parseInstruction, stageIndex, type Instruction, type Stage } from '../build/instructions.js';
+import { parseStages, parseInstruction, requiresBuildkit, stageIndex, type Instruction, type Stage } from '../build/instructions.js';
 import { sourceName, stageStepNames, withoutStep, withVariables, type StageStepNames } from '../build/buildkit-names.js';
 import { UnsupportedNamedContext, type NamedContextMatch, type NamedContextSource } from '../build/named-contexts.js';
 import { DockerfileParseError, goQuote, parseLine } from '../build/parser.js';
@@ -1120,6 +1120,7 @@ class BuildRun {
   }
 
   private async copyStep(state: StageState, inst: Extract<Instruction, { kind: 'copy' | 'add' }>, x: (w: string) => string, expandDoc: (t: string) => string): Promise<void> {
+    if (this.opts.dialect !== 'buildkit' && inst.chmod) throw invalidParameter(requiresBuildkit('chmod'));
     const cmdName = inst.kind.toUpperCase();
     const sources = inst.sources.map(x);
     const dest = x(inst.dest);
@@ -1319,6 +1320,7 @@ class BuildRun {
   }
 
   private async runStep(state: StageState, inst: Extract<Instruction, { kind: 'run' }>, x: (w: string) => string): Promise<void> {
+    if (this.opts.dialect !== 'buildkit' && (inst.mounts || inst.network !== undefined)) throw invalidParameter(requiresBuildkit(inst.mounts ? 'mount' : 'network'));
     // BuildKit checks the entitlement of every step that would run on the host's network, cached or not.
     const hostNetwork = inst.network === 'host' || (inst.network === undefined && this.opts.networkMode === 'host');
     if (hostNetwork && this.opts.networkHostAllowed === false) throw invalidParameter('network.host is not allowed');

@@ -83,7 +83,7 @@ describe('docker build (classic builder)', () => {
         'WORKDIR /app',
         'COPY hello.txt sub/ ./',
         'ADD archive.tar /unpacked/',
-        'COPY --chown=wharfuser:wharfgroup --chmod=600 hello.txt /owned/',
+        'COPY --chown=wharfuser:wharfgroup hello.txt /owned/',
         'RUN echo "$GREETING" > greeting && echo built',
         'USER 1000:1000',
         'EXPOSE 80 53/udp',
@@ -141,7 +141,7 @@ describe('docker build (classic builder)', () => {
     const owners = await d.docker(['run', '--rm', '--entrypoint', 'stat', 'all:1', '-c', '%u:%g %a', '/app/hello.txt']);
     assert.equal(owners.stdout, '0:0 644\n');
     const chowned = await d.docker(['run', '--rm', '--entrypoint', 'stat', 'all:1', '-c', '%u:%g %a', '/owned/hello.txt']);
-    assert.equal(chowned.stdout, '1000:1001 600\n');
+    assert.equal(chowned.stdout, '1000:1001 644\n');
     // The ONBUILD trigger runs in a child.
     const child = await context('child', { Dockerfile: 'FROM all:1\n' });
     const c = await build(['-t', 'child:1', child]);

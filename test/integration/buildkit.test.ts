@@ -1018,16 +1018,38 @@ test('COPY --chmod as BuildKit applies it: octal (to the directories it makes to
   }
 });
 
-test('the classic API keeps refusing what only BuildKit builds', async () => {
-  for (const [dockerfile, message] of [
-    ['FROM busybox\nRUN --mount=type=cache,target=/c true\n', /the --mount option requires BuildKit/],
-    ['FROM busybox\nRUN <<EOT\ntrue\nEOT\n', /heredocs \(<<EOF\) in RUN require BuildKit/],
-    ['FROM busybox\nCOPY --link Dockerfile /d\n', /the --link option requires BuildKit/],
+test("the classic API builds as Docker 28's classic builder: BuildKit's flags refused when their step comes, --link and ADD's --checksum ignored, labs flags unknown", async () => {
+  const classic = (dockerfile: string) => d.docker(['build', '--no-cache', '-'], { env: { DOCKER_BUILDKIT: '0' }, input: dockerfile });
+  for (const [step, flag] of [
+    ['RUN --mount=type=cache,target=/c true', 'mount'],
+    ['RUN --network=none true', 'network'],
+    ['COPY --chmod=600 Dockerfile /d', 'chmod'],
+    ['ADD --chmod=600 Dockerfile /d', 'chmod'],
   ] as const) {
-    const r = await d.docker(['build', '-'], { env: { DOCKER_BUILDKIT: '0' }, input: dockerfile });
-    assert.notEqual(r.code, 0);
-    assert.match(r.stderr, message);
+    const r = await classic(`FROM busybox\nRUN echo before\n${step}\n`);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    // The steps before it ran; the refusal comes with its own step.
+    assert.match(r.stdout, new RegExp(`\\nbefore\\n[^]*Step 3/3 : ${step.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\n$`));
+    assert.match(r.stderr, new RegExp(`^the --${flag} option requires BuildKit\\. Refer to https://docs\\.docker\\.com/go/buildkit/ to learn how to build images with BuildKit enabled$`, 'm'));
   }
+  for (const [dockerfile, message] of [
+    ['FROM busybox\nRUN <<EOT\ntrue\nEOT\n', /heredocs \(<<EOF\) in RUN require BuildKit/],
+    ['FROM busybox\nCOPY --exclude=x Dockerfile /d\n', /Error response from daemon: dockerfile parse error on line 2: unknown flag: --exclude\n/],
+    ['FROM busybox\nRUN --security=insecure true\n', /Error response from daemon: dockerfile parse error on line 2: unknown flag: --security\n/],
+  ] as const) {
+    const r = await classic(dockerfile);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, message);
+    assert.doesNotMatch(r.stdout, /Step 1/);
+  }
+  // --link changes only how BuildKit stores a layer; the classic builder ignores ADD's --checksum.
+  const built = await d.docker(['build', '-q', '-'], {
+    env: { DOCKER_BUILDKIT: '0' },
+    input: 'FROM busybox\nCOPY --link --chmod= Dockerfile /d\nADD --checksum=sha256:0000 --keep-git-dir Dockerfile /e\n',
+  });
+  assert.equal(built.code, 0, built.stderr);
+  const cat = await d.docker(['run', '--rm', built.stdout.trim(), 'cat', '/d', '/e']);
+  assert.match(cat.stdout, /^FROM busybox\n[^]*FROM busybox\n/);
 });
 
 test('a shared directory listing more than a million entries is refused, not held', { timeout: 300_000 }, async () => {

@@ -33,19 +33,22 @@ test('COPY here-documents are inline files; quoting the name turns expansion off
   });
 });
 
-test('RUN --mount and --network are kept for the build; the classic syntax still refuses them', () => {
+test('RUN --mount and --network are kept for the build; the classic syntax parses them for its builder to refuse', () => {
   const [run] = commands('FROM busybox\nRUN --mount=type=cache,target=/c --mount=type=secret,id=t --network=none make\n');
   assert.deepEqual(run, { kind: 'run', text: 'RUN --mount=type=cache,target=/c --mount=type=secret,id=t --network=none make', cmd: { args: ['make'], json: false }, mounts: ['type=cache,target=/c', 'type=secret,id=t'], network: 'none' });
   assert.throws(() => commands('FROM busybox\nRUN --network=bridge make\n'), /unsupported network mode "bridge"/);
   assert.throws(() => commands('FROM busybox\nRUN --security=insecure make\n'), /security mode "insecure" is not allowed/);
   assert.deepEqual(commands('FROM busybox\nADD --checksum=sha256:abc https://x/y /y\n')[0], { kind: 'add', text: 'ADD --checksum=sha256:abc https://x/y /y', sources: ['https://x/y'], dest: '/y', checksum: 'sha256:abc' });
-  assert.throws(() => parseStages('FROM busybox\nADD --checksum=sha256:abc https://x/y /y\n'), /the --checksum option requires BuildKit/);
-  assert.throws(() => parseStages('FROM busybox\nRUN --mount=type=cache,target=/c make\n'), /the --mount option requires BuildKit/);
+  // Docker 28's classic builder parses ADD --checksum and --keep-git-dir, and ignores them.
+  assert.deepEqual(parseStages('FROM busybox\nADD --checksum=sha256:abc --keep-git-dir https://x/y /y\n').stages[0]!.commands[0], { kind: 'add', text: 'ADD --checksum=sha256:abc --keep-git-dir https://x/y /y', sources: ['https://x/y'], dest: '/y' });
+  assert.deepEqual(parseStages('FROM busybox\nRUN --mount=type=cache,target=/c --network=none make\n').stages[0]!.commands[0], { kind: 'run', text: 'RUN --mount=type=cache,target=/c --network=none make', cmd: { args: ['make'], json: false }, mounts: ['type=cache,target=/c'], network: 'none' });
+  assert.throws(() => parseStages('FROM busybox\nRUN --network=bridge make\n'), /unsupported network mode "bridge"/);
+  assert.throws(() => parseStages('FROM busybox\nRUN --security=sandbox make\n'), { message: 'dockerfile parse error on line 2: unknown flag: --security' });
   assert.throws(() => parseStages('FROM busybox\nRUN <<EOF\nx\nEOF\n'), /heredocs \(<<EOF\) in RUN require BuildKit/);
   assert.throws(() => commands('FROM busybox\nRUN <<EOF\nnever ends\n'), /unterminated heredoc EOF/);
 });
 
-test('COPY --exclude (repeated), --parents (a boolean) and ADD --unpack are kept for the build; the classic syntax refuses them', () => {
+test('COPY --exclude (repeated), --parents (a boolean) and ADD --unpack are kept for the build; the classic syntax knows none of them', () => {
   const [copy, add, plain] = commands('FROM busybox\nCOPY --exclude=*.md --parents --exclude=!k.md ./a/./b* /d/\nADD --unpack=FALSE --exclude=x a.tar /t/\nCOPY --parents=false a /b\n');
   assert.deepEqual(copy, { kind: 'copy', text: 'COPY --exclude=*.md --parents --exclude=!k.md ./a/./b* /d/', sources: ['./a/./b*'], dest: '/d/', excludes: ['*.md', '!k.md'], parents: true });
   assert.deepEqual(add, { kind: 'add', text: 'ADD --unpack=FALSE --exclude=x a.tar /t/', sources: ['a.tar'], dest: '/t/', excludes: ['x'], unpack: false });
@@ -54,9 +57,11 @@ test('COPY --exclude (repeated), --parents (a boolean) and ADD --unpack are kept
   assert.throws(() => commands('FROM busybox\nCOPY --parents=maybe a /b\n'), { message: 'dockerfile parse error on line 2: expecting boolean value for flag --parents, not: maybe' });
   assert.throws(() => commands('FROM busybox\nCOPY --exclude a /b\n'), { message: 'dockerfile parse error on line 2: missing a value on flag: --exclude' });
   assert.throws(() => commands('FROM busybox\nCOPY --parent a /b\n'), { message: 'dockerfile parse error on line 2: unknown flag: --parent (did you mean parents?)' });
-  assert.throws(() => parseStages('FROM busybox\nCOPY --exclude=x a /b/\n'), /the --exclude option requires BuildKit/);
-  assert.throws(() => parseStages('FROM busybox\nCOPY --parents a /b/\n'), /the --parents option requires BuildKit/);
-  assert.throws(() => parseStages('FROM busybox\nADD --unpack a /b/\n'), /the --unpack option requires BuildKit/);
+  assert.throws(() => parseStages('FROM busybox\nCOPY --exclude=x a /b/\n'), { message: 'dockerfile parse error on line 2: unknown flag: --exclude' });
+  assert.throws(() => parseStages('FROM busybox\nCOPY --parents a /b/\n'), { message: 'dockerfile parse error on line 2: unknown flag: --parents' });
+  assert.throws(() => parseStages('FROM busybox\nADD --unpack a /b/\n'), { message: 'dockerfile parse error on line 2: unknown flag: --unpack' });
+  // --link and --chmod parse (the builder refuses a --chmod when it copies).
+  assert.deepEqual(parseStages('FROM busybox\nCOPY --link --chmod=600 a /b/\n').stages[0]!.commands[0], { kind: 'copy', text: 'COPY --link --chmod=600 a /b/', sources: ['a'], dest: '/b/', chmod: '600' });
 });
 
 test("RUN --mount's fields, defaults and errors", () => {

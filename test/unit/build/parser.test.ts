@@ -84,7 +84,8 @@ describe('instructions and stages', () => {
     assert.equal(err('FROM x\nCOPY --chwon=1 a b\n'), 'dockerfile parse error on line 2: unknown flag: --chwon (did you mean chown?)');
     assert.equal(err('FROM x\nCOPY --from=a --from=b a b\n'), 'dockerfile parse error on line 2: duplicate flag specified: --from');
     assert.equal(err('FROM x\nCOPY --from a b\n'), 'dockerfile parse error on line 2: missing a value on flag: --from');
-    assert.equal(err('FROM x\nRUN --mount=type=cache,target=/x true\n'), 'dockerfile parse error on line 2: the --mount option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled');
+    assert.equal(err('FROM x\nRUN --security=insecure true\n'), 'dockerfile parse error on line 2: unknown flag: --security');
+    assert.equal(err('FROM x\nRUN --mount=type=cache,target=/x --mount=type=tmpfs,target=/t --network=bogus true\n'), 'dockerfile parse error on line 2: unsupported network mode "bogus"');
     assert.equal(err('FROM x\nHEALTHCHECK NONE x\n'), 'dockerfile parse error on line 2: HEALTHCHECK NONE takes no arguments');
     assert.equal(err('FROM x\nHEALTHCHECK FOO x\n'), 'dockerfile parse error on line 2: Unknown type "FOO" in HEALTHCHECK (try CMD)');
   });
