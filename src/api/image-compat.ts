@@ -61,3 +61,9 @@ export function imageSummariesForVersion<T extends Pick<ImageSummary, 'Size' | '
   if (!versionAtLeast(version, '1.44')) for (const i of images) i.VirtualSize = i.Size;
   return images;
 }
+
+/** GET /images/json: as imageSummariesForVersion, and each image's count of containers only from API 1.51 (-1, "not set", before; df always counts). */
+export function imageListForVersion(images: ImageSummary[], version: string): ImageSummary[] {
+  if (!versionAtLeast(version, '1.51')) for (const i of images) i.Containers = -1;
+  return imageSummariesForVersion(images, version);
+}

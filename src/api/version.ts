@@ -1,7 +1,7 @@
 /** API versions this server speaks, and the engine version it reports. */
 
 /** Highest API version served (what Docker 28.x speaks); also the default for unversioned paths. */
-export const API_VERSION = '1.50';
+export const API_VERSION = '1.51';
 /** Lowest API version accepted. */
 export const MIN_API_VERSION = '1.24';
 /** Reported in the `Server` header. */

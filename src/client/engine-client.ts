@@ -34,7 +34,7 @@ import { unixExchange, unixHijack, type UnixResponse } from './unix-exchange.js'
 import { decodeJsonStream } from './json-stream.js';
 
 /** Highest API version this client speaks. */
-export const CLIENT_MAX_API_VERSION = '1.50';
+export const CLIENT_MAX_API_VERSION = '1.51';
 /** Used when the daemon does not announce one. */
 export const FALLBACK_API_VERSION = '1.24';
 
@@ -266,7 +266,7 @@ export class EngineClient {
     if (this.address.kind !== 'unix') this.sender().catch(() => undefined);
   }
 
-  /** The URL Go's client would show in a connection error (`Get "http://%2Frun%2Fwharf.sock/v1.50/version"`). */
+  /** The URL Go's client would show in a connection error (`Get "http://%2Frun%2Fwharf.sock/v1.51/version"`). */
   private connectError(method: string, path: string, err: unknown): ConnectionError {
     const a = this.address;
     const base = a.kind === 'unix' ? `http://${encodeURIComponent(a.socketPath)}` : `${this.tls ? 'https' : 'http'}://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;

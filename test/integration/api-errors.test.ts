@@ -120,7 +120,7 @@ test('starting a running container is 304; an unknown API version is 400', async
   assert.equal((await call('DELETE', `/v1.50/containers/${id}?force=1`)).status, 204);
   const v = await call('GET', '/v1.99/version');
   assert.equal(v.status, 400);
-  assert.equal(v.json.message, 'client version 1.99 is too new. Maximum supported API version is 1.50');
+  assert.equal(v.json.message, 'client version 1.99 is too new. Maximum supported API version is 1.51');
 });
 
 test('an answer given before the body was read, on a connection that closes: the client sends its body after it without a broken pipe', async () => {

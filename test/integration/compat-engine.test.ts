@@ -501,3 +501,27 @@ test("a container's network files and log path show from its first start on, as 
   }
   assert.equal((await d.docker(['rm', 'paths', 'paths-bad', 'paths-local', 'paths-none'])).code, 0);
 });
+
+test("GET /images/json counts each image's containers from API 1.51 (only those made from it), -1 before", async () => {
+  const tagged = await d.docker(['tag', 'busybox', 'counted:1']);
+  assert.equal(tagged.code, 0);
+  const built = await d.docker(['build', '-q', '-'], { input: 'FROM counted:1\nLABEL child=1\n' });
+  assert.equal(built.code, 0, built.stderr);
+  const child = built.stdout.trim();
+  const made = await Promise.all([d.docker(['create', 'counted:1', 'true']), d.docker(['create', 'counted:1', 'true']), d.docker(['create', child, 'true'])]);
+  try {
+    const count = async (version: string, id: string) => {
+      const r = await socketRequest(d.socket, 'GET', `/${version}/images/json?filters=${encodeURIComponent(JSON.stringify({ reference: ['counted:1'] }))}&all=1`);
+      const list = JSON.parse(r.body) as Array<{ Id: string; Containers: number }>;
+      return list.find((i) => i.Id === id)?.Containers;
+    };
+    const base = (await d.docker(['image', 'inspect', '-f', '{{.Id}}', 'counted:1'])).stdout.trim();
+    assert.equal(await count('v1.51', base), 2);
+    assert.equal(await count('v1.50', base), -1);
+    const all = JSON.parse((await socketRequest(d.socket, 'GET', '/v1.51/images/json?all=1')).body) as Array<{ Id: string; Containers: number }>;
+    assert.equal(all.find((i) => i.Id === child)?.Containers, 1);
+  } finally {
+    await d.docker(['rm', ...made.map((m) => m.stdout.trim())]);
+    await d.docker(['rmi', child, 'counted:1']);
+  }
+});

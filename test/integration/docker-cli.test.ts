@@ -30,7 +30,7 @@ const ok = (args: string[], input?: string): Promise<string> => cliOk(d, 'docker
 describe('docker CLI against wharfd', () => {
   test('version negotiates the API', async () => {
     const out = await ok(['version', '--format', '{{.Server.APIVersion}} {{.Client.APIVersion}}']);
-    assert.equal(out.trim(), '1.50 1.50');
+    assert.equal(out.trim(), '1.51 1.50');
   });
 
   test('run --rm echo hi', async () => {

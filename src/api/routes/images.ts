@@ -10,7 +10,7 @@ import { readJSON } from '../json-body.js';
 import { AUTH_CONFIG } from '../body-shapes.js';
 import { boolValue, boolValueOrDefault, intValue, parseFilters, sendEmpty, sendJSON } from '../request.js';
 import { formatError, writeProgressStream } from '../progress.js';
-import { imageInspectForVersion, imageSummariesForVersion } from '../image-compat.js';
+import { imageInspectForVersion, imageListForVersion } from '../image-compat.js';
 import type { RequestContext, Router } from '../router.js';
 import { versionAtLeast } from '../version.js';
 
@@ -155,7 +155,7 @@ export function imageRoutes(router: Router): void {
     const legacy = ctx.query.get('filter');
     if (legacy && !versionAtLeast(ctx.version, '1.41')) (filters['reference'] ??= []).push(legacy);
     const list = await img(ctx).list({ all: boolValue(ctx.query, 'all'), filters, digests: boolValue(ctx.query, 'digests') });
-    sendJSON(ctx.res, 200, imageSummariesForVersion(list, ctx.version));
+    sendJSON(ctx.res, 200, imageListForVersion(list, ctx.version));
   });
   router.post('/images/create', createImage);
   router.get('/images/search', async (ctx) => {

@@ -72,7 +72,7 @@ export async function listImages(c: ImageCore, opts: { all: boolean; filters: Fi
       if (f.reference?.length) continue;
     } else if (danglingOnly && repoTags.length > 0) continue;
     out.push({
-      Containers: -1,
+      Containers: c.containersUsingImage(id).length,
       Created: created,
       Id: id,
       Labels: labels,

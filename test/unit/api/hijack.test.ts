@@ -47,7 +47,7 @@ describe('hijacked attach', () => {
     assert.equal(headers['content-type'], 'application/vnd.docker.multiplexed-stream');
     assert.equal(headers['connection'], 'Upgrade');
     assert.equal(headers['upgrade'], 'tcp');
-    assert.equal(headers['api-version'], '1.50');
+    assert.equal(headers['api-version'], '1.51');
     assert.deepEqual(parseFrames(rest), [
       [1, 'hello\n'],
       [2, 'oops\n'],

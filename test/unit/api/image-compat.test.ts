@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { imageInspectForVersion, imageSummariesForVersion } from '../../../src/api/image-compat.js';
+import { imageInspectForVersion, imageListForVersion, imageSummariesForVersion } from '../../../src/api/image-compat.js';
 import type { ImageInspect, ImageSummary } from '../../../src/api/types.js';
 
 const stored = () => ({ Env: ['PATH=/bin'], Cmd: ['sh'], Labels: null });
@@ -36,4 +36,12 @@ test('image list and df: VirtualSize below API 1.44 only', () => {
   const list = () => [{ Id: 'a', Size: 7 } as ImageSummary];
   assert.equal(imageSummariesForVersion(list(), '1.43')[0]!.VirtualSize, 7);
   assert.equal(imageSummariesForVersion(list(), '1.44')[0]!.VirtualSize, undefined);
+});
+
+test('image list: the count of containers from API 1.51, -1 before; df keeps its count', () => {
+  const list = () => [{ Id: 'a', Size: 7, Containers: 2 } as ImageSummary];
+  assert.equal(imageListForVersion(list(), '1.50')[0]!.Containers, -1);
+  assert.equal(imageListForVersion(list(), '1.51')[0]!.Containers, 2);
+  assert.equal(imageListForVersion(list(), '1.43')[0]!.VirtualSize, 7);
+  assert.equal(imageSummariesForVersion(list(), '1.24')[0]!.Containers, 2);
 });

@@ -60,7 +60,7 @@ describe('api router', () => {
     });
     assert.equal((await request(srv.sock, 'GET', `/v${MIN_API_VERSION}/version`)).status, 200);
     assert.equal((await request(srv.sock, 'GET', `/v${API_VERSION}/version`)).status, 200);
-    assert.equal(API_VERSION, '1.50');
+    assert.equal(API_VERSION, '1.51');
     assert.equal(MIN_API_VERSION, '1.24');
   });
 

@@ -21,7 +21,7 @@ describe('system routes', () => {
     assert.equal(r.headers['content-type'], 'text/plain; charset=utf-8');
     assert.equal(r.headers['cache-control'], 'no-cache, no-store, must-revalidate');
     assert.equal(r.headers['pragma'], 'no-cache');
-    assert.equal(r.headers['api-version'], '1.50');
+    assert.equal(r.headers['api-version'], '1.51');
     assert.equal(r.headers['builder-version'], '1');
   });
 
