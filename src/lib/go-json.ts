@@ -50,11 +50,16 @@ const INT_RANGES: Record<string, [number, number]> = {
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
-/** How Go names a JSON value in an UnmarshalTypeError. */
-function jsonKind(v: unknown): string {
+const NUMERIC = new Set(['int64', 'int', 'uint16', 'uint32', 'uint64', 'float64']);
+
+/**
+ * How Go names a JSON value in an UnmarshalTypeError: a number with its literal only where it
+ * was meant for a number and did not fit (the literal as JS prints it back).
+ */
+function jsonKind(v: unknown, goType: string): string {
   if (Array.isArray(v)) return 'array';
   if (typeof v === 'boolean') return 'bool';
-  if (typeof v === 'number') return `number ${v}`;
+  if (typeof v === 'number') return NUMERIC.has(goType) ? `number ${v}` : 'number';
   if (typeof v === 'object') return 'object';
   return typeof v;
 }
@@ -95,8 +100,8 @@ class Decoder {
   ) {}
 
   private fail(value: unknown, path: string, goType: string): never {
-    if (path === '') throw invalidParameter(`${this.prefix}json: cannot unmarshal ${jsonKind(value)} into Go value of type ${goType}`);
-    throw invalidParameter(`${this.prefix}json: cannot unmarshal ${jsonKind(value)} into Go struct field ${this.root}.${path} of type ${goType}`);
+    if (path === '') throw invalidParameter(`${this.prefix}json: cannot unmarshal ${jsonKind(value, goType)} into Go value of type ${goType}`);
+    throw invalidParameter(`${this.prefix}json: cannot unmarshal ${jsonKind(value, goType)} into Go struct field ${this.root}.${path} of type ${goType}`);
   }
 
   /** Checks `value` against `shape`; returns it normalized (canonical field names, strslice lists). */

@@ -77,7 +77,7 @@ test('image configs Docker would not decode are refused before any layer is fetc
   const svc = await service('configs');
   const cases: Array<[Record<string, unknown>, RegExp]> = [
     [{ config: { Env: 'PATH=/bin' } }, /^json: cannot unmarshal string into Go struct field Image\.config\.Env of type \[\]string$/],
-    [{ config: { Labels: { a: 1 } } }, /^json: cannot unmarshal number 1 into Go struct field Image\.config\.Labels of type string$/],
+    [{ config: { Labels: { a: 1 } } }, /^json: cannot unmarshal number into Go struct field Image\.config\.Labels of type string$/],
     [{ config: { Entrypoint: { a: 1 } } }, /^json: cannot unmarshal object into Go struct field Image\.config\.Entrypoint of type strslice\.StrSlice$/],
     [{ config: { Volumes: ['/data'] } }, /Image\.config\.Volumes of type map\[string\]struct \{\}/],
     [{ history: [5] }, /Image\.history of type image\.History/],

@@ -183,7 +183,7 @@ test('docker load of image configs Docker would not decode, or of a small gzip h
   const layer = await buildTar([{ name: 'f', content: 'x' }]);
   const cases: Array<[string, Record<string, unknown>, RegExp]> = [
     ['env', { config: { Env: 'PATH=/bin' } }, /json: cannot unmarshal string into Go struct field Image\.config\.Env of type \[\]string/],
-    ['labels', { config: { Labels: { a: 1 } } }, /json: cannot unmarshal number 1 into Go struct field Image\.config\.Labels of type string/],
+    ['labels', { config: { Labels: { a: 1 } } }, /json: cannot unmarshal number into Go struct field Image\.config\.Labels of type string/],
     ['entrypoint', { config: { Entrypoint: { a: 1 } } }, /Image\.config\.Entrypoint of type strslice\.StrSlice/],
     ['user', { config: { User: 0 } }, /Image\.config\.User of type string/],
     ['history', { history: [5] }, /Image\.history of type image\.History/],
@@ -280,7 +280,7 @@ test('bodies decode as Docker decodes them: any field-name case, wrong types are
     ['POST', '/networks/create', { Name: 'n1', IPAM: { Config: { Subnet: '10.9.0.0/16' } } }, /cannot unmarshal object into Go struct field CreateRequest\.IPAM\.Config of type \[\]network\.IPAMConfig/],
     ['POST', '/volumes/create', { Name: ['v'] }, /cannot unmarshal array into Go struct field CreateOptions\.Name of type string/],
     ['POST', '/volumes/create', [], /cannot unmarshal array into Go value of type volume\.CreateOptions/],
-    ['POST', '/auth', { username: 5 }, /cannot unmarshal number 5 into Go struct field AuthConfig\.username of type string/],
+    ['POST', '/auth', { username: 5 }, /cannot unmarshal number into Go struct field AuthConfig\.username of type string/],
     ['POST', '/networks/bridge/connect', { Container: { Id: 'x' } }, /cannot unmarshal object into Go struct field ConnectOptions\.Container of type string/],
     ['POST', '/containers/create', { Image: 'busybox', toString: 1, __proto__: { Cmd: 5 } }, /./],
   ];

@@ -78,14 +78,14 @@ describe('container routes', () => {
     it('type-checks the fields the engine reads, with Go-like messages', async () => {
       const cases: Array<[unknown, string]> = [
         [{ Image: 'x', Env: 'A=1' }, 'invalid JSON: json: cannot unmarshal string into Go struct field CreateRequest.Env of type []string'],
-        [{ Image: 'x', Env: ['A=1', 2] }, 'invalid JSON: json: cannot unmarshal number 2 into Go struct field CreateRequest.Env of type string'],
-        [{ Image: 'x', Cmd: [1] }, 'invalid JSON: json: cannot unmarshal number 1 into Go struct field CreateRequest.Cmd of type string'],
+        [{ Image: 'x', Env: ['A=1', 2] }, 'invalid JSON: json: cannot unmarshal number into Go struct field CreateRequest.Env of type string'],
+        [{ Image: 'x', Cmd: [1] }, 'invalid JSON: json: cannot unmarshal number into Go struct field CreateRequest.Cmd of type string'],
         [{ Image: 'x', Tty: 'yes' }, 'invalid JSON: json: cannot unmarshal string into Go struct field CreateRequest.Tty of type bool'],
-        [{ Image: 5 }, 'invalid JSON: json: cannot unmarshal number 5 into Go struct field CreateRequest.Image of type string'],
+        [{ Image: 5 }, 'invalid JSON: json: cannot unmarshal number into Go struct field CreateRequest.Image of type string'],
         [{ Image: 'x', HostConfig: { Memory: '1g' } }, 'invalid JSON: json: cannot unmarshal string into Go struct field CreateRequest.HostConfig.Memory of type int64'],
         [{ Image: 'x', HostConfig: { Memory: 1.5 } }, 'invalid JSON: json: cannot unmarshal number 1.5 into Go struct field CreateRequest.HostConfig.Memory of type int64'],
         [{ Image: 'x', HostConfig: [] }, 'invalid JSON: json: cannot unmarshal array into Go struct field CreateRequest.HostConfig of type container.HostConfig'],
-        [{ Image: 'x', Labels: { a: 1 } }, 'invalid JSON: json: cannot unmarshal number 1 into Go struct field CreateRequest.Labels of type string'],
+        [{ Image: 'x', Labels: { a: 1 } }, 'invalid JSON: json: cannot unmarshal number into Go struct field CreateRequest.Labels of type string'],
         [{ Image: 'x', HostConfig: { RestartPolicy: { Name: 'always', MaximumRetryCount: 'x' } } }, 'invalid JSON: json: cannot unmarshal string into Go struct field CreateRequest.HostConfig.RestartPolicy.MaximumRetryCount of type int'],
         [['x'], 'invalid JSON: json: cannot unmarshal array into Go value of type container.CreateRequest'],
       ];

@@ -31,7 +31,7 @@ test('type mismatches are 400s in Go wording, with the field path', () => {
   refused(() => decodeJSON('x', VOLUME_CREATE), 'invalid JSON: json: cannot unmarshal string into Go value of type volume.CreateOptions');
   refused(
     () => decodeJSON({ IPAM: { Config: [{ Subnet: 10 }] } }, NETWORK_CREATE),
-    'invalid JSON: json: cannot unmarshal number 10 into Go struct field CreateRequest.IPAM.Config.Subnet of type string',
+    'invalid JSON: json: cannot unmarshal number into Go struct field CreateRequest.IPAM.Config.Subnet of type string',
   );
   refused(
     () => decodeCreateBody({ Image: 'x', HostConfig: { Memory: '1g' } }),
@@ -39,6 +39,9 @@ test('type mismatches are 400s in Go wording, with the field path', () => {
   );
   refused(() => decodeCreateBody({ Image: 'x', HostConfig: { CpuShares: 1.5 } }), 'invalid JSON: json: cannot unmarshal number 1.5 into Go struct field CreateRequest.HostConfig.CpuShares of type int64');
   refused(() => decodeCreateBody({ Image: 'x', StopTimeout: 1e300 }), 'invalid JSON: json: cannot unmarshal number 1e+300 into Go struct field CreateRequest.StopTimeout of type int');
+  // A number meant for something else is Go's bare "number"; only a number that does not fit a number's type shows its literal.
+  refused(() => decodeCreateBody({ Image: 'x', HostConfig: { Ulimits: 5 } }), 'invalid JSON: json: cannot unmarshal number into Go struct field CreateRequest.HostConfig.Ulimits of type []*container.Ulimit');
+  refused(() => decodeCreateBody({ Image: 'x', HostConfig: 7 }), 'invalid JSON: json: cannot unmarshal number into Go struct field CreateRequest.HostConfig of type container.HostConfig');
   refused(() => decodeJSON({ ConsoleSize: [1, 2, 3] }, EXEC_CREATE), 'invalid JSON: ConsoleSize takes at most 2 values');
   // Names of Object.prototype's members are not fields; "__proto__" sets no prototype.
   assert.deepEqual(decodeJSON(JSON.parse('{"toString":{"a":1},"constructor":1}'), VOLUME_CREATE), { toString: { a: 1 }, constructor: 1 });
