@@ -354,7 +354,7 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
     ...extra,
   });
 
-  let cleaned = false;
+  let cleaning: Promise<void> | undefined;
   const d: Daemon = {
     root,
     socket,
@@ -384,19 +384,20 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
     },
     containerIds: () => ids,
     log: readLog,
-    async cleanup() {
-      if (cleaned) return;
-      cleaned = true;
-      started.delete(d);
-      if (failedTests > 0) process.stderr.write(`--- the end of ${logFile} (a test failed) ---\n${readLog().split('\n').slice(-80).join('\n')}\n---\n`);
-      await noteIds();
-      if (!(await signalAndWait('SIGTERM', 15_000))) await signalAndWait('SIGKILL', 10_000);
-      d.pid = 0;
-      watcher?.close();
-      await cleanupNetworks(d.dataRoot);
-      await cleanupLeftovers(d, ids);
-    },
+    // One cleanup however often it is asked for: a SIGTERM handler's call must wait for the one under way.
+    cleanup: () => (cleaning ??= cleanUp()),
   };
+
+  async function cleanUp(): Promise<void> {
+    started.delete(d);
+    if (failedTests > 0) process.stderr.write(`--- the end of ${logFile} (a test failed) ---\n${readLog().split('\n').slice(-80).join('\n')}\n---\n`);
+    await noteIds();
+    if (!(await signalAndWait('SIGTERM', 15_000))) await signalAndWait('SIGKILL', 10_000);
+    d.pid = 0;
+    watcher?.close();
+    await cleanupNetworks(d.dataRoot);
+    await cleanupLeftovers(d, ids);
+  }
 
   try {
     await launch();
