@@ -42,7 +42,11 @@ describe('docker CLI against wharfd', () => {
     assert.equal((await d.docker(['run', '--rm', 'busybox', 'sh', '-c', 'exit 4'])).code, 4);
     const nf = await d.docker(['run', '--rm', 'busybox', 'nosuchcmd']);
     assert.equal(nf.code, 127);
-    assert.match(nf.stderr, /^docker: Error response from daemon: .*exec: "nosuchcmd": executable file not found in \$PATH/m);
+    // Docker's words through containerd's shim, then runc's own.
+    assert.match(
+      nf.stderr,
+      /^docker: Error response from daemon: failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: (error during container init: )?exec: "nosuchcmd": executable file not found in \$PATH: unknown\.?$/m,
+    );
     assert.equal((await d.docker(['run', '--rm', 'busybox', '/etc'])).code, 126);
     // A failed start is not an exit: the CLI's pending wait gets no answer to complain about.
     const kept = await d.docker(['run', '--name', 'nostart', 'busybox', 'nosuchcmd']);

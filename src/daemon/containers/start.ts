@@ -224,7 +224,8 @@ function networkNamespace(c: ContainerCore, id: string, hc: HostConfig): { kind:
 function startError(err: unknown): { exitCode: number; error: EngineError } {
   if (err instanceof EngineError) return { exitCode: 128, error: err };
   if (err instanceof RuntimeStartError) {
-    const msg = `failed to create task for container: OCI runtime create failed: ${err.message}: unknown`;
+    // Docker's message: its daemon's words, then containerd's shim's, then runc's.
+    const msg = `failed to create task for container: failed to create shim task: OCI runtime create failed: ${err.message}: unknown`;
     if (/executable file not found|no such file or directory/.test(err.message)) {
       return { exitCode: 127, error: new EngineError('InvalidParameter', msg) };
     }
