@@ -11,7 +11,7 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, realpath, rm, stat } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { join, sep } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { parseGoBool } from '../lib/go-bool.js';
 
 /** moby's urlutil.IsGitURL. */
@@ -189,6 +189,12 @@ const GIT_ENV = {
   GIT_ALLOW_PROTOCOL: 'http:https:git:ssh',
 };
 
+/** GIT_ENV, with ssh as BuildKit's git source runs it when given an agent: that agent, no ssh configuration of the host's, host keys not checked. */
+function gitEnv(opts: { sshAuthSock?: string }): Record<string, string> {
+  if (!opts.sshAuthSock) return GIT_ENV;
+  return { ...GIT_ENV, SSH_AUTH_SOCK: opts.sshAuthSock, GIT_SSH_COMMAND: 'ssh -F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null' };
+}
+
 function runGit(dir: string, args: string[], signal?: AbortSignal, env: Record<string, string> = GIT_ENV): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile('git', ['-c', 'protocol.file.allow=never', ...args], { cwd: dir, env, signal, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
@@ -246,12 +252,9 @@ export async function cloneGitContext(url: string, tmpRoot: string, signal?: Abo
   return cloneGitRepo(parseGitUrl(url, defaultRef), tmpRoot, signal);
 }
 
-/**
- * cloneGitContext of a parsed remote. `sshAuthSock`: ssh runs as BuildKit's git source runs it,
- * with that agent, no ssh configuration of the host's, and host keys not checked.
- */
+/** cloneGitContext of a parsed remote; `sshAuthSock`: see gitEnv. */
 export async function cloneGitRepo(repo: GitRemote, tmpRoot: string, signal?: AbortSignal, opts: { sshAuthSock?: string } = {}): Promise<{ dir: string; context: string }> {
-  const env = opts.sshAuthSock ? { ...GIT_ENV, SSH_AUTH_SOCK: opts.sshAuthSock, GIT_SSH_COMMAND: 'ssh -F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null' } : GIT_ENV;
+  const env = gitEnv(opts);
   const git = (cwd: string, args: string[], sig?: AbortSignal) => runGit(cwd, args, sig, env);
   const dir = await mkdtemp(join(tmpRoot, 'docker-builder-git'));
   try {
@@ -287,4 +290,62 @@ export async function cloneGitRepo(repo: GitRemote, tmpRoot: string, signal?: Ab
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
+}
+
+/** A full commit ID (SHA-1 or SHA-256), which BuildKit takes as it is, asking the remote nothing. */
+export const isCommitId = (ref: string) => /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(ref);
+
+/** urlutil.RedactCredentials: a URL's password shown as xxxxx. */
+function redacted(remote: string): string {
+  try {
+    const u = new URL(remote);
+    if (!u.password) return remote;
+    u.password = 'xxxxx';
+    return u.toString();
+  } catch {
+    return remote;
+  }
+}
+
+/**
+ * The commit BuildKit's git source resolves a ref to before it fetches anything (its cache key),
+ * in its words when it cannot: a commit ID as it is; HEAD as the remote's default branch; then
+ * `git ls-remote` of the ref, preferring `refs/<ref>`, then the branch, then the tag (an
+ * annotated tag's commit). Run in `cwd` (a directory of the daemon's, no repository), git never
+ * looking above it for one.
+ */
+export async function resolveRemoteCommit(repo: GitRemote, cwd: string, signal?: AbortSignal, opts: { sshAuthSock?: string } = {}): Promise<string> {
+  if (isCommitId(repo.ref)) return repo.ref;
+  const env = { ...gitEnv(opts), GIT_CEILING_DIRECTORIES: dirname(cwd) };
+  const git = (args: string[]) => runGit(cwd, args, signal, env);
+  let ref = repo.ref;
+  if (ref === 'HEAD' || ref === '') {
+    const symref = await git(['ls-remote', '--symref', '--', repo.remote, 'HEAD']).catch((err: Error) => {
+      throw new GitContextError(`error fetching default branch for repository ${redacted(repo.remote)}: ${err.message}`);
+    });
+    const branch = /refs\/heads\/(\S+)/.exec(symref)?.[1];
+    if (!branch) throw new GitContextError(`could not find default branch for repository: ${redacted(repo.remote)}`);
+    ref = branch;
+  }
+  const out = await git(['ls-remote', '--', repo.remote, ref, `${ref}^{}`]).catch((err: Error) => {
+    throw new GitContextError(`failed to fetch remote ${redacted(repo.remote)}: ${err.message}`);
+  });
+  const partialRef = `refs/${ref.replace(/^refs\//, '')}`;
+  const headRef = `refs/heads/${ref.replace(/^refs\/heads\//, '')}`;
+  const tagRef = `refs/tags/${ref.replace(/^refs\/tags\//, '')}`;
+  let exact = '';
+  let head = '';
+  let tag = '';
+  for (const line of out.split('\n')) {
+    const tab = line.indexOf('\t');
+    const [sha, name] = tab < 0 ? [line, ''] : [line.slice(0, tab), line.slice(tab + 1)];
+    if (name === headRef) head = sha;
+    else if (name === tagRef || name === `${tagRef}^{}`) tag = sha;
+    else if (name === partialRef) exact = sha;
+  }
+  // As git's checkout, a branch wins over a tag of the same name.
+  const sha = exact || head || tag;
+  if (!sha) throw new GitContextError(`repository does not contain ref ${ref}, output: ${JSON.stringify(out)}`);
+  if (!isCommitId(sha)) throw new GitContextError(`invalid commit sha ${JSON.stringify(sha)}`);
+  return sha;
 }

@@ -173,9 +173,14 @@ export async function resolveSources(root: ContainerRoot, sources: string[], cmd
 }
 
 /** Docker's getSourceHashFromInfos. */
-export function sourcesHash(sources: CopySource[]): string {
+export function sourcesHash(sources: ReadonlyArray<Pick<CopySource, 'hash'>>): string {
   if (sources.length === 1) return sources[0]!.hash;
   return 'multi:' + createHash('sha256').update(sources.map((s) => s.hash).join(',')).digest('hex');
+}
+
+/** The hash of ADD's git source: the commit fetched and what selects the files copied from it. */
+export function gitSourceHash(commit: string, ref: { subdir: string; submodules?: boolean }, keepGitDir: boolean): string {
+  return 'git:' + createHash('sha256').update(JSON.stringify([commit, ref.subdir, keepGitDir, ref.submodules !== false])).digest('hex');
 }
 
 export interface CopyOptions {

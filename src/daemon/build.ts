@@ -30,7 +30,18 @@ import { familiarString, parseNormalizedNamed, withDefaultTag, type Reference } 
 import type { AppliedLayer } from '../layer/layer-store.js';
 import { generateId, shortId } from '../lib/ids.js';
 import { EngineError, invalidParameter, isEngineError, systemError } from '../lib/errors.js';
-import { checkedOutCommit, cloneGitContext, cloneGitRepo, GitContextError, isGitUrl, parseBuildkitGitRef, parseGitUrl, type BuildkitGitRef, type GitRemote } from '../build/git-context.js';
+import {
+  checkedOutCommit,
+  cloneGitContext,
+  cloneGitRepo,
+  GitContextError,
+  isGitUrl,
+  parseBuildkitGitRef,
+  parseGitUrl,
+  resolveRemoteCommit,
+  type BuildkitGitRef,
+  type GitRemote,
+} from '../build/git-context.js';
 import { parseSignal } from '../lib/signals.js';
 import { readMountInfo } from '../lib/mountinfo.js';
 import { unmountFilesystem } from '../lib/mounts.js';
@@ -40,7 +51,7 @@ import type { CacheMountStore } from './build-cache-mounts.js';
 import { noSshKey, parseRunMount, type RunMount } from '../build/run-mounts.js';
 import { listenSsh } from './ssh-agent-socket.js';
 import { missingMountPoints, prepareRunMounts, removeMountPoints, type PreparedMounts } from './build-run-mounts.js';
-import { copySources, parseChmod, resolveSelected, resolveSources, sourcesHash, type CopySource, type SourceSelection } from './build-copy.js';
+import { copySources, gitSourceHash, parseChmod, resolveSelected, resolveSources, sourcesHash, type CopySource, type SourceSelection } from './build-copy.js';
 import { SourceHashCache } from './build-source-cache.js';
 import { downloadSources, fetchContext, isRemoteURL } from './build-download.js';
 import { EMPTY_TAR_DIFF_ID, upperDirLayer } from './containers/commit.js';
@@ -1186,19 +1197,35 @@ class BuildRun {
           return heredocs.map((d) => d.name);
         });
       } else if (urls.length) remote = await tempSources('docker-builder-url', (dir) => downloadSources(urls, dir, this.signal, checksum));
-      const repos: Array<{ root: ContainerRoot; infos: CopySource[] }> = [];
-      for (const ref of gitRefs.values()) repos.push(await this.gitSource(ref, inst.keepGitDir ?? ref.keepGitDir ?? false, checksum, cmdName, cleanups));
-      const all = [...infos, ...(remote?.infos ?? []), ...repos.flatMap((r) => r.infos)];
+      // A git source is keyed by the commit its ref names before it is fetched: a cached step fetches nothing.
+      const gits = [...gitRefs.values()].map((ref) => ({ ref, keepGitDir: inst.keepGitDir ?? ref.keepGitDir ?? false }));
+      const gitKeys: Array<{ commit: string; hash: string }> = [];
+      for (const g of gits) gitKeys.push(await this.gitSourceKey(g.ref, g.keepGitDir, checksum));
+      const others = [...infos, ...(remote?.infos ?? [])];
       // BuildKit has no such rule: each source goes into the destination if it is a directory, else becomes it.
-      if (this.opts.dialect !== 'buildkit' && all.length > 1 && !dest.endsWith('/')) {
+      if (this.opts.dialect !== 'buildkit' && others.length + gits.length > 1 && !dest.endsWith('/')) {
         throw invalidParameter(`When using ${cmdName} with more than one source file, the destination must be a directory and end with a /`);
       }
-      const hash = sourcesHash(all);
       // --unpack changes what the same sources make: it is part of the step (and its cache key).
       const unpack = inst.unpack === undefined ? '' : `--unpack=${inst.unpack} `;
-      const comment = `${cmdName} ${chown ? `--chown=${chown} ` : ''}${chmod !== undefined ? `--chmod=${x(inst.chmod!)} ` : ''}${unpack}${hash} in ${dest} `;
-      const containerConfig = copyConfig(state.config, { Cmd: [...this.shell(state), `#(nop) ${comment}`] });
+      const stepConfig = (keys: ReadonlyArray<{ hash: string }>) => {
+        const comment = `${cmdName} ${chown ? `--chown=${chown} ` : ''}${chmod !== undefined ? `--chmod=${x(inst.chmod!)} ` : ''}${unpack}${sourcesHash([...others, ...keys])} in ${dest} `;
+        return copyConfig(state.config, { Cmd: [...this.shell(state), `#(nop) ${comment}`] });
+      };
+      let containerConfig = stepConfig(gitKeys);
       if (await this.probeCache(state, containerConfig)) return;
+      const repos: Array<{ root: ContainerRoot; infos: CopySource[] }> = [];
+      const fetched: Array<{ hash: string }> = [];
+      for (const [i, g] of gits.entries()) {
+        const repo = await this.gitSource(g.ref, g.keepGitDir, checksum, cmdName, cleanups);
+        repos.push(repo);
+        // The ref may have moved since it was resolved: the step is keyed by what was fetched.
+        fetched.push(repo.commit === gitKeys[i]!.commit ? gitKeys[i]! : { hash: gitSourceHash(repo.commit, g.ref, g.keepGitDir) });
+      }
+      if (fetched.some((k, i) => k !== gitKeys[i])) {
+        containerConfig = stepConfig(fetched);
+        if (await this.probeCache(state, containerConfig)) return;
+      }
       await mountSource();
       let destPath = dest;
       if (!posix.isAbsolute(destPath)) destPath = posix.join(state.config.WorkingDir || '/', destPath) + (dest.endsWith('/') || dest === '.' ? '/' : '');
@@ -1225,12 +1252,18 @@ class BuildRun {
   }
 
   /** A git source of ADD as a directory source whose content goes to the destination. */
-  private async gitSource(ref: BuildkitGitRef, keepGitDir: boolean, checksum: string | undefined, cmdName: string, cleanups: Array<() => Promise<void>>): Promise<{ root: ContainerRoot; infos: CopySource[] }> {
+  private async gitSource(
+    ref: BuildkitGitRef,
+    keepGitDir: boolean,
+    checksum: string | undefined,
+    cmdName: string,
+    cleanups: Array<() => Promise<void>>,
+  ): Promise<{ root: ContainerRoot; infos: CopySource[]; commit: string }> {
     const checkout = await this.checkoutGit(ref, keepGitDir, checksum);
     cleanups.push(() => rm(checkout.dir, { recursive: true, force: true }));
     const root = await ContainerRoot.open(checkout.context);
     cleanups.push(() => root.close());
-    return { root, infos: await resolveSources(root, ['.'], cmdName, false) };
+    return { root, infos: await resolveSources(root, ['.'], cmdName, false), commit: checkout.commit };
   }
 
   /**
@@ -1238,7 +1271,26 @@ class BuildRun {
    * new directory under tmpRoot (the caller removes `dir`), the commit checked against `checksum`,
    * without its .git unless kept; over ssh through the client's `default` agent, which it must forward.
    */
-  private async checkoutGit(repo: GitRemote, keepGitDir: boolean, checksum?: string): Promise<{ dir: string; context: string }> {
+  private async checkoutGit(repo: GitRemote, keepGitDir: boolean, checksum?: string): Promise<{ dir: string; context: string; commit: string }> {
+    const checkout = await this.withGitAuth(repo, (opts) => cloneGitRepo(repo, this.deps.tmpRoot, this.signal, opts));
+    try {
+      const commit = await checkedOutCommit(checkout.dir);
+      if (checksum !== undefined && !commit.startsWith(checksum.toLowerCase())) throw invalidParameter(`expected checksum to match ${checksum}, got ${commit}`);
+      if (!keepGitDir) await rm(join(checkout.dir, '.git'), { recursive: true, force: true });
+      // The checkout's root is a directory of BuildKit's snapshot (0755); tmpRoot keeps others out.
+      await chmod(checkout.dir, 0o755);
+      return { ...checkout, commit };
+    } catch (err) {
+      await rm(checkout.dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /**
+   * Runs git's work for `repo`: over ssh through the client's `default` agent, which it must have
+   * forwarded (BuildKit's git source). GitContextError becomes the request's invalid parameter.
+   */
+  private async withGitAuth<T>(repo: GitRemote, work: (opts: { sshAuthSock?: string }) => Promise<T>): Promise<T> {
     let agent: { path: string; close: () => Promise<void> } | undefined;
     if (!/^(?:https?|git):\/\//i.test(repo.remote)) {
       const agents = this.opts.ssh;
@@ -1246,27 +1298,25 @@ class BuildRun {
       if (absent !== null) throw invalidParameter(absent);
       agent = await listenSsh({ uid: 0, gid: 0, mode: 0o600 }, (conn) => agents!.connect('default', conn));
     }
-    let checkout: { dir: string; context: string };
     try {
-      checkout = await cloneGitRepo(repo, this.deps.tmpRoot, this.signal, agent ? { sshAuthSock: agent.path } : {});
+      return await work(agent ? { sshAuthSock: agent.path } : {});
     } catch (err) {
       throw err instanceof GitContextError ? invalidParameter(err.message) : err;
     } finally {
       await agent?.close();
     }
-    try {
-      if (checksum !== undefined) {
-        const commit = await checkedOutCommit(checkout.dir);
-        if (!commit.startsWith(checksum.toLowerCase())) throw invalidParameter(`expected checksum to match ${checksum}, got ${commit}`);
-      }
-      if (!keepGitDir) await rm(join(checkout.dir, '.git'), { recursive: true, force: true });
-      // The checkout's root is a directory of BuildKit's snapshot (0755); tmpRoot keeps others out.
-      await chmod(checkout.dir, 0o755);
-      return checkout;
-    } catch (err) {
-      await rm(checkout.dir, { recursive: true, force: true });
-      throw err;
+  }
+
+  /**
+   * ADD's key for a git source before anything is fetched, as BuildKit keys it: the commit its ref
+   * names on the remote (checked against --checksum), with what selects the copied files.
+   */
+  private async gitSourceKey(ref: BuildkitGitRef, keepGitDir: boolean, checksum: string | undefined): Promise<{ commit: string; hash: string }> {
+    const commit = await this.withGitAuth(ref, (opts) => resolveRemoteCommit(ref, this.deps.tmpRoot, this.signal, opts));
+    if (checksum !== undefined && !commit.startsWith(checksum.toLowerCase())) {
+      throw invalidParameter(`expected checksum to match ${checksum}, got ${commit}`);
     }
+    return { commit, hash: gitSourceHash(commit, ref, keepGitDir) };
   }
 
   /** COPY --from: the image of a previous stage (name or index) or an image by name ('' for scratch). */
