@@ -187,8 +187,11 @@ export class Router {
         versioned = true;
       }
       const found = this.match(req.method ?? 'GET', path);
-      // Docker answers unknown paths and wrong methods alike.
-      if (!found) throw notFound('page not found');
+      // Docker answers unknown paths and wrong methods alike, from a handler outside its version middleware.
+      if (!found) {
+        for (const [k] of COMMON_HEADER_ENTRIES) res.removeHeader(k);
+        throw notFound('page not found');
+      }
       if (versioned) {
         if (compareVersions(version, MIN_API_VERSION) < 0) {
           throw invalidParameter(
