@@ -53,6 +53,7 @@ import { listenSsh } from './ssh-agent-socket.js';
 import { missingMountPoints, prepareRunMounts, removeMountPoints, type PreparedMounts } from './build-run-mounts.js';
 import { copySources, gitSourceHash, parseChmod, resolveSelected, resolveSources, sourcesHash, type CopySource, type SourceSelection } from './build-copy.js';
 import { SourceHashCache } from './build-source-cache.js';
+import { StageOrder } from './build-stage-order.js';
 import { downloadSources, fetchContext, isRemoteURL } from './build-download.js';
 import { EMPTY_TAR_DIFF_ID, upperDirLayer } from './containers/commit.js';
 import { authForDomain } from '../distribution/auth-config.js';
@@ -99,7 +100,14 @@ interface StageOutput {
   out: (text: string) => void;
   step: (text: string, vertex: string | null) => void;
   flush: () => void;
+  /** Waits while the stage's output cannot be taken (the client is behind, or the stage's is held back). */
+  room: () => Promise<void>;
+  /** Sends a message of the stage's in its place among the stage's output. */
+  emit: (m: ProgressMessage) => void;
 }
+
+/** What a stage's steps write to. */
+type StageSink = Pick<StageOutput, 'out' | 'room'>;
 
 /** Where a stage's instructions stand. */
 interface StageState {
@@ -120,6 +128,8 @@ interface StageState {
   finishStep?: () => void;
   /** The stage's output (prefixed with its name when stages run side by side). */
   out: (text: string) => void;
+  /** Waits until the stage may write more output (backpressure on RUN output). */
+  room: () => Promise<void>;
   /** How many of the image's history entries come from outside this build (its external base's). */
   inherited: number;
 }
@@ -320,7 +330,9 @@ class BuildRun {
 
   /** Output of one stage: as is, or each line prefixed (`[name] `) when stages run side by side. */
   private stageOut(prefix: string | null): StageOutput {
-    if (prefix === null) return { out: (t) => this.out(t), step: (t, v) => this.stepLine(t, v), flush: () => {} };
+    const room = this.room;
+    const emit = this.emit;
+    if (prefix === null) return { out: (t) => this.out(t), step: (t, v) => this.stepLine(t, v), flush: () => {}, room, emit };
     let partial = '';
     const flush = () => {
       if (partial) this.out(`${prefix}${partial}\n`);
@@ -342,6 +354,19 @@ class BuildRun {
         this.out(text.slice(0, end + 1).replace(/^(?=.)/gm, prefix));
       },
       flush,
+      room,
+      emit,
+    };
+  }
+
+  /** Output of stage `i` in the classic builder's order (see StageOrder). */
+  private orderedStageOut(order: StageOrder, i: number): StageOutput {
+    return {
+      out: (t) => order.write(i, t.length, () => this.out(t)),
+      step: (t, v) => order.write(i, t.length, () => this.stepLine(t, v)),
+      flush: () => {},
+      room: () => order.room(i, this.room),
+      emit: (m) => order.write(i, 0, () => this.emit(m)),
     };
   }
 
@@ -408,35 +433,48 @@ class BuildRun {
       step += 1 + st.commands.length;
     }
     const last = stages.length - 1;
-    let firstError: unknown = null;
+    // Side by side, the classic builder's output is still Docker's sequential one, and the error
+    // of the first stage (in the Dockerfile's order) that fails is the build's; BuildKit's stages
+    // show as themselves and the first failure stops the build.
+    const order = parallel && this.opts.dialect !== 'buildkit' ? new StageOrder(stages.length) : undefined;
+    // By stage, in the order they came (BuildKit's build fails with the first in time).
+    const errors = new Map<number, unknown>();
+    const settled = stages.map(() => false);
+    const stopAfterFailure = () => {
+      const first = Math.min(...errors.keys());
+      if (!order || settled.slice(0, first).every(Boolean)) this.stopStages.abort();
+    };
     const runs: Array<Promise<StageState | null>> = [];
     stages.forEach((stage, i) => {
       runs.push(
         Promise.all(deps[i]!.map((j) => runs[j]!)).then(async (needed) => {
-          if (needed.some((n) => n === null)) return null;
-          const output = this.stageOut(parallel ? `[${stage.name || `stage-${i}`}] ` : null);
-          const names = stageStepNames(stage, i, df.stages.length, bases[i]!, baseIsStage[i]! || baseContexts[i] !== undefined);
+          let failed = true;
+          const output = order ? this.orderedStageOut(order, i) : this.stageOut(parallel ? `[${stage.name || `stage-${i}`}] ` : null);
           try {
+            if (needed.some((n) => n === null)) return null;
+            const names = stageStepNames(stage, i, df.stages.length, bases[i]!, baseIsStage[i]! || baseContexts[i] !== undefined);
             const replacement = replacedBy[i];
             const state = replacement
               ? await this.contextStage(stage, i, replacement, firstStep[i]!, total, output)
               : await this.buildStage(stage, i, bases[i]!, firstStep[i]!, total, escape, output, names, baseContexts[i]);
             this.stageResults[i] = { name: stage.name, imageId: state.imageId, config: state.config, inherited: state.inherited };
-            if (state.imageId && i !== last) this.emit({ aux: { ID: state.imageId } });
+            if (state.imageId && i !== last) output.emit({ aux: { ID: state.imageId } });
+            failed = false;
             return state;
           } catch (err) {
-            firstError ??= err;
-            // A failing stage stops those running beside it.
-            this.stopStages.abort();
+            errors.set(i, err);
             return null;
           } finally {
             output.flush();
+            settled[i] = true;
+            order?.finish(i, failed);
+            if (errors.size) stopAfterFailure();
           }
         }),
       );
     });
     const states = await Promise.all(runs);
-    if (firstError !== null) throw firstError;
+    if (errors.size) throw order ? errors.get(Math.min(...errors.keys())) : errors.values().next().value;
     const state = states[last];
     if (state?.imageId && epoch !== undefined) {
       state.imageId = await this.withEpoch(state, epoch);
@@ -494,7 +532,7 @@ class BuildRun {
     const { out } = output;
     this.checkCancelled();
     output.step(`Step ${step++}/${total} : ${stage.text}\n`, baseContext ? contextVertex(baseContext) : names.from);
-    const state = await this.initStage(stage, index, base, escape, out, baseContext);
+    const state = await this.initStage(stage, index, base, escape, output, baseContext);
     out(` ---> ${shortId(state.imageId)}\n`);
     for (const [i, inst] of stage.commands.entries()) {
       this.checkCancelled();
@@ -533,7 +571,7 @@ class BuildRun {
     output.step(`Step ${step}/${total} : ${stage.text}\n`, contextVertex(match));
     const imageId = await this.contextImage(match);
     output.out(` ---> ${shortId(imageId)}\n`);
-    return this.newStageState(stage, index, imageId, imageId ? (await this.deps.images.resolve(imageId)).config : undefined, output.out);
+    return this.newStageState(stage, index, imageId, imageId ? (await this.deps.images.resolve(imageId)).config : undefined, output);
   }
 
   /** The named context the client gave for `name` (a stage, a base, a --from) on `platform`, if any. */
@@ -592,7 +630,7 @@ class BuildRun {
       }
       files = await BuildContext.ofDirectory(tmp, tmp);
     }
-    const state = this.newStageState(null, -1, '', undefined, () => {});
+    const state = this.newStageState(null, -1, '', undefined, { out: () => {}, room: this.room });
     try {
       const infos = await resolveSources(files.root, ['.'], 'COPY', true);
       const containerConfig = copyConfig(state.config, { Cmd: [...DEFAULT_SHELL, `#(nop) COPY ${sourcesHash(infos)} in / `] });
@@ -656,7 +694,7 @@ class BuildRun {
     }
   }
 
-  private async initStage(stage: Stage, index: number, name: string, escape: string, out: (t: string) => void, baseContext?: NamedContextMatch): Promise<StageState> {
+  private async initStage(stage: Stage, index: number, name: string, escape: string, sink: StageSink, baseContext?: NamedContextMatch): Promise<StageState> {
     if (name === '') throw invalidParameter(`base name (${stage.baseName}) should not be blank`);
     let imageId = '';
     const prev = this.stageResults.slice(0, index).find((r) => r !== undefined && r.name === name.toLowerCase() && r.name !== '');
@@ -678,7 +716,8 @@ class BuildRun {
         throw invalidParameter(`image with reference ${name} was found but does not match the specified platform: wanted ${platform}, actual: ${image.os}/${image.architecture}${image.variant ? `/${image.variant}` : ''}`);
       }
     }
-    const state = this.newStageState(stage, index, imageId, image, out);
+    const state = this.newStageState(stage, index, imageId, image, sink);
+    const { out } = sink;
     if (prev) state.inherited = prev.inherited;
     const config = state.config;
     const triggers = config.OnBuild ?? [];
@@ -699,14 +738,28 @@ class BuildRun {
   }
 
   /** A stage's state on `imageId` (with its config `image`; none for scratch) before its first instruction. */
-  private newStageState(stage: Stage | null, index: number, imageId: string, image: ImageConfigFile | undefined, out: (t: string) => void): StageState {
+  private newStageState(stage: Stage | null, index: number, imageId: string, image: ImageConfigFile | undefined, sink: StageSink): StageState {
     const base = image ?? { architecture: hostArch(), os: 'linux', rootfs: { type: 'layers', diff_ids: [] } };
     const config = copyConfig(base.config ?? {});
     if (!(config.Env ?? []).some((e) => e.startsWith('PATH='))) config.Env = [...(config.Env ?? []), `PATH=${DEFAULT_PATH}`];
     config.OpenStdin = false;
     config.StdinOnce = false;
     const args = this.args.forStage();
-    return { imageId, image: base, config, maintainer: '', cmdSet: false, args, name: stage?.name ?? '', index, cacheBusted: false, containers: new Set(), out, inherited: image?.history?.length ?? 0 };
+    return {
+      imageId,
+      image: base,
+      config,
+      maintainer: '',
+      cmdSet: false,
+      args,
+      name: stage?.name ?? '',
+      index,
+      cacheBusted: false,
+      containers: new Set(),
+      out: sink.out,
+      room: sink.room,
+      inherited: image?.history?.length ?? 0,
+    };
   }
 
   private envFor(state: StageState): Map<string, string> {
@@ -1475,7 +1528,7 @@ class BuildRun {
         write: (chunk: Buffer, _e, cb) => {
           const text = dec.write(chunk);
           if (text) state.out(paint(text));
-          this.room().then(() => cb(), cb);
+          state.room().then(() => cb(), cb);
         },
         final: (cb) => {
           const rest = dec.end();

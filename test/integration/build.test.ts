@@ -696,39 +696,79 @@ describe('docker build (classic builder)', () => {
     assert.deepEqual(await readdir(join(tmp, 'build-layers')), []);
   });
 
-  test('independent stages build side by side, their lines prefixed; a failing one stops the other', async () => {
-    const dir = await context('parallel', {
-      Dockerfile: [
-        'FROM busybox AS one',
-        'RUN echo one > /one && sleep 1',
-        'FROM busybox AS two',
-        'RUN echo two > /two && sleep 1',
-        'FROM busybox',
-        'COPY --from=one /one /one',
-        'COPY --from=1 /two /two',
-        '',
-      ].join('\n'),
-    });
-    const r = await build(['-t', 'par:1', dir]);
-    assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /^\[one\] Step 1\/7 : FROM busybox AS one$/m);
-    assert.match(r.stdout, /^\[two\] Step 3\/7 : FROM busybox AS two$/m);
-    assert.match(r.stdout, /^\[stage-2\] Step 7\/7 : COPY --from=1 \/two \/two$/m);
-    // Both RUN steps were under way before either finished.
-    const lines = r.stdout.split('\n');
-    const started = (s: string) => lines.findIndex((l) => l.startsWith(`[${s}]  ---> Running in`));
-    const finished = (s: string) => lines.findIndex((l) => l.startsWith(`[${s}]  ---> Removed intermediate container`));
-    assert.ok(started('one') >= 0 && started('two') >= 0, r.stdout);
-    assert.ok(started('one') < finished('two') && started('two') < finished('one'), r.stdout);
-    assert.equal(await run('par:1', 'cat', '/one', '/two'), 'one\ntwo\n');
+  /** The IDs of the daemon's running containers once there are `count` (build steps' among them). */
+  const runningContainers = (count: number, what: string) =>
+    waitFor(
+      async () => {
+        const ids = (await d.docker(['ps', '-q'])).stdout.split('\n').filter(Boolean);
+        return ids.length === count ? ids : undefined;
+      },
+      { timeoutMs: 60_000, what },
+    );
 
-    const failing = await context('parallel-fail', {
-      Dockerfile: 'FROM busybox AS slow\nRUN echo slow-started; sleep 600\nFROM busybox AS bad\nRUN sleep 1; exit 5\nFROM busybox\nCOPY --from=slow /etc/hostname /x\nCOPY --from=bad /etc/hostname /y\n',
+  test("independent stages build side by side, shown as Docker's classic builder shows them, one stage after another", async () => {
+    // Each RUN waits for a file the test puts in its container, so both must be running at once to finish.
+    const wait = (name: string) => `RUN echo ${name}-started; until [ -e /go ]; do sleep 0.05; done; echo ${name} > /${name}`;
+    const dir = await context('parallel', {
+      Dockerfile: ['FROM busybox AS one', wait('one'), 'FROM busybox AS two', wait('two'), 'FROM busybox', 'COPY --from=one /one /one', 'COPY --from=1 /two /two', ''].join('\n'),
     });
-    const f = await build(['--force-rm', failing]);
+    const building = build(['-t', 'par:1', dir]);
+    const running = await runningContainers(2, "both stages' RUN containers running at once");
+    // The second stage is released first: its output still comes after all of the first stage's.
+    for (const id of [...running].reverse()) assert.equal((await d.docker(['exec', id, 'touch', '/go'])).code, 0);
+    const r = await building;
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.doesNotMatch(r.stdout, /^\[/m);
+    const steps = r.stdout.split('\n').filter((l) => l.startsWith('Step ') || l.endsWith('-started'));
+    assert.deepEqual(steps, [
+      'Step 1/7 : FROM busybox AS one',
+      `Step 2/7 : ${wait('one')}`,
+      'one-started',
+      'Step 3/7 : FROM busybox AS two',
+      `Step 4/7 : ${wait('two')}`,
+      'two-started',
+      'Step 5/7 : FROM busybox',
+      'Step 6/7 : COPY --from=one /one /one',
+      'Step 7/7 : COPY --from=1 /two /two',
+    ]);
+    assert.equal(await run('par:1', 'cat', '/one', '/two'), 'one\ntwo\n');
+  });
+
+  test("a failing stage: the stages before it finish and show, its error is the build's, the stages after it stop unseen", async () => {
+    // The second stage fails while the first still runs: Docker would have built the first one whole before it.
+    const wait = 'until [ -e /go ]; do sleep 0.05; done';
+    const later = await context('parallel-fail-later', {
+      Dockerfile: `FROM busybox AS first\nRUN ${wait}; echo first-done\nFROM busybox AS bad\nRUN ${wait}; echo bad-started; exit 5\nFROM busybox\nCOPY --from=first /etc/hostname /x\nCOPY --from=bad /etc/hostname /y\n`,
+    });
+    const building = build(['--force-rm', later]);
+    const pair = await runningContainers(2, 'both stages running');
+    const commandOf = async (id: string) => (await d.docker(['inspect', '-f', '{{json .Config.Cmd}}', id])).stdout;
+    const [firstId, badId] = (await Promise.all(pair.map(async (id) => [id, await commandOf(id)] as const))).sort(([, a]) => (a.includes('first-done') ? -1 : 1)).map(([id]) => id);
+    // The second stage fails (and its container goes) while the first still runs.
+    assert.equal((await d.docker(['exec', badId!, 'touch', '/go'])).code, 0);
+    await waitFor(async () => !(await d.docker(['ps', '-aq', '--no-trunc'])).stdout.includes(badId!.slice(0, 12)), { timeoutMs: 60_000, what: "the failing stage's container to go" });
+    assert.equal((await d.docker(['exec', firstId!, 'touch', '/go'])).code, 0);
+    const f = await building;
     assert.equal(f.code, 5, f.stdout + f.stderr);
-    assert.match(f.stderr, /The command '\/bin\/sh -c sleep 1; exit 5' returned a non-zero code: 5/);
-    await waitFor(async () => (await d.docker(['ps', '-aq'])).stdout.trim() === '', { timeoutMs: 20_000, what: 'the slow stage\'s container to go' });
+    assert.match(f.stdout, new RegExp(`first-done\\n[^]*Step 4/7 : RUN until \\[ -e /go \\]; do sleep 0\\.05; done; echo bad-started; exit 5\\n ---> Running in [0-9a-f]{12}\\nbad-started\\n`));
+    assert.doesNotMatch(f.stdout, /Step 5\/7/);
+    assert.match(f.stderr, /The command '\/bin\/sh -c until \[ -e \/go \]; do sleep 0\.05; done; echo bad-started; exit 5' returned a non-zero code: 5/);
+
+    // The first stage fails: the stages after it are stopped, their containers removed, nothing of them shown.
+    const failing = await context('parallel-fail', {
+      Dockerfile: 'FROM busybox AS bad\nRUN until [ -e /go ]; do sleep 0.05; done; exit 5\nFROM busybox AS slow\nRUN echo slow-started; sleep 600\nFROM busybox\nCOPY --from=slow /etc/hostname /x\nCOPY --from=bad /etc/hostname /y\n',
+    });
+    const stopping = build(['--force-rm', failing]);
+    const both = await runningContainers(2, 'both stages running');
+    // Release the failing stage's step (its command ends in exit 5) while the other runs.
+    for (const id of both) {
+      const cmd = (await d.docker(['inspect', '-f', '{{json .Config.Cmd}}', id])).stdout;
+      if (cmd.includes('exit 5')) assert.equal((await d.docker(['exec', id, 'touch', '/go'])).code, 0);
+    }
+    const g = await stopping;
+    assert.equal(g.code, 5, g.stdout + g.stderr);
+    assert.doesNotMatch(g.stdout, /slow-started|Step 3\/7/);
+    await waitFor(async () => (await d.docker(['ps', '-aq'])).stdout.trim() === '', { timeoutMs: 20_000, what: "the slow stage's container to go" });
   });
 
   test('side by side stages make a step they share once: the other waits and takes it from the cache', async () => {
@@ -752,13 +792,13 @@ describe('docker build (classic builder)', () => {
     const lines = r.stdout.split('\n');
     const count = (re: RegExp) => lines.filter((l) => re.test(l)).length;
     // The shared RUN ran once; each stage's own RUN ran.
-    assert.equal(count(/^\[(a|b)\] {2}---> Using cache$/), 1, r.stdout);
-    assert.equal(count(/^\[(a|b)\] {2}---> Running in /), 3, r.stdout);
+    assert.equal(count(/^ ---> Using cache$/), 1, r.stdout);
+    assert.equal(count(/^ ---> Running in /), 3, r.stdout);
     assert.equal(await run('shared:1', 'cat', '/f', '/a', '/b/f', '/b/b'), `${stamp}\na\n${stamp}\nb\n`);
     // With --no-cache nothing is shared, as with Docker.
     const n = await build(['--no-cache', '-t', 'shared:2', dir]);
     assert.equal(n.code, 0, n.stdout + n.stderr);
-    assert.equal(n.stdout.split('\n').filter((l) => /^\[(a|b)\] {2}---> Running in /.test(l)).length, 4, n.stdout);
+    assert.equal(n.stdout.split('\n').filter((l) => /^ ---> Running in /.test(l)).length, 4, n.stdout);
   });
 
   test('ADD from a URL and remote contexts (a local HTTP server): name, mode 0600, Last-Modified; a 404 fails', async () => {
