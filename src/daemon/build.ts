@@ -107,7 +107,7 @@ interface StageOutput {
 }
 
 /** What a stage's steps write to. */
-type StageSink = Pick<StageOutput, 'out' | 'room'>;
+type StageSink = Pick<StageOutput, 'out' | 'room' | 'emit'>;
 
 /** Where a stage's instructions stand. */
 interface StageState {
@@ -130,6 +130,8 @@ interface StageState {
   out: (text: string) => void;
   /** Waits until the stage may write more output (backpressure on RUN output). */
   room: () => Promise<void>;
+  /** Sends a message (a pull's progress) among the stage's output. */
+  emit: (m: ProgressMessage) => void;
   /** How many of the image's history entries come from outside this build (its external base's). */
   inherited: number;
 }
@@ -630,7 +632,7 @@ class BuildRun {
       }
       files = await BuildContext.ofDirectory(tmp, tmp);
     }
-    const state = this.newStageState(null, -1, '', undefined, { out: () => {}, room: this.room });
+    const state = this.newStageState(null, -1, '', undefined, { out: () => {}, room: this.room, emit: this.emit });
     try {
       const infos = await resolveSources(files.root, ['.'], 'COPY', true);
       const containerConfig = copyConfig(state.config, { Cmd: [...DEFAULT_SHELL, `#(nop) COPY ${sourcesHash(infos)} in / `] });
@@ -672,7 +674,7 @@ class BuildRun {
   }
 
   /** A base or --from image: local, or pulled when missing (always with `pull`, as Docker's --pull). */
-  private async lookupImage(name: string): Promise<string> {
+  private async lookupImage(name: string, emit: (m: ProgressMessage) => void = this.emit): Promise<string> {
     try {
       if (this.opts.pull) throw Object.assign(new Error('pull'), { pull: true });
       return await this.deps.images.lookup(name);
@@ -688,7 +690,7 @@ class BuildRun {
       const auth = authForDomain(this.opts.registryConfig ?? {}, ref.domain);
       for await (const m of this.deps.images.pull(familiarString(ref), undefined, this.opts.platform ? { platform: this.opts.platform } : {}, auth)) {
         this.checkCancelled();
-        if (!this.opts.quiet) this.emit(m);
+        if (!this.opts.quiet) emit(m);
       }
       return this.deps.images.lookup(familiarString(ref));
     }
@@ -703,7 +705,7 @@ class BuildRun {
     } else if (baseContext) {
       imageId = await this.contextImage(baseContext);
     } else if (name !== 'scratch') {
-      imageId = await this.lookupImage(name);
+      imageId = await this.lookupImage(name, sink.emit);
     }
     const image = imageId ? (await this.deps.images.resolve(imageId)).config : undefined;
     const platform = this.stagePlatform(stage, escape);
@@ -758,6 +760,7 @@ class BuildRun {
       containers: new Set(),
       out: sink.out,
       room: sink.room,
+      emit: sink.emit,
       inherited: image?.history?.length ?? 0,
     };
   }
@@ -1216,7 +1219,7 @@ class BuildRun {
       let infos: CopySource[] = [];
       let mountSource = async () => {};
       if (from !== undefined) {
-        const imageId = await this.fromImageId(from, state.index);
+        const imageId = await this.fromImageId(from, state);
         const mount = async () => {
           const mounted = await this.mountImage(imageId);
           srcRoot = mounted.root;
@@ -1373,7 +1376,8 @@ class BuildRun {
   }
 
   /** COPY --from: the image of a previous stage (name or index) or an image by name ('' for scratch). */
-  private async fromImageId(from: string, current: number): Promise<string> {
+  private async fromImageId(from: string, state: StageState): Promise<string> {
+    const current = state.index;
     const earlier = this.stageResults.slice(0, current);
     let imageId: string | undefined = earlier.find((r) => r !== undefined && r.name !== '' && r.name === from.toLowerCase())?.imageId;
     if (imageId === undefined && /^\d+$/.test(from)) {
@@ -1386,7 +1390,7 @@ class BuildRun {
     if (imageId !== undefined) return imageId;
     const context = this.namedContext(from, this.opts.platform);
     try {
-      return await (context ? this.contextImage(context) : this.lookupImage(from));
+      return await (context ? this.contextImage(context) : this.lookupImage(from, state.emit));
     } catch (err) {
       // Docker wraps whatever finding the image said (a failed pull, a bad name).
       if (isEngineError(err)) throw new EngineError(err.kind, `invalid from flag value ${from}: ${err.message}`, { cause: err });
@@ -1467,7 +1471,7 @@ class BuildRun {
             const ns = this.opts.cacheMountNamespace;
             return this.deps.cacheMounts.acquire(id, target, perm, ns ? { ...opts, key: `${ns}/${opts.key ?? id}` } : opts);
           },
-          imageOf: (from) => this.fromImageId(from, state.index),
+          imageOf: (from) => this.fromImageId(from, state),
           mountImage: (imageId) => this.mountImage(imageId),
           ...(this.opts.secret ? { secret: this.opts.secret } : {}),
           ...(this.opts.ssh ? { ssh: this.opts.ssh } : {}),
@@ -1490,7 +1494,7 @@ class BuildRun {
    */
   private async mountFlag(state: StageState, spec: string, m: RunMount): Promise<string> {
     if (m.type !== 'bind') return `--mount=${spec}`;
-    if (m.from) return `--mount=${spec}#${await this.fromImageId(m.from, state.index)}`;
+    if (m.from) return `--mount=${spec}#${await this.fromImageId(m.from, state)}`;
     const [source] = await resolveSources(this.ctx!.root, [m.source], 'RUN --mount', true);
     return `--mount=${spec}#${source!.hash}`;
   }
