@@ -7,7 +7,7 @@
  * extractor (owners set to the --chown identity, --chmod applied, local tar archives unpacked
  * by ADD).
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsc, type Stats } from 'node:fs';
 import { chmod, chown, lstat, open, readdir, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
@@ -92,32 +92,52 @@ async function walkNames(root: ContainerRoot, dir: string, out: string[]): Promi
 }
 
 /**
+ * Whose sources are resolved, for the refusals: the instruction's name, whether they come from the
+ * build context, and whether a BuildKit build asks (which cleans `..` at the context's root and
+ * says a source is missing in its own words).
+ */
+export interface SourceOrigin {
+  cmdName: string;
+  fromContext: boolean;
+  buildkit?: boolean;
+}
+
+/** A BuildKit cache record's ID (its identity.NewID: 25 base-36 characters), for its messages. */
+function buildkitRefId(): string {
+  const bytes = randomBytes(25);
+  return Array.from(bytes, (b) => (b % 36).toString(36)).join('');
+}
+
+/** BuildKit's refusal of a source that is not there (the contenthash of its copy's source ref). */
+const buildkitNotFound = (abs: string) => invalidParameter(`failed to compute cache key: failed to calculate checksum of ref moby::${buildkitRefId()}: ${JSON.stringify(abs)}: not found`);
+
+/**
  * Resolves the sources of one COPY/ADD in `root` as BuildKit selects them: with --parents each
  * source is the directory before its `/./` (the root without one) and what the rest of it matches
  * there (a path without wildcards must exist); sources of one directory are copied from it in one
  * walk. --exclude leaves out what its patterns match below each source.
  */
-export async function resolveSelected(root: ContainerRoot, sources: string[], cmdName: string, fromContext: boolean, sel: SourceSelection): Promise<CopySource[]> {
+export async function resolveSelected(root: ContainerRoot, sources: string[], origin: SourceOrigin, sel: SourceSelection): Promise<CopySource[]> {
   const exclude = sel.excludes ?? [];
   try {
     new PatternMatcher(exclude);
   } catch (err) {
     throw invalidParameter(`invalid excludepatterns: ${(err as Error).message}`);
   }
-  if (!sel.parents) return resolveSources(root, sources, cmdName, fromContext, exclude.length ? { exclude } : undefined);
+  if (!sel.parents) return resolveSources(root, sources, origin, exclude.length ? { exclude } : undefined);
   const includes = new Map<string, string[]>();
   for (const src of sources) {
     const pivot = src.indexOf('/./');
     const parent = pivot < 0 ? '/' : src.slice(0, pivot);
     const pattern = posix.normalize('/' + (pivot < 0 ? src : src.slice(pivot + 3))).slice(1);
     if (!hasWildcard(parent) && !hasWildcard(pattern)) {
-      const [required] = await locate(root, posix.join(parent, pattern), cmdName, fromContext);
-      await (await openSource(root, required!.path, required!.clean, cmdName, fromContext)).r.close();
+      const [required] = await locate(root, posix.join(parent, pattern), origin);
+      await (await openSource(root, required!.path, required!.clean, origin)).r.close();
     }
     includes.set(parent, [...(includes.get(parent) ?? []), pattern]);
   }
   const out: CopySource[] = [];
-  for (const [parent, include] of includes) out.push(...(await resolveSources(root, [parent], cmdName, fromContext, { include, exclude })));
+  for (const [parent, include] of includes) out.push(...(await resolveSources(root, [parent], origin, { include, exclude })));
   return out;
 }
 
@@ -126,9 +146,9 @@ export async function resolveSelected(root: ContainerRoot, sources: string[], cm
  * root, listed at the first wildcard); Docker's messages for a path outside the context and a
  * wildcard that matches nothing.
  */
-async function locate(root: ContainerRoot, src: string, cmdName: string, fromContext: boolean, names: { all?: string[] } = {}): Promise<Array<{ path: string; clean: string }>> {
+async function locate(root: ContainerRoot, src: string, origin: SourceOrigin, names: { all?: string[] } = {}): Promise<Array<{ path: string; clean: string }>> {
   const clean = posix.normalize(src);
-  if (fromContext && (clean === '..' || clean.startsWith('../'))) throw invalidParameter(`Forbidden path outside the build context: ${src} ()`);
+  if (origin.fromContext && !origin.buildkit && (clean === '..' || clean.startsWith('../'))) throw invalidParameter(`Forbidden path outside the build context: ${src} ()`);
   const abs = posix.normalize('/' + clean);
   if (!hasWildcard(abs)) return [{ path: abs, clean }];
   if (!names.all) {
@@ -137,32 +157,34 @@ async function locate(root: ContainerRoot, src: string, cmdName: string, fromCon
   }
   const re = goMatchRegex(abs);
   const paths = names.all.filter((p) => re.test(p));
-  if (paths.length === 0) throw invalidParameter(`${cmdName} failed: no source files were specified`);
+  if (paths.length === 0) throw origin.buildkit ? buildkitNotFound(abs) : invalidParameter(`${origin.cmdName} failed: no source files were specified`);
   return paths.map((path) => ({ path, clean }));
 }
 
 /** The source at `path` resolved (links followed inside the root) with its lstat; Docker's message when it is missing. */
-async function openSource(root: ContainerRoot, path: string, clean: string, cmdName: string, fromContext: boolean): Promise<{ r: ResolvedPath; st: Stats }> {
+async function openSource(root: ContainerRoot, path: string, clean: string, origin: SourceOrigin): Promise<{ r: ResolvedPath; st: Stats }> {
   const r = await root.resolve(path, { followFinal: true }).catch(() => null);
   const st = r ? await r.lstat().catch(() => null) : null;
   if (r && st) return { r, st };
   await r?.close();
+  if (origin.buildkit) throw buildkitNotFound(path);
+  const { cmdName } = origin;
   throw invalidParameter(
-    fromContext ? `${cmdName} failed: file not found in build context or excluded by .dockerignore: stat ${clean}: file does not exist` : `${cmdName} failed: stat ${path}: file does not exist`,
+    origin.fromContext ? `${cmdName} failed: file not found in build context or excluded by .dockerignore: stat ${clean}: file does not exist` : `${cmdName} failed: stat ${path}: file does not exist`,
   );
 }
 
 /** Resolves the sources of one COPY/ADD in `root` and hashes each (of what `filter` takes below a directory). */
-export async function resolveSources(root: ContainerRoot, sources: string[], cmdName: string, fromContext: boolean, filter?: CopyFilterSpec): Promise<CopySource[]> {
+export async function resolveSources(root: ContainerRoot, sources: string[], origin: SourceOrigin, filter?: CopyFilterSpec): Promise<CopySource[]> {
   const out: CopySource[] = [];
   const names = {};
   for (const src of sources) {
-    for (const { path, clean } of await locate(root, src, cmdName, fromContext, names)) {
-      const { r, st } = await openSource(root, path, clean, cmdName, fromContext);
+    for (const { path, clean } of await locate(root, src, origin, names)) {
+      const { r, st } = await openSource(root, path, clean, origin);
       try {
         const filtered = filters(filter) && st.isDirectory() ? filter : undefined;
         const hash = await walkPool.hash(r.at(), filtered);
-        if (hash === undefined) throw invalidParameter(`${cmdName} failed: stat ${path}: file does not exist`);
+        if (hash === undefined) throw invalidParameter(`${origin.cmdName} failed: stat ${path}: file does not exist`);
         out.push({ path: r.containerPath, name: path, isDir: st.isDirectory(), hash, ...(filtered ? { filter: filtered } : {}) });
       } finally {
         await r.close();

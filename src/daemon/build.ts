@@ -51,7 +51,17 @@ import type { CacheMountStore } from './build-cache-mounts.js';
 import { noSshKey, parseRunMount, type RunMount } from '../build/run-mounts.js';
 import { listenSsh } from './ssh-agent-socket.js';
 import { missingMountPoints, prepareRunMounts, removeMountPoints, type PreparedMounts } from './build-run-mounts.js';
-import { copySources, gitSourceHash, parseChmod, resolveSelected, resolveSources, sourcesHash, type CopySource, type SourceSelection } from './build-copy.js';
+import {
+  copySources,
+  gitSourceHash,
+  parseChmod,
+  resolveSelected,
+  resolveSources,
+  sourcesHash,
+  type CopySource,
+  type SourceOrigin,
+  type SourceSelection,
+} from './build-copy.js';
 import { SourceHashCache } from './build-source-cache.js';
 import { StageOrder } from './build-stage-order.js';
 import { downloadSources, fetchContext, isRemoteURL } from './build-download.js';
@@ -634,7 +644,7 @@ class BuildRun {
     }
     const state = this.newStageState(null, -1, '', undefined, { out: () => {}, room: this.room, emit: this.emit });
     try {
-      const infos = await resolveSources(files.root, ['.'], 'COPY', true);
+      const infos = await resolveSources(files.root, ['.'], { cmdName: 'COPY', fromContext: true });
       const containerConfig = copyConfig(state.config, { Cmd: [...DEFAULT_SHELL, `#(nop) COPY ${sourcesHash(infos)} in / `] });
       if (!(await this.probeCache(state, containerConfig))) {
         await this.withLayer(state, containerConfig, (root) => copySources(files.root, infos, root, '/', { decompress: false }));
@@ -1215,6 +1225,7 @@ class BuildRun {
     const cleanups: Array<() => Promise<void>> = [];
     const from = inst.kind === 'copy' && inst.from !== undefined ? x(inst.from) : undefined;
     const selection: SourceSelection = { ...(inst.excludes ? { excludes: inst.excludes } : {}), ...(inst.parents ? { parents: true } : {}) };
+    const origin: SourceOrigin = { cmdName, fromContext: true, buildkit: this.opts.dialect === 'buildkit' };
     try {
       let infos: CopySource[] = [];
       let mountSource = async () => {};
@@ -1231,10 +1242,10 @@ class BuildRun {
           mountSource = mount; // only when the step is not cached
         } else {
           await mount();
-          infos = local.length ? await resolveSelected(srcRoot, local, cmdName, false, selection) : [];
+          infos = local.length ? await resolveSelected(srcRoot, local, { ...origin, fromContext: false }, selection) : [];
           if (imageId) this.sourceHashes.set(imageId, local, selection, infos);
         }
-      } else if (local.length) infos = await resolveSelected(srcRoot, local, cmdName, true, selection);
+      } else if (local.length) infos = await resolveSelected(srcRoot, local, origin, selection);
       let remote: { root: ContainerRoot; infos: CopySource[] } | null = null;
       // Sources written apart from the context: here-documents (BuildKit's inline files, named
       // after them) or downloads, each in a private temporary directory.
@@ -1244,7 +1255,7 @@ class BuildRun {
         const names = await fill(dir);
         const root = await ContainerRoot.open(dir);
         cleanups.push(() => root.close());
-        return { root, infos: await resolveSources(root, names, cmdName, false) };
+        return { root, infos: await resolveSources(root, names, { cmdName, fromContext: false }) };
       };
       const heredocs = inst.heredocs;
       if (heredocs) {
@@ -1319,7 +1330,7 @@ class BuildRun {
     cleanups.push(() => rm(checkout.dir, { recursive: true, force: true }));
     const root = await ContainerRoot.open(checkout.context);
     cleanups.push(() => root.close());
-    return { root, infos: await resolveSources(root, ['.'], cmdName, false), commit: checkout.commit };
+    return { root, infos: await resolveSources(root, ['.'], { cmdName, fromContext: false }), commit: checkout.commit };
   }
 
   /**
@@ -1495,7 +1506,7 @@ class BuildRun {
   private async mountFlag(state: StageState, spec: string, m: RunMount): Promise<string> {
     if (m.type !== 'bind') return `--mount=${spec}`;
     if (m.from) return `--mount=${spec}#${await this.fromImageId(m.from, state)}`;
-    const [source] = await resolveSources(this.ctx!.root, [m.source], 'RUN --mount', true);
+    const [source] = await resolveSources(this.ctx!.root, [m.source], { cmdName: 'RUN --mount', fromContext: true });
     return `--mount=${spec}#${source!.hash}`;
   }
 

@@ -970,12 +970,31 @@ test('COPY --exclude and --parents, ADD --exclude and --unpack, as BuildKit copi
 
   // A path without wildcards that is not there fails the build; a bad pattern too.
   for (const [line, message] of [
-    ['COPY --parents ./x/nope.txt /p/', /file not found in build context.*x\/nope\.txt/],
+    ['COPY --parents ./x/nope.txt /p/', /^failed to compute cache key: failed to calculate checksum of ref moby::[0-9a-z]{25}: "\/x\/nope\.txt": not found$/],
     ['COPY --exclude=[ . /p/', /invalid excludepatterns: syntax error in pattern/],
   ] as const) {
     const bad = await buildkitBuild(d.socket, { dirs: { context: FILTER_CONTEXT, dockerfile: [file('Dockerfile', `FROM scratch\n${line}\n`)] }, exporter: 'local' });
     assert.match(bad.error?.message ?? '', message);
   }
+});
+
+test("a source that is not there is BuildKit's missing checksum; `..` stops at the context's root, as BuildKit cleans it", async () => {
+  const context = [file('f', 'in the context')];
+  const build = (line: string) => buildkitBuild(d.socket, { dirs: { context, dockerfile: [file('Dockerfile', `FROM scratch\n${line}\n`)] }, exporter: 'local' });
+  for (const [line, path] of [
+    ['COPY nosuch /x', '/nosuch'],
+    ['COPY sub/../nosuch /x', '/nosuch'],
+    ['ADD nomatch* /x/', '/nomatch*'],
+  ] as const) {
+    const r = await build(line);
+    assert.match(r.error?.message ?? '', new RegExp(`^failed to compute cache key: failed to calculate checksum of ref moby::[0-9a-z]{25}: "${path.replace('*', '\\*')}": not found$`), line);
+  }
+  const up = await build('COPY ../../f /from-above');
+  assert.equal(up.error, undefined, up.error?.message);
+  assert.equal(up.output.files!.get('from-above')?.data?.toString(), 'in the context');
+  // The classic builder keeps its own words for both.
+  const classic = await d.docker(['build', '-'], { env: { DOCKER_BUILDKIT: '0' }, input: 'FROM busybox\nCOPY ../Dockerfile /d\n' });
+  assert.match(classic.stderr, /Forbidden path outside the build context: \.\.\/Dockerfile \(\)/);
 });
 
 test('several sources and a destination without a trailing /: into it when it is a directory, else it becomes each in turn, as BuildKit copies', async () => {
