@@ -7,6 +7,7 @@ import type { ContainerRecord } from '../container/container.js';
 import { invalidParameter } from '../lib/errors.js';
 import { compileGoRegexp, type GoRegexp } from '../lib/go-regexp.js';
 import { logTag } from './log-tag.js';
+import { parseGoBool } from '../lib/go-bool.js';
 
 const READABLE_DRIVER_OPTS: Record<string, readonly string[]> = {
   'json-file': ['max-file', 'max-size', 'compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag'],
@@ -22,12 +23,54 @@ export interface LogConfigLike {
   Config?: Record<string, string> | null;
 }
 
-/** go-units' RAMInBytes: a number with an optional binary unit (k, m, g, t, p; "kb", "KiB" too). */
-export function parseRamSize(value: string): number {
+/** go-units' RAMInBytes (`base` 1024) or FromHumanSize (1000): a number with an optional unit (k, m, g, t, p; "kb", "KiB" too). */
+export function parseRamSize(value: string, base = 1024): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?\s*$/i.exec(value);
   if (!m) throw invalidParameter(`invalid size: '${value}'`);
   const power = ' kmgtp'.indexOf((m[2] || ' ').toLowerCase());
-  return Math.floor(Number(m[1]) * 1024 ** power);
+  return Math.floor(Number(m[1]) * base ** power);
+}
+
+/**
+ * The local driver's files (moby's daemon/logger/local): 20 MiB each, five of them, the rotated
+ * ones compressed, unless its options say otherwise; a given max-size is in decimal units.
+ */
+const LOCAL_DEFAULTS = { maxSize: 20 * 1024 * 1024, maxFile: 5, compress: true };
+
+/** What the local driver's options make, or its error in moby's words (see loggerStartError). */
+function localConfig(opts: Record<string, string>): { maxSize: number; maxFile: number; compress: boolean } {
+  const out = { ...LOCAL_DEFAULTS };
+  const size = opts['max-size'];
+  if (size !== undefined) {
+    try {
+      out.maxSize = parseRamSize(size, 1000);
+    } catch (err) {
+      throw invalidParameter(`invalid value for max-size: ${size}: ${(err as Error).message}`);
+    }
+  }
+  const files = opts['max-file'];
+  if (files !== undefined) {
+    if (!/^[+-]?\d+$/.test(files)) throw invalidParameter(`invalid value for max-file: ${files}: strconv.Atoi: parsing ${JSON.stringify(files)}: invalid syntax`);
+    out.maxFile = Number(files);
+  }
+  const compress = opts['compress'];
+  if (compress !== undefined) {
+    const b = parseGoBool(compress);
+    if (b === undefined) throw invalidParameter(`error reading compress log option: strconv.ParseBool: parsing ${JSON.stringify(compress)}: invalid syntax`);
+    out.compress = b;
+  }
+  if (out.maxFile < 0) throw invalidParameter('max file count cannot be less than 0');
+  if (out.compress && out.maxFile <= 1) throw invalidParameter('compression cannot be enabled when max file count is 1');
+  return out;
+}
+
+/** The local driver's files (see LOCAL_DEFAULTS); undefined for options its start refuses. */
+export function localRotation(lc: LogConfigLike): { maxSize: number; maxFile: number; compress: boolean } | undefined {
+  try {
+    return localConfig(lc.Config ?? {});
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -52,10 +95,14 @@ export function validateLogConfig(lc: LogConfigLike | undefined, { values = true
   for (const key of Object.keys(opts)) {
     if (!allowed.includes(key)) throw invalidParameter(`unknown log opt '${key}' for ${type} log driver`);
   }
-  if (values) checkLogValues(opts);
+  if (values) checkLogValues(type, opts);
 }
 
-function checkLogValues(opts: Record<string, string>): void {
+function checkLogValues(type: string, opts: Record<string, string>): void {
+  if (type === 'local') {
+    localConfig(opts);
+    return;
+  }
   if (opts['max-size'] !== undefined && opts['max-size'] !== '-1') parseRamSize(opts['max-size']);
   if (opts['max-file'] !== undefined) {
     const n = Number(opts['max-file']);
@@ -73,7 +120,7 @@ export function loggerStartError(rec: ContainerRecord): string | undefined {
   const lc = rec.HostConfig.LogConfig;
   if ((lc?.Type || 'json-file') === 'none') return undefined;
   try {
-    checkLogValues(lc?.Config ?? {});
+    checkLogValues(lc?.Type || 'json-file', lc?.Config ?? {});
     logTag(rec);
     return undefined;
   } catch (err) {
@@ -93,8 +140,12 @@ export function withDaemonLogDefaults(lc: LogConfigLike | undefined, daemon: { T
   return { Type: type, Config: config };
 }
 
-/** The log file's size limit in bytes, or undefined for unlimited. */
+/** The log file's size limit in bytes, or undefined for unlimited (the local driver's default when it has none). */
 export function logSizeMax(lc: LogConfigLike | undefined): number | undefined {
+  if (lc?.Type === 'local') {
+    const maxSize = localRotation(lc)?.maxSize ?? 0;
+    return maxSize > 0 ? maxSize : undefined;
+  }
   const v = lc?.Config?.['max-size'];
   if (v === undefined || v === '-1') return undefined;
   const n = parseRamSize(v);

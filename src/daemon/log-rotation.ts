@@ -18,7 +18,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { ContainerRecord } from '../container/container.js';
 import type { ContainerObserver } from './containers/deps.js';
-import { logSizeMax } from './log-config.js';
+import { localRotation, logSizeMax } from './log-config.js';
 
 const POLL_MS = 1000;
 
@@ -36,6 +36,10 @@ interface Tracked {
 export function rotationOf(rec: Pick<ContainerRecord, 'HostConfig'>): { maxFile: number; compress: boolean } | undefined {
   const lc = rec.HostConfig.LogConfig;
   if (!lc || lc.Type === 'none' || !logSizeMax(lc)) return undefined;
+  if (lc.Type === 'local') {
+    const local = localRotation(lc);
+    return local && local.maxFile > 1 ? { maxFile: local.maxFile, compress: local.compress } : undefined;
+  }
   const maxFile = Number(lc.Config?.['max-file'] ?? '1');
   if (!Number.isInteger(maxFile) || maxFile <= 1) return undefined;
   return { maxFile, compress: lc.Config?.['compress'] === 'true' };

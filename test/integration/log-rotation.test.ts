@@ -20,10 +20,11 @@ async function docker(args: string[]): Promise<string> {
 
 const WRITER = 'i=1; while [ $i -le 60 ]; do printf "line-%03d-%s\\n" $i 0123456789012345678901234567890123456789012345678901234567890123456789; i=$((i+1)); usleep 50000; done';
 
-async function runWriter(opts: string[]): Promise<{ id: string; files: string[]; lines: number[] }> {
-  const id = (await docker(['run', '-d', ...opts.flatMap((o) => ['--log-opt', o]), 'busybox', 'sh', '-c', WRITER])).trim();
+async function runWriter(opts: string[], driver: string[] = []): Promise<{ id: string; files: string[]; lines: number[] }> {
+  const id = (await docker(['run', '-d', ...driver, ...opts.flatMap((o) => ['--log-opt', o]), 'busybox', 'sh', '-c', WRITER])).trim();
   await waitFor(async () => (await docker(['inspect', '-f', '{{.State.Running}}', id])).trim() === 'false', { timeoutMs: 60_000, what: 'writer exits' });
-  const logPath = (await docker(['inspect', '-f', '{{.LogPath}}', id])).trim();
+  // The local driver's file is not shown in inspect (Docker hides it too): where the daemon keeps it.
+  const logPath = (await docker(['inspect', '-f', '{{.LogPath}}', id])).trim() || join(d.dataRoot, 'containers', id, `${id}.log`);
   const base = logPath.split('/').pop()!;
   const files = (await readdir(join(logPath, '..'))).filter((f) => f.startsWith(base)).map((f) => f.slice(base.length)).sort();
   const out = await docker(['logs', id]);
@@ -64,5 +65,31 @@ describe('json-file rotation', () => {
     assert.equal(tail.length, 20);
     assert.match(tail[0]!, /^line-041-/);
     await docker(['rm', id]);
+  });
+});
+
+describe('local driver', () => {
+  test("rotates as Docker's local driver does without being told: five files, the rotated ones compressed", async () => {
+    // Only the size is given (decimal units, as the local driver reads them); max-file 5 and compress are its defaults.
+    const { id, files, lines } = await runWriter(['max-size=1k'], ['--log-driver', 'local']);
+    assert.deepEqual(files, ['', '.1.gz', '.2.gz', '.3.gz', '.4.gz'], `files: ${files.join(' ')}`);
+    assert.equal(lines.at(-1), 60);
+    lines.forEach((n, i) => assert.equal(n, lines[0]! + i, `gap at ${i}: ${lines.join(',')}`));
+    await docker(['rm', id]);
+  });
+
+  test("options its logger refuses fail the start with the local driver's words", async () => {
+    for (const [opts, message] of [
+      [['max-file=1'], 'compression cannot be enabled when max file count is 1'],
+      [['max-size=lots'], "invalid value for max-size: lots: invalid size: 'lots'"],
+      [['compress=maybe'], 'error reading compress log option: strconv.ParseBool: parsing "maybe": invalid syntax'],
+    ] as const) {
+      const r = await d.docker(['run', '--rm', '--log-driver', 'local', ...opts.flatMap((o) => ['--log-opt', o]), 'busybox', 'true']);
+      assert.notEqual(r.code, 0, opts.join(' '));
+      assert.match(r.stderr, new RegExp(`failed to initialize logging driver: ${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`), opts.join(' '));
+    }
+    // Told to keep one file uncompressed, it does.
+    const one = await d.docker(['run', '--rm', '--log-driver', 'local', '--log-opt', 'max-file=1', '--log-opt', 'compress=false', 'busybox', 'echo', 'kept']);
+    assert.equal(one.stdout, 'kept\n', one.stderr);
   });
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { logSizeMax, parseRamSize, validateLogConfig, withDaemonLogDefaults } from '../../../src/daemon/log-config.js';
+import { localRotation, logSizeMax, parseRamSize, validateLogConfig, withDaemonLogDefaults } from '../../../src/daemon/log-config.js';
 
 test('sizes in go-units RAMInBytes form', () => {
   assert.equal(parseRamSize('2k'), 2048);
@@ -30,6 +30,16 @@ test('max-size is the log file limit; -1 or none means unlimited', () => {
   assert.equal(logSizeMax({ Config: { 'max-size': '-1' } }), undefined);
   assert.equal(logSizeMax({ Config: {} }), undefined);
   assert.equal(logSizeMax(undefined), undefined);
+});
+
+test("the local driver: 20 MiB files, five, compressed, unless told otherwise (a given size in decimal units)", () => {
+  assert.equal(logSizeMax({ Type: 'local', Config: {} }), 20 * 1024 * 1024);
+  assert.equal(logSizeMax({ Type: 'local', Config: { 'max-size': '1k' } }), 1000);
+  assert.deepEqual(localRotation({ Type: 'local', Config: {} }), { maxSize: 20 * 1024 * 1024, maxFile: 5, compress: true });
+  assert.deepEqual(localRotation({ Type: 'local', Config: { 'max-file': '2', compress: 'false' } }), { maxSize: 20 * 1024 * 1024, maxFile: 2, compress: false });
+  assert.equal(localRotation({ Type: 'local', Config: { 'max-file': '1' } }), undefined, 'compression with one file is refused');
+  assert.throws(() => validateLogConfig({ Type: 'local', Config: { 'max-file': '-1', compress: 'false' } }), { message: 'max file count cannot be less than 0' });
+  assert.throws(() => validateLogConfig({ Type: 'local', Config: { 'max-file': 'x' } }), { message: 'invalid value for max-file: x: strconv.Atoi: parsing "x": invalid syntax' });
 });
 
 test("the daemon's log-driver and log-opts merge into a container's as Docker merges them", () => {
