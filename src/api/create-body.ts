@@ -94,6 +94,19 @@ export const HOST_CONFIG: StructShape = {
       array: { goType: 'container.DeviceMapping', fields: { PathOnHost: 'string', PathInContainer: 'string', CgroupPermissions: 'string' } },
     },
     DeviceCgroupRules: strings,
+    DeviceRequests: {
+      goType: '[]container.DeviceRequest',
+      array: {
+        goType: 'container.DeviceRequest',
+        fields: {
+          Driver: 'string',
+          Count: 'int',
+          DeviceIDs: strings,
+          Capabilities: { goType: '[][]string', array: strings },
+          Options: stringMap,
+        },
+      },
+    },
     KernelMemory: 'int64',
     MemoryReservation: 'int64',
     MemorySwap: 'int64',

@@ -151,6 +151,8 @@ export interface HostConfig {
   CpusetMems?: string;
   Devices?: Array<{ PathOnHost: string; PathInContainer: string; CgroupPermissions: string }> | null;
   DeviceCgroupRules?: string[] | null;
+  /** Devices asked of a device driver (`--gpus`); this engine has none. */
+  DeviceRequests?: Array<{ Driver?: string; Count?: number; DeviceIDs?: string[] | null; Capabilities?: string[][] | null; Options?: Record<string, string> | null }> | null;
   KernelMemory?: number;
   MemoryReservation?: number;
   MemorySwap?: number;

@@ -38,6 +38,22 @@ describe('docker CLI against wharfd', () => {
     assert.equal(await ok(['ps', '-aq']), '');
   });
 
+  test('--gpus and CDI devices are refused at start, as Docker without a device driver refuses them', async () => {
+    for (const [args, message] of [
+      [['--gpus', 'all'], 'could not select device driver "" with capabilities: [[gpu]]'],
+      [['--gpus', '"device=0,1","capabilities=compute,utility"'], 'could not select device driver "" with capabilities: [[compute utility gpu]]'],
+      [['--device', 'vendor.example/gpu=all'], 'could not select device driver "cdi" with capabilities: []'],
+    ] as const) {
+      const r = await d.docker(['run', '--rm', ...args, 'busybox', 'true']);
+      assert.equal(r.code, 125, r.stderr);
+      assert.match(r.stderr, new RegExp(`^docker: Error response from daemon: ${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`, 'm'), args.join(' '));
+    }
+    // The request is kept as Docker keeps it.
+    const id = (await ok(['create', '--gpus', 'count=2', 'busybox', 'true'])).trim();
+    assert.equal((await ok(['inspect', '-f', '{{json .HostConfig.DeviceRequests}}', id])).trim(), '[{"Driver":"","Count":2,"DeviceIDs":null,"Capabilities":[["gpu"]],"Options":{}}]');
+    await ok(['rm', id]);
+  });
+
   test('exit codes: container code, 125, 126, 127', async () => {
     assert.equal((await d.docker(['run', '--rm', 'busybox', 'sh', '-c', 'exit 4'])).code, 4);
     const nf = await d.docker(['run', '--rm', 'busybox', 'nosuchcmd']);

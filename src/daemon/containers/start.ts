@@ -10,7 +10,7 @@ import type { ContainerRecord } from '../../container/container.js';
 import type { AttachResult } from '../../network/manager.js';
 import { ensureWorkingDir } from './working-dir.js';
 import { hasProcess, isRunning, setRunning, setStartFailed, stateStatus } from '../../container/state.js';
-import { EngineError, conflict, noSuchContainer, notModified, systemError } from '../../lib/errors.js';
+import { EngineError, conflict, invalidParameter, noSuchContainer, notModified, systemError } from '../../lib/errors.js';
 import { shortId } from '../../lib/ids.js';
 import { resolveDevices } from '../../runtime/devices.js';
 import { RuntimeStartError } from '../../runtime/runtime.js';
@@ -73,6 +73,13 @@ async function startNow(c: ContainerCore, rec: ContainerRecord): Promise<void> {
     }
     const loggerError = loggerStartError(rec);
     if (loggerError) throw systemError(loggerError);
+    // moby's handleDevice with no device driver registered (no NVIDIA hook, no CDI here): `--gpus`
+    // and CDI devices are refused, never dropped.
+    const deviceRequest = hc.DeviceRequests?.[0];
+    if (deviceRequest) {
+      const caps = `[${(deviceRequest.Capabilities ?? []).map((set) => `[${(set ?? []).join(' ')}]`).join(' ')}]`;
+      throw invalidParameter(`could not select device driver ${JSON.stringify(deviceRequest.Driver ?? '')} with capabilities: ${caps}`);
+    }
     // A namespace of its own on a bridge network: made now as a file, and plumbed (below) while
     // the runtime creates the container in it.
     const netnsFile = ownsNetns(hc, c.deps.network.bridgeDisabled) ? netnsFilePath(settings.execRoot, id) : undefined;
