@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile, readdir, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chainPrefixForBridge } from '../../src/network/iptables.js';
-import { cliOk, countLeaks, freePort, httpGet, loadBusybox, runCommand, socketRequest, startDaemon, waitFor, type Daemon } from './harness.js';
+import { cliOk, countLeaks, freePort, httpGet, loadBusybox, runCommand, socketJson, socketRequest, startDaemon, waitFor, type Daemon } from './harness.js';
 
 let d: Daemon;
 let bridge: string;
@@ -604,5 +604,39 @@ describe('published ports across stop, start and a daemon kill -9', () => {
     assert.match(again.stderr, /port is already allocated/);
     await ok(['rm', '-f', 'pa', 'pc']);
     await waitFor(async () => (await page(port).catch(() => 'gone')) === 'gone', { what: 'port closed after rm' });
+  });
+});
+
+describe('Config.NetworkDisabled', () => {
+  test('a container made with networking disabled has loopback alone, no endpoint, no /etc files and no published port', async () => {
+    const port = await freePort();
+    const veths = await vethsOnOurBridges([bridge]);
+    const leases = await leaseCount();
+    const rules = await ruleCount();
+    const created = await socketJson<{ Id: string }>(d.socket, 'POST', '/v1.51/containers/create?name=nonet', {
+      body: {
+        Image: 'busybox',
+        Cmd: ['sh', '-c', "ip -o link; echo etc-mounts $(grep -cE ' /etc/(hosts|resolv.conf|hostname) ' /proc/self/mountinfo); echo listed; exec sleep 1000"],
+        NetworkDisabled: true,
+        ExposedPorts: { '80/tcp': {} },
+        HostConfig: { PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: String(port) }] } },
+      },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.json));
+    await ok(['start', 'nonet']);
+    await waitFor(async () => (await d.wharf(['logs', 'nonet'])).stdout.includes('listed\n'), { what: 'nonet output' });
+    const logs = (await d.wharf(['logs', 'nonet'])).stdout;
+    // Only lo (the runtime brings it up), and none of the daemon's /etc files mounted.
+    assert.deepEqual(logs.split('\n').filter((l) => /^\d+: /.test(l)).map((l) => l.split(':')[1]!.trim()), ['lo']);
+    assert.match(logs, /^etc-mounts 0$/m);
+    assert.equal(await inspect('nonet', '{{json .NetworkSettings.Networks}}'), '{}');
+    assert.equal(await inspect('nonet', '{{.HostsPath}}|{{.ResolvConfPath}}|{{.HostnamePath}}'), '||');
+    assert.equal(await vethsOnOurBridges([bridge]), veths);
+    assert.equal(await leaseCount(), leases);
+    assert.equal(await ruleCount(), rules, 'no DNAT rule for the port binding');
+    await ok(['restart', '-t', '1', 'nonet']);
+    assert.equal(await inspect('nonet', '{{.State.Running}}'), 'true');
+    await ok(['rm', '-f', created.json.Id]);
+    assert.equal(await ruleCount(), rules);
   });
 });

@@ -102,7 +102,9 @@ async function createFromImage(
     // the create (and a build's VOLUME step), not a later start.
     const overImage = c.deps.volumes?.volumesOverImage(config, mountPoints) ?? [];
     if (overImage.length) await c.deps.layers.withRootfsView(id, (rootfs) => c.deps.volumes!.refuseVolumesOverFiles(rootfs, overImage));
-    const etc = etcPaths(dir);
+    // Config.NetworkDisabled: no networking at all (moby sets up no sandbox, so no /etc files either).
+    const networkOff = !!config.NetworkDisabled;
+    const etc = networkOff ? { resolvConf: '', hostname: '', hosts: '' } : etcPaths(dir);
     const rec: ContainerRecord = {
       ID: id,
       Name: '/' + containerName,
@@ -117,7 +119,7 @@ async function createFromImage(
         SandboxID: '',
         SandboxKey: '',
         Ports: {},
-        Networks: endpoints,
+        Networks: networkOff ? {} : endpoints,
       },
       MountPoints: mountPoints,
       // conmon writes it in the CRI format (k8s-file), not Docker's json-file: named for what it is.

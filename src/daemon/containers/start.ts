@@ -82,7 +82,9 @@ async function startNow(c: ContainerCore, rec: ContainerRecord): Promise<void> {
     }
     // A namespace of its own on a bridge network: made now as a file, and plumbed (below) while
     // the runtime creates the container in it.
-    const netnsFile = ownsNetns(hc, c.deps.network.bridgeDisabled) ? netnsFilePath(settings.execRoot, id) : undefined;
+    // Config.NetworkDisabled: a namespace with loopback alone whatever the mode, no endpoint, no /etc files (moby's).
+    const networkOff = !!rec.Config.NetworkDisabled;
+    const netnsFile = !networkOff && ownsNetns(hc, c.deps.network.bridgeDisabled) ? netnsFilePath(settings.execRoot, id) : undefined;
     // The last exit's file may still be being unmounted (cleanup.ts): the same path is bound again.
     await netnsReleased(c, id);
     const [mounted, netns] = await Promise.allSettled([c.rootfs.acquire(id, { volatile: !!hc.AutoRemove }), netnsFile ? createNetnsFile(netnsFile) : undefined]);
@@ -93,9 +95,9 @@ async function startNow(c: ContainerCore, rec: ContainerRecord): Promise<void> {
     const rootfs = mounted.value;
     const volumeMounts = await c.deps.volumes?.setup(rec, rootfs);
     held.volumes = !!volumeMounts;
-    const joined = isContainerMode(hc.NetworkMode) ? c.get(hc.NetworkMode!.slice(10)) : undefined;
+    const joined = !networkOff && isContainerMode(hc.NetworkMode) ? c.get(hc.NetworkMode!.slice(10)) : undefined;
     if (joined) shareNetworkIdentity(rec, joined);
-    const hostNetwork = hc.NetworkMode === 'host';
+    const hostNetwork = !networkOff && hc.NetworkMode === 'host';
     const etcOptions = {
       hostname: rec.Config.Hostname ?? shortId(id),
       domainname: rec.Config.Domainname,
@@ -109,7 +111,7 @@ async function startNow(c: ContainerCore, rec: ContainerRecord): Promise<void> {
     const mode = hc.NetworkMode ?? 'bridge';
     const contentAfterAttach = (!['host', 'none'].includes(mode) && !mode.startsWith('container:')) || !!hc.ExtraHosts?.length;
     // container:<id> mounts the joined container's files (shareNetworkIdentity), written by it.
-    if (!joined) await (contentAfterAttach ? touchEtcFiles(etc) : writeEtcFiles(etc, etcOptions));
+    if (!joined && !networkOff) await (contentAfterAttach ? touchEtcFiles(etc) : writeEtcFiles(etc, etcOptions));
     const linked = c.links.setup(rec, (cid) => c.records.get(cid));
     const user = await resolveUser(rootfs, rec.Config.User || undefined, hc.GroupAdd ?? undefined);
     const env = containerEnv(rec, user.home, linked.env, c.processEnv.get(id));
@@ -133,8 +135,8 @@ async function startNow(c: ContainerCore, rec: ContainerRecord): Promise<void> {
       hostname: hostNetwork ? rec.Config.Hostname || osHostname() : rec.Config.Hostname,
       domainname: rec.Config.Domainname || undefined,
       user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
-      etcFiles: { hostname: rec.HostnamePath, hosts: rec.HostsPath, resolvConf: rec.ResolvConfPath },
-      network: netnsFile ? { kind: 'own', path: netnsFile } : networkNamespace(c, id, hc),
+      etcFiles: networkOff ? {} : { hostname: rec.HostnamePath, hosts: rec.HostsPath, resolvConf: rec.ResolvConfPath },
+      network: networkOff ? { kind: 'new' } : netnsFile ? { kind: 'own', path: netnsFile } : networkNamespace(c, id, hc),
       ...joinedNamespacePaths(hc, (ref) => c.get(ref), (donor) => shmPath(c.deps.store.dir(donor.ID))),
       ...(ownShm ? { shmSource: ownShm } : {}),
       cgroupParent: hc.CgroupParent || settings.cgroupParent,
@@ -173,12 +175,14 @@ async function startNow(c: ContainerCore, rec: ContainerRecord): Promise<void> {
       logSizeMax: logSizeMax(rec.HostConfig.LogConfig),
     });
     held.runtime = true;
-    held.network = true;
-    const net = await (attaching ?? attachTo(`/proc/${pid}/ns/net`));
-    rec.NetworkSettings = net.settings;
-    for (const actor of networkActors(rec)) c.deps.events.log('network', 'connect', actor);
-    // Written in place: the bind mounts already point at these files.
-    if (contentAfterAttach) await writeEtcFiles(etc, { ...etcOptions, ...net.etc, links: linked.hosts });
+    if (!networkOff) {
+      held.network = true;
+      const net = await (attaching ?? attachTo(`/proc/${pid}/ns/net`));
+      rec.NetworkSettings = net.settings;
+      for (const actor of networkActors(rec)) c.deps.events.log('network', 'connect', actor);
+      // Written in place: the bind mounts already point at these files.
+      if (contentAfterAttach) await writeEtcFiles(etc, { ...etcOptions, ...net.etc, links: linked.hosts });
+    }
     await connectPendingAttaches(c, id);
     await runtime.start(id);
     setRunning(rec.State, pid);
