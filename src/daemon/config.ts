@@ -54,6 +54,8 @@ export interface DaemonConfig {
   cgroupDriver: 'cgroupfs' | 'systemd';
   // Accepted and kept for later parts of the engine.
   bip?: string;
+  /** `ip`: where the default bridge's ports published without an address listen. */
+  defaultBindIp?: string;
   /** Device name of the default bridge (Docker's -b/--bridge); also names this daemon's iptables chains. */
   bridge: string;
   /** IPv6 on the default bridge (`ipv6`), and its subnet (`fixed-cidr-v6`; else one from the pools). */
@@ -133,6 +135,7 @@ const OPTIONS: OptionSpec[] = [
   { key: 'cgroup-parent', attr: 'cgroupParent', kind: 'string' },
   { key: 'exec-opts', attr: 'execOpt', kind: 'strings' },
   { key: 'bip', attr: 'bip', kind: 'string' },
+  { key: 'ip', attr: 'ip', kind: 'string' },
   { key: 'bridge', attr: 'bridge', kind: 'string' },
   { key: 'ipv6', attr: 'ipv6', kind: 'bool' },
   { key: 'fixed-cidr-v6', attr: 'fixedCidrV6', kind: 'string' },
@@ -183,6 +186,7 @@ function buildProgram(defaultConfigFile: string): Command {
     .option('--cgroup-parent <parent>', 'Set parent cgroup for all containers')
     .option('--exec-opt <opt>', 'Runtime execution options (repeatable)', collect, [])
     .option('--bip <cidr>', 'IPv4 address and prefix of the default bridge')
+    .option('--ip <address>', 'Host IP for port publishing from the default bridge network')
     .option('-b, --bridge <name>', 'Device name of the default bridge network', 'wharf0')
     .option('--ipv6', 'Enable IPv6 networking on the default bridge')
     .option('--fixed-cidr-v6 <cidr>', 'IPv6 subnet for the default bridge network')
@@ -487,6 +491,8 @@ export async function loadDaemonConfig(argv: string[], defaultConfigFile = DEFAU
   const bridgeName = pick<string>('bridge');
   if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(bridgeName)) throw new Error(`invalid value for "bridge": ${bridgeName} is not a valid interface name`);
   if (bip !== undefined && !parseCidr(bip)) throw new Error(`invalid value for "bip": ${bip} is not a CIDR address`);
+  const defaultBindIp = pick<string | undefined>('ip');
+  if (defaultBindIp !== undefined && isIP(defaultBindIp) === 0) throw new Error(`invalid argument "${defaultBindIp}" for "--ip" flag: invalid string being converted to IP address: ${defaultBindIp}`);
 
   const ipv6 = pick<boolean | undefined>('ipv6') ?? false;
   const fixedCidrV6 = pick<string | undefined>('fixed-cidr-v6');
@@ -550,6 +556,7 @@ export async function loadDaemonConfig(argv: string[], defaultConfigFile = DEFAU
     execOpts,
     cgroupDriver,
     ...(bip !== undefined ? { bip } : {}),
+    ...(defaultBindIp !== undefined ? { defaultBindIp } : {}),
     bridge: bridgeName,
     ipv6,
     ...(fixedCidrV6 ? { fixedCidrV6 } : {}),

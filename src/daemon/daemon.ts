@@ -89,6 +89,7 @@ export async function startDaemon(cfg: DaemonConfig, log: (msg: string) => void,
   const network = new NetworkManager({
     dataRoot: cfg.dataRoot,
     bip: cfg.bip,
+    ...(cfg.defaultBindIp ? { defaultBindIp: cfg.defaultBindIp } : {}),
     ipv6: cfg.ipv6,
     fixedCidrV6: cfg.fixedCidrV6,
     hostId,

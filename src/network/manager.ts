@@ -53,12 +53,15 @@ import {
 } from './ports.js';
 import type { EndpointRecord, NetworkCreateRequest, NetworkRecord, NetworkResource, SandboxRecord } from './types.js';
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { parseGoBool } from '../lib/go-bool.js';
 
 export interface NetworkManagerOptions {
   dataRoot: string;
   /** daemon.json "bip": gateway address and prefix of the default bridge, e.g. "172.26.0.1/16". */
   bip?: string;
+  /** daemon.json "ip": where the default bridge's ports published without an address listen (default 0.0.0.0). */
+  defaultBindIp?: string;
   /** daemon.json "default-address-pools". */
   defaultAddressPools?: AddressPool[];
   /** daemon.json "mtu" (default 1500). */
@@ -129,6 +132,8 @@ function nowRFC3339(): string {
 const IFNAME_OPTION = 'com.docker.network.endpoint.ifname';
 export const CONFIG_ONLY_ENDPOINT = 'cannot create endpoint on configuration-only network';
 const ICC_OPTION = 'com.docker.network.bridge.enable_icc';
+/** The address a port published without one listens on (libnetwork's DefaultBindingIP). */
+const HOST_BINDING_OPTION = 'com.docker.network.bridge.host_binding_ipv4';
 const MASQUERADE_OPTION = 'com.docker.network.bridge.enable_ip_masquerade';
 const GATEWAY_MODES = ['com.docker.network.bridge.gateway_mode_ipv4', 'com.docker.network.bridge.gateway_mode_ipv6'];
 
@@ -395,9 +400,11 @@ export class NetworkManager {
       bridge = undefined;
     }
     if (bridge) {
-      // The daemon's mtu may have changed since the record was written; the device follows it.
-      if (bridge.Options['com.docker.network.driver.mtu'] !== String(this.mtu)) {
+      // The daemon's mtu and ip may have changed since the record was written; the network follows them.
+      const bindIp = this.opts.defaultBindIp ?? '0.0.0.0';
+      if (bridge.Options['com.docker.network.driver.mtu'] !== String(this.mtu) || bridge.Options[HOST_BINDING_OPTION] !== bindIp) {
         bridge.Options['com.docker.network.driver.mtu'] = String(this.mtu);
+        bridge.Options[HOST_BINDING_OPTION] = bindIp;
         await writeJsonAtomic(this.netPath(bridge.Id), bridge);
       }
       return;
@@ -431,7 +438,7 @@ export class NetworkManager {
         'com.docker.network.bridge.default_bridge': 'true',
         'com.docker.network.bridge.enable_icc': 'true',
         'com.docker.network.bridge.enable_ip_masquerade': 'true',
-        'com.docker.network.bridge.host_binding_ipv4': '0.0.0.0',
+        [HOST_BINDING_OPTION]: this.opts.defaultBindIp ?? '0.0.0.0',
         'com.docker.network.bridge.name': bridgeName,
         'com.docker.network.driver.mtu': String(this.mtu),
       },
@@ -800,8 +807,10 @@ export class NetworkManager {
         await this.vethDeletes.settled(order.map((o) => o.net.Id));
         const names = interfaceNames([], order.map((o) => o.cfg));
         for (const [i, o] of order.entries()) sb.endpoints.push(this.allocateEndpoint(sb, o.net, o.cfg, names[i]!));
-        sb.portRequests = portRequests(hc.PortBindings, req.exposedPorts, !!hc.PublishAllPorts, this.v6Ports);
-        if (this.gatewayEndpoint(sb)) sb.ports = await this.allocatePorts(sb, reservations);
+        const gateway = this.gatewayEndpoint(sb);
+        const bindIp = (gateway && this.networks.get(gateway.networkId)?.Options[HOST_BINDING_OPTION]) || '0.0.0.0';
+        sb.portRequests = portRequests(hc.PortBindings, req.exposedPorts, !!hc.PublishAllPorts, this.v6Ports, bindIp);
+        if (gateway) sb.ports = await this.allocatePorts(sb, reservations);
         this.sandboxes.set(sb.containerId, sb);
         await writeJsonAtomic(this.sandboxPath(sb.containerId), sb);
         persisted = true;
@@ -1282,6 +1291,10 @@ export class NetworkManager {
       }
       if (options[MASQUERADE_OPTION] !== undefined && parseGoBool(options[MASQUERADE_OPTION]) === undefined) {
         throw invalidParameter(`invalid value for ${MASQUERADE_OPTION}: ${JSON.stringify(options[MASQUERADE_OPTION])}: not a bool`);
+      }
+      // Go's net.ParseIP: an IPv4 or IPv6 address, nothing else.
+      if (options[HOST_BINDING_OPTION] !== undefined && isIP(options[HOST_BINDING_OPTION]) === 0) {
+        throw invalidParameter(`failed to parse ${HOST_BINDING_OPTION} value: ${options[HOST_BINDING_OPTION]} (nil ip)`);
       }
       const bridgeName = options['com.docker.network.bridge.name'];
       // An interface name: it goes into `ip -batch` and iptables-restore lines.

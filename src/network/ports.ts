@@ -79,25 +79,41 @@ function parseHostPorts(s: string | undefined): [number, number] {
 }
 
 /**
+ * Where a binding without an address listens, as libnetwork's bridge driver decides it from the
+ * network's default binding address (`com.docker.network.bridge.host_binding_ipv4`, the daemon's
+ * `ip` for the default bridge): 0.0.0.0 and, when the host can listen on IPv6, [::]; otherwise
+ * that address alone (an IPv6 one only when the host can listen on IPv6).
+ */
+export function defaultHostIps(defaultBindIp: string, ipv6: boolean): string[] {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(defaultBindIp)?.[1];
+  const dflt = hostAddress(mapped ?? defaultBindIp) ?? '0.0.0.0';
+  if (dflt === '0.0.0.0') return ipv6 ? ['0.0.0.0', '::'] : ['0.0.0.0'];
+  if (!dflt.includes(':')) return [dflt];
+  return ipv6 ? [dflt] : [];
+}
+
+/**
  * The requests of HostConfig.PortBindings, plus every ExposedPort with -P (PublishAllPorts).
  * `ipv6`: the host can listen on IPv6, so a binding without an address also gets [::]; an
- * explicit IPv6 address is dropped without it, as Docker does.
+ * explicit IPv6 address is dropped without it, as Docker does. A binding without an address
+ * listens where `defaultBindIp` says (defaultHostIps).
  */
 export function portRequests(
   bindings: Record<string, PortBinding[] | null> | null | undefined,
   exposed: PortSet | null | undefined,
   publishAll: boolean,
   ipv6 = false,
+  defaultBindIp = '0.0.0.0',
 ): PortRequest[] {
   const out: PortRequest[] = [];
   const seen = new Set<string>();
-  const any = ipv6 ? ['0.0.0.0', '::'] : ['0.0.0.0'];
+  const any = defaultHostIps(defaultBindIp, ipv6);
   for (const [key, list] of Object.entries(bindings ?? {})) {
     const { port, proto } = parsePortKey(key);
     seen.add(`${port}/${proto}`);
     for (const b of list ?? []) {
       if (!b.HostIp) {
-        out.push({ proto, containerPort: port, hostIps: any, hostPorts: parseHostPorts(b.HostPort) });
+        if (any.length) out.push({ proto, containerPort: port, hostIps: any, hostPorts: parseHostPorts(b.HostPort) });
         continue;
       }
       const hostIp = hostAddress(b.HostIp);
@@ -109,7 +125,7 @@ export function portRequests(
   if (publishAll) {
     for (const key of Object.keys(exposed ?? {})) {
       const { port, proto } = parsePortKey(key);
-      if (seen.has(`${port}/${proto}`)) continue;
+      if (seen.has(`${port}/${proto}`) || !any.length) continue;
       out.push({ proto, containerPort: port, hostIps: any, hostPorts: [0, 0] });
     }
   }

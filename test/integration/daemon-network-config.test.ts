@@ -23,8 +23,13 @@ const linkExists = async (name: string) => (await runCommand('ip', ['link', 'sho
 describe('daemon network settings: mtu, dns-search, dns-opts, bridge none', () => {
   before(async () => {
     // The first start, with the default bridge and a daemon-wide mtu that its containers get.
-    d = await startDaemon({ config: { mtu: 1400, 'dns-search': ['corp.test'], 'dns-opts': ['ndots:2', 'timeout:1'] } });
+    d = await startDaemon({ config: { mtu: 1400, ip: '127.0.0.1', 'dns-search': ['corp.test'], 'dns-opts': ['ndots:2', 'timeout:1'] } });
     await loadBusybox(d);
+    // The daemon's ip: where the default bridge's ports published without an address listen.
+    assert.equal((await ok(['network', 'inspect', '-f', '{{index .Options "com.docker.network.bridge.host_binding_ipv4"}}', 'bridge'])).trim(), '127.0.0.1');
+    const published = (await ok(['run', '-d', '-p', '80', 'busybox', 'sleep', '1000'])).trim();
+    assert.match(await ok(['port', published]), /^80\/tcp -> 127\.0\.0\.1:\d+\n$/);
+    await ok(['rm', '-f', published]);
     // The daemon's dns-search and dns-opts, each for a container that sets none of its own.
     const resolv = await ok(['run', '--rm', 'busybox', 'cat', '/etc/resolv.conf']);
     assert.match(resolv, /^search corp\.test$/m);

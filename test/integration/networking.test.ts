@@ -640,3 +640,25 @@ describe('Config.NetworkDisabled', () => {
     assert.equal(await ruleCount(), rules);
   });
 });
+
+describe('com.docker.network.bridge.host_binding_ipv4', () => {
+  test("a user network's default binding address: its ports published without an address listen there alone", async () => {
+    const net = `hb${randomBytes(3).toString('hex')}`;
+    await ok(['network', 'create', '-o', 'com.docker.network.bridge.host_binding_ipv4=127.0.0.1', net]);
+    try {
+      const port = await freePort();
+      await ok(['run', '-d', '--name', 'hb', '--network', net, '-p', `${port}:80`, 'busybox', 'sh', '-c', HTTPD]);
+      await waitFor(served(port), { what: 'hb serving on 127.0.0.1' });
+      assert.equal(await ok(['port', 'hb']), `80/tcp -> 127.0.0.1:${port}\n`);
+      const nat = (await runCommand('iptables-save', ['-t', 'nat'])).stdout.split('\n').filter((l) => l.includes(`--dport ${port} `));
+      assert.ok(nat.length > 0 && nat.every((l) => l.includes('-d 127.0.0.1/32')), nat.join('\n'));
+      await ok(['rm', '-f', 'hb']);
+      const bad = await d.wharf(['network', 'create', '-o', 'com.docker.network.bridge.host_binding_ipv4=nowhere', `${net}x`]);
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.stderr, /failed to parse com\.docker\.network\.bridge\.host_binding_ipv4 value: nowhere \(nil ip\)/);
+    } finally {
+      await d.wharf(['rm', '-f', 'hb']);
+      await ok(['network', 'rm', net]);
+    }
+  });
+});

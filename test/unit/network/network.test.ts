@@ -2,7 +2,7 @@ import { describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatCidr, formatIp, macForIp, normalizeMac, overlaps, parseCidr, parseIp } from '../../../src/network/ipv4.js';
 import { allocateIp, checkRequestedIp, pickSubnet, subnetSpec, DEFAULT_ADDRESS_POOLS } from '../../../src/network/ipam.js';
-import { portRequests, portsMap, PortTable, validatePortBindings } from '../../../src/network/ports.js';
+import { defaultHostIps, portRequests, portsMap, PortTable, validatePortBindings } from '../../../src/network/ports.js';
 import { buildQuery, buildResponse, encodableName, parseQuery, parseResponse, TYPE_A, TYPE_PTR } from '../../../src/network/dns-message.js';
 import { listFilter, pruneKeep } from '../../../src/network/filters.js';
 import { embeddedResolvConf } from '../../../src/network/resolv.js';
@@ -62,6 +62,18 @@ describe('ports', () => {
       { proto: 'tcp', containerPort: 443, hostIps: ['0.0.0.0'], hostPorts: [0, 0] },
     ]);
     assert.throws(() => portRequests({ '70000/tcp': [] }, null, false), /invalid port specification/);
+  });
+
+  it("a binding without an address listens where the network's default binding address says", () => {
+    const bindings = { '80/tcp': [{ HostIp: '', HostPort: '8080' }], '81/tcp': [{ HostIp: '::1', HostPort: '8081' }] };
+    const ips = (ipv6: boolean, dflt?: string) => portRequests(bindings, { '90/tcp': {} }, true, ipv6, dflt).map((r) => `${r.containerPort}:${r.hostIps.join(',')}`);
+    assert.deepEqual(ips(true), ['80:0.0.0.0,::', '81:::1', '90:0.0.0.0,::']);
+    assert.deepEqual(ips(true, '127.0.0.1'), ['80:127.0.0.1', '81:::1', '90:127.0.0.1']);
+    assert.deepEqual(ips(true, '::ffff:127.0.0.1'), ['80:127.0.0.1', '81:::1', '90:127.0.0.1']);
+    assert.deepEqual(ips(true, '::1'), ['80:::1', '81:::1', '90:::1']);
+    // An IPv6 default on a host that cannot listen on IPv6: nothing, as for an explicit IPv6 address.
+    assert.deepEqual(ips(false, '::1'), []);
+    assert.deepEqual(defaultHostIps('0.0.0.0', false), ['0.0.0.0']);
   });
 
   it('a MAC address goes into ip -batch only as one colon-separated MAC-48', () => {
