@@ -159,24 +159,37 @@ function checkGatewayModes(options: Record<string, string>, internal: boolean): 
  * with libnetwork's words. Quotes, backslashes and `#` (which iproute2's batch input would read)
  * and `%` (which the kernel would replace with a number) are refused as well.
  */
-function interfaceNames(taken: string[], cfgs: Array<EndpointSettings | undefined>): string[] {
+/**
+ * The interface names of new endpoints in a namespace whose interfaces are `taken`: the one an
+ * endpoint's `ifname` option asks for, else the lowest free `<prefix>N`, the prefix being its
+ * network's `container_iface_prefix` (`eth` without one), as libnetwork names them. A name the
+ * kernel would refuse is refused here with libnetwork's words (it goes into `ip -batch` lines).
+ */
+function interfaceNames(taken: string[], cfgs: Array<EndpointSettings | undefined>, prefixes: Array<string | undefined> = []): string[] {
   const used = new Set(['lo', ...taken]);
+  const refuse = (name: string, why: string) => systemError(`failed to set up container networking: error renaming interface to ${JSON.stringify(name)}: ${why}`);
+  const bad = (name: string) => Buffer.byteLength(name) > 15 || name === '.' || name === '..' || /[\s/:"'\\#%\x00-\x1f\x7f]/.test(name);
   const wanted = cfgs.map((cfg) => cfg?.DriverOpts?.[IFNAME_OPTION] || undefined);
   for (const name of wanted) {
     if (name === undefined) continue;
-    const bad = Buffer.byteLength(name) > 15 || name === '.' || name === '..' || /[\s/:"'\\#%\x00-\x1f\x7f]/.test(name);
-    if (bad) throw systemError(`failed to set up container networking: error renaming interface to ${JSON.stringify(name)}: invalid argument`);
-    if (used.has(name)) throw systemError(`failed to set up container networking: error renaming interface to ${JSON.stringify(name)}: file exists`);
+    if (bad(name)) throw refuse(name, 'invalid argument');
+    if (used.has(name)) throw refuse(name, 'file exists');
     used.add(name);
   }
-  let i = 0;
-  return wanted.map((name) => {
+  return wanted.map((name, k) => {
     if (name !== undefined) return name;
-    while (used.has(`eth${i}`)) i++;
-    used.add(`eth${i}`);
-    return `eth${i}`;
+    const prefix = prefixes[k] || 'eth';
+    let i = 0;
+    while (used.has(`${prefix}${i}`)) i++;
+    const made = `${prefix}${i}`;
+    if (bad(made)) throw refuse(made, 'invalid argument');
+    used.add(made);
+    return made;
   });
 }
+
+/** A network's `com.docker.network.container_iface_prefix`: the name its endpoints' interfaces start with. */
+const ifacePrefix = (n: NetworkRecord): string | undefined => n.Options['com.docker.network.container_iface_prefix'] || undefined;
 
 /** The entry of a network the container is on without an endpoint there. */
 function emptyEndpointSettings(): EndpointSettings {
@@ -805,7 +818,7 @@ export class NetworkManager {
       const release = this.holdNetworks(order.map((o) => o.net.Id));
       try {
         await this.vethDeletes.settled(order.map((o) => o.net.Id));
-        const names = interfaceNames([], order.map((o) => o.cfg));
+        const names = interfaceNames([], order.map((o) => o.cfg), order.map((o) => ifacePrefix(o.net)));
         for (const [i, o] of order.entries()) sb.endpoints.push(this.allocateEndpoint(sb, o.net, o.cfg, names[i]!));
         const gateway = this.gatewayEndpoint(sb);
         const bindIp = (gateway && this.networks.get(gateway.networkId)?.Options[HOST_BINDING_OPTION]) || '0.0.0.0';
@@ -1066,7 +1079,7 @@ export class NetworkManager {
       if (sb.endpoints.some((e) => e.networkId === n.Id)) {
         throw forbidden(`endpoint with name ${sb.containerName} already exists in network ${n.Name}`);
       }
-      const [ifname] = interfaceNames(sb.endpoints.map((e) => e.ifname), [cfg]);
+      const [ifname] = interfaceNames(sb.endpoints.map((e) => e.ifname), [cfg], [ifacePrefix(n)]);
       await this.vethDeletes.settled([n.Id]);
       const ep = this.allocateEndpoint(sb, n, cfg, ifname!);
       const oldRules = this.sandboxRules(sb);

@@ -662,3 +662,29 @@ describe('com.docker.network.bridge.host_binding_ipv4', () => {
     }
   });
 });
+
+describe('com.docker.network.container_iface_prefix', () => {
+  test("a network's interface prefix names its endpoints' interfaces, the lowest free number of it", async () => {
+    const net = `ip${randomBytes(3).toString('hex')}`;
+    const bad = `${net}b`;
+    await ok(['network', 'create', '-o', 'com.docker.network.container_iface_prefix=ctr', net]);
+    await ok(['network', 'create', '-o', 'com.docker.network.container_iface_prefix=a/b', bad]);
+    try {
+      await ok(['run', '-d', '--name', 'pfx', '--network', net, 'busybox', 'sleep', '1000']);
+      const links = async () => (await ok(['exec', 'pfx', 'ip', '-o', 'link'])).split('\n').filter(Boolean).map((l) => l.split(':')[1]!.trim().replace(/@.*/, ''));
+      assert.deepEqual(await links(), ['lo', 'ctr0']);
+      // Another network's endpoint keeps eth; the address is on the prefixed interface.
+      await ok(['network', 'connect', 'bridge', 'pfx']);
+      assert.deepEqual((await links()).sort(), ['ctr0', 'eth0', 'lo']);
+      const ip = await inspect('pfx', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`);
+      assert.match(await ok(['exec', 'pfx', 'ip', '-o', '-4', 'addr', 'show', 'dev', 'ctr0']), new RegExp(`inet ${ip.replace(/\./g, '\\.')}/`));
+      // A prefix that makes no interface name fails the connect as a bad name does.
+      const r = await d.docker(['network', 'connect', bad, 'pfx']);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /error renaming interface to "a\/b0": invalid argument/);
+    } finally {
+      await d.wharf(['rm', '-f', 'pfx']);
+      await ok(['network', 'rm', net, bad]);
+    }
+  });
+});
