@@ -94,13 +94,18 @@ export interface BridgeNet {
   masquerade?: boolean;
   /** The IPv6 subnet of an IPv6 network: the same rules in ip6tables. */
   subnet6?: string;
+  /** com.docker.network.host_ipv4 / host_ipv6: outbound traffic is SNATed to this address instead of masqueraded. */
+  snat?: string;
+  snat6?: string;
 }
 
 export function networkRules(c: Chains, n: BridgeNet): Rule[] {
   const v4 = networkRules4(c, n);
   if (!n.subnet6) return v4;
   // The same policy for IPv6, less what only IPv4's route_localnet needs.
-  const v6 = networkRules4(c, { ...n, subnet: n.subnet6 })
+  // IPv6's own SNAT source, never IPv4's.
+  const { snat: _v4, snat6, ...rest } = n;
+  const v6 = networkRules4(c, { ...rest, subnet: n.subnet6, ...(snat6 ? { snat: snat6 } : {}) })
     .filter((r) => r.table !== 'raw' && !r.args.startsWith('-s 127.0.0.0/8'))
     .map((r) => ({ ...r, v6: true }));
   return [...v4, ...v6];
@@ -109,7 +114,8 @@ export function networkRules(c: Chains, n: BridgeNet): Rule[] {
 function networkRules4(c: Chains, n: BridgeNet): Rule[] {
   const br = n.bridge;
   const r: Rule[] = [];
-  if (!n.internal && n.masquerade !== false) r.push({ table: 'nat', chain: c.post, args: `-s ${n.subnet} ! -o ${br} -j MASQUERADE` });
+  const outbound = n.snat ? `SNAT --to-source ${n.snat}` : 'MASQUERADE';
+  if (!n.internal && n.masquerade !== false) r.push({ table: 'nat', chain: c.post, args: `-s ${n.subnet} ! -o ${br} -j ${outbound}` });
   const icc = n.icc !== false;
   r.push({ table: 'nat', chain: c.post, args: `-s 127.0.0.0/8 -o ${br} -j MASQUERADE` });
   r.push({ table: 'nat', chain: c.post, args: `-s ${n.subnet} -o ${br} -m conntrack --ctstate DNAT -j MASQUERADE` });

@@ -132,6 +132,9 @@ function nowRFC3339(): string {
 const IFNAME_OPTION = 'com.docker.network.endpoint.ifname';
 export const CONFIG_ONLY_ENDPOINT = 'cannot create endpoint on configuration-only network';
 const ICC_OPTION = 'com.docker.network.bridge.enable_icc';
+/** The source addresses outbound traffic is SNATed to, instead of masqueraded (libnetwork's HostIPv4/HostIPv6). */
+const HOST_IPV4_OPTION = 'com.docker.network.host_ipv4';
+const HOST_IPV6_OPTION = 'com.docker.network.host_ipv6';
 /** The address a port published without one listens on (libnetwork's DefaultBindingIP). */
 const HOST_BINDING_OPTION = 'com.docker.network.bridge.host_binding_ipv4';
 const MASQUERADE_OPTION = 'com.docker.network.bridge.enable_ip_masquerade';
@@ -186,6 +189,16 @@ function interfaceNames(taken: string[], cfgs: Array<EndpointSettings | undefine
     used.add(made);
     return made;
   });
+}
+
+/**
+ * A network's SNAT source addresses (host_ipv4, host_ipv6), in the family each table takes and
+ * written as iptables writes them (an address of the other family is left out).
+ */
+function snatAddresses(options: Record<string, string>): { snat?: string; snat6?: string } {
+  const v4 = options[HOST_IPV4_OPTION] ? parseIp(options[HOST_IPV4_OPTION].replace(/^::ffff:/i, '')) : undefined;
+  const v6 = options[HOST_IPV6_OPTION] ? parseIp6(options[HOST_IPV6_OPTION]) : undefined;
+  return { ...(v4 !== undefined ? { snat: formatIp(v4) } : {}), ...(v6 !== undefined ? { snat6: formatIp6(v6) } : {}) };
 }
 
 /** A network's `com.docker.network.container_iface_prefix`: the name its endpoints' interfaces start with. */
@@ -570,6 +583,7 @@ export class NetworkManager {
       icc: parseGoBool(n.Options[ICC_OPTION] ?? 'true') !== false,
       masquerade: parseGoBool(n.Options[MASQUERADE_OPTION] ?? 'true') !== false,
       ...(spec6 ? { subnet6: formatCidr6(spec6.cidr) } : {}),
+      ...snatAddresses(n.Options),
     });
   }
 
@@ -1306,8 +1320,8 @@ export class NetworkManager {
         throw invalidParameter(`invalid value for ${MASQUERADE_OPTION}: ${JSON.stringify(options[MASQUERADE_OPTION])}: not a bool`);
       }
       // Go's net.ParseIP: an IPv4 or IPv6 address, nothing else.
-      if (options[HOST_BINDING_OPTION] !== undefined && isIP(options[HOST_BINDING_OPTION]) === 0) {
-        throw invalidParameter(`failed to parse ${HOST_BINDING_OPTION} value: ${options[HOST_BINDING_OPTION]} (nil ip)`);
+      for (const key of [HOST_BINDING_OPTION, HOST_IPV4_OPTION, HOST_IPV6_OPTION]) {
+        if (options[key] !== undefined && isIP(options[key]) === 0) throw invalidParameter(`failed to parse ${key} value: ${options[key]} (nil ip)`);
       }
       const bridgeName = options['com.docker.network.bridge.name'];
       // An interface name: it goes into `ip -batch` and iptables-restore lines.

@@ -653,9 +653,11 @@ describe('com.docker.network.bridge.host_binding_ipv4', () => {
       const nat = (await runCommand('iptables-save', ['-t', 'nat'])).stdout.split('\n').filter((l) => l.includes(`--dport ${port} `));
       assert.ok(nat.length > 0 && nat.every((l) => l.includes('-d 127.0.0.1/32')), nat.join('\n'));
       await ok(['rm', '-f', 'hb']);
-      const bad = await d.wharf(['network', 'create', '-o', 'com.docker.network.bridge.host_binding_ipv4=nowhere', `${net}x`]);
-      assert.notEqual(bad.code, 0);
-      assert.match(bad.stderr, /failed to parse com\.docker\.network\.bridge\.host_binding_ipv4 value: nowhere \(nil ip\)/);
+      for (const key of ['com.docker.network.bridge.host_binding_ipv4', 'com.docker.network.host_ipv4']) {
+        const bad = await d.wharf(['network', 'create', '-o', `${key}=nowhere`, `${net}x`]);
+        assert.notEqual(bad.code, 0);
+        assert.match(bad.stderr, new RegExp(`failed to parse ${key.replace(/\./g, '\\.')} value: nowhere \\(nil ip\\)`));
+      }
     } finally {
       await d.wharf(['rm', '-f', 'hb']);
       await ok(['network', 'rm', net]);
@@ -685,6 +687,21 @@ describe('com.docker.network.container_iface_prefix', () => {
     } finally {
       await d.wharf(['rm', '-f', 'pfx']);
       await ok(['network', 'rm', net, bad]);
+    }
+  });
+});
+
+describe('com.docker.network.host_ipv4', () => {
+  test("a network's outbound traffic is SNATed to its host_ipv4 instead of masqueraded", async () => {
+    const net = `sn${randomBytes(3).toString('hex')}`;
+    await ok(['network', 'create', '-o', 'com.docker.network.host_ipv4=127.0.0.5', net]);
+    try {
+      const subnet = (await ok(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Subnet}}', net])).trim();
+      const post = (await runCommand('iptables-save', ['-t', 'nat'])).stdout.split('\n').filter((l) => l.includes(`-s ${subnet} ! -o `));
+      assert.equal(post.length, 1, post.join('\n'));
+      assert.match(post[0]!, / -j SNAT --to-source 127\.0\.0\.5$/);
+    } finally {
+      await ok(['network', 'rm', net]);
     }
   });
 });

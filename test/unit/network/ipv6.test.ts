@@ -75,6 +75,15 @@ describe('IPv6 rules', () => {
     assert.equal(rules.filter((r) => !r.v6).length, networkRules(c, { bridge: 'br1', subnet: '10.1.0.0/24', internal: false }).length);
   });
 
+  it('host_ipv4 / host_ipv6: outbound traffic SNATed to that source in its family, masqueraded in the other', () => {
+    const out = (snat: { snat?: string; snat6?: string }) =>
+      networkRules(c, { bridge: 'br1', subnet: '10.1.0.0/24', subnet6: 'fd00:9::/64', internal: false, ...snat })
+        .filter((r) => r.table === 'nat' && r.args.includes('! -o br1'))
+        .map((r) => r.args);
+    assert.deepEqual(out({ snat: '192.0.2.5' }), ['-s 10.1.0.0/24 ! -o br1 -j SNAT --to-source 192.0.2.5', '-s fd00:9::/64 ! -o br1 -j MASQUERADE']);
+    assert.deepEqual(out({ snat6: '2001:db8::5' }), ['-s 10.1.0.0/24 ! -o br1 -j MASQUERADE', '-s fd00:9::/64 ! -o br1 -j SNAT --to-source 2001:db8::5']);
+  });
+
   it('publishes a port with DNAT in its family only; across families the proxy serves it', () => {
     assert.deepEqual(portRules(c, { proto: 'tcp', hostIp: '::', hostPort: 8080, containerIp: 'fd00:9::2', containerPort: 80 }), [
       { table: 'nat', chain: 'WX', args: '-p tcp -m tcp --dport 8080 -j DNAT --to-destination [fd00:9::2]:80', v6: true },
