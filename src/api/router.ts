@@ -158,7 +158,6 @@ export class Router {
       }
       return gone.signal;
     };
-    for (const [k, v] of COMMON_HEADER_ENTRIES) res.setHeader(k, v);
     try {
       const url = req.url ?? '/';
       const q = url.indexOf('?');
@@ -171,7 +170,6 @@ export class Router {
       const clean = cleanPath(path);
       if (clean !== path) {
         // gorilla/mux redirects before any handler or middleware runs: no body, no version headers.
-        for (const [k] of COMMON_HEADER_ENTRIES) res.removeHeader(k);
         const rawQuery = q < 0 ? '' : url.slice(q + 1);
         res.writeHead(301, { Location: `${escapePath(clean)}${rawQuery === '' ? '' : `?${rawQuery}`}`, 'Content-Length': '0' });
         res.end();
@@ -188,10 +186,9 @@ export class Router {
       }
       const found = this.match(req.method ?? 'GET', path);
       // Docker answers unknown paths and wrong methods alike, from a handler outside its version middleware.
-      if (!found) {
-        for (const [k] of COMMON_HEADER_ENTRIES) res.removeHeader(k);
-        throw notFound('page not found');
-      }
+      if (!found) throw notFound('page not found');
+      // Its version middleware's headers: on every answer of a route, errors included.
+      for (const [k, v] of COMMON_HEADER_ENTRIES) res.setHeader(k, v);
       if (versioned) {
         if (compareVersions(version, MIN_API_VERSION) < 0) {
           throw invalidParameter(
