@@ -42,6 +42,7 @@ import type { ProxyTarget } from './port-proxy.js';
 import { PendingVethDeletes } from './veth-deletes.js';
 import {
   ephemeralRange,
+  hostAddress,
   ipv6Listenable,
   portRequests,
   portsMap,
@@ -196,9 +197,9 @@ function interfaceNames(taken: string[], cfgs: Array<EndpointSettings | undefine
  * written as iptables writes them (an address of the other family is left out).
  */
 function snatAddresses(options: Record<string, string>): { snat?: string; snat6?: string } {
-  const v4 = options[HOST_IPV4_OPTION] ? parseIp(options[HOST_IPV4_OPTION].replace(/^::ffff:/i, '')) : undefined;
-  const v6 = options[HOST_IPV6_OPTION] ? parseIp6(options[HOST_IPV6_OPTION]) : undefined;
-  return { ...(v4 !== undefined ? { snat: formatIp(v4) } : {}), ...(v6 !== undefined ? { snat6: formatIp6(v6) } : {}) };
+  const v4 = hostAddress(options[HOST_IPV4_OPTION] ?? '');
+  const v6 = hostAddress(options[HOST_IPV6_OPTION] ?? '');
+  return { ...(v4 && !v4.includes(':') ? { snat: v4 } : {}), ...(v6?.includes(':') ? { snat6: v6 } : {}) };
 }
 
 /** A network's `com.docker.network.container_iface_prefix`: the name its endpoints' interfaces start with. */

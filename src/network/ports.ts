@@ -31,8 +31,8 @@ export interface PortRequest {
   hostPorts: [number, number];
 }
 
-/** A HostIp as it goes into iptables lines: exactly an address (IPv6 in canonical form). */
-function hostAddress(hostIp: string): string | undefined {
+/** A HostIp as it goes into iptables lines: exactly an address (IPv6 in canonical form, IPv4-mapped unmapped). */
+export function hostAddress(hostIp: string): string | undefined {
   if (parseIp(hostIp) !== undefined && hostIp === hostIp.trim()) return hostIp;
   const v6 = parseIp6(hostIp);
   if (v6 === undefined) return undefined;
@@ -85,8 +85,7 @@ function parseHostPorts(s: string | undefined): [number, number] {
  * that address alone (an IPv6 one only when the host can listen on IPv6).
  */
 export function defaultHostIps(defaultBindIp: string, ipv6: boolean): string[] {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(defaultBindIp)?.[1];
-  const dflt = hostAddress(mapped ?? defaultBindIp) ?? '0.0.0.0';
+  const dflt = hostAddress(defaultBindIp) ?? '0.0.0.0';
   if (dflt === '0.0.0.0') return ipv6 ? ['0.0.0.0', '::'] : ['0.0.0.0'];
   if (!dflt.includes(':')) return [dflt];
   return ipv6 ? [dflt] : [];
