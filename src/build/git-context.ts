@@ -248,8 +248,8 @@ async function supportsShallowClone(remote: string, signal?: AbortSignal): Promi
  * Fetches `url` into a new directory under `tmpRoot`; returns it and the context directory in
  * it (the subdir). The caller removes `dir`.
  */
-export async function cloneGitContext(url: string, tmpRoot: string, signal?: AbortSignal, defaultRef?: string): Promise<{ dir: string; context: string }> {
-  return cloneGitRepo(parseGitUrl(url, defaultRef), tmpRoot, signal);
+export async function cloneGitContext(url: string, tmpRoot: string, signal?: AbortSignal): Promise<{ dir: string; context: string }> {
+  return cloneGitRepo(parseGitUrl(url), tmpRoot, signal);
 }
 
 /** cloneGitContext of a parsed remote; `sshAuthSock`: see gitEnv. */
@@ -293,7 +293,7 @@ export async function cloneGitRepo(repo: GitRemote, tmpRoot: string, signal?: Ab
 }
 
 /** A full commit ID (SHA-1 or SHA-256), which BuildKit takes as it is, asking the remote nothing. */
-export const isCommitId = (ref: string) => /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(ref);
+const isCommitId = (ref: string) => /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(ref);
 
 /** urlutil.RedactCredentials: a URL's password shown as xxxxx. */
 function redacted(remote: string): string {
