@@ -1281,16 +1281,11 @@ class BuildRun {
       };
       let containerConfig = stepConfig(gitKeys);
       if (await this.probeCache(state, containerConfig)) return;
-      const repos: Array<{ root: ContainerRoot; infos: CopySource[] }> = [];
-      const fetched: Array<{ hash: string }> = [];
-      for (const [i, g] of gits.entries()) {
-        const repo = await this.gitSource(g.ref, g.keepGitDir, checksum, cmdName, cleanups);
-        repos.push(repo);
-        // The ref may have moved since it was resolved: the step is keyed by what was fetched.
-        fetched.push(repo.commit === gitKeys[i]!.commit ? gitKeys[i]! : { hash: gitSourceHash(repo.commit, g.ref, g.keepGitDir) });
-      }
-      if (fetched.some((k, i) => k !== gitKeys[i])) {
-        containerConfig = stepConfig(fetched);
+      const repos: Array<{ root: ContainerRoot; infos: CopySource[]; commit: string }> = [];
+      for (const g of gits) repos.push(await this.gitSource(g.ref, g.keepGitDir, checksum, cmdName, cleanups));
+      // The ref may have moved since it was resolved: the step is keyed by what was fetched.
+      if (repos.some((r, i) => r.commit !== gitKeys[i]!.commit)) {
+        containerConfig = stepConfig(repos.map((r, i) => ({ hash: gitSourceHash(r.commit, gits[i]!.ref, gits[i]!.keepGitDir) })));
         if (await this.probeCache(state, containerConfig)) return;
       }
       await mountSource();
