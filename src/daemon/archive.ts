@@ -26,19 +26,10 @@ import { ContainerRoot, RootPathError, isNotFound } from '../containerfs/root.js
 import { fdPath } from '../lib/fd-path.js';
 import type { ContainerPathStat } from '../api/types.js';
 import { goFileMode } from '../lib/go-file-mode.js';
+import { rfc3339NanoFromNs } from '../lib/wall-clock.js';
 
 /** Docker's ContainerPathStat (the X-Docker-Container-Path-Stat header, base64 JSON). */
 export type PathStat = ContainerPathStat;
-
-
-/** Go's time.Time JSON (RFC 3339 with up to nine fraction digits, trailing zeros dropped). */
-export function rfc3339NanoFromNs(ns: bigint): string {
-  const secs = ns / 1_000_000_000n;
-  const frac = ns % 1_000_000_000n;
-  const base = new Date(Number(secs) * 1000).toISOString().replace(/\.\d{3}Z$/, '');
-  const digits = frac === 0n ? '' : '.' + frac.toString().padStart(9, '0').replace(/0+$/, '');
-  return `${base}${digits}Z`;
-}
 
 /** Docker's PreserveTrailingDotOrSeparator(filepath.Join("/", path), path). */
 export function containerAbsPath(path: string): string {

@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import { eventFilter } from './event-filter.js';
 import type { EventMessage } from '../api/types.js';
 import type { EventSubscription, EventsBackend, EventsQuery } from '../api/backend.js';
+import { wallClockNs } from '../lib/wall-clock.js';
 
 export type EventType = 'container' | 'image' | 'network' | 'volume' | 'daemon' | 'builder' | 'plugin';
 
@@ -26,16 +27,15 @@ export interface EventSink {
 }
 
 /**
- * Event times in nanoseconds, strictly increasing, and each one a multiple of 256 so that it is
- * exactly representable as a double (2^60 < now in ns < 2^61): clients and filters see one value.
+ * Event times in nanoseconds on the wall clock /info's SystemTime reads, strictly increasing, and
+ * each one a multiple of 256 so that it is exactly representable as a double (2^60 < now in ns <
+ * 2^61): clients and filters see one value.
  */
 class EventClock {
-  private readonly baseNs = BigInt(Date.now()) * 1_000_000n;
-  private readonly baseHr = process.hrtime.bigint();
   private last = 0n;
 
   nowNs(): bigint {
-    let ns = this.baseNs + (process.hrtime.bigint() - this.baseHr);
+    let ns = wallClockNs();
     ns -= ns % 256n;
     if (ns <= this.last) ns = this.last + 256n;
     this.last = ns;

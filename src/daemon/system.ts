@@ -7,6 +7,7 @@ import type { SystemInfo, VersionInfo } from '../api/types.js';
 import { API_VERSION, MIN_API_VERSION, versionAtLeast } from '../api/version.js';
 import { registryServiceConfig } from '../distribution/service-config.js';
 import type { ComponentVersions } from './component-versions.js';
+import { rfc3339NanoFromNs, wallClockNs } from '../lib/wall-clock.js';
 
 export const WHARF_VERSION = '0.1.0';
 
@@ -156,7 +157,7 @@ export class SystemService implements SystemBackend {
       Debug: this.facts.debug,
       NFd: 0,
       NGoroutines: 0,
-      SystemTime: new Date().toISOString(),
+      SystemTime: rfc3339NanoFromNs(wallClockNs()),
       LoggingDriver: this.facts.logDriver,
       CgroupDriver: 'cgroupfs',
       CgroupVersion: this.facts.cgroupVersion,

@@ -125,6 +125,29 @@ describe('events', () => {
     assert.equal(reversed.status, 400);
     assert.match(JSON.parse(reversed.body).message, /cannot be after `until`/);
   });
+
+  test("/info's SystemTime bounds the events around it, to the nanosecond (moby's TestEventsVolumeCreate)", async () => {
+    // moby's integration suite takes since and until from SystemTime around a request, within a
+    // millisecond of it: a SystemTime cut to milliseconds left most such events out.
+    const systemTimeNs = async (): Promise<bigint> => {
+      const t = JSON.parse((await get('/info')).body).SystemTime as string;
+      const m = /^(.*?)(?:\.(\d{1,9}))?Z$/.exec(t);
+      assert.ok(m, t);
+      return BigInt(Date.parse(`${m[1]}Z`)) * 1_000_000n + BigInt((m[2] ?? '').padEnd(9, '0'));
+    };
+    const secs = (ns: bigint) => `${ns / 1_000_000_000n}.${(ns % 1_000_000_000n).toString().padStart(9, '0')}`;
+    for (let i = 0; i < 20; i++) {
+      const since = await systemTimeNs();
+      const name = `sysvol${i}`;
+      assert.equal((await socketRequest(d.socket, 'POST', '/volumes/create', { body: { Name: name } })).status, 201);
+      const until = await systemTimeNs();
+      const filters = encodeURIComponent(JSON.stringify({ type: { volume: true }, volume: { [name]: true } }));
+      const r = await get(`/events?since=${secs(since)}&until=${secs(until)}&filters=${filters}`);
+      const events = r.body.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { Action: string; timeNano: number });
+      assert.deepEqual(events.map((e) => e.Action), ['create'], `round ${i}: ${secs(since)}..${secs(until)}: ${r.body}`);
+      await socketRequest(d.socket, 'DELETE', `/volumes/${name}`);
+    }
+  });
 });
 
 describe('stats', () => {

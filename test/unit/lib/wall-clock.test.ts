@@ -1,0 +1,25 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rfc3339NanoFromNs, wallClockNs } from '../../../src/lib/wall-clock.js';
+
+test('a wall-clock reading lies in the millisecond Date.now() gives, never going back', () => {
+  let previous = 0n;
+  let subMillisecond = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const before = BigInt(Date.now()) * 1_000_000n;
+    const ns = wallClockNs();
+    const after = BigInt(Date.now()) * 1_000_000n;
+    assert.ok(ns >= before && ns < after + 1_000_000n, `${ns} outside [${before}, ${after + 1_000_000n})`);
+    assert.ok(ns >= previous, `${ns} after ${previous}`);
+    if (ns % 1_000_000n !== 0n) subMillisecond++;
+    previous = ns;
+  }
+  assert.ok(subMillisecond > 10_000, `only ${subMillisecond} readings had digits below the millisecond`);
+});
+
+test("Go's RFC3339Nano: up to nine fraction digits, trailing zeros dropped", () => {
+  assert.equal(rfc3339NanoFromNs(1_796_668_900_282_533_632n), '2026-12-07T18:41:40.282533632Z');
+  assert.equal(rfc3339NanoFromNs(1_796_668_900_280_000_000n), '2026-12-07T18:41:40.28Z');
+  assert.equal(rfc3339NanoFromNs(1_796_668_900_000_000_000n), '2026-12-07T18:41:40Z');
+  assert.equal(rfc3339NanoFromNs(1_796_668_900_000_000_001n), '2026-12-07T18:41:40.000000001Z');
+});
