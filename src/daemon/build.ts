@@ -226,6 +226,11 @@ export class BuildService implements BuildBackend {
   }
 }
 
+/** ADD --checksum of a git source: a prefix of the commit, checked on the resolved commit and on the fetched one. */
+function checkGitChecksum(commit: string, checksum: string | undefined): void {
+  if (checksum !== undefined && !commit.startsWith(checksum.toLowerCase())) throw invalidParameter(`expected checksum to match ${checksum}, got ${commit}`);
+}
+
 class BuildRun {
   private readonly args: BuildArgs;
   private children: Map<string, string[]> | null = null;
@@ -1337,7 +1342,7 @@ class BuildRun {
     const checkout = await this.withGitAuth(repo, (opts) => cloneGitRepo(repo, this.deps.tmpRoot, this.signal, opts));
     try {
       const commit = await checkedOutCommit(checkout.dir);
-      if (checksum !== undefined && !commit.startsWith(checksum.toLowerCase())) throw invalidParameter(`expected checksum to match ${checksum}, got ${commit}`);
+      checkGitChecksum(commit, checksum);
       if (!keepGitDir) await rm(join(checkout.dir, '.git'), { recursive: true, force: true });
       // The checkout's root is a directory of BuildKit's snapshot (0755); tmpRoot keeps others out.
       await chmod(checkout.dir, 0o755);
@@ -1375,9 +1380,7 @@ class BuildRun {
    */
   private async gitSourceKey(ref: BuildkitGitRef, keepGitDir: boolean, checksum: string | undefined): Promise<{ commit: string; hash: string }> {
     const commit = await this.withGitAuth(ref, (opts) => resolveRemoteCommit(ref, this.deps.tmpRoot, this.signal, opts));
-    if (checksum !== undefined && !commit.startsWith(checksum.toLowerCase())) {
-      throw invalidParameter(`expected checksum to match ${checksum}, got ${commit}`);
-    }
+    checkGitChecksum(commit, checksum);
     return { commit, hash: gitSourceHash(commit, ref, keepGitDir) };
   }
 
