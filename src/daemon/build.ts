@@ -107,6 +107,7 @@ export interface BuildServiceDeps {
 
 /** Where a stage's output goes: text, each step's line (with its BuildKit name), and the rest of a line at its end. */
 interface StageOutput {
+  /** The stage's output (prefixed with its name when BuildKit's stages run side by side). */
   out: (text: string) => void;
   step: (text: string, vertex: string | null) => void;
   flush: () => void;
@@ -119,8 +120,8 @@ interface StageOutput {
 /** What a stage's steps write to. */
 type StageSink = Pick<StageOutput, 'out' | 'room' | 'emit'>;
 
-/** Where a stage's instructions stand. */
-interface StageState {
+/** Where a stage's instructions stand, and what its steps write to. */
+interface StageState extends StageSink {
   imageId: string;
   image: ImageConfigFile;
   config: ContainerConfig;
@@ -136,12 +137,6 @@ interface StageState {
   containers: Set<string>;
   /** Set while the stage makes a step that other stages may wait for (see probeCache). */
   finishStep?: () => void;
-  /** The stage's output (prefixed with its name when stages run side by side). */
-  out: (text: string) => void;
-  /** Waits until the stage may write more output (backpressure on RUN output). */
-  room: () => Promise<void>;
-  /** Sends a message (a pull's progress) among the stage's output. */
-  emit: (m: ProgressMessage) => void;
   /** How many of the image's history entries come from outside this build (its external base's). */
   inherited: number;
 }
