@@ -176,7 +176,8 @@ export class HealthMonitor implements ContainerObserver {
       exitCode = r.exitCode;
       output = out.toString();
       if (r.timedOut) {
-        output = output ? `Health check exceeded timeout (${formatGoDuration(Math.round(t.timeoutMs * NS_PER_MS))}): ${output}` : `Health check exceeded timeout (${formatGoDuration(Math.round(t.timeoutMs * NS_PER_MS))})`;
+        const exceeded = `Health check exceeded timeout (${formatGoDuration(Math.round(t.timeoutMs * NS_PER_MS))})`;
+        output = output ? `${exceeded}: ${output}` : exceeded;
       }
     } catch (err) {
       exitCode = -1;

@@ -50,7 +50,6 @@ const INT_RANGES: Record<string, [number, number]> = {
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
-const NUMERIC = new Set(['int64', 'int', 'uint16', 'uint32', 'uint64', 'float64']);
 
 /**
  * How Go names a JSON value in an UnmarshalTypeError: a number with its literal only where it
@@ -59,7 +58,7 @@ const NUMERIC = new Set(['int64', 'int', 'uint16', 'uint32', 'uint64', 'float64'
 function jsonKind(v: unknown, goType: string): string {
   if (Array.isArray(v)) return 'array';
   if (typeof v === 'boolean') return 'bool';
-  if (typeof v === 'number') return NUMERIC.has(goType) ? `number ${v}` : 'number';
+  if (typeof v === 'number') return goType in INT_RANGES || goType === 'float64' ? `number ${v}` : 'number';
   if (typeof v === 'object') return 'object';
   return typeof v;
 }

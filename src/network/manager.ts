@@ -157,17 +157,13 @@ function checkGatewayModes(options: Record<string, string>, internal: boolean): 
 }
 
 /**
- * The interface names of a container's endpoints, as libnetwork gives them: the name an endpoint
- * asks for (its `com.docker.network.endpoint.ifname` driver option), else the first free eth<N>.
- * A name the kernel would refuse, or one already taken (lo included), fails the start or connect
- * with libnetwork's words. Quotes, backslashes and `#` (which iproute2's batch input would read)
- * and `%` (which the kernel would replace with a number) are refused as well.
- */
-/**
- * The interface names of new endpoints in a namespace whose interfaces are `taken`: the one an
- * endpoint's `ifname` option asks for, else the lowest free `<prefix>N`, the prefix being its
- * network's `container_iface_prefix` (`eth` without one), as libnetwork names them. A name the
- * kernel would refuse is refused here with libnetwork's words (it goes into `ip -batch` lines).
+ * The interface names of new endpoints in a namespace whose interfaces are `taken`, as libnetwork
+ * gives them: the name an endpoint asks for (its `com.docker.network.endpoint.ifname` driver
+ * option), else the lowest free `<prefix>N`, the prefix being its network's
+ * `container_iface_prefix` (`eth` without one). A name the kernel would refuse, or one already
+ * taken (lo included), fails the start or connect with libnetwork's words. Quotes, backslashes and
+ * `#` (which iproute2's batch input would read) and `%` (which the kernel would replace with a
+ * number) are refused as well.
  */
 function interfaceNames(taken: string[], cfgs: Array<EndpointSettings | undefined>, prefixes: Array<string | undefined> = []): string[] {
   const used = new Set(['lo', ...taken]);
