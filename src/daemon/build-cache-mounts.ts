@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import type { BuildCacheRecord } from '../api/types.js';
 import { walkPool } from '../containerfs/walk-pool.js';
 import { parseFilterTime } from '../lib/filters.js';
+import { rfc3339NanoFromNs, wallClockNs } from '../lib/wall-clock.js';
+import { rfc3339ToNanos } from './cri/time.js';
 
 interface CacheMeta {
   id: string;
@@ -58,7 +60,8 @@ export class CacheMountStore {
       await made;
       meta = await this.meta(key);
     }
-    const now = new Date().toISOString();
+    // To the nanosecond, as BuildKit's: two uses within a millisecond still have an order for prune.
+    const now = rfc3339NanoFromNs(wallClockNs());
     const next: CacheMeta = meta ? { ...meta, lastUsedAt: now, usageCount: meta.usageCount + 1 } : { id, target, createdAt: now, lastUsedAt: now, usageCount: 1 };
     await writeFile(join(this.root, `${key}.json`), JSON.stringify(next));
     this.inUse.set(key, (this.inUse.get(key) ?? 0) + 1);
@@ -137,7 +140,10 @@ export class CacheMountStore {
       .filter((r) => !opts.filters.description?.length || opts.filters.description.includes(r.Description))
       .filter((r) => until.every((t) => Date.parse(r.LastUsedAt ?? r.CreatedAt) < t))
       // Least recently used go first when only some must go.
-      .sort((a, b) => Date.parse(a.LastUsedAt ?? '') - Date.parse(b.LastUsedAt ?? ''));
+      .sort((a, b) => {
+        const d = BigInt(rfc3339ToNanos(a.LastUsedAt ?? '')) - BigInt(rfc3339ToNanos(b.LastUsedAt ?? ''));
+        return d < 0n ? -1 : d > 0n ? 1 : 0;
+      });
     // With keepBytes, the most recently used that fit in it stay.
     let room = opts.keepBytes ?? 0;
     const keep = new Set<BuildCacheRecord>();

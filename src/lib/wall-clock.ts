@@ -2,8 +2,8 @@
  * The wall clock in nanoseconds, as Go's time.Now().UnixNano(): Date.now() gives milliseconds only,
  * so the fraction below them comes from the monotonic clock, anchored to Date.now() and re-anchored
  * whenever the two part by a millisecond (a clock step, a slew). A reading therefore always lies in
- * the millisecond Date.now() gives at that moment, and readings never go back while the wall
- * clock does not. Event times and /info's SystemTime both come from here, so a client that takes
+ * the millisecond Date.now() gives at that moment, and each reading is later than the one before
+ * while the wall clock does not go back (times that order uses, as Go's do). Event times and /info's SystemTime both come from here, so a client that takes
  * SystemTime as `since` or `until` for /events sees exactly the events before or after it.
  */
 let anchorNs = 0n;
@@ -20,8 +20,8 @@ export function wallClockNs(): bigint {
     ns = wallNs;
   }
   // Re-anchoring backwards (the monotonic clock ran ahead) must not make a reading go back within
-  // the millisecond it already reached.
-  if (ns < last && last < wallNs + 1_000_000n) ns = last;
+  // the millisecond it already reached, nor may two readings be equal.
+  if (ns <= last && last + 1n < wallNs + 1_000_000n) ns = last + 1n;
   last = ns;
   return ns;
 }
