@@ -10,6 +10,7 @@ import type { EndpointSettings, Filters, MountPoint, PortSummary, ContainerSumma
 import { invalidParameter } from '../lib/errors.js';
 import type { ContainerRecord } from './container.js';
 import { resolveIdPrefix } from './name-index.js';
+import { rfc3339ToNs } from '../lib/wall-clock.js';
 import { healthStatus, parseRFC3339Ms, stateStatus, statusText } from './state.js';
 
 const ACCEPTED_FILTERS = new Set([
@@ -47,14 +48,13 @@ function parsePortFilter(key: string, value: string, into: Set<string>): void {
   for (let p = start; p <= end; p++) into.add(`${p}/${proto}`);
 }
 
-function createdMs(rec: ContainerRecord): number {
-  const ms = parseRFC3339Ms(rec.Created);
-  return Number.isNaN(ms) ? 0 : ms;
-}
-
-/** Newest first, as `docker ps` lists them. */
+/** Newest first, as `docker ps` lists them (Docker orders by the creation time's nanoseconds). */
 export function sortNewestFirst(records: ContainerRecord[]): ContainerRecord[] {
-  return [...records].sort((a, b) => createdMs(b) - createdMs(a) || (a.Created < b.Created ? 1 : a.Created > b.Created ? -1 : 0));
+  const created = new Map(records.map((r) => [r, rfc3339ToNs(r.Created) ?? 0n]));
+  return [...records].sort((a, b) => {
+    const d = created.get(b)! - created.get(a)!;
+    return d > 0n ? 1 : d < 0n ? -1 : 0;
+  });
 }
 
 /**

@@ -4,13 +4,12 @@
  * way Docker does (`Status` is derived, never trusted on its own).
  */
 import { humanDuration } from '../lib/human-duration.js';
+import { rfc3339NanoFromNs, rfc3339ToNs, wallClockNs } from '../lib/wall-clock.js';
 import { ZERO_TIME, type ContainerState, type ContainerStatus } from './container.js';
 
 // ---- time -------------------------------------------------------------------------------
 
-const RFC3339 = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/i;
-
-/** RFC3339 with nine fraction digits in UTC (`2026-11-23T08:19:52.123000000Z`); JS clocks give milliseconds. */
+/** RFC3339 with nine fraction digits in UTC (`2026-11-23T08:19:52.123000000Z`), as log lines carry it; JS dates give milliseconds. */
 export function formatRFC3339Nano(date: Date | number): string {
   const d = typeof date === 'number' ? new Date(date) : date;
   return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z');
@@ -28,10 +27,6 @@ export function goUtcTimeString(time: string): string {
   return `${m[1]} ${m[2]}${frac ? `.${frac}` : ''} +0000 UTC`;
 }
 
-export function nowRFC3339Nano(): string {
-  return formatRFC3339Nano(new Date());
-}
-
 /** Docker's zero time (`0001-01-01T00:00:00Z`), or empty/unparseable. */
 export function isZeroTime(time: string | undefined): boolean {
   return !time || time === ZERO_TIME || time.startsWith('0001-01-01T');
@@ -42,12 +37,8 @@ export function isZeroTime(time: string | undefined): boolean {
  * RFC3339(Nano) timestamp in any offset; NaN when it does not parse.
  */
 export function parseRFC3339Seconds(time: string): number {
-  const m = RFC3339.exec(time);
-  if (!m) return Number.NaN;
-  const ms = Date.parse(`${m[1]}${m[3]!.toUpperCase()}`);
-  if (Number.isNaN(ms)) return Number.NaN;
-  const frac = m[2] ? Number(`0.${m[2]}`) : 0;
-  return ms / 1000 + frac;
+  const ns = rfc3339ToNs(time);
+  return ns === undefined ? Number.NaN : Number(ns) / 1e9;
 }
 
 /** Milliseconds since the epoch of an RFC3339(Nano) timestamp; NaN when it does not parse. */
@@ -117,7 +108,7 @@ function sync(s: ContainerState): ContainerState {
 }
 
 /** The process is up (Docker's setRunning): clears the last error, exit code and OOM flag. */
-export function setRunning(s: ContainerState, pid: number, now: Date = new Date()): ContainerState {
+export function setRunning(s: ContainerState, pid: number, now: bigint = wallClockNs()): ContainerState {
   s.Error = '';
   s.Running = true;
   s.Paused = false;
@@ -125,19 +116,19 @@ export function setRunning(s: ContainerState, pid: number, now: Date = new Date(
   s.ExitCode = 0;
   s.Pid = pid;
   s.OOMKilled = false;
-  s.StartedAt = formatRFC3339Nano(now);
+  s.StartedAt = rfc3339NanoFromNs(now);
   return sync(s);
 }
 
 /** The process ended (Docker's SetStopped). */
-export function setStopped(s: ContainerState, exitCode: number, now: Date = new Date(), oomKilled = false): ContainerState {
+export function setStopped(s: ContainerState, exitCode: number, now: bigint = wallClockNs(), oomKilled = false): ContainerState {
   s.Running = false;
   s.Paused = false;
   s.Restarting = false;
   s.Pid = 0;
   s.ExitCode = exitCode;
   s.OOMKilled = oomKilled;
-  s.FinishedAt = formatRFC3339Nano(now);
+  s.FinishedAt = rfc3339NanoFromNs(now);
   return sync(s);
 }
 
@@ -145,14 +136,14 @@ export function setStopped(s: ContainerState, exitCode: number, now: Date = new 
  * The process ended and a restart policy will start it again (Docker's SetRestarting).
  * As in Docker, Running stays true while restarting, so `ps` lists it and stop/rm treat it as live.
  */
-export function setRestarting(s: ContainerState, exitCode: number, now: Date = new Date(), oomKilled = false): ContainerState {
+export function setRestarting(s: ContainerState, exitCode: number, now: bigint = wallClockNs(), oomKilled = false): ContainerState {
   s.Running = true;
   s.Restarting = true;
   s.Paused = false;
   s.Pid = 0;
   s.ExitCode = exitCode;
   s.OOMKilled = oomKilled;
-  s.FinishedAt = formatRFC3339Nano(now);
+  s.FinishedAt = rfc3339NanoFromNs(now);
   return sync(s);
 }
 
@@ -160,14 +151,14 @@ export function setRestarting(s: ContainerState, exitCode: number, now: Date = n
  * A start failed (Docker's start defer: SetError, a non-zero exit code): no process, not
  * restarting; a container that ran before gets a new FinishedAt, a new one stays `created`.
  */
-export function setStartFailed(s: ContainerState, exitCode: number, err: unknown, now: Date = new Date()): ContainerState {
+export function setStartFailed(s: ContainerState, exitCode: number, err: unknown, now: bigint = wallClockNs()): ContainerState {
   s.Running = false;
   s.Paused = false;
   s.Restarting = false;
   s.Pid = 0;
   s.ExitCode = exitCode;
   setError(s, err);
-  if (hasBeenStarted(s)) s.FinishedAt = formatRFC3339Nano(now);
+  if (hasBeenStarted(s)) s.FinishedAt = rfc3339NanoFromNs(now);
   return sync(s);
 }
 

@@ -10,8 +10,7 @@ import { join } from 'node:path';
 import type { BuildCacheRecord } from '../api/types.js';
 import { walkPool } from '../containerfs/walk-pool.js';
 import { parseFilterTime } from '../lib/filters.js';
-import { rfc3339NanoFromNs, wallClockNs } from '../lib/wall-clock.js';
-import { rfc3339ToNanos } from './cri/time.js';
+import { rfc3339NanoFromNs, rfc3339ToNs, wallClockNs } from '../lib/wall-clock.js';
 
 interface CacheMeta {
   id: string;
@@ -141,7 +140,7 @@ export class CacheMountStore {
       .filter((r) => until.every((t) => Date.parse(r.LastUsedAt ?? r.CreatedAt) < t))
       // Least recently used go first when only some must go.
       .sort((a, b) => {
-        const d = BigInt(rfc3339ToNanos(a.LastUsedAt ?? '')) - BigInt(rfc3339ToNanos(b.LastUsedAt ?? ''));
+        const d = (rfc3339ToNs(a.LastUsedAt ?? '') ?? 0n) - (rfc3339ToNs(b.LastUsedAt ?? '') ?? 0n);
         return d < 0n ? -1 : d > 0n ? 1 : 0;
       });
     // With keepBytes, the most recently used that fit in it stay.

@@ -33,7 +33,3 @@ export function cacheKey(c: ContainerConfig): string {
   ]);
 }
 
-export function created(): string {
-  return new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z');
-}
-

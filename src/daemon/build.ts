@@ -29,6 +29,7 @@ import { hasIndependentStages, stageDependencies } from '../build/stage-graph.js
 import { familiarString, parseNormalizedNamed, withDefaultTag, type Reference } from '../image/reference.js';
 import type { AppliedLayer } from '../layer/layer-store.js';
 import { generateId, shortId } from '../lib/ids.js';
+import { rfc3339NanoNow } from '../lib/wall-clock.js';
 import { EngineError, invalidParameter, isEngineError, systemError } from '../lib/errors.js';
 import {
   checkedOutCommit,
@@ -67,7 +68,7 @@ import { StageOrder } from './build-stage-order.js';
 import { downloadSources, fetchContext, isRemoteURL } from './build-download.js';
 import { EMPTY_TAR_DIFF_ID, upperDirLayer } from './containers/commit.js';
 import { authForDomain } from '../distribution/auth-config.js';
-import { cacheKey, copyConfig, created, goList, goQuoteList } from './build-config.js';
+import { cacheKey, copyConfig, goList, goQuoteList } from './build-config.js';
 import { formatGoDuration } from '../lib/go-duration.js';
 import { Channel } from './build-channel.js';
 import { ContainerRoot } from '../containerfs/root.js';
@@ -1086,7 +1087,7 @@ class BuildRun {
   private async newImage(state: StageState, containerConfig: ContainerConfig, layer: AppliedLayer | null, containerId: string): Promise<void> {
     const parent = state.image;
     const empty = layer === null || layer.diffId === EMPTY_TAR_DIFF_ID;
-    const when = created();
+    const when = rfc3339NanoNow();
     const entry: NonNullable<ImageConfigFile['history']>[number] = { created: when, created_by: (containerConfig.Cmd ?? []).join(' ') };
     if (state.maintainer) entry.author = state.maintainer;
     if (empty) entry.empty_layer = true;

@@ -7,7 +7,8 @@
  */
 import type { HealthConfig } from '../api/types.js';
 import type { ContainerRecord, HealthcheckResult, HealthState } from '../container/container.js';
-import { formatRFC3339Nano, hasProcess } from '../container/state.js';
+import { hasProcess } from '../container/state.js';
+import { rfc3339NanoNow } from '../lib/wall-clock.js';
 import { formatGoDuration } from '../lib/go-duration.js';
 import { containerActor } from './containers/events.js';
 import type { ContainerObserver } from './containers/deps.js';
@@ -167,7 +168,7 @@ export class HealthMonitor implements ContainerObserver {
     const cmd = probeCommand(rec);
     if (!cmd || rec.State.Paused || !hasProcess(rec.State)) return this.schedule(rec, m);
     const t = healthTimings(rec.Config.Healthcheck);
-    const start = new Date();
+    const start = rfc3339NanoNow();
     const out = new LimitedOutput();
     let exitCode: number;
     let output: string;
@@ -184,7 +185,7 @@ export class HealthMonitor implements ContainerObserver {
       output = err instanceof Error ? err.message : String(err);
     }
     if (m.stopped) return;
-    const result: HealthcheckResult = { Start: formatRFC3339Nano(start), End: formatRFC3339Nano(new Date()), ExitCode: exitCode, Output: output };
+    const result: HealthcheckResult = { Start: start, End: rfc3339NanoNow(), ExitCode: exitCode, Output: output };
     let before: string | undefined;
     let after: string | undefined;
     await this.deps

@@ -12,6 +12,7 @@ import { readJsonIfExists, writeJsonAtomic } from '../lib/atomic-file.js';
 import { conflict, forbidden, invalidParameter, notFound, systemError } from '../lib/errors.js';
 import { generateId, shortId } from '../lib/ids.js';
 import { KeyedMutex } from '../lib/mutex.js';
+import { rfc3339NanoNow } from '../lib/wall-clock.js';
 import { EmbeddedDns } from './dns-server.js';
 import { enableBridgeNetfilter, enableIpv6Forwarding, Firewall, networkRules, portRules, type Rule } from './iptables.js';
 import {
@@ -125,10 +126,6 @@ export interface AttachResult {
 
 const PREDEFINED = new Set(['bridge', 'host', 'none']);
 const ACTIVE_ENDPOINTS = (n: NetworkRecord) => `error while removing network: network ${n.Name} id ${n.Id} has active endpoints`;
-
-function nowRFC3339(): string {
-  return new Date().toISOString().replace('Z', '000000Z');
-}
 
 const IFNAME_OPTION = 'com.docker.network.endpoint.ifname';
 export const CONFIG_ONLY_ENDPOINT = 'cannot create endpoint on configuration-only network';
@@ -519,7 +516,7 @@ export class NetworkManager {
     return {
       Name: name,
       Id: generateId(),
-      Created: nowRFC3339(),
+      Created: rfc3339NanoNow(),
       Scope: 'local',
       Driver: driver,
       EnableIPv4: true,

@@ -94,8 +94,8 @@ export class ConmonRuntime implements Runtime {
   private readonly conmonDir: string;
   private readonly listeners: Array<(exit: ExitInfo) => void> = [];
   private watcher?: FSWatcher;
-  /** Exit files already reported, by id -> mtime. */
-  private readonly reported = new Map<string, number>();
+  /** Exit files already reported, by id -> mtime (ns). */
+  private readonly reported = new Map<string, bigint>();
   /** Containers being deleted on purpose: their conmon's end is expected. */
   private readonly deleting = new Set<string>();
   /** Init pids of containers created and not yet started (start lets them run through runc's exec fifo). */
@@ -422,9 +422,9 @@ export class ConmonRuntime implements Runtime {
   async exitInfo(id: string): Promise<ExitInfo | undefined> {
     const file = join(this.exitDir, id);
     let text: string;
-    let mtime: Date;
+    let mtime: bigint;
     try {
-      [text, mtime] = await Promise.all([readFile(file, 'utf8'), stat(file).then((s) => s.mtime)]);
+      [text, mtime] = await Promise.all([readFile(file, 'utf8'), stat(file, { bigint: true }).then((s) => s.mtimeNs)]);
     } catch {
       return undefined;
     }
@@ -471,7 +471,7 @@ export class ConmonRuntime implements Runtime {
   private async checkExit(id: string): Promise<void> {
     const info = await this.exitInfo(id);
     if (!info) return;
-    const key = info.finishedAt.getTime();
+    const key = info.finishedAt;
     if (this.reported.get(id) === key) return;
     this.reported.set(id, key);
     for (const l of this.listeners) l(info);

@@ -62,9 +62,8 @@ export interface AttachStream extends EventEmitter {
 export interface ExitInfo {
   id: string;
   exitCode: number;
-  /** When conmon recorded the exit. */
-  finishedAt: Date;
-  /** Killed by the OOM killer, when the runtime can tell. */
+  /** When conmon recorded the exit, in nanoseconds since the epoch. */
+  finishedAt: bigint;
   /** An OOM happened while it ran (Docker's OOMKilled: not only when it killed the init). */
   oomKilled: boolean;
 }

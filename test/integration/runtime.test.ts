@@ -162,7 +162,8 @@ describe('ConmonRuntime (conmon + runc)', { concurrency: false }, () => {
     assert.equal(io.stderr, '');
     const info = await runtime.exitInfo(id);
     assert.equal(info?.exitCode, 0);
-    assert.ok(info!.finishedAt.getTime() <= Date.now() && info!.finishedAt.getTime() > Date.now() - 60_000);
+    const nowNs = BigInt(Date.now()) * 1_000_000n;
+    assert.ok(info!.finishedAt <= nowNs && info!.finishedAt > nowNs - 60_000_000_000n);
     const log = await readFile(join(dir, `${id}.log`), 'utf8');
     assert.match(log, /^\S+ stdout F hello$/m);
     await runtime.delete(id);

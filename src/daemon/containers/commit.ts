@@ -15,6 +15,7 @@ import { applyChanges } from '../../image/changes.js';
 import { parseNormalizedNamed, familiarString, isValidTag, withDefaultTag, type Reference } from '../../image/reference.js';
 import type { AppliedLayer } from '../../layer/layer-store.js';
 import { conflict, invalidParameter } from '../../lib/errors.js';
+import { rfc3339NanoNow } from '../../lib/wall-clock.js';
 import type { Readable } from 'node:stream';
 import { walkPool } from '../../containerfs/walk-pool.js';
 import { removedMeanwhile, type ContainerAccess } from './access.js';
@@ -119,7 +120,7 @@ export class ContainerCommit {
     let registered: string | undefined;
     const empty = layer.diffId === EMPTY_TAR_DIFF_ID;
     try {
-      const created = new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z');
+      const created = rfc3339NanoNow();
       const history = [...(image.config.history ?? [])];
       const entry: NonNullable<ImageConfigFile['history']>[number] = { created, created_by: (rec.Config.Cmd ?? []).join(' ') };
       if (req.author) entry.author = req.author;

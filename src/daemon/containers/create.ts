@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { ContainerCreateBody, ContainerCreateResponse, EndpointSettings, HostConfig } from '../../api/types.js';
 import type { ContainerCreateOptions } from '../../api/backend.js';
 import { initialState, type ContainerRecord } from '../../container/container.js';
-import { nowRFC3339Nano } from '../../container/state.js';
+import { rfc3339NanoNow } from '../../lib/wall-clock.js';
 import { invalidParameter } from '../../lib/errors.js';
 import { generateId, shortId } from '../../lib/ids.js';
 import { validateLogConfig, withDaemonLogDefaults } from '../log-config.js';
@@ -108,7 +108,7 @@ async function createFromImage(
     const rec: ContainerRecord = {
       ID: id,
       Name: '/' + containerName,
-      Created: nowRFC3339Nano(),
+      Created: rfc3339NanoNow(),
       Path: path,
       Args: args,
       Config: config,

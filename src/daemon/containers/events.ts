@@ -4,6 +4,7 @@
  */
 import type { ContainerRecord } from '../../container/container.js';
 import type { EventActor } from '../events.js';
+import { rfc3339ToNs } from '../../lib/wall-clock.js';
 
 export function containerActor(rec: ContainerRecord, extra: Record<string, string> = {}): EventActor {
   return {
@@ -12,9 +13,15 @@ export function containerActor(rec: ContainerRecord, extra: Record<string, strin
   };
 }
 
+/** Milliseconds from an RFC 3339 start to an end in nanoseconds since the epoch; NaN when the start does not parse. */
+export function ranMs(startedAt: string, finishedAtNs: bigint): number {
+  const started = rfc3339ToNs(startedAt);
+  return started === undefined ? Number.NaN : Number(finishedAtNs - started) / 1e6;
+}
+
 /** Docker's execDuration attribute of `die`: whole seconds the process ran. */
-export function execDuration(startedAt: string, finishedAt: Date): string {
-  const ms = finishedAt.getTime() - Date.parse(startedAt);
+export function execDuration(startedAt: string, finishedAtNs: bigint): string {
+  const ms = ranMs(startedAt, finishedAtNs);
   return String(Number.isFinite(ms) && ms > 0 ? Math.floor(ms / 1000) : 0);
 }
 

@@ -8,7 +8,7 @@ import { hasProcess, setRestarting, setStopped } from '../../container/state.js'
 import type { ExitInfo } from '../../runtime/runtime.js';
 import { ALL_HELD, releaseHeld } from './cleanup.js';
 import type { ContainerCore } from './core.js';
-import { containerActor, execDuration, networkActors } from './events.js';
+import { containerActor, execDuration, networkActors, ranMs } from './events.js';
 import { removalPending, removeLocked } from './remove.js';
 import { startLocked } from './start.js';
 import { isManualRestart } from './manual-restart.js';
@@ -48,8 +48,8 @@ export async function handleExitLocked(c: ContainerCore, rec: ContainerRecord, e
   const ranFor = execDuration(rec.State.StartedAt, exit.finishedAt);
   // An OOM already reported while it ran (handleOom) is not reported again.
   const oomReported = rec.State.OOMKilled;
-  const ranMs = exit.finishedAt.getTime() - Date.parse(rec.State.StartedAt);
-  const decision = c.closed ? { restart: false, delayMs: 0 } : c.manager(rec).shouldRestart(exit.exitCode, rec.HasBeenManuallyStopped, ranMs);
+  const ran = ranMs(rec.State.StartedAt, exit.finishedAt);
+  const decision = c.closed ? { restart: false, delayMs: 0 } : c.manager(rec).shouldRestart(exit.exitCode, rec.HasBeenManuallyStopped, ran);
   const oomKilled = exit.oomKilled || oomReported;
   if (decision.restart) setRestarting(rec.State, exit.exitCode, exit.finishedAt, oomKilled);
   else setStopped(rec.State, exit.exitCode, exit.finishedAt, oomKilled);

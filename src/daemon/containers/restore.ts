@@ -10,6 +10,7 @@ import { handleExitLocked } from './exit.js';
 import { removeLocked } from './remove.js';
 import { policyWantsRestart } from './restart-manager.js';
 import { startLocked } from './start.js';
+import { wallClockNs } from '../../lib/wall-clock.js';
 
 export async function restoreContainers(c: ContainerCore, records: ContainerRecord[]): Promise<void> {
   await c.deps.volumes?.restore(records);
@@ -51,7 +52,7 @@ export async function restoreContainers(c: ContainerCore, records: ContainerReco
         const exit = (await c.deps.runtime.exitInfo(id).catch(() => undefined)) ?? {
           id,
           exitCode: 255,
-          finishedAt: new Date(),
+          finishedAt: wallClockNs(),
           oomKilled: false,
         };
         await c.lock.run(id, () => handleExitLocked(c, rec, exit)).catch((err) => c.deps.log(`restore: exit ${id}: ${err}`));

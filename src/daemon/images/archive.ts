@@ -13,6 +13,7 @@ import { UnpackedArchive, writeArchive, type ArchiveImage } from '../../image/do
 import { familiarName, familiarString, isFullImageId, isValidTag, parseNormalizedNamed, withDefaultTag, type Reference } from '../../image/reference.js';
 import { chainIdOf, chainIds } from '../../layer/chain-id.js';
 import { invalidParameter, systemError } from '../../lib/errors.js';
+import { rfc3339NanoNow } from '../../lib/wall-clock.js';
 import type { ImageCore } from './core.js';
 import { openImportUrl } from './import-url.js';
 import { hostArch, hostPlatform, imagePlatform, requestedPlatform } from './platform.js';
@@ -66,7 +67,7 @@ export async function* importImage(c: ImageCore, src: Readable | { url: string }
   const layer = await c.layers.applyLayer(null, tarball);
   let id: string;
   try {
-    const created = new Date().toISOString();
+    const created = rfc3339NanoNow();
     const msg = opts.message || `Imported from ${'url' in src ? src.url : '-'}`;
     const config: ImageConfigFile = {
       architecture,

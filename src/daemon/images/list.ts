@@ -5,7 +5,7 @@ import { invalidParameter } from '../../lib/errors.js';
 import { compileGoRegexp, type GoRegexp } from '../../lib/go-regexp.js';
 import { filterBool, labelMatches, parseFilterTime } from '../../lib/filters.js';
 import { unixSeconds, type ImageCore } from './core.js';
-import { rfc3339ToNanos } from '../cri/time.js';
+import { rfc3339ToNs } from '../../lib/wall-clock.js';
 
 const IMAGE_FILTERS = new Set(['dangling', 'label', 'before', 'since', 'reference', 'until']);
 
@@ -30,7 +30,7 @@ export async function listImages(c: ImageCore, opts: { all: boolean; filters: Fi
   for (const key of Object.keys(f)) if (!IMAGE_FILTERS.has(key)) throw invalidParameter(`invalid filter '${key}'`);
   const danglingOnly = filterBool(f, 'dangling', false);
   // before/since compare creation times at full precision (Docker's time.Time), not whole seconds.
-  const createdNs = (created: string | undefined) => BigInt(created ? rfc3339ToNanos(created) : '0');
+  const createdNs = (created: string | undefined) => (created ? rfc3339ToNs(created) : undefined) ?? 0n;
   let beforeNs: bigint | undefined;
   let sinceNs: bigint | undefined;
   for (const b of f.before ?? []) {

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import { cgroupDirsOf, emptyBlkio, readCgroupV1, readCgroupV2 } from './cgroup-read.js';
 import { parseNetDev, parseProcStat } from './parse.js';
+import { rfc3339NanoNow } from '../../lib/wall-clock.js';
 import type { CPUStats, ContainerStatsResponse } from '../../api/types.js';
 import type { StatsOptions, StatsStream } from '../../api/backend.js';
 
@@ -72,7 +73,7 @@ export async function sampleStats(target: StatsTarget, env: StatsEnv): Promise<C
   const system = parseProcStat(procStat);
   const networks = netDev !== undefined ? parseNetDev(netDev) : {};
   const out: ContainerStatsResponse = {
-    read: new Date().toISOString(),
+    read: rfc3339NanoNow(),
     preread: ZERO_TIME,
     pids_stats: counters.pids,
     blkio_stats: counters.blkio,

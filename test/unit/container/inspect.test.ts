@@ -7,7 +7,7 @@ import { makeRecord } from './helpers.js';
 describe('container inspect', () => {
   it('has Docker keys in Docker order', () => {
     const rec = makeRecord({ Name: '/web' });
-    setRunning(rec.State, 99, new Date('2026-02-03T04:05:06.789Z'));
+    setRunning(rec.State, 99, BigInt(Date.parse('2026-02-03T04:05:06Z')) * 1_000_000n + 789_123_456n);
     rec.NetworkSettings.Networks = { bridge: { IPAddress: '172.17.0.5', Gateway: '172.17.0.1', IPPrefixLen: 16, MacAddress: '02:42:ac:11:00:05' } };
     rec.NetworkSettings.Ports = { '80/tcp': null };
     const gd = { LowerDir: '/l', MergedDir: '/m', UpperDir: '/u', WorkDir: '/w' };
@@ -22,7 +22,7 @@ describe('container inspect', () => {
     ]);
     assert.equal(out.State.Status, 'running');
     assert.equal(out.State.Pid, 99);
-    assert.equal(out.State.StartedAt, '2026-02-03T04:05:06.789000000Z');
+    assert.equal(out.State.StartedAt, '2026-02-03T04:05:06.789123456Z');
     assert.equal(out.State.FinishedAt, '0001-01-01T00:00:00Z');
     assert.equal(out.ExecIDs, null);
     assert.equal(out.Name, '/web');

@@ -11,6 +11,7 @@ const IMG_A = 'sha256:' + 'a'.repeat(64);
 const IMG_B = 'sha256:' + 'b'.repeat(64);
 const IMG_B_CHILD = 'sha256:' + 'c'.repeat(64);
 const T0 = Date.parse('2026-05-01T12:00:00Z');
+const ns = (ms: number) => BigInt(ms) * 1_000_000n;
 
 /** Five containers, created one minute apart (index 0 oldest). */
 function fixture(): ContainerRecord[] {
@@ -18,11 +19,11 @@ function fixture(): ContainerRecord[] {
     makeRecord({ ID: fakeId(`${i < 3 ? 'a' : 'b'}${i}`), Name: `/${name}`, Created: new Date(T0 + i * 60_000).toISOString(), ...over });
   const created = mk(0, 'created-one', { Config: { Image: 'busybox', Labels: { app: 'web', tier: 'front' } } });
   const exited0 = mk(1, 'exited-zero', { Image: IMG_B, Config: { Image: 'alpine', Labels: { app: 'db' } } });
-  setRunning(exited0.State, 10, new Date(T0));
-  setStopped(exited0.State, 0, new Date(T0 + 1000));
+  setRunning(exited0.State, 10, ns(T0));
+  setStopped(exited0.State, 0, ns(T0 + 1000));
   const exited3 = mk(2, 'exited-three', { Image: IMG_B_CHILD });
-  setRunning(exited3.State, 11, new Date(T0));
-  setStopped(exited3.State, 3, new Date(T0 + 1000));
+  setRunning(exited3.State, 11, ns(T0));
+  setStopped(exited3.State, 3, ns(T0 + 1000));
   const running = mk(3, 'web-1', {
     Config: { Image: 'busybox', Labels: { app: 'web' } },
     MountPoints: { '/data': { Type: 'volume', Name: 'vol1', Source: '/v/vol1/_data', Destination: '/data', Driver: 'local', Mode: 'z', RW: true, Propagation: '' } },
@@ -32,9 +33,9 @@ function fixture(): ContainerRecord[] {
       Networks: { bridge: { NetworkID: 'f00dfeed', IPAddress: '172.17.0.2' } },
     },
   });
-  setRunning(running.State, 12, new Date(T0));
+  setRunning(running.State, 12, ns(T0));
   const paused = mk(4, 'web-2');
-  setRunning(paused.State, 13, new Date(T0));
+  setRunning(paused.State, 13, ns(T0));
   setPaused(paused.State);
   return [exited3, running, created, paused, exited0]; // deliberately unordered
 }
@@ -81,6 +82,12 @@ describe('container list filters', () => {
     assert.deepEqual(await names(recs, { limit: 3 }), ['web-2', 'web-1', 'exited-three']);
   });
 
+  it('orders by the creation time to the nanosecond, whatever the number of fraction digits', async () => {
+    const at = (frac: string, name: string) => makeRecord({ ID: fakeId(name), Name: `/${name}`, Created: `2026-05-01T12:00:00${frac}Z` });
+    const same = [at('.1', 'c1'), at('.100000002', 'c3'), at('.100000001', 'c2'), at('.099999999', 'c0'), at('.12', 'c4')];
+    assert.deepEqual(await names(same, { all: true }), ['c4', 'c3', 'c2', 'c1', 'c0']);
+  });
+
   it('status filter (and implies all); invalid status is Docker text', async () => {
     assert.deepEqual(await names(recs, { filters: { status: ['exited'] } }), ['exited-three', 'exited-zero']);
     assert.deepEqual(await names(recs, { filters: { status: ['created', 'paused'] } }), ['web-2', 'created-one']);
@@ -92,8 +99,8 @@ describe('container list filters', () => {
 
   it('restarting containers count as running', async () => {
     const r = makeRecord({ ID: fakeId('9f'), Name: '/looping', Created: new Date(T0 + 600_000).toISOString() });
-    setRunning(r.State, 1, new Date(T0));
-    setRestarting(r.State, 1, new Date(T0 + 1000));
+    setRunning(r.State, 1, ns(T0));
+    setRestarting(r.State, 1, ns(T0 + 1000));
     const withR = [...recs, { ...r, State: { ...r.State, Running: false } }];
     assert.deepEqual(await names(withR, {}), ['looping', 'web-2', 'web-1']);
     assert.deepEqual(await names(withR, { filters: { status: ['restarting'] } }), ['looping']);

@@ -20,9 +20,10 @@ import {
   stateStatus,
   statusText,
 } from '../../../src/container/state.js';
+import { rfc3339ToNs } from '../../../src/lib/wall-clock.js';
 
 const T0 = Date.parse('2026-11-23T08:00:00Z');
-const at = (ms: number) => new Date(T0 + ms);
+const at = (ms: number) => BigInt(T0 + ms) * 1_000_000n;
 
 describe('container state', () => {
   it('formats and parses RFC3339Nano', () => {
@@ -112,6 +113,25 @@ describe('container state', () => {
     assert.equal(isRunning(ran), true);
     setStartFailed(ran, 128, 'boom', at(2000));
     assert.deepEqual([ran.Status, ran.Running, ran.Restarting, ran.Pid], ['exited', false, false, 0]);
-    assert.equal(ran.FinishedAt, formatRFC3339Nano(at(2000)));
+    assert.equal(ran.FinishedAt, '2026-11-23T08:00:02Z');
+  });
+
+  it('times are Go RFC3339Nano from the nanosecond wall clock: trailing zeros dropped, each later than the last', () => {
+    const s = initialState();
+    setRunning(s, 1, at(0) + 120_000_000n);
+    assert.equal(s.StartedAt, '2026-11-23T08:00:00.12Z');
+    setStopped(s, 0, at(0) + 120_000_007n);
+    assert.equal(s.FinishedAt, '2026-11-23T08:00:00.120000007Z');
+    const before = BigInt(Date.now()) * 1_000_000n;
+    const seen: bigint[] = [];
+    for (let i = 0; i < 200; i++) {
+      setRunning(s, 1);
+      setStopped(s, 0);
+      seen.push(rfc3339ToNs(s.StartedAt)!, rfc3339ToNs(s.FinishedAt)!);
+    }
+    const after = BigInt(Date.now() + 1) * 1_000_000n;
+    for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! > seen[i - 1]!, `reading ${i} is later than the one before`);
+    assert.ok(seen[0]! >= before && seen.at(-1)! < after);
+    assert.ok(seen.some((t) => t % 1_000_000n !== 0n), 'digits below the millisecond');
   });
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rfc3339NanoFromNs, wallClockNs } from '../../../src/lib/wall-clock.js';
+import { rfc3339NanoFromNs, rfc3339ToNs, wallClockNs } from '../../../src/lib/wall-clock.js';
 
 test('a wall-clock reading lies in the millisecond Date.now() gives, each later than the one before', () => {
   let previous = 0n;
@@ -22,4 +22,15 @@ test("Go's RFC3339Nano: up to nine fraction digits, trailing zeros dropped", () 
   assert.equal(rfc3339NanoFromNs(1_796_668_900_280_000_000n), '2026-12-07T18:41:40.28Z');
   assert.equal(rfc3339NanoFromNs(1_796_668_900_000_000_000n), '2026-12-07T18:41:40Z');
   assert.equal(rfc3339NanoFromNs(1_796_668_900_000_000_001n), '2026-12-07T18:41:40.000000001Z');
+});
+
+test('an RFC 3339 time back to nanoseconds: any offset, up to nine digits, undefined when it does not parse', () => {
+  assert.equal(rfc3339ToNs('2026-12-07T18:41:40.282533632Z'), 1_796_668_900_282_533_632n);
+  assert.equal(rfc3339ToNs('2026-12-07T18:41:40.28Z'), 1_796_668_900_280_000_000n);
+  assert.equal(rfc3339ToNs('2026-12-07T20:41:40.000000001+02:00'), 1_796_668_900_000_000_001n);
+  assert.equal(rfc3339ToNs('2026-12-07t18:41:40z'), 1_796_668_900_000_000_000n);
+  for (const bad of ['', 'yesterday', '2026-12-07T18:41:40.1234567891Z', '2026-12-07T18:41:40', '2026-13-07T18:41:40Z']) {
+    assert.equal(rfc3339ToNs(bad), undefined, bad);
+  }
+  for (const ns of [1n, 1_796_668_900_282_533_632n, 1_796_668_900_000_000_000n]) assert.equal(rfc3339ToNs(rfc3339NanoFromNs(ns)), ns);
 });
