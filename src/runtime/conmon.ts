@@ -29,6 +29,7 @@ import { run, type CommandError } from '../lib/run.js';
 import { startWithPipes, type StartedWithPipes } from '../lib/spawner.js';
 import { connectAttachSocket } from './conmon-attach.js';
 import { conmonExec } from './conmon-exec.js';
+import { consoleSocketDir } from './console-socket-dir.js';
 import { bundleLinkOf, runtimeErrorMessage, setTerminalSize } from './conmon-io.js';
 import { checkRuntimeStrings, ociJson } from './oci-json.js';
 import { startThroughExecFifo } from './exec-fifo.js';
@@ -157,8 +158,13 @@ export class ConmonRuntime implements Runtime {
     if (logSizeMax && logSizeMax > 0) args.push('--log-size-max', String(logSizeMax));
     if (!this.opts.syncLogs) args.push('--no-sync-log');
 
+    const consoleDir = o.tty ? consoleSocketDir(this.opts.execRoot, id) : undefined;
+    if (consoleDir) await mkdir(consoleDir, { recursive: true, mode: 0o700 });
     try {
-      const pid = await this.spawnConmon(id, args, bundleDir);
+      // Settled, conmon has either removed its console socket (runc connected) or exited.
+      const pid = await this.spawnConmon(id, args, bundleDir, consoleDir).finally(async () => {
+        if (consoleDir) await rm(consoleDir, { recursive: true, force: true }).catch(() => {});
+      });
       this.ooms.watch(id, bundleDir);
       this.createdPids.set(id, pid);
       const init = await recordInit(pid, o.spec.linux.namespaces);
@@ -173,12 +179,16 @@ export class ConmonRuntime implements Runtime {
   }
 
   /** Starts conmon, waits for its report on the sync pipe; resolves with the container's pid. */
-  private async spawnConmon(id: string, args: string[], cwd: string): Promise<number> {
+  private async spawnConmon(id: string, args: string[], cwd: string, consoleDir: string | undefined): Promise<number> {
     let started: StartedWithPipes;
     try {
       started = await startWithPipes(this.conmonPath, args, {
         cwd,
-        env: { PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3' },
+        env: {
+          PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+          _OCI_SYNCPIPE: '3',
+          ...(consoleDir ? { TMPDIR: consoleDir } : {}),
+        },
         pipes: ['read', 'read'],
       });
     } catch (err) {

@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cliOk, countLeaks, loadBusybox, startDaemon, type Daemon } from './harness.js';
+import { cliOk, countLeaks, loadBusybox, socketJson, socketRequest, startDaemon, waitFor, type Daemon } from './harness.js';
 
 const run = promisify(execFile);
 let d: Daemon;
@@ -80,4 +80,25 @@ test('a rootfs unmounted behind the daemon: stop and rm succeed, and nothing is 
   await ok(['rm', '-f', id]);
   assert.deepEqual(await ls(join(d.dataRoot, 'containers')), []);
   assert.deepEqual(await countLeaks(d).then((l) => l.details), { mounts: [], conmon: [], cgroups: [], runc: [] });
+});
+
+test('a terminal container whose runc create fails leaves no console socket in /tmp or the exec root', async () => {
+  const sockets = async () => new Set((await ls('/tmp')).filter((n) => n.startsWith('conmon-term.')));
+  const before = await sockets();
+  for (let i = 0; i < 3; i++) {
+    const created = await socketJson<{ Id: string }>(d.socket, 'POST', '/containers/create', {
+      body: { Image: 'busybox', Cmd: ['true'], Tty: true, HostConfig: { Ulimits: [{ Name: 'bogus', Soft: 1, Hard: 1 }] } },
+    });
+    assert.equal(created.status, 201);
+    const started = await socketRequest(d.socket, 'POST', `/containers/${created.json.Id}/start`);
+    // runc refuses the spec before it connects to conmon's console socket.
+    assert.equal(started.status, 500);
+    assert.match(started.body, /RLIMIT_BOGUS/);
+    await ok(['rm', created.json.Id]);
+  }
+  // A terminal that works still gets its console (a CR before each newline is the pty's).
+  assert.equal(await ok(['run', '-t', '--rm', 'busybox', 'echo', 'hi']), 'hi');
+  // Other tests' terminal execs make sockets in /tmp for a moment: only one that stays is a leak.
+  await waitFor(async () => [...(await sockets())].every((n) => before.has(n)), { timeoutMs: 5000, what: 'no new conmon-term socket in /tmp' });
+  assert.deepEqual(await ls(join(d.execRoot, 't')), []);
 });
