@@ -159,8 +159,8 @@ export class ConmonRuntime implements Runtime {
     if (!this.opts.syncLogs) args.push('--no-sync-log');
 
     const consoleDir = o.tty ? consoleSocketDir(this.opts.execRoot, id) : undefined;
-    if (consoleDir) await mkdir(consoleDir, { recursive: true, mode: 0o700 });
     try {
+      if (consoleDir) await mkdir(consoleDir, { recursive: true, mode: 0o700 });
       // Settled, conmon has either removed its console socket (runc connected) or exited.
       const pid = await this.spawnConmon(id, args, bundleDir, consoleDir).finally(async () => {
         if (consoleDir) await rm(consoleDir, { recursive: true, force: true }).catch(() => {});

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cliOk, countLeaks, loadBusybox, socketJson, socketRequest, startDaemon, waitFor, type Daemon } from './harness.js';
 
@@ -101,4 +101,25 @@ test('a terminal container whose runc create fails leaves no console socket in /
   // Other tests' terminal execs make sockets in /tmp for a moment: only one that stays is a leak.
   await waitFor(async () => [...(await sockets())].every((n) => before.has(n)), { timeoutMs: 5000, what: 'no new conmon-term socket in /tmp' });
   assert.deepEqual(await ls(join(d.execRoot, 't')), []);
+});
+
+test('a terminal container whose console socket dir cannot be made: the start fails and leaves no bundle behind', async () => {
+  // A file where the console socket dirs go makes their mkdir fail.
+  const consoleDirs = join(d.execRoot, 't');
+  await rm(consoleDirs, { recursive: true, force: true });
+  await writeFile(consoleDirs, '');
+  try {
+    const created = await socketJson<{ Id: string }>(d.socket, 'POST', '/containers/create', { body: { Image: 'busybox', Cmd: ['true'], Tty: true } });
+    assert.equal(created.status, 201);
+    const id = created.json.Id;
+    const started = await socketRequest(d.socket, 'POST', `/containers/${id}/start`);
+    assert.equal(started.status, 500, started.body);
+    assert.deepEqual((await ls(join(d.execRoot, 'bundles'))).filter((n) => n === id), []);
+    assert.deepEqual((await ls(join(d.execRoot, 'conmon'))).filter((n) => n.startsWith(id)), []);
+    await ok(['rm', id]);
+  } finally {
+    await rm(consoleDirs, { force: true });
+  }
+  // Once the dir can be made again, a terminal container runs.
+  assert.equal(await ok(['run', '-t', '--rm', 'busybox', 'echo', 'hi']), 'hi');
 });
