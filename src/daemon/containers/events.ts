@@ -19,9 +19,8 @@ export function ranMs(startedAt: string, finishedAtNs: bigint): number {
   return started === undefined ? Number.NaN : Number(finishedAtNs - started) / 1e6;
 }
 
-/** Docker's execDuration attribute of `die`: whole seconds the process ran. */
-export function execDuration(startedAt: string, finishedAtNs: bigint): string {
-  const ms = ranMs(startedAt, finishedAtNs);
+/** Docker's execDuration attribute of `die`: whole seconds of a run of `ms` milliseconds (see ranMs). */
+export function execDuration(ms: number): string {
   return String(Number.isFinite(ms) && ms > 0 ? Math.floor(ms / 1000) : 0);
 }
 

@@ -45,10 +45,9 @@ export async function handleExitLocked(c: ContainerCore, rec: ContainerRecord, e
   const id = rec.ID;
   const attachedNetworks = networkActors(rec);
   await releaseHeld(c, rec, ALL_HELD, true);
-  const ranFor = execDuration(rec.State.StartedAt, exit.finishedAt);
+  const ran = ranMs(rec.State.StartedAt, exit.finishedAt);
   // An OOM already reported while it ran (handleOom) is not reported again.
   const oomReported = rec.State.OOMKilled;
-  const ran = ranMs(rec.State.StartedAt, exit.finishedAt);
   const decision = c.closed ? { restart: false, delayMs: 0 } : c.manager(rec).shouldRestart(exit.exitCode, rec.HasBeenManuallyStopped, ran);
   const oomKilled = exit.oomKilled || oomReported;
   if (decision.restart) setRestarting(rec.State, exit.exitCode, exit.finishedAt, oomKilled);
@@ -59,7 +58,7 @@ export async function handleExitLocked(c: ContainerCore, rec: ContainerRecord, e
   const autoRemove = !decision.restart && rec.HostConfig.AutoRemove && !c.closed && !isManualRestart(rec);
   if (!autoRemove && !(removalPending(rec) && !decision.restart)) await c.save(rec);
   if (exit.oomKilled && !oomReported) c.deps.events.log('container', 'oom', containerActor(rec));
-  c.deps.events.log('container', 'die', containerActor(rec, { exitCode: String(exit.exitCode), execDuration: ranFor }));
+  c.deps.events.log('container', 'die', containerActor(rec, { exitCode: String(exit.exitCode), execDuration: execDuration(ran) }));
   for (const actor of attachedNetworks) c.deps.events.log('network', 'disconnect', actor);
   c.exits.emit(id, { StatusCode: exit.exitCode, Error: null });
   if (decision.restart) {
