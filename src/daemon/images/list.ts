@@ -30,7 +30,7 @@ export async function listImages(c: ImageCore, opts: { all: boolean; filters: Fi
   for (const key of Object.keys(f)) if (!IMAGE_FILTERS.has(key)) throw invalidParameter(`invalid filter '${key}'`);
   const danglingOnly = filterBool(f, 'dangling', false);
   // before/since compare creation times at full precision (Docker's time.Time), not whole seconds.
-  const createdNs = (created: string | undefined) => (created ? rfc3339ToNs(created) : undefined) ?? 0n;
+  const createdNs = (created: string | undefined) => rfc3339ToNs(created ?? '') ?? 0n;
   let beforeNs: bigint | undefined;
   let sinceNs: bigint | undefined;
   for (const b of f.before ?? []) {
