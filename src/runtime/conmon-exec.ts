@@ -26,6 +26,7 @@ import { ConmonAttachStream, connectAttachSocket } from './conmon-attach.js';
 import { runtimeErrorMessage, setTerminalSize } from './conmon-io.js';
 import { isConmonOf } from './conmon-supervision.js';
 import { checkRuntimeStrings, ociJson } from './oci-json.js';
+import { consoleSocketDir } from './console-socket-dir.js';
 import { RuntimeStartError, type AttachStream, type ExecProcess, type RuntimeExecOptions } from './runtime.js';
 
 export interface ConmonExecConfig {
@@ -33,8 +34,8 @@ export interface ConmonExecConfig {
   runtimePath: string;
   /** The runtime's global arguments (e.g. `--root`), as the container's conmon got them. */
   runtimeArgs: string[];
-  /** Parent of the per-session directories. */
-  execDir: string;
+  /** The daemon's exec root: sessions live in its `exec/`, terminals' console sockets in its `t/`. */
+  execRoot: string;
   /** How long to wait for the process to start; default 60 s. */
   startTimeoutMs?: number;
 }
@@ -50,8 +51,13 @@ const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
 export async function conmonExec(cfg: ConmonExecConfig, o: RuntimeExecOptions): Promise<ExecProcess> {
   if (!/^[A-Za-z0-9_.-]+$/.test(o.execId)) throw systemError(`invalid exec id ${o.execId}`);
   checkRuntimeStrings(o.process, 'runc exec failed');
-  const dir = join(cfg.execDir, o.execId);
+  const dir = join(cfg.execRoot, 'exec', o.execId);
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  const consoleDir = o.process.terminal ? consoleSocketDir(cfg.execRoot, o.execId) : undefined;
+  // Kept until conmon is done: it may accept runc's connection only after reporting the start.
+  const dropConsoleDir = async () => {
+    if (consoleDir) await rm(consoleDir, { recursive: true, force: true }).catch(() => {});
+  };
   const specPath = join(dir, 'process.json');
   const conmonPidFile = join(dir, 'conmon.pid');
   await writeFile(specPath, ociJson(o.process), { mode: 0o600 });
@@ -81,6 +87,7 @@ export async function conmonExec(cfg: ConmonExecConfig, o: RuntimeExecOptions): 
   // daemon's large heap would copy its page tables and stall the event loop.
   let fds: Socket[];
   try {
+    if (consoleDir) await mkdir(consoleDir, { recursive: true, mode: 0o700 });
     ({ pipes: fds } = await startWithPipes(cfg.conmonPath, args, {
       cwd: dir,
       env: {
@@ -88,12 +95,13 @@ export async function conmonExec(cfg: ConmonExecConfig, o: RuntimeExecOptions): 
         _OCI_SYNCPIPE: '3',
         _OCI_STARTPIPE: '4',
         ...(o.attach ? { _OCI_ATTACHPIPE: '5' } : {}),
+        ...(consoleDir ? { TMPDIR: consoleDir } : {}),
       },
       // stderr, the sync pipe and the attach pipe are written by conmon; it reads the start pipe.
       pipes: ['read', 'read', 'write', 'read'],
     }));
   } catch (err) {
-    await rm(dir, { recursive: true, force: true });
+    await Promise.all([rm(dir, { recursive: true, force: true }), dropConsoleDir()]);
     throw systemError(`starting conmon: ${(err as Error).message}`, err);
   }
   const stderrOut: Readable = fds[0]!;
@@ -114,7 +122,7 @@ export async function conmonExec(cfg: ConmonExecConfig, o: RuntimeExecOptions): 
     sync.destroy();
     attachPipe.destroy();
     stderrOut.destroy();
-    await rm(dir, { recursive: true, force: true }).catch(() => {});
+    await Promise.all([rm(dir, { recursive: true, force: true }).catch(() => {}), dropConsoleDir()]);
     throw err;
   };
   const conmonFailed = () => {
@@ -161,7 +169,7 @@ export async function conmonExec(cfg: ConmonExecConfig, o: RuntimeExecOptions): 
       code = Number.isNaN(n) ? 255 : n;
     }
     stderrOut.destroy();
-    await rm(dir, { recursive: true, force: true }).catch(() => {});
+    await Promise.all([rm(dir, { recursive: true, force: true }).catch(() => {}), dropConsoleDir()]);
     return code < 0 ? 255 : code;
   })();
 

@@ -161,10 +161,7 @@ export class ConmonRuntime implements Runtime {
     const consoleDir = o.tty ? consoleSocketDir(this.opts.execRoot, id) : undefined;
     try {
       if (consoleDir) await mkdir(consoleDir, { recursive: true, mode: 0o700 });
-      // Settled, conmon has either removed its console socket (runc connected) or exited.
-      const pid = await this.spawnConmon(id, args, bundleDir, consoleDir).finally(async () => {
-        if (consoleDir) await rm(consoleDir, { recursive: true, force: true }).catch(() => {});
-      });
+      const pid = await this.spawnConmon(id, args, bundleDir, consoleDir);
       this.ooms.watch(id, bundleDir);
       this.createdPids.set(id, pid);
       const init = await recordInit(pid, o.spec.linux.namespaces);
@@ -383,12 +380,14 @@ export class ConmonRuntime implements Runtime {
         await waitGone(conmonPid, 1000);
       }
     }
+    const consoleDir = consoleSocketDir(this.opts.execRoot, id);
     await Promise.all([
       rm(this.conmonPidFile(id), { force: true }),
       rm(bundleLinkOf(this.opts.execRoot, id), { force: true }),
       rm(join(this.exitDir, id), { force: true }),
       rm(join(this.socketDir, id), { force: true }),
       bundleDir ? rm(bundleDir, { recursive: true, force: true }) : undefined,
+      consoleDir ? rm(consoleDir, { recursive: true, force: true }) : undefined,
     ]);
     this.reported.delete(id);
   }
@@ -421,7 +420,7 @@ export class ConmonRuntime implements Runtime {
       conmonPath: this.conmonPath,
       runtimePath: sealedBinaryPath(this.runtimePath),
       runtimeArgs: this.globalArgs,
-      execDir: join(this.opts.execRoot, 'exec'),
+      execRoot: this.opts.execRoot,
       startTimeoutMs: this.opts.createTimeoutMs,
     };
     return conmonExec(cfg, o);

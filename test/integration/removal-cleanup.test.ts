@@ -82,7 +82,7 @@ test('a rootfs unmounted behind the daemon: stop and rm succeed, and nothing is 
   assert.deepEqual(await countLeaks(d).then((l) => l.details), { mounts: [], conmon: [], cgroups: [], runc: [] });
 });
 
-test('a terminal container whose runc create fails leaves no console socket in /tmp or the exec root', async () => {
+test('a terminal container or exec that runc refuses leaves no console socket in /tmp or the exec root', async () => {
   const sockets = async () => new Set((await ls('/tmp')).filter((n) => n.startsWith('conmon-term.')));
   const before = await sockets();
   for (let i = 0; i < 3; i++) {
@@ -96,8 +96,18 @@ test('a terminal container whose runc create fails leaves no console socket in /
     assert.match(started.body, /RLIMIT_BOGUS/);
     await ok(['rm', created.json.Id]);
   }
+  // An exec session's terminal too: runc refuses a relative cwd before it connects.
+  const long = await ok(['run', '-d', 'busybox', 'sleep', '60']);
+  for (let i = 0; i < 3; i++) {
+    const exec = await socketJson<{ Id: string }>(d.socket, 'POST', `/containers/${long}/exec`, { body: { Cmd: ['true'], Tty: true, WorkingDir: 'rel' } });
+    assert.equal(exec.status, 201);
+    const started = await socketRequest(d.socket, 'POST', `/exec/${exec.json.Id}/start`, { body: { Detach: true, Tty: true } });
+    assert.match(started.body, /Cwd must be an absolute path/);
+  }
   // A terminal that works still gets its console (a CR before each newline is the pty's).
   assert.equal(await ok(['run', '-t', '--rm', 'busybox', 'echo', 'hi']), 'hi');
+  assert.equal(await ok(['exec', '-t', long, 'echo', 'hi']), 'hi');
+  await ok(['rm', '-f', long]);
   // Other tests' terminal execs make sockets in /tmp for a moment: only one that stays is a leak.
   await waitFor(async () => [...(await sockets())].every((n) => before.has(n)), { timeoutMs: 5000, what: 'no new conmon-term socket in /tmp' });
   assert.deepEqual(await ls(join(d.execRoot, 't')), []);
