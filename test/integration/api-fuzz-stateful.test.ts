@@ -51,6 +51,9 @@ const DOCKER_500 = [
   /^ps: /,
   /^failed to create task for container: /,
   /^failed to set up container networking: error renaming interface /,
+  // An exec start racing the container's stop: the runtime's refusal, which moby's
+  // setExitCodeFromError passes on as an unknown error (a 500) too.
+  /^OCI runtime exec failed: /,
 ];
 
 const daemon = sharedDaemon();
