@@ -12,7 +12,8 @@ import { constants as fsc, type Stats } from 'node:fs';
 import { chmod, chown, lstat, open, readdir, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
-import { invalidParameter } from '../lib/errors.js';
+import { invalidParameter, systemError } from '../lib/errors.js';
+import { MAX_TREE_DEPTH, tooDeep } from '../lib/tree-depth.js';
 import { compileGoRegexp, type GoRegexp } from '../lib/go-regexp.js';
 import { decompressed } from '../layer/decompress.js';
 import { TarReader } from '../layer/tar-reader.js';
@@ -76,18 +77,27 @@ export function goMatchRegex(pattern: string): GoRegexp {
   }
 }
 
-async function walkNames(root: ContainerRoot, dir: string, out: string[]): Promise<void> {
-  const r = await root.resolve(dir, { followFinal: true });
-  try {
-    const names = (await readdir(r.at()).catch(() => [] as string[])).sort();
-    for (const n of names) {
-      const p = posix.join(dir, n);
-      out.push(p);
-      const st = await lstat(fdPath(r.dir, r.name ? posix.join(r.name, n) : n)).catch(() => null);
-      if (st?.isDirectory()) await walkNames(root, p, out);
+/**
+ * Every path below the directory `dir` (an fd path) named `prefix` in the root, into `out`. Each
+ * level holds its own directory open and nothing more: a source image nests as deep as it likes,
+ * and resolving every directory from the root again held a level's whole chain at each level
+ * (3,240 fds 80 levels down). Past MAX_TREE_DEPTH it fails as Docker's walk fails at PATH_MAX.
+ */
+async function walkNames(dir: string, prefix: string, out: string[], depth = 0): Promise<void> {
+  const names = (await readdir(dir).catch(() => [] as string[])).sort();
+  for (const n of names) {
+    const p = posix.join(prefix, n);
+    out.push(p);
+    const at = `${dir}/${n}`;
+    if (!(await lstat(at).catch(() => null))?.isDirectory()) continue;
+    if (depth + 1 >= MAX_TREE_DEPTH) throw systemError(tooDeep(p));
+    const sub = await open(at, O_PATH | fsc.O_DIRECTORY | fsc.O_NOFOLLOW).catch(() => null);
+    if (!sub) continue;
+    try {
+      await walkNames(fdPath(sub), p, out, depth + 1);
+    } finally {
+      await sub.close();
     }
-  } finally {
-    await r.close();
   }
 }
 
@@ -153,7 +163,7 @@ async function locate(root: ContainerRoot, src: string, origin: SourceOrigin, na
   if (!hasWildcard(abs)) return [{ path: abs, clean }];
   if (!names.all) {
     names.all = [];
-    await walkNames(root, '/', names.all);
+    await walkNames(fdPath(root.fh), '/', names.all);
   }
   const re = goMatchRegex(abs);
   const paths = names.all.filter((p) => re.test(p));
