@@ -5,13 +5,16 @@
  * it (Modified); a whiteout (char 0:0) is a Deletion; a directory present below with the same
  * size, mode and mtime is not reported; the parent of an addition or deletion is Modified.
  * An opaque directory hides everything below it: each hidden entry is a Deletion.
- * The upper dir is walked through directory fds, never through a symlink the container made.
+ * The upper dir is walked through directory fds, never through a symlink the container made, and
+ * no deeper than MAX_TREE_DEPTH (one fd per level, see lib/tree-depth.ts).
  */
 import { constants as fsc, type Stats } from 'node:fs';
 import { lstat, open, readdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { O_PATH } from './root.js';
 import { fdPath } from '../lib/fd-path.js';
+import { systemError } from '../lib/errors.js';
+import { MAX_TREE_DEPTH, tooDeep } from '../lib/tree-depth.js';
 import { lgetxattr } from '../layer/xattr.js';
 import { OPAQUE } from './walk.js';
 
@@ -91,7 +94,7 @@ export async function containerChanges(upper: string, lowers: string[]): Promise
     changes.push({ Path: path, Kind: kind });
   };
 
-  const walk = async (dir: FileHandle, rel: string): Promise<void> => {
+  const walk = async (dir: FileHandle, rel: string, depth: number): Promise<void> => {
     const names = (await readdir(fdPath(dir)).catch(() => [] as string[])).sort();
     const seen = new Set(names);
     const opaque = isOpaque(`${fdPath(dir)}/.`);
@@ -123,10 +126,16 @@ export async function containerChanges(upper: string, lowers: string[]): Promise
       }
       if (report) record(path, kind, st.isDirectory());
       if (st.isDirectory()) {
-        const sub = await open(at, O_PATH | fsc.O_DIRECTORY | fsc.O_NOFOLLOW).catch(() => null);
+        // Each level holds its directory open: a nesting past the bound fails, as PATH_MAX fails Docker's walk.
+        if (depth + 1 >= MAX_TREE_DEPTH) throw systemError(tooDeep(path.slice(1)));
+        // Gone or swapped for a link meanwhile: skipped. Anything else (EMFILE) fails the diff rather than cutting it short.
+        const sub = await open(at, O_PATH | fsc.O_DIRECTORY | fsc.O_NOFOLLOW).catch((err: NodeJS.ErrnoException) => {
+          if (err.code === 'ENOENT' || err.code === 'ENOTDIR' || err.code === 'ELOOP') return null;
+          throw err;
+        });
         if (!sub) continue;
         try {
-          await walk(sub, path);
+          await walk(sub, path, depth + 1);
         } finally {
           await sub.close();
         }
@@ -135,7 +144,7 @@ export async function containerChanges(upper: string, lowers: string[]): Promise
   };
   const root = await open(upper, O_PATH | fsc.O_DIRECTORY);
   try {
-    await walk(root, '');
+    await walk(root, '', 0);
   } finally {
     await root.close();
   }

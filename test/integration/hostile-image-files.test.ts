@@ -1,8 +1,9 @@
 /**
  * Files of a hostile image or container that the daemon itself walks or reads: nesting deep
  * enough that a walk holding a directory per level (or per level and ancestor) runs the daemon out
- * of file descriptors. The daemon runs with 1024 fds, so a walk that holds too many fails here rather than on a
- * host with a million. Each case must leave the daemon answering with Docker's result.
+ * of file descriptors. The daemon runs with 4,096 fds, so a walk that holds more than one per level
+ * fails here rather than only on a host with a million, while one bounded at MAX_TREE_DEPTH (2,048)
+ * levels fits. Each case must leave the daemon answering with Docker's result.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +15,7 @@ import { buildDockerArchive, buildTar, type TarEntrySpec } from '../fixtures/doc
 let d: Daemon;
 
 before(async () => {
-  d = await startDaemon({ prefix: ['prlimit', '--nofile=1024:1024'] });
+  d = await startDaemon({ prefix: ['prlimit', '--nofile=4096:4096'] });
   await loadBusybox(d);
 });
 
@@ -27,12 +28,12 @@ async function assertAlive(what: string): Promise<void> {
   assert.doesNotMatch(d.log(), /BUG:|EMFILE/, `${what}: the daemon ran out of fds or an error escaped its request`);
 }
 
-test('COPY --from an image nested 80 directories deep, with a wildcard, holds one fd per level', async () => {
+test('COPY --from an image nested 100 directories deep, with a wildcard, holds one fd per level', async () => {
   // A wildcard lists every path of the source image; a walk that resolved each directory from
-  // the root again, keeping every level's resolution open, held 80 * 81 / 2 fds at the bottom.
+  // the root again, keeping every level's resolution open, held 100 * 101 / 2 fds at the bottom.
   const entries: TarEntrySpec[] = [{ name: 'a.txt', content: 'top\n' }];
-  for (let i = 1, p = 'd'; i <= 80; i++, p += '/d') entries.push({ name: `${p}/`, type: 'directory' });
-  entries.push({ name: `${'d/'.repeat(80)}bottom`, content: 'bottom\n' });
+  for (let i = 1, p = 'd'; i <= 100; i++, p += '/d') entries.push({ name: `${p}/`, type: 'directory' });
+  entries.push({ name: `${'d/'.repeat(100)}bottom`, content: 'bottom\n' });
   const { archive } = await buildDockerArchive({ layers: [await buildTar(entries)], repoTags: ['deep:latest'] });
   const file = join(d.root, 'deep.tar');
   await writeFile(file, archive);
@@ -48,4 +49,21 @@ test('COPY --from an image nested 80 directories deep, with a wildcard, holds on
   const out = await d.docker(['run', '--rm', 'from-deep', 'cat', '/out/a.txt']);
   assert.equal(out.stdout, 'top\n', out.stderr);
   await assertAlive('COPY --from a deep image');
+});
+
+test('docker diff of a container nesting 2,100 directories fails as Docker does, holding no fd per level', async () => {
+  // 3 x 700 levels: each mkdir -p stays below PATH_MAX, the relative (physical) cd goes on from there.
+  const script = 'p=d; i=1; while [ $i -lt 700 ]; do p=$p/d; i=$((i+1)); done; for n in 1 2 3; do mkdir -p $p && cd -P $p || exit 1; done';
+  try {
+    const run = await d.docker(['run', '--name', 'deep-diff', 'busybox', 'sh', '-c', script], { timeoutMs: 60_000 });
+    assert.equal(run.code, 0, run.stderr);
+    const diff = await d.docker(['diff', 'deep-diff'], { timeoutMs: 60_000 });
+    // Docker's walk of the layer (path strings) stops at PATH_MAX: lstat …: file name too long.
+    assert.notEqual(diff.code, 0, `diff of 2,100 levels succeeded: ${diff.stdout.split('\n').length} lines`);
+    assert.match(diff.stderr, /Error response from daemon: lstat d\/d\/d.*: file name too long/);
+    await assertAlive('diff of a deep container');
+  } finally {
+    // The daemon removes the layer (rm -rf copes with the depth; the harness's cleanup would not).
+    assert.equal((await d.docker(['rm', '-f', 'deep-diff'])).code, 0);
+  }
 });
