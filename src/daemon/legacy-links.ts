@@ -8,11 +8,11 @@
  * from HostConfig.Links when the daemon restarts. On user-defined networks links are endpoint
  * aliases answered by the embedded DNS (network/manager.ts), not handled here.
  */
-import { readFile, writeFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { HostConfig } from '../api/types.js';
 import type { ContainerRecord } from '../container/container.js';
 import { isRunning } from '../container/state.js';
+import { removeHostsLine } from './containers/etc-files.js';
 import { invalidParameter, isEngineError, noSuchContainer, systemError } from '../lib/errors.js';
 
 /** opts.ParseLink: `name[:alias]`, or `/name:/parent/alias` as inspect shows it. */
@@ -146,8 +146,7 @@ export class LegacyLinks {
     const line = this.hostsLines.get(parent.ID)?.get(alias);
     this.hostsLines.get(parent.ID)?.delete(alias);
     if (line && isRunning(parent.State) && parent.HostsPath) {
-      const text = await readFile(parent.HostsPath, 'utf8').catch(() => undefined);
-      if (text !== undefined) await writeFile(parent.HostsPath, text.split('\n').filter((l) => l !== line).join('\n'));
+      await removeHostsLine(parent.HostsPath, line);
     }
   }
 

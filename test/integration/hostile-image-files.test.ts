@@ -3,13 +3,14 @@
  * enough that a walk holding a directory per level (or per level and ancestor) runs the daemon out
  * of file descriptors. The daemon runs with 4,096 fds, so a walk that holds more than one per level
  * fails here rather than only on a host with a million, while one bounded at MAX_TREE_DEPTH (2,048)
- * levels fits. Each case must leave the daemon answering with Docker's result.
+ * levels fits. And a container's /etc/hosts, grown to gigabytes by its process, read by the
+ * daemon when it edits the file. Each case must leave the daemon answering with Docker's result.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ping, startDaemon, loadBusybox, type Daemon } from './harness.js';
+import { ping, startDaemon, loadBusybox, waitFor, type Daemon } from './harness.js';
 import { buildDockerArchive, buildTar, type TarEntrySpec } from '../fixtures/docker-archive.js';
 
 let d: Daemon;
@@ -22,6 +23,12 @@ before(async () => {
 after(async () => {
   await d?.cleanup();
 });
+
+/** The daemon's peak resident memory so far, in bytes. */
+async function peakRss(): Promise<number> {
+  const m = /^VmHWM:\s+(\d+) kB$/m.exec(await readFile(`/proc/${d.pid}/status`, 'utf8'));
+  return Number(m![1]) * 1024;
+}
 
 async function assertAlive(what: string): Promise<void> {
   assert.ok(await ping(d.socket), `${what}: /_ping does not answer\n${d.log().slice(-3000)}`);
@@ -66,4 +73,28 @@ test('docker diff of a container nesting 2,100 directories fails as Docker does,
     // The daemon removes the layer (rm -rf copes with the depth; the harness's cleanup would not).
     assert.equal((await d.docker(['rm', '-f', 'deep-diff'])).code, 0);
   }
+});
+
+test("removing a legacy link reads at most 1 MiB of the parent's /etc/hosts, which its process grew to 1.5 GB", async () => {
+  assert.equal((await d.docker(['run', '-d', '--name', 'linked', 'busybox', 'sleep', '300'])).code, 0);
+  const grow = 'dd if=/dev/zero of=/etc/hosts bs=1 count=0 seek=1500M 2>/dev/null; touch /grown; sleep 300';
+  const parent = await d.docker(['run', '-d', '--name', 'linker', '--link', 'linked:al', 'busybox', 'sh', '-c', grow]);
+  assert.equal(parent.code, 0, parent.stderr);
+  await waitFor(async () => (await d.docker(['exec', 'linker', 'test', '-e', '/grown'])).code === 0, { timeoutMs: 30_000, what: 'the container to grow its hosts file' });
+  const hostsPath = (await d.docker(['inspect', '-f', '{{.HostsPath}}', 'linker'])).stdout.trim();
+  const before = await peakRss();
+  const rm = await d.docker(['rm', '--link', '/linker/al']);
+  assert.equal(rm.code, 0, rm.stderr);
+  const grown = await peakRss() - before;
+  assert.ok(grown < 256 * 1024 * 1024, `the daemon's peak memory grew by ${grown >> 20} MiB`);
+  // A file past the bound is left as the container made it (as a connect leaves it).
+  const fh = await open(hostsPath, 'r');
+  try {
+    const { buffer, bytesRead } = await fh.read(Buffer.alloc(4096), 0, 4096, 0);
+    assert.match(buffer.toString('utf8', 0, bytesRead), /\tal\b/);
+  } finally {
+    await fh.close();
+  }
+  assert.equal((await d.docker(['rm', '-f', 'linker', 'linked'])).code, 0);
+  await assertAlive('a huge hosts file');
 });

@@ -62,7 +62,16 @@ export async function updateHostsLines(path: string, change: { add?: string[]; r
   if (kept.length !== lines.length || change.add?.length) await writeFile(path, kept.join('\n') + '\n');
 }
 
-/** What a connect reads of a container's hosts or resolv.conf; Docker's own files are a few hundred bytes. */
+/**
+ * A legacy link removed from a running container: its line leaves /etc/hosts, whatever else the
+ * file holds stays (a file grown past MAX_ETC_FILE is left as it is).
+ */
+export async function removeHostsLine(path: string, line: string): Promise<void> {
+  const text = await readContainerEtcFile(path);
+  if (text !== undefined) await writeFile(path, text.split('\n').filter((l) => l !== line).join('\n'));
+}
+
+/** What a connect or a link removal reads of a container's hosts or resolv.conf; Docker's own files are a few hundred bytes. */
 const MAX_ETC_FILE = 1024 * 1024;
 
 /**
