@@ -363,10 +363,29 @@ const gone = (err: NodeJS.ErrnoException): undefined => {
 const MAX_ROOT_FILE = 32 * 1024 * 1024;
 
 /**
+ * The regular file `r` names, opened for reading; undefined when it is missing or anything else.
+ * The entry is pinned first with O_PATH|O_NOFOLLOW, which opens nothing (a symlink swapped in
+ * meanwhile is not followed), and only a regular file is then opened, through that fd: an open(2)
+ * of a device node reaches the host's driver, with its effects (a watchdog is armed by it), and
+ * the container can make such nodes (CAP_MKNOD) where the daemon expects a file. O_NONBLOCK
+ * still guards against a FIFO.
+ */
+async function openRegularFile(r: ResolvedPath): Promise<FileHandle | undefined> {
+  const pinned = await open(r.at(), O_PATH | fsc.O_NOFOLLOW).catch(gone);
+  if (!pinned) return undefined;
+  try {
+    if (!(await pinned.stat()).isFile()) return undefined;
+    // The magic link reopens the pinned inode itself (O_NOFOLLOW would refuse the link).
+    return await open(fdPath(pinned), fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOCTTY);
+  } finally {
+    await pinned.close();
+  }
+}
+
+/**
  * The content of the regular file at `path` inside `rootfs`, as the container sees it (symlinks
- * followed inside the root); undefined when it is missing or not a regular file. The file is
- * opened through its directory's fd with O_NOFOLLOW, so one swapped for a symlink meanwhile is
- * not read, and O_NONBLOCK, so a FIFO there cannot hang the daemon. A file larger than
+ * followed inside the root); undefined when it is missing or not a regular file (opened with
+ * openRegularFile, so neither a symlink nor a device or FIFO is opened). A file larger than
  * MAX_ROOT_FILE is an error.
  */
 export async function readFileInRoot(rootfs: string, path: string): Promise<Buffer | undefined> {
@@ -374,10 +393,9 @@ export async function readFileInRoot(rootfs: string, path: string): Promise<Buff
     const r = await resolveExisting(root, path);
     if (!r) return undefined;
     try {
-      const fh = await open(r.at(), fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK).catch(gone);
+      const fh = await openRegularFile(r);
       if (!fh) return undefined;
       try {
-        if (!(await fh.stat()).isFile()) return undefined;
         // Read in chunks up to the bound, however the file grows meanwhile.
         const chunks: Buffer[] = [];
         let n = 0;

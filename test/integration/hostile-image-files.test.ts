@@ -98,3 +98,24 @@ test("removing a legacy link reads at most 1 MiB of the parent's /etc/hosts, whi
   assert.equal((await d.docker(['rm', '-f', 'linker', 'linked'])).code, 0);
   await assertAlive('a huge hosts file');
 });
+
+test("an image whose /etc/passwd is a device node: resolving -u never opens the host's device", async () => {
+  // Major 60 has no driver: an open(2) of the node fails with ENXIO, so the answer shows whether the
+  // daemon opened it. A real image could name the host's watchdog (10:130), armed by an open.
+  const layer = await buildTar([
+    { name: 'etc/', type: 'directory' },
+    { name: 'etc/passwd', type: 'character-device', devmajor: 60, devminor: 0, mode: 0o644 },
+    { name: 'etc/group', content: 'root:x:0:\n' },
+  ]);
+  const { archive } = await buildDockerArchive({ layers: [layer], repoTags: ['dev-passwd:latest'] });
+  const file = join(d.root, 'dev-passwd.tar');
+  await writeFile(file, archive);
+  const load = await d.docker(['load', '-i', file], { timeoutMs: 60_000 });
+  assert.equal(load.code, 0, load.stderr);
+  const r = await d.docker(['run', '--rm', '-u', 'nobody', 'dev-passwd', '/x']);
+  assert.notEqual(r.code, 0);
+  assert.doesNotMatch(r.stderr, /ENXIO|no such device/);
+  // A passwd that is not a regular file counts as missing.
+  assert.match(r.stderr, /unable to find user nobody: no matching entries in passwd file/);
+  await assertAlive('a device as /etc/passwd');
+});
