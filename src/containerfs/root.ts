@@ -363,15 +363,15 @@ const gone = (err: NodeJS.ErrnoException): undefined => {
 const MAX_ROOT_FILE = 32 * 1024 * 1024;
 
 /**
- * The regular file `r` names, opened for reading; undefined when it is missing or anything else.
- * The entry is pinned first with O_PATH|O_NOFOLLOW, which opens nothing (a symlink swapped in
- * meanwhile is not followed), and only a regular file is then opened, through that fd: an open(2)
- * of a device node reaches the host's driver, with its effects (a watchdog is armed by it), and
- * the container can make such nodes (CAP_MKNOD) where the daemon expects a file. O_NONBLOCK
- * still guards against a FIFO.
+ * The regular file at the fd path `at` (see ResolvedPath.at), opened for reading; undefined when
+ * it is missing or anything else. The entry is pinned first with O_PATH|O_NOFOLLOW, which opens
+ * nothing (a symlink swapped in meanwhile is not followed), and only a regular file is then
+ * opened, through that fd: an open(2) of a device node reaches the host's driver, with its effects
+ * (a watchdog is armed by it), and an image, a build context or a container (CAP_MKNOD) can put
+ * such nodes where the daemon expects a file. O_NONBLOCK still guards against a FIFO.
  */
-async function openRegularFile(r: ResolvedPath): Promise<FileHandle | undefined> {
-  const pinned = await open(r.at(), O_PATH | fsc.O_NOFOLLOW).catch(gone);
+export async function openRegularFile(at: string): Promise<FileHandle | undefined> {
+  const pinned = await open(at, O_PATH | fsc.O_NOFOLLOW).catch(gone);
   if (!pinned) return undefined;
   try {
     if (!(await pinned.stat()).isFile()) return undefined;
@@ -393,7 +393,7 @@ export async function readFileInRoot(rootfs: string, path: string): Promise<Buff
     const r = await resolveExisting(root, path);
     if (!r) return undefined;
     try {
-      const fh = await openRegularFile(r);
+      const fh = await openRegularFile(r.at());
       if (!fh) return undefined;
       try {
         // Read in chunks up to the bound, however the file grows meanwhile.

@@ -20,7 +20,7 @@ import { TarReader } from '../layer/tar-reader.js';
 import { extractPool } from '../layer/extract-pool.js';
 import type { WalkSpec } from '../containerfs/walk.js';
 import { walkPool } from '../containerfs/walk-pool.js';
-import { O_PATH, type ContainerRoot, type ResolvedPath } from '../containerfs/root.js';
+import { O_PATH, openRegularFile, type ContainerRoot, type ResolvedPath } from '../containerfs/root.js';
 import { fdPath } from '../lib/fd-path.js';
 import { PatternMatcher } from '../lib/pattern-matcher.js';
 import { ModeChange } from '../lib/file-mode.js';
@@ -247,15 +247,16 @@ export function parseChmod(v: string): number | string {
 
 /**
  * The source opened for ADD's unpacking when it is a regular file holding a tar (plain or
- * compressed); undefined otherwise. Opened O_NONBLOCK: a FIFO in the context would otherwise hold
- * one of libuv's four threads in open(2) for good, and five such builds stopped every file
- * operation of the daemon (a FIFO is copied as a FIFO, as COPY does).
+ * compressed); undefined otherwise. Only a regular file is opened (openRegularFile): a FIFO in the
+ * context held one of libuv's four threads in open(2) for good, and five such builds stopped
+ * every file operation of the daemon; a device node's open reached the host's driver. Both are
+ * copied as they are, as COPY does.
  */
 async function openArchive(at: string): Promise<FileHandle | undefined> {
-  const fh = await open(at, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+  const fh = await openRegularFile(at);
+  if (!fh) return undefined;
   let keep = false;
   try {
-    if (!(await fh.stat()).isFile()) return undefined;
     keep = await startsWithTarHeader(fh);
     return keep ? fh : undefined;
   } finally {

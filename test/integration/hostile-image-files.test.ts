@@ -119,3 +119,17 @@ test("an image whose /etc/passwd is a device node: resolving -u never opens the 
   assert.match(r.stderr, /unable to find user nobody: no matching entries in passwd file/);
   await assertAlive('a device as /etc/passwd');
 });
+
+test("ADD of a device node from a build context copies the node: the daemon never opens the host's device", async () => {
+  // A context from anywhere (a remote tarball) can hold nodes; ADD looks whether a source is an archive.
+  const context = await buildTar([
+    { name: 'Dockerfile', content: 'FROM busybox\nADD dev /x\n' },
+    { name: 'dev', type: 'character-device', devmajor: 60, devminor: 0, mode: 0o644 },
+  ]);
+  const r = await d.docker(['build', '-q', '-t', 'dev-add', '-'], { input: context, env: { DOCKER_BUILDKIT: '0' }, timeoutMs: 60_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const run = await d.docker(['run', '--rm', 'dev-add', 'sh', '-c', 'test -c /x && echo char']);
+  assert.equal(run.stdout, 'char\n', run.stderr);
+  assert.equal((await d.docker(['rmi', 'dev-add'])).code, 0);
+  await assertAlive('ADD of a device node');
+});
