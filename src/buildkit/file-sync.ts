@@ -11,6 +11,7 @@
  * trusted here either).
  */
 import { fromGoFileMode } from '../lib/go-file-mode.js';
+import { goQueryEscape } from '../lib/go-url.js';
 import type { TarWriteHeader } from '../lib/tar-writer.js';
 import { GrpcError, Status, type GrpcClient } from './grpc.js';
 import { messages, PACKET_DATA, PACKET_ERR, PACKET_FIN, PACKET_REQ, PACKET_STAT, type Packet, type Stat } from './proto.js';
@@ -68,10 +69,22 @@ function checkPath(path: string): void {
  * client's walk order. Returns the number of file bytes received.
  */
 export async function receiveDirectory(client: GrpcClient, req: SyncRequest, sink: EntrySink, signal: AbortSignal): Promise<number> {
-  const metadata: Record<string, string | string[]> = { 'dir-name': req.dirName };
-  if (req.includePatterns?.length) metadata['include-patterns'] = req.includePatterns;
-  if (req.excludePatterns?.length) metadata['exclude-patterns'] = req.excludePatterns;
-  if (req.followPaths?.length) metadata['followpaths'] = req.followPaths;
+  const metadata: Record<string, string | string[]> = {};
+  const put = (key: string, values: string[] | undefined) => {
+    if (!values?.length) return;
+    // BuildKit's encoding for what a header cannot carry as it is (node would write it as latin1):
+    // all the key's values escaped, and `<key>-encoded` for fsutil's sender to unescape them.
+    if (!values.some((v) => /[^\x00-\x7f]/.test(v))) {
+      metadata[key] = values;
+      return;
+    }
+    metadata[key] = values.map(goQueryEscape);
+    metadata[`${key}-encoded`] = '1';
+  };
+  put('dir-name', [req.dirName]);
+  put('include-patterns', req.includePatterns);
+  put('exclude-patterns', req.excludePatterns);
+  put('followpaths', req.followPaths);
   const call = client.call('/moby.filesync.v1.FileSync/DiffCopy', metadata, signal);
   const incoming = call.messages();
   const next = async (): Promise<Packet> => {

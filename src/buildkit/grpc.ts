@@ -278,6 +278,10 @@ export class GrpcClient {
 
   /** Opens a call; aborting `signal` cancels it. */
   call(path: string, metadata: Record<string, string | string[]> = {}, signal?: AbortSignal): ClientCall {
+    // grpc-go's check of outgoing metadata: node would drop such a value without a word.
+    for (const [key, value] of Object.entries(metadata)) {
+      if ([value].flat().some((v) => /[^\x20-\x7e]/.test(v))) throw new GrpcError(Status.INTERNAL, `header key ${JSON.stringify(key)} contains value with non-printable ASCII characters`);
+    }
     const req = this.session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...metadata });
     req.on('error', () => {});
     if (signal) {

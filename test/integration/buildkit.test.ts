@@ -101,6 +101,26 @@ test('a build as buildx runs it: the gateway frontend, the session transfer, the
   assert.equal(vertexesByName(again.status).get('[2/3] RUN echo "arg=given" && echo "arg=given" > /arg')?.cached, true);
 });
 
+test('patterns and names beyond ASCII reach the client as BuildKit encodes them; one no header can carry fails the build, not the exclusion', async () => {
+  // Node writes a header's string as latin1: `données` arrived as bytes no UTF-8 name has, and a
+  // control character dropped its value, so what the .dockerignore names was sent.
+  const context = [file('.dockerignore', 'données\n日本.txt\n'), file('données/secret', 'never sent\n'), file('日本.txt', 'never sent\n'), file('kept', 'kept\n')];
+  const r = await buildkitBuild(d.socket, {
+    dirs: { context, dockerfile: [file('Dökerfile', 'FROM busybox\nCOPY . /ctx/\n')] },
+    attrs: { filename: 'Dökerfile' },
+    name: 'bk-utf8',
+  });
+  assert.equal(r.error, undefined, r.error?.message);
+  assert.equal(await run('bk-utf8', 'ls', '-A', '/ctx'), '.dockerignore\nkept\n');
+
+  const control = await buildkitBuild(d.socket, {
+    dirs: { context: [file('.dockerignore', 'secret\x01\n'), file('secret\x01', 'never sent\n')], dockerfile: [file('Dockerfile', 'FROM busybox\nCOPY . /ctx/\n')] },
+    name: 'bk-control',
+  });
+  assert.match(control.error?.message ?? '', /header key "exclude-patterns" contains value with non-printable ASCII characters/);
+  assert.equal((await d.docker(['image', 'inspect', 'bk-control'])).code, 1);
+});
+
 test('Control.Solve naming the frontend itself builds too (buildctl, older clients)', async () => {
   const r = await buildkitBuild(d.socket, {
     direct: true,

@@ -59,11 +59,20 @@ export async function dialUpgrade(
   }
 }
 
+/**
+ * A metadata key's values as fsutil's sender reads them: the header's bytes as a Go string (UTF-8;
+ * node hands them over as latin1), each value QueryUnescaped when `<key>-encoded` is true.
+ */
+function filesyncMetadata(md: ServerCall['metadata'], key: string): string[] {
+  const raw = (h: string | string[] | undefined) => (Array.isArray(h) ? h : h === undefined ? [] : [h]).flatMap((x) => x.split(',').map((s) => Buffer.from(s.trim(), 'latin1').toString('utf8')));
+  const encoded = ['1', 't', 'true'].includes((raw(md[`${key}-encoded`])[0] ?? '').toLowerCase());
+  return raw(md[key]).map((v) => (encoded ? decodeURIComponent(v.replace(/\+/g, ' ')) : v));
+}
+
 /** fsutil's sender: the entries `call` asks for (its include/exclude metadata), then the files it requests. */
 async function sendDirectory(call: ServerCall, entries: SharedEntry[], opts: { announce?: Record<string, number> }): Promise<void> {
-  const list = (h: string | string[] | undefined) => (Array.isArray(h) ? h : h === undefined ? [] : [h]).flatMap((x) => x.split(',').map((s) => s.trim()));
-  const include = list(call.metadata['include-patterns']);
-  const exclude = new PatternMatcher(list(call.metadata['exclude-patterns']));
+  const include = filesyncMetadata(call.metadata, 'include-patterns');
+  const exclude = new PatternMatcher(filesyncMetadata(call.metadata, 'exclude-patterns'));
   const chosen = [...entries]
     .sort((a, b) => (a.path < b.path ? -1 : 1))
     .filter((e) => (include.length === 0 || include.includes(e.path)) && !exclude.matches(e.path));
@@ -208,7 +217,7 @@ export async function buildkitBuild(socketPath: string, req: BuildRequest): Prom
         [
           '/moby.filesync.v1.FileSync/DiffCopy',
           async (call: ServerCall) => {
-            const name = String(call.metadata['dir-name'] ?? '');
+            const name = filesyncMetadata(call.metadata, 'dir-name')[0] ?? '';
             const entries = req.dirs[name];
             if (!entries) throw new GrpcError(5, `no access allowed to dir "${name}"`);
             await sendDirectory(call, entries, { ...(req.announce ? { announce: req.announce } : {}) });

@@ -1,5 +1,6 @@
 /** Formatting of `docker logs` output: timestamps and since/until parsing. */
 import { invalidParameter } from '../../lib/errors.js';
+import { goQueryEscape } from '../../lib/go-url.js';
 
 const RFC3339 = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/i;
 
@@ -37,18 +38,6 @@ export function parseTail(raw: string | null): number | undefined {
   if (raw === null || raw === '' || raw === 'all') return undefined;
   if (!/^\d+$/.test(raw)) return undefined;
   return Number(raw);
-}
-
-/** Go's url.QueryEscape: unreserved bytes kept, space as '+', everything else %XX. */
-function goQueryEscape(s: string): string {
-  let out = '';
-  for (const b of Buffer.from(s, 'utf8')) {
-    const c = String.fromCharCode(b);
-    if (/[A-Za-z0-9\-_.~]/.test(c)) out += c;
-    else if (c === ' ') out += '+';
-    else out += '%' + b.toString(16).toUpperCase().padStart(2, '0');
-  }
-  return out;
 }
 
 /** The `--details` prefix of a log line: `k=v,k2=v2 ` (keys sorted, escaped as Docker escapes them). */
