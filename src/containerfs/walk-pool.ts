@@ -1,7 +1,7 @@
 /**
  * File tree walks off the daemon's thread: the tar of a tree (GET /archive, export, commit, COPY,
  * BuildKit's tar exporter), a layer's tar rebuilt for save and push, the classic builder's hash
- * of a COPY source and disk usage sizes run on a worker thread
+ * of a COPY source, the paths a COPY wildcard matches and disk usage sizes run on a worker thread
  * (walk-worker.ts) with synchronous file calls. On the daemon's thread each awaited call was a
  * round trip to libuv's thread pool, about ten times the call itself, and a tree of small files is
  * mostly calls: a COPY of 2,000 small files spent 1.3 s there.
@@ -58,7 +58,7 @@ class WalkWorker extends PooledWorker<ToWorker, FromWorker> {
   }
 
   /** Runs a job that answers once ('hash', 'size'); resolves with its 'done' message. */
-  answer(job: Extract<ToWorker, { t: 'hash' | 'size' }>): Promise<Extract<FromWorker, { t: 'done' }>> {
+  answer(job: Extract<ToWorker, { t: 'hash' | 'size' | 'glob' }>): Promise<Extract<FromWorker, { t: 'done' }>> {
     return new Promise((resolve, reject) => {
       const finish = (err: Error | null, done?: Extract<FromWorker, { t: 'done' }>) => {
         this.handle(job.id, null);
@@ -176,6 +176,12 @@ export class WalkPool {
   async hash(at: string, filter?: CopyFilterSpec): Promise<string | undefined> {
     const id = this.nextId++;
     return (await this.workers.use((w) => w.answer({ t: 'hash', id, at, ...(filter ? { filter } : {}) }))).hash;
+  }
+
+  /** The paths below the directory `at` that the COPY wildcard `pattern` matches, found on a worker thread. */
+  async glob(at: string, pattern: string): Promise<string[]> {
+    const id = this.nextId++;
+    return (await this.workers.use((w) => w.answer({ t: 'glob', id, at, pattern }))).paths ?? [];
   }
 
   /** The bytes below `path` as Docker counts them (lib/dir-size.ts), walked on a worker thread. */

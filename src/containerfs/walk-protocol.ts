@@ -16,6 +16,8 @@ export type ToWorker =
   | { t: 'size'; id: number; path: string }
   /** The classic builder's hash of the tree at `at` (tree-hash.ts), of what `filter` takes. */
   | { t: 'hash'; id: number; at: string; filter?: CopyFilterSpec }
+  /** The paths below the directory `at` that the COPY wildcard `pattern` matches (go-match.ts). */
+  | { t: 'glob'; id: number; at: string; pattern: string }
   /** `bytes` of the job's output were taken by the consumer: the worker may send that much more. */
   | { t: 'read'; id: number; bytes: number }
   /** The consumer is gone: stop (closing what the walk holds open) and answer 'done'. */
@@ -23,5 +25,5 @@ export type ToWorker =
 
 export type FromWorker =
   | { t: 'data'; id: number; chunk: Uint8Array }
-  | { t: 'done'; id: number; hash?: string; size?: number }
+  | { t: 'done'; id: number; hash?: string; size?: number; paths?: string[] }
   | { t: 'fail'; id: number; error: WireError };

@@ -7,6 +7,7 @@ import { parentPort } from 'node:worker_threads';
 import { toWire } from '../layer/extract-protocol.js';
 import { treeHashSteps } from './tree-hash.js';
 import { dirSize } from '../lib/dir-size.js';
+import { globTree } from './go-match.js';
 import { assembleTarPieces } from '../layer/tar-split.js';
 import { gathered, walkTar } from './walk.js';
 import type { FromWorker, ToWorker } from './walk-protocol.js';
@@ -90,6 +91,14 @@ port.on('message', (m: ToWorker) => {
   if (m.t === 'size') {
     try {
       post({ t: 'done', id: m.id, size: dirSize(m.path) });
+    } catch (err) {
+      post({ t: 'fail', id: m.id, error: toWire(err) });
+    }
+    return;
+  }
+  if (m.t === 'glob') {
+    try {
+      post({ t: 'done', id: m.id, paths: globTree(m.at, m.pattern) });
     } catch (err) {
       post({ t: 'fail', id: m.id, error: toWire(err) });
     }

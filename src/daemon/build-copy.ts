@@ -9,12 +9,10 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsc, type Stats } from 'node:fs';
-import { chmod, chown, lstat, open, readdir, type FileHandle } from 'node:fs/promises';
+import { chmod, chown, open, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
-import { invalidParameter, systemError } from '../lib/errors.js';
-import { MAX_TREE_DEPTH, tooDeep } from '../lib/tree-depth.js';
-import { compileGoRegexp, type GoRegexp } from '../lib/go-regexp.js';
+import { invalidParameter } from '../lib/errors.js';
 import { decompressed } from '../layer/decompress.js';
 import { TarReader } from '../layer/tar-reader.js';
 import { extractPool } from '../layer/extract-pool.js';
@@ -44,62 +42,6 @@ export interface SourceSelection {
 }
 
 const hasWildcard = (s: string) => /[*?[]/.test(s);
-
-/** A character that stands for itself in RE2 (which refuses `\\` before a letter or digit). */
-const escapeChar = (ch: string) => (/[!-/:-@[-`{-~]/.test(ch) ? '\\' + ch : ch);
-
-/**
- * Go's filepath.Match pattern as a regular expression (for one path, `/` never matched by
- * wildcards), run in linear time as Go's matcher runs (a backtracking RegExp took exponential
- * time for `*a*a*a…` against a long name).
- */
-export function goMatchRegex(pattern: string): GoRegexp {
-  let re = '^';
-  for (let i = 0; i < pattern.length; i++) {
-    const ch = pattern[i]!;
-    if (ch === '*') re += '[^/]*';
-    else if (ch === '?') re += '[^/]';
-    else if (ch === '[') {
-      const end = pattern.indexOf(']', i + 1);
-      if (end < 0) throw invalidParameter('syntax error in pattern');
-      let cls = pattern.slice(i + 1, end);
-      if (cls.startsWith('^')) cls = '^' + cls.slice(1).replace(/\\/g, '\\\\');
-      else cls = cls.replace(/\\/g, '\\\\');
-      re += `[${cls}]`;
-      i = end;
-    } else if (ch === '\\' && i + 1 < pattern.length) re += escapeChar(pattern[++i]!);
-    else re += escapeChar(ch);
-  }
-  try {
-    return compileGoRegexp(`(?s)${re}$`);
-  } catch {
-    throw invalidParameter('syntax error in pattern');
-  }
-}
-
-/**
- * Every path below the directory `dir` (an fd path) named `prefix` in the root, into `out`. Each
- * level holds its own directory open and nothing more: a source image nests as deep as it likes,
- * and resolving every directory from the root again held a level's whole chain at each level
- * (3,240 fds 80 levels down). Past MAX_TREE_DEPTH it fails as Docker's walk fails at PATH_MAX.
- */
-async function walkNames(dir: string, prefix: string, out: string[], depth = 0): Promise<void> {
-  const names = (await readdir(dir).catch(() => [] as string[])).sort();
-  for (const n of names) {
-    const p = posix.join(prefix, n);
-    out.push(p);
-    const at = `${dir}/${n}`;
-    if (!(await lstat(at).catch(() => null))?.isDirectory()) continue;
-    if (depth + 1 >= MAX_TREE_DEPTH) throw systemError(tooDeep(p));
-    const sub = await open(at, O_PATH | fsc.O_DIRECTORY | fsc.O_NOFOLLOW).catch(() => null);
-    if (!sub) continue;
-    try {
-      await walkNames(fdPath(sub), p, out, depth + 1);
-    } finally {
-      await sub.close();
-    }
-  }
-}
 
 /**
  * Whose sources are resolved, for the refusals: the instruction's name, whether they come from the
@@ -152,21 +94,22 @@ export async function resolveSelected(root: ContainerRoot, sources: string[], or
 }
 
 /**
- * The absolute paths `src` names in `root`, a wildcard expanded against `names` (every path in the
- * root, listed at the first wildcard); Docker's messages for a path outside the context and a
- * wildcard that matches nothing.
+ * The absolute paths `src` names in `root`, a wildcard expanded against every path in the root
+ * on a walk worker; Docker's messages for a path outside the context and a wildcard that matches
+ * nothing.
  */
-async function locate(root: ContainerRoot, src: string, origin: SourceOrigin, names: { all?: string[] } = {}): Promise<Array<{ path: string; clean: string }>> {
+async function locate(root: ContainerRoot, src: string, origin: SourceOrigin): Promise<Array<{ path: string; clean: string }>> {
   const clean = posix.normalize(src);
   if (origin.fromContext && !origin.buildkit && (clean === '..' || clean.startsWith('../'))) throw invalidParameter(`Forbidden path outside the build context: ${src} ()`);
   const abs = posix.normalize('/' + clean);
   if (!hasWildcard(abs)) return [{ path: abs, clean }];
-  if (!names.all) {
-    names.all = [];
-    await walkNames(fdPath(root.fh), '/', names.all);
+  const top = await root.resolve('/', { followFinal: true });
+  let paths: string[];
+  try {
+    paths = await walkPool.glob(top.at(), abs);
+  } finally {
+    await top.close();
   }
-  const re = goMatchRegex(abs);
-  const paths = names.all.filter((p) => re.test(p));
   if (paths.length === 0) throw origin.buildkit ? buildkitNotFound(abs) : invalidParameter(`${origin.cmdName} failed: no source files were specified`);
   return paths.map((path) => ({ path, clean }));
 }
@@ -187,9 +130,8 @@ async function openSource(root: ContainerRoot, path: string, clean: string, orig
 /** Resolves the sources of one COPY/ADD in `root` and hashes each (of what `filter` takes below a directory). */
 export async function resolveSources(root: ContainerRoot, sources: string[], origin: SourceOrigin, filter?: CopyFilterSpec): Promise<CopySource[]> {
   const out: CopySource[] = [];
-  const names = {};
   for (const src of sources) {
-    for (const { path, clean } of await locate(root, src, origin, names)) {
+    for (const { path, clean } of await locate(root, src, origin)) {
       const { r, st } = await openSource(root, path, clean, origin);
       try {
         const filtered = filters(filter) && st.isDirectory() ? filter : undefined;

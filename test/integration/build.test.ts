@@ -953,4 +953,24 @@ describe('docker build (classic builder)', () => {
       await Promise.all([anon.stop(), basic.stop()]);
     }
   });
+
+  test("a COPY wildcard of a hostile size is compiled and matched off the daemon's thread", { timeout: 180_000 }, async () => {
+    // `*a?` 300000 times: compiling it and matching it against every path of the context held the
+    // daemon's one thread for seconds (about 40 s for a 3 MB line), no request answered meanwhile.
+    const files: Record<string, string> = { Dockerfile: `FROM busybox\nCOPY ${'*a?'.repeat(300_000)} /x/\n` };
+    for (let i = 0; i < 300; i++) files[`dir/f${i}`] = 'x';
+    const dir = await context('huge-wildcard', files);
+    let done = false;
+    const building = build(['-t', 'huge-wildcard', dir]).finally(() => (done = true));
+    let slowest = 0;
+    while (!done) {
+      const t = Date.now();
+      assert.equal((await socketRequest(d.socket, 'GET', '/_ping')).status, 200);
+      slowest = Math.max(slowest, Date.now() - t);
+    }
+    const r = await building;
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /COPY failed: no source files were specified/);
+    assert.ok(slowest < 1000, `a ping took ${slowest} ms during the build`);
+  });
 });
