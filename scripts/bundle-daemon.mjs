@@ -6,7 +6,8 @@
  * extract-worker.js and walk-worker.js, three CommonJS files, and compiles the spawn
  * helper src/native/wharf-spawn.c with netlink-links.c (lib/spawner.ts) into dist/daemon/wharf-spawn and the addon
  * src/native/malloc-trim.c (lib/malloc-trim.ts) into dist/daemon/malloc-trim.node, pty-size.c (lib/pty-size.ts)
- * into dist/daemon/pty-size.node and sealed-copy.c (lib/sealed-binary.ts) into dist/daemon/sealed-copy.node: node loads one file
+ * into dist/daemon/pty-size.node, sealed-copy.c (lib/sealed-binary.ts) into dist/daemon/sealed-copy.node and netns-socket.c
+ * (lib/netns-socket.ts) into dist/daemon/netns-socket.node: node loads one file
  * instead of ~400 ES modules (and gRPC only for the CRI), which is most of a restart's time until
  * /_ping answers, and never its ES module loader (README, Benchmark). Packages in node_modules stay
  * external (native addons, gRPC's proto loading). cri/proto.ts finds proto/ from either place. Run
@@ -115,5 +116,7 @@ compileNative('malloc-trim.c', 'malloc-trim.node', 'the malloc_trim addon', addo
 compileNative('pty-size.c', 'pty-size.node', 'the pty size addon', addonFlags, { optional: true });
 // Optional: without it runc copies itself at every create and exec, as it does under Docker.
 compileNative('sealed-copy.c', 'sealed-copy.node', 'the sealed copy addon', addonFlags, { optional: true });
+// Optional: without it a container on a macvlan or ipvlan network alone gets no embedded DNS.
+compileNative('netns-socket.c', 'netns-socket.node', 'the netns socket addon', addonFlags, { optional: true });
 // The node spawn helper of earlier builds.
 rmSync(join(outdir, 'spawn-server.js'), { force: true });
