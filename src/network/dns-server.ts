@@ -1,13 +1,17 @@
 /**
- * The embedded DNS server of user-defined networks. The daemon listens on each such network's
+ * The embedded DNS server of user-defined networks. The daemon listens on each bridge network's
  * gateway address (UDP and TCP, one port per network, persisted so that it survives a daemon
  * restart); inside every container, 127.0.0.11:53 is redirected there by a DNAT rule in the
- * container's own namespace (links.ts). Names on the network (container names, aliases, short
- * IDs) are answered here; everything else is relayed to the upstream resolvers.
+ * container's own namespace (links.ts). A container whose networks have no path to the host
+ * (macvlan, ipvlan) gets listeners of its own, bound at 127.0.0.11:53 inside its namespace
+ * (`listenInNamespace`); such a network only registers its endpoints (`register`). Names on the
+ * networks (container names, aliases, short IDs) are answered here; everything else is relayed
+ * to the upstream resolvers.
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { readFile } from 'node:fs/promises';
 import { connect, createServer, isIP, isIPv6, type Server, type Socket } from 'node:net';
+import { bindInNetns } from '../lib/netns-socket.js';
 import { parseResolvConf } from '../lib/resolv-conf.js';
 import { contains, parseIp, type Cidr } from './ipv4.js';
 import { ip6Bytes, parseIp6 } from './ipv6.js';
@@ -61,9 +65,12 @@ const MAX_TCP_ANSWERING = 64;
 const MAX_TCP_UNSENT = 64 * 1024;
 
 interface Listener {
-  udp: UdpSocket;
-  tcp: Server;
+  /** None on a network that only registers its endpoints. */
+  udp?: UdpSocket;
+  tcp?: Server;
   port: number;
+  /** A listener inside one container's namespace: every query on it is that container's. */
+  asker?: string;
   /** The network's name, for `name.network` queries (matched in its own case, as libnetwork does). */
   name: string;
   /** An `internal` network's: a query from an address that is no endpoint of it is never forwarded. */
@@ -105,6 +112,31 @@ function listenTcp(ip: string, port: number, onConn: (c: Socket) => void): Promi
   });
 }
 
+/** The UDP socket and TCP server at 127.0.0.11:53 inside the namespace at `netnsPath`. */
+async function listenInNetns(netnsPath: string, onConn: (c: Socket) => void): Promise<{ udp: UdpSocket; tcp: Server }> {
+  const udpFd = bindInNetns(netnsPath, false, '127.0.0.11', 53);
+  const udp = createSocket({ type: 'udp4' });
+  await new Promise<void>((resolve, reject) => {
+    udp.once('error', reject);
+    udp.bind({ fd: udpFd }, () => resolve());
+  }).catch((err: Error) => {
+    udp.close();
+    throw err;
+  });
+  try {
+    const tcpFd = bindInNetns(netnsPath, true, '127.0.0.11', 53);
+    const tcp = createServer(onConn);
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen({ fd: tcpFd }, () => resolve());
+    });
+    return { udp, tcp };
+  } catch (err) {
+    udp.close();
+    throw err;
+  }
+}
+
 /** `ip`, `ipv4:port` or `[ipv6]:port` (port 53 when none is given). */
 function splitHostPort(s: string): { host: string; port: number } {
   const v6 = /^\[(.+)\]:(\d+)$/.exec(s);
@@ -142,20 +174,43 @@ export class EmbeddedDns {
         if (port === 0 && attempt < 10) continue;
         throw err;
       }
-      udp.on('message', (msg, rinfo) => {
-        void this.answer(l, msg, rinfo.address, true)
-          .then((resp) => {
-            if (!resp) return;
-            // The network may have gone while the query was forwarded: its socket is closed then, and send throws.
-            if (this.listeners.get(id) === l) udp.send(resp, rinfo.port, rinfo.address);
-            else this.opts.log?.(`dns ${id}: an answer dropped, the network is gone`);
-          })
-          .catch((e: Error) => this.opts.log?.(`dns ${id}: ${e.message}`));
-      });
-      udp.on('error', (e) => this.opts.log?.(`dns ${id}: ${e.message}`));
+      this.serveUdp(id, l, udp);
       this.listeners.set(id, l);
       return chosen;
     }
+  }
+
+  /** A network whose containers cannot reach the host (macvlan, ipvlan): its endpoints, no socket. */
+  register(id: string, name: string, internal: boolean): void {
+    if (!this.listeners.has(id)) this.listeners.set(id, { port: 0, name, internal, endpoints: new Map(), conns: new Set() });
+  }
+
+  /**
+   * Listeners at 127.0.0.11:53 inside container `containerId`'s namespace, answering from the
+   * networks it is on (kept under `key`, closed with `close(key)`).
+   */
+  async listenInNamespace(key: string, containerId: string, netnsPath: string): Promise<void> {
+    if (this.listeners.has(key)) return;
+    const l: Listener = { port: 53, name: '', internal: false, asker: containerId, endpoints: new Map(), conns: new Set() };
+    const { udp, tcp } = await listenInNetns(netnsPath, (c) => this.serveTcp(l, c));
+    l.udp = udp;
+    l.tcp = tcp;
+    this.serveUdp(key, l, udp);
+    this.listeners.set(key, l);
+  }
+
+  private serveUdp(id: string, l: Listener, udp: UdpSocket): void {
+    udp.on('message', (msg, rinfo) => {
+      void this.answer(l, msg, rinfo.address, true)
+        .then((resp) => {
+          if (!resp) return;
+          // The network may have gone while the query was forwarded: its socket is closed then, and send throws.
+          if (this.listeners.get(id) === l) udp.send(resp, rinfo.port, rinfo.address);
+          else this.opts.log?.(`dns ${id}: an answer dropped, the network is gone`);
+        })
+        .catch((e: Error) => this.opts.log?.(`dns ${id}: ${e.message}`));
+    });
+    udp.on('error', (e) => this.opts.log?.(`dns ${id}: ${e.message}`));
   }
 
   async close(id: string): Promise<void> {
@@ -163,7 +218,8 @@ export class EmbeddedDns {
     if (!l) return;
     this.listeners.delete(id);
     for (const c of l.conns) c.destroy();
-    await Promise.all([new Promise<void>((r) => l.udp.close(() => r())), new Promise<void>((r) => l.tcp.close(() => r()))]);
+    const { udp, tcp } = l;
+    await Promise.all([udp && new Promise<void>((r) => udp.close(() => r())), tcp && new Promise<void>((r) => tcp.close(() => r()))]);
   }
 
   async closeAll(): Promise<void> {
@@ -237,8 +293,7 @@ export class EmbeddedDns {
    * tried as `a.b` on network `c`, then `a` on network `b.c`.
    */
   private lookup(l: Listener, name: string, from: string): StoredEndpoint[] {
-    const fromIp = parseIp(from);
-    const askerId = fromIp === undefined ? undefined : [...l.endpoints].find(([, e]) => e.ip === fromIp)?.[0];
+    const askerId = this.askerOf(l, from);
     const nets = askerId === undefined ? [l] : [l, ...[...this.listeners.values()].filter((o) => o !== l && o.endpoints.has(askerId))];
     const tries: { name: string; network?: string }[] = [{ name }];
     for (let i = name.lastIndexOf('.'); i > 0; i = name.lastIndexOf('.', i - 1)) tries.push({ name: name.slice(0, i), network: name.slice(i + 1) });
@@ -256,17 +311,43 @@ export class EmbeddedDns {
     return [];
   }
 
+  /** The container asking on `l` from address `from`: the listener's own, else the endpoint with that address. */
+  private askerOf(l: Listener, from: string): string | undefined {
+    if (l.asker !== undefined) return l.asker;
+    const fromIp = parseIp(from);
+    return fromIp === undefined ? undefined : [...l.endpoints].find(([, e]) => e.ip === fromIp)?.[0];
+  }
+
+  /** The asking container's endpoint that chooses where its queries are relayed. */
+  private askingEndpoint(l: Listener, from: string): StoredEndpoint | undefined {
+    if (l.asker === undefined) {
+      const fromIp = parseIp(from);
+      return fromIp === undefined ? undefined : [...l.endpoints.values()].find((e) => e.ip === fromIp);
+    }
+    for (const o of this.listeners.values()) {
+      const ep = o.endpoints.get(l.asker);
+      if (ep) return ep;
+    }
+    return undefined;
+  }
+
+  /** The endpoints a reverse query on `l` may name: its network's, or those of every network of its container. */
+  private reachable(l: Listener): StoredEndpoint[] {
+    if (l.asker === undefined) return [...l.endpoints.values()];
+    return [...this.listeners.values()].filter((o) => o.endpoints.has(l.asker!)).flatMap((o) => [...o.endpoints.values()]);
+  }
+
   /** The endpoint of an in-addr.arpa or ip6.arpa (32 nibbles) name. */
   private reverse(l: Listener, name: string): StoredEndpoint | undefined {
     const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\.in-addr\.arpa$/i.exec(name);
     if (m) {
       const ip = parseIp(`${m[4]}.${m[3]}.${m[2]}.${m[1]}`);
-      return ip === undefined ? undefined : [...l.endpoints.values()].find((e) => e.ip === ip);
+      return ip === undefined ? undefined : this.reachable(l).find((e) => e.ip === ip);
     }
     const m6 = /^((?:[0-9a-f]\.){32})ip6\.arpa$/i.exec(name);
     if (!m6) return undefined;
     const ip6 = BigInt(`0x${m6[1]!.split('.').reverse().join('')}`);
-    return [...l.endpoints.values()].find((e) => e.ip6 === ip6);
+    return this.reachable(l).find((e) => e.ip6 === ip6);
   }
 
   /** The answer to one query; over UDP (`udp`) it fits 512 bytes or the query's EDNS0 size. */
@@ -293,8 +374,7 @@ export class EmbeddedDns {
       const ep = this.reverse(l, name);
       if (ep?.names[0] && encodableName(ep.ptr)) return buildResponse(msg, q, RCODE_NOERROR, [{ type: TYPE_PTR, name: ep.ptr }]);
     }
-    const fromIp = parseIp(from);
-    const ep = fromIp === undefined ? undefined : [...l.endpoints.values()].find((e) => e.ip === fromIp);
+    const ep = this.askingEndpoint(l, from);
     // A container's own --dns servers are addresses in its namespace, where Docker forwards from: a
     // loopback one is the container's loopback, which the daemon cannot reach from the host's
     // namespace, and must not stand for the host's (only the host's resolv.conf names the host's).
@@ -302,25 +382,27 @@ export class EmbeddedDns {
       ep?.internalOnly ? this.internalUpstreams(ep, ep.internalOnly)
       : !ep && l.internal ? []
       : ep?.upstreams?.length ? ep.upstreams.filter((u) => !isLoopbackServer(u)) : await this.defaultUpstreams();
-    const inFlight = this.forwards.get(from) ?? 0;
+    // A namespace's own listener sees every query come from its loopback: counted by container.
+    const client = l.asker ?? from;
+    const inFlight = this.forwards.get(client) ?? 0;
     if (inFlight >= MAX_FORWARDS_PER_CLIENT || this.forwarding >= MAX_FORWARDS) {
       // At most once every 2 s, as libnetwork's logInterval.
       if (Date.now() - this.refusedLoggedAt >= 2000) {
         this.refusedLoggedAt = Date.now();
-        this.opts.log?.(`dns: too many concurrent queries (${inFlight} from ${from}, ${this.forwarding} in all)`);
+        this.opts.log?.(`dns: too many concurrent queries (${inFlight} from ${client}, ${this.forwarding} in all)`);
       }
       return buildResponse(msg, q, RCODE_REFUSED, []);
     }
-    this.forwards.set(from, inFlight + 1);
+    this.forwards.set(client, inFlight + 1);
     this.forwarding++;
     let resp: Buffer | undefined;
     try {
       resp = await this.forward(msg, upstreams, udp);
     } finally {
       this.forwarding--;
-      const n = this.forwards.get(from)! - 1;
-      if (n === 0) this.forwards.delete(from);
-      else this.forwards.set(from, n);
+      const n = this.forwards.get(client)! - 1;
+      if (n === 0) this.forwards.delete(client);
+      else this.forwards.set(client, n);
     }
     return resp ?? buildResponse(msg, q, RCODE_SERVFAIL, []);
   }
