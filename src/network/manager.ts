@@ -40,6 +40,8 @@ import { contains6, formatCidr6, formatIp6, joinHostPort, overlaps6, parseCidr6,
 import { contains, formatCidr, formatIp, macForIp, normalizeMac, overlaps, parseCidr, parseIp, type Cidr } from './ipv4.js';
 import { addVeth, deleteLink, ensureBridge, flushIpv6Addresses, linkExists, removeDnsRedirect, replaceDefaultRoute } from './links.js';
 import type { ProxyTarget } from './port-proxy.js';
+import { isSublinkDriver, sublinkConfig, sublinkIsolated, sublinkOf } from './sublink-networks.js';
+import { addSublink, deleteParent, deleteSublink, ensureParent } from './sublinks.js';
 import { PendingVethDeletes } from './veth-deletes.js';
 import {
   ephemeralRange,
@@ -53,10 +55,11 @@ import {
   type PortMapping,
   type Reservation,
 } from './ports.js';
-import type { EndpointRecord, NetworkCreateRequest, NetworkRecord, NetworkResource, SandboxRecord } from './types.js';
+import type { EndpointRecord, NetworkCreateRequest, NetworkRecord, NetworkResource, SandboxRecord, SublinkConfig } from './types.js';
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { parseGoBool } from '../lib/go-bool.js';
+import { canBindInNetns } from '../lib/netns-socket.js';
 
 export interface NetworkManagerOptions {
   dataRoot: string;
@@ -196,6 +199,9 @@ function snatAddresses(options: Record<string, string>): { snat?: string; snat6?
 }
 
 /** A network's `com.docker.network.container_iface_prefix`: the name its endpoints' interfaces start with. */
+/** The key of a container's own DNS listeners (inside its namespace) in the embedded DNS. */
+const netnsDnsKey = (containerId: string): string => `netns:${containerId}`;
+
 const ifacePrefix = (n: NetworkRecord): string | undefined => n.Options['com.docker.network.container_iface_prefix'] || undefined;
 
 /** The entry of a network the container is on without an endpoint there. */
@@ -316,6 +322,12 @@ export class NetworkManager {
       }
     }
     for (const n of this.networks.values()) {
+      const sub = sublinkOf(n);
+      if (sub) {
+        // A parent made for the network is made again when the host lost it (a reboot), as libnetwork does.
+        if (sub.created) await ensureParent(n.Driver as 'macvlan' | 'ipvlan', sub.parent, n.Id).catch((err: Error) => this.log(`network ${n.Name}: ${err.message}`));
+        this.dns.register(n.Id, n.Name, !!n.Internal);
+      }
       if (n.Driver !== 'bridge') continue;
       await this.setUpBridge(n);
       if (!this.isDefaultBridge(n)) await this.startDns(n);
@@ -336,6 +348,7 @@ export class NetworkManager {
         }
         this.reservations.set(sb.containerId, res);
         this.registerDns(sb);
+        await this.listenInNamespace(sb);
       } else {
         for (const ep of sb.endpoints) if (ep.hostVeth) await deleteLink(ep.hostVeth);
         await rm(this.sandboxPath(sb.containerId), { force: true });
@@ -581,10 +594,40 @@ export class NetworkManager {
     });
   }
 
+  /**
+   * The gateway endpoint when it can publish ports: a bridge network's. libnetwork programs
+   * external connectivity on the gateway endpoint alone, and the macvlan and ipvlan drivers
+   * publish nothing.
+   */
+  private portsEndpoint(sb: SandboxRecord, v6 = false): EndpointRecord | undefined {
+    const ep = this.gatewayEndpoint(sb, v6);
+    return ep?.sublink ? undefined : ep;
+  }
+
   /** The container address a published port goes to: its IPv6 address for an IPv6 host binding when it has one. */
   private portTarget(sb: SandboxRecord, m: PortMapping): string | undefined {
-    const v6 = m.hostIp.includes(':') ? this.gatewayEndpoint(sb, true) : undefined;
-    return v6?.ip6 ?? this.gatewayEndpoint(sb)?.ip;
+    const v6 = m.hostIp.includes(':') ? this.portsEndpoint(sb, true) : undefined;
+    return v6?.ip6 ?? this.portsEndpoint(sb)?.ip;
+  }
+
+  /**
+   * A container on user networks with none that redirects 127.0.0.11 to the host's listener (all
+   * macvlan or ipvlan) has the embedded DNS inside its namespace.
+   */
+  private needsDnsInNetns(sb: SandboxRecord): boolean {
+    return sb.endpoints.some((e) => e.sublink) && !sb.endpoints.some((e) => e.dns);
+  }
+
+  /** Opens the container's own DNS listeners when it has them; a failure is logged (no DNS), as for a network's. */
+  private async listenInNamespace(sb: SandboxRecord): Promise<void> {
+    if (!sb.dnsInNetns) return;
+    if (!canBindInNetns()) {
+      this.log(`network: no embedded DNS for ${sb.containerName}: the netns socket addon is not built (npm run build)`);
+      return;
+    }
+    await this.dns.listenInNamespace(netnsDnsKey(sb.containerId), sb.containerId, sb.netnsPath).catch((err: Error) => {
+      this.log(`network: no embedded DNS for ${sb.containerName}: ${err.message}`);
+    });
   }
 
   /**
@@ -753,7 +796,7 @@ export class NetworkManager {
   private checkEndpointConfig(n: NetworkRecord | undefined, ep: EndpointSettings | undefined): void {
     const ip = ep?.IPAMConfig?.IPv4Address;
     const ip6 = ep?.IPAMConfig?.IPv6Address;
-    if (n && (this.isDefaultBridge(n) || n.Driver !== 'bridge')) {
+    if (n && (this.isDefaultBridge(n) || (n.Driver !== 'bridge' && !isSublinkDriver(n.Driver)))) {
       if (ip || ip6) throw invalidParameter('user specified IP address is supported on user defined networks only');
       if (ep?.Aliases?.length) throw invalidParameter('network-scoped alias is supported only for containers in user defined networks');
     }
@@ -828,22 +871,25 @@ export class NetworkManager {
         await this.vethDeletes.settled(order.map((o) => o.net.Id));
         const names = interfaceNames([], order.map((o) => o.cfg), order.map((o) => ifacePrefix(o.net)));
         for (const [i, o] of order.entries()) sb.endpoints.push(this.allocateEndpoint(sb, o.net, o.cfg, names[i]!));
-        const gateway = this.gatewayEndpoint(sb);
+        const gateway = this.portsEndpoint(sb);
         const bindIp = (gateway && this.networks.get(gateway.networkId)?.Options[HOST_BINDING_OPTION]) || '0.0.0.0';
         sb.portRequests = portRequests(hc.PortBindings, req.exposedPorts, !!hc.PublishAllPorts, this.v6Ports, bindIp);
         if (gateway) sb.ports = await this.allocatePorts(sb, reservations);
+        sb.dnsInNetns = this.needsDnsInNetns(sb) || undefined;
         this.sandboxes.set(sb.containerId, sb);
         await writeJsonAtomic(this.sandboxPath(sb.containerId), sb);
         persisted = true;
         for (const ep of sb.endpoints) await this.plumb(sb, ep);
         rulesAdded = this.sandboxRules(sb);
         await this.firewall.add(rulesAdded);
+        await this.listenInNamespace(sb);
       } catch (err) {
         for (const r of reservations) r.close();
         for (const p of sb.ports) this.portTable.release(p);
         for (const ep of sb.endpoints) {
           this.releaseEndpoint(ep);
           if (ep.hostVeth) await deleteLink(ep.hostVeth);
+          if (ep.sublink) await deleteSublink(sb.netnsPath, [ep.ifname]);
         }
         this.sandboxes.delete(sb.containerId);
         if (persisted) await rm(this.sandboxPath(sb.containerId), { force: true });
@@ -896,22 +942,30 @@ export class NetworkManager {
       ip = allocateIp(spec, leased);
       if (ip === undefined) throw systemError(`no available IPv4 addresses on this network's address pools: ${n.Name} (${n.Id})`);
     }
+    const sub = sublinkOf(n);
+    if (n.Driver === 'ipvlan' && cfg?.MacAddress) throw systemError('ipvlan interfaces do not support custom mac address assignment');
     leased.add(ip);
     const user = !this.isDefaultBridge(n);
     const aliases = [...new Set(cfg?.Aliases ?? [])];
     const dnsNames = user ? endpointDnsNames(sb, aliases) : [];
     const v6 = this.allocateIp6(n, cfg, leased, ip);
+    // libnetwork's macvlan and ipvlan L2 joins give the gateway only on a network with a way out;
+    // ipvlan L3 routes out of the device itself, with no gateway.
+    const noGateway = !!sub && (sublinkIsolated(n, sub) || (n.Driver === 'ipvlan' && sub.mode !== 'l2'));
+    if (noGateway && v6.gateway6) delete v6.gateway6;
     const ep: EndpointRecord = {
       networkId: n.Id,
       networkName: n.Name,
       endpointId: generateId(),
       ip: formatIp(ip),
       prefixLen: spec.cidr.bits,
-      gateway: formatIp(spec.gateway),
+      gateway: noGateway ? '' : formatIp(spec.gateway),
       ...v6,
-      mac: (cfg?.MacAddress && normalizeMac(cfg.MacAddress)) || macForIp(ip),
+      // An ipvlan device has its parent's address.
+      mac: n.Driver === 'ipvlan' ? '' : (cfg?.MacAddress && normalizeMac(cfg.MacAddress)) || macForIp(ip),
       ifname,
-      hostVeth: `veth${randomBytes(4).toString('hex').slice(0, 7)}`,
+      hostVeth: sub ? '' : `veth${randomBytes(4).toString('hex').slice(0, 7)}`,
+      ...(sub ? { sublink: true } : {}),
       aliases,
       dnsNames,
       requestedIp: want || undefined,
@@ -969,6 +1023,7 @@ export class NetworkManager {
     let best: EndpointRecord | undefined;
     for (const ep of sb.endpoints) {
       if (!(v6 ? ep.ip6 : ep.ip) || this.networks.get(ep.networkId)?.Internal !== false) continue;
+      if (ep.sublink && !(v6 ? ep.gateway6 : ep.gateway)) continue;
       if (!best || before(ep, best)) best = ep;
     }
     return best;
@@ -976,6 +1031,24 @@ export class NetworkManager {
 
   private async plumb(sb: SandboxRecord, ep: EndpointRecord): Promise<void> {
     const n = this.networks.get(ep.networkId)!;
+    const sub = sublinkOf(n);
+    if (sub) {
+      await addSublink({
+        driver: n.Driver as 'macvlan' | 'ipvlan',
+        parent: sub.parent,
+        mode: sub.mode,
+        ...(sub.flag ? { flag: sub.flag } : {}),
+        netnsPath: sb.netnsPath,
+        ifname: ep.ifname,
+        ...(ep.mac ? { mac: ep.mac } : {}),
+        address: `${ep.ip}/${ep.prefixLen}`,
+        ...(ep.ip6 ? { address6: `${ep.ip6}/${ep.prefixLen6}` } : {}),
+        defaultGateway: this.gatewayEndpoint(sb) === ep ? ep.gateway : undefined,
+        defaultGateway6: this.gatewayEndpoint(sb, true) === ep ? ep.gateway6 : undefined,
+        defaultDevice: n.Driver === 'ipvlan' && sub.mode !== 'l2' && !sublinkIsolated(n, sub),
+      });
+      return;
+    }
     await addVeth({
       netnsPath: sb.netnsPath,
       hostVeth: ep.hostVeth,
@@ -1066,6 +1139,7 @@ export class NetworkManager {
     for (const r of this.reservations.get(containerId) ?? []) r.close();
     this.reservations.delete(containerId);
     for (const p of sb.ports) this.portTable.release(p);
+    await this.dns.close(netnsDnsKey(containerId));
     for (const ep of sb.endpoints) {
       this.dns.removeEndpoint(ep.networkId, containerId);
       // Deleted in the background, the addresses leased until the veth is gone (veth-deletes.ts).
@@ -1083,7 +1157,7 @@ export class NetworkManager {
     return this.lock.run(containerId, async () => {
       const sb = this.sandboxes.get(containerId);
       if (!sb) throw conflict(`container ${containerId} is not running with its own network namespace`);
-      if (n.Driver !== 'bridge') throw forbidden(`container cannot be disconnected from host network or connected to host network`);
+      if (n.Driver !== 'bridge' && !sublinkOf(n)) throw forbidden(`container cannot be disconnected from host network or connected to host network`);
       if (sb.endpoints.some((e) => e.networkId === n.Id)) {
         throw forbidden(`endpoint with name ${sb.containerName} already exists in network ${n.Name}`);
       }
@@ -1097,12 +1171,14 @@ export class NetworkManager {
         await writeJsonAtomic(this.sandboxPath(containerId), sb);
         await this.plumb(sb, ep);
         if (gateway) await this.updateExternal(sb, oldRules);
+        sb.dnsInNetns = sb.dnsInNetns || this.needsDnsInNetns(sb) || undefined;
         await writeJsonAtomic(this.sandboxPath(containerId), sb);
       } catch (err) {
         const rulesNow = this.sandboxRules(sb);
         sb.endpoints.pop();
         this.releaseEndpoint(ep);
-        await deleteLink(ep.hostVeth);
+        if (ep.sublink) await deleteSublink(sb.netnsPath, [ep.ifname]);
+        else await deleteLink(ep.hostVeth);
         if (gateway) {
           // Back to the gateway it had: its route, and the ports where they were (or none).
           await this.routeDefaults(sb).catch(() => {});
@@ -1112,6 +1188,7 @@ export class NetworkManager {
         throw err;
       }
       this.registerDns(sb);
+      await this.listenInNamespace(sb);
       return this.epSettings(ep, n);
     }).finally(release);
   }
@@ -1147,7 +1224,8 @@ export class NetworkManager {
       const gateway = this.gatewayEndpoint(sb) === ep || this.gatewayEndpoint(sb, true) === ep;
       this.dns.removeEndpoint(n.Id, containerId);
       if (ep.dns) await removeDnsRedirect(sb.netnsPath, ep.dns).catch(() => {});
-      await deleteLink(ep.hostVeth);
+      if (ep.sublink) await deleteSublink(sb.netnsPath, [ep.ifname]);
+      else await deleteLink(ep.hostVeth);
       this.releaseEndpoint(ep);
       sb.endpoints = sb.endpoints.filter((e) => e !== ep);
       if (gateway) {
@@ -1166,7 +1244,7 @@ export class NetworkManager {
    * has none left.
    */
   private async updateExternal(sb: SandboxRecord, oldRules: Rule[]): Promise<void> {
-    if (!this.gatewayEndpoint(sb)) {
+    if (!this.portsEndpoint(sb)) {
       await this.firewall.remove(oldRules);
       for (const r of this.reservations.get(sb.containerId) ?? []) r.close();
       this.reservations.delete(sb.containerId);
@@ -1254,7 +1332,7 @@ export class NetworkManager {
   }
 
   private etcOf(sb: SandboxRecord): EtcInputs {
-    const user = sb.endpoints.some((e) => e.dns);
+    const user = sb.endpoints.some((e) => e.dns) || !!sb.dnsInNetns;
     return { addresses: sb.endpoints.flatMap(endpointAddresses), nameservers: user ? ['127.0.0.11'] : undefined, ...this.hostGateways() };
   }
 
@@ -1297,7 +1375,8 @@ export class NetworkManager {
       const driver = req.Driver || 'bridge';
       const options = { ...(req.Options ?? {}) };
       // dockerd looks an unknown driver up in its plugin store, whose answer this is.
-      if (driver !== 'bridge') throw notFound(`plugin ${JSON.stringify(driver)} not found`);
+      if (driver !== 'bridge' && !isSublinkDriver(driver)) throw notFound(`plugin ${JSON.stringify(driver)} not found`);
+      const bridgeDriver = driver === 'bridge';
       const ipamDriver = req.IPAM?.Driver || 'default';
       if (ipamDriver === 'null') throw systemError('ipv4 pool is empty');
       if (ipamDriver !== 'default') throw notFound(`plugin ${JSON.stringify(ipamDriver)} not found`);
@@ -1306,23 +1385,14 @@ export class NetworkManager {
       // EnableIPv6 wins over the driver option, which Docker then drops from Options.
       if (req.EnableIPv6 !== undefined && req.EnableIPv6 !== null) delete options['com.docker.network.enable_ipv6'];
       if (req.EnableIPv4 === false) throw invalidParameter('IPv6-only networks are not supported by this engine: IPv4 must be enabled');
-      checkGatewayModes(options, !!req.Internal);
-      if (options[ICC_OPTION] !== undefined && parseGoBool(options[ICC_OPTION]) === undefined) {
-        throw invalidParameter(`invalid value for ${ICC_OPTION}: ${JSON.stringify(options[ICC_OPTION])}: not a bool`);
-      }
-      if (options[MASQUERADE_OPTION] !== undefined && parseGoBool(options[MASQUERADE_OPTION]) === undefined) {
-        throw invalidParameter(`invalid value for ${MASQUERADE_OPTION}: ${JSON.stringify(options[MASQUERADE_OPTION])}: not a bool`);
-      }
-      // Go's net.ParseIP: an IPv4 or IPv6 address, nothing else.
-      for (const key of [HOST_BINDING_OPTION, HOST_IPV4_OPTION, HOST_IPV6_OPTION]) {
-        if (options[key] !== undefined && isIP(options[key]) === 0) throw invalidParameter(`failed to parse ${key} value: ${options[key]} (nil ip)`);
-      }
-      const bridgeName = options['com.docker.network.bridge.name'];
+      if (bridgeDriver) this.checkBridgeOptions(options, !!req.Internal);
+      const bridgeName = bridgeDriver ? options['com.docker.network.bridge.name'] : undefined;
       // An interface name: it goes into `ip -batch` and iptables-restore lines.
       if (bridgeName !== undefined && (!/^[a-zA-Z0-9_.-]+$/.test(bridgeName) || bridgeName === '.' || bridgeName === '..')) {
         throw invalidParameter(`invalid bridge name ${JSON.stringify(bridgeName)}`);
       }
       const id = generateId();
+      const sublink = isSublinkDriver(driver) ? sublinkConfig(driver, id, options, [...this.networks.values()]) : undefined;
       const cfgIn = (req.IPAM?.Config ?? []).filter((c) => !c.Subnet?.includes(':'));
       let config: NetworkRecord['IPAM']['Config'];
       if (cfgIn.length) {
@@ -1361,12 +1431,13 @@ export class NetworkManager {
       const config6 = ipv6 ? await this.ipamConfig6(req) : undefined;
       if (config6) config.push(config6);
       const mtuOpt = options['com.docker.network.driver.mtu'];
-      const rec = this.newRecord(name, 'bridge', { Config: config, Options: req.IPAM?.Options ?? null }, options, { ...(req.Labels ?? {}) }, !!req.Internal);
+      const rec = this.newRecord(name, driver, { Config: config, Options: req.IPAM?.Options ?? null }, options, { ...(req.Labels ?? {}) }, !!req.Internal);
       rec.Id = id;
       rec.EnableIPv6 = ipv6;
       if (config6 && !(req.IPAM?.Config ?? []).some((c) => c.Subnet?.includes(':'))) rec.ipv6Auto = true;
       rec.Attachable = !!req.Attachable;
       if (source) rec.ConfigFrom = { Network: source.Name };
+      if (sublink) return this.createSublinkNetwork(rec, sublink);
       rec.bridge = bridgeName || `${this.opts.userBridgePrefix ?? 'wh-'}${id.slice(0, 12)}`;
       if (rec.bridge.length > 15) throw invalidParameter(`bridge name ${rec.bridge} is longer than 15 characters`);
       if (bridgeName && (await linkExists(bridgeName))) throw conflict(`bridge ${bridgeName} already exists on the host`);
@@ -1389,6 +1460,42 @@ export class NetworkManager {
       }
       return { Id: id, Warning: '' };
     });
+  }
+
+  /** The bridge driver's own options, checked as libnetwork's bridge driver checks them. */
+  private checkBridgeOptions(options: Record<string, string>, internal: boolean): void {
+    checkGatewayModes(options, internal);
+    if (options[ICC_OPTION] !== undefined && parseGoBool(options[ICC_OPTION]) === undefined) {
+      throw invalidParameter(`invalid value for ${ICC_OPTION}: ${JSON.stringify(options[ICC_OPTION])}: not a bool`);
+    }
+    if (options[MASQUERADE_OPTION] !== undefined && parseGoBool(options[MASQUERADE_OPTION]) === undefined) {
+      throw invalidParameter(`invalid value for ${MASQUERADE_OPTION}: ${JSON.stringify(options[MASQUERADE_OPTION])}: not a bool`);
+    }
+    // Go's net.ParseIP: an IPv4 or IPv6 address, nothing else.
+    for (const key of [HOST_BINDING_OPTION, HOST_IPV4_OPTION, HOST_IPV6_OPTION]) {
+      if (options[key] !== undefined && isIP(options[key]) === 0) throw invalidParameter(`failed to parse ${key} value: ${options[key]} (nil ip)`);
+    }
+  }
+
+  /**
+   * A macvlan or ipvlan network: its parent, made when the host lacks it (or marked as made when
+   * another network made it), and its endpoints registered with the embedded DNS. No device,
+   * rule or listener of its own.
+   */
+  private async createSublinkNetwork(rec: NetworkRecord, sublink: SublinkConfig): Promise<{ Id: string; Warning: string }> {
+    rec.sublink = sublink;
+    await writeJsonAtomic(this.netPath(rec.Id), rec);
+    this.networks.set(rec.Id, rec);
+    try {
+      const made = await ensureParent(rec.Driver as 'macvlan' | 'ipvlan', sublink.parent, rec.Id);
+      sublink.created = made || [...this.networks.values()].some((o) => o.Id !== rec.Id && sublinkOf(o)?.parent === sublink.parent && !!o.sublink?.created);
+      await writeJsonAtomic(this.netPath(rec.Id), rec);
+    } catch (err) {
+      await this.destroyNetwork(rec).catch(() => {});
+      throw err;
+    }
+    this.dns.register(rec.Id, rec.Name, !!rec.Internal);
+    return { Id: rec.Id, Warning: '' };
   }
 
   /**
@@ -1472,6 +1579,9 @@ export class NetworkManager {
     await this.dns.close(n.Id);
     await this.firewall.remove(this.netRules(n));
     if (n.bridge) await deleteLink(n.bridge);
+    const sub = sublinkOf(n);
+    // A parent made for networks goes with the last of them; one the host had stays.
+    if (sub?.created && ![...this.networks.values()].some((o) => o.Id !== n.Id && sublinkOf(o)?.parent === sub.parent)) await deleteParent(sub.parent);
     this.networks.delete(n.Id);
     this.leases.delete(n.Id);
     this.leases6.delete(n.Id);
@@ -1493,7 +1603,7 @@ export class NetworkManager {
 
   /** Docker's NetworkResource; `Containers` is filled when `withContainers` (inspect). */
   resource(n: NetworkRecord, withContainers: boolean): NetworkResource {
-    const { bridge: _b, mtu: _m, dnsPort: _d, ipv6Auto: _a, ...pub } = n;
+    const { bridge: _b, mtu: _m, dnsPort: _d, ipv6Auto: _a, sublink: _s, ...pub } = n;
     const containers: NetworkResource['Containers'] = {};
     if (withContainers) {
       for (const { sb, ep } of this.activeEndpoints(n)) {
@@ -1517,7 +1627,10 @@ export class NetworkManager {
     for (const id of [...this.sandboxes.keys()]) await this.detach(id);
     await this.vethDeletes.settled();
     await this.dns.closeAll();
-    for (const n of this.networks.values()) if (n.bridge) await deleteLink(n.bridge);
+    for (const n of this.networks.values()) {
+      if (n.bridge) await deleteLink(n.bridge);
+      if (n.sublink?.created) await deleteParent(n.sublink.parent);
+    }
     await this.firewall.destroy();
   }
 

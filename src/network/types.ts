@@ -13,6 +13,21 @@ export interface NetworkRecord extends Omit<NetworkResource, 'Containers'> {
   dnsPort?: number;
   /** The IPv6 subnet came from the pools: no static --ip6 on it (Docker's IsStatic). */
   ipv6Auto?: boolean;
+  /** A macvlan or ipvlan network's parent and mode (sublink-networks.ts). */
+  sublink?: SublinkConfig;
+}
+
+export interface SublinkConfig {
+  /** The host interface the endpoints' devices hang off. */
+  parent: string;
+  /** macvlan_mode or ipvlan_mode. */
+  mode: string;
+  /** ipvlan_flag. */
+  flag?: string;
+  /** The parent was made for a network (a VLAN subinterface or a dummy): it goes with the last one on it. */
+  created: boolean;
+  /** No parent was given: the parent is a dummy and the network internal to its driver. */
+  noParent: boolean;
 }
 
 export interface EndpointRecord {
@@ -40,6 +55,8 @@ export interface EndpointRecord {
   /** EndpointSettings.GwPriority, when not 0. */
   gwPriority?: number;
   dns?: { containerIp: string; serverIp: string; udpPort: number; tcpPort: number };
+  /** A macvlan or ipvlan endpoint: its device lives in the container's namespace alone. */
+  sublink?: boolean;
 }
 
 /** A container's network state while it runs (network/endpoints/<container-id>.json). */
@@ -56,6 +73,11 @@ export interface SandboxRecord {
   portKeys: string[];
   /** The container's --dns servers: where its embedded DNS queries go. */
   dns: string[];
+  /**
+   * The embedded DNS listens inside the container's namespace: it is on user networks none of
+   * which can redirect 127.0.0.11 to the host (macvlan, ipvlan).
+   */
+  dnsInNetns?: boolean;
   /**
    * What -p/-P asked for, kept so that the ports are published when the container first gets a
    * gateway network (it was only on internal ones) and after its gateway network left.

@@ -449,7 +449,9 @@ async function cleanupNetworks(dataRoot: string): Promise<void> {
   const dir = join(dataRoot, 'network', 'networks');
   let defaultBridge: string | undefined;
   for (const f of await readdir(dir).catch(() => [] as string[])) {
-    const rec = JSON.parse(await readFile(join(dir, f), 'utf8')) as { Name: string; Driver: string; bridge?: string };
+    const rec = JSON.parse(await readFile(join(dir, f), 'utf8')) as { Name: string; Driver: string; bridge?: string; sublink?: { parent: string; created: boolean } };
+    // A macvlan or ipvlan network's parent made for it (a dummy or a VLAN subinterface).
+    if (rec.sublink?.created) await runCommand('ip', ['link', 'del', rec.sublink.parent]);
     if (rec.Driver !== 'bridge' || !rec.bridge) continue;
     if (rec.Name === 'bridge') defaultBridge = rec.bridge;
     await runCommand('ip', ['link', 'del', rec.bridge]);
