@@ -12,13 +12,6 @@ import { fullString, parseNormalizedNamed, withDefaultTag } from '../image/refer
 import type { Instruction, Stage } from './instructions.js';
 import { withModifier, type Env } from './shell-lex.js';
 
-export interface StageStepNames {
-  /** The FROM step's name; null when the base is scratch or another stage. */
-  from: string | null;
-  /** Each command's name, or null for one BuildKit shows no step for. */
-  commands: Array<string | null>;
-}
-
 const STEP_KINDS = new Set<Instruction['kind']>(['run', 'copy', 'add', 'workdir']);
 
 /** BuildKit's uppercaseCmd: the instruction's keyword in capitals, the rest as written. */
@@ -37,29 +30,88 @@ export function sourceName(base: string): string {
 }
 
 /**
+ * The step names of a stage, each made when it is asked for: a stage can hold a million
+ * commands, and naming them all up front held the daemon's thread for seconds.
+ */
+export class StageStepNames {
+  /** The FROM step's name; null when the base is scratch or another stage. */
+  readonly from: string | null;
+  /** Each command's step number, 0 for one BuildKit shows no step for. */
+  private readonly ordinals: Int32Array;
+  /** Commands that turned out to make no step, in increasing order. */
+  private readonly skipped: number[] = [];
+  private readonly label: string;
+  private readonly width: number;
+  /** How many steps the stage shows. */
+  readonly total: number;
+
+  constructor(
+    private readonly stage: Stage,
+    index: number,
+    stageCount: number,
+    base: string,
+    baseIsStage: boolean,
+  ) {
+    const fromIsStep = !baseIsStage && base.toLowerCase() !== 'scratch';
+    let n = fromIsStep ? 1 : 0;
+    this.ordinals = new Int32Array(stage.commands.length);
+    stage.commands.forEach((c, i) => {
+      if (STEP_KINDS.has(c.kind)) this.ordinals[i] = ++n;
+    });
+    this.label = stageCount === 1 ? '' : `${stage.name || `stage-${index}`} `;
+    this.total = n;
+    this.width = String(n).length;
+    this.from = fromIsStep ? this.name(1, `FROM ${sourceName(base)}`) : null;
+  }
+
+  get count(): number {
+    return this.ordinals.length;
+  }
+
+  /** Command `i`'s name, or null for one that makes no step. */
+  command(i: number): string | null {
+    const n = this.ordinals[i] ?? 0;
+    if (n === 0 || this.isSkipped(i)) return null;
+    return this.name(n - this.skippedBefore(i), upperKeyword(this.stage.commands[i]!.text));
+  }
+
+  /**
+   * Command `i` turned out to make no step (a WORKDIR that leaves the stage at `/`, which
+   * BuildKit still counts in the total): it shows none, and the steps after it are numbered one
+   * lower, padded as before.
+   */
+  skip(i: number): void {
+    const at = this.skippedBefore(i);
+    if (this.skipped[at] !== i) this.skipped.splice(at, 0, i);
+  }
+
+  private name(n: number, text: string): string {
+    return `[${this.label}${String(n).padStart(this.width)}/${this.total}] ${text}`;
+  }
+
+  private isSkipped(i: number): boolean {
+    return this.skipped[this.skippedBefore(i)] === i;
+  }
+
+  /** How many skipped commands come before command `i` (a binary search). */
+  private skippedBefore(i: number): number {
+    let lo = 0;
+    let hi = this.skipped.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.skipped[mid]! < i) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
+/**
  * The step names of `stage`, the `index`-th of a Dockerfile of `stageCount` stages, on `base`
  * (its FROM expanded); `baseIsStage` when that names an earlier stage.
  */
 export function stageStepNames(stage: Stage, index: number, stageCount: number, base: string, baseIsStage: boolean): StageStepNames {
-  const fromIsStep = !baseIsStage && base.toLowerCase() !== 'scratch';
-  const total = (fromIsStep ? 1 : 0) + stage.commands.filter((c) => STEP_KINDS.has(c.kind)).length;
-  const label = stageCount === 1 ? '' : `${stage.name || `stage-${index}`} `;
-  const width = String(total).length;
-  let i = 0;
-  const next = (text: string) => `[${label}${String(++i).padStart(width)}/${total}] ${text}`;
-  const from = fromIsStep ? next(`FROM ${sourceName(base)}`) : null;
-  return { from, commands: stage.commands.map((c) => (STEP_KINDS.has(c.kind) ? next(upperKeyword(c.text)) : null)) };
-}
-
-/**
- * `names` once command `i` turned out to make no step (a WORKDIR that leaves the stage at `/`,
- * which BuildKit still counts in the total): it shows none, and the steps after it are numbered
- * one lower, padded as before.
- */
-export function withoutStep(names: StageStepNames, i: number): StageStepNames {
-  const lower = (name: string) =>
-    name.replace(/^\[((?:\S+ )?) *(\d+)\/(\d+)\]/, (_all, label: string, n: string, total: string) => `[${label}${String(Number(n) - 1).padStart(total.length)}/${total}]`);
-  return { from: names.from, commands: names.commands.map((name, j) => (j === i ? null : j > i && name ? lower(name) : name)) };
+  return new StageStepNames(stage, index, stageCount, base, baseIsStage);
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;

@@ -4,7 +4,7 @@
  * Variable substitution happens later, at dispatch, with the stage's environment.
  */
 import { parseGoDuration } from '../lib/go-duration.js';
-import { DockerfileParseError, goQuote, parseDockerfile, type Heredoc, type Node } from './parser.js';
+import { DockerfileParseError, dockerfileNodes, drain, goQuote, type Heredoc, type Node } from './parser.js';
 
 /**
  * Which Dockerfile syntax a build takes: Docker's classic builder's, or BuildKit's (a build through
@@ -366,10 +366,16 @@ function parseFrom(node: Node): Stage {
 
 /** Parses a whole Dockerfile into meta ARGs and stages. Throws DockerfileParseError with Docker's text. */
 export function parseStages(text: string, dialect: Dialect = 'classic'): Dockerfile {
-  const parsed = parseDockerfile(text, { heredocs: dialect === 'buildkit' });
+  return drain(stagesOf(text, dialect));
+}
+
+/** parseStages, pausing after each instruction (see dockerfileNodes). */
+export function* stagesOf(text: string, dialect: Dialect = 'classic'): Generator<void, Dockerfile> {
+  const parsed = yield* dockerfileNodes(text, { heredocs: dialect === 'buildkit' });
   const metaArgs: Dockerfile['metaArgs'] = [];
   const stages: Stage[] = [];
   for (const node of parsed.nodes) {
+    yield;
     try {
       if (node.cmd === 'from') {
         stages.push(parseFrom(node));

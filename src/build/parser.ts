@@ -285,8 +285,25 @@ const isComment = (line: string) => /^\s*#/.test(line);
 
 /** Parses a Dockerfile. Errors carry Docker's text; the caller adds "dockerfile parse error on line N". */
 export function parseDockerfile(text: string, opts: { heredocs?: boolean } = {}): ParseResult {
+  return drain(dockerfileNodes(text, opts));
+}
+
+/** Runs a generator that yields only to pause, to its end. */
+export function drain<T>(gen: Generator<void, T>): T {
+  for (;;) {
+    const r = gen.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * parseDockerfile, pausing after each instruction so that a caller can give the event loop a
+ * turn: a 10 MiB Dockerfile of short lines took seconds to parse.
+ */
+export function* dockerfileNodes(text: string, opts: { heredocs?: boolean } = {}): Generator<void, ParseResult> {
   const lines = text.replace(/^\uFEFF/, '').split('\n');
   if (lines.length && lines[lines.length - 1] === '') lines.pop();
+  checkLineLengths(lines);
   let escape = '\\';
   let syntax: string | undefined;
   const seen = new Set<string>();
@@ -371,9 +388,25 @@ export function parseDockerfile(text: string, opts: { heredocs?: boolean } = {})
       node.endLine = i + 1;
     }
     nodes.push(node);
+    yield;
   }
   if (nodes.length === 0) throw new DockerfileParseError(`dockerfile parse error on line ${lines.length}: file with no instructions`);
   return { nodes, escapeToken: escape, warnings, ...(syntax !== undefined ? { syntax } : {}) };
+}
+
+/**
+ * BuildKit reads a Dockerfile with a bufio.Scanner of Go's default 64 KiB buffer: a line (without
+ * its newline) of 65536 bytes or more is refused before anything is parsed.
+ */
+export const MAX_LINE_BYTES = 65535;
+
+function checkLineLengths(lines: readonly string[]): void {
+  for (const line of lines) {
+    // A UTF-16 unit is at most 3 UTF-8 bytes; only a line that may be too long is measured.
+    if (line.length * 3 > MAX_LINE_BYTES && Buffer.byteLength(line) > MAX_LINE_BYTES) {
+      throw new DockerfileParseError(`dockerfile line greater than max allowed size of ${MAX_LINE_BYTES}`);
+    }
+  }
 }
 
 /** Parses one instruction line (an ONBUILD trigger) with the default escape token. */

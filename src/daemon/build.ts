@@ -20,8 +20,9 @@ import { isDeepStrictEqual } from 'node:util';
 import type { ContainerBackend } from '../api/backend.js';
 import type { BuildCacheRecord, ContainerConfig, HostConfig, ImageConfigFile, ProgressMessage } from '../api/types.js';
 import { BuildArgs, prependEnvOnCmd } from '../build/build-args.js';
-import { parseStages, parseInstruction, requiresBuildkit, stageIndex, type Instruction, type Stage } from '../build/instructions.js';
-import { sourceName, stageStepNames, withoutStep, withVariables, type StageStepNames } from '../build/buildkit-names.js';
+import { runSliced } from '../lib/run-sliced.js';
+import { parseInstruction, requiresBuildkit, stageIndex, stagesOf, type Instruction, type Stage } from '../build/instructions.js';
+import { sourceName, stageStepNames, withVariables, type StageStepNames } from '../build/buildkit-names.js';
 import { UnsupportedNamedContext, type NamedContextMatch, type NamedContextSource } from '../build/named-contexts.js';
 import { DockerfileParseError, goQuote, parseLine } from '../build/parser.js';
 import { envMap, expandHeredoc, processWord, processWords } from '../build/shell-lex.js';
@@ -386,7 +387,7 @@ class BuildRun {
   private async buildAll(): Promise<string> {
     let df;
     try {
-      df = parseStages(this.ctx!.dockerfile, this.opts.dialect ?? 'classic');
+      df = await runSliced(stagesOf(this.ctx!.dockerfile, this.opts.dialect ?? 'classic'));
     } catch (err) {
       if (err instanceof DockerfileParseError) throw invalidParameter(err.message);
       throw err;
@@ -549,8 +550,8 @@ class BuildRun {
     out(` ---> ${shortId(state.imageId)}\n`);
     for (const [i, inst] of stage.commands.entries()) {
       this.checkCancelled();
-      if (this.opts.dialect === 'buildkit' && names.commands[i] && inst.kind === 'workdir' && workdirAfter(state.config, this.expand(inst.path, this.envFor(state), escape)) === '/') names = withoutStep(names, i);
-      const name = names.commands[i]!;
+      if (this.opts.dialect === 'buildkit' && names.command(i) && inst.kind === 'workdir' && workdirAfter(state.config, this.expand(inst.path, this.envFor(state), escape)) === '/') names.skip(i);
+      const name = names.command(i);
       output.step(`Step ${step++}/${total} : ${inst.text}\n`, name && withVariables(name, this.envFor(state), escape));
       await this.dispatchStep(state, inst, escape);
       out(` ---> ${shortId(state.imageId)}\n`);

@@ -51,6 +51,19 @@ async function build(args: string[], opts: { input?: string } = {}) {
   return d.docker(['build', ...args], { env: ENV, timeoutMs: 120_000, ...(opts.input !== undefined ? { input: opts.input } : {}) });
 }
 
+/** Pings the daemon until `building` ends; the slowest answer's time, in ms. */
+async function pingedWhile<T>(building: Promise<T>): Promise<{ r: T; slowest: number }> {
+  let done = false;
+  void building.finally(() => (done = true)).catch(() => {});
+  let slowest = 0;
+  while (!done) {
+    const t = Date.now();
+    assert.equal((await socketRequest(d.socket, 'GET', '/_ping')).status, 200);
+    slowest = Math.max(slowest, Date.now() - t);
+  }
+  return { r: await building, slowest };
+}
+
 async function inspect(ref: string, format: string): Promise<string> {
   const r = await d.docker(['image', 'inspect', '-f', format, ref]);
   assert.equal(r.code, 0, r.stderr);
@@ -957,20 +970,34 @@ describe('docker build (classic builder)', () => {
   test("a COPY wildcard of a hostile size is compiled and matched off the daemon's thread", { timeout: 180_000 }, async () => {
     // `*a?` 300000 times: compiling it and matching it against every path of the context held the
     // daemon's one thread for seconds (about 40 s for a 3 MB line), no request answered meanwhile.
-    const files: Record<string, string> = { Dockerfile: `FROM busybox\nCOPY ${'*a?'.repeat(300_000)} /x/\n` };
+    // Continued over lines, as a Dockerfile line stops at 64 KiB.
+    const pattern = Array.from({ length: 20 }, () => '*a?'.repeat(15_000)).join('\\\n');
+    const files: Record<string, string> = { Dockerfile: `FROM busybox\nCOPY ${pattern} /x/\n` };
     for (let i = 0; i < 300; i++) files[`dir/f${i}`] = 'x';
     const dir = await context('huge-wildcard', files);
-    let done = false;
-    const building = build(['-t', 'huge-wildcard', dir]).finally(() => (done = true));
-    let slowest = 0;
-    while (!done) {
-      const t = Date.now();
-      assert.equal((await socketRequest(d.socket, 'GET', '/_ping')).status, 200);
-      slowest = Math.max(slowest, Date.now() - t);
-    }
-    const r = await building;
+    const { r, slowest } = await pingedWhile(build(['-t', 'huge-wildcard', dir]));
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /COPY failed: no source files were specified/);
     assert.ok(slowest < 1000, `a ping took ${slowest} ms during the build`);
+  });
+
+  test('a Dockerfile of 1.7 million lines is parsed while the daemon answers', { timeout: 180_000 }, async () => {
+    // 10 MiB of `RUN a` held the daemon's one thread about 9 s while it was parsed.
+    const dir = await context('huge-dockerfile', { Dockerfile: `FROM busybox\n${'RUN a\n'.repeat(1_700_000)}` });
+    const { r, slowest } = await pingedWhile(build(['-t', 'huge-dockerfile', dir]));
+    assert.notEqual(r.code, 0);
+    assert.match(r.stdout, /Step 2\/1700001 : RUN a/);
+    assert.match(r.stderr, /The command '\/bin\/sh -c a' returned a non-zero code: 127/);
+    assert.ok(slowest < 1000, `a ping took ${slowest} ms during the build`);
+  });
+
+  test('a Dockerfile line of 64 KiB or more is refused as BuildKit refuses it', async () => {
+    const fits = await context('line-fits', { Dockerfile: `FROM busybox\nLABEL a=${'b'.repeat(65535 - 'LABEL a='.length)}\n` });
+    assert.equal((await build(['-q', fits])).code, 0);
+    // A multi-byte character counts as its UTF-8 bytes.
+    const long = await context('line-long', { Dockerfile: `FROM busybox\nLABEL a=${'é'.repeat(32764)}\n` });
+    const r = await build([long]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /dockerfile line greater than max allowed size of 65535/);
   });
 });
