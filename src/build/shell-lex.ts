@@ -70,8 +70,7 @@ class Lexer {
       }
       let piece: string;
       if (ch === "'") piece = this.single();
-      else if (ch === '"') piece = this.double();
-      else if (ch === '$') piece = this.dollar();
+      else if (ch === '"' || ch === '$') piece = this.expansion();
       else if (ch === this.escape) {
         this.s.next();
         const n = this.s.next();
@@ -87,7 +86,7 @@ class Lexer {
         this.inWord = true;
       }
       out += piece;
-      if (out.length > MAX_EXPANSION) throw new Error(`expansion of ${JSON.stringify(this.s.src.slice(0, 40))} is longer than ${MAX_EXPANSION} characters`);
+      if (out.length > MAX_EXPANSION) this.tooLong();
     }
     if (this.inWord) this.flush();
     return { word: out, words: this.words };
@@ -121,30 +120,72 @@ class Lexer {
     }
   }
 
-  private double(): string {
-    this.s.next();
-    let out = '';
-    for (;;) {
-      const ch = this.s.peek();
-      if (ch === undefined) throw new Error('unexpected end of statement while looking for matching double-quote');
-      if (ch === '"') {
+  /**
+   * The expansion of the `"…"` or `$…` at the scanner. Nested `${v:-…}` words and quoted strings
+   * are frames on a stack of their own, not calls: 10,000 levels of `${a:-${a:-…}}` overflowed
+   * the call stack (BuildKit's Go lexer, on Go's growing stacks, takes them). Each frame's text
+   * is held to the expansion cap as it grows, so none reaches V8's string limit first.
+   */
+  private expansion(): string {
+    const stack: Frame[] = [];
+    const deliver = (v: string): string | null => {
+      const top = stack.at(-1);
+      if (!top) return v;
+      append(top, v);
+      return null;
+    };
+    const append = (f: Frame, v: string) => {
+      f.out += v;
+      if (f.out.length > MAX_EXPANSION) this.tooLong();
+    };
+    const start = (): string | null => {
+      if (this.s.peek() === '"') {
         this.s.next();
-        return out;
+        stack.push({ kind: 'double', out: '' });
+        return null;
       }
-      if (ch === '$') {
-        out += this.dollar();
+      const head = this.dollar();
+      return typeof head === 'string' ? deliver(head) : (stack.push(head), null);
+    };
+    let done = start();
+    while (done === null) {
+      const top = stack.at(-1)!;
+      const ch = this.s.peek();
+      if (top.kind === 'double') {
+        if (ch === undefined) throw new Error('unexpected end of statement while looking for matching double-quote');
+        if (ch === '"') {
+          this.s.next();
+          stack.pop();
+          done = deliver(top.out);
+        } else if (ch === '$') done = start();
+        else {
+          this.s.next();
+          const n = this.s.peek();
+          if (ch === this.escape && (n === '"' || n === '$' || n === this.escape)) append(top, this.s.next()!);
+          else append(top, ch);
+        }
         continue;
       }
-      this.s.next();
-      if (ch === this.escape) {
-        const n = this.s.peek();
-        if (n === '"' || n === '$' || n === this.escape) {
-          out += this.s.next();
-          continue;
-        }
+      if (ch === undefined) throw new Error("missing '}'");
+      if (ch === '}') {
+        this.s.next();
+        stack.pop();
+        done = deliver(this.modified(top));
+      } else if (ch === '"' || ch === '$') done = start();
+      else if (ch === "'") append(top, this.single());
+      else if (ch === this.escape) {
+        this.s.next();
+        append(top, this.s.next() ?? '');
+      } else {
+        this.s.next();
+        append(top, ch);
       }
-      out += ch;
     }
+    return done;
+  }
+
+  private tooLong(): never {
+    throw new Error(`expansion of ${JSON.stringify(this.s.src.slice(0, 40))} is longer than ${MAX_EXPANSION} characters`);
   }
 
   private name(): string {
@@ -162,7 +203,8 @@ class Lexer {
     return this.env.get(name);
   }
 
-  private dollar(): string {
+  /** A `$…` at the scanner: its value, or the frame of a `${VAR<modifier>word}` whose word follows. */
+  private dollar(): string | ModifierFrame {
     this.s.next(); // '$'
     const ch = this.s.peek();
     if (ch === undefined) return '$';
@@ -188,36 +230,29 @@ class Lexer {
       mod = m;
     }
     if (mod !== '-' && mod !== '+' && mod !== '?') throw new Error(`unsupported modifier (${colon ? ':' : ''}${mod}) in substitution`);
-    const word = this.until('}');
-    const value = this.lookup(name);
-    if (mod !== '?') return withModifier(value, colon, mod, word);
-    if (colon ? !value : value === undefined) throw new Error(`${name}: ${word || 'is not allowed to be unset'}`);
-    return value!;
+    return { kind: 'word', out: '', name, colon, mod };
   }
 
-  /** The word of a `${VAR:-word}` modifier, itself expanded, up to the closing brace. */
-  private until(stop: string): string {
-    let out = '';
-    for (;;) {
-      const ch = this.s.peek();
-      if (ch === undefined) throw new Error(`missing '${stop}'`);
-      if (ch === stop) {
-        this.s.next();
-        return out;
-      }
-      if (ch === "'") out += this.single();
-      else if (ch === '"') out += this.double();
-      else if (ch === '$') out += this.dollar();
-      else if (ch === this.escape) {
-        this.s.next();
-        out += this.s.next() ?? '';
-      } else {
-        this.s.next();
-        out += ch;
-      }
-    }
+  /** What `${VAR<modifier>word}` stands for, its word expanded. */
+  private modified(f: ModifierFrame): string {
+    const value = this.lookup(f.name);
+    if (f.mod !== '?') return withModifier(value, f.colon, f.mod, f.out);
+    if (f.colon ? !value : value === undefined) throw new Error(`${f.name}: ${f.out || 'is not allowed to be unset'}`);
+    return value!;
   }
 }
+
+/** A `${VAR<modifier>word}` whose word is being read. */
+interface ModifierFrame {
+  kind: 'word';
+  out: string;
+  name: string;
+  colon: boolean;
+  mod: '-' | '+' | '?';
+}
+
+/** A quoted string or a modifier's word being read, with its expanded text so far. */
+type Frame = { kind: 'double'; out: string } | ModifierFrame;
 
 /** What `${VAR-word}` / `${VAR+word}` stand for with VAR's `value`; with `colon` (`:-`, `:+`) an empty value counts as unset. */
 export function withModifier(value: string | undefined, colon: boolean, mod: '-' | '+', word: string): string {

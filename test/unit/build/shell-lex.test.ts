@@ -34,6 +34,20 @@ describe('processWord', () => {
     assert.equal(processWord('`$FOO', env, '`'), '$FOO');
     assert.equal(processWord('c:\\dir', env, '`'), 'c:\\dir');
   });
+  test('nesting as deep as a Dockerfile can hold takes no call stack', () => {
+    // 10,000 levels overflowed the call stack when each level was a call.
+    const depth = 200_000;
+    const nested = `${'${UNSET:-"'.repeat(depth)}x${'"}'.repeat(depth)}`;
+    assert.equal(processWord(nested, env), 'x');
+    assert.equal(processWord(`${'${FOO:+${UNSET-'.repeat(depth)}y${'}}'.repeat(depth)}`, env), 'y');
+    assert.throws(() => processWord(`${'${UNSET:-'.repeat(depth)}x`, env), /missing '}'/);
+  });
+  test('the expansion cap holds as a quoted string or a modifier word grows', () => {
+    // 4,000 times 512 Ki characters: the piece reached V8's string limit before the cap was checked.
+    const big = envMap([`V=${'v'.repeat(1 << 19)}`]);
+    assert.throws(() => processWord(`"${'$V'.repeat(4000)}"`, big), /is longer than 1048576 characters/);
+    assert.throws(() => processWord(`\${UNSET:-${'$V'.repeat(4000)}}`, big), /is longer than 1048576 characters/);
+  });
   test('a lone $ and errors', () => {
     assert.equal(processWord('a$', env), 'a$');
     assert.equal(processWord('$ x', env), '$ x');
