@@ -52,6 +52,13 @@ async function build(args: string[], opts: { input?: string } = {}) {
 }
 
 /** Pings the daemon until `building` ends; the slowest answer's time, in ms. */
+/**
+ * A ping's bound while a hostile build runs: the blocks these tests catch held the daemon 9 to
+ * 30 s, while a turn between slices takes well under a second on a quiet machine and a few times
+ * that with the other test files running beside it on two cores.
+ */
+const PING_BOUND_MS = 5000;
+
 async function pingedWhile<T>(building: Promise<T>): Promise<{ r: T; slowest: number }> {
   let done = false;
   void building.finally(() => (done = true)).catch(() => {});
@@ -978,7 +985,7 @@ describe('docker build (classic builder)', () => {
     const { r, slowest } = await pingedWhile(build(['-t', 'huge-wildcard', dir]));
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /COPY failed: no source files were specified/);
-    assert.ok(slowest < 1000, `a ping took ${slowest} ms during the build`);
+    assert.ok(slowest < PING_BOUND_MS, `a ping took ${slowest} ms during the build`);
   });
 
   test('a Dockerfile of 1.7 million lines is parsed while the daemon answers', { timeout: 180_000 }, async () => {
@@ -988,7 +995,7 @@ describe('docker build (classic builder)', () => {
     assert.notEqual(r.code, 0);
     assert.match(r.stdout, /Step 2\/1700001 : RUN a/);
     assert.match(r.stderr, /The command '\/bin\/sh -c a' returned a non-zero code: 127/);
-    assert.ok(slowest < 1000, `a ping took ${slowest} ms during the build`);
+    assert.ok(slowest < PING_BOUND_MS, `a ping took ${slowest} ms during the build`);
   });
 
   test('a Dockerfile line of 64 KiB or more is refused as BuildKit refuses it', async () => {
