@@ -198,10 +198,10 @@ function snatAddresses(options: Record<string, string>): { snat?: string; snat6?
   return { ...(v4 && !v4.includes(':') ? { snat: v4 } : {}), ...(v6?.includes(':') ? { snat6: v6 } : {}) };
 }
 
-/** A network's `com.docker.network.container_iface_prefix`: the name its endpoints' interfaces start with. */
 /** The key of a container's own DNS listeners (inside its namespace) in the embedded DNS. */
 const netnsDnsKey = (containerId: string): string => `netns:${containerId}`;
 
+/** A network's `com.docker.network.container_iface_prefix`: the name its endpoints' interfaces start with. */
 const ifacePrefix = (n: NetworkRecord): string | undefined => n.Options['com.docker.network.container_iface_prefix'] || undefined;
 
 /** The entry of a network the container is on without an endpoint there. */
