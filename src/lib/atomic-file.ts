@@ -3,9 +3,11 @@ import { dirname, join, basename } from 'node:path';
 
 /**
  * Writes a file so that a crash leaves either the old or the new content, never a mix:
- * temp file in the same directory, fsync, rename.
+ * temp file in the same directory, fsync, rename. Without `durable` the fsync is left out: the
+ * rename still orders it for a crash of the process (the kernel has the data), only a power loss
+ * may leave the file empty.
  */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644, opts: { durable?: boolean } = {}): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
   // crypto is imported here, not at the top: the CLI loads this module at start for no write.
@@ -14,7 +16,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
   const fh = await open(tmp, 'w', mode);
   try {
     await fh.writeFile(data);
-    await fh.sync();
+    if (opts.durable !== false) await fh.sync();
   } catch (err) {
     await fh.close().catch(() => {});
     await unlink(tmp).catch(() => {});

@@ -45,7 +45,7 @@ export interface RWLayers {
 }
 
 export interface RecordStore {
-  save(record: ContainerRecord): Promise<void>;
+  save(record: ContainerRecord, opts?: { durable?: boolean }): Promise<void>;
   remove(id: string): Promise<void>;
   dir(id: string): string;
 }
