@@ -7,11 +7,11 @@
  * and serve its other jobs between them (`treeHashSteps`); `treeHash` runs it through at once.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, constants as fsc, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
+import { closeSync, readdirSync, readlinkSync, readSync } from 'node:fs';
 import { systemError } from '../lib/errors.js';
 import { MAX_TREE_DEPTH, tooDeep } from '../lib/tree-depth.js';
-import { O_PATH } from './root.js';
 import { fdPath } from '../lib/fd-path.js';
+import { openPinnedFile, pin, type Pinned } from './pinned.js';
 import { CopyFilter, filters, type CopyFilterSpec } from './copy-filter.js';
 
 const CHUNK = 256 * 1024;
@@ -35,18 +35,26 @@ export function treeHash(at: string, filter?: CopyFilterSpec): string | undefine
 
 /** treeHash() one entry or file chunk per step; its return value is the hash. Closes what it holds when abandoned. */
 export function* treeHashSteps(at: string, filterSpec?: CopyFilterSpec): Generator<void, string | undefined> {
-  let st: Stats;
-  try {
-    st = lstatSync(at);
-  } catch {
-    return undefined;
-  }
+  // Each entry is pinned before its type is looked at: what is opened is what was looked at (pinned.ts).
+  const root = pin(at);
+  if (!root) return undefined;
+  const st = root.st;
   const h = createHash('sha256');
   const buf = Buffer.allocUnsafe(CHUNK);
   // A stack of its own, as the tar walk keeps: recursion ~2,000 levels deep is near the stack's end.
   const stack: Frame[] = [];
   const filter = filters(filterSpec) ? new CopyFilter(filterSpec) : null;
-  const enter = (path: string, name: string, est: Stats, depth: number, taken = true): void => {
+  /** Hashes the pinned entry (or starts to: a file's contents and a directory's children come later); closes or keeps `p`. */
+  const enter = (path: string, name: string, p: Pinned, depth: number, taken = true): void => {
+    try {
+      enterPinned(path, name, p, depth, taken);
+    } catch (err) {
+      closeSync(p.fd);
+      throw err;
+    }
+  };
+  const enterPinned = (path: string, name: string, p: Pinned, depth: number, taken: boolean): void => {
+    const est = p.st;
     const type = est.isDirectory() ? 'd' : est.isSymbolicLink() ? 'l' : est.isFile() ? 'f' : 'o';
     const own = `${name}\0${type}\0${(est.mode & 0o7777).toString(8)}\0${est.uid}\0${est.gid}\0`;
     if (taken) {
@@ -60,28 +68,24 @@ export function* treeHashSteps(at: string, filterSpec?: CopyFilterSpec): Generat
     if (type === 'l') h.update(readlinkSync(path));
     if (type === 'f') {
       h.update(`${est.size}\0`);
-      // O_NONBLOCK: should the entry have become a FIFO since its lstat, open(2) must not wait for a writer.
-      stack.push({ kind: 'file', fd: openSync(path, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK) });
+      stack.push({ kind: 'file', fd: openPinnedFile(p, path) });
+      closeSync(p.fd);
       return; // its '\n' comes after its contents
     }
     if (type === 'd') {
       // Each level holds its directory open: a nesting past the bound fails, as PATH_MAX fails Docker's walk.
       if (depth >= MAX_TREE_DEPTH) throw systemError(tooDeep(name));
-      const fd = openSync(path, O_PATH | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
-      let names: string[];
-      try {
-        names = readdirSync(fdPath({ fd })).sort().reverse();
-      } catch (err) {
-        closeSync(fd);
-        throw err;
-      }
+      // The pin (O_PATH) is the directory's fd: its children are looked up through it.
+      const fd = p.fd;
+      const names = readdirSync(fdPath({ fd })).sort().reverse();
       stack.push({ kind: 'dir', fd, names, name, depth, held: taken ? null : own });
       return; // its '\n' comes after its children
     }
+    closeSync(p.fd);
     h.update('\n');
   };
   try {
-    enter(at, '', st, 0);
+    enter(at, '', root, 0);
     while (stack.length) {
       yield;
       const top = stack[stack.length - 1]!;
@@ -95,15 +99,12 @@ export function* treeHashSteps(at: string, filterSpec?: CopyFilterSpec): Generat
         const child = top.names.pop();
         if (child !== undefined) {
           const cat = fdPath({ fd: top.fd }, child);
-          let cst: Stats;
-          try {
-            cst = lstatSync(cat);
-          } catch {
-            continue;
-          }
+          const cp = pin(cat);
+          if (!cp) continue;
           const name = `${top.name}/${child}`;
-          const verdict = filter ? filter.judge(name.slice(1), cst.isDirectory()) : 'take';
-          if (verdict !== 'skip') enter(cat, name, cst, top.depth + 1, verdict === 'take');
+          const verdict = filter ? filter.judge(name.slice(1), cp.st.isDirectory()) : 'take';
+          if (verdict !== 'skip') enter(cat, name, cp, top.depth + 1, verdict === 'take');
+          else closeSync(cp.fd);
           continue;
         }
       }

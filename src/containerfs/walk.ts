@@ -15,7 +15,7 @@
  * call costs a round trip to libuv's thread pool, 35-40 us here against 4 us for the call itself,
  * and a tree of small files is mostly such calls.
  */
-import { closeSync, constants as fsc, fstatSync, futimesSync, lstatSync, lutimesSync, openSync, readdirSync, readlinkSync, readSync, unlinkSync, type Stats } from 'node:fs';
+import { closeSync, constants as fsc, futimesSync, lutimesSync, openSync, readdirSync, readlinkSync, readSync, unlinkSync, type Stats } from 'node:fs';
 import { systemError } from '../lib/errors.js';
 import { tarEnd, tarEntryBlocks, type TarWriteHeader } from '../lib/tar-writer.js';
 import { MAX_TREE_DEPTH, tooDeep } from '../lib/tree-depth.js';
@@ -23,6 +23,7 @@ import { lgetxattr, llistxattr, lremovexattr } from '../layer/xattr.js';
 import { fdPath } from '../lib/fd-path.js';
 import { CopyFilter, filters, type CopyFilterSpec, type Verdict } from './copy-filter.js';
 import { ModeChange } from '../lib/file-mode.js';
+import { openPinnedFile, pin, type Pinned } from './pinned.js';
 
 export interface WalkOptions {
   /** Overlay upper dir mode: whiteouts and opaque dirs (trusted.overlay.opaque) become Docker's `.wh.` entries. */
@@ -77,14 +78,6 @@ function typeOf(st: Stats): TarWriteHeader['type'] | null {
   return null; // sockets: Docker leaves them out
 }
 
-function lstatOrNull(at: string): Stats | null {
-  try {
-    return lstatSync(at);
-  } catch {
-    return null;
-  }
-}
-
 function openOrNull(at: string, flags: number): number | null {
   try {
     return openSync(at, flags);
@@ -110,8 +103,8 @@ export function* walkTar(spec: WalkSpec, opts: WalkOptions = {}): Generator<Buff
   try {
     if (spec.children) walk.descend(spec.at, null, spec.name);
     else {
-      const st = lstatOrNull(spec.at);
-      if (st) yield* walk.entry(spec.at, st, spec.name);
+      const p = pin(spec.at);
+      if (p) yield* walk.entry(spec.at, p, spec.name);
     }
     yield* walk.rest();
   } finally {
@@ -206,10 +199,12 @@ class TreeWalk {
         continue;
       }
       const at = this.opts.mounts?.get(level.prefix + child) ?? `${level.dir}/${child}`;
-      const st = lstatOrNull(at);
-      if (!st) continue;
-      const verdict = this.filter ? this.filter.judge((level.prefix + child).slice(this.filterBase.length), st.isDirectory()) : 'take';
-      if (verdict !== 'skip') yield* this.entry(at, st, level.prefix + child, verdict);
+      // Pinned before its type is looked at: what is opened below is what was looked at (pinned.ts).
+      const p = pin(at);
+      if (!p) continue;
+      const verdict = this.filter ? this.filter.judge((level.prefix + child).slice(this.filterBase.length), p.st.isDirectory()) : 'take';
+      if (verdict !== 'skip') yield* this.entry(at, p, level.prefix + child, verdict);
+      else closeSync(p.fd);
     }
   }
 
@@ -226,7 +221,17 @@ class TreeWalk {
     for (const level of this.levels.splice(0)) if (level.fd !== null) closeSync(level.fd);
   }
 
-  *entry(at: string, st: Stats, tarName: string, verdict: Verdict = 'take'): Generator<Buffer> {
+  /** The entry `p` pinned at `at`, and what it holds; closes `p`. */
+  *entry(at: string, p: Pinned, tarName: string, verdict: Verdict = 'take'): Generator<Buffer> {
+    try {
+      yield* this.pinnedEntry(at, p, tarName, verdict);
+    } finally {
+      closeSync(p.fd);
+    }
+  }
+
+  private *pinnedEntry(at: string, p: Pinned, tarName: string, verdict: Verdict): Generator<Buffer> {
+    const st = p.st;
     const type = typeOf(st);
     if (type === null) {
       if (this.opts.asLayer) unlinkSync(at);
@@ -255,12 +260,11 @@ class TreeWalk {
     if (capability) base.xattrs = new Map([[CAPABILITY, capability]]);
     switch (type) {
       case 'directory': {
-        const dir = openOrNull(at, fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
-        if (dir === null) return this.unreadable(rel); // replaced by something else since the lstat
+        // Through the pin: the directory looked at, whatever its name names by now.
+        const dir = openOrNull(fdPath(p), fsc.O_RDONLY | fsc.O_DIRECTORY);
+        if (dir === null) return this.unreadable(rel);
         let handedOn = false;
         try {
-          const now = fstatSync(dir);
-          if (now.ino !== st.ino || now.dev !== st.dev) return this.unreadable(rel);
           const own = tarEntryBlocks({ ...base, name: rel === '' ? '/' : `${rel}/` });
           // Filtered out itself: its entry waits for one below it (unhold()).
           const pending = verdict === 'pass' ? [...own] : undefined;
@@ -286,11 +290,13 @@ class TreeWalk {
             return;
           }
         }
-        const fd = openOrNull(at, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK | fsc.O_NOCTTY);
-        if (fd === null) return this.unreadable(rel);
+        let fd: number;
         try {
-          const now = fstatSync(fd);
-          if (now.ino !== st.ino || now.dev !== st.dev || !now.isFile()) return this.unreadable(rel);
+          fd = openPinnedFile(p, at);
+        } catch {
+          return this.unreadable(rel);
+        }
+        try {
           if (st.nlink > 1) this.linked.set(key, tarName);
           yield* tarEntryBlocks({ ...base, size: st.size }, readExactly(fd, st.size));
           this.settle(at, base.mtime, names);

@@ -5,7 +5,7 @@
  * `{"type":2,"payload":"<base64 raw bytes>","position":n}` for headers/padding and
  * `{"type":1,"name":"<path in the layer>","size":n,"position":n}` for file payloads.
  */
-import { closeSync, constants as fsc, createReadStream, createWriteStream, fstatSync, openSync, readSync, type WriteStream } from 'node:fs';
+import { closeSync, constants as fsc, createReadStream, createWriteStream, openSync, readSync, type WriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { finished } from 'node:stream/promises';
 import { constants, createGunzip, createGzip } from 'node:zlib';
@@ -13,6 +13,7 @@ import type { TarRecorder } from './tar-reader.js';
 import { systemError } from '../lib/errors.js';
 import { O_PATH } from '../containerfs/root.js';
 import { fdPath } from '../lib/fd-path.js';
+import { openPinnedFile, pin } from '../containerfs/pinned.js';
 
 const BATCH = 64 * 1024;
 
@@ -133,19 +134,23 @@ class DiffDirFiles {
     const parts = name.split('/').filter((p) => p !== '' && p !== '.');
     const base = parts.pop();
     if (base === undefined || parts.includes('..') || base === '..') throw systemError(`layer file ${name}: invalid name in the tar-split record`);
-    let fd: number;
+    // Pinned and looked at before it is opened, so that no device node is ever opened (pinned.ts).
+    let dir: number;
     try {
-      fd = openSync(fdPath({ fd: this.dir(parts.join('/')) }, base), fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK | fsc.O_NOCTTY);
+      dir = this.dir(parts.join('/'));
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ELOOP' || code === 'ENOTDIR' || code === 'ENOENT') throw replaced(name);
       throw err;
     }
-    if (!fstatSync(fd).isFile()) {
-      closeSync(fd);
-      throw replaced(name);
+    const p = pin(fdPath({ fd: dir }, base));
+    if (!p) throw replaced(name);
+    try {
+      if (!p.st.isFile()) throw replaced(name);
+      return openPinnedFile(p, name);
+    } finally {
+      closeSync(p.fd);
     }
-    return fd;
   }
 
   private closeAllBut(keep: number): void {
