@@ -77,6 +77,7 @@ import type { EventSink } from './events.js';
 import { hostArch, hostPlatform } from './images/platform.js';
 import { parsePlatform } from '../distribution/manifest.js';
 import { platformArgs } from '../build/platform-args.js';
+import { setEnv } from '../build/env-merge.js';
 import type { ImageService } from './images/service.js';
 import type { BuildBackend, BuildOptions, BuildStepError } from '../api/backend.js';
 
@@ -793,19 +794,9 @@ class BuildRun {
     const c = state.config;
     switch (inst.kind) {
       case 'env': {
-        let msg = 'ENV';
-        for (const kv of inst.env) {
-          const key = x(kv.key);
-          const value = x(kv.value);
-          const line = `${key}=${value}`;
-          msg += ` ${line}`;
-          const list = c.Env ?? [];
-          const i = list.findIndex((e) => e.split('=', 1)[0] === key);
-          if (i >= 0) list[i] = line;
-          else list.push(line);
-          c.Env = list;
-        }
-        return this.commitNop(state, msg);
+        const pairs = inst.env.map((kv) => [x(kv.key), x(kv.value)] as const);
+        c.Env = setEnv(c.Env ?? [], pairs);
+        return this.commitNop(state, ['ENV', ...pairs.map(([k, v]) => `${k}=${v}`)].join(' '));
       }
       case 'label': {
         let msg = 'LABEL';
@@ -1484,8 +1475,8 @@ class BuildRun {
         },
       );
       // A secret given as a variable reaches the step's process only, never its container's config.
-      const has = (k: string) => runConfig.Env!.some((e) => e.split('=', 1)[0] === k);
-      for (const [k, v] of Object.entries(prepared.defaultEnv)) if (!has(k)) runConfig.Env!.push(`${k}=${v}`);
+      const has = new Set(runConfig.Env!.map((e) => e.split('=', 1)[0]));
+      for (const [k, v] of Object.entries(prepared.defaultEnv)) if (!has.has(k)) runConfig.Env!.push(`${k}=${v}`);
     }
     try {
       await this.runContainer(state, runConfig, probeConfig, prepared, inst.network);

@@ -8,6 +8,7 @@ import { invalidParameter } from '../lib/errors.js';
 import { parseInstruction, type Instruction } from '../build/instructions.js';
 import { parseDockerfile } from '../build/parser.js';
 import { envMap, processWord } from '../build/shell-lex.js';
+import { setEnv } from '../build/env-merge.js';
 
 const VALID = new Set(['cmd', 'entrypoint', 'healthcheck', 'env', 'expose', 'label', 'onbuild', 'stopsignal', 'user', 'volume', 'workdir']);
 
@@ -160,13 +161,7 @@ export function applyChanges(changes: string[], base: ContainerConfig = {}): Con
         break;
       }
       case 'env': {
-        const env = [...(cfg.Env ?? [])];
-        for (const [k, v] of envChange(rest!, env)) {
-          const i = env.findIndex((e) => e.split('=')[0] === k);
-          if (i >= 0) env[i] = `${k}=${v}`;
-          else env.push(`${k}=${v}`);
-        }
-        cfg.Env = env;
+        cfg.Env = setEnv(cfg.Env ?? [], envChange(rest!, cfg.Env ?? []));
         break;
       }
       case 'label': {
