@@ -77,7 +77,7 @@ import type { EventSink } from './events.js';
 import { hostArch, hostPlatform } from './images/platform.js';
 import { parsePlatform } from '../distribution/manifest.js';
 import { platformArgs } from '../build/platform-args.js';
-import { setEnv } from '../build/env-merge.js';
+import { setEnv } from '../lib/env-list.js';
 import type { ImageService } from './images/service.js';
 import type { BuildBackend, BuildOptions, BuildStepError } from '../api/backend.js';
 

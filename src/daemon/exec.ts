@@ -17,6 +17,7 @@ import { resolveUser, type ResolvedUser } from '../runtime/user.js';
 import { parseDetachKeys, pipeAttach } from './attach-session.js';
 import { containerActor } from './containers/events.js';
 import { containerEnv } from './containers/env.js';
+import { replaceOrAppendEnv } from '../lib/env-list.js';
 import type { EventSink } from './events.js';
 import type { ExecCreateRequest, ExecInspect } from '../api/types.js';
 import type { ExecBackend, ExecSession, ExecStartOptions } from '../api/backend.js';
@@ -383,23 +384,6 @@ export class ExecService implements ExecBackend {
 /** Docker's "exec_create: <entrypoint> <args...>" action suffix. */
 function commandLine(ex: ExecRecord): string {
   return `${ex.entrypoint} ${ex.args.join(' ')}`;
-}
-
-/** Docker's ReplaceOrAppendEnvValues: `K=v` replaces or appends, a bare `K` unsets. */
-export function replaceOrAppendEnv(defaults: string[], overrides: string[]): string[] {
-  const out = [...defaults];
-  const keyOf = (kv: string) => kv.split('=', 1)[0];
-  for (const kv of overrides) {
-    const key = keyOf(kv);
-    const i = out.findIndex((e) => keyOf(e) === key);
-    if (!kv.includes('=')) {
-      if (i >= 0) out.splice(i, 1);
-      continue;
-    }
-    if (i >= 0) out[i] = kv;
-    else out.push(kv);
-  }
-  return out;
 }
 
 /** Docker's texts and exit codes for an exec that could not start (setExitCodeFromError). */

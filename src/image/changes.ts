@@ -8,7 +8,7 @@ import { invalidParameter } from '../lib/errors.js';
 import { parseInstruction, type Instruction } from '../build/instructions.js';
 import { parseDockerfile } from '../build/parser.js';
 import { envMap, processWord } from '../build/shell-lex.js';
-import { setEnv } from '../build/env-merge.js';
+import { setEnv } from '../lib/env-list.js';
 
 const VALID = new Set(['cmd', 'entrypoint', 'healthcheck', 'env', 'expose', 'label', 'onbuild', 'stopsignal', 'user', 'volume', 'workdir']);
 

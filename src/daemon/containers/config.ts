@@ -6,13 +6,13 @@
 import { cpus } from 'node:os';
 import { posix } from 'node:path';
 import type { ContainerConfig, HealthConfig, HostConfig, RestartPolicy } from '../../api/types.js';
+import { envKey } from '../../lib/env-list.js';
 import { invalidParameter } from '../../lib/errors.js';
 import { parseSignal } from '../../lib/signals.js';
 import { validatePortBindings } from '../../network/ports.js';
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, DEFAULT_SHM_SIZE, normalizeCaps } from '../../runtime/spec.js';
 import { parseCpuList, type SysInfo } from '../sysinfo.js';
 
-const envKey = (kv: string) => kv.split('=', 1)[0];
 
 const HEALTH_NUMBERS = ['Interval', 'Timeout', 'StartPeriod', 'StartInterval', 'Retries'] as const;
 

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ContainerRecord, HealthState } from '../../../src/container/container.js';
 import { applyProbeResult, healthTimings, probeCommand } from '../../../src/daemon/health.js';
-import { execStartError, replaceOrAppendEnv } from '../../../src/daemon/exec.js';
+import { execStartError } from '../../../src/daemon/exec.js';
+import { replaceOrAppendEnv } from '../../../src/lib/env-list.js';
 import { RuntimeStartError } from '../../../src/runtime/runtime.js';
 
 const rec = (config: Partial<ContainerRecord['Config']>) => ({ Config: config }) as ContainerRecord;
