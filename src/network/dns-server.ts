@@ -320,12 +320,10 @@ export class EmbeddedDns {
 
   /** The asking container's endpoint that chooses where its queries are relayed. */
   private askingEndpoint(l: Listener, from: string): StoredEndpoint | undefined {
-    if (l.asker === undefined) {
-      const fromIp = parseIp(from);
-      return fromIp === undefined ? undefined : [...l.endpoints.values()].find((e) => e.ip === fromIp);
-    }
-    for (const o of this.listeners.values()) {
-      const ep = o.endpoints.get(l.asker);
+    const id = this.askerOf(l, from);
+    if (id === undefined) return undefined;
+    for (const o of [l, ...this.listeners.values()]) {
+      const ep = o.endpoints.get(id);
       if (ep) return ep;
     }
     return undefined;
