@@ -41,7 +41,7 @@ import { contains, formatCidr, formatIp, macForIp, normalizeMac, overlaps, parse
 import { addVeth, deleteLink, ensureBridge, flushIpv6Addresses, linkExists, removeDnsRedirect, replaceDefaultRoute } from './links.js';
 import type { ProxyTarget } from './port-proxy.js';
 import { isSublinkDriver, sublinkConfig, sublinkIsolated, sublinkOf } from './sublink-networks.js';
-import { addSublink, deleteParent, deleteSublink, ensureParent } from './sublinks.js';
+import { addSublink, deleteParent, deleteSublink, ensureParent, parentExists } from './sublinks.js';
 import { PendingVethDeletes } from './veth-deletes.js';
 import {
   ephemeralRange,
@@ -1483,14 +1483,17 @@ export class NetworkManager {
    * rule or listener of its own.
    */
   private async createSublinkNetwork(rec: NetworkRecord, sublink: SublinkConfig): Promise<{ Id: string; Warning: string }> {
+    // Recorded as made before it is made: a daemon killed in between makes it again at restore.
+    sublink.created =
+      !(await parentExists(sublink.parent)) || [...this.networks.values()].some((o) => sublinkOf(o)?.parent === sublink.parent && !!o.sublink?.created);
     rec.sublink = sublink;
     await writeJsonAtomic(this.netPath(rec.Id), rec);
     this.networks.set(rec.Id, rec);
     try {
-      const made = await ensureParent(rec.Driver as 'macvlan' | 'ipvlan', sublink.parent, rec.Id);
-      sublink.created = made || [...this.networks.values()].some((o) => o.Id !== rec.Id && sublinkOf(o)?.parent === sublink.parent && !!o.sublink?.created);
-      await writeJsonAtomic(this.netPath(rec.Id), rec);
+      await ensureParent(rec.Driver as 'macvlan' | 'ipvlan', sublink.parent, rec.Id);
     } catch (err) {
+      // ensureParent leaves nothing of a parent it failed to make; one there now is not ours.
+      sublink.created = false;
       await this.destroyNetwork(rec).catch(() => {});
       throw err;
     }

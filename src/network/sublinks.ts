@@ -57,11 +57,10 @@ async function parseVlan(parent: string): Promise<{ master: string; vid: number 
 
 /**
  * Makes a network's parent when the host lacks it, as libnetwork's createNetwork does: the dummy
- * of a network without a parent, else a VLAN subinterface. Returns whether it was made here (and
- * so goes with the last network on it).
+ * of a network without a parent, else a VLAN subinterface. A failure leaves nothing of it.
  */
-export async function ensureParent(driver: SublinkDriver, parent: string, networkId: string): Promise<boolean> {
-  if (await parentExists(parent)) return false;
+export async function ensureParent(driver: SublinkDriver, parent: string, networkId: string): Promise<void> {
+  if (await parentExists(parent)) return;
   if (parent === dummyParentName(driver, networkId)) {
     try {
       await ipBatch([`link add ${parent} type dummy`, `link set ${parent} up`]);
@@ -70,7 +69,7 @@ export async function ensureParent(driver: SublinkDriver, parent: string, networ
       // libnetwork returns netlink's error as it is.
       throw systemError(kernelWords(err));
     }
-    return true;
+    return;
   }
   if (!parent.includes('.')) throw systemError(`invalid subinterface vlan name ${parent}, example formatting is eth0.10`);
   const { master, vid } = await parseVlan(parent);
@@ -86,7 +85,6 @@ export async function ensureParent(driver: SublinkDriver, parent: string, networ
     await run('ip', ['link', 'del', 'dev', parent]).catch(() => {});
     throw systemError(`failed to enable ${parent} the ${driver} parent link ${kernelWords(err)}`);
   }
-  return true;
 }
 
 /** Deletes a parent this daemon made (a VLAN subinterface or a dummy); gone already is fine. */
