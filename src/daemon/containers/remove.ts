@@ -80,8 +80,11 @@ export async function removeLocked(c: ContainerCore, rec: ContainerRecord, remov
     // half removed finishes the removal at its next start (restore) instead of bringing back a
     // container whose layer is gone. A crash of the process is what this guards against, so no
     // fsync: after a power loss the record is at worst empty, and a container being removed lost.
-    // A failed save (a full disk) is no reason to keep what a removal would free.
-    await c.deps.store.save(rec, { durable: false }).catch((err) => c.deps.log(`save ${id} before its removal: ${err}`));
+    // A failed save (a full disk) is no reason to keep what a removal would free. An --rm
+    // container that ran is removed by restore anyway, so its removal (`run --rm`) writes nothing.
+    if (!(rec.HostConfig.AutoRemove && rec.HasBeenStartedBefore)) {
+      await c.deps.store.save(rec, { durable: false }).catch((err) => c.deps.log(`save ${id} before its removal: ${err}`));
+    }
     await releaseForRemoval(c, rec);
     // Layer first: a failure leaves the record, so the container stays visible (Dead) and removable.
     await c.deps.layers.removeRWLayer(id);

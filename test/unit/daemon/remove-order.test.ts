@@ -10,6 +10,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ContainerStore } from '../../../src/container/store.js';
+import type { ContainerRecord } from '../../../src/container/container.js';
 import type { ContainerCore } from '../../../src/daemon/containers/core.js';
 import { removeLocked } from '../../../src/daemon/containers/remove.js';
 import { makeRecord } from '../container/helpers.js';
@@ -20,13 +21,13 @@ describe('removeLocked', () => {
     for (const d of dirs) await rm(d, { recursive: true, force: true });
   });
 
-  it('saves the record marked RemovalInProgress before the layer goes, and removes it after', async () => {
+  /** What config.v2.json said of RemovalInProgress when removeLocked removed the layer of `rec`. */
+  async function onDiskWhenLayerWent(rec: ContainerRecord): Promise<unknown[]> {
     const dataRoot = await mkdtemp(join(tmpdir(), 'wharf-remove-'));
     dirs.push(dataRoot);
     const store = new ContainerStore(dataRoot, { log: () => {} });
-    const rec = makeRecord({ Name: '/going' });
     await store.save(rec);
-    const onDiskWhenLayerWent: unknown[] = [];
+    const seen: unknown[] = [];
     const noop = () => {};
     const core = {
       records: new Map([[rec.ID, rec]]),
@@ -50,14 +51,25 @@ describe('removeLocked', () => {
         layers: {
           removeRWLayer: async (id: string) => {
             const cfg = JSON.parse(await readFile(join(store.dir(id), 'config.v2.json'), 'utf8')) as { State: { RemovalInProgress: boolean } };
-            onDiskWhenLayerWent.push(cfg.State.RemovalInProgress);
+            seen.push(cfg.State.RemovalInProgress);
           },
         },
       },
     } as unknown as ContainerCore;
     await removeLocked(core, rec);
-    assert.deepEqual(onDiskWhenLayerWent, [true]);
     assert.equal(core.records.has(rec.ID), false);
     await assert.rejects(readFile(join(store.dir(rec.ID), 'config.v2.json')), { code: 'ENOENT' });
+    return seen;
+  }
+
+  it('saves the record marked RemovalInProgress before the layer goes, and removes it after', async () => {
+    assert.deepEqual(await onDiskWhenLayerWent(makeRecord({ Name: '/going' })), [true]);
+    // Created with --rm but never started: restore would keep it, so the mark is written too.
+    assert.deepEqual(await onDiskWhenLayerWent(makeRecord({ Name: '/never-ran', HostConfig: { AutoRemove: true } })), [true]);
+  });
+
+  it('writes nothing first for an --rm container that ran: restore removes it whatever its record says', async () => {
+    const rec = makeRecord({ Name: '/ran', HostConfig: { AutoRemove: true }, HasBeenStartedBefore: true });
+    assert.deepEqual(await onDiskWhenLayerWent(rec), [false]);
   });
 });
