@@ -221,7 +221,8 @@ export function portSummaries(rec: ContainerRecord): PortSummary[] {
       continue;
     }
     for (const b of bindings) {
-      const publicPort = Number.parseInt((b.HostPort ?? '').split('-')[0]!, 10);
+      // An empty HostPort (a routed binding) is port 0, as nat.ParsePort reads it.
+      const publicPort = b.HostPort ? Number.parseInt(b.HostPort.split('-')[0]!, 10) : 0;
       if (Number.isNaN(publicPort)) continue;
       out.push({ IP: b.HostIp ?? '', PrivatePort: privatePort, PublicPort: publicPort, Type: proto });
     }

@@ -3,7 +3,8 @@
  * count and remove and never mix with Docker's DOCKER chains:
  *   nat    <P>              DNAT of published ports (from PREROUTING and OUTPUT, local destinations)
  *   nat    <P>-POSTROUTING  MASQUERADE: outbound per subnet, loopback-origin and hairpin DNAT traffic
- *   filter <P>-FORWARD      accept/drop per bridge (from FORWARD, inserted first)
+ *   filter <P>-FORWARD      accept/drop per bridge (from FORWARD, inserted first); routed
+ *                           networks' published ports accepted at its top (routedPortRules)
  *   filter <P>-ISOLATION-1/2  no traffic between different bridges
  *   raw    <P>-PREROUTING   drops 127/8 destinations arriving on a bridge (route_localnet is on)
  * and the operator's filter DOCKER-USER, which FORWARD jumps to before ours (ensureUserChain).
@@ -22,6 +23,8 @@ export interface Rule {
   args: string;
   /** An ip6tables rule. */
   v6?: boolean;
+  /** Goes to the top of its chain (ahead of a network's final DROP), not to its end. */
+  insert?: boolean;
 }
 
 const TOOL = { 4: 'iptables', 6: 'ip6tables' } as const;
@@ -97,30 +100,45 @@ export interface BridgeNet {
   /** com.docker.network.host_ipv4 / host_ipv6: outbound traffic is SNATed to this address instead of masqueraded. */
   snat?: string;
   snat6?: string;
+  /** com.docker.network.bridge.gateway_mode_ipv4 / _ipv6 (nat when unset). */
+  gatewayMode?: GatewayMode;
+  gatewayMode6?: GatewayMode;
 }
+
+/**
+ * The bridge driver's gateway modes, per address family: `nat` masquerades and maps ports with
+ * DNAT, dropping anything else routed to the containers; `nat-unprotected` does the same without
+ * the drop; `routed` neither masquerades nor maps, only opens the published container ports (and
+ * ICMP) to traffic routed to the containers' addresses; `isolated` (internal networks only) gives
+ * the bridge no address.
+ */
+export type GatewayMode = 'nat' | 'nat-unprotected' | 'routed' | 'isolated';
 
 export function networkRules(c: Chains, n: BridgeNet): Rule[] {
   const v4 = networkRules4(c, n);
   if (!n.subnet6) return v4;
   // The same policy for IPv6, less what only IPv4's route_localnet needs.
   // IPv6's own SNAT source, never IPv4's.
-  const { snat: _v4, snat6, ...rest } = n;
-  const v6 = networkRules4(c, { ...rest, subnet: n.subnet6, ...(snat6 ? { snat: snat6 } : {}) })
+  const { snat: _v4, snat6, gatewayMode: _m4, gatewayMode6, ...rest } = n;
+  const v6 = networkRules4(c, { ...rest, subnet: n.subnet6, ...(snat6 ? { snat: snat6 } : {}), ...(gatewayMode6 ? { gatewayMode: gatewayMode6 } : {}) }, 'ipv6-icmp')
     .filter((r) => r.table !== 'raw' && !r.args.startsWith('-s 127.0.0.0/8'))
     .map((r) => ({ ...r, v6: true }));
   return [...v4, ...v6];
 }
 
-function networkRules4(c: Chains, n: BridgeNet): Rule[] {
+function networkRules4(c: Chains, n: BridgeNet, icmp = 'icmp'): Rule[] {
   const br = n.bridge;
   const r: Rule[] = [];
   const outbound = n.snat ? `SNAT --to-source ${n.snat}` : 'MASQUERADE';
-  if (!n.internal && n.masquerade !== false) r.push({ table: 'nat', chain: c.post, args: `-s ${n.subnet} ! -o ${br} -j ${outbound}` });
+  const routed = n.gatewayMode === 'routed';
+  if (!n.internal && n.masquerade !== false && !routed) r.push({ table: 'nat', chain: c.post, args: `-s ${n.subnet} ! -o ${br} -j ${outbound}` });
   const icc = n.icc !== false;
   r.push({ table: 'nat', chain: c.post, args: `-s 127.0.0.0/8 -o ${br} -j MASQUERADE` });
   r.push({ table: 'nat', chain: c.post, args: `-s ${n.subnet} -o ${br} -m conntrack --ctstate DNAT -j MASQUERADE` });
-  r.push({ table: 'filter', chain: c.iso1, args: `-i ${br} ! -o ${br} -j ${c.iso2}` });
-  r.push({ table: 'filter', chain: c.iso2, args: `-o ${br} -j DROP` });
+  // A routed network takes traffic from the other networks as from anywhere (its own rules below
+  // filter it), and its replies go back to them.
+  r.push({ table: 'filter', chain: c.iso1, args: `-i ${br} ! -o ${br}${routed ? ' -m conntrack ! --ctstate RELATED,ESTABLISHED' : ''} -j ${c.iso2}` });
+  if (!routed) r.push({ table: 'filter', chain: c.iso2, args: `-o ${br} -j DROP` });
   if (n.internal) {
     r.push({ table: 'filter', chain: c.forward, args: `-i ${br} -o ${br} -j ${icc ? 'ACCEPT' : 'DROP'}` });
     r.push({ table: 'filter', chain: c.forward, args: `-i ${br} -j DROP` });
@@ -131,7 +149,8 @@ function networkRules4(c: Chains, n: BridgeNet): Rule[] {
     // Published ports stay reachable from the network's own containers (the DNAT accept above).
     if (!icc) r.push({ table: 'filter', chain: c.forward, args: `-i ${br} -o ${br} -j DROP` });
     r.push({ table: 'filter', chain: c.forward, args: `-i ${br} -j ACCEPT` });
-    r.push({ table: 'filter', chain: c.forward, args: `-o ${br} -j DROP` });
+    if (routed) r.push({ table: 'filter', chain: c.forward, args: `-o ${br} -p ${icmp} -j ACCEPT` });
+    r.push({ table: 'filter', chain: c.forward, args: `-o ${br} -j ${n.gatewayMode === 'nat-unprotected' ? 'ACCEPT' : 'DROP'}` });
   }
   r.push({ table: 'raw', chain: c.raw, args: `-i ${br} -d 127.0.0.0/8 -j DROP` });
   return r;
@@ -164,6 +183,16 @@ export function portRules(c: Chains, p: PortRule): Rule[] {
   ];
 }
 
+/**
+ * A port published on a routed network: no host port, the container's port open to traffic routed
+ * to its address from outside the bridge, ahead of the network's final DROP.
+ */
+export function routedPortRules(c: Chains, p: { proto: string; bridge: string; containerIp: string; containerPort: number }): Rule[] {
+  const v6 = p.containerIp.includes(':');
+  const args = `-d ${p.containerIp}/${v6 ? 128 : 32} ! -i ${p.bridge} -o ${p.bridge} -p ${p.proto} -m ${p.proto} --dport ${p.containerPort} -j ACCEPT`;
+  return [{ table: 'filter', chain: c.forward, args, insert: true, ...(v6 ? { v6: true } : {}) }];
+}
+
 function restoreText(rules: Rule[], op: '-A' | '-D', declare: Record<string, string[]> = {}): string {
   const tables = ['raw', 'nat', 'filter'] as const;
   let out = '';
@@ -173,7 +202,7 @@ function restoreText(rules: Rule[], op: '-A' | '-D', declare: Record<string, str
     if (!rs.length && !decl.length) continue;
     out += `*${t}\n`;
     for (const ch of decl) out += `:${ch} - [0:0]\n`;
-    for (const r of rs) out += `${op} ${r.chain} ${r.args}\n`;
+    for (const r of rs) out += `${op === '-A' && r.insert ? '-I' : op} ${r.chain} ${r.args}\n`;
     out += 'COMMIT\n';
   }
   return out;

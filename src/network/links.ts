@@ -40,7 +40,7 @@ async function sysctl(path: string, value: string): Promise<void> {
  * ports. With `gateway6Cidr` (an IPv6 network) IPv6 is enabled on it and the IPv6 gateway added
  * without duplicate address detection (Docker's NODAD: usable at once, e.g. by the DNS server).
  */
-export async function ensureBridge(name: string, gatewayCidr: string, mtu: number, gateway6Cidr?: string): Promise<void> {
+export async function ensureBridge(name: string, gatewayCidr: string | undefined, mtu: number, gateway6Cidr?: string): Promise<void> {
   let lines: string[] = [];
   // A bridge whose MAC address nobody set takes its lowest port's, so it changed whenever a
   // container left or joined, and the others' neighbour entry for the gateway went stale: DNS and
@@ -53,7 +53,7 @@ export async function ensureBridge(name: string, gatewayCidr: string, mtu: numbe
     await writeFile(`/proc/sys/net/ipv6/conf/${name}/disable_ipv6`, '0\n');
     lines = [`addr replace ${gateway6Cidr} dev ${name} nodad`];
   }
-  lines.push(`addr replace ${gatewayCidr} dev ${name}`);
+  if (gatewayCidr) lines.push(`addr replace ${gatewayCidr} dev ${name}`);
   lines.push(`link set dev ${name} up`);
   await ipBatch(lines);
   await sysctl(`/proc/sys/net/ipv4/conf/${name}/route_localnet`, '1');

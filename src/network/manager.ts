@@ -14,7 +14,7 @@ import { generateId, shortId } from '../lib/ids.js';
 import { KeyedMutex } from '../lib/mutex.js';
 import { rfc3339NanoNow } from '../lib/wall-clock.js';
 import { EmbeddedDns } from './dns-server.js';
-import { enableBridgeNetfilter, enableIpv6Forwarding, Firewall, networkRules, portRules, type Rule } from './iptables.js';
+import { enableBridgeNetfilter, enableIpv6Forwarding, Firewall, networkRules, portRules, routedPortRules, type GatewayMode, type Rule } from './iptables.js';
 import {
   allocateIp,
   allocateIp6,
@@ -53,6 +53,7 @@ import {
   PortTable,
   reservePort,
   type PortMapping,
+  type PortRequest,
   type Reservation,
 } from './ports.js';
 import type { EndpointRecord, NetworkCreateRequest, NetworkRecord, NetworkResource, SandboxRecord, SublinkConfig } from './types.js';
@@ -139,22 +140,32 @@ const HOST_IPV6_OPTION = 'com.docker.network.host_ipv6';
 /** The address a port published without one listens on (libnetwork's DefaultBindingIP). */
 const HOST_BINDING_OPTION = 'com.docker.network.bridge.host_binding_ipv4';
 const MASQUERADE_OPTION = 'com.docker.network.bridge.enable_ip_masquerade';
-const GATEWAY_MODES = ['com.docker.network.bridge.gateway_mode_ipv4', 'com.docker.network.bridge.gateway_mode_ipv6'];
+const GATEWAY_MODE_IPV4 = 'com.docker.network.bridge.gateway_mode_ipv4';
+const GATEWAY_MODE_IPV6 = 'com.docker.network.bridge.gateway_mode_ipv6';
+const GATEWAY_MODES: readonly string[] = ['nat', 'nat-unprotected', 'routed', 'isolated'] satisfies GatewayMode[];
 
-/**
- * The bridge driver's gateway modes: `nat` (the default) is what wharfd does; the others change
- * how the host routes to the network and are refused as not supported here, after moby's own
- * checks of the value.
- */
+/** The bridge driver's gateway modes (iptables.ts says what each does), checked as moby checks them. */
 function checkGatewayModes(options: Record<string, string>, internal: boolean): void {
-  for (const key of GATEWAY_MODES) {
+  for (const key of [GATEWAY_MODE_IPV4, GATEWAY_MODE_IPV6]) {
     const mode = options[key];
-    if (mode === undefined || mode === '' || mode === 'nat') continue;
-    if (!['nat-unprotected', 'routed', 'isolated'].includes(mode)) throw invalidParameter(`unknown gateway mode ${JSON.stringify(mode)}`);
+    if (mode === undefined || mode === '') continue;
+    if (!GATEWAY_MODES.includes(mode)) throw invalidParameter(`unknown gateway mode ${JSON.stringify(mode)}`);
     if (mode === 'isolated' && !internal) throw systemError(`gateway mode 'isolated' can only be used for an internal network`);
-    throw invalidParameter(`gateway mode ${JSON.stringify(mode)} is not supported by this engine`);
   }
 }
+
+/** A bridge network's gateway mode for one address family: nat unless its option says otherwise. */
+function gatewayMode(n: NetworkRecord, v6 = false): GatewayMode {
+  const mode = n.Driver === 'bridge' ? n.Options[v6 ? GATEWAY_MODE_IPV6 : GATEWAY_MODE_IPV4] : undefined;
+  return mode && GATEWAY_MODES.includes(mode) ? (mode as GatewayMode) : 'nat';
+}
+
+/**
+ * The gateway of a subnet without one (an isolated network's, when none was asked for): no
+ * address, so that the subnet's first address goes to a container, as moby allocates it.
+ */
+const NO_GATEWAY = -1;
+const NO_GATEWAY6 = -1n;
 
 /**
  * The interface names of new endpoints in a namespace whose interfaces are `taken`, as libnetwork
@@ -340,6 +351,7 @@ export class NetworkManager {
         this.claim(sb);
         const res: Reservation[] = [];
         for (const m of sb.ports) {
+          if (m.routed) continue;
           try {
             res.push(await reservePort(m, this.proxyTarget(sb, m)));
           } catch (err) {
@@ -377,7 +389,10 @@ export class NetworkManager {
   private async setUpBridge(n: NetworkRecord): Promise<void> {
     const spec = this.spec(n);
     const spec6 = this.spec6(n);
-    await ensureBridge(n.bridge!, `${formatIp(spec.gateway)}/${spec.cidr.bits}`, n.mtu ?? this.mtu, spec6 && `${formatIp6(spec6.gateway)}/${spec6.cidr.bits}`);
+    // An isolated network's bridge has no address of that family.
+    const address = gatewayMode(n) === 'isolated' ? undefined : `${formatIp(spec.gateway)}/${spec.cidr.bits}`;
+    const address6 = spec6 && gatewayMode(n, true) !== 'isolated' ? `${formatIp6(spec6.gateway)}/${spec6.cidr.bits}` : undefined;
+    await ensureBridge(n.bridge!, address, n.mtu ?? this.mtu, address6);
     if (spec6) await enableIpv6Forwarding();
     if (parseGoBool(n.Options[ICC_OPTION] ?? 'true') === false) await enableBridgeNetfilter(!!spec6);
   }
@@ -556,16 +571,23 @@ export class NetworkManager {
   private spec(n: NetworkRecord): SubnetSpec {
     const c = this.config4(n);
     if (!c) throw systemError(`network ${n.Name} has no IPv4 subnet`);
-    return subnetSpec(c.Subnet, c.Gateway, c.IPRange);
+    const spec = subnetSpec(c.Subnet, c.Gateway, c.IPRange);
+    return c.Gateway ? spec : { ...spec, gateway: NO_GATEWAY };
   }
 
   /** The IPv6 subnet of an IPv6 network; undefined for IPv4-only networks. */
   private spec6(n: NetworkRecord): SubnetSpec6 | undefined {
     const c = this.config6(n);
-    return c && subnetSpec6(c.Subnet, c.Gateway, c.IPRange);
+    const spec = c && subnetSpec6(c.Subnet, c.Gateway, c.IPRange);
+    return spec && !c.Gateway ? { ...spec, gateway: NO_GATEWAY6 } : spec;
   }
 
   private async startDns(n: NetworkRecord): Promise<void> {
+    if (gatewayMode(n) === 'isolated') {
+      // No address on the bridge to listen on: its containers get the DNS in their namespaces.
+      this.dns.register(n.Id, n.Name, !!n.Internal);
+      return;
+    }
     const gw = formatIp(this.spec(n).gateway);
     try {
       const port = await this.dns.listen(n.Id, gw, n.dnsPort ?? 0, n.Name, !!n.Internal);
@@ -591,6 +613,8 @@ export class NetworkManager {
       masquerade: parseGoBool(n.Options[MASQUERADE_OPTION] ?? 'true') !== false,
       ...(spec6 ? { subnet6: formatCidr6(spec6.cidr) } : {}),
       ...snatAddresses(n.Options),
+      gatewayMode: gatewayMode(n),
+      gatewayMode6: gatewayMode(n, true),
     });
   }
 
@@ -612,10 +636,11 @@ export class NetworkManager {
 
   /**
    * A container on user networks with none that redirects 127.0.0.11 to the host's listener (all
-   * macvlan or ipvlan) has the embedded DNS inside its namespace.
+   * macvlan, ipvlan or isolated bridges) has the embedded DNS inside its namespace.
    */
   private needsDnsInNetns(sb: SandboxRecord): boolean {
-    return sb.endpoints.some((e) => e.sublink) && !sb.endpoints.some((e) => e.dns);
+    const isolated = (e: EndpointRecord) => gatewayMode(this.networks.get(e.networkId)!) === 'isolated';
+    return sb.endpoints.some((e) => e.sublink || isolated(e)) && !sb.endpoints.some((e) => e.dns);
   }
 
   /** Opens the container's own DNS listeners when it has them; a failure is logged (no DNS), as for a network's. */
@@ -648,10 +673,33 @@ export class NetworkManager {
 
   private sandboxRules(sb: SandboxRecord): Rule[] {
     return sb.ports.flatMap((p) => {
+      if (p.routed) return this.routedRules(sb, p);
       const containerIp = this.portTarget(sb, p);
       if (!containerIp) return [];
       return portRules(this.firewall.chains, { proto: p.proto, hostIp: p.hostIp, hostPort: p.hostPort, containerIp, containerPort: p.containerPort });
     });
+  }
+
+  /** A routed binding opens the container's port on the gateway endpoint of its family (none across families). */
+  private routedRules(sb: SandboxRecord, p: PortMapping): Rule[] {
+    const v6 = p.hostIp.includes(':');
+    const ep = this.portsEndpoint(sb, v6);
+    const containerIp = v6 ? ep?.ip6 : ep?.ip;
+    const bridge = ep && this.networks.get(ep.networkId)?.bridge;
+    if (!containerIp || !bridge) return [];
+    return routedPortRules(this.firewall.chains, { proto: p.proto, bridge, containerIp, containerPort: p.containerPort });
+  }
+
+  /**
+   * Whether the container's published ports are routed rather than mapped, per family: its
+   * gateway network's mode; for IPv6 that of the network whose address the host's IPv6 ports
+   * reach (its IPv4 gateway network's when it has no IPv6 one), as moby decides it.
+   */
+  private routedFamilies(sb: SandboxRecord): { v4: boolean; v6: boolean } {
+    const net = (ep: EndpointRecord | undefined) => (ep ? this.networks.get(ep.networkId) : undefined);
+    const n4 = net(this.portsEndpoint(sb));
+    const n6 = net(this.portsEndpoint(sb, true)) ?? n4;
+    return { v4: !!n4 && gatewayMode(n4) === 'routed', v6: !!n6 && gatewayMode(n6, true) === 'routed' };
   }
 
   private allRules(): Rule[] {
@@ -687,7 +735,7 @@ export class NetworkManager {
       if (ep.ip) this.leaseSet(ep.networkId).add(parseIp(ep.ip)!);
       if (ep.ip6) this.leaseSet6(ep.networkId).add(parseIp6(ep.ip6)!);
     }
-    for (const p of sb.ports) this.portTable.take(p, sb.containerId);
+    for (const p of sb.ports) if (!p.routed) this.portTable.take(p, sb.containerId);
   }
 
   private releaseEndpoint(ep: EndpointRecord): void {
@@ -959,7 +1007,7 @@ export class NetworkManager {
       endpointId: generateId(),
       ip: formatIp(ip),
       prefixLen: spec.cidr.bits,
-      gateway: noGateway ? '' : formatIp(spec.gateway),
+      gateway: noGateway || gatewayMode(n) === 'isolated' ? '' : formatIp(spec.gateway),
       ...v6,
       // An ipvlan device has its parent's address.
       mac: n.Driver === 'ipvlan' ? '' : (cfg?.MacAddress && normalizeMac(cfg.MacAddress)) || macForIp(ip),
@@ -1004,7 +1052,7 @@ export class NetworkManager {
       throw err;
     }
     leased.add(ip);
-    return { ip6: formatIp6(ip), prefixLen6: spec6.cidr.bits, gateway6: formatIp6(spec6.gateway) };
+    return { ip6: formatIp6(ip), prefixLen6: spec6.cidr.bits, ...(gatewayMode(n, true) !== 'isolated' ? { gateway6: formatIp6(spec6.gateway) } : {}) };
   }
 
   /**
@@ -1068,7 +1116,13 @@ export class NetworkManager {
     const requests = sb.portRequests ?? [];
     const out: PortMapping[] = [];
     let eph: [number, number] | undefined;
+    const routed = this.routedFamilies(sb);
     for (const r of requests) {
+      const { nat: hostIps, routed: routedOnes } = splitRouted(r, routed);
+      if (!hostIps.length) {
+        out.push(...routedOnes);
+        continue;
+      }
       let [lo, hi] = r.hostPorts;
       const ephemeral = lo === 0;
       if (ephemeral) [lo, hi] = eph ??= await ephemeralRange();
@@ -1079,7 +1133,7 @@ export class NetworkManager {
       for (let k = 0; k < span && !done; k++) {
         const port = lo + ((start + k) % span);
         // Every address of the request (0.0.0.0 and ::) gets the same port, as in Docker.
-        const group: PortMapping[] = r.hostIps.map((hostIp) => ({ proto: r.proto, containerPort: r.containerPort, hostIp, hostPort: port }));
+        const group: PortMapping[] = hostIps.map((hostIp) => ({ proto: r.proto, containerPort: r.containerPort, hostIp, hostPort: port }));
         const taken = group.find((m) => !this.portTable.isFree(m.proto, m.hostIp, port));
         if (taken) {
           if (span === 1) throw this.portError(sb, taken, 'allocated');
@@ -1091,7 +1145,8 @@ export class NetworkManager {
             this.portTable.take(m, sb.containerId);
             held.push(await reservePort(m, this.proxyTarget(sb, m)));
           }
-          out.push(...group);
+          // IPv4 before IPv6, as moby lists a request's bindings.
+          out.push(...[...group, ...routedOnes].sort((a, b) => Number(a.hostIp.includes(':')) - Number(b.hostIp.includes(':'))));
           reservations.push(...held);
           done = true;
           if (ephemeral) this.portCursor = port + 1;
@@ -1106,7 +1161,7 @@ export class NetworkManager {
       if (!done) {
         for (const m of out) this.portTable.release(m);
         if (lastErr && span === 1) throw lastErr;
-        const m: PortMapping = { proto: r.proto, containerPort: r.containerPort, hostIp: r.hostIps[0]!, hostPort: lo };
+        const m: PortMapping = { proto: r.proto, containerPort: r.containerPort, hostIp: hostIps[0]!, hostPort: lo };
         throw ephemeral ? systemError(`failed to allocate a free port in ${lo}-${hi}`) : this.portError(sb, m, 'allocated');
       }
     }
@@ -1430,6 +1485,7 @@ export class NetworkManager {
       }
       const config6 = ipv6 ? await this.ipamConfig6(req) : undefined;
       if (config6) config.push(config6);
+      if (bridgeDriver) dropIsolatedGateways(config, options, req.IPAM?.Config ?? []);
       const mtuOpt = options['com.docker.network.driver.mtu'];
       const rec = this.newRecord(name, driver, { Config: config, Options: req.IPAM?.Options ?? null }, options, { ...(req.Labels ?? {}) }, !!req.Internal);
       rec.Id = id;
@@ -1641,6 +1697,30 @@ export class NetworkManager {
   firewallRules(): Promise<string[]> {
     return this.firewall.list();
   }
+}
+
+/**
+ * An isolated network has no gateway in the families it isolates, unless one was asked for (moby
+ * then reserves that address, though the bridge still gets none).
+ */
+function dropIsolatedGateways(config: NonNullable<NetworkRecord['IPAM']['Config']>, options: Record<string, string>, asked: Array<{ Subnet?: string; Gateway?: string }>): void {
+  for (const c of config) {
+    const v6 = c.Subnet.includes(':');
+    if (options[v6 ? GATEWAY_MODE_IPV6 : GATEWAY_MODE_IPV4] !== 'isolated') continue;
+    if (!asked.some((a) => !!a.Subnet?.includes(':') === v6 && a.Gateway)) delete c.Gateway;
+  }
+}
+
+/**
+ * A port request's host addresses on a gateway network that maps them (`nat`), and its bindings
+ * on one that routes them: on 0.0.0.0 or ::, whatever address was asked for, with no host port.
+ */
+function splitRouted(r: PortRequest, routed: { v4: boolean; v6: boolean }): { nat: string[]; routed: PortMapping[] } {
+  const isRouted = (ip: string) => (ip.includes(':') ? routed.v6 : routed.v4);
+  return {
+    nat: r.hostIps.filter((ip) => !isRouted(ip)),
+    routed: r.hostIps.filter(isRouted).map((ip) => ({ proto: r.proto, containerPort: r.containerPort, hostIp: ip.includes(':') ? '::' : '0.0.0.0', hostPort: 0, routed: true })),
+  };
 }
 
 /** The names a user network's DNS answers for an endpoint, in Docker's order: name, aliases, short ID, hostname. */

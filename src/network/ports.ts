@@ -19,7 +19,13 @@ export interface PortMapping {
   containerPort: number;
   /** "0.0.0.0" for all IPv4 addresses, "::" for all IPv6 addresses. */
   hostIp: string;
+  /** 0 for a routed binding. */
   hostPort: number;
+  /**
+   * On a network whose gateway mode for this family is `routed`: no host port is taken (hostIp is
+   * 0.0.0.0 or ::), the container's port is only opened to traffic routed to it.
+   */
+  routed?: true;
 }
 
 export interface PortRequest {
@@ -173,7 +179,8 @@ export function portsMap(
   for (const k of Object.keys(bindings ?? {})) out[norm(k)] ??= null;
   for (const m of mappings) {
     const key = `${m.containerPort}/${m.proto}`;
-    (out[key] ??= []).push({ HostIp: m.hostIp, HostPort: String(m.hostPort) });
+    // moby leaves HostPort empty when no host port is assigned (a routed binding).
+    (out[key] ??= []).push({ HostIp: m.hostIp, HostPort: m.hostPort ? String(m.hostPort) : '' });
   }
   return out;
 }

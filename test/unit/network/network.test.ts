@@ -6,7 +6,7 @@ import { defaultHostIps, portRequests, portsMap, PortTable, validatePortBindings
 import { buildQuery, buildResponse, encodableName, parseQuery, parseResponse, TYPE_A, TYPE_PTR } from '../../../src/network/dns-message.js';
 import { listFilter, pruneKeep } from '../../../src/network/filters.js';
 import { embeddedResolvConf } from '../../../src/network/resolv.js';
-import { networkRules, portRules, chainNames } from '../../../src/network/iptables.js';
+import { networkRules, portRules, chainNames, routedPortRules } from '../../../src/network/iptables.js';
 import type { NetworkRecord } from '../../../src/network/types.js';
 
 describe('ipv4 and ipam', () => {
@@ -232,4 +232,39 @@ test('enable_icc=false drops traffic inside the bridge after the DNAT accept; ma
   const open = networkRules(c, { bridge: 'br1', subnet: '10.1.0.0/24', internal: false });
   assert.ok(!open.some((r) => r.args === '-i br1 -o br1 -j DROP'));
   assert.ok(open.some((r) => r.args === '-s 10.1.0.0/24 ! -o br1 -j MASQUERADE'));
+});
+
+test('gateway modes per family: routed drops no masquerade, opens ICMP and lets other networks in; nat-unprotected accepts', () => {
+  const c = chainNames('WT');
+  const base = { bridge: 'br1', subnet: '10.1.0.0/24', subnet6: 'fd00:1::/64', internal: false };
+  const routed = networkRules(c, { ...base, gatewayMode: 'routed', gatewayMode6: 'nat' });
+  const v4 = routed.filter((r) => !r.v6).map((r) => `${r.chain} ${r.args}`);
+  const v6 = routed.filter((r) => r.v6).map((r) => `${r.chain} ${r.args}`);
+  assert.ok(!v4.some((a) => a.includes('! -o br1 -j MASQUERADE')), v4.join('\n'));
+  assert.ok(v6.includes(`${c.post} -s fd00:1::/64 ! -o br1 -j MASQUERADE`), v6.join('\n'));
+  // ICMP before the final drop; IPv6's (nat) has neither the ICMP accept nor the isolation change.
+  const icmp = v4.indexOf(`${c.forward} -o br1 -p icmp -j ACCEPT`);
+  assert.ok(icmp >= 0 && icmp < v4.indexOf(`${c.forward} -o br1 -j DROP`), v4.join('\n'));
+  assert.ok(!v6.some((a) => a.includes('icmp')), v6.join('\n'));
+  assert.ok(!v4.includes(`${c.iso2} -o br1 -j DROP`) && v6.includes(`${c.iso2} -o br1 -j DROP`));
+  assert.ok(v4.includes(`${c.iso1} -i br1 ! -o br1 -m conntrack ! --ctstate RELATED,ESTABLISHED -j ${c.iso2}`));
+  const routed6 = networkRules(c, { ...base, gatewayMode6: 'routed' }).filter((r) => r.v6).map((r) => r.args);
+  assert.ok(routed6.includes('-o br1 -p ipv6-icmp -j ACCEPT'), routed6.join('\n'));
+
+  const unprotected = networkRules(c, { ...base, gatewayMode: 'nat-unprotected' }).filter((r) => !r.v6 && r.chain !== c.iso2).map((r) => r.args);
+  assert.ok(unprotected.includes('-o br1 -j ACCEPT') && !unprotected.includes('-o br1 -j DROP'), unprotected.join('\n'));
+  assert.ok(unprotected.includes('-s 10.1.0.0/24 ! -o br1 -j MASQUERADE'));
+
+  // A routed port goes to the top of the forward chain, ahead of the network's drop.
+  assert.deepEqual(routedPortRules(c, { proto: 'udp', bridge: 'br1', containerIp: 'fd00:1::2', containerPort: 53 }), [
+    { table: 'filter', chain: c.forward, args: '-d fd00:1::2/128 ! -i br1 -o br1 -p udp -m udp --dport 53 -j ACCEPT', insert: true, v6: true },
+  ]);
+});
+
+test('a routed binding has no host port: inspect shows an empty HostPort', () => {
+  const ports = portsMap({ '80/tcp': {} }, null, [
+    { proto: 'tcp', containerPort: 80, hostIp: '0.0.0.0', hostPort: 0, routed: true },
+    { proto: 'tcp', containerPort: 80, hostIp: '::', hostPort: 8080 },
+  ]);
+  assert.deepEqual(ports, { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '' }, { HostIp: '::', HostPort: '8080' }] });
 });
