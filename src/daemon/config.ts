@@ -61,6 +61,8 @@ export interface DaemonConfig {
   /** IPv6 on the default bridge (`ipv6`), and its subnet (`fixed-cidr-v6`; else one from the pools). */
   ipv6: boolean;
   fixedCidrV6?: string;
+  /** `allow-direct-routing`: packets routed to nat networks' containers from other hosts are not dropped. */
+  allowDirectRouting: boolean;
   defaultAddressPools: AddressPool[];
   insecureRegistries: string[];
   registryMirrors: string[];
@@ -139,6 +141,7 @@ const OPTIONS: OptionSpec[] = [
   { key: 'bridge', attr: 'bridge', kind: 'string' },
   { key: 'ipv6', attr: 'ipv6', kind: 'bool' },
   { key: 'fixed-cidr-v6', attr: 'fixedCidrV6', kind: 'string' },
+  { key: 'allow-direct-routing', attr: 'allowDirectRouting', kind: 'bool' },
   { key: 'default-address-pools', attr: 'defaultAddressPool', kind: 'pools' },
   { key: 'insecure-registries', attr: 'insecureRegistry', kind: 'strings' },
   { key: 'registry-mirrors', attr: 'registryMirror', kind: 'strings' },
@@ -190,6 +193,7 @@ function buildProgram(defaultConfigFile: string): Command {
     .option('-b, --bridge <name>', 'Device name of the default bridge network', 'wharf0')
     .option('--ipv6', 'Enable IPv6 networking on the default bridge')
     .option('--fixed-cidr-v6 <cidr>', 'IPv6 subnet for the default bridge network')
+    .option('--allow-direct-routing', 'Allow remote access to published ports on container IP addresses')
     .option('--default-address-pool <base=cidr,size=n>', 'Default address pools for local networks (repeatable)', collect, [])
     .option('--insecure-registry <registry>', 'Enable insecure registry communication (repeatable)', collect, [])
     .option('--registry-mirror <url>', 'Preferred registry mirror (repeatable)', collect, [])
@@ -560,6 +564,7 @@ export async function loadDaemonConfig(argv: string[], defaultConfigFile = DEFAU
     bridge: bridgeName,
     ipv6,
     ...(fixedCidrV6 ? { fixedCidrV6 } : {}),
+    allowDirectRouting: pick<boolean | undefined>('allow-direct-routing') ?? false,
     defaultAddressPools,
     insecureRegistries: pick<string[]>('insecure-registries'),
     registryMirrors: pick<string[]>('registry-mirrors'),

@@ -3,13 +3,14 @@
  * count and remove and never mix with Docker's DOCKER chains:
  *   nat    <P>              DNAT of published ports (from PREROUTING and OUTPUT, local destinations)
  *   nat    <P>-POSTROUTING  MASQUERADE: outbound per subnet, loopback-origin and hairpin DNAT traffic
- *   filter <P>-FORWARD      accept/drop per bridge (from FORWARD, inserted first); routed
- *                           networks' published ports accepted at its top (routedPortRules)
+ *   filter <P>-FORWARD      accept/drop per bridge (from FORWARD, inserted first); published
+ *                           container ports accepted right after its isolation jump (openPortRules)
  *   filter <P>-ISOLATION-1/2  no traffic between different bridges
- *   raw    <P>-PREROUTING   drops 127/8 destinations arriving on a bridge (route_localnet is on)
+ *   raw    <P>-PREROUTING   drops 127/8 destinations arriving on a bridge (route_localnet is on),
+ *                           and packets for a nat network's containers arriving elsewhere
  * and the operator's filter DOCKER-USER, which FORWARD jumps to before ours (ensureUserChain).
- * IPv6 networks and published ports get the same chains in ip6tables (no raw chain: IPv6 never
- * routes ::1, so nothing needs dropping there), with the nat OUTPUT jump skipping ::1, which the
+ * IPv6 networks and published ports get the same chains in ip6tables (IPv6 never routes ::1, so
+ * the raw chain drops no loopback there), with the nat OUTPUT jump skipping ::1, which the
  * daemon's port proxy serves (ports.ts), as Docker's docker-proxy does.
  * Changes go through one `iptables-restore --noflush` (and `ip6tables-restore`) per batch.
  */
@@ -23,8 +24,8 @@ export interface Rule {
   args: string;
   /** An ip6tables rule. */
   v6?: boolean;
-  /** Goes to the top of its chain (ahead of a network's final DROP), not to its end. */
-  insert?: boolean;
+  /** Goes to this place in its chain (ahead of a network's final DROP), not to its end. */
+  insert?: number;
 }
 
 const TOOL = { 4: 'iptables', 6: 'ip6tables' } as const;
@@ -63,13 +64,14 @@ export function chainNames(prefix: string): Chains {
 }
 
 /** Jumps from the built-in chains into ours. */
-function jumps(c: Chains, family: Family): Array<Rule & { insert: boolean }> {
+function jumps(c: Chains, family: Family): Array<Omit<Rule, 'insert'> & { insert: boolean }> {
   if (family === 6) {
     return [
       { table: 'nat', chain: 'PREROUTING', args: `-m addrtype --dst-type LOCAL -j ${c.dnat}`, insert: false },
       { table: 'nat', chain: 'OUTPUT', args: `! -d ::1/128 -m addrtype --dst-type LOCAL -j ${c.dnat}`, insert: false },
       { table: 'nat', chain: 'POSTROUTING', args: `-j ${c.post}`, insert: false },
       { table: 'filter', chain: 'FORWARD', args: `-j ${c.forward}`, insert: true },
+      { table: 'raw', chain: 'PREROUTING', args: `-j ${c.raw}`, insert: false },
     ];
   }
   return [
@@ -81,10 +83,9 @@ function jumps(c: Chains, family: Family): Array<Rule & { insert: boolean }> {
   ];
 }
 
-/** Our chains of one family, as [table, chain] pairs. */
-function chainPairs(c: Chains, family: Family): Array<['nat' | 'filter' | 'raw', string]> {
-  const pairs: Array<['nat' | 'filter' | 'raw', string]> = [['nat', c.dnat], ['nat', c.post], ['filter', c.forward], ['filter', c.iso1], ['filter', c.iso2]];
-  return family === 4 ? [...pairs, ['raw', c.raw]] : pairs;
+/** Our chains (the same in each family), as [table, chain] pairs. */
+function chainPairs(c: Chains): Array<['nat' | 'filter' | 'raw', string]> {
+  return [['nat', c.dnat], ['nat', c.post], ['filter', c.forward], ['filter', c.iso1], ['filter', c.iso2], ['raw', c.raw]];
 }
 
 export interface BridgeNet {
@@ -184,13 +185,29 @@ export function portRules(c: Chains, p: PortRule): Rule[] {
 }
 
 /**
- * A port published on a routed network: no host port, the container's port open to traffic routed
- * to its address from outside the bridge, ahead of the network's final DROP.
+ * A published container port, open to traffic routed to the container's address from outside its
+ * bridge (on a nat network, where the raw rules of directAccessRules let it through), ahead of the
+ * network's final DROP but after the isolation jump, the forward chain's first rule.
  */
-export function routedPortRules(c: Chains, p: { proto: string; bridge: string; containerIp: string; containerPort: number }): Rule[] {
+export function openPortRules(c: Chains, p: { proto: string; bridge: string; containerIp: string; containerPort: number }): Rule[] {
   const v6 = p.containerIp.includes(':');
   const args = `-d ${p.containerIp}/${v6 ? 128 : 32} ! -i ${p.bridge} -o ${p.bridge} -p ${p.proto} -m ${p.proto} --dport ${p.containerPort} -j ACCEPT`;
-  return [{ table: 'filter', chain: c.forward, args, insert: true, ...(v6 ? { v6: true } : {}) }];
+  return [{ table: 'filter', chain: c.forward, args, insert: 2, ...(v6 ? { v6: true } : {}) }];
+}
+
+/**
+ * Docker 28's protection of a nat network from direct routing: packets for a container's address
+ * arriving on any interface but its bridge (or one of the network's `trusted` host interfaces)
+ * are dropped before anything else sees them.
+ */
+export function directAccessRules(c: Chains, p: { bridge: string; containerIp: string; trusted: string[] }): Rule[] {
+  const v6 = p.containerIp.includes(':');
+  const dst = `-d ${p.containerIp}/${v6 ? 128 : 32}`;
+  const family = v6 ? { v6: true } : {};
+  return [
+    ...p.trusted.map((i): Rule => ({ table: 'raw', chain: c.raw, args: `${dst} -i ${i} -j ACCEPT`, ...family })),
+    { table: 'raw', chain: c.raw, args: `${dst} ! -i ${p.bridge} -j DROP`, ...family },
+  ];
 }
 
 function restoreText(rules: Rule[], op: '-A' | '-D', declare: Record<string, string[]> = {}): string {
@@ -202,7 +219,7 @@ function restoreText(rules: Rule[], op: '-A' | '-D', declare: Record<string, str
     if (!rs.length && !decl.length) continue;
     out += `*${t}\n`;
     for (const ch of decl) out += `:${ch} - [0:0]\n`;
-    for (const r of rs) out += `${op === '-A' && r.insert ? '-I' : op} ${r.chain} ${r.args}\n`;
+    for (const r of rs) out += `${op === '-A' && r.insert ? `-I ${r.chain} ${r.insert}` : `${op} ${r.chain}`} ${r.args}\n`;
     out += 'COMMIT\n';
   }
   return out;
@@ -278,8 +295,7 @@ export class Firewall {
 
   private async rebuildFamily(family: Family, rules: Rule[], log?: (msg: string) => void): Promise<void> {
     const c = this.chains;
-    const declare: Record<string, string[]> = { nat: [c.dnat, c.post], filter: [c.forward, c.iso1, c.iso2] };
-    if (family === 4) declare.raw = [c.raw];
+    const declare: Record<string, string[]> = { nat: [c.dnat, c.post], filter: [c.forward, c.iso1, c.iso2], raw: [c.raw] };
     const first: Rule[] = [
       { table: 'filter', chain: c.forward, args: `-j ${c.iso1}` },
       // Published ports are for every container, whatever its network (Docker's userland proxy
@@ -327,7 +343,7 @@ export class Firewall {
   async list(): Promise<string[]> {
     const out: string[] = [];
     for (const family of [4, 6] as const) {
-      for (const [t, ch] of chainPairs(this.chains, family)) {
+      for (const [t, ch] of chainPairs(this.chains)) {
         const text = await run(TOOL[family], ['-w', '-t', t, '-S', ch]).catch(() => '');
         const prefix = family === 6 ? `ip6 ${t}` : t;
         out.push(...text.split('\n').filter((l) => l.startsWith('-A ')).map((l) => `${prefix} ${l}`));
@@ -344,7 +360,7 @@ export class Firewall {
       for (const j of jumps(c, family)) {
         await run(tool, ['-w', '-t', j.table, '-D', j.chain, ...j.args.split(' ')]).catch(() => {});
       }
-      const pairs = chainPairs(c, family);
+      const pairs = chainPairs(c);
       for (const [t, ch] of pairs) await run(tool, ['-w', '-t', t, '-F', ch]).catch(() => {});
       for (const [t, ch] of pairs) await run(tool, ['-w', '-t', t, '-X', ch]).catch(() => {});
     }

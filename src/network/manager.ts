@@ -14,7 +14,7 @@ import { generateId, shortId } from '../lib/ids.js';
 import { KeyedMutex } from '../lib/mutex.js';
 import { rfc3339NanoNow } from '../lib/wall-clock.js';
 import { EmbeddedDns } from './dns-server.js';
-import { enableBridgeNetfilter, enableIpv6Forwarding, Firewall, networkRules, portRules, routedPortRules, type GatewayMode, type Rule } from './iptables.js';
+import { directAccessRules, enableBridgeNetfilter, enableIpv6Forwarding, Firewall, networkRules, openPortRules, portRules, type GatewayMode, type Rule } from './iptables.js';
 import {
   allocateIp,
   allocateIp6,
@@ -86,6 +86,8 @@ export interface NetworkManagerOptions {
   fixedCidrV6?: string;
   /** The engine ID: Docker derives the host's ULA pool from it (used when no IPv6 pool is configured). */
   hostId?: string;
+  /** daemon.json "allow-direct-routing": no drop of packets routed directly to nat networks' containers. */
+  allowDirectRouting?: boolean;
   log?: (msg: string) => void;
 }
 
@@ -143,6 +145,20 @@ const MASQUERADE_OPTION = 'com.docker.network.bridge.enable_ip_masquerade';
 const GATEWAY_MODE_IPV4 = 'com.docker.network.bridge.gateway_mode_ipv4';
 const GATEWAY_MODE_IPV6 = 'com.docker.network.bridge.gateway_mode_ipv6';
 const GATEWAY_MODES: readonly string[] = ['nat', 'nat-unprotected', 'routed', 'isolated'] satisfies GatewayMode[];
+/** Host interfaces whose packets may reach a nat network's containers directly (`:`-separated). */
+const TRUSTED_INTERFACES_OPTION = 'com.docker.network.bridge.trusted_host_interfaces';
+
+/**
+ * A network's trusted host interfaces, refused unless each is a plain interface name (they go
+ * into iptables-restore lines); a trailing `+` matches every name it begins, as in iptables.
+ */
+function trustedInterfaces(options: Record<string, string>): string[] {
+  const names = (options[TRUSTED_INTERFACES_OPTION] ?? '').split(':').filter((i) => i !== '');
+  for (const name of names) {
+    if (!/^[a-zA-Z0-9_.-]{1,15}\+?$/.test(name)) throw invalidParameter(`invalid interface name ${JSON.stringify(name)} in ${TRUSTED_INTERFACES_OPTION}`);
+  }
+  return names;
+}
 
 /** The bridge driver's gateway modes (iptables.ts says what each does), checked as moby checks them. */
 function checkGatewayModes(options: Record<string, string>, internal: boolean): void {
@@ -673,21 +689,39 @@ export class NetworkManager {
 
   private sandboxRules(sb: SandboxRecord): Rule[] {
     return sb.ports.flatMap((p) => {
-      if (p.routed) return this.routedRules(sb, p);
+      if (p.routed) return this.openPortRules(sb, p);
       const containerIp = this.portTarget(sb, p);
       if (!containerIp) return [];
-      return portRules(this.firewall.chains, { proto: p.proto, hostIp: p.hostIp, hostPort: p.hostPort, containerIp, containerPort: p.containerPort });
+      const dnat = portRules(this.firewall.chains, { proto: p.proto, hostIp: p.hostIp, hostPort: p.hostPort, containerIp, containerPort: p.containerPort });
+      return dnat.length ? [...dnat, ...this.openPortRules(sb, p)] : [];
     });
   }
 
-  /** A routed binding opens the container's port on the gateway endpoint of its family (none across families). */
-  private routedRules(sb: SandboxRecord, p: PortMapping): Rule[] {
+  /**
+   * The drop of packets routed directly to an endpoint's addresses, in each family where its
+   * network is an external nat one, unless the daemon allows direct routing (libnetwork's
+   * filterDirectAccess; made with the endpoint, gateway or not).
+   */
+  private endpointRules(ep: EndpointRecord): Rule[] {
+    const n = this.networks.get(ep.networkId);
+    if (this.opts.allowDirectRouting || ep.sublink || !n?.bridge || n.Internal) return [];
+    const trusted = trustedInterfaces(n.Options);
+    return [ep.ip, ep.ip6].flatMap((ip) =>
+      ip && gatewayMode(n, ip.includes(':')) === 'nat' ? directAccessRules(this.firewall.chains, { bridge: n.bridge!, containerIp: ip, trusted }) : [],
+    );
+  }
+
+  /**
+   * A binding opens the container's port on the gateway endpoint of its family (none across
+   * families), as libnetwork does except on nat-unprotected networks, which accept everything.
+   */
+  private openPortRules(sb: SandboxRecord, p: PortMapping): Rule[] {
     const v6 = p.hostIp.includes(':');
     const ep = this.portsEndpoint(sb, v6);
     const containerIp = v6 ? ep?.ip6 : ep?.ip;
-    const bridge = ep && this.networks.get(ep.networkId)?.bridge;
-    if (!containerIp || !bridge) return [];
-    return routedPortRules(this.firewall.chains, { proto: p.proto, bridge, containerIp, containerPort: p.containerPort });
+    const n = ep && this.networks.get(ep.networkId);
+    if (!containerIp || !n?.bridge || gatewayMode(n, v6) === 'nat-unprotected') return [];
+    return openPortRules(this.firewall.chains, { proto: p.proto, bridge: n.bridge, containerIp, containerPort: p.containerPort });
   }
 
   /**
@@ -703,7 +737,12 @@ export class NetworkManager {
   }
 
   private allRules(): Rule[] {
-    return [...[...this.networks.values()].flatMap((n) => this.netRules(n)), ...[...this.sandboxes.values()].flatMap((s) => this.sandboxRules(s))];
+    const sandboxes = [...this.sandboxes.values()];
+    return [
+      ...[...this.networks.values()].flatMap((n) => this.netRules(n)),
+      ...sandboxes.flatMap((s) => this.sandboxRules(s)),
+      ...sandboxes.flatMap((s) => s.endpoints.flatMap((ep) => this.endpointRules(ep))),
+    ];
   }
 
   /** The IPv4 addresses taken on a network: endpoints' leases and the IPAM auxiliary addresses. */
@@ -928,7 +967,7 @@ export class NetworkManager {
         await writeJsonAtomic(this.sandboxPath(sb.containerId), sb);
         persisted = true;
         for (const ep of sb.endpoints) await this.plumb(sb, ep);
-        rulesAdded = this.sandboxRules(sb);
+        rulesAdded = [...this.sandboxRules(sb), ...sb.endpoints.flatMap((ep) => this.endpointRules(ep))];
         await this.firewall.add(rulesAdded);
         await this.listenInNamespace(sb);
       } catch (err) {
@@ -1190,7 +1229,7 @@ export class NetworkManager {
       await rm(this.sandboxPath(containerId), { force: true });
       return;
     }
-    await this.firewall.remove(this.sandboxRules(sb));
+    await this.firewall.remove([...this.sandboxRules(sb), ...sb.endpoints.flatMap((ep) => this.endpointRules(ep))]);
     for (const r of this.reservations.get(containerId) ?? []) r.close();
     this.reservations.delete(containerId);
     for (const p of sb.ports) this.portTable.release(p);
@@ -1225,6 +1264,7 @@ export class NetworkManager {
       try {
         await writeJsonAtomic(this.sandboxPath(containerId), sb);
         await this.plumb(sb, ep);
+        await this.firewall.add(this.endpointRules(ep));
         if (gateway) await this.updateExternal(sb, oldRules);
         sb.dnsInNetns = sb.dnsInNetns || this.needsDnsInNetns(sb) || undefined;
         await writeJsonAtomic(this.sandboxPath(containerId), sb);
@@ -1232,6 +1272,7 @@ export class NetworkManager {
         const rulesNow = this.sandboxRules(sb);
         sb.endpoints.pop();
         this.releaseEndpoint(ep);
+        await this.firewall.remove(this.endpointRules(ep));
         if (ep.sublink) await deleteSublink(sb.netnsPath, [ep.ifname]);
         else await deleteLink(ep.hostVeth);
         if (gateway) {
@@ -1281,6 +1322,7 @@ export class NetworkManager {
       if (ep.dns) await removeDnsRedirect(sb.netnsPath, ep.dns).catch(() => {});
       if (ep.sublink) await deleteSublink(sb.netnsPath, [ep.ifname]);
       else await deleteLink(ep.hostVeth);
+      await this.firewall.remove(this.endpointRules(ep));
       this.releaseEndpoint(ep);
       sb.endpoints = sb.endpoints.filter((e) => e !== ep);
       if (gateway) {
@@ -1521,6 +1563,7 @@ export class NetworkManager {
   /** The bridge driver's own options, checked as libnetwork's bridge driver checks them. */
   private checkBridgeOptions(options: Record<string, string>, internal: boolean): void {
     checkGatewayModes(options, internal);
+    trustedInterfaces(options);
     if (options[ICC_OPTION] !== undefined && parseGoBool(options[ICC_OPTION]) === undefined) {
       throw invalidParameter(`invalid value for ${ICC_OPTION}: ${JSON.stringify(options[ICC_OPTION])}: not a bool`);
     }

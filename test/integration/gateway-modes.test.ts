@@ -40,7 +40,11 @@ async function sh(cmd: string, ...args: string[]): Promise<string> {
 }
 
 async function docker(...args: string[]): Promise<string> {
-  const r = await d.docker(args);
+  return dockerOn(d, ...args);
+}
+
+async function dockerOn(daemon: Daemon, ...args: string[]): Promise<string> {
+  const r = await daemon.docker(args);
   assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}${r.stdout}`);
   return r.stdout;
 }
@@ -75,9 +79,14 @@ async function servesHost(ip: string, port: number): Promise<void> {
   });
 }
 
-/** This daemon's rules (its chains, iptables and ip6tables), counters left out. */
-async function ownRules(): Promise<string[]> {
-  const prefix = (await readFile(join(d.dataRoot, 'network', 'chains'), 'utf8')).trim();
+/** The prefix of a daemon's iptables chains. */
+async function chainPrefix(daemon = d): Promise<string> {
+  return (await readFile(join(daemon.dataRoot, 'network', 'chains'), 'utf8')).trim();
+}
+
+/** A daemon's rules (its chains, iptables and ip6tables), counters left out. */
+async function ownRules(daemon = d): Promise<string[]> {
+  const prefix = await chainPrefix(daemon);
   const out: string[] = [];
   for (const tool of ['iptables-save', 'ip6tables-save']) {
     for (const line of (await sh(tool)).split('\n')) if (line.includes(prefix)) out.push(`${tool} ${line.replace(/\[\d+:\d+\]/, '')}`);
@@ -92,8 +101,12 @@ interface NetInfo {
 }
 
 async function createNetwork(name: string, ...opts: string[]): Promise<NetInfo> {
-  const id = (await docker('network', 'create', ...opts, name)).trim();
-  const cfg = JSON.parse(await docker('network', 'inspect', name, '--format', '{{json .IPAM.Config}}')) as Array<{ Subnet: string }>;
+  return createNetworkOn(d, name, ...opts);
+}
+
+async function createNetworkOn(daemon: Daemon, name: string, ...opts: string[]): Promise<NetInfo> {
+  const id = (await dockerOn(daemon, 'network', 'create', ...opts, name)).trim();
+  const cfg = JSON.parse(await dockerOn(daemon, 'network', 'inspect', name, '--format', '{{json .IPAM.Config}}')) as Array<{ Subnet: string }>;
   const subnet6 = cfg.find((c) => c.Subnet.includes(':'))?.Subnet;
   return { subnet: cfg.find((c) => !c.Subnet.includes(':'))!.Subnet, ...(subnet6 ? { subnet6 } : {}), bridge: `wh-${id.slice(0, 12)}` };
 }
@@ -104,8 +117,8 @@ async function routeFromOutside(n: NetInfo): Promise<void> {
   if (n.subnet6) await sh('ip', 'netns', 'exec', OUTSIDE, 'ip', '-6', 'route', 'replace', n.subnet6, 'via', NET6.host);
 }
 
-async function addresses(container: string, network: string): Promise<{ ip: string; ip6: string }> {
-  const out = await docker('inspect', container, '--format', `{{with index .NetworkSettings.Networks "${network}"}}{{.IPAddress}} {{.GlobalIPv6Address}}{{end}}`);
+async function addresses(container: string, network: string, daemon = d): Promise<{ ip: string; ip6: string }> {
+  const out = await dockerOn(daemon, 'inspect', container, '--format', `{{with index .NetworkSettings.Networks "${network}"}}{{.IPAddress}} {{.GlobalIPv6Address}}{{end}}`);
   const [ip = '', ip6 = ''] = out.trim().split(' ');
   return { ip, ip6 };
 }
@@ -199,10 +212,51 @@ describe('bridge gateway modes', () => {
     assert.match(await docker('port', `nu${tag}-srv`, '80'), /^0\.0\.0\.0:\d+\n/);
     const rules = await ownRules();
     assert.ok(rules.some((r) => r.includes(`-s ${open.subnet} ! -o ${open.bridge} -j MASQUERADE`)), rules.join('\n'));
+    // Docker 28's raw drop of packets for a nat network's container arriving elsewhere than its bridge.
+    assert.ok(rules.includes(`iptables-save -A ${await chainPrefix()}-PREROUTING -d ${natIp}/32 ! -i ${nat.bridge} -j DROP`), rules.join('\n'));
+    assert.ok(!rules.some((r) => r.includes(`-d ${openIp}/32 ! -i ${open.bridge} -j DROP`)), rules.join('\n'));
 
     await docker('rm', '-f', `na${tag}-srv`, `nu${tag}-srv`);
     await docker('network', 'rm', `na${tag}`, `nu${tag}`);
     assert.deepEqual(await ownRules(), before);
+  });
+
+  test('nat: a trusted host interface reaches the published ports directly, not the others', { timeout: 300_000 }, async () => {
+    const bad = await d.docker(['network', 'create', '-o', 'com.docker.network.bridge.trusted_host_interfaces=eth0:a b', `badtr${tag}`]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /invalid interface name "a b" in com.docker.network.bridge.trusted_host_interfaces/);
+
+    const before = await ownRules();
+    const net = `tr${tag}`;
+    const n = await createNetwork(net, '-o', `com.docker.network.bridge.trusted_host_interfaces=${HOST_END}`);
+    await routeFromOutside(n);
+    await docker('run', '-d', '--name', `${net}-srv`, '--network', net, '-p', '80', 'busybox', 'sh', '-c', SERVER);
+    const { ip } = await addresses(`${net}-srv`, net);
+    assert.equal(await peerSeen(ip, 80), NET4.outside);
+    await servesHost(ip, 81);
+    assert.equal((await fromOutside(ip, 81)).code, 28);
+    await docker('rm', '-f', `${net}-srv`);
+    await docker('network', 'rm', net);
+    assert.deepEqual(await ownRules(), before);
+  });
+
+  test('allow-direct-routing: published ports of nat networks reachable directly, no raw drop', { timeout: 300_000 }, async () => {
+    const other = await startDaemon({ config: { 'allow-direct-routing': true } });
+    try {
+      await loadBusybox(other);
+      const net = `ad${tag}`;
+      const n = await createNetworkOn(other, net);
+      await routeFromOutside(n);
+      await dockerOn(other, 'run', '-d', '--name', `${net}-srv`, '--network', net, '-p', '80', 'busybox', 'sh', '-c', SERVER);
+      const { ip } = await addresses(`${net}-srv`, net, other);
+      assert.equal(await peerSeen(ip, 80), NET4.outside);
+      await servesHost(ip, 81);
+      assert.equal((await fromOutside(ip, 81)).code, 28);
+      const rules = await ownRules(other);
+      assert.ok(!rules.some((r) => r.includes(`-d ${ip}/32 ! -i ${n.bridge} -j DROP`)), rules.join('\n'));
+    } finally {
+      await other.cleanup();
+    }
   });
 
   test('isolated: only for internal networks; no address on the bridge, no gateway for the containers', { timeout: 300_000 }, async () => {

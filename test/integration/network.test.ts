@@ -416,8 +416,12 @@ describe('network manager (real netns, bridges, iptables)', () => {
   });
 
   it('detach leaves nothing: veths, rules, leases, ports, records', async () => {
-    const netRulesOnly = async () => (await mgr.firewallRules()).filter((r) => !r.includes('-j DNAT'));
-    const baseRules = await netRulesOnly();
+    // The containers' own rules: DNAT, the published ports' ACCEPT and the raw drop of direct
+    // routing, each naming a container address.
+    const own = (r: string) => r.includes('-j DNAT') || / -d [0-9a-f.:]+\/(32|128) /.test(r);
+    const rules = await mgr.firewallRules();
+    assert.ok(rules.some((r) => r.startsWith('raw ') && own(r)), rules.join('\n'));
+    const baseRules = rules.filter((r) => !own(r));
     await mgr.detach('a'.repeat(64));
     await mgr.detach('c'.repeat(64));
     await mgr.detach('c'.repeat(64)); // idempotent

@@ -218,6 +218,13 @@ describe('loadDaemonConfig', () => {
     await assert.rejects(loadDaemonConfig(['--config-file', f, 'extra']), /too many arguments|excess/i);
   });
 
+  test('allow-direct-routing, from the flag or the file, off by default', async () => {
+    const f = await configFile({});
+    assert.equal((await loadDaemonConfig(['--config-file', f])).allowDirectRouting, false);
+    assert.equal((await loadDaemonConfig(['--config-file', f, '--allow-direct-routing'])).allowDirectRouting, true);
+    assert.equal((await loadDaemonConfig(['--config-file', await configFile({ 'allow-direct-routing': true })])).allowDirectRouting, true);
+  });
+
   test('ipv6 and fixed-cidr-v6, from flags or the file, with dockerd\'s validation texts', async () => {
     const f = await configFile({});
     const off = await loadDaemonConfig(['--config-file', f]);

@@ -6,7 +6,7 @@ import { defaultHostIps, portRequests, portsMap, PortTable, validatePortBindings
 import { buildQuery, buildResponse, encodableName, parseQuery, parseResponse, TYPE_A, TYPE_PTR } from '../../../src/network/dns-message.js';
 import { listFilter, pruneKeep } from '../../../src/network/filters.js';
 import { embeddedResolvConf } from '../../../src/network/resolv.js';
-import { networkRules, portRules, chainNames, routedPortRules } from '../../../src/network/iptables.js';
+import { networkRules, portRules, chainNames, openPortRules, directAccessRules } from '../../../src/network/iptables.js';
 import type { NetworkRecord } from '../../../src/network/types.js';
 
 describe('ipv4 and ipam', () => {
@@ -256,8 +256,8 @@ test('gateway modes per family: routed drops no masquerade, opens ICMP and lets 
   assert.ok(unprotected.includes('-s 10.1.0.0/24 ! -o br1 -j MASQUERADE'));
 
   // A routed port goes to the top of the forward chain, ahead of the network's drop.
-  assert.deepEqual(routedPortRules(c, { proto: 'udp', bridge: 'br1', containerIp: 'fd00:1::2', containerPort: 53 }), [
-    { table: 'filter', chain: c.forward, args: '-d fd00:1::2/128 ! -i br1 -o br1 -p udp -m udp --dport 53 -j ACCEPT', insert: true, v6: true },
+  assert.deepEqual(openPortRules(c, { proto: 'udp', bridge: 'br1', containerIp: 'fd00:1::2', containerPort: 53 }), [
+    { table: 'filter', chain: c.forward, args: '-d fd00:1::2/128 ! -i br1 -o br1 -p udp -m udp --dport 53 -j ACCEPT', insert: 2, v6: true },
   ]);
 });
 
@@ -267,4 +267,16 @@ test('a routed binding has no host port: inspect shows an empty HostPort', () =>
     { proto: 'tcp', containerPort: 80, hostIp: '::', hostPort: 8080 },
   ]);
   assert.deepEqual(ports, { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '' }, { HostIp: '::', HostPort: '8080' }] });
+});
+
+test('direct routing to a nat network container is dropped in raw, its trusted interfaces let through first', () => {
+  const c = chainNames('WT');
+  assert.deepEqual(directAccessRules(c, { bridge: 'br1', containerIp: '10.1.0.2', trusted: ['eth1', 'vpn+'] }), [
+    { table: 'raw', chain: c.raw, args: '-d 10.1.0.2/32 -i eth1 -j ACCEPT' },
+    { table: 'raw', chain: c.raw, args: '-d 10.1.0.2/32 -i vpn+ -j ACCEPT' },
+    { table: 'raw', chain: c.raw, args: '-d 10.1.0.2/32 ! -i br1 -j DROP' },
+  ]);
+  assert.deepEqual(directAccessRules(c, { bridge: 'br1', containerIp: 'fd00:1::2', trusted: [] }), [
+    { table: 'raw', chain: c.raw, args: '-d fd00:1::2/128 ! -i br1 -j DROP', v6: true },
+  ]);
 });
