@@ -185,6 +185,13 @@ describe('bridge gateway modes', () => {
     const outbound = [n.subnet, n.subnet6].map((subnet) => `-s ${subnet} ! -o ${n.bridge} -j MASQUERADE`);
     assert.ok(!rules.some((r) => outbound.some((o) => r.includes(o))), `no masquerade:\n${rules.join('\n')}`);
 
+    // A restart rebuilds the same rules from the records (the routed bindings too), the container still running.
+    await d.kill9();
+    await d.restart();
+    assert.deepEqual(await ownRules(), rules);
+    assert.equal(await peerSeen(ip, 80), NET4.outside);
+    assert.equal(await docker('port', `${net}-srv`, '80'), '0.0.0.0:\n[::]:\n');
+
     await docker('rm', '-f', `${net}-srv`);
     await docker('network', 'rm', net);
     assert.deepEqual(await ownRules(), before);
