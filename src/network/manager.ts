@@ -1341,13 +1341,14 @@ export class NetworkManager {
    * has none left.
    */
   private async updateExternal(sb: SandboxRecord, oldRules: Rule[]): Promise<void> {
-    if (!this.portsEndpoint(sb)) {
+    if (!this.portsEndpoint(sb) || this.gatewayModeChanged(sb)) {
       await this.firewall.remove(oldRules);
       for (const r of this.reservations.get(sb.containerId) ?? []) r.close();
       this.reservations.delete(sb.containerId);
       for (const p of sb.ports) this.portTable.release(p);
       sb.ports = [];
-      return;
+      oldRules = [];
+      if (!this.portsEndpoint(sb)) return;
     }
     if (!sb.ports.length && sb.portRequests?.length) {
       const reservations: Reservation[] = [];
@@ -1365,6 +1366,12 @@ export class NetworkManager {
     const had = new Set(oldRules.map(key));
     await this.firewall.remove(oldRules.filter((r) => !kept.has(key(r))));
     await this.firewall.add(newRules.filter((r) => !had.has(key(r))));
+  }
+
+  /** Whether the ports were published for a gateway network that routed them and the new one maps them, or the reverse. */
+  private gatewayModeChanged(sb: SandboxRecord): boolean {
+    const routed = this.routedFamilies(sb);
+    return sb.ports.some((p) => !!p.routed !== (p.hostIp.includes(':') ? routed.v6 : routed.v4));
   }
 
   /** Points the container's default routes at its gateway endpoints (after the old one left). */

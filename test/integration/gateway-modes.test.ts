@@ -197,6 +197,28 @@ describe('bridge gateway modes', () => {
     assert.deepEqual(await ownRules(), before);
   });
 
+  test('the bindings follow the gateway network: routed, mapped after a connect to a nat one, routed after the disconnect', { timeout: 300_000 }, async () => {
+    const before = await ownRules();
+    const routed = `gr${tag}`;
+    const nat = `gn${tag}`;
+    const r = await createNetwork(routed, '-o', 'com.docker.network.bridge.gateway_mode_ipv4=routed');
+    await createNetwork(nat);
+    await routeFromOutside(r);
+    const c = `${routed}-srv`;
+    await docker('run', '-d', '--name', c, '--network', routed, '-p', '80', 'busybox', 'sh', '-c', SERVER);
+    const { ip } = await addresses(c, routed);
+    // IPv4 routed; the IPv6 binding (the network's IPv6 mode is nat) proxied to the IPv4 address.
+    assert.match(await docker('port', c, '80'), /^0\.0\.0\.0:\n\[::\]:\d+\n$/);
+    await docker('network', 'connect', '--gw-priority', '1', nat, c);
+    assert.match(await docker('port', c, '80'), /^0\.0\.0\.0:\d+\n\[::\]:\d+\n$/);
+    await docker('network', 'disconnect', nat, c);
+    assert.match(await docker('port', c, '80'), /^0\.0\.0\.0:\n\[::\]:\d+\n$/);
+    assert.equal(await peerSeen(ip, 80), NET4.outside);
+    await docker('rm', '-f', c);
+    await docker('network', 'rm', routed, nat);
+    assert.deepEqual(await ownRules(), before);
+  });
+
   test('nat drops direct access to the containers; nat-unprotected lets it through, masquerading outbound', { timeout: 300_000 }, async () => {
     const before = await ownRules();
     const nat = await createNetwork(`na${tag}`);
