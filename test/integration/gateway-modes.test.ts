@@ -9,7 +9,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadBusybox, runCommand, startDaemon, waitFor, type Daemon } from './harness.js';
 
@@ -105,7 +105,13 @@ async function createNetwork(name: string, ...opts: string[]): Promise<NetInfo> 
 }
 
 async function createNetworkOn(daemon: Daemon, name: string, ...opts: string[]): Promise<NetInfo> {
-  const id = (await dockerOn(daemon, 'network', 'create', ...opts, name)).trim();
+  await dockerOn(daemon, 'network', 'create', ...opts, name);
+  return networkInfo(name, daemon);
+}
+
+/** An existing network's subnets and bridge. */
+async function networkInfo(name: string, daemon = d): Promise<NetInfo> {
+  const id = (await dockerOn(daemon, 'network', 'inspect', name, '--format', '{{.Id}}')).trim();
   const cfg = JSON.parse(await dockerOn(daemon, 'network', 'inspect', name, '--format', '{{json .IPAM.Config}}')) as Array<{ Subnet: string }>;
   const subnet6 = cfg.find((c) => c.Subnet.includes(':'))?.Subnet;
   return { subnet: cfg.find((c) => !c.Subnet.includes(':'))!.Subnet, ...(subnet6 ? { subnet6 } : {}), bridge: `wh-${id.slice(0, 12)}` };
@@ -216,6 +222,36 @@ describe('bridge gateway modes', () => {
     assert.equal(await peerSeen(ip, 80), NET4.outside);
     await docker('rm', '-f', c);
     await docker('network', 'rm', routed, nat);
+    assert.deepEqual(await ownRules(), before);
+  });
+
+  test('docker compose: a network with driver_opts gateway_mode_ipv4: routed', { timeout: 300_000 }, async () => {
+    const before = await ownRules();
+    const dir = join(d.root, `compose-${tag}`);
+    await mkdir(dir, { recursive: true });
+    // $ is compose's interpolation: $$ is a literal one.
+    const command = JSON.stringify(['sh', '-c', SERVER.replaceAll('$', '$$$$')]);
+    await writeFile(
+      join(dir, 'docker-compose.yml'),
+      `services:\n  web:\n    image: busybox\n    command: ${command}\n    ports: ["80"]\n    networks: [edge]\n` +
+        `networks:\n  edge:\n    driver_opts:\n      com.docker.network.bridge.gateway_mode_ipv4: routed\n`,
+    );
+    const compose = async (...args: string[]) => {
+      const r = await runCommand('docker-compose', ['--ansi', 'never', '-p', `gw${tag}`, ...args], {
+        cwd: dir,
+        env: { DOCKER_HOST: d.host, DOCKER_CONFIG: join(d.root, 'docker-config') },
+        timeoutMs: 120_000,
+      });
+      assert.equal(r.code, 0, `compose ${args.join(' ')}: ${r.stderr}`);
+    };
+    await compose('up', '-d');
+    const net = `gw${tag}_edge`;
+    const n = await networkInfo(net);
+    await routeFromOutside(n);
+    const c = (await docker('ps', '--filter', `label=com.docker.compose.project=gw${tag}`, '--format', '{{.Names}}')).trim();
+    assert.match(await docker('port', c, '80'), /^0\.0\.0\.0:\n/);
+    assert.equal(await peerSeen((await addresses(c, net)).ip, 80), NET4.outside);
+    await compose('down');
     assert.deepEqual(await ownRules(), before);
   });
 
