@@ -349,5 +349,19 @@ describe('bridge gateway modes', () => {
 
     await docker('rm', '-f', `${net}-srv`);
     await docker('network', 'rm', net);
+
+    // IPv6 alike: no global address on the bridge, no IPv6 gateway; IPv4 keeps its own (nat) mode.
+    const net6 = `i6${tag}`;
+    const n6 = await createNetwork(net6, '--internal', '--ipv6', '-o', 'com.docker.network.bridge.gateway_mode_ipv6=isolated');
+    assert.equal((await sh('ip', '-6', '-o', 'addr', 'show', 'dev', n6.bridge, 'scope', 'global')).trim(), '');
+    assert.match(await sh('ip', '-4', '-o', 'addr', 'show', 'dev', n6.bridge), /inet /);
+    const cfg6 = JSON.parse(await docker('network', 'inspect', net6, '--format', '{{json .IPAM.Config}}')) as Array<{ Subnet: string; Gateway?: string }>;
+    assert.equal(cfg6.find((c) => c.Subnet.includes(':'))?.Gateway, undefined);
+    assert.ok(cfg6.find((c) => !c.Subnet.includes(':'))?.Gateway);
+    await docker('run', '-d', '--name', `${net6}-srv`, '--network', net6, 'busybox', 'sh', '-c', SERVER);
+    const gw6 = await docker('inspect', `${net6}-srv`, '--format', `{{with index .NetworkSettings.Networks "${net6}"}}{{.IPv6Gateway}}|{{.GlobalIPv6Address}}{{end}}`);
+    assert.match(gw6.trim(), /^\|[0-9a-f:]+$/);
+    await docker('rm', '-f', `${net6}-srv`);
+    await docker('network', 'rm', net6);
   });
 });
