@@ -588,14 +588,14 @@ export class NetworkManager {
     const c = this.config4(n);
     if (!c) throw systemError(`network ${n.Name} has no IPv4 subnet`);
     const spec = subnetSpec(c.Subnet, c.Gateway, c.IPRange);
-    return c.Gateway ? spec : { ...spec, gateway: NO_GATEWAY };
+    return c.Gateway || gatewayMode(n) !== 'isolated' ? spec : { ...spec, gateway: NO_GATEWAY };
   }
 
   /** The IPv6 subnet of an IPv6 network; undefined for IPv4-only networks. */
   private spec6(n: NetworkRecord): SubnetSpec6 | undefined {
     const c = this.config6(n);
     const spec = c && subnetSpec6(c.Subnet, c.Gateway, c.IPRange);
-    return spec && !c.Gateway ? { ...spec, gateway: NO_GATEWAY6 } : spec;
+    return spec && !c.Gateway && gatewayMode(n, true) === 'isolated' ? { ...spec, gateway: NO_GATEWAY6 } : spec;
   }
 
   private async startDns(n: NetworkRecord): Promise<void> {
