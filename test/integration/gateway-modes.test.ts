@@ -3,8 +3,9 @@
  * containers, iptables and traffic. A network namespace of the test's own stands for a host on
  * the outside: joined to this host by a veth pair (198.18.0.0/15 and a ULA of the test's choosing),
  * with routes to the networks' subnets through this host's end. Traffic goes only to the
- * containers, bridges and namespace made here. The host forwards (wharfd turns ip_forward on) and
- * the routes are symmetric, so reverse-path filtering in any mode lets the replies through.
+ * containers, bridges and namespace made here. The host forwards (wharfd turns ip_forward on, and
+ * IPv6 forwarding for an IPv6 network: restored afterwards, as ipv6.test.ts does) and the routes
+ * are symmetric, so reverse-path filtering in any mode lets the replies through.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,6 +26,9 @@ const NET4 = { host: '', outside: '' };
   NET4.host = `198.18.${a}.${b + 1}`;
   NET4.outside = `198.18.${a}.${b + 2}`;
 }
+const FORWARDING6 = ['/proc/sys/net/ipv6/conf/all/forwarding', '/proc/sys/net/ipv6/conf/default/forwarding'];
+let hostForwarding6: string[] = [];
+let hostForwardPolicy6 = '';
 const ULA = `fdc7:${randomInt(1, 0xffff).toString(16)}:${randomInt(1, 0xffff).toString(16)}::`;
 const NET6 = { host: `${ULA}1`, outside: `${ULA}2` };
 
@@ -130,6 +134,8 @@ async function addresses(container: string, network: string, daemon = d): Promis
 }
 
 before(async () => {
+  hostForwarding6 = await Promise.all(FORWARDING6.map(async (p) => (await readFile(p, 'utf8')).trim()));
+  hostForwardPolicy6 = /^-P FORWARD (\w+)/m.exec(await sh('ip6tables', '-w', '-S', 'FORWARD'))?.[1] ?? '';
   d = await startDaemon();
   await loadBusybox(d);
   await sh('ip', 'netns', 'add', OUTSIDE);
@@ -150,6 +156,8 @@ after(async () => {
   await runCommand('ip', ['netns', 'del', OUTSIDE]);
   await runCommand('ip', ['link', 'del', HOST_END]);
   await d?.cleanup();
+  for (const [i, p] of FORWARDING6.entries()) if (hostForwarding6[i]) await writeFile(p, `${hostForwarding6[i]}\n`);
+  if (hostForwardPolicy6) await runCommand('ip6tables', ['-w', '-P', 'FORWARD', hostForwardPolicy6]);
 });
 
 describe('bridge gateway modes', () => {
