@@ -1256,7 +1256,7 @@ class BuildRun {
           for (const d of heredocs) await writeFile(join(dir, d.name), d.expand ? expandDoc(d.content) : d.content, { mode: 0o644 });
           return heredocs.map((d) => d.name);
         });
-      } else if (urls.length) remote = await tempSources('docker-builder-url', (dir) => downloadSources(urls, dir, this.signal, checksum));
+      } else if (urls.length) remote = await tempSources('docker-builder-url', (dir) => downloadSources(urls, dir, this.signal, checksum, this.opts.dialect !== 'buildkit'));
       // A git source is keyed by the commit its ref names before it is fetched: a cached step fetches nothing.
       const gits = [...gitRefs.values()].map((ref) => ({ ref, keepGitDir: inst.keepGitDir ?? ref.keepGitDir ?? false }));
       const gitKeys: Array<{ commit: string; hash: string }> = [];
