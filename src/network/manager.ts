@@ -37,7 +37,7 @@ import {
   type SubnetSpec6,
 } from './ipam.js';
 import { contains6, formatCidr6, formatIp6, joinHostPort, overlaps6, parseCidr6, parseIp6, type Cidr6 } from './ipv6.js';
-import { contains, formatCidr, formatIp, macForIp, normalizeMac, overlaps, parseCidr, parseIp, type Cidr } from './ipv4.js';
+import { contains, formatCidr, formatIp, isAssignableMac, macForIp, normalizeMac, overlaps, parseCidr, parseIp, type Cidr } from './ipv4.js';
 import { addVeth, deleteLink, ensureBridge, flushIpv6Addresses, linkExists, removeDnsRedirect, replaceDefaultRoute } from './links.js';
 import type { ProxyTarget } from './port-proxy.js';
 import { isSublinkDriver, sublinkConfig, sublinkIsolated, sublinkOf } from './sublink-networks.js';
@@ -1031,6 +1031,11 @@ export class NetworkManager {
 
   private async plumb(sb: SandboxRecord, ep: EndpointRecord): Promise<void> {
     const n = this.networks.get(ep.networkId)!;
+    // moby takes any MAC Go parses; the kernel's refusal of a multicast or zero one fails the start.
+    if (ep.mac && !isAssignableMac(ep.mac)) {
+      const what = `error setting interface ${JSON.stringify(ep.ifname)} MAC to ${JSON.stringify(ep.mac)}: cannot assign requested address`;
+      throw systemError(`failed to set up container networking: failed to add interface ${ep.hostVeth ?? ep.ifname} to sandbox: ${what}`);
+    }
     const sub = sublinkOf(n);
     if (sub) {
       await addSublink({
