@@ -138,7 +138,12 @@ describe('IPv6-only networks', () => {
     assert.equal((await ok(['network', 'inspect', '-f', '{{.EnableIPv4}} {{.EnableIPv6}} {{json .IPAM.Config}}', 'fromcfg6'])).trim(), `false true [{"Subnet":"${P}:5::/64","Gateway":"${P}:5::1"}]`);
     const own = await d.docker(['network', 'create', '--config-from', 'cfg6', '--ipv4=false', 'bad']);
     assert.match(own.stderr, /user specified configurations are not supported if the network depends on a configuration network/);
-    await ok(['network', 'rm', 'v6auto', 'oldclient', 'given4', 'same4', 'fromcfg6', 'cfg6']);
+    // wharf's own CLI takes pflag's `--ipv4=false` as well, and refuses what the Docker CLI refuses.
+    await cliOk(d, 'wharf', ['network', 'create', '--ipv4=false', '--ipv6', 'viawharf']);
+    const [w, dk] = await Promise.all([d.wharf(['network', 'create', 'x', '--ipv4=nope']), d.docker(['network', 'create', 'x', '--ipv4=nope'])]);
+    assert.deepEqual([w.code, w.stderr.split('\n')[0]], [dk.code, dk.stderr.split('\n')[0]]);
+    assert.equal((await ok(['network', 'inspect', '-f', '{{.EnableIPv4}} {{.EnableIPv6}}', 'viawharf'])).trim(), 'false true');
+    await ok(['network', 'rm', 'v6auto', 'oldclient', 'given4', 'same4', 'fromcfg6', 'cfg6', 'viawharf']);
   });
 
   test('containers get an IPv6 address and route alone, IPv6 hosts lines, and names through 127.0.0.11', async () => {
