@@ -142,7 +142,8 @@ export async function addSublink(s: SublinkSpec): Promise<void> {
     if (s.defaultGateway) inner.push(`route replace default via ${s.defaultGateway} dev ${s.ifname}`);
     if (s.defaultGateway6) inner.push(`route replace default via ${s.defaultGateway6} dev ${s.ifname}`);
     if (s.defaultDevice) {
-      inner.push(`route replace default dev ${s.ifname}`);
+      // A default route per family the device has an address of, as libnetwork's ipvlan L3 join.
+      if (s.address) inner.push(`route replace default dev ${s.ifname}`);
       if (s.address6) inner.push(`route replace ::/0 dev ${s.ifname}`);
     }
     await ipBatch(inner, { netns: s.netnsPath });
