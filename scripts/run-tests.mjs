@@ -29,8 +29,10 @@ const DURATIONS = join(ROOT, 'test/durations.json');
  * Integration files that change state shared by the whole host, so nothing may run beside them:
  * docker-coexist sets the host's FORWARD policy to DROP and lays a docker0 bridge on the first free
  * default pool (172.17.0.0/16), which every other daemon would then route around or through.
+ * ipv6-only saves the host's IPv6 forwarding and ip6tables FORWARD policy and puts them back at
+ * its end, as ipv6 does: beside ipv6 one of them would save what the other's daemon had set.
  */
-const SERIAL = new Set(['docker-coexist.test.js']);
+const SERIAL = new Set(['docker-coexist.test.js', 'ipv6-only.test.js']);
 
 function parseArgs(argv) {
   const opts = { jobs: 2, timeout: 900, tap: '', name: 'tests', record: false, paths: [] };

@@ -2,11 +2,12 @@
 import { Command } from 'commander';
 import { ApiError } from '../client/api-error.js';
 import type { EndpointSettings } from '../api/types.js';
-import { collectFilter, StatusError, collect, confirm, describeError, intOpt, keyValues, parseFilters, usage, type CliContext } from './cli-context.js';
+import { BIN, collectFilter, FlagError, StatusError, collect, confirm, describeError, intOpt, keyValues, parseFilters, usage, type CliContext } from './cli-context.js';
 import { renderRows } from './format/formatter.js';
 import { DEFAULT_NETWORK_TABLE, NETWORK_HEADERS, NetworkRow, consolidateIpam, naturalCompare, portLines } from './format/network-format.js';
 import { TemplateError } from '../lib/go-template.js';
 import { writeInspected } from './format/inspect-output.js';
+import { parseGoBool } from '../lib/go-bool.js';
 
 interface CreateOpts {
   driver: string;
@@ -16,8 +17,8 @@ interface CreateOpts {
   attachable?: boolean;
   ingress?: boolean;
   scope?: string;
-  ipv4?: boolean;
-  ipv6?: boolean;
+  ipv4?: boolean | string;
+  ipv6?: boolean | string;
   subnet?: string[];
   ipRange?: string[];
   gateway?: string[];
@@ -28,12 +29,33 @@ interface CreateOpts {
   configFrom?: string;
 }
 
+/**
+ * A pflag bool flag declared with an optional value: `--ipv6` is true and `--ipv6=false` false (a
+ * value after `=` that is no bool is pflag's error); a value commander took from the next word
+ * (`--ipv6 net`) is the NETWORK argument, put back in front of `args`.
+ */
+function pflagBool(cmd: Command, flag: string, v: boolean | string | undefined, args: string[]): boolean | undefined {
+  if (typeof v !== 'string') return v;
+  let root = cmd;
+  while (root.parent) root = root.parent;
+  // commander keeps the words it parsed on the root command (untyped): whether the value came with `=`.
+  const words = (root as Command & { rawArgs?: string[] }).rawArgs ?? [];
+  if (words.includes(`${flag}=${v}`)) {
+    const b = parseGoBool(v);
+    if (b === undefined) throw new FlagError(`invalid argument "${v}" for "${flag}" flag: strconv.ParseBool: parsing "${v}": invalid syntax`);
+    return b;
+  }
+  args.unshift(v);
+  return true;
+}
+
 export function defineCreate(parent: Command, ctx: CliContext): Command {
   const cmd = new Command('create');
   parent.addCommand(cmd);
   usage(cmd, 'create [OPTIONS] NETWORK')
     .description('Create a network')
-    .argument('<network>')
+    .argument('[network]')
+    .allowExcessArguments()
     .option('-d, --driver <string>', 'Driver to manage the Network', 'bridge')
     .option('-o, --opt <map>', 'Set driver specific options', collect)
     .option('--label <list>', 'Set metadata on a network', collect)
@@ -41,8 +63,9 @@ export function defineCreate(parent: Command, ctx: CliContext): Command {
     .option('--attachable', 'Enable manual container attachment')
     .option('--ingress', 'Create swarm routing-mesh network')
     .option('--scope <string>', "Control the network's scope")
-    .option('--ipv4', 'Enable or disable IPv4 address assignment')
-    .option('--ipv6', 'Enable or disable IPv6 address assignment')
+    // Optional values so that pflag's `--ipv4=false` works; a NETWORK taken as one (`--ipv6 net`) is given back below.
+    .option('--ipv4 [bool]', 'Enable or disable IPv4 address assignment')
+    .option('--ipv6 [bool]', 'Enable or disable IPv6 address assignment')
     .option('--subnet <strings>', 'Subnet in CIDR format that represents a network segment', collect)
     .option('--ip-range <strings>', 'Allocate container ip from a sub-range', collect)
     .option('--gateway <strings>', 'IPv4 or IPv6 Gateway for the master subnet', collect)
@@ -51,7 +74,15 @@ export function defineCreate(parent: Command, ctx: CliContext): Command {
     .option('--ipam-opt <map>', 'Set IPAM driver specific options', collect)
     .option('--config-only', 'Create a configuration only network')
     .option('--config-from <string>', 'The network from which to copy the configuration')
-    .action(async (name: string, o: CreateOpts) => {
+    .action(async (_name: string | undefined, o: CreateOpts) => {
+      const args = [...cmd.args];
+      const ipv6 = pflagBool(cmd, '--ipv6', o.ipv6, args);
+      const ipv4 = pflagBool(cmd, '--ipv4', o.ipv4, args);
+      if (args.length !== 1) {
+        const what = args.length ? 'requires at most 1 argument' : 'requires at least 1 argument';
+        throw new StatusError(1, `${BIN}: '${BIN} network create' ${what}\n\nUsage:  ${BIN} network create [OPTIONS] NETWORK\n\nSee '${BIN} network create --help' for more information`);
+      }
+      const name = args[0]!;
       const config = consolidateIpam(o.subnet ?? [], o.ipRange ?? [], o.gateway ?? [], keyValues(o.auxAddress));
       const res = await ctx.client().networkCreate({
         Name: name,
@@ -62,8 +93,8 @@ export function defineCreate(parent: Command, ctx: CliContext): Command {
         Attachable: !!o.attachable,
         Ingress: !!o.ingress,
         ...(o.scope ? { Scope: o.scope } : {}),
-        ...(o.ipv4 !== undefined ? { EnableIPv4: o.ipv4 } : {}),
-        ...(o.ipv6 !== undefined ? { EnableIPv6: o.ipv6 } : {}),
+        ...(ipv4 !== undefined ? { EnableIPv4: ipv4 } : {}),
+        ...(ipv6 !== undefined ? { EnableIPv6: ipv6 } : {}),
         ConfigOnly: !!o.configOnly,
         ...(o.configFrom ? { ConfigFrom: { Network: o.configFrom } } : {}),
         Labels: keyValues(o.label),

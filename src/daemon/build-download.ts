@@ -1,8 +1,7 @@
 /**
  * ADD's URL sources: each is fetched (streamed to a file, never held in memory) into its own
- * subdirectory of a private temporary directory, named after the last path component of the URL,
- * mode 0600 and the Last-Modified time as its mtime, as Docker's classic builder does. A remote
- * archive is not unpacked.
+ * subdirectory of a private temporary directory, mode 0600 and the Last-Modified time as its
+ * mtime, as Docker's builders do. A remote archive is not unpacked.
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -12,18 +11,48 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { httpRequest, isTransportError, type HttpResponse } from '../distribution/http.js';
 import { invalidParameter } from '../lib/errors.js';
+import { parseMediaType } from '../lib/go-media-type.js';
 
 /** A server that stops sending for this long fails the build. */
 const IDLE_TIMEOUT_MS = 5 * 60_000;
 
 export const isRemoteURL = (s: string): boolean => /^https?:\/\//i.test(s);
 
+const UNNAMED = '__unnamed__';
+const usable = (name: string) => name !== '' && name !== '/' && name !== '.' && name !== '..' && !name.includes('\0');
+
+/** The URL's path as Go's url.URL.Path holds it: percent-decoded. */
+function urlPath(url: URL): string {
+  try {
+    return decodeURIComponent(url.pathname);
+  } catch {
+    return url.pathname;
+  }
+}
+
 /**
- * Downloads `urls` below `dir`; returns each file's path relative to `dir` (`/<i>/<name>`).
- * `checksum` (ADD --checksum, `sha256:<hex>`…): the digest every download must have, hashed as
- * it is written; BuildKit's `digest mismatch` otherwise.
+ * The classic builder's name for a download (moby's getFilenameForDownload): the URL path's last
+ * element unless the path ends in `/`, else the Content-Disposition's `filename`, else none.
  */
-export async function downloadSources(urls: string[], dir: string, signal: AbortSignal, checksum?: string): Promise<string[]> {
+function classicName(path: string, disposition: string | undefined): string | null {
+  if (path !== '' && !path.endsWith('/')) return posix.basename(path);
+  const filename = disposition === undefined ? undefined : parseMediaType(disposition)?.params?.filename;
+  if (filename && !filename.endsWith('/')) return posix.basename(filename);
+  return null;
+}
+
+/**
+ * Downloads `urls` below `dir`; returns each source's path relative to `dir`. `checksum` (ADD
+ * --checksum, `sha256:<hex>`…): the digest every download must have, hashed as it is written;
+ * BuildKit's `digest mismatch` otherwise.
+ *
+ * BuildKit's Dockerfile frontend names the file after the URL path's last element, else
+ * `__unnamed__`, and copies it as a file (`/<i>/<name>`). The classic builder also asks the
+ * Content-Disposition header when the path ends in `/`; a download it still cannot name is
+ * written as `__unnamed__` but its source is the directory holding it (`/<i>`), so the file lands
+ * inside the destination.
+ */
+export async function downloadSources(urls: string[], dir: string, signal: AbortSignal, checksum?: string, classic = false): Promise<string[]> {
   const out: string[] = [];
   for (const [i, url] of urls.entries()) {
     let parsed: URL;
@@ -32,18 +61,14 @@ export async function downloadSources(urls: string[], dir: string, signal: Abort
     } catch {
       throw invalidParameter(`ADD failed: invalid URL ${url}`);
     }
-    let name = '';
-    try {
-      name = posix.basename(decodeURIComponent(parsed.pathname));
-    } catch {
-      name = posix.basename(parsed.pathname);
-    }
-    if (name === '' || name === '/' || name === '.' || name === '..') name = '__unnamed__';
     const res = await get(parsed, signal, (reason) => `ADD failed: failed to GET ${url}: ${reason}`);
     if (res.status < 200 || res.status > 299) {
       res.body.destroy();
       throw invalidParameter(`ADD failed: failed to GET ${url} with status ${res.status} ${res.body.statusMessage ?? ''}`);
     }
+    const disposition = res.headers['content-disposition'];
+    const named = classic ? classicName(urlPath(parsed), typeof disposition === 'string' ? disposition : undefined) : posix.basename(urlPath(parsed));
+    const name = named !== null && usable(named) ? named : UNNAMED;
     const sub = join(dir, String(i));
     await mkdir(sub, { mode: 0o700 });
     const file = join(sub, name);
@@ -65,7 +90,7 @@ export async function downloadSources(urls: string[], dir: string, signal: Abort
     const lm = res.headers['last-modified'];
     const when = lm ? new Date(lm) : null;
     if (when && !Number.isNaN(when.getTime())) await utimes(file, when, when);
-    out.push(`/${i}/${name}`);
+    out.push(classic && name === UNNAMED ? `/${i}` : `/${i}/${name}`);
   }
   return out;
 }

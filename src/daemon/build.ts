@@ -225,6 +225,16 @@ export class BuildService implements BuildBackend {
 }
 
 /** ADD --checksum of a git source: a prefix of the commit, checked on the resolved commit and on the fetched one. */
+/** ENV's and LABEL's pairs with their words expanded, pausing between pairs: one instruction may hold a million. */
+function* expandedPairs(kvs: ReadonlyArray<{ key: string; value: string }>, x: (w: string) => string): Generator<void, Array<readonly [string, string]>> {
+  const out: Array<readonly [string, string]> = [];
+  for (const kv of kvs) {
+    out.push([x(kv.key), x(kv.value)]);
+    yield;
+  }
+  return out;
+}
+
 function checkGitChecksum(commit: string, checksum: string | undefined): void {
   if (checksum !== undefined && !commit.startsWith(checksum.toLowerCase())) throw invalidParameter(`expected checksum to match ${checksum}, got ${commit}`);
 }
@@ -794,20 +804,15 @@ class BuildRun {
     const c = state.config;
     switch (inst.kind) {
       case 'env': {
-        const pairs = inst.env.map((kv) => [x(kv.key), x(kv.value)] as const);
+        const pairs = await runSliced(expandedPairs(inst.env, x));
         c.Env = setEnv(c.Env ?? [], pairs);
         return this.commitNop(state, ['ENV', ...pairs.map(([k, v]) => `${k}=${v}`)].join(' '));
       }
       case 'label': {
-        let msg = 'LABEL';
+        const pairs = inst.literal ? inst.labels.map((kv) => [kv.key, kv.value] as const) : await runSliced(expandedPairs(inst.labels, x));
         c.Labels ??= {};
-        for (const kv of inst.labels) {
-          const key = inst.literal ? kv.key : x(kv.key);
-          const value = inst.literal ? kv.value : x(kv.value);
-          c.Labels[key] = value;
-          msg += ` ${key}=${value}`;
-        }
-        return this.commitNop(state, msg);
+        for (const [key, value] of pairs) c.Labels[key] = value;
+        return this.commitNop(state, ['LABEL', ...pairs.map(([k, v]) => `${k}=${v}`)].join(' '));
       }
       case 'maintainer':
         state.maintainer = inst.maintainer;
@@ -1256,7 +1261,7 @@ class BuildRun {
           for (const d of heredocs) await writeFile(join(dir, d.name), d.expand ? expandDoc(d.content) : d.content, { mode: 0o644 });
           return heredocs.map((d) => d.name);
         });
-      } else if (urls.length) remote = await tempSources('docker-builder-url', (dir) => downloadSources(urls, dir, this.signal, checksum));
+      } else if (urls.length) remote = await tempSources('docker-builder-url', (dir) => downloadSources(urls, dir, this.signal, checksum, this.opts.dialect !== 'buildkit'));
       // A git source is keyed by the commit its ref names before it is fetched: a cached step fetches nothing.
       const gits = [...gitRefs.values()].map((ref) => ({ ref, keepGitDir: inst.keepGitDir ?? ref.keepGitDir ?? false }));
       const gitKeys: Array<{ commit: string; hash: string }> = [];

@@ -289,7 +289,7 @@ int veth_setup(const struct veth_request *r)
 	unsigned index = if_nametoindex(r->ifname);
 	if (!index || ipv6_switch(r->ifname, !*r->addr6) < 0)
 		return -1;
-	if (addr_add(fd, AF_INET, r->addr4, index, 0) < 0)
+	if (*r->addr4 && addr_add(fd, AF_INET, r->addr4, index, 0) < 0)
 		return -1;
 	if (*r->addr6 && addr_add(fd, AF_INET6, r->addr6, index, IFA_F_NODAD) < 0)
 		return -1;

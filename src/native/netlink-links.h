@@ -11,7 +11,7 @@ struct veth_request {
 	const char *mac;     /* aa:bb:cc:dd:ee:ff, of the inside end */
 	uint32_t mtu;
 	const char *bridge;  /* the host end's master */
-	const char *addr4;   /* a.b.c.d/len */
+	const char *addr4;   /* a.b.c.d/len, or "" (an IPv6-only network) */
 	const char *addr6;   /* x::y/len, or "": IPv6 then stays disabled on the inside end */
 	const char *gw4;     /* the default route's gateway, or "" */
 	const char *gw6;     /* the IPv6 default route's gateway, or "" */

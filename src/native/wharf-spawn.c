@@ -502,7 +502,8 @@ static int write_in_netns(const char *netns, const char *path, const char *data)
  * - 'w' str data written to the file str target (a sysctl) inside the network namespace bound at
  *   str netns;
  * - 'v' a container's veth pair (netlink-links.c): str netns, str ifname, str peer, str mac,
- *   u32 mtu, str bridge, str addr4, str addr6, str gw4, str gw6 ('' for none of the last three);
+ *   u32 mtu, str bridge, str addr4, str addr6, str gw4, str gw6 ('' for none of the last four: an
+ *   IPv6-only network's endpoint has no IPv4 address);
  * - 'k' the link str target deleted (rtnetlink, as `ip link del`).
  * The call runs in the child so that one that hangs (a busy or dead filesystem) holds up nothing,
  * nor one that waits on the kernel (a veth's deletion waits for RCU grace periods).

@@ -2,9 +2,9 @@
  * The embedded DNS server of user-defined networks. The daemon listens on each bridge network's
  * gateway address (UDP and TCP, one port per network, persisted so that it survives a daemon
  * restart); inside every container, 127.0.0.11:53 is redirected there by a DNAT rule in the
- * container's own namespace (links.ts). A container whose networks have no path to the host
- * (macvlan, ipvlan) gets listeners of its own, bound at 127.0.0.11:53 inside its namespace
- * (`listenInNamespace`); such a network only registers its endpoints (`register`). Names on the
+ * container's own namespace (links.ts). A container whose networks have no IPv4 path to the host
+ * (macvlan, ipvlan, IPv6-only bridges) gets listeners of its own, bound at 127.0.0.11:53 inside
+ * its namespace (`listenInNamespace`); such a network only registers its endpoints (`register`). Names on the
  * networks (container names, aliases, short IDs) are answered here; everything else is relayed
  * to the upstream resolvers.
  */
@@ -14,7 +14,7 @@ import { connect, createServer, isIP, isIPv6, type Server, type Socket } from 'n
 import { bindInNetns } from '../lib/netns-socket.js';
 import { parseResolvConf } from '../lib/resolv-conf.js';
 import { contains, parseIp, type Cidr } from './ipv4.js';
-import { ip6Bytes, parseIp6 } from './ipv6.js';
+import { contains6, ip6Bytes, parseIp6, type Cidr6 } from './ipv6.js';
 import {
   buildResponse,
   encodableName,
@@ -31,10 +31,11 @@ import {
 } from './dns-message.js';
 
 export interface DnsEndpoint {
-  ip: number;
+  /** The endpoint's IPv4 address: none on an IPv6-only network, where A queries get no records. */
+  ip?: number;
   /** The endpoint's IPv6 address on an IPv6 network: answered to AAAA queries. */
   ip6?: bigint;
-  /** Lower-case names answered with `ip`. */
+  /** Lower-case names answered with `ip` and `ip6`. */
   names: string[];
   /** The container's --dns servers, used instead of the defaults for its queries. */
   upstreams?: string[];
@@ -43,10 +44,12 @@ export interface DnsEndpoint {
   /**
    * Set for a container with no external access (only `internal` networks): the IPv4 subnets of
    * its networks. Its queries are forwarded only to its configured nameservers (--dns, else the
-   * daemon's `dns`) inside these subnets, never to the host's, as libnetwork forwards only to
-   * what the container can reach from its own namespace.
+   * daemon's `dns`) inside these subnets (or those of `internalOnly6`), never to the host's, as
+   * libnetwork forwards only to what the container can reach from its own namespace.
    */
   internalOnly?: Cidr[];
+  /** With `internalOnly`: the IPv6 subnets of the container's networks. */
+  internalOnly6?: Cidr6[];
 }
 
 /**
@@ -180,7 +183,7 @@ export class EmbeddedDns {
     }
   }
 
-  /** A network whose containers cannot reach the host (macvlan, ipvlan): its endpoints, no socket. */
+  /** A network whose containers cannot reach the host over IPv4 (macvlan, ipvlan, IPv6-only): its endpoints, no socket. */
   register(id: string, name: string, internal: boolean): void {
     if (!this.listeners.has(id)) this.listeners.set(id, { port: 0, name, internal, endpoints: new Map(), conns: new Set() });
   }
@@ -363,7 +366,7 @@ export class EmbeddedDns {
         // addresses in a new order each time (as libnetwork shuffles them).
         const answers: Answer[] =
           q.type === TYPE_A
-            ? eps.map((ep) => ({ type: TYPE_A, ip: ep.ip }))
+            ? eps.flatMap((ep) => (ep.ip === undefined ? [] : [{ type: TYPE_A, ip: ep.ip } as const]))
             : eps.flatMap((ep) => (ep.ip6 === undefined ? [] : [{ type: TYPE_AAAA, ip6: ip6Bytes(ep.ip6) } as const]));
         return buildResponse(msg, q, RCODE_NOERROR, shuffled(answers), 600, maxSize);
       }
@@ -377,7 +380,7 @@ export class EmbeddedDns {
     // loopback one is the container's loopback, which the daemon cannot reach from the host's
     // namespace, and must not stand for the host's (only the host's resolv.conf names the host's).
     const upstreams =
-      ep?.internalOnly ? this.internalUpstreams(ep, ep.internalOnly)
+      ep?.internalOnly ? this.internalUpstreams(ep, ep.internalOnly, ep.internalOnly6 ?? [])
       : !ep && l.internal ? []
       : ep?.upstreams?.length ? ep.upstreams.filter((u) => !isLoopbackServer(u)) : await this.defaultUpstreams();
     // A namespace's own listener sees every query come from its loopback: counted by container.
@@ -406,11 +409,14 @@ export class EmbeddedDns {
   }
 
   /** The nameservers a container on `internal` networks alone can reach: none of the host's. */
-  private internalUpstreams(ep: StoredEndpoint, reach: Cidr[]): string[] {
+  private internalUpstreams(ep: StoredEndpoint, reach: Cidr[], reach6: Cidr6[]): string[] {
     const configured = ep.upstreams?.length ? ep.upstreams : this.opts.upstreams ?? [];
     return configured.filter((u) => {
-      const ip = parseIp(splitHostPort(u).host);
-      return ip !== undefined && reach.some((c) => contains(c, ip));
+      const host = splitHostPort(u).host;
+      const ip = parseIp(host);
+      if (ip !== undefined) return reach.some((c) => contains(c, ip));
+      const ip6 = parseIp6(host);
+      return ip6 !== undefined && reach6.some((c) => contains6(c, ip6));
     });
   }
 

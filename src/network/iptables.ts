@@ -90,7 +90,8 @@ function chainPairs(c: Chains): Array<['nat' | 'filter' | 'raw', string]> {
 
 export interface BridgeNet {
   bridge: string;
-  subnet: string;
+  /** The IPv4 subnet; none on an IPv6-only network, which gets no iptables rule. */
+  subnet?: string;
   internal: boolean;
   /** Containers on the network reach each other (enable_icc); false drops their traffic between them. */
   icc?: boolean;
@@ -116,7 +117,7 @@ export interface BridgeNet {
 export type GatewayMode = 'nat' | 'nat-unprotected' | 'routed' | 'isolated';
 
 export function networkRules(c: Chains, n: BridgeNet): Rule[] {
-  const v4 = networkRules4(c, n);
+  const v4 = n.subnet ? networkRules4(c, { ...n, subnet: n.subnet }) : [];
   if (!n.subnet6) return v4;
   // The same policy for IPv6, less what only IPv4's route_localnet needs.
   // IPv6's own SNAT source, never IPv4's.
@@ -127,7 +128,7 @@ export function networkRules(c: Chains, n: BridgeNet): Rule[] {
   return [...v4, ...v6];
 }
 
-function networkRules4(c: Chains, n: BridgeNet, icmp = 'icmp'): Rule[] {
+function networkRules4(c: Chains, n: BridgeNet & { subnet: string }, icmp = 'icmp'): Rule[] {
   const br = n.bridge;
   const r: Rule[] = [];
   const outbound = n.snat ? `SNAT --to-source ${n.snat}` : 'MASQUERADE';

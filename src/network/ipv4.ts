@@ -71,3 +71,6 @@ export function normalizeMac(s: string): string | undefined {
   if (!/^[0-9a-fA-F]{2}([:-])[0-9a-fA-F]{2}(?:\1[0-9a-fA-F]{2}){4}$/.test(s)) return undefined;
   return s.toLowerCase().replaceAll('-', ':');
 }
+
+/** Whether the kernel takes `mac` (normalized) as an interface's address: neither multicast nor all zeros. */
+export const isAssignableMac = (mac: string): boolean => (parseInt(mac.slice(0, 2), 16) & 1) === 0 && /[1-9a-f]/.test(mac);

@@ -25,7 +25,7 @@ async function readSys(dev: string, file: string): Promise<string> {
 }
 
 /** A random locally administered unicast MAC address. */
-function randomBridgeMac(): string {
+export function randomMac(): string {
   const b = randomBytes(6);
   b[0] = (b[0]! & 0xfc) | 0x02;
   return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
@@ -39,13 +39,14 @@ async function sysctl(path: string, value: string): Promise<void> {
  * Creates the bridge when missing, with the gateway address, up; route_localnet for 127.0.0.1
  * ports. With `gateway6Cidr` (an IPv6 network) IPv6 is enabled on it and the IPv6 gateway added
  * without duplicate address detection (Docker's NODAD: usable at once, e.g. by the DNS server).
+ * An IPv6-only network's bridge (no `gatewayCidr`) gets no IPv4 address and no IPv4 switch.
  */
 export async function ensureBridge(name: string, gatewayCidr: string | undefined, mtu: number, gateway6Cidr?: string): Promise<void> {
   let lines: string[] = [];
   // A bridge whose MAC address nobody set takes its lowest port's, so it changed whenever a
   // container left or joined, and the others' neighbour entry for the gateway went stale: DNS and
   // routed traffic stalled for seconds. Set once, as libnetwork sets a random one (kept on restart).
-  if (!(await linkExists(name))) lines.push(`link add name ${name} address ${randomBridgeMac()} mtu ${mtu} type bridge`);
+  if (!(await linkExists(name))) lines.push(`link add name ${name} address ${randomMac()} mtu ${mtu} type bridge`);
   else if ((await readSys(name, 'addr_assign_type')) !== ADDR_SET) lines.push(`link set dev ${name} address ${await readSys(name, 'address')}`);
   if (gateway6Cidr) {
     // The bridge's IPv6 switch exists once the bridge does.
@@ -56,6 +57,7 @@ export async function ensureBridge(name: string, gatewayCidr: string | undefined
   if (gatewayCidr) lines.push(`addr replace ${gatewayCidr} dev ${name}`);
   lines.push(`link set dev ${name} up`);
   await ipBatch(lines);
+  if (!gatewayCidr) return;
   await sysctl(`/proc/sys/net/ipv4/conf/${name}/route_localnet`, '1');
   await sysctl('/proc/sys/net/ipv4/ip_forward', '1');
 }
@@ -79,8 +81,8 @@ export interface VethSpec {
   bridge: string;
   /** Interface name inside the container (eth0, eth1, …). */
   ifname: string;
-  /** a.b.c.d/len */
-  address: string;
+  /** a.b.c.d/len; none on an IPv6-only network. */
+  address?: string;
   /** IPv6 address/len on an IPv6 network; without it IPv6 is disabled on the interface, as Docker does. */
   address6?: string;
   /** IPv6 default route through this gateway (the container's first IPv6 network). */
@@ -145,7 +147,7 @@ function addVethByNetlink(v: VethSpec): Promise<void> {
     mac: v.mac,
     mtu: v.mtu,
     bridge: v.bridge,
-    addr4: v.address,
+    addr4: v.address ?? '',
     addr6: v.address6 ?? '',
     gw4: v.defaultGateway ?? '',
     gw6: v.defaultGateway6 ?? '',
@@ -155,7 +157,7 @@ function addVethByNetlink(v: VethSpec): Promise<void> {
 
 /** The daemon without its spawn helper: iproute2, three processes. */
 async function addVethByIp(v: VethSpec): Promise<void> {
-  const inner = [`addr add ${v.address} brd + dev ${v.ifname}`];
+  const inner = v.address ? [`addr add ${v.address} brd + dev ${v.ifname}`] : [];
   if (v.address6) inner.push(`addr add ${v.address6} dev ${v.ifname} nodad`);
   inner.push('link set lo up', `link set ${v.ifname} up`);
   if (v.defaultGateway) inner.push(`route replace default via ${v.defaultGateway} dev ${v.ifname}`);

@@ -7,7 +7,7 @@
  */
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ContainerConfig, EndpointSettings, HostConfig, NetworkSettings, PortBinding } from '../api/types.js';
+import type { ContainerConfig, EndpointSettings, HostConfig, NetworkIpamConfig, NetworkSettings, PortBinding } from '../api/types.js';
 import { readJsonIfExists, writeJsonAtomic } from '../lib/atomic-file.js';
 import { conflict, forbidden, invalidParameter, notFound, systemError } from '../lib/errors.js';
 import { generateId, shortId } from '../lib/ids.js';
@@ -37,8 +37,8 @@ import {
   type SubnetSpec6,
 } from './ipam.js';
 import { contains6, formatCidr6, formatIp6, joinHostPort, overlaps6, parseCidr6, parseIp6, type Cidr6 } from './ipv6.js';
-import { contains, formatCidr, formatIp, macForIp, normalizeMac, overlaps, parseCidr, parseIp, type Cidr } from './ipv4.js';
-import { addVeth, deleteLink, ensureBridge, flushIpv6Addresses, linkExists, removeDnsRedirect, replaceDefaultRoute } from './links.js';
+import { contains, formatCidr, formatIp, isAssignableMac, macForIp, normalizeMac, overlaps, parseCidr, parseIp, type Cidr } from './ipv4.js';
+import { addVeth, deleteLink, ensureBridge, flushIpv6Addresses, linkExists, randomMac, removeDnsRedirect, replaceDefaultRoute } from './links.js';
 import type { ProxyTarget } from './port-proxy.js';
 import { isSublinkDriver, sublinkConfig, sublinkIsolated, sublinkOf } from './sublink-networks.js';
 import { addSublink, deleteParent, deleteSublink, ensureParent, parentExists } from './sublinks.js';
@@ -225,6 +225,35 @@ function snatAddresses(options: Record<string, string>): { snat?: string; snat6?
   return { ...(v4 && !v4.includes(':') ? { snat: v4 } : {}), ...(v6?.includes(':') ? { snat6: v6 } : {}) };
 }
 
+/**
+ * Whether a new network has an address family: the request's EnableIPv4/EnableIPv6, else its
+ * driver option `key` (a Go bool), else `dflt`. The request's field wins, and Docker then drops
+ * the option from Options.
+ */
+function ipFamilyEnabled(field: boolean | null | undefined, options: Record<string, string>, key: string, dflt: boolean): boolean {
+  if (field !== undefined && field !== null) {
+    delete options[key];
+    return field;
+  }
+  if (options[key] === undefined) return dflt;
+  const v = parseGoBool(options[key]);
+  if (v === undefined) throw invalidParameter(`driver-opt ${JSON.stringify(key)} is not a valid bool`);
+  return v;
+}
+
+/**
+ * The IPv4 configs of a network with IPv4 disabled: nothing is allocated from them (nor checked
+ * against other networks), but inspect shows them as given, as Docker's does.
+ */
+function unallocatedConfigs(cfgs: NetworkIpamConfig[]): NetworkIpamConfig[] {
+  return cfgs.map((c) => ({
+    Subnet: c.Subnet,
+    ...(c.IPRange ? { IPRange: c.IPRange } : {}),
+    ...(c.Gateway ? { Gateway: c.Gateway } : {}),
+    ...(c.AuxiliaryAddresses && Object.keys(c.AuxiliaryAddresses).length ? { AuxiliaryAddresses: { ...c.AuxiliaryAddresses } } : {}),
+  }));
+}
+
 /** The key of a container's own DNS listeners (inside its namespace) in the embedded DNS. */
 const netnsDnsKey = (containerId: string): string => `netns:${containerId}`;
 
@@ -403,12 +432,12 @@ export class NetworkManager {
 
   /** The bridge device of a network with its gateways; IPv6 forwarding for an IPv6 network. */
   private async setUpBridge(n: NetworkRecord): Promise<void> {
-    const spec = this.spec(n);
+    const spec = this.config4(n) && this.spec(n);
     const spec6 = this.spec6(n);
     // An isolated network's bridge has no address of that family.
-    const address = gatewayMode(n) === 'isolated' ? undefined : `${formatIp(spec.gateway)}/${spec.cidr.bits}`;
-    const address6 = spec6 && gatewayMode(n, true) !== 'isolated' ? `${formatIp6(spec6.gateway)}/${spec6.cidr.bits}` : undefined;
-    await ensureBridge(n.bridge!, address, n.mtu ?? this.mtu, address6);
+    const gateway = spec && gatewayMode(n) !== 'isolated' ? `${formatIp(spec.gateway)}/${spec.cidr.bits}` : undefined;
+    const gateway6 = spec6 && gatewayMode(n, true) !== 'isolated' ? `${formatIp6(spec6.gateway)}/${spec6.cidr.bits}` : undefined;
+    await ensureBridge(n.bridge!, gateway, n.mtu ?? this.mtu, gateway6);
     if (spec6) await enableIpv6Forwarding();
     if (parseGoBool(n.Options[ICC_OPTION] ?? 'true') === false) await enableBridgeNetfilter(!!spec6);
   }
@@ -545,7 +574,7 @@ export class NetworkManager {
   /** Subnets taken on the host (routes, except those of `ownBridge`) and by our networks. */
   private async usedSubnets(ownBridge?: string): Promise<Cidr[]> {
     const routes = (await hostRoutes()).filter((r) => r.iface !== ownBridge).map((r) => r.cidr);
-    const nets = this.addressed().flatMap((n) => (n.IPAM.Config ?? []).map((c) => parseCidr(c.Subnet)?.cidr).filter((c): c is Cidr => !!c));
+    const nets = this.addressed().flatMap((n) => [parseCidr(this.config4(n)?.Subnet ?? '')?.cidr].filter((c): c is Cidr => !!c));
     return [...routes, ...nets];
   }
 
@@ -576,7 +605,12 @@ export class NetworkManager {
     };
   }
 
+  /** The IPv4 IPAMConfig of a network with IPv4; undefined for an IPv6-only one (whose given IPv4 subnet inspect still shows, as Docker's). */
   private config4(n: NetworkRecord): NonNullable<NetworkRecord['IPAM']['Config']>[number] | undefined {
+    return n.EnableIPv4 === false ? undefined : this.given4(n);
+  }
+
+  private given4(n: NetworkRecord): NonNullable<NetworkRecord['IPAM']['Config']>[number] | undefined {
     return n.IPAM.Config?.find((c) => !c.Subnet.includes(':'));
   }
 
@@ -599,8 +633,8 @@ export class NetworkManager {
   }
 
   private async startDns(n: NetworkRecord): Promise<void> {
-    if (gatewayMode(n) === 'isolated') {
-      // No address on the bridge to listen on: its containers get the DNS in their namespaces.
+    // No IPv4 gateway to listen on (IPv6-only or isolated): its containers get listeners inside their namespaces.
+    if (!this.config4(n) || gatewayMode(n) === 'isolated') {
       this.dns.register(n.Id, n.Name, !!n.Internal);
       return;
     }
@@ -623,7 +657,7 @@ export class NetworkManager {
     const spec6 = this.spec6(n);
     return networkRules(this.firewall.chains, {
       bridge: n.bridge!,
-      subnet: formatCidr(this.spec(n).cidr),
+      ...(this.config4(n) ? { subnet: formatCidr(this.spec(n).cidr) } : {}),
       internal: n.Internal,
       icc: parseGoBool(n.Options[ICC_OPTION] ?? 'true') !== false,
       masquerade: parseGoBool(n.Options[MASQUERADE_OPTION] ?? 'true') !== false,
@@ -652,11 +686,12 @@ export class NetworkManager {
 
   /**
    * A container on user networks with none that redirects 127.0.0.11 to the host's listener (all
-   * macvlan, ipvlan or isolated bridges) has the embedded DNS inside its namespace.
+   * macvlan, ipvlan, IPv6-only or isolated bridges, whose endpoints have no IPv4 path to the host)
+   * has the embedded DNS inside its namespace.
    */
   private needsDnsInNetns(sb: SandboxRecord): boolean {
     const isolated = (e: EndpointRecord) => gatewayMode(this.networks.get(e.networkId)!) === 'isolated';
-    return sb.endpoints.some((e) => e.sublink || isolated(e)) && !sb.endpoints.some((e) => e.dns);
+    return sb.endpoints.some((e) => e.sublink || (e.dnsNames.length > 0 && (!e.ip || isolated(e)))) && !sb.endpoints.some((e) => e.dns);
   }
 
   /** Opens the container's own DNS listeners when it has them; a failure is logged (no DNS), as for a network's. */
@@ -785,24 +820,19 @@ export class NetworkManager {
   private registerDns(sb: SandboxRecord): void {
     // Without external access the container reaches only its networks' own subnets.
     const internalOnly = !this.gatewayEndpoint(sb) && !this.gatewayEndpoint(sb, true);
-    const reach = internalOnly
-      ? sb.endpoints.flatMap((e) => {
-          const n = this.networks.get(e.networkId);
-          const subnet = n && this.config4(n)?.Subnet;
-          const c = subnet ? parseCidr(subnet)?.cidr : undefined;
-          return c ? [c] : [];
-        })
-      : undefined;
+    const nets = sb.endpoints.flatMap((e) => this.networks.get(e.networkId) ?? []);
+    const reach = internalOnly ? nets.flatMap((n) => parseCidr(this.config4(n)?.Subnet ?? '')?.cidr ?? []) : undefined;
+    const reach6 = internalOnly ? nets.flatMap((n) => parseCidr6(this.config6(n)?.Subnet ?? '')?.cidr ?? []) : undefined;
     for (const ep of sb.endpoints) {
-      if (!ep.ip || !ep.dnsNames.length) continue;
+      if (!(ep.ip || ep.ip6) || !ep.dnsNames.length) continue;
       const ip6 = ep.ip6 ? parseIp6(ep.ip6) : undefined;
       this.dns.setEndpoint(ep.networkId, sb.containerId, {
-        ip: parseIp(ep.ip)!,
+        ...(ep.ip ? { ip: parseIp(ep.ip)! } : {}),
         ...(ip6 !== undefined ? { ip6 } : {}),
         names: ep.dnsNames,
         upstreams: sb.dns,
         links: dnsLinks(ep.links),
-        ...(reach ? { internalOnly: reach } : {}),
+        ...(reach ? { internalOnly: reach, internalOnly6: reach6 } : {}),
       });
     }
   }
@@ -894,10 +924,12 @@ export class NetworkManager {
     const mac = ep?.MacAddress;
     if (mac && !normalizeMac(mac)) throw invalidParameter(`invalid MAC address ${mac}`);
     if (!n) return;
-    if (ip && !this.config4(n)) throw invalidParameter('user specified IP address is supported only when connecting to networks with user configured subnets');
+    // Docker checks an --ip against the IPv4 subnet given at create, also on a network with IPv4 disabled.
+    const subnet4 = this.given4(n);
+    if (ip && !subnet4) throw invalidParameter('user specified IP address is supported only when connecting to networks with user configured subnets');
     if (ip6 && (!this.config6(n) || n.ipv6Auto)) throw invalidParameter('user specified IP address is supported only when connecting to networks with user configured subnets');
     // In a subnet of the network, inside its ip-range or not (Docker allows a static address outside it).
-    if (ip && !contains(this.spec(n).cidr, parseIp(ip)!)) throw invalidParameter(`no configured subnet or ip-range contain the IP address ${ip}`);
+    if (ip && !contains(parseCidr(subnet4!.Subnet)!.cidr, parseIp(ip)!)) throw invalidParameter(`no configured subnet or ip-range contain the IP address ${ip}`);
     const spec6 = ip6 ? this.spec6(n) : undefined;
     if (spec6 && ip6Value !== undefined && !contains6(spec6.cidr, ip6Value)) throw invalidParameter(`no configured subnet or ip-range contain the IP address ${ip6}`);
   }
@@ -958,7 +990,7 @@ export class NetworkManager {
         await this.vethDeletes.settled(order.map((o) => o.net.Id));
         const names = interfaceNames([], order.map((o) => o.cfg), order.map((o) => ifacePrefix(o.net)));
         for (const [i, o] of order.entries()) sb.endpoints.push(this.allocateEndpoint(sb, o.net, o.cfg, names[i]!));
-        const gateway = this.portsEndpoint(sb);
+        const gateway = this.portsEndpoint(sb) ?? this.portsEndpoint(sb, true);
         const bindIp = (gateway && this.networks.get(gateway.networkId)?.Options[HOST_BINDING_OPTION]) || '0.0.0.0';
         sb.portRequests = portRequests(hc.PortBindings, req.exposedPorts, !!hc.PublishAllPorts, this.v6Ports, bindIp);
         if (gateway) sb.ports = await this.allocatePorts(sb, reservations);
@@ -1018,24 +1050,25 @@ export class NetworkManager {
   /** Picks the address and names of an endpoint and records the lease (synchronously: no races). */
   private allocateEndpoint(sb: SandboxRecord, n: NetworkRecord, cfg: EndpointSettings | undefined, ifname: string): EndpointRecord {
     this.checkEndpointConfig(n, cfg);
-    const spec = this.spec(n);
+    // An IPv6-only network's endpoint has no IPv4 address (an --ip in its disabled subnet is ignored, as by libnetwork).
+    const spec = this.config4(n) && this.spec(n);
     const leased = this.leaseSet(n.Id);
     let ip: number | undefined;
     const want = cfg?.IPAMConfig?.IPv4Address;
-    if (want) {
+    if (spec && want) {
       ip = parseIp(want)!;
       checkRequestedIp(spec, ip, leased, want);
-    } else {
+    } else if (spec) {
       ip = allocateIp(spec, leased);
       if (ip === undefined) throw systemError(`no available IPv4 addresses on this network's address pools: ${n.Name} (${n.Id})`);
     }
     const sub = sublinkOf(n);
     if (n.Driver === 'ipvlan' && cfg?.MacAddress) throw systemError('ipvlan interfaces do not support custom mac address assignment');
-    leased.add(ip);
+    if (ip !== undefined) leased.add(ip);
     const user = !this.isDefaultBridge(n);
     const aliases = [...new Set(cfg?.Aliases ?? [])];
     const dnsNames = user ? endpointDnsNames(sb, aliases) : [];
-    const v6 = this.allocateIp6(n, cfg, leased, ip);
+    const v6 = this.allocateIp6(n, cfg, () => ip !== undefined && leased.delete(ip));
     // libnetwork's macvlan and ipvlan L2 joins give the gateway only on a network with a way out;
     // ipvlan L3 routes out of the device itself, with no gateway.
     const noGateway = !!sub && (sublinkIsolated(n, sub) || (n.Driver === 'ipvlan' && sub.mode !== 'l2'));
@@ -1044,12 +1077,12 @@ export class NetworkManager {
       networkId: n.Id,
       networkName: n.Name,
       endpointId: generateId(),
-      ip: formatIp(ip),
-      prefixLen: spec.cidr.bits,
-      gateway: noGateway || gatewayMode(n) === 'isolated' ? '' : formatIp(spec.gateway),
+      ip: ip === undefined ? '' : formatIp(ip),
+      prefixLen: spec ? spec.cidr.bits : 0,
+      gateway: noGateway || !spec || gatewayMode(n) === 'isolated' ? '' : formatIp(spec.gateway),
       ...v6,
-      // An ipvlan device has its parent's address.
-      mac: n.Driver === 'ipvlan' ? '' : (cfg?.MacAddress && normalizeMac(cfg.MacAddress)) || macForIp(ip),
+      // An ipvlan device has its parent's address; without an IPv4 one a random one, as Docker 28 gives every endpoint.
+      mac: n.Driver === 'ipvlan' ? '' : (cfg?.MacAddress && normalizeMac(cfg.MacAddress)) || (ip === undefined ? randomMac() : macForIp(ip)),
       ifname,
       hostVeth: sub ? '' : `veth${randomBytes(4).toString('hex').slice(0, 7)}`,
       ...(sub ? { sublink: true } : {}),
@@ -1069,10 +1102,10 @@ export class NetworkManager {
   }
 
   /**
-   * The IPv6 address of an endpoint on an IPv6 network (leased here; `ip4` is given back when
-   * this fails, so the caller leaks nothing); nothing on an IPv4-only network.
+   * The IPv6 address of an endpoint on an IPv6 network (leased here; `undo` gives the IPv4 lease
+   * back when this fails, so the caller leaks nothing); nothing on an IPv4-only network.
    */
-  private allocateIp6(n: NetworkRecord, cfg: EndpointSettings | undefined, leased4: Set<number>, ip4: number): Partial<EndpointRecord> {
+  private allocateIp6(n: NetworkRecord, cfg: EndpointSettings | undefined, undo: () => void): Partial<EndpointRecord> {
     const spec6 = this.spec6(n);
     if (!spec6) return {};
     const leased = this.leaseSet6(n.Id);
@@ -1087,7 +1120,7 @@ export class NetworkManager {
         if (ip === undefined) throw systemError(`no available IPv6 addresses on this network's address pools: ${n.Name} (${n.Id})`);
       }
     } catch (err) {
-      leased4.delete(ip4);
+      undo();
       throw err;
     }
     leased.add(ip);
@@ -1118,6 +1151,11 @@ export class NetworkManager {
 
   private async plumb(sb: SandboxRecord, ep: EndpointRecord): Promise<void> {
     const n = this.networks.get(ep.networkId)!;
+    // moby takes any MAC Go parses; the kernel's refusal of a multicast or zero one fails the start.
+    if (ep.mac && !isAssignableMac(ep.mac)) {
+      const what = `error setting interface ${JSON.stringify(ep.ifname)} MAC to ${JSON.stringify(ep.mac)}: cannot assign requested address`;
+      throw systemError(`failed to set up container networking: failed to add interface ${ep.hostVeth ?? ep.ifname} to sandbox: ${what}`);
+    }
     const sub = sublinkOf(n);
     if (sub) {
       await addSublink({
@@ -1128,7 +1166,7 @@ export class NetworkManager {
         netnsPath: sb.netnsPath,
         ifname: ep.ifname,
         ...(ep.mac ? { mac: ep.mac } : {}),
-        address: `${ep.ip}/${ep.prefixLen}`,
+        ...(ep.ip ? { address: `${ep.ip}/${ep.prefixLen}` } : {}),
         ...(ep.ip6 ? { address6: `${ep.ip6}/${ep.prefixLen6}` } : {}),
         defaultGateway: this.gatewayEndpoint(sb) === ep ? ep.gateway : undefined,
         defaultGateway6: this.gatewayEndpoint(sb, true) === ep ? ep.gateway6 : undefined,
@@ -1141,7 +1179,7 @@ export class NetworkManager {
       hostVeth: ep.hostVeth,
       bridge: n.bridge!,
       ifname: ep.ifname,
-      address: `${ep.ip}/${ep.prefixLen}`,
+      ...(ep.ip ? { address: `${ep.ip}/${ep.prefixLen}` } : {}),
       ...(ep.ip6 ? { address6: `${ep.ip6}/${ep.prefixLen6}` } : {}),
       mac: ep.mac,
       mtu: n.mtu ?? this.mtu,
@@ -1157,7 +1195,7 @@ export class NetworkManager {
     let eph: [number, number] | undefined;
     const routed = this.routedFamilies(sb);
     for (const r of requests) {
-      const { nat: hostIps, routed: routedOnes } = splitRouted(r, routed);
+      const { nat: hostIps, routed: routedOnes } = splitRouted({ ...r, hostIps: this.publishedHostIps(sb, r) }, routed);
       if (!hostIps.length) {
         out.push(...routedOnes);
         continue;
@@ -1329,8 +1367,12 @@ export class NetworkManager {
         await this.routeDefaults(sb);
         await this.updateExternal(sb, oldRules);
       }
+      // The network that redirected 127.0.0.11 to the host left: listeners inside the namespace take over.
+      const netnsDns = !sb.dnsInNetns && this.needsDnsInNetns(sb);
+      if (netnsDns) sb.dnsInNetns = true;
       this.registerDns(sb);
       await writeJsonAtomic(this.sandboxPath(containerId), sb);
+      if (netnsDns) await this.listenInNamespace(sb);
     });
   }
 
@@ -1341,16 +1383,16 @@ export class NetworkManager {
    * has none left.
    */
   private async updateExternal(sb: SandboxRecord, oldRules: Rule[]): Promise<void> {
-    if (!this.portsEndpoint(sb) || this.gatewayModeChanged(sb)) {
+    if (!this.portsEndpoint(sb) && !this.portsEndpoint(sb, true)) {
       await this.firewall.remove(oldRules);
-      for (const r of this.reservations.get(sb.containerId) ?? []) r.close();
-      this.reservations.delete(sb.containerId);
-      for (const p of sb.ports) this.portTable.release(p);
-      sb.ports = [];
-      oldRules = [];
-      if (!this.portsEndpoint(sb)) return;
+      this.dropPorts(sb);
+      return;
     }
-    if (!sb.ports.length && sb.portRequests?.length) {
+    // A family came or went (an IPv6-only network joined or left), or a family's gateway network
+    // routes what the old one mapped (or the reverse): the ports are published again for the
+    // gateways the container has now, as libnetwork revokes and reprograms them.
+    if (!this.portsCurrent(sb) || this.gatewayModeChanged(sb)) {
+      this.dropPorts(sb);
       const reservations: Reservation[] = [];
       try {
         sb.ports = await this.allocatePorts(sb, reservations);
@@ -1372,6 +1414,32 @@ export class NetworkManager {
   private gatewayModeChanged(sb: SandboxRecord): boolean {
     const routed = this.routedFamilies(sb);
     return sb.ports.some((p) => !!p.routed !== (p.hostIp.includes(':') ? routed.v6 : routed.v4));
+  }
+
+  private dropPorts(sb: SandboxRecord): void {
+    for (const r of this.reservations.get(sb.containerId) ?? []) r.close();
+    this.reservations.delete(sb.containerId);
+    for (const p of sb.ports) this.portTable.release(p);
+    sb.ports = [];
+  }
+
+  /**
+   * The host addresses of a port request that the container's gateways can serve, as libnetwork's
+   * port mapping: an IPv4 one needs an IPv4 gateway endpoint (nothing maps IPv4 to an IPv6-only
+   * container), an IPv6 one an IPv6 gateway endpoint or the proxy to an IPv4 one.
+   */
+  private publishedHostIps(sb: SandboxRecord, r: PortRequest): string[] {
+    return r.hostIps.filter((hostIp) => this.portTarget(sb, { proto: r.proto, containerPort: r.containerPort, hostIp, hostPort: 0 }) !== undefined);
+  }
+
+  /** Whether the published ports are those its requests give with the gateways the container has now. */
+  private portsCurrent(sb: SandboxRecord): boolean {
+    // A sandbox recorded before its requests were kept: what it has is all it knows of them.
+    if (!sb.portRequests) return true;
+    const key = (proto: string, port: number, hostIp: string) => `${proto}/${port}/${hostIp}`;
+    const want = (sb.portRequests ?? []).flatMap((r) => this.publishedHostIps(sb, r).map((ip) => key(r.proto, r.containerPort, ip)));
+    const have = sb.ports.map((m) => key(m.proto, m.containerPort, m.hostIp));
+    return want.sort().join('\n') === have.sort().join('\n');
   }
 
   /** Points the container's default routes at its gateway endpoints (after the old one left). */
@@ -1464,7 +1532,7 @@ export class NetworkManager {
       if (req.ConfigFrom?.Network) {
         source = this.find(req.ConfigFrom.Network);
         if (!source?.ConfigOnly) throw notFound(`configuration network ${JSON.stringify(req.ConfigFrom.Network)} does not exist`);
-        if (req.IPAM?.Config?.length || Object.keys(req.Options ?? {}).length || req.EnableIPv6) {
+        if (req.IPAM?.Config?.length || Object.keys(req.Options ?? {}).length || req.EnableIPv6 || req.EnableIPv4 === false) {
           throw forbidden('user specified configurations are not supported if the network depends on a configuration network');
         }
         // libnetwork's applyConfigurationTo: the IPAM, the driver options and (where the request has none of its own) the labels.
@@ -1473,6 +1541,7 @@ export class NetworkManager {
           IPAM: { ...req.IPAM, Config: (source.IPAM.Config ?? []).map((c) => ({ ...c })), Options: source.IPAM.Options ?? {} },
           Options: { ...source.Options },
           Labels: { ...source.Labels, ...(req.Labels ?? {}) },
+          EnableIPv4: source.EnableIPv4 !== false,
           EnableIPv6: source.EnableIPv6,
         };
       }
@@ -1484,11 +1553,8 @@ export class NetworkManager {
       const ipamDriver = req.IPAM?.Driver || 'default';
       if (ipamDriver === 'null') throw systemError('ipv4 pool is empty');
       if (ipamDriver !== 'default') throw notFound(`plugin ${JSON.stringify(ipamDriver)} not found`);
-      const ipv6 = req.EnableIPv6 ?? (options['com.docker.network.enable_ipv6'] !== undefined ? parseGoBool(options['com.docker.network.enable_ipv6']) : false);
-      if (ipv6 === undefined) throw invalidParameter(`driver-opt "com.docker.network.enable_ipv6" is not a valid bool`);
-      // EnableIPv6 wins over the driver option, which Docker then drops from Options.
-      if (req.EnableIPv6 !== undefined && req.EnableIPv6 !== null) delete options['com.docker.network.enable_ipv6'];
-      if (req.EnableIPv4 === false) throw invalidParameter('IPv6-only networks are not supported by this engine: IPv4 must be enabled');
+      const ipv4 = ipFamilyEnabled(req.EnableIPv4, options, 'com.docker.network.enable_ipv4', true);
+      const ipv6 = ipFamilyEnabled(req.EnableIPv6, options, 'com.docker.network.enable_ipv6', false);
       if (bridgeDriver) this.checkBridgeOptions(options, !!req.Internal);
       const bridgeName = bridgeDriver ? options['com.docker.network.bridge.name'] : undefined;
       // An interface name: it goes into `ip -batch` and iptables-restore lines.
@@ -1498,19 +1564,21 @@ export class NetworkManager {
       const id = generateId();
       const sublink = isSublinkDriver(driver) ? sublinkConfig(driver, id, options, [...this.networks.values()]) : undefined;
       const cfgIn = (req.IPAM?.Config ?? []).filter((c) => !c.Subnet?.includes(':'));
+      // Docker's ValidateIPAM looks at every IPv4 config before anything else does.
+      const errs4 = cfgIn.flatMap((c) => ipamErrors4(c));
+      if (errs4.length) throw invalidParameter(ipamConfigError(errs4));
+      // libnetwork's bridge driver; a macvlan or ipvlan network may have no addresses at all.
+      if (bridgeDriver && !ipv4 && !ipv6) throw invalidParameter('IPv4 or IPv6 must be enabled');
       let config: NetworkRecord['IPAM']['Config'];
-      if (cfgIn.length) {
-        // Docker's ValidateIPAM looks at every IPv4 config before anything else does.
-        const errs = cfgIn.flatMap((c) => ipamErrors4(c));
-        if (errs.length) throw invalidParameter(ipamConfigError(errs));
+      if (!ipv4) {
+        config = unallocatedConfigs(cfgIn);
+      } else if (cfgIn.length) {
         if (cfgIn.length > 1) throw invalidParameter('only one IPv4 subnet per network is supported');
         const c = cfgIn[0]!;
         const spec = subnetSpec(c.Subnet!, c.Gateway, c.IPRange);
         for (const other of this.addressed()) {
-          for (const oc of other.IPAM.Config ?? []) {
-            const o = parseCidr(oc.Subnet)?.cidr;
-            if (o && overlaps(o, spec.cidr)) throw forbidden('invalid pool request: Pool overlaps with other one on this address space');
-          }
+          const o = parseCidr(this.config4(other)?.Subnet ?? '')?.cidr;
+          if (o && overlaps(o, spec.cidr)) throw forbidden('invalid pool request: Pool overlaps with other one on this address space');
         }
         const aux = c.AuxiliaryAddresses ?? {};
         for (const [key, addr] of Object.entries(aux)) {
@@ -1535,9 +1603,12 @@ export class NetworkManager {
       const config6 = ipv6 ? await this.ipamConfig6(req) : undefined;
       if (config6) config.push(config6);
       if (bridgeDriver) dropIsolatedGateways(config, options, req.IPAM?.Config ?? []);
+      // A macvlan or ipvlan network with neither family: Docker's inspect shows no IPAM config at all.
+      if (!config.length) config = null;
       const mtuOpt = options['com.docker.network.driver.mtu'];
       const rec = this.newRecord(name, driver, { Config: config, Options: req.IPAM?.Options ?? null }, options, { ...(req.Labels ?? {}) }, !!req.Internal);
       rec.Id = id;
+      rec.EnableIPv4 = ipv4;
       rec.EnableIPv6 = ipv6;
       if (config6 && !(req.IPAM?.Config ?? []).some((c) => c.Subnet?.includes(':'))) rec.ipv6Auto = true;
       rec.Attachable = !!req.Attachable;
@@ -1619,6 +1690,7 @@ export class NetworkManager {
     const config = cfgs.map((c) => ({ ...c, Subnet: c.Subnet! }));
     const rec = this.newRecord(name, 'null', { Config: config, Options: req.IPAM?.Options ?? {} }, { ...(req.Options ?? {}) }, { ...(req.Labels ?? {}) }, !!req.Internal);
     rec.ConfigOnly = true;
+    rec.EnableIPv4 = req.EnableIPv4 !== false;
     rec.EnableIPv6 = !!req.EnableIPv6;
     await writeJsonAtomic(this.netPath(rec.Id), rec);
     this.networks.set(rec.Id, rec);

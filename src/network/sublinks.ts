@@ -104,8 +104,8 @@ export interface SublinkSpec {
   ifname: string;
   /** macvlan only: ipvlan devices share their parent's address. */
   mac?: string;
-  /** a.b.c.d/len */
-  address: string;
+  /** a.b.c.d/len; none on a network without IPv4. */
+  address?: string;
   address6?: string;
   /** Default routes: through a gateway, or (ipvlan l3) straight out of the device. */
   defaultGateway?: string;
@@ -136,13 +136,14 @@ export async function addSublink(s: SublinkSpec): Promise<void> {
     await ipBatch(lines, { netns: s.netnsPath });
     // Skipped when the kernel has no IPv6.
     await writeSysctlInNetns(s.netnsPath, `/proc/sys/net/ipv6/conf/${s.ifname}/disable_ipv6`, s.address6 ? '0' : '1', { ifPresent: true });
-    const inner = [`addr add ${s.address} brd + dev ${s.ifname}`];
+    const inner = s.address ? [`addr add ${s.address} brd + dev ${s.ifname}`] : [];
     if (s.address6) inner.push(`addr add ${s.address6} dev ${s.ifname} nodad`);
     inner.push('link set lo up', `link set ${s.ifname} up`);
     if (s.defaultGateway) inner.push(`route replace default via ${s.defaultGateway} dev ${s.ifname}`);
     if (s.defaultGateway6) inner.push(`route replace default via ${s.defaultGateway6} dev ${s.ifname}`);
     if (s.defaultDevice) {
-      inner.push(`route replace default dev ${s.ifname}`);
+      // A default route per family the device has an address of, as libnetwork's ipvlan L3 join.
+      if (s.address) inner.push(`route replace default dev ${s.ifname}`);
       if (s.address6) inner.push(`route replace ::/0 dev ${s.ifname}`);
     }
     await ipBatch(inner, { netns: s.netnsPath });

@@ -51,6 +51,9 @@ const DOCKER_500 = [
   /^ps: /,
   /^failed to create task for container: /,
   /^failed to set up container networking: error renaming interface /,
+  /^failed to set up container networking: failed to add interface \S+ to sandbox: error setting interface "\S+" MAC to /,
+  // runc's own check on cgroup v1 that the kernel kept the shares it wrote (moby's update is runc's too).
+  /^Cannot update container [0-9a-f]{64}: the maximum allowed cpu-shares is \d+$/,
   // An exec start racing the container's stop: the runtime's refusal, which moby's
   // setExitCodeFromError passes on as an unknown error (a 500) too.
   /^OCI runtime exec failed: /,

@@ -821,7 +821,7 @@ describe('docker build (classic builder)', () => {
     assert.equal(n.stdout.split('\n').filter((l) => /^ ---> Running in /.test(l)).length, 4, n.stdout);
   });
 
-  test('ADD from a URL and remote contexts (a local HTTP server): name, mode 0600, Last-Modified; a 404 fails', async () => {
+  test('ADD from a URL and remote contexts (a local HTTP server): name (Content-Disposition included), mode 0600, Last-Modified; a 404 fails', async () => {
     const rdir = await context('remote-ctx', { Dockerfile: 'FROM busybox\nCOPY r.txt /r.txt\n', 'r.txt': 'from remote tar\n' });
     const tarFile = join(work, 'remote.tar');
     assert.equal((await runCommand('tar', ['-C', rdir, '-cf', tarFile, 'Dockerfile', 'r.txt'])).code, 0);
@@ -834,6 +834,14 @@ describe('docker build (classic builder)', () => {
       } else if (req.url === '/files/data.txt') {
         res.writeHead(200, { 'Last-Modified': 'Wed, 01 Jan 2020 00:00:00 GMT' });
         res.end('remote data\n');
+      } else if (req.url === '/export/') {
+        res.writeHead(200, { 'Content-Disposition': 'attachment; filename="../reports/q4.csv"' });
+        res.end('a,b\n');
+      } else if (req.url === '/intl/') {
+        res.writeHead(200, { 'Content-Disposition': "attachment; filename*=UTF-8''na%C3%AFve.txt" });
+        res.end('naive\n');
+      } else if (req.url === '/plain/') {
+        res.end('no name\n');
       } else {
         res.writeHead(404);
         res.end();
@@ -846,6 +854,12 @@ describe('docker build (classic builder)', () => {
       assert.equal(ok.code, 0, ok.stdout + ok.stderr);
       assert.equal(await run('url:1', 'stat', '-c', '%a %Y %u', '/d/data.txt'), `600 ${Date.UTC(2020, 0, 1) / 1000} 0\n`);
       assert.equal(await run('url:1', 'cat', '/d/data.txt'), 'remote data\n');
+      // A path ending in / is named by the Content-Disposition's filename (its last element, RFC
+      // 2231 included); with none the file is __unnamed__, put inside the destination even without
+      // a trailing / (moby's getFilenameForDownload and its directory source).
+      const named = await build(['-t', 'url:2', '-'], { input: `FROM busybox\nADD ${base}/export/ /e/\nADD ${base}/intl/ /i/\nADD ${base}/plain/ /u\n` });
+      assert.equal(named.code, 0, named.stdout + named.stderr);
+      assert.equal(await run('url:2', 'cat', '/e/q4.csv', '/i/na\u00efve.txt', '/u/__unnamed__'), 'a,b\nnaive\nno name\n');
       const rd = await d.wharf(['build', '-t', 'remote:df', `${base}/Dockerfile`], { timeoutMs: 120_000 });
       assert.equal(rd.code, 0, rd.stdout + rd.stderr);
       assert.equal(await run('remote:df'), 'remote dockerfile\n');

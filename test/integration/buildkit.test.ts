@@ -389,6 +389,7 @@ test('named contexts from a git repository (its HEAD, a ref and a subdirectory, 
   const git = await serveGitRepos(join(work, 'repos'), 'app.git');
   const files = createServer((req, res) => {
     if (req.url === '/notes.txt') res.writeHead(200, { 'last-modified': 'Tue, 01 Dec 2026 10:00:00 GMT' }).end('downloaded\n');
+    else if (req.url === '/export/' || req.url === '/') res.writeHead(200, { 'content-disposition': 'attachment; filename="q4.csv"' }).end('a,b\n');
     else res.writeHead(404).end();
   });
   await new Promise<void>((resolve) => files.listen(0, '127.0.0.1', () => resolve()));
@@ -423,6 +424,16 @@ test('named contexts from a git repository (its HEAD, a ref and a subdirectory, 
     assert.equal(mismatch.error?.message, `digest mismatch for ${web}/notes.txt: ${sum} (expected: ${wrong})`);
     const local = await buildkitBuild(d.socket, { dirs: { dockerfile: [file('Dockerfile', `FROM busybox\nADD --checksum=${sum} f /f\n`)], context: [file('f', 'x')] } });
     assert.equal(local.error?.message, 'checksum requires HTTP(S) or Git sources');
+
+    // BuildKit's Dockerfile frontend names a download after its URL path alone (Go's path.Base,
+    // trailing slashes dropped; __unnamed__ for the root), whatever the Content-Disposition says;
+    // the classic builder would take q4.csv for both.
+    const unnamed = await buildkitBuild(d.socket, {
+      dirs: { dockerfile: [file('Dockerfile', `FROM busybox\nADD ${web}/export/ /k/\nADD ${web}/ /k/\nRUN ls /k && cat /k/__unnamed__\n`)], context: [] },
+      name: 'bk-unnamed',
+    });
+    assert.equal(unnamed.error, undefined, unnamed.error?.message);
+    assert.equal([...vertexesByName(unnamed.status).entries()].find(([n]) => n.includes('RUN ls'))?.[1].logs, '__unnamed__\nexport\na,b\n');
   } finally {
     git.stop();
     files.close();

@@ -192,7 +192,7 @@ describe('strings that reach files', () => {
     await ok(['volume', 'rm', 'dashvol']);
   });
 
-  test('a MAC address or a DNS search domain with a newline is refused', async () => {
+  test('a MAC address or a DNS search domain with a newline is refused; a MAC the kernel will not assign fails the start', async () => {
     const mac = await createRaw({
       Image: 'busybox',
       HostConfig: { NetworkMode: 'bridge' },
@@ -201,6 +201,15 @@ describe('strings that reach files', () => {
     assert.deepEqual(mac, { status: 400, message: 'invalid MAC address 02:42:ac:11:00:02\nlink set lo down' });
     // Go's ParseMAC also takes dashes (and the CLI sends it as typed); ip link gets colons.
     assert.equal(await ok(['run', '--rm', '--mac-address', '02-42-AC-11-00-99', 'busybox', 'cat', '/sys/class/net/eth0/address']), '02:42:ac:11:00:99\n');
+    // A MAC Go parses but the kernel will not assign (multicast, all zeros) is taken at create and
+    // fails the start with libnetwork's words, the container left created and nothing left behind.
+    for (const bad of ['01:00:00:00:00:00', '00:00:00:00:00:00']) {
+      const r = await d.docker(['run', '--name', 'badmac', '--mac-address', bad, 'busybox', 'true']);
+      assert.equal(r.code, 125, r.stderr);
+      assert.match(r.stderr, new RegExp(`failed to set up container networking: failed to add interface veth[0-9a-f]+ to sandbox: error setting interface "eth0" MAC to "${bad}": cannot assign requested address`));
+      assert.equal(await ok(['inspect', '-f', '{{.State.Status}} {{.NetworkSettings.Networks.bridge.IPAddress}}', 'badmac']), 'created \n');
+      await ok(['rm', 'badmac']);
+    }
     const bridge = await d.docker(['network', 'create', '-o', 'com.docker.network.bridge.name=x\nlink del lo', 'badbridge']);
     assert.equal(bridge.code, 1);
     assert.match(bridge.stderr, /invalid bridge name "x\\nlink del lo"/);

@@ -29,6 +29,8 @@ export function networkRoutes(router: Router): void {
   router.post('/networks/create', async (ctx) => {
     const body = (await jsonObject(ctx, NETWORK_CREATE)) as unknown as NetworkCreateRequest;
     if (typeof body.Name !== 'string') throw invalidParameter('network name must not be empty');
+    // EnableIPv4 came with API 1.48: older clients' requests get IPv4, as moby ignores the field for them.
+    if (!versionAtLeast(ctx.version, '1.48')) delete body.EnableIPv4;
     sendJSON(ctx.res, 201, await backend(ctx).create(body));
   });
   router.post('/networks/prune', async (ctx) => {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { connect, createServer } from 'node:net';
 import { EmbeddedDns } from '../../../src/network/dns-server.js';
-import { buildQuery, buildResponse, parseQuery, parseResponse, TYPE_A } from '../../../src/network/dns-message.js';
+import { buildQuery, buildResponse, parseQuery, parseResponse, TYPE_A, TYPE_AAAA } from '../../../src/network/dns-message.js';
 
 const udpQuery = (port: number, msg: Buffer) =>
   new Promise<Buffer>((resolve, reject) => {
@@ -52,6 +52,7 @@ describe('embedded DNS server', () => {
     // 60 containers behind one alias: 60 A records do not fit 512 bytes.
     for (let i = 0; i < 60; i++) dns.setEndpoint('net1', `c${i}`, { ip: (10 << 24) + 100 + i, names: [`c${i}`, 'pool'] });
     dns.setEndpoint('net1', 'web', { ip: (10 << 24) + 5, names: ['Web'] });
+    dns.setEndpoint('net1', 'six', { ip6: 0xfd000009n << 96n | 2n, names: ['six'] });
   });
 
   after(() => dns.closeAll());
@@ -64,6 +65,13 @@ describe('embedded DNS server', () => {
     const tcp = await tcpQuery(port, q);
     assert.equal(tcp.readUInt16BE(2) & 0x0200, 0);
     assert.equal(parseResponse(tcp).addresses.length, 60);
+  });
+
+  it("an IPv6-only endpoint's name: its AAAA record, an empty A answer (never relayed)", async () => {
+    const aaaa = parseResponse(await udpQuery(port, buildQuery(4, 'six', TYPE_AAAA)));
+    assert.deepEqual(aaaa.addresses, ['fd00:9::2']);
+    const a = parseResponse(await udpQuery(port, buildQuery(5, 'six', TYPE_A)));
+    assert.deepEqual([a.rcode, a.addresses], [0, []]);
   });
 
   it('answers name.network for the network name in its own case only, the name in any case', async () => {

@@ -75,6 +75,16 @@ describe('IPv6 rules', () => {
     assert.equal(rules.filter((r) => !r.v6).length, networkRules(c, { bridge: 'br1', subnet: '10.1.0.0/24', internal: false }).length);
   });
 
+  it('an IPv6-only network (no IPv4 subnet) gets its ip6tables rules and no iptables rule', () => {
+    const dual = networkRules(c, { bridge: 'br1', subnet: '10.1.0.0/24', subnet6: 'fd00:9::/64', internal: false });
+    const only6 = networkRules(c, { bridge: 'br1', subnet6: 'fd00:9::/64', internal: false });
+    assert.equal(only6.some((r) => !r.v6), false);
+    assert.deepEqual(only6, dual.filter((r) => r.v6));
+    const internal = networkRules(c, { bridge: 'br1', subnet6: 'fd00:9::/64', internal: true }).map((r) => `${r.chain} ${r.args}`);
+    assert.ok(internal.includes('WX-FORWARD -i br1 -j DROP'), internal.join('\n'));
+    assert.equal(internal.some((r) => r.includes('MASQUERADE') && r.includes('! -o br1')), false);
+  });
+
   it('host_ipv4 / host_ipv6: outbound traffic SNATed to that source in its family, masqueraded in the other', () => {
     const out = (snat: { snat?: string; snat6?: string }) =>
       networkRules(c, { bridge: 'br1', subnet: '10.1.0.0/24', subnet6: 'fd00:9::/64', internal: false, ...snat })
