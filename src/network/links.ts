@@ -170,7 +170,8 @@ async function addVethByIp(v: VethSpec): Promise<void> {
   await ipBatch([`link set dev ${v.hostVeth} master ${v.bridge} up`]);
 }
 
-async function redirectDns(netnsPath: string, dns: NonNullable<VethSpec['dns']>): Promise<void> {
+/** Redirects the namespace's 127.0.0.11:53 to the embedded DNS listener `dns` names. */
+export async function redirectDns(netnsPath: string, dns: NonNullable<VethSpec['dns']>): Promise<void> {
   await writeSysctlInNetns(netnsPath, '/proc/sys/net/ipv4/conf/all/route_localnet', '1');
   await runInNetns(netnsPath, 'iptables-restore', ['--noflush'], dnsRedirect(dns) + '\n');
 }

@@ -38,7 +38,7 @@ import {
 } from './ipam.js';
 import { contains6, formatCidr6, formatIp6, joinHostPort, overlaps6, parseCidr6, parseIp6, type Cidr6 } from './ipv6.js';
 import { contains, formatCidr, formatIp, isAssignableMac, macForIp, normalizeMac, overlaps, parseCidr, parseIp, type Cidr } from './ipv4.js';
-import { addVeth, deleteLink, ensureBridge, flushIpv6Addresses, linkExists, randomMac, removeDnsRedirect, replaceDefaultRoute } from './links.js';
+import { addVeth, deleteLink, ensureBridge, flushIpv6Addresses, linkExists, randomMac, redirectDns, removeDnsRedirect, replaceDefaultRoute } from './links.js';
 import type { ProxyTarget } from './port-proxy.js';
 import { isSublinkDriver, sublinkConfig, sublinkIsolated, sublinkOf } from './sublink-networks.js';
 import { addSublink, deleteParent, deleteSublink, ensureParent, parentExists } from './sublinks.js';
@@ -692,6 +692,22 @@ export class NetworkManager {
   private needsDnsInNetns(sb: SandboxRecord): boolean {
     const isolated = (e: EndpointRecord) => gatewayMode(this.networks.get(e.networkId)!) === 'isolated';
     return sb.endpoints.some((e) => e.sublink || (e.dnsNames.length > 0 && (!e.ip || isolated(e)))) && !sb.endpoints.some((e) => e.dns);
+  }
+
+  /**
+   * Points 127.0.0.11 at the listener of another user bridge the container is on, after the one
+   * it pointed at was disconnected (Docker's resolver lives in the namespace and keeps answering).
+   * A failure is logged: the container is left without names, as when a listener cannot open.
+   */
+  private async moveDnsRedirect(sb: SandboxRecord): Promise<void> {
+    const next = sb.endpoints.find((e) => {
+      const n = this.networks.get(e.networkId);
+      return !!e.ip && !e.sublink && !!n?.dnsPort && !this.isDefaultBridge(n);
+    });
+    if (!next) return;
+    const port = this.networks.get(next.networkId)!.dnsPort!;
+    next.dns = { containerIp: next.ip, serverIp: next.gateway, udpPort: port, tcpPort: port };
+    await redirectDns(sb.netnsPath, next.dns).catch((err: Error) => this.log(`network: no embedded DNS for ${sb.containerName}: ${err.message}`));
   }
 
   /** Opens the container's own DNS listeners when it has them; a failure is logged (no DNS), as for a network's. */
@@ -1367,7 +1383,9 @@ export class NetworkManager {
         await this.routeDefaults(sb);
         await this.updateExternal(sb, oldRules);
       }
-      // The network that redirected 127.0.0.11 to the host left: listeners inside the namespace take over.
+      // The network that redirected 127.0.0.11 to the host left: another user bridge's listener
+      // takes the redirect, else listeners inside the namespace take over.
+      if (ep.dns) await this.moveDnsRedirect(sb);
       const netnsDns = !sb.dnsInNetns && this.needsDnsInNetns(sb);
       if (netnsDns) sb.dnsInNetns = true;
       this.registerDns(sb);

@@ -410,7 +410,7 @@ describe('networking', () => {
     assert.equal(await ok(['network', 'inspect', '-f', '{{len .Containers}}', 'none']), '0\n');
   });
 
-  test('a container on two networks resolves names on both, and name.network on each', async () => {
+  test('a container on two networks resolves names on both, and name.network on each; leaving either keeps its names', async () => {
     const net2 = `${NET}b`;
     await ok(['network', 'create', net2]);
     await ok(['run', '-d', '--name', 'm2', '--network', net2, 'busybox', 'top']);
@@ -427,6 +427,14 @@ describe('networking', () => {
     assert.equal(await resolves(`m2.${NET}`), false);
     await ok(['network', 'disconnect', net2, 'm1']);
     assert.equal(await resolves('m2'), false);
+    // Leaving the network whose listener 127.0.0.11 went to does not leave the container without
+    // names: the other network's listener answers (Docker's resolver is in the namespace itself).
+    await ok(['network', 'connect', net2, 'm1']);
+    await ok(['network', 'disconnect', NET, 'm1']);
+    assert.equal(await resolves('m2'), true);
+    assert.equal(await resolves(`m1.${net2}`), true);
+    await ok(['restart', '-t', '0', 'm1']);
+    assert.equal(await resolves('m2'), true);
     await ok(['rm', '-f', 'm1', 'm2']);
     await ok(['network', 'rm', net2]);
   });
