@@ -702,7 +702,7 @@ export class NetworkManager {
   private async moveDnsRedirect(sb: SandboxRecord): Promise<void> {
     const next = sb.endpoints.find((e) => {
       const n = this.networks.get(e.networkId);
-      return !!e.ip && !e.sublink && !!n?.dnsPort && !this.isDefaultBridge(n);
+      return !!e.ip && !!e.gateway && !e.sublink && !!n?.dnsPort && !this.isDefaultBridge(n);
     });
     if (!next) return;
     const port = this.networks.get(next.networkId)!.dnsPort!;
