@@ -78,6 +78,12 @@ interface Listener {
   name: string;
   /** An `internal` network's: a query from an address that is no endpoint of it is never forwarded. */
   internal: boolean;
+  /**
+   * The network's IPv4 subnet: a listener on the host answers only sources inside it. A container
+   * can forge any source (NET_RAW is a default capability), and the answer, which repeats the
+   * question, would leave from the host's namespace: to another network, or out of an internal one.
+   */
+  subnet?: Cidr;
   endpoints: Map<string, StoredEndpoint>;
   conns: Set<Socket>;
 }
@@ -162,14 +168,14 @@ export class EmbeddedDns {
 
   constructor(private readonly opts: EmbeddedDnsOptions = {}) {}
 
-  /** Listens for network `id` (named `name`) on `ip`; port 0 picks one. Returns the port. */
-  async listen(id: string, ip: string, port: number, name = '', internal = false): Promise<number> {
+  /** Listens for network `id` (named `name`, subnet `subnet`) on `ip`; port 0 picks one. Returns the port. */
+  async listen(id: string, ip: string, port: number, name = '', internal = false, subnet?: Cidr): Promise<number> {
     const existing = this.listeners.get(id);
     if (existing) return existing.port;
     for (let attempt = 0; ; attempt++) {
       const udp = await bindUdp(ip, port);
       const chosen = udp.address().port;
-      const l: Listener = { udp, tcp: undefined as unknown as Server, port: chosen, name, internal, endpoints: new Map(), conns: new Set() };
+      const l: Listener = { udp, tcp: undefined as unknown as Server, port: chosen, name, internal, subnet, endpoints: new Map(), conns: new Set() };
       try {
         l.tcp = await listenTcp(ip, chosen, (c) => this.serveTcp(l, c));
       } catch (err) {
@@ -204,6 +210,7 @@ export class EmbeddedDns {
 
   private serveUdp(id: string, l: Listener, udp: UdpSocket): void {
     udp.on('message', (msg, rinfo) => {
+      if (!fromOwnSubnet(l, rinfo.address)) return;
       void this.answer(l, msg, rinfo.address, true)
         .then((resp) => {
           if (!resp) return;
@@ -240,7 +247,8 @@ export class EmbeddedDns {
   }
 
   private serveTcp(l: Listener, c: Socket): void {
-    if (this.tcpConns >= MAX_TCP_CONNS) {
+    const from = c.remoteAddress?.replace(/^::ffff:/, '') ?? '';
+    if (this.tcpConns >= MAX_TCP_CONNS || !fromOwnSubnet(l, from)) {
       c.destroy();
       return;
     }
@@ -252,7 +260,6 @@ export class EmbeddedDns {
     });
     c.on('error', () => c.destroy());
     c.setTimeout(10_000, () => c.destroy());
-    const from = c.remoteAddress?.replace(/^::ffff:/, '') ?? '';
     let buf: Buffer = Buffer.alloc(0);
     let answering = 0;
     // A client that sends queries and never reads the answers must not make the daemon hold them:
@@ -502,6 +509,13 @@ function exchangeTcp(msg: Buffer, host: string, port: number, timeoutMs: number)
     c.write(Buffer.concat([len, msg]));
     return () => c.destroy();
   });
+}
+
+/** Whether a query from `address` may be answered on `l`: always in a namespace's own listener. */
+function fromOwnSubnet(l: Listener, address: string): boolean {
+  if (!l.subnet) return true;
+  const ip = parseIp(address);
+  return ip !== undefined && contains(l.subnet, ip);
 }
 
 function shuffled<T>(items: T[]): T[] {

@@ -638,9 +638,10 @@ export class NetworkManager {
       this.dns.register(n.Id, n.Name, !!n.Internal);
       return;
     }
-    const gw = formatIp(this.spec(n).gateway);
+    const spec = this.spec(n);
+    const gw = formatIp(spec.gateway);
     try {
-      const port = await this.dns.listen(n.Id, gw, n.dnsPort ?? 0, n.Name, !!n.Internal);
+      const port = await this.dns.listen(n.Id, gw, n.dnsPort ?? 0, n.Name, !!n.Internal, spec.cidr);
       if (port !== n.dnsPort) {
         n.dnsPort = port;
         await writeJsonAtomic(this.netPath(n.Id), n);

@@ -1,0 +1,112 @@
+/**
+ * Attacks on the daemon from inside a running container: the process in it is hostile and wants
+ * the daemon to act for it outside its networks, hold what it should not, or stop answering. Each
+ * attack runs against one real daemon; what a container's network namespace sends is sent there
+ * (nsenter into its sandbox), as a process with the container's default capabilities could.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import { ping, runCommand, startDaemon, loadBusybox, type Daemon } from './harness.js';
+
+let d: Daemon;
+let pid: number;
+
+before(async () => {
+  d = await startDaemon();
+  await loadBusybox(d);
+  pid = d.pid;
+});
+
+after(async () => {
+  await d?.cleanup();
+});
+
+/** The same daemon process answers, and nothing reached the process-level safety net. */
+async function assertAlive(what: string): Promise<void> {
+  assert.equal(d.pid, pid, `${what}: the daemon was restarted`);
+  assert.ok(await ping(d.socket), `${what}: /_ping does not answer\n${d.log().slice(-3000)}`);
+  assert.doesNotMatch(d.log(), /BUG:/, `${what}: an error escaped its request`);
+}
+
+async function ok(args: string[]): Promise<string> {
+  const r = await d.docker(args);
+  assert.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+const sandboxOf = (name: string) => ok(['inspect', '-f', '{{.NetworkSettings.SandboxKey}}', name]);
+
+/** Runs node's `script` (argv after it: `args`) in the network namespace at `sandbox`. */
+const nodeInNetns = (sandbox: string, script: string, args: string[]) =>
+  runCommand('nsenter', [`--net=${sandbox}`, process.execPath, '-e', script, ...args], { timeoutMs: 30_000 });
+
+/** An A query for `name` (ID 0x4242), as a resolver sends it. */
+function aQuery(name: string): Buffer {
+  const labels = name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)]));
+  return Buffer.concat([Buffer.from('424201000001000000000000', 'hex'), ...labels, Buffer.from('0000010001', 'hex')]);
+}
+
+/**
+ * Sends `query` to 127.0.0.11:53 from `spoofed`:5353 (an address the namespace was given, as a
+ * raw socket, which a container has with its default NET_RAW, could claim), then the same query
+ * from the container's own address, and prints the rcode of the answer to that one.
+ */
+const SPOOFED_DNS = `
+const dgram = require('node:dgram');
+const [spoofed, hex] = process.argv.slice(1);
+const q = Buffer.from(hex, 'hex');
+const forged = dgram.createSocket('udp4');
+forged.bind(5353, spoofed, () => {
+  forged.send(q, 53, '127.0.0.11', () => {
+    const own = dgram.createSocket('udp4');
+    own.on('message', (b) => { console.log(b[3] & 15); process.exit(0); });
+    own.send(q, 53, '127.0.0.11');
+  });
+});`;
+
+/** Listens on 5353 in `sandbox` and prints, as JSON, what arrived before the marker `end`. */
+const UDP_SINK = `
+const s = require('node:dgram').createSocket('udp4');
+const got = [];
+s.on('message', (b, from) => {
+  if (b.toString() === 'end') { console.log(JSON.stringify(got)); process.exit(0); }
+  got.push(from.address + ' ' + b.toString('hex'));
+});
+s.bind(5353, () => console.log('listening'));`;
+
+test("the embedded DNS answers no query whose source is outside its network: a container on an internal network cannot make it send to another network", async () => {
+  const net = 200 + (randomBytes(1)[0]! % 50);
+  await ok(['network', 'create', '--internal', '--subnet', `10.${net}.1.0/24`, 'hc-internal']);
+  await ok(['network', 'create', '--subnet', `10.${net}.2.0/24`, 'hc-other']);
+  await ok(['run', '-d', '--name', 'hc-victim', '--network', 'hc-other', 'busybox', 'sleep', '300']);
+  await ok(['run', '-d', '--name', 'hc-inside', '--network', 'hc-internal', 'busybox', 'sleep', '300']);
+  const victimIp = await ok(['inspect', '-f', '{{(index .NetworkSettings.Networks "hc-other").IPAddress}}', 'hc-victim']);
+  const sink = spawn('nsenter', [`--net=${await sandboxOf('hc-victim')}`, process.execPath, '-e', UDP_SINK], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let sinkOut = '';
+  sink.stdout.on('data', (b: Buffer) => (sinkOut += b.toString()));
+  const sinkDone = new Promise<void>((resolve) => sink.on('close', () => resolve()));
+  try {
+    await new Promise<void>((resolve) => sink.stdout.on('data', () => sinkOut.includes('listening') && resolve()));
+    const inside = await sandboxOf('hc-inside');
+    const addr = await runCommand('nsenter', [`--net=${inside}`, 'ip', 'addr', 'add', `${victimIp}/32`, 'dev', 'eth0']);
+    assert.equal(addr.code, 0, addr.stderr);
+    // The container's own name: answered by the daemon, nothing is relayed anywhere. The question,
+    // which the answer repeats, is what the container chose to send out.
+    const r = await nodeInNetns(inside, SPOOFED_DNS, [victimIp, aQuery('hc-inside').toString('hex')]);
+    assert.equal(r.stdout.trim(), '0', `the container's own query: ${r.stdout}${r.stderr}`);
+    // Its own query answered, the forged one (sent before it) has been dealt with: the marker ends the sink.
+    const marker = createSocket('udp4');
+    await new Promise<void>((resolve) => marker.send('end', 5353, victimIp, () => resolve()));
+    marker.close();
+    await sinkDone;
+    assert.deepEqual(JSON.parse(sinkOut.slice(sinkOut.indexOf('\n') + 1)), [], 'the daemon answered a forged source on another network');
+  } finally {
+    sink.kill();
+    await d.docker(['rm', '-f', 'hc-victim', 'hc-inside']);
+    await d.docker(['network', 'rm', 'hc-internal', 'hc-other']);
+  }
+  await assertAlive('forged DNS sources');
+});
