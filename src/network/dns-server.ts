@@ -63,6 +63,8 @@ const MAX_FORWARDS_PER_CLIENT = 1024;
 const MAX_FORWARDS = 4096;
 /** TCP connections held by all listeners; more are closed as they arrive. */
 const MAX_TCP_CONNS = 1024;
+/** TCP connections one client (asking address, or a namespace's container) holds, so that one cannot take them all. */
+const MAX_TCP_CONNS_PER_CLIENT = 64;
 /** Per TCP connection: queries answered at once, and bytes of answers left unsent, before reading stops. */
 const MAX_TCP_ANSWERING = 64;
 const MAX_TCP_UNSENT = 64 * 1024;
@@ -164,6 +166,7 @@ export class EmbeddedDns {
   private readonly forwards = new Map<string, number>();
   private forwarding = 0;
   private tcpConns = 0;
+  private readonly tcpConnsByClient = new Map<string, number>();
   private refusedLoggedAt = 0;
 
   constructor(private readonly opts: EmbeddedDnsOptions = {}) {}
@@ -248,15 +251,21 @@ export class EmbeddedDns {
 
   private serveTcp(l: Listener, c: Socket): void {
     const from = c.remoteAddress?.replace(/^::ffff:/, '') ?? '';
-    if (this.tcpConns >= MAX_TCP_CONNS || !fromOwnSubnet(l, from)) {
+    const client = l.asker ?? from;
+    const held = this.tcpConnsByClient.get(client) ?? 0;
+    if (this.tcpConns >= MAX_TCP_CONNS || held >= MAX_TCP_CONNS_PER_CLIENT || !fromOwnSubnet(l, from)) {
       c.destroy();
       return;
     }
     l.conns.add(c);
     this.tcpConns++;
+    this.tcpConnsByClient.set(client, held + 1);
     c.on('close', () => {
       l.conns.delete(c);
       this.tcpConns--;
+      const n = this.tcpConnsByClient.get(client)! - 1;
+      if (n === 0) this.tcpConnsByClient.delete(client);
+      else this.tcpConnsByClient.set(client, n);
     });
     c.on('error', () => c.destroy());
     c.setTimeout(10_000, () => c.destroy());

@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { connect, createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { EmbeddedDns } from '../../../src/network/dns-server.js';
 import { buildQuery, buildResponse, parseQuery, parseResponse, TYPE_A, TYPE_AAAA } from '../../../src/network/dns-message.js';
 
@@ -26,9 +26,9 @@ async function waitFor(cond: () => boolean, what: string): Promise<void> {
   }
 }
 
-const tcpQuery = (port: number, msg: Buffer) =>
+const tcpQuery = (port: number, msg: Buffer, localAddress?: string) =>
   new Promise<Buffer>((resolve, reject) => {
-    const c = connect(port, '127.0.0.1');
+    const c = connect({ port, host: '127.0.0.1', localAddress });
     let buf = Buffer.alloc(0);
     c.on('error', reject);
     c.on('data', (d) => {
@@ -113,6 +113,27 @@ describe('embedded DNS server', () => {
       assert.equal(dns.tcpStats().paused, 0);
     } finally {
       c.destroy();
+    }
+  });
+  it('keeps TCP connections for other clients when one client holds as many as it can open', async () => {
+    // One container opening connections and leaving them idle (or sending a byte now and then)
+    // used to take every one of the listeners' slots: no other container had DNS over TCP.
+    const hog: Socket[] = [];
+    try {
+      // In rounds, so that none waits out a SYN retry behind a full accept queue.
+      for (let round = 0; round < 22; round++) {
+        const batch = Array.from({ length: 50 }, () => connect({ port, host: '127.0.0.1', localAddress: '127.0.0.2' }).on('error', () => {}));
+        hog.push(...batch);
+        await Promise.all(batch.map((c) => new Promise((r) => c.once('connect', r).once('close', r))));
+      }
+      // Each one is either held by the server or closed by it.
+      const open = () => hog.filter((c) => !c.closed).length;
+      await waitFor(() => open() === dns.tcpStats().connections, 'the server to settle');
+      assert.ok(dns.tcpStats().connections <= 64, `one client holds ${dns.tcpStats().connections} connections`);
+      const other = await tcpQuery(port, buildQuery(8, 'web', TYPE_A), '127.0.0.3');
+      assert.deepEqual(parseResponse(other).addresses, ['10.0.0.5']);
+    } finally {
+      for (const c of hog) c.destroy();
     }
   });
 });
