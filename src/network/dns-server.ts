@@ -486,7 +486,11 @@ function exchange(timeoutMs: number, start: (done: (b?: Buffer) => void) => () =
   });
 }
 
-/** One query over UDP: the answer that carries the query's ID. */
+/**
+ * One query over UDP: the answer that carries the query's ID. The socket is connected, as Go's
+ * resolver dials it, so the kernel drops datagrams from anyone but the nameserver (a container
+ * spraying answers at the relay's port), and a refusal (ICMP) ends the exchange at once.
+ */
 function exchangeUdp(msg: Buffer, host: string, port: number, timeoutMs: number): Promise<Buffer | undefined> {
   return exchange(timeoutMs, (done) => {
     const s = createSocket(isIPv6(host) ? 'udp6' : 'udp4');
@@ -494,7 +498,7 @@ function exchangeUdp(msg: Buffer, host: string, port: number, timeoutMs: number)
     s.on('message', (b) => {
       if (b.length >= 2 && b.readUInt16BE(0) === msg.readUInt16BE(0)) done(b);
     });
-    s.send(msg, port, host);
+    s.connect(port, host, () => s.send(msg));
     return () => s.close();
   });
 }

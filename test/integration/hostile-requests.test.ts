@@ -528,10 +528,10 @@ s.bind(0, () => {
 test("a container's flood of DNS queries holds at most 1024 forwards (libnetwork's maxConcurrent), the rest REFUSED", async () => {
   const subnet = `10.215.${randomBytes(1)[0]}`;
   assert.equal((await d.docker(['network', 'create', '--subnet', `${subnet}.0/24`, 'dns-flood'])).code, 0);
-  // The container itself as its upstream: nothing answers on its port 53, and the relay's unconnected
-  // socket ignores the ICMP error, so each forward waits its 3 s.
+  // An upstream address in the network that no one has: nothing answers, not even with an ICMP
+  // error, so each forward waits its 3 s.
   const self = `${subnet}.50`;
-  const c = await d.docker(['run', '-d', '--name', 'dns-flood', '--network', 'dns-flood', '--ip', self, '--dns', self, 'busybox', 'sleep', '300']);
+  const c = await d.docker(['run', '-d', '--name', 'dns-flood', '--network', 'dns-flood', '--ip', self, '--dns', `${subnet}.51`, 'busybox', 'sleep', '300']);
   assert.equal(c.code, 0, c.stderr);
   const sandbox = (await d.docker(['inspect', '-f', '{{.NetworkSettings.SandboxKey}}', 'dns-flood'])).stdout.trim();
   const fds = async () => (await readdir(`/proc/${pid}/fd`)).length;

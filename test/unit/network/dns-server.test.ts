@@ -275,6 +275,31 @@ describe('embedded DNS forwards', () => {
     }
   });
 
+  it("takes a relayed answer only from the nameserver it asked, not a datagram with the query's ID from elsewhere", async () => {
+    // A container that learns the relay's port (it can be the nameserver, or watch its own --dns
+    // server) sprays answers at it: another container's lookup must not take them.
+    const upstream = createSocket('udp4');
+    const forger = createSocket('udp4');
+    const real = [{ type: TYPE_A, ip: (10 << 24) | 1 }] as const;
+    upstream.on('message', (msg, r) => {
+      const q = parseQuery(msg)!;
+      forger.send(buildResponse(msg, q, 0, [{ type: TYPE_A, ip: (6 << 24) | 6 }]), r.port, '127.0.0.1', () =>
+        upstream.send(buildResponse(msg, q, 0, [...real]), r.port, '127.0.0.1'),
+      );
+    });
+    await new Promise<void>((r) => upstream.bind(0, '127.0.0.1', () => r()));
+    await new Promise<void>((r) => forger.bind(0, '127.0.0.1', () => r()));
+    const dns = new EmbeddedDns({ upstreams: [`127.0.0.1:${upstream.address().port}`] });
+    try {
+      const listening = await dns.listen('forged', '127.0.0.1', 0, 'forged');
+      assert.deepEqual(parseResponse(await udpQuery(listening, buildQuery(13, 'spoofed.example', TYPE_A))).addresses, ['10.0.0.1']);
+    } finally {
+      upstream.close();
+      forger.close();
+      await dns.closeAll();
+    }
+  });
+
   it('relays to an IPv6 nameserver, over UDP and TCP', async () => {
     const answer = [{ type: TYPE_A, ip: (10 << 24) | (6 << 16) | 6 }] as const;
     const udp = createSocket('udp6');
