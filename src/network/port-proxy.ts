@@ -52,7 +52,7 @@ export function proxyTcp(server: Server, target: ProxyTarget): () => void {
 
 /** Makes the bound UDP socket relay datagrams to `target` and the answers back to each client. */
 export function proxyUdp(socket: UdpSocket, target: ProxyTarget): () => void {
-  const flows = new Map<string, { up: UdpSocket; ip: string; timer: NodeJS.Timeout }>();
+  const flows = new Map<string, { up: UdpSocket; connected: Promise<void>; timer: NodeJS.Timeout }>();
   const drop = (key: string) => {
     const f = flows.get(key);
     if (!f) return;
@@ -75,11 +75,17 @@ export function proxyUdp(socket: UdpSocket, target: ProxyTarget): () => void {
         const g = flows.get(key);
         if (g) g.timer.refresh();
       });
-      f = { up, ip, timer: setTimeout(() => drop(key), UDP_IDLE_MS).unref() };
+      // Connected, as docker-proxy dials it: the kernel drops what anyone but the container sends to
+      // this socket, which would otherwise go to the client as the container's answer.
+      const connected = new Promise<void>((resolve) => up.connect(target.port, ip, () => resolve()));
+      f = { up, connected, timer: setTimeout(() => drop(key), UDP_IDLE_MS).unref() };
       flows.set(key, f);
     }
     f.timer.refresh();
-    f.up.send(msg, target.port, f.ip);
+    const { up, connected } = f;
+    void connected.then(() => {
+      if (flows.get(key)?.up === up) up.send(msg);
+    });
   });
   return () => {
     for (const key of [...flows.keys()]) drop(key);
