@@ -33,10 +33,15 @@ export function proxyTcp(server: Server, target: ProxyTarget): () => void {
     if (proxied >= MAX_PROXIED || !ip) return void client.destroy();
     proxied++;
     const upstream = connect({ host: ip, port: target.port });
-    upstream.once('close', () => proxied--);
+    // Counted until both sides are gone: a client that keeps its side open after the container
+    // closed its own still holds a descriptor of the daemon.
+    let sidesOpen = 2;
     for (const s of [client, upstream]) {
       open.add(s);
-      s.on('close', () => open.delete(s));
+      s.on('close', () => {
+        open.delete(s);
+        if (--sidesOpen === 0) proxied--;
+      });
       s.setNoDelay(true);
     }
     client.on('error', () => upstream.destroy());

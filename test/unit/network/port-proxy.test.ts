@@ -2,7 +2,8 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
-import { proxyUdp } from '../../../src/network/port-proxy.js';
+import { connect, createServer, type AddressInfo, type Socket as TcpSocket } from 'node:net';
+import { MAX_PROXIED, proxyTcp, proxyUdp } from '../../../src/network/port-proxy.js';
 
 const bound = (s: Socket) => new Promise<number>((r) => s.bind(0, '127.0.0.1', () => r(s.address().port)));
 
@@ -25,5 +26,37 @@ it("relays back only the container's datagrams, not one that another sender aims
   } finally {
     stop();
     for (const s of [service, forger, published, client]) s.close();
+  }
+});
+
+it('counts a proxied connection until both its sides are closed: clients that never close cannot hold more than the cap', async () => {
+  // The container's service closes each connection at once; its clients never close theirs. The
+  // daemon's side towards each client stays open (half-closed) for as long as the client keeps it,
+  // and was no longer counted once the container's side had closed.
+  let accepted = 0;
+  const service = createServer((c) => {
+    accepted++;
+    c.end();
+  });
+  await new Promise<void>((r) => service.listen(0, '127.0.0.1', () => r()));
+  const published = createServer();
+  const stop = proxyTcp(published, { ip: '127.0.0.1', port: (service.address() as AddressInfo).port });
+  await new Promise<void>((r) => published.listen(0, '127.0.0.1', () => r()));
+  const port = (published.address() as AddressInfo).port;
+  const clients: TcpSocket[] = [];
+  const open = () => {
+    const c = connect({ port, host: '127.0.0.1', allowHalfOpen: true }).on('error', () => {});
+    clients.push(c);
+    c.resume();
+    return new Promise((r) => c.once('end', r).once('close', r));
+  };
+  try {
+    for (let i = 0; i < MAX_PROXIED + 100; i += 100) await Promise.all(Array.from({ length: 100 }, open));
+    assert.ok(accepted <= MAX_PROXIED, `${accepted} connections relayed while ${MAX_PROXIED} half-closed ones were held`);
+  } finally {
+    for (const c of clients) c.destroy();
+    stop();
+    published.close();
+    service.close();
   }
 });
