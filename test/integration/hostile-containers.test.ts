@@ -9,7 +9,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
-import { ping, runCommand, startDaemon, loadBusybox, type Daemon } from './harness.js';
+import { watch } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathExists } from '../../src/lib/path-exists.js';
+import { CONFIG_FILE } from '../../src/container/store.js';
+import { ping, runCommand, startDaemon, loadBusybox, waitFor, type Daemon } from './harness.js';
 
 let d: Daemon;
 let pid: number;
@@ -109,4 +114,36 @@ test("the embedded DNS answers no query whose source is outside its network: a c
     await d.docker(['network', 'rm', 'hc-internal', 'hc-other']);
   }
   await assertAlive('forged DNS sources');
+});
+
+test("a container that meets OOM after OOM gets an oom event for each, not a write of its record for each", async () => {
+  // Each `tail` holds 30 MB of a line in an 8 MB cgroup: the OOM killer ends it (the first it
+  // picks), and the loop goes on. The state (OOMKilled) changes at the first; every later write
+  // of the record (an fsync each) was the container's to ask for, tens a second.
+  const ctl = join(d.root, 'oom-ctl');
+  await mkdir(ctl, { recursive: true });
+  const id = await ok(['run', '-d', '--name', 'hc-oom', '-m', '8m', '--memory-swap', '8m', '-v', `${ctl}:/ctl`, 'busybox', 'sh', '-c',
+    'until [ -e /ctl/go ]; do sleep 0.05; done; while :; do head -c 30000000 /dev/zero | sh -c "echo 1000 >/proc/self/oom_score_adj; exec tail" >/dev/null; done']);
+  const since = Math.floor(Date.now() / 1000) - 1;
+  let writes = 0;
+  const watcher = watch(join(d.dataRoot, 'containers', id), (_event, name) => {
+    if (name === CONFIG_FILE) writes++;
+  });
+  try {
+    await writeFile(join(ctl, 'go'), '');
+    const ooms = async () =>
+      (await ok(['events', '--since', String(since), '--until', String(Math.ceil(Date.now() / 1000)), '--filter', 'event=oom', '--filter', `container=${id}`]))
+        .split('\n')
+        .filter(Boolean).length;
+    const seen = await waitFor(async () => {
+      const n = await ooms();
+      return n >= 20 ? n : 0;
+    }, { timeoutMs: 120_000, intervalMs: 200, what: '20 oom events' });
+    assert.ok(writes <= 2, `the record was written ${writes} times for ${seen} OOMs`);
+    assert.equal(await ok(['inspect', '-f', '{{.State.Running}} {{.State.OOMKilled}}', 'hc-oom']), 'true true');
+  } finally {
+    watcher.close();
+    await d.docker(['rm', '-f', 'hc-oom']);
+  }
+  await assertAlive('an OOM storm');
 });

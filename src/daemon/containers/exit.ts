@@ -26,14 +26,17 @@ export async function handleExit(c: ContainerCore, exit: ExitInfo): Promise<void
 /**
  * An OOM while the container runs (its process may run on): as moby on containerd's TaskOOM,
  * State.OOMKilled is set at once, saved, and an `oom` event sent. The exit keeps OOMKilled.
+ * Only the first OOM of a run changes the record: a container can meet tens a second, and each
+ * later one is an event alone, not a write (an fsync) of a record that says the same.
  */
 export async function handleOom(c: ContainerCore, id: string): Promise<void> {
   const rec = c.records.get(id);
   if (!rec) return;
   await c.lock.run(id, async () => {
     if (c.records.get(id) !== rec || !hasProcess(rec.State)) return;
-    rec.State.OOMKilled = true;
     c.deps.events.log('container', 'oom', containerActor(rec));
+    if (rec.State.OOMKilled) return;
+    rec.State.OOMKilled = true;
     await c.save(rec);
   });
 }
