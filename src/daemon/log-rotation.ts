@@ -30,6 +30,8 @@ interface Tracked {
   poll: NodeJS.Timeout;
   /** Rotations run one at a time per container. */
   chain: Promise<void>;
+  /** A check waits in `chain`: another would find what it finds. */
+  queued: boolean;
 }
 
 /** max-file when rotation applies (a readable driver with max-size and max-file > 1), else undefined. */
@@ -73,12 +75,14 @@ export class LogRotation implements ContainerObserver {
       ...rot,
       poll: setInterval(() => this.check(rec.ID), POLL_MS),
       chain: Promise.resolve(),
+      queued: false,
     };
     t.poll.unref();
     try {
       const base = basename(rec.LogPath);
-      t.watcher = watch(dirname(rec.LogPath), { persistent: false }, (_e, name) => {
-        if (name === base) this.check(rec.ID);
+      // conmon's new file is renamed over the log; its writes to the log are not rotations.
+      t.watcher = watch(dirname(rec.LogPath), { persistent: false }, (event, name) => {
+        if (event === 'rename' && name === base) this.check(rec.ID);
       });
       t.watcher.on('error', () => {});
     } catch {
@@ -106,9 +110,19 @@ export class LogRotation implements ContainerObserver {
     this.tracked.clear();
   }
 
+  /**
+   * At most one check waits behind the running one: a container writing as fast as it can made
+   * thousands of events a second, each a link of the chain, faster than a compression ends (the
+   * daemon's memory grew by tens of MB a second).
+   */
   private check(id: string): void {
     const t = this.tracked.get(id);
-    if (t) t.chain = t.chain.then(() => this.rotateIfNew(t));
+    if (!t || t.queued) return;
+    t.queued = true;
+    t.chain = t.chain.then(() => {
+      t.queued = false;
+      return this.rotateIfNew(t);
+    });
   }
 
   private async rotateIfNew(t: Tracked): Promise<void> {

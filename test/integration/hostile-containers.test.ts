@@ -10,8 +10,8 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { watch } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { pathExists } from '../../src/lib/path-exists.js';
 import { CONFIG_FILE } from '../../src/container/store.js';
 import { ping, runCommand, startDaemon, loadBusybox, waitFor, type Daemon } from './harness.js';
@@ -146,4 +146,45 @@ test("a container that meets OOM after OOM gets an oom event for each, not a wri
     await d.docker(['rm', '-f', 'hc-oom']);
   }
   await assertAlive('an OOM storm');
+});
+
+/** The daemon's resident memory in MiB. */
+async function daemonRssMiB(): Promise<number> {
+  const status = await readFile(`/proc/${d.pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
+}
+
+test('containers logging as fast as they can, with rotated and compressed logs, do not grow the daemon', async () => {
+  // conmon writes each piece of output to the log (a watch event each) and starts a new file at
+  // every MiB; the daemon queued a rotation check per event, and with three such containers on two
+  // cores the queue grew faster than compressions ended it (45 MiB over 3000 rotations here; the
+  // daemon's own noise is under 15).
+  const names = ['hc-logs1', 'hc-logs2', 'hc-logs3'];
+  let rotations = 0;
+  const watchers = [];
+  try {
+    for (const name of names) {
+      const id = await ok(['run', '-d', '--name', name, '--log-opt', 'max-size=1m', '--log-opt', 'max-file=3', '--log-opt', 'compress=true',
+        'busybox', 'sh', '-c', 'yes a-line-of-output-that-the-container-writes-and-writes-again']);
+      const log = await ok(['inspect', '-f', '{{.LogPath}}', id]);
+      watchers.push(watch(dirname(log), (event, file) => {
+        if (event === 'rename' && file === basename(log)) rotations++;
+      }));
+    }
+    await waitFor(() => rotations >= 10, { timeoutMs: 30_000, what: 'the logs to rotate' });
+    const before = await daemonRssMiB();
+    let peak = before;
+    await waitFor(
+      async () => {
+        peak = Math.max(peak, await daemonRssMiB());
+        return rotations >= 3000;
+      },
+      { timeoutMs: 120_000, intervalMs: 100, what: '3000 rotations' },
+    );
+    assert.ok(peak - before < 24, `the daemon grew from ${before.toFixed(0)} to ${peak.toFixed(0)} MiB over ${rotations} rotations`);
+  } finally {
+    for (const w of watchers) w.close();
+    await d.docker(['rm', '-f', ...names]);
+  }
+  await assertAlive('a log flood with rotation');
 });
