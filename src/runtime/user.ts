@@ -4,6 +4,7 @@
  */
 import { readFileInRoot } from '../containerfs/root.js';
 import { invalidParameter } from '../lib/errors.js';
+import { runSliced } from '../lib/run-sliced.js';
 
 export interface ResolvedUser {
   uid: number;
@@ -35,26 +36,31 @@ export async function resolveUser(rootfs: string, user: string | undefined, grou
   const userArg = colon >= 0 ? spec.slice(0, colon) : spec;
   const groupArg = colon >= 0 ? spec.slice(colon + 1) : '';
 
-  const passwd = parsePasswd(await readInRoot(rootfs, '/etc/passwd'));
-  const groups = parseGroup(await readInRoot(rootfs, '/etc/group'));
+  // Only the entries these lookups can use are kept (moby's ParsePasswdFilter/ParseGroupFilter).
+  const uidNum = parseId(userArg);
+  const [found] = await scanEntries(
+    await readInRoot(rootfs, '/etc/passwd'),
+    passwdEntry,
+    (p) => (userArg === '' ? p.uid === 0 : p.name === userArg || (uidNum !== undefined && p.uid === uidNum)),
+    true,
+  );
+  const userName = found?.name;
+  const wanted = [groupArg, ...(groupAdd ?? [])].filter(Boolean).map((g) => ({ name: g, gid: parseId(g) }));
+  const groups = await scanEntries(
+    await readInRoot(rootfs, '/etc/group'),
+    groupEntry,
+    (g) => wanted.some((w) => g.name === w.name || g.gid === w.gid) || (userName !== undefined && g.members.includes(userName)),
+  );
 
   const out: ResolvedUser = { uid: 0, gid: 0, additionalGids: [], home: '/' };
-  let userName: string | undefined;
 
   if (userArg === '') {
-    const root = passwd.find((p) => p.uid === 0);
-    if (root) {
-      out.home = root.home || '/';
-      userName = root.name;
-    }
+    if (found) out.home = found.home || '/';
   } else {
-    const uidNum = parseId(userArg);
-    const entry = passwd.find((p) => p.name === userArg || (uidNum !== undefined && p.uid === uidNum));
-    if (entry) {
-      out.uid = entry.uid;
-      out.gid = entry.gid;
-      out.home = entry.home || '/';
-      userName = entry.name;
+    if (found) {
+      out.uid = found.uid;
+      out.gid = found.gid;
+      out.home = found.home || '/';
     } else if (uidNum !== undefined) {
       out.uid = checkRange(uidNum, userArg);
     } else {
@@ -98,32 +104,42 @@ function checkRange(n: number, raw: string): number {
   return n;
 }
 
-function parsePasswd(text: string | undefined): PasswdEntry[] {
-  const out: PasswdEntry[] = [];
-  for (const line of (text ?? '').split('\n')) {
-    const l = line.trim();
-    if (!l || l.startsWith('#')) continue;
-    const f = l.split(':');
-    if (f.length < 3) continue;
-    const uid = parseId(f[2]!);
-    if (uid === undefined) continue;
-    out.push({ name: f[0]!, uid, gid: parseId(f[3] ?? '') ?? 0, home: f[5] ?? '' });
-  }
-  return out;
+function passwdEntry(f: string[]): PasswdEntry | undefined {
+  const uid = f.length < 3 ? undefined : parseId(f[2]!);
+  return uid === undefined ? undefined : { name: f[0]!, uid, gid: parseId(f[3] ?? '') ?? 0, home: f[5] ?? '' };
 }
 
-function parseGroup(text: string | undefined): GroupEntry[] {
-  const out: GroupEntry[] = [];
-  for (const line of (text ?? '').split('\n')) {
-    const l = line.trim();
-    if (!l || l.startsWith('#')) continue;
-    const f = l.split(':');
-    if (f.length < 3) continue;
-    const gid = parseId(f[2]!);
-    if (gid === undefined) continue;
-    out.push({ name: f[0]!, gid, members: (f[3] ?? '').split(',').map((m) => m.trim()).filter(Boolean) });
-  }
-  return out;
+function groupEntry(f: string[]): GroupEntry | undefined {
+  const gid = f.length < 3 ? undefined : parseId(f[2]!);
+  return gid === undefined ? undefined : { name: f[0]!, gid, members: (f[3] ?? '').split(',').map((m) => m.trim()).filter(Boolean) };
+}
+
+/**
+ * The entries of a passwd or group file that `keep` wants (the first one only with `firstOnly`),
+ * in file order. The file is the container's, up to 32 MiB of it: it is read a line at a time in
+ * slices of the event loop (all at once, a file of a million lines held the daemon for seconds at
+ * every exec and health probe), and only the entries kept are made.
+ */
+function scanEntries<T>(text: string | undefined, parse: (fields: string[]) => T | undefined, keep: (e: T) => boolean, firstOnly = false): Promise<T[]> {
+  return runSliced(
+    (function* () {
+      const out: T[] = [];
+      const all = text ?? '';
+      for (let start = 0; start < all.length; ) {
+        const nl = all.indexOf('\n', start);
+        const end = nl < 0 ? all.length : nl;
+        const l = all.slice(start, end).trim();
+        start = end + 1;
+        yield;
+        if (!l || l.startsWith('#')) continue;
+        const e = parse(l.split(':'));
+        if (e === undefined || !keep(e)) continue;
+        out.push(e);
+        if (firstOnly) break;
+      }
+      return out;
+    })(),
+  );
 }
 
 /** Reads `path` as the container would see it (containerfs resolves it; nothing outside the rootfs is read). */

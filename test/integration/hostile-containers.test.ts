@@ -14,7 +14,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pathExists } from '../../src/lib/path-exists.js';
 import { CONFIG_FILE } from '../../src/container/store.js';
-import { ping, runCommand, startDaemon, loadBusybox, waitFor, type Daemon } from './harness.js';
+import { ping, runCommand, socketRequest, startDaemon, loadBusybox, waitFor, type Daemon } from './harness.js';
 
 let d: Daemon;
 let pid: number;
@@ -187,4 +187,35 @@ test('containers logging as fast as they can, with rotated and compressed logs, 
     await d.docker(['rm', '-f', ...names]);
   }
   await assertAlive('a log flood with rotation');
+});
+
+test("a container's passwd and group of a million lines each do not hold the daemon while an exec reads them", async () => {
+  // Every exec (and every health probe) resolves its user in the container's files, which the
+  // container may grow to the 32 MiB that is read: parsed at once, they held the event loop for
+  // seconds, and every other client with it.
+  const ctl = join(d.root, 'passwd-ctl');
+  await mkdir(ctl, { recursive: true });
+  await ok(['run', '-d', '--name', 'hc-passwd', '-v', `${ctl}:/ctl`, 'busybox', 'sh', '-c',
+    'yes u:x:1:1::/:/bin/sh | head -c 30000000 >/etc/passwd; yes g:x:1:root | head -c 30000000 >/etc/group; touch /ctl/ready; sleep 300']);
+  try {
+    await waitFor(() => pathExists(join(ctl, 'ready')), { timeoutMs: 60_000, what: 'the files to grow' });
+    const started = Date.now();
+    let running = true;
+    const exec = d.docker(['exec', 'hc-passwd', 'true']).finally(() => (running = false));
+    // The longest wait for an answer to /_ping while the exec runs.
+    let longest = 0;
+    while (running) {
+      const t = Date.now();
+      const r = await socketRequest(d.socket, 'GET', '/_ping');
+      assert.equal(r.status, 200);
+      longest = Math.max(longest, Date.now() - t);
+    }
+    const took = Date.now() - started;
+    const r = await exec;
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(longest < took / 4, `/_ping waited ${longest} ms during an exec of ${took} ms`);
+  } finally {
+    await d.docker(['rm', '-f', 'hc-passwd']);
+  }
+  await assertAlive('a huge passwd and group');
 });
