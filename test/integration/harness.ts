@@ -211,6 +211,18 @@ export function ping(socket: string, timeoutMs = 1000): Promise<boolean> {
   });
 }
 
+/**
+ * What a hostile test asserts after each attack: the daemon answers /_ping, is still the process
+ * `pid` (when given), and nothing reached its process-level safety net ("BUG:" in its log) nor
+ * matches `alsoNot`.
+ */
+export async function assertDaemonAlive(d: Daemon, what: string, opts: { pid?: number; alsoNot?: RegExp } = {}): Promise<void> {
+  if (opts.pid !== undefined) assert.equal(d.pid, opts.pid, `${what}: the daemon was restarted`);
+  assert.ok(await ping(d.socket), `${what}: /_ping does not answer\n${d.log().slice(-3000)}`);
+  assert.doesNotMatch(d.log(), /BUG:/, `${what}: an error escaped its request`);
+  if (opts.alsoNot) assert.doesNotMatch(d.log(), opts.alsoNot, `${what}: the daemon logged ${opts.alsoNot}`);
+}
+
 function isZombie(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

@@ -14,7 +14,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pathExists } from '../../src/lib/path-exists.js';
 import { CONFIG_FILE } from '../../src/container/store.js';
-import { ping, runCommand, socketRequest, startDaemon, loadBusybox, waitFor, type Daemon } from './harness.js';
+import { assertDaemonAlive, runCommand, socketRequest, startDaemon, loadBusybox, waitFor, type Daemon } from './harness.js';
 
 let d: Daemon;
 let pid: number;
@@ -29,12 +29,7 @@ after(async () => {
   await d?.cleanup();
 });
 
-/** The same daemon process answers, and nothing reached the process-level safety net. */
-async function assertAlive(what: string): Promise<void> {
-  assert.equal(d.pid, pid, `${what}: the daemon was restarted`);
-  assert.ok(await ping(d.socket), `${what}: /_ping does not answer\n${d.log().slice(-3000)}`);
-  assert.doesNotMatch(d.log(), /BUG:/, `${what}: an error escaped its request`);
-}
+const assertAlive = (what: string) => assertDaemonAlive(d, what, { pid });
 
 async function ok(args: string[]): Promise<string> {
   const r = await d.docker(args);

@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ping, startDaemon, loadBusybox, waitFor, type Daemon } from './harness.js';
+import { assertDaemonAlive, startDaemon, loadBusybox, waitFor, type Daemon } from './harness.js';
 import { buildDockerArchive, buildTar, type TarEntrySpec } from '../fixtures/docker-archive.js';
 
 let d: Daemon;
@@ -30,10 +30,7 @@ async function peakRss(): Promise<number> {
   return Number(m![1]) * 1024;
 }
 
-async function assertAlive(what: string): Promise<void> {
-  assert.ok(await ping(d.socket), `${what}: /_ping does not answer\n${d.log().slice(-3000)}`);
-  assert.doesNotMatch(d.log(), /BUG:|EMFILE/, `${what}: the daemon ran out of fds or an error escaped its request`);
-}
+const assertAlive = (what: string) => assertDaemonAlive(d, what, { alsoNot: /EMFILE/ });
 
 test('COPY --from an image nested 100 directories deep, with a wildcard, holds one fd per level', async () => {
   // A wildcard lists every path of the source image; a walk that resolved each directory from

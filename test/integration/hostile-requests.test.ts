@@ -14,7 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { join } from 'node:path';
 import { connect } from 'node:net';
-import { jsonBody, ping, runCommand, socketRequest, startDaemon, loadBusybox, waitFor, type Daemon } from './harness.js';
+import { jsonBody, assertDaemonAlive, ping, runCommand, socketRequest, startDaemon, loadBusybox, waitFor, type Daemon } from './harness.js';
 import { buildDockerArchive, buildTar, type TarEntrySpec } from '../fixtures/docker-archive.js';
 import { header } from '../fixtures/hostile-archives.js';
 
@@ -41,12 +41,7 @@ async function registered(): Promise<{ images: string; layers: string[] }> {
   return { images: r.stdout.split('\n').sort().join('\n'), layers: layers.sort() };
 }
 
-/** The same daemon process answers, and nothing reached the process-level safety net. */
-async function assertAlive(what: string): Promise<void> {
-  assert.equal(d.pid, pid, `${what}: the daemon was restarted`);
-  assert.ok(await ping(d.socket), `${what}: /_ping does not answer\n${d.log().slice(-3000)}`);
-  assert.doesNotMatch(d.log(), /BUG:/, `${what}: an error escaped its request`);
-}
+const assertAlive = (what: string) => assertDaemonAlive(d, what, { pid });
 
 /** One API request on the daemon's socket: status and parsed JSON body (or text). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the answers of many routes, asserted field by field
