@@ -105,6 +105,12 @@ export interface BridgeNet {
   /** com.docker.network.bridge.gateway_mode_ipv4 / _ipv6 (nat when unset). */
   gatewayMode?: GatewayMode;
   gatewayMode6?: GatewayMode;
+  /**
+   * The drop of direct routing to a nat family's containers (directAccessRules), with the gateway
+   * of each family and the network's trusted host interfaces; absent when the daemon allows
+   * direct routing.
+   */
+  directAccess?: { gateway?: string; gateway6?: string; trusted: string[] };
 }
 
 /**
@@ -117,6 +123,22 @@ export interface BridgeNet {
 export type GatewayMode = 'nat' | 'nat-unprotected' | 'routed' | 'isolated';
 
 export function networkRules(c: Chains, n: BridgeNet): Rule[] {
+  return [...familyRules(c, n), ...directAccess(c, n)];
+}
+
+function directAccess(c: Chains, n: BridgeNet): Rule[] {
+  const d = n.directAccess;
+  if (!d || n.internal) return [];
+  const each = [
+    [n.subnet, d.gateway, n.gatewayMode],
+    [n.subnet6, d.gateway6, n.gatewayMode6],
+  ] as const;
+  return each.flatMap(([subnet, gateway, mode]) =>
+    subnet && gateway && (mode ?? 'nat') === 'nat' ? directAccessRules(c, { bridge: n.bridge, subnet, gateway, trusted: d.trusted }) : [],
+  );
+}
+
+function familyRules(c: Chains, n: BridgeNet): Rule[] {
   const v4 = n.subnet ? networkRules4(c, { ...n, subnet: n.subnet }) : [];
   if (!n.subnet6) return v4;
   // The same policy for IPv6, less what only IPv4's route_localnet needs.
@@ -197,17 +219,19 @@ export function openPortRules(c: Chains, p: { proto: string; bridge: string; con
 }
 
 /**
- * Docker 28's protection of a nat network from direct routing: packets for a container's address
- * arriving on any interface but its bridge (or one of the network's `trusted` host interfaces)
- * are dropped before anything else sees them.
+ * Docker 28's protection of a nat network from direct routing: packets for its containers arriving
+ * on any interface but its bridge (or one of the network's `trusted` host interfaces) are dropped
+ * before anything else sees them. libnetwork drops each container's address; the subnet less the
+ * gateway (the host's own address) drops the same packets with rules that change only with the
+ * network, so a container's start and removal need no firewall call of their own.
  */
-export function directAccessRules(c: Chains, p: { bridge: string; containerIp: string; trusted: string[] }): Rule[] {
-  const v6 = p.containerIp.includes(':');
-  const dst = `-d ${p.containerIp}/${v6 ? 128 : 32}`;
+export function directAccessRules(c: Chains, p: { bridge: string; subnet: string; gateway: string; trusted: string[] }): Rule[] {
+  const v6 = p.subnet.includes(':');
   const family = v6 ? { v6: true } : {};
   return [
-    ...p.trusted.map((i): Rule => ({ table: 'raw', chain: c.raw, args: `${dst} -i ${i} -j ACCEPT`, ...family })),
-    { table: 'raw', chain: c.raw, args: `${dst} ! -i ${p.bridge} -j DROP`, ...family },
+    ...p.trusted.map((i): Rule => ({ table: 'raw', chain: c.raw, args: `-d ${p.subnet} -i ${i} -j RETURN`, ...family })),
+    { table: 'raw', chain: c.raw, args: `-d ${p.gateway}/${v6 ? 128 : 32} -j RETURN`, ...family },
+    { table: 'raw', chain: c.raw, args: `-d ${p.subnet} ! -i ${p.bridge} -j DROP`, ...family },
   ];
 }
 

@@ -14,7 +14,7 @@ import { generateId, shortId } from '../lib/ids.js';
 import { KeyedMutex } from '../lib/mutex.js';
 import { rfc3339NanoNow } from '../lib/wall-clock.js';
 import { EmbeddedDns } from './dns-server.js';
-import { directAccessRules, enableBridgeNetfilter, enableIpv6Forwarding, Firewall, networkRules, openPortRules, portRules, type GatewayMode, type Rule } from './iptables.js';
+import { enableBridgeNetfilter, enableIpv6Forwarding, Firewall, networkRules, openPortRules, portRules, type GatewayMode, type Rule } from './iptables.js';
 import {
   allocateIp,
   allocateIp6,
@@ -666,6 +666,15 @@ export class NetworkManager {
       ...snatAddresses(n.Options),
       gatewayMode: gatewayMode(n),
       gatewayMode6: gatewayMode(n, true),
+      ...(this.opts.allowDirectRouting
+        ? {}
+        : {
+            directAccess: {
+              ...(this.config4(n) ? { gateway: formatIp(this.spec(n).gateway) } : {}),
+              ...(spec6 ? { gateway6: formatIp6(spec6.gateway) } : {}),
+              trusted: trustedInterfaces(n.Options),
+            },
+          }),
     });
   }
 
@@ -750,20 +759,6 @@ export class NetworkManager {
   }
 
   /**
-   * The drop of packets routed directly to an endpoint's addresses, in each family where its
-   * network is an external nat one, unless the daemon allows direct routing (libnetwork's
-   * filterDirectAccess; made with the endpoint, gateway or not).
-   */
-  private endpointRules(ep: EndpointRecord): Rule[] {
-    const n = this.networks.get(ep.networkId);
-    if (this.opts.allowDirectRouting || ep.sublink || !n?.bridge || n.Internal) return [];
-    const trusted = trustedInterfaces(n.Options);
-    return [ep.ip, ep.ip6].flatMap((ip) =>
-      ip && gatewayMode(n, ip.includes(':')) === 'nat' ? directAccessRules(this.firewall.chains, { bridge: n.bridge!, containerIp: ip, trusted }) : [],
-    );
-  }
-
-  /**
    * A binding opens the container's port on the gateway endpoint of its family (none across
    * families), as libnetwork does except on nat-unprotected networks, which accept everything.
    */
@@ -793,7 +788,6 @@ export class NetworkManager {
     return [
       ...[...this.networks.values()].flatMap((n) => this.netRules(n)),
       ...sandboxes.flatMap((s) => this.sandboxRules(s)),
-      ...sandboxes.flatMap((s) => s.endpoints.flatMap((ep) => this.endpointRules(ep))),
     ];
   }
 
@@ -1016,7 +1010,7 @@ export class NetworkManager {
         await writeJsonAtomic(this.sandboxPath(sb.containerId), sb);
         persisted = true;
         for (const ep of sb.endpoints) await this.plumb(sb, ep);
-        rulesAdded = [...this.sandboxRules(sb), ...sb.endpoints.flatMap((ep) => this.endpointRules(ep))];
+        rulesAdded = this.sandboxRules(sb);
         await this.firewall.add(rulesAdded);
         await this.listenInNamespace(sb);
       } catch (err) {
@@ -1284,7 +1278,7 @@ export class NetworkManager {
       await rm(this.sandboxPath(containerId), { force: true });
       return;
     }
-    await this.firewall.remove([...this.sandboxRules(sb), ...sb.endpoints.flatMap((ep) => this.endpointRules(ep))]);
+    await this.firewall.remove(this.sandboxRules(sb));
     for (const r of this.reservations.get(containerId) ?? []) r.close();
     this.reservations.delete(containerId);
     for (const p of sb.ports) this.portTable.release(p);
@@ -1319,7 +1313,6 @@ export class NetworkManager {
       try {
         await writeJsonAtomic(this.sandboxPath(containerId), sb);
         await this.plumb(sb, ep);
-        await this.firewall.add(this.endpointRules(ep));
         if (gateway) await this.updateExternal(sb, oldRules);
         sb.dnsInNetns = sb.dnsInNetns || this.needsDnsInNetns(sb) || undefined;
         await writeJsonAtomic(this.sandboxPath(containerId), sb);
@@ -1327,7 +1320,6 @@ export class NetworkManager {
         const rulesNow = this.sandboxRules(sb);
         sb.endpoints.pop();
         this.releaseEndpoint(ep);
-        await this.firewall.remove(this.endpointRules(ep));
         if (ep.sublink) await deleteSublink(sb.netnsPath, [ep.ifname]);
         else await deleteLink(ep.hostVeth);
         if (gateway) {
@@ -1377,7 +1369,6 @@ export class NetworkManager {
       if (ep.dns) await removeDnsRedirect(sb.netnsPath, ep.dns).catch(() => {});
       if (ep.sublink) await deleteSublink(sb.netnsPath, [ep.ifname]);
       else await deleteLink(ep.hostVeth);
-      await this.firewall.remove(this.endpointRules(ep));
       this.releaseEndpoint(ep);
       sb.endpoints = sb.endpoints.filter((e) => e !== ep);
       if (gateway) {

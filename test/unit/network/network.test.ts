@@ -269,14 +269,24 @@ test('a routed binding has no host port: inspect shows an empty HostPort', () =>
   assert.deepEqual(ports, { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '' }, { HostIp: '::', HostPort: '8080' }] });
 });
 
-test('direct routing to a nat network container is dropped in raw, its trusted interfaces let through first', () => {
+test('direct routing to a nat network is dropped in raw, its gateway and trusted interfaces let through first', () => {
   const c = chainNames('WT');
-  assert.deepEqual(directAccessRules(c, { bridge: 'br1', containerIp: '10.1.0.2', trusted: ['eth1', 'vpn+'] }), [
-    { table: 'raw', chain: c.raw, args: '-d 10.1.0.2/32 -i eth1 -j ACCEPT' },
-    { table: 'raw', chain: c.raw, args: '-d 10.1.0.2/32 -i vpn+ -j ACCEPT' },
-    { table: 'raw', chain: c.raw, args: '-d 10.1.0.2/32 ! -i br1 -j DROP' },
+  assert.deepEqual(directAccessRules(c, { bridge: 'br1', subnet: '10.1.0.0/24', gateway: '10.1.0.1', trusted: ['eth1', 'vpn+'] }), [
+    { table: 'raw', chain: c.raw, args: '-d 10.1.0.0/24 -i eth1 -j RETURN' },
+    { table: 'raw', chain: c.raw, args: '-d 10.1.0.0/24 -i vpn+ -j RETURN' },
+    { table: 'raw', chain: c.raw, args: '-d 10.1.0.1/32 -j RETURN' },
+    { table: 'raw', chain: c.raw, args: '-d 10.1.0.0/24 ! -i br1 -j DROP' },
   ]);
-  assert.deepEqual(directAccessRules(c, { bridge: 'br1', containerIp: 'fd00:1::2', trusted: [] }), [
-    { table: 'raw', chain: c.raw, args: '-d fd00:1::2/128 ! -i br1 -j DROP', v6: true },
+  assert.deepEqual(directAccessRules(c, { bridge: 'br1', subnet: 'fd00:1::/64', gateway: 'fd00:1::1', trusted: [] }), [
+    { table: 'raw', chain: c.raw, args: '-d fd00:1::1/128 -j RETURN', v6: true },
+    { table: 'raw', chain: c.raw, args: '-d fd00:1::/64 ! -i br1 -j DROP', v6: true },
   ]);
+  // With the network: only a nat family of an external network, and not when the daemon allows direct routing.
+  const net = { bridge: 'br1', subnet: '10.1.0.0/24', subnet6: 'fd00:1::/64', internal: false, directAccess: { gateway: '10.1.0.1', gateway6: 'fd00:1::1', trusted: [] } };
+  const drops = (n: Parameters<typeof networkRules>[1]) => networkRules(c, n).filter((r) => r.table === 'raw' && r.args.endsWith('! -i br1 -j DROP')).map((r) => r.args);
+  assert.deepEqual(drops(net), ['-d 10.1.0.0/24 ! -i br1 -j DROP', '-d fd00:1::/64 ! -i br1 -j DROP']);
+  assert.deepEqual(drops({ ...net, gatewayMode: 'routed', gatewayMode6: 'nat-unprotected' }), []);
+  assert.deepEqual(drops({ ...net, internal: true }), []);
+  const { directAccess: _d, ...allowed } = net;
+  assert.deepEqual(drops(allowed), []);
 });
