@@ -61,6 +61,12 @@ export interface DnsEndpoint {
 const MAX_FORWARDS_PER_CLIENT = 1024;
 /** Forwarded queries in flight in all: a container may send from addresses that are not its own. */
 const MAX_FORWARDS = 4096;
+/**
+ * Forwarded queries in flight from one listener (a network's, or one container's namespace): a
+ * container forging addresses of its own subnet gets 1024 for each, and would otherwise take all
+ * 4096, leaving every other network REFUSED for outside names.
+ */
+const MAX_FORWARDS_PER_LISTENER = MAX_FORWARDS / 2;
 /** TCP connections held by all listeners; more are closed as they arrive. */
 const MAX_TCP_CONNS = 1024;
 /** TCP connections one client (asking address, or a namespace's container) holds, so that one cannot take them all. */
@@ -88,6 +94,8 @@ interface Listener {
   subnet?: Cidr;
   endpoints: Map<string, StoredEndpoint>;
   conns: Set<Socket>;
+  /** Its forwarded queries in flight. */
+  forwarding: number;
 }
 
 /** An endpoint as a listener keeps it: names in lower case, and the reverse lookup's answer. */
@@ -178,7 +186,7 @@ export class EmbeddedDns {
     for (let attempt = 0; ; attempt++) {
       const udp = await bindUdp(ip, port);
       const chosen = udp.address().port;
-      const l: Listener = { udp, tcp: undefined as unknown as Server, port: chosen, name, internal, subnet, endpoints: new Map(), conns: new Set() };
+      const l: Listener = { udp, tcp: undefined as unknown as Server, port: chosen, name, internal, subnet, endpoints: new Map(), conns: new Set(), forwarding: 0 };
       try {
         l.tcp = await listenTcp(ip, chosen, (c) => this.serveTcp(l, c));
       } catch (err) {
@@ -194,7 +202,7 @@ export class EmbeddedDns {
 
   /** A network whose containers cannot reach the host over IPv4 (macvlan, ipvlan, IPv6-only): its endpoints, no socket. */
   register(id: string, name: string, internal: boolean): void {
-    if (!this.listeners.has(id)) this.listeners.set(id, { port: 0, name, internal, endpoints: new Map(), conns: new Set() });
+    if (!this.listeners.has(id)) this.listeners.set(id, { port: 0, name, internal, endpoints: new Map(), conns: new Set(), forwarding: 0 });
   }
 
   /**
@@ -203,7 +211,7 @@ export class EmbeddedDns {
    */
   async listenInNamespace(key: string, containerId: string, netnsPath: string): Promise<void> {
     if (this.listeners.has(key)) return;
-    const l: Listener = { port: 53, name: '', internal: false, asker: containerId, endpoints: new Map(), conns: new Set() };
+    const l: Listener = { port: 53, name: '', internal: false, asker: containerId, endpoints: new Map(), conns: new Set(), forwarding: 0 };
     const { udp, tcp } = await listenInNetns(netnsPath, (c) => this.serveTcp(l, c));
     l.udp = udp;
     l.tcp = tcp;
@@ -402,7 +410,7 @@ export class EmbeddedDns {
     // A namespace's own listener sees every query come from its loopback: counted by container.
     const client = l.asker ?? from;
     const inFlight = this.forwards.get(client) ?? 0;
-    if (inFlight >= MAX_FORWARDS_PER_CLIENT || this.forwarding >= MAX_FORWARDS) {
+    if (inFlight >= MAX_FORWARDS_PER_CLIENT || l.forwarding >= MAX_FORWARDS_PER_LISTENER || this.forwarding >= MAX_FORWARDS) {
       // At most once every 2 s, as libnetwork's logInterval.
       if (Date.now() - this.refusedLoggedAt >= 2000) {
         this.refusedLoggedAt = Date.now();
@@ -412,11 +420,13 @@ export class EmbeddedDns {
     }
     this.forwards.set(client, inFlight + 1);
     this.forwarding++;
+    l.forwarding++;
     let resp: Buffer | undefined;
     try {
       resp = await this.forward(msg, upstreams, udp);
     } finally {
       this.forwarding--;
+      l.forwarding--;
       const n = this.forwards.get(client)! - 1;
       if (n === 0) this.forwards.delete(client);
       else this.forwards.set(client, n);

@@ -139,14 +139,17 @@ describe('embedded DNS server', () => {
 });
 
 describe('embedded DNS forwards', () => {
-  it('holds at most 4096 forwards in all, whatever addresses the queries come from', async () => {
+  it('holds at most 4096 forwards in all, whatever addresses the queries come from, and 2048 of one network', async () => {
     // The upstream holds every query until told to answer, so the forwards stay in flight.
     const upstream = createSocket('udp4');
     const held: { msg: Buffer; port: number }[] = [];
     upstream.on('message', (msg, r) => held.push({ msg, port: r.port }));
     await new Promise<void>((r) => upstream.bind(0, '127.0.0.1', () => r()));
     const dns = new EmbeddedDns({ upstreams: [`127.0.0.1:${upstream.address().port}`], timeoutMs: 30_000 });
-    const port = await dns.listen('net2', '127.0.0.1', 0, 'other');
+    // Two addresses on each of two networks fill the 4096; the third network's address is refused.
+    // Three addresses on one network get only 2048 of them.
+    const ports = [await dns.listen('net2', '127.0.0.1', 0, 'other'), await dns.listen('net3', '127.0.0.1', 0, 'third'), await dns.listen('net4', '127.0.0.1', 0, 'fourth')];
+    const portOf = [ports[0]!, ports[0]!, ports[1]!, ports[1]!, ports[2]!];
     const clients = await Promise.all(
       [2, 3, 4, 5, 6].map(
         (n) =>
@@ -168,9 +171,9 @@ describe('embedded DNS forwards', () => {
       // 1024 from each address, what one address may have in flight, sent in steps that the
       // sockets' receive buffers hold (UDP drops what does not fit).
       let sent = 0;
-      for (const s of clients) {
+      for (const [c, s] of clients.entries()) {
         for (let i = 0; i < 1024; i += 32) {
-          for (let k = i; k < i + 32; k++) s.send(buildQuery(k, 'elsewhere.example', TYPE_A), port, '127.0.0.1');
+          for (let k = i; k < i + 32; k++) s.send(buildQuery(k, 'elsewhere.example', TYPE_A), portOf[c]!, '127.0.0.1');
           sent += 32;
           await waitFor(() => held.length + answered === sent, `${sent} queries to be forwarded or refused`);
         }
@@ -182,6 +185,48 @@ describe('embedded DNS forwards', () => {
         await waitFor(() => answered === 1024 + Math.min(i + 32, held.length), 'the held queries to be answered');
       }
       assert.equal(rcodes.get(0), 4096);
+    } finally {
+      for (const s of clients) s.close();
+      upstream.close();
+      await dns.closeAll();
+    }
+  });
+
+  it("one network's addresses take at most half the forwards: another network's queries still go out", async () => {
+    // A container forging three addresses of its own subnet (1024 forwards each) against a
+    // network's listener, then an honest container on another network.
+    const upstream = createSocket('udp4');
+    const held: { msg: Buffer; port: number }[] = [];
+    upstream.on('message', (msg, r) => held.push({ msg, port: r.port }));
+    await new Promise<void>((r) => upstream.bind(0, '127.0.0.1', () => r()));
+    const dns = new EmbeddedDns({ upstreams: [`127.0.0.1:${upstream.address().port}`], timeoutMs: 30_000 });
+    const hostile = await dns.listen('hostile', '127.0.0.1', 0, 'hostile');
+    const honest = await dns.listen('honest', '127.0.0.1', 0, 'honest');
+    const bound = (n: number) => new Promise<ReturnType<typeof createSocket>>((resolve) => {
+      const s = createSocket('udp4');
+      s.bind(0, `127.0.0.${n}`, () => resolve(s));
+    });
+    const clients = await Promise.all([7, 8, 9, 10].map(bound));
+    const refused = new Map<number, number>();
+    let answered = 0;
+    try {
+      for (const [c, s] of clients.entries()) {
+        s.on('message', (b) => {
+          answered++;
+          if ((b[3]! & 0x0f) === 5) refused.set(c, (refused.get(c) ?? 0) + 1);
+        });
+      }
+      let sent = 0;
+      for (const [c, s] of clients.entries()) {
+        const port = c < 3 ? hostile : honest;
+        for (let i = 0; i < 1024; i += 32) {
+          for (let k = i; k < i + 32; k++) s.send(buildQuery(k, 'elsewhere.example', TYPE_A), port, '127.0.0.1');
+          sent += 32;
+          await waitFor(() => held.length + answered === sent, `${sent} queries to be forwarded or refused`);
+        }
+      }
+      assert.equal(held.length, 2048 + 1024);
+      assert.deepEqual([...refused.entries()], [[2, 1024]]);
     } finally {
       for (const s of clients) s.close();
       upstream.close();
