@@ -118,7 +118,8 @@ test("a container that meets OOM after OOM gets an oom event for each, not a wri
   const ctl = join(d.root, 'oom-ctl');
   await mkdir(ctl, { recursive: true });
   const id = await ok(['run', '-d', '--name', 'hc-oom', '-m', '8m', '--memory-swap', '8m', '-v', `${ctl}:/ctl`, 'busybox', 'sh', '-c',
-    'until [ -e /ctl/go ]; do sleep 0.05; done; while :; do head -c 30000000 /dev/zero | sh -c "echo 1000 >/proc/self/oom_score_adj; exec tail" >/dev/null; done']);
+    // Three loops: under load the OOM killer may take one of their shells too, and the storm goes on.
+    'until [ -e /ctl/go ]; do sleep 0.05; done; for i in 1 2 3; do (while :; do head -c 30000000 /dev/zero | sh -c "echo 1000 >/proc/self/oom_score_adj; exec tail" >/dev/null; done) & done; wait']);
   const since = Math.floor(Date.now() / 1000) - 1;
   let writes = 0;
   const watcher = watch(join(d.dataRoot, 'containers', id), (_event, name) => {
@@ -132,8 +133,8 @@ test("a container that meets OOM after OOM gets an oom event for each, not a wri
         .filter(Boolean).length;
     const seen = await waitFor(async () => {
       const n = await ooms();
-      return n >= 20 ? n : 0;
-    }, { timeoutMs: 120_000, intervalMs: 200, what: '20 oom events' });
+      return n >= 10 ? n : 0;
+    }, { timeoutMs: 120_000, intervalMs: 200, what: '10 oom events' });
     // Under load the OOM killer may still take the container's own shell at last (its exit is one
     // more write); without the first-OOM rule every OOM was one.
     assert.ok(writes <= 3, `the record was written ${writes} times for ${seen} OOMs`);
