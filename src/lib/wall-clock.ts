@@ -14,7 +14,8 @@ let last = 0n;
 
 export function wallClockNs(): bigint {
   const hr = process.hrtime.bigint();
-  const wallNs = BigInt(Date.now()) * 1_000_000n;
+  const wallMs = Date.now();
+  const wallNs = BigInt(wallMs) * 1_000_000n;
   let ns = anchorNs + (hr - anchorHr);
   if (anchorNs === 0n || ns < wallNs || ns >= wallNs + 1_000_000n) {
     anchorNs = wallNs;
@@ -24,6 +25,12 @@ export function wallClockNs(): bigint {
   // Re-anchoring backwards (the monotonic clock ran ahead) must not make a reading go back within
   // the millisecond it already reached, nor may two readings be equal.
   if (ns <= last && last + 1n < wallNs + 1_000_000n) ns = last + 1n;
+  else if (ns <= last && last < wallNs + 1_000_000n) {
+    // The last nanosecond of this millisecond is taken (the monotonic clock ran past it while
+    // Date.now() had not): wait for the next millisecond, less than one away.
+    while (Date.now() === wallMs);
+    return wallClockNs();
+  }
   last = ns;
   return ns;
 }

@@ -34,3 +34,35 @@ test('an RFC 3339 time back to nanoseconds: any offset, up to nine digits, undef
   }
   for (const ns of [1n, 1_796_668_900_282_533_632n, 1_796_668_900_000_000_000n]) assert.equal(rfc3339ToNs(rfc3339NanoFromNs(ns)), ns);
 });
+
+// Last in the file: it leaves the clock's state ahead of the real one.
+test('a reading that used up its millisecond is followed by one in the next, not one back', () => {
+  const realNow = Date.now;
+  const realHr = process.hrtime.bigint;
+  const baseMs = realNow() + 60_000;
+  let wallMs = baseMs;
+  let hr = 1_000_000_000n;
+  let spins = 0;
+  Date.now = () => {
+    // While the test waits for the next millisecond, Date.now() moves on after a few looks.
+    if (wallMs === baseMs && hr > 1_001_000_000n && ++spins > 3) wallMs = baseMs + 1;
+    return wallMs;
+  };
+  process.hrtime.bigint = () => hr;
+  try {
+    const first = wallClockNs();
+    assert.equal(first, BigInt(baseMs) * 1_000_000n);
+    hr += 999_999n;
+    const second = wallClockNs();
+    assert.equal(second, first + 999_999n);
+    // The monotonic clock passes the millisecond while Date.now() has not: re-anchoring would
+    // go back to its start, and the millisecond has no nanosecond left.
+    hr += 1_000n;
+    const third = wallClockNs();
+    assert.ok(third > second, `${third} after ${second}`);
+    assert.equal(third, BigInt(baseMs + 1) * 1_000_000n);
+  } finally {
+    Date.now = realNow;
+    process.hrtime.bigint = realHr;
+  }
+});
