@@ -155,13 +155,23 @@ function addVethByNetlink(v: VethSpec): Promise<void> {
   return helperSyscall({ op: 'veth', ...q }, `ip ${createArgs(v).join(' ')}`, 'ip');
 }
 
+/**
+ * The `ip -batch` lines that address an interface inside the container's namespace and bring it
+ * and lo up, with the default routes through the gateways it has (a veth's or a macvlan/ipvlan
+ * device's alike).
+ */
+export function interfaceUpLines(ifname: string, a: { address?: string; address6?: string; defaultGateway?: string; defaultGateway6?: string }): string[] {
+  const lines = a.address ? [`addr add ${a.address} brd + dev ${ifname}`] : [];
+  if (a.address6) lines.push(`addr add ${a.address6} dev ${ifname} nodad`);
+  lines.push('link set lo up', `link set ${ifname} up`);
+  if (a.defaultGateway) lines.push(`route replace default via ${a.defaultGateway} dev ${ifname}`);
+  if (a.defaultGateway6) lines.push(`route replace default via ${a.defaultGateway6} dev ${ifname}`);
+  return lines;
+}
+
 /** The daemon without its spawn helper: iproute2, three processes. */
 async function addVethByIp(v: VethSpec): Promise<void> {
-  const inner = v.address ? [`addr add ${v.address} brd + dev ${v.ifname}`] : [];
-  if (v.address6) inner.push(`addr add ${v.address6} dev ${v.ifname} nodad`);
-  inner.push('link set lo up', `link set ${v.ifname} up`);
-  if (v.defaultGateway) inner.push(`route replace default via ${v.defaultGateway} dev ${v.ifname}`);
-  if (v.defaultGateway6) inner.push(`route replace default via ${v.defaultGateway6} dev ${v.ifname}`);
+  const inner = interfaceUpLines(v.ifname, v);
   await runInNetns(v.netnsPath, 'ip', createArgs(v));
   // Skipped when the kernel has no IPv6.
   await writeSysctlInNetns(v.netnsPath, `/proc/sys/net/ipv6/conf/${v.ifname}/disable_ipv6`, v.address6 ? '0' : '1', { ifPresent: true });

@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { systemError } from '../lib/errors.js';
 import { CommandError, ipBatch, run, runInNetns, writeSysctlInNetns } from './exec.js';
-import { linkExists } from './links.js';
+import { interfaceUpLines, linkExists } from './links.js';
 
 export type SublinkDriver = 'macvlan' | 'ipvlan';
 
@@ -136,11 +136,7 @@ export async function addSublink(s: SublinkSpec): Promise<void> {
     await ipBatch(lines, { netns: s.netnsPath });
     // Skipped when the kernel has no IPv6.
     await writeSysctlInNetns(s.netnsPath, `/proc/sys/net/ipv6/conf/${s.ifname}/disable_ipv6`, s.address6 ? '0' : '1', { ifPresent: true });
-    const inner = s.address ? [`addr add ${s.address} brd + dev ${s.ifname}`] : [];
-    if (s.address6) inner.push(`addr add ${s.address6} dev ${s.ifname} nodad`);
-    inner.push('link set lo up', `link set ${s.ifname} up`);
-    if (s.defaultGateway) inner.push(`route replace default via ${s.defaultGateway} dev ${s.ifname}`);
-    if (s.defaultGateway6) inner.push(`route replace default via ${s.defaultGateway6} dev ${s.ifname}`);
+    const inner = interfaceUpLines(s.ifname, s);
     if (s.defaultDevice) {
       // A default route per family the device has an address of, as libnetwork's ipvlan L3 join.
       if (s.address) inner.push(`route replace default dev ${s.ifname}`);
