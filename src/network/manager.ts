@@ -655,10 +655,11 @@ export class NetworkManager {
 
   private netRules(n: NetworkRecord): Rule[] {
     if (n.Driver !== 'bridge') return [];
+    const spec = this.config4(n) && this.spec(n);
     const spec6 = this.spec6(n);
     return networkRules(this.firewall.chains, {
       bridge: n.bridge!,
-      ...(this.config4(n) ? { subnet: formatCidr(this.spec(n).cidr) } : {}),
+      ...(spec ? { subnet: formatCidr(spec.cidr) } : {}),
       internal: n.Internal,
       icc: parseGoBool(n.Options[ICC_OPTION] ?? 'true') !== false,
       masquerade: parseGoBool(n.Options[MASQUERADE_OPTION] ?? 'true') !== false,
@@ -670,7 +671,7 @@ export class NetworkManager {
         ? {}
         : {
             directAccess: {
-              ...(this.config4(n) ? { gateway: formatIp(this.spec(n).gateway) } : {}),
+              ...(spec ? { gateway: formatIp(spec.gateway) } : {}),
               ...(spec6 ? { gateway6: formatIp6(spec6.gateway) } : {}),
               trusted: trustedInterfaces(n.Options),
             },
@@ -710,14 +711,19 @@ export class NetworkManager {
    * A failure is logged: the container is left without names, as when a listener cannot open.
    */
   private async moveDnsRedirect(sb: SandboxRecord): Promise<void> {
-    const next = sb.endpoints.find((e) => {
-      const n = this.networks.get(e.networkId);
-      return !!e.ip && !!e.gateway && !e.sublink && !!n?.dnsPort && !this.isDefaultBridge(n);
-    });
-    if (!next) return;
-    const port = this.networks.get(next.networkId)!.dnsPort!;
-    next.dns = { containerIp: next.ip, serverIp: next.gateway, udpPort: port, tcpPort: port };
-    await redirectDns(sb.netnsPath, next.dns).catch((err: Error) => this.log(`network: no embedded DNS for ${sb.containerName}: ${err.message}`));
+    for (const e of sb.endpoints) {
+      const dns = this.dnsRedirectOf(e, this.networks.get(e.networkId)!);
+      if (!dns) continue;
+      e.dns = dns;
+      await redirectDns(sb.netnsPath, dns).catch((err: Error) => this.log(`network: no embedded DNS for ${sb.containerName}: ${err.message}`));
+      return;
+    }
+  }
+
+  /** Where an endpoint's 127.0.0.11 goes when it holds the redirect: its user bridge's listener on the gateway. */
+  private dnsRedirectOf(ep: EndpointRecord, n: NetworkRecord): EndpointRecord['dns'] {
+    if (!n.dnsPort || !ep.ip || !ep.gateway || ep.sublink || this.isDefaultBridge(n)) return undefined;
+    return { containerIp: ep.ip, serverIp: ep.gateway, udpPort: n.dnsPort, tcpPort: n.dnsPort };
   }
 
   /** Opens the container's own DNS listeners when it has them; a failure is logged (no DNS), as for a network's. */
@@ -784,11 +790,7 @@ export class NetworkManager {
   }
 
   private allRules(): Rule[] {
-    const sandboxes = [...this.sandboxes.values()];
-    return [
-      ...[...this.networks.values()].flatMap((n) => this.netRules(n)),
-      ...sandboxes.flatMap((s) => this.sandboxRules(s)),
-    ];
+    return [...[...this.networks.values()].flatMap((n) => this.netRules(n)), ...[...this.sandboxes.values()].flatMap((s) => this.sandboxRules(s))];
   }
 
   /** The IPv4 addresses taken on a network: endpoints' leases and the IPAM auxiliary addresses. */
@@ -1105,9 +1107,9 @@ export class NetworkManager {
       ...(cfg?.Links?.length ? { links: [...cfg.Links] } : {}),
       ...(cfg?.GwPriority ? { gwPriority: cfg.GwPriority } : {}),
     };
-    const dnsHolder = sb.endpoints.find((e) => e.dns);
-    if (user && n.dnsPort && !dnsHolder) {
-      ep.dns = { containerIp: ep.ip, serverIp: ep.gateway, udpPort: n.dnsPort, tcpPort: n.dnsPort };
+    if (!sb.endpoints.some((e) => e.dns)) {
+      const dns = this.dnsRedirectOf(ep, n);
+      if (dns) ep.dns = dns;
     }
     return ep;
   }
@@ -1165,7 +1167,7 @@ export class NetworkManager {
     // moby takes any MAC Go parses; the kernel's refusal of a multicast or zero one fails the start.
     if (ep.mac && !isAssignableMac(ep.mac)) {
       const what = `error setting interface ${JSON.stringify(ep.ifname)} MAC to ${JSON.stringify(ep.mac)}: cannot assign requested address`;
-      throw systemError(`failed to set up container networking: failed to add interface ${ep.hostVeth ?? ep.ifname} to sandbox: ${what}`);
+      throw systemError(`failed to set up container networking: failed to add interface ${ep.hostVeth || ep.ifname} to sandbox: ${what}`);
     }
     const sub = sublinkOf(n);
     if (sub) {
@@ -1447,7 +1449,7 @@ export class NetworkManager {
     // A sandbox recorded before its requests were kept: what it has is all it knows of them.
     if (!sb.portRequests) return true;
     const key = (proto: string, port: number, hostIp: string) => `${proto}/${port}/${hostIp}`;
-    const want = (sb.portRequests ?? []).flatMap((r) => this.publishedHostIps(sb, r).map((ip) => key(r.proto, r.containerPort, ip)));
+    const want = sb.portRequests.flatMap((r) => this.publishedHostIps(sb, r).map((ip) => key(r.proto, r.containerPort, ip)));
     const have = sb.ports.map((m) => key(m.proto, m.containerPort, m.hostIp));
     return want.sort().join('\n') === have.sort().join('\n');
   }

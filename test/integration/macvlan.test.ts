@@ -111,7 +111,7 @@ describe('macvlan and ipvlan networks', () => {
     assert.deepEqual((await hostLinks()).filter((l) => !linksBefore.includes(l)), []);
   });
 
-  test('an internal macvlan network: no gateway; connect and disconnect of a running container', async () => {
+  test('an internal macvlan network: no gateway; connect and disconnect of a running container; a MAC the kernel refuses', async () => {
     await docker(['network', 'create', '-d', 'macvlan', '--internal', '--subnet', '198.51.100.0/24', '-o', `parent=${PARENT}`, 'mvint']);
     await docker(['network', 'connect', 'mvint', 'm1']);
     const ep = await inspect<{ IPAddress: string; Gateway: string }>('m1', '.NetworkSettings.Networks.mvint');
@@ -125,6 +125,12 @@ describe('macvlan and ipvlan networks', () => {
     await docker(['network', 'disconnect', 'mvint', 'm1']);
     assert.doesNotMatch(await docker(['exec', 'm1', 'ip', 'link']), /eth1/);
     await docker(['rm', '-f', 'm2']);
+    // A multicast MAC fails the start with libnetwork's words, naming the device, and leaves none.
+    const linksBefore = await hostLinks();
+    const bad = await d.docker(['run', '--rm', '--network', 'mvint', '--mac-address', '01:00:00:00:00:00', 'busybox', 'true']);
+    assert.equal(bad.code, 125, bad.stderr);
+    assert.match(bad.stderr, /failed to add interface eth0 to sandbox: error setting interface "eth0" MAC to "01:00:00:00:00:00": cannot assign requested address/);
+    assert.deepEqual(await hostLinks(), linksBefore);
     await docker(['network', 'rm', 'mvint']);
   });
 
