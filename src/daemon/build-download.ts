@@ -68,7 +68,8 @@ export async function downloadSources(urls: string[], dir: string, signal: Abort
     }
     const disposition = res.headers['content-disposition'];
     const named = classic ? classicName(urlPath(parsed), typeof disposition === 'string' ? disposition : undefined) : posix.basename(urlPath(parsed));
-    const name = named !== null && usable(named) ? named : UNNAMED;
+    const unnamed = named === null || !usable(named);
+    const name = unnamed ? UNNAMED : named;
     const sub = join(dir, String(i));
     await mkdir(sub, { mode: 0o700 });
     const file = join(sub, name);
@@ -90,7 +91,7 @@ export async function downloadSources(urls: string[], dir: string, signal: Abort
     const lm = res.headers['last-modified'];
     const when = lm ? new Date(lm) : null;
     if (when && !Number.isNaN(when.getTime())) await utimes(file, when, when);
-    out.push(classic && name === UNNAMED ? `/${i}` : `/${i}/${name}`);
+    out.push(classic && unnamed ? `/${i}` : `/${i}/${name}`);
   }
   return out;
 }

@@ -77,7 +77,7 @@ import type { EventSink } from './events.js';
 import { hostArch, hostPlatform } from './images/platform.js';
 import { parsePlatform } from '../distribution/manifest.js';
 import { platformArgs } from '../build/platform-args.js';
-import { setEnv } from '../lib/env-list.js';
+import { envKey, setEnv } from '../lib/env-list.js';
 import type { ImageService } from './images/service.js';
 import type { BuildBackend, BuildOptions, BuildStepError } from '../api/backend.js';
 
@@ -224,7 +224,6 @@ export class BuildService implements BuildBackend {
   }
 }
 
-/** ADD --checksum of a git source: a prefix of the commit, checked on the resolved commit and on the fetched one. */
 /** ENV's and LABEL's pairs with their words expanded, pausing between pairs: one instruction may hold a million. */
 function* expandedPairs(kvs: ReadonlyArray<{ key: string; value: string }>, x: (w: string) => string): Generator<void, Array<readonly [string, string]>> {
   const out: Array<readonly [string, string]> = [];
@@ -235,6 +234,7 @@ function* expandedPairs(kvs: ReadonlyArray<{ key: string; value: string }>, x: (
   return out;
 }
 
+/** ADD --checksum of a git source: a prefix of the commit, checked on the resolved commit and on the fetched one. */
 function checkGitChecksum(commit: string, checksum: string | undefined): void {
   if (checksum !== undefined && !commit.startsWith(checksum.toLowerCase())) throw invalidParameter(`expected checksum to match ${checksum}, got ${commit}`);
 }
@@ -1480,7 +1480,7 @@ class BuildRun {
         },
       );
       // A secret given as a variable reaches the step's process only, never its container's config.
-      const has = new Set(runConfig.Env!.map((e) => e.split('=', 1)[0]));
+      const has = new Set(runConfig.Env!.map(envKey));
       for (const [k, v] of Object.entries(prepared.defaultEnv)) if (!has.has(k)) runConfig.Env!.push(`${k}=${v}`);
     }
     try {

@@ -13,7 +13,6 @@ import { validatePortBindings } from '../../network/ports.js';
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, DEFAULT_SHM_SIZE, normalizeCaps } from '../../runtime/spec.js';
 import { parseCpuList, type SysInfo } from '../sysinfo.js';
 
-
 const HEALTH_NUMBERS = ['Interval', 'Timeout', 'StartPeriod', 'StartInterval', 'Retries'] as const;
 
 /** A health config as Docker stores and shows it: its numbers are omitempty, so a zero is no field. */
