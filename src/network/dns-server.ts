@@ -260,20 +260,17 @@ export class EmbeddedDns {
   private serveTcp(l: Listener, c: Socket): void {
     const from = c.remoteAddress?.replace(/^::ffff:/, '') ?? '';
     const client = l.asker ?? from;
-    const held = this.tcpConnsByClient.get(client) ?? 0;
-    if (this.tcpConns >= MAX_TCP_CONNS || held >= MAX_TCP_CONNS_PER_CLIENT || !fromOwnSubnet(l, from)) {
+    if (this.tcpConns >= MAX_TCP_CONNS || (this.tcpConnsByClient.get(client) ?? 0) >= MAX_TCP_CONNS_PER_CLIENT || !fromOwnSubnet(l, from)) {
       c.destroy();
       return;
     }
     l.conns.add(c);
     this.tcpConns++;
-    this.tcpConnsByClient.set(client, held + 1);
+    countIn(this.tcpConnsByClient, client, 1);
     c.on('close', () => {
       l.conns.delete(c);
       this.tcpConns--;
-      const n = this.tcpConnsByClient.get(client)! - 1;
-      if (n === 0) this.tcpConnsByClient.delete(client);
-      else this.tcpConnsByClient.set(client, n);
+      countIn(this.tcpConnsByClient, client, -1);
     });
     c.on('error', () => c.destroy());
     c.setTimeout(10_000, () => c.destroy());
@@ -418,7 +415,7 @@ export class EmbeddedDns {
       }
       return buildResponse(msg, q, RCODE_REFUSED, []);
     }
-    this.forwards.set(client, inFlight + 1);
+    countIn(this.forwards, client, 1);
     this.forwarding++;
     l.forwarding++;
     let resp: Buffer | undefined;
@@ -427,9 +424,7 @@ export class EmbeddedDns {
     } finally {
       this.forwarding--;
       l.forwarding--;
-      const n = this.forwards.get(client)! - 1;
-      if (n === 0) this.forwards.delete(client);
-      else this.forwards.set(client, n);
+      countIn(this.forwards, client, -1);
     }
     return resp ?? buildResponse(msg, q, RCODE_SERVFAIL, []);
   }
@@ -532,6 +527,13 @@ function exchangeTcp(msg: Buffer, host: string, port: number, timeoutMs: number)
     c.write(Buffer.concat([len, msg]));
     return () => c.destroy();
   });
+}
+
+/** Adds `by` to a client's count, dropping the client at 0 so that the map holds only those with some. */
+function countIn(counts: Map<string, number>, client: string, by: 1 | -1): void {
+  const n = (counts.get(client) ?? 0) + by;
+  if (n === 0) counts.delete(client);
+  else counts.set(client, n);
 }
 
 /** Whether a query from `address` may be answered on `l`: always in a namespace's own listener. */

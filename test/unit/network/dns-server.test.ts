@@ -26,6 +26,39 @@ async function waitFor(cond: () => boolean, what: string): Promise<void> {
   }
 }
 
+type UdpSocket = ReturnType<typeof createSocket>;
+
+/** An upstream nameserver on 127.0.0.1 that holds every query it gets until the test answers it. */
+async function holdingUpstream(): Promise<{ upstream: UdpSocket; held: Array<{ msg: Buffer; port: number }>; address: string }> {
+  const upstream = createSocket('udp4');
+  const held: Array<{ msg: Buffer; port: number }> = [];
+  upstream.on('message', (msg, r) => held.push({ msg, port: r.port }));
+  await new Promise<void>((r) => upstream.bind(0, '127.0.0.1', () => r()));
+  return { upstream, held, address: `127.0.0.1:${upstream.address().port}` };
+}
+
+const clientOn = (n: number) =>
+  new Promise<UdpSocket>((resolve) => {
+    const s = createSocket('udp4');
+    s.bind(0, `127.0.0.${n}`, () => resolve(s));
+  });
+
+/**
+ * 1024 queries for an outside name from each client (what one address may have in flight) to the
+ * listener `portOf` gives it, in steps that the sockets' receive buffers hold (UDP drops what does
+ * not fit), each step waited for until every query of it is held upstream or answered.
+ */
+async function floodForwards(clients: UdpSocket[], portOf: (client: number) => number, held: unknown[], answered: () => number): Promise<void> {
+  let sent = 0;
+  for (const [c, s] of clients.entries()) {
+    for (let i = 0; i < 1024; i += 32) {
+      for (let k = i; k < i + 32; k++) s.send(buildQuery(k, 'elsewhere.example', TYPE_A), portOf(c), '127.0.0.1');
+      sent += 32;
+      await waitFor(() => held.length + answered() === sent, `${sent} queries to be forwarded or refused`);
+    }
+  }
+}
+
 const tcpQuery = (port: number, msg: Buffer, localAddress?: string) =>
   new Promise<Buffer>((resolve, reject) => {
     const c = connect({ port, host: '127.0.0.1', localAddress });
@@ -141,24 +174,12 @@ describe('embedded DNS server', () => {
 describe('embedded DNS forwards', () => {
   it('holds at most 4096 forwards in all, whatever addresses the queries come from, and 2048 of one network', async () => {
     // The upstream holds every query until told to answer, so the forwards stay in flight.
-    const upstream = createSocket('udp4');
-    const held: { msg: Buffer; port: number }[] = [];
-    upstream.on('message', (msg, r) => held.push({ msg, port: r.port }));
-    await new Promise<void>((r) => upstream.bind(0, '127.0.0.1', () => r()));
-    const dns = new EmbeddedDns({ upstreams: [`127.0.0.1:${upstream.address().port}`], timeoutMs: 30_000 });
+    const { upstream, held, address } = await holdingUpstream();
+    const dns = new EmbeddedDns({ upstreams: [address], timeoutMs: 30_000 });
     // Two addresses on each of two networks fill the 4096; the third network's address is refused.
-    // Three addresses on one network get only 2048 of them.
     const ports = [await dns.listen('net2', '127.0.0.1', 0, 'other'), await dns.listen('net3', '127.0.0.1', 0, 'third'), await dns.listen('net4', '127.0.0.1', 0, 'fourth')];
     const portOf = [ports[0]!, ports[0]!, ports[1]!, ports[1]!, ports[2]!];
-    const clients = await Promise.all(
-      [2, 3, 4, 5, 6].map(
-        (n) =>
-          new Promise<ReturnType<typeof createSocket>>((resolve) => {
-            const s = createSocket('udp4');
-            s.bind(0, `127.0.0.${n}`, () => resolve(s));
-          }),
-      ),
-    );
+    const clients = await Promise.all([2, 3, 4, 5, 6].map(clientOn));
     const rcodes = new Map<number, number>();
     let answered = 0;
     try {
@@ -168,16 +189,7 @@ describe('embedded DNS forwards', () => {
           rcodes.set(b[3]! & 0x0f, (rcodes.get(b[3]! & 0x0f) ?? 0) + 1);
         });
       }
-      // 1024 from each address, what one address may have in flight, sent in steps that the
-      // sockets' receive buffers hold (UDP drops what does not fit).
-      let sent = 0;
-      for (const [c, s] of clients.entries()) {
-        for (let i = 0; i < 1024; i += 32) {
-          for (let k = i; k < i + 32; k++) s.send(buildQuery(k, 'elsewhere.example', TYPE_A), portOf[c]!, '127.0.0.1');
-          sent += 32;
-          await waitFor(() => held.length + answered === sent, `${sent} queries to be forwarded or refused`);
-        }
-      }
+      await floodForwards(clients, (c) => portOf[c]!, held, () => answered);
       assert.equal(held.length, 4096);
       assert.equal(rcodes.get(5), 1024);
       for (let i = 0; i < held.length; i += 32) {
@@ -195,18 +207,11 @@ describe('embedded DNS forwards', () => {
   it("one network's addresses take at most half the forwards: another network's queries still go out", async () => {
     // A container forging three addresses of its own subnet (1024 forwards each) against a
     // network's listener, then an honest container on another network.
-    const upstream = createSocket('udp4');
-    const held: { msg: Buffer; port: number }[] = [];
-    upstream.on('message', (msg, r) => held.push({ msg, port: r.port }));
-    await new Promise<void>((r) => upstream.bind(0, '127.0.0.1', () => r()));
-    const dns = new EmbeddedDns({ upstreams: [`127.0.0.1:${upstream.address().port}`], timeoutMs: 30_000 });
+    const { upstream, held, address } = await holdingUpstream();
+    const dns = new EmbeddedDns({ upstreams: [address], timeoutMs: 30_000 });
     const hostile = await dns.listen('hostile', '127.0.0.1', 0, 'hostile');
     const honest = await dns.listen('honest', '127.0.0.1', 0, 'honest');
-    const bound = (n: number) => new Promise<ReturnType<typeof createSocket>>((resolve) => {
-      const s = createSocket('udp4');
-      s.bind(0, `127.0.0.${n}`, () => resolve(s));
-    });
-    const clients = await Promise.all([7, 8, 9, 10].map(bound));
+    const clients = await Promise.all([7, 8, 9, 10].map(clientOn));
     const refused = new Map<number, number>();
     let answered = 0;
     try {
@@ -216,15 +221,7 @@ describe('embedded DNS forwards', () => {
           if ((b[3]! & 0x0f) === 5) refused.set(c, (refused.get(c) ?? 0) + 1);
         });
       }
-      let sent = 0;
-      for (const [c, s] of clients.entries()) {
-        const port = c < 3 ? hostile : honest;
-        for (let i = 0; i < 1024; i += 32) {
-          for (let k = i; k < i + 32; k++) s.send(buildQuery(k, 'elsewhere.example', TYPE_A), port, '127.0.0.1');
-          sent += 32;
-          await waitFor(() => held.length + answered === sent, `${sent} queries to be forwarded or refused`);
-        }
-      }
+      await floodForwards(clients, (c) => (c < 3 ? hostile : honest), held, () => answered);
       assert.equal(held.length, 2048 + 1024);
       assert.deepEqual([...refused.entries()], [[2, 1024]]);
     } finally {
@@ -235,12 +232,9 @@ describe('embedded DNS forwards', () => {
   });
 
   it('an answer that comes back after its network is gone is dropped, not sent on the closed socket', async () => {
-    const upstream = createSocket('udp4');
-    const held: { msg: Buffer; port: number }[] = [];
-    upstream.on('message', (msg, r) => held.push({ msg, port: r.port }));
-    await new Promise<void>((r) => upstream.bind(0, '127.0.0.1', () => r()));
+    const { upstream, held, address } = await holdingUpstream();
     const logged: string[] = [];
-    const dns = new EmbeddedDns({ upstreams: [`127.0.0.1:${upstream.address().port}`], timeoutMs: 10_000, log: (m) => logged.push(m) });
+    const dns = new EmbeddedDns({ upstreams: [address], timeoutMs: 10_000, log: (m) => logged.push(m) });
     const port = await dns.listen('gone', '127.0.0.1', 0, 'gone');
     const rejections: unknown[] = [];
     const onRejection = (reason: unknown) => rejections.push(reason);
